@@ -1,0 +1,320 @@
+//! Serial numbers: normalisation, look-alike folding, and matching with the
+//! reading errors that real markings come with.
+
+use std::fmt;
+
+use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
+
+/// The longest serial accepted, in characters after normalisation.
+pub const MAX_SERIAL_CHARS: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SerialError {
+    #[error("serial is empty once spaces, dashes, dots and slashes are removed")]
+    Empty,
+    #[error("serial has {0} characters; at most {MAX_SERIAL_CHARS} are accepted")]
+    TooLong(usize),
+    #[error("serial contains the control character U+{0:04X}")]
+    Control(u32),
+}
+
+/// Folds case and drops spaces, dashes, dots and slashes: the form in which two
+/// readings of the same serial are equal.
+pub fn normalise_serial(raw: &str) -> Result<String, SerialError> {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.nfkc() {
+        if c.is_control() {
+            return Err(SerialError::Control(c as u32));
+        }
+        if c.is_whitespace() || matches!(c, '-' | '.' | '/' | '\u{2010}'..='\u{2015}') {
+            continue;
+        }
+        out.extend(c.to_uppercase());
+    }
+    let n = out.chars().count();
+    if n == 0 {
+        return Err(SerialError::Empty);
+    }
+    if n > MAX_SERIAL_CHARS {
+        return Err(SerialError::TooLong(n));
+    }
+    Ok(out)
+}
+
+/// Maps a normalised (upper-case) character to the representative of its
+/// look-alike class: Cyrillic letters to the Latin letters they resemble, then
+/// O/0, I/1/L, S/5, B/8, Z/2, G/6 to the digit.
+pub fn fold_char(c: char) -> char {
+    let latin = match c {
+        'А' => 'A',
+        'В' => 'B',
+        'Е' | 'Ё' => 'E',
+        'З' => '3',
+        'І' | 'Ї' => 'I',
+        'Ј' => 'J',
+        'К' => 'K',
+        'М' => 'M',
+        'Н' => 'H',
+        'О' => 'O',
+        'Р' => 'P',
+        'С' => 'C',
+        'Ѕ' => 'S',
+        'Т' => 'T',
+        'У' => 'Y',
+        'Х' => 'X',
+        'Ь' => 'b',
+        other => other,
+    };
+    match latin {
+        'O' => '0',
+        'I' | 'L' => '1',
+        'S' => '5',
+        'B' | 'b' => '8',
+        'Z' => '2',
+        'G' => '6',
+        other => other,
+    }
+}
+
+/// The folded form of a normalised serial: the key under which it is indexed.
+pub fn fold_serial(normalised: &str) -> String {
+    normalised.chars().map(fold_char).collect()
+}
+
+/// How a candidate's serial matched the query. Better matches order first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchQuality {
+    /// Identical once case, spaces and separators are folded.
+    Exact,
+    /// Identical once look-alike characters are folded too.
+    Folded,
+    /// Matched a query with obliterated characters (`?`, `*`).
+    Wildcard,
+}
+
+impl fmt::Display for MatchQuality {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MatchQuality::Exact => "exact",
+            MatchQuality::Folded => "folded",
+            MatchQuality::Wildcard => "wildcard",
+        })
+    }
+}
+
+/// The outcome of matching one serial: its quality, a score to rank within a
+/// quality (lower is better), and the reasons in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SerialMatch {
+    pub quality: MatchQuality,
+    /// Look-alike substitutions plus characters covered by wildcards.
+    pub distance: u32,
+    pub reasons: Vec<String>,
+}
+
+/// A serial as read from a weapon, possibly with `?` (one obliterated character)
+/// and `*` (a run of zero or more obliterated characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SerialQuery {
+    normalised: Vec<char>,
+    folded: Vec<char>,
+    wildcards: bool,
+}
+
+impl SerialQuery {
+    pub fn parse(raw: &str) -> Result<Self, SerialError> {
+        let normalised = normalise_serial(raw)?;
+        let wildcards = normalised.contains(['?', '*']);
+        if wildcards && normalised.chars().all(|c| c == '*') {
+            // "*" alone would match every serial of a maker.
+            return Err(SerialError::Empty);
+        }
+        Ok(SerialQuery {
+            folded: normalised.chars().map(fold_char).collect(),
+            normalised: normalised.chars().collect(),
+            wildcards,
+        })
+    }
+
+    pub fn has_wildcards(&self) -> bool {
+        self.wildcards
+    }
+
+    pub fn normalised(&self) -> String {
+        self.normalised.iter().collect()
+    }
+
+    /// The folded characters every match's folded serial starts with: the whole
+    /// folded serial without wildcards, the literal part before the first one
+    /// otherwise. An index keyed by folded serial need scan only this prefix.
+    pub fn folded_prefix(&self) -> String {
+        self.folded
+            .iter()
+            .take_while(|c| !matches!(c, '?' | '*'))
+            .collect()
+    }
+
+    /// Matches a record's normalised serial; `None` if it does not match.
+    pub fn matches(&self, candidate: &str) -> Option<SerialMatch> {
+        let cand: Vec<char> = candidate.chars().collect();
+        if !self.wildcards {
+            return self.match_plain(&cand);
+        }
+        self.match_wildcard(&cand)
+    }
+
+    fn match_plain(&self, cand: &[char]) -> Option<SerialMatch> {
+        if cand == self.normalised.as_slice() {
+            return Some(SerialMatch {
+                quality: MatchQuality::Exact,
+                distance: 0,
+                reasons: vec!["serial identical (case, spaces and separators ignored)".into()],
+            });
+        }
+        if cand.len() != self.folded.len() || !cand.iter().zip(&self.folded).all(|(c, f)| fold_char(*c) == *f) {
+            return None;
+        }
+        let reasons: Vec<String> = cand
+            .iter()
+            .zip(&self.normalised)
+            .enumerate()
+            .filter(|(_, (c, q))| c != q)
+            .map(|(i, (c, q))| format!("position {}: read {q:?}, recorded {c:?} (look-alike)", i + 1))
+            .collect();
+        Some(SerialMatch {
+            quality: MatchQuality::Folded,
+            distance: reasons.len() as u32,
+            reasons,
+        })
+    }
+
+    fn match_wildcard(&self, cand: &[char]) -> Option<SerialMatch> {
+        let p = &self.folded;
+        let (np, nc) = (p.len(), cand.len());
+        // ok[i][j]: pattern p[i..] matches cand[j..]. Serials are at most 64
+        // characters, so the table is at most 65 x 65.
+        let mut ok = vec![vec![false; nc + 1]; np + 1];
+        ok[np][nc] = true;
+        for i in (0..np).rev() {
+            for j in (0..=nc).rev() {
+                ok[i][j] = match p[i] {
+                    '*' => ok[i + 1][j] || (j < nc && ok[i][j + 1]),
+                    '?' => j < nc && ok[i + 1][j + 1],
+                    pc => j < nc && fold_char(cand[j]) == pc && ok[i + 1][j + 1],
+                };
+            }
+        }
+        if !ok[0][0] {
+            return None;
+        }
+        // Walk one alignment (a `*` covers as little as it can) to explain it.
+        let (mut i, mut j) = (0, 0);
+        let mut reasons = Vec::new();
+        let mut distance = 0u32;
+        while i < np {
+            match p[i] {
+                '*' => {
+                    let start = j;
+                    while !ok[i + 1][j] {
+                        j += 1;
+                    }
+                    let covered: String = cand[start..j].iter().collect();
+                    distance += (j - start) as u32;
+                    reasons.push(format!("'*' at position {} covers {covered:?}", i + 1));
+                    i += 1;
+                }
+                '?' => {
+                    distance += 1;
+                    reasons.push(format!("'?' at position {} stands for {:?}", i + 1, cand[j]));
+                    i += 1;
+                    j += 1;
+                }
+                _ => {
+                    if cand[j] != self.normalised[i] {
+                        distance += 1;
+                        reasons.push(format!(
+                            "position {}: read {:?}, recorded {:?} (look-alike)",
+                            i + 1,
+                            self.normalised[i],
+                            cand[j]
+                        ));
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        Some(SerialMatch {
+            quality: MatchQuality::Wildcard,
+            distance,
+            reasons,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(s: &str) -> SerialQuery {
+        SerialQuery::parse(s).unwrap()
+    }
+
+    #[test]
+    fn normalisation_folds_case_and_separators() {
+        assert_eq!(normalise_serial(" bp-07.46/a ").unwrap(), "BP0746A");
+        assert_eq!(normalise_serial("ＡＢ１２").unwrap(), "AB12");
+        assert_eq!(normalise_serial(" - . ").unwrap_err(), SerialError::Empty);
+        assert!(matches!(normalise_serial("AB\u{0}1"), Err(SerialError::Control(0))));
+        assert!(matches!(normalise_serial(&"9".repeat(65)), Err(SerialError::TooLong(65))));
+    }
+
+    #[test]
+    fn look_alikes_fold_to_one_class() {
+        assert_eq!(fold_serial("BOIS2G"), fold_serial("80152６".nfkc().collect::<String>().as_str()));
+        assert_eq!(fold_serial("ВР0746"), fold_serial("BP0746")); // Cyrillic В and Р
+        assert_eq!(fold_serial("L1I"), "111");
+        assert_ne!(fold_serial("A1"), fold_serial("A7"));
+    }
+
+    #[test]
+    fn exact_beats_folded_beats_wildcard() {
+        let exact = q("bp 0746").matches("BP0746").unwrap();
+        assert_eq!(exact.quality, MatchQuality::Exact);
+        let folded = q("BPO746").matches("BP0746").unwrap();
+        assert_eq!(folded.quality, MatchQuality::Folded);
+        assert_eq!(folded.distance, 1);
+        assert!(folded.reasons[0].contains("position 3"), "{:?}", folded.reasons);
+        let wild = q("BP07?6").matches("BP0746").unwrap();
+        assert_eq!(wild.quality, MatchQuality::Wildcard);
+        assert!(exact.quality < folded.quality && folded.quality < wild.quality);
+        assert!(q("BP0746").matches("BP0747").is_none());
+        assert!(q("BP0746").matches("BP07460").is_none());
+    }
+
+    #[test]
+    fn wildcards_cover_obliterated_characters() {
+        assert!(q("B?0746").matches("BP0746").is_some());
+        assert!(q("B?0746").matches("BPP0746").is_none());
+        let m = q("BP*6").matches("BP0746").unwrap();
+        assert_eq!(m.distance, 3);
+        assert!(m.reasons[0].contains("\"074\""), "{:?}", m.reasons);
+        assert!(q("*0746").matches("BP0746").is_some());
+        assert!(q("BP0746*").matches("BP0746").is_some());
+        assert!(q("?P0?46").matches("8P0746").is_some());
+        assert!(q("BPO7?6").matches("BP0746").unwrap().reasons.iter().any(|r| r.contains("look-alike")));
+        assert!(q("A*B*C").matches("AXXBYYC").is_some());
+        assert!(q("A*B*C").matches("AXXBYY").is_none());
+        assert_eq!(SerialQuery::parse("**").unwrap_err(), SerialError::Empty);
+    }
+
+    #[test]
+    fn folded_prefix_bounds_the_scan() {
+        assert_eq!(q("BP07?6").folded_prefix(), "8P07");
+        assert_eq!(q("?P0746").folded_prefix(), "");
+        assert_eq!(q("bpo746").folded_prefix(), "8P0746");
+    }
+}
