@@ -20,7 +20,9 @@ pub enum ValueError {
     Country(String),
     #[error("bad date {0:?}: expected a calendar date written YYYY-MM-DD")]
     Date(String),
-    #[error("{what} {value:?} must be 1 to {max} letters, digits, spaces or the marks - . / , + ( ) × ' \"")]
+    #[error(
+        "{what} {value:?} must be 1 to {max} letters, digits, spaces or the marks - . / , + ( ) × ' \""
+    )]
     Token {
         what: &'static str,
         value: String,
@@ -432,7 +434,14 @@ mod tests {
         assert!(Date::parse("2008-02-29").is_ok());
         assert!(Date::parse("1900-02-29").is_err());
         assert!(Date::parse("2000-02-29").is_ok());
-        for bad in ["2009-3-14", "2009/03/14", "+009-03-14", "2009-13-01", "0000-01-01", ""] {
+        for bad in [
+            "2009-3-14",
+            "2009/03/14",
+            "+009-03-14",
+            "2009-13-01",
+            "0000-01-01",
+            "",
+        ] {
             assert!(Date::parse(bad).is_err(), "{bad}");
         }
     }

@@ -14,7 +14,11 @@ pub const EXIT_RUNTIME: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "tracenet", version, about = "Exchange small-arms trace requests between States, peer to peer")]
+#[command(
+    name = "tracenet",
+    version,
+    about = "Exchange small-arms trace requests between States, peer to peer"
+)]
 pub struct Cli {
     /// The node's data directory (registry, keys, configuration).
     #[arg(long, global = true, env = "TRACENET_DATA_DIR", value_name = "DIR")]

@@ -15,7 +15,11 @@ pub struct Context {
 impl Context {
     /// Prints a command's result: `value` as one JSON document with `--json`,
     /// otherwise the text that `human` renders.
-    pub fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
+    pub fn emit<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&T) -> String,
+    ) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         if self.json {
             serde_json::to_writer(&mut out, value)?;

@@ -9,8 +9,8 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Words that carry no identity in a maker's name: connectives and company forms.
 const NOISE_WORDS: &[&str] = &[
-    "AND", "UND", "ET", "Y", "E", "GMBH", "AG", "KG", "INC", "LTD", "LLC", "CO", "CORP",
-    "COMPANY", "SPA", "SA", "AS", "OY", "AB", "BV", "NV", "PLC", "SRO", "JSC", "OAO", "OJSC",
+    "AND", "UND", "ET", "Y", "E", "GMBH", "AG", "KG", "INC", "LTD", "LLC", "CO", "CORP", "COMPANY",
+    "SPA", "SA", "AS", "OY", "AB", "BV", "NV", "PLC", "SRO", "JSC", "OAO", "OJSC",
 ];
 
 /// Built-in makers: canonical display name, then the spellings found on weapons
@@ -21,28 +21,60 @@ const BUILT_IN: &[(&str, &[&str])] = &[
     ("Carl Walther", &["Walther", "Walther Arms"]),
     (
         "Kalashnikov Concern",
-        &["Kalashnikov", "Izhmash", "Izhevsk Mechanical Plant", "Ижмаш", "Калашников"],
+        &[
+            "Kalashnikov",
+            "Izhmash",
+            "Izhevsk Mechanical Plant",
+            "Ижмаш",
+            "Калашников",
+        ],
     ),
-    ("FN Herstal", &["FN", "FNH", "Fabrique Nationale", "Fabrique Nationale d'Herstal"]),
-    ("Beretta", &["Pietro Beretta", "Fabbrica d'Armi Pietro Beretta"]),
+    (
+        "FN Herstal",
+        &[
+            "FN",
+            "FNH",
+            "Fabrique Nationale",
+            "Fabrique Nationale d'Herstal",
+        ],
+    ),
+    (
+        "Beretta",
+        &["Pietro Beretta", "Fabbrica d'Armi Pietro Beretta"],
+    ),
     ("Glock", &["Glock Ges.m.b.H."]),
-    ("Colt", &["Colt's Manufacturing", "Colts", "Colt's Patent Fire Arms"]),
+    (
+        "Colt",
+        &["Colt's Manufacturing", "Colts", "Colt's Patent Fire Arms"],
+    ),
     ("Smith & Wesson", &["S&W", "SW"]),
     ("Sturm, Ruger & Co.", &["Ruger", "Sturm Ruger"]),
     ("SIG Sauer", &["SIG", "Sig Arms", "SIGARMS", "Sauer"]),
-    ("Česká zbrojovka", &["CZ", "CZUB", "Ceska Zbrojovka Uhersky Brod"]),
+    (
+        "Česká zbrojovka",
+        &["CZ", "CZUB", "Ceska Zbrojovka Uhersky Brod"],
+    ),
     ("Norinco", &["China North Industries"]),
     ("Zastava Arms", &["Zastava", "Zastava Oruzje"]),
     ("Taurus", &["Forjas Taurus"]),
-    ("Israel Weapon Industries", &["IWI", "IMI", "Israel Military Industries"]),
+    (
+        "Israel Weapon Industries",
+        &["IWI", "IMI", "Israel Military Industries"],
+    ),
     ("MKE", &["Makina ve Kimya", "Makine ve Kimya Endustrisi"]),
     ("Steyr Arms", &["Steyr", "Steyr Mannlicher"]),
     ("Arsenal", &["Arsenal AD", "Arsenal JSCo"]),
     ("Cugir", &["Uzina Mecanica Cugir", "UM Cugir"]),
-    ("Tula Arms Plant", &["Tula", "TOZ", "Tulsky Oruzheiny Zavod"]),
+    (
+        "Tula Arms Plant",
+        &["Tula", "TOZ", "Tulsky Oruzheiny Zavod"],
+    ),
     ("Denel", &["Vektor", "Denel Land Systems"]),
     ("Imbel", &["Industria de Material Belico do Brasil"]),
-    ("Ordnance Factories Board", &["OFB", "Indian Ordnance Factories"]),
+    (
+        "Ordnance Factories Board",
+        &["OFB", "Indian Ordnance Factories"],
+    ),
 ];
 
 /// Folds a maker's name: compatibility-decomposed, accents dropped, upper case,
@@ -93,8 +125,10 @@ impl MakerKey {
     /// Rebuilds a key read back from a store or a topic name; `None` if it is not
     /// the shape a key has.
     pub fn from_folded(s: &str) -> Option<Self> {
-        (!s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_alphanumeric() && !c.is_lowercase()))
-            .then(|| MakerKey(s.to_string()))
+        (!s.is_empty()
+            && s.len() <= 128
+            && s.chars().all(|c| c.is_alphanumeric() && !c.is_lowercase()))
+        .then(|| MakerKey(s.to_string()))
     }
 }
 
@@ -170,7 +204,11 @@ impl MakerTable {
         Ok(t)
     }
 
-    fn add<'a>(&mut self, name: &'a str, aliases: impl Iterator<Item = &'a str>) -> Result<(), MakerError> {
+    fn add<'a>(
+        &mut self,
+        name: &'a str,
+        aliases: impl Iterator<Item = &'a str>,
+    ) -> Result<(), MakerError> {
         let folded_name = fold_maker(name);
         if folded_name.is_empty() {
             return Err(MakerError::Empty(name.to_string()));
@@ -225,7 +263,12 @@ impl MakerTable {
     pub fn fingerprint(&self) -> u64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for (folded, (key, _)) in &self.by_folded {
-            for b in folded.bytes().chain([0]).chain(key.as_str().bytes()).chain([0]) {
+            for b in folded
+                .bytes()
+                .chain([0])
+                .chain(key.as_str().bytes())
+                .chain([0])
+            {
                 h ^= b as u64;
                 h = h.wrapping_mul(0x0000_0100_0000_01b3);
             }
@@ -252,7 +295,13 @@ mod tests {
     fn spellings_of_one_maker_share_a_key() {
         let t = MakerTable::built_in();
         let hk = t.key("Heckler & Koch").unwrap();
-        for s in ["H&K", "HECKLER & KOCH", "Heckler und Koch", "heckler-koch gmbh", "H & K"] {
+        for s in [
+            "H&K",
+            "HECKLER & KOCH",
+            "Heckler und Koch",
+            "heckler-koch gmbh",
+            "H & K",
+        ] {
             assert_eq!(t.key(s).unwrap(), hk, "{s}");
         }
         assert_eq!(t.key("Česká Zbrojovka").unwrap(), t.key("CZ").unwrap());

@@ -254,7 +254,8 @@ impl FromStr for MarkingPrefix {
             .ok_or_else(|| MarkingError::Country(format!("{s:?} is not written CC/MAKER")))?;
         Ok(MarkingPrefix {
             country: CountryCode::parse(cc).map_err(|e| MarkingError::Country(e.to_string()))?,
-            maker: MakerKey::from_folded(maker).ok_or_else(|| MakerError::Empty(maker.to_string()))?,
+            maker: MakerKey::from_folded(maker)
+                .ok_or_else(|| MakerError::Empty(maker.to_string()))?,
         })
     }
 }
@@ -289,7 +290,9 @@ mod tests {
     fn prefix_uses_the_canonical_maker() {
         let t = MakerTable::built_in();
         let a = Marking::new("H&K", cc("DE"), "1").unwrap().prefix(&t);
-        let b = Marking::new("Heckler und Koch", cc("DE"), "2").unwrap().prefix(&t);
+        let b = Marking::new("Heckler und Koch", cc("DE"), "2")
+            .unwrap()
+            .prefix(&t);
         assert_eq!(a, b);
         assert_eq!(a.to_string(), "DE/HECKLERKOCH");
         assert_eq!(a.to_string().parse::<MarkingPrefix>().unwrap(), a);

@@ -174,7 +174,12 @@ impl SerialQuery {
                 reasons: vec!["serial identical (case, spaces and separators ignored)".into()],
             });
         }
-        if cand.len() != self.folded.len() || !cand.iter().zip(&self.folded).all(|(c, f)| fold_char(*c) == *f) {
+        if cand.len() != self.folded.len()
+            || !cand
+                .iter()
+                .zip(&self.folded)
+                .all(|(c, f)| fold_char(*c) == *f)
+        {
             return None;
         }
         let reasons: Vec<String> = cand
@@ -182,7 +187,12 @@ impl SerialQuery {
             .zip(&self.normalised)
             .enumerate()
             .filter(|(_, (c, q))| c != q)
-            .map(|(i, (c, q))| format!("position {}: read {q:?}, recorded {c:?} (look-alike)", i + 1))
+            .map(|(i, (c, q))| {
+                format!(
+                    "position {}: read {q:?}, recorded {c:?} (look-alike)",
+                    i + 1
+                )
+            })
             .collect();
         Some(SerialMatch {
             quality: MatchQuality::Folded,
@@ -228,7 +238,11 @@ impl SerialQuery {
                 }
                 '?' => {
                     distance += 1;
-                    reasons.push(format!("'?' at position {} stands for {:?}", i + 1, cand[j]));
+                    reasons.push(format!(
+                        "'?' at position {} stands for {:?}",
+                        i + 1,
+                        cand[j]
+                    ));
                     i += 1;
                     j += 1;
                 }
@@ -268,13 +282,22 @@ mod tests {
         assert_eq!(normalise_serial(" bp-07.46/a ").unwrap(), "BP0746A");
         assert_eq!(normalise_serial("ＡＢ１２").unwrap(), "AB12");
         assert_eq!(normalise_serial(" - . ").unwrap_err(), SerialError::Empty);
-        assert!(matches!(normalise_serial("AB\u{0}1"), Err(SerialError::Control(0))));
-        assert!(matches!(normalise_serial(&"9".repeat(65)), Err(SerialError::TooLong(65))));
+        assert!(matches!(
+            normalise_serial("AB\u{0}1"),
+            Err(SerialError::Control(0))
+        ));
+        assert!(matches!(
+            normalise_serial(&"9".repeat(65)),
+            Err(SerialError::TooLong(65))
+        ));
     }
 
     #[test]
     fn look_alikes_fold_to_one_class() {
-        assert_eq!(fold_serial("BOIS2G"), fold_serial("80152６".nfkc().collect::<String>().as_str()));
+        assert_eq!(
+            fold_serial("BOIS2G"),
+            fold_serial("80152６".nfkc().collect::<String>().as_str())
+        );
         assert_eq!(fold_serial("ВР0746"), fold_serial("BP0746")); // Cyrillic В and Р
         assert_eq!(fold_serial("L1I"), "111");
         assert_ne!(fold_serial("A1"), fold_serial("A7"));
@@ -287,7 +310,11 @@ mod tests {
         let folded = q("BPO746").matches("BP0746").unwrap();
         assert_eq!(folded.quality, MatchQuality::Folded);
         assert_eq!(folded.distance, 1);
-        assert!(folded.reasons[0].contains("position 3"), "{:?}", folded.reasons);
+        assert!(
+            folded.reasons[0].contains("position 3"),
+            "{:?}",
+            folded.reasons
+        );
         let wild = q("BP07?6").matches("BP0746").unwrap();
         assert_eq!(wild.quality, MatchQuality::Wildcard);
         assert!(exact.quality < folded.quality && folded.quality < wild.quality);
@@ -305,7 +332,14 @@ mod tests {
         assert!(q("*0746").matches("BP0746").is_some());
         assert!(q("BP0746*").matches("BP0746").is_some());
         assert!(q("?P0?46").matches("8P0746").is_some());
-        assert!(q("BPO7?6").matches("BP0746").unwrap().reasons.iter().any(|r| r.contains("look-alike")));
+        assert!(
+            q("BPO7?6")
+                .matches("BP0746")
+                .unwrap()
+                .reasons
+                .iter()
+                .any(|r| r.contains("look-alike"))
+        );
         assert!(q("A*B*C").matches("AXXBYYC").is_some());
         assert!(q("A*B*C").matches("AXXBYY").is_none());
         assert_eq!(SerialQuery::parse("**").unwrap_err(), SerialError::Empty);

@@ -1,0 +1,217 @@
+//! A national record in the canonical interchange format (proto-docs/FORMATS.md).
+//! It holds national-only details (`reference`, `note`): this type never crosses
+//! a border; the protocol's record projection is what does.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::marking::Marking;
+use crate::model::{
+    Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory,
+};
+
+/// At most this many events in one record's life cycle.
+pub const MAX_EVENTS: usize = 256;
+/// The longest national-only text accepted, in characters.
+pub const MAX_NATIONAL_TEXT_CHARS: usize = 4096;
+
+/// A record's identifier within its national registry: 1 to 64 characters among
+/// letters, digits and `. _ : -`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct RecordId(String);
+
+impl RecordId {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+        if ok {
+            Ok(RecordId(s.to_string()))
+        } else {
+            Err(format!(
+                "record id {:?} must be 1 to 64 letters, digits or . _ : -",
+                s.chars().take(80).collect::<String>()
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecordId({})", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        RecordId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Free text that stays in the national registry: a transfer reference or an
+/// officer's note. Bounded, without control characters other than tab and newline.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct NationalText(String);
+
+impl NationalText {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let n = s.chars().count();
+        if n > MAX_NATIONAL_TEXT_CHARS {
+            return Err(format!(
+                "text of {n} characters; at most {MAX_NATIONAL_TEXT_CHARS} are accepted"
+            ));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+        {
+            return Err(format!(
+                "text contains the control character U+{:04X}",
+                c as u32
+            ));
+        }
+        Ok(NationalText(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NationalText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keeps national text out of debug logs by accident.
+        write!(f, "NationalText({} chars)", self.0.chars().count())
+    }
+}
+
+impl<'de> Deserialize<'de> for NationalText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        NationalText::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One event in a weapon's life cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub date: Date,
+    pub kind: EventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<HolderCategory>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterpart: Option<CountryCode>,
+    /// National only: a licence, transfer or case reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<NationalText>,
+    /// National only: an officer's note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<NationalText>,
+}
+
+/// A weapon's record as the national registry holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub id: RecordId,
+    pub marking: Marking,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelName>,
+    pub category: WeaponCategory,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibre: Option<Calibre>,
+    #[serde(default)]
+    pub confidential: bool,
+    #[serde(default)]
+    pub events: Vec<Event>,
+}
+
+impl Record {
+    /// Checks what the field types cannot: a registry holds whole serials, not
+    /// partial readings, and a bounded life cycle. Returns the field and reason.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        if self.marking.has_wildcards() {
+            return Err((
+                "marking.serial".into(),
+                "a record's serial may not contain '?' or '*'; those are for trace queries".into(),
+            ));
+        }
+        if self.events.len() > MAX_EVENTS {
+            return Err((
+                "events".into(),
+                format!(
+                    "{} events; at most {MAX_EVENTS} are accepted",
+                    self.events.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether every event is older than its ITI retention minimum (30 years for
+    /// manufacture, 20 for the rest) on `today`. A record with no events is not.
+    pub fn past_retention(&self, today: Date) -> bool {
+        !self.events.is_empty()
+            && self
+                .events
+                .iter()
+                .all(|e| e.date.years_until(today) >= e.kind.retention_years())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"{"id":"DE-0000042","marking":{"manufacturer":"Walther","country":"DE","serial":"BP0746","year":2009,"imports":[{"country":"NG","year":2009}]},"model":"P99","category":"pistol","calibre":"9x19mm","confidential":false,"events":[{"date":"2009-03-14","kind":"manufactured","holder":"manufacturer"},{"date":"2009-09-19","kind":"exported","counterpart":"NG","reference":"EXP-2009-0042"},{"date":"2011-02-01","kind":"stolen","holder":"state_police","note":"free text, national only"}]}"#;
+
+    #[test]
+    fn the_documented_sample_parses_and_round_trips() {
+        let r: Record = serde_json::from_str(SAMPLE).unwrap();
+        assert_eq!(r.events.len(), 3);
+        let again = serde_json::to_string(&r).unwrap();
+        let r2: Record = serde_json::from_str(&again).unwrap();
+        assert_eq!(r, r2);
+        assert_eq!(serde_json::to_string(&r2).unwrap(), again);
+    }
+
+    #[test]
+    fn national_text_is_hidden_from_debug_output() {
+        let r: Record = serde_json::from_str(SAMPLE).unwrap();
+        assert!(!format!("{r:?}").contains("free text"));
+    }
+
+    #[test]
+    fn retention_follows_the_iti_minimums() {
+        let mut r: Record = serde_json::from_str(SAMPLE).unwrap();
+        r.events.truncate(1); // manufactured 2009-03-14
+        assert!(!r.past_retention(Date::parse("2039-03-13").unwrap()));
+        assert!(r.past_retention(Date::parse("2039-03-14").unwrap()));
+        r.events[0].kind = EventKind::Exported;
+        assert!(r.past_retention(Date::parse("2029-03-14").unwrap()));
+    }
+
+    #[test]
+    fn ids_are_bounded() {
+        assert!(RecordId::parse("DE-0000042").is_ok());
+        assert!(RecordId::parse("").is_err());
+        assert!(RecordId::parse("a b").is_err());
+        assert!(RecordId::parse(&"a".repeat(65)).is_err());
+    }
+}

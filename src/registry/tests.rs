@@ -1,0 +1,318 @@
+use std::io::Write;
+
+use super::*;
+use crate::marking::MakerAlias;
+
+fn open_temp() -> (tempfile::TempDir, Registry) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(&dir.path().join("db"), &StoreOptions::default()).unwrap();
+    let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+    (dir, reg)
+}
+
+fn record(id: &str, maker: &str, cc: &str, serial: &str) -> Record {
+    serde_json::from_str(&format!(
+        r#"{{"id":"{id}","marking":{{"manufacturer":"{maker}","country":"{cc}","serial":"{serial}",
+            "imports":[{{"country":"NG","year":2009}}]}},"category":"pistol",
+            "events":[{{"date":"2009-03-14","kind":"manufactured","holder":"manufacturer"}},
+                      {{"date":"2009-09-19","kind":"exported","counterpart":"NG","reference":"EXP-1"}}]}}"#
+    ))
+    .unwrap()
+}
+
+fn write_file(dir: &tempfile::TempDir, name: &str, body: &str) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::File::create(&p)
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    p
+}
+
+fn find(reg: &Registry, maker: &str, cc: &str, serial: &str) -> Vec<Candidate> {
+    reg.find(&FindQuery {
+        maker: Some(maker.into()),
+        country: Some(CountryCode::parse(cc).unwrap()),
+        serial: serial.into(),
+        limit: 10,
+    })
+    .unwrap()
+}
+
+#[test]
+fn reimporting_an_id_updates_and_keeps_counts_right() {
+    let (_d, reg) = open_temp();
+    assert_eq!(
+        reg.put_all(vec![record("A1", "Walther", "DE", "BP0746")])
+            .unwrap(),
+        (1, 0, 0)
+    );
+    assert_eq!(
+        reg.put_all(vec![record("A1", "Walther", "DE", "BP0746")])
+            .unwrap(),
+        (0, 0, 1)
+    );
+    // Same id, other maker: the old prefix must go, the new one appear.
+    assert_eq!(
+        reg.put_all(vec![record("A1", "Glock", "AT", "XYZ1")])
+            .unwrap(),
+        (0, 1, 0)
+    );
+    assert_eq!(reg.len().unwrap(), 1);
+    let prefixes: Vec<String> = reg
+        .prefixes()
+        .unwrap()
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    assert_eq!(prefixes, vec!["AT/GLOCK"]);
+    assert!(find(&reg, "Walther", "DE", "BP0746").is_empty());
+    assert_eq!(find(&reg, "glock", "AT", "xyz-1").len(), 1);
+    assert_eq!(
+        reg.import_countries().unwrap()[0],
+        (CountryCode::parse("NG").unwrap(), 1)
+    );
+}
+
+#[test]
+fn duplicates_within_one_batch_are_one_record() {
+    let (_d, reg) = open_temp();
+    let a = record("A1", "Walther", "DE", "BP0746");
+    let b = record("A1", "Walther", "DE", "BP0747");
+    assert_eq!(reg.put_all(vec![a, b]).unwrap(), (1, 1, 0));
+    assert_eq!(reg.len().unwrap(), 1);
+    assert_eq!(reg.prefixes().unwrap()[0].1, 1);
+    assert!(find(&reg, "Walther", "DE", "BP0746").is_empty());
+    assert_eq!(find(&reg, "Walther", "DE", "BP0747").len(), 1);
+}
+
+#[test]
+fn find_ranks_exact_then_folded_then_wildcard_and_keeps_makers_apart() {
+    let (_d, reg) = open_temp();
+    reg.put_all(vec![
+        record("E", "Walther", "DE", "BP0746"),
+        record("F", "Walther", "DE", "BPO746"), // letter O
+        record("W", "Walther", "DE", "BP0776"),
+        record("OTHER", "Heckler & Koch", "DE", "BP0746"),
+    ])
+    .unwrap();
+    let hits = find(&reg, "Carl Walther", "DE", "BP0746");
+    let ids: Vec<&str> = hits.iter().map(|c| c.record.id.as_str()).collect();
+    assert_eq!(ids, vec!["E", "F"]);
+    assert_eq!(hits[0].quality, MatchQuality::Exact);
+    assert_eq!(hits[1].quality, MatchQuality::Folded);
+    assert!(
+        hits[0].reasons[0].contains("one maker"),
+        "{:?}",
+        hits[0].reasons
+    );
+
+    let wild = find(&reg, "Walther", "DE", "BP07?6");
+    let ids: Vec<&str> = wild.iter().map(|c| c.record.id.as_str()).collect();
+    assert_eq!(ids, vec!["E", "W", "F"], "{wild:?}");
+    assert!(wild.iter().all(|c| c.quality == MatchQuality::Wildcard));
+
+    let hk = find(&reg, "H&K", "DE", "BP0746");
+    assert_eq!(hk.len(), 1);
+    assert_eq!(hk[0].record.id.as_str(), "OTHER");
+}
+
+#[test]
+fn find_without_country_searches_the_makers_prefixes() {
+    let (_d, reg) = open_temp();
+    reg.put_all(vec![
+        record("A", "Glock", "AT", "ABC123"),
+        record("B", "Glock", "US", "ABC123"),
+    ])
+    .unwrap();
+    let hits = reg
+        .find(&FindQuery {
+            maker: Some("GLOCK".into()),
+            country: None,
+            serial: "abc 123".into(),
+            limit: 10,
+        })
+        .unwrap();
+    assert_eq!(hits.len(), 2);
+}
+
+#[test]
+fn jsonl_import_reports_each_bad_line_and_keeps_the_good_ones() {
+    let (dir, reg) = open_temp();
+    let good = serde_json::to_string(&record("G1", "Walther", "DE", "BP0746")).unwrap();
+    let bad_country = good.replace("\"DE\"", "\"XX\"").replace("G1", "G2");
+    let bad_date = good.replace("2009-03-14", "2009-02-30").replace("G1", "G3");
+    let bad_kind = good.replace("\"exported\"", "\"sold\"").replace("G1", "G4");
+    let no_serial = good.replace("\"BP0746\"", "\" - \"").replace("G1", "G5");
+    let huge = format!("{{\"id\":\"{}\"}}", "x".repeat(10 * 1024 * 1024));
+    let body = [
+        good.as_str(),
+        &bad_country,
+        &bad_date,
+        &bad_kind,
+        &no_serial,
+        "{not json",
+        &huge,
+        "",
+    ]
+    .join("\n");
+    let path = write_file(&dir, "in.jsonl", &body);
+    let s = import::import_file(&reg, &path, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.updated, s.rejected), (1, 0, 6));
+    let r = &s.rejections;
+    assert_eq!(
+        (r[0].line, r[0].field.as_deref()),
+        (2, Some("marking.country"))
+    );
+    assert!(r[0].reason.contains("XX"), "{}", r[0]);
+    assert_eq!(
+        (r[1].line, r[1].field.as_deref()),
+        (3, Some("events[0].date"))
+    );
+    assert_eq!(
+        (r[2].line, r[2].field.as_deref()),
+        (4, Some("events[1].kind"))
+    );
+    assert!(r[2].reason.contains("sold"));
+    assert_eq!(r[3].line, 5);
+    assert!(r[3].reason.contains("serial"), "{}", r[3]);
+    assert_eq!(r[4].line, 6);
+    assert_eq!(r[5].line, 7);
+    assert!(r[5].reason.contains("bytes"), "{}", r[5]);
+    assert!(
+        r[0].to_string()
+            .starts_with(&format!("{}:2: marking.country: ", path.display()))
+    );
+    assert_eq!(reg.len().unwrap(), 1);
+}
+
+#[test]
+fn strict_import_writes_nothing_when_a_line_is_bad() {
+    let (dir, reg) = open_temp();
+    let good = serde_json::to_string(&record("G1", "Walther", "DE", "BP0746")).unwrap();
+    let path = write_file(&dir, "in.jsonl", &format!("{good}\n{{\"id\":1}}\n"));
+    let opts = ImportOptions {
+        strict: true,
+        ..ImportOptions::default()
+    };
+    let e = import::import_file(&reg, &path, &opts, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains(":2:"), "{e}");
+    assert_eq!(reg.len().unwrap(), 0);
+}
+
+#[test]
+fn export_then_import_round_trips_byte_for_byte() {
+    let (dir, reg) = open_temp();
+    let sample = include_str!("../../config/sample-registry.jsonl");
+    let path = write_file(&dir, "in.jsonl", sample);
+    let s = import::import_file(&reg, &path, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(s.rejected, 0, "{:?}", s.rejections);
+    let mut first = Vec::new();
+    reg.export(&mut first).unwrap();
+
+    let (dir2, reg2) = open_temp();
+    let p2 = write_file(&dir2, "again.jsonl", std::str::from_utf8(&first).unwrap());
+    import::import_file(&reg2, &p2, &ImportOptions::default(), &mut |_| {}).unwrap();
+    let mut second = Vec::new();
+    reg2.export(&mut second).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(reg.len().unwrap(), reg2.len().unwrap());
+}
+
+#[test]
+fn csv_import_joins_events_and_refuses_a_record_with_a_bad_event() {
+    let (dir, reg) = open_temp();
+    let weapons = write_file(
+        &dir,
+        "w.csv",
+        "id,manufacturer,country,serial,category,year,imports,model,calibre,confidential\n\
+         C1,Walther,DE,BP0746,pistol,2009,NG:2009,P99,9x19mm,false\n\
+         C2,Glock,AT,AB123,pistol,,,,,no\n\
+         C3,Glock,XX,AB124,pistol,,,,,\n",
+    );
+    let events = write_file(
+        &dir,
+        "e.csv",
+        "record_id,date,kind,holder,counterpart,reference,note\n\
+         C1,2009-03-14,manufactured,manufacturer,,,\n\
+         C1,2009-09-19,exported,,NG,EXP-1,\n\
+         C2,2010-01-01,sold,,,,\n\
+         C9,2010-01-01,lost,,,,\n",
+    );
+    let opts = ImportOptions {
+        events_csv: Some(events.clone()),
+        ..ImportOptions::default()
+    };
+    let s = import::import_file(&reg, &weapons, &opts, &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.rejected), (1, 3), "{:?}", s.rejections);
+    let rec = reg.get(&RecordId::parse("C1").unwrap()).unwrap().unwrap();
+    assert_eq!(rec.events.len(), 2);
+    assert_eq!(rec.events[1].reference.as_ref().unwrap().as_str(), "EXP-1");
+    let kind = s
+        .rejections
+        .iter()
+        .find(|r| r.field.as_deref() == Some("kind"))
+        .unwrap();
+    assert_eq!((kind.file.as_path(), kind.line), (events.as_path(), 4));
+    assert!(
+        s.rejections
+            .iter()
+            .any(|r| r.line == 4 && r.file == weapons)
+    );
+    assert!(
+        s.rejections
+            .iter()
+            .any(|r| r.line == 5 && r.reason.contains("not in the weapons file"))
+    );
+}
+
+#[test]
+fn csv_with_an_unknown_column_is_refused_whole() {
+    let (dir, reg) = open_temp();
+    let weapons = write_file(&dir, "w.csv", "id,maker,country,serial,category\n");
+    let e =
+        import::import_file(&reg, &weapons, &ImportOptions::default(), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("unknown column \"maker\""), "{e}");
+}
+
+#[test]
+fn stats_count_categories_kinds_and_retention() {
+    let (_d, reg) = open_temp();
+    reg.put_all(vec![
+        record("A", "Walther", "DE", "1"),
+        record("B", "Walther", "DE", "2"),
+    ])
+    .unwrap();
+    let s = reg.stats(Date::parse("2035-01-01").unwrap()).unwrap();
+    assert_eq!(s.records, 2);
+    assert_eq!(s.by_category[&WeaponCategory::Pistol], 2);
+    assert_eq!(s.by_event_kind[&EventKind::Exported], 2);
+    // Exported in 2009 is past 20 years in 2035; manufactured is not past 30.
+    assert_eq!(s.events_past_retention_minimum[&EventKind::Exported], 2);
+    assert_eq!(s.past_retention_minimum, 0);
+    let later = reg.stats(Date::parse("2040-01-01").unwrap()).unwrap();
+    assert_eq!(later.past_retention_minimum, 2);
+}
+
+#[test]
+fn a_changed_maker_table_rebuilds_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = open_db(&path, &StoreOptions::default()).unwrap();
+        let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+        reg.put_all(vec![record("A", "Acme Works", "DE", "1")])
+            .unwrap();
+        reg.flush().unwrap();
+    }
+    let db = open_db(&path, &StoreOptions::default()).unwrap();
+    let table = MakerTable::with_extra(&[MakerAlias {
+        name: "Acme Arms".into(),
+        aliases: vec!["Acme Works".into()],
+    }])
+    .unwrap();
+    let reg = Registry::open(&db, table).unwrap();
+    assert_eq!(reg.prefixes().unwrap()[0].0.to_string(), "DE/ACMEARMS");
+    assert_eq!(find(&reg, "Acme Arms", "DE", "1").len(), 1);
+    assert_eq!(reg.len().unwrap(), 1);
+}
