@@ -5,3 +5,4 @@ pub mod cli;
 pub mod marking;
 pub mod model;
 pub mod registry;
+pub mod config;

@@ -2,6 +2,7 @@
 //! the library; every error reaches the user as one line saying what to do.
 
 mod output;
+mod registry;
 
 use std::path::PathBuf;
 
@@ -37,7 +38,13 @@ pub enum Command {
         /// This node's State, as an ISO 3166-1 alpha-2 code.
         #[arg(long, value_name = "CC")]
         state: String,
+        /// Overwrite an existing configuration file (the key and registry are kept).
+        #[arg(long)]
+        force: bool,
     },
+    /// The national registry: import, export, find, statistics.
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
 }
 
 /// The per-user default data directory: `$XDG_DATA_HOME/tracenet`, else
@@ -59,10 +66,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         json: cli.json,
     };
     match cli.command {
-        Command::Init { state } => {
-            let _ = (&ctx, state);
-            anyhow::bail!("init is not written yet")
-        }
+        Command::Init { state, force } => init(&ctx, &state, force),
+        Command::Registry(cmd) => registry::run(cmd, &ctx),
     }
 }
 
@@ -75,4 +80,64 @@ pub fn install_panic_hook() {
             .unwrap_or_default();
         eprintln!("error: internal error{place}; please report it to the tracenet maintainers");
     }));
+}
+
+fn init(ctx: &Context, state: &str, force: bool) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let state = crate::model::CountryCode::parse(state)?;
+    let dir = &ctx.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    restrict_dir(dir)?;
+    let cfg_path = crate::config::Config::path_in(dir);
+    if cfg_path.exists() && !force {
+        anyhow::bail!(
+            "{} already exists; pass --force to overwrite it (the key and registry are kept)",
+            cfg_path.display()
+        );
+    }
+    write_new_file(&cfg_path, crate::config::Config::template(state).as_bytes())?;
+    let cfg = crate::config::Config::load(&cfg_path)?;
+    crate::registry::open_db(&dir.join("db"), &cfg.store_options())?.flush()?;
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        data_dir: &'a std::path::Path,
+        state: crate::model::CountryCode,
+        config: &'a std::path::Path,
+    }
+    let out = Out {
+        data_dir: dir,
+        state,
+        config: &cfg_path,
+    };
+    ctx.emit(&out, |o| {
+        format!(
+            "initialised {} for {}\n  configuration: {}\nnext: tracenet registry import FILE",
+            o.data_dir.display(),
+            o.state,
+            o.config.display()
+        )
+    })
+}
+
+/// The data directory holds the node's secret key and national records: owner only.
+fn restrict_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| anyhow::anyhow!("cannot restrict {} to its owner: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes a file through a temporary name and a rename, so that a crash leaves
+/// either the old file or the new one, never half of one.
+pub fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(())
 }

@@ -5,8 +5,9 @@
 //! prefix counts change in one atomic batch: a crash never leaves a record
 //! without its index or a count that disagrees with the records.
 
-mod import;
+pub mod import;
 mod record;
+pub mod synthetic;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;

@@ -1,0 +1,117 @@
+//! Registry benchmark (issue 2): import rate, lookup latency, on-disk size and
+//! resident memory on a synthetic national registry.
+//!
+//! Run with `scripts/bench-registry.sh` (release build). Size and cache come from
+//! TRACENET_BENCH_RECORDS (default 1,000,000) and TRACENET_BENCH_CACHE_MB (128).
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tracenet::marking::MakerTable;
+use tracenet::model::CountryCode;
+use tracenet::registry::{self, FindQuery, ImportOptions, Registry, StoreOptions};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+        let m = e.metadata().expect("metadata");
+        total += if m.is_dir() { dir_size(&e.path()) } else { m.len() };
+    }
+    total
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort();
+    let at = |q: f64| v[((v.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e6;
+    (at(0.5), at(0.99))
+}
+
+fn main() {
+    // cargo bench passes --bench; nothing else is accepted.
+    let n = env_u64("TRACENET_BENCH_RECORDS", 1_000_000);
+    let cache_mb = env_u64("TRACENET_BENCH_CACHE_MB", 128);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("registry.jsonl");
+    let state = CountryCode::parse("DE").expect("DE");
+
+    let mut samples = Vec::new();
+    let mut w = BufWriter::new(std::fs::File::create(&input).expect("create input"));
+    for (i, rec) in registry::synthetic::generate(state, n, 42).enumerate() {
+        if i % 97 == 0 {
+            samples.push(rec.marking.clone());
+        }
+        serde_json::to_writer(&mut w, &rec).expect("encode");
+        w.write_all(b"\n").expect("write");
+    }
+    w.flush().expect("flush");
+    drop(w);
+    let input_bytes = std::fs::metadata(&input).expect("input").len();
+
+    let db_dir = dir.path().join("db");
+    let db = registry::open_db(&db_dir, &StoreOptions { cache_bytes: cache_mb << 20 }).expect("open db");
+    let reg = Registry::open(&db, MakerTable::built_in()).expect("open registry");
+    let t = Instant::now();
+    let s = registry::import::import_file(&reg, &input, &ImportOptions::default(), &mut |_| {}).expect("import");
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(s.rejected, 0);
+    let rss_after_import = peak_rss_mib();
+    let disk = dir_size(&db_dir);
+
+    let q = |m: &tracenet::marking::Marking, serial: String| FindQuery {
+        maker: Some(m.manufacturer().to_string()),
+        country: Some(m.country()),
+        serial,
+        limit: 20,
+    };
+    let mut exact = Vec::new();
+    for m in samples.iter().take(20_000) {
+        let t = Instant::now();
+        let found = reg.find(&q(m, m.serial().to_string())).expect("find");
+        exact.push(t.elapsed());
+        assert!(!found.is_empty());
+    }
+    let mut wild = Vec::new();
+    let mut missed = 0;
+    for (i, m) in samples.iter().take(2_000).enumerate() {
+        let mut chars: Vec<char> = m.normalised_serial().chars().collect();
+        let at = (i * 7) % chars.len();
+        chars[at] = '?';
+        let t = Instant::now();
+        let found = reg.find(&q(m, chars.into_iter().collect())).expect("find");
+        wild.push(t.elapsed());
+        missed += found.iter().all(|c| c.record.marking.serial() != m.serial()) as u32;
+    }
+    let (e50, e99) = percentiles(exact.clone());
+    let (w50, w99) = percentiles(wild.clone());
+    println!("registry benchmark: {n} synthetic records, sled cache {cache_mb} MiB");
+    println!("  import: {:.1} s, {:.0} records/s ({} added)", secs, n as f64 / secs, s.added);
+    println!("  exact lookup: p50 {e50:.1} us, p99 {e99:.1} us ({} lookups)", exact.len());
+    println!(
+        "  lookup with one '?': p50 {w50:.1} us, p99 {w99:.1} us ({} lookups, {missed} without the true record in the top 20)",
+        wild.len()
+    );
+    println!(
+        "  on disk: {:.1} MiB for {:.1} MiB of JSON Lines ({:.2}x)",
+        disk as f64 / 1048576.0,
+        input_bytes as f64 / 1048576.0,
+        disk as f64 / input_bytes as f64
+    );
+    println!("  peak resident memory after import: {rss_after_import:.0} MiB");
+    println!("  peak resident memory after lookups: {:.0} MiB", peak_rss_mib());
+}
