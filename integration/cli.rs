@@ -1,1 +1,114 @@
+//! The command line as integrators use it: real processes of the built binary,
+//! each in its own temporary data directory.
 
+mod common;
+
+use common::*;
+
+#[test]
+fn sample_registry_imports_finds_and_round_trips() {
+    let d = init("DE");
+    let sample = repo_file("config/sample-registry.jsonl");
+    let s = json(d.path(), &["registry", "import", sample.to_str().unwrap()]);
+    assert_eq!((s["added"].as_u64(), s["rejected"].as_u64()), (Some(8), Some(0)), "{s}");
+
+    // Re-importing updates nothing and duplicates nothing.
+    let again = json(d.path(), &["registry", "import", sample.to_str().unwrap()]);
+    assert_eq!((again["added"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(8)));
+
+    let found = json(d.path(), &["registry", "find", "--maker", "WALTHER", "--country", "de", "--serial", "bp-o746"]);
+    let found = found.as_array().unwrap();
+    assert_eq!(found[0]["record"]["id"], "DE-0000042");
+    assert_eq!(found[0]["quality"], "folded");
+    assert!(!found[0]["reasons"].as_array().unwrap().is_empty());
+
+    let export1 = d.path().join("e1.jsonl");
+    ok(d.path(), &["registry", "export", export1.to_str().unwrap()]);
+    let d2 = init("DE");
+    ok(d2.path(), &["registry", "import", export1.to_str().unwrap()]);
+    let export2 = d2.path().join("e2.jsonl");
+    ok(d2.path(), &["registry", "export", export2.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&export1).unwrap(), std::fs::read(&export2).unwrap());
+
+    let stats = json(d.path(), &["registry", "stats"]);
+    assert_eq!(stats["records"], 8);
+    assert_eq!(stats["by_category"]["pistol"], 5);
+    let shown = json(d.path(), &["registry", "show", "DE-0000042"]);
+    assert_eq!(shown["events"][2]["kind"], "stolen");
+}
+
+#[test]
+fn bad_lines_are_reported_by_file_line_and_field() {
+    let d = init("NG");
+    let f = d.path().join("bad.jsonl");
+    std::fs::write(
+        &f,
+        concat!(
+            r#"{"id":"A","marking":{"manufacturer":"Glock","country":"AT","serial":"X1"},"category":"pistol"}"#,
+            "\n",
+            r#"{"id":"B","marking":{"manufacturer":"Glock","country":"ZZ","serial":"X2"},"category":"pistol"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = ok(d.path(), &["registry", "import", f.to_str().unwrap()]);
+    assert!(out.contains("1 added"), "{out}");
+    assert!(out.contains(&format!("{}:2: marking.country:", f.display())), "{out}");
+
+    let strict = run(d.path(), &["registry", "import", "--strict", f.to_str().unwrap()]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(stderr(&strict).contains(":2:"), "{}", stderr(&strict));
+}
+
+#[test]
+fn errors_are_one_line_with_the_right_exit_code() {
+    let d = tempfile::tempdir().unwrap();
+    // No configuration yet: a runtime error that says what to do.
+    let o = run(d.path(), &["registry", "stats"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("tracenet init"), "{e}");
+
+    let o = run(d.path(), &["init", "--state", "XX"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("ISO 3166-1"), "{}", stderr(&o));
+
+    let o = run(d.path(), &["registry", "find", "--nonsense"]);
+    assert_eq!(o.status.code(), Some(2));
+
+    let d = init("DE");
+    let o = run(d.path(), &["init", "--state", "DE"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--force"));
+    for o in [
+        run(d.path(), &["registry", "show", "no such id"]),
+        run(d.path(), &["registry", "find", "--serial", " - "]),
+        run(d.path(), &["registry", "import", "/nonexistent/file.jsonl"]),
+    ] {
+        assert_eq!(o.status.code(), Some(1));
+        let e = stderr(&o);
+        assert!(e.starts_with("error: ") && e.lines().count() == 1, "{e}");
+        assert!(!e.contains("panicked") && !e.contains("backtrace"), "{e}");
+    }
+}
+
+#[test]
+fn csv_import_with_events() {
+    let d = init("DE");
+    let w = d.path().join("w.csv");
+    let e = d.path().join("e.csv");
+    std::fs::write(&w, "id,manufacturer,country,serial,category,imports\nC1,Beretta,IT,M9 011,pistol,DE:2008\n").unwrap();
+    std::fs::write(
+        &e,
+        "record_id,date,kind,holder,counterpart,reference,note\nC1,2008-02-12,imported,licensed_dealer,IT,IMP-1,\n",
+    )
+    .unwrap();
+    let s = json(d.path(), &["registry", "import", w.to_str().unwrap(), "--events", e.to_str().unwrap()]);
+    assert_eq!(s["added"], 1, "{s}");
+    let shown = json(d.path(), &["registry", "show", "C1"]);
+    assert_eq!(shown["events"][0]["reference"], "IMP-1");
+    let p = json(d.path(), &["registry", "prefixes"]);
+    assert_eq!(p["prefixes"][0][0], "IT/BERETTA");
+    assert_eq!(p["import_countries"][0][0], "DE");
+}
