@@ -10,13 +10,32 @@ fn sample_registry_imports_finds_and_round_trips() {
     let d = init("DE");
     let sample = repo_file("config/sample-registry.jsonl");
     let s = json(d.path(), &["registry", "import", sample.to_str().unwrap()]);
-    assert_eq!((s["added"].as_u64(), s["rejected"].as_u64()), (Some(8), Some(0)), "{s}");
+    assert_eq!(
+        (s["added"].as_u64(), s["rejected"].as_u64()),
+        (Some(8), Some(0)),
+        "{s}"
+    );
 
     // Re-importing updates nothing and duplicates nothing.
     let again = json(d.path(), &["registry", "import", sample.to_str().unwrap()]);
-    assert_eq!((again["added"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(8)));
+    assert_eq!(
+        (again["added"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(8))
+    );
 
-    let found = json(d.path(), &["registry", "find", "--maker", "WALTHER", "--country", "de", "--serial", "bp-o746"]);
+    let found = json(
+        d.path(),
+        &[
+            "registry",
+            "find",
+            "--maker",
+            "WALTHER",
+            "--country",
+            "de",
+            "--serial",
+            "bp-o746",
+        ],
+    );
     let found = found.as_array().unwrap();
     assert_eq!(found[0]["record"]["id"], "DE-0000042");
     assert_eq!(found[0]["quality"], "folded");
@@ -25,10 +44,19 @@ fn sample_registry_imports_finds_and_round_trips() {
     let export1 = d.path().join("e1.jsonl");
     ok(d.path(), &["registry", "export", export1.to_str().unwrap()]);
     let d2 = init("DE");
-    ok(d2.path(), &["registry", "import", export1.to_str().unwrap()]);
+    ok(
+        d2.path(),
+        &["registry", "import", export1.to_str().unwrap()],
+    );
     let export2 = d2.path().join("e2.jsonl");
-    ok(d2.path(), &["registry", "export", export2.to_str().unwrap()]);
-    assert_eq!(std::fs::read(&export1).unwrap(), std::fs::read(&export2).unwrap());
+    ok(
+        d2.path(),
+        &["registry", "export", export2.to_str().unwrap()],
+    );
+    assert_eq!(
+        std::fs::read(&export1).unwrap(),
+        std::fs::read(&export2).unwrap()
+    );
 
     let stats = json(d.path(), &["registry", "stats"]);
     assert_eq!(stats["records"], 8);
@@ -53,9 +81,15 @@ fn bad_lines_are_reported_by_file_line_and_field() {
     .unwrap();
     let out = ok(d.path(), &["registry", "import", f.to_str().unwrap()]);
     assert!(out.contains("1 added"), "{out}");
-    assert!(out.contains(&format!("{}:2: marking.country:", f.display())), "{out}");
+    assert!(
+        out.contains(&format!("{}:2: marking.country:", f.display())),
+        "{out}"
+    );
 
-    let strict = run(d.path(), &["registry", "import", "--strict", f.to_str().unwrap()]);
+    let strict = run(
+        d.path(),
+        &["registry", "import", "--strict", f.to_str().unwrap()],
+    );
     assert_eq!(strict.status.code(), Some(1));
     assert!(stderr(&strict).contains(":2:"), "{}", stderr(&strict));
 }
@@ -98,13 +132,26 @@ fn csv_import_with_events() {
     let d = init("DE");
     let w = d.path().join("w.csv");
     let e = d.path().join("e.csv");
-    std::fs::write(&w, "id,manufacturer,country,serial,category,imports\nC1,Beretta,IT,M9 011,pistol,DE:2008\n").unwrap();
+    std::fs::write(
+        &w,
+        "id,manufacturer,country,serial,category,imports\nC1,Beretta,IT,M9 011,pistol,DE:2008\n",
+    )
+    .unwrap();
     std::fs::write(
         &e,
         "record_id,date,kind,holder,counterpart,reference,note\nC1,2008-02-12,imported,licensed_dealer,IT,IMP-1,\n",
     )
     .unwrap();
-    let s = json(d.path(), &["registry", "import", w.to_str().unwrap(), "--events", e.to_str().unwrap()]);
+    let s = json(
+        d.path(),
+        &[
+            "registry",
+            "import",
+            w.to_str().unwrap(),
+            "--events",
+            e.to_str().unwrap(),
+        ],
+    );
     assert_eq!(s["added"], 1, "{s}");
     let shown = json(d.path(), &["registry", "show", "C1"]);
     assert_eq!(shown["events"][0]["reference"], "IMP-1");

@@ -46,11 +46,21 @@ impl Default for RegistryConfig {
 #[non_exhaustive]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}; create it with `tracenet init --state CC`")]
-    Missing { path: PathBuf, source: std::io::Error },
+    Missing {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}: {message}")]
-    Parse { path: PathBuf, line: usize, message: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{path}: makers: {source}")]
     Makers { path: PathBuf, source: MakerError },
 }
@@ -134,14 +144,32 @@ mod tests {
 
     #[test]
     fn the_template_parses() {
-        let cfg = Config::parse(Path::new("t.toml"), &Config::template(CountryCode::parse("DE").unwrap())).unwrap();
+        let cfg = Config::parse(
+            Path::new("t.toml"),
+            &Config::template(CountryCode::parse("DE").unwrap()),
+        )
+        .unwrap();
         assert_eq!(cfg.state.as_str(), "DE");
         assert_eq!(cfg.registry.cache_mb, 128);
     }
 
     #[test]
+    fn the_annotated_example_parses() {
+        let cfg = Config::parse(
+            Path::new("config/node.toml"),
+            include_str!("../config/node.toml"),
+        )
+        .unwrap();
+        assert_eq!(cfg.makers.len(), 1);
+    }
+
+    #[test]
     fn errors_name_the_line() {
-        let e = Config::parse(Path::new("t.toml"), "state = \"DE\"\n\n[registry]\ncache_mib = 3\n").unwrap_err();
+        let e = Config::parse(
+            Path::new("t.toml"),
+            "state = \"DE\"\n\n[registry]\ncache_mib = 3\n",
+        )
+        .unwrap_err();
         let s = e.to_string();
         assert!(s.starts_with("t.toml:4:"), "{s}");
         assert!(s.contains("cache_mib"), "{s}");

@@ -2,7 +2,8 @@
 //! requests. The modules are walls: each uses only those listed above it here.
 
 pub mod cli;
+pub mod config;
 pub mod marking;
 pub mod model;
+pub mod net;
 pub mod registry;
-pub mod config;

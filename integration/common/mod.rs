@@ -35,7 +35,11 @@ pub fn stderr(o: &Output) -> String {
 /// Runs a command that must succeed and returns its stdout.
 pub fn ok(dir: &Path, args: &[&str]) -> String {
     let o = run(dir, args);
-    assert!(o.status.success(), "tracenet {args:?} failed: {}", stderr(&o));
+    assert!(
+        o.status.success(),
+        "tracenet {args:?} failed: {}",
+        stderr(&o)
+    );
     stdout(&o)
 }
 
@@ -44,7 +48,8 @@ pub fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
     let mut a = vec!["--json"];
     a.extend_from_slice(args);
     let out = ok(dir, &a);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("tracenet {args:?}: not JSON ({e}): {out}"))
+    serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("tracenet {args:?}: not JSON ({e}): {out}"))
 }
 
 /// A fresh data directory initialised for `state`.

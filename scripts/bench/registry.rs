@@ -13,14 +13,21 @@ use tracenet::model::CountryCode;
 use tracenet::registry::{self, FindQuery, ImportOptions, Registry, StoreOptions};
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn dir_size(p: &Path) -> u64 {
     let mut total = 0;
     for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
         let m = e.metadata().expect("metadata");
-        total += if m.is_dir() { dir_size(&e.path()) } else { m.len() };
+        total += if m.is_dir() {
+            dir_size(&e.path())
+        } else {
+            m.len()
+        };
     }
     total
 }
@@ -64,10 +71,17 @@ fn main() {
     let input_bytes = std::fs::metadata(&input).expect("input").len();
 
     let db_dir = dir.path().join("db");
-    let db = registry::open_db(&db_dir, &StoreOptions { cache_bytes: cache_mb << 20 }).expect("open db");
+    let db = registry::open_db(
+        &db_dir,
+        &StoreOptions {
+            cache_bytes: cache_mb << 20,
+        },
+    )
+    .expect("open db");
     let reg = Registry::open(&db, MakerTable::built_in()).expect("open registry");
     let t = Instant::now();
-    let s = registry::import::import_file(&reg, &input, &ImportOptions::default(), &mut |_| {}).expect("import");
+    let s = registry::import::import_file(&reg, &input, &ImportOptions::default(), &mut |_| {})
+        .expect("import");
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(s.rejected, 0);
     let rss_after_import = peak_rss_mib();
@@ -95,13 +109,23 @@ fn main() {
         let t = Instant::now();
         let found = reg.find(&q(m, chars.into_iter().collect())).expect("find");
         wild.push(t.elapsed());
-        missed += found.iter().all(|c| c.record.marking.serial() != m.serial()) as u32;
+        missed += found
+            .iter()
+            .all(|c| c.record.marking.serial() != m.serial()) as u32;
     }
     let (e50, e99) = percentiles(exact.clone());
     let (w50, w99) = percentiles(wild.clone());
     println!("registry benchmark: {n} synthetic records, sled cache {cache_mb} MiB");
-    println!("  import: {:.1} s, {:.0} records/s ({} added)", secs, n as f64 / secs, s.added);
-    println!("  exact lookup: p50 {e50:.1} us, p99 {e99:.1} us ({} lookups)", exact.len());
+    println!(
+        "  import: {:.1} s, {:.0} records/s ({} added)",
+        secs,
+        n as f64 / secs,
+        s.added
+    );
+    println!(
+        "  exact lookup: p50 {e50:.1} us, p99 {e99:.1} us ({} lookups)",
+        exact.len()
+    );
     println!(
         "  lookup with one '?': p50 {w50:.1} us, p99 {w99:.1} us ({} lookups, {missed} without the true record in the top 20)",
         wild.len()
@@ -113,5 +137,8 @@ fn main() {
         disk as f64 / input_bytes as f64
     );
     println!("  peak resident memory after import: {rss_after_import:.0} MiB");
-    println!("  peak resident memory after lookups: {:.0} MiB", peak_rss_mib());
+    println!(
+        "  peak resident memory after lookups: {:.0} MiB",
+        peak_rss_mib()
+    );
 }

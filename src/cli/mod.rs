@@ -86,7 +86,8 @@ fn init(ctx: &Context, state: &str, force: bool) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let state = crate::model::CountryCode::parse(state)?;
     let dir = &ctx.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     restrict_dir(dir)?;
     let cfg_path = crate::config::Config::path_in(dir);
     if cfg_path.exists() && !force {
@@ -135,9 +136,11 @@ fn restrict_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 pub fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+    let mut f = std::fs::File::create(&tmp)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(())
 }

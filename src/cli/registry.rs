@@ -12,7 +12,8 @@ use super::Context;
 use crate::config::Config;
 use crate::model::{CountryCode, Date};
 use crate::registry::{
-    self, Candidate, FindQuery, ImportFormat, ImportOptions, ImportSummary, Record, RecordId, Registry,
+    self, Candidate, FindQuery, ImportFormat, ImportOptions, ImportSummary, Record, RecordId,
+    Registry,
 };
 
 #[derive(Debug, Subcommand)]
@@ -160,7 +161,10 @@ fn join_counts<K: std::fmt::Display>(m: &std::collections::BTreeMap<K, u64>) -> 
     if m.is_empty() {
         return "none".into();
     }
-    m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    m.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Loads the configuration and opens the registry of the data directory.
@@ -235,7 +239,10 @@ fn import(
             t += &format!("  rejected {r}\n");
         }
         if s.rejected as usize > s.rejections.len() {
-            t += &format!("  ... and {} more\n", s.rejected as usize - s.rejections.len());
+            t += &format!(
+                "  ... and {} more\n",
+                s.rejected as usize - s.rejections.len()
+            );
         }
         t
     })
@@ -283,9 +290,19 @@ fn generate(ctx: &Context, state: &str, count: u64, seed: u64, out: &Path) -> an
         file: &'a Path,
         records: u64,
     }
-    ctx.emit(&Out { file: out, records: count }, |o| {
-        format!("{}: {} synthetic records written", o.file.display(), o.records)
-    })
+    ctx.emit(
+        &Out {
+            file: out,
+            records: count,
+        },
+        |o| {
+            format!(
+                "{}: {} synthetic records written",
+                o.file.display(),
+                o.records
+            )
+        },
+    )
 }
 
 fn render_record(r: &Record) -> String {
@@ -296,7 +313,11 @@ fn render_record(r: &Record) -> String {
         m.manufacturer(),
         m.country(),
         m.serial(),
-        if r.confidential { "  [confidential]" } else { "" }
+        if r.confidential {
+            "  [confidential]"
+        } else {
+            ""
+        }
     );
     t += &format!(
         "  {} {} {}{}\n",

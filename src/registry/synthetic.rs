@@ -4,37 +4,179 @@
 
 use super::{Event, NationalText, Record, RecordId};
 use crate::marking::{ImportMark, Marking, MarkingFields};
-use crate::model::{Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory};
+use crate::model::{
+    Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory,
+};
 
 /// Maker, country of manufacture, serial pattern (`L` a letter, `#` a digit),
 /// model, category, calibre.
 pub const MAKERS: &[(&str, &str, &str, &str, WeaponCategory, &str)] = &[
-    ("Carl Walther", "DE", "LL####", "P99", WeaponCategory::Pistol, "9x19mm"),
-    ("Heckler & Koch", "DE", "##-######", "G36", WeaponCategory::AssaultRifle, "5.56x45mm"),
-    ("SIG Sauer", "DE", "SP######", "P226", WeaponCategory::Pistol, "9x19mm"),
-    ("Glock", "AT", "LLL###", "17", WeaponCategory::Pistol, "9x19mm"),
-    ("Steyr Arms", "AT", "#######", "AUG", WeaponCategory::AssaultRifle, "5.56x45mm"),
-    ("Beretta", "IT", "LL#####L", "92FS", WeaponCategory::Pistol, "9x19mm"),
-    ("FN Herstal", "BE", "###LL#####", "FAL", WeaponCategory::Rifle, "7.62x51mm"),
-    ("Kalashnikov Concern", "RU", "#########", "AK-74M", WeaponCategory::AssaultRifle, "5.45x39mm"),
-    ("Norinco", "CN", "########", "Type 56", WeaponCategory::AssaultRifle, "7.62x39mm"),
-    ("Zastava Arms", "RS", "L######", "M70", WeaponCategory::AssaultRifle, "7.62x39mm"),
-    ("Česká zbrojovka", "CZ", "L######", "75 B", WeaponCategory::Pistol, "9x19mm"),
-    ("Colt", "US", "LL######", "M4", WeaponCategory::Carbine, "5.56x45mm"),
-    ("Smith & Wesson", "US", "LLL####", "Model 10", WeaponCategory::Revolver, ".38 Special"),
-    ("Sturm, Ruger & Co.", "US", "###-#####", "10/22", WeaponCategory::Rifle, ".22 LR"),
-    ("Taurus", "BR", "LLL######", "PT92", WeaponCategory::Pistol, "9x19mm"),
-    ("Israel Weapon Industries", "IL", "#######", "Tavor", WeaponCategory::AssaultRifle, "5.56x45mm"),
-    ("MKE", "TR", "T#######", "MP5", WeaponCategory::SubmachineGun, "9x19mm"),
-    ("Arsenal", "BG", "LL#####", "AR-M1", WeaponCategory::AssaultRifle, "7.62x39mm"),
-    ("Denel", "ZA", "#######", "R4", WeaponCategory::AssaultRifle, "5.56x45mm"),
-    ("Imbel", "BR", "LL######", "IA2", WeaponCategory::Rifle, "7.62x51mm"),
+    (
+        "Carl Walther",
+        "DE",
+        "LL####",
+        "P99",
+        WeaponCategory::Pistol,
+        "9x19mm",
+    ),
+    (
+        "Heckler & Koch",
+        "DE",
+        "##-######",
+        "G36",
+        WeaponCategory::AssaultRifle,
+        "5.56x45mm",
+    ),
+    (
+        "SIG Sauer",
+        "DE",
+        "SP######",
+        "P226",
+        WeaponCategory::Pistol,
+        "9x19mm",
+    ),
+    (
+        "Glock",
+        "AT",
+        "LLL###",
+        "17",
+        WeaponCategory::Pistol,
+        "9x19mm",
+    ),
+    (
+        "Steyr Arms",
+        "AT",
+        "#######",
+        "AUG",
+        WeaponCategory::AssaultRifle,
+        "5.56x45mm",
+    ),
+    (
+        "Beretta",
+        "IT",
+        "LL#####L",
+        "92FS",
+        WeaponCategory::Pistol,
+        "9x19mm",
+    ),
+    (
+        "FN Herstal",
+        "BE",
+        "###LL#####",
+        "FAL",
+        WeaponCategory::Rifle,
+        "7.62x51mm",
+    ),
+    (
+        "Kalashnikov Concern",
+        "RU",
+        "#########",
+        "AK-74M",
+        WeaponCategory::AssaultRifle,
+        "5.45x39mm",
+    ),
+    (
+        "Norinco",
+        "CN",
+        "########",
+        "Type 56",
+        WeaponCategory::AssaultRifle,
+        "7.62x39mm",
+    ),
+    (
+        "Zastava Arms",
+        "RS",
+        "L######",
+        "M70",
+        WeaponCategory::AssaultRifle,
+        "7.62x39mm",
+    ),
+    (
+        "Česká zbrojovka",
+        "CZ",
+        "L######",
+        "75 B",
+        WeaponCategory::Pistol,
+        "9x19mm",
+    ),
+    (
+        "Colt",
+        "US",
+        "LL######",
+        "M4",
+        WeaponCategory::Carbine,
+        "5.56x45mm",
+    ),
+    (
+        "Smith & Wesson",
+        "US",
+        "LLL####",
+        "Model 10",
+        WeaponCategory::Revolver,
+        ".38 Special",
+    ),
+    (
+        "Sturm, Ruger & Co.",
+        "US",
+        "###-#####",
+        "10/22",
+        WeaponCategory::Rifle,
+        ".22 LR",
+    ),
+    (
+        "Taurus",
+        "BR",
+        "LLL######",
+        "PT92",
+        WeaponCategory::Pistol,
+        "9x19mm",
+    ),
+    (
+        "Israel Weapon Industries",
+        "IL",
+        "#######",
+        "Tavor",
+        WeaponCategory::AssaultRifle,
+        "5.56x45mm",
+    ),
+    (
+        "MKE",
+        "TR",
+        "T#######",
+        "MP5",
+        WeaponCategory::SubmachineGun,
+        "9x19mm",
+    ),
+    (
+        "Arsenal",
+        "BG",
+        "LL#####",
+        "AR-M1",
+        WeaponCategory::AssaultRifle,
+        "7.62x39mm",
+    ),
+    (
+        "Denel",
+        "ZA",
+        "#######",
+        "R4",
+        WeaponCategory::AssaultRifle,
+        "5.56x45mm",
+    ),
+    (
+        "Imbel",
+        "BR",
+        "LL######",
+        "IA2",
+        WeaponCategory::Rifle,
+        "7.62x51mm",
+    ),
 ];
 
 /// Countries weapons are exported to in the synthetic data.
 const DESTINATIONS: &[&str] = &[
-    "NG", "GH", "KE", "SN", "CI", "ML", "NE", "BF", "CM", "TD", "FR", "GB", "PL", "RO", "UA", "EG", "MA",
-    "PK", "ID", "PH", "CO", "MX", "PE", "AR",
+    "NG", "GH", "KE", "SN", "CI", "ML", "NE", "BF", "CM", "TD", "FR", "GB", "PL", "RO", "UA", "EG",
+    "MA", "PK", "ID", "PH", "CO", "MX", "PE", "AR",
 ];
 
 /// splitmix64: tiny, fast and good enough for synthetic data.
@@ -95,7 +237,9 @@ fn text(s: String) -> Option<NationalText> {
 /// by its own makers, and weapons imported into it.
 pub fn generate(state: CountryCode, count: u64, seed: u64) -> impl Iterator<Item = Record> {
     let mut rng = Rng::new(seed ^ u64::from(u16::from_be_bytes(state.as_bytes())));
-    let home: Vec<usize> = (0..MAKERS.len()).filter(|i| cc(MAKERS[*i].1) == state).collect();
+    let home: Vec<usize> = (0..MAKERS.len())
+        .filter(|i| cc(MAKERS[*i].1) == state)
+        .collect();
     (0..count).map(move |n| {
         let made_here = !home.is_empty() && rng.chance(60);
         let m = if made_here {
@@ -121,14 +265,22 @@ fn record(rng: &mut Rng, state: CountryCode, n: u64, m: usize, made_here: bool) 
     let mut imports = Vec::new();
     let mut last = made;
     if made_here {
-        events.push(ev(made, EventKind::Manufactured, Some(HolderCategory::Manufacturer), None));
+        events.push(ev(
+            made,
+            EventKind::Manufactured,
+            Some(HolderCategory::Manufacturer),
+            None,
+        ));
         if rng.chance(50) {
             let to = cc(*rng.pick(DESTINATIONS));
             last = later(rng, last, 400);
             let mut e = ev(last, EventKind::Exported, None, Some(to));
             e.reference = text(format!("EXP-{}-{n:06}", last.year()));
             events.push(e);
-            return finish(rng, state, n, maker, origin, pattern, model, category, calibre, year, imports, events);
+            return finish(
+                rng, state, n, maker, origin, pattern, model, category, calibre, year, imports,
+                events,
+            );
         }
     } else {
         last = later(rng, made, 700);
@@ -136,7 +288,12 @@ fn record(rng: &mut Rng, state: CountryCode, n: u64, m: usize, made_here: bool) 
             country: state,
             year: Some(last.year()),
         });
-        let mut e = ev(last, EventKind::Imported, Some(HolderCategory::LicensedDealer), Some(origin));
+        let mut e = ev(
+            last,
+            EventKind::Imported,
+            Some(HolderCategory::LicensedDealer),
+            Some(origin),
+        );
         e.reference = text(format!("IMP-{}-{n:06}", last.year()));
         events.push(e);
     }
@@ -164,10 +321,17 @@ fn record(rng: &mut Rng, state: CountryCode, n: u64, m: usize, made_here: bool) 
         }
         events.push(e);
     }
-    finish(rng, state, n, maker, origin, pattern, model, category, calibre, year, imports, events)
+    finish(
+        rng, state, n, maker, origin, pattern, model, category, calibre, year, imports, events,
+    )
 }
 
-fn ev(date: Date, kind: EventKind, holder: Option<HolderCategory>, counterpart: Option<CountryCode>) -> Event {
+fn ev(
+    date: Date,
+    kind: EventKind,
+    holder: Option<HolderCategory>,
+    counterpart: Option<CountryCode>,
+) -> Event {
     Event {
         date,
         kind,
@@ -232,6 +396,9 @@ mod tests {
         assert!(a.iter().any(|r| r.marking.country() == cc("DE")));
         assert!(a.iter().any(|r| !r.marking.imports().is_empty()));
         let ng: Vec<Record> = generate(cc("NG"), 50, 7).collect();
-        assert!(ng.iter().all(|r| r.marking.imports().iter().any(|m| m.country == cc("NG"))));
+        assert!(
+            ng.iter()
+                .all(|r| r.marking.imports().iter().any(|m| m.country == cc("NG")))
+        );
     }
 }

@@ -1,0 +1,544 @@
+//! The libp2p side of a node: the swarm, its behaviours and the event loop that
+//! owns it. The rest of the node holds a cheap [`NetHandle`] and receives
+//! [`NetEvent`]s; no libp2p type but `PeerId` and `Multiaddr` crosses this wall.
+
+mod behaviour;
+mod codec;
+mod topic;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::gossipsub::{self, MessageAcceptance};
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm};
+use tokio::sync::{mpsc, oneshot};
+
+pub use topic::{TOPIC_ROOT, Topic, TopicError};
+
+use behaviour::{Behaviour, BehaviourEvent};
+
+/// How the network side is set up.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    pub listen: Vec<Multiaddr>,
+    /// Largest gossip message and request-response frame, in bytes.
+    pub max_message_bytes: usize,
+    pub max_connections: u32,
+    pub request_timeout: Duration,
+    /// How often members that are not connected are dialled again.
+    pub redial_every: Duration,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            listen: Vec::new(),
+            max_message_bytes: 64 * 1024,
+            max_connections: 512,
+            request_timeout: Duration::from_secs(10),
+            redial_every: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    #[error("cannot build the network transport: {0}")]
+    Transport(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: Multiaddr, reason: String },
+    #[error("the network task has stopped")]
+    Stopped,
+    #[error("no peer is subscribed to {0}")]
+    NoSubscribers(String),
+    #[error("publishing failed: {0}")]
+    Publish(String),
+    #[error("request to {peer} failed: {reason}")]
+    Request { peer: PeerId, reason: String },
+}
+
+/// Identifies a received gossip message for its validation report.
+#[derive(Debug, Clone)]
+pub struct GossipId {
+    id: gossipsub::MessageId,
+    source: PeerId,
+}
+
+impl GossipId {
+    /// The peer that forwarded the message (not necessarily its author).
+    pub fn source(&self) -> PeerId {
+        self.source
+    }
+}
+
+/// The node's verdict on a gossip message: only accepted messages are forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    /// Invalid: not forwarded, and the forwarding peer's score drops.
+    Reject,
+    /// Valid but not worth forwarding (a duplicate, an overload).
+    Ignore,
+}
+
+/// Identifies an inbound request awaiting its response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InboundId(u64);
+
+/// What the network tells the node.
+#[derive(Debug)]
+pub enum NetEvent {
+    Gossip {
+        id: GossipId,
+        topic: Topic,
+        data: Vec<u8>,
+    },
+    Request {
+        id: InboundId,
+        peer: PeerId,
+        data: Vec<u8>,
+    },
+    PeerUp(PeerId),
+    PeerDown(PeerId),
+    Listening(Multiaddr),
+}
+
+/// A snapshot of the network side for `status` and tests.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct NetStatus {
+    pub peer_id: String,
+    pub listen: Vec<String>,
+    pub connected: Vec<String>,
+    pub subscribed: Vec<String>,
+    /// For each topic we know of, the peers subscribed to it.
+    pub topic_peers: HashMap<String, Vec<String>>,
+    pub allowed: usize,
+    pub gossip_in: u64,
+    pub gossip_out: u64,
+}
+
+enum Command {
+    Publish {
+        topic: Topic,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    Request {
+        peer: PeerId,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
+    },
+    Respond {
+        id: InboundId,
+        data: Vec<u8>,
+    },
+    Validate {
+        id: GossipId,
+        verdict: Verdict,
+    },
+    SetTopics(BTreeSet<Topic>),
+    SetMembers(HashMap<PeerId, Vec<Multiaddr>>),
+    Disconnect(PeerId),
+    Status(oneshot::Sender<NetStatus>),
+}
+
+/// A cheap handle on the network task.
+#[derive(Clone)]
+pub struct NetHandle {
+    tx: mpsc::Sender<Command>,
+    peer_id: PeerId,
+}
+
+impl NetHandle {
+    pub fn local_peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    async fn send(&self, c: Command) -> Result<(), NetError> {
+        self.tx.send(c).await.map_err(|_| NetError::Stopped)
+    }
+
+    pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Publish { topic, data, reply }).await?;
+        rx.await.map_err(|_| NetError::Stopped)?
+    }
+
+    /// Sends a request and waits for the response (bounded by the request timeout).
+    pub async fn request(&self, peer: PeerId, data: Vec<u8>) -> Result<Vec<u8>, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Request { peer, data, reply }).await?;
+        rx.await.map_err(|_| NetError::Stopped)?
+    }
+
+    pub async fn respond(&self, id: InboundId, data: Vec<u8>) -> Result<(), NetError> {
+        self.send(Command::Respond { id, data }).await
+    }
+
+    pub async fn validate(&self, id: GossipId, verdict: Verdict) -> Result<(), NetError> {
+        self.send(Command::Validate { id, verdict }).await
+    }
+
+    /// Replaces the set of subscribed topics.
+    pub async fn set_topics(&self, topics: BTreeSet<Topic>) -> Result<(), NetError> {
+        self.send(Command::SetTopics(topics)).await
+    }
+
+    /// Replaces the set of peers allowed to hold a connection (the roster), with
+    /// their known addresses. Peers no longer in it are disconnected at once.
+    pub async fn set_members(
+        &self,
+        members: HashMap<PeerId, Vec<Multiaddr>>,
+    ) -> Result<(), NetError> {
+        self.send(Command::SetMembers(members)).await
+    }
+
+    pub async fn disconnect(&self, peer: PeerId) -> Result<(), NetError> {
+        self.send(Command::Disconnect(peer)).await
+    }
+
+    pub async fn status(&self) -> Result<NetStatus, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Status(reply)).await?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+}
+
+/// Builds the swarm, starts listening, and spawns the event loop on the current
+/// tokio runtime. Events arrive on the returned receiver.
+pub fn spawn(
+    keypair: libp2p::identity::Keypair,
+    cfg: NetConfig,
+) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), NetError> {
+    let mut swarm = behaviour::build_swarm(keypair, &cfg)?;
+    for addr in &cfg.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NetError::Listen {
+                addr: addr.clone(),
+                reason: e.to_string(),
+            })?;
+    }
+    let peer_id = *swarm.local_peer_id();
+    let (tx, commands) = mpsc::channel(1024);
+    let (events_tx, events) = mpsc::channel(4096);
+    let event_loop = EventLoop {
+        swarm,
+        cfg,
+        commands,
+        events: events_tx,
+        members: HashMap::new(),
+        topics: BTreeSet::new(),
+        pending_requests: HashMap::new(),
+        inbound: HashMap::new(),
+        next_inbound: 0,
+        gossip_in: 0,
+        gossip_out: 0,
+    };
+    tokio::spawn(event_loop.run());
+    Ok((NetHandle { tx, peer_id }, events))
+}
+
+struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    cfg: NetConfig,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<NetEvent>,
+    members: HashMap<PeerId, Vec<Multiaddr>>,
+    topics: BTreeSet<Topic>,
+    pending_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, NetError>>>,
+    inbound: HashMap<InboundId, ResponseChannel<Vec<u8>>>,
+    next_inbound: u64,
+    gossip_in: u64,
+    gossip_out: u64,
+}
+
+impl EventLoop {
+    async fn run(mut self) {
+        let mut redial = tokio::time::interval(self.cfg.redial_every);
+        loop {
+            tokio::select! {
+                ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
+                cmd = self.commands.recv() => match cmd {
+                    Some(c) => self.on_command(c),
+                    // Every handle is gone: the node is shutting down.
+                    None => return,
+                },
+                _ = redial.tick() => self.dial_missing_members(),
+            }
+        }
+    }
+
+    /// Hands an event to the node without ever waiting: if the node is so far
+    /// behind that the queue is full, the event is dropped (and logged) rather
+    /// than stalling the network for every peer.
+    fn emit(&mut self, ev: NetEvent) -> bool {
+        match self.events.try_send(ev) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(ev)) => {
+                tracing::warn!(?ev, "node is overloaded: network event dropped");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    fn on_command(&mut self, c: Command) {
+        let b = self.swarm.behaviour_mut();
+        match c {
+            Command::Publish { topic, data, reply } => {
+                let r = b.gossipsub.publish(topic.to_gossip(), data).map(|_| ());
+                if r.is_ok() {
+                    self.gossip_out += 1;
+                }
+                let _ = reply.send(r.map_err(|e| match e {
+                    gossipsub::PublishError::NoPeersSubscribedToTopic => {
+                        NetError::NoSubscribers(topic.to_string())
+                    }
+                    other => NetError::Publish(other.to_string()),
+                }));
+            }
+            Command::Request { peer, data, reply } => {
+                let id = b.rr.send_request(&peer, data);
+                self.pending_requests.insert(id, reply);
+            }
+            Command::Respond { id, data } => {
+                if let Some(ch) = self.inbound.remove(&id) {
+                    // Fails only if the requester went away; nothing to do then.
+                    let _ = b.rr.send_response(ch, data);
+                }
+            }
+            Command::Validate { id, verdict } => {
+                let acceptance = match verdict {
+                    Verdict::Accept => MessageAcceptance::Accept,
+                    Verdict::Reject => MessageAcceptance::Reject,
+                    Verdict::Ignore => MessageAcceptance::Ignore,
+                };
+                b.gossipsub
+                    .report_message_validation_result(&id.id, &id.source, acceptance);
+            }
+            Command::SetTopics(topics) => self.set_topics(topics),
+            Command::SetMembers(members) => self.set_members(members),
+            Command::Disconnect(peer) => {
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            Command::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+        }
+    }
+
+    fn set_topics(&mut self, topics: BTreeSet<Topic>) {
+        let g = &mut self.swarm.behaviour_mut().gossipsub;
+        for old in self.topics.difference(&topics) {
+            g.unsubscribe(&old.to_gossip());
+        }
+        for new in topics.difference(&self.topics) {
+            if let Err(e) = g.subscribe(&new.to_gossip()) {
+                tracing::warn!(topic = %new, error = %e, "cannot subscribe");
+            }
+            // Set only after with_peer_score, which build_swarm always calls.
+            let _ = g.set_topic_params(new.to_gossip(), behaviour::topic_score_params());
+        }
+        self.topics = topics;
+    }
+
+    fn set_members(&mut self, members: HashMap<PeerId, Vec<Multiaddr>>) {
+        let me = *self.swarm.local_peer_id();
+        let old: HashSet<PeerId> = self.members.keys().copied().collect();
+        let b = self.swarm.behaviour_mut();
+        for gone in old.iter().filter(|p| !members.contains_key(p)) {
+            // Closes the connections to a peer removed from the roster at once.
+            b.allow.disallow_peer(*gone);
+            b.kad.remove_peer(gone);
+        }
+        for (peer, addrs) in &members {
+            if *peer == me {
+                continue;
+            }
+            b.allow.allow_peer(*peer);
+            for a in addrs {
+                b.kad.add_address(peer, a.clone());
+            }
+        }
+        self.members = members;
+        self.dial_missing_members();
+    }
+
+    fn dial_missing_members(&mut self) {
+        let me = *self.swarm.local_peer_id();
+        let missing: Vec<(PeerId, Vec<Multiaddr>)> = self
+            .members
+            .iter()
+            .filter(|(p, a)| **p != me && !a.is_empty() && !self.swarm.is_connected(p))
+            .map(|(p, a)| (*p, a.clone()))
+            .collect();
+        for (peer, addrs) in missing {
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                .addresses(addrs)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "dial not started");
+            }
+        }
+    }
+
+    fn status(&self) -> NetStatus {
+        let g = &self.swarm.behaviour().gossipsub;
+        let mut topic_peers: HashMap<String, Vec<String>> = HashMap::new();
+        for (peer, topics) in g.all_peers() {
+            for t in topics {
+                topic_peers
+                    .entry(t.to_string())
+                    .or_default()
+                    .push(peer.to_string());
+            }
+        }
+        NetStatus {
+            peer_id: self.swarm.local_peer_id().to_string(),
+            listen: self.swarm.listeners().map(|a| a.to_string()).collect(),
+            connected: self
+                .swarm
+                .connected_peers()
+                .map(|p| p.to_string())
+                .collect(),
+            subscribed: self.topics.iter().map(|t| t.to_string()).collect(),
+            topic_peers,
+            allowed: self.swarm.behaviour().allow.allowed_peers().len(),
+            gossip_in: self.gossip_in,
+            gossip_out: self.gossip_out,
+        }
+    }
+
+    fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        match ev {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                self.emit(NetEvent::Listening(address));
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established.get() == 1 {
+                    self.emit(NetEvent::PeerUp(peer_id));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 {
+                    self.emit(NetEvent::PeerDown(peer_id));
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(ev)) => self.on_gossip(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Rr(ev)) => self.on_request_response(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(
+                libp2p::identify::Event::Received { peer_id, info, .. },
+            )) => {
+                // Only members' self-reported addresses are worth remembering.
+                if self.members.contains_key(&peer_id) {
+                    for a in info.listen_addrs.into_iter().take(8) {
+                        self.swarm.behaviour_mut().kad.add_address(&peer_id, a);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_gossip(&mut self, ev: gossipsub::Event) {
+        let gossipsub::Event::Message {
+            propagation_source,
+            message_id,
+            message,
+        } = ev
+        else {
+            return;
+        };
+        self.gossip_in += 1;
+        let id = GossipId {
+            id: message_id,
+            source: propagation_source,
+        };
+        let topic = match message.topic.as_str().parse::<Topic>() {
+            Ok(t) => t,
+            Err(_) => {
+                // The subscription filter admits only tracenet topics; reaching
+                // here means a malformed one.
+                self.report(&id, MessageAcceptance::Reject);
+                return;
+            }
+        };
+        let ev = NetEvent::Gossip {
+            id: id.clone(),
+            topic,
+            data: message.data,
+        };
+        if !self.emit(ev) {
+            self.report(&id, MessageAcceptance::Ignore);
+        }
+    }
+
+    fn report(&mut self, id: &GossipId, a: MessageAcceptance) {
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&id.id, &id.source, a);
+    }
+
+    fn on_request_response(&mut self, ev: request_response::Event<Vec<u8>, Vec<u8>>) {
+        match ev {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let id = InboundId(self.next_inbound);
+                    self.next_inbound += 1;
+                    self.inbound.insert(id, channel);
+                    if !self.emit(NetEvent::Request {
+                        id,
+                        peer,
+                        data: request,
+                    }) {
+                        // Dropping the channel tells the requester it failed.
+                        self.inbound.remove(&id);
+                    }
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some(reply) = self.pending_requests.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(reply) = self.pending_requests.remove(&request_id) {
+                    let _ = reply.send(Err(NetError::Request {
+                        peer,
+                        reason: error.to_string(),
+                    }));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound request failed");
+                self.inbound.retain(|_, ch| ch.is_open());
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Gossip topics: a trace is published to the topic of its marking prefix and to
+//! the topic of each import-mark country; a node subscribes to the topics of what
+//! its registry holds.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::marking::MarkingPrefix;
+use crate::model::CountryCode;
+
+/// Every tracenet topic starts with this; others are refused by the subscription filter.
+pub const TOPIC_ROOT: &str = "tracenet/1/";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Topic {
+    /// `tracenet/1/prefix/DE/CARLWALTHER`: records by country of manufacture and maker.
+    Prefix(MarkingPrefix),
+    /// `tracenet/1/import/NG`: records carrying an import mark of that country.
+    Import(CountryCode),
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Topic::Prefix(p) => write!(f, "{TOPIC_ROOT}prefix/{p}"),
+            Topic::Import(c) => write!(f, "{TOPIC_ROOT}import/{c}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a tracenet topic (tracenet/1/prefix/CC/MAKER or tracenet/1/import/CC)")]
+pub struct TopicError(String);
+
+impl FromStr for Topic {
+    type Err = TopicError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || TopicError(s.chars().take(100).collect());
+        let rest = s.strip_prefix(TOPIC_ROOT).ok_or_else(err)?;
+        if let Some(p) = rest.strip_prefix("prefix/") {
+            return p.parse().map(Topic::Prefix).map_err(|_| err());
+        }
+        if let Some(c) = rest.strip_prefix("import/") {
+            return CountryCode::parse(c).map(Topic::Import).map_err(|_| err());
+        }
+        Err(err())
+    }
+}
+
+impl Topic {
+    pub fn to_gossip(&self) -> libp2p::gossipsub::IdentTopic {
+        libp2p::gossipsub::IdentTopic::new(self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_round_trip_and_foreign_ones_are_refused() {
+        let p: MarkingPrefix = "DE/CARLWALTHER".parse().unwrap();
+        for t in [
+            Topic::Prefix(p),
+            Topic::Import(CountryCode::parse("NG").unwrap()),
+        ] {
+            assert_eq!(t.to_string().parse::<Topic>().unwrap(), t);
+        }
+        assert_eq!(
+            Topic::Import(CountryCode::parse("NG").unwrap()).to_string(),
+            "tracenet/1/import/NG"
+        );
+        for bad in [
+            "tracenet/1/prefix/XX/A",
+            "tracenet/2/import/NG",
+            "other",
+            "tracenet/1/import/ng2",
+        ] {
+            assert!(bad.parse::<Topic>().is_err(), "{bad}");
+        }
+    }
+}
