@@ -4,3 +4,4 @@
 pub mod model;
 pub mod marking;
 pub mod cli;
+pub mod protocol;
