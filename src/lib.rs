@@ -5,3 +5,5 @@ pub mod model;
 pub mod marking;
 pub mod cli;
 pub mod protocol;
+pub mod identity;
+pub mod roster;
