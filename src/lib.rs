@@ -7,3 +7,4 @@ pub mod cli;
 pub mod protocol;
 pub mod identity;
 pub mod roster;
+pub mod evidence;
