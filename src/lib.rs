@@ -1,9 +1,21 @@
 //! tracenet: a peer-to-peer node with which States exchange small-arms trace
-//! requests. The modules are walls: each uses only those listed above it here.
+//! requests.
+//!
+//! The modules are walls; each may use only those before it in this list:
+//! `model`, `marking` (markings and matching), `registry` (the national store),
+//! `protocol` (wire messages, codec, signatures), `identity`, `roster`,
+//! `evidence`, `net` (libp2p), `config`, `node` (the application), `api` (the
+//! local control API), `cli`.
 
+pub mod api;
 pub mod cli;
 pub mod config;
+pub mod evidence;
+pub mod identity;
 pub mod marking;
 pub mod model;
 pub mod net;
+pub mod node;
+pub mod protocol;
 pub mod registry;
+pub mod roster;

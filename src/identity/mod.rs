@@ -1,0 +1,224 @@
+//! The node's identity: one Ed25519 seed, stored 0600 in the data directory, that
+//! is both the libp2p identity (PeerId) and the key that signs answers, so a
+//! PeerId in the roster is the State's signing key.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use libp2p::PeerId;
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::protocol::{KeyError, Message, PublicKey, Signed, SigningKey};
+
+/// The key file's name inside the data directory.
+pub const KEY_FILE: &str = "node.key";
+const SEED_LEN: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    #[error("cannot read key file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write key file {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`")]
+    Permissions { path: PathBuf, mode: u32 },
+    #[error("key file {path} holds {len} bytes, not a {SEED_LEN}-byte Ed25519 seed; restore it from backup")]
+    Length { path: PathBuf, len: usize },
+    #[error("key file {path} already exists; refusing to overwrite a State's identity")]
+    Exists { path: PathBuf },
+    #[error("the system random generator failed")]
+    Random,
+    #[error("key file {path}: {source}")]
+    Key { path: PathBuf, source: KeyError },
+}
+
+/// The node's key: signs messages and yields the libp2p identity.
+pub struct NodeKey {
+    seed: [u8; SEED_LEN],
+    signing: SigningKey,
+}
+
+impl std::fmt::Debug for NodeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the seed.
+        write!(f, "NodeKey({})", self.signing.public_key())
+    }
+}
+
+impl NodeKey {
+    pub fn from_seed(seed: [u8; SEED_LEN]) -> Result<Self, KeyError> {
+        let signing = SigningKey::from_seed(&seed)?;
+        Ok(NodeKey { seed, signing })
+    }
+
+    /// A fresh key from the operating system's generator.
+    pub fn generate() -> Result<Self, KeyFileError> {
+        let mut seed = [0u8; SEED_LEN];
+        SystemRandom::new().fill(&mut seed).map_err(|_| KeyFileError::Random)?;
+        NodeKey::from_seed(seed).map_err(|source| KeyFileError::Key {
+            path: PathBuf::new(),
+            source,
+        })
+    }
+
+    /// Reads a key file, refusing one that others may read or of the wrong size.
+    pub fn load(path: &Path) -> Result<Self, KeyFileError> {
+        check_mode(path)?;
+        let bytes = fs::read(path).map_err(|source| KeyFileError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let seed: [u8; SEED_LEN] = bytes.as_slice().try_into().map_err(|_| KeyFileError::Length {
+            path: path.into(),
+            len: bytes.len(),
+        })?;
+        NodeKey::from_seed(seed).map_err(|source| KeyFileError::Key {
+            path: path.into(),
+            source,
+        })
+    }
+
+    /// Generates a key and writes it to `path` (mode 0600); never overwrites.
+    pub fn generate_and_store(path: &Path) -> Result<Self, KeyFileError> {
+        let key = NodeKey::generate()?;
+        key.store(path)?;
+        Ok(key)
+    }
+
+    /// Writes the seed to a new file created with mode 0600 from the start, so
+    /// there is no moment at which others could read it.
+    pub fn store(&self, path: &Path) -> Result<(), KeyFileError> {
+        let err = |source| KeyFileError::Write {
+            path: path.into(),
+            source,
+        };
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => KeyFileError::Exists { path: path.into() },
+            _ => err(e),
+        })?;
+        f.write_all(&self.seed).and_then(|_| f.sync_all()).map_err(err)
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.signing.public_key()
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        // The seed always yields a valid key, so the conversion cannot fail.
+        peer_id_of(&self.public_key()).unwrap_or_else(|| self.libp2p_keypair().public().to_peer_id())
+    }
+
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
+    /// Signs a message body that names this node's key as its signer.
+    pub fn sign<T: Message>(&self, body: T) -> Result<Signed<T>, crate::protocol::EncodeError> {
+        crate::protocol::sign(body, &self.signing)
+    }
+
+    /// The same key as a libp2p keypair, for the swarm.
+    pub fn libp2p_keypair(&self) -> libp2p::identity::Keypair {
+        let mut seed = self.seed;
+        // ed25519_from_bytes only fails on a wrong length, which [u8; 32] rules out;
+        // it zeroes the copy it is given.
+        libp2p::identity::Keypair::ed25519_from_bytes(&mut seed)
+            .unwrap_or_else(|_| unreachable!("a 32-byte seed is always a valid ed25519 secret"))
+    }
+}
+
+#[cfg(unix)]
+fn check_mode(path: &Path) -> Result<(), KeyFileError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::metadata(path).map_err(|source| KeyFileError::Read {
+        path: path.into(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyFileError::Permissions {
+            path: path.into(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_mode(_: &Path) -> Result<(), KeyFileError> {
+    Ok(())
+}
+
+/// The PeerId of a State's public key; `None` if the bytes are not a valid
+/// Ed25519 point.
+pub fn peer_id_of(key: &PublicKey) -> Option<PeerId> {
+    let ed = libp2p::identity::ed25519::PublicKey::try_from_bytes(key.as_bytes()).ok()?;
+    Some(libp2p::identity::PublicKey::from(ed).to_peer_id())
+}
+
+/// The Ed25519 public key inside a PeerId, if it carries one (Ed25519 PeerIds
+/// embed the key itself, so no lookup is needed).
+pub fn key_of_peer(peer: &PeerId) -> Option<PublicKey> {
+    let mh: &libp2p::multihash::Multihash<64> = peer.as_ref();
+    // 0x00 is the identity multihash: the digest is the protobuf-encoded key.
+    if mh.code() != 0x00 {
+        return None;
+    }
+    let pk = libp2p::identity::PublicKey::try_decode_protobuf(mh.digest()).ok()?;
+    PublicKey::from_slice(&pk.try_into_ed25519().ok()?.to_bytes())
+}
+
+/// Accepts a key as hex, base64 or a PeerId string (`12D3KooW...`).
+pub fn parse_key(s: &str) -> Result<PublicKey, KeyError> {
+    if let Ok(peer) = s.trim().parse::<PeerId>()
+        && let Some(k) = key_of_peer(&peer)
+    {
+        return Ok(k);
+    }
+    PublicKey::parse(s)
+}
+
+/// The key file's path in a data directory.
+pub fn key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(KEY_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_id_is_the_signing_key() {
+        let k = NodeKey::from_seed([7u8; 32]).unwrap();
+        assert_eq!(k.peer_id(), k.libp2p_keypair().public().to_peer_id());
+        assert_eq!(key_of_peer(&k.peer_id()), Some(k.public_key()));
+        assert_eq!(parse_key(&k.peer_id().to_string()).unwrap(), k.public_key());
+        assert_eq!(parse_key(&k.public_key().to_hex()).unwrap(), k.public_key());
+    }
+
+    #[test]
+    fn key_files_are_private_and_exact() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = key_path(dir.path());
+        let k = NodeKey::generate_and_store(&p).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(NodeKey::load(&p).unwrap().public_key(), k.public_key());
+        assert!(matches!(NodeKey::generate_and_store(&p), Err(KeyFileError::Exists { .. })));
+
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = NodeKey::load(&p).unwrap_err();
+        assert!(e.to_string().contains("chmod 600"), "{e}");
+
+        let short = dir.path().join("short.key");
+        fs::write(&short, [1u8; 31]).unwrap();
+        fs::set_permissions(&short, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(NodeKey::load(&short), Err(KeyFileError::Length { len: 31, .. })));
+    }
+}

@@ -1,0 +1,224 @@
+//! Fixed-size byte values on the wire (public keys, signatures, digests, query
+//! ids) and the Ed25519 signing key. On the wire they are raw bytes; in JSON and
+//! on screen they are hex.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine;
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub const SIGNATURE_LEN: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    #[error("{what} {value:?} is not {len} bytes written in hex or base64")]
+    Text {
+        what: &'static str,
+        value: String,
+        len: usize,
+    },
+    #[error("the secret key could not be used: {0}")]
+    Seed(String),
+}
+
+/// Declares a fixed-length byte value: raw bytes for bincode, hex for humans.
+macro_rules! fixed_bytes {
+    ($(#[$m:meta])* $name:ident, $len:literal, $what:literal) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub [u8; $len]);
+
+        impl $name {
+            pub const LEN: usize = $len;
+
+            pub fn as_bytes(&self) -> &[u8; $len] {
+                &self.0
+            }
+
+            pub fn to_hex(&self) -> String {
+                hex::encode(self.0)
+            }
+
+            pub fn to_base64(&self) -> String {
+                base64::engine::general_purpose::STANDARD.encode(self.0)
+            }
+
+            pub fn from_slice(b: &[u8]) -> Option<Self> {
+                <[u8; $len]>::try_from(b).ok().map($name)
+            }
+
+            /// Accepts hex (either case) or standard base64.
+            pub fn parse(s: &str) -> Result<Self, KeyError> {
+                let t = s.trim();
+                let bytes = hex::decode(t)
+                    .ok()
+                    .or_else(|| base64::engine::general_purpose::STANDARD.decode(t).ok());
+                bytes.as_deref().and_then(Self::from_slice).ok_or_else(|| KeyError::Text {
+                    what: $what,
+                    value: t.chars().take(100).collect(),
+                    len: $len,
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.to_hex())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = KeyError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.serialize_str(&self.to_hex())
+                } else {
+                    // A fixed-size tuple: exactly $len bytes on the wire, no length prefix.
+                    self.0.serialize(s)
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                    $name::parse(&s).map_err(serde::de::Error::custom)
+                } else {
+                    <[u8; $len]>::deserialize(d).map($name)
+                }
+            }
+        }
+    };
+}
+
+fixed_bytes!(
+    /// An Ed25519 public key: a State's identity on the wire (its PeerId derives from it).
+    PublicKey, 32, "public key"
+);
+fixed_bytes!(
+    /// A SHA-256 digest, e.g. of the exact bytes of a signed query.
+    Digest, 32, "digest"
+);
+fixed_bytes!(
+    /// A random 128-bit query id, chosen by the requester.
+    QueryId, 16, "query id"
+);
+
+/// An Ed25519 signature. Kept out of the serde-encoded bodies: a frame carries it
+/// after the body (see `codec`), a roster file in base64.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature(pub [u8; SIGNATURE_LEN]);
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({})", hex::encode(self.0))
+    }
+}
+
+impl Signature {
+    pub fn from_slice(b: &[u8]) -> Option<Self> {
+        <[u8; SIGNATURE_LEN]>::try_from(b).ok().map(Signature)
+    }
+}
+
+impl PublicKey {
+    /// Whether `sig` is this key's Ed25519 signature of `msg`.
+    pub fn verifies(&self, msg: &[u8], sig: &Signature) -> bool {
+        UnparsedPublicKey::new(&ED25519, &self.0).verify(msg, &sig.0).is_ok()
+    }
+}
+
+impl Digest {
+    /// SHA-256 of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        let d = ring::digest::digest(&ring::digest::SHA256, bytes);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        Digest(out)
+    }
+}
+
+impl QueryId {
+    /// A fresh random id from the operating system's generator.
+    pub fn random() -> Result<Self, KeyError> {
+        let mut id = [0u8; 16];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
+            .map_err(|_| KeyError::Seed("the system random generator failed".into()))?;
+        Ok(QueryId(id))
+    }
+}
+
+/// An Ed25519 signing key built from a 32-byte seed. The seed itself is kept by
+/// `identity`; this type only signs.
+pub struct SigningKey {
+    pair: Ed25519KeyPair,
+    public: PublicKey,
+}
+
+impl SigningKey {
+    pub fn from_seed(seed: &[u8; 32]) -> Result<Self, KeyError> {
+        let pair = Ed25519KeyPair::from_seed_unchecked(seed).map_err(|e| KeyError::Seed(e.to_string()))?;
+        let public = PublicKey::from_slice(pair.public_key().as_ref())
+            .ok_or_else(|| KeyError::Seed("ring returned a public key of unexpected length".into()))?;
+        Ok(SigningKey { pair, public })
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.public
+    }
+
+    /// Signs raw bytes; callers add the domain tag (see `signed::sign_bytes`).
+    pub(crate) fn sign_raw(&self, msg: &[u8]) -> Signature {
+        let mut out = [0u8; SIGNATURE_LEN];
+        out.copy_from_slice(self.pair.sign(msg).as_ref());
+        Signature(out)
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey(public {})", self.public)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_from_hex_and_base64() {
+        let k = SigningKey::from_seed(&[7u8; 32]).unwrap().public_key();
+        assert_eq!(PublicKey::parse(&k.to_hex()).unwrap(), k);
+        assert_eq!(PublicKey::parse(&k.to_base64()).unwrap(), k);
+        assert_eq!(PublicKey::parse(&k.to_hex().to_uppercase()).unwrap(), k);
+        assert!(PublicKey::parse("abcd").is_err());
+        assert!(PublicKey::parse("").is_err());
+        assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.to_hex()));
+    }
+
+    #[test]
+    fn raw_signatures_verify_only_their_message() {
+        let sk = SigningKey::from_seed(&[1u8; 32]).unwrap();
+        let sig = sk.sign_raw(b"abc");
+        assert!(sk.public_key().verifies(b"abc", &sig));
+        assert!(!sk.public_key().verifies(b"abd", &sig));
+        let other = SigningKey::from_seed(&[2u8; 32]).unwrap().public_key();
+        assert!(!other.verifies(b"abc", &sig));
+    }
+}

@@ -1,0 +1,219 @@
+//! The bodies of the signed messages: a trace query and its answer. Their types
+//! can hold weapon data and coded reasons only: no free text, no names, no case
+//! details, no place of seizure, so nothing else can leak through them.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::codec::Kind;
+use super::keys::{Digest, PublicKey, QueryId};
+use crate::marking::{MatchQuality, Marking};
+use crate::model::{Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory};
+
+/// At most this many candidate records in one `hit`; beyond it, `too_many`.
+pub const MAX_CANDIDATES: usize = 16;
+/// At most this many events in one record projection.
+pub const MAX_EVENTS: usize = 64;
+
+/// A message body that travels signed in a frame.
+pub trait Message: Serialize + DeserializeOwned + Sized {
+    /// The envelope kind, which also selects the signature's domain tag.
+    const KIND: Kind;
+    /// The key that must have signed it: the body names its own signer.
+    fn signer(&self) -> PublicKey;
+    /// Bounds the codec cannot express (lengths of lists).
+    fn check(&self) -> Result<(), BoundsError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BoundsError {
+    #[error("{what}: {found} given, at most {max} allowed")]
+    TooMany { what: &'static str, found: usize, max: usize },
+    #[error("a hit must carry at least one candidate record")]
+    EmptyHit,
+}
+
+fn bound(what: &'static str, found: usize, max: usize) -> Result<(), BoundsError> {
+    if found > max {
+        return Err(BoundsError::TooMany { what, found, max });
+    }
+    Ok(())
+}
+
+/// A State taking part in an exchange: its code and its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    pub state: CountryCode,
+    pub key: PublicKey,
+}
+
+/// How fast the requester needs the answer (ISACS 05.31).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Routine,
+    Urgent,
+}
+
+/// Why the requester considers the weapon illicit (ITI para 17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalGround {
+    /// Seized in connection with a crime.
+    SeizedInCrime,
+    /// Held without a licence or authorisation.
+    IllicitPossession,
+    /// Crossed a border without authorisation.
+    IllicitTransfer,
+    /// Found abandoned or in an arms cache.
+    FoundAbandoned,
+    /// Recovered in a conflict or post-conflict setting.
+    ConflictRecovery,
+    /// Marks altered or obliterated, itself illicit (ITI para 8).
+    AlteredMarkings,
+    Other,
+}
+
+/// What the requester will use the information for (ITI para 17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntendedUse {
+    CriminalInvestigation,
+    JudicialProceedings,
+    DiversionAnalysis,
+    SanctionsMonitoring,
+    Other,
+}
+
+/// Why a requested State restricts its answer (ITI para 20).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithheldReason {
+    OngoingInvestigation,
+    NationalLaw,
+    Other,
+}
+
+/// A trace request (ITI section V): the weapon's identification and the coded
+/// grounds for asking, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceQuery {
+    pub id: QueryId,
+    pub requester: Party,
+    /// Unix seconds (UTC) at which the requester issued it.
+    pub issued_at: u64,
+    /// How long, in seconds from `issued_at`, a node may act on it.
+    pub ttl_secs: u32,
+    pub priority: Priority,
+    /// The marks as read; the serial may carry `?`/`*` for obliterated characters.
+    pub marking: Marking,
+    pub category: WeaponCategory,
+    pub calibre: Option<Calibre>,
+    pub legal_ground: LegalGround,
+    pub intended_use: IntendedUse,
+}
+
+impl Message for TraceQuery {
+    const KIND: Kind = Kind::Query;
+    fn signer(&self) -> PublicKey {
+        self.requester.key
+    }
+    fn check(&self) -> Result<(), BoundsError> {
+        Ok(())
+    }
+}
+
+/// One event of a record, reduced to what may cross a border.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventProjection {
+    pub kind: EventKind,
+    pub date: Date,
+    /// The other country of an export or import.
+    pub counterpart: Option<CountryCode>,
+    pub holder: Option<HolderCategory>,
+}
+
+/// A registry record reduced to weapon data. It has no field for a reference,
+/// note or any other free text, so they cannot be sent by mistake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordProjection {
+    pub marking: Marking,
+    pub category: WeaponCategory,
+    pub model: Option<ModelName>,
+    pub calibre: Option<Calibre>,
+    pub events: Vec<EventProjection>,
+}
+
+/// How a candidate's serial matched, as carried on the wire. Mirrors
+/// `marking::MatchQuality` so the wire form is fixed here, not by the matcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    Exact,
+    Folded,
+    Wildcard,
+}
+
+impl From<MatchQuality> for Quality {
+    fn from(q: MatchQuality) -> Self {
+        match q {
+            MatchQuality::Exact => Quality::Exact,
+            MatchQuality::Folded => Quality::Folded,
+            MatchQuality::Wildcard => Quality::Wildcard,
+        }
+    }
+}
+
+/// One record that may be the traced weapon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub quality: Quality,
+    pub record: RecordProjection,
+}
+
+/// What the requested State says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// One or more matching records, best first.
+    Hit { candidates: Vec<Candidate> },
+    NoHit,
+    /// A record matches, but the State restricts the details (ITI para 20).
+    Withheld { reason: WithheldReason },
+    /// Received; a person will decide, and the answer follows.
+    Acknowledged,
+    /// More candidates than `MAX_CANDIDATES`: only their number.
+    TooMany { count: u32 },
+}
+
+/// A signed answer to one query, bound to it by the query's digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceAnswer {
+    /// SHA-256 of the exact signed query frame answered.
+    pub query: Digest,
+    pub responder: Party,
+    /// Unix seconds (UTC) at which it was answered.
+    pub answered_at: u64,
+    pub outcome: Outcome,
+}
+
+impl Message for TraceAnswer {
+    const KIND: Kind = Kind::Answer;
+    fn signer(&self) -> PublicKey {
+        self.responder.key
+    }
+    fn check(&self) -> Result<(), BoundsError> {
+        let Outcome::Hit { candidates } = &self.outcome else {
+            return Ok(());
+        };
+        if candidates.is_empty() {
+            return Err(BoundsError::EmptyHit);
+        }
+        bound("candidates in a hit", candidates.len(), MAX_CANDIDATES)?;
+        for c in candidates {
+            bound("events in a record", c.record.events.len(), MAX_EVENTS)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,25 @@
+//! The wire messages States exchange (trace queries and answers), their codec
+//! and signatures, and the freshness and replay rules a received query must pass.
+//! Byte-level specification: `proto-docs/PROTOCOL.md`. Uses only `model` and `marking`.
+
+pub mod codec;
+mod fresh;
+mod keys;
+mod messages;
+mod signed;
+pub mod vectors;
+#[cfg(test)]
+mod tests;
+
+pub use codec::{DecodeError, EncodeError, Kind, Limits, MAGIC, MAX_FRAME_CEILING, VERSION};
+pub use fresh::{Freshness, FreshnessError, ReplayError, ReplayGuard};
+pub use keys::{Digest, KeyError, PublicKey, QueryId, SIGNATURE_LEN, Signature, SigningKey};
+pub use messages::{
+    BoundsError, Candidate, EventProjection, IntendedUse, LegalGround, MAX_CANDIDATES, MAX_EVENTS,
+    Message, Outcome, Party, Priority, Quality, RecordProjection, TraceAnswer, TraceQuery,
+    WithheldReason,
+};
+pub use signed::{
+    AcceptError, Signed, VerifyError, accept_answer, accept_query, decode_and_verify, sign,
+    sign_bytes, verify_bytes,
+};

@@ -1,0 +1,173 @@
+//! Signed frames: signing a message body, and the only way to obtain a received
+//! one, which verifies the signature over the exact received bytes (in the
+//! spirit of COSE_Sign1, never over a re-encoding). Then the acceptance rules a
+//! node applies to a received query or answer.
+
+use super::codec::{self, DecodeError, EncodeError, Kind, Limits};
+use super::fresh::{Freshness, FreshnessError, ReplayError, ReplayGuard};
+use super::keys::{Digest, PublicKey, Signature, SigningKey};
+use super::messages::{Message, TraceAnswer, TraceQuery};
+
+/// A message whose signature has been checked (or that this node signed), with
+/// the exact bytes the signature covers. Only `sign` and `decode_and_verify`
+/// build one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed<T> {
+    bytes: Vec<u8>,
+    body: T,
+    signer: PublicKey,
+}
+
+impl<T> Signed<T> {
+    /// The whole frame, signature included: what to send, store or export.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    pub fn body(&self) -> &T {
+        &self.body
+    }
+    pub fn signer(&self) -> PublicKey {
+        self.signer
+    }
+    /// SHA-256 of the frame: what an answer binds to name its query.
+    pub fn digest(&self) -> Digest {
+        Digest::of(&self.bytes)
+    }
+    pub fn into_parts(self) -> (Vec<u8>, T) {
+        (self.bytes, self.body)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("signature does not verify for key {signer}")]
+    BadSignature { signer: PublicKey },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AcceptError {
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error(transparent)]
+    Fresh(#[from] FreshnessError),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    #[error("the answer is for another query (digest {found}, expected {expected})")]
+    WrongQuery { expected: Digest, found: Digest },
+    #[error("the answer is dated {answered_at}, before its query was issued at {issued_at}")]
+    AnswerBeforeQuery { answered_at: u64, issued_at: u64 },
+}
+
+/// The signing input: the kind's domain tag, then the exact encoded message.
+fn signing_input(kind: Kind, message: &[u8]) -> Vec<u8> {
+    let tag = kind.domain_tag();
+    let mut input = Vec::with_capacity(tag.len() + message.len());
+    input.extend_from_slice(tag);
+    input.extend_from_slice(message);
+    input
+}
+
+/// Signs an encoded message of `kind` (used for rosters, whose signatures live
+/// outside the frame).
+pub fn sign_bytes(kind: Kind, message: &[u8], key: &SigningKey) -> Signature {
+    key.sign_raw(&signing_input(kind, message))
+}
+
+/// Whether `sig` is `key`'s signature of the encoded message of `kind`.
+pub fn verify_bytes(kind: Kind, message: &[u8], key: &PublicKey, sig: &Signature) -> bool {
+    key.verifies(&signing_input(kind, message), sig)
+}
+
+/// Encodes and signs `body` with `key`, which must be the key the body names.
+pub fn sign<T: Message>(body: T, key: &SigningKey) -> Result<Signed<T>, EncodeError> {
+    body.check()?;
+    if body.signer() != key.public_key() {
+        return Err(EncodeError::WrongKey {
+            named: body.signer().to_hex(),
+            actual: key.public_key().to_hex(),
+        });
+    }
+    let mut bytes = codec::encode_body(T::KIND, &body)?;
+    let sig = sign_bytes(T::KIND, &bytes, key);
+    bytes.extend_from_slice(&sig.0);
+    // Never produce what a peer with default limits would refuse.
+    let max = Limits::default().max_frame;
+    if bytes.len() > max {
+        return Err(EncodeError::TooLarge {
+            kind: T::KIND,
+            len: bytes.len(),
+            max,
+        });
+    }
+    let signer = key.public_key();
+    Ok(Signed { bytes, body, signer })
+}
+
+/// Decodes a received frame and verifies it was signed by the key its body names.
+pub fn decode_and_verify<T: Message>(bytes: &[u8], limits: Limits) -> Result<Signed<T>, VerifyError> {
+    let max = limits.max_frame.min(codec::MAX_FRAME_CEILING);
+    if bytes.len() > max {
+        return Err(DecodeError::TooLarge { len: bytes.len(), max }.into());
+    }
+    let (message, sig) = codec::split_signed(bytes)?;
+    let body: T = codec::decode_body(T::KIND, message, limits)?;
+    body.check().map_err(DecodeError::from)?;
+    let signer = body.signer();
+    if !verify_bytes(T::KIND, message, &signer, &sig) {
+        return Err(VerifyError::BadSignature { signer });
+    }
+    Ok(Signed {
+        bytes: bytes.to_vec(),
+        body,
+        signer,
+    })
+}
+
+/// Accepts a received query: signed by the key it names, fresh at `now` (unix
+/// seconds), and not seen before. Whether that key belongs to a member State is
+/// the roster's question, asked by the caller.
+pub fn accept_query(
+    bytes: &[u8],
+    now: u64,
+    fresh: &Freshness,
+    guard: &mut ReplayGuard,
+    limits: Limits,
+) -> Result<Signed<TraceQuery>, AcceptError> {
+    let q = decode_and_verify::<TraceQuery>(bytes, limits)?;
+    let b = q.body();
+    let expires_at = fresh.check(b.issued_at, b.ttl_secs, now)?;
+    guard.remember(b.id, expires_at, now)?;
+    Ok(q)
+}
+
+/// Accepts a received answer to `query`: signed by the key it names, bound to
+/// this very query, and not dated in the future.
+pub fn accept_answer(
+    bytes: &[u8],
+    query: &Signed<TraceQuery>,
+    now: u64,
+    fresh: &Freshness,
+    limits: Limits,
+) -> Result<Signed<TraceAnswer>, AcceptError> {
+    let a = decode_and_verify::<TraceAnswer>(bytes, limits)?;
+    let expected = query.digest();
+    if a.body().query != expected {
+        return Err(AcceptError::WrongQuery {
+            expected,
+            found: a.body().query,
+        });
+    }
+    fresh.check_not_future(a.body().answered_at, now)?;
+    let issued_at = query.body().issued_at;
+    if a.body().answered_at.saturating_add(fresh.skew_secs) < issued_at {
+        return Err(AcceptError::AnswerBeforeQuery {
+            answered_at: a.body().answered_at,
+            issued_at,
+        });
+    }
+    Ok(a)
+}

@@ -1,0 +1,210 @@
+//! Property tests of the acceptance rules, and the test vectors of PROTOCOL.md,
+//! read out of the document itself so that the two cannot drift apart.
+
+use proptest::prelude::*;
+
+use super::vectors::{self, ISSUED_AT};
+use super::*;
+
+const PROTOCOL_MD: &str = include_str!("../../proto-docs/PROTOCOL.md");
+
+/// The hex in the fenced block that follows `<!-- vector NAME -->` in PROTOCOL.md.
+fn doc_vector(name: &str) -> String {
+    let marker = format!("<!-- vector {name} -->");
+    let start = PROTOCOL_MD.find(&marker).unwrap_or_else(|| panic!("PROTOCOL.md lacks {marker}"));
+    let rest = &PROTOCOL_MD[start + marker.len()..];
+    let open = rest.find("```").expect("a fenced block after the marker");
+    let body = &rest[open + 3..];
+    let body = &body[body.find('\n').expect("fence line") + 1..];
+    let close = body.find("```").expect("closing fence");
+    body[..close].split_whitespace().collect()
+}
+
+fn signed_query() -> Signed<TraceQuery> {
+    sign(vectors::query(), &vectors::requester_key()).unwrap()
+}
+
+fn signed_answer(q: &Signed<TraceQuery>) -> Signed<TraceAnswer> {
+    sign(vectors::answer(q.digest()), &vectors::responder_key()).unwrap()
+}
+
+/// Every figure the document gives, computed from the fixed messages.
+fn computed_vectors() -> Vec<(&'static str, String)> {
+    let q = signed_query();
+    let a = signed_answer(&q);
+    let (qm, qs) = q.bytes().split_at(q.bytes().len() - SIGNATURE_LEN);
+    let (am, as_) = a.bytes().split_at(a.bytes().len() - SIGNATURE_LEN);
+    vec![
+        ("requester-public-key", vectors::requester_key().public_key().to_hex()),
+        ("responder-public-key", vectors::responder_key().public_key().to_hex()),
+        ("query-message", hex::encode(qm)),
+        ("query-signature", hex::encode(qs)),
+        ("query-digest", q.digest().to_hex()),
+        ("answer-message", hex::encode(am)),
+        ("answer-signature", hex::encode(as_)),
+    ]
+}
+
+#[test]
+fn protocol_md_vectors_match_the_implementation() {
+    for (name, value) in computed_vectors() {
+        assert_eq!(doc_vector(name), value, "vector {name} in PROTOCOL.md");
+    }
+}
+
+/// `cargo test print_vectors -- --ignored --nocapture` prints the vectors to
+/// paste into PROTOCOL.md after a deliberate wire change.
+#[test]
+#[ignore]
+fn print_vectors() {
+    for (name, value) in computed_vectors() {
+        println!("{name}:");
+        for chunk in value.as_bytes().chunks(64) {
+            println!("{}", String::from_utf8_lossy(chunk));
+        }
+    }
+}
+
+#[test]
+fn signed_messages_round_trip() {
+    let q = signed_query();
+    let back = decode_and_verify::<TraceQuery>(q.bytes(), Limits::default()).unwrap();
+    assert_eq!(back.body(), q.body());
+    assert_eq!(back.signer(), vectors::requester_key().public_key());
+    let a = signed_answer(&q);
+    let back = decode_and_verify::<TraceAnswer>(a.bytes(), Limits::default()).unwrap();
+    assert_eq!(back.body(), a.body());
+}
+
+#[test]
+fn a_query_is_not_an_answer() {
+    let q = signed_query();
+    let err = decode_and_verify::<TraceAnswer>(q.bytes(), Limits::default()).unwrap_err();
+    assert!(matches!(err, VerifyError::Decode(DecodeError::WrongKind { .. })), "{err}");
+}
+
+#[test]
+fn signing_with_a_key_the_body_does_not_name_is_refused() {
+    let err = sign(vectors::query(), &vectors::responder_key()).unwrap_err();
+    assert!(matches!(err, EncodeError::WrongKey { .. }));
+}
+
+#[test]
+fn bounds_are_enforced_both_ways() {
+    let q = signed_query();
+    let mut a = vectors::answer(q.digest());
+    a.outcome = Outcome::Hit { candidates: vec![] };
+    assert!(matches!(sign(a.clone(), &vectors::responder_key()), Err(EncodeError::Bounds(_))));
+    let c = Candidate { quality: Quality::Folded, record: vectors::projection() };
+    a.outcome = Outcome::Hit { candidates: vec![c; MAX_CANDIDATES + 1] };
+    assert!(sign(a, &vectors::responder_key()).is_err());
+}
+
+#[test]
+fn an_answer_replayed_against_another_query_is_refused() {
+    let q1 = signed_query();
+    let mut other = vectors::query();
+    other.id = QueryId([0x22; 16]);
+    let q2 = sign(other, &vectors::requester_key()).unwrap();
+    let a = signed_answer(&q1);
+    let f = Freshness::default();
+    assert!(accept_answer(a.bytes(), &q1, ISSUED_AT + 10, &f, Limits::default()).is_ok());
+    let err = accept_answer(a.bytes(), &q2, ISSUED_AT + 10, &f, Limits::default()).unwrap_err();
+    assert!(matches!(err, AcceptError::WrongQuery { .. }));
+}
+
+fn arb_query() -> impl Strategy<Value = TraceQuery> {
+    (any::<[u8; 16]>(), 1u32..86_400, any::<bool>(), 0usize..7, 0usize..5).prop_map(|(id, ttl, urgent, g, u)| {
+        let mut q = vectors::query();
+        q.id = QueryId(id);
+        q.ttl_secs = ttl;
+        q.priority = if urgent { Priority::Urgent } else { Priority::Routine };
+        q.legal_ground = [
+            LegalGround::SeizedInCrime,
+            LegalGround::IllicitPossession,
+            LegalGround::IllicitTransfer,
+            LegalGround::FoundAbandoned,
+            LegalGround::ConflictRecovery,
+            LegalGround::AlteredMarkings,
+            LegalGround::Other,
+        ][g];
+        q.intended_use = [
+            IntendedUse::CriminalInvestigation,
+            IntendedUse::JudicialProceedings,
+            IntendedUse::DiversionAnalysis,
+            IntendedUse::SanctionsMonitoring,
+            IntendedUse::Other,
+        ][u];
+        q
+    })
+}
+
+proptest! {
+    #[test]
+    fn a_valid_query_is_always_accepted(q in arb_query(), age in 0u64..86_400) {
+        let now = ISSUED_AT + age % (u64::from(q.ttl_secs) + 1);
+        let s = sign(q, &vectors::requester_key()).unwrap();
+        let mut g = ReplayGuard::default();
+        let got = accept_query(s.bytes(), now, &Freshness::default(), &mut g, Limits::default()).unwrap();
+        prop_assert_eq!(got, s);
+    }
+
+    #[test]
+    fn a_replayed_query_is_refused(q in arb_query()) {
+        let s = sign(q, &vectors::requester_key()).unwrap();
+        let (f, mut g) = (Freshness::default(), ReplayGuard::default());
+        accept_query(s.bytes(), ISSUED_AT, &f, &mut g, Limits::default()).unwrap();
+        let err = accept_query(s.bytes(), ISSUED_AT + 1, &f, &mut g, Limits::default()).unwrap_err();
+        prop_assert!(matches!(err, AcceptError::Replay(ReplayError::Replayed(_))), "{err}");
+    }
+
+    #[test]
+    fn an_expired_query_is_refused(q in arb_query(), late in 1u64..1_000_000) {
+        let now = ISSUED_AT + u64::from(q.ttl_secs) + late;
+        let s = sign(q, &vectors::requester_key()).unwrap();
+        let err = accept_query(s.bytes(), now, &Freshness::default(), &mut ReplayGuard::default(), Limits::default()).unwrap_err();
+        prop_assert!(matches!(err, AcceptError::Fresh(FreshnessError::Expired { .. })), "{err}");
+    }
+
+    #[test]
+    fn a_future_dated_query_is_refused(q in arb_query(), ahead in 61u64..1_000_000) {
+        let s = sign(q, &vectors::requester_key()).unwrap();
+        let err = accept_query(s.bytes(), ISSUED_AT - ahead, &Freshness::default(), &mut ReplayGuard::default(), Limits::default()).unwrap_err();
+        prop_assert!(matches!(err, AcceptError::Fresh(FreshnessError::Future { .. })), "{err}");
+    }
+
+    #[test]
+    fn a_forged_query_is_refused(q in arb_query(), seed in any::<[u8; 32]>()) {
+        prop_assume!(seed != vectors::REQUESTER_SEED);
+        // The forger signs with its own key a body naming the requester's key.
+        let forger = SigningKey::from_seed(&seed).unwrap();
+        let mut bytes = codec::encode_body(Kind::Query, &q).unwrap();
+        bytes.extend_from_slice(&sign_bytes(Kind::Query, &bytes, &forger).0);
+        let err = decode_and_verify::<TraceQuery>(&bytes, Limits::default()).unwrap_err();
+        prop_assert!(matches!(err, VerifyError::BadSignature { .. }), "{err}");
+    }
+
+    #[test]
+    fn any_tampered_byte_is_refused(q in arb_query(), pos in any::<prop::sample::Index>(), flip in 1u8..=255) {
+        let s = sign(q, &vectors::requester_key()).unwrap();
+        let mut bytes = s.bytes().to_vec();
+        let i = pos.index(bytes.len());
+        bytes[i] ^= flip;
+        prop_assert!(decode_and_verify::<TraceQuery>(&bytes, Limits::default()).is_err());
+        let a = signed_answer(&signed_query());
+        let mut ab = a.bytes().to_vec();
+        let j = pos.index(ab.len());
+        ab[j] ^= flip;
+        prop_assert!(decode_and_verify::<TraceAnswer>(&ab, Limits::default()).is_err());
+    }
+
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512), header in any::<bool>()) {
+        let mut b = bytes;
+        if header {
+            b.splice(0..0, *b"TRNT\x01\x02");
+        }
+        let _ = decode_and_verify::<TraceAnswer>(&b, Limits::default());
+        let _ = decode_and_verify::<TraceQuery>(&b, Limits::default());
+    }
+}

@@ -1,0 +1,89 @@
+//! The fixed key and messages of PROTOCOL.md's test vectors. Public so that the
+//! test suite, the benchmark and the fuzz corpus all start from the same bytes.
+
+use super::keys::{Digest, QueryId, SigningKey};
+use super::messages::{
+    Candidate, EventProjection, IntendedUse, LegalGround, Outcome, Party, Priority, Quality,
+    RecordProjection, TraceAnswer, TraceQuery,
+};
+use crate::marking::{ImportMark, Marking};
+use crate::model::{Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory};
+
+/// The requester's seed in the vectors (State NG).
+pub const REQUESTER_SEED: [u8; 32] = [7u8; 32];
+/// The responder's seed in the vectors (State DE).
+pub const RESPONDER_SEED: [u8; 32] = [9u8; 32];
+/// 2025-01-01T00:00:00Z.
+pub const ISSUED_AT: u64 = 1_735_689_600;
+
+fn cc(s: &str) -> CountryCode {
+    CountryCode::parse(s).unwrap_or_else(|_| unreachable!("constant country code"))
+}
+
+fn date(s: &str) -> Date {
+    Date::parse(s).unwrap_or_else(|_| unreachable!("constant date"))
+}
+
+pub fn requester_key() -> SigningKey {
+    SigningKey::from_seed(&REQUESTER_SEED).unwrap_or_else(|_| unreachable!("constant seed"))
+}
+
+pub fn responder_key() -> SigningKey {
+    SigningKey::from_seed(&RESPONDER_SEED).unwrap_or_else(|_| unreachable!("constant seed"))
+}
+
+pub fn marking() -> Marking {
+    Marking::new("Walther", cc("DE"), "BP0746")
+        .and_then(|m| m.with_year(Some(2009)))
+        .and_then(|m| m.with_imports(vec![ImportMark { country: cc("NG"), year: Some(2010) }]))
+        .unwrap_or_else(|_| unreachable!("constant marking"))
+}
+
+/// The query of vector 1: NG asks about a Walther pistol.
+pub fn query() -> TraceQuery {
+    TraceQuery {
+        id: QueryId([0x11; 16]),
+        requester: Party { state: cc("NG"), key: requester_key().public_key() },
+        issued_at: ISSUED_AT,
+        ttl_secs: 3600,
+        priority: Priority::Urgent,
+        marking: marking(),
+        category: WeaponCategory::Pistol,
+        calibre: Calibre::parse("9x19mm").ok(),
+        legal_ground: LegalGround::SeizedInCrime,
+        intended_use: IntendedUse::CriminalInvestigation,
+    }
+}
+
+/// A record projection with three events: made, exported, stolen.
+pub fn projection() -> RecordProjection {
+    let ev = |kind, d, counterpart: Option<&str>, holder| EventProjection {
+        kind,
+        date: date(d),
+        counterpart: counterpart.map(cc),
+        holder,
+    };
+    RecordProjection {
+        marking: marking(),
+        category: WeaponCategory::Pistol,
+        model: ModelName::parse("P99").ok(),
+        calibre: Calibre::parse("9x19mm").ok(),
+        events: vec![
+            ev(EventKind::Manufactured, "2009-03-14", None, Some(HolderCategory::Manufacturer)),
+            ev(EventKind::Exported, "2010-02-01", Some("NG"), Some(HolderCategory::StatePolice)),
+            ev(EventKind::Stolen, "2015-07-20", None, Some(HolderCategory::StatePolice)),
+        ],
+    }
+}
+
+/// The answer of vector 2: DE's hit, bound to the query of vector 1 by `query_digest`.
+pub fn answer(query_digest: Digest) -> TraceAnswer {
+    TraceAnswer {
+        query: query_digest,
+        responder: Party { state: cc("DE"), key: responder_key().public_key() },
+        answered_at: ISSUED_AT + 5,
+        outcome: Outcome::Hit {
+            candidates: vec![Candidate { quality: Quality::Exact, record: projection() }],
+        },
+    }
+}

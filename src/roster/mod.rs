@@ -1,0 +1,424 @@
+//! The membership roster: which States' keys belong to the federation, signed by
+//! trust anchors (regional organisations). A node accepts a roster only if enough
+//! configured anchors signed it, it is in its validity dates, and it is newer
+//! than the one held. On disk: a JSON envelope around the exact signed bytes.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::marking::{MakerKey, MarkingPrefix};
+use crate::model::{CountryCode, Date};
+use crate::protocol::{DecodeError, EncodeError, Kind, Limits, PublicKey, Signature, SigningKey, codec};
+
+/// The `format` field of a roster file.
+pub const FORMAT: &str = "tracenet-roster/1";
+/// The held roster's file name inside a data directory.
+pub const HELD_FILE: &str = "roster.json";
+pub const MAX_MEMBERS: usize = 512;
+pub const MAX_PREFIXES: usize = 256;
+pub const MAX_ADDRESSES: usize = 8;
+pub const MAX_ADDRESS_CHARS: usize = 256;
+pub const MAX_NAME_CHARS: usize = 64;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RosterError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("not a roster file: {0}")]
+    Json(String),
+    #[error("roster file format {0:?} is not {FORMAT}")]
+    Format(String),
+    #[error("roster body is not valid base64: {0}")]
+    Base64(String),
+    #[error("roster body: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("roster body: {0}")]
+    Encode(#[from] EncodeError),
+    #[error("roster member {state}: {problem}")]
+    Member { state: String, problem: String },
+    #[error("roster: {0}")]
+    Invalid(String),
+    #[error("roster signature {index} (anchor {anchor}) is {problem}")]
+    Signature { index: usize, anchor: String, problem: String },
+    #[error("roster is signed by {found} of the configured anchors; {needed} are required")]
+    Threshold { found: usize, needed: usize },
+    #[error("roster version {version} is valid from {from} to {until}, not on {on}")]
+    Dates { version: u64, from: Date, until: Date, on: Date },
+    #[error("roster version {offered} is not newer than the held version {held}")]
+    NotNewer { offered: u64, held: u64 },
+    #[error("trust configuration: {0}; set [trust] anchors (hex or base64 keys) and a threshold between 1 and their number")]
+    Trust(String),
+}
+
+/// A member's role in the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A State's node: sends and answers traces.
+    Member,
+    /// A well-known peer that new nodes dial first (run by a regional organisation).
+    Bootstrap,
+}
+
+/// One entry of the roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub state: CountryCode,
+    /// The State's name, for people reading the roster.
+    pub name: String,
+    pub key: PublicKey,
+    pub role: Role,
+    /// The marking prefixes whose records this State declares it holds.
+    pub prefixes: Vec<MarkingPrefix>,
+    /// Known addresses, as multiaddr text (`/dns4/.../tcp/4001`).
+    pub addresses: Vec<String>,
+}
+
+/// The signed content of a roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterBody {
+    pub version: u64,
+    pub valid_from: Date,
+    pub valid_until: Date,
+    pub members: Vec<Member>,
+}
+
+/// One anchor's signature, as stored in the roster file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorSignature {
+    pub anchor: PublicKey,
+    /// Base64 of the 64-byte Ed25519 signature.
+    pub signature: String,
+}
+
+/// A roster file: the exact encoded body (base64) and the anchors' signatures
+/// over it. Editing the body drops the signatures, since they no longer apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterFile {
+    pub format: String,
+    pub body: String,
+    pub signatures: Vec<AnchorSignature>,
+}
+
+/// The trust anchors a node believes, as written under `[trust]` in tracenet.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    /// Anchor public keys, hex or base64.
+    pub anchors: Vec<String>,
+    /// How many distinct anchors must have signed a roster.
+    pub threshold: u8,
+}
+
+/// A roster whose signatures, dates and contents have been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roster {
+    body: RosterBody,
+    signed_by: Vec<PublicKey>,
+    file: RosterFile,
+}
+
+impl TrustConfig {
+    /// The anchors' keys, once the configuration is checked.
+    pub fn anchor_keys(&self) -> Result<Vec<PublicKey>, RosterError> {
+        let keys = self
+            .anchors
+            .iter()
+            .map(|a| PublicKey::parse(a).map_err(|e| RosterError::Trust(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let distinct: HashSet<_> = keys.iter().collect();
+        if self.threshold == 0 || usize::from(self.threshold) > distinct.len() {
+            return Err(RosterError::Trust(format!(
+                "threshold {} with {} distinct anchors",
+                self.threshold,
+                distinct.len()
+            )));
+        }
+        Ok(keys)
+    }
+}
+
+fn member_err(m: &Member, problem: impl Into<String>) -> RosterError {
+    RosterError::Member {
+        state: m.state.to_string(),
+        problem: problem.into(),
+    }
+}
+
+fn check_name(m: &Member) -> Result<(), RosterError> {
+    let n = m.name.chars().count();
+    let ok = |c: char| c.is_alphabetic() || " -'.,()".contains(c);
+    if n == 0 || n > MAX_NAME_CHARS || !m.name.chars().all(ok) {
+        return Err(member_err(m, format!("name {:?} must be 1 to {MAX_NAME_CHARS} letters", m.name)));
+    }
+    Ok(())
+}
+
+/// Addresses are checked loosely (multiaddr-shaped text); the network layer
+/// parses them for real.
+pub fn check_address(a: &str) -> Result<(), String> {
+    let ok = a.starts_with('/') && a.len() <= MAX_ADDRESS_CHARS && a.chars().all(|c| c.is_ascii_graphic());
+    if !ok {
+        return Err(format!("address {a:?} must be multiaddr text such as /dns4/node.example/tcp/4001"));
+    }
+    Ok(())
+}
+
+fn check_member(m: &Member) -> Result<(), RosterError> {
+    check_name(m)?;
+    if m.prefixes.len() > MAX_PREFIXES {
+        return Err(member_err(m, format!("more than {MAX_PREFIXES} prefixes")));
+    }
+    if m.addresses.len() > MAX_ADDRESSES {
+        return Err(member_err(m, format!("more than {MAX_ADDRESSES} addresses")));
+    }
+    // Maker keys deserialise without validation, so check their shape here.
+    if let Some(p) = m.prefixes.iter().find(|p| MakerKey::from_folded(p.maker.as_str()).is_none()) {
+        return Err(member_err(m, format!("prefix maker {:?} is not a folded maker name", p.maker.as_str())));
+    }
+    m.addresses.iter().try_for_each(|a| check_address(a).map_err(|p| member_err(m, p)))
+}
+
+impl RosterBody {
+    /// Bounds and uniqueness: one key per entry, one member entry per State.
+    pub fn check(&self) -> Result<(), RosterError> {
+        if self.valid_until < self.valid_from {
+            return Err(RosterError::Invalid("valid_until is before valid_from".into()));
+        }
+        if self.members.len() > MAX_MEMBERS {
+            return Err(RosterError::Invalid(format!("more than {MAX_MEMBERS} members")));
+        }
+        let (mut keys, mut states) = (HashSet::new(), HashSet::new());
+        for m in &self.members {
+            check_member(m)?;
+            if !keys.insert(m.key) {
+                return Err(member_err(m, format!("key {} is listed twice", m.key)));
+            }
+            if m.role == Role::Member && !states.insert(m.state) {
+                return Err(member_err(m, "State is listed twice as a member"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The exact bytes anchors sign.
+    pub fn encode(&self) -> Result<Vec<u8>, RosterError> {
+        self.check()?;
+        Ok(codec::encode_body(Kind::Roster, self)?)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, RosterError> {
+        let body: RosterBody = codec::decode_body(Kind::Roster, bytes, Limits::roster())?;
+        body.check()?;
+        Ok(body)
+    }
+}
+
+impl RosterFile {
+    /// An unsigned roster file holding `body`.
+    pub fn new(body: &RosterBody) -> Result<Self, RosterError> {
+        Ok(RosterFile {
+            format: FORMAT.into(),
+            body: B64.encode(body.encode()?),
+            signatures: Vec::new(),
+        })
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Self, RosterError> {
+        let f: RosterFile = serde_json::from_slice(bytes).map_err(|e| RosterError::Json(e.to_string()))?;
+        if f.format != FORMAT {
+            return Err(RosterError::Format(f.format));
+        }
+        Ok(f)
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serialising plain strings and keys cannot fail.
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+
+    pub fn read(path: &Path) -> Result<Self, RosterError> {
+        let bytes = std::fs::read(path).map_err(|source| RosterError::Read {
+            path: path.into(),
+            source,
+        })?;
+        RosterFile::from_json(&bytes)
+    }
+
+    pub fn write(&self, path: &Path) -> Result<(), RosterError> {
+        std::fs::write(path, self.to_json()).map_err(|source| RosterError::Write {
+            path: path.into(),
+            source,
+        })
+    }
+
+    /// The exact signed bytes.
+    pub fn body_bytes(&self) -> Result<Vec<u8>, RosterError> {
+        B64.decode(self.body.trim()).map_err(|e| RosterError::Base64(e.to_string()))
+    }
+
+    /// The body, without checking any signature (for showing and editing).
+    pub fn decode_unverified(&self) -> Result<RosterBody, RosterError> {
+        RosterBody::decode(&self.body_bytes()?)
+    }
+
+    /// Adds (or replaces) `key`'s signature over the body.
+    pub fn sign(&mut self, key: &SigningKey) -> Result<(), RosterError> {
+        let bytes = self.body_bytes()?;
+        RosterBody::decode(&bytes)?;
+        let sig = crate::protocol::sign_bytes(Kind::Roster, &bytes, key);
+        self.signatures.retain(|s| s.anchor != key.public_key());
+        self.signatures.push(AnchorSignature {
+            anchor: key.public_key(),
+            signature: B64.encode(sig.0),
+        });
+        Ok(())
+    }
+
+    /// Checks the signatures against the configured anchors and the dates
+    /// against `on` (the day the roster must be valid).
+    pub fn verify(&self, trust: &TrustConfig, on: Date) -> Result<Roster, RosterError> {
+        let anchors = trust.anchor_keys()?;
+        let bytes = self.body_bytes()?;
+        let body = RosterBody::decode(&bytes)?;
+        let signed_by = self.valid_anchor_signatures(&bytes, &anchors)?;
+        let needed = usize::from(trust.threshold);
+        if signed_by.len() < needed {
+            return Err(RosterError::Threshold {
+                found: signed_by.len(),
+                needed,
+            });
+        }
+        if on < body.valid_from || on > body.valid_until {
+            return Err(RosterError::Dates {
+                version: body.version,
+                from: body.valid_from,
+                until: body.valid_until,
+                on,
+            });
+        }
+        Ok(Roster {
+            body,
+            signed_by,
+            file: self.clone(),
+        })
+    }
+
+    /// The distinct configured anchors whose signature verifies. A signature by
+    /// a configured anchor that fails is an error (the file was tampered with);
+    /// one by an unknown key is ignored.
+    fn valid_anchor_signatures(&self, bytes: &[u8], anchors: &[PublicKey]) -> Result<Vec<PublicKey>, RosterError> {
+        let mut good = Vec::new();
+        for (i, s) in self.signatures.iter().enumerate() {
+            if !anchors.contains(&s.anchor) || good.contains(&s.anchor) {
+                continue;
+            }
+            let sig = B64.decode(s.signature.trim()).ok().and_then(|b| Signature::from_slice(&b));
+            let problem = match sig {
+                None => "not a base64 Ed25519 signature",
+                Some(sig) if crate::protocol::verify_bytes(Kind::Roster, bytes, &s.anchor, &sig) => {
+                    good.push(s.anchor);
+                    continue;
+                }
+                Some(_) => "invalid: it does not verify over the roster body",
+            };
+            return Err(RosterError::Signature {
+                index: i + 1,
+                anchor: s.anchor.to_hex(),
+                problem: problem.into(),
+            });
+        }
+        Ok(good)
+    }
+}
+
+impl Roster {
+    pub fn version(&self) -> u64 {
+        self.body.version
+    }
+    pub fn body(&self) -> &RosterBody {
+        &self.body
+    }
+    pub fn members(&self) -> &[Member] {
+        &self.body.members
+    }
+    /// The anchors whose signatures were counted.
+    pub fn signed_by(&self) -> &[PublicKey] {
+        &self.signed_by
+    }
+    pub fn file(&self) -> &RosterFile {
+        &self.file
+    }
+
+    /// The entry holding `key`: absent means not (or no longer) in the network.
+    pub fn member_by_key(&self, key: &PublicKey) -> Option<&Member> {
+        self.body.members.iter().find(|m| &m.key == key)
+    }
+
+    /// The member node of `state`, if it is a member.
+    pub fn member_by_state(&self, state: CountryCode) -> Option<&Member> {
+        self.body.members.iter().find(|m| m.state == state && m.role == Role::Member)
+    }
+
+    /// The members declaring `prefix`: where a trace for it should go.
+    pub fn holders_of(&self, prefix: &MarkingPrefix) -> impl Iterator<Item = &Member> {
+        self.body.members.iter().filter(move |m| m.prefixes.contains(prefix))
+    }
+
+    pub fn bootstrap_peers(&self) -> impl Iterator<Item = &Member> {
+        self.body.members.iter().filter(|m| m.role == Role::Bootstrap)
+    }
+}
+
+/// Accepts an offered roster against the one held (if any): verified on `today`
+/// and strictly newer, so an old roster cannot bring back a revoked member.
+pub fn accept(offered: &RosterFile, trust: &TrustConfig, held: Option<u64>, today: Date) -> Result<Roster, RosterError> {
+    let roster = offered.verify(trust, today)?;
+    match held {
+        Some(h) if roster.version() <= h => Err(RosterError::NotNewer {
+            offered: roster.version(),
+            held: h,
+        }),
+        _ => Ok(roster),
+    }
+}
+
+/// The roster a node holds in `data_dir`, verified again on load.
+pub fn load_held(data_dir: &Path, trust: &TrustConfig, today: Date) -> Result<Option<Roster>, RosterError> {
+    let path = data_dir.join(HELD_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    RosterFile::read(&path)?.verify(trust, today).map(Some)
+}
+
+/// Accepts `offered` and makes it the held roster in `data_dir`.
+pub fn install(data_dir: &Path, offered: &RosterFile, trust: &TrustConfig, today: Date) -> Result<Roster, RosterError> {
+    // A held roster that no longer verifies (expired, anchors changed) does not
+    // block a newer one; its version still does if readable.
+    let held = RosterFile::read(&data_dir.join(HELD_FILE))
+        .ok()
+        .and_then(|f| f.decode_unverified().ok())
+        .map(|b| b.version);
+    let roster = accept(offered, trust, held, today)?;
+    let path = data_dir.join(HELD_FILE);
+    let tmp = data_dir.join(format!("{HELD_FILE}.tmp"));
+    offered.write(&tmp)?;
+    std::fs::rename(&tmp, &path).map_err(|source| RosterError::Write { path, source })?;
+    Ok(roster)
+}
+
+#[cfg(test)]
+mod tests;
