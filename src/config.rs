@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::marking::{MakerAlias, MakerError, MakerTable};
 use crate::model::CountryCode;
+use crate::node::NodeSettings;
 use crate::registry::StoreOptions;
+use crate::roster::TrustConfig;
 
 pub const CONFIG_FILE: &str = "tracenet.toml";
 
@@ -22,6 +24,11 @@ pub struct Config {
     /// Makers and spellings added to the built-in table.
     #[serde(default)]
     pub makers: Vec<MakerAlias>,
+    #[serde(default)]
+    pub node: NodeSettings,
+    /// The trust anchors whose signatures make a roster valid.
+    #[serde(default)]
+    pub trust: TrustConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,6 +68,8 @@ pub enum ConfigError {
         line: usize,
         message: String,
     },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
     #[error("{path}: makers: {source}")]
     Makers { path: PathBuf, source: MakerError },
 }
@@ -100,6 +109,16 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
+        cfg.node.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        if !cfg.trust.anchors.is_empty() {
+            cfg.trust.anchor_keys().map_err(|e| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("trust: {e}"),
+            })?;
+        }
         Ok(cfg)
     }
 

@@ -1,6 +1,7 @@
 //! The command line: clap definitions and output formatting. A thin layer over
 //! the library; every error reaches the user as one line saying what to do.
 
+pub(crate) mod node;
 mod output;
 mod registry;
 
@@ -45,6 +46,15 @@ pub enum Command {
     /// The national registry: import, export, find, statistics.
     #[command(subcommand)]
     Registry(registry::RegistryCommand),
+    /// Run this State's node (or a regional bootstrap node).
+    #[command(subcommand)]
+    Node(node::NodeCommand),
+    /// Send a trace (with --maker, --country, --serial, ...), or list, show and export traces.
+    Trace(node::TraceArgs),
+    /// The federation's members and whether they are connected.
+    Peers,
+    /// The running node's health: roster, peers, topics, registry.
+    Status,
 }
 
 /// The per-user default data directory: `$XDG_DATA_HOME/tracenet`, else
@@ -68,6 +78,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init { state, force } => init(&ctx, &state, force),
         Command::Registry(cmd) => registry::run(cmd, &ctx),
+        Command::Node(node::NodeCommand::Run { log_format }) => node::run_node(&ctx, &log_format),
+        Command::Trace(args) => node::run_trace(&ctx, args),
+        Command::Peers => node::run_peers(&ctx),
+        Command::Status => node::run_status(&ctx),
     }
 }
 
@@ -98,24 +112,36 @@ fn init(ctx: &Context, state: &str, force: bool) -> anyhow::Result<()> {
     }
     write_new_file(&cfg_path, crate::config::Config::template(state).as_bytes())?;
     let cfg = crate::config::Config::load(&cfg_path)?;
+    let key_path = crate::identity::key_path(dir);
+    let key = if key_path.exists() {
+        crate::identity::NodeKey::load(&key_path)?
+    } else {
+        crate::identity::NodeKey::generate_and_store(&key_path)?
+    };
     crate::registry::open_db(&dir.join("db"), &cfg.store_options())?.flush()?;
     #[derive(serde::Serialize)]
     struct Out<'a> {
         data_dir: &'a std::path::Path,
         state: crate::model::CountryCode,
         config: &'a std::path::Path,
+        peer_id: String,
+        public_key: String,
     }
     let out = Out {
         data_dir: dir,
         state,
         config: &cfg_path,
+        peer_id: key.peer_id().to_string(),
+        public_key: key.public_key().to_base64(),
     };
     ctx.emit(&out, |o| {
         format!(
-            "initialised {} for {}\n  configuration: {}\nnext: tracenet registry import FILE",
+            "initialised {} for {}\n  configuration: {}\n  peer id: {}\n  public key: {}\nnext: tracenet registry import FILE",
             o.data_dir.display(),
             o.state,
-            o.config.display()
+            o.config.display(),
+            o.peer_id,
+            o.public_key
         )
     })
 }
@@ -143,4 +169,17 @@ pub fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()
     std::fs::rename(&tmp, path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(())
+}
+
+/// Logs to stderr: text by default, JSON with `--log-format json`; levels from
+/// `RUST_LOG` (default `info`).
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_kad=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

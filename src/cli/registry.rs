@@ -80,7 +80,11 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
     {
         return generate(ctx, &state, count, seed, &out);
     }
-    let (cfg, reg) = open(ctx)?;
+    let (cfg, reg) = match open(ctx) {
+        Ok(opened) => opened,
+        Err(e) if is_locked(&e) => return via_node(cmd, ctx),
+        Err(e) => return Err(e),
+    };
     match cmd {
         RegistryCommand::Import {
             file,
@@ -111,20 +115,7 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
             })?;
             ctx.emit(&found, render_candidates)
         }
-        RegistryCommand::Stats => ctx.emit(&reg.stats(Date::today())?, |s| {
-            let mut t = format!(
-                "{} records ({} confidential) under {} marking prefixes, as of {}\n",
-                s.records, s.confidential, s.prefixes, s.as_of
-            );
-            t += &format!("by category: {}\n", join_counts(&s.by_category));
-            t += &format!("by event kind: {}\n", join_counts(&s.by_event_kind));
-            t += &format!(
-                "past the ITI retention minimum (30 years manufacture, 20 others): {} records; events: {}\n",
-                s.past_retention_minimum,
-                join_counts(&s.events_past_retention_minimum)
-            );
-            t
-        }),
+        RegistryCommand::Stats => ctx.emit(&reg.stats(Date::today())?, render_stats),
         RegistryCommand::Prefixes => {
             #[derive(Serialize)]
             struct Out {
@@ -155,6 +146,70 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
         }
         RegistryCommand::Generate { .. } => unreachable!("handled above"),
     }
+}
+
+fn is_locked(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<registry::RegistryError>(), Some(registry::RegistryError::Locked(_)))
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
+}
+
+/// The same commands through the running node, which holds the store (sled
+/// allows one process at a time).
+fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
+    use crate::api::routes::{ExportRequest, FindRequest, ImportRequest};
+    super::node::with_client(ctx, async |c| match cmd {
+        RegistryCommand::Import {
+            file,
+            format,
+            events,
+            strict,
+        } => {
+            let req = ImportRequest {
+                file: absolute(&file)?,
+                csv: format.map(|f| matches!(f, FormatArg::Csv)),
+                events: events.as_deref().map(absolute).transpose()?,
+                strict,
+            };
+            let s: ImportSummary = c.post("/v1/registry/import", &req).await?;
+            ctx.emit(&s, |s| render_summary(&file, s, None))
+        }
+        RegistryCommand::Export { file } => {
+            let v: serde_json::Value = c.post("/v1/registry/export", &ExportRequest { file: absolute(&file)? }).await?;
+            ctx.emit(&v, |v| format!("{}: {} records exported", file.display(), v["records"]))
+        }
+        RegistryCommand::Show { id } => {
+            let id = RecordId::parse(&id).map_err(anyhow::Error::msg)?;
+            let rec: Record = c.get(&format!("/v1/registry/records/{id}")).await?;
+            ctx.emit(&rec, render_record)
+        }
+        RegistryCommand::Find {
+            maker,
+            country,
+            serial,
+            limit,
+        } => {
+            let req = FindRequest {
+                maker,
+                country,
+                serial,
+                limit,
+            };
+            let found: Vec<Candidate> = c.post("/v1/registry/find", &req).await?;
+            ctx.emit(&found, render_candidates)
+        }
+        RegistryCommand::Stats => {
+            let s: registry::Stats = c.get("/v1/registry/stats").await?;
+            ctx.emit(&s, render_stats)
+        }
+        RegistryCommand::Prefixes => {
+            let v: serde_json::Value = c.get("/v1/registry/prefixes").await?;
+            ctx.emit(&v, |v| v.to_string())
+        }
+        RegistryCommand::Generate { .. } => unreachable!("handled before opening the registry"),
+    })
 }
 
 fn join_counts<K: std::fmt::Display>(m: &std::collections::BTreeMap<K, u64>) -> String {
@@ -303,6 +358,40 @@ fn generate(ctx: &Context, state: &str, count: u64, seed: u64, out: &Path) -> an
             )
         },
     )
+}
+
+fn render_stats(s: &registry::Stats) -> String {
+    let mut t = format!(
+        "{} records ({} confidential) under {} marking prefixes, as of {}\n",
+        s.records, s.confidential, s.prefixes, s.as_of
+    );
+    t += &format!("by category: {}\n", join_counts(&s.by_category));
+    t += &format!("by event kind: {}\n", join_counts(&s.by_event_kind));
+    t += &format!(
+        "past the ITI retention minimum (30 years manufacture, 20 others): {} records; events: {}\n",
+        s.past_retention_minimum,
+        join_counts(&s.events_past_retention_minimum)
+    );
+    t
+}
+
+fn render_summary(file: &Path, s: &ImportSummary, seconds: Option<f64>) -> String {
+    let mut t = format!(
+        "{}: {} added, {} updated, {} unchanged, {} rejected{}\n",
+        file.display(),
+        s.added,
+        s.updated,
+        s.unchanged,
+        s.rejected,
+        seconds.map(|x| format!(" ({x:.1} s)")).unwrap_or_default()
+    );
+    for r in &s.rejections {
+        t += &format!("  rejected {r}\n");
+    }
+    if s.rejected as usize > s.rejections.len() {
+        t += &format!("  ... and {} more\n", s.rejected as usize - s.rejections.len());
+    }
+    t
 }
 
 fn render_record(r: &Record) -> String {

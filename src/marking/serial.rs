@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
 /// The longest serial accepted, in characters after normalisation.
@@ -84,7 +84,7 @@ pub fn fold_serial(normalised: &str) -> String {
 }
 
 /// How a candidate's serial matched the query. Better matches order first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchQuality {
     /// Identical once case, spaces and separators are folded.
@@ -107,7 +107,7 @@ impl fmt::Display for MatchQuality {
 
 /// The outcome of matching one serial: its quality, a score to rank within a
 /// quality (lower is better), and the reasons in words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SerialMatch {
     pub quality: MatchQuality,
     /// Look-alike substitutions plus characters covered by wildcards.

@@ -17,6 +17,8 @@ pub enum Topic {
     Prefix(MarkingPrefix),
     /// `tracenet/1/import/NG`: records carrying an import mark of that country.
     Import(CountryCode),
+    /// `tracenet/1/roster`: signed roster updates, for every node.
+    Roster,
 }
 
 impl fmt::Display for Topic {
@@ -24,6 +26,7 @@ impl fmt::Display for Topic {
         match self {
             Topic::Prefix(p) => write!(f, "{TOPIC_ROOT}prefix/{p}"),
             Topic::Import(c) => write!(f, "{TOPIC_ROOT}import/{c}"),
+            Topic::Roster => write!(f, "{TOPIC_ROOT}roster"),
         }
     }
 }
@@ -37,6 +40,9 @@ impl FromStr for Topic {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || TopicError(s.chars().take(100).collect());
         let rest = s.strip_prefix(TOPIC_ROOT).ok_or_else(err)?;
+        if rest == "roster" {
+            return Ok(Topic::Roster);
+        }
         if let Some(p) = rest.strip_prefix("prefix/") {
             return p.parse().map(Topic::Prefix).map_err(|_| err());
         }

@@ -58,7 +58,7 @@ impl Default for ImportOptions {
 }
 
 /// One input line that was not imported, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Rejection {
     pub file: PathBuf,
     pub line: u64,
@@ -76,7 +76,7 @@ impl fmt::Display for Rejection {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct ImportSummary {
     pub added: u64,
     pub updated: u64,

@@ -146,7 +146,7 @@ pub struct FindQuery {
 }
 
 /// One record that matched a find, with how and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Candidate {
     pub quality: MatchQuality,
     pub distance: u32,
@@ -155,7 +155,7 @@ pub struct Candidate {
 }
 
 /// What `registry stats` reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Stats {
     pub records: u64,
     pub confidential: u64,

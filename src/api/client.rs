@@ -1,0 +1,101 @@
+//! The control API's client, used by the CLI: finds the running node through
+//! the data directory and speaks JSON to it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{ADDR_FILE, ErrorBody, TOKEN_FILE};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiClientError {
+    #[error("no node is running for {0} (start one with `tracenet node run`)")]
+    NotRunning(PathBuf),
+    #[error("the node at {addr} does not answer: {reason}; is `tracenet node run` still running?")]
+    Unreachable { addr: String, reason: String },
+    #[error("{0}")]
+    Node(String),
+    #[error("unexpected reply from the node: {0}")]
+    Protocol(String),
+}
+
+/// A connection target: the node's API address and token.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    addr: String,
+    token: String,
+}
+
+impl ApiClient {
+    /// Reads the address and token that the running node wrote.
+    pub fn from_data_dir(dir: &Path) -> Result<Self, ApiClientError> {
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).map(|s| s.trim().to_string());
+        match (read(ADDR_FILE), read(TOKEN_FILE)) {
+            (Ok(addr), Ok(token)) if !addr.is_empty() => Ok(ApiClient { addr, token }),
+            _ => Err(ApiClientError::NotRunning(dir.to_path_buf())),
+        }
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiClientError> {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ApiClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ApiClientError::Protocol(e.to_string()))?;
+        self.call(Method::POST, path, Some(bytes)).await
+    }
+
+    /// Posts raw bytes (a roster file).
+    pub async fn post_bytes<T: DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> Result<T, ApiClientError> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<T, ApiClientError> {
+        let unreachable = |reason: String| ApiClientError::Unreachable {
+            addr: self.addr.clone(),
+            reason,
+        };
+        let stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(&self.addr))
+            .await
+            .map_err(|_| unreachable("connection timed out".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        tokio::spawn(conn);
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.addr)
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| ApiClientError::Protocol(e.to_string()))?;
+        let resp = sender.send_request(req).await.map_err(|e| unreachable(e.to_string()))?;
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?
+            .to_bytes();
+        if !status.is_success() {
+            let msg = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|e| e.error)
+                .unwrap_or_else(|_| format!("HTTP {status}"));
+            return Err(ApiClientError::Node(msg));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ApiClientError::Protocol(e.to_string()))
+    }
+}

@@ -1,0 +1,111 @@
+//! What the API shows of a trace: the stored signed frames decoded, each answer
+//! verified again against the current roster, the status derived.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::CountryCode;
+use crate::node::{Asked, LocalCase, Node, StoredTrace, TraceStatus};
+use crate::protocol::{self, Outcome, TraceAnswer, TraceQuery};
+
+/// One answer as the officer sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnswerView {
+    pub peer: String,
+    pub state: Option<CountryCode>,
+    pub received_at: u64,
+    /// The signature verifies and the key is the roster's key for that State.
+    pub verified: bool,
+    #[serde(default)]
+    pub verify_error: Option<String>,
+    pub answered_at: Option<u64>,
+    pub outcome: Option<Outcome>,
+}
+
+/// A trace as `trace show` prints it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TraceView {
+    pub id: String,
+    pub status: TraceStatus,
+    pub created_at: u64,
+    pub deadline: u64,
+    pub query: Option<TraceQuery>,
+    pub topics: Vec<String>,
+    pub asked: Vec<Asked>,
+    pub answers: Vec<AnswerView>,
+    /// Case reference and notes: on this node only.
+    pub local: LocalCase,
+    /// Per State: seconds from sending to first acknowledgement and to final answer.
+    pub timeliness: Vec<Timeliness>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timeliness {
+    pub peer: String,
+    pub ack_secs: Option<u64>,
+    pub answer_secs: Option<u64>,
+}
+
+pub fn trace_view(node: &Node, t: &StoredTrace) -> TraceView {
+    let limits = node.limits();
+    let members = node.members();
+    let answers = t
+        .answers
+        .iter()
+        .map(|a| {
+            let decoded = protocol::decode_and_verify::<TraceAnswer>(&a.bytes, limits);
+            match decoded {
+                Ok(s) => {
+                    let b = s.body();
+                    let roster_ok = members
+                        .by_key(&b.responder.key)
+                        .is_some_and(|(p, m)| m.state == b.responder.state && p.to_string() == a.peer);
+                    AnswerView {
+                        peer: a.peer.clone(),
+                        state: Some(b.responder.state),
+                        received_at: a.received_at,
+                        verified: roster_ok,
+                        verify_error: (!roster_ok)
+                            .then(|| "the signing key is not the current roster's key for that State".to_string()),
+                        answered_at: Some(b.answered_at),
+                        outcome: Some(b.outcome.clone()),
+                    }
+                }
+                Err(e) => AnswerView {
+                    peer: a.peer.clone(),
+                    state: None,
+                    received_at: a.received_at,
+                    verified: false,
+                    verify_error: Some(e.to_string()),
+                    answered_at: None,
+                    outcome: None,
+                },
+            }
+        })
+        .collect();
+    let query = protocol::decode_and_verify::<TraceQuery>(&t.query, limits)
+        .ok()
+        .map(|q| q.into_parts().1);
+    let mut peers: Vec<&String> = t.first_ack.keys().chain(t.final_at.keys()).collect();
+    peers.sort();
+    peers.dedup();
+    let timeliness = peers
+        .into_iter()
+        .map(|p| Timeliness {
+            peer: p.clone(),
+            ack_secs: t.first_ack.get(p).map(|x| x.saturating_sub(t.created_at)),
+            answer_secs: t.final_at.get(p).map(|x| x.saturating_sub(t.created_at)),
+        })
+        .collect();
+    TraceView {
+        id: t.id.clone(),
+        status: node.status_of(t),
+        created_at: t.created_at,
+        deadline: t.deadline,
+        query,
+        topics: t.topics.clone(),
+        asked: t.asked.clone(),
+        answers,
+        local: t.local.clone(),
+        timeliness,
+    }
+}

@@ -1,0 +1,375 @@
+//! `tracenet node run`, `trace ...`, `peers`, `status`: the running node and
+//! its clients.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::Context;
+use crate::api::{ApiClient, AnswerView, TraceView};
+use crate::api::routes::TraceRequest;
+use crate::config::Config;
+use crate::node::{Node, TraceStatus};
+use crate::protocol::Outcome;
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Run the node: join the federation, answer traces, serve the control API.
+    Run {
+        /// Log lines as JSON rather than text.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        log_format: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    #[command(subcommand)]
+    pub command: Option<TraceCommand>,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Manufacturer as marked on the weapon.
+    #[arg(long)]
+    pub maker: Option<String>,
+    /// Country of manufacture (ISO 3166-1 alpha-2).
+    #[arg(long, value_name = "CC")]
+    pub country: Option<String>,
+    /// Serial as read; `?` for one obliterated character, `*` for several.
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// An import mark, `CC` or `CC:YEAR`; may be repeated.
+    #[arg(long = "import", value_name = "CC:YEAR")]
+    pub imports: Vec<String>,
+    /// Weapon category (pistol, rifle, assault_rifle, ...).
+    #[arg(long)]
+    pub category: Option<String>,
+    #[arg(long)]
+    pub calibre: Option<String>,
+    /// Why the weapon is considered illicit: seized_in_crime, illicit_possession,
+    /// illicit_transfer, found_abandoned, conflict_recovery, altered_markings, other.
+    #[arg(long)]
+    pub ground: Option<String>,
+    /// What the information is for: criminal_investigation, judicial_proceedings,
+    /// diversion_analysis, sanctions_monitoring, other.
+    #[arg(long = "use", value_name = "USE")]
+    pub intended_use: Option<String>,
+    #[arg(long)]
+    pub urgent: bool,
+    /// Wait up to SECS, printing answers as they arrive.
+    #[arg(long, value_name = "SECS")]
+    pub wait: Option<u64>,
+    /// How long the trace waits for answers before it is partial.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Local case reference; kept on this node, never sent.
+    #[arg(long)]
+    pub case: Option<String>,
+    /// Local note; kept on this node, never sent.
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TraceCommand {
+    /// Traces sent from this node, newest first.
+    List,
+    /// One trace with its answers (also after a restart).
+    Show {
+        id: String,
+        /// Wait up to SECS for the trace to settle.
+        #[arg(long, value_name = "SECS")]
+        wait: Option<u64>,
+    },
+    /// Write the evidence bundle of a trace, for `tracenet verify`.
+    Export { id: String, file: std::path::PathBuf },
+}
+
+pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
+    super::init_logging(log_format);
+    let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let api_listen = cfg.node.api_listen.clone();
+        let (node, events) = Node::start(&ctx.data_dir, cfg).await?;
+        let addr = crate::api::serve(node.clone(), &api_listen, &ctx.data_dir).await?;
+        tracing::info!(
+            state = %node.state(),
+            peer_id = %node.peer_id(),
+            api = %addr,
+            role = ?node.role(),
+            "node running"
+        );
+        node.run_events(events, shutdown_signal()).await;
+        let _ = std::fs::remove_file(ctx.data_dir.join(crate::api::ADDR_FILE));
+        tracing::info!("node stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs an async API call on a small runtime.
+pub fn with_client<T>(ctx: &Context, f: impl AsyncFnOnce(ApiClient) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let client = ApiClient::from_data_dir(&ctx.data_dir)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(f(client))
+}
+
+fn need(v: Option<String>, flag: &str) -> anyhow::Result<String> {
+    v.filter(|s| !s.trim().is_empty())
+        .with_context(|| format!("{flag} is required to send a trace"))
+}
+
+pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
+    match args.command {
+        Some(TraceCommand::List) => with_client(ctx, async |c| {
+            let all: Vec<TraceView> = c.get("/v1/traces").await?;
+            ctx.emit(&all, |all| {
+                if all.is_empty() {
+                    return "no traces sent from this node\n".into();
+                }
+                all.iter().map(trace_line).collect::<Vec<_>>().join("\n")
+            })
+        }),
+        Some(TraceCommand::Show { id, wait }) => with_client(ctx, async |c| {
+            let path = match wait {
+                Some(s) => format!("/v1/traces/{id}?wait_ms={}&answers=999999", s * 1000),
+                None => format!("/v1/traces/{id}"),
+            };
+            let t: TraceView = c.get(&path).await?;
+            ctx.emit(&t, render_trace)
+        }),
+        Some(TraceCommand::Export { id, file }) => with_client(ctx, async |c| {
+            let bundle: serde_json::Value = c.get(&format!("/v1/traces/{id}/evidence")).await?;
+            let bytes = serde_json::to_vec_pretty(&bundle)?;
+            super::write_new_file(&file, &bytes)?;
+            #[derive(Serialize)]
+            struct Out<'a> {
+                trace: &'a str,
+                file: &'a std::path::Path,
+            }
+            ctx.emit(&Out { trace: &id, file: &file }, |o| {
+                format!("evidence for trace {} written to {}", o.trace, o.file.display())
+            })
+        }),
+        None => send(ctx, args.send),
+    }
+}
+
+fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
+    let req = TraceRequest {
+        maker: need(a.maker, "--maker")?,
+        country: need(a.country, "--country")?,
+        serial: need(a.serial, "--serial")?,
+        imports: a.imports,
+        category: need(a.category, "--category")?,
+        calibre: a.calibre,
+        ground: need(a.ground, "--ground")?,
+        intended_use: need(a.intended_use, "--use")?,
+        urgent: a.urgent,
+        timeout_secs: a.timeout,
+        case: a.case,
+        note: a.note,
+    };
+    // Refused here, before the node is even asked, if any field is wrong.
+    req.clone().into_new_trace()?;
+    let wait = a.wait;
+    with_client(ctx, async |c| {
+        let sent: TraceView = c.post("/v1/traces", &req).await?;
+        let Some(secs) = wait else {
+            return ctx.emit(&sent, |t| {
+                format!("trace {} sent to {} State(s); `tracenet trace show {}` for answers", t.id, t.asked.len(), t.id)
+            });
+        };
+        if !ctx.json {
+            println!("trace {} sent; asked: {}", sent.id, asked_states(&sent));
+        }
+        let until = std::time::Instant::now() + Duration::from_secs(secs);
+        let mut shown = 0usize;
+        let mut t = sent;
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            t = c
+                .get(&format!("/v1/traces/{}?wait_ms={}&answers={shown}", t.id, left.as_millis()))
+                .await?;
+            if !ctx.json {
+                for a in &t.answers[shown.min(t.answers.len())..] {
+                    print!("{}", render_answer(a));
+                }
+            }
+            shown = t.answers.len();
+            let settled = !matches!(t.status, TraceStatus::Sent | TraceStatus::Acknowledged);
+            if settled || left.is_zero() {
+                break;
+            }
+        }
+        if ctx.json {
+            ctx.emit(&t, |_| String::new())
+        } else {
+            println!("status: {}", status_word(t.status));
+            Ok(())
+        }
+    })
+}
+
+fn status_word(s: TraceStatus) -> &'static str {
+    match s {
+        TraceStatus::Sent => "sent",
+        TraceStatus::Acknowledged => "acknowledged",
+        TraceStatus::Answered => "answered",
+        TraceStatus::Partial => "partial",
+        TraceStatus::TimedOut => "timed_out",
+    }
+}
+
+fn asked_states(t: &TraceView) -> String {
+    let s: Vec<String> = t
+        .asked
+        .iter()
+        .map(|a| a.state.map(|c| c.to_string()).unwrap_or_else(|| a.peer.clone()))
+        .collect();
+    if s.is_empty() { "no State holds this prefix".into() } else { s.join(", ") }
+}
+
+fn trace_line(t: &TraceView) -> String {
+    let m = t.query.as_ref().map(|q| {
+        format!("{} {} {}", q.marking.manufacturer(), q.marking.country(), q.marking.serial())
+    });
+    format!(
+        "{}  {:<12} {} answer(s)  {}",
+        t.id,
+        status_word(t.status),
+        t.answers.len(),
+        m.unwrap_or_default()
+    )
+}
+
+fn render_outcome(o: &Outcome) -> String {
+    match o {
+        Outcome::Hit { candidates } => {
+            let mut s = format!("hit, {} candidate(s)\n", candidates.len());
+            for c in candidates {
+                let r = &c.record;
+                s += &format!(
+                    "      [{:?}] {} {} {} {}\n",
+                    c.quality,
+                    r.marking.manufacturer(),
+                    r.marking.country(),
+                    r.marking.serial(),
+                    r.category
+                );
+                for e in &r.events {
+                    s += &format!(
+                        "        {} {:<12}{}{}\n",
+                        e.date,
+                        e.kind.as_str(),
+                        e.counterpart.map(|c| format!(" counterpart {c}")).unwrap_or_default(),
+                        e.holder.map(|h| format!(" holder {h}")).unwrap_or_default()
+                    );
+                }
+            }
+            s
+        }
+        Outcome::NoHit => "no_hit\n".into(),
+        Outcome::Withheld { reason } => format!("withheld ({reason:?})\n"),
+        Outcome::Acknowledged => "acknowledged: a person will decide; the answer follows\n".into(),
+        Outcome::TooMany { count } => format!("too many candidates ({count}); refine the marking\n"),
+    }
+}
+
+fn render_answer(a: &AnswerView) -> String {
+    let who = a.state.map(|s| s.to_string()).unwrap_or_else(|| a.peer.clone());
+    let sig = if a.verified {
+        "signature verified".to_string()
+    } else {
+        format!("NOT VERIFIED: {}", a.verify_error.as_deref().unwrap_or("unknown"))
+    };
+    let outcome = a.outcome.as_ref().map(render_outcome).unwrap_or_else(|| "unreadable\n".into());
+    format!("  {who} ({sig}): {outcome}")
+}
+
+fn render_trace(t: &TraceView) -> String {
+    let mut s = trace_line(t) + "\n";
+    s += &format!("  asked: {}\n", asked_states(t));
+    for a in t.asked.iter().filter(|a| a.unreachable.is_some()) {
+        s += &format!(
+            "  {} unreachable: {}\n",
+            a.state.map(|c| c.to_string()).unwrap_or_default(),
+            a.unreachable.as_deref().unwrap_or("")
+        );
+    }
+    if let Some(c) = &t.local.case {
+        s += &format!("  case (local only): {}\n", c.as_str());
+    }
+    if let Some(n) = &t.local.note {
+        s += &format!("  note (local only): {}\n", n.as_str());
+    }
+    for a in &t.answers {
+        s += &render_answer(a);
+    }
+    s
+}
+
+pub fn run_peers(ctx: &Context) -> anyhow::Result<()> {
+    with_client(ctx, async |c| {
+        let peers: serde_json::Value = c.get("/v1/peers").await?;
+        ctx.emit(&peers, |p| {
+            let mut s = String::new();
+            for x in p.as_array().into_iter().flatten() {
+                s += &format!(
+                    "{:<3} {:<10} {} {}\n",
+                    x["state"].as_str().unwrap_or("?"),
+                    if x["connected"].as_bool() == Some(true) { "connected" } else { "down" },
+                    x["peer_id"].as_str().unwrap_or("?"),
+                    if x["bootstrap"].as_bool() == Some(true) { "(bootstrap)" } else { "" }
+                );
+            }
+            s
+        })
+    })
+}
+
+pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
+    with_client(ctx, async |c| {
+        let st: serde_json::Value = c.get("/v1/status").await?;
+        ctx.emit(&st, |s| {
+            format!(
+                "{} node of {} ({})\n  roster version {} with {} members\n  peers connected: {}\n  topics subscribed: {}\n  registry records: {}\n",
+                s["role"].as_str().unwrap_or("?"),
+                s["state"].as_str().unwrap_or("?"),
+                s["peer_id"].as_str().unwrap_or("?"),
+                s["roster_version"],
+                s["roster_members"],
+                s["net"]["connected"].as_array().map(|a| a.len()).unwrap_or(0),
+                s["net"]["subscribed"].as_array().map(|a| a.len()).unwrap_or(0),
+                s["registry_records"]
+            )
+        })
+    })
+}

@@ -1,0 +1,830 @@
+//! The application: answers incoming trace queries from the national registry,
+//! sends traces and collects their signed answers, and keeps the membership.
+//! It talks to libp2p only through `net::NetHandle` and `net::NetEvent`.
+
+pub mod answer;
+mod limits;
+pub mod members;
+pub mod settings;
+pub mod traces;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use libp2p::PeerId;
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::config::Config;
+use crate::identity::{self, NodeKey};
+use crate::marking::{ImportMark, Marking, MarkingFields};
+use crate::model::{Calibre, CountryCode, Date, WeaponCategory};
+use crate::net::{self, GossipId, NetEvent, NetHandle, Topic, Verdict};
+use crate::protocol::{
+    self, Digest, Freshness, IntendedUse, Kind, LegalGround, Limits, Outcome, Party, Priority, QueryId,
+    ReplayGuard, Signed, TraceAnswer, TraceQuery,
+};
+use crate::registry::{NationalText, Registry};
+use crate::roster::{self, Roster, RosterError, RosterFile, TrustConfig};
+
+pub use members::{MemberInfo, Members};
+pub use settings::{NodeSettings, Role};
+pub use traces::{Asked, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore};
+
+use limits::RateLimiter;
+
+/// Seconds since the Unix epoch, from the system clock.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    #[error("{0}")]
+    Key(#[from] identity::KeyFileError),
+    #[error("{0}")]
+    Roster(String),
+    #[error("{0}")]
+    Registry(#[from] crate::registry::RegistryError),
+    #[error("{0}")]
+    Traces(#[from] traces::TraceStoreError),
+    #[error("{0}")]
+    Net(#[from] net::NetError),
+    #[error("{0}")]
+    Config(String),
+    #[error("trace refused: {0}")]
+    BadTrace(String),
+    #[error("no trace {0} on this node; `tracenet trace list` shows them")]
+    NoSuchTrace(String),
+    #[error("{0}")]
+    Storage(#[from] sled::Error),
+}
+
+/// A new trace as an officer asks for it; validated before anything is sent.
+#[derive(Debug, Clone)]
+pub struct NewTrace {
+    pub marking: Marking,
+    pub category: WeaponCategory,
+    pub calibre: Option<Calibre>,
+    pub legal_ground: LegalGround,
+    pub intended_use: IntendedUse,
+    pub priority: Priority,
+    /// How long to wait for answers before the trace is partial or timed out.
+    pub timeout_secs: Option<u64>,
+    pub local: LocalCase,
+}
+
+/// Counters for `status` and `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub queries_received: AtomicU64,
+    pub queries_rejected: AtomicU64,
+    pub queries_rate_limited: AtomicU64,
+    pub queries_overloaded: AtomicU64,
+    pub answers_sent: AtomicU64,
+    pub answers_received: AtomicU64,
+    pub answers_rejected: AtomicU64,
+    pub traces_sent: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A running node; cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data_dir: PathBuf,
+    state: CountryCode,
+    key: NodeKey,
+    settings: NodeSettings,
+    trust: TrustConfig,
+    registry: Option<Arc<Registry>>,
+    db: sled::Db,
+    traces: TraceStore,
+    by_digest: sled::Tree,
+    pending: Mutex<HashSet<String>>,
+    members: RwLock<Members>,
+    replay: Mutex<ReplayGuard>,
+    exact_limiter: Mutex<RateLimiter>,
+    fuzzy_limiter: Mutex<RateLimiter>,
+    net: NetHandle,
+    changed: watch::Sender<u64>,
+    busy: Arc<Semaphore>,
+    freshness: Freshness,
+    limits: Limits,
+    counters: Counters,
+    listen: Mutex<Vec<String>>,
+    started: Instant,
+}
+
+impl Node {
+    /// Opens everything the node holds and starts the network. The returned
+    /// receiver must be driven by [`Node::run_events`].
+    pub async fn start(data_dir: &Path, cfg: Config) -> Result<(Node, mpsc::Receiver<NetEvent>), NodeError> {
+        let settings = cfg.node.clone();
+        let key = NodeKey::load(&identity::key_path(data_dir))?;
+        let trust = cfg.trust.clone();
+        let members = load_members(data_dir, &trust)?;
+        let db = crate::registry::open_db(&data_dir.join("db"), &cfg.store_options())?;
+        let registry = match settings.role {
+            Role::Member => Some(Arc::new(Registry::open(
+                &db,
+                cfg.maker_table().map_err(|e| NodeError::Config(e.to_string()))?,
+            )?)),
+            Role::Bootstrap => None,
+        };
+        let net_cfg = settings.net_config()?;
+        let (net, events) = net::spawn(key.libp2p_keypair(), net_cfg)?;
+        let traces = TraceStore::open(&db)?;
+        let pending: HashSet<String> = traces
+            .list()?
+            .into_iter()
+            .filter(|t| t.deadline > unix_now())
+            .map(|t| t.id)
+            .collect();
+        let node = Node {
+            inner: Arc::new(Inner {
+                data_dir: data_dir.to_path_buf(),
+                state: cfg.state,
+                by_digest: db.open_tree("trace_by_digest")?,
+                exact_limiter: Mutex::new(RateLimiter::new(settings.queries_per_minute)),
+                fuzzy_limiter: Mutex::new(RateLimiter::new(settings.fuzzy_queries_per_minute)),
+                replay: Mutex::new(ReplayGuard::new(100_000)),
+                busy: Arc::new(Semaphore::new(settings.max_concurrent_queries)),
+                freshness: Freshness {
+                    skew_secs: settings.clock_skew_secs,
+                    ..Freshness::default()
+                },
+                limits: Limits::default(),
+                settings,
+                trust,
+                key,
+                registry,
+                db,
+                traces,
+                pending: Mutex::new(pending),
+                members: RwLock::new(members),
+                net,
+                changed: watch::channel(0).0,
+                counters: Counters::default(),
+                listen: Mutex::new(Vec::new()),
+                started: Instant::now(),
+            }),
+        };
+        node.apply_members().await?;
+        node.refresh_topics().await?;
+        Ok((node, events))
+    }
+
+    pub fn state(&self) -> CountryCode {
+        self.inner.state
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.key.peer_id()
+    }
+
+    pub fn role(&self) -> Role {
+        self.inner.settings.role
+    }
+
+    pub fn registry(&self) -> Option<&Arc<Registry>> {
+        self.inner.registry.as_ref()
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    pub fn members(&self) -> Members {
+        self.read_members().clone()
+    }
+
+    pub fn net(&self) -> &NetHandle {
+        &self.inner.net
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
+    pub fn listen_addrs(&self) -> Vec<String> {
+        self.inner.listen.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn read_members(&self) -> std::sync::RwLockReadGuard<'_, Members> {
+        // A poisoned lock means a thread panicked while holding it; the data
+        // (a roster snapshot) is still whole, so keep serving.
+        self.inner.members.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A counter that moves whenever a trace changes; waiters watch it.
+    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.inner.changed.subscribe()
+    }
+
+    fn notify(&self) {
+        self.inner.changed.send_modify(|v| *v += 1);
+    }
+
+    async fn apply_members(&self) -> Result<(), NodeError> {
+        let list = self.read_members().dial_list();
+        self.inner.net.set_members(list).await?;
+        Ok(())
+    }
+
+    /// Subscribes to the topics of what the registry holds (and the roster's).
+    pub async fn refresh_topics(&self) -> Result<(), NodeError> {
+        let mut topics = BTreeSet::from([Topic::Roster]);
+        if let Some(reg) = &self.inner.registry {
+            let reg = reg.clone();
+            let (prefixes, imports) = tokio::task::spawn_blocking(move || {
+                Ok::<_, NodeError>((reg.prefixes()?, reg.import_countries()?))
+            })
+            .await
+            .map_err(|e| NodeError::Config(format!("registry task failed: {e}")))??;
+            topics.extend(prefixes.into_iter().map(|(p, _)| Topic::Prefix(p)));
+            topics.extend(imports.into_iter().map(|(c, _)| Topic::Import(c)));
+        }
+        self.inner.net.set_topics(topics).await?;
+        Ok(())
+    }
+
+    /// Drives the node until `shutdown` resolves: network events in, answers out.
+    pub async fn run_events(&self, mut events: mpsc::Receiver<NetEvent>, shutdown: impl std::future::Future<Output = ()>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(ev) => self.on_event(ev),
+                    None => break,
+                },
+                _ = tick.tick() => self.expire_pending(),
+                _ = &mut shutdown => break,
+            }
+        }
+        if let Err(e) = self.inner.db.flush() {
+            tracing::error!(error = %e, "flushing the store at shutdown failed");
+        }
+    }
+
+    fn on_event(&self, ev: NetEvent) {
+        match ev {
+            NetEvent::Gossip { id, topic, data } => match topic {
+                Topic::Roster => {
+                    let node = self.clone();
+                    tokio::spawn(async move { node.on_roster_gossip(id, data).await });
+                }
+                _ => self.on_query_gossip(id, data),
+            },
+            NetEvent::Request { id, peer, data } => {
+                let node = self.clone();
+                tokio::spawn(async move {
+                    let reply = node.on_request(peer, data).await;
+                    let _ = node.inner.net.respond(id, reply).await;
+                });
+            }
+            NetEvent::PeerUp(peer) => tracing::debug!(%peer, "peer connected"),
+            NetEvent::PeerDown(peer) => {
+                tracing::debug!(%peer, "peer disconnected");
+                self.mark_unreachable(&peer, "disconnected");
+            }
+            NetEvent::Listening(addr) => {
+                if let Ok(mut l) = self.inner.listen.lock() {
+                    l.push(addr.to_string());
+                }
+            }
+        }
+    }
+
+    // ---- incoming queries ----
+
+    fn on_query_gossip(&self, id: GossipId, data: Vec<u8>) {
+        bump(&self.inner.counters.queries_received);
+        let Ok(permit) = self.inner.busy.clone().try_acquire_owned() else {
+            // Overloaded: not forwarded, not answered, and no penalty for the sender.
+            bump(&self.inner.counters.queries_overloaded);
+            let net = self.inner.net.clone();
+            tokio::spawn(async move { net.validate(id, Verdict::Ignore).await });
+            return;
+        };
+        let node = self.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let n = node.clone();
+            let checked = tokio::task::spawn_blocking(move || n.check_query(&data)).await;
+            let (verdict, query) = match checked {
+                Ok(r) => r,
+                Err(_) => (Verdict::Ignore, None),
+            };
+            let _ = node.inner.net.validate(id, verdict).await;
+            let Some(query) = query else { return };
+            let n = node.clone();
+            let answer = tokio::task::spawn_blocking(move || n.answer_query(&query)).await;
+            if let Ok(Some((peer, bytes))) = answer {
+                node.send_answer(peer, bytes).await;
+            }
+        });
+    }
+
+    /// Decodes and verifies a gossiped query; decides whether gossip forwards it.
+    fn check_query(&self, data: &[u8]) -> (Verdict, Option<Signed<TraceQuery>>) {
+        let q = match protocol::decode_and_verify::<TraceQuery>(data, self.inner.limits) {
+            Ok(q) => q,
+            Err(e) => {
+                tracing::info!(error = %e, "rejected a query that does not verify");
+                bump(&self.inner.counters.queries_rejected);
+                return (Verdict::Reject, None);
+            }
+        };
+        let b = q.body();
+        let member_ok = self
+            .read_members()
+            .by_key(&b.requester.key)
+            .is_some_and(|(_, m)| m.state == b.requester.state && !m.bootstrap);
+        if !member_ok {
+            tracing::info!(state = %b.requester.state, "rejected a query from a key not in the roster for its State");
+            bump(&self.inner.counters.queries_rejected);
+            return (Verdict::Reject, None);
+        }
+        if b.requester.key == self.inner.key.public_key() {
+            return (Verdict::Ignore, None);
+        }
+        let now = unix_now();
+        let expires = match self.inner.freshness.check(b.issued_at, b.ttl_secs, now) {
+            Ok(e) => e,
+            Err(e) => {
+                // A clock problem, not an attack: not forwarded, not penalised.
+                tracing::info!(state = %b.requester.state, error = %e, "ignored a stale query");
+                return (Verdict::Ignore, None);
+            }
+        };
+        let fresh = self
+            .inner
+            .replay
+            .lock()
+            .map(|mut g| g.remember(b.id, expires, now).is_ok())
+            .unwrap_or(false);
+        if !fresh {
+            // The same query reached us on a second topic, or was replayed.
+            return (Verdict::Ignore, None);
+        }
+        (Verdict::Accept, Some(q))
+    }
+
+    /// Looks the weapon up and signs the answer; `None` to stay silent.
+    fn answer_query(&self, q: &Signed<TraceQuery>) -> Option<(PeerId, Vec<u8>)> {
+        let reg = self.inner.registry.as_ref()?;
+        let b = q.body();
+        let limiter = if b.marking.has_wildcards() {
+            &self.inner.fuzzy_limiter
+        } else {
+            &self.inner.exact_limiter
+        };
+        let allowed = limiter.lock().map(|mut l| l.allow(b.requester.state, Instant::now())).unwrap_or(false);
+        if !allowed {
+            tracing::info!(state = %b.requester.state, "query rate limit reached; not answered");
+            bump(&self.inner.counters.queries_rate_limited);
+            return None;
+        }
+        let policy = self.inner.settings.answer_policy();
+        let (outcome, _found) = match answer::answer(reg, b, &policy) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "registry lookup failed");
+                return None;
+            }
+        };
+        let outcome = outcome?;
+        let bytes = self.sign_answer(q.digest(), outcome)?;
+        let peer = identity::peer_id_of(&b.requester.key)?;
+        Some((peer, bytes))
+    }
+
+    fn sign_answer(&self, query: Digest, outcome: Outcome) -> Option<Vec<u8>> {
+        let body = TraceAnswer {
+            query,
+            responder: Party {
+                state: self.inner.state,
+                key: self.inner.key.public_key(),
+            },
+            answered_at: unix_now(),
+            outcome,
+        };
+        match self.inner.key.sign(body) {
+            Ok(s) => Some(s.into_parts().0),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode an answer");
+                None
+            }
+        }
+    }
+
+    async fn send_answer(&self, peer: PeerId, bytes: Vec<u8>) {
+        match self.inner.net.request(peer, bytes).await {
+            Ok(reply) if reply == b"ok" => bump(&self.inner.counters.answers_sent),
+            Ok(reply) => tracing::info!(%peer, reply = %String::from_utf8_lossy(&reply), "answer refused"),
+            Err(e) => tracing::info!(%peer, error = %e, "answer not delivered"),
+        }
+    }
+
+    // ---- incoming requests: answers to our traces ----
+
+    async fn on_request(&self, peer: PeerId, data: Vec<u8>) -> Vec<u8> {
+        let kind = protocol::codec::peek_kind(&data);
+        let node = self.clone();
+        let result = tokio::task::spawn_blocking(move || match kind {
+            Ok(Kind::Answer) => node.on_answer(peer, &data),
+            Ok(other) => Err(format!("{other:?} is not accepted as a request")),
+            Err(e) => Err(e.to_string()),
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("internal error: {e}")));
+        match result {
+            Ok(()) => b"ok".to_vec(),
+            Err(reason) => {
+                bump(&self.inner.counters.answers_rejected);
+                tracing::info!(%peer, %reason, "refused an incoming answer");
+                format!("refused: {reason}").into_bytes()
+            }
+        }
+    }
+
+    fn on_answer(&self, peer: PeerId, data: &[u8]) -> Result<(), String> {
+        let member = self.read_members().get(&peer).cloned().ok_or("not a member of the roster")?;
+        let a = protocol::decode_and_verify::<TraceAnswer>(data, self.inner.limits).map_err(|e| e.to_string())?;
+        if a.signer() != member.key || a.body().responder.state != member.state {
+            return Err("signed by a key other than the sending member's".into());
+        }
+        let digest = a.body().query;
+        let id = self
+            .inner
+            .by_digest
+            .get(digest.as_bytes())
+            .map_err(|e| e.to_string())?
+            .ok_or("answers no trace of this node")?;
+        let id = String::from_utf8_lossy(&id).into_owned();
+        let trace = self.inner.traces.get(&id).map_err(|e| e.to_string())?.ok_or("trace vanished")?;
+        let query = protocol::decode_and_verify::<TraceQuery>(&trace.query, self.inner.limits)
+            .map_err(|e| format!("stored query unreadable: {e}"))?;
+        protocol::accept_answer(data, &query, unix_now(), &self.inner.freshness, self.inner.limits)
+            .map_err(|e| e.to_string())?;
+        let is_final = !matches!(a.body().outcome, Outcome::Acknowledged);
+        let now = unix_now();
+        let peer_s = peer.to_string();
+        self.inner
+            .traces
+            .update(&id, |t| {
+                if t.answers.iter().any(|x| x.bytes == data) {
+                    return;
+                }
+                t.answers.push(StoredAnswer {
+                    peer: peer_s.clone(),
+                    received_at: now,
+                    bytes: data.to_vec(),
+                });
+                if !t.asked.iter().any(|x| x.peer == peer_s) {
+                    // Answered without having been counted as asked (it
+                    // subscribed after the trace was sent): it was asked after all.
+                    t.asked.push(Asked {
+                        peer: peer_s.clone(),
+                        state: Some(member.state),
+                        unreachable: None,
+                    });
+                }
+                if is_final {
+                    t.final_at.entry(peer_s.clone()).or_insert(now);
+                } else {
+                    t.first_ack.entry(peer_s.clone()).or_insert(now);
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        bump(&self.inner.counters.answers_received);
+        self.notify();
+        Ok(())
+    }
+
+    fn mark_unreachable(&self, peer: &PeerId, why: &str) {
+        let ids: Vec<String> = self.inner.pending.lock().map(|p| p.iter().cloned().collect()).unwrap_or_default();
+        let peer_s = peer.to_string();
+        let mut changed = false;
+        for id in ids {
+            let r = self.inner.traces.update(&id, |t| {
+                for a in t.asked.iter_mut() {
+                    if a.peer == peer_s && !t.final_at.contains_key(&peer_s) && a.unreachable.is_none() {
+                        a.unreachable = Some(why.to_string());
+                    }
+                }
+            });
+            changed |= r.is_ok();
+        }
+        if changed {
+            self.notify();
+        }
+    }
+
+    fn expire_pending(&self) {
+        let now = unix_now();
+        let mut expired = false;
+        if let Ok(mut p) = self.inner.pending.lock() {
+            let before = p.len();
+            p.retain(|id| self.inner.traces.get(id).ok().flatten().is_some_and(|t| t.deadline > now));
+            expired = p.len() != before;
+        }
+        if expired {
+            self.notify();
+        }
+    }
+
+    // ---- outgoing traces ----
+
+    /// Signs and publishes a trace to the topics of its marking prefix and import
+    /// marks. It is on disk before it is sent, so that no answer finds it missing.
+    pub async fn send_trace(&self, t: NewTrace) -> Result<StoredTrace, NodeError> {
+        if self.inner.registry.is_none() {
+            return Err(NodeError::BadTrace("a bootstrap node does not send traces".into()));
+        }
+        let makers = self.inner.registry.as_ref().map(|r| r.makers().clone()).unwrap_or_default();
+        let id = QueryId::random().map_err(|e| NodeError::BadTrace(e.to_string()))?;
+        let now = unix_now();
+        let body = TraceQuery {
+            id,
+            requester: Party {
+                state: self.inner.state,
+                key: self.inner.key.public_key(),
+            },
+            issued_at: now,
+            ttl_secs: self.inner.settings.trace_ttl_secs,
+            priority: t.priority,
+            marking: t.marking.clone(),
+            category: t.category,
+            calibre: t.calibre,
+            legal_ground: t.legal_ground,
+            intended_use: t.intended_use,
+        };
+        let signed = self.inner.key.sign(body).map_err(|e| NodeError::BadTrace(e.to_string()))?;
+        let mut topics = vec![Topic::Prefix(t.marking.prefix(&makers))];
+        topics.extend(t.marking.imports().iter().map(|m| Topic::Import(m.country)));
+        topics.dedup();
+        let asked = self.subscribers_of(&topics).await?;
+        let timeout = t.timeout_secs.unwrap_or(self.inner.settings.trace_timeout_secs).clamp(1, 7 * 86_400);
+        let stored = StoredTrace {
+            id: id.to_hex(),
+            created_at: now,
+            deadline: now + timeout,
+            query: signed.bytes().to_vec(),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            asked,
+            answers: Vec::new(),
+            local: t.local,
+            first_ack: Default::default(),
+            final_at: Default::default(),
+        };
+        self.inner.traces.put(&stored)?;
+        self.inner.by_digest.insert(signed.digest().as_bytes(), stored.id.as_bytes())?;
+        self.inner.by_digest.flush()?;
+        if let Ok(mut p) = self.inner.pending.lock() {
+            p.insert(stored.id.clone());
+        }
+        for topic in topics {
+            match self.inner.net.publish(topic.clone(), signed.bytes().to_vec()).await {
+                Ok(()) | Err(net::NetError::NoSubscribers(_)) => {}
+                Err(e) => tracing::warn!(%topic, error = %e, "publishing a trace failed"),
+            }
+        }
+        bump(&self.inner.counters.traces_sent);
+        self.notify();
+        Ok(stored)
+    }
+
+    /// The members subscribed to any of `topics` right now: the States a trace asks.
+    async fn subscribers_of(&self, topics: &[Topic]) -> Result<Vec<Asked>, NodeError> {
+        let status = self.inner.net.status().await?;
+        let members = self.read_members();
+        let mut peers = BTreeSet::new();
+        for t in topics {
+            for p in status.topic_peers.get(&t.to_string()).into_iter().flatten() {
+                peers.insert(p.clone());
+            }
+        }
+        Ok(peers
+            .into_iter()
+            .filter_map(|p| {
+                let pid: PeerId = p.parse().ok()?;
+                let m = members.get(&pid)?;
+                (!m.bootstrap).then(|| Asked {
+                    peer: p,
+                    state: Some(m.state),
+                    unreachable: None,
+                })
+            })
+            .collect())
+    }
+
+    pub fn trace(&self, id: &str) -> Result<StoredTrace, NodeError> {
+        self.inner.traces.get(id)?.ok_or_else(|| NodeError::NoSuchTrace(id.to_string()))
+    }
+
+    pub fn traces(&self) -> Result<Vec<StoredTrace>, NodeError> {
+        Ok(self.inner.traces.list()?)
+    }
+
+    /// Where a trace stands now.
+    pub fn status_of(&self, t: &StoredTrace) -> TraceStatus {
+        trace_status(t, unix_now(), self.inner.limits)
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    pub fn trust(&self) -> &TrustConfig {
+        &self.inner.trust
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    // ---- roster ----
+
+    async fn on_roster_gossip(&self, id: GossipId, data: Vec<u8>) {
+        let verdict = match self.install_roster(&data, false).await {
+            Ok(true) => Verdict::Accept,
+            Ok(false) => Verdict::Ignore,
+            Err(e) => {
+                tracing::info!(error = %e, "rejected a gossiped roster");
+                Verdict::Reject
+            }
+        };
+        let _ = self.inner.net.validate(id, verdict).await;
+    }
+
+    /// Verifies a roster against the trust anchors and installs it if it is newer
+    /// than the one held: members removed from it are cut off at once. Returns
+    /// whether it was installed. With `publish`, passes it on to the federation.
+    pub async fn install_roster(&self, bytes: &[u8], publish: bool) -> Result<bool, NodeError> {
+        let file = RosterFile::from_json(bytes).map_err(|e| NodeError::Roster(e.to_string()))?;
+        let roster = match roster::install(&self.inner.data_dir, &file, &self.inner.trust, Date::today()) {
+            Ok(r) => r,
+            Err(RosterError::NotNewer { .. }) => return Ok(false),
+            Err(e) => return Err(NodeError::Roster(e.to_string())),
+        };
+        let members = members_of(&roster);
+        let version = members.version;
+        *self.inner.members.write().unwrap_or_else(|p| p.into_inner()) = members;
+        self.apply_members().await?;
+        tracing::info!(version, "roster installed");
+        if publish {
+            match self.inner.net.publish(Topic::Roster, bytes.to_vec()).await {
+                Ok(()) | Err(net::NetError::NoSubscribers(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "publishing the roster failed"),
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn load_members(data_dir: &Path, trust: &TrustConfig) -> Result<Members, NodeError> {
+    match roster::load_held(data_dir, trust, Date::today()) {
+        Ok(Some(r)) => Ok(members_of(&r)),
+        Ok(None) => Err(NodeError::Roster(format!(
+            "no roster in {}; install one signed by your trust anchors with `tracenet roster install FILE`",
+            data_dir.display()
+        ))),
+        Err(e) => Err(NodeError::Roster(format!("the roster in {}: {e}", data_dir.display()))),
+    }
+}
+
+/// The node's membership view of a verified roster.
+fn members_of(roster: &Roster) -> Members {
+    let mut m = Members {
+        version: roster.version(),
+        valid_until: (roster.body().valid_until.to_days().max(0) as u64) * 86_400 + 86_399,
+        ..Members::default()
+    };
+    for member in roster.members() {
+        let Some(peer) = identity::peer_id_of(&member.key) else {
+            continue;
+        };
+        m.by_peer.insert(
+            peer,
+            MemberInfo {
+                state: member.state,
+                name: member.name.clone(),
+                key: member.key,
+                addrs: member.addresses.iter().filter_map(|a| a.parse().ok()).collect(),
+                bootstrap: member.role == roster::Role::Bootstrap,
+            },
+        );
+    }
+    m
+}
+
+/// Derives a trace's status from its answers, who was asked and its deadline.
+pub fn trace_status(t: &StoredTrace, now: u64, limits: Limits) -> TraceStatus {
+    let mut finals = HashSet::new();
+    let mut acks = HashSet::new();
+    for a in &t.answers {
+        match protocol::decode_and_verify::<TraceAnswer>(&a.bytes, limits) {
+            Ok(s) if matches!(s.body().outcome, Outcome::Acknowledged) => acks.insert(a.peer.as_str()),
+            Ok(_) => finals.insert(a.peer.as_str()),
+            Err(_) => false,
+        };
+    }
+    let waiting: Vec<&Asked> = t.asked.iter().filter(|a| !finals.contains(a.peer.as_str())).collect();
+    if waiting.is_empty() && !t.asked.is_empty() {
+        return TraceStatus::Answered;
+    }
+    let all_gone = waiting.iter().all(|a| a.unreachable.is_some());
+    if now >= t.deadline || (all_gone && !t.asked.is_empty()) {
+        return if finals.is_empty() {
+            TraceStatus::TimedOut
+        } else {
+            TraceStatus::Partial
+        };
+    }
+    if t.asked.is_empty() && now >= t.deadline {
+        return TraceStatus::TimedOut;
+    }
+    if !acks.is_empty() {
+        TraceStatus::Acknowledged
+    } else {
+        TraceStatus::Sent
+    }
+}
+
+/// Builds the marking of a trace from an officer's flags, refusing bad input
+/// before anything is sent.
+pub fn trace_marking(maker: &str, country: &str, serial: &str, imports: &[String]) -> Result<Marking, NodeError> {
+    let bad = |e: String| NodeError::BadTrace(e);
+    let country = CountryCode::parse(country).map_err(|e| bad(format!("--country: {e}")))?;
+    let imports = imports
+        .iter()
+        .map(|s| s.parse::<ImportMark>().map_err(|e| bad(format!("--import {s:?}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Marking::try_from(MarkingFields {
+        manufacturer: maker.to_string(),
+        country,
+        serial: serial.to_string(),
+        year: None,
+        factory_code: None,
+        imports,
+    })
+    .map_err(|e| bad(e.to_string()))
+}
+
+/// Checks free text that stays on this node (case references, notes).
+pub fn local_text(field: &str, s: Option<String>) -> Result<Option<NationalText>, NodeError> {
+    s.map(|s| NationalText::parse(&s).map_err(|e| NodeError::BadTrace(format!("{field}: {e}"))))
+        .transpose()
+}
+
+/// What `status` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    pub state: CountryCode,
+    pub role: Role,
+    pub peer_id: String,
+    pub uptime_secs: u64,
+    pub roster_version: u64,
+    pub roster_valid_until: u64,
+    pub roster_members: usize,
+    pub net: net::NetStatus,
+    pub registry_records: Option<u64>,
+}
+
+impl Node {
+    pub async fn status(&self) -> Result<NodeStatus, NodeError> {
+        let net = self.inner.net.status().await?;
+        let members = self.members();
+        let registry_records = match &self.inner.registry {
+            Some(r) => Some(r.len()?),
+            None => None,
+        };
+        Ok(NodeStatus {
+            state: self.inner.state,
+            role: self.inner.settings.role,
+            peer_id: self.peer_id().to_string(),
+            uptime_secs: self.uptime().as_secs(),
+            roster_version: members.version,
+            roster_valid_until: members.valid_until,
+            roster_members: members.by_peer.len(),
+            net,
+            registry_records,
+        })
+    }
+}

@@ -1,0 +1,115 @@
+//! The `[node]` section of `tracenet.toml`: how the node takes part in the
+//! federation. Every key has a default; config/node.toml documents them.
+
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use serde::{Deserialize, Serialize};
+
+use super::NodeError;
+use super::answer::AnswerPolicy;
+use crate::net::NetConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A State's node: holds a registry, answers and sends traces.
+    Member,
+    /// A regional organisation's node: no registry; serves discovery, the roster
+    /// and the gossip mesh.
+    Bootstrap,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeSettings {
+    pub role: Role,
+    /// libp2p listen addresses.
+    pub listen: Vec<String>,
+    /// The control API's address; loopback only.
+    pub api_listen: String,
+    /// Answer `no_hit` when holding the prefix but not the weapon.
+    pub answer_no_hit: bool,
+    /// At most this many candidates in a hit; more answer with the count only.
+    pub max_candidates: usize,
+    /// Exact queries answered per requesting State per minute.
+    pub queries_per_minute: u32,
+    /// Queries with wildcards answered per requesting State per minute.
+    pub fuzzy_queries_per_minute: u32,
+    /// Queries processed at once; beyond, new ones are dropped unanswered.
+    pub max_concurrent_queries: usize,
+    /// How long another State may act on our queries.
+    pub trace_ttl_secs: u32,
+    /// How long a trace waits for answers before it is partial or timed out.
+    pub trace_timeout_secs: u64,
+    /// How far ahead of our clock a message may be dated.
+    pub clock_skew_secs: u64,
+    /// Largest gossip message or request frame.
+    pub max_message_bytes: usize,
+    pub max_connections: u32,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        NodeSettings {
+            role: Role::Member,
+            listen: vec!["/ip4/0.0.0.0/tcp/4001".into()],
+            api_listen: "127.0.0.1:7701".into(),
+            answer_no_hit: true,
+            max_candidates: 5,
+            queries_per_minute: 600,
+            fuzzy_queries_per_minute: 60,
+            max_concurrent_queries: 64,
+            trace_ttl_secs: 3600,
+            trace_timeout_secs: 30,
+            clock_skew_secs: 60,
+            max_message_bytes: 64 * 1024,
+            max_connections: 512,
+        }
+    }
+}
+
+impl NodeSettings {
+    pub fn answer_policy(&self) -> AnswerPolicy {
+        AnswerPolicy {
+            answer_no_hit: self.answer_no_hit,
+            max_candidates: self.max_candidates.clamp(1, crate::protocol::MAX_CANDIDATES),
+        }
+    }
+
+    pub fn net_config(&self) -> Result<NetConfig, NodeError> {
+        let listen = self
+            .listen
+            .iter()
+            .map(|a| {
+                a.parse::<Multiaddr>()
+                    .map_err(|e| NodeError::Config(format!("node.listen: {a:?} is not a multiaddr: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(NetConfig {
+            listen,
+            max_message_bytes: self.max_message_bytes.clamp(4096, crate::protocol::MAX_FRAME_CEILING),
+            max_connections: self.max_connections.max(8),
+            request_timeout: Duration::from_secs(10),
+            ..NetConfig::default()
+        })
+    }
+
+    /// Checks what serde cannot: addresses parse, the API stays on loopback.
+    pub fn validate(&self) -> Result<(), String> {
+        self.net_config().map_err(|e| e.to_string())?;
+        let api: std::net::SocketAddr = self
+            .api_listen
+            .parse()
+            .map_err(|e| format!("node.api_listen: {:?} is not an address: {e}", self.api_listen))?;
+        if !api.ip().is_loopback() {
+            return Err(format!(
+                "node.api_listen: {api} is not a loopback address; the control API only listens on 127.0.0.1 or ::1"
+            ));
+        }
+        if self.trace_ttl_secs == 0 || self.trace_timeout_secs == 0 {
+            return Err("node.trace_ttl_secs and node.trace_timeout_secs must be at least 1".into());
+        }
+        Ok(())
+    }
+}

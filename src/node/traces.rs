@@ -1,0 +1,176 @@
+//! Outgoing traces, kept in sled so that they survive a restart: the signed
+//! query, who was asked, every signed answer as received, and the officer's
+//! local case notes (which never leave the node).
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+
+use crate::model::CountryCode;
+use crate::registry::NationalText;
+
+/// Bytes kept as base64 in the stored JSON.
+mod b64 {
+    use super::*;
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&B64.encode(v))
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        B64.decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where a trace stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceStatus {
+    /// Sent; no answer yet.
+    Sent,
+    /// At least one State acknowledged and a person there will decide.
+    Acknowledged,
+    /// Every State asked has given a final answer.
+    Answered,
+    /// The deadline passed (or a State went away) with some final answers missing.
+    Partial,
+    /// The deadline passed with no final answer at all.
+    TimedOut,
+}
+
+/// One State that was asked: by the gossip topics it subscribes to, or directly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asked {
+    pub peer: String,
+    pub state: Option<CountryCode>,
+    /// Set when the peer disconnected or a directed request to it failed.
+    #[serde(default)]
+    pub unreachable: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAnswer {
+    pub peer: String,
+    pub received_at: u64,
+    /// The signed answer frame exactly as received.
+    #[serde(with = "b64")]
+    pub bytes: Vec<u8>,
+}
+
+/// What only this node knows about its own trace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalCase {
+    pub case: Option<NationalText>,
+    pub note: Option<NationalText>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTrace {
+    /// The query id, hex.
+    pub id: String,
+    pub created_at: u64,
+    pub deadline: u64,
+    /// The signed query frame as sent.
+    #[serde(with = "b64")]
+    pub query: Vec<u8>,
+    pub topics: Vec<String>,
+    pub asked: Vec<Asked>,
+    pub answers: Vec<StoredAnswer>,
+    #[serde(default)]
+    pub local: LocalCase,
+    /// Unix seconds at which each peer's first acknowledgement and final answer
+    /// arrived: the timeliness figures.
+    #[serde(default)]
+    pub first_ack: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub final_at: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceStoreError {
+    #[error("trace storage: {0}")]
+    Storage(#[from] sled::Error),
+    #[error("stored trace {id} is unreadable: {reason}")]
+    Corrupt { id: String, reason: String },
+}
+
+/// The traces tree.
+#[derive(Clone)]
+pub struct TraceStore {
+    tree: sled::Tree,
+}
+
+impl TraceStore {
+    pub fn open(db: &sled::Db) -> Result<Self, TraceStoreError> {
+        Ok(TraceStore {
+            tree: db.open_tree("traces")?,
+        })
+    }
+
+    fn decode(id: &str, v: &[u8]) -> Result<StoredTrace, TraceStoreError> {
+        serde_json::from_slice(v).map_err(|e| TraceStoreError::Corrupt {
+            id: id.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Writes a trace and waits until it is on disk: a trace reported sent
+    /// survives a crash.
+    pub fn put(&self, t: &StoredTrace) -> Result<(), TraceStoreError> {
+        let bytes = serde_json::to_vec(t).map_err(|e| TraceStoreError::Corrupt {
+            id: t.id.clone(),
+            reason: e.to_string(),
+        })?;
+        self.tree.insert(t.id.as_bytes(), bytes)?;
+        self.tree.flush()?;
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<StoredTrace>, TraceStoreError> {
+        self.tree.get(id.as_bytes())?.map(|v| Self::decode(id, &v)).transpose()
+    }
+
+    /// Applies `f` to a stored trace atomically with respect to other updates of
+    /// this store; returns the updated trace, or `None` if there is no such trace.
+    pub fn update(
+        &self,
+        id: &str,
+        mut f: impl FnMut(&mut StoredTrace),
+    ) -> Result<Option<StoredTrace>, TraceStoreError> {
+        let mut out = None;
+        let mut err = None;
+        self.tree.update_and_fetch(id.as_bytes(), |old| {
+            let old = old?;
+            match Self::decode(id, old) {
+                Ok(mut t) => {
+                    f(&mut t);
+                    let bytes = serde_json::to_vec(&t).ok();
+                    out = Some(t);
+                    bytes.or_else(|| Some(old.to_vec()))
+                }
+                Err(e) => {
+                    err = Some(e);
+                    Some(old.to_vec())
+                }
+            }
+        })?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        self.tree.flush()?;
+        Ok(out)
+    }
+
+    /// Every trace, newest first.
+    pub fn list(&self) -> Result<Vec<StoredTrace>, TraceStoreError> {
+        let mut all = Vec::new();
+        for kv in self.tree.iter() {
+            let (k, v) = kv?;
+            all.push(Self::decode(&String::from_utf8_lossy(&k), &v)?);
+        }
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        Ok(all)
+    }
+}
