@@ -109,10 +109,12 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        cfg.node.validate().map_err(|message| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        })?;
+        cfg.node
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            })?;
         if !cfg.trust.anchors.is_empty() {
             cfg.trust.anchor_keys().map_err(|e| ConfigError::Invalid {
                 path: path.to_path_buf(),

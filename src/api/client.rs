@@ -51,25 +51,42 @@ impl ApiClient {
         self.call(Method::GET, path, None).await
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ApiClientError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| ApiClientError::Protocol(e.to_string()))?;
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiClientError> {
+        let bytes =
+            serde_json::to_vec(body).map_err(|e| ApiClientError::Protocol(e.to_string()))?;
         self.call(Method::POST, path, Some(bytes)).await
     }
 
     /// Posts raw bytes (a roster file).
-    pub async fn post_bytes<T: DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> Result<T, ApiClientError> {
+    pub async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<T, ApiClientError> {
         self.call(Method::POST, path, Some(body)).await
     }
 
-    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<T, ApiClientError> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<T, ApiClientError> {
         let unreachable = |reason: String| ApiClientError::Unreachable {
             addr: self.addr.clone(),
             reason,
         };
-        let stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(&self.addr))
-            .await
-            .map_err(|_| unreachable("connection timed out".into()))?
-            .map_err(|e| unreachable(e.to_string()))?;
+        let stream = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect(&self.addr),
+        )
+        .await
+        .map_err(|_| unreachable("connection timed out".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| unreachable(e.to_string()))?;
@@ -82,7 +99,10 @@ impl ApiClient {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| ApiClientError::Protocol(e.to_string()))?;
-        let resp = sender.send_request(req).await.map_err(|e| unreachable(e.to_string()))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
         let status = resp.status();
         let bytes = resp
             .into_body()

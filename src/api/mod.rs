@@ -30,11 +30,17 @@ pub const ADDR_FILE: &str = "api.addr";
 #[non_exhaustive]
 pub enum ApiError {
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("{0} is not a loopback address; the control API listens on 127.0.0.1 or ::1 only")]
     NotLoopback(SocketAddr),
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot draw a random token: the system random source failed")]
     Random,
 }
@@ -55,10 +61,12 @@ pub async fn serve(node: Node, addr: &str, data_dir: &Path) -> Result<SocketAddr
     if !sa.ip().is_loopback() {
         return Err(ApiError::NotLoopback(sa));
     }
-    let listener = tokio::net::TcpListener::bind(sa).await.map_err(|source| ApiError::Listen {
-        addr: addr.to_string(),
-        source,
-    })?;
+    let listener = tokio::net::TcpListener::bind(sa)
+        .await
+        .map_err(|source| ApiError::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
     let bound = listener.local_addr().map_err(|source| ApiError::Listen {
         addr: addr.to_string(),
         source,
@@ -100,7 +108,9 @@ async fn accept_loop(listener: tokio::net::TcpListener, node: Node, token: Strin
 fn new_token() -> Result<String, ApiError> {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 32];
-    ring::rand::SystemRandom::new().fill(&mut b).map_err(|_| ApiError::Random)?;
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| ApiError::Random)?;
     Ok(hex::encode(b))
 }
 
@@ -133,7 +143,8 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 pub(crate) type Reply = Response<Full<Bytes>>;
 
 pub(crate) fn json_reply<T: Serialize>(status: StatusCode, v: &T) -> Reply {
-    let body = serde_json::to_vec(v).unwrap_or_else(|_| b"{\"error\":\"encoding failed\"}".to_vec());
+    let body =
+        serde_json::to_vec(v).unwrap_or_else(|_| b"{\"error\":\"encoding failed\"}".to_vec());
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
@@ -166,7 +177,12 @@ async fn handle(node: Node, token: &str, req: Request<Incoming>) -> Reply {
     let query = req.uri().query().unwrap_or("").to_string();
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return error_reply(StatusCode::PAYLOAD_TOO_LARGE, format!("body over {MAX_BODY} bytes")),
+        Err(_) => {
+            return error_reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body over {MAX_BODY} bytes"),
+            );
+        }
     };
     routes::route(&node, &method, &path, &query, &body).await
 }

@@ -1,6 +1,10 @@
 //! The API's endpoints. Each maps JSON to a node call; errors become a JSON
 //! `{"error": ...}` with a fitting status.
 
+// A `Reply` is built once per request and moved out; boxing it would only add
+// an allocation to every error path.
+#![allow(clippy::result_large_err)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -101,7 +105,11 @@ impl TraceRequest {
             calibre,
             legal_ground: word::<LegalGround>("--ground", &self.ground)?,
             intended_use: word::<IntendedUse>("--use", &self.intended_use)?,
-            priority: if self.urgent { Priority::Urgent } else { Priority::Routine },
+            priority: if self.urgent {
+                Priority::Urgent
+            } else {
+                Priority::Routine
+            },
             timeout_secs: self.timeout_secs,
             local: LocalCase {
                 case: node::local_text("--case", self.case)?,
@@ -121,7 +129,8 @@ fn node_error(e: NodeError) -> Reply {
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
-    serde_json::from_slice(body).map_err(|e| error_reply(StatusCode::BAD_REQUEST, format!("request body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| error_reply(StatusCode::BAD_REQUEST, format!("request body: {e}")))
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
@@ -171,7 +180,10 @@ pub async fn route(node: &Node, method: &Method, path: &str, query: &str, body: 
             Err(e) => node_error(e),
         },
         (_, ["v1", "registry", ..]) => registry_route(node, method, &segs[2..], body).await,
-        _ => error_reply(StatusCode::NOT_FOUND, format!("no endpoint {method} {path}")),
+        _ => error_reply(
+            StatusCode::NOT_FOUND,
+            format!("no endpoint {method} {path}"),
+        ),
     }
 }
 
@@ -182,11 +194,16 @@ fn evidence(node: &Node, id: &str) -> Reply {
         Ok(t) => t,
         Err(e) => return node_error(e),
     };
-    let roster = match crate::roster::RosterFile::read(&node.data_dir().join(crate::roster::HELD_FILE)) {
-        Ok(r) => r,
-        Err(e) => return error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    };
-    let bundle = crate::evidence::Bundle::new(&t.query, t.answers.iter().map(|a| a.bytes.as_slice()), &roster);
+    let roster =
+        match crate::roster::RosterFile::read(&node.data_dir().join(crate::roster::HELD_FILE)) {
+            Ok(r) => r,
+            Err(e) => return error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
+    let bundle = crate::evidence::Bundle::new(
+        &t.query,
+        t.answers.iter().map(|a| a.bytes.as_slice()),
+        &roster,
+    );
     match serde_json::from_slice::<serde_json::Value>(&bundle.to_json()) {
         Ok(v) => json_reply(StatusCode::OK, &v),
         Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -216,7 +233,12 @@ async fn peers(node: &Node) -> Reply {
             member: m,
         })
         .collect();
-    out.sort_by(|a, b| a.member.state.cmp(&b.member.state).then(a.peer_id.cmp(&b.peer_id)));
+    out.sort_by(|a, b| {
+        a.member
+            .state
+            .cmp(&b.member.state)
+            .then(a.peer_id.cmp(&b.peer_id))
+    });
     json_reply(StatusCode::OK, &out)
 }
 
@@ -226,7 +248,9 @@ async fn get_trace(node: &Node, id: &str, query: &str) -> Reply {
     let wait = query_param(query, "wait_ms")
         .and_then(|v| v.parse::<u64>().ok())
         .map(|ms| Duration::from_millis(ms.min(60_000)));
-    let seen = query_param(query, "answers").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    let seen = query_param(query, "answers")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
     let mut changes = node.subscribe_changes();
     let until = wait.map(|w| tokio::time::Instant::now() + w);
     loop {
@@ -234,7 +258,10 @@ async fn get_trace(node: &Node, id: &str, query: &str) -> Reply {
             Ok(t) => t,
             Err(e) => return node_error(e),
         };
-        let settled = !matches!(node.status_of(&t), TraceStatus::Sent | TraceStatus::Acknowledged);
+        let settled = !matches!(
+            node.status_of(&t),
+            TraceStatus::Sent | TraceStatus::Acknowledged
+        );
         let Some(until) = until else {
             return json_reply(StatusCode::OK, &trace_view(node, &t));
         };
@@ -242,7 +269,8 @@ async fn get_trace(node: &Node, id: &str, query: &str) -> Reply {
             return json_reply(StatusCode::OK, &trace_view(node, &t));
         }
         // Wakes on any trace change, and at the deadline to re-derive the status.
-        let deadline_in = Duration::from_secs(t.deadline.saturating_sub(node::unix_now())).max(Duration::from_millis(200));
+        let deadline_in = Duration::from_secs(t.deadline.saturating_sub(node::unix_now()))
+            .max(Duration::from_millis(200));
         let next = until.min(tokio::time::Instant::now() + deadline_in);
         let _ = tokio::time::timeout_at(next, changes.changed()).await;
     }
@@ -250,15 +278,27 @@ async fn get_trace(node: &Node, id: &str, query: &str) -> Reply {
 
 async fn registry_route(node: &Node, method: &Method, segs: &[&str], body: &[u8]) -> Reply {
     let Some(reg) = node.registry().cloned() else {
-        return error_reply(StatusCode::BAD_REQUEST, "a bootstrap node holds no registry");
+        return error_reply(
+            StatusCode::BAD_REQUEST,
+            "a bootstrap node holds no registry",
+        );
     };
     let result: Result<serde_json::Value, Reply> = match (method, segs) {
-        (&Method::GET, ["stats"]) => blocking(move || Ok(to_value(reg.stats(Date::today())?))).await,
+        (&Method::GET, ["stats"]) => {
+            blocking(move || Ok(to_value(reg.stats(Date::today())?))).await
+        }
         (&Method::GET, ["prefixes"]) => {
             blocking(move || {
-                let p: Vec<(String, u64)> = reg.prefixes()?.into_iter().map(|(p, n)| (p.to_string(), n)).collect();
-                let i: Vec<(String, u64)> =
-                    reg.import_countries()?.into_iter().map(|(c, n)| (c.to_string(), n)).collect();
+                let p: Vec<(String, u64)> = reg
+                    .prefixes()?
+                    .into_iter()
+                    .map(|(p, n)| (p.to_string(), n))
+                    .collect();
+                let i: Vec<(String, u64)> = reg
+                    .import_countries()?
+                    .into_iter()
+                    .map(|(c, n)| (c.to_string(), n))
+                    .collect();
                 Ok(serde_json::json!({"prefixes": p, "import_countries": i}))
             })
             .await
@@ -269,13 +309,20 @@ async fn registry_route(node: &Node, method: &Method, segs: &[&str], body: &[u8]
                 Err(e) => return error_reply(StatusCode::BAD_REQUEST, e),
             };
             match blocking(move || Ok(to_value(reg.get(&id)?))).await {
-                Ok(serde_json::Value::Null) => Err(error_reply(StatusCode::NOT_FOUND, "no such record")),
+                Ok(serde_json::Value::Null) => {
+                    Err(error_reply(StatusCode::NOT_FOUND, "no such record"))
+                }
                 other => other,
             }
         }
         (&Method::POST, ["find"]) => match parse_json::<FindRequest>(body) {
             Ok(f) => {
-                let country = match f.country.as_deref().map(crate::model::CountryCode::parse).transpose() {
+                let country = match f
+                    .country
+                    .as_deref()
+                    .map(crate::model::CountryCode::parse)
+                    .transpose()
+                {
                     Ok(c) => c,
                     Err(e) => return error_reply(StatusCode::BAD_REQUEST, e.to_string()),
                 };
@@ -292,7 +339,13 @@ async fn registry_route(node: &Node, method: &Method, segs: &[&str], body: &[u8]
         (&Method::POST, ["import"]) => match parse_json::<ImportRequest>(body) {
             Ok(r) => {
                 let opts = ImportOptions {
-                    format: r.csv.map(|c| if c { ImportFormat::Csv } else { ImportFormat::JsonLines }),
+                    format: r.csv.map(|c| {
+                        if c {
+                            ImportFormat::Csv
+                        } else {
+                            ImportFormat::JsonLines
+                        }
+                    }),
                     events_csv: r.events,
                     strict: r.strict,
                     ..ImportOptions::default()
@@ -310,7 +363,10 @@ async fn registry_route(node: &Node, method: &Method, segs: &[&str], body: &[u8]
                         Ok(to_value(summary))
                     }
                     Ok(Err(e)) => Err(error_reply(StatusCode::BAD_REQUEST, e.to_string())),
-                    Err(e) => Err(error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+                    Err(e) => Err(error_reply(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        e.to_string(),
+                    )),
                 }
             }
             Err(r) => Err(r),
@@ -318,7 +374,8 @@ async fn registry_route(node: &Node, method: &Method, segs: &[&str], body: &[u8]
         (&Method::POST, ["export"]) => match parse_json::<ExportRequest>(body) {
             Ok(r) => {
                 blocking(move || {
-                    let f = std::fs::File::create(&r.file).map_err(registry::RegistryError::Write)?;
+                    let f =
+                        std::fs::File::create(&r.file).map_err(registry::RegistryError::Write)?;
                     let n = reg.export(&mut std::io::BufWriter::new(f))?;
                     Ok(serde_json::json!({"file": r.file, "records": n}))
                 })
@@ -326,7 +383,10 @@ async fn registry_route(node: &Node, method: &Method, segs: &[&str], body: &[u8]
             }
             Err(r) => Err(r),
         },
-        _ => Err(error_reply(StatusCode::NOT_FOUND, "no such registry endpoint")),
+        _ => Err(error_reply(
+            StatusCode::NOT_FOUND,
+            "no such registry endpoint",
+        )),
     };
     match result {
         Ok(v) => json_reply(StatusCode::OK, &v),
@@ -344,6 +404,9 @@ async fn blocking(
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(error_reply(StatusCode::BAD_REQUEST, e.to_string())),
-        Err(e) => Err(error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => Err(error_reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        )),
     }
 }

@@ -56,16 +56,18 @@ pub fn trace_view(node: &Node, t: &StoredTrace) -> TraceView {
             match decoded {
                 Ok(s) => {
                     let b = s.body();
-                    let roster_ok = members
-                        .by_key(&b.responder.key)
-                        .is_some_and(|(p, m)| m.state == b.responder.state && p.to_string() == a.peer);
+                    let roster_ok = members.by_key(&b.responder.key).is_some_and(|(p, m)| {
+                        m.state == b.responder.state && p.to_string() == a.peer
+                    });
                     AnswerView {
                         peer: a.peer.clone(),
                         state: Some(b.responder.state),
                         received_at: a.received_at,
                         verified: roster_ok,
-                        verify_error: (!roster_ok)
-                            .then(|| "the signing key is not the current roster's key for that State".to_string()),
+                        verify_error: (!roster_ok).then(|| {
+                            "the signing key is not the current roster's key for that State"
+                                .to_string()
+                        }),
                         answered_at: Some(b.answered_at),
                         outcome: Some(b.outcome.clone()),
                     }

@@ -50,7 +50,7 @@ pub enum Command {
     #[command(subcommand)]
     Node(node::NodeCommand),
     /// Send a trace (with --maker, --country, --serial, ...), or list, show and export traces.
-    Trace(node::TraceArgs),
+    Trace(Box<node::TraceArgs>),
     /// The federation's members and whether they are connected.
     Peers,
     /// The running node's health: roster, peers, topics, registry.
@@ -79,7 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init { state, force } => init(&ctx, &state, force),
         Command::Registry(cmd) => registry::run(cmd, &ctx),
         Command::Node(node::NodeCommand::Run { log_format }) => node::run_node(&ctx, &log_format),
-        Command::Trace(args) => node::run_trace(&ctx, args),
+        Command::Trace(args) => node::run_trace(&ctx, *args),
         Command::Peers => node::run_peers(&ctx),
         Command::Status => node::run_status(&ctx),
     }
@@ -174,9 +174,12 @@ pub fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()
 /// Logs to stderr: text by default, JSON with `--log-format json`; levels from
 /// `RUST_LOG` (default `info`).
 pub fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_kad=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_kad=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if format == "json" {
         builder.json().try_init()
     } else {

@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::Context;
-use crate::api::{ApiClient, AnswerView, TraceView};
 use crate::api::routes::TraceRequest;
+use crate::api::{AnswerView, ApiClient, TraceView};
 use crate::config::Config;
 use crate::node::{Node, TraceStatus};
 use crate::protocol::Outcome;
@@ -87,13 +87,18 @@ pub enum TraceCommand {
         wait: Option<u64>,
     },
     /// Write the evidence bundle of a trace, for `tracenet verify`.
-    Export { id: String, file: std::path::PathBuf },
+    Export {
+        id: String,
+        file: std::path::PathBuf,
+    },
 }
 
 pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
     super::init_logging(log_format);
     let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let api_listen = cfg.node.api_listen.clone();
         let (node, events) = Node::start(&ctx.data_dir, cfg).await?;
@@ -135,9 +140,14 @@ async fn shutdown_signal() {
 }
 
 /// Runs an async API call on a small runtime.
-pub fn with_client<T>(ctx: &Context, f: impl AsyncFnOnce(ApiClient) -> anyhow::Result<T>) -> anyhow::Result<T> {
+pub fn with_client<T>(
+    ctx: &Context,
+    f: impl AsyncFnOnce(ApiClient) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let client = ApiClient::from_data_dir(&ctx.data_dir)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(f(client))
 }
 
@@ -174,9 +184,19 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
                 trace: &'a str,
                 file: &'a std::path::Path,
             }
-            ctx.emit(&Out { trace: &id, file: &file }, |o| {
-                format!("evidence for trace {} written to {}", o.trace, o.file.display())
-            })
+            ctx.emit(
+                &Out {
+                    trace: &id,
+                    file: &file,
+                },
+                |o| {
+                    format!(
+                        "evidence for trace {} written to {}",
+                        o.trace,
+                        o.file.display()
+                    )
+                },
+            )
         }),
         None => send(ctx, args.send),
     }
@@ -204,7 +224,12 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         let sent: TraceView = c.post("/v1/traces", &req).await?;
         let Some(secs) = wait else {
             return ctx.emit(&sent, |t| {
-                format!("trace {} sent to {} State(s); `tracenet trace show {}` for answers", t.id, t.asked.len(), t.id)
+                format!(
+                    "trace {} sent to {} State(s); `tracenet trace show {}` for answers",
+                    t.id,
+                    t.asked.len(),
+                    t.id
+                )
             });
         };
         if !ctx.json {
@@ -216,7 +241,11 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         loop {
             let left = until.saturating_duration_since(std::time::Instant::now());
             t = c
-                .get(&format!("/v1/traces/{}?wait_ms={}&answers={shown}", t.id, left.as_millis()))
+                .get(&format!(
+                    "/v1/traces/{}?wait_ms={}&answers={shown}",
+                    t.id,
+                    left.as_millis()
+                ))
                 .await?;
             if !ctx.json {
                 for a in &t.answers[shown.min(t.answers.len())..] {
@@ -252,14 +281,27 @@ fn asked_states(t: &TraceView) -> String {
     let s: Vec<String> = t
         .asked
         .iter()
-        .map(|a| a.state.map(|c| c.to_string()).unwrap_or_else(|| a.peer.clone()))
+        .map(|a| {
+            a.state
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| a.peer.clone())
+        })
         .collect();
-    if s.is_empty() { "no State holds this prefix".into() } else { s.join(", ") }
+    if s.is_empty() {
+        "no State holds this prefix".into()
+    } else {
+        s.join(", ")
+    }
 }
 
 fn trace_line(t: &TraceView) -> String {
     let m = t.query.as_ref().map(|q| {
-        format!("{} {} {}", q.marking.manufacturer(), q.marking.country(), q.marking.serial())
+        format!(
+            "{} {} {}",
+            q.marking.manufacturer(),
+            q.marking.country(),
+            q.marking.serial()
+        )
     });
     format!(
         "{}  {:<12} {} answer(s)  {}",
@@ -289,7 +331,9 @@ fn render_outcome(o: &Outcome) -> String {
                         "        {} {:<12}{}{}\n",
                         e.date,
                         e.kind.as_str(),
-                        e.counterpart.map(|c| format!(" counterpart {c}")).unwrap_or_default(),
+                        e.counterpart
+                            .map(|c| format!(" counterpart {c}"))
+                            .unwrap_or_default(),
                         e.holder.map(|h| format!(" holder {h}")).unwrap_or_default()
                     );
                 }
@@ -299,18 +343,30 @@ fn render_outcome(o: &Outcome) -> String {
         Outcome::NoHit => "no_hit\n".into(),
         Outcome::Withheld { reason } => format!("withheld ({reason:?})\n"),
         Outcome::Acknowledged => "acknowledged: a person will decide; the answer follows\n".into(),
-        Outcome::TooMany { count } => format!("too many candidates ({count}); refine the marking\n"),
+        Outcome::TooMany { count } => {
+            format!("too many candidates ({count}); refine the marking\n")
+        }
     }
 }
 
 fn render_answer(a: &AnswerView) -> String {
-    let who = a.state.map(|s| s.to_string()).unwrap_or_else(|| a.peer.clone());
+    let who = a
+        .state
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| a.peer.clone());
     let sig = if a.verified {
         "signature verified".to_string()
     } else {
-        format!("NOT VERIFIED: {}", a.verify_error.as_deref().unwrap_or("unknown"))
+        format!(
+            "NOT VERIFIED: {}",
+            a.verify_error.as_deref().unwrap_or("unknown")
+        )
     };
-    let outcome = a.outcome.as_ref().map(render_outcome).unwrap_or_else(|| "unreadable\n".into());
+    let outcome = a
+        .outcome
+        .as_ref()
+        .map(render_outcome)
+        .unwrap_or_else(|| "unreadable\n".into());
     format!("  {who} ({sig}): {outcome}")
 }
 
@@ -345,9 +401,17 @@ pub fn run_peers(ctx: &Context) -> anyhow::Result<()> {
                 s += &format!(
                     "{:<3} {:<10} {} {}\n",
                     x["state"].as_str().unwrap_or("?"),
-                    if x["connected"].as_bool() == Some(true) { "connected" } else { "down" },
+                    if x["connected"].as_bool() == Some(true) {
+                        "connected"
+                    } else {
+                        "down"
+                    },
                     x["peer_id"].as_str().unwrap_or("?"),
-                    if x["bootstrap"].as_bool() == Some(true) { "(bootstrap)" } else { "" }
+                    if x["bootstrap"].as_bool() == Some(true) {
+                        "(bootstrap)"
+                    } else {
+                        ""
+                    }
                 );
             }
             s

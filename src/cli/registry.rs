@@ -95,9 +95,11 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
         RegistryCommand::Export { file } => export(ctx, &reg, &file),
         RegistryCommand::Show { id } => {
             let id = RecordId::parse(&id).map_err(anyhow::Error::msg)?;
-            let rec = reg
-                .get(&id)?
-                .with_context(|| format!("no record {id} in this registry; `tracenet registry find` searches by marking"))?;
+            let rec = reg.get(&id)?.with_context(|| {
+                format!(
+                    "no record {id} in this registry; `tracenet registry find` searches by marking"
+                )
+            })?;
             ctx.emit(&rec, render_record)
         }
         RegistryCommand::Find {
@@ -123,7 +125,11 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
                 import_countries: Vec<(String, u64)>,
             }
             let out = Out {
-                prefixes: reg.prefixes()?.into_iter().map(|(p, n)| (p.to_string(), n)).collect(),
+                prefixes: reg
+                    .prefixes()?
+                    .into_iter()
+                    .map(|(p, n)| (p.to_string(), n))
+                    .collect(),
                 import_countries: reg
                     .import_countries()?
                     .into_iter()
@@ -149,7 +155,10 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
 }
 
 fn is_locked(e: &anyhow::Error) -> bool {
-    matches!(e.downcast_ref::<registry::RegistryError>(), Some(registry::RegistryError::Locked(_)))
+    matches!(
+        e.downcast_ref::<registry::RegistryError>(),
+        Some(registry::RegistryError::Locked(_))
+    )
 }
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
@@ -177,8 +186,17 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
             ctx.emit(&s, |s| render_summary(&file, s, None))
         }
         RegistryCommand::Export { file } => {
-            let v: serde_json::Value = c.post("/v1/registry/export", &ExportRequest { file: absolute(&file)? }).await?;
-            ctx.emit(&v, |v| format!("{}: {} records exported", file.display(), v["records"]))
+            let v: serde_json::Value = c
+                .post(
+                    "/v1/registry/export",
+                    &ExportRequest {
+                        file: absolute(&file)?,
+                    },
+                )
+                .await?;
+            ctx.emit(&v, |v| {
+                format!("{}: {} records exported", file.display(), v["records"])
+            })
         }
         RegistryCommand::Show { id } => {
             let id = RecordId::parse(&id).map_err(anyhow::Error::msg)?;
@@ -389,7 +407,10 @@ fn render_summary(file: &Path, s: &ImportSummary, seconds: Option<f64>) -> Strin
         t += &format!("  rejected {r}\n");
     }
     if s.rejected as usize > s.rejections.len() {
-        t += &format!("  ... and {} more\n", s.rejected as usize - s.rejections.len());
+        t += &format!(
+            "  ... and {} more\n",
+            s.rejected as usize - s.rejections.len()
+        );
     }
     t
 }
@@ -441,7 +462,12 @@ fn render_record(r: &Record) -> String {
     t
 }
 
+#[allow(clippy::ptr_arg)] // the shape Context::emit hands over
 fn render_candidates(found: &Vec<Candidate>) -> String {
+    render_candidate_list(found)
+}
+
+fn render_candidate_list(found: &[Candidate]) -> String {
     if found.is_empty() {
         return "no record matches\n".into();
     }

@@ -45,7 +45,10 @@ fn bundle() -> Bundle {
     let q = sign(vectors::query(), &vectors::requester_key()).unwrap();
     let a1 = sign(vectors::answer(q.digest()), &vectors::responder_key()).unwrap();
     let mut gh = vectors::answer(q.digest());
-    gh.responder = Party { state: "GH".parse().unwrap(), key: ghana().public_key() };
+    gh.responder = Party {
+        state: "GH".parse().unwrap(),
+        key: ghana().public_key(),
+    };
     gh.outcome = Outcome::NoHit;
     let a2 = sign(gh, &ghana()).unwrap();
     Bundle::new(q.bytes(), [a1.bytes(), a2.bytes()], &roster())
@@ -56,12 +59,19 @@ fn a_genuine_bundle_verifies() {
     let r = bundle().verify(&trust());
     assert!(r.ok, "{}", r.to_text());
     let names: Vec<_> = r.parts.iter().map(|p| p.part.as_str()).collect();
-    assert_eq!(names, ["roster", "query", "answer 1 from DE", "answer 2 from GH"]);
+    assert_eq!(
+        names,
+        ["roster", "query", "answer 1 from DE", "answer 2 from GH"]
+    );
     let back = Bundle::from_json(&bundle().to_json()).unwrap();
     assert_eq!(back, bundle());
 }
 
-fn flip_each_byte(get: impl Fn(&Bundle) -> Vec<u8>, set: impl Fn(&mut Bundle, Vec<u8>), part: &str) {
+fn flip_each_byte(
+    get: impl Fn(&Bundle) -> Vec<u8>,
+    set: impl Fn(&mut Bundle, Vec<u8>),
+    part: &str,
+) {
     let b = bundle();
     let bytes = get(&b);
     for i in 0..bytes.len() {
@@ -71,7 +81,11 @@ fn flip_each_byte(get: impl Fn(&Bundle) -> Vec<u8>, set: impl Fn(&mut Bundle, Ve
         set(&mut t, v);
         let r = t.verify(&trust());
         assert!(!r.ok, "{part} byte {i}");
-        assert!(r.failures().any(|p| p.part.starts_with(part)), "{part} byte {i}: {}", r.to_text());
+        assert!(
+            r.failures().any(|p| p.part.starts_with(part)),
+            "{part} byte {i}: {}",
+            r.to_text()
+        );
     }
 }
 
@@ -79,8 +93,16 @@ fn flip_each_byte(get: impl Fn(&Bundle) -> Vec<u8>, set: impl Fn(&mut Bundle, Ve
 fn flipping_any_signed_byte_fails_naming_the_part() {
     let dec = |s: &str| B64.decode(s).unwrap();
     flip_each_byte(|b| dec(&b.query), |b, v| b.query = B64.encode(v), "query");
-    flip_each_byte(|b| dec(&b.answers[1]), |b, v| b.answers[1] = B64.encode(v), "answer 2");
-    flip_each_byte(|b| dec(&b.roster.body), |b, v| b.roster.body = B64.encode(v), "roster");
+    flip_each_byte(
+        |b| dec(&b.answers[1]),
+        |b, v| b.answers[1] = B64.encode(v),
+        "answer 2",
+    );
+    flip_each_byte(
+        |b| dec(&b.roster.body),
+        |b, v| b.roster.body = B64.encode(v),
+        "roster",
+    );
     flip_each_byte(
         |b| dec(&b.roster.signatures[0].signature),
         |b, v| b.roster.signatures[0].signature = B64.encode(v),
@@ -95,7 +117,8 @@ fn an_answer_from_a_key_outside_the_roster_fails() {
     let q = sign(vectors::query(), &vectors::requester_key()).unwrap();
     let mut a = vectors::answer(q.digest());
     a.responder.key = stranger.public_key();
-    b.answers.push(B64.encode(sign(a, &stranger).unwrap().bytes()));
+    b.answers
+        .push(B64.encode(sign(a, &stranger).unwrap().bytes()));
     let r = b.verify(&trust());
     let f: Vec<_> = r.failures().collect();
     assert_eq!(f.len(), 1);

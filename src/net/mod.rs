@@ -424,30 +424,24 @@ impl EventLoop {
                 peer_id,
                 num_established,
                 ..
-            } => {
-                if num_established.get() == 1 {
-                    self.emit(NetEvent::PeerUp(peer_id));
-                }
+            } if num_established.get() == 1 => {
+                self.emit(NetEvent::PeerUp(peer_id));
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    self.emit(NetEvent::PeerDown(peer_id));
-                }
+                self.emit(NetEvent::PeerDown(peer_id));
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(ev)) => self.on_gossip(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Rr(ev)) => self.on_request_response(ev),
+            // Only members' self-reported addresses are worth remembering.
             SwarmEvent::Behaviour(BehaviourEvent::Identify(
                 libp2p::identify::Event::Received { peer_id, info, .. },
-            )) => {
-                // Only members' self-reported addresses are worth remembering.
-                if self.members.contains_key(&peer_id) {
-                    for a in info.listen_addrs.into_iter().take(8) {
-                        self.swarm.behaviour_mut().kad.add_address(&peer_id, a);
-                    }
+            )) if self.members.contains_key(&peer_id) => {
+                for a in info.listen_addrs.into_iter().take(8) {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, a);
                 }
             }
             _ => {}

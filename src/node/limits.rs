@@ -30,7 +30,10 @@ impl RateLimiter {
     /// Takes one token from `state`'s bucket; false if it is empty.
     pub fn allow(&mut self, state: CountryCode, now: Instant) -> bool {
         let cap = self.per_minute;
-        let b = self.buckets.entry(state).or_insert(Bucket { tokens: cap, last: now });
+        let b = self.buckets.entry(state).or_insert(Bucket {
+            tokens: cap,
+            last: now,
+        });
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
         b.tokens = (b.tokens + elapsed * cap / 60.0).min(cap);
         b.last = now;
@@ -52,7 +55,10 @@ mod tests {
     fn one_state_exhausting_its_budget_does_not_touch_anothers() {
         let mut l = RateLimiter::new(3);
         let t = Instant::now();
-        let (de, ng) = (CountryCode::parse("DE").unwrap(), CountryCode::parse("NG").unwrap());
+        let (de, ng) = (
+            CountryCode::parse("DE").unwrap(),
+            CountryCode::parse("NG").unwrap(),
+        );
         assert!((0..3).all(|_| l.allow(de, t)));
         assert!(!l.allow(de, t));
         assert!(l.allow(ng, t));

@@ -49,10 +49,15 @@ impl Members {
 
     /// The members of a State (normally one node each).
     pub fn of_state(&self, state: CountryCode) -> impl Iterator<Item = (&PeerId, &MemberInfo)> {
-        self.by_peer.iter().filter(move |(_, m)| m.state == state && !m.bootstrap)
+        self.by_peer
+            .iter()
+            .filter(move |(_, m)| m.state == state && !m.bootstrap)
     }
 
     pub fn dial_list(&self) -> HashMap<PeerId, Vec<Multiaddr>> {
-        self.by_peer.iter().map(|(p, m)| (*p, m.addrs.clone())).collect()
+        self.by_peer
+            .iter()
+            .map(|(p, m)| (*p, m.addrs.clone()))
+            .collect()
     }
 }

@@ -24,8 +24,8 @@ use crate::marking::{ImportMark, Marking, MarkingFields};
 use crate::model::{Calibre, CountryCode, Date, WeaponCategory};
 use crate::net::{self, GossipId, NetEvent, NetHandle, Topic, Verdict};
 use crate::protocol::{
-    self, Digest, Freshness, IntendedUse, Kind, LegalGround, Limits, Outcome, Party, Priority, QueryId,
-    ReplayGuard, Signed, TraceAnswer, TraceQuery,
+    self, Digest, Freshness, IntendedUse, Kind, LegalGround, Limits, Outcome, Party, Priority,
+    QueryId, ReplayGuard, Signed, TraceAnswer, TraceQuery,
 };
 use crate::registry::{NationalText, Registry};
 use crate::roster::{self, Roster, RosterError, RosterFile, TrustConfig};
@@ -132,7 +132,10 @@ struct Inner {
 impl Node {
     /// Opens everything the node holds and starts the network. The returned
     /// receiver must be driven by [`Node::run_events`].
-    pub async fn start(data_dir: &Path, cfg: Config) -> Result<(Node, mpsc::Receiver<NetEvent>), NodeError> {
+    pub async fn start(
+        data_dir: &Path,
+        cfg: Config,
+    ) -> Result<(Node, mpsc::Receiver<NetEvent>), NodeError> {
         let settings = cfg.node.clone();
         let key = NodeKey::load(&identity::key_path(data_dir))?;
         let trust = cfg.trust.clone();
@@ -141,7 +144,8 @@ impl Node {
         let registry = match settings.role {
             Role::Member => Some(Arc::new(Registry::open(
                 &db,
-                cfg.maker_table().map_err(|e| NodeError::Config(e.to_string()))?,
+                cfg.maker_table()
+                    .map_err(|e| NodeError::Config(e.to_string()))?,
             )?)),
             Role::Bootstrap => None,
         };
@@ -221,7 +225,11 @@ impl Node {
     }
 
     pub fn listen_addrs(&self) -> Vec<String> {
-        self.inner.listen.lock().map(|l| l.clone()).unwrap_or_default()
+        self.inner
+            .listen
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
     }
 
     fn read_members(&self) -> std::sync::RwLockReadGuard<'_, Members> {
@@ -263,7 +271,11 @@ impl Node {
     }
 
     /// Drives the node until `shutdown` resolves: network events in, answers out.
-    pub async fn run_events(&self, mut events: mpsc::Receiver<NetEvent>, shutdown: impl std::future::Future<Output = ()>) {
+    pub async fn run_events(
+        &self,
+        mut events: mpsc::Receiver<NetEvent>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tokio::pin!(shutdown);
         loop {
@@ -394,7 +406,10 @@ impl Node {
         } else {
             &self.inner.exact_limiter
         };
-        let allowed = limiter.lock().map(|mut l| l.allow(b.requester.state, Instant::now())).unwrap_or(false);
+        let allowed = limiter
+            .lock()
+            .map(|mut l| l.allow(b.requester.state, Instant::now()))
+            .unwrap_or(false);
         if !allowed {
             tracing::info!(state = %b.requester.state, "query rate limit reached; not answered");
             bump(&self.inner.counters.queries_rate_limited);
@@ -436,7 +451,9 @@ impl Node {
     async fn send_answer(&self, peer: PeerId, bytes: Vec<u8>) {
         match self.inner.net.request(peer, bytes).await {
             Ok(reply) if reply == b"ok" => bump(&self.inner.counters.answers_sent),
-            Ok(reply) => tracing::info!(%peer, reply = %String::from_utf8_lossy(&reply), "answer refused"),
+            Ok(reply) => {
+                tracing::info!(%peer, reply = %String::from_utf8_lossy(&reply), "answer refused")
+            }
             Err(e) => tracing::info!(%peer, error = %e, "answer not delivered"),
         }
     }
@@ -464,8 +481,13 @@ impl Node {
     }
 
     fn on_answer(&self, peer: PeerId, data: &[u8]) -> Result<(), String> {
-        let member = self.read_members().get(&peer).cloned().ok_or("not a member of the roster")?;
-        let a = protocol::decode_and_verify::<TraceAnswer>(data, self.inner.limits).map_err(|e| e.to_string())?;
+        let member = self
+            .read_members()
+            .get(&peer)
+            .cloned()
+            .ok_or("not a member of the roster")?;
+        let a = protocol::decode_and_verify::<TraceAnswer>(data, self.inner.limits)
+            .map_err(|e| e.to_string())?;
         if a.signer() != member.key || a.body().responder.state != member.state {
             return Err("signed by a key other than the sending member's".into());
         }
@@ -477,11 +499,22 @@ impl Node {
             .map_err(|e| e.to_string())?
             .ok_or("answers no trace of this node")?;
         let id = String::from_utf8_lossy(&id).into_owned();
-        let trace = self.inner.traces.get(&id).map_err(|e| e.to_string())?.ok_or("trace vanished")?;
+        let trace = self
+            .inner
+            .traces
+            .get(&id)
+            .map_err(|e| e.to_string())?
+            .ok_or("trace vanished")?;
         let query = protocol::decode_and_verify::<TraceQuery>(&trace.query, self.inner.limits)
             .map_err(|e| format!("stored query unreadable: {e}"))?;
-        protocol::accept_answer(data, &query, unix_now(), &self.inner.freshness, self.inner.limits)
-            .map_err(|e| e.to_string())?;
+        protocol::accept_answer(
+            data,
+            &query,
+            unix_now(),
+            &self.inner.freshness,
+            self.inner.limits,
+        )
+        .map_err(|e| e.to_string())?;
         let is_final = !matches!(a.body().outcome, Outcome::Acknowledged);
         let now = unix_now();
         let peer_s = peer.to_string();
@@ -518,13 +551,21 @@ impl Node {
     }
 
     fn mark_unreachable(&self, peer: &PeerId, why: &str) {
-        let ids: Vec<String> = self.inner.pending.lock().map(|p| p.iter().cloned().collect()).unwrap_or_default();
+        let ids: Vec<String> = self
+            .inner
+            .pending
+            .lock()
+            .map(|p| p.iter().cloned().collect())
+            .unwrap_or_default();
         let peer_s = peer.to_string();
         let mut changed = false;
         for id in ids {
             let r = self.inner.traces.update(&id, |t| {
                 for a in t.asked.iter_mut() {
-                    if a.peer == peer_s && !t.final_at.contains_key(&peer_s) && a.unreachable.is_none() {
+                    if a.peer == peer_s
+                        && !t.final_at.contains_key(&peer_s)
+                        && a.unreachable.is_none()
+                    {
                         a.unreachable = Some(why.to_string());
                     }
                 }
@@ -541,7 +582,14 @@ impl Node {
         let mut expired = false;
         if let Ok(mut p) = self.inner.pending.lock() {
             let before = p.len();
-            p.retain(|id| self.inner.traces.get(id).ok().flatten().is_some_and(|t| t.deadline > now));
+            p.retain(|id| {
+                self.inner
+                    .traces
+                    .get(id)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|t| t.deadline > now)
+            });
             expired = p.len() != before;
         }
         if expired {
@@ -555,9 +603,16 @@ impl Node {
     /// marks. It is on disk before it is sent, so that no answer finds it missing.
     pub async fn send_trace(&self, t: NewTrace) -> Result<StoredTrace, NodeError> {
         if self.inner.registry.is_none() {
-            return Err(NodeError::BadTrace("a bootstrap node does not send traces".into()));
+            return Err(NodeError::BadTrace(
+                "a bootstrap node does not send traces".into(),
+            ));
         }
-        let makers = self.inner.registry.as_ref().map(|r| r.makers().clone()).unwrap_or_default();
+        let makers = self
+            .inner
+            .registry
+            .as_ref()
+            .map(|r| r.makers().clone())
+            .unwrap_or_default();
         let id = QueryId::random().map_err(|e| NodeError::BadTrace(e.to_string()))?;
         let now = unix_now();
         let body = TraceQuery {
@@ -575,12 +630,19 @@ impl Node {
             legal_ground: t.legal_ground,
             intended_use: t.intended_use,
         };
-        let signed = self.inner.key.sign(body).map_err(|e| NodeError::BadTrace(e.to_string()))?;
+        let signed = self
+            .inner
+            .key
+            .sign(body)
+            .map_err(|e| NodeError::BadTrace(e.to_string()))?;
         let mut topics = vec![Topic::Prefix(t.marking.prefix(&makers))];
         topics.extend(t.marking.imports().iter().map(|m| Topic::Import(m.country)));
         topics.dedup();
         let asked = self.subscribers_of(&topics).await?;
-        let timeout = t.timeout_secs.unwrap_or(self.inner.settings.trace_timeout_secs).clamp(1, 7 * 86_400);
+        let timeout = t
+            .timeout_secs
+            .unwrap_or(self.inner.settings.trace_timeout_secs)
+            .clamp(1, 7 * 86_400);
         let stored = StoredTrace {
             id: id.to_hex(),
             created_at: now,
@@ -594,13 +656,20 @@ impl Node {
             final_at: Default::default(),
         };
         self.inner.traces.put(&stored)?;
-        self.inner.by_digest.insert(signed.digest().as_bytes(), stored.id.as_bytes())?;
+        self.inner
+            .by_digest
+            .insert(signed.digest().as_bytes(), stored.id.as_bytes())?;
         self.inner.by_digest.flush()?;
         if let Ok(mut p) = self.inner.pending.lock() {
             p.insert(stored.id.clone());
         }
         for topic in topics {
-            match self.inner.net.publish(topic.clone(), signed.bytes().to_vec()).await {
+            match self
+                .inner
+                .net
+                .publish(topic.clone(), signed.bytes().to_vec())
+                .await
+            {
                 Ok(()) | Err(net::NetError::NoSubscribers(_)) => {}
                 Err(e) => tracing::warn!(%topic, error = %e, "publishing a trace failed"),
             }
@@ -625,7 +694,7 @@ impl Node {
             .filter_map(|p| {
                 let pid: PeerId = p.parse().ok()?;
                 let m = members.get(&pid)?;
-                (!m.bootstrap).then(|| Asked {
+                (!m.bootstrap).then_some(Asked {
                     peer: p,
                     state: Some(m.state),
                     unreachable: None,
@@ -635,7 +704,10 @@ impl Node {
     }
 
     pub fn trace(&self, id: &str) -> Result<StoredTrace, NodeError> {
-        self.inner.traces.get(id)?.ok_or_else(|| NodeError::NoSuchTrace(id.to_string()))
+        self.inner
+            .traces
+            .get(id)?
+            .ok_or_else(|| NodeError::NoSuchTrace(id.to_string()))
     }
 
     pub fn traces(&self) -> Result<Vec<StoredTrace>, NodeError> {
@@ -678,14 +750,23 @@ impl Node {
     /// whether it was installed. With `publish`, passes it on to the federation.
     pub async fn install_roster(&self, bytes: &[u8], publish: bool) -> Result<bool, NodeError> {
         let file = RosterFile::from_json(bytes).map_err(|e| NodeError::Roster(e.to_string()))?;
-        let roster = match roster::install(&self.inner.data_dir, &file, &self.inner.trust, Date::today()) {
+        let roster = match roster::install(
+            &self.inner.data_dir,
+            &file,
+            &self.inner.trust,
+            Date::today(),
+        ) {
             Ok(r) => r,
             Err(RosterError::NotNewer { .. }) => return Ok(false),
             Err(e) => return Err(NodeError::Roster(e.to_string())),
         };
         let members = members_of(&roster);
         let version = members.version;
-        *self.inner.members.write().unwrap_or_else(|p| p.into_inner()) = members;
+        *self
+            .inner
+            .members
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = members;
         self.apply_members().await?;
         tracing::info!(version, "roster installed");
         if publish {
@@ -705,7 +786,10 @@ fn load_members(data_dir: &Path, trust: &TrustConfig) -> Result<Members, NodeErr
             "no roster in {}; install one signed by your trust anchors with `tracenet roster install FILE`",
             data_dir.display()
         ))),
-        Err(e) => Err(NodeError::Roster(format!("the roster in {}: {e}", data_dir.display()))),
+        Err(e) => Err(NodeError::Roster(format!(
+            "the roster in {}: {e}",
+            data_dir.display()
+        ))),
     }
 }
 
@@ -726,7 +810,11 @@ fn members_of(roster: &Roster) -> Members {
                 state: member.state,
                 name: member.name.clone(),
                 key: member.key,
-                addrs: member.addresses.iter().filter_map(|a| a.parse().ok()).collect(),
+                addrs: member
+                    .addresses
+                    .iter()
+                    .filter_map(|a| a.parse().ok())
+                    .collect(),
                 bootstrap: member.role == roster::Role::Bootstrap,
             },
         );
@@ -740,12 +828,18 @@ pub fn trace_status(t: &StoredTrace, now: u64, limits: Limits) -> TraceStatus {
     let mut acks = HashSet::new();
     for a in &t.answers {
         match protocol::decode_and_verify::<TraceAnswer>(&a.bytes, limits) {
-            Ok(s) if matches!(s.body().outcome, Outcome::Acknowledged) => acks.insert(a.peer.as_str()),
+            Ok(s) if matches!(s.body().outcome, Outcome::Acknowledged) => {
+                acks.insert(a.peer.as_str())
+            }
             Ok(_) => finals.insert(a.peer.as_str()),
             Err(_) => false,
         };
     }
-    let waiting: Vec<&Asked> = t.asked.iter().filter(|a| !finals.contains(a.peer.as_str())).collect();
+    let waiting: Vec<&Asked> = t
+        .asked
+        .iter()
+        .filter(|a| !finals.contains(a.peer.as_str()))
+        .collect();
     if waiting.is_empty() && !t.asked.is_empty() {
         return TraceStatus::Answered;
     }
@@ -769,12 +863,20 @@ pub fn trace_status(t: &StoredTrace, now: u64, limits: Limits) -> TraceStatus {
 
 /// Builds the marking of a trace from an officer's flags, refusing bad input
 /// before anything is sent.
-pub fn trace_marking(maker: &str, country: &str, serial: &str, imports: &[String]) -> Result<Marking, NodeError> {
+pub fn trace_marking(
+    maker: &str,
+    country: &str,
+    serial: &str,
+    imports: &[String],
+) -> Result<Marking, NodeError> {
     let bad = |e: String| NodeError::BadTrace(e);
     let country = CountryCode::parse(country).map_err(|e| bad(format!("--country: {e}")))?;
     let imports = imports
         .iter()
-        .map(|s| s.parse::<ImportMark>().map_err(|e| bad(format!("--import {s:?}: {e}"))))
+        .map(|s| {
+            s.parse::<ImportMark>()
+                .map_err(|e| bad(format!("--import {s:?}: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Marking::try_from(MarkingFields {
         manufacturer: maker.to_string(),

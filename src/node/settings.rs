@@ -73,7 +73,9 @@ impl NodeSettings {
     pub fn answer_policy(&self) -> AnswerPolicy {
         AnswerPolicy {
             answer_no_hit: self.answer_no_hit,
-            max_candidates: self.max_candidates.clamp(1, crate::protocol::MAX_CANDIDATES),
+            max_candidates: self
+                .max_candidates
+                .clamp(1, crate::protocol::MAX_CANDIDATES),
         }
     }
 
@@ -82,13 +84,16 @@ impl NodeSettings {
             .listen
             .iter()
             .map(|a| {
-                a.parse::<Multiaddr>()
-                    .map_err(|e| NodeError::Config(format!("node.listen: {a:?} is not a multiaddr: {e}")))
+                a.parse::<Multiaddr>().map_err(|e| {
+                    NodeError::Config(format!("node.listen: {a:?} is not a multiaddr: {e}"))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(NetConfig {
             listen,
-            max_message_bytes: self.max_message_bytes.clamp(4096, crate::protocol::MAX_FRAME_CEILING),
+            max_message_bytes: self
+                .max_message_bytes
+                .clamp(4096, crate::protocol::MAX_FRAME_CEILING),
             max_connections: self.max_connections.max(8),
             request_timeout: Duration::from_secs(10),
             ..NetConfig::default()
@@ -98,17 +103,21 @@ impl NodeSettings {
     /// Checks what serde cannot: addresses parse, the API stays on loopback.
     pub fn validate(&self) -> Result<(), String> {
         self.net_config().map_err(|e| e.to_string())?;
-        let api: std::net::SocketAddr = self
-            .api_listen
-            .parse()
-            .map_err(|e| format!("node.api_listen: {:?} is not an address: {e}", self.api_listen))?;
+        let api: std::net::SocketAddr = self.api_listen.parse().map_err(|e| {
+            format!(
+                "node.api_listen: {:?} is not an address: {e}",
+                self.api_listen
+            )
+        })?;
         if !api.ip().is_loopback() {
             return Err(format!(
                 "node.api_listen: {api} is not a loopback address; the control API only listens on 127.0.0.1 or ::1"
             ));
         }
         if self.trace_ttl_secs == 0 || self.trace_timeout_secs == 0 {
-            return Err("node.trace_ttl_secs and node.trace_timeout_secs must be at least 1".into());
+            return Err(
+                "node.trace_ttl_secs and node.trace_timeout_secs must be at least 1".into(),
+            );
         }
         Ok(())
     }

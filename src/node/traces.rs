@@ -129,7 +129,10 @@ impl TraceStore {
     }
 
     pub fn get(&self, id: &str) -> Result<Option<StoredTrace>, TraceStoreError> {
-        self.tree.get(id.as_bytes())?.map(|v| Self::decode(id, &v)).transpose()
+        self.tree
+            .get(id.as_bytes())?
+            .map(|v| Self::decode(id, &v))
+            .transpose()
     }
 
     /// Applies `f` to a stored trace atomically with respect to other updates of

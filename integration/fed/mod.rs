@@ -1,0 +1,330 @@
+//! A test federation: real `tracenet node run` processes on 127.0.0.1, each in
+//! its own temporary data directory, with ports chosen at run time and a roster
+//! signed by a test trust anchor. Waits are on conditions, with timeouts.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tracenet::identity::NodeKey;
+use tracenet::model::{CountryCode, Date};
+use tracenet::roster::{Member, Role, RosterBody, RosterFile};
+
+use crate::common::{bin, json, ok};
+
+pub struct NodeSpec {
+    pub state: &'static str,
+    pub bootstrap: bool,
+    /// Registry records as JSON Lines.
+    pub records: Vec<String>,
+    /// Whether the roster lists this node (a rogue node is not listed).
+    pub in_roster: bool,
+    /// Extra lines for the `[node]` section.
+    pub node_config: &'static str,
+}
+
+impl NodeSpec {
+    pub fn member(state: &'static str, records: Vec<String>) -> Self {
+        NodeSpec {
+            state,
+            bootstrap: false,
+            records,
+            in_roster: true,
+            node_config: "",
+        }
+    }
+}
+
+pub struct FedNode {
+    pub state: &'static str,
+    pub dir: PathBuf,
+    pub port: u16,
+    pub peer_id: String,
+    pub public_key: String,
+    pub child: Option<Child>,
+}
+
+impl FedNode {
+    pub fn cli(&self, args: &[&str]) -> String {
+        ok(&self.dir, args)
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        json(&self.dir, args)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("node.log")).unwrap_or_default()
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(c.id().to_string())
+                .status();
+        }
+    }
+}
+
+pub struct Federation {
+    pub _root: tempfile::TempDir,
+    pub nodes: Vec<FedNode>,
+    pub anchor: NodeKey,
+}
+
+impl Drop for Federation {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            n.signal("CONT");
+            n.kill();
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1, chosen by the OS.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Polls `f` until it returns `Some`, or panics after `timeout` with `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
+
+fn write_roster(nodes: &[FedNode], specs: &[NodeSpec], anchor: &NodeKey, version: u64) -> Vec<u8> {
+    let today = Date::today();
+    let members = nodes
+        .iter()
+        .zip(specs)
+        .filter(|(_, s)| s.in_roster)
+        .map(|(n, s)| Member {
+            state: CountryCode::parse(n.state).unwrap(),
+            name: format!("Test State {}", n.state).replace(|c: char| c.is_ascii_digit(), ""),
+            key: tracenet::identity::parse_key(&n.public_key).unwrap(),
+            role: if s.bootstrap {
+                Role::Bootstrap
+            } else {
+                Role::Member
+            },
+            prefixes: Vec::new(),
+            addresses: vec![format!("/ip4/127.0.0.1/tcp/{}", n.port)],
+        })
+        .collect();
+    let body = RosterBody {
+        version,
+        valid_from: Date::from_days(today.to_days() - 1).unwrap(),
+        valid_until: Date::from_days(today.to_days() + 30).unwrap(),
+        members,
+    };
+    let mut file = RosterFile::new(&body).unwrap();
+    file.sign(anchor.signing_key()).unwrap();
+    file.to_json()
+}
+
+impl Federation {
+    /// Initialises every node, signs a roster with all `in_roster` nodes, and
+    /// starts them; returns once every member is connected to every other.
+    pub fn start(specs: Vec<NodeSpec>) -> Federation {
+        let root = tempfile::tempdir().unwrap();
+        let anchor = NodeKey::generate().unwrap();
+        let mut nodes = Vec::new();
+        for s in &specs {
+            let dir = root.path().join(s.state);
+            let init = json(&dir, &["init", "--state", s.state]);
+            nodes.push(FedNode {
+                state: s.state,
+                dir,
+                port: free_port(),
+                peer_id: init["peer_id"].as_str().unwrap().to_string(),
+                public_key: init["public_key"].as_str().unwrap().to_string(),
+                child: None,
+            });
+        }
+        let roster = write_roster(&nodes, &specs, &anchor, 1);
+        for (n, s) in nodes.iter().zip(&specs) {
+            let role = if s.bootstrap { "bootstrap" } else { "member" };
+            let mut cfg = std::fs::OpenOptions::new()
+                .append(true)
+                .open(n.dir.join("tracenet.toml"))
+                .unwrap();
+            write!(
+                cfg,
+                "\n[node]\nrole = \"{role}\"\nlisten = [\"/ip4/127.0.0.1/tcp/{}\"]\napi_listen = \"127.0.0.1:0\"\n{}\n\n[trust]\nanchors = [\"{}\"]\nthreshold = 1\n",
+                n.port,
+                s.node_config,
+                anchor.public_key().to_base64()
+            )
+            .unwrap();
+            std::fs::write(n.dir.join("roster.json"), &roster).unwrap();
+            if !s.records.is_empty() {
+                let f = n.dir.join("records.jsonl");
+                std::fs::write(&f, s.records.join("\n")).unwrap();
+                ok(
+                    &n.dir,
+                    &["registry", "import", "--strict", f.to_str().unwrap()],
+                );
+            }
+        }
+        let mut fed = Federation {
+            _root: root,
+            nodes,
+            anchor,
+        };
+        for i in 0..fed.nodes.len() {
+            fed.launch(i);
+        }
+        let members: Vec<String> = fed
+            .nodes
+            .iter()
+            .zip(&specs)
+            .filter(|(_, s)| s.in_roster)
+            .map(|(n, _)| n.peer_id.clone())
+            .collect();
+        for (n, s) in fed.nodes.iter().zip(&specs) {
+            if !s.in_roster {
+                continue;
+            }
+            wait_for(
+                &format!("{} to connect to every member", n.state),
+                Duration::from_secs(30),
+                || {
+                    let st = n.json(&["status"]);
+                    let connected: Vec<&str> = st["net"]["connected"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .collect();
+                    members
+                        .iter()
+                        .filter(|p| **p != n.peer_id)
+                        .all(|p| connected.contains(&p.as_str()))
+                        .then_some(())
+                },
+            );
+        }
+        fed
+    }
+
+    /// Starts (or restarts) node `i` and waits for its control API.
+    pub fn launch(&mut self, i: usize) {
+        let n = &mut self.nodes[i];
+        let _ = std::fs::remove_file(n.dir.join("api.addr"));
+        let log = std::fs::File::create(n.dir.join("node.log")).unwrap();
+        let child = Command::new(bin())
+            .args(["--data-dir", n.dir.to_str().unwrap(), "node", "run"])
+            .env("RUST_LOG", "info,tracenet=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start tracenet node");
+        n.child = Some(child);
+        let dir = n.dir.clone();
+        wait_for(
+            &format!("{} control API", n.state),
+            Duration::from_secs(30),
+            || {
+                let o = crate::common::run(&dir, &["--json", "status"]);
+                o.status.success().then_some(())
+            },
+        );
+    }
+
+    pub fn node(&self, state: &str) -> &FedNode {
+        self.nodes.iter().find(|n| n.state == state).expect("node")
+    }
+
+    pub fn node_mut(&mut self, state: &str) -> &mut FedNode {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.state == state)
+            .expect("node")
+    }
+
+    /// Waits until `from` sees every peer of `states` subscribed to `topic`.
+    pub fn wait_subscribed(&self, from: &str, topic: &str, states: &[&str]) {
+        let want: Vec<String> = states
+            .iter()
+            .map(|s| self.node(s).peer_id.clone())
+            .collect();
+        let n = self.node(from);
+        wait_for(
+            &format!("{from} to see {states:?} on {topic}"),
+            Duration::from_secs(30),
+            || {
+                let st = n.json(&["status"]);
+                let peers: Vec<&str> = st["net"]["topic_peers"][topic]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                    .unwrap_or_default();
+                want.iter()
+                    .all(|p| peers.contains(&p.as_str()))
+                    .then_some(())
+            },
+        );
+    }
+
+    /// A roster with the given members only, signed by the anchor, as file bytes.
+    pub fn roster_without(&self, specs_in: &[&str], version: u64) -> Vec<u8> {
+        let specs: Vec<NodeSpec> = self
+            .nodes
+            .iter()
+            .map(|n| NodeSpec {
+                state: n.state,
+                bootstrap: false,
+                records: vec![],
+                in_roster: specs_in.contains(&n.state),
+                node_config: "",
+            })
+            .collect();
+        write_roster(&self.nodes, &specs, &self.anchor, version)
+    }
+}
+
+/// A canonical record line.
+pub fn record(
+    id: &str,
+    maker: &str,
+    cc: &str,
+    serial: &str,
+    imports: &[(&str, u16)],
+    events: &str,
+) -> String {
+    let imports: Vec<String> = imports
+        .iter()
+        .map(|(c, y)| format!(r#"{{"country":"{c}","year":{y}}}"#))
+        .collect();
+    format!(
+        r#"{{"id":"{id}","marking":{{"manufacturer":"{maker}","country":"{cc}","serial":"{serial}","imports":[{}]}},"category":"pistol","events":[{events}]}}"#,
+        imports.join(",")
+    )
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}

@@ -1,0 +1,278 @@
+//! The federation end to end: a bootstrap node and State nodes as real
+//! processes on 127.0.0.1, traces routed by marking prefix, signed answers.
+
+mod common;
+mod fed;
+
+use std::time::Duration;
+
+use fed::*;
+use serde_json::Value;
+
+const EXPORTED: &str = r#"{"date":"2009-03-14","kind":"manufactured","holder":"manufacturer"},{"date":"2009-09-19","kind":"exported","counterpart":"NG","reference":"EXP-CANARY-DE"}"#;
+const IMPORTED: &str = r#"{"date":"2009-10-02","kind":"imported","counterpart":"DE","holder":"state_police","note":"CANARY-NG-NOTE"}"#;
+const OTHER: &str = r#"{"date":"2015-01-01","kind":"manufactured","holder":"manufacturer"}"#;
+
+fn specs() -> Vec<NodeSpec> {
+    vec![
+        NodeSpec {
+            state: "BE",
+            bootstrap: true,
+            records: vec![],
+            in_roster: true,
+            node_config: "",
+        },
+        // Made the pistol and exported it to NG; also holds an H&K with the same serial.
+        NodeSpec::member(
+            "DE",
+            vec![
+                record("DE-1", "Walther", "DE", "BP0746", &[("NG", 2009)], EXPORTED),
+                record("DE-2", "Heckler & Koch", "DE", "BP0746", &[], OTHER),
+            ],
+        ),
+        // Imported it.
+        NodeSpec::member(
+            "NG",
+            vec![record(
+                "NG-1",
+                "Carl Walther",
+                "DE",
+                "BP-0746",
+                &[("NG", 2009)],
+                IMPORTED,
+            )],
+        ),
+        // Holds other Walthers: asked, answers no_hit.
+        NodeSpec::member(
+            "FR",
+            vec![record("FR-1", "Walther", "DE", "XY1234", &[], OTHER)],
+        ),
+        // Holds nothing under the prefix: never asked.
+        NodeSpec::member(
+            "AT",
+            vec![record("AT-1", "Glock", "AT", "BP0746", &[], OTHER)],
+        ),
+        // The requester.
+        NodeSpec::member(
+            "KE",
+            vec![record("KE-1", "Norinco", "CN", "56001", &[], OTHER)],
+        ),
+        // Not in the roster.
+        NodeSpec {
+            state: "GH",
+            bootstrap: false,
+            records: vec![record("GH-1", "Walther", "DE", "ZZ9999", &[], OTHER)],
+            in_roster: false,
+            node_config: "",
+        },
+    ]
+}
+
+fn trace(node: &FedNode, serial: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "trace",
+        "--maker",
+        "walther",
+        "--country",
+        "DE",
+        "--serial",
+        serial,
+        "--category",
+        "pistol",
+        "--ground",
+        "seized_in_crime",
+        "--use",
+        "criminal_investigation",
+        "--wait",
+        "20",
+    ];
+    args.extend_from_slice(extra);
+    node.json(&args)
+}
+
+fn answers_by_state(t: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = t["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let outcome = match &a["outcome"] {
+                Value::String(s) => s.clone(),
+                Value::Object(o) => o.keys().next().cloned().unwrap_or_default(),
+                other => other.to_string(),
+            };
+            (a["state"].as_str().unwrap_or("?").to_string(), outcome)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn traces_reach_the_prefix_holders_and_come_back_signed() {
+    let mut fed = Federation::start(specs());
+    let prefix_topic = "tracenet/1/prefix/DE/CARLWALTHER";
+    fed.wait_subscribed("KE", prefix_topic, &["DE", "NG", "FR"]);
+    fed.wait_subscribed("KE", "tracenet/1/import/NG", &["DE", "NG"]);
+
+    let t = trace(
+        fed.node("KE"),
+        "BP0746",
+        &["--import", "NG:2009", "--case", "CASE-CANARY-KE"],
+    );
+    assert_eq!(t["status"], "answered", "{t:#}");
+    assert_eq!(
+        answers_by_state(&t),
+        vec![
+            ("DE".to_string(), "hit".to_string()),
+            ("FR".to_string(), "no_hit".to_string()),
+            ("NG".to_string(), "hit".to_string())
+        ]
+    );
+    for a in t["answers"].as_array().unwrap() {
+        assert_eq!(a["verified"], true, "{a:#}");
+        if let Some(c) = a["outcome"]["hit"]["candidates"].as_array() {
+            // Two makers sharing one serial never answer for each other.
+            for cand in c {
+                let maker = cand["record"]["marking"]["manufacturer"].as_str().unwrap();
+                assert!(maker.contains("Walther"), "{cand:#}");
+            }
+            assert_eq!(c.len(), 1);
+        }
+    }
+    // AT holds nothing under the prefix: neither asked nor answering.
+    let asked: Vec<&str> = t["asked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["state"].as_str().unwrap())
+        .collect();
+    assert!(
+        !asked.contains(&"AT") && !asked.contains(&"BE") && !asked.contains(&"GH"),
+        "{asked:?}"
+    );
+    // National-only details never travel.
+    let text = t.to_string();
+    assert!(
+        !text.contains("CANARY-NG-NOTE") && !text.contains("EXP-CANARY-DE"),
+        "{text}"
+    );
+    assert_eq!(t["local"]["case"], "CASE-CANARY-KE");
+
+    // The trace is kept: shown again after a restart of the requester.
+    let id = t["id"].as_str().unwrap().to_string();
+    fed.node_mut("KE").signal("TERM");
+    if let Some(mut c) = fed.node_mut("KE").child.take() {
+        let _ = c.wait();
+    }
+    let ke = fed.nodes.iter().position(|n| n.state == "KE").unwrap();
+    fed.launch(ke);
+    let shown = fed.node("KE").json(&["trace", "show", &id]);
+    assert_eq!(shown["status"], "answered");
+    assert_eq!(shown["answers"].as_array().unwrap().len(), 3);
+
+    // The exported evidence verifies offline.
+    let ev = fed.node("KE").dir.join("evidence.json");
+    fed.node("KE").cli(&["trace", "export", &id, path_str(&ev)]);
+    let evidence = std::fs::read_to_string(&ev).unwrap();
+    assert!(!evidence.contains("CASE-CANARY-KE"));
+}
+
+#[test]
+fn a_node_outside_the_roster_can_neither_connect_nor_trace() {
+    let fed = Federation::start(specs());
+    let gh = fed.node("GH");
+    let t = trace(gh, "BP0746", &["--timeout", "3"]);
+    assert_eq!(t["status"], "timed_out", "{t:#}");
+    assert!(t["answers"].as_array().unwrap().is_empty());
+    let st = gh.json(&["status"]);
+    assert!(
+        st["net"]["connected"].as_array().unwrap().is_empty(),
+        "{st:#}"
+    );
+    for n in fed.nodes.iter().filter(|n| n.state != "GH") {
+        let st = n.json(&["status"]);
+        let connected = st["net"]["connected"].to_string();
+        assert!(
+            !connected.contains(&gh.peer_id),
+            "{} holds a connection to GH",
+            n.state
+        );
+    }
+}
+
+#[test]
+fn a_node_killed_mid_trace_leaves_the_trace_partial() {
+    let mut fed = Federation::start(specs());
+    fed.wait_subscribed(
+        "KE",
+        "tracenet/1/prefix/DE/CARLWALTHER",
+        &["DE", "NG", "FR"],
+    );
+    // Frozen, FR is still subscribed when the trace goes out, and never answers.
+    fed.node("FR").signal("STOP");
+    let sent = fed.node("KE").json(&[
+        "trace",
+        "--maker",
+        "walther",
+        "--country",
+        "DE",
+        "--serial",
+        "BP0746",
+        "--category",
+        "pistol",
+        "--ground",
+        "seized_in_crime",
+        "--use",
+        "criminal_investigation",
+        "--timeout",
+        "60",
+    ]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let asked: Vec<&str> = sent["asked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["state"].as_str().unwrap())
+        .collect();
+    assert!(asked.contains(&"FR"), "{asked:?}");
+    let ke = fed.node("KE");
+    wait_for("DE and NG to answer", Duration::from_secs(20), || {
+        let t = ke.json(&["trace", "show", &id]);
+        (t["answers"].as_array()?.len() >= 2).then_some(())
+    });
+    fed.node_mut("FR").kill();
+    let t = fed.node("KE").json(&["trace", "show", &id, "--wait", "20"]);
+    assert_eq!(t["status"], "partial", "{t:#}");
+    let fr = t["asked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["state"] == "FR")
+        .unwrap();
+    assert!(fr["unreachable"].is_string(), "{fr:#}");
+}
+
+#[test]
+fn a_roster_update_cuts_a_removed_member_off() {
+    let fed = Federation::start(specs());
+    let ke = fed.node("KE");
+    let fr = fed.node("FR");
+    let roster = fed.roster_without(&["BE", "DE", "NG", "AT", "KE"], 2);
+    let f = ke.dir.join("roster-v2.json");
+    std::fs::write(&f, roster).unwrap();
+    let out = ke.json(&["roster", "install", path_str(&f)]);
+    assert_eq!(out["installed"], true, "{out}");
+    // The new roster spreads by gossip; every remaining member drops FR.
+    for n in fed.nodes.iter().filter(|n| !matches!(n.state, "FR" | "GH")) {
+        wait_for(
+            &format!("{} to drop FR", n.state),
+            Duration::from_secs(20),
+            || {
+                let st = n.json(&["status"]);
+                let connected = st["net"]["connected"].to_string();
+                (st["roster_version"] == 2 && !connected.contains(&fr.peer_id)).then_some(())
+            },
+        );
+    }
+}
