@@ -159,3 +159,78 @@ fn csv_import_with_events() {
     assert_eq!(p["prefixes"][0][0], "IT/BERETTA");
     assert_eq!(p["import_countries"][0][0], "DE");
 }
+
+#[test]
+fn a_trace_with_bad_input_is_refused_before_anything_is_sent() {
+    // No node runs here: a refusal must come from validation, not from the network.
+    let d = init("KE");
+    let base = [
+        "trace",
+        "--category",
+        "pistol",
+        "--ground",
+        "seized_in_crime",
+        "--use",
+        "criminal_investigation",
+    ];
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &[
+                "--maker",
+                "Walther",
+                "--country",
+                "XX",
+                "--serial",
+                "BP0746",
+            ],
+            "--country",
+        ),
+        (
+            &["--maker", "Walther", "--country", "DE", "--serial", " - "],
+            "serial",
+        ),
+        (
+            &["--maker", " ", "--country", "DE", "--serial", "BP0746"],
+            "--maker",
+        ),
+        (
+            &["--maker", "&&", "--country", "DE", "--serial", "BP0746"],
+            "manufacturer",
+        ),
+        (
+            &[
+                "--maker",
+                "Walther",
+                "--country",
+                "DE",
+                "--serial",
+                "BP0746",
+                "--import",
+                "QQ:2009",
+            ],
+            "--import",
+        ),
+        (&["--maker", "Walther", "--country", "DE"], "--serial"),
+    ];
+    for (extra, needle) in cases {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend_from_slice(extra);
+        let o = run(d.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let e = stderr(&o);
+        assert!(
+            e.contains(needle) && e.lines().count() == 1,
+            "{args:?}: {e}"
+        );
+        assert!(
+            !e.contains("no node is running"),
+            "{args:?}: validated too late: {e}"
+        );
+    }
+    // A misspelt but non-empty maker is fine: it is sent (and here fails only
+    // because no node runs).
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend_from_slice(&["--maker", "Walthr", "--country", "DE", "--serial", "BP0746"]);
+    let e = stderr(&run(d.path(), &args));
+    assert!(e.contains("no node is running"), "{e}");
+}

@@ -159,6 +159,21 @@ fn traces_reach_the_prefix_holders_and_come_back_signed() {
     );
     assert_eq!(t["local"]["case"], "CASE-CANARY-KE");
 
+    // Registry commands keep working while the node holds the store.
+    let found = fed.node("DE").json(&[
+        "registry",
+        "find",
+        "--maker",
+        "walther",
+        "--country",
+        "DE",
+        "--serial",
+        "BP0746",
+    ]);
+    assert_eq!(found[0]["record"]["id"], "DE-1", "{found}");
+    let stats = fed.node("DE").json(&["registry", "stats"]);
+    assert_eq!(stats["records"], 2);
+
     // The trace is kept: shown again after a restart of the requester.
     let id = t["id"].as_str().unwrap().to_string();
     fed.node_mut("KE").signal("TERM");

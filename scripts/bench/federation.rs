@@ -18,10 +18,15 @@ use serde_json::Value;
 use tracenet::api::ApiClient;
 use tracenet::api::routes::TraceRequest;
 
-const STATES: &[&str] = &["DE", "NG", "FR", "AT", "KE", "GH", "IT", "BE", "US", "BR", "SN", "CI", "ML", "PL"];
+const STATES: &[&str] = &[
+    "DE", "NG", "FR", "AT", "KE", "GH", "IT", "BE", "US", "BR", "SN", "CI", "ML", "PL",
+];
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn rss_mib(pid: u32) -> f64 {
@@ -43,7 +48,11 @@ fn pct(v: &mut [f64], q: f64) -> f64 {
 fn gossip_in_total(fed: &Federation) -> u64 {
     fed.nodes
         .iter()
-        .map(|n| n.json(&["status"])["net"]["gossip_in"].as_u64().unwrap_or(0))
+        .map(|n| {
+            n.json(&["status"])["net"]["gossip_in"]
+                .as_u64()
+                .unwrap_or(0)
+        })
         .sum()
 }
 
@@ -67,8 +76,16 @@ fn main() {
         common::ok(
             work.path(),
             &[
-                "registry", "generate", "--state", state, "--count", &per_state.to_string(), "--seed",
-                &i.to_string(), "--out", f.to_str().unwrap(),
+                "registry",
+                "generate",
+                "--state",
+                state,
+                "--count",
+                &per_state.to_string(),
+                "--seed",
+                &i.to_string(),
+                "--out",
+                f.to_str().unwrap(),
             ],
         );
         let text = std::fs::read_to_string(&f).unwrap();
@@ -94,7 +111,12 @@ fn main() {
     );
 
     // Idle memory, after start-up settles.
-    let rss: Vec<f64> = fed.nodes.iter().filter_map(|n| n.child.as_ref()).map(|c| rss_mib(c.id())).collect();
+    let rss: Vec<f64> = fed
+        .nodes
+        .iter()
+        .filter_map(|n| n.child.as_ref())
+        .map(|c| rss_mib(c.id()))
+        .collect();
     let max_rss = rss.iter().cloned().fold(0.0, f64::max);
 
     let requester = &fed.nodes[1];
@@ -130,7 +152,11 @@ fn main() {
     println!("  idle resident memory per node: max {max_rss:.0} MiB (all: {rss:.0?})");
 
     let first = work.path().join(format!("{}.jsonl", STATES[0]));
-    let own: Vec<Value> = samples.iter().take(n_traces / n_states + 1).cloned().collect();
+    let own: Vec<Value> = samples
+        .iter()
+        .take(n_traces / n_states + 1)
+        .cloned()
+        .collect();
     let (qps, hits) = answering_pipeline(&first, &own);
     println!(
         "  one node's answering pipeline (verify, freshness, lookup in {per_state} records, sign; no network): {qps:.0} queries/s ({hits} of 5000 hits)"
@@ -189,13 +215,14 @@ thread_local! {
 /// answer. The network is not included.
 fn answering_pipeline(records_file: &std::path::Path, samples: &[Value]) -> (f64, usize) {
     use tracenet::identity::NodeKey;
-    use tracenet::marking::{Marking, MakerTable};
+    use tracenet::marking::{MakerTable, Marking};
     use tracenet::node::answer::{AnswerPolicy, answer};
     use tracenet::protocol::*;
     let dir = tempfile::tempdir().unwrap();
     let db = tracenet::registry::open_db(&dir.path().join("db"), &Default::default()).unwrap();
     let reg = tracenet::registry::Registry::open(&db, MakerTable::built_in()).unwrap();
-    tracenet::registry::import::import_file(&reg, records_file, &Default::default(), &mut |_| {}).unwrap();
+    tracenet::registry::import::import_file(&reg, records_file, &Default::default(), &mut |_| {})
+        .unwrap();
     let requester = NodeKey::generate().unwrap();
     let responder = NodeKey::generate().unwrap();
     let now = tracenet::node::unix_now();
