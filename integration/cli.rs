@@ -234,3 +234,28 @@ fn a_trace_with_bad_input_is_refused_before_anything_is_sent() {
     let e = stderr(&run(d.path(), &args));
     assert!(e.contains("no node is running"), "{e}");
 }
+
+#[test]
+fn the_demo_runs_its_traces_and_stops() {
+    let d = tempfile::tempdir().unwrap();
+    let out = ok(
+        d.path(),
+        &["demo", "--dir", d.path().join("fed").to_str().unwrap()],
+    );
+    assert_eq!(out.matches("trace: ").count(), 5, "{out}");
+    assert_eq!(out.matches("status: answered").count(), 5, "{out}");
+    assert!(
+        out.contains("hit [Exact]")
+            && out.contains("hit [Folded]")
+            && out.contains("hit [Wildcard]"),
+        "{out}"
+    );
+    assert!(out.contains("withheld"), "{out}");
+    assert!(!out.contains("NOT vouched"), "{out}");
+    // National-only details of the stories never reach the requester.
+    assert!(
+        !out.contains("armoury inventory") && !out.contains("EXP-2012-0077"),
+        "{out}"
+    );
+    assert!(out.ends_with("federation stopped\n"), "{out}");
+}

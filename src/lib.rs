@@ -5,11 +5,12 @@
 //! `model`, `marking` (markings and matching), `registry` (the national store),
 //! `protocol` (wire messages, codec, signatures), `identity`, `roster`,
 //! `evidence`, `net` (libp2p), `config`, `node` (the application), `api` (the
-//! local control API), `cli`.
+//! local control API), `demo`, `cli`.
 
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod evidence;
 pub mod identity;
 pub mod marking;

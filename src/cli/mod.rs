@@ -55,6 +55,16 @@ pub enum Command {
     Peers,
     /// The running node's health: roster, peers, topics, registry.
     Status,
+    /// Start a small federation on 127.0.0.1, run a handful of traces, print the
+    /// answers, and stop.
+    Demo {
+        /// Keep the data directories here instead of a temporary folder.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Leave the federation running and print how to trace by hand.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 /// The per-user default data directory: `$XDG_DATA_HOME/tracenet`, else
@@ -82,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace(args) => node::run_trace(&ctx, *args),
         Command::Peers => node::run_peers(&ctx),
         Command::Status => node::run_status(&ctx),
+        Command::Demo { dir, keep } => crate::demo::run(crate::demo::DemoOptions { dir, keep }),
     }
 }
 
