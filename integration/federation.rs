@@ -174,6 +174,23 @@ fn traces_reach_the_prefix_holders_and_come_back_signed() {
     let stats = fed.node("DE").json(&["registry", "stats"]);
     assert_eq!(stats["records"], 2);
 
+    // Metrics: token required; the answer DE sent is counted.
+    let de = &fed.node("DE").dir;
+    assert_eq!(common::http_get(de, "/metrics", false).0, 401);
+    let (status, metrics) = common::http_get(de, "/metrics", true);
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("tracenet_answers_sent_total{outcome=\"hit\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("tracenet_registry_records 2"), "{metrics}");
+    let (_, ke_metrics) = common::http_get(&fed.node("KE").dir, "/metrics", true);
+    assert!(
+        ke_metrics.contains("tracenet_answer_latency_seconds_count 3"),
+        "{ke_metrics}"
+    );
+    assert_eq!(common::http_get(de, "/v1/health", false).0, 200);
+
     // The trace is kept: shown again after a restart of the requester.
     let id = t["id"].as_str().unwrap().to_string();
     fed.node_mut("KE").signal("TERM");

@@ -58,3 +58,33 @@ pub fn init(state: &str) -> tempfile::TempDir {
     ok(d.path(), &["init", "--state", state]);
     d
 }
+
+/// A raw `GET` to a running node's control API (for non-JSON endpoints).
+pub fn http_get(dir: &Path, path: &str, with_token: bool) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = std::fs::read_to_string(dir.join("api.addr")).expect("api.addr");
+    let token = std::fs::read_to_string(dir.join("api.token")).expect("api.token");
+    let mut s = std::net::TcpStream::connect(addr.trim()).expect("connect to the API");
+    let auth = if with_token {
+        format!("Authorization: Bearer {}\r\n", token.trim())
+    } else {
+        String::new()
+    };
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}

@@ -3,6 +3,7 @@
 //! its client; integrators may call it directly. Endpoints: proto-docs/API.md.
 
 mod client;
+mod metrics;
 pub mod routes;
 mod views;
 
@@ -172,6 +173,14 @@ async fn handle(node: Node, token: &str, req: Request<Incoming>) -> Reply {
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token; it is in the node's data directory, file api.token",
         );
+    }
+    if path == "/metrics" {
+        let text = metrics::render(&node).await;
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "text/plain; version=0.0.4")
+            .body(Full::new(Bytes::from(text)))
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())));
     }
     let method = req.method().clone();
     let query = req.uri().query().unwrap_or("").to_string();

@@ -5,12 +5,12 @@
 pub mod answer;
 mod limits;
 pub mod members;
+pub mod metrics;
 pub mod settings;
 pub mod traces;
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -35,12 +35,22 @@ pub use settings::{NodeSettings, Role};
 pub use traces::{Asked, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore};
 
 use limits::RateLimiter;
+pub use metrics::Counters;
+use metrics::bump;
 
 /// Seconds since the Unix epoch, from the system clock.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
 
@@ -79,23 +89,6 @@ pub struct NewTrace {
     /// How long to wait for answers before the trace is partial or timed out.
     pub timeout_secs: Option<u64>,
     pub local: LocalCase,
-}
-
-/// Counters for `status` and `/metrics`.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub queries_received: AtomicU64,
-    pub queries_rejected: AtomicU64,
-    pub queries_rate_limited: AtomicU64,
-    pub queries_overloaded: AtomicU64,
-    pub answers_sent: AtomicU64,
-    pub answers_received: AtomicU64,
-    pub answers_rejected: AtomicU64,
-    pub traces_sent: AtomicU64,
-}
-
-fn bump(c: &AtomicU64) {
-    c.fetch_add(1, Ordering::Relaxed);
 }
 
 /// A running node; cheap to clone.
@@ -381,6 +374,7 @@ impl Node {
             Err(e) => {
                 // A clock problem, not an attack: not forwarded, not penalised.
                 tracing::info!(state = %b.requester.state, error = %e, "ignored a stale query");
+                bump(&self.inner.counters.queries_stale);
                 return (Verdict::Ignore, None);
             }
         };
@@ -424,6 +418,13 @@ impl Node {
             }
         };
         let outcome = outcome?;
+        let c = &self.inner.counters;
+        bump(match &outcome {
+            Outcome::Hit { .. } => &c.answers_sent_hit,
+            Outcome::NoHit => &c.answers_sent_no_hit,
+            Outcome::Withheld { .. } => &c.answers_sent_withheld,
+            _ => &c.answers_sent_other,
+        });
         let bytes = self.sign_answer(q.digest(), outcome)?;
         let peer = identity::peer_id_of(&b.requester.key)?;
         Some((peer, bytes))
@@ -546,6 +547,9 @@ impl Node {
             })
             .map_err(|e| e.to_string())?;
         bump(&self.inner.counters.answers_received);
+        let sent_ms = trace.created_at_ms.unwrap_or(trace.created_at * 1000);
+        let latency = unix_now_ms().saturating_sub(sent_ms) as f64 / 1000.0;
+        self.inner.counters.answer_latency.observe(latency);
         self.notify();
         Ok(())
     }
@@ -646,6 +650,7 @@ impl Node {
         let stored = StoredTrace {
             id: id.to_hex(),
             created_at: now,
+            created_at_ms: Some(unix_now_ms()),
             deadline: now + timeout,
             query: signed.bytes().to_vec(),
             topics: topics.iter().map(|t| t.to_string()).collect(),
@@ -717,6 +722,11 @@ impl Node {
     /// Where a trace stands now.
     pub fn status_of(&self, t: &StoredTrace) -> TraceStatus {
         trace_status(t, unix_now(), self.inner.limits)
+    }
+
+    /// Bytes sled occupies on disk.
+    pub fn store_size(&self) -> u64 {
+        self.inner.db.size_on_disk().unwrap_or(0)
     }
 
     pub fn limits(&self) -> Limits {

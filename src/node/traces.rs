@@ -70,6 +70,9 @@ pub struct StoredTrace {
     /// The query id, hex.
     pub id: String,
     pub created_at: u64,
+    /// The same instant in milliseconds, for latency figures.
+    #[serde(default)]
+    pub created_at_ms: Option<u64>,
     pub deadline: u64,
     /// The signed query frame as sent.
     #[serde(with = "b64")]

@@ -1,0 +1,136 @@
+//! `GET /metrics`: the node's figures in the Prometheus text format.
+
+use crate::node::Node;
+use crate::node::metrics::get;
+
+fn line(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, u64)]) {
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+    for (labels, v) in samples {
+        if labels.is_empty() {
+            out.push_str(&format!("{name} {v}\n"));
+        } else {
+            out.push_str(&format!("{name}{{{labels}}} {v}\n"));
+        }
+    }
+}
+
+pub async fn render(node: &Node) -> String {
+    let mut out = String::new();
+    let c = node.counters();
+    let net = node.net().status().await.unwrap_or_default();
+    let members = node.members();
+    line(
+        &mut out,
+        "tracenet_peers_connected",
+        "gauge",
+        "Peers connected.",
+        &[("", net.connected.len() as u64)],
+    );
+    line(
+        &mut out,
+        "tracenet_roster_members",
+        "gauge",
+        "Members in the held roster.",
+        &[("", members.by_peer.len() as u64)],
+    );
+    line(
+        &mut out,
+        "tracenet_roster_version",
+        "gauge",
+        "Version of the held roster.",
+        &[("", members.version)],
+    );
+    line(
+        &mut out,
+        "tracenet_topics_subscribed",
+        "gauge",
+        "Gossip topics subscribed.",
+        &[("", net.subscribed.len() as u64)],
+    );
+    line(
+        &mut out,
+        "tracenet_traces_sent_total",
+        "counter",
+        "Traces sent by this node.",
+        &[("", get(&c.traces_sent))],
+    );
+    line(
+        &mut out,
+        "tracenet_queries_received_total",
+        "counter",
+        "Trace queries received by gossip.",
+        &[("", get(&c.queries_received))],
+    );
+    line(
+        &mut out,
+        "tracenet_queries_refused_total",
+        "counter",
+        "Trace queries not answered, by reason.",
+        &[
+            ("reason=\"invalid\"", get(&c.queries_rejected)),
+            ("reason=\"stale\"", get(&c.queries_stale)),
+            ("reason=\"rate_limited\"", get(&c.queries_rate_limited)),
+            ("reason=\"overloaded\"", get(&c.queries_overloaded)),
+        ],
+    );
+    line(
+        &mut out,
+        "tracenet_answers_sent_total",
+        "counter",
+        "Answers signed and sent, by outcome.",
+        &[
+            ("outcome=\"hit\"", get(&c.answers_sent_hit)),
+            ("outcome=\"no_hit\"", get(&c.answers_sent_no_hit)),
+            ("outcome=\"withheld\"", get(&c.answers_sent_withheld)),
+            ("outcome=\"other\"", get(&c.answers_sent_other)),
+        ],
+    );
+    line(
+        &mut out,
+        "tracenet_answers_delivered_total",
+        "counter",
+        "Answers the requester acknowledged.",
+        &[("", get(&c.answers_sent))],
+    );
+    line(
+        &mut out,
+        "tracenet_answers_received_total",
+        "counter",
+        "Answers received for this node's traces, accepted or refused.",
+        &[
+            ("result=\"accepted\"", get(&c.answers_received)),
+            ("result=\"refused\"", get(&c.answers_rejected)),
+        ],
+    );
+    c.answer_latency.render(
+        "tracenet_answer_latency_seconds",
+        "From sending a trace to each answer's arrival.",
+        &mut out,
+    );
+    line(
+        &mut out,
+        "tracenet_gossip_messages_total",
+        "counter",
+        "Gossip messages received and published.",
+        &[
+            ("direction=\"in\"", net.gossip_in),
+            ("direction=\"out\"", net.gossip_out),
+        ],
+    );
+    let records = node.registry().and_then(|r| r.len().ok()).unwrap_or(0);
+    line(
+        &mut out,
+        "tracenet_registry_records",
+        "gauge",
+        "Records in the national registry.",
+        &[("", records)],
+    );
+    line(
+        &mut out,
+        "tracenet_store_bytes",
+        "gauge",
+        "Bytes the sled store occupies on disk.",
+        &[("", node.store_size())],
+    );
+    out
+}

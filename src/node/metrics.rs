@@ -1,0 +1,106 @@
+//! Counters and the answer-latency histogram behind `/metrics`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Upper bounds of the answer-latency buckets, in seconds.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// A fixed-bucket histogram that can be observed from any thread.
+#[derive(Debug)]
+pub struct Histogram {
+    buckets: Vec<AtomicU64>,
+    count: AtomicU64,
+    /// Sum of observations, in microseconds.
+    sum_micros: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: LATENCY_BUCKETS.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Histogram {
+    pub fn observe(&self, seconds: f64) {
+        for (b, le) in self.buckets.iter().zip(LATENCY_BUCKETS) {
+            if seconds <= *le {
+                b.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    /// Writes the histogram in the Prometheus text format.
+    pub fn render(&self, name: &str, help: &str, out: &mut String) {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} histogram\n"));
+        for (b, le) in self.buckets.iter().zip(LATENCY_BUCKETS) {
+            out.push_str(&format!(
+                "{name}_bucket{{le=\"{le}\"}} {}\n",
+                b.load(Ordering::Relaxed)
+            ));
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        out.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {count}\n"));
+        out.push_str(&format!(
+            "{name}_sum {}\n{name}_count {count}\n",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        ));
+    }
+}
+
+/// Counters for `status` and `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub queries_received: AtomicU64,
+    pub queries_rejected: AtomicU64,
+    pub queries_stale: AtomicU64,
+    pub queries_rate_limited: AtomicU64,
+    pub queries_overloaded: AtomicU64,
+    pub answers_sent: AtomicU64,
+    pub answers_sent_hit: AtomicU64,
+    pub answers_sent_no_hit: AtomicU64,
+    pub answers_sent_withheld: AtomicU64,
+    pub answers_sent_other: AtomicU64,
+    pub answers_received: AtomicU64,
+    pub answers_rejected: AtomicU64,
+    pub traces_sent: AtomicU64,
+    /// From sending a trace to each answer's arrival.
+    pub answer_latency: Histogram,
+}
+
+pub fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let h = Histogram::default();
+        h.observe(0.007);
+        h.observe(2.0);
+        let mut s = String::new();
+        h.render("x", "test", &mut s);
+        assert!(s.contains("x_bucket{le=\"0.005\"} 0\n"), "{s}");
+        assert!(s.contains("x_bucket{le=\"0.01\"} 1\n"), "{s}");
+        assert!(s.contains("x_bucket{le=\"2.5\"} 2\n"), "{s}");
+        assert!(
+            s.contains("x_bucket{le=\"+Inf\"} 2\nx_sum 2.007\nx_count 2\n"),
+            "{s}"
+        );
+    }
+}
