@@ -259,3 +259,24 @@ fn the_demo_runs_its_traces_and_stops() {
     );
     assert!(out.ends_with("federation stopped\n"), "{out}");
 }
+
+#[test]
+fn config_check_explains_errors_and_accepts_the_examples() {
+    let d = tempfile::tempdir().unwrap();
+    for example in ["config/node.toml", "config/bootstrap.toml"] {
+        let out = ok(
+            d.path(),
+            &["config", "check", repo_file(example).to_str().unwrap()],
+        );
+        assert!(out.contains("valid"), "{example}: {out}");
+    }
+    let bad = d.path().join("bad.toml");
+    std::fs::write(&bad, "state = \"DE\"\n[node]\nrole = \"bosstrap\"\n").unwrap();
+    let o = run(d.path(), &["config", "check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!("{}:3:", bad.display())),
+        "{}",
+        stderr(&o)
+    );
+}

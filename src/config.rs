@@ -14,6 +14,15 @@ use crate::roster::TrustConfig;
 
 pub const CONFIG_FILE: &str = "tracenet.toml";
 
+/// `TRACENET_*` variables that are flags of the command line, not configuration.
+const NOT_CONFIG_VARS: &[&str] = &[
+    "TRACENET_DATA_DIR",
+    "TRACENET_BENCH_RECORDS",
+    "TRACENET_BENCH_CACHE_MB",
+    "TRACENET_BENCH_STATES",
+    "TRACENET_BENCH_TRACES",
+];
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -79,7 +88,66 @@ impl Config {
         data_dir.join(CONFIG_FILE)
     }
 
+    /// Reads the file, then applies `TRACENET_*` environment overrides.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(path, &vars)
+    }
+
+    /// Reads the file, then applies overrides from `vars`: `TRACENET_STATE=DE`
+    /// sets a top-level key, `TRACENET_NODE__API_LISTEN=127.0.0.1:7701` a key
+    /// of a section (section and key joined by two underscores). Values are
+    /// TOML (`true`, `30`, `["/ip4/0.0.0.0/tcp/4001"]`), or else a plain string.
+    pub fn load_with_env(path: &Path, vars: &[(String, String)]) -> Result<Self, ConfigError> {
+        let file_cfg = Self::load_file(path)?;
+        let overrides: Vec<&(String, String)> = vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("TRACENET_") && !NOT_CONFIG_VARS.contains(&k.as_str()))
+            .collect();
+        if overrides.is_empty() {
+            return Ok(file_cfg);
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        for (name, value) in overrides {
+            let key = name["TRACENET_".len()..].to_ascii_lowercase();
+            let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.clone()));
+            match key.split_once("__") {
+                Some((section, k)) => {
+                    let entry = table
+                        .entry(section.to_string())
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                    let Some(t) = entry.as_table_mut() else {
+                        return Err(invalid(format!("{name}: {section} is not a section")));
+                    };
+                    t.insert(k.to_string(), value);
+                }
+                None => {
+                    table.insert(key, value);
+                }
+            }
+        }
+        let cfg: Config = table.try_into().map_err(|e: toml::de::Error| {
+            invalid(format!(
+                "after applying TRACENET_* environment variables: {}",
+                e.message()
+            ))
+        })?;
+        cfg.check(path)?;
+        Ok(cfg)
+    }
+
+    fn load_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => ConfigError::Missing {
                 path: path.to_path_buf(),
@@ -105,23 +173,29 @@ impl Config {
                 message: e.message().to_string(),
             }
         })?;
-        cfg.maker_table().map_err(|source| ConfigError::Makers {
+        cfg.check(path)?;
+        Ok(cfg)
+    }
+
+    /// What the types cannot check: the maker table, addresses, trust anchors.
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        self.maker_table().map_err(|source| ConfigError::Makers {
             path: path.to_path_buf(),
             source,
         })?;
-        cfg.node
+        self.node
             .validate()
             .map_err(|message| ConfigError::Invalid {
                 path: path.to_path_buf(),
                 message,
             })?;
-        if !cfg.trust.anchors.is_empty() {
-            cfg.trust.anchor_keys().map_err(|e| ConfigError::Invalid {
+        if !self.trust.anchors.is_empty() {
+            self.trust.anchor_keys().map_err(|e| ConfigError::Invalid {
                 path: path.to_path_buf(),
                 message: format!("trust: {e}"),
             })?;
         }
-        Ok(cfg)
+        Ok(())
     }
 
     pub fn maker_table(&self) -> Result<MakerTable, MakerError> {
@@ -182,6 +256,38 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.makers.len(), 1);
+    }
+
+    #[test]
+    fn environment_variables_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.toml");
+        std::fs::write(&p, Config::template(CountryCode::parse("DE").unwrap())).unwrap();
+        let vars = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let cfg = Config::load_with_env(
+            &p,
+            &vars(&[
+                ("TRACENET_STATE", "NG"),
+                ("TRACENET_NODE__API_LISTEN", "127.0.0.1:9999"),
+                ("TRACENET_NODE__LISTEN", "[\"/ip4/127.0.0.1/tcp/5000\"]"),
+                ("TRACENET_REGISTRY__CACHE_MB", "64"),
+                ("TRACENET_DATA_DIR", "/elsewhere"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.state.as_str(), "NG");
+        assert_eq!(cfg.node.api_listen, "127.0.0.1:9999");
+        assert_eq!(cfg.node.listen, vec!["/ip4/127.0.0.1/tcp/5000"]);
+        assert_eq!(cfg.registry.cache_mb, 64);
+        let e = Config::load_with_env(&p, &vars(&[("TRACENET_NODE__NO_SUCH", "1")])).unwrap_err();
+        assert!(e.to_string().contains("no_such"), "{e}");
+        let e = Config::load_with_env(&p, &vars(&[("TRACENET_NODE__API_LISTEN", "0.0.0.0:7701")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("loopback"), "{e}");
     }
 
     #[test]

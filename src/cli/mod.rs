@@ -55,6 +55,9 @@ pub enum Command {
     Peers,
     /// The running node's health: roster, peers, topics, registry.
     Status,
+    /// Check a configuration file (default: the data directory's tracenet.toml).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Start a small federation on 127.0.0.1, run a handful of traces, print the
     /// answers, and stop.
     Demo {
@@ -65,6 +68,13 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file, with the TRACENET_* environment applied,
+    /// and print the settings in effect; errors name the file, line and key.
+    Check { file: Option<PathBuf> },
 }
 
 /// The per-user default data directory: `$XDG_DATA_HOME/tracenet`, else
@@ -92,6 +102,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace(args) => node::run_trace(&ctx, *args),
         Command::Peers => node::run_peers(&ctx),
         Command::Status => node::run_status(&ctx),
+        Command::Config(ConfigCommand::Check { file }) => {
+            let path = file.unwrap_or_else(|| crate::config::Config::path_in(&ctx.data_dir));
+            let cfg = crate::config::Config::load(&path)?;
+            ctx.emit(&cfg, |c| {
+                format!(
+                    "{}: valid\n{}",
+                    path.display(),
+                    toml::to_string(c).unwrap_or_default()
+                )
+            })
+        }
         Command::Demo { dir, keep } => crate::demo::run(crate::demo::DemoOptions { dir, keep }),
     }
 }
