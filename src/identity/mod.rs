@@ -19,12 +19,20 @@ const SEED_LEN: usize = 32;
 #[non_exhaustive]
 pub enum KeyFileError {
     #[error("cannot read key file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write key file {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`")]
     Permissions { path: PathBuf, mode: u32 },
-    #[error("key file {path} holds {len} bytes, not a {SEED_LEN}-byte Ed25519 seed; restore it from backup")]
+    #[error(
+        "key file {path} holds {len} bytes, not a {SEED_LEN}-byte Ed25519 seed; restore it from backup"
+    )]
     Length { path: PathBuf, len: usize },
     #[error("key file {path} already exists; refusing to overwrite a State's identity")]
     Exists { path: PathBuf },
@@ -56,7 +64,9 @@ impl NodeKey {
     /// A fresh key from the operating system's generator.
     pub fn generate() -> Result<Self, KeyFileError> {
         let mut seed = [0u8; SEED_LEN];
-        SystemRandom::new().fill(&mut seed).map_err(|_| KeyFileError::Random)?;
+        SystemRandom::new()
+            .fill(&mut seed)
+            .map_err(|_| KeyFileError::Random)?;
         NodeKey::from_seed(seed).map_err(|source| KeyFileError::Key {
             path: PathBuf::new(),
             source,
@@ -70,10 +80,14 @@ impl NodeKey {
             path: path.into(),
             source,
         })?;
-        let seed: [u8; SEED_LEN] = bytes.as_slice().try_into().map_err(|_| KeyFileError::Length {
-            path: path.into(),
-            len: bytes.len(),
-        })?;
+        let seed: [u8; SEED_LEN] =
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| KeyFileError::Length {
+                    path: path.into(),
+                    len: bytes.len(),
+                })?;
         NodeKey::from_seed(seed).map_err(|source| KeyFileError::Key {
             path: path.into(),
             source,
@@ -102,7 +116,9 @@ impl NodeKey {
             std::io::ErrorKind::AlreadyExists => KeyFileError::Exists { path: path.into() },
             _ => err(e),
         })?;
-        f.write_all(&self.seed).and_then(|_| f.sync_all()).map_err(err)
+        f.write_all(&self.seed)
+            .and_then(|_| f.sync_all())
+            .map_err(err)
     }
 
     pub fn public_key(&self) -> PublicKey {
@@ -111,7 +127,8 @@ impl NodeKey {
 
     pub fn peer_id(&self) -> PeerId {
         // The seed always yields a valid key, so the conversion cannot fail.
-        peer_id_of(&self.public_key()).unwrap_or_else(|| self.libp2p_keypair().public().to_peer_id())
+        peer_id_of(&self.public_key())
+            .unwrap_or_else(|| self.libp2p_keypair().public().to_peer_id())
     }
 
     pub fn signing_key(&self) -> &SigningKey {
@@ -208,9 +225,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = key_path(dir.path());
         let k = NodeKey::generate_and_store(&p).unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(NodeKey::load(&p).unwrap().public_key(), k.public_key());
-        assert!(matches!(NodeKey::generate_and_store(&p), Err(KeyFileError::Exists { .. })));
+        assert!(matches!(
+            NodeKey::generate_and_store(&p),
+            Err(KeyFileError::Exists { .. })
+        ));
 
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         let e = NodeKey::load(&p).unwrap_err();
@@ -219,6 +242,9 @@ mod tests {
         let short = dir.path().join("short.key");
         fs::write(&short, [1u8; 31]).unwrap();
         fs::set_permissions(&short, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(NodeKey::load(&short), Err(KeyFileError::Length { len: 31, .. })));
+        assert!(matches!(
+            NodeKey::load(&short),
+            Err(KeyFileError::Length { len: 31, .. })
+        ));
     }
 }

@@ -75,14 +75,18 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_frame: 64 * 1024 }
+        Limits {
+            max_frame: 64 * 1024,
+        }
     }
 }
 
 impl Limits {
     /// Rosters list every member State with their prefixes: allow them more room.
     pub fn roster() -> Self {
-        Limits { max_frame: MAX_FRAME_CEILING }
+        Limits {
+            max_frame: MAX_FRAME_CEILING,
+        }
     }
 }
 
@@ -128,10 +132,13 @@ pub fn encode_body<T: Serialize>(kind: Kind, body: &T) -> Result<Vec<u8>, Encode
     out.extend_from_slice(&MAGIC);
     out.push(VERSION);
     out.push(kind as u8);
-    let encoded = bincode::serde::encode_to_vec(body, bincode::config::standard()).map_err(|e| EncodeError::Body {
-        kind,
-        detail: e.to_string(),
-    })?;
+    let encoded =
+        bincode::serde::encode_to_vec(body, bincode::config::standard()).map_err(|e| {
+            EncodeError::Body {
+                kind,
+                detail: e.to_string(),
+            }
+        })?;
     out.extend_from_slice(&encoded);
     Ok(out)
 }
@@ -152,20 +159,28 @@ pub fn peek_kind(bytes: &[u8]) -> Result<Kind, DecodeError> {
 
 /// Decodes an encoded (unsigned) message of the expected kind: header, then a
 /// body that must use every remaining byte.
-pub fn decode_body<T: DeserializeOwned>(expected: Kind, bytes: &[u8], limits: Limits) -> Result<T, DecodeError> {
+pub fn decode_body<T: DeserializeOwned>(
+    expected: Kind,
+    bytes: &[u8],
+    limits: Limits,
+) -> Result<T, DecodeError> {
     let max = limits.max_frame.min(MAX_FRAME_CEILING);
     if bytes.len() > max {
-        return Err(DecodeError::TooLarge { len: bytes.len(), max });
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            max,
+        });
     }
     let found = peek_kind(bytes)?;
     if found != expected {
         return Err(DecodeError::WrongKind { expected, found });
     }
     let rest = &bytes[HEADER_LEN..];
-    let (body, used): (T, usize) = bincode::serde::decode_from_slice(rest, config()).map_err(|e| DecodeError::Body {
-        kind: expected,
-        detail: e.to_string(),
-    })?;
+    let (body, used): (T, usize) =
+        bincode::serde::decode_from_slice(rest, config()).map_err(|e| DecodeError::Body {
+            kind: expected,
+            detail: e.to_string(),
+        })?;
     if used != rest.len() {
         return Err(DecodeError::TrailingBytes(rest.len() - used, expected));
     }
@@ -191,21 +206,36 @@ mod tests {
         let ok = encode_body(Kind::Roster, &(1u32, 2u8)).unwrap();
         assert_eq!(&ok[..6], b"TRNT\x01\x03");
         let l = Limits::default();
-        assert_eq!(decode_body::<(u32, u8)>(Kind::Roster, &ok, l).unwrap(), (1, 2));
+        assert_eq!(
+            decode_body::<(u32, u8)>(Kind::Roster, &ok, l).unwrap(),
+            (1, 2)
+        );
         let mut v = ok.clone();
         v[4] = 2;
-        assert_eq!(decode_body::<(u32, u8)>(Kind::Roster, &v, l), Err(DecodeError::UnknownVersion(2)));
+        assert_eq!(
+            decode_body::<(u32, u8)>(Kind::Roster, &v, l),
+            Err(DecodeError::UnknownVersion(2))
+        );
         let mut k = ok.clone();
         k[5] = 9;
-        assert_eq!(decode_body::<(u32, u8)>(Kind::Roster, &k, l), Err(DecodeError::UnknownKind(9)));
+        assert_eq!(
+            decode_body::<(u32, u8)>(Kind::Roster, &k, l),
+            Err(DecodeError::UnknownKind(9))
+        );
         assert!(matches!(
             decode_body::<(u32, u8)>(Kind::Query, &ok, l),
             Err(DecodeError::WrongKind { .. })
         ));
         let mut t = ok.clone();
         t.push(0);
-        assert!(matches!(decode_body::<(u32, u8)>(Kind::Roster, &t, l), Err(DecodeError::TrailingBytes(1, _))));
-        assert_eq!(decode_body::<(u32, u8)>(Kind::Roster, b"TRN", l), Err(DecodeError::TooShort { len: 3 }));
+        assert!(matches!(
+            decode_body::<(u32, u8)>(Kind::Roster, &t, l),
+            Err(DecodeError::TrailingBytes(1, _))
+        ));
+        assert_eq!(
+            decode_body::<(u32, u8)>(Kind::Roster, b"TRN", l),
+            Err(DecodeError::TooShort { len: 3 })
+        );
     }
 
     #[test]

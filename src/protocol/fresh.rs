@@ -27,7 +27,9 @@ impl Default for Freshness {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FreshnessError {
-    #[error("dated {issued_at}, more than {skew}s ahead of this node's clock ({now}); check the sender's clock")]
+    #[error(
+        "dated {issued_at}, more than {skew}s ahead of this node's clock ({now}); check the sender's clock"
+    )]
     Future { issued_at: u64, now: u64, skew: u64 },
     #[error("expired at {expired_at} (now {now})")]
     Expired { expired_at: u64, now: u64 },
@@ -142,10 +144,19 @@ mod tests {
         let f = Freshness::default();
         assert_eq!(f.check(1000, 300, 1000), Ok(1300));
         assert_eq!(f.check(1000, 300, 1300), Ok(1300));
-        assert!(matches!(f.check(1000, 300, 1301), Err(FreshnessError::Expired { .. })));
+        assert!(matches!(
+            f.check(1000, 300, 1301),
+            Err(FreshnessError::Expired { .. })
+        ));
         assert!(f.check(1060, 300, 1000).is_ok());
-        assert!(matches!(f.check(1061, 300, 1000), Err(FreshnessError::Future { .. })));
-        assert!(matches!(f.check(1000, u32::MAX, 1000), Err(FreshnessError::TtlTooLong { .. })));
+        assert!(matches!(
+            f.check(1061, 300, 1000),
+            Err(FreshnessError::Future { .. })
+        ));
+        assert!(matches!(
+            f.check(1000, u32::MAX, 1000),
+            Err(FreshnessError::TtlTooLong { .. })
+        ));
         assert!(f.check(u64::MAX, 10, u64::MAX).is_ok());
     }
 
@@ -156,7 +167,10 @@ mod tests {
         g.remember(a, 100, 0).unwrap();
         assert_eq!(g.remember(a, 100, 50), Err(ReplayError::Replayed(a)));
         g.remember(b, 200, 50).unwrap();
-        assert_eq!(g.remember(c, 300, 60), Err(ReplayError::Full { capacity: 2 }));
+        assert_eq!(
+            g.remember(c, 300, 60),
+            Err(ReplayError::Full { capacity: 2 })
+        );
         // a expires after 100: its slot frees, and it could not pass `check` any more.
         g.remember(c, 300, 101).unwrap();
         assert_eq!(g.len(), 2);

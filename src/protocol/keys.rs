@@ -140,7 +140,9 @@ impl Signature {
 impl PublicKey {
     /// Whether `sig` is this key's Ed25519 signature of `msg`.
     pub fn verifies(&self, msg: &[u8], sig: &Signature) -> bool {
-        UnparsedPublicKey::new(&ED25519, &self.0).verify(msg, &sig.0).is_ok()
+        UnparsedPublicKey::new(&ED25519, &self.0)
+            .verify(msg, &sig.0)
+            .is_ok()
     }
 }
 
@@ -173,9 +175,11 @@ pub struct SigningKey {
 
 impl SigningKey {
     pub fn from_seed(seed: &[u8; 32]) -> Result<Self, KeyError> {
-        let pair = Ed25519KeyPair::from_seed_unchecked(seed).map_err(|e| KeyError::Seed(e.to_string()))?;
-        let public = PublicKey::from_slice(pair.public_key().as_ref())
-            .ok_or_else(|| KeyError::Seed("ring returned a public key of unexpected length".into()))?;
+        let pair =
+            Ed25519KeyPair::from_seed_unchecked(seed).map_err(|e| KeyError::Seed(e.to_string()))?;
+        let public = PublicKey::from_slice(pair.public_key().as_ref()).ok_or_else(|| {
+            KeyError::Seed("ring returned a public key of unexpected length".into())
+        })?;
         Ok(SigningKey { pair, public })
     }
 
@@ -209,7 +213,10 @@ mod tests {
         assert_eq!(PublicKey::parse(&k.to_hex().to_uppercase()).unwrap(), k);
         assert!(PublicKey::parse("abcd").is_err());
         assert!(PublicKey::parse("").is_err());
-        assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.to_hex()));
+        assert_eq!(
+            serde_json::to_string(&k).unwrap(),
+            format!("\"{}\"", k.to_hex())
+        );
     }
 
     #[test]

@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::Kind;
 use super::keys::{Digest, PublicKey, QueryId};
-use crate::marking::{MatchQuality, Marking};
-use crate::model::{Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory};
+use crate::marking::{Marking, MatchQuality};
+use crate::model::{
+    Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory,
+};
 
 /// At most this many candidate records in one `hit`; beyond it, `too_many`.
 pub const MAX_CANDIDATES: usize = 16;
@@ -29,7 +31,11 @@ pub trait Message: Serialize + DeserializeOwned + Sized {
 #[non_exhaustive]
 pub enum BoundsError {
     #[error("{what}: {found} given, at most {max} allowed")]
-    TooMany { what: &'static str, found: usize, max: usize },
+    TooMany {
+        what: &'static str,
+        found: usize,
+        max: usize,
+    },
     #[error("a hit must carry at least one candidate record")]
     EmptyHit,
 }
@@ -177,14 +183,20 @@ pub struct Candidate {
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// One or more matching records, best first.
-    Hit { candidates: Vec<Candidate> },
+    Hit {
+        candidates: Vec<Candidate>,
+    },
     NoHit,
     /// A record matches, but the State restricts the details (ITI para 20).
-    Withheld { reason: WithheldReason },
+    Withheld {
+        reason: WithheldReason,
+    },
     /// Received; a person will decide, and the answer follows.
     Acknowledged,
     /// More candidates than `MAX_CANDIDATES`: only their number.
-    TooMany { count: u32 },
+    TooMany {
+        count: u32,
+    },
 }
 
 /// A signed answer to one query, bound to it by the query's digest.

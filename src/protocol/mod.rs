@@ -7,9 +7,9 @@ mod fresh;
 mod keys;
 mod messages;
 mod signed;
-pub mod vectors;
 #[cfg(test)]
 mod tests;
+pub mod vectors;
 
 pub use codec::{DecodeError, EncodeError, Kind, Limits, MAGIC, MAX_FRAME_CEILING, VERSION};
 pub use fresh::{Freshness, FreshnessError, ReplayError, ReplayGuard};

@@ -104,14 +104,25 @@ pub fn sign<T: Message>(body: T, key: &SigningKey) -> Result<Signed<T>, EncodeEr
         });
     }
     let signer = key.public_key();
-    Ok(Signed { bytes, body, signer })
+    Ok(Signed {
+        bytes,
+        body,
+        signer,
+    })
 }
 
 /// Decodes a received frame and verifies it was signed by the key its body names.
-pub fn decode_and_verify<T: Message>(bytes: &[u8], limits: Limits) -> Result<Signed<T>, VerifyError> {
+pub fn decode_and_verify<T: Message>(
+    bytes: &[u8],
+    limits: Limits,
+) -> Result<Signed<T>, VerifyError> {
     let max = limits.max_frame.min(codec::MAX_FRAME_CEILING);
     if bytes.len() > max {
-        return Err(DecodeError::TooLarge { len: bytes.len(), max }.into());
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            max,
+        }
+        .into());
     }
     let (message, sig) = codec::split_signed(bytes)?;
     let body: T = codec::decode_body(T::KIND, message, limits)?;

@@ -11,7 +11,9 @@ const PROTOCOL_MD: &str = include_str!("../../proto-docs/PROTOCOL.md");
 /// The hex in the fenced block that follows `<!-- vector NAME -->` in PROTOCOL.md.
 fn doc_vector(name: &str) -> String {
     let marker = format!("<!-- vector {name} -->");
-    let start = PROTOCOL_MD.find(&marker).unwrap_or_else(|| panic!("PROTOCOL.md lacks {marker}"));
+    let start = PROTOCOL_MD
+        .find(&marker)
+        .unwrap_or_else(|| panic!("PROTOCOL.md lacks {marker}"));
     let rest = &PROTOCOL_MD[start + marker.len()..];
     let open = rest.find("```").expect("a fenced block after the marker");
     let body = &rest[open + 3..];
@@ -35,8 +37,14 @@ fn computed_vectors() -> Vec<(&'static str, String)> {
     let (qm, qs) = q.bytes().split_at(q.bytes().len() - SIGNATURE_LEN);
     let (am, as_) = a.bytes().split_at(a.bytes().len() - SIGNATURE_LEN);
     vec![
-        ("requester-public-key", vectors::requester_key().public_key().to_hex()),
-        ("responder-public-key", vectors::responder_key().public_key().to_hex()),
+        (
+            "requester-public-key",
+            vectors::requester_key().public_key().to_hex(),
+        ),
+        (
+            "responder-public-key",
+            vectors::responder_key().public_key().to_hex(),
+        ),
         ("query-message", hex::encode(qm)),
         ("query-signature", hex::encode(qs)),
         ("query-digest", q.digest().to_hex()),
@@ -80,7 +88,10 @@ fn signed_messages_round_trip() {
 fn a_query_is_not_an_answer() {
     let q = signed_query();
     let err = decode_and_verify::<TraceAnswer>(q.bytes(), Limits::default()).unwrap_err();
-    assert!(matches!(err, VerifyError::Decode(DecodeError::WrongKind { .. })), "{err}");
+    assert!(
+        matches!(err, VerifyError::Decode(DecodeError::WrongKind { .. })),
+        "{err}"
+    );
 }
 
 #[test]
@@ -94,9 +105,17 @@ fn bounds_are_enforced_both_ways() {
     let q = signed_query();
     let mut a = vectors::answer(q.digest());
     a.outcome = Outcome::Hit { candidates: vec![] };
-    assert!(matches!(sign(a.clone(), &vectors::responder_key()), Err(EncodeError::Bounds(_))));
-    let c = Candidate { quality: Quality::Folded, record: vectors::projection() };
-    a.outcome = Outcome::Hit { candidates: vec![c; MAX_CANDIDATES + 1] };
+    assert!(matches!(
+        sign(a.clone(), &vectors::responder_key()),
+        Err(EncodeError::Bounds(_))
+    ));
+    let c = Candidate {
+        quality: Quality::Folded,
+        record: vectors::projection(),
+    };
+    a.outcome = Outcome::Hit {
+        candidates: vec![c; MAX_CANDIDATES + 1],
+    };
     assert!(sign(a, &vectors::responder_key()).is_err());
 }
 
@@ -114,29 +133,40 @@ fn an_answer_replayed_against_another_query_is_refused() {
 }
 
 fn arb_query() -> impl Strategy<Value = TraceQuery> {
-    (any::<[u8; 16]>(), 1u32..86_400, any::<bool>(), 0usize..7, 0usize..5).prop_map(|(id, ttl, urgent, g, u)| {
-        let mut q = vectors::query();
-        q.id = QueryId(id);
-        q.ttl_secs = ttl;
-        q.priority = if urgent { Priority::Urgent } else { Priority::Routine };
-        q.legal_ground = [
-            LegalGround::SeizedInCrime,
-            LegalGround::IllicitPossession,
-            LegalGround::IllicitTransfer,
-            LegalGround::FoundAbandoned,
-            LegalGround::ConflictRecovery,
-            LegalGround::AlteredMarkings,
-            LegalGround::Other,
-        ][g];
-        q.intended_use = [
-            IntendedUse::CriminalInvestigation,
-            IntendedUse::JudicialProceedings,
-            IntendedUse::DiversionAnalysis,
-            IntendedUse::SanctionsMonitoring,
-            IntendedUse::Other,
-        ][u];
-        q
-    })
+    (
+        any::<[u8; 16]>(),
+        1u32..86_400,
+        any::<bool>(),
+        0usize..7,
+        0usize..5,
+    )
+        .prop_map(|(id, ttl, urgent, g, u)| {
+            let mut q = vectors::query();
+            q.id = QueryId(id);
+            q.ttl_secs = ttl;
+            q.priority = if urgent {
+                Priority::Urgent
+            } else {
+                Priority::Routine
+            };
+            q.legal_ground = [
+                LegalGround::SeizedInCrime,
+                LegalGround::IllicitPossession,
+                LegalGround::IllicitTransfer,
+                LegalGround::FoundAbandoned,
+                LegalGround::ConflictRecovery,
+                LegalGround::AlteredMarkings,
+                LegalGround::Other,
+            ][g];
+            q.intended_use = [
+                IntendedUse::CriminalInvestigation,
+                IntendedUse::JudicialProceedings,
+                IntendedUse::DiversionAnalysis,
+                IntendedUse::SanctionsMonitoring,
+                IntendedUse::Other,
+            ][u];
+            q
+        })
 }
 
 proptest! {

@@ -7,7 +7,9 @@ use super::messages::{
     RecordProjection, TraceAnswer, TraceQuery,
 };
 use crate::marking::{ImportMark, Marking};
-use crate::model::{Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory};
+use crate::model::{
+    Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory,
+};
 
 /// The requester's seed in the vectors (State NG).
 pub const REQUESTER_SEED: [u8; 32] = [7u8; 32];
@@ -35,7 +37,12 @@ pub fn responder_key() -> SigningKey {
 pub fn marking() -> Marking {
     Marking::new("Walther", cc("DE"), "BP0746")
         .and_then(|m| m.with_year(Some(2009)))
-        .and_then(|m| m.with_imports(vec![ImportMark { country: cc("NG"), year: Some(2010) }]))
+        .and_then(|m| {
+            m.with_imports(vec![ImportMark {
+                country: cc("NG"),
+                year: Some(2010),
+            }])
+        })
         .unwrap_or_else(|_| unreachable!("constant marking"))
 }
 
@@ -43,7 +50,10 @@ pub fn marking() -> Marking {
 pub fn query() -> TraceQuery {
     TraceQuery {
         id: QueryId([0x11; 16]),
-        requester: Party { state: cc("NG"), key: requester_key().public_key() },
+        requester: Party {
+            state: cc("NG"),
+            key: requester_key().public_key(),
+        },
         issued_at: ISSUED_AT,
         ttl_secs: 3600,
         priority: Priority::Urgent,
@@ -69,9 +79,24 @@ pub fn projection() -> RecordProjection {
         model: ModelName::parse("P99").ok(),
         calibre: Calibre::parse("9x19mm").ok(),
         events: vec![
-            ev(EventKind::Manufactured, "2009-03-14", None, Some(HolderCategory::Manufacturer)),
-            ev(EventKind::Exported, "2010-02-01", Some("NG"), Some(HolderCategory::StatePolice)),
-            ev(EventKind::Stolen, "2015-07-20", None, Some(HolderCategory::StatePolice)),
+            ev(
+                EventKind::Manufactured,
+                "2009-03-14",
+                None,
+                Some(HolderCategory::Manufacturer),
+            ),
+            ev(
+                EventKind::Exported,
+                "2010-02-01",
+                Some("NG"),
+                Some(HolderCategory::StatePolice),
+            ),
+            ev(
+                EventKind::Stolen,
+                "2015-07-20",
+                None,
+                Some(HolderCategory::StatePolice),
+            ),
         ],
     }
 }
@@ -80,10 +105,16 @@ pub fn projection() -> RecordProjection {
 pub fn answer(query_digest: Digest) -> TraceAnswer {
     TraceAnswer {
         query: query_digest,
-        responder: Party { state: cc("DE"), key: responder_key().public_key() },
+        responder: Party {
+            state: cc("DE"),
+            key: responder_key().public_key(),
+        },
         answered_at: ISSUED_AT + 5,
         outcome: Outcome::Hit {
-            candidates: vec![Candidate { quality: Quality::Exact, record: projection() }],
+            candidates: vec![Candidate {
+                quality: Quality::Exact,
+                record: projection(),
+            }],
         },
     }
 }

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::marking::{MakerKey, MarkingPrefix};
 use crate::model::{CountryCode, Date};
-use crate::protocol::{DecodeError, EncodeError, Kind, Limits, PublicKey, Signature, SigningKey, codec};
+use crate::protocol::{
+    DecodeError, EncodeError, Kind, Limits, PublicKey, Signature, SigningKey, codec,
+};
 
 /// The `format` field of a roster file.
 pub const FORMAT: &str = "tracenet-roster/1";
@@ -29,9 +31,15 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 #[non_exhaustive]
 pub enum RosterError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("not a roster file: {0}")]
     Json(String),
     #[error("roster file format {0:?} is not {FORMAT}")]
@@ -47,14 +55,25 @@ pub enum RosterError {
     #[error("roster: {0}")]
     Invalid(String),
     #[error("roster signature {index} (anchor {anchor}) is {problem}")]
-    Signature { index: usize, anchor: String, problem: String },
+    Signature {
+        index: usize,
+        anchor: String,
+        problem: String,
+    },
     #[error("roster is signed by {found} of the configured anchors; {needed} are required")]
     Threshold { found: usize, needed: usize },
     #[error("roster version {version} is valid from {from} to {until}, not on {on}")]
-    Dates { version: u64, from: Date, until: Date, on: Date },
+    Dates {
+        version: u64,
+        from: Date,
+        until: Date,
+        on: Date,
+    },
     #[error("roster version {offered} is not newer than the held version {held}")]
     NotNewer { offered: u64, held: u64 },
-    #[error("trust configuration: {0}; set [trust] anchors (hex or base64 keys) and a threshold between 1 and their number")]
+    #[error(
+        "trust configuration: {0}; set [trust] anchors (hex or base64 keys) and a threshold between 1 and their number"
+    )]
     Trust(String),
 }
 
@@ -66,6 +85,28 @@ pub enum Role {
     Member,
     /// A well-known peer that new nodes dial first (run by a regional organisation).
     Bootstrap,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "member" => Ok(Role::Member),
+            "bootstrap" => Ok(Role::Bootstrap),
+            other => Err(format!(
+                "unknown role {other:?}: expected member or bootstrap"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Member => "member",
+            Role::Bootstrap => "bootstrap",
+        })
+    }
 }
 
 /// One entry of the roster.
@@ -159,7 +200,10 @@ fn check_name(m: &Member) -> Result<(), RosterError> {
     let n = m.name.chars().count();
     let ok = |c: char| c.is_alphabetic() || " -'.,()".contains(c);
     if n == 0 || n > MAX_NAME_CHARS || !m.name.chars().all(ok) {
-        return Err(member_err(m, format!("name {:?} must be 1 to {MAX_NAME_CHARS} letters", m.name)));
+        return Err(member_err(
+            m,
+            format!("name {:?} must be 1 to {MAX_NAME_CHARS} letters", m.name),
+        ));
     }
     Ok(())
 }
@@ -167,9 +211,13 @@ fn check_name(m: &Member) -> Result<(), RosterError> {
 /// Addresses are checked loosely (multiaddr-shaped text); the network layer
 /// parses them for real.
 pub fn check_address(a: &str) -> Result<(), String> {
-    let ok = a.starts_with('/') && a.len() <= MAX_ADDRESS_CHARS && a.chars().all(|c| c.is_ascii_graphic());
+    let ok = a.starts_with('/')
+        && a.len() <= MAX_ADDRESS_CHARS
+        && a.chars().all(|c| c.is_ascii_graphic());
     if !ok {
-        return Err(format!("address {a:?} must be multiaddr text such as /dns4/node.example/tcp/4001"));
+        return Err(format!(
+            "address {a:?} must be multiaddr text such as /dns4/node.example/tcp/4001"
+        ));
     }
     Ok(())
 }
@@ -180,23 +228,42 @@ fn check_member(m: &Member) -> Result<(), RosterError> {
         return Err(member_err(m, format!("more than {MAX_PREFIXES} prefixes")));
     }
     if m.addresses.len() > MAX_ADDRESSES {
-        return Err(member_err(m, format!("more than {MAX_ADDRESSES} addresses")));
+        return Err(member_err(
+            m,
+            format!("more than {MAX_ADDRESSES} addresses"),
+        ));
     }
     // Maker keys deserialise without validation, so check their shape here.
-    if let Some(p) = m.prefixes.iter().find(|p| MakerKey::from_folded(p.maker.as_str()).is_none()) {
-        return Err(member_err(m, format!("prefix maker {:?} is not a folded maker name", p.maker.as_str())));
+    if let Some(p) = m
+        .prefixes
+        .iter()
+        .find(|p| MakerKey::from_folded(p.maker.as_str()).is_none())
+    {
+        return Err(member_err(
+            m,
+            format!(
+                "prefix maker {:?} is not a folded maker name",
+                p.maker.as_str()
+            ),
+        ));
     }
-    m.addresses.iter().try_for_each(|a| check_address(a).map_err(|p| member_err(m, p)))
+    m.addresses
+        .iter()
+        .try_for_each(|a| check_address(a).map_err(|p| member_err(m, p)))
 }
 
 impl RosterBody {
     /// Bounds and uniqueness: one key per entry, one member entry per State.
     pub fn check(&self) -> Result<(), RosterError> {
         if self.valid_until < self.valid_from {
-            return Err(RosterError::Invalid("valid_until is before valid_from".into()));
+            return Err(RosterError::Invalid(
+                "valid_until is before valid_from".into(),
+            ));
         }
         if self.members.len() > MAX_MEMBERS {
-            return Err(RosterError::Invalid(format!("more than {MAX_MEMBERS} members")));
+            return Err(RosterError::Invalid(format!(
+                "more than {MAX_MEMBERS} members"
+            )));
         }
         let (mut keys, mut states) = (HashSet::new(), HashSet::new());
         for m in &self.members {
@@ -235,7 +302,8 @@ impl RosterFile {
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<Self, RosterError> {
-        let f: RosterFile = serde_json::from_slice(bytes).map_err(|e| RosterError::Json(e.to_string()))?;
+        let f: RosterFile =
+            serde_json::from_slice(bytes).map_err(|e| RosterError::Json(e.to_string()))?;
         if f.format != FORMAT {
             return Err(RosterError::Format(f.format));
         }
@@ -266,7 +334,8 @@ impl RosterFile {
 
     /// The exact signed bytes.
     pub fn body_bytes(&self) -> Result<Vec<u8>, RosterError> {
-        B64.decode(self.body.trim()).map_err(|e| RosterError::Base64(e.to_string()))
+        B64.decode(self.body.trim())
+            .map_err(|e| RosterError::Base64(e.to_string()))
     }
 
     /// The body, without checking any signature (for showing and editing).
@@ -319,16 +388,25 @@ impl RosterFile {
     /// The distinct configured anchors whose signature verifies. A signature by
     /// a configured anchor that fails is an error (the file was tampered with);
     /// one by an unknown key is ignored.
-    fn valid_anchor_signatures(&self, bytes: &[u8], anchors: &[PublicKey]) -> Result<Vec<PublicKey>, RosterError> {
+    fn valid_anchor_signatures(
+        &self,
+        bytes: &[u8],
+        anchors: &[PublicKey],
+    ) -> Result<Vec<PublicKey>, RosterError> {
         let mut good = Vec::new();
         for (i, s) in self.signatures.iter().enumerate() {
             if !anchors.contains(&s.anchor) || good.contains(&s.anchor) {
                 continue;
             }
-            let sig = B64.decode(s.signature.trim()).ok().and_then(|b| Signature::from_slice(&b));
+            let sig = B64
+                .decode(s.signature.trim())
+                .ok()
+                .and_then(|b| Signature::from_slice(&b));
             let problem = match sig {
                 None => "not a base64 Ed25519 signature",
-                Some(sig) if crate::protocol::verify_bytes(Kind::Roster, bytes, &s.anchor, &sig) => {
+                Some(sig)
+                    if crate::protocol::verify_bytes(Kind::Roster, bytes, &s.anchor, &sig) =>
+                {
                     good.push(s.anchor);
                     continue;
                 }
@@ -369,22 +447,36 @@ impl Roster {
 
     /// The member node of `state`, if it is a member.
     pub fn member_by_state(&self, state: CountryCode) -> Option<&Member> {
-        self.body.members.iter().find(|m| m.state == state && m.role == Role::Member)
+        self.body
+            .members
+            .iter()
+            .find(|m| m.state == state && m.role == Role::Member)
     }
 
     /// The members declaring `prefix`: where a trace for it should go.
     pub fn holders_of(&self, prefix: &MarkingPrefix) -> impl Iterator<Item = &Member> {
-        self.body.members.iter().filter(move |m| m.prefixes.contains(prefix))
+        self.body
+            .members
+            .iter()
+            .filter(move |m| m.prefixes.contains(prefix))
     }
 
     pub fn bootstrap_peers(&self) -> impl Iterator<Item = &Member> {
-        self.body.members.iter().filter(|m| m.role == Role::Bootstrap)
+        self.body
+            .members
+            .iter()
+            .filter(|m| m.role == Role::Bootstrap)
     }
 }
 
 /// Accepts an offered roster against the one held (if any): verified on `today`
 /// and strictly newer, so an old roster cannot bring back a revoked member.
-pub fn accept(offered: &RosterFile, trust: &TrustConfig, held: Option<u64>, today: Date) -> Result<Roster, RosterError> {
+pub fn accept(
+    offered: &RosterFile,
+    trust: &TrustConfig,
+    held: Option<u64>,
+    today: Date,
+) -> Result<Roster, RosterError> {
     let roster = offered.verify(trust, today)?;
     match held {
         Some(h) if roster.version() <= h => Err(RosterError::NotNewer {
@@ -396,7 +488,11 @@ pub fn accept(offered: &RosterFile, trust: &TrustConfig, held: Option<u64>, toda
 }
 
 /// The roster a node holds in `data_dir`, verified again on load.
-pub fn load_held(data_dir: &Path, trust: &TrustConfig, today: Date) -> Result<Option<Roster>, RosterError> {
+pub fn load_held(
+    data_dir: &Path,
+    trust: &TrustConfig,
+    today: Date,
+) -> Result<Option<Roster>, RosterError> {
     let path = data_dir.join(HELD_FILE);
     if !path.exists() {
         return Ok(None);
@@ -405,7 +501,12 @@ pub fn load_held(data_dir: &Path, trust: &TrustConfig, today: Date) -> Result<Op
 }
 
 /// Accepts `offered` and makes it the held roster in `data_dir`.
-pub fn install(data_dir: &Path, offered: &RosterFile, trust: &TrustConfig, today: Date) -> Result<Roster, RosterError> {
+pub fn install(
+    data_dir: &Path,
+    offered: &RosterFile,
+    trust: &TrustConfig,
+    today: Date,
+) -> Result<Roster, RosterError> {
     // A held roster that no longer verifies (expired, anchors changed) does not
     // block a newer one; its version still does if readable.
     let held = RosterFile::read(&data_dir.join(HELD_FILE))

@@ -34,7 +34,10 @@ fn body(version: u64) -> RosterBody {
 
 fn trust(threshold: u8) -> TrustConfig {
     TrustConfig {
-        anchors: vec![anchor(1).public_key().to_hex(), anchor(2).public_key().to_base64()],
+        anchors: vec![
+            anchor(1).public_key().to_hex(),
+            anchor(2).public_key().to_base64(),
+        ],
         threshold,
     }
 }
@@ -51,11 +54,27 @@ fn signed(version: u64, by: &[u8]) -> RosterFile {
 fn threshold_counts_distinct_configured_anchors() {
     let on = d("2025-06-01");
     assert!(signed(1, &[1]).verify(&trust(1), on).is_ok());
-    assert!(matches!(signed(1, &[1]).verify(&trust(2), on), Err(RosterError::Threshold { found: 1, needed: 2 })));
-    assert_eq!(signed(1, &[1, 2]).verify(&trust(2), on).unwrap().signed_by().len(), 2);
+    assert!(matches!(
+        signed(1, &[1]).verify(&trust(2), on),
+        Err(RosterError::Threshold {
+            found: 1,
+            needed: 2
+        })
+    ));
+    assert_eq!(
+        signed(1, &[1, 2])
+            .verify(&trust(2), on)
+            .unwrap()
+            .signed_by()
+            .len(),
+        2
+    );
     // Signing twice with one anchor still counts once; an unknown signer not at all.
     assert!(signed(1, &[1, 1, 3]).verify(&trust(2), on).is_err());
-    assert!(matches!(signed(1, &[]).verify(&trust(1), on), Err(RosterError::Threshold { .. })));
+    assert!(matches!(
+        signed(1, &[]).verify(&trust(1), on),
+        Err(RosterError::Threshold { .. })
+    ));
 }
 
 #[test]
@@ -86,11 +105,20 @@ fn any_change_to_the_body_breaks_the_signatures() {
 #[test]
 fn dates_and_versions_are_enforced() {
     let f = signed(2, &[1]);
-    assert!(matches!(f.verify(&trust(1), d("2026-01-01")), Err(RosterError::Dates { .. })));
-    assert!(matches!(f.verify(&trust(1), d("2024-12-31")), Err(RosterError::Dates { .. })));
+    assert!(matches!(
+        f.verify(&trust(1), d("2026-01-01")),
+        Err(RosterError::Dates { .. })
+    ));
+    assert!(matches!(
+        f.verify(&trust(1), d("2024-12-31")),
+        Err(RosterError::Dates { .. })
+    ));
     let on = d("2025-06-01");
     assert!(accept(&f, &trust(1), Some(1), on).is_ok());
-    assert!(matches!(accept(&f, &trust(1), Some(2), on), Err(RosterError::NotNewer { .. })));
+    assert!(matches!(
+        accept(&f, &trust(1), Some(2), on),
+        Err(RosterError::NotNewer { .. })
+    ));
 }
 
 #[test]
@@ -109,14 +137,20 @@ fn a_removed_member_is_revoked_in_the_next_version() {
     assert!(held.member_by_key(&ng).is_none());
     // The old version, still validly signed, cannot be installed again.
     assert!(install(dir.path(), &signed(1, &[1]), &trust(1), on).is_err());
-    assert_eq!(held.holders_of(&"DE/CARLWALTHER".parse().unwrap()).count(), 1);
+    assert_eq!(
+        held.holders_of(&"DE/CARLWALTHER".parse().unwrap()).count(),
+        1
+    );
 }
 
 #[test]
 fn contents_are_validated() {
     let mut b = body(1);
     b.members[1].key = b.members[0].key;
-    assert!(matches!(RosterFile::new(&b), Err(RosterError::Member { .. })));
+    assert!(matches!(
+        RosterFile::new(&b),
+        Err(RosterError::Member { .. })
+    ));
     let mut b = body(1);
     b.members[0].name = "Nigeria; DROP TABLE".into();
     assert!(RosterFile::new(&b).is_err());
