@@ -7,7 +7,9 @@ use tracenet::roster::{RosterFile, TrustConfig};
 fuzz_target!(|data: &[u8]| {
     if let Ok(f) = RosterFile::from_json(data) {
         let trust = TrustConfig {
-            anchors: vec!["8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c".into()],
+            anchors: vec![
+                "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c".into(),
+            ],
             threshold: 1,
         };
         let on = Date::new(2025, 6, 1).unwrap_or_else(|| unreachable!());
