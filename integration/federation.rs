@@ -90,6 +90,16 @@ fn trace(node: &FedNode, serial: &str, extra: &[&str]) -> Value {
     node.json(&args)
 }
 
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
 fn answers_by_state(t: &Value) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = t["answers"]
         .as_array()
@@ -208,6 +218,24 @@ fn traces_reach_the_prefix_holders_and_come_back_signed() {
     fed.node("KE").cli(&["trace", "export", &id, path_str(&ev)]);
     let evidence = std::fs::read_to_string(&ev).unwrap();
     assert!(!evidence.contains("CASE-CANARY-KE"));
+    let verified = fed.node("KE").cli(&["verify", path_str(&ev)]);
+    assert!(
+        verified.contains("DE") && verified.contains("NG"),
+        "{verified}"
+    );
+    // Any change to a signed part makes verification fail, naming the part.
+    let mut bundle: Value = serde_json::from_str(&evidence).unwrap();
+    let a0 = bundle["answers"][0].as_str().unwrap().to_string();
+    let mut bytes = base64_decode(&a0);
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    bundle["answers"][0] = Value::String(base64_encode(&bytes));
+    let tampered = fed.node("KE").dir.join("tampered.json");
+    std::fs::write(&tampered, bundle.to_string()).unwrap();
+    let o = common::run(&fed.node("KE").dir, &["verify", path_str(&tampered)]);
+    assert_ne!(o.status.code(), Some(0));
+    let said = format!("{}{}", common::stdout(&o), common::stderr(&o));
+    assert!(said.contains("answer 1"), "{said}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 pub(crate) mod node;
 mod output;
 mod registry;
+mod trust;
 
 use std::path::PathBuf;
 
@@ -55,6 +56,14 @@ pub enum Command {
     Peers,
     /// The running node's health: roster, peers, topics, registry.
     Status,
+    /// This node's identity: State, PeerId, public key.
+    #[command(subcommand)]
+    Identity(trust::IdentityCommand),
+    /// Build, sign, verify and install the membership roster.
+    #[command(subcommand)]
+    Roster(trust::RosterCommand),
+    /// Check an exported evidence bundle offline; exits non-zero if any part fails.
+    Verify(trust::VerifyArgs),
     /// Check a configuration file (default: the data directory's tracenet.toml).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -102,6 +111,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace(args) => node::run_trace(&ctx, *args),
         Command::Peers => node::run_peers(&ctx),
         Command::Status => node::run_status(&ctx),
+        Command::Identity(cmd) => trust::run_identity(cmd, &ctx),
+        Command::Roster(cmd) => trust::run_roster(cmd, &ctx),
+        Command::Verify(args) => trust::run_verify(args, &ctx),
         Command::Config(ConfigCommand::Check { file }) => {
             let path = file.unwrap_or_else(|| crate::config::Config::path_in(&ctx.data_dir));
             let cfg = crate::config::Config::load(&path)?;
@@ -144,12 +156,7 @@ fn init(ctx: &Context, state: &str, force: bool) -> anyhow::Result<()> {
     }
     write_new_file(&cfg_path, crate::config::Config::template(state).as_bytes())?;
     let cfg = crate::config::Config::load(&cfg_path)?;
-    let key_path = crate::identity::key_path(dir);
-    let key = if key_path.exists() {
-        crate::identity::NodeKey::load(&key_path)?
-    } else {
-        crate::identity::NodeKey::generate_and_store(&key_path)?
-    };
+    let identity = trust::init_identity(dir)?;
     crate::registry::open_db(&dir.join("db"), &cfg.store_options())?.flush()?;
     #[derive(serde::Serialize)]
     struct Out<'a> {
@@ -163,8 +170,8 @@ fn init(ctx: &Context, state: &str, force: bool) -> anyhow::Result<()> {
         data_dir: dir,
         state,
         config: &cfg_path,
-        peer_id: key.peer_id().to_string(),
-        public_key: key.public_key().to_base64(),
+        peer_id: identity.peer_id,
+        public_key: identity.public_key_base64,
     };
     ctx.emit(&out, |o| {
         format!(

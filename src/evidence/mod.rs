@@ -8,7 +8,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{CountryCode, Date};
-use crate::protocol::{Limits, PublicKey, Signed, TraceAnswer, TraceQuery, decode_and_verify};
+use crate::protocol::{
+    Kind, Limits, PublicKey, Signed, TraceAnswer, TraceQuery, codec, decode_and_verify,
+};
 use crate::roster::{Roster, RosterFile, TrustConfig};
 
 /// The `format` field of a bundle. A later version may add a chain-of-custody
@@ -245,15 +247,19 @@ fn check_answer(
     query: Option<&Signed<TraceQuery>>,
     roster: Option<&Roster>,
 ) -> PartReport {
-    let decoded = B64
-        .decode(b64.trim())
-        .map_err(|e| format!("not base64: {e}"))
-        .and_then(|bytes| {
-            decode_and_verify::<TraceAnswer>(&bytes, Limits::default()).map_err(|e| e.to_string())
-        });
-    let a = match decoded {
+    let bytes = match B64.decode(b64.trim()) {
+        Ok(b) => b,
+        Err(e) => return part(format!("answer {n}"), Err(format!("not base64: {e}"))),
+    };
+    let a = match decode_and_verify::<TraceAnswer>(&bytes, Limits::default()) {
         Ok(a) => a,
-        Err(e) => return part(format!("answer {n}"), Err(e)),
+        Err(e) => {
+            let name = match claimed_state(&bytes) {
+                Some(cc) => format!("answer {n} from {cc}"),
+                None => format!("answer {n}"),
+            };
+            return part(name, Err(e.to_string()));
+        }
     };
     let state = a.body().responder.state;
     let name = format!("answer {n} from {state}");
@@ -270,6 +276,14 @@ fn check_answer(
         ))
     })();
     part(name, result)
+}
+
+/// The State an answer claims to be from, read without trusting it, so that a
+/// failure can be named the way a person looks for it.
+fn claimed_state(frame: &[u8]) -> Option<CountryCode> {
+    let (message, _) = codec::split_signed(frame).ok()?;
+    let body: TraceAnswer = codec::decode_body(Kind::Answer, message, Limits::default()).ok()?;
+    Some(body.responder.state)
 }
 
 fn outcome_word(a: &TraceAnswer) -> &'static str {

@@ -125,3 +125,29 @@ fn an_answer_from_a_key_outside_the_roster_fails() {
     assert_eq!(f[0].part, "answer 3 from DE");
     assert!(f[0].detail.contains("not in roster"), "{}", f[0].detail);
 }
+
+/// `cargo test write_fuzz_seeds -- --ignored` writes a valid input for each fuzz
+/// target into fuzz/corpus, so the fuzzer starts from the real formats.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    // The fuzz targets configure this anchor (seed [1; 32]).
+    assert_eq!(
+        anchor().public_key().to_hex(),
+        "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
+    );
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let b = bundle();
+    let seeds: [(&str, Vec<u8>); 5] = [
+        ("decode_query", B64.decode(&b.query).unwrap()),
+        ("decode_answer", B64.decode(&b.answers[0]).unwrap()),
+        ("decode_roster", b.roster.body_bytes().unwrap()),
+        ("roster_file", b.roster.to_json()),
+        ("evidence_bundle", b.to_json()),
+    ];
+    for (target, bytes) in seeds {
+        let dir = root.join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("seed"), bytes).unwrap();
+    }
+}

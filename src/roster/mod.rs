@@ -87,6 +87,28 @@ pub enum Role {
     Bootstrap,
 }
 
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "member" => Ok(Role::Member),
+            "bootstrap" => Ok(Role::Bootstrap),
+            other => Err(format!(
+                "unknown role {other:?}: expected member or bootstrap"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Member => "member",
+            Role::Bootstrap => "bootstrap",
+        })
+    }
+}
+
 /// One entry of the roster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Runs every fuzz target for SECONDS each (default 120), niced, on stable Rust
+# (RUSTC_BOOTSTRAP lets cargo-fuzz use the nightly-only sanitizer flags).
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+set -eu
+cd "$(dirname "$0")/../fuzz"
+secs="${1:-120}"
+[ $# -gt 0 ] && shift
+targets="${*:-decode_query decode_answer decode_roster roster_file evidence_bundle}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+for t in $targets; do
+    mkdir -p "corpus/$t"
+    echo "== $t: ${secs}s"
+    RUSTC_BOOTSTRAP=1 nice cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -max_len=65536 2>&1 \
+        | grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs|ERROR|panicked|SUMMARY" || true
+done
