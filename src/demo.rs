@@ -351,6 +351,7 @@ async fn run_trace(requester: &DemoNode, t: &DemoTrace) -> anyhow::Result<bool> 
         let _ = tokio::time::timeout(Duration::from_millis(500), changes.changed()).await;
     };
     print_answers(requester, &settled);
+    print!("{}", requester.node.custody_of(&settled).to_text());
     let status = requester.node.status_of(&settled);
     println!(
         "  status: {}\n",

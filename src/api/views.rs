@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::CountryCode;
+use crate::node::custody::Custody;
 use crate::node::{Asked, LocalCase, Node, StoredTrace, TraceStatus};
 use crate::protocol::{self, Outcome, TraceAnswer, TraceQuery};
 
@@ -36,6 +37,12 @@ pub struct TraceView {
     pub local: LocalCase,
     /// Per State: seconds from sending to first acknowledgement and to final answer.
     pub timeliness: Vec<Timeliness>,
+    /// The chain of custody assembled from the verified answers, the point of
+    /// diversion, and the gaps.
+    pub custody: Custody,
+    /// States a directed follow-up was sent to.
+    #[serde(default)]
+    pub followed_up: Vec<CountryCode>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,5 +116,7 @@ pub fn trace_view(node: &Node, t: &StoredTrace) -> TraceView {
         answers,
         local: t.local.clone(),
         timeliness,
+        custody: node.custody_of(t),
+        followed_up: t.followed_up.clone(),
     }
 }

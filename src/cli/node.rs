@@ -389,6 +389,7 @@ fn render_trace(t: &TraceView) -> String {
     for a in &t.answers {
         s += &render_answer(a);
     }
+    s += &t.custody.to_text();
     s
 }
 

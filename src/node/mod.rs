@@ -3,6 +3,7 @@
 //! It talks to libp2p only through `net::NetHandle` and `net::NetEvent`.
 
 pub mod answer;
+pub mod custody;
 mod limits;
 pub mod members;
 pub mod metrics;
@@ -465,14 +466,22 @@ impl Node {
         let kind = protocol::codec::peek_kind(&data);
         let node = self.clone();
         let result = tokio::task::spawn_blocking(move || match kind {
-            Ok(Kind::Answer) => node.on_answer(peer, &data),
+            Ok(Kind::Answer) => node
+                .on_answer(peer, &data)
+                .map(|follow| (b"ok".to_vec(), follow)),
+            Ok(Kind::Query) => node.on_direct_query(peer, &data).map(|a| (a, Vec::new())),
             Ok(other) => Err(format!("{other:?} is not accepted as a request")),
             Err(e) => Err(e.to_string()),
         })
         .await
         .unwrap_or_else(|e| Err(format!("internal error: {e}")));
         match result {
-            Ok(()) => b"ok".to_vec(),
+            Ok((reply, follow)) => {
+                for (target, id) in follow {
+                    tokio::spawn(self.follow_up(target, id));
+                }
+                reply
+            }
             Err(reason) => {
                 bump(&self.inner.counters.answers_rejected);
                 tracing::info!(%peer, %reason, "refused an incoming answer");
@@ -481,7 +490,62 @@ impl Node {
         }
     }
 
-    fn on_answer(&self, peer: PeerId, data: &[u8]) -> Result<(), String> {
+    /// A query sent straight to this node (a follow-up along a chain of
+    /// custody): checked like a gossiped one, answered in the response.
+    fn on_direct_query(&self, peer: PeerId, data: &[u8]) -> Result<Vec<u8>, String> {
+        let (verdict, q) = self.check_query(data);
+        let q = q.ok_or_else(|| format!("query not accepted ({verdict:?})"))?;
+        if identity::peer_id_of(&q.body().requester.key) != Some(peer) {
+            return Err("a directed query must come from its requester".into());
+        }
+        self.answer_query(&q)
+            .map(|(_, bytes)| bytes)
+            .ok_or_else(|| "not answered (rate limit, or nothing held and silent)".into())
+    }
+
+    /// Sends a trace's query straight to the member of `state` the chain of
+    /// custody points at, and files its answer.
+    fn follow_up(&self, state: CountryCode, id: String) -> futures::future::BoxFuture<'static, ()> {
+        let node = self.clone();
+        Box::pin(async move { node.follow_up_now(state, id).await })
+    }
+
+    async fn follow_up_now(&self, state: CountryCode, id: String) {
+        let Some(peer) = self.read_members().of_state(state).map(|(p, _)| *p).next() else {
+            return;
+        };
+        let Ok(t) = self.trace(&id) else { return };
+        let outcome = self.inner.net.request(peer, t.query.clone()).await;
+        let failure = match outcome {
+            Ok(reply) if reply.starts_with(b"refused") => {
+                Some(String::from_utf8_lossy(&reply).into_owned())
+            }
+            Ok(reply) => {
+                let node = self.clone();
+                let filed = tokio::task::spawn_blocking(move || node.on_answer(peer, &reply)).await;
+                match filed {
+                    Ok(Ok(more)) => {
+                        for (target, id) in more {
+                            let node = self.clone();
+                            tokio::spawn(node.follow_up(target, id));
+                        }
+                        None
+                    }
+                    Ok(Err(e)) => Some(e),
+                    Err(e) => Some(e.to_string()),
+                }
+            }
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = failure {
+            tracing::info!(%state, %why, "follow-up not answered");
+            self.mark_unreachable(&peer, &why);
+        }
+    }
+
+    /// Files an answer to one of this node's traces. Returns the follow-ups the
+    /// chain of custody now calls for: (State, trace id).
+    fn on_answer(&self, peer: PeerId, data: &[u8]) -> Result<Vec<(CountryCode, String)>, String> {
         let member = self
             .read_members()
             .get(&peer)
@@ -550,8 +614,87 @@ impl Node {
         let sent_ms = trace.created_at_ms.unwrap_or(trace.created_at * 1000);
         let latency = unix_now_ms().saturating_sub(sent_ms) as f64 / 1000.0;
         self.inner.counters.answer_latency.observe(latency);
+        let follow = self.plan_follow_ups(&id).map_err(|e| e.to_string())?;
         self.notify();
-        Ok(())
+        Ok(follow)
+    }
+
+    /// Decides which States the chain of custody should be followed to, at most
+    /// `max_follow_ups` per trace and never the same State twice, and records
+    /// them as asked.
+    fn plan_follow_ups(&self, id: &str) -> Result<Vec<(CountryCode, String)>, NodeError> {
+        let t = self.trace(id)?;
+        let custody = self.custody_of(&t);
+        let members = self.members();
+        let max = self.inner.settings.max_follow_ups;
+        let mut chosen: Vec<(CountryCode, PeerId)> = Vec::new();
+        for state in custody.follow_up {
+            let already =
+                t.followed_up.contains(&state) || t.asked.iter().any(|a| a.state == Some(state));
+            if already || t.followed_up.len() + chosen.len() >= max || state == self.inner.state {
+                continue;
+            }
+            if let Some((peer, _)) = members.of_state(state).next() {
+                chosen.push((state, *peer));
+            }
+        }
+        if chosen.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.inner.traces.update(id, |t| {
+            for (state, peer) in &chosen {
+                t.followed_up.push(*state);
+                t.asked.push(Asked {
+                    peer: peer.to_string(),
+                    state: Some(*state),
+                    unreachable: None,
+                });
+            }
+        })?;
+        Ok(chosen
+            .into_iter()
+            .map(|(s, _)| (s, id.to_string()))
+            .collect())
+    }
+
+    /// The chain of custody of a trace, from its answers whose keys the current
+    /// roster vouches for.
+    pub fn custody_of(&self, t: &StoredTrace) -> custody::Custody {
+        let members = self.members();
+        let decoded: Vec<(usize, CountryCode, Outcome)> = t
+            .answers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                let s =
+                    protocol::decode_and_verify::<TraceAnswer>(&a.bytes, self.inner.limits).ok()?;
+                let b = s.body();
+                let vouched = members
+                    .by_key(&b.responder.key)
+                    .is_some_and(|(_, m)| m.state == b.responder.state);
+                vouched.then(|| (i, b.responder.state, b.outcome.clone()))
+            })
+            .collect();
+        // A State's final answer supersedes its acknowledgement.
+        let finals: Vec<&(usize, CountryCode, Outcome)> = decoded
+            .iter()
+            .filter(|(_, st, o)| {
+                !matches!(o, Outcome::Acknowledged)
+                    || !decoded
+                        .iter()
+                        .any(|(_, s2, o2)| s2 == st && !matches!(o2, Outcome::Acknowledged))
+            })
+            .collect();
+        let inputs: Vec<custody::AnswerInput<'_>> = finals
+            .iter()
+            .map(|(i, st, o)| custody::AnswerInput {
+                index: *i,
+                state: *st,
+                outcome: o,
+            })
+            .collect();
+        let answered = decoded.iter().map(|(_, s, _)| *s).collect();
+        custody::assemble(&inputs, &answered)
     }
 
     fn mark_unreachable(&self, peer: &PeerId, why: &str) {
@@ -659,6 +802,7 @@ impl Node {
             local: t.local,
             first_ack: Default::default(),
             final_at: Default::default(),
+            followed_up: Vec::new(),
         };
         self.inner.traces.put(&stored)?;
         self.inner

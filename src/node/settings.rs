@@ -47,6 +47,8 @@ pub struct NodeSettings {
     /// Largest gossip message or request frame.
     pub max_message_bytes: usize,
     pub max_connections: u32,
+    /// Directed follow-ups a trace may send along its chain of custody.
+    pub max_follow_ups: usize,
 }
 
 impl Default for NodeSettings {
@@ -65,6 +67,7 @@ impl Default for NodeSettings {
             clock_skew_secs: 60,
             max_message_bytes: 64 * 1024,
             max_connections: 512,
+            max_follow_ups: 4,
         }
     }
 }

@@ -88,6 +88,9 @@ pub struct StoredTrace {
     pub first_ack: BTreeMap<String, u64>,
     #[serde(default)]
     pub final_at: BTreeMap<String, u64>,
+    /// States a directed follow-up was sent to, along the chain of custody.
+    #[serde(default)]
+    pub followed_up: Vec<CountryCode>,
 }
 
 #[derive(Debug, thiserror::Error)]

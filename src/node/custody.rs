@@ -1,0 +1,364 @@
+//! From answers to origin: assembles the verified answers of a trace into one
+//! chronological chain of custody, and names the point of diversion or the gap
+//! that hides it. Pure: no storage, no network.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{CountryCode, Date, EventKind, HolderCategory};
+use crate::protocol::{Outcome, RecordProjection};
+
+/// One verified answer, as the assembly needs it.
+#[derive(Debug, Clone)]
+pub struct AnswerInput<'a> {
+    /// Index of the answer in the trace, so each link can point at it.
+    pub index: usize,
+    pub state: CountryCode,
+    pub outcome: &'a Outcome,
+}
+
+/// One event of the weapon's life, and the signed answer it rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub date: Date,
+    pub kind: EventKind,
+    /// The State whose record holds the event.
+    pub state: CountryCode,
+    pub counterpart: Option<CountryCode>,
+    pub holder: Option<HolderCategory>,
+    /// Index of the answer in the trace's answers.
+    pub answer: usize,
+}
+
+/// Why the chain stops short of the point of diversion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Gap {
+    /// A State holds a matching record but withheld it.
+    Withheld { state: CountryCode },
+    /// The weapon was exported to a State that has not answered.
+    NoAnswer { state: CountryCode },
+    /// Several candidate records: the marking must be refined.
+    Ambiguous { state: CountryCode, count: u32 },
+    /// No State holds a record of the weapon.
+    NoRecord,
+}
+
+/// Where the weapon left lawful control, as far as the answers show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diversion {
+    /// The last lawful holder: its State and holder category.
+    pub last_lawful_state: CountryCode,
+    pub last_lawful_holder: Option<HolderCategory>,
+    /// The loss or theft, where recorded.
+    pub event: Option<Link>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Custody {
+    pub chain: Vec<Link>,
+    pub diversion: Option<Diversion>,
+    pub gaps: Vec<Gap>,
+    /// States the chain says the weapon went to that have not answered yet:
+    /// the targets of a directed follow-up.
+    pub follow_up: Vec<CountryCode>,
+}
+
+impl Custody {
+    /// The chain as a readable timeline, with the point of diversion and gaps.
+    pub fn to_text(&self) -> String {
+        let c = self;
+        let mut s = String::new();
+        if !c.chain.is_empty() {
+            s += "  chain of custody:\n";
+            for l in &c.chain {
+                s += &format!(
+                    "    {}  {:<12} {}{}{}  (answer {} from {})\n",
+                    l.date,
+                    l.kind.as_str(),
+                    l.state,
+                    l.counterpart
+                        .map(|x| format!(" <-> {x}"))
+                        .unwrap_or_default(),
+                    l.holder
+                        .map(|h| format!(", held by {h}"))
+                        .unwrap_or_default(),
+                    l.answer + 1,
+                    l.state
+                );
+            }
+        }
+        match &c.diversion {
+            Some(d) => {
+                s += &format!(
+                    "  point of diversion: {} ({}){}\n",
+                    d.last_lawful_state,
+                    d.last_lawful_holder
+                        .map(|h| h.to_string())
+                        .unwrap_or_else(|| "holder not recorded".into()),
+                    d.event
+                        .as_ref()
+                        .map(|e| format!(", {} on {}", e.kind.as_str(), e.date))
+                        .unwrap_or_default()
+                );
+            }
+            None => s += "  point of diversion: not established\n",
+        }
+        for g in &c.gaps {
+            s += &match g {
+                Gap::Withheld { state } => format!("  gap: {state} withheld its record\n"),
+                Gap::NoAnswer { state } => {
+                    format!("  gap: the weapon went to {state}, which has not answered\n")
+                }
+                Gap::Ambiguous { state, count } => {
+                    format!("  gap: {count} candidates in {state}; refine the marking\n")
+                }
+                Gap::NoRecord => "  gap: no State holds a record of this weapon\n".to_string(),
+            };
+        }
+        s
+    }
+}
+
+fn single_candidate<'a>(a: &AnswerInput<'a>) -> Option<&'a RecordProjection> {
+    match a.outcome {
+        // Ranked best first; the top candidate is the weapon the chain follows.
+        Outcome::Hit { candidates } => candidates.first().map(|c| &c.record),
+        _ => None,
+    }
+}
+
+/// Assembles the chain from the answers received so far. `answered` is every
+/// State that gave any answer, so that follow-ups are not sent twice.
+pub fn assemble(answers: &[AnswerInput<'_>], answered: &BTreeSet<CountryCode>) -> Custody {
+    let mut chain = Vec::new();
+    let mut gaps = Vec::new();
+    for a in answers {
+        match a.outcome {
+            Outcome::Withheld { .. } => gaps.push(Gap::Withheld { state: a.state }),
+            Outcome::TooMany { count } => gaps.push(Gap::Ambiguous {
+                state: a.state,
+                count: *count,
+            }),
+            _ => {}
+        }
+        if let Some(r) = single_candidate(a) {
+            for e in &r.events {
+                chain.push(Link {
+                    date: e.date,
+                    kind: e.kind,
+                    state: a.state,
+                    counterpart: e.counterpart,
+                    holder: e.holder,
+                    answer: a.index,
+                });
+            }
+        }
+    }
+    chain.sort_by(|x, y| (x.date, rank(x.kind), x.state).cmp(&(y.date, rank(y.kind), y.state)));
+    chain.dedup_by(|x, y| x.date == y.date && x.kind == y.kind && x.state == y.state);
+
+    // Exports to States that have not answered: the chain continues there.
+    let follow_up: Vec<CountryCode> = chain
+        .iter()
+        .filter(|l| l.kind == EventKind::Exported)
+        .filter_map(|l| l.counterpart)
+        .filter(|c| !answered.contains(c))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for s in &follow_up {
+        gaps.push(Gap::NoAnswer { state: *s });
+    }
+    if chain.is_empty() && gaps.is_empty() {
+        gaps.push(Gap::NoRecord);
+    }
+    Custody {
+        diversion: diversion(&chain),
+        chain,
+        gaps,
+        follow_up,
+    }
+}
+
+/// Orders events of one day in their natural sequence.
+fn rank(k: EventKind) -> u8 {
+    match k {
+        EventKind::Manufactured => 0,
+        EventKind::Exported => 1,
+        EventKind::Imported => 2,
+        EventKind::Transferred => 3,
+        EventKind::Lost | EventKind::Stolen => 4,
+        EventKind::Seized | EventKind::Surrendered => 5,
+        EventKind::Deactivated | EventKind::Destroyed => 6,
+    }
+}
+
+/// The first loss or theft, and the lawful holder just before it.
+fn diversion(chain: &[Link]) -> Option<Diversion> {
+    let at = chain.iter().position(|l| l.kind.is_diversion())?;
+    let event = chain[at].clone();
+    let before = chain[..at].iter().rev().find(|l| l.holder.is_some());
+    Some(Diversion {
+        last_lawful_state: event.state,
+        last_lawful_holder: event.holder.or_else(|| before.and_then(|l| l.holder)),
+        event: Some(event),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::marking::Marking;
+    use crate::protocol::{Candidate, EventProjection, Quality, WithheldReason};
+
+    fn cc(s: &str) -> CountryCode {
+        CountryCode::parse(s).unwrap()
+    }
+
+    fn ev(
+        date: &str,
+        kind: EventKind,
+        cp: Option<&str>,
+        holder: Option<HolderCategory>,
+    ) -> EventProjection {
+        EventProjection {
+            kind,
+            date: Date::parse(date).unwrap(),
+            counterpart: cp.map(cc),
+            holder,
+        }
+    }
+
+    fn hit(events: Vec<EventProjection>) -> Outcome {
+        Outcome::Hit {
+            candidates: vec![Candidate {
+                quality: Quality::Exact,
+                record: RecordProjection {
+                    marking: Marking::new("Walther", cc("DE"), "WP1").unwrap(),
+                    category: crate::model::WeaponCategory::Pistol,
+                    model: None,
+                    calibre: None,
+                    events,
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn a_three_hop_chain_ends_at_the_theft() {
+        use EventKind::*;
+        let a = hit(vec![
+            ev(
+                "2010-01-01",
+                Manufactured,
+                None,
+                Some(HolderCategory::Manufacturer),
+            ),
+            ev("2010-06-01", Exported, Some("NG"), None),
+        ]);
+        let b = hit(vec![
+            ev(
+                "2010-07-01",
+                Imported,
+                Some("DE"),
+                Some(HolderCategory::LicensedDealer),
+            ),
+            ev("2012-01-01", Exported, Some("GH"), None),
+        ]);
+        let c = hit(vec![
+            ev(
+                "2012-02-01",
+                Imported,
+                Some("NG"),
+                Some(HolderCategory::StatePolice),
+            ),
+            ev(
+                "2019-03-01",
+                Stolen,
+                None,
+                Some(HolderCategory::StatePolice),
+            ),
+        ]);
+        let answers = [
+            AnswerInput {
+                index: 2,
+                state: cc("GH"),
+                outcome: &c,
+            },
+            AnswerInput {
+                index: 0,
+                state: cc("DE"),
+                outcome: &a,
+            },
+            AnswerInput {
+                index: 1,
+                state: cc("NG"),
+                outcome: &b,
+            },
+        ];
+        let answered = [cc("DE"), cc("NG"), cc("GH")].into_iter().collect();
+        let k = assemble(&answers, &answered);
+        let kinds: Vec<EventKind> = k.chain.iter().map(|l| l.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![Manufactured, Exported, Imported, Exported, Imported, Stolen]
+        );
+        let d = k.diversion.clone().unwrap();
+        assert_eq!(
+            (d.last_lawful_state, d.last_lawful_holder),
+            (cc("GH"), Some(HolderCategory::StatePolice))
+        );
+        assert_eq!(d.event.unwrap().answer, 2);
+        assert!(k.gaps.is_empty() && k.follow_up.is_empty(), "{k:?}");
+    }
+
+    #[test]
+    fn a_silent_or_withholding_state_is_named_as_the_gap() {
+        use EventKind::*;
+        let a = hit(vec![
+            ev(
+                "2010-01-01",
+                Manufactured,
+                None,
+                Some(HolderCategory::Manufacturer),
+            ),
+            ev("2010-06-01", Exported, Some("NG"), None),
+        ]);
+        let withheld = Outcome::Withheld {
+            reason: WithheldReason::OngoingInvestigation,
+        };
+        let only_de = [AnswerInput {
+            index: 0,
+            state: cc("DE"),
+            outcome: &a,
+        }];
+        let k = assemble(&only_de, &[cc("DE")].into_iter().collect());
+        assert_eq!(k.follow_up, vec![cc("NG")]);
+        assert_eq!(k.gaps, vec![Gap::NoAnswer { state: cc("NG") }]);
+        assert!(k.diversion.is_none());
+
+        let both = [
+            AnswerInput {
+                index: 0,
+                state: cc("DE"),
+                outcome: &a,
+            },
+            AnswerInput {
+                index: 1,
+                state: cc("NG"),
+                outcome: &withheld,
+            },
+        ];
+        let k = assemble(&both, &[cc("DE"), cc("NG")].into_iter().collect());
+        assert_eq!(k.gaps, vec![Gap::Withheld { state: cc("NG") }]);
+        assert!(k.follow_up.is_empty());
+    }
+
+    #[test]
+    fn no_record_anywhere_is_said_so() {
+        let k = assemble(&[], &BTreeSet::new());
+        assert_eq!(k.gaps, vec![Gap::NoRecord]);
+    }
+}
