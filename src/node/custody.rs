@@ -156,7 +156,7 @@ pub fn assemble(answers: &[AnswerInput<'_>], answered: &BTreeSet<CountryCode>) -
             }
         }
     }
-    chain.sort_by(|x, y| (x.date, rank(x.kind), x.state).cmp(&(y.date, rank(y.kind), y.state)));
+    chain.sort_by_key(|l| (l.date, rank(l.kind), l.state));
     chain.dedup_by(|x, y| x.date == y.date && x.kind == y.kind && x.state == y.state);
 
     // Exports to States that have not answered: the chain continues there.
