@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CountryCode, Date, EventKind, HolderCategory};
-use crate::protocol::{Outcome, RecordProjection};
+use crate::model::{CountryCode, Date, EventKind, HolderCategory, WeaponCategory};
+use crate::protocol::{Candidate, Outcome, Quality, RecordProjection};
 
 /// One verified answer, as the assembly needs it.
 #[derive(Debug, Clone)]
@@ -63,6 +63,8 @@ pub struct Custody {
     /// States the chain says the weapon went to that have not answered yet:
     /// the targets of a directed follow-up.
     pub follow_up: Vec<CountryCode>,
+    /// Every candidate record, ranked across States.
+    pub candidates: Vec<RankedCandidate>,
 }
 
 impl Custody {
@@ -70,6 +72,21 @@ impl Custody {
     pub fn to_text(&self) -> String {
         let c = self;
         let mut s = String::new();
+        if c.candidates.len() > 1 {
+            s += "  candidates, best first across States:\n";
+            for (i, k) in c.candidates.iter().enumerate() {
+                s += &format!(
+                    "    {}. {} {:?} {} {} {} (import marks matched: {})\n",
+                    i + 1,
+                    k.state,
+                    k.quality,
+                    k.record.marking.manufacturer(),
+                    k.record.marking.country(),
+                    k.record.marking.serial(),
+                    k.import_marks_matched
+                );
+            }
+        }
         if !c.chain.is_empty() {
             s += "  chain of custody:\n";
             for l in &c.chain {
@@ -121,17 +138,74 @@ impl Custody {
     }
 }
 
-fn single_candidate<'a>(a: &AnswerInput<'a>) -> Option<&'a RecordProjection> {
-    match a.outcome {
-        // Ranked best first; the top candidate is the weapon the chain follows.
-        Outcome::Hit { candidates } => candidates.first().map(|c| &c.record),
-        _ => None,
-    }
+/// What the requester read off the weapon beyond its serial: used to rank
+/// candidates from several States against each other.
+#[derive(Debug, Clone, Default)]
+pub struct Wanted {
+    pub imports: Vec<CountryCode>,
+    pub category: Option<WeaponCategory>,
 }
 
-/// Assembles the chain from the answers received so far. `answered` is every
-/// State that gave any answer, so that follow-ups are not sent twice.
-pub fn assemble(answers: &[AnswerInput<'_>], answered: &BTreeSet<CountryCode>) -> Custody {
+/// One candidate record from one State's answer, as the requester ranks them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RankedCandidate {
+    pub state: CountryCode,
+    pub answer: usize,
+    pub quality: Quality,
+    /// How many of the weapon's import marks the record also carries.
+    pub import_marks_matched: usize,
+    pub category_matches: bool,
+    pub record: RecordProjection,
+}
+
+/// Better first: match quality, then agreement of import marks, then category.
+fn rank_key(c: &RankedCandidate) -> (Quality, std::cmp::Reverse<usize>, bool) {
+    (
+        c.quality,
+        std::cmp::Reverse(c.import_marks_matched),
+        !c.category_matches,
+    )
+}
+
+/// Every candidate of every hit, best first across States.
+pub fn rank_candidates(answers: &[AnswerInput<'_>], wanted: &Wanted) -> Vec<RankedCandidate> {
+    let mut all: Vec<RankedCandidate> = answers
+        .iter()
+        .flat_map(|a| {
+            let cands: &[Candidate] = match a.outcome {
+                Outcome::Hit { candidates } => candidates,
+                _ => &[],
+            };
+            cands.iter().map(move |c| RankedCandidate {
+                state: a.state,
+                answer: a.index,
+                quality: c.quality,
+                import_marks_matched: c
+                    .record
+                    .marking
+                    .imports()
+                    .iter()
+                    .filter(|m| wanted.imports.contains(&m.country))
+                    .count(),
+                category_matches: wanted.category.is_none_or(|w| w == c.record.category),
+                record: c.record.clone(),
+            })
+        })
+        .collect();
+    // Stable: within equal keys, each State's own order is kept.
+    all.sort_by_key(rank_key);
+    all
+}
+
+/// Assembles the chain from the answers received so far, following in each
+/// answer its best-ranked candidate. `answered` is every State that gave any
+/// answer, so that follow-ups are not sent twice.
+pub fn assemble(
+    answers: &[AnswerInput<'_>],
+    answered: &BTreeSet<CountryCode>,
+    wanted: &Wanted,
+) -> Custody {
+    let ranked = rank_candidates(answers, wanted);
     let mut chain = Vec::new();
     let mut gaps = Vec::new();
     for a in answers {
@@ -143,8 +217,8 @@ pub fn assemble(answers: &[AnswerInput<'_>], answered: &BTreeSet<CountryCode>) -
             }),
             _ => {}
         }
-        if let Some(r) = single_candidate(a) {
-            for e in &r.events {
+        if let Some(best) = ranked.iter().find(|c| c.answer == a.index) {
+            for e in &best.record.events {
                 chain.push(Link {
                     date: e.date,
                     kind: e.kind,
@@ -179,6 +253,7 @@ pub fn assemble(answers: &[AnswerInput<'_>], answered: &BTreeSet<CountryCode>) -
         chain,
         gaps,
         follow_up,
+        candidates: ranked,
     }
 }
 
@@ -211,7 +286,7 @@ fn diversion(chain: &[Link]) -> Option<Diversion> {
 mod tests {
     use super::*;
     use crate::marking::Marking;
-    use crate::protocol::{Candidate, EventProjection, Quality, WithheldReason};
+    use crate::protocol::{EventProjection, WithheldReason};
 
     fn cc(s: &str) -> CountryCode {
         CountryCode::parse(s).unwrap()
@@ -299,7 +374,7 @@ mod tests {
             },
         ];
         let answered = [cc("DE"), cc("NG"), cc("GH")].into_iter().collect();
-        let k = assemble(&answers, &answered);
+        let k = assemble(&answers, &answered, &Wanted::default());
         let kinds: Vec<EventKind> = k.chain.iter().map(|l| l.kind).collect();
         assert_eq!(
             kinds,
@@ -334,7 +409,11 @@ mod tests {
             state: cc("DE"),
             outcome: &a,
         }];
-        let k = assemble(&only_de, &[cc("DE")].into_iter().collect());
+        let k = assemble(
+            &only_de,
+            &[cc("DE")].into_iter().collect(),
+            &Wanted::default(),
+        );
         assert_eq!(k.follow_up, vec![cc("NG")]);
         assert_eq!(k.gaps, vec![Gap::NoAnswer { state: cc("NG") }]);
         assert!(k.diversion.is_none());
@@ -351,14 +430,18 @@ mod tests {
                 outcome: &withheld,
             },
         ];
-        let k = assemble(&both, &[cc("DE"), cc("NG")].into_iter().collect());
+        let k = assemble(
+            &both,
+            &[cc("DE"), cc("NG")].into_iter().collect(),
+            &Wanted::default(),
+        );
         assert_eq!(k.gaps, vec![Gap::Withheld { state: cc("NG") }]);
         assert!(k.follow_up.is_empty());
     }
 
     #[test]
     fn no_record_anywhere_is_said_so() {
-        let k = assemble(&[], &BTreeSet::new());
+        let k = assemble(&[], &BTreeSet::new(), &Wanted::default());
         assert_eq!(k.gaps, vec![Gap::NoRecord]);
     }
 }

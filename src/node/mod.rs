@@ -694,7 +694,19 @@ impl Node {
             })
             .collect();
         let answered = decoded.iter().map(|(_, s, _)| *s).collect();
-        custody::assemble(&inputs, &answered)
+        let wanted = protocol::decode_and_verify::<TraceQuery>(&t.query, self.inner.limits)
+            .map(|q| custody::Wanted {
+                imports: q
+                    .body()
+                    .marking
+                    .imports()
+                    .iter()
+                    .map(|m| m.country)
+                    .collect(),
+                category: Some(q.body().category),
+            })
+            .unwrap_or_default();
+        custody::assemble(&inputs, &answered, &wanted)
     }
 
     fn mark_unreachable(&self, peer: &PeerId, why: &str) {
