@@ -261,6 +261,7 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         if ctx.json {
             ctx.emit(&t, |_| String::new())
         } else {
+            print!("{}", t.custody.to_text());
             println!("status: {}", status_word(t.status));
             Ok(())
         }
@@ -424,14 +425,23 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
     with_client(ctx, async |c| {
         let st: serde_json::Value = c.get("/v1/status").await?;
         ctx.emit(&st, |s| {
+            let until = s["roster_valid_until"]
+                .as_u64()
+                .and_then(|secs| crate::model::Date::from_days((secs / 86_400) as i64))
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "?".into());
+            let members = s["roster_members"].as_u64().unwrap_or(0);
             format!(
-                "{} node of {} ({})\n  roster version {} with {} members\n  peers connected: {}\n  topics subscribed: {}\n  registry records: {}\n",
+                "{} node of {} ({}), up {} s\n  roster version {} valid until {}, {} members\n  peers connected: {} of {}\n  topics subscribed: {}\n  registry records: {}\n",
                 s["role"].as_str().unwrap_or("?"),
                 s["state"].as_str().unwrap_or("?"),
                 s["peer_id"].as_str().unwrap_or("?"),
+                s["uptime_secs"],
                 s["roster_version"],
-                s["roster_members"],
+                until,
+                members,
                 s["net"]["connected"].as_array().map(|a| a.len()).unwrap_or(0),
+                members.saturating_sub(1),
                 s["net"]["subscribed"].as_array().map(|a| a.len()).unwrap_or(0),
                 s["registry_records"]
             )

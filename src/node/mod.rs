@@ -282,8 +282,21 @@ impl Node {
                 _ = &mut shutdown => break,
             }
         }
+        self.drain().await;
         if let Err(e) = self.inner.db.flush() {
             tracing::error!(error = %e, "flushing the store at shutdown failed");
+        }
+    }
+
+    /// Lets queries being answered finish (their answers sent), for at most a
+    /// few seconds: no new ones are taken while it waits.
+    async fn drain(&self) {
+        let all = self.inner.settings.max_concurrent_queries as u32;
+        let wait =
+            tokio::time::timeout(Duration::from_secs(5), self.inner.busy.acquire_many(all)).await;
+        match wait {
+            Ok(Ok(_permits)) => tracing::info!("in-flight answers sent"),
+            _ => tracing::warn!("stopped with answers still in flight after 5 s"),
         }
     }
 
