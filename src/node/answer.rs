@@ -88,3 +88,82 @@ pub fn answer(
         .collect();
     Ok((Some(Outcome::Hit { candidates }), found))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::marking::{MakerTable, Marking};
+    use crate::model::{CountryCode, WeaponCategory};
+    use crate::protocol::{IntendedUse, LegalGround, Party, Priority, PublicKey, QueryId};
+
+    fn registry(lines: &[String]) -> (tempfile::TempDir, Registry) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = registry::open_db(&dir.path().join("db"), &Default::default()).unwrap();
+        let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+        let recs = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        reg.put_all(recs).unwrap();
+        (dir, reg)
+    }
+
+    fn rec(id: &str, serial: &str, confidential: bool) -> String {
+        format!(
+            r#"{{"id":"{id}","marking":{{"manufacturer":"Walther","country":"DE","serial":"{serial}"}},"category":"pistol","confidential":{confidential},"events":[{{"date":"2010-01-01","kind":"exported","counterpart":"NG","reference":"REF-CANARY","note":"NOTE-CANARY"}}]}}"#
+        )
+    }
+
+    fn query(serial: &str) -> TraceQuery {
+        TraceQuery {
+            id: QueryId([1; 16]),
+            requester: Party {
+                state: CountryCode::parse("KE").unwrap(),
+                key: PublicKey([2; 32]),
+            },
+            issued_at: 0,
+            ttl_secs: 60,
+            priority: Priority::Routine,
+            marking: Marking::new("Carl Walther", CountryCode::parse("DE").unwrap(), serial)
+                .unwrap(),
+            category: WeaponCategory::Pistol,
+            calibre: None,
+            legal_ground: LegalGround::SeizedInCrime,
+            intended_use: IntendedUse::CriminalInvestigation,
+        }
+    }
+
+    #[test]
+    fn outcomes_follow_the_registry_and_the_policy() {
+        let mut lines: Vec<String> = (0..7)
+            .map(|i| rec(&format!("W{i}"), &format!("AB{i}00"), false))
+            .collect();
+        lines.push(rec("C1", "CONF1", true));
+        let (_d, reg) = registry(&lines);
+        let policy = AnswerPolicy::default();
+
+        let (o, _) = answer(&reg, &query("AB300"), &policy).unwrap();
+        let Some(Outcome::Hit { candidates }) = o else {
+            panic!("{o:?}")
+        };
+        assert_eq!(candidates.len(), 1);
+        // Nothing national in what crosses the border.
+        let wire = format!("{candidates:?}");
+        assert!(!wire.contains("CANARY") && !wire.contains("W3"), "{wire}");
+
+        // A wildcard matching more than the bound answers with the count only.
+        let (o, _) = answer(&reg, &query("AB?00"), &policy).unwrap();
+        assert_eq!(o, Some(Outcome::TooMany { count: 7 }));
+
+        let (o, _) = answer(&reg, &query("CONF1"), &policy).unwrap();
+        assert!(matches!(o, Some(Outcome::Withheld { .. })), "{o:?}");
+
+        let (o, _) = answer(&reg, &query("ZZ999"), &policy).unwrap();
+        assert_eq!(o, Some(Outcome::NoHit));
+        let silent = AnswerPolicy {
+            answer_no_hit: false,
+            ..policy
+        };
+        assert_eq!(answer(&reg, &query("ZZ999"), &silent).unwrap().0, None);
+    }
+}
