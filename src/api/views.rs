@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::CountryCode;
 use crate::node::custody::Custody;
 use crate::node::{Asked, LocalCase, Node, StoredTrace, TraceStatus};
-use crate::protocol::{self, Outcome, TraceAnswer, TraceQuery};
+use crate::protocol::{Outcome, TraceAnswer, TraceQuery};
 
 /// One answer as the officer sees it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,10 +59,10 @@ pub fn trace_view(node: &Node, t: &StoredTrace) -> TraceView {
         .answers
         .iter()
         .map(|a| {
-            let decoded = protocol::decode_and_verify::<TraceAnswer>(&a.bytes, limits);
-            match decoded {
-                Ok(s) => {
-                    let b = s.body();
+            // Verified on receipt (unverifiable answers are refused, never
+            // stored); here the key is checked against the current roster.
+            match crate::node::decode_stored::<TraceAnswer>(&a.bytes, limits) {
+                Some(b) => {
                     let roster_ok = members.by_key(&b.responder.key).is_some_and(|(p, m)| {
                         m.state == b.responder.state && p.to_string() == a.peer
                     });
@@ -76,24 +76,22 @@ pub fn trace_view(node: &Node, t: &StoredTrace) -> TraceView {
                                 .to_string()
                         }),
                         answered_at: Some(b.answered_at),
-                        outcome: Some(b.outcome.clone()),
+                        outcome: Some(b.outcome),
                     }
                 }
-                Err(e) => AnswerView {
+                None => AnswerView {
                     peer: a.peer.clone(),
                     state: None,
                     received_at: a.received_at,
                     verified: false,
-                    verify_error: Some(e.to_string()),
+                    verify_error: Some("the stored answer is unreadable".into()),
                     answered_at: None,
                     outcome: None,
                 },
             }
         })
         .collect();
-    let query = protocol::decode_and_verify::<TraceQuery>(&t.query, limits)
-        .ok()
-        .map(|q| q.into_parts().1);
+    let query = crate::node::decode_stored::<TraceQuery>(&t.query, limits);
     let mut peers: Vec<&String> = t.first_ack.keys().chain(t.final_at.keys()).collect();
     peers.sort();
     peers.dedup();
