@@ -184,6 +184,27 @@ fn traces_reach_the_prefix_holders_and_come_back_signed() {
     let stats = fed.node("DE").json(&["registry", "stats"]);
     assert_eq!(stats["records"], 2);
 
+    // Subscriptions follow the registry: AT gains the prefix, then loses it.
+    let at = fed.node("AT");
+    let f = at.dir.join("more.jsonl");
+    std::fs::write(&f, record("AT-2", "Walther", "DE", "QQ1", &[], OTHER)).unwrap();
+    at.cli(&["registry", "import", path_str(&f)]);
+    fed.wait_subscribed("KE", prefix_topic, &["AT"]);
+    std::fs::write(&f, record("AT-2", "Glock", "AT", "QQ1", &[], OTHER)).unwrap();
+    at.cli(&["registry", "import", path_str(&f)]);
+    let at_peer = at.peer_id.clone();
+    wait_for(
+        "KE to see AT leave the prefix topic",
+        Duration::from_secs(30),
+        || {
+            let st = fed.node("KE").json(&["status"]);
+            (!st["net"]["topic_peers"][prefix_topic]
+                .to_string()
+                .contains(&at_peer))
+            .then_some(())
+        },
+    );
+
     // Metrics: token required; the answer DE sent is counted.
     let de = &fed.node("DE").dir;
     assert_eq!(common::http_get(de, "/metrics", false).0, 401);

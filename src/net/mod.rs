@@ -30,6 +30,9 @@ pub struct NetConfig {
     pub request_timeout: Duration,
     /// How often members that are not connected are dialled again.
     pub redial_every: Duration,
+    /// Bootstrap peers from configuration, each ending in `/p2p/PEERID`; used
+    /// in addition to the roster's addresses for members they name.
+    pub bootstrap: Vec<Multiaddr>,
 }
 
 impl Default for NetConfig {
@@ -40,6 +43,7 @@ impl Default for NetConfig {
             max_connections: 512,
             request_timeout: Duration::from_secs(10),
             redial_every: Duration::from_secs(5),
+            bootstrap: Vec::new(),
         }
     }
 }
@@ -347,8 +351,16 @@ impl EventLoop {
         self.topics = topics;
     }
 
-    fn set_members(&mut self, members: HashMap<PeerId, Vec<Multiaddr>>) {
+    fn set_members(&mut self, mut members: HashMap<PeerId, Vec<Multiaddr>>) {
         let me = *self.swarm.local_peer_id();
+        for addr in &self.cfg.bootstrap {
+            let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() else {
+                continue;
+            };
+            if let Some(addrs) = members.get_mut(&peer) {
+                addrs.push(addr.clone());
+            }
+        }
         let old: HashSet<PeerId> = self.members.keys().copied().collect();
         let b = self.swarm.behaviour_mut();
         for gone in old.iter().filter(|p| !members.contains_key(p)) {
@@ -371,6 +383,11 @@ impl EventLoop {
 
     fn dial_missing_members(&mut self) {
         let me = *self.swarm.local_peer_id();
+        if self.swarm.connected_peers().next().is_some() {
+            // Kademlia learns members' addresses from the peers it reaches,
+            // for members the roster lists without one.
+            let _ = self.swarm.behaviour_mut().kad.bootstrap();
+        }
         let missing: Vec<(PeerId, Vec<Multiaddr>)> = self
             .members
             .iter()
@@ -436,6 +453,17 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(ev)) => self.on_gossip(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Rr(ev)) => self.on_request_response(ev),
+            // A member the roster gave no address for, found through Kademlia.
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(libp2p::kad::Event::RoutingUpdated {
+                peer,
+                addresses,
+                ..
+            })) if self.members.contains_key(&peer) && !self.swarm.is_connected(&peer) => {
+                let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                    .addresses(addresses.into_vec())
+                    .build();
+                let _ = self.swarm.dial(opts);
+            }
             // Only members' self-reported addresses are worth remembering.
             SwarmEvent::Behaviour(BehaviourEvent::Identify(
                 libp2p::identify::Event::Received { peer_id, info, .. },

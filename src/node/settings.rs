@@ -26,6 +26,9 @@ pub struct NodeSettings {
     pub role: Role,
     /// libp2p listen addresses.
     pub listen: Vec<String>,
+    /// Bootstrap peers, `/ip4/.../tcp/4001/p2p/PEERID`, dialled in addition to
+    /// the roster's addresses (they must be roster members).
+    pub bootstrap: Vec<String>,
     /// The control API's address; loopback only.
     pub api_listen: String,
     /// Answer `no_hit` when holding the prefix but not the weapon.
@@ -56,6 +59,7 @@ impl Default for NodeSettings {
         NodeSettings {
             role: Role::Member,
             listen: vec!["/ip4/0.0.0.0/tcp/4001".into()],
+            bootstrap: Vec::new(),
             api_listen: "127.0.0.1:7701".into(),
             answer_no_hit: true,
             max_candidates: 5,
@@ -92,8 +96,24 @@ impl NodeSettings {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let bootstrap = self
+            .bootstrap
+            .iter()
+            .map(|a| {
+                let m = a.parse::<Multiaddr>().map_err(|e| {
+                    NodeError::Config(format!("node.bootstrap: {a:?} is not a multiaddr: {e}"))
+                })?;
+                match m.iter().last() {
+                    Some(libp2p::multiaddr::Protocol::P2p(_)) => Ok(m),
+                    _ => Err(NodeError::Config(format!(
+                        "node.bootstrap: {a:?} must end in /p2p/PEERID"
+                    ))),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(NetConfig {
             listen,
+            bootstrap,
             max_message_bytes: self
                 .max_message_bytes
                 .clamp(4096, crate::protocol::MAX_FRAME_CEILING),
