@@ -222,12 +222,32 @@ fn traces_reach_the_prefix_holders_and_come_back_signed() {
     );
     assert_eq!(common::http_get(de, "/v1/health", false).0, 200);
 
+    // The audit log on both sides: what was sent and received, nothing national.
+    let de_audit = fed.node("DE").json(&["audit", "show"]);
+    let kinds = de_audit.to_string();
+    assert!(
+        kinds.contains("query_received") && kinds.contains("answer_sent"),
+        "{kinds}"
+    );
+    assert!(!kinds.contains("CANARY"), "{kinds}");
+    let ke_audit = fed.node("KE").json(&["audit", "show"]).to_string();
+    assert!(
+        ke_audit.contains("trace_sent") && ke_audit.matches("answer_received").count() >= 3,
+        "{ke_audit}"
+    );
+    assert!(!ke_audit.contains("CANARY"), "{ke_audit}");
+    assert_eq!(fed.node("KE").json(&["audit", "verify"])["ok"], true);
+
     // The trace is kept: shown again after a restart of the requester.
     let id = t["id"].as_str().unwrap().to_string();
     fed.node_mut("KE").signal("TERM");
     if let Some(mut c) = fed.node_mut("KE").child.take() {
         let _ = c.wait();
     }
+    // Stopped gracefully, the node has signed its audit head; read offline.
+    let offline = fed.node("KE").json(&["audit", "verify"]);
+    assert_eq!(offline["ok"], true, "{offline}");
+    assert!(offline["signed_through"].is_u64(), "{offline}");
     let ke = fed.nodes.iter().position(|n| n.state == "KE").unwrap();
     fed.launch(ke);
     let shown = fed.node("KE").json(&["trace", "show", &id]);

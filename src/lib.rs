@@ -4,10 +4,11 @@
 //! The modules are walls; each may use only those before it in this list:
 //! `model`, `marking` (markings and matching), `registry` (the national store),
 //! `protocol` (wire messages, codec, signatures), `identity`, `roster`,
-//! `evidence`, `net` (libp2p), `config`, `node` (the application), `api` (the
+//! `evidence`, `audit` (the hash-chained log), `net` (libp2p), `config`, `node` (the application), `api` (the
 //! local control API), `demo`, `cli`.
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -179,6 +179,21 @@ pub async fn route(node: &Node, method: &Method, path: &str, query: &str, body: 
             ),
             Err(e) => node_error(e),
         },
+        (&Method::GET, ["v1", "audit"]) => {
+            let since = query_param(query, "since")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            match node.audit().entries(since) {
+                Ok(v) => json_reply(StatusCode::OK, &v),
+                Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
+        (&Method::GET, ["v1", "audit", "verify"]) => {
+            match node.audit().verify(&node.public_key()) {
+                Ok(r) => json_reply(StatusCode::OK, &r),
+                Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
         (_, ["v1", "registry", ..]) => registry_route(node, method, &segs[2..], body).await,
         _ => error_reply(
             StatusCode::NOT_FOUND,

@@ -1,6 +1,7 @@
 //! The command line: clap definitions and output formatting. A thin layer over
 //! the library; every error reaches the user as one line saying what to do.
 
+mod audit;
 pub(crate) mod node;
 mod output;
 mod registry;
@@ -64,6 +65,9 @@ pub enum Command {
     Roster(trust::RosterCommand),
     /// Check an exported evidence bundle offline; exits non-zero if any part fails.
     Verify(trust::VerifyArgs),
+    /// The hash-chained audit log: show, verify, export.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Check a configuration file (default: the data directory's tracenet.toml).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -112,6 +116,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Peers => node::run_peers(&ctx),
         Command::Status => node::run_status(&ctx),
         Command::Identity(cmd) => trust::run_identity(cmd, &ctx),
+        Command::Audit(cmd) => audit::run(cmd, &ctx),
         Command::Roster(cmd) => trust::run_roster(cmd, &ctx),
         Command::Verify(args) => trust::run_verify(args, &ctx),
         Command::Config(ConfigCommand::Check { file }) => {

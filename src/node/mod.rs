@@ -19,6 +19,7 @@ use libp2p::PeerId;
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc, watch};
 
+use crate::audit::{AuditKind, AuditLog, NewEntry};
 use crate::config::Config;
 use crate::identity::{self, NodeKey};
 use crate::marking::{ImportMark, Marking, MarkingFields};
@@ -107,6 +108,7 @@ struct Inner {
     registry: Option<Arc<Registry>>,
     db: sled::Db,
     traces: TraceStore,
+    audit: AuditLog,
     by_digest: sled::Tree,
     pending: Mutex<HashSet<String>>,
     members: RwLock<Members>,
@@ -121,6 +123,8 @@ struct Inner {
     counters: Counters,
     listen: Mutex<Vec<String>>,
     started: Instant,
+    /// Sequence of the last head-signed entry, so that an idle log is not re-signed.
+    last_signed_head: Mutex<Option<u64>>,
 }
 
 impl Node {
@@ -157,6 +161,7 @@ impl Node {
                 data_dir: data_dir.to_path_buf(),
                 state: cfg.state,
                 by_digest: db.open_tree("trace_by_digest")?,
+                audit: AuditLog::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
                 exact_limiter: Mutex::new(RateLimiter::new(settings.queries_per_minute)),
                 fuzzy_limiter: Mutex::new(RateLimiter::new(settings.fuzzy_queries_per_minute)),
                 replay: Mutex::new(ReplayGuard::new(100_000)),
@@ -179,6 +184,7 @@ impl Node {
                 counters: Counters::default(),
                 listen: Mutex::new(Vec::new()),
                 started: Instant::now(),
+                last_signed_head: Mutex::new(None),
             }),
         };
         node.apply_members().await?;
@@ -232,6 +238,45 @@ impl Node {
         self.inner.members.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub fn public_key(&self) -> protocol::PublicKey {
+        self.inner.key.public_key()
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+
+    /// Records an audit entry; with `flush`, waits until it is on disk. A
+    /// failure is logged loudly: the node keeps serving, but says so.
+    fn record(&self, kind: AuditKind, n: NewEntry, flush: bool) {
+        let r = if flush {
+            self.inner.audit.append(kind, n, unix_now())
+        } else {
+            self.inner.audit.append_unflushed(kind, n, unix_now())
+        };
+        if let Err(e) = r {
+            tracing::error!(error = %e, ?kind, "cannot write the audit log");
+        }
+    }
+
+    /// Signs the audit head if entries were added since it was last signed.
+    pub fn sign_audit_head(&self) {
+        let last_signed = self.inner.audit.head().map(|(seq, _)| seq);
+        let needs = match self.inner.last_signed_head.lock() {
+            Ok(mut l) => {
+                let needs = *l != last_signed && last_signed.is_some();
+                if needs {
+                    *l = last_signed.map(|s| s + 1);
+                }
+                needs
+            }
+            Err(_) => false,
+        };
+        if needs && let Err(e) = self.inner.audit.sign_head(&self.inner.key, unix_now()) {
+            tracing::error!(error = %e, "cannot sign the audit head");
+        }
+    }
+
     /// A counter that moves whenever a trace changes; waiters watch it.
     pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
         self.inner.changed.subscribe()
@@ -271,6 +316,8 @@ impl Node {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let every = Duration::from_secs(self.inner.settings.audit_sign_every_secs.max(1));
+        let mut sign_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -279,10 +326,15 @@ impl Node {
                     None => break,
                 },
                 _ = tick.tick() => self.expire_pending(),
+                _ = sign_tick.tick() => {
+                    let n = self.clone();
+                    let _ = tokio::task::spawn_blocking(move || n.sign_audit_head()).await;
+                }
                 _ = &mut shutdown => break,
             }
         }
         self.drain().await;
+        self.sign_audit_head();
         if let Err(e) = self.inner.db.flush() {
             tracing::error!(error = %e, "flushing the store at shutdown failed");
         }
@@ -366,8 +418,22 @@ impl Node {
             Err(e) => {
                 tracing::info!(error = %e, "rejected a query that does not verify");
                 bump(&self.inner.counters.queries_rejected);
+                self.record(
+                    AuditKind::QueryRefused,
+                    NewEntry {
+                        rule: Some("does_not_verify".into()),
+                        ..NewEntry::default()
+                    },
+                    false,
+                );
                 return (Verdict::Reject, None);
             }
+        };
+        let audit_of = |rule: Option<&str>| NewEntry {
+            state: Some(q.body().requester.state),
+            query: Some(q.digest().to_hex()),
+            rule: rule.map(str::to_string),
+            ..NewEntry::default()
         };
         let b = q.body();
         let member_ok = self
@@ -377,6 +443,11 @@ impl Node {
         if !member_ok {
             tracing::info!(state = %b.requester.state, "rejected a query from a key not in the roster for its State");
             bump(&self.inner.counters.queries_rejected);
+            self.record(
+                AuditKind::QueryRefused,
+                audit_of(Some("not_in_roster")),
+                false,
+            );
             return (Verdict::Reject, None);
         }
         if b.requester.key == self.inner.key.public_key() {
@@ -389,6 +460,7 @@ impl Node {
                 // A clock problem, not an attack: not forwarded, not penalised.
                 tracing::info!(state = %b.requester.state, error = %e, "ignored a stale query");
                 bump(&self.inner.counters.queries_stale);
+                self.record(AuditKind::QueryRefused, audit_of(Some("stale")), false);
                 return (Verdict::Ignore, None);
             }
         };
@@ -402,6 +474,7 @@ impl Node {
             // The same query reached us on a second topic, or was replayed.
             return (Verdict::Ignore, None);
         }
+        self.record(AuditKind::QueryReceived, audit_of(None), false);
         (Verdict::Accept, Some(q))
     }
 
@@ -421,6 +494,21 @@ impl Node {
         if !allowed {
             tracing::info!(state = %b.requester.state, "query rate limit reached; not answered");
             bump(&self.inner.counters.queries_rate_limited);
+            let rule = if b.marking.has_wildcards() {
+                "fuzzy_rate_limit"
+            } else {
+                "rate_limit"
+            };
+            self.record(
+                AuditKind::QueryRefused,
+                NewEntry {
+                    state: Some(b.requester.state),
+                    query: Some(q.digest().to_hex()),
+                    rule: Some(rule.into()),
+                    ..NewEntry::default()
+                },
+                true,
+            );
             return None;
         }
         let policy = self.inner.settings.answer_policy();
@@ -439,8 +527,21 @@ impl Node {
             Outcome::Withheld { .. } => &c.answers_sent_withheld,
             _ => &c.answers_sent_other,
         });
+        let (word, rule) = outcome_words(&outcome);
         let bytes = self.sign_answer(q.digest(), outcome)?;
         let peer = identity::peer_id_of(&b.requester.key)?;
+        // On disk before the answer leaves: no answer is ever sent unrecorded.
+        self.record(
+            AuditKind::AnswerSent,
+            NewEntry {
+                peer: Some(peer.to_string()),
+                state: Some(b.requester.state),
+                query: Some(q.digest().to_hex()),
+                outcome: Some(word.into()),
+                rule: rule.map(str::to_string),
+            },
+            true,
+        );
         Some((peer, bytes))
     }
 
@@ -497,6 +598,15 @@ impl Node {
             }
             Err(reason) => {
                 bump(&self.inner.counters.answers_rejected);
+                self.record(
+                    AuditKind::AnswerRefused,
+                    NewEntry {
+                        peer: Some(peer.to_string()),
+                        rule: Some(reason.chars().take(200).collect()),
+                        ..NewEntry::default()
+                    },
+                    true,
+                );
                 tracing::info!(%peer, %reason, "refused an incoming answer");
                 format!("refused: {reason}").into_bytes()
             }
@@ -594,6 +704,18 @@ impl Node {
             return Err("the answer is dated before its query".into());
         }
         let is_final = !matches!(a.body().outcome, Outcome::Acknowledged);
+        // Flushed by the trace update just below (one log for every tree).
+        self.record(
+            AuditKind::AnswerReceived,
+            NewEntry {
+                peer: Some(peer.to_string()),
+                state: Some(member.state),
+                query: Some(digest.to_hex()),
+                outcome: Some(outcome_words(&a.body().outcome).0.into()),
+                rule: None,
+            },
+            false,
+        );
         let now = unix_now();
         let peer_s = peer.to_string();
         self.inner
@@ -833,6 +955,15 @@ impl Node {
         self.inner
             .by_digest
             .insert(signed.digest().as_bytes(), stored.id.as_bytes())?;
+        self.record(
+            AuditKind::TraceSent,
+            NewEntry {
+                query: Some(signed.digest().to_hex()),
+                outcome: Some(format!("asked {}", stored.asked.len())),
+                ..NewEntry::default()
+            },
+            false,
+        );
         self.inner.traces.put(&stored)?;
         if let Ok(mut p) = self.inner.pending.lock() {
             p.insert(stored.id.clone());
@@ -941,6 +1072,14 @@ impl Node {
         };
         let members = members_of(&roster);
         let version = members.version;
+        self.record(
+            AuditKind::RosterInstalled,
+            NewEntry {
+                outcome: Some(format!("version {version}")),
+                ..NewEntry::default()
+            },
+            true,
+        );
         *self
             .inner
             .members
@@ -999,6 +1138,17 @@ fn members_of(roster: &Roster) -> Members {
         );
     }
     m
+}
+
+/// The outcome as one word for the audit log and metrics, and the rule behind it.
+fn outcome_words(o: &Outcome) -> (&'static str, Option<&'static str>) {
+    match o {
+        Outcome::Hit { .. } => ("hit", None),
+        Outcome::NoHit => ("no_hit", None),
+        Outcome::Withheld { .. } => ("withheld", Some("confidential_record")),
+        Outcome::Acknowledged => ("acknowledged", Some("human_review")),
+        Outcome::TooMany { .. } => ("too_many", Some("max_candidates")),
+    }
 }
 
 /// Decodes a frame this node stored after verifying it on receipt (its own

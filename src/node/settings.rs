@@ -52,6 +52,8 @@ pub struct NodeSettings {
     pub max_connections: u32,
     /// Directed follow-ups a trace may send along its chain of custody.
     pub max_follow_ups: usize,
+    /// How often the node signs its audit head (and always at shutdown).
+    pub audit_sign_every_secs: u64,
 }
 
 impl Default for NodeSettings {
@@ -72,6 +74,7 @@ impl Default for NodeSettings {
             max_message_bytes: 64 * 1024,
             max_connections: 512,
             max_follow_ups: 4,
+            audit_sign_every_secs: 3600,
         }
     }
 }

@@ -1,0 +1,448 @@
+//! The audit log: every query sent or received, every answer sent or received
+//! and every decision, appended to a hash chain in sled. Each entry holds the
+//! digest of the one before, so a changed, removed or reordered entry is found
+//! by `verify`; the node periodically signs the head, so that even its own
+//! operator cannot rewrite history unnoticed.
+
+use std::sync::Mutex;
+
+use ring::digest;
+use serde::{Deserialize, Serialize};
+
+use crate::identity::NodeKey;
+use crate::model::CountryCode;
+use crate::protocol;
+
+/// The hash of the entry before the first one.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    TraceSent,
+    QueryReceived,
+    QueryRefused,
+    AnswerSent,
+    AnswerReceived,
+    AnswerRefused,
+    RosterInstalled,
+    HeadSigned,
+}
+
+/// One entry. No national-only field is ever written here: peers, States,
+/// query digests, outcomes and the rule that decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: u64,
+    /// Unix seconds.
+    pub at: u64,
+    pub kind: AuditKind,
+    #[serde(default)]
+    pub peer: Option<String>,
+    #[serde(default)]
+    pub state: Option<CountryCode>,
+    /// Hex SHA-256 of the signed query frame concerned.
+    #[serde(default)]
+    pub query: Option<String>,
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// Which rule decided (`rate_limit`, `not_in_roster`, `confidential`, ...).
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// For `head_signed`: base64 of the node's signature over the head.
+    #[serde(default)]
+    pub signature: Option<String>,
+    /// Hex hash of the previous entry.
+    pub prev: String,
+    /// Hex SHA-256 of this entry's canonical JSON with `hash` empty.
+    pub hash: String,
+}
+
+/// What an appender fills in; the log adds sequence, time and hashes.
+#[derive(Debug, Clone, Default)]
+pub struct NewEntry {
+    pub peer: Option<String>,
+    pub state: Option<CountryCode>,
+    pub query: Option<String>,
+    pub outcome: Option<String>,
+    pub rule: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    #[error("audit log storage: {0}")]
+    Storage(#[from] sled::Error),
+    #[error("audit entry {seq} is unreadable: {reason}")]
+    Corrupt { seq: u64, reason: String },
+}
+
+/// A break in the chain, found by `verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Break {
+    pub seq: u64,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub ok: bool,
+    pub entries: u64,
+    pub head: Option<String>,
+    /// The last entry whose signed head covers it, if any.
+    pub signed_through: Option<u64>,
+    pub breaks: Vec<Break>,
+}
+
+fn entry_hash(e: &AuditEntry) -> String {
+    let mut c = e.clone();
+    c.hash = String::new();
+    let bytes = serde_json::to_vec(&c).unwrap_or_default();
+    hex::encode(digest::digest(&digest::SHA256, &bytes).as_ref())
+}
+
+/// The bytes a head signature covers.
+fn head_message(seq: u64, hash: &str) -> Vec<u8> {
+    let mut m = b"tracenet/v1/audit-head\0".to_vec();
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(hash.as_bytes());
+    m
+}
+
+pub struct AuditLog {
+    tree: sled::Tree,
+    /// (next seq, hash of the last entry): appends are serialised through it.
+    head: Mutex<(u64, String)>,
+}
+
+impl AuditLog {
+    pub fn open(db: &sled::Db) -> Result<Self, AuditError> {
+        let tree = db.open_tree("audit")?;
+        let head = match tree.last()? {
+            Some((k, v)) => {
+                let e = decode(&k, &v)?;
+                (e.seq + 1, e.hash)
+            }
+            None => (0, GENESIS.to_string()),
+        };
+        Ok(AuditLog {
+            tree,
+            head: Mutex::new(head),
+        })
+    }
+
+    /// Appends an entry and waits until it is on disk: an entry reported
+    /// written survives a crash.
+    pub fn append(&self, kind: AuditKind, n: NewEntry, at: u64) -> Result<AuditEntry, AuditError> {
+        let e = self.append_with(kind, n, at, |_, _| None)?;
+        self.tree.flush()?;
+        Ok(e)
+    }
+
+    /// Appends without waiting for the disk: for an entry that a flushed write
+    /// of the same store follows at once (sled keeps one log for all trees).
+    pub fn append_unflushed(
+        &self,
+        kind: AuditKind,
+        n: NewEntry,
+        at: u64,
+    ) -> Result<AuditEntry, AuditError> {
+        self.append_with(kind, n, at, |_, _| None)
+    }
+
+    fn append_with(
+        &self,
+        kind: AuditKind,
+        n: NewEntry,
+        at: u64,
+        sign: impl FnOnce(u64, &str) -> Option<String>,
+    ) -> Result<AuditEntry, AuditError> {
+        let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
+        let (seq, prev) = head.clone();
+        let mut e = AuditEntry {
+            seq,
+            at,
+            kind,
+            peer: n.peer,
+            state: n.state,
+            query: n.query,
+            outcome: n.outcome,
+            rule: n.rule,
+            signature: sign(seq.saturating_sub(1), &prev),
+            prev,
+            hash: String::new(),
+        };
+        e.hash = entry_hash(&e);
+        let bytes = serde_json::to_vec(&e).map_err(|err| AuditError::Corrupt {
+            seq,
+            reason: err.to_string(),
+        })?;
+        self.tree.insert(seq.to_be_bytes(), bytes)?;
+        *head = (seq + 1, e.hash.clone());
+        Ok(e)
+    }
+
+    /// Signs the current head (the last entry's sequence and hash) with the
+    /// node key, recorded as an entry of its own.
+    pub fn sign_head(&self, key: &NodeKey, at: u64) -> Result<AuditEntry, AuditError> {
+        let e = self.append_with(
+            AuditKind::HeadSigned,
+            NewEntry::default(),
+            at,
+            |seq, hash| {
+                // The message starts with its own domain tag, distinct from every
+                // protocol message's.
+                let sig = key.signing_key().sign_raw(&head_message(seq, hash));
+                use base64::Engine as _;
+                Some(base64::engine::general_purpose::STANDARD.encode(sig.0))
+            },
+        )?;
+        self.tree.flush()?;
+        Ok(e)
+    }
+
+    /// The last entry's sequence and hash.
+    pub fn head(&self) -> Option<(u64, String)> {
+        let h = self.head.lock().unwrap_or_else(|p| p.into_inner());
+        (h.0 > 0).then(|| (h.0 - 1, h.1.clone()))
+    }
+
+    /// Entries at or after unix time `since`, in order.
+    pub fn entries(&self, since: u64) -> Result<Vec<AuditEntry>, AuditError> {
+        let mut out = Vec::new();
+        for kv in self.tree.iter() {
+            let (k, v) = kv?;
+            let e = decode(&k, &v)?;
+            if e.at >= since {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Walks the chain and reports every changed, removed or reordered entry,
+    /// and every head signature that does not verify with `key`.
+    pub fn verify(&self, key: &protocol::PublicKey) -> Result<VerifyReport, AuditError> {
+        let mut breaks = Vec::new();
+        let mut expect_seq = 0u64;
+        let mut prev = GENESIS.to_string();
+        let mut signed_through = None;
+        let mut n = 0;
+        for kv in self.tree.iter() {
+            let (k, v) = kv?;
+            let key_seq = k
+                .as_ref()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .unwrap_or(u64::MAX);
+            n += 1;
+            let e = match serde_json::from_slice::<AuditEntry>(&v) {
+                Ok(e) => e,
+                Err(err) => {
+                    breaks.push(Break {
+                        seq: key_seq,
+                        problem: format!("unreadable: {err}"),
+                    });
+                    expect_seq = key_seq.saturating_add(1);
+                    continue;
+                }
+            };
+            if e.seq != key_seq {
+                breaks.push(Break {
+                    seq: key_seq,
+                    problem: format!("stored under {key_seq} but says {}: moved", e.seq),
+                });
+            }
+            if key_seq != expect_seq {
+                breaks.push(Break {
+                    seq: expect_seq,
+                    problem: format!(
+                        "entries {expect_seq} to {} are missing",
+                        key_seq.saturating_sub(1)
+                    ),
+                });
+            }
+            if e.prev != prev {
+                breaks.push(Break {
+                    seq: key_seq,
+                    problem: "does not follow the entry before it (removed or reordered)".into(),
+                });
+            }
+            if entry_hash(&e) != e.hash {
+                breaks.push(Break {
+                    seq: key_seq,
+                    problem: "changed after it was written".into(),
+                });
+            }
+            if e.kind == AuditKind::HeadSigned {
+                let ok = e.signature.as_deref().is_some_and(|s| {
+                    use base64::Engine as _;
+                    let sig = base64::engine::general_purpose::STANDARD.decode(s).ok();
+                    let sig = sig.as_deref().and_then(protocol::Signature::from_slice);
+                    sig.is_some_and(|sig| {
+                        key.verifies(&head_message(key_seq.saturating_sub(1), &e.prev), &sig)
+                    })
+                });
+                if ok {
+                    signed_through = key_seq.checked_sub(1);
+                } else {
+                    breaks.push(Break {
+                        seq: key_seq,
+                        problem: "the signed head does not verify with this node's key".into(),
+                    });
+                }
+            }
+            prev = e.hash.clone();
+            expect_seq = key_seq.saturating_add(1);
+        }
+        Ok(VerifyReport {
+            ok: breaks.is_empty(),
+            entries: n,
+            head: (n > 0).then_some(prev),
+            signed_through,
+            breaks,
+        })
+    }
+}
+
+fn decode(k: &[u8], v: &[u8]) -> Result<AuditEntry, AuditError> {
+    let seq = k.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
+    serde_json::from_slice(v).map_err(|e| AuditError::Corrupt {
+        seq,
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log() -> (tempfile::TempDir, sled::Db, AuditLog) {
+        let d = tempfile::tempdir().unwrap();
+        let db = sled::Config::new()
+            .path(d.path().join("db"))
+            .open()
+            .unwrap();
+        let log = AuditLog::open(&db).unwrap();
+        (d, db, log)
+    }
+
+    fn entry(peer: &str) -> NewEntry {
+        NewEntry {
+            peer: Some(peer.into()),
+            ..NewEntry::default()
+        }
+    }
+
+    #[test]
+    fn an_intact_chain_verifies_and_survives_reopening() {
+        let (_d, db, log) = log();
+        let key = NodeKey::from_seed([5; 32]).unwrap();
+        for i in 0..5 {
+            log.append(AuditKind::QueryReceived, entry(&format!("p{i}")), 100 + i)
+                .unwrap();
+        }
+        log.sign_head(&key, 200).unwrap();
+        let r = log.verify(&key.public_key()).unwrap();
+        assert!(r.ok, "{r:?}");
+        assert_eq!((r.entries, r.signed_through), (6, Some(4)));
+        drop(log);
+        let again = AuditLog::open(&db).unwrap();
+        let e = again
+            .append(AuditKind::AnswerSent, entry("x"), 300)
+            .unwrap();
+        assert_eq!(e.seq, 6);
+        assert!(again.verify(&key.public_key()).unwrap().ok);
+        assert_eq!(again.entries(300).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn changed_removed_and_reordered_entries_are_found() {
+        let key = NodeKey::from_seed([5; 32]).unwrap();
+        let pk = key.public_key();
+        // Changed.
+        let (_d, db, log) = log();
+        for i in 0..4 {
+            log.append(AuditKind::QueryReceived, entry(&format!("p{i}")), i)
+                .unwrap();
+        }
+        let tree = db.open_tree("audit").unwrap();
+        let raw = tree.get(2u64.to_be_bytes()).unwrap().unwrap();
+        let edited = String::from_utf8(raw.to_vec())
+            .unwrap()
+            .replace("\"p2\"", "\"pX\"");
+        tree.insert(2u64.to_be_bytes(), edited.as_bytes()).unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert!(!r.ok);
+        assert_eq!(r.breaks[0].seq, 2);
+        assert!(r.breaks[0].problem.contains("changed"), "{r:?}");
+
+        // Removed.
+        let (_d, db, log) = self::log();
+        for i in 0..4 {
+            log.append(AuditKind::QueryReceived, entry(&format!("p{i}")), i)
+                .unwrap();
+        }
+        db.open_tree("audit")
+            .unwrap()
+            .remove(1u64.to_be_bytes())
+            .unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert!(
+            r.breaks
+                .iter()
+                .any(|b| b.seq == 1 && b.problem.contains("missing")),
+            "{r:?}"
+        );
+
+        // Reordered (two entries swapped).
+        let (_d, db, log) = self::log();
+        for i in 0..4 {
+            log.append(AuditKind::QueryReceived, entry(&format!("p{i}")), i)
+                .unwrap();
+        }
+        let t = db.open_tree("audit").unwrap();
+        let a = t.get(1u64.to_be_bytes()).unwrap().unwrap();
+        let b = t.get(2u64.to_be_bytes()).unwrap().unwrap();
+        t.insert(1u64.to_be_bytes(), b).unwrap();
+        t.insert(2u64.to_be_bytes(), a).unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert!(!r.ok && r.breaks.iter().any(|b| b.seq == 1), "{r:?}");
+    }
+
+    #[test]
+    fn a_rewritten_history_fails_the_signed_head() {
+        let key = NodeKey::from_seed([5; 32]).unwrap();
+        let (_d, db, log) = log();
+        for i in 0..3 {
+            log.append(AuditKind::QueryReceived, entry(&format!("p{i}")), i)
+                .unwrap();
+        }
+        log.sign_head(&key, 10).unwrap();
+        // The operator rewrites entry 1 and recomputes every hash after it, but
+        // cannot sign the new head with a key other than the node's.
+        let t = db.open_tree("audit").unwrap();
+        let mut prev = GENESIS.to_string();
+        for seq in 0..4u64 {
+            let mut e: AuditEntry =
+                serde_json::from_slice(&t.get(seq.to_be_bytes()).unwrap().unwrap()).unwrap();
+            if seq == 1 {
+                e.peer = Some("forged".into());
+            }
+            e.prev = prev.clone();
+            e.hash = entry_hash(&e);
+            prev = e.hash.clone();
+            t.insert(seq.to_be_bytes(), serde_json::to_vec(&e).unwrap())
+                .unwrap();
+        }
+        let r = log.verify(&key.public_key()).unwrap();
+        assert!(!r.ok);
+        assert!(
+            r.breaks
+                .iter()
+                .any(|b| b.seq == 3 && b.problem.contains("signed head")),
+            "{r:?}"
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! `tracenet audit show|verify|export`: the node's hash-chained audit log,
+//! read directly when the node is stopped, through it when it runs.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+
+use super::Context;
+use crate::audit::{AuditEntry, AuditLog, VerifyReport};
+use crate::config::Config;
+use crate::identity::{self, NodeKey};
+use crate::model::Date;
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print entries, oldest first.
+    Show {
+        /// Only entries from this day (YYYY-MM-DD) on.
+        #[arg(long, value_name = "DATE")]
+        since: Option<Date>,
+    },
+    /// Check the hash chain and the signed heads; exits non-zero, naming the
+    /// entry, if anything was changed, removed or reordered.
+    Verify,
+    /// Write every entry as JSON Lines (`-` for standard output).
+    Export { file: PathBuf },
+}
+
+fn since_secs(d: Option<Date>) -> u64 {
+    d.map(|d| (d.to_days().max(0) as u64) * 86_400).unwrap_or(0)
+}
+
+/// Runs `f` on the audit log held in the data directory, opened directly.
+fn offline<T>(
+    ctx: &Context,
+    f: impl FnOnce(&AuditLog, &NodeKey) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
+    let db = crate::registry::open_db(&ctx.data_dir.join("db"), &cfg.store_options())?;
+    let key = NodeKey::load(&identity::key_path(&ctx.data_dir))?;
+    f(&AuditLog::open(&db)?, &key)
+}
+
+fn node_running(ctx: &Context) -> bool {
+    crate::api::ApiClient::from_data_dir(&ctx.data_dir).is_ok()
+}
+
+fn entries(ctx: &Context, since: u64) -> anyhow::Result<Vec<AuditEntry>> {
+    if node_running(ctx) {
+        return super::node::with_client(ctx, async |c| {
+            Ok(c.get(&format!("/v1/audit?since={since}")).await?)
+        });
+    }
+    offline(ctx, |log, _| Ok(log.entries(since)?))
+}
+
+fn render(e: &AuditEntry) -> String {
+    let mut t = format!("{:>6}  {}  {:?}", e.seq, e.at, e.kind);
+    for (k, v) in [
+        ("state", e.state.map(|s| s.to_string())),
+        (
+            "query",
+            e.query.as_ref().map(|q| q.chars().take(16).collect()),
+        ),
+        ("outcome", e.outcome.clone()),
+        ("rule", e.rule.clone()),
+        ("peer", e.peer.clone()),
+    ] {
+        if let Some(v) = v {
+            t += &format!("  {k}={v}");
+        }
+    }
+    t
+}
+
+pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
+    match cmd {
+        AuditCommand::Show { since } => {
+            let all = entries(ctx, since_secs(since))?;
+            ctx.emit(&all, |all| {
+                all.iter().map(render).collect::<Vec<_>>().join("\n")
+            })
+        }
+        AuditCommand::Export { file } => {
+            let all = entries(ctx, 0)?;
+            let mut out = String::new();
+            for e in &all {
+                out += &serde_json::to_string(e)?;
+                out.push('\n');
+            }
+            if file.as_os_str() == "-" {
+                print!("{out}");
+                return Ok(());
+            }
+            super::write_new_file(&file, out.as_bytes())
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            ctx.emit(
+                &serde_json::json!({"file": file, "entries": all.len()}),
+                |v| {
+                    format!(
+                        "{} audit entries written to {}",
+                        v["entries"],
+                        file.display()
+                    )
+                },
+            )
+        }
+        AuditCommand::Verify => {
+            let report: VerifyReport = if node_running(ctx) {
+                super::node::with_client(ctx, async |c| Ok(c.get("/v1/audit/verify").await?))?
+            } else {
+                offline(ctx, |log, key| Ok(log.verify(&key.public_key())?))?
+            };
+            ctx.emit(&report, |r| {
+                let mut t = format!(
+                    "{} entries, head {}, signed through entry {}\n",
+                    r.entries,
+                    r.head.as_deref().unwrap_or("-"),
+                    r.signed_through
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "none".into())
+                );
+                for b in &r.breaks {
+                    t += &format!("  entry {}: {}\n", b.seq, b.problem);
+                }
+                t += if r.ok {
+                    "the audit log is intact\n"
+                } else {
+                    "THE AUDIT LOG WAS ALTERED\n"
+                };
+                t
+            })?;
+            if !report.ok {
+                anyhow::bail!(
+                    "audit verification failed at entry {}",
+                    report.breaks[0].seq
+                );
+            }
+            Ok(())
+        }
+    }
+}
