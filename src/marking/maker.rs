@@ -321,7 +321,13 @@ mod tests {
 
     #[test]
     fn ascii_names_fold_as_through_nfkd() {
-        for s in ["Colt's Patent", "H & K", "S.A.", "Glock Ges.m.b.H.", "a-b_c"] {
+        for s in [
+            "Colt's Patent",
+            "H & K",
+            "S.A.",
+            "Glock Ges.m.b.H.",
+            "a-b_c",
+        ] {
             assert_eq!(
                 fold_words(s.chars()),
                 fold_words(s.nfkd().filter(|c| !is_combining_mark(*c))),

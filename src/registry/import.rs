@@ -135,10 +135,8 @@ pub fn import_file(
     let mut pending = Vec::with_capacity(super::CHUNK);
     let mut seen = 0u64;
     let mut write = |pending: &mut Vec<Record>, summary: &mut ImportSummary, seen| {
-        let (a, u, n) = reg.put_all(std::mem::replace(
-            pending,
-            Vec::with_capacity(super::CHUNK),
-        ))?;
+        let (a, u, n) =
+            reg.put_all(std::mem::replace(pending, Vec::with_capacity(super::CHUNK)))?;
         summary.added += a;
         summary.updated += u;
         summary.unchanged += n;
