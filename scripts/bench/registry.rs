@@ -43,6 +43,34 @@ fn peak_rss_mib() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// CPU time used so far by this process, all threads (user + system), in
+/// seconds. With other work on the machine, wall-clock rates understate the
+/// code's speed; CPU time does not.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(f64::NAN))
+        .collect();
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks
+    // (100 a second on Linux).
+    f.get(11)
+        .zip(f.get(12))
+        .map(|(u, s)| (u + s) / 100.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
     let at = |q: f64| v[((v.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e6;
@@ -79,10 +107,13 @@ fn main() {
     )
     .expect("open db");
     let reg = Registry::open(&db, MakerTable::built_in()).expect("open registry");
+    let load_before = load_average();
+    let cpu = cpu_secs();
     let t = Instant::now();
     let s = registry::import::import_file(&reg, &input, &ImportOptions::default(), &mut |_| {})
         .expect("import");
     let secs = t.elapsed().as_secs_f64();
+    let import_cpu = cpu_secs() - cpu;
     assert_eq!(s.rejected, 0);
     let rss_after_import = peak_rss_mib();
     let disk = dir_size(&db_dir);
@@ -117,10 +148,16 @@ fn main() {
     let (w50, w99) = percentiles(wild.clone());
     println!("registry benchmark: {n} synthetic records, sled cache {cache_mb} MiB");
     println!(
-        "  import: {:.1} s, {:.0} records/s ({} added)",
+        "  machine load average (1, 5, 15 min) before import: {load_before}, after lookups: {}",
+        load_average()
+    );
+    println!(
+        "  import: {:.1} s, {:.0} records/s ({} added); {:.1} CPU-s in all threads, {:.0} records per CPU-second",
         secs,
         n as f64 / secs,
-        s.added
+        s.added,
+        import_cpu,
+        n as f64 / import_cpu
     );
     println!(
         "  exact lookup: p50 {e50:.1} us, p99 {e99:.1} us ({} lookups)",

@@ -81,9 +81,18 @@ const BUILT_IN: &[(&str, &[&str])] = &[
 /// split on anything not a letter or digit, noise words dropped, joined.
 /// Returns an empty string when nothing identifying is left.
 pub fn fold_maker(raw: &str) -> String {
+    // ASCII is its own NFKD form and holds no combining marks.
+    if raw.is_ascii() {
+        fold_words(raw.chars())
+    } else {
+        fold_words(raw.nfkd().filter(|c| !is_combining_mark(*c)))
+    }
+}
+
+fn fold_words(chars: impl Iterator<Item = char>) -> String {
     let mut words: Vec<String> = Vec::new();
     let mut cur = String::new();
-    for c in raw.nfkd().filter(|c| !is_combining_mark(*c)) {
+    for c in chars {
         if c.is_alphanumeric() {
             cur.extend(c.to_uppercase());
         } else if c == '\'' || c == '\u{2019}' {
@@ -308,6 +317,23 @@ mod tests {
         assert_eq!(t.key("IZHMASH").unwrap(), t.key("Ижмаш").unwrap());
         assert_ne!(t.key("Walther").unwrap(), hk);
         assert_eq!(t.display_name(&hk), Some("Heckler & Koch"));
+    }
+
+    #[test]
+    fn ascii_names_fold_as_through_nfkd() {
+        for s in [
+            "Colt's Patent",
+            "H & K",
+            "S.A.",
+            "Glock Ges.m.b.H.",
+            "a-b_c",
+        ] {
+            assert_eq!(
+                fold_words(s.chars()),
+                fold_words(s.nfkd().filter(|c| !is_combining_mark(*c))),
+                "{s}"
+            );
+        }
     }
 
     #[test]

@@ -24,14 +24,12 @@ pub enum SerialError {
 /// readings of the same serial are equal.
 pub fn normalise_serial(raw: &str) -> Result<String, SerialError> {
     let mut out = String::with_capacity(raw.len());
-    for c in raw.nfkc() {
-        if c.is_control() {
-            return Err(SerialError::Control(c as u32));
-        }
-        if c.is_whitespace() || matches!(c, '-' | '.' | '/' | '\u{2010}'..='\u{2015}') {
-            continue;
-        }
-        out.extend(c.to_uppercase());
+    // ASCII is its own NFKC form, and nearly every serial is ASCII: skipping the
+    // normaliser makes import and lookup several times cheaper.
+    if raw.is_ascii() {
+        push_normalised(raw.chars(), &mut out)?;
+    } else {
+        push_normalised(raw.nfkc(), &mut out)?;
     }
     let n = out.chars().count();
     if n == 0 {
@@ -41,6 +39,19 @@ pub fn normalise_serial(raw: &str) -> Result<String, SerialError> {
         return Err(SerialError::TooLong(n));
     }
     Ok(out)
+}
+
+fn push_normalised(chars: impl Iterator<Item = char>, out: &mut String) -> Result<(), SerialError> {
+    for c in chars {
+        if c.is_control() {
+            return Err(SerialError::Control(c as u32));
+        }
+        if c.is_whitespace() || matches!(c, '-' | '.' | '/' | '\u{2010}'..='\u{2015}') {
+            continue;
+        }
+        out.extend(c.to_uppercase());
+    }
+    Ok(())
 }
 
 /// Maps a normalised (upper-case) character to the representative of its
@@ -159,11 +170,32 @@ impl SerialQuery {
 
     /// Matches a record's normalised serial; `None` if it does not match.
     pub fn matches(&self, candidate: &str) -> Option<SerialMatch> {
+        if self.wildcards && self.cannot_match(candidate) {
+            return None;
+        }
         let cand: Vec<char> = candidate.chars().collect();
         if !self.wildcards {
             return self.match_plain(&cand);
         }
         self.match_wildcard(&cand)
+    }
+
+    /// A quick test, without allocating, that rules out most candidates of a
+    /// pattern without `*`: a wildcard scan may test a whole prefix's serials.
+    fn cannot_match(&self, candidate: &str) -> bool {
+        if self.folded.contains(&'*') {
+            return false;
+        }
+        let mut pattern = self.folded.iter();
+        for c in candidate.chars() {
+            match pattern.next() {
+                None => return true,
+                Some('?') => {}
+                Some(p) if fold_char(c) == *p => {}
+                Some(_) => return true,
+            }
+        }
+        pattern.next().is_some()
     }
 
     fn match_plain(&self, cand: &[char]) -> Option<SerialMatch> {
@@ -343,6 +375,35 @@ mod tests {
         assert!(q("A*B*C").matches("AXXBYYC").is_some());
         assert!(q("A*B*C").matches("AXXBYY").is_none());
         assert_eq!(SerialQuery::parse("**").unwrap_err(), SerialError::Empty);
+    }
+
+    #[test]
+    fn ascii_serials_normalise_as_through_nfkc() {
+        for s in ["bp-07.46/a", " x y\tz ", "ab\u{7f}1", "--", "a?b*c"] {
+            let slow = {
+                let mut out = String::new();
+                push_normalised(s.nfkc(), &mut out).map(|()| out)
+            };
+            let fast = {
+                let mut out = String::new();
+                push_normalised(s.chars(), &mut out).map(|()| out)
+            };
+            assert_eq!(fast, slow, "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_quick_test_never_rules_out_a_match(
+            pattern in "[AB08O?*]{1,6}",
+            cand in "[AB08O]{1,6}",
+        ) {
+            if let Ok(q) = SerialQuery::parse(&pattern) {
+                let c: Vec<char> = cand.chars().collect();
+                let slow = if q.wildcards { q.match_wildcard(&c) } else { q.match_plain(&c) };
+                proptest::prop_assert_eq!(q.matches(&cand), slow);
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Event, NationalText, Record, RecordId, Registry, RegistryError};
 use crate::marking::{ImportMark, Marking, MarkingFields};
@@ -134,38 +134,80 @@ pub fn import_file(
     let mut summary = ImportSummary::default();
     let mut pending = Vec::with_capacity(super::CHUNK);
     let mut seen = 0u64;
-    let write =
-        |pending: &mut Vec<Record>, summary: &mut ImportSummary| -> Result<(), ImportError> {
-            let (a, u, n) = reg.put_all(std::mem::take(pending))?;
-            summary.added += a;
-            summary.updated += u;
-            summary.unchanged += n;
-            Ok(())
-        };
-    read_records(path, opts, &mut |item| {
-        seen += 1;
-        match item {
-            Ok(rec) => pending.push(rec),
-            Err(r) => {
-                summary.rejected += 1;
-                if summary.rejections.len() < KEPT_REJECTIONS {
-                    summary.rejections.push(r);
+    let mut write = |pending: &mut Vec<Record>, summary: &mut ImportSummary, seen| {
+        let (a, u, n) =
+            reg.put_all(std::mem::replace(pending, Vec::with_capacity(super::CHUNK)))?;
+        summary.added += a;
+        summary.updated += u;
+        summary.unchanged += n;
+        progress(seen);
+        Ok::<(), ImportError>(())
+    };
+    // Lines are read and parsed on a second thread, a few chunks ahead, so that
+    // parsing overlaps with sled's writing instead of taking turns with it.
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD_CHUNKS);
+        let reader = s.spawn(move || read_ahead(path, opts, tx));
+        for items in rx {
+            for item in items {
+                seen += 1;
+                match item {
+                    Ok(rec) => pending.push(rec),
+                    Err(r) => {
+                        summary.rejected += 1;
+                        if summary.rejections.len() < KEPT_REJECTIONS {
+                            summary.rejections.push(r);
+                        }
+                    }
+                }
+                if pending.len() >= super::CHUNK {
+                    // Returning drops the receiver, which stops the reader.
+                    write(&mut pending, &mut summary, seen)?;
                 }
             }
         }
-        if pending.len() >= super::CHUNK {
-            write(&mut pending, &mut summary)?;
-            progress(seen);
+        match reader.join() {
+            Ok(read) => read,
+            Err(panic) => std::panic::resume_unwind(panic),
         }
-        Ok(())
     })?;
-    write(&mut pending, &mut summary)?;
-    progress(seen);
+    write(&mut pending, &mut summary, seen)?;
     reg.flush()?;
     Ok(summary)
 }
 
-type Sink<'a> = dyn FnMut(Result<Record, Rejection>) -> Result<(), ImportError> + 'a;
+/// How many parsed chunks the reader may hold ahead of the writer.
+const READ_AHEAD_CHUNKS: usize = 4;
+
+type Item = Result<Record, Rejection>;
+
+/// Reads `path` and sends what it parses in chunks. Stops early, with an error
+/// that nobody reads, when the writer has gone.
+fn read_ahead(
+    path: &Path,
+    opts: &ImportOptions,
+    tx: std::sync::mpsc::SyncSender<Vec<Item>>,
+) -> Result<(), ImportError> {
+    let gone = || ImportError::Read {
+        path: path.to_path_buf(),
+        source: std::io::Error::other("the import stopped"),
+    };
+    let mut buf = Vec::with_capacity(super::CHUNK);
+    read_records(path, opts, &mut |item| {
+        buf.push(item);
+        if buf.len() >= super::CHUNK {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(super::CHUNK));
+            tx.send(full).map_err(|_| gone())?;
+        }
+        Ok(())
+    })?;
+    if !buf.is_empty() {
+        tx.send(buf).map_err(|_| gone())?;
+    }
+    Ok(())
+}
+
+type Sink<'a> = dyn FnMut(Item) -> Result<(), ImportError> + 'a;
 
 fn read_records(path: &Path, opts: &ImportOptions, sink: &mut Sink<'_>) -> Result<(), ImportError> {
     let format = opts
@@ -276,14 +318,8 @@ fn read_json_lines(path: &Path, max: usize, sink: &mut Sink<'_>) -> Result<(), I
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let mut de = serde_json::Deserializer::from_slice(text);
-        let parsed: Result<Record, _> = serde_path_to_error::deserialize(&mut de);
-        let item = match parsed {
-            Err(e) => {
-                let field = e.path().to_string();
-                let field = (field != "." && !field.is_empty()).then_some(field);
-                Err(reject(line, field, e.into_inner().to_string()))
-            }
+        let item = match parse_record(text) {
+            Err((field, reason)) => Err(reject(line, field, reason)),
             Ok(rec) => match rec.check() {
                 Ok(()) => Ok(rec),
                 Err((field, reason)) => Err(reject(line, Some(field), reason)),
@@ -291,6 +327,21 @@ fn read_json_lines(path: &Path, max: usize, sink: &mut Sink<'_>) -> Result<(), I
         };
         sink(item)?;
     }
+}
+
+/// Parses one JSON line. Tracking the field path costs on every line, so it is
+/// done only for a line that failed, to name the field.
+fn parse_record(text: &[u8]) -> Result<Record, (Option<String>, String)> {
+    // Like the tracked parse below, this accepts what follows the object.
+    if let Ok(rec) = Record::deserialize(&mut serde_json::Deserializer::from_slice(text)) {
+        return Ok(rec);
+    }
+    let mut de = serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize::<_, Record>(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let field = (field != "." && !field.is_empty()).then_some(field);
+        (field, e.into_inner().to_string())
+    })
 }
 
 /// Columns of the weapons CSV; those marked true are required.

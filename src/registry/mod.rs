@@ -243,7 +243,8 @@ impl Registry {
     fn apply_chunk(&self, chunk: &[Record]) -> Result<(u64, u64, u64), RegistryError> {
         let mut batch = sled::Batch::default();
         let mut deltas: HashMap<Vec<u8>, i64> = HashMap::new();
-        let mut written: HashMap<&RecordId, Vec<u8>> = HashMap::new();
+        let stored = self.stored_versions(chunk)?;
+        let mut written: HashMap<&RecordId, sled::IVec> = HashMap::new();
         let (mut added, mut updated, mut unchanged) = (0, 0, 0);
         for rec in chunk {
             let bytes = serde_json::to_vec(rec).map_err(|e| RegistryError::Corrupt {
@@ -251,12 +252,13 @@ impl Registry {
                 reason: e.to_string(),
             })?;
             let rkey = keys::record(&rec.id);
-            let old = match written.get(&rec.id) {
-                Some(b) => Some(b.clone()),
-                None => self.tree.get(&rkey)?.map(|v| v.to_vec()),
+            let old = match (written.get(&rec.id), &stored) {
+                (Some(b), _) => Some(b.clone()),
+                (None, Some(stored)) => stored.get(&rkey).cloned(),
+                (None, None) => self.tree.get(&rkey)?,
             };
             match old {
-                Some(old) if old == bytes => {
+                Some(old) if old == bytes.as_slice() => {
                     unchanged += 1;
                     continue;
                 }
@@ -274,12 +276,45 @@ impl Registry {
                 }
             }
             self.index(rec, &mut batch, &mut deltas);
+            let bytes = sled::IVec::from(bytes);
             batch.insert(rkey, bytes.clone());
             written.insert(&rec.id, bytes);
         }
         self.apply_deltas(&mut batch, deltas)?;
         self.tree.apply_batch(batch)?;
         Ok((added, updated, unchanged))
+    }
+
+    /// The stored versions of the chunk's records, by key, read in one range scan
+    /// over the chunk's ids instead of one lookup per record: an import of new or
+    /// re-sent records in id order finds nothing, or only its own ids, in that
+    /// range. `None` when other records crowd the range; then each is looked up.
+    fn stored_versions(
+        &self,
+        chunk: &[Record],
+    ) -> Result<Option<HashMap<Vec<u8>, sled::IVec>>, RegistryError> {
+        let mut ids = chunk.iter().map(|r| &r.id);
+        let Some(first) = ids.next() else {
+            return Ok(Some(HashMap::new()));
+        };
+        let (lo, hi) = ids.fold((first, first), |(lo, hi), id| (lo.min(id), hi.max(id)));
+        let wanted: std::collections::HashSet<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
+        let budget = 2 * chunk.len() + 16;
+        let mut found = HashMap::new();
+        for (seen, kv) in self
+            .tree
+            .range(keys::record(lo)..=keys::record(hi))
+            .enumerate()
+        {
+            if seen >= budget {
+                return Ok(None);
+            }
+            let (k, v) = kv?;
+            if std::str::from_utf8(&k[1..]).is_ok_and(|id| wanted.contains(id)) {
+                found.insert(k.to_vec(), v);
+            }
+        }
+        Ok(Some(found))
     }
 
     /// Adds each counter's change to its stored value in the batch; a prefix whose

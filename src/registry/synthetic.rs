@@ -272,8 +272,7 @@ fn record(rng: &mut Rng, state: CountryCode, n: u64, m: usize, made_here: bool) 
             None,
         ));
         if rng.chance(50) {
-            let to: &&str = rng.pick(DESTINATIONS);
-            let to = cc(to);
+            let to = cc(rng.pick::<&str>(DESTINATIONS));
             last = later(rng, last, 400);
             let mut e = ev(last, EventKind::Exported, None, Some(to));
             e.reference = text(format!("EXP-{}-{n:06}", last.year()));

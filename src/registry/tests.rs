@@ -87,6 +87,32 @@ fn duplicates_within_one_batch_are_one_record() {
 }
 
 #[test]
+fn updates_are_found_whether_or_not_other_ids_crowd_the_chunk() {
+    let (_d, reg) = open_temp();
+    let all: Vec<Record> = (0..100)
+        .map(|i| record(&format!("A{i:03}"), "Walther", "DE", &format!("BP{i:04}")))
+        .collect();
+    assert_eq!(reg.put_all(all).unwrap(), (100, 0, 0));
+    // A few ids far apart: the range between them holds many other records.
+    let sparse = vec![
+        record("A000", "Walther", "DE", "XX0000"),
+        record("A099", "Walther", "DE", "BP0099"),
+        record("A100", "Walther", "DE", "BP0100"),
+    ];
+    assert_eq!(reg.put_all(sparse).unwrap(), (1, 1, 1));
+    // Neighbouring ids: the range holds only the chunk's own records.
+    let dense = vec![
+        record("A010", "Walther", "DE", "YY0010"),
+        record("A011", "Walther", "DE", "BP0011"),
+    ];
+    assert_eq!(reg.put_all(dense).unwrap(), (0, 1, 1));
+    assert_eq!(reg.len().unwrap(), 101);
+    assert_eq!(reg.prefixes().unwrap()[0].1, 101);
+    assert!(find(&reg, "Walther", "DE", "BP0000").is_empty());
+    assert_eq!(find(&reg, "Walther", "DE", "YY0010").len(), 1);
+}
+
+#[test]
 fn find_ranks_exact_then_folded_then_wildcard_and_keeps_makers_apart() {
     let (_d, reg) = open_temp();
     reg.put_all(vec![
