@@ -280,3 +280,17 @@ fn config_check_explains_errors_and_accepts_the_examples() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_node_does_not_start_on_a_bad_policy() {
+    let d = init("DE");
+    std::fs::write(
+        d.path().join("policy.toml"),
+        "disclose = \"full\"\n[review]\nurgnet = true\n",
+    )
+    .unwrap();
+    let o = run(d.path(), &["node", "run"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("policy.toml:3:") && e.contains("urgnet"), "{e}");
+}

@@ -244,6 +244,17 @@ fn traces_reach_the_prefix_holders_and_come_back_signed() {
     if let Some(mut c) = fed.node_mut("KE").child.take() {
         let _ = c.wait();
     }
+    // Logs are JSON lines with --log-format json.
+    let log = fed.node("KE").log();
+    assert!(
+        log.lines().count() > 0
+            && log
+                .lines()
+                .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "{log}"
+    );
+    assert!(log.contains("node stopped"), "{log}");
+
     // Stopped gracefully, the node has signed its audit head; read offline.
     let offline = fed.node("KE").json(&["audit", "verify"]);
     assert_eq!(offline["ok"], true, "{offline}");

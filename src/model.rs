@@ -12,6 +12,20 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// ISO 3166-1 alpha-2 codes officially assigned (249 of them).
 const ISO_3166_ALPHA2: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
 
+/// Whether two upper-case ASCII letters are an assigned code: a table of 26 x 26
+/// flags built once, since codes are checked on every decoded message.
+fn assigned(code: [u8; 2]) -> bool {
+    static TABLE: std::sync::LazyLock<[bool; 676]> = std::sync::LazyLock::new(|| {
+        let mut t = [false; 676];
+        for c in ISO_3166_ALPHA2.split(' ') {
+            let b = c.as_bytes();
+            t[usize::from(b[0] - b'A') * 26 + usize::from(b[1] - b'A')] = true;
+        }
+        t
+    });
+    TABLE[usize::from(code[0] - b'A') * 26 + usize::from(code[1] - b'A')]
+}
+
 /// An error in one of the vocabulary's values, phrased for the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -46,9 +60,7 @@ impl CountryCode {
         let b = t.as_bytes();
         if b.len() == 2 && b.iter().all(u8::is_ascii_alphabetic) {
             let up = [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()];
-            // Both bytes are ASCII letters, so this slice is valid UTF-8.
-            let code = std::str::from_utf8(&up).unwrap_or_default();
-            if ISO_3166_ALPHA2.split(' ').any(|c| c == code) {
+            if assigned(up) {
                 return Ok(CountryCode(up));
             }
         }

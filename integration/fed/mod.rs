@@ -150,6 +150,11 @@ impl Federation {
     /// Initialises every node, signs a roster with all `in_roster` nodes, and
     /// starts them; returns once every member is connected to every other.
     pub fn start(specs: Vec<NodeSpec>) -> Federation {
+        Self::start_with(specs, |_| {})
+    }
+
+    /// As `start`, with `prepare` run on each node's directory before it starts.
+    pub fn start_with(specs: Vec<NodeSpec>, prepare: impl Fn(&FedNode)) -> Federation {
         let root = tempfile::tempdir().unwrap();
         let anchor = NodeKey::generate().unwrap();
         let mut nodes = Vec::new();
@@ -189,6 +194,9 @@ impl Federation {
                     &["registry", "import", "--strict", f.to_str().unwrap()],
                 );
             }
+        }
+        for n in &nodes {
+            prepare(n);
         }
         let mut fed = Federation {
             _root: root,
@@ -236,7 +244,14 @@ impl Federation {
         let _ = std::fs::remove_file(n.dir.join("api.addr"));
         let log = std::fs::File::create(n.dir.join("node.log")).unwrap();
         let child = Command::new(bin())
-            .args(["--data-dir", n.dir.to_str().unwrap(), "node", "run"])
+            .args([
+                "--data-dir",
+                n.dir.to_str().unwrap(),
+                "node",
+                "run",
+                "--log-format",
+                "json",
+            ])
             .env("RUST_LOG", "info,tracenet=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

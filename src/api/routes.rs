@@ -75,6 +75,30 @@ pub struct ExportRequest {
     pub file: PathBuf,
 }
 
+/// `POST /v1/inbox/ID/approve` and `/refuse`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest {
+    #[serde(default)]
+    pub disclose: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// An inbox item with its query's ITI fields decoded.
+fn inbox_view(node: &Node, i: &crate::node::inbox::InboxItem) -> serde_json::Value {
+    let q = crate::node::decode_stored::<crate::protocol::TraceQuery>(&i.query, node.limits());
+    serde_json::json!({
+        "id": i.id,
+        "received_at": i.received_at,
+        "deadline": i.deadline,
+        "reason": i.reason,
+        "requester": i.requester,
+        "status": i.status,
+        "query": q,
+    })
+}
+
 /// Parses one of a closed vocabulary written as a JSON string.
 fn word<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, NodeError> {
     serde_json::from_value(serde_json::Value::String(s.trim().to_string()))
@@ -178,6 +202,57 @@ pub async fn route(node: &Node, method: &Method, path: &str, query: &str, body: 
                 &serde_json::json!({"installed": installed, "version": node.members().version}),
             ),
             Err(e) => node_error(e),
+        },
+        (&Method::GET, ["v1", "inbox"]) => match node.inbox().list() {
+            Ok(items) => {
+                let views: Vec<serde_json::Value> =
+                    items.iter().map(|i| inbox_view(node, i)).collect();
+                json_reply(StatusCode::OK, &views)
+            }
+            Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        },
+        (&Method::POST, ["v1", "inbox", id, action]) => {
+            let req: DecideRequest = match parse_json(body) {
+                Ok(r) => r,
+                Err(r) => return r,
+            };
+            let decided = match *action {
+                "approve" => {
+                    let level = match req
+                        .disclose
+                        .as_deref()
+                        .map(str::parse::<crate::node::policy::Disclosure>)
+                        .transpose()
+                    {
+                        Ok(l) => l,
+                        Err(e) => {
+                            return error_reply(StatusCode::BAD_REQUEST, format!("--disclose {e}"));
+                        }
+                    };
+                    node.decide(id, Some(level), None).await
+                }
+                "refuse" => {
+                    let reason = match word::<crate::protocol::WithheldReason>(
+                        "--reason",
+                        req.reason.as_deref().unwrap_or(""),
+                    ) {
+                        Ok(r) => r,
+                        Err(e) => return node_error(e),
+                    };
+                    node.decide(id, None, Some(reason)).await
+                }
+                other => {
+                    return error_reply(StatusCode::NOT_FOUND, format!("no inbox action {other:?}"));
+                }
+            };
+            match decided {
+                Ok(item) => json_reply(StatusCode::OK, &inbox_view(node, &item)),
+                Err(e) => node_error(e),
+            }
+        }
+        (&Method::GET, ["v1", "alerts"]) => match node.inbox().alerts() {
+            Ok(a) => json_reply(StatusCode::OK, &a),
+            Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         },
         (&Method::GET, ["v1", "audit"]) => {
             let since = query_param(query, "since")

@@ -27,6 +27,8 @@ pub enum AuditKind {
     AnswerReceived,
     AnswerRefused,
     RosterInstalled,
+    /// A person approved or refused an inbox request.
+    Decision,
     HeadSigned,
 }
 

@@ -2,6 +2,7 @@
 //! the library; every error reaches the user as one line saying what to do.
 
 mod audit;
+mod inbox;
 pub(crate) mod node;
 mod output;
 mod registry;
@@ -65,6 +66,13 @@ pub enum Command {
     Roster(trust::RosterCommand),
     /// Check an exported evidence bundle offline; exits non-zero if any part fails.
     Verify(trust::VerifyArgs),
+    /// Requests waiting for a person's decision: list, approve, refuse.
+    Inbox {
+        #[command(subcommand)]
+        command: Option<inbox::InboxCommand>,
+    },
+    /// Traces from other States that found weapons recorded here as lost or stolen.
+    Alerts,
     /// The hash-chained audit log: show, verify, export.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -117,6 +125,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status => node::run_status(&ctx),
         Command::Identity(cmd) => trust::run_identity(cmd, &ctx),
         Command::Audit(cmd) => audit::run(cmd, &ctx),
+        Command::Inbox { command } => inbox::run(command, &ctx),
+        Command::Alerts => inbox::run_alerts(&ctx),
         Command::Roster(cmd) => trust::run_roster(cmd, &ctx),
         Command::Verify(args) => trust::run_verify(args, &ctx),
         Command::Config(ConfigCommand::Check { file }) => {

@@ -432,7 +432,7 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "?".into());
             let members = s["roster_members"].as_u64().unwrap_or(0);
             format!(
-                "{} node of {} ({}), up {} s\n  roster version {} valid until {}, {} members\n  peers connected: {} of {}\n  topics subscribed: {}\n  registry records: {}\n",
+                "{} node of {} ({}), up {} s\n  roster version {} valid until {}, {} members\n  peers connected: {} of {}\n  topics subscribed: {}\n  registry records: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n",
                 s["role"].as_str().unwrap_or("?"),
                 s["state"].as_str().unwrap_or("?"),
                 s["peer_id"].as_str().unwrap_or("?"),
@@ -443,7 +443,10 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 s["net"]["connected"].as_array().map(|a| a.len()).unwrap_or(0),
                 members.saturating_sub(1),
                 s["net"]["subscribed"].as_array().map(|a| a.len()).unwrap_or(0),
-                s["registry_records"]
+                s["registry_records"],
+                s["inbox_pending"],
+                s["alerts"],
+                s["audit_head"]
             )
         })
     })

@@ -2,6 +2,7 @@
 //! home, and only record projections leave. This is the one place where a
 //! registry `Record` becomes something that crosses a border.
 
+use super::policy::{self, Decision, Disclosure, Policy, ReviewReason};
 use crate::protocol::{
     Candidate, EventProjection, Outcome, Quality, RecordProjection, TraceQuery, WithheldReason,
 };
@@ -15,6 +16,8 @@ pub struct AnswerPolicy {
     pub answer_no_hit: bool,
     /// At most this many candidates in a hit; more answer with their count only.
     pub max_candidates: usize,
+    /// The disclosure policy (policy.toml).
+    pub disclosure: Policy,
 }
 
 impl Default for AnswerPolicy {
@@ -22,8 +25,18 @@ impl Default for AnswerPolicy {
         AnswerPolicy {
             answer_no_hit: true,
             max_candidates: 5,
+            disclosure: Policy::default(),
         }
     }
+}
+
+/// What to do with a query once the registry has been searched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Planned {
+    Send(Outcome),
+    Silent,
+    /// A person decides; the requester gets a signed `acknowledged` now.
+    Review(ReviewReason),
 }
 
 /// The most matches a fuzzy query is counted up to.
@@ -50,43 +63,75 @@ pub fn project(r: &Record) -> RecordProjection {
     }
 }
 
-/// What the registry says about a query: the outcome to sign (or `None` to stay
-/// silent), and the matching records for the node's own use (alerts, audit).
-pub fn answer(
-    reg: &Registry,
-    q: &TraceQuery,
-    policy: &AnswerPolicy,
-) -> Result<(Option<Outcome>, Vec<registry::Candidate>), RegistryError> {
-    let found = reg.find(&FindQuery {
+/// The records matching a query, best first (counted up to a cap).
+pub fn lookup(reg: &Registry, q: &TraceQuery) -> Result<Vec<registry::Candidate>, RegistryError> {
+    reg.find(&FindQuery {
         maker: Some(q.marking.manufacturer().to_string()),
         country: Some(q.marking.country()),
         serial: q.marking.serial().to_string(),
         limit: COUNT_CAP,
-    })?;
-    if found.is_empty() {
-        return Ok((policy.answer_no_hit.then_some(Outcome::NoHit), found));
-    }
-    if found.len() > policy.max_candidates {
-        // A wildcard must not be a way to dump a registry: the count only.
-        let count = found.len().min(u32::MAX as usize) as u32;
-        return Ok((Some(Outcome::TooMany { count }), found));
-    }
-    if found.iter().any(|c| c.record.confidential) {
-        return Ok((
-            Some(Outcome::Withheld {
-                reason: WithheldReason::NationalLaw,
-            }),
-            found,
-        ));
+    })
+}
+
+/// The outcome of disclosing `found` at `level`.
+pub fn disclosed(found: &[registry::Candidate], level: Disclosure) -> Outcome {
+    if level == Disclosure::AcknowledgeOnly {
+        return Outcome::Withheld {
+            reason: WithheldReason::Other,
+        };
     }
     let candidates = found
         .iter()
         .map(|c| Candidate {
             quality: Quality::from(c.quality),
-            record: project(&c.record),
+            record: policy::apply(project(&c.record), level),
         })
         .collect();
-    Ok((Some(Outcome::Hit { candidates }), found))
+    Outcome::Hit { candidates }
+}
+
+/// Decides what a query's matches answer, under the node's policy.
+pub fn plan(found: &[registry::Candidate], q: &TraceQuery, p: &AnswerPolicy) -> Planned {
+    if found.is_empty() {
+        return if p.answer_no_hit {
+            Planned::Send(Outcome::NoHit)
+        } else {
+            Planned::Silent
+        };
+    }
+    if found.len() > p.max_candidates {
+        // A wildcard must not be a way to dump a registry: the count only.
+        let count = found.len().min(u32::MAX as usize) as u32;
+        return Planned::Send(Outcome::TooMany { count });
+    }
+    let confidential = found.iter().any(|c| c.record.confidential);
+    match p
+        .disclosure
+        .decide(q.requester.state, q.priority, confidential)
+    {
+        Decision::Review(r) => Planned::Review(r),
+        Decision::Silent => Planned::Silent,
+        Decision::Withhold => Planned::Send(Outcome::Withheld {
+            reason: WithheldReason::NationalLaw,
+        }),
+        Decision::Disclose(level) => Planned::Send(disclosed(found, level)),
+    }
+}
+
+/// Looks up and plans in one step, a review standing as `acknowledged`: the
+/// outcome to sign (or `None` to stay silent) and the matching records.
+pub fn answer(
+    reg: &Registry,
+    q: &TraceQuery,
+    policy: &AnswerPolicy,
+) -> Result<(Option<Outcome>, Vec<registry::Candidate>), RegistryError> {
+    let found = lookup(reg, q)?;
+    let outcome = match plan(&found, q, policy) {
+        Planned::Send(o) => Some(o),
+        Planned::Silent => None,
+        Planned::Review(_) => Some(Outcome::Acknowledged),
+    };
+    Ok((outcome, found))
 }
 
 #[cfg(test)]
@@ -147,8 +192,22 @@ mod tests {
             panic!("{o:?}")
         };
         assert_eq!(candidates.len(), 1);
-        // Nothing national in what crosses the border.
-        let wire = format!("{candidates:?}");
+        // Nothing national in what crosses the border, checked on the signed
+        // frame's bytes, at the codec boundary.
+        let key = crate::identity::NodeKey::from_seed([3; 32]).unwrap();
+        let frame = key
+            .sign(crate::protocol::TraceAnswer {
+                query: crate::protocol::Digest::of(b"q"),
+                responder: Party {
+                    state: CountryCode::parse("DE").unwrap(),
+                    key: key.public_key(),
+                },
+                answered_at: 0,
+                outcome: Outcome::Hit { candidates },
+            })
+            .unwrap();
+        let wire = String::from_utf8_lossy(frame.bytes()).into_owned();
+        assert!(wire.contains("AB300"), "the frame carries the marking");
         assert!(!wire.contains("CANARY") && !wire.contains("W3"), "{wire}");
 
         // A wildcard matching more than the bound answers with the count only.

@@ -4,9 +4,11 @@
 
 pub mod answer;
 pub mod custody;
+pub mod inbox;
 mod limits;
 pub mod members;
 pub mod metrics;
+pub mod policy;
 pub mod settings;
 pub mod traces;
 
@@ -109,6 +111,8 @@ struct Inner {
     db: sled::Db,
     traces: TraceStore,
     audit: AuditLog,
+    inbox: inbox::Inbox,
+    policy: answer::AnswerPolicy,
     by_digest: sled::Tree,
     pending: Mutex<HashSet<String>>,
     members: RwLock<Members>,
@@ -135,6 +139,9 @@ impl Node {
         cfg: Config,
     ) -> Result<(Node, mpsc::Receiver<NetEvent>), NodeError> {
         let settings = cfg.node.clone();
+        // A policy the node cannot parse stops it here, before it joins.
+        let policy =
+            policy::Policy::load(data_dir).map_err(|e| NodeError::Config(e.to_string()))?;
         let key = NodeKey::load(&identity::key_path(data_dir))?;
         let trust = cfg.trust.clone();
         let members = load_members(data_dir, &trust)?;
@@ -162,6 +169,11 @@ impl Node {
                 state: cfg.state,
                 by_digest: db.open_tree("trace_by_digest")?,
                 audit: AuditLog::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
+                inbox: inbox::Inbox::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
+                policy: answer::AnswerPolicy {
+                    disclosure: policy,
+                    ..settings.answer_policy()
+                },
                 exact_limiter: Mutex::new(RateLimiter::new(settings.queries_per_minute)),
                 fuzzy_limiter: Mutex::new(RateLimiter::new(settings.fuzzy_queries_per_minute)),
                 replay: Mutex::new(ReplayGuard::new(100_000)),
@@ -511,15 +523,34 @@ impl Node {
             );
             return None;
         }
-        let policy = self.inner.settings.answer_policy();
-        let (outcome, _found) = match answer::answer(reg, b, &policy) {
-            Ok(r) => r,
+        let found = match answer::lookup(reg, b) {
+            Ok(f) => f,
             Err(e) => {
                 tracing::error!(error = %e, "registry lookup failed");
                 return None;
             }
         };
-        let outcome = outcome?;
+        self.raise_alerts(b, &found);
+        let outcome = match answer::plan(&found, b, &self.inner.policy) {
+            answer::Planned::Send(o) => o,
+            answer::Planned::Silent => {
+                self.record(
+                    AuditKind::QueryRefused,
+                    NewEntry {
+                        state: Some(b.requester.state),
+                        query: Some(q.digest().to_hex()),
+                        rule: Some("policy_silent".into()),
+                        ..NewEntry::default()
+                    },
+                    true,
+                );
+                return None;
+            }
+            answer::Planned::Review(reason) => {
+                self.to_inbox(q, reason)?;
+                Outcome::Acknowledged
+            }
+        };
         let c = &self.inner.counters;
         bump(match &outcome {
             Outcome::Hit { .. } => &c.answers_sent_hit,
@@ -528,6 +559,17 @@ impl Node {
             _ => &c.answers_sent_other,
         });
         let (word, rule) = outcome_words(&outcome);
+        let level = matches!(outcome, Outcome::Hit { .. }).then(|| {
+            format!(
+                "disclose_{:?}",
+                self.inner
+                    .policy
+                    .disclosure
+                    .disclosure_for(b.requester.state)
+            )
+            .to_lowercase()
+        });
+        let rule = level.as_deref().or(rule);
         let bytes = self.sign_answer(q.digest(), outcome)?;
         let peer = identity::peer_id_of(&b.requester.key)?;
         // On disk before the answer leaves: no answer is ever sent unrecorded.
@@ -610,6 +652,155 @@ impl Node {
                 tracing::info!(%peer, %reason, "refused an incoming answer");
                 format!("refused: {reason}").into_bytes()
             }
+        }
+    }
+
+    /// Puts a request in the inbox (on disk before the acknowledgement leaves).
+    fn to_inbox(&self, q: &Signed<TraceQuery>, reason: policy::ReviewReason) -> Option<()> {
+        let b = q.body();
+        let item = inbox::InboxItem {
+            id: q.digest().to_hex()[..16].to_string(),
+            received_at: unix_now(),
+            deadline: b.issued_at.saturating_add(u64::from(b.ttl_secs)),
+            reason,
+            requester: b.requester.state,
+            peer: identity::peer_id_of(&b.requester.key)?.to_string(),
+            query: q.bytes().to_vec(),
+            status: inbox::InboxStatus::Pending,
+        };
+        if let Err(e) = self.inner.inbox.put(&item) {
+            tracing::error!(error = %e, "cannot store an inbox item; the request is not acknowledged");
+            return None;
+        }
+        Some(())
+    }
+
+    /// Raises an alert when another State's trace matches a record this node
+    /// holds as lost or stolen: its owner learns the weapon was found.
+    fn raise_alerts(&self, q: &TraceQuery, found: &[crate::registry::Candidate]) {
+        for c in found {
+            let Some(e) = c.record.events.iter().rev().find(|e| e.kind.is_diversion()) else {
+                continue;
+            };
+            let alert = inbox::Alert {
+                at: unix_now(),
+                requester: q.requester.state,
+                record: c.record.id.to_string(),
+                marking: c.record.marking.clone(),
+                kind: e.kind,
+                date: e.date,
+            };
+            tracing::warn!(record = %alert.record, requester = %alert.requester, "a weapon recorded as {} here was traced", e.kind);
+            if let Err(err) = self.inner.inbox.raise(&alert) {
+                tracing::error!(error = %err, "cannot store an alert");
+            }
+        }
+    }
+
+    pub fn inbox(&self) -> &inbox::Inbox {
+        &self.inner.inbox
+    }
+
+    /// Decides an inbox item: approve (disclosing at `disclose`, or the policy's
+    /// level for the requester) or refuse with a reason code; signs the answer
+    /// and sends it to the requester.
+    pub async fn decide(
+        &self,
+        id: &str,
+        approve: Option<Option<policy::Disclosure>>,
+        refuse: Option<protocol::WithheldReason>,
+    ) -> Result<inbox::InboxItem, NodeError> {
+        let mut item = self
+            .inner
+            .inbox
+            .get(id)
+            .map_err(|e| NodeError::Config(e.to_string()))?
+            .ok_or_else(|| {
+                NodeError::BadTrace(format!("no inbox item {id}; `tracenet inbox` lists them"))
+            })?;
+        if item.status != inbox::InboxStatus::Pending {
+            return Err(NodeError::BadTrace(format!(
+                "inbox item {id} was already decided"
+            )));
+        }
+        let now = unix_now();
+        if now > item.deadline {
+            return Err(NodeError::BadTrace(format!(
+                "inbox item {id}: the requester's time-to-live ended {} s ago; it can no longer be answered",
+                now - item.deadline
+            )));
+        }
+        let q = decode_stored::<TraceQuery>(&item.query, self.inner.limits).ok_or_else(|| {
+            NodeError::Config(format!("inbox item {id} holds an unreadable query"))
+        })?;
+        let (outcome, status) = match (approve, refuse) {
+            (Some(level), None) => {
+                let reg = self.inner.registry.clone().ok_or_else(|| {
+                    NodeError::BadTrace("a bootstrap node has no registry".into())
+                })?;
+                let qq = q.clone();
+                let found = tokio::task::spawn_blocking(move || answer::lookup(&reg, &qq))
+                    .await
+                    .map_err(|e| NodeError::Config(e.to_string()))??;
+                let level = level.unwrap_or_else(|| {
+                    self.inner
+                        .policy
+                        .disclosure
+                        .disclosure_for(q.requester.state)
+                });
+                let outcome = if found.is_empty() {
+                    Outcome::NoHit
+                } else {
+                    answer::disclosed(&found, level)
+                };
+                (
+                    outcome,
+                    inbox::InboxStatus::Approved {
+                        at: now,
+                        disclose: level,
+                    },
+                )
+            }
+            (None, Some(reason)) => (
+                Outcome::Withheld { reason },
+                inbox::InboxStatus::Refused { at: now, reason },
+            ),
+            _ => return Err(NodeError::BadTrace("approve or refuse, not both".into())),
+        };
+        let digest = Digest::of(&item.query);
+        let (word, _) = outcome_words(&outcome);
+        let bytes = self
+            .sign_answer(digest, outcome)
+            .ok_or_else(|| NodeError::Config("cannot sign the answer".into()))?;
+        let peer: PeerId = item
+            .peer
+            .parse()
+            .map_err(|_| NodeError::Config(format!("inbox item {id} names an unreadable peer")))?;
+        item.status = status;
+        self.inner
+            .inbox
+            .put(&item)
+            .map_err(|e| NodeError::Config(e.to_string()))?;
+        self.record(
+            AuditKind::Decision,
+            NewEntry {
+                peer: Some(item.peer.clone()),
+                state: Some(item.requester),
+                query: Some(digest.to_hex()),
+                outcome: Some(word.into()),
+                rule: Some("human_decision".into()),
+            },
+            true,
+        );
+        match self.inner.net.request(peer, bytes).await {
+            Ok(reply) if reply == b"ok" => Ok(item),
+            Ok(reply) => Err(NodeError::BadTrace(format!(
+                "the requester refused the answer: {}",
+                String::from_utf8_lossy(&reply)
+            ))),
+            Err(e) => Err(NodeError::BadTrace(format!(
+                "decision recorded, but the answer could not be delivered: {e}"
+            ))),
         }
     }
 
@@ -1244,6 +1435,11 @@ pub struct NodeStatus {
     pub roster_members: usize,
     pub net: net::NetStatus,
     pub registry_records: Option<u64>,
+    /// Requests waiting for a person's decision.
+    pub inbox_pending: usize,
+    pub alerts: usize,
+    /// The audit log's last entry: sequence and hash.
+    pub audit_head: Option<(u64, String)>,
 }
 
 impl Node {
@@ -1264,6 +1460,9 @@ impl Node {
             roster_members: members.by_peer.len(),
             net,
             registry_records,
+            inbox_pending: self.inner.inbox.pending().unwrap_or(0),
+            alerts: self.inner.inbox.alerts().map(|a| a.len()).unwrap_or(0),
+            audit_head: self.inner.audit.head(),
         })
     }
 }

@@ -86,6 +86,7 @@ impl NodeSettings {
             max_candidates: self
                 .max_candidates
                 .clamp(1, crate::protocol::MAX_CANDIDATES),
+            disclosure: Default::default(),
         }
     }
 

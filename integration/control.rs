@@ -1,0 +1,330 @@
+//! National control end to end: disclosure policy, human review through the
+//! inbox (surviving kill -9), alerts for lost and stolen weapons, the audit
+//! chain, and canaries in every national-only field that must never be found
+//! on another node.
+
+mod common;
+mod fed;
+
+use std::time::Duration;
+
+use fed::*;
+use serde_json::Value;
+
+const OTHER: &str = r#"{"date":"2015-01-01","kind":"manufactured","holder":"manufacturer"}"#;
+
+/// A record whose national-only fields carry canaries naming its holder:
+/// `REF-CANARY-DE-1`, `NOTE-CANARY-DE-1`.
+fn rec(id: &str, serial: &str, confidential: bool, events: &str, _: &str) -> String {
+    let events = events.replace("CANARY", &format!("CANARY-{id}"));
+    format!(
+        r#"{{"id":"{id}","marking":{{"manufacturer":"Walther","country":"DE","serial":"{serial}"}},"category":"pistol","confidential":{confidential},"events":[{events}]}}"#
+    )
+}
+
+fn events(holder: &str) -> String {
+    format!(
+        r#"{{"date":"2011-05-03","kind":"manufactured","holder":"manufacturer","reference":"REF-CANARY"}},{{"date":"2019-07-30","kind":"stolen","holder":"{holder}","note":"NOTE-CANARY"}}"#
+    )
+}
+
+fn specs() -> Vec<NodeSpec> {
+    vec![
+        NodeSpec {
+            state: "BE",
+            bootstrap: true,
+            records: vec![],
+            in_roster: true,
+            node_config: "",
+        },
+        NodeSpec::member(
+            "DE",
+            vec![
+                rec("DE-1", "RV100", false, &events("state_police"), "DE1"),
+                rec("DE-2", "RV200", false, &events("state_police"), "DE2"),
+                rec("DE-3", "CF300", true, &events("state_military"), "DE3"),
+            ],
+        ),
+        NodeSpec::member(
+            "NG",
+            vec![rec("NG-1", "DS400", false, &events("state_police"), "NG1")],
+        ),
+        NodeSpec::member(
+            "FR",
+            vec![rec(
+                "FR-1",
+                "SL500",
+                true,
+                &events("licensed_civilian"),
+                "FR1",
+            )],
+        ),
+        NodeSpec::member("KE", vec![rec("KE-1", "ZZ900", false, OTHER, "KE1")]),
+        NodeSpec {
+            state: "SN",
+            bootstrap: false,
+            records: vec![rec("SN-1", "ZZ901", false, OTHER, "SN1")],
+            in_roster: true,
+            // Its traces live two seconds: reviewed too late, they cannot be answered.
+            node_config: "trace_ttl_secs = 2",
+        },
+    ]
+}
+
+fn write_policy(n: &FedNode, text: &str) {
+    std::fs::write(n.dir.join("policy.toml"), text).unwrap();
+}
+
+fn trace(n: &FedNode, serial: &str, extra: &[&str]) -> Value {
+    let mut a = vec![
+        "trace",
+        "--maker",
+        "walther",
+        "--country",
+        "DE",
+        "--serial",
+        serial,
+        "--category",
+        "pistol",
+        "--ground",
+        "seized_in_crime",
+        "--use",
+        "criminal_investigation",
+    ];
+    a.extend_from_slice(extra);
+    n.json(&a)
+}
+
+fn outcome_of(t: &Value, state: &str) -> Option<Value> {
+    t["answers"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|a| a["state"] == state)
+        .map(|a| a["outcome"].clone())
+}
+
+fn pending(n: &FedNode) -> Vec<Value> {
+    let items = n.json(&["inbox"]);
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"]["state"] == "pending")
+        .cloned()
+        .collect()
+}
+
+/// Every file below `dir`, as bytes, with its path.
+fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.push((p, b));
+        }
+    }
+    out
+}
+
+#[test]
+fn policy_review_alerts_audit_and_canaries() {
+    let mut fed = Federation::start_with(specs(), |n| match n.state {
+        "DE" => write_policy(n, "[review]\nurgent = true\nconfidential = true\n"),
+        "NG" => write_policy(n, "[[override]]\nrequester = \"KE\"\ndisclose = \"year\"\n"),
+        "FR" => write_policy(n, "confidential = \"silent\"\n"),
+        _ => {}
+    });
+    let topic = "tracenet/1/prefix/DE/CARLWALTHER";
+    fed.wait_subscribed("KE", topic, &["DE", "NG", "FR", "SN"]);
+    fed.wait_subscribed("SN", topic, &["DE"]);
+    let mut api_outputs = Vec::new();
+
+    // Disclosure per requester: NG gives KE dates to the year only.
+    let t = trace(
+        fed.node("KE"),
+        "DS400",
+        &[
+            "--wait",
+            "20",
+            "--case",
+            "CASE-CANARY-KE",
+            "--note",
+            "CASENOTE-CANARY-KE",
+        ],
+    );
+    let ng = outcome_of(&t, "NG").expect("NG answers");
+    let dates: Vec<&str> = ng["hit"]["candidates"][0]["record"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(dates, vec!["2011-01-01", "2019-01-01"], "{ng:#}");
+    api_outputs.push(t.to_string());
+
+    // A hit on a weapon NG holds as stolen raises an alert there.
+    let alerts = fed.node("NG").json(&["alerts"]);
+    assert!(
+        alerts.to_string().contains("NG-1") && alerts.to_string().contains("KE"),
+        "{alerts}"
+    );
+
+    // A confidential record under a silent policy: FR does not answer at all.
+    let t = trace(fed.node("KE"), "SL500", &["--wait", "20", "--timeout", "3"]);
+    assert!(outcome_of(&t, "FR").is_none(), "{t:#}");
+    assert!(t["asked"].to_string().contains("\"FR\""), "{t:#}");
+    // The others answered no_hit; FR's silence leaves the trace partial.
+    assert_eq!(t["status"], "partial", "{t:#}");
+
+    // Urgent: DE acknowledges at once and a person decides; the item survives a
+    // kill -9 at once after the acknowledgement, in a loop.
+    let mut approved_id = None;
+    for (round, serial) in ["RV100", "RV200", "CF300"].iter().enumerate() {
+        let sent = trace(fed.node("KE"), serial, &["--urgent", "--timeout", "120"]);
+        let id = sent["id"].as_str().unwrap().to_string();
+        let ke = fed.node("KE");
+        wait_for("DE's acknowledgement", Duration::from_secs(20), || {
+            let t = ke.json(&["trace", "show", &id]);
+            (outcome_of(&t, "DE")? == "acknowledged").then_some(())
+        });
+        let de = fed.nodes.iter().position(|n| n.state == "DE").unwrap();
+        fed.nodes[de].kill(); // SIGKILL
+        fed.launch(de);
+        let items = pending(fed.node("DE"));
+        assert_eq!(items.len(), round + 1, "round {round}: {items:#?}");
+        let audit = fed.node("DE").json(&["audit", "verify"]);
+        assert_eq!(audit["ok"], true, "round {round}: {audit}");
+        approved_id.get_or_insert(id);
+    }
+    fed.wait_subscribed("KE", topic, &["DE"]);
+    let items = pending(fed.node("DE"));
+    assert!(
+        items[0]["query"]["priority"] == "urgent"
+            && items[0]["query"]["legal_ground"] == "seized_in_crime"
+    );
+    let item_id = |serial: &str| {
+        items
+            .iter()
+            .find(|i| i["query"]["marking"]["serial"] == serial)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // Approve one (after the restarts), refuse another.
+    fed.node("DE").json(&[
+        "inbox",
+        "approve",
+        &item_id("RV100"),
+        "--disclose",
+        "no_holders",
+    ]);
+    fed.node("DE").json(&[
+        "inbox",
+        "refuse",
+        &item_id("RV200"),
+        "--reason",
+        "ongoing_investigation",
+    ]);
+    let ke = fed.node("KE");
+    let t = wait_for("the approved answer", Duration::from_secs(20), || {
+        let t = ke.json(&["trace", "show", approved_id.as_ref().unwrap()]);
+        (outcome_of(&t, "DE")?.get("hit").is_some()).then_some(t)
+    });
+    let events = &outcome_of(&t, "DE").unwrap()["hit"]["candidates"][0]["record"]["events"];
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["holder"].is_null()),
+        "{events}"
+    );
+    api_outputs.push(t.to_string());
+    let all = ke.json(&["trace", "list"]).to_string();
+    assert!(all.contains("ongoing_investigation"), "{all}");
+    api_outputs.push(all);
+    let again = common::run(
+        &fed.node("DE").dir,
+        &["inbox", "approve", &item_id("RV100")],
+    );
+    assert!(
+        common::stderr(&again).contains("already decided"),
+        "{}",
+        common::stderr(&again)
+    );
+
+    // Too late: SN's trace lives two seconds; DE's approval is refused clearly.
+    let sent = trace(fed.node("SN"), "RV100", &["--urgent"]);
+    let sn_id = sent["id"].as_str().unwrap().to_string();
+    let de = fed.node("DE");
+    let late = wait_for(
+        "SN's request in DE's inbox",
+        Duration::from_secs(20),
+        || pending(de).into_iter().find(|i| i["requester"] == "SN"),
+    );
+    let deadline = late["deadline"].as_u64().unwrap();
+    wait_for("SN's time-to-live to pass", Duration::from_secs(10), || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        (now > deadline).then_some(())
+    });
+    let o = common::run(&de.dir, &["inbox", "approve", late["id"].as_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        common::stderr(&o).contains("time-to-live"),
+        "{}",
+        common::stderr(&o)
+    );
+    let _ = sn_id;
+
+    // Evidence from KE carries neither national text nor KE's case notes.
+    let ev = fed.node("KE").dir.join("evidence.json");
+    fed.node("KE").cli(&[
+        "trace",
+        "export",
+        approved_id.as_ref().unwrap(),
+        path_str(&ev),
+    ]);
+    api_outputs.push(std::fs::read_to_string(&ev).unwrap());
+    fed.node("KE").cli(&["verify", path_str(&ev)]);
+
+    // Canaries: each node's national text stays in its own data directory.
+    for n in &fed.nodes {
+        n.signal("TERM");
+    }
+    // Every canary is `-CANARY-` followed by its owner's State code.
+    let owners = |text: &str| -> Vec<String> {
+        text.match_indices("-CANARY-")
+            .filter_map(|(i, m)| text.get(i + m.len()..i + m.len() + 2).map(str::to_string))
+            .collect()
+    };
+    for n in &fed.nodes {
+        for (path, bytes) in files(&n.dir) {
+            for owner in owners(&String::from_utf8_lossy(&bytes)) {
+                assert_eq!(
+                    owner,
+                    n.state,
+                    "{owner}'s national text found in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+    for out in &api_outputs {
+        for owner in owners(out) {
+            assert_eq!(
+                owner, "KE",
+                "{owner}'s national text in KE's API output: {out}"
+            );
+        }
+    }
+    // KE's own case note is on KE only, and never in the evidence.
+    let evidence = api_outputs.last().unwrap();
+    assert!(owners(evidence).is_empty(), "{evidence}");
+}

@@ -1,0 +1,111 @@
+//! `tracenet inbox` and `tracenet alerts`: requests waiting for a person's
+//! decision, and traces that found weapons this State recorded lost or stolen.
+
+use clap::Subcommand;
+
+use super::Context;
+use super::node::with_client;
+use crate::api::routes::DecideRequest;
+
+#[derive(Debug, Subcommand)]
+pub enum InboxCommand {
+    /// Requests waiting for a decision (and those decided), with their ITI fields.
+    List,
+    /// Answer a request: a signed hit at the policy's level, or at --disclose.
+    Approve {
+        id: String,
+        /// full, no_holders, month, year or acknowledge_only.
+        #[arg(long, value_name = "LEVEL")]
+        disclose: Option<String>,
+    },
+    /// Refuse a request with a reason code: ongoing_investigation, national_law, other.
+    Refuse {
+        id: String,
+        #[arg(long, value_name = "CODE")]
+        reason: String,
+    },
+}
+
+fn render(v: &serde_json::Value) -> String {
+    let q = &v["query"];
+    format!(
+        "{}  {:<9} from {}  {}  {} {} {}  {} / {}  ({})",
+        v["id"].as_str().unwrap_or("?"),
+        v["status"]["state"].as_str().unwrap_or("?"),
+        v["requester"].as_str().unwrap_or("?"),
+        q["priority"].as_str().unwrap_or("?"),
+        q["marking"]["manufacturer"].as_str().unwrap_or("?"),
+        q["marking"]["country"].as_str().unwrap_or("?"),
+        q["marking"]["serial"].as_str().unwrap_or("?"),
+        q["legal_ground"].as_str().unwrap_or("?"),
+        q["intended_use"].as_str().unwrap_or("?"),
+        v["reason"].as_str().unwrap_or("?"),
+    )
+}
+
+pub fn run(cmd: Option<InboxCommand>, ctx: &Context) -> anyhow::Result<()> {
+    with_client(ctx, async |c| match cmd.unwrap_or(InboxCommand::List) {
+        InboxCommand::List => {
+            let items: Vec<serde_json::Value> = c.get("/v1/inbox").await?;
+            ctx.emit(&items, |items| {
+                if items.is_empty() {
+                    return "the inbox is empty".into();
+                }
+                items.iter().map(render).collect::<Vec<_>>().join("\n")
+            })
+        }
+        InboxCommand::Approve { id, disclose } => {
+            let v: serde_json::Value = c
+                .post(
+                    &format!("/v1/inbox/{id}/approve"),
+                    &DecideRequest {
+                        disclose,
+                        reason: None,
+                    },
+                )
+                .await?;
+            ctx.emit(&v, |v| {
+                format!("approved; signed answer sent\n{}", render(v))
+            })
+        }
+        InboxCommand::Refuse { id, reason } => {
+            let v: serde_json::Value = c
+                .post(
+                    &format!("/v1/inbox/{id}/refuse"),
+                    &DecideRequest {
+                        disclose: None,
+                        reason: Some(reason),
+                    },
+                )
+                .await?;
+            ctx.emit(&v, |v| {
+                format!("refused; signed answer sent\n{}", render(v))
+            })
+        }
+    })
+}
+
+pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
+    with_client(ctx, async |c| {
+        let alerts: Vec<serde_json::Value> = c.get("/v1/alerts").await?;
+        ctx.emit(&alerts, |a| {
+            if a.is_empty() {
+                return "no alerts".into();
+            }
+            a.iter()
+                .map(|x| {
+                    format!(
+                        "{}  record {} ({} {} on {}) was traced by {}",
+                        x["at"],
+                        x["record"].as_str().unwrap_or("?"),
+                        x["marking"]["serial"].as_str().unwrap_or("?"),
+                        x["kind"].as_str().unwrap_or("?"),
+                        x["date"].as_str().unwrap_or("?"),
+                        x["requester"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    })
+}

@@ -1,0 +1,147 @@
+//! Requests waiting for a person's decision, and alerts raised when another
+//! State's trace hits a record this node holds as lost or stolen. Both are in
+//! sled and flushed before the node acts on them, so neither is lost in a crash.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+
+use super::policy::{Disclosure, ReviewReason};
+use crate::marking::Marking;
+use crate::model::{CountryCode, Date, EventKind};
+use crate::protocol::WithheldReason;
+
+mod b64 {
+    use super::*;
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&B64.encode(v))
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        B64.decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum InboxStatus {
+    Pending,
+    Approved { at: u64, disclose: Disclosure },
+    Refused { at: u64, reason: WithheldReason },
+}
+
+/// One request waiting for (or decided by) a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxItem {
+    /// The first 16 hex digits of the query digest.
+    pub id: String,
+    pub received_at: u64,
+    /// After this (unix seconds), the requester's time-to-live is over.
+    pub deadline: u64,
+    pub reason: ReviewReason,
+    pub requester: CountryCode,
+    pub peer: String,
+    /// The signed query frame as received: its ITI fields are shown from it.
+    #[serde(with = "b64")]
+    pub query: Vec<u8>,
+    pub status: InboxStatus,
+}
+
+/// A trace from another State matched a record held here as lost or stolen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub at: u64,
+    pub requester: CountryCode,
+    pub record: String,
+    pub marking: Marking,
+    pub kind: EventKind,
+    pub date: Date,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InboxError {
+    #[error("inbox storage: {0}")]
+    Storage(#[from] sled::Error),
+    #[error("inbox entry {0} is unreadable: {1}")]
+    Corrupt(String, String),
+}
+
+#[derive(Clone)]
+pub struct Inbox {
+    items: sled::Tree,
+    alerts: sled::Tree,
+}
+
+fn enc<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+impl Inbox {
+    pub fn open(db: &sled::Db) -> Result<Self, InboxError> {
+        Ok(Inbox {
+            items: db.open_tree("inbox")?,
+            alerts: db.open_tree("alerts")?,
+        })
+    }
+
+    /// Stores an item and waits for the disk: the acknowledgement that tells
+    /// the requester a person will decide is sent only after this.
+    pub fn put(&self, item: &InboxItem) -> Result<(), InboxError> {
+        self.items.insert(item.id.as_bytes(), enc(item))?;
+        self.items.flush()?;
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<InboxItem>, InboxError> {
+        self.items
+            .get(id.as_bytes())?
+            .map(|v| {
+                serde_json::from_slice(&v)
+                    .map_err(|e| InboxError::Corrupt(id.into(), e.to_string()))
+            })
+            .transpose()
+    }
+
+    /// Every item, oldest first.
+    pub fn list(&self) -> Result<Vec<InboxItem>, InboxError> {
+        let mut all = Vec::new();
+        for kv in self.items.iter() {
+            let (k, v) = kv?;
+            let id = String::from_utf8_lossy(&k).into_owned();
+            all.push(
+                serde_json::from_slice::<InboxItem>(&v)
+                    .map_err(|e| InboxError::Corrupt(id, e.to_string()))?,
+            );
+        }
+        all.sort_by_key(|i| (i.received_at, i.id.clone()));
+        Ok(all)
+    }
+
+    pub fn pending(&self) -> Result<usize, InboxError> {
+        Ok(self
+            .list()?
+            .iter()
+            .filter(|i| i.status == InboxStatus::Pending)
+            .count())
+    }
+
+    pub fn raise(&self, alert: &Alert) -> Result<(), InboxError> {
+        let key = [alert.at.to_be_bytes().as_slice(), alert.record.as_bytes()].concat();
+        self.alerts.insert(key, enc(alert))?;
+        self.alerts.flush()?;
+        Ok(())
+    }
+
+    pub fn alerts(&self) -> Result<Vec<Alert>, InboxError> {
+        let mut all = Vec::new();
+        for kv in self.alerts.iter() {
+            let (_, v) = kv?;
+            all.push(
+                serde_json::from_slice(&v)
+                    .map_err(|e| InboxError::Corrupt("alert".into(), e.to_string()))?,
+            );
+        }
+        Ok(all)
+    }
+}
