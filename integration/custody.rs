@@ -179,4 +179,31 @@ fn the_chain_names_the_point_of_diversion_or_the_gap() {
         t["custody"]
     );
     assert_eq!(t["custody"]["diversion"]["last_lawful_state"], "GH");
+
+    // The report counts what the audit log recorded.
+    let r = fed.node("KE").json(&["report"]);
+    assert_eq!(r["traces_sent"], 3, "{r:#}");
+    assert_eq!(r["traces_answered"], 3, "{r:#}");
+    assert_eq!(r["sdg_16_4_2"]["traced"], 3);
+    assert_eq!(
+        r["sdg_16_4_2"]["origin_established"], 2,
+        "the withheld trace established nothing: {r:#}"
+    );
+    assert!(r["median_answer_secs"]["GH"].is_number(), "{r:#}");
+    let audit = fed.node("KE").json(&["audit", "show"]).to_string();
+    assert_eq!(audit.matches("trace_sent").count(), 3);
+    let gh = fed.node("GH").json(&["report"]);
+    assert_eq!(
+        (
+            gh["queries_received"].as_u64(),
+            gh["answers_withheld"].as_u64()
+        ),
+        (Some(3), Some(1)),
+        "{gh:#}"
+    );
+    let csv = fed.node("KE").cli(&["report", "--csv"]);
+    assert!(
+        csv.starts_with("figure,value\n") && csv.contains("sdg_16_4_2_origin_established,2\n"),
+        "{csv}"
+    );
 }

@@ -388,3 +388,62 @@ fn a_roster_update_cuts_a_removed_member_off() {
         );
     }
 }
+
+#[test]
+fn a_retry_reaches_a_state_that_missed_the_trace() {
+    let mut fed = Federation::start(specs());
+    fed.wait_subscribed(
+        "KE",
+        "tracenet/1/prefix/DE/CARLWALTHER",
+        &["DE", "NG", "FR"],
+    );
+    // FR is frozen when the trace goes out, then dies: it never saw the query.
+    fed.node("FR").signal("STOP");
+    let sent = fed.node("KE").json(&[
+        "trace",
+        "--maker",
+        "walther",
+        "--country",
+        "DE",
+        "--serial",
+        "BP0746",
+        "--category",
+        "pistol",
+        "--ground",
+        "seized_in_crime",
+        "--use",
+        "criminal_investigation",
+        "--timeout",
+        "60",
+    ]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let ke = fed.node("KE");
+    wait_for("DE and NG to answer", Duration::from_secs(20), || {
+        (ke.json(&["trace", "show", &id])["answers"]
+            .as_array()?
+            .len()
+            >= 2)
+            .then_some(())
+    });
+    fed.node_mut("FR").kill();
+    let t = fed.node("KE").json(&["trace", "show", &id, "--wait", "20"]);
+    assert_eq!(t["status"], "partial", "{t:#}");
+    // FR comes back; the retry goes straight to it and its answer is attached.
+    let fr = fed.nodes.iter().position(|n| n.state == "FR").unwrap();
+    fed.launch(fr);
+    let fr_peer = fed.node("FR").peer_id.clone();
+    wait_for("KE to reconnect to FR", Duration::from_secs(30), || {
+        let st = fed.node("KE").json(&["status"]);
+        st["net"]["connected"]
+            .to_string()
+            .contains(&fr_peer)
+            .then_some(())
+    });
+    fed.node("KE").json(&["trace", "retry", &id]);
+    let t = fed.node("KE").json(&["trace", "show", &id, "--wait", "20"]);
+    assert_eq!(t["status"], "answered", "{t:#}");
+    assert!(
+        answers_by_state(&t).contains(&("FR".to_string(), "no_hit".to_string())),
+        "{t:#}"
+    );
+}

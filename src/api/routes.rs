@@ -196,6 +196,10 @@ pub async fn route(node: &Node, method: &Method, path: &str, query: &str, body: 
         },
         (&Method::GET, ["v1", "traces", id]) => get_trace(node, id, query).await,
         (&Method::GET, ["v1", "traces", id, "evidence"]) => evidence(node, id),
+        (&Method::POST, ["v1", "traces", id, "retry"]) => match node.retry(id).await {
+            Ok(t) => json_reply(StatusCode::OK, &trace_view(node, &t)),
+            Err(e) => node_error(e),
+        },
         (&Method::POST, ["v1", "roster"]) => match node.install_roster(body, true).await {
             Ok(installed) => json_reply(
                 StatusCode::OK,
@@ -242,11 +246,26 @@ pub async fn route(node: &Node, method: &Method, path: &str, query: &str, body: 
                     node.decide(id, None, Some(reason)).await
                 }
                 other => {
-                    return error_reply(StatusCode::NOT_FOUND, format!("no inbox action {other:?}"));
+                    return error_reply(
+                        StatusCode::NOT_FOUND,
+                        format!("no inbox action {other:?}"),
+                    );
                 }
             };
             match decided {
                 Ok(item) => json_reply(StatusCode::OK, &inbox_view(node, &item)),
+                Err(e) => node_error(e),
+            }
+        }
+        (&Method::GET, ["v1", "report"]) => {
+            let from = query_param(query, "from")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let to = query_param(query, "to")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u64::MAX);
+            match crate::node::report::report(node, from, to) {
+                Ok(r) => json_reply(StatusCode::OK, &r),
                 Err(e) => node_error(e),
             }
         }

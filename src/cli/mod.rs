@@ -73,6 +73,19 @@ pub enum Command {
     },
     /// Traces from other States that found weapons recorded here as lost or stolen.
     Alerts,
+    /// Traces sent and received, answered, withheld, timed out; median time to
+    /// answer per State; SDG 16.4.2 figures. Counted from the audit log.
+    Report {
+        /// First day, YYYY-MM-DD (default: the beginning).
+        #[arg(long, value_name = "DATE")]
+        from: Option<crate::model::Date>,
+        /// Last day, YYYY-MM-DD, included (default: today).
+        #[arg(long, value_name = "DATE")]
+        to: Option<crate::model::Date>,
+        /// Print `figure,value` lines.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
     /// The hash-chained audit log: show, verify, export.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -127,6 +140,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(cmd) => audit::run(cmd, &ctx),
         Command::Inbox { command } => inbox::run(command, &ctx),
         Command::Alerts => inbox::run_alerts(&ctx),
+        Command::Report { from, to, csv } => node::run_report(&ctx, from, to, csv),
         Command::Roster(cmd) => trust::run_roster(cmd, &ctx),
         Command::Verify(args) => trust::run_verify(args, &ctx),
         Command::Config(ConfigCommand::Check { file }) => {

@@ -91,6 +91,8 @@ pub enum TraceCommand {
         id: String,
         file: std::path::PathBuf,
     },
+    /// Send a trace again, straight to the States that have not answered.
+    Retry { id: String },
 }
 
 pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
@@ -197,6 +199,17 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
                     )
                 },
             )
+        }),
+        Some(TraceCommand::Retry { id }) => with_client(ctx, async |c| {
+            let t: TraceView = c
+                .post(&format!("/v1/traces/{id}/retry"), &serde_json::json!({}))
+                .await?;
+            ctx.emit(&t, |t| {
+                format!(
+                    "trace {} sent again to the States that have not answered",
+                    t.id
+                )
+            })
         }),
         None => send(ctx, args.send),
     }
@@ -448,6 +461,48 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 s["alerts"],
                 s["audit_head"]
             )
+        })
+    })
+}
+
+pub fn run_report(
+    ctx: &Context,
+    from: Option<crate::model::Date>,
+    to: Option<crate::model::Date>,
+    csv: bool,
+) -> anyhow::Result<()> {
+    let day = |d: crate::model::Date| (d.to_days().max(0) as u64) * 86_400;
+    let from = from.map(day).unwrap_or(0);
+    let to = to.map(|d| day(d) + 86_400).unwrap_or(u64::MAX);
+    with_client(ctx, async |c| {
+        let r: crate::node::report::Report =
+            c.get(&format!("/v1/report?from={from}&to={to}")).await?;
+        if csv {
+            print!("{}", r.to_csv());
+            return Ok(());
+        }
+        ctx.emit(&r, |r| {
+            let mut s = format!(
+                "traces sent {} (answered {}, partial {}, timed out {}, open {})\nqueries received {}, refused {}; answers sent {}, withheld {}, acknowledged {}\n",
+                r.traces_sent,
+                r.traces_answered,
+                r.traces_partial,
+                r.traces_timed_out,
+                r.traces_open,
+                r.queries_received,
+                r.queries_refused,
+                r.answers_sent,
+                r.answers_withheld,
+                r.answers_acknowledged
+            );
+            for (state, secs) in &r.median_answer_secs {
+                s += &format!("median time to answer from {state}: {secs} s\n");
+            }
+            s += &format!(
+                "SDG 16.4.2: illicit origin established for {} of {} weapons traced\n",
+                r.sdg_16_4_2.origin_established, r.sdg_16_4_2.traced
+            );
+            s
         })
     })
 }

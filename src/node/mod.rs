@@ -9,6 +9,7 @@ mod limits;
 pub mod members;
 pub mod metrics;
 pub mod policy;
+pub mod report;
 pub mod settings;
 pub mod traces;
 
@@ -129,6 +130,8 @@ struct Inner {
     started: Instant,
     /// Sequence of the last head-signed entry, so that an idle log is not re-signed.
     last_signed_head: Mutex<Option<u64>>,
+    /// Answers this node signed, by query digest, for requesters that retry.
+    answered: Mutex<std::collections::HashMap<Digest, Vec<u8>>>,
 }
 
 impl Node {
@@ -197,6 +200,7 @@ impl Node {
                 listen: Mutex::new(Vec::new()),
                 started: Instant::now(),
                 last_signed_head: Mutex::new(None),
+                answered: Mutex::new(Default::default()),
             }),
         };
         node.apply_members().await?;
@@ -571,6 +575,7 @@ impl Node {
         });
         let rule = level.as_deref().or(rule);
         let bytes = self.sign_answer(q.digest(), outcome)?;
+        self.remember_answer(q.digest(), &bytes);
         let peer = identity::peer_id_of(&b.requester.key)?;
         // On disk before the answer leaves: no answer is ever sent unrecorded.
         self.record(
@@ -653,6 +658,71 @@ impl Node {
                 format!("refused: {reason}").into_bytes()
             }
         }
+    }
+
+    fn remember_answer(&self, query: Digest, bytes: &[u8]) {
+        if let Ok(mut m) = self.inner.answered.lock() {
+            // Bounded: a retry comes within a trace's lifetime, not days later.
+            if m.len() >= 10_000 {
+                m.clear();
+            }
+            m.insert(query, bytes.to_vec());
+        }
+    }
+
+    fn answered_before(&self, query: &Digest) -> Option<Vec<u8>> {
+        self.inner.answered.lock().ok()?.get(query).cloned()
+    }
+
+    /// Sends a trace's query again, straight to every asked State that has not
+    /// given a final answer, and reopens the trace until a new deadline.
+    pub async fn retry(&self, id: &str) -> Result<StoredTrace, NodeError> {
+        let t = self.trace(id)?;
+        let timeout = self.inner.settings.trace_timeout_secs;
+        let waiting: Vec<PeerId> = t
+            .asked
+            .iter()
+            .filter(|a| !t.final_at.contains_key(&a.peer))
+            .filter_map(|a| a.peer.parse().ok())
+            .collect();
+        let t = self
+            .inner
+            .traces
+            .update(id, |t| {
+                t.deadline = unix_now() + timeout;
+                for a in t.asked.iter_mut() {
+                    a.unreachable = None;
+                }
+            })?
+            .ok_or_else(|| NodeError::NoSuchTrace(id.to_string()))?;
+        if let Ok(mut p) = self.inner.pending.lock() {
+            p.insert(id.to_string());
+        }
+        for peer in waiting {
+            let node = self.clone();
+            let query = t.query.clone();
+            tokio::spawn(async move {
+                let failure = match node.inner.net.request(peer, query).await {
+                    Ok(reply) if reply.starts_with(b"refused") => {
+                        Some(String::from_utf8_lossy(&reply).into_owned())
+                    }
+                    Ok(reply) => {
+                        let n = node.clone();
+                        match tokio::task::spawn_blocking(move || n.on_answer(peer, &reply)).await {
+                            Ok(Ok(_)) => None,
+                            Ok(Err(e)) => Some(e),
+                            Err(e) => Some(e.to_string()),
+                        }
+                    }
+                    Err(e) => Some(e.to_string()),
+                };
+                if let Some(why) = failure {
+                    node.mark_unreachable(&peer, &why);
+                }
+            });
+        }
+        self.notify();
+        Ok(t)
     }
 
     /// Puts a request in the inbox (on disk before the acknowledgement leaves).
@@ -808,7 +878,14 @@ impl Node {
     /// custody): checked like a gossiped one, answered in the response.
     fn on_direct_query(&self, peer: PeerId, data: &[u8]) -> Result<Vec<u8>, String> {
         let (verdict, q) = self.check_query(data);
-        let q = q.ok_or_else(|| format!("query not accepted ({verdict:?})"))?;
+        let Some(q) = q else {
+            // Already answered (the requester retries, or our answer was lost):
+            // the same signed answer again.
+            if let Some(a) = self.answered_before(&Digest::of(data)) {
+                return Ok(a);
+            }
+            return Err(format!("query not accepted ({verdict:?})"));
+        };
         if identity::peer_id_of(&q.body().requester.key) != Some(peer) {
             return Err("a directed query must come from its requester".into());
         }

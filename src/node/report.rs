@@ -1,0 +1,135 @@
+//! `tracenet report`: what this node did in a period, counted from its audit
+//! log (so every figure can be checked against it) and its stored traces.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Node, NodeError, TraceStatus};
+use crate::audit::AuditKind;
+use crate::model::CountryCode;
+
+/// SDG indicator 16.4.2 for the weapons traced through this node: of the
+/// traces sent in the period, how many established the illicit origin (the
+/// chain of custody names a point of diversion).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Sdg1642 {
+    pub traced: u64,
+    pub origin_established: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Report {
+    /// Unix seconds, start inclusive, end exclusive.
+    pub from: u64,
+    pub to: u64,
+    pub traces_sent: u64,
+    pub traces_answered: u64,
+    pub traces_partial: u64,
+    pub traces_timed_out: u64,
+    pub traces_open: u64,
+    pub queries_received: u64,
+    pub queries_refused: u64,
+    pub answers_sent: u64,
+    pub answers_withheld: u64,
+    pub answers_acknowledged: u64,
+    /// Per answering State: the median seconds from sending a trace to its
+    /// final answer.
+    pub median_answer_secs: BTreeMap<CountryCode, f64>,
+    pub sdg_16_4_2: Sdg1642,
+}
+
+fn median(v: &mut [u64]) -> f64 {
+    v.sort_unstable();
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2] as f64,
+        n => (v[n / 2 - 1] + v[n / 2]) as f64 / 2.0,
+    }
+}
+
+pub fn report(node: &Node, from: u64, to: u64) -> Result<Report, NodeError> {
+    let mut r = Report {
+        from,
+        to,
+        ..Report::default()
+    };
+    let entries = node
+        .audit()
+        .entries(from)
+        .map_err(|e| NodeError::Config(e.to_string()))?;
+    for e in entries.iter().filter(|e| e.at < to) {
+        match e.kind {
+            AuditKind::TraceSent => r.traces_sent += 1,
+            AuditKind::QueryReceived => r.queries_received += 1,
+            AuditKind::QueryRefused => r.queries_refused += 1,
+            AuditKind::AnswerSent | AuditKind::Decision => match e.outcome.as_deref() {
+                Some("withheld") => r.answers_withheld += 1,
+                Some("acknowledged") => r.answers_acknowledged += 1,
+                _ => r.answers_sent += 1,
+            },
+            _ => {}
+        }
+    }
+    let mut times: BTreeMap<CountryCode, Vec<u64>> = BTreeMap::new();
+    for t in node
+        .traces()?
+        .iter()
+        .filter(|t| t.created_at >= from && t.created_at < to)
+    {
+        match node.status_of(t) {
+            TraceStatus::Answered => r.traces_answered += 1,
+            TraceStatus::Partial => r.traces_partial += 1,
+            TraceStatus::TimedOut => r.traces_timed_out += 1,
+            TraceStatus::Sent | TraceStatus::Acknowledged => r.traces_open += 1,
+        }
+        for a in &t.asked {
+            if let (Some(state), Some(at)) = (a.state, t.final_at.get(&a.peer)) {
+                times
+                    .entry(state)
+                    .or_default()
+                    .push(at.saturating_sub(t.created_at));
+            }
+        }
+        r.sdg_16_4_2.traced += 1;
+        r.sdg_16_4_2.origin_established += node.custody_of(t).diversion.is_some() as u64;
+    }
+    r.median_answer_secs = times
+        .into_iter()
+        .map(|(s, mut v)| (s, median(&mut v)))
+        .collect();
+    Ok(r)
+}
+
+impl Report {
+    /// One `name,value` line per figure, for spreadsheets.
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from("figure,value\n");
+        let rows: [(&str, u64); 14] = [
+            ("from", self.from),
+            ("to", self.to),
+            ("traces_sent", self.traces_sent),
+            ("traces_answered", self.traces_answered),
+            ("traces_partial", self.traces_partial),
+            ("traces_timed_out", self.traces_timed_out),
+            ("traces_open", self.traces_open),
+            ("queries_received", self.queries_received),
+            ("queries_refused", self.queries_refused),
+            ("answers_sent", self.answers_sent),
+            ("answers_withheld", self.answers_withheld),
+            ("answers_acknowledged", self.answers_acknowledged),
+            ("sdg_16_4_2_traced", self.sdg_16_4_2.traced),
+            (
+                "sdg_16_4_2_origin_established",
+                self.sdg_16_4_2.origin_established,
+            ),
+        ];
+        for (k, v) in rows {
+            s += &format!("{k},{v}\n");
+        }
+        for (state, secs) in &self.median_answer_secs {
+            s += &format!("median_answer_secs_{state},{secs}\n");
+        }
+        s
+    }
+}
