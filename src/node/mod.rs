@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod custody;
+mod flush;
 pub mod inbox;
 mod limits;
 pub mod members;
@@ -130,6 +131,8 @@ struct Inner {
     started: Instant,
     /// Sequence of the last head-signed entry, so that an idle log is not re-signed.
     last_signed_head: Mutex<Option<u64>>,
+    /// Shares fsyncs among concurrent answers.
+    group_flush: flush::GroupFlush,
     /// Answers this node signed, by query digest, for requesters that retry.
     answered: Mutex<std::collections::HashMap<Digest, Vec<u8>>>,
 }
@@ -201,6 +204,7 @@ impl Node {
                 started: Instant::now(),
                 last_signed_head: Mutex::new(None),
                 answered: Mutex::new(Default::default()),
+                group_flush: flush::GroupFlush::default(),
             }),
         };
         node.apply_members().await?;
@@ -265,11 +269,21 @@ impl Node {
     /// Records an audit entry; with `flush`, waits until it is on disk. A
     /// failure is logged loudly: the node keeps serving, but says so.
     fn record(&self, kind: AuditKind, n: NewEntry, flush: bool) {
-        let r = if flush {
-            self.inner.audit.append(kind, n, unix_now())
-        } else {
-            self.inner.audit.append_unflushed(kind, n, unix_now())
-        };
+        let r = self
+            .inner
+            .audit
+            .append_unflushed(kind, n, unix_now())
+            .map(|_| ());
+        let r = r.map_err(|e| e.to_string()).and_then(|()| {
+            if flush {
+                self.inner
+                    .group_flush
+                    .flush(&self.inner.db)
+                    .map_err(|e| e.to_string())
+            } else {
+                Ok(())
+            }
+        });
         if let Err(e) = r {
             tracing::error!(error = %e, ?kind, "cannot write the audit log");
         }
@@ -988,7 +1002,7 @@ impl Node {
         let peer_s = peer.to_string();
         self.inner
             .traces
-            .update(&id, |t| {
+            .update_unflushed(&id, |t| {
                 if t.answers.iter().any(|x| x.bytes == data) {
                     return;
                 }
@@ -1012,6 +1026,11 @@ impl Node {
                     t.first_ack.entry(peer_s.clone()).or_insert(now);
                 }
             })
+            .map_err(|e| e.to_string())?;
+        // On disk before the sender hears `ok`; concurrent answers share the fsync.
+        self.inner
+            .group_flush
+            .flush(&self.inner.db)
             .map_err(|e| e.to_string())?;
         bump(&self.inner.counters.answers_received);
         let sent_ms = trace.created_at_ms.unwrap_or(trace.created_at * 1000);

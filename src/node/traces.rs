@@ -146,6 +146,17 @@ impl TraceStore {
     pub fn update(
         &self,
         id: &str,
+        f: impl FnMut(&mut StoredTrace),
+    ) -> Result<Option<StoredTrace>, TraceStoreError> {
+        let out = self.update_unflushed(id, f)?;
+        self.tree.flush()?;
+        Ok(out)
+    }
+
+    /// As `update`, leaving the flush to the caller (to share it with others).
+    pub fn update_unflushed(
+        &self,
+        id: &str,
         mut f: impl FnMut(&mut StoredTrace),
     ) -> Result<Option<StoredTrace>, TraceStoreError> {
         let mut out = None;
@@ -168,7 +179,6 @@ impl TraceStore {
         if let Some(e) = err {
             return Err(e);
         }
-        self.tree.flush()?;
         Ok(out)
     }
 
