@@ -88,6 +88,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, node: Node, token: Strin
                 continue;
             }
         };
+        // Small request/response pairs: no waiting for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
         let node = node.clone();
         let token = token.clone();
         tokio::spawn(async move {
