@@ -22,6 +22,24 @@ const STATES: &[&str] = &[
     "DE", "NG", "FR", "AT", "KE", "GH", "IT", "BE", "US", "BR", "SN", "CI", "ML", "PL",
 ];
 
+/// Weapons whose stories span three registries.
+const STORIES: usize = 50;
+
+/// The story records State number `i` holds (DE, NG, FR are the first three).
+fn stories(i: usize) -> Vec<String> {
+    let ev = |k: usize| -> Option<(&str, String)> {
+        let s = format!("ST{k:05}");
+        match i {
+            0 => Some(("DE", format!(r#"[{{"date":"2010-01-0{}","kind":"manufactured","holder":"manufacturer"}},{{"date":"2010-06-01","kind":"exported","counterpart":"NG"}}]"#, 1 + k % 9))),
+            1 => Some(("NG", r#"[{"date":"2010-07-01","kind":"imported","counterpart":"DE","holder":"licensed_dealer"},{"date":"2012-01-01","kind":"exported","counterpart":"FR"}]"#.to_string())),
+            2 => Some(("FR", r#"[{"date":"2012-02-01","kind":"imported","counterpart":"NG","holder":"state_police"},{"date":"2019-03-01","kind":"stolen","holder":"state_police"}]"#.to_string())),
+            _ => None,
+        }
+        .map(|(st, events)| (st, format!(r#"{{"id":"{st}-{s}","marking":{{"manufacturer":"Carl Walther","country":"DE","serial":"{s}"}},"category":"pistol","events":{events}}}"#)))
+    };
+    (0..STORIES).filter_map(|k| ev(k).map(|(_, r)| r)).collect()
+}
+
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -89,7 +107,8 @@ fn main() {
             ],
         );
         let text = std::fs::read_to_string(&f).unwrap();
-        let records: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut records: Vec<String> = text.lines().map(str::to_string).collect();
+        records.extend(stories(i));
         for line in records.iter().step_by(997).take(n_traces / n_states + 1) {
             samples.push(serde_json::from_str::<Value>(line).unwrap());
         }
@@ -156,6 +175,26 @@ fn main() {
         2.0 * mean_holders
     );
     println!("  idle resident memory per node: max {max_rss:.0} MiB (all: {rss:.0?})");
+
+    // Three-hop chains: made in DE, exported to NG, re-exported to FR, stolen there.
+    let mut chain_ms = Vec::new();
+    // The requester must not hold a part of the story itself.
+    let requester = fed.nodes.last().unwrap();
+    assert!(n_states >= 4, "the three-hop chains need at least 4 States");
+    for k in 0..STORIES {
+        let m = serde_json::json!({"manufacturer": "Carl Walther", "country": "DE", "serial": format!("ST{k:05}"), "imports": []});
+        let start = Instant::now();
+        let t = trace(requester, &m, start);
+        chain_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        let c = &t["custody"];
+        assert_eq!(c["chain"].as_array().map(|a| a.len()), Some(6), "{c:#}");
+        assert_eq!(c["diversion"]["last_lawful_state"], "FR", "{c:#}");
+    }
+    println!(
+        "  three-hop chain (DE -> NG -> FR, stolen in FR) resolved to its point of diversion: p50 {:.1} ms over {} traces",
+        pct(&mut chain_ms, 0.5),
+        STORIES
+    );
 
     let first = work.path().join(format!("{}.jsonl", STATES[0]));
     let own: Vec<Value> = samples
