@@ -45,10 +45,14 @@ fn specs() -> Vec<NodeSpec> {
                 rec("DE-3", "CF300", true, &events("state_military"), "DE3"),
             ],
         ),
-        NodeSpec::member(
-            "NG",
-            vec![rec("NG-1", "DS400", false, &events("state_police"), "NG1")],
-        ),
+        NodeSpec {
+            // Signs its audit head every second while it runs.
+            node_config: "audit_sign_every_secs = 1",
+            ..NodeSpec::member(
+                "NG",
+                vec![rec("NG-1", "DS400", false, &events("state_police"), "NG1")],
+            )
+        },
         NodeSpec::member(
             "FR",
             vec![rec(
@@ -165,6 +169,17 @@ fn policy_review_alerts_audit_and_canaries() {
     assert_eq!(dates, vec!["2011-01-01", "2019-01-01"], "{ng:#}");
     api_outputs.push(t.to_string());
 
+    // NG signs its audit head every second while it runs.
+    let ng_node = fed.node("NG");
+    wait_for(
+        "NG's periodic signed audit head",
+        Duration::from_secs(20),
+        || {
+            let v = ng_node.json(&["audit", "verify"]);
+            (v["ok"] == true && v["signed_through"].is_u64()).then_some(())
+        },
+    );
+
     // A hit on a weapon NG holds as stolen raises an alert there.
     let alerts = fed.node("NG").json(&["alerts"]);
     assert!(
@@ -197,6 +212,14 @@ fn policy_review_alerts_audit_and_canaries() {
         assert_eq!(items.len(), round + 1, "round {round}: {items:#?}");
         let audit = fed.node("DE").json(&["audit", "verify"]);
         assert_eq!(audit["ok"], true, "round {round}: {audit}");
+        // The acknowledgement's audit entry was written before it left.
+        let acks = fed
+            .node("DE")
+            .json(&["audit", "show"])
+            .to_string()
+            .matches("\"acknowledged\"")
+            .count();
+        assert_eq!(acks, round + 1, "round {round}");
         approved_id.get_or_insert(id);
     }
     fed.wait_subscribed("KE", topic, &["DE"]);

@@ -5,6 +5,8 @@
 mod common;
 mod fed;
 
+use std::time::Duration;
+
 use fed::*;
 use serde_json::Value;
 
@@ -60,7 +62,11 @@ fn specs() -> Vec<NodeSpec> {
             in_roster: true,
             node_config: "",
         },
-        NodeSpec::member("DE", by_state.remove("DE").unwrap()),
+        NodeSpec {
+            // A strict budget for wildcard queries, to show it applies per State.
+            node_config: "fuzzy_queries_per_minute = 1",
+            ..NodeSpec::member("DE", by_state.remove("DE").unwrap())
+        },
         NodeSpec::member("NG", by_state.remove("NG").unwrap()),
         NodeSpec::member("GH", by_state.remove("GH").unwrap()),
         NodeSpec::member(
@@ -180,30 +186,135 @@ fn the_chain_names_the_point_of_diversion_or_the_gap() {
     );
     assert_eq!(t["custody"]["diversion"]["last_lawful_state"], "GH");
 
+    // KE's second wildcard query within the minute exceeds DE's fuzzy budget:
+    // DE stays silent; exact queries are still answered.
+    let t = fed.node("KE").json(&[
+        "trace",
+        "--maker",
+        "walther",
+        "--country",
+        "DE",
+        "--serial",
+        "WP55?001",
+        "--category",
+        "pistol",
+        "--ground",
+        "seized_in_crime",
+        "--use",
+        "criminal_investigation",
+        "--timeout",
+        "3",
+        "--wait",
+        "20",
+    ]);
+    let answered_by = |t: &Value, st: &str| {
+        t["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["state"] == st)
+    };
+    assert!(!answered_by(&t, "DE"), "{t:#}");
+    let de_audit = fed.node("DE").json(&["audit", "show"]).to_string();
+    assert!(de_audit.contains("fuzzy_rate_limit"), "{de_audit}");
+    let t = trace(&fed, "WP104233");
+    assert!(answered_by(&t, "DE"), "{t:#}");
+
     // The report counts what the audit log recorded.
     let r = fed.node("KE").json(&["report"]);
-    assert_eq!(r["traces_sent"], 3, "{r:#}");
-    assert_eq!(r["traces_answered"], 3, "{r:#}");
-    assert_eq!(r["sdg_16_4_2"]["traced"], 3);
-    assert_eq!(
-        r["sdg_16_4_2"]["origin_established"], 2,
-        "the withheld trace established nothing: {r:#}"
-    );
+    assert_eq!(r["traces_sent"], 5, "{r:#}");
+    assert_eq!(r["traces_answered"], 4, "{r:#}");
+    assert_eq!(r["traces_partial"], 1, "{r:#}");
+    assert_eq!(r["sdg_16_4_2"]["traced"], 5);
+    // The withheld and the rate-limited traces established nothing.
+    assert_eq!(r["sdg_16_4_2"]["origin_established"], 3, "{r:#}");
     assert!(r["median_answer_secs"]["GH"].is_number(), "{r:#}");
     let audit = fed.node("KE").json(&["audit", "show"]).to_string();
-    assert_eq!(audit.matches("trace_sent").count(), 3);
+    assert_eq!(audit.matches("trace_sent").count(), 5);
     let gh = fed.node("GH").json(&["report"]);
-    assert_eq!(
-        (
-            gh["queries_received"].as_u64(),
-            gh["answers_withheld"].as_u64()
-        ),
-        (Some(3), Some(1)),
-        "{gh:#}"
+    let gh_counts = (
+        gh["queries_received"].as_u64(),
+        gh["answers_withheld"].as_u64(),
     );
+    assert_eq!(gh_counts, (Some(5), Some(2)), "{gh:#}");
     let csv = fed.node("KE").cli(&["report", "--csv"]);
     assert!(
-        csv.starts_with("figure,value\n") && csv.contains("sdg_16_4_2_origin_established,2\n"),
+        csv.starts_with("figure,value\n") && csv.contains("sdg_16_4_2_origin_established,3\n"),
         "{csv}"
+    );
+}
+
+#[test]
+fn the_chain_is_followed_to_a_state_that_was_not_asked() {
+    let mut fed = Federation::start(specs());
+    let topic = "tracenet/1/prefix/DE/CARLWALTHER";
+    fed.wait_subscribed("KE", topic, &["DE", "NG", "GH"]);
+    // GH is down when the trace goes out: it is not asked.
+    fed.node_mut("GH").kill();
+    let gh_peer = fed.node("GH").peer_id.clone();
+    wait_for("KE to see GH gone", Duration::from_secs(30), || {
+        let st = fed.node("KE").json(&["status"]);
+        (!st["net"]["topic_peers"][topic]
+            .to_string()
+            .contains(&gh_peer))
+        .then_some(())
+    });
+    let sent = fed.node("KE").json(&[
+        "trace",
+        "--maker",
+        "walther",
+        "--country",
+        "DE",
+        "--serial",
+        "WP104233",
+        "--category",
+        "pistol",
+        "--ground",
+        "seized_in_crime",
+        "--use",
+        "criminal_investigation",
+        "--timeout",
+        "60",
+    ]);
+    assert!(!sent["asked"].to_string().contains("\"GH\""), "{sent:#}");
+    let id = sent["id"].as_str().unwrap().to_string();
+    // NG's answer shows the export to GH: a directed follow-up goes there, fails
+    // (GH is down), and GH is named as the gap.
+    let ke = fed.node("KE");
+    let t = wait_for("the follow-up to GH", Duration::from_secs(30), || {
+        let t = ke.json(&["trace", "show", &id]);
+        let gh = t["asked"]
+            .as_array()?
+            .iter()
+            .find(|a| a["state"] == "GH")?
+            .clone();
+        gh["unreachable"].is_string().then_some(t)
+    });
+    assert_eq!(t["followed_up"], serde_json::json!(["GH"]), "{t:#}");
+    // Once every other asked State has answered, the trace is partial.
+    let t = fed.node("KE").json(&["trace", "show", &id, "--wait", "20"]);
+    assert_eq!(t["status"], "partial", "{t:#}");
+    assert!(
+        t["custody"]["gaps"].to_string().contains("GH"),
+        "{:#}",
+        t["custody"]
+    );
+    // GH comes back; a retry reaches it and the chain ends at the theft.
+    let gh = fed.nodes.iter().position(|n| n.state == "GH").unwrap();
+    fed.launch(gh);
+    wait_for("KE to reconnect to GH", Duration::from_secs(30), || {
+        let st = fed.node("KE").json(&["status"]);
+        st["net"]["connected"]
+            .to_string()
+            .contains(&gh_peer)
+            .then_some(())
+    });
+    fed.node("KE").json(&["trace", "retry", &id]);
+    let t = fed.node("KE").json(&["trace", "show", &id, "--wait", "20"]);
+    assert_eq!(t["status"], "answered", "{t:#}");
+    assert_eq!(
+        t["custody"]["diversion"]["last_lawful_state"], "GH",
+        "{:#}",
+        t["custody"]
     );
 }

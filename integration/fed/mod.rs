@@ -78,10 +78,15 @@ impl FedNode {
 }
 
 pub struct Federation {
-    pub _root: tempfile::TempDir,
     pub nodes: Vec<FedNode>,
     pub anchor: NodeKey,
+    pub _root: tempfile::TempDir,
+    /// Federations run one at a time: each is a handful of processes on a
+    /// 2-core machine, and tests in one binary would otherwise start them together.
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
+
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Drop for Federation {
     fn drop(&mut self) {
@@ -155,6 +160,8 @@ impl Federation {
 
     /// As `start`, with `prepare` run on each node's directory before it starts.
     pub fn start_with(specs: Vec<NodeSpec>, prepare: impl Fn(&FedNode)) -> Federation {
+        // A test that failed while holding the turn poisons it; the next may go.
+        let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
         let root = tempfile::tempdir().unwrap();
         let anchor = NodeKey::generate().unwrap();
         let mut nodes = Vec::new();
@@ -202,6 +209,7 @@ impl Federation {
             _root: root,
             nodes,
             anchor,
+            _turn: turn,
         };
         for i in 0..fed.nodes.len() {
             fed.launch(i);
