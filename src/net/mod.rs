@@ -148,6 +148,10 @@ enum Command {
     SetMembers(HashMap<PeerId, Vec<Multiaddr>>),
     Disconnect(PeerId),
     Status(oneshot::Sender<NetStatus>),
+    Subscribers {
+        topics: Vec<Topic>,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
 }
 
 /// A cheap handle on the network task.
@@ -203,6 +207,13 @@ impl NetHandle {
 
     pub async fn disconnect(&self, peer: PeerId) -> Result<(), NetError> {
         self.send(Command::Disconnect(peer)).await
+    }
+
+    /// The peers subscribed to any of `topics` now (without building a full status).
+    pub async fn subscribers(&self, topics: Vec<Topic>) -> Result<Vec<PeerId>, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Subscribers { topics, reply }).await?;
+        rx.await.map_err(|_| NetError::Stopped)
     }
 
     pub async fn status(&self) -> Result<NetStatus, NetError> {
@@ -332,6 +343,19 @@ impl EventLoop {
             }
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
+            }
+            Command::Subscribers { topics, reply } => {
+                let hashes: Vec<gossipsub::TopicHash> =
+                    topics.iter().map(|t| t.to_gossip().hash()).collect();
+                let peers = self
+                    .swarm
+                    .behaviour()
+                    .gossipsub
+                    .all_peers()
+                    .filter(|(_, ts)| ts.iter().any(|t| hashes.contains(t)))
+                    .map(|(p, _)| *p)
+                    .collect();
+                let _ = reply.send(peers);
             }
         }
     }

@@ -1273,14 +1273,9 @@ impl Node {
 
     /// The members subscribed to any of `topics` right now: the States a trace asks.
     async fn subscribers_of(&self, topics: &[Topic]) -> Result<Vec<Asked>, NodeError> {
-        let status = self.inner.net.status().await?;
+        let subscribed = self.inner.net.subscribers(topics.to_vec()).await?;
         let members = self.read_members();
-        let mut peers = BTreeSet::new();
-        for t in topics {
-            for p in status.topic_peers.get(&t.to_string()).into_iter().flatten() {
-                peers.insert(p.clone());
-            }
-        }
+        let peers: BTreeSet<String> = subscribed.iter().map(|p| p.to_string()).collect();
         Ok(peers
             .into_iter()
             .filter_map(|p| {
