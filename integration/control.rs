@@ -281,8 +281,7 @@ fn policy_review_alerts_audit_and_canaries() {
     );
 
     // Too late: SN's trace lives two seconds; DE's approval is refused clearly.
-    let sent = trace(fed.node("SN"), "RV100", &["--urgent"]);
-    let sn_id = sent["id"].as_str().unwrap().to_string();
+    trace(fed.node("SN"), "RV100", &["--urgent"]);
     let de = fed.node("DE");
     let late = wait_for(
         "SN's request in DE's inbox",
@@ -304,7 +303,6 @@ fn policy_review_alerts_audit_and_canaries() {
         "{}",
         common::stderr(&o)
     );
-    let _ = sn_id;
 
     // Evidence from KE carries neither national text nor KE's case notes.
     let ev = fed.node("KE").dir.join("evidence.json");
