@@ -2,25 +2,13 @@
 //! State's trace hits a record this node holds as lost or stolen. Both are in
 //! sled and flushed before the node acts on them, so neither is lost in a crash.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
+use super::b64;
 use super::policy::{Disclosure, ReviewReason};
 use crate::marking::Marking;
 use crate::model::{CountryCode, Date, EventKind};
 use crate::protocol::WithheldReason;
-
-mod b64 {
-    use super::*;
-    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&B64.encode(v))
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        B64.decode(s).map_err(serde::de::Error::custom)
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]

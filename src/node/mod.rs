@@ -44,6 +44,22 @@ use limits::RateLimiter;
 pub use metrics::Counters;
 use metrics::bump;
 
+/// Signed frames kept as base64 in stored JSON (traces, inbox items).
+mod b64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::Deserialize;
+
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        STANDARD.decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Seconds since the Unix epoch, from the system clock.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()

@@ -4,24 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
+use super::b64;
 use crate::model::CountryCode;
 use crate::registry::NationalText;
-
-/// Bytes kept as base64 in the stored JSON.
-mod b64 {
-    use super::*;
-    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&B64.encode(v))
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        B64.decode(s).map_err(serde::de::Error::custom)
-    }
-}
 
 /// Where a trace stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
