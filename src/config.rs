@@ -249,13 +249,25 @@ mod tests {
     }
 
     #[test]
-    fn the_annotated_example_parses() {
-        let cfg = Config::parse(
-            Path::new("config/node.toml"),
-            include_str!("../config/node.toml"),
-        )
-        .unwrap();
+    fn the_annotated_example_parses_and_documents_every_key() {
+        let text = include_str!("../config/node.toml");
+        let cfg = Config::parse(Path::new("config/node.toml"), text).unwrap();
         assert_eq!(cfg.makers.len(), 1);
+        let doc: toml::Table = toml::from_str(text).unwrap();
+        let defaults = toml::Table::try_from(Config {
+            state: CountryCode::parse("DE").unwrap(),
+            registry: RegistryConfig::default(),
+            makers: Vec::new(),
+            node: NodeSettings::default(),
+            trust: TrustConfig::default(),
+        })
+        .unwrap();
+        for section in ["registry", "node"] {
+            for key in defaults[section].as_table().unwrap().keys() {
+                let documented = doc[section].as_table().unwrap().contains_key(key);
+                assert!(documented, "config/node.toml lacks {section}.{key}");
+            }
+        }
     }
 
     #[test]
