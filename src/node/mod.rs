@@ -1065,34 +1065,37 @@ impl Node {
         let custody = self.custody_of(&t);
         let members = self.members();
         let max = self.inner.settings.max_follow_ups;
-        let mut chosen: Vec<(CountryCode, PeerId)> = Vec::new();
-        for state in custody.follow_up {
-            let already =
-                t.followed_up.contains(&state) || t.asked.iter().any(|a| a.state == Some(state));
-            if already || t.followed_up.len() + chosen.len() >= max || state == self.inner.state {
-                continue;
-            }
-            if let Some((peer, _)) = members.of_state(state).next() {
-                chosen.push((state, *peer));
-            }
-        }
-        if chosen.is_empty() {
+        let me = self.inner.state;
+        let candidates: Vec<(CountryCode, PeerId)> = custody
+            .follow_up
+            .into_iter()
+            .filter(|s| *s != me)
+            .filter_map(|s| members.of_state(s).next().map(|(p, _)| (s, *p)))
+            .collect();
+        if candidates.is_empty() {
             return Ok(Vec::new());
         }
+        // Decided inside the update, which is atomic per trace: two answers
+        // arriving together cannot both send the same follow-up.
+        let mut chosen: Vec<CountryCode> = Vec::new();
         self.inner.traces.update(id, |t| {
-            for (state, peer) in &chosen {
+            chosen.clear();
+            for (state, peer) in &candidates {
+                let already = t.followed_up.contains(state)
+                    || t.asked.iter().any(|a| a.state == Some(*state));
+                if already || t.followed_up.len() >= max {
+                    continue;
+                }
                 t.followed_up.push(*state);
                 t.asked.push(Asked {
                     peer: peer.to_string(),
                     state: Some(*state),
                     unreachable: None,
                 });
+                chosen.push(*state);
             }
         })?;
-        Ok(chosen
-            .into_iter()
-            .map(|(s, _)| (s, id.to_string()))
-            .collect())
+        Ok(chosen.into_iter().map(|s| (s, id.to_string())).collect())
     }
 
     /// The chain of custody of a trace, from its answers whose keys the current
