@@ -30,13 +30,7 @@ fn events(holder: &str) -> String {
 
 fn specs() -> Vec<NodeSpec> {
     vec![
-        NodeSpec {
-            state: "BE",
-            bootstrap: true,
-            records: vec![],
-            in_roster: true,
-            node_config: "",
-        },
+        NodeSpec::bootstrap("BE"),
         NodeSpec::member(
             "DE",
             vec![
@@ -80,23 +74,7 @@ fn write_policy(n: &FedNode, text: &str) {
 }
 
 fn trace(n: &FedNode, serial: &str, extra: &[&str]) -> Value {
-    let mut a = vec![
-        "trace",
-        "--maker",
-        "walther",
-        "--country",
-        "DE",
-        "--serial",
-        serial,
-        "--category",
-        "pistol",
-        "--ground",
-        "seized_in_crime",
-        "--use",
-        "criminal_investigation",
-    ];
-    a.extend_from_slice(extra);
-    n.json(&a)
+    trace_walther(n, serial, extra)
 }
 
 fn outcome_of(t: &Value, state: &str) -> Option<Value> {

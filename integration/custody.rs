@@ -55,13 +55,7 @@ fn specs() -> Vec<NodeSpec> {
     );
     let other = r#"{"date":"2015-01-01","kind":"manufactured","holder":"manufacturer"}"#;
     vec![
-        NodeSpec {
-            state: "BE",
-            bootstrap: true,
-            records: vec![],
-            in_roster: true,
-            node_config: "",
-        },
+        NodeSpec::bootstrap("BE"),
         NodeSpec {
             // A strict budget for wildcard queries, to show it applies per State.
             node_config: "fuzzy_queries_per_minute = 1",
@@ -85,25 +79,11 @@ fn specs() -> Vec<NodeSpec> {
 }
 
 fn trace(fed: &Federation, serial: &str) -> Value {
-    fed.node("KE").json(&[
-        "trace",
-        "--maker",
-        "walther",
-        "--country",
-        "DE",
-        "--serial",
+    trace_walther(
+        fed.node("KE"),
         serial,
-        "--import",
-        "NG:2012",
-        "--category",
-        "pistol",
-        "--ground",
-        "seized_in_crime",
-        "--use",
-        "criminal_investigation",
-        "--wait",
-        "20",
-    ])
+        &["--import", "NG:2012", "--wait", "20"],
+    )
 }
 
 #[test]
@@ -188,25 +168,11 @@ fn the_chain_names_the_point_of_diversion_or_the_gap() {
 
     // KE's second wildcard query within the minute exceeds DE's fuzzy budget:
     // DE stays silent; exact queries are still answered.
-    let t = fed.node("KE").json(&[
-        "trace",
-        "--maker",
-        "walther",
-        "--country",
-        "DE",
-        "--serial",
+    let t = trace_walther(
+        fed.node("KE"),
         "WP55?001",
-        "--category",
-        "pistol",
-        "--ground",
-        "seized_in_crime",
-        "--use",
-        "criminal_investigation",
-        "--timeout",
-        "3",
-        "--wait",
-        "20",
-    ]);
+        &["--timeout", "3", "--wait", "20"],
+    );
     let answered_by = |t: &Value, st: &str| {
         t["answers"]
             .as_array()
@@ -259,23 +225,7 @@ fn the_chain_is_followed_to_a_state_that_was_not_asked() {
             .contains(&gh_peer))
         .then_some(())
     });
-    let sent = fed.node("KE").json(&[
-        "trace",
-        "--maker",
-        "walther",
-        "--country",
-        "DE",
-        "--serial",
-        "WP104233",
-        "--category",
-        "pistol",
-        "--ground",
-        "seized_in_crime",
-        "--use",
-        "criminal_investigation",
-        "--timeout",
-        "60",
-    ]);
+    let sent = trace_walther(fed.node("KE"), "WP104233", &["--timeout", "60"]);
     assert!(!sent["asked"].to_string().contains("\"GH\""), "{sent:#}");
     let id = sent["id"].as_str().unwrap().to_string();
     // NG's answer shows the export to GH: a directed follow-up goes there, fails

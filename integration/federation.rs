@@ -15,13 +15,7 @@ const OTHER: &str = r#"{"date":"2015-01-01","kind":"manufactured","holder":"manu
 
 fn specs() -> Vec<NodeSpec> {
     vec![
-        NodeSpec {
-            state: "BE",
-            bootstrap: true,
-            records: vec![],
-            in_roster: true,
-            node_config: "",
-        },
+        NodeSpec::bootstrap("BE"),
         // Made the pistol and exported it to NG; also holds an H&K with the same serial.
         NodeSpec::member(
             "DE",
@@ -69,25 +63,7 @@ fn specs() -> Vec<NodeSpec> {
 }
 
 fn trace(node: &FedNode, serial: &str, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "trace",
-        "--maker",
-        "walther",
-        "--country",
-        "DE",
-        "--serial",
-        serial,
-        "--category",
-        "pistol",
-        "--ground",
-        "seized_in_crime",
-        "--use",
-        "criminal_investigation",
-        "--wait",
-        "20",
-    ];
-    args.extend_from_slice(extra);
-    node.json(&args)
+    trace_walther(node, serial, &[&["--wait", "20"], extra].concat())
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -323,23 +299,7 @@ fn a_node_killed_mid_trace_leaves_the_trace_partial() {
     );
     // Frozen, FR is still subscribed when the trace goes out, and never answers.
     fed.node("FR").signal("STOP");
-    let sent = fed.node("KE").json(&[
-        "trace",
-        "--maker",
-        "walther",
-        "--country",
-        "DE",
-        "--serial",
-        "BP0746",
-        "--category",
-        "pistol",
-        "--ground",
-        "seized_in_crime",
-        "--use",
-        "criminal_investigation",
-        "--timeout",
-        "60",
-    ]);
+    let sent = trace_walther(fed.node("KE"), "BP0746", &["--timeout", "60"]);
     let id = sent["id"].as_str().unwrap().to_string();
     let asked: Vec<&str> = sent["asked"]
         .as_array()
@@ -399,23 +359,7 @@ fn a_retry_reaches_a_state_that_missed_the_trace() {
     );
     // FR is frozen when the trace goes out, then dies: it never saw the query.
     fed.node("FR").signal("STOP");
-    let sent = fed.node("KE").json(&[
-        "trace",
-        "--maker",
-        "walther",
-        "--country",
-        "DE",
-        "--serial",
-        "BP0746",
-        "--category",
-        "pistol",
-        "--ground",
-        "seized_in_crime",
-        "--use",
-        "criminal_investigation",
-        "--timeout",
-        "60",
-    ]);
+    let sent = trace_walther(fed.node("KE"), "BP0746", &["--timeout", "60"]);
     let id = sent["id"].as_str().unwrap().to_string();
     let ke = fed.node("KE");
     wait_for("DE and NG to answer", Duration::from_secs(20), || {

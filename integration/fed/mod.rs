@@ -351,3 +351,38 @@ pub fn record(
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// `tracenet --json trace` from `n` for a Walther pistol marked DE `serial`,
+/// seized in crime, for a criminal investigation; `extra` adds flags.
+pub fn trace_walther(n: &FedNode, serial: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "trace",
+        "--maker",
+        "walther",
+        "--country",
+        "DE",
+        "--serial",
+        serial,
+        "--category",
+        "pistol",
+        "--ground",
+        "seized_in_crime",
+        "--use",
+        "criminal_investigation",
+    ];
+    args.extend_from_slice(extra);
+    n.json(&args)
+}
+
+impl NodeSpec {
+    /// A regional organisation's bootstrap node, in the roster.
+    pub fn bootstrap(state: &'static str) -> Self {
+        NodeSpec {
+            state,
+            bootstrap: true,
+            records: Vec::new(),
+            in_roster: true,
+            node_config: "",
+        }
+    }
+}
