@@ -1,5 +1,6 @@
-//! The one place bincode appears: the envelope (magic, version, kind) and the
-//! body encoding, always decoded under a size limit and refusing trailing bytes.
+//! The wire envelope (magic, version, kind) around a bincode body, always decoded
+//! under a size limit and refusing trailing bytes (bincode itself stays behind
+//! `crate::codec`).
 //!
 //! An encoded message is `MAGIC || VERSION || kind || bincode(body)`; a signed
 //! frame appends the 64-byte signature. bincode runs with its `standard()`
@@ -20,11 +21,6 @@ pub const HEADER_LEN: usize = 6;
 /// No frame of any kind is ever larger than this, whatever the limits say: it is
 /// the bound bincode itself enforces while decoding.
 pub const MAX_FRAME_CEILING: usize = 1 << 20;
-
-/// The bincode configuration of the wire, with its hard size limit.
-fn config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<MAX_FRAME_CEILING>()
-}
 
 /// The kind byte of the envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,13 +128,10 @@ pub fn encode_body<T: Serialize>(kind: Kind, body: &T) -> Result<Vec<u8>, Encode
     out.extend_from_slice(&MAGIC);
     out.push(VERSION);
     out.push(kind as u8);
-    let encoded =
-        bincode::serde::encode_to_vec(body, bincode::config::standard()).map_err(|e| {
-            EncodeError::Body {
-                kind,
-                detail: e.to_string(),
-            }
-        })?;
+    let encoded = crate::codec::to_bytes(body).map_err(|e| EncodeError::Body {
+        kind,
+        detail: e.to_string(),
+    })?;
     out.extend_from_slice(&encoded);
     Ok(out)
 }
@@ -176,15 +169,13 @@ pub fn decode_body<T: DeserializeOwned>(
         return Err(DecodeError::WrongKind { expected, found });
     }
     let rest = &bytes[HEADER_LEN..];
-    let (body, used): (T, usize) =
-        bincode::serde::decode_from_slice(rest, config()).map_err(|e| DecodeError::Body {
+    crate::codec::from_bytes::<T, MAX_FRAME_CEILING>(rest).map_err(|e| match e {
+        crate::codec::CodecError::TrailingBytes(n) => DecodeError::TrailingBytes(n, expected),
+        e => DecodeError::Body {
             kind: expected,
             detail: e.to_string(),
-        })?;
-    if used != rest.len() {
-        return Err(DecodeError::TrailingBytes(rest.len() - used, expected));
-    }
-    Ok(body)
+        },
+    })
 }
 
 /// Splits a signed frame into the encoded message and its trailing signature.

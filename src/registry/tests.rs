@@ -342,3 +342,94 @@ fn a_changed_maker_table_rebuilds_the_index() {
     assert_eq!(find(&reg, "Acme Arms", "DE", "1").len(), 1);
     assert_eq!(reg.len().unwrap(), 1);
 }
+
+#[test]
+fn many_ids_in_any_order_span_buckets_and_stay_reachable() {
+    let (_d, reg) = open_temp();
+    // Ids arrive out of order and across many batches and buckets, some below
+    // every fence written before them.
+    let mut order: Vec<usize> = (0..1_000).collect();
+    order.sort_by_key(|i| (i * 7919) % 1_000);
+    let recs: Vec<Record> = order
+        .iter()
+        .map(|i| record(&format!("B{i:05}"), "Glock", "AT", &format!("GA{i:05}")))
+        .collect();
+    let (first, rest) = recs.split_at(300);
+    assert_eq!(reg.put_all(first.to_vec()).unwrap(), (300, 0, 0));
+    assert_eq!(reg.put_all(rest.to_vec()).unwrap(), (700, 0, 0));
+    assert_eq!(reg.put_all(recs.clone()).unwrap(), (0, 0, 1_000));
+    assert_eq!(reg.len().unwrap(), 1_000);
+    let buckets = reg.tree.scan_prefix([keys::IDS]).count();
+    assert!(buckets >= 1_000 / ids::MAX_ENTRIES, "{buckets} buckets");
+    for i in [0usize, 1, 63, 64, 65, 500, 999] {
+        let id = RecordId::parse(&format!("B{i:05}")).unwrap();
+        let rec = reg.get(&id).unwrap().expect("found by id");
+        assert_eq!(rec.marking.serial(), format!("GA{i:05}"));
+        assert_eq!(find(&reg, "Glock", "AT", &format!("GA{i:05}")).len(), 1);
+    }
+    let ids: Vec<String> = reg.records().map(|r| r.unwrap().id.to_string()).collect();
+    assert_eq!(ids.len(), 1_000);
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "records come in id order"
+    );
+    assert!(
+        reg.get(&RecordId::parse("B99999").unwrap())
+            .unwrap()
+            .is_none()
+    );
+    assert!(reg.get(&RecordId::parse("A").unwrap()).unwrap().is_none());
+}
+
+#[test]
+fn a_registry_in_the_first_layout_is_moved_to_the_current_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let recs: Vec<Record> = (0..300)
+        .map(|i| record(&format!("A{i:03}"), "Walther", "DE", &format!("BP{i:04}")))
+        .collect();
+    {
+        // Layout 1, written as the previous release wrote it.
+        let db = open_db(&path, &StoreOptions::default()).unwrap();
+        let tree = db.open_tree("registry").unwrap();
+        for r in &recs {
+            let loc = Registry::open_raw_location(r);
+            tree.insert(
+                [&b"r"[..], r.id.as_str().as_bytes()].concat(),
+                serde_json::to_vec(r).unwrap(),
+            )
+            .unwrap();
+            tree.insert(
+                [&b"i"[..], &loc, &[0], r.id.as_str().as_bytes()].concat(),
+                r.marking.normalised_serial().as_bytes(),
+            )
+            .unwrap();
+        }
+        let prefix = recs[0].marking.prefix(&MakerTable::built_in());
+        tree.insert(keys::prefix(&prefix), &300u64.to_be_bytes()[..])
+            .unwrap();
+        tree.insert(b"gNG", &300u64.to_be_bytes()[..]).unwrap();
+        tree.insert(keys::COUNT, &300u64.to_be_bytes()[..]).unwrap();
+        tree.insert(
+            keys::MAKERS,
+            &MakerTable::built_in().fingerprint().to_be_bytes()[..],
+        )
+        .unwrap();
+        db.flush().unwrap();
+    }
+    let db = open_db(&path, &StoreOptions::default()).unwrap();
+    let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+    assert_eq!(reg.len().unwrap(), 300);
+    assert_eq!(reg.tree.scan_prefix(b"r").count(), 0);
+    assert_eq!(reg.tree.scan_prefix(b"i").count(), 0);
+    assert_eq!(reg.prefixes().unwrap().len(), 1);
+    assert_eq!(reg.prefixes().unwrap()[0].1, 300);
+    let back: Vec<Record> = reg.records().map(Result::unwrap).collect();
+    assert_eq!(back, recs);
+    assert_eq!(find(&reg, "Walther", "DE", "BP0123").len(), 1);
+    // Adding after the move counts from the kept counters.
+    reg.put_all(vec![record("A300", "Walther", "DE", "BP0300")])
+        .unwrap();
+    assert_eq!(reg.len().unwrap(), 301);
+    assert_eq!(reg.prefixes().unwrap()[0].1, 301);
+}

@@ -1,0 +1,254 @@
+//! How a record is kept in sled: a compact binary form (bincode, through
+//! `crate::codec`), about a quarter of its canonical JSON. A smaller value means
+//! more of the registry fits in sled's cache and less is written per import.
+//!
+//! Decoding rebuilds the record through the same constructors that validate
+//! JSON input, so a damaged store yields an error naming the record, never a
+//! record that the JSON import would have refused. The canonical JSON that
+//! `registry export` writes is serialised from the decoded record.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Event, NationalText, Record, RecordId};
+use crate::marking::{ImportMark, Marking, MarkingFields};
+use crate::model::{
+    Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory,
+};
+
+/// Version byte at the start of every stored record.
+const FORMAT: u8 = 1;
+/// The largest stored record decoded: 256 events with two 4096-character texts
+/// each fit well below it.
+const MAX_STORED: usize = 12 << 20;
+
+/// The stored shape, field by field; the enums are stored as their position in
+/// the vocabulary (see `model`), which is why those lists only ever grow at the end.
+#[derive(Serialize, Deserialize)]
+struct Stored<'a> {
+    id: Cow<'a, str>,
+    manufacturer: Cow<'a, str>,
+    country: [u8; 2],
+    serial: Cow<'a, str>,
+    year: Option<u16>,
+    factory_code: Option<Cow<'a, str>>,
+    imports: Vec<([u8; 2], Option<u16>)>,
+    model: Option<Cow<'a, str>>,
+    category: WeaponCategory,
+    calibre: Option<Cow<'a, str>>,
+    confidential: bool,
+    events: Vec<StoredEvent<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredEvent<'a> {
+    date: (u16, u8, u8),
+    kind: EventKind,
+    holder: Option<HolderCategory>,
+    counterpart: Option<[u8; 2]>,
+    reference: Option<Cow<'a, str>>,
+    note: Option<Cow<'a, str>>,
+}
+
+/// The stored bytes of `rec`.
+pub fn encode(rec: &Record) -> Vec<u8> {
+    let m = &rec.marking;
+    let stored = Stored {
+        id: Cow::Borrowed(rec.id.as_str()),
+        manufacturer: Cow::Borrowed(m.manufacturer()),
+        country: m.country().as_bytes(),
+        serial: Cow::Borrowed(m.serial()),
+        year: m.year(),
+        factory_code: m.factory_code().map(Cow::Borrowed),
+        imports: m
+            .imports()
+            .iter()
+            .map(|i| (i.country.as_bytes(), i.year))
+            .collect(),
+        model: rec.model.as_ref().map(|x| Cow::Borrowed(x.as_str())),
+        category: rec.category,
+        calibre: rec.calibre.as_ref().map(|x| Cow::Borrowed(x.as_str())),
+        confidential: rec.confidential,
+        events: rec
+            .events
+            .iter()
+            .map(|e| StoredEvent {
+                date: (e.date.year(), e.date.month(), e.date.day()),
+                kind: e.kind,
+                holder: e.holder,
+                counterpart: e.counterpart.map(|c| c.as_bytes()),
+                reference: e.reference.as_ref().map(|t| Cow::Borrowed(t.as_str())),
+                note: e.note.as_ref().map(|t| Cow::Borrowed(t.as_str())),
+            })
+            .collect(),
+    };
+    let mut out = vec![FORMAT];
+    // Plain data of bounded size: encoding cannot fail.
+    out.extend(crate::codec::to_bytes(&stored).unwrap_or_default());
+    out
+}
+
+/// Rebuilds a record from its stored bytes, validating every field.
+pub fn decode(bytes: &[u8]) -> Result<Record, String> {
+    let (&format, body) = bytes.split_first().ok_or("empty value")?;
+    if format != FORMAT {
+        return Err(format!("unknown stored format {format}"));
+    }
+    let s: Stored<'static> =
+        crate::codec::from_bytes::<_, MAX_STORED>(body).map_err(|e| e.to_string())?;
+    let country = |c: [u8; 2], field: &str| {
+        CountryCode::parse(std::str::from_utf8(&c).unwrap_or("?"))
+            .map_err(|e| format!("{field}: {e}"))
+    };
+    let marking: Marking = MarkingFields {
+        manufacturer: s.manufacturer.into_owned(),
+        country: country(s.country, "marking.country")?,
+        serial: s.serial.into_owned(),
+        year: s.year,
+        factory_code: s.factory_code.map(Cow::into_owned),
+        imports: s
+            .imports
+            .into_iter()
+            .map(|(c, year)| {
+                Ok(ImportMark {
+                    country: country(c, "marking.imports")?,
+                    year,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+    }
+    .try_into()
+    .map_err(|e| format!("marking: {e}"))?;
+    let text = |t: Option<Cow<'_, str>>, field: &str| {
+        t.map(|t| NationalText::parse(&t).map_err(|e| format!("{field}: {e}")))
+            .transpose()
+    };
+    let events = s
+        .events
+        .into_iter()
+        .map(|e| {
+            Ok(Event {
+                date: Date::new(e.date.0, e.date.1, e.date.2)
+                    .ok_or_else(|| format!("events.date: {:?} is not a date", e.date))?,
+                kind: e.kind,
+                holder: e.holder,
+                counterpart: e
+                    .counterpart
+                    .map(|c| country(c, "events.counterpart"))
+                    .transpose()?,
+                reference: text(e.reference, "events.reference")?,
+                note: text(e.note, "events.note")?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let rec = Record {
+        id: RecordId::parse(&s.id)?,
+        marking,
+        model: s
+            .model
+            .map(|x| ModelName::parse(&x).map_err(|e| format!("model: {e}")))
+            .transpose()?,
+        category: s.category,
+        calibre: s
+            .calibre
+            .map(|x| Calibre::parse(&x).map_err(|e| format!("calibre: {e}")))
+            .transpose()?,
+        confidential: s.confidential,
+        events,
+    };
+    rec.check()
+        .map_err(|(field, reason)| format!("{field}: {reason}"))?;
+    Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::synthetic;
+
+    #[test]
+    fn records_round_trip_to_the_same_canonical_json() {
+        let de = CountryCode::parse("DE").unwrap();
+        for rec in synthetic::generate(de, 2_000, 7) {
+            let bytes = encode(&rec);
+            let back = decode(&bytes).unwrap();
+            assert_eq!(back, rec);
+            assert_eq!(
+                serde_json::to_vec(&back).unwrap(),
+                serde_json::to_vec(&rec).unwrap()
+            );
+            assert!(bytes.len() * 2 < serde_json::to_vec(&rec).unwrap().len());
+        }
+    }
+
+    #[test]
+    fn the_documented_sample_with_national_text_round_trips() {
+        let rec: Record = serde_json::from_str(r#"{"id":"DE-0000042","marking":{"manufacturer":"Walther","country":"DE","serial":"BP0746","year":2009,"factory_code":"W1","imports":[{"country":"NG","year":2009},{"country":"GH"}]},"model":"P99","category":"pistol","calibre":"9x19mm","confidential":true,"events":[{"date":"2009-03-14","kind":"manufactured","holder":"manufacturer"},{"date":"2009-09-19","kind":"exported","counterpart":"NG","reference":"EXP-2009-0042"},{"date":"2011-02-01","kind":"stolen","holder":"state_police","note":"free text,\nnational only: Ünïcödé"}]}"#).unwrap();
+        assert_eq!(decode(&encode(&rec)).unwrap(), rec);
+    }
+
+    #[test]
+    fn the_vocabulary_positions_are_part_of_the_format() {
+        // Reordering a vocabulary would silently change stored records and the
+        // wire: new words go at the end.
+        let pos = |b: Vec<u8>| b[0];
+        for (i, k) in EventKind::ALL.iter().enumerate() {
+            assert_eq!(pos(crate::codec::to_bytes(k).unwrap()) as usize, i);
+        }
+        let kinds: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "manufactured",
+                "exported",
+                "imported",
+                "transferred",
+                "lost",
+                "stolen",
+                "seized",
+                "surrendered",
+                "deactivated",
+                "destroyed"
+            ]
+        );
+        let holders: Vec<&str> = HolderCategory::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            holders,
+            [
+                "manufacturer",
+                "state_military",
+                "state_police",
+                "state_other",
+                "licensed_dealer",
+                "licensed_civilian",
+                "unknown"
+            ]
+        );
+        let cats: Vec<&str> = WeaponCategory::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(cats[..3], ["pistol", "revolver", "rifle"]);
+        assert_eq!(cats.last(), Some(&"other"));
+    }
+
+    #[test]
+    fn damaged_bytes_give_errors_not_panics() {
+        let de = CountryCode::parse("DE").unwrap();
+        let rec = synthetic::generate(de, 1, 3).next().unwrap();
+        let good = encode(&rec);
+        assert!(decode(&[]).is_err());
+        assert!(decode(&[9]).is_err());
+        for cut in 0..good.len() {
+            assert!(decode(&good[..cut]).is_err());
+        }
+        // Every single-byte change either fails or still decodes to a valid record.
+        for i in 1..good.len() {
+            for delta in [1u8, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[i] = bad[i].wrapping_add(delta);
+                if let Ok(r) = decode(&bad) {
+                    r.check().unwrap();
+                }
+            }
+        }
+    }
+}
