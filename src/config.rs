@@ -52,7 +52,7 @@ pub struct RegistryConfig {
 impl Default for RegistryConfig {
     fn default() -> Self {
         RegistryConfig {
-            cache_mb: 128,
+            cache_mb: 256,
             max_line_bytes: 1024 * 1024,
         }
     }
@@ -222,7 +222,7 @@ state = "{STATE}"
 
 [registry]
 # sled's page cache, in MiB: the main lever on the node's memory use.
-cache_mb = 128
+cache_mb = 256
 # Import refuses a longer line, without parsing it.
 max_line_bytes = 1048576
 
@@ -245,7 +245,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.state.as_str(), "DE");
-        assert_eq!(cfg.registry.cache_mb, 128);
+        assert_eq!(cfg.registry.cache_mb, 256);
     }
 
     #[test]

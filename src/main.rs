@@ -1,5 +1,12 @@
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: sled allocates and frees a node
+/// copy on every write, and with glibc's malloc a third of the import thread's
+/// time went to the allocator (see `scripts/bench/registry.rs`, which declares
+/// the same allocator so that it measures what this binary runs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     tracenet::cli::install_panic_hook();
     let cli = tracenet::cli::Cli::parse();

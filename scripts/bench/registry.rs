@@ -2,7 +2,8 @@
 //! resident memory on a synthetic national registry.
 //!
 //! Run with `scripts/bench-registry.sh` (release build). Size and cache come from
-//! TRACENET_BENCH_RECORDS (default 1,000,000) and TRACENET_BENCH_CACHE_MB (128).
+//! TRACENET_BENCH_RECORDS (default 1,000,000) and TRACENET_BENCH_CACHE_MB (the
+//! node's default, 256).
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -11,6 +12,11 @@ use std::time::{Duration, Instant};
 use tracenet::marking::MakerTable;
 use tracenet::model::CountryCode;
 use tracenet::registry::{self, FindQuery, ImportOptions, Registry, StoreOptions};
+
+/// The allocator of the `tracenet` binary (src/main.rs), so that the figures are
+/// those of the program a tracing unit runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -80,7 +86,10 @@ fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
 fn main() {
     // cargo bench passes --bench; nothing else is accepted.
     let n = env_u64("TRACENET_BENCH_RECORDS", 1_000_000);
-    let cache_mb = env_u64("TRACENET_BENCH_CACHE_MB", 128);
+    let cache_mb = env_u64(
+        "TRACENET_BENCH_CACHE_MB",
+        StoreOptions::default().cache_bytes >> 20,
+    );
     let dir = tempfile::tempdir().expect("temp dir");
     let input = dir.path().join("registry.jsonl");
     let state = CountryCode::parse("DE").expect("DE");

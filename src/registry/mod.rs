@@ -139,7 +139,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            cache_bytes: 128 * 1024 * 1024,
+            cache_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -821,3 +821,14 @@ fn be_u64(v: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests;
+
+/// Decodes `bytes` as each stored form of the registry (a kept value, a stored
+/// record, an id bucket), for the fuzz targets: any bytes give a value or an
+/// error, never a panic.
+#[doc(hidden)]
+pub fn fuzz_stored_forms(bytes: &[u8]) {
+    let _ = decode_kept(b"k", bytes);
+    let _ = stored::decode(bytes);
+    let _ = ids::decode(bytes);
+    let _ = ids::find(bytes, b"DE-00000001");
+}
