@@ -470,8 +470,19 @@ impl Registry {
         )
     }
 
-    /// Adds `delta` to the counters a record contributes to: its prefix and the
-    /// countries of its import marks.
+    /// The counters a record contributes to: its prefix and the countries of its
+    /// import marks (each once).
+    fn counter_keys(&self, rec: &Record) -> Vec<Vec<u8>> {
+        let mut imports: Vec<CountryCode> =
+            rec.marking.imports().iter().map(|m| m.country).collect();
+        imports.sort();
+        imports.dedup();
+        std::iter::once(keys::prefix(&rec.marking.prefix(&self.makers)))
+            .chain(imports.into_iter().map(keys::import))
+            .collect()
+    }
+
+    /// Adds `delta` to each counter the record contributes to.
     fn count(
         &self,
         rec: &Record,
@@ -479,17 +490,9 @@ impl Registry {
         counters: &mut Counters,
         changed: &mut HashSet<Vec<u8>>,
     ) -> Result<(), RegistryError> {
-        let pkey = keys::prefix(&rec.marking.prefix(&self.makers));
-        counters.add(&self.tree, &pkey, delta)?;
-        changed.insert(pkey);
-        let mut imports: Vec<CountryCode> =
-            rec.marking.imports().iter().map(|m| m.country).collect();
-        imports.sort();
-        imports.dedup();
-        for c in imports {
-            let g = keys::import(c);
-            counters.add(&self.tree, &g, delta)?;
-            changed.insert(g);
+        for key in self.counter_keys(rec) {
+            counters.add(&self.tree, &key, delta)?;
+            changed.insert(key);
         }
         Ok(())
     }
@@ -555,15 +558,8 @@ impl Registry {
                 };
                 let rec = decode_kept(&key, &v)?;
                 total += 1;
-                *counts
-                    .entry(keys::prefix(&rec.marking.prefix(&self.makers)))
-                    .or_default() += 1;
-                let mut imports: Vec<CountryCode> =
-                    rec.marking.imports().iter().map(|m| m.country).collect();
-                imports.sort();
-                imports.dedup();
-                for c in imports {
-                    *counts.entry(keys::import(c)).or_default() += 1;
+                for key in self.counter_keys(&rec) {
+                    *counts.entry(key).or_default() += 1;
                 }
                 let (new_loc, _) = self.location(&rec);
                 if new_loc != *loc {
