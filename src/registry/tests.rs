@@ -433,3 +433,24 @@ fn a_registry_in_the_first_layout_is_moved_to_the_current_one() {
     assert_eq!(reg.len().unwrap(), 301);
     assert_eq!(reg.prefixes().unwrap()[0].1, 301);
 }
+
+/// `cargo test write_registry_fuzz_seeds -- --ignored` writes stored forms of
+/// real records into fuzz/corpus/stored_record, so the fuzzer starts from them.
+#[test]
+#[ignore]
+fn write_registry_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/stored_record");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_d, reg) = open_temp();
+    let de = CountryCode::parse("DE").unwrap();
+    reg.put_all(synthetic::generate(de, 100, 11).collect())
+        .unwrap();
+    for (i, kv) in reg.tree.iter().enumerate().take(40) {
+        let (k, v) = kv.unwrap();
+        std::fs::write(dir.join(format!("seed-{i:02}-{}", k[0] as char)), &v).unwrap();
+        if k[0] == keys::KEPT {
+            let (_, stored) = split_kept(&k, &v).unwrap();
+            std::fs::write(dir.join(format!("seed-{i:02}-record")), stored).unwrap();
+        }
+    }
+}
