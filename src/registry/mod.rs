@@ -570,8 +570,12 @@ impl Registry {
                 }
             }
             if dirty {
-                let mut parts = ids::encode_split(&entries);
-                batch.insert(bkey, parts.remove(0).1);
+                for (fence, bytes) in ids::encode_split(&entries) {
+                    match fence {
+                        Some(f) => batch.insert(keys::ids(&f), bytes),
+                        None => batch.insert(&bkey, bytes),
+                    }
+                }
             }
             self.tree.apply_batch(batch)?;
         }

@@ -454,3 +454,48 @@ fn write_registry_fuzz_seeds() {
         }
     }
 }
+
+#[test]
+fn a_changed_maker_table_re_places_records_across_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let recs: Vec<Record> = (0..200)
+        .map(|i| {
+            let maker = if i % 2 == 0 { "Acme Works" } else { "Glock" };
+            record(&format!("C{i:04}"), maker, "DE", &format!("AW{i:04}"))
+        })
+        .collect();
+    {
+        let db = open_db(&path, &StoreOptions::default()).unwrap();
+        let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+        reg.put_all(recs.clone()).unwrap();
+        reg.flush().unwrap();
+    }
+    let db = open_db(&path, &StoreOptions::default()).unwrap();
+    let table = MakerTable::with_extra(&[MakerAlias {
+        name: "Acme Arms".into(),
+        aliases: vec!["Acme Works".into()],
+    }])
+    .unwrap();
+    let reg = Registry::open(&db, table).unwrap();
+    assert_eq!(reg.len().unwrap(), 200);
+    let mut prefixes: Vec<(String, u64)> = reg
+        .prefixes()
+        .unwrap()
+        .into_iter()
+        .map(|(p, n)| (p.to_string(), n))
+        .collect();
+    prefixes.sort();
+    assert_eq!(prefixes[0], ("DE/ACMEARMS".to_string(), 100));
+    assert_eq!(prefixes[1].1, 100);
+    assert_eq!(reg.import_countries().unwrap()[0].1, 200);
+    for i in [0usize, 64, 130, 198] {
+        let id = RecordId::parse(&format!("C{i:04}")).unwrap();
+        assert_eq!(reg.get(&id).unwrap().unwrap(), recs[i]);
+        assert_eq!(find(&reg, "Acme Arms", "DE", &format!("AW{i:04}")).len(), 1);
+    }
+    assert_eq!(reg.records().count(), 200);
+    // Nothing is left under the old locations.
+    assert!(find(&reg, "Acme Works", "DE", "AW0000").len() == 1);
+    assert_eq!(reg.tree.scan_prefix([keys::KEPT]).count(), 200);
+}
