@@ -45,6 +45,8 @@ mod keys {
     /// normalised serial; `open` moves such a registry to layout 2.
     pub const V1_RECORD: u8 = b'r';
     pub const V1_INDEX: u8 = b'i';
+    /// `q ID`: a layout-1 record that no longer parsed, kept as it was.
+    pub const SET_ASIDE: u8 = b'q';
 
     pub fn ids(fence: &[u8]) -> Vec<u8> {
         [&[IDS], fence].concat()
@@ -121,6 +123,10 @@ pub enum RegistryError {
         "stored entry {key:?} is unreadable ({reason}); export what is readable and re-import it"
     )]
     Corrupt { key: String, reason: String },
+    #[error(
+        "the registry is in storage layout {0}, which this tracenet (layout {1}) cannot read; run the tracenet release that wrote it, or a newer one"
+    )]
+    Layout(u8, u8),
     #[error("serial: {0}")]
     Serial(#[from] SerialError),
     #[error("manufacturer: {0}")]
@@ -233,7 +239,8 @@ impl Counters {
             let cur = tree.get(key)?.map(|v| be_u64(&v)).unwrap_or(0) as i64;
             self.0.insert(key.to_vec(), cur);
         }
-        *self.0.get_mut(key).expect("just inserted") += delta;
+        let v = self.0.get_mut(key).expect("just inserted");
+        *v = v.saturating_add(delta);
         Ok(())
     }
 
@@ -263,13 +270,29 @@ impl Registry {
             makers,
             writer: Mutex::new(()),
         };
-        if reg.tree.get(keys::LAYOUT)?.as_deref() != Some(&[LAYOUT][..]) {
-            reg.migrate_v1()?;
-            reg.tree.insert(keys::LAYOUT, &[LAYOUT][..])?;
+        match reg.tree.get(keys::LAYOUT)?.as_deref() {
+            Some([LAYOUT]) => {}
+            // Layout 1 wrote no layout key.
+            None | Some([1]) => {
+                let set_aside = reg.migrate_v1()?;
+                if set_aside > 0 {
+                    // The counters still count what was set aside.
+                    reg.reindex()?;
+                }
+                reg.tree.insert(keys::LAYOUT, &[LAYOUT][..])?;
+            }
+            Some(other) => {
+                return Err(RegistryError::Layout(
+                    other.first().copied().unwrap_or(0),
+                    LAYOUT,
+                ));
+            }
         }
         let want = reg.makers.fingerprint().to_be_bytes();
         if reg.tree.get(keys::MAKERS)?.as_deref() != Some(&want[..]) {
-            if reg.len()? > 0 {
+            // Whether records exist, not what the counter says: an interrupted
+            // rebuild may have left the counter wrong.
+            if reg.tree.scan_prefix([keys::IDS]).next().is_some() {
                 tracing::info!(
                     "maker table changed since the registry was indexed: rebuilding the index"
                 );
@@ -305,19 +328,25 @@ impl Registry {
     }
 
     pub fn get(&self, id: &RecordId) -> Result<Option<Record>, RegistryError> {
-        let Some((fence, bucket)) = self.bucket_of(id.as_str().as_bytes())? else {
-            return Ok(None);
-        };
-        let Some(loc) = ids::find(&bucket, id.as_str().as_bytes())
-            .map_err(|e| corrupt_index(&keys::ids(&fence), e))?
-        else {
-            return Ok(None);
-        };
-        let key = keys::kept(loc, id.as_str().as_bytes());
-        self.tree
-            .get(&key)?
-            .map(|v| decode_kept(&key, &v))
-            .transpose()
+        let id = id.as_str().as_bytes();
+        // The bucket and the record are two reads: a write that moves the record
+        // to another marking between them is seen as a missing record, and read
+        // again. Records are never removed, so a second miss means none.
+        for _ in 0..3 {
+            let Some((fence, bucket)) = self.bucket_of(id)? else {
+                return Ok(None);
+            };
+            let Some(loc) =
+                ids::find(&bucket, id).map_err(|e| corrupt_index(&keys::ids(&fence), e))?
+            else {
+                return Ok(None);
+            };
+            let key = keys::kept(loc, id);
+            if let Some(v) = self.tree.get(&key)? {
+                return decode_kept(&key, &v).map(Some);
+            }
+        }
+        Ok(None)
     }
 
     /// The stored bucket covering `id`: (fence, bytes).
@@ -500,44 +529,70 @@ impl Registry {
     /// Moves a registry in layout 1 to layout 2, a batch of records at a time:
     /// each batch writes records in the new layout and removes their old keys
     /// together, so an interrupted move resumes where it stopped. The counters
-    /// mean the same in both layouts and are kept.
-    fn migrate_v1(&self) -> Result<(), RegistryError> {
+    /// mean the same in both layouts and are kept. A stored record that no longer
+    /// parses is not dropped: it is set aside under `q ID`, as it was, and logged.
+    fn migrate_v1(&self) -> Result<u64, RegistryError> {
         let _w = self.lock();
         let mut counters = Counters::default();
-        let mut moved = 0u64;
+        let (mut moved, mut set_aside) = (0u64, 0u64);
         loop {
             let mut chunk = Vec::with_capacity(BATCH);
             let mut old_keys = Vec::with_capacity(BATCH);
+            let mut batch_aside = Vec::new();
             for kv in self.tree.scan_prefix([keys::V1_RECORD]).take(BATCH) {
                 let (k, v) = kv?;
-                let id = String::from_utf8_lossy(&k[1..]).into_owned();
-                let rec: Record =
-                    serde_json::from_slice(&v).map_err(|e| RegistryError::Corrupt {
-                        key: format!("record {id}"),
-                        reason: e.to_string(),
-                    })?;
+                match serde_json::from_slice::<Record>(&v) {
+                    Ok(rec) => chunk.push(rec),
+                    Err(e) => {
+                        tracing::warn!(
+                            record = %String::from_utf8_lossy(&k[1..]),
+                            error = %e,
+                            "a stored record does not parse: set aside under its id with prefix 'q'"
+                        );
+                        batch_aside.push((k.clone(), v));
+                    }
+                }
                 old_keys.push(k);
-                chunk.push(rec);
             }
-            if chunk.is_empty() {
+            if old_keys.is_empty() {
                 break;
             }
             let (mut batch, _) = self.plan(&chunk, &mut counters, false)?;
+            for (k, v) in &batch_aside {
+                batch.insert([&[keys::SET_ASIDE], &k[1..]].concat(), v.clone());
+            }
             for k in old_keys {
                 batch.remove(k);
             }
             self.tree.apply_batch(batch)?;
             moved += chunk.len() as u64;
+            set_aside += batch_aside.len() as u64;
         }
-        let mut batch = sled::Batch::default();
-        for k in self.tree.scan_prefix([keys::V1_INDEX]).keys() {
-            batch.remove(k?);
+        loop {
+            let mut batch = sled::Batch::default();
+            let mut n = 0;
+            for k in self
+                .tree
+                .scan_prefix([keys::V1_INDEX])
+                .keys()
+                .take(4 * BATCH)
+            {
+                batch.remove(k?);
+                n += 1;
+            }
+            if n == 0 {
+                break;
+            }
+            self.tree.apply_batch(batch)?;
         }
-        self.tree.apply_batch(batch)?;
-        if moved > 0 {
-            tracing::info!(records = moved, "registry moved to storage layout {LAYOUT}");
+        if moved + set_aside > 0 {
+            tracing::info!(
+                records = moved,
+                set_aside,
+                "registry moved to storage layout {LAYOUT}"
+            );
         }
-        Ok(())
+        Ok(set_aside)
     }
 
     /// Re-places every record under the location the current maker table gives
@@ -594,17 +649,34 @@ impl Registry {
     }
 
     /// Every record, in id order.
+    ///
+    /// An import running at the same time may split a bucket already read (its
+    /// upper ids then come again under a new fence: they are skipped) or move a
+    /// record to another marking (it is then looked up again by id).
     pub fn records(&self) -> impl Iterator<Item = Result<Record, RegistryError>> + '_ {
         let mut buckets = self.tree.scan_prefix([keys::IDS]);
-        let mut pending: std::collections::VecDeque<Vec<u8>> = Default::default();
+        let mut pending: std::collections::VecDeque<(Vec<u8>, Vec<u8>)> = Default::default();
+        let mut last: Option<Vec<u8>> = None;
         std::iter::from_fn(move || {
             loop {
-                if let Some(key) = pending.pop_front() {
-                    return match self.tree.get(&key) {
-                        Ok(Some(v)) => Some(decode_kept(&key, &v)),
-                        Ok(None) => Some(Err(corrupt_index(&key, "listed but not kept"))),
-                        Err(e) => Some(Err(e.into())),
+                if let Some((id, key)) = pending.pop_front() {
+                    if last.as_ref().is_some_and(|l| id <= *l) {
+                        continue;
+                    }
+                    last = Some(id.clone());
+                    let found = match self.tree.get(&key) {
+                        Ok(Some(v)) => decode_kept(&key, &v).map(Some),
+                        Ok(None) => std::str::from_utf8(&id)
+                            .ok()
+                            .and_then(|s| RecordId::parse(s).ok())
+                            .map_or(Ok(None), |id| self.get(&id)),
+                        Err(e) => Err(e.into()),
                     };
+                    match found {
+                        Ok(Some(rec)) => return Some(Ok(rec)),
+                        Ok(None) => continue,
+                        Err(e) => return Some(Err(e)),
+                    }
                 }
                 let (bkey, bytes) = match buckets.next()? {
                     Ok(kv) => kv,
@@ -612,7 +684,7 @@ impl Registry {
                 };
                 for e in ids::iter(&bytes) {
                     match e {
-                        Ok((id, loc)) => pending.push_back(keys::kept(loc, id)),
+                        Ok((id, loc)) => pending.push_back((id.to_vec(), keys::kept(loc, id))),
                         Err(e) => return Some(Err(corrupt_index(&bkey, e))),
                     }
                 }
@@ -637,6 +709,9 @@ impl Registry {
         let mut out = Vec::new();
         for kv in self.tree.scan_prefix([keys::PREFIX]) {
             let (k, v) = kv?;
+            if k.len() < 4 {
+                return Err(corrupt_index(&k, "prefix key too short"));
+            }
             let text = format!(
                 "{}/{}",
                 String::from_utf8_lossy(&k[1..3]),
@@ -803,13 +878,19 @@ type Hit = (
 /// The record in a kept value.
 fn decode_kept(key: &[u8], value: &[u8]) -> Result<Record, RegistryError> {
     let (_, stored) = split_kept(key, value)?;
-    stored::decode(stored).map_err(|reason| RegistryError::Corrupt {
-        key: format!(
-            "record {}",
-            keys::id_of_kept(key).unwrap_or("with an unreadable id")
-        ),
+    let id = keys::id_of_kept(key).unwrap_or("with an unreadable id");
+    let corrupt = |reason| RegistryError::Corrupt {
+        key: format!("record {id}"),
         reason,
-    })
+    };
+    let rec = stored::decode(stored).map_err(corrupt)?;
+    if rec.id.as_str() != id {
+        return Err(corrupt(format!(
+            "the value holds record {} instead",
+            rec.id
+        )));
+    }
+    Ok(rec)
 }
 
 fn be_u64(v: &[u8]) -> u64 {

@@ -499,3 +499,100 @@ fn a_changed_maker_table_re_places_records_across_buckets() {
     assert!(find(&reg, "Acme Works", "DE", "AW0000").len() == 1);
     assert_eq!(reg.tree.scan_prefix([keys::KEPT]).count(), 200);
 }
+
+#[test]
+fn readers_see_every_record_once_while_an_import_moves_and_splits() {
+    let (_d, reg) = open_temp();
+    let ids: Vec<String> = (0..600).map(|i| format!("E{:05}", i * 10)).collect();
+    let version = |round: usize| -> Vec<Record> {
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| record(id, "Walther", "DE", &format!("R{round}S{i:05}")))
+            .collect()
+    };
+    reg.put_all(version(0)).unwrap();
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            for round in 1..8 {
+                // Every marking changes; new ids between the old ones split buckets.
+                let mut recs = version(round);
+                recs.extend((0..40).map(|i| {
+                    record(
+                        &format!("E{:05}", i * 150 + round),
+                        "Glock",
+                        "AT",
+                        &format!("N{round}{i}"),
+                    )
+                }));
+                reg.put_all(recs).unwrap();
+            }
+        });
+        while !writer.is_finished() {
+            let seen: Vec<String> = reg.records().map(|r| r.unwrap().id.to_string()).collect();
+            assert!(
+                seen.windows(2).all(|w| w[0] < w[1]),
+                "ids strictly increase"
+            );
+            assert!(seen.len() >= ids.len());
+            for id in ids.iter().step_by(97) {
+                let id = RecordId::parse(id).unwrap();
+                assert!(reg.get(&id).unwrap().is_some(), "{id} is always found");
+            }
+        }
+    });
+    assert_eq!(reg.records().count() as u64, reg.len().unwrap());
+}
+
+#[test]
+fn a_store_from_a_newer_layout_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(&dir.path().join("db"), &StoreOptions::default()).unwrap();
+    db.open_tree("registry")
+        .unwrap()
+        .insert(keys::LAYOUT, &[9u8][..])
+        .unwrap();
+    let err = Registry::open(&db, MakerTable::built_in())
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("storage layout 9"), "{err}");
+}
+
+#[test]
+fn an_unreadable_first_layout_record_is_set_aside_and_counts_are_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let good = record("A1", "Walther", "DE", "BP0746");
+    {
+        let db = open_db(&path, &StoreOptions::default()).unwrap();
+        let tree = db.open_tree("registry").unwrap();
+        tree.insert(b"rA1", serde_json::to_vec(&good).unwrap())
+            .unwrap();
+        tree.insert(b"rA2", &b"{not json"[..]).unwrap();
+        tree.insert(keys::COUNT, &2u64.to_be_bytes()[..]).unwrap();
+        tree.insert(
+            keys::MAKERS,
+            &MakerTable::built_in().fingerprint().to_be_bytes()[..],
+        )
+        .unwrap();
+    }
+    let db = open_db(&path, &StoreOptions::default()).unwrap();
+    let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+    assert_eq!(reg.len().unwrap(), 1);
+    assert_eq!(reg.get(&good.id).unwrap(), Some(good));
+    assert_eq!(
+        reg.tree.get(b"qA2").unwrap().as_deref(),
+        Some(&b"{not json"[..])
+    );
+    assert_eq!(reg.prefixes().unwrap()[0].1, 1);
+}
+
+#[test]
+fn a_damaged_counter_does_not_overflow() {
+    let (_d, reg) = open_temp();
+    reg.tree
+        .insert(keys::COUNT, &(i64::MAX as u64).to_be_bytes()[..])
+        .unwrap();
+    reg.put_all(vec![record("A1", "Walther", "DE", "BP0746")])
+        .unwrap();
+    assert_eq!(reg.len().unwrap(), i64::MAX as u64);
+}
