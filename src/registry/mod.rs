@@ -426,7 +426,7 @@ impl Registry {
         for rec in chunk {
             let id = rec.id.as_str().as_bytes();
             let fence = self.load_bucket(id, &mut loaded)?;
-            let (loc, normalised) = self.location(rec);
+            let (prefix, loc, normalised) = self.location(rec);
             let value = kept_value(&normalised, &stored::encode(rec));
             let key = keys::kept(&loc, id);
             let bucket = loaded.get_mut(&fence).expect("loaded");
@@ -445,7 +445,8 @@ impl Registry {
                         && counting
                     {
                         let old = decode_kept(&old_key, &old)?;
-                        self.count(&old, -1, counters, &mut changed)?;
+                        let (old_prefix, _, _) = self.location(&old);
+                        self.count(&old, &old_prefix, -1, counters, &mut changed)?;
                     }
                     if old_key != key {
                         batch.remove(old_key.as_slice());
@@ -462,7 +463,7 @@ impl Registry {
                 }
             }
             if counting {
-                self.count(rec, 1, counters, &mut changed)?;
+                self.count(rec, &prefix, 1, counters, &mut changed)?;
             }
             bucket.entries.insert(id.to_vec(), loc);
             bucket.dirty = true;
@@ -489,24 +490,22 @@ impl Registry {
         keys::location(&prefix, &fold_serial(&rec.marking.normalised_serial()))
     }
 
-    /// A record's location and normalised serial.
-    fn location(&self, rec: &Record) -> (Vec<u8>, String) {
+    /// A record's marking prefix, location and normalised serial.
+    fn location(&self, rec: &Record) -> (MarkingPrefix, Vec<u8>, String) {
         let prefix = rec.marking.prefix(&self.makers);
         let normalised = rec.marking.normalised_serial();
-        (
-            keys::location(&prefix, &fold_serial(&normalised)),
-            normalised,
-        )
+        let location = keys::location(&prefix, &fold_serial(&normalised));
+        (prefix, location, normalised)
     }
 
-    /// The counters a record contributes to: its prefix and the countries of its
-    /// import marks (each once).
-    fn counter_keys(&self, rec: &Record) -> Vec<Vec<u8>> {
+    /// The counters a record under `prefix` contributes to: the prefix and the
+    /// countries of its import marks (each once).
+    fn counter_keys(rec: &Record, prefix: &MarkingPrefix) -> Vec<Vec<u8>> {
         let mut imports: Vec<CountryCode> =
             rec.marking.imports().iter().map(|m| m.country).collect();
         imports.sort();
         imports.dedup();
-        std::iter::once(keys::prefix(&rec.marking.prefix(&self.makers)))
+        std::iter::once(keys::prefix(prefix))
             .chain(imports.into_iter().map(keys::import))
             .collect()
     }
@@ -515,11 +514,12 @@ impl Registry {
     fn count(
         &self,
         rec: &Record,
+        prefix: &MarkingPrefix,
         delta: i64,
         counters: &mut Counters,
         changed: &mut HashSet<Vec<u8>>,
     ) -> Result<(), RegistryError> {
-        for key in self.counter_keys(rec) {
+        for key in Self::counter_keys(rec, prefix) {
             counters.add(&self.tree, &key, delta)?;
             changed.insert(key);
         }
@@ -613,10 +613,10 @@ impl Registry {
                 };
                 let rec = decode_kept(&key, &v)?;
                 total += 1;
-                for key in self.counter_keys(&rec) {
+                let (prefix, new_loc, _) = self.location(&rec);
+                for key in Self::counter_keys(&rec, &prefix) {
                     *counts.entry(key).or_default() += 1;
                 }
-                let (new_loc, _) = self.location(&rec);
                 if new_loc != *loc {
                     batch.remove(key);
                     batch.insert(keys::kept(&new_loc, id), v);
