@@ -1,9 +1,11 @@
-//! The national registry: records in sled, indexed by marking prefix and folded
-//! serial, with import, export, fuzzy find and retention statistics.
+//! The national registry: records in sled, kept under their marking (country,
+//! maker, folded serial) and found by id through id buckets, with import,
+//! export, fuzzy find and retention statistics. The layout is in
+//! proto-docs/FORMATS.md, "Registry storage".
 //!
-//! Everything lives in one sled tree so that a record, its index entry and the
-//! prefix counts change in one atomic batch: a crash never leaves a record
-//! without its index or a count that disagrees with the records.
+//! Everything lives in one sled tree so that a record, its id bucket and the
+//! counters change in one atomic batch: a crash never leaves a record without
+//! its bucket or a count that disagrees with the records.
 
 mod ids;
 pub mod import;
@@ -229,30 +231,35 @@ struct LoadedBucket {
     dirty: bool,
 }
 
-/// The counters as this writer knows them: read from sled once, then kept.
+/// The counters as this writer knows them: read from sled once, then kept
+/// across batches, with those changed since the last batch was written.
 #[derive(Default)]
-struct Counters(HashMap<Vec<u8>, i64>);
+struct Counters {
+    values: HashMap<Vec<u8>, i64>,
+    changed: HashSet<Vec<u8>>,
+}
 
 impl Counters {
     fn add(&mut self, tree: &sled::Tree, key: &[u8], delta: i64) -> Result<(), RegistryError> {
-        if !self.0.contains_key(key) {
+        if !self.values.contains_key(key) {
             let cur = tree.get(key)?.map(|v| be_u64(&v)).unwrap_or(0) as i64;
-            self.0.insert(key.to_vec(), cur);
+            self.values.insert(key.to_vec(), cur);
         }
-        let v = self.0.get_mut(key).expect("just inserted");
+        let v = self.values.get_mut(key).expect("just inserted");
         *v = v.saturating_add(delta);
+        self.changed.insert(key.to_vec());
         Ok(())
     }
 
-    /// Writes the counters in `changed` into the batch; a prefix or import
-    /// counter that reaches zero disappears.
-    fn write(&self, changed: &HashSet<Vec<u8>>, batch: &mut sled::Batch) {
-        for key in changed {
-            let v = self.0.get(key).copied().unwrap_or(0);
+    /// Writes the counters changed since the last call into the batch; a prefix
+    /// or import counter that reaches zero disappears.
+    fn write(&mut self, batch: &mut sled::Batch) {
+        for key in self.changed.drain() {
+            let v = self.values.get(&key).copied().unwrap_or(0);
             if v <= 0 && key.as_slice() != keys::COUNT {
-                batch.remove(key.as_slice());
+                batch.remove(key);
             } else {
-                batch.insert(key.as_slice(), &(v.max(0) as u64).to_be_bytes()[..]);
+                batch.insert(key, &(v.max(0) as u64).to_be_bytes()[..]);
             }
         }
     }
@@ -421,13 +428,16 @@ impl Registry {
         let mut batch = sled::Batch::default();
         let mut loaded = BTreeMap::new();
         let mut written: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
-        let mut changed = HashSet::new();
         let (mut added, mut updated, mut unchanged) = (0, 0, 0);
         for rec in chunk {
             let id = rec.id.as_str().as_bytes();
             let fence = self.load_bucket(id, &mut loaded)?;
             let (prefix, loc, normalised) = self.location(rec);
-            let value = kept_value(&normalised, &stored::encode(rec));
+            let stored = stored::encode(rec).map_err(|reason| RegistryError::Corrupt {
+                key: format!("record {}", rec.id),
+                reason,
+            })?;
+            let value = kept_value(&normalised, &stored);
             let key = keys::kept(&loc, id);
             let bucket = loaded.get_mut(&fence).expect("loaded");
             match bucket.entries.get(id) {
@@ -446,7 +456,7 @@ impl Registry {
                     {
                         let old = decode_kept(&old_key, &old)?;
                         let (old_prefix, _, _) = self.location(&old);
-                        self.count(&old, &old_prefix, -1, counters, &mut changed)?;
+                        self.count(&old, &old_prefix, -1, counters)?;
                     }
                     if old_key != key {
                         batch.remove(old_key.as_slice());
@@ -457,13 +467,12 @@ impl Registry {
                 None => {
                     if counting {
                         counters.add(&self.tree, keys::COUNT, 1)?;
-                        changed.insert(keys::COUNT.to_vec());
                     }
                     added += 1;
                 }
             }
             if counting {
-                self.count(rec, &prefix, 1, counters, &mut changed)?;
+                self.count(rec, &prefix, 1, counters)?;
             }
             bucket.entries.insert(id.to_vec(), loc);
             bucket.dirty = true;
@@ -478,7 +487,7 @@ impl Registry {
                 batch.insert(keys::ids(new_fence.as_deref().unwrap_or(&fence)), bytes);
             }
         }
-        counters.write(&changed, &mut batch);
+        counters.write(&mut batch);
         Ok((batch, (added, updated, unchanged)))
     }
 
@@ -517,11 +526,9 @@ impl Registry {
         prefix: &MarkingPrefix,
         delta: i64,
         counters: &mut Counters,
-        changed: &mut HashSet<Vec<u8>>,
     ) -> Result<(), RegistryError> {
         for key in Self::counter_keys(rec, prefix) {
             counters.add(&self.tree, &key, delta)?;
-            changed.insert(key);
         }
         Ok(())
     }
@@ -666,10 +673,12 @@ impl Registry {
                     last = Some(id.clone());
                     let found = match self.tree.get(&key) {
                         Ok(Some(v)) => decode_kept(&key, &v).map(Some),
+                        // Moved by a concurrent write: look it up by id.
                         Ok(None) => std::str::from_utf8(&id)
                             .ok()
                             .and_then(|s| RecordId::parse(s).ok())
-                            .map_or(Ok(None), |id| self.get(&id)),
+                            .ok_or_else(|| corrupt_index(&key, "the bucket lists an invalid id"))
+                            .and_then(|id| self.get(&id)),
                         Err(e) => Err(e.into()),
                     };
                     match found {

@@ -52,7 +52,7 @@ struct StoredEvent<'a> {
 }
 
 /// The stored bytes of `rec`.
-pub fn encode(rec: &Record) -> Vec<u8> {
+pub fn encode(rec: &Record) -> Result<Vec<u8>, String> {
     let m = &rec.marking;
     let stored = Stored {
         id: Cow::Borrowed(rec.id.as_str()),
@@ -84,9 +84,8 @@ pub fn encode(rec: &Record) -> Vec<u8> {
             .collect(),
     };
     let mut out = vec![FORMAT];
-    // Plain data of bounded size: encoding cannot fail.
-    out.extend(crate::codec::to_bytes(&stored).unwrap_or_default());
-    out
+    out.extend(crate::codec::to_bytes(&stored).map_err(|e| e.to_string())?);
+    Ok(out)
 }
 
 /// Rebuilds a record from its stored bytes, validating every field.
@@ -171,7 +170,7 @@ mod tests {
     fn records_round_trip_to_the_same_canonical_json() {
         let de = CountryCode::parse("DE").unwrap();
         for rec in synthetic::generate(de, 2_000, 7) {
-            let bytes = encode(&rec);
+            let bytes = encode(&rec).unwrap();
             let back = decode(&bytes).unwrap();
             assert_eq!(back, rec);
             assert_eq!(
@@ -185,7 +184,7 @@ mod tests {
     #[test]
     fn the_documented_sample_with_national_text_round_trips() {
         let rec: Record = serde_json::from_str(r#"{"id":"DE-0000042","marking":{"manufacturer":"Walther","country":"DE","serial":"BP0746","year":2009,"factory_code":"W1","imports":[{"country":"NG","year":2009},{"country":"GH"}]},"model":"P99","category":"pistol","calibre":"9x19mm","confidential":true,"events":[{"date":"2009-03-14","kind":"manufactured","holder":"manufacturer"},{"date":"2009-09-19","kind":"exported","counterpart":"NG","reference":"EXP-2009-0042"},{"date":"2011-02-01","kind":"stolen","holder":"state_police","note":"free text,\nnational only: Ünïcödé"}]}"#).unwrap();
-        assert_eq!(decode(&encode(&rec)).unwrap(), rec);
+        assert_eq!(decode(&encode(&rec).unwrap()).unwrap(), rec);
     }
 
     #[test]
@@ -234,7 +233,7 @@ mod tests {
     fn damaged_bytes_give_errors_not_panics() {
         let de = CountryCode::parse("DE").unwrap();
         let rec = synthetic::generate(de, 1, 3).next().unwrap();
-        let good = encode(&rec);
+        let good = encode(&rec).unwrap();
         assert!(decode(&[]).is_err());
         assert!(decode(&[9]).is_err());
         for cut in 0..good.len() {
