@@ -296,13 +296,25 @@ fn answering_pipeline(records_file: &std::path::Path, samples: &[Value]) -> (f64
             requester.sign(q).unwrap().into_parts().0
         })
         .collect();
-    let fresh = Freshness::default();
-    let mut guard = ReplayGuard::new(100_000);
+    struct OneMember(PublicKey, tracenet::model::CountryCode);
+    impl Vouching for OneMember {
+        fn state_of(&self, key: &PublicKey) -> Option<tracenet::model::CountryCode> {
+            (*key == self.0).then_some(self.1)
+        }
+        fn valid_until(&self) -> u64 {
+            u64::MAX
+        }
+    }
+    let ke = tracenet::model::CountryCode::parse("KE").unwrap();
+    let roster = OneMember(requester.public_key(), ke);
+    let rules = Rules::default();
+    let mut guard = ReplayQuotas::new(100_000);
     let policy = AnswerPolicy::default();
     let start = Instant::now();
     let mut hits = 0;
     for bytes in &queries {
-        let q = accept_query(bytes, now, &fresh, &mut guard, Limits::default()).unwrap();
+        let (q, expires) = accept::query(bytes, accept::Via::Gossip, now, &rules, &roster).unwrap();
+        guard.remember(ke, q.body().id, expires, now).unwrap();
         let (outcome, found) = answer(&reg, q.body(), &policy).unwrap();
         hits += !found.is_empty() as usize;
         let a = TraceAnswer {

@@ -146,7 +146,20 @@ impl TraceRequest {
 fn node_error(e: NodeError) -> Reply {
     let status = match &e {
         NodeError::BadTrace(_) | NodeError::Roster(_) => StatusCode::BAD_REQUEST,
-        NodeError::NoSuchTrace(_) => StatusCode::NOT_FOUND,
+        NodeError::NoSuchTrace(_) | NodeError::NoSuchInboxItem(_) => StatusCode::NOT_FOUND,
+        NodeError::Conflict(_) => StatusCode::CONFLICT,
+        NodeError::Decide(d) => match d {
+            node::DecideError::NoSuchItem(_) => StatusCode::NOT_FOUND,
+            node::DecideError::AlreadyDecided(_) | node::DecideError::Expired { .. } => {
+                StatusCode::CONFLICT
+            }
+            node::DecideError::BothOrNeither | node::DecideError::NoRegistry => {
+                StatusCode::BAD_REQUEST
+            }
+            // Recorded, not delivered: the gateway to the requester failed.
+            node::DecideError::NotDelivered { .. } => StatusCode::BAD_GATEWAY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     error_reply(status, e.to_string())
@@ -254,7 +267,7 @@ pub async fn route(node: &Node, method: &Method, path: &str, query: &str, body: 
             };
             match decided {
                 Ok(item) => json_reply(StatusCode::OK, &inbox_view(node, &item)),
-                Err(e) => node_error(e),
+                Err(e) => node_error(e.into()),
             }
         }
         (&Method::GET, ["v1", "report"]) => {

@@ -114,6 +114,12 @@ pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
         );
         node.run_events(events, shutdown_signal()).await;
         let _ = std::fs::remove_file(ctx.data_dir.join(crate::api::ADDR_FILE));
+        if node.stopped_on_failure() {
+            anyhow::bail!(
+                "the node stopped because its store at {} cannot be written (see the ERROR line above); free space and start it again",
+                ctx.data_dir.join("db").display()
+            );
+        }
         tracing::info!("node stopped");
         Ok(())
     })

@@ -33,6 +33,32 @@ pub struct InboxItem {
     #[serde(with = "b64")]
     pub query: Vec<u8>,
     pub status: InboxStatus,
+    /// The signed answer last given to the requester (the acknowledgement,
+    /// then the decision), so that a retry gets it again even after a restart
+    /// or a failed delivery.
+    #[serde(default, with = "b64_opt", skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Vec<u8>>,
+}
+
+mod b64_opt {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::Deserialize;
+
+    pub fn serialize<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_some(&STANDARD.encode(v)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| STANDARD.decode(s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 /// A trace from another State matched a record held here as lost or stolen.
@@ -53,6 +79,8 @@ pub enum InboxError {
     Storage(#[from] sled::Error),
     #[error("inbox entry {0} is unreadable: {1}")]
     Corrupt(String, String),
+    #[error("cannot encode inbox entry {0}: {1}")]
+    Encode(String, String),
 }
 
 #[derive(Clone)]
@@ -61,8 +89,10 @@ pub struct Inbox {
     alerts: sled::Tree,
 }
 
-fn enc<T: Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).unwrap_or_default()
+/// Never stores empty bytes for a value that failed to encode: the failure is
+/// the caller's error.
+fn enc<T: Serialize>(what: &str, v: &T) -> Result<Vec<u8>, InboxError> {
+    serde_json::to_vec(v).map_err(|e| InboxError::Encode(what.to_string(), e.to_string()))
 }
 
 impl Inbox {
@@ -76,7 +106,8 @@ impl Inbox {
     /// Stores an item and waits for the disk: the acknowledgement that tells
     /// the requester a person will decide is sent only after this.
     pub fn put(&self, item: &InboxItem) -> Result<(), InboxError> {
-        self.items.insert(item.id.as_bytes(), enc(item))?;
+        self.items
+            .insert(item.id.as_bytes(), enc(&item.id, item)?)?;
         self.items.flush()?;
         Ok(())
     }
@@ -116,7 +147,7 @@ impl Inbox {
 
     pub fn raise(&self, alert: &Alert) -> Result<(), InboxError> {
         let key = [alert.at.to_be_bytes().as_slice(), alert.record.as_bytes()].concat();
-        self.alerts.insert(key, enc(alert))?;
+        self.alerts.insert(key, enc("alert", alert)?)?;
         self.alerts.flush()?;
         Ok(())
     }

@@ -74,6 +74,25 @@ pub struct Counters {
     pub traces_sent: AtomicU64,
     /// From sending a trace to each answer's arrival.
     pub answer_latency: Histogram,
+    /// Refusals of what peers sent, by code.
+    pub refusals: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl Counters {
+    /// Counts one refusal under its code.
+    pub fn refused(&self, r: crate::protocol::Refusal) {
+        if let Ok(mut m) = self.refusals.lock() {
+            *m.entry(r.code()).or_default() += 1;
+        }
+    }
+
+    /// The refusal counts, by code.
+    pub fn refusals(&self) -> Vec<(&'static str, u64)> {
+        self.refusals
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
+            .unwrap_or_default()
+    }
 }
 
 pub fn bump(c: &AtomicU64) {

@@ -80,6 +80,34 @@ pub struct StoredTrace {
     pub followed_up: Vec<CountryCode>,
 }
 
+impl StoredTrace {
+    /// Records follow-ups to the candidate States (each with the peer that
+    /// speaks for it) that were neither asked nor followed up before, up to
+    /// `max` follow-ups in all; returns the States chosen.
+    pub fn add_follow_ups(
+        &mut self,
+        candidates: &[(CountryCode, libp2p::PeerId)],
+        max: usize,
+    ) -> Vec<CountryCode> {
+        let mut chosen = Vec::new();
+        for (state, peer) in candidates {
+            let already = self.followed_up.contains(state)
+                || self.asked.iter().any(|a| a.state == Some(*state));
+            if already || self.followed_up.len() >= max {
+                continue;
+            }
+            self.followed_up.push(*state);
+            self.asked.push(Asked {
+                peer: peer.to_string(),
+                state: Some(*state),
+                unreachable: None,
+            });
+            chosen.push(*state);
+        }
+        chosen
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TraceStoreError {
@@ -178,5 +206,43 @@ impl TraceStore {
         }
         all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
         Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cc(s: &str) -> CountryCode {
+        CountryCode::parse(s).unwrap()
+    }
+
+    #[test]
+    fn follow_ups_skip_asked_states_and_stop_at_the_budget() {
+        let mut t = StoredTrace {
+            id: "t".into(),
+            created_at: 0,
+            created_at_ms: None,
+            deadline: 10,
+            query: Vec::new(),
+            topics: Vec::new(),
+            asked: vec![Asked {
+                peer: "p-de".into(),
+                state: Some(cc("DE")),
+                unreachable: None,
+            }],
+            answers: Vec::new(),
+            local: LocalCase::default(),
+            first_ack: Default::default(),
+            final_at: Default::default(),
+            followed_up: Vec::new(),
+        };
+        let p = libp2p::PeerId::random();
+        let cands = [(cc("DE"), p), (cc("NG"), p), (cc("GH"), p), (cc("ZA"), p)];
+        assert_eq!(t.add_follow_ups(&cands, 2), vec![cc("NG"), cc("GH")]);
+        // Twice the same answer never follows up twice.
+        assert!(t.add_follow_ups(&cands, 2).is_empty());
+        assert_eq!(t.asked.len(), 3);
+        assert_eq!(t.add_follow_ups(&cands, 3), vec![cc("ZA")]);
     }
 }

@@ -29,6 +29,8 @@ pub enum Kind {
     Query = 1,
     Answer = 2,
     Roster = 3,
+    /// The unsigned reply to a request-response request (`accept::Reply`).
+    Reply = 4,
 }
 
 impl Kind {
@@ -37,6 +39,7 @@ impl Kind {
             1 => Some(Kind::Query),
             2 => Some(Kind::Answer),
             3 => Some(Kind::Roster),
+            4 => Some(Kind::Reply),
             _ => None,
         }
     }
@@ -48,6 +51,8 @@ impl Kind {
             Kind::Query => b"tracenet/v1/query\0",
             Kind::Answer => b"tracenet/v1/answer\0",
             Kind::Roster => b"tracenet/v1/roster\0",
+            // Replies are never signed; the tag only keeps the match whole.
+            Kind::Reply => b"tracenet/v1/reply\0",
         }
     }
 }
@@ -58,6 +63,7 @@ impl fmt::Display for Kind {
             Kind::Query => "query",
             Kind::Answer => "answer",
             Kind::Roster => "roster",
+            Kind::Reply => "reply",
         })
     }
 }

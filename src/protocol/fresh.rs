@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::keys::QueryId;
+use crate::model::CountryCode;
 
 /// The time rules a node applies to received messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +118,11 @@ impl ReplayGuard {
         Ok(())
     }
 
+    /// Whether `id` is remembered and not yet expired at `now`.
+    pub fn contains(&self, id: &QueryId, now: u64) -> bool {
+        self.seen.get(id).is_some_and(|&exp| exp >= now)
+    }
+
     /// Drops ids whose query can no longer pass the freshness check anyway.
     fn forget_expired(&mut self, now: u64) {
         while let Some(&(exp, id)) = self.by_expiry.first() {
@@ -132,6 +138,50 @@ impl ReplayGuard {
 impl Default for ReplayGuard {
     fn default() -> Self {
         ReplayGuard::new(100_000)
+    }
+}
+
+/// The replay guard of a node: one bounded [`ReplayGuard`] per requesting
+/// State, so that a State flooding queries fills its own quota and nobody
+/// else's. Memory is bounded by the roster's size times `per_state`.
+#[derive(Debug, Clone)]
+pub struct ReplayQuotas {
+    per_state: usize,
+    guards: HashMap<CountryCode, ReplayGuard>,
+}
+
+impl ReplayQuotas {
+    pub fn new(per_state: usize) -> Self {
+        ReplayQuotas {
+            per_state: per_state.max(1),
+            guards: HashMap::new(),
+        }
+    }
+
+    /// Whether `state`'s query `id` was already remembered and is still live.
+    pub fn contains(&self, state: CountryCode, id: &QueryId, now: u64) -> bool {
+        self.guards.get(&state).is_some_and(|g| g.contains(id, now))
+    }
+
+    /// Remembers `state`'s query `id` until `expires_at`; refuses a replay, or
+    /// a new query when `state`'s own quota is full.
+    pub fn remember(
+        &mut self,
+        state: CountryCode,
+        id: QueryId,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<(), ReplayError> {
+        let per_state = self.per_state;
+        self.guards
+            .entry(state)
+            .or_insert_with(|| ReplayGuard::new(per_state))
+            .remember(id, expires_at, now)
+    }
+
+    /// Live ids remembered for `state`.
+    pub fn len_of(&self, state: CountryCode) -> usize {
+        self.guards.get(&state).map_or(0, ReplayGuard::len)
     }
 }
 
@@ -174,5 +224,24 @@ mod tests {
         // a expires after 100: its slot frees, and it could not pass `check` any more.
         g.remember(c, 300, 101).unwrap();
         assert_eq!(g.len(), 2);
+    }
+
+    #[test]
+    fn one_state_filling_its_quota_leaves_the_others_theirs() {
+        let mut q = ReplayQuotas::new(2);
+        let (de, ng) = (
+            CountryCode::parse("DE").unwrap(),
+            CountryCode::parse("NG").unwrap(),
+        );
+        q.remember(de, QueryId([1; 16]), 100, 0).unwrap();
+        q.remember(de, QueryId([2; 16]), 100, 0).unwrap();
+        assert_eq!(
+            q.remember(de, QueryId([3; 16]), 100, 0),
+            Err(ReplayError::Full { capacity: 2 })
+        );
+        q.remember(ng, QueryId([3; 16]), 100, 0).unwrap();
+        assert!(q.contains(de, &QueryId([1; 16]), 50));
+        assert!(!q.contains(ng, &QueryId([1; 16]), 50));
+        assert!(!q.contains(de, &QueryId([1; 16]), 101));
     }
 }

@@ -2,6 +2,7 @@
 //! and signatures, and the freshness and replay rules a received query must pass.
 //! Byte-level specification: `proto-docs/PROTOCOL.md`. Uses only `model` and `marking`.
 
+pub mod accept;
 pub mod codec;
 mod fresh;
 mod keys;
@@ -11,15 +12,13 @@ mod signed;
 mod tests;
 pub mod vectors;
 
+pub use accept::{Refusal, Reply, Rules, Via, Vouching};
 pub use codec::{DecodeError, EncodeError, Kind, Limits, MAGIC, MAX_FRAME_CEILING, VERSION};
-pub use fresh::{Freshness, FreshnessError, ReplayError, ReplayGuard};
+pub use fresh::{Freshness, FreshnessError, ReplayError, ReplayGuard, ReplayQuotas};
 pub use keys::{Digest, KeyError, PublicKey, QueryId, SIGNATURE_LEN, Signature, SigningKey};
 pub use messages::{
     BoundsError, Candidate, EventProjection, IntendedUse, LegalGround, MAX_CANDIDATES, MAX_EVENTS,
     Message, Outcome, Party, Priority, Quality, RecordProjection, TraceAnswer, TraceQuery,
     WithheldReason,
 };
-pub use signed::{
-    AcceptError, Signed, VerifyError, accept_answer, accept_query, decode_and_verify, sign,
-    sign_bytes, verify_bytes,
-};
+pub use signed::{Signed, VerifyError, decode_and_verify, sign, sign_bytes, verify_bytes};

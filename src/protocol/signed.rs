@@ -1,12 +1,11 @@
 //! Signed frames: signing a message body, and the only way to obtain a received
 //! one, which verifies the signature over the exact received bytes (in the
-//! spirit of COSE_Sign1, never over a re-encoding). Then the acceptance rules a
-//! node applies to a received query or answer.
+//! spirit of COSE_Sign1, never over a re-encoding). The acceptance rules built
+//! on it are in `accept`.
 
 use super::codec::{self, DecodeError, EncodeError, Kind, Limits};
-use super::fresh::{Freshness, FreshnessError, ReplayError, ReplayGuard};
 use super::keys::{Digest, PublicKey, Signature, SigningKey};
-use super::messages::{Message, TraceAnswer, TraceQuery};
+use super::messages::Message;
 
 /// A message whose signature has been checked (or that this node signed), with
 /// the exact bytes the signature covers. Only `sign` and `decode_and_verify`
@@ -45,21 +44,6 @@ pub enum VerifyError {
     Decode(#[from] DecodeError),
     #[error("signature does not verify for key {signer}")]
     BadSignature { signer: PublicKey },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum AcceptError {
-    #[error(transparent)]
-    Verify(#[from] VerifyError),
-    #[error(transparent)]
-    Fresh(#[from] FreshnessError),
-    #[error(transparent)]
-    Replay(#[from] ReplayError),
-    #[error("the answer is for another query (digest {found}, expected {expected})")]
-    WrongQuery { expected: Digest, found: Digest },
-    #[error("the answer is dated {answered_at}, before its query was issued at {issued_at}")]
-    AnswerBeforeQuery { answered_at: u64, issued_at: u64 },
 }
 
 /// The signing input: the kind's domain tag, then the exact encoded message.
@@ -136,49 +120,4 @@ pub fn decode_and_verify<T: Message>(
         body,
         signer,
     })
-}
-
-/// Accepts a received query: signed by the key it names, fresh at `now` (unix
-/// seconds), and not seen before. Whether that key belongs to a member State is
-/// the roster's question, asked by the caller.
-pub fn accept_query(
-    bytes: &[u8],
-    now: u64,
-    fresh: &Freshness,
-    guard: &mut ReplayGuard,
-    limits: Limits,
-) -> Result<Signed<TraceQuery>, AcceptError> {
-    let q = decode_and_verify::<TraceQuery>(bytes, limits)?;
-    let b = q.body();
-    let expires_at = fresh.check(b.issued_at, b.ttl_secs, now)?;
-    guard.remember(b.id, expires_at, now)?;
-    Ok(q)
-}
-
-/// Accepts a received answer to `query`: signed by the key it names, bound to
-/// this very query, and not dated in the future.
-pub fn accept_answer(
-    bytes: &[u8],
-    query: &Signed<TraceQuery>,
-    now: u64,
-    fresh: &Freshness,
-    limits: Limits,
-) -> Result<Signed<TraceAnswer>, AcceptError> {
-    let a = decode_and_verify::<TraceAnswer>(bytes, limits)?;
-    let expected = query.digest();
-    if a.body().query != expected {
-        return Err(AcceptError::WrongQuery {
-            expected,
-            found: a.body().query,
-        });
-    }
-    fresh.check_not_future(a.body().answered_at, now)?;
-    let issued_at = query.body().issued_at;
-    if a.body().answered_at.saturating_add(fresh.skew_secs) < issued_at {
-        return Err(AcceptError::AnswerBeforeQuery {
-            answered_at: a.body().answered_at,
-            issued_at,
-        });
-    }
-    Ok(a)
 }

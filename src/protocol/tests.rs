@@ -22,6 +22,47 @@ fn doc_vector(name: &str) -> String {
     body[..close].split_whitespace().collect()
 }
 
+/// A roster listing the vectors' requester and responder, valid until `until`.
+pub(super) struct TestRoster {
+    pub members: Vec<(PublicKey, crate::model::CountryCode)>,
+    pub until: u64,
+}
+
+impl Vouching for TestRoster {
+    fn state_of(&self, key: &PublicKey) -> Option<crate::model::CountryCode> {
+        self.members.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
+    }
+    fn valid_until(&self) -> u64 {
+        self.until
+    }
+}
+
+pub(super) fn vectors_roster() -> TestRoster {
+    let q = vectors::query();
+    let a = vectors::answer(Digest::of(b""));
+    TestRoster {
+        members: vec![
+            (q.requester.key, q.requester.state),
+            (a.responder.key, a.responder.state),
+        ],
+        until: u64::MAX,
+    }
+}
+
+/// The node's order: the stateless rules, then the replay quota.
+fn accept_query(
+    bytes: &[u8],
+    now: u64,
+    rules: &Rules,
+    replay: &mut ReplayQuotas,
+) -> Result<Signed<TraceQuery>, Refusal> {
+    let (q, expires) = accept::query(bytes, Via::Gossip, now, rules, &vectors_roster())?;
+    replay
+        .remember(q.body().requester.state, q.body().id, expires, now)
+        .map_err(|_| Refusal::Replayed)?;
+    Ok(q)
+}
+
 fn signed_query() -> Signed<TraceQuery> {
     sign(vectors::query(), &vectors::requester_key()).unwrap()
 }
@@ -126,10 +167,15 @@ fn an_answer_replayed_against_another_query_is_refused() {
     other.id = QueryId([0x22; 16]);
     let q2 = sign(other, &vectors::requester_key()).unwrap();
     let a = signed_answer(&q1);
-    let f = Freshness::default();
-    assert!(accept_answer(a.bytes(), &q1, ISSUED_AT + 10, &f, Limits::default()).is_ok());
-    let err = accept_answer(a.bytes(), &q2, ISSUED_AT + 10, &f, Limits::default()).unwrap_err();
-    assert!(matches!(err, AcceptError::WrongQuery { .. }));
+    let r = Rules::default();
+    let asked = |q: &Signed<TraceQuery>| accept::AskedQuery {
+        digest: q.digest(),
+        issued_at: q.body().issued_at,
+    };
+    let roster = vectors_roster();
+    assert!(accept::answer(a.bytes(), asked(&q1), None, ISSUED_AT + 10, &r, &roster).is_ok());
+    let err = accept::answer(a.bytes(), asked(&q2), None, ISSUED_AT + 10, &r, &roster).unwrap_err();
+    assert_eq!(err, Refusal::UnknownTrace);
 }
 
 fn arb_query() -> impl Strategy<Value = TraceQuery> {
@@ -174,33 +220,33 @@ proptest! {
     fn a_valid_query_is_always_accepted(q in arb_query(), age in 0u64..86_400) {
         let now = ISSUED_AT + age % (u64::from(q.ttl_secs) + 1);
         let s = sign(q, &vectors::requester_key()).unwrap();
-        let mut g = ReplayGuard::default();
-        let got = accept_query(s.bytes(), now, &Freshness::default(), &mut g, Limits::default()).unwrap();
+        let mut g = ReplayQuotas::new(10);
+        let got = accept_query(s.bytes(), now, &Rules::default(), &mut g).unwrap();
         prop_assert_eq!(got, s);
     }
 
     #[test]
     fn a_replayed_query_is_refused(q in arb_query()) {
         let s = sign(q, &vectors::requester_key()).unwrap();
-        let (f, mut g) = (Freshness::default(), ReplayGuard::default());
-        accept_query(s.bytes(), ISSUED_AT, &f, &mut g, Limits::default()).unwrap();
-        let err = accept_query(s.bytes(), ISSUED_AT + 1, &f, &mut g, Limits::default()).unwrap_err();
-        prop_assert!(matches!(err, AcceptError::Replay(ReplayError::Replayed(_))), "{err}");
+        let (r, mut g) = (Rules::default(), ReplayQuotas::new(10));
+        accept_query(s.bytes(), ISSUED_AT, &r, &mut g).unwrap();
+        let err = accept_query(s.bytes(), ISSUED_AT + 1, &r, &mut g).unwrap_err();
+        prop_assert_eq!(err, Refusal::Replayed);
     }
 
     #[test]
     fn an_expired_query_is_refused(q in arb_query(), late in 1u64..1_000_000) {
         let now = ISSUED_AT + u64::from(q.ttl_secs) + late;
         let s = sign(q, &vectors::requester_key()).unwrap();
-        let err = accept_query(s.bytes(), now, &Freshness::default(), &mut ReplayGuard::default(), Limits::default()).unwrap_err();
-        prop_assert!(matches!(err, AcceptError::Fresh(FreshnessError::Expired { .. })), "{err}");
+        let err = accept_query(s.bytes(), now, &Rules::default(), &mut ReplayQuotas::new(10)).unwrap_err();
+        prop_assert_eq!(err, Refusal::Expired);
     }
 
     #[test]
     fn a_future_dated_query_is_refused(q in arb_query(), ahead in 61u64..1_000_000) {
         let s = sign(q, &vectors::requester_key()).unwrap();
-        let err = accept_query(s.bytes(), ISSUED_AT - ahead, &Freshness::default(), &mut ReplayGuard::default(), Limits::default()).unwrap_err();
-        prop_assert!(matches!(err, AcceptError::Fresh(FreshnessError::Future { .. })), "{err}");
+        let err = accept_query(s.bytes(), ISSUED_AT - ahead, &Rules::default(), &mut ReplayQuotas::new(10)).unwrap_err();
+        prop_assert_eq!(err, Refusal::ClockSkew);
     }
 
     #[test]
@@ -236,5 +282,116 @@ proptest! {
         }
         let _ = decode_and_verify::<TraceAnswer>(&b, Limits::default());
         let _ = decode_and_verify::<TraceQuery>(&b, Limits::default());
+    }
+}
+
+mod accept_rules {
+    use super::*;
+
+    fn roster_until(until: u64) -> TestRoster {
+        TestRoster {
+            until,
+            ..vectors_roster()
+        }
+    }
+
+    #[test]
+    fn a_roster_past_its_validity_vouches_for_no_one() {
+        let q = signed_query();
+        let r = Rules::default();
+        let roster = roster_until(ISSUED_AT + 5);
+        assert!(accept::query(q.bytes(), Via::Gossip, ISSUED_AT + 5, &r, &roster).is_ok());
+        let late = accept::query(q.bytes(), Via::Gossip, ISSUED_AT + 6, &r, &roster);
+        assert_eq!(late.unwrap_err(), Refusal::RosterExpired);
+        let a = signed_answer(&q);
+        let asked = accept::AskedQuery {
+            digest: q.digest(),
+            issued_at: ISSUED_AT,
+        };
+        let late = accept::answer(a.bytes(), asked, None, ISSUED_AT + 6, &r, &roster);
+        assert_eq!(late.unwrap_err(), Refusal::RosterExpired);
+    }
+
+    #[test]
+    fn a_key_listed_for_another_state_or_not_at_all_is_refused() {
+        let q = signed_query();
+        let r = Rules::default();
+        let mut roster = vectors_roster();
+        roster.members[0].1 = crate::model::CountryCode::parse("ZA").unwrap();
+        let got = accept::query(q.bytes(), Via::Gossip, ISSUED_AT, &r, &roster);
+        assert_eq!(got.unwrap_err(), Refusal::NotInRoster);
+        roster.members.remove(0);
+        let got = accept::query(q.bytes(), Via::Gossip, ISSUED_AT, &r, &roster);
+        assert_eq!(got.unwrap_err(), Refusal::NotInRoster);
+    }
+
+    #[test]
+    fn a_directed_query_from_anyone_but_its_requester_is_refused() {
+        let q = signed_query();
+        let r = Rules::default();
+        let roster = vectors_roster();
+        let third = vectors::responder_key().public_key();
+        let got = accept::query(
+            q.bytes(),
+            Via::Direct { sender: third },
+            ISSUED_AT,
+            &r,
+            &roster,
+        );
+        assert_eq!(got.unwrap_err(), Refusal::NotRequester);
+        let own = q.body().requester.key;
+        assert!(
+            accept::query(
+                q.bytes(),
+                Via::Direct { sender: own },
+                ISSUED_AT,
+                &r,
+                &roster
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_answer_carried_by_another_member_or_dated_before_its_query_is_refused() {
+        let q = signed_query();
+        let a = signed_answer(&q);
+        let r = Rules::default();
+        let roster = vectors_roster();
+        let asked = accept::AskedQuery {
+            digest: q.digest(),
+            issued_at: q.body().issued_at,
+        };
+        let other = Some(q.body().requester.key);
+        let got = accept::answer(a.bytes(), asked, other, ISSUED_AT + 10, &r, &roster);
+        assert_eq!(got.unwrap_err(), Refusal::WrongSigner);
+        let later = accept::AskedQuery {
+            issued_at: a.body().answered_at + r.fresh.skew_secs + 1,
+            ..asked
+        };
+        let got = accept::answer(a.bytes(), later, None, later.issued_at, &r, &roster);
+        assert_eq!(got.unwrap_err(), Refusal::AnswerBeforeQuery);
+        let got = accept::answer(
+            b"TRNT\x01\x02junk",
+            asked,
+            None,
+            ISSUED_AT + 10,
+            &r,
+            &roster,
+        );
+        assert_eq!(got.unwrap_err(), Refusal::Malformed);
+    }
+
+    #[test]
+    fn replies_round_trip_and_garbage_is_an_error() {
+        for reply in [
+            Reply::Ok,
+            Reply::Refused(Refusal::RateLimited),
+            Reply::Answer(signed_answer(&signed_query()).bytes().to_vec()),
+        ] {
+            assert_eq!(Reply::decode(&reply.encode(), Limits::default()), Ok(reply));
+        }
+        assert!(Reply::decode(b"ok", Limits::default()).is_err());
+        assert!(Reply::decode(b"TRNT\x01\x04\xff\xff", Limits::default()).is_err());
     }
 }

@@ -1,0 +1,306 @@
+//! The responder's bounded memory of what it was sent: the answer cache, the
+//! tally of refusals and each peer's standing. Each is bounded per State or
+//! per peer, so that one flooding member fills its own share and nobody
+//! else's, and each is tested here without a swarm.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
+
+use libp2p::PeerId;
+use lru::LruCache;
+
+use crate::model::CountryCode;
+use crate::protocol::{Digest, PublicKey, Refusal};
+
+/// Answers this node signed, kept for the requester's retries. Keyed by
+/// (query digest, requester key): an answer is only ever handed again to the
+/// State it was decided for. One LRU per requesting State, so that a State
+/// sending many queries evicts its own answers, not another's.
+#[derive(Debug)]
+pub struct AnswerCache {
+    per_state: NonZeroUsize,
+    by_state: HashMap<CountryCode, LruCache<(Digest, PublicKey), Vec<u8>>>,
+}
+
+impl AnswerCache {
+    pub fn new(per_state: usize) -> Self {
+        AnswerCache {
+            per_state: NonZeroUsize::new(per_state).unwrap_or(NonZeroUsize::MIN),
+            by_state: HashMap::new(),
+        }
+    }
+
+    /// Keeps (replacing) the answer to `query` for `requester`.
+    pub fn put(
+        &mut self,
+        state: CountryCode,
+        query: Digest,
+        requester: PublicKey,
+        answer: Vec<u8>,
+    ) {
+        let cap = self.per_state;
+        self.by_state
+            .entry(state)
+            .or_insert_with(|| LruCache::new(cap))
+            .put((query, requester), answer);
+    }
+
+    /// The answer kept for this requester's query, if any.
+    pub fn get(
+        &mut self,
+        state: CountryCode,
+        query: Digest,
+        requester: PublicKey,
+    ) -> Option<Vec<u8>> {
+        self.by_state
+            .get_mut(&state)?
+            .get(&(query, requester))
+            .cloned()
+    }
+}
+
+/// Refusals counted per (peer, rule) between two audit tallies. The first of
+/// each (peer, rule) in an interval is written to the audit log at once, so
+/// that it shows without delay; the rest become one entry with a count at the
+/// end of the interval. A flood of bad frames thus costs the log two lines per
+/// peer and rule and interval, not a line per frame.
+#[derive(Debug, Default)]
+pub struct RefusalTally {
+    counts: HashMap<(String, &'static str), Tally>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    pub state: Option<CountryCode>,
+    pub code: Refusal,
+    /// Refusals after the first of the interval.
+    pub count: u64,
+}
+
+/// The most (peer, rule) pairs held between two flushes: past it, refusals
+/// are still counted under one shared key, never dropped.
+const MAX_TALLIES: usize = 4096;
+
+impl RefusalTally {
+    /// Counts one refusal under `rule` (the audit's word for it); returns true
+    /// when it is the first of its (peer, rule) since the last flush: the
+    /// caller writes that one at once and may log it.
+    pub fn count(
+        &mut self,
+        peer: &str,
+        state: Option<CountryCode>,
+        code: Refusal,
+        rule: &'static str,
+    ) -> bool {
+        let known = self.counts.contains_key(&(peer.to_string(), rule));
+        let key = if self.counts.len() >= MAX_TALLIES && !known {
+            ("(many peers)".to_string(), rule)
+        } else {
+            (peer.to_string(), rule)
+        };
+        match self.counts.get_mut(&key) {
+            Some(t) => {
+                t.count += 1;
+                false
+            }
+            None => {
+                self.counts.insert(
+                    key,
+                    Tally {
+                        state,
+                        code,
+                        count: 0,
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// Takes the counts gathered since the last call (those beyond the first
+    /// of each pair; pairs with none are left out).
+    pub fn take(&mut self) -> Vec<((String, &'static str), Tally)> {
+        let mut v: Vec<_> = self.counts.drain().filter(|(_, t)| t.count > 0).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
+
+/// How many hostile refusals (see [`Refusal::is_hostile`]) a peer may cause in
+/// one window before it is disconnected and ignored for the cool-down.
+#[derive(Debug, Clone, Copy)]
+pub struct StandingRules {
+    pub threshold: u32,
+    pub window: Duration,
+    pub cool_down: Duration,
+}
+
+impl Default for StandingRules {
+    fn default() -> Self {
+        StandingRules {
+            threshold: 50,
+            window: Duration::from_secs(60),
+            cool_down: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Request-response misbehaviour per peer (gossip has its own peer scores).
+#[derive(Debug, Default)]
+pub struct PeerStanding {
+    rules: StandingRules,
+    peers: HashMap<PeerId, Standing>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    window_start: Instant,
+    strikes: u32,
+    cooling_until: Option<Instant>,
+}
+
+/// What to do after a strike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Keep,
+    /// The threshold was just crossed: disconnect the peer now.
+    CoolDown,
+}
+
+impl PeerStanding {
+    pub fn new(rules: StandingRules) -> Self {
+        PeerStanding {
+            rules,
+            peers: HashMap::new(),
+        }
+    }
+
+    /// Whether `peer` is cooling down at `now` (its requests are refused
+    /// without being decoded).
+    pub fn cooling(&self, peer: &PeerId, now: Instant) -> bool {
+        self.peers
+            .get(peer)
+            .and_then(|s| s.cooling_until)
+            .is_some_and(|until| now < until)
+    }
+
+    /// Records a hostile refusal of `peer`'s request.
+    pub fn strike(&mut self, peer: PeerId, now: Instant) -> Verdict {
+        // Bounded: peers are roster members (others cannot connect), but old
+        // entries go when the map grows, to hold even if that ever changed.
+        if self.peers.len() >= 10_000 {
+            let rules = self.rules;
+            self.peers.retain(|_, s| {
+                s.cooling_until.is_some_and(|u| u > now)
+                    || now.duration_since(s.window_start) < rules.window
+            });
+        }
+        let rules = self.rules;
+        let s = self.peers.entry(peer).or_insert(Standing {
+            window_start: now,
+            strikes: 0,
+            cooling_until: None,
+        });
+        if now.duration_since(s.window_start) >= rules.window {
+            s.window_start = now;
+            s.strikes = 0;
+        }
+        s.strikes += 1;
+        if s.strikes == rules.threshold {
+            s.cooling_until = Some(now + rules.cool_down);
+            Verdict::CoolDown
+        } else {
+            Verdict::Keep
+        }
+    }
+
+    /// Peers cooling down now.
+    pub fn cooling_count(&self, now: Instant) -> usize {
+        self.peers
+            .values()
+            .filter(|s| s.cooling_until.is_some_and(|u| now < u))
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cc(s: &str) -> CountryCode {
+        CountryCode::parse(s).unwrap()
+    }
+
+    fn key(b: u8) -> PublicKey {
+        crate::protocol::SigningKey::from_seed(&[b; 32])
+            .unwrap()
+            .public_key()
+    }
+
+    #[test]
+    fn a_cached_answer_is_only_for_its_requester_and_a_flood_evicts_only_its_own() {
+        let mut c = AnswerCache::new(2);
+        let q = Digest::of(b"query");
+        c.put(cc("NG"), q, key(1), b"answer for NG".to_vec());
+        assert_eq!(c.get(cc("NG"), q, key(1)), Some(b"answer for NG".to_vec()));
+        // Another State presenting the same query digest gets nothing.
+        assert_eq!(c.get(cc("ZA"), q, key(2)), None);
+        assert_eq!(c.get(cc("NG"), q, key(2)), None);
+        // ZA floods: its own entries are evicted, NG's stays.
+        for i in 0..1000u32 {
+            c.put(cc("ZA"), Digest::of(&i.to_le_bytes()), key(2), vec![0]);
+        }
+        assert_eq!(c.get(cc("NG"), q, key(1)), Some(b"answer for NG".to_vec()));
+        // A decision replaces the acknowledgement kept before it.
+        c.put(cc("NG"), q, key(1), b"decided".to_vec());
+        assert_eq!(c.get(cc("NG"), q, key(1)), Some(b"decided".to_vec()));
+    }
+
+    #[test]
+    fn refusals_are_tallied_per_peer_and_code() {
+        let mut t = RefusalTally::default();
+        let m = Refusal::Malformed;
+        assert!(t.count("p1", None, m, m.code()));
+        for _ in 0..9_999 {
+            assert!(!t.count("p1", None, m, m.code()));
+        }
+        let b = Refusal::BadSignature;
+        assert!(t.count("p1", None, b, b.code()));
+        // The first of each pair was written at once: the tally has the rest.
+        let taken = t.take();
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].1.count, 9_999);
+        assert!(t.take().is_empty());
+        // A new interval writes the first again.
+        assert!(t.count("p1", None, m, m.code()));
+        // Bounded whatever the number of peers.
+        for i in 0..(MAX_TALLIES + 100) {
+            t.count(&format!("peer{i}"), None, m, m.code());
+        }
+        assert!(t.counts.len() <= MAX_TALLIES + 1);
+    }
+
+    #[test]
+    fn a_peer_over_the_threshold_cools_down_and_comes_back() {
+        let rules = StandingRules {
+            threshold: 3,
+            window: Duration::from_secs(10),
+            cool_down: Duration::from_secs(60),
+        };
+        let mut s = PeerStanding::new(rules);
+        let p = PeerId::random();
+        let t = Instant::now();
+        assert_eq!(s.strike(p, t), Verdict::Keep);
+        assert_eq!(s.strike(p, t), Verdict::Keep);
+        assert!(!s.cooling(&p, t));
+        assert_eq!(s.strike(p, t), Verdict::CoolDown);
+        assert!(s.cooling(&p, t + Duration::from_secs(59)));
+        assert!(!s.cooling(&p, t + Duration::from_secs(61)));
+        // Strikes spread over windows never add up.
+        let q = PeerId::random();
+        for i in 0..10 {
+            assert_eq!(s.strike(q, t + Duration::from_secs(11 * i)), Verdict::Keep);
+        }
+    }
+}

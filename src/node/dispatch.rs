@@ -1,0 +1,148 @@
+//! The node's event loop: classifies each network event and hands the work to
+//! a tracked task. It never awaits sled, signing or a lookup itself, so that a
+//! slow disk or a flood of queries cannot stall the reading of the network.
+//! Periodic work (audit heads, refusal tallies, the replay purge, the roster's
+//! expiry) runs from timers here, each in a task of its own.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::{Node, unix_now};
+use crate::net::{NetEvent, Topic};
+use crate::protocol::{Refusal, Reply};
+
+/// How often refusal counts are written to the audit log as one entry each.
+const TALLY_EVERY: Duration = Duration::from_secs(10);
+/// How often expired replay ids are purged and the roster's expiry checked.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
+/// How long shutdown waits for tasks in flight.
+const DRAIN_FOR: Duration = Duration::from_secs(5);
+
+impl Node {
+    /// Drives the node until `shutdown` resolves (or the node must stop on
+    /// its own, see [`Node::stopped_on_failure`]): network events in, answers
+    /// out. On the way out, drains every tracked task, writes the pending
+    /// refusal counts, signs the audit head and flushes the store.
+    pub async fn run_events(
+        &self,
+        mut events: mpsc::Receiver<NetEvent>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let every = Duration::from_secs(self.inner.settings.audit_sign_every_secs.max(1));
+        let start = tokio::time::Instant::now();
+        let mut sign_tick = tokio::time::interval_at(start + every, every);
+        let mut tally_tick = tokio::time::interval_at(start + TALLY_EVERY, TALLY_EVERY);
+        let mut care_tick = tokio::time::interval(MAINTENANCE_EVERY);
+        self.arm_deadlines();
+        tokio::pin!(shutdown);
+        let fatal = self.inner.fatal.clone();
+        loop {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(ev) => self.on_event(ev),
+                    None => break,
+                },
+                _ = sign_tick.tick() => self.background(|n| n.sign_audit_head()),
+                _ = tally_tick.tick() => self.background(|n| n.write_tally()),
+                _ = care_tick.tick() => self.background(|n| n.maintenance()),
+                _ = fatal.cancelled() => break,
+                _ = &mut shutdown => break,
+            }
+        }
+        self.drain().await;
+        let n = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            n.write_tally();
+            n.sign_audit_head();
+            if let Err(e) = n.inner.db.flush() {
+                tracing::error!(error = %e, "flushing the store at shutdown failed");
+            }
+        })
+        .await;
+    }
+
+    /// Runs blocking periodic work in a tracked task.
+    fn background(&self, f: impl FnOnce(&Node) + Send + 'static) {
+        let n = self.clone();
+        self.spawn(async move {
+            let _ = tokio::task::spawn_blocking(move || f(&n)).await;
+        });
+    }
+
+    /// Lets tasks in flight finish (answers being sent, follow-ups, answers
+    /// being filed, roster installs), for at most a few seconds; no new work
+    /// is taken while it waits.
+    async fn drain(&self) {
+        self.inner.stopping.cancel();
+        self.inner.tasks.close();
+        match tokio::time::timeout(DRAIN_FOR, self.inner.tasks.wait()).await {
+            Ok(()) => tracing::info!("work in flight finished"),
+            Err(_) => tracing::warn!(
+                left = self.inner.tasks.len(),
+                "stopped with work still in flight after {} s",
+                DRAIN_FOR.as_secs()
+            ),
+        }
+    }
+
+    fn on_event(&self, ev: NetEvent) {
+        match ev {
+            NetEvent::Gossip { id, topic, data } => match topic {
+                Topic::Roster => {
+                    let node = self.clone();
+                    self.spawn(async move { node.on_roster_gossip(id, data).await });
+                }
+                _ => self.on_query_gossip(id, data),
+            },
+            NetEvent::Request { id, peer, data } => {
+                // A peer cooling down is answered at once, without decoding.
+                let cooling = self
+                    .inner
+                    .standing
+                    .lock()
+                    .map(|s| s.cooling(&peer, Instant::now()))
+                    .unwrap_or(false);
+                let node = self.clone();
+                if cooling {
+                    // Counted, never written from here: the loop does no I/O.
+                    let r = Refusal::CoolingDown;
+                    self.inner.counters.refused(r);
+                    if let Ok(mut t) = self.inner.tally.lock() {
+                        t.count(&peer.to_string(), None, r, r.code());
+                    }
+                    self.spawn(async move {
+                        let reply = Reply::Refused(Refusal::CoolingDown).encode();
+                        let _ = node.inner.net.respond(id, reply).await;
+                    });
+                    return;
+                }
+                self.spawn(async move {
+                    let reply = node.on_request(peer, data).await;
+                    let _ = node.inner.net.respond(id, reply.encode()).await;
+                });
+            }
+            NetEvent::PeerUp(peer) => tracing::debug!(%peer, "peer connected"),
+            NetEvent::PeerDown(peer) => {
+                tracing::debug!(%peer, "peer disconnected");
+                let node = self.clone();
+                self.spawn(async move { node.mark_unreachable(peer, "disconnected".into()).await });
+            }
+            NetEvent::Listening(addr) => {
+                if let Ok(mut l) = self.inner.listen.lock() {
+                    l.push(addr.to_string());
+                }
+            }
+        }
+    }
+
+    /// Purges expired replay ids and checks the roster's expiry.
+    fn maintenance(&self) {
+        match self.inner.replay.purge(unix_now()) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(n, "expired replay-guard entries purged"),
+            Err(e) => self.store_failed(&e.to_string()),
+        }
+        self.check_roster_expiry(unix_now());
+    }
+}

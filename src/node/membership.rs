@@ -1,0 +1,256 @@
+//! The membership: installing a roster (given by an operator or received by
+//! gossip), who it lists, and its expiry. A roster past its `valid_until`
+//! vouches for no one (`protocol::accept` refuses every query and answer); the
+//! node warns ahead of time, once a day, and says what to do.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{MemberInfo, Members, Node, NodeError, identity, net};
+use crate::audit::{AuditKind, NewEntry};
+use crate::model::{CountryCode, Date};
+use crate::net::{GossipId, Topic, Verdict};
+use crate::protocol::{PublicKey, Vouching};
+use crate::roster::{self, Roster, RosterError, RosterFile, TrustConfig};
+
+/// How long before expiry the node starts to warn.
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 86_400);
+/// How often the warning is repeated.
+const WARN_EVERY: Duration = Duration::from_secs(86_400);
+
+impl Vouching for Members {
+    fn state_of(&self, key: &PublicKey) -> Option<CountryCode> {
+        self.by_key(key)
+            .and_then(|(_, m)| (!m.bootstrap).then_some(m.state))
+    }
+
+    fn valid_until(&self) -> u64 {
+        self.valid_until
+    }
+}
+
+/// Where the held roster stands against its `valid_until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    Valid,
+    /// Expires within [`EXPIRY_WARNING`]; seconds left.
+    Soon(u64),
+    Expired,
+}
+
+/// The expiry state of a roster valid until `valid_until` at `now` (unix seconds).
+pub fn expiry(valid_until: u64, now: u64) -> Expiry {
+    if now > valid_until {
+        Expiry::Expired
+    } else if valid_until - now <= EXPIRY_WARNING.as_secs() {
+        Expiry::Soon(valid_until - now)
+    } else {
+        Expiry::Valid
+    }
+}
+
+impl Node {
+    pub(super) async fn on_roster_gossip(&self, id: GossipId, data: Vec<u8>) {
+        let verdict = match self.install_roster(&data, false).await {
+            Ok(true) => Verdict::Accept,
+            Ok(false) => Verdict::Ignore,
+            Err(e) => {
+                tracing::info!(error = %e, "rejected a gossiped roster");
+                Verdict::Reject
+            }
+        };
+        let _ = self.inner.net.validate(id, verdict).await;
+    }
+
+    /// Verifies a roster against the trust anchors and installs it if it is newer
+    /// than the one held: members removed from it are cut off at once. Returns
+    /// whether it was installed. With `publish`, passes it on to the federation.
+    pub async fn install_roster(&self, bytes: &[u8], publish: bool) -> Result<bool, NodeError> {
+        let node = self.clone();
+        let owned = bytes.to_vec();
+        let installed = tokio::task::spawn_blocking(move || node.install_now(&owned))
+            .await
+            .map_err(|e| NodeError::Roster(format!("installing the roster failed: {e}")))??;
+        let Some(version) = installed else {
+            return Ok(false);
+        };
+        self.apply_members().await?;
+        tracing::info!(version, "roster installed");
+        if publish {
+            match self.inner.net.publish(Topic::Roster, bytes.to_vec()).await {
+                Ok(()) | Err(net::NetError::NoSubscribers(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "publishing the roster failed"),
+            }
+        }
+        Ok(true)
+    }
+
+    /// The blocking part of an install: verify, write, audit, swap.
+    fn install_now(&self, bytes: &[u8]) -> Result<Option<u64>, NodeError> {
+        let file = RosterFile::from_json(bytes).map_err(|e| NodeError::Roster(e.to_string()))?;
+        let roster = match roster::install(
+            &self.inner.data_dir,
+            &file,
+            &self.inner.trust,
+            Date::today(),
+        ) {
+            Ok(r) => r,
+            Err(RosterError::NotNewer { .. }) => return Ok(None),
+            Err(e) => return Err(NodeError::Roster(e.to_string())),
+        };
+        let members = members_of(&roster);
+        let version = members.version;
+        self.record(
+            AuditKind::RosterInstalled,
+            NewEntry {
+                outcome: Some(format!("version {version}")),
+                ..NewEntry::default()
+            },
+            true,
+        )
+        .map_err(|e| NodeError::Roster(e.to_string()))?;
+        *self
+            .inner
+            .members
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = members;
+        Ok(Some(version))
+    }
+
+    /// Logs the roster's expiry: a WARN line a day from [`EXPIRY_WARNING`]
+    /// before it, an ERROR line a day once it has passed.
+    pub(super) fn check_roster_expiry(&self, now: u64) {
+        let (version, until) = {
+            let m = self.read_members();
+            (m.version, m.valid_until)
+        };
+        let state = expiry(until, now);
+        if state == Expiry::Valid {
+            return;
+        }
+        let due = match self.inner.expiry_warned.lock() {
+            Ok(mut last) => {
+                let due = last.is_none_or(|t| t.elapsed() >= WARN_EVERY);
+                if due {
+                    *last = Some(Instant::now());
+                }
+                due
+            }
+            Err(_) => false,
+        };
+        if !due {
+            return;
+        }
+        match state {
+            Expiry::Soon(left) => tracing::warn!(
+                version,
+                days_left = left / 86_400,
+                "the roster expires soon; ask the regional organisation for the next one and install it with `tracenet roster install FILE`"
+            ),
+            Expiry::Expired => tracing::error!(
+                version,
+                "the roster has expired: no query or answer is accepted until the next roster is installed with `tracenet roster install FILE`"
+            ),
+            Expiry::Valid => {}
+        }
+    }
+}
+
+pub(super) fn load_members(data_dir: &Path, trust: &TrustConfig) -> Result<Members, NodeError> {
+    match roster::load_held(data_dir, trust, Date::today()) {
+        Ok(Some(r)) => Ok(members_of(&r)),
+        Ok(None) => Err(NodeError::Roster(format!(
+            "no roster in {}; install one signed by your trust anchors with `tracenet roster install FILE`",
+            data_dir.display()
+        ))),
+        Err(e) => Err(NodeError::Roster(format!(
+            "the roster in {}: {e}",
+            data_dir.display()
+        ))),
+    }
+}
+
+/// The node's membership view of a verified roster.
+pub(super) fn members_of(roster: &Roster) -> Members {
+    let mut m = Members {
+        version: roster.version(),
+        valid_until: (roster.body().valid_until.to_days().max(0) as u64) * 86_400 + 86_399,
+        ..Members::default()
+    };
+    for member in roster.members() {
+        let Some(peer) = identity::peer_id_of(&member.key) else {
+            continue;
+        };
+        m.by_peer.insert(
+            peer,
+            MemberInfo {
+                state: member.state,
+                name: member.name.clone(),
+                key: member.key,
+                addrs: member
+                    .addresses
+                    .iter()
+                    .filter_map(|a| a.parse().ok())
+                    .collect(),
+                bootstrap: member.role == roster::Role::Bootstrap,
+            },
+        );
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_warns_from_fourteen_days_and_refuses_after() {
+        let until = 1_000_000_000;
+        assert_eq!(expiry(until, until - 15 * 86_400), Expiry::Valid);
+        assert_eq!(
+            expiry(until, until - 14 * 86_400),
+            Expiry::Soon(14 * 86_400)
+        );
+        assert_eq!(expiry(until, until), Expiry::Soon(0));
+        assert_eq!(expiry(until, until + 1), Expiry::Expired);
+    }
+
+    #[test]
+    fn members_vouch_for_member_keys_only_while_in_force() {
+        use crate::protocol::accept;
+        let key = crate::protocol::SigningKey::from_seed(&[3; 32]).unwrap();
+        let peer = identity::peer_id_of(&key.public_key()).unwrap();
+        let de = CountryCode::parse("DE").unwrap();
+        let mut m = Members {
+            version: 1,
+            valid_until: 100,
+            ..Members::default()
+        };
+        m.by_peer.insert(
+            peer,
+            MemberInfo {
+                state: de,
+                name: "DE".into(),
+                key: key.public_key(),
+                addrs: Vec::new(),
+                bootstrap: false,
+            },
+        );
+        assert_eq!(m.state_of(&key.public_key()), Some(de));
+        let q = crate::protocol::vectors::query();
+        let mut q = q;
+        q.requester.key = key.public_key();
+        q.requester.state = de;
+        q.issued_at = 50;
+        let s = crate::protocol::sign(q, &key).unwrap();
+        let rules = crate::protocol::Rules::default();
+        assert!(accept::query(s.bytes(), accept::Via::Gossip, 60, &rules, &m).is_ok());
+        // The same roster, a second past its validity: refused while running.
+        assert_eq!(
+            accept::query(s.bytes(), accept::Via::Gossip, 101, &rules, &m).unwrap_err(),
+            crate::protocol::Refusal::RosterExpired
+        );
+        m.by_peer.values_mut().for_each(|i| i.bootstrap = true);
+        assert_eq!(m.state_of(&key.public_key()), None);
+    }
+}

@@ -1,0 +1,143 @@
+//! The replay guard, kept on disk so that a restart does not reopen it: a
+//! query answered before a restart is refused as a replay after it.
+//!
+//! Each id is written in the same sled log as the audit entry of its answer,
+//! without a flush of its own: the answer's flush makes it durable, so an
+//! answered query's id is on disk whenever its answer could have left. Ids are
+//! bounded per State by [`ReplayQuotas`] and dropped from disk once expired.
+
+use std::sync::Mutex;
+
+use crate::model::CountryCode;
+use crate::protocol::{QueryId, ReplayError, ReplayQuotas};
+
+/// Live query ids remembered per State, in memory and in the `replay` tree.
+pub struct ReplayStore {
+    quotas: Mutex<ReplayQuotas>,
+    tree: sled::Tree,
+}
+
+/// Key: expiry (u64 big-endian, so that a range scan finds the expired),
+/// State (2 bytes), query id (16 bytes).
+fn key(expires_at: u64, state: CountryCode, id: &QueryId) -> [u8; 26] {
+    let mut k = [0u8; 26];
+    k[..8].copy_from_slice(&expires_at.to_be_bytes());
+    k[8..10].copy_from_slice(&state.as_bytes());
+    k[10..].copy_from_slice(&id.0);
+    k
+}
+
+impl ReplayStore {
+    /// Opens the tree, drops expired ids and loads the live ones. A key of the
+    /// wrong shape (a damaged store) is dropped with a warning: forgetting it
+    /// can at worst let one expired query through again, which freshness
+    /// refuses anyway.
+    pub fn open(db: &sled::Db, per_state: usize, now: u64) -> Result<Self, sled::Error> {
+        let tree = db.open_tree("replay")?;
+        let mut quotas = ReplayQuotas::new(per_state);
+        let mut dropped = 0u64;
+        for kv in tree.iter() {
+            let (k, _) = kv?;
+            let parsed = (k.len() == 26)
+                .then(|| {
+                    let exp = u64::from_be_bytes(k[..8].try_into().ok()?);
+                    let state = CountryCode::parse(std::str::from_utf8(&k[8..10]).ok()?).ok()?;
+                    let id = QueryId(k[10..].try_into().ok()?);
+                    Some((exp, state, id))
+                })
+                .flatten();
+            match parsed {
+                Some((exp, state, id)) if exp >= now => {
+                    // Full quotas on load mean the per-State limit was lowered:
+                    // the extra ids are forgotten, as they would be refused anyway.
+                    let _ = quotas.remember(state, id, exp, now);
+                }
+                _ => {
+                    tree.remove(&k)?;
+                    dropped += 1;
+                }
+            }
+        }
+        if dropped > 0 {
+            tracing::debug!(dropped, "expired replay-guard entries removed");
+        }
+        Ok(ReplayStore {
+            quotas: Mutex::new(quotas),
+            tree,
+        })
+    }
+
+    /// Whether `state`'s query `id` was seen and is still live.
+    pub fn contains(&self, state: CountryCode, id: &QueryId, now: u64) -> bool {
+        self.lock().contains(state, id, now)
+    }
+
+    /// Remembers a query id until it expires, in memory and on disk (flushed
+    /// by the caller together with the query's audit entry).
+    pub fn remember(
+        &self,
+        state: CountryCode,
+        id: QueryId,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<Result<(), ReplayError>, sled::Error> {
+        let r = self.lock().remember(state, id, expires_at, now);
+        if r.is_ok() {
+            self.tree.insert(key(expires_at, state, &id), &[])?;
+        }
+        Ok(r)
+    }
+
+    /// Removes expired ids from disk (memory forgets them on its own).
+    pub fn purge(&self, now: u64) -> Result<usize, sled::Error> {
+        let mut n = 0;
+        for kv in self.tree.range(..now.to_be_bytes().to_vec()) {
+            let (k, _) = kv?;
+            self.tree.remove(k)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Live ids remembered for `state`.
+    #[cfg(test)]
+    pub fn len_of(&self, state: CountryCode) -> usize {
+        self.lock().len_of(state)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReplayQuotas> {
+        // The quotas stay whole if a holder panicked: keep using them.
+        self.quotas.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_seen_before_a_restart_is_still_a_replay_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let de = CountryCode::parse("DE").unwrap();
+        let id = QueryId([7; 16]);
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let r = ReplayStore::open(&db, 10, 100).unwrap();
+            r.remember(de, id, 500, 100).unwrap().unwrap();
+            r.remember(de, QueryId([8; 16]), 150, 100).unwrap().unwrap();
+            db.flush().unwrap();
+        }
+        let db = sled::open(dir.path()).unwrap();
+        let r = ReplayStore::open(&db, 10, 200).unwrap();
+        assert!(r.contains(de, &id, 200));
+        assert!(matches!(
+            r.remember(de, id, 500, 200).unwrap(),
+            Err(ReplayError::Replayed(_))
+        ));
+        // The one that expired at 150 was dropped on open.
+        assert_eq!(r.len_of(de), 1);
+        assert_eq!(r.tree.len(), 1);
+        assert_eq!(r.purge(501).unwrap(), 1);
+        assert!(r.tree.is_empty());
+    }
+}

@@ -1,0 +1,479 @@
+//! This node's own traces: signing and publishing them, filing the answers
+//! that come back (each verified once, on receipt, by `protocol::accept`),
+//! following the chain of custody to the States it points at, retries, and
+//! deadlines (one timer per trace, not a periodic scan).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use libp2p::PeerId;
+
+use super::responder::outcome_words;
+use super::{
+    Asked, NewTrace, Node, NodeError, StoredAnswer, StoredTrace, bump, net, unix_now, unix_now_ms,
+};
+use crate::audit::{AuditKind, NewEntry};
+use crate::model::CountryCode;
+use crate::net::Topic;
+use crate::protocol::accept::{self, AskedQuery};
+use crate::protocol::{Outcome, Party, QueryId, Refusal, Reply, TraceQuery};
+
+impl Node {
+    /// Signs and publishes a trace to the topics of its marking prefix and import
+    /// marks. It is on disk before it is sent, so that no answer finds it missing.
+    pub async fn send_trace(&self, t: NewTrace) -> Result<StoredTrace, NodeError> {
+        let Some(reg) = self.inner.registry.as_ref() else {
+            return Err(NodeError::BadTrace(
+                "a bootstrap node does not send traces".into(),
+            ));
+        };
+        let makers = reg.makers().clone();
+        let id = QueryId::random().map_err(|e| NodeError::BadTrace(e.to_string()))?;
+        let now = unix_now();
+        let body = TraceQuery {
+            id,
+            requester: Party {
+                state: self.inner.state,
+                key: self.inner.key.public_key(),
+            },
+            issued_at: now,
+            ttl_secs: self.inner.settings.trace_ttl_secs,
+            priority: t.priority,
+            marking: t.marking.clone(),
+            category: t.category,
+            calibre: t.calibre,
+            legal_ground: t.legal_ground,
+            intended_use: t.intended_use,
+        };
+        let signed = self
+            .inner
+            .key
+            .sign(body)
+            .map_err(|e| NodeError::BadTrace(e.to_string()))?;
+        let mut topics = vec![Topic::Prefix(t.marking.prefix(&makers))];
+        topics.extend(t.marking.imports().iter().map(|m| Topic::Import(m.country)));
+        topics.dedup();
+        let asked = self.subscribers_of(&topics).await?;
+        let timeout = t
+            .timeout_secs
+            .unwrap_or(self.inner.settings.trace_timeout_secs)
+            .clamp(1, 7 * 86_400);
+        let stored = StoredTrace {
+            id: id.to_hex(),
+            created_at: now,
+            created_at_ms: Some(unix_now_ms()),
+            deadline: now + timeout,
+            query: signed.bytes().to_vec(),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            asked,
+            answers: Vec::new(),
+            local: t.local,
+            first_ack: Default::default(),
+            final_at: Default::default(),
+            followed_up: Vec::new(),
+        };
+        let node = self.clone();
+        let to_store = stored.clone();
+        let digest = signed.digest();
+        tokio::task::spawn_blocking(move || node.file_new_trace(&to_store, digest))
+            .await
+            .map_err(|e| NodeError::Config(format!("storing the trace failed: {e}")))??;
+        self.arm_deadline(stored.id.clone(), stored.deadline);
+        for topic in topics {
+            match self
+                .inner
+                .net
+                .publish(topic.clone(), signed.bytes().to_vec())
+                .await
+            {
+                Ok(()) | Err(net::NetError::NoSubscribers(_)) => {}
+                Err(e) => tracing::warn!(%topic, error = %e, "publishing a trace failed"),
+            }
+        }
+        bump(&self.inner.counters.traces_sent);
+        self.notify();
+        Ok(stored)
+    }
+
+    /// Writes a new trace, its digest index and its audit entry, flushed once.
+    fn file_new_trace(
+        &self,
+        stored: &StoredTrace,
+        digest: crate::protocol::Digest,
+    ) -> Result<(), NodeError> {
+        // Both trees share sled's log: the trace's flush makes the index durable too.
+        self.inner
+            .by_digest
+            .insert(digest.as_bytes(), stored.id.as_bytes())?;
+        self.record(
+            AuditKind::TraceSent,
+            NewEntry {
+                query: Some(digest.to_hex()),
+                outcome: Some(format!("asked {}", stored.asked.len())),
+                ..NewEntry::default()
+            },
+            false,
+        )
+        .map_err(|e| NodeError::Config(e.to_string()))?;
+        self.inner.traces.put(stored)?;
+        if let Ok(mut p) = self.inner.pending.lock() {
+            p.insert(stored.id.clone());
+        }
+        Ok(())
+    }
+
+    /// The members subscribed to any of `topics` right now: the States a trace asks.
+    async fn subscribers_of(&self, topics: &[Topic]) -> Result<Vec<Asked>, NodeError> {
+        let subscribed = self.inner.net.subscribers(topics.to_vec()).await?;
+        let members = self.read_members();
+        let peers: BTreeSet<String> = subscribed.iter().map(|p| p.to_string()).collect();
+        Ok(peers
+            .into_iter()
+            .filter_map(|p| {
+                let pid: PeerId = p.parse().ok()?;
+                let m = members.get(&pid)?;
+                (!m.bootstrap).then_some(Asked {
+                    peer: p,
+                    state: Some(m.state),
+                    unreachable: None,
+                })
+            })
+            .collect())
+    }
+
+    pub fn trace(&self, id: &str) -> Result<StoredTrace, NodeError> {
+        self.inner
+            .traces
+            .get(id)?
+            .ok_or_else(|| NodeError::NoSuchTrace(id.to_string()))
+    }
+
+    pub fn traces(&self) -> Result<Vec<StoredTrace>, NodeError> {
+        Ok(self.inner.traces.list()?)
+    }
+
+    /// Files an answer to one of this node's traces, after `protocol::accept`
+    /// has checked it against the trace's query and the roster. Returns the
+    /// follow-ups the chain of custody now calls for: (State, trace id).
+    pub(super) fn on_answer(
+        &self,
+        peer: PeerId,
+        data: &[u8],
+    ) -> Result<Vec<(CountryCode, String)>, Refusal> {
+        let internal = |e: &dyn std::fmt::Display| {
+            tracing::error!(error = %e, "filing an answer failed");
+            Refusal::Internal
+        };
+        let member = self
+            .read_members()
+            .get(&peer)
+            .cloned()
+            .ok_or(Refusal::NotAMember)?;
+        // The digest names the trace; the rules below check the binding.
+        let digest = crate::node::decode_stored::<crate::protocol::TraceAnswer>(
+            data,
+            self.inner.rules.limits,
+        )
+        .ok_or(Refusal::Malformed)?
+        .query;
+        let id = self
+            .inner
+            .by_digest
+            .get(digest.as_bytes())
+            .map_err(|e| internal(&e))?
+            .ok_or(Refusal::UnknownTrace)?;
+        let id = String::from_utf8_lossy(&id).into_owned();
+        let trace = self
+            .inner
+            .traces
+            .get(&id)
+            .map_err(|e| internal(&e))?
+            .ok_or(Refusal::UnknownTrace)?;
+        let asked = AskedQuery {
+            digest,
+            issued_at: trace.created_at,
+        };
+        let a = {
+            let members = self.read_members();
+            accept::answer(
+                data,
+                asked,
+                Some(member.key),
+                unix_now(),
+                &self.inner.rules,
+                &*members,
+            )?
+        };
+        let is_final = !matches!(a.body().outcome, Outcome::Acknowledged);
+        // Flushed by the group flush just below (one log for every tree).
+        self.record(
+            AuditKind::AnswerReceived,
+            NewEntry {
+                peer: Some(peer.to_string()),
+                state: Some(member.state),
+                query: Some(digest.to_hex()),
+                outcome: Some(outcome_words(&a.body().outcome).0.into()),
+                rule: None,
+            },
+            false,
+        )
+        .map_err(|_| Refusal::AuditUnavailable)?;
+        let now = unix_now();
+        let peer_s = peer.to_string();
+        self.inner
+            .traces
+            .update_unflushed(&id, |t| {
+                if t.answers.iter().any(|x| x.bytes == data) {
+                    return;
+                }
+                t.answers.push(StoredAnswer {
+                    peer: peer_s.clone(),
+                    received_at: now,
+                    bytes: data.to_vec(),
+                });
+                if !t.asked.iter().any(|x| x.peer == peer_s) {
+                    // Answered without having been counted as asked (it
+                    // subscribed after the trace was sent): it was asked after all.
+                    t.asked.push(Asked {
+                        peer: peer_s.clone(),
+                        state: Some(member.state),
+                        unreachable: None,
+                    });
+                }
+                if is_final {
+                    t.final_at.entry(peer_s.clone()).or_insert(now);
+                } else {
+                    t.first_ack.entry(peer_s.clone()).or_insert(now);
+                }
+            })
+            .map_err(|e| internal(&e))?;
+        // On disk before the sender hears `ok`; concurrent answers share the fsync.
+        if let Err(e) = self.inner.group_flush.flush(&self.inner.db) {
+            self.store_failed(&e.to_string());
+            return Err(Refusal::AuditUnavailable);
+        }
+        bump(&self.inner.counters.answers_received);
+        let sent_ms = trace.created_at_ms.unwrap_or(trace.created_at * 1000);
+        let latency = unix_now_ms().saturating_sub(sent_ms) as f64 / 1000.0;
+        self.inner.counters.answer_latency.observe(latency);
+        let follow = self.plan_follow_ups(&id).map_err(|e| internal(&e))?;
+        self.notify();
+        Ok(follow)
+    }
+
+    /// Decides which States the chain of custody should be followed to, at most
+    /// `max_follow_ups` per trace and never the same State twice, and records
+    /// them as asked.
+    fn plan_follow_ups(&self, id: &str) -> Result<Vec<(CountryCode, String)>, NodeError> {
+        let t = self.trace(id)?;
+        let custody = self.custody_of(&t);
+        let members = self.members();
+        let candidates: Vec<(CountryCode, PeerId)> = custody
+            .follow_up
+            .into_iter()
+            .filter(|s| *s != self.inner.state)
+            .filter_map(|s| members.of_state(s).next().map(|(p, _)| (s, *p)))
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let max = self.inner.settings.max_follow_ups;
+        // Decided inside the update, which is atomic per trace: two answers
+        // arriving together cannot both send the same follow-up.
+        let mut chosen: Vec<CountryCode> = Vec::new();
+        self.inner.traces.update(id, |t| {
+            chosen = t.add_follow_ups(&candidates, max);
+        })?;
+        Ok(chosen.into_iter().map(|s| (s, id.to_string())).collect())
+    }
+
+    /// Sends a trace's query straight to the member of `state` the chain of
+    /// custody points at, and files its answer.
+    /// Boxed: a follow-up's answer may call for further follow-ups.
+    pub(super) fn follow_up(
+        &self,
+        state: CountryCode,
+        id: String,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        let node = self.clone();
+        Box::pin(async move {
+            let Some(peer) = node.read_members().of_state(state).map(|(p, _)| *p).next() else {
+                return;
+            };
+            if let Err(why) = node.ask_directly(peer, &id).await {
+                tracing::info!(%state, %why, "follow-up not answered");
+                node.mark_unreachable(peer, why).await;
+            }
+        })
+    }
+
+    /// Sends the query of trace `id` to `peer` and files the answer in its
+    /// reply, with the follow-ups it calls for. The error says why not.
+    async fn ask_directly(&self, peer: PeerId, id: &str) -> Result<(), String> {
+        let node = self.clone();
+        let id_owned = id.to_string();
+        let query = tokio::task::spawn_blocking(move || node.trace(&id_owned).map(|t| t.query))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let reply = self
+            .inner
+            .net
+            .request(peer, query)
+            .await
+            .map_err(|e| e.to_string())?;
+        match Reply::decode(&reply, self.inner.rules.limits) {
+            Ok(Reply::Answer(bytes)) => {
+                let node = self.clone();
+                let filed = tokio::task::spawn_blocking(move || node.on_answer(peer, &bytes))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match filed {
+                    Ok(more) => {
+                        for (target, id) in more {
+                            self.spawn(self.follow_up(target, id));
+                        }
+                        Ok(())
+                    }
+                    Err(r) => Err(format!("its answer was refused here: {r}")),
+                }
+            }
+            Ok(Reply::Refused(code)) => Err(format!("refused: {code}")),
+            Ok(Reply::Ok) => Err("an empty reply".into()),
+            Err(e) => Err(format!("an unreadable reply: {e}")),
+        }
+    }
+
+    /// Sends a trace's query again, straight to every asked State that has not
+    /// given a final answer, and reopens the trace until a new deadline.
+    pub async fn retry(&self, id: &str) -> Result<StoredTrace, NodeError> {
+        let timeout = self.inner.settings.trace_timeout_secs;
+        let node = self.clone();
+        let id_owned = id.to_string();
+        let (t, waiting) = tokio::task::spawn_blocking(move || {
+            let t = node.trace(&id_owned)?;
+            let waiting: Vec<PeerId> = t
+                .asked
+                .iter()
+                .filter(|a| !t.final_at.contains_key(&a.peer))
+                .filter_map(|a| a.peer.parse().ok())
+                .collect();
+            let t = node
+                .inner
+                .traces
+                .update(&id_owned, |t| {
+                    t.deadline = unix_now() + timeout;
+                    for a in t.asked.iter_mut() {
+                        a.unreachable = None;
+                    }
+                })?
+                .ok_or_else(|| NodeError::NoSuchTrace(id_owned.clone()))?;
+            if let Ok(mut p) = node.inner.pending.lock() {
+                p.insert(id_owned.clone());
+            }
+            Ok::<_, NodeError>((t, waiting))
+        })
+        .await
+        .map_err(|e| NodeError::Config(e.to_string()))??;
+        self.arm_deadline(t.id.clone(), t.deadline);
+        for peer in waiting {
+            let node = self.clone();
+            let id = t.id.clone();
+            self.spawn(async move {
+                if let Err(why) = node.ask_directly(peer, &id).await {
+                    node.mark_unreachable(peer, why).await;
+                }
+            });
+        }
+        self.notify();
+        Ok(t)
+    }
+
+    /// Marks `peer` unreachable in every pending trace that still waits on it.
+    pub(super) async fn mark_unreachable(&self, peer: PeerId, why: String) {
+        let node = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let ids: Vec<String> = node
+                .inner
+                .pending
+                .lock()
+                .map(|p| p.iter().cloned().collect())
+                .unwrap_or_default();
+            let peer_s = peer.to_string();
+            let mut changed = false;
+            for id in ids {
+                let r = node.inner.traces.update(&id, |t| {
+                    for a in t.asked.iter_mut() {
+                        if a.peer == peer_s
+                            && !t.final_at.contains_key(&peer_s)
+                            && a.unreachable.is_none()
+                        {
+                            a.unreachable = Some(why.clone());
+                        }
+                    }
+                });
+                changed |= r.is_ok();
+            }
+            if changed {
+                node.notify();
+            }
+        })
+        .await;
+    }
+
+    /// Arms the deadline timers of the traces pending at start.
+    pub(super) fn arm_deadlines(&self) {
+        let node = self.clone();
+        self.spawn(async move {
+            let n = node.clone();
+            let pending = tokio::task::spawn_blocking(move || {
+                let ids: Vec<String> = n
+                    .inner
+                    .pending
+                    .lock()
+                    .map(|p| p.iter().cloned().collect())
+                    .unwrap_or_default();
+                ids.into_iter()
+                    .filter_map(|id| n.trace(&id).ok().map(|t| (t.id, t.deadline)))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+            for (id, deadline) in pending {
+                node.arm_deadline(id, deadline);
+            }
+        });
+    }
+
+    /// At `deadline`, takes the trace off the pending set and tells waiters,
+    /// unless a retry moved its deadline since.
+    fn arm_deadline(&self, id: String, deadline: u64) {
+        let node = self.clone();
+        let stopping = self.inner.stopping.clone();
+        self.spawn(async move {
+            let wait = Duration::from_secs(deadline.saturating_sub(unix_now()));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                // At shutdown a timer does not hold the drain up.
+                _ = stopping.cancelled() => return,
+            }
+            let n = node.clone();
+            let expired = tokio::task::spawn_blocking(move || {
+                let current = n.trace(&id).map(|t| t.deadline).unwrap_or(0);
+                if current > unix_now() {
+                    return false;
+                }
+                n.inner
+                    .pending
+                    .lock()
+                    .map(|mut p| p.remove(&id))
+                    .unwrap_or(false)
+            })
+            .await
+            .unwrap_or(false);
+            if expired {
+                node.notify();
+            }
+        });
+    }
+}

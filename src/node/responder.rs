@@ -1,0 +1,446 @@
+//! Incoming queries: admission (the rules of `protocol::accept`, then the rate
+//! limit, then the replay quota, in that order), the registry lookup, the
+//! policy, the signature, the audit entry, and delivery. No answer leaves
+//! unless its audit entry is on disk.
+
+use std::time::Instant;
+
+use libp2p::PeerId;
+
+use super::admission::Verdict as Standing;
+use super::{Node, answer, bump, identity, unix_now};
+use crate::audit::{AuditKind, NewEntry};
+use crate::model::CountryCode;
+use crate::net::{GossipId, Verdict};
+use crate::protocol::accept::{self, Via};
+use crate::protocol::{
+    Digest, Kind, Outcome, Party, Refusal, ReplayError, Reply, Signed, TraceAnswer, TraceQuery,
+};
+
+/// A query that passed admission, or why it stops here.
+enum Admission {
+    /// New and remembered: answer it.
+    Fresh(Signed<TraceQuery>),
+    /// Already received. For its own requester's directed retry, the answer
+    /// given before (if any) goes again.
+    Seen(Signed<TraceQuery>),
+    Refused(Refusal),
+}
+
+impl Node {
+    /// A query received by gossip: checked on a blocking thread, the verdict
+    /// passed back to gossip, then answered under the concurrency bound.
+    pub(super) fn on_query_gossip(&self, id: GossipId, data: Vec<u8>) {
+        bump(&self.inner.counters.queries_received);
+        let Ok(permit) = self.inner.busy.clone().try_acquire_owned() else {
+            // Overloaded: not forwarded, not answered, and no penalty for the sender.
+            bump(&self.inner.counters.queries_overloaded);
+            let net = self.inner.net.clone();
+            self.spawn(async move {
+                let _ = net.validate(id, Verdict::Ignore).await;
+            });
+            return;
+        };
+        let node = self.clone();
+        self.spawn(async move {
+            let _permit = permit;
+            let source = id.source();
+            let n = node.clone();
+            let admitted = tokio::task::spawn_blocking(move || n.admit(&data, Via::Gossip, source))
+                .await
+                .unwrap_or(Admission::Refused(Refusal::Internal));
+            let (verdict, query) = match admitted {
+                Admission::Fresh(q) => (Verdict::Accept, Some(q)),
+                // The same query on a second topic: not forwarded twice.
+                Admission::Seen(_) => (Verdict::Ignore, None),
+                Admission::Refused(r) if r.is_hostile() => (Verdict::Reject, None),
+                // Clocks, quotas, load: not the forwarder's fault.
+                Admission::Refused(_) => (Verdict::Ignore, None),
+            };
+            let _ = node.inner.net.validate(id, verdict).await;
+            let Some(query) = query else { return };
+            let n = node.clone();
+            let answered = tokio::task::spawn_blocking(move || n.respond(&query)).await;
+            if let Ok(Ok(Some((peer, bytes)))) = answered {
+                node.send_answer(peer, bytes).await;
+            }
+        });
+    }
+
+    /// Applies the acceptance rules, the rate limit and the replay quota, in
+    /// that order, so that nothing is remembered of a query that a rule or the
+    /// rate limit refuses, and nothing a non-requester sends changes how the
+    /// requester's own query is treated. Counts and audits refusals.
+    fn admit(&self, data: &[u8], via: Via, from: PeerId) -> Admission {
+        let now = unix_now();
+        let checked = {
+            let members = self.read_members();
+            accept::query(data, via, now, &self.inner.rules, &*members)
+        };
+        let (q, expires_at) = match checked {
+            Ok(x) => x,
+            Err(r) => {
+                self.count_refusal(&from.to_string(), None, r);
+                return Admission::Refused(r);
+            }
+        };
+        let b = q.body();
+        let state = b.requester.state;
+        if b.requester.key == self.inner.key.public_key() {
+            // Our own query, come back by gossip.
+            return Admission::Seen(q);
+        }
+        if self.inner.replay.contains(state, &b.id, now) {
+            return Admission::Seen(q);
+        }
+        let wild = b.marking.has_wildcards();
+        let limiter = if wild {
+            &self.inner.fuzzy_limiter
+        } else {
+            &self.inner.exact_limiter
+        };
+        let allowed = limiter
+            .lock()
+            .map(|mut l| l.allow(state, Instant::now()))
+            .unwrap_or(false);
+        if !allowed {
+            bump(&self.inner.counters.queries_rate_limited);
+            let rule = if wild {
+                "fuzzy_rate_limit"
+            } else {
+                "rate_limit"
+            };
+            self.count_refusal_as(&from.to_string(), Some(state), Refusal::RateLimited, rule);
+            return Admission::Refused(Refusal::RateLimited);
+        }
+        match self.inner.replay.remember(state, b.id, expires_at, now) {
+            Ok(Ok(())) => {}
+            Ok(Err(ReplayError::Replayed(_))) => return Admission::Seen(q),
+            Ok(Err(_)) => {
+                self.count_refusal(&from.to_string(), Some(state), Refusal::QuotaFull);
+                return Admission::Refused(Refusal::QuotaFull);
+            }
+            Err(e) => {
+                self.store_failed(&e.to_string());
+                return Admission::Refused(Refusal::AuditUnavailable);
+            }
+        }
+        let entry = NewEntry {
+            state: Some(state),
+            query: Some(q.digest().to_hex()),
+            ..NewEntry::default()
+        };
+        if self.record(AuditKind::QueryReceived, entry, false).is_err() {
+            return Admission::Refused(Refusal::AuditUnavailable);
+        }
+        Admission::Fresh(q)
+    }
+
+    /// Counts a refusal for the metrics and the audit tally (the first of
+    /// its peer and rule in an interval is written and logged at once, the
+    /// rest counted); a hostile one is a strike against the peer's standing
+    /// (a cool-down and a disconnect past the threshold). Blocking: not for
+    /// the dispatch loop.
+    pub(super) fn count_refusal(&self, peer: &str, state: Option<CountryCode>, r: Refusal) {
+        self.count_refusal_as(peer, state, r, r.code());
+    }
+
+    /// As [`Node::count_refusal`], under a more specific audit `rule`.
+    pub(super) fn count_refusal_as(
+        &self,
+        peer: &str,
+        state: Option<CountryCode>,
+        r: Refusal,
+        rule: &'static str,
+    ) {
+        self.inner.counters.refused(r);
+        let first = self
+            .inner
+            .tally
+            .lock()
+            .map(|mut t| t.count(peer, state, r, rule))
+            .unwrap_or(false);
+        if first {
+            tracing::info!(%peer, reason = rule, "refused (more of this peer and reason are counted, not logged, until the next audit tally)");
+            let entry = NewEntry {
+                peer: Some(peer.to_string()),
+                state,
+                rule: Some(rule.to_string()),
+                ..NewEntry::default()
+            };
+            // A failed write stops the node (see `record`); nothing to refuse here.
+            let _ = self.record(refusal_kind(r), entry, false);
+        }
+        if r.is_hostile()
+            && let Ok(pid) = peer.parse::<PeerId>()
+        {
+            let verdict = self
+                .inner
+                .standing
+                .lock()
+                .map(|mut s| s.strike(pid, Instant::now()))
+                .unwrap_or(Standing::Keep);
+            if verdict == Standing::CoolDown {
+                tracing::warn!(%peer, "too many bad requests: disconnected and ignored for a while");
+                let net = self.inner.net.clone();
+                self.spawn(async move {
+                    let _ = net.disconnect(pid).await;
+                });
+            }
+        }
+    }
+
+    /// Writes the refusals counted since the last call beyond the first of
+    /// each (peer, rule): one audit entry each, with the count.
+    pub(super) fn write_tally(&self) {
+        let taken = match self.inner.tally.lock() {
+            Ok(mut t) => t.take(),
+            Err(_) => return,
+        };
+        for ((peer, rule), t) in taken {
+            let entry = NewEntry {
+                peer: Some(peer),
+                state: t.state,
+                outcome: Some(format!("count {}", t.count)),
+                rule: Some(rule.to_string()),
+                ..NewEntry::default()
+            };
+            if self.record(refusal_kind(t.code), entry, false).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Looks the weapon up, plans the answer under the policy, signs it and
+    /// records it. `Ok(None)`: the policy stays silent. The audit entry is on
+    /// disk before the answer is returned: a failed write refuses the answer.
+    pub(super) fn respond(
+        &self,
+        q: &Signed<TraceQuery>,
+    ) -> Result<Option<(PeerId, Vec<u8>)>, Refusal> {
+        let reg = self.inner.registry.as_ref().ok_or(Refusal::NotAnswered)?;
+        let b = q.body();
+        let found = answer::lookup(reg, b).map_err(|e| {
+            tracing::error!(error = %e, "registry lookup failed");
+            Refusal::Internal
+        })?;
+        self.raise_alerts(b, &found);
+        let entry = |rule: &str| NewEntry {
+            state: Some(b.requester.state),
+            query: Some(q.digest().to_hex()),
+            rule: Some(rule.into()),
+            ..NewEntry::default()
+        };
+        let outcome = match answer::plan(&found, b, &self.inner.policy) {
+            answer::Planned::Send(o) => o,
+            answer::Planned::Silent => {
+                self.record(AuditKind::QueryRefused, entry("policy_silent"), true)
+                    .map_err(|_| Refusal::AuditUnavailable)?;
+                return Ok(None);
+            }
+            answer::Planned::Review(reason) => {
+                self.to_inbox(q, reason)?;
+                Outcome::Acknowledged
+            }
+        };
+        let c = &self.inner.counters;
+        bump(match &outcome {
+            Outcome::Hit { .. } => &c.answers_sent_hit,
+            Outcome::NoHit => &c.answers_sent_no_hit,
+            Outcome::Withheld { .. } => &c.answers_sent_withheld,
+            _ => &c.answers_sent_other,
+        });
+        let (word, rule) = outcome_words(&outcome);
+        let level = matches!(outcome, Outcome::Hit { .. }).then(|| {
+            format!(
+                "disclose_{:?}",
+                self.inner
+                    .policy
+                    .disclosure
+                    .disclosure_for(b.requester.state)
+            )
+            .to_lowercase()
+        });
+        let rule = level.as_deref().or(rule);
+        let bytes = self.sign_answer(q.digest(), outcome)?;
+        let peer = identity::peer_id_of(&b.requester.key).ok_or(Refusal::Malformed)?;
+        self.record(
+            AuditKind::AnswerSent,
+            NewEntry {
+                peer: Some(peer.to_string()),
+                state: Some(b.requester.state),
+                query: Some(q.digest().to_hex()),
+                outcome: Some(word.into()),
+                rule: rule.map(str::to_string),
+            },
+            true,
+        )
+        .map_err(|_| Refusal::AuditUnavailable)?;
+        self.remember_answer(b, q.digest(), &bytes);
+        Ok(Some((peer, bytes)))
+    }
+
+    pub(super) fn sign_answer(&self, query: Digest, outcome: Outcome) -> Result<Vec<u8>, Refusal> {
+        let body = TraceAnswer {
+            query,
+            responder: Party {
+                state: self.inner.state,
+                key: self.inner.key.public_key(),
+            },
+            answered_at: unix_now(),
+            outcome,
+        };
+        self.inner
+            .key
+            .sign(body)
+            .map(|s| s.into_parts().0)
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot encode an answer");
+                Refusal::Internal
+            })
+    }
+
+    pub(super) fn remember_answer(&self, q: &TraceQuery, digest: Digest, bytes: &[u8]) {
+        if let Ok(mut m) = self.inner.answered.lock() {
+            m.put(q.requester.state, digest, q.requester.key, bytes.to_vec());
+        }
+    }
+
+    async fn send_answer(&self, peer: PeerId, bytes: Vec<u8>) {
+        match self.inner.net.request(peer, bytes).await {
+            Ok(reply) => match Reply::decode(&reply, self.inner.rules.limits) {
+                Ok(Reply::Ok) => bump(&self.inner.counters.answers_sent),
+                Ok(Reply::Refused(code)) => {
+                    tracing::info!(%peer, %code, "answer refused by the requester")
+                }
+                Ok(Reply::Answer(_)) | Err(_) => {
+                    tracing::info!(%peer, "the requester sent an unreadable reply to an answer")
+                }
+            },
+            Err(e) => tracing::info!(%peer, error = %e, "answer not delivered"),
+        }
+    }
+
+    /// Every request on the request-response protocol: an answer to one of
+    /// this node's traces, or a query sent straight to it.
+    pub(super) async fn on_request(&self, peer: PeerId, data: Vec<u8>) -> Reply {
+        let kind = crate::protocol::codec::peek_kind(&data);
+        match kind {
+            Ok(Kind::Answer) => {
+                let node = self.clone();
+                let filed = tokio::task::spawn_blocking(move || node.on_answer(peer, &data)).await;
+                match filed {
+                    Ok(Ok(follow)) => {
+                        for (target, id) in follow {
+                            self.spawn(self.follow_up(target, id));
+                        }
+                        Reply::Ok
+                    }
+                    Ok(Err(r)) => {
+                        bump(&self.inner.counters.answers_rejected);
+                        self.count_refusal(&peer.to_string(), None, r);
+                        Reply::Refused(r)
+                    }
+                    Err(_) => Reply::Refused(Refusal::Internal),
+                }
+            }
+            Ok(Kind::Query) => {
+                // Directed queries share the bound of gossiped ones.
+                let Ok(_permit) = self.inner.busy.clone().try_acquire_owned() else {
+                    bump(&self.inner.counters.queries_overloaded);
+                    return Reply::Refused(Refusal::Overloaded);
+                };
+                let node = self.clone();
+                tokio::task::spawn_blocking(move || node.on_direct_query(peer, &data))
+                    .await
+                    .unwrap_or(Reply::Refused(Refusal::Internal))
+            }
+            Ok(_) => {
+                self.count_refusal(&peer.to_string(), None, Refusal::UnexpectedKind);
+                Reply::Refused(Refusal::UnexpectedKind)
+            }
+            Err(_) => {
+                self.count_refusal(&peer.to_string(), None, Refusal::Malformed);
+                Reply::Refused(Refusal::Malformed)
+            }
+        }
+    }
+
+    /// A query sent straight to this node by its requester (a follow-up along
+    /// a chain of custody, or a retry): admitted like a gossiped one, with the
+    /// sender bound to the requester before anything is remembered, and
+    /// answered in the reply. A retry of a query answered before gets the same
+    /// signed answer again, audited like a fresh one.
+    fn on_direct_query(&self, peer: PeerId, data: &[u8]) -> Reply {
+        let sender = self.read_members().get(&peer).map(|m| m.key);
+        let Some(sender) = sender else {
+            self.count_refusal(&peer.to_string(), None, Refusal::NotAMember);
+            return Reply::Refused(Refusal::NotAMember);
+        };
+        match self.admit(data, Via::Direct { sender }, peer) {
+            Admission::Refused(r) => Reply::Refused(r),
+            Admission::Seen(q) => self.answer_again(peer, &q),
+            Admission::Fresh(q) => match self.respond(&q) {
+                Ok(Some((_, bytes))) => Reply::Answer(bytes),
+                Ok(None) => Reply::Refused(Refusal::NotAnswered),
+                Err(r) => Reply::Refused(r),
+            },
+        }
+    }
+
+    /// The answer given before to this requester's query, from the cache or
+    /// (after a restart, or for a decided inbox item) from the inbox.
+    fn answer_again(&self, peer: PeerId, q: &Signed<TraceQuery>) -> Reply {
+        let b = q.body();
+        let digest = q.digest();
+        let cached = self
+            .inner
+            .answered
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get(b.requester.state, digest, b.requester.key))
+            .or_else(|| self.inbox_answer(&digest));
+        let Some(bytes) = cached else {
+            return Reply::Refused(Refusal::Replayed);
+        };
+        let word = crate::node::decode_stored::<TraceAnswer>(&bytes, self.inner.rules.limits)
+            .map(|a| outcome_words(&a.outcome).0)
+            .unwrap_or("unknown");
+        let recorded = self.record(
+            AuditKind::AnswerSent,
+            NewEntry {
+                peer: Some(peer.to_string()),
+                state: Some(b.requester.state),
+                query: Some(digest.to_hex()),
+                outcome: Some(word.into()),
+                rule: Some("answered_again".into()),
+            },
+            true,
+        );
+        match recorded {
+            Ok(()) => Reply::Answer(bytes),
+            Err(_) => Reply::Refused(Refusal::AuditUnavailable),
+        }
+    }
+}
+
+/// The audit kind a refusal is recorded under.
+fn refusal_kind(r: Refusal) -> AuditKind {
+    match r {
+        Refusal::UnknownTrace | Refusal::WrongSigner | Refusal::AnswerBeforeQuery => {
+            AuditKind::AnswerRefused
+        }
+        _ => AuditKind::QueryRefused,
+    }
+}
+
+/// The outcome as one word for the audit log and metrics, and the rule behind it.
+pub(super) fn outcome_words(o: &Outcome) -> (&'static str, Option<&'static str>) {
+    match o {
+        Outcome::Hit { .. } => ("hit", None),
+        Outcome::NoHit => ("no_hit", None),
+        Outcome::Withheld { .. } => ("withheld", Some("confidential_record")),
+        Outcome::Acknowledged => ("acknowledged", Some("human_review")),
+        Outcome::TooMany { .. } => ("too_many", Some("max_candidates")),
+    }
+}

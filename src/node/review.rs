@@ -1,0 +1,220 @@
+//! Human review: requests the policy sends to a person (the inbox), their
+//! decisions, and the alerts raised when another State traces a weapon this
+//! node holds as lost or stolen.
+
+use libp2p::PeerId;
+
+use super::responder::outcome_words;
+use super::{Node, answer, identity, inbox, policy, unix_now};
+use crate::audit::{AuditKind, NewEntry};
+use crate::protocol::{self, Digest, Outcome, Refusal, Reply, Signed, TraceQuery};
+
+/// Why an inbox decision could not be made or delivered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecideError {
+    #[error("no inbox item {0}; `tracenet inbox` lists them")]
+    NoSuchItem(String),
+    #[error("inbox item {0} was already decided")]
+    AlreadyDecided(String),
+    #[error(
+        "inbox item {id}: the requester's time-to-live ended {ago} s ago; it can no longer be answered"
+    )]
+    Expired { id: String, ago: u64 },
+    #[error("approve or refuse, not both")]
+    BothOrNeither,
+    #[error("a bootstrap node has no registry")]
+    NoRegistry,
+    #[error("inbox item {id} is unreadable: {detail}")]
+    Corrupt { id: String, detail: String },
+    #[error("the decision cannot be recorded: {0}")]
+    Storage(String),
+    /// The decision is recorded and signed; the requester gets it on its next
+    /// retry (`tracenet trace retry` there).
+    #[error(
+        "decision recorded, but the answer could not be delivered ({reason}); the requester receives it when it retries"
+    )]
+    NotDelivered {
+        item: Box<inbox::InboxItem>,
+        reason: String,
+    },
+}
+
+impl Node {
+    /// Puts a request in the inbox, on disk before the acknowledgement leaves.
+    pub(super) fn to_inbox(
+        &self,
+        q: &Signed<TraceQuery>,
+        reason: policy::ReviewReason,
+    ) -> Result<(), Refusal> {
+        let b = q.body();
+        let item = inbox::InboxItem {
+            id: q.digest().to_hex()[..16].to_string(),
+            received_at: unix_now(),
+            deadline: b.issued_at.saturating_add(u64::from(b.ttl_secs)),
+            reason,
+            requester: b.requester.state,
+            peer: identity::peer_id_of(&b.requester.key)
+                .ok_or(Refusal::Malformed)?
+                .to_string(),
+            query: q.bytes().to_vec(),
+            status: inbox::InboxStatus::Pending,
+            answer: None,
+        };
+        self.inner.inbox.put(&item).map_err(|e| {
+            self.store_failed(&e.to_string());
+            Refusal::AuditUnavailable
+        })
+    }
+
+    /// The answer recorded in the inbox for the query of `digest`, if any.
+    pub(super) fn inbox_answer(&self, digest: &Digest) -> Option<Vec<u8>> {
+        let id = &digest.to_hex()[..16];
+        self.inner.inbox.get(id).ok().flatten()?.answer
+    }
+
+    /// Raises an alert when another State's trace matches a record this node
+    /// holds as lost or stolen: its owner learns the weapon was found.
+    pub(super) fn raise_alerts(&self, q: &TraceQuery, found: &[crate::registry::Candidate]) {
+        for c in found {
+            let Some(e) = c.record.events.iter().rev().find(|e| e.kind.is_diversion()) else {
+                continue;
+            };
+            let alert = inbox::Alert {
+                at: unix_now(),
+                requester: q.requester.state,
+                record: c.record.id.to_string(),
+                marking: c.record.marking.clone(),
+                kind: e.kind,
+                date: e.date,
+            };
+            tracing::warn!(record = %alert.record, requester = %alert.requester, "a weapon recorded as {} here was traced", e.kind);
+            if let Err(err) = self.inner.inbox.raise(&alert) {
+                tracing::error!(error = %err, "cannot store an alert");
+            }
+        }
+    }
+
+    pub fn inbox(&self) -> &inbox::Inbox {
+        &self.inner.inbox
+    }
+
+    /// Decides an inbox item: approve (disclosing at `disclose`, or the policy's
+    /// level for the requester) or refuse with a reason code; signs the answer,
+    /// records it (the item, the audit entry, the answer cache) and sends it to
+    /// the requester. A failed delivery leaves the decision recorded and
+    /// deliverable on the requester's retry.
+    pub async fn decide(
+        &self,
+        id: &str,
+        approve: Option<Option<policy::Disclosure>>,
+        refuse: Option<protocol::WithheldReason>,
+    ) -> Result<inbox::InboxItem, DecideError> {
+        let node = self.clone();
+        let id_owned = id.to_string();
+        let (item, peer, bytes) =
+            tokio::task::spawn_blocking(move || node.decide_now(&id_owned, approve, refuse))
+                .await
+                .map_err(|e| DecideError::Storage(e.to_string()))??;
+        let reason = match self.inner.net.request(peer, bytes).await {
+            Ok(reply) => match Reply::decode(&reply, self.inner.rules.limits) {
+                Ok(Reply::Ok) => return Ok(item),
+                Ok(Reply::Refused(code)) => format!("the requester refused it: {code}"),
+                _ => "the requester's reply is unreadable".to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        Err(DecideError::NotDelivered {
+            item: Box::new(item),
+            reason,
+        })
+    }
+
+    /// The decision's blocking part: lookup, signature and records.
+    fn decide_now(
+        &self,
+        id: &str,
+        approve: Option<Option<policy::Disclosure>>,
+        refuse: Option<protocol::WithheldReason>,
+    ) -> Result<(inbox::InboxItem, PeerId, Vec<u8>), DecideError> {
+        let storage = |e: &dyn std::fmt::Display| DecideError::Storage(e.to_string());
+        let mut item = self
+            .inner
+            .inbox
+            .get(id)
+            .map_err(|e| storage(&e))?
+            .ok_or_else(|| DecideError::NoSuchItem(id.to_string()))?;
+        if item.status != inbox::InboxStatus::Pending {
+            return Err(DecideError::AlreadyDecided(id.to_string()));
+        }
+        let now = unix_now();
+        if now > item.deadline {
+            return Err(DecideError::Expired {
+                id: id.to_string(),
+                ago: now - item.deadline,
+            });
+        }
+        let corrupt = |detail: &str| DecideError::Corrupt {
+            id: id.to_string(),
+            detail: detail.to_string(),
+        };
+        let q = super::decode_stored::<TraceQuery>(&item.query, self.inner.rules.limits)
+            .ok_or_else(|| corrupt("its query cannot be decoded"))?;
+        let (outcome, status) = match (approve, refuse) {
+            (Some(level), None) => {
+                let reg = self
+                    .inner
+                    .registry
+                    .as_ref()
+                    .ok_or(DecideError::NoRegistry)?;
+                let found = answer::lookup(reg, &q).map_err(|e| storage(&e))?;
+                let level = level.unwrap_or_else(|| {
+                    self.inner
+                        .policy
+                        .disclosure
+                        .disclosure_for(q.requester.state)
+                });
+                let outcome = if found.is_empty() {
+                    Outcome::NoHit
+                } else {
+                    answer::disclosed(&found, level)
+                };
+                let status = inbox::InboxStatus::Approved {
+                    at: now,
+                    disclose: level,
+                };
+                (outcome, status)
+            }
+            (None, Some(reason)) => (
+                Outcome::Withheld { reason },
+                inbox::InboxStatus::Refused { at: now, reason },
+            ),
+            _ => return Err(DecideError::BothOrNeither),
+        };
+        let digest = Digest::of(&item.query);
+        let (word, _) = outcome_words(&outcome);
+        let bytes = self.sign_answer(digest, outcome).map_err(|r| storage(&r))?;
+        let peer: PeerId = item
+            .peer
+            .parse()
+            .map_err(|_| corrupt("it names an unreadable peer"))?;
+        item.status = status;
+        item.answer = Some(bytes.clone());
+        self.inner.inbox.put(&item).map_err(|e| storage(&e))?;
+        self.record(
+            AuditKind::Decision,
+            NewEntry {
+                peer: Some(item.peer.clone()),
+                state: Some(item.requester),
+                query: Some(digest.to_hex()),
+                outcome: Some(word.into()),
+                rule: Some("human_decision".into()),
+            },
+            true,
+        )
+        .map_err(|e| storage(&e))?;
+        // The decision replaces the acknowledgement a retry would get.
+        self.remember_answer(&q, digest, &bytes);
+        Ok((item, peer, bytes))
+    }
+}

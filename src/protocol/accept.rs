@@ -1,0 +1,268 @@
+//! The only acceptance rules for a received query or answer, and the typed
+//! reply of the request-response protocol.
+//!
+//! Every path that takes a query or an answer from a peer (gossip, a directed
+//! request, a retry, an evidence bundle) goes through [`query`] or [`answer`];
+//! the node adds only what needs its state (rate limits, the replay quotas,
+//! the answer cache). The roster is passed in as [`Vouching`], so these rules
+//! are tested with plain `#[test]`s, without a swarm or a store.
+//!
+//! Order matters and is part of the contract: nothing a sender who is not the
+//! query's requester sends may change how the requester's query is treated, so
+//! the requester binding is checked before anything is remembered.
+
+use serde::{Deserialize, Serialize};
+
+use super::codec::{self, Kind, Limits};
+use super::fresh::{Freshness, FreshnessError};
+use super::keys::{Digest, PublicKey};
+use super::messages::{TraceAnswer, TraceQuery};
+use super::signed::{Signed, VerifyError, decode_and_verify};
+use crate::model::CountryCode;
+
+/// What a roster says about a key, as the acceptance rules need it.
+pub trait Vouching {
+    /// The State `key` speaks for, if the roster lists it as a member (a
+    /// bootstrap peer speaks for no State).
+    fn state_of(&self, key: &PublicKey) -> Option<CountryCode>;
+    /// Unix seconds after which this roster vouches for no one.
+    fn valid_until(&self) -> u64;
+}
+
+/// Why a node refused a query, an answer or a request. Each has a stable wire
+/// code (PROTOCOL.md, "Replies"); never free text that code must parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Not a tracenet frame of the expected kind, or over the size limit.
+    Malformed,
+    /// The signature does not verify for the key the body names.
+    BadSignature,
+    /// The signing key is not a member of the roster for the State it names.
+    NotInRoster,
+    /// The roster this node holds has passed its `valid_until`.
+    RosterExpired,
+    /// A directed query sent by someone other than its requester.
+    NotRequester,
+    /// Dated ahead of this node's clock by more than the allowed skew.
+    ClockSkew,
+    /// Its time-to-live has ended.
+    Expired,
+    /// A time-to-live longer than this node accepts.
+    TtlTooLong,
+    /// This query was already received (and not from its requester, or not
+    /// answered yet).
+    Replayed,
+    /// The requesting State has as many live queries here as its quota allows.
+    QuotaFull,
+    /// The requesting State's rate limit is reached; retry later.
+    RateLimited,
+    /// This node is answering as many queries as it can at once.
+    Overloaded,
+    /// An answer to no trace of this node.
+    UnknownTrace,
+    /// An answer signed by a key other than the sending member's.
+    WrongSigner,
+    /// An answer dated before its query was issued.
+    AnswerBeforeQuery,
+    /// A frame of a kind that is not accepted as a request.
+    UnexpectedKind,
+    /// The audit log cannot be written: no answer leaves unrecorded.
+    AuditUnavailable,
+    /// This node failed (its store, a task); the sender did nothing wrong.
+    Internal,
+    /// The sending peer sent too many bad frames and is being ignored for a while.
+    CoolingDown,
+    /// The sender is not a member of the roster.
+    NotAMember,
+    /// This node's policy does not answer this query (it says nothing more).
+    NotAnswered,
+}
+
+impl Refusal {
+    /// The code as it appears on the wire, in the audit log and in metrics.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::Malformed => "malformed",
+            Refusal::BadSignature => "bad_signature",
+            Refusal::NotInRoster => "not_in_roster",
+            Refusal::RosterExpired => "roster_expired",
+            Refusal::NotRequester => "not_requester",
+            Refusal::ClockSkew => "clock_skew",
+            Refusal::Expired => "expired",
+            Refusal::TtlTooLong => "ttl_too_long",
+            Refusal::Replayed => "replayed",
+            Refusal::QuotaFull => "quota_full",
+            Refusal::RateLimited => "rate_limited",
+            Refusal::Overloaded => "overloaded",
+            Refusal::UnknownTrace => "unknown_trace",
+            Refusal::WrongSigner => "wrong_signer",
+            Refusal::AnswerBeforeQuery => "answer_before_query",
+            Refusal::UnexpectedKind => "unexpected_kind",
+            Refusal::AuditUnavailable => "audit_unavailable",
+            Refusal::Internal => "internal",
+            Refusal::CoolingDown => "cooling_down",
+            Refusal::NotAMember => "not_a_member",
+            Refusal::NotAnswered => "not_answered",
+        }
+    }
+
+    /// Whether an honest member could not have sent it: these count against
+    /// the sender's standing, the others (clocks, load, quotas) do not.
+    pub fn is_hostile(self) -> bool {
+        matches!(
+            self,
+            Refusal::Malformed
+                | Refusal::BadSignature
+                | Refusal::NotInRoster
+                | Refusal::NotRequester
+                | Refusal::WrongSigner
+                | Refusal::UnexpectedKind
+                | Refusal::NotAMember
+        )
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl From<VerifyError> for Refusal {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::BadSignature { .. } => Refusal::BadSignature,
+            _ => Refusal::Malformed,
+        }
+    }
+}
+
+impl From<FreshnessError> for Refusal {
+    fn from(e: FreshnessError) -> Self {
+        match e {
+            FreshnessError::Future { .. } => Refusal::ClockSkew,
+            FreshnessError::Expired { .. } => Refusal::Expired,
+            FreshnessError::TtlTooLong { .. } => Refusal::TtlTooLong,
+        }
+    }
+}
+
+/// How a query arrived: by gossip from anyone on its topic, or as a directed
+/// request whose sender the transport authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Gossip,
+    /// `sender` is the roster key of the member whose connection carried it.
+    Direct {
+        sender: PublicKey,
+    },
+}
+
+/// The limits and clock rules a node applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rules {
+    pub fresh: Freshness,
+    pub limits: Limits,
+}
+
+fn roster_in_force(roster: &impl Vouching, now: u64) -> Result<(), Refusal> {
+    if now > roster.valid_until() {
+        return Err(Refusal::RosterExpired);
+    }
+    Ok(())
+}
+
+/// Accepts a received query: in force roster, signed by the key it names, that
+/// key a member for the State it names, sent by its requester when directed,
+/// and fresh at `now`. Returns the query and when it expires (unix seconds).
+/// Replay and rate limits are the caller's next steps, in that order: rate
+/// first, so that a flood is refused before anything is remembered.
+pub fn query(
+    bytes: &[u8],
+    via: Via,
+    now: u64,
+    rules: &Rules,
+    roster: &impl Vouching,
+) -> Result<(Signed<TraceQuery>, u64), Refusal> {
+    roster_in_force(roster, now)?;
+    let q = decode_and_verify::<TraceQuery>(bytes, rules.limits)?;
+    let b = q.body();
+    if roster.state_of(&b.requester.key) != Some(b.requester.state) {
+        return Err(Refusal::NotInRoster);
+    }
+    if let Via::Direct { sender } = via
+        && sender != b.requester.key
+    {
+        return Err(Refusal::NotRequester);
+    }
+    let expires_at = rules.fresh.check(b.issued_at, b.ttl_secs, now)?;
+    Ok((q, expires_at))
+}
+
+/// What an answer is checked against: the query this node sent, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AskedQuery {
+    pub digest: Digest,
+    pub issued_at: u64,
+}
+
+/// Accepts a received answer to `asked`: in force roster, signed by `sender`
+/// (the member whose connection carried it, `None` for an answer read from an
+/// evidence bundle), that key a member for the State it names, bound to the
+/// query by its digest, not dated in the future nor before the query.
+pub fn answer(
+    bytes: &[u8],
+    asked: AskedQuery,
+    sender: Option<PublicKey>,
+    now: u64,
+    rules: &Rules,
+    roster: &impl Vouching,
+) -> Result<Signed<TraceAnswer>, Refusal> {
+    roster_in_force(roster, now)?;
+    let a = decode_and_verify::<TraceAnswer>(bytes, rules.limits)?;
+    let b = a.body();
+    if sender.is_some_and(|s| s != b.responder.key) {
+        return Err(Refusal::WrongSigner);
+    }
+    if roster.state_of(&b.responder.key) != Some(b.responder.state) {
+        return Err(Refusal::NotInRoster);
+    }
+    if b.query != asked.digest {
+        return Err(Refusal::UnknownTrace);
+    }
+    rules.fresh.check_not_future(b.answered_at, now)?;
+    if b.answered_at.saturating_add(rules.fresh.skew_secs) < asked.issued_at {
+        return Err(Refusal::AnswerBeforeQuery);
+    }
+    Ok(a)
+}
+
+/// The reply to every request on the request-response protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    /// The request (an answer to one of the receiver's traces) was filed.
+    Ok,
+    /// Refused, with the code saying why.
+    Refused(Refusal),
+    /// A directed query's signed answer frame.
+    Answer(Vec<u8>),
+}
+
+impl Reply {
+    /// Encodes the reply behind the envelope header (kind `reply`, unsigned:
+    /// the answer it may carry is signed itself).
+    pub fn encode(&self) -> Vec<u8> {
+        // A reply holds at most one answer frame, which is itself bounded; an
+        // encoding failure is impossible for this shape, but is never a panic.
+        codec::encode_body(Kind::Reply, self).unwrap_or_else(|_| {
+            codec::encode_body(Kind::Reply, &Reply::Refused(Refusal::Internal)).unwrap_or_default()
+        })
+    }
+
+    /// Decodes a reply under `limits`.
+    pub fn decode(bytes: &[u8], limits: Limits) -> Result<Reply, codec::DecodeError> {
+        codec::decode_body(Kind::Reply, bytes, limits)
+    }
+}
