@@ -125,6 +125,34 @@ pub async fn render(node: &Node) -> String {
         "Records in the national registry.",
         &[("", records)],
     );
+    let refusals = c.refusals();
+    let labels: Vec<String> = refusals
+        .iter()
+        .map(|(code, _)| format!("code=\"{code}\""))
+        .collect();
+    let samples: Vec<(&str, u64)> = labels
+        .iter()
+        .zip(&refusals)
+        .map(|(l, (_, n))| (l.as_str(), *n))
+        .collect();
+    line(
+        &mut out,
+        "tracenet_refusals_total",
+        "counter",
+        "Queries, answers and requests from peers refused, by code (PROTOCOL.md, Replies).",
+        &samples,
+    );
+    line(
+        &mut out,
+        "tracenet_peers_cooling_down",
+        "gauge",
+        "Peers whose requests are ignored after too many bad ones.",
+        &[("", node.peers_cooling_down() as u64)],
+    );
+    let expires_in = members.valid_until as i64 - crate::node::unix_now() as i64;
+    out.push_str(&format!(
+        "# HELP tracenet_roster_expires_in_seconds Seconds until the held roster expires; negative once it has (then nothing is accepted).\n# TYPE tracenet_roster_expires_in_seconds gauge\ntracenet_roster_expires_in_seconds {expires_in}\n"
+    ));
     line(
         &mut out,
         "tracenet_store_bytes",

@@ -81,6 +81,15 @@ impl Node {
     pub fn data_dir(&self) -> &Path {
         &self.inner.data_dir
     }
+
+    /// Peers whose requests are ignored after too many bad ones.
+    pub fn peers_cooling_down(&self) -> usize {
+        self.inner
+            .standing
+            .lock()
+            .map(|s| s.cooling_count(std::time::Instant::now()))
+            .unwrap_or(0)
+    }
 }
 
 /// Derives a trace's status from its answers, who was asked and its deadline.

@@ -1,0 +1,219 @@
+//! The trust path as a hostile member would try it: a real holder node (DE),
+//! and two members (NG, the requester, and ZA, a hostile member) played by
+//! in-process libp2p peers holding their roster keys, so that the test can
+//! send exactly the frames a hostile member would.
+
+mod common;
+mod fed;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use fed::{Federation, NodeSpec, record, wait_for};
+use tracenet::identity::{self, NodeKey};
+use tracenet::marking::{Marking, MarkingFields};
+use tracenet::model::{CountryCode, WeaponCategory};
+use tracenet::net::{self, NetConfig, NetHandle};
+use tracenet::protocol::{
+    IntendedUse, LegalGround, Limits, Outcome, Party, Priority, QueryId, Refusal, Reply,
+    TraceAnswer, TraceQuery, decode_and_verify,
+};
+
+const EVENTS: &str = r#"{"kind":"manufactured","date":"2010-03-01","holder":"manufacturer"}"#;
+
+/// A member played in process: its roster key, connected to `target`.
+struct Peer {
+    key: NodeKey,
+    net: NetHandle,
+    target: libp2p::PeerId,
+}
+
+impl Peer {
+    async fn connect(dir: &std::path::Path, target: &fed::FedNode) -> Peer {
+        let key = NodeKey::load(&identity::key_path(dir)).unwrap();
+        let (net, mut events) = net::spawn(key.libp2p_keypair(), NetConfig::default()).unwrap();
+        // Nobody reads what the holder sends us by gossip.
+        tokio::spawn(async move { while events.recv().await.is_some() {} });
+        let target_id: libp2p::PeerId = target.peer_id.parse().unwrap();
+        let addr = format!("/ip4/127.0.0.1/tcp/{}", target.port)
+            .parse()
+            .unwrap();
+        net.set_members(HashMap::from([(target_id, vec![addr])]))
+            .await
+            .unwrap();
+        for _ in 0..300 {
+            let st = net.status().await.unwrap();
+            if st.connected.contains(&target.peer_id) {
+                return Peer {
+                    key,
+                    net,
+                    target: target_id,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the in-process peer did not connect to {}", target.state);
+    }
+
+    async fn send(&self, frame: &[u8]) -> Reply {
+        let bytes = self.net.request(self.target, frame.to_vec()).await.unwrap();
+        Reply::decode(&bytes, Limits::default())
+            .unwrap_or_else(|e| panic!("an unreadable reply ({e}): {bytes:?}"))
+    }
+}
+
+/// A query for the Walther DE `serial`, signed by `requester` for `state`.
+fn query(requester: &NodeKey, state: &str, serial: &str) -> Vec<u8> {
+    let marking = Marking::try_from(MarkingFields {
+        manufacturer: "Walther".into(),
+        country: CountryCode::parse("DE").unwrap(),
+        serial: serial.into(),
+        year: None,
+        factory_code: None,
+        imports: Vec::new(),
+    })
+    .unwrap();
+    let q = TraceQuery {
+        id: QueryId::random().unwrap(),
+        requester: Party {
+            state: CountryCode::parse(state).unwrap(),
+            key: requester.public_key(),
+        },
+        issued_at: tracenet::node::unix_now(),
+        ttl_secs: 3600,
+        priority: Priority::Routine,
+        marking,
+        category: WeaponCategory::Pistol,
+        calibre: None,
+        legal_ground: LegalGround::SeizedInCrime,
+        intended_use: IntendedUse::CriminalInvestigation,
+    };
+    requester.sign(q).unwrap().into_parts().0
+}
+
+fn hit(reply: &Reply) -> Vec<u8> {
+    let Reply::Answer(frame) = reply else {
+        panic!("expected an answer, got {reply:?}");
+    };
+    let a = decode_and_verify::<TraceAnswer>(frame, Limits::default()).unwrap();
+    assert!(matches!(a.body().outcome, Outcome::Hit { .. }), "{a:?}");
+    frame.clone()
+}
+
+fn audit_rules(n: &fed::FedNode) -> Vec<String> {
+    n.json(&["audit", "show"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["rule"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn federation() -> Federation {
+    let held = record("DE-1", "Walther", "DE", "WP104233", &[], EVENTS);
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("DE", vec![held]),
+        NodeSpec::member("NG", Vec::new()),
+        NodeSpec::member("ZA", Vec::new()),
+    ]);
+    // NG and ZA are played in process with their own roster keys.
+    fed.node_mut("NG").kill();
+    fed.node_mut("ZA").kill();
+    fed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_sent_by_anyone_but_its_requester_changes_nothing_and_gets_nothing() {
+    let fed = federation();
+    let de = fed.node("DE");
+    let ng = Peer::connect(&fed.node("NG").dir, de).await;
+    let za = Peer::connect(&fed.node("ZA").dir, de).await;
+    let q = query(&ng.key, "NG", "WP104233");
+
+    // ZA presents NG's query first: refused, and nothing is remembered of it.
+    assert_eq!(za.send(&q).await, Reply::Refused(Refusal::NotRequester));
+    // So NG's own query is still answered (it was blocked before).
+    let first = hit(&ng.send(&q).await);
+
+    // ZA asks for the answer DE's policy decided for NG: refused, no answer.
+    let r = za.send(&q).await;
+    assert_eq!(r, Reply::Refused(Refusal::NotRequester));
+
+    // NG's retry gets the same signed answer, audited like a fresh one.
+    assert_eq!(hit(&ng.send(&q).await), first);
+    assert!(audit_rules(de).iter().any(|r| r == "answered_again"));
+    let received = de
+        .json(&["audit", "show"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "query_received")
+        .count();
+    assert_eq!(received, 1, "the query was admitted once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_answered_before_a_restart_is_a_replay_after_it() {
+    let mut fed = federation();
+    let q = {
+        let ng = Peer::connect(&fed.node("NG").dir, fed.node("DE")).await;
+        let q = query(&ng.key, "NG", "WP104233");
+        hit(&ng.send(&q).await);
+        q
+    };
+    let i = fed.nodes.iter().position(|n| n.state == "DE").unwrap();
+    fed.node_mut("DE").kill();
+    fed.launch(i);
+    let ng = Peer::connect(&fed.node("NG").dir, fed.node("DE")).await;
+    assert_eq!(ng.send(&q).await, Reply::Refused(Refusal::Replayed));
+    // A new query is answered as ever.
+    hit(&ng.send(&query(&ng.key, "NG", "WP104233")).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_garbage_frames_costs_a_few_audit_entries_and_cools_the_sender_down() {
+    let fed = federation();
+    let de = fed.node("DE");
+    let before = de.json(&["audit", "show"]).as_array().unwrap().len();
+    let za = Peer::connect(&fed.node("ZA").dir, de).await;
+    let mut cooled = 0;
+    for i in 0..2_000u32 {
+        let mut junk = b"TRNT\x01\x02".to_vec();
+        junk.extend_from_slice(&i.to_le_bytes());
+        match za.net.request(za.target, junk).await {
+            Ok(bytes) => match Reply::decode(&bytes, Limits::default()) {
+                Ok(Reply::Refused(Refusal::CoolingDown)) => cooled += 1,
+                Ok(Reply::Refused(_)) => {}
+                other => panic!("garbage was not refused: {other:?}"),
+            },
+            // Disconnected when its standing ran out: the flood is over.
+            Err(_) => break,
+        }
+    }
+    // The first refusals are written at once, the rest as a tally.
+    let after = wait_for("the refusal tally", Duration::from_secs(30), || {
+        let a = de.json(&["audit", "show"]);
+        let a = a.as_array().unwrap();
+        a.iter()
+            .any(|e| {
+                e["outcome"]
+                    .as_str()
+                    .is_some_and(|o| o.starts_with("count "))
+            })
+            .then_some(a.len())
+    });
+    assert!(
+        after - before <= 10,
+        "{} audit entries for a flood",
+        after - before
+    );
+    let (_, metrics) = common::http_get(&de.dir, "/metrics", true);
+    assert!(
+        metrics.contains("tracenet_refusals_total{code=\"malformed\"}"),
+        "{metrics}"
+    );
+    assert!(
+        cooled > 0 || metrics.contains("tracenet_peers_cooling_down 1"),
+        "the flooding peer was never cooled down: {metrics}"
+    );
+}
