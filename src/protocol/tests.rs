@@ -392,6 +392,10 @@ mod accept_rules {
             assert_eq!(Reply::decode(&reply.encode(), Limits::default()), Ok(reply));
         }
         assert!(Reply::decode(b"ok", Limits::default()).is_err());
+        // The indices PROTOCOL.md section 7.1 gives.
+        let wire = Reply::Refused(Refusal::NotAnswered).encode();
+        assert_eq!(wire, b"TRNT\x01\x04\x01\x14");
+        assert_eq!(Reply::Ok.encode(), b"TRNT\x01\x04\x00");
         assert!(Reply::decode(b"TRNT\x01\x04\xff\xff", Limits::default()).is_err());
     }
 }
