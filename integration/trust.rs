@@ -217,3 +217,142 @@ async fn a_flood_of_garbage_frames_costs_a_few_audit_entries_and_cools_the_sende
         "the flooding peer was never cooled down: {metrics}"
     );
 }
+
+/// A tmpfs of `mib` MiB mounted for the test's life (needs root, as CI runs).
+struct SmallDisk {
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(mib: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk {
+            path: dir.path().to_path_buf(),
+            _dir: dir,
+        })
+    }
+
+    /// Writes a filler file until the disk is full.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.path.join("filler")).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.sync_all();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.path.join("filler")).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_its_disk_full_a_holder_sends_no_answer_unrecorded_and_stops_saying_why() {
+    let Some(disk) = SmallDisk::mount(64) else {
+        // Mounting needs root (CI runs as root); say so rather than pass quietly.
+        panic!("this test mounts a small tmpfs and needs root: run it as root");
+    };
+    let held = record("DE-1", "Walther", "DE", "WP104233", &[], EVENTS);
+    let disk_path = disk.path.clone();
+    let mut fed = Federation::start_with(
+        vec![
+            NodeSpec {
+                node_config: "queries_per_minute = 1000000",
+                ..NodeSpec::member("DE", vec![held])
+            },
+            NodeSpec::member("NG", Vec::new()),
+        ],
+        move |n| {
+            if n.state == "DE" {
+                // DE's store lives on the small disk.
+                let db = n.dir.join("db");
+                let target = disk_path.join("db");
+                let status = std::process::Command::new("cp")
+                    .arg("-a")
+                    .arg(&db)
+                    .arg(&target)
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+                std::fs::remove_dir_all(&db).unwrap();
+                std::os::unix::fs::symlink(&target, &db).unwrap();
+            }
+        },
+    );
+    fed.node_mut("NG").kill();
+    let ng = Peer::connect(&fed.node("NG").dir, fed.node("DE")).await;
+    // Answered while there is space.
+    hit(&ng.send(&query(&ng.key, "NG", "WP104233")).await);
+    let before = fed
+        .node("DE")
+        .json(&["audit", "show"])
+        .as_array()
+        .unwrap()
+        .len();
+
+    disk.fill();
+    // Keep asking until the holder stops: every answer that leaves must be
+    // one whose audit entry reached the disk.
+    let mut delivered = Vec::new();
+    for _ in 0..20_000 {
+        let q = query(&ng.key, "NG", "WP104233");
+        match ng.net.request(ng.target, q.clone()).await {
+            Ok(bytes) => match Reply::decode(&bytes, Limits::default()) {
+                Ok(Reply::Answer(_)) => delivered.push(tracenet::protocol::Digest::of(&q).to_hex()),
+                Ok(Reply::Refused(Refusal::AuditUnavailable)) => {}
+                other => panic!("unexpected reply with the disk full: {other:?}"),
+            },
+            Err(_) => break,
+        }
+    }
+    let de = fed.node_mut("DE");
+    let child = de.child.as_mut().unwrap();
+    let status = wait_for("DE to stop", Duration::from_secs(30), || {
+        child.try_wait().unwrap()
+    });
+    assert!(!status.success());
+    let log = de.log();
+    assert!(log.contains("cannot write the store"), "{log}");
+
+    // Space back, started again: it answers, and every entry it showed is there.
+    disk.free();
+    let i = fed.nodes.iter().position(|n| n.state == "DE").unwrap();
+    fed.launch(i);
+    let audit = fed.node("DE").json(&["audit", "show"]);
+    let audit = audit.as_array().unwrap();
+    assert!(
+        audit.len() >= before,
+        "audit entries were lost: {before} then {}",
+        audit.len()
+    );
+    let sent: std::collections::HashSet<&str> = audit
+        .iter()
+        .filter(|e| e["kind"] == "answer_sent")
+        .filter_map(|e| e["query"].as_str())
+        .collect();
+    for d in &delivered {
+        assert!(
+            sent.contains(d.as_str()),
+            "answer to {d} left without its audit entry"
+        );
+    }
+    let ng = Peer::connect(&fed.node("NG").dir, fed.node("DE")).await;
+    hit(&ng.send(&query(&ng.key, "NG", "WP104233")).await);
+    let v = fed.node("DE").cli(&["audit", "verify"]);
+    assert!(!v.contains("BROKEN"), "{v}");
+}
