@@ -95,6 +95,12 @@ pub enum NodeError {
     BadTrace(String),
     #[error("no trace {0} on this node; `tracenet trace list` shows them")]
     NoSuchTrace(String),
+    #[error("no inbox item {0}; `tracenet inbox` lists them")]
+    NoSuchInboxItem(String),
+    /// The inbox item can take no decision any more: it was decided, or the
+    /// requester's time-to-live is over.
+    #[error("{0}")]
+    InboxClosed(String),
     #[error("{0}")]
     Storage(#[from] sled::Error),
 }
@@ -815,17 +821,15 @@ impl Node {
             .inbox
             .get(id)
             .map_err(|e| NodeError::Config(e.to_string()))?
-            .ok_or_else(|| {
-                NodeError::BadTrace(format!("no inbox item {id}; `tracenet inbox` lists them"))
-            })?;
+            .ok_or_else(|| NodeError::NoSuchInboxItem(id.to_string()))?;
         if item.status != inbox::InboxStatus::Pending {
-            return Err(NodeError::BadTrace(format!(
+            return Err(NodeError::InboxClosed(format!(
                 "inbox item {id} was already decided"
             )));
         }
         let now = unix_now();
         if now > item.deadline {
-            return Err(NodeError::BadTrace(format!(
+            return Err(NodeError::InboxClosed(format!(
                 "inbox item {id}: the requester's time-to-live ended {} s ago; it can no longer be answered",
                 now - item.deadline
             )));
