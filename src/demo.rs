@@ -238,9 +238,9 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
     for (state, dir) in &dirs {
         roster::install(dir, &file, &trust, today)?;
         let cfg = Config::load(&Config::path_in(dir))?;
-        let api_listen = cfg.node.api_listen.clone();
+        let api = api::ApiOptions::from_settings(&cfg.node);
         let (node, events) = Node::start(dir, cfg).await?;
-        api::serve(node.clone(), &api_listen, dir).await?;
+        api::serve(node.clone(), &api, dir).await?;
         let n = node.clone();
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {

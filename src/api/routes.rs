@@ -1,22 +1,25 @@
-//! The API's endpoints. Each maps JSON to a node call; errors become a JSON
-//! `{"error": ...}` with a fitting status.
+//! The API's endpoints on an axum `Router`. Each handler maps JSON to a node
+//! call; a failure is a `{"error": ...}` with the status `reply::status_of`
+//! gives the node's error. The request bodies are public: the CLI sends them.
 
-// A `Reply` is built once per request and moved out; boxing it would only add
-// an allocation to every error path.
-#![allow(clippy::result_large_err)]
-
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::{Method, StatusCode};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
+use super::reply::{self, Failure, JsonBody, MAX_BODY, RawBody, Reply, ok};
 use super::views::{TraceView, trace_view};
-use super::{Reply, error_reply, json_reply};
-use crate::model::{Calibre, Date, WeaponCategory};
+use crate::model::{Calibre, WeaponCategory};
 use crate::node::{self, LocalCase, NewTrace, Node, NodeError, TraceStatus};
 use crate::protocol::{IntendedUse, LegalGround, Priority};
-use crate::registry::{self, FindQuery, ImportFormat, ImportOptions, RecordId};
 
 /// `POST /v1/traces`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -143,200 +146,176 @@ impl TraceRequest {
     }
 }
 
-fn node_error(e: NodeError) -> Reply {
-    let status = match &e {
-        NodeError::BadTrace(_) | NodeError::Roster(_) => StatusCode::BAD_REQUEST,
-        NodeError::NoSuchTrace(_) | NodeError::NoSuchInboxItem(_) => StatusCode::NOT_FOUND,
-        NodeError::Conflict(_) => StatusCode::CONFLICT,
-        NodeError::Decide(d) => match d {
-            node::DecideError::NoSuchItem(_) => StatusCode::NOT_FOUND,
-            node::DecideError::AlreadyDecided(_) | node::DecideError::Expired { .. } => {
-                StatusCode::CONFLICT
-            }
-            node::DecideError::BothOrNeither | node::DecideError::NoRegistry => {
-                StatusCode::BAD_REQUEST
-            }
-            // Recorded, not delivered: the gateway to the requester failed.
-            node::DecideError::NotDelivered { .. } => StatusCode::BAD_GATEWAY,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        },
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    error_reply(status, e.to_string())
+/// Every endpoint of proto-docs/API.md. All but `/v1/health` need the token.
+pub(crate) fn router(node: Node, token: String) -> Router {
+    let guarded = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/v1/status", get(status))
+        .route("/v1/peers", get(peers))
+        .route("/v1/traces", get(list_traces).post(send_trace))
+        .route("/v1/traces/{id}", get(get_trace))
+        .route("/v1/traces/{id}/evidence", get(evidence))
+        .route("/v1/traces/{id}/retry", post(retry))
+        .route("/v1/roster", post(install_roster))
+        .route("/v1/inbox", get(inbox))
+        .route("/v1/inbox/{id}/approve", post(approve))
+        .route("/v1/inbox/{id}/refuse", post(refuse))
+        .route("/v1/report", get(report))
+        .route("/v1/alerts", get(alerts))
+        .route("/v1/audit", get(audit))
+        .route("/v1/audit/verify", get(audit_verify))
+        .nest("/v1/registry", super::registry::router())
+        .fallback(no_endpoint)
+        .layer(middleware::from_fn_with_state(
+            Arc::<str>::from(token),
+            require_token,
+        ));
+    Router::new()
+        .route("/v1/health", get(health))
+        .merge(guarded)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::map_response(reply::error_as_json))
+        .with_state(node)
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
-    serde_json::from_slice(body)
-        .map_err(|e| error_reply(StatusCode::BAD_REQUEST, format!("request body: {e}")))
-}
-
-fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-pub async fn route(node: &Node, method: &Method, path: &str, query: &str, body: &[u8]) -> Reply {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (method, segs.as_slice()) {
-        (&Method::GET, ["v1", "status"]) => match node.status().await {
-            Ok(s) => json_reply(StatusCode::OK, &s),
-            Err(e) => node_error(e),
-        },
-        (&Method::GET, ["v1", "peers"]) => peers(node).await,
-        (&Method::POST, ["v1", "traces"]) => {
-            let req: TraceRequest = match parse_json(body) {
-                Ok(r) => r,
-                Err(r) => return r,
-            };
-            let sent = match req.into_new_trace() {
-                Ok(t) => node.send_trace(t).await,
-                Err(e) => Err(e),
-            };
-            match sent {
-                Ok(t) => json_reply(StatusCode::OK, &trace_view(node, &t)),
-                Err(e) => node_error(e),
-            }
-        }
-        (&Method::GET, ["v1", "traces"]) => match node.traces() {
-            Ok(all) => {
-                let views: Vec<TraceView> = all.iter().map(|t| trace_view(node, t)).collect();
-                json_reply(StatusCode::OK, &views)
-            }
-            Err(e) => node_error(e),
-        },
-        (&Method::GET, ["v1", "traces", id]) => get_trace(node, id, query).await,
-        (&Method::GET, ["v1", "traces", id, "evidence"]) => evidence(node, id),
-        (&Method::POST, ["v1", "traces", id, "retry"]) => match node.retry(id).await {
-            Ok(t) => json_reply(StatusCode::OK, &trace_view(node, &t)),
-            Err(e) => node_error(e),
-        },
-        (&Method::POST, ["v1", "roster"]) => match node.install_roster(body, true).await {
-            Ok(installed) => json_reply(
-                StatusCode::OK,
-                &serde_json::json!({"installed": installed, "version": node.members().version}),
-            ),
-            Err(e) => node_error(e),
-        },
-        (&Method::GET, ["v1", "inbox"]) => match node.inbox().list() {
-            Ok(items) => {
-                let views: Vec<serde_json::Value> =
-                    items.iter().map(|i| inbox_view(node, i)).collect();
-                json_reply(StatusCode::OK, &views)
-            }
-            Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        },
-        (&Method::POST, ["v1", "inbox", id, action]) => {
-            let req: DecideRequest = match parse_json(body) {
-                Ok(r) => r,
-                Err(r) => return r,
-            };
-            let decided = match *action {
-                "approve" => {
-                    let level = match req
-                        .disclose
-                        .as_deref()
-                        .map(str::parse::<crate::node::policy::Disclosure>)
-                        .transpose()
-                    {
-                        Ok(l) => l,
-                        Err(e) => {
-                            return error_reply(StatusCode::BAD_REQUEST, format!("--disclose {e}"));
-                        }
-                    };
-                    node.decide(id, Some(level), None).await
-                }
-                "refuse" => {
-                    let reason = match word::<crate::protocol::WithheldReason>(
-                        "--reason",
-                        req.reason.as_deref().unwrap_or(""),
-                    ) {
-                        Ok(r) => r,
-                        Err(e) => return node_error(e),
-                    };
-                    node.decide(id, None, Some(reason)).await
-                }
-                other => {
-                    return error_reply(
-                        StatusCode::NOT_FOUND,
-                        format!("no inbox action {other:?}"),
-                    );
-                }
-            };
-            match decided {
-                Ok(item) => json_reply(StatusCode::OK, &inbox_view(node, &item)),
-                Err(e) => node_error(e.into()),
-            }
-        }
-        (&Method::GET, ["v1", "report"]) => {
-            let from = query_param(query, "from")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let to = query_param(query, "to")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(u64::MAX);
-            match crate::node::report::report(node, from, to) {
-                Ok(r) => json_reply(StatusCode::OK, &r),
-                Err(e) => node_error(e),
-            }
-        }
-        (&Method::GET, ["v1", "alerts"]) => match node.inbox().alerts() {
-            Ok(a) => json_reply(StatusCode::OK, &a),
-            Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        },
-        (&Method::GET, ["v1", "audit"]) => {
-            let since = query_param(query, "since")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            match node.audit().entries(since) {
-                Ok(v) => json_reply(StatusCode::OK, &v),
-                Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-            }
-        }
-        (&Method::GET, ["v1", "audit", "verify"]) => {
-            match node.audit().verify(&node.public_key()) {
-                Ok(r) => json_reply(StatusCode::OK, &r),
-                Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-            }
-        }
-        (_, ["v1", "registry", ..]) => registry_route(node, method, &segs[2..], body).await,
-        _ => error_reply(
-            StatusCode::NOT_FOUND,
-            format!("no endpoint {method} {path}"),
-        ),
+async fn require_token(State(token): State<Arc<str>>, req: Request, next: Next) -> Response {
+    let authorised = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| super::same_secret(t.as_bytes(), token.as_bytes()));
+    if !authorised {
+        return Failure::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token; it is in the node's data directory, file api.token",
+        )
+        .into_response();
     }
+    next.run(req).await
+}
+
+async fn no_endpoint(req: Request) -> Failure {
+    Failure::new(
+        StatusCode::NOT_FOUND,
+        format!("no endpoint {} {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn health() -> Reply {
+    ok(&serde_json::json!({"ok": true}))
+}
+
+async fn metrics(State(node): State<Node>) -> Response {
+    let text = super::metrics::render(&node).await;
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn status(State(node): State<Node>) -> Reply {
+    ok(&node.status().await?)
+}
+
+async fn send_trace(State(node): State<Node>, JsonBody(req): JsonBody<TraceRequest>) -> Reply {
+    let t = node.send_trace(req.into_new_trace()?).await?;
+    ok(&trace_view(&node, &t))
+}
+
+async fn list_traces(State(node): State<Node>) -> Reply {
+    let views: Vec<TraceView> = node
+        .traces()?
+        .iter()
+        .map(|t| trace_view(&node, t))
+        .collect();
+    ok(&views)
+}
+
+async fn retry(State(node): State<Node>, Path(id): Path<String>) -> Reply {
+    let t = node.retry(&id).await?;
+    ok(&trace_view(&node, &t))
+}
+
+async fn install_roster(State(node): State<Node>, RawBody(body): RawBody) -> Reply {
+    let installed = node.install_roster(&body, true).await?;
+    ok(&serde_json::json!({"installed": installed, "version": node.members().version}))
+}
+
+async fn inbox(State(node): State<Node>) -> Reply {
+    let items = node.inbox().list().map_err(Failure::internal)?;
+    let views: Vec<serde_json::Value> = items.iter().map(|i| inbox_view(&node, i)).collect();
+    ok(&views)
+}
+
+async fn approve(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<DecideRequest>,
+) -> Reply {
+    let level = req
+        .disclose
+        .as_deref()
+        .map(str::parse::<crate::node::policy::Disclosure>)
+        .transpose()
+        .map_err(|e| Failure::bad_request(format!("--disclose {e}")))?;
+    let item = node.decide(&id, Some(level), None).await?;
+    ok(&inbox_view(&node, &item))
+}
+
+async fn refuse(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<DecideRequest>,
+) -> Reply {
+    let reason =
+        word::<crate::protocol::WithheldReason>("--reason", req.reason.as_deref().unwrap_or(""))?;
+    let item = node.decide(&id, None, Some(reason)).await?;
+    ok(&inbox_view(&node, &item))
+}
+
+/// A numeric query parameter; absent or unreadable gives `default`.
+fn param<T: std::str::FromStr>(q: &HashMap<String, String>, name: &str, default: T) -> T {
+    q.get(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+async fn report(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
+    let (from, to) = (param(&q, "from", 0), param(&q, "to", u64::MAX));
+    ok(&crate::node::report::report(&node, from, to)?)
+}
+
+async fn alerts(State(node): State<Node>) -> Reply {
+    ok(&node.inbox().alerts().map_err(Failure::internal)?)
+}
+
+async fn audit(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
+    let since = param(&q, "since", 0);
+    ok(&node.audit().entries(since).map_err(Failure::internal)?)
+}
+
+async fn audit_verify(State(node): State<Node>) -> Reply {
+    let r = node
+        .audit()
+        .verify(&node.public_key())
+        .map_err(Failure::internal)?;
+    ok(&r)
 }
 
 /// The evidence bundle of a trace: the signed query, every signed answer as
 /// received, and the roster that vouches for the keys.
-fn evidence(node: &Node, id: &str) -> Reply {
-    let t = match node.trace(id) {
-        Ok(t) => t,
-        Err(e) => return node_error(e),
-    };
-    let roster =
-        match crate::roster::RosterFile::read(&node.data_dir().join(crate::roster::HELD_FILE)) {
-            Ok(r) => r,
-            Err(e) => return error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        };
+async fn evidence(State(node): State<Node>, Path(id): Path<String>) -> Reply {
+    let t = node.trace(&id)?;
+    let roster = crate::roster::RosterFile::read(&node.data_dir().join(crate::roster::HELD_FILE))
+        .map_err(Failure::internal)?;
     let bundle = crate::evidence::Bundle::new(
         &t.query,
         t.answers.iter().map(|a| a.bytes.as_slice()),
         &roster,
     );
-    match serde_json::from_slice::<serde_json::Value>(&bundle.to_json()) {
-        Ok(v) => json_reply(StatusCode::OK, &v),
-        Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    let v = serde_json::from_slice::<serde_json::Value>(&bundle.to_json())
+        .map_err(Failure::internal)?;
+    ok(&v)
 }
 
-async fn peers(node: &Node) -> Reply {
-    let status = match node.net().status().await {
-        Ok(s) => s,
-        Err(e) => return node_error(e.into()),
-    };
+async fn peers(State(node): State<Node>) -> Reply {
+    let status = node.net().status().await.map_err(NodeError::from)?;
     #[derive(Serialize)]
     struct Peer {
         peer_id: String,
@@ -361,174 +340,39 @@ async fn peers(node: &Node) -> Reply {
             .cmp(&b.member.state)
             .then(a.peer_id.cmp(&b.peer_id))
     });
-    json_reply(StatusCode::OK, &out)
+    ok(&out)
 }
 
 /// `GET /v1/traces/ID[?wait_ms=N&answers=K]`: with `wait_ms`, waits until the
 /// trace holds more than K answers or is settled, at most N milliseconds.
-async fn get_trace(node: &Node, id: &str, query: &str) -> Reply {
-    let wait = query_param(query, "wait_ms")
+async fn get_trace(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Reply {
+    let wait = q
+        .get("wait_ms")
         .and_then(|v| v.parse::<u64>().ok())
         .map(|ms| Duration::from_millis(ms.min(60_000)));
-    let seen = query_param(query, "answers")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
+    let seen = param(&q, "answers", 0usize);
     let mut changes = node.subscribe_changes();
     let until = wait.map(|w| tokio::time::Instant::now() + w);
     loop {
-        let t = match node.trace(id) {
-            Ok(t) => t,
-            Err(e) => return node_error(e),
-        };
+        let t = node.trace(&id)?;
         let settled = !matches!(
             node.status_of(&t),
             TraceStatus::Sent | TraceStatus::Acknowledged
         );
         let Some(until) = until else {
-            return json_reply(StatusCode::OK, &trace_view(node, &t));
+            return ok(&trace_view(&node, &t));
         };
         if settled || t.answers.len() > seen || tokio::time::Instant::now() >= until {
-            return json_reply(StatusCode::OK, &trace_view(node, &t));
+            return ok(&trace_view(&node, &t));
         }
         // Wakes on any trace change, and at the deadline to re-derive the status.
         let deadline_in = Duration::from_secs(t.deadline.saturating_sub(node::unix_now()))
             .max(Duration::from_millis(200));
         let next = until.min(tokio::time::Instant::now() + deadline_in);
         let _ = tokio::time::timeout_at(next, changes.changed()).await;
-    }
-}
-
-async fn registry_route(node: &Node, method: &Method, segs: &[&str], body: &[u8]) -> Reply {
-    let Some(reg) = node.registry().cloned() else {
-        return error_reply(
-            StatusCode::BAD_REQUEST,
-            "a bootstrap node holds no registry",
-        );
-    };
-    let result: Result<serde_json::Value, Reply> = match (method, segs) {
-        (&Method::GET, ["stats"]) => {
-            blocking(move || Ok(to_value(reg.stats(Date::today())?))).await
-        }
-        (&Method::GET, ["prefixes"]) => {
-            blocking(move || {
-                let p: Vec<(String, u64)> = reg
-                    .prefixes()?
-                    .into_iter()
-                    .map(|(p, n)| (p.to_string(), n))
-                    .collect();
-                let i: Vec<(String, u64)> = reg
-                    .import_countries()?
-                    .into_iter()
-                    .map(|(c, n)| (c.to_string(), n))
-                    .collect();
-                Ok(serde_json::json!({"prefixes": p, "import_countries": i}))
-            })
-            .await
-        }
-        (&Method::GET, ["records", id]) => {
-            let id = match RecordId::parse(id) {
-                Ok(id) => id,
-                Err(e) => return error_reply(StatusCode::BAD_REQUEST, e),
-            };
-            match blocking(move || Ok(to_value(reg.get(&id)?))).await {
-                Ok(serde_json::Value::Null) => {
-                    Err(error_reply(StatusCode::NOT_FOUND, "no such record"))
-                }
-                other => other,
-            }
-        }
-        (&Method::POST, ["find"]) => match parse_json::<FindRequest>(body) {
-            Ok(f) => {
-                let country = match f
-                    .country
-                    .as_deref()
-                    .map(crate::model::CountryCode::parse)
-                    .transpose()
-                {
-                    Ok(c) => c,
-                    Err(e) => return error_reply(StatusCode::BAD_REQUEST, e.to_string()),
-                };
-                let q = FindQuery {
-                    maker: f.maker,
-                    country,
-                    serial: f.serial,
-                    limit: f.limit.min(1000),
-                };
-                blocking(move || Ok(to_value(reg.find(&q)?))).await
-            }
-            Err(r) => Err(r),
-        },
-        (&Method::POST, ["import"]) => match parse_json::<ImportRequest>(body) {
-            Ok(r) => {
-                let opts = ImportOptions {
-                    format: r.csv.map(|c| {
-                        if c {
-                            ImportFormat::Csv
-                        } else {
-                            ImportFormat::JsonLines
-                        }
-                    }),
-                    events_csv: r.events,
-                    strict: r.strict,
-                    ..ImportOptions::default()
-                };
-                let out = tokio::task::spawn_blocking(move || {
-                    registry::import::import_file(&reg, &r.file, &opts, &mut |_| {})
-                })
-                .await;
-                match out {
-                    Ok(Ok(summary)) => {
-                        // The registry may hold new prefixes: follow them.
-                        if let Err(e) = node.refresh_topics().await {
-                            tracing::warn!(error = %e, "refreshing topics after import failed");
-                        }
-                        Ok(to_value(summary))
-                    }
-                    Ok(Err(e)) => Err(error_reply(StatusCode::BAD_REQUEST, e.to_string())),
-                    Err(e) => Err(error_reply(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        e.to_string(),
-                    )),
-                }
-            }
-            Err(r) => Err(r),
-        },
-        (&Method::POST, ["export"]) => match parse_json::<ExportRequest>(body) {
-            Ok(r) => {
-                blocking(move || {
-                    let f =
-                        std::fs::File::create(&r.file).map_err(registry::RegistryError::Write)?;
-                    let n = reg.export(&mut std::io::BufWriter::new(f))?;
-                    Ok(serde_json::json!({"file": r.file, "records": n}))
-                })
-                .await
-            }
-            Err(r) => Err(r),
-        },
-        _ => Err(error_reply(
-            StatusCode::NOT_FOUND,
-            "no such registry endpoint",
-        )),
-    };
-    match result {
-        Ok(v) => json_reply(StatusCode::OK, &v),
-        Err(r) => r,
-    }
-}
-
-fn to_value<T: Serialize>(v: T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
-}
-
-async fn blocking(
-    f: impl FnOnce() -> Result<serde_json::Value, registry::RegistryError> + Send + 'static,
-) -> Result<serde_json::Value, Reply> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(error_reply(StatusCode::BAD_REQUEST, e.to_string())),
-        Err(e) => Err(error_reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            e.to_string(),
-        )),
     }
 }

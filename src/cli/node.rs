@@ -102,9 +102,9 @@ pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let api_listen = cfg.node.api_listen.clone();
+        let api = crate::api::ApiOptions::from_settings(&cfg.node);
         let (node, events) = Node::start(&ctx.data_dir, cfg).await?;
-        let addr = crate::api::serve(node.clone(), &api_listen, &ctx.data_dir).await?;
+        let addr = crate::api::serve(node.clone(), &api, &ctx.data_dir).await?;
         tracing::info!(
             state = %node.state(),
             peer_id = %node.peer_id(),

@@ -116,10 +116,6 @@ pub enum NodeError {
     BadTrace(String),
     #[error("no trace {0} on this node; `tracenet trace list` shows them")]
     NoSuchTrace(String),
-    #[error("no inbox item {0}; `tracenet inbox` lists them")]
-    NoSuchInboxItem(String),
-    #[error("{0}")]
-    Conflict(String),
     #[error("{0}")]
     Decide(#[from] DecideError),
     #[error("{0}")]

@@ -31,6 +31,9 @@ pub struct NodeSettings {
     pub bootstrap: Vec<String>,
     /// The control API's address; loopback only.
     pub api_listen: String,
+    /// The control API closes a connection that has not sent a full request
+    /// head within this many seconds.
+    pub api_header_timeout_secs: u64,
     /// Answer `no_hit` when holding the prefix but not the weapon.
     pub answer_no_hit: bool,
     /// At most this many candidates in a hit; more answer with the count only.
@@ -63,6 +66,7 @@ impl Default for NodeSettings {
             listen: vec!["/ip4/0.0.0.0/tcp/4001".into()],
             bootstrap: Vec::new(),
             api_listen: "127.0.0.1:7701".into(),
+            api_header_timeout_secs: 10,
             answer_no_hit: true,
             max_candidates: 5,
             queries_per_minute: 600,
@@ -140,6 +144,9 @@ impl NodeSettings {
             return Err(format!(
                 "node.api_listen: {api} is not a loopback address; the control API only listens on 127.0.0.1 or ::1"
             ));
+        }
+        if self.api_header_timeout_secs == 0 {
+            return Err("node.api_header_timeout_secs must be at least 1".into());
         }
         if self.trace_ttl_secs == 0 || self.trace_timeout_secs == 0 {
             return Err(

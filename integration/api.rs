@@ -1,0 +1,238 @@
+//! The control API under abuse and its status codes, against a real node:
+//! idle connections on a node short of file descriptors must neither make it
+//! spin nor fill its log, and must be closed after the header timeout; an
+//! unknown inbox item is a 404.
+
+mod common;
+mod fed;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fed::*;
+
+/// The node's descriptor limit: a few dozen above what it uses at rest (about
+/// 15), far below the connections the test opens.
+const NOFILE: u32 = 64;
+const IDLE_CONNECTIONS: usize = 200;
+
+/// A one-node federation whose API closes a silent connection after 1 s.
+fn one_node() -> Federation {
+    Federation::start(vec![NodeSpec {
+        node_config: "api_header_timeout_secs = 1",
+        ..NodeSpec::member("DE", Vec::new())
+    }])
+}
+
+/// Restarts the node with at most `NOFILE` open descriptors; returns its pid.
+fn relaunch_short_of_descriptors(n: &mut FedNode) -> u32 {
+    n.kill();
+    let _ = std::fs::remove_file(n.dir.join("api.addr"));
+    let log = std::fs::File::create(n.dir.join("node.log")).unwrap();
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n {NOFILE} && exec \"$0\" \"$@\""))
+        .arg(common::bin())
+        .args([
+            "--data-dir",
+            path_str(&n.dir),
+            "node",
+            "run",
+            "--log-format",
+            "json",
+        ])
+        .env("RUST_LOG", "info,tracenet=debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start tracenet node");
+    let pid = child.id();
+    n.child = Some(child);
+    let dir = n.dir.clone();
+    wait_for("the control API", Duration::from_secs(30), || {
+        common::run(&dir, &["--json", "status"])
+            .status
+            .success()
+            .then_some(())
+    });
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let nofile = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert!(
+        nofile.split_whitespace().any(|w| w == NOFILE.to_string()),
+        "{nofile}"
+    );
+    pid
+}
+
+fn api_addr(n: &FedNode) -> SocketAddr {
+    std::fs::read_to_string(n.dir.join("api.addr"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// One request on a fresh connection; the status and body, or None if the
+/// node did not answer within a few seconds.
+fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    let status = resp.split_whitespace().nth(1)?.parse().ok()?;
+    let body = resp.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+/// User plus system CPU time of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Whether the server closed `s` (end of stream or reset) within `within`.
+fn closed_by_server(s: &mut TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut b = [0u8; 64];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+#[test]
+fn idle_connections_on_a_node_short_of_descriptors_neither_spin_nor_stick() {
+    let mut fed = one_node();
+    let pid = relaunch_short_of_descriptors(&mut fed.nodes[0]);
+    let n = &fed.nodes[0];
+    let addr = api_addr(n);
+    assert_eq!(
+        call(addr, "GET", "/v1/health", None, "").map(|r| r.0),
+        Some(200)
+    );
+    let lines_before = n.log().lines().count();
+    let cpu_before = cpu_ticks(pid);
+    let start = Instant::now();
+
+    // More idle connections than the node has descriptors: accepting fails
+    // (EMFILE) until the header timeout closes the ones it holds.
+    let mut idle = Vec::new();
+    for _ in 0..IDLE_CONNECTIONS {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(3)) {
+            Ok(s) => idle.push(s),
+            Err(_) => break,
+        }
+    }
+    assert!(
+        idle.len() >= 100,
+        "only {} connections could be opened",
+        idle.len()
+    );
+
+    // Every connection that never sends a request head is closed by the node,
+    // after the 1 s header timeout, not held for ever.
+    let deadline = start + Duration::from_secs(60);
+    for (i, s) in idle.iter_mut().enumerate() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            closed_by_server(s, left.max(Duration::from_millis(1))),
+            "idle connection {i} of {} still open after {:?}",
+            IDLE_CONNECTIONS,
+            start.elapsed()
+        );
+    }
+    assert!(start.elapsed() >= Duration::from_secs(1));
+    drop(idle);
+
+    // The API answers again.
+    let health = wait_for("/v1/health to answer", Duration::from_secs(15), || {
+        call(addr, "GET", "/v1/health", None, "")
+    });
+    assert_eq!(health.0, 200, "{}", health.1);
+    let elapsed = start.elapsed();
+
+    // No spinning: the accept loop paused between failures, and said so in a
+    // few lines, not one per failure (the loop it replaced wrote millions).
+    let log = n.log();
+    let added: Vec<&str> = log.lines().skip(lines_before).collect();
+    assert!(
+        added.len() <= 10,
+        "{} log lines while refusing connections; the first: {:?}",
+        added.len(),
+        &added[..added.len().min(5)]
+    );
+    assert!(
+        added
+            .iter()
+            .any(|l| l.contains("cannot accept connections")),
+        "the failed accepts are not in the log: {added:?}"
+    );
+    // Clock ticks are 1/100 s on Linux; a spinning loop burns about one core.
+    let cpu = Duration::from_millis((cpu_ticks(pid) - cpu_before) * 10);
+    eprintln!(
+        "{IDLE_CONNECTIONS} idle connections, descriptor limit {NOFILE}: all closed and health \
+         answering after {elapsed:?}, node CPU {cpu:?}, {} log lines",
+        added.len()
+    );
+    assert!(
+        cpu < elapsed / 2,
+        "the node used {cpu:?} of CPU in {elapsed:?}"
+    );
+}
+
+#[test]
+fn deciding_an_unknown_inbox_item_is_not_found() {
+    let fed = one_node();
+    let n = &fed.nodes[0];
+    let addr = api_addr(n);
+    let token = std::fs::read_to_string(n.dir.join("api.token")).unwrap();
+    let token = Some(token.trim());
+    for (path, body) in [
+        ("/v1/inbox/no-such-item/approve", "{}"),
+        ("/v1/inbox/no-such-item/refuse", r#"{"reason":"other"}"#),
+    ] {
+        let (status, body) = call(addr, "POST", path, token, body).expect("an answer");
+        assert_eq!(status, 404, "POST {path}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("no inbox item no-such-item"),
+            "{body}"
+        );
+    }
+    // The CLI says the same, with its runtime-error exit code.
+    let o = common::run(&n.dir, &["inbox", "approve", "no-such-item"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        common::stderr(&o).contains("no inbox item"),
+        "{}",
+        common::stderr(&o)
+    );
+}
