@@ -296,23 +296,16 @@ pub async fn route(node: &Node, method: &Method, path: &str, query: &str, body: 
     }
 }
 
-/// The evidence bundle of a trace: the signed query, every signed answer as
-/// received, and the roster that vouches for the keys.
+/// The evidence bundle of a trace (`views::evidence_bundle`).
 fn evidence(node: &Node, id: &str) -> Reply {
     let t = match node.trace(id) {
         Ok(t) => t,
         Err(e) => return node_error(e),
     };
-    let roster =
-        match crate::roster::RosterFile::read(&node.data_dir().join(crate::roster::HELD_FILE)) {
-            Ok(r) => r,
-            Err(e) => return error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        };
-    let bundle = crate::evidence::Bundle::new(
-        &t.query,
-        t.answers.iter().map(|a| a.bytes.as_slice()),
-        &roster,
-    );
+    let bundle = match super::views::evidence_bundle(node, &t) {
+        Ok(b) => b,
+        Err(e) => return error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
     match serde_json::from_slice::<serde_json::Value>(&bundle.to_json()) {
         Ok(v) => json_reply(StatusCode::OK, &v),
         Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

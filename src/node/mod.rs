@@ -967,11 +967,11 @@ impl Node {
     /// Files an answer to one of this node's traces. Returns the follow-ups the
     /// chain of custody now calls for: (State, trace id).
     fn on_answer(&self, peer: PeerId, data: &[u8]) -> Result<Vec<(CountryCode, String)>, String> {
-        let member = self
-            .read_members()
-            .get(&peer)
-            .cloned()
-            .ok_or("not a member of the roster")?;
+        let (member, roster_version) = {
+            let members = self.read_members();
+            let m = members.get(&peer).cloned();
+            (m.ok_or("not a member of the roster")?, members.version)
+        };
         let a = protocol::decode_and_verify::<TraceAnswer>(data, self.inner.limits)
             .map_err(|e| e.to_string())?;
         if a.signer() != member.key || a.body().responder.state != member.state {
@@ -1026,6 +1026,7 @@ impl Node {
                     peer: peer_s.clone(),
                     received_at: now,
                     bytes: data.to_vec(),
+                    roster_version: Some(roster_version),
                 });
                 if !t.asked.iter().any(|x| x.peer == peer_s) {
                     // Answered without having been counted as asked (it
@@ -1098,10 +1099,11 @@ impl Node {
         Ok(chosen.into_iter().map(|s| (s, id.to_string())).collect())
     }
 
-    /// The chain of custody of a trace, from its answers whose keys the current
-    /// roster vouches for.
+    /// The chain of custody of a trace, from its answers whose keys the roster
+    /// in force when each was received vouches for.
     pub fn custody_of(&self, t: &StoredTrace) -> custody::Custody {
-        let members = self.members();
+        let rosters =
+            members::PastRosters::new(&self.inner.data_dir, &self.inner.trust, self.members());
         let decoded: Vec<(usize, CountryCode, Outcome)> = t
             .answers
             .iter()
@@ -1110,9 +1112,10 @@ impl Node {
                 let s =
                     protocol::decode_and_verify::<TraceAnswer>(&a.bytes, self.inner.limits).ok()?;
                 let b = s.body();
-                let vouched = members
-                    .by_key(&b.responder.key)
-                    .is_some_and(|(_, m)| m.state == b.responder.state);
+                let vouched = matches!(
+                    rosters.vouch(a.roster_version, &b.responder.key, b.responder.state),
+                    members::Vouch::Listed { .. }
+                );
                 vouched.then(|| (i, b.responder.state, b.outcome.clone()))
             })
             .collect();
