@@ -65,8 +65,9 @@ pub struct BundleV1 {
     pub roster: RosterFile,
 }
 
-/// Format 2: each frame with the roster version that vouched for it, and
-/// every roster version named.
+/// Format 2: as format 1, with the roster version that vouched for each frame
+/// and every roster version named. The frames stay a list of strings, so a
+/// tool that reads the answers of format 1 reads them here too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleV2 {
@@ -74,17 +75,11 @@ pub struct BundleV2 {
     pub query: String,
     /// The roster version the requester held when it sent the query.
     pub query_roster: u64,
-    pub answers: Vec<VouchedAnswer>,
+    pub answers: Vec<String>,
+    /// For each answer, in order: the roster version the requester held when
+    /// it received it.
+    pub answer_rosters: Vec<u64>,
     pub rosters: Vec<RosterFile>,
-}
-
-/// An answer frame (base64) and the roster version the requester held when it
-/// received it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VouchedAnswer {
-    pub frame: String,
-    pub roster: u64,
 }
 
 /// The verdict on one signed part of a bundle.
@@ -205,17 +200,16 @@ impl Bundle {
         answers: impl IntoIterator<Item = (&'a [u8], u64)>,
         rosters: impl IntoIterator<Item = RosterFile>,
     ) -> Self {
+        let (answers, answer_rosters) = answers
+            .into_iter()
+            .map(|(a, roster)| (B64.encode(a), roster))
+            .unzip();
         Bundle::V2(BundleV2 {
             format: FORMAT.into(),
             query: B64.encode(query),
             query_roster,
-            answers: answers
-                .into_iter()
-                .map(|(a, roster)| VouchedAnswer {
-                    frame: B64.encode(a),
-                    roster,
-                })
-                .collect(),
+            answers,
+            answer_rosters,
             rosters: rosters.into_iter().collect(),
         })
     }
@@ -364,22 +358,34 @@ impl BundleV2 {
         });
         parts.push(part("query", q));
         for (i, a) in self.answers.iter().enumerate() {
-            parts.push(check_answer(i + 1, &a.frame, query.as_ref().ok(), |s| {
-                let r = in_bundle(a.roster)?;
+            let version = self.answer_rosters.get(i).copied();
+            parts.push(check_answer(i + 1, a, query.as_ref().ok(), |s| {
+                let v = version.ok_or("answer_rosters names no roster version for it")?;
+                let r = in_bundle(v)?;
                 let (key, state) = (s.signer(), s.body().responder.state);
                 valid_on(r, s.body().answered_at)?;
                 vouch(Some(r), &key, state)?;
                 let removed = rosters
-                    .range(a.roster + 1..)
+                    .range(v + 1..)
                     .find(|(_, later)| !later.member_by_key(&key).is_some_and(|m| m.state == state))
                     .map(|(v, _)| format!(" ({state} removed in v{v})"))
                     .unwrap_or_default();
                 Ok(format!(
                     "{} signed by {key} under roster v{}{removed}",
                     outcome_word(s.body()),
-                    a.roster
+                    v
                 ))
             }));
+        }
+        if self.answer_rosters.len() > self.answers.len() {
+            parts.push(part(
+                "answer_rosters",
+                Err(format!(
+                    "{} roster versions for {} answers",
+                    self.answer_rosters.len(),
+                    self.answers.len()
+                )),
+            ));
         }
         Report::of(parts)
     }

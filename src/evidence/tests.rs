@@ -142,11 +142,22 @@ fn an_answer_from_a_member_removed_later_still_verifies() {
     assert_eq!(f, ["answer 2 from GH"], "{}", r.to_text());
     // An answer naming a version the bundle lacks fails, naming it.
     let mut missing = bundle();
-    missing.answers[1].roster = 3;
+    missing.answer_rosters[1] = 3;
     let r = missing.verify(&trust());
     let f: Vec<_> = r.failures().collect();
     assert_eq!(f.len(), 1, "{}", r.to_text());
     assert!(f[0].detail.contains("roster version 3 is not in the bundle"));
+    // Every answer needs its version, and no more versions than answers.
+    let mut short = bundle();
+    short.answer_rosters.pop();
+    let r = short.verify(&trust());
+    let f: Vec<_> = r.failures().map(|p| p.part.as_str()).collect();
+    assert_eq!(f, ["answer 2 from GH"], "{}", r.to_text());
+    let mut long = bundle();
+    long.answer_rosters.push(1);
+    let r = long.verify(&trust());
+    let f: Vec<_> = r.failures().map(|p| p.part.as_str()).collect();
+    assert_eq!(f, ["answer_rosters"], "{}", r.to_text());
     // A version present twice vouches for nothing.
     let mut twice = bundle();
     twice.rosters.push(roster());
@@ -168,7 +179,7 @@ fn a_roster_not_valid_when_the_answer_was_given_fails_that_answer() {
     let r = b.verify(&trust());
     let f: Vec<_> = r.failures().map(|p| p.part.as_str()).collect();
     assert_eq!(f, ["answer 1 from DE"], "{}", r.to_text());
-    b.answers[0].roster = 2;
+    b.answer_rosters[0] = 2;
     assert!(b.verify(&trust()).ok);
 }
 
@@ -199,8 +210,8 @@ fn flipping_any_signed_byte_fails_naming_the_part() {
     let dec = |s: &str| B64.decode(s).unwrap();
     flip_each_byte(|b| dec(&b.query), |b, v| b.query = B64.encode(v), "query");
     flip_each_byte(
-        |b| dec(&b.answers[1].frame),
-        |b, v| b.answers[1].frame = B64.encode(v),
+        |b| dec(&b.answers[1]),
+        |b, v| b.answers[1] = B64.encode(v),
         "answer 2",
     );
     flip_each_byte(
@@ -222,10 +233,9 @@ fn an_answer_from_a_key_outside_the_roster_fails() {
     let q = sign(vectors::query(), &vectors::requester_key()).unwrap();
     let mut a = vectors::answer(q.digest());
     a.responder.key = stranger.public_key();
-    b.answers.push(VouchedAnswer {
-        frame: B64.encode(sign(a, &stranger).unwrap().bytes()),
-        roster: 1,
-    });
+    b.answers
+        .push(B64.encode(sign(a, &stranger).unwrap().bytes()));
+    b.answer_rosters.push(1);
     let r = b.verify(&trust());
     let f: Vec<_> = r.failures().collect();
     assert_eq!(f.len(), 1);
@@ -247,7 +257,7 @@ fn write_fuzz_seeds() {
     let b = bundle();
     let seeds: [(&str, Vec<u8>); 5] = [
         ("decode_query", B64.decode(&b.query).unwrap()),
-        ("decode_answer", B64.decode(&b.answers[0].frame).unwrap()),
+        ("decode_answer", B64.decode(&b.answers[0]).unwrap()),
         ("decode_roster", b.rosters[0].body_bytes().unwrap()),
         ("roster_file", b.rosters[0].to_json()),
         ("evidence_bundle", Bundle::V2(b).to_json()),
