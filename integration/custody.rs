@@ -315,7 +315,11 @@ fn past_answers_are_judged_by_the_roster_they_were_received_under() {
         let c = &shown["custody"];
         assert_eq!(c["diversion"]["last_lawful_state"], "GH", "{c:#}");
         assert!(
-            c["chain"].as_array().unwrap().iter().any(|l| l["state"] == "GH"),
+            c["chain"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["state"] == "GH"),
             "{c:#}"
         );
         let text = ke.cli(&["trace", "show", &id]);
@@ -325,7 +329,10 @@ fn past_answers_are_judged_by_the_roster_they_were_received_under() {
             "{text}"
         );
         let report = ke.json(&["report"]);
-        assert_eq!(report["sdg_16_4_2"], report_before["sdg_16_4_2"], "{report:#}");
+        assert_eq!(
+            report["sdg_16_4_2"], report_before["sdg_16_4_2"],
+            "{report:#}"
+        );
         assert_eq!(report["traces_answered"], report_before["traces_answered"]);
     };
     check(ke);
@@ -350,7 +357,11 @@ fn past_answers_are_judged_by_the_roster_they_were_received_under() {
     std::fs::write(&ev, "kept").unwrap();
     let o = common::run(&ke.dir, &["trace", "export", &id, path_str(&ev)]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
-    assert!(common::stderr(&o).contains("--force"), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("--force"),
+        "{}",
+        common::stderr(&o)
+    );
     assert_eq!(std::fs::read_to_string(&ev).unwrap(), "kept");
     ke.cli(&["trace", "export", &id, path_str(&ev), "--force"]);
     ke.cli(&["verify", path_str(&ev)]);

@@ -151,7 +151,9 @@ pub fn evidence_bundle(node: &Node, t: &StoredTrace) -> Result<Bundle, RosterErr
     let current = node.members().version;
     // The query's version is not stored with the trace: the history says
     // which version was held when it was sent.
-    let query_roster = history.in_force_at(t.created_at, current)?.unwrap_or(current);
+    let query_roster = history
+        .in_force_at(t.created_at, current)?
+        .unwrap_or(current);
     let answers: Vec<(&[u8], u64)> = t
         .answers
         .iter()

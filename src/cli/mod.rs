@@ -237,7 +237,8 @@ pub fn write_file(path: &std::path::Path, bytes: &[u8], replace: bool) -> anyhow
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),
     };
-    let cannot = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot write {}: {e}", path.display());
+    let cannot =
+        |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot write {}: {e}", path.display());
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot(&e))?;
     tmp.write_all(bytes).map_err(|e| cannot(&e))?;
     tmp.as_file().sync_all().map_err(|e| cannot(&e))?;

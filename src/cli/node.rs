@@ -377,8 +377,7 @@ fn render_answer(a: &AnswerView) -> String {
         .state
         .map(|s| s.to_string())
         .unwrap_or_else(|| a.peer.clone());
-    let sig = if let (true, Some(v), Some(removed)) = (a.verified, a.roster_version, a.removed_in)
-    {
+    let sig = if let (true, Some(v), Some(removed)) = (a.verified, a.roster_version, a.removed_in) {
         format!("signed by {who} under roster v{v} ({who} removed in v{removed})")
     } else if a.verified {
         "signature verified".to_string()

@@ -344,9 +344,9 @@ impl BundleV2 {
         let (mut parts, rosters) = self.verify_rosters(trust);
         let query = decode_query(&self.query);
         let in_bundle = |v: u64| {
-            rosters
-                .get(&v)
-                .ok_or_else(|| format!("roster version {v} is not in the bundle or does not verify"))
+            rosters.get(&v).ok_or_else(|| {
+                format!("roster version {v} is not in the bundle or does not verify")
+            })
         };
         let q = query.as_ref().map_err(Clone::clone).and_then(|q| {
             let r = in_bundle(self.query_roster)?;
@@ -367,7 +367,7 @@ impl BundleV2 {
                 vouch(Some(r), &key, state)?;
                 let removed = rosters
                     .range(v + 1..)
-                    .find(|(_, later)| !later.member_by_key(&key).is_some_and(|m| m.state == state))
+                    .find(|(_, later)| !later.lists(&key, state))
                     .map(|(v, _)| format!(" ({state} removed in v{v})"))
                     .unwrap_or_default();
                 Ok(format!(
@@ -415,7 +415,10 @@ impl BundleV2 {
             };
             let name = format!("roster v{}", body.version);
             if count.get(&body.version).copied().unwrap_or(0) > 1 {
-                parts.push(part(name, Err("this version is in the bundle twice".into())));
+                parts.push(part(
+                    name,
+                    Err("this version is in the bundle twice".into()),
+                ));
                 continue;
             }
             match f.verify(trust, body.valid_from) {

@@ -90,7 +90,10 @@ fn a_format_1_bundle_still_verifies() {
     let (q, a1, a2) = frames();
     let v1 = BundleV1::new(&q, [&a1[..], &a2[..]], &roster());
     let text = String::from_utf8(Bundle::V1(v1.clone()).to_json()).unwrap();
-    assert!(text.contains("\"format\": \"tracenet-evidence/1\""), "{text}");
+    assert!(
+        text.contains("\"format\": \"tracenet-evidence/1\""),
+        "{text}"
+    );
     let back = Bundle::from_json(text.as_bytes()).unwrap();
     assert_eq!(back, Bundle::V1(v1));
     let r = back.verify(&trust());
@@ -128,7 +131,11 @@ fn an_answer_from_a_member_removed_later_still_verifies() {
     );
     let r = Bundle::from_json(&b.to_json()).unwrap().verify(&trust());
     assert!(r.ok, "{}", r.to_text());
-    let gh = r.parts.iter().find(|p| p.part == "answer 2 from GH").unwrap();
+    let gh = r
+        .parts
+        .iter()
+        .find(|p| p.part == "answer 2 from GH")
+        .unwrap();
     assert!(
         gh.detail.contains("under roster v1 (GH removed in v2)"),
         "{}",
@@ -146,7 +153,10 @@ fn an_answer_from_a_member_removed_later_still_verifies() {
     let r = missing.verify(&trust());
     let f: Vec<_> = r.failures().collect();
     assert_eq!(f.len(), 1, "{}", r.to_text());
-    assert!(f[0].detail.contains("roster version 3 is not in the bundle"));
+    assert!(
+        f[0].detail
+            .contains("roster version 3 is not in the bundle")
+    );
     // Every answer needs its version, and no more versions than answers.
     let mut short = bundle();
     short.answer_rosters.pop();
@@ -172,8 +182,7 @@ fn a_roster_not_valid_when_the_answer_was_given_fails_that_answer() {
     body.valid_from = Date::parse("2025-02-01").unwrap();
     let mut later = RosterFile::new(&body).unwrap();
     later.sign(&anchor()).unwrap();
-    let Bundle::V2(mut b) = Bundle::new(&q, 2, [(&a1[..], 1)], [later, roster_of(2, false)])
-    else {
+    let Bundle::V2(mut b) = Bundle::new(&q, 2, [(&a1[..], 1)], [later, roster_of(2, false)]) else {
         unreachable!()
     };
     let r = b.verify(&trust());

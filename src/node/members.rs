@@ -135,7 +135,7 @@ impl PastRosters {
             Ok(p) => p,
             Err(e) => return Vouch::Unvouched(e.to_string()),
         };
-        let listed = past.roster.member_by_key(key).is_some_and(|m| m.state == state);
+        let listed = past.roster.lists(key, state);
         let peer = crate::identity::peer_id_of(key);
         match (listed, peer) {
             (true, Some(peer)) => Vouch::Listed {
@@ -143,9 +143,7 @@ impl PastRosters {
                 peer,
                 removed_in: self.removed_in(key, state, v),
             },
-            _ => Vouch::Unvouched(format!(
-                "the signing key is not {state}'s in roster v{v}"
-            )),
+            _ => Vouch::Unvouched(format!("the signing key is not {state}'s in roster v{v}")),
         }
     }
 

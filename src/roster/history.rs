@@ -324,7 +324,7 @@ impl RosterHistory {
             .filter(|v| *v > version && *v <= until)
         {
             let Ok(i) = self.get(v) else { continue };
-            if !i.roster.member_by_key(key).is_some_and(|m| m.state == state) {
+            if !i.roster.lists(key, state) {
                 return Ok(Some(v));
             }
         }

@@ -453,6 +453,11 @@ impl Roster {
         self.body.members.iter().find(|m| &m.key == key)
     }
 
+    /// Whether `key` is listed as speaking for `state`.
+    pub fn lists(&self, key: &PublicKey, state: CountryCode) -> bool {
+        self.member_by_key(key).is_some_and(|m| m.state == state)
+    }
+
     /// The member node of `state`, if it is a member.
     pub fn member_by_state(&self, state: CountryCode) -> Option<&Member> {
         self.body
