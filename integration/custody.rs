@@ -268,3 +268,101 @@ fn the_chain_is_followed_to_a_state_that_was_not_asked() {
         t["custody"]
     );
 }
+
+/// Issue 11, hole 10: a roster update that removes GH does not unmake GH's
+/// past answers. They are judged by the roster this node held when it
+/// received them: still verified (the removal noted), still in the chain of
+/// custody and the report, and the exported evidence still verifies.
+#[test]
+fn past_answers_are_judged_by_the_roster_they_were_received_under() {
+    let five: Vec<NodeSpec> = specs()
+        .into_iter()
+        .filter(|s| matches!(s.state, "BE" | "DE" | "NG" | "GH" | "KE"))
+        .collect();
+    let mut fed = Federation::start(five);
+    fed.wait_subscribed(
+        "KE",
+        "tracenet/1/prefix/DE/CARLWALTHER",
+        &["DE", "NG", "GH"],
+    );
+    let t = trace(&fed, "WP104233");
+    assert_eq!(t["status"], "answered", "{t:#}");
+    assert_eq!(t["custody"]["diversion"]["last_lawful_state"], "GH");
+    let id = t["id"].as_str().unwrap().to_string();
+    let report_before = fed.node("KE").json(&["report"]);
+    assert_eq!(report_before["sdg_16_4_2"]["origin_established"], 1);
+
+    // Version 2 removes GH.
+    let ke = fed.node("KE");
+    let f = ke.dir.join("roster-v2.json");
+    std::fs::write(&f, fed.roster_without(&["BE", "DE", "NG", "KE"], 2)).unwrap();
+    let out = ke.json(&["roster", "install", path_str(&f)]);
+    assert_eq!(out["installed"], true, "{out}");
+    assert_eq!(ke.json(&["status"])["roster_version"], 2);
+
+    let check = |ke: &FedNode| {
+        let shown = ke.json(&["trace", "show", &id]);
+        let gh = shown["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["state"] == "GH")
+            .cloned()
+            .unwrap_or_else(|| panic!("no GH answer: {shown:#}"));
+        assert_eq!(gh["verified"], true, "{gh:#}");
+        assert_eq!(gh["roster_version"], 1, "{gh:#}");
+        assert_eq!(gh["removed_in"], 2, "{gh:#}");
+        let c = &shown["custody"];
+        assert_eq!(c["diversion"]["last_lawful_state"], "GH", "{c:#}");
+        assert!(
+            c["chain"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["state"] == "GH"),
+            "{c:#}"
+        );
+        let text = ke.cli(&["trace", "show", &id]);
+        assert!(
+            text.contains("signed by GH under roster v1 (GH removed in v2)")
+                && !text.contains("NOT VERIFIED"),
+            "{text}"
+        );
+        let report = ke.json(&["report"]);
+        assert_eq!(
+            report["sdg_16_4_2"], report_before["sdg_16_4_2"],
+            "{report:#}"
+        );
+        assert_eq!(report["traces_answered"], report_before["traces_answered"]);
+    };
+    check(ke);
+    // The history is on disk: a restarted node judges the same way.
+    let i = fed.nodes.iter().position(|n| n.state == "KE").unwrap();
+    fed.node_mut("KE").kill();
+    fed.launch(i);
+    let ke = fed.node("KE");
+    check(ke);
+
+    // The evidence carries roster version 1 for GH's answer and verifies.
+    let ev = ke.dir.join("evidence.json");
+    ke.cli(&["trace", "export", &id, path_str(&ev)]);
+    let bundle: Value = serde_json::from_str(&std::fs::read_to_string(&ev).unwrap()).unwrap();
+    assert_eq!(bundle["format"], "tracenet-evidence/2", "{bundle:#}");
+    let verified = ke.cli(&["verify", path_str(&ev)]);
+    assert!(
+        verified.contains("evidence verifies") && verified.contains("under roster v1"),
+        "{verified}"
+    );
+    // An existing file is not replaced without --force.
+    std::fs::write(&ev, "kept").unwrap();
+    let o = common::run(&ke.dir, &["trace", "export", &id, path_str(&ev)]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("--force"),
+        "{}",
+        common::stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&ev).unwrap(), "kept");
+    ke.cli(&["trace", "export", &id, path_str(&ev), "--force"]);
+    ke.cli(&["verify", path_str(&ev)]);
+}

@@ -298,17 +298,17 @@ async fn audit_verify(State(node): State<Node>) -> Reply {
     ok(&r)
 }
 
-/// The evidence bundle of a trace: the signed query, every signed answer as
-/// received, and the roster that vouches for the keys.
+/// The evidence bundle of a trace (`views::evidence_bundle`): the signed
+/// query, every signed answer as received, and the roster versions that
+/// vouched for them.
 async fn evidence(State(node): State<Node>, Path(id): Path<String>) -> Reply {
-    let t = node.trace(&id)?;
-    let roster = crate::roster::RosterFile::read(&node.data_dir().join(crate::roster::HELD_FILE))
-        .map_err(Failure::internal)?;
-    let bundle = crate::evidence::Bundle::new(
-        &t.query,
-        t.answers.iter().map(|a| a.bytes.as_slice()),
-        &roster,
-    );
+    let n = node.clone();
+    let bundle = tokio::task::spawn_blocking(move || {
+        let t = n.trace(&id)?;
+        super::views::evidence_bundle(&n, &t).map_err(Failure::internal)
+    })
+    .await
+    .map_err(Failure::internal)??;
     let v = serde_json::from_slice::<serde_json::Value>(&bundle.to_json())
         .map_err(Failure::internal)?;
     ok(&v)

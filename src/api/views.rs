@@ -1,12 +1,17 @@
 //! What the API shows of a trace: the stored signed frames decoded, each answer
-//! verified again against the current roster, the status derived.
+//! judged again by the roster in force when it was received, the status derived.
+
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::evidence::Bundle;
 use crate::model::CountryCode;
 use crate::node::custody::Custody;
-use crate::node::{Asked, LocalCase, Node, StoredTrace, TraceStatus};
-use crate::protocol::{Outcome, TraceAnswer, TraceQuery};
+use crate::node::members::{PastRosters, Vouch};
+use crate::node::{Asked, LocalCase, Node, StoredAnswer, StoredTrace, TraceStatus};
+use crate::protocol::{Limits, Outcome, TraceAnswer, TraceQuery};
+use crate::roster::{RosterError, RosterHistory};
 
 /// One answer as the officer sees it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -14,10 +19,18 @@ pub struct AnswerView {
     pub peer: String,
     pub state: Option<CountryCode>,
     pub received_at: u64,
-    /// The signature verifies and the key is the roster's key for that State.
+    /// The signature verifies and the key was the roster's key for that State
+    /// when the answer was received.
     pub verified: bool,
     #[serde(default)]
     pub verify_error: Option<String>,
+    /// The roster version the key is judged by: the one this node held when
+    /// the answer was received.
+    #[serde(default)]
+    pub roster_version: Option<u64>,
+    /// The later roster version that removed the State (or replaced its key).
+    #[serde(default)]
+    pub removed_in: Option<u64>,
     pub answered_at: Option<u64>,
     pub outcome: Option<Outcome>,
 }
@@ -54,42 +67,11 @@ pub struct Timeliness {
 
 pub fn trace_view(node: &Node, t: &StoredTrace) -> TraceView {
     let limits = node.limits();
-    let members = node.members();
+    let rosters = PastRosters::new(node.data_dir(), node.trust(), node.members());
     let answers = t
         .answers
         .iter()
-        .map(|a| {
-            // Verified on receipt (unverifiable answers are refused, never
-            // stored); here the key is checked against the current roster.
-            match crate::node::decode_stored::<TraceAnswer>(&a.bytes, limits) {
-                Some(b) => {
-                    let roster_ok = members.by_key(&b.responder.key).is_some_and(|(p, m)| {
-                        m.state == b.responder.state && p.to_string() == a.peer
-                    });
-                    AnswerView {
-                        peer: a.peer.clone(),
-                        state: Some(b.responder.state),
-                        received_at: a.received_at,
-                        verified: roster_ok,
-                        verify_error: (!roster_ok).then(|| {
-                            "the signing key is not the current roster's key for that State"
-                                .to_string()
-                        }),
-                        answered_at: Some(b.answered_at),
-                        outcome: Some(b.outcome),
-                    }
-                }
-                None => AnswerView {
-                    peer: a.peer.clone(),
-                    state: None,
-                    received_at: a.received_at,
-                    verified: false,
-                    verify_error: Some("the stored answer is unreadable".into()),
-                    answered_at: None,
-                    outcome: None,
-                },
-            }
-        })
+        .map(|a| answer_view(a, &rosters, limits))
         .collect();
     let query = crate::node::decode_stored::<TraceQuery>(&t.query, limits);
     let mut peers: Vec<&String> = t.first_ack.keys().chain(t.final_at.keys()).collect();
@@ -117,4 +99,74 @@ pub fn trace_view(node: &Node, t: &StoredTrace) -> TraceView {
         custody: node.custody_of(t),
         followed_up: t.followed_up.clone(),
     }
+}
+
+/// One stored answer, verified on receipt (unverifiable answers are refused,
+/// never stored); here its key is checked again against the roster that
+/// vouched for it then, which a later removal of the State does not undo.
+fn answer_view(a: &StoredAnswer, rosters: &PastRosters, limits: Limits) -> AnswerView {
+    let Some(b) = crate::node::decode_stored::<TraceAnswer>(&a.bytes, limits) else {
+        return AnswerView {
+            peer: a.peer.clone(),
+            state: None,
+            received_at: a.received_at,
+            verified: false,
+            verify_error: Some("the stored answer is unreadable".into()),
+            roster_version: a.roster_version,
+            removed_in: None,
+            answered_at: None,
+            outcome: None,
+        };
+    };
+    let (verified, verify_error, removed_in) =
+        match rosters.vouch(a.roster_version, &b.responder.key, b.responder.state) {
+            Vouch::Listed {
+                peer, removed_in, ..
+            } if peer.to_string() == a.peer => (true, None, removed_in),
+            Vouch::Listed { .. } => (
+                false,
+                Some("it came from a peer other than the key's".into()),
+                None,
+            ),
+            Vouch::Unvouched(why) => (false, Some(why), None),
+        };
+    AnswerView {
+        peer: a.peer.clone(),
+        state: Some(b.responder.state),
+        received_at: a.received_at,
+        verified,
+        verify_error,
+        roster_version: Some(a.roster_version.unwrap_or(rosters.current().version)),
+        removed_in,
+        answered_at: Some(b.answered_at),
+        outcome: Some(b.outcome),
+    }
+}
+
+/// The evidence bundle of a trace: the signed query, every signed answer as
+/// received, each with the roster version this node held when it sent or
+/// received it, and those versions' roster files from the history.
+pub fn evidence_bundle(node: &Node, t: &StoredTrace) -> Result<Bundle, RosterError> {
+    let history = RosterHistory::shared(node.data_dir(), node.trust())?;
+    let current = node.members().version;
+    // The query's version is not stored with the trace: the history says
+    // which version was held when it was sent.
+    let query_roster = history
+        .in_force_at(t.created_at, current)?
+        .unwrap_or(current);
+    let answers: Vec<(&[u8], u64)> = t
+        .answers
+        .iter()
+        .map(|a| (a.bytes.as_slice(), a.roster_version.unwrap_or(current)))
+        .collect();
+    let versions: BTreeSet<u64> = answers
+        .iter()
+        .map(|(_, v)| *v)
+        .chain([query_roster])
+        .collect();
+    let rosters = versions
+        .into_iter()
+        .map(|v| Ok(history.get(v)?.roster.file().clone()))
+        .collect::<Result<Vec<_>, RosterError>>()?;
+    Ok(Bundle::new(&t.query, query_roster, answers, rosters))
 }

@@ -227,6 +227,36 @@ fn restrict_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 
 /// Writes a file through a temporary name and a rename, so that a crash leaves
 /// either the old file or the new one, never half of one.
+/// Writes `bytes` to `path` through a flushed temporary file beside it, so a
+/// crash leaves the old file or the new one. Unless `replace`, an existing
+/// `path` is an error, checked atomically (the temporary file is linked into
+/// place only if the name is free).
+pub fn write_file(path: &std::path::Path, bytes: &[u8], replace: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let cannot =
+        |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot write {}: {e}", path.display());
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot(&e))?;
+    tmp.write_all(bytes).map_err(|e| cannot(&e))?;
+    tmp.as_file().sync_all().map_err(|e| cannot(&e))?;
+    let done = if replace {
+        tmp.persist(path)
+    } else {
+        tmp.persist_noclobber(path)
+    };
+    match done {
+        Ok(_) => Ok(()),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Err(anyhow::anyhow!(
+            "{} exists; pass --force to replace it",
+            path.display()
+        )),
+        Err(e) => Err(cannot(&e.error)),
+    }
+}
+
 pub fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");

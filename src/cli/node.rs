@@ -90,6 +90,9 @@ pub enum TraceCommand {
     Export {
         id: String,
         file: std::path::PathBuf,
+        /// Replace FILE if it exists (without it, an existing file is an error).
+        #[arg(long)]
+        force: bool,
     },
     /// Send a trace again, straight to the States that have not answered.
     Retry { id: String },
@@ -183,29 +186,14 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
             let t: TraceView = c.get(&path).await?;
             ctx.emit(&t, render_trace)
         }),
-        Some(TraceCommand::Export { id, file }) => with_client(ctx, async |c| {
-            let bundle: serde_json::Value = c.get(&format!("/v1/traces/{id}/evidence")).await?;
-            let bytes = serde_json::to_vec_pretty(&bundle)?;
-            super::write_new_file(&file, &bytes)?;
-            #[derive(Serialize)]
-            struct Out<'a> {
-                trace: &'a str,
-                file: &'a std::path::Path,
+        Some(TraceCommand::Export { id, file, force }) => {
+            // Evidence once handed over must not be replaced by accident: say
+            // so before asking the node, and again atomically when writing.
+            if !force && file.exists() {
+                anyhow::bail!("{} exists; pass --force to replace it", file.display());
             }
-            ctx.emit(
-                &Out {
-                    trace: &id,
-                    file: &file,
-                },
-                |o| {
-                    format!(
-                        "evidence for trace {} written to {}",
-                        o.trace,
-                        o.file.display()
-                    )
-                },
-            )
-        }),
+            export(ctx, &id, &file, force)
+        }
         Some(TraceCommand::Retry { id }) => with_client(ctx, async |c| {
             let t: TraceView = c
                 .post(&format!("/v1/traces/{id}/retry"), &serde_json::json!({}))
@@ -369,12 +357,35 @@ fn render_outcome(o: &Outcome) -> String {
     }
 }
 
+/// `trace export ID FILE`: the node assembles the bundle, the CLI writes it.
+fn export(ctx: &Context, id: &str, file: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    with_client(ctx, async |c| {
+        let bundle: serde_json::Value = c.get(&format!("/v1/traces/{id}/evidence")).await?;
+        let bytes = serde_json::to_vec_pretty(&bundle)?;
+        super::write_file(file, &bytes, force)?;
+        #[derive(Serialize)]
+        struct Out<'a> {
+            trace: &'a str,
+            file: &'a std::path::Path,
+        }
+        ctx.emit(&Out { trace: id, file }, |o| {
+            format!(
+                "evidence for trace {} written to {}",
+                o.trace,
+                o.file.display()
+            )
+        })
+    })
+}
+
 fn render_answer(a: &AnswerView) -> String {
     let who = a
         .state
         .map(|s| s.to_string())
         .unwrap_or_else(|| a.peer.clone());
-    let sig = if a.verified {
+    let sig = if let (true, Some(v), Some(removed)) = (a.verified, a.roster_version, a.removed_in) {
+        format!("signed by {who} under roster v{v} ({who} removed in v{removed})")
+    } else if a.verified {
         "signature verified".to_string()
     } else {
         format!(

@@ -1,7 +1,14 @@
-//! Evidence bundles: a query, the answers it received and the roster that vouches
-//! for the answering keys, as the exact signed bytes, so that anyone can check
-//! offline, later, that each State really gave each answer.
+//! Evidence bundles: a query, the answers it received and the rosters that
+//! vouch for the signing keys, as the exact signed bytes, so that anyone can
+//! check offline, later, that each State really gave each answer.
+//!
+//! Format 2 names, for the query and for each answer, the roster version the
+//! exporting node held when it sent or received it, and carries every version
+//! named: an answer from a State removed by a later roster is judged by the
+//! roster that vouched for it then. Format 1 (one roster for every part) is
+//! still read and verified as before.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -13,9 +20,11 @@ use crate::protocol::{
 };
 use crate::roster::{Roster, RosterFile, TrustConfig};
 
-/// The `format` field of a bundle. A later version may add a chain-of-custody
-/// section; this one refuses unknown fields so nothing unverified rides along.
-pub const FORMAT: &str = "tracenet-evidence/1";
+/// The `format` field of the bundles this version writes. Unknown fields are
+/// refused so nothing unverified rides along.
+pub const FORMAT: &str = "tracenet-evidence/2";
+/// The first format: one roster for every part. Still verified.
+pub const FORMAT_V1: &str = "tracenet-evidence/1";
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -34,24 +43,49 @@ pub enum BundleError {
     },
     #[error("not an evidence bundle: {0}")]
     Json(String),
-    #[error("evidence bundle format {0:?} is not {FORMAT}")]
+    #[error("evidence bundle format {0:?} is neither {FORMAT} nor {FORMAT_V1}")]
     Format(String),
 }
 
-/// The bundle file: base64 of each exact signed frame, and the roster file.
+/// An evidence bundle in either format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Bundle {
+    V1(BundleV1),
+    V2(BundleV2),
+}
+
+/// Format 1: base64 of each exact signed frame, and one roster file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Bundle {
+pub struct BundleV1 {
     pub format: String,
     pub query: String,
     pub answers: Vec<String>,
     pub roster: RosterFile,
 }
 
+/// Format 2: as format 1, with the roster version that vouched for each frame
+/// and every roster version named. The frames stay a list of strings, so a
+/// tool that reads the answers of format 1 reads them here too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleV2 {
+    pub format: String,
+    pub query: String,
+    /// The roster version the requester held when it sent the query.
+    pub query_roster: u64,
+    pub answers: Vec<String>,
+    /// For each answer, in order: the roster version the requester held when
+    /// it received it.
+    pub answer_rosters: Vec<u64>,
+    pub rosters: Vec<RosterFile>,
+}
+
 /// The verdict on one signed part of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PartReport {
-    /// `query`, `roster` or `answer N from CC`.
+    /// `roster` (format 1) or `roster vN`, `query`, or `answer N from CC`.
     pub part: String,
     pub ok: bool,
     /// What was established, or why it fails.
@@ -83,6 +117,13 @@ impl Report {
             "evidence does NOT verify\n"
         });
         s
+    }
+
+    fn of(parts: Vec<PartReport>) -> Report {
+        Report {
+            ok: parts.iter().all(|p| p.ok),
+            parts,
+        }
     }
 }
 
@@ -119,27 +160,80 @@ fn vouch(roster: Option<&Roster>, key: &PublicKey, state: CountryCode) -> Result
     }
 }
 
+/// Whether `roster` was valid on the day of unix time `at`.
+fn valid_on(roster: &Roster, at: u64) -> Result<(), String> {
+    let b = roster.body();
+    match day_of(at) {
+        Some(day) if day >= b.valid_from && day <= b.valid_until => Ok(()),
+        Some(day) => Err(format!(
+            "roster version {} is valid from {} to {}, not on {day}",
+            b.version, b.valid_from, b.valid_until
+        )),
+        None => Err(format!("its date ({at}) is out of range")),
+    }
+}
+
+fn decode_query(b64: &str) -> Result<Signed<TraceQuery>, String> {
+    let bytes = B64
+        .decode(b64.trim())
+        .map_err(|e| format!("not base64: {e}"))?;
+    decode_and_verify(&bytes, Limits::default()).map_err(|e| e.to_string())
+}
+
+fn query_detail(q: &Signed<TraceQuery>) -> String {
+    let b = q.body();
+    format!(
+        "query {} from {} signed by {}",
+        b.id,
+        b.requester.state,
+        q.signer()
+    )
+}
+
 impl Bundle {
+    /// A bundle in the current format: the query frame with the roster version
+    /// that vouched for it, each answer frame with its version, and the roster
+    /// files of those versions.
     pub fn new<'a>(
         query: &[u8],
-        answers: impl IntoIterator<Item = &'a [u8]>,
-        roster: &RosterFile,
+        query_roster: u64,
+        answers: impl IntoIterator<Item = (&'a [u8], u64)>,
+        rosters: impl IntoIterator<Item = RosterFile>,
     ) -> Self {
-        Bundle {
+        let (answers, answer_rosters) = answers
+            .into_iter()
+            .map(|(a, roster)| (B64.encode(a), roster))
+            .unzip();
+        Bundle::V2(BundleV2 {
             format: FORMAT.into(),
             query: B64.encode(query),
-            answers: answers.into_iter().map(|a| B64.encode(a)).collect(),
-            roster: roster.clone(),
+            query_roster,
+            answers,
+            answer_rosters,
+            rosters: rosters.into_iter().collect(),
+        })
+    }
+
+    /// The `format` field.
+    pub fn format(&self) -> &str {
+        match self {
+            Bundle::V1(b) => &b.format,
+            Bundle::V2(b) => &b.format,
         }
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<Self, BundleError> {
-        let b: Bundle =
-            serde_json::from_slice(bytes).map_err(|e| BundleError::Json(e.to_string()))?;
-        if b.format != FORMAT {
-            return Err(BundleError::Format(b.format));
+        #[derive(Deserialize)]
+        struct Peek {
+            format: String,
         }
-        Ok(b)
+        let json = |e: serde_json::Error| BundleError::Json(e.to_string());
+        let peek: Peek = serde_json::from_slice(bytes).map_err(json)?;
+        match peek.format.as_str() {
+            FORMAT => Ok(Bundle::V2(serde_json::from_slice(bytes).map_err(json)?)),
+            FORMAT_V1 => Ok(Bundle::V1(serde_json::from_slice(bytes).map_err(json)?)),
+            _ => Err(BundleError::Format(peek.format)),
+        }
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -166,31 +260,52 @@ impl Bundle {
     /// Verifies every part; never stops at the first failure, so the report
     /// names each one.
     pub fn verify(&self, trust: &TrustConfig) -> Report {
-        let query = self.decode_query();
+        match self {
+            Bundle::V1(b) => b.verify(trust),
+            Bundle::V2(b) => b.verify(trust),
+        }
+    }
+}
+
+impl BundleV1 {
+    /// A bundle in format 1, as nodes wrote them before format 2.
+    pub fn new<'a>(
+        query: &[u8],
+        answers: impl IntoIterator<Item = &'a [u8]>,
+        roster: &RosterFile,
+    ) -> Self {
+        BundleV1 {
+            format: FORMAT_V1.into(),
+            query: B64.encode(query),
+            answers: answers.into_iter().map(|a| B64.encode(a)).collect(),
+            roster: roster.clone(),
+        }
+    }
+
+    /// Every part against the one roster, which must be valid on the day the
+    /// query was issued.
+    pub fn verify(&self, trust: &TrustConfig) -> Report {
+        let query = decode_query(&self.query);
         let roster = self.verify_roster(trust, query.as_ref().ok());
         let mut parts = vec![part(
             "roster",
             roster.as_ref().map(roster_summary).map_err(Clone::clone),
         )];
         let roster = roster.ok();
-        parts.push(part("query", self.check_query(&query, roster.as_ref())));
+        parts.push(part("query", check_query(&query, roster.as_ref())));
         for (i, a) in self.answers.iter().enumerate() {
-            parts.push(check_answer(i + 1, a, query.as_ref().ok(), roster.as_ref()));
+            parts.push(check_answer(i + 1, a, query.as_ref().ok(), |a| {
+                vouch(roster.as_ref(), &a.signer(), a.body().responder.state)?;
+                Ok(format!(
+                    "{} signed by {}",
+                    outcome_word(a.body()),
+                    a.signer()
+                ))
+            }));
         }
-        Report {
-            ok: parts.iter().all(|p| p.ok),
-            parts,
-        }
+        Report::of(parts)
     }
 
-    fn decode_query(&self) -> Result<Signed<TraceQuery>, String> {
-        let bytes = B64
-            .decode(self.query.trim())
-            .map_err(|e| format!("not base64: {e}"))?;
-        decode_and_verify(&bytes, Limits::default()).map_err(|e| e.to_string())
-    }
-
-    /// The roster must be validly signed and valid on the day the query was issued.
     fn verify_roster(
         &self,
         trust: &TrustConfig,
@@ -208,22 +323,116 @@ impl Bundle {
         };
         self.roster.verify(trust, on).map_err(|e| e.to_string())
     }
+}
 
-    fn check_query(
-        &self,
-        query: &Result<Signed<TraceQuery>, String>,
-        roster: Option<&Roster>,
-    ) -> Result<String, String> {
-        let q = query.as_ref().map_err(Clone::clone)?;
-        let b = q.body();
-        vouch(roster, &q.signer(), b.requester.state)
-            .map_err(|e| format!("from {}: {e}", b.requester.state))?;
-        Ok(format!(
-            "query {} from {} signed by {}",
-            b.id,
-            b.requester.state,
-            q.signer()
-        ))
+fn check_query(
+    query: &Result<Signed<TraceQuery>, String>,
+    roster: Option<&Roster>,
+) -> Result<String, String> {
+    let q = query.as_ref().map_err(Clone::clone)?;
+    let b = q.body();
+    vouch(roster, &q.signer(), b.requester.state)
+        .map_err(|e| format!("from {}: {e}", b.requester.state))?;
+    Ok(query_detail(q))
+}
+
+impl BundleV2 {
+    /// Each roster's signatures against the verifier's anchors; the query and
+    /// each answer against the version it names, which must list its key and
+    /// be valid on the day the query was issued or the answer given.
+    pub fn verify(&self, trust: &TrustConfig) -> Report {
+        let (mut parts, rosters) = self.verify_rosters(trust);
+        let query = decode_query(&self.query);
+        let in_bundle = |v: u64| {
+            rosters.get(&v).ok_or_else(|| {
+                format!("roster version {v} is not in the bundle or does not verify")
+            })
+        };
+        let q = query.as_ref().map_err(Clone::clone).and_then(|q| {
+            let r = in_bundle(self.query_roster)?;
+            let state = q.body().requester.state;
+            valid_on(r, q.body().issued_at)
+                .and_then(|()| vouch(Some(r), &q.signer(), state))
+                .map_err(|e| format!("from {state}: {e}"))?;
+            Ok(format!("{} under roster v{}", query_detail(q), r.version()))
+        });
+        parts.push(part("query", q));
+        for (i, a) in self.answers.iter().enumerate() {
+            let version = self.answer_rosters.get(i).copied();
+            parts.push(check_answer(i + 1, a, query.as_ref().ok(), |s| {
+                let v = version.ok_or("answer_rosters names no roster version for it")?;
+                let r = in_bundle(v)?;
+                let (key, state) = (s.signer(), s.body().responder.state);
+                valid_on(r, s.body().answered_at)?;
+                vouch(Some(r), &key, state)?;
+                let removed = rosters
+                    .range(v + 1..)
+                    .find(|(_, later)| !later.lists(&key, state))
+                    .map(|(v, _)| format!(" ({state} removed in v{v})"))
+                    .unwrap_or_default();
+                Ok(format!(
+                    "{} signed by {key} under roster v{}{removed}",
+                    outcome_word(s.body()),
+                    v
+                ))
+            }));
+        }
+        if self.answer_rosters.len() > self.answers.len() {
+            parts.push(part(
+                "answer_rosters",
+                Err(format!(
+                    "{} roster versions for {} answers",
+                    self.answer_rosters.len(),
+                    self.answers.len()
+                )),
+            ));
+        }
+        Report::of(parts)
+    }
+
+    /// One part per roster file: its signatures against the verifier's anchors
+    /// (dates are checked against each part that relies on it). A version
+    /// present twice is ambiguous, so neither copy vouches for anything.
+    fn verify_rosters(&self, trust: &TrustConfig) -> (Vec<PartReport>, BTreeMap<u64, Roster>) {
+        let mut count: BTreeMap<u64, usize> = BTreeMap::new();
+        let bodies: Vec<_> = self
+            .rosters
+            .iter()
+            .map(|f| f.decode_unverified().map_err(|e| e.to_string()))
+            .collect();
+        for b in bodies.iter().flatten() {
+            *count.entry(b.version).or_default() += 1;
+        }
+        let mut parts = Vec::new();
+        let mut good = BTreeMap::new();
+        for (i, (f, body)) in self.rosters.iter().zip(bodies).enumerate() {
+            let body = match body {
+                Ok(b) => b,
+                Err(e) => {
+                    parts.push(part(format!("roster {}", i + 1), Err(e)));
+                    continue;
+                }
+            };
+            let name = format!("roster v{}", body.version);
+            if count.get(&body.version).copied().unwrap_or(0) > 1 {
+                parts.push(part(
+                    name,
+                    Err("this version is in the bundle twice".into()),
+                ));
+                continue;
+            }
+            match f.verify(trust, body.valid_from) {
+                Ok(r) => {
+                    parts.push(part(name, Ok(roster_summary(&r))));
+                    good.insert(body.version, r);
+                }
+                Err(e) => parts.push(part(name, Err(e.to_string()))),
+            }
+        }
+        if self.rosters.is_empty() {
+            parts.push(part("roster", Err("the bundle holds no roster".into())));
+        }
+        (parts, good)
     }
 }
 
@@ -241,11 +450,13 @@ fn roster_summary(r: &Roster) -> String {
     )
 }
 
+/// Decodes answer `n` and checks that it answers the bundle's query; `judge`
+/// checks its key against the roster and says what it established.
 fn check_answer(
     n: usize,
     b64: &str,
     query: Option<&Signed<TraceQuery>>,
-    roster: Option<&Roster>,
+    judge: impl FnOnce(&Signed<TraceAnswer>) -> Result<String, String>,
 ) -> PartReport {
     let bytes = match B64.decode(b64.trim()) {
         Ok(b) => b,
@@ -261,20 +472,14 @@ fn check_answer(
             return part(name, Err(e.to_string()));
         }
     };
-    let state = a.body().responder.state;
-    let name = format!("answer {n} from {state}");
-    let result = (|| {
-        let q = query.ok_or("the query it answers does not verify")?;
-        if a.body().query != q.digest() {
-            return Err(format!("answers another query (digest {})", a.body().query));
+    let name = format!("answer {n} from {}", a.body().responder.state);
+    let result = match query {
+        None => Err("the query it answers does not verify".to_string()),
+        Some(q) if a.body().query != q.digest() => {
+            Err(format!("answers another query (digest {})", a.body().query))
         }
-        vouch(roster, &a.signer(), state)?;
-        Ok(format!(
-            "{} signed by {}",
-            outcome_word(a.body()),
-            a.signer()
-        ))
-    })();
+        Some(_) => judge(&a),
+    };
     part(name, result)
 }
 

@@ -17,7 +17,8 @@ fn ghana() -> SigningKey {
     SigningKey::from_seed(&[5; 32]).unwrap()
 }
 
-fn roster() -> RosterFile {
+/// A roster of `version` with NG and DE, and GH unless `without_gh`.
+fn roster_of(version: u64, without_gh: bool) -> RosterFile {
     let m = |state: &str, name: &str, key: PublicKey| Member {
         state: state.parse().unwrap(),
         name: name.into(),
@@ -26,22 +27,30 @@ fn roster() -> RosterFile {
         prefixes: vec![],
         addresses: vec![],
     };
+    let mut members = vec![
+        m("NG", "Nigeria", vectors::requester_key().public_key()),
+        m("DE", "Germany", vectors::responder_key().public_key()),
+    ];
+    if !without_gh {
+        members.push(m("GH", "Ghana", ghana().public_key()));
+    }
     let body = RosterBody {
-        version: 1,
+        version,
         valid_from: Date::parse("2024-01-01").unwrap(),
         valid_until: Date::parse("2026-12-31").unwrap(),
-        members: vec![
-            m("NG", "Nigeria", vectors::requester_key().public_key()),
-            m("DE", "Germany", vectors::responder_key().public_key()),
-            m("GH", "Ghana", ghana().public_key()),
-        ],
+        members,
     };
     let mut f = RosterFile::new(&body).unwrap();
     f.sign(&anchor()).unwrap();
     f
 }
 
-fn bundle() -> Bundle {
+fn roster() -> RosterFile {
+    roster_of(1, false)
+}
+
+/// The query, DE's hit and GH's no_hit, signed.
+fn frames() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let q = sign(vectors::query(), &vectors::requester_key()).unwrap();
     let a1 = sign(vectors::answer(q.digest()), &vectors::responder_key()).unwrap();
     let mut gh = vectors::answer(q.digest());
@@ -51,7 +60,15 @@ fn bundle() -> Bundle {
     };
     gh.outcome = Outcome::NoHit;
     let a2 = sign(gh, &ghana()).unwrap();
-    Bundle::new(q.bytes(), [a1.bytes(), a2.bytes()], &roster())
+    (q.bytes().to_vec(), a1.bytes().to_vec(), a2.bytes().to_vec())
+}
+
+fn bundle() -> BundleV2 {
+    let (q, a1, a2) = frames();
+    match Bundle::new(&q, 1, [(&a1[..], 1), (&a2[..], 1)], [roster()]) {
+        Bundle::V2(b) => b,
+        Bundle::V1(_) => unreachable!("new writes the current format"),
+    }
 }
 
 #[test]
@@ -61,15 +78,123 @@ fn a_genuine_bundle_verifies() {
     let names: Vec<_> = r.parts.iter().map(|p| p.part.as_str()).collect();
     assert_eq!(
         names,
+        ["roster v1", "query", "answer 1 from DE", "answer 2 from GH"]
+    );
+    let back = Bundle::from_json(&Bundle::V2(bundle()).to_json()).unwrap();
+    assert_eq!(back, Bundle::V2(bundle()));
+}
+
+/// A bundle written before format 2 still reads and verifies as it did.
+#[test]
+fn a_format_1_bundle_still_verifies() {
+    let (q, a1, a2) = frames();
+    let v1 = BundleV1::new(&q, [&a1[..], &a2[..]], &roster());
+    let text = String::from_utf8(Bundle::V1(v1.clone()).to_json()).unwrap();
+    assert!(
+        text.contains("\"format\": \"tracenet-evidence/1\""),
+        "{text}"
+    );
+    let back = Bundle::from_json(text.as_bytes()).unwrap();
+    assert_eq!(back, Bundle::V1(v1));
+    let r = back.verify(&trust());
+    assert!(r.ok, "{}", r.to_text());
+    let names: Vec<_> = r.parts.iter().map(|p| p.part.as_str()).collect();
+    assert_eq!(
+        names,
         ["roster", "query", "answer 1 from DE", "answer 2 from GH"]
     );
-    let back = Bundle::from_json(&bundle().to_json()).unwrap();
-    assert_eq!(back, bundle());
+    // Fields of one format are refused in the other.
+    let mixed = text.replace(
+        "\"format\": \"tracenet-evidence/1\"",
+        "\"format\": \"tracenet-evidence/2\"",
+    );
+    assert!(matches!(
+        Bundle::from_json(mixed.as_bytes()),
+        Err(BundleError::Json(_))
+    ));
+    assert!(matches!(
+        Bundle::from_json(br#"{"format":"tracenet-evidence/9"}"#),
+        Err(BundleError::Format(_))
+    ));
+}
+
+/// GH answered under roster 1 and was removed in roster 2: its answer is
+/// judged by roster 1, and the removal is named, not held against it.
+#[test]
+fn an_answer_from_a_member_removed_later_still_verifies() {
+    let (q, a1, a2) = frames();
+    let b = Bundle::new(
+        &q,
+        1,
+        [(&a1[..], 2), (&a2[..], 1)],
+        [roster_of(1, false), roster_of(2, true)],
+    );
+    let r = Bundle::from_json(&b.to_json()).unwrap().verify(&trust());
+    assert!(r.ok, "{}", r.to_text());
+    let gh = r
+        .parts
+        .iter()
+        .find(|p| p.part == "answer 2 from GH")
+        .unwrap();
+    assert!(
+        gh.detail.contains("under roster v1 (GH removed in v2)"),
+        "{}",
+        gh.detail
+    );
+    // Judged by today's roster alone, as format 1 bundles were exported, the
+    // same answer fails: what the node wrote before this change.
+    let old = BundleV1::new(&q, [&a1[..], &a2[..]], &roster_of(2, true));
+    let r = old.verify(&trust());
+    let f: Vec<_> = r.failures().map(|p| p.part.as_str()).collect();
+    assert_eq!(f, ["answer 2 from GH"], "{}", r.to_text());
+    // An answer naming a version the bundle lacks fails, naming it.
+    let mut missing = bundle();
+    missing.answer_rosters[1] = 3;
+    let r = missing.verify(&trust());
+    let f: Vec<_> = r.failures().collect();
+    assert_eq!(f.len(), 1, "{}", r.to_text());
+    assert!(
+        f[0].detail
+            .contains("roster version 3 is not in the bundle")
+    );
+    // Every answer needs its version, and no more versions than answers.
+    let mut short = bundle();
+    short.answer_rosters.pop();
+    let r = short.verify(&trust());
+    let f: Vec<_> = r.failures().map(|p| p.part.as_str()).collect();
+    assert_eq!(f, ["answer 2 from GH"], "{}", r.to_text());
+    let mut long = bundle();
+    long.answer_rosters.push(1);
+    let r = long.verify(&trust());
+    let f: Vec<_> = r.failures().map(|p| p.part.as_str()).collect();
+    assert_eq!(f, ["answer_rosters"], "{}", r.to_text());
+    // A version present twice vouches for nothing.
+    let mut twice = bundle();
+    twice.rosters.push(roster());
+    assert!(!twice.verify(&trust()).ok);
+}
+
+#[test]
+fn a_roster_not_valid_when_the_answer_was_given_fails_that_answer() {
+    let (q, a1, _) = frames();
+    let mut body = roster_of(1, false).decode_unverified().unwrap();
+    // The vectors' query and answers are dated 2025-01-01.
+    body.valid_from = Date::parse("2025-02-01").unwrap();
+    let mut later = RosterFile::new(&body).unwrap();
+    later.sign(&anchor()).unwrap();
+    let Bundle::V2(mut b) = Bundle::new(&q, 2, [(&a1[..], 1)], [later, roster_of(2, false)]) else {
+        unreachable!()
+    };
+    let r = b.verify(&trust());
+    let f: Vec<_> = r.failures().map(|p| p.part.as_str()).collect();
+    assert_eq!(f, ["answer 1 from DE"], "{}", r.to_text());
+    b.answer_rosters[0] = 2;
+    assert!(b.verify(&trust()).ok);
 }
 
 fn flip_each_byte(
-    get: impl Fn(&Bundle) -> Vec<u8>,
-    set: impl Fn(&mut Bundle, Vec<u8>),
+    get: impl Fn(&BundleV2) -> Vec<u8>,
+    set: impl Fn(&mut BundleV2, Vec<u8>),
     part: &str,
 ) {
     let b = bundle();
@@ -99,13 +224,13 @@ fn flipping_any_signed_byte_fails_naming_the_part() {
         "answer 2",
     );
     flip_each_byte(
-        |b| dec(&b.roster.body),
-        |b, v| b.roster.body = B64.encode(v),
+        |b| dec(&b.rosters[0].body),
+        |b, v| b.rosters[0].body = B64.encode(v),
         "roster",
     );
     flip_each_byte(
-        |b| dec(&b.roster.signatures[0].signature),
-        |b, v| b.roster.signatures[0].signature = B64.encode(v),
+        |b| dec(&b.rosters[0].signatures[0].signature),
+        |b, v| b.rosters[0].signatures[0].signature = B64.encode(v),
         "roster",
     );
 }
@@ -119,6 +244,7 @@ fn an_answer_from_a_key_outside_the_roster_fails() {
     a.responder.key = stranger.public_key();
     b.answers
         .push(B64.encode(sign(a, &stranger).unwrap().bytes()));
+    b.answer_rosters.push(1);
     let r = b.verify(&trust());
     let f: Vec<_> = r.failures().collect();
     assert_eq!(f.len(), 1);
@@ -141,9 +267,9 @@ fn write_fuzz_seeds() {
     let seeds: [(&str, Vec<u8>); 5] = [
         ("decode_query", B64.decode(&b.query).unwrap()),
         ("decode_answer", B64.decode(&b.answers[0]).unwrap()),
-        ("decode_roster", b.roster.body_bytes().unwrap()),
-        ("roster_file", b.roster.to_json()),
-        ("evidence_bundle", b.to_json()),
+        ("decode_roster", b.rosters[0].body_bytes().unwrap()),
+        ("roster_file", b.rosters[0].to_json()),
+        ("evidence_bundle", Bundle::V2(b).to_json()),
     ];
     for (target, bytes) in seeds {
         let dir = root.join(target);

@@ -1,13 +1,18 @@
 //! The federation's members as the node uses them: who may connect, which
 //! State a key speaks for, and where to reach it. Built from the verified roster.
+//! Also the roster versions behind the current one, by which stored answers
+//! are judged ([`PastRosters`]).
 
 use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use libp2p::{Multiaddr, PeerId};
 use serde::Serialize;
 
 use crate::model::CountryCode;
 use crate::protocol::PublicKey;
+use crate::roster::{RosterHistory, TrustConfig};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberInfo {
@@ -59,5 +64,99 @@ impl Members {
             .iter()
             .map(|(p, m)| (*p, m.addrs.clone()))
             .collect()
+    }
+}
+
+/// What the roster in force when an answer was received says of its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vouch {
+    /// Roster `version` lists the key as the State's; `removed_in` is the
+    /// first later version, up to the current one, that no longer does.
+    Listed {
+        version: u64,
+        peer: PeerId,
+        removed_in: Option<u64>,
+    },
+    /// It does not, or that version cannot be read: why, for the officer.
+    Unvouched(String),
+}
+
+/// The current membership and the roster history behind it: an answer is
+/// judged by the roster this node held when it received the answer, so a State
+/// removed later still signed what it signed. Cheap to build per use: the
+/// history is shared per data directory and caches the versions it loads.
+pub struct PastRosters {
+    current: Members,
+    history: Option<Arc<RosterHistory>>,
+}
+
+impl PastRosters {
+    pub fn new(data_dir: &Path, trust: &TrustConfig, current: Members) -> Self {
+        let history = match RosterHistory::shared(data_dir, trust) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "the roster history is unreadable; past answers are judged by the current roster");
+                None
+            }
+        };
+        PastRosters { current, history }
+    }
+
+    pub fn current(&self) -> &Members {
+        &self.current
+    }
+
+    pub fn history(&self) -> Option<&RosterHistory> {
+        self.history.as_deref()
+    }
+
+    /// Judges `key` speaking for `state` by roster `version`; `None` (an
+    /// answer stored before versions were recorded) means the current roster.
+    pub fn vouch(&self, version: Option<u64>, key: &PublicKey, state: CountryCode) -> Vouch {
+        let v = version.unwrap_or(self.current.version);
+        if v == self.current.version {
+            return match self.current.by_key(key) {
+                Some((peer, m)) if m.state == state => Vouch::Listed {
+                    version: v,
+                    peer: *peer,
+                    removed_in: None,
+                },
+                Some((_, m)) => Vouch::Unvouched(format!(
+                    "the signing key is {}'s in roster v{v}, not {state}'s",
+                    m.state
+                )),
+                None => Vouch::Unvouched(format!("the signing key is not in roster v{v}")),
+            };
+        }
+        let Some(history) = &self.history else {
+            return Vouch::Unvouched(format!("roster v{v} is not available on this node"));
+        };
+        let past = match history.get(v) {
+            Ok(p) => p,
+            Err(e) => return Vouch::Unvouched(e.to_string()),
+        };
+        let listed = past.roster.lists(key, state);
+        let peer = crate::identity::peer_id_of(key);
+        match (listed, peer) {
+            (true, Some(peer)) => Vouch::Listed {
+                version: v,
+                peer,
+                removed_in: self.removed_in(key, state, v),
+            },
+            _ => Vouch::Unvouched(format!("the signing key is not {state}'s in roster v{v}")),
+        }
+    }
+
+    fn removed_in(&self, key: &PublicKey, state: CountryCode, version: u64) -> Option<u64> {
+        let cur = self.current.version;
+        let from_history = self
+            .history
+            .as_ref()
+            .and_then(|h| h.removed_after(key, state, version, cur).ok().flatten());
+        let in_current = self
+            .current
+            .by_key(key)
+            .is_some_and(|(_, m)| m.state == state);
+        from_history.or((!in_current && cur > version).then_some(cur))
     }
 }

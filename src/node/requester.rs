@@ -193,16 +193,19 @@ impl Node {
             digest,
             issued_at: trace.created_at,
         };
-        let a = {
+        // Judged by the roster in force now; recorded, so that it is judged by
+        // this version ever after (a later roster may remove its State).
+        let (a, roster_version) = {
             let members = self.read_members();
-            accept::answer(
+            let a = accept::answer(
                 data,
                 asked,
                 Some(member.key),
                 unix_now(),
                 &self.inner.rules,
                 &*members,
-            )?
+            )?;
+            (a, members.version)
         };
         let is_final = !matches!(a.body().outcome, Outcome::Acknowledged);
         // Flushed by the group flush just below (one log for every tree).
@@ -230,6 +233,7 @@ impl Node {
                     peer: peer_s.clone(),
                     received_at: now,
                     bytes: data.to_vec(),
+                    roster_version: Some(roster_version),
                 });
                 if !t.asked.iter().any(|x| x.peer == peer_s) {
                     // Answered without having been counted as asked (it

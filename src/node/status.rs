@@ -15,10 +15,14 @@ use crate::protocol::{Limits, Outcome, TraceAnswer, TraceQuery};
 use crate::roster::TrustConfig;
 
 impl Node {
-    /// The chain of custody of a trace, from its answers whose keys the current
-    /// roster vouches for.
+    /// The chain of custody of a trace, from its answers whose keys the roster
+    /// in force when each was received vouches for.
     pub fn custody_of(&self, t: &StoredTrace) -> custody::Custody {
-        let members = self.members();
+        let rosters = super::members::PastRosters::new(
+            &self.inner.data_dir,
+            &self.inner.trust,
+            self.members(),
+        );
         let decoded: Vec<(usize, CountryCode, Outcome)> = t
             .answers
             .iter()
@@ -26,9 +30,10 @@ impl Node {
             .filter_map(|(i, a)| {
                 // Verified on receipt: decoded, not verified again on every view.
                 let b = decode_stored::<TraceAnswer>(&a.bytes, self.inner.rules.limits)?;
-                let vouched = members
-                    .by_key(&b.responder.key)
-                    .is_some_and(|(_, m)| m.state == b.responder.state);
+                let vouched = matches!(
+                    rosters.vouch(a.roster_version, &b.responder.key, b.responder.state),
+                    super::members::Vouch::Listed { .. }
+                );
                 vouched.then_some((i, b.responder.state, b.outcome))
             })
             .collect();

@@ -43,6 +43,11 @@ pub struct StoredAnswer {
     /// The signed answer frame exactly as received.
     #[serde(with = "b64")]
     pub bytes: Vec<u8>,
+    /// The version of the roster that vouched for the signing key when the
+    /// answer was received; it is judged by that version ever after. `None`
+    /// for answers stored before versions were recorded.
+    #[serde(default)]
+    pub roster_version: Option<u64>,
 }
 
 /// What only this node knows about its own trace.

@@ -1,7 +1,9 @@
 //! The membership roster: which States' keys belong to the federation, signed by
 //! trust anchors (regional organisations). A node accepts a roster only if enough
 //! configured anchors signed it, it is in its validity dates, and it is newer
-//! than the one held. On disk: a JSON envelope around the exact signed bytes.
+//! than the one held. On disk: a JSON envelope around the exact signed bytes,
+//! `roster.json` for the held one and every version installed in `rosters/`
+//! (`history`), by which past answers are judged.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -71,6 +73,12 @@ pub enum RosterError {
     },
     #[error("roster version {offered} is not newer than the held version {held}")]
     NotNewer { offered: u64, held: u64 },
+    #[error("roster history {path}: {problem}; move the file aside to drop that version")]
+    History { path: PathBuf, problem: String },
+    #[error(
+        "roster version {version} is not in this node's history ({dir}): it was never installed here"
+    )]
+    NotInHistory { version: u64, dir: PathBuf },
     #[error(
         "trust configuration: {0}; set [trust] anchors (hex or base64 keys) and a threshold between 1 and their number"
     )]
@@ -445,6 +453,11 @@ impl Roster {
         self.body.members.iter().find(|m| &m.key == key)
     }
 
+    /// Whether `key` is listed as speaking for `state`.
+    pub fn lists(&self, key: &PublicKey, state: CountryCode) -> bool {
+        self.member_by_key(key).is_some_and(|m| m.state == state)
+    }
+
     /// The member node of `state`, if it is a member.
     pub fn member_by_state(&self, state: CountryCode) -> Option<&Member> {
         self.body
@@ -487,7 +500,9 @@ pub fn accept(
     }
 }
 
-/// The roster a node holds in `data_dir`, verified again on load.
+/// The roster a node holds in `data_dir`, verified again on load. Also makes
+/// sure it is in the roster history (a data directory from before the history
+/// gets it as the first entry).
 pub fn load_held(
     data_dir: &Path,
     trust: &TrustConfig,
@@ -497,16 +512,25 @@ pub fn load_held(
     if !path.exists() {
         return Ok(None);
     }
-    RosterFile::read(&path)?.verify(trust, today).map(Some)
+    let roster = RosterFile::read(&path)?.verify(trust, today)?;
+    RosterHistory::shared(data_dir, trust)?;
+    Ok(Some(roster))
 }
 
-/// Accepts `offered` and makes it the held roster in `data_dir`.
+/// Accepts `offered`, adds it to the history and makes it the held roster in
+/// `data_dir`. The history entry is written first, so a held roster is always
+/// in the history; a crash between the two leaves an entry newer than the held
+/// roster, which is never used to judge (nothing was received under it) and is
+/// replaced when that version is installed again.
 pub fn install(
     data_dir: &Path,
     offered: &RosterFile,
     trust: &TrustConfig,
     today: Date,
 ) -> Result<Roster, RosterError> {
+    // Opening the history records the held roster in it if it is missing, so
+    // the version being replaced stays available to judge what it vouched for.
+    let history = RosterHistory::shared(data_dir, trust)?;
     // A held roster that no longer verifies (expired, anchors changed) does not
     // block a newer one; its version still does if readable.
     let held = RosterFile::read(&data_dir.join(HELD_FILE))
@@ -514,12 +538,20 @@ pub fn install(
         .and_then(|f| f.decode_unverified().ok())
         .map(|b| b.version);
     let roster = accept(offered, trust, held, today)?;
-    let path = data_dir.join(HELD_FILE);
-    let tmp = data_dir.join(format!("{HELD_FILE}.tmp"));
-    offered.write(&tmp)?;
-    std::fs::rename(&tmp, &path).map_err(|source| RosterError::Write { path, source })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    history.record(&roster, trust, now)?;
+    if let Err(e) = history::write_atomically(&data_dir.join(HELD_FILE), &offered.to_json()) {
+        history.forget(roster.version());
+        return Err(e);
+    }
     Ok(roster)
 }
+
+mod history;
+pub use history::{ENTRY_FORMAT, HISTORY_DIR, HistoryEntry, Installed, RosterHistory};
 
 #[cfg(test)]
 mod tests;

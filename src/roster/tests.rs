@@ -169,3 +169,113 @@ fn the_file_round_trips_through_json() {
     assert!(RosterFile::from_json(b"{}").is_err());
     assert!(RosterFile::from_json(br#"{"format":"x","body":"","signatures":[]}"#).is_err());
 }
+
+fn without_ng(version: u64) -> RosterFile {
+    let ng = vectors::requester_key().public_key();
+    let mut b = body(version);
+    b.members.retain(|m| m.key != ng);
+    let mut f = RosterFile::new(&b).unwrap();
+    f.sign(&anchor(1)).unwrap();
+    f
+}
+
+#[test]
+fn every_installed_version_stays_in_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let on = d("2025-06-01");
+    install(dir.path(), &signed(1, &[1]), &trust(1), on).unwrap();
+    install(dir.path(), &without_ng(2), &trust(1), on).unwrap();
+    install(dir.path(), &signed(3, &[1]), &trust(1), on).unwrap();
+    // A second reader (as after a restart) sees what the installs wrote.
+    let h = RosterHistory::open(dir.path(), &trust(1)).unwrap();
+    assert_eq!(h.versions().unwrap(), [1, 2, 3]);
+    let ng = vectors::requester_key().public_key();
+    let ng_state = "NG".parse().unwrap();
+    let v1 = h.get(1).unwrap();
+    assert_eq!(v1.roster.member_by_key(&ng).unwrap().state, ng_state);
+    assert!(h.get(2).unwrap().roster.member_by_key(&ng).is_none());
+    // NG's answers under version 1 were given before its removal in 2.
+    assert_eq!(h.removed_after(&ng, ng_state, 1, 3).unwrap(), Some(2));
+    assert_eq!(h.removed_after(&ng, ng_state, 1, 1).unwrap(), None);
+    let de = vectors::responder_key().public_key();
+    assert_eq!(
+        h.removed_after(&de, "DE".parse().unwrap(), 1, 3).unwrap(),
+        None
+    );
+    assert_eq!(h.in_force_at(v1.installed_at, 3).unwrap(), Some(3));
+    assert_eq!(h.in_force_at(v1.installed_at, 2).unwrap(), Some(2));
+    assert_eq!(h.in_force_at(0, 3).unwrap(), None);
+    assert!(matches!(
+        h.get(4),
+        Err(RosterError::NotInHistory { version: 4, .. })
+    ));
+}
+
+#[test]
+fn a_data_dir_from_before_the_history_keeps_its_held_roster() {
+    let dir = tempfile::tempdir().unwrap();
+    let on = d("2025-06-01");
+    // As an older node left it: roster.json alone.
+    signed(1, &[1]).write(&dir.path().join(HELD_FILE)).unwrap();
+    assert!(!dir.path().join(HISTORY_DIR).exists());
+    install(dir.path(), &without_ng(2), &trust(1), on).unwrap();
+    let h = RosterHistory::open(dir.path(), &trust(1)).unwrap();
+    assert_eq!(h.versions().unwrap(), [1, 2]);
+    let ng = vectors::requester_key().public_key();
+    assert!(h.get(1).unwrap().roster.member_by_key(&ng).is_some());
+    // Loading the held roster alone adopts it too.
+    let dir = tempfile::tempdir().unwrap();
+    signed(1, &[1]).write(&dir.path().join(HELD_FILE)).unwrap();
+    load_held(dir.path(), &trust(1), on).unwrap().unwrap();
+    let h = RosterHistory::open(dir.path(), &trust(1)).unwrap();
+    assert_eq!(h.versions().unwrap(), [1]);
+}
+
+#[test]
+fn history_entries_verify_against_the_anchors_that_accepted_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let on = d("2025-06-01");
+    install(dir.path(), &signed(1, &[1]), &trust(1), on).unwrap();
+    // The federation moves to anchor 2 alone: version 1 still judges its time.
+    let rotated = TrustConfig {
+        anchors: vec![anchor(2).public_key().to_hex()],
+        threshold: 1,
+    };
+    let mut f2 = RosterFile::new(&body(2)).unwrap();
+    f2.sign(&anchor(2)).unwrap();
+    install(dir.path(), &f2, &rotated, on).unwrap();
+    let h = RosterHistory::open(dir.path(), &rotated).unwrap();
+    assert_eq!(h.get(1).unwrap().roster.version(), 1);
+    assert_eq!(h.get(2).unwrap().roster.version(), 2);
+    // An entry whose roster was altered on disk does not load, naming the file.
+    let path = h.dir().join("v00000000000000000001.json");
+    let mut e: HistoryEntry = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut b = body(1);
+    b.members.pop();
+    e.roster.body = RosterFile::new(&b).unwrap().body;
+    std::fs::write(&path, serde_json::to_vec(&e).unwrap()).unwrap();
+    let fresh = RosterHistory::open(dir.path(), &rotated).unwrap();
+    let err = fresh.get(1).unwrap_err();
+    assert!(
+        matches!(err, RosterError::History { ref path, .. } if path.ends_with("v00000000000000000001.json")),
+        "{err}"
+    );
+    // A version once loaded is not read again.
+    assert_eq!(h.get(1).unwrap().roster.version(), 1);
+}
+
+#[test]
+fn a_failed_install_leaves_the_held_roster_and_the_history_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let on = d("2025-06-01");
+    install(dir.path(), &signed(1, &[1]), &trust(1), on).unwrap();
+    // The held file cannot be replaced: a folder stands in its place.
+    let held = dir.path().join(HELD_FILE);
+    std::fs::remove_file(&held).unwrap();
+    std::fs::create_dir(&held).unwrap();
+    std::fs::write(held.join("x"), b"x").unwrap();
+    assert!(install(dir.path(), &signed(2, &[1]), &trust(1), on).is_err());
+    std::fs::remove_dir_all(&held).unwrap();
+    let h = RosterHistory::open(dir.path(), &trust(1)).unwrap();
+    assert_eq!(h.versions().unwrap(), [1]);
+}
