@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::marking::{MakerAlias, MakerError, MakerTable};
 use crate::model::CountryCode;
 use crate::node::NodeSettings;
-use crate::registry::StoreOptions;
 use crate::roster::TrustConfig;
+use crate::store::StoreOptions;
 
 pub const CONFIG_FILE: &str = "tracenet.toml";
 

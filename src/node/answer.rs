@@ -143,7 +143,7 @@ mod tests {
 
     fn registry(lines: &[String]) -> (tempfile::TempDir, Registry) {
         let dir = tempfile::tempdir().unwrap();
-        let db = registry::open_db(&dir.path().join("db"), &Default::default()).unwrap();
+        let db = crate::store::open_db(&dir.path().join("db"), &Default::default()).unwrap();
         let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
         let recs = lines
             .iter()

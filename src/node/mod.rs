@@ -86,6 +86,8 @@ pub enum NodeError {
     #[error("{0}")]
     Registry(#[from] crate::registry::RegistryError),
     #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
     Traces(#[from] traces::TraceStoreError),
     #[error("{0}")]
     Net(#[from] net::NetError),
@@ -167,7 +169,7 @@ impl Node {
         let key = NodeKey::load(&identity::key_path(data_dir))?;
         let trust = cfg.trust.clone();
         let members = load_members(data_dir, &trust)?;
-        let db = crate::registry::open_db(&data_dir.join("db"), &cfg.store_options())?;
+        let db = crate::store::open_db(&data_dir.join("db"), &cfg.store_options())?;
         let registry = match settings.role {
             Role::Member => Some(Arc::new(Registry::open(
                 &db,
