@@ -30,6 +30,18 @@ impl Default for AnswerPolicy {
     }
 }
 
+impl AnswerPolicy {
+    /// The `[node]` settings' part of the policy; the disclosure policy comes
+    /// from policy.toml.
+    pub fn from_settings(s: &crate::config::NodeSettings) -> Self {
+        AnswerPolicy {
+            answer_no_hit: s.answer_no_hit,
+            max_candidates: s.max_candidates.clamp(1, crate::protocol::MAX_CANDIDATES),
+            disclosure: Policy::default(),
+        }
+    }
+}
+
 /// What to do with a query once the registry has been searched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Planned {

@@ -11,7 +11,6 @@ pub mod members;
 pub mod metrics;
 pub mod policy;
 pub mod report;
-pub mod settings;
 pub mod traces;
 
 use std::collections::{BTreeSet, HashSet};
@@ -36,8 +35,8 @@ use crate::protocol::{
 use crate::registry::{NationalText, Registry};
 use crate::roster::{self, Roster, RosterError, RosterFile, TrustConfig};
 
+pub use crate::config::{NodeSettings, Role};
 pub use members::{MemberInfo, Members};
-pub use settings::{NodeSettings, Role};
 pub use traces::{Asked, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore};
 
 use limits::RateLimiter;
@@ -178,7 +177,7 @@ impl Node {
             )?)),
             Role::Bootstrap => None,
         };
-        let net_cfg = settings.net_config()?;
+        let net_cfg = settings.net_config().map_err(NodeError::Config)?;
         let (net, events) = net::spawn(key.libp2p_keypair(), net_cfg)?;
         let traces = TraceStore::open(&db)?;
         let pending: HashSet<String> = traces
@@ -196,7 +195,7 @@ impl Node {
                 inbox: inbox::Inbox::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
                 policy: answer::AnswerPolicy {
                     disclosure: policy,
-                    ..settings.answer_policy()
+                    ..answer::AnswerPolicy::from_settings(&settings)
                 },
                 exact_limiter: Mutex::new(RateLimiter::new(settings.queries_per_minute)),
                 fuzzy_limiter: Mutex::new(RateLimiter::new(settings.fuzzy_queries_per_minute)),

@@ -5,9 +5,22 @@ use super::*;
 use crate::marking::MakerAlias;
 
 /// The registry is handed its database; `store`, which opens the node's, sits
-/// below this module, so the tests open one with sled directly.
+/// below this module, so the tests open one with sled directly. sled's I/O
+/// threads may hold the file lock for a moment after a `Db` in this process is
+/// dropped, so a reopen waits for it (up to 5 s).
 fn open_db(path: &Path) -> sled::Result<sled::Db> {
-    sled::open(path)
+    let start = std::time::Instant::now();
+    loop {
+        match sled::open(path) {
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && start.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            r => return r,
+        }
+    }
 }
 
 fn open_temp() -> (tempfile::TempDir, Registry) {

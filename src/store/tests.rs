@@ -1,5 +1,39 @@
 use super::*;
 
+/// sled's I/O threads may hold the file lock for a moment after a `Db` in this
+/// process is dropped; an open in the same process waits for it (up to 5 s).
+fn open_when_free(dir: &Path) -> Result<sled::Db, StoreError> {
+    let start = std::time::Instant::now();
+    loop {
+        match open_db(dir, &StoreOptions::default()) {
+            Err(StoreError::Locked(_)) if start.elapsed().as_secs() < 5 => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            r => return r,
+        }
+    }
+}
+
+fn reopen(dir: &Path) -> sled::Db {
+    open_when_free(dir).unwrap()
+}
+
+/// sled's own open, waiting out the same lock.
+fn plain_sled_open(dir: &Path) -> sled::Result<sled::Db> {
+    let start = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(dir).open() {
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && start.elapsed().as_secs() < 5 =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            r => return r,
+        }
+    }
+}
+
 /// A store with one key written, flushed and closed, then opened and closed
 /// again as a restarted node leaves it. sled 0.34.7 writes its snapshot while
 /// opening (when the log has moved past the last one), so the reopening leaves
@@ -15,7 +49,7 @@ fn closed_store() -> (tempfile::TempDir, PathBuf) {
         .unwrap();
     db.flush().unwrap();
     drop(db);
-    drop(open_db(&dir, &StoreOptions::default()).unwrap());
+    drop(reopen(&dir));
     assert!(!snapshots(&dir).is_empty(), "sled took no snapshot");
     (root, dir)
 }
@@ -62,14 +96,14 @@ fn an_unfinished_snapshot_left_by_a_crash_is_set_aside_and_the_store_opens() {
     let planted = plant_unfinished_snapshot(&dir);
 
     // sled itself takes the file for the newest snapshot and refuses to open.
-    let plain = sled::Config::new().path(&dir).open();
+    let plain = plain_sled_open(&dir);
     assert!(
         matches!(plain, Err(sled::Error::Corruption { .. })),
         "sled opened a store with a torn snapshot: {:?}",
         plain.map(|_| ())
     );
 
-    let db = open_db(&dir, &StoreOptions::default()).unwrap();
+    let db = reopen(&dir);
     assert_eq!(
         read_back(&db).as_deref(),
         Some(&b"kept across the crash"[..])
@@ -90,7 +124,7 @@ fn an_unfinished_snapshot_left_by_a_crash_is_set_aside_and_the_store_opens() {
     db.open_tree("traces").unwrap().insert(b"t2", b"x").unwrap();
     db.flush().unwrap();
     drop(db);
-    let db = open_db(&dir, &StoreOptions::default()).unwrap();
+    let db = reopen(&dir);
     assert_eq!(
         read_back(&db).as_deref(),
         Some(&b"kept across the crash"[..])
@@ -100,7 +134,7 @@ fn an_unfinished_snapshot_left_by_a_crash_is_set_aside_and_the_store_opens() {
 #[test]
 fn a_store_in_use_is_reported_locked_and_its_files_left_alone() {
     let (_root, dir) = closed_store();
-    let running = open_db(&dir, &StoreOptions::default()).unwrap();
+    let running = reopen(&dir);
     // A running node may be between writing and renaming a snapshot right now.
     let in_progress = plant_unfinished_snapshot(&dir);
     let e = open_db(&dir, &StoreOptions::default()).unwrap_err();
@@ -115,7 +149,7 @@ fn damage_that_remains_names_the_store_and_what_to_do() {
     // A complete-looking snapshot whose checksum fails: not ours to discard.
     let torn = dir.join(format!("snap.{:016X}", u64::MAX / 2));
     std::fs::write(&torn, [1u8; 40]).unwrap();
-    let e = open_db(&dir, &StoreOptions::default()).unwrap_err();
+    let e = open_when_free(&dir).unwrap_err();
     let said = e.to_string();
     assert!(matches!(e, StoreError::Damaged { .. }), "{said}");
     assert!(said.contains(&dir.display().to_string()), "{said}");
