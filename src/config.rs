@@ -8,9 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::marking::{MakerAlias, MakerError, MakerTable};
 use crate::model::CountryCode;
-use crate::node::NodeSettings;
-use crate::registry::StoreOptions;
 use crate::roster::TrustConfig;
+use crate::store::StoreOptions;
+
+mod settings;
+
+pub use settings::{NodeSettings, Role};
 
 pub const CONFIG_FILE: &str = "tracenet.toml";
 

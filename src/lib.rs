@@ -4,7 +4,8 @@
 //! The modules are walls; each may use only those before it in this list:
 //! `codec` (the one place bincode appears), `model`, `marking` (markings and matching), `registry` (the national store),
 //! `protocol` (wire messages, codec, signatures), `identity`, `roster`,
-//! `evidence`, `audit` (the hash-chained log), `net` (libp2p), `config`, `node` (the application), `api` (the
+//! `evidence`, `audit` (the hash-chained log), `store` (the node's sled database: the one
+//! place it is opened), `net` (libp2p), `config`, `node` (the application), `api` (the
 //! local control API), `demo`, `cli`.
 
 pub mod api;
@@ -22,3 +23,4 @@ pub mod node;
 pub mod protocol;
 pub mod registry;
 pub mod roster;
+pub mod store;

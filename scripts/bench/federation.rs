@@ -265,7 +265,7 @@ fn answering_pipeline(records_file: &std::path::Path, samples: &[Value]) -> (f64
     use tracenet::node::answer::{AnswerPolicy, answer};
     use tracenet::protocol::*;
     let dir = tempfile::tempdir().unwrap();
-    let db = tracenet::registry::open_db(&dir.path().join("db"), &Default::default()).unwrap();
+    let db = tracenet::store::open_db(&dir.path().join("db"), &Default::default()).unwrap();
     let reg = tracenet::registry::Registry::open(&db, MakerTable::built_in()).unwrap();
     tracenet::registry::import::import_file(&reg, records_file, &Default::default(), &mut |_| {})
         .unwrap();

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use tracenet::marking::MakerTable;
 use tracenet::model::CountryCode;
-use tracenet::registry::{self, FindQuery, ImportOptions, Registry, StoreOptions};
+use tracenet::registry::{self, FindQuery, ImportOptions, Registry};
+use tracenet::store::{self, StoreOptions};
 
 /// The allocator of the `tracenet` binary (src/main.rs), so that the figures are
 /// those of the program a tracing unit runs.
@@ -108,7 +109,7 @@ fn main() {
     let input_bytes = std::fs::metadata(&input).expect("input").len();
 
     let db_dir = dir.path().join("db");
-    let db = registry::open_db(
+    let db = store::open_db(
         &db_dir,
         &StoreOptions {
             cache_bytes: cache_mb << 20,

@@ -117,6 +117,26 @@ pub async fn render(node: &Node) -> String {
             ("direction=\"out\"", net.gossip_out),
         ],
     );
+    let refused: Vec<(String, u64)> = net
+        .connections_refused
+        .iter()
+        .map(|(reason, n)| (format!("reason=\"{reason}\""), *n))
+        .collect();
+    let refused: Vec<(&str, u64)> = refused.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    line(
+        &mut out,
+        "tracenet_connections_refused_total",
+        "counter",
+        "Inbound connections refused, by reason.",
+        &refused,
+    );
+    line(
+        &mut out,
+        "tracenet_peers_graylisted",
+        "gauge",
+        "Peers whose gossip is ignored: score below the graylist threshold.",
+        &[("", net.peers_graylisted as u64)],
+    );
     let records = node.registry().and_then(|r| r.len().ok()).unwrap_or(0);
     line(
         &mut out,

@@ -21,8 +21,8 @@ pub use reply::status_of;
 pub use server::{HEADER_TIMEOUT, MAX_CONNECTIONS};
 pub use views::{AnswerView, TraceView};
 
+use crate::config::NodeSettings;
 use crate::node::Node;
-use crate::node::settings::NodeSettings;
 
 pub const TOKEN_FILE: &str = "api.token";
 pub const ADDR_FILE: &str = "api.addr";

@@ -31,7 +31,8 @@ pub fn status_of(e: &NodeError) -> StatusCode {
         | NodeError::Traces(_)
         | NodeError::Net(_)
         | NodeError::Config(_)
-        | NodeError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        | NodeError::Storage(_)
+        | NodeError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

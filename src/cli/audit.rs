@@ -37,7 +37,7 @@ fn offline<T>(
     f: impl FnOnce(&AuditLog, &NodeKey) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
-    let db = crate::registry::open_db(&ctx.data_dir.join("db"), &cfg.store_options())?;
+    let db = crate::store::open_db(&ctx.data_dir.join("db"), &cfg.store_options())?;
     let key = NodeKey::load(&identity::key_path(&ctx.data_dir))?;
     f(&AuditLog::open(&db)?, &key)
 }

@@ -186,7 +186,7 @@ fn init(ctx: &Context, state: &str, force: bool) -> anyhow::Result<()> {
     write_new_file(&cfg_path, crate::config::Config::template(state).as_bytes())?;
     let cfg = crate::config::Config::load(&cfg_path)?;
     let identity = trust::init_identity(dir)?;
-    crate::registry::open_db(&dir.join("db"), &cfg.store_options())?.flush()?;
+    crate::store::open_db(&dir.join("db"), &cfg.store_options())?.flush()?;
     #[derive(serde::Serialize)]
     struct Out<'a> {
         data_dir: &'a std::path::Path,

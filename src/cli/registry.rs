@@ -156,8 +156,8 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
 
 fn is_locked(e: &anyhow::Error) -> bool {
     matches!(
-        e.downcast_ref::<registry::RegistryError>(),
-        Some(registry::RegistryError::Locked(_))
+        e.downcast_ref::<crate::store::StoreError>(),
+        Some(crate::store::StoreError::Locked(_))
     )
 }
 
@@ -243,7 +243,7 @@ fn join_counts<K: std::fmt::Display>(m: &std::collections::BTreeMap<K, u64>) -> 
 /// Loads the configuration and opens the registry of the data directory.
 pub fn open(ctx: &Context) -> anyhow::Result<(Config, Registry)> {
     let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
-    let db = registry::open_db(&ctx.data_dir.join("db"), &cfg.store_options())?;
+    let db = crate::store::open_db(&ctx.data_dir.join("db"), &cfg.store_options())?;
     let reg = Registry::open(&db, cfg.maker_table()?)?;
     Ok((cfg, reg))
 }

@@ -69,9 +69,15 @@ fn gossipsub(keypair: &libp2p::identity::Keypair, cfg: &NetConfig) -> Result<Gos
         ip_colocation_factor_weight: 0.0,
         ..PeerScoreParams::default()
     };
-    g.with_peer_score(params, PeerScoreThresholds::default())
+    g.with_peer_score(params, score_thresholds())
         .map_err(|e| NetError::Transport(format!("gossipsub scoring: {e}")))?;
     Ok(g)
+}
+
+/// Gossipsub's score thresholds; the graylist one is also what
+/// `tracenet_peers_graylisted` counts against.
+pub fn score_thresholds() -> PeerScoreThresholds {
+    PeerScoreThresholds::default()
 }
 
 /// Scoring for one tracenet topic: invalid messages (forged, not from a member,

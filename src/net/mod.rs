@@ -4,9 +4,11 @@
 
 mod behaviour;
 mod codec;
+mod port;
 mod topic;
+mod watch;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -19,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use topic::{TOPIC_ROOT, Topic, TopicError};
 
 use behaviour::{Behaviour, BehaviourEvent};
+use watch::{OncePer, RefusalReason, Refusals, Who};
 
 /// How the network side is set up.
 #[derive(Debug, Clone)]
@@ -55,6 +58,16 @@ pub enum NetError {
     Transport(String),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: Multiaddr, reason: String },
+    #[error(
+        "cannot listen on {addr}: TCP port {port} is already in use{}; stop it, or give this node another port in node.listen",
+        .holder.as_deref().map(|h| format!(" by {h}")).unwrap_or_else(|| " by another process".into())
+    )]
+    PortInUse {
+        addr: Multiaddr,
+        port: u16,
+        /// "process PID (NAME)", when it could be found.
+        holder: Option<String>,
+    },
     #[error("the network task has stopped")]
     Stopped,
     #[error("no peer is subscribed to {0}")]
@@ -123,6 +136,11 @@ pub struct NetStatus {
     pub allowed: usize,
     pub gossip_in: u64,
     pub gossip_out: u64,
+    /// Inbound connections refused since start, by reason (every reason listed).
+    pub connections_refused: BTreeMap<&'static str, u64>,
+    /// Connected peers whose gossip score is below the graylist threshold: their
+    /// gossip is ignored until the score recovers.
+    pub peers_graylisted: usize,
 }
 
 enum Command {
@@ -230,6 +248,11 @@ pub fn spawn(
     cfg: NetConfig,
 ) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), NetError> {
     let mut swarm = behaviour::build_swarm(keypair, &cfg)?;
+    // Every port is checked before any is taken, so that a refusal leaves
+    // nothing half-listening.
+    for addr in &cfg.listen {
+        port::ensure_free(addr)?;
+    }
     for addr in &cfg.listen {
         swarm
             .listen_on(addr.clone())
@@ -253,6 +276,8 @@ pub fn spawn(
         next_inbound: 0,
         gossip_in: 0,
         gossip_out: 0,
+        refusals: Refusals::default(),
+        graylist_logged: OncePer::new(Duration::from_secs(3600), 1024),
     };
     tokio::spawn(event_loop.run());
     Ok((NetHandle { tx, peer_id }, events))
@@ -270,6 +295,8 @@ struct EventLoop {
     next_inbound: u64,
     gossip_in: u64,
     gossip_out: u64,
+    refusals: Refusals,
+    graylist_logged: OncePer<PeerId>,
 }
 
 impl EventLoop {
@@ -283,7 +310,10 @@ impl EventLoop {
                     // Every handle is gone: the node is shutting down.
                     None => return,
                 },
-                _ = redial.tick() => self.dial_missing_members(),
+                _ = redial.tick() => {
+                    self.dial_missing_members();
+                    self.log_graylisted();
+                }
             }
         }
     }
@@ -428,6 +458,32 @@ impl EventLoop {
         }
     }
 
+    /// Peers whose gossip score fell below the graylist threshold.
+    fn graylisted(&self) -> Vec<PeerId> {
+        let g = &self.swarm.behaviour().gossipsub;
+        let threshold = behaviour::score_thresholds().graylist_threshold;
+        g.all_peers()
+            .map(|(p, _)| *p)
+            .filter(|p| g.peer_score(p).is_some_and(|s| s < threshold))
+            .collect()
+    }
+
+    /// Says once an hour per peer that gossipsub ignores it, since gossipsub
+    /// itself only says so at debug level.
+    fn log_graylisted(&mut self) {
+        let now = std::time::Instant::now();
+        for peer in self.graylisted() {
+            if self.graylist_logged.check(&peer, now) {
+                let score = self.swarm.behaviour().gossipsub.peer_score(&peer);
+                tracing::info!(
+                    %peer,
+                    score = score.unwrap_or_default(),
+                    "peer graylisted: its gossip score is below the threshold (invalid messages), so its gossip is ignored until the score recovers (tracenet_peers_graylisted)"
+                );
+            }
+        }
+    }
+
     fn status(&self) -> NetStatus {
         let g = &self.swarm.behaviour().gossipsub;
         let mut topic_peers: HashMap<String, Vec<String>> = HashMap::new();
@@ -452,6 +508,8 @@ impl EventLoop {
             allowed: self.swarm.behaviour().allow.allowed_peers().len(),
             gossip_in: self.gossip_in,
             gossip_out: self.gossip_out,
+            connections_refused: self.refusals.counts(),
+            peers_graylisted: self.graylisted().len(),
         }
     }
 
@@ -474,6 +532,21 @@ impl EventLoop {
                 ..
             } => {
                 self.emit(NetEvent::PeerDown(peer_id));
+            }
+            // A behaviour refused the peer (the allow list, the limits): counted
+            // and logged here, as libp2p reports it nowhere else.
+            SwarmEvent::IncomingConnectionError {
+                error: libp2p::swarm::ListenError::Denied { cause },
+                peer_id,
+                send_back_addr,
+                ..
+            } => {
+                let who = match peer_id {
+                    Some(p) => Who::Peer(p),
+                    None => Who::Address(host_of(&send_back_addr)),
+                };
+                self.refusals
+                    .record(RefusalReason::of(&cause), who, &send_back_addr);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(ev)) => self.on_gossip(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Rr(ev)) => self.on_request_response(ev),
@@ -588,3 +661,16 @@ impl EventLoop {
         }
     }
 }
+
+/// The IP part of a remote address: a peer that cannot be named is remembered
+/// by host, since its port changes with every attempt.
+fn host_of(addr: &Multiaddr) -> String {
+    match addr.iter().next() {
+        Some(libp2p::multiaddr::Protocol::Ip4(ip)) => ip.to_string(),
+        Some(libp2p::multiaddr::Protocol::Ip6(ip)) => ip.to_string(),
+        _ => addr.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

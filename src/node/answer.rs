@@ -30,6 +30,18 @@ impl Default for AnswerPolicy {
     }
 }
 
+impl AnswerPolicy {
+    /// The `[node]` settings' part of the policy; the disclosure policy comes
+    /// from policy.toml.
+    pub fn from_settings(s: &crate::config::NodeSettings) -> Self {
+        AnswerPolicy {
+            answer_no_hit: s.answer_no_hit,
+            max_candidates: s.max_candidates.clamp(1, crate::protocol::MAX_CANDIDATES),
+            disclosure: Policy::default(),
+        }
+    }
+}
+
 /// What to do with a query once the registry has been searched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Planned {
@@ -143,7 +155,7 @@ mod tests {
 
     fn registry(lines: &[String]) -> (tempfile::TempDir, Registry) {
         let dir = tempfile::tempdir().unwrap();
-        let db = registry::open_db(&dir.path().join("db"), &Default::default()).unwrap();
+        let db = crate::store::open_db(&dir.path().join("db"), &Default::default()).unwrap();
         let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
         let recs = lines
             .iter()

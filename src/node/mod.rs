@@ -30,7 +30,6 @@ pub mod report;
 mod requester;
 mod responder;
 mod review;
-pub mod settings;
 mod status;
 pub mod traces;
 
@@ -54,9 +53,9 @@ use crate::protocol::{self, Freshness, IntendedUse, LegalGround, Limits, Priorit
 use crate::registry::{NationalText, Registry};
 use crate::roster::TrustConfig;
 
+pub use crate::config::{NodeSettings, Role};
 pub use members::{MemberInfo, Members};
 pub use review::DecideError;
-pub use settings::{NodeSettings, Role};
 pub use status::{NodeStatus, trace_status};
 pub use traces::{Asked, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore};
 
@@ -106,6 +105,8 @@ pub enum NodeError {
     Roster(String),
     #[error("{0}")]
     Registry(#[from] crate::registry::RegistryError),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Traces(#[from] traces::TraceStoreError),
     #[error("{0}")]
@@ -215,7 +216,7 @@ impl Node {
         let key = NodeKey::load(&identity::key_path(data_dir))?;
         let trust = cfg.trust.clone();
         let members = membership::load_members(data_dir, &trust)?;
-        let db = crate::registry::open_db(&data_dir.join("db"), &cfg.store_options())?;
+        let db = crate::store::open_db(&data_dir.join("db"), &cfg.store_options())?;
         let registry = match settings.role {
             Role::Member => Some(Arc::new(Registry::open(
                 &db,
@@ -224,7 +225,7 @@ impl Node {
             )?)),
             Role::Bootstrap => None,
         };
-        let net_cfg = settings.net_config()?;
+        let net_cfg = settings.net_config().map_err(NodeError::Config)?;
         let (net, events) = net::spawn(key.libp2p_keypair(), net_cfg)?;
         let traces = TraceStore::open(&db)?;
         let pending: HashSet<String> = traces
@@ -242,7 +243,7 @@ impl Node {
                 inbox: inbox::Inbox::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
                 policy: answer::AnswerPolicy {
                     disclosure: policy,
-                    ..settings.answer_policy()
+                    ..answer::AnswerPolicy::from_settings(&settings)
                 },
                 exact_limiter: Mutex::new(RateLimiter::new(settings.queries_per_minute)),
                 fuzzy_limiter: Mutex::new(RateLimiter::new(settings.fuzzy_queries_per_minute)),

@@ -16,7 +16,6 @@ pub mod synthetic;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::ops::Bound;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -113,12 +112,6 @@ fn split_kept<'a>(key: &[u8], v: &'a [u8]) -> Result<(&'a str, &'a [u8]), Regist
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
-    #[error(
-        "the registry in {0} is in use by another process; stop it, or run the command against the running node"
-    )]
-    Locked(PathBuf),
-    #[error("cannot open the registry in {path}: {source}")]
-    Open { path: PathBuf, source: sled::Error },
     #[error("registry storage: {0}")]
     Storage(#[from] sled::Error),
     #[error(
@@ -135,39 +128,6 @@ pub enum RegistryError {
     Maker(#[from] MakerError),
     #[error("cannot write the export: {0}")]
     Write(#[from] std::io::Error),
-}
-
-/// How the registry's sled database is opened.
-#[derive(Debug, Clone)]
-pub struct StoreOptions {
-    /// sled's page cache, in bytes.
-    pub cache_bytes: u64,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            cache_bytes: 256 * 1024 * 1024,
-        }
-    }
-}
-
-/// Opens (creating if needed) the node's sled database in `dir`.
-pub fn open_db(dir: &Path, opts: &StoreOptions) -> Result<sled::Db, RegistryError> {
-    sled::Config::new()
-        .path(dir)
-        .cache_capacity(opts.cache_bytes)
-        .open()
-        .map_err(|source| {
-            if source.to_string().contains("could not acquire lock") {
-                RegistryError::Locked(dir.to_path_buf())
-            } else {
-                RegistryError::Open {
-                    path: dir.to_path_buf(),
-                    source,
-                }
-            }
-        })
 }
 
 /// A search of the registry by marking.

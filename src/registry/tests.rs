@@ -1,11 +1,31 @@
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::marking::MakerAlias;
 
+/// The registry is handed its database; `store`, which opens the node's, sits
+/// below this module, so the tests open one with sled directly. sled's I/O
+/// threads may hold the file lock for a moment after a `Db` in this process is
+/// dropped, so a reopen waits for it (up to 5 s).
+fn open_db(path: &Path) -> sled::Result<sled::Db> {
+    let start = std::time::Instant::now();
+    loop {
+        match sled::open(path) {
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && start.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            r => return r,
+        }
+    }
+}
+
 fn open_temp() -> (tempfile::TempDir, Registry) {
     let dir = tempfile::tempdir().unwrap();
-    let db = open_db(&dir.path().join("db"), &StoreOptions::default()).unwrap();
+    let db = open_db(&dir.path().join("db")).unwrap();
     let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
     (dir, reg)
 }
@@ -325,13 +345,13 @@ fn a_changed_maker_table_rebuilds_the_index() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     {
-        let db = open_db(&path, &StoreOptions::default()).unwrap();
+        let db = open_db(&path).unwrap();
         let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
         reg.put_all(vec![record("A", "Acme Works", "DE", "1")])
             .unwrap();
         reg.flush().unwrap();
     }
-    let db = open_db(&path, &StoreOptions::default()).unwrap();
+    let db = open_db(&path).unwrap();
     let table = MakerTable::with_extra(&[MakerAlias {
         name: "Acme Arms".into(),
         aliases: vec!["Acme Works".into()],
@@ -390,7 +410,7 @@ fn a_registry_in_the_first_layout_is_moved_to_the_current_one() {
         .collect();
     {
         // Layout 1, written as the previous release wrote it.
-        let db = open_db(&path, &StoreOptions::default()).unwrap();
+        let db = open_db(&path).unwrap();
         let tree = db.open_tree("registry").unwrap();
         for r in &recs {
             let loc = Registry::open_raw_location(r);
@@ -417,7 +437,7 @@ fn a_registry_in_the_first_layout_is_moved_to_the_current_one() {
         .unwrap();
         db.flush().unwrap();
     }
-    let db = open_db(&path, &StoreOptions::default()).unwrap();
+    let db = open_db(&path).unwrap();
     let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
     assert_eq!(reg.len().unwrap(), 300);
     assert_eq!(reg.tree.scan_prefix(b"r").count(), 0);
@@ -466,12 +486,12 @@ fn a_changed_maker_table_re_places_records_across_buckets() {
         })
         .collect();
     {
-        let db = open_db(&path, &StoreOptions::default()).unwrap();
+        let db = open_db(&path).unwrap();
         let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
         reg.put_all(recs.clone()).unwrap();
         reg.flush().unwrap();
     }
-    let db = open_db(&path, &StoreOptions::default()).unwrap();
+    let db = open_db(&path).unwrap();
     let table = MakerTable::with_extra(&[MakerAlias {
         name: "Acme Arms".into(),
         aliases: vec!["Acme Works".into()],
@@ -546,7 +566,7 @@ fn readers_see_every_record_once_while_an_import_moves_and_splits() {
 #[test]
 fn a_store_from_a_newer_layout_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let db = open_db(&dir.path().join("db"), &StoreOptions::default()).unwrap();
+    let db = open_db(&dir.path().join("db")).unwrap();
     db.open_tree("registry")
         .unwrap()
         .insert(keys::LAYOUT, &[9u8][..])
@@ -563,7 +583,7 @@ fn an_unreadable_first_layout_record_is_set_aside_and_counts_are_rebuilt() {
     let path = dir.path().join("db");
     let good = record("A1", "Walther", "DE", "BP0746");
     {
-        let db = open_db(&path, &StoreOptions::default()).unwrap();
+        let db = open_db(&path).unwrap();
         let tree = db.open_tree("registry").unwrap();
         tree.insert(b"rA1", serde_json::to_vec(&good).unwrap())
             .unwrap();
@@ -575,7 +595,7 @@ fn an_unreadable_first_layout_record_is_set_aside_and_counts_are_rebuilt() {
         )
         .unwrap();
     }
-    let db = open_db(&path, &StoreOptions::default()).unwrap();
+    let db = open_db(&path).unwrap();
     let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
     assert_eq!(reg.len().unwrap(), 1);
     assert_eq!(reg.get(&good.id).unwrap(), Some(good));

@@ -6,8 +6,6 @@ use std::time::Duration;
 use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 
-use super::NodeError;
-use super::answer::AnswerPolicy;
 use crate::net::NetConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,38 +82,26 @@ impl Default for NodeSettings {
 }
 
 impl NodeSettings {
-    pub fn answer_policy(&self) -> AnswerPolicy {
-        AnswerPolicy {
-            answer_no_hit: self.answer_no_hit,
-            max_candidates: self
-                .max_candidates
-                .clamp(1, crate::protocol::MAX_CANDIDATES),
-            disclosure: Default::default(),
-        }
-    }
-
-    pub fn net_config(&self) -> Result<NetConfig, NodeError> {
+    /// The network side's settings; an error names the key and value.
+    pub fn net_config(&self) -> Result<NetConfig, String> {
         let listen = self
             .listen
             .iter()
             .map(|a| {
-                a.parse::<Multiaddr>().map_err(|e| {
-                    NodeError::Config(format!("node.listen: {a:?} is not a multiaddr: {e}"))
-                })
+                a.parse::<Multiaddr>()
+                    .map_err(|e| format!("node.listen: {a:?} is not a multiaddr: {e}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let bootstrap = self
             .bootstrap
             .iter()
             .map(|a| {
-                let m = a.parse::<Multiaddr>().map_err(|e| {
-                    NodeError::Config(format!("node.bootstrap: {a:?} is not a multiaddr: {e}"))
-                })?;
+                let m = a
+                    .parse::<Multiaddr>()
+                    .map_err(|e| format!("node.bootstrap: {a:?} is not a multiaddr: {e}"))?;
                 match m.iter().last() {
                     Some(libp2p::multiaddr::Protocol::P2p(_)) => Ok(m),
-                    _ => Err(NodeError::Config(format!(
-                        "node.bootstrap: {a:?} must end in /p2p/PEERID"
-                    ))),
+                    _ => Err(format!("node.bootstrap: {a:?} must end in /p2p/PEERID")),
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -133,7 +119,7 @@ impl NodeSettings {
 
     /// Checks what serde cannot: addresses parse, the API stays on loopback.
     pub fn validate(&self) -> Result<(), String> {
-        self.net_config().map_err(|e| e.to_string())?;
+        self.net_config()?;
         let api: std::net::SocketAddr = self.api_listen.parse().map_err(|e| {
             format!(
                 "node.api_listen: {:?} is not an address: {e}",

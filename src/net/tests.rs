@@ -1,0 +1,87 @@
+//! Two network sides in one process, on 127.0.0.1, without the node.
+
+use std::time::Duration;
+
+use super::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn start() -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
+    let cfg = NetConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        redial_every: Duration::from_millis(200),
+        ..NetConfig::default()
+    };
+    let (h, mut events) = spawn(libp2p::identity::Keypair::generate_ed25519(), cfg).unwrap();
+    let addr = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(NetEvent::Listening(a)) = events.recv().await {
+                return a;
+            }
+        }
+    })
+    .await
+    .expect("listening");
+    (h, events, addr)
+}
+
+/// Polls `f` until it is true, draining nothing; panics after `WAIT`.
+async fn until<F: AsyncFnMut() -> bool>(what: &str, mut f: F) {
+    let start = std::time::Instant::now();
+    while !f().await {
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_member_whose_gossip_is_rejected_shows_as_graylisted() {
+    let (a, _a_events, a_addr) = start().await;
+    let (b, mut b_events, b_addr) = start().await;
+    let members: HashMap<PeerId, Vec<Multiaddr>> = [
+        (a.local_peer_id(), vec![a_addr]),
+        (b.local_peer_id(), vec![b_addr]),
+    ]
+    .into();
+    a.set_members(members.clone()).await.unwrap();
+    b.set_members(members).await.unwrap();
+    let topic = Topic::Roster;
+    a.set_topics([topic.clone()].into()).await.unwrap();
+    b.set_topics([topic.clone()].into()).await.unwrap();
+    until("a to see b subscribed", async || {
+        a.subscribers(vec![topic.clone()])
+            .await
+            .unwrap()
+            .contains(&b.local_peer_id())
+    })
+    .await;
+    assert_eq!(b.status().await.unwrap().peers_graylisted, 0);
+
+    // Messages b finds invalid: one weighs -100 against a graylist threshold
+    // of -80, and the penalty decays by half each second, so a keeps sending
+    // until b has been seen to graylist it.
+    let mut sent = 0u32;
+    let mut ticker = tokio::time::interval(Duration::from_millis(50));
+    let seen = tokio::time::timeout(WAIT, async {
+        loop {
+            tokio::select! {
+                Some(ev) = b_events.recv() => {
+                    if let NetEvent::Gossip { id, .. } = ev {
+                        b.validate(id, Verdict::Reject).await.unwrap();
+                    }
+                }
+                _ = ticker.tick() => {
+                    if b.status().await.unwrap().peers_graylisted == 1 {
+                        return sent;
+                    }
+                    let _ = a.publish(topic.clone(), format!("not a roster {sent}").into_bytes()).await;
+                    sent += 1;
+                }
+            }
+        }
+    })
+    .await
+    .expect("b to count a as graylisted");
+    assert!(seen >= 1);
+    assert_eq!(a.status().await.unwrap().peers_graylisted, 0);
+}
