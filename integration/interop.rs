@@ -16,7 +16,7 @@ mod common;
 mod fed;
 
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fed::*;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
@@ -37,6 +37,9 @@ use tracenet::protocol::{
 
 /// What js-libp2p and go-libp2p put in one IHAVE at most.
 const IHAVE_IDS: usize = 5_000;
+
+/// More messages in one RPC than rust-libp2p's gossipsub decodes by default (500).
+const MESSAGES_IN_ONE_RPC: usize = 600;
 
 const MADE: &str = r#"{"date":"2009-03-14","kind":"manufactured","holder":"manufacturer"}"#;
 
@@ -110,25 +113,33 @@ fn full_ihave(author: &PeerId, topic: &str) -> pb::Rpc {
     }
 }
 
-/// An RPC publishing `data` on `topic`, signed as gossipsub's strict mode
-/// requires: the key signs "libp2p-pubsub:" and the message without signature.
-fn signed_publish(key: &libp2p::identity::Keypair, topic: &str, data: Vec<u8>) -> pb::Rpc {
-    let seqno = SystemTime::now()
+/// An RPC publishing each of `data` on `topic` as its own message, signed as
+/// gossipsub's strict mode requires: the author's key signs "libp2p-pubsub:"
+/// and the message without its signature.
+fn signed_publish(key: &libp2p::identity::Keypair, topic: &str, data: &[Vec<u8>]) -> pb::Rpc {
+    let first = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
-    let mut m = pb::Message {
-        from: Some(key.public().to_peer_id().to_bytes()),
-        data: Some(data),
-        seqno: Some(seqno.to_be_bytes().to_vec()),
-        topic: topic.to_string(),
-        signature: None,
-        key: None,
-    };
-    let signed = [b"libp2p-pubsub:".as_slice(), &m.encode_to_vec()].concat();
-    m.signature = Some(key.sign(&signed).unwrap());
+    let publish = data
+        .iter()
+        .zip(first..)
+        .map(|(d, seqno)| {
+            let mut m = pb::Message {
+                from: Some(key.public().to_peer_id().to_bytes()),
+                data: Some(d.clone()),
+                seqno: Some(seqno.to_be_bytes().to_vec()),
+                topic: topic.to_string(),
+                signature: None,
+                key: None,
+            };
+            let signed = [b"libp2p-pubsub:".as_slice(), &m.encode_to_vec()].concat();
+            m.signature = Some(key.sign(&signed).unwrap());
+            m
+        })
+        .collect();
     pb::Rpc {
-        publish: vec![m],
+        publish,
         ..Default::default()
     }
 }
@@ -164,7 +175,9 @@ impl request_response::Codec for RawRpc {
         _: &StreamProtocol,
         _: &mut T,
     ) -> std::io::Result<Vec<u8>> {
-        Err(std::io::Error::other("the test peer only opens gossipsub streams"))
+        Err(std::io::Error::other(
+            "the test peer only opens gossipsub streams",
+        ))
     }
 
     async fn read_response<T: AsyncRead + Unpin + Send>(
@@ -357,9 +370,10 @@ impl TestPeer {
         use request_response::{Event, Message};
         match ev {
             SwarmEvent::Behaviour(PeerBehaviourEvent::Answers(Event::Message {
-                message: Message::Request {
-                    request, channel, ..
-                },
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
                 ..
             })) => {
                 let _ = self
@@ -376,7 +390,8 @@ impl TestPeer {
                 let _ = self.reports.send(Report::Burst(Ok(())));
             }
             SwarmEvent::Behaviour(PeerBehaviourEvent::Raw(Event::OutboundFailure {
-                error, ..
+                error,
+                ..
             })) => {
                 let _ = self.reports.send(Report::Burst(Err(error.to_string())));
             }
@@ -467,8 +482,18 @@ fn query(key: &NodeKey, state: &str, marking: Marking) -> Signed<TraceQuery> {
     .unwrap()
 }
 
-#[test]
-fn a_full_ihave_does_not_stop_the_node_reading_its_sender() {
+/// DE, a real node holding a Walther pistol, and the test peer as KE's member,
+/// the two meshed on the Walther prefix topic.
+struct Setup {
+    fed: Federation,
+    peer: Handle,
+    key: NodeKey,
+    keypair: libp2p::identity::Keypair,
+    topic: String,
+    marking: Marking,
+}
+
+fn setup() -> Setup {
     let mut fed = Federation::start(vec![
         NodeSpec::member(
             "DE",
@@ -484,42 +509,83 @@ fn a_full_ihave_does_not_stop_the_node_reading_its_sender() {
     fed.node_mut("KE").kill();
     let key = NodeKey::load(&tracenet::identity::key_path(&fed.node("KE").dir)).unwrap();
     let keypair = key.libp2p_keypair();
-    let me = keypair.public().to_peer_id();
-    let de = fed.node("DE");
-
-    let marking = Marking::new("Carl Walther", CountryCode::parse("DE").unwrap(), "BP0746").unwrap();
+    let marking =
+        Marking::new("Carl Walther", CountryCode::parse("DE").unwrap(), "BP0746").unwrap();
     let topic = Topic::Prefix(marking.prefix(&MakerTable::built_in())).to_string();
-    let peer = Handle::start(keypair.clone(), de, &topic);
+    let peer = Handle::start(keypair.clone(), fed.node("DE"), &topic);
     wait_for(
         "DE and the test peer to mesh on the prefix topic",
         Duration::from_secs(30),
         || peer.ready().then_some(()),
     );
     fed.wait_subscribed("DE", &topic, &["KE"]);
+    Setup {
+        fed,
+        peer,
+        key,
+        keypair,
+        topic,
+        marking,
+    }
+}
 
-    let q = query(&key, "KE", marking);
-    peer.burst(&[
-        full_ihave(&me, &topic),
-        signed_publish(&keypair, &topic, q.bytes().to_vec()),
-    ]);
+impl Setup {
+    fn query(&self) -> Signed<TraceQuery> {
+        query(&self.key, "KE", self.marking.clone())
+    }
 
-    let mut burst = None;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let answer = loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match peer.reports.recv_timeout(left) {
-            Ok(Report::Answer(frame)) => break frame,
-            Ok(Report::Burst(r)) => burst = Some(r),
-            Err(_) => panic!(
-                "DE never answered the query sent after a {IHAVE_IDS}-id IHAVE on the same \
-                 gossipsub stream (the stream ended: {burst:?}); DE's log ends:\n{}",
-                tail(&de.log(), 20)
-            ),
-        }
-    };
-    let a = decode_and_verify::<TraceAnswer>(&answer, Limits::default()).unwrap();
-    assert_eq!(a.body().query, q.digest(), "the answer is for our query");
-    assert_eq!(a.body().responder.state, CountryCode::parse("DE").unwrap());
+    /// Writes `rpcs` on one new gossipsub stream and waits for DE's answer to `q`.
+    fn expect_answer_after(&self, what: &str, rpcs: &[pb::Rpc], q: &Signed<TraceQuery>) {
+        self.peer.burst(rpcs);
+        let mut stream = None;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let answer = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.peer.reports.recv_timeout(left) {
+                Ok(Report::Answer(frame)) => break frame,
+                Ok(Report::Burst(r)) => stream = Some(r),
+                Err(_) => panic!(
+                    "DE never answered a query sent on a gossipsub stream after {what} \
+                     (the stream ended: {stream:?}); DE's log ends:\n{}",
+                    tail(&self.fed.node("DE").log(), 20)
+                ),
+            }
+        };
+        let a = decode_and_verify::<TraceAnswer>(&answer, Limits::default()).unwrap();
+        assert_eq!(a.body().query, q.digest(), "the answer is for our query");
+        assert_eq!(a.body().responder.state, CountryCode::parse("DE").unwrap());
+    }
+}
+
+#[test]
+fn a_full_ihave_does_not_stop_the_node_reading_its_sender() {
+    let s = setup();
+    let me = s.keypair.public().to_peer_id();
+    let q = s.query();
+    s.expect_answer_after(
+        &format!("a {IHAVE_IDS}-id IHAVE"),
+        &[
+            full_ihave(&me, &s.topic),
+            signed_publish(&s.keypair, &s.topic, &[q.bytes().to_vec()]),
+        ],
+        &q,
+    );
+}
+
+/// go-libp2p and js-libp2p answer an IWANT with all the messages asked for in
+/// one RPC; rust-libp2p's decoder takes at most 500 by default.
+#[test]
+fn an_rpc_of_many_messages_does_not_stop_the_node_reading_its_sender() {
+    let s = setup();
+    let q = s.query();
+    // Each copy is its own gossip message (its own sequence number); the node
+    // answers the query once and ignores the rest as replays.
+    let copies = vec![q.bytes().to_vec(); MESSAGES_IN_ONE_RPC];
+    s.expect_answer_after(
+        &format!("an RPC of {MESSAGES_IN_ONE_RPC} messages"),
+        &[signed_publish(&s.keypair, &s.topic, &copies)],
+        &q,
+    );
 }
 
 fn tail(s: &str, n: usize) -> String {
