@@ -1,16 +1,20 @@
 //! Interop with other gossipsub implementations under bursts (issue 11, hole 7).
 //!
 //! js-libp2p and go-libp2p advertise up to 5,000 message ids in one IHAVE
-//! (gossipsub v1.1's `max_ihave_length`). rust-libp2p's gossipsub refuses a
-//! frame whose control part is over its limit and then stops reading that
-//! stream; a peer that keeps writing into it (as js-libp2p does) is never heard
-//! again on that connection. The test peer here is a roster member whose
-//! libp2p side is rust-libp2p's own (same version as tracenet): its gossipsub
-//! subscribes, meshes and receives as usual. Its gossipsub cannot be made to
-//! advertise 5,000 ids without holding 5,000 real messages, so the burst is
-//! written by hand, with the gossipsub protobuf schema, on a second gossipsub
-//! stream, the way another implementation would: one full IHAVE, then on the
-//! same stream a signed trace query. The node must keep reading and answer it.
+//! (gossipsub v1.1's `max_ihave_length`) and answer an IWANT with all the
+//! messages asked for in one RPC. rust-libp2p's gossipsub refuses a frame over
+//! any of its decoder limits by dropping the sender's whole inbound stream: all
+//! the peer writes after it is lost until the peer opens another.
+//!
+//! The test peer is a roster member whose libp2p side is rust-libp2p's own
+//! (same version as tracenet): its gossipsub subscribes, meshes and receives
+//! as usual. It cannot be made to advertise 5,000 ids without holding 5,000
+//! real messages, so each burst is written by hand, with the gossipsub protobuf
+//! schema, on a new gossipsub stream as another implementation would; on the
+//! same stream follows a signed trace query, which the node must answer. The
+//! node keeps one inbound gossipsub stream per connection, so the hand-written
+//! stream replaces the peer's own: it is written only once the two are meshed,
+//! when the peer's gossipsub has nothing more to send.
 
 mod common;
 mod fed;
