@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use libp2p::gossipsub::{
-    self, CallbackSubscriptionFilter, IdentityTransform, MaxCountSubscriptionFilter,
-    MessageAuthenticity, PeerScoreParams, PeerScoreThresholds, TopicHash, TopicScoreParams,
-    ValidationMode,
+    self, CallbackSubscriptionFilter, DataTransform, MaxCountSubscriptionFilter,
+    MessageAuthenticity, PeerScoreParams, PeerScoreThresholds, RawMessage, TopicHash,
+    TopicScoreParams, ValidationMode,
 };
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
@@ -21,7 +21,101 @@ use super::{NetConfig, NetError, TOPIC_ROOT};
 const MAX_TOPICS_PER_PEER: usize = 4096;
 
 type TopicFilter = MaxCountSubscriptionFilter<CallbackSubscriptionFilter<fn(&TopicHash) -> bool>>;
-pub type Gossipsub = gossipsub::Behaviour<IdentityTransform, TopicFilter>;
+pub type Gossipsub = gossipsub::Behaviour<BoundedData, TopicFilter>;
+
+// gossipsub's decoder checks each RPC frame against three limits before
+// decoding it (bytes, control bytes, messages). A frame over one is not
+// skipped: the handler drops the peer's whole inbound stream, logging at debug
+// only, and loses all the peer writes to it until the peer notices and opens
+// another; a fifth stream from one connection disables gossipsub on it for
+// good. So each limit must admit what a standard-conforming peer sends in a
+// burst, and stay bounded.
+
+/// gossipsub v1.1's `max_ihave_length`: the most message ids go-libp2p,
+/// js-libp2p and rust-libp2p put in one IHAVE, and ask for in IWANTs per
+/// heartbeat.
+const MAX_IHAVE_IDS: usize = 5_000;
+
+/// Wire bytes of one advertised id. js-libp2p and go-libp2p ids are the
+/// author's PeerId bytes and an 8-byte sequence number (46 to 48 bytes);
+/// rust-libp2p's default, which tracenet uses, is the base58 PeerId and the
+/// decimal sequence number (about 71). 80 covers both; protobuf adds a field
+/// tag and a length byte.
+const IHAVE_ID_BYTES: usize = 80 + 2;
+
+/// The IHAVE's topic (a tracenet topic is at most 200 bytes), the
+/// ControlMessage and ControlIHave headers, and the GRAFT, PRUNE and IDONTWANT
+/// entries a peer sends in the same RPC.
+const CONTROL_SLACK: usize = 8 * 1024;
+
+/// gossipsub's `max_control_message_size`: the control part and subscriptions
+/// of one RPC. 5,000 * 82 + 8 KiB = 418,192 bytes: a full IHAVE, or a full
+/// IWANT of rust-libp2p ids. The crate's default, 16 KiB, holds about 340
+/// js-libp2p ids.
+const MAX_CONTROL_BYTES: usize = MAX_IHAVE_IDS * IHAVE_ID_BYTES + CONTROL_SLACK;
+
+/// A published message's envelope around its data: author PeerId, sequence
+/// number, topic, signature, optional public key, field headers.
+const MESSAGE_ENVELOPE: usize = 4 * 1024;
+
+/// asynchronous-codec reads 8 KiB at a time, and gossipsub compares its frame
+/// limit with everything read so far: the frame plus up to one read of the next.
+const READ_AHEAD: usize = 8 * 1024;
+
+/// gossipsub's `max_transmit_size`, which bounds a whole RPC frame. go-libp2p
+/// and js-libp2p piggyback control on messages, so one RPC may carry a full
+/// IHAVE and the largest tracenet message together. With the default 64 KiB
+/// messages: 418,192 + 65,536 + 4,096 + 8,192 = 496,016 bytes (go-libp2p's own
+/// frame limit is 1 MiB); at most about 1.4 MiB with the 1 MiB message ceiling.
+/// Messages themselves stay bounded by [`BoundedData`].
+fn max_rpc_bytes(max_message_bytes: usize) -> usize {
+    MAX_CONTROL_BYTES + max_message_bytes + MESSAGE_ENVELOPE + READ_AHEAD
+}
+
+/// Keeps a gossip message's data within `max_message_bytes`, which the frame
+/// limit no longer does now that it has room for a full IHAVE. A larger
+/// message received is invalid (gossipsub scores its sender down and does not
+/// pass it on); a larger one published is refused.
+#[derive(Debug, Clone, Copy)]
+pub struct BoundedData {
+    max_bytes: usize,
+}
+
+impl BoundedData {
+    fn check(&self, len: usize) -> Result<(), std::io::Error> {
+        if len > self.max_bytes {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "gossip message of {len} bytes exceeds the limit of {}",
+                    self.max_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl DataTransform for BoundedData {
+    fn inbound_transform(&self, raw: RawMessage) -> Result<gossipsub::Message, std::io::Error> {
+        self.check(raw.data.len())?;
+        Ok(gossipsub::Message {
+            source: raw.source,
+            data: raw.data,
+            sequence_number: raw.sequence_number,
+            topic: raw.topic,
+        })
+    }
+
+    fn outbound_transform(
+        &self,
+        _topic: &TopicHash,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, std::io::Error> {
+        self.check(data.len())?;
+        Ok(data)
+    }
+}
 
 fn is_tracenet_topic(t: &TopicHash) -> bool {
     t.as_str().starts_with(TOPIC_ROOT) && t.as_str().len() <= 200
@@ -41,26 +135,36 @@ pub struct Behaviour {
     pub rr: request_response::Behaviour<FrameCodec>,
 }
 
-fn gossipsub(keypair: &libp2p::identity::Keypair, cfg: &NetConfig) -> Result<Gossipsub, NetError> {
-    let config = gossipsub::ConfigBuilder::default()
+fn gossipsub_config(cfg: &NetConfig) -> Result<gossipsub::Config, NetError> {
+    gossipsub::ConfigBuilder::default()
         // Traces are sparse and small: a short heartbeat forms meshes quickly.
         .heartbeat_interval(Duration::from_millis(500))
-        // The receiver drops messages larger than this, so the node keeps its
-        // own payloads well below it.
-        .max_transmit_size(cfg.max_message_bytes + 4096)
+        .max_transmit_size(max_rpc_bytes(cfg.max_message_bytes))
+        .max_control_message_size(MAX_CONTROL_BYTES)
+        // go-libp2p and js-libp2p answer an IWANT with every message asked for
+        // in one RPC, and this node asks for up to MAX_IHAVE_IDS per heartbeat
+        // (the crate's decoder default is 500); the frame limit bounds the bytes.
+        .max_publish_messages(MAX_IHAVE_IDS)
         .validation_mode(ValidationMode::Strict)
         .validate_messages()
         .build()
-        .map_err(|e| NetError::Transport(format!("gossipsub configuration: {e}")))?;
+        .map_err(|e| NetError::Transport(format!("gossipsub configuration: {e}")))
+}
+
+fn gossipsub(keypair: &libp2p::identity::Keypair, cfg: &NetConfig) -> Result<Gossipsub, NetError> {
+    let config = gossipsub_config(cfg)?;
     let filter = MaxCountSubscriptionFilter {
         filter: CallbackSubscriptionFilter(is_tracenet_topic as fn(&TopicHash) -> bool),
         max_subscribed_topics: MAX_TOPICS_PER_PEER,
         max_subscriptions_per_request: MAX_TOPICS_PER_PEER,
     };
-    let mut g = gossipsub::Behaviour::new_with_subscription_filter(
+    let mut g = gossipsub::Behaviour::new_with_subscription_filter_and_transform(
         MessageAuthenticity::Signed(keypair.clone()),
         config,
         filter,
+        BoundedData {
+            max_bytes: cfg.max_message_bytes,
+        },
     )
     .map_err(|e| NetError::Transport(format!("gossipsub: {e}")))?;
     let params = PeerScoreParams {
@@ -146,4 +250,50 @@ pub fn build_swarm(
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
     Ok(swarm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(len: usize) -> RawMessage {
+        RawMessage {
+            source: None,
+            data: vec![7; len],
+            sequence_number: None,
+            topic: TopicHash::from_raw("tracenet/1/roster"),
+            signature: None,
+            key: None,
+            validated: false,
+        }
+    }
+
+    #[test]
+    fn gossip_messages_stay_within_max_message_bytes() {
+        let t = BoundedData { max_bytes: 100 };
+        let topic = TopicHash::from_raw("tracenet/1/roster");
+        assert_eq!(t.inbound_transform(raw(100)).unwrap().data.len(), 100);
+        assert!(t.inbound_transform(raw(101)).is_err());
+        assert!(t.outbound_transform(&topic, vec![0; 100]).is_ok());
+        assert!(t.outbound_transform(&topic, vec![0; 101]).is_err());
+    }
+
+    #[test]
+    fn limits_admit_a_full_ihave_beside_the_largest_message() {
+        for max_message_bytes in [4096, 64 * 1024, crate::protocol::MAX_FRAME_CEILING] {
+            let cfg = NetConfig {
+                max_message_bytes,
+                ..NetConfig::default()
+            };
+            let c = gossipsub_config(&cfg).unwrap();
+            // 5,000 ids of rust-libp2p's default form: base58 PeerId and decimal seqno.
+            let full_ihave = MAX_IHAVE_IDS * (52 + 20 + 2) + 200;
+            assert!(c.max_control_message_size() >= full_ihave);
+            assert!(c.max_transmit_size() >= full_ihave + max_message_bytes + READ_AHEAD);
+            // And bounded: what one member's stream can make the node hold stays
+            // within half a MiB beyond the largest message.
+            assert!(c.max_transmit_size() <= 512 * 1024 + max_message_bytes);
+            assert_eq!(c.max_publish_messages(), MAX_IHAVE_IDS);
+        }
+    }
 }

@@ -1,0 +1,598 @@
+//! Interop with other gossipsub implementations under bursts (issue 11, hole 7).
+//!
+//! js-libp2p and go-libp2p advertise up to 5,000 message ids in one IHAVE
+//! (gossipsub v1.1's `max_ihave_length`) and answer an IWANT with all the
+//! messages asked for in one RPC. rust-libp2p's gossipsub refuses a frame over
+//! any of its decoder limits by dropping the sender's whole inbound stream: all
+//! the peer writes after it is lost until the peer opens another.
+//!
+//! The test peer is a roster member whose libp2p side is rust-libp2p's own
+//! (same version as tracenet): its gossipsub subscribes, meshes and receives
+//! as usual. It cannot be made to advertise 5,000 ids without holding 5,000
+//! real messages, so each burst is written by hand, with the gossipsub protobuf
+//! schema, on a new gossipsub stream as another implementation would; on the
+//! same stream follows a signed trace query, which the node must answer. The
+//! node keeps one inbound gossipsub stream per connection, so the hand-written
+//! stream replaces the peer's own: it is written only once the two are meshed,
+//! when the peer's gossipsub has nothing more to send.
+
+mod common;
+mod fed;
+
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fed::*;
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, gossipsub, noise, request_response, tcp, yamux,
+};
+use prost::Message as _;
+use tokio::sync::{mpsc, oneshot};
+use tracenet::identity::NodeKey;
+use tracenet::marking::{MakerTable, Marking};
+use tracenet::model::{CountryCode, WeaponCategory};
+use tracenet::net::Topic;
+use tracenet::protocol::{
+    IntendedUse, LegalGround, Limits, Party, Priority, QueryId, Signed, TraceAnswer, TraceQuery,
+    decode_and_verify,
+};
+
+/// What js-libp2p and go-libp2p put in one IHAVE at most.
+const IHAVE_IDS: usize = 5_000;
+
+/// More messages in one RPC than rust-libp2p's gossipsub decodes by default (500).
+const MESSAGES_IN_ONE_RPC: usize = 600;
+
+const MADE: &str = r#"{"date":"2009-03-14","kind":"manufactured","holder":"manufacturer"}"#;
+
+/// gossipsub's wire messages, field for field from rust-libp2p's
+/// `libp2p-gossipsub/src/generated/rpc.proto` (the crate keeps its own private).
+mod pb {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Rpc {
+        #[prost(message, repeated, tag = "1")]
+        pub subscriptions: Vec<SubOpts>,
+        #[prost(message, repeated, tag = "2")]
+        pub publish: Vec<Message>,
+        #[prost(message, optional, tag = "3")]
+        pub control: Option<ControlMessage>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct SubOpts {
+        #[prost(bool, optional, tag = "1")]
+        pub subscribe: Option<bool>,
+        #[prost(string, optional, tag = "2")]
+        pub topic_id: Option<String>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Message {
+        #[prost(bytes = "vec", optional, tag = "1")]
+        pub from: Option<Vec<u8>>,
+        #[prost(bytes = "vec", optional, tag = "2")]
+        pub data: Option<Vec<u8>>,
+        #[prost(bytes = "vec", optional, tag = "3")]
+        pub seqno: Option<Vec<u8>>,
+        #[prost(string, required, tag = "4")]
+        pub topic: String,
+        #[prost(bytes = "vec", optional, tag = "5")]
+        pub signature: Option<Vec<u8>>,
+        #[prost(bytes = "vec", optional, tag = "6")]
+        pub key: Option<Vec<u8>>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ControlMessage {
+        #[prost(message, repeated, tag = "1")]
+        pub ihave: Vec<ControlIHave>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ControlIHave {
+        #[prost(string, optional, tag = "1")]
+        pub topic_id: Option<String>,
+        #[prost(bytes = "vec", repeated, tag = "2")]
+        pub message_ids: Vec<Vec<u8>>,
+    }
+}
+
+/// An RPC carrying one IHAVE of `IHAVE_IDS` ids shaped like js-libp2p's (the
+/// author's PeerId bytes and an 8-byte sequence number: 46 bytes for an
+/// Ed25519 author), for messages this peer never sent.
+fn full_ihave(author: &PeerId, topic: &str) -> pb::Rpc {
+    let ids = (0..IHAVE_IDS as u64)
+        .map(|i| [author.to_bytes(), (u64::MAX - i).to_be_bytes().to_vec()].concat())
+        .collect();
+    pb::Rpc {
+        control: Some(pb::ControlMessage {
+            ihave: vec![pb::ControlIHave {
+                topic_id: Some(topic.to_string()),
+                message_ids: ids,
+            }],
+        }),
+        ..Default::default()
+    }
+}
+
+/// An RPC publishing each of `data` on `topic` as its own message, signed as
+/// gossipsub's strict mode requires: the author's key signs "libp2p-pubsub:"
+/// and the message without its signature.
+fn signed_publish(key: &libp2p::identity::Keypair, topic: &str, data: &[Vec<u8>]) -> pb::Rpc {
+    let first = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let publish = data
+        .iter()
+        .zip(first..)
+        .map(|(d, seqno)| {
+            let mut m = pb::Message {
+                from: Some(key.public().to_peer_id().to_bytes()),
+                data: Some(d.clone()),
+                seqno: Some(seqno.to_be_bytes().to_vec()),
+                topic: topic.to_string(),
+                signature: None,
+                key: None,
+            };
+            let signed = [b"libp2p-pubsub:".as_slice(), &m.encode_to_vec()].concat();
+            m.signature = Some(key.sign(&signed).unwrap());
+            m
+        })
+        .collect();
+    pb::Rpc {
+        publish,
+        ..Default::default()
+    }
+}
+
+/// Writes pre-framed gossipsub RPCs on a fresh `/meshsub/1.1.0` stream, closes
+/// its sending side, and reads until the node closes its side.
+#[derive(Clone, Default)]
+struct RawRpc;
+
+/// The node's `/tracenet/rr/1` framing: u32 big-endian length, then the bytes.
+#[derive(Clone, Default)]
+struct Frames;
+
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > 1 << 20 {
+        return Err(std::io::Error::other(format!("frame of {len} bytes")));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+impl request_response::Codec for RawRpc {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = ();
+
+    async fn read_request<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+    ) -> std::io::Result<Vec<u8>> {
+        Err(std::io::Error::other(
+            "the test peer only opens gossipsub streams",
+        ))
+    }
+
+    async fn read_response<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<()> {
+        let mut rest = Vec::new();
+        io.take(1 << 20).read_to_end(&mut rest).await?;
+        Ok(())
+    }
+
+    async fn write_request<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        framed: Vec<u8>,
+    ) -> std::io::Result<()> {
+        io.write_all(&framed).await?;
+        io.close().await
+    }
+
+    async fn write_response<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+        _: (),
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl request_response::Codec for Frames {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<Vec<u8>> {
+        read_frame(io).await
+    }
+
+    async fn read_response<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<Vec<u8>> {
+        read_frame(io).await
+    }
+
+    async fn write_request<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+        _: Vec<u8>,
+    ) -> std::io::Result<()> {
+        Err(std::io::Error::other("the test peer sends no requests"))
+    }
+
+    async fn write_response<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> std::io::Result<()> {
+        io.write_all(&(res.len() as u32).to_be_bytes()).await?;
+        io.write_all(&res).await?;
+        io.close().await
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct PeerBehaviour {
+    gossipsub: gossipsub::Behaviour,
+    raw: request_response::Behaviour<RawRpc>,
+    answers: request_response::Behaviour<Frames>,
+}
+
+/// What the test peer tells the test.
+#[derive(Debug)]
+enum Report {
+    /// A request on `/tracenet/rr/1`: a signed answer frame.
+    Answer(Vec<u8>),
+    /// How the hand-written gossipsub stream ended.
+    Burst(Result<(), String>),
+}
+
+enum Command {
+    /// Whether the node is connected, subscribed to the topic and in our mesh.
+    Ready(oneshot::Sender<bool>),
+    /// Writes these framed RPCs on a new gossipsub stream to the node.
+    Burst(Vec<u8>),
+}
+
+struct TestPeer {
+    swarm: Swarm<PeerBehaviour>,
+    node: PeerId,
+    topic: gossipsub::IdentTopic,
+    commands: mpsc::Receiver<Command>,
+    reports: std_mpsc::Sender<Report>,
+}
+
+fn build_swarm(key: libp2p::identity::Keypair) -> Swarm<PeerBehaviour> {
+    libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|key| {
+            // Large limits, so that the node's replies to a full IHAVE (an
+            // IWANT for up to 5,000 ids) do not break this side.
+            let config = gossipsub::ConfigBuilder::default()
+                .heartbeat_interval(Duration::from_millis(200))
+                .max_transmit_size(1 << 20)
+                .max_control_message_size(1 << 20)
+                .build()
+                .unwrap();
+            PeerBehaviour {
+                gossipsub: gossipsub::Behaviour::new(
+                    gossipsub::MessageAuthenticity::Signed(key.clone()),
+                    config,
+                )
+                .unwrap(),
+                raw: request_response::Behaviour::with_codec(
+                    RawRpc,
+                    [(
+                        StreamProtocol::new("/meshsub/1.1.0"),
+                        request_response::ProtocolSupport::Outbound,
+                    )],
+                    request_response::Config::default()
+                        .with_request_timeout(Duration::from_secs(60)),
+                ),
+                answers: request_response::Behaviour::with_codec(
+                    Frames,
+                    [(
+                        StreamProtocol::new("/tracenet/rr/1"),
+                        request_response::ProtocolSupport::Inbound,
+                    )],
+                    request_response::Config::default(),
+                ),
+            }
+        })
+        .unwrap()
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(600)))
+        .build()
+}
+
+impl TestPeer {
+    fn ready(&self) -> bool {
+        let g = &self.swarm.behaviour().gossipsub;
+        let hash = self.topic.hash();
+        let subscribed = g
+            .all_peers()
+            .any(|(p, ts)| *p == self.node && ts.contains(&&hash));
+        let meshed = g.mesh_peers(&hash).any(|p| *p == self.node);
+        self.swarm.is_connected(&self.node) && subscribed && meshed
+    }
+
+    async fn run(mut self, addr: Multiaddr) {
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&self.topic)
+            .unwrap();
+        self.swarm.dial(addr).unwrap();
+        loop {
+            tokio::select! {
+                ev = self.swarm.select_next_some() => self.on_event(ev),
+                cmd = self.commands.recv() => match cmd {
+                    Some(Command::Ready(reply)) => {
+                        let _ = reply.send(self.ready());
+                    }
+                    Some(Command::Burst(framed)) => {
+                        let node = self.node;
+                        self.swarm.behaviour_mut().raw.send_request(&node, framed);
+                    }
+                    None => return,
+                },
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: SwarmEvent<PeerBehaviourEvent>) {
+        use request_response::{Event, Message};
+        match ev {
+            SwarmEvent::Behaviour(PeerBehaviourEvent::Answers(Event::Message {
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            })) => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .answers
+                    .send_response(channel, tracenet::protocol::Reply::Ok.encode());
+                let _ = self.reports.send(Report::Answer(request));
+            }
+            SwarmEvent::Behaviour(PeerBehaviourEvent::Raw(Event::Message {
+                message: Message::Response { .. },
+                ..
+            })) => {
+                let _ = self.reports.send(Report::Burst(Ok(())));
+            }
+            SwarmEvent::Behaviour(PeerBehaviourEvent::Raw(Event::OutboundFailure {
+                error,
+                ..
+            })) => {
+                let _ = self.reports.send(Report::Burst(Err(error.to_string())));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A handle the (blocking) test uses on the peer running in `_rt`; dropping
+/// it drops the runtime, which ends the peer.
+struct Handle {
+    commands: mpsc::Sender<Command>,
+    reports: std_mpsc::Receiver<Report>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Handle {
+    fn start(key: libp2p::identity::Keypair, node: &FedNode, topic: &str) -> Handle {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, commands) = mpsc::channel(8);
+        let (report, reports) = std_mpsc::channel();
+        let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", node.port, node.peer_id)
+            .parse()
+            .unwrap();
+        let swarm = {
+            let _guard = rt.enter();
+            build_swarm(key)
+        };
+        let peer = TestPeer {
+            swarm,
+            node: node.peer_id.parse().unwrap(),
+            topic: gossipsub::IdentTopic::new(topic),
+            commands,
+            reports: report,
+        };
+        rt.spawn(peer.run(addr));
+        Handle {
+            commands: tx,
+            reports,
+            _rt: rt,
+        }
+    }
+
+    fn ready(&self) -> bool {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .blocking_send(Command::Ready(reply))
+            .expect("test peer running");
+        rx.blocking_recv().unwrap_or(false)
+    }
+
+    fn burst(&self, rpcs: &[pb::Rpc]) {
+        let framed: Vec<u8> = rpcs
+            .iter()
+            .flat_map(|r| r.encode_length_delimited_to_vec())
+            .collect();
+        self.commands
+            .blocking_send(Command::Burst(framed))
+            .expect("test peer running");
+    }
+}
+
+/// A trace query for a Walther pistol, signed with `key` as State `state`.
+fn query(key: &NodeKey, state: &str, marking: Marking) -> Signed<TraceQuery> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    key.sign(TraceQuery {
+        id: QueryId::random().unwrap(),
+        requester: Party {
+            state: CountryCode::parse(state).unwrap(),
+            key: key.public_key(),
+        },
+        issued_at: now,
+        ttl_secs: 3600,
+        priority: Priority::Routine,
+        marking,
+        category: WeaponCategory::Pistol,
+        calibre: None,
+        legal_ground: LegalGround::SeizedInCrime,
+        intended_use: IntendedUse::CriminalInvestigation,
+    })
+    .unwrap()
+}
+
+/// DE, a real node holding a Walther pistol, and the test peer as KE's member,
+/// the two meshed on the Walther prefix topic.
+struct Setup {
+    fed: Federation,
+    peer: Handle,
+    key: NodeKey,
+    keypair: libp2p::identity::Keypair,
+    topic: String,
+    marking: Marking,
+}
+
+fn setup() -> Setup {
+    let mut fed = Federation::start(vec![
+        NodeSpec::member(
+            "DE",
+            vec![record("DE-1", "Walther", "DE", "BP0746", &[], MADE)],
+        ),
+        NodeSpec::member(
+            "KE",
+            vec![record("KE-1", "Norinco", "CN", "56001", &[], MADE)],
+        ),
+    ]);
+    // The test peer is KE's member: KE's own process stops and the peer takes
+    // its key, which the roster lists.
+    fed.node_mut("KE").kill();
+    let key = NodeKey::load(&tracenet::identity::key_path(&fed.node("KE").dir)).unwrap();
+    let keypair = key.libp2p_keypair();
+    let marking =
+        Marking::new("Carl Walther", CountryCode::parse("DE").unwrap(), "BP0746").unwrap();
+    let topic = Topic::Prefix(marking.prefix(&MakerTable::built_in())).to_string();
+    let peer = Handle::start(keypair.clone(), fed.node("DE"), &topic);
+    wait_for(
+        "DE and the test peer to mesh on the prefix topic",
+        Duration::from_secs(30),
+        || peer.ready().then_some(()),
+    );
+    fed.wait_subscribed("DE", &topic, &["KE"]);
+    Setup {
+        fed,
+        peer,
+        key,
+        keypair,
+        topic,
+        marking,
+    }
+}
+
+impl Setup {
+    fn query(&self) -> Signed<TraceQuery> {
+        query(&self.key, "KE", self.marking.clone())
+    }
+
+    /// Writes `rpcs` on one new gossipsub stream and waits for DE's answer to `q`.
+    fn expect_answer_after(&self, what: &str, rpcs: &[pb::Rpc], q: &Signed<TraceQuery>) {
+        self.peer.burst(rpcs);
+        let mut stream = None;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let answer = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.peer.reports.recv_timeout(left) {
+                Ok(Report::Answer(frame)) => break frame,
+                Ok(Report::Burst(r)) => stream = Some(r),
+                Err(_) => panic!(
+                    "DE never answered a query sent on a gossipsub stream after {what} \
+                     (the stream ended: {stream:?}); DE's log ends:\n{}",
+                    tail(&self.fed.node("DE").log(), 20)
+                ),
+            }
+        };
+        let a = decode_and_verify::<TraceAnswer>(&answer, Limits::default()).unwrap();
+        assert_eq!(a.body().query, q.digest(), "the answer is for our query");
+        assert_eq!(a.body().responder.state, CountryCode::parse("DE").unwrap());
+    }
+}
+
+#[test]
+fn a_full_ihave_does_not_stop_the_node_reading_its_sender() {
+    let s = setup();
+    let me = s.keypair.public().to_peer_id();
+    let q = s.query();
+    s.expect_answer_after(
+        &format!("a {IHAVE_IDS}-id IHAVE"),
+        &[
+            full_ihave(&me, &s.topic),
+            signed_publish(&s.keypair, &s.topic, &[q.bytes().to_vec()]),
+        ],
+        &q,
+    );
+}
+
+/// go-libp2p and js-libp2p answer an IWANT with all the messages asked for in
+/// one RPC; rust-libp2p's decoder takes at most 500 by default.
+#[test]
+fn an_rpc_of_many_messages_does_not_stop_the_node_reading_its_sender() {
+    let s = setup();
+    let q = s.query();
+    // Each copy is its own gossip message (its own sequence number); the node
+    // answers the query once and ignores the rest as replays.
+    let copies = vec![q.bytes().to_vec(); MESSAGES_IN_ONE_RPC];
+    s.expect_answer_after(
+        &format!("an RPC of {MESSAGES_IN_ONE_RPC} messages"),
+        &[signed_publish(&s.keypair, &s.topic, &copies)],
+        &q,
+    );
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
