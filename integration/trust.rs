@@ -64,6 +64,10 @@ impl Peer {
 
 /// A query for the Walther DE `serial`, signed by `requester` for `state`.
 fn query(requester: &NodeKey, state: &str, serial: &str) -> Vec<u8> {
+    query_with(requester, state, serial, Priority::Routine)
+}
+
+fn query_with(requester: &NodeKey, state: &str, serial: &str, priority: Priority) -> Vec<u8> {
     let marking = Marking::try_from(MarkingFields {
         manufacturer: "Walther".into(),
         country: CountryCode::parse("DE").unwrap(),
@@ -81,7 +85,7 @@ fn query(requester: &NodeKey, state: &str, serial: &str) -> Vec<u8> {
         },
         issued_at: tracenet::node::unix_now(),
         ttl_secs: 3600,
-        priority: Priority::Routine,
+        priority,
         marking,
         category: WeaponCategory::Pistol,
         calibre: None,
@@ -355,4 +359,58 @@ async fn with_its_disk_full_a_holder_sends_no_answer_unrecorded_and_stops_saying
     hit(&ng.send(&query(&ng.key, "NG", "WP104233")).await);
     let v = fed.node("DE").cli(&["audit", "verify"]);
     assert!(!v.contains("BROKEN"), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_not_delivered_reaches_the_requester_on_its_retry() {
+    let held = record("DE-1", "Walther", "DE", "WP104233", &[], EVENTS);
+    let mut fed = Federation::start_with(
+        vec![
+            NodeSpec::member("DE", vec![held]),
+            NodeSpec::member("NG", Vec::new()),
+        ],
+        |n| {
+            if n.state == "DE" {
+                std::fs::write(n.dir.join("policy.toml"), "[review]\nurgent = true\n").unwrap();
+            }
+        },
+    );
+    fed.node_mut("NG").kill();
+    let q = query_with(
+        &NodeKey::load(&identity::key_path(&fed.node("NG").dir)).unwrap(),
+        "NG",
+        "WP104233",
+        Priority::Urgent,
+    );
+    {
+        let ng = Peer::connect(&fed.node("NG").dir, fed.node("DE")).await;
+        let Reply::Answer(ack) = ng.send(&q).await else {
+            panic!("no acknowledgement")
+        };
+        let ack = decode_and_verify::<TraceAnswer>(&ack, Limits::default()).unwrap();
+        assert_eq!(ack.body().outcome, Outcome::Acknowledged);
+        // NG goes away before DE's officer decides.
+    }
+    let item = &tracenet::protocol::Digest::of(&q).to_hex()[..16];
+    let de = fed.node("DE");
+    let o = common::run(&de.dir, &["inbox", "approve", item]);
+    assert!(
+        !o.status.success(),
+        "delivery to a requester that is gone cannot succeed"
+    );
+    assert!(
+        common::stderr(&o).contains("decision recorded"),
+        "{}",
+        common::stderr(&o)
+    );
+    // NG's retry gets the decision, not the old acknowledgement.
+    let ng = Peer::connect(&fed.node("NG").dir, de).await;
+    hit(&ng.send(&q).await);
+    // And so after DE restarts (the decision is kept in the inbox item).
+    drop(ng);
+    let i = fed.nodes.iter().position(|n| n.state == "DE").unwrap();
+    fed.node_mut("DE").kill();
+    fed.launch(i);
+    let ng = Peer::connect(&fed.node("NG").dir, fed.node("DE")).await;
+    hit(&ng.send(&q).await);
 }

@@ -235,6 +235,7 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut nodes = Vec::new();
+    let mut loops = Vec::new();
     for (state, dir) in &dirs {
         roster::install(dir, &file, &trust, today)?;
         let cfg = Config::load(&Config::path_in(dir))?;
@@ -243,12 +244,12 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
         api::serve(node.clone(), &api, dir).await?;
         let n = node.clone();
         let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
+        loops.push(tokio::spawn(async move {
             n.run_events(events, async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
             .await
-        });
+        }));
         nodes.push(DemoNode {
             state: *state,
             dir: dir.clone(),
@@ -271,7 +272,10 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
         tokio::signal::ctrl_c().await?;
     }
     let _ = stop_tx.send(true);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Each node drains its work, signs its audit head and flushes its store.
+    for l in loops {
+        let _ = l.await;
+    }
     println!("federation stopped");
     if failures > 0 {
         anyhow::bail!("{failures} demo trace(s) did not settle as expected");

@@ -243,6 +243,7 @@ impl Node {
                 Outcome::Acknowledged
             }
         };
+        let reviewed = matches!(outcome, Outcome::Acknowledged);
         let c = &self.inner.counters;
         bump(match &outcome {
             Outcome::Hit { .. } => &c.answers_sent_hit,
@@ -277,6 +278,10 @@ impl Node {
         )
         .map_err(|_| Refusal::AuditUnavailable)?;
         self.remember_answer(b, q.digest(), &bytes);
+        if reviewed {
+            // A retry after a restart still gets the acknowledgement.
+            self.keep_inbox_answer(&q.digest(), &bytes)?;
+        }
         Ok(Some((peer, bytes)))
     }
 

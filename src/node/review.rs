@@ -67,6 +67,21 @@ impl Node {
         })
     }
 
+    /// Records in its inbox item the answer given for the query of `digest`
+    /// (on disk before that answer leaves).
+    pub(super) fn keep_inbox_answer(&self, digest: &Digest, bytes: &[u8]) -> Result<(), Refusal> {
+        let id = &digest.to_hex()[..16];
+        let fail = |e: &dyn std::fmt::Display| {
+            self.store_failed(&e.to_string());
+            Refusal::AuditUnavailable
+        };
+        let Some(mut item) = self.inner.inbox.get(id).map_err(|e| fail(&e))? else {
+            return Ok(());
+        };
+        item.answer = Some(bytes.to_vec());
+        self.inner.inbox.put(&item).map_err(|e| fail(&e))
+    }
+
     /// The answer recorded in the inbox for the query of `digest`, if any.
     pub(super) fn inbox_answer(&self, digest: &Digest) -> Option<Vec<u8>> {
         let id = &digest.to_hex()[..16];
