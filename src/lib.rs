@@ -24,3 +24,5 @@ pub mod protocol;
 pub mod registry;
 pub mod roster;
 pub mod store;
+#[cfg(test)]
+mod walls;

@@ -26,6 +26,15 @@ pub fn status_of(e: &NodeError) -> StatusCode {
         NodeError::BadTrace(_) | NodeError::Roster(_) => StatusCode::BAD_REQUEST,
         NodeError::NoSuchTrace(_) => StatusCode::NOT_FOUND,
         NodeError::Decide(d) => decide_status(d),
+        NodeError::SendTrace(e) => match e {
+            crate::node::SendTraceError::Bootstrap => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+        NodeError::InstallRoster(e) => match e {
+            crate::node::InstallRosterError::Unreadable(_)
+            | crate::node::InstallRosterError::Rejected(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
         NodeError::Key(_)
         | NodeError::Registry(_)
         | NodeError::Traces(_)

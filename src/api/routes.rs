@@ -216,7 +216,10 @@ async fn status(State(node): State<Node>) -> Reply {
 }
 
 async fn send_trace(State(node): State<Node>, JsonBody(req): JsonBody<TraceRequest>) -> Reply {
-    let t = node.send_trace(req.into_new_trace()?).await?;
+    let t = node
+        .send_trace(req.into_new_trace()?)
+        .await
+        .map_err(NodeError::from)?;
     ok(&trace_view(&node, &t))
 }
 
@@ -235,7 +238,10 @@ async fn retry(State(node): State<Node>, Path(id): Path<String>) -> Reply {
 }
 
 async fn install_roster(State(node): State<Node>, RawBody(body): RawBody) -> Reply {
-    let installed = node.install_roster(&body, true).await?;
+    let installed = node
+        .install_roster(&body, true)
+        .await
+        .map_err(NodeError::from)?;
     ok(&serde_json::json!({"installed": installed, "version": node.members().version}))
 }
 

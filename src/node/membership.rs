@@ -49,6 +49,21 @@ pub fn expiry(valid_until: u64, now: u64) -> Expiry {
     }
 }
 
+/// Why a roster was not installed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallRosterError {
+    #[error("not a roster file: {0}")]
+    Unreadable(String),
+    /// Signatures, anchors, dates or members do not hold.
+    #[error("{0}")]
+    Rejected(RosterError),
+    #[error("the roster cannot be recorded: {0}")]
+    Store(String),
+    #[error("the network is not running: {0}")]
+    Net(#[from] net::NetError),
+}
+
 impl Node {
     pub(super) async fn on_roster_gossip(&self, id: GossipId, data: Vec<u8>) {
         let verdict = match self.install_roster(&data, false).await {
@@ -65,16 +80,21 @@ impl Node {
     /// Verifies a roster against the trust anchors and installs it if it is newer
     /// than the one held: members removed from it are cut off at once. Returns
     /// whether it was installed. With `publish`, passes it on to the federation.
-    pub async fn install_roster(&self, bytes: &[u8], publish: bool) -> Result<bool, NodeError> {
+    pub async fn install_roster(
+        &self,
+        bytes: &[u8],
+        publish: bool,
+    ) -> Result<bool, InstallRosterError> {
         let node = self.clone();
         let owned = bytes.to_vec();
         let installed = tokio::task::spawn_blocking(move || node.install_now(&owned))
             .await
-            .map_err(|e| NodeError::Roster(format!("installing the roster failed: {e}")))??;
+            .map_err(|e| InstallRosterError::Store(e.to_string()))??;
         let Some(version) = installed else {
             return Ok(false);
         };
-        self.apply_members().await?;
+        let list = self.read_members().dial_list();
+        self.inner.net.set_members(list).await?;
         tracing::info!(version, "roster installed");
         if publish {
             match self.inner.net.publish(Topic::Roster, bytes.to_vec()).await {
@@ -86,8 +106,9 @@ impl Node {
     }
 
     /// The blocking part of an install: verify, write, audit, swap.
-    fn install_now(&self, bytes: &[u8]) -> Result<Option<u64>, NodeError> {
-        let file = RosterFile::from_json(bytes).map_err(|e| NodeError::Roster(e.to_string()))?;
+    fn install_now(&self, bytes: &[u8]) -> Result<Option<u64>, InstallRosterError> {
+        let file = RosterFile::from_json(bytes)
+            .map_err(|e| InstallRosterError::Unreadable(e.to_string()))?;
         let roster = match roster::install(
             &self.inner.data_dir,
             &file,
@@ -96,7 +117,7 @@ impl Node {
         ) {
             Ok(r) => r,
             Err(RosterError::NotNewer { .. }) => return Ok(None),
-            Err(e) => return Err(NodeError::Roster(e.to_string())),
+            Err(e) => return Err(InstallRosterError::Rejected(e)),
         };
         let members = members_of(&roster);
         let version = members.version;
@@ -108,7 +129,7 @@ impl Node {
             },
             true,
         )
-        .map_err(|e| NodeError::Roster(e.to_string()))?;
+        .map_err(|e| InstallRosterError::Store(e.to_string()))?;
         *self
             .inner
             .members

@@ -55,6 +55,8 @@ use crate::roster::TrustConfig;
 
 pub use crate::config::{NodeSettings, Role};
 pub use members::{MemberInfo, Members};
+pub use membership::InstallRosterError;
+pub use requester::SendTraceError;
 pub use review::DecideError;
 pub use status::{NodeStatus, trace_status};
 pub use traces::{Asked, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore};
@@ -119,6 +121,10 @@ pub enum NodeError {
     NoSuchTrace(String),
     #[error("{0}")]
     Decide(#[from] DecideError),
+    #[error("{0}")]
+    SendTrace(#[from] SendTraceError),
+    #[error("{0}")]
+    InstallRoster(#[from] InstallRosterError),
     #[error("{0}")]
     Storage(#[from] sled::Error),
 }

@@ -18,17 +18,31 @@ use crate::net::Topic;
 use crate::protocol::accept::{self, AskedQuery};
 use crate::protocol::{Outcome, Party, QueryId, Refusal, Reply, TraceQuery};
 
+/// Why a trace could not be sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendTraceError {
+    #[error("a bootstrap node does not send traces")]
+    Bootstrap,
+    #[error("the system random source failed; no query id could be drawn")]
+    Random,
+    #[error("the query cannot be signed: {0}")]
+    Sign(#[from] crate::protocol::EncodeError),
+    #[error("the trace cannot be stored, so it was not sent: {0}")]
+    Store(String),
+    #[error("the network is not running: {0}")]
+    Net(#[from] net::NetError),
+}
+
 impl Node {
     /// Signs and publishes a trace to the topics of its marking prefix and import
     /// marks. It is on disk before it is sent, so that no answer finds it missing.
-    pub async fn send_trace(&self, t: NewTrace) -> Result<StoredTrace, NodeError> {
+    pub async fn send_trace(&self, t: NewTrace) -> Result<StoredTrace, SendTraceError> {
         let Some(reg) = self.inner.registry.as_ref() else {
-            return Err(NodeError::BadTrace(
-                "a bootstrap node does not send traces".into(),
-            ));
+            return Err(SendTraceError::Bootstrap);
         };
         let makers = reg.makers().clone();
-        let id = QueryId::random().map_err(|e| NodeError::BadTrace(e.to_string()))?;
+        let id = QueryId::random().map_err(|_| SendTraceError::Random)?;
         let now = unix_now();
         let body = TraceQuery {
             id,
@@ -45,11 +59,7 @@ impl Node {
             legal_ground: t.legal_ground,
             intended_use: t.intended_use,
         };
-        let signed = self
-            .inner
-            .key
-            .sign(body)
-            .map_err(|e| NodeError::BadTrace(e.to_string()))?;
+        let signed = self.inner.key.sign(body)?;
         let mut topics = vec![Topic::Prefix(t.marking.prefix(&makers))];
         topics.extend(t.marking.imports().iter().map(|m| Topic::Import(m.country)));
         topics.dedup();
@@ -77,7 +87,8 @@ impl Node {
         let digest = signed.digest();
         tokio::task::spawn_blocking(move || node.file_new_trace(&to_store, digest))
             .await
-            .map_err(|e| NodeError::Config(format!("storing the trace failed: {e}")))??;
+            .map_err(|e| SendTraceError::Store(e.to_string()))?
+            .map_err(|e| SendTraceError::Store(e.to_string()))?;
         self.arm_deadline(stored.id.clone(), stored.deadline);
         for topic in topics {
             match self
@@ -123,7 +134,7 @@ impl Node {
     }
 
     /// The members subscribed to any of `topics` right now: the States a trace asks.
-    async fn subscribers_of(&self, topics: &[Topic]) -> Result<Vec<Asked>, NodeError> {
+    async fn subscribers_of(&self, topics: &[Topic]) -> Result<Vec<Asked>, SendTraceError> {
         let subscribed = self.inner.net.subscribers(topics.to_vec()).await?;
         let members = self.read_members();
         let peers: BTreeSet<String> = subscribed.iter().map(|p| p.to_string()).collect();

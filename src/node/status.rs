@@ -199,3 +199,72 @@ impl Node {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Digest, sign, vectors};
+
+    fn frame(outcome: Outcome) -> Vec<u8> {
+        let mut a = vectors::answer(Digest::of(b"q"));
+        a.outcome = outcome;
+        sign(a, &vectors::responder_key()).unwrap().into_parts().0
+    }
+
+    fn asked(peer: &str) -> Asked {
+        Asked {
+            peer: peer.into(),
+            state: None,
+            unreachable: None,
+        }
+    }
+
+    fn answered(peer: &str, outcome: Outcome) -> super::super::StoredAnswer {
+        super::super::StoredAnswer {
+            peer: peer.into(),
+            received_at: 0,
+            bytes: frame(outcome),
+            roster_version: None,
+        }
+    }
+
+    fn trace(answers: Vec<super::super::StoredAnswer>) -> StoredTrace {
+        StoredTrace {
+            id: "t".into(),
+            created_at: 0,
+            created_at_ms: None,
+            deadline: 100,
+            query: Vec::new(),
+            topics: Vec::new(),
+            asked: vec![asked("de"), asked("ng")],
+            answers,
+            local: Default::default(),
+            first_ack: Default::default(),
+            final_at: Default::default(),
+            followed_up: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_trace_is_answered_only_when_every_asked_state_gave_a_final_answer() {
+        let l = Limits::default();
+        let st = |t: &StoredTrace, now| trace_status(t, now, l);
+        assert_eq!(st(&trace(vec![]), 10), TraceStatus::Sent);
+        let ack = trace(vec![answered("de", Outcome::Acknowledged)]);
+        assert_eq!(st(&ack, 10), TraceStatus::Acknowledged);
+        let one = trace(vec![answered("de", Outcome::NoHit)]);
+        assert_eq!(st(&one, 10), TraceStatus::Sent);
+        assert_eq!(st(&one, 100), TraceStatus::Partial);
+        let mut gone = one.clone();
+        gone.asked[1].unreachable = Some("disconnected".into());
+        assert_eq!(st(&gone, 10), TraceStatus::Partial);
+        let both = trace(vec![
+            answered("de", Outcome::NoHit),
+            answered("ng", Outcome::NoHit),
+        ]);
+        assert_eq!(st(&both, 10), TraceStatus::Answered);
+        assert_eq!(st(&trace(vec![]), 100), TraceStatus::TimedOut);
+        // An acknowledgement is not a final answer.
+        assert_eq!(st(&ack, 100), TraceStatus::TimedOut);
+    }
+}
