@@ -223,12 +223,25 @@ async fn send_trace(State(node): State<Node>, JsonBody(req): JsonBody<TraceReque
     ok(&trace_view(&node, &t))
 }
 
+/// Runs store reads and the views built on them on a blocking thread, off the
+/// runtime's workers (the network and other calls go on meanwhile).
+async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(Failure::internal)?
+}
+
 async fn list_traces(State(node): State<Node>) -> Reply {
-    let views: Vec<TraceView> = node
-        .traces()?
-        .iter()
-        .map(|t| trace_view(&node, t))
-        .collect();
+    let views: Vec<TraceView> = off_thread(move || {
+        Ok(node
+            .traces()?
+            .iter()
+            .map(|t| trace_view(&node, t))
+            .collect())
+    })
+    .await?;
     ok(&views)
 }
 
@@ -246,8 +259,11 @@ async fn install_roster(State(node): State<Node>, RawBody(body): RawBody) -> Rep
 }
 
 async fn inbox(State(node): State<Node>) -> Reply {
-    let items = node.inbox().list().map_err(Failure::internal)?;
-    let views: Vec<serde_json::Value> = items.iter().map(|i| inbox_view(&node, i)).collect();
+    let views: Vec<serde_json::Value> = off_thread(move || {
+        let items = node.inbox().list().map_err(Failure::internal)?;
+        Ok(items.iter().map(|i| inbox_view(&node, i)).collect())
+    })
+    .await?;
     ok(&views)
 }
 
@@ -284,23 +300,25 @@ fn param<T: std::str::FromStr>(q: &HashMap<String, String>, name: &str, default:
 
 async fn report(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
     let (from, to) = (param(&q, "from", 0), param(&q, "to", u64::MAX));
-    ok(&crate::node::report::report(&node, from, to)?)
+    ok(&off_thread(move || Ok(crate::node::report::report(&node, from, to)?)).await?)
 }
 
 async fn alerts(State(node): State<Node>) -> Reply {
-    ok(&node.inbox().alerts().map_err(Failure::internal)?)
+    ok(&off_thread(move || node.inbox().alerts().map_err(Failure::internal)).await?)
 }
 
 async fn audit(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
     let since = param(&q, "since", 0);
-    ok(&node.audit().entries(since).map_err(Failure::internal)?)
+    ok(&off_thread(move || node.audit().entries(since).map_err(Failure::internal)).await?)
 }
 
 async fn audit_verify(State(node): State<Node>) -> Reply {
-    let r = node
-        .audit()
-        .verify(&node.public_key())
-        .map_err(Failure::internal)?;
+    let r = off_thread(move || {
+        node.audit()
+            .verify(&node.public_key())
+            .map_err(Failure::internal)
+    })
+    .await?;
     ok(&r)
 }
 
@@ -364,16 +382,22 @@ async fn get_trace(
     let mut changes = node.subscribe_changes();
     let until = wait.map(|w| tokio::time::Instant::now() + w);
     loop {
-        let t = node.trace(&id)?;
-        let settled = !matches!(
-            node.status_of(&t),
-            TraceStatus::Sent | TraceStatus::Acknowledged
-        );
+        let (n, i) = (node.clone(), id.clone());
+        let (t, settled, view) = off_thread(move || {
+            let t = n.trace(&i)?;
+            let settled = !matches!(
+                n.status_of(&t),
+                TraceStatus::Sent | TraceStatus::Acknowledged
+            );
+            let view = trace_view(&n, &t);
+            Ok((t, settled, view))
+        })
+        .await?;
         let Some(until) = until else {
-            return ok(&trace_view(&node, &t));
+            return ok(&view);
         };
         if settled || t.answers.len() > seen || tokio::time::Instant::now() >= until {
-            return ok(&trace_view(&node, &t));
+            return ok(&view);
         }
         // Wakes on any trace change, and at the deadline to re-derive the status.
         let deadline_in = Duration::from_secs(t.deadline.saturating_sub(node::unix_now()))
