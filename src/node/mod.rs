@@ -24,6 +24,7 @@ mod limits;
 pub mod members;
 mod membership;
 pub mod metrics;
+mod new_trace;
 pub mod policy;
 mod replay;
 pub mod report;
@@ -46,16 +47,16 @@ use tokio_util::task::TaskTracker;
 use crate::audit::{AuditKind, AuditLog, NewEntry};
 use crate::config::Config;
 use crate::identity::{self, NodeKey};
-use crate::marking::{ImportMark, Marking, MarkingFields};
-use crate::model::{Calibre, CountryCode, WeaponCategory};
+use crate::model::CountryCode;
 use crate::net::{self, NetEvent, NetHandle, Topic};
-use crate::protocol::{self, Freshness, IntendedUse, LegalGround, Limits, Priority, Rules};
-use crate::registry::{NationalText, Registry};
+use crate::protocol::{self, Freshness, Limits, Rules};
+use crate::registry::Registry;
 use crate::roster::TrustConfig;
 
 pub use crate::config::{NodeSettings, Role};
 pub use members::{MemberInfo, Members};
 pub use membership::InstallRosterError;
+pub use new_trace::{NewTrace, local_text, trace_marking};
 pub use requester::SendTraceError;
 pub use review::DecideError;
 pub use status::{NodeStatus, trace_status};
@@ -127,20 +128,6 @@ pub enum NodeError {
     InstallRoster(#[from] InstallRosterError),
     #[error("{0}")]
     Storage(#[from] sled::Error),
-}
-
-/// A new trace as an officer asks for it; validated before anything is sent.
-#[derive(Debug, Clone)]
-pub struct NewTrace {
-    pub marking: Marking,
-    pub category: WeaponCategory,
-    pub calibre: Option<Calibre>,
-    pub legal_ground: LegalGround,
-    pub intended_use: IntendedUse,
-    pub priority: Priority,
-    /// How long to wait for answers before the trace is partial or timed out.
-    pub timeout_secs: Option<u64>,
-    pub local: LocalCase,
 }
 
 /// A running node; cheap to clone.
@@ -457,38 +444,4 @@ impl Node {
 pub fn decode_stored<T: protocol::Message>(frame: &[u8], limits: Limits) -> Option<T> {
     let (message, _) = protocol::codec::split_signed(frame).ok()?;
     protocol::codec::decode_body::<T>(T::KIND, message, limits).ok()
-}
-
-/// Builds the marking of a trace from an officer's flags, refusing bad input
-/// before anything is sent.
-pub fn trace_marking(
-    maker: &str,
-    country: &str,
-    serial: &str,
-    imports: &[String],
-) -> Result<Marking, NodeError> {
-    let bad = |e: String| NodeError::BadTrace(e);
-    let country = CountryCode::parse(country).map_err(|e| bad(format!("--country: {e}")))?;
-    let imports = imports
-        .iter()
-        .map(|s| {
-            s.parse::<ImportMark>()
-                .map_err(|e| bad(format!("--import {s:?}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Marking::try_from(MarkingFields {
-        manufacturer: maker.to_string(),
-        country,
-        serial: serial.to_string(),
-        year: None,
-        factory_code: None,
-        imports,
-    })
-    .map_err(|e| bad(e.to_string()))
-}
-
-/// Checks free text that stays on this node (case references, notes).
-pub fn local_text(field: &str, s: Option<String>) -> Result<Option<NationalText>, NodeError> {
-    s.map(|s| NationalText::parse(&s).map_err(|e| NodeError::BadTrace(format!("{field}: {e}"))))
-        .transpose()
 }
