@@ -159,19 +159,88 @@ async fn a_query_sent_by_anyone_but_its_requester_changes_nothing_and_gets_nothi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_answered_before_a_restart_is_a_replay_after_it() {
     let mut fed = federation();
-    let q = {
+    let (q, first) = {
         let ng = Peer::connect(&fed.node("NG").dir, fed.node("DE")).await;
         let q = query(&ng.key, "NG", "WP104233");
-        hit(&ng.send(&q).await);
-        q
+        let first = hit(&ng.send(&q).await);
+        (q, first)
     };
     let i = fed.nodes.iter().position(|n| n.state == "DE").unwrap();
     fed.node_mut("DE").kill();
     fed.launch(i);
-    let ng = Peer::connect(&fed.node("NG").dir, fed.node("DE")).await;
-    assert_eq!(ng.send(&q).await, Reply::Refused(Refusal::Replayed));
+    let de = fed.node("DE");
+    let ng = Peer::connect(&fed.node("NG").dir, de).await;
+    // Not answered a second time: the requester's retry gets the answer
+    // given before the restart, the same signed bytes.
+    assert_eq!(hit(&ng.send(&q).await), first);
+    let digest = tracenet::protocol::Digest::of(&q).to_hex();
+    let received = de
+        .json(&["audit", "show"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "query_received" && e["query"] == digest.as_str())
+        .count();
+    assert_eq!(
+        received, 1,
+        "the query was admitted once, across the restart"
+    );
+    // ZA replaying it after the restart gets nothing.
+    let za = Peer::connect(&fed.node("ZA").dir, de).await;
+    assert_eq!(za.send(&q).await, Reply::Refused(Refusal::NotRequester));
     // A new query is answered as ever.
     hit(&ng.send(&query(&ng.key, "NG", "WP104233")).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cannot_fill_a_trace_with_answers() {
+    let held = record("DE-1", "Walther", "DE", "WP104233", &[], EVENTS);
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("DE", vec![held]),
+        NodeSpec::member("NG", Vec::new()),
+        NodeSpec::member("ZA", Vec::new()),
+    ]);
+    fed.node_mut("ZA").kill();
+    let ng = fed.node("NG");
+    let t = fed::trace_walther(ng, "WP104233", &["--wait", "20"]);
+    let id = t["id"].as_str().unwrap().to_string();
+    let (_, bundle) = common::http_get(&ng.dir, &format!("/v1/traces/{id}/evidence"), true);
+    let bundle: serde_json::Value = serde_json::from_str(&bundle).unwrap();
+    use base64::Engine as _;
+    let q = base64::engine::general_purpose::STANDARD
+        .decode(bundle["query"].as_str().unwrap())
+        .unwrap();
+    let digest = tracenet::protocol::Digest::of(&q);
+    let za = Peer::connect(&fed.node("ZA").dir, ng).await;
+    let answer = |at: u64| {
+        let a = TraceAnswer {
+            query: digest,
+            responder: Party {
+                state: CountryCode::parse("ZA").unwrap(),
+                key: za.key.public_key(),
+            },
+            answered_at: at,
+            outcome: Outcome::NoHit,
+        };
+        za.key.sign(a).unwrap().into_parts().0
+    };
+    let now = tracenet::node::unix_now();
+    let first = answer(now);
+    assert_eq!(za.send(&first).await, Reply::Ok);
+    // The same frame again is delivered already; any other is refused.
+    assert_eq!(za.send(&first).await, Reply::Ok);
+    for i in 1..20 {
+        let r = za.send(&answer(now - i)).await;
+        assert_eq!(r, Reply::Refused(Refusal::AlreadyAnswered));
+    }
+    let t = ng.json(&["trace", "show", &id]);
+    let from_za = t["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["state"] == "ZA")
+        .count();
+    assert_eq!(from_za, 1, "{t:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,10 +285,16 @@ async fn a_flood_of_garbage_frames_costs_a_few_audit_entries_and_cools_the_sende
         metrics.contains("tracenet_refusals_total{code=\"malformed\"}"),
         "{metrics}"
     );
+    // Cut off by a disconnect, or answered `cooling_down` while reconnecting.
     assert!(
         cooled > 0 || metrics.contains("tracenet_peers_cooling_down 1"),
         "the flooding peer was never cooled down: {metrics}"
     );
+    let named = format!(
+        "tracenet_peer_cooling_down{{peer=\"{}\"}} 1",
+        fed.node("ZA").peer_id
+    );
+    assert!(metrics.contains(&named), "{metrics}");
 }
 
 fn is_root() -> bool {

@@ -162,12 +162,24 @@ pub async fn render(node: &Node) -> String {
         "Queries, answers and requests from peers refused, by code (PROTOCOL.md, Replies).",
         &samples,
     );
+    let cooling = node.peers_cooling_down();
     line(
         &mut out,
         "tracenet_peers_cooling_down",
         "gauge",
         "Peers whose requests are ignored after too many bad ones.",
-        &[("", node.peers_cooling_down() as u64)],
+        &[("", cooling.len() as u64)],
+    );
+    // Named, so that an operator sees who floods; bounded by the roster,
+    // since only members can connect.
+    let labels: Vec<String> = cooling.iter().map(|p| format!("peer=\"{p}\"")).collect();
+    let samples: Vec<(&str, u64)> = labels.iter().map(|l| (l.as_str(), 1)).collect();
+    line(
+        &mut out,
+        "tracenet_peer_cooling_down",
+        "gauge",
+        "1 for each peer cooling down, by PeerId.",
+        &samples,
     );
     let expires_in = members.valid_until as i64 - crate::node::unix_now() as i64;
     out.push_str(&format!(

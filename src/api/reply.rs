@@ -51,6 +51,7 @@ fn decide_status(e: &DecideError) -> StatusCode {
         DecideError::NoSuchItem(_) => StatusCode::NOT_FOUND,
         DecideError::AlreadyDecided(_) | DecideError::Expired { .. } => StatusCode::CONFLICT,
         DecideError::BothOrNeither | DecideError::NoRegistry => StatusCode::BAD_REQUEST,
+        DecideError::RosterExpired | DecideError::RequesterRemoved(_) => StatusCode::CONFLICT,
         // Recorded and signed, but the requester could not be reached: the
         // requester gets it on its retry.
         DecideError::NotDelivered { .. } => StatusCode::BAD_GATEWAY,

@@ -278,6 +278,8 @@ pub fn spawn(
         gossip_out: 0,
         refusals: Refusals::default(),
         graylist_logged: OncePer::new(Duration::from_secs(3600), 1024),
+        dropped_events: 0,
+        dropped_logged: None,
     };
     tokio::spawn(event_loop.run());
     Ok((NetHandle { tx, peer_id }, events))
@@ -297,6 +299,10 @@ struct EventLoop {
     gossip_out: u64,
     refusals: Refusals,
     graylist_logged: OncePer<PeerId>,
+    /// Events dropped because the node's queue was full, and when that was
+    /// last logged.
+    dropped_events: u64,
+    dropped_logged: Option<std::time::Instant>,
 }
 
 impl EventLoop {
@@ -324,8 +330,21 @@ impl EventLoop {
     fn emit(&mut self, ev: NetEvent) -> bool {
         match self.events.try_send(ev) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(ev)) => {
-                tracing::warn!(?ev, "node is overloaded: network event dropped");
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                // Counted, and logged once per interval: a flood must not
+                // become a flood of log lines (nor print its payload).
+                self.dropped_events += 1;
+                let now = std::time::Instant::now();
+                if self
+                    .dropped_logged
+                    .is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(10))
+                {
+                    tracing::warn!(
+                        dropped_so_far = self.dropped_events,
+                        "node is overloaded: network events dropped"
+                    );
+                    self.dropped_logged = Some(now);
+                }
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,

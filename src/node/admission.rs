@@ -178,7 +178,7 @@ impl PeerStanding {
 
     /// Whether `peer` is cooling down at `now` (its requests are refused
     /// without being decoded).
-    pub fn cooling(&self, peer: &PeerId, now: Instant) -> bool {
+    pub fn is_cooling(&self, peer: &PeerId, now: Instant) -> bool {
         self.peers
             .get(peer)
             .and_then(|s| s.cooling_until)
@@ -216,11 +216,15 @@ impl PeerStanding {
     }
 
     /// Peers cooling down now.
-    pub fn cooling_count(&self, now: Instant) -> usize {
-        self.peers
-            .values()
-            .filter(|s| s.cooling_until.is_some_and(|u| now < u))
-            .count()
+    pub fn cooling(&self, now: Instant) -> Vec<PeerId> {
+        let mut v: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, s)| s.cooling_until.is_some_and(|u| now < u))
+            .map(|(p, _)| *p)
+            .collect();
+        v.sort();
+        v
     }
 }
 
@@ -293,10 +297,11 @@ mod tests {
         let t = Instant::now();
         assert_eq!(s.strike(p, t), Verdict::Keep);
         assert_eq!(s.strike(p, t), Verdict::Keep);
-        assert!(!s.cooling(&p, t));
+        assert!(!s.is_cooling(&p, t));
         assert_eq!(s.strike(p, t), Verdict::CoolDown);
-        assert!(s.cooling(&p, t + Duration::from_secs(59)));
-        assert!(!s.cooling(&p, t + Duration::from_secs(61)));
+        assert!(s.is_cooling(&p, t + Duration::from_secs(59)));
+        assert_eq!(s.cooling(t), vec![p]);
+        assert!(!s.is_cooling(&p, t + Duration::from_secs(61)));
         // Strikes spread over windows never add up.
         let q = PeerId::random();
         for i in 0..10 {

@@ -101,7 +101,7 @@ impl Node {
                     .inner
                     .standing
                     .lock()
-                    .map(|s| s.cooling(&peer, Instant::now()))
+                    .map(|s| s.is_cooling(&peer, Instant::now()))
                     .unwrap_or(false);
                 let node = self.clone();
                 if cooling {

@@ -81,6 +81,9 @@ pub enum InboxError {
     Corrupt(String, String),
     #[error("cannot encode inbox entry {0}: {1}")]
     Encode(String, String),
+    /// Another decision (or request) changed the item first.
+    #[error("inbox item {0} was changed by someone else meanwhile")]
+    Changed(String),
 }
 
 #[derive(Clone)]
@@ -108,6 +111,28 @@ impl Inbox {
     pub fn put(&self, item: &InboxItem) -> Result<(), InboxError> {
         self.items
             .insert(item.id.as_bytes(), enc(&item.id, item)?)?;
+        self.items.flush()?;
+        Ok(())
+    }
+
+    /// Stores a new item and waits for the disk; refuses to replace one.
+    pub fn put_new(&self, item: &InboxItem) -> Result<(), InboxError> {
+        let bytes = enc(&item.id, item)?;
+        self.items
+            .compare_and_swap(item.id.as_bytes(), None as Option<&[u8]>, Some(bytes))?
+            .map_err(|_| InboxError::Changed(item.id.clone()))?;
+        self.items.flush()?;
+        Ok(())
+    }
+
+    /// Replaces `old` (as read) by `new` and waits for the disk, only if
+    /// nobody changed the item in between: two decisions of one item cannot
+    /// both be recorded.
+    pub fn replace(&self, old: &InboxItem, new: &InboxItem) -> Result<(), InboxError> {
+        let (old_bytes, new_bytes) = (enc(&old.id, old)?, enc(&new.id, new)?);
+        self.items
+            .compare_and_swap(new.id.as_bytes(), Some(old_bytes), Some(new_bytes))?
+            .map_err(|_| InboxError::Changed(new.id.clone()))?;
         self.items.flush()?;
         Ok(())
     }

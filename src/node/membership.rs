@@ -149,11 +149,14 @@ impl Node {
         if state == Expiry::Valid {
             return;
         }
+        // Said at once when the state changes (soon, then expired), then
+        // once a day.
         let due = match self.inner.expiry_warned.lock() {
             Ok(mut last) => {
-                let due = last.is_none_or(|t| t.elapsed() >= WARN_EVERY);
+                let due = last
+                    .is_none_or(|(t, was)| was != state_kind(state) || t.elapsed() >= WARN_EVERY);
                 if due {
-                    *last = Some(Instant::now());
+                    *last = Some((Instant::now(), state_kind(state)));
                 }
                 due
             }
@@ -174,6 +177,15 @@ impl Node {
             ),
             Expiry::Valid => {}
         }
+    }
+}
+
+/// The kind of an expiry state, without its seconds.
+fn state_kind(e: Expiry) -> u8 {
+    match e {
+        Expiry::Valid => 0,
+        Expiry::Soon(_) => 1,
+        Expiry::Expired => 2,
     }
 }
 

@@ -160,6 +160,8 @@ struct Inner {
     changed: watch::Sender<u64>,
     /// Bounds the queries (gossiped and directed alike) answered at once.
     busy: Arc<Semaphore>,
+    /// Bounds the answers to this node's traces filed at once.
+    filing: Arc<Semaphore>,
     rules: Rules,
     counters: Counters,
     listen: Mutex<Vec<String>>,
@@ -180,13 +182,15 @@ struct Inner {
     fatal: CancellationToken,
     /// Cancelled when shutdown begins: timers stop waiting.
     stopping: CancellationToken,
-    /// When the roster-expiry warning was last logged.
-    expiry_warned: Mutex<Option<Instant>>,
+    /// When the roster-expiry warning was last logged, and for which state.
+    expiry_warned: Mutex<Option<(Instant, u8)>>,
 }
 
 /// Live query ids remembered per requesting State (the replay quota): a State
 /// sending more live queries than this is refused `quota_full` until some expire.
 const REPLAY_PER_STATE: usize = 20_000;
+/// Answers to this node's traces filed at once (each holds a blocking thread).
+const FILING_AT_ONCE: usize = 32;
 /// Signed answers kept per requesting State for its retries.
 const ANSWERS_PER_STATE: usize = 2_000;
 
@@ -242,6 +246,7 @@ impl Node {
                 fuzzy_limiter: Mutex::new(RateLimiter::new(settings.fuzzy_queries_per_minute)),
                 replay: replay::ReplayStore::open(&db, REPLAY_PER_STATE, unix_now())?,
                 busy: Arc::new(Semaphore::new(settings.max_concurrent_queries)),
+                filing: Arc::new(Semaphore::new(FILING_AT_ONCE)),
                 rules: Rules {
                     fresh: Freshness {
                         skew_secs: settings.clock_skew_secs,

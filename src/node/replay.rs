@@ -88,6 +88,42 @@ impl ReplayStore {
         Ok(r)
     }
 
+    /// Keeps the signed answer given to `state`'s query `id` beside its id,
+    /// so that the requester's retry gets the same answer after a restart
+    /// (never a second one). Written unflushed; a failure only loses that
+    /// convenience, so it is logged, not returned.
+    pub fn keep_answer(&self, state: CountryCode, id: QueryId, answer: &[u8], now: u64) {
+        let Some(exp) = self.lock().expiry_of(state, &id).filter(|&e| e >= now) else {
+            return;
+        };
+        if let Err(e) = self.tree.insert(key(exp, state, &id), answer) {
+            tracing::warn!(error = %e, "cannot keep an answer beside its replay id");
+        }
+    }
+
+    /// The answer kept for `state`'s live query `id`, if any.
+    pub fn answer_of(&self, state: CountryCode, id: &QueryId, now: u64) -> Option<Vec<u8>> {
+        let exp = self.lock().expiry_of(state, id).filter(|&e| e >= now)?;
+        let v = self.tree.get(key(exp, state, id)).ok()??;
+        (!v.is_empty()).then(|| v.to_vec())
+    }
+
+    /// Forgets `state`'s query `id`: it was not answered (a lookup or
+    /// signature failed), so its requester's retry must be able to pass.
+    pub fn forget(&self, state: CountryCode, id: &QueryId) {
+        let exp = {
+            let mut q = self.lock();
+            let exp = q.expiry_of(state, id);
+            q.forget(state, id);
+            exp
+        };
+        if let Some(exp) = exp
+            && let Err(e) = self.tree.remove(key(exp, state, id))
+        {
+            tracing::warn!(error = %e, "cannot forget a replay id");
+        }
+    }
+
     /// Removes expired ids from disk (memory forgets them on its own).
     pub fn purge(&self, now: u64) -> Result<usize, sled::Error> {
         let mut n = 0;
@@ -136,6 +172,14 @@ mod tests {
         ));
         // The one that expired at 150 was dropped on open.
         assert_eq!(r.len_of(de), 1);
+        // An answer kept beside its id survives a restart; a forgotten id
+        // lets its query through again.
+        r.keep_answer(de, id, b"signed answer", 200);
+        assert_eq!(r.answer_of(de, &id, 200), Some(b"signed answer".to_vec()));
+        r.forget(de, &id);
+        assert!(!r.contains(de, &id, 200));
+        r.remember(de, id, 500, 200).unwrap().unwrap();
+        assert_eq!(r.answer_of(de, &id, 200), None);
         assert_eq!(r.tree.len(), 1);
         assert_eq!(r.purge(501).unwrap(), 1);
         assert!(r.tree.is_empty());

@@ -219,6 +219,21 @@ impl Node {
             (a, members.version)
         };
         let is_final = !matches!(a.body().outcome, Outcome::Acknowledged);
+        let peer_s = peer.to_string();
+        // One acknowledgement and one final answer per responder: the same
+        // frame again is delivered already; another one is refused, so that
+        // a member cannot fill a trace with contradicting answers.
+        if trace.answers.iter().any(|x| x.bytes == data) {
+            return Ok(Vec::new());
+        }
+        let given = if is_final {
+            &trace.final_at
+        } else {
+            &trace.first_ack
+        };
+        if given.contains_key(&peer_s) {
+            return Err(Refusal::AlreadyAnswered);
+        }
         // Flushed by the group flush just below (one log for every tree).
         self.record(
             AuditKind::AnswerReceived,
@@ -233,11 +248,13 @@ impl Node {
         )
         .map_err(|_| Refusal::AuditUnavailable)?;
         let now = unix_now();
-        let peer_s = peer.to_string();
         self.inner
             .traces
             .update_unflushed(&id, |t| {
-                if t.answers.iter().any(|x| x.bytes == data) {
+                // Checked again inside the atomic update: two answers of one
+                // responder arriving together file at most one of each kind.
+                let given = if is_final { &t.final_at } else { &t.first_ack };
+                if t.answers.iter().any(|x| x.bytes == data) || given.contains_key(&peer_s) {
                     return;
                 }
                 t.answers.push(StoredAnswer {
@@ -331,12 +348,12 @@ impl Node {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        let reply = self
-            .inner
-            .net
-            .request(peer, query)
-            .await
-            .map_err(|e| e.to_string())?;
+        let stopping = self.inner.stopping.clone();
+        let reply = tokio::select! {
+            r = self.inner.net.request(peer, query) => r.map_err(|e| e.to_string())?,
+            // At shutdown a request in flight does not hold the drain up.
+            _ = stopping.cancelled() => return Ok(()),
+        };
         match Reply::decode(&reply, self.inner.rules.limits) {
             Ok(Reply::Answer(bytes)) => {
                 let node = self.clone();
@@ -404,7 +421,8 @@ impl Node {
         Ok(t)
     }
 
-    /// Marks `peer` unreachable in every pending trace that still waits on it.
+    /// Marks `peer` unreachable in every pending trace that asked it and
+    /// still waits on it; one flush for all of them.
     pub(super) async fn mark_unreachable(&self, peer: PeerId, why: String) {
         let node = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -417,7 +435,16 @@ impl Node {
             let peer_s = peer.to_string();
             let mut changed = false;
             for id in ids {
-                let r = node.inner.traces.update(&id, |t| {
+                let waits = node.trace(&id).is_ok_and(|t| {
+                    !t.final_at.contains_key(&peer_s)
+                        && t.asked
+                            .iter()
+                            .any(|a| a.peer == peer_s && a.unreachable.is_none())
+                });
+                if !waits {
+                    continue;
+                }
+                let r = node.inner.traces.update_unflushed(&id, |t| {
                     for a in t.asked.iter_mut() {
                         if a.peer == peer_s
                             && !t.final_at.contains_key(&peer_s)
@@ -430,6 +457,9 @@ impl Node {
                 changed |= r.is_ok();
             }
             if changed {
+                if let Err(e) = node.inner.group_flush.flush(&node.inner.db) {
+                    node.store_failed(&e.to_string());
+                }
                 node.notify();
             }
         })

@@ -80,6 +80,15 @@ impl Node {
         let (q, expires_at) = match checked {
             Ok(x) => x,
             Err(r) => {
+                let c = &self.inner.counters;
+                if r.is_hostile() {
+                    bump(&c.queries_rejected);
+                } else if matches!(
+                    r,
+                    Refusal::ClockSkew | Refusal::Expired | Refusal::TtlTooLong
+                ) {
+                    bump(&c.queries_stale);
+                }
                 self.count_refusal(&from.to_string(), None, r);
                 return Admission::Refused(r);
             }
@@ -90,9 +99,13 @@ impl Node {
             // Our own query, come back by gossip.
             return Admission::Seen(q);
         }
-        if self.inner.replay.contains(state, &b.id, now) {
+        let seen = self.inner.replay.contains(state, &b.id, now);
+        if seen && via == Via::Gossip {
+            // The same query on a second topic: no charge, nothing to do.
             return Admission::Seen(q);
         }
+        // A directed retry is charged like a new query: answering it again
+        // costs an audit entry and a flush.
         let wild = b.marking.has_wildcards();
         let limiter = if wild {
             &self.inner.fuzzy_limiter
@@ -112,6 +125,9 @@ impl Node {
             };
             self.count_refusal_as(&from.to_string(), Some(state), Refusal::RateLimited, rule);
             return Admission::Refused(Refusal::RateLimited);
+        }
+        if seen {
+            return Admission::Seen(q);
         }
         match self.inner.replay.remember(state, b.id, expires_at, now) {
             Ok(Ok(())) => {}
@@ -218,6 +234,16 @@ impl Node {
         &self,
         q: &Signed<TraceQuery>,
     ) -> Result<Option<(PeerId, Vec<u8>)>, Refusal> {
+        let r = self.respond_once(q);
+        if r == Err(Refusal::Internal) {
+            // Nothing was answered: the requester's retry must not be a replay.
+            let b = q.body();
+            self.inner.replay.forget(b.requester.state, &b.id);
+        }
+        r
+    }
+
+    fn respond_once(&self, q: &Signed<TraceQuery>) -> Result<Option<(PeerId, Vec<u8>)>, Refusal> {
         let reg = self.inner.registry.as_ref().ok_or(Refusal::NotAnswered)?;
         let b = q.body();
         let found = answer::lookup(reg, b).map_err(|e| {
@@ -231,19 +257,15 @@ impl Node {
             rule: Some(rule.into()),
             ..NewEntry::default()
         };
-        let outcome = match answer::plan(&found, b, &self.inner.policy) {
-            answer::Planned::Send(o) => o,
+        let (outcome, review) = match answer::plan(&found, b, &self.inner.policy) {
+            answer::Planned::Send(o) => (o, None),
             answer::Planned::Silent => {
                 self.record(AuditKind::QueryRefused, entry("policy_silent"), true)
                     .map_err(|_| Refusal::AuditUnavailable)?;
                 return Ok(None);
             }
-            answer::Planned::Review(reason) => {
-                self.to_inbox(q, reason)?;
-                Outcome::Acknowledged
-            }
+            answer::Planned::Review(reason) => (Outcome::Acknowledged, Some(reason)),
         };
-        let reviewed = matches!(outcome, Outcome::Acknowledged);
         let c = &self.inner.counters;
         bump(match &outcome {
             Outcome::Hit { .. } => &c.answers_sent_hit,
@@ -265,6 +287,16 @@ impl Node {
         let rule = level.as_deref().or(rule);
         let bytes = self.sign_answer(q.digest(), outcome)?;
         let peer = identity::peer_id_of(&b.requester.key).ok_or(Refusal::Malformed)?;
+        if let Some(reason) = review {
+            // The item holds its acknowledgement from its first write on, so
+            // a decision can never be overwritten by it.
+            self.to_inbox(q, reason, &bytes)?;
+        }
+        // Beside its replay id, made durable by the audit flush below: a
+        // retry after a restart gets this same answer.
+        self.inner
+            .replay
+            .keep_answer(b.requester.state, b.id, &bytes, unix_now());
         self.record(
             AuditKind::AnswerSent,
             NewEntry {
@@ -278,10 +310,6 @@ impl Node {
         )
         .map_err(|_| Refusal::AuditUnavailable)?;
         self.remember_answer(b, q.digest(), &bytes);
-        if reviewed {
-            // A retry after a restart still gets the acknowledgement.
-            self.keep_inbox_answer(&q.digest(), &bytes)?;
-        }
         Ok(Some((peer, bytes)))
     }
 
@@ -332,6 +360,11 @@ impl Node {
         let kind = crate::protocol::codec::peek_kind(&data);
         match kind {
             Ok(Kind::Answer) => {
+                // Answers are filed a bounded number at a time; more wait
+                // (they are never refused for load: that would lose them).
+                let Ok(_permit) = self.inner.filing.clone().acquire_owned().await else {
+                    return Reply::Refused(Refusal::Internal);
+                };
                 let node = self.clone();
                 let filed = tokio::task::spawn_blocking(move || node.on_answer(peer, &data)).await;
                 match filed {
@@ -398,13 +431,23 @@ impl Node {
     fn answer_again(&self, peer: PeerId, q: &Signed<TraceQuery>) -> Reply {
         let b = q.body();
         let digest = q.digest();
+        // The inbox holds the decision of a reviewed query (the cache may
+        // still hold its acknowledgement); then the cache; then the answer
+        // kept beside the replay id on disk (after a restart).
         let cached = self
-            .inner
-            .answered
-            .lock()
-            .ok()
-            .and_then(|mut c| c.get(b.requester.state, digest, b.requester.key))
-            .or_else(|| self.inbox_answer(&digest));
+            .inbox_answer(&digest)
+            .or_else(|| {
+                self.inner
+                    .answered
+                    .lock()
+                    .ok()
+                    .and_then(|mut c| c.get(b.requester.state, digest, b.requester.key))
+            })
+            .or_else(|| {
+                self.inner
+                    .replay
+                    .answer_of(b.requester.state, &b.id, unix_now())
+            });
         let Some(bytes) = cached else {
             return Reply::Refused(Refusal::Replayed);
         };

@@ -25,6 +25,12 @@ pub enum DecideError {
     BothOrNeither,
     #[error("a bootstrap node has no registry")]
     NoRegistry,
+    #[error(
+        "the roster has expired: nothing can be decided until the next roster is installed with `tracenet roster install FILE`"
+    )]
+    RosterExpired,
+    #[error("{0} is no longer a member of the roster: its request cannot be answered")]
+    RequesterRemoved(crate::model::CountryCode),
     #[error("inbox item {id} is unreadable: {detail}")]
     Corrupt { id: String, detail: String },
     #[error("the decision cannot be recorded: {0}")]
@@ -46,6 +52,7 @@ impl Node {
         &self,
         q: &Signed<TraceQuery>,
         reason: policy::ReviewReason,
+        acknowledgement: &[u8],
     ) -> Result<(), Refusal> {
         let b = q.body();
         let item = inbox::InboxItem {
@@ -59,33 +66,23 @@ impl Node {
                 .to_string(),
             query: q.bytes().to_vec(),
             status: inbox::InboxStatus::Pending,
-            answer: None,
+            answer: Some(acknowledgement.to_vec()),
         };
-        self.inner.inbox.put(&item).map_err(|e| {
-            self.store_failed(&e.to_string());
-            Refusal::AuditUnavailable
+        self.inner.inbox.put_new(&item).map_err(|e| match e {
+            inbox::InboxError::Changed(_) => Refusal::Replayed,
+            e => {
+                self.store_failed(&e.to_string());
+                Refusal::AuditUnavailable
+            }
         })
-    }
-
-    /// Records in its inbox item the answer given for the query of `digest`
-    /// (on disk before that answer leaves).
-    pub(super) fn keep_inbox_answer(&self, digest: &Digest, bytes: &[u8]) -> Result<(), Refusal> {
-        let id = &digest.to_hex()[..16];
-        let fail = |e: &dyn std::fmt::Display| {
-            self.store_failed(&e.to_string());
-            Refusal::AuditUnavailable
-        };
-        let Some(mut item) = self.inner.inbox.get(id).map_err(|e| fail(&e))? else {
-            return Ok(());
-        };
-        item.answer = Some(bytes.to_vec());
-        self.inner.inbox.put(&item).map_err(|e| fail(&e))
     }
 
     /// The answer recorded in the inbox for the query of `digest`, if any.
     pub(super) fn inbox_answer(&self, digest: &Digest) -> Option<Vec<u8>> {
         let id = &digest.to_hex()[..16];
-        self.inner.inbox.get(id).ok().flatten()?.answer
+        let item = self.inner.inbox.get(id).ok().flatten()?;
+        // The id is a prefix of the digest: the item must be this very query.
+        (Digest::of(&item.query) == *digest).then_some(item.answer?)
     }
 
     /// Raises an alert when another State's trace matches a record this node
@@ -162,6 +159,7 @@ impl Node {
         if item.status != inbox::InboxStatus::Pending {
             return Err(DecideError::AlreadyDecided(id.to_string()));
         }
+        let read = item.clone();
         let now = unix_now();
         if now > item.deadline {
             return Err(DecideError::Expired {
@@ -175,6 +173,17 @@ impl Node {
         };
         let q = super::decode_stored::<TraceQuery>(&item.query, self.inner.rules.limits)
             .ok_or_else(|| corrupt("its query cannot be decoded"))?;
+        {
+            // Decided under the roster in force, for a State still in it.
+            use crate::protocol::Vouching;
+            let members = self.read_members();
+            if now > members.valid_until() {
+                return Err(DecideError::RosterExpired);
+            }
+            if members.state_of(&q.requester.key) != Some(q.requester.state) {
+                return Err(DecideError::RequesterRemoved(q.requester.state));
+            }
+        }
         let (outcome, status) = match (approve, refuse) {
             (Some(level), None) => {
                 let reg = self
@@ -215,7 +224,13 @@ impl Node {
             .map_err(|_| corrupt("it names an unreadable peer"))?;
         item.status = status;
         item.answer = Some(bytes.clone());
-        self.inner.inbox.put(&item).map_err(|e| storage(&e))?;
+        self.inner
+            .inbox
+            .replace(&read, &item)
+            .map_err(|e| match e {
+                inbox::InboxError::Changed(_) => DecideError::AlreadyDecided(id.to_string()),
+                e => storage(&e),
+            })?;
         self.record(
             AuditKind::Decision,
             NewEntry {

@@ -88,12 +88,12 @@ impl Node {
     }
 
     /// Peers whose requests are ignored after too many bad ones.
-    pub fn peers_cooling_down(&self) -> usize {
+    pub fn peers_cooling_down(&self) -> Vec<libp2p::PeerId> {
         self.inner
             .standing
             .lock()
-            .map(|s| s.cooling_count(std::time::Instant::now()))
-            .unwrap_or(0)
+            .map(|s| s.cooling(std::time::Instant::now()))
+            .unwrap_or_default()
     }
 }
 

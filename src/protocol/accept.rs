@@ -78,6 +78,9 @@ pub enum Refusal {
     NotAMember,
     /// This node's policy does not answer this query (it says nothing more).
     NotAnswered,
+    /// The responder already gave this trace a final answer (or, for an
+    /// acknowledgement, an acknowledgement): one of each per responder.
+    AlreadyAnswered,
 }
 
 impl Refusal {
@@ -105,6 +108,7 @@ impl Refusal {
             Refusal::CoolingDown => "cooling_down",
             Refusal::NotAMember => "not_a_member",
             Refusal::NotAnswered => "not_answered",
+            Refusal::AlreadyAnswered => "already_answered",
         }
     }
 
@@ -120,6 +124,8 @@ impl Refusal {
                 | Refusal::WrongSigner
                 | Refusal::UnexpectedKind
                 | Refusal::NotAMember
+                | Refusal::UnknownTrace
+                | Refusal::AlreadyAnswered
         )
     }
 }

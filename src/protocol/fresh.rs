@@ -118,6 +118,19 @@ impl ReplayGuard {
         Ok(())
     }
 
+    /// When the remembered `id` expires, if it is remembered.
+    pub fn expiry_of(&self, id: &QueryId) -> Option<u64> {
+        self.seen.get(id).copied()
+    }
+
+    /// Forgets `id` (its query was not answered after all, so its
+    /// requester's retry must be able to pass).
+    pub fn forget(&mut self, id: &QueryId) {
+        if let Some(exp) = self.seen.remove(id) {
+            self.by_expiry.remove(&(exp, *id));
+        }
+    }
+
     /// Whether `id` is remembered and not yet expired at `now`.
     pub fn contains(&self, id: &QueryId, now: u64) -> bool {
         self.seen.get(id).is_some_and(|&exp| exp >= now)
@@ -177,6 +190,18 @@ impl ReplayQuotas {
             .entry(state)
             .or_insert_with(|| ReplayGuard::new(per_state))
             .remember(id, expires_at, now)
+    }
+
+    /// When `state`'s remembered query `id` expires.
+    pub fn expiry_of(&self, state: CountryCode, id: &QueryId) -> Option<u64> {
+        self.guards.get(&state)?.expiry_of(id)
+    }
+
+    /// Forgets `state`'s query `id`.
+    pub fn forget(&mut self, state: CountryCode, id: &QueryId) {
+        if let Some(g) = self.guards.get_mut(&state) {
+            g.forget(id);
+        }
     }
 
     /// Live ids remembered for `state`.
