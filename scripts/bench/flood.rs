@@ -156,8 +156,7 @@ fn signed_query(key: &NodeKey, state: &str, serial: &str) -> Vec<u8> {
 /// The flooder's invalid frames, in turn: garbage behind a valid header,
 /// bytes that are no tracenet frame at all, its own query with a broken
 /// signature, a query forged under a key the roster does not hold, and an
-/// answer to a query the target never sent. Only the last two cost the target
-/// a signature check.
+/// answer to a query the target never sent.
 struct Frames {
     za: NodeKey,
     forger: NodeKey,
