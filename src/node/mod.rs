@@ -7,7 +7,9 @@
 //!   never awaiting application work itself; tracked tasks and shutdown.
 //! - `responder`: incoming queries: admission, lookup, policy, sign, deliver.
 //! - `review`: the inbox of requests a person decides, and alerts.
-//! - `requester`: sending traces, filing answers, follow-ups, retries, deadlines.
+//! - `requester`: sending traces, filing answers, follow-ups, retries;
+//!   `deadlines`: a timer per trace and the reachability of those asked;
+//!   `new_trace`: an officer's request, checked before anything is signed.
 //! - `membership`: roster installation and expiry.
 //! - `status`: what `status` and the trace views show.
 //! - `admission`, `replay`, `limits`: the bounded memories the responder keeps.
@@ -17,6 +19,7 @@
 pub mod admission;
 pub mod answer;
 pub mod custody;
+mod deadlines;
 mod dispatch;
 mod flush;
 pub mod inbox;

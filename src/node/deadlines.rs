@@ -1,0 +1,111 @@
+//! What a sent trace waits for: its deadline (one timer per trace, re-armed
+//! by a retry) and the reachability of the States it asked.
+
+use std::time::Duration;
+
+use libp2p::PeerId;
+
+use super::{Node, unix_now};
+
+impl Node {
+    /// Marks `peer` unreachable in every pending trace that asked it and
+    /// still waits on it; one flush for all of them.
+    pub(super) async fn mark_unreachable(&self, peer: PeerId, why: String) {
+        let node = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let ids: Vec<String> = node
+                .inner
+                .pending
+                .lock()
+                .map(|p| p.iter().cloned().collect())
+                .unwrap_or_default();
+            let peer_s = peer.to_string();
+            let mut changed = false;
+            for id in ids {
+                let waits = node.trace(&id).is_ok_and(|t| {
+                    !t.final_at.contains_key(&peer_s)
+                        && t.asked
+                            .iter()
+                            .any(|a| a.peer == peer_s && a.unreachable.is_none())
+                });
+                if !waits {
+                    continue;
+                }
+                let r = node.inner.traces.update_unflushed(&id, |t| {
+                    for a in t.asked.iter_mut() {
+                        if a.peer == peer_s
+                            && !t.final_at.contains_key(&peer_s)
+                            && a.unreachable.is_none()
+                        {
+                            a.unreachable = Some(why.clone());
+                        }
+                    }
+                });
+                changed |= r.is_ok();
+            }
+            if changed {
+                if let Err(e) = node.inner.group_flush.flush(&node.inner.db) {
+                    node.store_failed(&e.to_string());
+                }
+                node.notify();
+            }
+        })
+        .await;
+    }
+
+    /// Arms the deadline timers of the traces pending at start.
+    pub(super) fn arm_deadlines(&self) {
+        let node = self.clone();
+        self.spawn(async move {
+            let n = node.clone();
+            let pending = tokio::task::spawn_blocking(move || {
+                let ids: Vec<String> = n
+                    .inner
+                    .pending
+                    .lock()
+                    .map(|p| p.iter().cloned().collect())
+                    .unwrap_or_default();
+                ids.into_iter()
+                    .filter_map(|id| n.trace(&id).ok().map(|t| (t.id, t.deadline)))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+            for (id, deadline) in pending {
+                node.arm_deadline(id, deadline);
+            }
+        });
+    }
+
+    /// At `deadline`, takes the trace off the pending set and tells waiters,
+    /// unless a retry moved its deadline since.
+    pub(super) fn arm_deadline(&self, id: String, deadline: u64) {
+        let node = self.clone();
+        let stopping = self.inner.stopping.clone();
+        self.spawn(async move {
+            let wait = Duration::from_secs(deadline.saturating_sub(unix_now()));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                // At shutdown a timer does not hold the drain up.
+                _ = stopping.cancelled() => return,
+            }
+            let n = node.clone();
+            let expired = tokio::task::spawn_blocking(move || {
+                let current = n.trace(&id).map(|t| t.deadline).unwrap_or(0);
+                if current > unix_now() {
+                    return false;
+                }
+                n.inner
+                    .pending
+                    .lock()
+                    .map(|mut p| p.remove(&id))
+                    .unwrap_or(false)
+            })
+            .await
+            .unwrap_or(false);
+            if expired {
+                node.notify();
+            }
+        });
+    }
+}
