@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{CountryCode, Date};
 use crate::protocol::{
-    Kind, Limits, PublicKey, Signed, TraceAnswer, TraceQuery, codec, decode_and_verify,
+    Kind, Limits, PublicKey, Refusal, Signed, TraceAnswer, TraceQuery, accept, codec,
+    decode_and_verify,
 };
 use crate::roster::{Roster, RosterFile, TrustConfig};
 
@@ -142,6 +143,64 @@ fn part(part: impl Into<String>, result: Result<String, String>) -> PartReport {
 /// The UTC day of a unix time, for checking a roster's validity dates.
 fn day_of(unix: u64) -> Option<Date> {
     Date::from_days(i64::try_from(unix / 86_400).ok()?)
+}
+
+/// Applies the acceptance rules of `protocol::accept` to an answer, judged
+/// at the time it was given, against the roster that vouched for it: the same
+/// rules the node applied on receipt. Failures are told in words.
+fn accept_answer_at(
+    a: &Signed<TraceAnswer>,
+    query: &Signed<TraceQuery>,
+    roster: &Roster,
+) -> Result<(), String> {
+    let asked = accept::AskedQuery {
+        digest: query.digest(),
+        issued_at: query.body().issued_at,
+    };
+    let at = a.body().answered_at;
+    accept::answer(
+        a.bytes(),
+        asked,
+        None,
+        at,
+        &accept::Rules::default(),
+        roster,
+    )
+    .map(|_| ())
+    .map_err(|code| refusal_text(code, roster, &a.signer(), a.body().responder.state))
+}
+
+/// As [`accept_answer_at`], for the query, judged when it was issued.
+fn accept_query_at(q: &Signed<TraceQuery>, roster: &Roster) -> Result<(), String> {
+    let at = q.body().issued_at;
+    accept::query(
+        q.bytes(),
+        accept::Via::Gossip,
+        at,
+        &accept::Rules::default(),
+        roster,
+    )
+    .map(|_| ())
+    .map_err(|code| refusal_text(code, roster, &q.signer(), q.body().requester.state))
+}
+
+fn refusal_text(code: Refusal, roster: &Roster, key: &PublicKey, state: CountryCode) -> String {
+    match code {
+        Refusal::NotInRoster => vouch(Some(roster), key, state).err().unwrap_or_else(|| {
+            format!(
+                "key {key} is not a member node of {state} in roster version {}",
+                roster.version()
+            )
+        }),
+        Refusal::RosterExpired => format!(
+            "roster version {} had expired by then (valid until {})",
+            roster.version(),
+            roster.body().valid_until
+        ),
+        Refusal::AnswerBeforeQuery => "the answer is dated before its query".into(),
+        Refusal::UnknownTrace => "answers another query".into(),
+        other => format!("refused by the acceptance rules: {other}"),
+    }
 }
 
 /// Whether `key` is the roster's entry for `state`.
@@ -293,9 +352,13 @@ impl BundleV1 {
         )];
         let roster = roster.ok();
         parts.push(part("query", check_query(&query, roster.as_ref())));
+        let asked = query.as_ref().ok();
         for (i, a) in self.answers.iter().enumerate() {
-            parts.push(check_answer(i + 1, a, query.as_ref().ok(), |a| {
+            parts.push(check_answer(i + 1, a, asked, |a| {
                 vouch(roster.as_ref(), &a.signer(), a.body().responder.state)?;
+                if let (Some(r), Some(q)) = (roster.as_ref(), asked) {
+                    accept_answer_at(a, q, r)?;
+                }
                 Ok(format!(
                     "{} signed by {}",
                     outcome_word(a.body()),
@@ -333,6 +396,9 @@ fn check_query(
     let b = q.body();
     vouch(roster, &q.signer(), b.requester.state)
         .map_err(|e| format!("from {}: {e}", b.requester.state))?;
+    if let Some(r) = roster {
+        accept_query_at(q, r).map_err(|e| format!("from {}: {e}", b.requester.state))?;
+    }
     Ok(query_detail(q))
 }
 
@@ -353,18 +419,23 @@ impl BundleV2 {
             let state = q.body().requester.state;
             valid_on(r, q.body().issued_at)
                 .and_then(|()| vouch(Some(r), &q.signer(), state))
+                .and_then(|()| accept_query_at(q, r))
                 .map_err(|e| format!("from {state}: {e}"))?;
             Ok(format!("{} under roster v{}", query_detail(q), r.version()))
         });
         parts.push(part("query", q));
+        let asked = query.as_ref().ok();
         for (i, a) in self.answers.iter().enumerate() {
             let version = self.answer_rosters.get(i).copied();
-            parts.push(check_answer(i + 1, a, query.as_ref().ok(), |s| {
+            parts.push(check_answer(i + 1, a, asked, |s| {
                 let v = version.ok_or("answer_rosters names no roster version for it")?;
                 let r = in_bundle(v)?;
                 let (key, state) = (s.signer(), s.body().responder.state);
                 valid_on(r, s.body().answered_at)?;
                 vouch(Some(r), &key, state)?;
+                if let Some(q) = asked {
+                    accept_answer_at(s, q, r)?;
+                }
                 let removed = rosters
                     .range(v + 1..)
                     .find(|(_, later)| !later.lists(&key, state))

@@ -252,6 +252,27 @@ fn an_answer_from_a_key_outside_the_roster_fails() {
     assert!(f[0].detail.contains("not in roster"), "{}", f[0].detail);
 }
 
+/// Evidence is judged by `protocol::accept`, the rules the node applied on
+/// receipt: an answer dated before its query fails here as it would there.
+#[test]
+fn an_answer_dated_before_its_query_fails_as_on_receipt() {
+    let mut b = bundle();
+    let q = sign(vectors::query(), &vectors::requester_key()).unwrap();
+    let mut a = vectors::answer(q.digest());
+    a.answered_at = vectors::ISSUED_AT - 3600;
+    b.answers
+        .push(B64.encode(sign(a, &vectors::responder_key()).unwrap().bytes()));
+    b.answer_rosters.push(1);
+    let r = b.verify(&trust());
+    let f: Vec<_> = r.failures().collect();
+    assert_eq!(f.len(), 1, "{}", r.to_text());
+    assert!(
+        f[0].detail.contains("dated before its query"),
+        "{}",
+        f[0].detail
+    );
+}
+
 /// `cargo test write_fuzz_seeds -- --ignored` writes a valid input for each fuzz
 /// target into fuzz/corpus, so the fuzzer starts from the real formats.
 #[test]

@@ -207,7 +207,7 @@ pub(super) fn load_members(data_dir: &Path, trust: &TrustConfig) -> Result<Membe
 pub(super) fn members_of(roster: &Roster) -> Members {
     let mut m = Members {
         version: roster.version(),
-        valid_until: (roster.body().valid_until.to_days().max(0) as u64) * 86_400 + 86_399,
+        valid_until: roster.valid_until_unix(),
         ..Members::default()
     };
     for member in roster.members() {

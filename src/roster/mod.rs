@@ -448,6 +448,12 @@ impl Roster {
         &self.file
     }
 
+    /// Unix seconds at the end of `valid_until` (UTC), after which the roster
+    /// vouches for no one.
+    pub fn valid_until_unix(&self) -> u64 {
+        (self.body.valid_until.to_days().max(0) as u64) * 86_400 + 86_399
+    }
+
     /// The entry holding `key`: absent means not (or no longer) in the network.
     pub fn member_by_key(&self, key: &PublicKey) -> Option<&Member> {
         self.body.members.iter().find(|m| &m.key == key)
@@ -555,3 +561,17 @@ pub use history::{ENTRY_FORMAT, HISTORY_DIR, HistoryEntry, Installed, RosterHist
 
 #[cfg(test)]
 mod tests;
+
+/// A roster as the acceptance rules see it: a member (not a bootstrap peer)
+/// speaks for its State until the end of `valid_until`.
+impl crate::protocol::Vouching for Roster {
+    fn state_of(&self, key: &PublicKey) -> Option<CountryCode> {
+        self.member_by_key(key)
+            .filter(|m| m.role == Role::Member)
+            .map(|m| m.state)
+    }
+
+    fn valid_until(&self) -> u64 {
+        self.valid_until_unix()
+    }
+}
