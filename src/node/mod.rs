@@ -185,6 +185,8 @@ struct Inner {
     fatal: CancellationToken,
     /// Cancelled when shutdown begins: timers stop waiting.
     stopping: CancellationToken,
+    /// Alerts raised today: (record id, requesting State) → day number.
+    alerted: Mutex<std::collections::HashMap<(String, CountryCode), u64>>,
     /// When the roster-expiry warning was last logged, and for which state.
     expiry_warned: Mutex<Option<(Instant, u8)>>,
 }
@@ -279,6 +281,7 @@ impl Node {
                 fatal: CancellationToken::new(),
                 stopping: CancellationToken::new(),
                 expiry_warned: Mutex::new(None),
+                alerted: Mutex::new(Default::default()),
             }),
         };
         node.apply_members().await?;

@@ -88,10 +88,22 @@ impl Node {
     /// Raises an alert when another State's trace matches a record this node
     /// holds as lost or stolen: its owner learns the weapon was found.
     pub(super) fn raise_alerts(&self, q: &TraceQuery, found: &[crate::registry::Candidate]) {
+        let day = unix_now() / 86_400;
         for c in found {
             let Some(e) = c.record.events.iter().rev().find(|e| e.kind.is_diversion()) else {
                 continue;
             };
+            // One alert per record, requesting State and day: repeated
+            // traces of one weapon cost no more writes, flushes or log lines.
+            let first_today = self.inner.alerted.lock().is_ok_and(|mut seen| {
+                if seen.len() >= 10_000 {
+                    seen.retain(|_, d| *d == day);
+                }
+                seen.insert((c.record.id.to_string(), q.requester.state), day) != Some(day)
+            });
+            if !first_today {
+                continue;
+            }
             let alert = inbox::Alert {
                 at: unix_now(),
                 requester: q.requester.state,
