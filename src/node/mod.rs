@@ -21,7 +21,6 @@ pub mod answer;
 pub mod custody;
 mod deadlines;
 mod dispatch;
-mod flush;
 pub mod inbox;
 mod limits;
 pub mod members;
@@ -172,7 +171,7 @@ struct Inner {
     /// Sequence of the last head-signed entry, so that an idle log is not re-signed.
     last_signed_head: Mutex<Option<u64>>,
     /// Shares fsyncs among concurrent answers.
-    group_flush: flush::GroupFlush,
+    group_flush: crate::store::GroupFlush,
     /// Answers this node signed, per requester, for requesters that retry.
     answered: Mutex<AnswerCache>,
     /// Refusals counted between two audit entries.
@@ -274,7 +273,7 @@ impl Node {
                 started: Instant::now(),
                 last_signed_head: Mutex::new(None),
                 answered: Mutex::new(AnswerCache::new(ANSWERS_PER_STATE)),
-                group_flush: flush::GroupFlush::default(),
+                group_flush: crate::store::GroupFlush::default(),
                 tally: Mutex::new(RefusalTally::default()),
                 standing: Mutex::new(PeerStanding::default()),
                 tasks: TaskTracker::new(),

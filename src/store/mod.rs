@@ -1,9 +1,14 @@
 //! The node's sled database: the one place it is opened, and how a store left
 //! unreadable by a crash is brought back. The registry, traces, inbox and audit
 //! each keep their own trees in the database opened here; they receive a
-//! `&sled::Db` and never open one themselves.
+//! `&sled::Db` and never open one themselves. Group commit (`flush`) shares
+//! one fsync among the writers that need their writes on disk at once.
+
+mod flush;
 
 use std::path::{Path, PathBuf};
+
+pub use flush::GroupFlush;
 
 /// How the node's sled database is opened.
 #[derive(Debug, Clone)]
