@@ -500,3 +500,39 @@ async fn a_decision_not_delivered_reaches_the_requester_on_its_retry() {
     let ng = Peer::connect(&fed.node("NG").dir, fed.node("DE")).await;
     hit(&ng.send(&q).await);
 }
+
+/// A holder frozen for the whole trace is a State that has not answered,
+/// never "no record"; once it runs again, a retry gets its answer.
+#[test]
+fn a_frozen_holder_is_no_answer_never_no_record() {
+    let held = record("DE-1", "Walther", "DE", "WP104233", &[], EVENTS);
+    let fed = Federation::start(vec![
+        NodeSpec::member("DE", vec![held]),
+        NodeSpec::member("KE", Vec::new()),
+    ]);
+    let (de, ke) = (fed.node("DE"), fed.node("KE"));
+    de.signal("STOP");
+    let t = fed::trace_walther(ke, "WP104233", &["--timeout", "3", "--wait", "20"]);
+    de.signal("CONT");
+    let id = t["id"].as_str().unwrap().to_string();
+    assert!(
+        matches!(t["status"].as_str(), Some("timed_out" | "partial")),
+        "{t:#}"
+    );
+    let gaps = t["custody"]["gaps"].to_string();
+    assert!(gaps.contains("no_answer") && gaps.contains("DE"), "{t:#}");
+    assert!(!gaps.contains("no_record"), "{t:#}");
+    ke.json(&["trace", "retry", &id]);
+    let answered = wait_for(
+        "DE's answer after the retry",
+        Duration::from_secs(30),
+        || {
+            let t = ke.json(&["trace", "show", &id]);
+            (t["status"] == "answered").then_some(t)
+        },
+    );
+    assert!(
+        answered["custody"]["gaps"].as_array().unwrap().is_empty(),
+        "{answered:#}"
+    );
+}

@@ -37,11 +37,15 @@ pub struct Link {
 pub enum Gap {
     /// A State holds a matching record but withheld it.
     Withheld { state: CountryCode },
-    /// The weapon was exported to a State that has not answered.
+    /// A State that was asked, or that the weapon was exported to, has not
+    /// given a final answer (yet).
     NoAnswer { state: CountryCode },
+    /// A State that was asked could not be reached (disconnected, or a
+    /// directed request failed); `reason` says how.
+    Unreachable { state: CountryCode, reason: String },
     /// Several candidate records: the marking must be refined.
     Ambiguous { state: CountryCode, count: u32 },
-    /// No State holds a record of the weapon.
+    /// Every State asked gave a final answer, and none holds a record.
     NoRecord,
 }
 
@@ -125,13 +129,17 @@ impl Custody {
         for g in &c.gaps {
             s += &match g {
                 Gap::Withheld { state } => format!("  gap: {state} withheld its record\n"),
-                Gap::NoAnswer { state } => {
-                    format!("  gap: the weapon went to {state}, which has not answered\n")
+                Gap::NoAnswer { state } => format!("  gap: {state} has not answered\n"),
+                Gap::Unreachable { state, reason } => {
+                    format!("  gap: {state} could not be reached ({reason})\n")
                 }
                 Gap::Ambiguous { state, count } => {
                     format!("  gap: {count} candidates in {state}; refine the marking\n")
                 }
-                Gap::NoRecord => "  gap: no State holds a record of this weapon\n".to_string(),
+                Gap::NoRecord => {
+                    "  gap: every State asked answered, and none holds a record of this weapon\n"
+                        .to_string()
+                }
             };
         }
         s
@@ -200,9 +208,13 @@ pub fn rank_candidates(answers: &[AnswerInput<'_>], wanted: &Wanted) -> Vec<Rank
 /// Assembles the chain from the answers received so far, following in each
 /// answer its best-ranked candidate. `answered` is every State that gave any
 /// answer, so that follow-ups are not sent twice.
+/// `waiting`: the States asked that have not given a final answer, each with
+/// why it is unreachable if it is. "No record" is only ever said when no
+/// State is waited for: an unanswered State may hold the weapon.
 pub fn assemble(
     answers: &[AnswerInput<'_>],
     answered: &BTreeSet<CountryCode>,
+    waiting: &[(CountryCode, Option<String>)],
     wanted: &Wanted,
 ) -> Custody {
     let ranked = rank_candidates(answers, wanted);
@@ -244,6 +256,19 @@ pub fn assemble(
         .collect();
     for s in &follow_up {
         gaps.push(Gap::NoAnswer { state: *s });
+    }
+    let mut seen: BTreeSet<CountryCode> = follow_up.iter().copied().collect();
+    for (state, unreachable) in waiting {
+        if !seen.insert(*state) {
+            continue;
+        }
+        gaps.push(match unreachable {
+            Some(reason) => Gap::Unreachable {
+                state: *state,
+                reason: reason.clone(),
+            },
+            None => Gap::NoAnswer { state: *state },
+        });
     }
     if chain.is_empty() && gaps.is_empty() {
         gaps.push(Gap::NoRecord);
@@ -374,7 +399,7 @@ mod tests {
             },
         ];
         let answered = [cc("DE"), cc("NG"), cc("GH")].into_iter().collect();
-        let k = assemble(&answers, &answered, &Wanted::default());
+        let k = assemble(&answers, &answered, &[], &Wanted::default());
         let kinds: Vec<EventKind> = k.chain.iter().map(|l| l.kind).collect();
         assert_eq!(
             kinds,
@@ -412,6 +437,7 @@ mod tests {
         let k = assemble(
             &only_de,
             &[cc("DE")].into_iter().collect(),
+            &[],
             &Wanted::default(),
         );
         assert_eq!(k.follow_up, vec![cc("NG")]);
@@ -433,6 +459,7 @@ mod tests {
         let k = assemble(
             &both,
             &[cc("DE"), cc("NG")].into_iter().collect(),
+            &[],
             &Wanted::default(),
         );
         assert_eq!(k.gaps, vec![Gap::Withheld { state: cc("NG") }]);
@@ -440,8 +467,47 @@ mod tests {
     }
 
     #[test]
+    fn a_state_asked_that_has_not_answered_is_a_gap_never_no_record() {
+        let no_hit = Outcome::NoHit;
+        let fr = [AnswerInput {
+            index: 0,
+            state: cc("FR"),
+            outcome: &no_hit,
+        }];
+        let waiting = [
+            (cc("DE"), None),
+            (cc("NG"), Some("disconnected".to_string())),
+        ];
+        let k = assemble(
+            &fr,
+            &[cc("FR")].into_iter().collect(),
+            &waiting,
+            &Wanted::default(),
+        );
+        assert_eq!(
+            k.gaps,
+            vec![
+                Gap::NoAnswer { state: cc("DE") },
+                Gap::Unreachable {
+                    state: cc("NG"),
+                    reason: "disconnected".into()
+                }
+            ]
+        );
+        assert!(k.to_text().contains("DE has not answered"));
+        // Once every State asked has answered no_hit: no record.
+        let k = assemble(
+            &fr,
+            &[cc("FR")].into_iter().collect(),
+            &[],
+            &Wanted::default(),
+        );
+        assert_eq!(k.gaps, vec![Gap::NoRecord]);
+    }
+
+    #[test]
     fn no_record_anywhere_is_said_so() {
-        let k = assemble(&[], &BTreeSet::new(), &Wanted::default());
+        let k = assemble(&[], &BTreeSet::new(), &[], &Wanted::default());
         assert_eq!(k.gaps, vec![Gap::NoRecord]);
     }
 }

@@ -56,13 +56,27 @@ impl Node {
             })
             .collect();
         let answered = decoded.iter().map(|(_, s, _)| *s).collect();
+        let answered_final: std::collections::BTreeSet<CountryCode> = decoded
+            .iter()
+            .filter(|(_, _, o)| !matches!(o, Outcome::Acknowledged))
+            .map(|(_, s, _)| *s)
+            .collect();
         let wanted = decode_stored::<TraceQuery>(&t.query, self.inner.rules.limits)
             .map(|q| custody::Wanted {
                 imports: q.marking.imports().iter().map(|m| m.country).collect(),
                 category: Some(q.category),
             })
             .unwrap_or_default();
-        custody::assemble(&inputs, &answered, &wanted)
+        // The States asked without a final answer: never "no record" while
+        // one of them may hold the weapon. This node never waits on itself.
+        let waiting: Vec<(CountryCode, Option<String>)> = t
+            .asked
+            .iter()
+            .filter(|a| !t.final_at.contains_key(&a.peer))
+            .filter_map(|a| Some((a.state?, a.unreachable.clone())))
+            .filter(|(s, _)| *s != self.inner.state && !answered_final.contains(s))
+            .collect();
+        custody::assemble(&inputs, &answered, &waiting, &wanted)
     }
 
     /// Where a trace stands now.
