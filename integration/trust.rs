@@ -536,3 +536,50 @@ fn a_frozen_holder_is_no_answer_never_no_record() {
         "{answered:#}"
     );
 }
+
+/// A weapon the requester's own registry records as lost: the chain runs
+/// from DE to the requester and ends at the local loss; the requester is
+/// never asked, awaited or a gap (issue 12, situation 4).
+#[test]
+fn the_requesters_own_registry_joins_the_chain() {
+    let de = r#"{"id":"DE-1","marking":{"manufacturer":"Walther","country":"DE","serial":"WP104233"},"category":"pistol","events":[{"date":"2010-03-01","kind":"manufactured","holder":"manufacturer"},{"date":"2011-04-01","kind":"exported","counterpart":"KE"}]}"#;
+    let ke = r#"{"id":"KE-1","marking":{"manufacturer":"Walther","country":"DE","serial":"WP104233"},"category":"pistol","events":[{"date":"2011-04-20","kind":"imported","counterpart":"DE","holder":"state_police"},{"date":"2019-08-02","kind":"lost","holder":"state_police"}]}"#;
+    let fed = Federation::start(vec![
+        NodeSpec::member("DE", vec![de.into()]),
+        NodeSpec::member("KE", vec![ke.into()]),
+    ]);
+    let t = fed::trace_walther(fed.node("KE"), "WP104233", &["--wait", "20"]);
+    assert_eq!(t["status"], "answered", "{t:#}");
+    let custody = &t["custody"];
+    let chain: Vec<(String, String)> = custody["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["state"].as_str().unwrap().to_string(),
+                l["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("DE", "manufactured"),
+        ("DE", "exported"),
+        ("KE", "imported"),
+        ("KE", "lost"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(s, k)| (s.to_string(), k.to_string()))
+        .collect();
+    assert_eq!(chain, want, "{t:#}");
+    assert_eq!(custody["diversion"]["last_lawful_state"], "KE", "{t:#}");
+    assert_eq!(custody["diversion"]["event"]["kind"], "lost", "{t:#}");
+    assert!(custody["gaps"].as_array().unwrap().is_empty(), "{t:#}");
+    assert!(custody["follow_up"].as_array().unwrap().is_empty(), "{t:#}");
+    assert!(!t["asked"].to_string().contains("KE"), "{t:#}");
+    let text = fed
+        .node("KE")
+        .cli(&["trace", "show", t["id"].as_str().unwrap()]);
+    assert!(text.contains("own registry"), "{text}");
+}

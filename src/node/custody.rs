@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 use crate::model::{CountryCode, Date, EventKind, HolderCategory, WeaponCategory};
 use crate::protocol::{Candidate, Outcome, Quality, RecordProjection};
 
-/// One verified answer, as the assembly needs it.
+/// One verified answer (or the requester's own registry), as the assembly
+/// needs it.
 #[derive(Debug, Clone)]
 pub struct AnswerInput<'a> {
-    /// Index of the answer in the trace, so each link can point at it.
-    pub index: usize,
+    /// Index of the answer in the trace, so each link can point at it;
+    /// `None` for the requester's own registry, which is not a signed answer.
+    pub index: Option<usize>,
     pub state: CountryCode,
     pub outcome: &'a Outcome,
 }
@@ -27,8 +29,9 @@ pub struct Link {
     pub state: CountryCode,
     pub counterpart: Option<CountryCode>,
     pub holder: Option<HolderCategory>,
-    /// Index of the answer in the trace's answers.
-    pub answer: usize,
+    /// Index of the answer in the trace's answers; null for a record of the
+    /// requester's own registry.
+    pub answer: Option<usize>,
 }
 
 /// Why the chain stops short of the point of diversion.
@@ -94,8 +97,12 @@ impl Custody {
         if !c.chain.is_empty() {
             s += "  chain of custody:\n";
             for l in &c.chain {
+                let source = match l.answer {
+                    Some(i) => format!("answer {} from {}", i + 1, l.state),
+                    None => "own registry".to_string(),
+                };
                 s += &format!(
-                    "    {}  {:<12} {}{}{}  (answer {} from {})\n",
+                    "    {}  {:<12} {}{}{}  ({source})\n",
                     l.date,
                     l.kind.as_str(),
                     l.state,
@@ -105,8 +112,6 @@ impl Custody {
                     l.holder
                         .map(|h| format!(", held by {h}"))
                         .unwrap_or_default(),
-                    l.answer + 1,
-                    l.state
                 );
             }
         }
@@ -158,7 +163,8 @@ pub struct Wanted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RankedCandidate {
     pub state: CountryCode,
-    pub answer: usize,
+    /// As in [`Link::answer`].
+    pub answer: Option<usize>,
     pub quality: Quality,
     /// How many of the weapon's import marks the record also carries.
     pub import_marks_matched: usize,
@@ -383,17 +389,17 @@ mod tests {
         ]);
         let answers = [
             AnswerInput {
-                index: 2,
+                index: Some(2),
                 state: cc("GH"),
                 outcome: &c,
             },
             AnswerInput {
-                index: 0,
+                index: Some(0),
                 state: cc("DE"),
                 outcome: &a,
             },
             AnswerInput {
-                index: 1,
+                index: Some(1),
                 state: cc("NG"),
                 outcome: &b,
             },
@@ -410,7 +416,7 @@ mod tests {
             (d.last_lawful_state, d.last_lawful_holder),
             (cc("GH"), Some(HolderCategory::StatePolice))
         );
-        assert_eq!(d.event.unwrap().answer, 2);
+        assert_eq!(d.event.unwrap().answer, Some(2));
         assert!(k.gaps.is_empty() && k.follow_up.is_empty(), "{k:?}");
     }
 
@@ -430,7 +436,7 @@ mod tests {
             reason: WithheldReason::OngoingInvestigation,
         };
         let only_de = [AnswerInput {
-            index: 0,
+            index: Some(0),
             state: cc("DE"),
             outcome: &a,
         }];
@@ -446,12 +452,12 @@ mod tests {
 
         let both = [
             AnswerInput {
-                index: 0,
+                index: Some(0),
                 state: cc("DE"),
                 outcome: &a,
             },
             AnswerInput {
-                index: 1,
+                index: Some(1),
                 state: cc("NG"),
                 outcome: &withheld,
             },
@@ -470,7 +476,7 @@ mod tests {
     fn a_state_asked_that_has_not_answered_is_a_gap_never_no_record() {
         let no_hit = Outcome::NoHit;
         let fr = [AnswerInput {
-            index: 0,
+            index: Some(0),
             state: cc("FR"),
             outcome: &no_hit,
         }];

@@ -80,14 +80,20 @@ impl Node {
             first_ack: Default::default(),
             final_at: Default::default(),
             followed_up: Vec::new(),
+            own_registry: None,
         };
         let node = self.clone();
-        let to_store = stored.clone();
+        let mut to_store = stored.clone();
+        let query = signed.body().clone();
         let digest = signed.digest();
-        tokio::task::spawn_blocking(move || node.file_new_trace(&to_store, digest))
-            .await
-            .map_err(|e| SendTraceError::Store(e.to_string()))?
-            .map_err(|e| SendTraceError::Store(e.to_string()))?;
+        let stored = tokio::task::spawn_blocking(move || {
+            // The own registry first: what this State holds joins the chain.
+            to_store.own_registry = node.own_records(&query);
+            node.file_new_trace(&to_store, digest).map(|()| to_store)
+        })
+        .await
+        .map_err(|e| SendTraceError::Store(e.to_string()))?
+        .map_err(|e| SendTraceError::Store(e.to_string()))?;
         self.arm_deadline(stored.id.clone(), stored.deadline);
         for topic in topics {
             match self
@@ -103,6 +109,31 @@ impl Node {
         bump(&self.inner.counters.traces_sent);
         self.notify();
         Ok(stored)
+    }
+
+    /// What this node's registry holds under a query's marking, projected as
+    /// a full disclosure would be; `None` if nothing (or the lookup failed,
+    /// which is logged: the trace goes out all the same).
+    fn own_records(&self, q: &TraceQuery) -> Option<Outcome> {
+        let reg = self.inner.registry.as_ref()?;
+        let found = match super::answer::lookup(reg, q) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "the own registry could not be searched for this trace");
+                return None;
+            }
+        };
+        if found.is_empty() {
+            return None;
+        }
+        if found.len() > crate::protocol::MAX_CANDIDATES {
+            let count = found.len().min(u32::MAX as usize) as u32;
+            return Some(Outcome::TooMany { count });
+        }
+        Some(super::answer::disclosed(
+            &found,
+            super::policy::Disclosure::Full,
+        ))
     }
 
     /// Writes a new trace, its digest index and its audit entry, flushed once.

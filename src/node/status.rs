@@ -47,15 +47,26 @@ impl Node {
                         .any(|(_, s2, o2)| s2 == st && !matches!(o2, Outcome::Acknowledged))
             })
             .collect();
-        let inputs: Vec<custody::AnswerInput<'_>> = finals
+        let mut inputs: Vec<custody::AnswerInput<'_>> = finals
             .iter()
             .map(|(i, st, o)| custody::AnswerInput {
-                index: *i,
+                index: Some(*i),
                 state: *st,
                 outcome: o,
             })
             .collect();
-        let answered = decoded.iter().map(|(_, s, _)| *s).collect();
+        let mut answered: std::collections::BTreeSet<CountryCode> =
+            decoded.iter().map(|(_, s, _)| *s).collect();
+        // The requester's own registry, looked up when the trace was sent,
+        // joins the chain like an answer: this node never asks itself.
+        if let Some(own) = &t.own_registry {
+            inputs.push(custody::AnswerInput {
+                index: None,
+                state: self.inner.state,
+                outcome: own,
+            });
+        }
+        answered.insert(self.inner.state);
         let answered_final: std::collections::BTreeSet<CountryCode> = decoded
             .iter()
             .filter(|(_, _, o)| !matches!(o, Outcome::Acknowledged))
@@ -256,6 +267,7 @@ mod tests {
             first_ack: Default::default(),
             final_at: Default::default(),
             followed_up: Vec::new(),
+            own_registry: None,
         }
     }
 

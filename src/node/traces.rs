@@ -83,6 +83,11 @@ pub struct StoredTrace {
     /// States a directed follow-up was sent to, along the chain of custody.
     #[serde(default)]
     pub followed_up: Vec<CountryCode>,
+    /// What this node's own registry holds under the trace's marking, looked
+    /// up when the trace was sent (a projection, as another State would
+    /// disclose it in full); `None` when it holds nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_registry: Option<crate::protocol::Outcome>,
 }
 
 impl StoredTrace {
@@ -241,6 +246,7 @@ mod tests {
             first_ack: Default::default(),
             final_at: Default::default(),
             followed_up: Vec::new(),
+            own_registry: None,
         };
         let p = libp2p::PeerId::random();
         let cands = [(cc("DE"), p), (cc("NG"), p), (cc("GH"), p), (cc("ZA"), p)];
