@@ -62,10 +62,24 @@ pub struct Diversion {
     pub event: Option<Link>,
 }
 
+/// Where the weapon was last recorded when no loss or theft is: the lead a
+/// tracing unit follows next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastRecorded {
+    pub state: CountryCode,
+    pub holder: Option<HolderCategory>,
+    /// The date of the last recorded event there.
+    pub since: Date,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Custody {
     pub chain: Vec<Link>,
     pub diversion: Option<Diversion>,
+    /// With no point of diversion and nothing left to ask: where the records
+    /// end (the fate of the weapon was never reported).
+    #[serde(default)]
+    pub last_recorded: Option<LastRecorded>,
     pub gaps: Vec<Gap>,
     /// States the chain says the weapon went to that have not answered yet:
     /// the targets of a directed follow-up.
@@ -129,7 +143,19 @@ impl Custody {
                         .unwrap_or_default()
                 );
             }
-            None => s += "  point of diversion: not established\n",
+            None => match &c.last_recorded {
+                Some(l) => {
+                    s += &format!(
+                        "  point of diversion: not recorded; last recorded with {} ({}) since {}; fate not recorded\n",
+                        l.state,
+                        l.holder
+                            .map(|h| h.to_string())
+                            .unwrap_or_else(|| "holder not recorded".into()),
+                        l.since
+                    )
+                }
+                None => s += "  point of diversion: not established\n",
+            },
         }
         for g in &c.gaps {
             s += &match g {
@@ -279,8 +305,15 @@ pub fn assemble(
     if chain.is_empty() && gaps.is_empty() {
         gaps.push(Gap::NoRecord);
     }
+    let diversion = diversion(&chain);
+    // Only where nothing is left to ask: an export to a State that has not
+    // answered means the records go on there.
+    let last_recorded = (diversion.is_none() && gaps.is_empty())
+        .then(|| last_recorded(&chain))
+        .flatten();
     Custody {
-        diversion: diversion(&chain),
+        diversion,
+        last_recorded,
         chain,
         gaps,
         follow_up,
@@ -302,6 +335,21 @@ fn rank(k: EventKind) -> u8 {
 }
 
 /// The first loss or theft, and the lawful holder just before it.
+/// The last event of the chain with the holder last named before it.
+fn last_recorded(chain: &[Link]) -> Option<LastRecorded> {
+    let last = chain.last()?;
+    let holder = chain
+        .iter()
+        .rev()
+        .take_while(|l| l.state == last.state)
+        .find_map(|l| l.holder);
+    Some(LastRecorded {
+        state: last.state,
+        holder,
+        since: last.date,
+    })
+}
+
 fn diversion(chain: &[Link]) -> Option<Diversion> {
     let at = chain.iter().position(|l| l.kind.is_diversion())?;
     let event = chain[at].clone();

@@ -201,3 +201,56 @@ fn no_record_anywhere_is_said_so() {
     let k = assemble(&[], &BTreeSet::new(), &[], &Wanted::default());
     assert_eq!(k.gaps, vec![Gap::NoRecord]);
 }
+
+#[test]
+fn a_weapon_whose_fate_was_never_reported_names_where_it_was_last_recorded() {
+    use EventKind::*;
+    let de = hit(vec![
+        ev(
+            "2010-01-01",
+            Manufactured,
+            None,
+            Some(HolderCategory::Manufacturer),
+        ),
+        ev("2010-06-01", Exported, Some("NG"), None),
+    ]);
+    let ng = hit(vec![ev(
+        "2010-07-01",
+        Imported,
+        Some("DE"),
+        Some(HolderCategory::StatePolice),
+    )]);
+    let answers = [
+        AnswerInput {
+            index: Some(0),
+            state: cc("DE"),
+            outcome: &de,
+        },
+        AnswerInput {
+            index: Some(1),
+            state: cc("NG"),
+            outcome: &ng,
+        },
+    ];
+    let answered = [cc("DE"), cc("NG")].into_iter().collect();
+    let k = assemble(&answers, &answered, &[], &Wanted::default());
+    assert!(k.diversion.is_none());
+    let l = k.last_recorded.clone().unwrap();
+    assert_eq!(
+        (l.state, l.holder),
+        (cc("NG"), Some(HolderCategory::StatePolice))
+    );
+    assert!(
+        k.to_text().contains("last recorded with NG"),
+        "{}",
+        k.to_text()
+    );
+    // While NG has not answered, the records go on there: no such claim.
+    let k = assemble(
+        &answers[..1],
+        &[cc("DE")].into_iter().collect(),
+        &[],
+        &Wanted::default(),
+    );
+    assert!(k.last_recorded.is_none());
+}
