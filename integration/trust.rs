@@ -11,12 +11,10 @@ use std::time::Duration;
 
 use fed::{Federation, NodeSpec, record, wait_for};
 use tracenet::identity::{self, NodeKey};
-use tracenet::marking::{Marking, MarkingFields};
-use tracenet::model::{CountryCode, WeaponCategory};
+use tracenet::model::CountryCode;
 use tracenet::net::{self, NetConfig, NetHandle};
 use tracenet::protocol::{
-    IntendedUse, LegalGround, Limits, Outcome, Party, Priority, QueryId, Refusal, Reply,
-    TraceAnswer, TraceQuery, decode_and_verify,
+    Limits, Outcome, Party, Priority, Refusal, Reply, TraceAnswer, decode_and_verify,
 };
 
 const EVENTS: &str = r#"{"kind":"manufactured","date":"2010-03-01","holder":"manufacturer"}"#;
@@ -68,31 +66,7 @@ fn query(requester: &NodeKey, state: &str, serial: &str) -> Vec<u8> {
 }
 
 fn query_with(requester: &NodeKey, state: &str, serial: &str, priority: Priority) -> Vec<u8> {
-    let marking = Marking::try_from(MarkingFields {
-        manufacturer: "Walther".into(),
-        country: CountryCode::parse("DE").unwrap(),
-        serial: serial.into(),
-        year: None,
-        factory_code: None,
-        imports: Vec::new(),
-    })
-    .unwrap();
-    let q = TraceQuery {
-        id: QueryId::random().unwrap(),
-        requester: Party {
-            state: CountryCode::parse(state).unwrap(),
-            key: requester.public_key(),
-        },
-        issued_at: tracenet::node::unix_now(),
-        ttl_secs: 3600,
-        priority,
-        marking,
-        category: WeaponCategory::Pistol,
-        calibre: None,
-        legal_ground: LegalGround::SeizedInCrime,
-        intended_use: IntendedUse::CriminalInvestigation,
-    };
-    requester.sign(q).unwrap().into_parts().0
+    fed::signed_walther_query(requester, state, serial, priority)
 }
 
 fn hit(reply: &Reply) -> Vec<u8> {

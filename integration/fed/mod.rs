@@ -386,3 +386,40 @@ impl NodeSpec {
         }
     }
 }
+
+/// A trace query for a Walther pistol marked DE `serial`, signed by `key` for
+/// `state`, as a member played in process sends it.
+pub fn signed_walther_query(
+    key: &NodeKey,
+    state: &str,
+    serial: &str,
+    priority: tracenet::protocol::Priority,
+) -> Vec<u8> {
+    use tracenet::marking::{Marking, MarkingFields};
+    use tracenet::protocol::{IntendedUse, LegalGround, Party, QueryId, TraceQuery};
+    let marking = Marking::try_from(MarkingFields {
+        manufacturer: "Walther".into(),
+        country: CountryCode::parse("DE").unwrap(),
+        serial: serial.into(),
+        year: None,
+        factory_code: None,
+        imports: Vec::new(),
+    })
+    .unwrap();
+    let q = TraceQuery {
+        id: QueryId::random().unwrap(),
+        requester: Party {
+            state: CountryCode::parse(state).unwrap(),
+            key: key.public_key(),
+        },
+        issued_at: tracenet::node::unix_now(),
+        ttl_secs: 3600,
+        priority,
+        marking,
+        category: tracenet::model::WeaponCategory::Pistol,
+        calibre: None,
+        legal_ground: LegalGround::SeizedInCrime,
+        intended_use: IntendedUse::CriminalInvestigation,
+    };
+    key.sign(q).unwrap().into_parts().0
+}

@@ -30,13 +30,9 @@ use serde_json::Value;
 use tracenet::api::ApiClient;
 use tracenet::api::routes::TraceRequest;
 use tracenet::identity::{self, NodeKey};
-use tracenet::marking::{Marking, MarkingFields};
-use tracenet::model::{CountryCode, WeaponCategory};
+use tracenet::model::CountryCode;
 use tracenet::net::{self, NetConfig, NetHandle, Topic};
-use tracenet::protocol::{
-    Digest, IntendedUse, LegalGround, Limits, Outcome, Party, Priority, QueryId, Reply,
-    TraceAnswer, TraceQuery,
-};
+use tracenet::protocol::{Digest, Limits, Outcome, Party, Priority, Reply, TraceAnswer};
 
 const EVENTS: &str = r#"{"kind":"manufactured","date":"2010-03-01","holder":"manufacturer"}"#;
 /// Records DE holds; the honest traces go round them.
@@ -121,36 +117,9 @@ impl Junk {
     }
 }
 
-fn walther(serial: &str) -> Marking {
-    Marking::try_from(MarkingFields {
-        manufacturer: "Walther".into(),
-        country: CountryCode::parse("DE").unwrap(),
-        serial: serial.into(),
-        year: None,
-        factory_code: None,
-        imports: Vec::new(),
-    })
-    .unwrap()
-}
-
 /// A query for a Walther pistol, signed by `key` for `state`.
 fn signed_query(key: &NodeKey, state: &str, serial: &str) -> Vec<u8> {
-    let q = TraceQuery {
-        id: QueryId::random().unwrap(),
-        requester: Party {
-            state: CountryCode::parse(state).unwrap(),
-            key: key.public_key(),
-        },
-        issued_at: tracenet::node::unix_now(),
-        ttl_secs: 3600,
-        priority: Priority::Routine,
-        marking: walther(serial),
-        category: WeaponCategory::Pistol,
-        calibre: None,
-        legal_ground: LegalGround::SeizedInCrime,
-        intended_use: IntendedUse::CriminalInvestigation,
-    };
-    key.sign(q).unwrap().into_parts().0
+    fed::signed_walther_query(key, state, serial, Priority::Routine)
 }
 
 /// The flooder's invalid frames, in turn: garbage behind a valid header,
