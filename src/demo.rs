@@ -423,6 +423,8 @@ fn outcome_word(o: &Outcome) -> String {
         Outcome::Withheld { reason } => format!("withheld ({reason:?})"),
         Outcome::Acknowledged => "acknowledged".into(),
         Outcome::TooMany { count } => format!("too many candidates ({count})"),
+        Outcome::Trimmed { .. } => "hit (trimmed)".into(),
+        Outcome::Refused { reason, .. } => format!("refused ({})", reason.code()),
     }
 }
 

@@ -322,8 +322,16 @@ fn trace_line(t: &TraceView) -> String {
 
 fn render_outcome(o: &Outcome) -> String {
     match o {
-        Outcome::Hit { candidates } => {
+        Outcome::Hit { candidates } | Outcome::Trimmed { candidates, .. } => {
             let mut s = format!("hit, {} candidate(s)\n", candidates.len());
+            if let Outcome::Trimmed {
+                events_left_out, ..
+            } = o
+            {
+                s += &format!(
+                    "      trimmed to fit the message size limit: {events_left_out} older event(s) left out\n"
+                );
+            }
             for c in candidates {
                 let r = &c.record;
                 s += &format!(
@@ -353,6 +361,16 @@ fn render_outcome(o: &Outcome) -> String {
         Outcome::Acknowledged => "acknowledged: a person will decide; the answer follows\n".into(),
         Outcome::TooMany { count } => {
             format!("too many candidates ({count}); refine the marking\n")
+        }
+        Outcome::Refused {
+            reason,
+            retry_after_secs,
+        } => {
+            let mut s = format!("refused: {}", reason.code());
+            if *retry_after_secs > 0 {
+                s += &format!(" (retry after {retry_after_secs} s)");
+            }
+            s + "\n"
         }
     }
 }

@@ -570,6 +570,8 @@ fn outcome_word(a: &TraceAnswer) -> &'static str {
         Withheld { .. } => "withheld",
         Acknowledged => "acknowledged",
         TooMany { .. } => "too_many",
+        Refused { .. } => "refused",
+        Trimmed { .. } => "trimmed",
     }
 }
 

@@ -212,10 +212,7 @@ pub fn rank_candidates(answers: &[AnswerInput<'_>], wanted: &Wanted) -> Vec<Rank
     let mut all: Vec<RankedCandidate> = answers
         .iter()
         .flat_map(|a| {
-            let cands: &[Candidate] = match a.outcome {
-                Outcome::Hit { candidates } => candidates,
-                _ => &[],
-            };
+            let cands: &[Candidate] = a.outcome.candidates();
             cands.iter().map(move |c| RankedCandidate {
                 state: a.state,
                 answer: a.index,

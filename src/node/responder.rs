@@ -490,5 +490,7 @@ pub(super) fn outcome_words(o: &Outcome) -> (&'static str, Option<&'static str>)
         Outcome::Withheld { .. } => ("withheld", Some("confidential_record")),
         Outcome::Acknowledged => ("acknowledged", Some("human_review")),
         Outcome::TooMany { .. } => ("too_many", Some("max_candidates")),
+        Outcome::Trimmed { .. } => ("trimmed", Some("max_message_bytes")),
+        Outcome::Refused { reason, .. } => ("refused", Some(reason.code())),
     }
 }

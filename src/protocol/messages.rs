@@ -38,6 +38,8 @@ pub enum BoundsError {
     },
     #[error("a hit must carry at least one candidate record")]
     EmptyHit,
+    #[error("a trimmed hit must say how many events it left out (at least one)")]
+    NothingTrimmed,
 }
 
 fn bound(what: &'static str, found: usize, max: usize) -> Result<(), BoundsError> {
@@ -99,6 +101,47 @@ pub enum WithheldReason {
     OngoingInvestigation,
     NationalLaw,
     Other,
+}
+
+/// Why a requested State did not process a query it received and verified
+/// (ITI para 20: a State that delays, restricts or refuses says why). These
+/// are about the query, never about a record: a record whose details are
+/// restricted is `Outcome::Withheld`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusedReason {
+    /// The requesting State's rate limit at the responder is reached;
+    /// `retry_after_secs` says when a retry is admitted.
+    RateLimited,
+    /// The query is dated ahead of the responder's clock by more than the
+    /// allowed skew: the requester's clock is fast.
+    ClockSkew,
+    /// The query's time-to-live had ended when it arrived.
+    Expired,
+    /// The query's time-to-live is longer than the responder accepts.
+    TtlTooLong,
+    /// The requesting State has as many live queries at the responder as
+    /// its quota allows.
+    QuotaFull,
+    /// The responder is answering as many queries as it can at once.
+    Overloaded,
+    /// The answer does not fit the message size limit, even trimmed.
+    TooLarge,
+}
+
+impl RefusedReason {
+    /// The code as written in answers' JSON, the audit log and gaps.
+    pub fn code(self) -> &'static str {
+        match self {
+            RefusedReason::RateLimited => "rate_limited",
+            RefusedReason::ClockSkew => "clock_skew",
+            RefusedReason::Expired => "expired",
+            RefusedReason::TtlTooLong => "ttl_too_long",
+            RefusedReason::QuotaFull => "quota_full",
+            RefusedReason::Overloaded => "overloaded",
+            RefusedReason::TooLarge => "too_large",
+        }
+    }
 }
 
 /// A trace request (ITI section V): the weapon's identification and the coded
@@ -197,6 +240,38 @@ pub enum Outcome {
     TooMany {
         count: u32,
     },
+    /// The query was received and verified but not processed, for a coded
+    /// reason. Not final: a later retry may be answered.
+    Refused {
+        reason: RefusedReason,
+        /// Seconds after `answered_at` from which a retry is admitted; 0
+        /// when the reason gives none.
+        retry_after_secs: u32,
+    },
+    /// A hit cut to fit the message size limit: each candidate keeps its
+    /// first event and its most recent ones; `events_left_out` counts the
+    /// events removed across all candidates (at least one).
+    Trimmed {
+        candidates: Vec<Candidate>,
+        events_left_out: u32,
+    },
+}
+
+impl Outcome {
+    /// The candidate records of a hit, trimmed or not; empty otherwise.
+    pub fn candidates(&self) -> &[Candidate] {
+        match self {
+            Outcome::Hit { candidates } | Outcome::Trimmed { candidates, .. } => candidates,
+            _ => &[],
+        }
+    }
+
+    /// Whether this is the responder's last word on the query: not an
+    /// acknowledgement (a decision follows) nor a refusal (a retry may be
+    /// answered).
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Outcome::Acknowledged | Outcome::Refused { .. })
+    }
 }
 
 /// A signed answer to one query, bound to it by the query's digest.
@@ -216,8 +291,18 @@ impl Message for TraceAnswer {
         self.responder.key
     }
     fn check(&self) -> Result<(), BoundsError> {
-        let Outcome::Hit { candidates } = &self.outcome else {
-            return Ok(());
+        let candidates = match &self.outcome {
+            Outcome::Hit { candidates } => candidates,
+            Outcome::Trimmed {
+                candidates,
+                events_left_out,
+            } => {
+                if *events_left_out == 0 {
+                    return Err(BoundsError::NothingTrimmed);
+                }
+                candidates
+            }
+            _ => return Ok(()),
         };
         if candidates.is_empty() {
             return Err(BoundsError::EmptyHit);

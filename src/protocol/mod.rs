@@ -18,7 +18,7 @@ pub use fresh::{Freshness, FreshnessError, ReplayError, ReplayGuard, ReplayQuota
 pub use keys::{Digest, KeyError, PublicKey, QueryId, SIGNATURE_LEN, Signature, SigningKey};
 pub use messages::{
     BoundsError, Candidate, EventProjection, IntendedUse, LegalGround, MAX_CANDIDATES, MAX_EVENTS,
-    Message, Outcome, Party, Priority, Quality, RecordProjection, TraceAnswer, TraceQuery,
-    WithheldReason,
+    Message, Outcome, Party, Priority, Quality, RecordProjection, RefusedReason, TraceAnswer,
+    TraceQuery, WithheldReason,
 };
 pub use signed::{Signed, VerifyError, decode_and_verify, sign, sign_bytes, verify_bytes};
