@@ -498,3 +498,23 @@ mod tests {
         assert!(serde_json::from_str::<Calibre>("\"9x19mm\"").is_ok());
     }
 }
+
+/// Unix seconds as a UTC date and time for people, `2026-11-30 22:51 UTC`;
+/// the number itself when it is out of the calendar's range.
+pub fn format_unix(secs: u64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+#[cfg(test)]
+mod format_tests {
+    #[test]
+    fn unix_seconds_read_as_a_utc_date() {
+        assert_eq!(super::format_unix(1_796_082_660), "2026-11-30 23:51 UTC");
+        assert_eq!(super::format_unix(u64::MAX), u64::MAX.to_string());
+    }
+}

@@ -45,6 +45,10 @@ pub struct TraceView {
     pub query: Option<TraceQuery>,
     pub topics: Vec<String>,
     pub asked: Vec<Asked>,
+    /// Each expected holder and where it stands (`answered`, `withheld`,
+    /// `refused`, `acknowledged`, `awaiting`, `unreachable`).
+    #[serde(default)]
+    pub holders: Vec<crate::node::HolderView>,
     pub answers: Vec<AnswerView>,
     /// Case reference and notes: on this node only.
     pub local: LocalCase,
@@ -93,6 +97,7 @@ pub fn trace_view(node: &Node, t: &StoredTrace) -> TraceView {
         query,
         topics: t.topics.clone(),
         asked: t.asked.clone(),
+        holders: crate::node::holders(t, limits),
         answers,
         local: t.local.clone(),
         timeliness,

@@ -268,6 +268,11 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         if ctx.json {
             ctx.emit(&t, |_| String::new())
         } else {
+            if t.status != TraceStatus::Answered {
+                for h in &t.holders {
+                    println!("  {}", h.to_text());
+                }
+            }
             print!("{}", t.custody.to_text());
             println!("status: {}", status_word(t.status));
             Ok(())
@@ -296,7 +301,7 @@ fn asked_states(t: &TraceView) -> String {
         })
         .collect();
     if s.is_empty() {
-        "no State holds this prefix".into()
+        "nobody: no member holds records under this prefix".into()
     } else {
         s.join(", ")
     }
@@ -421,13 +426,13 @@ fn render_answer(a: &AnswerView) -> String {
 
 fn render_trace(t: &TraceView) -> String {
     let mut s = trace_line(t) + "\n";
-    s += &format!("  asked: {}\n", asked_states(t));
-    for a in t.asked.iter().filter(|a| a.unreachable.is_some()) {
-        s += &format!(
-            "  {} unreachable: {}\n",
-            a.state.map(|c| c.to_string()).unwrap_or_default(),
-            a.unreachable.as_deref().unwrap_or("")
-        );
+    if t.holders.is_empty() {
+        s += "  expected holders: none (no member holds records under this prefix)\n";
+    } else {
+        s += "  expected holders:\n";
+        for h in &t.holders {
+            s += &format!("    {}\n", h.to_text());
+        }
     }
     if let Some(c) = &t.local.case {
         s += &format!("  case (local only): {}\n", c.as_str());

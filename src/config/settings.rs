@@ -42,9 +42,12 @@ pub struct NodeSettings {
     pub fuzzy_queries_per_minute: u32,
     /// Queries processed at once; beyond, new ones are dropped unanswered.
     pub max_concurrent_queries: usize,
-    /// How long another State may act on our queries.
+    /// How long another State may act on our queries, in seconds (at most 7
+    /// days); a query is valid at least as long as its trace waits.
     pub trace_ttl_secs: u32,
-    /// How long a trace waits for answers before it is partial or timed out.
+    /// How long a trace waits for answers before it is partial or timed
+    /// out, in seconds; default 24 hours: an expected holder offline for a
+    /// while still gets the query when it reconnects.
     pub trace_timeout_secs: u64,
     /// How far ahead of our clock a message may be dated.
     pub clock_skew_secs: u64,
@@ -70,8 +73,8 @@ impl Default for NodeSettings {
             queries_per_minute: 600,
             fuzzy_queries_per_minute: 60,
             max_concurrent_queries: 64,
-            trace_ttl_secs: 3600,
-            trace_timeout_secs: 30,
+            trace_ttl_secs: 86_400,
+            trace_timeout_secs: 86_400,
             clock_skew_secs: 60,
             max_message_bytes: 64 * 1024,
             max_connections: 512,

@@ -121,6 +121,12 @@ pub enum NetEvent {
     },
     PeerUp(PeerId),
     PeerDown(PeerId),
+    /// A connected peer subscribed to a trace topic (never the roster topic):
+    /// the requester remembers it as a holder of records under that topic.
+    Subscribed {
+        peer: PeerId,
+        topic: Topic,
+    },
     Listening(Multiaddr),
 }
 
@@ -566,6 +572,19 @@ impl EventLoop {
                 };
                 self.refusals
                     .record(RefusalReason::of(&cause), who, &send_back_addr);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
+                peer_id,
+                topic,
+            })) => {
+                if let Ok(topic) = topic.as_str().parse::<Topic>()
+                    && topic != Topic::Roster
+                {
+                    self.emit(NetEvent::Subscribed {
+                        peer: peer_id,
+                        topic,
+                    });
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(ev)) => self.on_gossip(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Rr(ev)) => self.on_request_response(ev),

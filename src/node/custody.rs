@@ -34,22 +34,62 @@ pub struct Link {
     pub answer: Option<usize>,
 }
 
-/// Why the chain stops short of the point of diversion.
+/// Why the chain stops short of the point of diversion. `no_record` is said
+/// only when every expected holder answered and none holds a record; every
+/// other gap names the State and what happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Gap {
-    /// A State holds a matching record but withheld it.
-    Withheld { state: CountryCode },
-    /// A State that was asked, or that the weapon was exported to, has not
-    /// given a final answer (yet).
+    /// A State holds a matching record but withheld it; `reason` is the
+    /// coded reason it gave (`ongoing_investigation`, `national_law`, `other`).
+    Withheld {
+        state: CountryCode,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// A State expected to answer, or that the weapon was exported to, has
+    /// not given a final answer (yet).
     NoAnswer { state: CountryCode },
-    /// A State that was asked could not be reached (disconnected, or a
-    /// directed request failed); `reason` says how.
-    Unreachable { state: CountryCode, reason: String },
+    /// An expected State cannot be reached (offline when the trace was sent,
+    /// disconnected, or a directed request failed); `reason` says how,
+    /// `since` (unix seconds) from when. Its query is delivered when it
+    /// reconnects, until the deadline.
+    Unreachable {
+        state: CountryCode,
+        reason: String,
+        #[serde(default)]
+        since: Option<u64>,
+    },
+    /// A State received the query and refused to process it, with a signed
+    /// coded reason (`rate_limited`, `clock_skew`, `too_large`, ...); a retry
+    /// may be answered, from `retry_after_secs` after its answer if not 0.
+    Refused {
+        state: CountryCode,
+        reason: String,
+        retry_after_secs: u32,
+    },
+    /// A State's hit was trimmed to fit the message size limit: this many
+    /// older events of its records were left out.
+    Trimmed {
+        state: CountryCode,
+        events_left_out: u32,
+    },
     /// Several candidate records: the marking must be refined.
     Ambiguous { state: CountryCode, count: u32 },
-    /// Every State asked gave a final answer, and none holds a record.
+    /// No member of the federation is expected to hold records under the
+    /// marking's prefix (none subscribed, declared or seen): nobody was asked.
+    NoHolder { prefix: String },
+    /// Every State expected to answer gave a final answer, and none holds a
+    /// record.
     NoRecord,
+}
+
+/// An expected State without a final answer, as the assembly needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Awaited {
+    pub state: CountryCode,
+    /// Why it cannot be reached and since when (unix seconds), if it cannot.
+    pub unreachable: Option<(String, Option<u64>)>,
 }
 
 /// Where the weapon left lawful control, as far as the answers show.
@@ -159,16 +199,51 @@ impl Custody {
         }
         for g in &c.gaps {
             s += &match g {
-                Gap::Withheld { state } => format!("  gap: {state} withheld its record\n"),
+                Gap::Withheld { state, reason } => format!(
+                    "  gap: {state} withheld its record{}\n",
+                    reason
+                        .as_deref()
+                        .map(|r| format!(" ({})", r.replace('_', " ")))
+                        .unwrap_or_default()
+                ),
                 Gap::NoAnswer { state } => format!("  gap: {state} has not answered\n"),
-                Gap::Unreachable { state, reason } => {
-                    format!("  gap: {state} could not be reached ({reason})\n")
+                Gap::Unreachable {
+                    state,
+                    reason,
+                    since,
+                } => format!(
+                    "  gap: {state} cannot be reached ({reason}){}; the query goes to it when it reconnects\n",
+                    since
+                        .map(|s| format!(" since {}", crate::model::format_unix(s)))
+                        .unwrap_or_default()
+                ),
+                Gap::Refused {
+                    state,
+                    reason,
+                    retry_after_secs,
+                } => format!(
+                    "  gap: {state} refused the query ({}){}\n",
+                    reason.replace('_', " "),
+                    if *retry_after_secs > 0 {
+                        format!("; retry after {retry_after_secs} s")
+                    } else {
+                        String::new()
+                    }
+                ),
+                Gap::Trimmed {
+                    state,
+                    events_left_out,
+                } => format!(
+                    "  gap: {state}'s answer was trimmed to fit the size limit: {events_left_out} older event(s) left out\n"
+                ),
+                Gap::NoHolder { prefix } => {
+                    format!("  gap: no member holds records under {prefix}; nobody was asked\n")
                 }
                 Gap::Ambiguous { state, count } => {
                     format!("  gap: {count} candidates in {state}; refine the marking\n")
                 }
                 Gap::NoRecord => {
-                    "  gap: every State asked answered, and none holds a record of this weapon\n"
+                    "  gap: every State expected to hold a record answered, and none holds one\n"
                         .to_string()
                 }
             };
@@ -183,6 +258,9 @@ impl Custody {
 pub struct Wanted {
     pub imports: Vec<CountryCode>,
     pub category: Option<WeaponCategory>,
+    /// The marking's prefix (`DE/CARLWALTHER`), set when no member was
+    /// expected to hold records under it.
+    pub nobody_holds: Option<String>,
 }
 
 /// One candidate record from one State's answer, as the requester ranks them.
@@ -237,13 +315,13 @@ pub fn rank_candidates(answers: &[AnswerInput<'_>], wanted: &Wanted) -> Vec<Rank
 /// Assembles the chain from the answers received so far, following in each
 /// answer its best-ranked candidate. `answered` is every State that gave any
 /// answer, so that follow-ups are not sent twice.
-/// `waiting`: the States asked that have not given a final answer, each with
-/// why it is unreachable if it is. "No record" is only ever said when no
-/// State is waited for: an unanswered State may hold the weapon.
+/// `waiting`: the expected States that have not given a final answer nor
+/// refused. "No record" is only ever said when no State is waited for and
+/// none refused: an unanswered State may hold the weapon.
 pub fn assemble(
     answers: &[AnswerInput<'_>],
     answered: &BTreeSet<CountryCode>,
-    waiting: &[(CountryCode, Option<String>)],
+    waiting: &[Awaited],
     wanted: &Wanted,
 ) -> Custody {
     let ranked = rank_candidates(answers, wanted);
@@ -251,7 +329,24 @@ pub fn assemble(
     let mut gaps = Vec::new();
     for a in answers {
         match a.outcome {
-            Outcome::Withheld { .. } => gaps.push(Gap::Withheld { state: a.state }),
+            Outcome::Withheld { reason } => gaps.push(Gap::Withheld {
+                state: a.state,
+                reason: Some(reason.code().to_string()),
+            }),
+            Outcome::Refused {
+                reason,
+                retry_after_secs,
+            } => gaps.push(Gap::Refused {
+                state: a.state,
+                reason: reason.code().to_string(),
+                retry_after_secs: *retry_after_secs,
+            }),
+            Outcome::Trimmed {
+                events_left_out, ..
+            } => gaps.push(Gap::Trimmed {
+                state: a.state,
+                events_left_out: *events_left_out,
+            }),
             Outcome::TooMany { count } => gaps.push(Gap::Ambiguous {
                 state: a.state,
                 count: *count,
@@ -287,20 +382,26 @@ pub fn assemble(
         gaps.push(Gap::NoAnswer { state: *s });
     }
     let mut seen: BTreeSet<CountryCode> = follow_up.iter().copied().collect();
-    for (state, unreachable) in waiting {
-        if !seen.insert(*state) {
+    for w in waiting {
+        if !seen.insert(w.state) {
             continue;
         }
-        gaps.push(match unreachable {
-            Some(reason) => Gap::Unreachable {
-                state: *state,
+        gaps.push(match &w.unreachable {
+            Some((reason, since)) => Gap::Unreachable {
+                state: w.state,
                 reason: reason.clone(),
+                since: *since,
             },
-            None => Gap::NoAnswer { state: *state },
+            None => Gap::NoAnswer { state: w.state },
         });
     }
     if chain.is_empty() && gaps.is_empty() {
-        gaps.push(Gap::NoRecord);
+        gaps.push(match &wanted.nobody_holds {
+            Some(prefix) => Gap::NoHolder {
+                prefix: prefix.clone(),
+            },
+            None => Gap::NoRecord,
+        });
     }
     let diversion = diversion(&chain);
     // Only where nothing is left to ask: an export to a State that has not

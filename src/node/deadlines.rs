@@ -31,13 +31,14 @@ impl Node {
                 if !waits {
                     continue;
                 }
+                let now = unix_now();
                 let r = node.inner.traces.update_unflushed(&id, |t| {
                     for a in t.asked.iter_mut() {
                         if a.peer == peer_s
                             && !t.final_at.contains_key(&peer_s)
                             && a.unreachable.is_none()
                         {
-                            a.unreachable = Some(why.clone());
+                            a.set_unreachable(why.clone(), now);
                         }
                     }
                 });
@@ -95,6 +96,7 @@ impl Node {
                 if current > unix_now() {
                     return false;
                 }
+                n.forget_deliveries(&id);
                 n.inner
                     .pending
                     .lock()

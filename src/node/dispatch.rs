@@ -45,7 +45,11 @@ impl Node {
                 },
                 _ = sign_tick.tick() => self.background(|n| n.sign_audit_head()),
                 _ = tally_tick.tick() => self.background(|n| n.write_tally()),
-                _ = care_tick.tick() => self.background(|n| n.maintenance()),
+                _ = care_tick.tick() => {
+                    self.background(|n| n.maintenance());
+                    let node = self.clone();
+                    self.spawn(async move { node.deliver_to_connected().await });
+                }
                 _ = fatal.cancelled() => break,
                 _ = &mut shutdown => break,
             }
@@ -122,7 +126,15 @@ impl Node {
                     let _ = node.inner.net.respond(id, reply.encode()).await;
                 });
             }
-            NetEvent::PeerUp(peer) => tracing::debug!(%peer, "peer connected"),
+            NetEvent::PeerUp(peer) => {
+                tracing::debug!(%peer, "peer connected");
+                // Store-and-forward: what waited for this peer goes now.
+                let node = self.clone();
+                self.spawn(async move { node.deliver_waiting(peer).await });
+            }
+            NetEvent::Subscribed { peer, topic } => {
+                self.background(move |n| n.note_subscription(peer, &topic));
+            }
             NetEvent::PeerDown(peer) => {
                 tracing::debug!(%peer, "peer disconnected");
                 let node = self.clone();
@@ -143,6 +155,22 @@ impl Node {
             Ok(n) => tracing::debug!(n, "expired replay-guard entries purged"),
             Err(e) => self.store_failed(&e.to_string()),
         }
+        match self.inner.seen_subscribed.purge(unix_now()) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(n, "subscriptions not seen for 30 days forgotten"),
+            Err(e) => self.store_failed(&e.to_string()),
+        }
         self.check_roster_expiry(unix_now());
+    }
+
+    /// Delivers what waits for peers that are connected: a connection event
+    /// lost to a full channel must not leave a query undelivered.
+    async fn deliver_to_connected(&self) {
+        let Ok(st) = self.inner.net.status().await else {
+            return;
+        };
+        for peer in st.connected.iter().filter_map(|p| p.parse().ok()) {
+            self.deliver_waiting(peer).await;
+        }
     }
 }

@@ -23,6 +23,16 @@ pub struct MemberInfo {
     #[serde(serialize_with = "ser_addrs")]
     pub addrs: Vec<Multiaddr>,
     pub bootstrap: bool,
+    /// The marking prefixes the roster says this State holds records under.
+    #[serde(serialize_with = "ser_prefixes")]
+    pub prefixes: Vec<crate::marking::MarkingPrefix>,
+}
+
+fn ser_prefixes<S: serde::Serializer>(
+    p: &[crate::marking::MarkingPrefix],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(p.iter().map(|x| x.to_string()))
 }
 
 fn ser_key<S: serde::Serializer>(k: &PublicKey, s: S) -> Result<S::Ok, S::Error> {

@@ -226,6 +226,7 @@ pub(super) fn members_of(roster: &Roster) -> Members {
                     .filter_map(|a| a.parse().ok())
                     .collect(),
                 bootstrap: member.role == roster::Role::Bootstrap,
+                prefixes: member.prefixes.clone(),
             },
         );
     }
@@ -267,6 +268,7 @@ mod tests {
                 key: key.public_key(),
                 addrs: Vec::new(),
                 bootstrap: false,
+                prefixes: Vec::new(),
             },
         );
         assert_eq!(m.state_of(&key.public_key()), Some(de));

@@ -21,6 +21,7 @@ pub mod answer;
 pub mod custody;
 mod deadlines;
 mod dispatch;
+mod holders;
 pub mod inbox;
 mod limits;
 pub mod members;
@@ -61,8 +62,10 @@ pub use membership::InstallRosterError;
 pub use new_trace::{NewTrace, local_text, trace_marking};
 pub use requester::SendTraceError;
 pub use review::DecideError;
-pub use status::{NodeStatus, trace_status};
-pub use traces::{Asked, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore};
+pub use status::{HolderState, HolderView, NodeStatus, holders, trace_status};
+pub use traces::{
+    Asked, ExpectedBy, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore,
+};
 
 use admission::{AnswerCache, PeerStanding, RefusalTally};
 use limits::RateLimiter;
@@ -154,6 +157,11 @@ struct Inner {
     by_digest: sled::Tree,
     /// Traces whose deadline has not passed.
     pending: Mutex<HashSet<String>>,
+    /// Members seen subscribed to trace topics: expected holders of later traces.
+    seen_subscribed: holders::SeenSubscriptions,
+    /// (trace id, peer) whose query this run of the node handed over (by
+    /// gossip or directly); what is missing is delivered on reconnect.
+    delivered: Mutex<HashSet<(String, PeerId)>>,
     members: RwLock<Members>,
     replay: replay::ReplayStore,
     exact_limiter: Mutex<RateLimiter>,
@@ -240,6 +248,8 @@ impl Node {
                 data_dir: data_dir.to_path_buf(),
                 state: cfg.state,
                 by_digest: db.open_tree("trace_by_digest")?,
+                seen_subscribed: holders::SeenSubscriptions::open(&db)?,
+                delivered: Mutex::new(HashSet::new()),
                 audit: AuditLog::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
                 inbox: inbox::Inbox::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
                 policy: answer::AnswerPolicy {

@@ -9,13 +9,48 @@ use libp2p::PeerId;
 
 use super::responder::outcome_words;
 use super::{
-    Asked, NewTrace, Node, NodeError, StoredAnswer, StoredTrace, bump, net, unix_now, unix_now_ms,
+    Asked, ExpectedBy, NewTrace, Node, NodeError, StoredAnswer, StoredTrace, bump, net, unix_now,
+    unix_now_ms,
 };
 use crate::audit::{AuditKind, NewEntry};
 use crate::model::CountryCode;
 use crate::net::Topic;
 use crate::protocol::accept::{self, AskedQuery};
 use crate::protocol::{Outcome, Party, QueryId, Refusal, Reply, TraceQuery};
+
+/// The longest a trace waits for answers, and so the longest time-to-live of
+/// its query: 7 days, the longest members accept.
+const MAX_TIMEOUT_SECS: u64 = 7 * 86_400;
+/// Signed refusals filed per responder and trace: each retry may be refused
+/// again, but a member cannot fill a trace with them.
+const MAX_REFUSALS_PER_HOLDER: usize = 8;
+
+/// Why a directed query got no answer filed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum AskError {
+    /// The request did not reach the peer, or no reply came back: it is
+    /// unreachable, and asked again when it reconnects.
+    Unreachable(String),
+    /// The peer replied with an unsigned refusal (its policy stays silent,
+    /// or it refused the request as such): it is reachable; not asked again
+    /// until a retry.
+    Refused(Refusal),
+    /// Its answer was refused here.
+    NotFiled(Refusal),
+    /// This node is stopping.
+    Stopping,
+}
+
+impl std::fmt::Display for AskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AskError::Unreachable(why) => f.write_str(why),
+            AskError::Refused(r) => write!(f, "refused: {r}"),
+            AskError::NotFiled(r) => write!(f, "its answer was refused here: {r}"),
+            AskError::Stopping => f.write_str("this node is stopping"),
+        }
+    }
+}
 
 /// Why a trace could not be sent.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +78,15 @@ impl Node {
         let makers = reg.makers().clone();
         let id = QueryId::random().map_err(|_| SendTraceError::Random)?;
         let now = unix_now();
+        let timeout = t
+            .timeout_secs
+            .unwrap_or(self.inner.settings.trace_timeout_secs)
+            .clamp(1, MAX_TIMEOUT_SECS);
+        // The query stays valid as long as the trace waits for answers: an
+        // offline holder must accept it when it reconnects.
+        let ttl_secs = u64::from(self.inner.settings.trace_ttl_secs)
+            .max(timeout)
+            .min(MAX_TIMEOUT_SECS) as u32;
         let body = TraceQuery {
             id,
             requester: Party {
@@ -50,7 +94,7 @@ impl Node {
                 key: self.inner.key.public_key(),
             },
             issued_at: now,
-            ttl_secs: self.inner.settings.trace_ttl_secs,
+            ttl_secs,
             priority: t.priority,
             marking: t.marking.clone(),
             category: t.category,
@@ -59,14 +103,39 @@ impl Node {
             intended_use: t.intended_use,
         };
         let signed = self.inner.key.sign(body)?;
-        let mut topics = vec![Topic::Prefix(t.marking.prefix(&makers))];
-        topics.extend(t.marking.imports().iter().map(|m| Topic::Import(m.country)));
+        let prefix = t.marking.prefix(&makers);
+        let imports: Vec<CountryCode> = t.marking.imports().iter().map(|m| m.country).collect();
+        let mut topics = vec![Topic::Prefix(prefix.clone())];
+        topics.extend(imports.iter().map(|c| Topic::Import(*c)));
         topics.dedup();
-        let asked = self.subscribers_of(&topics).await?;
-        let timeout = t
-            .timeout_secs
-            .unwrap_or(self.inner.settings.trace_timeout_secs)
-            .clamp(1, 7 * 86_400);
+        let mut asked = self
+            .expected_holders(&super::holders::Reach {
+                topics: &topics,
+                prefix: &prefix,
+                imports: &imports,
+            })
+            .await?;
+        // Gossip reaches the subscribers; the others are asked directly if
+        // connected, and when they reconnect if not.
+        let connected: BTreeSet<String> = self
+            .inner
+            .net
+            .status()
+            .await?
+            .connected
+            .into_iter()
+            .collect();
+        let mut direct = Vec::new();
+        for a in asked.iter_mut() {
+            if a.expected_by.contains(&ExpectedBy::Subscribed) {
+                continue;
+            }
+            if connected.contains(&a.peer) {
+                direct.extend(a.peer.parse::<PeerId>().ok());
+            } else {
+                a.set_unreachable("offline when the trace was sent".into(), now);
+            }
+        }
         let stored = StoredTrace {
             id: id.to_hex(),
             created_at: now,
@@ -95,6 +164,18 @@ impl Node {
         .map_err(|e| SendTraceError::Store(e.to_string()))?
         .map_err(|e| SendTraceError::Store(e.to_string()))?;
         self.arm_deadline(stored.id.clone(), stored.deadline);
+        for a in &stored.asked {
+            if a.expected_by.contains(&ExpectedBy::Subscribed)
+                && let Ok(p) = a.peer.parse::<PeerId>()
+            {
+                self.first_delivery(&stored.id, &p);
+            }
+        }
+        for peer in direct {
+            let node = self.clone();
+            let id = stored.id.clone();
+            self.spawn(async move { node.ask_and_file(peer, id).await });
+        }
         for topic in topics {
             match self
                 .inner
@@ -163,25 +244,6 @@ impl Node {
         Ok(())
     }
 
-    /// The members subscribed to any of `topics` right now: the States a trace asks.
-    async fn subscribers_of(&self, topics: &[Topic]) -> Result<Vec<Asked>, SendTraceError> {
-        let subscribed = self.inner.net.subscribers(topics.to_vec()).await?;
-        let members = self.read_members();
-        let peers: BTreeSet<String> = subscribed.iter().map(|p| p.to_string()).collect();
-        Ok(peers
-            .into_iter()
-            .filter_map(|p| {
-                let pid: PeerId = p.parse().ok()?;
-                let m = members.get(&pid)?;
-                (!m.bootstrap).then_some(Asked {
-                    peer: p,
-                    state: Some(m.state),
-                    unreachable: None,
-                })
-            })
-            .collect())
-    }
-
     pub fn trace(&self, id: &str) -> Result<StoredTrace, NodeError> {
         self.inner
             .traces
@@ -248,20 +310,41 @@ impl Node {
             )?;
             (a, members.version)
         };
-        let is_final = !matches!(a.body().outcome, Outcome::Acknowledged);
+        let outcome = &a.body().outcome;
+        let is_final = outcome.is_final();
+        let refusal = match outcome {
+            Outcome::Refused {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let peer_s = peer.to_string();
-        // One acknowledgement and one final answer per responder: the same
-        // frame again is delivered already; another one is refused, so that
-        // a member cannot fill a trace with contradicting answers.
+        // One acknowledgement and one final answer per responder, and a few
+        // refusals before its final answer: the same frame again is delivered
+        // already; another one is refused, so that a member cannot fill a
+        // trace with contradicting answers.
         if trace.answers.iter().any(|x| x.bytes == data) {
             return Ok(Vec::new());
         }
-        let given = if is_final {
-            &trace.final_at
-        } else {
-            &trace.first_ack
+        let refusals = |t: &StoredTrace| {
+            t.answers
+                .iter()
+                .filter(|x| x.peer == peer_s)
+                .filter(|x| {
+                    crate::node::decode_stored::<crate::protocol::TraceAnswer>(
+                        &x.bytes,
+                        self.inner.rules.limits,
+                    )
+                    .is_some_and(|b| matches!(b.outcome, Outcome::Refused { .. }))
+                })
+                .count()
         };
-        if given.contains_key(&peer_s) {
+        let taken = |t: &StoredTrace| match refusal {
+            Some(_) => t.final_at.contains_key(&peer_s) || refusals(t) >= MAX_REFUSALS_PER_HOLDER,
+            None if is_final => t.final_at.contains_key(&peer_s),
+            None => t.first_ack.contains_key(&peer_s),
+        };
+        if taken(&trace) {
             return Err(Refusal::AlreadyAnswered);
         }
         // Flushed by the group flush just below (one log for every tree).
@@ -283,8 +366,7 @@ impl Node {
             .update_unflushed(&id, |t| {
                 // Checked again inside the atomic update: two answers of one
                 // responder arriving together file at most one of each kind.
-                let given = if is_final { &t.final_at } else { &t.first_ack };
-                if t.answers.iter().any(|x| x.bytes == data) || given.contains_key(&peer_s) {
+                if t.answers.iter().any(|x| x.bytes == data) || taken(t) {
                     return;
                 }
                 t.answers.push(StoredAnswer {
@@ -294,17 +376,21 @@ impl Node {
                     roster_version: Some(roster_version),
                 });
                 if !t.asked.iter().any(|x| x.peer == peer_s) {
-                    // Answered without having been counted as asked (it
-                    // subscribed after the trace was sent): it was asked after all.
-                    t.asked.push(Asked {
-                        peer: peer_s.clone(),
-                        state: Some(member.state),
-                        unreachable: None,
-                    });
+                    // Answered without having been expected (it subscribed
+                    // after the trace was sent): it was asked after all.
+                    t.asked.push(Asked::new(
+                        peer_s.clone(),
+                        member.state,
+                        ExpectedBy::Answered,
+                    ));
+                }
+                // It answered, so it is reachable.
+                for x in t.asked.iter_mut().filter(|x| x.peer == peer_s) {
+                    x.set_reachable();
                 }
                 if is_final {
                     t.final_at.entry(peer_s.clone()).or_insert(now);
-                } else {
+                } else if refusal.is_none() {
                     t.first_ack.entry(peer_s.clone()).or_insert(now);
                 }
             })
@@ -319,6 +405,9 @@ impl Node {
         let latency = unix_now_ms().saturating_sub(sent_ms) as f64 / 1000.0;
         self.inner.counters.answer_latency.observe(latency);
         let follow = self.plan_follow_ups(&id).map_err(|e| internal(&e))?;
+        if let Some(after) = refusal.filter(|s| *s > 0) {
+            self.retry_later(peer, id.clone(), after);
+        }
         self.notify();
         Ok(follow)
     }
@@ -362,34 +451,80 @@ impl Node {
             let Some(peer) = node.read_members().of_state(state).map(|(p, _)| *p).next() else {
                 return;
             };
-            if let Err(why) = node.ask_directly(peer, &id).await {
-                tracing::info!(%state, %why, "follow-up not answered");
-                node.mark_unreachable(peer, why).await;
-            }
+            node.ask_and_file(peer, id).await;
         })
     }
 
+    /// Hands trace `id`'s query straight to `peer` and files its answer; an
+    /// unreachable peer is marked so, and gets it again when it reconnects.
+    pub(super) async fn ask_and_file(&self, peer: PeerId, id: String) {
+        self.first_delivery(&id, &peer);
+        match self.ask_directly(peer, &id).await {
+            Ok(()) | Err(AskError::Stopping) => {}
+            Err(AskError::Unreachable(why)) => {
+                tracing::info!(%peer, trace = %id, %why, "trace query not delivered; it goes again when the peer reconnects");
+                self.mark_unreachable(peer, why).await;
+            }
+            Err(e) => tracing::info!(%peer, trace = %id, why = %e, "trace query not answered"),
+        }
+    }
+
+    /// After a signed refusal that says when to retry: asks `peer` again
+    /// then, if the trace still waits for its final answer.
+    fn retry_later(&self, peer: PeerId, id: String, after_secs: u32) {
+        let node = self.clone();
+        let stopping = self.inner.stopping.clone();
+        self.spawn(async move {
+            let wait = std::time::Duration::from_secs(u64::from(after_secs));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stopping.cancelled() => return,
+            }
+            let n = node.clone();
+            let i = id.clone();
+            let due = tokio::task::spawn_blocking(move || {
+                let pending = n
+                    .inner
+                    .pending
+                    .lock()
+                    .map(|p| p.contains(&i))
+                    .unwrap_or(false);
+                pending
+                    && n.trace(&i)
+                        .is_ok_and(|t| !t.final_at.contains_key(&peer.to_string()))
+            })
+            .await
+            .unwrap_or(false);
+            if due {
+                tracing::info!(%peer, trace = %id, "asking again after a refusal's retry-after");
+                node.ask_and_file(peer, id).await;
+            }
+        });
+    }
+
     /// Sends the query of trace `id` to `peer` and files the answer in its
-    /// reply, with the follow-ups it calls for. The error says why not.
-    async fn ask_directly(&self, peer: PeerId, id: &str) -> Result<(), String> {
+    /// reply, with the follow-ups it calls for.
+    async fn ask_directly(&self, peer: PeerId, id: &str) -> Result<(), AskError> {
         let node = self.clone();
         let id_owned = id.to_string();
         let query = tokio::task::spawn_blocking(move || node.trace(&id_owned).map(|t| t.query))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| AskError::NotFiled(Refusal::Internal))?
+            .map_err(|_| AskError::NotFiled(Refusal::Internal))?;
         let stopping = self.inner.stopping.clone();
         let reply = tokio::select! {
-            r = self.inner.net.request(peer, query) => r.map_err(|e| e.to_string())?,
+            r = self.inner.net.request(peer, query) => {
+                r.map_err(|e| AskError::Unreachable(e.to_string()))?
+            }
             // At shutdown a request in flight does not hold the drain up.
-            _ = stopping.cancelled() => return Ok(()),
+            _ = stopping.cancelled() => return Err(AskError::Stopping),
         };
         match Reply::decode(&reply, self.inner.rules.limits) {
             Ok(Reply::Answer(bytes)) => {
                 let node = self.clone();
                 let filed = tokio::task::spawn_blocking(move || node.on_answer(peer, &bytes))
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|_| AskError::NotFiled(Refusal::Internal))?;
                 match filed {
                     Ok(more) => {
                         for (target, id) in more {
@@ -397,23 +532,36 @@ impl Node {
                         }
                         Ok(())
                     }
-                    Err(r) => Err(format!("its answer was refused here: {r}")),
+                    Err(r) => Err(AskError::NotFiled(r)),
                 }
             }
-            Ok(Reply::Refused(code)) => Err(format!("refused: {code}")),
-            Ok(Reply::Ok) => Err("an empty reply".into()),
-            Err(e) => Err(format!("an unreadable reply: {e}")),
+            Ok(Reply::Refused(code)) => Err(AskError::Refused(code)),
+            Ok(Reply::Ok) => Err(AskError::Refused(Refusal::Malformed)),
+            Err(_) => Err(AskError::Refused(Refusal::Malformed)),
         }
     }
 
-    /// Sends a trace's query again, straight to every asked State that has not
-    /// given a final answer, and reopens the trace until a new deadline.
+    /// Sends a trace's query again, straight to every expected holder that
+    /// has not given a final answer (refused, unreachable or silent), and
+    /// reopens the trace until a new deadline, within its query's
+    /// time-to-live.
     pub async fn retry(&self, id: &str) -> Result<StoredTrace, NodeError> {
         let timeout = self.inner.settings.trace_timeout_secs;
+        let limits = self.inner.rules.limits;
         let node = self.clone();
         let id_owned = id.to_string();
         let (t, waiting) = tokio::task::spawn_blocking(move || {
             let t = node.trace(&id_owned)?;
+            let expires = crate::node::decode_stored::<TraceQuery>(&t.query, limits)
+                .map(|q| q.issued_at.saturating_add(u64::from(q.ttl_secs)))
+                .unwrap_or(0);
+            let now = unix_now();
+            if expires <= now + 1 {
+                return Err(NodeError::BadTrace(format!(
+                    "trace {id_owned}: its query's time-to-live ended at {}; holders refuse it now. Send a new trace for the same weapon",
+                    crate::model::format_unix(expires)
+                )));
+            }
             let waiting: Vec<PeerId> = t
                 .asked
                 .iter()
@@ -424,10 +572,7 @@ impl Node {
                 .inner
                 .traces
                 .update(&id_owned, |t| {
-                    t.deadline = unix_now() + timeout;
-                    for a in t.asked.iter_mut() {
-                        a.unreachable = None;
-                    }
+                    t.deadline = (now + timeout).min(expires);
                 })?
                 .ok_or_else(|| NodeError::NoSuchTrace(id_owned.clone()))?;
             if let Ok(mut p) = node.inner.pending.lock() {
@@ -441,11 +586,7 @@ impl Node {
         for peer in waiting {
             let node = self.clone();
             let id = t.id.clone();
-            self.spawn(async move {
-                if let Err(why) = node.ask_directly(peer, &id).await {
-                    node.mark_unreachable(peer, why).await;
-                }
-            });
+            self.spawn(async move { node.ask_and_file(peer, id).await });
         }
         self.notify();
         Ok(t)

@@ -2,12 +2,11 @@
 //! status and chain of custody. Reads only: answers were verified on receipt
 //! and are decoded, not verified again, on every view.
 
-use std::collections::HashSet;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Asked, Node, NodeError, Role, StoredTrace, TraceStatus, custody, decode_stored};
+use super::{Node, NodeError, Role, StoredTrace, TraceStatus, custody, decode_stored};
 use super::{membership, unix_now};
 use crate::model::CountryCode;
 use crate::net;
@@ -37,14 +36,19 @@ impl Node {
                 vouched.then_some((i, b.responder.state, b.outcome))
             })
             .collect();
-        // A State's final answer supersedes its acknowledgement.
+        // A State's final answer supersedes its acknowledgement and its
+        // refusals; of those, only the latest refusal counts (a retry may
+        // have been refused again, or answered).
         let finals: Vec<&(usize, CountryCode, Outcome)> = decoded
             .iter()
-            .filter(|(_, st, o)| {
-                !matches!(o, Outcome::Acknowledged)
-                    || !decoded
-                        .iter()
-                        .any(|(_, s2, o2)| s2 == st && !matches!(o2, Outcome::Acknowledged))
+            .filter(|(i, st, o)| {
+                if o.is_final() {
+                    return true;
+                }
+                let superseded = decoded.iter().any(|(i2, s2, o2)| {
+                    s2 == st && (o2.is_final() || (i2 > i && !matches!(o2, Outcome::Acknowledged)))
+                });
+                matches!(o, Outcome::Refused { .. }) && !superseded
             })
             .collect();
         let mut inputs: Vec<custody::AnswerInput<'_>> = finals
@@ -67,25 +71,39 @@ impl Node {
             });
         }
         answered.insert(self.inner.state);
-        let answered_final: std::collections::BTreeSet<CountryCode> = decoded
+        // Settled: a final answer, or a refusal (which is a gap of its own).
+        let settled: std::collections::BTreeSet<CountryCode> = decoded
             .iter()
             .filter(|(_, _, o)| !matches!(o, Outcome::Acknowledged))
             .map(|(_, s, _)| *s)
             .collect();
-        let wanted = decode_stored::<TraceQuery>(&t.query, self.inner.rules.limits)
+        let mut wanted = decode_stored::<TraceQuery>(&t.query, self.inner.rules.limits)
             .map(|q| custody::Wanted {
                 imports: q.marking.imports().iter().map(|m| m.country).collect(),
                 category: Some(q.category),
+                nobody_holds: None,
             })
             .unwrap_or_default();
-        // The States asked without a final answer: never "no record" while
-        // one of them may hold the weapon. This node never waits on itself.
-        let waiting: Vec<(CountryCode, Option<String>)> = t
+        if t.asked.is_empty() {
+            wanted.nobody_holds = t.topics.iter().find_map(|topic| match topic.parse() {
+                Ok(crate::net::Topic::Prefix(p)) => Some(p.to_string()),
+                _ => None,
+            });
+        }
+        // The expected States without a final answer or a refusal: never "no
+        // record" while one of them may hold the weapon. This node never
+        // waits on itself.
+        let waiting: Vec<custody::Awaited> = t
             .asked
             .iter()
             .filter(|a| !t.final_at.contains_key(&a.peer))
-            .filter_map(|a| Some((a.state?, a.unreachable.clone())))
-            .filter(|(s, _)| *s != self.inner.state && !answered_final.contains(s))
+            .filter_map(|a| {
+                Some(custody::Awaited {
+                    state: a.state?,
+                    unreachable: a.unreachable.clone().map(|r| (r, a.unreachable_since)),
+                })
+            })
+            .filter(|w| w.state != self.inner.state && !settled.contains(&w.state))
             .collect();
         custody::assemble(&inputs, &answered, &waiting, &wanted)
     }
@@ -122,39 +140,169 @@ impl Node {
     }
 }
 
-/// Derives a trace's status from its answers, who was asked and its deadline.
-pub fn trace_status(t: &StoredTrace, now: u64, limits: Limits) -> TraceStatus {
-    let mut finals = HashSet::new();
-    let mut acks = HashSet::new();
-    for a in &t.answers {
-        // Verified on receipt; an answer this node could not decode now counts
-        // as no answer.
-        match decode_stored::<TraceAnswer>(&a.bytes, limits) {
-            Some(s) if matches!(s.outcome, Outcome::Acknowledged) => acks.insert(a.peer.as_str()),
-            Some(_) => finals.insert(a.peer.as_str()),
-            None => false,
-        };
+/// Where one expected holder of a trace stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum HolderState {
+    /// A final answer: a hit (trimmed or not), no hit, or too many candidates.
+    Answered,
+    /// A final answer restricting the record's details, with the coded reason.
+    Withheld { reason: String },
+    /// Its latest word is a signed refusal, with the coded reason; a retry
+    /// may be answered, from `retry_after_secs` after it if not 0.
+    Refused {
+        reason: String,
+        retry_after_secs: u32,
+    },
+    /// Acknowledged: a person there decides; the answer follows.
+    Acknowledged,
+    /// Asked, or to be asked, and not answered yet.
+    Awaiting,
+    /// Cannot be reached since `since` (unix seconds): the query is
+    /// delivered when it reconnects, until the deadline.
+    Unreachable { reason: String, since: Option<u64> },
+}
+
+impl HolderState {
+    /// A final answer or a refusal: nothing more is awaited from it.
+    pub fn is_settled(&self) -> bool {
+        matches!(
+            self,
+            HolderState::Answered | HolderState::Withheld { .. } | HolderState::Refused { .. }
+        )
     }
-    let waiting: Vec<&Asked> = t
-        .asked
+}
+
+/// One expected holder and where it stands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HolderView {
+    pub peer: String,
+    pub state: Option<CountryCode>,
+    pub expected_by: Vec<super::ExpectedBy>,
+    #[serde(flatten)]
+    pub standing: HolderState,
+}
+
+impl HolderView {
+    /// One line for people: `NG  unreachable since 2026-11-30 22:51 UTC (...)`.
+    pub fn to_text(&self) -> String {
+        let who = self
+            .state
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| self.peer.clone());
+        let what = match &self.standing {
+            HolderState::Answered => "answered".to_string(),
+            HolderState::Withheld { reason } => format!("withheld: {}", reason.replace('_', " ")),
+            HolderState::Refused {
+                reason,
+                retry_after_secs,
+            } => {
+                let mut s = format!("refused: {}", reason.replace('_', " "));
+                if *retry_after_secs > 0 {
+                    s += &format!(" (retry after {retry_after_secs} s)");
+                }
+                s
+            }
+            HolderState::Acknowledged => "acknowledged: a person there decides".to_string(),
+            HolderState::Awaiting => "awaiting an answer".to_string(),
+            HolderState::Unreachable { reason, since } => format!(
+                "unreachable{} ({reason}); the query goes to it when it reconnects",
+                since
+                    .map(|s| format!(" since {}", crate::model::format_unix(s)))
+                    .unwrap_or_default()
+            ),
+        };
+        format!("{who:<4} {what}")
+    }
+}
+
+/// Where each expected holder of a trace stands, from its answers (verified
+/// on receipt; one this node cannot decode now counts as no answer).
+pub fn holders(t: &StoredTrace, limits: Limits) -> Vec<HolderView> {
+    let decoded: Vec<(&str, Outcome)> = t
+        .answers
         .iter()
-        .filter(|a| !finals.contains(a.peer.as_str()))
+        .filter_map(|a| {
+            Some((
+                a.peer.as_str(),
+                decode_stored::<TraceAnswer>(&a.bytes, limits)?.outcome,
+            ))
+        })
         .collect();
-    if waiting.is_empty() && !t.asked.is_empty() {
+    t.asked
+        .iter()
+        .map(|a| {
+            let mine = || decoded.iter().filter(|(p, _)| *p == a.peer).map(|(_, o)| o);
+            let standing = if let Some(o) = mine().find(|o| o.is_final()) {
+                match o {
+                    Outcome::Withheld { reason } => HolderState::Withheld {
+                        reason: reason.code().to_string(),
+                    },
+                    _ => HolderState::Answered,
+                }
+            } else if let Some(Outcome::Refused {
+                reason,
+                retry_after_secs,
+            }) = mine()
+                .filter(|o| matches!(o, Outcome::Refused { .. }))
+                .last()
+            {
+                HolderState::Refused {
+                    reason: reason.code().to_string(),
+                    retry_after_secs: *retry_after_secs,
+                }
+            } else if let Some(why) = &a.unreachable {
+                HolderState::Unreachable {
+                    reason: why.clone(),
+                    since: a.unreachable_since,
+                }
+            } else if mine().any(|o| matches!(o, Outcome::Acknowledged)) {
+                HolderState::Acknowledged
+            } else {
+                HolderState::Awaiting
+            };
+            HolderView {
+                peer: a.peer.clone(),
+                state: a.state,
+                expected_by: a.expected_by.clone(),
+                standing,
+            }
+        })
+        .collect()
+}
+
+/// Derives a trace's status from where its expected holders stand and its
+/// deadline. `answered` only when every expected holder gave a final answer
+/// (or none is expected); settled with a refusal, or past the deadline with
+/// some final answers, `partial`; past it with none, `timed_out`. An
+/// unreachable holder does not end a trace before its deadline: its query is
+/// delivered when it reconnects.
+pub fn trace_status(t: &StoredTrace, now: u64, limits: Limits) -> TraceStatus {
+    let hs = holders(t, limits);
+    let finals = hs
+        .iter()
+        .filter(|h| {
+            matches!(
+                h.standing,
+                HolderState::Answered | HolderState::Withheld { .. }
+            )
+        })
+        .count();
+    let refused = hs
+        .iter()
+        .filter(|h| matches!(h.standing, HolderState::Refused { .. }))
+        .count();
+    if finals == hs.len() {
         return TraceStatus::Answered;
     }
-    let all_gone = waiting.iter().all(|a| a.unreachable.is_some());
-    if now >= t.deadline || (all_gone && !t.asked.is_empty()) {
-        return if finals.is_empty() {
+    if finals + refused == hs.len() || now >= t.deadline {
+        return if finals == 0 && refused == 0 {
             TraceStatus::TimedOut
         } else {
             TraceStatus::Partial
         };
     }
-    if t.asked.is_empty() && now >= t.deadline {
-        return TraceStatus::TimedOut;
-    }
-    if !acks.is_empty() {
+    if hs.iter().any(|h| h.standing == HolderState::Acknowledged) {
         TraceStatus::Acknowledged
     } else {
         TraceStatus::Sent
@@ -227,6 +375,7 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Asked;
     use super::*;
     use crate::protocol::{Digest, sign, vectors};
 
@@ -241,6 +390,8 @@ mod tests {
             peer: peer.into(),
             state: None,
             unreachable: None,
+            unreachable_since: None,
+            expected_by: Vec::new(),
         }
     }
 
@@ -281,9 +432,12 @@ mod tests {
         let one = trace(vec![answered("de", Outcome::NoHit)]);
         assert_eq!(st(&one, 10), TraceStatus::Sent);
         assert_eq!(st(&one, 100), TraceStatus::Partial);
+        // An unreachable holder does not end the trace before its deadline:
+        // its query is delivered when it reconnects.
         let mut gone = one.clone();
-        gone.asked[1].unreachable = Some("disconnected".into());
-        assert_eq!(st(&gone, 10), TraceStatus::Partial);
+        gone.asked[1].set_unreachable("disconnected".into(), 5);
+        assert_eq!(st(&gone, 10), TraceStatus::Sent);
+        assert_eq!(st(&gone, 100), TraceStatus::Partial);
         let both = trace(vec![
             answered("de", Outcome::NoHit),
             answered("ng", Outcome::NoHit),
@@ -292,5 +446,38 @@ mod tests {
         assert_eq!(st(&trace(vec![]), 100), TraceStatus::TimedOut);
         // An acknowledgement is not a final answer.
         assert_eq!(st(&ack, 100), TraceStatus::TimedOut);
+    }
+
+    #[test]
+    fn a_refusal_settles_a_holder_as_refused_never_as_answered() {
+        use crate::protocol::RefusedReason;
+        let l = Limits::default();
+        let refused = Outcome::Refused {
+            reason: RefusedReason::ClockSkew,
+            retry_after_secs: 0,
+        };
+        let t = trace(vec![
+            answered("de", refused.clone()),
+            answered("ng", Outcome::NoHit),
+        ]);
+        // Settled before the deadline, but not answered: partial.
+        assert_eq!(trace_status(&t, 10, l), TraceStatus::Partial);
+        let hs = holders(&t, l);
+        assert_eq!(
+            hs[0].standing,
+            HolderState::Refused {
+                reason: "clock_skew".into(),
+                retry_after_secs: 0
+            }
+        );
+        assert_eq!(hs[1].standing, HolderState::Answered);
+        // A final answer after a retry supersedes the refusal.
+        let mut later = t.clone();
+        later.answers.push(answered("de", Outcome::NoHit));
+        assert_eq!(trace_status(&later, 10, l), TraceStatus::Answered);
+        // Nobody expected: settled at once.
+        let mut nobody = trace(vec![]);
+        nobody.asked.clear();
+        assert_eq!(trace_status(&nobody, 0, l), TraceStatus::Answered);
     }
 }

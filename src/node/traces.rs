@@ -14,26 +14,84 @@ use crate::registry::NationalText;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TraceStatus {
-    /// Sent; no answer yet.
+    /// Sent; waiting for expected holders (some may be unreachable: the
+    /// query is delivered to them when they reconnect).
     Sent,
     /// At least one State acknowledged and a person there will decide.
     Acknowledged,
-    /// Every State asked has given a final answer.
+    /// Every expected holder has given a final answer, or none is expected
+    /// (no member holds records under the marking's prefix).
     Answered,
-    /// The deadline passed (or a State went away) with some final answers missing.
+    /// Settled with some expected holders' answers missing or refused: the
+    /// deadline passed with a final answer from some but not all, or every
+    /// expected holder answered and at least one refused (the gaps say who
+    /// and why).
     Partial,
     /// The deadline passed with no final answer at all.
     TimedOut,
 }
 
-/// One State that was asked: by the gossip topics it subscribes to, or directly.
+/// Why a member is expected to answer a trace (NETWORK.md, "Expected holders").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedBy {
+    /// Subscribed to one of the trace's topics when it was sent.
+    Subscribed,
+    /// The roster lists the trace's marking prefix among the member's prefixes.
+    RosterPrefix,
+    /// The member is the State of one of the weapon's import marks.
+    ImportMark,
+    /// Seen subscribed to one of the trace's topics within the remembered window.
+    SeenSubscribed,
+    /// The chain of custody points at its State (a directed follow-up).
+    FollowUp,
+    /// It answered without having been expected (it subscribed after the
+    /// trace was sent).
+    Answered,
+}
+
+/// One expected holder of a trace: asked by gossip, directly, or waiting to
+/// be asked the moment it reconnects (store-and-forward).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Asked {
     pub peer: String,
     pub state: Option<CountryCode>,
-    /// Set when the peer disconnected or a directed request to it failed.
+    /// Set while the peer cannot be reached: offline when the trace was sent,
+    /// disconnected since, or a directed request to it failed. The query is
+    /// delivered to it directly when it reconnects, until the deadline.
     #[serde(default)]
     pub unreachable: Option<String>,
+    /// Unix seconds since which it has been unreachable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable_since: Option<u64>,
+    /// Why it is expected to answer; empty for traces stored before this was kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_by: Vec<ExpectedBy>,
+}
+
+impl Asked {
+    pub fn new(peer: String, state: CountryCode, why: ExpectedBy) -> Asked {
+        Asked {
+            peer,
+            state: Some(state),
+            unreachable: None,
+            unreachable_since: None,
+            expected_by: vec![why],
+        }
+    }
+
+    /// Marks it unreachable for `why` since `now`, keeping the first instant.
+    pub fn set_unreachable(&mut self, why: String, now: u64) {
+        if self.unreachable.is_none() {
+            self.unreachable_since = Some(now);
+        }
+        self.unreachable = Some(why);
+    }
+
+    pub fn set_reachable(&mut self) {
+        self.unreachable = None;
+        self.unreachable_since = None;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,11 +165,8 @@ impl StoredTrace {
                 continue;
             }
             self.followed_up.push(*state);
-            self.asked.push(Asked {
-                peer: peer.to_string(),
-                state: Some(*state),
-                unreachable: None,
-            });
+            self.asked
+                .push(Asked::new(peer.to_string(), *state, ExpectedBy::FollowUp));
             chosen.push(*state);
         }
         chosen
@@ -236,11 +291,7 @@ mod tests {
             deadline: 10,
             query: Vec::new(),
             topics: Vec::new(),
-            asked: vec![Asked {
-                peer: "p-de".into(),
-                state: Some(cc("DE")),
-                unreachable: None,
-            }],
+            asked: vec![Asked::new("p-de".into(), cc("DE"), ExpectedBy::Subscribed)],
             answers: Vec::new(),
             local: LocalCase::default(),
             first_ack: Default::default(),

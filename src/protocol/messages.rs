@@ -103,6 +103,17 @@ pub enum WithheldReason {
     Other,
 }
 
+impl WithheldReason {
+    /// The code as written in JSON, the audit log and gaps.
+    pub fn code(self) -> &'static str {
+        match self {
+            WithheldReason::OngoingInvestigation => "ongoing_investigation",
+            WithheldReason::NationalLaw => "national_law",
+            WithheldReason::Other => "other",
+        }
+    }
+}
+
 /// Why a requested State did not process a query it received and verified
 /// (ITI para 20: a State that delays, restricts or refuses says why). These
 /// are about the query, never about a record: a record whose details are

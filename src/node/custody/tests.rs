@@ -153,7 +153,19 @@ fn a_silent_or_withholding_state_is_named_as_the_gap() {
         &[],
         &Wanted::default(),
     );
-    assert_eq!(k.gaps, vec![Gap::Withheld { state: cc("NG") }]);
+    assert_eq!(
+        k.gaps,
+        vec![Gap::Withheld {
+            state: cc("NG"),
+            reason: Some("ongoing_investigation".into())
+        }]
+    );
+    assert!(
+        k.to_text()
+            .contains("withheld its record (ongoing investigation)"),
+        "{}",
+        k.to_text()
+    );
     assert!(k.follow_up.is_empty());
 }
 
@@ -166,8 +178,14 @@ fn a_state_asked_that_has_not_answered_is_a_gap_never_no_record() {
         outcome: &no_hit,
     }];
     let waiting = [
-        (cc("DE"), None),
-        (cc("NG"), Some("disconnected".to_string())),
+        Awaited {
+            state: cc("DE"),
+            unreachable: None,
+        },
+        Awaited {
+            state: cc("NG"),
+            unreachable: Some(("disconnected".to_string(), Some(1_796_082_660))),
+        },
     ];
     let k = assemble(
         &fr,
@@ -181,11 +199,18 @@ fn a_state_asked_that_has_not_answered_is_a_gap_never_no_record() {
             Gap::NoAnswer { state: cc("DE") },
             Gap::Unreachable {
                 state: cc("NG"),
-                reason: "disconnected".into()
+                reason: "disconnected".into(),
+                since: Some(1_796_082_660),
             }
         ]
     );
     assert!(k.to_text().contains("DE has not answered"));
+    assert!(
+        k.to_text()
+            .contains("NG cannot be reached (disconnected) since 2026-11-30 23:51 UTC"),
+        "{}",
+        k.to_text()
+    );
     // Once every State asked has answered no_hit: no record.
     let k = assemble(
         &fr,
@@ -253,4 +278,94 @@ fn a_weapon_whose_fate_was_never_reported_names_where_it_was_last_recorded() {
         &Wanted::default(),
     );
     assert!(k.last_recorded.is_none());
+}
+
+#[test]
+fn a_signed_refusal_or_a_trimmed_hit_is_a_gap_that_names_the_state_and_reason() {
+    use crate::protocol::RefusedReason;
+    let refused = Outcome::Refused {
+        reason: RefusedReason::RateLimited,
+        retry_after_secs: 30,
+    };
+    let no_hit = Outcome::NoHit;
+    let answers = [
+        AnswerInput {
+            index: Some(0),
+            state: cc("DE"),
+            outcome: &refused,
+        },
+        AnswerInput {
+            index: Some(1),
+            state: cc("FR"),
+            outcome: &no_hit,
+        },
+    ];
+    let k = assemble(
+        &answers,
+        &[cc("DE"), cc("FR")].into_iter().collect(),
+        &[],
+        &Wanted::default(),
+    );
+    // Never "no record" while a State refused: it may hold the weapon.
+    assert_eq!(
+        k.gaps,
+        vec![Gap::Refused {
+            state: cc("DE"),
+            reason: "rate_limited".into(),
+            retry_after_secs: 30
+        }]
+    );
+    assert!(
+        k.to_text()
+            .contains("DE refused the query (rate limited); retry after 30 s")
+    );
+
+    let events = vec![ev(
+        "2010-01-01",
+        EventKind::Manufactured,
+        None,
+        Some(HolderCategory::Manufacturer),
+    )];
+    let Outcome::Hit { candidates } = hit(events) else {
+        unreachable!()
+    };
+    let trimmed = Outcome::Trimmed {
+        candidates,
+        events_left_out: 12,
+    };
+    let k = assemble(
+        &[AnswerInput {
+            index: Some(0),
+            state: cc("DE"),
+            outcome: &trimmed,
+        }],
+        &[cc("DE")].into_iter().collect(),
+        &[],
+        &Wanted::default(),
+    );
+    // A trimmed hit still builds the chain, and says what it left out.
+    assert_eq!(k.chain.len(), 1);
+    assert_eq!(
+        k.gaps,
+        vec![Gap::Trimmed {
+            state: cc("DE"),
+            events_left_out: 12
+        }]
+    );
+}
+
+#[test]
+fn a_prefix_nobody_holds_is_said_so_not_no_record() {
+    let wanted = Wanted {
+        nobody_holds: Some("DE/XYZ".into()),
+        ..Wanted::default()
+    };
+    let k = assemble(&[], &BTreeSet::new(), &[], &wanted);
+    assert_eq!(
+        k.gaps,
+        vec![Gap::NoHolder {
+            prefix: "DE/XYZ".into()
+        }]
+    );
+    assert!(k.to_text().contains("no member holds records under DE/XYZ"));
 }
