@@ -273,6 +273,12 @@ fn a_node_outside_the_roster_can_neither_connect_nor_trace() {
     let t = trace(gh, "BP0746", &["--timeout", "3"]);
     assert_eq!(t["status"], "timed_out", "{t:#}");
     assert!(t["answers"].as_array().unwrap().is_empty());
+    // Never "no record": it asked nobody, for want of a connection.
+    assert_eq!(
+        t["custody"]["gaps"],
+        serde_json::json!([{"kind": "not_connected"}]),
+        "{t:#}"
+    );
     let st = gh.json(&["status"]);
     assert!(
         st["net"]["connected"].as_array().unwrap().is_empty(),
@@ -289,6 +295,8 @@ fn a_node_outside_the_roster_can_neither_connect_nor_trace() {
     }
 }
 
+/// A holder that dies mid-trace is awaited as unreachable, never taken for
+/// "no record", and the trace ends partial at its deadline.
 #[test]
 fn a_node_killed_mid_trace_leaves_the_trace_partial() {
     let mut fed = Federation::start(specs());
@@ -299,7 +307,7 @@ fn a_node_killed_mid_trace_leaves_the_trace_partial() {
     );
     // Frozen, FR is still subscribed when the trace goes out, and never answers.
     fed.node("FR").signal("STOP");
-    let sent = trace_walther(fed.node("KE"), "BP0746", &["--timeout", "60"]);
+    let sent = trace_walther(fed.node("KE"), "BP0746", &["--timeout", "15"]);
     let id = sent["id"].as_str().unwrap().to_string();
     let asked: Vec<&str> = sent["asked"]
         .as_array()
@@ -314,8 +322,21 @@ fn a_node_killed_mid_trace_leaves_the_trace_partial() {
         (t["answers"].as_array()?.len() >= 2).then_some(())
     });
     fed.node_mut("FR").kill();
-    let t = fed.node("KE").json(&["trace", "show", &id, "--wait", "20"]);
+    let ke = fed.node("KE");
+    // Before the deadline: still awaited, as unreachable since the kill.
+    let t = wait_for("FR to be unreachable", Duration::from_secs(20), || {
+        let t = ke.json(&["trace", "show", &id]);
+        (holder_status(&t, "FR") == "unreachable").then_some(t)
+    });
+    if t["status"] != "partial" {
+        assert_eq!(t["status"], "sent", "{t:#}");
+    }
+    assert!(!t["custody"]["gaps"].to_string().contains("no_record"), "{t:#}");
+    // At the deadline: partial, FR named in the gaps.
+    let t = ke.json(&["trace", "show", &id, "--wait", "30"]);
     assert_eq!(t["status"], "partial", "{t:#}");
+    let gaps = t["custody"]["gaps"].to_string();
+    assert!(gaps.contains("unreachable") && gaps.contains("FR"), "{gaps}");
     let fr = t["asked"]
         .as_array()
         .unwrap()
@@ -323,6 +344,18 @@ fn a_node_killed_mid_trace_leaves_the_trace_partial() {
         .find(|a| a["state"] == "FR")
         .unwrap();
     assert!(fr["unreachable"].is_string(), "{fr:#}");
+}
+
+/// Where an expected holder of a trace stands, from `trace show --json`.
+fn holder_status(t: &Value, state: &str) -> String {
+    t["holders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|h| h["state"] == state)
+        .and_then(|h| h["status"].as_str())
+        .unwrap_or("not expected")
+        .to_string()
 }
 
 #[test]
@@ -370,9 +403,13 @@ fn a_retry_reaches_a_state_that_missed_the_trace() {
             .then_some(())
     });
     fed.node_mut("FR").kill();
-    let t = fed.node("KE").json(&["trace", "show", &id, "--wait", "20"]);
-    assert_eq!(t["status"], "partial", "{t:#}");
-    // FR comes back; the retry goes straight to it and its answer is attached.
+    let ke = fed.node("KE");
+    wait_for("FR to be unreachable", Duration::from_secs(20), || {
+        let t = ke.json(&["trace", "show", &id]);
+        (holder_status(&t, "FR") == "unreachable").then_some(())
+    });
+    // FR comes back; the retry goes straight to it and its answer is attached
+    // (the waiting query is also delivered on reconnect by itself).
     let fr = fed.nodes.iter().position(|n| n.state == "FR").unwrap();
     fed.launch(fr);
     let fr_peer = fed.node("FR").peer_id.clone();

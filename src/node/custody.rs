@@ -79,6 +79,9 @@ pub enum Gap {
     /// No member of the federation is expected to hold records under the
     /// marking's prefix (none subscribed, declared or seen): nobody was asked.
     NoHolder { prefix: String },
+    /// This node was connected to no member when the trace was sent, so
+    /// nobody was asked; `trace retry` asks the expected holders once it is.
+    NotConnected,
     /// Every State expected to answer gave a final answer, and none holds a
     /// record.
     NoRecord,
@@ -239,6 +242,7 @@ impl Custody {
                 Gap::NoHolder { prefix } => {
                     format!("  gap: no member holds records under {prefix}; nobody was asked\n")
                 }
+                Gap::NotConnected => "  gap: this node was connected to no member when the trace was sent; nobody was asked. Check `tracenet peers`, then `tracenet trace retry ID`\n".to_string(),
                 Gap::Ambiguous { state, count } => {
                     format!("  gap: {count} candidates in {state}; refine the marking\n")
                 }
@@ -258,9 +262,9 @@ impl Custody {
 pub struct Wanted {
     pub imports: Vec<CountryCode>,
     pub category: Option<WeaponCategory>,
-    /// The marking's prefix (`DE/CARLWALTHER`), set when no member was
-    /// expected to hold records under it.
-    pub nobody_holds: Option<String>,
+    /// Set when nobody was asked: the gap that says why (`no_holder` or
+    /// `not_connected`), said instead of `no_record`.
+    pub nobody_asked: Option<Gap>,
 }
 
 /// One candidate record from one State's answer, as the requester ranks them.
@@ -378,11 +382,20 @@ pub fn assemble(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    for s in &follow_up {
-        gaps.push(Gap::NoAnswer { state: *s });
-    }
-    let mut seen: BTreeSet<CountryCode> = follow_up.iter().copied().collect();
-    for w in waiting {
+    // The States the chain points at first, then the other expected ones;
+    // each says whether it is merely silent or cannot be reached.
+    let pointed = follow_up.iter().map(|s| {
+        waiting
+            .iter()
+            .find(|w| w.state == *s)
+            .cloned()
+            .unwrap_or(Awaited {
+                state: *s,
+                unreachable: None,
+            })
+    });
+    let mut seen: BTreeSet<CountryCode> = BTreeSet::new();
+    for w in pointed.collect::<Vec<_>>().iter().chain(waiting) {
         if !seen.insert(w.state) {
             continue;
         }
@@ -396,12 +409,7 @@ pub fn assemble(
         });
     }
     if chain.is_empty() && gaps.is_empty() {
-        gaps.push(match &wanted.nobody_holds {
-            Some(prefix) => Gap::NoHolder {
-                prefix: prefix.clone(),
-            },
-            None => Gap::NoRecord,
-        });
+        gaps.push(wanted.nobody_asked.clone().unwrap_or(Gap::NoRecord));
     }
     let diversion = diversion(&chain);
     // Only where nothing is left to ask: an export to a State that has not

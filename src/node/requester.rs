@@ -136,6 +136,13 @@ impl Node {
                 a.set_unreachable("offline when the trace was sent".into(), now);
             }
         }
+        // Nobody to ask, while connected to the federation: settled at once.
+        let nobody_holds = asked.is_empty()
+            && self
+                .read_members()
+                .by_peer
+                .iter()
+                .any(|(p, m)| !m.bootstrap && connected.contains(&p.to_string()));
         let stored = StoredTrace {
             id: id.to_hex(),
             created_at: now,
@@ -150,6 +157,7 @@ impl Node {
             final_at: Default::default(),
             followed_up: Vec::new(),
             own_registry: None,
+            nobody_holds,
         };
         let node = self.clone();
         let mut to_store = stored.clone();
@@ -542,12 +550,43 @@ impl Node {
     }
 
     /// Sends a trace's query again, straight to every expected holder that
-    /// has not given a final answer (refused, unreachable or silent), and
-    /// reopens the trace until a new deadline, within its query's
-    /// time-to-live.
+    /// has not given a final answer (refused, unreachable or silent),
+    /// including holders expected since it was sent, and reopens the trace
+    /// until a new deadline, within its query's time-to-live.
     pub async fn retry(&self, id: &str) -> Result<StoredTrace, NodeError> {
         let timeout = self.inner.settings.trace_timeout_secs;
         let limits = self.inner.rules.limits;
+        let node = self.clone();
+        let id_owned = id.to_string();
+        let topics: Vec<Topic> = tokio::task::spawn_blocking(move || node.trace(&id_owned))
+            .await
+            .map_err(|e| NodeError::Config(e.to_string()))??
+            .topics
+            .iter()
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        let prefix = topics.iter().find_map(|t| match t {
+            Topic::Prefix(p) => Some(p.clone()),
+            _ => None,
+        });
+        let imports: Vec<CountryCode> = topics
+            .iter()
+            .filter_map(|t| match t {
+                Topic::Import(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        let newly_expected = match &prefix {
+            Some(prefix) => self
+                .expected_holders(&super::holders::Reach {
+                    topics: &topics,
+                    prefix,
+                    imports: &imports,
+                })
+                .await
+                .map_err(|e| NodeError::Config(e.to_string()))?,
+            None => Vec::new(),
+        };
         let node = self.clone();
         let id_owned = id.to_string();
         let (t, waiting) = tokio::task::spawn_blocking(move || {
@@ -562,19 +601,25 @@ impl Node {
                     crate::model::format_unix(expires)
                 )));
             }
+            let t = node
+                .inner
+                .traces
+                .update(&id_owned, |t| {
+                    t.deadline = (now + timeout).min(expires);
+                    for a in &newly_expected {
+                        if !t.asked.iter().any(|x| x.peer == a.peer) {
+                            t.asked.push(a.clone());
+                        }
+                    }
+                    t.nobody_holds &= t.asked.is_empty();
+                })?
+                .ok_or_else(|| NodeError::NoSuchTrace(id_owned.clone()))?;
             let waiting: Vec<PeerId> = t
                 .asked
                 .iter()
                 .filter(|a| !t.final_at.contains_key(&a.peer))
                 .filter_map(|a| a.peer.parse().ok())
                 .collect();
-            let t = node
-                .inner
-                .traces
-                .update(&id_owned, |t| {
-                    t.deadline = (now + timeout).min(expires);
-                })?
-                .ok_or_else(|| NodeError::NoSuchTrace(id_owned.clone()))?;
             if let Ok(mut p) = node.inner.pending.lock() {
                 p.insert(id_owned.clone());
             }

@@ -81,13 +81,23 @@ impl Node {
             .map(|q| custody::Wanted {
                 imports: q.marking.imports().iter().map(|m| m.country).collect(),
                 category: Some(q.category),
-                nobody_holds: None,
+                nobody_asked: None,
             })
             .unwrap_or_default();
         if t.asked.is_empty() {
-            wanted.nobody_holds = t.topics.iter().find_map(|topic| match topic.parse() {
-                Ok(crate::net::Topic::Prefix(p)) => Some(p.to_string()),
-                _ => None,
+            wanted.nobody_asked = Some(if t.nobody_holds {
+                custody::Gap::NoHolder {
+                    prefix: t
+                        .topics
+                        .iter()
+                        .find_map(|topic| match topic.parse() {
+                            Ok(crate::net::Topic::Prefix(p)) => Some(p.to_string()),
+                            _ => None,
+                        })
+                        .unwrap_or_default(),
+                }
+            } else {
+                custody::Gap::NotConnected
             });
         }
         // The expected States without a final answer or a refusal: never "no
@@ -279,6 +289,14 @@ pub fn holders(t: &StoredTrace, limits: Limits) -> Vec<HolderView> {
 /// delivered when it reconnects.
 pub fn trace_status(t: &StoredTrace, now: u64, limits: Limits) -> TraceStatus {
     let hs = holders(t, limits);
+    if hs.is_empty() && !t.nobody_holds {
+        // Nobody asked because this node was connected to no member.
+        return if now >= t.deadline {
+            TraceStatus::TimedOut
+        } else {
+            TraceStatus::Sent
+        };
+    }
     let finals = hs
         .iter()
         .filter(|h| {
@@ -419,6 +437,7 @@ mod tests {
             final_at: Default::default(),
             followed_up: Vec::new(),
             own_registry: None,
+            nobody_holds: false,
         }
     }
 
@@ -478,6 +497,11 @@ mod tests {
         // Nobody expected: settled at once.
         let mut nobody = trace(vec![]);
         nobody.asked.clear();
+        nobody.nobody_holds = true;
         assert_eq!(trace_status(&nobody, 0, l), TraceStatus::Answered);
+        // Nobody asked for want of a connection: not settled.
+        nobody.nobody_holds = false;
+        assert_eq!(trace_status(&nobody, 0, l), TraceStatus::Sent);
+        assert_eq!(trace_status(&nobody, 100, l), TraceStatus::TimedOut);
     }
 }

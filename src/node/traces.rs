@@ -146,6 +146,12 @@ pub struct StoredTrace {
     /// disclose it in full); `None` when it holds nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_registry: Option<crate::protocol::Outcome>,
+    /// No member was expected to hold records under the trace's prefix while
+    /// this node was connected to the federation: it settled at once, asking
+    /// nobody. (Connected to no member, nobody is asked either, but the
+    /// trace waits: a retry asks the expected holders once connected.)
+    #[serde(default)]
+    pub nobody_holds: bool,
 }
 
 impl StoredTrace {
@@ -298,6 +304,7 @@ mod tests {
             final_at: Default::default(),
             followed_up: Vec::new(),
             own_registry: None,
+            nobody_holds: false,
         };
         let p = libp2p::PeerId::random();
         let cands = [(cc("DE"), p), (cc("NG"), p), (cc("GH"), p), (cc("ZA"), p)];

@@ -357,7 +357,9 @@ fn a_signed_refusal_or_a_trimmed_hit_is_a_gap_that_names_the_state_and_reason() 
 #[test]
 fn a_prefix_nobody_holds_is_said_so_not_no_record() {
     let wanted = Wanted {
-        nobody_holds: Some("DE/XYZ".into()),
+        nobody_asked: Some(Gap::NoHolder {
+            prefix: "DE/XYZ".into(),
+        }),
         ..Wanted::default()
     };
     let k = assemble(&[], &BTreeSet::new(), &[], &wanted);
