@@ -257,10 +257,14 @@ fn the_chain_is_followed_to_a_state_that_was_not_asked() {
     let gh = fed.nodes.iter().position(|n| n.state == "GH").unwrap();
     fed.launch(gh);
     let ke = fed.node("KE");
-    let t = wait_for("GH's answer, without a retry", Duration::from_secs(30), || {
-        let t = ke.json(&["trace", "show", &id]);
-        (t["status"] == "answered").then_some(t)
-    });
+    let t = wait_for(
+        "GH's answer, without a retry",
+        Duration::from_secs(30),
+        || {
+            let t = ke.json(&["trace", "show", &id]);
+            (t["status"] == "answered").then_some(t)
+        },
+    );
     assert_eq!(
         t["custody"]["diversion"]["last_lawful_state"], "GH",
         "{:#}",

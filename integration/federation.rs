@@ -58,6 +58,7 @@ fn specs() -> Vec<NodeSpec> {
             records: vec![record("GH-1", "Walther", "DE", "ZZ9999", &[], OTHER)],
             in_roster: false,
             node_config: "",
+            prefixes: &[],
         },
     ]
 }
@@ -331,12 +332,18 @@ fn a_node_killed_mid_trace_leaves_the_trace_partial() {
     if t["status"] != "partial" {
         assert_eq!(t["status"], "sent", "{t:#}");
     }
-    assert!(!t["custody"]["gaps"].to_string().contains("no_record"), "{t:#}");
+    assert!(
+        !t["custody"]["gaps"].to_string().contains("no_record"),
+        "{t:#}"
+    );
     // At the deadline: partial, FR named in the gaps.
     let t = ke.json(&["trace", "show", &id, "--wait", "30"]);
     assert_eq!(t["status"], "partial", "{t:#}");
     let gaps = t["custody"]["gaps"].to_string();
-    assert!(gaps.contains("unreachable") && gaps.contains("FR"), "{gaps}");
+    assert!(
+        gaps.contains("unreachable") && gaps.contains("FR"),
+        "{gaps}"
+    );
     let fr = t["asked"]
         .as_array()
         .unwrap()

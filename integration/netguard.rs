@@ -70,6 +70,7 @@ fn an_outsider_is_refused_counted_and_logged_once() {
             records: vec![],
             in_roster: false,
             node_config: "",
+            prefixes: &[],
         },
     ]);
     let de = fed.node("DE");

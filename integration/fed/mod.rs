@@ -24,6 +24,8 @@ pub struct NodeSpec {
     pub in_roster: bool,
     /// Extra lines for the `[node]` section.
     pub node_config: &'static str,
+    /// Marking prefixes its roster entry declares (`DE/CARLWALTHER`).
+    pub prefixes: &'static [&'static str],
 }
 
 impl NodeSpec {
@@ -34,6 +36,7 @@ impl NodeSpec {
             records,
             in_roster: true,
             node_config: "",
+            prefixes: &[],
         }
     }
 }
@@ -136,7 +139,7 @@ fn write_roster(nodes: &[FedNode], specs: &[NodeSpec], anchor: &NodeKey, version
             } else {
                 Role::Member
             },
-            prefixes: Vec::new(),
+            prefixes: s.prefixes.iter().map(|p| p.parse().unwrap()).collect(),
             addresses: vec![format!("/ip4/127.0.0.1/tcp/{}", n.port)],
         })
         .collect();
@@ -323,6 +326,7 @@ impl Federation {
                 records: vec![],
                 in_roster: specs_in.contains(&n.state),
                 node_config: "",
+                prefixes: &[],
             })
             .collect();
         write_roster(&self.nodes, &specs, &self.anchor, version)
@@ -383,6 +387,7 @@ impl NodeSpec {
             records: Vec::new(),
             in_roster: true,
             node_config: "",
+            prefixes: &[],
         }
     }
 }
