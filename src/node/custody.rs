@@ -215,7 +215,7 @@ impl Custody {
                     reason,
                     since,
                 } => format!(
-                    "  gap: {state} cannot be reached ({reason}){}; the query goes to it when it reconnects\n",
+                    "  gap: {state} cannot be reached ({reason}){}; the query goes to it if it reconnects before the deadline\n",
                     since
                         .map(|s| format!(" since {}", crate::model::format_unix(s)))
                         .unwrap_or_default()

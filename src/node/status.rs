@@ -216,7 +216,7 @@ impl HolderView {
             HolderState::Acknowledged => "acknowledged: a person there decides".to_string(),
             HolderState::Awaiting => "awaiting an answer".to_string(),
             HolderState::Unreachable { reason, since } => format!(
-                "unreachable{} ({reason}); the query goes to it when it reconnects",
+                "unreachable{} ({reason}); the query goes to it if it reconnects before the deadline",
                 since
                     .map(|s| format!(" since {}", crate::model::format_unix(s)))
                     .unwrap_or_default()
