@@ -65,6 +65,7 @@ fn specs() -> Vec<NodeSpec> {
             in_roster: true,
             // Its traces live two seconds: reviewed too late, they cannot be answered.
             node_config: "trace_ttl_secs = 2",
+            prefixes: &[],
         },
     ]
 }

@@ -87,6 +87,7 @@ fn main() {
         records: vec![],
         in_roster: true,
         node_config: "",
+        prefixes: &[],
     }];
     let mut samples = Vec::new();
     for (i, state) in STATES.iter().take(n_states).enumerate() {
@@ -118,6 +119,7 @@ fn main() {
             records,
             in_roster: true,
             node_config: "queries_per_minute = 1000000\nfuzzy_queries_per_minute = 1000000\ntrace_timeout_secs = 10",
+            prefixes: &[],
         });
     }
     let t0 = Instant::now();

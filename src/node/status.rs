@@ -253,9 +253,7 @@ pub fn holders(t: &StoredTrace, limits: Limits) -> Vec<HolderView> {
             } else if let Some(Outcome::Refused {
                 reason,
                 retry_after_secs,
-            }) = mine()
-                .filter(|o| matches!(o, Outcome::Refused { .. }))
-                .last()
+            }) = mine().rfind(|o| matches!(o, Outcome::Refused { .. }))
             {
                 HolderState::Refused {
                     reason: reason.code().to_string(),
