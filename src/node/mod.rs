@@ -65,7 +65,7 @@ pub use status::{NodeStatus, trace_status};
 pub use traces::{Asked, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore};
 
 use admission::{AnswerCache, PeerStanding, RefusalTally};
-use limits::RateLimiter;
+use limits::{RateLimiter, RefusalBudget};
 pub use metrics::Counters;
 use metrics::bump;
 
@@ -158,10 +158,15 @@ struct Inner {
     replay: replay::ReplayStore,
     exact_limiter: Mutex<RateLimiter>,
     fuzzy_limiter: Mutex<RateLimiter>,
+    /// Which verified-but-refused queries get a signed refusal.
+    refusals: Mutex<RefusalBudget>,
     net: NetHandle,
     changed: watch::Sender<u64>,
     /// Bounds the queries (gossiped and directed alike) answered at once.
     busy: Arc<Semaphore>,
+    /// Bounds the refusals of queries that found `busy` full: a few are
+    /// verified and answered `overloaded` at once, the rest dropped.
+    refusing: Arc<Semaphore>,
     /// Bounds the answers to this node's traces filed at once.
     filing: Arc<Semaphore>,
     rules: Rules,
@@ -197,6 +202,8 @@ const REPLAY_PER_STATE: usize = 20_000;
 const FILING_AT_ONCE: usize = 32;
 /// Signed answers kept per requesting State for its retries.
 const ANSWERS_PER_STATE: usize = 2_000;
+/// Overloaded queries verified and refused with a signed answer at once.
+const REFUSING_AT_ONCE: usize = 2;
 
 /// The audit log could not be written; the work it would record was refused.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
@@ -249,7 +256,9 @@ impl Node {
                 exact_limiter: Mutex::new(RateLimiter::new(settings.queries_per_minute)),
                 fuzzy_limiter: Mutex::new(RateLimiter::new(settings.fuzzy_queries_per_minute)),
                 replay: replay::ReplayStore::open(&db, REPLAY_PER_STATE, unix_now())?,
+                refusals: Mutex::new(RefusalBudget::new(limits::REFUSALS_PER_MINUTE)),
                 busy: Arc::new(Semaphore::new(settings.max_concurrent_queries)),
+                refusing: Arc::new(Semaphore::new(REFUSING_AT_ONCE)),
                 filing: Arc::new(Semaphore::new(FILING_AT_ONCE)),
                 rules: Rules {
                     fresh: Freshness {
