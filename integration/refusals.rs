@@ -10,6 +10,7 @@ mod fed;
 use std::time::{Duration, Instant};
 
 use fed::{Federation, NodeSpec, Peer, record};
+use tracenet::identity::NodeKey;
 use tracenet::protocol::{
     Digest, Limits, Outcome, Priority, Refusal, RefusedReason, Reply, TraceAnswer,
     decode_and_verify,
@@ -146,9 +147,9 @@ async fn a_requester_clock_five_minutes_fast_is_told_so_in_a_signed_answer() {
     let held = record("DE-1", "Walther", "DE", "WP104233", &[], EVENTS);
     let (fed, mut ng) = holder(vec![held], "").await;
     let de = fed.node("DE");
-    let ahead = || {
+    let ahead = |key: &NodeKey| {
         let at = tracenet::node::unix_now() + 300;
-        fed::signed_walther_query_at(&ng.key, "NG", "WP104233", Priority::Routine, at)
+        fed::signed_walther_query_at(key, "NG", "WP104233", Priority::Routine, at)
     };
     let skewed = |a: &TraceAnswer| match a.outcome {
         Outcome::Refused {
@@ -159,7 +160,7 @@ async fn a_requester_clock_five_minutes_fast_is_told_so_in_a_signed_answer() {
     };
 
     // Directed.
-    let q = ahead();
+    let q = ahead(&ng.key);
     let sent = Instant::now();
     let reply = ng.send(&q).await;
     assert!(sent.elapsed() < Duration::from_secs(1));
@@ -172,16 +173,53 @@ async fn a_requester_clock_five_minutes_fast_is_told_so_in_a_signed_answer() {
 
     // By gossip: the answer comes to NG by request-response.
     let topic = walther_topic(de);
-    let q = ahead();
+    let q = ahead(&ng.key);
     let sent = Instant::now();
     ng.publish(&topic, &q).await;
     let frame = ng
         .next_request(Duration::from_secs(5))
         .await
         .expect("no answer to the gossiped query");
-    assert!(sent.elapsed() < Duration::from_secs(1), "{:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        sent.elapsed()
+    );
     skewed(&verified(&frame, &q));
     assert_eq!(audited(de, "answer_sent", &q).len(), 1);
+
+    // Expired (issued 4,000 s ago with a time-to-live of 3,600 s): its
+    // requester asking directly is told so ...
+    let old = |key: &NodeKey| {
+        let at = tracenet::node::unix_now() - 4_000;
+        fed::signed_walther_query_at(key, "NG", "WP104233", Priority::Routine, at)
+    };
+    let q = old(&ng.key);
+    let a = answer_of(&ng.send(&q).await, &q);
+    assert!(
+        matches!(
+            a.outcome,
+            Outcome::Refused {
+                reason: RefusedReason::Expired,
+                retry_after_secs: 0
+            }
+        ),
+        "{:?}",
+        a.outcome
+    );
+    // ... but by gossip it is a replay, which gets no signature: published
+    // before a skewed query, only the skewed one is answered.
+    let stale = old(&ng.key);
+    ng.publish(&topic, &stale).await;
+    let q = ahead(&ng.key);
+    ng.publish(&topic, &q).await;
+    let frame = ng
+        .next_request(Duration::from_secs(5))
+        .await
+        .expect("no answer to the gossiped query");
+    skewed(&verified(&frame, &q));
+    assert_eq!(ng.next_request(Duration::from_millis(500)).await, None);
+    assert!(audited(de, "answer_sent", &stale).is_empty());
 }
 
 /// A record's life as `n` events: made, then transferred once a month.
@@ -205,7 +243,14 @@ async fn an_answer_over_the_message_size_limit_is_trimmed_not_dropped() {
     let records: Vec<String> = (0..8)
         .map(|i| {
             let serial = format!("WP2000{i}");
-            record(&format!("DE-{i}"), "Walther", "DE", &serial, &[], &long_life(60))
+            record(
+                &format!("DE-{i}"),
+                "Walther",
+                "DE",
+                &serial,
+                &[],
+                &long_life(60),
+            )
         })
         .collect();
     let (fed, mut ng) = holder(records, "max_message_bytes = 4096\nmax_candidates = 16").await;

@@ -433,10 +433,9 @@ mod fit_tests {
     }
 
     /// Signs as the responder does: the frame that would be sent.
-    fn signer() -> (NodeKey, impl FnMut(&Outcome) -> Result<Vec<u8>, EncodeError>) {
-        let key = NodeKey::from_seed([7; 32]).unwrap();
+    fn signer() -> impl FnMut(&Outcome) -> Result<Vec<u8>, EncodeError> {
         let k = NodeKey::from_seed([7; 32]).unwrap();
-        let sign = move |o: &Outcome| {
+        move |o: &Outcome| {
             k.sign(TraceAnswer {
                 query: Digest::of(b"q"),
                 responder: Party {
@@ -447,8 +446,7 @@ mod fit_tests {
                 outcome: o.clone(),
             })
             .map(|s| s.into_parts().0)
-        };
-        (key, sign)
+        }
     }
 
     fn verified(bytes: &[u8]) -> Outcome {
@@ -460,7 +458,7 @@ mod fit_tests {
     }
 
     fn size(o: &Outcome) -> usize {
-        signer().1(o).unwrap().len()
+        signer()(o).unwrap().len()
     }
 
     /// Each kept record: its first event, then its most recent ones, in order.
@@ -479,18 +477,18 @@ mod fit_tests {
     #[test]
     fn an_answer_that_fits_is_sent_as_it_is() {
         let o = hit(2, 10);
-        let (_, sign) = signer();
+        let sign = signer();
         let (got, bytes) = fit(o.clone(), 64 * 1024, sign).unwrap();
         assert_eq!(got, o);
         assert_eq!(verified(&bytes), o);
-        let (_, sign) = signer();
+        let sign = signer();
         let (got, _) = fit(Outcome::NoHit, 64 * 1024, sign).unwrap();
         assert_eq!(got, Outcome::NoHit);
     }
 
     #[test]
     fn a_life_longer_than_a_projection_keeps_its_first_and_latest_events() {
-        let (_, sign) = signer();
+        let sign = signer();
         let (got, bytes) = fit(hit(1, 200), 64 * 1024, sign).unwrap();
         let Outcome::Trimmed {
             candidates,
@@ -508,8 +506,11 @@ mod fit_tests {
     fn an_oversized_hit_is_trimmed_to_the_most_events_that_fit() {
         let whole = hit(8, 60);
         let max = 4096 - 12;
-        assert!(size(&whole) > max, "the test needs an answer over the limit");
-        let (_, sign) = signer();
+        assert!(
+            size(&whole) > max,
+            "the test needs an answer over the limit"
+        );
+        let sign = signer();
         let (got, bytes) = fit(whole, max, sign).unwrap();
         assert!(bytes.len() <= max);
         assert_eq!(verified(&bytes), got);
@@ -529,16 +530,16 @@ mod fit_tests {
         }
         assert_eq!(*events_left_out as usize, 8 * (60 - kept));
         // The most that fit: one more event each would not.
-        assert!(size(&keep_events(&hit(8, 60).candidates().to_vec(), kept + 1)) > max);
+        assert!(size(&keep_events(hit(8, 60).candidates(), kept + 1)) > max);
     }
 
     #[test]
     fn when_first_and_last_do_not_fit_the_count_or_a_refusal_is_said() {
-        let (_, sign) = signer();
+        let sign = signer();
         let (got, bytes) = fit(hit(8, 60), 600, sign).unwrap();
         assert_eq!(got, Outcome::TooMany { count: 8 });
         assert_eq!(verified(&bytes), got);
-        let (_, sign) = signer();
+        let sign = signer();
         let (got, bytes) = fit(hit(1, 60), 200, sign).unwrap();
         let refused = Outcome::Refused {
             reason: RefusedReason::TooLarge,
@@ -547,11 +548,11 @@ mod fit_tests {
         assert_eq!(got, refused);
         assert_eq!(verified(&bytes), refused);
         // A record with only two events has nothing to cut.
-        let (_, sign) = signer();
+        let sign = signer();
         assert_eq!(fit(hit(1, 2), 200, sign).unwrap().0, refused);
         // More candidates than a hit may carry (a person's decision can
         // disclose them all): their count.
-        let (_, sign) = signer();
+        let sign = signer();
         let many = hit(MAX_CANDIDATES + 1, 1);
         let count = (MAX_CANDIDATES + 1) as u32;
         assert_eq!(

@@ -70,7 +70,8 @@ impl Node {
             self.spawn(async move {
                 let source = id.source();
                 let _ = node.inner.net.validate(id, Verdict::Ignore).await;
-                if let Some((peer, bytes)) = node.decline_overloaded(data, Via::Gossip, source).await
+                if let Some((peer, bytes)) =
+                    node.decline_overloaded(data, Via::Gossip, source).await
                 {
                     node.send_answer(peer, bytes).await;
                 }
@@ -121,7 +122,10 @@ impl Node {
         };
         let (q, expires_at) = match checked {
             Ok(x) => x,
-            Err(accept::QueryRefused { refusal: r, verified }) => {
+            Err(accept::QueryRefused {
+                refusal: r,
+                verified,
+            }) => {
                 let c = &self.inner.counters;
                 if r.is_hostile() {
                     bump(&c.queries_rejected);
@@ -143,6 +147,13 @@ impl Node {
                 } else {
                     0
                 };
+                // Gossip delivers in seconds: a query expired on arrival was
+                // re-published by someone, most likely a member replaying
+                // another State's old query. Refusing it with a signature
+                // would let that member make this node send its requester
+                // refusals for traces long settled; a directed one can only
+                // come from its requester, and is told.
+                let verified = verified.filter(|_| !(via == Via::Gossip && r == Refusal::Expired));
                 return Admission::refused(r, verified.map(|q| *q), retry_after);
             }
         };
@@ -405,10 +416,7 @@ impl Node {
 
     /// The largest answer frame this node signs (see [`answer::max_answer_bytes`]).
     fn max_answer_bytes(&self) -> usize {
-        answer::max_answer_bytes(
-            self.inner.settings.message_bytes(),
-            self.inner.rules.limits,
-        )
+        answer::max_answer_bytes(self.inner.settings.message_bytes(), self.inner.rules.limits)
     }
 
     fn count_answer(&self, outcome: &Outcome) {
@@ -493,7 +501,11 @@ impl Node {
             // Not counted against anyone: under load, a frame that does not
             // verify is simply dropped, as every query was before.
             let (query, _) = checked.ok()?;
-            node.count_refusal(&from.to_string(), Some(query.body().requester.state), Refusal::Overloaded);
+            node.count_refusal(
+                &from.to_string(),
+                Some(query.body().requester.state),
+                Refusal::Overloaded,
+            );
             let Admission::Declined(d) = Admission::refused(Refusal::Overloaded, Some(query), 0)
             else {
                 return None;

@@ -337,7 +337,11 @@ mod accept_rules {
         stranger.members.remove(0);
         let err = accept::query(q.bytes(), Via::Gossip, late, &r, &stranger).unwrap_err();
         assert_eq!((err.refusal, err.verified), (Refusal::NotInRoster, None));
-        for hostile in [Refusal::BadSignature, Refusal::NotInRoster, Refusal::NotRequester] {
+        for hostile in [
+            Refusal::BadSignature,
+            Refusal::NotInRoster,
+            Refusal::NotRequester,
+        ] {
             assert_eq!(hostile.refused_reason(), None);
         }
     }
