@@ -5,7 +5,8 @@
 //! Split by role, each file one job:
 //! - `dispatch`: the event loop; classifies network events and hands work off,
 //!   never awaiting application work itself; tracked tasks and shutdown.
-//! - `responder`: incoming queries: admission, lookup, policy, sign, deliver.
+//! - `responder`: incoming queries: admission, lookup, policy, sign, deliver;
+//!   `refusing`: the signed refusals of verified queries it does not answer.
 //! - `review`: the inbox of requests a person decides, and alerts.
 //! - `requester`: sending traces, filing answers, follow-ups, retries;
 //!   `deadlines`: a timer per trace and the reachability of those asked;
@@ -28,6 +29,7 @@ mod membership;
 pub mod metrics;
 mod new_trace;
 pub mod policy;
+mod refusing;
 mod replay;
 pub mod report;
 mod requester;

@@ -8,15 +8,14 @@ use std::time::Instant;
 use libp2p::PeerId;
 
 use super::admission::Verdict as Standing;
-use super::limits::Unsigned;
+use super::refusing::Declined;
 use super::{Node, answer, bump, identity, unix_now};
 use crate::audit::{AuditKind, NewEntry};
 use crate::model::CountryCode;
 use crate::net::{GossipId, Verdict};
 use crate::protocol::accept::{self, Via};
 use crate::protocol::{
-    Digest, Kind, Outcome, Party, Refusal, RefusedReason, ReplayError, Reply, Signed, TraceAnswer,
-    TraceQuery,
+    Digest, Kind, Outcome, Party, Refusal, ReplayError, Reply, Signed, TraceAnswer, TraceQuery,
 };
 
 /// A query that passed admission, or why it stops here.
@@ -33,26 +32,13 @@ enum Admission {
     Declined(Box<Declined>),
 }
 
-/// A verified query refused, and what its requester is to be told.
-struct Declined {
-    query: Signed<TraceQuery>,
-    refusal: Refusal,
-    reason: RefusedReason,
-    retry_after_secs: u32,
-}
-
 impl Admission {
     /// A refusal, declined with a signed answer if the query verified and the
     /// refusal has a reason to give.
     fn refused(r: Refusal, verified: Option<Signed<TraceQuery>>, retry_after_secs: u32) -> Self {
-        match (verified, r.refused_reason()) {
-            (Some(query), Some(reason)) => Admission::Declined(Box::new(Declined {
-                query,
-                refusal: r,
-                reason,
-                retry_after_secs,
-            })),
-            _ => Admission::Refused(r),
+        match verified.and_then(|q| Declined::new(r, q, retry_after_secs)) {
+            Some(d) => Admission::Declined(Box::new(d)),
+            None => Admission::Refused(r),
         }
     }
 }
@@ -419,7 +405,7 @@ impl Node {
         answer::max_answer_bytes(self.inner.settings.message_bytes(), self.inner.rules.limits)
     }
 
-    fn count_answer(&self, outcome: &Outcome) {
+    pub(super) fn count_answer(&self, outcome: &Outcome) {
         let c = &self.inner.counters;
         bump(match outcome {
             Outcome::Hit { .. } => &c.answers_sent_hit,
@@ -431,99 +417,13 @@ impl Node {
         });
     }
 
-    /// Tells the requester of a verified query why it was refused, in a
-    /// signed `refused` answer, audited (`answer_sent`, outcome `refused`,
-    /// rule the reason) and flushed before it leaves. At most one per query
-    /// and a bounded number per requesting State a minute (see
-    /// [`super::limits::RefusalBudget`]): past that, nothing is signed and
-    /// the requester is told nothing, as a flood deserves. `None` then, for
-    /// this node's own query, or if the audit cannot be written.
-    fn refusal_answer(&self, d: &Declined) -> Option<(PeerId, Vec<u8>)> {
-        let q = &d.query;
-        let b = q.body();
-        if b.requester.key == self.inner.key.public_key() {
-            return None;
-        }
-        let budget = self
-            .inner
-            .refusals
-            .lock()
-            .map(|mut r| r.admit(b.requester.state, q.digest(), Instant::now()))
-            .unwrap_or(Err(Unsigned::OverBudget));
-        match budget {
-            Ok(()) => {}
-            Err(Unsigned::OverBudget) => {
-                bump(&self.inner.counters.refusals_unsigned);
-                return None;
-            }
-            Err(Unsigned::AlreadyRefused) => return None,
-        }
-        let peer = identity::peer_id_of(&b.requester.key)?;
-        let outcome = Outcome::Refused {
-            reason: d.reason,
-            retry_after_secs: d.retry_after_secs,
-        };
-        let (outcome, bytes) = self.sign_answer(q.digest(), outcome).ok()?;
-        self.record(
-            AuditKind::AnswerSent,
-            NewEntry {
-                peer: Some(peer.to_string()),
-                state: Some(b.requester.state),
-                query: Some(q.digest().to_hex()),
-                outcome: Some(outcome_words(&outcome).0.into()),
-                rule: Some(d.reason.code().into()),
-            },
-            true,
-        )
-        .ok()?;
-        self.count_answer(&outcome);
-        tracing::debug!(requester = %b.requester.state, reason = d.reason.code(), refusal = %d.refusal, "a verified query refused with a signed answer");
-        Some((peer, bytes))
-    }
-
-    /// A query that arrived while this node answers all it can at once: if a
-    /// refusal can be spared (a few at a time, within the refusal budget),
-    /// the query is verified and its requester told `overloaded` in a
-    /// signed answer; otherwise nothing is done with it, as before.
-    async fn decline_overloaded(
-        &self,
-        data: Vec<u8>,
-        via: Via,
-        from: PeerId,
-    ) -> Option<(PeerId, Vec<u8>)> {
-        let _permit = self.inner.refusing.clone().try_acquire_owned().ok()?;
-        let node = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let checked = {
-                let members = node.read_members();
-                accept::query(&data, via, unix_now(), &node.inner.rules, &*members)
-            };
-            // Not counted against anyone: under load, a frame that does not
-            // verify is simply dropped, as every query was before.
-            let (query, _) = checked.ok()?;
-            node.count_refusal(
-                &from.to_string(),
-                Some(query.body().requester.state),
-                Refusal::Overloaded,
-            );
-            let Admission::Declined(d) = Admission::refused(Refusal::Overloaded, Some(query), 0)
-            else {
-                return None;
-            };
-            node.refusal_answer(&d)
-        })
-        .await
-        .ok()
-        .flatten()
-    }
-
     pub(super) fn remember_answer(&self, q: &TraceQuery, digest: Digest, bytes: &[u8]) {
         if let Ok(mut m) = self.inner.answered.lock() {
             m.put(q.requester.state, digest, q.requester.key, bytes.to_vec());
         }
     }
 
-    async fn send_answer(&self, peer: PeerId, bytes: Vec<u8>) {
+    pub(super) async fn send_answer(&self, peer: PeerId, bytes: Vec<u8>) {
         match self.inner.net.request(peer, bytes).await {
             Ok(reply) => match Reply::decode(&reply, self.inner.rules.limits) {
                 Ok(Reply::Ok) => bump(&self.inner.counters.answers_sent),
