@@ -167,7 +167,8 @@ fn the_chain_names_the_point_of_diversion_or_the_gap() {
     assert_eq!(t["custody"]["diversion"]["last_lawful_state"], "GH");
 
     // KE's second wildcard query within the minute exceeds DE's fuzzy budget:
-    // DE stays silent; exact queries are still answered.
+    // DE refuses it in a signed answer saying when to retry (issue 12);
+    // exact queries are still answered.
     let t = trace_walther(
         fed.node("KE"),
         "WP55?001",
@@ -180,7 +181,15 @@ fn the_chain_names_the_point_of_diversion_or_the_gap() {
             .iter()
             .any(|a| a["state"] == st)
     };
-    assert!(!answered_by(&t, "DE"), "{t:#}");
+    let refused = t["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["state"] == "DE")
+        .map(|a| a["outcome"]["refused"].clone());
+    let refused = refused.unwrap_or_else(|| panic!("DE said nothing: {t:#}"));
+    assert_eq!(refused["reason"], "rate_limited", "{t:#}");
+    assert!(refused["retry_after_secs"].as_u64() > Some(0), "{t:#}");
     let de_audit = fed.node("DE").json(&["audit", "show"]).to_string();
     assert!(de_audit.contains("fuzzy_rate_limit"), "{de_audit}");
     let t = trace(&fed, "WP104233");

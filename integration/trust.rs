@@ -6,59 +6,16 @@
 mod common;
 mod fed;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use fed::{Federation, NodeSpec, record, wait_for};
+use fed::{Federation, NodeSpec, Peer, record, wait_for};
 use tracenet::identity::{self, NodeKey};
 use tracenet::model::CountryCode;
-use tracenet::net::{self, NetConfig, NetHandle};
 use tracenet::protocol::{
     Limits, Outcome, Party, Priority, Refusal, Reply, TraceAnswer, decode_and_verify,
 };
 
 const EVENTS: &str = r#"{"kind":"manufactured","date":"2010-03-01","holder":"manufacturer"}"#;
-
-/// A member played in process: its roster key, connected to `target`.
-struct Peer {
-    key: NodeKey,
-    net: NetHandle,
-    target: libp2p::PeerId,
-}
-
-impl Peer {
-    async fn connect(dir: &std::path::Path, target: &fed::FedNode) -> Peer {
-        let key = NodeKey::load(&identity::key_path(dir)).unwrap();
-        let (net, mut events) = net::spawn(key.libp2p_keypair(), NetConfig::default()).unwrap();
-        // Nobody reads what the holder sends us by gossip.
-        tokio::spawn(async move { while events.recv().await.is_some() {} });
-        let target_id: libp2p::PeerId = target.peer_id.parse().unwrap();
-        let addr = format!("/ip4/127.0.0.1/tcp/{}", target.port)
-            .parse()
-            .unwrap();
-        net.set_members(HashMap::from([(target_id, vec![addr])]))
-            .await
-            .unwrap();
-        for _ in 0..300 {
-            let st = net.status().await.unwrap();
-            if st.connected.contains(&target.peer_id) {
-                return Peer {
-                    key,
-                    net,
-                    target: target_id,
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the in-process peer did not connect to {}", target.state);
-    }
-
-    async fn send(&self, frame: &[u8]) -> Reply {
-        let bytes = self.net.request(self.target, frame.to_vec()).await.unwrap();
-        Reply::decode(&bytes, Limits::default())
-            .unwrap_or_else(|e| panic!("an unreadable reply ({e}): {bytes:?}"))
-    }
-}
 
 /// A query for the Walther DE `serial`, signed by `requester` for `state`.
 fn query(requester: &NodeKey, state: &str, serial: &str) -> Vec<u8> {

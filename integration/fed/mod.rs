@@ -400,6 +400,19 @@ pub fn signed_walther_query(
     serial: &str,
     priority: tracenet::protocol::Priority,
 ) -> Vec<u8> {
+    let now = tracenet::node::unix_now();
+    signed_walther_query_at(key, state, serial, priority, now)
+}
+
+/// As [`signed_walther_query`], dated `issued_at` (unix seconds): a query
+/// from a requester whose clock is off.
+pub fn signed_walther_query_at(
+    key: &NodeKey,
+    state: &str,
+    serial: &str,
+    priority: tracenet::protocol::Priority,
+    issued_at: u64,
+) -> Vec<u8> {
     use tracenet::marking::{Marking, MarkingFields};
     use tracenet::protocol::{IntendedUse, LegalGround, Party, QueryId, TraceQuery};
     let marking = Marking::try_from(MarkingFields {
@@ -417,7 +430,7 @@ pub fn signed_walther_query(
             state: CountryCode::parse(state).unwrap(),
             key: key.public_key(),
         },
-        issued_at: tracenet::node::unix_now(),
+        issued_at,
         ttl_secs: 3600,
         priority,
         marking,
@@ -427,4 +440,100 @@ pub fn signed_walther_query(
         intended_use: IntendedUse::CriminalInvestigation,
     };
     key.sign(q).unwrap().into_parts().0
+}
+
+/// A member played in process with its roster key (its `tracenet` process
+/// stopped), connected to `target`, so that a test can send exactly the
+/// frames a member would. It answers every request sent to it (answers to
+/// its queries) with `Reply::Ok` and keeps them for [`Peer::next_request`].
+pub struct Peer {
+    pub key: NodeKey,
+    pub net: tracenet::net::NetHandle,
+    pub target: libp2p::PeerId,
+    requests: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    events: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // The task holds a handle to the network: ending it lets the peer go.
+        self.events.abort();
+    }
+}
+
+impl Peer {
+    pub async fn connect(dir: &Path, target: &FedNode) -> Peer {
+        use tracenet::net::{self, NetConfig, NetEvent};
+        use tracenet::protocol::Reply;
+        let key = NodeKey::load(&tracenet::identity::key_path(dir)).unwrap();
+        let (net, mut events) = net::spawn(key.libp2p_keypair(), NetConfig::default()).unwrap();
+        let (tx, requests) = tokio::sync::mpsc::unbounded_channel();
+        let responder = net.clone();
+        let events = tokio::spawn(async move {
+            // Gossip is not read; requests are kept and acknowledged.
+            while let Some(e) = events.recv().await {
+                if let NetEvent::Request { id, data, .. } = e {
+                    let _ = tx.send(data);
+                    let _ = responder.respond(id, Reply::Ok.encode()).await;
+                }
+            }
+        });
+        let target_id: libp2p::PeerId = target.peer_id.parse().unwrap();
+        let addr = format!("/ip4/127.0.0.1/tcp/{}", target.port)
+            .parse()
+            .unwrap();
+        net.set_members(std::collections::HashMap::from([(target_id, vec![addr])]))
+            .await
+            .unwrap();
+        for _ in 0..300 {
+            let st = net.status().await.unwrap();
+            if st.connected.contains(&target.peer_id) {
+                return Peer {
+                    key,
+                    net,
+                    target: target_id,
+                    requests,
+                    events,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the in-process peer did not connect to {}", target.state);
+    }
+
+    /// Sends `frame` to the target by request-response; its reply.
+    pub async fn send(&self, frame: &[u8]) -> tracenet::protocol::Reply {
+        use tracenet::protocol::{Limits, Reply};
+        let bytes = self.net.request(self.target, frame.to_vec()).await.unwrap();
+        Reply::decode(&bytes, Limits::default())
+            .unwrap_or_else(|e| panic!("an unreadable reply ({e}): {bytes:?}"))
+    }
+
+    /// The next request the target sent this peer, within `timeout`.
+    pub async fn next_request(&mut self, timeout: Duration) -> Option<Vec<u8>> {
+        tokio::time::timeout(timeout, self.requests.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Publishes `frame` by gossip on `topic`, once the target is seen
+    /// subscribed to it.
+    pub async fn publish(&self, topic: &str, frame: &[u8]) {
+        use tracenet::net::Topic;
+        let t: Topic = topic.parse().unwrap();
+        for _ in 0..300 {
+            let st = self.net.status().await.unwrap();
+            let subscribed = st
+                .topic_peers
+                .get(topic)
+                .is_some_and(|p| p.contains(&self.target.to_string()));
+            if subscribed {
+                self.net.publish(t, frame.to_vec()).await.unwrap();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the target never subscribed to {topic}");
+    }
 }

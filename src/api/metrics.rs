@@ -82,8 +82,17 @@ pub async fn render(node: &Node) -> String {
             ("outcome=\"hit\"", get(&c.answers_sent_hit)),
             ("outcome=\"no_hit\"", get(&c.answers_sent_no_hit)),
             ("outcome=\"withheld\"", get(&c.answers_sent_withheld)),
+            ("outcome=\"trimmed\"", get(&c.answers_sent_trimmed)),
+            ("outcome=\"refused\"", get(&c.answers_sent_refused)),
             ("outcome=\"other\"", get(&c.answers_sent_other)),
         ],
+    );
+    line(
+        &mut out,
+        "tracenet_refusals_unsigned_total",
+        "counter",
+        "Verified queries refused without a signed answer: the requesting State's budget of signed refusals was spent.",
+        &[("", get(&c.refusals_unsigned))],
     );
     line(
         &mut out,

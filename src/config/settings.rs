@@ -111,13 +111,18 @@ impl NodeSettings {
         Ok(NetConfig {
             listen,
             bootstrap,
-            max_message_bytes: self
-                .max_message_bytes
-                .clamp(4096, crate::protocol::MAX_FRAME_CEILING),
+            max_message_bytes: self.message_bytes(),
             max_connections: self.max_connections.max(8),
             request_timeout: Duration::from_secs(10),
             ..NetConfig::default()
         })
+    }
+
+    /// The largest gossip message or request frame, `max_message_bytes` held
+    /// within what the network side supports.
+    pub fn message_bytes(&self) -> usize {
+        self.max_message_bytes
+            .clamp(4096, crate::protocol::MAX_FRAME_CEILING)
     }
 
     /// Checks what serde cannot: addresses parse, the API stays on loopback,

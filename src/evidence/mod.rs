@@ -181,7 +181,7 @@ fn accept_query_at(q: &Signed<TraceQuery>, roster: &Roster) -> Result<(), String
         roster,
     )
     .map(|_| ())
-    .map_err(|code| refusal_text(code, roster, &q.signer(), q.body().requester.state))
+    .map_err(|r| refusal_text(r.refusal, roster, &q.signer(), q.body().requester.state))
 }
 
 fn refusal_text(code: Refusal, roster: &Roster, key: &PublicKey, state: CountryCode) -> String {

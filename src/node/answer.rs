@@ -4,7 +4,8 @@
 
 use super::policy::{self, Decision, Disclosure, Policy, ReviewReason};
 use crate::protocol::{
-    Candidate, EventProjection, Outcome, Quality, RecordProjection, TraceQuery, WithheldReason,
+    Candidate, EncodeError, EventProjection, Limits, MAX_CANDIDATES, MAX_EVENTS, Outcome, Quality,
+    RecordProjection, RefusedReason, TraceQuery, WithheldReason,
 };
 use crate::registry::{self, FindQuery, Record, Registry, RegistryError};
 
@@ -55,6 +56,8 @@ pub enum Planned {
 const COUNT_CAP: usize = 10_000;
 
 /// Reduces a record to what may cross a border: no reference, no note, no id.
+/// Every event is kept: [`fit`] cuts a long life to what an answer carries,
+/// keeping its first and most recent events and saying how many it left out.
 pub fn project(r: &Record) -> RecordProjection {
     RecordProjection {
         marking: r.marking.clone(),
@@ -64,7 +67,6 @@ pub fn project(r: &Record) -> RecordProjection {
         events: r
             .events
             .iter()
-            .take(crate::protocol::MAX_EVENTS)
             .map(|e| EventProjection {
                 kind: e.kind,
                 date: e.date,
@@ -144,6 +146,152 @@ pub fn answer(
         Planned::Review(_) => Some(Outcome::Acknowledged),
     };
     Ok((outcome, found))
+}
+
+/// Bytes a reply adds around the answer frame it carries: the envelope
+/// header, the variant index and the frame's length (varints, the length at
+/// most 5 bytes for any frame under 4 GiB).
+const REPLY_OVERHEAD: usize = crate::protocol::codec::HEADER_LEN + 1 + 5;
+
+/// The largest answer frame this node may sign: one its own transport can
+/// carry (request-response frames of at most `max_message_bytes`, a directed
+/// answer inside a reply) and a requester decodes (frames and replies of at
+/// most `limits.max_frame`).
+pub fn max_answer_bytes(max_message_bytes: usize, limits: Limits) -> usize {
+    max_message_bytes
+        .min(limits.max_frame)
+        .saturating_sub(REPLY_OVERHEAD)
+}
+
+/// Makes an outcome fit an answer frame of at most `max_bytes`, sizes
+/// measured by signing it with `sign` (the frame that would be sent). A hit
+/// whose records carry more events than a projection may, or whose frame is
+/// too large, is cut: each candidate keeps its first event (its manufacture)
+/// and as many of its most recent ones as fit, the same number for each, and
+/// the outcome becomes `trimmed` with the count left out. If even the first
+/// and last event of each do not fit: `too_many` with the count when there
+/// are several candidates, else `refused(too_large)`. The oversized answer
+/// is never what is returned: it would not be delivered, and the requester
+/// would wait for nothing.
+pub fn fit(
+    outcome: Outcome,
+    max_bytes: usize,
+    mut sign: impl FnMut(&Outcome) -> Result<Vec<u8>, EncodeError>,
+) -> Result<(Outcome, Vec<u8>), EncodeError> {
+    let Outcome::Hit { candidates } = outcome else {
+        if let Some(bytes) = fitting(sign(&outcome), max_bytes)? {
+            return Ok((outcome, bytes));
+        }
+        return too_large(1, sign);
+    };
+    if candidates.len() > MAX_CANDIDATES {
+        return too_large(candidates.len(), sign);
+    }
+    let longest = candidates
+        .iter()
+        .map(|c| c.record.events.len())
+        .max()
+        .unwrap_or(0);
+    // Whole, or cut to the most events a projection may carry.
+    let first = longest.min(MAX_EVENTS);
+    if let Some(fits) = attempt(&candidates, first, max_bytes, &mut sign)? {
+        return Ok(fits);
+    }
+    // The fewest: the first and the last event of each.
+    let fewest = if first > 2 {
+        attempt(&candidates, 2, max_bytes, &mut sign)?
+    } else {
+        None
+    };
+    let Some(mut best) = fewest else {
+        return too_large(candidates.len(), sign);
+    };
+    // The most events between, by bisection: the size grows with `keep`.
+    let (mut lo, mut hi) = (2, first - 1);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        match attempt(&candidates, mid, max_bytes, &mut sign)? {
+            Some(fits) => {
+                best = fits;
+                lo = mid;
+            }
+            None => hi = mid - 1,
+        }
+    }
+    Ok(best)
+}
+
+/// The hit cut to `keep` events a candidate, signed, if it fits.
+fn attempt(
+    candidates: &[Candidate],
+    keep: usize,
+    max_bytes: usize,
+    sign: &mut impl FnMut(&Outcome) -> Result<Vec<u8>, EncodeError>,
+) -> Result<Option<(Outcome, Vec<u8>)>, EncodeError> {
+    let o = keep_events(candidates, keep);
+    Ok(fitting(sign(&o), max_bytes)?.map(|bytes| (o, bytes)))
+}
+
+/// A signed frame if it fits; `None` if it is too large (for `max_bytes`,
+/// or for what `sign` itself produces); any other failure is an error.
+fn fitting(
+    signed: Result<Vec<u8>, EncodeError>,
+    max_bytes: usize,
+) -> Result<Option<Vec<u8>>, EncodeError> {
+    match signed {
+        Ok(bytes) => Ok((bytes.len() <= max_bytes).then_some(bytes)),
+        Err(EncodeError::TooLarge { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The hit with each candidate cut to `keep` events (its first, then its
+/// `keep - 1` most recent), `trimmed` if any event was left out.
+fn keep_events(candidates: &[Candidate], keep: usize) -> Outcome {
+    let mut left_out = 0usize;
+    let candidates: Vec<Candidate> = candidates
+        .iter()
+        .map(|c| {
+            let events = &c.record.events;
+            let mut c = c.clone();
+            if events.len() > keep && keep >= 1 {
+                left_out += events.len() - keep;
+                let recent = &events[events.len() - (keep - 1)..];
+                c.record.events = std::iter::once(events[0].clone())
+                    .chain(recent.iter().cloned())
+                    .collect();
+            }
+            c
+        })
+        .collect();
+    if left_out == 0 {
+        Outcome::Hit { candidates }
+    } else {
+        Outcome::Trimmed {
+            candidates,
+            events_left_out: u32::try_from(left_out).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// What is said when no cut of the records fits: how many there are, or
+/// for a single one, that it does not fit.
+fn too_large(
+    count: usize,
+    mut sign: impl FnMut(&Outcome) -> Result<Vec<u8>, EncodeError>,
+) -> Result<(Outcome, Vec<u8>), EncodeError> {
+    let o = if count > 1 {
+        Outcome::TooMany {
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+        }
+    } else {
+        Outcome::Refused {
+            reason: RefusedReason::TooLarge,
+            retry_after_secs: 0,
+        }
+    };
+    let bytes = sign(&o)?;
+    Ok((o, bytes))
 }
 
 #[cfg(test)]
@@ -236,5 +384,191 @@ mod tests {
             ..policy
         };
         assert_eq!(answer(&reg, &query("ZZ999"), &silent).unwrap().0, None);
+    }
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+    use crate::identity::NodeKey;
+    use crate::marking::Marking;
+    use crate::model::{CountryCode, Date, EventKind, WeaponCategory};
+    use crate::protocol::{Digest, Party, Reply, TraceAnswer, decode_and_verify};
+
+    fn cc(s: &str) -> CountryCode {
+        CountryCode::parse(s).unwrap()
+    }
+
+    /// A candidate whose events are numbered by their day, oldest first.
+    fn candidate(serial: &str, events: usize) -> Candidate {
+        Candidate {
+            quality: Quality::Wildcard,
+            record: RecordProjection {
+                marking: Marking::new("Carl Walther", cc("DE"), serial).unwrap(),
+                category: WeaponCategory::Pistol,
+                model: None,
+                calibre: None,
+                events: (0..events)
+                    .map(|i| EventProjection {
+                        kind: if i == 0 {
+                            EventKind::Manufactured
+                        } else {
+                            EventKind::Transferred
+                        },
+                        date: Date::from_days(10_000 + i as i64).unwrap(),
+                        counterpart: Some(cc("NG")),
+                        holder: None,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    fn hit(n: usize, events: usize) -> Outcome {
+        Outcome::Hit {
+            candidates: (0..n)
+                .map(|i| candidate(&format!("WP{i:04}"), events))
+                .collect(),
+        }
+    }
+
+    /// Signs as the responder does: the frame that would be sent.
+    fn signer() -> impl FnMut(&Outcome) -> Result<Vec<u8>, EncodeError> {
+        let k = NodeKey::from_seed([7; 32]).unwrap();
+        move |o: &Outcome| {
+            k.sign(TraceAnswer {
+                query: Digest::of(b"q"),
+                responder: Party {
+                    state: cc("DE"),
+                    key: k.public_key(),
+                },
+                answered_at: 1_700_000_000,
+                outcome: o.clone(),
+            })
+            .map(|s| s.into_parts().0)
+        }
+    }
+
+    fn verified(bytes: &[u8]) -> Outcome {
+        decode_and_verify::<TraceAnswer>(bytes, Limits::default())
+            .unwrap()
+            .body()
+            .outcome
+            .clone()
+    }
+
+    fn size(o: &Outcome) -> usize {
+        signer()(o).unwrap().len()
+    }
+
+    /// Each kept record: its first event, then its most recent ones, in order.
+    fn assert_first_and_latest(kept: &Candidate, all: usize) {
+        let days: Vec<i64> = kept
+            .record
+            .events
+            .iter()
+            .map(|e| e.date.to_days() - 10_000)
+            .collect();
+        let tail: Vec<i64> = ((all - (days.len() - 1)) as i64..all as i64).collect();
+        assert_eq!(days[0], 0, "{days:?}");
+        assert_eq!(days[1..], tail[..], "{days:?}");
+    }
+
+    #[test]
+    fn an_answer_that_fits_is_sent_as_it_is() {
+        let o = hit(2, 10);
+        let sign = signer();
+        let (got, bytes) = fit(o.clone(), 64 * 1024, sign).unwrap();
+        assert_eq!(got, o);
+        assert_eq!(verified(&bytes), o);
+        let sign = signer();
+        let (got, _) = fit(Outcome::NoHit, 64 * 1024, sign).unwrap();
+        assert_eq!(got, Outcome::NoHit);
+    }
+
+    #[test]
+    fn a_life_longer_than_a_projection_keeps_its_first_and_latest_events() {
+        let sign = signer();
+        let (got, bytes) = fit(hit(1, 200), 64 * 1024, sign).unwrap();
+        let Outcome::Trimmed {
+            candidates,
+            events_left_out,
+        } = verified(&bytes)
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!(candidates[0].record.events.len(), MAX_EVENTS);
+        assert_eq!(events_left_out, (200 - MAX_EVENTS) as u32);
+        assert_first_and_latest(&candidates[0], 200);
+    }
+
+    #[test]
+    fn an_oversized_hit_is_trimmed_to_the_most_events_that_fit() {
+        let whole = hit(8, 60);
+        let max = 4096 - 12;
+        assert!(
+            size(&whole) > max,
+            "the test needs an answer over the limit"
+        );
+        let sign = signer();
+        let (got, bytes) = fit(whole, max, sign).unwrap();
+        assert!(bytes.len() <= max);
+        assert_eq!(verified(&bytes), got);
+        let Outcome::Trimmed {
+            candidates,
+            events_left_out,
+        } = &got
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!(candidates.len(), 8);
+        let kept = candidates[0].record.events.len();
+        assert!((2..60).contains(&kept), "{kept}");
+        for c in candidates {
+            assert_eq!(c.record.events.len(), kept);
+            assert_first_and_latest(c, 60);
+        }
+        assert_eq!(*events_left_out as usize, 8 * (60 - kept));
+        // The most that fit: one more event each would not.
+        assert!(size(&keep_events(hit(8, 60).candidates(), kept + 1)) > max);
+    }
+
+    #[test]
+    fn when_first_and_last_do_not_fit_the_count_or_a_refusal_is_said() {
+        let sign = signer();
+        let (got, bytes) = fit(hit(8, 60), 600, sign).unwrap();
+        assert_eq!(got, Outcome::TooMany { count: 8 });
+        assert_eq!(verified(&bytes), got);
+        let sign = signer();
+        let (got, bytes) = fit(hit(1, 60), 200, sign).unwrap();
+        let refused = Outcome::Refused {
+            reason: RefusedReason::TooLarge,
+            retry_after_secs: 0,
+        };
+        assert_eq!(got, refused);
+        assert_eq!(verified(&bytes), refused);
+        // A record with only two events has nothing to cut.
+        let sign = signer();
+        assert_eq!(fit(hit(1, 2), 200, sign).unwrap().0, refused);
+        // More candidates than a hit may carry (a person's decision can
+        // disclose them all): their count.
+        let sign = signer();
+        let many = hit(MAX_CANDIDATES + 1, 1);
+        let count = (MAX_CANDIDATES + 1) as u32;
+        assert_eq!(
+            fit(many, 64 * 1024, sign).unwrap().0,
+            Outcome::TooMany { count }
+        );
+    }
+
+    #[test]
+    fn the_answer_limit_leaves_room_for_the_reply_around_it() {
+        for max_message_bytes in [4096, 64 * 1024, 1 << 20] {
+            let limits = Limits::default();
+            let max = max_answer_bytes(max_message_bytes, limits);
+            let reply = Reply::Answer(vec![0xA5; max]).encode();
+            assert!(reply.len() <= max_message_bytes.min(limits.max_frame));
+            assert!(Reply::decode(&reply, limits).is_ok());
+        }
     }
 }

@@ -68,7 +68,13 @@ pub struct Counters {
     pub answers_sent_hit: AtomicU64,
     pub answers_sent_no_hit: AtomicU64,
     pub answers_sent_withheld: AtomicU64,
+    pub answers_sent_trimmed: AtomicU64,
+    /// Signed refusals of verified queries (rate limit, clock, load...).
+    pub answers_sent_refused: AtomicU64,
     pub answers_sent_other: AtomicU64,
+    /// Refusals of verified queries left unsigned: the State's refusal
+    /// budget was spent.
+    pub refusals_unsigned: AtomicU64,
     pub answers_received: AtomicU64,
     pub answers_rejected: AtomicU64,
     pub traces_sent: AtomicU64,

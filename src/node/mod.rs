@@ -5,7 +5,8 @@
 //! Split by role, each file one job:
 //! - `dispatch`: the event loop; classifies network events and hands work off,
 //!   never awaiting application work itself; tracked tasks and shutdown.
-//! - `responder`: incoming queries: admission, lookup, policy, sign, deliver.
+//! - `responder`: incoming queries: admission, lookup, policy, sign, deliver;
+//!   `refusing`: the signed refusals of verified queries it does not answer.
 //! - `review`: the inbox of requests a person decides, and alerts.
 //! - `requester`: sending traces, filing answers, follow-ups, retries;
 //!   `deadlines`: a timer per trace and the reachability of those asked;
@@ -29,6 +30,7 @@ mod membership;
 pub mod metrics;
 mod new_trace;
 pub mod policy;
+mod refusing;
 mod replay;
 pub mod report;
 mod requester;
@@ -68,7 +70,7 @@ pub use traces::{
 };
 
 use admission::{AnswerCache, PeerStanding, RefusalTally};
-use limits::RateLimiter;
+use limits::{RateLimiter, RefusalBudget};
 pub use metrics::Counters;
 use metrics::bump;
 
@@ -166,10 +168,15 @@ struct Inner {
     replay: replay::ReplayStore,
     exact_limiter: Mutex<RateLimiter>,
     fuzzy_limiter: Mutex<RateLimiter>,
+    /// Which verified-but-refused queries get a signed refusal.
+    refusals: Mutex<RefusalBudget>,
     net: NetHandle,
     changed: watch::Sender<u64>,
     /// Bounds the queries (gossiped and directed alike) answered at once.
     busy: Arc<Semaphore>,
+    /// Bounds the refusals of queries that found `busy` full: a few are
+    /// verified and answered `overloaded` at once, the rest dropped.
+    refusing: Arc<Semaphore>,
     /// Bounds the answers to this node's traces filed at once.
     filing: Arc<Semaphore>,
     rules: Rules,
@@ -205,6 +212,8 @@ const REPLAY_PER_STATE: usize = 20_000;
 const FILING_AT_ONCE: usize = 32;
 /// Signed answers kept per requesting State for its retries.
 const ANSWERS_PER_STATE: usize = 2_000;
+/// Overloaded queries verified and refused with a signed answer at once.
+const REFUSING_AT_ONCE: usize = 2;
 
 /// The audit log could not be written; the work it would record was refused.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
@@ -259,7 +268,9 @@ impl Node {
                 exact_limiter: Mutex::new(RateLimiter::new(settings.queries_per_minute)),
                 fuzzy_limiter: Mutex::new(RateLimiter::new(settings.fuzzy_queries_per_minute)),
                 replay: replay::ReplayStore::open(&db, REPLAY_PER_STATE, unix_now())?,
+                refusals: Mutex::new(RefusalBudget::new(limits::REFUSALS_PER_MINUTE)),
                 busy: Arc::new(Semaphore::new(settings.max_concurrent_queries)),
+                refusing: Arc::new(Semaphore::new(REFUSING_AT_ONCE)),
                 filing: Arc::new(Semaphore::new(FILING_AT_ONCE)),
                 rules: Rules {
                     fresh: Freshness {

@@ -347,8 +347,18 @@ impl Node {
                 })
                 .count()
         };
+        // A refusal after the responder's final answer is honest (a retry
+        // rate-limited before the holder saw it was answered): superseded,
+        // taken as delivered, not filed. So are refusals past the cap.
+        let superseded = |t: &StoredTrace| {
+            refusal.is_some()
+                && (t.final_at.contains_key(&peer_s) || refusals(t) >= MAX_REFUSALS_PER_HOLDER)
+        };
+        if superseded(&trace) {
+            return Ok(Vec::new());
+        }
         let taken = |t: &StoredTrace| match refusal {
-            Some(_) => t.final_at.contains_key(&peer_s) || refusals(t) >= MAX_REFUSALS_PER_HOLDER,
+            Some(_) => superseded(t),
             None if is_final => t.final_at.contains_key(&peer_s),
             None => t.first_ack.contains_key(&peer_s),
         };

@@ -8,6 +8,7 @@ use std::time::Instant;
 use libp2p::PeerId;
 
 use super::admission::Verdict as Standing;
+use super::refusing::Declined;
 use super::{Node, answer, bump, identity, unix_now};
 use crate::audit::{AuditKind, NewEntry};
 use crate::model::CountryCode;
@@ -25,6 +26,21 @@ enum Admission {
     /// given before (if any) goes again.
     Seen(Signed<TraceQuery>),
     Refused(Refusal),
+    /// Verified, and refused for a reason that is no fault of its requester
+    /// (its clock, this node's limits): the requester may be told why in a
+    /// signed answer (see [`Node::refusal_answer`]).
+    Declined(Box<Declined>),
+}
+
+impl Admission {
+    /// A refusal, declined with a signed answer if the query verified and the
+    /// refusal has a reason to give.
+    fn refused(r: Refusal, verified: Option<Signed<TraceQuery>>, retry_after_secs: u32) -> Self {
+        match verified.and_then(|q| Declined::new(r, q, retry_after_secs)) {
+            Some(d) => Admission::Declined(Box::new(d)),
+            None => Admission::Refused(r),
+        }
+    }
 }
 
 impl Node {
@@ -33,11 +49,18 @@ impl Node {
     pub(super) fn on_query_gossip(&self, id: GossipId, data: Vec<u8>) {
         bump(&self.inner.counters.queries_received);
         let Ok(permit) = self.inner.busy.clone().try_acquire_owned() else {
-            // Overloaded: not forwarded, not answered, and no penalty for the sender.
+            // Overloaded: not forwarded, not answered, and no penalty for the
+            // sender; its requester is told so if a refusal can be spared.
             bump(&self.inner.counters.queries_overloaded);
-            let net = self.inner.net.clone();
+            let node = self.clone();
             self.spawn(async move {
-                let _ = net.validate(id, Verdict::Ignore).await;
+                let source = id.source();
+                let _ = node.inner.net.validate(id, Verdict::Ignore).await;
+                if let Some((peer, bytes)) =
+                    node.decline_overloaded(data, Via::Gossip, source).await
+                {
+                    node.send_answer(peer, bytes).await;
+                }
             });
             return;
         };
@@ -49,19 +72,25 @@ impl Node {
             let admitted = tokio::task::spawn_blocking(move || n.admit(&data, Via::Gossip, source))
                 .await
                 .unwrap_or(Admission::Refused(Refusal::Internal));
-            let (verdict, query) = match admitted {
-                Admission::Fresh(q) => (Verdict::Accept, Some(q)),
+            let (verdict, query, declined) = match admitted {
+                Admission::Fresh(q) => (Verdict::Accept, Some(q), None),
                 // The same query on a second topic: not forwarded twice.
-                Admission::Seen(_) => (Verdict::Ignore, None),
-                Admission::Refused(r) if r.is_hostile() => (Verdict::Reject, None),
+                Admission::Seen(_) => (Verdict::Ignore, None, None),
+                Admission::Refused(r) if r.is_hostile() => (Verdict::Reject, None, None),
                 // Clocks, quotas, load: not the forwarder's fault.
-                Admission::Refused(_) => (Verdict::Ignore, None),
+                Admission::Refused(_) => (Verdict::Ignore, None, None),
+                Admission::Declined(d) => (Verdict::Ignore, None, Some(d)),
             };
             let _ = node.inner.net.validate(id, verdict).await;
-            let Some(query) = query else { return };
             let n = node.clone();
-            let answered = tokio::task::spawn_blocking(move || n.respond(&query)).await;
-            if let Ok(Ok(Some((peer, bytes)))) = answered {
+            let answered = match (query, declined) {
+                (Some(query), _) => {
+                    tokio::task::spawn_blocking(move || n.respond(&query).ok().flatten()).await
+                }
+                (None, Some(d)) => tokio::task::spawn_blocking(move || n.refusal_answer(&d)).await,
+                (None, None) => return,
+            };
+            if let Ok(Some((peer, bytes))) = answered {
                 node.send_answer(peer, bytes).await;
             }
         });
@@ -79,7 +108,10 @@ impl Node {
         };
         let (q, expires_at) = match checked {
             Ok(x) => x,
-            Err(r) => {
+            Err(accept::QueryRefused {
+                refusal: r,
+                verified,
+            }) => {
                 let c = &self.inner.counters;
                 if r.is_hostile() {
                     bump(&c.queries_rejected);
@@ -90,7 +122,25 @@ impl Node {
                     bump(&c.queries_stale);
                 }
                 self.count_refusal(&from.to_string(), None, r);
-                return Admission::Refused(r);
+                // Dated ahead: a retry of this very frame passes once this
+                // node's clock has caught up with it.
+                let retry_after = verified.as_ref().map_or(0, |q| {
+                    let admitted_from = now.saturating_add(self.inner.rules.fresh.skew_secs);
+                    q.body().issued_at.saturating_sub(admitted_from)
+                });
+                let retry_after = if r == Refusal::ClockSkew {
+                    u32::try_from(retry_after).unwrap_or(u32::MAX)
+                } else {
+                    0
+                };
+                // Gossip delivers in seconds: a query expired on arrival was
+                // re-published by someone, most likely a member replaying
+                // another State's old query. Refusing it with a signature
+                // would let that member make this node send its requester
+                // refusals for traces long settled; a directed one can only
+                // come from its requester, and is told.
+                let verified = verified.filter(|_| !(via == Via::Gossip && r == Refusal::Expired));
+                return Admission::refused(r, verified.map(|q| *q), retry_after);
             }
         };
         let b = q.body();
@@ -114,9 +164,9 @@ impl Node {
         };
         let allowed = limiter
             .lock()
-            .map(|mut l| l.allow(state, Instant::now()))
-            .unwrap_or(false);
-        if !allowed {
+            .map(|mut l| l.take(state, Instant::now()))
+            .unwrap_or(Err(std::time::Duration::ZERO));
+        if let Err(wait) = allowed {
             bump(&self.inner.counters.queries_rate_limited);
             let rule = if wild {
                 "fuzzy_rate_limit"
@@ -124,7 +174,10 @@ impl Node {
                 "rate_limit"
             };
             self.count_refusal_as(&from.to_string(), Some(state), Refusal::RateLimited, rule);
-            return Admission::Refused(Refusal::RateLimited);
+            // Whole seconds, rounded up: a retry at that time is admitted.
+            let retry_after = u32::try_from(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+                .unwrap_or(u32::MAX);
+            return Admission::refused(Refusal::RateLimited, Some(q), retry_after);
         }
         if seen {
             return Admission::Seen(q);
@@ -134,7 +187,7 @@ impl Node {
             Ok(Err(ReplayError::Replayed(_))) => return Admission::Seen(q),
             Ok(Err(_)) => {
                 self.count_refusal(&from.to_string(), Some(state), Refusal::QuotaFull);
-                return Admission::Refused(Refusal::QuotaFull);
+                return Admission::refused(Refusal::QuotaFull, Some(q), 0);
             }
             Err(e) => {
                 self.store_failed(&e.to_string());
@@ -266,15 +319,12 @@ impl Node {
             }
             answer::Planned::Review(reason) => (Outcome::Acknowledged, Some(reason)),
         };
-        let c = &self.inner.counters;
-        bump(match &outcome {
-            Outcome::Hit { .. } => &c.answers_sent_hit,
-            Outcome::NoHit => &c.answers_sent_no_hit,
-            Outcome::Withheld { .. } => &c.answers_sent_withheld,
-            _ => &c.answers_sent_other,
-        });
+        // Signed first: an answer too large to deliver is trimmed (or
+        // replaced by its count or a refusal) before anything is counted.
+        let (outcome, bytes) = self.sign_answer(q.digest(), outcome)?;
+        self.count_answer(&outcome);
         let (word, rule) = outcome_words(&outcome);
-        let level = matches!(outcome, Outcome::Hit { .. }).then(|| {
+        let level = matches!(outcome, Outcome::Hit { .. } | Outcome::Trimmed { .. }).then(|| {
             format!(
                 "disclose_{:?}",
                 self.inner
@@ -285,7 +335,6 @@ impl Node {
             .to_lowercase()
         });
         let rule = level.as_deref().or(rule);
-        let bytes = self.sign_answer(q.digest(), outcome)?;
         let peer = identity::peer_id_of(&b.requester.key).ok_or(Refusal::Malformed)?;
         if let Some(reason) = review {
             // The item holds its acknowledgement from its first write on, so
@@ -313,24 +362,59 @@ impl Node {
         Ok(Some((peer, bytes)))
     }
 
-    pub(super) fn sign_answer(&self, query: Digest, outcome: Outcome) -> Result<Vec<u8>, Refusal> {
-        let body = TraceAnswer {
-            query,
-            responder: Party {
-                state: self.inner.state,
-                key: self.inner.key.public_key(),
-            },
-            answered_at: unix_now(),
-            outcome,
+    /// Signs the answer to the query of digest `query`, made to fit the
+    /// largest frame this node can deliver (see [`answer::fit`]): the
+    /// outcome actually signed, and the frame.
+    pub(super) fn sign_answer(
+        &self,
+        query: Digest,
+        outcome: Outcome,
+    ) -> Result<(Outcome, Vec<u8>), Refusal> {
+        let responder = Party {
+            state: self.inner.state,
+            key: self.inner.key.public_key(),
         };
-        self.inner
-            .key
-            .sign(body)
-            .map(|s| s.into_parts().0)
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot encode an answer");
-                Refusal::Internal
-            })
+        let answered_at = unix_now();
+        let sign = |o: &Outcome| {
+            let body = TraceAnswer {
+                query,
+                responder,
+                answered_at,
+                outcome: o.clone(),
+            };
+            self.inner.key.sign(body).map(|s| s.into_parts().0)
+        };
+        let wanted = std::mem::discriminant(&outcome);
+        let fitted = answer::fit(outcome, self.max_answer_bytes(), sign).map_err(|e| {
+            tracing::error!(error = %e, "cannot encode an answer");
+            Refusal::Internal
+        })?;
+        if std::mem::discriminant(&fitted.0) != wanted {
+            let (word, _) = outcome_words(&fitted.0);
+            tracing::warn!(
+                max_bytes = self.max_answer_bytes(),
+                sent = word,
+                "an answer did not fit the message size limit (node.max_message_bytes) and was cut"
+            );
+        }
+        Ok(fitted)
+    }
+
+    /// The largest answer frame this node signs (see [`answer::max_answer_bytes`]).
+    fn max_answer_bytes(&self) -> usize {
+        answer::max_answer_bytes(self.inner.settings.message_bytes(), self.inner.rules.limits)
+    }
+
+    pub(super) fn count_answer(&self, outcome: &Outcome) {
+        let c = &self.inner.counters;
+        bump(match outcome {
+            Outcome::Hit { .. } => &c.answers_sent_hit,
+            Outcome::NoHit => &c.answers_sent_no_hit,
+            Outcome::Withheld { .. } => &c.answers_sent_withheld,
+            Outcome::Trimmed { .. } => &c.answers_sent_trimmed,
+            Outcome::Refused { .. } => &c.answers_sent_refused,
+            _ => &c.answers_sent_other,
+        });
     }
 
     pub(super) fn remember_answer(&self, q: &TraceQuery, digest: Digest, bytes: &[u8]) {
@@ -339,7 +423,7 @@ impl Node {
         }
     }
 
-    async fn send_answer(&self, peer: PeerId, bytes: Vec<u8>) {
+    pub(super) async fn send_answer(&self, peer: PeerId, bytes: Vec<u8>) {
         match self.inner.net.request(peer, bytes).await {
             Ok(reply) => match Reply::decode(&reply, self.inner.rules.limits) {
                 Ok(Reply::Ok) => bump(&self.inner.counters.answers_sent),
@@ -386,7 +470,15 @@ impl Node {
                 // Directed queries share the bound of gossiped ones.
                 let Ok(_permit) = self.inner.busy.clone().try_acquire_owned() else {
                     bump(&self.inner.counters.queries_overloaded);
-                    return Reply::Refused(Refusal::Overloaded);
+                    let sender = self.read_members().get(&peer).map(|m| m.key);
+                    let Some(sender) = sender else {
+                        return Reply::Refused(Refusal::Overloaded);
+                    };
+                    let via = Via::Direct { sender };
+                    return match self.decline_overloaded(data, via, peer).await {
+                        Some((_, bytes)) => Reply::Answer(bytes),
+                        None => Reply::Refused(Refusal::Overloaded),
+                    };
                 };
                 let node = self.clone();
                 tokio::task::spawn_blocking(move || node.on_direct_query(peer, &data))
@@ -417,6 +509,12 @@ impl Node {
         };
         match self.admit(data, Via::Direct { sender }, peer) {
             Admission::Refused(r) => Reply::Refused(r),
+            // Told why in a signed answer, if the refusal budget allows;
+            // otherwise the code alone, as before.
+            Admission::Declined(d) => match self.refusal_answer(&d) {
+                Some((_, bytes)) => Reply::Answer(bytes),
+                None => Reply::Refused(d.refusal),
+            },
             Admission::Seen(q) => self.answer_again(peer, &q),
             Admission::Fresh(q) => match self.respond(&q) {
                 Ok(Some((_, bytes))) => Reply::Answer(bytes),

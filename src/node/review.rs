@@ -228,8 +228,10 @@ impl Node {
             _ => return Err(DecideError::BothOrNeither),
         };
         let digest = Digest::of(&item.query);
+        // Made to fit what can be delivered: a decision disclosing a long
+        // life, or many records, is trimmed or counted, never undeliverable.
+        let (outcome, bytes) = self.sign_answer(digest, outcome).map_err(|r| storage(&r))?;
         let (word, _) = outcome_words(&outcome);
-        let bytes = self.sign_answer(digest, outcome).map_err(|r| storage(&r))?;
         let peer: PeerId = item
             .peer
             .parse()

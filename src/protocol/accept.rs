@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::codec::{self, Kind, Limits};
 use super::fresh::{Freshness, FreshnessError};
 use super::keys::{Digest, PublicKey};
-use super::messages::{TraceAnswer, TraceQuery};
+use super::messages::{RefusedReason, TraceAnswer, TraceQuery};
 use super::signed::{Signed, VerifyError, decode_and_verify};
 use crate::model::CountryCode;
 
@@ -130,6 +130,25 @@ impl Refusal {
     }
 }
 
+impl Refusal {
+    /// The reason a responder gives in a signed `refused` answer, for the
+    /// refusals that are no fault of a requester whose query verified (its
+    /// clock, the responder's limits and load); `None` for every other: a
+    /// frame that did not verify, or one its sender could not have sent
+    /// honestly, is never answered with a signature.
+    pub fn refused_reason(self) -> Option<RefusedReason> {
+        Some(match self {
+            Refusal::RateLimited => RefusedReason::RateLimited,
+            Refusal::ClockSkew => RefusedReason::ClockSkew,
+            Refusal::Expired => RefusedReason::Expired,
+            Refusal::TtlTooLong => RefusedReason::TtlTooLong,
+            Refusal::QuotaFull => RefusedReason::QuotaFull,
+            Refusal::Overloaded => RefusedReason::Overloaded,
+            _ => return None,
+        })
+    }
+}
+
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())
@@ -180,6 +199,47 @@ fn roster_in_force(roster: &impl Vouching, now: u64) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Why [`query`] refused a frame. A query that passed every rule but its
+/// time (rule 6: `clock_skew`, `expired`, `ttl_too_long`) comes back with
+/// it, verified, so that the responder may tell its requester why in a
+/// signed answer; a frame that failed any earlier rule never does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{refusal}")]
+pub struct QueryRefused {
+    pub refusal: Refusal,
+    /// The query, verified (signature, roster, requester binding), when only
+    /// its time failed.
+    pub verified: Option<Box<Signed<TraceQuery>>>,
+}
+
+impl From<Refusal> for QueryRefused {
+    fn from(refusal: Refusal) -> Self {
+        QueryRefused {
+            refusal,
+            verified: None,
+        }
+    }
+}
+
+impl From<QueryRefused> for Refusal {
+    fn from(r: QueryRefused) -> Self {
+        r.refusal
+    }
+}
+
+impl From<VerifyError> for QueryRefused {
+    fn from(e: VerifyError) -> Self {
+        Refusal::from(e).into()
+    }
+}
+
+/// Compares the code alone, as callers that only ask why do.
+impl PartialEq<Refusal> for QueryRefused {
+    fn eq(&self, other: &Refusal) -> bool {
+        self.refusal == *other
+    }
+}
+
 /// Accepts a received query: in force roster, signed by the key it names, that
 /// key a member for the State it names, sent by its requester when directed,
 /// and fresh at `now`. Returns the query and when it expires (unix seconds).
@@ -191,20 +251,25 @@ pub fn query(
     now: u64,
     rules: &Rules,
     roster: &impl Vouching,
-) -> Result<(Signed<TraceQuery>, u64), Refusal> {
+) -> Result<(Signed<TraceQuery>, u64), QueryRefused> {
     roster_in_force(roster, now)?;
     let q = decode_and_verify::<TraceQuery>(bytes, rules.limits)?;
     let b = q.body();
     if roster.state_of(&b.requester.key) != Some(b.requester.state) {
-        return Err(Refusal::NotInRoster);
+        return Err(Refusal::NotInRoster.into());
     }
     if let Via::Direct { sender } = via
         && sender != b.requester.key
     {
-        return Err(Refusal::NotRequester);
+        return Err(Refusal::NotRequester.into());
     }
-    let expires_at = rules.fresh.check(b.issued_at, b.ttl_secs, now)?;
-    Ok((q, expires_at))
+    match rules.fresh.check(b.issued_at, b.ttl_secs, now) {
+        Ok(expires_at) => Ok((q, expires_at)),
+        Err(e) => Err(QueryRefused {
+            refusal: e.into(),
+            verified: Some(Box::new(q)),
+        }),
+    }
 }
 
 /// What an answer is checked against: the query this node sent, as stored.

@@ -12,7 +12,7 @@ mod signed;
 mod tests;
 pub mod vectors;
 
-pub use accept::{Refusal, Reply, Rules, Via, Vouching};
+pub use accept::{QueryRefused, Refusal, Reply, Rules, Via, Vouching};
 pub use codec::{DecodeError, EncodeError, Kind, Limits, MAGIC, MAX_FRAME_CEILING, VERSION};
 pub use fresh::{Freshness, FreshnessError, ReplayError, ReplayGuard, ReplayQuotas};
 pub use keys::{Digest, KeyError, PublicKey, QueryId, SIGNATURE_LEN, Signature, SigningKey};

@@ -295,6 +295,57 @@ mod accept_rules {
         }
     }
 
+    /// Only a query that verified and failed on its time comes back with the
+    /// refusal: the responder may sign a refusal for it, never for the rest.
+    #[test]
+    fn a_query_refused_for_its_time_alone_comes_back_verified() {
+        let q = signed_query();
+        let r = Rules::default();
+        let roster = vectors_roster();
+        for (now, code) in [
+            (ISSUED_AT - 300, Refusal::ClockSkew),
+            (ISSUED_AT + 3601, Refusal::Expired),
+        ] {
+            let err = accept::query(q.bytes(), Via::Gossip, now, &r, &roster).unwrap_err();
+            assert_eq!(err.refusal, code);
+            assert_eq!(err.verified.as_deref(), Some(&q));
+            assert!(code.refused_reason().is_some());
+        }
+        let long = Rules {
+            fresh: crate::protocol::Freshness {
+                max_ttl_secs: 60,
+                ..Default::default()
+            },
+            ..r
+        };
+        let err = accept::query(q.bytes(), Via::Gossip, ISSUED_AT, &long, &roster).unwrap_err();
+        assert_eq!(err.refusal, Refusal::TtlTooLong);
+        assert!(err.verified.is_some());
+
+        // Not verified: nothing comes back, and nothing may be signed.
+        let third = vectors::responder_key().public_key();
+        let direct = Via::Direct { sender: third };
+        let late = ISSUED_AT + 3601;
+        let err = accept::query(q.bytes(), direct, late, &r, &roster).unwrap_err();
+        assert_eq!((err.refusal, err.verified), (Refusal::NotRequester, None));
+        let mut forged = q.bytes().to_vec();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        let err = accept::query(&forged, Via::Gossip, late, &r, &roster).unwrap_err();
+        assert_eq!((err.refusal, err.verified), (Refusal::BadSignature, None));
+        let mut stranger = vectors_roster();
+        stranger.members.remove(0);
+        let err = accept::query(q.bytes(), Via::Gossip, late, &r, &stranger).unwrap_err();
+        assert_eq!((err.refusal, err.verified), (Refusal::NotInRoster, None));
+        for hostile in [
+            Refusal::BadSignature,
+            Refusal::NotInRoster,
+            Refusal::NotRequester,
+        ] {
+            assert_eq!(hostile.refused_reason(), None);
+        }
+    }
+
     #[test]
     fn a_roster_past_its_validity_vouches_for_no_one() {
         let q = signed_query();
