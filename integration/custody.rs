@@ -190,6 +190,34 @@ fn the_chain_names_the_point_of_diversion_or_the_gap() {
     let refused = refused.unwrap_or_else(|| panic!("DE said nothing: {t:#}"));
     assert_eq!(refused["reason"], "rate_limited", "{t:#}");
     assert!(refused["retry_after_secs"].as_u64() > Some(0), "{t:#}");
+    // The trace names it: DE refused (a gap with the reason, never "no
+    // record"), and it came back before the deadline, not as a timeout.
+    let de = t["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["state"] == "DE")
+        .unwrap();
+    assert_eq!(de["status"], "refused", "{t:#}");
+    assert_eq!(de["reason"], "rate_limited", "{t:#}");
+    let gaps = t["custody"]["gaps"].to_string();
+    assert!(
+        gaps.contains(r#""kind":"refused""#) && gaps.contains("DE") && !gaps.contains("no_record"),
+        "{gaps}"
+    );
+    let received = t["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["state"] == "DE")
+        .unwrap()["received_at"]
+        .as_u64()
+        .unwrap();
+    eprintln!(
+        "DE's signed refusal came {} s after the trace was sent",
+        received - t["created_at"].as_u64().unwrap()
+    );
+    assert!(received < t["deadline"].as_u64().unwrap(), "{t:#}");
     let de_audit = fed.node("DE").json(&["audit", "show"]).to_string();
     assert!(de_audit.contains("fuzzy_rate_limit"), "{de_audit}");
     let t = trace(&fed, "WP104233");
