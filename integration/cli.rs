@@ -294,3 +294,132 @@ fn a_node_does_not_start_on_a_bad_policy() {
     let e = stderr(&o);
     assert!(e.contains("policy.toml:3:") && e.contains("urgnet"), "{e}");
 }
+
+/// `init` takes what a node needs, so that no TOML is edited by hand; the next
+/// steps fit the role; `roster install --anchor` on a node without anchors
+/// verifies with them and keeps them; a missing data directory is named so.
+#[test]
+fn init_and_roster_install_take_what_a_node_needs() {
+    let root = tempfile::tempdir().unwrap();
+    let anchor_file = root.path().join("anchor.key");
+    let anchor = common::json(
+        root.path(),
+        &["roster", "keygen", "--out", anchor_file.to_str().unwrap()],
+    )["public_key_base64"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A member, with every flag.
+    let de = root.path().join("de");
+    let out = common::json(
+        &de,
+        &[
+            "init",
+            "--state",
+            "DE",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--anchor",
+            &anchor,
+        ],
+    );
+    assert_eq!(out["role"], "member", "{out}");
+    assert!(out["next"].to_string().contains("registry import"), "{out}");
+    let cfg = common::json(&de, &["config", "check"]);
+    assert_eq!(cfg["node"]["listen"][0], "/ip4/127.0.0.1/tcp/0", "{cfg}");
+    assert_eq!(cfg["node"]["api_listen"], "127.0.0.1:0", "{cfg}");
+    assert_eq!(cfg["trust"]["anchors"][0], anchor.as_str(), "{cfg}");
+    assert_eq!(cfg["trust"]["threshold"], 1, "{cfg}");
+
+    // A bootstrap node without an anchor: told to get one, never to import.
+    let be = root.path().join("be");
+    let text = common::ok(&be, &["init", "--state", "BE", "--role", "bootstrap"]);
+    assert!(
+        text.contains("anchor public key") && !text.contains("registry import"),
+        "{text}"
+    );
+    assert_eq!(
+        common::json(&be, &["config", "check"])["node"]["role"],
+        "bootstrap"
+    );
+
+    // Bad flags are named, and nothing is written.
+    let bad = root.path().join("bad");
+    for (flag, value) in [
+        ("--anchor", "AAAA"),
+        ("--listen", "not-a-multiaddr"),
+        ("--api-listen", "10.0.0.1:80"),
+    ] {
+        let o = common::run(&bad, &["init", "--state", "NG", flag, value]);
+        assert_eq!(o.status.code(), Some(1), "{flag}");
+        let err = common::stderr(&o);
+        assert!(err.contains(flag.trim_start_matches("--")), "{flag}: {err}");
+        assert!(!bad.join("tracenet.toml").exists(), "{flag}");
+    }
+
+    // `roster install --anchor` on the bootstrap node, which has no anchors.
+    let roster = root.path().join("roster.json");
+    let r = roster.to_str().unwrap();
+    let today = tracenet::model::Date::today();
+    let from = tracenet::model::Date::from_days(today.to_days() - 1)
+        .unwrap()
+        .to_string();
+    let until = tracenet::model::Date::from_days(today.to_days() + 365)
+        .unwrap()
+        .to_string();
+    common::ok(
+        root.path(),
+        &[
+            "roster",
+            "new",
+            "--out",
+            r,
+            "--valid-from",
+            &from,
+            "--valid-until",
+            &until,
+        ],
+    );
+    for (state, dir, role) in [("DE", &de, "member"), ("BE", &be, "bootstrap")] {
+        let key = common::json(dir, &["identity", "show"])["public_key_base64"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        common::ok(
+            root.path(),
+            &[
+                "roster", "add", r, "--state", state, "--name", "A State", "--key", &key, "--role",
+                role,
+            ],
+        );
+    }
+    common::ok(
+        root.path(),
+        &["roster", "sign", r, "--key", anchor_file.to_str().unwrap()],
+    );
+    let o = common::run(&be, &["roster", "install", r]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        common::stderr(&o).contains("--anchor"),
+        "{}",
+        common::stderr(&o)
+    );
+    let out = common::json(&be, &["roster", "install", r, "--anchor", &anchor]);
+    assert_eq!(out["installed"], true, "{out}");
+    assert_eq!(
+        common::json(&be, &["config", "check"])["trust"]["anchors"][0],
+        anchor.as_str()
+    );
+
+    // No such data directory: said so, not "no node is running".
+    let o = common::run(&root.path().join("nowhere"), &["status"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        common::stderr(&o).contains("does not exist"),
+        "{}",
+        common::stderr(&o)
+    );
+}

@@ -252,6 +252,18 @@ fn traces_reach_the_prefix_holders_and_come_back_signed() {
         verified.contains("DE") && verified.contains("NG"),
         "{verified}"
     );
+    // Anywhere, with only the anchor on the command line: a prosecutor's
+    // machine has no data directory.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copy = elsewhere.path().join("evidence.json");
+    std::fs::copy(&ev, &copy).unwrap();
+    let anchor = fed.anchor.public_key().to_base64();
+    let o = common::run(
+        &elsewhere.path().join("no-such-dir"),
+        &["verify", path_str(&copy), "--anchor", &anchor],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert!(common::stdout(&o).contains("NG"), "{}", common::stdout(&o));
     // Any change to a signed part makes verification fail, naming the part.
     let mut bundle: Value = serde_json::from_str(&evidence).unwrap();
     let a0 = bundle["answers"][0].as_str().unwrap().to_string();

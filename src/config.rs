@@ -215,6 +215,66 @@ impl Config {
     pub fn template(state: CountryCode) -> String {
         TEMPLATE.replace("{STATE}", state.as_str())
     }
+
+    /// The file `tracenet init` writes with what it was given: the template,
+    /// then `[node]` and `[trust]` with only the keys set on the command line
+    /// (every other key keeps its default, documented in config/node.toml).
+    pub fn template_with(init: &Initial) -> String {
+        let mut s = Self::template(init.state);
+        #[derive(Serialize)]
+        struct Node<'a> {
+            role: Role,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            listen: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            api_listen: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct Sections<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            node: Option<Node<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            trust: Option<&'a TrustConfig>,
+        }
+        let trust = (!init.anchors.is_empty()).then(|| TrustConfig {
+            anchors: init.anchors.clone(),
+            threshold: init.threshold.unwrap_or(1),
+        });
+        // [node] only when a flag set something: the defaults stay implicit.
+        let node =
+            (init.role != Role::Member || !init.listen.is_empty() || init.api_listen.is_some())
+                .then_some(Node {
+                    role: init.role,
+                    listen: &init.listen,
+                    api_listen: init.api_listen.as_deref(),
+                });
+        let sections = Sections {
+            node,
+            trust: trust.as_ref(),
+        };
+        s += "\n# Set by `tracenet init`; every key of [node] is documented, with its\n# default, in config/node.toml.\n";
+        // Plain strings, numbers and lists: this cannot fail to serialise.
+        s += &toml::to_string(&sections).unwrap_or_default();
+        if trust.is_none() {
+            s += "\n# The regional organisation's roster-signing keys; a roster is only\n# installed if enough of them signed it.\n# [trust]\n# anchors = [\"BASE64 OR HEX PUBLIC KEY\"]\n# threshold = 1\n";
+        }
+        s
+    }
+}
+
+/// What `tracenet init` was given beyond the State.
+#[derive(Debug, Clone)]
+pub struct Initial {
+    pub state: CountryCode,
+    pub role: Role,
+    /// libp2p listen addresses (multiaddrs); empty: the default.
+    pub listen: Vec<String>,
+    /// The control API's address (loopback, port 0 allowed); `None`: the default.
+    pub api_listen: Option<String>,
+    /// Trust anchors' public keys, hex or base64.
+    pub anchors: Vec<String>,
+    /// How many anchors must have signed a roster; `None`: 1.
+    pub threshold: Option<u8>,
 }
 
 const TEMPLATE: &str = r#"# tracenet node configuration. Every key is documented in config/node.toml.

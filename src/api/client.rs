@@ -18,6 +18,14 @@ use super::{ADDR_FILE, ErrorBody, TOKEN_FILE};
 pub enum ApiClientError {
     #[error("no node is running for {0} (start one with `tracenet node run`)")]
     NotRunning(PathBuf),
+    #[error(
+        "the data directory {0} does not exist; create it with `tracenet init --state CC`, or pass --data-dir (or TRACENET_DATA_DIR) to use another"
+    )]
+    NoDataDir(PathBuf),
+    #[error(
+        "{0} is not a tracenet data directory (no tracenet.toml); create one with `tracenet init --state CC`, or pass --data-dir"
+    )]
+    NotInitialised(PathBuf),
     #[error("the node at {addr} does not answer: {reason}; is `tracenet node run` still running?")]
     Unreachable { addr: String, reason: String },
     #[error("{0}")]
@@ -39,6 +47,10 @@ impl ApiClient {
         let read = |f: &str| std::fs::read_to_string(dir.join(f)).map(|s| s.trim().to_string());
         match (read(ADDR_FILE), read(TOKEN_FILE)) {
             (Ok(addr), Ok(token)) if !addr.is_empty() => Ok(ApiClient { addr, token }),
+            _ if !dir.exists() => Err(ApiClientError::NoDataDir(dir.to_path_buf())),
+            _ if !dir.join(crate::config::CONFIG_FILE).exists() => {
+                Err(ApiClientError::NotInitialised(dir.to_path_buf()))
+            }
             _ => Err(ApiClientError::NotRunning(dir.to_path_buf())),
         }
     }

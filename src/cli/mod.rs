@@ -38,14 +38,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the data directory, its configuration and the node's key.
-    Init {
-        /// This node's State, as an ISO 3166-1 alpha-2 code.
-        #[arg(long, value_name = "CC")]
-        state: String,
-        /// Overwrite an existing configuration file (the key and registry are kept).
-        #[arg(long)]
-        force: bool,
-    },
+    Init(InitArgs),
     /// The national registry: import, export, find, statistics.
     #[command(subcommand)]
     Registry(registry::RegistryCommand),
@@ -130,7 +123,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         json: cli.json,
     };
     match cli.command {
-        Command::Init { state, force } => init(&ctx, &state, force),
+        Command::Init(args) => init(&ctx, args),
         Command::Registry(cmd) => registry::run(cmd, &ctx),
         Command::Node(node::NodeCommand::Run { log_format }) => node::run_node(&ctx, &log_format),
         Command::Trace(args) => node::run_trace(&ctx, *args),
@@ -169,10 +162,91 @@ pub fn install_panic_hook() {
     }));
 }
 
-fn init(ctx: &Context, state: &str, force: bool) -> anyhow::Result<()> {
+/// `tracenet init`: what a node needs to join, so that no file is edited by hand.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// This node's State, as an ISO 3166-1 alpha-2 code.
+    #[arg(long, value_name = "CC")]
+    state: String,
+    /// A State's node (holds a registry, sends and answers traces) or a
+    /// regional organisation's bootstrap node (no registry).
+    #[arg(long, value_enum, default_value = "member")]
+    role: InitRole,
+    /// A libp2p listen address, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable;
+    /// default /ip4/0.0.0.0/tcp/4001).
+    #[arg(long, value_name = "MULTIADDR")]
+    listen: Vec<String>,
+    /// The control API's address, loopback only; port 0 picks a free port
+    /// (written to DATA_DIR/api.addr when the node runs). Default 127.0.0.1:7701.
+    #[arg(long, value_name = "ADDR")]
+    api_listen: Option<String>,
+    /// The regional organisation's roster-signing public key, hex or base64
+    /// (repeatable).
+    #[arg(long = "anchor", value_name = "KEY")]
+    anchors: Vec<String>,
+    /// How many anchors must have signed a roster (default 1).
+    #[arg(long, requires = "anchors", value_name = "N")]
+    threshold: Option<u8>,
+    /// Overwrite an existing configuration file (the key and registry are kept).
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum InitRole {
+    Member,
+    Bootstrap,
+}
+
+fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let state = crate::model::CountryCode::parse(state)?;
+    let state = crate::model::CountryCode::parse(&args.state)?;
+    let role = match args.role {
+        InitRole::Member => crate::config::Role::Member,
+        InitRole::Bootstrap => crate::config::Role::Bootstrap,
+    };
+    // Each flag checked on its own first, so that the error names it.
+    for a in &args.anchors {
+        crate::protocol::PublicKey::parse(a).map_err(|e| {
+            anyhow::anyhow!("--anchor {a:?}: {e}; give the regional organisation's public key (32 bytes, hex or base64)")
+        })?;
+    }
+    if let Some(t) = args.threshold
+        && (t == 0 || usize::from(t) > args.anchors.len())
+    {
+        anyhow::bail!(
+            "--threshold {t}: must be between 1 and the number of --anchor keys ({})",
+            args.anchors.len()
+        );
+    }
+    for l in &args.listen {
+        l.parse::<libp2p::Multiaddr>().map_err(|e| {
+            anyhow::anyhow!("--listen {l:?}: {e}; write a multiaddr such as /ip4/0.0.0.0/tcp/4001")
+        })?;
+    }
+    if let Some(a) = &args.api_listen {
+        let loopback = a
+            .parse::<std::net::SocketAddr>()
+            .map(|s| s.ip().is_loopback());
+        if loopback != Ok(true) {
+            anyhow::bail!(
+                "--api-listen {a:?}: give a loopback address and port, such as 127.0.0.1:7701 (port 0 picks a free one); the control API never listens beyond this machine"
+            );
+        }
+    }
+    let initial = crate::config::Initial {
+        state,
+        role,
+        listen: args.listen,
+        api_listen: args.api_listen,
+        anchors: args.anchors,
+        threshold: args.threshold,
+    };
+    let text = crate::config::Config::template_with(&initial);
+    let force = args.force;
     let dir = &ctx.data_dir;
+    // Checked before anything is written: a bad address or key names the flag.
+    crate::config::Config::parse(std::path::Path::new("the flags of tracenet init"), &text)?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     restrict_dir(dir)?;
@@ -183,7 +257,7 @@ fn init(ctx: &Context, state: &str, force: bool) -> anyhow::Result<()> {
             cfg_path.display()
         );
     }
-    write_new_file(&cfg_path, crate::config::Config::template(state).as_bytes())?;
+    write_file(&cfg_path, text.as_bytes(), force)?;
     let cfg = crate::config::Config::load(&cfg_path)?;
     let identity = trust::init_identity(dir)?;
     crate::store::open_db(&dir.join("db"), &cfg.store_options())?.flush()?;
@@ -191,26 +265,53 @@ fn init(ctx: &Context, state: &str, force: bool) -> anyhow::Result<()> {
     struct Out<'a> {
         data_dir: &'a std::path::Path,
         state: crate::model::CountryCode,
+        role: crate::config::Role,
         config: &'a std::path::Path,
         peer_id: String,
         public_key: String,
+        /// What to do next, in order.
+        next: Vec<String>,
     }
+    let mut next = Vec::new();
+    if initial.anchors.is_empty() {
+        next.push(
+            "get your regional organisation's anchor public key, then: tracenet init --force --state CC --anchor KEY (or pass --anchor to roster install)".to_string(),
+        );
+    }
+    if role == crate::config::Role::Member {
+        next.push("give your peer id and public key to your regional organisation".into());
+        next.push("tracenet roster install roster.json".into());
+        next.push("tracenet registry import FILE".into());
+    } else {
+        next.push("tracenet roster install roster.json".into());
+    }
+    next.push("tracenet node run".into());
     let out = Out {
         data_dir: dir,
         state,
+        role,
         config: &cfg_path,
         peer_id: identity.peer_id,
         public_key: identity.public_key_base64,
+        next,
     };
     ctx.emit(&out, |o| {
-        format!(
-            "initialised {} for {}\n  configuration: {}\n  peer id: {}\n  public key: {}\nnext: tracenet registry import FILE",
+        let mut s = format!(
+            "initialised {} for {} ({})\n  configuration: {}\n  peer id: {}\n  public key: {}\nnext:",
             o.data_dir.display(),
             o.state,
+            match o.role {
+                crate::config::Role::Member => "member",
+                crate::config::Role::Bootstrap => "bootstrap node",
+            },
             o.config.display(),
             o.peer_id,
             o.public_key
-        )
+        );
+        for (i, n) in o.next.iter().enumerate() {
+            s += &format!("\n  {}. {n}", i + 1);
+        }
+        s
     })
 }
 

@@ -94,8 +94,13 @@ pub enum RosterCommand {
     Show { roster: PathBuf },
     /// Make a signed roster this node's, if it verifies against the node's trust
     /// anchors and is newer; a running node applies it at once and passes it on
-    /// to the federation.
-    Install { roster: PathBuf },
+    /// to the federation. With --anchor on a node that has no anchors yet, the
+    /// anchors are also written to [trust] in tracenet.toml.
+    Install {
+        roster: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
 }
 
 /// `tracenet verify FILE`: check an evidence bundle offline.
@@ -415,7 +420,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             let file = RosterFile::read(&roster)?;
             show(ctx, &roster, &file.decode_unverified()?, &file, false)
         }
-        RosterCommand::Install { roster } => install(ctx, &roster),
+        RosterCommand::Install { roster, trust } => install(ctx, &roster, &trust),
     }
 }
 
@@ -425,20 +430,53 @@ struct Installed {
     version: u64,
 }
 
-fn install(ctx: &Context, path: &Path) -> anyhow::Result<()> {
+fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let out: Installed = match crate::api::ApiClient::from_data_dir(&ctx.data_dir) {
-        Ok(_) => {
-            super::node::with_client(ctx, async |c| Ok(c.post_bytes("/v1/roster", bytes).await?))?
+    let configured = read_config(&ctx.data_dir)?
+        .trust
+        .filter(|t| !t.anchors.is_empty());
+    let cfg_path = ctx.data_dir.join(CONFIG_FILE);
+    // Anchors given here must agree with the node's own: a node verifies
+    // every later roster, received by gossip, with [trust] alone.
+    let given = (!args.anchors.is_empty())
+        .then(|| trust_config(args, ctx))
+        .transpose()?;
+    if let (Some(g), Some(c)) = (&given, &configured)
+        && (g.anchor_keys()? != c.anchor_keys()? || g.threshold != c.threshold)
+    {
+        bail!(
+            "--anchor differs from [trust] in {}: the node verifies rosters with the anchors there. Edit that section (or drop --anchor) and try again",
+            cfg_path.display()
+        );
+    }
+    let running = crate::api::ApiClient::from_data_dir(&ctx.data_dir).is_ok();
+    let out: Installed = if running {
+        if given.is_some() && configured.is_none() {
+            bail!(
+                "the running node has no trust anchors; stop it, run `tracenet roster install {} --anchor KEY` (which writes them to {}), then start it",
+                path.display(),
+                cfg_path.display()
+            );
         }
-        Err(_) => {
-            let trust = trust_config(&TrustArgs::default(), ctx)?;
-            let file = RosterFile::read(path)?;
-            let r = roster::install(&ctx.data_dir, &file, &trust, Date::today())?;
-            Installed {
-                installed: true,
-                version: r.version(),
+        super::node::with_client(ctx, async |c| Ok(c.post_bytes("/v1/roster", bytes).await?))?
+    } else {
+        let trust = match (&given, &configured) {
+            (_, Some(c)) => c.clone(),
+            (Some(g), None) => g.clone(),
+            (None, None) => trust_config(&TrustArgs::default(), ctx)?,
+        };
+        let file = RosterFile::read(path)?;
+        let r = roster::install(&ctx.data_dir, &file, &trust, Date::today())?;
+        if configured.is_none() {
+            // Verified with these anchors: the node keeps using them.
+            write_trust(&cfg_path, &trust)?;
+            if !ctx.json {
+                eprintln!("trust anchors written to [trust] in {}", cfg_path.display());
             }
+        }
+        Installed {
+            installed: true,
+            version: r.version(),
         }
     };
     ctx.emit(&out, |o| {
@@ -451,6 +489,24 @@ fn install(ctx: &Context, path: &Path) -> anyhow::Result<()> {
             )
         }
     })
+}
+
+/// Adds `[trust]` to a configuration file that has none (commented lines
+/// are kept), through a temporary file and a rename.
+fn write_trust(cfg_path: &Path, trust: &TrustConfig) -> anyhow::Result<()> {
+    let mut text = std::fs::read_to_string(cfg_path)
+        .with_context(|| format!("cannot read {}", cfg_path.display()))?;
+    #[derive(Serialize)]
+    struct Section<'a> {
+        trust: &'a TrustConfig,
+    }
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text += "\n";
+    text += &toml::to_string(&Section { trust })
+        .with_context(|| format!("cannot write [trust] to {}", cfg_path.display()))?;
+    super::write_file(cfg_path, text.as_bytes(), true)
 }
 
 /// Verifies an evidence bundle; an error (so a non-zero exit) if any part fails.
