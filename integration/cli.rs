@@ -414,6 +414,36 @@ fn init_and_roster_install_take_what_a_node_needs() {
         anchor.as_str()
     );
 
+    // A reader that closes standard output early ends the command quietly.
+    {
+        use std::io::Read;
+        let mut child = std::process::Command::new(common::bin())
+            .args(["--data-dir", de.to_str().unwrap(), "roster", "show", r])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(!err.contains("internal error"), "{err}");
+        assert!(matches!(status.code(), Some(0 | 141)), "{status:?}: {err}");
+    }
+
+    // An error's cause is said once.
+    let o = common::run(
+        root.path(),
+        &["roster", "keygen", "--out", "/nonexistent/dir/anchor.key"],
+    );
+    let err = common::stderr(&o);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+
     // No such data directory: said so, not "no node is running".
     let o = common::run(&root.path().join("nowhere"), &["status"]);
     assert_ne!(o.status.code(), Some(0));

@@ -11,7 +11,10 @@ fn main() {
     tracenet::cli::install_panic_hook();
     let cli = tracenet::cli::Cli::parse();
     if let Err(e) = tracenet::cli::run(cli) {
-        eprintln!("error: {e:#}");
+        if tracenet::cli::closed_stdout(&e) {
+            std::process::exit(tracenet::cli::EXIT_CLOSED_STDOUT);
+        }
+        eprintln!("error: {}", tracenet::cli::error_line(&e));
         std::process::exit(tracenet::cli::EXIT_RUNTIME);
     }
 }

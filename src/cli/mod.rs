@@ -151,9 +151,67 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// An error and its causes on one line, each said once: many errors already
+/// quote their cause in their own message ("cannot write X: No such file"),
+/// and anyhow's chain would repeat it.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if s.is_empty() || out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out += ": ";
+        }
+        out += &s;
+    }
+    out
+}
+
+#[cfg(test)]
+mod error_line_tests {
+    #[test]
+    fn a_cause_quoted_in_its_error_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e =
+            anyhow::Error::new(io).context("cannot write key file k: No such file or directory");
+        assert_eq!(
+            super::error_line(&e),
+            "cannot write key file k: No such file or directory"
+        );
+        let e = anyhow::anyhow!("disk full").context("cannot write k");
+        assert_eq!(super::error_line(&e), "cannot write k: disk full");
+    }
+}
+
+/// Exit status when the reader of standard output went away (`tracenet ... |
+/// head`): 141, as a shell reports a process ended by SIGPIPE.
+pub const EXIT_CLOSED_STDOUT: i32 = 141;
+
+/// Whether a command failed only because its standard output was closed by
+/// its reader (a broken pipe): it then ends quietly.
+pub fn closed_stdout(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// A panic is a bug in tracenet: say so in one line, without a backtrace.
+/// Except a write to a standard output whose reader closed it (std's print
+/// macros panic then): that ends the command quietly.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(EXIT_CLOSED_STDOUT);
+        }
         let place = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
