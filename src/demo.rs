@@ -390,9 +390,9 @@ fn print_answers(requester: &DemoNode, t: &StoredTrace) {
                 for c in candidates {
                     let r = &c.record;
                     println!(
-                        "  {} ({sig}): hit [{:?}] {} {} {} {}",
+                        "  {} ({sig}): hit [{}] {} {} {} {}",
                         b.responder.state,
-                        c.quality,
+                        c.quality.words(),
                         r.marking.manufacturer(),
                         r.marking.country(),
                         r.marking.serial(),
@@ -400,13 +400,13 @@ fn print_answers(requester: &DemoNode, t: &StoredTrace) {
                     );
                     for e in &r.events {
                         println!(
-                            "      {} {:<12}{}{}",
+                            "      {} {:<12} {}{}",
                             e.date,
                             e.kind.as_str(),
-                            e.counterpart
-                                .map(|c| format!(" to/from {c}"))
-                                .unwrap_or_default(),
-                            e.holder.map(|h| format!(" holder {h}")).unwrap_or_default()
+                            crate::node::custody::places(e.kind, b.responder.state, e.counterpart),
+                            e.holder
+                                .map(|h| format!(", held by {h}"))
+                                .unwrap_or_default()
                         );
                     }
                 }
@@ -420,7 +420,7 @@ fn outcome_word(o: &Outcome) -> String {
     match o {
         Outcome::Hit { .. } => "hit".into(),
         Outcome::NoHit => "no_hit".into(),
-        Outcome::Withheld { reason } => format!("withheld ({reason:?})"),
+        Outcome::Withheld { reason } => format!("withheld: {}", reason.words()),
         Outcome::Acknowledged => "acknowledged".into(),
         Outcome::TooMany { count } => format!("too many candidates ({count})"),
         Outcome::Trimmed { .. } => "hit (trimmed)".into(),

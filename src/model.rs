@@ -499,6 +499,17 @@ mod tests {
     }
 }
 
+/// `n` and a noun in the right number, for people: `1 record`, `2 records`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else if noun.ends_with(['s', 'x']) || noun.ends_with("ch") {
+        format!("{n} {noun}es")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Unix seconds as a UTC date and time for people, `2026-11-30 22:51 UTC`;
 /// the number itself when it is out of the calendar's range.
 pub fn format_unix(secs: u64) -> String {
@@ -516,5 +527,8 @@ mod format_tests {
     fn unix_seconds_read_as_a_utc_date() {
         assert_eq!(super::format_unix(1_796_082_660), "2026-11-30 23:51 UTC");
         assert_eq!(super::format_unix(u64::MAX), u64::MAX.to_string());
+        assert_eq!(super::count(1, "record"), "1 record");
+        assert_eq!(super::count(0, "record"), "0 records");
+        assert_eq!(super::count(2, "marking prefix"), "2 marking prefixes");
     }
 }

@@ -32,6 +32,23 @@ pub enum AuditKind {
     HeadSigned,
 }
 
+impl AuditKind {
+    /// In words, for people: `query received`.
+    pub fn words(self) -> &'static str {
+        match self {
+            AuditKind::TraceSent => "trace sent",
+            AuditKind::QueryReceived => "query received",
+            AuditKind::QueryRefused => "query refused",
+            AuditKind::AnswerSent => "answer sent",
+            AuditKind::AnswerReceived => "answer received",
+            AuditKind::AnswerRefused => "answer refused",
+            AuditKind::RosterInstalled => "roster installed",
+            AuditKind::Decision => "decision",
+            AuditKind::HeadSigned => "audit head signed",
+        }
+    }
+}
+
 /// One entry. No national-only field is ever written here: peers, States,
 /// query digests, outcomes and the rule that decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

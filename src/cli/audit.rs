@@ -56,15 +56,20 @@ fn entries(ctx: &Context, since: u64) -> anyhow::Result<Vec<AuditEntry>> {
 }
 
 fn render(e: &AuditEntry) -> String {
-    let mut t = format!("{:>6}  {}  {:?}", e.seq, e.at, e.kind);
+    let mut t = format!(
+        "{:>6}  {}  {:<17}",
+        e.seq,
+        crate::model::format_unix(e.at),
+        e.kind.words()
+    );
     for (k, v) in [
         ("state", e.state.map(|s| s.to_string())),
         (
             "query",
             e.query.as_ref().map(|q| q.chars().take(16).collect()),
         ),
-        ("outcome", e.outcome.clone()),
-        ("rule", e.rule.clone()),
+        ("outcome", e.outcome.as_ref().map(|o| o.replace('_', " "))),
+        ("rule", e.rule.as_ref().map(|r| r.replace('_', " "))),
         ("peer", e.peer.clone()),
     ] {
         if let Some(v) = v {
@@ -139,5 +144,31 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::AuditKind;
+
+    #[test]
+    fn an_entry_reads_as_dates_and_words() {
+        let e = AuditEntry {
+            seq: 7,
+            at: 1_796_082_660,
+            kind: AuditKind::QueryReceived,
+            peer: None,
+            state: Some(crate::model::CountryCode::parse("NG").unwrap()),
+            query: Some("ab".repeat(32)),
+            outcome: Some("no_hit".into()),
+            rule: Some("fuzzy_rate_limit".into()),
+            ..serde_json::from_str(r#"{"seq":0,"at":0,"kind":"trace_sent","prev":"","hash":""}"#)
+                .unwrap()
+        };
+        assert_eq!(
+            render(&e),
+            "     7  2026-11-30 23:51 UTC  query received     state=NG  query=abababababababab  outcome=no hit  rule=fuzzy rate limit"
+        );
     }
 }

@@ -325,7 +325,9 @@ fn trace_line(t: &TraceView) -> String {
     )
 }
 
-fn render_outcome(o: &Outcome) -> String {
+/// An answer's outcome for people; `state` is the answering State, by which
+/// each transfer's direction is told.
+fn render_outcome(o: &Outcome, state: Option<crate::model::CountryCode>) -> String {
     match o {
         Outcome::Hit { candidates } | Outcome::Trimmed { candidates, .. } => {
             let mut s = format!("hit, {} candidate(s)\n", candidates.len());
@@ -340,29 +342,39 @@ fn render_outcome(o: &Outcome) -> String {
             for c in candidates {
                 let r = &c.record;
                 s += &format!(
-                    "      [{:?}] {} {} {} {}\n",
-                    c.quality,
+                    "      [{}] {} {} {} {}\n",
+                    c.quality.words(),
                     r.marking.manufacturer(),
                     r.marking.country(),
                     r.marking.serial(),
                     r.category
                 );
                 for e in &r.events {
+                    let place = match state {
+                        Some(st) => format!(
+                            " {}",
+                            crate::node::custody::places(e.kind, st, e.counterpart)
+                        ),
+                        None => e
+                            .counterpart
+                            .map(|c| format!(" with {c}"))
+                            .unwrap_or_default(),
+                    };
                     s += &format!(
                         "        {} {:<12}{}{}\n",
                         e.date,
                         e.kind.as_str(),
-                        e.counterpart
-                            .map(|c| format!(" counterpart {c}"))
-                            .unwrap_or_default(),
-                        e.holder.map(|h| format!(" holder {h}")).unwrap_or_default()
+                        place,
+                        e.holder
+                            .map(|h| format!(", held by {h}"))
+                            .unwrap_or_default()
                     );
                 }
             }
             s
         }
         Outcome::NoHit => "no_hit\n".into(),
-        Outcome::Withheld { reason } => format!("withheld ({reason:?})\n"),
+        Outcome::Withheld { reason } => format!("withheld: {}\n", reason.words()),
         Outcome::Acknowledged => "acknowledged: a person will decide; the answer follows\n".into(),
         Outcome::TooMany { count } => {
             format!("too many candidates ({count}); refine the marking\n")
@@ -419,7 +431,7 @@ fn render_answer(a: &AnswerView) -> String {
     let outcome = a
         .outcome
         .as_ref()
-        .map(render_outcome)
+        .map(|o| render_outcome(o, a.state))
         .unwrap_or_else(|| "unreadable\n".into());
     format!("  {who} ({sig}): {outcome}")
 }

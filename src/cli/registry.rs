@@ -195,7 +195,11 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
                 )
                 .await?;
             ctx.emit(&v, |v| {
-                format!("{}: {} records exported", file.display(), v["records"])
+                format!(
+                    "{}: {} exported",
+                    file.display(),
+                    crate::model::count(v["records"].as_u64().unwrap_or(0), "record")
+                )
             })
         }
         RegistryCommand::Show { id } => {
@@ -280,7 +284,11 @@ fn import(
         let mut next = 100_000;
         registry::import::import_file(reg, file, &opts, &mut |n| {
             if n >= next {
-                eprintln!("{}: {n} records read", file.display());
+                eprintln!(
+                    "{}: {} read",
+                    file.display(),
+                    crate::model::count(n as u64, "record")
+                );
                 next = n + 100_000;
             }
         })
@@ -342,7 +350,11 @@ fn export(ctx: &Context, reg: &Registry, file: &Path) -> anyhow::Result<()> {
         records: u64,
     }
     ctx.emit(&Out { file, records: n }, |o| {
-        format!("{}: {} records exported", o.file.display(), o.records)
+        format!(
+            "{}: {} exported",
+            o.file.display(),
+            crate::model::count(o.records as u64, "record")
+        )
     })
 }
 
@@ -380,14 +392,17 @@ fn generate(ctx: &Context, state: &str, count: u64, seed: u64, out: &Path) -> an
 
 fn render_stats(s: &registry::Stats) -> String {
     let mut t = format!(
-        "{} records ({} confidential) under {} marking prefixes, as of {}\n",
-        s.records, s.confidential, s.prefixes, s.as_of
+        "{} ({} confidential) under {}, as of {}\n",
+        crate::model::count(s.records as u64, "record"),
+        s.confidential,
+        crate::model::count(s.prefixes as u64, "marking prefix"),
+        s.as_of
     );
     t += &format!("by category: {}\n", join_counts(&s.by_category));
     t += &format!("by event kind: {}\n", join_counts(&s.by_event_kind));
     t += &format!(
-        "past the ITI retention minimum (30 years manufacture, 20 others): {} records; events: {}\n",
-        s.past_retention_minimum,
+        "past the ITI retention minimum (30 years manufacture, 20 others): {}; events: {}\n",
+        crate::model::count(s.past_retention_minimum as u64, "record"),
         join_counts(&s.events_past_retention_minimum)
     );
     t

@@ -140,10 +140,10 @@ impl Custody {
             s += "  candidates, best first across States:\n";
             for (i, k) in c.candidates.iter().enumerate() {
                 s += &format!(
-                    "    {}. {} {:?} {} {} {} (import marks matched: {})\n",
+                    "    {}. {} {} {} {} {} (import marks matched: {})\n",
                     i + 1,
                     k.state,
-                    k.quality,
+                    k.quality.words(),
                     k.record.marking.manufacturer(),
                     k.record.marking.country(),
                     k.record.marking.serial(),
@@ -159,13 +159,10 @@ impl Custody {
                     None => "own registry".to_string(),
                 };
                 s += &format!(
-                    "    {}  {:<12} {}{}{}  ({source})\n",
+                    "    {}  {:<12} {}{}  ({source})\n",
                     l.date,
                     l.kind.as_str(),
-                    l.state,
-                    l.counterpart
-                        .map(|x| format!(" <-> {x}"))
-                        .unwrap_or_default(),
+                    places(l.kind, l.state, l.counterpart),
                     l.holder
                         .map(|h| format!(", held by {h}"))
                         .unwrap_or_default(),
@@ -253,6 +250,18 @@ impl Custody {
             };
         }
         s
+    }
+}
+
+/// Where an event of `state`'s record took place, with the direction of a
+/// transfer: `DE → NG` for an export from DE to NG or an import into NG
+/// from DE, `NG` alone for an event without another country.
+pub fn places(kind: EventKind, state: CountryCode, counterpart: Option<CountryCode>) -> String {
+    match (kind, counterpart) {
+        (EventKind::Exported, Some(to)) => format!("{state} → {to}"),
+        (EventKind::Imported, Some(from)) => format!("{from} → {state}"),
+        (_, Some(other)) => format!("{state} (with {other})"),
+        (_, None) => state.to_string(),
     }
 }
 

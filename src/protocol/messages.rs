@@ -112,6 +112,15 @@ impl WithheldReason {
             WithheldReason::Other => "other",
         }
     }
+
+    /// In words, for people: `national law`.
+    pub fn words(self) -> &'static str {
+        match self {
+            WithheldReason::OngoingInvestigation => "ongoing investigation",
+            WithheldReason::NationalLaw => "national law",
+            WithheldReason::Other => "other reason",
+        }
+    }
 }
 
 /// Why a requested State did not process a query it received and verified
@@ -213,6 +222,17 @@ pub enum Quality {
     Exact,
     Folded,
     Wildcard,
+}
+
+impl Quality {
+    /// In words, for people: `exact match`, `folded match`, `wildcard match`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Quality::Exact => "exact match",
+            Quality::Folded => "folded match",
+            Quality::Wildcard => "wildcard match",
+        }
+    }
 }
 
 impl From<MatchQuality> for Quality {

@@ -371,3 +371,42 @@ fn a_prefix_nobody_holds_is_said_so_not_no_record() {
     );
     assert!(k.to_text().contains("no member holds records under DE/XYZ"));
 }
+
+#[test]
+fn the_chain_says_the_direction_of_each_transfer() {
+    use EventKind::*;
+    let de = hit(vec![ev("2010-06-01", Exported, Some("NG"), None)]);
+    let ng = hit(vec![ev(
+        "2010-07-01",
+        Imported,
+        Some("DE"),
+        Some(HolderCategory::StatePolice),
+    )]);
+    let answers = [
+        AnswerInput {
+            index: Some(0),
+            state: cc("DE"),
+            outcome: &de,
+        },
+        AnswerInput {
+            index: Some(1),
+            state: cc("NG"),
+            outcome: &ng,
+        },
+    ];
+    let k = assemble(
+        &answers,
+        &[cc("DE"), cc("NG")].into_iter().collect(),
+        &[],
+        &Wanted::default(),
+    );
+    let text = k.to_text();
+    assert!(
+        text.contains("2010-06-01  exported     DE → NG  (answer 1 from DE)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2010-07-01  imported     DE → NG, held by state_police  (answer 2 from NG)"),
+        "{text}"
+    );
+}
