@@ -287,7 +287,7 @@ fn import(
                 eprintln!(
                     "{}: {} read",
                     file.display(),
-                    crate::model::count(n as u64, "record")
+                    crate::model::count(n, "record")
                 );
                 next = n + 100_000;
             }
@@ -353,7 +353,7 @@ fn export(ctx: &Context, reg: &Registry, file: &Path) -> anyhow::Result<()> {
         format!(
             "{}: {} exported",
             o.file.display(),
-            crate::model::count(o.records as u64, "record")
+            crate::model::count(o.records, "record")
         )
     })
 }
