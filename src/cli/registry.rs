@@ -393,16 +393,16 @@ fn generate(ctx: &Context, state: &str, count: u64, seed: u64, out: &Path) -> an
 fn render_stats(s: &registry::Stats) -> String {
     let mut t = format!(
         "{} ({} confidential) under {}, as of {}\n",
-        crate::model::count(s.records as u64, "record"),
+        crate::model::count(s.records, "record"),
         s.confidential,
-        crate::model::count(s.prefixes as u64, "marking prefix"),
+        crate::model::count(s.prefixes, "marking prefix"),
         s.as_of
     );
     t += &format!("by category: {}\n", join_counts(&s.by_category));
     t += &format!("by event kind: {}\n", join_counts(&s.by_event_kind));
     t += &format!(
         "past the ITI retention minimum (30 years manufacture, 20 others): {}; events: {}\n",
-        crate::model::count(s.past_retention_minimum as u64, "record"),
+        crate::model::count(s.past_retention_minimum, "record"),
         join_counts(&s.events_past_retention_minimum)
     );
     t
