@@ -191,5 +191,8 @@ fn a_prefix_nobody_holds_settles_at_once() {
     );
     let id = t["id"].as_str().unwrap();
     let text = fed.node("KE").cli(&["trace", "show", id]);
-    assert!(text.contains("no member holds records under DE/"), "{text}");
+    assert!(
+        text.contains("no member is known to hold records under DE/"),
+        "{text}"
+    );
 }

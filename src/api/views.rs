@@ -49,6 +49,11 @@ pub struct TraceView {
     /// `refused`, `acknowledged`, `awaiting`, `unreachable`).
     #[serde(default)]
     pub holders: Vec<crate::node::HolderView>,
+    /// Nobody was asked because no member is known to hold records under
+    /// the marking's prefix (false also when nobody was asked for want of
+    /// a connection: see the gaps).
+    #[serde(default)]
+    pub nobody_holds: bool,
     pub answers: Vec<AnswerView>,
     /// Case reference and notes: on this node only.
     pub local: LocalCase,
@@ -98,6 +103,7 @@ pub fn trace_view(node: &Node, t: &StoredTrace) -> TraceView {
         topics: t.topics.clone(),
         asked: t.asked.clone(),
         holders: crate::node::holders(t, limits),
+        nobody_holds: t.nobody_holds,
         answers,
         local: t.local.clone(),
         timeliness,

@@ -300,8 +300,10 @@ fn asked_states(t: &TraceView) -> String {
                 .unwrap_or_else(|| a.peer.clone())
         })
         .collect();
-    if s.is_empty() {
-        "nobody: no member holds records under this prefix".into()
+    if s.is_empty() && t.nobody_holds {
+        "nobody: no member is known to hold records under this prefix".into()
+    } else if s.is_empty() {
+        "nobody: this node is connected to no member".into()
     } else {
         s.join(", ")
     }
@@ -439,7 +441,7 @@ fn render_answer(a: &AnswerView) -> String {
 fn render_trace(t: &TraceView) -> String {
     let mut s = trace_line(t) + "\n";
     if t.holders.is_empty() {
-        s += "  expected holders: none (no member holds records under this prefix)\n";
+        s += &format!("  expected holders: {}\n", asked_states(t));
     } else {
         s += "  expected holders:\n";
         for h in &t.holders {

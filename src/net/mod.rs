@@ -286,6 +286,7 @@ pub fn spawn(
         graylist_logged: OncePer::new(Duration::from_secs(3600), 1024),
         dropped_events: 0,
         dropped_logged: None,
+        subscriptions_told: HashMap::new(),
     };
     tokio::spawn(event_loop.run());
     Ok((NetHandle { tx, peer_id }, events))
@@ -309,7 +310,15 @@ struct EventLoop {
     /// last logged.
     dropped_events: u64,
     dropped_logged: Option<std::time::Instant>,
+    /// Per connected peer: the start of the current minute and how many of
+    /// its subscriptions were passed on in it (at most
+    /// `SUBSCRIPTIONS_TOLD_PER_MINUTE`): a peer toggling thousands of topics
+    /// cannot fill the node's event queue.
+    subscriptions_told: HashMap<PeerId, (std::time::Instant, u32)>,
 }
+
+/// Subscriptions of one peer passed on to the node per minute.
+const SUBSCRIPTIONS_TOLD_PER_MINUTE: u32 = 256;
 
 impl EventLoop {
     async fn run(mut self) {
@@ -556,6 +565,7 @@ impl EventLoop {
                 num_established: 0,
                 ..
             } => {
+                self.subscriptions_told.remove(&peer_id);
                 self.emit(NetEvent::PeerDown(peer_id));
             }
             // A behaviour refused the peer (the allow list, the limits): counted
@@ -577,7 +587,15 @@ impl EventLoop {
                 peer_id,
                 topic,
             })) => {
-                if let Ok(topic) = topic.as_str().parse::<Topic>()
+                let now = std::time::Instant::now();
+                let (since, told) = self.subscriptions_told.entry(peer_id).or_insert((now, 0));
+                if now.duration_since(*since) >= Duration::from_secs(60) {
+                    *since = now;
+                    *told = 0;
+                }
+                *told += 1;
+                if *told <= SUBSCRIPTIONS_TOLD_PER_MINUTE
+                    && let Ok(topic) = topic.as_str().parse::<Topic>()
                     && topic != Topic::Roster
                 {
                     self.emit(NetEvent::Subscribed {

@@ -68,6 +68,10 @@ pub enum Gap {
         reason: String,
         retry_after_secs: u32,
     },
+    /// A State replied to a directed query without an answer: `code` says
+    /// why (`not_answered`: its policy does not answer; `replayed`: it had
+    /// the query before and has nothing more to say).
+    Declined { state: CountryCode, code: String },
     /// A State's hit was trimmed to fit the message size limit: this many
     /// older events of its records were left out.
     Trimmed {
@@ -76,8 +80,10 @@ pub enum Gap {
     },
     /// Several candidate records: the marking must be refined.
     Ambiguous { state: CountryCode, count: u32 },
-    /// No member of the federation is expected to hold records under the
-    /// marking's prefix (none subscribed, declared or seen): nobody was asked.
+    /// No member of the federation is known to hold records under the
+    /// marking's prefix (none subscribed, declared in the roster, or seen
+    /// subscribed in the last 30 days): nobody was asked. A member that
+    /// subscribes to it while the trace waits becomes an expected holder.
     NoHolder { prefix: String },
     /// This node was connected to no member when the trace was sent, so
     /// nobody was asked; `trace retry` asks the expected holders once it is.
@@ -87,12 +93,15 @@ pub enum Gap {
     NoRecord,
 }
 
-/// An expected State without a final answer, as the assembly needs it.
+/// An expected State without a final answer or a refusal, as the assembly
+/// needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Awaited {
     pub state: CountryCode,
     /// Why it cannot be reached and since when (unix seconds), if it cannot.
     pub unreachable: Option<(String, Option<u64>)>,
+    /// The code of its reply without an answer, if it gave one.
+    pub declined: Option<String>,
 }
 
 /// Where the weapon left lawful control, as far as the answers show.
@@ -207,6 +216,10 @@ impl Custody {
                         .unwrap_or_default()
                 ),
                 Gap::NoAnswer { state } => format!("  gap: {state} has not answered\n"),
+                Gap::Declined { state, code } => format!(
+                    "  gap: {state} replied without an answer ({}); `trace retry` asks again\n",
+                    code.replace('_', " ")
+                ),
                 Gap::Unreachable {
                     state,
                     reason,
@@ -236,9 +249,9 @@ impl Custody {
                 } => format!(
                     "  gap: {state}'s answer was trimmed to fit the size limit: {events_left_out} older event(s) left out\n"
                 ),
-                Gap::NoHolder { prefix } => {
-                    format!("  gap: no member holds records under {prefix}; nobody was asked\n")
-                }
+                Gap::NoHolder { prefix } => format!(
+                    "  gap: no member is known to hold records under {prefix} (none subscribed, declared in the roster, or seen in the last 30 days); nobody was asked. A member that subscribes to it while the trace waits is asked\n"
+                ),
                 Gap::NotConnected => "  gap: this node was connected to no member when the trace was sent; nobody was asked. Check `tracenet peers`, then `tracenet trace retry ID`\n".to_string(),
                 Gap::Ambiguous { state, count } => {
                     format!("  gap: {count} candidates in {state}; refine the marking\n")
@@ -401,6 +414,7 @@ pub fn assemble(
             .unwrap_or(Awaited {
                 state: *s,
                 unreachable: None,
+                declined: None,
             })
     });
     let mut seen: BTreeSet<CountryCode> = BTreeSet::new();
@@ -408,13 +422,17 @@ pub fn assemble(
         if !seen.insert(w.state) {
             continue;
         }
-        gaps.push(match &w.unreachable {
-            Some((reason, since)) => Gap::Unreachable {
+        gaps.push(match (&w.declined, &w.unreachable) {
+            (Some(code), _) => Gap::Declined {
+                state: w.state,
+                code: code.clone(),
+            },
+            (None, Some((reason, since))) => Gap::Unreachable {
                 state: w.state,
                 reason: reason.clone(),
                 since: *since,
             },
-            None => Gap::NoAnswer { state: w.state },
+            (None, None) => Gap::NoAnswer { state: w.state },
         });
     }
     if chain.is_empty() && gaps.is_empty() {

@@ -96,7 +96,7 @@ impl Node {
                 if current > unix_now() {
                     return false;
                 }
-                n.forget_deliveries(&id);
+                n.unindex_pending(&id);
                 n.inner
                     .pending
                     .lock()

@@ -132,9 +132,7 @@ impl Node {
                 let node = self.clone();
                 self.spawn(async move { node.deliver_waiting(peer).await });
             }
-            NetEvent::Subscribed { peer, topic } => {
-                self.background(move |n| n.note_subscription(peer, &topic));
-            }
+            NetEvent::Subscribed { peer, topic } => self.on_subscribed(peer, topic),
             NetEvent::PeerDown(peer) => {
                 tracing::debug!(%peer, "peer disconnected");
                 let node = self.clone();
@@ -161,16 +159,5 @@ impl Node {
             Err(e) => self.store_failed(&e.to_string()),
         }
         self.check_roster_expiry(unix_now());
-    }
-
-    /// Delivers what waits for peers that are connected: a connection event
-    /// lost to a full channel must not leave a query undelivered.
-    async fn deliver_to_connected(&self) {
-        let Ok(st) = self.inner.net.status().await else {
-            return;
-        };
-        for peer in st.connected.iter().filter_map(|p| p.parse().ok()) {
-            self.deliver_waiting(peer).await;
-        }
     }
 }

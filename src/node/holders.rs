@@ -25,18 +25,29 @@ use crate::net::Topic;
 pub const REMEMBER_SECS: u64 = 30 * 86_400;
 /// A subscription seen again is written at most this often (seconds).
 const REWRITE_AFTER_SECS: u64 = 3_600;
-/// At most this many (topic, member) pairs are remembered: a member
-/// subscribing to endless topics cannot grow the store without bound.
+/// At most this many (topic, member) pairs are remembered in all...
 const MAX_REMEMBERED: usize = 100_000;
+/// ...and at most this many per member (gossipsub's own bound on a peer's
+/// live subscriptions), so that one member subscribing to endless topics
+/// cannot crowd the others out of the memory.
+const MAX_PER_MEMBER: usize = 4_096;
 
 /// The members seen subscribed to each trace topic, with when they were last
 /// seen: the tree `seen_subscribed`, key `topic \n peer`, value unix seconds
 /// (u64, big-endian).
 pub(super) struct SeenSubscriptions {
     tree: sled::Tree,
-    /// When each pair was last written, so that a resubscription storm
-    /// costs no writes.
-    written: Mutex<HashMap<(String, PeerId), u64>>,
+    memory: Mutex<Memory>,
+}
+
+/// What is kept in memory about the tree: when each pair was last written
+/// (so that a resubscription storm costs no writes), and the counts that
+/// bound it (sled's `len` is a full scan).
+#[derive(Default)]
+struct Memory {
+    written: HashMap<(String, PeerId), u64>,
+    total: usize,
+    per_member: HashMap<PeerId, usize>,
 }
 
 fn key(topic: &str, peer: &PeerId) -> Vec<u8> {
@@ -46,44 +57,69 @@ fn key(topic: &str, peer: &PeerId) -> Vec<u8> {
     k
 }
 
+fn peer_of(key: &[u8]) -> Option<PeerId> {
+    let at = key.iter().rposition(|b| *b == b'\n')?;
+    std::str::from_utf8(&key[at + 1..]).ok()?.parse().ok()
+}
+
 fn seconds(v: &[u8]) -> u64 {
     v.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
 impl SeenSubscriptions {
     pub(super) fn open(db: &sled::Db) -> Result<Self, sled::Error> {
+        let tree = db.open_tree("seen_subscribed")?;
+        let mut memory = Memory::default();
+        for kv in tree.iter() {
+            let (k, _) = kv?;
+            memory.total += 1;
+            if let Some(p) = peer_of(&k) {
+                *memory.per_member.entry(p).or_default() += 1;
+            }
+        }
         Ok(SeenSubscriptions {
-            tree: db.open_tree("seen_subscribed")?,
-            written: Mutex::new(HashMap::new()),
+            tree,
+            memory: Mutex::new(memory),
+        })
+    }
+
+    /// Whether `(topic, peer)` was written within the rewrite interval: a
+    /// check in memory, cheap enough for the event loop.
+    pub(super) fn fresh(&self, topic: &str, peer: &PeerId, now: u64) -> bool {
+        self.memory.lock().is_ok_and(|m| {
+            m.written
+                .get(&(topic.to_string(), *peer))
+                .is_some_and(|t| now.saturating_sub(*t) < REWRITE_AFTER_SECS)
         })
     }
 
     /// Remembers that `peer` (a member) is subscribed to `topic` at `now`.
     /// Not flushed: a subscription lost in a crash is seen again.
     pub(super) fn note(&self, topic: &str, peer: &PeerId, now: u64) -> Result<(), sled::Error> {
-        let k = (topic.to_string(), *peer);
-        if let Ok(w) = self.written.lock()
-            && w.get(&k)
-                .is_some_and(|t| now.saturating_sub(*t) < REWRITE_AFTER_SECS)
-        {
+        if self.fresh(topic, peer, now) {
             return Ok(());
         }
         let key = key(topic, peer);
-        if self.tree.len() >= MAX_REMEMBERED && !self.tree.contains_key(&key)? {
-            tracing::warn!(
-                %peer,
-                topic,
-                "the memory of subscriptions is full ({MAX_REMEMBERED}); this one is not remembered"
-            );
+        let Ok(mut m) = self.memory.lock() else {
             return Ok(());
+        };
+        let known = self.tree.contains_key(&key)?;
+        if !known {
+            let mine = m.per_member.get(peer).copied().unwrap_or(0);
+            if m.total >= MAX_REMEMBERED || mine >= MAX_PER_MEMBER {
+                tracing::debug!(%peer, topic, "subscription not remembered: the memory is full for this member or in all");
+                return Ok(());
+            }
         }
         self.tree.insert(key, &now.to_be_bytes())?;
-        if let Ok(mut w) = self.written.lock() {
-            if w.len() >= MAX_REMEMBERED {
-                w.clear();
-            }
-            w.insert(k, now);
+        if !known {
+            m.total += 1;
+            *m.per_member.entry(*peer).or_default() += 1;
         }
+        if m.written.len() >= MAX_REMEMBERED {
+            m.written.clear();
+        }
+        m.written.insert((topic.to_string(), *peer), now);
         Ok(())
     }
 
@@ -95,7 +131,7 @@ impl SeenSubscriptions {
             .scan_prefix(&prefix)
             .filter_map(Result::ok)
             .filter(|(_, v)| seconds(v).saturating_add(REMEMBER_SECS) >= now)
-            .filter_map(|(k, _)| std::str::from_utf8(&k[prefix.len()..]).ok()?.parse().ok())
+            .filter_map(|(k, _)| peer_of(&k))
             .collect()
     }
 
@@ -104,9 +140,16 @@ impl SeenSubscriptions {
         let mut n = 0;
         for kv in self.tree.iter() {
             let (k, v) = kv?;
-            if seconds(&v).saturating_add(REMEMBER_SECS) < now {
-                self.tree.remove(k)?;
+            if seconds(&v).saturating_add(REMEMBER_SECS) < now && self.tree.remove(&k)?.is_some() {
                 n += 1;
+                if let Ok(mut m) = self.memory.lock() {
+                    m.total = m.total.saturating_sub(1);
+                    if let Some(p) = peer_of(&k)
+                        && let Some(c) = m.per_member.get_mut(&p)
+                    {
+                        *c = c.saturating_sub(1);
+                    }
+                }
             }
         }
         Ok(n)
@@ -202,63 +245,222 @@ impl Node {
             .unwrap_or(true)
     }
 
-    /// Forgets the deliveries of a trace that is no longer pending.
-    pub(super) fn forget_deliveries(&self, id: &str) {
+    /// Indexes a pending trace by its topics.
+    pub(super) fn index_pending(&self, id: &str, topics: &[String]) {
+        if let Ok(mut m) = self.inner.pending_topics.lock() {
+            for t in topics {
+                m.entry(t.clone()).or_default().insert(id.to_string());
+            }
+        }
+    }
+
+    /// Forgets a trace that is no longer pending: its index entries and the
+    /// deliveries made for it.
+    pub(super) fn unindex_pending(&self, id: &str) {
+        if let Ok(mut m) = self.inner.pending_topics.lock() {
+            m.retain(|_, ids| {
+                ids.remove(id);
+                !ids.is_empty()
+            });
+        }
         if let Ok(mut d) = self.inner.delivered.lock() {
             d.retain(|(t, _)| t != id);
         }
     }
 
+    /// A member subscribed to a trace topic: remembered for later traces,
+    /// and, for the pending traces on that topic that did not expect it, an
+    /// expected holder from now on, asked directly (it missed the gossip).
+    /// Cheap in the event loop when nothing is to be done.
+    pub(super) fn on_subscribed(&self, peer: PeerId, topic: Topic) {
+        let topic_s = topic.to_string();
+        let now = unix_now();
+        let on_pending = self
+            .inner
+            .pending_topics
+            .lock()
+            .is_ok_and(|m| m.contains_key(&topic_s));
+        if self.inner.seen_subscribed.fresh(&topic_s, &peer, now) && !on_pending {
+            return;
+        }
+        let node = self.clone();
+        self.spawn(async move {
+            let n = node.clone();
+            let adopted = tokio::task::spawn_blocking(move || {
+                n.note_subscription(peer, &topic);
+                n.adopt(peer, &topic_s)
+            })
+            .await
+            .unwrap_or_default();
+            if !adopted.is_empty() {
+                node.notify();
+                node.deliver(peer, adopted).await;
+            }
+        });
+    }
+
+    /// Adds `peer` as an expected holder of the pending traces on `topic`
+    /// that do not list it; returns their ids. Blocking.
+    fn adopt(&self, peer: PeerId, topic: &str) -> Vec<String> {
+        let Some(member) = self.read_members().get(&peer).cloned() else {
+            return Vec::new();
+        };
+        if member.bootstrap || member.state == self.inner.state {
+            return Vec::new();
+        }
+        let ids: Vec<String> = self
+            .inner
+            .pending_topics
+            .lock()
+            .ok()
+            .and_then(|m| m.get(topic).map(|ids| ids.iter().cloned().collect()))
+            .unwrap_or_default();
+        let peer_s = peer.to_string();
+        let mut adopted = Vec::new();
+        for id in ids {
+            let listed = self
+                .trace(&id)
+                .is_ok_and(|t| t.asked.iter().any(|a| a.peer == peer_s));
+            if listed {
+                continue;
+            }
+            let r = self.inner.traces.update(&id, |t| {
+                if !t.asked.iter().any(|a| a.peer == peer_s) {
+                    t.asked.push(Asked::new(
+                        peer_s.clone(),
+                        member.state,
+                        ExpectedBy::Subscribed,
+                    ));
+                    t.nobody_holds = false;
+                }
+            });
+            match r {
+                Ok(Some(_)) => adopted.push(id),
+                Ok(None) => {}
+                Err(e) => self.store_failed(&e.to_string()),
+            }
+        }
+        adopted
+    }
+
     /// Store-and-forward: sends the query of every pending trace that waits
     /// on `peer` (no final answer, and unreachable until now or not yet
     /// handed to it since this node started) straight to it. Called when
-    /// `peer` connects, and for every connected peer from the maintenance
-    /// timer in case a connection event was missed.
+    /// `peer` connects.
     pub(super) async fn deliver_waiting(&self, peer: PeerId) {
         let node = self.clone();
-        let due: Vec<String> = tokio::task::spawn_blocking(move || node.waiting_on(&peer))
-            .await
-            .unwrap_or_default();
-        for id in due {
+        let due: Vec<String> = tokio::task::spawn_blocking(move || {
+            node.due_deliveries(Some(&peer))
+                .remove(&peer)
+                .unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default();
+        self.deliver(peer, due).await;
+    }
+
+    /// The maintenance timer's catch-up for events that were missed or
+    /// dropped: remembers every subscription gossipsub knows of now, and
+    /// delivers, as [`Node::deliver_waiting`], to every connected peer, in
+    /// one pass over the pending traces.
+    pub(super) async fn deliver_to_connected(&self) {
+        let Ok(st) = self.inner.net.status().await else {
+            return;
+        };
+        let connected: HashSet<PeerId> =
+            st.connected.iter().filter_map(|p| p.parse().ok()).collect();
+        let node = self.clone();
+        let topic_peers = st.topic_peers;
+        let due = tokio::task::spawn_blocking(move || {
+            for (topic, peers) in &topic_peers {
+                let Ok(topic) = topic.parse::<Topic>() else {
+                    continue;
+                };
+                if topic == Topic::Roster {
+                    continue;
+                }
+                for p in peers.iter().filter_map(|p| p.parse::<PeerId>().ok()) {
+                    node.note_subscription(p, &topic);
+                }
+            }
+            node.due_deliveries(None)
+        })
+        .await
+        .unwrap_or_default();
+        for (peer, ids) in due.into_iter().filter(|(p, _)| connected.contains(p)) {
             let node = self.clone();
-            self.spawn(async move {
-                tracing::info!(%peer, trace = %id, "delivering a waiting trace query on reconnect");
-                node.ask_and_file(peer, id).await;
-            });
+            self.spawn(async move { node.deliver(peer, ids).await });
         }
     }
 
-    /// The pending traces to deliver to `peer` now. Blocking.
-    fn waiting_on(&self, peer: &PeerId) -> Vec<String> {
+    /// Sends trace queries to `peer` one at a time (a holder back from a
+    /// maintenance window is not flooded), unless a delivery to it runs.
+    async fn deliver(&self, peer: PeerId, ids: Vec<String>) {
+        if ids.is_empty() {
+            return;
+        }
+        let started = self
+            .inner
+            .delivering
+            .lock()
+            .is_ok_and(|mut d| d.insert(peer));
+        if !started {
+            return;
+        }
+        for id in ids {
+            if self.inner.stopping.is_cancelled() {
+                break;
+            }
+            tracing::info!(%peer, trace = %id, "delivering a waiting trace query");
+            if let Some(super::requester::AskError::Unreachable(_)) =
+                self.ask_and_file(peer, id).await
+            {
+                break;
+            }
+        }
+        if let Ok(mut d) = self.inner.delivering.lock() {
+            d.remove(&peer);
+        }
+    }
+
+    /// Per peer, the pending traces to deliver to it now: expected, no final
+    /// answer, and unreachable until now or not yet handed to it since this
+    /// node started. One pass over the pending traces. Blocking.
+    fn due_deliveries(&self, only: Option<&PeerId>) -> HashMap<PeerId, Vec<String>> {
         let ids: Vec<String> = self
             .inner
             .pending
             .lock()
             .map(|p| p.iter().cloned().collect())
             .unwrap_or_default();
-        let peer_s = peer.to_string();
-        let handed: HashSet<String> = self
+        let handed: HashSet<(String, PeerId)> = self
             .inner
             .delivered
             .lock()
-            .map(|d| {
-                d.iter()
-                    .filter(|(_, p)| p == peer)
-                    .map(|(t, _)| t.clone())
-                    .collect()
-            })
+            .map(|d| d.clone())
             .unwrap_or_default();
         let now = unix_now();
-        ids.into_iter()
-            .filter(|id| {
-                self.trace(id).is_ok_and(|t| {
-                    t.deadline > now
-                        && !t.final_at.contains_key(&peer_s)
-                        && t.asked.iter().any(|a| {
-                            a.peer == peer_s && (a.unreachable.is_some() || !handed.contains(id))
-                        })
-                })
-            })
-            .collect()
+        let mut due: HashMap<PeerId, Vec<String>> = HashMap::new();
+        for id in ids {
+            let Ok(t) = self.trace(&id) else { continue };
+            if t.deadline <= now {
+                continue;
+            }
+            for a in &t.asked {
+                let Ok(p) = a.peer.parse::<PeerId>() else {
+                    continue;
+                };
+                if only.is_some_and(|o| *o != p) || t.final_at.contains_key(&a.peer) {
+                    continue;
+                }
+                // A holder that replied without an answer said its word.
+                if a.declined.is_none()
+                    && (a.unreachable.is_some() || !handed.contains(&(id.clone(), p)))
+                {
+                    due.entry(p).or_default().push(id.clone());
+                }
+            }
+        }
+        due
     }
 }

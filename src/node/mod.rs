@@ -164,6 +164,11 @@ struct Inner {
     /// (trace id, peer) whose query this run of the node handed over (by
     /// gossip or directly); what is missing is delivered on reconnect.
     delivered: Mutex<HashSet<(String, PeerId)>>,
+    /// Topic → the pending traces published on it: a member that subscribes
+    /// to one later becomes an expected holder of those traces.
+    pending_topics: Mutex<std::collections::HashMap<String, HashSet<String>>>,
+    /// Peers a store-and-forward delivery is running for (one at a time each).
+    delivering: Mutex<HashSet<PeerId>>,
     members: RwLock<Members>,
     replay: replay::ReplayStore,
     exact_limiter: Mutex<RateLimiter>,
@@ -246,12 +251,22 @@ impl Node {
         let net_cfg = settings.net_config().map_err(NodeError::Config)?;
         let (net, events) = net::spawn(key.libp2p_keypair(), net_cfg)?;
         let traces = TraceStore::open(&db)?;
-        let pending: HashSet<String> = traces
+        let waiting: Vec<StoredTrace> = traces
             .list()?
             .into_iter()
             .filter(|t| t.deadline > unix_now())
-            .map(|t| t.id)
             .collect();
+        let mut pending_topics: std::collections::HashMap<String, HashSet<String>> =
+            Default::default();
+        for t in &waiting {
+            for topic in &t.topics {
+                pending_topics
+                    .entry(topic.clone())
+                    .or_default()
+                    .insert(t.id.clone());
+            }
+        }
+        let pending: HashSet<String> = waiting.into_iter().map(|t| t.id).collect();
         let node = Node {
             inner: Arc::new(Inner {
                 data_dir: data_dir.to_path_buf(),
@@ -286,6 +301,8 @@ impl Node {
                 db,
                 traces,
                 pending: Mutex::new(pending),
+                pending_topics: Mutex::new(pending_topics),
+                delivering: Mutex::new(HashSet::new()),
                 members: RwLock::new(members),
                 net,
                 changed: watch::channel(0).0,

@@ -25,6 +25,9 @@ const MAX_TIMEOUT_SECS: u64 = 7 * 86_400;
 /// again, but a member cannot fill a trace with them.
 const MAX_REFUSALS_PER_HOLDER: usize = 8;
 
+/// Retries after a refusal that came back refused again for load, unsigned.
+const RETRIES_AFTER_REFUSAL: u32 = 6;
+
 /// Why a directed query got no answer filed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum AskError {
@@ -172,6 +175,7 @@ impl Node {
         .map_err(|e| SendTraceError::Store(e.to_string()))?
         .map_err(|e| SendTraceError::Store(e.to_string()))?;
         self.arm_deadline(stored.id.clone(), stored.deadline);
+        self.index_pending(&stored.id, &stored.topics);
         for a in &stored.asked {
             if a.expected_by.contains(&ExpectedBy::Subscribed)
                 && let Ok(p) = a.peer.parse::<PeerId>()
@@ -182,7 +186,9 @@ impl Node {
         for peer in direct {
             let node = self.clone();
             let id = stored.id.clone();
-            self.spawn(async move { node.ask_and_file(peer, id).await });
+            self.spawn(async move {
+                node.ask_and_file(peer, id).await;
+            });
         }
         for topic in topics {
             match self
@@ -424,7 +430,7 @@ impl Node {
         self.inner.counters.answer_latency.observe(latency);
         let follow = self.plan_follow_ups(&id).map_err(|e| internal(&e))?;
         if let Some(after) = refusal.filter(|s| *s > 0) {
-            self.retry_later(peer, id.clone(), after);
+            self.retry_later(peer, id.clone(), after, 0);
         }
         self.notify();
         Ok(follow)
@@ -474,26 +480,76 @@ impl Node {
     }
 
     /// Hands trace `id`'s query straight to `peer` and files its answer; an
-    /// unreachable peer is marked so, and gets it again when it reconnects.
-    pub(super) async fn ask_and_file(&self, peer: PeerId, id: String) {
+    /// unreachable peer is marked so, and gets it again when it reconnects;
+    /// a reply without an answer is kept as the peer's word (it is
+    /// reachable, and asked again only by a retry). Returns why no answer
+    /// was filed, if none was.
+    pub(super) async fn ask_and_file(&self, peer: PeerId, id: String) -> Option<AskError> {
         self.first_delivery(&id, &peer);
-        match self.ask_directly(peer, &id).await {
+        let r = self.ask_directly(peer, &id).await;
+        match &r {
             Ok(()) | Err(AskError::Stopping) => {}
             Err(AskError::Unreachable(why)) => {
                 tracing::info!(%peer, trace = %id, %why, "trace query not delivered; it goes again when the peer reconnects");
-                self.mark_unreachable(peer, why).await;
+                self.mark_unreachable(peer, why.clone()).await;
             }
-            Err(e) => tracing::info!(%peer, trace = %id, why = %e, "trace query not answered"),
+            Err(e) => {
+                tracing::info!(%peer, trace = %id, why = %e, "trace query not answered");
+                let declined = match e {
+                    AskError::Refused(code) => Some(code.code().to_string()),
+                    _ => None,
+                };
+                self.mark_replied(peer, &id, declined).await;
+            }
         }
+        r.err()
     }
 
-    /// After a signed refusal that says when to retry: asks `peer` again
-    /// then, if the trace still waits for its final answer.
-    fn retry_later(&self, peer: PeerId, id: String, after_secs: u32) {
+    /// `peer` replied to trace `id`'s query without an answer to file: it is
+    /// reachable; `declined` is its reply's code.
+    async fn mark_replied(&self, peer: PeerId, id: &str, declined: Option<String>) {
+        let node = self.clone();
+        let id = id.to_string();
+        let peer_s = peer.to_string();
+        let _ = tokio::task::spawn_blocking(move || {
+            let r = node.inner.traces.update(&id, |t| {
+                for a in t.asked.iter_mut().filter(|a| a.peer == peer_s) {
+                    a.set_reachable();
+                    if declined.is_some() {
+                        a.declined = declined.clone();
+                    }
+                }
+            });
+            match r {
+                Ok(_) => node.notify(),
+                Err(e) => node.store_failed(&e.to_string()),
+            }
+        })
+        .await;
+    }
+
+    /// After a refusal that says when to retry: asks `peer` again then, if
+    /// the trace still waits for its final answer and that time is before
+    /// its deadline. A retry refused again for load without a signed answer
+    /// (the holder signs one refusal per query) backs off and tries again,
+    /// at most `RETRIES_AFTER_REFUSAL` times.
+    fn retry_later(&self, peer: PeerId, id: String, after_secs: u32, attempt: u32) {
         let node = self.clone();
         let stopping = self.inner.stopping.clone();
         self.spawn(async move {
-            let wait = std::time::Duration::from_secs(u64::from(after_secs));
+            let n = node.clone();
+            let i = id.clone();
+            let deadline = tokio::task::spawn_blocking(move || n.trace(&i).map(|t| t.deadline))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(0);
+            if unix_now().saturating_add(u64::from(after_secs)) >= deadline {
+                return;
+            }
+            // Spreads a burst of retries told the same time over a second.
+            let jitter = std::time::Duration::from_millis(unix_now_ms() % 1000);
+            let wait = std::time::Duration::from_secs(u64::from(after_secs)) + jitter;
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stopping.cancelled() => return,
@@ -501,21 +557,21 @@ impl Node {
             let n = node.clone();
             let i = id.clone();
             let due = tokio::task::spawn_blocking(move || {
-                let pending = n
-                    .inner
-                    .pending
-                    .lock()
-                    .map(|p| p.contains(&i))
-                    .unwrap_or(false);
-                pending
-                    && n.trace(&i)
-                        .is_ok_and(|t| !t.final_at.contains_key(&peer.to_string()))
+                let pending = n.inner.pending.lock().map(|p| p.contains(&i)).unwrap_or(false);
+                pending && n.trace(&i).is_ok_and(|t| !t.final_at.contains_key(&peer.to_string()))
             })
             .await
             .unwrap_or(false);
-            if due {
-                tracing::info!(%peer, trace = %id, "asking again after a refusal's retry-after");
-                node.ask_and_file(peer, id).await;
+            if !due {
+                return;
+            }
+            tracing::info!(%peer, trace = %id, attempt, "asking again after a refusal's retry-after");
+            let again = node.ask_and_file(peer, id.clone()).await;
+            if let Some(AskError::Refused(Refusal::RateLimited | Refusal::Overloaded)) = again
+                && attempt < RETRIES_AFTER_REFUSAL
+            {
+                let backoff = (2u32 << attempt).min(300);
+                node.retry_later(peer, id, backoff, attempt + 1);
             }
         });
     }
@@ -621,6 +677,10 @@ impl Node {
                             t.asked.push(a.clone());
                         }
                     }
+                    // Asked again: what they replied before no longer stands.
+                    for a in t.asked.iter_mut() {
+                        a.declined = None;
+                    }
                     t.nobody_holds &= t.asked.is_empty();
                 })?
                 .ok_or_else(|| NodeError::NoSuchTrace(id_owned.clone()))?;
@@ -638,10 +698,13 @@ impl Node {
         .await
         .map_err(|e| NodeError::Config(e.to_string()))??;
         self.arm_deadline(t.id.clone(), t.deadline);
+        self.index_pending(&t.id, &t.topics);
         for peer in waiting {
             let node = self.clone();
             let id = t.id.clone();
-            self.spawn(async move { node.ask_and_file(peer, id).await });
+            self.spawn(async move {
+                node.ask_and_file(peer, id).await;
+            });
         }
         self.notify();
         Ok(t)

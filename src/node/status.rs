@@ -45,8 +45,13 @@ impl Node {
                 if o.is_final() {
                     return true;
                 }
+                // A final answer or an acknowledgement (a person there
+                // decides) supersedes a refusal, and so does a later refusal.
                 let superseded = decoded.iter().any(|(i2, s2, o2)| {
-                    s2 == st && (o2.is_final() || (i2 > i && !matches!(o2, Outcome::Acknowledged)))
+                    s2 == st
+                        && (o2.is_final()
+                            || matches!(o2, Outcome::Acknowledged)
+                            || (i2 > i && matches!(o2, Outcome::Refused { .. })))
                 });
                 matches!(o, Outcome::Refused { .. }) && !superseded
             })
@@ -71,12 +76,10 @@ impl Node {
             });
         }
         answered.insert(self.inner.state);
-        // Settled: a final answer, or a refusal (which is a gap of its own).
-        let settled: std::collections::BTreeSet<CountryCode> = decoded
-            .iter()
-            .filter(|(_, _, o)| !matches!(o, Outcome::Acknowledged))
-            .map(|(_, s, _)| *s)
-            .collect();
+        // Settled: a final answer, or a refusal not superseded (a gap of
+        // its own); not an acknowledged State, which is still awaited.
+        let settled: std::collections::BTreeSet<CountryCode> =
+            finals.iter().map(|(_, s, _)| *s).collect();
         let mut wanted = decode_stored::<TraceQuery>(&t.query, self.inner.rules.limits)
             .map(|q| custody::Wanted {
                 imports: q.marking.imports().iter().map(|m| m.country).collect(),
@@ -111,6 +114,7 @@ impl Node {
                 Some(custody::Awaited {
                     state: a.state?,
                     unreachable: a.unreachable.clone().map(|r| (r, a.unreachable_since)),
+                    declined: a.declined.clone(),
                 })
             })
             .filter(|w| w.state != self.inner.state && !settled.contains(&w.state))
@@ -159,11 +163,18 @@ pub enum HolderState {
     /// A final answer restricting the record's details, with the coded reason.
     Withheld { reason: String },
     /// Its latest word is a signed refusal, with the coded reason; a retry
-    /// may be answered, from `retry_after_secs` after it if not 0.
+    /// may be answered. `retry_at` (unix seconds), when the refusal gave
+    /// one: this node asks again then, while the trace waits.
     Refused {
         reason: String,
         retry_after_secs: u32,
+        #[serde(default)]
+        retry_at: Option<u64>,
     },
+    /// It replied to a directed query without an answer, with a code
+    /// (`not_answered`: its policy does not answer; `replayed`: it received
+    /// the query before and has nothing to say). Asked again by `trace retry`.
+    Declined { code: String },
     /// Acknowledged: a person there decides; the answer follows.
     Acknowledged,
     /// Asked, or to be asked, and not answered yet.
@@ -174,12 +185,20 @@ pub enum HolderState {
 }
 
 impl HolderState {
-    /// A final answer or a refusal: nothing more is awaited from it.
-    pub fn is_settled(&self) -> bool {
-        matches!(
-            self,
-            HolderState::Answered | HolderState::Withheld { .. } | HolderState::Refused { .. }
-        )
+    /// Nothing more is awaited from it at `now`: a final answer, a refusal
+    /// without a retry still to come, or a reply without an answer.
+    pub fn is_settled(&self, now: u64) -> bool {
+        match self {
+            HolderState::Answered | HolderState::Withheld { .. } | HolderState::Declined { .. } => {
+                true
+            }
+            HolderState::Refused { retry_at, .. } => retry_at.is_none_or(|at| at <= now),
+            _ => false,
+        }
+    }
+
+    fn is_final(&self) -> bool {
+        matches!(self, HolderState::Answered | HolderState::Withheld { .. })
     }
 }
 
@@ -204,15 +223,18 @@ impl HolderView {
             HolderState::Answered => "answered".to_string(),
             HolderState::Withheld { reason } => format!("withheld: {}", reason.replace('_', " ")),
             HolderState::Refused {
-                reason,
-                retry_after_secs,
+                reason, retry_at, ..
             } => {
                 let mut s = format!("refused: {}", reason.replace('_', " "));
-                if *retry_after_secs > 0 {
-                    s += &format!(" (retry after {retry_after_secs} s)");
+                if let Some(at) = retry_at {
+                    s += &format!(" (asked again from {})", crate::model::format_unix(*at));
                 }
                 s
             }
+            HolderState::Declined { code } => format!(
+                "replied without an answer ({}); `trace retry` asks again",
+                code.replace('_', " ")
+            ),
             HolderState::Acknowledged => "acknowledged: a person there decides".to_string(),
             HolderState::Awaiting => "awaiting an answer".to_string(),
             HolderState::Unreachable { reason, since } => format!(
@@ -227,45 +249,57 @@ impl HolderView {
 }
 
 /// Where each expected holder of a trace stands, from its answers (verified
-/// on receipt; one this node cannot decode now counts as no answer).
+/// on receipt; one this node cannot decode now counts as no answer). A
+/// final answer outranks everything; an acknowledgement outranks a later
+/// refusal (of a retry: the person there still decides).
 pub fn holders(t: &StoredTrace, limits: Limits) -> Vec<HolderView> {
-    let decoded: Vec<(&str, Outcome)> = t
+    let decoded: Vec<(&str, TraceAnswer)> = t
         .answers
         .iter()
         .filter_map(|a| {
             Some((
                 a.peer.as_str(),
-                decode_stored::<TraceAnswer>(&a.bytes, limits)?.outcome,
+                decode_stored::<TraceAnswer>(&a.bytes, limits)?,
             ))
         })
         .collect();
     t.asked
         .iter()
         .map(|a| {
-            let mine = || decoded.iter().filter(|(p, _)| *p == a.peer).map(|(_, o)| o);
-            let standing = if let Some(o) = mine().find(|o| o.is_final()) {
-                match o {
+            let mine = || decoded.iter().filter(|(p, _)| *p == a.peer).map(|(_, b)| b);
+            let refused = mine().rfind(|b| matches!(b.outcome, Outcome::Refused { .. }));
+            let standing = if let Some(b) = mine().find(|b| b.outcome.is_final()) {
+                match b.outcome {
                     Outcome::Withheld { reason } => HolderState::Withheld {
                         reason: reason.code().to_string(),
                     },
                     _ => HolderState::Answered,
                 }
-            } else if let Some(Outcome::Refused {
-                reason,
-                retry_after_secs,
-            }) = mine().rfind(|o| matches!(o, Outcome::Refused { .. }))
+            } else if mine().any(|b| matches!(b.outcome, Outcome::Acknowledged)) {
+                HolderState::Acknowledged
+            } else if let Some(TraceAnswer {
+                outcome:
+                    Outcome::Refused {
+                        reason,
+                        retry_after_secs,
+                    },
+                answered_at,
+                ..
+            }) = refused
             {
                 HolderState::Refused {
                     reason: reason.code().to_string(),
                     retry_after_secs: *retry_after_secs,
+                    retry_at: (*retry_after_secs > 0)
+                        .then(|| answered_at.saturating_add(u64::from(*retry_after_secs))),
                 }
+            } else if let Some(code) = &a.declined {
+                HolderState::Declined { code: code.clone() }
             } else if let Some(why) = &a.unreachable {
                 HolderState::Unreachable {
                     reason: why.clone(),
                     since: a.unreachable_since,
                 }
-            } else if mine().any(|o| matches!(o, Outcome::Acknowledged)) {
-                HolderState::Acknowledged
             } else {
                 HolderState::Awaiting
             };
@@ -281,10 +315,10 @@ pub fn holders(t: &StoredTrace, limits: Limits) -> Vec<HolderView> {
 
 /// Derives a trace's status from where its expected holders stand and its
 /// deadline. `answered` only when every expected holder gave a final answer
-/// (or none is expected); settled with a refusal, or past the deadline with
-/// some final answers, `partial`; past it with none, `timed_out`. An
-/// unreachable holder does not end a trace before its deadline: its query is
-/// delivered when it reconnects.
+/// (or none is expected); every holder settled but some refused or declined,
+/// or past the deadline with some final answers, `partial`; past it with
+/// none, `timed_out`. An unreachable holder, or a refusal whose retry is
+/// still to come, does not end a trace before its deadline.
 pub fn trace_status(t: &StoredTrace, now: u64, limits: Limits) -> TraceStatus {
     let hs = holders(t, limits);
     if hs.is_empty() && !t.nobody_holds {
@@ -295,24 +329,13 @@ pub fn trace_status(t: &StoredTrace, now: u64, limits: Limits) -> TraceStatus {
             TraceStatus::Sent
         };
     }
-    let finals = hs
-        .iter()
-        .filter(|h| {
-            matches!(
-                h.standing,
-                HolderState::Answered | HolderState::Withheld { .. }
-            )
-        })
-        .count();
-    let refused = hs
-        .iter()
-        .filter(|h| matches!(h.standing, HolderState::Refused { .. }))
-        .count();
+    let finals = hs.iter().filter(|h| h.standing.is_final()).count();
+    let settled = hs.iter().filter(|h| h.standing.is_settled(now)).count();
     if finals == hs.len() {
         return TraceStatus::Answered;
     }
-    if finals + refused == hs.len() || now >= t.deadline {
-        return if finals == 0 && refused == 0 {
+    if settled == hs.len() || now >= t.deadline {
+        return if finals == 0 && settled == 0 {
             TraceStatus::TimedOut
         } else {
             TraceStatus::Partial
@@ -408,6 +431,7 @@ mod tests {
             unreachable: None,
             unreachable_since: None,
             expected_by: Vec::new(),
+            declined: None,
         }
     }
 
@@ -484,7 +508,8 @@ mod tests {
             hs[0].standing,
             HolderState::Refused {
                 reason: "clock_skew".into(),
-                retry_after_secs: 0
+                retry_after_secs: 0,
+                retry_at: None,
             }
         );
         assert_eq!(hs[1].standing, HolderState::Answered);

@@ -20,7 +20,7 @@ pub enum TraceStatus {
     /// At least one State acknowledged and a person there will decide.
     Acknowledged,
     /// Every expected holder has given a final answer, or none is expected
-    /// (no member holds records under the marking's prefix).
+    /// (no member is known to hold records under the marking's prefix).
     Answered,
     /// Settled with some expected holders' answers missing or refused: the
     /// deadline passed with a final answer from some but not all, or every
@@ -67,6 +67,11 @@ pub struct Asked {
     /// Why it is expected to answer; empty for traces stored before this was kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expected_by: Vec<ExpectedBy>,
+    /// The code of its reply to a directed query that carried no answer
+    /// (`not_answered`, `replayed`, ...): it is reachable and said nothing
+    /// more; asked again only by `trace retry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declined: Option<String>,
 }
 
 impl Asked {
@@ -77,6 +82,7 @@ impl Asked {
             unreachable: None,
             unreachable_since: None,
             expected_by: vec![why],
+            declined: None,
         }
     }
 

@@ -181,10 +181,12 @@ fn a_state_asked_that_has_not_answered_is_a_gap_never_no_record() {
         Awaited {
             state: cc("DE"),
             unreachable: None,
+            declined: None,
         },
         Awaited {
             state: cc("NG"),
             unreachable: Some(("disconnected".to_string(), Some(1_796_082_660))),
+            declined: None,
         },
     ];
     let k = assemble(
@@ -369,7 +371,10 @@ fn a_prefix_nobody_holds_is_said_so_not_no_record() {
             prefix: "DE/XYZ".into()
         }]
     );
-    assert!(k.to_text().contains("no member holds records under DE/XYZ"));
+    assert!(
+        k.to_text()
+            .contains("no member is known to hold records under DE/XYZ")
+    );
 }
 
 #[test]
