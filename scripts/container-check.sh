@@ -4,6 +4,7 @@
 #
 #   scripts/container-check.sh          as root (rootful podman); .ci/run runs it after `cargo test`
 #
+# 0. Checks that README.md's container commands are among the ones it runs.
 # 1. Installs podman, runc, debootstrap (and binutils, python3) with apt-get if missing.
 # 2. Uses scripts/containers.conf through CONTAINERS_CONF (runc, no forced
 #    RLIMIT_NOFILE, no network unless asked), leaving /etc/containers alone.
@@ -21,6 +22,8 @@
 # Everything listens on 127.0.0.1; nothing is sent beyond the loopback except
 # apt-get's and debootstrap's downloads from Debian's mirror.
 # DEBOOTSTRAP_MIRROR=URL picks another mirror for the base image.
+# README.md's commands leave $S (a two-letter State code) unquoted, as people type them.
+# shellcheck disable=SC2086
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -105,7 +108,7 @@ cleanup() {
     done
   fi
   for s in "${states[@]}"; do
-    podman rm -f -t 5 "tracenet-$s" > /dev/null 2>&1
+    podman rm -f -v -t 5 "tracenet-$s" > /dev/null 2>&1
     podman volume rm -f "tracenet-$s" > /dev/null 2>&1
   done
   [ -z "$made_image" ] || podman rmi -f "$image" > /dev/null 2>&1
@@ -212,7 +215,13 @@ start_node() {
   local S=$1 PORT=$2
   podman run -d --name tracenet-$S --network host -v tracenet-$S:/var/lib/tracenet \
     -e TRACENET_NODE__LISTEN="[\"/ip4/127.0.0.1/tcp/$PORT\"]" -e TRACENET_NODE__API_LISTEN=127.0.0.1:0 tracenet > /dev/null
-  wait_for "tracenet-$S answers status" 60 podman exec tracenet-$S tracenet status
+  wait_for "tracenet-$S answers status" 60 node_answers "$S"
+}
+# The node answers `status`; a container that stopped fails the check at once.
+node_answers() {
+  [ "$(podman inspect --format '{{.State.Running}}' "tracenet-$1")" = true ] ||
+    fail "tracenet-$1 stopped: $(podman logs --tail 5 "tracenet-$1" 2>&1)"
+  podman exec "tracenet-$1" tracenet status
 }
 for s in "${states[@]}"; do
   install_roster "$s"
