@@ -18,7 +18,7 @@
 #       target needs (the build stage also comes after it in this file).
 #       `--format docker` keeps the HEALTHCHECK (podman's default OCI format drops it).
 #
-#   docker run --rm -v tracenet-data:/var/lib/tracenet tracenet init --state DE
+#   docker run --rm -v tracenet-data:/var/lib/tracenet tracenet init --state DE --anchor KEY
 #   docker run -d --name tracenet -v tracenet-data:/var/lib/tracenet -p 4001:4001 tracenet
 #   docker exec tracenet tracenet status
 #
@@ -37,8 +37,9 @@ RUN useradd --system --uid 10001 --home-dir /var/lib/tracenet --shell /usr/sbin/
  && chmod 0700 /var/lib/tracenet
 COPY config/ /usr/share/tracenet/config/
 USER tracenet
-ENV TRACENET_DATA_DIR=/var/lib/tracenet \
-    TRACENET_NODE__LISTEN='["/ip4/0.0.0.0/tcp/4001"]'
+# Listen addresses come from the volume's tracenet.toml (`init --listen`), by
+# default /ip4/0.0.0.0/tcp/4001.
+ENV TRACENET_DATA_DIR=/var/lib/tracenet
 VOLUME ["/var/lib/tracenet"]
 EXPOSE 4001/tcp
 STOPSIGNAL SIGTERM

@@ -5,7 +5,7 @@
 #   scripts/container-check.sh          as root (rootful podman); .ci/run runs it after `cargo test`
 #
 # 0. Checks that README.md's container commands are among the ones it runs.
-# 1. Installs podman, runc, debootstrap (and binutils, python3) with apt-get if missing.
+# 1. Installs podman, runc, debootstrap (and binutils, python3, iproute2) with apt-get if missing.
 # 2. Uses scripts/containers.conf through CONTAINERS_CONF (runc, no forced
 #    RLIMIT_NOFILE, no network unless asked), leaving /etc/containers alone.
 # 3. Builds the base image debian:bookworm-slim with `debootstrap --variant=minbase`
@@ -69,7 +69,7 @@ say "README.md's $n container commands are the ones this script runs"
 # --- 1. tools --------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || fail "run as root: the check uses rootful podman (as CI does)"
 missing=()
-for tool in podman:podman runc:runc debootstrap:debootstrap strip:binutils python3:python3; do
+for tool in podman:podman runc:runc debootstrap:debootstrap strip:binutils python3:python3 ss:iproute2; do
   command -v "${tool%%:*}" > /dev/null || missing+=("${tool#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -178,18 +178,17 @@ ANCHOR=$(json "d['public_key_base64']" < "$work/anchor.json")
 ROSTER=$work/roster.json
 "$bin" roster new --out "$ROSTER" --valid-from "$(date -u +%F)" --valid-until "$(date -u -d '+30 days' +%F)" > /dev/null
 
-# --- 5. each State: volume, key, anchor (README.md's commands) ----------------------
+# --- 5. each State: volume, key, anchor, addresses (README.md's commands) ----------
 declare -A port
 init_state() {
-  local S=$1
+  local S=$1 PORT=$2
   podman volume create tracenet-$S
-  podman run --rm --network none -v tracenet-$S:/var/lib/tracenet tracenet --json init --state $S > "$work/$S.init.json"
-  podman run --rm --network none -v tracenet-$S:/var/lib/tracenet --entrypoint sh tracenet \
-    -c "printf '\n[trust]\nanchors = [\"$ANCHOR\"]\nthreshold = 1\n' >> /var/lib/tracenet/tracenet.toml"
+  podman run --rm --network none -v tracenet-$S:/var/lib/tracenet tracenet --json init --state $S --anchor $ANCHOR \
+    --listen /ip4/127.0.0.1/tcp/$PORT --api-listen 127.0.0.1:0 > "$work/$S.init.json"
 }
 for s in "${states[@]}"; do
-  init_state "$s" > /dev/null
   port[$s]=$(free_port)
+  init_state "$s" "${port[$s]}" > /dev/null
   "$bin" roster add "$ROSTER" --state "$s" --name "State $s" --role member \
     --key "$(json "d['public_key']" < "$work/$s.init.json")" \
     --address "/ip4/127.0.0.1/tcp/${port[$s]}" > /dev/null
@@ -212,9 +211,8 @@ install_roster() {
     tracenet roster install /tmp/roster.json > /dev/null
 }
 start_node() {
-  local S=$1 PORT=$2
-  podman run -d --name tracenet-$S --network host -v tracenet-$S:/var/lib/tracenet \
-    -e TRACENET_NODE__LISTEN="[\"/ip4/127.0.0.1/tcp/$PORT\"]" -e TRACENET_NODE__API_LISTEN=127.0.0.1:0 tracenet > /dev/null
+  local S=$1
+  podman run -d --name tracenet-$S --network host -v tracenet-$S:/var/lib/tracenet tracenet > /dev/null
   wait_for "tracenet-$S answers status" 60 node_answers "$S"
 }
 # The node answers `status`; a container that stopped fails the check at once.
@@ -225,7 +223,7 @@ node_answers() {
 }
 for s in "${states[@]}"; do
   install_roster "$s"
-  start_node "$s" "${port[$s]}"
+  start_node "$s"
 done
 say "DE listens on 127.0.0.1:${port[DE]}, KE on 127.0.0.1:${port[KE]}"
 
@@ -242,8 +240,14 @@ for s in "${states[@]}"; do
   mounts=$(podman inspect --format '{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}};{{end}}' "tracenet-$s")
   [ "$mounts" = "volume tracenet-$s /var/lib/tracenet;" ] ||
     fail "tracenet-$s's data directory is not the volume tracenet-$s: $mounts"
+  # On the host's network: the node listens on 127.0.0.1 only.
+  listening=$(ss -Hltnp | awk -v p="pid=$pid," 'index($0, p) { print $4 }' | sort -u | tr '\n' ' ')
+  [ -n "$listening" ] || fail "tracenet-$s's process $pid listens nowhere"
+  for a in $listening; do
+    case $a in 127.0.0.1:*) ;; *) fail "tracenet-$s listens on $a, beyond the loopback" ;; esac
+  done
 done
-say "both nodes run as uid 10001 with /var/lib/tracenet on their volume"
+say "both nodes run as uid 10001 with /var/lib/tracenet on their volume, listening on 127.0.0.1 only"
 
 connected() { [ "$(podman exec "tracenet-$1" tracenet --json status | json "len(d['net']['connected'])")" -ge 1 ]; }
 for s in "${states[@]}"; do
@@ -265,7 +269,7 @@ say "KE traced $maker DE $serial: DE answered with a hit whose signature verifie
 # The data directory outlives the container: a new KE container on the same
 # volume still knows the trace.
 podman rm -f -t 10 tracenet-KE > /dev/null
-start_node KE "${port[KE]}"
+start_node KE
 podman exec tracenet-KE tracenet --json trace list | grep -q "$trace_id" ||
   fail "the trace $trace_id is gone after KE's container was replaced: the data directory is not on the volume"
 say "KE's trace survives a new container on the same volume"
