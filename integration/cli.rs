@@ -245,9 +245,9 @@ fn the_demo_runs_its_traces_and_stops() {
     assert_eq!(out.matches("trace: ").count(), 5, "{out}");
     assert_eq!(out.matches("status: answered").count(), 5, "{out}");
     assert!(
-        out.contains("hit [Exact]")
-            && out.contains("hit [Folded]")
-            && out.contains("hit [Wildcard]"),
+        out.contains("hit [exact match]")
+            && out.contains("hit [folded match]")
+            && out.contains("hit [wildcard match]"),
         "{out}"
     );
     assert!(out.contains("withheld"), "{out}");

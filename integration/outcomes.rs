@@ -196,3 +196,69 @@ fn a_prefix_nobody_holds_settles_at_once() {
         "{text}"
     );
 }
+
+/// A trace settled because no member was known to hold the prefix is asked
+/// of a member that starts holding it while the trace waits: "no member is
+/// known" was never a final word.
+#[test]
+fn a_member_that_starts_holding_the_prefix_is_asked() {
+    let glock = record("DE-9", "Glock", "AT", "GL1", &[], EVENTS);
+    let fed = Federation::start(vec![
+        NodeSpec::member("DE", vec![glock]),
+        NodeSpec::member("KE", Vec::new()),
+    ]);
+    let sent = trace_walther(fed.node("KE"), "WP104233", &["--timeout", "120"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    assert_eq!(sent["status"], "answered", "{sent:#}");
+    assert_eq!(sent["custody"]["gaps"][0]["kind"], "no_holder", "{sent:#}");
+
+    // DE imports the weapon while running: it subscribes to the prefix.
+    let de = fed.node("DE");
+    let f = de.dir.join("walther.jsonl");
+    std::fs::write(&f, walther("DE-1")).unwrap();
+    de.cli(&["registry", "import", path_str(&f)]);
+    let ke = fed.node("KE");
+    let t = wait_for("DE to be asked and answer", Duration::from_secs(60), || {
+        let t = ke.json(&["trace", "show", &id]);
+        (status_of(&t, "DE") == "answered").then_some(t)
+    });
+    assert_eq!(t["status"], "answered", "{t:#}");
+    assert!(t["answers"].to_string().contains("\"hit\""), "{t:#}");
+    assert!(
+        !t["custody"]["gaps"].to_string().contains("no_holder"),
+        "{t:#}"
+    );
+}
+
+/// A holder whose policy stays silent, asked directly when it returns,
+/// replies without an answer: it is shown as having declined (reachable),
+/// never as unreachable, and the trace settles partial instead of waiting.
+#[test]
+fn a_holder_that_replies_without_an_answer_has_declined() {
+    let other = record("DE-2", "Walther", "DE", "ZZ0001", &[], EVENTS);
+    let mut fed = Federation::start(vec![
+        NodeSpec {
+            node_config: "answer_no_hit = false",
+            ..NodeSpec::member("DE", vec![other])
+        },
+        NodeSpec::member("KE", Vec::new()),
+    ]);
+    fed.wait_subscribed("KE", TOPIC, &["DE"]);
+    take_down(&mut fed, "DE", "KE");
+    let sent = trace_walther(fed.node("KE"), "WP104233", &["--timeout", "120"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    assert_eq!(status_of(&sent, "DE"), "unreachable", "{sent:#}");
+    relaunch(&mut fed, "DE");
+    let ke = fed.node("KE");
+    let t = wait_for("DE's reply", Duration::from_secs(60), || {
+        let t = ke.json(&["trace", "show", &id]);
+        (status_of(&t, "DE") == "declined").then_some(t)
+    });
+    assert_eq!(holder(&t, "DE").unwrap()["code"], "not_answered", "{t:#}");
+    assert_eq!(t["status"], "partial", "{t:#}");
+    let gaps = t["custody"]["gaps"].to_string();
+    assert!(
+        gaps.contains("declined") && !gaps.contains("no_record"),
+        "{gaps}"
+    );
+}

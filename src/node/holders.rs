@@ -269,8 +269,9 @@ impl Node {
     }
 
     /// A member subscribed to a trace topic: remembered for later traces,
-    /// and, for the pending traces on that topic that did not expect it, an
-    /// expected holder from now on, asked directly (it missed the gossip).
+    /// and, for the traces on that topic still waiting (or settled because
+    /// nobody was known) that did not expect it, an expected holder from now
+    /// on, asked directly (it missed the gossip).
     /// Cheap in the event loop when nothing is to be done.
     pub(super) fn on_subscribed(&self, peer: PeerId, topic: Topic) {
         let topic_s = topic.to_string();
@@ -317,11 +318,20 @@ impl Node {
             .unwrap_or_default();
         let peer_s = peer.to_string();
         let mut adopted = Vec::new();
+        let now = unix_now();
         for id in ids {
-            let listed = self
-                .trace(&id)
-                .is_ok_and(|t| t.asked.iter().any(|a| a.peer == peer_s));
-            if listed {
+            // Only traces still waiting, or settled because nobody was known:
+            // an answered trace is not reopened behind the officer's back
+            // (`trace retry` adds the holders expected since).
+            let adopt = self.trace(&id).is_ok_and(|t| {
+                !t.asked.iter().any(|a| a.peer == peer_s)
+                    && (t.nobody_holds
+                        || matches!(
+                            super::trace_status(&t, now, self.inner.rules.limits),
+                            super::TraceStatus::Sent | super::TraceStatus::Acknowledged
+                        ))
+            });
+            if !adopt {
                 continue;
             }
             let r = self.inner.traces.update(&id, |t| {
