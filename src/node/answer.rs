@@ -245,8 +245,10 @@ fn fitting(
     }
 }
 
-/// The hit with each candidate cut to `keep` events (its first, then its
-/// `keep - 1` most recent), `trimmed` if any event was left out.
+/// The hit with each candidate cut to `keep` events, in their order: its
+/// first (the manufacture), its first loss or theft (the point of
+/// diversion, which a cut must not move) when there is room, then its most
+/// recent ones; `trimmed` if any event was left out.
 fn keep_events(candidates: &[Candidate], keep: usize) -> Outcome {
     let mut left_out = 0usize;
     let candidates: Vec<Candidate> = candidates
@@ -254,12 +256,20 @@ fn keep_events(candidates: &[Candidate], keep: usize) -> Outcome {
         .map(|c| {
             let events = &c.record.events;
             let mut c = c.clone();
-            if events.len() > keep && keep >= 1 {
-                left_out += events.len() - keep;
-                let recent = &events[events.len() - (keep - 1)..];
-                c.record.events = std::iter::once(events[0].clone())
-                    .chain(recent.iter().cloned())
-                    .collect();
+            let n = events.len();
+            if n > keep && keep >= 1 {
+                left_out += n - keep;
+                let mut kept = vec![0usize];
+                if let Some(d) = events.iter().position(|e| e.kind.is_diversion())
+                    && d > 0
+                    && keep >= 3
+                    && d < n - (keep - 2)
+                {
+                    kept.push(d);
+                }
+                let recent = keep - kept.len();
+                kept.extend(n - recent..n);
+                c.record.events = kept.into_iter().map(|i| events[i].clone()).collect();
             }
             c
         })
@@ -570,5 +580,27 @@ mod fit_tests {
             assert!(reply.len() <= max_message_bytes.min(limits.max_frame));
             assert!(Reply::decode(&reply, limits).is_ok());
         }
+    }
+
+    #[test]
+    fn a_cut_keeps_the_point_of_diversion() {
+        let mut c = candidate("WP1", 10);
+        c.record.events[3].kind = EventKind::Stolen;
+        let Outcome::Trimmed {
+            candidates,
+            events_left_out,
+        } = keep_events(&[c], 4)
+        else {
+            panic!("not trimmed")
+        };
+        assert_eq!(events_left_out, 6);
+        let days: Vec<i64> = candidates[0]
+            .record
+            .events
+            .iter()
+            .map(|e| e.date.to_days() - 10_000)
+            .collect();
+        assert_eq!(days, vec![0, 3, 8, 9]);
+        assert_eq!(candidates[0].record.events[1].kind, EventKind::Stolen);
     }
 }

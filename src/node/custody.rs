@@ -122,6 +122,10 @@ pub struct LastRecorded {
     pub holder: Option<HolderCategory>,
     /// The date of the last recorded event there.
     pub since: Date,
+    /// When that last event is an export: the State it left for, which has
+    /// no later record of it (it answered without one, or it is this node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exported_to: Option<CountryCode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +197,14 @@ impl Custody {
                 );
             }
             None => match &c.last_recorded {
+                Some(l) if l.exported_to.is_some() => {
+                    s += &format!(
+                        "  point of diversion: not recorded; last recorded leaving {} for {} on {} (exported); no record of it there; fate not recorded\n",
+                        l.state,
+                        l.exported_to.map(|c| c.to_string()).unwrap_or_default(),
+                        l.since
+                    )
+                }
                 Some(l) => {
                     s += &format!(
                         "  point of diversion: not recorded; last recorded with {} ({}) since {}; fate not recorded\n",
@@ -441,7 +453,9 @@ pub fn assemble(
     let diversion = diversion(&chain);
     // Only where nothing is left to ask: an export to a State that has not
     // answered means the records go on there.
-    let last_recorded = (diversion.is_none() && gaps.is_empty())
+    // A trimmed answer still ends where its records end.
+    let nothing_missing = gaps.iter().all(|g| matches!(g, Gap::Trimmed { .. }));
+    let last_recorded = (diversion.is_none() && nothing_missing)
         .then(|| last_recorded(&chain))
         .flatten();
     Custody {
@@ -480,6 +494,9 @@ fn last_recorded(chain: &[Link]) -> Option<LastRecorded> {
         state: last.state,
         holder,
         since: last.date,
+        exported_to: (last.kind == EventKind::Exported)
+            .then_some(last.counterpart)
+            .flatten(),
     })
 }
 

@@ -161,6 +161,7 @@ impl Node {
             followed_up: Vec::new(),
             own_registry: None,
             nobody_holds,
+            timeout_secs: Some(timeout),
         };
         let node = self.clone();
         let mut to_store = stored.clone();
@@ -190,6 +191,7 @@ impl Node {
                 node.ask_and_file(peer, id).await;
             });
         }
+        let mut asked_directly = false;
         for topic in topics {
             match self
                 .inner
@@ -198,7 +200,23 @@ impl Node {
                 .await
             {
                 Ok(()) | Err(net::NetError::NoSubscribers(_)) => {}
-                Err(e) => tracing::warn!(%topic, error = %e, "publishing a trace failed"),
+                Err(e) => {
+                    tracing::warn!(%topic, error = %e, "publishing a trace failed; its subscribers are asked directly");
+                    if std::mem::replace(&mut asked_directly, true) {
+                        continue;
+                    }
+                    for a in &stored.asked {
+                        if a.expected_by.contains(&ExpectedBy::Subscribed)
+                            && let Ok(peer) = a.peer.parse::<PeerId>()
+                        {
+                            let node = self.clone();
+                            let id = stored.id.clone();
+                            self.spawn(async move {
+                                node.ask_and_file(peer, id).await;
+                            });
+                        }
+                    }
+                }
             }
         }
         bump(&self.inner.counters.traces_sent);
@@ -620,7 +638,7 @@ impl Node {
     /// including holders expected since it was sent, and reopens the trace
     /// until a new deadline, within its query's time-to-live.
     pub async fn retry(&self, id: &str) -> Result<StoredTrace, NodeError> {
-        let timeout = self.inner.settings.trace_timeout_secs;
+        let default_timeout = self.inner.settings.trace_timeout_secs;
         let limits = self.inner.rules.limits;
         let node = self.clone();
         let id_owned = id.to_string();
@@ -671,6 +689,7 @@ impl Node {
                 .inner
                 .traces
                 .update(&id_owned, |t| {
+                    let timeout = t.timeout_secs.unwrap_or(default_timeout);
                     t.deadline = (now + timeout).min(expires);
                     for a in &newly_expected {
                         if !t.asked.iter().any(|x| x.peer == a.peer) {

@@ -460,6 +460,7 @@ mod tests {
             followed_up: Vec::new(),
             own_registry: None,
             nobody_holds: false,
+            timeout_secs: None,
         }
     }
 

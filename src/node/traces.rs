@@ -158,6 +158,10 @@ pub struct StoredTrace {
     /// trace waits: a retry asks the expected holders once connected.)
     #[serde(default)]
     pub nobody_holds: bool,
+    /// How long the trace waits for answers, in seconds, as sent (a retry
+    /// reopens it for as long); `None` for traces stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
 }
 
 impl StoredTrace {
@@ -311,6 +315,7 @@ mod tests {
             followed_up: Vec::new(),
             own_registry: None,
             nobody_holds: false,
+            timeout_secs: None,
         };
         let p = libp2p::PeerId::random();
         let cands = [(cc("DE"), p), (cc("NG"), p), (cc("GH"), p), (cc("ZA"), p)];

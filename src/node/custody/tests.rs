@@ -415,3 +415,44 @@ fn the_chain_says_the_direction_of_each_transfer() {
         "{text}"
     );
 }
+
+#[test]
+fn records_that_end_with_an_export_say_where_the_weapon_went() {
+    use EventKind::*;
+    let de = hit(vec![
+        ev(
+            "2010-01-01",
+            Manufactured,
+            None,
+            Some(HolderCategory::Manufacturer),
+        ),
+        ev("2012-05-02", Exported, Some("NG"), None),
+    ]);
+    let no_hit = Outcome::NoHit;
+    let answers = [
+        AnswerInput {
+            index: Some(0),
+            state: cc("DE"),
+            outcome: &de,
+        },
+        AnswerInput {
+            index: Some(1),
+            state: cc("NG"),
+            outcome: &no_hit,
+        },
+    ];
+    let k = assemble(
+        &answers,
+        &[cc("DE"), cc("NG")].into_iter().collect(),
+        &[],
+        &Wanted::default(),
+    );
+    let l = k.last_recorded.clone().unwrap();
+    assert_eq!((l.state, l.exported_to), (cc("DE"), Some(cc("NG"))));
+    let text = k.to_text();
+    assert!(
+        text.contains("last recorded leaving DE for NG on 2012-05-02 (exported)"),
+        "{text}"
+    );
+    assert!(!text.contains("with DE (manufacturer)"), "{text}");
+}
