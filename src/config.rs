@@ -82,8 +82,93 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error("{at}: {key} = {value} is out of range: it must be between {min} and {max} ({why})")]
+    Range {
+        /// The file and line (`FILE:LINE`), or the file alone when the value
+        /// came from an environment variable.
+        at: String,
+        key: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+        why: &'static str,
+    },
     #[error("{path}: makers: {source}")]
     Makers { path: PathBuf, source: MakerError },
+}
+
+/// Every numeric key of `tracenet.toml`, its range and why: the one place
+/// ranges are decided. config/node.toml documents the same.
+pub const RANGES: &[(&str, u64, u64, &str)] = &[
+    (
+        "registry.cache_mb",
+        1,
+        1_048_576,
+        "MiB of sled's page cache",
+    ),
+    ("registry.max_line_bytes", 1_024, 1 << 30, "bytes"),
+    ("node.api_header_timeout_secs", 1, 3_600, "seconds"),
+    (
+        "node.max_candidates",
+        1,
+        crate::protocol::MAX_CANDIDATES as u64,
+        "the protocol's bound on a hit",
+    ),
+    (
+        "node.queries_per_minute",
+        1,
+        1_000_000,
+        "per requesting State",
+    ),
+    (
+        "node.fuzzy_queries_per_minute",
+        1,
+        1_000_000,
+        "per requesting State",
+    ),
+    (
+        "node.max_concurrent_queries",
+        1,
+        settings::MAX_CONCURRENT_QUERIES as u64,
+        "each holds a blocking thread",
+    ),
+    (
+        "node.trace_ttl_secs",
+        1,
+        7 * 86_400,
+        "7 days is the longest time-to-live members accept",
+    ),
+    (
+        "node.trace_timeout_secs",
+        1,
+        7 * 86_400,
+        "seconds, at most 7 days",
+    ),
+    ("node.clock_skew_secs", 0, 3_600, "seconds"),
+    (
+        "node.max_message_bytes",
+        4_096,
+        crate::protocol::MAX_FRAME_CEILING as u64,
+        "bytes: a signed answer must fit",
+    ),
+    ("node.max_connections", 8, 65_536, "connections"),
+    ("node.max_follow_ups", 0, 64, "States per trace"),
+    ("node.audit_sign_every_secs", 1, 7 * 86_400, "seconds"),
+];
+
+/// The line (from 1) where `section.key` is set in a TOML text, if it is.
+fn line_of(text: &str, dotted: &str) -> Option<usize> {
+    let (section, key) = dotted.split_once('.')?;
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if let Some(name) = l.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            current = name.trim().to_string();
+        } else if current == section && l.split_once('=').is_some_and(|(k, _)| k.trim() == key) {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 impl Config {
@@ -146,7 +231,7 @@ impl Config {
                 e.message()
             ))
         })?;
-        cfg.check(path)?;
+        cfg.check(path, &text)?;
         Ok(cfg)
     }
 
@@ -176,12 +261,57 @@ impl Config {
                 message: e.message().to_string(),
             }
         })?;
-        cfg.check(path)?;
+        cfg.check(path, text)?;
         Ok(cfg)
     }
 
-    /// What the types cannot check: the maker table, addresses, trust anchors.
-    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+    /// Every numeric key with its value: checked against [`RANGES`].
+    fn numbers(&self) -> Vec<(&'static str, u64)> {
+        let n = &self.node;
+        let u = |x: usize| x as u64;
+        vec![
+            ("registry.cache_mb", self.registry.cache_mb),
+            ("registry.max_line_bytes", u(self.registry.max_line_bytes)),
+            ("node.api_header_timeout_secs", n.api_header_timeout_secs),
+            ("node.max_candidates", u(n.max_candidates)),
+            ("node.queries_per_minute", u64::from(n.queries_per_minute)),
+            (
+                "node.fuzzy_queries_per_minute",
+                u64::from(n.fuzzy_queries_per_minute),
+            ),
+            ("node.max_concurrent_queries", u(n.max_concurrent_queries)),
+            ("node.trace_ttl_secs", u64::from(n.trace_ttl_secs)),
+            ("node.trace_timeout_secs", n.trace_timeout_secs),
+            ("node.clock_skew_secs", n.clock_skew_secs),
+            ("node.max_message_bytes", u(n.max_message_bytes)),
+            ("node.max_connections", u64::from(n.max_connections)),
+            ("node.max_follow_ups", u(n.max_follow_ups)),
+            ("node.audit_sign_every_secs", n.audit_sign_every_secs),
+        ]
+    }
+
+    /// What the types cannot check: the numbers' ranges (naming the line in
+    /// `text`, when the key is written there rather than set by an
+    /// environment variable), the maker table, addresses, trust anchors.
+    fn check(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        for (key, value) in self.numbers() {
+            let Some((_, min, max, why)) = RANGES.iter().find(|(k, ..)| *k == key) else {
+                continue;
+            };
+            if !(*min..=*max).contains(&value) {
+                let at = line_of(text, key)
+                    .map(|l| format!("{}:{l}", path.display()))
+                    .unwrap_or_else(|| path.display().to_string());
+                return Err(ConfigError::Range {
+                    at,
+                    key,
+                    value,
+                    min: *min,
+                    max: *max,
+                    why,
+                });
+            }
+        }
         self.maker_table().map_err(|source| ConfigError::Makers {
             path: path.to_path_buf(),
             source,
@@ -382,5 +512,38 @@ mod tests {
             Config::parse(Path::new("t.toml"), clash),
             Err(ConfigError::Makers { .. })
         ));
+    }
+
+    #[test]
+    fn every_numeric_key_is_checked_at_its_bounds_with_its_line() {
+        let head = "state = \"DE\"\n";
+        for (key, min, max, _) in RANGES {
+            let (section, k) = key.split_once('.').unwrap();
+            let parse = |v: u64| {
+                let text = format!("{head}# a comment\n[{section}]\n{k} = {v}\n");
+                Config::parse(Path::new("t.toml"), &text)
+            };
+            for v in [*min, (*min).max(1), *max] {
+                assert!(parse(v).is_ok(), "{key} = {v}: {:?}", parse(v).err());
+            }
+            for v in [min.checked_sub(1), max.checked_add(1)]
+                .into_iter()
+                .flatten()
+            {
+                let e = parse(v).unwrap_err().to_string();
+                assert!(e.starts_with("t.toml:4: "), "{key} = {v}: {e}");
+                assert!(e.contains(key) && e.contains("out of range"), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_value_from_the_environment_is_checked_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tracenet.toml");
+        std::fs::write(&p, "state = \"DE\"\n").unwrap();
+        let vars = [("TRACENET_REGISTRY__CACHE_MB".to_string(), "0".to_string())];
+        let e = Config::load_with_env(&p, &vars).unwrap_err().to_string();
+        assert!(e.contains("registry.cache_mb = 0 is out of range"), "{e}");
     }
 }

@@ -140,59 +140,10 @@ impl NodeSettings {
                 "node.api_listen: {api} is not a loopback address; the control API only listens on 127.0.0.1 or ::1"
             ));
         }
-        if self.api_header_timeout_secs == 0 {
-            return Err("node.api_header_timeout_secs must be at least 1".into());
-        }
-        if self.trace_ttl_secs == 0 || self.trace_timeout_secs == 0 {
-            return Err(
-                "node.trace_ttl_secs and node.trace_timeout_secs must be at least 1".into(),
-            );
-        }
-        // Every node refuses a longer time-to-live (`ttl_too_long`), silently
-        // over gossip: a node sending one would only ever time out.
-        let max_ttl = crate::protocol::Freshness::default().max_ttl_secs;
-        if self.trace_ttl_secs > max_ttl {
-            return Err(format!(
-                "node.trace_ttl_secs: {} is over {max_ttl} (7 days), the longest time-to-live members accept",
-                self.trace_ttl_secs
-            ));
-        }
-        if !(1..=MAX_CONCURRENT_QUERIES).contains(&self.max_concurrent_queries) {
-            return Err(format!(
-                "node.max_concurrent_queries: {} must be between 1 and {MAX_CONCURRENT_QUERIES}",
-                self.max_concurrent_queries
-            ));
-        }
+        // Numbers are checked against `config::RANGES`, with their line.
         Ok(())
     }
 }
 
 /// The most queries a node may answer at once (each holds a blocking thread).
 pub const MAX_CONCURRENT_QUERIES: usize = 4096;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn out_of_range_numbers_are_refused_with_their_key() {
-        let ok = NodeSettings::default();
-        assert!(ok.validate().is_ok());
-        let long = NodeSettings {
-            trace_ttl_secs: 7 * 86_400 + 1,
-            ..NodeSettings::default()
-        };
-        assert!(long.validate().unwrap_err().contains("node.trace_ttl_secs"));
-        for n in [0, MAX_CONCURRENT_QUERIES + 1] {
-            let s = NodeSettings {
-                max_concurrent_queries: n,
-                ..NodeSettings::default()
-            };
-            assert!(
-                s.validate()
-                    .unwrap_err()
-                    .contains("node.max_concurrent_queries")
-            );
-        }
-    }
-}
