@@ -104,9 +104,15 @@ fn errors_are_one_line_with_the_right_exit_code() {
     assert_eq!(e.lines().count(), 1, "{e}");
     assert!(e.contains("tracenet init"), "{e}");
 
+    // A bad value is a usage error, as clap's own: exit 2 and the usage line.
     let o = run(d.path(), &["init", "--state", "XX"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("ISO 3166-1"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Usage: tracenet init"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = run(d.path(), &["registry", "find", "--nonsense"]);
     assert_eq!(o.status.code(), Some(2));
@@ -216,12 +222,15 @@ fn a_trace_with_bad_input_is_refused_before_anything_is_sent() {
         let mut args: Vec<&str> = base.to_vec();
         args.extend_from_slice(extra);
         let o = run(d.path(), &args);
-        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: a usage error");
         let e = stderr(&o);
+        let first = e.lines().next().unwrap_or("");
         assert!(
-            e.contains(needle) && e.lines().count() == 1,
+            first.starts_with("error: ") && first.contains(needle),
             "{args:?}: {e}"
         );
+        assert!(e.contains("Usage: tracenet trace"), "{args:?}: {e}");
+        assert!(!e.contains("trace refused"), "{args:?}: {e}");
         assert!(
             !e.contains("no node is running"),
             "{args:?}: validated too late: {e}"
@@ -354,7 +363,7 @@ fn init_and_roster_install_take_what_a_node_needs() {
         ("--api-listen", "10.0.0.1:80"),
     ] {
         let o = common::run(&bad, &["init", "--state", "NG", flag, value]);
-        assert_eq!(o.status.code(), Some(1), "{flag}");
+        assert_eq!(o.status.code(), Some(2), "{flag}: a usage error");
         let err = common::stderr(&o);
         assert!(err.contains(flag.trim_start_matches("--")), "{flag}: {err}");
         assert!(!bad.join("tracenet.toml").exists(), "{flag}");

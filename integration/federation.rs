@@ -439,11 +439,26 @@ fn a_retry_reaches_a_state_that_missed_the_trace() {
             .contains(&fr_peer)
             .then_some(())
     });
-    fed.node("KE").json(&["trace", "retry", &id]);
+    // (Store-and-forward may have delivered it already: then there is
+    // nothing to retry, and the retry says so.)
+    let o = common::run(&fed.node("KE").dir, &["trace", "retry", &id]);
+    assert!(
+        o.status.success() || common::stderr(&o).contains("nothing to retry"),
+        "{}",
+        common::stderr(&o)
+    );
     let t = fed.node("KE").json(&["trace", "show", &id, "--wait", "20"]);
     assert_eq!(t["status"], "answered", "{t:#}");
     assert!(
         answers_by_state(&t).contains(&("FR".to_string(), "no_hit".to_string())),
         "{t:#}"
+    );
+    // Now every expected State has answered: a retry says there is nothing to do.
+    let o = common::run(&fed.node("KE").dir, &["trace", "retry", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        common::stderr(&o).contains("nothing to retry"),
+        "{}",
+        common::stderr(&o)
     );
 }

@@ -11,6 +11,9 @@ fn main() {
     tracenet::cli::install_panic_hook();
     let cli = tracenet::cli::Cli::parse();
     if let Err(e) = tracenet::cli::run(cli) {
+        if let Some(usage) = e.downcast_ref::<clap::Error>() {
+            usage.exit();
+        }
         if tracenet::cli::closed_stdout(&e) {
             std::process::exit(tracenet::cli::EXIT_CLOSED_STDOUT);
         }

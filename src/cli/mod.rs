@@ -18,6 +18,20 @@ pub use output::Context;
 pub const EXIT_RUNTIME: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
+/// A usage error found after clap's parsing (a value clap cannot check,
+/// such as a serial of only `*`): reported like clap's own, with the
+/// subcommand's usage line, exit status 2. `main` exits through it.
+pub fn usage_error(subcommand: &str, message: impl std::fmt::Display) -> anyhow::Error {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let err = match cmd.find_subcommand_mut(subcommand) {
+        Some(sub) => sub.error(clap::error::ErrorKind::ValueValidation, message),
+        None => cmd.error(clap::error::ErrorKind::ValueValidation, message),
+    };
+    anyhow::Error::new(err)
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tracenet",
@@ -258,7 +272,8 @@ enum InitRole {
 
 fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let state = crate::model::CountryCode::parse(&args.state)?;
+    let state = crate::model::CountryCode::parse(&args.state)
+        .map_err(|e| usage_error("init", format!("--state {:?}: {e}", args.state)))?;
     let role = match args.role {
         InitRole::Member => crate::config::Role::Member,
         InitRole::Bootstrap => crate::config::Role::Bootstrap,
@@ -266,20 +281,26 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
     // Each flag checked on its own first, so that the error names it.
     for a in &args.anchors {
         crate::protocol::PublicKey::parse(a).map_err(|e| {
-            anyhow::anyhow!("--anchor {a:?}: {e}; give the regional organisation's public key (32 bytes, hex or base64)")
+            usage_error("init", format!("--anchor {a:?}: {e}; give the regional organisation's public key (32 bytes, hex or base64)"))
         })?;
     }
     if let Some(t) = args.threshold
         && (t == 0 || usize::from(t) > args.anchors.len())
     {
-        anyhow::bail!(
-            "--threshold {t}: must be between 1 and the number of --anchor keys ({})",
-            args.anchors.len()
-        );
+        return Err(usage_error(
+            "init",
+            format!(
+                "--threshold {t}: must be between 1 and the number of --anchor keys ({})",
+                args.anchors.len()
+            ),
+        ));
     }
     for l in &args.listen {
         l.parse::<libp2p::Multiaddr>().map_err(|e| {
-            anyhow::anyhow!("--listen {l:?}: {e}; write a multiaddr such as /ip4/0.0.0.0/tcp/4001")
+            usage_error(
+                "init",
+                format!("--listen {l:?}: {e}; write a multiaddr such as /ip4/0.0.0.0/tcp/4001"),
+            )
         })?;
     }
     if let Some(a) = &args.api_listen {
@@ -287,9 +308,12 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
             .parse::<std::net::SocketAddr>()
             .map(|s| s.ip().is_loopback());
         if loopback != Ok(true) {
-            anyhow::bail!(
-                "--api-listen {a:?}: give a loopback address and port, such as 127.0.0.1:7701 (port 0 picks a free one); the control API never listens beyond this machine"
-            );
+            return Err(usage_error(
+                "init",
+                format!(
+                    "--api-listen {a:?}: give a loopback address and port, such as 127.0.0.1:7701 (port 0 picks a free one); the control API never listens beyond this machine"
+                ),
+            ));
         }
     }
     let initial = crate::config::Initial {

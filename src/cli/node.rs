@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -164,7 +163,7 @@ pub fn with_client<T>(
 
 fn need(v: Option<String>, flag: &str) -> anyhow::Result<String> {
     v.filter(|s| !s.trim().is_empty())
-        .with_context(|| format!("{flag} is required to send a trace"))
+        .ok_or_else(|| super::usage_error("trace", format!("{flag} is required to send a trace")))
 }
 
 pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
@@ -224,8 +223,15 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         case: a.case,
         note: a.note,
     };
-    // Refused here, before the node is even asked, if any field is wrong.
-    req.clone().into_new_trace()?;
+    // Refused here, before the node is even asked, if any field is wrong:
+    // a usage error, as clap's own.
+    if let Err(e) = req.clone().into_new_trace() {
+        let msg = match e {
+            crate::node::NodeError::BadTrace(m) => m,
+            other => other.to_string(),
+        };
+        return Err(super::usage_error("trace", msg));
+    }
     let wait = a.wait;
     with_client(ctx, async |c| {
         let sent: TraceView = c.post("/v1/traces", &req).await?;
@@ -498,8 +504,26 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| "?".into());
             let members = s["roster_members"].as_u64().unwrap_or(0);
+            // `[seq, "hash"]`, or null before the first entry.
+            let head = match s["audit_head"].as_array().map(|a| a.as_slice()) {
+                Some([seq, hash]) => format!(
+                    "entry {} ({}...)",
+                    seq,
+                    hash.as_str().unwrap_or("").chars().take(16).collect::<String>()
+                ),
+                _ => "no entries yet".to_string(),
+            };
+            let records = match s["registry_records"].as_u64() {
+                Some(n) => crate::model::count(n, "record"),
+                None => "none (a bootstrap node holds no registry)".to_string(),
+            };
+            let expiry = match s["roster_state"].as_str() {
+                Some("expires_soon") => " (expires soon: install the next roster)",
+                Some("expired") => " (EXPIRED: nothing is accepted until the next roster is installed)",
+                _ => "",
+            };
             format!(
-                "{} node of {} ({}), up {} s\n  roster version {} valid until {}, {} members\n  peers connected: {} of {}\n  topics subscribed: {}\n  registry records: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n",
+                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {} members\n  peers connected: {} of {}\n  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n",
                 s["role"].as_str().unwrap_or("?"),
                 s["state"].as_str().unwrap_or("?"),
                 s["peer_id"].as_str().unwrap_or("?"),
@@ -510,10 +534,10 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 s["net"]["connected"].as_array().map(|a| a.len()).unwrap_or(0),
                 members.saturating_sub(1),
                 s["net"]["subscribed"].as_array().map(|a| a.len()).unwrap_or(0),
-                s["registry_records"],
+                records,
                 s["inbox_pending"],
                 s["alerts"],
-                s["audit_head"]
+                head
             )
         })
     })
@@ -527,7 +551,8 @@ pub fn run_report(
 ) -> anyhow::Result<()> {
     let day = |d: crate::model::Date| (d.to_days().max(0) as u64) * 86_400;
     let from = from.map(day).unwrap_or(0);
-    let to = to.map(|d| day(d) + 86_400).unwrap_or(u64::MAX);
+    // Up to the end of today unless told: a period people can read.
+    let to = day(to.unwrap_or_else(crate::model::Date::today)) + 86_400;
     with_client(ctx, async |c| {
         let r: crate::node::report::Report =
             c.get(&format!("/v1/report?from={from}&to={to}")).await?;
@@ -536,7 +561,21 @@ pub fn run_report(
             return Ok(());
         }
         ctx.emit(&r, |r| {
+            let date = |secs: u64| {
+                crate::model::Date::from_days((secs / 86_400) as i64)
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| secs.to_string())
+            };
             let mut s = format!(
+                "period: {} to {} (UTC days, inclusive)\n",
+                if r.from == 0 {
+                    "the beginning".to_string()
+                } else {
+                    date(r.from)
+                },
+                date(r.to.saturating_sub(1))
+            );
+            s += &format!(
                 "traces sent {} (answered {}, partial {}, timed out {}, open {})\nqueries received {}, refused {}; answers sent {}, withheld {}, acknowledged {}\n",
                 r.traces_sent,
                 r.traces_answered,

@@ -18,6 +18,10 @@ pub enum SerialError {
     TooLong(usize),
     #[error("serial contains the control character U+{0:04X}")]
     Control(u32),
+    #[error(
+        "a serial of only `*` would match every serial of the maker; give the characters that can be read, with `?` for each one that cannot"
+    )]
+    OnlyWildcards,
 }
 
 /// Folds case and drops spaces, dashes, dots and slashes: the form in which two
@@ -141,7 +145,7 @@ impl SerialQuery {
         let wildcards = normalised.contains(['?', '*']);
         if wildcards && normalised.chars().all(|c| c == '*') {
             // "*" alone would match every serial of a maker.
-            return Err(SerialError::Empty);
+            return Err(SerialError::OnlyWildcards);
         }
         Ok(SerialQuery {
             folded: normalised.chars().map(fold_char).collect(),
@@ -374,7 +378,10 @@ mod tests {
         );
         assert!(q("A*B*C").matches("AXXBYYC").is_some());
         assert!(q("A*B*C").matches("AXXBYY").is_none());
-        assert_eq!(SerialQuery::parse("**").unwrap_err(), SerialError::Empty);
+        assert_eq!(
+            SerialQuery::parse("**").unwrap_err(),
+            SerialError::OnlyWildcards
+        );
     }
 
     #[test]

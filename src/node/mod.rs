@@ -127,6 +127,10 @@ pub enum NodeError {
     BadTrace(String),
     #[error("no trace {0} on this node; `tracenet trace list` shows them")]
     NoSuchTrace(String),
+    #[error(
+        "trace {0}: every expected State has given its final answer; nothing to retry (`tracenet trace show {0}`)"
+    )]
+    NothingToRetry(String),
     #[error("{0}")]
     Decide(#[from] DecideError),
     #[error("{0}")]

@@ -31,6 +31,9 @@ pub fn trace_marking(
 ) -> Result<Marking, NodeError> {
     let bad = |e: String| NodeError::BadTrace(e);
     let country = CountryCode::parse(country).map_err(|e| bad(format!("--country: {e}")))?;
+    // As the holders will read it: a serial they would refuse is refused here.
+    crate::marking::SerialQuery::parse(serial)
+        .map_err(|e| bad(format!("--serial {serial:?}: {e}")))?;
     let imports = imports
         .iter()
         .map(|s| {

@@ -675,6 +675,13 @@ impl Node {
         let id_owned = id.to_string();
         let (t, waiting) = tokio::task::spawn_blocking(move || {
             let t = node.trace(&id_owned)?;
+            let unanswered = t.asked.iter().any(|a| !t.final_at.contains_key(&a.peer));
+            let new = newly_expected
+                .iter()
+                .any(|a| !t.asked.iter().any(|x| x.peer == a.peer));
+            if !unanswered && !new {
+                return Err(NodeError::NothingToRetry(id_owned.clone()));
+            }
             let expires = crate::node::decode_stored::<TraceQuery>(&t.query, limits)
                 .map(|q| q.issued_at.saturating_add(u64::from(q.ttl_secs)))
                 .unwrap_or(0);
