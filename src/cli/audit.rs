@@ -24,7 +24,10 @@ pub enum AuditCommand {
     /// entry, if anything was changed, removed or reordered.
     Verify,
     /// Write every entry as JSON Lines (`-` for standard output).
-    Export { file: PathBuf },
+    Export {
+        /// Where to write the entries, one JSON document per line.
+        file: PathBuf,
+    },
 }
 
 fn since_secs(d: Option<Date>) -> u64 {

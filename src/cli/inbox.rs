@@ -13,15 +13,19 @@ pub enum InboxCommand {
     List,
     /// Answer a request: a signed hit at the policy's level, or at --disclose.
     Approve {
+        /// The inbox item's id, as `tracenet inbox` lists it.
         id: String,
-        /// full, no_holders, month, year or acknowledge_only.
-        #[arg(long, value_name = "LEVEL")]
+        /// What the hit discloses, instead of the policy's level.
+        #[arg(long, value_name = "LEVEL", value_parser = ["full", "no_holders", "month", "year", "acknowledge_only"])]
         disclose: Option<String>,
     },
-    /// Refuse a request with a reason code: ongoing_investigation, national_law, other.
+    /// Refuse a request with a reason code (ITI para 20); the requester gets
+    /// a signed `withheld` answer with it.
     Refuse {
+        /// The inbox item's id, as `tracenet inbox` lists it.
         id: String,
-        #[arg(long, value_name = "CODE")]
+        /// Why the details are withheld.
+        #[arg(long, value_name = "CODE", value_parser = ["ongoing_investigation", "national_law", "other"])]
         reason: String,
     },
 }

@@ -115,7 +115,10 @@ pub enum Command {
 pub enum ConfigCommand {
     /// Validate a configuration file, with the TRACENET_* environment applied,
     /// and print the settings in effect; errors name the file, line and key.
-    Check { file: Option<PathBuf> },
+    Check {
+        /// The file to check; default DATA_DIR/tracenet.toml.
+        file: Option<PathBuf>,
+    },
 }
 
 /// The per-user default data directory: `$XDG_DATA_HOME/tracenet`, else

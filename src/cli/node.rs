@@ -33,37 +33,47 @@ pub struct TraceArgs {
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// Manufacturer as marked on the weapon.
+    /// [required to send] Manufacturer as marked on the weapon.
     #[arg(long)]
     pub maker: Option<String>,
-    /// Country of manufacture (ISO 3166-1 alpha-2).
+    /// [required to send] Country of manufacture (ISO 3166-1 alpha-2).
     #[arg(long, value_name = "CC")]
     pub country: Option<String>,
-    /// Serial as read; `?` for one obliterated character, `*` for several.
+    /// [required to send] Serial as read; `?` for one obliterated character,
+    /// `*` for several (not `*` alone).
     #[arg(long)]
     pub serial: Option<String>,
     /// An import mark, `CC` or `CC:YEAR`; may be repeated.
     #[arg(long = "import", value_name = "CC:YEAR")]
     pub imports: Vec<String>,
-    /// Weapon category (pistol, rifle, assault_rifle, ...).
+    /// [required to send] Weapon category: pistol, revolver, rifle, carbine,
+    /// assault_rifle, submachine_gun, shotgun, light_machine_gun,
+    /// heavy_machine_gun, grenade_launcher, mortar, other.
     #[arg(long)]
     pub category: Option<String>,
+    /// Calibre as marked, e.g. 9x19mm or 7.62x39 (1 to 24 characters).
     #[arg(long)]
     pub calibre: Option<String>,
-    /// Why the weapon is considered illicit: seized_in_crime, illicit_possession,
-    /// illicit_transfer, found_abandoned, conflict_recovery, altered_markings, other.
+    /// [required to send] Why the weapon is considered illicit (ITI para 17):
+    /// seized_in_crime, illicit_possession, illicit_transfer, found_abandoned,
+    /// conflict_recovery, altered_markings, other.
     #[arg(long)]
     pub ground: Option<String>,
-    /// What the information is for: criminal_investigation, judicial_proceedings,
-    /// diversion_analysis, sanctions_monitoring, other.
+    /// [required to send] What the information is for (ITI para 17):
+    /// criminal_investigation, judicial_proceedings, diversion_analysis,
+    /// sanctions_monitoring, other.
     #[arg(long = "use", value_name = "USE")]
     pub intended_use: Option<String>,
+    /// Urgent priority: holders whose policy reviews urgent requests
+    /// acknowledge at once and a person there decides.
     #[arg(long)]
     pub urgent: bool,
     /// Wait up to SECS, printing answers as they arrive.
     #[arg(long, value_name = "SECS")]
     pub wait: Option<u64>,
-    /// How long the trace waits for answers before it is partial.
+    /// How long the trace waits for answers (and the query stays valid)
+    /// before it is partial; default node.trace_timeout_secs (24 h), at most
+    /// 604800 (7 days).
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
     /// Local case reference; kept on this node, never sent.
@@ -80,6 +90,7 @@ pub enum TraceCommand {
     List,
     /// One trace with its answers (also after a restart).
     Show {
+        /// The trace's id, as `tracenet trace list` shows it.
         id: String,
         /// Wait up to SECS for the trace to settle.
         #[arg(long, value_name = "SECS")]
@@ -87,14 +98,20 @@ pub enum TraceCommand {
     },
     /// Write the evidence bundle of a trace, for `tracenet verify`.
     Export {
+        /// The trace's id, as `tracenet trace list` shows it.
         id: String,
+        /// Where to write the bundle (JSON).
         file: std::path::PathBuf,
         /// Replace FILE if it exists (without it, an existing file is an error).
         #[arg(long)]
         force: bool,
     },
-    /// Send a trace again, straight to the States that have not answered.
-    Retry { id: String },
+    /// Send a trace again, straight to every expected State without a final
+    /// answer (and to States expected since it was sent).
+    Retry {
+        /// The trace's id, as `tracenet trace list` shows it.
+        id: String,
+    },
 }
 
 pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
