@@ -149,6 +149,21 @@ fn a_waiting_query_survives_a_kill_of_the_requester() {
         "{:#}",
         t["answers"]
     );
+
+    // With both nodes stopped, what they hold is still readable.
+    fed.node_mut("KE").kill();
+    fed.node_mut("DE").kill();
+    let ke = fed.node("KE");
+    let shown = ke.json(&["trace", "show", &id]);
+    assert_eq!(shown["status"], "answered", "{shown:#}");
+    assert_eq!(shown["custody"]["diversion"]["last_lawful_state"], "DE");
+    assert!(ke.cli(&["trace", "list"]).contains(&id));
+    assert_eq!(ke.json(&["report"])["traces_answered"], 1);
+    assert!(ke.json(&["inbox"]).as_array().unwrap().is_empty());
+    let alerts = fed.node("DE").json(&["alerts"]);
+    assert!(alerts.to_string().contains("KE"), "{alerts}");
+    let text = fed.node("DE").cli(&["alerts"]);
+    assert!(text.contains(" UTC ") && text.contains("KE"), "{text}");
 }
 
 /// Situation 5: a prefix no member holds settles at once, asking nobody,

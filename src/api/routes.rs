@@ -88,20 +88,6 @@ pub struct DecideRequest {
     pub reason: Option<String>,
 }
 
-/// An inbox item with its query's ITI fields decoded.
-fn inbox_view(node: &Node, i: &crate::node::inbox::InboxItem) -> serde_json::Value {
-    let q = crate::node::decode_stored::<crate::protocol::TraceQuery>(&i.query, node.limits());
-    serde_json::json!({
-        "id": i.id,
-        "received_at": i.received_at,
-        "deadline": i.deadline,
-        "reason": i.reason,
-        "requester": i.requester,
-        "status": i.status,
-        "query": q,
-    })
-}
-
 /// Parses one of a closed vocabulary written as a JSON string.
 fn word<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, NodeError> {
     serde_json::from_value(serde_json::Value::String(s.trim().to_string()))
@@ -220,7 +206,7 @@ async fn send_trace(State(node): State<Node>, JsonBody(req): JsonBody<TraceReque
         .send_trace(req.into_new_trace()?)
         .await
         .map_err(NodeError::from)?;
-    ok(&trace_view(&node, &t))
+    ok(&trace_view(&node.judge(), &t))
 }
 
 /// Runs store reads and the views built on them on a blocking thread, off the
@@ -235,10 +221,11 @@ async fn off_thread<T: Send + 'static>(
 
 async fn list_traces(State(node): State<Node>) -> Reply {
     let views: Vec<TraceView> = off_thread(move || {
+        let judge = node.judge();
         Ok(node
             .traces()?
             .iter()
-            .map(|t| trace_view(&node, t))
+            .map(|t| trace_view(&judge, t))
             .collect())
     })
     .await?;
@@ -247,7 +234,7 @@ async fn list_traces(State(node): State<Node>) -> Reply {
 
 async fn retry(State(node): State<Node>, Path(id): Path<String>) -> Reply {
     let t = node.retry(&id).await?;
-    ok(&trace_view(&node, &t))
+    ok(&trace_view(&node.judge(), &t))
 }
 
 async fn install_roster(State(node): State<Node>, RawBody(body): RawBody) -> Reply {
@@ -261,7 +248,10 @@ async fn install_roster(State(node): State<Node>, RawBody(body): RawBody) -> Rep
 async fn inbox(State(node): State<Node>) -> Reply {
     let views: Vec<serde_json::Value> = off_thread(move || {
         let items = node.inbox().list().map_err(Failure::internal)?;
-        Ok(items.iter().map(|i| inbox_view(&node, i)).collect())
+        Ok(items
+            .iter()
+            .map(|i| super::inbox_view(node.limits(), i))
+            .collect())
     })
     .await?;
     ok(&views)
@@ -279,7 +269,7 @@ async fn approve(
         .transpose()
         .map_err(|e| Failure::bad_request(format!("--disclose {e}")))?;
     let item = node.decide(&id, Some(level), None).await?;
-    ok(&inbox_view(&node, &item))
+    ok(&super::inbox_view(node.limits(), &item))
 }
 
 async fn refuse(
@@ -290,7 +280,7 @@ async fn refuse(
     let reason =
         word::<crate::protocol::WithheldReason>("--reason", req.reason.as_deref().unwrap_or(""))?;
     let item = node.decide(&id, None, Some(reason)).await?;
-    ok(&inbox_view(&node, &item))
+    ok(&super::inbox_view(node.limits(), &item))
 }
 
 /// A numeric query parameter; absent or unreadable gives `default`.
@@ -389,7 +379,7 @@ async fn get_trace(
                 n.status_of(&t),
                 TraceStatus::Sent | TraceStatus::Acknowledged
             );
-            let view = trace_view(&n, &t);
+            let view = trace_view(&n.judge(), &t);
             Ok((t, settled, view))
         })
         .await?;

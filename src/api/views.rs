@@ -74,9 +74,12 @@ pub struct Timeliness {
     pub answer_secs: Option<u64>,
 }
 
-pub fn trace_view(node: &Node, t: &StoredTrace) -> TraceView {
+/// A stored trace as the API and CLI show it, judged by `judge` (a running
+/// node's [`Node::judge`], or [`crate::node::Judge::offline`]).
+pub fn trace_view(judge: &crate::node::Judge, t: &StoredTrace) -> TraceView {
+    let node = judge;
     let limits = node.limits();
-    let rosters = PastRosters::new(node.data_dir(), node.trust(), node.members());
+    let rosters = PastRosters::new(node.data_dir(), node.trust(), node.members().clone());
     let answers = t
         .answers
         .iter()
@@ -180,4 +183,21 @@ pub fn evidence_bundle(node: &Node, t: &StoredTrace) -> Result<Bundle, RosterErr
         .map(|v| Ok(history.get(v)?.roster.file().clone()))
         .collect::<Result<Vec<_>, RosterError>>()?;
     Ok(Bundle::new(&t.query, query_roster, answers, rosters))
+}
+
+/// An inbox item with its query's ITI fields decoded.
+pub fn inbox_view(
+    limits: crate::protocol::Limits,
+    i: &crate::node::inbox::InboxItem,
+) -> serde_json::Value {
+    let q = crate::node::decode_stored::<TraceQuery>(&i.query, limits);
+    serde_json::json!({
+        "id": i.id,
+        "received_at": i.received_at,
+        "deadline": i.deadline,
+        "reason": i.reason,
+        "requester": i.requester,
+        "status": i.status,
+        "query": q,
+    })
 }

@@ -48,16 +48,30 @@ fn render(v: &serde_json::Value) -> String {
 }
 
 pub fn run(cmd: Option<InboxCommand>, ctx: &Context) -> anyhow::Result<()> {
-    with_client(ctx, async |c| match cmd.unwrap_or(InboxCommand::List) {
-        InboxCommand::List => {
-            let items: Vec<serde_json::Value> = c.get("/v1/inbox").await?;
-            ctx.emit(&items, |items| {
-                if items.is_empty() {
-                    return "the inbox is empty".into();
-                }
-                items.iter().map(render).collect::<Vec<_>>().join("\n")
-            })
-        }
+    let cmd = cmd.unwrap_or(InboxCommand::List);
+    if let InboxCommand::List = cmd {
+        // Readable with the node stopped, from the store.
+        let items: Vec<serde_json::Value> = super::node::read_via(
+            ctx,
+            async |c| Ok(c.get("/v1/inbox").await?),
+            |off| {
+                Ok(off
+                    .inbox
+                    .list()?
+                    .iter()
+                    .map(|i| crate::api::inbox_view(off.judge.limits(), i))
+                    .collect())
+            },
+        )?;
+        return ctx.emit(&items, |items| {
+            if items.is_empty() {
+                return "the inbox is empty".into();
+            }
+            items.iter().map(render).collect::<Vec<_>>().join("\n")
+        });
+    }
+    with_client(ctx, async |c| match cmd {
+        InboxCommand::List => Ok(()),
         InboxCommand::Approve { id, disclose } => {
             let v: serde_json::Value = c
                 .post(
@@ -90,26 +104,38 @@ pub fn run(cmd: Option<InboxCommand>, ctx: &Context) -> anyhow::Result<()> {
 }
 
 pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
-    with_client(ctx, async |c| {
-        let alerts: Vec<serde_json::Value> = c.get("/v1/alerts").await?;
-        ctx.emit(&alerts, |a| {
-            if a.is_empty() {
-                return "no alerts".into();
-            }
-            a.iter()
-                .map(|x| {
-                    format!(
-                        "{}  record {} ({} {} on {}) was traced by {}",
-                        x["at"],
-                        x["record"].as_str().unwrap_or("?"),
-                        x["marking"]["serial"].as_str().unwrap_or("?"),
-                        x["kind"].as_str().unwrap_or("?"),
-                        x["date"].as_str().unwrap_or("?"),
-                        x["requester"].as_str().unwrap_or("?")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
+    let alerts: Vec<serde_json::Value> = super::node::read_via(
+        ctx,
+        async |c| Ok(c.get("/v1/alerts").await?),
+        |off| {
+            Ok(off
+                .inbox
+                .alerts()?
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()?)
+        },
+    )?;
+    ctx.emit(&alerts, |a| {
+        if a.is_empty() {
+            return "no alerts".into();
+        }
+        a.iter()
+            .map(|x| {
+                format!(
+                    "{}  record {} ({} {} on {}) was traced by {}",
+                    x["at"]
+                        .as_u64()
+                        .map(crate::model::format_unix)
+                        .unwrap_or_default(),
+                    x["record"].as_str().unwrap_or("?"),
+                    x["marking"]["serial"].as_str().unwrap_or("?"),
+                    x["kind"].as_str().unwrap_or("?"),
+                    x["date"].as_str().unwrap_or("?"),
+                    x["requester"].as_str().unwrap_or("?")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     })
 }

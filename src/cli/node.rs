@@ -178,6 +178,41 @@ pub fn with_client<T>(
     rt.block_on(f(client))
 }
 
+/// Reads through the running node's API, or, when no node runs for this
+/// data directory, from its store directly (read-only use; sled lets one
+/// process hold it).
+pub fn read_via<T>(
+    ctx: &Context,
+    online: impl AsyncFnOnce(ApiClient) -> anyhow::Result<T>,
+    offline: impl FnOnce(&crate::node::offline::Offline) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    match ApiClient::from_data_dir(&ctx.data_dir) {
+        Ok(_) => match with_client(ctx, online) {
+            // A node killed without cleaning up leaves its address behind:
+            // nothing answers there, so the store is read directly (which
+            // fails, saying so, if a node does hold it).
+            Err(e)
+                if e.chain().any(|c| {
+                    matches!(
+                        c.downcast_ref::<crate::api::ApiClientError>(),
+                        Some(crate::api::ApiClientError::Unreachable { .. })
+                    )
+                }) =>
+            {
+                match crate::node::offline::Offline::open(&ctx.data_dir) {
+                    Ok(off) => offline(&off),
+                    Err(_) => Err(e),
+                }
+            }
+            r => r,
+        },
+        Err(crate::api::ApiClientError::NotRunning(_)) => {
+            offline(&crate::node::offline::Offline::open(&ctx.data_dir)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn need(v: Option<String>, flag: &str) -> anyhow::Result<String> {
     v.filter(|s| !s.trim().is_empty())
         .ok_or_else(|| super::usage_error("trace", format!("{flag} is required to send a trace")))
@@ -185,23 +220,46 @@ fn need(v: Option<String>, flag: &str) -> anyhow::Result<String> {
 
 pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
     match args.command {
-        Some(TraceCommand::List) => with_client(ctx, async |c| {
-            let all: Vec<TraceView> = c.get("/v1/traces").await?;
+        Some(TraceCommand::List) => {
+            let all: Vec<TraceView> = read_via(
+                ctx,
+                async |c| Ok(c.get("/v1/traces").await?),
+                |off| {
+                    Ok(off
+                        .traces
+                        .list()?
+                        .iter()
+                        .map(|t| crate::api::trace_view(&off.judge, t))
+                        .collect())
+                },
+            )?;
             ctx.emit(&all, |all| {
                 if all.is_empty() {
                     return "no traces sent from this node\n".into();
                 }
                 all.iter().map(trace_line).collect::<Vec<_>>().join("\n")
             })
-        }),
-        Some(TraceCommand::Show { id, wait }) => with_client(ctx, async |c| {
-            let path = match wait {
-                Some(s) => format!("/v1/traces/{id}?wait_ms={}&answers=999999", s * 1000),
-                None => format!("/v1/traces/{id}"),
-            };
-            let t: TraceView = c.get(&path).await?;
+        }
+        Some(TraceCommand::Show { id, wait }) => {
+            let t: TraceView = read_via(
+                ctx,
+                async |c| {
+                    let path = match wait {
+                        Some(s) => format!("/v1/traces/{id}?wait_ms={}&answers=999999", s * 1000),
+                        None => format!("/v1/traces/{id}"),
+                    };
+                    Ok(c.get(&path).await?)
+                },
+                |off| {
+                    let t = off
+                        .traces
+                        .get(&id)?
+                        .ok_or_else(|| crate::node::NodeError::NoSuchTrace(id.clone()))?;
+                    Ok(crate::api::trace_view(&off.judge, &t))
+                },
+            )?;
             ctx.emit(&t, render_trace)
-        }),
+        }
         Some(TraceCommand::Export { id, file, force }) => {
             // Evidence once handed over must not be replaced by accident: say
             // so before asking the node, and again atomically when writing.
@@ -570,9 +628,20 @@ pub fn run_report(
     let from = from.map(day).unwrap_or(0);
     // Up to the end of today unless told: a period people can read.
     let to = day(to.unwrap_or_else(crate::model::Date::today)) + 86_400;
-    with_client(ctx, async |c| {
-        let r: crate::node::report::Report =
-            c.get(&format!("/v1/report?from={from}&to={to}")).await?;
+    let r: crate::node::report::Report = read_via(
+        ctx,
+        async |c| Ok(c.get(&format!("/v1/report?from={from}&to={to}")).await?),
+        |off| {
+            Ok(crate::node::report::report_of(
+                &off.judge,
+                &off.audit,
+                &off.traces.list()?,
+                from,
+                to,
+            )?)
+        },
+    )?;
+    {
         if csv {
             print!("{}", r.to_csv());
             return Ok(());
@@ -614,5 +683,5 @@ pub fn run_report(
             );
             s
         })
-    })
+    }
 }

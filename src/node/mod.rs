@@ -29,6 +29,7 @@ pub mod members;
 mod membership;
 pub mod metrics;
 mod new_trace;
+pub mod offline;
 pub mod policy;
 mod refusing;
 mod replay;
@@ -64,7 +65,7 @@ pub use membership::InstallRosterError;
 pub use new_trace::{NewTrace, local_text, trace_marking};
 pub use requester::SendTraceError;
 pub use review::DecideError;
-pub use status::{HolderState, HolderView, NodeStatus, holders, trace_status};
+pub use status::{HolderState, HolderView, Judge, NodeStatus, holders, trace_status};
 pub use traces::{
     Asked, ExpectedBy, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore,
 };

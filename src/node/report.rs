@@ -48,14 +48,27 @@ fn median(v: &mut [u64]) -> f64 {
     }
 }
 
+/// The figures of a running node between `from` and `to` (unix seconds).
 pub fn report(node: &Node, from: u64, to: u64) -> Result<Report, NodeError> {
+    report_of(&node.judge(), node.audit(), &node.traces()?, from, to)
+}
+
+/// The figures from an audit log and stored traces, judged by `judge`: the
+/// same whether the node runs or not.
+pub fn report_of(
+    judge: &super::Judge,
+    audit: &crate::audit::AuditLog,
+    traces: &[super::StoredTrace],
+    from: u64,
+    to: u64,
+) -> Result<Report, NodeError> {
+    let node = judge;
     let mut r = Report {
         from,
         to,
         ..Report::default()
     };
-    let entries = node
-        .audit()
+    let entries = audit
         .entries(from)
         .map_err(|e| NodeError::Config(e.to_string()))?;
     for e in entries.iter().filter(|e| e.at < to) {
@@ -72,8 +85,7 @@ pub fn report(node: &Node, from: u64, to: u64) -> Result<Report, NodeError> {
         }
     }
     let mut times: BTreeMap<CountryCode, Vec<u64>> = BTreeMap::new();
-    for t in node
-        .traces()?
+    for t in traces
         .iter()
         .filter(|t| t.created_at >= from && t.created_at < to)
     {

@@ -13,22 +13,64 @@ use crate::net;
 use crate::protocol::{Limits, Outcome, TraceAnswer, TraceQuery};
 use crate::roster::TrustConfig;
 
-impl Node {
+/// What judging a stored trace needs: who this node is, the roster in
+/// force and its history, the codec's limits. Built from a running node
+/// ([`Node::judge`]) or from the data directory alone ([`Judge::offline`]),
+/// so that traces, custody and reports are readable while the node is down.
+#[derive(Clone)]
+pub struct Judge {
+    data_dir: std::path::PathBuf,
+    trust: TrustConfig,
+    state: CountryCode,
+    limits: Limits,
+    members: super::Members,
+}
+
+impl Judge {
+    /// From the data directory and its configuration, without the network.
+    pub fn offline(data_dir: &Path, cfg: &crate::config::Config) -> Result<Judge, NodeError> {
+        Ok(Judge {
+            data_dir: data_dir.to_path_buf(),
+            trust: cfg.trust.clone(),
+            state: cfg.state,
+            limits: Limits::default(),
+            members: membership::load_members(data_dir, &cfg.trust)?,
+        })
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn trust(&self) -> &TrustConfig {
+        &self.trust
+    }
+
+    pub fn members(&self) -> &super::Members {
+        &self.members
+    }
+
+    /// Where a trace stands now.
+    pub fn status_of(&self, t: &StoredTrace) -> TraceStatus {
+        trace_status(t, unix_now(), self.limits)
+    }
+
     /// The chain of custody of a trace, from its answers whose keys the roster
     /// in force when each was received vouches for.
     pub fn custody_of(&self, t: &StoredTrace) -> custody::Custody {
-        let rosters = super::members::PastRosters::new(
-            &self.inner.data_dir,
-            &self.inner.trust,
-            self.members(),
-        );
+        let rosters =
+            super::members::PastRosters::new(&self.data_dir, &self.trust, self.members.clone());
         let decoded: Vec<(usize, CountryCode, Outcome)> = t
             .answers
             .iter()
             .enumerate()
             .filter_map(|(i, a)| {
                 // Verified on receipt: decoded, not verified again on every view.
-                let b = decode_stored::<TraceAnswer>(&a.bytes, self.inner.rules.limits)?;
+                let b = decode_stored::<TraceAnswer>(&a.bytes, self.limits)?;
                 let vouched = matches!(
                     rosters.vouch(a.roster_version, &b.responder.key, b.responder.state),
                     super::members::Vouch::Listed { .. }
@@ -71,16 +113,16 @@ impl Node {
         if let Some(own) = &t.own_registry {
             inputs.push(custody::AnswerInput {
                 index: None,
-                state: self.inner.state,
+                state: self.state,
                 outcome: own,
             });
         }
-        answered.insert(self.inner.state);
+        answered.insert(self.state);
         // Settled: a final answer, or a refusal not superseded (a gap of
         // its own); not an acknowledged State, which is still awaited.
         let settled: std::collections::BTreeSet<CountryCode> =
             finals.iter().map(|(_, s, _)| *s).collect();
-        let mut wanted = decode_stored::<TraceQuery>(&t.query, self.inner.rules.limits)
+        let mut wanted = decode_stored::<TraceQuery>(&t.query, self.limits)
             .map(|q| custody::Wanted {
                 imports: q.marking.imports().iter().map(|m| m.country).collect(),
                 category: Some(q.category),
@@ -117,9 +159,27 @@ impl Node {
                     declined: a.declined.clone(),
                 })
             })
-            .filter(|w| w.state != self.inner.state && !settled.contains(&w.state))
+            .filter(|w| w.state != self.state && !settled.contains(&w.state))
             .collect();
         custody::assemble(&inputs, &answered, &waiting, &wanted)
+    }
+}
+
+impl Node {
+    /// What judging its stored traces needs, as of now.
+    pub fn judge(&self) -> Judge {
+        Judge {
+            data_dir: self.inner.data_dir.clone(),
+            trust: self.inner.trust.clone(),
+            state: self.inner.state,
+            limits: self.inner.rules.limits,
+            members: self.members(),
+        }
+    }
+
+    /// The chain of custody of a trace (see [`Judge::custody_of`]).
+    pub fn custody_of(&self, t: &StoredTrace) -> custody::Custody {
+        self.judge().custody_of(t)
     }
 
     /// Where a trace stands now.
