@@ -538,11 +538,15 @@ pub fn install(
     // the version being replaced stays available to judge what it vouched for.
     let history = RosterHistory::shared(data_dir, trust)?;
     // A held roster that no longer verifies (expired, anchors changed) does not
-    // block a newer one; its version still does if readable.
-    let held = RosterFile::read(&data_dir.join(HELD_FILE))
+    // block a newer one; its version still does if readable. The history is
+    // the second place the highest version is kept: a damaged roster.json
+    // must not let an older version back in.
+    let held_file = RosterFile::read(&data_dir.join(HELD_FILE))
         .ok()
         .and_then(|f| f.decode_unverified().ok())
         .map(|b| b.version);
+    let highest = history.versions().ok().and_then(|v| v.into_iter().max());
+    let held = held_file.max(highest);
     let roster = accept(offered, trust, held, today)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

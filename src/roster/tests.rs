@@ -279,3 +279,27 @@ fn a_failed_install_leaves_the_held_roster_and_the_history_as_they_were() {
     let h = RosterHistory::open(dir.path(), &trust(1)).unwrap();
     assert_eq!(h.versions().unwrap(), [1]);
 }
+
+#[test]
+fn a_damaged_held_roster_does_not_let_an_older_version_back_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let on = d("2025-06-01");
+    install(dir.path(), &signed(1, &[1]), &trust(1), on).unwrap();
+    install(dir.path(), &without_ng(2), &trust(1), on).unwrap();
+    // roster.json damaged (a disk fault, a careless edit): unreadable.
+    std::fs::write(dir.path().join(HELD_FILE), b"{ not json").unwrap();
+    // Version 1, validly signed, is still older than what was installed.
+    assert!(matches!(
+        install(dir.path(), &signed(1, &[1]), &trust(1), on),
+        Err(RosterError::NotNewer { held: 2, .. })
+    ));
+    // A newer one is installed, and repairs the file.
+    install(dir.path(), &signed(3, &[1]), &trust(1), on).unwrap();
+    assert_eq!(
+        load_held(dir.path(), &trust(1), on)
+            .unwrap()
+            .unwrap()
+            .version(),
+        3
+    );
+}
