@@ -35,11 +35,12 @@ pub enum RosterCommand {
     New {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
-        /// First day of validity, YYYY-MM-DD.
-        #[arg(long, value_name = "DATE")]
+        /// First day of validity: YYYY-MM-DD, `today`, or `today+N` / `today-N`
+        /// (N days, UTC).
+        #[arg(long, value_name = "DATE", value_parser = parse_day)]
         valid_from: Date,
-        /// Last day of validity, YYYY-MM-DD.
-        #[arg(long, value_name = "DATE")]
+        /// Last day of validity: YYYY-MM-DD, `today`, or `today+N` (N days, UTC).
+        #[arg(long, value_name = "DATE", value_parser = parse_day)]
         valid_until: Date,
         /// Copy the members of this roster and take its version plus one.
         #[arg(long, value_name = "FILE")]
@@ -126,6 +127,32 @@ pub struct TrustArgs {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+/// A day as a date or relative to today (UTC), so that a roster made from a
+/// script or the README is valid on the day it is made, whatever that day is.
+fn parse_day(s: &str) -> Result<Date, String> {
+    parse_day_from(s, Date::today())
+}
+
+fn parse_day_from(s: &str, today: Date) -> Result<Date, String> {
+    let t = s.trim();
+    let Some(rest) = t.strip_prefix("today") else {
+        return Date::parse(t).map_err(|e| e.to_string());
+    };
+    let bad = || format!("{s:?}: write YYYY-MM-DD, `today`, or `today+N` / `today-N` (N days)");
+    let offset: i64 = match rest.as_bytes().first() {
+        None => 0,
+        Some(b'+') => rest[1..].parse().map_err(|_| bad())?,
+        Some(b'-') => -rest[1..].parse::<i64>().map_err(|_| bad())?,
+        Some(_) => return Err(bad()),
+    };
+    // Dates run from 1800 to 2999: a larger offset is out of range anyway,
+    // and bounding it keeps the day arithmetic far from overflow.
+    (offset.abs() <= 1_000 * 366)
+        .then(|| today.to_days() + offset)
+        .and_then(Date::from_days)
+        .ok_or_else(|| format!("{s:?}: outside the years 1800 to 2999"))
 }
 
 /// What `init` and `identity show` report.
@@ -523,4 +550,22 @@ pub fn run_verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_a_date_or_relative_to_today() {
+        let today = Date::parse("2026-12-01").unwrap();
+        let day = |s| parse_day_from(s, today);
+        assert_eq!(day("today"), Ok(today));
+        assert_eq!(day("today+30"), Date::parse("2026-12-31").map_err(|e| e.to_string()));
+        assert_eq!(day("today-1"), Date::parse("2026-11-30").map_err(|e| e.to_string()));
+        assert_eq!(day("2027-11-30"), Date::parse("2027-11-30").map_err(|e| e.to_string()));
+        for bad in ["tomorrow", "today+", "today+x", "today*3", "today+99999999", "today-9223372036854775807"] {
+            assert!(day(bad).is_err(), "{bad} was accepted");
+        }
+    }
 }
