@@ -127,11 +127,8 @@ impl Machine {
         let home = tempfile::tempdir().expect("temp dir");
         let config = home.path().join("config");
         std::fs::create_dir_all(&config).unwrap();
-        std::fs::copy(
-            repo_file("config/policy.toml"),
-            config.join("policy.toml"),
-        )
-        .expect("copy config/policy.toml");
+        std::fs::copy(repo_file("config/policy.toml"), config.join("policy.toml"))
+            .expect("copy config/policy.toml");
         Machine {
             state,
             home,
@@ -348,7 +345,8 @@ impl Run {
                 o.status.success().then_some(())
             },
         );
-        self.log.push(format!("{} README.md:{}: {cmd} &", m.state, line.at));
+        self.log
+            .push(format!("{} README.md:{}: {cmd} &", m.state, line.at));
     }
 
     /// Runs the next integrators' example on `m`: it must print one JSON
@@ -516,11 +514,7 @@ fn the_readme_runs_as_written() {
             .peer_ids
             .insert(m.state, field(&stdout(&o), "peer id"));
     }
-    r.each(
-        &mut nat,
-        "tracenet registry import",
-        &[&de, &ke, &ng],
-    );
+    r.each(&mut nat, "tracenet registry import", &[&de, &ke, &ng]);
     r.each(&mut nat, "cp config/policy.toml", &[&de, &ke, &ng]);
     // The integrators' registry examples, on DE's registry before its node
     // runs. (Through a running node, `registry import --json` prints
@@ -536,7 +530,10 @@ fn the_readme_runs_as_written() {
     // The organisation makes, signs and installs the roster, and runs its node.
     r.run(&org.take("tracenet roster new --out roster.json"), &be);
     for s in ["DE", "NG", "KE", "BE"] {
-        r.run(&org.take(&format!("tracenet roster add roster.json --state {s}")), &be);
+        r.run(
+            &org.take(&format!("tracenet roster add roster.json --state {s}")),
+            &be,
+        );
     }
     r.run(&org.take("tracenet roster sign roster.json"), &be);
     r.run(&org.take("tracenet roster verify roster.json"), &be);
@@ -556,7 +553,11 @@ fn the_readme_runs_as_written() {
     let ids = |states: &[&str]| -> Vec<String> {
         states.iter().map(|s| r.found.peer_ids[s].clone()).collect()
     };
-    for (m, others) in [(&ke, ["DE", "NG"]), (&ng, ["DE", "KE"]), (&de, ["KE", "NG"])] {
+    for (m, others) in [
+        (&ke, ["DE", "NG"]),
+        (&ng, ["DE", "KE"]),
+        (&de, ["KE", "NG"]),
+    ] {
         let want = ids(&others);
         let want: Vec<&str> = want.iter().map(String::as_str).collect();
         wait_for(
@@ -596,11 +597,20 @@ fn the_readme_runs_as_written() {
     assert!(stdout(&o).contains("evidence verifies"), "{}", stdout(&o));
     // A court's machine: no data directory, the anchor on the command line.
     ke.copy_to("evidence.json", &court);
-    let o = r.run(
-        &nat.take("tracenet verify evidence.json --anchor"),
-        &court,
-    );
-    assert!(stdout(&o).contains("evidence verifies"), "{}", stdout(&o));
+    let o = r.run(&nat.take("tracenet verify evidence.json --anchor"), &court);
+    let read = stdout(&o);
+    // What was asked and what DE answered, readable: the export to NG with its direction.
+    for want in [
+        "asked: query ",
+        "from KE",
+        "serial WP1O4233",
+        "from DE, ",
+        "hit, 1 candidate",
+        "exported      DE → NG",
+        "evidence verifies",
+    ] {
+        assert!(read.contains(want), "{want:?} not in:\n{read}");
+    }
     assert!(!court.data_dir().exists(), "verify made a data directory");
     r.run(&nat.take("tracenet peers"), &ke);
     r.run(&nat.take("tracenet status"), &ke);
