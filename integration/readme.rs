@@ -582,17 +582,25 @@ fn the_readme_runs_as_written() {
             .any(|a| a["state"] == "DE" && a["verified"] == true && a["outcome"]["hit"].is_object())
     });
     assert!(de_hit, "KE's trace got no verified hit from DE: {shown:#}");
-    r.found.id.insert("KE", trace_id);
+    r.found.id.insert("KE", trace_id.clone());
     r.each(&mut nat, "tracenet trace --urgent", &[&ke, &ng]);
+    let urgent: Vec<String> = trace_ids(&ke)
+        .into_iter()
+        .filter(|i| !before.contains(i) && *i != trace_id)
+        .collect();
+    assert_eq!(urgent.len(), 1, "one urgent trace on KE: {urgent:?}");
     for l in [
         "tracenet trace list",
         "tracenet trace show ID",
         "tracenet trace export ID evidence.json",
-        "tracenet trace retry ID",
-        "tracenet report",
     ] {
         r.run(&nat.take(l), &ke);
     }
+    // A retry goes to States without a final answer: DE has only
+    // acknowledged the urgent trace (a fully answered trace has nothing to retry).
+    r.found.id.insert("KE", urgent[0].clone());
+    r.run(&nat.take("tracenet trace retry ID"), &ke);
+    r.run(&nat.take("tracenet report"), &ke);
     let o = r.run(&nat.take("tracenet verify evidence.json"), &ke);
     assert!(stdout(&o).contains("evidence verifies"), "{}", stdout(&o));
     // A court's machine: no data directory, the anchor on the command line.
