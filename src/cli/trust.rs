@@ -9,10 +9,10 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::Context;
-use crate::evidence::Bundle;
+use crate::evidence::{Answered, Asked, Bundle, Report};
 use crate::identity::{self, NodeKey};
 use crate::marking::MarkingPrefix;
-use crate::model::{CountryCode, Date};
+use crate::model::{CountryCode, Date, count, format_unix};
 use crate::roster::{self, Member, Role, RosterBody, RosterFile, TrustConfig};
 
 /// The node's configuration file inside the data directory.
@@ -35,11 +35,12 @@ pub enum RosterCommand {
     New {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
-        /// First day of validity, YYYY-MM-DD.
-        #[arg(long, value_name = "DATE")]
+        /// First day of validity: YYYY-MM-DD, `today`, or `today+N` / `today-N`
+        /// (N days, UTC).
+        #[arg(long, value_name = "DATE", value_parser = parse_day)]
         valid_from: Date,
-        /// Last day of validity, YYYY-MM-DD.
-        #[arg(long, value_name = "DATE")]
+        /// Last day of validity: YYYY-MM-DD, `today`, or `today+N` (N days, UTC).
+        #[arg(long, value_name = "DATE", value_parser = parse_day)]
         valid_until: Date,
         /// Copy the members of this roster and take its version plus one.
         #[arg(long, value_name = "FILE")]
@@ -126,6 +127,32 @@ pub struct TrustArgs {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+/// A day as a date or relative to today (UTC), so that a roster made from a
+/// script or the README is valid on the day it is made, whatever that day is.
+fn parse_day(s: &str) -> Result<Date, String> {
+    parse_day_from(s, Date::today())
+}
+
+fn parse_day_from(s: &str, today: Date) -> Result<Date, String> {
+    let t = s.trim();
+    let Some(rest) = t.strip_prefix("today") else {
+        return Date::parse(t).map_err(|e| e.to_string());
+    };
+    let bad = || format!("{s:?}: write YYYY-MM-DD, `today`, or `today+N` / `today-N` (N days)");
+    let offset: i64 = match rest.as_bytes().first() {
+        None => 0,
+        Some(b'+') => rest[1..].parse().map_err(|_| bad())?,
+        Some(b'-') => -rest[1..].parse::<i64>().map_err(|_| bad())?,
+        Some(_) => return Err(bad()),
+    };
+    // Dates run from 1800 to 2999: a larger offset is out of range anyway,
+    // and bounding it keeps the day arithmetic far from overflow.
+    (offset.abs() <= 1_000 * 366)
+        .then(|| today.to_days() + offset)
+        .and_then(Date::from_days)
+        .ok_or_else(|| format!("{s:?}: outside the years 1800 to 2999"))
 }
 
 /// What `init` and `identity show` report.
@@ -514,7 +541,7 @@ pub fn run_verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<()> {
     let trust = trust_config(&args.trust, ctx)?;
     let bundle = Bundle::read(&args.file)?;
     let report = bundle.verify(&trust);
-    ctx.emit(&report, |r| r.to_text())?;
+    ctx.emit(&report, verify_text)?;
     let failed = report.failures().count();
     if failed > 0 {
         bail!(
@@ -523,4 +550,307 @@ pub fn run_verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `verify` for people: what was asked, what each State answered, then the
+/// verdict on every signed part. Dates as dates, codes in words, each
+/// transfer with its direction.
+fn verify_text(r: &Report) -> String {
+    let mut t = String::new();
+    match &r.asked {
+        Some(a) => t += &asked_text(a),
+        None => t += "asked: the query cannot be read (see below)\n",
+    }
+    for a in &r.answered {
+        t += &answered_text(a);
+    }
+    t += "checks\n";
+    for line in r.to_text().lines() {
+        t += &format!("  {line}\n");
+    }
+    t
+}
+
+/// A wire code for people: `seized_in_crime` reads `seized in crime`.
+fn code_words<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s.replace('_', " "),
+        _ => String::new(),
+    }
+}
+
+fn under(version: Option<u64>) -> String {
+    version
+        .map(|v| format!(" under roster v{v}"))
+        .unwrap_or_default()
+}
+
+fn not_verified(verified: bool) -> &'static str {
+    if verified { "" } else { " (does NOT verify)" }
+}
+
+fn asked_text(a: &Asked) -> String {
+    let q = &a.query;
+    let m = &q.marking;
+    let made = match m.year() {
+        Some(y) => format!("made in {} in {y}", m.country()),
+        None => format!("made in {}", m.country()),
+    };
+    let imports: Vec<String> = m
+        .imports()
+        .iter()
+        .map(|i| match i.year {
+            Some(y) => format!("{} {y}", i.country),
+            None => i.country.to_string(),
+        })
+        .collect();
+    let imports = if imports.is_empty() {
+        String::new()
+    } else {
+        format!(", import marks {}", imports.join(", "))
+    };
+    let factory = m
+        .factory_code()
+        .map(|f| format!(", factory code {f}"))
+        .unwrap_or_default();
+    let calibre = q
+        .calibre
+        .as_ref()
+        .map(|c| format!(", calibre {c}"))
+        .unwrap_or_default();
+    format!(
+        "asked: query {} from {}, issued {}{}{}\n\
+         \x20 weapon   {}, {made}, serial {}{factory}{imports}\n\
+         \x20 type     {}{calibre}\n\
+         \x20 grounds  {}; for {}; {} (to be acted on by {})\n\
+         \x20 digest   {}\n",
+        q.id,
+        q.requester.state,
+        format_unix(q.issued_at),
+        under(a.roster_version),
+        not_verified(a.verified),
+        m.manufacturer(),
+        m.serial(),
+        code_words(&q.category),
+        code_words(&q.legal_ground),
+        code_words(&q.intended_use),
+        code_words(&q.priority),
+        format_unix(q.issued_at.saturating_add(u64::from(q.ttl_secs))),
+        a.digest,
+    )
+}
+
+fn answered_text(a: &Answered) -> String {
+    use crate::protocol::Outcome;
+    let b = &a.answer;
+    let state = b.responder.state;
+    let mut t = format!(
+        "answer {} from {state}, {}{}{}: ",
+        a.n,
+        format_unix(b.answered_at),
+        under(a.roster_version),
+        not_verified(a.verified)
+    );
+    let candidates = match &b.outcome {
+        Outcome::Hit { candidates } => {
+            t += &format!("hit, {}\n", count(candidates.len() as u64, "candidate"));
+            candidates
+        }
+        Outcome::Trimmed {
+            candidates,
+            events_left_out,
+        } => {
+            t += &format!(
+                "hit, {}, trimmed to fit the message size limit ({} left out)\n",
+                count(candidates.len() as u64, "candidate"),
+                count(u64::from(*events_left_out), "older event")
+            );
+            candidates
+        }
+        Outcome::NoHit => return t + "no record\n",
+        Outcome::Withheld { reason } => return t + &format!("withheld: {}\n", reason.words()),
+        Outcome::Acknowledged => {
+            return t + "acknowledged: a person decides, and the answer follows\n";
+        }
+        Outcome::TooMany { count: n } => {
+            return t + &format!("too many candidates ({n}) to list\n");
+        }
+        Outcome::Refused {
+            reason,
+            retry_after_secs,
+        } => {
+            t += &format!("refused: {}", code_words(reason));
+            if *retry_after_secs > 0 {
+                t += &format!(" (retry after {retry_after_secs} s)");
+            }
+            return t + "\n";
+        }
+    };
+    for c in candidates {
+        let r = &c.record;
+        let extra: Vec<String> = [
+            Some(code_words(&r.category)),
+            r.model.as_ref().map(ToString::to_string),
+            r.calibre.as_ref().map(ToString::to_string),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        t += &format!(
+            "  [{}] {} {} {}, {}\n",
+            c.quality.words(),
+            r.marking.manufacturer(),
+            r.marking.country(),
+            r.marking.serial(),
+            extra.join(", ")
+        );
+        for e in &r.events {
+            let holder = e
+                .holder
+                .map(|h| format!(", held by {}", code_words(&h)))
+                .unwrap_or_default();
+            t += &format!(
+                "    {}  {:<12}  {}{holder}\n",
+                e.date,
+                code_words(&e.kind),
+                crate::node::custody::places(e.kind, state, e.counterpart)
+            );
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_a_date_or_relative_to_today() {
+        let today = Date::parse("2026-12-01").unwrap();
+        let day = |s| parse_day_from(s, today);
+        assert_eq!(day("today"), Ok(today));
+        assert_eq!(
+            day("today+30"),
+            Date::parse("2026-12-31").map_err(|e| e.to_string())
+        );
+        assert_eq!(
+            day("today-1"),
+            Date::parse("2026-11-30").map_err(|e| e.to_string())
+        );
+        assert_eq!(
+            day("2027-11-30"),
+            Date::parse("2027-11-30").map_err(|e| e.to_string())
+        );
+        for bad in [
+            "tomorrow",
+            "today+",
+            "today+x",
+            "today*3",
+            "today+99999999",
+            "today-9223372036854775807",
+        ] {
+            assert!(day(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    /// A bundle of the protocol's test vectors: NG's query, DE's hit, GH's
+    /// withheld answer, under roster v1, signed by an anchor of seed 1.
+    fn vector_bundle() -> (Bundle, crate::roster::TrustConfig) {
+        use crate::protocol::{Outcome, Party, SigningKey, WithheldReason, sign, vectors};
+        let anchor = SigningKey::from_seed(&[1; 32]).unwrap();
+        let ghana = SigningKey::from_seed(&[5; 32]).unwrap();
+        let m = |state: &str, name: &str, key| Member {
+            state: state.parse().unwrap(),
+            name: name.into(),
+            key,
+            role: Role::Member,
+            prefixes: vec![],
+            addresses: vec![],
+        };
+        let body = RosterBody {
+            version: 1,
+            valid_from: Date::parse("2024-01-01").unwrap(),
+            valid_until: Date::parse("2030-12-31").unwrap(),
+            members: vec![
+                m("NG", "Nigeria", vectors::requester_key().public_key()),
+                m("DE", "Germany", vectors::responder_key().public_key()),
+                m("GH", "Ghana", ghana.public_key()),
+            ],
+        };
+        let mut roster = RosterFile::new(&body).unwrap();
+        roster.sign(&anchor).unwrap();
+        let q = sign(vectors::query(), &vectors::requester_key()).unwrap();
+        let hit = sign(vectors::answer(q.digest()), &vectors::responder_key()).unwrap();
+        let mut gh = vectors::answer(q.digest());
+        gh.responder = Party {
+            state: "GH".parse().unwrap(),
+            key: ghana.public_key(),
+        };
+        gh.outcome = Outcome::Withheld {
+            reason: WithheldReason::NationalLaw,
+        };
+        let gh = sign(gh, &ghana).unwrap();
+        let bundle = Bundle::new(q.bytes(), 1, [(hit.bytes(), 1), (gh.bytes(), 1)], [roster]);
+        let trust = crate::roster::TrustConfig {
+            anchors: vec![anchor.public_key().to_hex()],
+            threshold: 1,
+        };
+        (bundle, trust)
+    }
+
+    #[test]
+    fn verify_reads_what_was_asked_and_answered() {
+        let (bundle, trust) = vector_bundle();
+        let report = bundle.verify(&trust);
+        let text = verify_text(&report);
+        let lines: Vec<&str> = text.lines().collect();
+        let digest = report.asked.as_ref().unwrap().digest.clone();
+        let want = [
+            "asked: query 11111111111111111111111111111111 from NG, issued 2025-01-01 00:00 UTC under roster v1".to_string(),
+            "  weapon   Walther, made in DE in 2009, serial BP0746, import marks NG 2010".into(),
+            "  type     pistol, calibre 9x19mm".into(),
+            "  grounds  seized in crime; for criminal investigation; urgent (to be acted on by 2025-01-01 01:00 UTC)".into(),
+            format!("  digest   {digest}"),
+            "answer 1 from DE, 2025-01-01 00:00 UTC under roster v1: hit, 1 candidate".into(),
+            "  [exact match] Walther DE BP0746, pistol, P99, 9x19mm".into(),
+            "    2009-03-14  manufactured  DE, held by manufacturer".into(),
+            "    2010-02-01  exported      DE → NG, held by state police".into(),
+            "    2015-07-20  stolen        DE, held by state police".into(),
+            "answer 2 from GH, 2025-01-01 00:00 UTC under roster v1: withheld: national law".into(),
+            "checks".into(),
+        ];
+        assert_eq!(lines[..want.len()], want, "{text}");
+        assert_eq!(lines.last(), Some(&"  evidence verifies"), "{text}");
+        // No Rust debug forms, no bare Unix seconds.
+        for bad in ["NationalLaw", "Some(", "null", "1735689600"] {
+            assert!(!text.contains(bad), "{bad:?} in:\n{text}");
+        }
+        // --json carries the same decoded content.
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["asked"]["query"]["requester"]["state"], "NG");
+        assert_eq!(json["asked"]["roster_version"], 1);
+        assert_eq!(json["answered"][0]["answer"]["responder"]["state"], "DE");
+        assert_eq!(json["answered"][0]["verified"], true);
+        assert_eq!(
+            json["answered"][1]["answer"]["outcome"]["withheld"]["reason"],
+            "national_law"
+        );
+    }
+
+    #[test]
+    fn an_answer_that_fails_says_so_beside_its_content() {
+        let (bundle, trust) = vector_bundle();
+        let Bundle::V2(mut b) = bundle else {
+            unreachable!("new writes format 2")
+        };
+        // GH's answer judged by a roster version the bundle does not hold.
+        b.answer_rosters[1] = 7;
+        let report = Bundle::V2(b).verify(&trust);
+        let text = verify_text(&report);
+        assert!(
+            text.contains("answer 2 from GH, 2025-01-01 00:00 UTC under roster v7 (does NOT verify): withheld: national law"),
+            "{text}"
+        );
+        assert!(text.contains("  evidence does NOT verify"), "{text}");
+    }
 }

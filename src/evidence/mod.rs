@@ -93,11 +93,45 @@ pub struct PartReport {
     pub detail: String,
 }
 
-/// The verdict on a whole bundle.
+/// The verdict on a whole bundle, and what it says: the query and each
+/// answer decoded from their signed frames, so that a person reads the
+/// evidence itself, not only whether it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub ok: bool,
     pub parts: Vec<PartReport>,
+    /// What was asked; `None` when the query frame does not decode or its
+    /// signature does not hold (its part says why).
+    pub asked: Option<Asked>,
+    /// Each answer whose frame decodes and whose signature holds, in the
+    /// bundle's order (`n` counts from 1, as the parts do).
+    pub answered: Vec<Answered>,
+}
+
+/// The decoded query of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Asked {
+    /// Hex SHA-256 of the signed query frame: what answers and audit logs
+    /// name the query by.
+    pub digest: String,
+    /// The roster version that vouched for the requester (format 1: the
+    /// bundle's one roster).
+    pub roster_version: Option<u64>,
+    /// Whether its part verifies.
+    pub verified: bool,
+    pub query: TraceQuery,
+}
+
+/// One decoded answer of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Answered {
+    /// Its place in the bundle, from 1: `answer N` in the parts.
+    pub n: usize,
+    /// The roster version that vouched for the responder, as the bundle names it.
+    pub roster_version: Option<u64>,
+    /// Whether its part verifies.
+    pub verified: bool,
+    pub answer: TraceAnswer,
 }
 
 impl Report {
@@ -120,10 +154,42 @@ impl Report {
         s
     }
 
-    fn of(parts: Vec<PartReport>) -> Report {
+    /// The report on `parts`, with the content of the frames they judged:
+    /// `query` with its roster version, and each answer's base64 frame with
+    /// its roster version.
+    fn of(
+        parts: Vec<PartReport>,
+        query: Option<(&Signed<TraceQuery>, Option<u64>)>,
+        answers: &[(&str, Option<u64>)],
+    ) -> Report {
+        let verified = |name: &str| parts.iter().any(|p| p.ok && p.part == name);
+        let asked = query.map(|(q, roster_version)| Asked {
+            digest: q.digest().to_hex(),
+            roster_version,
+            verified: verified("query"),
+            query: q.body().clone(),
+        });
+        let answered = answers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (b64, roster_version))| {
+                let bytes = B64.decode(b64.trim()).ok()?;
+                let a = decode_and_verify::<TraceAnswer>(&bytes, Limits::default()).ok()?;
+                let n = i + 1;
+                let name = format!("answer {n} from {}", a.body().responder.state);
+                Some(Answered {
+                    n,
+                    roster_version: *roster_version,
+                    verified: verified(&name),
+                    answer: a.into_parts().1,
+                })
+            })
+            .collect();
         Report {
             ok: parts.iter().all(|p| p.ok),
             parts,
+            asked,
+            answered,
         }
     }
 }
@@ -366,7 +432,14 @@ impl BundleV1 {
                 ))
             }));
         }
-        Report::of(parts)
+        // One roster for every part: its version, whether or not it verifies.
+        let version = roster
+            .as_ref()
+            .map(Roster::version)
+            .or_else(|| self.roster.decode_unverified().ok().map(|b| b.version));
+        let answers: Vec<(&str, Option<u64>)> =
+            self.answers.iter().map(|a| (a.as_str(), version)).collect();
+        Report::of(parts, asked.map(|q| (q, version)), &answers)
     }
 
     fn verify_roster(
@@ -448,6 +521,12 @@ impl BundleV2 {
                 ))
             }));
         }
+        let answers: Vec<(&str, Option<u64>)> = self
+            .answers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.as_str(), self.answer_rosters.get(i).copied()))
+            .collect();
         if self.answer_rosters.len() > self.answers.len() {
             parts.push(part(
                 "answer_rosters",
@@ -458,7 +537,7 @@ impl BundleV2 {
                 )),
             ));
         }
-        Report::of(parts)
+        Report::of(parts, asked.map(|q| (q, Some(self.query_roster))), &answers)
     }
 
     /// One part per roster file: its signatures against the verifier's anchors
@@ -562,16 +641,18 @@ fn claimed_state(frame: &[u8]) -> Option<CountryCode> {
     Some(body.responder.state)
 }
 
+/// The outcome in words, for the verdict's lines (the answer itself is
+/// told in full above them).
 fn outcome_word(a: &TraceAnswer) -> &'static str {
     use crate::protocol::Outcome::*;
     match a.outcome {
         Hit { .. } => "hit",
-        NoHit => "no_hit",
+        NoHit => "no record",
         Withheld { .. } => "withheld",
         Acknowledged => "acknowledged",
-        TooMany { .. } => "too_many",
+        TooMany { .. } => "too many candidates",
         Refused { .. } => "refused",
-        Trimmed { .. } => "trimmed",
+        Trimmed { .. } => "hit (trimmed)",
     }
 }
 
