@@ -355,6 +355,7 @@ fn a_changed_maker_table_rebuilds_the_index() {
     let table = MakerTable::with_extra(&[MakerAlias {
         name: "Acme Arms".into(),
         aliases: vec!["Acme Works".into()],
+        countries: Vec::new(),
     }])
     .unwrap();
     let reg = Registry::open(&db, table).unwrap();
@@ -495,6 +496,7 @@ fn a_changed_maker_table_re_places_records_across_buckets() {
     let table = MakerTable::with_extra(&[MakerAlias {
         name: "Acme Arms".into(),
         aliases: vec!["Acme Works".into()],
+        countries: Vec::new(),
     }])
     .unwrap();
     let reg = Registry::open(&db, table).unwrap();
