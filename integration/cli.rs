@@ -294,3 +294,38 @@ fn a_node_does_not_start_on_a_bad_policy() {
     let e = stderr(&o);
     assert!(e.contains("policy.toml:3:") && e.contains("urgnet"), "{e}");
 }
+
+#[test]
+fn import_names_the_makers_the_reference_table_does_not_know() {
+    let d = init("DE");
+    let f = d.path().join("makers.jsonl");
+    let line = |id: &str, maker: &str| {
+        format!(
+            r#"{{"id":"{id}","marking":{{"manufacturer":"{maker}","country":"DE","serial":"{id}"}},"category":"pistol"}}"#
+        )
+    };
+    std::fs::write(
+        &f,
+        [
+            line("A1", "Walther"),
+            line("A2", "Walhter"),
+            line("A3", "Walhter"),
+            line("A4", "Heckler & Koch G.m.b.H."),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let text = ok(d.path(), &["registry", "import", f.to_str().unwrap()]);
+    assert!(
+        text.contains(
+            "new maker \"Walhter\" (2 records under DE/WALHTER): not in the maker reference table; did you mean Walther (Carl Walther; DE, US)?"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.matches("new maker").count(), 1, "{text}");
+    let s = json(d.path(), &["registry", "import", f.to_str().unwrap()]);
+    assert_eq!(s["new_makers"][0]["manufacturer"], "Walhter", "{s:#}");
+    assert_eq!(s["new_makers"][0]["prefix"], "DE/WALHTER", "{s:#}");
+    assert_eq!(s["new_makers"][0]["near"][0]["key"], "CARLWALTHER", "{s:#}");
+    assert_eq!(s["new_makers"].as_array().unwrap().len(), 1, "{s:#}");
+}

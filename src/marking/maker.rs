@@ -265,6 +265,11 @@ impl MakerTable {
         })
     }
 
+    /// Whether the table knows the spelling `raw` at all, in any country.
+    pub fn knows(&self, raw: &str) -> bool {
+        self.0.spellings.contains_key(&fold_maker(raw))
+    }
+
     /// Whether the table knows `raw` as a maker of `country`, and if not, what
     /// it knows that comes near.
     pub fn check(&self, raw: &str, country: CountryCode) -> Result<MakerCheck, MakerError> {

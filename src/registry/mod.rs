@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-pub use import::{ImportError, ImportFormat, ImportOptions, ImportSummary, Rejection};
+pub use import::{ImportError, ImportFormat, ImportOptions, ImportSummary, NewMaker, Rejection};
 pub use record::{Event, MAX_EVENTS, NationalText, Record, RecordId};
 
 use crate::marking::{
