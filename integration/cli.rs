@@ -227,8 +227,9 @@ fn a_trace_with_bad_input_is_refused_before_anything_is_sent() {
             "{args:?}: validated too late: {e}"
         );
     }
-    // A misspelt but non-empty maker is fine: it is sent (and here fails only
-    // because no node runs).
+    // A misspelt but non-empty maker passes the CLI's own checks: the node,
+    // whose maker table holds its local makers too, judges it
+    // (integration/makers.rs). Here it fails only because no node runs.
     let mut args: Vec<&str> = base.to_vec();
     args.extend_from_slice(&["--maker", "Walthr", "--country", "DE", "--serial", "BP0746"]);
     let e = stderr(&run(d.path(), &args));

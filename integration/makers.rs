@@ -61,7 +61,10 @@ fn a_holder_of_fn_herstal_sa_answers_a_trace_for_fn_herstal() {
     assert_eq!(c.as_array().unwrap().len(), 1, "{t:#}");
     assert_eq!(c[0]["quality"], "exact", "{t:#}");
     let m = &c[0]["record"]["marking"];
-    assert_eq!((&m["manufacturer"], &m["serial"]), (&"FN Herstal S.A.".into(), &"1352-88017".into()));
+    assert_eq!(
+        (&m["manufacturer"], &m["serial"]),
+        (&"FN Herstal S.A.".into(), &"1352-88017".into())
+    );
 }
 
 #[test]

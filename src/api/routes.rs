@@ -227,10 +227,7 @@ async fn send_trace(State(node): State<Node>, JsonBody(req): JsonBody<TraceReque
     if !force && let Some(reg) = node.registry() {
         node::check_maker(reg.makers(), &trace.marking)?;
     }
-    let t = node
-        .send_trace(trace)
-        .await
-        .map_err(NodeError::from)?;
+    let t = node.send_trace(trace).await.map_err(NodeError::from)?;
     ok(&trace_view(&node, &t))
 }
 

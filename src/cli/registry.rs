@@ -404,7 +404,10 @@ fn render_summary(file: &Path, s: &ImportSummary, seconds: Option<f64>) -> Strin
             if near.is_empty() {
                 "not in the maker reference table, and no known maker is near".to_string()
             } else {
-                format!("not in the maker reference table; did you mean {}?", near.join(" or "))
+                format!(
+                    "not in the maker reference table; did you mean {}?",
+                    near.join(" or ")
+                )
             }
         );
     }

@@ -379,7 +379,10 @@ mod tests {
         // "Company" is a legal form: Colt's Manufacturing Company is Colt's
         // Manufacturing, whose key rules 1 gave too.
         same("Colt's Manufacturing Company LLC", "Colt's Manufacturing");
-        assert_eq!(fold_maker("Colt's Manufacturing Company"), "COLTSMANUFACTURING");
+        assert_eq!(
+            fold_maker("Colt's Manufacturing Company"),
+            "COLTSMANUFACTURING"
+        );
         // The name is never stripped to nothing.
         assert_eq!(fold_maker("S.A."), "SA");
         assert_eq!(fold_maker("AB"), "AB");

@@ -447,7 +447,9 @@ impl Tables {
         for new in scopes {
             let clash = existing.iter().find(|old| {
                 old.maker != m
-                    && (old.country.is_none() || new.country.is_none() || old.country == new.country)
+                    && (old.country.is_none()
+                        || new.country.is_none()
+                        || old.country == new.country)
             });
             if let Some(old) = clash {
                 return Err(MakerError::Conflict {
@@ -472,7 +474,8 @@ impl Tables {
     /// its countries), or adds a maker of its own.
     fn add_local(&mut self, a: &MakerAlias) -> Result<(), MakerError> {
         let folded = fold_maker(&a.name);
-        let key = MakerKey::from_folded(&folded).ok_or_else(|| MakerError::Empty(a.name.clone()))?;
+        let key =
+            MakerKey::from_folded(&folded).ok_or_else(|| MakerError::Empty(a.name.clone()))?;
         let in_scope = |s: &Scope| {
             a.countries.is_empty() || s.country.is_none_or(|c| a.countries.contains(&c))
         };
@@ -659,7 +662,10 @@ mod tests {
     fn unknown_names_and_wrong_countries_get_the_nearest_makers() {
         let t = MakerTable::built_in();
         assert_eq!(t.check("Walther", cc("DE")).unwrap(), MakerCheck::Known);
-        assert_eq!(t.check("FN Herstal S.A.", cc("BE")).unwrap(), MakerCheck::Known);
+        assert_eq!(
+            t.check("FN Herstal S.A.", cc("BE")).unwrap(),
+            MakerCheck::Known
+        );
         let MakerCheck::Unknown { near } = t.check("Walhter", cc("DE")).unwrap() else {
             panic!("Walhter is not a maker");
         };
@@ -734,12 +740,18 @@ mod tests {
     fn fingerprint_follows_the_folding_not_the_clone() {
         let a = MakerTable::built_in();
         assert_eq!(a.fingerprint(), a.clone().fingerprint());
-        assert_eq!(a.fingerprint(), MakerTable::with_extra(&[]).unwrap().fingerprint());
+        assert_eq!(
+            a.fingerprint(),
+            MakerTable::with_extra(&[]).unwrap().fingerprint()
+        );
         assert_eq!(
             MakerTable::from_reference(&ReferenceTable::shipped()).fingerprint(),
             a.fingerprint()
         );
-        assert_eq!(a.factory_maker(cc("CN"), "66").map(MakerKey::as_str), Some("FACTORY66"));
+        assert_eq!(
+            a.factory_maker(cc("CN"), "66").map(MakerKey::as_str),
+            Some("FACTORY66")
+        );
         assert_eq!(a.factory_maker(cc("DE"), "66"), None);
     }
 }

@@ -119,7 +119,11 @@ mod tests {
                 );
             }
             for s in m.spellings() {
-                assert!(!fold_maker(s).is_empty(), "{}: {s:?} folds to nothing", m.name);
+                assert!(
+                    !fold_maker(s).is_empty(),
+                    "{}: {s:?} folds to nothing",
+                    m.name
+                );
                 assert!(s.chars().count() <= 128, "{s:?} is too long");
             }
             for code in &m.factory_codes {
@@ -132,7 +136,14 @@ mod tests {
         }
         assert_eq!(
             regions.into_iter().collect::<Vec<_>>(),
-            ["Africa", "Americas", "Asia", "Europe", "Middle East", "Oceania"]
+            [
+                "Africa",
+                "Americas",
+                "Asia",
+                "Europe",
+                "Middle East",
+                "Oceania"
+            ]
         );
     }
 

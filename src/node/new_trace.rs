@@ -102,7 +102,10 @@ mod tests {
         check("Walther", "DE").unwrap();
         check("FN Herstal S.A.", "BE").unwrap();
         let e = check("Walhter", "DE").unwrap_err();
-        assert!(e.contains("did you mean Walther (Carl Walther; DE, US)?"), "{e}");
+        assert!(
+            e.contains("did you mean Walther (Carl Walther; DE, US)?"),
+            "{e}"
+        );
         assert!(e.contains("--force"), "{e}");
         let e = check("Walther", "GE").unwrap_err();
         assert!(e.contains("not a maker of GE"), "{e}");

@@ -638,19 +638,16 @@ fn records_placed_with_the_old_folding_are_found_after_the_reindex_at_open() {
         let id = rec.id.as_str().as_bytes();
         let v = reg.tree.remove(keys::kept(&new_loc, id)).unwrap().unwrap();
         reg.tree.insert(keys::kept(&old_loc, id), v).unwrap();
-        let (bkey, bytes) = reg
-            .tree
-            .scan_prefix([keys::IDS])
-            .next()
-            .unwrap()
-            .unwrap();
+        let (bkey, bytes) = reg.tree.scan_prefix([keys::IDS]).next().unwrap().unwrap();
         let mut entries = ids::decode(&bytes).unwrap();
         entries.insert(id.to_vec(), old_loc);
         let (_, bytes) = ids::encode_split(&entries).remove(0);
         reg.tree.insert(bkey, bytes).unwrap();
         let n = reg.tree.remove(keys::prefix(&prefix)).unwrap().unwrap();
         reg.tree.insert(keys::prefix(&old_prefix), n).unwrap();
-        reg.tree.insert(keys::MAKERS, &1u64.to_be_bytes()[..]).unwrap();
+        reg.tree
+            .insert(keys::MAKERS, &1u64.to_be_bytes()[..])
+            .unwrap();
         assert!(find(&reg, "FN Herstal", "BE", "1352-88017").is_empty());
         reg.flush().unwrap();
     }
