@@ -155,16 +155,17 @@ const MAX_WORDS: usize = 64;
 pub fn fold_maker(raw: &str) -> String {
     // ASCII is its own NFKD form and holds no combining marks.
     if raw.is_ascii() {
-        fold_words(raw.chars())
+        fold_words(raw.chars(), raw.len())
     } else {
-        fold_words(raw.nfkd().filter(|c| !is_combining_mark(*c)))
+        fold_words(raw.nfkd().filter(|c| !is_combining_mark(*c)), raw.len())
     }
 }
 
-pub(super) fn fold_words(chars: impl Iterator<Item = char>) -> String {
+/// Folds the words of `chars`; `capacity` is a guess of the folded length.
+pub(super) fn fold_words(chars: impl Iterator<Item = char>, capacity: usize) -> String {
     // The upper-cased letters of every word, back to back, and where each word
     // ends: one buffer, no string per word.
-    let mut buf = String::new();
+    let mut buf = String::with_capacity(capacity);
     let mut ends = [0usize; MAX_WORDS];
     let mut n = 0;
     let mut in_word = false;
@@ -212,6 +213,10 @@ pub(super) fn fold_words(chars: impl Iterator<Item = char>) -> String {
     while let Some(len) = form_at_start(&words, &kept[lo..hi]) {
         lo += len;
     }
+    if k == n && lo == 0 && hi == k {
+        // Nothing dropped, the common case: the buffer is the folded name.
+        return buf;
+    }
     let mut out = String::with_capacity(buf.len());
     for &i in &kept[lo..hi] {
         out.push_str(words.get(i as usize));
@@ -232,9 +237,40 @@ impl Words<'_> {
     }
 }
 
+/// Which (length, first byte) pairs the words that end a trailing legal form
+/// (index 0), and those that begin a leading one (index 1), have. Most names
+/// end in a word no form ends with, and one look-up says so without comparing
+/// the word against every form.
+type Shapes = [[[bool; 256]; 16]; 2];
+
+fn form_shapes() -> &'static Shapes {
+    static SHAPES: std::sync::OnceLock<Box<Shapes>> = std::sync::OnceLock::new();
+    SHAPES.get_or_init(|| {
+        let mut t = Box::new([[[false; 256]; 16]; 2]);
+        let ends = TRAILING.iter().filter_map(|f| f.last()).map(|w| (0, w));
+        let starts = LEADING.iter().filter_map(|f| f.first()).map(|w| (1, w));
+        for (side, w) in ends.chain(starts) {
+            // Every form word is shorter than 16 bytes (a test checks).
+            t[side][w.len() % 16][w.as_bytes()[0] as usize] = true;
+        }
+        t
+    })
+}
+
+/// Whether `w` may be a word of a legal form at `side` (0: last, 1: first).
+fn may_be_form(side: usize, w: &str) -> bool {
+    match w.as_bytes().first() {
+        Some(b) if w.len() < 16 => form_shapes()[side][w.len()][*b as usize],
+        _ => false,
+    }
+}
+
 /// The length of the legal form that ends `kept`, if one does and it is not
 /// the whole of what is left.
 fn form_at_end(words: &Words<'_>, kept: &[u8], forms: &[&[&str]]) -> Option<usize> {
+    if !may_be_form(0, words.get(*kept.last()? as usize)) {
+        return None;
+    }
     forms
         .iter()
         .find(|f| {
@@ -248,6 +284,9 @@ fn form_at_end(words: &Words<'_>, kept: &[u8], forms: &[&[&str]]) -> Option<usiz
 }
 
 fn form_at_start(words: &Words<'_>, kept: &[u8]) -> Option<usize> {
+    if !may_be_form(1, words.get(*kept.first()? as usize)) {
+        return None;
+    }
     LEADING
         .iter()
         .find(|f| {
@@ -424,11 +463,23 @@ mod tests {
             "a-b_c",
         ] {
             assert_eq!(
-                fold_words(s.chars()),
-                fold_words(s.nfkd().filter(|c| !is_combining_mark(*c))),
+                fold_words(s.chars(), 0),
+                fold_words(s.nfkd().filter(|c| !is_combining_mark(*c)), 0),
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn every_form_word_passes_the_quick_filter() {
+        for f in TRAILING {
+            assert!(f.iter().all(|w| w.len() < 16), "{f:?}");
+            assert!(may_be_form(0, f[f.len() - 1]), "{f:?}");
+        }
+        for f in LEADING {
+            assert!(may_be_form(1, f[0]), "{f:?}");
+        }
+        assert!(!may_be_form(0, "WALTHER"));
     }
 
     #[test]
