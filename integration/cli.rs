@@ -236,8 +236,9 @@ fn a_trace_with_bad_input_is_refused_before_anything_is_sent() {
             "{args:?}: validated too late: {e}"
         );
     }
-    // A misspelt but non-empty maker is fine: it is sent (and here fails only
-    // because no node runs).
+    // A misspelt but non-empty maker passes the CLI's own checks: the node,
+    // whose maker table holds its local makers too, judges it
+    // (integration/makers.rs). Here it fails only because no node runs.
     let mut args: Vec<&str> = base.to_vec();
     args.extend_from_slice(&["--maker", "Walthr", "--country", "DE", "--serial", "BP0746"]);
     let e = stderr(&run(d.path(), &args));
@@ -461,4 +462,39 @@ fn init_and_roster_install_take_what_a_node_needs() {
         "{}",
         common::stderr(&o)
     );
+}
+
+#[test]
+fn import_names_the_makers_the_reference_table_does_not_know() {
+    let d = init("DE");
+    let f = d.path().join("makers.jsonl");
+    let line = |id: &str, maker: &str| {
+        format!(
+            r#"{{"id":"{id}","marking":{{"manufacturer":"{maker}","country":"DE","serial":"{id}"}},"category":"pistol"}}"#
+        )
+    };
+    std::fs::write(
+        &f,
+        [
+            line("A1", "Walther"),
+            line("A2", "Walhter"),
+            line("A3", "Walhter"),
+            line("A4", "Heckler & Koch G.m.b.H."),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let text = ok(d.path(), &["registry", "import", f.to_str().unwrap()]);
+    assert!(
+        text.contains(
+            "new maker \"Walhter\" (2 records under DE/WALHTER): not in the maker reference table; did you mean Walther (Carl Walther; DE, US)?"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.matches("new maker").count(), 1, "{text}");
+    let s = json(d.path(), &["registry", "import", f.to_str().unwrap()]);
+    assert_eq!(s["new_makers"][0]["manufacturer"], "Walhter", "{s:#}");
+    assert_eq!(s["new_makers"][0]["prefix"], "DE/WALHTER", "{s:#}");
+    assert_eq!(s["new_makers"][0]["near"][0]["key"], "CARLWALTHER", "{s:#}");
+    assert_eq!(s["new_makers"].as_array().unwrap().len(), 1, "{s:#}");
 }

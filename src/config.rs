@@ -419,11 +419,14 @@ cache_mb = 256
 # Import refuses a longer line, without parsing it.
 max_line_bytes = 1048576
 
-# Makers and spellings beyond the built-in table. Changing this rebuilds the
-# registry's index at the next start.
+# Local makers and spellings beyond the federation's maker reference table
+# (config/makers.toml, built in). Local only: other States' nodes do not know
+# them, so prefer asking for an addition to the reference table. Changing this
+# rebuilds the registry's index at the next start.
 # [[makers]]
 # name = "Acme Arms"
 # aliases = ["AA Works", "Acme Arms Factory"]
+# countries = ["DE"]   # where these spellings mean this maker; none: everywhere
 "#;
 
 #[cfg(test)]

@@ -231,6 +231,7 @@ fn trace(n: &fed::FedNode, m: &Value, start: Instant) -> Value {
         timeout_secs: Some(10),
         case: None,
         note: None,
+        force: false,
     };
     let client = ApiClient::from_data_dir(&n.dir).unwrap();
     RT.with(|rt| {

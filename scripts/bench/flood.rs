@@ -354,6 +354,7 @@ async fn honest_trace(client: ApiClient, serial: String) -> (f64, bool, String) 
         timeout_secs: Some(30),
         case: None,
         note: None,
+        force: false,
     };
     let sent: Value = match client.post("/v1/traces", &req).await {
         Ok(v) => v,

@@ -46,6 +46,10 @@ pub struct TraceRequest {
     /// Local note: stored with the trace, never sent.
     #[serde(default)]
     pub note: Option<String>,
+    /// Send even if the maker reference table does not know the maker as one
+    /// of `country` (`--force`).
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// `POST /v1/registry/find`.
@@ -202,10 +206,14 @@ async fn status(State(node): State<Node>) -> Reply {
 }
 
 async fn send_trace(State(node): State<Node>, JsonBody(req): JsonBody<TraceRequest>) -> Reply {
-    let t = node
-        .send_trace(req.into_new_trace()?)
-        .await
-        .map_err(NodeError::from)?;
+    let force = req.force;
+    let trace = req.into_new_trace()?;
+    // Checked here, on the node, whose table (with its local makers) folds the
+    // name; the CLI's own checks run without it.
+    if !force && let Some(reg) = node.registry() {
+        node::check_maker(reg.makers(), &trace.marking)?;
+    }
+    let t = node.send_trace(trace).await.map_err(NodeError::from)?;
     ok(&trace_view(&node.judge(), &t))
 }
 

@@ -82,6 +82,10 @@ pub struct SendArgs {
     /// Local note; kept on this node, never sent.
     #[arg(long)]
     pub note: Option<String>,
+    /// Send even if the maker reference table does not know --maker as a maker
+    /// of --country.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -297,6 +301,7 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         timeout_secs: a.timeout,
         case: a.case,
         note: a.note,
+        force: a.force,
     };
     // Refused here, before the node is even asked, if any field is wrong:
     // a usage error, as clap's own.

@@ -305,28 +305,7 @@ fn import(
         summary: &summary,
         seconds: started.elapsed().as_secs_f64(),
     };
-    ctx.emit(&out, |o| {
-        let s = o.summary;
-        let mut t = format!(
-            "{}: {} added, {} updated, {} unchanged, {} rejected ({:.1} s)\n",
-            o.file.display(),
-            s.added,
-            s.updated,
-            s.unchanged,
-            s.rejected,
-            o.seconds
-        );
-        for r in &s.rejections {
-            t += &format!("  rejected {r}\n");
-        }
-        if s.rejected as usize > s.rejections.len() {
-            t += &format!(
-                "  ... and {} more\n",
-                s.rejected as usize - s.rejections.len()
-            );
-        }
-        t
-    })
+    ctx.emit(&out, |o| render_summary(o.file, o.summary, Some(o.seconds)))
 }
 
 fn writer_for(file: &Path) -> anyhow::Result<Box<dyn Write>> {
@@ -426,6 +405,29 @@ fn render_summary(file: &Path, s: &ImportSummary, seconds: Option<f64>) -> Strin
             "  ... and {} more\n",
             s.rejected as usize - s.rejections.len()
         );
+    }
+    // Imported, but under a maker the reference table does not know: a typo
+    // here splits a prefix, and traces for the right name will not find them.
+    for n in &s.new_makers {
+        let near: Vec<String> = n.near.iter().map(ToString::to_string).collect();
+        t += &format!(
+            "  new maker {:?} ({} record{} under {}): {}\n",
+            n.manufacturer,
+            n.records,
+            if n.records == 1 { "" } else { "s" },
+            n.prefix,
+            if near.is_empty() {
+                "not in the maker reference table, and no known maker is near".to_string()
+            } else {
+                format!(
+                    "not in the maker reference table; did you mean {}?",
+                    near.join(" or ")
+                )
+            }
+        );
+    }
+    if s.new_makers_more > 0 {
+        t += &format!("  ... and {} more new makers\n", s.new_makers_more);
     }
     t
 }

@@ -1,124 +1,18 @@
-//! Manufacturers' names: folding and the alias table that makes "H&K",
-//! "HECKLER & KOCH" and "Heckler und Koch" one maker.
+//! Manufacturers' names: the maker table built from the federation's reference
+//! table (`reference.rs`) and a node's local `[[makers]]`, which resolves a name
+//! as marked *in a country of manufacture* to one maker key ("Sauer" is J. P.
+//! Sauer & Sohn in DE, SIG Sauer in the US), and suggests the nearest known
+//! names for one it does not know.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
 
-/// Words that carry no identity in a maker's name: connectives and company forms.
-const NOISE_WORDS: &[&str] = &[
-    "AND", "UND", "ET", "Y", "E", "GMBH", "AG", "KG", "INC", "LTD", "LLC", "CO", "CORP", "COMPANY",
-    "SPA", "SA", "AS", "OY", "AB", "BV", "NV", "PLC", "SRO", "JSC", "OAO", "OJSC",
-];
-
-/// Built-in makers: canonical display name, then the spellings found on weapons
-/// and in records. Every spelling is folded before use, so case, punctuation and
-/// company suffixes need not be listed.
-const BUILT_IN: &[(&str, &[&str])] = &[
-    ("Heckler & Koch", &["H&K", "HK", "Heckler Koch", "HKGmbH"]),
-    ("Carl Walther", &["Walther", "Walther Arms"]),
-    (
-        "Kalashnikov Concern",
-        &[
-            "Kalashnikov",
-            "Izhmash",
-            "Izhevsk Mechanical Plant",
-            "Ижмаш",
-            "Калашников",
-        ],
-    ),
-    (
-        "FN Herstal",
-        &[
-            "FN",
-            "FNH",
-            "Fabrique Nationale",
-            "Fabrique Nationale d'Herstal",
-        ],
-    ),
-    (
-        "Beretta",
-        &["Pietro Beretta", "Fabbrica d'Armi Pietro Beretta"],
-    ),
-    ("Glock", &["Glock Ges.m.b.H."]),
-    (
-        "Colt",
-        &["Colt's Manufacturing", "Colts", "Colt's Patent Fire Arms"],
-    ),
-    ("Smith & Wesson", &["S&W", "SW"]),
-    ("Sturm, Ruger & Co.", &["Ruger", "Sturm Ruger"]),
-    ("SIG Sauer", &["SIG", "Sig Arms", "SIGARMS", "Sauer"]),
-    (
-        "Česká zbrojovka",
-        &["CZ", "CZUB", "Ceska Zbrojovka Uhersky Brod"],
-    ),
-    ("Norinco", &["China North Industries"]),
-    ("Zastava Arms", &["Zastava", "Zastava Oruzje"]),
-    ("Taurus", &["Forjas Taurus"]),
-    (
-        "Israel Weapon Industries",
-        &["IWI", "IMI", "Israel Military Industries"],
-    ),
-    ("MKE", &["Makina ve Kimya", "Makine ve Kimya Endustrisi"]),
-    ("Steyr Arms", &["Steyr", "Steyr Mannlicher"]),
-    ("Arsenal", &["Arsenal AD", "Arsenal JSCo"]),
-    ("Cugir", &["Uzina Mecanica Cugir", "UM Cugir"]),
-    (
-        "Tula Arms Plant",
-        &["Tula", "TOZ", "Tulsky Oruzheiny Zavod"],
-    ),
-    ("Denel", &["Vektor", "Denel Land Systems"]),
-    ("Imbel", &["Industria de Material Belico do Brasil"]),
-    (
-        "Ordnance Factories Board",
-        &["OFB", "Indian Ordnance Factories"],
-    ),
-];
-
-/// Folds a maker's name: compatibility-decomposed, accents dropped, upper case,
-/// split on anything not a letter or digit, noise words dropped, joined.
-/// Returns an empty string when nothing identifying is left.
-pub fn fold_maker(raw: &str) -> String {
-    // ASCII is its own NFKD form and holds no combining marks.
-    if raw.is_ascii() {
-        fold_words(raw.chars())
-    } else {
-        fold_words(raw.nfkd().filter(|c| !is_combining_mark(*c)))
-    }
-}
-
-fn fold_words(chars: impl Iterator<Item = char>) -> String {
-    let mut words: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    for c in chars {
-        if c.is_alphanumeric() {
-            cur.extend(c.to_uppercase());
-        } else if c == '\'' || c == '\u{2019}' {
-            // "Colt's" is "COLTS", not "COLT S".
-        } else if !cur.is_empty() {
-            words.push(std::mem::take(&mut cur));
-        }
-    }
-    if !cur.is_empty() {
-        words.push(cur);
-    }
-    let kept: Vec<&String> = words
-        .iter()
-        .filter(|w| !NOISE_WORDS.contains(&w.as_str()))
-        .collect();
-    // A name made only of noise words ("S.A.") keeps them rather than vanish.
-    if kept.is_empty() {
-        words.concat()
-    } else {
-        kept.into_iter().map(String::as_str).collect()
-    }
-}
-
-fn is_combining_mark(c: char) -> bool {
-    matches!(c as u32, 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
-}
+use super::fold::{FOLD_RULES_VERSION, fold_maker};
+use super::reference::ReferenceTable;
+use crate::model::CountryCode;
 
 /// The canonical key of a maker: folded and alias-resolved. Only letters and
 /// digits, never empty.
@@ -153,13 +47,18 @@ impl fmt::Debug for MakerKey {
     }
 }
 
-/// One maker declared in configuration, extending the built-in table.
+/// One maker declared in a node's configuration (`[[makers]]`): local only.
+/// It adds spellings on this node, which other nodes do not know; the
+/// reference table is what the federation shares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MakerAlias {
     pub name: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Countries in which these spellings mean this maker; none means all.
+    #[serde(default)]
+    pub countries: Vec<CountryCode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,12 +76,75 @@ pub enum MakerError {
     },
 }
 
-/// Resolves folded spellings to canonical maker keys.
-#[derive(Debug, Clone)]
-pub struct MakerTable {
-    /// folded spelling -> (canonical key, display name)
-    by_folded: BTreeMap<String, (MakerKey, String)>,
+/// A known maker, offered when a name is unknown or from another country.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suggestion {
+    /// The spelling that came near, as the table writes it.
+    pub spelling: String,
+    /// The maker's canonical name.
+    pub name: String,
+    pub key: MakerKey,
+    /// Where the table knows this maker.
+    pub countries: Vec<CountryCode>,
 }
+
+impl fmt::Display for Suggestion {
+    /// `Carl Walther (DE, US)`, or `Walther (Carl Walther; DE, US)` when the
+    /// spelling is not the canonical name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cs: Vec<&str> = self.countries.iter().map(CountryCode::as_str).collect();
+        if fold_maker(&self.spelling) == fold_maker(&self.name) {
+            write!(f, "{} ({})", self.name, cs.join(", "))
+        } else {
+            write!(f, "{} ({}; {})", self.spelling, self.name, cs.join(", "))
+        }
+    }
+}
+
+/// What the table says of a maker's name in a country of manufacture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "maker", rename_all = "snake_case")]
+pub enum MakerCheck {
+    /// The table knows this name in this country.
+    Known,
+    /// The table knows this name, but only for makers of other countries.
+    OtherCountry { makers: Vec<Suggestion> },
+    /// The table does not know this name; the nearest names it knows.
+    Unknown { near: Vec<Suggestion> },
+}
+
+#[derive(Debug)]
+struct Maker {
+    key: MakerKey,
+    name: String,
+    countries: Vec<CountryCode>,
+}
+
+/// Where a spelling means a maker: in one country, or (local additions
+/// without countries) in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Scope {
+    country: Option<CountryCode>,
+    maker: u32,
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    version: u32,
+    makers: Vec<Maker>,
+    by_key: HashMap<String, u32>,
+    /// Folded spelling -> where it means which maker.
+    spellings: HashMap<String, Vec<Scope>>,
+    /// Every spelling as written, with its folded form and maker, for suggestions.
+    written: Vec<(String, String, u32)>,
+    /// (country, factory number) -> maker.
+    factory_codes: HashMap<(CountryCode, String), u32>,
+}
+
+/// Resolves a maker's name as marked, in its country of manufacture, to a
+/// canonical key. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MakerTable(Arc<Tables>);
 
 impl Default for MakerTable {
     fn default() -> Self {
@@ -190,64 +152,101 @@ impl Default for MakerTable {
     }
 }
 
+/// How a folded spelling resolves in a country.
+enum Resolved<'a> {
+    Here(u32),
+    /// Known only in other countries, by these scopes.
+    Elsewhere(&'a [Scope]),
+    Unknown,
+}
+
 impl MakerTable {
+    /// The reference table shipped with this build.
     pub fn built_in() -> Self {
-        let mut t = MakerTable {
-            by_folded: BTreeMap::new(),
-        };
-        for (name, aliases) in BUILT_IN {
-            // The built-in table is checked by a unit test; a clash there is a bug
-            // in this file, not an input error.
-            let _ = t.add(name, aliases.iter().copied());
-        }
-        t
+        static SHIPPED: OnceLock<MakerTable> = OnceLock::new();
+        SHIPPED
+            .get_or_init(|| Self::from_reference(&ReferenceTable::shipped()))
+            .clone()
     }
 
-    /// The built-in table extended by configured makers. A configured alias may not
-    /// point at two different makers.
+    /// A table of the given reference rows. A spelling that a row gives to a
+    /// second maker in the same country is ignored (the shipped table is
+    /// tested to have none).
+    pub fn from_reference(r: &ReferenceTable) -> Self {
+        let mut t = Tables {
+            version: r.version,
+            ..Tables::default()
+        };
+        for row in &r.makers {
+            let key = fold_maker(&row.name);
+            let Some(key) = MakerKey::from_folded(&key) else {
+                continue;
+            };
+            let m = t.maker_for(&key, &row.name);
+            for c in &row.countries {
+                if !t.makers[m as usize].countries.contains(c) {
+                    t.makers[m as usize].countries.push(*c);
+                }
+                for code in &row.factory_codes {
+                    t.factory_codes.entry((*c, code.clone())).or_insert(m);
+                }
+            }
+            for s in row.spellings() {
+                let scopes: Vec<Scope> = row
+                    .countries
+                    .iter()
+                    .map(|c| Scope {
+                        country: Some(*c),
+                        maker: m,
+                    })
+                    .collect();
+                let _ = t.add_spelling(s, m, &scopes, &row.name);
+            }
+        }
+        MakerTable(Arc::new(t))
+    }
+
+    /// The built-in table extended by a node's local makers. A local spelling
+    /// may not mean a second maker where the table already gives it one.
     pub fn with_extra(extra: &[MakerAlias]) -> Result<Self, MakerError> {
-        let mut t = Self::built_in();
-        for m in extra {
-            t.add(&m.name, m.aliases.iter().map(String::as_str))?;
+        if extra.is_empty() {
+            return Ok(Self::built_in());
         }
-        Ok(t)
-    }
-
-    fn add<'a>(
-        &mut self,
-        name: &'a str,
-        aliases: impl Iterator<Item = &'a str>,
-    ) -> Result<(), MakerError> {
-        let folded_name = fold_maker(name);
-        if folded_name.is_empty() {
-            return Err(MakerError::Empty(name.to_string()));
-        }
-        // A configured maker that is already known (by name or alias) joins it.
-        let (key, display) = match self.by_folded.get(&folded_name) {
-            Some(existing) => existing.clone(),
-            None => (MakerKey(folded_name.clone()), name.to_string()),
+        let base = Self::built_in();
+        let b = &base.0;
+        let mut t = Tables {
+            version: b.version,
+            makers: b
+                .makers
+                .iter()
+                .map(|m| Maker {
+                    key: m.key.clone(),
+                    name: m.name.clone(),
+                    countries: m.countries.clone(),
+                })
+                .collect(),
+            by_key: b.by_key.clone(),
+            spellings: b.spellings.clone(),
+            written: b.written.clone(),
+            factory_codes: b.factory_codes.clone(),
         };
-        for spelling in std::iter::once(name).chain(aliases) {
-            let f = fold_maker(spelling);
-            if f.is_empty() {
-                return Err(MakerError::Empty(spelling.to_string()));
-            }
-            if let Some((other, other_name)) = self.by_folded.get(&f)
-                && *other != key
-            {
-                return Err(MakerError::Conflict {
-                    alias: spelling.to_string(),
-                    first: other_name.clone(),
-                    second: name.to_string(),
-                });
-            }
-            self.by_folded.insert(f, (key.clone(), display.clone()));
+        for m in extra {
+            t.add_local(m)?;
         }
-        Ok(())
+        Ok(MakerTable(Arc::new(t)))
     }
 
-    /// The canonical key for a maker as written on a weapon or in a record.
-    pub fn key(&self, raw: &str) -> Result<MakerKey, MakerError> {
+    /// The reference table's version this table was built from.
+    pub fn version(&self) -> u32 {
+        self.0.version
+    }
+
+    /// The canonical key for a maker as written on a weapon or in a record,
+    /// made in `country`. A spelling the table gives a maker in that country is
+    /// that maker; one it gives a single maker elsewhere is still that maker
+    /// (the prefix keeps the country apart); one it gives several makers, none
+    /// of them here, and an unknown name, are their own folded form.
+    pub fn key(&self, raw: &str, country: CountryCode) -> Result<MakerKey, MakerError> {
         let n = raw.chars().count();
         if n > 128 {
             return Err(MakerError::TooLong(n));
@@ -256,33 +255,280 @@ impl MakerTable {
         if f.is_empty() {
             return Err(MakerError::Empty(raw.to_string()));
         }
-        Ok(match self.by_folded.get(&f) {
-            Some((k, _)) => k.clone(),
-            None => MakerKey(f),
+        let t = &self.0;
+        Ok(match t.resolve(&f, country) {
+            Resolved::Here(m) => t.makers[m as usize].key.clone(),
+            Resolved::Elsewhere(scopes) if scopes.iter().all(|s| s.maker == scopes[0].maker) => {
+                t.makers[scopes[0].maker as usize].key.clone()
+            }
+            Resolved::Elsewhere(_) | Resolved::Unknown => MakerKey(f),
         })
+    }
+
+    /// Whether the table knows the spelling `raw` at all, in any country.
+    pub fn knows(&self, raw: &str) -> bool {
+        self.0.spellings.contains_key(&fold_maker(raw))
+    }
+
+    /// Whether the table knows `raw` as a maker of `country`, and if not, what
+    /// it knows that comes near.
+    pub fn check(&self, raw: &str, country: CountryCode) -> Result<MakerCheck, MakerError> {
+        self.key(raw, country)?;
+        let f = fold_maker(raw);
+        let t = &self.0;
+        Ok(match t.resolve(&f, country) {
+            Resolved::Here(_) => MakerCheck::Known,
+            Resolved::Elsewhere(scopes) => {
+                let mut makers: Vec<u32> = scopes.iter().map(|s| s.maker).collect();
+                makers.dedup();
+                makers.sort();
+                makers.dedup();
+                MakerCheck::OtherCountry {
+                    makers: makers.into_iter().map(|m| t.suggestion(raw, m)).collect(),
+                }
+            }
+            Resolved::Unknown => MakerCheck::Unknown {
+                near: self.near(raw, country, 3),
+            },
+        })
+    }
+
+    /// Up to `limit` known makers whose spellings come near `raw` (a typo, a
+    /// letter swapped or left out), nearest first, those of `country` before
+    /// others at the same distance. Damerau-Levenshtein over folded spellings,
+    /// within a quarter of the length (at least one edit), or a Jaro-Winkler
+    /// similarity of 0.92 for a name cut short ("Walth").
+    pub fn near(&self, raw: &str, country: CountryCode, limit: usize) -> Vec<Suggestion> {
+        let q = fold_maker(raw);
+        if q.is_empty() {
+            return Vec::new();
+        }
+        let t = &self.0;
+        let qn = q.chars().count();
+        let mut best: HashMap<u32, (usize, bool, i64, usize)> = HashMap::new();
+        for (i, (folded, _, m)) in t.written.iter().enumerate() {
+            let sn = folded.chars().count();
+            if sn.abs_diff(qn) > qn.max(sn) / 2 + 1 {
+                continue;
+            }
+            let d = strsim::damerau_levenshtein(&q, folded);
+            let jw = strsim::jaro_winkler(&q, folded);
+            let close = d <= (qn.min(sn) / 4).max(1) || (jw >= 0.92 && qn.min(sn) >= 4);
+            if !close {
+                continue;
+            }
+            let elsewhere = !t.makers[*m as usize].countries.contains(&country);
+            // Ranked by distance, then this country first, then similarity.
+            let rank = (d, elsewhere, -(jw * 1000.0) as i64, i);
+            let e = best.entry(*m).or_insert(rank);
+            if rank < *e {
+                *e = rank;
+            }
+        }
+        let mut found: Vec<(u32, (usize, bool, i64, usize))> = best.into_iter().collect();
+        found.sort_by_key(|(_, r)| *r);
+        found
+            .into_iter()
+            .take(limit)
+            .map(|(m, (_, _, _, i))| {
+                let maker = &t.makers[m as usize];
+                Suggestion {
+                    spelling: t.written[i].1.clone(),
+                    name: maker.name.clone(),
+                    key: maker.key.clone(),
+                    countries: maker.countries.clone(),
+                }
+            })
+            .collect()
     }
 
     /// The display name of a known maker.
     pub fn display_name(&self, key: &MakerKey) -> Option<&str> {
-        self.by_folded.get(key.as_str()).map(|(_, d)| d.as_str())
+        let t = &self.0;
+        t.by_key
+            .get(key.as_str())
+            .map(|m| t.makers[*m as usize].name.as_str())
     }
 
-    /// A stable fingerprint of the table: an index built with one table must be
-    /// rebuilt when the table changes. FNV-1a, 64 bits; not a security measure.
+    /// The maker a state factory number of `country` stands for, if the table
+    /// knows it.
+    pub fn factory_maker(&self, country: CountryCode, code: &str) -> Option<&MakerKey> {
+        let t = &self.0;
+        t.factory_codes
+            .get(&(country, code.to_string()))
+            .map(|m| &t.makers[*m as usize].key)
+    }
+
+    /// A stable fingerprint of how this table folds: an index built with one
+    /// table must be rebuilt when it changes. Covers the folding rules, the
+    /// reference version and every spelling's meaning. FNV-1a, 64 bits; not a
+    /// security measure.
     pub fn fingerprint(&self) -> u64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for (folded, (key, _)) in &self.by_folded {
-            for b in folded
-                .bytes()
-                .chain([0])
-                .chain(key.as_str().bytes())
-                .chain([0])
-            {
-                h ^= b as u64;
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        let t = &self.0;
+        let mut rows: Vec<(&str, &str, &str)> = Vec::new();
+        for (f, scopes) in &t.spellings {
+            for s in scopes {
+                let c = s.country.as_ref().map(CountryCode::as_str).unwrap_or("*");
+                rows.push((f, c, t.makers[s.maker as usize].key.as_str()));
             }
         }
+        rows.sort_unstable();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for b in bytes.iter().chain([&0]) {
+                h ^= *b as u64;
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        eat(&FOLD_RULES_VERSION.to_be_bytes());
+        eat(&t.version.to_be_bytes());
+        for (f, c, k) in rows {
+            eat(f.as_bytes());
+            eat(c.as_bytes());
+            eat(k.as_bytes());
+        }
         h
+    }
+}
+
+impl Tables {
+    fn resolve(&self, folded: &str, country: CountryCode) -> Resolved<'_> {
+        let Some(scopes) = self.spellings.get(folded) else {
+            return Resolved::Unknown;
+        };
+        if let Some(s) = scopes.iter().find(|s| s.country == Some(country)) {
+            return Resolved::Here(s.maker);
+        }
+        if let Some(s) = scopes.iter().find(|s| s.country.is_none()) {
+            return Resolved::Here(s.maker);
+        }
+        Resolved::Elsewhere(scopes)
+    }
+
+    /// The maker with this key, added if new.
+    fn maker_for(&mut self, key: &MakerKey, name: &str) -> u32 {
+        if let Some(m) = self.by_key.get(key.as_str()) {
+            return *m;
+        }
+        let m = self.makers.len() as u32;
+        self.makers.push(Maker {
+            key: key.clone(),
+            name: name.to_string(),
+            countries: Vec::new(),
+        });
+        self.by_key.insert(key.as_str().to_string(), m);
+        m
+    }
+
+    fn suggestion(&self, spelling: &str, m: u32) -> Suggestion {
+        let maker = &self.makers[m as usize];
+        Suggestion {
+            spelling: spelling.to_string(),
+            name: maker.name.clone(),
+            key: maker.key.clone(),
+            countries: maker.countries.clone(),
+        }
+    }
+
+    /// Gives `spelling` to maker `m` in `scopes`; refused where it already
+    /// means another maker in an overlapping scope.
+    fn add_spelling(
+        &mut self,
+        spelling: &str,
+        m: u32,
+        scopes: &[Scope],
+        declared_by: &str,
+    ) -> Result<(), MakerError> {
+        let f = fold_maker(spelling);
+        if f.is_empty() {
+            return Err(MakerError::Empty(spelling.to_string()));
+        }
+        let existing = self.spellings.entry(f.clone()).or_default();
+        for new in scopes {
+            let clash = existing.iter().find(|old| {
+                old.maker != m
+                    && (old.country.is_none()
+                        || new.country.is_none()
+                        || old.country == new.country)
+            });
+            if let Some(old) = clash {
+                return Err(MakerError::Conflict {
+                    alias: spelling.to_string(),
+                    first: self.makers[old.maker as usize].name.clone(),
+                    second: declared_by.to_string(),
+                });
+            }
+        }
+        for new in scopes {
+            if !existing.contains(new) {
+                existing.push(*new);
+            }
+        }
+        if !self.written.iter().any(|(wf, _, wm)| *wf == f && *wm == m) {
+            self.written.push((f, spelling.to_string(), m));
+        }
+        Ok(())
+    }
+
+    /// A local `[[makers]]` entry: joins the maker its name already means (in
+    /// its countries), or adds a maker of its own.
+    fn add_local(&mut self, a: &MakerAlias) -> Result<(), MakerError> {
+        let folded = fold_maker(&a.name);
+        let key =
+            MakerKey::from_folded(&folded).ok_or_else(|| MakerError::Empty(a.name.clone()))?;
+        let in_scope = |s: &Scope| {
+            a.countries.is_empty() || s.country.is_none_or(|c| a.countries.contains(&c))
+        };
+        let joined = match self.by_key.get(key.as_str()) {
+            Some(m) => Some(*m),
+            None => {
+                let mut ms: Vec<u32> = self
+                    .spellings
+                    .get(&folded)
+                    .map(|ss| ss.iter().filter(|s| in_scope(s)).map(|s| s.maker).collect())
+                    .unwrap_or_default();
+                ms.sort();
+                ms.dedup();
+                match ms.as_slice() {
+                    [m] => Some(*m),
+                    [] => None,
+                    [a_, b_, ..] => {
+                        return Err(MakerError::Conflict {
+                            alias: a.name.clone(),
+                            first: self.makers[*a_ as usize].name.clone(),
+                            second: self.makers[*b_ as usize].name.clone(),
+                        });
+                    }
+                }
+            }
+        };
+        let m = match joined {
+            Some(m) => m,
+            None => self.maker_for(&key, &a.name),
+        };
+        for c in &a.countries {
+            if !self.makers[m as usize].countries.contains(c) {
+                self.makers[m as usize].countries.push(*c);
+            }
+        }
+        let scopes: Vec<Scope> = if a.countries.is_empty() {
+            vec![Scope {
+                country: None,
+                maker: m,
+            }]
+        } else {
+            a.countries
+                .iter()
+                .map(|c| Scope {
+                    country: Some(*c),
+                    maker: m,
+                })
+                .collect()
+        };
+        for s in std::iter::once(&a.name).chain(&a.aliases) {
+            self.add_spelling(s, m, &scopes, &a.name)?;
+        }
+        Ok(())
     }
 }
 
@@ -290,78 +536,222 @@ impl MakerTable {
 mod tests {
     use super::*;
 
-    #[test]
-    fn built_in_table_has_no_conflicts() {
-        let mut t = MakerTable {
-            by_folded: BTreeMap::new(),
-        };
-        for (name, aliases) in BUILT_IN {
-            t.add(name, aliases.iter().copied()).unwrap();
-        }
+    fn cc(s: &str) -> CountryCode {
+        CountryCode::parse(s).unwrap()
+    }
+
+    fn key(t: &MakerTable, raw: &str, c: &str) -> String {
+        t.key(raw, cc(c)).unwrap().as_str().to_string()
     }
 
     #[test]
     fn spellings_of_one_maker_share_a_key() {
         let t = MakerTable::built_in();
-        let hk = t.key("Heckler & Koch").unwrap();
+        let de = cc("DE");
+        let hk = t.key("Heckler & Koch", de).unwrap();
         for s in [
             "H&K",
             "HECKLER & KOCH",
             "Heckler und Koch",
             "heckler-koch gmbh",
             "H & K",
+            "Heckler & Koch G.m.b.H.",
         ] {
-            assert_eq!(t.key(s).unwrap(), hk, "{s}");
+            assert_eq!(t.key(s, de).unwrap(), hk, "{s}");
         }
-        assert_eq!(t.key("Česká Zbrojovka").unwrap(), t.key("CZ").unwrap());
-        assert_eq!(t.key("IZHMASH").unwrap(), t.key("Ижмаш").unwrap());
-        assert_ne!(t.key("Walther").unwrap(), hk);
+        assert_eq!(key(&t, "Česká Zbrojovka a.s.", "CZ"), key(&t, "CZ", "CZ"));
+        assert_eq!(key(&t, "IZHMASH", "RU"), key(&t, "Ижмаш", "RU"));
+        assert_ne!(t.key("Walther", de).unwrap(), hk);
         assert_eq!(t.display_name(&hk), Some("Heckler & Koch"));
     }
 
     #[test]
-    fn ascii_names_fold_as_through_nfkd() {
+    fn historical_names_and_transliterations_are_one_maker() {
+        let t = MakerTable::built_in();
         for s in [
-            "Colt's Patent",
-            "H & K",
-            "S.A.",
-            "Glock Ges.m.b.H.",
-            "a-b_c",
+            "Fabrique Nationale d'Armes de Guerre",
+            "Fabrique Nationale de Herstal",
+            "FN",
+            "FN Herstal S.A.",
+            "FN Herstal SA",
         ] {
-            assert_eq!(
-                fold_words(s.chars()),
-                fold_words(s.nfkd().filter(|c| !is_combining_mark(*c))),
-                "{s}"
-            );
+            assert_eq!(key(&t, s, "BE"), "FNHERSTAL", "{s}");
+        }
+        for s in [
+            "Izhevsk Machine-Building Plant",
+            "Izhmash",
+            "Концерн «Калашников»",
+            "АО «Концерн Калашников»",
+            "Kalashnikov Concern",
+            "OAO Izhmash",
+        ] {
+            assert_eq!(key(&t, s, "RU"), "KALASHNIKOVCONCERN", "{s}");
+        }
+        assert_eq!(key(&t, "Zastava Oružje a.d.", "RS"), "ZASTAVAARMS");
+        assert_eq!(key(&t, "Beretta S.p.A.", "IT"), "BERETTA");
+    }
+
+    #[test]
+    fn an_alias_is_decided_by_the_country() {
+        let t = MakerTable::built_in();
+        assert_eq!(key(&t, "Sauer", "DE"), "JPSAUERSOHN");
+        assert_eq!(key(&t, "J.P. Sauer & Sohn", "DE"), "JPSAUERSOHN");
+        assert_eq!(key(&t, "Sauer", "US"), "SIGSAUER");
+        assert_eq!(key(&t, "SIG", "DE"), "SIGSAUER");
+        // Known for two makers, neither of this country: its own folded form.
+        assert_eq!(key(&t, "Sauer", "AT"), "SAUER");
+        assert_eq!(key(&t, "MIC", "SD"), "MILITARYINDUSTRY");
+        assert_eq!(key(&t, "MIC", "SA"), "MILITARYINDUSTRIES");
+        assert_eq!(key(&t, "Industria Militar", "CO"), "INDUMIL");
+        // Known for one maker only, made elsewhere: still that maker.
+        assert_eq!(key(&t, "Walther", "GE"), "CARLWALTHER");
+    }
+
+    #[test]
+    fn keys_of_the_old_built_in_table_do_not_move() {
+        // Every spelling of the table before the reference file, with the key
+        // it had (measured on that code), in the country of its maker.
+        let t = MakerTable::built_in();
+        for (s, c, k) in [
+            ("Heckler & Koch", "DE", "HECKLERKOCH"),
+            ("HK", "DE", "HECKLERKOCH"),
+            ("HKGmbH", "DE", "HECKLERKOCH"),
+            ("Walther Arms", "DE", "CARLWALTHER"),
+            ("Walther", "US", "CARLWALTHER"),
+            ("Izhevsk Mechanical Plant", "RU", "KALASHNIKOVCONCERN"),
+            ("Калашников", "RU", "KALASHNIKOVCONCERN"),
+            ("Fabrique Nationale d'Herstal", "BE", "FNHERSTAL"),
+            ("FNH", "BE", "FNHERSTAL"),
+            ("Fabbrica d'Armi Pietro Beretta", "IT", "BERETTA"),
+            ("Glock Ges.m.b.H.", "AT", "GLOCK"),
+            ("Colt's Patent Fire Arms", "US", "COLT"),
+            ("Colts", "US", "COLT"),
+            ("SW", "US", "SMITHWESSON"),
+            ("Sturm Ruger", "US", "STURMRUGER"),
+            ("SIGARMS", "US", "SIGSAUER"),
+            ("Sig Arms", "DE", "SIGSAUER"),
+            ("CZUB", "CZ", "CESKAZBROJOVKA"),
+            ("China North Industries", "CN", "NORINCO"),
+            ("Zastava Oruzje", "RS", "ZASTAVAARMS"),
+            ("Forjas Taurus", "BR", "TAURUS"),
+            ("IMI", "IL", "ISRAELWEAPONINDUSTRIES"),
+            ("Makine ve Kimya Endustrisi", "TR", "MKE"),
+            ("Steyr Mannlicher", "AT", "STEYRARMS"),
+            ("Arsenal JSCo", "BG", "ARSENAL"),
+            ("UM Cugir", "RO", "CUGIR"),
+            ("Tulsky Oruzheiny Zavod", "RU", "TULAARMSPLANT"),
+            ("Vektor", "ZA", "DENEL"),
+            ("Industria de Material Belico do Brasil", "BR", "IMBEL"),
+            ("Indian Ordnance Factories", "IN", "ORDNANCEFACTORIESBOARD"),
+        ] {
+            assert_eq!(key(&t, s, c), k, "{s} in {c}");
         }
     }
 
     #[test]
     fn unknown_makers_fold_to_themselves() {
         let t = MakerTable::built_in();
-        assert_eq!(t.key("Acme Arms Ltd.").unwrap().as_str(), "ACMEARMS");
-        assert!(matches!(t.key("&&"), Err(MakerError::Empty(_))));
-        assert!(matches!(t.key(""), Err(MakerError::Empty(_))));
-        assert!(t.key(&"x".repeat(200)).is_err());
+        assert_eq!(key(&t, "Acme Arms Ltd.", "DE"), "ACMEARMS");
+        assert_eq!(key(&t, "Acme Arms S.A.", "DE"), "ACMEARMS");
+        assert!(matches!(t.key("&&", cc("DE")), Err(MakerError::Empty(_))));
+        assert!(matches!(t.key("", cc("DE")), Err(MakerError::Empty(_))));
+        assert!(t.key(&"x".repeat(200), cc("DE")).is_err());
     }
 
     #[test]
-    fn configured_aliases_extend_and_conflicts_are_refused() {
+    fn unknown_names_and_wrong_countries_get_the_nearest_makers() {
+        let t = MakerTable::built_in();
+        assert_eq!(t.check("Walther", cc("DE")).unwrap(), MakerCheck::Known);
+        assert_eq!(
+            t.check("FN Herstal S.A.", cc("BE")).unwrap(),
+            MakerCheck::Known
+        );
+        let MakerCheck::Unknown { near } = t.check("Walhter", cc("DE")).unwrap() else {
+            panic!("Walhter is not a maker");
+        };
+        assert_eq!(near[0].key.as_str(), "CARLWALTHER");
+        assert_eq!(near[0].to_string(), "Walther (Carl Walther; DE, US)");
+        let MakerCheck::Unknown { near } = t.check("Glok", cc("AT")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(near[0].key.as_str(), "GLOCK");
+        let MakerCheck::Unknown { near } = t.check("Kalashnikof", cc("RU")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(near[0].key.as_str(), "KALASHNIKOVCONCERN");
+        let MakerCheck::OtherCountry { makers } = t.check("Walther", cc("GE")).unwrap() else {
+            panic!("Walther is not from GE");
+        };
+        assert_eq!(makers.len(), 1);
+        assert_eq!(makers[0].countries, [cc("DE"), cc("US")]);
+        let MakerCheck::OtherCountry { makers } = t.check("Sauer", cc("AT")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(makers.len(), 2);
+        // Nothing near: no suggestion rather than a wild one.
+        let MakerCheck::Unknown { near } = t.check("Qqqqzzzz Works", cc("DE")).unwrap() else {
+            panic!()
+        };
+        assert!(near.is_empty(), "{near:?}");
+    }
+
+    #[test]
+    fn local_makers_extend_and_conflicts_are_refused() {
         let extra = vec![MakerAlias {
             name: "Acme Arms".into(),
             aliases: vec!["AA Works".into()],
+            countries: Vec::new(),
         }];
         let t = MakerTable::with_extra(&extra).unwrap();
-        assert_eq!(t.key("AA WORKS").unwrap(), t.key("acme arms").unwrap());
+        assert_eq!(key(&t, "AA WORKS", "DE"), key(&t, "acme arms", "FR"));
+        assert_eq!(t.check("AA Works", cc("NG")).unwrap(), MakerCheck::Known);
         assert_ne!(t.fingerprint(), MakerTable::built_in().fingerprint());
+
+        // A local spelling of a known maker joins it.
+        let join = vec![MakerAlias {
+            name: "Walther".into(),
+            aliases: vec!["C. Walther Ulm".into()],
+            countries: vec![cc("DE")],
+        }];
+        let t = MakerTable::with_extra(&join).unwrap();
+        assert_eq!(key(&t, "C. Walther Ulm", "DE"), "CARLWALTHER");
 
         let clash = vec![MakerAlias {
             name: "Other Co".into(),
             aliases: vec!["H&K".into()],
+            countries: Vec::new(),
         }];
         assert!(matches!(
             MakerTable::with_extra(&clash),
             Err(MakerError::Conflict { .. })
         ));
+        // Where the table does not give it, a spelling is free.
+        let elsewhere = vec![MakerAlias {
+            name: "Sauer Jagd".into(),
+            aliases: vec!["Sauer".into()],
+            countries: vec![cc("AT")],
+        }];
+        let t = MakerTable::with_extra(&elsewhere).unwrap();
+        assert_eq!(key(&t, "Sauer", "AT"), "SAUERJAGD");
+        assert_eq!(key(&t, "Sauer", "DE"), "JPSAUERSOHN");
+    }
+
+    #[test]
+    fn fingerprint_follows_the_folding_not_the_clone() {
+        let a = MakerTable::built_in();
+        assert_eq!(a.fingerprint(), a.clone().fingerprint());
+        assert_eq!(
+            a.fingerprint(),
+            MakerTable::with_extra(&[]).unwrap().fingerprint()
+        );
+        assert_eq!(
+            MakerTable::from_reference(&ReferenceTable::shipped()).fingerprint(),
+            a.fingerprint()
+        );
+        assert_eq!(
+            a.factory_maker(cc("CN"), "66").map(MakerKey::as_str),
+            Some("FACTORY66")
+        );
+        assert_eq!(a.factory_maker(cc("DE"), "66"), None);
     }
 }

@@ -2,7 +2,9 @@
 //! normalisation and matching, and the marking prefix that traces are routed by.
 //! Knows nothing of storage or networking.
 
+mod fold;
 mod maker;
+pub mod reference;
 mod serial;
 
 use std::fmt;
@@ -10,7 +12,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use maker::{MakerAlias, MakerError, MakerKey, MakerTable, fold_maker};
+pub use fold::{FOLD_RULES_VERSION, fold_maker};
+pub use maker::{MakerAlias, MakerCheck, MakerError, MakerKey, MakerTable, Suggestion};
+pub use reference::{ReferenceError, ReferenceMaker, ReferenceTable};
 pub use serial::{
     MAX_SERIAL_CHARS, MatchQuality, SerialError, SerialMatch, SerialQuery, fold_char, fold_serial,
     normalise_serial,
@@ -220,13 +224,14 @@ impl Marking {
         normalise_serial(&self.serial).unwrap_or_default()
     }
 
-    /// The routing prefix of this marking under a maker table.
+    /// The routing prefix of this marking under a maker table: the maker's
+    /// name is resolved in the country of manufacture.
     pub fn prefix(&self, makers: &MakerTable) -> MarkingPrefix {
         MarkingPrefix {
             country: self.country,
             // Validated at construction: the folded name is never empty.
             maker: makers
-                .key(&self.manufacturer)
+                .key(&self.manufacturer, self.country)
                 .unwrap_or_else(|_| MakerKey::from_folded("UNKNOWN").expect("constant key")),
         }
     }

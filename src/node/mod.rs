@@ -62,7 +62,7 @@ use crate::roster::TrustConfig;
 pub use crate::config::{NodeSettings, Role};
 pub use members::{MemberInfo, Members};
 pub use membership::InstallRosterError;
-pub use new_trace::{NewTrace, local_text, trace_marking};
+pub use new_trace::{NewTrace, check_maker, local_text, trace_marking};
 pub use requester::SendTraceError;
 pub use review::DecideError;
 pub use status::{HolderState, HolderView, Judge, NodeStatus, holders, trace_status};

@@ -2,7 +2,7 @@
 //! input that run before anything is signed or sent.
 
 use super::{LocalCase, NodeError};
-use crate::marking::{ImportMark, Marking, MarkingFields};
+use crate::marking::{ImportMark, MakerCheck, MakerTable, Marking, MarkingFields, Suggestion};
 use crate::model::{Calibre, CountryCode, WeaponCategory};
 use crate::protocol::{IntendedUse, LegalGround, Priority};
 use crate::registry::NationalText;
@@ -52,8 +52,68 @@ pub fn trace_marking(
     .map_err(|e| bad(e.to_string()))
 }
 
+/// Refuses a trace whose maker the maker table does not know as a maker of
+/// its country of manufacture, naming the nearest known makers: a misspelt
+/// maker folds to a prefix no holder subscribes to, and the trace would come
+/// back empty as if no State held the weapon. `--force` skips this.
+pub fn check_maker(makers: &MakerTable, marking: &Marking) -> Result<(), NodeError> {
+    let raw = marking.manufacturer();
+    let country = marking.country();
+    let check = makers
+        .check(raw, country)
+        .map_err(|e| NodeError::BadTrace(format!("--maker: {e}")))?;
+    let anyway = "or send it anyway with --force (\"force\": true in the API)";
+    let list = |s: &[Suggestion]| {
+        s.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    match check {
+        MakerCheck::Known => Ok(()),
+        MakerCheck::OtherCountry { makers } => Err(NodeError::BadTrace(format!(
+            "--maker {raw:?} is not a maker of {country} in the maker reference table: it is {}; correct --country, {anyway}",
+            list(&makers)
+        ))),
+        MakerCheck::Unknown { near } if near.is_empty() => Err(NodeError::BadTrace(format!(
+            "--maker {raw:?} is not in the maker reference table and no known maker comes near; check the marking, {anyway}"
+        ))),
+        MakerCheck::Unknown { near } => Err(NodeError::BadTrace(format!(
+            "--maker {raw:?} is not in the maker reference table; did you mean {}? Correct --maker, {anyway}",
+            list(&near)
+        ))),
+    }
+}
+
 /// Checks free text that stays on this node (case references, notes).
 pub fn local_text(field: &str, s: Option<String>) -> Result<Option<NationalText>, NodeError> {
     s.map(|s| NationalText::parse(&s).map_err(|e| NodeError::BadTrace(format!("{field}: {e}"))))
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(maker: &str, country: &str) -> Result<(), String> {
+        let m = trace_marking(maker, country, "BP0746", &[]).unwrap();
+        check_maker(&MakerTable::built_in(), &m).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_trace_names_a_maker_of_its_country_or_is_told_the_nearest() {
+        check("Walther", "DE").unwrap();
+        check("FN Herstal S.A.", "BE").unwrap();
+        let e = check("Walhter", "DE").unwrap_err();
+        assert!(
+            e.contains("did you mean Walther (Carl Walther; DE, US)?"),
+            "{e}"
+        );
+        assert!(e.contains("--force"), "{e}");
+        let e = check("Walther", "GE").unwrap_err();
+        assert!(e.contains("not a maker of GE"), "{e}");
+        assert!(e.contains("(Carl Walther; DE, US)"), "{e}");
+        let e = check("Qqqzzz Works", "DE").unwrap_err();
+        assert!(e.contains("no known maker comes near"), "{e}");
+    }
 }

@@ -9,14 +9,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Event, NationalText, Record, RecordId, Registry, RegistryError};
-use crate::marking::{ImportMark, Marking, MarkingFields};
+use super::{Event, MarkingPrefix, NationalText, Record, RecordId, Registry, RegistryError};
+use crate::marking::{ImportMark, MakerTable, Marking, MarkingFields, Suggestion};
 use crate::model::{
     Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory,
 };
 
 /// How many rejections a summary keeps in full; the rest are only counted.
 const KEPT_REJECTIONS: usize = 100;
+/// How many new makers a summary lists with their near matches; the rest are
+/// only counted.
+const KEPT_NEW_MAKERS: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportFormat {
@@ -84,6 +87,110 @@ pub struct ImportSummary {
     pub rejected: u64,
     /// The first rejections in full.
     pub rejections: Vec<Rejection>,
+    /// Makers of imported records that the maker table does not know, by the
+    /// prefix their records went under: new makers, or typos that split a
+    /// prefix ("Walhter" is not found by a trace for Walther).
+    #[serde(default)]
+    pub new_makers: Vec<NewMaker>,
+    /// New makers beyond those listed.
+    #[serde(default)]
+    pub new_makers_more: u64,
+}
+
+/// A maker name an import had to treat as new: not in the maker table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct NewMaker {
+    /// As first written in the file.
+    pub manufacturer: String,
+    /// The marking prefix its records were placed under, written `CC/KEY`.
+    #[serde(with = "prefix_text")]
+    pub prefix: MarkingPrefix,
+    /// How many imported records name it.
+    pub records: u64,
+    /// The nearest makers the table knows, nearest first.
+    pub near: Vec<Suggestion>,
+}
+
+/// A marking prefix as its text, `DE/CARLWALTHER`, in JSON.
+mod prefix_text {
+    use serde::Deserialize;
+
+    use super::MarkingPrefix;
+
+    pub fn serialize<S: serde::Serializer>(p: &MarkingPrefix, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(p)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<MarkingPrefix, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Notes the makers of imported records that the maker table does not know.
+/// A file names few makers many times: each name as written is looked up once.
+struct NewMakers<'a> {
+    table: &'a MakerTable,
+    /// Name as written -> for each country, its entry in `found` (None: known).
+    seen: HashMap<String, Vec<(CountryCode, Option<usize>)>>,
+    by_prefix: HashMap<MarkingPrefix, usize>,
+    found: Vec<NewMaker>,
+}
+
+impl<'a> NewMakers<'a> {
+    fn new(table: &'a MakerTable) -> Self {
+        NewMakers {
+            table,
+            seen: HashMap::new(),
+            by_prefix: HashMap::new(),
+            found: Vec::new(),
+        }
+    }
+
+    fn note(&mut self, m: &Marking) {
+        let (raw, country) = (m.manufacturer(), m.country());
+        if let Some(at) = self
+            .seen
+            .get(raw)
+            .and_then(|cs| cs.iter().find(|(c, _)| *c == country))
+        {
+            if let Some(i) = at.1 {
+                self.found[i].records += 1;
+            }
+            return;
+        }
+        let entry = if self.table.knows(raw) {
+            None
+        } else {
+            let prefix = m.prefix(self.table);
+            let i = *self.by_prefix.entry(prefix.clone()).or_insert_with(|| {
+                self.found.push(NewMaker {
+                    manufacturer: raw.to_string(),
+                    prefix,
+                    records: 0,
+                    near: Vec::new(),
+                });
+                self.found.len() - 1
+            });
+            self.found[i].records += 1;
+            Some(i)
+        };
+        self.seen
+            .entry(raw.to_string())
+            .or_default()
+            .push((country, entry));
+    }
+
+    /// The first new makers with their near matches, and how many more.
+    fn finish(mut self) -> (Vec<NewMaker>, u64) {
+        let more = self.found.len().saturating_sub(KEPT_NEW_MAKERS) as u64;
+        self.found.truncate(KEPT_NEW_MAKERS);
+        for n in &mut self.found {
+            n.near = self.table.near(&n.manufacturer, n.prefix.country, 3);
+        }
+        (self.found, more)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +239,7 @@ pub fn import_file(
         }
     }
     let mut summary = ImportSummary::default();
+    let mut new_makers = NewMakers::new(reg.makers());
     let mut pending = Vec::with_capacity(super::CHUNK);
     let mut seen = 0u64;
     let mut write = |pending: &mut Vec<Record>, summary: &mut ImportSummary, seen| {
@@ -152,7 +260,10 @@ pub fn import_file(
             for item in items {
                 seen += 1;
                 match item {
-                    Ok(rec) => pending.push(rec),
+                    Ok(rec) => {
+                        new_makers.note(&rec.marking);
+                        pending.push(rec);
+                    }
                     Err(r) => {
                         summary.rejected += 1;
                         if summary.rejections.len() < KEPT_REJECTIONS {
@@ -173,6 +284,7 @@ pub fn import_file(
     })?;
     write(&mut pending, &mut summary, seen)?;
     reg.flush()?;
+    (summary.new_makers, summary.new_makers_more) = new_makers.finish();
     Ok(summary)
 }
 

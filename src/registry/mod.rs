@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-pub use import::{ImportError, ImportFormat, ImportOptions, ImportSummary, Rejection};
+pub use import::{ImportError, ImportFormat, ImportOptions, ImportSummary, NewMaker, Rejection};
 pub use record::{Event, MAX_EVENTS, NationalText, Record, RecordId};
 
 use crate::marking::{
@@ -718,19 +718,31 @@ impl Registry {
     /// prefix that shares the literal characters before the first wildcard.
     pub fn find(&self, q: &FindQuery) -> Result<Vec<Candidate>, RegistryError> {
         let serial = SerialQuery::parse(&q.serial)?;
-        let maker = q.maker.as_deref().map(|m| self.makers.key(m)).transpose()?;
-        let prefixes: Vec<MarkingPrefix> = match (&maker, q.country) {
+        let prefixes: Vec<MarkingPrefix> = match (q.maker.as_deref(), q.country) {
             (Some(m), Some(c)) => vec![MarkingPrefix {
                 country: c,
-                maker: m.clone(),
+                maker: self.makers.key(m, c)?,
             }],
-            _ => self
-                .prefixes()?
-                .into_iter()
-                .map(|(p, _)| p)
-                .filter(|p| maker.as_ref().is_none_or(|m| p.maker == *m))
-                .filter(|p| q.country.is_none_or(|c| p.country == c))
-                .collect(),
+            (maker, country) => {
+                if let Some(m) = maker {
+                    // Refuses an empty or overlong name even when no prefix is held.
+                    fold_check(m)?;
+                }
+                let mut out = Vec::new();
+                // A maker's name is resolved in each held prefix's country.
+                for (p, _) in self.prefixes()? {
+                    if country.is_some_and(|c| p.country != c) {
+                        continue;
+                    }
+                    if let Some(m) = maker
+                        && self.makers.key(m, p.country)? != p.maker
+                    {
+                        continue;
+                    }
+                    out.push(p);
+                }
+                out
+            }
         };
         let mut hits = Vec::new();
         for p in &prefixes {
@@ -827,6 +839,18 @@ impl Registry {
         }
         Ok(s)
     }
+}
+
+/// The checks `MakerTable::key` makes of a name, without a country.
+fn fold_check(raw: &str) -> Result<(), MakerError> {
+    let n = raw.chars().count();
+    if n > 128 {
+        return Err(MakerError::TooLong(n));
+    }
+    if fold_maker(raw).is_empty() {
+        return Err(MakerError::Empty(raw.to_string()));
+    }
+    Ok(())
 }
 
 fn corrupt_index(key: &[u8], reason: impl std::fmt::Display) -> RegistryError {

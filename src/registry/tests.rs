@@ -355,6 +355,7 @@ fn a_changed_maker_table_rebuilds_the_index() {
     let table = MakerTable::with_extra(&[MakerAlias {
         name: "Acme Arms".into(),
         aliases: vec!["Acme Works".into()],
+        countries: Vec::new(),
     }])
     .unwrap();
     let reg = Registry::open(&db, table).unwrap();
@@ -495,6 +496,7 @@ fn a_changed_maker_table_re_places_records_across_buckets() {
     let table = MakerTable::with_extra(&[MakerAlias {
         name: "Acme Arms".into(),
         aliases: vec!["Acme Works".into()],
+        countries: Vec::new(),
     }])
     .unwrap();
     let reg = Registry::open(&db, table).unwrap();
@@ -615,4 +617,104 @@ fn a_damaged_counter_does_not_overflow() {
     reg.put_all(vec![record("A1", "Walther", "DE", "BP0746")])
         .unwrap();
     assert_eq!(reg.len().unwrap(), i64::MAX as u64);
+}
+
+#[test]
+fn records_placed_with_the_old_folding_are_found_after_the_reindex_at_open() {
+    // Rules 1 folded "FN Herstal S.A." to BE/FNHERSTALSA. A store written then
+    // holds the record there, under the fingerprint of the old table: the
+    // new folding's fingerprint differs, so open re-places it under
+    // BE/FNHERSTAL, where a trace for "FN Herstal" looks.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let rec = record("BE-1", "FN Herstal S.A.", "BE", "1352-88017");
+    {
+        let db = open_db(&path).unwrap();
+        let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+        reg.put_all(vec![rec.clone()]).unwrap();
+        let (prefix, new_loc, _) = reg.location(&rec);
+        let old_prefix: MarkingPrefix = "BE/FNHERSTALSA".parse().unwrap();
+        let old_loc = keys::location(&old_prefix, &fold_serial("1352-88017"));
+        let id = rec.id.as_str().as_bytes();
+        let v = reg.tree.remove(keys::kept(&new_loc, id)).unwrap().unwrap();
+        reg.tree.insert(keys::kept(&old_loc, id), v).unwrap();
+        let (bkey, bytes) = reg.tree.scan_prefix([keys::IDS]).next().unwrap().unwrap();
+        let mut entries = ids::decode(&bytes).unwrap();
+        entries.insert(id.to_vec(), old_loc);
+        let (_, bytes) = ids::encode_split(&entries).remove(0);
+        reg.tree.insert(bkey, bytes).unwrap();
+        let n = reg.tree.remove(keys::prefix(&prefix)).unwrap().unwrap();
+        reg.tree.insert(keys::prefix(&old_prefix), n).unwrap();
+        reg.tree
+            .insert(keys::MAKERS, &1u64.to_be_bytes()[..])
+            .unwrap();
+        assert!(find(&reg, "FN Herstal", "BE", "1352-88017").is_empty());
+        reg.flush().unwrap();
+    }
+    let db = open_db(&path).unwrap();
+    let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+    assert_eq!(find(&reg, "FN Herstal", "BE", "1352-88017").len(), 1);
+    assert_eq!(find(&reg, "FN Herstal SA", "BE", "1352-88017").len(), 1);
+    let prefixes = reg.prefixes().unwrap();
+    assert_eq!(prefixes.len(), 1);
+    assert_eq!(prefixes[0].0.to_string(), "BE/FNHERSTAL");
+    assert_eq!(reg.get(&rec.id).unwrap(), Some(rec));
+}
+
+#[test]
+fn a_find_without_a_country_resolves_the_maker_in_each_prefix() {
+    let (_d, reg) = open_temp();
+    reg.put_all(vec![
+        record("A", "Sauer", "DE", "S1"),
+        record("B", "Sauer", "US", "S1"),
+        record("C", "J.P. Sauer & Sohn", "DE", "S1"),
+    ])
+    .unwrap();
+    let ids = |maker: &str| -> Vec<String> {
+        let mut v: Vec<String> = reg
+            .find(&FindQuery {
+                maker: Some(maker.into()),
+                country: None,
+                serial: "S1".into(),
+                limit: 10,
+            })
+            .unwrap()
+            .into_iter()
+            .map(|c| c.record.id.as_str().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    // "Sauer" is J. P. Sauer & Sohn in DE and SIG Sauer in the US.
+    assert_eq!(ids("Sauer"), ["A", "B", "C"]);
+    assert_eq!(ids("J. P. Sauer"), ["A", "C"]);
+    assert_eq!(ids("SIG Sauer"), ["B"]);
+}
+
+#[test]
+fn import_lists_the_makers_the_table_does_not_know_with_near_matches() {
+    let (d, reg) = open_temp();
+    let lines: Vec<String> = [
+        ("DE-1", "Walther", "DE"),
+        ("DE-2", "Walhter", "DE"),
+        ("DE-3", "Walhter", "DE"),
+        ("DE-4", "WALHTER GmbH", "DE"),
+        ("BE-1", "FN Herstal S.A.", "BE"),
+        ("XX-1", "Qqqzzz Works", "DE"),
+    ]
+    .iter()
+    .map(|(id, m, c)| serde_json::to_string(&record(id, m, c, id)).unwrap())
+    .collect();
+    let file = write_file(&d, "in.jsonl", &lines.join("\n"));
+    let s = import::import_file(&reg, &file, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(s.added, 6);
+    assert_eq!(s.new_makers.len(), 2, "{:?}", s.new_makers);
+    let w = &s.new_makers[0];
+    assert_eq!(w.manufacturer, "Walhter");
+    assert_eq!(w.prefix.to_string(), "DE/WALHTER");
+    assert_eq!(w.records, 3);
+    assert_eq!(w.near[0].key.as_str(), "CARLWALTHER");
+    assert_eq!(s.new_makers[1].manufacturer, "Qqqzzz Works");
+    assert!(s.new_makers[1].near.is_empty());
+    assert_eq!(s.new_makers_more, 0);
 }

@@ -1,0 +1,213 @@
+//! The maker reference table (`config/makers.toml`): its file format, its
+//! canonical serialisation, and the copy compiled into every node. The rows
+//! become a `MakerTable` in `maker.rs`.
+//!
+//! The table is data the federation shares: a later step signs it with the
+//! roster's anchors and distributes it by gossip. For that it has a version
+//! and one canonical byte form (`canonical_bytes`), independent of how the
+//! TOML file is laid out.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::CountryCode;
+
+/// The table shipped with this build.
+pub const SHIPPED: &str = include_str!("../../config/makers.toml");
+
+/// The whole table, as in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceTable {
+    /// Raised with every change of the rows.
+    pub version: u32,
+    #[serde(rename = "maker", default)]
+    pub makers: Vec<ReferenceMaker>,
+}
+
+/// One row: a maker in the countries where its spellings mean it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceMaker {
+    /// The canonical name; its folded form is the maker's key.
+    pub name: String,
+    /// Countries of manufacture as marked, in which these spellings mean this maker.
+    pub countries: Vec<CountryCode>,
+    /// Other spellings: abbreviations, brands, transliterations.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Earlier legal names, oldest first; spellings too.
+    #[serde(default)]
+    pub history: Vec<String>,
+    /// State factory numbers marked instead of a name (ITI para 8(a)), as digits.
+    #[serde(default)]
+    pub factory_codes: Vec<String>,
+}
+
+impl ReferenceMaker {
+    /// Every spelling of this row: its name, aliases and earlier names.
+    pub fn spellings(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name.as_str())
+            .chain(self.aliases.iter().map(String::as_str))
+            .chain(self.history.iter().map(String::as_str))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReferenceError {
+    #[error("maker reference table: {0}")]
+    Parse(String),
+}
+
+impl ReferenceTable {
+    /// Parses a table in the TOML format of `config/makers.toml`.
+    pub fn parse(text: &str) -> Result<Self, ReferenceError> {
+        toml::from_str(text).map_err(|e| ReferenceError::Parse(e.to_string()))
+    }
+
+    /// The table compiled into this build. Its content is checked by the tests
+    /// below, so a failure here is a build that was never tested.
+    pub fn shipped() -> Self {
+        Self::parse(SHIPPED).expect("config/makers.toml is checked by the marking tests")
+    }
+
+    /// The canonical form that a signature will cover: compact JSON with the
+    /// fields in declaration order (version, then each row's name, countries,
+    /// aliases, history, factory_codes), rows and lists in file order, every
+    /// field present. Two files with the same content give the same bytes
+    /// however they are laid out.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        // Serialising plain structs and vectors of strings cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::marking::fold_maker;
+
+    /// The continent (or region) of each country the table uses. A country
+    /// missing here fails the test, so that a new one is placed on purpose.
+    fn region(c: &str) -> Option<&'static str> {
+        Some(match c {
+            "AT" | "BE" | "BG" | "CH" | "CZ" | "DE" | "DK" | "ES" | "FI" | "FR" | "GB" | "GR"
+            | "HR" | "HU" | "IT" | "NL" | "NO" | "PL" | "PT" | "RO" | "RS" | "RU" | "SE" | "SI"
+            | "SK" | "TR" | "UA" => "Europe",
+            "US" | "CA" | "MX" | "BR" | "AR" | "CL" | "CO" | "VE" | "PE" => "Americas",
+            "ZA" | "EG" | "NG" | "SD" => "Africa",
+            "CN" | "JP" | "KR" | "TW" | "SG" | "IN" | "PK" | "BD" | "ID" | "PH" | "MY" => "Asia",
+            "IL" | "IR" | "SA" | "AE" => "Middle East",
+            "AU" => "Oceania",
+            _ => return None,
+        })
+    }
+
+    #[test]
+    fn the_shipped_table_parses_and_is_well_formed() {
+        let t = ReferenceTable::parse(SHIPPED).unwrap();
+        assert!(t.version >= 1);
+        let mut regions = BTreeSet::new();
+        for m in &t.makers {
+            assert!(!m.countries.is_empty(), "{} has no country", m.name);
+            for c in &m.countries {
+                regions.insert(
+                    region(c.as_str())
+                        .unwrap_or_else(|| panic!("{}: place {c} in a region", m.name)),
+                );
+            }
+            for s in m.spellings() {
+                assert!(
+                    !fold_maker(s).is_empty(),
+                    "{}: {s:?} folds to nothing",
+                    m.name
+                );
+                assert!(s.chars().count() <= 128, "{s:?} is too long");
+            }
+            for code in &m.factory_codes {
+                assert!(
+                    !code.is_empty() && code.chars().all(|c| c.is_ascii_digit()),
+                    "{}: factory code {code:?}",
+                    m.name
+                );
+            }
+        }
+        assert_eq!(
+            regions.into_iter().collect::<Vec<_>>(),
+            [
+                "Africa",
+                "Americas",
+                "Asia",
+                "Europe",
+                "Middle East",
+                "Oceania"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_shipped_table_holds_at_least_150_makers() {
+        let t = ReferenceTable::shipped();
+        // Makers named by a name, not only by a factory number; a maker listed
+        // in two rows (for different countries) counts once.
+        let named: BTreeSet<String> = t
+            .makers
+            .iter()
+            .filter(|m| m.factory_codes.is_empty())
+            .map(|m| fold_maker(&m.name))
+            .collect();
+        assert!(named.len() >= 150, "{} makers", named.len());
+    }
+
+    #[test]
+    fn no_spelling_means_two_makers_in_one_country() {
+        let t = ReferenceTable::shipped();
+        let mut seen: BTreeMap<(CountryCode, String), String> = BTreeMap::new();
+        let mut codes: BTreeMap<(CountryCode, String), String> = BTreeMap::new();
+        for m in &t.makers {
+            let key = fold_maker(&m.name);
+            for c in &m.countries {
+                for s in m.spellings() {
+                    if let Some(other) = seen.insert((*c, fold_maker(s)), key.clone()) {
+                        assert_eq!(other, key, "{s:?} in {c} means {other} and {key}");
+                    }
+                }
+                for code in &m.factory_codes {
+                    if let Some(other) = codes.insert((*c, code.clone()), key.clone()) {
+                        assert_eq!(other, key, "factory {code} in {c}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_bytes_ignore_the_layout_of_the_file() {
+        let a = ReferenceTable::parse(
+            "version = 3\n[[maker]]\nname = \"Acme\"\ncountries = [\"DE\"]\naliases = [\"A\"]\n",
+        )
+        .unwrap();
+        let b = ReferenceTable::parse(
+            "# a comment\n[[maker]]\naliases = [ \"A\" ]\ncountries = [\"de\"]\nname = \"Acme\"\n\nversion = 3\n",
+        );
+        // TOML puts top-level keys before tables: a version after them belongs
+        // to the last row and is refused, never silently misread.
+        assert!(b.is_err());
+        let b = ReferenceTable::parse(
+            "version = 3 # three\n\n[[maker]]\naliases = [ \"A\" ]\ncountries = [\"de\"]\nname = \"Acme\"\n",
+        )
+        .unwrap();
+        assert_eq!(a.canonical_bytes(), b.canonical_bytes());
+        assert_eq!(
+            String::from_utf8(a.canonical_bytes()).unwrap(),
+            r#"{"version":3,"maker":[{"name":"Acme","countries":["DE"],"aliases":["A"],"history":[],"factory_codes":[]}]}"#
+        );
+        assert!(ReferenceTable::parse("version = 1\n[[maker]]\nname = \"X\"\n").is_err());
+        assert!(
+            ReferenceTable::parse("version = 1\n[[maker]]\nname = \"X\"\ncountries = [\"XX\"]\n")
+                .is_err()
+        );
+    }
+}
