@@ -408,7 +408,13 @@ fn init_and_roster_install_take_what_a_node_needs() {
     }
     common::ok(
         root.path(),
-        &["roster", "sign", r, "--key", anchor_file.to_str().unwrap()],
+        &[
+            "roster",
+            "sign",
+            r,
+            "--anchor-key",
+            anchor_file.to_str().unwrap(),
+        ],
     );
     let o = common::run(&be, &["roster", "install", r]);
     assert_ne!(o.status.code(), Some(0));

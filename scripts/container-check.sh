@@ -193,7 +193,7 @@ for s in "${states[@]}"; do
     --key "$(json "d['public_key']" < "$work/$s.init.json")" \
     --address "/ip4/127.0.0.1/tcp/${port[$s]}" > /dev/null
 done
-"$bin" roster sign "$ROSTER" --key "$work/anchor.key" > /dev/null
+"$bin" roster sign "$ROSTER" --anchor-key "$work/anchor.key" > /dev/null
 chmod 0644 "$ROSTER"
 say "DE and KE initialised on volumes; roster signed by the test anchor $ANCHOR"
 

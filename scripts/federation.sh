@@ -62,7 +62,7 @@ for s in "${states[@]}"; do
   "$bin" --data-dir "$root/$s" registry import "$root/$s.jsonl"
   i=$((i + 1))
 done
-"$bin" roster sign "$root/roster.json" --key "$root/anchor.key" > /dev/null
+"$bin" roster sign "$root/roster.json" --anchor-key "$root/anchor.key" > /dev/null
 for s in BE "${states[@]}"; do
   "$bin" --data-dir "$root/$s" roster install "$root/roster.json" > /dev/null
 done

@@ -20,6 +20,7 @@ use crate::registry::{
 pub enum RegistryCommand {
     /// Import records from JSON Lines (canonical) or CSV; existing ids are updated.
     Import {
+        /// The registry file: JSON Lines, or CSV (see --events).
         file: PathBuf,
         /// The file's format, if its extension does not say.
         #[arg(long, value_enum)]
@@ -32,18 +33,27 @@ pub enum RegistryCommand {
         strict: bool,
     },
     /// Write every record as canonical JSON Lines (`-` for standard output).
-    Export { file: PathBuf },
+    Export {
+        /// Where to write (`-` for standard output).
+        file: PathBuf,
+    },
     /// Show one record, national details included.
-    Show { id: String },
+    Show {
+        /// The record's id, as imported.
+        id: String,
+    },
     /// Find records by marking, best match first, with the reasons for each.
     Find {
+        /// Manufacturer as marked; without it, every maker.
         #[arg(long, value_name = "MAKER")]
         maker: Option<String>,
+        /// Country of manufacture (ISO 3166-1 alpha-2); without it, every country.
         #[arg(long, value_name = "CC")]
         country: Option<String>,
         /// As read from the weapon: `?` for one obliterated character, `*` for several.
         #[arg(long, value_name = "SERIAL")]
         serial: String,
+        /// At most this many candidates, best first.
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
@@ -53,12 +63,16 @@ pub enum RegistryCommand {
     Prefixes,
     /// Write a deterministic synthetic registry as JSON Lines, for tests and benchmarks.
     Generate {
+        /// The State whose registry it imitates (ISO 3166-1 alpha-2).
         #[arg(long, value_name = "CC")]
         state: String,
+        /// How many records.
         #[arg(long)]
         count: u64,
+        /// The same seed gives the same records.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Where to write them (JSON Lines).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },

@@ -28,11 +28,13 @@ pub enum IdentityCommand {
 pub enum RosterCommand {
     /// Create a trust anchor's key file (mode 0600) and print its public key.
     Keygen {
+        /// Where to write the anchor's secret key (refused if it exists).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
     /// Start an unsigned roster, empty or as the next version of a previous one.
     New {
+        /// Where to write the unsigned roster (JSON).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// First day of validity: YYYY-MM-DD, `today`, or `today+N` / `today-N`
@@ -51,14 +53,19 @@ pub enum RosterCommand {
     },
     /// Add a member or bootstrap peer (clears the signatures).
     Add {
+        /// The roster file to change.
         roster: PathBuf,
+        /// The member's State (ISO 3166-1 alpha-2).
         #[arg(long, value_name = "CC")]
         state: CountryCode,
+        /// The State's or organisation's name, as people know it.
         #[arg(long)]
         name: String,
         /// The node's public key: hex, base64 or its PeerId.
         #[arg(long)]
         key: String,
+        /// `member` (a State's node) or `bootstrap` (a regional
+        /// organisation's node, which speaks for no State).
         #[arg(long, default_value = "member", value_parser = parse_role)]
         role: Role,
         /// A marking prefix the State declares, CC/MAKER (repeatable).
@@ -70,20 +77,26 @@ pub enum RosterCommand {
     },
     /// Remove a State's entries, or one entry by key (clears the signatures).
     Remove {
+        /// The roster file to change.
         roster: PathBuf,
+        /// Remove every entry of this State.
         #[arg(long, value_name = "CC", required_unless_present = "key")]
         state: Option<CountryCode>,
+        /// Remove the one entry with this public key (hex, base64 or PeerId).
         #[arg(long, conflicts_with = "state")]
         key: Option<String>,
     },
     /// Sign the roster with a trust anchor's key file.
     Sign {
+        /// The roster file to sign (its signatures are kept and one added).
         roster: PathBuf,
-        #[arg(long, value_name = "FILE")]
+        /// The anchor's secret key file, from `roster keygen`.
+        #[arg(long = "anchor-key", value_name = "FILE")]
         key: PathBuf,
     },
     /// Check the roster's signatures and dates against the trust anchors.
     Verify {
+        /// The roster file to check.
         roster: PathBuf,
         #[command(flatten)]
         trust: TrustArgs,
@@ -92,12 +105,16 @@ pub enum RosterCommand {
         install: bool,
     },
     /// Print the roster's contents (without verifying it).
-    Show { roster: PathBuf },
+    Show {
+        /// The roster file to print.
+        roster: PathBuf,
+    },
     /// Make a signed roster this node's, if it verifies against the node's trust
     /// anchors and is newer; a running node applies it at once and passes it on
     /// to the federation. With --anchor on a node that has no anchors yet, the
     /// anchors are also written to [trust] in tracenet.toml.
     Install {
+        /// The signed roster file.
         roster: PathBuf,
         #[command(flatten)]
         trust: TrustArgs,
