@@ -248,10 +248,16 @@ fn a_trace_with_bad_input_is_refused_before_anything_is_sent() {
 #[test]
 fn the_demo_runs_its_traces_and_stops() {
     let d = tempfile::tempdir().unwrap();
-    let out = ok(
-        d.path(),
-        &["demo", "--dir", d.path().join("fed").to_str().unwrap()],
-    );
+    let tmp = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(bin())
+        .args(["demo", "--dir", d.path().join("fed").to_str().unwrap()])
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // With --dir, no temporary folder is left behind.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
     assert_eq!(out.matches("trace: ").count(), 5, "{out}");
     assert_eq!(out.matches("status: answered").count(), 5, "{out}");
     assert!(

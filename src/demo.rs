@@ -164,21 +164,30 @@ fn fill_registry(dir: &Path, state: CountryCode, count: u64, seed: u64) -> anyho
 }
 
 pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
-    let temp = tempfile::Builder::new()
-        .prefix("tracenet-demo-")
-        .tempdir()?;
-    let root = opts
-        .dir
-        .clone()
-        .unwrap_or_else(|| temp.path().to_path_buf());
+    // A temporary folder only when no --dir is given; --keep keeps it.
+    let temp = match &opts.dir {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("tracenet-demo-")
+                .tempdir()?,
+        ),
+    };
+    let root = match (&opts.dir, &temp) {
+        (Some(d), _) => d.clone(),
+        (None, Some(t)) => t.path().to_path_buf(),
+        (None, None) => unreachable!("a temporary folder is made when no --dir is given"),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let result = rt.block_on(run_async(&root, opts.keep));
     rt.shutdown_timeout(Duration::from_secs(2));
-    if opts.keep || opts.dir.is_some() {
+    if opts.keep
+        && let Some(t) = temp
+    {
         // The folder is the user's to keep.
-        let _ = temp.keep();
+        let _ = t.keep();
     }
     result
 }
@@ -430,14 +439,18 @@ fn outcome_word(o: &Outcome) -> String {
 
 fn print_keep_instructions(nodes: &[DemoNode]) {
     println!("the federation keeps running; press Ctrl-C to stop it. From another terminal:");
+    // The full path: after `cargo run` no `tracenet` is on the PATH.
+    let bin = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "tracenet".into());
     if let Some(ke) = nodes.iter().find(|n| n.state.as_str() == "KE") {
         println!(
-            "  tracenet --data-dir {} trace --maker Walther --country DE --serial WP104233 \\\n      --category pistol --ground seized_in_crime --use criminal_investigation --wait 10",
+            "  {bin} --data-dir {} trace --maker Walther --country DE --serial WP104233 \\\n      --category pistol --ground seized_in_crime --use criminal_investigation --wait 10",
             ke.dir.display()
         );
-        println!("  tracenet --data-dir {} trace list", ke.dir.display());
+        println!("  {bin} --data-dir {} trace list", ke.dir.display());
     }
     for n in nodes {
-        println!("  tracenet --data-dir {} status", n.dir.display());
+        println!("  {bin} --data-dir {} status", n.dir.display());
     }
 }
