@@ -162,6 +162,14 @@ fn a_waiting_query_survives_a_kill_of_the_requester() {
     assert!(ke.json(&["inbox"]).as_array().unwrap().is_empty());
     let alerts = fed.node("DE").json(&["alerts"]);
     assert!(alerts.to_string().contains("KE"), "{alerts}");
+    // One id for one trace on both sides: the alert names KE's trace id and
+    // the digest that both audit logs name.
+    assert_eq!(alerts[0]["trace"], id.as_str(), "{alerts}");
+    let digest = shown["digest"].as_str().unwrap();
+    assert_eq!(alerts[0]["digest"], digest, "{alerts}");
+    let de_audit = fed.node("DE").json(&["audit", "show"]).to_string();
+    let ke_audit = ke.json(&["audit", "show"]).to_string();
+    assert!(de_audit.contains(digest) && ke_audit.contains(digest));
     let text = fed.node("DE").cli(&["alerts"]);
     assert!(text.contains(" UTC ") && text.contains("KE"), "{text}");
 }

@@ -39,6 +39,10 @@ pub struct AnswerView {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TraceView {
     pub id: String,
+    /// The query digest (hex SHA-256 of the signed query), as audit entries,
+    /// the holders' inboxes and alerts name it.
+    #[serde(default)]
+    pub digest: String,
     pub status: TraceStatus,
     pub created_at: u64,
     pub deadline: u64,
@@ -99,6 +103,7 @@ pub fn trace_view(judge: &crate::node::Judge, t: &StoredTrace) -> TraceView {
         .collect();
     TraceView {
         id: t.id.clone(),
+        digest: crate::protocol::Digest::of(&t.query).to_hex(),
         status: node.status_of(t),
         created_at: t.created_at,
         deadline: t.deadline,
@@ -193,6 +198,10 @@ pub fn inbox_view(
     let q = crate::node::decode_stored::<TraceQuery>(&i.query, limits);
     serde_json::json!({
         "id": i.id,
+        // One id for one trace on both sides: the requester's trace id and
+        // the query digest its audit entries name.
+        "trace": q.as_ref().map(|q| q.id.to_hex()),
+        "digest": crate::protocol::Digest::of(&i.query).to_hex(),
         "received_at": i.received_at,
         "deadline": i.deadline,
         "reason": i.reason,

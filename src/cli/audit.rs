@@ -7,8 +7,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::Context;
-use crate::audit::{AuditEntry, AuditLog, VerifyReport};
-use crate::config::Config;
+use crate::audit::{AuditEntry, VerifyReport};
 use crate::identity::{self, NodeKey};
 use crate::model::Date;
 
@@ -35,27 +34,12 @@ fn since_secs(d: Option<Date>) -> u64 {
 }
 
 /// Runs `f` on the audit log held in the data directory, opened directly.
-fn offline<T>(
-    ctx: &Context,
-    f: impl FnOnce(&AuditLog, &NodeKey) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
-    let db = crate::store::open_db(&ctx.data_dir.join("db"), &cfg.store_options())?;
-    let key = NodeKey::load(&identity::key_path(&ctx.data_dir))?;
-    f(&AuditLog::open(&db)?, &key)
-}
-
-fn node_running(ctx: &Context) -> bool {
-    crate::api::ApiClient::from_data_dir(&ctx.data_dir).is_ok()
-}
-
 fn entries(ctx: &Context, since: u64) -> anyhow::Result<Vec<AuditEntry>> {
-    if node_running(ctx) {
-        return super::node::with_client(ctx, async |c| {
-            Ok(c.get(&format!("/v1/audit?since={since}")).await?)
-        });
-    }
-    offline(ctx, |log, _| Ok(log.entries(since)?))
+    super::node::read_via(
+        ctx,
+        async |c| Ok(c.get(&format!("/v1/audit?since={since}")).await?),
+        |off| Ok(off.audit.entries(since)?),
+    )
 }
 
 fn render(e: &AuditEntry) -> String {
@@ -115,11 +99,14 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
             )
         }
         AuditCommand::Verify => {
-            let report: VerifyReport = if node_running(ctx) {
-                super::node::with_client(ctx, async |c| Ok(c.get("/v1/audit/verify").await?))?
-            } else {
-                offline(ctx, |log, key| Ok(log.verify(&key.public_key())?))?
-            };
+            let report: VerifyReport = super::node::read_via(
+                ctx,
+                async |c| Ok(c.get("/v1/audit/verify").await?),
+                |off| {
+                    let key = NodeKey::load(&identity::key_path(&ctx.data_dir))?;
+                    Ok(off.audit.verify(&key.public_key())?)
+                },
+            )?;
             ctx.emit(&report, |r| {
                 let mut t = format!(
                     "{} entries, head {}, signed through entry {}\n",

@@ -33,7 +33,7 @@ pub enum InboxCommand {
 fn render(v: &serde_json::Value) -> String {
     let q = &v["query"];
     format!(
-        "{}  {:<9} from {}  {}  {} {} {}  {} / {}  ({})",
+        "{}  {:<9} from {}  {}  {} {} {}  {} / {}  ({})  trace {}",
         v["id"].as_str().unwrap_or("?"),
         v["status"]["state"].as_str().unwrap_or("?"),
         v["requester"].as_str().unwrap_or("?"),
@@ -44,6 +44,7 @@ fn render(v: &serde_json::Value) -> String {
         q["legal_ground"].as_str().unwrap_or("?"),
         q["intended_use"].as_str().unwrap_or("?"),
         v["reason"].as_str().unwrap_or("?"),
+        v["trace"].as_str().unwrap_or("?"),
     )
 }
 
@@ -123,7 +124,7 @@ pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
         a.iter()
             .map(|x| {
                 format!(
-                    "{}  record {} ({} {} on {}) was traced by {}",
+                    "{}  record {} ({} {} on {}) was traced by {} (trace {})",
                     x["at"]
                         .as_u64()
                         .map(crate::model::format_unix)
@@ -132,7 +133,8 @@ pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
                     x["marking"]["serial"].as_str().unwrap_or("?"),
                     x["kind"].as_str().unwrap_or("?"),
                     x["date"].as_str().unwrap_or("?"),
-                    x["requester"].as_str().unwrap_or("?")
+                    x["requester"].as_str().unwrap_or("?"),
+                    x["trace"].as_str().unwrap_or("?")
                 )
             })
             .collect::<Vec<_>>()

@@ -70,6 +70,13 @@ pub struct Alert {
     pub marking: Marking,
     pub kind: EventKind,
     pub date: Date,
+    /// The requester's trace id (the query id, hex), as its officer sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+    /// The query digest (hex SHA-256 of the signed query), as audit entries
+    /// on both sides name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

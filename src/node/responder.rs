@@ -303,7 +303,7 @@ impl Node {
             tracing::error!(error = %e, "registry lookup failed");
             Refusal::Internal
         })?;
-        self.raise_alerts(b, &found);
+        self.raise_alerts(b, q.digest(), &found);
         let entry = |rule: &str| NewEntry {
             state: Some(b.requester.state),
             query: Some(q.digest().to_hex()),

@@ -87,7 +87,12 @@ impl Node {
 
     /// Raises an alert when another State's trace matches a record this node
     /// holds as lost or stolen: its owner learns the weapon was found.
-    pub(super) fn raise_alerts(&self, q: &TraceQuery, found: &[crate::registry::Candidate]) {
+    pub(super) fn raise_alerts(
+        &self,
+        q: &TraceQuery,
+        digest: Digest,
+        found: &[crate::registry::Candidate],
+    ) {
         let day = unix_now() / 86_400;
         for c in found {
             let Some(e) = c.record.events.iter().rev().find(|e| e.kind.is_diversion()) else {
@@ -111,6 +116,8 @@ impl Node {
                 marking: c.record.marking.clone(),
                 kind: e.kind,
                 date: e.date,
+                trace: Some(q.id.to_hex()),
+                digest: Some(digest.to_hex()),
             };
             tracing::warn!(record = %alert.record, requester = %alert.requester, "a weapon recorded as {} here was traced", e.kind);
             if let Err(err) = self.inner.inbox.raise(&alert) {
