@@ -287,6 +287,7 @@ pub fn spawn(
         dropped_events: 0,
         dropped_logged: None,
         subscriptions_told: HashMap::new(),
+        last_bootstrap: None,
     };
     tokio::spawn(event_loop.run());
     Ok((NetHandle { tx, peer_id }, events))
@@ -315,6 +316,8 @@ struct EventLoop {
     /// `SUBSCRIPTIONS_TOLD_PER_MINUTE`): a peer toggling thousands of topics
     /// cannot fill the node's event queue.
     subscriptions_told: HashMap<PeerId, (std::time::Instant, u32)>,
+    /// When Kademlia was last asked to bootstrap.
+    last_bootstrap: Option<std::time::Instant>,
 }
 
 /// Subscriptions of one peer passed on to the node per minute.
@@ -471,9 +474,20 @@ impl EventLoop {
 
     fn dial_missing_members(&mut self) {
         let me = *self.swarm.local_peer_id();
-        if self.swarm.connected_peers().next().is_some() {
-            // Kademlia learns members' addresses from the peers it reaches,
-            // for members the roster lists without one.
+        // Kademlia learns members' addresses from the peers it reaches, for
+        // members the roster lists without one; only then, and at most once
+        // a minute: a bootstrap every redial was most of an idle node's CPU
+        // in a large federation (issue 16).
+        let unknown = self
+            .members
+            .iter()
+            .any(|(p, a)| *p != me && a.is_empty() && !self.swarm.is_connected(p));
+        let now = std::time::Instant::now();
+        let due = self
+            .last_bootstrap
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60));
+        if unknown && due && self.swarm.connected_peers().next().is_some() {
+            self.last_bootstrap = Some(now);
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }
         let missing: Vec<(PeerId, Vec<Multiaddr>)> = self
