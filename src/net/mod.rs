@@ -176,6 +176,7 @@ enum Command {
         topics: Vec<Topic>,
         reply: oneshot::Sender<Vec<PeerId>>,
     },
+    Connected(oneshot::Sender<Vec<PeerId>>),
 }
 
 /// A cheap handle on the network task.
@@ -237,6 +238,13 @@ impl NetHandle {
     pub async fn subscribers(&self, topics: Vec<Topic>) -> Result<Vec<PeerId>, NetError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Subscribers { topics, reply }).await?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// The peers connected now (cheaper than [`NetHandle::status`]).
+    pub async fn connected(&self) -> Result<Vec<PeerId>, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Connected(reply)).await?;
         rx.await.map_err(|_| NetError::Stopped)
     }
 
@@ -423,6 +431,9 @@ impl EventLoop {
                     .map(|(p, _)| *p)
                     .collect();
                 let _ = reply.send(peers);
+            }
+            Command::Connected(reply) => {
+                let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
         }
     }

@@ -123,10 +123,10 @@ impl Node {
         let connected: BTreeSet<String> = self
             .inner
             .net
-            .status()
+            .connected()
             .await?
-            .connected
-            .into_iter()
+            .iter()
+            .map(|p| p.to_string())
             .collect();
         let mut direct = Vec::new();
         for a in asked.iter_mut() {
