@@ -120,14 +120,22 @@ impl Node {
             .await?;
         // Gossip reaches the subscribers; the others are asked directly if
         // connected, and when they reconnect if not.
-        let connected: BTreeSet<String> = self
-            .inner
-            .net
-            .connected()
-            .await?
+        // Asked of the network only when a holder is not a subscriber: a
+        // round trip to the swarm's task costs the most under load.
+        let all_subscribed = asked
             .iter()
-            .map(|p| p.to_string())
-            .collect();
+            .all(|a| a.expected_by.contains(&ExpectedBy::Subscribed));
+        let connected: BTreeSet<String> = if all_subscribed && !asked.is_empty() {
+            asked.iter().map(|a| a.peer.clone()).collect()
+        } else {
+            self.inner
+                .net
+                .connected()
+                .await?
+                .iter()
+                .map(|p| p.to_string())
+                .collect()
+        };
         let mut direct = Vec::new();
         for a in asked.iter_mut() {
             if a.expected_by.contains(&ExpectedBy::Subscribed) {
