@@ -444,9 +444,18 @@ fn read_json_lines(path: &Path, max: usize, sink: &mut Sink<'_>) -> Result<(), I
 /// Parses one JSON line. Tracking the field path costs on every line, so it is
 /// done only for a line that failed, to name the field.
 fn parse_record(text: &[u8]) -> Result<Record, (Option<String>, String)> {
-    // Like the tracked parse below, this accepts what follows the object.
-    if let Ok(rec) = Record::deserialize(&mut serde_json::Deserializer::from_slice(text)) {
-        return Ok(rec);
+    let mut de = serde_json::Deserializer::from_slice(text);
+    if let Ok(rec) = Record::deserialize(&mut de) {
+        // Anything but white space after the record (a second record, or
+        // garbage) refuses the line: accepting the first record alone would
+        // drop the rest without a word.
+        return match de.end() {
+            Ok(()) => Ok(rec),
+            Err(e) => Err((
+                None,
+                format!("more follows the record ({e}); one record a line"),
+            )),
+        };
     }
     let mut de = serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize::<_, Record>(&mut de).map_err(|e| {
@@ -638,17 +647,19 @@ fn read_events(path: &Path, max: usize) -> Result<EventRows, ImportError> {
             field,
             reason,
         };
-        if rec.as_slice().len() > max {
-            // Without a trustworthy record id the row cannot be tied to a weapon.
-            out.entry(String::new())
-                .or_default()
-                .push(Err(reject(None, format!("row exceeds {max} bytes"))));
-            continue;
-        }
         let row = Row {
             rec: &rec,
             cols: &cols,
         };
+        if rec.as_slice().len() > max {
+            // Filed under its record id, so that its weapon is refused whole
+            // instead of imported without this event.
+            let id = row.get("record_id").unwrap_or_default().to_string();
+            out.entry(id)
+                .or_default()
+                .push(Err(reject(None, format!("row exceeds {max} bytes"))));
+            continue;
+        }
         match event_from_row(&row) {
             Ok((id, ev)) => out.entry(id).or_default().push(Ok((line, ev))),
             Err((field, reason)) => {
@@ -679,6 +690,10 @@ fn read_csv(path: &Path, opts: &ImportOptions, sink: &mut Sink<'_>) -> Result<()
         WEAPON_COLUMNS,
     )?;
     let mut rec = csv::StringRecord::new();
+    // Id -> the line it was first read on. A repeated id is refused: its
+    // events went to the first row, and the repeat would replace that record
+    // with one that has none.
+    let mut ids: HashMap<String, u64> = HashMap::new();
     loop {
         let line = rdr.position().line();
         let reject = |line, field: Option<String>, reason: String| Rejection {
@@ -706,6 +721,15 @@ fn read_csv(path: &Path, opts: &ImportOptions, sink: &mut Sink<'_>) -> Result<()
             rec: &rec,
             cols: &cols,
         };
+        if let Some(id) = row.get("id") {
+            if let Some(first) = ids.get(id) {
+                let reason =
+                    format!("id {id:?} is already on line {first} of this file; ids are unique");
+                sink(Err(reject(line, Some("id".into()), reason)))?;
+                continue;
+            }
+            ids.insert(id.to_string(), line);
+        }
         let item = weapon_from_row(&row)
             .map_err(|(f, r)| reject(line, Some(f), r))
             .and_then(|mut record| {
@@ -741,6 +765,18 @@ fn read_csv(path: &Path, opts: &ImportOptions, sink: &mut Sink<'_>) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_line_holds_one_record_and_nothing_after_it() {
+        let rec = r#"{"id":"A1","marking":{"manufacturer":"Walther","country":"DE","serial":"BP1"},"category":"pistol"}"#;
+        assert!(parse_record(rec.as_bytes()).is_ok());
+        assert!(parse_record(format!("{rec} \t").as_bytes()).is_ok());
+        for bad in [format!("{rec}{rec}"), format!("{rec} x"), format!("{rec},")] {
+            let (field, reason) = parse_record(bad.as_bytes()).unwrap_err();
+            assert_eq!(field, None);
+            assert!(reason.contains("one record a line"), "{reason}");
+        }
+    }
 
     #[test]
     fn bounded_lines_skip_long_lines_without_holding_them() {
