@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use client::{ApiClient, ApiClientError};
 pub use reply::status_of;
 pub use server::{HEADER_TIMEOUT, MAX_CONNECTIONS};
-pub use views::{AnswerView, TraceView, inbox_view, trace_view};
+pub use views::{AnswerView, InboxView, TraceView, inbox_view, trace_view};
 
 use crate::config::NodeSettings;
 use crate::node::Node;

@@ -254,7 +254,7 @@ async fn install_roster(State(node): State<Node>, RawBody(body): RawBody) -> Rep
 }
 
 async fn inbox(State(node): State<Node>) -> Reply {
-    let views: Vec<serde_json::Value> = off_thread(move || {
+    let views: Vec<super::InboxView> = off_thread(move || {
         let items = node.inbox().list().map_err(Failure::internal)?;
         Ok(items
             .iter()
