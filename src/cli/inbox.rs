@@ -130,7 +130,7 @@ pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
                         .and_then(|t| crate::model::instant::parse_rfc3339(t).ok())
                         .map(crate::model::format_unix)
                         .unwrap_or_default(),
-                    x["record"].as_str().unwrap_or("?"),
+                    x["record_id"].as_str().unwrap_or("?"),
                     x["marking"]["serial"].as_str().unwrap_or("?"),
                     x["kind"].as_str().unwrap_or("?"),
                     x["date"].as_str().unwrap_or("?"),

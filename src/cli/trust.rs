@@ -301,7 +301,8 @@ struct RosterSummary<'a> {
     valid_from: Date,
     valid_until: Date,
     members: &'a [Member],
-    signatures: Vec<String>,
+    /// The public keys (base64) of the anchors that signed it.
+    signed_by: Vec<String>,
     verified: bool,
 }
 
@@ -334,8 +335,8 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
     }
     t.push_str(&format!(
         "signed by {} anchor(s): {}\n",
-        s.signatures.len(),
-        s.signatures.join(", ")
+        s.signed_by.len(),
+        s.signed_by.join(", ")
     ));
     t
 }
@@ -353,7 +354,11 @@ fn show(
         valid_from: body.valid_from,
         valid_until: body.valid_until,
         members: &body.members,
-        signatures: file.signatures.iter().map(|s| s.anchor.to_hex()).collect(),
+        signed_by: file
+            .signatures
+            .iter()
+            .map(|s| s.anchor.to_base64())
+            .collect(),
         verified,
     };
     ctx.emit(&summary, summary_text)

@@ -77,6 +77,8 @@ pub struct Alert {
     #[serde(with = "crate::model::instant")]
     pub at: u64,
     pub requester: CountryCode,
+    /// The id of the record held here (`record` elsewhere is a record itself).
+    #[serde(rename = "record_id", alias = "record")]
     pub record: String,
     pub marking: Marking,
     pub kind: EventKind,
