@@ -115,6 +115,21 @@ impl Checker {
         self.check(name, &args.join(" "), &doc);
         doc
     }
+
+    /// As [`Checker::run`] for a command that changes nothing, which is also
+    /// run without `--json` and its text checked as people read it.
+    fn read(&mut self, name: &str, dir: &Path, args: &[&str]) -> Value {
+        let doc = self.run(name, dir, args);
+        let text = common::ok(dir, args);
+        let faults = for_people(&text);
+        assert!(
+            faults.is_empty(),
+            "`{}` prints for people:\n{}\n---\n{text}",
+            args.join(" "),
+            faults.join("\n")
+        );
+        doc
+    }
 }
 
 fn is_instant_key(k: &str) -> bool {
@@ -177,6 +192,56 @@ fn vocabulary(v: &Value, path: &str, faults: &mut Vec<String>) {
         }
         _ => {}
     }
+}
+
+/// What human output must not contain: colours when not at a terminal,
+/// Rust's debug forms, JSON, raw Unix seconds, a wrong plural.
+fn for_people(text: &str) -> Vec<String> {
+    let mut faults = Vec::new();
+    let mut say = |what: &str, line: &str| faults.push(format!("{what}: {line}"));
+    for line in text.lines() {
+        if line.contains('\x1b') {
+            say("an ANSI colour code", line);
+        }
+        for debug in ["Some(", "None", "Ok(", "Err(", "null", "{\"", "[\"", "\\\""] {
+            if line.contains(debug) {
+                say("a debug or JSON form", line);
+            }
+        }
+        let words: Vec<&str> = line
+            .split(|c: char| c.is_whitespace() || ",;:()[]\"'.".contains(c))
+            .filter(|w| !w.is_empty())
+            .collect();
+        for w in &words {
+            // 10-digit numbers from 1.5e9 on: Unix seconds, not dates.
+            if w.len() == 10 && w.bytes().all(|b| b.is_ascii_digit()) && *w > "1500000000" {
+                say("Unix seconds instead of a date", line);
+            }
+            if *w == "18446744073709551615" {
+                say("u64::MAX", line);
+            }
+            // CamelCase words are Rust enum variants (NationalLaw); peer ids
+            // (12D3KooW...) and base64 keys contain digits or symbols.
+            let camel = w.len() > 3
+                && w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                && w.chars().skip(1).any(|c| c.is_ascii_uppercase())
+                && w.chars().all(|c| c.is_ascii_alphabetic())
+                && w.chars().skip(1).any(|c| c.is_ascii_lowercase());
+            if camel {
+                say("a Rust name", line);
+            }
+        }
+        for pair in words.windows(2) {
+            if pair[0] == "1"
+                && pair[1].len() > 3
+                && pair[1].ends_with('s')
+                && !pair[1].ends_with("ss")
+            {
+                say("a plural after 1", line);
+            }
+        }
+    }
+    faults
 }
 
 /// Custody links and candidates name answers by number, from 1.
@@ -254,7 +319,7 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         ],
     );
     covered.insert("init");
-    let me = c.run("identity", &solo, &["identity", "show"]);
+    let me = c.read("identity", &solo, &["identity", "show"]);
     covered.insert("identity show");
     let roster = w.join("roster.json");
     let r = path_str(&roster);
@@ -322,12 +387,12 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
             path_str(&w.join("anchor.key")),
         ],
     );
-    c.run(
+    c.read(
         "roster-verify",
         w,
         &["roster", "verify", r, "--anchor", &anchor_key],
     );
-    c.run("roster-show", w, &["roster", "show", r]);
+    c.read("roster-show", w, &["roster", "show", r]);
     c.run("roster-install", &solo, &["roster", "install", r]);
     covered.extend([
         "roster new",
@@ -377,9 +442,9 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     )
     .unwrap();
     let id = first["id"].as_str().unwrap();
-    c.run("registry-show", &solo, &["registry", "show", id]);
+    c.read("registry-show", &solo, &["registry", "show", id]);
     let m = &first["marking"];
-    c.run(
+    c.read(
         "registry-find",
         &solo,
         &[
@@ -393,8 +458,8 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
             m["serial"].as_str().unwrap(),
         ],
     );
-    c.run("registry-stats", &solo, &["registry", "stats"]);
-    c.run("registry-prefixes", &solo, &["registry", "prefixes"]);
+    c.read("registry-stats", &solo, &["registry", "stats"]);
+    c.read("registry-prefixes", &solo, &["registry", "prefixes"]);
     covered.extend([
         "registry generate",
         "registry import",
@@ -455,16 +520,16 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     );
     let id = t["id"].as_str().unwrap().to_string();
     covered.insert("trace");
-    let shown = c.run("trace", &ng, &["trace", "show", &id]);
+    let shown = c.read("trace", &ng, &["trace", "show", &id]);
     answer_numbers_count_from_one(&shown);
-    c.run("trace-list", &ng, &["trace", "list"]);
+    c.read("trace-list", &ng, &["trace", "list"]);
     let ev = w.join("evidence.json");
     c.run(
         "trace-export",
         &ng,
         &["trace", "export", &id, path_str(&ev)],
     );
-    c.run(
+    c.read(
         "verify",
         w,
         &[
@@ -495,8 +560,8 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         )
     };
     let (de_item, ke_item) = (item(&de), item(&ke));
-    c.run("inbox-list", &de, &["inbox", "list"]);
-    c.run("inbox-list", &de, &["inbox"]);
+    c.read("inbox-list", &de, &["inbox", "list"]);
+    c.read("inbox-list", &de, &["inbox"]);
     c.run("trace", &ng, &["trace", "retry", &uid]);
     c.run(
         "inbox-item",
@@ -523,13 +588,13 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     ]);
 
     // KE recorded the weapon lost: NG's trace raised an alert there.
-    let alerts = c.run("alerts", &ke, &["alerts"]);
+    let alerts = c.read("alerts", &ke, &["alerts"]);
     assert!(!alerts.as_array().unwrap().is_empty(), "{alerts:#}");
-    c.run("status", &ng, &["status"]);
-    c.run("status", &fed.node("BE").dir.clone(), &["status"]);
-    c.run("peers", &ng, &["peers"]);
-    c.run("report", &de, &["report"]);
-    c.run("audit-show", &de, &["audit", "show"]);
+    c.read("status", &ng, &["status"]);
+    c.read("status", &fed.node("BE").dir.clone(), &["status"]);
+    c.read("peers", &ng, &["peers"]);
+    c.read("report", &de, &["report"]);
+    c.read("audit-show", &de, &["audit", "show"]);
     // Instants in query parameters: RFC 3339 or Unix seconds, else a 400.
     let (code, body) = common::http_get(&de, "/v1/audit?since=2020-01-01T00:00:00Z", true);
     assert_eq!(code, 200, "{body}");
@@ -537,16 +602,16 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     let (code, body) = common::http_get(&de, "/v1/report?from=yesterday", true);
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("?from=yesterday"), "{body}");
-    c.run("audit-verify", &de, &["audit", "verify"]);
+    c.read("audit-verify", &de, &["audit", "verify"]);
     c.run(
         "audit-export",
         &de,
         &["audit", "export", path_str(&w.join("audit.jsonl"))],
     );
-    c.run("registry-stats", &de, &["registry", "stats"]);
-    c.run("registry-prefixes", &de, &["registry", "prefixes"]);
-    c.run("registry-show", &de, &["registry", "show", "DE-1"]);
-    c.run(
+    c.read("registry-stats", &de, &["registry", "stats"]);
+    c.read("registry-prefixes", &de, &["registry", "prefixes"]);
+    c.read("registry-show", &de, &["registry", "show", "DE-1"]);
+    c.read(
         "registry-find",
         &de,
         &[
@@ -570,17 +635,23 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         "audit export",
     ]);
 
+    // Logs written to a file carry no colour codes.
+    for s in ["DE", "KE", "NG"] {
+        let log = fed.node(s).log();
+        assert!(!log.is_empty() && !log.contains('\x1b'), "{s}'s log: {log}");
+    }
+
     // Stopped: the same outputs read from the stores.
     for s in ["DE", "KE", "NG"] {
         fed.node_mut(s).kill();
     }
-    c.run("trace-list", &ng, &["trace", "list"]);
-    let offline = c.run("trace", &ng, &["trace", "show", &id]);
+    c.read("trace-list", &ng, &["trace", "list"]);
+    let offline = c.read("trace", &ng, &["trace", "show", &id]);
     answer_numbers_count_from_one(&offline);
-    c.run("inbox-list", &de, &["inbox", "list"]);
-    c.run("alerts", &ke, &["alerts"]);
-    c.run("report", &ng, &["report", "--from", "2020-01-01"]);
-    c.run("audit-show", &ke, &["audit", "show"]);
+    c.read("inbox-list", &de, &["inbox", "list"]);
+    c.read("alerts", &ke, &["alerts"]);
+    c.read("report", &ng, &["report", "--from", "2020-01-01"]);
+    c.read("audit-show", &ke, &["audit", "show"]);
 
     // Every schema was used, and every command with output has one.
     let unused: Vec<&String> = c
@@ -632,4 +703,28 @@ fn the_vocabulary_rules_catch_each_kind_of_fault() {
     let good = r#"{"at":"2026-12-01T02:49:41Z","since":null,"public_key":"Ziyv0K+TQYdpfM36pokzeGV8vDIg4ikKvuxMTxSNshE=","addresses":["/ip4/127.0.0.1/tcp/1"]}"#;
     vocabulary(&serde_json::from_str(good).unwrap(), "", &mut faults);
     assert!(faults.is_empty(), "{faults:?}");
+}
+
+/// The rules for people find what they are for, and pass what is right.
+#[test]
+fn the_rules_for_people_catch_each_kind_of_fault() {
+    for (text, want) in [
+        ("\x1b[32mINFO\x1b[0m node started", "ANSI"),
+        ("  DE: withheld: NationalLaw", "Rust name"),
+        ("  candidate Some(\"DE-1\")", "debug"),
+        ("  since 1796093381", "Unix seconds"),
+        ("until 18446744073709551615", "u64::MAX"),
+        ("imported 1 records", "plural"),
+        ("  holder: null", "debug"),
+    ] {
+        assert!(
+            for_people(text).iter().any(|f| f.contains(want)),
+            "{text:?}: {:?}",
+            for_people(text)
+        );
+    }
+    let good = "  GH member 12D3KooWJZBMG9mCWnU6WLCPW7pfESGNf8zBG4kkGcAmXHMdtTYh Ghana\n\
+                signed by 1 anchor: jjTAgLZpcO+UXEGe/Nk9qnB3Vrnk2GJCMQYURG9SL0w=\n\
+                  exported DE → NG on 2012-02-20; 1 record; withheld: national law";
+    assert!(for_people(good).is_empty(), "{:?}", for_people(good));
 }

@@ -334,8 +334,8 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
         }
     }
     t.push_str(&format!(
-        "signed by {} anchor(s): {}\n",
-        s.signed_by.len(),
+        "signed by {}: {}\n",
+        crate::model::count(s.signed_by.len() as u64, "anchor"),
         s.signed_by.join(", ")
     ));
     t
