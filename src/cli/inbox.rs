@@ -124,7 +124,7 @@ pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
         a.iter()
             .map(|x| {
                 format!(
-                    "{}  record {} ({} {} on {}) was traced by {} (trace {})",
+                    "{}  record {} ({} {} {}) was traced by {} (trace {})",
                     x["at"]
                         .as_u64()
                         .map(crate::model::format_unix)
@@ -132,7 +132,11 @@ pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
                     x["record"].as_str().unwrap_or("?"),
                     x["marking"]["serial"].as_str().unwrap_or("?"),
                     x["kind"].as_str().unwrap_or("?"),
-                    x["date"].as_str().unwrap_or("?"),
+                    x["date"]
+                        .as_str()
+                        .and_then(|d| crate::model::EventDate::parse(d).ok())
+                        .map(crate::node::custody::when)
+                        .unwrap_or_else(|| "on ?".into()),
                     x["requester"].as_str().unwrap_or("?"),
                     x["trace"].as_str().unwrap_or("?")
                 )

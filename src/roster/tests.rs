@@ -160,6 +160,15 @@ fn contents_are_validated() {
     let mut b = body(1);
     b.members[0].state = "DE".parse().unwrap();
     assert!(RosterFile::new(&b).is_err());
+    // A former State may be in a prefix (records made there), not a member.
+    let mut b = body(1);
+    b.members[0]
+        .prefixes
+        .push("YU/ZASTAVAARMS".parse().unwrap());
+    assert!(RosterFile::new(&b).is_ok());
+    b.members[0].state = "SU".parse().unwrap();
+    let e = RosterFile::new(&b).unwrap_err().to_string();
+    assert!(e.contains("USSR is a former State"), "{e}");
 }
 
 #[test]
