@@ -145,7 +145,8 @@ fn policy_review_alerts_audit_and_canaries() {
         .iter()
         .map(|e| e["date"].as_str().unwrap())
         .collect();
-    assert_eq!(dates, vec!["2011-01-01", "2019-01-01"], "{ng:#}");
+    // Shown as the years they are, never as a first of January (issue 13).
+    assert_eq!(dates, vec!["2011", "2019"], "{ng:#}");
     api_outputs.push(t.to_string());
 
     // NG signs its audit head every second while it runs.

@@ -294,6 +294,15 @@ impl Config {
     /// `text`, when the key is written there rather than set by an
     /// environment variable), the maker table, addresses, trust anchors.
     fn check(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        if let Some(name) = self.state.former_name() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "state = {:?} is {name}, a former State: a node stands for a State of today",
+                    self.state.as_str()
+                ),
+            });
+        }
         for (key, value) in self.numbers() {
             let Some((_, min, max, why)) = RANGES.iter().find(|(k, ..)| *k == key) else {
                 continue;
@@ -508,6 +517,8 @@ mod tests {
         let s = e.to_string();
         assert!(s.starts_with("t.toml:4:"), "{s}");
         assert!(s.contains("cache_mib"), "{s}");
+        let e = Config::parse(Path::new("t.toml"), "state = \"YU\"\n").unwrap_err();
+        assert!(e.to_string().contains("Yugoslavia, a former State"), "{e}");
         let e = Config::parse(Path::new("t.toml"), "state = \"XX\"\n").unwrap_err();
         assert!(e.to_string().contains("XX"), "{e}");
         let clash = "state = \"DE\"\n[[makers]]\nname = \"Other\"\naliases = [\"H&K\"]\n";

@@ -409,7 +409,7 @@ fn print_answers(requester: &DemoNode, t: &StoredTrace) {
                     );
                     for e in &r.events {
                         println!(
-                            "      {} {:<12} {}{}",
+                            "      {:<10} {:<12} {}{}",
                             e.date,
                             e.kind.as_str(),
                             crate::node::custody::places(e.kind, b.responder.state, e.counterpart),

@@ -124,7 +124,7 @@ pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
         a.iter()
             .map(|x| {
                 format!(
-                    "{}  record {} ({} {} on {}) was traced by {} (trace {})",
+                    "{}  record {} ({} {} {}) was traced by {} (trace {})",
                     x["at"]
                         .as_str()
                         .and_then(|t| crate::model::instant::parse_rfc3339(t).ok())
@@ -133,7 +133,11 @@ pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
                     x["record_id"].as_str().unwrap_or("?"),
                     x["marking"]["serial"].as_str().unwrap_or("?"),
                     x["kind"].as_str().unwrap_or("?"),
-                    x["date"].as_str().unwrap_or("?"),
+                    x["date"]
+                        .as_str()
+                        .and_then(|d| crate::model::EventDate::parse(d).ok())
+                        .map(crate::node::custody::when)
+                        .unwrap_or_else(|| "on ?".into()),
                     x["requester"].as_str().unwrap_or("?"),
                     x["trace"].as_str().unwrap_or("?")
                 )

@@ -277,6 +277,14 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let state = crate::model::CountryCode::parse(&args.state)
         .map_err(|e| usage_error("init", format!("--state {:?}: {e}", args.state)))?;
+    if let Some(name) = state.former_name() {
+        return Err(usage_error(
+            "init",
+            format!(
+                "--state {state} is {name}, a former State: a node stands for a State of today"
+            ),
+        ));
+    }
     let role = match args.role {
         InitRole::Member => crate::config::Role::Member,
         InitRole::Bootstrap => crate::config::Role::Bootstrap,

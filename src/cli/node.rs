@@ -36,7 +36,9 @@ pub struct SendArgs {
     /// [required to send] Manufacturer as marked on the weapon.
     #[arg(long)]
     pub maker: Option<String>,
-    /// [required to send] Country of manufacture (ISO 3166-1 alpha-2).
+    /// [required to send] Country of manufacture (ISO 3166-1 alpha-2), or a
+    /// former State as marked (YU, CS, SU, DD); either reaches the records of
+    /// the other (a trace for YU also asks RS, ME, BA, HR, MK and SI).
     #[arg(long, value_name = "CC")]
     pub country: Option<String>,
     /// [required to send] Serial as read; `?` for one obliterated character,
@@ -449,7 +451,7 @@ fn render_outcome(o: &Outcome, state: Option<crate::model::CountryCode>) -> Stri
                             .unwrap_or_default(),
                     };
                     s += &format!(
-                        "        {} {:<12}{}{}\n",
+                        "        {:<10} {:<12}{}{}\n",
                         e.date,
                         e.kind.as_str(),
                         place,

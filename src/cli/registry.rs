@@ -47,7 +47,9 @@ pub enum RegistryCommand {
         /// Manufacturer as marked; without it, every maker.
         #[arg(long, value_name = "MAKER")]
         maker: Option<String>,
-        /// Country of manufacture (ISO 3166-1 alpha-2); without it, every country.
+        /// Country of manufacture (ISO 3166-1 alpha-2, or a former State: YU,
+        /// CS, SU, DD), which also finds the records of its former State or
+        /// successors; without it, every country.
         #[arg(long, value_name = "CC")]
         country: Option<String>,
         /// As read from the weapon: `?` for one obliterated character, `*` for several.
@@ -444,7 +446,7 @@ fn render_record(r: &Record) -> String {
         );
     }
     for e in &r.events {
-        t += &format!("  {}  {:<12}", e.date, e.kind.as_str());
+        t += &format!("  {:<10}  {:<12}", e.date, e.kind.as_str());
         if let Some(h) = e.holder {
             t += &format!(" holder {h}");
         }

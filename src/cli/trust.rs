@@ -731,7 +731,7 @@ fn answered_text(a: &Answered) -> String {
                 .map(|h| format!(", held by {}", code_words(&h)))
                 .unwrap_or_default();
             t += &format!(
-                "    {}  {:<12}  {}{holder}\n",
+                "    {:<10}  {:<12}  {}{holder}\n",
                 e.date,
                 code_words(&e.kind),
                 crate::node::custody::places(e.kind, state, e.counterpart)

@@ -319,7 +319,10 @@ impl MakerTable {
             if !close {
                 continue;
             }
-            let elsewhere = !t.makers[*m as usize].countries.contains(&country);
+            let elsewhere = !t.makers[*m as usize]
+                .countries
+                .iter()
+                .any(|c| country.routes_with(*c));
             // Ranked by distance, then this country first, then similarity.
             let rank = (d, elsewhere, -(jw * 1000.0) as i64, i);
             let e = best.entry(*m).or_insert(rank);
@@ -403,6 +406,16 @@ impl Tables {
         }
         if let Some(s) = scopes.iter().find(|s| s.country.is_none()) {
             return Resolved::Here(s.maker);
+        }
+        // A former State's makers are its successors' and the other way round
+        // (Zastava marked YU is the RS maker), when that names one maker.
+        let mut related = scopes
+            .iter()
+            .filter(|s| s.country.is_some_and(|c| country.routes_with(c)));
+        if let Some(first) = related.next()
+            && related.all(|s| s.maker == first.maker)
+        {
+            return Resolved::Here(first.maker);
         }
         Resolved::Elsewhere(scopes)
     }
@@ -607,6 +620,14 @@ mod tests {
         assert_eq!(key(&t, "Industria Militar", "CO"), "INDUMIL");
         // Known for one maker only, made elsewhere: still that maker.
         assert_eq!(key(&t, "Walther", "GE"), "CARLWALTHER");
+        // A former State's spellings are its successors' (Suhl was in the
+        // GDR): "Sauer" marked DD is the German maker, not SIG Sauer.
+        assert_eq!(key(&t, "Sauer", "DD"), "JPSAUERSOHN");
+        assert_eq!(key(&t, "Zastava", "YU"), "ZASTAVAARMS");
+        assert!(matches!(
+            t.check("Zastava", cc("YU")),
+            Ok(MakerCheck::Known)
+        ));
     }
 
     #[test]

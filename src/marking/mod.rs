@@ -55,6 +55,7 @@ impl FromStr for ImportMark {
             year,
         };
         check_year(mark.year)?;
+        check_country_year(mark.country, mark.year)?;
         Ok(mark)
     }
 }
@@ -81,6 +82,12 @@ fn check_year(y: Option<u16>) -> Result<(), MarkingError> {
         Some(y) if !(1800..=2999).contains(&y) => Err(MarkingError::Year(y.to_string())),
         _ => Ok(()),
     }
+}
+
+/// A former State's code with a year it cannot have (`CS` after 1992).
+fn check_country_year(c: CountryCode, y: Option<u16>) -> Result<(), MarkingError> {
+    c.check_year(y)
+        .map_err(|e| MarkingError::Country(e.to_string()))
 }
 
 /// The marks on a weapon: manufacturer + country of manufacture + serial, the
@@ -128,6 +135,7 @@ impl TryFrom<MarkingFields> for Marking {
         }
         normalise_serial(&f.serial)?;
         check_year(f.year)?;
+        check_country_year(f.country, f.year)?;
         if let Some(code) = &f.factory_code {
             let n = code.chars().count();
             if n == 0 || n > MAX_FACTORY_CODE_CHARS || !code.chars().all(char::is_alphanumeric) {
@@ -139,6 +147,7 @@ impl TryFrom<MarkingFields> for Marking {
         }
         for m in &f.imports {
             check_year(m.year)?;
+            check_country_year(m.country, m.year)?;
         }
         Ok(Marking {
             manufacturer: f.manufacturer,
@@ -184,6 +193,7 @@ impl Marking {
 
     pub fn with_year(mut self, year: Option<u16>) -> Result<Self, MarkingError> {
         check_year(year)?;
+        check_country_year(self.country, year)?;
         self.year = year;
         Ok(self)
     }
@@ -234,6 +244,23 @@ impl Marking {
                 .key(&self.manufacturer, self.country)
                 .unwrap_or_else(|_| MakerKey::from_folded("UNKNOWN").expect("constant key")),
         }
+    }
+
+    /// The prefixes a trace for this marking is routed to: its own
+    /// ([`Marking::prefix`]) first, then the same maker under each country it
+    /// routes with (`CountryCode::routes`): a Zastava marked `YU` is also
+    /// traced under `RS`, `ME`, `BA`, `HR`, `MK` and `SI`, one marked `RS`
+    /// also under `YU`. Each maker key is resolved in its own country.
+    pub fn routing_prefixes(&self, makers: &MakerTable) -> Vec<MarkingPrefix> {
+        let own = self.prefix(makers);
+        let mut out = vec![own.clone()];
+        for country in self.country.routes().skip(1) {
+            let maker = makers
+                .key(&self.manufacturer, country)
+                .unwrap_or_else(|_| own.maker.clone());
+            out.push(MarkingPrefix { country, maker });
+        }
+        out
     }
 }
 
@@ -351,6 +378,54 @@ mod tests {
             bin,
             crate::codec::to_bytes(&(a.country, a.maker.clone())).unwrap()
         );
+    }
+
+    #[test]
+    fn a_former_state_routes_to_its_successors_and_back() {
+        let t = MakerTable::built_in();
+        let yu = Marking::new("Zastava", cc("YUCS"), "M70-1").unwrap();
+        assert_eq!(yu.country().as_str(), "YU", "kept as recorded");
+        let p: Vec<String> = yu
+            .routing_prefixes(&t)
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(p[0], "YU/ZASTAVAARMS");
+        assert!(p.contains(&"RS/ZASTAVAARMS".to_string()), "{p:?}");
+        assert_eq!(p.len(), 7, "{p:?}");
+        let rs = Marking::new("Crvena Zastava", cc("RS"), "M70-1").unwrap();
+        let p: Vec<String> = rs
+            .routing_prefixes(&t)
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(p, ["RS/ZASTAVAARMS", "YU/ZASTAVAARMS"]);
+        // A marking of today's State without a predecessor has one prefix.
+        let ng = Marking::new("Walther", cc("DE"), "1").unwrap();
+        assert_eq!(ng.routing_prefixes(&t).len(), 2, "DE routes with DD");
+        let ng = Marking::new("Beretta", cc("IT"), "1").unwrap();
+        assert_eq!(ng.routing_prefixes(&t).len(), 1);
+        // Izhmash marked USSR is the Russian maker, found under RU.
+        let su = Marking::new("Izhmash", cc("SU"), "1").unwrap();
+        assert!(
+            su.routing_prefixes(&t)[0]
+                .to_string()
+                .ends_with("/KALASHNIKOVCONCERN")
+        );
+    }
+
+    #[test]
+    fn cs_with_a_year_after_czechoslovakia_is_refused_in_markings_and_import_marks() {
+        let m = r#"{"manufacturer":"CZ","country":"CS","serial":"A1","year":1985,"imports":[{"country":"CSHH","year":1990}]}"#;
+        let m: Marking = serde_json::from_str(m).unwrap();
+        assert_eq!(m.imports()[0].country.as_str(), "CS");
+        let bad = r#"{"manufacturer":"Zastava","country":"CS","serial":"A1","year":2004}"#;
+        let e = serde_json::from_str::<Marking>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("RS or ME"), "{e}");
+        assert!("CS:2005".parse::<ImportMark>().is_err());
+        assert!("YU:1985".parse::<ImportMark>().is_ok());
     }
 
     #[test]

@@ -425,7 +425,7 @@ mod fit_tests {
                         } else {
                             EventKind::Transferred
                         },
-                        date: Date::from_days(10_000 + i as i64).unwrap(),
+                        date: Date::from_days(10_000 + i as i64).unwrap().into(),
                         counterpart: Some(cc("NG")),
                         holder: None,
                     })
@@ -477,7 +477,7 @@ mod fit_tests {
             .record
             .events
             .iter()
-            .map(|e| e.date.to_days() - 10_000)
+            .map(|e| e.date.first_day().to_days() - 10_000)
             .collect();
         let tail: Vec<i64> = ((all - (days.len() - 1)) as i64..all as i64).collect();
         assert_eq!(days[0], 0, "{days:?}");
@@ -598,7 +598,7 @@ mod fit_tests {
             .record
             .events
             .iter()
-            .map(|e| e.date.to_days() - 10_000)
+            .map(|e| e.date.first_day().to_days() - 10_000)
             .collect();
         assert_eq!(days, vec![0, 3, 8, 9]);
         assert_eq!(candidates[0].record.events[1].kind, EventKind::Stolen);

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CountryCode, Date, EventKind, HolderCategory, WeaponCategory};
+use crate::model::{CountryCode, EventDate, EventKind, HolderCategory, Precision, WeaponCategory};
 use crate::protocol::{Candidate, Outcome, Quality, RecordProjection};
 
 /// One verified answer (or the requester's own registry), as the assembly
@@ -23,7 +23,8 @@ pub struct AnswerInput<'a> {
 /// One event of the weapon's life, and the signed answer it rests on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
-    pub date: Date,
+    /// As the answer gave it: a day, a month or a year (`1985`).
+    pub date: EventDate,
     pub kind: EventKind,
     /// The State whose record holds the event.
     pub state: CountryCode,
@@ -139,8 +140,10 @@ pub struct Diversion {
 pub struct LastRecorded {
     pub state: CountryCode,
     pub holder: Option<HolderCategory>,
-    /// The date of the last recorded event there.
-    pub since: Date,
+    /// The date of the last recorded event there (`date` in JSON: `since`
+    /// is an instant everywhere else).
+    #[serde(rename = "date", alias = "since")]
+    pub since: EventDate,
     /// When that last event is an export: the State it left for, which has
     /// no later record of it (it answered without one, or it is this node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -191,7 +194,7 @@ impl Custody {
                     None => "own registry".to_string(),
                 };
                 s += &format!(
-                    "    {}  {:<12} {}{}  ({source})\n",
+                    "    {:<10}  {:<12} {}{}  ({source})\n",
                     l.date,
                     l.kind.as_str(),
                     places(l.kind, l.state, l.counterpart),
@@ -211,17 +214,17 @@ impl Custody {
                         .unwrap_or_else(|| "holder not recorded".into()),
                     d.event
                         .as_ref()
-                        .map(|e| format!(", {} on {}", e.kind.as_str(), e.date))
+                        .map(|e| format!(", {} {}", e.kind.as_str(), when(e.date)))
                         .unwrap_or_default()
                 );
             }
             None => match &c.last_recorded {
                 Some(l) if l.exported_to.is_some() => {
                     s += &format!(
-                        "  point of diversion: not recorded; last recorded leaving {} for {} on {} (exported); no record of it there; fate not recorded\n",
+                        "  point of diversion: not recorded; last recorded leaving {} for {} {} (exported); no record of it there; fate not recorded\n",
                         l.state,
                         l.exported_to.map(|c| c.to_string()).unwrap_or_default(),
-                        l.since
+                        when(l.since)
                     )
                 }
                 Some(l) => {
@@ -297,6 +300,14 @@ impl Custody {
     }
 }
 
+/// A date in a sentence: `on 1985-03-14`, `in 1985-03`, `in 1985`.
+pub fn when(d: EventDate) -> String {
+    match d.precision() {
+        Precision::Day => format!("on {d}"),
+        _ => format!("in {d}"),
+    }
+}
+
 /// Where an event of `state`'s record took place, with the direction of a
 /// transfer: `DE → NG` for an export from DE to NG or an import into NG
 /// from DE, `NG` alone for an event without another country.
@@ -358,7 +369,7 @@ pub fn rank_candidates(answers: &[AnswerInput<'_>], wanted: &Wanted) -> Vec<Rank
                     .marking
                     .imports()
                     .iter()
-                    .filter(|m| wanted.imports.contains(&m.country))
+                    .filter(|m| wanted.imports.iter().any(|w| w.routes_with(m.country)))
                     .count(),
                 category_matches: wanted.category.is_none_or(|w| w == c.record.category),
                 record: c.record.clone(),
@@ -424,8 +435,7 @@ pub fn assemble(
             }
         }
     }
-    chain.sort_by_key(|l| (l.date, rank(l.kind), l.state));
-    chain.dedup_by(|x, y| x.date == y.date && x.kind == y.kind && x.state == y.state);
+    let chain = in_order(chain);
 
     // Exports to States that have not answered: the chain continues there.
     let follow_up: Vec<CountryCode> = chain
@@ -488,7 +498,56 @@ pub fn assemble(
     }
 }
 
-/// Orders events of one day in their natural sequence.
+/// Puts the events of the chain in order, each event once (the same date,
+/// kind and State from two sources is one event).
+///
+/// Events known to the day are ordered by date, then in their natural
+/// sequence ([`rank`]), then by State. An event known only to its month or
+/// year is then placed, coarsest first, after every event that ends before
+/// its period and before every event that starts after it; among the events
+/// within its period, before the first that comes later in the natural
+/// sequence, else after them all. So `imported 1985` follows `manufactured
+/// 1985-03-14` and `exported 1985-09-19` and precedes `stolen 1985-12-01`.
+/// Deterministic, whatever the order of the answers; events known to the day
+/// keep their order among themselves.
+fn in_order(links: Vec<Link>) -> Vec<Link> {
+    let key = |l: &Link| {
+        (
+            l.date.first_day(),
+            rank(l.kind),
+            l.date.precision(),
+            l.state,
+        )
+    };
+    let (mut chain, mut partial): (Vec<Link>, Vec<Link>) = links
+        .into_iter()
+        .partition(|l| l.date.precision() == Precision::Day);
+    let same =
+        |x: &mut Link, y: &mut Link| x.date == y.date && x.kind == y.kind && x.state == y.state;
+    chain.sort_by_key(key);
+    chain.dedup_by(same);
+    partial.sort_by_key(|l| (l.date.precision(), key(l)));
+    partial.dedup_by(same);
+    for l in partial {
+        let (start, end) = (l.date.first_day(), l.date.last_day());
+        let lo = chain
+            .iter()
+            .rposition(|x| x.date.last_day() < start)
+            .map_or(0, |i| i + 1);
+        let hi = chain
+            .iter()
+            .position(|x| x.date.first_day() > end)
+            .unwrap_or(chain.len())
+            .max(lo);
+        let at = (lo..hi)
+            .find(|i| rank(chain[*i].kind) > rank(l.kind))
+            .unwrap_or(hi);
+        chain.insert(at, l);
+    }
+    chain
+}
+
+/// Orders events of one period in their natural sequence.
 fn rank(k: EventKind) -> u8 {
     match k {
         EventKind::Manufactured => 0,

@@ -156,11 +156,12 @@ impl SeenSubscriptions {
     }
 }
 
-/// What a trace is expected to reach: its topics, its marking prefix and the
-/// countries of its import marks.
+/// What a trace is expected to reach: its topics, its marking prefixes (its
+/// own first, then those of the countries it routes with) and the countries
+/// of its import marks (with those they route with).
 pub(super) struct Reach<'a> {
     pub topics: &'a [Topic],
-    pub prefix: &'a MarkingPrefix,
+    pub prefixes: &'a [MarkingPrefix],
     pub imports: &'a [CountryCode],
 }
 
@@ -196,7 +197,7 @@ impl Node {
             add(p, ExpectedBy::Subscribed);
         }
         for (p, m) in &members.by_peer {
-            if m.prefixes.contains(reach.prefix) {
+            if reach.prefixes.iter().any(|p| m.prefixes.contains(p)) {
                 add(*p, ExpectedBy::RosterPrefix);
             }
             if reach.imports.contains(&m.state) {

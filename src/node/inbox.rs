@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::b64;
 use super::policy::{Disclosure, ReviewReason};
 use crate::marking::Marking;
-use crate::model::{CountryCode, Date, EventKind};
+use crate::model::{CountryCode, EventDate, EventKind};
 use crate::protocol::WithheldReason;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +82,7 @@ pub struct Alert {
     pub record: String,
     pub marking: Marking,
     pub kind: EventKind,
-    pub date: Date,
+    pub date: EventDate,
     /// The requester's trace id (the query id, hex), as its officer sees it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CountryCode, Date};
+use crate::model::{CountryCode, EventDate, Precision};
 use crate::protocol::{EventProjection, Priority, RecordProjection};
 
 pub const POLICY_FILE: &str = "policy.toml";
@@ -23,9 +23,9 @@ pub enum Disclosure {
     Full,
     /// Events without holder categories.
     NoHolders,
-    /// Dates reduced to the first day of their month.
+    /// Dates told to the month only (`2019-07`), marked so on the wire.
     Month,
-    /// Dates reduced to the first day of their year.
+    /// Dates told to the year only (`2019`), marked so on the wire.
     Year,
     /// The hit is acknowledged without details (`withheld`, reason `other`).
     AcknowledgeOnly,
@@ -234,10 +234,13 @@ impl Policy {
     }
 }
 
-fn reduce_date(d: Date, to: Disclosure) -> Date {
+/// A date told no more precisely than the disclosure allows. The date keeps
+/// its reduced form (`2019`, not `2019-01-01`), so the requester sees what
+/// it was told and nothing it was not.
+fn reduce_date(d: EventDate, to: Disclosure) -> EventDate {
     match to {
-        Disclosure::Month => Date::new(d.year(), d.month(), 1).unwrap_or(d),
-        Disclosure::Year => Date::new(d.year(), 1, 1).unwrap_or(d),
+        Disclosure::Month => d.reduced(Precision::Month),
+        Disclosure::Year => d.reduced(Precision::Year),
         _ => d,
     }
 }
@@ -339,7 +342,7 @@ mod tests {
             calibre: None,
             events: vec![EventProjection {
                 kind: EventKind::Stolen,
-                date: Date::parse("2019-07-30").unwrap(),
+                date: EventDate::parse("2019-07-30").unwrap(),
                 counterpart: None,
                 holder: Some(HolderCategory::StatePolice),
             }],
@@ -348,13 +351,13 @@ mod tests {
             apply(r.clone(), Disclosure::Month).events[0]
                 .date
                 .to_string(),
-            "2019-07-01"
+            "2019-07"
         );
         assert_eq!(
             apply(r.clone(), Disclosure::Year).events[0]
                 .date
                 .to_string(),
-            "2019-01-01"
+            "2019"
         );
         assert_eq!(
             apply(r.clone(), Disclosure::NoHolders).events[0].holder,

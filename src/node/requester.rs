@@ -13,6 +13,7 @@ use super::{
     unix_now_ms,
 };
 use crate::audit::{AuditKind, NewEntry};
+use crate::marking::MarkingPrefix;
 use crate::model::CountryCode;
 use crate::net::Topic;
 use crate::protocol::accept::{self, AskedQuery};
@@ -106,15 +107,22 @@ impl Node {
             intended_use: t.intended_use,
         };
         let signed = self.inner.key.sign(body)?;
-        let prefix = t.marking.prefix(&makers);
-        let imports: Vec<CountryCode> = t.marking.imports().iter().map(|m| m.country).collect();
-        let mut topics = vec![Topic::Prefix(prefix.clone())];
+        // A former State's marking also goes to its successors' prefixes and
+        // import topics, a successor's to its former State's (model, routes).
+        let prefixes = t.marking.routing_prefixes(&makers);
+        let mut imports: Vec<CountryCode> = Vec::new();
+        for c in t.marking.imports().iter().flat_map(|m| m.country.routes()) {
+            if !imports.contains(&c) {
+                imports.push(c);
+            }
+        }
+        let mut topics: Vec<Topic> = prefixes.iter().cloned().map(Topic::Prefix).collect();
         topics.extend(imports.iter().map(|c| Topic::Import(*c)));
         topics.dedup();
         let mut asked = self
             .expected_holders(&super::holders::Reach {
                 topics: &topics,
-                prefix: &prefix,
+                prefixes: &prefixes,
                 imports: &imports,
             })
             .await?;
@@ -667,10 +675,13 @@ impl Node {
             .iter()
             .filter_map(|t| t.parse().ok())
             .collect();
-        let prefix = topics.iter().find_map(|t| match t {
-            Topic::Prefix(p) => Some(p.clone()),
-            _ => None,
-        });
+        let prefixes: Vec<MarkingPrefix> = topics
+            .iter()
+            .filter_map(|t| match t {
+                Topic::Prefix(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
         let imports: Vec<CountryCode> = topics
             .iter()
             .filter_map(|t| match t {
@@ -678,16 +689,16 @@ impl Node {
                 _ => None,
             })
             .collect();
-        let newly_expected = match &prefix {
-            Some(prefix) => self
-                .expected_holders(&super::holders::Reach {
-                    topics: &topics,
-                    prefix,
-                    imports: &imports,
-                })
-                .await
-                .map_err(|e| NodeError::Config(e.to_string()))?,
-            None => Vec::new(),
+        let newly_expected = if prefixes.is_empty() {
+            Vec::new()
+        } else {
+            self.expected_holders(&super::holders::Reach {
+                topics: &topics,
+                prefixes: &prefixes,
+                imports: &imports,
+            })
+            .await
+            .map_err(|e| NodeError::Config(e.to_string()))?
         };
         let node = self.clone();
         let id_owned = id.to_string();

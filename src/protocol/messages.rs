@@ -9,7 +9,7 @@ use super::codec::Kind;
 use super::keys::{Digest, PublicKey, QueryId};
 use crate::marking::{Marking, MatchQuality};
 use crate::model::{
-    Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory,
+    Calibre, CountryCode, EventDate, EventKind, HolderCategory, ModelName, WeaponCategory,
 };
 
 /// At most this many candidate records in one `hit`; beyond it, `too_many`.
@@ -199,7 +199,9 @@ impl Message for TraceQuery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventProjection {
     pub kind: EventKind,
-    pub date: Date,
+    /// To the precision the record holds, or less if the disclosure policy
+    /// reduced it: on the wire, 4, 7 or 10 characters (PROTOCOL.md, `EventDate`).
+    pub date: EventDate,
     /// The other country of an export or import.
     pub counterpart: Option<CountryCode>,
     pub holder: Option<HolderCategory>,

@@ -77,6 +77,12 @@ fn computed_vectors() -> Vec<(&'static str, String)> {
     let a = signed_answer(&q);
     let (qm, qs) = q.bytes().split_at(q.bytes().len() - SIGNATURE_LEN);
     let (am, as_) = a.bytes().split_at(a.bytes().len() - SIGNATURE_LEN);
+    let p = sign(
+        vectors::answer_partial_dates(q.digest()),
+        &vectors::responder_key(),
+    )
+    .unwrap();
+    let (pm, ps) = p.bytes().split_at(p.bytes().len() - SIGNATURE_LEN);
     vec![
         (
             "requester-public-key",
@@ -91,6 +97,8 @@ fn computed_vectors() -> Vec<(&'static str, String)> {
         ("query-digest", q.digest().to_hex()),
         ("answer-message", hex::encode(am)),
         ("answer-signature", hex::encode(as_)),
+        ("answer-partial-dates-message", hex::encode(pm)),
+        ("answer-partial-dates-signature", hex::encode(ps)),
     ]
 }
 

@@ -8,7 +8,7 @@ use super::messages::{
 };
 use crate::marking::{ImportMark, Marking};
 use crate::model::{
-    Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory,
+    Calibre, CountryCode, EventDate, EventKind, HolderCategory, ModelName, WeaponCategory,
 };
 
 /// The requester's seed in the vectors (State NG).
@@ -22,8 +22,8 @@ fn cc(s: &str) -> CountryCode {
     CountryCode::parse(s).unwrap_or_else(|_| unreachable!("constant country code"))
 }
 
-fn date(s: &str) -> Date {
-    Date::parse(s).unwrap_or_else(|_| unreachable!("constant date"))
+fn date(s: &str) -> EventDate {
+    EventDate::parse(s).unwrap_or_else(|_| unreachable!("constant date"))
 }
 
 pub fn requester_key() -> SigningKey {
@@ -67,6 +67,12 @@ pub fn query() -> TraceQuery {
 
 /// A record projection with three events: made, exported, stolen.
 pub fn projection() -> RecordProjection {
+    projection_dated(["2009-03-14", "2010-02-01", "2015-07-20"])
+}
+
+/// The record projection of [`projection`] with its three events dated as
+/// given (a day, a month or a year each).
+fn projection_dated(dates: [&str; 3]) -> RecordProjection {
     let ev = |kind, d, counterpart: Option<&str>, holder| EventProjection {
         kind,
         date: date(d),
@@ -81,19 +87,19 @@ pub fn projection() -> RecordProjection {
         events: vec![
             ev(
                 EventKind::Manufactured,
-                "2009-03-14",
+                dates[0],
                 None,
                 Some(HolderCategory::Manufacturer),
             ),
             ev(
                 EventKind::Exported,
-                "2010-02-01",
+                dates[1],
                 Some("NG"),
                 Some(HolderCategory::StatePolice),
             ),
             ev(
                 EventKind::Stolen,
-                "2015-07-20",
+                dates[2],
                 None,
                 Some(HolderCategory::StatePolice),
             ),
@@ -116,5 +122,20 @@ pub fn answer(query_digest: Digest) -> TraceAnswer {
                 record: projection(),
             }],
         },
+    }
+}
+
+/// The answer of vector 3: vector 2's hit with dates of each precision, as a
+/// registry that knows the year of manufacture (`2009`) and the month of
+/// export (`2010-02`) answers, or as a `month`/`year` disclosure reduces them.
+pub fn answer_partial_dates(query_digest: Digest) -> TraceAnswer {
+    TraceAnswer {
+        outcome: Outcome::Hit {
+            candidates: vec![Candidate {
+                quality: Quality::Exact,
+                record: projection_dated(["2009", "2010-02", "2015-07-20"]),
+            }],
+        },
+        ..answer(query_digest)
     }
 }

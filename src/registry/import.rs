@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Event, MarkingPrefix, NationalText, Record, RecordId, Registry, RegistryError};
 use crate::marking::{ImportMark, MakerTable, Marking, MarkingFields, Suggestion};
 use crate::model::{
-    Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory,
+    Calibre, CountryCode, EventDate, EventKind, HolderCategory, ModelName, WeaponCategory,
 };
 
 /// How many rejections a summary keeps in full; the rest are only counted.
@@ -602,7 +602,7 @@ fn event_from_row(row: &Row<'_>) -> Result<(String, Event), (String, String)> {
         row.req("record_id")?.to_string(),
         Event {
             date: row
-                .parse("date", |s| Date::parse(s).map_err(err))?
+                .parse("date", |s| EventDate::parse(s).map_err(err))?
                 .ok_or(("date".to_string(), "required, but empty".to_string()))?,
             kind: row
                 .parse("kind", |s| s.parse::<EventKind>().map_err(err))?

@@ -7,6 +7,7 @@
 //! counters change in one atomic batch: a crash never leaves a record without
 //! its bucket or a count that disagrees with the records.
 
+mod countries;
 mod ids;
 pub mod import;
 mod record;
@@ -28,6 +29,7 @@ use crate::marking::{
     fold_serial,
 };
 use crate::model::{CountryCode, Date, EventKind, WeaponCategory};
+use countries::CountriesHeld;
 
 /// Key layout of the registry tree (layout 2); the first byte says what a key is.
 mod keys {
@@ -193,6 +195,8 @@ pub struct Registry {
     makers: MakerTable,
     /// Writes read buckets and counters before changing them: one writer at a time.
     writer: Mutex<()>,
+    /// The countries of manufacture records were ever placed under.
+    countries: CountriesHeld,
 }
 
 /// How many records one atomic sled batch writes. Small batches matter: sled
@@ -257,6 +261,7 @@ impl Registry {
             tree,
             makers,
             writer: Mutex::new(()),
+            countries: CountriesHeld::new(),
         };
         match reg.tree.get(keys::LAYOUT)?.as_deref() {
             Some([LAYOUT]) => {}
@@ -287,6 +292,9 @@ impl Registry {
                 reg.reindex()?;
             }
             reg.tree.insert(keys::MAKERS, &want[..])?;
+        }
+        for (p, _) in reg.prefixes()? {
+            reg.countries.insert(p.country);
         }
         Ok(reg)
     }
@@ -414,6 +422,8 @@ impl Registry {
             let id = rec.id.as_str().as_bytes();
             let fence = self.load_bucket(id, &mut loaded)?;
             let (prefix, loc, normalised) = self.location(rec);
+            // Before the batch is applied: a lookup never misses the country.
+            self.countries.insert(prefix.country);
             let stored = stored::encode(rec).map_err(|reason| RegistryError::Corrupt {
                 key: format!("record {}", rec.id),
                 reason,
@@ -602,6 +612,7 @@ impl Registry {
                 let rec = decode_kept(&key, &v)?;
                 total += 1;
                 let (prefix, new_loc, _) = self.location(&rec);
+                self.countries.insert(prefix.country);
                 for key in Self::counter_keys(&rec, &prefix) {
                     *counts.entry(key).or_default() += 1;
                 }
@@ -756,13 +767,28 @@ impl Registry {
     /// Finds records by marking, best first. An exact or folded serial is a
     /// bounded index read; a serial with wildcards scans only the part of its
     /// prefix that shares the literal characters before the first wildcard.
+    ///
+    /// A country finds the records of every country it routes with
+    /// (`CountryCode::routes`): `RS` also finds weapons recorded as made in
+    /// `YU`, and `YU` those recorded under its six successors. Within a match
+    /// quality, records of the country asked for come first.
     pub fn find(&self, q: &FindQuery) -> Result<Vec<Candidate>, RegistryError> {
         let serial = SerialQuery::parse(&q.serial)?;
         let prefixes: Vec<MarkingPrefix> = match (q.maker.as_deref(), q.country) {
-            (Some(m), Some(c)) => vec![MarkingPrefix {
-                country: c,
-                maker: self.makers.key(m, c)?,
-            }],
+            (Some(m), Some(c)) => {
+                let mut out = Vec::new();
+                // The countries it routes with, only where records are held.
+                for country in c
+                    .routes()
+                    .filter(|r| *r == c || self.countries.contains(*r))
+                {
+                    out.push(MarkingPrefix {
+                        country,
+                        maker: self.makers.key(m, country)?,
+                    });
+                }
+                out
+            }
             (maker, country) => {
                 if let Some(m) = maker {
                     // Refuses an empty or overlong name even when no prefix is held.
@@ -771,7 +797,7 @@ impl Registry {
                 let mut out = Vec::new();
                 // A maker's name is resolved in each held prefix's country.
                 for (p, _) in self.prefixes()? {
-                    if country.is_some_and(|c| p.country != c) {
+                    if country.is_some_and(|c| !c.routes_with(p.country)) {
                         continue;
                     }
                     if let Some(m) = maker
@@ -788,8 +814,18 @@ impl Registry {
         for p in &prefixes {
             self.scan_prefix_for(p, &serial, &mut hits)?;
         }
+        // The country is the first two bytes after the kind of a kept key.
+        let elsewhere = |key: &[u8]| {
+            q.country
+                .is_some_and(|c| key.get(1..3) != Some(&c.as_bytes()[..]))
+        };
         hits.sort_by(|a, b| {
-            (a.1.quality, a.1.distance, &a.0).cmp(&(b.1.quality, b.1.distance, &b.0))
+            (a.1.quality, a.1.distance, elsewhere(&a.2), &a.0).cmp(&(
+                b.1.quality,
+                b.1.distance,
+                elsewhere(&b.2),
+                &b.0,
+            ))
         });
         hits.truncate(q.limit);
         let mut out = Vec::with_capacity(hits.len());
@@ -797,6 +833,23 @@ impl Registry {
         for (_, m, key, value) in hits {
             let record = decode_kept(&key, &value)?;
             let mut reasons = m.reasons;
+            let recorded = record.marking.country();
+            if let Some(asked) = q.country
+                && asked != recorded
+            {
+                let (former, other) = if recorded.is_former() {
+                    (recorded, asked)
+                } else {
+                    (asked, recorded)
+                };
+                reasons.insert(
+                    0,
+                    format!(
+                        "recorded as made in {recorded}, not {asked}: {other} succeeded {former} ({})",
+                        former.former_name().unwrap_or("a former State")
+                    ),
+                );
+            }
             if let Some(raw) = &q.maker
                 && fold_maker(raw) != fold_maker(record.marking.manufacturer())
             {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::marking::Marking;
 use crate::model::{
-    Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory,
+    Calibre, CountryCode, Date, EventDate, EventKind, HolderCategory, ModelName, WeaponCategory,
 };
 
 /// At most this many events in one record's life cycle.
@@ -111,7 +111,8 @@ impl<'de> Deserialize<'de> for NationalText {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
-    pub date: Date,
+    /// To the day, month or year, as the registry knows it.
+    pub date: EventDate,
     pub kind: EventKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<HolderCategory>,
@@ -165,7 +166,8 @@ impl Record {
     }
 
     /// Whether every event is older than its ITI retention minimum (30 years for
-    /// manufacture, 20 for the rest) on `today`. A record with no events is not.
+    /// manufacture, 20 for the rest) on `today`, counted from the last day of
+    /// a partial date's period. A record with no events is not.
     pub fn past_retention(&self, today: Date) -> bool {
         !self.events.is_empty()
             && self

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{Event, NationalText, Record, RecordId};
 use crate::marking::{ImportMark, Marking, MarkingFields};
 use crate::model::{
-    Calibre, CountryCode, Date, EventKind, HolderCategory, ModelName, WeaponCategory,
+    Calibre, CountryCode, EventDate, EventKind, HolderCategory, ModelName, WeaponCategory,
 };
 
 /// Version byte at the start of every stored record.
@@ -43,6 +43,9 @@ struct Stored<'a> {
 
 #[derive(Serialize, Deserialize)]
 struct StoredEvent<'a> {
+    /// (year, month, day), 0 for a month or day not known: a date known to
+    /// the year is `(1985, 0, 0)`. Records written before partial dates
+    /// have no zeros and read as before.
     date: (u16, u8, u8),
     kind: EventKind,
     holder: Option<HolderCategory>,
@@ -74,7 +77,11 @@ pub fn encode(rec: &Record) -> Result<Vec<u8>, String> {
             .events
             .iter()
             .map(|e| StoredEvent {
-                date: (e.date.year(), e.date.month(), e.date.day()),
+                date: (
+                    e.date.year(),
+                    e.date.month().unwrap_or(0),
+                    e.date.day().unwrap_or(0),
+                ),
                 kind: e.kind,
                 holder: e.holder,
                 counterpart: e.counterpart.map(|c| c.as_bytes()),
@@ -128,7 +135,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, String> {
         .into_iter()
         .map(|e| {
             Ok(Event {
-                date: Date::new(e.date.0, e.date.1, e.date.2)
+                date: EventDate::new(e.date.0, Some(e.date.1), Some(e.date.2))
                     .ok_or_else(|| format!("events.date: {:?} is not a date", e.date))?,
                 kind: e.kind,
                 holder: e.holder,
@@ -185,6 +192,31 @@ mod tests {
     fn the_documented_sample_with_national_text_round_trips() {
         let rec: Record = serde_json::from_str(r#"{"id":"DE-0000042","marking":{"manufacturer":"Walther","country":"DE","serial":"BP0746","year":2009,"factory_code":"W1","imports":[{"country":"NG","year":2009},{"country":"GH"}]},"model":"P99","category":"pistol","calibre":"9x19mm","confidential":true,"events":[{"date":"2009-03-14","kind":"manufactured","holder":"manufacturer"},{"date":"2009-09-19","kind":"exported","counterpart":"NG","reference":"EXP-2009-0042"},{"date":"2011-02-01","kind":"stolen","holder":"state_police","note":"free text,\nnational only: Ünïcödé"}]}"#).unwrap();
         assert_eq!(decode(&encode(&rec).unwrap()).unwrap(), rec);
+    }
+
+    #[test]
+    fn partial_dates_former_states_and_free_model_names_round_trip() {
+        let rec: Record = serde_json::from_str(r#"{"id":"YU-1","marking":{"manufacturer":"Zastava","country":"YUCS","serial":"M70 1234","imports":[{"country":"SU","year":1985}]},"model":"M70 AB2 \"Kalashnikov\" & Co","category":"assault_rifle","calibre":"7.62×39mm","events":[{"date":"1984","kind":"manufactured"},{"date":"1985-03-00","kind":"exported","counterpart":"SU"},{"date":"1991-00-00","kind":"lost"},{"date":"1992-07-04","kind":"seized"}]}"#).unwrap();
+        let back = decode(&encode(&rec).unwrap()).unwrap();
+        assert_eq!(back, rec);
+        let json = serde_json::to_value(&back).unwrap();
+        let dates: Vec<&str> = json["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["date"].as_str().unwrap())
+            .collect();
+        assert_eq!(dates, ["1984", "1985-03", "1991", "1992-07-04"]);
+        assert_eq!(json["marking"]["country"], "YU");
+        // Stored as (year, 0, 0): a record written before partial dates
+        // (no zeros) reads as before, and no other zero form is accepted.
+        let mut bytes = encode(&rec).unwrap();
+        let at = bytes
+            .windows(4)
+            .position(|w| w == [0xfb, 0xc0, 0x07, 0x00])
+            .expect("1984 as (u16 varint, month 0)");
+        bytes[at + 4] = 5; // (1984, 0, 5): a day without its month
+        assert!(decode(&bytes).unwrap_err().contains("events.date"));
     }
 
     #[test]

@@ -333,7 +333,7 @@ fn ev(
     counterpart: Option<CountryCode>,
 ) -> Event {
     Event {
-        date,
+        date: date.into(),
         kind,
         holder,
         counterpart,

@@ -183,6 +183,87 @@ fn find_without_country_searches_the_makers_prefixes() {
 }
 
 #[test]
+fn a_former_state_and_its_successors_find_each_others_records() {
+    let (_d, reg) = open_temp();
+    reg.put_all(vec![
+        record("YU-1", "Crvena Zastava", "YU", "M70-1234"),
+        record("RS-1", "Zastava Oruzje a.d.", "RS", "M70-1234"),
+        record("HR-1", "Zastava", "HR", "M70-1234"),
+        record("SU-1", "Izhmash", "SUHH", "AK-77"),
+    ])
+    .unwrap();
+    let ids =
+        |c: &[Candidate]| -> Vec<String> { c.iter().map(|c| c.record.id.to_string()).collect() };
+    // RS finds its own first, then Yugoslavia's; not Croatia's.
+    let rs = find(&reg, "Zastava", "RS", "M70 1234");
+    assert_eq!(ids(&rs), ["RS-1", "YU-1"]);
+    assert!(
+        rs[1]
+            .reasons
+            .iter()
+            .any(|r| r.contains("recorded as made in YU, not RS: RS succeeded YU (Yugoslavia)")),
+        "{:?}",
+        rs[1].reasons
+    );
+    // YU finds Yugoslavia's, then every successor's.
+    assert_eq!(
+        ids(&find(&reg, "Zastava", "YUCS", "M70 1234")),
+        ["YU-1", "HR-1", "RS-1"]
+    );
+    assert_eq!(
+        ids(&find(&reg, "Zastava", "HR", "M70 1234")),
+        ["HR-1", "YU-1"]
+    );
+    assert_eq!(ids(&find(&reg, "Kalashnikov", "RU", "AK77")), ["SU-1"]);
+    assert_eq!(ids(&find(&reg, "Izhmash", "UA", "AK77")), ["SU-1"]);
+    assert!(find(&reg, "Izhmash", "PL", "AK77").is_empty());
+    let any = reg
+        .find(&FindQuery {
+            maker: None,
+            country: Some(CountryCode::parse("RS").unwrap()),
+            serial: "M70-1234".into(),
+            limit: 10,
+        })
+        .unwrap();
+    assert_eq!(ids(&any), ["RS-1", "YU-1"]);
+    // Kept as recorded: the prefixes say YU and SU.
+    let prefixes: Vec<String> = reg
+        .prefixes()
+        .unwrap()
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    assert!(
+        prefixes.contains(&"YU/ZASTAVAARMS".to_string()),
+        "{prefixes:?}"
+    );
+    assert!(
+        prefixes.contains(&"SU/KALASHNIKOVCONCERN".to_string()),
+        "{prefixes:?}"
+    );
+}
+
+#[test]
+fn a_reopened_registry_still_finds_a_former_states_records_from_a_successor() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open_db(&dir.path().join("db")).unwrap();
+        let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+        reg.put_all(vec![record("DD-1", "Walther", "DDDE", "Z1")])
+            .unwrap();
+        reg.flush().unwrap();
+    }
+    let db = open_db(&dir.path().join("db")).unwrap();
+    let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+    // The countries held are known again after a restart, from the counters.
+    assert!(reg.countries.contains(CountryCode::parse("DD").unwrap()));
+    assert!(!reg.countries.contains(CountryCode::parse("YU").unwrap()));
+    let hits = find(&reg, "Walther", "DE", "Z1");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].record.marking.country().as_str(), "DD");
+}
+
+#[test]
 fn jsonl_import_reports_each_bad_line_and_keeps_the_good_ones() {
     let (dir, reg) = open_temp();
     let good = serde_json::to_string(&record("G1", "Walther", "DE", "BP0746")).unwrap();

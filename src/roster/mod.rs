@@ -233,6 +233,12 @@ pub fn check_address(a: &str) -> Result<(), String> {
 
 fn check_member(m: &Member) -> Result<(), RosterError> {
     check_name(m)?;
+    if let Some(name) = m.state.former_name() {
+        return Err(member_err(
+            m,
+            format!("{name} is a former State; members are States of today"),
+        ));
+    }
     if m.prefixes.len() > MAX_PREFIXES {
         return Err(member_err(m, format!("more than {MAX_PREFIXES} prefixes")));
     }

@@ -160,6 +160,15 @@ fn contents_are_validated() {
     let mut b = body(1);
     b.members[0].state = "DE".parse().unwrap();
     assert!(RosterFile::new(&b).is_err());
+    // A former State may be in a prefix (records made there), not a member.
+    let mut b = body(1);
+    b.members[0]
+        .prefixes
+        .push("YU/ZASTAVAARMS".parse().unwrap());
+    assert!(RosterFile::new(&b).is_ok());
+    b.members[0].state = "SU".parse().unwrap();
+    let e = RosterFile::new(&b).unwrap_err().to_string();
+    assert!(e.contains("USSR is a former State"), "{e}");
 }
 
 #[test]
@@ -202,8 +211,11 @@ fn every_installed_version_stays_in_the_history() {
         h.removed_after(&de, "DE".parse().unwrap(), 1, 3).unwrap(),
         None
     );
-    assert_eq!(h.in_force_at(v1.installed_at, 3).unwrap(), Some(3));
-    assert_eq!(h.in_force_at(v1.installed_at, 2).unwrap(), Some(2));
+    // At the time version 3 was installed (the three installs may straddle
+    // a second), 3 was in force, and 2 under a cap of 2.
+    let t3 = h.get(3).unwrap().installed_at;
+    assert_eq!(h.in_force_at(t3, 3).unwrap(), Some(3));
+    assert_eq!(h.in_force_at(t3, 2).unwrap(), Some(2));
     assert_eq!(h.in_force_at(0, 3).unwrap(), None);
     assert!(matches!(
         h.get(4),

@@ -16,7 +16,7 @@ fn ev(
 ) -> EventProjection {
     EventProjection {
         kind,
-        date: Date::parse(date).unwrap(),
+        date: EventDate::parse(date).unwrap(),
         counterpart: cp.map(cc),
         holder,
     }
@@ -455,4 +455,164 @@ fn records_that_end_with_an_export_say_where_the_weapon_went() {
         "{text}"
     );
     assert!(!text.contains("with DE (manufacturer)"), "{text}");
+}
+
+/// The order of a chain whose answers give dates of mixed precision, as
+/// `kind@date@state` strings, whatever the order of the answers.
+fn mixed_chain(answers_in: &[(&str, Vec<EventProjection>)]) -> Vec<String> {
+    let outcomes: Vec<(CountryCode, Outcome)> = answers_in
+        .iter()
+        .map(|(s, evs)| (cc(s), hit(evs.clone())))
+        .collect();
+    let answered: BTreeSet<CountryCode> = outcomes.iter().map(|(s, _)| *s).collect();
+    let mut orders = Vec::new();
+    for rotate in 0..outcomes.len() {
+        let mut inputs: Vec<AnswerInput<'_>> = outcomes
+            .iter()
+            .enumerate()
+            .map(|(i, (s, o))| AnswerInput {
+                index: Some(i),
+                state: *s,
+                outcome: o,
+            })
+            .collect();
+        inputs.rotate_left(rotate);
+        let k = assemble(&inputs, &answered, &[], &Wanted::default());
+        orders.push(
+            k.chain
+                .iter()
+                .map(|l| format!("{}@{}@{}", l.kind.as_str(), l.date, l.state))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert!(orders.windows(2).all(|w| w[0] == w[1]), "{orders:#?}");
+    orders.remove(0)
+}
+
+#[test]
+fn a_partial_date_is_placed_among_its_period_by_the_natural_order() {
+    use EventKind::*;
+    // DE knows the days; NG's old register knows only the year of import
+    // and the month of the theft. Sorted by the first day of the period,
+    // "imported 1985" would come before the manufacture of 1985-03-14.
+    let chain = mixed_chain(&[
+        (
+            "DE",
+            vec![
+                ev(
+                    "1985-03-14",
+                    Manufactured,
+                    None,
+                    Some(HolderCategory::Manufacturer),
+                ),
+                ev("1985-09-19", Exported, Some("NG"), None),
+            ],
+        ),
+        (
+            "NG",
+            vec![
+                ev(
+                    "1985",
+                    Imported,
+                    Some("DE"),
+                    Some(HolderCategory::StatePolice),
+                ),
+                ev(
+                    "1985-12-01",
+                    Transferred,
+                    None,
+                    Some(HolderCategory::StateMilitary),
+                ),
+                ev("1991-07", Stolen, None, Some(HolderCategory::StateMilitary)),
+                ev("1991-07-02", Seized, None, None),
+            ],
+        ),
+    ]);
+    assert_eq!(
+        chain,
+        [
+            "manufactured@1985-03-14@DE",
+            "exported@1985-09-19@DE",
+            "imported@1985@NG",
+            "transferred@1985-12-01@NG",
+            "stolen@1991-07@NG",
+            "seized@1991-07-02@NG",
+        ]
+    );
+}
+
+#[test]
+fn partial_dates_keep_their_form_and_fix_the_point_of_diversion() {
+    use EventKind::*;
+    let a = hit(vec![
+        ev(
+            "1979",
+            Manufactured,
+            None,
+            Some(HolderCategory::Manufacturer),
+        ),
+        ev(
+            "1980-02",
+            Transferred,
+            None,
+            Some(HolderCategory::StatePolice),
+        ),
+        ev("1992", Lost, None, None),
+    ]);
+    let answers = [AnswerInput {
+        index: Some(0),
+        state: cc("CZ"),
+        outcome: &a,
+    }];
+    let answered = [cc("CZ")].into_iter().collect();
+    let k = assemble(&answers, &answered, &[], &Wanted::default());
+    let d = k.diversion.clone().unwrap();
+    assert_eq!(d.last_lawful_holder, Some(HolderCategory::StatePolice));
+    let text = k.to_text();
+    assert!(text.contains("    1979        manufactured"), "{text}");
+    assert!(text.contains("    1980-02     transferred"), "{text}");
+    assert!(text.contains("lost in 1992"), "{text}");
+    assert!(
+        !text.contains("1992-01-01") && !text.contains("1979-01-01"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&k).unwrap();
+    assert_eq!(json["chain"][0]["date"], "1979", "{json}");
+    assert_eq!(json["diversion"]["event"]["date"], "1992", "{json}");
+    let back: Custody = serde_json::from_value(json).unwrap();
+    assert_eq!(back, k);
+}
+
+#[test]
+fn a_year_and_the_months_in_it_from_several_states_order_the_same_way() {
+    use EventKind::*;
+    // Same year, every precision, from three States: coarsest placed first,
+    // then by natural order within the period.
+    let chain = mixed_chain(&[
+        (
+            "DE",
+            vec![
+                ev("2001", Manufactured, None, None),
+                ev("2001-06", Exported, Some("NG"), None),
+            ],
+        ),
+        (
+            "NG",
+            vec![
+                ev("2001-06-20", Imported, Some("DE"), None),
+                ev("2001", Stolen, None, None),
+            ],
+        ),
+        ("GH", vec![ev("2001-11", Seized, None, None)]),
+    ]);
+    assert_eq!(
+        chain,
+        [
+            "manufactured@2001@DE",
+            "exported@2001-06@DE",
+            "imported@2001-06-20@NG",
+            "stolen@2001@NG",
+            "seized@2001-11@GH",
+        ]
+    );
 }
