@@ -141,7 +141,7 @@ fn the_chain_names_the_point_of_diversion_or_the_gap() {
         .node("KE")
         .cli(&["trace", "show", t["id"].as_str().unwrap()]);
     assert!(
-        shown.contains("point of diversion: GH (state_police), stolen on 2020-01-09"),
+        shown.contains("point of diversion: GH (state police), stolen on 2020-01-09"),
         "{shown}"
     );
 

@@ -203,6 +203,9 @@ fn for_people(text: &str) -> Vec<String> {
         if line.contains('\x1b') {
             say("an ANSI colour code", line);
         }
+        if line.contains("(s)") {
+            say("a plural left to the reader", line);
+        }
         for debug in ["Some(", "None", "Ok(", "Err(", "null", "{\"", "[\"", "\\\""] {
             if line.contains(debug) {
                 say("a debug or JSON form", line);
@@ -216,6 +219,14 @@ fn for_people(text: &str) -> Vec<String> {
             // 10-digit numbers from 1.5e9 on: Unix seconds, not dates.
             if w.len() == 10 && w.bytes().all(|b| b.is_ascii_digit()) && *w > "1500000000" {
                 say("Unix seconds instead of a date", line);
+            }
+            // snake_case is a code from JSON: people read words.
+            let snake = w.contains('_')
+                && !w.starts_with('_')
+                && !w.ends_with('_')
+                && w.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            if snake {
+                say("a code instead of words", line);
             }
             if *w == "18446744073709551615" {
                 say("u64::MAX", line);
@@ -715,6 +726,8 @@ fn the_rules_for_people_catch_each_kind_of_fault() {
         ("  since 1796093381", "Unix seconds"),
         ("until 18446744073709551615", "u64::MAX"),
         ("imported 1 records", "plural"),
+        ("3 answer(s)", "plural left"),
+        ("held by state_police", "code instead of words"),
         ("  holder: null", "debug"),
     ] {
         assert!(

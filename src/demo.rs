@@ -287,7 +287,10 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
     }
     println!("federation stopped");
     if failures > 0 {
-        anyhow::bail!("{failures} demo trace(s) did not settle as expected");
+        anyhow::bail!(
+            "{} did not settle as expected",
+            crate::model::count(failures as u64, "demo trace")
+        );
     }
     Ok(())
 }

@@ -30,20 +30,31 @@ pub enum InboxCommand {
     },
 }
 
+/// A code from the JSON (`seized_in_crime`) in words.
+fn words(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or("?").replace('_', " ")
+}
+
 fn render(v: &serde_json::Value) -> String {
     let q = &v["query"];
+    let deadline = v["deadline"]
+        .as_str()
+        .and_then(|t| crate::model::instant::parse_rfc3339(t).ok())
+        .map(crate::model::format_unix)
+        .unwrap_or_default();
     format!(
-        "{}  {:<9} from {}  {}  {} {} {}  {} / {}  ({})  trace {}",
+        "{}  {:<9} from {}  {}  {} {} {}  {}; for {}  ({})  answer by {}  trace {}",
         v["id"].as_str().unwrap_or("?"),
-        v["status"]["state"].as_str().unwrap_or("?"),
+        words(&v["status"]["state"]),
         v["requester"].as_str().unwrap_or("?"),
-        q["priority"].as_str().unwrap_or("?"),
+        words(&q["priority"]),
         q["marking"]["manufacturer"].as_str().unwrap_or("?"),
         q["marking"]["country"].as_str().unwrap_or("?"),
         q["marking"]["serial"].as_str().unwrap_or("?"),
-        q["legal_ground"].as_str().unwrap_or("?"),
-        q["intended_use"].as_str().unwrap_or("?"),
-        v["reason"].as_str().unwrap_or("?"),
+        words(&q["legal_ground"]),
+        words(&q["intended_use"]),
+        words(&v["reason"]),
+        deadline,
         v["trace"].as_str().unwrap_or("?"),
     )
 }
@@ -132,7 +143,7 @@ pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
                         .unwrap_or_default(),
                     x["record_id"].as_str().unwrap_or("?"),
                     x["marking"]["serial"].as_str().unwrap_or("?"),
-                    x["kind"].as_str().unwrap_or("?"),
+                    words(&x["kind"]),
                     x["date"]
                         .as_str()
                         .and_then(|d| crate::model::EventDate::parse(d).ok())
@@ -145,4 +156,15 @@ pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join("\n")
     })
+}
+
+#[cfg(test)]
+mod golden {
+    #[test]
+    fn inbox_list_reads_as_the_golden_text() {
+        let items: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("golden/inbox.json")).unwrap();
+        let text: Vec<String> = items.iter().map(super::render).collect();
+        crate::cli::node::golden::check("inbox-list.txt", &text.join("\n"));
+    }
 }

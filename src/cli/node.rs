@@ -320,9 +320,9 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         let Some(secs) = wait else {
             return ctx.emit(&sent, |t| {
                 format!(
-                    "trace {} sent to {} State(s); `tracenet trace show {}` for answers",
+                    "trace {} sent to {}; `tracenet trace show {}` for answers",
                     t.id,
-                    t.asked.len(),
+                    crate::model::count(t.asked.len() as u64, "State"),
                     t.id
                 )
             });
@@ -407,10 +407,10 @@ fn trace_line(t: &TraceView) -> String {
         )
     });
     format!(
-        "{}  {:<12} {} answer(s)  {}",
+        "{}  {:<12} {:<10}  {}",
         t.id,
         status_word(t.status),
-        t.answers.len(),
+        crate::model::count(t.answers.len() as u64, "answer"),
         m.unwrap_or_default()
     )
 }
@@ -420,13 +420,17 @@ fn trace_line(t: &TraceView) -> String {
 fn render_outcome(o: &Outcome, state: Option<crate::model::CountryCode>) -> String {
     match o {
         Outcome::Hit { candidates } | Outcome::Trimmed { candidates, .. } => {
-            let mut s = format!("hit, {} candidate(s)\n", candidates.len());
+            let mut s = format!(
+                "hit, {}\n",
+                crate::model::count(candidates.len() as u64, "candidate")
+            );
             if let Outcome::Trimmed {
                 events_left_out, ..
             } = o
             {
                 s += &format!(
-                    "      trimmed to fit the message size limit: {events_left_out} older event(s) left out\n"
+                    "      trimmed to fit the message size limit: {} left out\n",
+                    crate::model::count(u64::from(*events_left_out), "older event")
                 );
             }
             for c in candidates {
@@ -437,7 +441,7 @@ fn render_outcome(o: &Outcome, state: Option<crate::model::CountryCode>) -> Stri
                     r.marking.manufacturer(),
                     r.marking.country(),
                     r.marking.serial(),
-                    r.category
+                    r.category.words()
                 );
                 for e in &r.events {
                     let place = match state {
@@ -453,17 +457,17 @@ fn render_outcome(o: &Outcome, state: Option<crate::model::CountryCode>) -> Stri
                     s += &format!(
                         "        {:<10} {:<12}{}{}\n",
                         e.date,
-                        e.kind.as_str(),
+                        e.kind.words(),
                         place,
                         e.holder
-                            .map(|h| format!(", held by {h}"))
+                            .map(|h| format!(", held by {}", h.words()))
                             .unwrap_or_default()
                     );
                 }
             }
             s
         }
-        Outcome::NoHit => "no_hit\n".into(),
+        Outcome::NoHit => "no record\n".into(),
         Outcome::Withheld { reason } => format!("withheld: {}\n", reason.words()),
         Outcome::Acknowledged => "acknowledged: a person will decide; the answer follows\n".into(),
         Outcome::TooMany { count } => {
@@ -473,7 +477,7 @@ fn render_outcome(o: &Outcome, state: Option<crate::model::CountryCode>) -> Stri
             reason,
             retry_after_secs,
         } => {
-            let mut s = format!("refused: {}", reason.code());
+            let mut s = format!("refused: {}", reason.code().replace('_', " "));
             if *retry_after_secs > 0 {
                 s += &format!(" (retry after {retry_after_secs} s)");
             }
@@ -691,5 +695,33 @@ pub fn run_report(
             );
             s
         })
+    }
+}
+
+/// Golden texts: what people read for fixed documents (`src/cli/golden/`,
+/// taken from a real federation run). `UPDATE_GOLDEN=1 cargo test --lib
+/// golden` writes the texts anew; the diff is then reviewed like code.
+#[cfg(test)]
+pub(crate) mod golden {
+    /// Compares `text` with the golden file `name`.
+    pub(crate) fn check(name: &str, text: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/cli/golden")
+            .join(name);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, text).unwrap();
+            return;
+        }
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; UPDATE_GOLDEN=1 writes it", path.display()));
+        assert_eq!(text, want, "the text differs from {}", path.display());
+    }
+
+    #[test]
+    fn trace_show_reads_as_the_golden_text() {
+        let t: crate::api::TraceView =
+            serde_json::from_str(include_str!("golden/trace.json")).unwrap();
+        check("trace-show.txt", &super::render_trace(&t));
+        check("trace-list.txt", &super::trace_line(&t));
     }
 }

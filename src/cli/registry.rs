@@ -224,7 +224,7 @@ fn join_counts<K: std::fmt::Display>(m: &std::collections::BTreeMap<K, u64>) -> 
         return "none".into();
     }
     m.iter()
-        .map(|(k, v)| format!("{k} {v}"))
+        .map(|(k, v)| format!("{} {v}", k.to_string().replace('_', " ")))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -433,7 +433,7 @@ fn render_record(r: &Record) -> String {
     );
     t += &format!(
         "  {} {} {}{}\n",
-        r.category,
+        r.category.words(),
         r.model.as_ref().map(|x| x.as_str()).unwrap_or("-"),
         r.calibre.as_ref().map(|x| x.as_str()).unwrap_or("-"),
         m.year().map(|y| format!(", made {y}")).unwrap_or_default()
@@ -446,20 +446,29 @@ fn render_record(r: &Record) -> String {
         );
     }
     for e in &r.events {
-        t += &format!("  {:<10}  {:<12}", e.date, e.kind.as_str());
-        if let Some(h) = e.holder {
-            t += &format!(" holder {h}");
-        }
+        let mut said = Vec::new();
         if let Some(c) = e.counterpart {
-            t += &format!(" counterpart {c}");
+            said.push(match e.kind {
+                crate::model::EventKind::Imported => format!("from {c}"),
+                crate::model::EventKind::Exported => format!("to {c}"),
+                _ => format!("with {c}"),
+            });
+        }
+        if let Some(h) = e.holder {
+            said.push(format!("held by {}", h.words()));
         }
         if let Some(x) = &e.reference {
-            t += &format!(" ref {}", x.as_str());
+            said.push(format!("reference {}", x.as_str()));
         }
         if let Some(x) = &e.note {
-            t += &format!(" note: {}", x.as_str());
+            said.push(format!("note: {}", x.as_str()));
         }
-        t.push('\n');
+        t += &format!(
+            "  {:<10}  {:<12} {}\n",
+            e.date.to_string(),
+            e.kind.words(),
+            said.join(", ")
+        );
     }
     t
 }
@@ -480,7 +489,7 @@ fn render_candidate_list(found: &[Candidate]) -> String {
             "{}. {}  {}  {} {} {}\n",
             i + 1,
             c.record.id,
-            c.quality,
+            c.quality.to_string().replace('_', " "),
             m.manufacturer(),
             m.country(),
             m.serial()
@@ -512,4 +521,14 @@ fn render_holdings(h: &registry::Holdings) -> String {
         t = "the registry holds no records\n".into();
     }
     t
+}
+
+#[cfg(test)]
+mod golden {
+    #[test]
+    fn registry_show_reads_as_the_golden_text() {
+        let r: crate::registry::Record =
+            serde_json::from_str(include_str!("golden/record.json")).unwrap();
+        crate::cli::node::golden::check("registry-show.txt", &super::render_record(&r));
+    }
 }

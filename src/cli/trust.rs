@@ -566,8 +566,10 @@ pub fn run_verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<()> {
     let failed = report.failures().count();
     if failed > 0 {
         bail!(
-            "{failed} part(s) of {} fail verification",
-            args.file.display()
+            "{} of {} {} verification",
+            crate::model::count(failed as u64, "part"),
+            args.file.display(),
+            if failed == 1 { "fails" } else { "fail" }
         );
     }
     Ok(())

@@ -67,6 +67,11 @@ macro_rules! vocabulary {
             pub fn as_str(&self) -> &'static str {
                 match self { $($name::$variant => $word,)+ }
             }
+
+            /// In words, for people: the code with spaces (`state police`).
+            pub fn words(&self) -> String {
+                self.as_str().replace('_', " ")
+            }
         }
 
         impl fmt::Display for $name {

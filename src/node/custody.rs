@@ -196,10 +196,10 @@ impl Custody {
                 s += &format!(
                     "    {:<10}  {:<12} {}{}  ({source})\n",
                     l.date,
-                    l.kind.as_str(),
+                    l.kind.words(),
                     places(l.kind, l.state, l.counterpart),
                     l.holder
-                        .map(|h| format!(", held by {h}"))
+                        .map(|h| format!(", held by {}", h.words()))
                         .unwrap_or_default(),
                 );
             }
@@ -210,11 +210,11 @@ impl Custody {
                     "  point of diversion: {} ({}){}\n",
                     d.last_lawful_state,
                     d.last_lawful_holder
-                        .map(|h| h.to_string())
+                        .map(|h| h.words())
                         .unwrap_or_else(|| "holder not recorded".into()),
                     d.event
                         .as_ref()
-                        .map(|e| format!(", {} {}", e.kind.as_str(), when(e.date)))
+                        .map(|e| format!(", {} {}", e.kind.words(), when(e.date)))
                         .unwrap_or_default()
                 );
             }
@@ -232,7 +232,7 @@ impl Custody {
                         "  point of diversion: not recorded; last recorded with {} ({}) since {}; fate not recorded\n",
                         l.state,
                         l.holder
-                            .map(|h| h.to_string())
+                            .map(|h| h.words())
                             .unwrap_or_else(|| "holder not recorded".into()),
                         l.since
                     )
@@ -281,7 +281,8 @@ impl Custody {
                     state,
                     events_left_out,
                 } => format!(
-                    "  gap: {state}'s answer was trimmed to fit the size limit: {events_left_out} older event(s) left out\n"
+                    "  gap: {state}'s answer was trimmed to fit the size limit: {} left out\n",
+                    crate::model::count(u64::from(*events_left_out), "older event")
                 ),
                 Gap::NoHolder { prefix } => format!(
                     "  gap: no member is known to hold records under {prefix} (none subscribed, declared in the roster, or seen in the last 30 days); nobody was asked. A member that subscribes to it while the trace waits is asked\n"

@@ -205,7 +205,7 @@ pub enum ImportError {
     UnknownFormat(PathBuf),
     #[error("{path}: {reason}")]
     Header { path: PathBuf, reason: String },
-    #[error("--strict: nothing imported; {count} bad line(s), the first: {first}")]
+    #[error("--strict: nothing imported; {}, the first: {first}", crate::model::count(*count, "bad line"))]
     Strict { count: u64, first: Box<Rejection> },
     #[error(transparent)]
     Registry(#[from] RegistryError),

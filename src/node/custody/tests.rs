@@ -411,7 +411,7 @@ fn the_chain_says_the_direction_of_each_transfer() {
         "{text}"
     );
     assert!(
-        text.contains("2010-07-01  imported     DE → NG, held by state_police  (answer 2 from NG)"),
+        text.contains("2010-07-01  imported     DE → NG, held by state police  (answer 2 from NG)"),
         "{text}"
     );
 }
