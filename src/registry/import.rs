@@ -1,14 +1,20 @@
 //! Import of records from JSON Lines (canonical) and flat CSV, with a rejection
-//! per bad line that names the file, line and field.
+//! per bad line that names the file, line and field. The bytes come through
+//! `source` (encodings, the node's guards) and CSV rows through `csv_rows`
+//! (bounded, with the line each row starts on).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use super::artefacts::{LeadingZeros, scientific_notation};
+use super::csv_rows::{CsvRow, CsvRows, RowItem};
+use super::source::{self, SourceError, SourceOptions};
 use super::{Event, MarkingPrefix, NationalText, Record, RecordId, Registry, RegistryError};
 use crate::marking::{ImportMark, MakerTable, Marking, MarkingFields, Suggestion};
 use crate::model::{
@@ -17,9 +23,13 @@ use crate::model::{
 
 /// How many rejections a summary keeps in full; the rest are only counted.
 const KEPT_REJECTIONS: usize = 100;
+/// How many warnings a summary keeps in full; the rest are only counted.
+const KEPT_WARNINGS: usize = 100;
 /// How many new makers a summary lists with their near matches; the rest are
 /// only counted.
 const KEPT_NEW_MAKERS: usize = 100;
+/// What a line that is not UTF-8 is told to try.
+const ENCODING_HINT: &str = "if the file comes from Excel or an older system, pass --encoding windows-1252 (or the encoding it was written in)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportFormat {
@@ -45,8 +55,18 @@ pub struct ImportOptions {
     pub events_csv: Option<PathBuf>,
     /// Refuse the whole file, writing nothing, if any line is bad.
     pub strict: bool,
-    /// A longer line is rejected without being parsed.
+    /// A longer line (or CSV row) is rejected without being parsed, and
+    /// without being held in memory.
     pub max_line_bytes: usize,
+    /// The CSV separator (`--delimiter`); without it, the one that splits the
+    /// header line into known column names (`,` `;` tab `|`).
+    pub delimiter: Option<u8>,
+    /// Make the registry hold exactly the file's records: import them, then
+    /// remove every record whose id the file does not hold. Implies `strict`,
+    /// and refuses a file without records.
+    pub replace: bool,
+    /// How the files are opened: encoding, regular files only, stop flag.
+    pub source: SourceOptions,
 }
 
 impl Default for ImportOptions {
@@ -56,8 +76,18 @@ impl Default for ImportOptions {
             events_csv: None,
             strict: false,
             max_line_bytes: 1024 * 1024,
+            delimiter: None,
+            replace: false,
+            source: SourceOptions::default(),
         }
     }
+}
+
+/// How far an import is: records read, and bytes of the file read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub records: u64,
+    pub bytes: u64,
 }
 
 /// One input line that was not imported, and why.
@@ -79,6 +109,26 @@ impl fmt::Display for Rejection {
     }
 }
 
+/// A row that was imported but shows a sign of damage done before tracenet
+/// saw it (a spreadsheet's scientific notation, leading zeros dropped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Warning {
+    pub file: PathBuf,
+    pub line: u64,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.file.display(), self.line)?;
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct ImportSummary {
     pub added: u64,
@@ -95,6 +145,42 @@ pub struct ImportSummary {
     /// New makers beyond those listed.
     #[serde(default)]
     pub new_makers_more: u64,
+    /// With `replace`: records removed because the file does not hold their id.
+    #[serde(default)]
+    pub removed: u64,
+    /// Rows imported with a warning; the first ones are in `warnings`.
+    #[serde(default)]
+    pub warned: u64,
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
+}
+
+impl ImportSummary {
+    /// The counts in words, as the audit log records them:
+    /// `added 3, updated 1, unchanged 0, rejected 2, removed 0`.
+    pub fn counts_text(&self) -> String {
+        format!(
+            "added {}, updated {}, unchanged {}, rejected {}, removed {}",
+            self.added, self.updated, self.unchanged, self.rejected, self.removed
+        )
+    }
+}
+
+/// Parses a `--delimiter`: one ASCII character other than a quote or a line
+/// end, or `tab` (also `\t`).
+pub fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => return Ok(b'\t'),
+        _ => {}
+    }
+    match s.as_bytes() {
+        [b] if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') && !b.is_ascii_alphanumeric() => {
+            Ok(*b)
+        }
+        _ => Err(format!(
+            "{s:?} cannot separate CSV fields; give one character such as , or ; (or tab)"
+        )),
+    }
 }
 
 /// A maker name an import had to treat as new: not in the maker table.
@@ -201,46 +287,89 @@ pub enum ImportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Source(#[from] SourceError),
     #[error("{0}: unknown file type; name it .jsonl or .csv, or pass --format")]
     UnknownFormat(PathBuf),
     #[error("{path}: {reason}")]
     Header { path: PathBuf, reason: String },
     #[error("--strict: nothing imported; {count} bad line(s), the first: {first}")]
     Strict { count: u64, first: Box<Rejection> },
+    #[error(
+        "--replace: nothing changed; {count} bad line(s), and replacing would remove the records they hold; the first: {first}"
+    )]
+    ReplaceRefused { count: u64, first: Box<Rejection> },
+    #[error(
+        "--replace: {0} holds no records, and replacing the registry with it would empty it; nothing changed (`tracenet registry remove ID...` removes records by id)"
+    )]
+    ReplaceWithNothing(PathBuf),
+    #[error(
+        "the import of {path} was stopped (the node is stopping, or its client went away) after {written} records were written; import the file again to finish: records already written come out unchanged"
+    )]
+    Stopped { path: PathBuf, written: u64 },
     #[error(transparent)]
     Registry(#[from] RegistryError),
 }
 
+impl ImportError {
+    /// A read error of `path`, or `Stopped` when the stop flag ended it.
+    fn read(path: &Path, source: std::io::Error) -> Self {
+        if source::is_stopped(&source) {
+            ImportError::Stopped {
+                path: path.to_path_buf(),
+                written: 0,
+            }
+        } else {
+            ImportError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+}
+
 /// Imports a file into the registry. Good records are written in atomic batches;
-/// bad ones are counted and described. `progress` is told how many input records
-/// have been read so far.
+/// bad ones are counted and described. `progress` is told how many records and
+/// bytes of the file have been read so far.
 pub fn import_file(
     reg: &Registry,
     path: &Path,
     opts: &ImportOptions,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportSummary, ImportError> {
-    if opts.strict {
+    if opts.strict || opts.replace {
         // A first pass that writes nothing, so that a bad line leaves no trace.
-        let mut count = 0;
+        let (mut count, mut records) = (0, 0u64);
         let mut first = None;
-        read_records(path, opts, &mut |item| {
-            if let Err(r) = item {
-                count += 1;
-                first.get_or_insert(r);
+        read_records(path, opts, None, &mut |item| {
+            match item {
+                Item::Rejected(r) => {
+                    count += 1;
+                    first.get_or_insert(r);
+                }
+                Item::Record(_) => records += 1,
+                Item::Warning(_) => {}
             }
             Ok(())
         })?;
         if let Some(first) = first {
-            return Err(ImportError::Strict {
-                count,
-                first: Box::new(first),
+            let first = Box::new(first);
+            return Err(if opts.replace {
+                ImportError::ReplaceRefused { count, first }
+            } else {
+                ImportError::Strict { count, first }
             });
+        }
+        if opts.replace && records == 0 {
+            return Err(ImportError::ReplaceWithNothing(path.to_path_buf()));
         }
     }
     let mut summary = ImportSummary::default();
     let mut new_makers = NewMakers::new(reg.makers());
     let mut pending = Vec::with_capacity(super::CHUNK);
+    // With `replace`: the ids the file holds, to keep.
+    let mut kept: Option<HashSet<Box<str>>> = opts.replace.then(HashSet::new);
+    let bytes = Arc::new(AtomicU64::new(0));
     let mut seen = 0u64;
     let mut write = |pending: &mut Vec<Record>, summary: &mut ImportSummary, seen| {
         let (a, u, n) =
@@ -248,26 +377,40 @@ pub fn import_file(
         summary.added += a;
         summary.updated += u;
         summary.unchanged += n;
-        progress(seen);
+        progress(Progress {
+            records: seen,
+            bytes: bytes.load(Ordering::Relaxed),
+        });
         Ok::<(), ImportError>(())
     };
     // Lines are read and parsed on a second thread, a few chunks ahead, so that
     // parsing overlaps with sled's writing instead of taking turns with it.
-    std::thread::scope(|s| {
+    let read = std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD_CHUNKS);
-        let reader = s.spawn(move || read_ahead(path, opts, tx));
+        let counter = bytes.clone();
+        let reader = s.spawn(move || read_ahead(path, opts, counter, tx));
         for items in rx {
             for item in items {
-                seen += 1;
                 match item {
-                    Ok(rec) => {
+                    Item::Record(rec) => {
+                        seen += 1;
+                        if let Some(k) = &mut kept {
+                            k.insert(rec.id.as_str().into());
+                        }
                         new_makers.note(&rec.marking);
                         pending.push(rec);
                     }
-                    Err(r) => {
+                    Item::Rejected(r) => {
+                        seen += 1;
                         summary.rejected += 1;
                         if summary.rejections.len() < KEPT_REJECTIONS {
                             summary.rejections.push(r);
+                        }
+                    }
+                    Item::Warning(w) => {
+                        summary.warned += 1;
+                        if summary.warnings.len() < KEPT_WARNINGS {
+                            summary.warnings.push(w);
                         }
                     }
                 }
@@ -281,8 +424,25 @@ pub fn import_file(
             Ok(read) => read,
             Err(panic) => std::panic::resume_unwind(panic),
         }
-    })?;
+    });
+    let stopped = |summary: &ImportSummary| ImportError::Stopped {
+        path: path.to_path_buf(),
+        written: summary.added + summary.updated + summary.unchanged,
+    };
+    match read {
+        Err(ImportError::Stopped { .. }) => return Err(stopped(&summary)),
+        other => other?,
+    }
     write(&mut pending, &mut summary, seen)?;
+    if let Some(kept) = kept {
+        summary.removed = reg.remove_unless(
+            &|id| kept.contains(id),
+            opts.source.stop.as_deref(),
+        )?;
+        if opts.source.stop.as_deref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+            return Err(stopped(&summary));
+        }
+    }
     reg.flush()?;
     (summary.new_makers, summary.new_makers_more) = new_makers.finish();
     Ok(summary)
@@ -291,13 +451,21 @@ pub fn import_file(
 /// How many parsed chunks the reader may hold ahead of the writer.
 const READ_AHEAD_CHUNKS: usize = 4;
 
-type Item = Result<Record, Rejection>;
+/// What reading a file gives, in file order.
+enum Item {
+    Record(Record),
+    Rejected(Rejection),
+    /// An imported row's warning; it follows the row's record (or, for what
+    /// the whole file shows, comes at the end).
+    Warning(Warning),
+}
 
 /// Reads `path` and sends what it parses in chunks. Stops early, with an error
 /// that nobody reads, when the writer has gone.
 fn read_ahead(
     path: &Path,
     opts: &ImportOptions,
+    counter: Arc<AtomicU64>,
     tx: std::sync::mpsc::SyncSender<Vec<Item>>,
 ) -> Result<(), ImportError> {
     let gone = || ImportError::Read {
@@ -305,7 +473,7 @@ fn read_ahead(
         source: std::io::Error::other("the import stopped"),
     };
     let mut buf = Vec::with_capacity(super::CHUNK);
-    read_records(path, opts, &mut |item| {
+    read_records(path, opts, Some(counter), &mut |item| {
         buf.push(item);
         if buf.len() >= super::CHUNK {
             let full = std::mem::replace(&mut buf, Vec::with_capacity(super::CHUNK));
@@ -321,24 +489,21 @@ fn read_ahead(
 
 type Sink<'a> = dyn FnMut(Item) -> Result<(), ImportError> + 'a;
 
-fn read_records(path: &Path, opts: &ImportOptions, sink: &mut Sink<'_>) -> Result<(), ImportError> {
+fn read_records(
+    path: &Path,
+    opts: &ImportOptions,
+    counter: Option<Arc<AtomicU64>>,
+    sink: &mut Sink<'_>,
+) -> Result<(), ImportError> {
     let format = opts
         .format
         .or_else(|| ImportFormat::from_path(path))
         .ok_or_else(|| ImportError::UnknownFormat(path.to_path_buf()))?;
+    let input = source::open(path, &opts.source, counter)?;
     match format {
-        ImportFormat::JsonLines => read_json_lines(path, opts.max_line_bytes, sink),
-        ImportFormat::Csv => read_csv(path, opts, sink),
+        ImportFormat::JsonLines => read_json_lines(path, input, opts.max_line_bytes, sink),
+        ImportFormat::Csv => read_csv(path, input, opts, sink),
     }
-}
-
-fn open(path: &Path) -> Result<BufReader<File>, ImportError> {
-    File::open(path)
-        .map(|f| BufReader::with_capacity(1 << 16, f))
-        .map_err(|source| ImportError::Read {
-            path: path.to_path_buf(),
-            source,
-        })
 }
 
 /// Reads lines of at most `max` bytes; a longer one is reported by its length
@@ -381,7 +546,7 @@ impl<R: BufRead> BoundedLines<R> {
                 Some(i) => (i, true),
                 None => (avail.len(), false),
             };
-            total += take;
+            total = total.saturating_add(take);
             if total <= self.max {
                 self.buf.extend_from_slice(&avail[..take]);
             }
@@ -401,8 +566,13 @@ impl<R: BufRead> BoundedLines<R> {
     }
 }
 
-fn read_json_lines(path: &Path, max: usize, sink: &mut Sink<'_>) -> Result<(), ImportError> {
-    let mut lines = BoundedLines::new(open(path)?, max);
+fn read_json_lines(
+    path: &Path,
+    input: Box<dyn BufRead + Send>,
+    max: usize,
+    sink: &mut Sink<'_>,
+) -> Result<(), ImportError> {
+    let mut lines = BoundedLines::new(input, max);
     let reject = |line, field: Option<String>, reason: String| Rejection {
         file: path.to_path_buf(),
         line,
@@ -410,14 +580,13 @@ fn read_json_lines(path: &Path, max: usize, sink: &mut Sink<'_>) -> Result<(), I
         reason,
     };
     loop {
-        let item = lines.next_line().map_err(|source| ImportError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let item = lines
+            .next_line()
+            .map_err(|source| ImportError::read(path, source))?;
         let (line, text) = match item {
             None => return Ok(()),
             Some(LineItem::TooLong(line, len)) => {
-                sink(Err(reject(
+                sink(Item::Rejected(reject(
                     line,
                     None,
                     format!("line is {len} bytes; at most {max} are accepted"),
@@ -431,14 +600,29 @@ fn read_json_lines(path: &Path, max: usize, sink: &mut Sink<'_>) -> Result<(), I
             continue;
         }
         let item = match parse_record(text) {
-            Err((field, reason)) => Err(reject(line, field, reason)),
+            // A line that is not UTF-8 fails to parse; say why, and what to do.
+            Err((field, reason)) => match not_utf8(text) {
+                Some(why) => Item::Rejected(reject(line, None, why)),
+                None => Item::Rejected(reject(line, field, reason)),
+            },
             Ok(rec) => match rec.check() {
-                Ok(()) => Ok(rec),
-                Err((field, reason)) => Err(reject(line, Some(field), reason)),
+                Ok(()) => Item::Record(rec),
+                Err((field, reason)) => Item::Rejected(reject(line, Some(field), reason)),
             },
         };
         sink(item)?;
     }
+}
+
+/// Why `text` is not UTF-8, with the hint to name its encoding; None if it is.
+fn not_utf8(text: &[u8]) -> Option<String> {
+    let e = std::str::from_utf8(text).err()?;
+    let at = e.valid_up_to();
+    Some(format!(
+        "not UTF-8: byte {:#04x} at byte {} of the line; {ENCODING_HINT}",
+        text[at],
+        at + 1
+    ))
 }
 
 /// Parses one JSON line. Tracking the field path costs on every line, so it is
@@ -490,39 +674,80 @@ const EVENT_COLUMNS: &[(&str, bool)] = &[
     ("note", false),
 ];
 
-/// Maps the header of a CSV file to column positions, refusing unknown and
-/// missing columns (a misspelt header would otherwise drop data silently).
-fn columns(
+/// Opens a CSV file's rows and maps its header to column positions, refusing
+/// unknown and missing columns (a misspelt header would otherwise drop data
+/// silently).
+fn open_csv(
     path: &Path,
-    headers: &csv::StringRecord,
+    input: Box<dyn BufRead + Send>,
+    opts: &ImportOptions,
     spec: &[(&str, bool)],
-) -> Result<HashMap<String, usize>, ImportError> {
-    let mut at = HashMap::new();
-    for (i, h) in headers.iter().enumerate() {
-        let h = h.trim().trim_start_matches('\u{feff}');
-        if !spec.iter().any(|(name, _)| *name == h) {
-            let names: Vec<&str> = spec.iter().map(|(n, _)| *n).collect();
-            return Err(ImportError::Header {
-                path: path.to_path_buf(),
-                reason: format!("unknown column {h:?}; the columns are {}", names.join(", ")),
-            });
+) -> Result<(CsvRows<Box<dyn BufRead + Send>>, HashMap<String, usize>), ImportError> {
+    let names: Vec<&str> = spec.iter().map(|(n, _)| *n).collect();
+    let header = |reason: String| ImportError::Header {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut rows = CsvRows::new(input, opts.delimiter, &names, opts.max_line_bytes)
+        .map_err(|e| ImportError::read(path, e))?;
+    let sep = rows.delimiter();
+    let cells: Vec<String> = match rows.next_row().map_err(|e| ImportError::read(path, e))? {
+        None => return Err(header("empty: a CSV file starts with its header row".into())),
+        Some(RowItem::Row { row, .. }) => row.iter().map(str::to_string).collect(),
+        Some(RowItem::TooLong { bytes, .. }) => {
+            return Err(header(format!(
+                "the header row is over {bytes} bytes; at most {} are accepted",
+                opts.max_line_bytes
+            )));
         }
-        at.insert(h.to_string(), i);
+        Some(RowItem::NotUtf8 { byte, .. }) => {
+            return Err(header(format!(
+                "the header row is not UTF-8 (byte {byte:#04x}); {ENCODING_HINT}"
+            )));
+        }
+        Some(RowItem::Fields { .. }) => unreachable!("the header sets the width"),
+    };
+    let mut at = HashMap::new();
+    for (i, h) in cells.iter().enumerate() {
+        let h = h.trim().trim_start_matches('\u{feff}');
+        if !names.contains(&h) {
+            return Err(header(format!(
+                "unknown column {h:?} (columns split at {}); the columns are {}{}",
+                separator_name(sep),
+                names.join(", "),
+                if opts.delimiter.is_none() {
+                    "; if the file uses another separator, pass --delimiter"
+                } else {
+                    ""
+                }
+            )));
+        }
+        if at.insert(h.to_string(), i).is_some() {
+            return Err(header(format!("the column {h:?} is there twice")));
+        }
     }
     for (name, required) in spec {
         if *required && !at.contains_key(*name) {
-            return Err(ImportError::Header {
-                path: path.to_path_buf(),
-                reason: format!("missing the required column {name:?}"),
-            });
+            return Err(header(format!("missing the required column {name:?}")));
         }
     }
-    Ok(at)
+    Ok((rows, at))
+}
+
+/// A separator in words, for messages.
+fn separator_name(sep: u8) -> String {
+    match sep {
+        b',' => "\",\" (comma)".into(),
+        b';' => "\";\" (semicolon)".into(),
+        b'\t' => "tab".into(),
+        b'|' => "\"|\"".into(),
+        other => format!("{:?}", other as char),
+    }
 }
 
 /// One CSV row with named access; empty cells are absent values.
 struct Row<'a> {
-    rec: &'a csv::StringRecord,
+    rec: &'a CsvRow<'a>,
     cols: &'a HashMap<String, usize>,
 }
 
@@ -619,113 +844,138 @@ type EventRows = HashMap<String, Vec<Result<(u64, Event), Rejection>>>;
 
 /// Reads the whole events file, grouped by record id; a bad event row is kept as
 /// a rejection so that its record is refused whole rather than imported without it.
-fn read_events(path: &Path, max: usize) -> Result<EventRows, ImportError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(open(path)?);
-    let read_err = |e: csv::Error| ImportError::Header {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let cols = columns(
-        path,
-        &rdr.headers().map_err(read_err)?.clone(),
-        EVENT_COLUMNS,
-    )?;
+fn read_events(path: &Path, opts: &ImportOptions) -> Result<EventRows, ImportError> {
+    let input = source::open(path, &opts.source, None)?;
+    let (mut rows, cols) = open_csv(path, input, opts, EVENT_COLUMNS)?;
     let mut out: EventRows = HashMap::new();
-    let mut rec = csv::StringRecord::new();
+    let max = opts.max_line_bytes;
     loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(out),
-            Ok(true) => {}
-            Err(e) => return Err(read_err(e)),
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        let reject = |field: Option<String>, reason: String| Rejection {
-            file: path.to_path_buf(),
-            line,
-            field,
-            reason,
-        };
-        let row = Row {
-            rec: &rec,
-            cols: &cols,
-        };
-        if rec.as_slice().len() > max {
-            // Filed under its record id, so that its weapon is refused whole
-            // instead of imported without this event.
-            let id = row.get("record_id").unwrap_or_default().to_string();
-            out.entry(id)
-                .or_default()
-                .push(Err(reject(None, format!("row exceeds {max} bytes"))));
-            continue;
-        }
-        match event_from_row(&row) {
-            Ok((id, ev)) => out.entry(id).or_default().push(Ok((line, ev))),
-            Err((field, reason)) => {
-                let id = row.get("record_id").unwrap_or_default().to_string();
-                out.entry(id)
-                    .or_default()
-                    .push(Err(reject(Some(field), reason)));
-            }
-        }
-    }
-}
-
-fn read_csv(path: &Path, opts: &ImportOptions, sink: &mut Sink<'_>) -> Result<(), ImportError> {
-    let mut events = match &opts.events_csv {
-        Some(p) => read_events(p, opts.max_line_bytes)?,
-        None => HashMap::new(),
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(open(path)?);
-    let header_err = |e: csv::Error| ImportError::Header {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let cols = columns(
-        path,
-        &rdr.headers().map_err(header_err)?.clone(),
-        WEAPON_COLUMNS,
-    )?;
-    let mut rec = csv::StringRecord::new();
-    // Id -> the line it was first read on. A repeated id is refused: its
-    // events went to the first row, and the repeat would replace that record
-    // with one that has none.
-    let mut ids: HashMap<String, u64> = HashMap::new();
-    loop {
-        let line = rdr.position().line();
+        let item = rows.next_row().map_err(|e| ImportError::read(path, e))?;
         let reject = |line, field: Option<String>, reason: String| Rejection {
             file: path.to_path_buf(),
             line,
             field,
             reason,
         };
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) if e.is_io_error() => return Err(header_err(e)),
-            Err(e) => {
-                sink(Err(reject(line, None, e.to_string())))?;
+        // Each bad row is filed under its record id (when it can be read),
+        // so that its weapon is refused whole instead of imported without it.
+        let (id, bad) = match item {
+            None => return Ok(out),
+            Some(RowItem::Row { line, row }) => {
+                let row = Row {
+                    rec: &row,
+                    cols: &cols,
+                };
+                match event_from_row(&row) {
+                    Ok((id, ev)) => {
+                        out.entry(id).or_default().push(Ok((line, ev)));
+                        continue;
+                    }
+                    Err((field, reason)) => (
+                        row.get("record_id").unwrap_or_default().to_string(),
+                        reject(line, Some(field), reason),
+                    ),
+                }
+            }
+            Some(RowItem::TooLong { line, head, .. }) => (
+                Row {
+                    rec: &head,
+                    cols: &cols,
+                }
+                .get("record_id")
+                .unwrap_or_default()
+                .to_string(),
+                reject(line, None, format!("row exceeds {max} bytes")),
+            ),
+            Some(RowItem::Fields {
+                line,
+                found,
+                expected,
+            }) => (String::new(), reject(line, None, width_reason(found, expected, opts.delimiter))),
+            Some(RowItem::NotUtf8 { line, field, byte }) => (
+                String::new(),
+                reject(line, column_at(&cols, field), utf8_reason(byte)),
+            ),
+        };
+        out.entry(id).or_default().push(Err(bad));
+    }
+}
+
+fn width_reason(found: usize, expected: usize, given: Option<u8>) -> String {
+    format!(
+        "{found} fields where the header has {expected}; a field holding the separator must be in double quotes{}",
+        if given.is_none() {
+            " (or pass --delimiter if the separator is not the one the header was split at)"
+        } else {
+            ""
+        }
+    )
+}
+
+fn utf8_reason(byte: u8) -> String {
+    format!("not UTF-8 (byte {byte:#04x}); {ENCODING_HINT}")
+}
+
+/// The name of the column at position `i`.
+fn column_at(cols: &HashMap<String, usize>, i: usize) -> Option<String> {
+    cols.iter().find(|(_, at)| **at == i).map(|(n, _)| n.clone())
+}
+
+fn read_csv(
+    path: &Path,
+    input: Box<dyn BufRead + Send>,
+    opts: &ImportOptions,
+    sink: &mut Sink<'_>,
+) -> Result<(), ImportError> {
+    let mut events = match &opts.events_csv {
+        Some(p) => read_events(p, opts)?,
+        None => HashMap::new(),
+    };
+    let (mut rows, cols) = open_csv(path, input, opts, WEAPON_COLUMNS)?;
+    // Id -> the line it was first read on. A repeated id is refused: its
+    // events went to the first row, and the repeat would replace that record
+    // with one that has none.
+    let mut ids: HashMap<String, u64> = HashMap::new();
+    let mut zeros = LeadingZeros::default();
+    let reject = |line, field: Option<String>, reason: String| Rejection {
+        file: path.to_path_buf(),
+        line,
+        field,
+        reason,
+    };
+    loop {
+        let (line, row) = match rows.next_row().map_err(|e| ImportError::read(path, e))? {
+            None => break,
+            Some(RowItem::Row { line, row }) => (line, row),
+            Some(RowItem::TooLong { line, .. }) => {
+                let reason = format!("row exceeds {} bytes", opts.max_line_bytes);
+                sink(Item::Rejected(reject(line, None, reason)))?;
                 continue;
             }
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(line);
-        if rec.as_slice().len() > opts.max_line_bytes {
-            let reason = format!("row exceeds {} bytes", opts.max_line_bytes);
-            sink(Err(reject(line, None, reason)))?;
-            continue;
-        }
+            Some(RowItem::Fields {
+                line,
+                found,
+                expected,
+            }) => {
+                let reason = width_reason(found, expected, opts.delimiter);
+                sink(Item::Rejected(reject(line, None, reason)))?;
+                continue;
+            }
+            Some(RowItem::NotUtf8 { line, field, byte }) => {
+                let field = column_at(&cols, field);
+                sink(Item::Rejected(reject(line, field, utf8_reason(byte))))?;
+                continue;
+            }
+        };
         let row = Row {
-            rec: &rec,
+            rec: &row,
             cols: &cols,
         };
         if let Some(id) = row.get("id") {
             if let Some(first) = ids.get(id) {
                 let reason =
                     format!("id {id:?} is already on line {first} of this file; ids are unique");
-                sink(Err(reject(line, Some("id".into()), reason)))?;
+                sink(Item::Rejected(reject(line, Some("id".into()), reason)))?;
                 continue;
             }
             ids.insert(id.to_string(), line);
@@ -739,7 +989,28 @@ fn read_csv(path: &Path, opts: &ImportOptions, sink: &mut Sink<'_>) -> Result<()
                 record.check().map_err(|(f, r)| reject(line, Some(f), r))?;
                 Ok(record)
             });
-        sink(item)?;
+        match item {
+            Ok(record) => {
+                let serial = row.get("serial").unwrap_or_default();
+                let warning = scientific_notation(serial);
+                zeros.note(
+                    row.get("manufacturer").unwrap_or_default(),
+                    row.get("country").unwrap_or_default(),
+                    serial,
+                    line,
+                );
+                sink(Item::Record(record))?;
+                if let Some(message) = warning {
+                    sink(Item::Warning(Warning {
+                        file: path.to_path_buf(),
+                        line,
+                        field: Some("serial".into()),
+                        message,
+                    }))?;
+                }
+            }
+            Err(r) => sink(Item::Rejected(r))?,
+        }
     }
     // Events whose record is not in the weapons file (or whose id was unreadable).
     let mut orphans: Vec<Rejection> = events
@@ -757,7 +1028,15 @@ fn read_csv(path: &Path, opts: &ImportOptions, sink: &mut Sink<'_>) -> Result<()
         .collect();
     orphans.sort_by_key(|r| r.line);
     for r in orphans {
-        sink(Err(r))?;
+        sink(Item::Rejected(r))?;
+    }
+    for (line, message) in zeros.finish() {
+        sink(Item::Warning(Warning {
+            file: path.to_path_buf(),
+            line,
+            field: Some("serial".into()),
+            message,
+        }))?;
     }
     Ok(())
 }
