@@ -142,3 +142,346 @@ fn an_event_row_too_long_refuses_its_weapon_whole() {
     assert_eq!(r["line"].as_u64(), Some(3), "{s}");
     assert!(!run(d.path(), &["registry", "show", "C1"]).status.success());
 }
+
+/// Sets `registry.max_line_bytes` in `dir`'s configuration.
+fn set_max_line_bytes(dir: &Path, n: usize) {
+    let cfg = dir.join("tracenet.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("max_line_bytes = 1048576"), "{text}");
+    std::fs::write(
+        &cfg,
+        text.replace("max_line_bytes = 1048576", &format!("max_line_bytes = {n}")),
+    )
+    .unwrap();
+}
+
+fn rejection_lines(s: &serde_json::Value) -> Vec<(u64, String)> {
+    s["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap(),
+                r["field"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_semicolon_csv_from_excel_is_read_by_its_header_or_with_delimiter() {
+    let d = init("DE");
+    let w = d.path().join("w.csv");
+    let e = d.path().join("e.csv");
+    // Excel in most of Europe: `;` between fields, `,` inside them.
+    std::fs::write(
+        &w,
+        "id;manufacturer;country;serial;category;calibre\n\
+         S1;Walther;DE;BP1;pistol;7,65 mm\n\
+         S2;\"Heckler; Koch\";DE;HK2;rifle;\n",
+    )
+    .unwrap();
+    std::fs::write(&e, "record_id;date;kind\nS1;2008-02-12;manufactured\n").unwrap();
+    let (ws, es) = (w.to_str().unwrap(), e.to_str().unwrap());
+    // On the old code: refused whole, `"id;manufacturer;..."` an unknown column.
+    let s = import(d.path(), &[ws, "--events", es]);
+    assert_eq!(counts(&s), [2, 0, 0, 0], "{s}");
+    let s1 = json(d.path(), &["registry", "show", "S1"]);
+    assert_eq!(s1["calibre"], "7,65 mm", "{s1}");
+    assert_eq!(s1["events"][0]["kind"], "manufactured", "{s1}");
+    assert_eq!(
+        json(d.path(), &["registry", "show", "S2"])["marking"]["manufacturer"],
+        "Heckler; Koch"
+    );
+    // Chosen by hand, the same; a wrong choice says what it split at.
+    let s = import(d.path(), &[ws, "--events", es, "--delimiter", ";"]);
+    assert_eq!(counts(&s), [0, 0, 2, 0], "{s}");
+    let o = run(d.path(), &["registry", "import", ws, "--delimiter", ","]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("\",\" (comma)"), "{}", stderr(&o));
+    let o = run(d.path(), &["registry", "import", ws, "--delimiter", "ab"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn a_windows_1252_file_is_read_with_encoding_and_otherwise_refused_by_line_with_a_hint() {
+    let d = init("DE");
+    let w = d.path().join("w.csv");
+    // "Münchner Büchsenmacher" and a model "Spéciale" in Windows-1252.
+    let mut bytes = b"id,manufacturer,country,serial,category,model\n".to_vec();
+    bytes.extend(b"L1,Walther,DE,BP1,pistol,\n");
+    bytes.extend(b"L2,M\xfcnchner B\xfcchsenmacher,DE,MB2,rifle,Sp\xe9ciale\n");
+    std::fs::write(&w, &bytes).unwrap();
+    let ws = w.to_str().unwrap();
+    let s = import(d.path(), &[ws]);
+    assert_eq!(counts(&s), [1, 0, 0, 1], "{s}");
+    assert_eq!(rejection_lines(&s), [(3, "manufacturer".to_string())], "{s}");
+    let reason = s["rejections"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("--encoding windows-1252"), "{reason}");
+    let s = import(d.path(), &[ws, "--encoding", "windows-1252"]);
+    assert_eq!(counts(&s), [1, 0, 1, 0], "{s}");
+    let l2 = json(d.path(), &["registry", "show", "L2"]);
+    assert_eq!(l2["marking"]["manufacturer"], "Münchner Büchsenmacher", "{l2}");
+    assert_eq!(l2["model"], "Spéciale", "{l2}");
+    // The same for JSON Lines, by line.
+    let j = d.path().join("l.jsonl");
+    let mut bytes = format!("{}\n", record("J1", "BP9")).into_bytes();
+    bytes.extend(
+        b"{\"id\":\"J2\",\"marking\":{\"manufacturer\":\"Walth\xe9r\",\"country\":\"DE\",\"serial\":\"BP8\"},\"category\":\"pistol\"}\n",
+    );
+    std::fs::write(&j, bytes).unwrap();
+    let s = import(d.path(), &[j.to_str().unwrap()]);
+    assert_eq!(counts(&s), [1, 0, 0, 1], "{s}");
+    assert_eq!(s["rejections"][0]["line"], 2, "{s}");
+    assert!(s["rejections"][0]["reason"].as_str().unwrap().contains("--encoding"), "{s}");
+    let o = run(d.path(), &["registry", "import", ws, "--encoding", "klingon"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn errors_in_crlf_files_name_the_line_they_are_on() {
+    let d = init("DE");
+    let w = d.path().join("w.csv");
+    let e = d.path().join("e.csv");
+    std::fs::write(
+        &w,
+        "id,manufacturer,country,serial,category\r\n\
+         C1,Walther,DE,BP1,pistol\r\n\
+         C2,Walther,ZZ,BP2,pistol\r\n\
+         \r\n\
+         C3,\"Walther\r\nArms\",DE,BP3,pistol\r\n\
+         C4,Walther,DE,BP4,pistoll\r\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &e,
+        "record_id,date,kind\r\nC1,2008-02-12,manufactured\r\nC9,2008-02-12,manufactured\r\n",
+    )
+    .unwrap();
+    let s = import(
+        d.path(),
+        &[w.to_str().unwrap(), "--events", e.to_str().unwrap()],
+    );
+    // On the old code: lines 2, 5 and 2: each one line too low.
+    assert_eq!(
+        rejection_lines(&s),
+        [
+            (3, "country".to_string()),
+            (7, "category".to_string()),
+            (3, "record_id".to_string())
+        ],
+        "{s}"
+    );
+    // A quoted line end inside a field stays part of it.
+    let c3 = json(d.path(), &["registry", "show", "C3"]);
+    assert_eq!(c3["marking"]["manufacturer"], "Walther\r\nArms", "{c3}");
+}
+
+#[test]
+fn serials_a_spreadsheet_rewrote_are_imported_with_a_warning_naming_the_line() {
+    let d = init("RS");
+    let w = d.path().join("w.csv");
+    let mut text = String::from("id,manufacturer,country,serial,category\n");
+    // Six-digit serials, none with a leading zero: two lost theirs (lines 5
+    // and 12), and one became scientific notation (line 20).
+    for i in 0..30u32 {
+        let serial = match i {
+            3 => "12345".to_string(),
+            10 => "2345".to_string(),
+            18 => "1.01219E+11".to_string(),
+            _ => format!("{}", 512_345 + i * 7),
+        };
+        text += &format!("Z{i:02},Zastava,RS,{serial},pistol\n");
+    }
+    std::fs::write(&w, text).unwrap();
+    let s = import(d.path(), &[w.to_str().unwrap()]);
+    assert_eq!(counts(&s), [30, 0, 0, 0], "{s}");
+    assert_eq!(s["warned"], 3, "{s}");
+    let warned: Vec<(u64, String)> = s["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["line"].as_u64().unwrap(), w["message"].as_str().unwrap().to_string()))
+        .collect();
+    let lines: Vec<u64> = {
+        let mut l: Vec<u64> = warned.iter().map(|w| w.0).collect();
+        l.sort();
+        l
+    };
+    assert_eq!(lines, [5, 12, 20], "{s}");
+    let msg = |line| &warned.iter().find(|w| w.0 == line).unwrap().1;
+    assert!(msg(5).contains("\"012345\""), "{}", msg(5));
+    assert!(msg(12).contains("\"002345\""), "{}", msg(12));
+    assert!(msg(20).contains("scientific notation"), "{}", msg(20));
+    // People see them too.
+    let text = ok(d.path(), &["registry", "import", w.to_str().unwrap()]);
+    assert!(text.contains("warning ") && text.contains(":20: serial"), "{text}");
+}
+
+/// Runs `tracenet ARGS` and returns its output and peak resident memory (KiB).
+fn run_measured(dir: &Path, args: &[&str]) -> (std::process::Output, i64) {
+    use std::process::{Command, Stdio};
+    let child = Command::new(bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    // The pipes are small: read them on threads while waiting.
+    let mut child = child;
+    let (mut so, mut se) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut so, &mut b).unwrap();
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut se, &mut b).unwrap();
+        b
+    });
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, writing into the two locals.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid);
+    let status = std::os::unix::process::ExitStatusExt::from_raw(status);
+    let output = std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    std::mem::forget(child);
+    (output, usage.ru_maxrss)
+}
+
+#[test]
+fn a_csv_row_over_max_line_bytes_is_skipped_as_it_is_read_never_held() {
+    let d = init("DE");
+    set_max_line_bytes(d.path(), 4096);
+    let w = d.path().join("w.csv");
+    let e = d.path().join("e.csv");
+    const ROW: usize = 200 << 20;
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&w).unwrap());
+        f.write_all(b"id,manufacturer,country,serial,category,model\nC1,Walther,DE,BP1,pistol,\nC2,Walther,DE,BP2,pistol,\"")
+            .unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..ROW >> 20 {
+            f.write_all(&chunk).unwrap();
+        }
+        f.write_all(b"\"\nC3,Walther,DE,BP3,pistol,\n").unwrap();
+    }
+    std::fs::write(&e, "record_id,date,kind\nC1,2008-02-12,manufactured\n").unwrap();
+    let (o, peak_kib) = run_measured(
+        d.path(),
+        &["--json", "registry", "import", w.to_str().unwrap(), "--events", e.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(counts(&s), [2, 0, 0, 1], "{s}");
+    assert_eq!(s["rejections"][0]["line"], 3, "{s}");
+    assert!(s["rejections"][0]["reason"].as_str().unwrap().contains("4096"), "{s}");
+    eprintln!("peak resident memory of an import with a 200 MiB row: {peak_kib} KiB");
+    // On the old code the 200 MiB row took about 585 MiB.
+    assert!(peak_kib < 150 * 1024, "peak resident memory {peak_kib} KiB");
+}
+
+#[test]
+fn replace_undoes_a_wrong_import_and_remove_takes_ids_all_or_none() {
+    let d = init("DE");
+    let good = d.path().join("good.jsonl");
+    let wrong = d.path().join("wrong.jsonl");
+    std::fs::write(&good, format!("{}\n{}\n{}\n", record("A1", "BP1"), record("A2", "BP2"), record("A3", "BP3"))).unwrap();
+    std::fs::write(&wrong, format!("{}\n{}\n{}\n", record("A1", "XX1"), record("W1", "BP7"), record("W2", "BP8"))).unwrap();
+    ok(d.path(), &["registry", "import", good.to_str().unwrap()]);
+    let before = d.path().join("before.jsonl");
+    ok(d.path(), &["registry", "export", before.to_str().unwrap()]);
+    ok(d.path(), &["registry", "import", wrong.to_str().unwrap()]);
+    assert_eq!(json(d.path(), &["registry", "stats"])["records"], 5);
+
+    // A replacement with a bad line, or without records, changes nothing.
+    let bad = d.path().join("bad.jsonl");
+    std::fs::write(&bad, format!("{}\nnot json\n", record("A1", "BP1"))).unwrap();
+    let o = run(d.path(), &["registry", "import", "--replace", bad.to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("--replace: nothing changed"), "{}", stderr(&o));
+    let empty = d.path().join("empty.jsonl");
+    std::fs::write(&empty, "\n").unwrap();
+    let o = run(d.path(), &["registry", "import", "--replace", empty.to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("would empty it"), "{}", stderr(&o));
+    assert_eq!(json(d.path(), &["registry", "stats"])["records"], 5);
+
+    // The last good export, as a replacement: the registry is as it was.
+    let s = import(d.path(), &["--replace", before.to_str().unwrap()]);
+    assert_eq!(counts(&s), [0, 1, 2, 0], "{s}");
+    assert_eq!(s["removed"], 2, "{s}");
+    let after = d.path().join("after.jsonl");
+    ok(d.path(), &["registry", "export", after.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&before).unwrap(), std::fs::read(&after).unwrap());
+    let prefixes = json(d.path(), &["registry", "prefixes"]);
+    assert_eq!(prefixes["prefixes"][0][1], 3, "{prefixes}");
+
+    // An unknown id removes nothing; known ones go, with their counts.
+    let o = run(d.path(), &["registry", "remove", "A1", "X9"]);
+    assert!(!o.status.success() && stderr(&o).contains("no record X9"), "{}", stderr(&o));
+    assert_eq!(json(d.path(), &["registry", "stats"])["records"], 3);
+    let r = json(d.path(), &["registry", "remove", "A1", "A3"]);
+    assert_eq!(r["removed"], 2, "{r}");
+    assert!(!run(d.path(), &["registry", "show", "A1"]).status.success());
+    ok(d.path(), &["registry", "show", "A2"]);
+    assert_eq!(json(d.path(), &["registry", "stats"])["records"], 1);
+    let prefixes = json(d.path(), &["registry", "prefixes"]);
+    assert_eq!(prefixes["prefixes"][0][1], 1, "{prefixes}");
+    // Removed records come back with an import, as new.
+    let s = import(d.path(), &[good.to_str().unwrap()]);
+    assert_eq!(counts(&s), [2, 0, 1, 0], "{s}");
+}
+
+/// Whether `bytes` hold a control character other than a line end or tab
+/// (a progress bar's escape sequences and carriage returns).
+fn has_control(bytes: &[u8]) -> bool {
+    bytes.iter().any(|b| (*b < 0x20 && *b != b'\n' && *b != b'\t') || *b == 0x7f)
+}
+
+#[test]
+fn progress_is_drawn_on_a_terminal_only_and_never_with_json() {
+    let d = init("DE");
+    let f = d.path().join("gen.jsonl");
+    let fs = f.to_str().unwrap();
+    ok(d.path(), &["registry", "generate", "--state", "DE", "--count", "50000", "--out", fs]);
+    // Not a terminal (the test's pipes): no control characters, with or without --json.
+    for args in [vec!["registry", "import", fs], vec!["--json", "registry", "import", fs]] {
+        let o = run(d.path(), &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(!has_control(&o.stdout) && !has_control(&o.stderr), "{args:?}: {:?}", stderr(&o));
+    }
+    let out = d.path().join("out.jsonl");
+    let o = run(d.path(), &["registry", "export", out.to_str().unwrap()]);
+    assert!(o.status.success() && !has_control(&o.stderr) && !has_control(&o.stdout));
+    // On a terminal (a pseudo-terminal from `script`), a bar is drawn, but
+    // not with --json.
+    let on_tty = |extra: &str| {
+        let cmd = format!(
+            "{} --data-dir {} {extra} registry import {fs}",
+            bin().display(),
+            d.path().display()
+        );
+        let o = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stdout(&o));
+        o.stdout
+    };
+    let drawn = on_tty("");
+    assert!(has_control(&drawn) && String::from_utf8_lossy(&drawn).contains("importing"), "{}", String::from_utf8_lossy(&drawn));
+    let quiet = on_tty("--json");
+    assert!(!String::from_utf8_lossy(&quiet).contains("importing"), "{}", String::from_utf8_lossy(&quiet));
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&quiet).trim()).unwrap();
+    assert_eq!(v["unchanged"], 50000, "{v}");
+}

@@ -594,12 +594,17 @@ fn render_stats(s: &registry::Stats) -> String {
 
 fn render_summary(file: &Path, s: &ImportSummary, seconds: Option<f64>) -> String {
     let mut t = format!(
-        "{}: {} added, {} updated, {} unchanged, {} rejected{}\n",
+        "{}: {} added, {} updated, {} unchanged, {} rejected{}{}\n",
         file.display(),
         s.added,
         s.updated,
         s.unchanged,
         s.rejected,
+        if s.removed > 0 {
+            format!(", {} removed (not in the file)", s.removed)
+        } else {
+            String::new()
+        },
         seconds.map(|x| format!(" ({x:.1} s)")).unwrap_or_default()
     );
     for r in &s.rejections {
@@ -609,6 +614,15 @@ fn render_summary(file: &Path, s: &ImportSummary, seconds: Option<f64>) -> Strin
         t += &format!(
             "  ... and {} more\n",
             s.rejected as usize - s.rejections.len()
+        );
+    }
+    for w in &s.warnings {
+        t += &format!("  warning {w}\n");
+    }
+    if s.warned as usize > s.warnings.len() {
+        t += &format!(
+            "  ... and {} more warnings\n",
+            s.warned as usize - s.warnings.len()
         );
     }
     // Imported, but under a maker the reference table does not know: a typo
