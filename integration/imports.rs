@@ -3,6 +3,7 @@
 //! and the summary's counts add up to the input (issue 13).
 
 mod common;
+mod fed;
 
 use std::path::Path;
 
@@ -484,4 +485,143 @@ fn progress_is_drawn_on_a_terminal_only_and_never_with_json() {
     assert!(!String::from_utf8_lossy(&quiet).contains("importing"), "{}", String::from_utf8_lossy(&quiet));
     let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&quiet).trim()).unwrap();
     assert_eq!(v["unchanged"], 50000, "{v}");
+}
+
+/// Waits for `child` to exit within `within`; its status, or a panic naming `what`.
+fn exits_within(child: &mut std::process::Child, within: std::time::Duration, what: &str) -> std::process::ExitStatus {
+    fed::wait_for(what, within, || child.try_wait().unwrap())
+}
+
+/// A child process killed if the test ends before it does.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `tracenet --data-dir DIR ARGS` with its output piped.
+fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn child_stderr(child: &mut std::process::Child) -> String {
+    let mut s = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut s).unwrap();
+    s
+}
+
+#[test]
+fn through_the_node_lines_are_bounded_by_its_limit_endless_sources_are_refused_and_it_stops_in_time() {
+    use std::time::Duration;
+    let mut fed = fed::Federation::start_with(vec![fed::NodeSpec::member("DE", Vec::new())], |n| {
+        set_max_line_bytes(&n.dir, 1024)
+    });
+    let de = fed.node("DE");
+    let dir = de.dir.clone();
+
+    // The node's own limit, not the API's old default of 1 MiB.
+    let f = dir.join("long.jsonl");
+    let long = record("L2", "BP2").replace(
+        r#""events":[]"#,
+        &format!(r#""events":[{{"date":"2001-02-03","kind":"manufactured","note":"{}"}}]"#, "n".repeat(1500)),
+    );
+    std::fs::write(&f, format!("{}\n{long}\n", record("L1", "BP1"))).unwrap();
+    let s = de.json(&["registry", "import", f.to_str().unwrap()]);
+    assert_eq!(counts(&s), [1, 0, 0, 1], "{s}");
+    assert!(s["rejections"][0]["reason"].as_str().unwrap().contains("at most 1024"), "{s}");
+
+    // A device and a FIFO without a writer are refused at once, not read for ever.
+    let fifo = dir.join("pipe.jsonl");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for (source, kind) in [("/dev/zero", "character device"), (fifo.to_str().unwrap(), "FIFO")] {
+        let mut c = Reaped(spawn(&dir, &["registry", "import", "--format", "jsonl", source]));
+        let status = exits_within(&mut c.0, Duration::from_secs(20), &format!("the import of {source} to end"));
+        let err = child_stderr(&mut c.0);
+        assert!(!status.success() && err.contains(kind) && err.contains("copy it to a file"), "{err}");
+    }
+
+    // A file that takes for ever to read (1 TiB, sparse): stopping the node
+    // stops the import, and the node exits in time, saying so to the client.
+    let huge = dir.join("huge.jsonl");
+    std::fs::File::create(&huge).unwrap().set_len(1 << 40).unwrap();
+    let mut client = Reaped(spawn(&dir, &["registry", "import", huge.to_str().unwrap()]));
+    let client = &mut client.0;
+    fed::wait_for("the node to start the import", Duration::from_secs(30), || {
+        de.log()
+            .lines()
+            .any(|l| l.contains("registry import started") && l.contains("huge.jsonl"))
+            .then_some(())
+    });
+    let started = std::time::Instant::now();
+    de.signal("TERM");
+    let node = fed.node_mut("DE").child.as_mut().unwrap();
+    exits_within(node, Duration::from_secs(20), "the node to stop");
+    let stopped_in = started.elapsed();
+    let status = exits_within(client, Duration::from_secs(10), "the client to end");
+    let err = child_stderr(client);
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("was stopped"), "{err}");
+    eprintln!("node stopped {stopped_in:?} after TERM, mid-import");
+}
+
+#[test]
+fn remove_replace_and_export_to_standard_output_work_through_the_running_node() {
+    let records = vec![record("A1", "BP1"), record("A2", "BP2"), record("A3", "BP3")];
+    let fed = fed::Federation::start(vec![fed::NodeSpec::member("DE", records)]);
+    let de = fed.node("DE");
+    let dir = de.dir.clone();
+    // Before, `export -` through the node wrote a file named "-" on its side.
+    let o = run(&dir, &["registry", "export", "-"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ids: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["A1", "A2", "A3"]);
+    assert!(!dir.join("-").exists());
+    let file = dir.join("export.jsonl");
+    let e = de.json(&["registry", "export", file.to_str().unwrap()]);
+    assert_eq!(e["records"], 3, "{e}");
+    assert_eq!(std::fs::read(&file).unwrap(), o.stdout);
+
+    let o = run(&dir, &["registry", "remove", "A1", "X9"]);
+    assert!(!o.status.success() && stderr(&o).contains("no record X9"), "{}", stderr(&o));
+    assert_eq!(de.json(&["registry", "remove", "A1"])["removed"], 1);
+    assert!(!run(&dir, &["registry", "show", "A1"]).status.success());
+
+    let keep = dir.join("keep.jsonl");
+    std::fs::write(&keep, format!("{}\n", record("A2", "BP2"))).unwrap();
+    let s = de.json(&["registry", "import", "--replace", keep.to_str().unwrap()]);
+    assert_eq!((s["unchanged"].as_u64(), s["removed"].as_u64()), (Some(1), Some(1)), "{s}");
+    assert_eq!(de.json(&["registry", "stats"])["records"], 1);
+
+    let audit = de.json(&["audit", "show"]);
+    let entries: Vec<(String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("registry") || k == "records_removed"))
+        .map(|e| (e["kind"].as_str().unwrap().to_string(), e["outcome"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            // The import before the node started, written offline.
+            ("registry_imported".to_string(), "added 3, updated 0, unchanged 0, rejected 0, removed 0".to_string()),
+            ("records_removed".to_string(), "removed 1".to_string()),
+            ("registry_replaced".to_string(), "added 0, updated 0, unchanged 1, rejected 0, removed 1".to_string()),
+        ],
+        "{audit}"
+    );
 }
