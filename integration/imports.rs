@@ -217,13 +217,20 @@ fn a_windows_1252_file_is_read_with_encoding_and_otherwise_refused_by_line_with_
     let ws = w.to_str().unwrap();
     let s = import(d.path(), &[ws]);
     assert_eq!(counts(&s), [1, 0, 0, 1], "{s}");
-    assert_eq!(rejection_lines(&s), [(3, "manufacturer".to_string())], "{s}");
+    assert_eq!(
+        rejection_lines(&s),
+        [(3, "manufacturer".to_string())],
+        "{s}"
+    );
     let reason = s["rejections"][0]["reason"].as_str().unwrap();
     assert!(reason.contains("--encoding windows-1252"), "{reason}");
     let s = import(d.path(), &[ws, "--encoding", "windows-1252"]);
     assert_eq!(counts(&s), [1, 0, 1, 0], "{s}");
     let l2 = json(d.path(), &["registry", "show", "L2"]);
-    assert_eq!(l2["marking"]["manufacturer"], "Münchner Büchsenmacher", "{l2}");
+    assert_eq!(
+        l2["marking"]["manufacturer"], "Münchner Büchsenmacher",
+        "{l2}"
+    );
     assert_eq!(l2["model"], "Spéciale", "{l2}");
     // The same for JSON Lines, by line.
     let j = d.path().join("l.jsonl");
@@ -235,8 +242,17 @@ fn a_windows_1252_file_is_read_with_encoding_and_otherwise_refused_by_line_with_
     let s = import(d.path(), &[j.to_str().unwrap()]);
     assert_eq!(counts(&s), [1, 0, 0, 1], "{s}");
     assert_eq!(s["rejections"][0]["line"], 2, "{s}");
-    assert!(s["rejections"][0]["reason"].as_str().unwrap().contains("--encoding"), "{s}");
-    let o = run(d.path(), &["registry", "import", ws, "--encoding", "klingon"]);
+    assert!(
+        s["rejections"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--encoding"),
+        "{s}"
+    );
+    let o = run(
+        d.path(),
+        &["registry", "import", ws, "--encoding", "klingon"],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
@@ -303,7 +319,12 @@ fn serials_a_spreadsheet_rewrote_are_imported_with_a_warning_naming_the_line() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|w| (w["line"].as_u64().unwrap(), w["message"].as_str().unwrap().to_string()))
+        .map(|w| {
+            (
+                w["line"].as_u64().unwrap(),
+                w["message"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let lines: Vec<u64> = {
         let mut l: Vec<u64> = warned.iter().map(|w| w.0).collect();
@@ -317,7 +338,10 @@ fn serials_a_spreadsheet_rewrote_are_imported_with_a_warning_naming_the_line() {
     assert!(msg(20).contains("scientific notation"), "{}", msg(20));
     // People see them too.
     let text = ok(d.path(), &["registry", "import", w.to_str().unwrap()]);
-    assert!(text.contains("warning ") && text.contains(":20: serial"), "{text}");
+    assert!(
+        text.contains("warning ") && text.contains(":20: serial"),
+        "{text}"
+    );
 }
 
 /// Runs `tracenet ARGS` and returns its output and peak resident memory (KiB).
@@ -381,13 +405,26 @@ fn a_csv_row_over_max_line_bytes_is_skipped_as_it_is_read_never_held() {
     std::fs::write(&e, "record_id,date,kind\nC1,2008-02-12,manufactured\n").unwrap();
     let (o, peak_kib) = run_measured(
         d.path(),
-        &["--json", "registry", "import", w.to_str().unwrap(), "--events", e.to_str().unwrap()],
+        &[
+            "--json",
+            "registry",
+            "import",
+            w.to_str().unwrap(),
+            "--events",
+            e.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(counts(&s), [2, 0, 0, 1], "{s}");
     assert_eq!(s["rejections"][0]["line"], 3, "{s}");
-    assert!(s["rejections"][0]["reason"].as_str().unwrap().contains("4096"), "{s}");
+    assert!(
+        s["rejections"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("4096"),
+        "{s}"
+    );
     eprintln!("peak resident memory of an import with a 200 MiB row: {peak_kib} KiB");
     // On the old code the 200 MiB row took about 585 MiB.
     assert!(peak_kib < 150 * 1024, "peak resident memory {peak_kib} KiB");
@@ -398,8 +435,26 @@ fn replace_undoes_a_wrong_import_and_remove_takes_ids_all_or_none() {
     let d = init("DE");
     let good = d.path().join("good.jsonl");
     let wrong = d.path().join("wrong.jsonl");
-    std::fs::write(&good, format!("{}\n{}\n{}\n", record("A1", "BP1"), record("A2", "BP2"), record("A3", "BP3"))).unwrap();
-    std::fs::write(&wrong, format!("{}\n{}\n{}\n", record("A1", "XX1"), record("W1", "BP7"), record("W2", "BP8"))).unwrap();
+    std::fs::write(
+        &good,
+        format!(
+            "{}\n{}\n{}\n",
+            record("A1", "BP1"),
+            record("A2", "BP2"),
+            record("A3", "BP3")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &wrong,
+        format!(
+            "{}\n{}\n{}\n",
+            record("A1", "XX1"),
+            record("W1", "BP7"),
+            record("W2", "BP8")
+        ),
+    )
+    .unwrap();
     ok(d.path(), &["registry", "import", good.to_str().unwrap()]);
     let before = d.path().join("before.jsonl");
     ok(d.path(), &["registry", "export", before.to_str().unwrap()]);
@@ -409,12 +464,26 @@ fn replace_undoes_a_wrong_import_and_remove_takes_ids_all_or_none() {
     // A replacement with a bad line, or without records, changes nothing.
     let bad = d.path().join("bad.jsonl");
     std::fs::write(&bad, format!("{}\nnot json\n", record("A1", "BP1"))).unwrap();
-    let o = run(d.path(), &["registry", "import", "--replace", bad.to_str().unwrap()]);
-    assert!(!o.status.success() && stderr(&o).contains("--replace: nothing changed"), "{}", stderr(&o));
+    let o = run(
+        d.path(),
+        &["registry", "import", "--replace", bad.to_str().unwrap()],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("--replace: nothing changed"),
+        "{}",
+        stderr(&o)
+    );
     let empty = d.path().join("empty.jsonl");
     std::fs::write(&empty, "\n").unwrap();
-    let o = run(d.path(), &["registry", "import", "--replace", empty.to_str().unwrap()]);
-    assert!(!o.status.success() && stderr(&o).contains("would empty it"), "{}", stderr(&o));
+    let o = run(
+        d.path(),
+        &["registry", "import", "--replace", empty.to_str().unwrap()],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("would empty it"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(json(d.path(), &["registry", "stats"])["records"], 5);
 
     // The last good export, as a replacement: the registry is as it was.
@@ -423,13 +492,20 @@ fn replace_undoes_a_wrong_import_and_remove_takes_ids_all_or_none() {
     assert_eq!(s["removed"], 2, "{s}");
     let after = d.path().join("after.jsonl");
     ok(d.path(), &["registry", "export", after.to_str().unwrap()]);
-    assert_eq!(std::fs::read(&before).unwrap(), std::fs::read(&after).unwrap());
+    assert_eq!(
+        std::fs::read(&before).unwrap(),
+        std::fs::read(&after).unwrap()
+    );
     let prefixes = json(d.path(), &["registry", "prefixes"]);
     assert_eq!(prefixes["prefixes"][0][1], 3, "{prefixes}");
 
     // An unknown id removes nothing; known ones go, with their counts.
     let o = run(d.path(), &["registry", "remove", "A1", "X9"]);
-    assert!(!o.status.success() && stderr(&o).contains("no record X9"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("no record X9"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(json(d.path(), &["registry", "stats"])["records"], 3);
     let r = json(d.path(), &["registry", "remove", "A1", "A3"]);
     assert_eq!(r["removed"], 2, "{r}");
@@ -446,7 +522,9 @@ fn replace_undoes_a_wrong_import_and_remove_takes_ids_all_or_none() {
 /// Whether `bytes` hold a control character other than a line end or tab
 /// (a progress bar's escape sequences and carriage returns).
 fn has_control(bytes: &[u8]) -> bool {
-    bytes.iter().any(|b| (*b < 0x20 && *b != b'\n' && *b != b'\t') || *b == 0x7f)
+    bytes
+        .iter()
+        .any(|b| (*b < 0x20 && *b != b'\n' && *b != b'\t') || *b == 0x7f)
 }
 
 #[test]
@@ -454,12 +532,24 @@ fn progress_is_drawn_on_a_terminal_only_and_never_with_json() {
     let d = init("DE");
     let f = d.path().join("gen.jsonl");
     let fs = f.to_str().unwrap();
-    ok(d.path(), &["registry", "generate", "--state", "DE", "--count", "50000", "--out", fs]);
+    ok(
+        d.path(),
+        &[
+            "registry", "generate", "--state", "DE", "--count", "50000", "--out", fs,
+        ],
+    );
     // Not a terminal (the test's pipes): no control characters, with or without --json.
-    for args in [vec!["registry", "import", fs], vec!["--json", "registry", "import", fs]] {
+    for args in [
+        vec!["registry", "import", fs],
+        vec!["--json", "registry", "import", fs],
+    ] {
         let o = run(d.path(), &args);
         assert!(o.status.success(), "{}", stderr(&o));
-        assert!(!has_control(&o.stdout) && !has_control(&o.stderr), "{args:?}: {:?}", stderr(&o));
+        assert!(
+            !has_control(&o.stdout) && !has_control(&o.stderr),
+            "{args:?}: {:?}",
+            stderr(&o)
+        );
     }
     let out = d.path().join("out.jsonl");
     let o = run(d.path(), &["registry", "export", out.to_str().unwrap()]);
@@ -480,15 +570,28 @@ fn progress_is_drawn_on_a_terminal_only_and_never_with_json() {
         o.stdout
     };
     let drawn = on_tty("");
-    assert!(has_control(&drawn) && String::from_utf8_lossy(&drawn).contains("importing"), "{}", String::from_utf8_lossy(&drawn));
+    assert!(
+        has_control(&drawn) && String::from_utf8_lossy(&drawn).contains("importing"),
+        "{}",
+        String::from_utf8_lossy(&drawn)
+    );
     let quiet = on_tty("--json");
-    assert!(!String::from_utf8_lossy(&quiet).contains("importing"), "{}", String::from_utf8_lossy(&quiet));
-    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&quiet).trim()).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&quiet).contains("importing"),
+        "{}",
+        String::from_utf8_lossy(&quiet)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&quiet).trim()).unwrap();
     assert_eq!(v["unchanged"], 50000, "{v}");
 }
 
 /// Waits for `child` to exit within `within`; its status, or a panic naming `what`.
-fn exits_within(child: &mut std::process::Child, within: std::time::Duration, what: &str) -> std::process::ExitStatus {
+fn exits_within(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
     fed::wait_for(what, within, || child.try_wait().unwrap())
 }
 
@@ -522,7 +625,8 @@ fn child_stderr(child: &mut std::process::Child) -> String {
 }
 
 #[test]
-fn through_the_node_lines_are_bounded_by_its_limit_endless_sources_are_refused_and_it_stops_in_time() {
+fn through_the_node_lines_are_bounded_by_its_limit_endless_sources_are_refused_and_it_stops_in_time()
+ {
     use std::time::Duration;
     let mut fed = fed::Federation::start_with(vec![fed::NodeSpec::member("DE", Vec::new())], |n| {
         set_max_line_bytes(&n.dir, 1024)
@@ -534,35 +638,84 @@ fn through_the_node_lines_are_bounded_by_its_limit_endless_sources_are_refused_a
     let f = dir.join("long.jsonl");
     let long = record("L2", "BP2").replace(
         r#""events":[]"#,
-        &format!(r#""events":[{{"date":"2001-02-03","kind":"manufactured","note":"{}"}}]"#, "n".repeat(1500)),
+        &format!(
+            r#""events":[{{"date":"2001-02-03","kind":"manufactured","note":"{}"}}]"#,
+            "n".repeat(1500)
+        ),
     );
     std::fs::write(&f, format!("{}\n{long}\n", record("L1", "BP1"))).unwrap();
     let s = de.json(&["registry", "import", f.to_str().unwrap()]);
     assert_eq!(counts(&s), [1, 0, 0, 1], "{s}");
-    assert!(s["rejections"][0]["reason"].as_str().unwrap().contains("at most 1024"), "{s}");
+    assert!(
+        s["rejections"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1024"),
+        "{s}"
+    );
 
     // A device and a FIFO without a writer are refused at once, not read for ever.
     let fifo = dir.join("pipe.jsonl");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    for (source, kind) in [("/dev/zero", "character device"), (fifo.to_str().unwrap(), "FIFO")] {
-        let mut c = Reaped(spawn(&dir, &["registry", "import", "--format", "jsonl", source]));
-        let status = exits_within(&mut c.0, Duration::from_secs(20), &format!("the import of {source} to end"));
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (source, kind) in [
+        ("/dev/zero", "character device"),
+        (fifo.to_str().unwrap(), "FIFO"),
+    ] {
+        let mut c = Reaped(spawn(
+            &dir,
+            &["registry", "import", "--format", "jsonl", source],
+        ));
+        let status = exits_within(
+            &mut c.0,
+            Duration::from_secs(20),
+            &format!("the import of {source} to end"),
+        );
         let err = child_stderr(&mut c.0);
-        assert!(!status.success() && err.contains(kind) && err.contains("copy it to a file"), "{err}");
+        assert!(
+            !status.success() && err.contains(kind) && err.contains("copy it to a file"),
+            "{err}"
+        );
     }
 
-    // A file that takes for ever to read (1 TiB, sparse): stopping the node
-    // stops the import, and the node exits in time, saying so to the client.
+    // A file that takes for ever to read (1 TiB, sparse): a client that goes
+    // away (Ctrl-C) takes its import with it...
     let huge = dir.join("huge.jsonl");
-    std::fs::File::create(&huge).unwrap().set_len(1 << 40).unwrap();
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let started = |log: &str, what: &str| {
+        log.lines()
+            .filter(|l| l.contains(what) && l.contains("huge.jsonl"))
+            .count()
+    };
+    let mut gone = Reaped(spawn(&dir, &["registry", "import", huge.to_str().unwrap()]));
+    fed::wait_for(
+        "the node to start the import",
+        Duration::from_secs(30),
+        || (started(&de.log(), "registry import started") == 1).then_some(()),
+    );
+    gone.0.kill().unwrap();
+    fed::wait_for(
+        "the node to stop the import of the client gone",
+        Duration::from_secs(20),
+        || (started(&de.log(), "registry import stopped") == 1).then_some(()),
+    );
+    // ...and stopping the node stops the import, and the node exits in time,
+    // saying so to the client.
     let mut client = Reaped(spawn(&dir, &["registry", "import", huge.to_str().unwrap()]));
     let client = &mut client.0;
-    fed::wait_for("the node to start the import", Duration::from_secs(30), || {
-        de.log()
-            .lines()
-            .any(|l| l.contains("registry import started") && l.contains("huge.jsonl"))
-            .then_some(())
-    });
+    fed::wait_for(
+        "the node to start the import",
+        Duration::from_secs(30),
+        || (started(&de.log(), "registry import started") == 2).then_some(()),
+    );
     let started = std::time::Instant::now();
     de.signal("TERM");
     let node = fed.node_mut("DE").child.as_mut().unwrap();
@@ -577,7 +730,11 @@ fn through_the_node_lines_are_bounded_by_its_limit_endless_sources_are_refused_a
 
 #[test]
 fn remove_replace_and_export_to_standard_output_work_through_the_running_node() {
-    let records = vec![record("A1", "BP1"), record("A2", "BP2"), record("A3", "BP3")];
+    let records = vec![
+        record("A1", "BP1"),
+        record("A2", "BP2"),
+        record("A3", "BP3"),
+    ];
     let fed = fed::Federation::start(vec![fed::NodeSpec::member("DE", records)]);
     let de = fed.node("DE");
     let dir = de.dir.clone();
@@ -586,7 +743,12 @@ fn remove_replace_and_export_to_standard_output_work_through_the_running_node() 
     assert!(o.status.success(), "{}", stderr(&o));
     let ids: Vec<String> = stdout(&o)
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(ids, ["A1", "A2", "A3"]);
     assert!(!dir.join("-").exists());
@@ -596,14 +758,22 @@ fn remove_replace_and_export_to_standard_output_work_through_the_running_node() 
     assert_eq!(std::fs::read(&file).unwrap(), o.stdout);
 
     let o = run(&dir, &["registry", "remove", "A1", "X9"]);
-    assert!(!o.status.success() && stderr(&o).contains("no record X9"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("no record X9"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(de.json(&["registry", "remove", "A1"])["removed"], 1);
     assert!(!run(&dir, &["registry", "show", "A1"]).status.success());
 
     let keep = dir.join("keep.jsonl");
     std::fs::write(&keep, format!("{}\n", record("A2", "BP2"))).unwrap();
     let s = de.json(&["registry", "import", "--replace", keep.to_str().unwrap()]);
-    assert_eq!((s["unchanged"].as_u64(), s["removed"].as_u64()), (Some(1), Some(1)), "{s}");
+    assert_eq!(
+        (s["unchanged"].as_u64(), s["removed"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
     assert_eq!(de.json(&["registry", "stats"])["records"], 1);
 
     let audit = de.json(&["audit", "show"]);
@@ -611,16 +781,31 @@ fn remove_replace_and_export_to_standard_output_work_through_the_running_node() 
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("registry") || k == "records_removed"))
-        .map(|e| (e["kind"].as_str().unwrap().to_string(), e["outcome"].as_str().unwrap_or("").to_string()))
+        .filter(|e| {
+            e["kind"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("registry") || k == "records_removed")
+        })
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         entries,
         [
             // The import before the node started, written offline.
-            ("registry_imported".to_string(), "added 3, updated 0, unchanged 0, rejected 0, removed 0".to_string()),
+            (
+                "registry_imported".to_string(),
+                "added 3, updated 0, unchanged 0, rejected 0, removed 0".to_string()
+            ),
             ("records_removed".to_string(), "removed 1".to_string()),
-            ("registry_replaced".to_string(), "added 0, updated 0, unchanged 1, rejected 0, removed 1".to_string()),
+            (
+                "registry_replaced".to_string(),
+                "added 0, updated 0, unchanged 1, rejected 0, removed 1".to_string()
+            ),
         ],
         "{audit}"
     );

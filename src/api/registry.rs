@@ -145,7 +145,16 @@ async fn import(State(node): State<Node>, JsonBody(r): JsonBody<ImportRequest>) 
     let file = r.file;
     tracing::info!(file = %file.display(), replace = opts.replace, "registry import started");
     let work = tokio::task::spawn_blocking(move || {
-        registry::import::import_file(&reg, &file, &opts, &mut |_| {})
+        let done = registry::import::import_file(&reg, &file, &opts, &mut |_| {});
+        let file = file.display();
+        match &done {
+            Ok(s) => tracing::info!(%file, counts = %s.counts_text(), "registry import finished"),
+            Err(ImportError::Stopped { written, .. }) => {
+                tracing::info!(%file, written, "registry import stopped")
+            }
+            Err(e) => tracing::info!(%file, error = %e, "registry import refused"),
+        }
+        done
     });
     // Tracked, so that shutdown waits (briefly) for the answer saying it stopped.
     let summary = node

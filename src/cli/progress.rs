@@ -30,7 +30,9 @@ pub fn bar(ctx: &Context, len: Option<u64>, unit: Unit, what: &str) -> Option<Pr
         Some(_) => format!("{what} [{{bar:30}}] {count} {{msg}}"),
         None => match unit {
             Unit::Bytes => format!("{what} {{spinner}} {{bytes}} ({{bytes_per_sec}}) {{msg}}"),
-            Unit::Records => format!("{what} {{spinner}} {{human_pos}} records ({{per_sec}}) {{msg}}"),
+            Unit::Records => {
+                format!("{what} {{spinner}} {{human_pos}} records ({{per_sec}}) {{msg}}")
+            }
         },
     };
     let b = match len {

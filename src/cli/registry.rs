@@ -246,7 +246,12 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
                 encoding: a.encoding.map(|e| e.name().to_string()),
             };
             let started = std::time::Instant::now();
-            let bar = progress::bar(ctx, None, progress::Unit::Records, "importing through the running node");
+            let bar = progress::bar(
+                ctx,
+                None,
+                progress::Unit::Records,
+                "importing through the running node",
+            );
             let s: Result<ImportSummary, _> = c.post("/v1/registry/import", &req).await;
             if let Some(b) = bar {
                 b.finish_and_clear();
@@ -384,7 +389,11 @@ fn import(
             b.set_message(crate::model::count(p.records, "record"));
         } else if !ctx.json && p.records >= next {
             // Plain lines for a log, and none with --json.
-            eprintln!("{}: {} read", file.display(), crate::model::count(p.records, "record"));
+            eprintln!(
+                "{}: {} read",
+                file.display(),
+                crate::model::count(p.records, "record")
+            );
             next = p.records + 100_000;
         }
     });
@@ -417,7 +426,9 @@ enum Destination {
 impl Destination {
     fn new(file: &Path) -> anyhow::Result<Self> {
         if file == Path::new("-") {
-            return Ok(Destination::Stdout(BufWriter::new(std::io::stdout().lock())));
+            return Ok(Destination::Stdout(BufWriter::new(
+                std::io::stdout().lock(),
+            )));
         }
         let dir = match file.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -481,7 +492,7 @@ fn export(ctx: &Context, reg: &Registry, file: &Path) -> anyhow::Result<()> {
         serde_json::to_writer(&mut *w, &rec?).map_err(std::io::Error::from)?;
         w.write_all(b"\n")?;
         n += 1;
-        if n % 1024 == 0
+        if n.is_multiple_of(1024)
             && let Some(b) = &bar
         {
             b.set_position(n);
@@ -512,7 +523,12 @@ async fn export_via_node(
             "/v1/registry/export",
             crate::api::RECORDS_HEADER,
             |total| {
-                let _ = bar.set(progress::bar(ctx, total, progress::Unit::Records, "exporting"));
+                let _ = bar.set(progress::bar(
+                    ctx,
+                    total,
+                    progress::Unit::Records,
+                    "exporting",
+                ));
             },
             |chunk| {
                 w.write_all(chunk)?;

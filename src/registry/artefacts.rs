@@ -31,9 +31,7 @@ pub fn scientific_notation(serial: &str) -> Option<String> {
     let s = serial.trim();
     let (mantissa, exponent) = s.split_once(['E', 'e'])?;
     let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
-    let (whole, fraction) = mantissa
-        .split_once(['.', ','])
-        .unwrap_or((mantissa, "0"));
+    let (whole, fraction) = mantissa.split_once(['.', ',']).unwrap_or((mantissa, "0"));
     let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
     let looks = whole.len() == 1 && digits(whole) && digits(fraction) && digits(exponent);
     looks.then(|| {

@@ -38,7 +38,10 @@ impl<'a> CsvRow<'a> {
 
 /// What reading the next row gives.
 pub enum RowItem<'a> {
-    Row { line: u64, row: CsvRow<'a> },
+    Row {
+        line: u64,
+        row: CsvRow<'a>,
+    },
     /// Longer than the limit: skipped, its length counted as read up to its
     /// end. `head` holds the fields complete within the limit (an events
     /// row's `record_id`, to refuse its weapon), or none if not UTF-8.
@@ -54,7 +57,11 @@ pub enum RowItem<'a> {
         expected: usize,
     },
     /// Not UTF-8: the field (by position) and the first bad byte.
-    NotUtf8 { line: u64, field: usize, byte: u8 },
+    NotUtf8 {
+        line: u64,
+        field: usize,
+        byte: u8,
+    },
 }
 
 /// A CSV file read row by row, each at most `max` bytes.
@@ -185,7 +192,10 @@ impl<R: BufRead> CsvRows<R> {
         let len = ends.last().copied().unwrap_or(0);
         let head = match std::str::from_utf8(&self.out[..len]) {
             Ok(text) => CsvRow { text, ends },
-            Err(_) => CsvRow { text: "", ends: &[] },
+            Err(_) => CsvRow {
+                text: "",
+                ends: &[],
+            },
         };
         RowItem::TooLong { line, bytes, head }
     }
@@ -269,11 +279,20 @@ mod tests {
         let mut out = Vec::new();
         while let Some(item) = r.next_row().unwrap() {
             out.push(match item {
-                RowItem::Row { line, row } => format!("{line}:{}", row.iter().collect::<Vec<_>>().join("|")),
-                RowItem::TooLong { line, bytes, head } => {
-                    format!("{line}:long {bytes} {}", head.iter().collect::<Vec<_>>().join("|"))
+                RowItem::Row { line, row } => {
+                    format!("{line}:{}", row.iter().collect::<Vec<_>>().join("|"))
                 }
-                RowItem::Fields { line, found, expected } => {
+                RowItem::TooLong { line, bytes, head } => {
+                    format!(
+                        "{line}:long {bytes} {}",
+                        head.iter().collect::<Vec<_>>().join("|")
+                    )
+                }
+                RowItem::Fields {
+                    line,
+                    found,
+                    expected,
+                } => {
                     format!("{line}:fields {found}/{expected}")
                 }
                 RowItem::NotUtf8 { line, field, byte } => format!("{line}:utf8 {field} {byte:#x}"),
@@ -286,13 +305,19 @@ mod tests {
     fn lines_are_those_rows_start_on_with_any_line_ends() {
         let lf = b"id,serial\nA,1\n\nB,\"2\nx\"\nC,3\n";
         let crlf = b"id,serial\r\nA,1\r\n\r\nB,\"2\r\nx\"\r\nC,3\r\n";
-        assert_eq!(rows(lf, 1000, None), ["1:id|serial", "2:A|1", "4:B|2\nx", "6:C|3"]);
+        assert_eq!(
+            rows(lf, 1000, None),
+            ["1:id|serial", "2:A|1", "4:B|2\nx", "6:C|3"]
+        );
         assert_eq!(
             rows(crlf, 1000, None),
             ["1:id|serial", "2:A|1", "4:B|2\r\nx", "6:C|3"]
         );
         // No line end after the last row.
-        assert_eq!(rows(b"id,serial\r\nA,1", 1000, None), ["1:id|serial", "2:A|1"]);
+        assert_eq!(
+            rows(b"id,serial\r\nA,1", 1000, None),
+            ["1:id|serial", "2:A|1"]
+        );
     }
 
     #[test]
@@ -313,11 +338,23 @@ mod tests {
 
     #[test]
     fn the_separator_is_the_one_that_splits_the_header_into_known_columns() {
-        assert_eq!(choose_separator(b"id;manufacturer;serial\r\n", &["id", "serial", "manufacturer"]), b';');
-        assert_eq!(choose_separator(b"\xef\xbb\xbf\"id\",\"serial\"\n", &["id", "serial"]), b',');
+        assert_eq!(
+            choose_separator(
+                b"id;manufacturer;serial\r\n",
+                &["id", "serial", "manufacturer"]
+            ),
+            b';'
+        );
+        assert_eq!(
+            choose_separator(b"\xef\xbb\xbf\"id\",\"serial\"\n", &["id", "serial"]),
+            b','
+        );
         assert_eq!(choose_separator(b"id\tserial\n", &["id", "serial"]), b'\t');
         // A semicolon inside a quoted name does not count.
-        assert_eq!(choose_separator(b"\"a;b\",id,serial\n", &["id", "serial"]), b',');
+        assert_eq!(
+            choose_separator(b"\"a;b\",id,serial\n", &["id", "serial"]),
+            b','
+        );
         assert_eq!(choose_separator(b"nothing known\n", &["id"]), b',');
         assert_eq!(
             rows(b"id;serial\nA;1,5\n", 1000, None),

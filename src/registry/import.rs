@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::artefacts::{LeadingZeros, scientific_notation};
 use super::csv_rows::{CsvRow, CsvRows, RowItem};
-use super::source::{self, SourceError, SourceOptions};
+use super::source::{self, Input, SourceError, SourceOptions};
 use super::{Event, MarkingPrefix, NationalText, Record, RecordId, Registry, RegistryError};
 use crate::marking::{ImportMark, MakerTable, Marking, MarkingFields, Suggestion};
 use crate::model::{
@@ -435,11 +435,14 @@ pub fn import_file(
     }
     write(&mut pending, &mut summary, seen)?;
     if let Some(kept) = kept {
-        summary.removed = reg.remove_unless(
-            &|id| kept.contains(id),
-            opts.source.stop.as_deref(),
-        )?;
-        if opts.source.stop.as_deref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+        summary.removed =
+            reg.remove_unless(&|id| kept.contains(id), opts.source.stop.as_deref())?;
+        if opts
+            .source
+            .stop
+            .as_deref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
             return Err(stopped(&summary));
         }
     }
@@ -568,7 +571,7 @@ impl<R: BufRead> BoundedLines<R> {
 
 fn read_json_lines(
     path: &Path,
-    input: Box<dyn BufRead + Send>,
+    input: Input,
     max: usize,
     sink: &mut Sink<'_>,
 ) -> Result<(), ImportError> {
@@ -679,10 +682,10 @@ const EVENT_COLUMNS: &[(&str, bool)] = &[
 /// silently).
 fn open_csv(
     path: &Path,
-    input: Box<dyn BufRead + Send>,
+    input: Input,
     opts: &ImportOptions,
     spec: &[(&str, bool)],
-) -> Result<(CsvRows<Box<dyn BufRead + Send>>, HashMap<String, usize>), ImportError> {
+) -> Result<(CsvRows<Input>, HashMap<String, usize>), ImportError> {
     let names: Vec<&str> = spec.iter().map(|(n, _)| *n).collect();
     let header = |reason: String| ImportError::Header {
         path: path.to_path_buf(),
@@ -692,7 +695,11 @@ fn open_csv(
         .map_err(|e| ImportError::read(path, e))?;
     let sep = rows.delimiter();
     let cells: Vec<String> = match rows.next_row().map_err(|e| ImportError::read(path, e))? {
-        None => return Err(header("empty: a CSV file starts with its header row".into())),
+        None => {
+            return Err(header(
+                "empty: a CSV file starts with its header row".into(),
+            ));
+        }
         Some(RowItem::Row { row, .. }) => row.iter().map(str::to_string).collect(),
         Some(RowItem::TooLong { bytes, .. }) => {
             return Err(header(format!(
@@ -891,7 +898,10 @@ fn read_events(path: &Path, opts: &ImportOptions) -> Result<EventRows, ImportErr
                 line,
                 found,
                 expected,
-            }) => (String::new(), reject(line, None, width_reason(found, expected, opts.delimiter))),
+            }) => (
+                String::new(),
+                reject(line, None, width_reason(found, expected, opts.delimiter)),
+            ),
             Some(RowItem::NotUtf8 { line, field, byte }) => (
                 String::new(),
                 reject(line, column_at(&cols, field), utf8_reason(byte)),
@@ -918,12 +928,14 @@ fn utf8_reason(byte: u8) -> String {
 
 /// The name of the column at position `i`.
 fn column_at(cols: &HashMap<String, usize>, i: usize) -> Option<String> {
-    cols.iter().find(|(_, at)| **at == i).map(|(n, _)| n.clone())
+    cols.iter()
+        .find(|(_, at)| **at == i)
+        .map(|(n, _)| n.clone())
 }
 
 fn read_csv(
     path: &Path,
-    input: Box<dyn BufRead + Send>,
+    input: Input,
     opts: &ImportOptions,
     sink: &mut Sink<'_>,
 ) -> Result<(), ImportError> {

@@ -27,8 +27,8 @@ use serde::Serialize;
 pub use import::{
     ImportError, ImportFormat, ImportOptions, ImportSummary, NewMaker, Progress, Rejection, Warning,
 };
-pub use source::SourceOptions;
 pub use record::{Event, MAX_EVENTS, NationalText, Record, RecordId};
+pub use source::SourceOptions;
 
 use crate::marking::{
     MakerError, MakerTable, MarkingPrefix, MatchQuality, SerialError, SerialQuery, fold_maker,

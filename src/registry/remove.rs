@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{BATCH, Counters, RecordId, Registry, RegistryError, corrupt_index, decode_kept, ids, keys};
+use super::{
+    BATCH, Counters, RecordId, Registry, RegistryError, corrupt_index, decode_kept, ids, keys,
+};
 
 impl Registry {
     /// Removes the records with these ids, all or none: if any id is not held,

@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use encoding_rs::Encoding;
 
+/// An import's input: UTF-8 bytes, buffered.
+pub type Input = Box<dyn BufRead + Send>;
+
 /// Bytes read from the file at a time.
 const BUFFER: usize = 1 << 16;
 
@@ -70,7 +73,7 @@ pub fn open(
     path: &Path,
     opts: &SourceOptions,
     counter: Option<Arc<AtomicU64>>,
-) -> Result<Box<dyn BufRead + Send>, SourceError> {
+) -> Result<Input, SourceError> {
     let io_err = |source| SourceError::Io {
         path: path.to_path_buf(),
         source,
@@ -99,10 +102,12 @@ pub fn open(
         // line, to name the line), UTF-16 with a byte order mark is decoded.
         None => decode.utf8_passthru(true),
     };
-    Ok(Box::new(BufReader::with_capacity(
-        BUFFER,
-        decode.build(guarded),
-    )))
+    // The decoder's own buffer serves only a named encoding; UTF-8 is read
+    // straight into the line reader's.
+    let decoded = decode
+        .build_with_buffer(guarded, vec![0; BUFFER])
+        .map_err(io_err)?;
+    Ok(Box::new(BufReader::with_capacity(BUFFER, decoded)))
 }
 
 /// Opens without blocking: a FIFO without a writer would otherwise hold the
@@ -153,7 +158,11 @@ struct Guarded<R> {
 
 impl<R: Read> Read for Guarded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+        if self
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
             return Err(io::Error::other(Stopped));
         }
         let n = self.inner.read(buf)?;
