@@ -712,7 +712,8 @@ fn open_csv(
                 "the header row is not UTF-8 (byte {byte:#04x}); {ENCODING_HINT}"
             )));
         }
-        Some(RowItem::Fields { .. }) => unreachable!("the header sets the width"),
+        // The header sets the width: it cannot differ from it.
+        Some(RowItem::Fields { .. }) => return Err(header("unreadable header row".into())),
     };
     let mut at = HashMap::new();
     for (i, h) in cells.iter().enumerate() {

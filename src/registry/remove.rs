@@ -139,3 +139,98 @@ impl Registry {
         Ok((batch, n))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::marking::MakerTable;
+
+    fn record(id: &str, maker: &str, cc: &str, serial: &str, import: &str) -> super::super::Record {
+        serde_json::from_str(&format!(
+            r#"{{"id":"{id}","marking":{{"manufacturer":"{maker}","country":"{cc}","serial":"{serial}",
+                "imports":[{{"country":"{import}","year":2009}}]}},"category":"pistol"}}"#
+        ))
+        .unwrap()
+    }
+
+    fn registry() -> (tempfile::TempDir, Registry) {
+        let d = tempfile::tempdir().unwrap();
+        let db = sled::open(d.path().join("db")).unwrap();
+        let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+        (d, reg)
+    }
+
+    /// What the counters say, and what a full read finds.
+    fn counted_and_found(reg: &Registry) -> ((u64, Vec<(String, u64)>, Vec<(String, u64)>), usize) {
+        let prefixes = reg
+            .prefixes()
+            .unwrap()
+            .into_iter()
+            .map(|(p, n)| (p.to_string(), n))
+            .collect();
+        let imports = reg
+            .import_countries()
+            .unwrap()
+            .into_iter()
+            .map(|(c, n)| (c.to_string(), n))
+            .collect();
+        let found = reg.records().map(|r| r.unwrap()).count();
+        ((reg.len().unwrap(), prefixes, imports), found)
+    }
+
+    #[test]
+    fn removals_across_buckets_keep_records_buckets_and_counters_agreed() {
+        let (_d, reg) = registry();
+        let recs: Vec<_> = (0..1_000)
+            .map(|i| {
+                let (maker, cc, import) = if i % 2 == 0 {
+                    ("Glock", "AT", "NG")
+                } else {
+                    ("Walther", "DE", "KE")
+                };
+                record(&format!("B{i:05}"), maker, cc, &format!("S{i:05}"), import)
+            })
+            .collect();
+        reg.put_all(recs).unwrap();
+        // All or none: one unknown id removes nothing.
+        let ids = |r: std::ops::Range<usize>| -> Vec<RecordId> {
+            r.map(|i| RecordId::parse(&format!("B{i:05}")).unwrap())
+                .collect()
+        };
+        let mut some = ids(0..3);
+        some.push(RecordId::parse("NOPE").unwrap());
+        assert!(matches!(reg.remove(&some), Err(RegistryError::NoSuchRecords(m)) if m == ["NOPE"]));
+        assert_eq!(reg.len().unwrap(), 1_000);
+        // A whole bucket's worth and more, from the first bucket on.
+        assert_eq!(reg.remove(&ids(0..200)).unwrap(), 200);
+        assert!(
+            reg.get(&RecordId::parse("B00000").unwrap())
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            reg.get(&RecordId::parse("B00200").unwrap())
+                .unwrap()
+                .is_some()
+        );
+        // Every odd id (all of DE's Walthers, with their KE import marks).
+        let removed = reg
+            .remove_unless(&|id| id[1..].parse::<u32>().unwrap() % 2 == 0, None)
+            .unwrap();
+        assert_eq!(removed, 400);
+        let ((len, prefixes, imports), found) = counted_and_found(&reg);
+        assert_eq!((len, found), (400, 400));
+        assert_eq!(prefixes, [("AT/GLOCK".to_string(), 400)]);
+        assert_eq!(imports, [("NG".to_string(), 400)]);
+        // Everything: the registry is empty, and takes records again.
+        assert_eq!(reg.remove_unless(&|_| false, None).unwrap(), 400);
+        let ((len, prefixes, imports), found) = counted_and_found(&reg);
+        assert_eq!((len, found, prefixes.len(), imports.len()), (0, 0, 0, 0));
+        let back = record("B00007", "Walther", "DE", "S7", "KE");
+        assert_eq!(reg.put_all(vec![back]).unwrap(), (1, 0, 0));
+        assert_eq!(counted_and_found(&reg).1, 1);
+        // A set stop flag removes nothing more.
+        let stop = AtomicBool::new(true);
+        assert_eq!(reg.remove_unless(&|_| false, Some(&stop)).unwrap(), 0);
+    }
+}
