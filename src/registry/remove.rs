@@ -160,22 +160,32 @@ mod tests {
         (d, reg)
     }
 
-    /// What the counters say, and what a full read finds.
-    fn counted_and_found(reg: &Registry) -> ((u64, Vec<(String, u64)>, Vec<(String, u64)>), usize) {
-        let prefixes = reg
-            .prefixes()
-            .unwrap()
-            .into_iter()
-            .map(|(p, n)| (p.to_string(), n))
-            .collect();
-        let imports = reg
-            .import_countries()
-            .unwrap()
-            .into_iter()
-            .map(|(c, n)| (c.to_string(), n))
-            .collect();
-        let found = reg.records().map(|r| r.unwrap()).count();
-        ((reg.len().unwrap(), prefixes, imports), found)
+    /// What the counters say.
+    struct Counted {
+        len: u64,
+        prefixes: Vec<(String, u64)>,
+        imports: Vec<(String, u64)>,
+    }
+
+    /// What the counters say, and how many records a full read finds.
+    fn counted_and_found(reg: &Registry) -> (Counted, usize) {
+        let counted = Counted {
+            len: reg.len().unwrap(),
+            prefixes: reg
+                .prefixes()
+                .unwrap()
+                .into_iter()
+                .map(|(p, n)| (p.to_string(), n))
+                .collect(),
+            imports: reg
+                .import_countries()
+                .unwrap()
+                .into_iter()
+                .map(|(c, n)| (c.to_string(), n))
+                .collect(),
+        };
+        let found = reg.records().inspect(|r| assert!(r.is_ok())).count();
+        (counted, found)
     }
 
     #[test]
@@ -218,14 +228,17 @@ mod tests {
             .remove_unless(&|id| id[1..].parse::<u32>().unwrap() % 2 == 0, None)
             .unwrap();
         assert_eq!(removed, 400);
-        let ((len, prefixes, imports), found) = counted_and_found(&reg);
-        assert_eq!((len, found), (400, 400));
-        assert_eq!(prefixes, [("AT/GLOCK".to_string(), 400)]);
-        assert_eq!(imports, [("NG".to_string(), 400)]);
+        let (c, found) = counted_and_found(&reg);
+        assert_eq!((c.len, found), (400, 400));
+        assert_eq!(c.prefixes, [("AT/GLOCK".to_string(), 400)]);
+        assert_eq!(c.imports, [("NG".to_string(), 400)]);
         // Everything: the registry is empty, and takes records again.
         assert_eq!(reg.remove_unless(&|_| false, None).unwrap(), 400);
-        let ((len, prefixes, imports), found) = counted_and_found(&reg);
-        assert_eq!((len, found, prefixes.len(), imports.len()), (0, 0, 0, 0));
+        let (c, found) = counted_and_found(&reg);
+        assert_eq!(
+            (c.len, found, c.prefixes.len(), c.imports.len()),
+            (0, 0, 0, 0)
+        );
         let back = record("B00007", "Walther", "DE", "S7", "KE");
         assert_eq!(reg.put_all(vec![back]).unwrap(), (1, 0, 0));
         assert_eq!(counted_and_found(&reg).1, 1);
