@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
+mod export;
+
 use super::{Context, progress};
 use crate::audit::AuditKind;
 use crate::config::Config;
@@ -148,7 +150,7 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
     };
     match cmd {
         RegistryCommand::Import(args) => import(ctx, &cfg, &db, &reg, &args),
-        RegistryCommand::Export { file } => export(ctx, &reg, &file),
+        RegistryCommand::Export { file } => export::export(ctx, &reg, &file),
         RegistryCommand::Remove { ids } => {
             let ids = parse_ids(&ids)?;
             let removed = reg.remove(&ids)?;
@@ -263,7 +265,7 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
             };
             ctx.emit(&out, |o| render_summary(o.file, o.summary, Some(o.seconds)))
         }
-        RegistryCommand::Export { file } => export_via_node(ctx, &c, &file).await,
+        RegistryCommand::Export { file } => export::export_via_node(ctx, &c, &file).await,
         RegistryCommand::Remove { ids } => {
             let req = RemoveRequest {
                 ids: parse_ids(&ids)?.iter().map(ToString::to_string).collect(),
@@ -413,141 +415,6 @@ fn import(
         seconds: started.elapsed().as_secs_f64(),
     };
     ctx.emit(&out, |o| render_summary(o.file, o.summary, Some(o.seconds)))
-}
-
-/// An export's destination: standard output, or a temporary file beside FILE
-/// that becomes FILE only once complete (a failed export leaves no file that
-/// looks whole).
-enum Destination {
-    Stdout(BufWriter<std::io::StdoutLock<'static>>),
-    File(BufWriter<tempfile::NamedTempFile>, PathBuf),
-}
-
-impl Destination {
-    fn new(file: &Path) -> anyhow::Result<Self> {
-        if file == Path::new("-") {
-            return Ok(Destination::Stdout(BufWriter::new(
-                std::io::stdout().lock(),
-            )));
-        }
-        let dir = match file.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::NamedTempFile::new_in(dir)
-            .with_context(|| format!("cannot create {}", file.display()))?;
-        Ok(Destination::File(
-            BufWriter::with_capacity(1 << 16, tmp),
-            file.to_path_buf(),
-        ))
-    }
-
-    fn writer(&mut self) -> &mut dyn Write {
-        match self {
-            Destination::Stdout(w) => w,
-            Destination::File(w, _) => w,
-        }
-    }
-
-    /// Flushes, and puts a file in place. Returns whether it was a file.
-    fn finish(self) -> anyhow::Result<bool> {
-        match self {
-            Destination::Stdout(mut w) => {
-                w.flush()?;
-                Ok(false)
-            }
-            Destination::File(w, file) => {
-                let tmp = w
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .with_context(|| format!("cannot write {}", file.display()))?;
-                tmp.persist(&file)
-                    .with_context(|| format!("cannot write {}", file.display()))?;
-                Ok(true)
-            }
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct Exported<'a> {
-    file: &'a Path,
-    records: u64,
-}
-
-fn render_exported(o: &Exported<'_>) -> String {
-    format!(
-        "{}: {} exported",
-        o.file.display(),
-        crate::model::count(o.records, "record")
-    )
-}
-
-fn export(ctx: &Context, reg: &Registry, file: &Path) -> anyhow::Result<()> {
-    let mut dest = Destination::new(file)?;
-    let bar = progress::bar(ctx, Some(reg.len()?), progress::Unit::Records, "exporting");
-    let mut n = 0u64;
-    let w = dest.writer();
-    for rec in reg.records() {
-        serde_json::to_writer(&mut *w, &rec?).map_err(std::io::Error::from)?;
-        w.write_all(b"\n")?;
-        n += 1;
-        if n.is_multiple_of(1024)
-            && let Some(b) = &bar
-        {
-            b.set_position(n);
-        }
-    }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    if dest.finish()? {
-        ctx.emit(&Exported { file, records: n }, render_exported)?;
-    }
-    Ok(())
-}
-
-/// Streams the running node's export into `file` (or standard output).
-async fn export_via_node(
-    ctx: &Context,
-    c: &crate::api::ApiClient,
-    file: &Path,
-) -> anyhow::Result<()> {
-    let mut dest = Destination::new(file)?;
-    // Made once the reply says how many records come.
-    let bar = std::cell::OnceCell::new();
-    let mut n = 0u64;
-    let w = dest.writer();
-    let streamed = c
-        .get_stream(
-            "/v1/registry/export",
-            crate::api::RECORDS_HEADER,
-            |total| {
-                let _ = bar.set(progress::bar(
-                    ctx,
-                    total,
-                    progress::Unit::Records,
-                    "exporting",
-                ));
-            },
-            |chunk| {
-                w.write_all(chunk)?;
-                n += chunk.iter().filter(|b| **b == b'\n').count() as u64;
-                if let Some(b) = bar.get().and_then(Option::as_ref) {
-                    b.set_position(n);
-                }
-                Ok(())
-            },
-        )
-        .await;
-    if let Some(b) = bar.get().and_then(Option::as_ref) {
-        b.finish_and_clear();
-    }
-    streamed?;
-    if dest.finish()? {
-        ctx.emit(&Exported { file, records: n }, render_exported)?;
-    }
-    Ok(())
 }
 
 fn writer_for(file: &Path) -> anyhow::Result<Box<dyn Write>> {
