@@ -162,8 +162,9 @@ fn csv_import_with_events() {
     let shown = json(d.path(), &["registry", "show", "C1"]);
     assert_eq!(shown["events"][0]["reference"], "IMP-1");
     let p = json(d.path(), &["registry", "prefixes"]);
-    assert_eq!(p["prefixes"][0][0], "IT/BERETTA");
-    assert_eq!(p["import_countries"][0][0], "DE");
+    assert_eq!(p["prefixes"][0]["prefix"], "IT/BERETTA");
+    assert_eq!(p["prefixes"][0]["records"], 1);
+    assert_eq!(p["import_countries"][0]["country"], "DE");
 }
 
 #[test]
@@ -321,7 +322,7 @@ fn init_and_roster_install_take_what_a_node_needs() {
     let anchor = common::json(
         root.path(),
         &["roster", "keygen", "--out", anchor_file.to_str().unwrap()],
-    )["public_key_base64"]
+    )["public_key"]
         .as_str()
         .unwrap()
         .to_string();
@@ -400,7 +401,7 @@ fn init_and_roster_install_take_what_a_node_needs() {
         ],
     );
     for (state, dir, role) in [("DE", &de, "member"), ("BE", &be, "bootstrap")] {
-        let key = common::json(dir, &["identity", "show"])["public_key_base64"]
+        let key = common::json(dir, &["identity", "show"])["public_key"]
             .as_str()
             .unwrap()
             .to_string();
@@ -507,6 +508,9 @@ fn import_names_the_makers_the_reference_table_does_not_know() {
     let s = json(d.path(), &["registry", "import", f.to_str().unwrap()]);
     assert_eq!(s["new_makers"][0]["manufacturer"], "Walhter", "{s:#}");
     assert_eq!(s["new_makers"][0]["prefix"], "DE/WALHTER", "{s:#}");
-    assert_eq!(s["new_makers"][0]["near"][0]["key"], "CARLWALTHER", "{s:#}");
+    assert_eq!(
+        s["new_makers"][0]["near"][0]["maker_key"], "CARLWALTHER",
+        "{s:#}"
+    );
     assert_eq!(s["new_makers"].as_array().unwrap().len(), 1, "{s:#}");
 }

@@ -272,7 +272,7 @@ fn policy_review_alerts_audit_and_canaries() {
         Duration::from_secs(20),
         || pending(de).into_iter().find(|i| i["requester"] == "SN"),
     );
-    let deadline = late["deadline"].as_u64().unwrap();
+    let deadline = common::secs(&late["deadline"]);
     wait_for("SN's time-to-live to pass", Duration::from_secs(10), || {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

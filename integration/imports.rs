@@ -497,7 +497,7 @@ fn replace_undoes_a_wrong_import_and_remove_takes_ids_all_or_none() {
         std::fs::read(&after).unwrap()
     );
     let prefixes = json(d.path(), &["registry", "prefixes"]);
-    assert_eq!(prefixes["prefixes"][0][1], 3, "{prefixes}");
+    assert_eq!(prefixes["prefixes"][0]["records"], 3, "{prefixes}");
 
     // An unknown id removes nothing; known ones go, with their counts.
     let o = run(d.path(), &["registry", "remove", "A1", "X9"]);
@@ -513,7 +513,7 @@ fn replace_undoes_a_wrong_import_and_remove_takes_ids_all_or_none() {
     ok(d.path(), &["registry", "show", "A2"]);
     assert_eq!(json(d.path(), &["registry", "stats"])["records"], 1);
     let prefixes = json(d.path(), &["registry", "prefixes"]);
-    assert_eq!(prefixes["prefixes"][0][1], 1, "{prefixes}");
+    assert_eq!(prefixes["prefixes"][0]["records"], 1, "{prefixes}");
     // Removed records come back with an import, as new.
     let s = import(d.path(), &[good.to_str().unwrap()]);
     assert_eq!(counts(&s), [2, 0, 1, 0], "{s}");

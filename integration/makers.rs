@@ -45,8 +45,11 @@ fn a_holder_of_fn_herstal_sa_answers_a_trace_for_fn_herstal() {
         NodeSpec::member("KE", Vec::new()),
     ]);
     let prefixes = fed.node("NL").json(&["registry", "prefixes"]);
-    assert_eq!(prefixes["prefixes"][0][0], "BE/FNHERSTAL", "{prefixes:#}");
-    assert_eq!(prefixes["prefixes"][0][1], 2, "{prefixes:#}");
+    assert_eq!(
+        prefixes["prefixes"][0]["prefix"], "BE/FNHERSTAL",
+        "{prefixes:#}"
+    );
+    assert_eq!(prefixes["prefixes"][0]["records"], 2, "{prefixes:#}");
     fed.wait_subscribed("KE", "tracenet/1/prefix/BE/FNHERSTAL", &["NL"]);
 
     let mut args = trace_args("FN Herstal", "BE", "1352-88017");

@@ -174,7 +174,7 @@ wait_for() {
 # --- 4. the regional organisation's anchor and roster (host binary) -----------------
 bin=$repo/target/debug/tracenet
 "$bin" --json roster keygen --out "$work/anchor.key" > "$work/anchor.json"
-ANCHOR=$(json "d['public_key_base64']" < "$work/anchor.json")
+ANCHOR=$(json "d['public_key']" < "$work/anchor.json")
 ROSTER=$work/roster.json
 "$bin" roster new --out "$ROSTER" --valid-from "$(date -u +%F)" --valid-until "$(date -u -d '+30 days' +%F)" > /dev/null
 

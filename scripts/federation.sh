@@ -28,7 +28,7 @@ json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 echo "== data directories under $root"
 "$bin" roster keygen --out "$root/anchor.key" --json > "$root/anchor.json"
-anchor=$(json_field "['public_key_base64']" < "$root/anchor.json")
+anchor=$(json_field "['public_key']" < "$root/anchor.json")
 today=$(date -u +%F)
 until=$(date -u -d '+365 days' +%F)
 "$bin" roster new --out "$root/roster.json" --valid-from "$today" --valid-until "$until" > /dev/null

@@ -88,3 +88,12 @@ pub fn http_get(dir: &Path, path: &str, with_token: bool) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// Unix seconds of an instant in command output (an RFC 3339 string).
+#[allow(dead_code)]
+pub fn secs(v: &serde_json::Value) -> u64 {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("{v} is not an RFC 3339 time"));
+    tracenet::model::instant::parse_rfc3339(s).unwrap()
+}

@@ -384,7 +384,9 @@ async fn honest_trace(client: ApiClient, serial: String) -> (f64, bool, String) 
 }
 
 fn audit_seq(n: &FedNode) -> u64 {
-    n.json(&["status"])["audit_head"][0].as_u64().unwrap_or(0)
+    n.json(&["status"])["audit_head"]["seq"]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 /// Waits until DE's audit head has stood still for a whole tally interval.

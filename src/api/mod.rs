@@ -20,7 +20,7 @@ pub use client::{ApiClient, ApiClientError};
 pub use registry::RECORDS_HEADER;
 pub use reply::status_of;
 pub use server::{HEADER_TIMEOUT, MAX_CONNECTIONS};
-pub use views::{AnswerView, TraceView, inbox_view, trace_view};
+pub use views::{AnswerView, InboxView, TraceView, inbox_view, trace_view};
 
 use crate::config::NodeSettings;
 use crate::node::Node;

@@ -53,20 +53,7 @@ async fn stats(State(node): State<Node>) -> Reply {
 
 async fn prefixes(State(node): State<Node>) -> Reply {
     let reg = registry_of(&node)?;
-    let v = blocking(move || {
-        let p: Vec<(String, u64)> = reg
-            .prefixes()?
-            .into_iter()
-            .map(|(p, n)| (p.to_string(), n))
-            .collect();
-        let i: Vec<(String, u64)> = reg
-            .import_countries()?
-            .into_iter()
-            .map(|(c, n)| (c.to_string(), n))
-            .collect();
-        Ok::<_, registry::RegistryError>(serde_json::json!({"prefixes": p, "import_countries": i}))
-    })
-    .await?;
+    let v = blocking(move || reg.holdings()).await?;
     ok(&v)
 }
 

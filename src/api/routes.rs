@@ -270,7 +270,7 @@ async fn install_roster(State(node): State<Node>, RawBody(body): RawBody) -> Rep
 }
 
 async fn inbox(State(node): State<Node>) -> Reply {
-    let views: Vec<serde_json::Value> = off_thread(move || {
+    let views: Vec<super::InboxView> = off_thread(move || {
         let items = node.inbox().list().map_err(Failure::internal)?;
         Ok(items
             .iter()
@@ -312,8 +312,27 @@ fn param<T: std::str::FromStr>(q: &HashMap<String, String>, name: &str, default:
     q.get(name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// An instant query parameter: Unix seconds or RFC 3339; absent gives
+/// `default`, anything else is a 400 naming the parameter.
+fn instant_param(q: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, Failure> {
+    match q.get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .or_else(|_| crate::model::instant::parse_rfc3339(v))
+            .map_err(|_| {
+                Failure::bad_request(format!(
+                    "?{name}={v}: give Unix seconds or an RFC 3339 time like 2026-12-01T00:00:00Z"
+                ))
+            }),
+    }
+}
+
 async fn report(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
-    let (from, to) = (param(&q, "from", 0), param(&q, "to", u64::MAX));
+    let (from, to) = (
+        instant_param(&q, "from", 0)?,
+        instant_param(&q, "to", u64::MAX)?,
+    );
     ok(&off_thread(move || Ok(crate::node::report::report(&node, from, to)?)).await?)
 }
 
@@ -322,7 +341,7 @@ async fn alerts(State(node): State<Node>) -> Reply {
 }
 
 async fn audit(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
-    let since = param(&q, "since", 0);
+    let since = instant_param(&q, "since", 0)?;
     ok(&off_thread(move || node.audit().entries(since).map_err(Failure::internal)).await?)
 }
 

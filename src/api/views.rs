@@ -18,6 +18,7 @@ use crate::roster::{RosterError, RosterHistory};
 pub struct AnswerView {
     pub peer: String,
     pub state: Option<CountryCode>,
+    #[serde(with = "crate::model::instant")]
     pub received_at: u64,
     /// The signature verifies and the key was the roster's key for that State
     /// when the answer was received.
@@ -31,6 +32,7 @@ pub struct AnswerView {
     /// The later roster version that removed the State (or replaced its key).
     #[serde(default)]
     pub removed_in: Option<u64>,
+    #[serde(with = "crate::model::instant::option")]
     pub answered_at: Option<u64>,
     pub outcome: Option<Outcome>,
 }
@@ -44,7 +46,9 @@ pub struct TraceView {
     #[serde(default)]
     pub digest: String,
     pub status: TraceStatus,
+    #[serde(with = "crate::model::instant")]
     pub created_at: u64,
+    #[serde(with = "crate::model::instant")]
     pub deadline: u64,
     pub query: Option<TraceQuery>,
     pub topics: Vec<String>,
@@ -190,23 +194,39 @@ pub fn evidence_bundle(node: &Node, t: &StoredTrace) -> Result<Bundle, RosterErr
     Ok(Bundle::new(&t.query, query_roster, answers, rosters))
 }
 
+/// An inbox item with its query's ITI fields decoded, as `inbox list` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboxView {
+    /// The item's id: the first 16 hex digits of the query digest.
+    pub id: String,
+    /// One id for one trace on both sides: the requester's trace id.
+    pub trace: Option<String>,
+    /// The query digest its audit entries name (hex SHA-256 of the signed query).
+    pub digest: String,
+    #[serde(with = "crate::model::instant")]
+    pub received_at: u64,
+    /// After this the requester's time-to-live is over.
+    #[serde(with = "crate::model::instant")]
+    pub deadline: u64,
+    pub reason: crate::node::policy::ReviewReason,
+    pub requester: CountryCode,
+    pub status: crate::node::inbox::InboxStatus,
+    /// The query's ITI fields; null if the stored query no longer decodes.
+    pub query: Option<TraceQuery>,
+}
+
 /// An inbox item with its query's ITI fields decoded.
-pub fn inbox_view(
-    limits: crate::protocol::Limits,
-    i: &crate::node::inbox::InboxItem,
-) -> serde_json::Value {
+pub fn inbox_view(limits: crate::protocol::Limits, i: &crate::node::inbox::InboxItem) -> InboxView {
     let q = crate::node::decode_stored::<TraceQuery>(&i.query, limits);
-    serde_json::json!({
-        "id": i.id,
-        // One id for one trace on both sides: the requester's trace id and
-        // the query digest its audit entries name.
-        "trace": q.as_ref().map(|q| q.id.to_hex()),
-        "digest": crate::protocol::Digest::of(&i.query).to_hex(),
-        "received_at": i.received_at,
-        "deadline": i.deadline,
-        "reason": i.reason,
-        "requester": i.requester,
-        "status": i.status,
-        "query": q,
-    })
+    InboxView {
+        id: i.id.clone(),
+        trace: q.as_ref().map(|q| q.id.to_hex()),
+        digest: crate::protocol::Digest::of(&i.query).to_hex(),
+        received_at: i.received_at,
+        deadline: i.deadline,
+        reason: i.reason,
+        requester: i.requester,
+        status: i.status.clone(),
+        query: q,
+    }
 }

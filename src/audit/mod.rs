@@ -63,7 +63,9 @@ impl AuditKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub seq: u64,
-    /// Unix seconds.
+    /// Unix seconds; RFC 3339 in JSON. The hash covers the seconds as a
+    /// number (see [`entry_hash`]), so the chain does not depend on the form.
+    #[serde(with = "crate::model::instant")]
     pub at: u64,
     pub kind: AuditKind,
     #[serde(default)]
@@ -123,11 +125,70 @@ pub struct VerifyReport {
     pub breaks: Vec<Break>,
 }
 
+/// The canonical JSON an entry's hash covers: its fields in this order,
+/// `at` as a number of Unix seconds, `hash` empty. Kept apart from
+/// [`AuditEntry`]'s own JSON form so that how entries are shown can change
+/// without breaking a chain.
+#[derive(Serialize)]
+struct Canonical<'a> {
+    seq: u64,
+    at: u64,
+    kind: AuditKind,
+    peer: &'a Option<String>,
+    state: &'a Option<CountryCode>,
+    query: &'a Option<String>,
+    outcome: &'a Option<String>,
+    rule: &'a Option<String>,
+    signature: &'a Option<String>,
+    prev: &'a str,
+    hash: &'a str,
+}
+
 fn entry_hash(e: &AuditEntry) -> String {
-    let mut c = e.clone();
-    c.hash = String::new();
+    let c = Canonical {
+        seq: e.seq,
+        at: e.at,
+        kind: e.kind,
+        peer: &e.peer,
+        state: &e.state,
+        query: &e.query,
+        outcome: &e.outcome,
+        rule: &e.rule,
+        signature: &e.signature,
+        prev: &e.prev,
+        hash: "",
+    };
     let bytes = serde_json::to_vec(&c).unwrap_or_default();
     hex::encode(digest::digest(&digest::SHA256, &bytes).as_ref())
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::*;
+
+    /// The hash covers the same bytes as chains written before entries were
+    /// shown with RFC 3339 times: existing logs still verify.
+    #[test]
+    fn the_hash_covers_the_seconds_as_a_number() {
+        let e = AuditEntry {
+            seq: 3,
+            at: 1_796_093_381,
+            kind: AuditKind::AnswerSent,
+            peer: Some("12D3KooW".into()),
+            state: Some(CountryCode::parse("KE").unwrap()),
+            query: Some("ab".into()),
+            outcome: Some("hit".into()),
+            rule: None,
+            signature: None,
+            prev: "00".into(),
+            hash: "ignored".into(),
+        };
+        let legacy = r#"{"seq":3,"at":1796093381,"kind":"answer_sent","peer":"12D3KooW","state":"KE","query":"ab","outcome":"hit","rule":null,"signature":null,"prev":"00","hash":""}"#;
+        let want = hex::encode(digest::digest(&digest::SHA256, legacy.as_bytes()).as_ref());
+        assert_eq!(entry_hash(&e), want);
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains(r#""at":"2026-12-01T02:49:41Z""#), "{json}");
+    }
 }
 
 /// The bytes a head signature covers.

@@ -60,8 +60,8 @@ pub fn run(cmd: Option<InboxCommand>, ctx: &Context) -> anyhow::Result<()> {
                     .inbox
                     .list()?
                     .iter()
-                    .map(|i| crate::api::inbox_view(off.judge.limits(), i))
-                    .collect())
+                    .map(|i| serde_json::to_value(crate::api::inbox_view(off.judge.limits(), i)))
+                    .collect::<Result<_, _>>()?)
             },
         )?;
         return ctx.emit(&items, |items| {
@@ -126,10 +126,11 @@ pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
                 format!(
                     "{}  record {} ({} {} on {}) was traced by {} (trace {})",
                     x["at"]
-                        .as_u64()
+                        .as_str()
+                        .and_then(|t| crate::model::instant::parse_rfc3339(t).ok())
                         .map(crate::model::format_unix)
                         .unwrap_or_default(),
-                    x["record"].as_str().unwrap_or("?"),
+                    x["record_id"].as_str().unwrap_or("?"),
                     x["marking"]["serial"].as_str().unwrap_or("?"),
                     x["kind"].as_str().unwrap_or("?"),
                     x["date"].as_str().unwrap_or("?"),

@@ -378,7 +378,7 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
         role,
         config: &cfg_path,
         peer_id: identity.peer_id,
-        public_key: identity.public_key_base64,
+        public_key: identity.public_key,
         next,
     };
     ctx.emit(&out, |o| {

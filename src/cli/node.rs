@@ -578,18 +578,19 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
     with_client(ctx, async |c| {
         let st: serde_json::Value = c.get("/v1/status").await?;
         ctx.emit(&st, |s| {
+            // RFC 3339: its date is what people need.
             let until = s["roster_valid_until"]
-                .as_u64()
-                .and_then(|secs| crate::model::Date::from_days((secs / 86_400) as i64))
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "?".into());
+                .as_str()
+                .and_then(|t| t.get(..10))
+                .unwrap_or("?")
+                .to_string();
             let members = s["roster_members"].as_u64().unwrap_or(0);
-            // `[seq, "hash"]`, or null before the first entry.
-            let head = match s["audit_head"].as_array().map(|a| a.as_slice()) {
-                Some([seq, hash]) => format!(
+            // `{"seq", "hash"}`, or null before the first entry.
+            let head = match (s["audit_head"]["seq"].as_u64(), s["audit_head"]["hash"].as_str()) {
+                (Some(seq), Some(hash)) => format!(
                     "entry {} ({}...)",
                     seq,
-                    hash.as_str().unwrap_or("").chars().take(16).collect::<String>()
+                    hash.chars().take(16).collect::<String>()
                 ),
                 _ => "no entries yet".to_string(),
             };

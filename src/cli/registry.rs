@@ -182,38 +182,7 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
             ctx.emit(&found, render_candidates)
         }
         RegistryCommand::Stats => ctx.emit(&reg.stats(Date::today())?, render_stats),
-        RegistryCommand::Prefixes => {
-            #[derive(Serialize)]
-            struct Out {
-                prefixes: Vec<(String, u64)>,
-                import_countries: Vec<(String, u64)>,
-            }
-            let out = Out {
-                prefixes: reg
-                    .prefixes()?
-                    .into_iter()
-                    .map(|(p, n)| (p.to_string(), n))
-                    .collect(),
-                import_countries: reg
-                    .import_countries()?
-                    .into_iter()
-                    .map(|(c, n)| (c.to_string(), n))
-                    .collect(),
-            };
-            ctx.emit(&out, |o| {
-                let mut t = String::new();
-                for (p, n) in &o.prefixes {
-                    t += &format!("{p:<32} {n}\n");
-                }
-                for (c, n) in &o.import_countries {
-                    t += &format!("import mark {c:<20} {n}\n");
-                }
-                if t.is_empty() {
-                    t = "the registry holds no records\n".into();
-                }
-                t
-            })
-        }
+        RegistryCommand::Prefixes => ctx.emit(&reg.holdings()?, render_holdings),
         RegistryCommand::Generate { .. } => unreachable!("handled above"),
     }
 }
@@ -298,8 +267,8 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
             ctx.emit(&s, render_stats)
         }
         RegistryCommand::Prefixes => {
-            let v: serde_json::Value = c.get("/v1/registry/prefixes").await?;
-            ctx.emit(&v, |v| v.to_string())
+            let h: registry::Holdings = c.get("/v1/registry/prefixes").await?;
+            ctx.emit(&h, render_holdings)
         }
         RegistryCommand::Generate { .. } => unreachable!("handled before opening the registry"),
     })
@@ -605,6 +574,28 @@ fn render_candidate_list(found: &[Candidate]) -> String {
         for r in &c.reasons {
             t += &format!("     {r}\n");
         }
+    }
+    t
+}
+
+fn render_holdings(h: &registry::Holdings) -> String {
+    let mut t = String::new();
+    for p in &h.prefixes {
+        t += &format!(
+            "{:<32} {}\n",
+            p.prefix,
+            crate::model::count(p.records, "record")
+        );
+    }
+    for c in &h.import_countries {
+        t += &format!(
+            "import mark {:<20} {}\n",
+            c.country,
+            crate::model::count(c.records, "record")
+        );
+    }
+    if t.is_empty() {
+        t = "the registry holds no records\n".into();
     }
     t
 }

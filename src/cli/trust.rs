@@ -177,8 +177,9 @@ fn parse_day_from(s: &str, today: Date) -> Result<Date, String> {
 pub struct IdentityInfo {
     pub state: Option<String>,
     pub peer_id: String,
-    pub public_key_hex: String,
-    pub public_key_base64: String,
+    /// Base64 (standard alphabet, padded) of the 32-byte Ed25519 public key,
+    /// the one form every command prints and reads.
+    pub public_key: String,
     pub key_file: PathBuf,
     /// Whether this call created the key (false: an existing key was kept).
     pub created: bool,
@@ -188,8 +189,7 @@ fn identity_info(key: &NodeKey, path: &Path, state: Option<String>, created: boo
     IdentityInfo {
         state,
         peer_id: key.peer_id().to_string(),
-        public_key_hex: key.public_key().to_hex(),
-        public_key_base64: key.public_key().to_base64(),
+        public_key: key.public_key().to_base64(),
         key_file: path.to_path_buf(),
         created,
     }
@@ -273,11 +273,10 @@ pub fn run_identity(cmd: IdentityCommand, ctx: &Context) -> anyhow::Result<()> {
             let info = identity_info(&key, &path, read_config(&ctx.data_dir)?.state, false);
             ctx.emit(&info, |i| {
                 format!(
-                    "state       {}\npeer id     {}\npublic key  {} (hex)\n            {} (base64)",
+                    "state       {}\npeer id     {}\npublic key  {}",
                     i.state.as_deref().unwrap_or("(not set)"),
                     i.peer_id,
-                    i.public_key_hex,
-                    i.public_key_base64
+                    i.public_key
                 )
             })
         }
@@ -302,7 +301,8 @@ struct RosterSummary<'a> {
     valid_from: Date,
     valid_until: Date,
     members: &'a [Member],
-    signatures: Vec<String>,
+    /// The public keys (base64) of the anchors that signed it.
+    signed_by: Vec<String>,
     verified: bool,
 }
 
@@ -322,7 +322,7 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
             m.role,
             identity::peer_id_of(&m.key)
                 .map(|p| p.to_string())
-                .unwrap_or_else(|| m.key.to_hex()),
+                .unwrap_or_else(|| m.key.to_base64()),
             m.name
         ));
         let prefixes: Vec<String> = m.prefixes.iter().map(ToString::to_string).collect();
@@ -335,8 +335,8 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
     }
     t.push_str(&format!(
         "signed by {} anchor(s): {}\n",
-        s.signatures.len(),
-        s.signatures.join(", ")
+        s.signed_by.len(),
+        s.signed_by.join(", ")
     ));
     t
 }
@@ -354,7 +354,11 @@ fn show(
         valid_from: body.valid_from,
         valid_until: body.valid_until,
         members: &body.members,
-        signatures: file.signatures.iter().map(|s| s.anchor.to_hex()).collect(),
+        signed_by: file
+            .signatures
+            .iter()
+            .map(|s| s.anchor.to_base64())
+            .collect(),
         verified,
     };
     ctx.emit(&summary, summary_text)
@@ -369,7 +373,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 format!(
                     "anchor key written to {}\npublic key {}",
                     i.key_file.display(),
-                    i.public_key_hex
+                    i.public_key
                 )
             })
         }

@@ -83,6 +83,8 @@ pub struct Suggestion {
     pub spelling: String,
     /// The maker's canonical name.
     pub name: String,
+    /// The maker's key in marking prefixes (`CARLWALTHER`).
+    #[serde(rename = "maker_key", alias = "key")]
     pub key: MakerKey,
     /// Where the table knows this maker.
     pub countries: Vec<CountryCode>,

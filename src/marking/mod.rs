@@ -238,11 +238,48 @@ impl Marking {
 }
 
 /// Country of manufacture + canonical maker: the unit by which records are
-/// indexed and traces routed. Written `DE/CARLWALTHER`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// indexed and traces routed. Written `DE/CARLWALTHER`, in JSON too; in
+/// bincode (a signed roster) the two fields in order, as always.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MarkingPrefix {
     pub country: CountryCode,
     pub maker: MakerKey,
+}
+
+/// The binary form of a [`MarkingPrefix`].
+#[derive(Serialize, Deserialize)]
+struct PrefixFields {
+    country: CountryCode,
+    maker: MakerKey,
+}
+
+impl Serialize for MarkingPrefix {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            PrefixFields {
+                country: self.country,
+                maker: self.maker.clone(),
+            }
+            .serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MarkingPrefix {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+            text.parse().map_err(serde::de::Error::custom)
+        } else {
+            let f = PrefixFields::deserialize(d)?;
+            Ok(MarkingPrefix {
+                country: f.country,
+                maker: f.maker,
+            })
+        }
+    }
 }
 
 impl fmt::Display for MarkingPrefix {
@@ -303,6 +340,17 @@ mod tests {
         assert_eq!(a.to_string().parse::<MarkingPrefix>().unwrap(), a);
         assert!("DE/".parse::<MarkingPrefix>().is_err());
         assert!("DE/abc".parse::<MarkingPrefix>().is_err());
+        // JSON: the written form; bincode: the fields, as signed rosters hold them.
+        assert_eq!(serde_json::to_string(&a).unwrap(), r#""DE/HECKLERKOCH""#);
+        assert_eq!(
+            serde_json::from_str::<MarkingPrefix>(r#""DE/HECKLERKOCH""#).unwrap(),
+            a
+        );
+        let bin = crate::codec::to_bytes(&a).unwrap();
+        assert_eq!(
+            bin,
+            crate::codec::to_bytes(&(a.country, a.maker.clone())).unwrap()
+        );
     }
 
     #[test]

@@ -177,6 +177,7 @@ enum Command {
         reply: oneshot::Sender<Vec<PeerId>>,
     },
     Connected(oneshot::Sender<Vec<PeerId>>),
+    Gossiping(oneshot::Sender<Vec<PeerId>>),
 }
 
 /// A cheap handle on the network task.
@@ -245,6 +246,16 @@ impl NetHandle {
     pub async fn connected(&self) -> Result<Vec<PeerId>, NetError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Connected(reply)).await?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// The connected peers that have told this node their gossip subscriptions
+    /// (every member subscribes to the roster topic): members that took this
+    /// node into their mesh, unlike a peer that accepts a connection and then
+    /// refuses it.
+    pub async fn gossiping(&self) -> Result<Vec<PeerId>, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Gossiping(reply)).await?;
         rx.await.map_err(|_| NetError::Stopped)
     }
 
@@ -434,6 +445,15 @@ impl EventLoop {
             }
             Command::Connected(reply) => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
+            }
+            Command::Gossiping(reply) => {
+                let peers = self
+                    .swarm
+                    .connected_peers()
+                    .filter(|p| self.subscriptions_told.contains_key(p))
+                    .copied()
+                    .collect();
+                let _ = reply.send(peers);
             }
         }
     }

@@ -30,8 +30,26 @@ pub struct Link {
     pub counterpart: Option<CountryCode>,
     pub holder: Option<HolderCategory>,
     /// Index of the answer in the trace's answers; null for a record of the
-    /// requester's own registry.
+    /// requester's own registry. In JSON the answer's number, counted from 1
+    /// as the text says ("answer 2 from DE").
+    #[serde(with = "answer_number")]
     pub answer: Option<usize>,
+}
+
+/// Answer indexes in JSON: numbers from 1, as people count them.
+mod answer_number {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<usize>, s: S) -> Result<S::Ok, S::Error> {
+        v.map(|i| i + 1).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        match Option::<usize>::deserialize(d)? {
+            Some(0) => Err(serde::de::Error::custom("answers are numbered from 1")),
+            n => Ok(n.map(|n| n - 1)),
+        }
+    }
 }
 
 /// Why the chain stops short of the point of diversion. `no_record` is said
@@ -58,6 +76,7 @@ pub enum Gap {
         state: CountryCode,
         reason: String,
         #[serde(default)]
+        #[serde(with = "crate::model::instant::option")]
         since: Option<u64>,
     },
     /// A State received the query and refused to process it, with a signed
@@ -305,7 +324,8 @@ pub struct Wanted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RankedCandidate {
     pub state: CountryCode,
-    /// As in [`Link::answer`].
+    /// As in [`Link::answer`] (from 1 in JSON).
+    #[serde(with = "answer_number")]
     pub answer: Option<usize>,
     pub quality: Quality,
     /// How many of the weapon's import marks the record also carries.

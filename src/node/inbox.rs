@@ -14,8 +14,16 @@ use crate::protocol::WithheldReason;
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum InboxStatus {
     Pending,
-    Approved { at: u64, disclose: Disclosure },
-    Refused { at: u64, reason: WithheldReason },
+    Approved {
+        #[serde(with = "crate::model::instant")]
+        at: u64,
+        disclose: Disclosure,
+    },
+    Refused {
+        #[serde(with = "crate::model::instant")]
+        at: u64,
+        reason: WithheldReason,
+    },
 }
 
 /// One request waiting for (or decided by) a person.
@@ -23,8 +31,10 @@ pub enum InboxStatus {
 pub struct InboxItem {
     /// The first 16 hex digits of the query digest.
     pub id: String,
+    #[serde(with = "crate::model::instant")]
     pub received_at: u64,
     /// After this (unix seconds), the requester's time-to-live is over.
+    #[serde(with = "crate::model::instant")]
     pub deadline: u64,
     pub reason: ReviewReason,
     pub requester: CountryCode,
@@ -64,8 +74,11 @@ mod b64_opt {
 /// A trace from another State matched a record held here as lost or stolen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
+    #[serde(with = "crate::model::instant")]
     pub at: u64,
     pub requester: CountryCode,
+    /// The id of the record held here (`record` elsewhere is a record itself).
+    #[serde(rename = "record_id", alias = "record")]
     pub record: String,
     pub marking: Marking,
     pub kind: EventKind,

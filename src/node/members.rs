@@ -18,9 +18,9 @@ use crate::roster::{RosterHistory, TrustConfig};
 pub struct MemberInfo {
     pub state: CountryCode,
     pub name: String,
-    #[serde(serialize_with = "ser_key")]
+    #[serde(rename = "public_key", serialize_with = "ser_key")]
     pub key: PublicKey,
-    #[serde(serialize_with = "ser_addrs")]
+    #[serde(rename = "addresses", serialize_with = "ser_addrs")]
     pub addrs: Vec<Multiaddr>,
     pub bootstrap: bool,
     /// The marking prefixes the roster says this State holds records under.

@@ -21,7 +21,9 @@ pub struct Sdg1642 {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     /// Unix seconds, start inclusive, end exclusive.
+    #[serde(with = "crate::model::instant")]
     pub from: u64,
+    #[serde(with = "crate::model::instant")]
     pub to: u64,
     pub traces_sent: u64,
     pub traces_answered: u64,

@@ -147,13 +147,23 @@ impl Node {
                 a.set_unreachable("offline when the trace was sent".into(), now);
             }
         }
-        // Nobody to ask, while connected to the federation: settled at once.
-        let nobody_holds = asked.is_empty()
-            && self
-                .read_members()
+        // Nobody to ask, while in the federation's gossip (not merely
+        // connected: a member that refuses this node accepts the connection
+        // first): settled at once.
+        let nobody_holds = asked.is_empty() && {
+            let gossiping: BTreeSet<String> = self
+                .inner
+                .net
+                .gossiping()
+                .await?
+                .iter()
+                .map(|p| p.to_string())
+                .collect();
+            self.read_members()
                 .by_peer
                 .iter()
-                .any(|(p, m)| !m.bootstrap && connected.contains(&p.to_string()));
+                .any(|(p, m)| !m.bootstrap && gossiping.contains(&p.to_string()))
+        };
         let stored = StoredTrace {
             id: id.to_hex(),
             created_at: now,

@@ -229,6 +229,7 @@ pub enum HolderState {
         reason: String,
         retry_after_secs: u32,
         #[serde(default)]
+        #[serde(with = "crate::model::instant::option")]
         retry_at: Option<u64>,
     },
     /// It replied to a directed query without an answer, with a code
@@ -241,7 +242,11 @@ pub enum HolderState {
     Awaiting,
     /// Cannot be reached since `since` (unix seconds): the query is
     /// delivered when it reconnects, until the deadline.
-    Unreachable { reason: String, since: Option<u64> },
+    Unreachable {
+        reason: String,
+        #[serde(with = "crate::model::instant::option")]
+        since: Option<u64>,
+    },
 }
 
 impl HolderState {
@@ -416,6 +421,7 @@ pub struct NodeStatus {
     pub peer_id: String,
     pub uptime_secs: u64,
     pub roster_version: u64,
+    #[serde(with = "crate::model::instant")]
     pub roster_valid_until: u64,
     /// Seconds until the roster expires; negative once it has.
     pub roster_expires_in_secs: i64,
@@ -428,8 +434,15 @@ pub struct NodeStatus {
     /// Requests waiting for a person's decision.
     pub inbox_pending: usize,
     pub alerts: usize,
-    /// The audit log's last entry: sequence and hash.
-    pub audit_head: Option<(u64, String)>,
+    /// The audit log's last entry; null before the first.
+    pub audit_head: Option<AuditHead>,
+}
+
+/// The audit log's last entry: its sequence number and hex hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditHead {
+    pub seq: u64,
+    pub hash: String,
 }
 
 impl Node {
@@ -467,7 +480,11 @@ impl Node {
             registry_records,
             inbox_pending,
             alerts,
-            audit_head: self.inner.audit.head(),
+            audit_head: self
+                .inner
+                .audit
+                .head()
+                .map(|(seq, hash)| AuditHead { seq, hash }),
         })
     }
 }

@@ -63,6 +63,7 @@ pub struct Asked {
     pub unreachable: Option<String>,
     /// Unix seconds since which it has been unreachable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "crate::model::instant::option")]
     pub unreachable_since: Option<u64>,
     /// Why it is expected to answer; empty for traces stored before this was kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -103,6 +104,7 @@ impl Asked {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredAnswer {
     pub peer: String,
+    #[serde(with = "crate::model::instant")]
     pub received_at: u64,
     /// The signed answer frame exactly as received.
     #[serde(with = "b64")]
@@ -125,10 +127,12 @@ pub struct LocalCase {
 pub struct StoredTrace {
     /// The query id, hex.
     pub id: String,
+    #[serde(with = "crate::model::instant")]
     pub created_at: u64,
     /// The same instant in milliseconds, for latency figures.
     #[serde(default)]
     pub created_at_ms: Option<u64>,
+    #[serde(with = "crate::model::instant")]
     pub deadline: u64,
     /// The signed query frame as sent.
     #[serde(with = "b64")]
@@ -141,8 +145,10 @@ pub struct StoredTrace {
     /// Unix seconds at which each peer's first acknowledgement and final answer
     /// arrived: the timeliness figures.
     #[serde(default)]
+    #[serde(with = "crate::model::instant::map")]
     pub first_ack: BTreeMap<String, u64>,
     #[serde(default)]
+    #[serde(with = "crate::model::instant::map")]
     pub final_at: BTreeMap<String, u64>,
     /// States a directed follow-up was sent to, along the chain of custody.
     #[serde(default)]

@@ -1,6 +1,8 @@
 //! Fixed-size byte values on the wire (public keys, signatures, digests, query
 //! ids) and the Ed25519 signing key. On the wire they are raw bytes; in JSON and
-//! on screen they are hex.
+//! on screen a public key is base64 (standard alphabet, padded: the form of
+//! roster anchors and `--key`), digests and ids are lower-case hex. Both forms
+//! are read wherever a key is given.
 
 use std::fmt;
 use std::str::FromStr;
@@ -26,7 +28,7 @@ pub enum KeyError {
 
 /// Declares a fixed-length byte value: raw bytes for bincode, hex for humans.
 macro_rules! fixed_bytes {
-    ($(#[$m:meta])* $name:ident, $len:literal, $what:literal) => {
+    ($(#[$m:meta])* $name:ident, $len:literal, $what:literal, $text:ident) => {
         $(#[$m])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(pub [u8; $len]);
@@ -66,7 +68,7 @@ macro_rules! fixed_bytes {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.to_hex())
+                f.write_str(&self.$text())
             }
         }
 
@@ -86,7 +88,7 @@ macro_rules! fixed_bytes {
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 if s.is_human_readable() {
-                    s.serialize_str(&self.to_hex())
+                    s.serialize_str(&self.$text())
                 } else {
                     // A fixed-size tuple: exactly $len bytes on the wire, no length prefix.
                     self.0.serialize(s)
@@ -109,15 +111,15 @@ macro_rules! fixed_bytes {
 
 fixed_bytes!(
     /// An Ed25519 public key: a State's identity on the wire (its PeerId derives from it).
-    PublicKey, 32, "public key"
+    PublicKey, 32, "public key", to_base64
 );
 fixed_bytes!(
     /// A SHA-256 digest, e.g. of the exact bytes of a signed query.
-    Digest, 32, "digest"
+    Digest, 32, "digest", to_hex
 );
 fixed_bytes!(
     /// A random 128-bit query id, chosen by the requester.
-    QueryId, 16, "query id"
+    QueryId, 16, "query id", to_hex
 );
 
 /// An Ed25519 signature. Kept out of the serde-encoded bodies: a frame carries it
@@ -213,9 +215,18 @@ mod tests {
         assert_eq!(PublicKey::parse(&k.to_hex().to_uppercase()).unwrap(), k);
         assert!(PublicKey::parse("abcd").is_err());
         assert!(PublicKey::parse("").is_err());
+        // Shown as base64, read in either form.
         assert_eq!(
             serde_json::to_string(&k).unwrap(),
-            format!("\"{}\"", k.to_hex())
+            format!("\"{}\"", k.to_base64())
+        );
+        assert_eq!(k.to_string(), k.to_base64());
+        let hex_json = format!("\"{}\"", k.to_hex());
+        assert_eq!(serde_json::from_str::<PublicKey>(&hex_json).unwrap(), k);
+        let d = Digest([9u8; 32]);
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            format!("\"{}\"", d.to_hex())
         );
     }
 

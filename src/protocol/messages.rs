@@ -53,6 +53,7 @@ fn bound(what: &'static str, found: usize, max: usize) -> Result<(), BoundsError
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Party {
     pub state: CountryCode,
+    #[serde(rename = "public_key", alias = "key")]
     pub key: PublicKey,
 }
 
@@ -171,6 +172,7 @@ pub struct TraceQuery {
     pub id: QueryId,
     pub requester: Party,
     /// Unix seconds (UTC) at which the requester issued it.
+    #[serde(with = "crate::model::instant")]
     pub issued_at: u64,
     /// How long, in seconds from `issued_at`, a node may act on it.
     pub ttl_secs: u32,
@@ -312,6 +314,7 @@ pub struct TraceAnswer {
     pub query: Digest,
     pub responder: Party,
     /// Unix seconds (UTC) at which it was answered.
+    #[serde(with = "crate::model::instant")]
     pub answered_at: u64,
     pub outcome: Outcome,
 }

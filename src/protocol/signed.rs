@@ -72,7 +72,7 @@ pub fn sign<T: Message>(body: T, key: &SigningKey) -> Result<Signed<T>, EncodeEr
     if body.signer() != key.public_key() {
         return Err(EncodeError::WrongKey {
             named: body.signer().to_hex(),
-            actual: key.public_key().to_hex(),
+            actual: key.public_key().to_base64(),
         });
     }
     let mut bytes = codec::encode_body(T::KIND, &body)?;

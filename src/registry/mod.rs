@@ -177,6 +177,27 @@ pub struct Stats {
     pub as_of: Date,
 }
 
+/// What `registry prefixes` reports: the marking prefixes held and the
+/// countries of import marks, each with its record count.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Holdings {
+    pub prefixes: Vec<PrefixCount>,
+    pub import_countries: Vec<ImportCount>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct PrefixCount {
+    /// `DE/CARLWALTHER`: country of manufacture and maker key.
+    pub prefix: String,
+    pub records: u64,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ImportCount {
+    pub country: CountryCode,
+    pub records: u64,
+}
+
 /// The national registry over one sled tree.
 pub struct Registry {
     db: sled::Db,
@@ -707,6 +728,25 @@ impl Registry {
             out.push((p, be_u64(&v)));
         }
         Ok(out)
+    }
+
+    /// [`Registry::prefixes`] and [`Registry::import_countries`] together.
+    pub fn holdings(&self) -> Result<Holdings, RegistryError> {
+        Ok(Holdings {
+            prefixes: self
+                .prefixes()?
+                .into_iter()
+                .map(|(p, records)| PrefixCount {
+                    prefix: p.to_string(),
+                    records,
+                })
+                .collect(),
+            import_countries: self
+                .import_countries()?
+                .into_iter()
+                .map(|(country, records)| ImportCount { country, records })
+                .collect(),
+        })
     }
 
     /// The countries of import marks held, with their record counts.

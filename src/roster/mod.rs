@@ -123,6 +123,7 @@ pub struct Member {
     pub state: CountryCode,
     /// The State's name, for people reading the roster.
     pub name: String,
+    #[serde(rename = "public_key", alias = "key")]
     pub key: PublicKey,
     pub role: Role,
     /// The marking prefixes whose records this State declares it holds.

@@ -1,0 +1,650 @@
+//! Every command's `--json` output, validated against its JSON Schema in
+//! `proto-docs/schemas/` (one file per output, shared definitions in
+//! `common.json`), and checked against the vocabulary rules of
+//! `proto-docs/API.md` ("One vocabulary"): instants are RFC 3339 strings,
+//! public keys are `public_key` in base64, addresses are `addresses`, custody
+//! answer numbers count from 1, no positional tuples. Outputs are taken from
+//! a running federation, and again with the nodes stopped (the offline
+//! readers), so both paths are held to one vocabulary.
+//!
+//! `SCHEMA_SAMPLES_DIR=DIR cargo test --test schemas` also writes each
+//! output to DIR, to help when a schema has to change.
+
+mod common;
+mod fed;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use fed::{Federation, NodeSpec, path_str, record};
+use serde_json::Value;
+
+const SCHEMA_BASE: &str = "https://tracenet.invalid/schemas/";
+
+fn schema_dir() -> PathBuf {
+    common::repo_file("proto-docs/schemas")
+}
+
+struct Checker {
+    schemas: BTreeMap<String, Value>,
+    registry: jsonschema::Registry<'static>,
+    used: BTreeSet<String>,
+    samples: Option<PathBuf>,
+    n: usize,
+}
+
+impl Checker {
+    fn new() -> Checker {
+        let mut schemas = BTreeMap::new();
+        let mut registry = jsonschema::Registry::new();
+        for e in std::fs::read_dir(schema_dir()).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().and_then(|x| x.to_str()) != Some("json") {
+                continue;
+            }
+            let name = p.file_stem().unwrap().to_str().unwrap().to_string();
+            let text = std::fs::read_to_string(&p).unwrap();
+            let v: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: not JSON: {e}", p.display()));
+            let id = format!("{SCHEMA_BASE}{name}.json");
+            assert_eq!(v["$id"], id.as_str(), "{}: $id", p.display());
+            registry = registry.add(id, v.clone()).unwrap();
+            schemas.insert(name, v);
+        }
+        let registry = registry.prepare().unwrap();
+        let samples = std::env::var_os("SCHEMA_SAMPLES_DIR").map(PathBuf::from);
+        if let Some(d) = &samples {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        Checker {
+            schemas,
+            registry,
+            used: BTreeSet::new(),
+            samples,
+            n: 0,
+        }
+    }
+
+    /// Validates `doc` (the output of `what`) against schema `name` and the
+    /// vocabulary rules.
+    fn check(&mut self, name: &str, what: &str, doc: &Value) {
+        self.n += 1;
+        if let Some(d) = &self.samples {
+            std::fs::write(
+                d.join(format!("{:02}-{name}.json", self.n)),
+                serde_json::to_string_pretty(doc).unwrap(),
+            )
+            .unwrap();
+        }
+        let mut faults = Vec::new();
+        vocabulary(doc, "", &mut faults);
+        assert!(
+            faults.is_empty(),
+            "`{what}` breaks the vocabulary:\n{}\n{doc:#}",
+            faults.join("\n")
+        );
+        let Some(schema) = self.schemas.get(name) else {
+            // Writing samples for a schema still to be written.
+            assert!(
+                self.samples.is_some(),
+                "no schema proto-docs/schemas/{name}.json for `{what}`"
+            );
+            return;
+        };
+        let validator = jsonschema::options()
+            .with_registry(&self.registry)
+            .should_validate_formats(true)
+            .build(schema)
+            .unwrap_or_else(|e| panic!("schema {name}: {e}"));
+        let errors: Vec<String> = validator
+            .iter_errors(doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "`{what}` does not match {name}.json:\n{}\n{doc:#}",
+            errors.join("\n")
+        );
+        self.used.insert(name.to_string());
+    }
+
+    /// Runs `tracenet --json ARGS` in `dir`, checks and returns its output.
+    fn run(&mut self, name: &str, dir: &Path, args: &[&str]) -> Value {
+        let doc = common::json(dir, args);
+        self.check(name, &args.join(" "), &doc);
+        doc
+    }
+}
+
+fn is_instant_key(k: &str) -> bool {
+    k == "at" || k.ends_with("_at") || k == "deadline" || k == "since" || k.ends_with("_since")
+}
+
+/// The rules of one vocabulary, on any document.
+fn vocabulary(v: &Value, path: &str, faults: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let p = format!("{path}/{k}");
+                if matches!(
+                    k.as_str(),
+                    "key" | "addrs" | "pubkey" | "public_key_hex" | "public_key_base64"
+                ) {
+                    faults.push(format!("{p}: one name per thing (public_key, addresses)"));
+                }
+                if is_instant_key(k) && !x.is_null() {
+                    match x.as_str().map(tracenet::model::instant::parse_rfc3339) {
+                        Some(Ok(_)) => {}
+                        _ => {
+                            faults.push(format!("{p}: an instant must be an RFC 3339 string: {x}"))
+                        }
+                    }
+                }
+                if (k.ends_with("_until") || k.ends_with("_from") || k == "from" || k == "to")
+                    && x.is_number()
+                {
+                    faults.push(format!("{p}: a time as a number: {x}"));
+                }
+                if k == "public_key" || k == "anchors" {
+                    let keys: Vec<&Value> = match x {
+                        Value::Array(a) => a.iter().collect(),
+                        other => vec![other],
+                    };
+                    for key in keys {
+                        let ok = key.as_str().is_some_and(|s| {
+                            base64::engine::general_purpose::STANDARD
+                                .decode(s)
+                                .is_ok_and(|b| b.len() == 32)
+                        });
+                        if !ok {
+                            faults.push(format!(
+                                "{p}: a public key must be base64 of 32 bytes: {key}"
+                            ));
+                        }
+                    }
+                }
+                vocabulary(x, &p, faults);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                if x.is_array() {
+                    faults.push(format!("{path}/{i}: a tuple; use an object with names"));
+                }
+                vocabulary(x, &format!("{path}/{i}"), faults);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Custody links and candidates name answers by number, from 1.
+fn answer_numbers_count_from_one(trace: &Value) {
+    let n = trace["answers"].as_array().map_or(0, |a| a.len()) as u64;
+    let c = &trace["custody"];
+    for item in c["chain"]
+        .as_array()
+        .into_iter()
+        .chain(c["candidates"].as_array())
+        .flatten()
+    {
+        if let Some(a) = item["answer"].as_u64() {
+            assert!((1..=n).contains(&a), "answer {a} of {n}: {trace:#}");
+        }
+    }
+}
+
+/// The leaf commands of the CLI, as paths (`trace list`).
+fn leaf_commands() -> BTreeSet<String> {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, out: &mut BTreeSet<String>) {
+        let subs: Vec<&clap::Command> = cmd
+            .get_subcommands()
+            .filter(|s| s.get_name() != "help")
+            .collect();
+        // A leaf, or a command that also runs without a subcommand (`trace`
+        // sends, `inbox` lists).
+        if !path.is_empty() && (subs.is_empty() || !cmd.is_subcommand_required_set()) {
+            out.insert(path.trim().to_string());
+        }
+        for s in subs {
+            walk(s, &format!("{path} {}", s.get_name()), out);
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(&tracenet::cli::Cli::command(), "", &mut out);
+    out
+}
+
+const HELD: &str = r#"{"date":"2011-05-03","kind":"manufactured","holder":"manufacturer"},{"date":"2012-02-20","kind":"exported","counterpart":"KE","reference":"EXP-1"}"#;
+const LOST: &str = r#"{"date":"2012-03-14","kind":"imported","counterpart":"DE","holder":"state_police"},{"date":"2019-07-30","kind":"lost","holder":"state_police"}"#;
+
+#[test]
+fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
+    let mut c = Checker::new();
+    let mut covered: BTreeSet<&str> = BTreeSet::new();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+
+    // The regional organisation: its anchor key and a roster.
+    let anchor = c.run(
+        "identity",
+        w,
+        &["roster", "keygen", "--out", path_str(&w.join("anchor.key"))],
+    );
+    covered.insert("roster keygen");
+    let anchor_key = anchor["public_key"].as_str().unwrap().to_string();
+
+    // A State's node set up by hand, never started.
+    let solo = w.join("solo");
+    c.run(
+        "init",
+        &solo,
+        &[
+            "init",
+            "--state",
+            "GH",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--anchor",
+            &anchor_key,
+        ],
+    );
+    covered.insert("init");
+    let me = c.run("identity", &solo, &["identity", "show"]);
+    covered.insert("identity show");
+    let roster = w.join("roster.json");
+    let r = path_str(&roster);
+    c.run(
+        "roster-summary",
+        w,
+        &[
+            "roster",
+            "new",
+            "--out",
+            r,
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today+30",
+        ],
+    );
+    c.run(
+        "roster-summary",
+        w,
+        &[
+            "roster",
+            "add",
+            r,
+            "--state",
+            "GH",
+            "--name",
+            "Ghana",
+            "--key",
+            me["public_key"].as_str().unwrap(),
+            "--prefix",
+            "DE/CARLWALTHER",
+            "--address",
+            "/ip4/127.0.0.1/tcp/1",
+        ],
+    );
+    c.run(
+        "roster-summary",
+        w,
+        &[
+            "roster",
+            "add",
+            r,
+            "--state",
+            "SN",
+            "--name",
+            "Senegal",
+            "--key",
+            &anchor_key,
+        ],
+    );
+    c.run(
+        "roster-summary",
+        w,
+        &["roster", "remove", r, "--state", "SN"],
+    );
+    c.run(
+        "roster-summary",
+        w,
+        &[
+            "roster",
+            "sign",
+            r,
+            "--anchor-key",
+            path_str(&w.join("anchor.key")),
+        ],
+    );
+    c.run(
+        "roster-verify",
+        w,
+        &["roster", "verify", r, "--anchor", &anchor_key],
+    );
+    c.run("roster-show", w, &["roster", "show", r]);
+    c.run("roster-install", &solo, &["roster", "install", r]);
+    covered.extend([
+        "roster new",
+        "roster add",
+        "roster remove",
+        "roster sign",
+        "roster verify",
+        "roster show",
+        "roster install",
+    ]);
+    c.run("config-check", &solo, &["config", "check"]);
+    covered.insert("config check");
+
+    // A registry worked offline.
+    let generated = w.join("gen.jsonl");
+    c.run(
+        "registry-generate",
+        &solo,
+        &[
+            "registry",
+            "generate",
+            "--state",
+            "GH",
+            "--count",
+            "50",
+            "--out",
+            path_str(&generated),
+        ],
+    );
+    let imported = c.run(
+        "registry-import",
+        &solo,
+        &["registry", "import", path_str(&generated)],
+    );
+    assert_eq!(imported["added"], 50, "{imported:#}");
+    c.run(
+        "registry-export",
+        &solo,
+        &["registry", "export", path_str(&w.join("out.jsonl"))],
+    );
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(&generated)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let id = first["id"].as_str().unwrap();
+    c.run("registry-show", &solo, &["registry", "show", id]);
+    let m = &first["marking"];
+    c.run(
+        "registry-find",
+        &solo,
+        &[
+            "registry",
+            "find",
+            "--maker",
+            m["manufacturer"].as_str().unwrap(),
+            "--country",
+            m["country"].as_str().unwrap(),
+            "--serial",
+            m["serial"].as_str().unwrap(),
+        ],
+    );
+    c.run("registry-stats", &solo, &["registry", "stats"]);
+    c.run("registry-prefixes", &solo, &["registry", "prefixes"]);
+    let last: Value = serde_json::from_str(
+        std::fs::read_to_string(&generated)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    let removed = c.run(
+        "registry-remove",
+        &solo,
+        &["registry", "remove", last["id"].as_str().unwrap()],
+    );
+    assert_eq!(removed["removed"], 1, "{removed:#}");
+    covered.extend([
+        "registry remove",
+        "registry generate",
+        "registry import",
+        "registry export",
+        "registry show",
+        "registry find",
+        "registry stats",
+        "registry prefixes",
+    ]);
+
+    // A federation: DE holds the weapon's export, KE recorded it lost.
+    // DE and KE have a person decide urgent requests.
+    let mut fed = Federation::start_with(
+        vec![
+            NodeSpec::bootstrap("BE"),
+            NodeSpec::member(
+                "DE",
+                vec![record(
+                    "DE-1",
+                    "Carl Walther",
+                    "DE",
+                    "WP 104233",
+                    &[("KE", 2012)],
+                    HELD,
+                )],
+            ),
+            NodeSpec::member(
+                "KE",
+                vec![record(
+                    "KE-1",
+                    "Walther",
+                    "DE",
+                    "WP104233",
+                    &[("KE", 2012)],
+                    LOST,
+                )],
+            ),
+            NodeSpec::member("NG", Vec::new()),
+        ],
+        |n| {
+            if n.state == "DE" || n.state == "KE" {
+                std::fs::write(n.dir.join("policy.toml"), "[review]\nurgent = true\n").unwrap();
+            }
+        },
+    );
+    let (de, ke, ng) = (
+        fed.node("DE").dir.clone(),
+        fed.node("KE").dir.clone(),
+        fed.node("NG").dir.clone(),
+    );
+
+    let t = fed::trace_walther(fed.node("NG"), "WP104233", &["--wait", "20"]);
+    c.check("trace", "trace --wait", &t);
+    answer_numbers_count_from_one(&t);
+    assert!(
+        !t["custody"]["chain"].as_array().unwrap().is_empty(),
+        "{t:#}"
+    );
+    let id = t["id"].as_str().unwrap().to_string();
+    covered.insert("trace");
+    let shown = c.run("trace", &ng, &["trace", "show", &id]);
+    answer_numbers_count_from_one(&shown);
+    c.run("trace-list", &ng, &["trace", "list"]);
+    let ev = w.join("evidence.json");
+    c.run(
+        "trace-export",
+        &ng,
+        &["trace", "export", &id, path_str(&ev)],
+    );
+    c.run(
+        "verify",
+        w,
+        &[
+            "verify",
+            path_str(&ev),
+            "--anchor",
+            &fed.anchor.public_key().to_base64(),
+        ],
+    );
+    covered.extend(["trace show", "trace list", "trace export", "verify"]);
+
+    // An urgent trace waits for a person at each holder: approve at DE,
+    // refuse at KE; retry meanwhile.
+    let urgent = fed::trace_walther(fed.node("NG"), "WP104233", &["--urgent"]);
+    let uid = urgent["id"].as_str().unwrap().to_string();
+    let item = |dir: &Path| {
+        fed::wait_for(
+            "the urgent request in the inbox",
+            std::time::Duration::from_secs(20),
+            || {
+                let items = common::json(dir, &["inbox", "list"]);
+                items
+                    .as_array()?
+                    .iter()
+                    .find(|i| i["trace"] == uid.as_str())
+                    .cloned()
+            },
+        )
+    };
+    let (de_item, ke_item) = (item(&de), item(&ke));
+    c.run("inbox-list", &de, &["inbox", "list"]);
+    c.run("inbox-list", &de, &["inbox"]);
+    c.run("trace", &ng, &["trace", "retry", &uid]);
+    c.run(
+        "inbox-item",
+        &de,
+        &["inbox", "approve", de_item["id"].as_str().unwrap()],
+    );
+    c.run(
+        "inbox-item",
+        &ke,
+        &[
+            "inbox",
+            "refuse",
+            ke_item["id"].as_str().unwrap(),
+            "--reason",
+            "ongoing_investigation",
+        ],
+    );
+    covered.extend([
+        "inbox",
+        "inbox list",
+        "inbox approve",
+        "inbox refuse",
+        "trace retry",
+    ]);
+
+    // KE recorded the weapon lost: NG's trace raised an alert there.
+    let alerts = c.run("alerts", &ke, &["alerts"]);
+    assert!(!alerts.as_array().unwrap().is_empty(), "{alerts:#}");
+    c.run("status", &ng, &["status"]);
+    c.run("status", &fed.node("BE").dir.clone(), &["status"]);
+    c.run("peers", &ng, &["peers"]);
+    c.run("report", &de, &["report"]);
+    c.run("audit-show", &de, &["audit", "show"]);
+    // Instants in query parameters: RFC 3339 or Unix seconds, else a 400.
+    let (code, body) = common::http_get(&de, "/v1/audit?since=2020-01-01T00:00:00Z", true);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("query_received"), "{body}");
+    let (code, body) = common::http_get(&de, "/v1/report?from=yesterday", true);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("?from=yesterday"), "{body}");
+    c.run("audit-verify", &de, &["audit", "verify"]);
+    c.run(
+        "audit-export",
+        &de,
+        &["audit", "export", path_str(&w.join("audit.jsonl"))],
+    );
+    c.run("registry-stats", &de, &["registry", "stats"]);
+    c.run("registry-prefixes", &de, &["registry", "prefixes"]);
+    c.run("registry-show", &de, &["registry", "show", "DE-1"]);
+    c.run(
+        "registry-find",
+        &de,
+        &[
+            "registry",
+            "find",
+            "--maker",
+            "Walther",
+            "--country",
+            "DE",
+            "--serial",
+            "WP1O4233",
+        ],
+    );
+    covered.extend([
+        "alerts",
+        "status",
+        "peers",
+        "report",
+        "audit show",
+        "audit verify",
+        "audit export",
+    ]);
+
+    // Stopped: the same outputs read from the stores.
+    for s in ["DE", "KE", "NG"] {
+        fed.node_mut(s).kill();
+    }
+    c.run("trace-list", &ng, &["trace", "list"]);
+    let offline = c.run("trace", &ng, &["trace", "show", &id]);
+    answer_numbers_count_from_one(&offline);
+    c.run("inbox-list", &de, &["inbox", "list"]);
+    c.run("alerts", &ke, &["alerts"]);
+    c.run("report", &ng, &["report", "--from", "2020-01-01"]);
+    c.run("audit-show", &ke, &["audit", "show"]);
+
+    // Every schema was used, and every command with output has one.
+    let unused: Vec<&String> = c
+        .schemas
+        .keys()
+        .filter(|k| *k != "common" && !c.used.contains(*k))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "schemas no output was checked against: {unused:?}"
+    );
+    // Commands without a JSON document of their own: the node itself, the demo.
+    let exempt = ["node", "node run", "demo"];
+    let missing: Vec<String> = leaf_commands()
+        .into_iter()
+        .filter(|cmd| !covered.contains(cmd.as_str()) && !exempt.contains(&cmd.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "commands whose --json output no schema checks: {missing:?}"
+    );
+}
+
+/// The vocabulary rules find what they are for.
+#[test]
+fn the_vocabulary_rules_catch_each_kind_of_fault() {
+    let cases = [
+        (r#"{"at":1796093381}"#, "RFC 3339"),
+        (r#"{"received_at":"01/12/2026"}"#, "RFC 3339"),
+        (r#"{"deadline":"2026-12-01"}"#, "RFC 3339"),
+        (r#"{"valid_until":1796093381}"#, "as a number"),
+        (
+            r#"{"key":"Ziyv0K+TQYdpfM36pokzeGV8vDIg4ikKvuxMTxSNshE="}"#,
+            "one name",
+        ),
+        (r#"{"addrs":[]}"#, "one name"),
+        (
+            r#"{"public_key":"662cafd0af934187697ccdfaa689337865"}"#,
+            "base64",
+        ),
+        (r#"{"prefixes":[["DE/CARLWALTHER",3]]}"#, "tuple"),
+    ];
+    for (doc, want) in cases {
+        let mut faults = Vec::new();
+        vocabulary(&serde_json::from_str(doc).unwrap(), "", &mut faults);
+        assert!(faults.iter().any(|f| f.contains(want)), "{doc}: {faults:?}");
+    }
+    let mut faults = Vec::new();
+    let good = r#"{"at":"2026-12-01T02:49:41Z","since":null,"public_key":"Ziyv0K+TQYdpfM36pokzeGV8vDIg4ikKvuxMTxSNshE=","addresses":["/ip4/127.0.0.1/tcp/1"]}"#;
+    vocabulary(&serde_json::from_str(good).unwrap(), "", &mut faults);
+    assert!(faults.is_empty(), "{faults:?}");
+}
