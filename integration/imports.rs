@@ -3,6 +3,7 @@
 //! and the summary's counts add up to the input (issue 13).
 
 mod common;
+mod fed;
 
 use std::path::Path;
 
@@ -141,4 +142,671 @@ fn an_event_row_too_long_refuses_its_weapon_whole() {
     assert!(r["file"].as_str().unwrap().ends_with("e.csv"), "{s}");
     assert_eq!(r["line"].as_u64(), Some(3), "{s}");
     assert!(!run(d.path(), &["registry", "show", "C1"]).status.success());
+}
+
+/// Sets `registry.max_line_bytes` in `dir`'s configuration.
+fn set_max_line_bytes(dir: &Path, n: usize) {
+    let cfg = dir.join("tracenet.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("max_line_bytes = 1048576"), "{text}");
+    std::fs::write(
+        &cfg,
+        text.replace("max_line_bytes = 1048576", &format!("max_line_bytes = {n}")),
+    )
+    .unwrap();
+}
+
+fn rejection_lines(s: &serde_json::Value) -> Vec<(u64, String)> {
+    s["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap(),
+                r["field"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_semicolon_csv_from_excel_is_read_by_its_header_or_with_delimiter() {
+    let d = init("DE");
+    let w = d.path().join("w.csv");
+    let e = d.path().join("e.csv");
+    // Excel in most of Europe: `;` between fields, `,` inside them.
+    std::fs::write(
+        &w,
+        "id;manufacturer;country;serial;category;calibre\n\
+         S1;Walther;DE;BP1;pistol;7,65 mm\n\
+         S2;\"Heckler; Koch\";DE;HK2;rifle;\n",
+    )
+    .unwrap();
+    std::fs::write(&e, "record_id;date;kind\nS1;2008-02-12;manufactured\n").unwrap();
+    let (ws, es) = (w.to_str().unwrap(), e.to_str().unwrap());
+    // On the old code: refused whole, `"id;manufacturer;..."` an unknown column.
+    let s = import(d.path(), &[ws, "--events", es]);
+    assert_eq!(counts(&s), [2, 0, 0, 0], "{s}");
+    let s1 = json(d.path(), &["registry", "show", "S1"]);
+    assert_eq!(s1["calibre"], "7,65 mm", "{s1}");
+    assert_eq!(s1["events"][0]["kind"], "manufactured", "{s1}");
+    assert_eq!(
+        json(d.path(), &["registry", "show", "S2"])["marking"]["manufacturer"],
+        "Heckler; Koch"
+    );
+    // Chosen by hand, the same; a wrong choice says what it split at.
+    let s = import(d.path(), &[ws, "--events", es, "--delimiter", ";"]);
+    assert_eq!(counts(&s), [0, 0, 2, 0], "{s}");
+    let o = run(d.path(), &["registry", "import", ws, "--delimiter", ","]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("\",\" (comma)"), "{}", stderr(&o));
+    let o = run(d.path(), &["registry", "import", ws, "--delimiter", "ab"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn a_windows_1252_file_is_read_with_encoding_and_otherwise_refused_by_line_with_a_hint() {
+    let d = init("DE");
+    let w = d.path().join("w.csv");
+    // "Münchner Büchsenmacher" and a model "Spéciale" in Windows-1252.
+    let mut bytes = b"id,manufacturer,country,serial,category,model\n".to_vec();
+    bytes.extend(b"L1,Walther,DE,BP1,pistol,\n");
+    bytes.extend(b"L2,M\xfcnchner B\xfcchsenmacher,DE,MB2,rifle,Sp\xe9ciale\n");
+    std::fs::write(&w, &bytes).unwrap();
+    let ws = w.to_str().unwrap();
+    let s = import(d.path(), &[ws]);
+    assert_eq!(counts(&s), [1, 0, 0, 1], "{s}");
+    assert_eq!(
+        rejection_lines(&s),
+        [(3, "manufacturer".to_string())],
+        "{s}"
+    );
+    let reason = s["rejections"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("--encoding windows-1252"), "{reason}");
+    let s = import(d.path(), &[ws, "--encoding", "windows-1252"]);
+    assert_eq!(counts(&s), [1, 0, 1, 0], "{s}");
+    let l2 = json(d.path(), &["registry", "show", "L2"]);
+    assert_eq!(
+        l2["marking"]["manufacturer"], "Münchner Büchsenmacher",
+        "{l2}"
+    );
+    assert_eq!(l2["model"], "Spéciale", "{l2}");
+    // The same for JSON Lines, by line.
+    let j = d.path().join("l.jsonl");
+    let mut bytes = format!("{}\n", record("J1", "BP9")).into_bytes();
+    bytes.extend(
+        b"{\"id\":\"J2\",\"marking\":{\"manufacturer\":\"Walth\xe9r\",\"country\":\"DE\",\"serial\":\"BP8\"},\"category\":\"pistol\"}\n",
+    );
+    std::fs::write(&j, bytes).unwrap();
+    let s = import(d.path(), &[j.to_str().unwrap()]);
+    assert_eq!(counts(&s), [1, 0, 0, 1], "{s}");
+    assert_eq!(s["rejections"][0]["line"], 2, "{s}");
+    assert!(
+        s["rejections"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--encoding"),
+        "{s}"
+    );
+    let o = run(
+        d.path(),
+        &["registry", "import", ws, "--encoding", "klingon"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn errors_in_crlf_files_name_the_line_they_are_on() {
+    let d = init("DE");
+    let w = d.path().join("w.csv");
+    let e = d.path().join("e.csv");
+    std::fs::write(
+        &w,
+        "id,manufacturer,country,serial,category\r\n\
+         C1,Walther,DE,BP1,pistol\r\n\
+         C2,Walther,ZZ,BP2,pistol\r\n\
+         \r\n\
+         C3,\"Walther\r\nArms\",DE,BP3,pistol\r\n\
+         C4,Walther,DE,BP4,pistoll\r\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &e,
+        "record_id,date,kind\r\nC1,2008-02-12,manufactured\r\nC9,2008-02-12,manufactured\r\n",
+    )
+    .unwrap();
+    let s = import(
+        d.path(),
+        &[w.to_str().unwrap(), "--events", e.to_str().unwrap()],
+    );
+    // On the old code: lines 2, 5 and 2: each one line too low.
+    assert_eq!(
+        rejection_lines(&s),
+        [
+            (3, "country".to_string()),
+            (7, "category".to_string()),
+            (3, "record_id".to_string())
+        ],
+        "{s}"
+    );
+    // A quoted line end inside a field stays part of it.
+    let c3 = json(d.path(), &["registry", "show", "C3"]);
+    assert_eq!(c3["marking"]["manufacturer"], "Walther\r\nArms", "{c3}");
+}
+
+#[test]
+fn serials_a_spreadsheet_rewrote_are_imported_with_a_warning_naming_the_line() {
+    let d = init("RS");
+    let w = d.path().join("w.csv");
+    let mut text = String::from("id,manufacturer,country,serial,category\n");
+    // Six-digit serials, none with a leading zero: two lost theirs (lines 5
+    // and 12), and one became scientific notation (line 20).
+    for i in 0..30u32 {
+        let serial = match i {
+            3 => "12345".to_string(),
+            10 => "2345".to_string(),
+            18 => "1.01219E+11".to_string(),
+            _ => format!("{}", 512_345 + i * 7),
+        };
+        text += &format!("Z{i:02},Zastava,RS,{serial},pistol\n");
+    }
+    std::fs::write(&w, text).unwrap();
+    let s = import(d.path(), &[w.to_str().unwrap()]);
+    assert_eq!(counts(&s), [30, 0, 0, 0], "{s}");
+    assert_eq!(s["warned"], 3, "{s}");
+    let warned: Vec<(u64, String)> = s["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["line"].as_u64().unwrap(),
+                w["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let lines: Vec<u64> = {
+        let mut l: Vec<u64> = warned.iter().map(|w| w.0).collect();
+        l.sort();
+        l
+    };
+    assert_eq!(lines, [5, 12, 20], "{s}");
+    let msg = |line| &warned.iter().find(|w| w.0 == line).unwrap().1;
+    assert!(msg(5).contains("\"012345\""), "{}", msg(5));
+    assert!(msg(12).contains("\"002345\""), "{}", msg(12));
+    assert!(msg(20).contains("scientific notation"), "{}", msg(20));
+    // People see them too.
+    let text = ok(d.path(), &["registry", "import", w.to_str().unwrap()]);
+    assert!(
+        text.contains("warning ") && text.contains(":20: serial"),
+        "{text}"
+    );
+}
+
+/// Runs `tracenet ARGS` and returns its output and peak resident memory (KiB).
+fn run_measured(dir: &Path, args: &[&str]) -> (std::process::Output, i64) {
+    use std::process::{Command, Stdio};
+    let child = Command::new(bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    // The pipes are small: read them on threads while waiting.
+    let mut child = child;
+    let (mut so, mut se) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut so, &mut b).unwrap();
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut se, &mut b).unwrap();
+        b
+    });
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, writing into the two locals.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid);
+    let status = std::os::unix::process::ExitStatusExt::from_raw(status);
+    let output = std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    std::mem::forget(child);
+    (output, usage.ru_maxrss)
+}
+
+#[test]
+fn a_csv_row_over_max_line_bytes_is_skipped_as_it_is_read_never_held() {
+    let d = init("DE");
+    set_max_line_bytes(d.path(), 4096);
+    let w = d.path().join("w.csv");
+    let e = d.path().join("e.csv");
+    const ROW: usize = 200 << 20;
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&w).unwrap());
+        f.write_all(b"id,manufacturer,country,serial,category,model\nC1,Walther,DE,BP1,pistol,\nC2,Walther,DE,BP2,pistol,\"")
+            .unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..ROW >> 20 {
+            f.write_all(&chunk).unwrap();
+        }
+        f.write_all(b"\"\nC3,Walther,DE,BP3,pistol,\n").unwrap();
+    }
+    std::fs::write(&e, "record_id,date,kind\nC1,2008-02-12,manufactured\n").unwrap();
+    let (o, peak_kib) = run_measured(
+        d.path(),
+        &[
+            "--json",
+            "registry",
+            "import",
+            w.to_str().unwrap(),
+            "--events",
+            e.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(counts(&s), [2, 0, 0, 1], "{s}");
+    assert_eq!(s["rejections"][0]["line"], 3, "{s}");
+    assert!(
+        s["rejections"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("4096"),
+        "{s}"
+    );
+    eprintln!("peak resident memory of an import with a 200 MiB row: {peak_kib} KiB");
+    // On the old code the 200 MiB row took about 585 MiB.
+    assert!(peak_kib < 150 * 1024, "peak resident memory {peak_kib} KiB");
+}
+
+#[test]
+fn replace_undoes_a_wrong_import_and_remove_takes_ids_all_or_none() {
+    let d = init("DE");
+    let good = d.path().join("good.jsonl");
+    let wrong = d.path().join("wrong.jsonl");
+    std::fs::write(
+        &good,
+        format!(
+            "{}\n{}\n{}\n",
+            record("A1", "BP1"),
+            record("A2", "BP2"),
+            record("A3", "BP3")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &wrong,
+        format!(
+            "{}\n{}\n{}\n",
+            record("A1", "XX1"),
+            record("W1", "BP7"),
+            record("W2", "BP8")
+        ),
+    )
+    .unwrap();
+    ok(d.path(), &["registry", "import", good.to_str().unwrap()]);
+    let before = d.path().join("before.jsonl");
+    ok(d.path(), &["registry", "export", before.to_str().unwrap()]);
+    ok(d.path(), &["registry", "import", wrong.to_str().unwrap()]);
+    assert_eq!(json(d.path(), &["registry", "stats"])["records"], 5);
+
+    // A replacement with a bad line, or without records, changes nothing.
+    let bad = d.path().join("bad.jsonl");
+    std::fs::write(&bad, format!("{}\nnot json\n", record("A1", "BP1"))).unwrap();
+    let o = run(
+        d.path(),
+        &["registry", "import", "--replace", bad.to_str().unwrap()],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("--replace: nothing changed"),
+        "{}",
+        stderr(&o)
+    );
+    let empty = d.path().join("empty.jsonl");
+    std::fs::write(&empty, "\n").unwrap();
+    let o = run(
+        d.path(),
+        &["registry", "import", "--replace", empty.to_str().unwrap()],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("would empty it"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(json(d.path(), &["registry", "stats"])["records"], 5);
+
+    // The last good export, as a replacement: the registry is as it was.
+    let s = import(d.path(), &["--replace", before.to_str().unwrap()]);
+    assert_eq!(counts(&s), [0, 1, 2, 0], "{s}");
+    assert_eq!(s["removed"], 2, "{s}");
+    let after = d.path().join("after.jsonl");
+    ok(d.path(), &["registry", "export", after.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read(&before).unwrap(),
+        std::fs::read(&after).unwrap()
+    );
+    let prefixes = json(d.path(), &["registry", "prefixes"]);
+    assert_eq!(prefixes["prefixes"][0]["records"], 3, "{prefixes}");
+
+    // An unknown id removes nothing; known ones go, with their counts.
+    let o = run(d.path(), &["registry", "remove", "A1", "X9"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("no record X9"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(json(d.path(), &["registry", "stats"])["records"], 3);
+    let r = json(d.path(), &["registry", "remove", "A1", "A3"]);
+    assert_eq!(r["removed"], 2, "{r}");
+    assert!(!run(d.path(), &["registry", "show", "A1"]).status.success());
+    ok(d.path(), &["registry", "show", "A2"]);
+    assert_eq!(json(d.path(), &["registry", "stats"])["records"], 1);
+    let prefixes = json(d.path(), &["registry", "prefixes"]);
+    assert_eq!(prefixes["prefixes"][0]["records"], 1, "{prefixes}");
+    // Removed records come back with an import, as new.
+    let s = import(d.path(), &[good.to_str().unwrap()]);
+    assert_eq!(counts(&s), [2, 0, 1, 0], "{s}");
+}
+
+/// Whether `bytes` hold a control character other than a line end or tab
+/// (a progress bar's escape sequences and carriage returns).
+fn has_control(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .any(|b| (*b < 0x20 && *b != b'\n' && *b != b'\t') || *b == 0x7f)
+}
+
+#[test]
+fn progress_is_drawn_on_a_terminal_only_and_never_with_json() {
+    let d = init("DE");
+    let f = d.path().join("gen.jsonl");
+    let fs = f.to_str().unwrap();
+    ok(
+        d.path(),
+        &[
+            "registry", "generate", "--state", "DE", "--count", "50000", "--out", fs,
+        ],
+    );
+    // Not a terminal (the test's pipes): no control characters, with or without --json.
+    for args in [
+        vec!["registry", "import", fs],
+        vec!["--json", "registry", "import", fs],
+    ] {
+        let o = run(d.path(), &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            !has_control(&o.stdout) && !has_control(&o.stderr),
+            "{args:?}: {:?}",
+            stderr(&o)
+        );
+    }
+    let out = d.path().join("out.jsonl");
+    let o = run(d.path(), &["registry", "export", out.to_str().unwrap()]);
+    assert!(o.status.success() && !has_control(&o.stderr) && !has_control(&o.stdout));
+    // On a terminal (a pseudo-terminal from `script`), a bar is drawn, but
+    // not with --json.
+    let on_tty = |extra: &str| {
+        let cmd = format!(
+            "{} --data-dir {} {extra} registry import {fs}",
+            bin().display(),
+            d.path().display()
+        );
+        let o = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stdout(&o));
+        o.stdout
+    };
+    let drawn = on_tty("");
+    assert!(
+        has_control(&drawn) && String::from_utf8_lossy(&drawn).contains("importing"),
+        "{}",
+        String::from_utf8_lossy(&drawn)
+    );
+    let quiet = on_tty("--json");
+    assert!(
+        !String::from_utf8_lossy(&quiet).contains("importing"),
+        "{}",
+        String::from_utf8_lossy(&quiet)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&quiet).trim()).unwrap();
+    assert_eq!(v["unchanged"], 50000, "{v}");
+}
+
+/// Waits for `child` to exit within `within`; its status, or a panic naming `what`.
+fn exits_within(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    fed::wait_for(what, within, || child.try_wait().unwrap())
+}
+
+/// A child process killed if the test ends before it does.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `tracenet --data-dir DIR ARGS` with its output piped.
+fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn child_stderr(child: &mut std::process::Child) -> String {
+    let mut s = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut s).unwrap();
+    s
+}
+
+#[test]
+fn through_the_node_lines_are_bounded_by_its_limit_endless_sources_are_refused_and_it_stops_in_time()
+ {
+    use std::time::Duration;
+    let mut fed = fed::Federation::start_with(vec![fed::NodeSpec::member("DE", Vec::new())], |n| {
+        set_max_line_bytes(&n.dir, 1024)
+    });
+    let de = fed.node("DE");
+    let dir = de.dir.clone();
+
+    // The node's own limit, not the API's old default of 1 MiB.
+    let f = dir.join("long.jsonl");
+    let long = record("L2", "BP2").replace(
+        r#""events":[]"#,
+        &format!(
+            r#""events":[{{"date":"2001-02-03","kind":"manufactured","note":"{}"}}]"#,
+            "n".repeat(1500)
+        ),
+    );
+    std::fs::write(&f, format!("{}\n{long}\n", record("L1", "BP1"))).unwrap();
+    let s = de.json(&["registry", "import", f.to_str().unwrap()]);
+    assert_eq!(counts(&s), [1, 0, 0, 1], "{s}");
+    assert!(
+        s["rejections"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1024"),
+        "{s}"
+    );
+
+    // A device and a FIFO without a writer are refused at once, not read for ever.
+    let fifo = dir.join("pipe.jsonl");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (source, kind) in [
+        ("/dev/zero", "character device"),
+        (fifo.to_str().unwrap(), "FIFO"),
+    ] {
+        let mut c = Reaped(spawn(
+            &dir,
+            &["registry", "import", "--format", "jsonl", source],
+        ));
+        let status = exits_within(
+            &mut c.0,
+            Duration::from_secs(20),
+            &format!("the import of {source} to end"),
+        );
+        let err = child_stderr(&mut c.0);
+        assert!(
+            !status.success() && err.contains(kind) && err.contains("copy it to a file"),
+            "{err}"
+        );
+    }
+
+    // A file that takes for ever to read (1 TiB, sparse): a client that goes
+    // away (Ctrl-C) takes its import with it...
+    let huge = dir.join("huge.jsonl");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let started = |log: &str, what: &str| {
+        log.lines()
+            .filter(|l| l.contains(what) && l.contains("huge.jsonl"))
+            .count()
+    };
+    let mut gone = Reaped(spawn(&dir, &["registry", "import", huge.to_str().unwrap()]));
+    fed::wait_for(
+        "the node to start the import",
+        Duration::from_secs(30),
+        || (started(&de.log(), "registry import started") == 1).then_some(()),
+    );
+    gone.0.kill().unwrap();
+    fed::wait_for(
+        "the node to stop the import of the client gone",
+        Duration::from_secs(20),
+        || (started(&de.log(), "registry import stopped") == 1).then_some(()),
+    );
+    // ...and stopping the node stops the import, and the node exits in time,
+    // saying so to the client.
+    let mut client = Reaped(spawn(&dir, &["registry", "import", huge.to_str().unwrap()]));
+    let client = &mut client.0;
+    fed::wait_for(
+        "the node to start the import",
+        Duration::from_secs(30),
+        || (started(&de.log(), "registry import started") == 2).then_some(()),
+    );
+    let started = std::time::Instant::now();
+    de.signal("TERM");
+    let node = fed.node_mut("DE").child.as_mut().unwrap();
+    exits_within(node, Duration::from_secs(20), "the node to stop");
+    let stopped_in = started.elapsed();
+    let status = exits_within(client, Duration::from_secs(10), "the client to end");
+    let err = child_stderr(client);
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("was stopped"), "{err}");
+    eprintln!("node stopped {stopped_in:?} after TERM, mid-import");
+}
+
+#[test]
+fn remove_replace_and_export_to_standard_output_work_through_the_running_node() {
+    let records = vec![
+        record("A1", "BP1"),
+        record("A2", "BP2"),
+        record("A3", "BP3"),
+    ];
+    let fed = fed::Federation::start(vec![fed::NodeSpec::member("DE", records)]);
+    let de = fed.node("DE");
+    let dir = de.dir.clone();
+    // Before, `export -` through the node wrote a file named "-" on its side.
+    let o = run(&dir, &["registry", "export", "-"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ids: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["A1", "A2", "A3"]);
+    assert!(!dir.join("-").exists());
+    let file = dir.join("export.jsonl");
+    let e = de.json(&["registry", "export", file.to_str().unwrap()]);
+    assert_eq!(e["records"], 3, "{e}");
+    assert_eq!(std::fs::read(&file).unwrap(), o.stdout);
+
+    let o = run(&dir, &["registry", "remove", "A1", "X9"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("no record X9"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(de.json(&["registry", "remove", "A1"])["removed"], 1);
+    assert!(!run(&dir, &["registry", "show", "A1"]).status.success());
+
+    let keep = dir.join("keep.jsonl");
+    std::fs::write(&keep, format!("{}\n", record("A2", "BP2"))).unwrap();
+    let s = de.json(&["registry", "import", "--replace", keep.to_str().unwrap()]);
+    assert_eq!(
+        (s["unchanged"].as_u64(), s["removed"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    assert_eq!(de.json(&["registry", "stats"])["records"], 1);
+
+    let audit = de.json(&["audit", "show"]);
+    let entries: Vec<(String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["kind"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("registry") || k == "records_removed")
+        })
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            // The import before the node started, written offline.
+            (
+                "registry_imported".to_string(),
+                "added 3, updated 0, unchanged 0, rejected 0, removed 0".to_string()
+            ),
+            ("records_removed".to_string(), "removed 1".to_string()),
+            (
+                "registry_replaced".to_string(),
+                "added 0, updated 0, unchanged 1, rejected 0, removed 1".to_string()
+            ),
+        ],
+        "{audit}"
+    );
 }

@@ -517,9 +517,8 @@ fn the_readme_runs_as_written() {
     r.each(&mut nat, "tracenet registry import", &[&de, &ke, &ng]);
     r.each(&mut nat, "cp config/policy.toml", &[&de, &ke, &ng]);
     // The integrators' registry examples, on DE's registry before its node
-    // runs. (Through a running node, `registry import --json` prints
-    // neither `file` nor `seconds` today: one vocabulary is issue 14's
-    // JSON part.)
+    // runs (through a running node, `registry import --json` prints the same
+    // fields).
     for starts in [
         "tracenet --json registry find",
         "tracenet --json registry import",

@@ -471,7 +471,22 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     );
     c.read("registry-stats", &solo, &["registry", "stats"]);
     c.read("registry-prefixes", &solo, &["registry", "prefixes"]);
+    let last: Value = serde_json::from_str(
+        std::fs::read_to_string(&generated)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    let removed = c.run(
+        "registry-remove",
+        &solo,
+        &["registry", "remove", last["id"].as_str().unwrap()],
+    );
+    assert_eq!(removed["removed"], 1, "{removed:#}");
     covered.extend([
+        "registry remove",
         "registry generate",
         "registry import",
         "registry export",

@@ -32,6 +32,10 @@ pub enum ApiClientError {
     Node(String),
     #[error("unexpected reply from the node: {0}")]
     Protocol(String),
+    /// What a streamed reply was handed to could not take it (a closed
+    /// standard output, a full disk).
+    #[error("{0}")]
+    Output(#[source] std::io::Error),
 }
 
 /// A connection target: the node's API address and token.
@@ -82,12 +86,76 @@ impl ApiClient {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// `GET path`, whose body is handed to `on_chunk` as it arrives; first,
+    /// `on_start` gets the number in the reply's header `count_header`, if
+    /// any. A body that ends early (the node failed or stopped) is an error.
+    pub async fn get_stream(
+        &self,
+        path: &str,
+        count_header: &str,
+        on_start: impl FnOnce(Option<u64>),
+        mut on_chunk: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<(), ApiClientError> {
+        let resp = self.send(Method::GET, path, None).await?;
+        let status = resp.status();
+        if !status.is_success() {
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            return Err(error_of(status, &bytes));
+        }
+        on_start(
+            resp.headers()
+                .get(count_header)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok()),
+        );
+        let mut body = resp.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ApiClientError::Unreachable {
+                addr: self.addr.clone(),
+                reason: format!("the reply ended early ({e}); see the node's log"),
+            })?;
+            if let Ok(data) = frame.into_data() {
+                on_chunk(&data).map_err(ApiClientError::Output)?;
+            }
+        }
+        Ok(())
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<T, ApiClientError> {
+        let resp = self.send(method, path, body).await?;
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ApiClientError::Unreachable {
+                addr: self.addr.clone(),
+                reason: e.to_string(),
+            })?
+            .to_bytes();
+        if !status.is_success() {
+            return Err(error_of(status, &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ApiClientError::Protocol(e.to_string()))
+    }
+
+    /// Sends one request on a new connection; the reply's head, body to come.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ApiClientError> {
         let unreachable = |reason: String| ApiClientError::Unreachable {
             addr: self.addr.clone(),
             reason,
@@ -111,23 +179,17 @@ impl ApiClient {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| ApiClientError::Protocol(e.to_string()))?;
-        let resp = sender
+        sender
             .send_request(req)
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let status = resp.status();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| unreachable(e.to_string()))?
-            .to_bytes();
-        if !status.is_success() {
-            let msg = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|e| e.error)
-                .unwrap_or_else(|_| format!("HTTP {status}"));
-            return Err(ApiClientError::Node(msg));
-        }
-        serde_json::from_slice(&bytes).map_err(|e| ApiClientError::Protocol(e.to_string()))
+            .map_err(|e| unreachable(e.to_string()))
     }
+}
+
+/// The error a failed call's body says.
+fn error_of(status: hyper::StatusCode, bytes: &[u8]) -> ApiClientError {
+    let msg = serde_json::from_slice::<ErrorBody>(bytes)
+        .map(|e| e.error)
+        .unwrap_or_else(|_| format!("HTTP {status}"));
+    ApiClientError::Node(msg)
 }

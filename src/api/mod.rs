@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use client::{ApiClient, ApiClientError};
+pub use registry::RECORDS_HEADER;
 pub use reply::status_of;
 pub use server::{HEADER_TIMEOUT, MAX_CONNECTIONS};
 pub use views::{AnswerView, InboxView, TraceView, inbox_view, trace_view};

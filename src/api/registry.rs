@@ -1,20 +1,32 @@
 //! `/v1/registry/...`: the national register through the running node, for
 //! registry commands while the node holds the sled database. Reads and writes
-//! run on blocking threads.
+//! run on blocking threads. An import reads regular files only, bounded as the
+//! node's configuration says, and stops when the node stops; an export streams.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Serialize;
 
 use super::reply::{Failure, JsonBody, Reply, ok};
-use super::routes::{ExportRequest, FindRequest, ImportRequest};
+use super::routes::{ExportRequest, FindRequest, ImportRequest, RemoveRequest};
+use crate::audit::AuditKind;
 use crate::model::Date;
 use crate::node::Node;
-use crate::registry::{self, FindQuery, ImportFormat, ImportOptions, RecordId, Registry};
+use crate::registry::{
+    self, FindQuery, ImportError, ImportFormat, ImportOptions, RecordId, Registry, SourceOptions,
+};
+
+/// The header of `GET /v1/registry/export` that says how many records follow.
+pub const RECORDS_HEADER: &str = "x-tracenet-records";
+/// Bytes of JSON Lines sent in one piece of an export.
+const EXPORT_PIECE: usize = 64 * 1024;
 
 pub(super) fn router() -> Router<Node> {
     Router::new()
@@ -23,7 +35,8 @@ pub(super) fn router() -> Router<Node> {
         .route("/records/{id}", get(record))
         .route("/find", post(find))
         .route("/import", post(import))
-        .route("/export", post(export))
+        .route("/remove", post(remove))
+        .route("/export", get(export_stream).post(export))
         .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "no such registry endpoint") })
 }
 
@@ -70,8 +83,20 @@ async fn find(State(node): State<Node>, JsonBody(f): JsonBody<FindRequest>) -> R
     ok(&blocking(move || reg.find(&q)).await?)
 }
 
+/// Sets its flag when dropped: an import whose call is dropped (the client
+/// went away, the runtime is stopping) stops at its next read.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 async fn import(State(node): State<Node>, JsonBody(r): JsonBody<ImportRequest>) -> Reply {
     let reg = registry_of(&node)?;
+    let bad = |e: String| Failure::bad_request(e);
+    let stop = Arc::new(AtomicBool::new(false));
     let opts = ImportOptions {
         format: r.csv.map(|c| {
             if c {
@@ -82,15 +107,142 @@ async fn import(State(node): State<Node>, JsonBody(r): JsonBody<ImportRequest>) 
         }),
         events_csv: r.events,
         strict: r.strict,
-        ..ImportOptions::default()
+        replace: r.replace,
+        delimiter: r
+            .delimiter
+            .as_deref()
+            .map(registry::import::parse_delimiter)
+            .transpose()
+            .map_err(bad)?,
+        max_line_bytes: node.max_line_bytes(),
+        source: SourceOptions {
+            encoding: r
+                .encoding
+                .as_deref()
+                .map(registry::source::encoding)
+                .transpose()
+                .map_err(bad)?,
+            // A FIFO or a device may never end: the node reads files only.
+            regular_only: true,
+            stop: Some(stop.clone()),
+        },
     };
-    let summary =
-        blocking(move || registry::import::import_file(&reg, &r.file, &opts, &mut |_| {})).await?;
-    // The registry may hold new prefixes: follow them.
+    let _guard = StopOnDrop(stop.clone());
+    let stopping = node.stopping();
+    let file = r.file;
+    tracing::info!(file = %file.display(), replace = opts.replace, "registry import started");
+    let work = tokio::task::spawn_blocking(move || {
+        let done = registry::import::import_file(&reg, &file, &opts, &mut |_| {});
+        let file = file.display();
+        match &done {
+            Ok(s) => tracing::info!(%file, counts = %s.counts_text(), "registry import finished"),
+            Err(ImportError::Stopped { written, .. }) => {
+                tracing::info!(%file, written, "registry import stopped")
+            }
+            Err(e) => tracing::info!(%file, error = %e, "registry import refused"),
+        }
+        done
+    });
+    // Tracked, so that shutdown waits (briefly) for the answer saying it stopped.
+    let summary = node
+        .track(async move {
+            tokio::pin!(work);
+            tokio::select! {
+                done = &mut work => done,
+                _ = stopping.cancelled() => {
+                    stop.store(true, Ordering::Relaxed);
+                    work.await
+                }
+            }
+        })
+        .await
+        .map_err(Failure::internal)?
+        .map_err(|e| match e {
+            ImportError::Stopped { .. } => {
+                Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            e => Failure::bad_request(e.to_string()),
+        })?;
+    let kind = if r.replace {
+        AuditKind::RegistryReplaced
+    } else {
+        AuditKind::RegistryImported
+    };
+    node.record_registry_change(kind, summary.counts_text())
+        .map_err(Failure::internal)?;
+    // The registry may hold new prefixes, or fewer: follow them.
     if let Err(e) = node.refresh_topics().await {
         tracing::warn!(error = %e, "refreshing topics after import failed");
     }
     ok(&summary)
+}
+
+async fn remove(State(node): State<Node>, JsonBody(r): JsonBody<RemoveRequest>) -> Reply {
+    let reg = registry_of(&node)?;
+    let ids = r
+        .ids
+        .iter()
+        .map(|i| RecordId::parse(i))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::bad_request)?;
+    if ids.is_empty() {
+        return Err(Failure::bad_request("no record id given"));
+    }
+    let removed = blocking(move || reg.remove(&ids)).await?;
+    node.record_registry_change(AuditKind::RecordsRemoved, format!("removed {removed}"))
+        .map_err(Failure::internal)?;
+    if let Err(e) = node.refresh_topics().await {
+        tracing::warn!(error = %e, "refreshing topics after a removal failed");
+    }
+    ok(&serde_json::json!({"removed": removed}))
+}
+
+/// `GET /v1/registry/export`: every record as JSON Lines, streamed as it is
+/// read (the count first, in the `x-tracenet-records` header). An error or the
+/// node stopping ends the body without its last chunk, so that a client sees
+/// an incomplete export as failed, never as complete.
+async fn export_stream(State(node): State<Node>) -> Result<Response, Failure> {
+    let reg = registry_of(&node)?;
+    // One counter read, not a scan.
+    let total = reg.len().map_err(Failure::internal)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let stopping = node.stopping();
+    tokio::task::spawn_blocking(move || {
+        let mut piece = Vec::with_capacity(EXPORT_PIECE + 4096);
+        for rec in reg.records() {
+            if stopping.is_cancelled() {
+                let _ = tx.blocking_send(Err(std::io::Error::other("the node is stopping")));
+                return;
+            }
+            let line = rec
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|r| serde_json::to_writer(&mut piece, &r).map_err(std::io::Error::from));
+            if let Err(e) = line {
+                tracing::error!(error = %e, "registry export through the API failed");
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+            piece.push(b'\n');
+            if piece.len() >= EXPORT_PIECE {
+                let full = std::mem::replace(&mut piece, Vec::with_capacity(EXPORT_PIECE + 4096));
+                // The client went away: stop reading.
+                if tx.blocking_send(Ok(full.into())).is_err() {
+                    return;
+                }
+            }
+        }
+        if !piece.is_empty() {
+            let _ = tx.blocking_send(Ok(piece.into()));
+        }
+    });
+    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .header(RECORDS_HEADER, total)
+        .body(body)
+        .map_err(Failure::internal)
 }
 
 async fn export(State(node): State<Node>, JsonBody(r): JsonBody<ExportRequest>) -> Reply {

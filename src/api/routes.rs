@@ -62,7 +62,7 @@ pub struct FindRequest {
     pub limit: usize,
 }
 
-/// `POST /v1/registry/import`: a file on the node's machine.
+/// `POST /v1/registry/import`: a regular file on the node's machine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportRequest {
@@ -73,6 +73,22 @@ pub struct ImportRequest {
     pub events: Option<PathBuf>,
     #[serde(default)]
     pub strict: bool,
+    /// Make the registry hold exactly the file's records (`--replace`).
+    #[serde(default)]
+    pub replace: bool,
+    /// The CSV separator, one character or `tab`; default: from the header.
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    /// The files' encoding (`windows-1252`, ...); default UTF-8.
+    #[serde(default)]
+    pub encoding: Option<String>,
+}
+
+/// `POST /v1/registry/remove`: records to remove, all or none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveRequest {
+    pub ids: Vec<String>,
 }
 
 /// `POST /v1/registry/export`.

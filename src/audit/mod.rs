@@ -30,6 +30,12 @@ pub enum AuditKind {
     /// A person approved or refused an inbox request.
     Decision,
     HeadSigned,
+    /// Records imported into the national registry (`outcome`: the counts).
+    RegistryImported,
+    /// The national registry replaced by a file's records (`import --replace`).
+    RegistryReplaced,
+    /// Records removed from the national registry (`registry remove`).
+    RecordsRemoved,
 }
 
 impl AuditKind {
@@ -45,6 +51,9 @@ impl AuditKind {
             AuditKind::RosterInstalled => "roster installed",
             AuditKind::Decision => "decision",
             AuditKind::HeadSigned => "audit head signed",
+            AuditKind::RegistryImported => "registry imported",
+            AuditKind::RegistryReplaced => "registry replaced",
+            AuditKind::RecordsRemoved => "records removed",
         }
     }
 }

@@ -5,6 +5,7 @@ mod audit;
 mod inbox;
 pub(crate) mod node;
 mod output;
+mod progress;
 mod registry;
 mod trust;
 

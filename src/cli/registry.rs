@@ -1,14 +1,17 @@
 //! `tracenet registry ...`: the national registry, offline.
 
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::Context;
+mod export;
+
+use super::{Context, progress};
+use crate::audit::AuditKind;
 use crate::config::Config;
 use crate::model::{CountryCode, Date};
 use crate::registry::{
@@ -19,23 +22,18 @@ use crate::registry::{
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
     /// Import records from JSON Lines (canonical) or CSV; existing ids are updated.
-    Import {
-        /// The registry file: JSON Lines, or CSV (see --events).
-        file: PathBuf,
-        /// The file's format, if its extension does not say.
-        #[arg(long, value_enum)]
-        format: Option<FormatArg>,
-        /// With CSV: a second CSV of events, keyed by record_id.
-        #[arg(long, value_name = "FILE")]
-        events: Option<PathBuf>,
-        /// Import nothing if any line is bad.
-        #[arg(long)]
-        strict: bool,
-    },
+    Import(ImportArgs),
     /// Write every record as canonical JSON Lines (`-` for standard output).
     Export {
         /// Where to write (`-` for standard output).
         file: PathBuf,
+    },
+    /// Remove records by id, all or none (an id not held removes nothing);
+    /// audited. To undo a whole import, see `import --replace`.
+    Remove {
+        /// The records' ids, as imported.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
     },
     /// Show one record, national details included.
     Show {
@@ -80,6 +78,57 @@ pub enum RegistryCommand {
     },
 }
 
+/// `registry import`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The registry file: JSON Lines, or CSV (see --events). With the node
+    /// running, a regular file (not a FIFO or a device).
+    pub file: PathBuf,
+    /// The file's format, if its extension does not say.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// With CSV: a second CSV of events, keyed by record_id.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Import nothing if any line is bad.
+    #[arg(long)]
+    pub strict: bool,
+    /// Make the registry hold exactly this file's records: import them,
+    /// then remove every record whose id the file does not hold (to undo a
+    /// wrong import with the last good export). Implies --strict; audited.
+    #[arg(long)]
+    pub replace: bool,
+    /// CSV separator: one character such as `,` or `;`, or `tab`
+    /// [default: the one that splits the header into known columns].
+    #[arg(long, value_name = "CHAR", value_parser = registry::import::parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// The files' character encoding, for files not in UTF-8: windows-1252
+    /// (Excel in western Europe; also for latin1), iso-8859-2, utf-16le, ...
+    /// [default: UTF-8, or UTF-16 with a byte order mark]
+    #[arg(long, value_name = "NAME", value_parser = registry::source::encoding)]
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+}
+
+impl ImportArgs {
+    fn options(&self, max_line_bytes: usize) -> ImportOptions {
+        ImportOptions {
+            format: self.format.map(|f| match f {
+                FormatArg::Jsonl => ImportFormat::JsonLines,
+                FormatArg::Csv => ImportFormat::Csv,
+            }),
+            events_csv: self.events.clone(),
+            strict: self.strict,
+            max_line_bytes,
+            delimiter: self.delimiter,
+            replace: self.replace,
+            source: registry::SourceOptions {
+                encoding: self.encoding,
+                ..Default::default()
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FormatArg {
     Jsonl,
@@ -96,19 +145,20 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
     {
         return generate(ctx, &state, count, seed, &out);
     }
-    let (cfg, reg) = match open(ctx) {
+    let Opened { cfg, db, reg } = match open(ctx) {
         Ok(opened) => opened,
         Err(e) if is_locked(&e) => return via_node(cmd, ctx),
         Err(e) => return Err(e),
     };
     match cmd {
-        RegistryCommand::Import {
-            file,
-            format,
-            events,
-            strict,
-        } => import(ctx, &cfg, &reg, &file, format, events, strict),
-        RegistryCommand::Export { file } => export(ctx, &reg, &file),
+        RegistryCommand::Import(args) => import(ctx, &cfg, &db, &reg, &args),
+        RegistryCommand::Export { file } => export::export(ctx, &reg, &file),
+        RegistryCommand::Remove { ids } => {
+            let ids = parse_ids(&ids)?;
+            let removed = reg.remove(&ids)?;
+            audit(&db, AuditKind::RecordsRemoved, format!("removed {removed}"))?;
+            ctx.emit(&Removed { removed }, render_removed)
+        }
         RegistryCommand::Show { id } => {
             let id = RecordId::parse(&id).map_err(anyhow::Error::msg)?;
             let rec = reg.get(&id)?.with_context(|| {
@@ -153,39 +203,46 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
 /// The same commands through the running node, which holds the store (sled
 /// allows one process at a time).
 fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
-    use crate::api::routes::{ExportRequest, FindRequest, ImportRequest};
+    use crate::api::routes::{FindRequest, ImportRequest, RemoveRequest};
     super::node::with_client(ctx, async |c| match cmd {
-        RegistryCommand::Import {
-            file,
-            format,
-            events,
-            strict,
-        } => {
+        RegistryCommand::Import(a) => {
             let req = ImportRequest {
-                file: absolute(&file)?,
-                csv: format.map(|f| matches!(f, FormatArg::Csv)),
-                events: events.as_deref().map(absolute).transpose()?,
-                strict,
+                file: absolute(&a.file)?,
+                csv: a.format.map(|f| matches!(f, FormatArg::Csv)),
+                events: a.events.as_deref().map(absolute).transpose()?,
+                strict: a.strict,
+                replace: a.replace,
+                delimiter: a.delimiter.map(|d| match d {
+                    b'\t' => "tab".to_string(),
+                    d => (d as char).to_string(),
+                }),
+                encoding: a.encoding.map(|e| e.name().to_string()),
             };
-            let s: ImportSummary = c.post("/v1/registry/import", &req).await?;
-            ctx.emit(&s, |s| render_summary(&file, s, None))
+            let started = std::time::Instant::now();
+            let bar = progress::bar(
+                ctx,
+                None,
+                progress::Unit::Records,
+                "importing through the running node",
+            );
+            let s: Result<ImportSummary, _> = c.post("/v1/registry/import", &req).await;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let out = ImportOut {
+                file: &a.file,
+                summary: &s?,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            ctx.emit(&out, |o| render_summary(o.file, o.summary, Some(o.seconds)))
         }
-        RegistryCommand::Export { file } => {
-            let v: serde_json::Value = c
-                .post(
-                    "/v1/registry/export",
-                    &ExportRequest {
-                        file: absolute(&file)?,
-                    },
-                )
-                .await?;
-            ctx.emit(&v, |v| {
-                format!(
-                    "{}: {} exported",
-                    file.display(),
-                    crate::model::count(v["records"].as_u64().unwrap_or(0), "record")
-                )
-            })
+        RegistryCommand::Export { file } => export::export_via_node(ctx, &c, &file).await,
+        RegistryCommand::Remove { ids } => {
+            let req = RemoveRequest {
+                ids: parse_ids(&ids)?.iter().map(ToString::to_string).collect(),
+            };
+            let r: Removed = c.post("/v1/registry/remove", &req).await?;
+            ctx.emit(&r, render_removed)
         }
         RegistryCommand::Show { id } => {
             let id = RecordId::parse(&id).map_err(anyhow::Error::msg)?;
@@ -229,63 +286,101 @@ fn join_counts<K: std::fmt::Display>(m: &std::collections::BTreeMap<K, u64>) -> 
         .join(", ")
 }
 
+/// The data directory's configuration, store and registry, opened.
+pub struct Opened {
+    pub cfg: Config,
+    pub db: sled::Db,
+    pub reg: Registry,
+}
+
 /// Loads the configuration and opens the registry of the data directory.
-pub fn open(ctx: &Context) -> anyhow::Result<(Config, Registry)> {
+pub fn open(ctx: &Context) -> anyhow::Result<Opened> {
     let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
     let db = crate::store::open_db(&ctx.data_dir.join("db"), &cfg.store_options())?;
     let reg = Registry::open(&db, cfg.maker_table()?)?;
-    Ok((cfg, reg))
+    Ok(Opened { cfg, db, reg })
+}
+
+/// Records a change of the registry made with the node stopped, flushed. The
+/// node signs the audit head with it the next time it runs.
+fn audit(db: &sled::Db, kind: AuditKind, outcome: String) -> anyhow::Result<()> {
+    let log = crate::audit::AuditLog::open(db)?;
+    let entry = crate::audit::NewEntry {
+        outcome: Some(outcome),
+        ..Default::default()
+    };
+    log.append(kind, entry, crate::node::unix_now())
+        .context("the registry changed, but its audit entry could not be written")?;
+    Ok(())
+}
+
+fn parse_ids(ids: &[String]) -> anyhow::Result<Vec<RecordId>> {
+    ids.iter()
+        .map(|i| RecordId::parse(i).map_err(anyhow::Error::msg))
+        .collect()
+}
+
+/// What `registry remove` prints.
+#[derive(Serialize, serde::Deserialize)]
+struct Removed {
+    removed: u64,
+}
+
+fn render_removed(r: &Removed) -> String {
+    format!("{} removed", crate::model::count(r.removed, "record"))
+}
+
+/// What `registry import` prints.
+#[derive(Serialize)]
+struct ImportOut<'a> {
+    file: &'a Path,
+    #[serde(flatten)]
+    summary: &'a ImportSummary,
+    seconds: f64,
 }
 
 fn import(
     ctx: &Context,
     cfg: &Config,
+    db: &sled::Db,
     reg: &Registry,
-    file: &Path,
-    format: Option<FormatArg>,
-    events: Option<PathBuf>,
-    strict: bool,
+    args: &ImportArgs,
 ) -> anyhow::Result<()> {
-    let opts = ImportOptions {
-        format: format.map(|f| match f {
-            FormatArg::Jsonl => ImportFormat::JsonLines,
-            FormatArg::Csv => ImportFormat::Csv,
-        }),
-        events_csv: events,
-        strict,
-        max_line_bytes: cfg.registry.max_line_bytes,
-    };
+    let opts = args.options(cfg.registry.max_line_bytes);
+    let file = args.file.as_path();
     let started = std::time::Instant::now();
-    let summary = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} records read ({per_sec})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        let s = registry::import::import_file(reg, file, &opts, &mut |n| bar.set_position(n));
-        bar.finish_and_clear();
-        s
-    } else {
-        let mut next = 100_000;
-        registry::import::import_file(reg, file, &opts, &mut |n| {
-            if n >= next {
-                eprintln!(
-                    "{}: {} read",
-                    file.display(),
-                    crate::model::count(n, "record")
-                );
-                next = n + 100_000;
-            }
-        })
-    }?;
-    #[derive(Serialize)]
-    struct Out<'a> {
-        file: &'a Path,
-        #[serde(flatten)]
-        summary: &'a ImportSummary,
-        seconds: f64,
+    // A regular file's size makes a bar; a pipe's gives a spinner.
+    let size = std::fs::metadata(file)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    let bar = progress::bar(ctx, size, progress::Unit::Bytes, "importing");
+    let mut next = 100_000;
+    let summary = registry::import::import_file(reg, file, &opts, &mut |p| {
+        if let Some(b) = &bar {
+            b.set_position(p.bytes);
+            b.set_message(crate::model::count(p.records, "record"));
+        } else if !ctx.json && p.records >= next {
+            // Plain lines for a log, and none with --json.
+            eprintln!(
+                "{}: {} read",
+                file.display(),
+                crate::model::count(p.records, "record")
+            );
+            next = p.records + 100_000;
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
-    let out = Out {
+    let summary = summary?;
+    let kind = if args.replace {
+        AuditKind::RegistryReplaced
+    } else {
+        AuditKind::RegistryImported
+    };
+    audit(db, kind, summary.counts_text())?;
+    let out = ImportOut {
         file,
         summary: &summary,
         seconds: started.elapsed().as_secs_f64(),
@@ -299,27 +394,6 @@ fn writer_for(file: &Path) -> anyhow::Result<Box<dyn Write>> {
     }
     let f = File::create(file).with_context(|| format!("cannot create {}", file.display()))?;
     Ok(Box::new(BufWriter::new(f)))
-}
-
-fn export(ctx: &Context, reg: &Registry, file: &Path) -> anyhow::Result<()> {
-    let mut w = writer_for(file)?;
-    let n = reg.export(&mut w)?;
-    drop(w);
-    if file == Path::new("-") {
-        return Ok(());
-    }
-    #[derive(Serialize)]
-    struct Out<'a> {
-        file: &'a Path,
-        records: u64,
-    }
-    ctx.emit(&Out { file, records: n }, |o| {
-        format!(
-            "{}: {} exported",
-            o.file.display(),
-            crate::model::count(o.records, "record")
-        )
-    })
 }
 
 fn generate(ctx: &Context, state: &str, count: u64, seed: u64, out: &Path) -> anyhow::Result<()> {
@@ -374,12 +448,17 @@ fn render_stats(s: &registry::Stats) -> String {
 
 fn render_summary(file: &Path, s: &ImportSummary, seconds: Option<f64>) -> String {
     let mut t = format!(
-        "{}: {} added, {} updated, {} unchanged, {} rejected{}\n",
+        "{}: {} added, {} updated, {} unchanged, {} rejected{}{}\n",
         file.display(),
         s.added,
         s.updated,
         s.unchanged,
         s.rejected,
+        if s.removed > 0 {
+            format!(", {} removed (not in the file)", s.removed)
+        } else {
+            String::new()
+        },
         seconds.map(|x| format!(" ({x:.1} s)")).unwrap_or_default()
     );
     for r in &s.rejections {
@@ -389,6 +468,15 @@ fn render_summary(file: &Path, s: &ImportSummary, seconds: Option<f64>) -> Strin
         t += &format!(
             "  ... and {} more\n",
             s.rejected as usize - s.rejections.len()
+        );
+    }
+    for w in &s.warnings {
+        t += &format!("  warning {w}\n");
+    }
+    if s.warned as usize > s.warnings.len() {
+        t += &format!(
+            "  ... and {} more warnings\n",
+            s.warned as usize - s.warnings.len()
         );
     }
     // Imported, but under a maker the reference table does not know: a typo

@@ -213,6 +213,8 @@ struct Inner {
     alerted: Mutex<std::collections::HashMap<(String, CountryCode), u64>>,
     /// When the roster-expiry warning was last logged, and for which state.
     expiry_warned: Mutex<Option<(Instant, u8)>>,
+    /// `registry.max_line_bytes`: the bound of imports through the API too.
+    max_line_bytes: usize,
 }
 
 /// Live query ids remembered per requesting State (the replay quota): a State
@@ -238,6 +240,7 @@ impl Node {
         cfg: Config,
     ) -> Result<(Node, mpsc::Receiver<NetEvent>), NodeError> {
         let settings = cfg.node.clone();
+        let max_line_bytes = cfg.registry.max_line_bytes;
         // A policy the node cannot parse stops it here, before it joins.
         let policy =
             policy::Policy::load(data_dir).map_err(|e| NodeError::Config(e.to_string()))?;
@@ -324,6 +327,7 @@ impl Node {
                 stopping: CancellationToken::new(),
                 expiry_warned: Mutex::new(None),
                 alerted: Mutex::new(Default::default()),
+                max_line_bytes,
             }),
         };
         node.apply_members().await?;
@@ -430,6 +434,40 @@ impl Node {
     /// Whether the node stopped itself because its store failed.
     pub fn stopped_on_failure(&self) -> bool {
         self.inner.fatal.is_cancelled()
+    }
+
+    /// `registry.max_line_bytes` of this node's configuration.
+    pub fn max_line_bytes(&self) -> usize {
+        self.inner.max_line_bytes
+    }
+
+    /// Cancelled when the node begins to stop: long work (an import, an
+    /// export) watches it to end in time.
+    pub fn stopping(&self) -> CancellationToken {
+        self.inner.stopping.clone()
+    }
+
+    /// `f`, tracked: shutdown waits for it (a few seconds at most) as for the
+    /// node's own tasks, so that a call that stops on `stopping` can answer.
+    pub fn track<F: std::future::Future>(
+        &self,
+        f: F,
+    ) -> tokio_util::task::task_tracker::TrackedFuture<F> {
+        self.inner.tasks.track_future(f)
+    }
+
+    /// Records a change of the national registry made through the API
+    /// (`kind` one of the registry kinds; `outcome` its counts), flushed.
+    pub fn record_registry_change(
+        &self,
+        kind: AuditKind,
+        outcome: String,
+    ) -> Result<(), AuditUnavailable> {
+        let entry = NewEntry {
+            outcome: Some(outcome),
+            ..NewEntry::default()
+        };
+        self.record(kind, entry, true)
     }
 
     /// Spawns a task the node tracks and drains at shutdown.

@@ -1,14 +1,22 @@
 //! Import of records from JSON Lines (canonical) and flat CSV, with a rejection
-//! per bad line that names the file, line and field.
+//! per bad line that names the file, line and field. The bytes come through
+//! `source` (encodings, the node's guards) and CSV rows through `csv_rows`
+//! (bounded, with the line each row starts on); `jsonl` and `csv` here read
+//! each format into records, rejections and warnings.
 
-use std::collections::HashMap;
+mod csv;
+mod jsonl;
+
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::csv_rows::CsvRow;
+use super::source::{self, Input, SourceError, SourceOptions};
 use super::{Event, MarkingPrefix, NationalText, Record, RecordId, Registry, RegistryError};
 use crate::marking::{ImportMark, MakerTable, Marking, MarkingFields, Suggestion};
 use crate::model::{
@@ -17,9 +25,13 @@ use crate::model::{
 
 /// How many rejections a summary keeps in full; the rest are only counted.
 const KEPT_REJECTIONS: usize = 100;
+/// How many warnings a summary keeps in full; the rest are only counted.
+const KEPT_WARNINGS: usize = 100;
 /// How many new makers a summary lists with their near matches; the rest are
 /// only counted.
 const KEPT_NEW_MAKERS: usize = 100;
+/// What a line that is not UTF-8 is told to try.
+const ENCODING_HINT: &str = "if the file comes from Excel or an older system, pass --encoding windows-1252 (or the encoding it was written in)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportFormat {
@@ -45,8 +57,18 @@ pub struct ImportOptions {
     pub events_csv: Option<PathBuf>,
     /// Refuse the whole file, writing nothing, if any line is bad.
     pub strict: bool,
-    /// A longer line is rejected without being parsed.
+    /// A longer line (or CSV row) is rejected without being parsed, and
+    /// without being held in memory.
     pub max_line_bytes: usize,
+    /// The CSV separator (`--delimiter`); without it, the one that splits the
+    /// header line into known column names (`,` `;` tab `|`).
+    pub delimiter: Option<u8>,
+    /// Make the registry hold exactly the file's records: import them, then
+    /// remove every record whose id the file does not hold. Implies `strict`,
+    /// and refuses a file without records.
+    pub replace: bool,
+    /// How the files are opened: encoding, regular files only, stop flag.
+    pub source: SourceOptions,
 }
 
 impl Default for ImportOptions {
@@ -56,8 +78,18 @@ impl Default for ImportOptions {
             events_csv: None,
             strict: false,
             max_line_bytes: 1024 * 1024,
+            delimiter: None,
+            replace: false,
+            source: SourceOptions::default(),
         }
     }
+}
+
+/// How far an import is: records read, and bytes of the file read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub records: u64,
+    pub bytes: u64,
 }
 
 /// One input line that was not imported, and why.
@@ -79,6 +111,26 @@ impl fmt::Display for Rejection {
     }
 }
 
+/// A row that was imported but shows a sign of damage done before tracenet
+/// saw it (a spreadsheet's scientific notation, leading zeros dropped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Warning {
+    pub file: PathBuf,
+    pub line: u64,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.file.display(), self.line)?;
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct ImportSummary {
     pub added: u64,
@@ -95,6 +147,42 @@ pub struct ImportSummary {
     /// New makers beyond those listed.
     #[serde(default)]
     pub new_makers_more: u64,
+    /// With `replace`: records removed because the file does not hold their id.
+    #[serde(default)]
+    pub removed: u64,
+    /// Rows imported with a warning; the first ones are in `warnings`.
+    #[serde(default)]
+    pub warned: u64,
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
+}
+
+impl ImportSummary {
+    /// The counts in words, as the audit log records them:
+    /// `added 3, updated 1, unchanged 0, rejected 2, removed 0`.
+    pub fn counts_text(&self) -> String {
+        format!(
+            "added {}, updated {}, unchanged {}, rejected {}, removed {}",
+            self.added, self.updated, self.unchanged, self.rejected, self.removed
+        )
+    }
+}
+
+/// Parses a `--delimiter`: one ASCII character other than a quote or a line
+/// end, or `tab` (also `\t`).
+pub fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => return Ok(b'\t'),
+        _ => {}
+    }
+    match s.as_bytes() {
+        [b] if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') && !b.is_ascii_alphanumeric() => {
+            Ok(*b)
+        }
+        _ => Err(format!(
+            "{s:?} cannot separate CSV fields; give one character such as , or ; (or tab)"
+        )),
+    }
 }
 
 /// A maker name an import had to treat as new: not in the maker table.
@@ -201,46 +289,89 @@ pub enum ImportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Source(#[from] SourceError),
     #[error("{0}: unknown file type; name it .jsonl or .csv, or pass --format")]
     UnknownFormat(PathBuf),
     #[error("{path}: {reason}")]
     Header { path: PathBuf, reason: String },
     #[error("--strict: nothing imported; {}, the first: {first}", crate::model::count(*count, "bad line"))]
     Strict { count: u64, first: Box<Rejection> },
+    #[error(
+        "--replace: nothing changed; {count} bad line(s), and replacing would remove the records they hold; the first: {first}"
+    )]
+    ReplaceRefused { count: u64, first: Box<Rejection> },
+    #[error(
+        "--replace: {0} holds no records, and replacing the registry with it would empty it; nothing changed (`tracenet registry remove ID...` removes records by id)"
+    )]
+    ReplaceWithNothing(PathBuf),
+    #[error(
+        "the import of {path} was stopped (the node is stopping, or its client went away) after {written} records were written; import the file again to finish: records already written come out unchanged"
+    )]
+    Stopped { path: PathBuf, written: u64 },
     #[error(transparent)]
     Registry(#[from] RegistryError),
 }
 
+impl ImportError {
+    /// A read error of `path`, or `Stopped` when the stop flag ended it.
+    fn read(path: &Path, source: std::io::Error) -> Self {
+        if source::is_stopped(&source) {
+            ImportError::Stopped {
+                path: path.to_path_buf(),
+                written: 0,
+            }
+        } else {
+            ImportError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+}
+
 /// Imports a file into the registry. Good records are written in atomic batches;
-/// bad ones are counted and described. `progress` is told how many input records
-/// have been read so far.
+/// bad ones are counted and described. `progress` is told how many records and
+/// bytes of the file have been read so far.
 pub fn import_file(
     reg: &Registry,
     path: &Path,
     opts: &ImportOptions,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportSummary, ImportError> {
-    if opts.strict {
+    if opts.strict || opts.replace {
         // A first pass that writes nothing, so that a bad line leaves no trace.
-        let mut count = 0;
+        let (mut count, mut records) = (0, 0u64);
         let mut first = None;
-        read_records(path, opts, &mut |item| {
-            if let Err(r) = item {
-                count += 1;
-                first.get_or_insert(r);
+        read_records(path, opts, None, &mut |item| {
+            match item {
+                Item::Rejected(r) => {
+                    count += 1;
+                    first.get_or_insert(r);
+                }
+                Item::Record(_) => records += 1,
+                Item::Warning(_) => {}
             }
             Ok(())
         })?;
         if let Some(first) = first {
-            return Err(ImportError::Strict {
-                count,
-                first: Box::new(first),
+            let first = Box::new(first);
+            return Err(if opts.replace {
+                ImportError::ReplaceRefused { count, first }
+            } else {
+                ImportError::Strict { count, first }
             });
+        }
+        if opts.replace && records == 0 {
+            return Err(ImportError::ReplaceWithNothing(path.to_path_buf()));
         }
     }
     let mut summary = ImportSummary::default();
     let mut new_makers = NewMakers::new(reg.makers());
     let mut pending = Vec::with_capacity(super::CHUNK);
+    // With `replace`: the ids the file holds, to keep.
+    let mut kept: Option<HashSet<Box<str>>> = opts.replace.then(HashSet::new);
+    let bytes = Arc::new(AtomicU64::new(0));
     let mut seen = 0u64;
     let mut write = |pending: &mut Vec<Record>, summary: &mut ImportSummary, seen| {
         let (a, u, n) =
@@ -248,26 +379,40 @@ pub fn import_file(
         summary.added += a;
         summary.updated += u;
         summary.unchanged += n;
-        progress(seen);
+        progress(Progress {
+            records: seen,
+            bytes: bytes.load(Ordering::Relaxed),
+        });
         Ok::<(), ImportError>(())
     };
     // Lines are read and parsed on a second thread, a few chunks ahead, so that
     // parsing overlaps with sled's writing instead of taking turns with it.
-    std::thread::scope(|s| {
+    let read = std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD_CHUNKS);
-        let reader = s.spawn(move || read_ahead(path, opts, tx));
+        let counter = bytes.clone();
+        let reader = s.spawn(move || read_ahead(path, opts, counter, tx));
         for items in rx {
             for item in items {
-                seen += 1;
                 match item {
-                    Ok(rec) => {
+                    Item::Record(rec) => {
+                        seen += 1;
+                        if let Some(k) = &mut kept {
+                            k.insert(rec.id.as_str().into());
+                        }
                         new_makers.note(&rec.marking);
                         pending.push(rec);
                     }
-                    Err(r) => {
+                    Item::Rejected(r) => {
+                        seen += 1;
                         summary.rejected += 1;
                         if summary.rejections.len() < KEPT_REJECTIONS {
                             summary.rejections.push(r);
+                        }
+                    }
+                    Item::Warning(w) => {
+                        summary.warned += 1;
+                        if summary.warnings.len() < KEPT_WARNINGS {
+                            summary.warnings.push(w);
                         }
                     }
                 }
@@ -281,8 +426,28 @@ pub fn import_file(
             Ok(read) => read,
             Err(panic) => std::panic::resume_unwind(panic),
         }
-    })?;
+    });
+    let stopped = |summary: &ImportSummary| ImportError::Stopped {
+        path: path.to_path_buf(),
+        written: summary.added + summary.updated + summary.unchanged,
+    };
+    match read {
+        Err(ImportError::Stopped { .. }) => return Err(stopped(&summary)),
+        other => other?,
+    }
     write(&mut pending, &mut summary, seen)?;
+    if let Some(kept) = kept {
+        summary.removed =
+            reg.remove_unless(&|id| kept.contains(id), opts.source.stop.as_deref())?;
+        if opts
+            .source
+            .stop
+            .as_deref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
+            return Err(stopped(&summary));
+        }
+    }
     reg.flush()?;
     (summary.new_makers, summary.new_makers_more) = new_makers.finish();
     Ok(summary)
@@ -291,13 +456,21 @@ pub fn import_file(
 /// How many parsed chunks the reader may hold ahead of the writer.
 const READ_AHEAD_CHUNKS: usize = 4;
 
-type Item = Result<Record, Rejection>;
+/// What reading a file gives, in file order.
+enum Item {
+    Record(Record),
+    Rejected(Rejection),
+    /// An imported row's warning; it follows the row's record (or, for what
+    /// the whole file shows, comes at the end).
+    Warning(Warning),
+}
 
 /// Reads `path` and sends what it parses in chunks. Stops early, with an error
 /// that nobody reads, when the writer has gone.
 fn read_ahead(
     path: &Path,
     opts: &ImportOptions,
+    counter: Arc<AtomicU64>,
     tx: std::sync::mpsc::SyncSender<Vec<Item>>,
 ) -> Result<(), ImportError> {
     let gone = || ImportError::Read {
@@ -305,7 +478,7 @@ fn read_ahead(
         source: std::io::Error::other("the import stopped"),
     };
     let mut buf = Vec::with_capacity(super::CHUNK);
-    read_records(path, opts, &mut |item| {
+    read_records(path, opts, Some(counter), &mut |item| {
         buf.push(item);
         if buf.len() >= super::CHUNK {
             let full = std::mem::replace(&mut buf, Vec::with_capacity(super::CHUNK));
@@ -321,148 +494,21 @@ fn read_ahead(
 
 type Sink<'a> = dyn FnMut(Item) -> Result<(), ImportError> + 'a;
 
-fn read_records(path: &Path, opts: &ImportOptions, sink: &mut Sink<'_>) -> Result<(), ImportError> {
+fn read_records(
+    path: &Path,
+    opts: &ImportOptions,
+    counter: Option<Arc<AtomicU64>>,
+    sink: &mut Sink<'_>,
+) -> Result<(), ImportError> {
     let format = opts
         .format
         .or_else(|| ImportFormat::from_path(path))
         .ok_or_else(|| ImportError::UnknownFormat(path.to_path_buf()))?;
+    let input = source::open(path, &opts.source, counter)?;
     match format {
-        ImportFormat::JsonLines => read_json_lines(path, opts.max_line_bytes, sink),
-        ImportFormat::Csv => read_csv(path, opts, sink),
+        ImportFormat::JsonLines => jsonl::read_json_lines(path, input, opts.max_line_bytes, sink),
+        ImportFormat::Csv => csv::read_csv(path, input, opts, sink),
     }
-}
-
-fn open(path: &Path) -> Result<BufReader<File>, ImportError> {
-    File::open(path)
-        .map(|f| BufReader::with_capacity(1 << 16, f))
-        .map_err(|source| ImportError::Read {
-            path: path.to_path_buf(),
-            source,
-        })
-}
-
-/// Reads lines of at most `max` bytes; a longer one is reported by its length
-/// and skipped without being held in memory.
-pub(crate) struct BoundedLines<R> {
-    inner: R,
-    max: usize,
-    line: u64,
-    buf: Vec<u8>,
-}
-
-pub(crate) enum LineItem<'a> {
-    Text(u64, &'a [u8]),
-    TooLong(u64, usize),
-}
-
-impl<R: BufRead> BoundedLines<R> {
-    pub(crate) fn new(inner: R, max: usize) -> Self {
-        BoundedLines {
-            inner,
-            max,
-            line: 0,
-            buf: Vec::new(),
-        }
-    }
-
-    pub(crate) fn next_line(&mut self) -> std::io::Result<Option<LineItem<'_>>> {
-        self.buf.clear();
-        let (mut total, mut any) = (0usize, false);
-        loop {
-            let avail = self.inner.fill_buf()?;
-            if avail.is_empty() {
-                if !any {
-                    return Ok(None);
-                }
-                break;
-            }
-            any = true;
-            let (take, done) = match avail.iter().position(|b| *b == b'\n') {
-                Some(i) => (i, true),
-                None => (avail.len(), false),
-            };
-            total += take;
-            if total <= self.max {
-                self.buf.extend_from_slice(&avail[..take]);
-            }
-            self.inner.consume(take + done as usize);
-            if done {
-                break;
-            }
-        }
-        self.line += 1;
-        if total > self.max {
-            return Ok(Some(LineItem::TooLong(self.line, total)));
-        }
-        if self.buf.last() == Some(&b'\r') {
-            self.buf.pop();
-        }
-        Ok(Some(LineItem::Text(self.line, &self.buf)))
-    }
-}
-
-fn read_json_lines(path: &Path, max: usize, sink: &mut Sink<'_>) -> Result<(), ImportError> {
-    let mut lines = BoundedLines::new(open(path)?, max);
-    let reject = |line, field: Option<String>, reason: String| Rejection {
-        file: path.to_path_buf(),
-        line,
-        field,
-        reason,
-    };
-    loop {
-        let item = lines.next_line().map_err(|source| ImportError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let (line, text) = match item {
-            None => return Ok(()),
-            Some(LineItem::TooLong(line, len)) => {
-                sink(Err(reject(
-                    line,
-                    None,
-                    format!("line is {len} bytes; at most {max} are accepted"),
-                )))?;
-                continue;
-            }
-            Some(LineItem::Text(line, text)) => (line, text),
-        };
-        let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
-        if text.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let item = match parse_record(text) {
-            Err((field, reason)) => Err(reject(line, field, reason)),
-            Ok(rec) => match rec.check() {
-                Ok(()) => Ok(rec),
-                Err((field, reason)) => Err(reject(line, Some(field), reason)),
-            },
-        };
-        sink(item)?;
-    }
-}
-
-/// Parses one JSON line. Tracking the field path costs on every line, so it is
-/// done only for a line that failed, to name the field.
-fn parse_record(text: &[u8]) -> Result<Record, (Option<String>, String)> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    if let Ok(rec) = Record::deserialize(&mut de) {
-        // Anything but white space after the record (a second record, or
-        // garbage) refuses the line: accepting the first record alone would
-        // drop the rest without a word.
-        return match de.end() {
-            Ok(()) => Ok(rec),
-            Err(e) => Err((
-                None,
-                format!("more follows the record ({e}); one record a line"),
-            )),
-        };
-    }
-    let mut de = serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize::<_, Record>(&mut de).map_err(|e| {
-        let field = e.path().to_string();
-        let field = (field != "." && !field.is_empty()).then_some(field);
-        (field, e.into_inner().to_string())
-    })
 }
 
 /// Columns of the weapons CSV; those marked true are required.
@@ -490,39 +536,9 @@ const EVENT_COLUMNS: &[(&str, bool)] = &[
     ("note", false),
 ];
 
-/// Maps the header of a CSV file to column positions, refusing unknown and
-/// missing columns (a misspelt header would otherwise drop data silently).
-fn columns(
-    path: &Path,
-    headers: &csv::StringRecord,
-    spec: &[(&str, bool)],
-) -> Result<HashMap<String, usize>, ImportError> {
-    let mut at = HashMap::new();
-    for (i, h) in headers.iter().enumerate() {
-        let h = h.trim().trim_start_matches('\u{feff}');
-        if !spec.iter().any(|(name, _)| *name == h) {
-            let names: Vec<&str> = spec.iter().map(|(n, _)| *n).collect();
-            return Err(ImportError::Header {
-                path: path.to_path_buf(),
-                reason: format!("unknown column {h:?}; the columns are {}", names.join(", ")),
-            });
-        }
-        at.insert(h.to_string(), i);
-    }
-    for (name, required) in spec {
-        if *required && !at.contains_key(*name) {
-            return Err(ImportError::Header {
-                path: path.to_path_buf(),
-                reason: format!("missing the required column {name:?}"),
-            });
-        }
-    }
-    Ok(at)
-}
-
 /// One CSV row with named access; empty cells are absent values.
 struct Row<'a> {
-    rec: &'a csv::StringRecord,
+    rec: &'a CsvRow<'a>,
     cols: &'a HashMap<String, usize>,
 }
 
@@ -613,187 +629,4 @@ fn event_from_row(row: &Row<'_>) -> Result<(String, Event), (String, String)> {
             note: text("note")?,
         },
     ))
-}
-
-type EventRows = HashMap<String, Vec<Result<(u64, Event), Rejection>>>;
-
-/// Reads the whole events file, grouped by record id; a bad event row is kept as
-/// a rejection so that its record is refused whole rather than imported without it.
-fn read_events(path: &Path, max: usize) -> Result<EventRows, ImportError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(open(path)?);
-    let read_err = |e: csv::Error| ImportError::Header {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let cols = columns(
-        path,
-        &rdr.headers().map_err(read_err)?.clone(),
-        EVENT_COLUMNS,
-    )?;
-    let mut out: EventRows = HashMap::new();
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(out),
-            Ok(true) => {}
-            Err(e) => return Err(read_err(e)),
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        let reject = |field: Option<String>, reason: String| Rejection {
-            file: path.to_path_buf(),
-            line,
-            field,
-            reason,
-        };
-        let row = Row {
-            rec: &rec,
-            cols: &cols,
-        };
-        if rec.as_slice().len() > max {
-            // Filed under its record id, so that its weapon is refused whole
-            // instead of imported without this event.
-            let id = row.get("record_id").unwrap_or_default().to_string();
-            out.entry(id)
-                .or_default()
-                .push(Err(reject(None, format!("row exceeds {max} bytes"))));
-            continue;
-        }
-        match event_from_row(&row) {
-            Ok((id, ev)) => out.entry(id).or_default().push(Ok((line, ev))),
-            Err((field, reason)) => {
-                let id = row.get("record_id").unwrap_or_default().to_string();
-                out.entry(id)
-                    .or_default()
-                    .push(Err(reject(Some(field), reason)));
-            }
-        }
-    }
-}
-
-fn read_csv(path: &Path, opts: &ImportOptions, sink: &mut Sink<'_>) -> Result<(), ImportError> {
-    let mut events = match &opts.events_csv {
-        Some(p) => read_events(p, opts.max_line_bytes)?,
-        None => HashMap::new(),
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(open(path)?);
-    let header_err = |e: csv::Error| ImportError::Header {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let cols = columns(
-        path,
-        &rdr.headers().map_err(header_err)?.clone(),
-        WEAPON_COLUMNS,
-    )?;
-    let mut rec = csv::StringRecord::new();
-    // Id -> the line it was first read on. A repeated id is refused: its
-    // events went to the first row, and the repeat would replace that record
-    // with one that has none.
-    let mut ids: HashMap<String, u64> = HashMap::new();
-    loop {
-        let line = rdr.position().line();
-        let reject = |line, field: Option<String>, reason: String| Rejection {
-            file: path.to_path_buf(),
-            line,
-            field,
-            reason,
-        };
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) if e.is_io_error() => return Err(header_err(e)),
-            Err(e) => {
-                sink(Err(reject(line, None, e.to_string())))?;
-                continue;
-            }
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(line);
-        if rec.as_slice().len() > opts.max_line_bytes {
-            let reason = format!("row exceeds {} bytes", opts.max_line_bytes);
-            sink(Err(reject(line, None, reason)))?;
-            continue;
-        }
-        let row = Row {
-            rec: &rec,
-            cols: &cols,
-        };
-        if let Some(id) = row.get("id") {
-            if let Some(first) = ids.get(id) {
-                let reason =
-                    format!("id {id:?} is already on line {first} of this file; ids are unique");
-                sink(Err(reject(line, Some("id".into()), reason)))?;
-                continue;
-            }
-            ids.insert(id.to_string(), line);
-        }
-        let item = weapon_from_row(&row)
-            .map_err(|(f, r)| reject(line, Some(f), r))
-            .and_then(|mut record| {
-                for ev in events.remove(record.id.as_str()).unwrap_or_default() {
-                    record.events.push(ev?.1);
-                }
-                record.check().map_err(|(f, r)| reject(line, Some(f), r))?;
-                Ok(record)
-            });
-        sink(item)?;
-    }
-    // Events whose record is not in the weapons file (or whose id was unreadable).
-    let mut orphans: Vec<Rejection> = events
-        .into_values()
-        .flatten()
-        .map(|ev| match ev {
-            Err(r) => r,
-            Ok((line, _)) => Rejection {
-                file: opts.events_csv.clone().unwrap_or_default(),
-                line,
-                field: Some("record_id".into()),
-                reason: "event for a record id not in the weapons file".into(),
-            },
-        })
-        .collect();
-    orphans.sort_by_key(|r| r.line);
-    for r in orphans {
-        sink(Err(r))?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_json_line_holds_one_record_and_nothing_after_it() {
-        let rec = r#"{"id":"A1","marking":{"manufacturer":"Walther","country":"DE","serial":"BP1"},"category":"pistol"}"#;
-        assert!(parse_record(rec.as_bytes()).is_ok());
-        assert!(parse_record(format!("{rec} \t").as_bytes()).is_ok());
-        for bad in [format!("{rec}{rec}"), format!("{rec} x"), format!("{rec},")] {
-            let (field, reason) = parse_record(bad.as_bytes()).unwrap_err();
-            assert_eq!(field, None);
-            assert!(reason.contains("one record a line"), "{reason}");
-        }
-    }
-
-    #[test]
-    fn bounded_lines_skip_long_lines_without_holding_them() {
-        let data = format!("short\n{}\nlast", "x".repeat(100));
-        let mut r = BoundedLines::new(std::io::Cursor::new(data.into_bytes()), 10);
-        assert!(matches!(
-            r.next_line().unwrap(),
-            Some(LineItem::Text(1, b"short"))
-        ));
-        assert!(matches!(
-            r.next_line().unwrap(),
-            Some(LineItem::TooLong(2, 100))
-        ));
-        assert!(matches!(
-            r.next_line().unwrap(),
-            Some(LineItem::Text(3, b"last"))
-        ));
-        assert!(r.next_line().unwrap().is_none());
-    }
 }

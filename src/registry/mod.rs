@@ -7,10 +7,14 @@
 //! counters change in one atomic batch: a crash never leaves a record without
 //! its bucket or a count that disagrees with the records.
 
+mod artefacts;
 mod countries;
+mod csv_rows;
 mod ids;
 pub mod import;
 mod record;
+mod remove;
+pub mod source;
 mod stored;
 pub mod synthetic;
 
@@ -21,8 +25,11 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-pub use import::{ImportError, ImportFormat, ImportOptions, ImportSummary, NewMaker, Rejection};
+pub use import::{
+    ImportError, ImportFormat, ImportOptions, ImportSummary, NewMaker, Progress, Rejection, Warning,
+};
 pub use record::{Event, MAX_EVENTS, NationalText, Record, RecordId};
+pub use source::SourceOptions;
 
 use crate::marking::{
     MakerError, MakerTable, MarkingPrefix, MatchQuality, SerialError, SerialQuery, fold_maker,
@@ -130,6 +137,11 @@ pub enum RegistryError {
     Maker(#[from] MakerError),
     #[error("cannot write the export: {0}")]
     Write(#[from] std::io::Error),
+    #[error(
+        "no record {} in this registry; nothing was removed (`tracenet registry find` searches by marking)",
+        .0.join(", ")
+    )]
+    NoSuchRecords(Vec<String>),
 }
 
 /// A search of the registry by marking.
@@ -327,7 +339,7 @@ impl Registry {
         let id = id.as_str().as_bytes();
         // The bucket and the record are two reads: a write that moves the record
         // to another marking between them is seen as a missing record, and read
-        // again. Records are never removed, so a second miss means none.
+        // again; a record removed between them is missing, as it now is.
         for _ in 0..3 {
             let Some((fence, bucket)) = self.bucket_of(id)? else {
                 return Ok(None);

@@ -1,0 +1,189 @@
+//! JSON Lines, the canonical format: one record a line, each line bounded
+//! before it is read whole, a line that is not UTF-8 named with the hint to
+//! give its encoding.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{ENCODING_HINT, ImportError, Input, Item, Record, Rejection, Sink};
+
+/// Reads lines of at most `max` bytes; a longer one is reported by its length
+/// and skipped without being held in memory.
+pub(crate) struct BoundedLines<R> {
+    inner: R,
+    max: usize,
+    line: u64,
+    buf: Vec<u8>,
+}
+
+pub(crate) enum LineItem<'a> {
+    Text(u64, &'a [u8]),
+    TooLong(u64, usize),
+}
+
+impl<R: BufRead> BoundedLines<R> {
+    pub(crate) fn new(inner: R, max: usize) -> Self {
+        BoundedLines {
+            inner,
+            max,
+            line: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    pub(crate) fn next_line(&mut self) -> std::io::Result<Option<LineItem<'_>>> {
+        self.buf.clear();
+        let (mut total, mut any) = (0usize, false);
+        loop {
+            let avail = self.inner.fill_buf()?;
+            if avail.is_empty() {
+                if !any {
+                    return Ok(None);
+                }
+                break;
+            }
+            any = true;
+            let (take, done) = match avail.iter().position(|b| *b == b'\n') {
+                Some(i) => (i, true),
+                None => (avail.len(), false),
+            };
+            total = total.saturating_add(take);
+            if total <= self.max {
+                self.buf.extend_from_slice(&avail[..take]);
+            }
+            self.inner.consume(take + done as usize);
+            if done {
+                break;
+            }
+        }
+        self.line += 1;
+        if total > self.max {
+            return Ok(Some(LineItem::TooLong(self.line, total)));
+        }
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        Ok(Some(LineItem::Text(self.line, &self.buf)))
+    }
+}
+
+pub(super) fn read_json_lines(
+    path: &Path,
+    input: Input,
+    max: usize,
+    sink: &mut Sink<'_>,
+) -> Result<(), ImportError> {
+    let mut lines = BoundedLines::new(input, max);
+    let reject = |line, field: Option<String>, reason: String| Rejection {
+        file: path.to_path_buf(),
+        line,
+        field,
+        reason,
+    };
+    loop {
+        let item = lines
+            .next_line()
+            .map_err(|source| ImportError::read(path, source))?;
+        let (line, text) = match item {
+            None => return Ok(()),
+            Some(LineItem::TooLong(line, len)) => {
+                sink(Item::Rejected(reject(
+                    line,
+                    None,
+                    format!("line is {len} bytes; at most {max} are accepted"),
+                )))?;
+                continue;
+            }
+            Some(LineItem::Text(line, text)) => (line, text),
+        };
+        let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let item = match parse_record(text) {
+            // A line that is not UTF-8 fails to parse; say why, and what to do.
+            Err((field, reason)) => match not_utf8(text) {
+                Some(why) => Item::Rejected(reject(line, None, why)),
+                None => Item::Rejected(reject(line, field, reason)),
+            },
+            Ok(rec) => match rec.check() {
+                Ok(()) => Item::Record(rec),
+                Err((field, reason)) => Item::Rejected(reject(line, Some(field), reason)),
+            },
+        };
+        sink(item)?;
+    }
+}
+
+/// Why `text` is not UTF-8, with the hint to name its encoding; None if it is.
+fn not_utf8(text: &[u8]) -> Option<String> {
+    let e = std::str::from_utf8(text).err()?;
+    let at = e.valid_up_to();
+    Some(format!(
+        "not UTF-8: byte {:#04x} at byte {} of the line; {ENCODING_HINT}",
+        text[at],
+        at + 1
+    ))
+}
+
+/// Parses one JSON line. Tracking the field path costs on every line, so it is
+/// done only for a line that failed, to name the field.
+fn parse_record(text: &[u8]) -> Result<Record, (Option<String>, String)> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    if let Ok(rec) = Record::deserialize(&mut de) {
+        // Anything but white space after the record (a second record, or
+        // garbage) refuses the line: accepting the first record alone would
+        // drop the rest without a word.
+        return match de.end() {
+            Ok(()) => Ok(rec),
+            Err(e) => Err((
+                None,
+                format!("more follows the record ({e}); one record a line"),
+            )),
+        };
+    }
+    let mut de = serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize::<_, Record>(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let field = (field != "." && !field.is_empty()).then_some(field);
+        (field, e.into_inner().to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_line_holds_one_record_and_nothing_after_it() {
+        let rec = r#"{"id":"A1","marking":{"manufacturer":"Walther","country":"DE","serial":"BP1"},"category":"pistol"}"#;
+        assert!(parse_record(rec.as_bytes()).is_ok());
+        assert!(parse_record(format!("{rec} \t").as_bytes()).is_ok());
+        for bad in [format!("{rec}{rec}"), format!("{rec} x"), format!("{rec},")] {
+            let (field, reason) = parse_record(bad.as_bytes()).unwrap_err();
+            assert_eq!(field, None);
+            assert!(reason.contains("one record a line"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn bounded_lines_skip_long_lines_without_holding_them() {
+        let data = format!("short\n{}\nlast", "x".repeat(100));
+        let mut r = BoundedLines::new(std::io::Cursor::new(data.into_bytes()), 10);
+        assert!(matches!(
+            r.next_line().unwrap(),
+            Some(LineItem::Text(1, b"short"))
+        ));
+        assert!(matches!(
+            r.next_line().unwrap(),
+            Some(LineItem::TooLong(2, 100))
+        ));
+        assert!(matches!(
+            r.next_line().unwrap(),
+            Some(LineItem::Text(3, b"last"))
+        ));
+        assert!(r.next_line().unwrap().is_none());
+    }
+}

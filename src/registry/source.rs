@@ -1,0 +1,266 @@
+//! Where an import reads its bytes from: a file, opened so that a FIFO or a
+//! device cannot hold a node that refuses them, read through a stop flag (the
+//! node stopping, its client gone) and a byte counter (for progress), and
+//! decoded to UTF-8 from a legacy encoding when one is named.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use encoding_rs::Encoding;
+
+/// An import's input: UTF-8 bytes, buffered.
+pub type Input = Box<dyn BufRead + Send>;
+
+/// Bytes read from the file at a time.
+const BUFFER: usize = 1 << 16;
+
+/// How an import's files are opened.
+#[derive(Debug, Clone, Default)]
+pub struct SourceOptions {
+    /// Decode from this encoding (`--encoding`); without it the bytes must be
+    /// UTF-8, or UTF-16 with a byte order mark.
+    pub encoding: Option<&'static Encoding>,
+    /// Refuse anything but a regular file (a FIFO, a device such as
+    /// `/dev/zero`, a socket), without blocking on it: the running node
+    /// imports only files, which end.
+    pub regular_only: bool,
+    /// Set from elsewhere to stop the import at its next read.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// Why an import could not read its source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: io::Error,
+    },
+    #[error(
+        "{} is {kind}, not a regular file: the running node imports regular files only, so that a source without end cannot hold it; copy it to a file first (`cat {} > records.jsonl`), or stop the node and import it directly",
+        path.display(), path.display()
+    )]
+    NotAFile {
+        path: std::path::PathBuf,
+        kind: &'static str,
+    },
+}
+
+/// The marker error a read returns once the stop flag is set.
+#[derive(Debug)]
+pub struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the import was stopped")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// Whether `e` is (or wraps) the error of a stopped read.
+pub fn is_stopped(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Stopped>())
+}
+
+/// Opens `path` for reading as UTF-8 text, counting raw bytes read into
+/// `counter` when given.
+pub fn open(
+    path: &Path,
+    opts: &SourceOptions,
+    counter: Option<Arc<AtomicU64>>,
+) -> Result<Input, SourceError> {
+    let io_err = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = open_file(path, opts.regular_only).map_err(io_err)?;
+    if opts.regular_only {
+        let meta = file.metadata().map_err(io_err)?;
+        if !meta.is_file() {
+            return Err(SourceError::NotAFile {
+                path: path.to_path_buf(),
+                kind: kind_of(&meta),
+            });
+        }
+    }
+    let guarded = Guarded {
+        inner: file,
+        stop: opts.stop.clone(),
+        counter,
+    };
+    let mut decode = encoding_rs_io::DecodeReaderBytesBuilder::new();
+    // A byte order mark says what it is, and is never part of the first field.
+    decode.strip_bom(true).bom_override(true);
+    match opts.encoding {
+        Some(enc) => decode.encoding(Some(enc)),
+        // No encoding named: UTF-8 passes as it is (and is checked line by
+        // line, to name the line), UTF-16 with a byte order mark is decoded.
+        None => decode.utf8_passthru(true),
+    };
+    // The decoder's own buffer serves only a named encoding; UTF-8 is read
+    // straight into the line reader's.
+    let decoded = decode
+        .build_with_buffer(guarded, vec![0; BUFFER])
+        .map_err(io_err)?;
+    Ok(Box::new(BufReader::with_capacity(BUFFER, decoded)))
+}
+
+/// Opens without blocking: a FIFO without a writer would otherwise hold the
+/// open (and the thread) until one comes.
+fn open_file(path: &Path, nonblocking: bool) -> io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    if nonblocking {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NONBLOCK);
+    }
+    #[cfg(not(unix))]
+    let _ = nonblocking;
+    o.open(path)
+}
+
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    if t.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    "not a regular file"
+}
+
+/// A reader that stops when its flag is set and counts what it reads.
+struct Guarded<R> {
+    inner: R,
+    stop: Option<Arc<AtomicBool>>,
+    counter: Option<Arc<AtomicU64>>,
+}
+
+impl<R: Read> Read for Guarded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
+            return Err(io::Error::other(Stopped));
+        }
+        let n = self.inner.read(buf)?;
+        if let Some(c) = &self.counter {
+            c.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+/// Parses an `--encoding` label (WHATWG names: `utf-8`, `windows-1252`,
+/// `latin1`, `iso-8859-15`, `utf-16le`, ...).
+pub fn encoding(label: &str) -> Result<&'static Encoding, String> {
+    Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
+        format!(
+            "unknown encoding {label:?}; use a name such as utf-8, windows-1252 (Excel in western Europe, also for latin1), iso-8859-2 or utf-16le"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(path: &Path, opts: &SourceOptions) -> Result<Vec<u8>, SourceError> {
+        let mut r = open(path, opts, None)?;
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        Ok(out)
+    }
+
+    #[test]
+    fn legacy_encodings_are_decoded_and_utf8_passes_unchanged() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a.csv");
+        std::fs::write(&f, b"Mauser Oberndorf,M\xfcnchen\n").unwrap();
+        let raw = read_all(&f, &SourceOptions::default()).unwrap();
+        assert_eq!(raw, b"Mauser Oberndorf,M\xfcnchen\n", "passed through");
+        let opts = SourceOptions {
+            encoding: Some(encoding("latin1").unwrap()),
+            ..SourceOptions::default()
+        };
+        assert_eq!(
+            String::from_utf8(read_all(&f, &opts).unwrap()).unwrap(),
+            "Mauser Oberndorf,München\n"
+        );
+        // A UTF-16 file from Excel's "Unicode text" carries its byte order mark.
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain("Žilina\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        std::fs::write(&f, utf16).unwrap();
+        assert_eq!(
+            read_all(&f, &SourceOptions::default()).unwrap(),
+            "Žilina\n".as_bytes()
+        );
+        assert!(encoding("klingon").unwrap_err().contains("windows-1252"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_node_refuses_fifos_and_devices_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let opts = SourceOptions {
+            regular_only: true,
+            ..SourceOptions::default()
+        };
+        // No writer ever opens the FIFO: a blocking open would hang here.
+        let e = open(&fifo, &opts, None).err().unwrap();
+        assert!(e.to_string().contains("a FIFO"), "{e}");
+        let e = open(Path::new("/dev/zero"), &opts, None).err().unwrap();
+        assert!(e.to_string().contains("character device"), "{e}");
+    }
+
+    #[test]
+    fn a_set_stop_flag_ends_the_next_read() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a.jsonl");
+        std::fs::write(&f, "x\n".repeat(100_000)).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let counter = Arc::new(AtomicU64::new(0));
+        let opts = SourceOptions {
+            stop: Some(stop.clone()),
+            ..SourceOptions::default()
+        };
+        let mut r = open(&f, &opts, Some(counter.clone())).unwrap();
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert!(counter.load(Ordering::Relaxed) > 0);
+        stop.store(true, Ordering::Relaxed);
+        let mut rest = Vec::new();
+        let e = r.read_to_end(&mut rest).unwrap_err();
+        assert!(is_stopped(&e), "{e}");
+    }
+}
