@@ -514,3 +514,22 @@ fn import_names_the_makers_the_reference_table_does_not_know() {
     );
     assert_eq!(s["new_makers"].as_array().unwrap().len(), 1, "{s:#}");
 }
+
+/// A node set up but never given a roster, and not running, still reads its
+/// own stores: nothing to show is not an error.
+#[test]
+fn a_node_without_a_roster_reads_its_stores_with_the_node_stopped() {
+    let d = init("KE");
+    for args in [
+        vec!["trace", "list"],
+        vec!["inbox", "list"],
+        vec!["alerts"],
+        vec!["audit", "show"],
+        vec!["report"],
+    ] {
+        let o = run(d.path(), &args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    }
+    assert_eq!(json(d.path(), &["audit", "show"]), serde_json::json!([]));
+    assert_eq!(json(d.path(), &["report"])["traces_sent"], 0);
+}

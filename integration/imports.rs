@@ -584,6 +584,29 @@ fn progress_is_drawn_on_a_terminal_only_and_never_with_json() {
     let v: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&quiet).trim()).unwrap();
     assert_eq!(v["unchanged"], 50000, "{v}");
+    // `report` counts the audit log: a spinner on a terminal, none elsewhere.
+    let o = run(d.path(), &["report"]);
+    assert!(
+        o.status.success() && !has_control(&o.stderr),
+        "{}",
+        stderr(&o)
+    );
+    let cmd = format!(
+        "{} --data-dir {} report",
+        bin().display(),
+        d.path().display()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success()
+            && shown.contains("counting the audit log")
+            && shown.contains("traces sent"),
+        "{shown}"
+    );
 }
 
 /// Waits for `child` to exit within `within`; its status, or a panic naming `what`.

@@ -640,6 +640,7 @@ pub fn run_report(
     let from = from.map(day).unwrap_or(0);
     // Up to the end of today unless told: a period people can read.
     let to = day(to.unwrap_or_else(crate::model::Date::today)) + 86_400;
+    let spinner = super::progress::spinner(ctx, "counting the audit log and the traces");
     let r: crate::node::report::Report = read_via(
         ctx,
         async |c| Ok(c.get(&format!("/v1/report?from={from}&to={to}")).await?),
@@ -653,6 +654,9 @@ pub fn run_report(
             )?)
         },
     )?;
+    if let Some(b) = spinner {
+        b.finish_and_clear();
+    }
     {
         if csv {
             print!("{}", r.to_csv());

@@ -45,3 +45,18 @@ pub fn bar(ctx: &Context, len: Option<u64>, unit: Unit, what: &str) -> Option<Pr
     b.enable_steady_tick(Duration::from_millis(200));
     Some(b)
 }
+
+/// A spinner with the time elapsed, for work whose size is not known ahead
+/// (`report` over a large audit log, counted by the node or from the store);
+/// None as for [`bar`].
+pub fn spinner(ctx: &Context, what: &str) -> Option<ProgressBar> {
+    if ctx.json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(&format!("{{spinner}} {what} ({{elapsed}})")) {
+        b.set_style(style);
+    }
+    b.enable_steady_tick(Duration::from_millis(200));
+    Some(b)
+}

@@ -34,7 +34,16 @@ impl Judge {
             trust: cfg.trust.clone(),
             state: cfg.state,
             limits: Limits::default(),
-            members: membership::load_members(data_dir, &cfg.trust)?,
+            // A node that never installed a roster still reads its audit
+            // log, inbox and reports: no members, nothing vouched for.
+            members: match crate::roster::load_held(
+                data_dir,
+                &cfg.trust,
+                crate::model::Date::today(),
+            ) {
+                Ok(None) => super::Members::default(),
+                _ => membership::load_members(data_dir, &cfg.trust)?,
+            },
         })
     }
 
