@@ -116,6 +116,67 @@ fn errors_are_one_line_with_the_right_exit_code() {
 
     let o = run(d.path(), &["registry", "find", "--nonsense"]);
     assert_eq!(o.status.code(), Some(2));
+    // Wrong values of flags are usage errors: exit 2, the flag named, the usage line.
+    for args in [
+        vec!["registry", "find", "--serial", " - "],
+        vec!["registry", "find", "--serial", "*"],
+        vec!["registry", "find", "--serial", "1", "--country", "XX"],
+        vec![
+            "trace",
+            "--maker",
+            "Walther",
+            "--country",
+            "DE",
+            "--serial",
+            "*",
+            "--category",
+            "pistol",
+            "--ground",
+            "seized_in_crime",
+            "--use",
+            "criminal_investigation",
+        ],
+        vec![
+            "trace",
+            "--maker",
+            "Walther",
+            "--country",
+            "DE",
+            "--serial",
+            "1",
+            "--category",
+            "spoon",
+            "--ground",
+            "seized_in_crime",
+            "--use",
+            "criminal_investigation",
+        ],
+        vec![
+            "trace",
+            "--maker",
+            "Walther",
+            "--country",
+            "DE",
+            "--serial",
+            "1",
+            "--category",
+            "pistol",
+            "--ground",
+            "bogus",
+            "--use",
+            "criminal_investigation",
+        ],
+        vec!["inbox", "refuse", "abc", "--reason", "bogus"],
+        vec![
+            "roster", "add", "r.json", "--state", "XX", "--name", "X", "--key", "abc",
+        ],
+    ] {
+        let o = run(d.path(), &args);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(e.contains("Usage:"), "{args:?}: {e}");
+        assert!(!e.contains("trace refused"), "{args:?}: {e}");
+    }
 
     let d = init("DE");
     let o = run(d.path(), &["init", "--state", "DE"]);
@@ -123,7 +184,6 @@ fn errors_are_one_line_with_the_right_exit_code() {
     assert!(stderr(&o).contains("--force"));
     for o in [
         run(d.path(), &["registry", "show", "no such id"]),
-        run(d.path(), &["registry", "find", "--serial", " - "]),
         run(d.path(), &["registry", "import", "/nonexistent/file.jsonl"]),
     ] {
         assert_eq!(o.status.code(), Some(1));
@@ -275,6 +335,9 @@ fn the_demo_runs_its_traces_and_stops() {
         "{out}"
     );
     assert!(out.ends_with("federation stopped\n"), "{out}");
+    // Written for people: words, dates, no codes or debug forms.
+    let faults = for_people(&out);
+    assert!(faults.is_empty(), "{faults:#?}\n{out}");
 }
 
 #[test]
@@ -532,4 +595,93 @@ fn a_node_without_a_roster_reads_its_stores_with_the_node_stopped() {
     }
     assert_eq!(json(d.path(), &["audit", "show"]), serde_json::json!([]));
     assert_eq!(json(d.path(), &["report"])["traces_sent"], 0);
+}
+
+/// A reader that closed standard output (`tracenet ... | head`) ends the
+/// command quietly with 141, in JSON as in text.
+#[test]
+fn a_closed_stdout_ends_any_command_quietly() {
+    let d = init("KE");
+    for args in [
+        vec!["--json", "audit", "show"],
+        vec!["--json", "registry", "stats"],
+        vec!["registry", "stats"],
+    ] {
+        let mut child = std::process::Command::new(bin())
+            .arg("--data-dir")
+            .arg(d.path())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before anything is written.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(141), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).is_empty(), "{args:?}: {}", stderr(&o));
+    }
+}
+
+/// A damaged `roster.json` neither blocks the next install nor lets an
+/// older version back in (the history keeps the highest version seen).
+#[test]
+fn a_damaged_held_roster_is_repaired_by_a_newer_install_only() {
+    let w = tempfile::tempdir().unwrap();
+    let key = w.path().join("anchor.key");
+    let anchor = json(
+        w.path(),
+        &["roster", "keygen", "--out", key.to_str().unwrap()],
+    )["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = w.path().join("ke");
+    let me = json(&d, &["init", "--state", "KE", "--anchor", &anchor]);
+    let pk = me["public_key"].as_str().unwrap().to_string();
+    let roster = |v: u64| {
+        let f = w.path().join(format!("r{v}.json"));
+        let fs = f.to_str().unwrap().to_string();
+        let version = v.to_string();
+        ok(
+            w.path(),
+            &[
+                "roster",
+                "new",
+                "--out",
+                &fs,
+                "--version",
+                &version,
+                "--valid-from",
+                "today",
+                "--valid-until",
+                "today+30",
+            ],
+        );
+        ok(
+            w.path(),
+            &[
+                "roster", "add", &fs, "--state", "KE", "--name", "Kenya", "--key", &pk,
+            ],
+        );
+        ok(
+            w.path(),
+            &["roster", "sign", &fs, "--anchor-key", key.to_str().unwrap()],
+        );
+        fs
+    };
+    let (r1, r2, r3) = (roster(1), roster(2), roster(3));
+    ok(&d, &["roster", "install", &r2]);
+    std::fs::write(d.join("roster.json"), "garbage").unwrap();
+    let o = run(&d, &["roster", "install", &r1]);
+    assert_eq!(o.status.code(), Some(1), "an older version came back in");
+    let o = run(&d, &["--json", "roster", "install", &r3]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        json(
+            &d,
+            &["roster", "show", d.join("roster.json").to_str().unwrap()]
+        )["version"],
+        3
+    );
 }

@@ -81,9 +81,11 @@ fn an_unknown_maker_or_a_wrong_country_is_refused_with_the_nearest_names_unless_
     ]);
     let ke = fed.node("KE");
 
+    // The user's to correct: a usage error, exit 2, with the usage line.
     let o = common::run(&ke.dir, &trace_args("Walhter", "DE", "BP0746"));
     let e = common::stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("Usage:") && !e.contains("refused"), "{e}");
     assert!(
         e.contains("\"Walhter\" is not in the maker reference table")
             && e.contains("did you mean Walther (Carl Walther; DE, US)?")
@@ -93,7 +95,7 @@ fn an_unknown_maker_or_a_wrong_country_is_refused_with_the_nearest_names_unless_
 
     let o = common::run(&ke.dir, &trace_args("Walther", "GE", "BP0746"));
     let e = common::stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert_eq!(o.status.code(), Some(2), "{e}");
     assert!(
         e.contains("not a maker of GE") && e.contains("(Carl Walther; DE, US)"),
         "{e}"

@@ -121,7 +121,7 @@ impl Checker {
     fn read(&mut self, name: &str, dir: &Path, args: &[&str]) -> Value {
         let doc = self.run(name, dir, args);
         let text = common::ok(dir, args);
-        let faults = for_people(&text);
+        let faults = common::for_people(&text);
         assert!(
             faults.is_empty(),
             "`{}` prints for people:\n{}\n---\n{text}",
@@ -192,67 +192,6 @@ fn vocabulary(v: &Value, path: &str, faults: &mut Vec<String>) {
         }
         _ => {}
     }
-}
-
-/// What human output must not contain: colours when not at a terminal,
-/// Rust's debug forms, JSON, raw Unix seconds, a wrong plural.
-fn for_people(text: &str) -> Vec<String> {
-    let mut faults = Vec::new();
-    let mut say = |what: &str, line: &str| faults.push(format!("{what}: {line}"));
-    for line in text.lines() {
-        if line.contains('\x1b') {
-            say("an ANSI colour code", line);
-        }
-        if line.contains("(s)") {
-            say("a plural left to the reader", line);
-        }
-        for debug in ["Some(", "None", "Ok(", "Err(", "null", "{\"", "[\"", "\\\""] {
-            if line.contains(debug) {
-                say("a debug or JSON form", line);
-            }
-        }
-        let words: Vec<&str> = line
-            .split(|c: char| c.is_whitespace() || ",;:()[]\"'.".contains(c))
-            .filter(|w| !w.is_empty())
-            .collect();
-        for w in &words {
-            // 10-digit numbers from 1.5e9 on: Unix seconds, not dates.
-            if w.len() == 10 && w.bytes().all(|b| b.is_ascii_digit()) && *w > "1500000000" {
-                say("Unix seconds instead of a date", line);
-            }
-            // snake_case is a code from JSON: people read words.
-            let snake = w.contains('_')
-                && !w.starts_with('_')
-                && !w.ends_with('_')
-                && w.chars().all(|c| c.is_ascii_lowercase() || c == '_');
-            if snake {
-                say("a code instead of words", line);
-            }
-            if *w == "18446744073709551615" {
-                say("u64::MAX", line);
-            }
-            // CamelCase words are Rust enum variants (NationalLaw); peer ids
-            // (12D3KooW...) and base64 keys contain digits or symbols.
-            let camel = w.len() > 3
-                && w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-                && w.chars().skip(1).any(|c| c.is_ascii_uppercase())
-                && w.chars().all(|c| c.is_ascii_alphabetic())
-                && w.chars().skip(1).any(|c| c.is_ascii_lowercase());
-            if camel {
-                say("a Rust name", line);
-            }
-        }
-        for pair in words.windows(2) {
-            if pair[0] == "1"
-                && pair[1].len() > 3
-                && pair[1].ends_with('s')
-                && !pair[1].ends_with("ss")
-            {
-                say("a plural after 1", line);
-            }
-        }
-    }
-    faults
 }
 
 /// Custody links and candidates name answers by number, from 1.
@@ -620,6 +559,13 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     c.read("status", &fed.node("BE").dir.clone(), &["status"]);
     c.read("peers", &ng, &["peers"]);
     c.read("report", &de, &["report"]);
+    // The CSV speaks the same vocabulary: the period as RFC 3339 instants.
+    let csv = common::ok(&de, &["report", "--csv"]);
+    for line in csv.lines() {
+        if let Some(v) = line.strip_prefix("from,").or(line.strip_prefix("to,")) {
+            tracenet::model::instant::parse_rfc3339(v).unwrap_or_else(|e| panic!("{e}: {csv}"));
+        }
+    }
     c.read("audit-show", &de, &["audit", "show"]);
     // Instants in query parameters: RFC 3339 or Unix seconds, else a 400.
     let (code, body) = common::http_get(&de, "/v1/audit?since=2020-01-01T00:00:00Z", true);
@@ -746,13 +692,17 @@ fn the_rules_for_people_catch_each_kind_of_fault() {
         ("  holder: null", "debug"),
     ] {
         assert!(
-            for_people(text).iter().any(|f| f.contains(want)),
+            common::for_people(text).iter().any(|f| f.contains(want)),
             "{text:?}: {:?}",
-            for_people(text)
+            common::for_people(text)
         );
     }
     let good = "  GH member 12D3KooWJZBMG9mCWnU6WLCPW7pfESGNf8zBG4kkGcAmXHMdtTYh Ghana\n\
                 signed by 1 anchor: jjTAgLZpcO+UXEGe/Nk9qnB3Vrnk2GJCMQYURG9SL0w=\n\
                   exported DE → NG on 2012-02-20; 1 record; withheld: national law";
-    assert!(for_people(good).is_empty(), "{:?}", for_people(good));
+    assert!(
+        common::for_people(good).is_empty(),
+        "{:?}",
+        common::for_people(good)
+    );
 }

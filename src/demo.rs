@@ -414,10 +414,10 @@ fn print_answers(requester: &DemoNode, t: &StoredTrace) {
                         println!(
                             "      {:<10} {:<12} {}{}",
                             e.date,
-                            e.kind.as_str(),
+                            e.kind.words(),
                             crate::node::custody::places(e.kind, b.responder.state, e.counterpart),
                             e.holder
-                                .map(|h| format!(", held by {h}"))
+                                .map(|h| format!(", held by {}", h.words()))
                                 .unwrap_or_default()
                         );
                     }
@@ -431,12 +431,14 @@ fn print_answers(requester: &DemoNode, t: &StoredTrace) {
 fn outcome_word(o: &Outcome) -> String {
     match o {
         Outcome::Hit { .. } => "hit".into(),
-        Outcome::NoHit => "no_hit".into(),
+        Outcome::NoHit => "no record".into(),
         Outcome::Withheld { reason } => format!("withheld: {}", reason.words()),
         Outcome::Acknowledged => "acknowledged".into(),
         Outcome::TooMany { count } => format!("too many candidates ({count})"),
         Outcome::Trimmed { .. } => "hit (trimmed)".into(),
-        Outcome::Refused { reason, .. } => format!("refused ({})", reason.code()),
+        Outcome::Refused { reason, .. } => {
+            format!("refused ({})", reason.code().replace('_', " "))
+        }
     }
 }
 

@@ -9,7 +9,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     tracenet::cli::install_panic_hook();
-    let cli = tracenet::cli::Cli::parse();
+    let cli =
+        tracenet::cli::Cli::try_parse().unwrap_or_else(|e| tracenet::cli::with_usage(e).exit());
     if let Err(e) = tracenet::cli::run(cli) {
         if let Some(usage) = e.downcast_ref::<clap::Error>() {
             usage.exit();

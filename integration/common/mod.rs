@@ -97,3 +97,65 @@ pub fn secs(v: &serde_json::Value) -> u64 {
         .unwrap_or_else(|| panic!("{v} is not an RFC 3339 time"));
     tracenet::model::instant::parse_rfc3339(s).unwrap()
 }
+
+/// What human output must not contain: colours when not at a terminal,
+/// Rust's debug forms, JSON, raw Unix seconds, a wrong plural.
+#[allow(dead_code)]
+pub fn for_people(text: &str) -> Vec<String> {
+    let mut faults = Vec::new();
+    let mut say = |what: &str, line: &str| faults.push(format!("{what}: {line}"));
+    for line in text.lines() {
+        if line.contains('\x1b') {
+            say("an ANSI colour code", line);
+        }
+        if line.contains("(s)") {
+            say("a plural left to the reader", line);
+        }
+        for debug in ["Some(", "None", "Ok(", "Err(", "null", "{\"", "[\"", "\\\""] {
+            if line.contains(debug) {
+                say("a debug or JSON form", line);
+            }
+        }
+        let words: Vec<&str> = line
+            .split(|c: char| c.is_whitespace() || ",;:()[]\"'.".contains(c))
+            .filter(|w| !w.is_empty())
+            .collect();
+        for w in &words {
+            // 10-digit numbers from 1.5e9 on: Unix seconds, not dates.
+            if w.len() == 10 && w.bytes().all(|b| b.is_ascii_digit()) && *w > "1500000000" {
+                say("Unix seconds instead of a date", line);
+            }
+            // snake_case is a code from JSON: people read words.
+            let snake = w.contains('_')
+                && !w.starts_with('_')
+                && !w.ends_with('_')
+                && w.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            if snake {
+                say("a code instead of words", line);
+            }
+            if *w == "18446744073709551615" {
+                say("u64::MAX", line);
+            }
+            // CamelCase words are Rust enum variants (NationalLaw); peer ids
+            // (12D3KooW...) and base64 keys contain digits or symbols.
+            let camel = w.len() > 3
+                && w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                && w.chars().skip(1).any(|c| c.is_ascii_uppercase())
+                && w.chars().all(|c| c.is_ascii_alphabetic())
+                && w.chars().skip(1).any(|c| c.is_ascii_lowercase());
+            if camel {
+                say("a Rust name", line);
+            }
+        }
+        for pair in words.windows(2) {
+            if pair[0] == "1"
+                && pair[1].len() > 3
+                && pair[1].ends_with('s')
+                && !pair[1].ends_with("ss")
+            {
+                say("a plural after 1", line);
+            }
+        }
+    }
+    faults
+}

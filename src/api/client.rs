@@ -30,6 +30,10 @@ pub enum ApiClientError {
     Unreachable { addr: String, reason: String },
     #[error("{0}")]
     Node(String),
+    /// The node refused the request's content (HTTP 400): a field of it is
+    /// wrong, as a usage mistake is.
+    #[error("{0}")]
+    BadRequest(String),
     #[error("unexpected reply from the node: {0}")]
     Protocol(String),
     /// What a streamed reply was handed to could not take it (a closed
@@ -191,5 +195,9 @@ fn error_of(status: hyper::StatusCode, bytes: &[u8]) -> ApiClientError {
     let msg = serde_json::from_slice::<ErrorBody>(bytes)
         .map(|e| e.error)
         .unwrap_or_else(|_| format!("HTTP {status}"));
-    ApiClientError::Node(msg)
+    if status == hyper::StatusCode::BAD_REQUEST {
+        ApiClientError::BadRequest(msg)
+    } else {
+        ApiClientError::Node(msg)
+    }
 }

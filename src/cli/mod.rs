@@ -33,6 +33,33 @@ pub fn usage_error(subcommand: &str, message: impl std::fmt::Display) -> anyhow:
     anyhow::Error::new(err)
 }
 
+/// A usage error from clap's parser, with the usage line of the command it
+/// concerns added where clap leaves it out (a value that does not parse:
+/// `--reason bogus`, `--state XX`), so that every usage error shows one.
+pub fn with_usage(mut e: clap::Error) -> clap::Error {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) || e.get(ContextKind::Usage).is_some()
+    {
+        return e;
+    }
+    let mut cmd = Cli::command();
+    cmd.build();
+    // The deepest subcommand named on the command line.
+    let mut at = &mut cmd;
+    for arg in std::env::args().skip(1) {
+        if at.find_subcommand(&arg).is_some() {
+            at = at.find_subcommand_mut(&arg).expect("just found");
+        }
+    }
+    let usage = at.render_usage();
+    e.insert(ContextKind::Usage, ContextValue::StyledStr(usage));
+    e
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tracenet",

@@ -316,7 +316,14 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
     }
     let wait = a.wait;
     with_client(ctx, async |c| {
-        let sent: TraceView = c.post("/v1/traces", &req).await?;
+        // A field the node refuses (a maker its reference table does not
+        // know) is the user's to correct: a usage error, as clap's own.
+        let sent: TraceView = match c.post("/v1/traces", &req).await {
+            Err(crate::api::ApiClientError::BadRequest(m)) => {
+                return Err(super::usage_error("trace", m));
+            }
+            other => other?,
+        };
         let Some(secs) = wait else {
             return ctx.emit(&sent, |t| {
                 format!(
@@ -532,6 +539,12 @@ fn render_answer(a: &AnswerView) -> String {
 
 fn render_trace(t: &TraceView) -> String {
     let mut s = trace_line(t) + "\n";
+    // The id both sides share: the holders' inbox items and every audit
+    // entry about this trace name its query by these digits.
+    s += &format!(
+        "  query {} (as the holders' inboxes and the audit logs name it)\n",
+        t.digest.get(..16).unwrap_or(&t.digest)
+    );
     if t.holders.is_empty() {
         s += &format!("  expected holders: {}\n", asked_states(t));
     } else {

@@ -22,7 +22,9 @@ impl Context {
     ) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         if self.json {
-            serde_json::to_writer(&mut out, value)?;
+            // As an io::Error, so that a closed stdout is told apart (its
+            // kind survives the conversion).
+            serde_json::to_writer(&mut out, value).map_err(std::io::Error::from)?;
             out.write_all(b"\n")?;
         } else {
             let text = human(value);

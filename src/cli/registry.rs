@@ -48,10 +48,11 @@ pub enum RegistryCommand {
         /// Country of manufacture (ISO 3166-1 alpha-2, or a former State: YU,
         /// CS, SU, DD), which also finds the records of its former State or
         /// successors; without it, every country.
-        #[arg(long, value_name = "CC")]
+        #[arg(long, value_name = "CC", value_parser = country_flag)]
         country: Option<String>,
-        /// As read from the weapon: `?` for one obliterated character, `*` for several.
-        #[arg(long, value_name = "SERIAL")]
+        /// As read from the weapon: `?` for one obliterated character, `*` for
+        /// several (not `*` alone).
+        #[arg(long, value_name = "SERIAL", value_parser = serial_flag)]
         serial: String,
         /// At most this many candidates, best first.
         #[arg(long, default_value_t = 20)]
@@ -609,6 +610,20 @@ fn render_holdings(h: &registry::Holdings) -> String {
         t = "the registry holds no records\n".into();
     }
     t
+}
+
+/// `--country`, checked as clap checks its own values (a usage error, exit 2).
+fn country_flag(s: &str) -> Result<String, String> {
+    CountryCode::parse(s)
+        .map(|c| c.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// `--serial`, checked before anything is opened or asked.
+fn serial_flag(s: &str) -> Result<String, String> {
+    crate::marking::SerialQuery::parse(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

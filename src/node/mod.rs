@@ -124,7 +124,9 @@ pub enum NodeError {
     Net(#[from] net::NetError),
     #[error("{0}")]
     Config(String),
-    #[error("trace refused: {0}")]
+    /// A trace that cannot be sent as given (a field is wrong): not a
+    /// refusal by any State.
+    #[error("trace not sent: {0}")]
     BadTrace(String),
     #[error("no trace {0} on this node; `tracenet trace list` shows them")]
     NoSuchTrace(String),

@@ -116,12 +116,13 @@ pub fn report_of(
 }
 
 impl Report {
-    /// One `name,value` line per figure, for spreadsheets.
+    /// One `name,value` line per figure, for spreadsheets; the period as
+    /// RFC 3339 instants, `from` included and `to` not (as in the JSON).
     pub fn to_csv(&self) -> String {
         let mut s = String::from("figure,value\n");
-        let rows: [(&str, u64); 14] = [
-            ("from", self.from),
-            ("to", self.to),
+        s += &format!("from,{}\n", crate::model::instant::to_rfc3339(self.from));
+        s += &format!("to,{}\n", crate::model::instant::to_rfc3339(self.to));
+        let rows: [(&str, u64); 12] = [
             ("traces_sent", self.traces_sent),
             ("traces_answered", self.traces_answered),
             ("traces_partial", self.traces_partial),

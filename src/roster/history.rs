@@ -146,7 +146,12 @@ impl RosterHistory {
         if !held.exists() {
             return Ok(());
         }
-        let file = RosterFile::read(held)?;
+        // A damaged held file is not adopted: the history and the highest
+        // version seen still stand, and installing a newer roster repairs it.
+        let Ok(file) = RosterFile::read(held) else {
+            tracing::warn!(file = %held.display(), "the held roster is damaged; install the current roster again");
+            return Ok(());
+        };
         let Ok(body) = file.decode_unverified() else {
             return Ok(());
         };
