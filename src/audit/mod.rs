@@ -30,6 +30,8 @@ pub enum AuditKind {
     /// A person approved or refused an inbox request.
     Decision,
     HeadSigned,
+    /// A newer maker reference table applied (`outcome`: its version).
+    MakersInstalled,
 }
 
 impl AuditKind {
@@ -45,6 +47,7 @@ impl AuditKind {
             AuditKind::RosterInstalled => "roster installed",
             AuditKind::Decision => "decision",
             AuditKind::HeadSigned => "audit head signed",
+            AuditKind::MakersInstalled => "maker table installed",
         }
     }
 }

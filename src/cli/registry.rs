@@ -233,7 +233,7 @@ fn join_counts<K: std::fmt::Display>(m: &std::collections::BTreeMap<K, u64>) -> 
 pub fn open(ctx: &Context) -> anyhow::Result<(Config, Registry)> {
     let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
     let db = crate::store::open_db(&ctx.data_dir.join("db"), &cfg.store_options())?;
-    let reg = Registry::open(&db, cfg.maker_table()?)?;
+    let reg = Registry::open(&db, cfg.maker_table_in(&ctx.data_dir))?;
     Ok((cfg, reg))
 }
 

@@ -239,7 +239,8 @@ pub fn import_file(
         }
     }
     let mut summary = ImportSummary::default();
-    let mut new_makers = NewMakers::new(reg.makers());
+    let table = reg.makers();
+    let mut new_makers = NewMakers::new(&table);
     let mut pending = Vec::with_capacity(super::CHUNK);
     let mut seen = 0u64;
     let mut write = |pending: &mut Vec<Record>, summary: &mut ImportSummary, seen| {
