@@ -482,6 +482,7 @@ fn query(key: &NodeKey, state: &str, marking: Marking) -> Signed<TraceQuery> {
         calibre: None,
         legal_ground: LegalGround::SeizedInCrime,
         intended_use: IntendedUse::CriminalInvestigation,
+        makers_version: Some(0),
     })
     .unwrap()
 }

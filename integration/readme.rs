@@ -127,8 +127,10 @@ impl Machine {
         let home = tempfile::tempdir().expect("temp dir");
         let config = home.path().join("config");
         std::fs::create_dir_all(&config).unwrap();
-        std::fs::copy(repo_file("config/policy.toml"), config.join("policy.toml"))
-            .expect("copy config/policy.toml");
+        for f in ["policy.toml", "makers.toml"] {
+            std::fs::copy(repo_file(&format!("config/{f}")), config.join(f))
+                .unwrap_or_else(|e| panic!("copy config/{f}: {e}"));
+        }
         Machine {
             state,
             home,
@@ -677,7 +679,6 @@ fn the_readme_runs_as_written() {
     ] {
         r.run(&org.take(l), &be);
     }
-    org.done();
     for m in [&de, &ke] {
         wait_for(
             &format!("roster version 2 on {}", m.state),
@@ -685,6 +686,26 @@ fn the_readme_runs_as_written() {
             || (m.json(&["status"])["roster_version"] == 2).then_some(()),
         );
     }
+    // The maker reference table, signed and installed on the bootstrap node,
+    // reaches every member (NG is no longer one).
+    for l in [
+        "tracenet makers sign config/makers.toml",
+        "tracenet makers verify makers.json",
+        "tracenet makers install makers.json",
+    ] {
+        r.run(&org.take(l), &be);
+    }
+    let version = be.json(&["makers", "show"])["version"].clone();
+    assert!(version.as_u64().is_some_and(|v| v >= 1), "{version}");
+    for m in [&de, &ke] {
+        wait_for(
+            &format!("maker table version {version} on {}", m.state),
+            Duration::from_secs(30),
+            || (m.json(&["status"])["makers"]["version"] == version).then_some(()),
+        );
+    }
+    r.run(&org.take("tracenet makers show"), &be);
+    org.done();
     eprintln!(
         "README commands run in {:.1}s:\n{}",
         started.elapsed().as_secs_f64(),

@@ -356,6 +356,51 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     c.run("config-check", &solo, &["config", "check"]);
     covered.insert("config check");
 
+    // The maker reference table, signed by the same anchor; shown before and
+    // after it is installed on the stopped node.
+    let shipped = common::repo_file("config/makers.toml");
+    let table = w.join("makers.json");
+    c.run(
+        "makers-summary",
+        w,
+        &[
+            "makers",
+            "sign",
+            path_str(&shipped),
+            "--anchor-key",
+            path_str(&w.join("anchor.key")),
+            "--out",
+            path_str(&table),
+        ],
+    );
+    c.read(
+        "makers-summary",
+        w,
+        &[
+            "makers",
+            "verify",
+            path_str(&table),
+            "--anchor",
+            &anchor_key,
+        ],
+    );
+    let built_in = c.read("makers-show", &solo, &["makers", "show"]);
+    assert_eq!(built_in["source"], "built_in", "{built_in:#}");
+    let installed = c.run(
+        "makers-install",
+        &solo,
+        &["makers", "install", path_str(&table)],
+    );
+    assert_eq!(installed["installed"], true, "{installed:#}");
+    let signed = c.read("makers-show", &solo, &["makers", "show"]);
+    assert_eq!(signed["source"], "signed", "{signed:#}");
+    covered.extend([
+        "makers sign",
+        "makers verify",
+        "makers install",
+        "makers show",
+    ]);
+
     // A registry worked offline.
     let generated = w.join("gen.jsonl");
     c.run(
@@ -555,6 +600,29 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     // KE recorded the weapon lost: NG's trace raised an alert there.
     let alerts = c.read("alerts", &ke, &["alerts"]);
     assert!(!alerts.as_array().unwrap().is_empty(), "{alerts:#}");
+    // The federation's anchor signs a table; NG's running node applies it.
+    let fed_key = w.join("fed-anchor.key");
+    fed.anchor.store(&fed_key).unwrap();
+    let fed_table = w.join("fed-makers.json");
+    c.run(
+        "makers-summary",
+        w,
+        &[
+            "makers",
+            "sign",
+            path_str(&shipped),
+            "--anchor-key",
+            path_str(&fed_key),
+            "--out",
+            path_str(&fed_table),
+        ],
+    );
+    c.run(
+        "makers-install",
+        &ng,
+        &["makers", "install", path_str(&fed_table)],
+    );
+    c.read("makers-show", &ng, &["makers", "show"]);
     c.read("status", &ng, &["status"]);
     c.read("status", &fed.node("BE").dir.clone(), &["status"]);
     c.read("peers", &ng, &["peers"]);
@@ -624,6 +692,7 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     c.read("alerts", &ke, &["alerts"]);
     c.read("report", &ng, &["report", "--from", "2020-01-01"]);
     c.read("audit-show", &ke, &["audit", "show"]);
+    c.read("makers-show", &ng, &["makers", "show"]);
 
     // Every schema was used, and every command with output has one.
     let unused: Vec<&String> = c

@@ -152,6 +152,7 @@ async fn a_member_cannot_fill_a_trace_with_answers() {
             },
             answered_at: at,
             outcome: Outcome::NoHit,
+            makers_version: Some(0),
         };
         za.key.sign(a).unwrap().into_parts().0
     };

@@ -340,8 +340,20 @@ impl Config {
         Ok(())
     }
 
+    /// The built-in maker table with this file's `[[makers]]`, each of which
+    /// must fit it: what `config check` validates.
     pub fn maker_table(&self) -> Result<MakerTable, MakerError> {
         MakerTable::with_extra(&self.makers)
+    }
+
+    /// The maker table a node with this configuration folds names with in
+    /// `data_dir`: the maker reference table in force there (the newest
+    /// signed one applied, or the built-in one) with `[[makers]]` on top,
+    /// minus any entry that table contradicts (`roster::makers::in_force`).
+    /// The node and the offline registry commands use the same, so that a
+    /// registry is never re-indexed back and forth between them.
+    pub fn maker_table_in(&self, data_dir: &Path) -> MakerTable {
+        crate::roster::makers::in_force(data_dir, &self.trust, &self.makers).table
     }
 
     pub fn store_options(&self) -> StoreOptions {

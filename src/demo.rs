@@ -151,7 +151,7 @@ fn prepare(
 fn fill_registry(dir: &Path, state: CountryCode, count: u64, seed: u64) -> anyhow::Result<()> {
     let cfg = Config::load(&Config::path_in(dir))?;
     let db = crate::store::open_db(&dir.join("db"), &cfg.store_options())?;
-    let reg = Registry::open(&db, cfg.maker_table()?)?;
+    let reg = Registry::open(&db, cfg.maker_table_in(dir))?;
     let mut records: Vec<Record> = registry::synthetic::generate(state, count, seed).collect();
     for (holder, json) in STORIES {
         if *holder == state.as_str() {

@@ -438,6 +438,7 @@ pub fn signed_walther_query_at(
         calibre: None,
         legal_ground: LegalGround::SeizedInCrime,
         intended_use: IntendedUse::CriminalInvestigation,
+        makers_version: Some(0),
     };
     key.sign(q).unwrap().into_parts().0
 }

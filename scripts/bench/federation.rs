@@ -295,6 +295,7 @@ fn answering_pipeline(records_file: &std::path::Path, samples: &[Value]) -> (f64
                 calibre: None,
                 legal_ground: LegalGround::SeizedInCrime,
                 intended_use: IntendedUse::CriminalInvestigation,
+                makers_version: Some(0),
             };
             requester.sign(q).unwrap().into_parts().0
         })
@@ -328,6 +329,7 @@ fn answering_pipeline(records_file: &std::path::Path, samples: &[Value]) -> (f64
             },
             answered_at: now,
             outcome: outcome.unwrap(),
+            makers_version: Some(0),
         };
         std::hint::black_box(responder.sign(a).unwrap());
     }

@@ -177,6 +177,7 @@ impl Frames {
             },
             answered_at: tracenet::node::unix_now(),
             outcome: Outcome::NoHit,
+            makers_version: Some(0),
         };
         self.za.sign(a).unwrap().into_parts().0
     }

@@ -42,6 +42,13 @@ pub async fn render(node: &Node) -> String {
     );
     line(
         &mut out,
+        "tracenet_makers_version",
+        "gauge",
+        "Version of the maker reference table in force (0: built into this release).",
+        &[("", u64::from(node.makers().table_version()))],
+    );
+    line(
+        &mut out,
         "tracenet_topics_subscribed",
         "gauge",
         "Gossip topics subscribed.",

@@ -36,6 +36,11 @@ pub fn status_of(e: &NodeError) -> StatusCode {
             | crate::node::InstallRosterError::Rejected(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         },
+        NodeError::InstallMakers(e) => match e {
+            crate::node::InstallMakersError::Unreadable(_)
+            | crate::node::InstallMakersError::Rejected(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
         NodeError::Key(_)
         | NodeError::Registry(_)
         | NodeError::Traces(_)

@@ -163,6 +163,7 @@ pub(crate) fn router(node: Node, token: String) -> Router {
         .route("/v1/traces/{id}/evidence", get(evidence))
         .route("/v1/traces/{id}/retry", post(retry))
         .route("/v1/roster", post(install_roster))
+        .route("/v1/makers", get(makers).post(install_makers))
         .route("/v1/inbox", get(inbox))
         .route("/v1/inbox/{id}/approve", post(approve))
         .route("/v1/inbox/{id}/refuse", post(refuse))
@@ -227,7 +228,7 @@ async fn send_trace(State(node): State<Node>, JsonBody(req): JsonBody<TraceReque
     // Checked here, on the node, whose table (with its local makers) folds the
     // name; the CLI's own checks run without it.
     if !force && let Some(reg) = node.registry() {
-        node::check_maker(reg.makers(), &trace.marking)?;
+        node::check_maker(&reg.makers(), &trace.marking)?;
     }
     let t = node.send_trace(trace).await.map_err(NodeError::from)?;
     ok(&trace_view(&node.judge(), &t))
@@ -267,6 +268,18 @@ async fn install_roster(State(node): State<Node>, RawBody(body): RawBody) -> Rep
         .await
         .map_err(NodeError::from)?;
     ok(&serde_json::json!({"installed": installed, "version": node.members().version}))
+}
+
+async fn makers(State(node): State<Node>) -> Reply {
+    ok(&node.makers_view())
+}
+
+async fn install_makers(State(node): State<Node>, RawBody(body): RawBody) -> Reply {
+    let installed = node
+        .install_makers(&body, true)
+        .await
+        .map_err(NodeError::from)?;
+    ok(&installed)
 }
 
 async fn inbox(State(node): State<Node>) -> Reply {

@@ -35,6 +35,10 @@ pub struct AnswerView {
     #[serde(with = "crate::model::instant::option")]
     pub answered_at: Option<u64>,
     pub outcome: Option<Outcome>,
+    /// The maker reference table version the responder read the maker with
+    /// (0: its release's built-in table); null from builds before it was said.
+    #[serde(default)]
+    pub makers_version: Option<u32>,
 }
 
 /// A trace as `trace show` prints it.
@@ -139,6 +143,7 @@ fn answer_view(a: &StoredAnswer, rosters: &PastRosters, limits: Limits) -> Answe
             removed_in: None,
             answered_at: None,
             outcome: None,
+            makers_version: None,
         };
     };
     let (verified, verify_error, removed_in) =
@@ -163,6 +168,7 @@ fn answer_view(a: &StoredAnswer, rosters: &PastRosters, limits: Limits) -> Answe
         removed_in,
         answered_at: Some(b.answered_at),
         outcome: Some(b.outcome),
+        makers_version: b.makers_version,
     }
 }
 

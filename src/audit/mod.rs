@@ -36,6 +36,8 @@ pub enum AuditKind {
     RegistryReplaced,
     /// Records removed from the national registry (`registry remove`).
     RecordsRemoved,
+    /// A newer maker reference table applied (`outcome`: its version).
+    MakersInstalled,
 }
 
 impl AuditKind {
@@ -54,6 +56,7 @@ impl AuditKind {
             AuditKind::RegistryImported => "registry imported",
             AuditKind::RegistryReplaced => "registry replaced",
             AuditKind::RecordsRemoved => "records removed",
+            AuditKind::MakersInstalled => "maker table installed",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod audit;
 mod inbox;
+mod makers;
 pub(crate) mod node;
 mod output;
 mod progress;
@@ -99,6 +100,10 @@ pub enum Command {
     /// Build, sign, verify and install the membership roster.
     #[command(subcommand)]
     Roster(trust::RosterCommand),
+    /// The federation's maker reference table: sign it (regional
+    /// organisation), verify, install (it spreads by gossip), show the one in force.
+    #[command(subcommand)]
+    Makers(makers::MakersCommand),
     /// Check an exported evidence bundle offline; exits non-zero if any part fails.
     Verify(trust::VerifyArgs),
     /// Requests waiting for a person's decision: list, approve, refuse.
@@ -180,6 +185,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alerts => inbox::run_alerts(&ctx),
         Command::Report { from, to, csv } => node::run_report(&ctx, from, to, csv),
         Command::Roster(cmd) => trust::run_roster(cmd, &ctx),
+        Command::Makers(cmd) => makers::run(cmd, &ctx),
         Command::Verify(args) => trust::run_verify(args, &ctx),
         Command::Config(ConfigCommand::Check { file }) => {
             let path = file.unwrap_or_else(|| crate::config::Config::path_in(&ctx.data_dir));

@@ -534,7 +534,11 @@ fn render_answer(a: &AnswerView) -> String {
         .as_ref()
         .map(|o| render_outcome(o, a.state))
         .unwrap_or_else(|| "unreadable\n".into());
-    format!("  {who} ({sig}): {outcome}")
+    let table = a
+        .makers_version
+        .map(|v| format!(", maker table v{v}"))
+        .unwrap_or_default();
+    format!("  {who} ({sig}{table}): {outcome}")
 }
 
 fn render_trace(t: &TraceView) -> String {
@@ -545,6 +549,9 @@ fn render_trace(t: &TraceView) -> String {
         "  query {} (as the holders' inboxes and the audit logs name it)\n",
         t.digest.get(..16).unwrap_or(&t.digest)
     );
+    if let Some(v) = t.query.as_ref().and_then(|q| q.makers_version) {
+        s += &format!("  maker resolved with maker reference table v{v}\n");
+    }
     if t.holders.is_empty() {
         s += &format!("  expected holders: {}\n", asked_states(t));
     } else {
@@ -622,8 +629,17 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 Some("expired") => " (EXPIRED: nothing is accepted until the next roster is installed)",
                 _ => "",
             };
+            let makers = serde_json::from_value::<crate::roster::makers::MakersView>(
+                s["makers"].clone(),
+            )
+            .map(|m| {
+                let mut t = m.to_text().replacen("maker reference table ", "", 1);
+                t = t.trim_end().replace('\n', "\n  ");
+                format!("  maker table {t}\n")
+            })
+            .unwrap_or_default();
             format!(
-                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {} members\n  peers connected: {} of {}\n  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n",
+                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {} members\n{makers}  peers connected: {} of {}\n  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n",
                 s["role"].as_str().unwrap_or("?"),
                 s["state"].as_str().unwrap_or("?"),
                 s["peer_id"].as_str().unwrap_or("?"),

@@ -298,7 +298,7 @@ pub struct Opened {
 pub fn open(ctx: &Context) -> anyhow::Result<Opened> {
     let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
     let db = crate::store::open_db(&ctx.data_dir.join("db"), &cfg.store_options())?;
-    let reg = Registry::open(&db, cfg.maker_table()?)?;
+    let reg = Registry::open(&db, cfg.maker_table_in(&ctx.data_dir))?;
     Ok(Opened { cfg, db, reg })
 }
 

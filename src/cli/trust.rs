@@ -148,7 +148,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 /// A day as a date or relative to today (UTC), so that a roster made from a
 /// script or the README is valid on the day it is made, whatever that day is.
-fn parse_day(s: &str) -> Result<Date, String> {
+pub(super) fn parse_day(s: &str) -> Result<Date, String> {
     parse_day_from(s, Date::today())
 }
 
@@ -244,7 +244,7 @@ fn read_config(data_dir: &Path) -> anyhow::Result<ConfigView> {
     Ok(ConfigView { state, trust })
 }
 
-fn trust_config(args: &TrustArgs, ctx: &Context) -> anyhow::Result<TrustConfig> {
+pub(super) fn trust_config(args: &TrustArgs, ctx: &Context) -> anyhow::Result<TrustConfig> {
     if !args.anchors.is_empty() {
         return Ok(TrustConfig {
             anchors: args.anchors.clone(),

@@ -16,8 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{CountryCode, Date};
 use crate::protocol::{
-    Kind, Limits, PublicKey, Refusal, Signed, TraceAnswer, TraceQuery, accept, codec,
-    decode_and_verify,
+    Limits, PublicKey, Refusal, Signed, TraceAnswer, TraceQuery, accept, codec, decode_and_verify,
 };
 use crate::roster::{Roster, RosterFile, TrustConfig};
 
@@ -637,7 +636,8 @@ fn check_answer(
 /// failure can be named the way a person looks for it.
 fn claimed_state(frame: &[u8]) -> Option<CountryCode> {
     let (message, _) = codec::split_signed(frame).ok()?;
-    let body: TraceAnswer = codec::decode_body(Kind::Answer, message, Limits::default()).ok()?;
+    let body =
+        <TraceAnswer as crate::protocol::Message>::decode(message, Limits::default()).ok()?;
     Some(body.responder.state)
 }
 

@@ -115,7 +115,7 @@ pub enum MakerCheck {
     Unknown { near: Vec<Suggestion> },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Maker {
     key: MakerKey,
     name: String,
@@ -130,9 +130,12 @@ struct Scope {
     maker: u32,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Tables {
     version: u32,
+    /// Built from a table the trust anchors signed (`roster::makers`), not
+    /// the one compiled in.
+    signed: bool,
     makers: Vec<Maker>,
     by_key: HashMap<String, u32>,
     /// Folded spelling -> where it means which maker.
@@ -218,6 +221,7 @@ impl MakerTable {
         let b = &base.0;
         let mut t = Tables {
             version: b.version,
+            signed: b.signed,
             makers: b
                 .makers
                 .iter()
@@ -241,6 +245,41 @@ impl MakerTable {
     /// The reference table's version this table was built from.
     pub fn version(&self) -> u32 {
         self.0.version
+    }
+
+    /// A table of the rows of a maker reference table the trust anchors
+    /// signed (verified by the caller): [`MakerTable::table_version`] is its
+    /// version.
+    pub fn from_signed(r: &ReferenceTable) -> Self {
+        let mut t = Self::from_reference(r);
+        Arc::make_mut(&mut t.0).signed = true;
+        t
+    }
+
+    /// The version of the maker reference table in force, as queries and
+    /// answers carry it: N for signed table N, 0 for the table built into
+    /// this release (whose file revision is [`MakerTable::version`]).
+    pub fn table_version(&self) -> u32 {
+        if self.0.signed { self.0.version } else { 0 }
+    }
+
+    /// This table extended by a node's local makers (`[[makers]]` in
+    /// tracenet.toml), each entry whole or not at all: an entry with a
+    /// spelling this table already gives another maker in the same country
+    /// is left out, and returned with the reason, instead of failing. A
+    /// newer reference table may come to claim a local spelling: the
+    /// federation's table then prevails.
+    pub fn extended(&self, extra: &[MakerAlias]) -> (Self, Vec<(MakerAlias, MakerError)>) {
+        let mut t = (*self.0).clone();
+        let mut refused = Vec::new();
+        for m in extra {
+            let mut next = t.clone();
+            match next.add_local(m) {
+                Ok(()) => t = next,
+                Err(e) => refused.push((m.clone(), e)),
+            }
+        }
+        (MakerTable(Arc::new(t)), refused)
     }
 
     /// The canonical key for a maker as written on a weapon or in a record,
@@ -759,6 +798,59 @@ mod tests {
         let t = MakerTable::with_extra(&elsewhere).unwrap();
         assert_eq!(key(&t, "Sauer", "AT"), "SAUERJAGD");
         assert_eq!(key(&t, "Sauer", "DE"), "JPSAUERSOHN");
+    }
+
+    #[test]
+    fn a_signed_table_states_its_version_and_local_makers_yield_to_it() {
+        let shipped = ReferenceTable::shipped();
+        assert_eq!(MakerTable::built_in().table_version(), 0);
+        let mut r = shipped.clone();
+        r.version = 7;
+        r.makers.push(crate::marking::ReferenceMaker {
+            name: "Acme Arms".into(),
+            countries: vec![cc("DE")],
+            aliases: vec!["AA Works".into()],
+            history: Vec::new(),
+            factory_codes: Vec::new(),
+        });
+        let signed = MakerTable::from_signed(&r);
+        assert_eq!((signed.table_version(), signed.version()), (7, 7));
+        assert_eq!(key(&signed, "AA Works", "DE"), "ACMEARMS");
+        // Rows alike fold alike, signed or not: no re-index for a signature.
+        assert_eq!(
+            MakerTable::from_signed(&shipped).fingerprint(),
+            MakerTable::built_in().fingerprint()
+        );
+        // A local entry the signed table contradicts is left out whole; the
+        // others apply.
+        let local = vec![
+            MakerAlias {
+                name: "Zeta Works".into(),
+                aliases: vec!["AA Works".into(), "ZW".into()],
+                countries: vec![cc("DE")],
+            },
+            MakerAlias {
+                name: "Yotta Arms".into(),
+                aliases: vec!["YA".into()],
+                countries: Vec::new(),
+            },
+        ];
+        let (t, refused) = signed.extended(&local);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0.name, "Zeta Works");
+        assert!(matches!(refused[0].1, MakerError::Conflict { .. }));
+        assert_eq!(
+            key(&t, "ZW", "DE"),
+            "ZW",
+            "nothing of the refused entry applies"
+        );
+        assert_eq!(key(&t, "YA", "FR"), "YOTTAARMS");
+        assert_eq!(key(&t, "AA Works", "DE"), "ACMEARMS");
+        assert_eq!(t.table_version(), 7);
+        // On the built-in table, the same entry applies.
+        let (b, refused) = MakerTable::built_in().extended(&local);
+        assert!(refused.is_empty());
+        assert_eq!(key(&b, "AA Works", "DE"), "ZETAWORKS");
     }
 
     #[test]

@@ -2,14 +2,31 @@
 //! canonical serialisation, and the copy compiled into every node. The rows
 //! become a `MakerTable` in `maker.rs`.
 //!
-//! The table is data the federation shares: a later step signs it with the
-//! roster's anchors and distributes it by gossip. For that it has a version
-//! and one canonical byte form (`canonical_bytes`), independent of how the
-//! TOML file is laid out.
+//! The table is data the federation shares: the regional organisation signs
+//! it with the roster's anchors and nodes pass it on by gossip
+//! (`roster::makers`). For that it has a version, one canonical byte form
+//! (`canonical_bytes`) independent of how the TOML file is laid out, and
+//! bounds and rules every table must meet (`check`), since a table may come
+//! from a peer.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::fold::fold_maker;
+use super::{MAX_FACTORY_CODE_CHARS, MakerError};
 use crate::model::CountryCode;
+
+/// At most this many rows in a table.
+pub const MAX_ROWS: usize = 2048;
+/// At most this many countries, and this many aliases and earlier names
+/// together, in one row.
+pub const MAX_COUNTRIES: usize = 64;
+pub const MAX_SPELLINGS: usize = 64;
+/// At most this many factory codes in one row.
+pub const MAX_FACTORY_CODES: usize = 16;
+/// The longest spelling, in characters (as for a marking's manufacturer).
+pub const MAX_SPELLING_CHARS: usize = 128;
 
 /// The table shipped with this build.
 pub const SHIPPED: &str = include_str!("../../config/makers.toml");
@@ -50,6 +67,47 @@ impl ReferenceMaker {
             .chain(self.aliases.iter().map(String::as_str))
             .chain(self.history.iter().map(String::as_str))
     }
+
+    /// The bounds of one row (see [`ReferenceTable::check`]).
+    fn check_bounds(&self) -> Result<(), String> {
+        if self.countries.is_empty() || self.countries.len() > MAX_COUNTRIES {
+            return Err(format!(
+                "{} countries; give 1 to {MAX_COUNTRIES}",
+                self.countries.len()
+            ));
+        }
+        let spellings = self.aliases.len() + self.history.len();
+        if spellings > MAX_SPELLINGS {
+            return Err(format!(
+                "{spellings} aliases and earlier names; at most {MAX_SPELLINGS} are accepted"
+            ));
+        }
+        for s in self.spellings() {
+            let n = s.chars().count();
+            if n > MAX_SPELLING_CHARS {
+                return Err(MakerError::TooLong(n).to_string());
+            }
+            if fold_maker(s).is_empty() {
+                return Err(MakerError::Empty(s.to_string()).to_string());
+            }
+        }
+        if self.factory_codes.len() > MAX_FACTORY_CODES {
+            return Err(format!(
+                "{} factory codes; at most {MAX_FACTORY_CODES} are accepted",
+                self.factory_codes.len()
+            ));
+        }
+        if let Some(code) = self.factory_codes.iter().find(|c| {
+            c.is_empty()
+                || c.chars().count() > MAX_FACTORY_CODE_CHARS
+                || !c.chars().all(|d| d.is_ascii_digit())
+        }) {
+            return Err(format!(
+                "factory code {code:?} must be 1 to {MAX_FACTORY_CODE_CHARS} digits"
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +115,15 @@ impl ReferenceMaker {
 pub enum ReferenceError {
     #[error("maker reference table: {0}")]
     Parse(String),
+    #[error("maker reference table: {rows} rows; at most {MAX_ROWS} are accepted")]
+    TooManyRows { rows: usize },
+    /// A row breaks a bound or a rule; `row` counts from 1, in file order.
+    #[error("maker reference table, row {row} ({name:?}): {problem}")]
+    Row {
+        row: usize,
+        name: String,
+        problem: String,
+    },
 }
 
 impl ReferenceTable {
@@ -69,6 +136,62 @@ impl ReferenceTable {
     /// below, so a failure here is a build that was never tested.
     pub fn shipped() -> Self {
         Self::parse(SHIPPED).expect("config/makers.toml is checked by the marking tests")
+    }
+
+    /// Checks the bounds and rules a table must meet, whoever wrote it: at
+    /// most [`MAX_ROWS`] rows; in each, a name and spellings of 1 to
+    /// [`MAX_SPELLING_CHARS`] characters that keep a letter or digit once
+    /// folded, 1 to [`MAX_COUNTRIES`] countries, at most [`MAX_SPELLINGS`]
+    /// aliases and earlier names, at most [`MAX_FACTORY_CODES`] factory codes
+    /// of 1 to 16 digits; and no spelling (or factory code) that means two
+    /// makers in one country. The first fault found is reported, naming the
+    /// row and the spelling.
+    pub fn check(&self) -> Result<(), ReferenceError> {
+        if self.makers.len() > MAX_ROWS {
+            return Err(ReferenceError::TooManyRows {
+                rows: self.makers.len(),
+            });
+        }
+        let mut spellings: HashMap<(CountryCode, String), String> = HashMap::new();
+        let mut codes: HashMap<(CountryCode, &str), String> = HashMap::new();
+        for (i, m) in self.makers.iter().enumerate() {
+            let fault = |problem: String| ReferenceError::Row {
+                row: i + 1,
+                name: m.name.chars().take(MAX_SPELLING_CHARS).collect(),
+                problem,
+            };
+            m.check_bounds().map_err(fault)?;
+            let key = fold_maker(&m.name);
+            for c in &m.countries {
+                for s in m.spellings() {
+                    let other = spellings
+                        .entry((*c, fold_maker(s)))
+                        .or_insert_with(|| key.clone());
+                    if *other != key {
+                        return Err(fault(format!(
+                            "{s:?} in {c} already means the maker {other}"
+                        )));
+                    }
+                }
+                for code in &m.factory_codes {
+                    let other = codes.entry((*c, code)).or_insert_with(|| key.clone());
+                    if *other != key {
+                        return Err(fault(format!(
+                            "factory code {code} in {c} already means the maker {other}"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How many makers the table names: distinct canonical names (a maker
+    /// with rows for several countries counts once).
+    pub fn maker_count(&self) -> usize {
+        let keys: std::collections::HashSet<String> =
+            self.makers.iter().map(|m| fold_maker(&m.name)).collect();
+        keys.len()
     }
 
     /// The canonical form that a signature will cover: compact JSON with the
@@ -181,6 +304,78 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_shipped_table_meets_the_rules_every_table_must_meet() {
+        ReferenceTable::shipped().check().unwrap();
+    }
+
+    /// Each bound and rule of `check`, broken once, is refused naming the
+    /// row and what is wrong.
+    #[test]
+    fn a_table_breaking_a_rule_is_refused_naming_the_row() {
+        let row = |name: &str, countries: &str, aliases: &str| {
+            format!(
+                "[[maker]]\nname = \"{name}\"\ncountries = [{countries}]\naliases = [{aliases}]\n"
+            )
+        };
+        let table = |rows: &[String]| {
+            ReferenceTable::parse(&format!("version = 1\n{}", rows.concat())).unwrap()
+        };
+        let good = table(&[row("Acme", "\"DE\"", "\"A\"")]);
+        good.check().unwrap();
+        let many = |n: usize, what: &str| {
+            (0..n)
+                .map(|i| format!("\"{what}{i}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let cases = [
+            (
+                table(&[row("Acme", "", "")]),
+                "row 1 (\"Acme\"): 0 countries",
+            ),
+            (
+                table(&[row("Acme", "\"DE\"", "\"&&\"")]),
+                "no letter or digit",
+            ),
+            (
+                table(&[row("Acme", "\"DE\"", &format!("\"{}\"", "x".repeat(129)))]),
+                "129 characters",
+            ),
+            (
+                table(&[row("Acme", "\"DE\"", &many(65, "A"))]),
+                "65 aliases",
+            ),
+            (
+                table(&[
+                    row("Acme", "\"DE\"", "\"AA\""),
+                    row("Other", "\"FR\", \"DE\"", "\"A A\""),
+                ]),
+                "row 2 (\"Other\"): \"A A\" in DE already means the maker ACME",
+            ),
+        ];
+        for (t, want) in cases {
+            let e = t.check().unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        // The same spelling in two countries is two makers, rightly.
+        table(&[
+            row("Acme", "\"DE\"", "\"AA\""),
+            row("Other", "\"FR\"", "\"AA\""),
+        ])
+        .check()
+        .unwrap();
+        let mut codes = good.clone();
+        codes.makers[0].factory_codes = vec!["6x".into()];
+        assert!(codes.check().unwrap_err().to_string().contains("digits"));
+        let mut rows = good.clone();
+        rows.makers = vec![good.makers[0].clone(); MAX_ROWS + 1];
+        assert!(matches!(
+            rows.check(),
+            Err(ReferenceError::TooManyRows { .. })
+        ));
     }
 
     #[test]

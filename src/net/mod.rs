@@ -641,7 +641,7 @@ impl EventLoop {
                 *told += 1;
                 if *told <= SUBSCRIPTIONS_TOLD_PER_MINUTE
                     && let Ok(topic) = topic.as_str().parse::<Topic>()
-                    && topic != Topic::Roster
+                    && !matches!(topic, Topic::Roster | Topic::Makers)
                 {
                     self.emit(NetEvent::Subscribed {
                         peer: peer_id,

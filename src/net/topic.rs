@@ -1,6 +1,6 @@
 //! Gossip topics: a trace is published to the topic of its marking prefix and to
 //! the topic of each import-mark country; a node subscribes to the topics of what
-//! its registry holds.
+//! its registry holds, and every node to the roster's and the maker table's.
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,6 +19,8 @@ pub enum Topic {
     Import(CountryCode),
     /// `tracenet/1/roster`: signed roster updates, for every node.
     Roster,
+    /// `tracenet/1/makers`: signed maker reference tables, for every node.
+    Makers,
 }
 
 impl fmt::Display for Topic {
@@ -27,6 +29,7 @@ impl fmt::Display for Topic {
             Topic::Prefix(p) => write!(f, "{TOPIC_ROOT}prefix/{p}"),
             Topic::Import(c) => write!(f, "{TOPIC_ROOT}import/{c}"),
             Topic::Roster => write!(f, "{TOPIC_ROOT}roster"),
+            Topic::Makers => write!(f, "{TOPIC_ROOT}makers"),
         }
     }
 }
@@ -42,6 +45,9 @@ impl FromStr for Topic {
         let rest = s.strip_prefix(TOPIC_ROOT).ok_or_else(err)?;
         if rest == "roster" {
             return Ok(Topic::Roster);
+        }
+        if rest == "makers" {
+            return Ok(Topic::Makers);
         }
         if let Some(p) = rest.strip_prefix("prefix/") {
             return p.parse().map(Topic::Prefix).map_err(|_| err());
@@ -69,6 +75,8 @@ mod tests {
         for t in [
             Topic::Prefix(p),
             Topic::Import(CountryCode::parse("NG").unwrap()),
+            Topic::Roster,
+            Topic::Makers,
         ] {
             assert_eq!(t.to_string().parse::<Topic>().unwrap(), t);
         }

@@ -345,6 +345,7 @@ mod tests {
             calibre: None,
             legal_ground: LegalGround::SeizedInCrime,
             intended_use: IntendedUse::CriminalInvestigation,
+            makers_version: Some(0),
         }
     }
 
@@ -374,6 +375,7 @@ mod tests {
                 },
                 answered_at: 0,
                 outcome: Outcome::Hit { candidates },
+                makers_version: Some(0),
             })
             .unwrap();
         let wire = String::from_utf8_lossy(frame.bytes()).into_owned();
@@ -454,6 +456,7 @@ mod fit_tests {
                 },
                 answered_at: 1_700_000_000,
                 outcome: o.clone(),
+                makers_version: Some(0),
             })
             .map(|s| s.into_parts().0)
         }

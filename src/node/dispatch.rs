@@ -97,6 +97,10 @@ impl Node {
                     let node = self.clone();
                     self.spawn(async move { node.on_roster_gossip(id, data).await });
                 }
+                Topic::Makers => {
+                    let node = self.clone();
+                    self.spawn(async move { node.on_makers_gossip(id, data).await });
+                }
                 _ => self.on_query_gossip(id, data),
             },
             NetEvent::Request { id, peer, data } => {

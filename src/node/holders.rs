@@ -197,7 +197,7 @@ impl Node {
             add(p, ExpectedBy::Subscribed);
         }
         for (p, m) in &members.by_peer {
-            if reach.prefixes.iter().any(|p| m.prefixes.contains(p)) {
+            if reach.prefixes.iter().any(|x| members.declares(p, x)) {
                 add(*p, ExpectedBy::RosterPrefix);
             }
             if reach.imports.contains(&m.state) {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use libp2p::{Multiaddr, PeerId};
 use serde::Serialize;
 
+use crate::marking::{MakerTable, MarkingPrefix};
 use crate::model::CountryCode;
 use crate::protocol::PublicKey;
 use crate::roster::{RosterHistory, TrustConfig};
@@ -50,9 +51,48 @@ pub struct Members {
     /// Unix seconds after which the roster is no longer valid.
     pub valid_until: u64,
     pub by_peer: HashMap<PeerId, MemberInfo>,
+    /// A declared prefix as the maker table in force reads it, where that
+    /// differs from the roster's (a maker the table moved to another key),
+    /// with the members declaring it ([`Members::rederive`]).
+    pub(super) rederived: HashMap<MarkingPrefix, Vec<PeerId>>,
 }
 
 impl Members {
+    /// Reads every declared prefix's maker key again with `makers`, so that a
+    /// roster written under an earlier maker table still names the members
+    /// holding a prefix under this one (`DE/OLDKEY` declared, the table now
+    /// folding that maker to `DE/NEWKEY`: the member is expected for both).
+    /// Called whenever the roster or the table changes.
+    pub fn rederive(&mut self, makers: &MakerTable) {
+        self.rederived.clear();
+        for (peer, m) in &self.by_peer {
+            for p in &m.prefixes {
+                let Ok(maker) = makers.key(p.maker.as_str(), p.country) else {
+                    continue;
+                };
+                if maker != p.maker {
+                    let q = MarkingPrefix {
+                        country: p.country,
+                        maker,
+                    };
+                    self.rederived.entry(q).or_default().push(*peer);
+                }
+            }
+        }
+    }
+
+    /// Whether `peer`'s roster entry declares `prefix`, as written or as
+    /// the maker table in force reads it.
+    pub fn declares(&self, peer: &PeerId, prefix: &MarkingPrefix) -> bool {
+        self.by_peer
+            .get(peer)
+            .is_some_and(|m| m.prefixes.contains(prefix))
+            || self
+                .rederived
+                .get(prefix)
+                .is_some_and(|ps| ps.contains(peer))
+    }
+
     pub fn get(&self, peer: &PeerId) -> Option<&MemberInfo> {
         self.by_peer.get(peer)
     }

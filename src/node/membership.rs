@@ -119,7 +119,8 @@ impl Node {
             Err(RosterError::NotNewer { .. }) => return Ok(None),
             Err(e) => return Err(InstallRosterError::Rejected(e)),
         };
-        let members = members_of(&roster);
+        let mut members = members_of(&roster);
+        members.rederive(&self.makers());
         let version = members.version;
         self.record(
             AuditKind::RosterInstalled,

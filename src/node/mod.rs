@@ -11,7 +11,8 @@
 //! - `requester`: sending traces, filing answers, follow-ups, retries;
 //!   `deadlines`: a timer per trace and the reachability of those asked;
 //!   `new_trace`: an officer's request, checked before anything is signed.
-//! - `membership`: roster installation and expiry.
+//! - `membership`: roster installation and expiry; `makers`: the maker
+//!   reference table in force, its installation and gossip.
 //! - `status`: what `status` and the trace views show.
 //! - `admission`, `replay`, `limits`: the bounded memories the responder keeps.
 //!
@@ -25,6 +26,7 @@ mod dispatch;
 mod holders;
 pub mod inbox;
 mod limits;
+pub mod makers;
 pub mod members;
 mod membership;
 pub mod metrics;
@@ -60,6 +62,7 @@ use crate::registry::Registry;
 use crate::roster::TrustConfig;
 
 pub use crate::config::{NodeSettings, Role};
+pub use makers::{InstallMakersError, MakersInstalled};
 pub use members::{MemberInfo, Members};
 pub use membership::InstallRosterError;
 pub use new_trace::{NewTrace, check_maker, local_text, trace_marking};
@@ -141,6 +144,8 @@ pub enum NodeError {
     #[error("{0}")]
     InstallRoster(#[from] InstallRosterError),
     #[error("{0}")]
+    InstallMakers(#[from] InstallMakersError),
+    #[error("{0}")]
     Storage(#[from] sled::Error),
 }
 
@@ -177,6 +182,14 @@ struct Inner {
     /// Peers a store-and-forward delivery is running for (one at a time each).
     delivering: Mutex<HashSet<PeerId>>,
     members: RwLock<Members>,
+    /// The maker reference table in force and the local makers on top.
+    makers: RwLock<crate::roster::makers::InForce>,
+    /// The `[[makers]]` of tracenet.toml, applied on every table.
+    local_makers: Vec<crate::marking::MakerAlias>,
+    /// One maker table install at a time.
+    makers_installing: Mutex<()>,
+    /// When a member on another table version was last acted on.
+    makers_noted: Mutex<Option<Instant>>,
     replay: replay::ReplayStore,
     exact_limiter: Mutex<RateLimiter>,
     fuzzy_limiter: Mutex<RateLimiter>,
@@ -248,14 +261,12 @@ impl Node {
             policy::Policy::load(data_dir).map_err(|e| NodeError::Config(e.to_string()))?;
         let key = NodeKey::load(&identity::key_path(data_dir))?;
         let trust = cfg.trust.clone();
-        let members = membership::load_members(data_dir, &trust)?;
+        let mut members = membership::load_members(data_dir, &trust)?;
+        let makers = makers::load(data_dir, &trust, &cfg.makers);
+        members.rederive(&makers.table);
         let db = crate::store::open_db(&data_dir.join("db"), &cfg.store_options())?;
         let registry = match settings.role {
-            Role::Member => Some(Arc::new(Registry::open(
-                &db,
-                cfg.maker_table()
-                    .map_err(|e| NodeError::Config(e.to_string()))?,
-            )?)),
+            Role::Member => Some(Arc::new(Registry::open(&db, makers.table.clone())?)),
             Role::Bootstrap => None,
         };
         let net_cfg = settings.net_config().map_err(NodeError::Config)?;
@@ -314,6 +325,10 @@ impl Node {
                 pending_topics: Mutex::new(pending_topics),
                 delivering: Mutex::new(HashSet::new()),
                 members: RwLock::new(members),
+                makers: RwLock::new(makers),
+                local_makers: cfg.makers.clone(),
+                makers_installing: Mutex::new(()),
+                makers_noted: Mutex::new(None),
                 net,
                 changed: watch::channel(0).0,
                 counters: Counters::default(),
@@ -513,9 +528,10 @@ impl Node {
         Ok(())
     }
 
-    /// Subscribes to the topics of what the registry holds (and the roster's).
+    /// Subscribes to the topics of what the registry holds (and the
+    /// roster's and the maker table's, which every node relays).
     pub async fn refresh_topics(&self) -> Result<(), NodeError> {
-        let mut topics = BTreeSet::from([Topic::Roster]);
+        let mut topics = BTreeSet::from([Topic::Roster, Topic::Makers]);
         if let Some(reg) = &self.inner.registry {
             let reg = reg.clone();
             let (prefixes, imports) = tokio::task::spawn_blocking(move || {
@@ -536,5 +552,5 @@ impl Node {
 /// again on every read. The evidence bundle lets anyone re-verify it.
 pub fn decode_stored<T: protocol::Message>(frame: &[u8], limits: Limits) -> Option<T> {
     let (message, _) = protocol::codec::split_signed(frame).ok()?;
-    protocol::codec::decode_body::<T>(T::KIND, message, limits).ok()
+    T::decode(message, limits).ok()
 }

@@ -79,7 +79,7 @@ impl Node {
         let Some(reg) = self.inner.registry.as_ref() else {
             return Err(SendTraceError::Bootstrap);
         };
-        let makers = reg.makers().clone();
+        let makers = reg.makers();
         let id = QueryId::random().map_err(|_| SendTraceError::Random)?;
         let now = unix_now();
         let timeout = t
@@ -105,6 +105,7 @@ impl Node {
             calibre: t.calibre,
             legal_ground: t.legal_ground,
             intended_use: t.intended_use,
+            makers_version: Some(makers.table_version()),
         };
         let signed = self.inner.key.sign(body)?;
         // A former State's marking also goes to its successors' prefixes and
@@ -368,6 +369,7 @@ impl Node {
             )?;
             (a, members.version)
         };
+        self.note_makers_version(a.body().makers_version, a.body().responder.state);
         let outcome = &a.body().outcome;
         let is_final = outcome.is_final();
         let refusal = match outcome {

@@ -299,6 +299,9 @@ impl Node {
     fn respond_once(&self, q: &Signed<TraceQuery>) -> Result<Option<(PeerId, Vec<u8>)>, Refusal> {
         let reg = self.inner.registry.as_ref().ok_or(Refusal::NotAnswered)?;
         let b = q.body();
+        // The maker is read from its name as marked, with this node's own
+        // table, whatever version the requester resolved it with.
+        self.note_makers_version(b.makers_version, b.requester.state);
         let found = answer::lookup(reg, b).map_err(|e| {
             tracing::error!(error = %e, "registry lookup failed");
             Refusal::Internal
@@ -375,12 +378,14 @@ impl Node {
             key: self.inner.key.public_key(),
         };
         let answered_at = unix_now();
+        let makers_version = Some(self.makers().table_version());
         let sign = |o: &Outcome| {
             let body = TraceAnswer {
                 query,
                 responder,
                 answered_at,
                 outcome: o.clone(),
+                makers_version,
             };
             self.inner.key.sign(body).map(|s| s.into_parts().0)
         };

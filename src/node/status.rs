@@ -438,6 +438,8 @@ pub struct NodeStatus {
     /// accepted until the next roster is installed).
     pub roster_state: &'static str,
     pub roster_members: usize,
+    /// The maker reference table in force and the local makers on top.
+    pub makers: crate::roster::makers::MakersView,
     pub net: net::NetStatus,
     pub registry_records: Option<u64>,
     /// Requests waiting for a person's decision.
@@ -485,6 +487,7 @@ impl Node {
                 membership::Expiry::Expired => "expired",
             },
             roster_members: members.by_peer.len(),
+            makers: self.makers_view(),
             net,
             registry_records,
             inbox_pending,

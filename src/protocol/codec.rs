@@ -31,6 +31,9 @@ pub enum Kind {
     Roster = 3,
     /// The unsigned reply to a request-response request (`accept::Reply`).
     Reply = 4,
+    /// The maker reference table, signed by the trust anchors like a roster
+    /// (`roster::makers`).
+    Makers = 5,
 }
 
 impl Kind {
@@ -40,6 +43,7 @@ impl Kind {
             2 => Some(Kind::Answer),
             3 => Some(Kind::Roster),
             4 => Some(Kind::Reply),
+            5 => Some(Kind::Makers),
             _ => None,
         }
     }
@@ -53,6 +57,7 @@ impl Kind {
             Kind::Roster => b"tracenet/v1/roster\0",
             // Replies are never signed; the tag only keeps the match whole.
             Kind::Reply => b"tracenet/v1/reply\0",
+            Kind::Makers => b"tracenet/v1/makers\0",
         }
     }
 }
@@ -64,6 +69,7 @@ impl fmt::Display for Kind {
             Kind::Answer => "answer",
             Kind::Roster => "roster",
             Kind::Reply => "reply",
+            Kind::Makers => "maker reference table",
         })
     }
 }
@@ -88,6 +94,18 @@ impl Limits {
     pub fn roster() -> Self {
         Limits {
             max_frame: MAX_FRAME_CEILING,
+        }
+    }
+
+    /// A signed maker reference table travels by gossip as its JSON file,
+    /// whose messages are at most `node.max_message_bytes`, 64 KiB by
+    /// default. Its encoded body is bounded so that the file, the body in
+    /// base64 (4/3 of it) and up to 16 signatures, fits that default: 44 KiB
+    /// give a file of at most 63 KiB. A table that a node with the default
+    /// limit could not receive is never signed nor accepted.
+    pub fn makers() -> Self {
+        Limits {
+            max_frame: 44 * 1024,
         }
     }
 }

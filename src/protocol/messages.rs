@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::codec::Kind;
+use super::codec::{self, DecodeError, Kind, Limits};
 use super::keys::{Digest, PublicKey, QueryId};
 use crate::marking::{Marking, MatchQuality};
 use crate::model::{
@@ -25,6 +25,58 @@ pub trait Message: Serialize + DeserializeOwned + Sized {
     fn signer(&self) -> PublicKey;
     /// Bounds the codec cannot express (lengths of lists).
     fn check(&self) -> Result<(), BoundsError>;
+    /// Decodes an encoded message of this kind (header, then a body that
+    /// uses every byte) under `limits`. A kind whose body grew a trailing
+    /// field also reads the frames of builds before it.
+    fn decode(message: &[u8], limits: Limits) -> Result<Self, DecodeError> {
+        codec::decode_body(Self::KIND, message, limits)
+    }
+}
+
+/// The version of the maker reference table a marking was normalised with,
+/// carried as the last field of a query and of an answer (PROTOCOL.md,
+/// sections 5 and 6): 0 is the table built into the sender's release, N a
+/// table signed by the trust anchors. On the wire a `u32` when stated and
+/// nothing at all when not (`None`: a frame of a build before the field),
+/// so a frame without it keeps its bytes and its signature; in JSON a
+/// number, or null.
+///
+/// Only for the last field of a struct: its absence is the end of the body.
+mod table_version {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            _ if s.is_human_readable() => v.serialize(s),
+            Some(n) => s.serialize_u32(*n),
+            // bincode writes nothing for a unit.
+            None => s.serialize_unit(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        if d.is_human_readable() {
+            Option::<u32>::deserialize(d)
+        } else {
+            u32::deserialize(d).map(Some)
+        }
+    }
+}
+
+/// Decodes a body of kind `T`, or, when that fails, the shape `Before` of
+/// the builds before `T`'s trailing field, whose frames still verify. The
+/// first error is the one reported: a frame that is neither is judged as
+/// the current shape.
+fn decode_either<T, Before>(kind: Kind, message: &[u8], limits: Limits) -> Result<T, DecodeError>
+where
+    T: DeserializeOwned,
+    Before: DeserializeOwned + Into<T>,
+{
+    codec::decode_body::<T>(kind, message, limits).or_else(|e| {
+        codec::decode_body::<Before>(kind, message, limits)
+            .map(Into::into)
+            .map_err(|_| e)
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,6 +235,45 @@ pub struct TraceQuery {
     pub calibre: Option<Calibre>,
     pub legal_ground: LegalGround,
     pub intended_use: IntendedUse,
+    /// The maker reference table the requester resolved the maker with
+    /// (0 its release's built-in table, N signed table N); `None` in a
+    /// query of a build before the field. Appended: see [`table_version`].
+    #[serde(default, with = "table_version")]
+    pub makers_version: Option<u32>,
+}
+
+/// A [`TraceQuery`] as builds before `makers_version` encoded it.
+#[derive(Deserialize)]
+struct QueryBeforeTable {
+    id: QueryId,
+    requester: Party,
+    #[serde(with = "crate::model::instant")]
+    issued_at: u64,
+    ttl_secs: u32,
+    priority: Priority,
+    marking: Marking,
+    category: WeaponCategory,
+    calibre: Option<Calibre>,
+    legal_ground: LegalGround,
+    intended_use: IntendedUse,
+}
+
+impl From<QueryBeforeTable> for TraceQuery {
+    fn from(q: QueryBeforeTable) -> Self {
+        TraceQuery {
+            id: q.id,
+            requester: q.requester,
+            issued_at: q.issued_at,
+            ttl_secs: q.ttl_secs,
+            priority: q.priority,
+            marking: q.marking,
+            category: q.category,
+            calibre: q.calibre,
+            legal_ground: q.legal_ground,
+            intended_use: q.intended_use,
+            makers_version: None,
+        }
+    }
 }
 
 impl Message for TraceQuery {
@@ -192,6 +283,9 @@ impl Message for TraceQuery {
     }
     fn check(&self) -> Result<(), BoundsError> {
         Ok(())
+    }
+    fn decode(message: &[u8], limits: Limits) -> Result<Self, DecodeError> {
+        decode_either::<Self, QueryBeforeTable>(Self::KIND, message, limits)
     }
 }
 
@@ -319,12 +413,43 @@ pub struct TraceAnswer {
     #[serde(with = "crate::model::instant")]
     pub answered_at: u64,
     pub outcome: Outcome,
+    /// The maker reference table the responder resolved the query's maker
+    /// with, which may differ from the query's: a responder always reads
+    /// the raw maker name with its own table. `None` in an answer of a
+    /// build before the field. Appended: see [`table_version`].
+    #[serde(default, with = "table_version")]
+    pub makers_version: Option<u32>,
+}
+
+/// A [`TraceAnswer`] as builds before `makers_version` encoded it.
+#[derive(Deserialize)]
+struct AnswerBeforeTable {
+    query: Digest,
+    responder: Party,
+    #[serde(with = "crate::model::instant")]
+    answered_at: u64,
+    outcome: Outcome,
+}
+
+impl From<AnswerBeforeTable> for TraceAnswer {
+    fn from(a: AnswerBeforeTable) -> Self {
+        TraceAnswer {
+            query: a.query,
+            responder: a.responder,
+            answered_at: a.answered_at,
+            outcome: a.outcome,
+            makers_version: None,
+        }
+    }
 }
 
 impl Message for TraceAnswer {
     const KIND: Kind = Kind::Answer;
     fn signer(&self) -> PublicKey {
         self.responder.key
+    }
+    fn decode(message: &[u8], limits: Limits) -> Result<Self, DecodeError> {
+        decode_either::<Self, AnswerBeforeTable>(Self::KIND, message, limits)
     }
     fn check(&self) -> Result<(), BoundsError> {
         let candidates = match &self.outcome {

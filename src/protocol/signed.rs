@@ -109,7 +109,7 @@ pub fn decode_and_verify<T: Message>(
         .into());
     }
     let (message, sig) = codec::split_signed(bytes)?;
-    let body: T = codec::decode_body(T::KIND, message, limits)?;
+    let body = T::decode(message, limits)?;
     body.check().map_err(DecodeError::from)?;
     let signer = body.signer();
     if !verify_bytes(T::KIND, message, &signer, &sig) {

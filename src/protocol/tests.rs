@@ -83,6 +83,14 @@ fn computed_vectors() -> Vec<(&'static str, String)> {
     )
     .unwrap();
     let (pm, ps) = p.bytes().split_at(p.bytes().len() - SIGNATURE_LEN);
+    let tq = sign(vectors::query_with_table(), &vectors::requester_key()).unwrap();
+    let ta = sign(
+        vectors::answer_with_table(tq.digest()),
+        &vectors::responder_key(),
+    )
+    .unwrap();
+    let (tqm, tqs) = tq.bytes().split_at(tq.bytes().len() - SIGNATURE_LEN);
+    let (tam, tas) = ta.bytes().split_at(ta.bytes().len() - SIGNATURE_LEN);
     vec![
         (
             "requester-public-key",
@@ -99,7 +107,96 @@ fn computed_vectors() -> Vec<(&'static str, String)> {
         ("answer-signature", hex::encode(as_)),
         ("answer-partial-dates-message", hex::encode(pm)),
         ("answer-partial-dates-signature", hex::encode(ps)),
+        ("query-table-message", hex::encode(tqm)),
+        ("query-table-signature", hex::encode(tqs)),
+        ("query-table-digest", tq.digest().to_hex()),
+        ("answer-table-message", hex::encode(tam)),
+        ("answer-table-signature", hex::encode(tas)),
     ]
+}
+
+/// A frame of the document, signature included.
+fn doc_frame(message: &str, signature: &str) -> Vec<u8> {
+    let mut f = hex::decode(doc_vector(message)).unwrap();
+    f.extend(hex::decode(doc_vector(signature)).unwrap());
+    f
+}
+
+/// Frames of builds before `makers_version` (vectors 1 to 3) still decode
+/// and verify, stating no table; frames with it (vectors 4 and 5) carry it
+/// as one more field at the end, and nothing else changes.
+#[test]
+fn frames_without_the_table_version_still_verify() {
+    let l = Limits::default();
+    let q =
+        decode_and_verify::<TraceQuery>(&doc_frame("query-message", "query-signature"), l).unwrap();
+    assert_eq!(q.body().makers_version, None);
+    assert_eq!(q.body(), &vectors::query());
+    for (m, s) in [
+        ("answer-message", "answer-signature"),
+        (
+            "answer-partial-dates-message",
+            "answer-partial-dates-signature",
+        ),
+    ] {
+        let a = decode_and_verify::<TraceAnswer>(&doc_frame(m, s), l).unwrap();
+        assert_eq!(a.body().makers_version, None, "{m}");
+    }
+    let tq = decode_and_verify::<TraceQuery>(
+        &doc_frame("query-table-message", "query-table-signature"),
+        l,
+    )
+    .unwrap();
+    assert_eq!(tq.body().makers_version, Some(3));
+    let ta = decode_and_verify::<TraceAnswer>(
+        &doc_frame("answer-table-message", "answer-table-signature"),
+        l,
+    )
+    .unwrap();
+    assert_eq!(ta.body().makers_version, Some(0));
+    assert_eq!(ta.body().query, tq.digest());
+    // The field is the only difference: the old message and one byte (3).
+    let old = hex::decode(doc_vector("query-message")).unwrap();
+    let new = hex::decode(doc_vector("query-table-message")).unwrap();
+    assert_eq!([&old[..], &[3]].concat(), new);
+}
+
+/// Whatever follows the body but a whole table version is refused, as any
+/// trailing bytes always were; the error is the current shape's.
+#[test]
+fn a_broken_table_version_is_malformed() {
+    let q = vectors::query();
+    let old = codec::encode_body(Kind::Query, &q).unwrap();
+    let decode = |tail: &[u8]| {
+        let bytes = [&old[..], tail].concat();
+        <TraceQuery as Message>::decode(&bytes, Limits::default())
+    };
+    assert_eq!(decode(&[]).unwrap().makers_version, None);
+    assert_eq!(decode(&[7]).unwrap().makers_version, Some(7));
+    assert_eq!(
+        decode(&[0xfc, 0xff, 0xff, 0xff, 0xff])
+            .unwrap()
+            .makers_version,
+        Some(u32::MAX)
+    );
+    for tail in [
+        &[7, 0][..],
+        &[0xfc, 0xff][..],
+        &[0xfd, 1, 0, 0, 0, 0, 0, 0, 0][..],
+        &[0xfb][..],
+    ] {
+        assert!(decode(tail).is_err(), "{tail:?}");
+    }
+    // In JSON, a number or null; a document without it states none.
+    let mut with = q.clone();
+    with.makers_version = Some(2);
+    let v = serde_json::to_value(&with).unwrap();
+    assert_eq!(v["makers_version"], 2);
+    assert!(serde_json::to_value(&q).unwrap()["makers_version"].is_null());
+    let mut m = v.as_object().unwrap().clone();
+    m.remove("makers_version");
+    let back: TraceQuery = serde_json::from_value(serde_json::Value::Object(m)).unwrap();
+    assert_eq!(back.makers_version, None);
 }
 
 #[test]

@@ -62,6 +62,17 @@ pub fn query() -> TraceQuery {
         calibre: Calibre::parse("9x19mm").ok(),
         legal_ground: LegalGround::SeizedInCrime,
         intended_use: IntendedUse::CriminalInvestigation,
+        // The vectors of builds before the field keep their bytes.
+        makers_version: None,
+    }
+}
+
+/// The query of vector 4: vector 1's query stating that the requester
+/// resolved the maker with signed maker reference table version 3.
+pub fn query_with_table() -> TraceQuery {
+    TraceQuery {
+        makers_version: Some(3),
+        ..query()
     }
 }
 
@@ -122,6 +133,17 @@ pub fn answer(query_digest: Digest) -> TraceAnswer {
                 record: projection(),
             }],
         },
+        makers_version: None,
+    }
+}
+
+/// The answer of vector 5: vector 2's hit, bound to the query of vector 4,
+/// from a responder whose maker reference table is the one built into its
+/// release (version 0).
+pub fn answer_with_table(query_digest: Digest) -> TraceAnswer {
+    TraceAnswer {
+        makers_version: Some(0),
+        ..answer(query_digest)
     }
 }
 

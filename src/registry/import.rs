@@ -367,7 +367,8 @@ pub fn import_file(
         }
     }
     let mut summary = ImportSummary::default();
-    let mut new_makers = NewMakers::new(reg.makers());
+    let table = reg.makers();
+    let mut new_makers = NewMakers::new(&table);
     let mut pending = Vec::with_capacity(super::CHUNK);
     // With `replace`: the ids the file holds, to keep.
     let mut kept: Option<HashSet<Box<str>>> = opts.replace.then(HashSet::new);

@@ -21,7 +21,7 @@ pub mod synthetic;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::ops::Bound;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use serde::Serialize;
 
@@ -204,7 +204,13 @@ pub struct ImportCount {
 pub struct Registry {
     db: sled::Db,
     tree: sled::Tree,
-    makers: MakerTable,
+    /// Replaced when a newer maker reference table is applied
+    /// ([`Registry::set_makers`]); each use takes a snapshot.
+    makers: RwLock<MakerTable>,
+    /// Held for writing while records move to a new maker table's
+    /// locations, and for reading by every `find`: a find never sees a
+    /// record half-moved (and a responder never answers no_hit for it).
+    moving: RwLock<()>,
     /// Writes read buckets and counters before changing them: one writer at a time.
     writer: Mutex<()>,
     /// The countries of manufacture records were ever placed under.
@@ -271,7 +277,8 @@ impl Registry {
         let reg = Registry {
             db: db.clone(),
             tree,
-            makers,
+            makers: RwLock::new(makers),
+            moving: RwLock::new(()),
             writer: Mutex::new(()),
             countries: CountriesHeld::new(),
         };
@@ -293,7 +300,7 @@ impl Registry {
                 ));
             }
         }
-        let want = reg.makers.fingerprint().to_be_bytes();
+        let want = reg.makers().fingerprint().to_be_bytes();
         if reg.tree.get(keys::MAKERS)?.as_deref() != Some(&want[..]) {
             // Whether records exist, not what the counter says: an interrupted
             // rebuild may have left the counter wrong.
@@ -311,8 +318,33 @@ impl Registry {
         Ok(reg)
     }
 
-    pub fn makers(&self) -> &MakerTable {
-        &self.makers
+    /// The maker table records are placed by now (a cheap clone).
+    pub fn makers(&self) -> MakerTable {
+        self.makers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Places records by `makers` from now on. When it folds differently
+    /// from the table in use (another fingerprint), every record is moved to
+    /// the location the new table gives it and the counters are rebuilt
+    /// ([`Registry::reindex`]), while finds wait; returns whether that
+    /// happened. A crash part-way leaves the old fingerprint stored, so the
+    /// next `open` with the new table finishes the move.
+    pub fn set_makers(&self, makers: MakerTable) -> Result<bool, RegistryError> {
+        let _moving = self.moving.write().unwrap_or_else(|p| p.into_inner());
+        let want = makers.fingerprint();
+        let changed = self.makers().fingerprint() != want;
+        *self.makers.write().unwrap_or_else(|p| p.into_inner()) = makers;
+        if !changed {
+            return Ok(false);
+        }
+        if self.tree.scan_prefix([keys::IDS]).next().is_some() {
+            self.reindex()?;
+        }
+        self.tree.insert(keys::MAKERS, &want.to_be_bytes()[..])?;
+        Ok(true)
     }
 
     /// Number of records held (kept as a counter, not counted).
@@ -504,7 +536,7 @@ impl Registry {
 
     /// A record's marking prefix, location and normalised serial.
     fn location(&self, rec: &Record) -> (MarkingPrefix, Vec<u8>, String) {
-        let prefix = rec.marking.prefix(&self.makers);
+        let prefix = rec.marking.prefix(&self.makers());
         let normalised = rec.marking.normalised_serial();
         let location = keys::location(&prefix, &fold_serial(&normalised));
         (prefix, location, normalised)
@@ -785,6 +817,8 @@ impl Registry {
     /// `YU`, and `YU` those recorded under its six successors. Within a match
     /// quality, records of the country asked for come first.
     pub fn find(&self, q: &FindQuery) -> Result<Vec<Candidate>, RegistryError> {
+        let _settled = self.moving.read().unwrap_or_else(|p| p.into_inner());
+        let makers = self.makers();
         let serial = SerialQuery::parse(&q.serial)?;
         let prefixes: Vec<MarkingPrefix> = match (q.maker.as_deref(), q.country) {
             (Some(m), Some(c)) => {
@@ -796,7 +830,7 @@ impl Registry {
                 {
                     out.push(MarkingPrefix {
                         country,
-                        maker: self.makers.key(m, country)?,
+                        maker: makers.key(m, country)?,
                     });
                 }
                 out
@@ -813,7 +847,7 @@ impl Registry {
                         continue;
                     }
                     if let Some(m) = maker
-                        && self.makers.key(m, p.country)? != p.maker
+                        && makers.key(m, p.country)? != p.maker
                     {
                         continue;
                     }

@@ -799,3 +799,66 @@ fn import_lists_the_makers_the_table_does_not_know_with_near_matches() {
     assert!(s.new_makers[1].near.is_empty());
     assert_eq!(s.new_makers_more, 0);
 }
+
+/// A newer maker table applied to a running registry: records move to the
+/// keys it gives, finds and counts follow, and the stored fingerprint means
+/// the next open does not move them again.
+#[test]
+fn a_maker_table_applied_while_open_moves_the_records_it_reads_differently() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let moved = {
+        let db = open_db(&path).unwrap();
+        let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+        reg.put_all(vec![
+            record("A", "AA Works", "DE", "1"),
+            record("B", "Walther", "DE", "2"),
+        ])
+        .unwrap();
+        let held = |reg: &Registry| -> Vec<String> {
+            reg.prefixes()
+                .unwrap()
+                .iter()
+                .map(|(p, _)| p.to_string())
+                .collect()
+        };
+        assert_eq!(held(&reg), ["DE/AAWORKS", "DE/CARLWALTHER"]);
+        assert!(
+            !reg.set_makers(MakerTable::built_in()).unwrap(),
+            "same table"
+        );
+        let mut r = crate::marking::ReferenceTable::shipped();
+        r.version = 9;
+        r.makers.push(crate::marking::ReferenceMaker {
+            name: "Acme Arms".into(),
+            countries: vec![CountryCode::parse("DE").unwrap()],
+            aliases: vec!["AA Works".into()],
+            history: Vec::new(),
+            factory_codes: Vec::new(),
+        });
+        let table = MakerTable::from_signed(&r);
+        assert!(reg.set_makers(table.clone()).unwrap());
+        assert_eq!(held(&reg), ["DE/ACMEARMS", "DE/CARLWALTHER"]);
+        assert_eq!(reg.makers().table_version(), 9);
+        assert_eq!(find(&reg, "Acme Arms", "DE", "1").len(), 1);
+        assert_eq!(find(&reg, "AA Works", "DE", "1").len(), 1);
+        assert_eq!(
+            reg.get(&RecordId::parse("A").unwrap())
+                .unwrap()
+                .unwrap()
+                .id
+                .as_str(),
+            "A"
+        );
+        assert_eq!(reg.len().unwrap(), 2);
+        reg.flush().unwrap();
+        table
+    };
+    let db = open_db(&path).unwrap();
+    let reg = Registry::open(&db, moved.clone()).unwrap();
+    assert_eq!(
+        reg.tree.get(keys::MAKERS).unwrap().as_deref(),
+        Some(&moved.fingerprint().to_be_bytes()[..])
+    );
+    assert_eq!(find(&reg, "Acme Arms", "DE", "1").len(), 1);
+}

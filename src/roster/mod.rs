@@ -4,6 +4,9 @@
 //! than the one held. On disk: a JSON envelope around the exact signed bytes,
 //! `roster.json` for the held one and every version installed in `rosters/`
 //! (`history`), by which past answers are judged.
+//!
+//! The same anchors, under the same threshold, sign the federation's maker
+//! reference table (`makers`); `anchors` holds what the two share.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -13,9 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::marking::{MakerKey, MarkingPrefix};
 use crate::model::{CountryCode, Date};
-use crate::protocol::{
-    DecodeError, EncodeError, Kind, Limits, PublicKey, Signature, SigningKey, codec,
-};
+use crate::protocol::{DecodeError, EncodeError, Kind, Limits, PublicKey, SigningKey, codec};
 
 /// The `format` field of a roster file.
 pub const FORMAT: &str = "tracenet-roster/1";
@@ -362,12 +363,7 @@ impl RosterFile {
     pub fn sign(&mut self, key: &SigningKey) -> Result<(), RosterError> {
         let bytes = self.body_bytes()?;
         RosterBody::decode(&bytes)?;
-        let sig = crate::protocol::sign_bytes(Kind::Roster, &bytes, key);
-        self.signatures.retain(|s| s.anchor != key.public_key());
-        self.signatures.push(AnchorSignature {
-            anchor: key.public_key(),
-            signature: B64.encode(sig.0),
-        });
+        anchors::sign(Kind::Roster, &bytes, key, &mut self.signatures);
         Ok(())
     }
 
@@ -400,40 +396,20 @@ impl RosterFile {
         })
     }
 
-    /// The distinct configured anchors whose signature verifies. A signature by
-    /// a configured anchor that fails is an error (the file was tampered with);
-    /// one by an unknown key is ignored.
+    /// The distinct configured anchors whose signature verifies
+    /// (`anchors::counted`).
     fn valid_anchor_signatures(
         &self,
         bytes: &[u8],
         anchors: &[PublicKey],
     ) -> Result<Vec<PublicKey>, RosterError> {
-        let mut good = Vec::new();
-        for (i, s) in self.signatures.iter().enumerate() {
-            if !anchors.contains(&s.anchor) || good.contains(&s.anchor) {
-                continue;
+        anchors::counted(Kind::Roster, bytes, &self.signatures, anchors).map_err(|b| {
+            RosterError::Signature {
+                index: b.index,
+                anchor: b.anchor.to_hex(),
+                problem: b.problem.into(),
             }
-            let sig = B64
-                .decode(s.signature.trim())
-                .ok()
-                .and_then(|b| Signature::from_slice(&b));
-            let problem = match sig {
-                None => "not a base64 Ed25519 signature",
-                Some(sig)
-                    if crate::protocol::verify_bytes(Kind::Roster, bytes, &s.anchor, &sig) =>
-                {
-                    good.push(s.anchor);
-                    continue;
-                }
-                Some(_) => "invalid: it does not verify over the roster body",
-            };
-            return Err(RosterError::Signature {
-                index: i + 1,
-                anchor: s.anchor.to_hex(),
-                problem: problem.into(),
-            });
-        }
-        Ok(good)
+        })
     }
 }
 
@@ -567,7 +543,9 @@ pub fn install(
     Ok(roster)
 }
 
+mod anchors;
 mod history;
+pub mod makers;
 pub use history::{ENTRY_FORMAT, HISTORY_DIR, HistoryEntry, Installed, RosterHistory};
 
 #[cfg(test)]

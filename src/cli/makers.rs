@@ -1,0 +1,305 @@
+//! `tracenet makers sign|verify|install|show`: the regional organisation
+//! signs the federation's maker reference table with its anchor keys, and
+//! any node installs it (it then spreads by gossip) or shows the one in
+//! force. Thin: the work is in `roster::makers` and the node.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::Context;
+use super::trust::{TrustArgs, parse_day, trust_config};
+use crate::api::{ApiClient, ApiClientError};
+use crate::config::Config;
+use crate::identity::NodeKey;
+use crate::marking::ReferenceTable;
+use crate::model::{Date, count};
+use crate::node::MakersInstalled;
+use crate::roster::makers::{self, MakersBody, MakersFile, MakersView};
+
+/// A table in the TOML format is read whole: refuse one far larger than any
+/// table that could be signed.
+const MAX_TOML_BYTES: u64 = 1 << 20;
+
+#[derive(Debug, Subcommand)]
+pub enum MakersCommand {
+    /// Sign a maker reference table with a trust anchor's key: a table in the
+    /// format of config/makers.toml becomes a signed file (--out); a signed
+    /// file gets this anchor's signature added (for a threshold above 1).
+    Sign {
+        /// The table (TOML, as config/makers.toml) or a signed table file (JSON).
+        file: PathBuf,
+        /// The anchor's secret key file, from `roster keygen`.
+        #[arg(long = "anchor-key", value_name = "FILE")]
+        key: PathBuf,
+        /// The version to sign it as, above every version the federation
+        /// used (default: the file's `version`). TOML only.
+        #[arg(long)]
+        version: Option<u32>,
+        /// First day nodes accept it: YYYY-MM-DD, `today` or `today+N`
+        /// (default today, UTC). TOML only.
+        #[arg(long, value_name = "DATE", value_parser = parse_day)]
+        valid_from: Option<Date>,
+        /// Last day nodes accept it (it stays in force after): YYYY-MM-DD or
+        /// `today+N` (default today+364). TOML only.
+        #[arg(long, value_name = "DATE", value_parser = parse_day)]
+        valid_until: Option<Date>,
+        /// Where to write the signed file (required for a TOML table; a
+        /// signed file is updated in place without it).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Replace --out if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a signed table's signatures, threshold, dates and rows against
+    /// the trust anchors (--anchor, or [trust] of the data directory).
+    Verify {
+        /// The signed table file.
+        file: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
+    /// Make a signed table this node's if it verifies against the node's
+    /// anchors and is newer than the one in force; a running node applies it
+    /// at once (its registry's records move to the new keys, its topics
+    /// follow) and passes it on to the federation.
+    Install {
+        /// The signed table file.
+        file: PathBuf,
+    },
+    /// The maker reference table in force on this node: its version (0 for
+    /// the one built into this release), signers, validity, local makers.
+    Show,
+}
+
+/// What `makers sign` and `makers verify` report.
+#[derive(Debug, Serialize)]
+struct Summary<'a> {
+    file: &'a Path,
+    version: u32,
+    valid_from: Date,
+    valid_until: Date,
+    /// Makers in the table (distinct canonical names).
+    makers: usize,
+    /// SHA-256 (hex) of the table's canonical form.
+    digest: String,
+    /// The public keys (base64) of the anchors whose signatures it carries
+    /// (`sign`) or that were counted (`verify`).
+    signed_by: Vec<String>,
+    verified: bool,
+}
+
+fn summary_text(s: &Summary<'_>) -> String {
+    format!(
+        "maker table {} version {} valid {} to {}{}, {}\n  digest {}\nsigned by {}: {}\n",
+        s.file.display(),
+        s.version,
+        s.valid_from,
+        s.valid_until,
+        if s.verified { " (verified)" } else { "" },
+        count(s.makers as u64, "maker"),
+        s.digest,
+        count(s.signed_by.len() as u64, "anchor"),
+        s.signed_by.join(", ")
+    )
+}
+
+fn summary<'a>(
+    path: &'a Path,
+    body: &MakersBody,
+    signed_by: Vec<String>,
+    verified: bool,
+) -> Summary<'a> {
+    Summary {
+        file: path,
+        version: body.version,
+        valid_from: body.valid_from,
+        valid_until: body.valid_until,
+        makers: body.reference().maker_count(),
+        digest: makers::digest_of(&body.reference()).to_hex(),
+        signed_by,
+        verified,
+    }
+}
+
+pub fn run(cmd: MakersCommand, ctx: &Context) -> anyhow::Result<()> {
+    match cmd {
+        MakersCommand::Sign {
+            file,
+            key,
+            version,
+            valid_from,
+            valid_until,
+            out,
+            force,
+        } => sign(
+            ctx,
+            &file,
+            &key,
+            (version, valid_from, valid_until),
+            out.as_deref(),
+            force,
+        ),
+        MakersCommand::Verify { file, trust } => {
+            let trust = trust_config(&trust, ctx)?;
+            let signed = MakersFile::read(&file)?.verify(&trust, Some(Date::today()))?;
+            let by = signed.signed_by().iter().map(|k| k.to_base64()).collect();
+            ctx.emit(&summary(&file, signed.body(), by, true), summary_text)
+        }
+        MakersCommand::Install { file } => install(ctx, &file),
+        MakersCommand::Show => {
+            let view = show(ctx)?;
+            ctx.emit(&view, MakersView::to_text)
+        }
+    }
+}
+
+/// Whether `path` holds a signed table file rather than a TOML table.
+fn is_signed_file(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
+fn sign(
+    ctx: &Context,
+    path: &Path,
+    key: &Path,
+    (version, from, until): (Option<u32>, Option<Date>, Option<Date>),
+    out: Option<&Path>,
+    force: bool,
+) -> anyhow::Result<()> {
+    let key = NodeKey::load(key)?;
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    if size > MAX_TOML_BYTES {
+        bail!(
+            "{} is {size} bytes; a maker table is at most {MAX_TOML_BYTES}",
+            path.display()
+        );
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (mut file, target) = if is_signed_file(&text) {
+        if version.is_some() || from.is_some() || until.is_some() {
+            return Err(super::usage_error(
+                "makers",
+                format!(
+                    "{} is already signed: its version and dates are fixed; sign the TOML table again to change them",
+                    path.display()
+                ),
+            ));
+        }
+        (MakersFile::from_json(text.as_bytes())?, out.unwrap_or(path))
+    } else {
+        let Some(out) = out else {
+            return Err(super::usage_error(
+                "makers",
+                format!(
+                    "--out FILE is required: where to write the signed table made from {}",
+                    path.display()
+                ),
+            ));
+        };
+        let table = ReferenceTable::parse(&text)
+            .with_context(|| format!("{} is not a maker table", path.display()))?;
+        let today = Date::today();
+        let from = from.unwrap_or(today);
+        let until = match until {
+            Some(u) => u,
+            None => Date::from_days(from.to_days() + 364).unwrap_or(from),
+        };
+        let body = MakersBody::of(&table, version.unwrap_or(table.version), from, until);
+        let file = MakersFile::new(&body).with_context(|| format!("{}", path.display()))?;
+        if out.exists() && !force {
+            bail!("{} exists; pass --force to replace it", out.display());
+        }
+        (file, out)
+    };
+    file.sign(key.signing_key())?;
+    file.write(target)?;
+    let body = file.decode_unverified()?;
+    let by = file
+        .signatures
+        .iter()
+        .map(|s| s.anchor.to_base64())
+        .collect();
+    ctx.emit(&summary(target, &body, by, false), summary_text)
+}
+
+/// The trust anchors of the data directory's configuration, which a node
+/// verifies every table with.
+fn node_config(ctx: &Context) -> anyhow::Result<Config> {
+    let path = Config::path_in(&ctx.data_dir);
+    let cfg = Config::load(&path)?;
+    if cfg.trust.anchors.is_empty() {
+        bail!(
+            "no trust anchors in {}: install the roster first (`tracenet roster install FILE --anchor KEY` writes them), then the maker table",
+            path.display()
+        );
+    }
+    Ok(cfg)
+}
+
+fn install(ctx: &Context, path: &Path) -> anyhow::Result<()> {
+    let bytes = MakersFile::read(path)?.to_json();
+    let out: MakersInstalled = match ApiClient::from_data_dir(&ctx.data_dir) {
+        Ok(_) => {
+            super::node::with_client(ctx, async |c| Ok(c.post_bytes("/v1/makers", bytes).await?))?
+        }
+        Err(ApiClientError::NotRunning(_)) => {
+            let cfg = node_config(ctx)?;
+            let file = MakersFile::from_json(&bytes)?;
+            match makers::install(&ctx.data_dir, &file, &cfg.trust, Date::today()) {
+                Ok(s) => MakersInstalled {
+                    installed: true,
+                    version: s.version(),
+                },
+                Err(makers::MakersError::NotNewer { held, .. }) => MakersInstalled {
+                    installed: false,
+                    version: held,
+                },
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    ctx.emit(&out, |o| {
+        if o.installed {
+            format!("maker table version {} installed", o.version)
+        } else {
+            format!(
+                "not installed: this node already holds version {} or newer",
+                o.version
+            )
+        }
+    })
+}
+
+/// The table in force: from the running node, or read from the data
+/// directory when none runs (what the node will apply when it starts).
+fn show(ctx: &Context) -> anyhow::Result<MakersView> {
+    let offline = || -> anyhow::Result<MakersView> {
+        let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
+        Ok(makers::in_force(&ctx.data_dir, &cfg.trust, &cfg.makers).view(Date::today()))
+    };
+    match ApiClient::from_data_dir(&ctx.data_dir) {
+        Ok(_) => match super::node::with_client(ctx, async |c| Ok(c.get("/v1/makers").await?)) {
+            Err(e)
+                if e.chain().any(|c| {
+                    matches!(
+                        c.downcast_ref::<ApiClientError>(),
+                        Some(ApiClientError::Unreachable { .. })
+                    )
+                }) =>
+            {
+                offline()
+            }
+            r => r,
+        },
+        Err(ApiClientError::NotRunning(_)) => offline(),
+        Err(e) => Err(e.into()),
+    }
+}
