@@ -685,3 +685,31 @@ fn a_damaged_held_roster_is_repaired_by_a_newer_install_only() {
         3
     );
 }
+
+/// Files that cannot be written are named once, with the cause once.
+#[test]
+fn a_file_that_cannot_be_written_is_named_with_its_cause_once() {
+    let d = init("KE");
+    for args in [
+        vec!["audit", "export", "/nonexistent/dir/a.jsonl"],
+        vec!["registry", "export", "/nonexistent/dir/a.jsonl"],
+    ] {
+        let o = run(d.path(), &args);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {e}");
+        assert_eq!(
+            e.trim(),
+            format!(
+                "error: cannot {} /nonexistent/dir/a.jsonl: the folder /nonexistent/dir does not exist",
+                if args[0] == "audit" {
+                    "write"
+                } else {
+                    "create"
+                }
+            ),
+            "{args:?}"
+        );
+    }
+    let o = run(d.path(), &["registry", "show", "NOPE-1"]);
+    assert!(stderr(&o).contains("NOPE-1"), "{}", stderr(&o));
+}

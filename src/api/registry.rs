@@ -60,9 +60,15 @@ async fn prefixes(State(node): State<Node>) -> Reply {
 async fn record(State(node): State<Node>, Path(id): Path<String>) -> Reply {
     let reg = registry_of(&node)?;
     let id = RecordId::parse(&id).map_err(Failure::bad_request)?;
+    let shown = id.as_str().to_string();
     match blocking(move || reg.get(&id)).await? {
         Some(r) => ok(&r),
-        None => Err(Failure::new(StatusCode::NOT_FOUND, "no such record")),
+        None => Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no record {shown} in this registry; `tracenet registry find` searches by marking"
+            ),
+        )),
     }
 }
 

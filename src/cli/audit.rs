@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::Context;
@@ -85,8 +84,7 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
                 print!("{out}");
                 return Ok(());
             }
-            super::write_new_file(&file, out.as_bytes())
-                .with_context(|| format!("cannot write {}", file.display()))?;
+            super::write_file(&file, out.as_bytes(), true)?;
             ctx.emit(
                 &serde_json::json!({"file": file, "entries": all.len()}),
                 |v| {
@@ -109,12 +107,12 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
             )?;
             ctx.emit(&report, |r| {
                 let mut t = format!(
-                    "{} entries, head {}, signed through entry {}\n",
-                    r.entries,
+                    "{}, head {}, {}\n",
+                    crate::model::count(r.entries, "entry"),
                     r.head.as_deref().unwrap_or("-"),
                     r.signed_through
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "none".into())
+                        .map(|s| format!("signed through entry {s}"))
+                        .unwrap_or_else(|| "no signed head yet".into())
                 );
                 for b in &r.breaks {
                     t += &format!("  entry {}: {}\n", b.seq, b.problem);

@@ -465,8 +465,24 @@ pub fn write_file(path: &std::path::Path, bytes: &[u8], replace: bool) -> anyhow
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),
     };
-    let cannot =
-        |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot write {}: {e}", path.display());
+    // The cause once, naming the file asked for, not the temporary one.
+    let cannot = |e: &std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound && !dir.is_dir() {
+            anyhow::anyhow!(
+                "cannot write {}: the folder {} does not exist",
+                path.display(),
+                dir.display()
+            )
+        } else {
+            let cause = e.to_string();
+            let cause = cause
+                .split(" at path ")
+                .next()
+                .unwrap_or(&cause)
+                .to_string();
+            anyhow::anyhow!("cannot write {}: {cause}", path.display())
+        }
+    };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot(&e))?;
     tmp.write_all(bytes).map_err(|e| cannot(&e))?;
     tmp.as_file().sync_all().map_err(|e| cannot(&e))?;
@@ -483,18 +499,6 @@ pub fn write_file(path: &std::path::Path, bytes: &[u8], replace: bool) -> anyhow
         )),
         Err(e) => Err(cannot(&e.error)),
     }
-}
-
-pub fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    Ok(())
 }
 
 /// Logs to stderr: text by default, JSON with `--log-format json`; levels from

@@ -134,7 +134,10 @@ pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
             state = %node.state(),
             peer_id = %node.peer_id(),
             api = %addr,
-            role = ?node.role(),
+            role = match node.role() {
+                crate::config::Role::Member => "member",
+                crate::config::Role::Bootstrap => "bootstrap",
+            },
             "node running"
         );
         node.run_events(events, shutdown_signal()).await;
@@ -639,14 +642,14 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
             })
             .unwrap_or_default();
             format!(
-                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {} members\n{makers}  peers connected: {} of {}\n  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n",
+                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}\n  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n",
                 s["role"].as_str().unwrap_or("?"),
                 s["state"].as_str().unwrap_or("?"),
                 s["peer_id"].as_str().unwrap_or("?"),
                 s["uptime_secs"],
                 s["roster_version"],
                 until,
-                members,
+                crate::model::count(members, "member"),
                 s["net"]["connected"].as_array().map(|a| a.len()).unwrap_or(0),
                 members.saturating_sub(1),
                 s["net"]["subscribed"].as_array().map(|a| a.len()).unwrap_or(0),

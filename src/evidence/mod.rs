@@ -586,15 +586,12 @@ impl BundleV2 {
 }
 
 fn roster_summary(r: &Roster) -> String {
-    let by: Vec<String> = r
-        .signed_by()
-        .iter()
-        .map(|k| k.to_hex()[..16].to_string())
-        .collect();
+    let by: Vec<String> = r.signed_by().iter().map(|k| k.to_base64()).collect();
     format!(
-        "version {} ({} members), signed by anchors {}",
+        "version {} ({}), signed by {}: {}",
         r.version(),
-        r.members().len(),
+        crate::model::count(r.members().len() as u64, "member"),
+        crate::model::count(by.len() as u64, "anchor"),
         by.join(", ")
     )
 }

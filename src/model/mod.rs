@@ -314,6 +314,10 @@ pub fn count(n: u64, noun: &str) -> String {
         format!("1 {noun}")
     } else if noun.ends_with(['s', 'x']) || noun.ends_with("ch") {
         format!("{n} {noun}es")
+    } else if let Some(stem) = noun.strip_suffix('y')
+        && !stem.ends_with(['a', 'e', 'o', 'u'])
+    {
+        format!("{n} {stem}ies")
     } else {
         format!("{n} {noun}s")
     }
@@ -339,5 +343,7 @@ mod format_tests {
         assert_eq!(super::count(1, "record"), "1 record");
         assert_eq!(super::count(0, "record"), "0 records");
         assert_eq!(super::count(2, "marking prefix"), "2 marking prefixes");
+        assert_eq!(super::count(2, "entry"), "2 entries");
+        assert_eq!(super::count(2, "day"), "2 days");
     }
 }

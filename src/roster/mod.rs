@@ -190,9 +190,9 @@ impl TrustConfig {
         let distinct: HashSet<_> = keys.iter().collect();
         if self.threshold == 0 || usize::from(self.threshold) > distinct.len() {
             return Err(RosterError::Trust(format!(
-                "threshold {} with {} distinct anchors",
+                "threshold {} needs at least as many distinct anchors, and at least 1; {} given",
                 self.threshold,
-                distinct.len()
+                crate::model::count(distinct.len() as u64, "distinct anchor")
             )));
         }
         Ok(keys)
