@@ -170,6 +170,7 @@ fn errors_are_one_line_with_the_right_exit_code() {
         vec![
             "roster", "add", "r.json", "--state", "XX", "--name", "X", "--key", "abc",
         ],
+        vec!["report", "--from", "2026-02-01", "--to", "2026-01-01"],
     ] {
         let o = run(d.path(), &args);
         let e = stderr(&o);

@@ -668,6 +668,14 @@ pub fn run_report(
     to: Option<crate::model::Date>,
     csv: bool,
 ) -> anyhow::Result<()> {
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(super::usage_error(
+            "report",
+            format!("--from {f} is after --to {t}: the period would be empty"),
+        ));
+    }
     let day = |d: crate::model::Date| (d.to_days().max(0) as u64) * 86_400;
     let from = from.map(day).unwrap_or(0);
     // Up to the end of today unless told: a period people can read.
