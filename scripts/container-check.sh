@@ -148,10 +148,13 @@ fi
 say "the image, from the host's binary"
 t=$(date +%s)
 cargo build --bin tracenet
-# Where cargo put it: CARGO_TARGET_DIR when set (a shared cache), else target/.
-built=${CARGO_TARGET_DIR:-target}/debug/tracenet
-ldd "$built" | grep -q 'not found' && fail "$built lacks a library: $(ldd "$built")"
-mkdir -p target/container && strip -o target/container/tracenet "$built"
+# A shared build cache (CARGO_TARGET_DIR) put it elsewhere: bring it here, so
+# that what follows is what the README says.
+if [ -n "${CARGO_TARGET_DIR:-}" ] && [ "$(cd "$CARGO_TARGET_DIR" && pwd)" != "$repo/target" ]; then
+  mkdir -p target/debug && cp "$CARGO_TARGET_DIR/debug/tracenet" target/debug/tracenet
+fi
+ldd target/debug/tracenet | grep -q 'not found' && fail "target/debug/tracenet lacks a library: $(ldd target/debug/tracenet)"
+mkdir -p target/container && strip -o target/container/tracenet target/debug/tracenet
 made_image=1
 podman build --format docker --pull=never --network none --target prebuilt -t tracenet .
 version=$(podman run --rm --network none tracenet --version) ||
@@ -174,7 +177,7 @@ wait_for() {
 }
 
 # --- 4. the regional organisation's anchor and roster (host binary) -----------------
-bin=$(cd "$(dirname "$built")" && pwd)/tracenet
+bin=$repo/target/debug/tracenet
 "$bin" --json roster keygen --out "$work/anchor.key" > "$work/anchor.json"
 ANCHOR=$(json "d['public_key']" < "$work/anchor.json")
 ROSTER=$work/roster.json
