@@ -306,23 +306,23 @@ impl SerialQuery {
         let cand: String = cand.iter().collect();
         let c = SerialKeys::of(&cand);
         let read = self.normalised();
-        if q.transliterated.is_some() || c.transliterated.is_some() {
-            if q.latin() == c.latin() {
-                let latin = |s: &str| variants::transliterate(s).unwrap_or_else(|| s.to_string());
-                let n = |s: &str| {
-                    s.chars()
-                        .filter(|ch| variants::cyrillic_to_latin(*ch).is_some())
-                        .count()
-                };
-                return Some(SerialMatch {
-                    quality: MatchQuality::Transliterated,
-                    distance: (n(&read) + n(&cand)) as u32,
-                    reasons: vec![format!(
-                        "read {read:?}, recorded {cand:?}: both {:?} in Latin letters (ICAO 9303 transliteration)",
-                        latin(&cand)
-                    )],
-                });
-            }
+        // Without Cyrillic letters on either side, latin() is the folded
+        // key, which already differs.
+        if (q.transliterated.is_some() || c.transliterated.is_some()) && q.latin() == c.latin() {
+            let latin = |s: &str| variants::transliterate(s).unwrap_or_else(|| s.to_string());
+            let n = |s: &str| {
+                s.chars()
+                    .filter(|ch| variants::cyrillic_to_latin(*ch).is_some())
+                    .count()
+            };
+            return Some(SerialMatch {
+                quality: MatchQuality::Transliterated,
+                distance: (n(&read) + n(&cand)) as u32,
+                reasons: vec![format!(
+                    "read {read:?}, recorded {cand:?}: both {:?} in Latin letters (ICAO 9303 transliteration)",
+                    latin(&cand)
+                )],
+            });
         }
         if q.ncic() == c.ncic() || q.latin_ncic() == c.latin_ncic() {
             let (a, b) = (

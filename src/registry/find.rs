@@ -178,21 +178,20 @@ impl Registry {
                     .then(|| format!("manufacturer {raw:?} and {written:?} are one maker"))
             }
             Scope::FactoryMaker { code, maker } => {
+                let theirs = record.marking.factory_code();
+                if theirs.is_some_and(|c| {
+                    makers.factory_maker(record.marking.country(), c) == Some(maker)
+                }) {
+                    return theirs.map(|t| marked_with(t, code));
+                }
                 let name = makers.display_name(maker).unwrap_or(maker.as_str());
                 Some(format!(
-                    "factory code {code} is {name} in the maker reference table"
+                    "recorded as {written:?}: {name}, whose factory code {code} is in the maker reference table"
                 ))
             }
             Scope::FactoryCodes(codes) => {
                 let theirs = record.marking.factory_code()?;
-                let ours = codes.first()?;
-                Some(if theirs == ours {
-                    format!("marked with factory code {ours}")
-                } else {
-                    format!(
-                        "marked with factory code {theirs}, which the maker reference table gives the same factory as {ours}"
-                    )
-                })
+                Some(marked_with(theirs, codes.first()?))
             }
         }
     }
@@ -364,6 +363,17 @@ impl Registry {
             }
         }
         Ok(())
+    }
+}
+
+/// Why a record marked with factory code `theirs` answers a query for `ours`.
+fn marked_with(theirs: &str, ours: &str) -> String {
+    if theirs == ours {
+        format!("marked with factory code {ours}")
+    } else {
+        format!(
+            "marked with factory code {theirs}, which the maker reference table gives the same factory as {ours}"
+        )
     }
 }
 

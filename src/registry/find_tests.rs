@@ -182,6 +182,22 @@ fn a_factory_code_finds_that_factorys_records_under_any_maker() {
         "{:?}",
         c5.reasons
     );
+    let by66 = reg
+        .find(&query(None, Some("CN"), Some("66"), "5612345"))
+        .unwrap();
+    let reason = |id: &str| {
+        by66.iter()
+            .find(|c| c.record.id.as_str() == id)
+            .unwrap()
+            .reasons[0]
+            .clone()
+    };
+    assert_eq!(reason("C-2"), "marked with factory code 66");
+    assert!(
+        reason("C-3").starts_with("recorded as \"Factory 66\""),
+        "{}",
+        reason("C-3")
+    );
     let c4 = c.iter().find(|c| c.record.id.as_str() == "C-4").unwrap();
     assert!(c4.reasons[0].contains("same factory"), "{:?}", c4.reasons);
     // The code is stored canonical; a bad one is refused with its reason.
