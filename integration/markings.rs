@@ -89,7 +89,10 @@ fn a_trace_by_factory_code_reaches_the_holder_of_that_factorys_records() {
     let held = za.json(&["registry", "prefixes"]);
     assert_eq!(
         held["factory_codes"],
-        serde_json::json!([["CN/FC:26", 1], ["CN/FC:66", 2]]),
+        serde_json::json!([
+            {"country": "CN", "code": "26", "records": 1},
+            {"country": "CN", "code": "66", "records": 2}
+        ]),
         "{held:#}"
     );
     fed.wait_subscribed("KE", "tracenet/1/factory/CN/66", &["ZA"]);
