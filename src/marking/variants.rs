@@ -97,6 +97,14 @@ pub fn embedded_letters(normalised: &str) -> Vec<char> {
         .collect()
 }
 
+/// Whether `normalised` has no embedded letter, without allocating.
+fn embedded_letters_none(normalised: &str) -> bool {
+    match (normalised.find(is_digit), normalised.rfind(is_digit)) {
+        (Some(first), Some(last)) => !normalised[first..last].chars().any(char::is_alphabetic),
+        _ => true,
+    }
+}
+
 /// A normalised serial without its embedded letters; `None` if it has none.
 pub fn without_embedded_letters(normalised: &str) -> Option<String> {
     let first = normalised.find(is_digit)?;
@@ -148,6 +156,13 @@ impl SerialKeys {
             transliterated_stripped,
             folded,
         }
+    }
+
+    /// Whether a normalised serial may have variant keys (it holds Cyrillic
+    /// letters, or letters between digits), without building them. `false`
+    /// means it has none: the answer for nearly every record of an import.
+    pub fn has_variants(normalised: &str) -> bool {
+        has_cyrillic(normalised) || !embedded_letters_none(normalised)
     }
 
     /// The transliterated key, or the folded one if there is nothing to
@@ -233,6 +248,15 @@ mod tests {
         let k = SerialKeys::of("Л12Ж34");
         assert_eq!(k.variants(), ["1122H34", "Л1234", "11234"]); // Z folds to 2
         assert!(SerialKeys::of("BP0746").variants().is_empty());
+        for s in [
+            "BP0746", "369M257", "ЛЕ1234", "AB12C", "12", "ABC", "1Ж2", "А12",
+        ] {
+            if !SerialKeys::has_variants(s) {
+                assert!(SerialKeys::of(s).variants().is_empty(), "{s}");
+            }
+        }
+        assert!(!SerialKeys::has_variants("BP0746"));
+        assert!(SerialKeys::has_variants("369M257") && SerialKeys::has_variants("ЛЕ1234"));
         assert_eq!(SerialKeys::of("BP0746").all(), ["8P0746"]);
     }
 }

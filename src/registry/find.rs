@@ -317,7 +317,10 @@ impl Registry {
                     hits.push(hit(k, v, found, scope)?);
                 }
             }
-            // Records with this key among their variant keys.
+            // Records with this key among their variant keys, where any are.
+            if !self.variant_heads.contains(&head) {
+                continue;
+            }
             let start = [&[keys::VARIANT][..], &head, key.as_bytes(), &[0]].concat();
             for kv in self.tree.scan_prefix(&start) {
                 let (vk, folded) = kv?;

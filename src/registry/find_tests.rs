@@ -365,3 +365,41 @@ fn a_removed_record_takes_its_variant_keys_and_factory_count_along() {
     assert!(walther(&reg, "369257").is_empty());
     assert_eq!(walther(&reg, "BP0746").len(), 1);
 }
+
+#[test]
+fn variant_keys_are_read_after_a_reopen_in_every_prefix_that_holds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = open_db(&path).unwrap();
+        let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+        // Maker keys where one starts the other, each with variant keys:
+        // the seek from one prefix to the next must not skip the second.
+        reg.put_all(vec![
+            rec("H-1", "Acme", "DE", "12X34", None),
+            rec("H-2", "Acmex", "DE", "56Y78", None),
+            rec("H-3", "Acmexy", "DE", "ЛЕ99", None),
+            rec("H-4", "Walther", "DE", "BP0746", None),
+        ])
+        .unwrap();
+        reg.flush().unwrap();
+    }
+    let db = open_db(&path).unwrap();
+    let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+    let f = |maker: &str, serial: &str| found(&reg, &query(Some(maker), Some("DE"), None, serial));
+    assert_eq!(
+        f("Acme", "1234"),
+        [("H-1".into(), MatchQuality::EmbeddedLetters)]
+    );
+    assert_eq!(
+        f("Acmex", "5678"),
+        [("H-2".into(), MatchQuality::EmbeddedLetters)]
+    );
+    assert_eq!(
+        f("Acmexy", "LE99"),
+        [("H-3".into(), MatchQuality::Transliterated)]
+    );
+    // A prefix without variant keys is not read for them.
+    let walther = keys::head(&"DE/CARLWALTHER".parse().unwrap());
+    assert!(!reg.variant_heads.contains(&walther));
+}

@@ -18,6 +18,7 @@ mod remove;
 pub mod source;
 mod stored;
 pub mod synthetic;
+mod variant_heads;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
@@ -39,6 +40,7 @@ use crate::marking::{
 };
 use crate::model::{CountryCode, Date, EventKind, WeaponCategory};
 use countries::CountriesHeld;
+use variant_heads::VariantHeads;
 
 /// Key layout of the registry tree (layout 2); the first byte says what a key is.
 mod keys {
@@ -97,17 +99,26 @@ mod keys {
         [&[c[0], c[1]], p.maker.as_str().as_bytes(), &[0]].concat()
     }
 
+    /// The head (`CC MAKER 0x00`) of a location.
+    pub fn head_of(location: &[u8]) -> &[u8] {
+        let at = location.iter().position(|b| *b == 0).map_or(0, |i| i + 1);
+        &location[..at]
+    }
+
     /// The variant keys of a record kept at `location` (`CC MAKER 0x00
     /// FOLDED`) with normalised serial `normalised`, each with its value
     /// (FOLDED).
     pub fn variants(location: &[u8], normalised: &str, id: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        // Most serials have none: known without building the keys.
+        if !SerialKeys::has_variants(normalised) {
+            return Vec::new();
+        }
         let keys = SerialKeys::of(normalised);
         let variants = keys.variants();
         if variants.is_empty() {
             return Vec::new();
         }
-        let at = location.iter().position(|b| *b == 0).map_or(0, |i| i + 1);
-        let (head, folded) = location.split_at(at);
+        let (head, folded) = location.split_at(head_of(location).len());
         variants
             .into_iter()
             .map(|v| {
@@ -258,6 +269,8 @@ pub struct Registry {
     writer: Mutex<()>,
     /// The countries of manufacture records were ever placed under.
     countries: CountriesHeld,
+    /// The prefixes variant keys were ever written under.
+    variant_heads: VariantHeads,
 }
 
 /// How many records one atomic sled batch writes. Small batches matter: sled
@@ -344,6 +357,7 @@ impl Registry {
             moving: RwLock::new(()),
             writer: Mutex::new(()),
             countries: CountriesHeld::new(),
+            variant_heads: VariantHeads::new(),
         };
         match reg.tree.get(keys::LAYOUT)?.as_deref() {
             Some([LAYOUT]) => {}
@@ -378,6 +392,7 @@ impl Registry {
         for (p, _) in reg.prefixes()? {
             reg.countries.insert(p.country);
         }
+        reg.load_variant_heads()?;
         Ok(reg)
     }
 
@@ -408,6 +423,27 @@ impl Registry {
         }
         self.tree.insert(keys::MAKERS, &want.to_be_bytes()[..])?;
         Ok(true)
+    }
+
+    /// Notes every prefix that holds variant keys: one seek per such
+    /// prefix, however many keys it holds.
+    fn load_variant_heads(&self) -> Result<(), RegistryError> {
+        let mut from = vec![keys::VARIANT];
+        while let Some(kv) = self.tree.range(from.as_slice()..).next() {
+            let (k, _) = kv?;
+            if k.first() != Some(&keys::VARIANT) {
+                break;
+            }
+            let at = k[1..]
+                .iter()
+                .position(|b| *b == 0)
+                .ok_or_else(|| corrupt_index(&k, "a variant key without its prefix"))?;
+            let head = &k[1..=1 + at];
+            self.variant_heads.insert(head);
+            // Past every key of this head: its final 0x00 raised to 0x01.
+            from = [&[keys::VARIANT], &head[..at], &[1]].concat();
+        }
+        Ok(())
     }
 
     /// What the registry's keys were built with ([`index_fingerprint`]).
@@ -584,6 +620,8 @@ impl Registry {
                 self.count(rec, &prefix, 1, counters)?;
             }
             for (k, v) in keys::variants(&loc, &normalised, id) {
+                // Before the batch is applied: a lookup never misses them.
+                self.variant_heads.insert(keys::head_of(&loc));
                 batch.insert(k, v);
             }
             bucket.entries.insert(id.to_vec(), loc);
@@ -746,6 +784,7 @@ impl Registry {
                     *counts.entry(key).or_default() += 1;
                 }
                 for (k, value) in keys::variants(&new_loc, &normalised, id) {
+                    self.variant_heads.insert(keys::head_of(&new_loc));
                     batch.insert(k, value);
                 }
                 // Changed serial rules change the normalised serial it is
