@@ -326,7 +326,7 @@ async fn wait_until_meshed(nodes: &[DemoNode]) -> anyhow::Result<()> {
 
 async fn run_trace(requester: &DemoNode, t: &DemoTrace) -> anyhow::Result<bool> {
     let imports: Vec<String> = t.imports.iter().map(|s| s.to_string()).collect();
-    let marking = node::trace_marking(t.maker, t.country, t.serial, &imports)?;
+    let marking = node::trace_marking(t.maker, t.country, t.serial, None, &imports)?;
     println!(
         "trace: {} — {} {} serial {:?}",
         t.title, t.maker, t.country, t.serial

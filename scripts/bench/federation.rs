@@ -215,6 +215,7 @@ fn trace(n: &fed::FedNode, m: &Value, start: Instant) -> Value {
     let s = |k: &str| m[k].as_str().unwrap().to_string();
     let req = TraceRequest {
         maker: s("manufacturer"),
+        factory_code: None,
         country: s("country"),
         serial: s("serial"),
         imports: m["imports"]

@@ -344,6 +344,7 @@ async fn honest_trace(client: ApiClient, serial: String) -> (f64, bool, String) 
     let start = Instant::now();
     let req = TraceRequest {
         maker: "Walther".into(),
+        factory_code: None,
         country: "DE".into(),
         serial,
         imports: Vec::new(),

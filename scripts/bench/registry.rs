@@ -132,6 +132,7 @@ fn main() {
         maker: Some(m.manufacturer().to_string()),
         country: Some(m.country()),
         serial,
+        factory_code: None,
         limit: 20,
     };
     let mut exact = Vec::new();

@@ -83,6 +83,7 @@ async fn find(State(node): State<Node>, JsonBody(f): JsonBody<FindRequest>) -> R
     let q = FindQuery {
         maker: f.maker,
         country,
+        factory_code: f.factory_code,
         serial: f.serial,
         limit: f.limit.min(1000),
     };

@@ -25,8 +25,14 @@ use crate::protocol::{IntendedUse, LegalGround, Priority};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TraceRequest {
+    /// As marked; may be empty (or absent) when `factory_code` is given.
+    #[serde(default)]
     pub maker: String,
     pub country: String,
+    /// A factory code as marked instead of (or beside) the maker's name
+    /// (ITI para 8(a)): `/66\`, `△66`, `66`.
+    #[serde(default)]
+    pub factory_code: Option<String>,
     pub serial: String,
     #[serde(default)]
     pub imports: Vec<String>,
@@ -58,6 +64,9 @@ pub struct TraceRequest {
 pub struct FindRequest {
     pub maker: Option<String>,
     pub country: Option<String>,
+    /// As marked (`/66\`, `66`).
+    #[serde(default)]
+    pub factory_code: Option<String>,
     pub serial: String,
     pub limit: usize,
 }
@@ -118,10 +127,22 @@ impl TraceRequest {
     /// Validates every field before anything is signed or sent.
     pub fn into_new_trace(self) -> Result<NewTrace, NodeError> {
         let bad = NodeError::BadTrace;
-        if self.maker.trim().is_empty() {
-            return Err(bad("--maker is empty".into()));
+        let code = self
+            .factory_code
+            .as_deref()
+            .filter(|c| !c.trim().is_empty());
+        if self.maker.trim().is_empty() && code.is_none() {
+            return Err(bad(
+                "give --maker (the manufacturer as marked), or --factory-code when the weapon is marked with a factory code instead (ITI para 8(a)), or both".into(),
+            ));
         }
-        let marking = node::trace_marking(&self.maker, &self.country, &self.serial, &self.imports)?;
+        let marking = node::trace_marking(
+            &self.maker,
+            &self.country,
+            &self.serial,
+            code,
+            &self.imports,
+        )?;
         let category = self
             .category
             .parse::<WeaponCategory>()

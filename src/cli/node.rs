@@ -33,9 +33,15 @@ pub struct TraceArgs {
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// [required to send] Manufacturer as marked on the weapon.
+    /// [required to send, unless --factory-code] Manufacturer as marked on
+    /// the weapon.
     #[arg(long)]
     pub maker: Option<String>,
+    /// Factory code as marked instead of (or beside) the maker's name (ITI
+    /// para 8(a)), for example the number in a triangle: /66\, △66 or 66.
+    /// The trace also reaches the holders of that factory's records.
+    #[arg(long, value_name = "CODE")]
+    pub factory_code: Option<String>,
     /// [required to send] Country of manufacture (ISO 3166-1 alpha-2), or a
     /// former State as marked (YU, CS, SU, DD); either reaches the records of
     /// the other (a trace for YU also asks RS, ME, BA, HR, MK and SI).
@@ -293,8 +299,14 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
 }
 
 fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
+    let maker = match (a.maker, &a.factory_code) {
+        (Some(m), _) => m,
+        (None, Some(_)) => String::new(),
+        (None, None) => need(None, "--maker (or --factory-code)")?,
+    };
     let req = TraceRequest {
-        maker: need(a.maker, "--maker")?,
+        maker,
+        factory_code: a.factory_code,
         country: need(a.country, "--country")?,
         serial: need(a.serial, "--serial")?,
         imports: a.imports,
@@ -411,7 +423,7 @@ fn trace_line(t: &TraceView) -> String {
     let m = t.query.as_ref().map(|q| {
         format!(
             "{} {} {}",
-            q.marking.manufacturer(),
+            q.marking.maker_label(),
             q.marking.country(),
             q.marking.serial()
         )
@@ -448,7 +460,7 @@ fn render_outcome(o: &Outcome, state: Option<crate::model::CountryCode>) -> Stri
                 s += &format!(
                     "      [{}] {} {} {} {}\n",
                     c.quality.words(),
-                    r.marking.manufacturer(),
+                    r.marking.maker_label(),
                     r.marking.country(),
                     r.marking.serial(),
                     r.category.words()

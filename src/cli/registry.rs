@@ -50,6 +50,11 @@ pub enum RegistryCommand {
         /// successors; without it, every country.
         #[arg(long, value_name = "CC", value_parser = country_flag)]
         country: Option<String>,
+        /// Factory code as marked instead of (or beside) the maker's name
+        /// (ITI para 8(a)): /66\, △66 or 66. Finds the records marked with
+        /// it, and those of the maker the reference table gives it.
+        #[arg(long, value_name = "CODE")]
+        factory_code: Option<String>,
         /// As read from the weapon: `?` for one obliterated character, `*` for
         /// several (not `*` alone).
         #[arg(long, value_name = "SERIAL", value_parser = serial_flag)]
@@ -172,6 +177,7 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
         RegistryCommand::Find {
             maker,
             country,
+            factory_code,
             serial,
             limit,
         } => {
@@ -179,6 +185,7 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
             let found = reg.find(&FindQuery {
                 maker,
                 country,
+                factory_code,
                 serial,
                 limit,
             })?;
@@ -253,12 +260,14 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
         RegistryCommand::Find {
             maker,
             country,
+            factory_code,
             serial,
             limit,
         } => {
             let req = FindRequest {
                 maker,
                 country,
+                factory_code,
                 serial,
                 limit,
             };
@@ -579,7 +588,7 @@ fn render_candidate_list(found: &[Candidate]) -> String {
             i + 1,
             c.record.id,
             c.quality.to_string().replace('_', " "),
-            m.manufacturer(),
+            m.maker_label(),
             m.country(),
             m.serial()
         );
@@ -604,6 +613,13 @@ fn render_holdings(h: &registry::Holdings) -> String {
             "import mark {:<20} {}\n",
             c.country,
             crate::model::count(c.records, "record")
+        );
+    }
+    for f in &h.factory_codes {
+        t += &format!(
+            "factory code {:<19} {}\n",
+            format!("{}/FC:{}", f.country, f.code),
+            crate::model::count(f.records, "record")
         );
     }
     if t.is_empty() {

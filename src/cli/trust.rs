@@ -652,7 +652,11 @@ fn asked_text(a: &Asked) -> String {
         format_unix(q.issued_at),
         under(a.roster_version),
         not_verified(a.verified),
-        m.manufacturer(),
+        if m.manufacturer().is_empty() {
+            "maker not named"
+        } else {
+            m.manufacturer()
+        },
         m.serial(),
         code_words(&q.category),
         code_words(&q.legal_ground),
@@ -722,7 +726,7 @@ fn answered_text(a: &Answered) -> String {
         t += &format!(
             "  [{}] {} {} {}, {}\n",
             c.quality.words(),
-            r.marking.manufacturer(),
+            r.marking.maker_label(),
             r.marking.country(),
             r.marking.serial(),
             extra.join(", ")

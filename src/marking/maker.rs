@@ -403,10 +403,44 @@ impl MakerTable {
             .map(|m| &t.makers[*m as usize].key)
     }
 
+    /// The factory codes (canonical) the table gives the maker that `code`
+    /// stands for in `country`, `code` first: `26` and `296` are one
+    /// factory. Only `code` when the table does not know it.
+    pub fn factory_codes_alike(&self, country: CountryCode, code: &str) -> Vec<String> {
+        let mut out = vec![code.to_string()];
+        let t = &self.0;
+        if let Some(m) = t.factory_codes.get(&(country, code.to_string())) {
+            let mut more: Vec<&String> = t
+                .factory_codes
+                .iter()
+                .filter(|((c, other), om)| *c == country && om == &m && other != code)
+                .map(|((_, other), _)| other)
+                .collect();
+            more.sort();
+            out.extend(more.into_iter().cloned());
+        }
+        out
+    }
+
+    /// Every (country, maker) the table gives factory code `code`, in
+    /// country order.
+    pub fn factory_makers(&self, code: &str) -> Vec<(CountryCode, MakerKey)> {
+        let t = &self.0;
+        let mut out: Vec<(CountryCode, MakerKey)> = t
+            .factory_codes
+            .iter()
+            .filter(|((_, c), _)| c == code)
+            .map(|((country, _), m)| (*country, t.makers[*m as usize].key.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// A stable fingerprint of how this table folds: an index built with one
     /// table must be rebuilt when it changes. Covers the folding rules, the
-    /// reference version and every spelling's meaning. FNV-1a, 64 bits; not a
-    /// security measure.
+    /// reference version, every spelling's meaning and every factory code's
+    /// maker (a record marked only with a factory code is placed by it).
+    /// FNV-1a, 64 bits; not a security measure.
     pub fn fingerprint(&self) -> u64 {
         let t = &self.0;
         let mut rows: Vec<(&str, &str, &str)> = Vec::new();
@@ -417,6 +451,18 @@ impl MakerTable {
             }
         }
         rows.sort_unstable();
+        let mut factories: Vec<(&str, &str, &str)> = t
+            .factory_codes
+            .iter()
+            .map(|((c, code), m)| {
+                (
+                    c.as_str(),
+                    code.as_str(),
+                    t.makers[*m as usize].key.as_str(),
+                )
+            })
+            .collect();
+        factories.sort_unstable();
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let mut eat = |bytes: &[u8]| {
             for b in bytes.iter().chain([&0]) {
@@ -429,6 +475,13 @@ impl MakerTable {
         for (f, c, k) in rows {
             eat(f.as_bytes());
             eat(c.as_bytes());
+            eat(k.as_bytes());
+        }
+        // A marker no spelling row ends with keeps the two lists apart.
+        eat(b"factory codes");
+        for (c, code, k) in factories {
+            eat(c.as_bytes());
+            eat(code.as_bytes());
             eat(k.as_bytes());
         }
         h
@@ -870,5 +923,23 @@ mod tests {
             Some("FACTORY66")
         );
         assert_eq!(a.factory_maker(cc("DE"), "66"), None);
+    }
+
+    #[test]
+    fn factory_codes_of_one_factory_are_alike() {
+        let t = MakerTable::built_in();
+        // Jianshe marks /26\; its factory number is 296.
+        assert_eq!(t.factory_codes_alike(cc("CN"), "296"), ["296", "26"]);
+        assert_eq!(t.factory_codes_alike(cc("CN"), "26"), ["26", "296"]);
+        assert_eq!(
+            t.factory_maker(cc("CN"), "296").map(MakerKey::as_str),
+            Some("FACTORY26")
+        );
+        assert_eq!(t.factory_codes_alike(cc("CN"), "9999"), ["9999"]);
+        assert_eq!(t.factory_codes_alike(cc("DE"), "66"), ["66"]);
+        assert_eq!(
+            t.factory_makers("66"),
+            [(cc("CN"), MakerKey::from_folded("FACTORY66").unwrap())]
+        );
     }
 }

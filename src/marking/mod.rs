@@ -2,30 +2,34 @@
 //! normalisation and matching, and the marking prefix that traces are routed by.
 //! Knows nothing of storage or networking.
 
+mod factory;
 mod fold;
 mod maker;
 pub mod reference;
 mod serial;
+pub mod variants;
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use factory::{
+    FactoryCodeError, FactoryPrefix, MAX_FACTORY_CODE_CHARS, normalise_factory_code,
+};
 pub use fold::{FOLD_RULES_VERSION, fold_maker};
 pub use maker::{MakerAlias, MakerCheck, MakerError, MakerKey, MakerTable, Suggestion};
 pub use reference::{ReferenceError, ReferenceMaker, ReferenceTable};
 pub use serial::{
-    MAX_SERIAL_CHARS, MatchQuality, SerialError, SerialMatch, SerialQuery, fold_char, fold_serial,
-    normalise_serial,
+    MAX_SERIAL_CHARS, MatchQuality, SERIAL_RULES_VERSION, SerialError, SerialMatch, SerialQuery,
+    fold_char, fold_serial, is_separator, normalise_serial,
 };
+pub use variants::SerialKeys;
 
 use crate::model::CountryCode;
 
 /// At most this many import marks on one weapon.
 pub const MAX_IMPORT_MARKS: usize = 16;
-/// The longest factory code accepted, in characters.
-pub const MAX_FACTORY_CODE_CHARS: usize = 16;
 
 /// An import mark (ITI para 8): country of import and, where marked, the year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -71,8 +75,12 @@ pub enum MarkingError {
     Country(String),
     #[error("year {0:?} is not a year between 1800 and 2999")]
     Year(String),
-    #[error("factory code {0:?} must be 1 to {MAX_FACTORY_CODE_CHARS} letters or digits")]
-    FactoryCode(String),
+    #[error("{0}")]
+    FactoryCode(#[from] FactoryCodeError),
+    #[error(
+        "neither a manufacturer nor a factory code: give the manufacturer as marked, or the factory code marked instead of it (ITI para 8(a)), or both"
+    )]
+    NoMaker,
     #[error("{0} import marks given; at most {MAX_IMPORT_MARKS} are accepted")]
     TooManyImports(usize),
 }
@@ -93,7 +101,11 @@ fn check_country_year(c: CountryCode, y: Option<u16>) -> Result<(), MarkingError
 /// The marks on a weapon: manufacturer + country of manufacture + serial, the
 /// optional year and factory code, and the import marks. A `Marking` that exists
 /// has been validated; the manufacturer and serial are kept as written, and their
-/// normal forms are derived on demand.
+/// normal forms are derived on demand. The factory code is kept in its
+/// canonical form ([`normalise_factory_code`]): `/66\` as marked is `66`.
+///
+/// A factory code may stand instead of the manufacturer's name (ITI para
+/// 8(a)): the manufacturer is then empty. One of the two is always present.
 ///
 /// Every field is always serialised (absent ones as `null` or `[]`) so that the
 /// JSON and the wire form have one shape.
@@ -112,6 +124,8 @@ pub struct Marking {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarkingFields {
+    /// Empty (or, in JSON, absent) when a factory code stands instead.
+    #[serde(default)]
     pub manufacturer: String,
     pub country: CountryCode,
     pub serial: String,
@@ -130,18 +144,26 @@ impl TryFrom<MarkingFields> for Marking {
         if n > 128 {
             return Err(MakerError::TooLong(n).into());
         }
-        if fold_maker(&f.manufacturer).is_empty() {
-            return Err(MakerError::Empty(f.manufacturer).into());
-        }
+        let factory_code = f
+            .factory_code
+            .as_deref()
+            .map(normalise_factory_code)
+            .transpose()?;
+        // A blank name is no name; a name of only punctuation is a mistake.
+        let manufacturer = if f.manufacturer.trim().is_empty() {
+            if factory_code.is_none() {
+                return Err(MarkingError::NoMaker);
+            }
+            String::new()
+        } else {
+            if fold_maker(&f.manufacturer).is_empty() {
+                return Err(MakerError::Empty(f.manufacturer).into());
+            }
+            f.manufacturer
+        };
         normalise_serial(&f.serial)?;
         check_year(f.year)?;
         check_country_year(f.country, f.year)?;
-        if let Some(code) = &f.factory_code {
-            let n = code.chars().count();
-            if n == 0 || n > MAX_FACTORY_CODE_CHARS || !code.chars().all(char::is_alphanumeric) {
-                return Err(MarkingError::FactoryCode(code.clone()));
-            }
-        }
         if f.imports.len() > MAX_IMPORT_MARKS {
             return Err(MarkingError::TooManyImports(f.imports.len()));
         }
@@ -150,11 +172,11 @@ impl TryFrom<MarkingFields> for Marking {
             check_country_year(m.country, m.year)?;
         }
         Ok(Marking {
-            manufacturer: f.manufacturer,
+            manufacturer,
             country: f.country,
             serial: f.serial,
             year: f.year,
-            factory_code: f.factory_code,
+            factory_code,
             imports: f.imports,
         })
     }
@@ -205,8 +227,19 @@ impl Marking {
         Ok(self)
     }
 
+    /// The manufacturer as written; empty when a factory code stands instead.
     pub fn manufacturer(&self) -> &str {
         &self.manufacturer
+    }
+
+    /// The maker for people: `Norinco`, `Norinco, factory 66`, or
+    /// `factory 66` when only the factory code is marked.
+    pub fn maker_label(&self) -> String {
+        match (self.manufacturer.as_str(), &self.factory_code) {
+            (name, None) => name.to_string(),
+            ("", Some(code)) => format!("factory {code}"),
+            (name, Some(code)) => format!("{name}, factory {code}"),
+        }
     }
     pub fn country(&self) -> CountryCode {
         self.country
@@ -217,6 +250,7 @@ impl Marking {
     pub fn year(&self) -> Option<u16> {
         self.year
     }
+    /// The factory code in canonical form.
     pub fn factory_code(&self) -> Option<&str> {
         self.factory_code.as_deref()
     }
@@ -235,14 +269,23 @@ impl Marking {
     }
 
     /// The routing prefix of this marking under a maker table: the maker's
-    /// name is resolved in the country of manufacture.
+    /// name is resolved in the country of manufacture. Without a name, the
+    /// maker the table gives the factory code in that country, or else
+    /// `FACTORY` + the code (the key "Factory 66" folds to).
     pub fn prefix(&self, makers: &MakerTable) -> MarkingPrefix {
+        let unknown = || MakerKey::from_folded("UNKNOWN").expect("constant key");
+        let maker = match (self.manufacturer.as_str(), self.factory_code.as_deref()) {
+            ("", Some(code)) => makers
+                .factory_maker(self.country, code)
+                .cloned()
+                .or_else(|| MakerKey::from_folded(&fold_maker(&format!("FACTORY{code}"))))
+                .unwrap_or_else(unknown),
+            // Validated at construction: a name folds to something.
+            (name, _) => makers.key(name, self.country).unwrap_or_else(|_| unknown()),
+        };
         MarkingPrefix {
             country: self.country,
-            // Validated at construction: the folded name is never empty.
-            maker: makers
-                .key(&self.manufacturer, self.country)
-                .unwrap_or_else(|_| MakerKey::from_folded("UNKNOWN").expect("constant key")),
+            maker,
         }
     }
 
@@ -262,6 +305,49 @@ impl Marking {
         }
         out
     }
+
+    /// Where a trace for this marking is routed, and a record of it is
+    /// held: its routing prefixes ([`Marking::routing_prefixes`]: its own,
+    /// then those of the countries it routes with); with a factory code, in
+    /// each of those countries, also the prefix of the maker the table gives
+    /// that code (when another), and the factory prefix of the code and of
+    /// every code the table gives the same maker (`26` and `296` are one
+    /// factory).
+    pub fn routes(&self, makers: &MakerTable) -> Routes {
+        let mut prefixes = self.routing_prefixes(makers);
+        let mut factories: Vec<FactoryPrefix> = Vec::new();
+        if let Some(code) = &self.factory_code {
+            for country in self.country.routes() {
+                if let Some(k) = makers.factory_maker(country, code) {
+                    let p = MarkingPrefix {
+                        country,
+                        maker: k.clone(),
+                    };
+                    if !prefixes.contains(&p) {
+                        prefixes.push(p);
+                    }
+                }
+                for code in makers.factory_codes_alike(country, code) {
+                    let f = FactoryPrefix { country, code };
+                    if !factories.contains(&f) {
+                        factories.push(f);
+                    }
+                }
+            }
+        }
+        Routes {
+            prefixes,
+            factories,
+        }
+    }
+}
+
+/// The prefixes a marking is routed under ([`Marking::routes`]); the first
+/// marking prefix is the marking's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routes {
+    pub prefixes: Vec<MarkingPrefix>,
+    pub factories: Vec<FactoryPrefix>,
 }
 
 /// Country of manufacture + canonical maker: the unit by which records are
@@ -349,10 +435,88 @@ mod tests {
             r#"{"manufacturer":"&","country":"DE","serial":"BP0746"}"#,
             r#"{"manufacturer":"Walther","country":"DE","serial":"BP0746","year":99}"#,
             r#"{"manufacturer":"Walther","country":"DE","serial":"BP0746","colour":"black"}"#,
-            r#"{"manufacturer":"Walther","country":"DE","serial":"BP0746","factory_code":"6 6"}"#,
+            r#"{"manufacturer":"Walther","country":"DE","serial":"BP0746","factory_code":"66#"}"#,
+            r#"{"manufacturer":"","country":"CN","serial":"5612345"}"#,
+            r#"{"manufacturer":" ","country":"CN","serial":"5612345","factory_code":null}"#,
+            r#"{"country":"CN","serial":"5612345"}"#,
+            r#"{"manufacturer":"&","country":"CN","serial":"5612345","factory_code":"66"}"#,
+            r#"{"country":"CN","serial":"5612345","factory_code":"/\"}"#,
         ] {
             assert!(serde_json::from_str::<Marking>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_factory_code_is_kept_canonical_and_may_stand_for_the_maker() {
+        for marked in ["/66\\", "△66", "66", "(66)"] {
+            let json = format!(
+                r#"{{"manufacturer":"Norinco","country":"CN","serial":"5612345","factory_code":{}}}"#,
+                serde_json::to_string(marked).unwrap()
+            );
+            let m: Marking = serde_json::from_str(&json).unwrap();
+            assert_eq!(m.factory_code(), Some("66"), "{marked}");
+        }
+        let only: Marking = serde_json::from_str(
+            r#"{"manufacturer":"  ","country":"CN","serial":"5612345","factory_code":"/66\\"}"#,
+        )
+        .unwrap();
+        assert_eq!(only.manufacturer(), "");
+        assert_eq!(only.maker_label(), "factory 66");
+        let absent: Marking =
+            serde_json::from_str(r#"{"country":"CN","serial":"5612345","factory_code":"66"}"#)
+                .unwrap();
+        assert_eq!(absent, only);
+        let t = MakerTable::built_in();
+        // The table gives 66 in CN to "Factory 66".
+        assert_eq!(only.prefix(&t).to_string(), "CN/FACTORY66");
+        // A code the table does not know is its own "Factory" key.
+        let unknown: Marking =
+            serde_json::from_str(r#"{"country":"CN","serial":"1","factory_code":"△9386"}"#)
+                .unwrap();
+        assert_eq!(unknown.prefix(&t).to_string(), "CN/FACTORY9386");
+        // A name is placed by the name, as without a code.
+        let named: Marking = serde_json::from_str(
+            r#"{"manufacturer":"Norinco","country":"CN","serial":"1","factory_code":"66"}"#,
+        )
+        .unwrap();
+        assert_eq!(named.prefix(&t).to_string(), "CN/NORINCO");
+        assert_eq!(named.maker_label(), "Norinco, factory 66");
+        // Canonical on the way out: export shows the form every node uses.
+        assert!(
+            serde_json::to_string(&named)
+                .unwrap()
+                .contains(r#""factory_code":"66""#)
+        );
+    }
+
+    #[test]
+    fn a_factory_code_routes_to_its_factory_and_its_makers_prefix() {
+        let t = MakerTable::built_in();
+        let m = |json: &str| serde_json::from_str::<Marking>(json).unwrap().routes(&t);
+        let r = m(r#"{"manufacturer":"Norinco","country":"CN","serial":"1","factory_code":"66"}"#);
+        let p: Vec<String> = r.prefixes.iter().map(ToString::to_string).collect();
+        let f: Vec<String> = r.factories.iter().map(ToString::to_string).collect();
+        assert_eq!(p, ["CN/NORINCO", "CN/FACTORY66"]);
+        assert_eq!(f, ["CN/FC:66"]);
+        // 296 is Factory 26's number: routed under both codes.
+        let r = m(r#"{"country":"CN","serial":"1","factory_code":"/296\\"}"#);
+        let p: Vec<String> = r.prefixes.iter().map(ToString::to_string).collect();
+        let f: Vec<String> = r.factories.iter().map(ToString::to_string).collect();
+        assert_eq!(p, ["CN/FACTORY26"]);
+        assert_eq!(f, ["CN/FC:296", "CN/FC:26"]);
+        // Without a code, a marking is routed by its maker only.
+        let r = m(r#"{"manufacturer":"Beretta","country":"IT","serial":"1"}"#);
+        assert_eq!(r.prefixes.len(), 1);
+        assert!(r.factories.is_empty());
+        // A former State's code is also routed under its successors.
+        let r =
+            m(r#"{"manufacturer":"Acme Arms","country":"YU","serial":"1","factory_code":"44"}"#);
+        let f: Vec<String> = r.factories.iter().map(ToString::to_string).collect();
+        assert!(
+            f.contains(&"YU/FC:44".to_string()) && f.contains(&"RS/FC:44".to_string()),
+            "{f:?}"
+        );
+        assert_eq!(r.prefixes[0].to_string(), "YU/ACMEARMS");
     }
 
     #[test]

@@ -6,13 +6,24 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
+use super::variants::{self, SerialKeys};
+
 /// The longest serial accepted, in characters after normalisation.
 pub const MAX_SERIAL_CHARS: usize = 64;
+
+/// Bumped whenever normalisation, folding or the variant keys of a serial
+/// change, so that a registry indexed with the old rules re-places its
+/// records at its next open. 1: spaces, `-`, `.`, `/` and the dashes
+/// U+2010 to U+2015. 2: every separator of [`is_separator`], invisible
+/// format characters, and the variant keys (transliteration, NCIC).
+pub const SERIAL_RULES_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SerialError {
-    #[error("serial is empty once spaces, dashes, dots and slashes are removed")]
+    #[error(
+        "serial is empty once spaces, dashes, dots, commas, slashes and other separators are removed"
+    )]
     Empty,
     #[error("serial has {0} characters; at most {MAX_SERIAL_CHARS} are accepted")]
     TooLong(usize),
@@ -24,7 +35,35 @@ pub enum SerialError {
     OnlyWildcards,
 }
 
-/// Folds case and drops spaces, dashes, dots and slashes: the form in which two
+/// Whether `c` (after NFKC) separates groups of a serial rather than being
+/// part of it: white space; every Unicode dash (general category Pd, Unicode
+/// 15) and the minus sign; the full stop, comma, apostrophes (thousands
+/// separators of spreadsheets: `1,012,345`, `1'012'345`), underscore and
+/// middle dots; and every slash, forward or backward (`66/12345` and
+/// `66\12345` are one serial). Invisible format characters (soft hyphen,
+/// zero-width space and joiners, word joiner, byte order mark) are dropped
+/// too: they are never part of a marking.
+pub fn is_separator(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            // Dash punctuation (Pd) and the minus sign.
+            '-' | '\u{058A}' | '\u{05BE}' | '\u{1400}' | '\u{1806}' | '\u{2010}'..='\u{2015}'
+                | '\u{2E17}' | '\u{2E1A}' | '\u{2E3A}' | '\u{2E3B}' | '\u{2E40}' | '\u{2E5D}'
+                | '\u{301C}' | '\u{3030}' | '\u{30A0}' | '\u{FE31}' | '\u{FE32}' | '\u{FE58}'
+                | '\u{FE63}' | '\u{FF0D}' | '\u{10EAD}' | '\u{2212}'
+                // Stops, commas, apostrophes, underscores, middle dots.
+                | '.' | ',' | '\'' | '_' | '\u{2019}' | '\u{00B7}' | '\u{2027}' | '\u{22C5}'
+                | '\u{30FB}' | '\u{3001}' | '\u{3002}'
+                // Slashes, both ways.
+                | '/' | '\\' | '\u{2044}' | '\u{2215}' | '\u{29F5}' | '\u{29F8}' | '\u{29F9}'
+                // Invisible format characters.
+                | '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}'
+                | '\u{FEFF}'
+        )
+}
+
+/// Folds case and drops separators ([`is_separator`]): the form in which two
 /// readings of the same serial are equal.
 pub fn normalise_serial(raw: &str) -> Result<String, SerialError> {
     let mut out = String::with_capacity(raw.len());
@@ -50,7 +89,7 @@ fn push_normalised(chars: impl Iterator<Item = char>, out: &mut String) -> Resul
         if c.is_control() {
             return Err(SerialError::Control(c as u32));
         }
-        if c.is_whitespace() || matches!(c, '-' | '.' | '/' | '\u{2010}'..='\u{2015}') {
+        if is_separator(c) {
             continue;
         }
         out.extend(c.to_uppercase());
@@ -106,6 +145,14 @@ pub enum MatchQuality {
     Exact,
     /// Identical once look-alike characters are folded too.
     Folded,
+    /// Identical once Cyrillic letters are written in Latin ones (ICAO Doc
+    /// 9303; `variants::cyrillic_to_latin`), then folded: `ЛЕ1234` and
+    /// `LE1234`.
+    Transliterated,
+    /// Identical once the letters between digits are left out (the NCIC
+    /// rule: they are often dropped or misread; leading and trailing
+    /// letters count): `369M257`, `369257` and `369J257`.
+    EmbeddedLetters,
     /// Matched a query with obliterated characters (`?`, `*`).
     Wildcard,
 }
@@ -115,6 +162,8 @@ impl fmt::Display for MatchQuality {
         f.write_str(match self {
             MatchQuality::Exact => "exact",
             MatchQuality::Folded => "folded",
+            MatchQuality::Transliterated => "transliterated",
+            MatchQuality::EmbeddedLetters => "embedded_letters",
             MatchQuality::Wildcard => "wildcard",
         })
     }
@@ -137,6 +186,8 @@ pub struct SerialQuery {
     normalised: Vec<char>,
     folded: Vec<char>,
     wildcards: bool,
+    /// The keys of a query without wildcards (`None` with them).
+    keys: Option<SerialKeys>,
 }
 
 impl SerialQuery {
@@ -149,6 +200,7 @@ impl SerialQuery {
         }
         Ok(SerialQuery {
             folded: normalised.chars().map(fold_char).collect(),
+            keys: (!wildcards).then(|| SerialKeys::of(&normalised)),
             normalised: normalised.chars().collect(),
             wildcards,
         })
@@ -156,6 +208,16 @@ impl SerialQuery {
 
     pub fn has_wildcards(&self) -> bool {
         self.wildcards
+    }
+
+    /// The keys a registry looks this serial up under, the folded serial
+    /// first: its folded serial and its variant keys (transliterated,
+    /// without embedded letters). Empty for a query with wildcards, which
+    /// scans instead ([`SerialQuery::folded_prefix`]). Every record that
+    /// [`SerialQuery::matches`] has one of these as its folded serial or as
+    /// one of its variant keys (`SerialKeys::variants`).
+    pub fn lookup_keys(&self) -> Vec<&str> {
+        self.keys.as_ref().map(SerialKeys::all).unwrap_or_default()
     }
 
     pub fn normalised(&self) -> String {
@@ -216,7 +278,7 @@ impl SerialQuery {
                 .zip(&self.folded)
                 .all(|(c, f)| fold_char(*c) == *f)
         {
-            return None;
+            return self.match_variant(cand);
         }
         let reasons: Vec<String> = cand
             .iter()
@@ -235,6 +297,58 @@ impl SerialQuery {
             distance: reasons.len() as u32,
             reasons,
         })
+    }
+
+    /// A match by transliteration or by the NCIC rule, once exact and
+    /// folded ones have failed.
+    fn match_variant(&self, cand: &[char]) -> Option<SerialMatch> {
+        let q = self.keys.as_ref()?;
+        let cand: String = cand.iter().collect();
+        let c = SerialKeys::of(&cand);
+        let read = self.normalised();
+        // Without Cyrillic letters on either side, latin() is the folded
+        // key, which already differs.
+        if (q.transliterated.is_some() || c.transliterated.is_some()) && q.latin() == c.latin() {
+            let latin = |s: &str| variants::transliterate(s).unwrap_or_else(|| s.to_string());
+            let n = |s: &str| {
+                s.chars()
+                    .filter(|ch| variants::cyrillic_to_latin(*ch).is_some())
+                    .count()
+            };
+            return Some(SerialMatch {
+                quality: MatchQuality::Transliterated,
+                distance: (n(&read) + n(&cand)) as u32,
+                reasons: vec![format!(
+                    "read {read:?}, recorded {cand:?}: both {:?} in Latin letters (ICAO 9303 transliteration)",
+                    latin(&cand)
+                )],
+            });
+        }
+        if q.ncic() == c.ncic() || q.latin_ncic() == c.latin_ncic() {
+            let (a, b) = (
+                variants::embedded_letters(&read),
+                variants::embedded_letters(&cand),
+            );
+            let letters = |v: &[char]| {
+                if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    format!("{:?}", v.iter().collect::<String>())
+                }
+            };
+            // A letter misread and a letter dropped are one difference each.
+            let (sa, sb): (String, String) = (a.iter().collect(), b.iter().collect());
+            return Some(SerialMatch {
+                quality: MatchQuality::EmbeddedLetters,
+                distance: strsim::levenshtein(&sa, &sb) as u32,
+                reasons: vec![format!(
+                    "read {read:?}, recorded {cand:?}: the same once letters between digits are left out (NCIC rule; letters between digits read {}, recorded {})",
+                    letters(&a),
+                    letters(&b)
+                )],
+            });
+        }
+        None
     }
 
     fn match_wildcard(&self, cand: &[char]) -> Option<SerialMatch> {
@@ -329,6 +443,127 @@ mod tests {
     }
 
     #[test]
+    fn every_separator_is_dropped_alike() {
+        // `/` was a separator and `\` was not: "66\12345" missed "66/12345".
+        let want = normalise_serial("66/12345").unwrap();
+        for s in [
+            "66\\12345",
+            "66 12345",
+            "66-12345",
+            "66_12345",
+            "66.12345",
+            "66,12345",
+            "66'12345",
+            "66\u{2019}12345", // right single quotation mark
+            "66\u{2212}12345", // minus sign
+            "66\u{2013}12345", // en dash
+            "66\u{FE58}12345", // small em dash
+            "66\u{00B7}12345", // middle dot
+            "66\u{2215}12345", // division slash
+            "66\u{2044}12345", // fraction slash
+            "66\u{FF3C}12345", // full-width reverse solidus
+            "66\u{00AD}12345", // soft hyphen, invisible
+            "66\u{200B}12345", // zero-width space
+            "66\u{FEFF}12345",
+            "6\u{00A0}6/\\12345", // no-break space
+        ] {
+            assert_eq!(normalise_serial(s).unwrap(), want, "{s:?}");
+            assert_eq!(
+                q(s).matches(&want).map(|m| m.quality),
+                Some(MatchQuality::Exact),
+                "{s:?}"
+            );
+        }
+        assert_eq!(normalise_serial("\\/_,").unwrap_err(), SerialError::Empty);
+        // Not separators: characters that may be part of a marking.
+        assert_ne!(normalise_serial("66#12345").unwrap(), want);
+        assert_ne!(normalise_serial("66+12345").unwrap(), want);
+    }
+
+    #[test]
+    fn embedded_letters_match_below_look_alikes_and_need_no_wildcard() {
+        // The NCIC rule: letters between digits are often dropped or misread.
+        for read in ["369257", "369J257", "369-257", "369MM257"] {
+            let m = q(read).matches("369M257").unwrap();
+            assert_eq!(m.quality, MatchQuality::EmbeddedLetters, "{read}");
+            assert!(m.reasons[0].contains("NCIC"), "{:?}", m.reasons);
+            assert!(!q(read).has_wildcards());
+        }
+        assert_eq!(
+            q("369M257").matches("369M257").unwrap().quality,
+            MatchQuality::Exact
+        );
+        // The rule is symmetric: a record without the letter is found too.
+        assert!(q("369M257").matches("369257").is_some());
+        // Leading and trailing letters count.
+        assert!(q("369257").matches("A369257").is_none());
+        assert!(q("B369257").matches("A369257").is_none());
+        assert!(q("369257A").matches("369257B").is_none());
+        assert!(q("A369257").matches("A369X257").is_some());
+        // Digits still count.
+        assert!(q("369258").matches("369M257").is_none());
+        let folded = q("369MZ57").matches("369M257").unwrap();
+        let ncic = q("369257").matches("369M257").unwrap();
+        let wild = q("369M2?7").matches("369M257").unwrap();
+        assert!(MatchQuality::Exact < folded.quality);
+        assert!(folded.quality < ncic.quality && ncic.quality < wild.quality);
+    }
+
+    #[test]
+    fn cyrillic_and_latin_serials_match_by_transliteration() {
+        let m = q("LE1234").matches("ЛЕ1234").unwrap();
+        assert_eq!(m.quality, MatchQuality::Transliterated);
+        assert!(m.reasons[0].contains("ICAO"), "{:?}", m.reasons);
+        assert_eq!(
+            q("ЛЕ1234").matches("LE1234").unwrap().quality,
+            MatchQuality::Transliterated
+        );
+        assert_eq!(
+            q("ZHSHCH12").matches("ЖЩ12").unwrap().quality,
+            MatchQuality::Transliterated
+        );
+        // A look-alike reading (Cyrillic В looks like B) is still folded, and
+        // ranks above the transliteration (В reads V).
+        assert_eq!(
+            q("BP0746").matches("ВР0746").unwrap().quality,
+            MatchQuality::Folded
+        );
+        assert_eq!(
+            q("VR0746").matches("ВР0746").unwrap().quality,
+            MatchQuality::Transliterated
+        );
+        assert!(q("LE1235").matches("ЛЕ1234").is_none());
+        assert!(MatchQuality::Folded < MatchQuality::Transliterated);
+        assert!(MatchQuality::Transliterated < MatchQuality::EmbeddedLetters);
+    }
+
+    #[test]
+    fn every_match_is_found_under_a_lookup_key() {
+        // The registry's promise: a plain query's matches are indexed under
+        // one of its lookup keys (folded serial or variant key).
+        let records = [
+            "369M257", "369257", "369J257", "ЛЕ1234", "LE1234", "ВР0746", "BP0746", "VR0746",
+            "Л12Ж34", "L12ZH34", "L1234", "A369X257",
+        ];
+        for read in records {
+            let query = q(read);
+            let keys = query.lookup_keys();
+            for rec in records {
+                if query.matches(rec).is_none() {
+                    continue;
+                }
+                let k = SerialKeys::of(rec);
+                assert!(
+                    keys.contains(&k.folded.as_str())
+                        || k.variants().iter().any(|v| keys.contains(v)),
+                    "{read} matches {rec} but no key finds it"
+                );
+            }
+        }
+        assert!(q("BP07?6").lookup_keys().is_empty());
+    }
+
+    #[test]
     fn look_alikes_fold_to_one_class() {
         assert_eq!(
             fold_serial("BOIS2G"),
@@ -409,6 +644,26 @@ mod tests {
                 let c: Vec<char> = cand.chars().collect();
                 let slow = if q.wildcards { q.match_wildcard(&c) } else { q.match_plain(&c) };
                 proptest::prop_assert_eq!(q.matches(&cand), slow);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_match_always_shares_a_lookup_key(
+            read in "[0-9A-CLMOSЛЕЖВР]{1,7}",
+            rec in "[0-9A-CLMOSЛЕЖВР]{1,7}",
+        ) {
+            if !SerialKeys::has_variants(&rec) {
+                proptest::prop_assert!(SerialKeys::of(&rec).variants().is_empty());
+            }
+            let query = q(&read);
+            if query.matches(&rec).is_some() {
+                let keys = query.lookup_keys();
+                let k = SerialKeys::of(&rec);
+                proptest::prop_assert!(
+                    keys.contains(&k.folded.as_str()) || k.variants().iter().any(|v| keys.contains(v))
+                );
             }
         }
     }

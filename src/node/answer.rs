@@ -79,9 +79,11 @@ pub fn project(r: &Record) -> RecordProjection {
 
 /// The records matching a query, best first (counted up to a cap).
 pub fn lookup(reg: &Registry, q: &TraceQuery) -> Result<Vec<registry::Candidate>, RegistryError> {
+    let maker = q.marking.manufacturer();
     reg.find(&FindQuery {
-        maker: Some(q.marking.manufacturer().to_string()),
+        maker: (!maker.is_empty()).then(|| maker.to_string()),
         country: Some(q.marking.country()),
+        factory_code: q.marking.factory_code().map(str::to_string),
         serial: q.marking.serial().to_string(),
         limit: COUNT_CAP,
     })

@@ -179,7 +179,7 @@ impl Custody {
                     i + 1,
                     k.state,
                     k.quality.words(),
-                    k.record.marking.manufacturer(),
+                    k.record.marking.maker_label(),
                     k.record.marking.country(),
                     k.record.marking.serial(),
                     k.import_marks_matched

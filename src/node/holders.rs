@@ -2,8 +2,9 @@
 //! of its query to those who could not be reached (store-and-forward at the
 //! requester; NETWORK.md, "Expected holders").
 //!
-//! A trace's expected holders are the members subscribed to its topics now,
-//! the members whose roster entry declares its marking prefix, the members of
+//! A trace's expected holders are the members subscribed to its topics now
+//! (its marking prefixes, its factory's and its import marks'), the members
+//! whose roster entry declares one of its marking prefixes, the members of
 //! the States of its import marks, and the members seen subscribed to its
 //! topics within [`REMEMBER_SECS`] (kept on disk). Its own State is never one.
 //! A holder that is offline keeps the signed query waiting here, never at a
@@ -157,8 +158,9 @@ impl SeenSubscriptions {
 }
 
 /// What a trace is expected to reach: its topics, its marking prefixes (its
-/// own first, then those of the countries it routes with) and the countries
-/// of its import marks (with those they route with).
+/// own first, then those of the countries it routes with, and with a
+/// factory code the table's maker for it) and the countries of its import
+/// marks (with those they route with).
 pub(super) struct Reach<'a> {
     pub topics: &'a [Topic],
     pub prefixes: &'a [MarkingPrefix],

@@ -528,19 +528,25 @@ impl Node {
         Ok(())
     }
 
-    /// Subscribes to the topics of what the registry holds (and the
-    /// roster's and the maker table's, which every node relays).
+    /// Subscribes to the topics of what the registry holds (its marking
+    /// prefixes, import-mark countries and factory codes), and the roster's
+    /// and the maker table's, which every node relays.
     pub async fn refresh_topics(&self) -> Result<(), NodeError> {
         let mut topics = BTreeSet::from([Topic::Roster, Topic::Makers]);
         if let Some(reg) = &self.inner.registry {
             let reg = reg.clone();
-            let (prefixes, imports) = tokio::task::spawn_blocking(move || {
-                Ok::<_, NodeError>((reg.prefixes()?, reg.import_countries()?))
+            let (prefixes, imports, factories) = tokio::task::spawn_blocking(move || {
+                Ok::<_, NodeError>((
+                    reg.prefixes()?,
+                    reg.import_countries()?,
+                    reg.factory_codes()?,
+                ))
             })
             .await
             .map_err(|e| NodeError::Config(format!("registry task failed: {e}")))??;
             topics.extend(prefixes.into_iter().map(|(p, _)| Topic::Prefix(p)));
             topics.extend(imports.into_iter().map(|(c, _)| Topic::Import(c)));
+            topics.extend(factories.into_iter().map(|(f, _)| Topic::Factory(f)));
         }
         self.inner.net.set_topics(topics).await?;
         Ok(())

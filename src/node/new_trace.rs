@@ -22,11 +22,14 @@ pub struct NewTrace {
 }
 
 /// Builds the marking of a trace from an officer's flags, refusing bad input
-/// before anything is sent.
+/// before anything is sent. `maker` may be empty when `factory_code` (as
+/// marked: `/66\`, `△66`, `66`) is given; the marking keeps the code in its
+/// canonical form, which is what the query carries.
 pub fn trace_marking(
     maker: &str,
     country: &str,
     serial: &str,
+    factory_code: Option<&str>,
     imports: &[String],
 ) -> Result<Marking, NodeError> {
     let bad = |e: String| NodeError::BadTrace(e);
@@ -41,12 +44,16 @@ pub fn trace_marking(
                 .map_err(|e| bad(format!("--import {s:?}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(code) = factory_code {
+        crate::marking::normalise_factory_code(code)
+            .map_err(|e| bad(format!("--factory-code: {e}")))?;
+    }
     Marking::try_from(MarkingFields {
-        manufacturer: maker.to_string(),
+        manufacturer: maker.trim().to_string(),
         country,
         serial: serial.to_string(),
         year: None,
-        factory_code: None,
+        factory_code: factory_code.map(str::to_string),
         imports,
     })
     .map_err(|e| bad(e.to_string()))
@@ -56,8 +63,14 @@ pub fn trace_marking(
 /// its country of manufacture, naming the nearest known makers: a misspelt
 /// maker folds to a prefix no holder subscribes to, and the trace would come
 /// back empty as if no State held the weapon. `--force` skips this.
+///
+/// A trace by factory code alone has no name to check: holders of that
+/// factory's records subscribe to its code whatever maker they recorded.
 pub fn check_maker(makers: &MakerTable, marking: &Marking) -> Result<(), NodeError> {
     let raw = marking.manufacturer();
+    if raw.is_empty() {
+        return Ok(());
+    }
     let country = marking.country();
     let check = makers
         .check(raw, country)
@@ -96,7 +109,7 @@ mod tests {
     use super::*;
 
     fn check(maker: &str, country: &str) -> Result<(), String> {
-        let m = trace_marking(maker, country, "BP0746", &[]).unwrap();
+        let m = trace_marking(maker, country, "BP0746", None, &[]).unwrap();
         check_maker(&MakerTable::built_in(), &m).map_err(|e| e.to_string())
     }
 
@@ -115,5 +128,18 @@ mod tests {
         assert!(e.contains("(Carl Walther; DE, US)"), "{e}");
         let e = check("Qqqzzz Works", "DE").unwrap_err();
         assert!(e.contains("no known maker comes near"), "{e}");
+    }
+
+    #[test]
+    fn a_trace_may_name_a_factory_code_instead_of_a_maker() {
+        let m = trace_marking("", "CN", "5612345", Some("/66\\"), &[]).unwrap();
+        assert_eq!((m.manufacturer(), m.factory_code()), ("", Some("66")));
+        check_maker(&MakerTable::built_in(), &m).unwrap();
+        let m = trace_marking("Norinco", "CN", "5612345", Some("△66"), &[]).unwrap();
+        assert_eq!(m.factory_code(), Some("66"));
+        let e = trace_marking("", "CN", "5612345", None, &[]).unwrap_err();
+        assert!(e.to_string().contains("factory code"), "{e}");
+        let e = trace_marking("", "CN", "5612345", Some("66#"), &[]).unwrap_err();
+        assert!(e.to_string().contains("--factory-code"), "{e}");
     }
 }

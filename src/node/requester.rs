@@ -109,8 +109,11 @@ impl Node {
         };
         let signed = self.inner.key.sign(body)?;
         // A former State's marking also goes to its successors' prefixes and
-        // import topics, a successor's to its former State's (model, routes).
-        let prefixes = t.marking.routing_prefixes(&makers);
+        // import topics, a successor's to its former State's (model, routes);
+        // with a factory code, also to the table's maker for it and to the
+        // factory's own topics.
+        let routes = t.marking.routes(&makers);
+        let prefixes = routes.prefixes;
         let mut imports: Vec<CountryCode> = Vec::new();
         for c in t.marking.imports().iter().flat_map(|m| m.country.routes()) {
             if !imports.contains(&c) {
@@ -118,6 +121,7 @@ impl Node {
             }
         }
         let mut topics: Vec<Topic> = prefixes.iter().cloned().map(Topic::Prefix).collect();
+        topics.extend(routes.factories.into_iter().map(Topic::Factory));
         topics.extend(imports.iter().map(|c| Topic::Import(*c)));
         topics.dedup();
         let mut asked = self

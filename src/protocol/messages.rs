@@ -314,22 +314,55 @@ pub struct RecordProjection {
 
 /// How a candidate's serial matched, as carried on the wire. Mirrors
 /// `marking::MatchQuality` so the wire form is fixed here, not by the matcher.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// Variants are encoded by position and only appended; the order of merit
+/// (`Ord`) is `rank`'s, not the position's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Quality {
     Exact,
     Folded,
     Wildcard,
+    /// Appended: the same serial once Cyrillic letters are transliterated.
+    Transliterated,
+    /// Appended: the same serial once letters between digits are left out
+    /// (the NCIC rule).
+    EmbeddedLetters,
 }
 
 impl Quality {
-    /// In words, for people: `exact match`, `folded match`, `wildcard match`.
+    /// In words, for people: `exact match`, `folded match`, ...
     pub fn words(self) -> &'static str {
         match self {
             Quality::Exact => "exact match",
             Quality::Folded => "folded match",
+            Quality::Transliterated => "transliterated match",
+            Quality::EmbeddedLetters => "match without embedded letters",
             Quality::Wildcard => "wildcard match",
         }
+    }
+
+    /// The order of merit, best first: exact, folded, transliterated,
+    /// embedded letters, wildcard.
+    pub fn rank(self) -> u8 {
+        match self {
+            Quality::Exact => 0,
+            Quality::Folded => 1,
+            Quality::Transliterated => 2,
+            Quality::EmbeddedLetters => 3,
+            Quality::Wildcard => 4,
+        }
+    }
+}
+
+impl PartialOrd for Quality {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Quality {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
     }
 }
 
@@ -338,6 +371,8 @@ impl From<MatchQuality> for Quality {
         match q {
             MatchQuality::Exact => Quality::Exact,
             MatchQuality::Folded => Quality::Folded,
+            MatchQuality::Transliterated => Quality::Transliterated,
+            MatchQuality::EmbeddedLetters => Quality::EmbeddedLetters,
             MatchQuality::Wildcard => Quality::Wildcard,
         }
     }

@@ -91,6 +91,14 @@ fn computed_vectors() -> Vec<(&'static str, String)> {
     .unwrap();
     let (tqm, tqs) = tq.bytes().split_at(tq.bytes().len() - SIGNATURE_LEN);
     let (tam, tas) = ta.bytes().split_at(ta.bytes().len() - SIGNATURE_LEN);
+    let fq = sign(vectors::factory_query(), &vectors::requester_key()).unwrap();
+    let fa = sign(
+        vectors::factory_answer(fq.digest()),
+        &vectors::responder_key(),
+    )
+    .unwrap();
+    let (fqm, _) = fq.bytes().split_at(fq.bytes().len() - SIGNATURE_LEN);
+    let (fam, _) = fa.bytes().split_at(fa.bytes().len() - SIGNATURE_LEN);
     vec![
         (
             "requester-public-key",
@@ -112,6 +120,8 @@ fn computed_vectors() -> Vec<(&'static str, String)> {
         ("query-table-digest", tq.digest().to_hex()),
         ("answer-table-message", hex::encode(tam)),
         ("answer-table-signature", hex::encode(tas)),
+        ("factory-query-message", hex::encode(fqm)),
+        ("factory-answer-message", hex::encode(fam)),
     ]
 }
 
@@ -281,6 +291,72 @@ fn an_answer_replayed_against_another_query_is_refused() {
     assert!(accept::answer(a.bytes(), asked(&q1), None, ISSUED_AT + 10, &r, &roster).is_ok());
     let err = accept::answer(a.bytes(), asked(&q2), None, ISSUED_AT + 10, &r, &roster).unwrap_err();
     assert_eq!(err, Refusal::UnknownTrace);
+}
+
+#[test]
+fn a_query_by_factory_code_and_its_embedded_letters_answer_are_accepted() {
+    let q = sign(vectors::factory_query(), &vectors::requester_key()).unwrap();
+    let got = accept_query(
+        q.bytes(),
+        ISSUED_AT,
+        &Rules::default(),
+        &mut ReplayQuotas::new(10),
+    )
+    .unwrap();
+    assert_eq!(got.body().marking.manufacturer(), "");
+    assert_eq!(got.body().marking.factory_code(), Some("66"));
+    let a = sign(
+        vectors::factory_answer(q.digest()),
+        &vectors::responder_key(),
+    )
+    .unwrap();
+    let asked = accept::AskedQuery {
+        digest: q.digest(),
+        issued_at: q.body().issued_at,
+    };
+    let r = Rules::default();
+    let got = accept::answer(
+        a.bytes(),
+        asked,
+        None,
+        ISSUED_AT + 10,
+        &r,
+        &vectors_roster(),
+    )
+    .unwrap();
+    let Outcome::Hit { candidates } = &got.body().outcome else {
+        panic!("a hit");
+    };
+    assert_eq!(candidates[0].quality, Quality::EmbeddedLetters);
+}
+
+#[test]
+fn qualities_keep_their_wire_positions_and_rank_by_merit() {
+    // Appended variants: the first three keep positions 0 to 2.
+    let pos = |q: Quality| crate::codec::to_bytes(&q).unwrap();
+    assert_eq!(pos(Quality::Exact), [0]);
+    assert_eq!(pos(Quality::Folded), [1]);
+    assert_eq!(pos(Quality::Wildcard), [2]);
+    assert_eq!(pos(Quality::Transliterated), [3]);
+    assert_eq!(pos(Quality::EmbeddedLetters), [4]);
+    let mut all = vec![
+        Quality::Wildcard,
+        Quality::EmbeddedLetters,
+        Quality::Transliterated,
+        Quality::Folded,
+        Quality::Exact,
+    ];
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            Quality::Exact,
+            Quality::Folded,
+            Quality::Transliterated,
+            Quality::EmbeddedLetters,
+            Quality::Wildcard
+        ]
+    );
 }
 
 fn arb_query() -> impl Strategy<Value = TraceQuery> {

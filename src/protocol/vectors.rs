@@ -6,7 +6,7 @@ use super::messages::{
     Candidate, EventProjection, IntendedUse, LegalGround, Outcome, Party, Priority, Quality,
     RecordProjection, TraceAnswer, TraceQuery,
 };
-use crate::marking::{ImportMark, Marking};
+use crate::marking::{ImportMark, Marking, MarkingFields};
 use crate::model::{
     Calibre, CountryCode, EventDate, EventKind, HolderCategory, ModelName, WeaponCategory,
 };
@@ -156,6 +156,58 @@ pub fn answer_partial_dates(query_digest: Digest) -> TraceAnswer {
             candidates: vec![Candidate {
                 quality: Quality::Exact,
                 record: projection_dated(["2009", "2010-02", "2015-07-20"]),
+            }],
+        },
+        ..answer(query_digest)
+    }
+}
+
+/// The marking of the factory-code vectors: a rifle marked only with factory
+/// code 66 in a triangle, made in CN, serial `56-1234567`, no maker named.
+pub fn factory_marking() -> Marking {
+    Marking::try_from(MarkingFields {
+        manufacturer: String::new(),
+        country: cc("CN"),
+        serial: "56-1234567".into(),
+        year: None,
+        factory_code: Some("66".into()),
+        imports: Vec::new(),
+    })
+    .unwrap_or_else(|_| unreachable!("constant marking"))
+}
+
+/// The query of the factory-code vector: NG asks by factory code alone, for
+/// an assault rifle read `561234567`.
+pub fn factory_query() -> TraceQuery {
+    TraceQuery {
+        id: QueryId([0x22; 16]),
+        marking: factory_marking(),
+        priority: Priority::Routine,
+        category: WeaponCategory::AssaultRifle,
+        calibre: Calibre::parse("7.62x39mm").ok(),
+        ..query()
+    }
+}
+
+/// The answer of the factory-code vector: DE's hit on a record whose serial
+/// carries a letter between digits (`56-12M34567`), matched by the NCIC rule.
+pub fn factory_answer(query_digest: Digest) -> TraceAnswer {
+    let marking = Marking::try_from(MarkingFields {
+        serial: "56-12M34567".into(),
+        ..factory_marking().into()
+    })
+    .unwrap_or_else(|_| unreachable!("constant marking"));
+    TraceAnswer {
+        outcome: Outcome::Hit {
+            candidates: vec![Candidate {
+                quality: Quality::EmbeddedLetters,
+                record: RecordProjection {
+                    marking,
+                    category: WeaponCategory::AssaultRifle,
+                    model: None,
+                    calibre: None,
+                    events: Vec::new(),
+                },
             }],
         },
         ..answer(query_digest)

@@ -238,6 +238,10 @@ impl<'a> NewMakers<'a> {
 
     fn note(&mut self, m: &Marking) {
         let (raw, country) = (m.manufacturer(), m.country());
+        if raw.is_empty() {
+            // Marked with a factory code only: no name to be new.
+            return;
+        }
         if let Some(at) = self
             .seen
             .get(raw)
@@ -583,7 +587,8 @@ fn weapon_from_row(row: &Row<'_>) -> Result<Record, (String, String)> {
         })?
         .unwrap_or_default();
     let marking = Marking::try_from(MarkingFields {
-        manufacturer: row.req("manufacturer")?.to_string(),
+        // May be empty when a factory code stands instead (ITI para 8(a)).
+        manufacturer: row.get("manufacturer").unwrap_or_default().to_string(),
         country,
         serial: row.req("serial")?.to_string(),
         year: row.parse("year", |s| {

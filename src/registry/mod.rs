@@ -10,6 +10,7 @@
 mod artefacts;
 mod countries;
 mod csv_rows;
+mod find;
 mod ids;
 pub mod import;
 mod record;
@@ -17,6 +18,7 @@ mod remove;
 pub mod source;
 mod stored;
 pub mod synthetic;
+mod variant_heads;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
@@ -25,6 +27,7 @@ use std::sync::{Mutex, RwLock};
 
 use serde::Serialize;
 
+pub use find::{Candidate, FindQuery};
 pub use import::{
     ImportError, ImportFormat, ImportOptions, ImportSummary, NewMaker, Progress, Rejection, Warning,
 };
@@ -32,11 +35,12 @@ pub use record::{Event, MAX_EVENTS, NationalText, Record, RecordId};
 pub use source::SourceOptions;
 
 use crate::marking::{
-    MakerError, MakerTable, MarkingPrefix, MatchQuality, SerialError, SerialQuery, fold_maker,
-    fold_serial,
+    FactoryCodeError, FactoryPrefix, MakerError, MakerKey, MakerTable, MarkingPrefix,
+    SERIAL_RULES_VERSION, SerialError, SerialKeys, fold_serial,
 };
 use crate::model::{CountryCode, Date, EventKind, WeaponCategory};
 use countries::CountriesHeld;
+use variant_heads::VariantHeads;
 
 /// Key layout of the registry tree (layout 2); the first byte says what a key is.
 mod keys {
@@ -46,8 +50,14 @@ mod keys {
     pub const IDS: u8 = b'd';
     /// `k CC MAKER 0x00 FOLDED 0x00 ID`: a record, kept under its marking.
     pub const KEPT: u8 = b'k';
+    /// `v CC MAKER 0x00 VARIANT 0x00 ID` → FOLDED: a record's variant key
+    /// (`marking::SerialKeys::variants`), pointing at where it is kept.
+    pub const VARIANT: u8 = b'v';
     pub const PREFIX: u8 = b'p';
     pub const IMPORT: u8 = b'g';
+    /// `f CC CODE 0x00 MAKER`: records marked with factory code CODE made in
+    /// CC, kept under MAKER; u64 BE.
+    pub const FACTORY: u8 = b'f';
     pub const COUNT: &[u8] = b"x:count";
     pub const MAKERS: &[u8] = b"x:makers";
     pub const LAYOUT: &[u8] = b"x:layout";
@@ -70,6 +80,54 @@ mod keys {
     pub fn import(c: CountryCode) -> Vec<u8> {
         let c = c.as_bytes();
         vec![IMPORT, c[0], c[1]]
+    }
+
+    pub fn factory(c: CountryCode, code: &str, maker: &MakerKey) -> Vec<u8> {
+        let c = c.as_bytes();
+        [
+            &[FACTORY, c[0], c[1]],
+            code.as_bytes(),
+            &[0],
+            maker.as_str().as_bytes(),
+        ]
+        .concat()
+    }
+
+    /// The start of a prefix's locations: `CC MAKER 0x00`.
+    pub fn head(p: &MarkingPrefix) -> Vec<u8> {
+        let c = p.country.as_bytes();
+        [&[c[0], c[1]], p.maker.as_str().as_bytes(), &[0]].concat()
+    }
+
+    /// The head (`CC MAKER 0x00`) of a location.
+    pub fn head_of(location: &[u8]) -> &[u8] {
+        let at = location.iter().position(|b| *b == 0).map_or(0, |i| i + 1);
+        &location[..at]
+    }
+
+    /// The variant keys of a record kept at `location` (`CC MAKER 0x00
+    /// FOLDED`) with normalised serial `normalised`, each with its value
+    /// (FOLDED).
+    pub fn variants(location: &[u8], normalised: &str, id: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        // Most serials have none: known without building the keys.
+        if !SerialKeys::has_variants(normalised) {
+            return Vec::new();
+        }
+        let keys = SerialKeys::of(normalised);
+        let variants = keys.variants();
+        if variants.is_empty() {
+            return Vec::new();
+        }
+        let (head, folded) = location.split_at(head_of(location).len());
+        variants
+            .into_iter()
+            .map(|v| {
+                (
+                    [&[VARIANT], head, v.as_bytes(), &[0], id].concat(),
+                    folded.to_vec(),
+                )
+            })
+            .collect()
     }
 
     /// A record's location: `CC MAKER 0x00 FOLDED`.
@@ -135,6 +193,8 @@ pub enum RegistryError {
     Serial(#[from] SerialError),
     #[error("manufacturer: {0}")]
     Maker(#[from] MakerError),
+    #[error("{0}")]
+    FactoryCode(#[from] FactoryCodeError),
     #[error("cannot write the export: {0}")]
     Write(#[from] std::io::Error),
     #[error(
@@ -142,25 +202,6 @@ pub enum RegistryError {
         .0.join(", ")
     )]
     NoSuchRecords(Vec<String>),
-}
-
-/// A search of the registry by marking.
-#[derive(Debug, Clone)]
-pub struct FindQuery {
-    pub maker: Option<String>,
-    pub country: Option<CountryCode>,
-    /// As read from the weapon; may hold `?` and `*`.
-    pub serial: String,
-    pub limit: usize,
-}
-
-/// One record that matched a find, with how and why.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct Candidate {
-    pub quality: MatchQuality,
-    pub distance: u32,
-    pub reasons: Vec<String>,
-    pub record: Record,
 }
 
 /// What `registry stats` reports.
@@ -179,12 +220,16 @@ pub struct Stats {
     pub as_of: Date,
 }
 
-/// What `registry prefixes` reports: the marking prefixes held and the
-/// countries of import marks, each with its record count.
+/// What `registry prefixes` reports: the marking prefixes held, the
+/// countries of import marks and the factory codes, each with its record
+/// count.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Holdings {
     pub prefixes: Vec<PrefixCount>,
     pub import_countries: Vec<ImportCount>,
+    /// Absent from the output of releases before factory codes.
+    #[serde(default)]
+    pub factory_codes: Vec<FactoryCount>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -197,6 +242,15 @@ pub struct PrefixCount {
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ImportCount {
     pub country: CountryCode,
+    pub records: u64,
+}
+
+/// Records made in `country` marked with factory code `code` (canonical),
+/// under any maker; its topic is `tracenet/1/factory/CC/CODE`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct FactoryCount {
+    pub country: CountryCode,
+    pub code: String,
     pub records: u64,
 }
 
@@ -215,6 +269,8 @@ pub struct Registry {
     writer: Mutex<()>,
     /// The countries of manufacture records were ever placed under.
     countries: CountriesHeld,
+    /// The prefixes variant keys were ever written under.
+    variant_heads: VariantHeads,
 }
 
 /// How many records one atomic sled batch writes. Small batches matter: sled
@@ -225,6 +281,26 @@ const BATCH: usize = 128;
 /// How many records an import hands to `put_all` at a time.
 pub(crate) const CHUNK: usize = 2048;
 const LAYOUT: u8 = 2;
+/// Bumped whenever the registry's own index changes within a layout, so
+/// that a registry indexed before re-indexes at its next open. 1: variant
+/// keys (`v`) and factory-code counters (`f`).
+const INDEX_RULES: u32 = 1;
+
+/// What a registry's keys were built with: the maker table's fingerprint,
+/// the serial rules and the index rules, mixed (FNV-1a). Stored under
+/// `x:makers`; a registry whose value differs is re-indexed at open.
+pub fn index_fingerprint(makers: &MakerTable) -> u64 {
+    let mut h = makers.fingerprint();
+    for b in SERIAL_RULES_VERSION
+        .to_be_bytes()
+        .iter()
+        .chain(&INDEX_RULES.to_be_bytes())
+    {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
 
 /// A record id bucket read during a write, with the fence of the next bucket
 /// (the end of what it covers) and whether it changed.
@@ -281,6 +357,7 @@ impl Registry {
             moving: RwLock::new(()),
             writer: Mutex::new(()),
             countries: CountriesHeld::new(),
+            variant_heads: VariantHeads::new(),
         };
         match reg.tree.get(keys::LAYOUT)?.as_deref() {
             Some([LAYOUT]) => {}
@@ -300,13 +377,13 @@ impl Registry {
                 ));
             }
         }
-        let want = reg.makers().fingerprint().to_be_bytes();
+        let want = index_fingerprint(&reg.makers()).to_be_bytes();
         if reg.tree.get(keys::MAKERS)?.as_deref() != Some(&want[..]) {
             // Whether records exist, not what the counter says: an interrupted
             // rebuild may have left the counter wrong.
             if reg.tree.scan_prefix([keys::IDS]).next().is_some() {
                 tracing::info!(
-                    "maker table changed since the registry was indexed: rebuilding the index"
+                    "maker table or serial rules changed since the registry was indexed: rebuilding the index"
                 );
                 reg.reindex()?;
             }
@@ -315,6 +392,7 @@ impl Registry {
         for (p, _) in reg.prefixes()? {
             reg.countries.insert(p.country);
         }
+        reg.load_variant_heads()?;
         Ok(reg)
     }
 
@@ -334,8 +412,8 @@ impl Registry {
     /// next `open` with the new table finishes the move.
     pub fn set_makers(&self, makers: MakerTable) -> Result<bool, RegistryError> {
         let _moving = self.moving.write().unwrap_or_else(|p| p.into_inner());
-        let want = makers.fingerprint();
-        let changed = self.makers().fingerprint() != want;
+        let want = index_fingerprint(&makers);
+        let changed = index_fingerprint(&self.makers()) != want;
         *self.makers.write().unwrap_or_else(|p| p.into_inner()) = makers;
         if !changed {
             return Ok(false);
@@ -345,6 +423,32 @@ impl Registry {
         }
         self.tree.insert(keys::MAKERS, &want.to_be_bytes()[..])?;
         Ok(true)
+    }
+
+    /// Notes every prefix that holds variant keys: one seek per such
+    /// prefix, however many keys it holds.
+    fn load_variant_heads(&self) -> Result<(), RegistryError> {
+        let mut from = vec![keys::VARIANT];
+        while let Some(kv) = self.tree.range(from.as_slice()..).next() {
+            let (k, _) = kv?;
+            if k.first() != Some(&keys::VARIANT) {
+                break;
+            }
+            let at = k[1..]
+                .iter()
+                .position(|b| *b == 0)
+                .ok_or_else(|| corrupt_index(&k, "a variant key without its prefix"))?;
+            let head = &k[1..=1 + at];
+            self.variant_heads.insert(head);
+            // Past every key of this head: its final 0x00 raised to 0x01.
+            from = [&[keys::VARIANT], &head[..at], &[1]].concat();
+        }
+        Ok(())
+    }
+
+    /// What the registry's keys were built with ([`index_fingerprint`]).
+    pub fn fingerprint(&self) -> u64 {
+        index_fingerprint(&self.makers())
     }
 
     /// Number of records held (kept as a counter, not counted).
@@ -486,6 +590,12 @@ impl Registry {
                         unchanged += 1;
                         continue;
                     }
+                    if let Some(old) = &old {
+                        let (old_normalised, _) = split_kept(&old_key, old)?;
+                        for (k, _) in keys::variants(old_loc, old_normalised, id) {
+                            batch.remove(k);
+                        }
+                    }
                     if let Some(old) = old
                         && counting
                     {
@@ -508,6 +618,11 @@ impl Registry {
             }
             if counting {
                 self.count(rec, &prefix, 1, counters)?;
+            }
+            for (k, v) in keys::variants(&loc, &normalised, id) {
+                // Before the batch is applied: a lookup never misses them.
+                self.variant_heads.insert(keys::head_of(&loc));
+                batch.insert(k, v);
             }
             bucket.entries.insert(id.to_vec(), loc);
             bucket.dirty = true;
@@ -542,15 +657,20 @@ impl Registry {
         (prefix, location, normalised)
     }
 
-    /// The counters a record under `prefix` contributes to: the prefix and the
-    /// countries of its import marks (each once).
+    /// The counters a record under `prefix` contributes to: the prefix, the
+    /// countries of its import marks (each once) and its factory code.
     fn counter_keys(rec: &Record, prefix: &MarkingPrefix) -> Vec<Vec<u8>> {
         let mut imports: Vec<CountryCode> =
             rec.marking.imports().iter().map(|m| m.country).collect();
         imports.sort();
         imports.dedup();
+        let factory = rec
+            .marking
+            .factory_code()
+            .map(|code| keys::factory(rec.marking.country(), code, &prefix.maker));
         std::iter::once(keys::prefix(prefix))
             .chain(imports.into_iter().map(keys::import))
+            .chain(factory)
             .collect()
     }
 
@@ -641,6 +761,9 @@ impl Registry {
     /// it, and rebuilds the counters from the records.
     pub fn reindex(&self) -> Result<(), RegistryError> {
         let _w = self.lock();
+        // Variant keys are rebuilt from the records below; until `x:makers`
+        // is written after this pass, an interrupted one runs again.
+        self.remove_tagged(keys::VARIANT)?;
         let mut counts: HashMap<Vec<u8>, i64> = HashMap::new();
         let mut total = 0i64;
         for kv in self.tree.scan_prefix([keys::IDS]) {
@@ -655,16 +778,28 @@ impl Registry {
                 };
                 let rec = decode_kept(&key, &v)?;
                 total += 1;
-                let (prefix, new_loc, _) = self.location(&rec);
+                let (prefix, new_loc, normalised) = self.location(&rec);
                 self.countries.insert(prefix.country);
                 for key in Self::counter_keys(&rec, &prefix) {
                     *counts.entry(key).or_default() += 1;
                 }
-                if new_loc != *loc {
+                for (k, value) in keys::variants(&new_loc, &normalised, id) {
+                    self.variant_heads.insert(keys::head_of(&new_loc));
+                    batch.insert(k, value);
+                }
+                // Changed serial rules change the normalised serial it is
+                // kept with, as well as where.
+                let (old_normalised, stored) = split_kept(&key, &v)?;
+                let value = if old_normalised == normalised {
+                    v.to_vec()
+                } else {
+                    kept_value(&normalised, stored)
+                };
+                if new_loc != *loc || value != v.as_ref() {
                     batch.remove(key);
-                    batch.insert(keys::kept(&new_loc, id), v);
+                    batch.insert(keys::kept(&new_loc, id), value);
+                    dirty |= new_loc != *loc;
                     *loc = new_loc;
-                    dirty = true;
                 }
             }
             if dirty {
@@ -678,7 +813,7 @@ impl Registry {
             self.tree.apply_batch(batch)?;
         }
         let mut batch = sled::Batch::default();
-        for tag in [keys::PREFIX, keys::IMPORT] {
+        for tag in [keys::PREFIX, keys::IMPORT, keys::FACTORY] {
             for k in self.tree.scan_prefix([tag]).keys() {
                 batch.remove(k?);
             }
@@ -689,6 +824,22 @@ impl Registry {
         batch.insert(keys::COUNT, &(total as u64).to_be_bytes()[..]);
         self.tree.apply_batch(batch)?;
         Ok(())
+    }
+
+    /// Removes every key starting with `tag`, in batches.
+    fn remove_tagged(&self, tag: u8) -> Result<(), RegistryError> {
+        loop {
+            let mut batch = sled::Batch::default();
+            let mut n = 0;
+            for k in self.tree.scan_prefix([tag]).keys().take(4 * BATCH) {
+                batch.remove(k?);
+                n += 1;
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            self.tree.apply_batch(batch)?;
+        }
     }
 
     /// Every record, in id order.
@@ -789,7 +940,57 @@ impl Registry {
                 .into_iter()
                 .map(|(country, records)| ImportCount { country, records })
                 .collect(),
+            factory_codes: self
+                .factory_codes()?
+                .into_iter()
+                .map(|(f, records)| FactoryCount {
+                    country: f.country,
+                    code: f.code,
+                    records,
+                })
+                .collect(),
         })
+    }
+
+    /// The factory codes held, by country of manufacture, with their record
+    /// counts (over every maker they are recorded under).
+    pub fn factory_codes(&self) -> Result<Vec<(FactoryPrefix, u64)>, RegistryError> {
+        let mut out: BTreeMap<FactoryPrefix, u64> = BTreeMap::new();
+        for (fp, _, n) in self.factory_counts()? {
+            *out.entry(fp).or_default() += n;
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// The factory-code counters: each factory code held, the maker its
+    /// records are kept under, and how many.
+    pub(crate) fn factory_counts(
+        &self,
+    ) -> Result<Vec<(FactoryPrefix, MakerKey, u64)>, RegistryError> {
+        let mut out = Vec::new();
+        for kv in self.tree.scan_prefix([keys::FACTORY]) {
+            let (k, v) = kv?;
+            let bad = |why: &str| corrupt_index(&k, why);
+            let rest = k.get(1..).ok_or_else(|| bad("too short"))?;
+            let at = rest
+                .iter()
+                .position(|b| *b == 0)
+                .ok_or_else(|| bad("no maker"))?;
+            let text = std::str::from_utf8(&rest[..at]).map_err(|e| bad(&e.to_string()))?;
+            let fp: FactoryPrefix = text
+                .get(..2)
+                .zip(text.get(2..))
+                .map(|(cc, code)| format!("{cc}/{code}"))
+                .ok_or_else(|| bad("too short"))?
+                .parse()
+                .map_err(|e: FactoryCodeError| bad(&e.to_string()))?;
+            let maker = std::str::from_utf8(&rest[at + 1..])
+                .ok()
+                .and_then(MakerKey::from_folded)
+                .ok_or_else(|| bad("not a maker key"))?;
+            out.push((fp, maker, be_u64(&v)));
+        }
+        Ok(out)
     }
 
     /// The countries of import marks held, with their record counts.
@@ -806,145 +1007,6 @@ impl Registry {
             out.push((cc, be_u64(&v)));
         }
         Ok(out)
-    }
-
-    /// Finds records by marking, best first. An exact or folded serial is a
-    /// bounded index read; a serial with wildcards scans only the part of its
-    /// prefix that shares the literal characters before the first wildcard.
-    ///
-    /// A country finds the records of every country it routes with
-    /// (`CountryCode::routes`): `RS` also finds weapons recorded as made in
-    /// `YU`, and `YU` those recorded under its six successors. Within a match
-    /// quality, records of the country asked for come first.
-    pub fn find(&self, q: &FindQuery) -> Result<Vec<Candidate>, RegistryError> {
-        let _settled = self.moving.read().unwrap_or_else(|p| p.into_inner());
-        let makers = self.makers();
-        let serial = SerialQuery::parse(&q.serial)?;
-        let prefixes: Vec<MarkingPrefix> = match (q.maker.as_deref(), q.country) {
-            (Some(m), Some(c)) => {
-                let mut out = Vec::new();
-                // The countries it routes with, only where records are held.
-                for country in c
-                    .routes()
-                    .filter(|r| *r == c || self.countries.contains(*r))
-                {
-                    out.push(MarkingPrefix {
-                        country,
-                        maker: makers.key(m, country)?,
-                    });
-                }
-                out
-            }
-            (maker, country) => {
-                if let Some(m) = maker {
-                    // Refuses an empty or overlong name even when no prefix is held.
-                    fold_check(m)?;
-                }
-                let mut out = Vec::new();
-                // A maker's name is resolved in each held prefix's country.
-                for (p, _) in self.prefixes()? {
-                    if country.is_some_and(|c| !c.routes_with(p.country)) {
-                        continue;
-                    }
-                    if let Some(m) = maker
-                        && makers.key(m, p.country)? != p.maker
-                    {
-                        continue;
-                    }
-                    out.push(p);
-                }
-                out
-            }
-        };
-        let mut hits = Vec::new();
-        for p in &prefixes {
-            self.scan_prefix_for(p, &serial, &mut hits)?;
-        }
-        // The country is the first two bytes after the kind of a kept key.
-        let elsewhere = |key: &[u8]| {
-            q.country
-                .is_some_and(|c| key.get(1..3) != Some(&c.as_bytes()[..]))
-        };
-        hits.sort_by(|a, b| {
-            (a.1.quality, a.1.distance, elsewhere(&a.2), &a.0).cmp(&(
-                b.1.quality,
-                b.1.distance,
-                elsewhere(&b.2),
-                &b.0,
-            ))
-        });
-        hits.truncate(q.limit);
-        let mut out = Vec::with_capacity(hits.len());
-        // Only the candidates returned are decoded.
-        for (_, m, key, value) in hits {
-            let record = decode_kept(&key, &value)?;
-            let mut reasons = m.reasons;
-            let recorded = record.marking.country();
-            if let Some(asked) = q.country
-                && asked != recorded
-            {
-                let (former, other) = if recorded.is_former() {
-                    (recorded, asked)
-                } else {
-                    (asked, recorded)
-                };
-                reasons.insert(
-                    0,
-                    format!(
-                        "recorded as made in {recorded}, not {asked}: {other} succeeded {former} ({})",
-                        former.former_name().unwrap_or("a former State")
-                    ),
-                );
-            }
-            if let Some(raw) = &q.maker
-                && fold_maker(raw) != fold_maker(record.marking.manufacturer())
-            {
-                reasons.insert(
-                    0,
-                    format!(
-                        "manufacturer {raw:?} and {:?} are one maker",
-                        record.marking.manufacturer()
-                    ),
-                );
-            }
-            out.push(Candidate {
-                quality: m.quality,
-                distance: m.distance,
-                reasons,
-                record,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Adds the records under prefix `p` whose serial matches: an exact or folded
-    /// serial reads one key range; a wildcard reads the range of the literal
-    /// characters before its first wildcard.
-    fn scan_prefix_for(
-        &self,
-        p: &MarkingPrefix,
-        serial: &SerialQuery,
-        hits: &mut Vec<Hit>,
-    ) -> Result<(), RegistryError> {
-        let mut start = [
-            &[keys::KEPT][..],
-            &keys::location(p, &serial.folded_prefix()),
-        ]
-        .concat();
-        if !serial.has_wildcards() {
-            start.push(0);
-        }
-        for kv in self.tree.scan_prefix(&start) {
-            let (k, v) = kv?;
-            let (normalised, _) = split_kept(&k, &v)?;
-            if let Some(m) = serial.matches(normalised) {
-                let id = keys::id_of_kept(&k)
-                    .and_then(|s| RecordId::parse(s).ok())
-                    .ok_or_else(|| corrupt_index(&k, "no record id"))?;
-                hits.push((id, m, k, v));
-            }
-        }
-        Ok(())
     }
 
     /// Counts by category and event kind, and what is past the ITI retention
@@ -980,32 +1042,12 @@ impl Registry {
     }
 }
 
-/// The checks `MakerTable::key` makes of a name, without a country.
-fn fold_check(raw: &str) -> Result<(), MakerError> {
-    let n = raw.chars().count();
-    if n > 128 {
-        return Err(MakerError::TooLong(n));
-    }
-    if fold_maker(raw).is_empty() {
-        return Err(MakerError::Empty(raw.to_string()));
-    }
-    Ok(())
-}
-
 fn corrupt_index(key: &[u8], reason: impl std::fmt::Display) -> RegistryError {
     RegistryError::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
         reason: reason.to_string(),
     }
 }
-
-/// One matching record found by a scan: id, how it matched, its key and value.
-type Hit = (
-    RecordId,
-    crate::marking::SerialMatch,
-    sled::IVec,
-    sled::IVec,
-);
 
 /// The record in a kept value.
 fn decode_kept(key: &[u8], value: &[u8]) -> Result<Record, RegistryError> {
@@ -1032,6 +1074,8 @@ fn be_u64(v: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+#[cfg(test)]
+mod find_tests;
 #[cfg(test)]
 mod tests;
 

@@ -1,12 +1,14 @@
 //! Removing records: by id (`registry remove`), and every record a file does
 //! not hold (`import --replace`). Each batch removes records, their id-bucket
-//! entries and their part of the counters atomically, as `put_all` writes them.
+//! entries, their variant keys and their part of the counters atomically, as
+//! `put_all` writes them.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{
     BATCH, Counters, RecordId, Registry, RegistryError, corrupt_index, decode_kept, ids, keys,
+    split_kept,
 };
 
 impl Registry {
@@ -117,6 +119,10 @@ impl Registry {
                 let (prefix, _, _) = self.location(&rec);
                 self.count(&rec, &prefix, -1, counters)?;
                 counters.add(&self.tree, keys::COUNT, -1)?;
+                let (normalised, _) = split_kept(&key, &v)?;
+                for (k, _) in keys::variants(&loc, normalised, id) {
+                    batch.remove(k);
+                }
                 batch.remove(key);
                 n += 1;
             }

@@ -2,13 +2,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::marking::MakerAlias;
+use crate::marking::{MakerAlias, MatchQuality};
 
 /// The registry is handed its database; `store`, which opens the node's, sits
 /// below this module, so the tests open one with sled directly. sled's I/O
 /// threads may hold the file lock for a moment after a `Db` in this process is
 /// dropped, so a reopen waits for it (up to 5 s).
-fn open_db(path: &Path) -> sled::Result<sled::Db> {
+pub(super) fn open_db(path: &Path) -> sled::Result<sled::Db> {
     let start = std::time::Instant::now();
     loop {
         match sled::open(path) {
@@ -23,7 +23,7 @@ fn open_db(path: &Path) -> sled::Result<sled::Db> {
     }
 }
 
-fn open_temp() -> (tempfile::TempDir, Registry) {
+pub(super) fn open_temp() -> (tempfile::TempDir, Registry) {
     let dir = tempfile::tempdir().unwrap();
     let db = open_db(&dir.path().join("db")).unwrap();
     let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
@@ -54,6 +54,7 @@ fn find(reg: &Registry, maker: &str, cc: &str, serial: &str) -> Vec<Candidate> {
         maker: Some(maker.into()),
         country: Some(CountryCode::parse(cc).unwrap()),
         serial: serial.into(),
+        factory_code: None,
         limit: 10,
     })
     .unwrap()
@@ -176,6 +177,7 @@ fn find_without_country_searches_the_makers_prefixes() {
             maker: Some("GLOCK".into()),
             country: None,
             serial: "abc 123".into(),
+            factory_code: None,
             limit: 10,
         })
         .unwrap();
@@ -222,6 +224,7 @@ fn a_former_state_and_its_successors_find_each_others_records() {
             maker: None,
             country: Some(CountryCode::parse("RS").unwrap()),
             serial: "M70-1234".into(),
+            factory_code: None,
             limit: 10,
         })
         .unwrap();
@@ -514,7 +517,7 @@ fn a_registry_in_the_first_layout_is_moved_to_the_current_one() {
         tree.insert(keys::COUNT, &300u64.to_be_bytes()[..]).unwrap();
         tree.insert(
             keys::MAKERS,
-            &MakerTable::built_in().fingerprint().to_be_bytes()[..],
+            &index_fingerprint(&MakerTable::built_in()).to_be_bytes()[..],
         )
         .unwrap();
         db.flush().unwrap();
@@ -674,7 +677,7 @@ fn an_unreadable_first_layout_record_is_set_aside_and_counts_are_rebuilt() {
         tree.insert(keys::COUNT, &2u64.to_be_bytes()[..]).unwrap();
         tree.insert(
             keys::MAKERS,
-            &MakerTable::built_in().fingerprint().to_be_bytes()[..],
+            &index_fingerprint(&MakerTable::built_in()).to_be_bytes()[..],
         )
         .unwrap();
     }
@@ -757,6 +760,7 @@ fn a_find_without_a_country_resolves_the_maker_in_each_prefix() {
                 maker: Some(maker.into()),
                 country: None,
                 serial: "S1".into(),
+                factory_code: None,
                 limit: 10,
             })
             .unwrap()
@@ -858,7 +862,7 @@ fn a_maker_table_applied_while_open_moves_the_records_it_reads_differently() {
     let reg = Registry::open(&db, moved.clone()).unwrap();
     assert_eq!(
         reg.tree.get(keys::MAKERS).unwrap().as_deref(),
-        Some(&moved.fingerprint().to_be_bytes()[..])
+        Some(&index_fingerprint(&moved).to_be_bytes()[..])
     );
     assert_eq!(find(&reg, "Acme Arms", "DE", "1").len(), 1);
 }

@@ -1,0 +1,412 @@
+//! Finding records by marking. A query's maker and factory code give the
+//! marking prefixes to search (each whole, or only for the records of some
+//! factory codes); within a prefix, a serial without wildcards is an index
+//! read of its folded serial and its variant keys (transliterated, without
+//! embedded letters), and a serial with wildcards a scan of the range its
+//! literal characters bound.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{
+    Record, RecordId, Registry, RegistryError, corrupt_index, decode_kept, keys, split_kept,
+};
+use crate::marking::{
+    MakerError, MakerKey, MakerTable, MarkingPrefix, MatchQuality, SerialMatch, SerialQuery,
+    fold_maker, normalise_factory_code,
+};
+use crate::model::CountryCode;
+
+/// A search of the registry by marking.
+#[derive(Debug, Clone, Default)]
+pub struct FindQuery {
+    /// As marked; `None` searches every maker (of `country`, if given), or,
+    /// with a factory code, only that factory's records.
+    pub maker: Option<String>,
+    pub country: Option<CountryCode>,
+    /// A factory code as marked (`/66\`, `△66`, `66`). The search then also
+    /// covers the records marked with it, or with a code the reference
+    /// table gives the same maker (`26` and `296`), under whatever maker
+    /// they were recorded, and the prefix of the maker the table gives it.
+    pub factory_code: Option<String>,
+    /// As read from the weapon; may hold `?` and `*`.
+    pub serial: String,
+    pub limit: usize,
+}
+
+/// One record that matched a find, with how and why.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Candidate {
+    pub quality: MatchQuality,
+    pub distance: u32,
+    pub reasons: Vec<String>,
+    pub record: Record,
+}
+
+/// Why a marking prefix is searched, strongest first: a prefix searched for
+/// two reasons is searched for the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    /// The query's maker: every record of the prefix.
+    Maker,
+    /// The maker the reference table gives the query's factory code: every
+    /// record of the prefix.
+    FactoryMaker { code: String, maker: MakerKey },
+    /// A prefix holding records marked with the factory code: only the
+    /// records whose code is one of these (the query's first).
+    FactoryCodes(Vec<String>),
+}
+
+/// One matching record found in a prefix.
+struct Hit {
+    id: RecordId,
+    found: SerialMatch,
+    key: sled::IVec,
+    value: sled::IVec,
+    scope: usize,
+    /// Decoded already (to check its factory code).
+    record: Option<Record>,
+}
+
+impl Registry {
+    /// Finds records by marking, best first (by quality, then distance, then
+    /// id). An exact or folded serial is a bounded index read per prefix; a
+    /// serial with wildcards scans only the part of its prefix that shares
+    /// the literal characters before the first wildcard.
+    ///
+    /// A country finds the records of every country it routes with
+    /// (`CountryCode::routes`): `RS` also finds weapons recorded as made in
+    /// `YU`, and `YU` those recorded under its six successors. Within a match
+    /// quality and distance, records of the country asked for come first.
+    pub fn find(&self, q: &FindQuery) -> Result<Vec<Candidate>, RegistryError> {
+        // A change of maker table moves records: a find waits for it to end.
+        let _settled = self.moving.read().unwrap_or_else(|p| p.into_inner());
+        let makers = self.makers();
+        let serial = SerialQuery::parse(&q.serial)?;
+        let code = q
+            .factory_code
+            .as_deref()
+            .map(normalise_factory_code)
+            .transpose()?;
+        let scopes = self.scopes(&makers, q.maker.as_deref(), q.country, code.as_deref())?;
+        let mut hits: Vec<Hit> = Vec::new();
+        for (i, (p, scope)) in scopes.iter().enumerate() {
+            let from = hits.len();
+            self.search_prefix(p, &serial, i, &mut hits)?;
+            if let Scope::FactoryCodes(codes) = scope {
+                let mut kept = Vec::with_capacity(hits.len() - from);
+                for mut h in hits.drain(from..) {
+                    let rec = decode_kept(&h.key, &h.value)?;
+                    if rec
+                        .marking
+                        .factory_code()
+                        .is_some_and(|c| codes.iter().any(|x| x == c))
+                    {
+                        h.record = Some(rec);
+                        kept.push(h);
+                    }
+                }
+                hits.extend(kept);
+            }
+        }
+        // The country is the first two bytes after the kind of a kept key.
+        let elsewhere = |key: &[u8]| {
+            q.country
+                .is_some_and(|c| key.get(1..3) != Some(&c.as_bytes()[..]))
+        };
+        hits.sort_by(|a, b| {
+            (a.found.quality, a.found.distance, elsewhere(&a.key), &a.id).cmp(&(
+                b.found.quality,
+                b.found.distance,
+                elsewhere(&b.key),
+                &b.id,
+            ))
+        });
+        hits.truncate(q.limit);
+        let mut out = Vec::with_capacity(hits.len());
+        // Only the candidates returned are decoded.
+        for h in hits {
+            let record = match h.record {
+                Some(r) => r,
+                None => decode_kept(&h.key, &h.value)?,
+            };
+            let mut reasons = h.found.reasons;
+            let recorded = record.marking.country();
+            if let Some(asked) = q.country
+                && asked != recorded
+            {
+                let (former, other) = if recorded.is_former() {
+                    (recorded, asked)
+                } else {
+                    (asked, recorded)
+                };
+                reasons.insert(
+                    0,
+                    format!(
+                        "recorded as made in {recorded}, not {asked}: {other} succeeded {former} ({})",
+                        former.former_name().unwrap_or("a former State")
+                    ),
+                );
+            }
+            if let Some(why) = Self::why_in_scope(&makers, &scopes[h.scope].1, q, &record) {
+                reasons.insert(0, why);
+            }
+            out.push(Candidate {
+                quality: h.found.quality,
+                distance: h.found.distance,
+                reasons,
+                record,
+            });
+        }
+        Ok(out)
+    }
+
+    /// How a record came to be searched, when it is not plain: another
+    /// spelling of the maker, or a factory code.
+    fn why_in_scope(
+        makers: &MakerTable,
+        scope: &Scope,
+        q: &FindQuery,
+        record: &Record,
+    ) -> Option<String> {
+        let written = record.marking.manufacturer();
+        match scope {
+            Scope::Maker => {
+                let raw = q.maker.as_deref()?;
+                (fold_maker(raw) != fold_maker(written))
+                    .then(|| format!("manufacturer {raw:?} and {written:?} are one maker"))
+            }
+            Scope::FactoryMaker { code, maker } => {
+                let theirs = record.marking.factory_code();
+                if theirs.is_some_and(|c| {
+                    makers.factory_maker(record.marking.country(), c) == Some(maker)
+                }) {
+                    return theirs.map(|t| marked_with(t, code));
+                }
+                let name = makers.display_name(maker).unwrap_or(maker.as_str());
+                Some(format!(
+                    "recorded as {written:?}: {name}, whose factory code {code} is in the maker reference table"
+                ))
+            }
+            Scope::FactoryCodes(codes) => {
+                let theirs = record.marking.factory_code()?;
+                Some(marked_with(theirs, codes.first()?))
+            }
+        }
+    }
+
+    /// The prefixes a query searches, each with why. A maker (or neither a
+    /// maker nor a factory code) gives the maker's prefixes as before; a
+    /// factory code adds the table's maker for it and the prefixes holding
+    /// records marked with it.
+    fn scopes(
+        &self,
+        makers: &MakerTable,
+        maker: Option<&str>,
+        country: Option<CountryCode>,
+        code: Option<&str>,
+    ) -> Result<Vec<(MarkingPrefix, Scope)>, RegistryError> {
+        let mut out: BTreeMap<MarkingPrefix, Scope> = BTreeMap::new();
+        if maker.is_some() || code.is_none() {
+            for p in self.maker_prefixes(makers, maker, country)? {
+                out.insert(p, Scope::Maker);
+            }
+        }
+        if let Some(code) = code {
+            let table = match country {
+                Some(c) => c
+                    .routes()
+                    .filter_map(|r| makers.factory_maker(r, code).map(|k| (r, k.clone())))
+                    .collect(),
+                None => makers.factory_makers(code),
+            };
+            for (country, maker) in table {
+                out.entry(MarkingPrefix {
+                    country,
+                    maker: maker.clone(),
+                })
+                .or_insert(Scope::FactoryMaker {
+                    code: code.to_string(),
+                    maker,
+                });
+            }
+            for (fp, maker, _) in self.factory_counts()? {
+                if country.is_some_and(|c| !c.routes_with(fp.country)) {
+                    continue;
+                }
+                let alike = makers.factory_codes_alike(fp.country, code);
+                if alike.contains(&fp.code) {
+                    out.entry(MarkingPrefix {
+                        country: fp.country,
+                        maker,
+                    })
+                    .or_insert(Scope::FactoryCodes(alike));
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// The prefixes of `maker` made in `country`: when both are given, the
+    /// maker in that country and in the countries it routes with where
+    /// records are held; otherwise the held prefixes of that country (and
+    /// those it routes with), or of that maker resolved in each held
+    /// prefix's country, or all.
+    fn maker_prefixes(
+        &self,
+        makers: &MakerTable,
+        maker: Option<&str>,
+        country: Option<CountryCode>,
+    ) -> Result<Vec<MarkingPrefix>, RegistryError> {
+        if let (Some(m), Some(c)) = (maker, country) {
+            let mut out = Vec::new();
+            for country in c
+                .routes()
+                .filter(|r| *r == c || self.countries.contains(*r))
+            {
+                out.push(MarkingPrefix {
+                    country,
+                    maker: makers.key(m, country)?,
+                });
+            }
+            return Ok(out);
+        }
+        if let Some(m) = maker {
+            // Refuses an empty or overlong name even when no prefix is held.
+            fold_check(m)?;
+        }
+        let mut out = Vec::new();
+        for (p, _) in self.prefixes()? {
+            if country.is_some_and(|c| !c.routes_with(p.country)) {
+                continue;
+            }
+            if let Some(m) = maker
+                && makers.key(m, p.country)? != p.maker
+            {
+                continue;
+            }
+            out.push(p);
+        }
+        Ok(out)
+    }
+
+    /// Adds the records under prefix `p` whose serial matches.
+    fn search_prefix(
+        &self,
+        p: &MarkingPrefix,
+        serial: &SerialQuery,
+        scope: usize,
+        hits: &mut Vec<Hit>,
+    ) -> Result<(), RegistryError> {
+        if serial.has_wildcards() {
+            return self.scan_wildcard(p, serial, scope, hits);
+        }
+        let from = hits.len();
+        let head = keys::head(p);
+        for key in serial.lookup_keys() {
+            // Records whose folded serial is this key.
+            let start = [&[keys::KEPT][..], &head, key.as_bytes(), &[0]].concat();
+            for kv in self.tree.scan_prefix(&start) {
+                let (k, v) = kv?;
+                if hits[from..].iter().any(|h| h.key == k) {
+                    continue;
+                }
+                let (normalised, _) = split_kept(&k, &v)?;
+                if let Some(found) = serial.matches(normalised) {
+                    hits.push(hit(k, v, found, scope)?);
+                }
+            }
+            // Records with this key among their variant keys, where any are.
+            if !self.variant_heads.contains(&head) {
+                continue;
+            }
+            let start = [&[keys::VARIANT][..], &head, key.as_bytes(), &[0]].concat();
+            for kv in self.tree.scan_prefix(&start) {
+                let (vk, folded) = kv?;
+                let id = keys::id_of_kept(&vk).ok_or_else(|| corrupt_index(&vk, "no record id"))?;
+                let loc = [&head[..], &folded].concat();
+                let k = sled::IVec::from(keys::kept(&loc, id.as_bytes()));
+                if hits[from..].iter().any(|h| h.key == k) {
+                    continue;
+                }
+                // A variant key outlives its record only in a crash between
+                // batches of a re-index, which runs again at the next open.
+                let Some(v) = self.tree.get(&k)? else {
+                    continue;
+                };
+                let (normalised, _) = split_kept(&k, &v)?;
+                if let Some(found) = serial.matches(normalised) {
+                    hits.push(hit(k, v, found, scope)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A wildcard reads the range of the literal characters before its
+    /// first wildcard.
+    fn scan_wildcard(
+        &self,
+        p: &MarkingPrefix,
+        serial: &SerialQuery,
+        scope: usize,
+        hits: &mut Vec<Hit>,
+    ) -> Result<(), RegistryError> {
+        let start = [
+            &[keys::KEPT][..],
+            &keys::location(p, &serial.folded_prefix()),
+        ]
+        .concat();
+        for kv in self.tree.scan_prefix(&start) {
+            let (k, v) = kv?;
+            let (normalised, _) = split_kept(&k, &v)?;
+            if let Some(found) = serial.matches(normalised) {
+                hits.push(hit(k, v, found, scope)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a record marked with factory code `theirs` answers a query for `ours`.
+fn marked_with(theirs: &str, ours: &str) -> String {
+    if theirs == ours {
+        format!("marked with factory code {ours}")
+    } else {
+        format!(
+            "marked with factory code {theirs}, which the maker reference table gives the same factory as {ours}"
+        )
+    }
+}
+
+fn hit(
+    key: sled::IVec,
+    value: sled::IVec,
+    found: SerialMatch,
+    scope: usize,
+) -> Result<Hit, RegistryError> {
+    let id = keys::id_of_kept(&key)
+        .and_then(|s| RecordId::parse(s).ok())
+        .ok_or_else(|| corrupt_index(&key, "no record id"))?;
+    Ok(Hit {
+        id,
+        found,
+        key,
+        value,
+        scope,
+        record: None,
+    })
+}
+
+/// The checks `MakerTable::key` makes of a name, without a country.
+fn fold_check(raw: &str) -> Result<(), MakerError> {
+    let n = raw.chars().count();
+    if n > 128 {
+        return Err(MakerError::TooLong(n));
+    }
+    if fold_maker(raw).is_empty() {
+        return Err(MakerError::Empty(raw.to_string()));
+    }
+    Ok(())
+}
