@@ -250,7 +250,7 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
         let cfg = Config::load(&Config::path_in(dir))?;
         let api = api::ApiOptions::from_settings(&cfg.node);
         let (node, events) = Node::start(dir, cfg).await?;
-        api::serve(node.clone(), &api, dir).await?;
+        api::serve(node.clone(), &api, dir, None).await?;
         let n = node.clone();
         let mut stop = stop_rx.clone();
         loops.push(tokio::spawn(async move {

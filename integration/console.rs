@@ -1,0 +1,513 @@
+//! The officer console in headless Chromium, driven through WebDriver
+//! (chromedriver), against real nodes: a 3-State federation where KE traces a
+//! pistol made in DE, exported to NG and stolen there from the police.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`: `scripts/setup-browser.sh`
+//! installs them (CI runs it from `.ci/run`). Each step saves a screenshot in
+//! the test's temporary directory (set `CONSOLE_SCREENSHOTS=DIR` to keep
+//! copies, as README's pictures were made).
+
+mod common;
+mod fed;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use fed::*;
+use serde_json::{Value, json};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// chromedriver on a free loopback port, stopped on drop.
+struct Driver {
+    child: Child,
+    url: String,
+    profiles: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    fn start() -> Driver {
+        for bin in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(bin).exists(),
+                "{bin} is missing: the console's browser tests need Debian's chromium and chromium-driver; run scripts/setup-browser.sh (as root) to install them"
+            );
+        }
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let url = format!("http://127.0.0.1:{port}");
+        wait_for("chromedriver to listen", WAIT, || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        Driver {
+            child,
+            url,
+            profiles: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A new browser: its own profile, a 1366x768 window, no network but
+    /// loopback (the background services would try the internet).
+    async fn browser(&self, name: &str) -> Client {
+        let profile = self.profiles.path().join(name);
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--disable-extensions",
+                    "--window-size=1366,768", "--lang=en-GB",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a chromium session through chromedriver")
+    }
+}
+
+/// Where a node serves its console.
+fn console_url(n: &FedNode) -> String {
+    let addr = wait_for("console.addr", WAIT, || {
+        std::fs::read_to_string(n.dir.join("console.addr")).ok()
+    });
+    format!("http://{}/console", addr.trim())
+}
+
+async fn shot(c: &Client, dir: &Path, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+    if let Ok(keep) = std::env::var("CONSOLE_SCREENSHOTS") {
+        let _ = std::fs::create_dir_all(&keep);
+        let _ = std::fs::write(PathBuf::from(keep).join(format!("{name}.png")), &png);
+    }
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let e = c.find(Locator::Css(css)).await.expect(css);
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .expect(css)
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Signs in with the one-time password and chooses a new one.
+async fn first_sign_in(c: &Client, base: &str, name: &str, otp: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    fill(c, "#name", name).await;
+    fill(c, "#password", otp).await;
+    click(c, "#sign-in").await;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#password-form"))
+        .await
+        .expect("the one-time password leads to the password page");
+    fill(c, "#current", otp).await;
+    fill(c, "#new", "correct horse battery staple").await;
+    fill(c, "#again", "correct horse battery staple").await;
+    click(c, "#change-password").await;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("form.filters"))
+        .await
+        .expect("after the password, the trace list");
+}
+
+fn officer(n: &FedNode, name: &str, role: &str) -> String {
+    let v = n.json(&["officer", "add", name, "--role", role]);
+    v["password"].as_str().unwrap().to_string()
+}
+
+fn specs() -> Vec<NodeSpec> {
+    let story = |serial: &str, confidential: bool| {
+        (
+            format!(
+                r#"{{"id":"DE-{serial}","marking":{{"manufacturer":"Carl Walther","country":"DE","serial":"{serial}","imports":[{{"country":"NG","year":2012}}]}},"category":"pistol","events":[{{"date":"2011-05-03","kind":"manufactured","holder":"manufacturer"}},{{"date":"2012-02-20","kind":"exported","counterpart":"NG","reference":"REF-CANARY-DE"}}]}}"#
+            ),
+            format!(
+                r#"{{"id":"NG-{serial}","marking":{{"manufacturer":"Walther","country":"DE","serial":"{serial}","imports":[{{"country":"NG","year":2012}}]}},"category":"pistol","confidential":{confidential},"events":[{{"date":"2012-03-14","kind":"imported","counterpart":"DE","holder":"state_police"}},{{"date":"2019-07-30","kind":"stolen","holder":"state_police","note":"NOTE-CANARY-NG"}}]}}"#
+            ),
+        )
+    };
+    let (de1, ng1) = story("WC1001", false);
+    let (de2, ng2) = story("WC2002", true);
+    vec![
+        NodeSpec::member("DE", vec![de1, de2]),
+        NodeSpec::member("NG", vec![ng1, ng2]),
+        NodeSpec::member("KE", vec![]),
+    ]
+}
+
+/// The whole console path: sign in, trace through the form, the chain on the
+/// timeline and the map, the point of diversion; a reviewer's approval
+/// updating the requester's open page; Arabic right to left; a wrong
+/// password refused and audited; a form without its token refused; an
+/// officer kept out of the inbox; nothing confidential rendered elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_traces_a_weapon_in_the_console_and_a_reviewer_answers() {
+    let driver = Driver::start();
+    let fed = Federation::start_with(specs(), |n| {
+        if n.state == "NG" {
+            std::fs::write(n.dir.join("policy.toml"), "[review]\nconfidential = true\n").unwrap();
+        }
+    });
+    fed.wait_subscribed("KE", "tracenet/1/prefix/DE/CARLWALTHER", &["DE", "NG"]);
+    let shots = tempfile::tempdir().unwrap();
+    let (ke, ng) = (fed.node("KE"), fed.node("NG"));
+    let (ke_url, ng_url) = (console_url(ke), console_url(ng));
+    let mut ke_pages: Vec<String> = Vec::new();
+    let mut ng_pages: Vec<String> = Vec::new();
+
+    // KE's officer signs in and traces the first pistol through the form.
+    let otp = officer(ke, "amina.diallo", "officer");
+    let amina = driver.browser("amina").await;
+    amina.goto(&format!("{ke_url}/login")).await.unwrap();
+    shot(&amina, shots.path(), "01-sign-in").await;
+    first_sign_in(&amina, &ke_url, "amina.diallo", &otp).await;
+    amina.goto(&format!("{ke_url}/traces/new")).await.unwrap();
+    fill(&amina, "#maker", "Walther").await;
+    fill(&amina, "#country", "DE").await;
+    fill(&amina, "#serial", "WC1001").await;
+    fill(&amina, "input[name=import]", "NG:2012").await;
+    for (sel, v) in [
+        ("#category", "pistol"),
+        ("#ground", "seized_in_crime"),
+        ("#use", "criminal_investigation"),
+    ] {
+        amina
+            .find(Locator::Css(sel))
+            .await
+            .unwrap()
+            .select_by_value(v)
+            .await
+            .unwrap();
+    }
+    fill(&amina, "#case", "CASE-CANARY-KE").await;
+    fill(&amina, "#note", "NOTE-CANARY-KE").await;
+    shot(&amina, shots.path(), "02-trace-form").await;
+    click(&amina, "#send-trace").await;
+
+    // The hit: both holders answered, signatures verified, the chain on the
+    // timeline and on the map, the point of diversion in one sentence.
+    amina
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#diversion"))
+        .await
+        .expect("the point of diversion appears");
+    let diversion = text(&amina, "#diversion").await;
+    assert!(
+        diversion.contains("NG")
+            && diversion.contains("the police")
+            && diversion.contains("stolen"),
+        "{diversion}"
+    );
+    amina
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(
+            r#"#holders li.holder-answered[data-state="DE"]"#,
+        ))
+        .await
+        .expect("DE answered");
+    let events = amina
+        .find_all(Locator::Css("#timeline li.event"))
+        .await
+        .unwrap();
+    let kinds: Vec<String> = futures::future::join_all(events.iter().map(|e| e.text()))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+    for (k, word) in kinds
+        .iter()
+        .zip(["manufactured", "exported", "imported", "stolen"])
+    {
+        assert!(k.contains(word), "{kinds:?}");
+    }
+    let badges = amina
+        .find_all(Locator::Css("#answers .badge-ok"))
+        .await
+        .unwrap();
+    assert_eq!(badges.len(), 2, "two verified answers");
+    assert!(
+        amina
+            .find(Locator::Css(r#"#map path.diversion[data-country="NG"]"#))
+            .await
+            .is_ok(),
+        "NG marked on the map"
+    );
+    let stops = amina.find_all(Locator::Css("#map g.stop")).await.unwrap();
+    assert_eq!(stops.len(), 2, "DE then NG on the map");
+    let first_trace = amina.current_url().await.unwrap().to_string();
+    shot(&amina, shots.path(), "03-trace-answered").await;
+    ke_pages.push(amina.source().await.unwrap());
+
+    // An officer has no inbox: no link, and the page itself is refused.
+    assert!(
+        amina
+            .find(Locator::Css(r#"a[href="/console/inbox"]"#))
+            .await
+            .is_err()
+    );
+    amina.goto(&format!("{ke_url}/inbox")).await.unwrap();
+    let refused = text(&amina, "#problem").await;
+    assert!(refused.contains("role does not allow"), "{refused}");
+    shot(&amina, shots.path(), "04-inbox-refused").await;
+
+    // A form without its CSRF token is refused, and nothing is sent.
+    amina.goto(&format!("{ke_url}/traces/new")).await.unwrap();
+    amina
+        .execute(
+            "document.querySelector('#trace-form input[name=_csrf]').remove();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    fill(&amina, "#maker", "Walther").await;
+    fill(&amina, "#country", "DE").await;
+    fill(&amina, "#serial", "WC9999").await;
+    click(&amina, "#send-trace").await;
+    let refused = text(&amina, "#problem").await;
+    assert!(refused.contains("security token"), "{refused}");
+    let sent = ke.json(&["trace", "list"]);
+    assert_eq!(sent.as_array().unwrap().len(), 1, "{sent:#}");
+
+    // The second pistol's NG record is confidential: NG's reviewer decides.
+    amina.goto(&format!("{ke_url}/traces/new")).await.unwrap();
+    fill(&amina, "#maker", "Walther").await;
+    fill(&amina, "#country", "DE").await;
+    fill(&amina, "#serial", "WC2002").await;
+    fill(&amina, "input[name=import]", "NG:2012").await;
+    click(&amina, "#send-trace").await;
+    amina
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(
+            r#"#holders li.holder-acknowledged[data-state="NG"]"#,
+        ))
+        .await
+        .expect("NG acknowledges: a person decides there");
+    assert!(amina.find(Locator::Css("#diversion")).await.is_err());
+    let second_trace = amina.current_url().await.unwrap().to_string();
+
+    // A wrong password at NG's console is refused and audited.
+    let otp = officer(ng, "kofi.mensah", "reviewer");
+    let kofi = driver.browser("kofi").await;
+    kofi.goto(&format!("{ng_url}/login")).await.unwrap();
+    fill(&kofi, "#name", "kofi.mensah").await;
+    fill(&kofi, "#password", "not-the-password").await;
+    click(&kofi, "#sign-in").await;
+    let wrong = text(&kofi, "#login-error").await;
+    assert_eq!(wrong, "Wrong name or password.");
+    let audit = ng.json(&["audit", "show"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "sign_in_refused"
+                && e["officer"] == "kofi.mensah"
+                && e["rule"] == "wrong_password"),
+        "{audit:#}"
+    );
+
+    // The reviewer approves; KE's open page updates by itself.
+    first_sign_in(&kofi, &ng_url, "kofi.mensah", &otp).await;
+    kofi.goto(&format!("{ng_url}/inbox")).await.unwrap();
+    let item = kofi
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(r#"article.item[data-pending="true"]"#))
+        .await
+        .expect("the request waits in NG's inbox");
+    let shown = item.text().await.unwrap();
+    assert!(shown.contains("KE") && shown.contains("WC2002"), "{shown}");
+    shot(&kofi, shots.path(), "05-inbox").await;
+    ng_pages.push(kofi.source().await.unwrap());
+    kofi.find(Locator::Css("article.item .approve-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    kofi.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("article.item p.decided"))
+        .await
+        .expect("the decision is shown");
+    ng_pages.push(kofi.source().await.unwrap());
+    let audit = ng.json(&["audit", "show"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "decision" && e["officer"] == "kofi.mensah"),
+        "the decision names the reviewer: {audit:#}"
+    );
+    // No reload here: the page's script brings the answer in.
+    amina
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#diversion"))
+        .await
+        .expect("KE's page shows NG's answer without a reload");
+    assert_eq!(amina.current_url().await.unwrap().to_string(), second_trace);
+    let status = text(&amina, "#trace-status").await;
+    assert_eq!(status, "answered");
+    shot(&amina, shots.path(), "06-answer-arrived").await;
+    ke_pages.push(amina.source().await.unwrap());
+
+    // Arabic, right to left, with translated labels and code lists.
+    amina.goto(&first_trace).await.unwrap();
+    amina
+        .find(Locator::Css("#lang-select"))
+        .await
+        .unwrap()
+        .select_by_value("ar")
+        .await
+        .unwrap();
+    click(&amina, "form.lang button").await;
+    amina
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(r#"html[dir="rtl"][lang="ar"]"#))
+        .await
+        .expect("the page turns right to left");
+    let h2 = text(&amina, "#timeline").await;
+    assert!(h2.contains("صُنع") && h2.contains("سُرق"), "{h2}");
+    let diversion = text(&amina, "#diversion").await;
+    assert!(diversion.contains("نقطة التحويل"), "{diversion}");
+    let nav = text(&amina, "header nav").await;
+    assert!(nav.contains("عمليات التعقّب"), "{nav}");
+    shot(&amina, shots.path(), "07-arabic").await;
+    ke_pages.push(amina.source().await.unwrap());
+    // The choice stays with the officer.
+    let officers = ke.json(&["officer", "list"]);
+    assert_eq!(officers[0]["lang"], "ar", "{officers:#}");
+    for p in ["/traces", "/alerts", "/registry", "/reports", "/federation"] {
+        amina.goto(&format!("{ke_url}{p}")).await.unwrap();
+        ke_pages.push(amina.source().await.unwrap());
+    }
+
+    amina.close().await.unwrap();
+    kofi.close().await.unwrap();
+
+    // Canaries: KE's console shows KE's case and no other State's national
+    // text; NG's console shows NG's record to NG's reviewer only.
+    let owners = |text: &str| -> Vec<String> {
+        text.match_indices("-CANARY-")
+            .filter_map(|(i, m)| text.get(i + m.len()..i + m.len() + 2).map(str::to_string))
+            .collect()
+    };
+    let ke_text = ke_pages.join("\n");
+    assert!(
+        ke_text.contains("CASE-CANARY-KE"),
+        "KE's own case is shown to KE"
+    );
+    for o in owners(&ke_text) {
+        assert_eq!(o, "KE", "{o}'s national text in KE's console");
+    }
+    for o in owners(&ng_pages.join("\n")) {
+        assert_eq!(o, "NG", "{o}'s national text in NG's console");
+    }
+    // The officers' names never leave their node.
+    for n in &fed.nodes {
+        n.signal("TERM");
+    }
+    for n in &fed.nodes {
+        wait_for("the node to stop", WAIT, || {
+            (!n.dir.join("api.addr").exists()).then_some(())
+        });
+    }
+    for n in &fed.nodes {
+        let everything = files_text(&n.dir);
+        if n.state != "KE" {
+            assert!(
+                !everything.contains("amina.diallo"),
+                "KE's officer named in {}",
+                n.state
+            );
+            assert!(
+                !everything.contains("CANARY-KE"),
+                "KE's case in {}",
+                n.state
+            );
+        }
+        if n.state != "NG" {
+            assert!(
+                !everything.contains("kofi.mensah"),
+                "NG's reviewer named in {}",
+                n.state
+            );
+        }
+    }
+    for f in ["01-sign-in", "03-trace-answered", "05-inbox", "07-arabic"] {
+        let png = std::fs::read(shots.path().join(format!("{f}.png"))).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{f}: {} bytes",
+            png.len()
+        );
+    }
+}
+
+/// Every file under `dir`, as (lossy) text.
+fn files_text(dir: &Path) -> String {
+    let mut out = String::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(b) = std::fs::read(&p) {
+                out += &String::from_utf8_lossy(&b);
+            }
+        }
+    }
+    out
+}
