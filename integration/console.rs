@@ -511,3 +511,354 @@ fn files_text(dir: &Path) -> String {
     }
     out
 }
+
+/// One HTTP/1.1 exchange with the console, as a browser would make it.
+struct Http {
+    status: u16,
+    /// Lower-cased, for header checks.
+    head: String,
+    /// As sent (cookie values are case-sensitive).
+    raw_head: String,
+    body: String,
+}
+
+fn http(addr: &str, method: &str, path: &str, cookie: &str, kind: &str, body: &[u8]) -> Http {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the console");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !cookie.is_empty() {
+        req += &format!("Cookie: {cookie}\r\n");
+    }
+    if !kind.is_empty() {
+        req += &format!("Content-Type: {kind}\r\n");
+    }
+    req += "\r\n";
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let resp = String::from_utf8_lossy(&resp).into_owned();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    Http {
+        status: head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0),
+        head: head.to_ascii_lowercase(),
+        raw_head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+impl Http {
+    fn cookie(&self) -> String {
+        self.raw_head
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: "))
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_else(|| panic!("no cookie: {}", self.head))
+            .to_string()
+    }
+
+    fn csrf(&self) -> String {
+        let i = self.body.find(r#"name="_csrf" value=""#).expect("a form");
+        let rest = &self.body[i + r#"name="_csrf" value=""#.len()..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+
+    fn location(&self) -> String {
+        self.raw_head
+            .lines()
+            .find_map(|l| l.strip_prefix("location: "))
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+fn form(fields: &[(&str, &str)]) -> Vec<u8> {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
+}
+
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+const URLENCODED: &str = "application/x-www-form-urlencoded";
+
+/// Without a browser: the console on a listener of its own, its headers and
+/// cookie flags, CSRF on raw posts, the sign-in lock and its audit, account
+/// management and a registry import from the console with its rejected
+/// line, and a reset from the CLI ending the officer's session.
+#[test]
+fn the_console_guards_its_forms_sessions_and_accounts() {
+    let fed = Federation::start(vec![NodeSpec {
+        node_config: "console_listen = \"127.0.0.1:0\"\nconsole_secure_cookies = true",
+        ..NodeSpec::member("KE", vec![])
+    }]);
+    let ke = fed.node("KE");
+    let addr = wait_for("console.addr", WAIT, || {
+        std::fs::read_to_string(ke.dir.join("console.addr")).ok()
+    });
+    let addr = addr.trim();
+    // Not on the API's listener when it has its own.
+    let (status, _) = common::http_get(&ke.dir, "/console/login", true);
+    assert_eq!(status, 404);
+
+    let login = http(addr, "GET", "/console/login", "", "", b"");
+    assert_eq!(login.status, 200);
+    for h in [
+        "content-security-policy: default-src 'none'; script-src 'self'",
+        "x-frame-options: deny",
+        "x-content-type-options: nosniff",
+        "cache-control: no-store",
+    ] {
+        assert!(login.head.contains(h), "{h}: {}", login.head);
+    }
+    let set_cookie = login
+        .head
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .unwrap()
+        .to_string();
+    for flag in ["httponly", "samesite=strict", "secure", "path=/console"] {
+        assert!(set_cookie.contains(flag), "{set_cookie}");
+    }
+    assert!(!login.body.contains("<script>"), "no inline script");
+    let (cookie, csrf) = (login.cookie(), login.csrf());
+
+    // A post without the token, or with another, changes nothing.
+    let otp = officer(ke, "chief", "admin");
+    for body in [
+        form(&[("name", "chief"), ("password", &otp)]),
+        form(&[("_csrf", "forged"), ("name", "chief"), ("password", &otp)]),
+    ] {
+        let r = http(addr, "POST", "/console/login", &cookie, URLENCODED, &body);
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert!(!r.head.contains("set-cookie"));
+    }
+    // Nor without a session at all.
+    let r = http(
+        addr,
+        "POST",
+        "/console/login",
+        "",
+        URLENCODED,
+        &form(&[("_csrf", &csrf)]),
+    );
+    assert_eq!(r.status, 403);
+
+    // Five failures lock a name, and each refusal is audited.
+    for _ in 0..5 {
+        let r = http(
+            addr,
+            "POST",
+            "/console/login",
+            &cookie,
+            URLENCODED,
+            &form(&[
+                ("_csrf", &csrf),
+                ("name", "intruder"),
+                ("password", "guess"),
+            ]),
+        );
+        assert_eq!(r.status, 401);
+    }
+    let r = http(
+        addr,
+        "POST",
+        "/console/login",
+        &cookie,
+        URLENCODED,
+        &form(&[
+            ("_csrf", &csrf),
+            ("name", "intruder"),
+            ("password", "guess"),
+        ]),
+    );
+    assert_eq!(r.status, 429, "{}", r.body);
+    let audit = ke.json(&["audit", "show"]);
+    let refused: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "sign_in_refused" && e["officer"] == "intruder")
+        .collect();
+    assert_eq!(refused.len(), 6, "{audit:#}");
+    assert_eq!(refused[5]["rule"], "locked");
+    assert_eq!(refused[0]["rule"], "unknown_officer");
+
+    // The admin signs in (new session id), changes the one-time password.
+    let r = http(
+        addr,
+        "POST",
+        "/console/login",
+        &cookie,
+        URLENCODED,
+        &form(&[("_csrf", &csrf), ("name", "chief"), ("password", &otp)]),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/console/password");
+    let cookie2 = r.cookie();
+    assert_ne!(cookie2, cookie, "a new session id at sign-in");
+    let page = http(addr, "GET", "/console/traces", &cookie2, "", b"");
+    assert_eq!(
+        page.location(),
+        "/console/password",
+        "the one-time password must go first"
+    );
+    let page = http(addr, "GET", "/console/password", &cookie2, "", b"");
+    let csrf2 = page.csrf();
+    assert_ne!(csrf2, csrf, "a new token at sign-in");
+    let r = http(
+        addr,
+        "POST",
+        "/console/password",
+        &cookie2,
+        URLENCODED,
+        &form(&[
+            ("_csrf", &csrf2),
+            ("current", &otp),
+            ("new", "short"),
+            ("again", "short"),
+        ]),
+    );
+    assert_eq!(r.status, 400);
+    let r = http(
+        addr,
+        "POST",
+        "/console/password",
+        &cookie2,
+        URLENCODED,
+        &form(&[
+            ("_csrf", &csrf2),
+            ("current", &otp),
+            ("new", "a long enough phrase"),
+            ("again", "a long enough phrase"),
+        ]),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    // Accounts from the console: the one-time password shown once.
+    let r = http(
+        addr,
+        "POST",
+        "/console/officers",
+        &cookie2,
+        URLENCODED,
+        &form(&[
+            ("_csrf", &csrf2),
+            ("name", "amina.diallo"),
+            ("role", "officer"),
+        ]),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains(r#"id="one-time-password""#), "{}", r.body);
+    let listed = ke.json(&["officer", "list"]);
+    assert!(listed.to_string().contains("amina.diallo"), "{listed:#}");
+    let r = http(
+        addr,
+        "POST",
+        "/console/officers",
+        &cookie2,
+        URLENCODED,
+        &form(&[
+            ("_csrf", &csrf2),
+            ("name", "bad name!"),
+            ("role", "officer"),
+        ]),
+    );
+    assert_eq!(r.status, 400);
+
+    // A registry import from the console: two records, one rejected line.
+    let file = format!(
+        "{}\n{{\"id\":\"KE-2\",\"marking\":{{\"manufacturer\":\"Norinco\",\"country\":\"CN\",\"serial\":\"\"}}}}\n{}\n",
+        record(
+            "KE-1",
+            "Norinco",
+            "CN",
+            "56001",
+            &[],
+            r#"{"date":"2015-01-01","kind":"manufactured","holder":"manufacturer"}"#
+        ),
+        record(
+            "KE-3",
+            "Norinco",
+            "CN",
+            "56003",
+            &[],
+            r#"{"date":"2015-01-01","kind":"manufactured","holder":"manufacturer"}"#
+        ),
+    );
+    let boundary = "tracenetboundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\njsonl\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ke-records.jsonl\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+    body.extend_from_slice(file.as_bytes());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let kind = format!("multipart/form-data; boundary={boundary}");
+    let r = http(
+        addr,
+        "POST",
+        "/console/registry/import",
+        &cookie2,
+        &kind,
+        &body,
+    );
+    assert_eq!(r.status, 403, "an upload without its token");
+    let r = http(
+        addr,
+        "POST",
+        &format!("/console/registry/import?_csrf={csrf2}"),
+        &cookie2,
+        &kind,
+        &body,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let job = r.location();
+    let done = wait_for("the import to finish", WAIT, || {
+        let p = http(addr, "GET", &job, &cookie2, "", b"");
+        p.body.contains(r#"id="import-counts""#).then_some(p.body)
+    });
+    assert!(
+        done.contains("2 added") && done.contains("1 rejected"),
+        "{done}"
+    );
+    assert!(
+        done.contains(r#"id="rejected""#) && done.contains("<td>2</td>"),
+        "the rejected line is listed: {done}"
+    );
+    let stats = ke.json(&["registry", "stats"]);
+    assert_eq!(stats["records"], 2, "{stats:#}");
+    assert!(
+        std::fs::read_dir(ke.dir.join("tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "the upload is deleted after the import"
+    );
+
+    // A reset from the CLI ends the admin's session at its next request.
+    ke.cli(&["officer", "reset", "chief"]);
+    let r = http(addr, "GET", "/console/traces", &cookie2, "", b"");
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), "/console/login");
+}

@@ -77,7 +77,10 @@ impl Lang {
         };
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 && !(self == Lang::Es && digits.len() <= 4) {
+            if i > 0
+                && (digits.len() - i).is_multiple_of(3)
+                && !(self == Lang::Es && digits.len() <= 4)
+            {
                 out += sep;
             }
             out.push(match self {

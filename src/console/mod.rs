@@ -8,7 +8,9 @@
 //! With JavaScript off everything works but the live update of a trace page.
 
 pub mod i18n;
+mod imports;
 pub mod map;
+mod officers;
 mod pages;
 mod review;
 pub mod session;
@@ -41,6 +43,8 @@ pub struct Console {
     pub sessions: Sessions,
     /// Cookies marked `Secure` (the console is served behind TLS).
     pub secure: bool,
+    /// Registry imports started here.
+    pub imports: imports::Jobs,
 }
 
 pub type Shared = Arc<Console>;
@@ -68,6 +72,7 @@ pub fn router(node: Node, opts: &ConsoleOptions) -> Result<Router, accounts::Acc
         node,
         sessions: Sessions::new(opts.idle),
         secure: opts.secure_cookies,
+        imports: imports::Jobs::default(),
     });
     Ok(Router::new()
         .route("/", get(pages::home))
@@ -87,10 +92,15 @@ pub fn router(node: Node, opts: &ConsoleOptions) -> Result<Router, accounts::Acc
         .route("/alerts", get(review::alerts))
         .route("/registry", get(review::registry))
         .route("/registry/records/{id}", get(review::record))
+        .route("/registry/import", post(imports::start))
+        .route("/registry/imports/{id}", get(imports::show))
         .route("/reports", get(review::reports))
         .route("/reports.csv", get(review::reports_csv))
         .route("/federation", get(review::federation))
         .route("/federation/verify", post(review::verify_audit))
+        .route("/officers", get(officers::list).post(officers::add))
+        .route("/officers/{name}/reset", post(officers::reset))
+        .route("/officers/{name}/remove", post(officers::remove))
         .route("/assets/{file}", get(assets))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(console.clone(), csrf_guard))
@@ -127,6 +137,25 @@ async fn csrf_guard(State(c): State<Shared>, req: Request, next: Next) -> Respon
         return next.run(req).await;
     }
     let session = session_of(&c, req.headers());
+    // A file upload carries its token in the query (`?_csrf=`): its body is
+    // streamed to disk by the handler, not read here.
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if multipart {
+        let token = req
+            .uri()
+            .query()
+            .and_then(|q| form_field(&Bytes::copy_from_slice(q.as_bytes()), "_csrf"));
+        let ok = matches!((&session, token), (Some(s), Some(t)) if session::csrf_matches(s, &t));
+        if !ok {
+            tracing::warn!(path = %req.uri().path(), "console upload refused: its CSRF token is missing or wrong");
+            return pages::problem(&c, session.as_ref(), StatusCode::FORBIDDEN, "error-csrf");
+        }
+        return next.run(req).await;
+    }
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_FORM).await {
         Ok(b) => b,
@@ -232,34 +261,34 @@ impl Allowed {
     }
 }
 
-pub fn allow(c: &Console, headers: &HeaderMap, need: Role) -> Result<Allowed, Response> {
+pub fn allow(c: &Console, headers: &HeaderMap, need: Role) -> Result<Allowed, Box<Response>> {
     let Some(s) = session_of(c, headers) else {
-        return Err(Redirect::to("/console/login").into_response());
+        return Err(Box::new(Redirect::to("/console/login").into_response()));
     };
     let Some(o) = s.officer.clone() else {
-        return Err(Redirect::to("/console/login").into_response());
+        return Err(Box::new(Redirect::to("/console/login").into_response()));
     };
     // An account removed or reset (`tracenet officer`) ends its sessions at
     // their next request, and a role changed takes effect at once.
     let role = match c.officers.get(&o.name) {
-        Ok(Some(a)) if !(a.must_change && !o.must_change) => a.role,
+        Ok(Some(a)) if !a.must_change || o.must_change => a.role,
         _ => {
             c.sessions.end(&s.id);
-            return Err(Redirect::to("/console/login").into_response());
+            return Err(Box::new(Redirect::to("/console/login").into_response()));
         }
     };
     let o = session::Officer { role, ..o };
     if o.must_change {
-        return Err(Redirect::to("/console/password").into_response());
+        return Err(Box::new(Redirect::to("/console/password").into_response()));
     }
     if o.role < need {
         tracing::warn!(officer = %o.name, role = o.role.word(), "console page refused: it needs the {} role", need.word());
-        return Err(pages::problem(
+        return Err(Box::new(pages::problem(
             c,
             Some(&s),
             StatusCode::FORBIDDEN,
             "error-role",
-        ));
+        )));
     }
     Ok(Allowed {
         name: o.name,

@@ -36,6 +36,10 @@ impl Nav {
         }
     }
 
+    pub fn admin(&self) -> bool {
+        self.role.is_some_and(|r| r >= Role::Admin)
+    }
+
     pub fn reviewer(&self) -> bool {
         self.role.is_some_and(|r| r >= Role::Reviewer)
     }
@@ -110,7 +114,7 @@ pub async fn not_found(State(c): State<Shared>, headers: HeaderMap) -> Response 
 pub async fn home(State(c): State<Shared>, headers: HeaderMap) -> Response {
     match allow(&c, &headers, Role::Officer) {
         Ok(_) => Redirect::to("/console/traces").into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -288,19 +292,17 @@ struct Password {
     first: bool,
 }
 
-fn signed_in(c: &super::Console, headers: &HeaderMap) -> Result<(Session, Officer), Response> {
-    let s = session_of(c, headers).ok_or_else(|| Redirect::to("/console/login").into_response())?;
-    let o = s
-        .officer
-        .clone()
-        .ok_or_else(|| Redirect::to("/console/login").into_response())?;
+fn signed_in(c: &super::Console, headers: &HeaderMap) -> Result<(Session, Officer), Box<Response>> {
+    let login = || Box::new(Redirect::to("/console/login").into_response());
+    let s = session_of(c, headers).ok_or_else(login)?;
+    let o = s.officer.clone().ok_or_else(login)?;
     Ok((s, o))
 }
 
 pub async fn password_form(State(c): State<Shared>, headers: HeaderMap) -> Response {
     let (s, o) = match signed_in(&c, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     render(&Password {
         t: Tr::new(s.lang),
@@ -317,7 +319,7 @@ pub async fn password(
 ) -> Response {
     let (s, o) = match signed_in(&c, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let f = Fields::parse(&body);
     let raw = |k: &str| {

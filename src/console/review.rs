@@ -100,7 +100,7 @@ fn local_matches(c: &super::Console, q: &TraceQuery, t: &Tr) -> Vec<LocalMatch> 
 pub async fn inbox(State(c): State<Shared>, headers: HeaderMap) -> Response {
     let a = match allow(&c, &headers, Role::Reviewer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = a.tr();
     let c2 = c.clone();
@@ -206,7 +206,7 @@ async fn decide(
 ) -> Response {
     let a = match allow(&c, &headers, Role::Reviewer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let f = Fields::parse(&body);
     let result = if approve {
@@ -287,7 +287,7 @@ struct Alerts {
 pub async fn alerts(State(c): State<Shared>, headers: HeaderMap) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = a.tr();
     let node = c.node.clone();
@@ -355,7 +355,7 @@ pub async fn registry(
 ) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = a.tr();
     let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
@@ -459,7 +459,7 @@ pub async fn record(
 ) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = a.tr();
     let Some(reg) = c.node.registry().cloned() else {
@@ -593,7 +593,7 @@ async fn report_of(c: &super::Console) -> Option<crate::node::report::Report> {
 pub async fn reports(State(c): State<Shared>, headers: HeaderMap) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = a.tr();
     let Some(r) = report_of(&c).await else {
@@ -630,11 +630,10 @@ pub async fn reports(State(c): State<Shared>, headers: HeaderMap) -> Response {
         })
         .collect();
     let (answer_times, times_height) = bars(&times);
-    let hit_rate = if r.traces_sent > 0 {
-        format!("{} %", t.num(r.traces_answered * 100 / r.traces_sent))
-    } else {
-        "–".into()
-    };
+    let hit_rate = (r.traces_answered * 100)
+        .checked_div(r.traces_sent)
+        .map(|p| format!("{} %", t.num(p)))
+        .unwrap_or_else(|| "–".into());
     let figures = vec![
         (t.t("report-hit-rate"), hit_rate),
         (t.t("report-sdg-traced"), t.num(r.sdg_16_4_2.traced)),
@@ -658,7 +657,7 @@ pub async fn reports(State(c): State<Shared>, headers: HeaderMap) -> Response {
 pub async fn reports_csv(State(c): State<Shared>, headers: HeaderMap) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(r) = report_of(&c).await else {
         return problem(
@@ -770,7 +769,7 @@ async fn federation_page(
 pub async fn federation(State(c): State<Shared>, headers: HeaderMap) -> Response {
     match allow(&c, &headers, Role::Officer) {
         Ok(a) => federation_page(&c, &a, None).await,
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -778,7 +777,7 @@ pub async fn federation(State(c): State<Shared>, headers: HeaderMap) -> Response
 pub async fn verify_audit(State(c): State<Shared>, headers: HeaderMap) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = a.tr();
     let node = c.node.clone();

@@ -74,7 +74,7 @@ pub async fn list(
 ) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = a.tr();
     let want_status = q.get("status").cloned().unwrap_or_default();
@@ -106,7 +106,7 @@ pub async fn list(
             );
         }
     };
-    views.sort_by(|x, y| y.created_at.cmp(&x.created_at));
+    views.sort_by_key(|v| std::cmp::Reverse(v.created_at));
     let rows = views
         .iter()
         .filter(|v| want_status.is_empty() || status_code(v.status) == want_status)
@@ -255,7 +255,7 @@ fn form_page(
 pub async fn form(State(c): State<Shared>, headers: HeaderMap) -> Response {
     match allow(&c, &headers, Role::Officer) {
         Ok(a) => form_page(&c, &a, FormValues::default(), None, StatusCode::OK),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -268,7 +268,7 @@ pub async fn send(
 ) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = a.tr();
     let f = Fields::parse(&body);
@@ -705,7 +705,7 @@ fn trace_problem(c: &super::Console, a: &super::Allowed, e: NodeError) -> Respon
 pub async fn show(State(c): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = a.tr();
     let v = match view_of(&c, &id).await {
@@ -769,7 +769,7 @@ pub async fn show(State(c): State<Shared>, headers: HeaderMap, Path(id): Path<St
 pub async fn live(State(c): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = a.tr();
     match view_of(&c, &id).await {
@@ -788,7 +788,7 @@ pub async fn retry(
 ) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match c.node.retry(&id).await {
         Ok(_) => Redirect::to(&format!("/console/traces/{id}")).into_response(),
@@ -810,7 +810,7 @@ pub async fn evidence(
 ) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let node = c.node.clone();
     let i = id.clone();
