@@ -26,9 +26,15 @@ pub enum OfficerCommand {
     List,
     /// A new one-time password for an account (a forgotten password); signs
     /// the officer out.
-    Reset { name: String },
+    Reset {
+        /// The account's name, as `tracenet officer list` shows it.
+        name: String,
+    },
     /// Remove an account; signs the officer out. The last admin stays.
-    Remove { name: String },
+    Remove {
+        /// The account's name, as `tracenet officer list` shows it.
+        name: String,
+    },
 }
 
 fn offline_change<T>(
