@@ -283,6 +283,14 @@ async fn an_officer_traces_a_weapon_in_the_console_and_a_reviewer_answers() {
     assert_eq!(stops.len(), 2, "DE then NG on the map");
     let first_trace = amina.current_url().await.unwrap().to_string();
     shot(&amina, shots.path(), "03-trace-answered").await;
+    amina
+        .execute(
+            "document.getElementById('timeline').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&amina, shots.path(), "03b-chain-and-map").await;
     ke_pages.push(amina.source().await.unwrap());
 
     // An officer has no inbox: no link, and the page itself is refused.

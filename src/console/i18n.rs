@@ -182,6 +182,25 @@ impl Tr {
         if s == id { code.replace('_', " ") } else { s }
     }
 
+    /// Where an event's counterpart stands: `to NG` for an export or a
+    /// transfer, `from DE` for an import, `with X` otherwise.
+    pub fn counterpart(
+        &self,
+        kind: crate::model::EventKind,
+        c: Option<crate::model::CountryCode>,
+    ) -> String {
+        use crate::model::EventKind as K;
+        let Some(c) = c else {
+            return String::new();
+        };
+        let id = match kind {
+            K::Exported | K::Transferred => "event-to",
+            K::Imported => "event-from",
+            _ => "event-with",
+        };
+        self.t1(id, "state", c)
+    }
+
     /// A count written the language's way.
     pub fn num(&self, n: impl TryInto<u64>) -> String {
         self.lang.number(n.try_into().unwrap_or(0))

@@ -523,7 +523,7 @@ pub async fn record(
                     .holder
                     .map(|h| t.code("held-by", h.as_str()))
                     .unwrap_or_default(),
-                counterpart: e.counterpart.map(|c| c.to_string()).unwrap_or_default(),
+                counterpart: t.counterpart(e.kind, e.counterpart),
                 reference: e
                     .reference
                     .as_ref()

@@ -582,7 +582,7 @@ fn live_of(t: &Tr, v: &TraceView) -> Live {
             date: t.event_date(&l.date),
             kind: t.code("event", l.kind.as_str()),
             state: l.state.to_string(),
-            counterpart: l.counterpart.map(|c| c.to_string()).unwrap_or_default(),
+            counterpart: t.counterpart(l.kind, l.counterpart),
             holder: holder_category(t, l.holder),
             source: match l.answer {
                 Some(i) => t.tn(

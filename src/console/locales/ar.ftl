@@ -371,3 +371,7 @@ officers-not-yourself = لا يمكنك حذف حسابك.
 role-officer = ضابط
 role-reviewer = مراجع
 role-admin = مسؤول
+
+event-to = إلى { $state }
+event-from = من { $state }
+event-with = مع { $state }

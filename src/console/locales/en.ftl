@@ -372,3 +372,7 @@ officers-not-yourself = You cannot remove your own account.
 role-officer = officer
 role-reviewer = reviewer
 role-admin = admin
+
+event-to = to { $state }
+event-from = from { $state }
+event-with = with { $state }

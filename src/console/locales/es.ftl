@@ -371,3 +371,7 @@ officers-not-yourself = No puede eliminar su propia cuenta.
 role-officer = oficial
 role-reviewer = revisor
 role-admin = administrador
+
+event-to = a { $state }
+event-from = desde { $state }
+event-with = con { $state }

@@ -371,3 +371,7 @@ officers-not-yourself = Vous ne pouvez pas supprimer votre propre compte.
 role-officer = officier
 role-reviewer = réviseur
 role-admin = administrateur
+
+event-to = vers { $state }
+event-from = en provenance de { $state }
+event-with = avec { $state }
