@@ -560,6 +560,8 @@ struct Reports {
     chart_height: u32,
     answer_times: Vec<Bar>,
     times_height: u32,
+    months: Vec<Bar>,
+    months_height: u32,
 }
 
 fn bars(items: &[(String, f64, String)]) -> (Vec<Bar>, u32) {
@@ -630,6 +632,37 @@ pub async fn reports(State(c): State<Shared>, headers: HeaderMap) -> Response {
         })
         .collect();
     let (answer_times, times_height) = bars(&times);
+    // Traces sent per month, the last twelve months that had any.
+    let node = c.node.clone();
+    let sent: Vec<u64> = tokio::task::spawn_blocking(move || {
+        node.traces()
+            .map(|ts| ts.iter().map(|t| t.created_at).collect())
+            .unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default();
+    let mut per_month: std::collections::BTreeMap<(i32, u8), u64> = Default::default();
+    for at in sent {
+        if let Ok(d) = time::OffsetDateTime::from_unix_timestamp(at as i64) {
+            *per_month
+                .entry((d.year(), u8::from(d.month())))
+                .or_default() += 1;
+        }
+    }
+    let recent: Vec<(String, f64, String)> = per_month
+        .iter()
+        .rev()
+        .take(12)
+        .rev()
+        .map(|((y, m), n)| {
+            (
+                format!("{} {}", t.t(&format!("month-{m}")), y),
+                *n as f64,
+                t.num(*n),
+            )
+        })
+        .collect();
+    let (months, months_height) = bars(&recent);
     let hit_rate = (r.traces_answered * 100)
         .checked_div(r.traces_sent)
         .map(|p| format!("{} %", t.num(p)))
@@ -650,6 +683,8 @@ pub async fn reports(State(c): State<Shared>, headers: HeaderMap) -> Response {
         chart_height,
         answer_times,
         times_height,
+        months,
+        months_height,
     })
 }
 

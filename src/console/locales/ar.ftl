@@ -375,3 +375,4 @@ role-admin = مسؤول
 event-to = إلى { $state }
 event-from = من { $state }
 event-with = مع { $state }
+reports-per-month = عمليات التعقّب المرسلة شهريًا

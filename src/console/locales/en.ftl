@@ -376,3 +376,4 @@ role-admin = admin
 event-to = to { $state }
 event-from = from { $state }
 event-with = with { $state }
+reports-per-month = Traces sent per month

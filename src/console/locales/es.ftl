@@ -375,3 +375,4 @@ role-admin = administrador
 event-to = a { $state }
 event-from = desde { $state }
 event-with = con { $state }
+reports-per-month = Rastreos enviados por mes

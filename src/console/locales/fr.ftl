@@ -375,3 +375,4 @@ role-admin = administrateur
 event-to = vers { $state }
 event-from = en provenance de { $state }
 event-with = avec { $state }
+reports-per-month = Traçages envoyés par mois
