@@ -671,45 +671,66 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
     );
     assert_eq!(r.status, 403);
 
-    // Five failures lock a name, and each refusal is audited.
-    for _ in 0..5 {
-        let r = http(
+    // Five wrong passwords lock an account's name; each is audited, and
+    // the lock once.
+    officer(ke, "target", "officer");
+    let attempt = |name: &str, password: &str| {
+        http(
             addr,
             "POST",
             "/console/login",
             &cookie,
             URLENCODED,
-            &form(&[
-                ("_csrf", &csrf),
-                ("name", "intruder"),
-                ("password", "guess"),
-            ]),
-        );
-        assert_eq!(r.status, 401);
+            &form(&[("_csrf", &csrf), ("name", name), ("password", password)]),
+        )
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("target", "guess").status, 401);
     }
-    let r = http(
-        addr,
-        "POST",
-        "/console/login",
-        &cookie,
-        URLENCODED,
-        &form(&[
-            ("_csrf", &csrf),
-            ("name", "intruder"),
-            ("password", "guess"),
-        ]),
-    );
-    assert_eq!(r.status, 429, "{}", r.body);
+    for _ in 0..3 {
+        assert_eq!(attempt("target", "guess").status, 429);
+    }
+    // Made-up names: the same answer, never a lock or a wait for real
+    // accounts, and neither the name typed (perhaps a password) nor one entry
+    // per attempt in the audit log or the log.
+    for i in 0..60 {
+        let r = attempt(&format!("MySecretPassw0rd{i}"), "x");
+        assert_eq!(r.status, 401, "{}", r.body);
+    }
     let audit = ke.json(&["audit", "show"]);
-    let refused: Vec<&Value> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "sign_in_refused" && e["officer"] == "intruder")
-        .collect();
-    assert_eq!(refused.len(), 6, "{audit:#}");
-    assert_eq!(refused[5]["rule"], "locked");
-    assert_eq!(refused[0]["rule"], "unknown_officer");
+    let refused = |f: &dyn Fn(&Value) -> bool| -> Vec<Value> {
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "sign_in_refused" && f(e))
+            .cloned()
+            .collect()
+    };
+    let target = refused(&|e| e["officer"] == "target");
+    let rules: Vec<&str> = target.iter().map(|e| e["rule"].as_str().unwrap()).collect();
+    assert_eq!(
+        rules,
+        [
+            "wrong_password",
+            "wrong_password",
+            "wrong_password",
+            "wrong_password",
+            "wrong_password",
+            "locked"
+        ],
+        "{audit:#}"
+    );
+    let made_up = refused(&|e| e["officer"].is_null());
+    assert!(
+        (1..=3).contains(&made_up.len()),
+        "made-up names tallied, not one entry each: {made_up:#?}"
+    );
+    let text = audit.to_string() + &ke.log();
+    assert!(
+        !text.contains("MySecretPassw0rd"),
+        "a typed name was recorded"
+    );
 
     // The admin signs in (new session id), changes the one-time password.
     let r = http(
@@ -815,10 +836,6 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
     );
     let boundary = "tracenetboundary";
     let mut body = Vec::new();
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\njsonl\r\n")
-            .as_bytes(),
-    );
     body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ke-records.jsonl\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
     body.extend_from_slice(file.as_bytes());
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
@@ -864,9 +881,155 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
         "the upload is deleted after the import"
     );
 
-    // A reset from the CLI ends the admin's session at its next request.
-    ke.cli(&["officer", "reset", "chief"]);
+    // An upload over axum's default 2 MiB body limit is taken (the
+    // console's own bound is 2 GiB).
+    let big: String = (0..12_000)
+        .map(|i| {
+            record(
+                &format!("KE-B{i:05}"),
+                "Norinco",
+                "CN",
+                &format!("B{i:06}"),
+                &[],
+                r#"{"date":"2015-01-01","kind":"manufactured","holder":"manufacturer","note":"a note long enough to make this file larger than two mebibytes in all"}"#,
+            ) + "\n"
+        })
+        .collect();
+    assert!(big.len() > 2 << 20, "{}", big.len());
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jsonl\"\r\n\r\n").as_bytes());
+    body.extend_from_slice(big.as_bytes());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = http(
+        addr,
+        "POST",
+        &format!("/console/registry/import?_csrf={csrf2}"),
+        &cookie2,
+        &kind,
+        &body,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let job = r.location();
+    let done = wait_for(
+        "the large import to finish",
+        Duration::from_secs(120),
+        || {
+            let p = http(addr, "GET", &job, &cookie2, "", b"");
+            p.body.contains(r#"id="import-counts""#).then_some(p.body)
+        },
+    );
+    assert!(done.contains("12,000 added"), "{done}");
+
+    // The registry page's title is its title (the admin's upload form, with
+    // its token, is in the page, not in the tab).
+    let page = http(addr, "GET", "/console/registry", &cookie2, "", b"");
+    let title = &page.body[page.body.find("<title>").unwrap()..page.body.find("</title>").unwrap()];
+    assert!(
+        !title.contains("form") && !title.contains(&csrf2),
+        "{title}"
+    );
+    // The address the node prints opens the console.
+    let r = http(addr, "GET", "/console/", &cookie2, "", b"");
+    assert_eq!((r.status, r.location().as_str()), (303, "/console"));
+    // The language form goes back only to this console's pages.
+    for back in [
+        "/console/a%0Ab",
+        "//evil.example/x",
+        "https://evil.example/",
+    ] {
+        let r = http(
+            addr,
+            "POST",
+            "/console/lang",
+            &cookie2,
+            URLENCODED,
+            &form(&[
+                ("_csrf", &csrf2),
+                ("lang", "fr"),
+                ("back", &urldecode_once(back)),
+            ]),
+        );
+        assert_eq!(r.status, 303, "{back}: {}", r.body);
+        assert_eq!(r.location(), "/console/traces", "{back}");
+    }
+    // A flood of anonymous page loads signs nobody out.
+    for _ in 0..(1_024 + 100) {
+        http(addr, "GET", "/console/login", "", "", b"");
+    }
     let r = http(addr, "GET", "/console/traces", &cookie2, "", b"");
+    assert_eq!(r.status, 200, "still signed in: {}", r.location());
+
+    // Guessing the current password on the password page is a sign-in
+    // attempt: audited, and five wrong ones end the session.
+    for i in 0..5 {
+        let r = http(
+            addr,
+            "POST",
+            "/console/password",
+            &cookie2,
+            URLENCODED,
+            &form(&[
+                ("_csrf", &csrf2),
+                ("current", &format!("guess{i}")),
+                ("new", "another long phrase"),
+                ("again", "another long phrase"),
+            ]),
+        );
+        assert!(
+            r.status == 400 || r.location() == "/console/login",
+            "{}",
+            r.status
+        );
+    }
+    let r = http(addr, "GET", "/console/traces", &cookie2, "", b"");
+    assert_eq!(r.location(), "/console/login", "the session ended");
+    let audit = ke.json(&["audit", "show"]);
+    let guesses = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["officer"] == "chief" && e["outcome"] == "password change")
+        .count();
+    assert_eq!(guesses, 6, "five wrong passwords and the lock: {audit:#}");
+
+    // A reset from the CLI ends an admin's session at its next request.
+    let otp = ke.json(&["officer", "reset", "target"])["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let _ = otp;
+    ke.cli(&["officer", "add", "deputy", "--role", "admin"]);
+    let login = http(addr, "GET", "/console/login", "", "", b"");
+    let (c3, t3) = (login.cookie(), login.csrf());
+    let deputy_otp = ke.json(&["officer", "reset", "deputy"])["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = http(
+        addr,
+        "POST",
+        "/console/login",
+        &c3,
+        URLENCODED,
+        &form(&[
+            ("_csrf", &t3),
+            ("name", "deputy"),
+            ("password", &deputy_otp),
+        ]),
+    );
+    assert_eq!(r.location(), "/console/password");
+    let c3 = r.cookie();
+    assert_eq!(
+        http(addr, "GET", "/console/password", &c3, "", b"").status,
+        200
+    );
+    ke.cli(&["officer", "reset", "deputy"]);
+    let r = http(addr, "GET", "/console/password", &c3, "", b"");
     assert_eq!(r.status, 303);
     assert_eq!(r.location(), "/console/login");
+}
+
+/// `%0A` in a test's table, as a form would carry the character.
+fn urldecode_once(s: &str) -> String {
+    s.replace("%0A", "\n")
 }

@@ -102,7 +102,7 @@ pub async fn serve(
     };
     let mut app = routes::router(node, token);
     if let Some(pages) = pages {
-        app = axum::Router::new().nest("/console", pages).merge(app);
+        app = mount(pages).merge(app);
         write_private(
             &data_dir.join(CONSOLE_ADDR_FILE),
             bound.to_string().as_bytes(),
@@ -133,9 +133,19 @@ pub async fn serve_pages(
         header_timeout: opts.header_timeout,
         max_connections: opts.max_connections,
     };
-    let app = axum::Router::new().nest("/console", pages);
-    tokio::spawn(server::accept_loop(listener, app, limits));
+    tokio::spawn(server::accept_loop(listener, mount(pages), limits));
     Ok(bound)
+}
+
+/// The console's pages at `/console`, and `/console/` (the address the node
+/// prints) sent there.
+fn mount(pages: axum::Router) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/console/",
+            axum::routing::get(|| async { axum::response::Redirect::to("/console") }),
+        )
+        .nest("/console", pages)
 }
 
 async fn bind_loopback(addr: &str) -> Result<tokio::net::TcpListener, ApiError> {

@@ -107,7 +107,7 @@ pub async fn start(State(c): State<Shared>, headers: HeaderMap, mut form: Multip
             Some(e.to_string()),
         );
     }
-    let path = tmp_dir.join(format!("console-import-{id}"));
+    let mut path = tmp_dir.join(format!("console-import-{id}"));
     let (mut file_name, mut format, mut delimiter, mut encoding, mut written) =
         (String::new(), None, None, None, 0u64);
     let bad = |detail: String| {
@@ -134,8 +134,19 @@ pub async fn start(State(c): State<Shared>, headers: HeaderMap, mut form: Multip
                     .file_name()
                     .unwrap_or("upload")
                     .chars()
+                    .filter(|c| !c.is_control())
                     .take(120)
                     .collect();
+                // The importer tells the format by the name's extension: the
+                // temporary file keeps the upload's, when it is one it reads.
+                let ext = std::path::Path::new(&file_name)
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_ascii_lowercase)
+                    .filter(|e| matches!(e.as_str(), "jsonl" | "json" | "ndjson" | "csv"));
+                if let Some(ext) = ext {
+                    path.set_extension(ext);
+                }
                 let mut out = match tokio::fs::File::create(&path).await {
                     Ok(f) => f,
                     Err(e) => {
@@ -218,6 +229,10 @@ pub async fn start(State(c): State<Shared>, headers: HeaderMap, mut form: Multip
     if file_name.is_empty() || written == 0 {
         let _ = tokio::fs::remove_file(&path).await;
         return bad(a.tr().t("import-no-file"));
+    }
+    if format.is_none() && crate::registry::import::ImportFormat::from_path(&path).is_none() {
+        let _ = tokio::fs::remove_file(&path).await;
+        return bad(a.tr().t("import-choose-format"));
     }
     let options = (|| -> Result<ImportOptions, String> {
         Ok(ImportOptions {
@@ -307,7 +322,10 @@ pub async fn start(State(c): State<Shared>, headers: HeaderMap, mut form: Multip
                 }
                 Ok(s)
             }
-            Ok(Err(e)) => Err(e.to_string()),
+            // The upload's name, not the temporary file's path.
+            Ok(Err(e)) => Err(e
+                .to_string()
+                .replace(&path.display().to_string(), &j.file_name)),
             Err(e) => Err(e.to_string()),
         };
         *j.done.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);

@@ -92,7 +92,12 @@ pub fn router(node: Node, opts: &ConsoleOptions) -> Result<Router, accounts::Acc
         .route("/alerts", get(review::alerts))
         .route("/registry", get(review::registry))
         .route("/registry/records/{id}", get(review::record))
-        .route("/registry/import", post(imports::start))
+        .route(
+            "/registry/import",
+            post(imports::start).layer(axum::extract::DefaultBodyLimit::max(
+                imports::MAX_UPLOAD as usize + MAX_FORM,
+            )),
+        )
         .route("/registry/imports/{id}", get(imports::show))
         .route("/reports", get(review::reports))
         .route("/reports.csv", get(review::reports_csv))
@@ -123,7 +128,9 @@ async fn security_headers(mut r: Response) -> Response {
     );
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    // The console's own pages only (the language form returns to the page it
+    // was on, with its query); nothing links elsewhere.
+    set(h, header::REFERRER_POLICY, "same-origin");
     if !h.contains_key(header::CACHE_CONTROL) {
         set(h, header::CACHE_CONTROL, "no-store");
     }
@@ -271,7 +278,7 @@ pub fn allow(c: &Console, headers: &HeaderMap, need: Role) -> Result<Allowed, Bo
     // An account removed or reset (`tracenet officer`) ends its sessions at
     // their next request, and a role changed takes effect at once.
     let role = match c.officers.get(&o.name) {
-        Ok(Some(a)) if !a.must_change || o.must_change => a.role,
+        Ok(Some(a)) if a.password == o.stamp => a.role,
         _ => {
             c.sessions.end(&s.id);
             return Err(Box::new(Redirect::to("/console/login").into_response()));

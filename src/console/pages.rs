@@ -169,20 +169,26 @@ pub async fn login(
             .find(|(k, _)| k == "password")
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
-    let refuse = |rule: &str| {
+    // Only an account's own name is written to the audit log and the log:
+    // what someone typed as a name may be a password, or a forged line.
+    let known = matches!(c.officers.get(&name), Ok(Some(_)));
+    let audit = |rule: &str, officer: Option<String>, outcome: Option<String>| {
         let _ = c.node.record_local(
             AuditKind::SignInRefused,
             NewEntry {
-                officer: Some(name.chars().take(64).collect()),
+                officer,
                 rule: Some(rule.into()),
+                outcome,
                 ..NewEntry::default()
             },
         );
-        tracing::warn!(officer = %name, rule, "console sign-in refused");
     };
-    match c.sessions.admit_attempt(&name) {
+    let wrong = |s: &Session, name: String| {
+        login_page(s, Some(t.t("login-wrong")), name, StatusCode::UNAUTHORIZED)
+    };
+    match c.sessions.admit_attempt(&name, known) {
+        // Audited once, when the name was locked.
         Err(Throttled::Locked(left)) => {
-            refuse("locked");
             let minutes = left.as_secs().div_ceil(60);
             return login_page(
                 &s,
@@ -192,7 +198,18 @@ pub async fn login(
             );
         }
         Err(Throttled::Busy) => {
-            refuse("rate_limited");
+            if let Some(n) = c.sessions.tally("rate_limited") {
+                audit(
+                    "rate_limited",
+                    None,
+                    Some(format!("{n} refused since the last entry")),
+                );
+                tracing::warn!(refused = n, "console sign-ins refused: too many at once");
+            }
+            if !known {
+                // As for any made-up name: nothing tells it apart.
+                return wrong(&s, name);
+            }
             return login_page(
                 &s,
                 Some(t.t("login-busy")),
@@ -207,15 +224,30 @@ pub async fn login(
     let checked = tokio::task::spawn_blocking(move || officers.check(&n, &p)).await;
     let account = match checked {
         Ok(Ok(SignIn::Accepted(a))) => a,
-        Ok(Ok(other)) => {
-            c.sessions.failed(&name);
-            refuse(if matches!(other, SignIn::UnknownOfficer) {
-                "unknown_officer"
-            } else {
-                "wrong_password"
-            });
+        Ok(Ok(SignIn::UnknownOfficer)) => {
+            if let Some(n) = c.sessions.tally("unknown_officer") {
+                audit(
+                    "unknown_officer",
+                    None,
+                    Some(format!("{n} since the last entry")),
+                );
+                tracing::warn!(
+                    refused = n,
+                    "console sign-ins refused: names that are no account"
+                );
+            }
             // The same words whether the name or the password was wrong.
-            return login_page(&s, Some(t.t("login-wrong")), name, StatusCode::UNAUTHORIZED);
+            return wrong(&s, name);
+        }
+        Ok(Ok(SignIn::WrongPassword)) => {
+            let locked = c.sessions.failed(&name);
+            audit("wrong_password", Some(name.clone()), None);
+            tracing::warn!(officer = ?name, "console sign-in refused: wrong password");
+            if locked {
+                audit("locked", Some(name.clone()), None);
+                tracing::warn!(officer = ?name, "console sign-in locked for 15 minutes after 5 wrong passwords");
+            }
+            return wrong(&s, name);
         }
         Ok(Err(e)) => {
             tracing::error!("console sign-in: {e}");
@@ -253,6 +285,7 @@ pub async fn login(
         name: account.name.clone(),
         role: account.role,
         must_change: account.must_change,
+        stamp: account.password.clone(),
     };
     let Some(new) = c.sessions.sign_in(
         &s.id,
@@ -296,6 +329,11 @@ fn signed_in(c: &super::Console, headers: &HeaderMap) -> Result<(Session, Office
     let login = || Box::new(Redirect::to("/console/login").into_response());
     let s = session_of(c, headers).ok_or_else(login)?;
     let o = s.officer.clone().ok_or_else(login)?;
+    // A reset or removal of the account ends its sessions here too.
+    if !matches!(c.officers.get(&o.name), Ok(Some(a)) if a.password == o.stamp) {
+        c.sessions.end(&s.id);
+        return Err(login());
+    }
     Ok((s, o))
 }
 
@@ -345,6 +383,11 @@ pub async fn password(
     if new != again {
         return page(t.t("password-mismatch"));
     }
+    // Checking the current password is a sign-in: the same lock, audited.
+    if c.sessions.admit_attempt(&o.name, true).is_err() {
+        c.sessions.end(&s.id);
+        return Redirect::to("/console/login").into_response();
+    }
     let officers = c.officers.clone();
     let name = o.name.clone();
     let result = tokio::task::spawn_blocking(move || match officers.check(&name, &current)? {
@@ -356,7 +399,14 @@ pub async fn password(
     .await;
     match result {
         Ok(Ok(true)) => {
-            c.sessions.password_changed(&s.id);
+            let stamp = c
+                .officers
+                .get(&o.name)
+                .ok()
+                .flatten()
+                .map(|a| a.password)
+                .unwrap_or_default();
+            c.sessions.password_changed(&s.id, stamp);
             let _ = c.node.record_local(
                 AuditKind::OfficerChanged,
                 NewEntry {
@@ -367,7 +417,26 @@ pub async fn password(
             );
             Redirect::to("/console/traces").into_response()
         }
-        Ok(Ok(false)) => page(t.t("password-current-wrong")),
+        Ok(Ok(false)) => {
+            let locked = c.sessions.failed(&o.name);
+            for rule in std::iter::once("wrong_password").chain(locked.then_some("locked")) {
+                let _ = c.node.record_local(
+                    AuditKind::SignInRefused,
+                    NewEntry {
+                        officer: Some(o.name.clone()),
+                        rule: Some(rule.into()),
+                        outcome: Some("password change".into()),
+                        ..NewEntry::default()
+                    },
+                );
+            }
+            tracing::warn!(officer = ?o.name, "console password change refused: wrong current password");
+            if locked {
+                c.sessions.end_officer(&o.name);
+                return Redirect::to("/console/login").into_response();
+            }
+            page(t.t("password-current-wrong"))
+        }
         Ok(Err(crate::node::officers::AccountError::WeakPassword)) => page(t.t1(
             "password-weak",
             "count",
@@ -395,6 +464,15 @@ pub async fn password(
     }
 }
 
+/// A path this console may send a browser back to: its own, printable
+/// ASCII, no scheme or host, no backslash.
+fn safe_back(b: &str) -> bool {
+    b.starts_with("/console/")
+        && !b.starts_with("/console//")
+        && b.len() <= 2048
+        && b.bytes().all(|c| c.is_ascii_graphic() && c != b'\\')
+}
+
 /// Switches the language: kept in the session, and in the account when
 /// signed in. Returns to the page the form was on (a console path only).
 pub async fn set_lang(
@@ -403,10 +481,18 @@ pub async fn set_lang(
     body: axum::body::Bytes,
 ) -> Response {
     let f = Fields::parse(&body);
-    let back = f
-        .get("back")
-        .filter(|b| b.starts_with("/console/") && !b.starts_with("/console//") && !b.contains('\\'))
-        .unwrap_or_else(|| "/console/".to_string());
+    // Back to the page the form was on, with its query (filters, a search):
+    // the Referer's path when it is this console's, else the form's `back`.
+    let referer = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()));
+    let back = referer
+        .into_iter()
+        .chain(f.get("back"))
+        .find(|b| safe_back(b))
+        .unwrap_or_else(|| "/console/traces".to_string());
     let (Some(s), Some(lang)) = (
         session_of(&c, &headers),
         f.get("lang").and_then(|l| Lang::parse(&l)),

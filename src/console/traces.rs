@@ -168,6 +168,8 @@ pub struct FormValues {
     pub justification: String,
     pub case: String,
     pub note: String,
+    /// Send even if the maker table does not know the maker in that country.
+    pub force: bool,
 }
 
 #[derive(Template)]
@@ -217,8 +219,11 @@ fn form_page(
     let mut makers: Vec<String> = c.node.makers().names();
     makers.sort();
     makers.dedup();
+    // The marks given, and empty inputs for more (at least three in all).
     let mut import_slots = v.imports.clone();
-    import_slots.push(String::new());
+    while import_slots.len() < 3 || import_slots.last().is_some_and(|m| !m.is_empty()) {
+        import_slots.push(String::new());
+    }
     let grounds_all = [
         LegalGround::SeizedInCrime,
         LegalGround::IllicitPossession,
@@ -288,6 +293,7 @@ pub async fn send(
         justification: g("justification"),
         case: g("case"),
         note: g("note"),
+        force: f.get("force").is_some(),
     };
     if v.urgent && v.justification.is_empty() {
         let msg = t.t("trace-justify-urgent");
@@ -296,7 +302,10 @@ pub async fn send(
     // The justification and the model stay with the local case: neither is
     // part of the query's vocabulary.
     let mut note = v.note.clone();
-    for (label, extra) in [("urgent", &v.justification), ("model", &v.model)] {
+    for (label, extra) in [
+        (t.t("trace-justification"), &v.justification),
+        (t.t("trace-model"), &v.model),
+    ] {
         if !extra.is_empty() {
             if !note.is_empty() {
                 note.push('\n');
@@ -318,16 +327,29 @@ pub async fn send(
         timeout_secs: None,
         case: Some(v.case.clone()).filter(|s| !s.is_empty()),
         note: Some(note).filter(|s| !s.is_empty()),
-        force: false,
+        force: v.force,
     };
     let mut trace = match req.into_new_trace() {
         Ok(tr) => tr,
         Err(e) => return form_page(&c, &a, v, Some(e.to_string()), StatusCode::BAD_REQUEST),
     };
-    if let Some(reg) = c.node.registry()
+    if !v.force
+        && let Some(reg) = c.node.registry()
         && let Err(e) = crate::node::check_maker(&reg.makers(), &trace.marking)
     {
-        return form_page(&c, &a, v, Some(e.to_string()), StatusCode::BAD_REQUEST);
+        // The node's words say which makers it knows; the way round is the
+        // form's own checkbox, not the CLI's flag.
+        let msg = e
+            .to_string()
+            .replace(
+                ", or send it anyway with --force (\"force\": true in the API)",
+                ".",
+            )
+            .replace("Correct --maker", "Correct the maker")
+            .replace("correct --country", "correct the country")
+            .replace("--maker ", "");
+        let msg = format!("{msg} {}", t.t("trace-force-hint"));
+        return form_page(&c, &a, v, Some(msg), StatusCode::BAD_REQUEST);
     }
     trace.local.officer = Some(a.name.clone());
     match c.node.send_trace(trace).await {

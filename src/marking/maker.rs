@@ -310,7 +310,7 @@ impl MakerTable {
     /// Every spelling the table knows, as written (the console suggests
     /// them as an officer types a maker).
     pub fn names(&self) -> Vec<String> {
-        self.0.written.iter().map(|(w, _, _)| w.clone()).collect()
+        self.0.written.iter().map(|(_, w, _)| w.clone()).collect()
     }
 
     pub fn knows(&self, raw: &str) -> bool {

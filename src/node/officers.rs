@@ -82,7 +82,7 @@ pub struct OneTimePassword {
 #[non_exhaustive]
 pub enum AccountError {
     #[error(
-        "officer name {0:?}: give 1 to 64 letters, digits, '.', '-' or '_' (it names the officer in the audit log)"
+        "officer name {0:?}: give 1 to 64 ASCII letters, digits, '.', '-' or '_' (it names the officer in the audit log)"
     )]
     BadName(String),
     #[error("officer {0} already exists; `tracenet officer reset {0}` gives a new password")]
@@ -158,12 +158,14 @@ fn one_time_password() -> Result<String, AccountError> {
 }
 
 /// Checks an officer's name: it is written into audit entries and pages.
+/// ASCII only, so that no two accounts look alike (Cyrillic `о` beside
+/// Latin `o`).
 pub fn check_name(name: &str) -> Result<String, AccountError> {
     let n = name.trim();
     let ok = !n.is_empty()
         && n.chars().count() <= 64
         && n.chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
     if ok {
         Ok(n.to_string())
     } else {
@@ -400,7 +402,14 @@ mod tests {
     #[test]
     fn names_are_checked_and_unique_and_the_last_admin_stays() {
         let o = officers();
-        for bad in ["", "a b", "x<script>", &"n".repeat(65)] {
+        for bad in [
+            "",
+            "a b",
+            "x<script>",
+            "оff1",
+            "line\nbreak",
+            &"n".repeat(65),
+        ] {
             assert!(
                 matches!(o.add(bad, Role::Officer, 1), Err(AccountError::BadName(_))),
                 "{bad}"

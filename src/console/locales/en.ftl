@@ -377,3 +377,7 @@ event-to = to { $state }
 event-from = from { $state }
 event-with = with { $state }
 reports-per-month = Traces sent per month
+import-choose-format = The file's name does not say its format (.jsonl or .csv): choose it in the form.
+trace-force = Send even if the maker table does not know this maker in this country
+trace-force-hint = Check the spelling, or tick "Send even if the maker table does not know this maker".
+trace-model-hint = Kept with your case notes on this node; not sent.

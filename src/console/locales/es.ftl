@@ -376,3 +376,7 @@ event-to = a { $state }
 event-from = desde { $state }
 event-with = con { $state }
 reports-per-month = Rastreos enviados por mes
+import-choose-format = El nombre del archivo no indica su formato (.jsonl o .csv): elíjalo en el formulario.
+trace-force = Enviar aunque la tabla de fabricantes no conozca a este fabricante en este país
+trace-force-hint = Revise la ortografía, o marque «Enviar aunque la tabla de fabricantes no conozca a este fabricante».
+trace-model-hint = Se guarda con las notas del caso en este nodo; no se envía.

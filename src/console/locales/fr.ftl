@@ -376,3 +376,7 @@ event-to = vers { $state }
 event-from = en provenance de { $state }
 event-with = avec { $state }
 reports-per-month = Traçages envoyés par mois
+import-choose-format = Le nom du fichier n'indique pas son format (.jsonl ou .csv) : choisissez-le dans le formulaire.
+trace-force = Envoyer même si la table des fabricants ne connaît pas ce fabricant dans ce pays
+trace-force-hint = Vérifiez l'orthographe, ou cochez « Envoyer même si la table des fabricants ne connaît pas ce fabricant ».
+trace-model-hint = Gardé avec les notes de l'affaire sur ce nœud ; non envoyé.
