@@ -343,6 +343,7 @@ async fn run_trace(requester: &DemoNode, t: &DemoTrace) -> anyhow::Result<bool> 
             priority: Priority::Routine,
             timeout_secs: Some(10),
             local: LocalCase::default(),
+            blind: false,
         })
         .await?;
     let asked: Vec<String> = sent

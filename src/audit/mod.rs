@@ -38,6 +38,12 @@ pub enum AuditKind {
     RecordsRemoved,
     /// A newer maker reference table applied (`outcome`: its version).
     MakersInstalled,
+    /// A blind evaluation for another State's blind trace (`outcome`:
+    /// `N elements`; never a marking: the holder cannot know it).
+    BlindEvaluation,
+    /// A blind evaluation refused for the requesting State's budget
+    /// (`outcome`: `N elements`).
+    BlindRefused,
 }
 
 impl AuditKind {
@@ -57,6 +63,8 @@ impl AuditKind {
             AuditKind::RegistryReplaced => "registry replaced",
             AuditKind::RecordsRemoved => "records removed",
             AuditKind::MakersInstalled => "maker table installed",
+            AuditKind::BlindEvaluation => "blind evaluation",
+            AuditKind::BlindRefused => "blind evaluation refused",
         }
     }
 }

@@ -94,6 +94,11 @@ pub struct SendArgs {
     /// of --country.
     #[arg(long)]
     pub force: bool,
+    /// A blind trace: the marking goes only to the States whose keyed filter
+    /// holds it (proto-docs/BLIND.md). --blind=false sends in the clear;
+    /// without the flag, node.blind_by_default decides.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub blind: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +126,13 @@ pub enum TraceCommand {
     /// Send a trace again, straight to every expected State without a final
     /// answer (and to States expected since it was sent).
     Retry {
+        /// The trace's id, as `tracenet trace list` shows it.
+        id: String,
+    },
+    /// Send a blind trace's query in the clear to the States it could not
+    /// be traced blind with (no filter, failed, beyond the bound): your
+    /// choice, since they then read the marking.
+    SendClear {
         /// The trace's id, as `tracenet trace list` shows it.
         id: String,
     },
@@ -294,6 +306,20 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
                 )
             })
         }),
+        Some(TraceCommand::SendClear { id }) => with_client(ctx, async |c| {
+            let t: TraceView = c
+                .post(
+                    &format!("/v1/traces/{id}/send-clear"),
+                    &serde_json::json!({}),
+                )
+                .await?;
+            ctx.emit(&t, |t| {
+                format!(
+                    "trace {} sent in the clear to the States without a filter",
+                    t.id
+                )
+            })
+        }),
         None => send(ctx, args.send),
     }
 }
@@ -319,6 +345,7 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         case: a.case,
         note: a.note,
         force: a.force,
+        blind: a.blind,
     };
     // Refused here, before the node is even asked, if any field is wrong:
     // a usage error, as clap's own.
