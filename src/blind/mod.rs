@@ -9,6 +9,8 @@
 mod budget;
 mod canonical;
 mod filter;
+#[cfg(test)]
+mod inversion_tests;
 mod oprf;
 pub mod vectors;
 

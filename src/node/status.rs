@@ -550,6 +550,7 @@ mod tests {
             own_registry: None,
             nobody_holds: false,
             timeout_secs: None,
+            blind: None,
         }
     }
 

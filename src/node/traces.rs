@@ -329,6 +329,7 @@ mod tests {
             own_registry: None,
             nobody_holds: false,
             timeout_secs: None,
+            blind: None,
         };
         let p = libp2p::PeerId::random();
         let cands = [(cc("DE"), p), (cc("NG"), p), (cc("GH"), p), (cc("ZA"), p)];
