@@ -1,0 +1,252 @@
+//! Blind traces end to end (issue 17, proto-docs/BLIND.md): five States, one
+//! of which holds the weapon. After a blind trace the marking is found in
+//! the data directory, logs and audit of the holder only (and the
+//! requester's), and the trace has the hit, chain and point of diversion
+//! of a clear trace. Then: one `?` found blind within the bound; a `*` or
+//! two `?` refused before sending, for the officer to choose; a holder's
+//! budget stopping an enumeration, audited.
+
+mod common;
+mod fed;
+
+use std::time::Duration;
+
+use fed::*;
+use serde_json::Value;
+
+/// The weapon's serial: the canary. Nothing in it folds (no O, I, L, S, B,
+/// Z, G), so its folded form is the same string.
+const SERIAL: &str = "WX739184";
+
+fn walther(id: &str, serial: &str) -> String {
+    record(
+        id,
+        "Walther",
+        "DE",
+        serial,
+        &[],
+        r#"{"date":"2011-05-03","kind":"manufactured","holder":"manufacturer"},{"date":"2019-07-30","kind":"stolen","holder":"state_police"}"#,
+    )
+}
+
+/// Every file below `dir`, as bytes, with its path.
+fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.push((p, b));
+        }
+    }
+    out
+}
+
+fn holder<'a>(t: &'a Value, fed: &Federation, state: &str) -> &'a Value {
+    let peer = &fed.node(state).peer_id;
+    t["blind"]["holders"]
+        .as_array()
+        .and_then(|h| h.iter().find(|h| h["peer"] == peer.as_str()))
+        .unwrap_or_else(|| panic!("{state} not among the blind holders: {t:#}"))
+}
+
+fn settled(n: &FedNode, id: &str) -> Value {
+    wait_for(
+        &format!("blind trace {id} to settle"),
+        Duration::from_secs(60),
+        || {
+            let t = n.json(&["trace", "show", id]);
+            let all = t["blind"]["holders"]
+                .as_array()?
+                .iter()
+                .all(|h| !matches!(h["outcome"].as_str(), Some("pending" | "unreachable")));
+            let answered = t["status"] == "answered";
+            (all && answered).then_some(t)
+        },
+    )
+}
+
+#[test]
+fn a_blind_trace_reaches_only_the_holder() {
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("NG", vec![]),
+        NodeSpec::member(
+            "DE",
+            vec![walther("DE-1", SERIAL), walther("DE-2", "WX100200")],
+        ),
+        NodeSpec::member("FR", vec![walther("FR-1", "WX500600")]),
+        NodeSpec {
+            // A small budget: an enumeration is stopped by it.
+            node_config: "blind_evaluations_per_hour = 12",
+            ..NodeSpec::member("BE", vec![walther("BE-1", "WX700800")])
+        },
+        NodeSpec::member("KE", vec![walther("KE-1", "WX900100")]),
+    ]);
+    let topic = "tracenet/1/prefix/DE/CARLWALTHER";
+    fed.wait_subscribed("NG", topic, &["DE", "FR", "BE", "KE"]);
+
+    let sent = trace_walther(fed.node("NG"), SERIAL, &["--blind"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let blind = settled(fed.node("NG"), &id);
+    assert_eq!(holder(&blind, &fed, "DE")["outcome"], "hit", "{blind:#}");
+    assert_eq!(holder(&blind, &fed, "DE")["received_marking"], true);
+    for s in ["FR", "BE", "KE"] {
+        let h = holder(&blind, &fed, s);
+        assert_eq!(h["outcome"], "no_hit", "{s}: {blind:#}");
+        assert_eq!(h["received_marking"], false, "{s}");
+        assert!(h["elements"].as_u64().unwrap() >= 1, "{s} was asked blind");
+    }
+    let asked: Vec<&str> = blind["asked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["state"].as_str())
+        .collect();
+    assert_eq!(asked, ["DE"], "only the holder was sent the query");
+
+    // Each holder audited its evaluation, without the marking.
+    for s in ["FR", "KE"] {
+        let audit = fed.node(s).cli(&["--json", "audit", "show"]);
+        assert!(audit.contains("blind_evaluation"), "{s}'s audit: {audit}");
+        assert!(audit.contains("element"), "{s}'s audit: {audit}");
+    }
+    assert!(fed.node("FR").log().contains("blind evaluation"));
+
+    // One `?`: found blind, with at most the bound of evaluations at DE.
+    let q = trace_walther(fed.node("NG"), "WX73918?", &["--blind"]);
+    let qid = q["id"].as_str().unwrap().to_string();
+    let qt = settled(fed.node("NG"), &qid);
+    let de = holder(&qt, &fed, "DE");
+    assert_eq!(de["outcome"], "hit", "{qt:#}");
+    let elements = de["elements"].as_u64().unwrap();
+    assert!((1..=64).contains(&elements), "{elements} evaluations");
+
+    // A `*`, or two `?` over the default alphabet (841 candidates), is not
+    // sent: the officer chooses to send in the clear or not.
+    for serial in ["WX7391*", "WX7391??"] {
+        let o = common::run(
+            &fed.node("NG").dir,
+            &[
+                "trace",
+                "--maker",
+                "walther",
+                "--country",
+                "DE",
+                "--serial",
+                serial,
+                "--category",
+                "pistol",
+                "--ground",
+                "seized_in_crime",
+                "--use",
+                "criminal_investigation",
+                "--blind",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{serial}");
+        let err = common::stderr(&o);
+        assert!(err.contains("--blind=false"), "{serial}: {err}");
+    }
+
+    // Enumerating through BE is stopped by its budget (12 an hour) and audited.
+    let mut refused = false;
+    for i in 0..6 {
+        let t = trace_walther(fed.node("NG"), &format!("WX7{i}000?"), &["--blind"]);
+        let tid = t["id"].as_str().unwrap().to_string();
+        let t = wait_for("BE's outcome", Duration::from_secs(60), || {
+            let t = fed.node("NG").json(&["trace", "show", &tid]);
+            let h = holder(&t, &fed, "BE").clone();
+            (h["outcome"] != "pending").then_some(h)
+        });
+        if t["outcome"] == "refused" {
+            assert!(
+                t["detail"].as_str().unwrap().contains("rate_limited"),
+                "{t}"
+            );
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "BE's budget never refused");
+    let audit = fed.node("BE").cli(&["--json", "audit", "show"]);
+    assert!(audit.contains("blind_refused"), "BE's audit: {audit}");
+
+    // The canaries: the serial is on the requester and the holder only.
+    let logs: Vec<(String, String)> = fed
+        .nodes
+        .iter()
+        .map(|n| (n.state.to_string(), n.log()))
+        .collect();
+    for n in &fed.nodes {
+        n.signal("TERM");
+    }
+    for n in fed.nodes.iter_mut() {
+        if let Some(mut c) = n.child.take() {
+            let _ = c.wait();
+        }
+    }
+    for (state, log) in &logs {
+        if state != "NG" && state != "DE" {
+            assert!(!log.contains(SERIAL), "{state}'s log holds the marking");
+        }
+    }
+    for n in &fed.nodes {
+        if n.state == "NG" || n.state == "DE" {
+            continue;
+        }
+        for (path, bytes) in files(&n.dir) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains(SERIAL) && !text.contains("WX73918"),
+                "the marking is in {}",
+                path.display()
+            );
+        }
+    }
+
+    // A clear trace of the same weapon: same hit, chain and point of diversion.
+    for i in 0..fed.nodes.len() {
+        fed.launch(i);
+    }
+    fed.wait_subscribed("NG", topic, &["DE", "FR", "BE", "KE"]);
+    let clear = trace_walther(fed.node("NG"), SERIAL, &["--blind=false", "--wait", "30"]);
+    assert!(clear.get("blind").is_none(), "{clear:#}");
+    let hits = |t: &Value| -> Vec<String> {
+        let mut v: Vec<String> = t["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["outcome"]["kind"] == "hit" || a["outcome"].get("hit").is_some())
+            .filter_map(|a| a["state"].as_str().map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(hits(&clear), hits(&blind), "{clear:#}\n{blind:#}");
+    assert!(!hits(&blind).is_empty(), "{blind:#}");
+    // The answers are numbered in arrival order: the clear trace's holder
+    // answered after the others' no_hit, the blind one's alone.
+    fn unnumbered(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(k, _)| k.as_str() != "answer")
+                    .map(|(k, v)| (k.clone(), unnumbered(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(unnumbered).collect()),
+            other => other.clone(),
+        }
+    }
+    assert!(!blind["custody"]["chain"].as_array().unwrap().is_empty());
+    assert!(!blind["custody"]["diversion"].is_null(), "{blind:#}");
+    assert_eq!(
+        unnumbered(&clear["custody"]["chain"]),
+        unnumbered(&blind["custody"]["chain"])
+    );
+    assert_eq!(
+        unnumbered(&clear["custody"]["diversion"]),
+        unnumbered(&blind["custody"]["diversion"])
+    );
+}
