@@ -250,3 +250,64 @@ fn a_blind_trace_reaches_only_the_holder() {
         unnumbered(&blind["custody"]["diversion"])
     );
 }
+
+/// A holder without a keyed filter (a node before blind traces) is not sent
+/// the marking: `trace show` names it, and the officer chooses to send the
+/// query in the clear with `trace send-clear`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_without_a_filter_is_left_to_the_officer() {
+    use tracenet::protocol::codec::{Kind, peek_kind};
+    use tracenet::protocol::{Refusal, Reply};
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("NG", vec![]),
+        NodeSpec::member("DE", vec![walther("DE-1", SERIAL)]),
+        NodeSpec {
+            prefixes: &["DE/CARLWALTHER"],
+            ..NodeSpec::member("KE", vec![])
+        },
+    ]);
+    // KE is played in process as an older node: it refuses the blind kinds.
+    fed.node_mut("KE").kill();
+    let older = Reply::Refused(Refusal::UnexpectedKind).encode();
+    let mut ke = Peer::connect_replying(&fed.node("KE").dir, fed.node("NG"), older).await;
+    fed.wait_subscribed("NG", "tracenet/1/prefix/DE/CARLWALTHER", &["DE"]);
+    let sent = trace_walther(fed.node("NG"), SERIAL, &["--blind"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let t = wait_for("KE's outcome", Duration::from_secs(60), || {
+        let t = fed.node("NG").json(&["trace", "show", &id]);
+        (holder(&t, &fed, "KE")["outcome"] == "no_filter"
+            && holder(&t, &fed, "DE")["outcome"] == "hit")
+            .then_some(t)
+    });
+    assert_eq!(holder(&t, &fed, "KE")["received_marking"], false);
+    assert_ne!(
+        t["status"], "answered",
+        "a holder awaits the officer: {t:#}"
+    );
+    // KE was asked for a filter, never sent the query.
+    while let Some(frame) = ke.next_request(Duration::from_secs(1)).await {
+        assert_eq!(peek_kind(&frame), Ok(Kind::BlindRequest));
+    }
+    let text = fed.node("NG").cli(&["trace", "show", &id]);
+    assert!(text.contains("no keyed filter"), "{text}");
+    assert!(
+        text.contains(&format!("tracenet trace send-clear {id}")),
+        "{text}"
+    );
+    // The officer chooses to send it in the clear.
+    let after = fed.node("NG").json(&["trace", "send-clear", &id]);
+    assert_eq!(holder(&after, &fed, "KE")["received_marking"], true);
+    let frame = loop {
+        let f = ke
+            .next_request(Duration::from_secs(30))
+            .await
+            .expect("KE is sent the query");
+        if peek_kind(&f) == Ok(Kind::Query) {
+            break f;
+        }
+    };
+    assert!(String::from_utf8_lossy(&frame).contains(SERIAL));
+    // Nobody else awaits the officer now.
+    let o = common::run(&fed.node("NG").dir, &["trace", "send-clear", &id]);
+    assert!(!o.status.success());
+}

@@ -602,6 +602,15 @@ fn render_trace(t: &TraceView) -> String {
             s += &format!("    {}\n", h.to_text());
         }
     }
+    if let Some(b) = &t.blind {
+        s += &format!(
+            "  blind trace (a ? expands to at most {}):\n",
+            crate::model::count(b.bound as u64, "candidate")
+        );
+        for h in &b.holders {
+            s += &format!("    {}\n", h.to_text(&t.id));
+        }
+    }
     if let Some(c) = &t.local.case {
         s += &format!("  case (local only): {}\n", c.as_str());
     }

@@ -405,7 +405,9 @@ pub fn trace_status(t: &StoredTrace, now: u64, limits: Limits) -> TraceStatus {
     }
     let finals = hs.iter().filter(|h| h.standing.is_final()).count();
     let settled = hs.iter().filter(|h| h.standing.is_settled(now)).count();
-    if finals == hs.len() {
+    // A blind trace with holders still to probe, or left to the officer's
+    // choice, is not answered yet (node::blind).
+    if finals == hs.len() && !super::blind::holders_wait(t) {
         return TraceStatus::Answered;
     }
     if settled == hs.len() || now >= t.deadline {

@@ -57,6 +57,37 @@ pub struct BlindHolder {
     pub at: Option<u64>,
 }
 
+impl BlindHolder {
+    /// One line for `trace show`: the State, its outcome, whether it was
+    /// asked blind and whether it received the marking.
+    pub fn to_text(&self, trace: &str) -> String {
+        let state = self
+            .state
+            .map_or_else(|| "?".to_string(), |s| s.to_string());
+        let asked = if self.elements > 0 {
+            format!(
+                "asked blind ({})",
+                crate::model::count(u64::from(self.elements), "element")
+            )
+        } else {
+            "not asked blind".to_string()
+        };
+        let marking = if self.received_marking {
+            "received the marking"
+        } else {
+            "did not receive the marking"
+        };
+        let mut s = format!("{state:<4} {}: {asked}, {marking}", self.outcome.words());
+        if let Some(d) = &self.detail {
+            s += &format!(" ({d})");
+        }
+        if self.outcome.awaits_officer() && !self.received_marking {
+            s += &format!("; `tracenet trace send-clear {trace}` sends it the query in the clear");
+        }
+        s
+    }
+}
+
 /// Where a holder of a blind trace stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,10 +122,38 @@ impl BlindOutcome {
         )
     }
 
+    /// In words, for people.
+    pub fn words(self) -> &'static str {
+        match self {
+            BlindOutcome::Pending => "not probed yet",
+            BlindOutcome::Unreachable => "unreachable",
+            BlindOutcome::HoldsNothing => "holds nothing under the prefix",
+            BlindOutcome::NoHit => "no hit",
+            BlindOutcome::Hit => "hit",
+            BlindOutcome::NoFilter => "no keyed filter",
+            BlindOutcome::BeyondBound => "beyond the bound",
+            BlindOutcome::Refused => "refused",
+            BlindOutcome::Failed => "failed",
+        }
+    }
+
     /// Whether nothing more happens for it without the officer or a retry.
     pub fn is_settled(self) -> bool {
         !matches!(self, BlindOutcome::Pending | BlindOutcome::Unreachable)
     }
+}
+
+/// Whether a blind trace still has holders to probe, or left to the
+/// officer's choice (no filter, failed, beyond the bound): it is not
+/// answered while they are.
+pub fn holders_wait(t: &super::StoredTrace) -> bool {
+    t.blind.as_ref().is_some_and(|b| {
+        b.holders.iter().any(|h| {
+            !h.outcome.is_settled()
+                || (!h.received_marking
+                    && (h.outcome.awaits_officer() || h.outcome == BlindOutcome::Refused))
+        })
+    })
 }
 
 /// A filter as this node serves it, for one prefix at one generation.
