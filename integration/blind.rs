@@ -307,7 +307,17 @@ async fn a_holder_without_a_filter_is_left_to_the_officer() {
         }
     };
     assert!(String::from_utf8_lossy(&frame).contains(SERIAL));
-    // Nobody else awaits the officer now.
-    let o = common::run(&fed.node("NG").dir, &["trace", "send-clear", &id]);
-    assert!(!o.status.success());
+    // Nobody awaits the officer now: nothing more is sent.
+    let text = fed.node("NG").cli(&["trace", "send-clear", &id]);
+    assert!(text.contains("nothing was sent"), "{text}");
+    while let Some(frame) = ke.next_request(Duration::from_secs(2)).await {
+        assert_ne!(peek_kind(&frame), Ok(Kind::Query), "sent twice");
+    }
+    // A clear trace has nothing to send in the clear.
+    let clear = trace_walther(fed.node("NG"), SERIAL, &["--blind=false"]);
+    let o = common::run(
+        &fed.node("NG").dir,
+        &["trace", "send-clear", clear["id"].as_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
 }

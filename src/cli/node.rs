@@ -307,6 +307,15 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
             })
         }),
         Some(TraceCommand::SendClear { id }) => with_client(ctx, async |c| {
+            // What had the marking before: the text names only those sent now.
+            let before: TraceView = c.get(&format!("/v1/traces/{id}")).await?;
+            let had: Vec<String> = before
+                .blind
+                .iter()
+                .flat_map(|b| &b.holders)
+                .filter(|h| h.received_marking)
+                .map(|h| h.peer.clone())
+                .collect();
             let t: TraceView = c
                 .post(
                     &format!("/v1/traces/{id}/send-clear"),
@@ -314,10 +323,21 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
                 )
                 .await?;
             ctx.emit(&t, |t| {
-                format!(
-                    "trace {} sent in the clear to the States without a filter",
-                    t.id
-                )
+                let sent: Vec<String> = t
+                    .blind
+                    .iter()
+                    .flat_map(|b| &b.holders)
+                    .filter(|h| h.received_marking && !had.contains(&h.peer))
+                    .map(|h| h.state.map_or_else(|| h.peer.clone(), |s| s.to_string()))
+                    .collect();
+                if sent.is_empty() {
+                    format!(
+                        "trace {}: no State awaited your choice; nothing was sent",
+                        t.id
+                    )
+                } else {
+                    format!("trace {} sent in the clear to {}", t.id, sent.join(", "))
+                }
             })
         }),
         None => send(ctx, args.send),

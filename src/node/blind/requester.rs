@@ -25,10 +25,6 @@ use crate::protocol::{Refusal, Reply, TraceQuery, decode_and_verify};
 pub enum SendClearError {
     #[error("trace {0} is not a blind trace: every expected holder was sent its query")]
     NotBlind(String),
-    #[error(
-        "trace {0}: no holder awaits your choice (none without a filter, failed or beyond the bound)"
-    )]
-    NobodyWaiting(String),
 }
 
 /// How one probe ended.
@@ -436,7 +432,7 @@ impl Node {
 
     /// Sends blind trace `id`'s signed query in the clear to every holder
     /// that awaits the officer's choice (no filter, failed, beyond the
-    /// bound): the officer chose so. Returns how many.
+    /// bound): the officer chose so. Returns how many (0: none awaited it).
     pub async fn send_clear(&self, id: &str) -> Result<usize, NodeError> {
         let node = self.clone();
         let i = id.to_string();
@@ -452,11 +448,7 @@ impl Node {
             .filter(|h| h.outcome.awaits_officer() && !h.received_marking)
             .filter_map(|h| h.peer.parse().ok())
             .collect();
-        if chosen.is_empty() {
-            return Err(NodeError::SendClear(SendClearError::NobodyWaiting(
-                id.into(),
-            )));
-        }
+        // Nobody awaits the officer's choice (any more): nothing is sent.
         for peer in &chosen {
             let current = b
                 .holders
