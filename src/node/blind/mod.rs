@@ -23,6 +23,7 @@ use crate::marking::MarkingPrefix;
 use crate::model::CountryCode;
 use crate::protocol::blind::{Element, FilterHeader};
 
+pub use holder::filter_keys_with;
 pub use requester::SendClearError;
 
 /// The seed of the node's OPRF key, beside its signing key.
