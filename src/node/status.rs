@@ -407,8 +407,12 @@ pub fn trace_status(t: &StoredTrace, now: u64, limits: Limits) -> TraceStatus {
     let settled = hs.iter().filter(|h| h.standing.is_settled(now)).count();
     // A blind trace with holders still to probe, or left to the officer's
     // choice, is not answered yet (node::blind).
-    if finals == hs.len() && !super::blind::holders_wait(t) {
+    let blind = super::blind::holders_wait(t);
+    if finals == hs.len() && blind.is_none() {
         return TraceStatus::Answered;
+    }
+    if blind == Some(super::blind::BlindWait::Probing) && now < t.deadline {
+        return TraceStatus::Sent;
     }
     if settled == hs.len() || now >= t.deadline {
         return if finals == 0 && settled == 0 {

@@ -144,17 +144,30 @@ impl BlindOutcome {
     }
 }
 
-/// Whether a blind trace still has holders to probe, or left to the
-/// officer's choice (no filter, failed, beyond the bound): it is not
-/// answered while they are.
-pub fn holders_wait(t: &super::StoredTrace) -> bool {
-    t.blind.as_ref().is_some_and(|b| {
-        b.holders.iter().any(|h| {
-            !h.outcome.is_settled()
-                || (!h.received_marking
-                    && (h.outcome.awaits_officer() || h.outcome == BlindOutcome::Refused))
+/// What a blind trace still waits for, if anything: it is not answered
+/// while it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlindWait {
+    /// Holders not probed yet (or unreachable): the trace waits.
+    Probing,
+    /// Holders left to the officer's choice (no filter, failed, beyond the
+    /// bound) or refused for their budget: partial until the officer acts.
+    Officer,
+}
+
+/// [`BlindWait`] of a trace; `None` for a clear trace or a settled one.
+pub fn holders_wait(t: &super::StoredTrace) -> Option<BlindWait> {
+    let b = t.blind.as_ref()?;
+    if b.holders.iter().any(|h| !h.outcome.is_settled()) {
+        return Some(BlindWait::Probing);
+    }
+    b.holders
+        .iter()
+        .any(|h| {
+            !h.received_marking
+                && (h.outcome.awaits_officer() || h.outcome == BlindOutcome::Refused)
         })
-    })
+        .then_some(BlindWait::Officer)
 }
 
 /// A filter as this node serves it, for one prefix at one generation.
