@@ -25,7 +25,7 @@ impl Registry {
                     .position(|b| *b == 0)
                     .ok_or_else(|| corrupt_index(&k, "no end to the serial key"))?;
                 let key = std::str::from_utf8(&rest[..end])
-                    .map_err(|e| corrupt_index(&k, &e.to_string()))?;
+                    .map_err(|e| corrupt_index(&k, e.to_string()))?;
                 if !out.contains(key) {
                     out.insert(key.to_string());
                 }

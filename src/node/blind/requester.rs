@@ -200,11 +200,12 @@ impl Node {
                 let settled = b.holders.iter().all(|h| h.outcome.is_settled());
                 let none_sent = b.holders.iter().all(|h| !h.received_marking);
                 let none_waits = !b.holders.iter().any(|h| h.outcome.awaits_officer());
-                if send && !t.asked.iter().any(|a| a.peer == peer_s) {
-                    if let Some(s) = state {
-                        t.asked
-                            .push(Asked::new(peer_s.clone(), s, ExpectedBy::BlindHit));
-                    }
+                if send
+                    && !t.asked.iter().any(|a| a.peer == peer_s)
+                    && let Some(s) = state
+                {
+                    t.asked
+                        .push(Asked::new(peer_s.clone(), s, ExpectedBy::BlindHit));
                 }
                 // Every holder answered blind and none hit: settled, nobody
                 // was sent the marking.
