@@ -18,6 +18,22 @@ use serde_json::Value;
 /// Z, G), so its folded form is the same string.
 const SERIAL: &str = "WX739184";
 
+/// Another weapon: made in DE, exported to KE, which records no such
+/// weapon: the chain of custody calls for a follow-up to KE, which a blind
+/// trace probes, never sends the marking.
+const EXPORTED: &str = "WX246810";
+
+fn exported() -> String {
+    record(
+        "DE-3",
+        "Walther",
+        "DE",
+        EXPORTED,
+        &[],
+        r#"{"date":"2011-05-03","kind":"manufactured","holder":"manufacturer"},{"date":"2015-02-20","kind":"exported","counterpart":"KE"}"#,
+    )
+}
+
 fn walther(id: &str, serial: &str) -> String {
     record(
         id,
@@ -73,7 +89,11 @@ fn a_blind_trace_reaches_only_the_holder() {
         NodeSpec::member("NG", vec![]),
         NodeSpec::member(
             "DE",
-            vec![walther("DE-1", SERIAL), walther("DE-2", "WX100200")],
+            vec![
+                walther("DE-1", SERIAL),
+                walther("DE-2", "WX100200"),
+                exported(),
+            ],
         ),
         NodeSpec::member("FR", vec![walther("FR-1", "WX500600")]),
         NodeSpec {
@@ -113,6 +133,17 @@ fn a_blind_trace_reaches_only_the_holder() {
     }
     assert!(fed.node("FR").log().contains("blind evaluation"));
 
+    // A follow-up along the chain of custody (DE exported it to KE) is
+    // probed blind: KE's filter does not hold it, KE is not sent it.
+    let f = trace_walther(fed.node("NG"), EXPORTED, &["--blind"]);
+    let fid = f["id"].as_str().unwrap().to_string();
+    let ft = wait_for("the follow-up to KE", Duration::from_secs(60), || {
+        let t = settled(fed.node("NG"), &fid);
+        (t["followed_up"] == serde_json::json!(["KE"])).then_some(t)
+    });
+    assert_eq!(holder(&ft, &fed, "KE")["received_marking"], false, "{ft:#}");
+    assert_eq!(ft["asked"].as_array().map(Vec::len), Some(1), "{ft:#}");
+
     // One `?`: found blind, with at most the bound of evaluations at DE.
     let q = trace_walther(fed.node("NG"), "WX73918?", &["--blind"]);
     let qid = q["id"].as_str().unwrap().to_string();
@@ -150,7 +181,7 @@ fn a_blind_trace_reaches_only_the_holder() {
     }
 
     // Enumerating through BE is stopped by its budget (12 an hour) and audited.
-    let mut refused = false;
+    let mut refused_id = String::new();
     for i in 0..6 {
         let t = trace_walther(fed.node("NG"), &format!("WX7{i}000?"), &["--blind"]);
         let tid = t["id"].as_str().unwrap().to_string();
@@ -164,14 +195,32 @@ fn a_blind_trace_reaches_only_the_holder() {
                 t["detail"].as_str().unwrap().contains("rate_limited"),
                 "{t}"
             );
-            refused = true;
+            refused_id = tid;
             break;
         }
     }
-    assert!(refused, "BE's budget never refused");
+    assert!(!refused_id.is_empty(), "BE's budget never refused");
     let audit = fed.node("BE").cli(&["--json", "audit", "show"]);
     assert!(audit.contains("blind_refused"), "BE's audit: {audit}");
 
+    // A retry of a settled blind trace has nothing to do: it sends nobody
+    // the marking (a clear retry would ask every expected holder).
+    let o = common::run(&fed.node("NG").dir, &["trace", "retry", &id]);
+    assert!(!o.status.success(), "{}", common::stdout(&o));
+    assert!(
+        common::stderr(&o).contains("nothing to retry"),
+        "{}",
+        common::stderr(&o)
+    );
+    // One with a refused holder probes it again, and asks nobody else.
+    let again = fed.node("NG").json(&["trace", "retry", &refused_id]);
+    assert_eq!(again["asked"], serde_json::json!([]), "{again:#}");
+    let shown = fed.node("NG").json(&["trace", "show", &id]);
+    assert_eq!(
+        shown["asked"].as_array().map(Vec::len),
+        Some(1),
+        "{shown:#}"
+    );
     // The canaries: the serial is on the requester and the holder only.
     let logs: Vec<(String, String)> = fed
         .nodes
@@ -188,7 +237,10 @@ fn a_blind_trace_reaches_only_the_holder() {
     }
     for (state, log) in &logs {
         if state != "NG" && state != "DE" {
-            assert!(!log.contains(SERIAL), "{state}'s log holds the marking");
+            assert!(
+                !log.contains(SERIAL) && !log.contains(EXPORTED),
+                "{state}'s log holds the marking"
+            );
         }
     }
     for n in &fed.nodes {
@@ -198,7 +250,7 @@ fn a_blind_trace_reaches_only_the_holder() {
         for (path, bytes) in files(&n.dir) {
             let text = String::from_utf8_lossy(&bytes);
             assert!(
-                !text.contains(SERIAL) && !text.contains("WX73918"),
+                !text.contains(SERIAL) && !text.contains("WX73918") && !text.contains(EXPORTED),
                 "the marking is in {}",
                 path.display()
             );

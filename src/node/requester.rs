@@ -535,6 +535,10 @@ impl Node {
             let Some(peer) = node.read_members().of_state(state).map(|(p, _)| *p).next() else {
                 return;
             };
+            // A blind trace's follow-up is probed first (node::blind).
+            if node.follow_up_blind(peer, state, &id).await {
+                return;
+            }
             node.ask_and_file(peer, id).await;
         })
     }
@@ -680,6 +684,10 @@ impl Node {
     /// including holders expected since it was sent, and reopens the trace
     /// until a new deadline, within its query's time-to-live.
     pub async fn retry(&self, id: &str) -> Result<StoredTrace, NodeError> {
+        // A blind trace is retried blind: never sent to a holder that did not hit.
+        if let Some(r) = self.retry_blind(id).await {
+            return r;
+        }
         let default_timeout = self.inner.settings.trace_timeout_secs;
         let limits = self.inner.rules.limits;
         let node = self.clone();
@@ -769,11 +777,6 @@ impl Node {
         .await
         .map_err(|e| NodeError::Config(e.to_string()))??;
         self.arm_deadline(t.id.clone(), t.deadline);
-        if t.blind.is_some() {
-            // Blind: only holders that hit (or that the officer chose) are
-            // asked; the others are probed again.
-            self.reprobe(&t);
-        }
         self.index_pending(&t.id, &t.topics);
         for peer in waiting {
             let node = self.clone();

@@ -174,7 +174,11 @@ impl Node {
         match self.build_served(prefix, g, previous) {
             Ok(s) => {
                 let s = Arc::new(s);
-                if let Ok(mut m) = b.served.lock() {
+                // Only held prefixes are kept: a member naming prefixes this
+                // node does not hold cannot grow the map.
+                if s.filter.is_some()
+                    && let Ok(mut m) = b.served.lock()
+                {
                     m.insert(prefix.clone(), s.clone());
                 }
                 Some(s)
