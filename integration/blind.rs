@@ -373,3 +373,65 @@ async fn a_holder_without_a_filter_is_left_to_the_officer() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
 }
+
+/// A holder offline when a blind trace is sent is probed when it comes back,
+/// also after the requester restarted; it is never sent the marking for
+/// having subscribed to the trace's topic.
+#[test]
+fn a_holder_back_online_is_probed_not_sent_the_marking() {
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("NG", vec![]),
+        NodeSpec::member("DE", vec![walther("DE-1", SERIAL)]),
+        NodeSpec {
+            prefixes: &["DE/CARLWALTHER"],
+            ..NodeSpec::member("FR", vec![walther("FR-1", "WX500600")])
+        },
+    ]);
+    let topic = "tracenet/1/prefix/DE/CARLWALTHER";
+    fed.wait_subscribed("NG", topic, &["DE", "FR"]);
+    let index = |fed: &Federation, s: &str| fed.nodes.iter().position(|n| n.state == s).unwrap();
+    let fr_peer = fed.node("FR").peer_id.clone();
+    fed.node_mut("FR").kill();
+    wait_for("NG to see FR gone", Duration::from_secs(30), || {
+        let st = fed.node("NG").json(&["status"]);
+        (!st["net"]["connected"].to_string().contains(&fr_peer)).then_some(())
+    });
+    let sent = trace_walther(fed.node("NG"), SERIAL, &["--blind"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        holder(&sent, &fed, "FR")["outcome"],
+        "unreachable",
+        "{sent:#}"
+    );
+    // NG stops at once (its probe of DE may be cut short) and restarts with
+    // the trace waiting on FR; then FR comes back.
+    let ng = index(&fed, "NG");
+    fed.node_mut("NG").kill();
+    fed.launch(ng);
+    let fr = index(&fed, "FR");
+    fed.launch(fr);
+    let t = wait_for("FR probed", Duration::from_secs(60), || {
+        let t = fed.node("NG").json(&["trace", "show", &id]);
+        let h = holder(&t, &fed, "FR").clone();
+        (h["outcome"] == "no_hit" && holder(&t, &fed, "DE")["outcome"] == "hit").then_some(t)
+    });
+    assert_eq!(holder(&t, &fed, "FR")["received_marking"], false);
+    let asked: Vec<&str> = t["asked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["state"].as_str())
+        .collect();
+    assert_eq!(asked, ["DE"], "{t:#}");
+    fed.node("FR").signal("TERM");
+    if let Some(mut c) = fed.node_mut("FR").child.take() {
+        let _ = c.wait();
+    }
+    for (path, bytes) in files(&fed.node("FR").dir) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SERIAL),
+            "the marking is in {}",
+            path.display()
+        );
+    }
+}

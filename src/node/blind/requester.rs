@@ -104,7 +104,8 @@ impl Node {
     }
 
     /// Probes the holders of this node's pending blind traces that were
-    /// unreachable, now that `peer` is connected.
+    /// unreachable, or not probed yet (a probe cut short by a restart), now
+    /// that `peer` is connected.
     pub(in crate::node) fn probe_waiting(&self, peer: PeerId) {
         let node = self.clone();
         self.spawn(async move {
@@ -123,7 +124,11 @@ impl Node {
                             t.deadline > unix_now()
                                 && t.blind.as_ref().is_some_and(|b| {
                                     b.holders.iter().any(|h| {
-                                        h.peer == p && h.outcome == BlindOutcome::Unreachable
+                                        h.peer == p
+                                            && matches!(
+                                                h.outcome,
+                                                BlindOutcome::Unreachable | BlindOutcome::Pending
+                                            )
                                     })
                                 })
                         })
@@ -198,6 +203,46 @@ impl Node {
                 true
             }
         }
+    }
+
+    /// A member that subscribed to a blind trace's topic while it waits
+    /// becomes one of its holders, to be probed. Returns false for a clear
+    /// trace (the caller adopts it as usual). Blocking.
+    pub(in crate::node) fn adopt_blind(
+        &self,
+        peer: PeerId,
+        state: crate::model::CountryCode,
+        id: &str,
+    ) -> bool {
+        let p = peer.to_string();
+        let mut blind = false;
+        let mut added = false;
+        let r = self.inner.traces.update(id, |t| {
+            let Some(b) = t.blind.as_mut() else { return };
+            blind = true;
+            if !b.holders.iter().any(|h| h.peer == p) {
+                b.holders.push(BlindHolder {
+                    peer: p.clone(),
+                    state: Some(state),
+                    outcome: BlindOutcome::Pending,
+                    detail: None,
+                    elements: 0,
+                    received_marking: false,
+                    at: Some(unix_now()),
+                });
+                t.nobody_holds = false;
+                added = true;
+            }
+        });
+        if let Err(e) = r {
+            self.store_failed(&e.to_string());
+        }
+        if added {
+            let node = self.clone();
+            let id = id.to_string();
+            self.spawn(async move { node.probe(peer, id).await });
+        }
+        blind
     }
 
     /// `trace retry` of a blind trace (`None` for a clear one): holders
