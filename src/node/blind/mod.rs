@@ -7,6 +7,8 @@
 //! The pure parts (OPRF, filters, canonical inputs) are in `crate::blind`.
 
 mod holder;
+mod later;
+mod probe;
 mod requester;
 
 use std::collections::HashMap;
@@ -24,7 +26,7 @@ use crate::model::CountryCode;
 use crate::protocol::blind::{Element, FilterHeader};
 
 pub use holder::filter_keys_with;
-pub use requester::SendClearError;
+pub use later::SendClearError;
 
 /// The seed of the node's OPRF key, beside its signing key.
 pub const OPRF_KEY_FILE: &str = "oprf.key";
