@@ -179,10 +179,11 @@ fn main() {
     );
     println!("  idle resident memory per node: max {max_rss:.0} MiB (all: {rss:.0?})");
 
-    // Blind traces of the same weapons: the first asks each holder's filters
-    // (built then, from its registry) and caches them; then timed.
+    // Blind traces of the same weapons. The first pass builds each holder's
+    // filter of the prefix (from its registry) and fetches it: the cold
+    // figure. The second pass, timed, finds the filters cached.
     let mut cold = Vec::new();
-    for s in samples.iter().take(3) {
+    for s in samples.iter().take(n_traces) {
         let start = Instant::now();
         let _ = trace_as(requester, &s["marking"], start, true);
         cold.push(start.elapsed().as_secs_f64() * 1e3);
@@ -197,13 +198,18 @@ fn main() {
         sent_to.push(t["asked"].as_array().map(|a| a.len()).unwrap_or(0) as f64);
     }
     println!(
-        "  blind trace round trip (filters cached): p50 {:.1} ms, p99 {:.1} ms over {} traces (clear: p50 {:.1} ms, p99 {:.1} ms); the marking reached {:.1} States on average, against {mean_holders:.1} for clear traces; the first blind traces (filters fetched and built): {cold:.0?} ms",
+        "  blind trace round trip, filters cached: p50 {:.1} ms, p99 {:.1} ms over {} traces (clear, same weapons: p50 {:.1} ms, p99 {:.1} ms); the marking reached {:.1} States on average, against {mean_holders:.1} asked by clear traces",
         pct(&mut blind_rtt.clone(), 0.5),
         pct(&mut blind_rtt, 0.99),
         sent_to.len(),
         pct(&mut rtt.clone(), 0.5),
         pct(&mut rtt.clone(), 0.99),
         sent_to.iter().sum::<f64>() / sent_to.len() as f64,
+    );
+    println!(
+        "    first blind trace of each weapon (holders build and serve their filter of the prefix): p50 {:.1} ms, p99 {:.1} ms",
+        pct(&mut cold.clone(), 0.5),
+        pct(&mut cold, 0.99),
     );
 
     // Three-hop chains: made in DE, exported to NG, re-exported to FR, stolen there.
