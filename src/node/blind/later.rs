@@ -330,6 +330,7 @@ impl Node {
                     detail.unwrap_or_else(|| "no filter".into())
                 )),
                 elements: 0,
+                retry_after: None,
             };
             self.set_blind_outcome(id, peer, p, true).await;
             let node = self.clone();

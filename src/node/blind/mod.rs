@@ -200,6 +200,8 @@ pub(super) struct BlindSide {
     /// Bumped when the registry changes: filters built before are stale.
     generation: AtomicU64,
     building: Mutex<()>,
+    /// Prefixes whose filter a request is having built.
+    builds: Mutex<std::collections::HashSet<MarkingPrefix>>,
     budget: Mutex<EvaluationBudget>,
     /// Evaluations at once: one per core.
     evaluating: Arc<Semaphore>,
@@ -223,6 +225,7 @@ impl BlindSide {
             served: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
             building: Mutex::new(()),
+            builds: Mutex::new(Default::default()),
             budget: Mutex::new(EvaluationBudget::new(per_hour)),
             evaluating: Arc::new(Semaphore::new(cores)),
             pins: Mutex::new(HashMap::new()),

@@ -18,6 +18,8 @@ pub(super) struct Probed {
     pub(super) outcome: BlindOutcome,
     pub(super) detail: Option<String>,
     pub(super) elements: u32,
+    /// When the holder said to come back (its budget, a filter being built).
+    pub(super) retry_after: Option<u32>,
 }
 
 impl Probed {
@@ -26,6 +28,7 @@ impl Probed {
             outcome,
             detail: Some(detail.into()),
             elements: 0,
+            retry_after: None,
         }
     }
 }
@@ -71,6 +74,7 @@ impl Node {
                 outcome: BlindOutcome::HoldsNothing,
                 detail: None,
                 elements: 0,
+                retry_after: None,
             };
         };
         let oprf_key = first.header.oprf_key;
@@ -108,6 +112,7 @@ impl Node {
                             },
                             detail: None,
                             elements: 0,
+                            retry_after: None,
                         }
                     }
                     Err(e) => Probed::of(BlindOutcome::Failed, e.to_string()),
@@ -116,10 +121,7 @@ impl Node {
             BlindReply::Refused {
                 refusal,
                 retry_after_secs,
-            } => Probed::of(
-                BlindOutcome::Refused,
-                format!("{refusal}; retry after {retry_after_secs} s (`tracenet trace retry`)"),
-            ),
+            } => refused(refusal, retry_after_secs),
             other => Probed::of(
                 BlindOutcome::Failed,
                 format!("unexpected reply {}", reply_name(&other)),
@@ -142,9 +144,10 @@ impl Node {
         let frame = match self.blind_request(peer, &req).await? {
             BlindReply::Filter(f) => f,
             BlindReply::NoFilter => return Ok(None),
-            BlindReply::Refused { refusal, .. } => {
-                return Err(Probed::of(BlindOutcome::Refused, refusal.to_string()));
-            }
+            BlindReply::Refused {
+                refusal,
+                retry_after_secs,
+            } => return Err(refused(refusal, retry_after_secs)),
             other => {
                 return Err(Probed::of(
                     BlindOutcome::Failed,
@@ -252,5 +255,20 @@ fn reply_name(r: &BlindReply) -> &'static str {
         BlindReply::Stale { .. } => "stale (the filter was rebuilt meanwhile; retry)",
         BlindReply::Evaluated { .. } => "evaluated",
         BlindReply::Refused { .. } => "refused",
+    }
+}
+
+/// A holder's refusal; probed again after `retry_after_secs` (when given and
+/// before the trace's deadline).
+fn refused(refusal: Refusal, retry_after_secs: u32) -> Probed {
+    Probed {
+        outcome: BlindOutcome::Refused,
+        detail: Some(if retry_after_secs > 0 {
+            format!("{refusal}; probed again after {retry_after_secs} s")
+        } else {
+            refusal.to_string()
+        }),
+        elements: 0,
+        retry_after: (retry_after_secs > 0).then_some(retry_after_secs),
     }
 }

@@ -14,6 +14,9 @@ use crate::node::{
 };
 use crate::protocol::{TraceQuery, decode_and_verify};
 
+/// Probes of one holder after it said when to come back.
+const REPROBES: u32 = 30;
+
 impl Node {
     /// Sends a blind trace: checks the bound, signs and stores the query
     /// (never published), then probes each expected holder.
@@ -76,6 +79,23 @@ impl Node {
     /// Probes one holder of blind trace `id`, records the outcome, and on a
     /// hit sends it the signed query.
     pub(super) async fn probe(&self, peer: PeerId, id: String) {
+        self.probe_attempt(peer, id, 0).await;
+    }
+
+    /// [`Node::probe`]; a holder that says when to come back (a filter being
+    /// built, its budget) is probed again then, before the deadline, at
+    /// most [`REPROBES`] times.
+    fn probe_attempt(
+        &self,
+        peer: PeerId,
+        id: String,
+        attempt: u32,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        let node = self.clone();
+        Box::pin(async move { node.probe_once(peer, id, attempt).await })
+    }
+
+    async fn probe_once(&self, peer: PeerId, id: String, attempt: u32) {
         let node = self.clone();
         let i = id.clone();
         let Ok(Ok(t)) = tokio::task::spawn_blocking(move || node.trace(&i)).await else {
@@ -92,9 +112,22 @@ impl Node {
             bump(&self.inner.counters.blind_hits);
         }
         tracing::info!(%peer, trace = %id, outcome = ?p.outcome, detail = p.detail.as_deref().unwrap_or(""), "blind probe");
+        let again = p.retry_after.filter(|_| attempt < REPROBES);
         self.set_blind_outcome(&id, &peer, p, hit).await;
         if hit {
             self.ask_and_file(peer, id).await;
+        } else if let Some(secs) = again
+            && unix_now().saturating_add(u64::from(secs)) < t.deadline
+        {
+            let node = self.clone();
+            let stopping = self.inner.stopping.clone();
+            self.spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(u64::from(secs))) => {}
+                    _ = stopping.cancelled() => return,
+                }
+                node.probe_attempt(peer, id, attempt + 1).await;
+            });
         }
     }
 
