@@ -320,8 +320,13 @@ fn the_demo_runs_its_traces_and_stops() {
     let out = stdout(&o);
     // With --dir, no temporary folder is left behind.
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
-    assert_eq!(out.matches("trace: ").count(), 5, "{out}");
-    assert_eq!(out.matches("status: answered").count(), 5, "{out}");
+    assert_eq!(out.matches("trace: ").count(), 6, "{out}");
+    assert_eq!(out.matches("status: answered").count(), 6, "{out}");
+    // The blind trace: the marking reached the holders only.
+    assert!(
+        out.contains("States that learned the marking: ") && out.contains("hit: asked blind"),
+        "{out}"
+    );
     assert!(
         out.contains("hit [exact match]")
             && out.contains("hit [folded match]")

@@ -409,6 +409,43 @@ async fn an_officer_traces_a_weapon_in_the_console_and_a_reviewer_answers() {
     shot(&amina, shots.path(), "06-answer-arrived").await;
     ke_pages.push(amina.source().await.unwrap());
 
+    // A confidential (blind) trace from the form: the marking goes only to
+    // the holders whose keyed filter holds the weapon; the page says which.
+    amina.goto(&format!("{ke_url}/traces/new")).await.unwrap();
+    fill(&amina, "#maker", "Walther").await;
+    fill(&amina, "#country", "DE").await;
+    fill(&amina, "#serial", "WC1001").await;
+    fill(&amina, "input[name=import]", "NG:2012").await;
+    if !amina
+        .find(Locator::Css("#blind"))
+        .await
+        .unwrap()
+        .is_selected()
+        .await
+        .unwrap()
+    {
+        click(&amina, "#blind").await;
+    }
+    click(&amina, "#send-trace").await;
+    for state in ["DE", "NG"] {
+        amina
+            .wait()
+            .at_most(Duration::from_secs(60))
+            .for_element(Locator::Css(&format!(
+                r#"#blind tr[data-state="{state}"][data-blind="hit"]"#
+            )))
+            .await
+            .unwrap_or_else(|e| panic!("{state} hit blind: {e}"));
+    }
+    amina
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#diversion"))
+        .await
+        .expect("the blind trace finds the point of diversion too");
+    shot(&amina, shots.path(), "06b-blind-trace").await;
+    ke_pages.push(amina.source().await.unwrap());
+
     // Arabic, right to left, with translated labels and code lists.
     amina.goto(&first_trace).await.unwrap();
     amina

@@ -590,6 +590,20 @@ fn the_readme_runs_as_written() {
         .filter(|i| !before.contains(i) && *i != trace_id)
         .collect();
     assert_eq!(urgent.len(), 1, "one urgent trace on KE: {urgent:?}");
+    // A blind trace: DE, which holds the weapon, hits and is sent the query.
+    let known = trace_ids(&ke);
+    r.run(&nat.take("tracenet trace --blind"), &ke);
+    let blind: Vec<String> = trace_ids(&ke)
+        .into_iter()
+        .filter(|i| !known.contains(i))
+        .collect();
+    assert_eq!(blind.len(), 1, "one blind trace on KE: {blind:?}");
+    let b = ke.json(&["trace", "show", &blind[0]]);
+    let de_learned = b["blind"]["holders"].as_array().is_some_and(|h| {
+        h.iter()
+            .any(|h| h["state"] == "DE" && h["outcome"] == "hit" && h["received_marking"] == true)
+    });
+    assert!(de_learned, "KE's blind trace did not reach DE: {b:#}");
     for l in [
         "tracenet trace list",
         "tracenet trace show ID",

@@ -551,6 +551,21 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     );
     covered.extend(["trace show", "trace list", "trace export", "verify"]);
 
+    // A blind trace (proto-docs/BLIND.md): its holders in trace show's blind
+    // section; send-clear with no holder awaiting the officer sends nothing.
+    let b = fed::trace_walther(fed.node("NG"), "WP104233", &["--blind", "--wait", "20"]);
+    c.check("trace", "trace --blind", &b);
+    let bid = b["id"].as_str().unwrap().to_string();
+    let shown = c.read("trace", &ng, &["trace", "show", &bid]);
+    assert!(
+        shown["blind"]["holders"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty()),
+        "{shown:#}"
+    );
+    c.run("trace", &ng, &["trace", "send-clear", &bid]);
+    covered.insert("trace send-clear");
+
     // An urgent trace waits for a person at each holder: approve at DE,
     // refuse at KE; retry meanwhile.
     let urgent = fed::trace_walther(fed.node("NG"), "WP104233", &["--urgent"]);

@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/../fuzz"
 secs="${1:-120}"
 [ $# -gt 0 ] && shift
-targets="${*:-decode_query decode_answer decode_roster roster_file makers_file evidence_bundle stored_record}"
+targets="${*:-decode_query decode_answer decode_roster roster_file makers_file evidence_bundle stored_record blind_request blind_filter blind_oprf}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 for t in $targets; do
     mkdir -p "corpus/$t"

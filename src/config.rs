@@ -128,6 +128,18 @@ pub const RANGES: &[(&str, u64, u64, &str)] = &[
         "per requesting State",
     ),
     (
+        "node.blind_evaluations_per_hour",
+        1,
+        1_000_000,
+        "elements per requesting State",
+    ),
+    (
+        "node.blind_max_candidates",
+        1,
+        crate::protocol::blind::MAX_BLIND_ELEMENTS as u64,
+        "the protocol's bound on one evaluation",
+    ),
+    (
         "node.max_concurrent_queries",
         1,
         settings::MAX_CONCURRENT_QUERIES as u64,
@@ -282,6 +294,11 @@ impl Config {
                 u64::from(n.fuzzy_queries_per_minute),
             ),
             ("node.max_concurrent_queries", u(n.max_concurrent_queries)),
+            (
+                "node.blind_evaluations_per_hour",
+                u64::from(n.blind_evaluations_per_hour),
+            ),
+            ("node.blind_max_candidates", u(n.blind_max_candidates)),
             ("node.trace_ttl_secs", u64::from(n.trace_ttl_secs)),
             ("node.trace_timeout_secs", n.trace_timeout_secs),
             ("node.clock_skew_secs", n.clock_skew_secs),

@@ -58,6 +58,9 @@ struct DemoTrace {
     country: &'static str,
     serial: &'static str,
     imports: &'static [&'static str],
+    /// A blind trace (proto-docs/BLIND.md): the marking only to the States
+    /// whose keyed filter holds it.
+    blind: bool,
 }
 
 const TRACES: &[DemoTrace] = &[
@@ -67,6 +70,7 @@ const TRACES: &[DemoTrace] = &[
         country: "DE",
         serial: "WP104233",
         imports: &["NG:2012"],
+        blind: false,
     },
     DemoTrace {
         title: "the same pistol read with a letter O for a zero",
@@ -74,6 +78,7 @@ const TRACES: &[DemoTrace] = &[
         country: "DE",
         serial: "WP1O4233",
         imports: &[],
+        blind: false,
     },
     DemoTrace {
         title: "a rifle whose serial was partly ground off",
@@ -81,6 +86,7 @@ const TRACES: &[DemoTrace] = &[
         country: "BE",
         serial: "1352-8?017",
         imports: &[],
+        blind: false,
     },
     DemoTrace {
         title: "a rifle matching a confidential record",
@@ -88,6 +94,7 @@ const TRACES: &[DemoTrace] = &[
         country: "DE",
         serial: "HK557781",
         imports: &[],
+        blind: false,
     },
     DemoTrace {
         title: "a pistol no registry knows",
@@ -95,6 +102,15 @@ const TRACES: &[DemoTrace] = &[
         country: "DE",
         serial: "QQ000001",
         imports: &[],
+        blind: false,
+    },
+    DemoTrace {
+        title: "the first pistol again, as a confidential (blind) trace",
+        maker: "Walther",
+        country: "DE",
+        serial: "WP104233",
+        imports: &["NG:2012"],
+        blind: true,
     },
 ];
 
@@ -345,6 +361,7 @@ async fn run_trace(requester: &DemoNode, t: &DemoTrace) -> anyhow::Result<bool> 
             priority: Priority::Routine,
             timeout_secs: Some(10),
             local: LocalCase::default(),
+            blind: t.blind,
         })
         .await?;
     let asked: Vec<String> = sent
@@ -352,14 +369,26 @@ async fn run_trace(requester: &DemoNode, t: &DemoTrace) -> anyhow::Result<bool> 
         .iter()
         .filter_map(|a| a.state.map(|s| s.to_string()))
         .collect();
-    println!(
-        "  asked: {}",
-        if asked.is_empty() {
-            "nobody holds this prefix".into()
-        } else {
-            asked.join(", ")
-        }
-    );
+    if let Some(b) = &sent.blind {
+        let expected: Vec<String> = b
+            .holders
+            .iter()
+            .filter_map(|h| h.state.map(|s| s.to_string()))
+            .collect();
+        println!(
+            "  blind: {} expected to hold it are asked whether their keyed filter does; only those that do are sent the marking",
+            expected.join(", ")
+        );
+    } else {
+        println!(
+            "  asked: {}",
+            if asked.is_empty() {
+                "nobody holds this prefix".into()
+            } else {
+                asked.join(", ")
+            }
+        );
+    }
     let settled = loop {
         let cur = requester.node.trace(&sent.id)?;
         let status = requester.node.status_of(&cur);
@@ -368,6 +397,26 @@ async fn run_trace(requester: &DemoNode, t: &DemoTrace) -> anyhow::Result<bool> 
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), changes.changed()).await;
     };
+    if let Some(b) = &settled.blind {
+        for h in &b.holders {
+            println!("  {}", h.to_text(&settled.id));
+        }
+        let learned: Vec<String> = b
+            .holders
+            .iter()
+            .filter(|h| h.received_marking)
+            .filter_map(|h| h.state.map(|s| s.to_string()))
+            .collect();
+        println!(
+            "  States that learned the marking: {} (and {}, which traced it)",
+            if learned.is_empty() {
+                "none".to_string()
+            } else {
+                learned.join(", ")
+            },
+            requester.state
+        );
+    }
     print_answers(requester, &settled);
     print!("{}", requester.node.custody_of(&settled).to_text());
     let status = requester.node.status_of(&settled);

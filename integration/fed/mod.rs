@@ -464,8 +464,13 @@ impl Drop for Peer {
 
 impl Peer {
     pub async fn connect(dir: &Path, target: &FedNode) -> Peer {
+        Self::connect_replying(dir, target, tracenet::protocol::Reply::Ok.encode()).await
+    }
+
+    /// As [`Peer::connect`], answering every request with `reply` (a node
+    /// before blind traces: `Reply::Refused(UnexpectedKind)`).
+    pub async fn connect_replying(dir: &Path, target: &FedNode, reply: Vec<u8>) -> Peer {
         use tracenet::net::{self, NetConfig, NetEvent};
-        use tracenet::protocol::Reply;
         let key = NodeKey::load(&tracenet::identity::key_path(dir)).unwrap();
         let (net, mut events) = net::spawn(key.libp2p_keypair(), NetConfig::default()).unwrap();
         let (tx, requests) = tokio::sync::mpsc::unbounded_channel();
@@ -475,7 +480,7 @@ impl Peer {
             while let Some(e) = events.recv().await {
                 if let NetEvent::Request { id, data, .. } = e {
                     let _ = tx.send(data);
-                    let _ = responder.respond(id, Reply::Ok.encode()).await;
+                    let _ = responder.respond(id, reply.clone()).await;
                 }
             }
         });

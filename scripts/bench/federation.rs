@@ -1,6 +1,7 @@
 //! Federation benchmark (issue 4): trace round trip over real node processes on
 //! 127.0.0.1, gossip messages per trace, idle memory, and one node's answering
-//! pipeline throughput.
+//! pipeline throughput; and the round trip of blind traces (issue 17) for the
+//! same weapons, beside the clear ones.
 //!
 //! Run with `scripts/bench-federation.sh` (release). Size from
 //! TRACENET_BENCH_STATES (default 10), TRACENET_BENCH_RECORDS (per State, default
@@ -178,6 +179,39 @@ fn main() {
     );
     println!("  idle resident memory per node: max {max_rss:.0} MiB (all: {rss:.0?})");
 
+    // Blind traces of the same weapons. The first pass builds each holder's
+    // filter of the prefix (from its registry) and fetches it: the cold
+    // figure. The second pass, timed, finds the filters cached.
+    let mut cold = Vec::new();
+    for s in samples.iter().take(n_traces) {
+        let start = Instant::now();
+        let _ = trace_as(requester, &s["marking"], start, true);
+        cold.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let mut blind_rtt = Vec::new();
+    let mut sent_to = Vec::new();
+    for s in samples.iter().take(n_traces) {
+        let start = Instant::now();
+        let t = trace_as(requester, &s["marking"], start, true);
+        blind_rtt.push(start.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(t["status"], "answered", "{t:#}");
+        sent_to.push(t["asked"].as_array().map(|a| a.len()).unwrap_or(0) as f64);
+    }
+    println!(
+        "  blind trace round trip, filters cached: p50 {:.1} ms, p99 {:.1} ms over {} traces (clear, same weapons: p50 {:.1} ms, p99 {:.1} ms); the marking reached {:.1} States on average, against {mean_holders:.1} asked by clear traces",
+        pct(&mut blind_rtt.clone(), 0.5),
+        pct(&mut blind_rtt, 0.99),
+        sent_to.len(),
+        pct(&mut rtt.clone(), 0.5),
+        pct(&mut rtt.clone(), 0.99),
+        sent_to.iter().sum::<f64>() / sent_to.len() as f64,
+    );
+    println!(
+        "    first blind trace of each weapon (holders build and serve their filter of the prefix): p50 {:.1} ms, p99 {:.1} ms",
+        pct(&mut cold.clone(), 0.5),
+        pct(&mut cold, 0.99),
+    );
+
     // Three-hop chains: made in DE, exported to NG, re-exported to FR, stolen there.
     let mut chain_ms = Vec::new();
     // The requester must not hold a part of the story itself.
@@ -212,6 +246,11 @@ fn main() {
 
 /// Sends a trace through the requester's control API and waits for every answer.
 fn trace(n: &fed::FedNode, m: &Value, start: Instant) -> Value {
+    trace_as(n, m, start, false)
+}
+
+/// [`trace`], blind or clear.
+fn trace_as(n: &fed::FedNode, m: &Value, start: Instant, blind: bool) -> Value {
     let s = |k: &str| m[k].as_str().unwrap().to_string();
     let req = TraceRequest {
         maker: s("manufacturer"),
@@ -233,6 +272,7 @@ fn trace(n: &fed::FedNode, m: &Value, start: Instant) -> Value {
         case: None,
         note: None,
         force: false,
+        blind: Some(blind),
     };
     let client = ApiClient::from_data_dir(&n.dir).unwrap();
     RT.with(|rt| {

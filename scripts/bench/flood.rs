@@ -357,6 +357,7 @@ async fn honest_trace(client: ApiClient, serial: String) -> (f64, bool, String) 
         case: None,
         note: None,
         force: false,
+        blind: None,
     };
     let sent: Value = match client.post("/v1/traces", &req).await {
         Ok(v) => v,

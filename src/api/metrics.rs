@@ -54,6 +54,35 @@ pub async fn render(node: &Node) -> String {
         "Gossip topics subscribed.",
         &[("", net.subscribed.len() as u64)],
     );
+    for (name, help, v) in [
+        (
+            "tracenet_blind_evaluations_total",
+            "Blind elements this node evaluated for other States' blind traces.",
+            &c.blind_evaluations,
+        ),
+        (
+            "tracenet_blind_evaluations_refused_total",
+            "Blind elements refused for the requesting State's hourly budget.",
+            &c.blind_evaluations_refused,
+        ),
+        (
+            "tracenet_blind_filters_served_total",
+            "Keyed-filter headers and chunks served to blind traces.",
+            &c.blind_filters_served,
+        ),
+        (
+            "tracenet_blind_traces_total",
+            "Blind traces this node sent.",
+            &c.blind_traces,
+        ),
+        (
+            "tracenet_blind_hits_total",
+            "Holders whose keyed filter a blind trace of this node hit.",
+            &c.blind_hits,
+        ),
+    ] {
+        line(&mut out, name, "counter", help, &[("", get(v))]);
+    }
     line(
         &mut out,
         "tracenet_traces_sent_total",

@@ -25,10 +25,11 @@ pub fn status_of(e: &NodeError) -> StatusCode {
     match e {
         NodeError::BadTrace(_) | NodeError::Roster(_) => StatusCode::BAD_REQUEST,
         NodeError::NoSuchTrace(_) => StatusCode::NOT_FOUND,
-        NodeError::NothingToRetry(_) => StatusCode::CONFLICT,
+        NodeError::NothingToRetry(_) | NodeError::SendClear(_) => StatusCode::CONFLICT,
         NodeError::Decide(d) => decide_status(d),
         NodeError::SendTrace(e) => match e {
-            crate::node::SendTraceError::Bootstrap => StatusCode::BAD_REQUEST,
+            crate::node::SendTraceError::Bootstrap
+            | crate::node::SendTraceError::BlindBeyondBound(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         },
         NodeError::InstallRoster(e) => match e {

@@ -56,6 +56,11 @@ pub struct TraceRequest {
     /// of `country` (`--force`).
     #[serde(default)]
     pub force: bool,
+    /// A blind trace (proto-docs/BLIND.md): the marking goes only to the
+    /// holders whose keyed filter it hits. Absent: the node's
+    /// `node.blind_by_default`. The console's "confidential trace".
+    #[serde(default)]
+    pub blind: Option<bool>,
 }
 
 /// `POST /v1/registry/find`.
@@ -170,6 +175,7 @@ impl TraceRequest {
                 note: node::local_text("--note", self.note)?,
                 officer: None,
             },
+            blind: self.blind.unwrap_or(false),
         })
     }
 }
@@ -184,6 +190,7 @@ pub(crate) fn router(node: Node, token: String) -> Router {
         .route("/v1/traces/{id}", get(get_trace))
         .route("/v1/traces/{id}/evidence", get(evidence))
         .route("/v1/traces/{id}/retry", post(retry))
+        .route("/v1/traces/{id}/send-clear", post(send_clear))
         .route("/v1/roster", post(install_roster))
         .route("/v1/makers", get(makers).post(install_makers))
         .route("/v1/inbox", get(inbox))
@@ -247,7 +254,9 @@ async fn status(State(node): State<Node>) -> Reply {
 
 async fn send_trace(State(node): State<Node>, JsonBody(req): JsonBody<TraceRequest>) -> Reply {
     let force = req.force;
-    let trace = req.into_new_trace()?;
+    let blind = req.blind;
+    let mut trace = req.into_new_trace()?;
+    trace.blind = blind.unwrap_or_else(|| node.blind_by_default());
     // Checked here, on the node, whose table (with its local makers) folds the
     // name; the CLI's own checks run without it.
     if !force && let Some(reg) = node.registry() {
@@ -278,6 +287,15 @@ async fn list_traces(State(node): State<Node>) -> Reply {
     })
     .await?;
     ok(&views)
+}
+
+/// `POST /v1/traces/{id}/send-clear`: the officer chose to send a blind
+/// trace's query in the clear to the holders without a filter (or whose
+/// filter failed, or beyond the bound).
+async fn send_clear(State(node): State<Node>, Path(id): Path<String>) -> Reply {
+    node.send_clear(&id).await?;
+    let t = node.trace(&id)?;
+    ok(&trace_view(&node.judge(), &t))
 }
 
 async fn retry(State(node): State<Node>, Path(id): Path<String>) -> Reply {

@@ -77,6 +77,11 @@ pub struct TraceView {
     /// States a directed follow-up was sent to.
     #[serde(default)]
     pub followed_up: Vec<CountryCode>,
+    /// A blind trace: each expected holder, whether it was asked blind (its
+    /// `elements`), its `outcome` (`hit`, `no_hit`, `no_filter`, ...) and
+    /// whether it `received_marking`. Absent for a clear trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blind: Option<crate::node::blind::BlindTrace>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,6 +130,7 @@ pub fn trace_view(judge: &crate::node::Judge, t: &StoredTrace) -> TraceView {
         timeliness,
         custody: node.custody_of(t),
         followed_up: t.followed_up.clone(),
+        blind: t.blind.clone(),
     }
 }
 

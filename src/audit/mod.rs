@@ -46,6 +46,12 @@ pub enum AuditKind {
     /// An officer account added, its password reset, its role changed or the
     /// account removed (`outcome` says which).
     OfficerChanged,
+    /// A blind evaluation for another State's blind trace (`outcome`:
+    /// `N elements`; never a marking: the holder cannot know it).
+    BlindEvaluation,
+    /// A blind evaluation refused for the requesting State's budget
+    /// (`outcome`: `N elements`).
+    BlindRefused,
 }
 
 impl AuditKind {
@@ -68,6 +74,8 @@ impl AuditKind {
             AuditKind::SignedIn => "signed in",
             AuditKind::SignInRefused => "sign-in refused",
             AuditKind::OfficerChanged => "officer account changed",
+            AuditKind::BlindEvaluation => "blind evaluation",
+            AuditKind::BlindRefused => "blind evaluation refused",
         }
     }
 }

@@ -94,6 +94,11 @@ pub struct SendArgs {
     /// of --country.
     #[arg(long)]
     pub force: bool,
+    /// A blind trace: the marking goes only to the States whose keyed filter
+    /// holds it (proto-docs/BLIND.md). --blind=false sends in the clear;
+    /// without the flag, node.blind_by_default decides.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub blind: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +126,13 @@ pub enum TraceCommand {
     /// Send a trace again, straight to every expected State without a final
     /// answer (and to States expected since it was sent).
     Retry {
+        /// The trace's id, as `tracenet trace list` shows it.
+        id: String,
+    },
+    /// Send a blind trace's query in the clear to the States it could not
+    /// be traced blind with (no filter, failed, beyond the bound): your
+    /// choice, since they then read the marking.
+    SendClear {
         /// The trace's id, as `tracenet trace list` shows it.
         id: String,
     },
@@ -321,6 +333,40 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
                 )
             })
         }),
+        Some(TraceCommand::SendClear { id }) => with_client(ctx, async |c| {
+            // What had the marking before: the text names only those sent now.
+            let before: TraceView = c.get(&format!("/v1/traces/{id}")).await?;
+            let had: Vec<String> = before
+                .blind
+                .iter()
+                .flat_map(|b| &b.holders)
+                .filter(|h| h.received_marking)
+                .map(|h| h.peer.clone())
+                .collect();
+            let t: TraceView = c
+                .post(
+                    &format!("/v1/traces/{id}/send-clear"),
+                    &serde_json::json!({}),
+                )
+                .await?;
+            ctx.emit(&t, |t| {
+                let sent: Vec<String> = t
+                    .blind
+                    .iter()
+                    .flat_map(|b| &b.holders)
+                    .filter(|h| h.received_marking && !had.contains(&h.peer))
+                    .map(|h| h.state.map_or_else(|| h.peer.clone(), |s| s.to_string()))
+                    .collect();
+                if sent.is_empty() {
+                    format!(
+                        "trace {}: no State awaited your choice; nothing was sent",
+                        t.id
+                    )
+                } else {
+                    format!("trace {} sent in the clear to {}", t.id, sent.join(", "))
+                }
+            })
+        }),
         None => send(ctx, args.send),
     }
 }
@@ -346,6 +392,7 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         case: a.case,
         note: a.note,
         force: a.force,
+        blind: a.blind,
     };
     // Refused here, before the node is even asked, if any field is wrong:
     // a usage error, as clap's own.
@@ -600,6 +647,15 @@ fn render_trace(t: &TraceView) -> String {
         s += "  expected holders:\n";
         for h in &t.holders {
             s += &format!("    {}\n", h.to_text());
+        }
+    }
+    if let Some(b) = &t.blind {
+        s += &format!(
+            "  blind trace (a ? expands to at most {}):\n",
+            crate::model::count(b.bound as u64, "candidate")
+        );
+        for h in &b.holders {
+            s += &format!("    {}\n", h.to_text(&t.id));
         }
     }
     if let Some(c) = &t.local.case {

@@ -42,6 +42,16 @@ pub struct NodeSettings {
     pub fuzzy_queries_per_minute: u32,
     /// Queries processed at once; beyond, new ones are dropped unanswered.
     pub max_concurrent_queries: usize,
+    /// Whether a trace is blind unless the officer says otherwise
+    /// (`--blind=false`, `"blind": false`): proto-docs/BLIND.md.
+    pub blind_by_default: bool,
+    /// Blind evaluations (elements) granted per requesting State per hour:
+    /// at the default 1,200, enumerating a million serials here takes a
+    /// State about 35 days, every batch audited.
+    pub blind_evaluations_per_hour: u32,
+    /// Candidates a serial with `?` may expand to in a blind trace; beyond,
+    /// the officer chooses to send in the clear or not.
+    pub blind_max_candidates: usize,
     /// How long another State may act on our queries, in seconds (at most 7
     /// days); a query is valid at least as long as its trace waits.
     pub trace_ttl_secs: u32,
@@ -84,6 +94,9 @@ impl Default for NodeSettings {
             queries_per_minute: 600,
             fuzzy_queries_per_minute: 60,
             max_concurrent_queries: 64,
+            blind_by_default: false,
+            blind_evaluations_per_hour: 1_200,
+            blind_max_candidates: crate::blind::DEFAULT_BOUND,
             trace_ttl_secs: 86_400,
             trace_timeout_secs: 86_400,
             clock_skew_secs: 60,

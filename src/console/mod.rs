@@ -85,6 +85,7 @@ pub fn router(node: Node, opts: &ConsoleOptions) -> Result<Router, accounts::Acc
         .route("/traces/{id}", get(traces::show))
         .route("/traces/{id}/live", get(traces::live))
         .route("/traces/{id}/retry", post(traces::retry))
+        .route("/traces/{id}/send-clear", post(traces::send_clear))
         .route("/traces/{id}/evidence", get(traces::evidence))
         .route("/inbox", get(review::inbox))
         .route("/inbox/{id}/approve", post(review::approve))

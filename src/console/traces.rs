@@ -170,6 +170,9 @@ pub struct FormValues {
     pub note: String,
     /// Send even if the maker table does not know the maker in that country.
     pub force: bool,
+    /// A confidential (blind) trace: the marking goes only to holders whose
+    /// keyed filter holds it (proto-docs/BLIND.md).
+    pub blind: bool,
 }
 
 #[derive(Template)]
@@ -259,7 +262,13 @@ fn form_page(
 
 pub async fn form(State(c): State<Shared>, headers: HeaderMap) -> Response {
     match allow(&c, &headers, Role::Officer) {
-        Ok(a) => form_page(&c, &a, FormValues::default(), None, StatusCode::OK),
+        Ok(a) => {
+            let v = FormValues {
+                blind: c.node.blind_by_default(),
+                ..FormValues::default()
+            };
+            form_page(&c, &a, v, None, StatusCode::OK)
+        }
         Err(r) => *r,
     }
 }
@@ -294,6 +303,7 @@ pub async fn send(
         case: g("case"),
         note: g("note"),
         force: f.get("force").is_some(),
+        blind: f.get("blind").is_some(),
     };
     if v.urgent && v.justification.is_empty() {
         let msg = t.t("trace-justify-urgent");
@@ -328,6 +338,7 @@ pub async fn send(
         case: Some(v.case.clone()).filter(|s| !s.is_empty()),
         note: Some(note).filter(|s| !s.is_empty()),
         force: v.force,
+        blind: Some(v.blind),
     };
     let mut trace = match req.into_new_trace() {
         Ok(tr) => tr,
@@ -352,6 +363,7 @@ pub async fn send(
         return form_page(&c, &a, v, Some(msg), StatusCode::BAD_REQUEST);
     }
     trace.local.officer = Some(a.name.clone());
+    trace.blind = v.blind;
     match c.node.send_trace(trace).await {
         Ok(stored) => Redirect::to(&format!("/console/traces/{}", stored.id)).into_response(),
         Err(e) => form_page(&c, &a, v, Some(e.to_string()), StatusCode::BAD_REQUEST),
@@ -386,8 +398,22 @@ pub struct Event {
     pub diversion: bool,
 }
 
+/// One holder of a blind trace: asked blind, hit, received the marking.
+pub struct BlindRow {
+    pub state: String,
+    pub outcome: String,
+    pub code: String,
+    pub received_marking: bool,
+}
+
 /// Everything the live part of a trace page shows.
 pub struct Live {
+    /// A confidential (blind) trace's holders; None for a clear trace.
+    pub blind: Option<Vec<BlindRow>>,
+    /// Some holders wait for the officer's choice: send in the clear or not.
+    pub awaits_officer: bool,
+    /// The session's CSRF token, for the live part's own form.
+    pub csrf: String,
     pub id: String,
     pub status: String,
     pub status_code: &'static str,
@@ -668,13 +694,46 @@ fn live_of(t: &Tr, v: &TraceView) -> Live {
         )
     });
     let settled = !matches!(v.status, TraceStatus::Sent | TraceStatus::Acknowledged);
+    let awaits_officer = v
+        .blind
+        .as_ref()
+        .is_some_and(|b| b.holders.iter().any(|h| h.outcome.awaits_officer()));
+    let blind = v.blind.as_ref().map(|b| {
+        b.holders
+            .iter()
+            .map(|h| {
+                let code = code_of(h.outcome);
+                BlindRow {
+                    state: h
+                        .state
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| h.peer.clone()),
+                    outcome: t.code("blind", &code),
+                    code,
+                    received_marking: h.received_marking,
+                }
+            })
+            .collect()
+    });
     Live {
+        blind,
+        awaits_officer,
+        csrf: String::new(),
         id: v.id.clone(),
         status: t.code("status", status_code(v.status)),
         status_code: status_code(v.status),
         version: format!(
-            "{}-{}-{}-{}",
+            "{}-{}-{}-{}-{}",
             status_code(v.status),
+            v.blind
+                .as_ref()
+                .map(|b| b
+                    .holders
+                    .iter()
+                    .map(|h| code_of(h.outcome))
+                    .collect::<Vec<_>>()
+                    .join(","))
+                .unwrap_or_default(),
             v.answers.len(),
             c.chain.len(),
             v.holders
@@ -736,7 +795,10 @@ pub async fn show(State(c): State<Shared>, headers: HeaderMap, Path(id): Path<St
     };
     let q = v.query.as_ref();
     let page = Page {
-        live: live_of(&t, &v),
+        live: Live {
+            csrf: a.session.csrf.clone(),
+            ..live_of(&t, &v)
+        },
         marking: marking_of(&v),
         imports: q
             .map(|q| {
@@ -796,7 +858,10 @@ pub async fn live(State(c): State<Shared>, headers: HeaderMap, Path(id): Path<St
     let t = a.tr();
     match view_of(&c, &id).await {
         Ok(v) => render(&LivePart {
-            live: live_of(&t, &v),
+            live: Live {
+                csrf: a.session.csrf.clone(),
+                ..live_of(&t, &v)
+            },
             t,
         }),
         Err(e) => trace_problem(&c, &a, e),
@@ -860,5 +925,22 @@ pub async fn evidence(
             StatusCode::INTERNAL_SERVER_ERROR,
             "error-storage",
         ),
+    }
+}
+
+/// The officer chose to send a blind trace's query in the clear to the
+/// holders that could not be asked blind.
+pub async fn send_clear(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    match c.node.send_clear(&id).await {
+        Ok(_) => Redirect::to(&format!("/console/traces/{id}")).into_response(),
+        Err(e) => trace_problem(&c, &a, e),
     }
 }

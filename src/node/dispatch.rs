@@ -125,9 +125,15 @@ impl Node {
                     });
                     return;
                 }
+                let blind = crate::protocol::codec::peek_kind(&data)
+                    == Ok(crate::protocol::codec::Kind::BlindRequest);
                 self.spawn(async move {
-                    let reply = node.on_request(peer, data).await;
-                    let _ = node.inner.net.respond(id, reply.encode()).await;
+                    let reply = if blind {
+                        node.on_blind_request(peer, data).await
+                    } else {
+                        node.on_request(peer, data).await.encode()
+                    };
+                    let _ = node.inner.net.respond(id, reply).await;
                 });
             }
             NetEvent::PeerUp(peer) => {
@@ -135,6 +141,7 @@ impl Node {
                 // Store-and-forward: what waited for this peer goes now.
                 let node = self.clone();
                 self.spawn(async move { node.deliver_waiting(peer).await });
+                self.probe_waiting(peer);
             }
             NetEvent::Subscribed { peer, topic } => self.on_subscribed(peer, topic),
             NetEvent::PeerDown(peer) => {

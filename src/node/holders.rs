@@ -337,6 +337,10 @@ impl Node {
             if !adopt {
                 continue;
             }
+            // A blind trace's new holder is probed, never sent the query.
+            if self.adopt_blind(peer, member.state, &id) {
+                continue;
+            }
             let r = self.inner.traces.update(&id, |t| {
                 if !t.asked.iter().any(|a| a.peer == peer_s) {
                     t.asked.push(Asked::new(

@@ -78,6 +78,14 @@ pub struct Counters {
     pub answers_received: AtomicU64,
     pub answers_rejected: AtomicU64,
     pub traces_sent: AtomicU64,
+    /// Blind traces (proto-docs/BLIND.md): elements this node evaluated for
+    /// other States, elements refused for their budget, filter headers and
+    /// chunks served; blind traces sent, and holders whose filter they hit.
+    pub blind_evaluations: AtomicU64,
+    pub blind_evaluations_refused: AtomicU64,
+    pub blind_filters_served: AtomicU64,
+    pub blind_traces: AtomicU64,
+    pub blind_hits: AtomicU64,
     /// From sending a trace to each answer's arrival.
     pub answer_latency: Histogram,
     /// Refusals of what peers sent, by code.

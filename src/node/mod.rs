@@ -20,6 +20,7 @@
 
 pub mod admission;
 pub mod answer;
+pub mod blind;
 pub mod custody;
 mod deadlines;
 mod dispatch;
@@ -148,6 +149,8 @@ pub enum NodeError {
     InstallMakers(#[from] InstallMakersError),
     #[error("{0}")]
     Storage(#[from] sled::Error),
+    #[error("{0}")]
+    SendClear(#[from] blind::SendClearError),
 }
 
 /// A running node; cheap to clone.
@@ -231,6 +234,8 @@ struct Inner {
     expiry_warned: Mutex<Option<(Instant, u8)>>,
     /// `registry.max_line_bytes`: the bound of imports through the API too.
     max_line_bytes: usize,
+    /// Blind traces: the OPRF key, keyed filters, budgets (`blind`).
+    blind: blind::BlindSide,
 }
 
 /// Live query ids remembered per requesting State (the replay quota): a State
@@ -270,6 +275,8 @@ impl Node {
             Role::Member => Some(Arc::new(Registry::open(&db, makers.table.clone())?)),
             Role::Bootstrap => None,
         };
+        let blind = blind::BlindSide::open(data_dir, &db, settings.blind_evaluations_per_hour)
+            .map_err(NodeError::Config)?;
         let net_cfg = settings.net_config().map_err(NodeError::Config)?;
         let (net, events) = net::spawn(key.libp2p_keypair(), net_cfg)?;
         let traces = TraceStore::open(&db)?;
@@ -346,6 +353,7 @@ impl Node {
                 expiry_warned: Mutex::new(None),
                 alerted: Mutex::new(Default::default()),
                 max_line_bytes,
+                blind,
             }),
         };
         node.apply_members().await?;
@@ -359,6 +367,11 @@ impl Node {
 
     pub fn peer_id(&self) -> PeerId {
         self.inner.key.peer_id()
+    }
+
+    /// `node.blind_by_default`: whether a trace is blind unless said otherwise.
+    pub fn blind_by_default(&self) -> bool {
+        self.inner.settings.blind_by_default
     }
 
     pub fn role(&self) -> Role {
@@ -545,6 +558,8 @@ impl Node {
     /// prefixes, import-mark countries and factory codes), and the roster's
     /// and the maker table's, which every node relays.
     pub async fn refresh_topics(&self) -> Result<(), NodeError> {
+        // Called after every change of the registry: keyed filters are stale.
+        self.inner.blind.registry_changed();
         let mut topics = BTreeSet::from([Topic::Roster, Topic::Makers]);
         if let Some(reg) = &self.inner.registry {
             let reg = reg.clone();

@@ -19,6 +19,9 @@ pub struct NewTrace {
     /// How long to wait for answers before the trace is partial or timed out.
     pub timeout_secs: Option<u64>,
     pub local: LocalCase,
+    /// Blind (proto-docs/BLIND.md): the marking goes only to the holders
+    /// whose keyed filter it hits.
+    pub blind: bool,
 }
 
 /// Builds the marking of a trace from an officer's flags, refusing bad input

@@ -70,12 +70,21 @@ pub enum SendTraceError {
     Store(String),
     #[error("the network is not running: {0}")]
     Net(#[from] net::NetError),
+    /// The serial cannot be traced blind; the officer chooses.
+    #[error(
+        "blind trace not sent: {0}. Send it in the clear (--blind=false, \"blind\": false), which every expected holder reads, or narrow the reading"
+    )]
+    BlindBeyondBound(String),
 }
 
 impl Node {
     /// Signs and publishes a trace to the topics of its marking prefix and import
     /// marks. It is on disk before it is sent, so that no answer finds it missing.
     pub async fn send_trace(&self, t: NewTrace) -> Result<StoredTrace, SendTraceError> {
+        // A blind trace is never published (node::blind).
+        if t.blind {
+            return self.send_blind_trace(t).await;
+        }
         let Some(reg) = self.inner.registry.as_ref() else {
             return Err(SendTraceError::Bootstrap);
         };
@@ -193,6 +202,7 @@ impl Node {
             own_registry: None,
             nobody_holds,
             timeout_secs: Some(timeout),
+            blind: None,
         };
         let node = self.clone();
         let mut to_store = stored.clone();
@@ -258,7 +268,7 @@ impl Node {
     /// What this node's registry holds under a query's marking, projected as
     /// a full disclosure would be; `None` if nothing (or the lookup failed,
     /// which is logged: the trace goes out all the same).
-    fn own_records(&self, q: &TraceQuery) -> Option<Outcome> {
+    pub(super) fn own_records(&self, q: &TraceQuery) -> Option<Outcome> {
         let reg = self.inner.registry.as_ref()?;
         let found = match super::answer::lookup(reg, q) {
             Ok(f) => f,
@@ -281,7 +291,7 @@ impl Node {
     }
 
     /// Writes a new trace, its digest index and its audit entry, flushed once.
-    fn file_new_trace(
+    pub(super) fn file_new_trace(
         &self,
         stored: &StoredTrace,
         digest: crate::protocol::Digest,
@@ -527,6 +537,10 @@ impl Node {
             let Some(peer) = node.read_members().of_state(state).map(|(p, _)| *p).next() else {
                 return;
             };
+            // A blind trace's follow-up is probed first (node::blind).
+            if node.follow_up_blind(peer, state, &id).await {
+                return;
+            }
             node.ask_and_file(peer, id).await;
         })
     }
@@ -672,6 +686,10 @@ impl Node {
     /// including holders expected since it was sent, and reopens the trace
     /// until a new deadline, within its query's time-to-live.
     pub async fn retry(&self, id: &str) -> Result<StoredTrace, NodeError> {
+        // A blind trace is retried blind: never sent to a holder that did not hit.
+        if let Some(r) = self.retry_blind(id).await {
+            return r;
+        }
         let default_timeout = self.inner.settings.trace_timeout_secs;
         let limits = self.inner.rules.limits;
         let node = self.clone();

@@ -405,8 +405,14 @@ pub fn trace_status(t: &StoredTrace, now: u64, limits: Limits) -> TraceStatus {
     }
     let finals = hs.iter().filter(|h| h.standing.is_final()).count();
     let settled = hs.iter().filter(|h| h.standing.is_settled(now)).count();
-    if finals == hs.len() {
+    // A blind trace with holders still to probe, or left to the officer's
+    // choice, is not answered yet (node::blind).
+    let blind = super::blind::holders_wait(t);
+    if finals == hs.len() && blind.is_none() {
         return TraceStatus::Answered;
+    }
+    if blind == Some(super::blind::BlindWait::Probing) && now < t.deadline {
+        return TraceStatus::Sent;
     }
     if settled == hs.len() || now >= t.deadline {
         return if finals == 0 && settled == 0 {
@@ -550,6 +556,7 @@ mod tests {
             own_registry: None,
             nobody_holds: false,
             timeout_secs: None,
+            blind: None,
         }
     }
 

@@ -48,6 +48,9 @@ pub enum ExpectedBy {
     /// It answered without having been expected (it subscribed after the
     /// trace was sent).
     Answered,
+    /// A blind trace's probe hit its keyed filter (or the officer chose to
+    /// send it in the clear): it was sent the signed query.
+    BlindHit,
 }
 
 /// One expected holder of a trace: asked by gossip, directly, or waiting to
@@ -172,6 +175,10 @@ pub struct StoredTrace {
     /// reopens it for as long); `None` for traces stored before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    /// A blind trace (proto-docs/BLIND.md): each expected holder, whether it
+    /// was asked blind, hit, and received the marking. `None`: a clear trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blind: Option<super::blind::BlindTrace>,
 }
 
 impl StoredTrace {
@@ -326,6 +333,7 @@ mod tests {
             own_registry: None,
             nobody_holds: false,
             timeout_secs: None,
+            blind: None,
         };
         let p = libp2p::PeerId::random();
         let cands = [(cc("DE"), p), (cc("NG"), p), (cc("GH"), p), (cc("ZA"), p)];

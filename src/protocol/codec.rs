@@ -34,6 +34,12 @@ pub enum Kind {
     /// The maker reference table, signed by the trust anchors like a roster
     /// (`roster::makers`).
     Makers = 5,
+    /// A holder's keyed-filter header, signed (`protocol::blind`).
+    BlindFilter = 6,
+    /// A blind-trace request: a filter, one of its chunks, an evaluation.
+    BlindRequest = 7,
+    /// The reply to a blind-trace request.
+    BlindReply = 8,
 }
 
 impl Kind {
@@ -44,6 +50,9 @@ impl Kind {
             3 => Some(Kind::Roster),
             4 => Some(Kind::Reply),
             5 => Some(Kind::Makers),
+            6 => Some(Kind::BlindFilter),
+            7 => Some(Kind::BlindRequest),
+            8 => Some(Kind::BlindReply),
             _ => None,
         }
     }
@@ -58,6 +67,10 @@ impl Kind {
             // Replies are never signed; the tag only keeps the match whole.
             Kind::Reply => b"tracenet/v1/reply\0",
             Kind::Makers => b"tracenet/v1/makers\0",
+            Kind::BlindFilter => b"tracenet/v1/blind-filter\0",
+            // Unsigned, like replies.
+            Kind::BlindRequest => b"tracenet/v1/blind-request\0",
+            Kind::BlindReply => b"tracenet/v1/blind-reply\0",
         }
     }
 }
@@ -70,6 +83,9 @@ impl fmt::Display for Kind {
             Kind::Roster => "roster",
             Kind::Reply => "reply",
             Kind::Makers => "maker reference table",
+            Kind::BlindFilter => "keyed filter",
+            Kind::BlindRequest => "blind request",
+            Kind::BlindReply => "blind reply",
         })
     }
 }

@@ -3,6 +3,7 @@
 //! Byte-level specification: `proto-docs/PROTOCOL.md`. Uses only `model` and `marking`.
 
 pub mod accept;
+pub mod blind;
 pub mod codec;
 mod fresh;
 mod keys;

@@ -8,6 +8,7 @@
 //! its bucket or a count that disagrees with the records.
 
 mod artefacts;
+mod blind_keys;
 mod countries;
 mod csv_rows;
 mod find;

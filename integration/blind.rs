@@ -1,0 +1,437 @@
+//! Blind traces end to end (issue 17, proto-docs/BLIND.md): five States, one
+//! of which holds the weapon. After a blind trace the marking is found in
+//! the data directory, logs and audit of the holder only (and the
+//! requester's), and the trace has the hit, chain and point of diversion
+//! of a clear trace. Then: one `?` found blind within the bound; a `*` or
+//! two `?` refused before sending, for the officer to choose; a holder's
+//! budget stopping an enumeration, audited.
+
+mod common;
+mod fed;
+
+use std::time::Duration;
+
+use fed::*;
+use serde_json::Value;
+
+/// The weapon's serial: the canary. Nothing in it folds (no O, I, L, S, B,
+/// Z, G), so its folded form is the same string.
+const SERIAL: &str = "WX739184";
+
+/// Another weapon: made in DE, exported to KE, which records no such
+/// weapon: the chain of custody calls for a follow-up to KE, which a blind
+/// trace probes, never sends the marking.
+const EXPORTED: &str = "WX246810";
+
+fn exported() -> String {
+    record(
+        "DE-3",
+        "Walther",
+        "DE",
+        EXPORTED,
+        &[],
+        r#"{"date":"2011-05-03","kind":"manufactured","holder":"manufacturer"},{"date":"2015-02-20","kind":"exported","counterpart":"KE"}"#,
+    )
+}
+
+fn walther(id: &str, serial: &str) -> String {
+    record(
+        id,
+        "Walther",
+        "DE",
+        serial,
+        &[],
+        r#"{"date":"2011-05-03","kind":"manufactured","holder":"manufacturer"},{"date":"2019-07-30","kind":"stolen","holder":"state_police"}"#,
+    )
+}
+
+/// Every file below `dir`, as bytes, with its path.
+fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.push((p, b));
+        }
+    }
+    out
+}
+
+fn holder<'a>(t: &'a Value, fed: &Federation, state: &str) -> &'a Value {
+    let peer = &fed.node(state).peer_id;
+    t["blind"]["holders"]
+        .as_array()
+        .and_then(|h| h.iter().find(|h| h["peer"] == peer.as_str()))
+        .unwrap_or_else(|| panic!("{state} not among the blind holders: {t:#}"))
+}
+
+fn settled(n: &FedNode, id: &str) -> Value {
+    wait_for(
+        &format!("blind trace {id} to settle"),
+        Duration::from_secs(60),
+        || {
+            let t = n.json(&["trace", "show", id]);
+            let all = t["blind"]["holders"]
+                .as_array()?
+                .iter()
+                .all(|h| !matches!(h["outcome"].as_str(), Some("pending" | "unreachable")));
+            let answered = t["status"] == "answered";
+            (all && answered).then_some(t)
+        },
+    )
+}
+
+#[test]
+fn a_blind_trace_reaches_only_the_holder() {
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("NG", vec![]),
+        NodeSpec::member(
+            "DE",
+            vec![
+                walther("DE-1", SERIAL),
+                walther("DE-2", "WX100200"),
+                exported(),
+            ],
+        ),
+        NodeSpec::member("FR", vec![walther("FR-1", "WX500600")]),
+        NodeSpec {
+            // A small budget: an enumeration is stopped by it.
+            node_config: "blind_evaluations_per_hour = 12",
+            ..NodeSpec::member("BE", vec![walther("BE-1", "WX700800")])
+        },
+        NodeSpec::member("KE", vec![walther("KE-1", "WX900100")]),
+    ]);
+    let topic = "tracenet/1/prefix/DE/CARLWALTHER";
+    fed.wait_subscribed("NG", topic, &["DE", "FR", "BE", "KE"]);
+
+    let sent = trace_walther(fed.node("NG"), SERIAL, &["--blind"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let blind = settled(fed.node("NG"), &id);
+    assert_eq!(holder(&blind, &fed, "DE")["outcome"], "hit", "{blind:#}");
+    assert_eq!(holder(&blind, &fed, "DE")["received_marking"], true);
+    for s in ["FR", "BE", "KE"] {
+        let h = holder(&blind, &fed, s);
+        assert_eq!(h["outcome"], "no_hit", "{s}: {blind:#}");
+        assert_eq!(h["received_marking"], false, "{s}");
+        assert!(h["elements"].as_u64().unwrap() >= 1, "{s} was asked blind");
+    }
+    let asked: Vec<&str> = blind["asked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["state"].as_str())
+        .collect();
+    assert_eq!(asked, ["DE"], "only the holder was sent the query");
+
+    // Each holder audited its evaluation, without the marking.
+    for s in ["FR", "KE"] {
+        let audit = fed.node(s).cli(&["--json", "audit", "show"]);
+        assert!(audit.contains("blind_evaluation"), "{s}'s audit: {audit}");
+        assert!(audit.contains("element"), "{s}'s audit: {audit}");
+    }
+    assert!(fed.node("FR").log().contains("blind evaluation"));
+
+    // A follow-up along the chain of custody (DE exported it to KE) is
+    // probed blind: KE's filter does not hold it, KE is not sent it.
+    let f = trace_walther(fed.node("NG"), EXPORTED, &["--blind"]);
+    let fid = f["id"].as_str().unwrap().to_string();
+    let ft = wait_for("the follow-up to KE", Duration::from_secs(60), || {
+        let t = settled(fed.node("NG"), &fid);
+        (t["followed_up"] == serde_json::json!(["KE"])).then_some(t)
+    });
+    assert_eq!(holder(&ft, &fed, "KE")["received_marking"], false, "{ft:#}");
+    assert_eq!(ft["asked"].as_array().map(Vec::len), Some(1), "{ft:#}");
+
+    // One `?`: found blind, with at most the bound of evaluations at DE.
+    let q = trace_walther(fed.node("NG"), "WX73918?", &["--blind"]);
+    let qid = q["id"].as_str().unwrap().to_string();
+    let qt = settled(fed.node("NG"), &qid);
+    let de = holder(&qt, &fed, "DE");
+    assert_eq!(de["outcome"], "hit", "{qt:#}");
+    let elements = de["elements"].as_u64().unwrap();
+    assert!((1..=64).contains(&elements), "{elements} evaluations");
+
+    // A `*`, or two `?` over the default alphabet (841 candidates), is not
+    // sent: the officer chooses to send in the clear or not.
+    for serial in ["WX7391*", "WX7391??"] {
+        let o = common::run(
+            &fed.node("NG").dir,
+            &[
+                "trace",
+                "--maker",
+                "walther",
+                "--country",
+                "DE",
+                "--serial",
+                serial,
+                "--category",
+                "pistol",
+                "--ground",
+                "seized_in_crime",
+                "--use",
+                "criminal_investigation",
+                "--blind",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{serial}");
+        let err = common::stderr(&o);
+        assert!(err.contains("--blind=false"), "{serial}: {err}");
+    }
+
+    // Enumerating through BE is stopped by its budget (12 an hour) and audited.
+    let mut refused_id = String::new();
+    for i in 0..6 {
+        let t = trace_walther(fed.node("NG"), &format!("WX7{i}000?"), &["--blind"]);
+        let tid = t["id"].as_str().unwrap().to_string();
+        let t = wait_for("BE's outcome", Duration::from_secs(60), || {
+            let t = fed.node("NG").json(&["trace", "show", &tid]);
+            let h = holder(&t, &fed, "BE").clone();
+            (h["outcome"] != "pending").then_some(h)
+        });
+        if t["outcome"] == "refused" {
+            assert!(
+                t["detail"].as_str().unwrap().contains("rate_limited"),
+                "{t}"
+            );
+            refused_id = tid;
+            break;
+        }
+    }
+    assert!(!refused_id.is_empty(), "BE's budget never refused");
+    let audit = fed.node("BE").cli(&["--json", "audit", "show"]);
+    assert!(audit.contains("blind_refused"), "BE's audit: {audit}");
+
+    // A retry of a settled blind trace has nothing to do: it sends nobody
+    // the marking (a clear retry would ask every expected holder).
+    let o = common::run(&fed.node("NG").dir, &["trace", "retry", &id]);
+    assert!(!o.status.success(), "{}", common::stdout(&o));
+    assert!(
+        common::stderr(&o).contains("nothing to retry"),
+        "{}",
+        common::stderr(&o)
+    );
+    // One with a refused holder probes it again, and asks nobody else.
+    let again = fed.node("NG").json(&["trace", "retry", &refused_id]);
+    assert_eq!(again["asked"], serde_json::json!([]), "{again:#}");
+    let shown = fed.node("NG").json(&["trace", "show", &id]);
+    assert_eq!(
+        shown["asked"].as_array().map(Vec::len),
+        Some(1),
+        "{shown:#}"
+    );
+    // The canaries: the serial is on the requester and the holder only.
+    let logs: Vec<(String, String)> = fed
+        .nodes
+        .iter()
+        .map(|n| (n.state.to_string(), n.log()))
+        .collect();
+    for n in &fed.nodes {
+        n.signal("TERM");
+    }
+    for n in fed.nodes.iter_mut() {
+        if let Some(mut c) = n.child.take() {
+            let _ = c.wait();
+        }
+    }
+    for (state, log) in &logs {
+        if state != "NG" && state != "DE" {
+            assert!(
+                !log.contains(SERIAL) && !log.contains(EXPORTED),
+                "{state}'s log holds the marking"
+            );
+        }
+    }
+    for n in &fed.nodes {
+        if n.state == "NG" || n.state == "DE" {
+            continue;
+        }
+        for (path, bytes) in files(&n.dir) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains(SERIAL) && !text.contains("WX73918") && !text.contains(EXPORTED),
+                "the marking is in {}",
+                path.display()
+            );
+        }
+    }
+
+    // A clear trace of the same weapon: same hit, chain and point of diversion.
+    for i in 0..fed.nodes.len() {
+        fed.launch(i);
+    }
+    fed.wait_subscribed("NG", topic, &["DE", "FR", "BE", "KE"]);
+    let clear = trace_walther(fed.node("NG"), SERIAL, &["--blind=false", "--wait", "30"]);
+    assert!(clear.get("blind").is_none(), "{clear:#}");
+    let hits = |t: &Value| -> Vec<String> {
+        let mut v: Vec<String> = t["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["outcome"]["kind"] == "hit" || a["outcome"].get("hit").is_some())
+            .filter_map(|a| a["state"].as_str().map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(hits(&clear), hits(&blind), "{clear:#}\n{blind:#}");
+    assert!(!hits(&blind).is_empty(), "{blind:#}");
+    // The answers are numbered in arrival order: the clear trace's holder
+    // answered after the others' no_hit, the blind one's alone.
+    fn unnumbered(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(k, _)| k.as_str() != "answer")
+                    .map(|(k, v)| (k.clone(), unnumbered(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(unnumbered).collect()),
+            other => other.clone(),
+        }
+    }
+    assert!(!blind["custody"]["chain"].as_array().unwrap().is_empty());
+    assert!(!blind["custody"]["diversion"].is_null(), "{blind:#}");
+    assert_eq!(
+        unnumbered(&clear["custody"]["chain"]),
+        unnumbered(&blind["custody"]["chain"])
+    );
+    assert_eq!(
+        unnumbered(&clear["custody"]["diversion"]),
+        unnumbered(&blind["custody"]["diversion"])
+    );
+}
+
+/// A holder without a keyed filter (a node before blind traces) is not sent
+/// the marking: `trace show` names it, and the officer chooses to send the
+/// query in the clear with `trace send-clear`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_without_a_filter_is_left_to_the_officer() {
+    use tracenet::protocol::codec::{Kind, peek_kind};
+    use tracenet::protocol::{Refusal, Reply};
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("NG", vec![]),
+        NodeSpec::member("DE", vec![walther("DE-1", SERIAL)]),
+        NodeSpec {
+            prefixes: &["DE/CARLWALTHER"],
+            ..NodeSpec::member("KE", vec![])
+        },
+    ]);
+    // KE is played in process as an older node: it refuses the blind kinds.
+    fed.node_mut("KE").kill();
+    let older = Reply::Refused(Refusal::UnexpectedKind).encode();
+    let mut ke = Peer::connect_replying(&fed.node("KE").dir, fed.node("NG"), older).await;
+    fed.wait_subscribed("NG", "tracenet/1/prefix/DE/CARLWALTHER", &["DE"]);
+    let sent = trace_walther(fed.node("NG"), SERIAL, &["--blind"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let t = wait_for("KE's outcome", Duration::from_secs(60), || {
+        let t = fed.node("NG").json(&["trace", "show", &id]);
+        (holder(&t, &fed, "KE")["outcome"] == "no_filter"
+            && holder(&t, &fed, "DE")["outcome"] == "hit")
+            .then_some(t)
+    });
+    assert_eq!(holder(&t, &fed, "KE")["received_marking"], false);
+    assert_ne!(
+        t["status"], "answered",
+        "a holder awaits the officer: {t:#}"
+    );
+    // KE was asked for a filter, never sent the query.
+    while let Some(frame) = ke.next_request(Duration::from_secs(1)).await {
+        assert_eq!(peek_kind(&frame), Ok(Kind::BlindRequest));
+    }
+    let text = fed.node("NG").cli(&["trace", "show", &id]);
+    assert!(text.contains("no keyed filter"), "{text}");
+    assert!(
+        text.contains(&format!("tracenet trace send-clear {id}")),
+        "{text}"
+    );
+    // The officer chooses to send it in the clear.
+    let after = fed.node("NG").json(&["trace", "send-clear", &id]);
+    assert_eq!(holder(&after, &fed, "KE")["received_marking"], true);
+    let frame = loop {
+        let f = ke
+            .next_request(Duration::from_secs(30))
+            .await
+            .expect("KE is sent the query");
+        if peek_kind(&f) == Ok(Kind::Query) {
+            break f;
+        }
+    };
+    assert!(String::from_utf8_lossy(&frame).contains(SERIAL));
+    // Nobody awaits the officer now: nothing more is sent.
+    let text = fed.node("NG").cli(&["trace", "send-clear", &id]);
+    assert!(text.contains("nothing was sent"), "{text}");
+    while let Some(frame) = ke.next_request(Duration::from_secs(2)).await {
+        assert_ne!(peek_kind(&frame), Ok(Kind::Query), "sent twice");
+    }
+    // A clear trace has nothing to send in the clear.
+    let clear = trace_walther(fed.node("NG"), SERIAL, &["--blind=false"]);
+    let o = common::run(
+        &fed.node("NG").dir,
+        &["trace", "send-clear", clear["id"].as_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+}
+
+/// A holder offline when a blind trace is sent is probed when it comes back,
+/// also after the requester restarted; it is never sent the marking for
+/// having subscribed to the trace's topic.
+#[test]
+fn a_holder_back_online_is_probed_not_sent_the_marking() {
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("NG", vec![]),
+        NodeSpec::member("DE", vec![walther("DE-1", SERIAL)]),
+        NodeSpec {
+            prefixes: &["DE/CARLWALTHER"],
+            ..NodeSpec::member("FR", vec![walther("FR-1", "WX500600")])
+        },
+    ]);
+    let topic = "tracenet/1/prefix/DE/CARLWALTHER";
+    fed.wait_subscribed("NG", topic, &["DE", "FR"]);
+    let index = |fed: &Federation, s: &str| fed.nodes.iter().position(|n| n.state == s).unwrap();
+    let fr_peer = fed.node("FR").peer_id.clone();
+    fed.node_mut("FR").kill();
+    wait_for("NG to see FR gone", Duration::from_secs(30), || {
+        let st = fed.node("NG").json(&["status"]);
+        (!st["net"]["connected"].to_string().contains(&fr_peer)).then_some(())
+    });
+    let sent = trace_walther(fed.node("NG"), SERIAL, &["--blind"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        holder(&sent, &fed, "FR")["outcome"],
+        "unreachable",
+        "{sent:#}"
+    );
+    // NG stops at once (its probe of DE may be cut short) and restarts with
+    // the trace waiting on FR; then FR comes back.
+    let ng = index(&fed, "NG");
+    fed.node_mut("NG").kill();
+    fed.launch(ng);
+    let fr = index(&fed, "FR");
+    fed.launch(fr);
+    let t = wait_for("FR probed", Duration::from_secs(60), || {
+        let t = fed.node("NG").json(&["trace", "show", &id]);
+        let h = holder(&t, &fed, "FR").clone();
+        (h["outcome"] == "no_hit" && holder(&t, &fed, "DE")["outcome"] == "hit").then_some(t)
+    });
+    assert_eq!(holder(&t, &fed, "FR")["received_marking"], false);
+    let asked: Vec<&str> = t["asked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["state"].as_str())
+        .collect();
+    assert_eq!(asked, ["DE"], "{t:#}");
+    fed.node("FR").signal("TERM");
+    if let Some(mut c) = fed.node_mut("FR").child.take() {
+        let _ = c.wait();
+    }
+    for (path, bytes) in files(&fed.node("FR").dir) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SERIAL),
+            "the marking is in {}",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! Blind traces on a node (proto-docs/BLIND.md). `holder`: the keyed
+//! filters this node serves for its registry's prefixes and the blind
+//! evaluations it makes for other States, budgeted and audited.
+//! `requester`: this node's blind traces: filters fetched and checked,
+//! candidates blinded and finalised, the signed query sent only to the
+//! holders whose filter hits, and what each holder learned, for `trace show`.
+//! The pure parts (OPRF, filters, canonical inputs) are in `crate::blind`.
+
+mod holder;
+mod later;
+mod probe;
+mod requester;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use crate::blind::{EvaluationBudget, OprfKey, ReceivedFilter};
+use crate::marking::MarkingPrefix;
+use crate::model::CountryCode;
+use crate::protocol::blind::{Element, FilterHeader};
+
+pub use holder::filter_keys_with;
+pub use later::SendClearError;
+
+/// The seed of the node's OPRF key, beside its signing key.
+pub const OPRF_KEY_FILE: &str = "oprf.key";
+
+/// What a blind trace learned of each expected holder (`trace show`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlindTrace {
+    /// Candidates a `?` could expand to when it was sent.
+    pub bound: usize,
+    pub holders: Vec<BlindHolder>,
+}
+
+/// One expected holder of a blind trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlindHolder {
+    pub peer: String,
+    pub state: Option<CountryCode>,
+    pub outcome: BlindOutcome,
+    /// Why, in words, for `no_filter`, `failed`, `refused`, `unreachable`
+    /// and `beyond_bound`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Blinded elements sent to it (0: not asked blind, for want of a filter
+    /// or a connection).
+    pub elements: u32,
+    /// Whether it was sent the signed query, and so the marking: after a
+    /// hit, or when the officer chose to send in the clear.
+    pub received_marking: bool,
+    /// When the outcome was last set.
+    #[serde(default, with = "crate::model::instant::option")]
+    pub at: Option<u64>,
+}
+
+impl BlindHolder {
+    /// One line for `trace show`: the State, its outcome, whether it was
+    /// asked blind and whether it received the marking.
+    pub fn to_text(&self, trace: &str) -> String {
+        let state = self
+            .state
+            .map_or_else(|| "?".to_string(), |s| s.to_string());
+        let asked = if self.elements > 0 {
+            format!(
+                "asked blind ({})",
+                crate::model::count(u64::from(self.elements), "element")
+            )
+        } else {
+            "not asked blind".to_string()
+        };
+        let marking = if self.received_marking {
+            "received the marking"
+        } else {
+            "did not receive the marking"
+        };
+        let mut s = format!("{state:<4} {}: {asked}, {marking}", self.outcome.words());
+        if let Some(d) = &self.detail {
+            s += &format!(" ({d})");
+        }
+        if self.outcome.awaits_officer() && !self.received_marking {
+            s += &format!("; `tracenet trace send-clear {trace}` sends it the query in the clear");
+        }
+        s
+    }
+}
+
+/// Where a holder of a blind trace stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlindOutcome {
+    /// Not probed yet.
+    Pending,
+    /// Could not be reached; probed when it reconnects, until the deadline.
+    Unreachable,
+    /// It holds nothing under the marking's prefixes: not asked to evaluate.
+    HoldsNothing,
+    /// Its filter does not hold the marking: it was not sent the query.
+    NoHit,
+    /// Its filter holds the marking: it was sent the signed query.
+    Hit,
+    /// It has no keyed filter (a node before blind traces): not sent the
+    /// marking; the officer chooses (`trace send-clear`).
+    NoFilter,
+    /// Its serial alphabet expands the `?` beyond the bound: the officer chooses.
+    BeyondBound,
+    /// It refused the evaluation (its budget for this State): `trace retry`.
+    Refused,
+    /// Its filter or evaluation did not verify: not sent the marking.
+    Failed,
+}
+
+impl BlindOutcome {
+    /// Whether the officer must choose for it (send in the clear or not).
+    pub fn awaits_officer(self) -> bool {
+        matches!(
+            self,
+            BlindOutcome::NoFilter | BlindOutcome::BeyondBound | BlindOutcome::Failed
+        )
+    }
+
+    /// In words, for people.
+    pub fn words(self) -> &'static str {
+        match self {
+            BlindOutcome::Pending => "not probed yet",
+            BlindOutcome::Unreachable => "unreachable",
+            BlindOutcome::HoldsNothing => "holds nothing under the prefix",
+            BlindOutcome::NoHit => "no hit",
+            BlindOutcome::Hit => "hit",
+            BlindOutcome::NoFilter => "no keyed filter",
+            BlindOutcome::BeyondBound => "beyond the bound",
+            BlindOutcome::Refused => "refused",
+            BlindOutcome::Failed => "failed",
+        }
+    }
+
+    /// Whether nothing more happens for it without the officer or a retry.
+    pub fn is_settled(self) -> bool {
+        !matches!(self, BlindOutcome::Pending | BlindOutcome::Unreachable)
+    }
+}
+
+/// What a blind trace still waits for, if anything: it is not answered
+/// while it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlindWait {
+    /// Holders not probed yet (or unreachable): the trace waits.
+    Probing,
+    /// Holders left to the officer's choice (no filter, failed, beyond the
+    /// bound) or refused for their budget: partial until the officer acts.
+    Officer,
+}
+
+/// [`BlindWait`] of a trace; `None` for a clear trace or a settled one.
+pub fn holders_wait(t: &super::StoredTrace) -> Option<BlindWait> {
+    let b = t.blind.as_ref()?;
+    if b.holders.iter().any(|h| !h.outcome.is_settled()) {
+        return Some(BlindWait::Probing);
+    }
+    b.holders
+        .iter()
+        .any(|h| {
+            !h.received_marking
+                && (h.outcome.awaits_officer() || h.outcome == BlindOutcome::Refused)
+        })
+        .then_some(BlindWait::Officer)
+}
+
+/// A filter as this node serves it, for one prefix at one generation.
+struct Served {
+    generation: u64,
+    /// `None`: nothing held under the prefix.
+    filter: Option<ServedFilter>,
+}
+
+struct ServedFilter {
+    version: u64,
+    header: Vec<u8>,
+    chunks: Vec<Vec<u8>>,
+}
+
+/// A holder's filter as this node fetched and checked it.
+struct Fetched {
+    header: FilterHeader,
+    filter: ReceivedFilter,
+}
+
+/// The node's blind-trace state, both sides.
+pub(super) struct BlindSide {
+    oprf: Arc<OprfKey>,
+    /// `CC MAKER 0x00 KEY` → the u64 filter key: each key evaluated once.
+    evaluations: sled::Tree,
+    served: Mutex<HashMap<MarkingPrefix, Arc<Served>>>,
+    /// Bumped when the registry changes: filters built before are stale.
+    generation: AtomicU64,
+    building: Mutex<()>,
+    /// Prefixes whose filter a request is having built.
+    builds: Mutex<std::collections::HashSet<MarkingPrefix>>,
+    budget: Mutex<EvaluationBudget>,
+    /// Evaluations at once: one per core.
+    evaluating: Arc<Semaphore>,
+    /// Requester side: the OPRF key first seen per holder peer.
+    pins: Mutex<HashMap<String, Element>>,
+    /// Requester side: holders' filters by (peer, prefix), at one version.
+    fetched: Mutex<HashMap<(String, MarkingPrefix), Arc<Fetched>>>,
+}
+
+impl BlindSide {
+    /// Opens the node's blind state: its OPRF key (created on first start,
+    /// mode 0600) and the kept evaluations.
+    pub(super) fn open(data_dir: &Path, db: &sled::Db, per_hour: u32) -> Result<Self, String> {
+        let oprf = load_or_create_oprf_key(&data_dir.join(OPRF_KEY_FILE))?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(BlindSide {
+            oprf: Arc::new(oprf),
+            evaluations: db
+                .open_tree("blind_evaluations")
+                .map_err(|e| format!("opening the store's blind_evaluations tree: {e}"))?,
+            served: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            building: Mutex::new(()),
+            builds: Mutex::new(Default::default()),
+            budget: Mutex::new(EvaluationBudget::new(per_hour)),
+            evaluating: Arc::new(Semaphore::new(cores)),
+            pins: Mutex::new(HashMap::new()),
+            fetched: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The registry changed: filters are rebuilt on their next request.
+    pub(super) fn registry_changed(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Reads the OPRF seed at `path`, or creates it (32 random bytes, mode 0600,
+/// written and synced before use; a half-written file is refused, naming it).
+fn load_or_create_oprf_key(path: &Path) -> Result<OprfKey, String> {
+    let seed: [u8; 32] = match std::fs::read(path) {
+        Ok(b) => b.as_slice().try_into().map_err(|_| {
+            format!(
+                "{}: {} bytes; an OPRF key seed is 32. Restore it from a backup, or remove it to make a new key (requesters then fetch new filters)",
+                path.display(),
+                b.len()
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut seed = [0u8; 32];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut seed)
+                .map_err(|_| "the system random source failed; no OPRF key made".to_string())?;
+            let tmp = path.with_extension("key.tmp");
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            opts.open(&tmp)
+                .and_then(|mut f| f.write_all(&seed).and_then(|_| f.sync_all()))
+                .and_then(|_| std::fs::rename(&tmp, path))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            seed
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    OprfKey::from_seed(&seed).map_err(|e| format!("{}: {e}", path.display()))
+}

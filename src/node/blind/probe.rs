@@ -1,0 +1,274 @@
+//! One probe of one holder: its filters fetched (cached per version) and
+//! checked, the candidates blinded, evaluated, finalised and looked up.
+
+use std::sync::Arc;
+
+use libp2p::PeerId;
+
+use super::{BlindOutcome, Fetched};
+use crate::blind::{Blinded, ReceivedFilter, canonical_input, finalize, query_candidates};
+use crate::marking::{MarkingPrefix, SerialQuery};
+use crate::node::Node;
+use crate::protocol::blind::{BlindReply, BlindRequest, FilterHeader};
+use crate::protocol::codec::Kind;
+use crate::protocol::{Refusal, Reply, TraceQuery, decode_and_verify};
+
+/// How one probe ended.
+pub(super) struct Probed {
+    pub(super) outcome: BlindOutcome,
+    pub(super) detail: Option<String>,
+    pub(super) elements: u32,
+    /// When the holder said to come back (its budget, a filter being built).
+    pub(super) retry_after: Option<u32>,
+}
+
+impl Probed {
+    pub(super) fn of(outcome: BlindOutcome, detail: impl Into<String>) -> Self {
+        Probed {
+            outcome,
+            detail: Some(detail.into()),
+            elements: 0,
+            retry_after: None,
+        }
+    }
+}
+
+impl Node {
+    pub(super) async fn probe_holder(&self, peer: PeerId, q: &TraceQuery, bound: usize) -> Probed {
+        let Ok(serial) = SerialQuery::parse(q.marking.serial()) else {
+            return Probed::of(BlindOutcome::Failed, "the trace's serial no longer parses");
+        };
+        let makers = match self.inner.registry.as_ref() {
+            Some(r) => r.makers(),
+            None => return Probed::of(BlindOutcome::Failed, "a bootstrap node sends no traces"),
+        };
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        let mut filters: Vec<Arc<Fetched>> = Vec::new();
+        let mut of_input: Vec<usize> = Vec::new();
+        for prefix in q.marking.routes(&makers).prefixes {
+            let f = match self.fetch_filter(peer, &prefix).await {
+                Ok(Some(f)) => f,
+                Ok(None) => continue,
+                Err(p) => return p,
+            };
+            let candidates = match query_candidates(&serial, &f.header.alphabet, bound) {
+                Ok(c) => c,
+                Err(e) => return Probed::of(BlindOutcome::BeyondBound, e.to_string()),
+            };
+            if let Some(first) = filters.first()
+                && first.header.oprf_key != f.header.oprf_key
+            {
+                return Probed::of(
+                    BlindOutcome::Failed,
+                    "its filters state two different OPRF keys",
+                );
+            }
+            for c in candidates {
+                inputs.push(canonical_input(&prefix, &c));
+                of_input.push(filters.len());
+            }
+            filters.push(f);
+        }
+        let Some(first) = filters.first() else {
+            return Probed {
+                outcome: BlindOutcome::HoldsNothing,
+                detail: None,
+                elements: 0,
+                retry_after: None,
+            };
+        };
+        let oprf_key = first.header.oprf_key;
+        let n = inputs.len();
+        if n > crate::protocol::blind::MAX_BLIND_ELEMENTS {
+            return Probed::of(
+                BlindOutcome::BeyondBound,
+                format!("{n} elements under all prefixes, more than one request holds"),
+            );
+        }
+        let blinded = match Blinded::new(inputs) {
+            Ok(b) => b,
+            Err(e) => return Probed::of(BlindOutcome::Failed, e.to_string()),
+        };
+        let req = BlindRequest::Evaluate {
+            elements: blinded.elements.clone(),
+        };
+        let reply = match self.blind_request(peer, &req).await {
+            Ok(r) => r,
+            Err(p) => return p,
+        };
+        let mut p = match reply {
+            BlindReply::Evaluated { elements, proof } => {
+                match finalize(&blinded, &elements, &proof, &oprf_key) {
+                    Ok(keys) => {
+                        let hit = keys
+                            .iter()
+                            .zip(&of_input)
+                            .any(|(k, i)| filters[*i].filter.contains(*k));
+                        Probed {
+                            outcome: if hit {
+                                BlindOutcome::Hit
+                            } else {
+                                BlindOutcome::NoHit
+                            },
+                            detail: None,
+                            elements: 0,
+                            retry_after: None,
+                        }
+                    }
+                    Err(e) => Probed::of(BlindOutcome::Failed, e.to_string()),
+                }
+            }
+            BlindReply::Refused {
+                refusal,
+                retry_after_secs,
+            } => refused(refusal, retry_after_secs),
+            other => Probed::of(
+                BlindOutcome::Failed,
+                format!("unexpected reply {}", reply_name(&other)),
+            ),
+        };
+        p.elements = n as u32;
+        p
+    }
+
+    /// The holder's checked filter for `prefix` (cached per version); `None`
+    /// when it holds nothing there.
+    async fn fetch_filter(
+        &self,
+        peer: PeerId,
+        prefix: &MarkingPrefix,
+    ) -> Result<Option<Arc<Fetched>>, Probed> {
+        let req = BlindRequest::Filter {
+            prefix: prefix.clone(),
+        };
+        let frame = match self.blind_request(peer, &req).await? {
+            BlindReply::Filter(f) => f,
+            BlindReply::NoFilter => return Ok(None),
+            BlindReply::Refused {
+                refusal,
+                retry_after_secs,
+            } => return Err(refused(refusal, retry_after_secs)),
+            other => {
+                return Err(Probed::of(
+                    BlindOutcome::Failed,
+                    format!("unexpected reply {}", reply_name(&other)),
+                ));
+            }
+        };
+        let fail = |why: String| Probed::of(BlindOutcome::Failed, why);
+        let header = decode_and_verify::<FilterHeader>(&frame, self.inner.rules.limits)
+            .map_err(|e| fail(format!("its filter header: {e}")))?
+            .into_parts()
+            .1;
+        let member = self.read_members().get(&peer).cloned();
+        if member.is_none_or(|m| m.key != header.holder.key || m.state != header.holder.state) {
+            return Err(fail(
+                "its filter header is not signed by its roster key".into(),
+            ));
+        }
+        if header.prefix != *prefix {
+            return Err(fail("its filter header is for another prefix".into()));
+        }
+        let peer_s = peer.to_string();
+        if let Ok(mut pins) = self.inner.blind.pins.lock() {
+            let pinned = pins.entry(peer_s.clone()).or_insert(header.oprf_key);
+            if *pinned != header.oprf_key {
+                tracing::warn!(%peer, "oprf_key_changed: a holder's filter states another OPRF key than before");
+                return Err(fail("its OPRF key changed (oprf_key_changed)".into()));
+            }
+        }
+        let key = (peer_s, prefix.clone());
+        let cached = self
+            .inner
+            .blind
+            .fetched
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+            .filter(|f| f.header == header);
+        if let Some(f) = cached {
+            return Ok(Some(f));
+        }
+        let mut chunks = Vec::with_capacity(header.chunks.len());
+        for index in 0..header.chunks.len() {
+            let req = BlindRequest::Chunk {
+                prefix: prefix.clone(),
+                version: header.version,
+                index: index as u32,
+            };
+            match self.blind_request(peer, &req).await? {
+                BlindReply::Chunk(c) => chunks.push(c),
+                other => {
+                    return Err(fail(format!(
+                        "chunk {index} of its filter: {}",
+                        reply_name(&other)
+                    )));
+                }
+            }
+        }
+        let filter = ReceivedFilter::assemble(&header, &chunks)
+            .map_err(|e| fail(format!("its filter: {e}")))?;
+        let f = Arc::new(Fetched { header, filter });
+        if let Ok(mut m) = self.inner.blind.fetched.lock() {
+            m.insert(key, f.clone());
+        }
+        Ok(Some(f))
+    }
+
+    /// One blind request and its decoded reply; an older node's reply (kind
+    /// `reply`, refusing the kind) is `no_filter`.
+    async fn blind_request(&self, peer: PeerId, req: &BlindRequest) -> Result<BlindReply, Probed> {
+        let bytes = req
+            .encode()
+            .map_err(|e| Probed::of(BlindOutcome::Failed, e.to_string()))?;
+        let stopping = self.inner.stopping.clone();
+        let reply = tokio::select! {
+            r = self.inner.net.request(peer, bytes) => r.map_err(|e| Probed::of(BlindOutcome::Unreachable, e.to_string()))?,
+            _ = stopping.cancelled() => return Err(Probed::of(BlindOutcome::Unreachable, "this node is stopping")),
+        };
+        let limits = crate::protocol::Limits {
+            max_frame: self.inner.settings.max_message_bytes,
+        };
+        match crate::protocol::codec::peek_kind(&reply) {
+            Ok(Kind::BlindReply) => BlindReply::decode(&reply, limits)
+                .map_err(|e| Probed::of(BlindOutcome::Failed, format!("its reply: {e}"))),
+            Ok(Kind::Reply) => match Reply::decode(&reply, limits) {
+                Ok(Reply::Refused(Refusal::UnexpectedKind | Refusal::Malformed)) => {
+                    Err(Probed::of(
+                        BlindOutcome::NoFilter,
+                        "it does not take part in blind traces (a node before them)",
+                    ))
+                }
+                Ok(Reply::Refused(r)) => Err(Probed::of(BlindOutcome::Refused, r.to_string())),
+                _ => Err(Probed::of(BlindOutcome::Failed, "an unexpected reply")),
+            },
+            _ => Err(Probed::of(BlindOutcome::Failed, "an unreadable reply")),
+        }
+    }
+}
+
+fn reply_name(r: &BlindReply) -> &'static str {
+    match r {
+        BlindReply::Filter(_) => "filter",
+        BlindReply::NoFilter => "no_filter",
+        BlindReply::Chunk(_) => "chunk",
+        BlindReply::Stale { .. } => "stale (the filter was rebuilt meanwhile; retry)",
+        BlindReply::Evaluated { .. } => "evaluated",
+        BlindReply::Refused { .. } => "refused",
+    }
+}
+
+/// A holder's refusal; probed again after `retry_after_secs` (when given and
+/// before the trace's deadline).
+fn refused(refusal: Refusal, retry_after_secs: u32) -> Probed {
+    Probed {
+        outcome: BlindOutcome::Refused,
+        detail: Some(if retry_after_secs > 0 {
+            format!("{refusal}; probed again after {retry_after_secs} s")
+        } else {
+            refusal.to_string()
+        }),
+        elements: 0,
+        retry_after: (retry_after_secs > 0).then_some(retry_after_secs),
+    }
+}
