@@ -672,6 +672,16 @@ fn the_readme_runs_as_written() {
     ] {
         r.run(&nat.take(l), &de);
     }
+    // The officer console's accounts, on DE's running node.
+    let o = r.run(&nat.take("tracenet officer add amina.diallo"), &de);
+    assert!(stdout(&o).contains("one-time password: "), "{}", stdout(&o));
+    for l in [
+        "tracenet officer list",
+        "tracenet officer reset amina.diallo",
+        "tracenet officer remove amina.diallo",
+    ] {
+        r.run(&nat.take(l), &de);
+    }
     nat.done();
 
     // The rest of the integrators' examples, against the running nodes.

@@ -690,6 +690,36 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         "audit export",
     ]);
 
+    // The console's accounts, through the running node.
+    let added = c.run(
+        "officer-password",
+        &de,
+        &["officer", "add", "amina.diallo", "--role", "reviewer"],
+    );
+    assert_eq!(added["role"], "reviewer", "{added:#}");
+    c.run(
+        "officer-password",
+        &de,
+        &["officer", "add", "chief", "--role", "admin"],
+    );
+    c.read("officer-list", &de, &["officer", "list"]);
+    c.run(
+        "officer-password",
+        &de,
+        &["officer", "reset", "amina.diallo"],
+    );
+    c.run(
+        "officer-remove",
+        &de,
+        &["officer", "remove", "amina.diallo"],
+    );
+    covered.extend([
+        "officer add",
+        "officer list",
+        "officer reset",
+        "officer remove",
+    ]);
+
     // Logs written to a file carry no colour codes.
     for s in ["DE", "KE", "NG"] {
         let log = fed.node(s).log();
@@ -708,6 +738,13 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     c.read("report", &ng, &["report", "--from", "2020-01-01"]);
     c.read("audit-show", &ke, &["audit", "show"]);
     c.read("makers-show", &ng, &["makers", "show"]);
+    c.read("officer-list", &de, &["officer", "list"]);
+    c.run(
+        "officer-password",
+        &de,
+        &["officer", "add", "kofi", "--role", "officer"],
+    );
+    c.run("officer-remove", &de, &["officer", "remove", "kofi"]);
 
     // Every schema was used, and every command with output has one.
     let unused: Vec<&String> = c

@@ -108,6 +108,7 @@ pub const RANGES: &[(&str, u64, u64, &str)] = &[
     ),
     ("registry.max_line_bytes", 1_024, 1 << 30, "bytes"),
     ("node.api_header_timeout_secs", 1, 3_600, "seconds"),
+    ("node.console_idle_minutes", 1, 1_440, "minutes"),
     (
         "node.max_candidates",
         1,
@@ -285,6 +286,7 @@ impl Config {
             ("registry.cache_mb", self.registry.cache_mb),
             ("registry.max_line_bytes", u(self.registry.max_line_bytes)),
             ("node.api_header_timeout_secs", n.api_header_timeout_secs),
+            ("node.console_idle_minutes", n.console_idle_minutes),
             ("node.max_candidates", u(n.max_candidates)),
             ("node.queries_per_minute", u64::from(n.queries_per_minute)),
             (

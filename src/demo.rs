@@ -265,8 +265,10 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
         roster::install(dir, &file, &trust, today)?;
         let cfg = Config::load(&Config::path_in(dir))?;
         let api = api::ApiOptions::from_settings(&cfg.node);
+        let console = crate::console::ConsoleOptions::from_settings(&cfg.node);
         let (node, events) = Node::start(dir, cfg).await?;
-        api::serve(node.clone(), &api, dir).await?;
+        let pages = crate::console::router(node.clone(), &console)?;
+        api::serve(node.clone(), &api, dir, Some(pages)).await?;
         let n = node.clone();
         let mut stop = stop_rx.clone();
         loops.push(tokio::spawn(async move {
@@ -503,6 +505,22 @@ fn print_keep_instructions(nodes: &[DemoNode]) {
             ke.dir.display()
         );
         println!("  {bin} --data-dir {} trace list", ke.dir.display());
+        // An admin account on KE's console, to try it in a browser.
+        let addr = std::fs::read_to_string(ke.dir.join(api::CONSOLE_ADDR_FILE)).unwrap_or_default();
+        let account = crate::node::officers::Officers::open(ke.node.db()).and_then(|o| {
+            o.add(
+                "demo.admin",
+                crate::node::officers::Role::Admin,
+                crate::node::unix_now(),
+            )
+        });
+        if let Ok(a) = account {
+            println!(
+                "KE's officer console: http://{}/console/  (officer demo.admin, one-time password {})",
+                addr.trim(),
+                a.password
+            );
+        }
     }
     for n in nodes {
         println!("  {bin} --data-dir {} status", n.dir.display());

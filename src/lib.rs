@@ -7,7 +7,7 @@
 //! the OPRF of blind traces), `identity`, `roster`,
 //! `evidence`, `audit` (the hash-chained log), `store` (the node's sled database: the one
 //! place it is opened), `net` (libp2p), `config`, `node` (the application), `api` (the
-//! local control API), `demo`, `cli`.
+//! local control API), `console` (the officer's web pages), `demo`, `cli`.
 
 pub mod api;
 pub mod audit;
@@ -15,6 +15,7 @@ pub mod blind;
 pub mod cli;
 pub mod codec;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod evidence;
 pub mod identity;

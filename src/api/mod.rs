@@ -4,6 +4,7 @@
 
 mod client;
 mod metrics;
+pub mod officers;
 mod registry;
 mod reply;
 pub mod routes;
@@ -20,13 +21,15 @@ pub use client::{ApiClient, ApiClientError};
 pub use registry::RECORDS_HEADER;
 pub use reply::status_of;
 pub use server::{HEADER_TIMEOUT, MAX_CONNECTIONS};
-pub use views::{AnswerView, InboxView, TraceView, inbox_view, trace_view};
+pub use views::{AnswerView, InboxView, TraceView, evidence_bundle, inbox_view, trace_view};
 
 use crate::config::NodeSettings;
 use crate::node::Node;
 
 pub const TOKEN_FILE: &str = "api.token";
 pub const ADDR_FILE: &str = "api.addr";
+/// Where the officer console is served: `http://ADDR/console/`.
+pub const CONSOLE_ADDR_FILE: &str = "console.addr";
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -76,24 +79,18 @@ impl ApiOptions {
 }
 
 /// Starts the API. Writes the bound address and a fresh token to the data
-/// directory; returns the bound address.
-pub async fn serve(node: Node, opts: &ApiOptions, data_dir: &Path) -> Result<SocketAddr, ApiError> {
-    let addr = &opts.listen;
-    let sa: SocketAddr = addr.parse().map_err(|e| ApiError::Listen {
-        addr: addr.to_string(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")),
-    })?;
-    if !sa.ip().is_loopback() {
-        return Err(ApiError::NotLoopback(sa));
-    }
-    let listener = tokio::net::TcpListener::bind(sa)
-        .await
-        .map_err(|source| ApiError::Listen {
-            addr: addr.to_string(),
-            source,
-        })?;
+/// directory; returns the bound address. `pages`, when given, is served
+/// under `/console` on the same listener (the officer console, which needs
+/// no token: it has its own accounts and sessions).
+pub async fn serve(
+    node: Node,
+    opts: &ApiOptions,
+    data_dir: &Path,
+    pages: Option<axum::Router>,
+) -> Result<SocketAddr, ApiError> {
+    let listener = bind_loopback(&opts.listen).await?;
     let bound = listener.local_addr().map_err(|source| ApiError::Listen {
-        addr: addr.to_string(),
+        addr: opts.listen.clone(),
         source,
     })?;
     let token = new_token()?;
@@ -103,12 +100,68 @@ pub async fn serve(node: Node, opts: &ApiOptions, data_dir: &Path) -> Result<Soc
         header_timeout: opts.header_timeout,
         max_connections: opts.max_connections,
     };
-    tokio::spawn(server::accept_loop(
-        listener,
-        routes::router(node, token),
-        limits,
-    ));
+    let mut app = routes::router(node, token);
+    if let Some(pages) = pages {
+        app = mount(pages).merge(app);
+        write_private(
+            &data_dir.join(CONSOLE_ADDR_FILE),
+            bound.to_string().as_bytes(),
+        )?;
+    }
+    tokio::spawn(server::accept_loop(listener, app, limits));
     Ok(bound)
+}
+
+/// Serves the officer console alone on a listener of its own (loopback
+/// only), with the API's connection guards; writes `console.addr`.
+pub async fn serve_pages(
+    pages: axum::Router,
+    listen: &str,
+    opts: &ApiOptions,
+    data_dir: &Path,
+) -> Result<SocketAddr, ApiError> {
+    let listener = bind_loopback(listen).await?;
+    let bound = listener.local_addr().map_err(|source| ApiError::Listen {
+        addr: listen.to_string(),
+        source,
+    })?;
+    write_private(
+        &data_dir.join(CONSOLE_ADDR_FILE),
+        bound.to_string().as_bytes(),
+    )?;
+    let limits = server::Limits {
+        header_timeout: opts.header_timeout,
+        max_connections: opts.max_connections,
+    };
+    tokio::spawn(server::accept_loop(listener, mount(pages), limits));
+    Ok(bound)
+}
+
+/// The console's pages at `/console`, and `/console/` (the address the node
+/// prints) sent there.
+fn mount(pages: axum::Router) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/console/",
+            axum::routing::get(|| async { axum::response::Redirect::to("/console") }),
+        )
+        .nest("/console", pages)
+}
+
+async fn bind_loopback(addr: &str) -> Result<tokio::net::TcpListener, ApiError> {
+    let sa: SocketAddr = addr.parse().map_err(|e| ApiError::Listen {
+        addr: addr.to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")),
+    })?;
+    if !sa.ip().is_loopback() {
+        return Err(ApiError::NotLoopback(sa));
+    }
+    tokio::net::TcpListener::bind(sa)
+        .await
+        .map_err(|source| ApiError::Listen {
+            addr: addr.to_string(),
+            source,
+        })
 }
 
 fn new_token() -> Result<String, ApiError> {

@@ -173,6 +173,7 @@ impl TraceRequest {
             local: LocalCase {
                 case: node::local_text("--case", self.case)?,
                 note: node::local_text("--note", self.note)?,
+                officer: None,
             },
             blind: self.blind.unwrap_or(false),
         })
@@ -200,6 +201,7 @@ pub(crate) fn router(node: Node, token: String) -> Router {
         .route("/v1/audit", get(audit))
         .route("/v1/audit/verify", get(audit_verify))
         .nest("/v1/registry", super::registry::router())
+        .nest("/v1/officers", super::officers::router())
         .fallback(no_endpoint)
         .layer(middleware::from_fn_with_state(
             Arc::<str>::from(token),
@@ -344,7 +346,7 @@ async fn approve(
         .map(str::parse::<crate::node::policy::Disclosure>)
         .transpose()
         .map_err(|e| Failure::bad_request(format!("--disclose {e}")))?;
-    let item = node.decide(&id, Some(level), None).await?;
+    let item = node.decide(&id, Some(level), None, None).await?;
     ok(&super::inbox_view(node.limits(), &item))
 }
 
@@ -355,7 +357,7 @@ async fn refuse(
 ) -> Reply {
     let reason =
         word::<crate::protocol::WithheldReason>("--reason", req.reason.as_deref().unwrap_or(""))?;
-    let item = node.decide(&id, None, Some(reason)).await?;
+    let item = node.decide(&id, None, Some(reason), None).await?;
     ok(&super::inbox_view(node.limits(), &item))
 }
 

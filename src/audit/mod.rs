@@ -38,6 +38,14 @@ pub enum AuditKind {
     RecordsRemoved,
     /// A newer maker reference table applied (`outcome`: its version).
     MakersInstalled,
+    /// An officer signed in to the console.
+    SignedIn,
+    /// A console sign-in refused (`rule`: `wrong_password`, `unknown_officer`,
+    /// `locked`, `rate_limited`; `officer`: the name given).
+    SignInRefused,
+    /// An officer account added, its password reset, its role changed or the
+    /// account removed (`outcome` says which).
+    OfficerChanged,
     /// A blind evaluation for another State's blind trace (`outcome`:
     /// `N elements`; never a marking: the holder cannot know it).
     BlindEvaluation,
@@ -63,6 +71,9 @@ impl AuditKind {
             AuditKind::RegistryReplaced => "registry replaced",
             AuditKind::RecordsRemoved => "records removed",
             AuditKind::MakersInstalled => "maker table installed",
+            AuditKind::SignedIn => "signed in",
+            AuditKind::SignInRefused => "sign-in refused",
+            AuditKind::OfficerChanged => "officer account changed",
             AuditKind::BlindEvaluation => "blind evaluation",
             AuditKind::BlindRefused => "blind evaluation refused",
         }
@@ -94,6 +105,10 @@ pub struct AuditEntry {
     /// For `head_signed`: base64 of the node's signature over the head.
     #[serde(default)]
     pub signature: Option<String>,
+    /// The officer who acted through the console (traces sent, decisions,
+    /// sign-ins). Local: audit entries never leave the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub officer: Option<String>,
     /// Hex hash of the previous entry.
     pub prev: String,
     /// Hex SHA-256 of this entry's canonical JSON with `hash` empty.
@@ -108,6 +123,7 @@ pub struct NewEntry {
     pub query: Option<String>,
     pub outcome: Option<String>,
     pub rule: Option<String>,
+    pub officer: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +167,10 @@ struct Canonical<'a> {
     outcome: &'a Option<String>,
     rule: &'a Option<String>,
     signature: &'a Option<String>,
+    /// Absent when `None`, so chains written before officers were named
+    /// hash as they did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    officer: &'a Option<String>,
     prev: &'a str,
     hash: &'a str,
 }
@@ -166,6 +186,7 @@ fn entry_hash(e: &AuditEntry) -> String {
         outcome: &e.outcome,
         rule: &e.rule,
         signature: &e.signature,
+        officer: &e.officer,
         prev: &e.prev,
         hash: "",
     };
@@ -191,6 +212,7 @@ mod canonical_tests {
             outcome: Some("hit".into()),
             rule: None,
             signature: None,
+            officer: None,
             prev: "00".into(),
             hash: "ignored".into(),
         };
@@ -199,6 +221,31 @@ mod canonical_tests {
         assert_eq!(entry_hash(&e), want);
         let json = serde_json::to_string(&e).unwrap();
         assert!(json.contains(r#""at":"2026-12-01T02:49:41Z""#), "{json}");
+    }
+
+    /// An entry naming an officer: the hash covers the name, so the name
+    /// cannot be changed or removed unnoticed.
+    #[test]
+    fn the_hash_covers_the_officer() {
+        let mut e = AuditEntry {
+            seq: 0,
+            at: 1,
+            kind: AuditKind::Decision,
+            peer: None,
+            state: None,
+            query: None,
+            outcome: None,
+            rule: None,
+            signature: None,
+            officer: Some("amina".into()),
+            prev: GENESIS.into(),
+            hash: String::new(),
+        };
+        let named = entry_hash(&e);
+        e.officer = Some("someone else".into());
+        assert_ne!(entry_hash(&e), named);
+        e.officer = None;
+        assert_ne!(entry_hash(&e), named);
     }
 }
 
@@ -270,6 +317,7 @@ impl AuditLog {
             outcome: n.outcome,
             rule: n.rule,
             signature: sign(seq.saturating_sub(1), &prev),
+            officer: n.officer,
             prev,
             hash: String::new(),
         };

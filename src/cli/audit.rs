@@ -56,6 +56,7 @@ fn render(e: &AuditEntry) -> String {
         ),
         ("outcome", e.outcome.as_ref().map(|o| o.replace('_', " "))),
         ("rule", e.rule.as_ref().map(|r| r.replace('_', " "))),
+        ("officer", e.officer.clone()),
         ("peer", e.peer.clone()),
     ] {
         if let Some(v) = v {

@@ -5,6 +5,7 @@ mod audit;
 mod inbox;
 mod makers;
 pub(crate) mod node;
+mod officer;
 mod output;
 mod progress;
 mod registry;
@@ -113,6 +114,10 @@ pub enum Command {
     },
     /// Traces from other States that found weapons recorded here as lost or stolen.
     Alerts,
+    /// Accounts of the officer console: add (prints a one-time password),
+    /// list, reset, remove.
+    #[command(subcommand)]
+    Officer(officer::OfficerCommand),
     /// Traces sent and received, answered, withheld, timed out; median time to
     /// answer per State; SDG 16.4.2 figures. Counted from the audit log.
     Report {
@@ -183,6 +188,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(cmd) => audit::run(cmd, &ctx),
         Command::Inbox { command } => inbox::run(command, &ctx),
         Command::Alerts => inbox::run_alerts(&ctx),
+        Command::Officer(cmd) => officer::run(cmd, &ctx),
         Command::Report { from, to, csv } => node::run_report(&ctx, from, to, csv),
         Command::Roster(cmd) => trust::run_roster(cmd, &ctx),
         Command::Makers(cmd) => makers::run(cmd, &ctx),

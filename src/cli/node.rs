@@ -146,8 +146,34 @@ pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         let api = crate::api::ApiOptions::from_settings(&cfg.node);
+        let settings = cfg.node.clone();
         let (node, events) = Node::start(&ctx.data_dir, cfg).await?;
-        let addr = crate::api::serve(node.clone(), &api, &ctx.data_dir).await?;
+        let _ = std::fs::remove_file(ctx.data_dir.join(crate::api::CONSOLE_ADDR_FILE));
+        let pages = if settings.console {
+            Some(crate::console::router(
+                node.clone(),
+                &crate::console::ConsoleOptions::from_settings(&settings),
+            )?)
+        } else {
+            None
+        };
+        let addr = match pages {
+            Some(pages) if !settings.console_listen.is_empty() => {
+                let addr = crate::api::serve(node.clone(), &api, &ctx.data_dir, None).await?;
+                let console =
+                    crate::api::serve_pages(pages, &settings.console_listen, &api, &ctx.data_dir)
+                        .await?;
+                tracing::info!(console = %format!("http://{console}/console/"), "officer console");
+                addr
+            }
+            Some(pages) => {
+                let addr =
+                    crate::api::serve(node.clone(), &api, &ctx.data_dir, Some(pages)).await?;
+                tracing::info!(console = %format!("http://{addr}/console/"), "officer console");
+                addr
+            }
+            None => crate::api::serve(node.clone(), &api, &ctx.data_dir, None).await?,
+        };
         tracing::info!(
             state = %node.state(),
             peer_id = %node.peer_id(),
@@ -160,6 +186,7 @@ pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
         );
         node.run_events(events, shutdown_signal()).await;
         let _ = std::fs::remove_file(ctx.data_dir.join(crate::api::ADDR_FILE));
+        let _ = std::fs::remove_file(ctx.data_dir.join(crate::api::CONSOLE_ADDR_FILE));
         if node.stopped_on_failure() {
             anyhow::bail!(
                 "the node stopped because its store at {} cannot be written (see the ERROR line above); free space and start it again",

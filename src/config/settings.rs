@@ -68,6 +68,17 @@ pub struct NodeSettings {
     pub max_follow_ups: usize,
     /// How often the node signs its audit head (and always at shutdown).
     pub audit_sign_every_secs: u64,
+    /// Serve the officer console (`/console`).
+    pub console: bool,
+    /// Where the console listens: empty for the control API's own listener
+    /// (under `/console`); else an address of its own, loopback only, for a
+    /// TLS reverse proxy on the same machine.
+    pub console_listen: String,
+    /// A console session with no request for this many minutes ends.
+    pub console_idle_minutes: u64,
+    /// Mark the console's cookie `Secure`: set it when officers reach the
+    /// console through an HTTPS reverse proxy.
+    pub console_secure_cookies: bool,
 }
 
 impl Default for NodeSettings {
@@ -93,6 +104,10 @@ impl Default for NodeSettings {
             max_connections: 512,
             max_follow_ups: 4,
             audit_sign_every_secs: 3600,
+            console: true,
+            console_listen: String::new(),
+            console_idle_minutes: 15,
+            console_secure_cookies: false,
         }
     }
 }
@@ -152,6 +167,19 @@ impl NodeSettings {
             return Err(format!(
                 "node.api_listen: {api} is not a loopback address; the control API only listens on 127.0.0.1 or ::1"
             ));
+        }
+        if !self.console_listen.is_empty() {
+            let c: std::net::SocketAddr = self.console_listen.parse().map_err(|e| {
+                format!(
+                    "node.console_listen: {:?} is not an address: {e}",
+                    self.console_listen
+                )
+            })?;
+            if !c.ip().is_loopback() {
+                return Err(format!(
+                    "node.console_listen: {c} is not a loopback address; put the console behind a TLS reverse proxy on this machine (see README, \"Officer console\")"
+                ));
+            }
         }
         // Numbers are checked against `config::RANGES`, with their line.
         Ok(())

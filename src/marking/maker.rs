@@ -307,6 +307,12 @@ impl MakerTable {
     }
 
     /// Whether the table knows the spelling `raw` at all, in any country.
+    /// Every spelling the table knows, as written (the console suggests
+    /// them as an officer types a maker).
+    pub fn names(&self) -> Vec<String> {
+        self.0.written.iter().map(|(_, w, _)| w.clone()).collect()
+    }
+
     pub fn knows(&self, raw: &str) -> bool {
         self.0.spellings.contains_key(&fold_maker(raw))
     }

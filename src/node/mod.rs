@@ -32,6 +32,7 @@ pub mod members;
 mod membership;
 pub mod metrics;
 mod new_trace;
+pub mod officers;
 pub mod offline;
 pub mod policy;
 mod refusing;
@@ -417,6 +418,18 @@ impl Node {
 
     pub fn audit(&self) -> &AuditLog {
         &self.inner.audit
+    }
+
+    /// The node's store, for local trees kept beside the node's own (the
+    /// console's officer accounts).
+    pub fn db(&self) -> &sled::Db {
+        &self.inner.db
+    }
+
+    /// Records what a person did through the console (a sign-in, an account
+    /// change), on disk before it returns. Fails closed, as every audit write.
+    pub fn record_local(&self, kind: AuditKind, n: NewEntry) -> Result<(), AuditUnavailable> {
+        self.record(kind, n, true)
     }
 
     /// Records an audit entry; with `flush`, waits until it is on disk.

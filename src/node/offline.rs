@@ -15,7 +15,8 @@ pub struct Offline {
     pub traces: TraceStore,
     pub inbox: Inbox,
     pub audit: AuditLog,
-    _db: sled::Db,
+    /// The store itself, for local trees (officer accounts).
+    pub db: sled::Db,
 }
 
 impl Offline {
@@ -30,7 +31,7 @@ impl Offline {
             traces: TraceStore::open(&db)?,
             inbox: Inbox::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
             audit: AuditLog::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
-            _db: db,
+            db,
         })
     }
 }

@@ -79,6 +79,7 @@ impl Node {
         self.record(
             AuditKind::AnswerSent,
             NewEntry {
+                officer: None,
                 peer: Some(peer.to_string()),
                 state: Some(b.requester.state),
                 query: Some(q.digest().to_hex()),

@@ -305,6 +305,7 @@ impl Node {
             NewEntry {
                 query: Some(digest.to_hex()),
                 outcome: Some(format!("asked {}", stored.asked.len())),
+                officer: stored.local.officer.clone(),
                 ..NewEntry::default()
             },
             false,
@@ -435,6 +436,7 @@ impl Node {
         self.record(
             AuditKind::AnswerReceived,
             NewEntry {
+                officer: None,
                 peer: Some(peer.to_string()),
                 state: Some(member.state),
                 query: Some(digest.to_hex()),

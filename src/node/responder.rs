@@ -352,6 +352,7 @@ impl Node {
         self.record(
             AuditKind::AnswerSent,
             NewEntry {
+                officer: None,
                 peer: Some(peer.to_string()),
                 state: Some(b.requester.state),
                 query: Some(q.digest().to_hex()),
@@ -560,6 +561,7 @@ impl Node {
         let recorded = self.record(
             AuditKind::AnswerSent,
             NewEntry {
+                officer: None,
                 peer: Some(peer.to_string()),
                 state: Some(b.requester.state),
                 query: Some(digest.to_hex()),

@@ -140,13 +140,15 @@ impl Node {
         id: &str,
         approve: Option<Option<policy::Disclosure>>,
         refuse: Option<protocol::WithheldReason>,
+        officer: Option<String>,
     ) -> Result<inbox::InboxItem, DecideError> {
         let node = self.clone();
         let id_owned = id.to_string();
-        let (item, peer, bytes) =
-            tokio::task::spawn_blocking(move || node.decide_now(&id_owned, approve, refuse))
-                .await
-                .map_err(|e| DecideError::Storage(e.to_string()))??;
+        let (item, peer, bytes) = tokio::task::spawn_blocking(move || {
+            node.decide_now(&id_owned, approve, refuse, officer)
+        })
+        .await
+        .map_err(|e| DecideError::Storage(e.to_string()))??;
         let reason = match self.inner.net.request(peer, bytes).await {
             Ok(reply) => match Reply::decode(&reply, self.inner.rules.limits) {
                 Ok(Reply::Ok) => return Ok(item),
@@ -167,6 +169,7 @@ impl Node {
         id: &str,
         approve: Option<Option<policy::Disclosure>>,
         refuse: Option<protocol::WithheldReason>,
+        officer: Option<String>,
     ) -> Result<(inbox::InboxItem, PeerId, Vec<u8>), DecideError> {
         let storage = |e: &dyn std::fmt::Display| DecideError::Storage(e.to_string());
         let mut item = self
@@ -260,6 +263,7 @@ impl Node {
                 query: Some(digest.to_hex()),
                 outcome: Some(word.into()),
                 rule: Some("human_decision".into()),
+                officer,
             },
             true,
         )

@@ -124,6 +124,10 @@ pub struct StoredAnswer {
 pub struct LocalCase {
     pub case: Option<NationalText>,
     pub note: Option<NationalText>,
+    /// The officer who sent the trace through the console (none from the
+    /// CLI or the API). Like the case, never sent.
+    #[serde(default)]
+    pub officer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

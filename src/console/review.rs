@@ -1,0 +1,826 @@
+//! The inbox (reviewers), alerts, the registry, reports and the federation.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::i18n::Tr;
+use super::pages::{Nav, problem, problem_with, render};
+use super::{Fields, Shared, allow};
+use crate::node::inbox::InboxStatus;
+use crate::node::officers::Role;
+use crate::node::policy::Disclosure;
+use crate::protocol::{TraceQuery, WithheldReason};
+use crate::registry::FindQuery;
+
+fn code_of<T: serde::Serialize>(v: T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// A local record the request matched: shown to the reviewer only.
+pub struct LocalMatch {
+    pub id: String,
+    pub marking: String,
+    pub events: String,
+    pub confidential: bool,
+}
+
+pub struct Item {
+    pub id: String,
+    pub requester: String,
+    pub marking: String,
+    pub ground: String,
+    pub intended_use: String,
+    pub urgent: bool,
+    pub reason: String,
+    pub received: String,
+    pub deadline: String,
+    pub pending: bool,
+    pub decided: String,
+    pub matches: Vec<LocalMatch>,
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html", config = "src/console/askama.toml")]
+struct Inbox {
+    t: Tr,
+    nav: Nav,
+    items: Vec<Item>,
+    levels: Vec<(String, String)>,
+    reasons: Vec<(String, String)>,
+}
+
+fn local_matches(c: &super::Console, q: &TraceQuery, t: &Tr) -> Vec<LocalMatch> {
+    let Some(reg) = c.node.registry() else {
+        return Vec::new();
+    };
+    let fq = FindQuery {
+        maker: Some(q.marking.maker_label()).filter(|m| !m.is_empty()),
+        country: Some(q.marking.country()),
+        factory_code: q.marking.factory_code().map(str::to_string),
+        serial: q.marking.serial().to_string(),
+        limit: 5,
+    };
+    reg.find(&fq)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| LocalMatch {
+            id: k.record.id.as_str().to_string(),
+            marking: format!(
+                "{} {} {}",
+                k.record.marking.maker_label(),
+                k.record.marking.country(),
+                k.record.marking.serial()
+            ),
+            events: k
+                .record
+                .events
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        t.event_date(&e.date),
+                        t.code("event", e.kind.as_str())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" · "),
+            confidential: k.record.confidential,
+        })
+        .collect()
+}
+
+pub async fn inbox(State(c): State<Shared>, headers: HeaderMap) -> Response {
+    let a = match allow(&c, &headers, Role::Reviewer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let t = a.tr();
+    let c2 = c.clone();
+    let items = tokio::task::spawn_blocking(move || -> Result<Vec<Item>, String> {
+        let list = c2.node.inbox().list().map_err(|e| e.to_string())?;
+        Ok(list
+            .iter()
+            .rev()
+            .map(|i| {
+                let v = crate::api::inbox_view(c2.node.limits(), i);
+                let q = v.query.as_ref();
+                Item {
+                    id: v.id.clone(),
+                    requester: v.requester.to_string(),
+                    marking: q
+                        .map(|q| {
+                            format!(
+                                "{} {} {}",
+                                q.marking.maker_label(),
+                                q.marking.country(),
+                                q.marking.serial()
+                            )
+                        })
+                        .unwrap_or_default(),
+                    ground: q
+                        .map(|q| t.code("ground", &code_of(q.legal_ground)))
+                        .unwrap_or_default(),
+                    intended_use: q
+                        .map(|q| t.code("use", &code_of(q.intended_use)))
+                        .unwrap_or_default(),
+                    urgent: q.is_some_and(|q| q.priority == crate::protocol::Priority::Urgent),
+                    reason: t.code("review", &code_of(v.reason)),
+                    received: t.instant(v.received_at),
+                    deadline: t.instant(v.deadline),
+                    pending: v.status == InboxStatus::Pending,
+                    decided: match &v.status {
+                        InboxStatus::Pending => String::new(),
+                        InboxStatus::Approved { at, disclose } => t.tn(
+                            "inbox-approved",
+                            &[
+                                ("level", t.code("disclose", &code_of(disclose))),
+                                ("at", t.instant(*at)),
+                            ],
+                        ),
+                        InboxStatus::Refused { at, reason } => t.tn(
+                            "inbox-refused",
+                            &[
+                                ("reason", t.code("reason", reason.code())),
+                                ("at", t.instant(*at)),
+                            ],
+                        ),
+                    },
+                    matches: q.map(|q| local_matches(&c2, q, &t)).unwrap_or_default(),
+                }
+            })
+            .collect())
+    })
+    .await;
+    let items = match items {
+        Ok(Ok(i)) => i,
+        _ => {
+            return problem(
+                &c,
+                Some(&a.session),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "error-storage",
+            );
+        }
+    };
+    let levels = [
+        Disclosure::Full,
+        Disclosure::NoHolders,
+        Disclosure::Month,
+        Disclosure::Year,
+        Disclosure::AcknowledgeOnly,
+    ]
+    .into_iter()
+    .map(|d| (code_of(d), t.code("disclose", &code_of(d))))
+    .collect();
+    let reasons = [
+        WithheldReason::OngoingInvestigation,
+        WithheldReason::NationalLaw,
+        WithheldReason::Other,
+    ]
+    .into_iter()
+    .map(|r| (r.code().to_string(), t.code("reason", r.code())))
+    .collect();
+    render(&Inbox {
+        t,
+        nav: Nav::of(Some(&a.session), "/console/inbox"),
+        items,
+        levels,
+        reasons,
+    })
+}
+
+async fn decide(
+    c: Shared,
+    headers: HeaderMap,
+    id: String,
+    body: axum::body::Bytes,
+    approve: bool,
+) -> Response {
+    let a = match allow(&c, &headers, Role::Reviewer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let f = Fields::parse(&body);
+    let result = if approve {
+        let level = match f
+            .get("disclose")
+            .map(|d| d.parse::<Disclosure>())
+            .transpose()
+        {
+            Ok(l) => l,
+            Err(e) => {
+                return problem_with(
+                    &c,
+                    Some(&a.session),
+                    StatusCode::BAD_REQUEST,
+                    "error-form",
+                    Some(e),
+                );
+            }
+        };
+        c.node
+            .decide(&id, Some(level), None, Some(a.name.clone()))
+            .await
+    } else {
+        let reason = match f.get("reason").and_then(|r| {
+            serde_json::from_value::<WithheldReason>(serde_json::Value::String(r)).ok()
+        }) {
+            Some(r) => r,
+            None => return problem(&c, Some(&a.session), StatusCode::BAD_REQUEST, "error-form"),
+        };
+        c.node
+            .decide(&id, None, Some(reason), Some(a.name.clone()))
+            .await
+    };
+    match result {
+        Ok(_) => Redirect::to("/console/inbox").into_response(),
+        Err(e) => {
+            let status = crate::api::status_of(&crate::node::NodeError::Decide(e));
+            // The error moved into the status mapping; say it again in words.
+            problem_with(&c, Some(&a.session), status, "error-decision", None)
+        }
+    }
+}
+
+pub async fn approve(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    decide(c, headers, id, body, true).await
+}
+
+pub async fn refuse(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    decide(c, headers, id, body, false).await
+}
+
+pub struct AlertRow {
+    pub at: String,
+    pub requester: String,
+    pub record: String,
+    pub marking: String,
+    pub event: String,
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html", config = "src/console/askama.toml")]
+struct Alerts {
+    t: Tr,
+    nav: Nav,
+    rows: Vec<AlertRow>,
+}
+
+pub async fn alerts(State(c): State<Shared>, headers: HeaderMap) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let t = a.tr();
+    let node = c.node.clone();
+    let list = tokio::task::spawn_blocking(move || node.inbox().alerts()).await;
+    let Ok(Ok(list)) = list else {
+        return problem(
+            &c,
+            Some(&a.session),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "error-storage",
+        );
+    };
+    let rows = list
+        .iter()
+        .rev()
+        .map(|al| AlertRow {
+            at: t.instant(al.at),
+            requester: al.requester.to_string(),
+            record: al.record.clone(),
+            marking: format!(
+                "{} {} {}",
+                al.marking.maker_label(),
+                al.marking.country(),
+                al.marking.serial()
+            ),
+            event: format!(
+                "{} {}",
+                t.code("event", al.kind.as_str()),
+                t.event_date(&al.date)
+            ),
+        })
+        .collect();
+    render(&Alerts {
+        t,
+        nav: Nav::of(Some(&a.session), "/console/alerts"),
+        rows,
+    })
+}
+
+pub struct Found {
+    pub id: String,
+    pub marking: String,
+    pub quality: String,
+    pub reasons: String,
+}
+
+#[derive(Template)]
+#[template(path = "registry.html", config = "src/console/askama.toml")]
+struct Registry {
+    t: Tr,
+    nav: Nav,
+    maker: String,
+    country: String,
+    serial: String,
+    found: Option<Vec<Found>>,
+    error: Option<String>,
+    records: String,
+}
+
+/// Search by marking: the same matching as `tracenet registry find`.
+pub async fn registry(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let t = a.tr();
+    let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let (maker, country, serial) = (get("maker"), get("country").to_uppercase(), get("serial"));
+    let Some(reg) = c.node.registry() else {
+        return problem(
+            &c,
+            Some(&a.session),
+            StatusCode::NOT_FOUND,
+            "error-no-registry",
+        );
+    };
+    let records = t.num(
+        reg.stats(crate::model::Date::today())
+            .map(|s| s.records)
+            .unwrap_or(0),
+    );
+    let (mut found, mut error) = (None, None);
+    if !serial.is_empty() {
+        let country_code = if country.is_empty() {
+            Ok(None)
+        } else {
+            crate::model::CountryCode::parse(&country)
+                .map(Some)
+                .map_err(|e| e.to_string())
+        };
+        match country_code {
+            Err(e) => error = Some(e),
+            Ok(cc) => {
+                let fq = FindQuery {
+                    maker: Some(maker.clone()).filter(|m| !m.is_empty()),
+                    country: cc,
+                    factory_code: None,
+                    serial: serial.clone(),
+                    limit: 50,
+                };
+                let r = reg.clone();
+                match tokio::task::spawn_blocking(move || r.find(&fq)).await {
+                    Ok(Ok(list)) => {
+                        found = Some(
+                            list.into_iter()
+                                .map(|k| Found {
+                                    id: k.record.id.as_str().to_string(),
+                                    marking: format!(
+                                        "{} {} {}",
+                                        k.record.marking.maker_label(),
+                                        k.record.marking.country(),
+                                        k.record.marking.serial()
+                                    ),
+                                    quality: t.code("quality", &code_of(k.quality)),
+                                    reasons: k.reasons.join("; "),
+                                })
+                                .collect(),
+                        )
+                    }
+                    Ok(Err(e)) => error = Some(e.to_string()),
+                    Err(e) => error = Some(e.to_string()),
+                }
+            }
+        }
+    }
+    render(&Registry {
+        t,
+        nav: Nav::of(Some(&a.session), "/console/registry"),
+        maker,
+        country,
+        serial,
+        found,
+        error,
+        records,
+    })
+}
+
+pub struct LifeEvent {
+    pub date: String,
+    pub kind: String,
+    pub holder: String,
+    pub counterpart: String,
+    pub reference: String,
+    pub note: String,
+}
+
+#[derive(Template)]
+#[template(path = "record.html", config = "src/console/askama.toml")]
+struct RecordPage {
+    t: Tr,
+    nav: Nav,
+    id: String,
+    marking: String,
+    category: String,
+    model: String,
+    calibre: String,
+    confidential: bool,
+    events: Vec<LifeEvent>,
+}
+
+pub async fn record(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let t = a.tr();
+    let Some(reg) = c.node.registry().cloned() else {
+        return problem(
+            &c,
+            Some(&a.session),
+            StatusCode::NOT_FOUND,
+            "error-no-registry",
+        );
+    };
+    let Ok(rid) = crate::registry::RecordId::parse(&id) else {
+        return problem(
+            &c,
+            Some(&a.session),
+            StatusCode::NOT_FOUND,
+            "error-no-record",
+        );
+    };
+    let r = match tokio::task::spawn_blocking(move || reg.get(&rid)).await {
+        Ok(Ok(Some(r))) => r,
+        Ok(Ok(None)) => {
+            return problem(
+                &c,
+                Some(&a.session),
+                StatusCode::NOT_FOUND,
+                "error-no-record",
+            );
+        }
+        _ => {
+            return problem(
+                &c,
+                Some(&a.session),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "error-storage",
+            );
+        }
+    };
+    render(&RecordPage {
+        id: r.id.as_str().to_string(),
+        marking: format!(
+            "{} {} {}",
+            r.marking.maker_label(),
+            r.marking.country(),
+            r.marking.serial()
+        ),
+        category: t.code("category", r.category.as_str()),
+        model: r.model.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+        calibre: r
+            .calibre
+            .as_ref()
+            .map(|m| m.to_string())
+            .unwrap_or_default(),
+        confidential: r.confidential,
+        events: r
+            .events
+            .iter()
+            .map(|e| LifeEvent {
+                date: t.event_date(&e.date),
+                kind: t.code("event", e.kind.as_str()),
+                holder: e
+                    .holder
+                    .map(|h| t.code("held-by", h.as_str()))
+                    .unwrap_or_default(),
+                counterpart: t.counterpart(e.kind, e.counterpart),
+                reference: e
+                    .reference
+                    .as_ref()
+                    .map(|x| x.as_str().to_string())
+                    .unwrap_or_default(),
+                note: e
+                    .note
+                    .as_ref()
+                    .map(|x| x.as_str().to_string())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        nav: Nav::of(Some(&a.session), "/console/registry"),
+        t,
+    })
+}
+
+/// One bar of a chart: label, value, its width in the 0..=400 box.
+pub struct Bar {
+    pub label: String,
+    pub value: String,
+    pub width: u32,
+    pub y: u32,
+    pub text_y: u32,
+}
+
+#[derive(Template)]
+#[template(path = "reports.html", config = "src/console/askama.toml")]
+struct Reports {
+    t: Tr,
+    nav: Nav,
+    figures: Vec<(String, String)>,
+    bars: Vec<Bar>,
+    chart_height: u32,
+    answer_times: Vec<Bar>,
+    times_height: u32,
+    months: Vec<Bar>,
+    months_height: u32,
+}
+
+fn bars(items: &[(String, f64, String)]) -> (Vec<Bar>, u32) {
+    let max = items
+        .iter()
+        .map(|(_, v, _)| *v)
+        .fold(0.0, f64::max)
+        .max(1.0);
+    let out = items
+        .iter()
+        .enumerate()
+        .map(|(i, (label, v, shown))| Bar {
+            label: label.clone(),
+            value: shown.clone(),
+            width: ((v / max) * 400.0).round() as u32,
+            y: i as u32 * 28,
+            text_y: i as u32 * 28 + 15,
+        })
+        .collect();
+    (out, items.len() as u32 * 28)
+}
+
+async fn report_of(c: &super::Console) -> Option<crate::node::report::Report> {
+    let node = c.node.clone();
+    tokio::task::spawn_blocking(move || crate::node::report::report(&node, 0, u64::MAX).ok())
+        .await
+        .ok()
+        .flatten()
+}
+
+pub async fn reports(State(c): State<Shared>, headers: HeaderMap) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let t = a.tr();
+    let Some(r) = report_of(&c).await else {
+        return problem(
+            &c,
+            Some(&a.session),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "error-storage",
+        );
+    };
+    let counts = [
+        ("report-traces-sent", r.traces_sent),
+        ("report-traces-answered", r.traces_answered),
+        ("report-traces-partial", r.traces_partial),
+        ("report-traces-timed-out", r.traces_timed_out),
+        ("report-queries-received", r.queries_received),
+        ("report-answers-sent", r.answers_sent),
+        ("report-answers-withheld", r.answers_withheld),
+    ];
+    let items: Vec<(String, f64, String)> = counts
+        .iter()
+        .map(|(id, n)| (t.t(id), *n as f64, t.num(*n)))
+        .collect();
+    let (bars_, chart_height) = bars(&items);
+    let times: Vec<(String, f64, String)> = r
+        .median_answer_secs
+        .iter()
+        .map(|(cc, s)| {
+            (
+                cc.to_string(),
+                *s,
+                t.t1("seconds", "count", s.round() as u64),
+            )
+        })
+        .collect();
+    let (answer_times, times_height) = bars(&times);
+    // Traces sent per month, the last twelve months that had any.
+    let node = c.node.clone();
+    let sent: Vec<u64> = tokio::task::spawn_blocking(move || {
+        node.traces()
+            .map(|ts| ts.iter().map(|t| t.created_at).collect())
+            .unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default();
+    let mut per_month: std::collections::BTreeMap<(i32, u8), u64> = Default::default();
+    for at in sent {
+        if let Ok(d) = time::OffsetDateTime::from_unix_timestamp(at as i64) {
+            *per_month
+                .entry((d.year(), u8::from(d.month())))
+                .or_default() += 1;
+        }
+    }
+    let recent: Vec<(String, f64, String)> = per_month
+        .iter()
+        .rev()
+        .take(12)
+        .rev()
+        .map(|((y, m), n)| {
+            (
+                format!("{} {}", t.t(&format!("month-{m}")), y),
+                *n as f64,
+                t.num(*n),
+            )
+        })
+        .collect();
+    let (months, months_height) = bars(&recent);
+    let hit_rate = (r.traces_answered * 100)
+        .checked_div(r.traces_sent)
+        .map(|p| format!("{} %", t.num(p)))
+        .unwrap_or_else(|| "–".into());
+    let figures = vec![
+        (t.t("report-hit-rate"), hit_rate),
+        (t.t("report-sdg-traced"), t.num(r.sdg_16_4_2.traced)),
+        (
+            t.t("report-sdg-origin"),
+            t.num(r.sdg_16_4_2.origin_established),
+        ),
+    ];
+    render(&Reports {
+        t,
+        nav: Nav::of(Some(&a.session), "/console/reports"),
+        figures,
+        bars: bars_,
+        chart_height,
+        answer_times,
+        times_height,
+        months,
+        months_height,
+    })
+}
+
+/// The same figures as `tracenet report --csv`.
+pub async fn reports_csv(State(c): State<Shared>, headers: HeaderMap) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let Some(r) = report_of(&c).await else {
+        return problem(
+            &c,
+            Some(&a.session),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "error-storage",
+        );
+    };
+    let mut out = String::from("figure,value\n");
+    for (k, v) in [
+        ("traces_sent", r.traces_sent),
+        ("traces_answered", r.traces_answered),
+        ("traces_partial", r.traces_partial),
+        ("traces_timed_out", r.traces_timed_out),
+        ("traces_open", r.traces_open),
+        ("queries_received", r.queries_received),
+        ("queries_refused", r.queries_refused),
+        ("answers_sent", r.answers_sent),
+        ("answers_withheld", r.answers_withheld),
+        ("answers_acknowledged", r.answers_acknowledged),
+        ("sdg_16_4_2_traced", r.sdg_16_4_2.traced),
+        (
+            "sdg_16_4_2_origin_established",
+            r.sdg_16_4_2.origin_established,
+        ),
+    ] {
+        let _ = writeln!(out, "{k},{v}");
+    }
+    for (cc, s) in &r.median_answer_secs {
+        let _ = writeln!(out, "median_answer_secs_{cc},{s}");
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"tracenet-report.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+pub struct PeerRow {
+    pub state: String,
+    pub peer: String,
+    pub connected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "federation.html", config = "src/console/askama.toml")]
+struct Federation {
+    t: Tr,
+    nav: Nav,
+    peers: Vec<PeerRow>,
+    roster_version: String,
+    roster_until: String,
+    audit_head: String,
+    verified: Option<String>,
+    verified_ok: bool,
+}
+
+async fn federation_page(
+    c: &super::Console,
+    a: &super::Allowed,
+    verified: Option<(bool, String)>,
+) -> Response {
+    let t = a.tr();
+    let connected = c
+        .node
+        .net()
+        .status()
+        .await
+        .map(|s| s.connected)
+        .unwrap_or_default();
+    let members = c.node.members();
+    let me = c.node.peer_id();
+    let mut peers: Vec<PeerRow> = members
+        .by_peer
+        .iter()
+        .filter(|(p, _)| **p != me)
+        .map(|(p, m)| PeerRow {
+            state: m.state.to_string(),
+            peer: p.to_string(),
+            connected: connected.contains(&p.to_string()),
+        })
+        .collect();
+    peers.sort_by(|x, y| x.state.cmp(&y.state));
+    let (ok, text) = verified.unwrap_or((true, String::new()));
+    render(&Federation {
+        roster_version: t.num(members.version),
+        roster_until: t.instant(members.valid_until),
+        audit_head: c
+            .node
+            .audit()
+            .head()
+            .map(|(seq, hash)| format!("{} · {}", t.num(seq), &hash[..16.min(hash.len())]))
+            .unwrap_or_default(),
+        verified: Some(text).filter(|s| !s.is_empty()),
+        verified_ok: ok,
+        peers,
+        nav: Nav::of(Some(&a.session), "/console/federation"),
+        t,
+    })
+}
+
+pub async fn federation(State(c): State<Shared>, headers: HeaderMap) -> Response {
+    match allow(&c, &headers, Role::Officer) {
+        Ok(a) => federation_page(&c, &a, None).await,
+        Err(r) => *r,
+    }
+}
+
+/// Walks the audit chain, as `tracenet audit verify` does.
+pub async fn verify_audit(State(c): State<Shared>, headers: HeaderMap) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let t = a.tr();
+    let node = c.node.clone();
+    let r = tokio::task::spawn_blocking(move || node.audit().verify(&node.public_key())).await;
+    let verdict = match r {
+        Ok(Ok(v)) if v.ok => (true, t.t1("audit-verified", "count", v.entries)),
+        Ok(Ok(v)) => (false, t.t1("audit-broken", "count", v.breaks.len())),
+        _ => (false, t.t("error-storage")),
+    };
+    federation_page(&c, &a, Some(verdict)).await
+}

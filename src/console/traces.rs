@@ -1,0 +1,867 @@
+//! Tracing a weapon: the form, the list, and the trace page whose answers,
+//! chain of custody (timeline and map), point of diversion and gaps update
+//! while answers arrive.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::i18n::Tr;
+use super::pages::{Nav, problem, problem_with, render};
+use super::{Fields, Shared, allow};
+use crate::api::routes::TraceRequest;
+use crate::api::{TraceView, trace_view};
+use crate::model::{EventKind, HolderCategory, WeaponCategory};
+use crate::node::custody::Gap;
+use crate::node::officers::Role;
+use crate::node::{HolderState, NodeError, TraceStatus};
+use crate::protocol::{IntendedUse, LegalGround, Outcome};
+
+/// One row of the trace list.
+pub struct Row {
+    pub id: String,
+    pub created: String,
+    pub marking: String,
+    pub status: String,
+    pub status_code: &'static str,
+    pub states: String,
+    pub answers: String,
+}
+
+fn status_code(s: TraceStatus) -> &'static str {
+    match s {
+        TraceStatus::Sent => "sent",
+        TraceStatus::Acknowledged => "acknowledged",
+        TraceStatus::Answered => "answered",
+        TraceStatus::Partial => "partial",
+        TraceStatus::TimedOut => "timed_out",
+    }
+}
+
+fn marking_of(v: &TraceView) -> String {
+    v.query
+        .as_ref()
+        .map(|q| {
+            format!(
+                "{} {} {}",
+                q.marking.maker_label(),
+                q.marking.country(),
+                q.marking.serial()
+            )
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Template)]
+#[template(path = "traces.html", config = "src/console/askama.toml")]
+struct List {
+    t: Tr,
+    nav: Nav,
+    rows: Vec<Row>,
+    status: String,
+    state: String,
+    from: String,
+    statuses: Vec<(String, String)>,
+}
+
+pub async fn list(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let t = a.tr();
+    let want_status = q.get("status").cloned().unwrap_or_default();
+    let want_state = q
+        .get("state")
+        .map(|s| s.trim().to_uppercase())
+        .unwrap_or_default();
+    let from = q.get("from").cloned().unwrap_or_default();
+    let from_unix =
+        crate::model::instant::parse_rfc3339(&format!("{}T00:00:00Z", from.trim())).ok();
+    let node = c.node.clone();
+    let views = tokio::task::spawn_blocking(move || -> Result<Vec<TraceView>, NodeError> {
+        let judge = node.judge();
+        Ok(node
+            .traces()?
+            .iter()
+            .map(|t| trace_view(&judge, t))
+            .collect())
+    })
+    .await;
+    let mut views = match views {
+        Ok(Ok(v)) => v,
+        _ => {
+            return problem(
+                &c,
+                Some(&a.session),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "error-storage",
+            );
+        }
+    };
+    views.sort_by_key(|v| std::cmp::Reverse(v.created_at));
+    let rows = views
+        .iter()
+        .filter(|v| want_status.is_empty() || status_code(v.status) == want_status)
+        .filter(|v| from_unix.is_none_or(|f| v.created_at >= f))
+        .filter(|v| {
+            want_state.is_empty()
+                || v.holders
+                    .iter()
+                    .any(|h| h.state.is_some_and(|s| s.as_str() == want_state))
+                || v.answers
+                    .iter()
+                    .any(|h| h.state.is_some_and(|s| s.as_str() == want_state))
+        })
+        .take(500)
+        .map(|v| Row {
+            id: v.id.clone(),
+            created: t.instant(v.created_at),
+            marking: marking_of(v),
+            status: t.code("status", status_code(v.status)),
+            status_code: status_code(v.status),
+            states: v
+                .holders
+                .iter()
+                .filter_map(|h| h.state.map(|s| s.to_string()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            answers: t.t1("answers-count", "count", v.answers.len()),
+        })
+        .collect();
+    let statuses = ["sent", "acknowledged", "answered", "partial", "timed_out"]
+        .into_iter()
+        .map(|s| (s.to_string(), t.code("status", s)))
+        .collect();
+    render(&List {
+        t,
+        nav: Nav::of(Some(&a.session), "/console/traces"),
+        rows,
+        status: want_status,
+        state: want_state,
+        from,
+        statuses,
+    })
+}
+
+/// The trace form's values, kept when the node refuses the trace.
+#[derive(Default)]
+pub struct FormValues {
+    pub maker: String,
+    pub country: String,
+    pub serial: String,
+    pub factory_code: String,
+    pub imports: Vec<String>,
+    pub category: String,
+    pub calibre: String,
+    pub model: String,
+    pub ground: String,
+    pub intended_use: String,
+    pub urgent: bool,
+    pub justification: String,
+    pub case: String,
+    pub note: String,
+    /// Send even if the maker table does not know the maker in that country.
+    pub force: bool,
+}
+
+#[derive(Template)]
+#[template(path = "trace_form.html", config = "src/console/askama.toml")]
+struct Form {
+    t: Tr,
+    nav: Nav,
+    v: FormValues,
+    error: Option<String>,
+    makers: Vec<String>,
+    categories: Vec<(String, String)>,
+    grounds: Vec<(String, String)>,
+    uses: Vec<(String, String)>,
+    /// Import-mark inputs: the ones given and one empty more.
+    import_slots: Vec<String>,
+}
+
+/// A closed vocabulary's codes (as serde writes them) and their words.
+fn words<T: serde::Serialize>(t: &Tr, list: &str, all: &[T]) -> Vec<(String, String)> {
+    all.iter()
+        .filter_map(|v| match serde_json::to_value(v) {
+            Ok(serde_json::Value::String(s)) => Some(s),
+            _ => None,
+        })
+        .map(|s| {
+            let word = t.code(list, &s);
+            (s, word)
+        })
+        .collect()
+}
+
+fn code_of<T: serde::Serialize>(v: T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn form_page(
+    c: &super::Console,
+    a: &super::Allowed,
+    v: FormValues,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let t = a.tr();
+    let mut makers: Vec<String> = c.node.makers().names();
+    makers.sort();
+    makers.dedup();
+    // The marks given, and empty inputs for more (at least three in all).
+    let mut import_slots = v.imports.clone();
+    while import_slots.len() < 3 || import_slots.last().is_some_and(|m| !m.is_empty()) {
+        import_slots.push(String::new());
+    }
+    let grounds_all = [
+        LegalGround::SeizedInCrime,
+        LegalGround::IllicitPossession,
+        LegalGround::IllicitTransfer,
+        LegalGround::FoundAbandoned,
+        LegalGround::ConflictRecovery,
+        LegalGround::AlteredMarkings,
+        LegalGround::Other,
+    ];
+    let uses_all = [
+        IntendedUse::CriminalInvestigation,
+        IntendedUse::JudicialProceedings,
+        IntendedUse::DiversionAnalysis,
+        IntendedUse::SanctionsMonitoring,
+        IntendedUse::Other,
+    ];
+    let page = Form {
+        categories: WeaponCategory::ALL
+            .iter()
+            .map(|c| (c.as_str().to_string(), t.code("category", c.as_str())))
+            .collect(),
+        grounds: words(&t, "ground", &grounds_all),
+        uses: words(&t, "use", &uses_all),
+        t,
+        nav: Nav::of(Some(&a.session), "/console/traces/new"),
+        v,
+        error,
+        makers,
+        import_slots,
+    };
+    (status, render(&page)).into_response()
+}
+
+pub async fn form(State(c): State<Shared>, headers: HeaderMap) -> Response {
+    match allow(&c, &headers, Role::Officer) {
+        Ok(a) => form_page(&c, &a, FormValues::default(), None, StatusCode::OK),
+        Err(r) => *r,
+    }
+}
+
+/// Sends the trace the form describes; the officer's name goes into the
+/// audit entry and the local case, never into the query.
+pub async fn send(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let t = a.tr();
+    let f = Fields::parse(&body);
+    let g = |k: &str| f.get(k).unwrap_or_default();
+    let v = FormValues {
+        maker: g("maker"),
+        country: g("country").to_uppercase(),
+        serial: g("serial"),
+        factory_code: g("factory_code"),
+        imports: f.all("import"),
+        category: g("category"),
+        calibre: g("calibre"),
+        model: g("model"),
+        ground: g("ground"),
+        intended_use: g("use"),
+        urgent: f.get("urgent").is_some(),
+        justification: g("justification"),
+        case: g("case"),
+        note: g("note"),
+        force: f.get("force").is_some(),
+    };
+    if v.urgent && v.justification.is_empty() {
+        let msg = t.t("trace-justify-urgent");
+        return form_page(&c, &a, v, Some(msg), StatusCode::BAD_REQUEST);
+    }
+    // The justification and the model stay with the local case: neither is
+    // part of the query's vocabulary.
+    let mut note = v.note.clone();
+    for (label, extra) in [
+        (t.t("trace-justification"), &v.justification),
+        (t.t("trace-model"), &v.model),
+    ] {
+        if !extra.is_empty() {
+            if !note.is_empty() {
+                note.push('\n');
+            }
+            note += &format!("{label}: {extra}");
+        }
+    }
+    let req = TraceRequest {
+        maker: v.maker.clone(),
+        country: v.country.clone(),
+        factory_code: Some(v.factory_code.clone()).filter(|s| !s.is_empty()),
+        serial: v.serial.clone(),
+        imports: v.imports.clone(),
+        category: v.category.clone(),
+        calibre: Some(v.calibre.clone()).filter(|s| !s.is_empty()),
+        ground: v.ground.clone(),
+        intended_use: v.intended_use.clone(),
+        urgent: v.urgent,
+        timeout_secs: None,
+        case: Some(v.case.clone()).filter(|s| !s.is_empty()),
+        note: Some(note).filter(|s| !s.is_empty()),
+        force: v.force,
+        // The form has no "confidential trace" box yet: node.blind_by_default.
+        blind: None,
+    };
+    let mut trace = match req.into_new_trace() {
+        Ok(tr) => tr,
+        Err(e) => return form_page(&c, &a, v, Some(e.to_string()), StatusCode::BAD_REQUEST),
+    };
+    trace.blind = c.node.blind_by_default();
+    if !v.force
+        && let Some(reg) = c.node.registry()
+        && let Err(e) = crate::node::check_maker(&reg.makers(), &trace.marking)
+    {
+        // The node's words say which makers it knows; the way round is the
+        // form's own checkbox, not the CLI's flag.
+        let msg = e
+            .to_string()
+            .replace(
+                ", or send it anyway with --force (\"force\": true in the API)",
+                ".",
+            )
+            .replace("Correct --maker", "Correct the maker")
+            .replace("correct --country", "correct the country")
+            .replace("--maker ", "");
+        let msg = format!("{msg} {}", t.t("trace-force-hint"));
+        return form_page(&c, &a, v, Some(msg), StatusCode::BAD_REQUEST);
+    }
+    trace.local.officer = Some(a.name.clone());
+    match c.node.send_trace(trace).await {
+        Ok(stored) => Redirect::to(&format!("/console/traces/{}", stored.id)).into_response(),
+        Err(e) => form_page(&c, &a, v, Some(e.to_string()), StatusCode::BAD_REQUEST),
+    }
+}
+
+/// One expected holder and where it stands.
+pub struct HolderRow {
+    pub state: String,
+    pub standing: String,
+    pub code: &'static str,
+}
+
+/// One answer, its badge and what it disclosed.
+pub struct AnswerRow {
+    pub number: usize,
+    pub state: String,
+    pub received: String,
+    pub verified: bool,
+    pub badge: String,
+    pub disclosed: String,
+}
+
+/// One event of the chain of custody.
+pub struct Event {
+    pub date: String,
+    pub kind: String,
+    pub state: String,
+    pub counterpart: String,
+    pub holder: String,
+    pub source: String,
+    pub diversion: bool,
+}
+
+/// Everything the live part of a trace page shows.
+pub struct Live {
+    pub id: String,
+    pub status: String,
+    pub status_code: &'static str,
+    /// Changes whenever what is shown changes; the page's script compares it.
+    pub version: String,
+    pub holders: Vec<HolderRow>,
+    pub answers: Vec<AnswerRow>,
+    pub events: Vec<Event>,
+    pub map: String,
+    pub diversion: Option<String>,
+    pub last_recorded: Option<String>,
+    pub gaps: Vec<String>,
+    pub settled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "trace.html", config = "src/console/askama.toml")]
+struct Page {
+    t: Tr,
+    nav: Nav,
+    live: Live,
+    marking: String,
+    imports: String,
+    category: String,
+    calibre: String,
+    ground: String,
+    intended_use: String,
+    urgent: bool,
+    created: String,
+    deadline: String,
+    digest: String,
+    case: String,
+    note: String,
+    officer: String,
+}
+
+#[derive(Template)]
+#[template(path = "trace_live.html", config = "src/console/askama.toml")]
+struct LivePart {
+    t: Tr,
+    live: Live,
+}
+
+fn holder_word(t: &Tr, h: &HolderState) -> (String, &'static str) {
+    match h {
+        HolderState::Answered => (t.t("holder-answered"), "answered"),
+        HolderState::Withheld { reason } => (
+            t.t1("holder-withheld", "reason", t.code("reason", reason)),
+            "withheld",
+        ),
+        HolderState::Refused {
+            reason, retry_at, ..
+        } => (
+            t.tn(
+                "holder-refused",
+                &[
+                    ("reason", t.code("reason", reason)),
+                    ("retry", retry_at.map(|r| t.instant(r)).unwrap_or_default()),
+                ],
+            ),
+            "refused",
+        ),
+        HolderState::Declined { code } => (
+            t.t1("holder-declined", "reason", t.code("reason", code)),
+            "declined",
+        ),
+        HolderState::Acknowledged => (t.t("holder-acknowledged"), "acknowledged"),
+        HolderState::Awaiting => (t.t("holder-awaiting"), "awaiting"),
+        HolderState::Unreachable { since, .. } => (
+            t.t1(
+                "holder-unreachable",
+                "since",
+                since.map(|s| t.instant(s)).unwrap_or_default(),
+            ),
+            "unreachable",
+        ),
+        #[allow(unreachable_patterns)]
+        _ => (t.t("holder-awaiting"), "awaiting"),
+    }
+}
+
+fn disclosed(t: &Tr, o: &Option<Outcome>) -> String {
+    match o {
+        None => t.t("outcome-unreadable"),
+        Some(Outcome::Hit { candidates }) | Some(Outcome::Trimmed { candidates, .. }) => {
+            let events: usize = candidates.iter().map(|c| c.record.events.len()).sum();
+            t.tn(
+                "outcome-hit",
+                &[
+                    ("records", t.t1("records-count", "count", candidates.len())),
+                    ("events", t.t1("events-count", "count", events)),
+                ],
+            )
+        }
+        Some(Outcome::NoHit) => t.t("outcome-no-hit"),
+        Some(Outcome::Withheld { reason }) => t.t1(
+            "outcome-withheld",
+            "reason",
+            t.code("reason", reason.code()),
+        ),
+        Some(Outcome::Acknowledged) => t.t("outcome-acknowledged"),
+        Some(Outcome::TooMany { count }) => t.t1("outcome-too-many", "count", *count),
+        Some(Outcome::Refused { .. }) => t.t("outcome-refused"),
+    }
+}
+
+fn gap_words(t: &Tr, g: &Gap) -> String {
+    match g {
+        Gap::Withheld { state, reason } => t.tn(
+            "gap-withheld",
+            &[
+                ("state", state.to_string()),
+                (
+                    "reason",
+                    reason
+                        .as_deref()
+                        .map(|r| t.code("reason", r))
+                        .unwrap_or_default(),
+                ),
+            ],
+        ),
+        Gap::NoAnswer { state } => t.t1("gap-no-answer", "state", state),
+        Gap::Unreachable { state, since, .. } => t.tn(
+            "gap-unreachable",
+            &[
+                ("state", state.to_string()),
+                ("since", since.map(|s| t.instant(s)).unwrap_or_default()),
+            ],
+        ),
+        Gap::Refused { state, reason, .. } => t.tn(
+            "gap-refused",
+            &[
+                ("state", state.to_string()),
+                ("reason", t.code("reason", reason)),
+            ],
+        ),
+        Gap::Declined { state, code } => t.tn(
+            "gap-declined",
+            &[
+                ("state", state.to_string()),
+                ("reason", t.code("reason", code)),
+            ],
+        ),
+        Gap::Trimmed {
+            state,
+            events_left_out,
+        } => t.tn(
+            "gap-trimmed",
+            &[
+                ("state", state.to_string()),
+                ("count", t.num(*events_left_out)),
+            ],
+        ),
+        Gap::Ambiguous { state, count } => t.tn(
+            "gap-ambiguous",
+            &[("state", state.to_string()), ("count", t.num(*count))],
+        ),
+        Gap::NoHolder { prefix } => t.t1("gap-no-holder", "prefix", prefix),
+        Gap::NotConnected => t.t("gap-not-connected"),
+        Gap::NoRecord => t.t("gap-no-record"),
+    }
+}
+
+fn holder_category(t: &Tr, h: Option<HolderCategory>) -> String {
+    h.map(|h| t.code("held-by", h.as_str())).unwrap_or_default()
+}
+
+fn live_of(t: &Tr, v: &TraceView) -> Live {
+    let holders = v
+        .holders
+        .iter()
+        .map(|h| {
+            let (standing, code) = holder_word(t, &h.standing);
+            HolderRow {
+                state: h
+                    .state
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| h.peer.clone()),
+                standing,
+                code,
+            }
+        })
+        .collect();
+    let answers = v
+        .answers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| AnswerRow {
+            number: i + 1,
+            state: a
+                .state
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| a.peer.clone()),
+            received: t.instant(a.received_at),
+            verified: a.verified,
+            badge: if a.verified {
+                t.t1("badge-verified", "version", a.roster_version.unwrap_or(0))
+            } else {
+                t.t1(
+                    "badge-not-verified",
+                    "reason",
+                    a.verify_error.clone().unwrap_or_default(),
+                )
+            },
+            disclosed: disclosed(t, &a.outcome),
+        })
+        .collect();
+    let c = &v.custody;
+    let diversion_event = c.diversion.as_ref().and_then(|d| d.event.clone());
+    let events = c
+        .chain
+        .iter()
+        .map(|l| Event {
+            date: t.event_date(&l.date),
+            kind: t.code("event", l.kind.as_str()),
+            state: l.state.to_string(),
+            counterpart: t.counterpart(l.kind, l.counterpart),
+            holder: holder_category(t, l.holder),
+            source: match l.answer {
+                Some(i) => t.tn(
+                    "source-answer",
+                    &[
+                        ("number", (i + 1).to_string()),
+                        ("state", l.state.to_string()),
+                    ],
+                ),
+                None => t.t("source-own-registry"),
+            },
+            diversion: diversion_event.as_ref() == Some(l),
+        })
+        .collect();
+    // The countries in the order the weapon passed through them.
+    let mut path = Vec::new();
+    for l in &c.chain {
+        for s in [
+            Some(l.state),
+            if l.kind == EventKind::Exported {
+                l.counterpart
+            } else {
+                None
+            },
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if path.last() != Some(&s) {
+                path.push(s);
+            }
+        }
+    }
+    let diversion = c.diversion.as_ref().map(|d| {
+        let (event, date) = match &d.event {
+            Some(e) => (t.code("event", e.kind.as_str()), t.event_date(&e.date)),
+            None => (String::new(), String::new()),
+        };
+        t.tn(
+            match (&d.event, d.last_lawful_holder) {
+                (None, _) => "diversion-sentence-undated",
+                (Some(_), Some(_)) => "diversion-sentence",
+                (Some(_), None) => "diversion-sentence-no-holder",
+            },
+            &[
+                ("state", d.last_lawful_state.to_string()),
+                ("holder", holder_category(t, d.last_lawful_holder)),
+                ("event", event),
+                ("date", date),
+            ],
+        )
+    });
+    let last_recorded = c.last_recorded.as_ref().map(|l| {
+        t.tn(
+            "last-recorded-sentence",
+            &[
+                ("state", l.state.to_string()),
+                ("holder", holder_category(t, l.holder)),
+                ("date", t.event_date(&l.since)),
+            ],
+        )
+    });
+    let settled = !matches!(v.status, TraceStatus::Sent | TraceStatus::Acknowledged);
+    Live {
+        id: v.id.clone(),
+        status: t.code("status", status_code(v.status)),
+        status_code: status_code(v.status),
+        version: format!(
+            "{}-{}-{}-{}",
+            status_code(v.status),
+            v.answers.len(),
+            c.chain.len(),
+            v.holders
+                .iter()
+                .map(|h| holder_word(t, &h.standing).1)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        holders,
+        answers,
+        events,
+        map: super::map::render(
+            &path,
+            c.diversion.as_ref().map(|d| d.last_lawful_state),
+            &t.t("map-title"),
+        ),
+        diversion,
+        last_recorded,
+        gaps: c.gaps.iter().map(|g| gap_words(t, g)).collect(),
+        settled,
+    }
+}
+
+async fn view_of(c: &super::Console, id: &str) -> Result<TraceView, NodeError> {
+    let node = c.node.clone();
+    let id = id.to_string();
+    tokio::task::spawn_blocking(move || {
+        let t = node.trace(&id)?;
+        Ok(trace_view(&node.judge(), &t))
+    })
+    .await
+    .map_err(|e| NodeError::Config(e.to_string()))?
+}
+
+fn trace_problem(c: &super::Console, a: &super::Allowed, e: NodeError) -> Response {
+    match e {
+        NodeError::NoSuchTrace(_) => {
+            problem(c, Some(&a.session), StatusCode::NOT_FOUND, "error-no-trace")
+        }
+        e => problem_with(
+            c,
+            Some(&a.session),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "error-storage",
+            Some(e.to_string()),
+        ),
+    }
+}
+
+pub async fn show(State(c): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let t = a.tr();
+    let v = match view_of(&c, &id).await {
+        Ok(v) => v,
+        Err(e) => return trace_problem(&c, &a, e),
+    };
+    let q = v.query.as_ref();
+    let page = Page {
+        live: live_of(&t, &v),
+        marking: marking_of(&v),
+        imports: q
+            .map(|q| {
+                q.marking
+                    .imports()
+                    .iter()
+                    .map(|m| match m.year {
+                        Some(y) => format!("{} {y}", m.country),
+                        None => m.country.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
+        category: q
+            .map(|q| t.code("category", q.category.as_str()))
+            .unwrap_or_default(),
+        calibre: q
+            .and_then(|q| q.calibre.as_ref())
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        ground: q
+            .map(|q| t.code("ground", &code_of(q.legal_ground)))
+            .unwrap_or_default(),
+        intended_use: q
+            .map(|q| t.code("use", &code_of(q.intended_use)))
+            .unwrap_or_default(),
+        urgent: q.is_some_and(|q| q.priority == crate::protocol::Priority::Urgent),
+        created: t.instant(v.created_at),
+        deadline: t.instant(v.deadline),
+        digest: v.digest.chars().take(16).collect(),
+        case: v
+            .local
+            .case
+            .as_ref()
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
+        note: v
+            .local
+            .note
+            .as_ref()
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
+        officer: v.local.officer.clone().unwrap_or_default(),
+        nav: Nav::of(Some(&a.session), &format!("/console/traces/{}", v.id)),
+        t,
+    };
+    render(&page)
+}
+
+/// The live part of a trace page alone, which the page's script fetches.
+pub async fn live(State(c): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let t = a.tr();
+    match view_of(&c, &id).await {
+        Ok(v) => render(&LivePart {
+            live: live_of(&t, &v),
+            t,
+        }),
+        Err(e) => trace_problem(&c, &a, e),
+    }
+}
+
+pub async fn retry(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    match c.node.retry(&id).await {
+        Ok(_) => Redirect::to(&format!("/console/traces/{id}")).into_response(),
+        Err(NodeError::NothingToRetry(_)) => problem(
+            &c,
+            Some(&a.session),
+            StatusCode::CONFLICT,
+            "error-nothing-to-retry",
+        ),
+        Err(e) => trace_problem(&c, &a, e),
+    }
+}
+
+/// The evidence bundle, as `tracenet trace export` writes it.
+pub async fn evidence(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let a = match allow(&c, &headers, Role::Officer) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let node = c.node.clone();
+    let i = id.clone();
+    let bundle = tokio::task::spawn_blocking(move || {
+        let t = node.trace(&i)?;
+        crate::api::evidence_bundle(&node, &t).map_err(|e| NodeError::Config(e.to_string()))
+    })
+    .await;
+    match bundle {
+        Ok(Ok(b)) => (
+            [
+                (header::CONTENT_TYPE, "application/json".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"trace-{id}-evidence.json\""),
+                ),
+            ],
+            b.to_json(),
+        )
+            .into_response(),
+        Ok(Err(e)) => trace_problem(&c, &a, e),
+        Err(_) => problem(
+            &c,
+            Some(&a.session),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "error-storage",
+        ),
+    }
+}
