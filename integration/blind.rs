@@ -311,7 +311,11 @@ async fn a_holder_without_a_filter_is_left_to_the_officer() {
     use tracenet::protocol::codec::{Kind, peek_kind};
     use tracenet::protocol::{Refusal, Reply};
     let mut fed = Federation::start(vec![
-        NodeSpec::member("NG", vec![]),
+        NodeSpec {
+            // Every trace blind unless the officer says --blind=false.
+            node_config: "blind_by_default = true",
+            ..NodeSpec::member("NG", vec![])
+        },
         NodeSpec::member("DE", vec![walther("DE-1", SERIAL)]),
         NodeSpec {
             prefixes: &["DE/CARLWALTHER"],
@@ -323,7 +327,7 @@ async fn a_holder_without_a_filter_is_left_to_the_officer() {
     let older = Reply::Refused(Refusal::UnexpectedKind).encode();
     let mut ke = Peer::connect_replying(&fed.node("KE").dir, fed.node("NG"), older).await;
     fed.wait_subscribed("NG", "tracenet/1/prefix/DE/CARLWALTHER", &["DE"]);
-    let sent = trace_walther(fed.node("NG"), SERIAL, &["--blind"]);
+    let sent = trace_walther(fed.node("NG"), SERIAL, &[]);
     let id = sent["id"].as_str().unwrap().to_string();
     let t = wait_for("KE's outcome", Duration::from_secs(60), || {
         let t = fed.node("NG").json(&["trace", "show", &id]);
