@@ -70,7 +70,7 @@ pub use requester::SendTraceError;
 pub use review::DecideError;
 pub use status::{HolderState, HolderView, Judge, NodeStatus, holders, trace_status};
 pub use traces::{
-    Asked, ExpectedBy, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore,
+    Asked, Cursor, ExpectedBy, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore,
 };
 
 use admission::{AnswerCache, PeerStanding, RefusalTally};
@@ -272,8 +272,10 @@ impl Node {
         let net_cfg = settings.net_config().map_err(NodeError::Config)?;
         let (net, events) = net::spawn(key.libp2p_keypair(), net_cfg)?;
         let traces = TraceStore::open(&db)?;
+        // A trace waits at most its query's time-to-live (7 days at most)
+        // from when it was sent: older ones need not be read.
         let waiting: Vec<StoredTrace> = traces
-            .list()?
+            .heads_since(unix_now().saturating_sub(7 * 86_400 + 1))?
             .into_iter()
             .filter(|t| t.deadline > unix_now())
             .collect();

@@ -21,4 +21,6 @@ pub use messages::{
     Message, Outcome, Party, Priority, Quality, RecordProjection, RefusedReason, TraceAnswer,
     TraceQuery, WithheldReason,
 };
+#[cfg(test)]
+pub use signed::verified_on_this_thread;
 pub use signed::{Signed, VerifyError, decode_and_verify, sign, sign_bytes, verify_bytes};
