@@ -232,9 +232,6 @@ struct Inner {
     max_line_bytes: usize,
 }
 
-/// Live query ids remembered per requesting State (the replay quota): a State
-/// sending more live queries than this is refused `quota_full` until some expire.
-const REPLAY_PER_STATE: usize = 20_000;
 /// Answers to this node's traces filed at once (each holds a blocking thread).
 const FILING_AT_ONCE: usize = 32;
 /// Signed answers kept per requesting State for its retries.
@@ -305,7 +302,20 @@ impl Node {
                 },
                 exact_limiter: Mutex::new(RateLimiter::new(settings.queries_per_minute)),
                 fuzzy_limiter: Mutex::new(RateLimiter::new(settings.fuzzy_queries_per_minute)),
-                replay: replay::ReplayStore::open(&db, REPLAY_PER_STATE, unix_now())?,
+                // Sized by the rate limits and the longest life of an id:
+                // full only for a State past its rate (see the function).
+                replay: replay::ReplayStore::open(
+                    &db,
+                    protocol::replay_ids_per_state(
+                        u64::from(settings.queries_per_minute)
+                            + u64::from(settings.fuzzy_queries_per_minute),
+                        &Freshness {
+                            skew_secs: settings.clock_skew_secs,
+                            ..Freshness::default()
+                        },
+                    ),
+                    unix_now(),
+                )?,
                 refusals: Mutex::new(RefusalBudget::new(limits::REFUSALS_PER_MINUTE)),
                 busy: Arc::new(Semaphore::new(settings.max_concurrent_queries)),
                 refusing: Arc::new(Semaphore::new(REFUSING_AT_ONCE)),

@@ -186,8 +186,11 @@ impl Node {
             Ok(Ok(())) => {}
             Ok(Err(ReplayError::Replayed(_))) => return Admission::Seen(q),
             Ok(Err(_)) => {
+                // Only a State past its rate limits gets here; it is told
+                // when a slot frees, never left without a word.
                 self.count_refusal(&from.to_string(), Some(state), Refusal::QuotaFull);
-                return Admission::refused(Refusal::QuotaFull, Some(q), 0);
+                let retry_after = self.inner.replay.retry_after(state, now);
+                return Admission::refused(Refusal::QuotaFull, Some(q), retry_after);
             }
             Err(e) => {
                 self.store_failed(&e.to_string());
