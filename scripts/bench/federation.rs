@@ -6,6 +6,7 @@
 //! TRACENET_BENCH_STATES (default 10), TRACENET_BENCH_RECORDS (per State, default
 //! 100,000) and TRACENET_BENCH_TRACES (default 200).
 
+mod baseline;
 #[path = "../../integration/common/mod.rs"]
 mod common;
 #[path = "../../integration/fed/mod.rs"]
@@ -166,6 +167,20 @@ fn main() {
         pct(&mut rtt.clone(), 0.5),
         pct(&mut rtt, 0.99),
         holders.len()
+    );
+    // The same round trip on plain rust-libp2p, same transport and sizes,
+    // no tracenet logic, measured now, in this run.
+    let holders_n = mean_holders.round().max(1.0) as usize;
+    let plain = baseline::run(holders_n, n_traces.min(200), 420, 520);
+    let (p50, p99) = (pct(&mut rtt.clone(), 0.5), pct(&mut rtt.clone(), 0.99));
+    println!(
+        "  plain rust-libp2p, {holders_n} holders (gossip + request-response, signed and verified, in one process): p50 {:.1} ms, p99 {:.1} ms over {} traces",
+        plain.p50_ms, plain.p99_ms, plain.traces
+    );
+    println!(
+        "  ratio tracenet / plain libp2p: p50 {:.1}x, p99 {:.1}x",
+        p50 / plain.p50_ms,
+        p99 / plain.p99_ms
     );
     let mut posted = POSTED.with(|p| p.borrow().clone());
     println!(
