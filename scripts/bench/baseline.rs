@@ -100,14 +100,12 @@ async fn holder(
             SwarmEvent::Behaviour(PlainEvent::Gossipsub(gossipsub::Event::Message {
                 message,
                 ..
-            })) => {
-                if verifies(&requester.2, &message.data) {
-                    n += 1;
-                    // The answer names the query it answers, under its signature.
-                    let asked = u64::from_be_bytes(message.data[..8].try_into().unwrap());
-                    let a = signed(&key, answer_bytes, n, asked);
-                    s.behaviour_mut().rr.send_request(&requester.0, a);
-                }
+            })) if verifies(&requester.2, &message.data) => {
+                n += 1;
+                // The answer names the query it answers, under its signature.
+                let asked = u64::from_be_bytes(message.data[..8].try_into().unwrap());
+                let a = signed(&key, answer_bytes, n, asked);
+                s.behaviour_mut().rr.send_request(&requester.0, a);
             }
             SwarmEvent::Behaviour(PlainEvent::Gossipsub(gossipsub::Event::Subscribed {
                 ..
