@@ -234,6 +234,20 @@ impl SerialQuery {
             .collect()
     }
 
+    /// The folded characters every match's folded serial ends with: the
+    /// literal part after the last wildcard (empty when the serial ends with
+    /// one). An index keyed by folded serial read backwards need scan only
+    /// the records ending so.
+    pub fn folded_suffix(&self) -> String {
+        let n = self
+            .folded
+            .iter()
+            .rev()
+            .take_while(|c| !matches!(c, '?' | '*'))
+            .count();
+        self.folded[self.folded.len() - n..].iter().collect()
+    }
+
     /// Matches a record's normalised serial; `None` if it does not match.
     pub fn matches(&self, candidate: &str) -> Option<SerialMatch> {
         if self.wildcards && self.cannot_match(candidate) {

@@ -345,7 +345,9 @@ impl Registry {
     }
 
     /// A wildcard reads the range of the literal characters before its
-    /// first wildcard.
+    /// first wildcard, or, when more of them follow its last one, the
+    /// records that end with those (the suffix keys): `?12345` reads the
+    /// few records ending in 12345, not the whole prefix.
     fn scan_wildcard(
         &self,
         p: &MarkingPrefix,
@@ -353,11 +355,27 @@ impl Registry {
         scope: usize,
         hits: &mut Vec<Hit>,
     ) -> Result<(), RegistryError> {
-        let start = [
-            &[keys::KEPT][..],
-            &keys::location(p, &serial.folded_prefix()),
-        ]
-        .concat();
+        let (before, after) = (serial.folded_prefix(), serial.folded_suffix());
+        if after.len() > before.len() {
+            let reversed: Vec<u8> = after.bytes().rev().collect();
+            let start = [&[keys::SUFFIX][..], &keys::head(p), &reversed].concat();
+            for kv in self.tree.scan_prefix(&start) {
+                let (sk, _) = kv?;
+                let k = keys::kept_of_suffix(&sk)
+                    .ok_or_else(|| corrupt_index(&sk, "not a suffix key"))?;
+                // A suffix key outlives its record only in a crash between
+                // batches of a re-index, which runs again at the next open.
+                let Some(v) = self.tree.get(&k)? else {
+                    continue;
+                };
+                let (normalised, _) = split_kept(&k, &v)?;
+                if let Some(found) = serial.matches(normalised) {
+                    hits.push(hit(sled::IVec::from(k), v, found, scope)?);
+                }
+            }
+            return Ok(());
+        }
+        let start = [&[keys::KEPT][..], &keys::location(p, &before)].concat();
         for kv in self.tree.scan_prefix(&start) {
             let (k, v) = kv?;
             let (normalised, _) = split_kept(&k, &v)?;
