@@ -217,6 +217,16 @@ impl NetHandle {
         self.send(Command::Validate { id, verdict }).await
     }
 
+    /// As [`NetHandle::validate`], from a blocking thread (`spawn_blocking`),
+    /// so that work already there need not hop back to the runtime to pass
+    /// the verdict. Never call it from async code: it blocks while the
+    /// network's command queue is full.
+    pub fn validate_blocking(&self, id: GossipId, verdict: Verdict) -> Result<(), NetError> {
+        self.tx
+            .blocking_send(Command::Validate { id, verdict })
+            .map_err(|_| NetError::Stopped)
+    }
+
     /// Replaces the set of subscribed topics.
     pub async fn set_topics(&self, topics: BTreeSet<Topic>) -> Result<(), NetError> {
         self.send(Command::SetTopics(topics)).await
