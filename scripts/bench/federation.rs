@@ -90,7 +90,9 @@ fn main() {
     let n_traces = env_u64("TRACENET_BENCH_TRACES", 200) as usize;
     println!(
         "load average at start: {}",
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     let work = tempfile::tempdir().unwrap();
 
