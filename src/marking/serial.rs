@@ -234,18 +234,17 @@ impl SerialQuery {
             .collect()
     }
 
-    /// The folded characters every match's folded serial ends with: the
-    /// literal part after the last wildcard (empty when the serial ends with
-    /// one). An index keyed by folded serial read backwards need scan only
-    /// the records ending so.
-    pub fn folded_suffix(&self) -> String {
-        let n = self
-            .folded
+    /// How many `?` the folded serial starts with, and the literal folded
+    /// characters after them up to the next wildcard: `??123*4` is (2,
+    /// "123"). Every match's folded serial is that many characters, then
+    /// those literal ones.
+    pub fn leading_any(&self) -> (usize, String) {
+        let n = self.folded.iter().take_while(|c| **c == '?').count();
+        let literal = self.folded[n..]
             .iter()
-            .rev()
             .take_while(|c| !matches!(c, '?' | '*'))
-            .count();
-        self.folded[self.folded.len() - n..].iter().collect()
+            .collect();
+        (n, literal)
     }
 
     /// Matches a record's normalised serial; `None` if it does not match.

@@ -53,11 +53,6 @@ mod keys {
     /// `v CC MAKER 0x00 VARIANT 0x00 ID` → FOLDED: a record's variant key
     /// (`marking::SerialKeys::variants`), pointing at where it is kept.
     pub const VARIANT: u8 = b'v';
-    /// `w CC MAKER 0x00 DLOFFOL 0x00 ID`: a record under its folded serial
-    /// read backwards (its bytes reversed), so that a serial whose first
-    /// characters are wildcards (`?12345`) reads only the records that end
-    /// as it does, not its whole prefix.
-    pub const SUFFIX: u8 = b'w';
     pub const PREFIX: u8 = b'p';
     pub const IMPORT: u8 = b'g';
     /// `f CC CODE 0x00 MAKER`: records marked with factory code CODE made in
@@ -133,31 +128,6 @@ mod keys {
                 )
             })
             .collect()
-    }
-
-    /// The suffix key of a record kept at `location` (`CC MAKER 0x00 FOLDED`).
-    pub fn suffix(location: &[u8], id: &[u8]) -> Vec<u8> {
-        let (head, folded) = location.split_at(head_of(location).len());
-        let mut k = Vec::with_capacity(2 + location.len() + id.len());
-        k.push(SUFFIX);
-        k.extend_from_slice(head);
-        k.extend(folded.iter().rev());
-        k.push(0);
-        k.extend_from_slice(id);
-        k
-    }
-
-    /// The kept key a suffix key points at.
-    pub fn kept_of_suffix(key: &[u8]) -> Option<Vec<u8>> {
-        let body = key.get(1..)?;
-        let head_len = head_of(body).len();
-        let id_at = body.iter().rposition(|b| *b == 0)?;
-        if id_at < head_len {
-            return None;
-        }
-        let head = &body[..head_len];
-        let folded: Vec<u8> = body[head_len..id_at].iter().rev().copied().collect();
-        Some([&[KEPT], head, &folded, &[0], &body[id_at + 1..]].concat())
     }
 
     /// A record's location: `CC MAKER 0x00 FOLDED`.
@@ -313,8 +283,8 @@ pub(crate) const CHUNK: usize = 2048;
 const LAYOUT: u8 = 2;
 /// Bumped whenever the registry's own index changes within a layout, so
 /// that a registry indexed before re-indexes at its next open. 1: variant
-/// keys (`v`) and factory-code counters (`f`); 2: suffix keys (`w`).
-const INDEX_RULES: u32 = 2;
+/// keys (`v`) and factory-code counters (`f`).
+const INDEX_RULES: u32 = 1;
 
 /// What a registry's keys were built with: the maker table's fingerprint,
 /// the serial rules and the index rules, mixed (FNV-1a). Stored under
@@ -635,7 +605,6 @@ impl Registry {
                     }
                     if old_key != key {
                         batch.remove(old_key.as_slice());
-                        batch.remove(keys::suffix(old_loc, id));
                         written.insert(old_key, None);
                     }
                     updated += 1;
@@ -655,7 +624,6 @@ impl Registry {
                 self.variant_heads.insert(keys::head_of(&loc));
                 batch.insert(k, v);
             }
-            batch.insert(keys::suffix(&loc, id), &[][..]);
             bucket.entries.insert(id.to_vec(), loc);
             bucket.dirty = true;
             batch.insert(key.as_slice(), value.as_slice());
@@ -796,7 +764,6 @@ impl Registry {
         // Variant keys are rebuilt from the records below; until `x:makers`
         // is written after this pass, an interrupted one runs again.
         self.remove_tagged(keys::VARIANT)?;
-        self.remove_tagged(keys::SUFFIX)?;
         let mut counts: HashMap<Vec<u8>, i64> = HashMap::new();
         let mut total = 0i64;
         for kv in self.tree.scan_prefix([keys::IDS]) {
@@ -820,7 +787,6 @@ impl Registry {
                     self.variant_heads.insert(keys::head_of(&new_loc));
                     batch.insert(k, value);
                 }
-                batch.insert(keys::suffix(&new_loc, id), &[][..]);
                 // Changed serial rules change the normalised serial it is
                 // kept with, as well as where.
                 let (old_normalised, stored) = split_kept(&key, &v)?;

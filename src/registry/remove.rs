@@ -123,7 +123,6 @@ impl Registry {
                 for (k, _) in keys::variants(&loc, normalised, id) {
                     batch.remove(k);
                 }
-                batch.remove(keys::suffix(&loc, id));
                 batch.remove(key);
                 n += 1;
             }
