@@ -345,12 +345,12 @@ impl Registry {
     }
 
     /// A wildcard reads the range of the literal characters before its
-    /// first wildcard. A serial that starts with one or two `?` followed by
-    /// literal characters reads, for each first character (or two) the
-    /// prefix holds, the range of those characters then the literal ones:
-    /// the first characters are found by seeking past each in turn (a loose
-    /// index scan), so `?12345` on a prefix of a million records reads some
-    /// thirty short ranges instead of the whole prefix (issue 16).
+    /// first wildcard. When one or two `?` come first among the wildcards
+    /// and literal characters follow them, it reads, for each character (or
+    /// pair) kept at that place, the range of it and the literal ones: those
+    /// characters are found by seeking past each in turn (a loose index
+    /// scan), so `?12345` on a prefix of a million records reads some thirty
+    /// short ranges instead of the whole prefix (issue 16).
     fn scan_wildcard(
         &self,
         p: &MarkingPrefix,
@@ -358,9 +358,9 @@ impl Registry {
         scope: usize,
         hits: &mut Vec<Hit>,
     ) -> Result<(), RegistryError> {
-        let (any, literal) = serial.leading_any();
+        let (before, any, literal) = serial.around_first_wildcards();
         let starts = if (1..=MAX_SKIPPED).contains(&any) && !literal.is_empty() {
-            let head = [&[keys::KEPT][..], &keys::head(p)].concat();
+            let head = [&[keys::KEPT][..], &keys::location(p, &before)].concat();
             self.first_characters(head, any)?
                 .into_iter()
                 .map(|pre| [&pre[..], literal.as_bytes()].concat())
@@ -380,9 +380,9 @@ impl Registry {
         Ok(())
     }
 
-    /// Every distinct `n` first characters of the folded serials kept under
-    /// `head`, each appended to it: found by seeking past each character in
-    /// turn, one read per character present, not one per record.
+    /// Every distinct `n` characters that follow `head` in the kept keys,
+    /// each appended to it: found by seeking past each character in turn,
+    /// one read per character present, not one per record.
     fn first_characters(&self, head: Vec<u8>, n: usize) -> Result<Vec<Vec<u8>>, RegistryError> {
         let mut level = vec![head];
         for _ in 0..n {

@@ -450,6 +450,7 @@ fn leading_wildcards_find_what_a_full_scan_finds() {
     reg.put_all(recs).unwrap();
     for pattern in [
         "?12345", "??12345", "??2345", "?1234?", "???", "?2", "*12345", "*45", "A*5", "??", "?",
+        "A?2345", "A??345", "AB?2345", "Z9?12345", "A?", "Я?", "A?*5",
     ] {
         let mut got: Vec<String> = walther(&reg, pattern)
             .into_iter()
