@@ -411,7 +411,15 @@ impl Node {
             answered_at: a.body().answered_at,
             said: super::traces::Said::of(outcome),
         };
-        let has_records = !outcome.candidates().is_empty();
+        // Only an export to another State can point the chain of custody
+        // somewhere not yet asked (custody's follow-ups): any other answer
+        // leaves them as they were, and is filed without reading the trace.
+        let points_on = outcome.candidates().iter().any(|c| {
+            c.record
+                .events
+                .iter()
+                .any(|e| e.kind == crate::model::EventKind::Exported && e.counterpart.is_some())
+        });
         // One acknowledgement and one final answer per responder, and a few
         // refusals before its final answer: the same frame again is delivered
         // already; another one is refused, so that a member cannot fill a
@@ -509,9 +517,7 @@ impl Node {
         let sent_ms = trace.created_at_ms.unwrap_or(trace.created_at * 1000);
         let latency = unix_now_ms().saturating_sub(sent_ms) as f64 / 1000.0;
         self.inner.counters.answer_latency.observe(latency);
-        // Only records can point the chain at a State not yet asked: an
-        // answer without any leaves the follow-ups as they were.
-        let follow = if has_records {
+        let follow = if points_on {
             self.plan_follow_ups(&id).map_err(|e| internal(&e))?
         } else {
             Vec::new()
