@@ -131,7 +131,7 @@ fn prepare(n: usize, traces: usize) -> Prepared {
         let init = common::json(&dir, &["init", "--state", s]);
         peers.push(init["peer_id"].as_str().unwrap().to_string());
         keys.push(init["public_key"].as_str().unwrap().to_string());
-        ports.push(fed::free_port());
+        ports.push(listen_port(ports.last().copied()));
         dirs.push(dir);
     }
     let today = Date::today();
@@ -218,6 +218,23 @@ fn prepare(n: usize, traces: usize) -> Prepared {
         dirs,
         peers,
     }
+}
+
+/// A free port below the ephemeral range, after `after`: with hundreds of
+/// nodes starting, a port picked from the ephemeral range is often taken by
+/// an outgoing connection before its node listens on it.
+fn listen_port(after: Option<u16>) -> u16 {
+    let range =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let low: u16 = range
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32_768);
+    let start = after.map_or(low.saturating_sub(12_000).max(1_024), |p| p + 1);
+    (start..low)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port below the ephemeral range")
 }
 
 /// utime + stime of a process, in seconds.
