@@ -533,6 +533,23 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     let shown = c.read("trace", &ng, &["trace", "show", &id]);
     answer_numbers_count_from_one(&shown);
     c.read("trace-list", &ng, &["trace", "list"]);
+    let newest = c.read("trace-list", &ng, &["trace", "list", "--limit", "1"]);
+    assert_eq!(newest.as_array().map(Vec::len), Some(1), "{newest:#}");
+    // The API serves traces a page at a time: a cursor to the next page.
+    let (code, body) = common::http_get(&ng, "/v1/traces?limit=1", true);
+    assert_eq!(code, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).unwrap();
+    c.check("trace-page", "GET /v1/traces?limit=1", &page);
+    for bad in [
+        "/v1/traces?limit=0",
+        "/v1/traces?limit=x",
+        "/v1/traces?cursor=nope",
+    ] {
+        let (code, body) = common::http_get(&ng, bad, true);
+        assert_eq!(code, 400, "{bad}: {body}");
+        let named = bad.split(['?', '=']).nth(1).unwrap();
+        assert!(body.contains(named), "{bad}: {body}");
+    }
     let ev = w.join("evidence.json");
     c.run(
         "trace-export",

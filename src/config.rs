@@ -18,13 +18,9 @@ pub use settings::{NodeSettings, Role};
 pub const CONFIG_FILE: &str = "tracenet.toml";
 
 /// `TRACENET_*` variables that are flags of the command line, not configuration.
-const NOT_CONFIG_VARS: &[&str] = &[
-    "TRACENET_DATA_DIR",
-    "TRACENET_BENCH_RECORDS",
-    "TRACENET_BENCH_CACHE_MB",
-    "TRACENET_BENCH_STATES",
-    "TRACENET_BENCH_TRACES",
-];
+const NOT_CONFIG_VARS: &[&str] = &["TRACENET_DATA_DIR"];
+/// The benchmarks' knobs (`TRACENET_BENCH_STATES`, ...): not configuration.
+const BENCH_VARS: &str = "TRACENET_BENCH_";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,7 +199,11 @@ impl Config {
         let file_cfg = Self::load_file(path)?;
         let overrides: Vec<&(String, String)> = vars
             .iter()
-            .filter(|(k, _)| k.starts_with("TRACENET_") && !NOT_CONFIG_VARS.contains(&k.as_str()))
+            .filter(|(k, _)| {
+                k.starts_with("TRACENET_")
+                    && !k.starts_with(BENCH_VARS)
+                    && !NOT_CONFIG_VARS.contains(&k.as_str())
+            })
             .collect();
         if overrides.is_empty() {
             return Ok(file_cfg);

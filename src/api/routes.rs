@@ -276,17 +276,51 @@ async fn off_thread<T: Send + 'static>(
         .map_err(Failure::internal)?
 }
 
-async fn list_traces(State(node): State<Node>) -> Reply {
-    let views: Vec<TraceView> = off_thread(move || {
+/// Traces per page of `GET /v1/traces` unless `limit` says otherwise, and the most.
+const TRACES_PER_PAGE: usize = 50;
+const MAX_TRACES_PER_PAGE: usize = 500;
+
+/// One page of `GET /v1/traces`: newest first; `next` is the `cursor` of the
+/// following page, null on the last.
+#[derive(Serialize)]
+struct TracePage {
+    traces: Vec<TraceView>,
+    next: Option<String>,
+}
+
+/// `GET /v1/traces[?limit=N&cursor=C]`: a page of traces, newest first, read
+/// through the time index (only the traces shown are read), off the
+/// runtime's workers.
+async fn list_traces(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
+    let limit = match q.get("limit") {
+        None => TRACES_PER_PAGE,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_TRACES_PER_PAGE).contains(&n) => n,
+            _ => {
+                return Err(Failure::bad_request(format!(
+                    "limit: {v:?} is not a number from 1 to {MAX_TRACES_PER_PAGE}"
+                )));
+            }
+        },
+    };
+    let cursor = match q.get("cursor") {
+        None => None,
+        Some(c) => Some(node::Cursor::parse(c).ok_or_else(|| {
+            Failure::bad_request(format!(
+                "cursor: {c:?} is not one this node handed out (the `next` of a page of GET /v1/traces)"
+            ))
+        })?),
+    };
+    let page = off_thread(move || {
         let judge = node.judge();
-        Ok(node
-            .traces()?
-            .iter()
-            .map(|t| trace_view(&judge, t))
-            .collect())
+        let (traces, next) = node.traces_page(cursor.as_ref(), limit)?;
+        Ok(TracePage {
+            traces: traces.iter().map(|t| trace_view(&judge, t)).collect(),
+            next: next.map(|c| c.to_text()),
+        })
     })
     .await?;
-    ok(&views)
+    ok(&page)
 }
 
 /// `POST /v1/traces/{id}/send-clear`: the officer chose to send a blind
@@ -470,24 +504,30 @@ async fn get_trace(
     let until = wait.map(|w| tokio::time::Instant::now() + w);
     loop {
         let (n, i) = (node.clone(), id.clone());
-        let (t, settled, view) = off_thread(move || {
-            let t = n.trace(&i)?;
+        let now = tokio::time::Instant::now();
+        let give_up = until.is_none_or(|u| now >= u);
+        // Woken by any trace's change: the head (with its verdicts) says
+        // whether this one moved; the whole view is built only to reply.
+        let (deadline, view) = off_thread(move || {
+            let t = n.trace_head(&i)?;
             let settled = !matches!(
                 n.status_of(&t),
                 TraceStatus::Sent | TraceStatus::Acknowledged
             );
-            let view = trace_view(&n.judge(), &t);
-            Ok((t, settled, view))
+            let view = (give_up || settled || t.filed.len() > seen)
+                .then(|| n.trace(&i).map(|full| trace_view(&n.judge(), &full)))
+                .transpose()?;
+            Ok((t.deadline, view))
         })
         .await?;
-        let Some(until) = until else {
-            return ok(&view);
-        };
-        if settled || t.answers.len() > seen || tokio::time::Instant::now() >= until {
+        if let Some(view) = view {
             return ok(&view);
         }
+        let Some(until) = until else {
+            continue;
+        };
         // Wakes on any trace change, and at the deadline to re-derive the status.
-        let deadline_in = Duration::from_secs(t.deadline.saturating_sub(node::unix_now()))
+        let deadline_in = Duration::from_secs(deadline.saturating_sub(node::unix_now()))
             .max(Duration::from_millis(200));
         let next = until.min(tokio::time::Instant::now() + deadline_in);
         let _ = tokio::time::timeout_at(next, changes.changed()).await;

@@ -104,7 +104,11 @@ pub struct SendArgs {
 #[derive(Debug, Subcommand)]
 pub enum TraceCommand {
     /// Traces sent from this node, newest first.
-    List,
+    List {
+        /// Show only the N newest (fetched a page at a time either way).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        limit: Option<u64>,
+    },
     /// One trace with its answers (also after a restart).
     Show {
         /// The trace's id, as `tracenet trace list` shows it.
@@ -274,14 +278,40 @@ fn need(v: Option<String>, flag: &str) -> anyhow::Result<String> {
 
 pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
     match args.command {
-        Some(TraceCommand::List) => {
+        Some(TraceCommand::List { limit }) => {
+            let limit = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
             let all: Vec<TraceView> = read_via(
                 ctx,
-                async |c| Ok(c.get("/v1/traces").await?),
+                async |c| {
+                    // The node serves pages; the list follows them to the end
+                    // (or to --limit).
+                    #[derive(serde::Deserialize)]
+                    struct Page {
+                        traces: Vec<TraceView>,
+                        next: Option<String>,
+                    }
+                    let mut all: Vec<TraceView> = Vec::new();
+                    let mut cursor: Option<String> = None;
+                    loop {
+                        let left = limit.map_or(usize::MAX, |l| l - all.len());
+                        let mut path = format!("/v1/traces?limit={}", left.min(500));
+                        if let Some(c) = &cursor {
+                            path += &format!("&cursor={c}");
+                        }
+                        let page: Page = c.get(&path).await?;
+                        all.extend(page.traces);
+                        match page.next {
+                            Some(n) if limit.is_none_or(|l| all.len() < l) => cursor = Some(n),
+                            _ => break,
+                        }
+                    }
+                    Ok(all)
+                },
                 |off| {
                     Ok(off
                         .traces
-                        .list()?
+                        .page(None, limit.unwrap_or(usize::MAX))?
+                        .0
                         .iter()
                         .map(|t| crate::api::trace_view(&off.judge, t))
                         .collect())

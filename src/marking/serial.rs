@@ -234,6 +234,27 @@ impl SerialQuery {
             .collect()
     }
 
+    /// The folded serial read as literal characters, then `?` wildcards,
+    /// then the literal characters after them up to the next wildcard:
+    /// `AB??123*4` is ("AB", 2, "123"). Every match's folded serial starts
+    /// with the first, then that many characters, then the last.
+    pub fn around_first_wildcards(&self) -> (String, usize, String) {
+        let lead = self
+            .folded
+            .iter()
+            .take_while(|c| !matches!(c, '?' | '*'))
+            .count();
+        let any = self.folded[lead..]
+            .iter()
+            .take_while(|c| **c == '?')
+            .count();
+        let literal = self.folded[lead + any..]
+            .iter()
+            .take_while(|c| !matches!(c, '?' | '*'))
+            .collect();
+        (self.folded[..lead].iter().collect(), any, literal)
+    }
+
     /// Matches a record's normalised serial; `None` if it does not match.
     pub fn matches(&self, candidate: &str) -> Option<SerialMatch> {
         if self.wildcards && self.cannot_match(candidate) {

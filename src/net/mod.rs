@@ -217,6 +217,16 @@ impl NetHandle {
         self.send(Command::Validate { id, verdict }).await
     }
 
+    /// As [`NetHandle::validate`], from a blocking thread (`spawn_blocking`),
+    /// so that work already there need not hop back to the runtime to pass
+    /// the verdict. Never call it from async code: it blocks while the
+    /// network's command queue is full.
+    pub fn validate_blocking(&self, id: GossipId, verdict: Verdict) -> Result<(), NetError> {
+        self.tx
+            .blocking_send(Command::Validate { id, verdict })
+            .map_err(|_| NetError::Stopped)
+    }
+
     /// Replaces the set of subscribed topics.
     pub async fn set_topics(&self, topics: BTreeSet<Topic>) -> Result<(), NetError> {
         self.send(Command::SetTopics(topics)).await
@@ -307,6 +317,7 @@ pub fn spawn(
         dropped_logged: None,
         subscriptions_told: HashMap::new(),
         last_bootstrap: None,
+        bootstrap_backoff: BOOTSTRAP_FIRST,
     };
     tokio::spawn(event_loop.run());
     Ok((NetHandle { tx, peer_id }, events))
@@ -335,9 +346,15 @@ struct EventLoop {
     /// `SUBSCRIPTIONS_TOLD_PER_MINUTE`): a peer toggling thousands of topics
     /// cannot fill the node's event queue.
     subscriptions_told: HashMap<PeerId, (std::time::Instant, u32)>,
-    /// When Kademlia was last asked to bootstrap.
+    /// When Kademlia was last asked to bootstrap, and how long to wait
+    /// before the next one (doubling while members stay without an address).
     last_bootstrap: Option<std::time::Instant>,
+    bootstrap_backoff: Duration,
 }
+
+/// The first wait between two Kademlia bootstraps, and the longest.
+const BOOTSTRAP_FIRST: Duration = Duration::from_secs(60);
+const BOOTSTRAP_MOST: Duration = Duration::from_secs(3_600);
 
 /// Subscriptions of one peer passed on to the node per minute.
 const SUBSCRIPTIONS_TOLD_PER_MINUTE: u32 = 256;
@@ -500,15 +517,19 @@ impl EventLoop {
             }
         }
         self.members = members;
+        // A new roster may list members without an address: look soon.
+        self.bootstrap_backoff = BOOTSTRAP_FIRST;
+        self.last_bootstrap = None;
         self.dial_missing_members();
     }
 
     fn dial_missing_members(&mut self) {
         let me = *self.swarm.local_peer_id();
         // Kademlia learns members' addresses from the peers it reaches, for
-        // members the roster lists without one; only then, and at most once
-        // a minute: a bootstrap every redial was most of an idle node's CPU
-        // in a large federation (issue 16).
+        // members the roster lists without one; only then, first after a
+        // minute, then backing off to once an hour while they stay unknown:
+        // a bootstrap every redial was most of an idle node's CPU in a large
+        // federation (issue 16).
         let unknown = self
             .members
             .iter()
@@ -516,8 +537,13 @@ impl EventLoop {
         let now = std::time::Instant::now();
         let due = self
             .last_bootstrap
-            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60));
-        if unknown && due && self.swarm.connected_peers().next().is_some() {
+            .is_none_or(|t| now.duration_since(t) >= self.bootstrap_backoff);
+        if !unknown {
+            self.bootstrap_backoff = BOOTSTRAP_FIRST;
+        } else if due && self.swarm.connected_peers().next().is_some() {
+            if self.last_bootstrap.is_some() {
+                self.bootstrap_backoff = (self.bootstrap_backoff * 2).min(BOOTSTRAP_MOST);
+            }
             self.last_bootstrap = Some(now);
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }

@@ -22,7 +22,7 @@ impl Node {
             let peer_s = peer.to_string();
             let mut changed = false;
             for id in ids {
-                let waits = node.trace(&id).is_ok_and(|t| {
+                let waits = node.trace_head(&id).is_ok_and(|t| {
                     !t.final_at.contains_key(&peer_s)
                         && t.asked
                             .iter()
@@ -67,7 +67,7 @@ impl Node {
                     .map(|p| p.iter().cloned().collect())
                     .unwrap_or_default();
                 ids.into_iter()
-                    .filter_map(|id| n.trace(&id).ok().map(|t| (t.id, t.deadline)))
+                    .filter_map(|id| n.trace_head(&id).ok().map(|t| (t.id, t.deadline)))
                     .collect::<Vec<_>>()
             })
             .await
@@ -92,7 +92,7 @@ impl Node {
             }
             let n = node.clone();
             let expired = tokio::task::spawn_blocking(move || {
-                let current = n.trace(&id).map(|t| t.deadline).unwrap_or(0);
+                let current = n.trace_head(&id).map(|t| t.deadline).unwrap_or(0);
                 if current > unix_now() {
                     return false;
                 }

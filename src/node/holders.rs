@@ -326,7 +326,7 @@ impl Node {
             // Only traces still waiting, or settled because nobody was known:
             // an answered trace is not reopened behind the officer's back
             // (`trace retry` adds the holders expected since).
-            let adopt = self.trace(&id).is_ok_and(|t| {
+            let adopt = self.trace_head(&id).is_ok_and(|t| {
                 !t.asked.iter().any(|a| a.peer == peer_s)
                     && (t.nobody_holds
                         || matches!(
@@ -459,7 +459,9 @@ impl Node {
         let now = unix_now();
         let mut due: HashMap<PeerId, Vec<String>> = HashMap::new();
         for id in ids {
-            let Ok(t) = self.trace(&id) else { continue };
+            let Ok(t) = self.trace_head(&id) else {
+                continue;
+            };
             if t.deadline <= now {
                 continue;
             }

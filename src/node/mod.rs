@@ -72,7 +72,7 @@ pub use requester::SendTraceError;
 pub use review::DecideError;
 pub use status::{HolderState, HolderView, Judge, NodeStatus, holders, trace_status};
 pub use traces::{
-    Asked, ExpectedBy, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore,
+    Asked, Cursor, ExpectedBy, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore,
 };
 
 use admission::{AnswerCache, PeerStanding, RefusalTally};
@@ -238,9 +238,6 @@ struct Inner {
     blind: blind::BlindSide,
 }
 
-/// Live query ids remembered per requesting State (the replay quota): a State
-/// sending more live queries than this is refused `quota_full` until some expire.
-const REPLAY_PER_STATE: usize = 20_000;
 /// Answers to this node's traces filed at once (each holds a blocking thread).
 const FILING_AT_ONCE: usize = 32;
 /// Signed answers kept per requesting State for its retries.
@@ -280,8 +277,10 @@ impl Node {
         let net_cfg = settings.net_config().map_err(NodeError::Config)?;
         let (net, events) = net::spawn(key.libp2p_keypair(), net_cfg)?;
         let traces = TraceStore::open(&db)?;
+        // A trace waits at most its query's time-to-live (7 days at most)
+        // from when it was sent: older ones need not be read.
         let waiting: Vec<StoredTrace> = traces
-            .list()?
+            .heads_since(unix_now().saturating_sub(7 * 86_400 + 1))?
             .into_iter()
             .filter(|t| t.deadline > unix_now())
             .collect();
@@ -311,7 +310,20 @@ impl Node {
                 },
                 exact_limiter: Mutex::new(RateLimiter::new(settings.queries_per_minute)),
                 fuzzy_limiter: Mutex::new(RateLimiter::new(settings.fuzzy_queries_per_minute)),
-                replay: replay::ReplayStore::open(&db, REPLAY_PER_STATE, unix_now())?,
+                // Sized by the rate limits and the longest life of an id:
+                // full only for a State past its rate (see the function).
+                replay: replay::ReplayStore::open(
+                    &db,
+                    protocol::replay_ids_per_state(
+                        u64::from(settings.queries_per_minute)
+                            + u64::from(settings.fuzzy_queries_per_minute),
+                        &Freshness {
+                            skew_secs: settings.clock_skew_secs,
+                            ..Freshness::default()
+                        },
+                    ),
+                    unix_now(),
+                )?,
                 refusals: Mutex::new(RefusalBudget::new(limits::REFUSALS_PER_MINUTE)),
                 busy: Arc::new(Semaphore::new(settings.max_concurrent_queries)),
                 refusing: Arc::new(Semaphore::new(REFUSING_AT_ONCE)),

@@ -135,6 +135,12 @@ impl ReplayStore {
         Ok(n)
     }
 
+    /// Seconds from `now` until a slot of `state`'s quota frees.
+    pub fn retry_after(&self, state: CountryCode, now: u64) -> u32 {
+        let next = self.lock().next_expiry(state).unwrap_or(now);
+        u32::try_from(next.saturating_sub(now).saturating_add(1)).unwrap_or(u32::MAX)
+    }
+
     /// Live ids remembered for `state`.
     #[cfg(test)]
     pub fn len_of(&self, state: CountryCode) -> usize {

@@ -203,6 +203,7 @@ impl Node {
             nobody_holds,
             timeout_secs: Some(timeout),
             blind: None,
+            filed: Vec::new(),
         };
         let node = self.clone();
         let mut to_store = stored.clone();
@@ -325,6 +326,24 @@ impl Node {
             .ok_or_else(|| NodeError::NoSuchTrace(id.to_string()))
     }
 
+    /// A trace without its answers' frames (see [`super::TraceStore::head`]).
+    pub fn trace_head(&self, id: &str) -> Result<StoredTrace, NodeError> {
+        self.inner
+            .traces
+            .head(id)?
+            .ok_or_else(|| NodeError::NoSuchTrace(id.to_string()))
+    }
+
+    /// Up to `limit` traces, newest first, after `after`; and where the next
+    /// page starts, if there may be one.
+    pub fn traces_page(
+        &self,
+        after: Option<&super::traces::Cursor>,
+        limit: usize,
+    ) -> Result<(Vec<StoredTrace>, Option<super::traces::Cursor>), NodeError> {
+        Ok(self.inner.traces.page(after, limit)?)
+    }
+
     pub fn traces(&self) -> Result<Vec<StoredTrace>, NodeError> {
         Ok(self.inner.traces.list()?)
     }
@@ -360,10 +379,12 @@ impl Node {
             .map_err(|e| internal(&e))?
             .ok_or(Refusal::UnknownTrace)?;
         let id = String::from_utf8_lossy(&id).into_owned();
+        // The head only: the verdicts on the answers filed so far are all
+        // this needs, so filing does not grow with them.
         let trace = self
             .inner
             .traces
-            .get(&id)
+            .head(&id)
             .map_err(|e| internal(&e))?
             .ok_or(Refusal::UnknownTrace)?;
         let asked = AskedQuery {
@@ -394,23 +415,35 @@ impl Node {
             _ => None,
         };
         let peer_s = peer.to_string();
+        let verdict = super::traces::Filed {
+            peer: peer_s.clone(),
+            state: a.body().responder.state,
+            frame: crate::protocol::Digest::of(data).to_hex(),
+            answered_at: a.body().answered_at,
+            said: super::traces::Said::of(outcome),
+        };
+        // Only an export to another State can point the chain of custody
+        // somewhere not yet asked (custody's follow-ups): any other answer
+        // leaves them as they were, and is filed without reading the trace.
+        let points_on = outcome.candidates().iter().any(|c| {
+            c.record
+                .events
+                .iter()
+                .any(|e| e.kind == crate::model::EventKind::Exported && e.counterpart.is_some())
+        });
         // One acknowledgement and one final answer per responder, and a few
         // refusals before its final answer: the same frame again is delivered
         // already; another one is refused, so that a member cannot fill a
         // trace with contradicting answers.
-        if trace.answers.iter().any(|x| x.bytes == data) {
+        let again = |t: &StoredTrace| t.filed.iter().any(|f| f.frame == verdict.frame);
+        if again(&trace) {
             return Ok(Vec::new());
         }
         let refusals = |t: &StoredTrace| {
-            t.answers
+            t.filed
                 .iter()
-                .filter(|x| x.peer == peer_s)
-                .filter(|x| {
-                    crate::node::decode_stored::<crate::protocol::TraceAnswer>(
-                        &x.bytes,
-                        self.inner.rules.limits,
-                    )
-                    .is_some_and(|b| matches!(b.outcome, Outcome::Refused { .. }))
+                .filter(|f| {
+                    f.peer == peer_s && matches!(f.said, super::traces::Said::Refused { .. })
                 })
                 .count()
         };
@@ -447,20 +480,22 @@ impl Node {
         )
         .map_err(|_| Refusal::AuditUnavailable)?;
         let now = unix_now();
-        self.inner
+        let answer = StoredAnswer {
+            peer: peer_s.clone(),
+            received_at: now,
+            bytes: data.to_vec(),
+            roster_version: Some(roster_version),
+        };
+        // Checked again inside the transaction: two answers of one
+        // responder arriving together file at most one of each kind.
+        let filed = self
+            .inner
             .traces
-            .update_unflushed(&id, |t| {
-                // Checked again inside the atomic update: two answers of one
-                // responder arriving together file at most one of each kind.
-                if t.answers.iter().any(|x| x.bytes == data) || taken(t) {
-                    return;
+            .file_answer(&id, &answer, |t| {
+                if again(t) || taken(t) {
+                    return false;
                 }
-                t.answers.push(StoredAnswer {
-                    peer: peer_s.clone(),
-                    received_at: now,
-                    bytes: data.to_vec(),
-                    roster_version: Some(roster_version),
-                });
+                t.filed.push(verdict.clone());
                 if !t.asked.iter().any(|x| x.peer == peer_s) {
                     // Answered without having been expected (it subscribed
                     // after the trace was sent): it was asked after all.
@@ -479,6 +514,7 @@ impl Node {
                 } else if refusal.is_none() {
                     t.first_ack.entry(peer_s.clone()).or_insert(now);
                 }
+                true
             })
             .map_err(|e| internal(&e))?;
         // On disk before the sender hears `ok`; concurrent answers share the fsync.
@@ -486,11 +522,18 @@ impl Node {
             self.store_failed(&e.to_string());
             return Err(Refusal::AuditUnavailable);
         }
+        if filed.is_none() {
+            return Ok(Vec::new());
+        }
         bump(&self.inner.counters.answers_received);
         let sent_ms = trace.created_at_ms.unwrap_or(trace.created_at * 1000);
         let latency = unix_now_ms().saturating_sub(sent_ms) as f64 / 1000.0;
         self.inner.counters.answer_latency.observe(latency);
-        let follow = self.plan_follow_ups(&id).map_err(|e| internal(&e))?;
+        let follow = if points_on {
+            self.plan_follow_ups(&id).map_err(|e| internal(&e))?
+        } else {
+            Vec::new()
+        };
         if let Some(after) = refusal.filter(|s| *s > 0) {
             self.retry_later(peer, id.clone(), after, 0);
         }
@@ -518,9 +561,12 @@ impl Node {
         // Decided inside the update, which is atomic per trace: two answers
         // arriving together cannot both send the same follow-up.
         let mut chosen: Vec<CountryCode> = Vec::new();
-        self.inner.traces.update(id, |t| {
+        self.inner.traces.update_unflushed(id, |t| {
             chosen = t.add_follow_ups(&candidates, max);
         })?;
+        if !chosen.is_empty() {
+            self.inner.group_flush.flush(&self.inner.db)?;
+        }
         Ok(chosen.into_iter().map(|s| (s, id.to_string())).collect())
     }
 
@@ -605,7 +651,7 @@ impl Node {
         self.spawn(async move {
             let n = node.clone();
             let i = id.clone();
-            let deadline = tokio::task::spawn_blocking(move || n.trace(&i).map(|t| t.deadline))
+            let deadline = tokio::task::spawn_blocking(move || n.trace_head(&i).map(|t| t.deadline))
                 .await
                 .ok()
                 .and_then(Result::ok)
@@ -624,7 +670,7 @@ impl Node {
             let i = id.clone();
             let due = tokio::task::spawn_blocking(move || {
                 let pending = n.inner.pending.lock().map(|p| p.contains(&i)).unwrap_or(false);
-                pending && n.trace(&i).is_ok_and(|t| !t.final_at.contains_key(&peer.to_string()))
+                pending && n.trace_head(&i).is_ok_and(|t| !t.final_at.contains_key(&peer.to_string()))
             })
             .await
             .unwrap_or(false);
@@ -647,10 +693,11 @@ impl Node {
     async fn ask_directly(&self, peer: PeerId, id: &str) -> Result<(), AskError> {
         let node = self.clone();
         let id_owned = id.to_string();
-        let query = tokio::task::spawn_blocking(move || node.trace(&id_owned).map(|t| t.query))
-            .await
-            .map_err(|_| AskError::NotFiled(Refusal::Internal))?
-            .map_err(|_| AskError::NotFiled(Refusal::Internal))?;
+        let query =
+            tokio::task::spawn_blocking(move || node.trace_head(&id_owned).map(|t| t.query))
+                .await
+                .map_err(|_| AskError::NotFiled(Refusal::Internal))?
+                .map_err(|_| AskError::NotFiled(Refusal::Internal))?;
         let stopping = self.inner.stopping.clone();
         let reply = tokio::select! {
             r = self.inner.net.request(peer, query) => {
@@ -694,7 +741,7 @@ impl Node {
         let limits = self.inner.rules.limits;
         let node = self.clone();
         let id_owned = id.to_string();
-        let topics: Vec<Topic> = tokio::task::spawn_blocking(move || node.trace(&id_owned))
+        let topics: Vec<Topic> = tokio::task::spawn_blocking(move || node.trace_head(&id_owned))
             .await
             .map_err(|e| NodeError::Config(e.to_string()))??
             .topics
@@ -729,7 +776,7 @@ impl Node {
         let node = self.clone();
         let id_owned = id.to_string();
         let (t, waiting) = tokio::task::spawn_blocking(move || {
-            let t = node.trace(&id_owned)?;
+            let t = node.trace_head(&id_owned)?;
             let unanswered = t.asked.iter().any(|a| !t.final_at.contains_key(&a.peer));
             let new = newly_expected
                 .iter()

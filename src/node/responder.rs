@@ -69,27 +69,27 @@ impl Node {
             let _permit = permit;
             let source = id.source();
             let n = node.clone();
-            let admitted = tokio::task::spawn_blocking(move || n.admit(&data, Via::Gossip, source))
-                .await
-                .unwrap_or(Admission::Refused(Refusal::Internal));
-            let (verdict, query, declined) = match admitted {
-                Admission::Fresh(q) => (Verdict::Accept, Some(q), None),
-                // The same query on a second topic: not forwarded twice.
-                Admission::Seen(_) => (Verdict::Ignore, None, None),
-                Admission::Refused(r) if r.is_hostile() => (Verdict::Reject, None, None),
-                // Clocks, quotas, load: not the forwarder's fault.
-                Admission::Refused(_) => (Verdict::Ignore, None, None),
-                Admission::Declined(d) => (Verdict::Ignore, None, Some(d)),
-            };
-            let _ = node.inner.net.validate(id, verdict).await;
-            let n = node.clone();
-            let answered = match (query, declined) {
-                (Some(query), _) => {
-                    tokio::task::spawn_blocking(move || n.respond(&query).ok().flatten()).await
+            // One hand-off to a blocking thread for the whole of it: the
+            // verdict goes back to gossip from there, before the lookup, so
+            // that forwarding never waits for the answer.
+            let answered = tokio::task::spawn_blocking(move || {
+                let (verdict, query, declined) = match n.admit(&data, Via::Gossip, source) {
+                    Admission::Fresh(q) => (Verdict::Accept, Some(q), None),
+                    // The same query on a second topic: not forwarded twice.
+                    Admission::Seen(_) => (Verdict::Ignore, None, None),
+                    Admission::Refused(r) if r.is_hostile() => (Verdict::Reject, None, None),
+                    // Clocks, quotas, load: not the forwarder's fault.
+                    Admission::Refused(_) => (Verdict::Ignore, None, None),
+                    Admission::Declined(d) => (Verdict::Ignore, None, Some(d)),
+                };
+                let _ = n.inner.net.validate_blocking(id, verdict);
+                match (query, declined) {
+                    (Some(query), _) => n.respond(&query).ok().flatten(),
+                    (None, Some(d)) => n.refusal_answer(&d),
+                    (None, None) => None,
                 }
-                (None, Some(d)) => tokio::task::spawn_blocking(move || n.refusal_answer(&d)).await,
-                (None, None) => return,
-            };
+            })
+            .await;
             if let Ok(Some((peer, bytes))) = answered {
                 node.send_answer(peer, bytes).await;
             }
@@ -186,8 +186,11 @@ impl Node {
             Ok(Ok(())) => {}
             Ok(Err(ReplayError::Replayed(_))) => return Admission::Seen(q),
             Ok(Err(_)) => {
+                // Only a State past its rate limits gets here; it is told
+                // when a slot frees, never left without a word.
                 self.count_refusal(&from.to_string(), Some(state), Refusal::QuotaFull);
-                return Admission::refused(Refusal::QuotaFull, Some(q), 0);
+                let retry_after = self.inner.replay.retry_after(state, now);
+                return Admission::refused(Refusal::QuotaFull, Some(q), retry_after);
             }
             Err(e) => {
                 self.store_failed(&e.to_string());

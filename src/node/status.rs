@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::traces::{Filed, Said};
 use super::{Node, NodeError, Role, StoredTrace, TraceStatus, custody, decode_stored};
 use super::{membership, unix_now};
 use crate::model::CountryCode;
@@ -19,11 +20,11 @@ use crate::roster::TrustConfig;
 /// so that traces, custody and reports are readable while the node is down.
 #[derive(Clone)]
 pub struct Judge {
-    data_dir: std::path::PathBuf,
-    trust: TrustConfig,
-    state: CountryCode,
-    limits: Limits,
-    members: super::Members,
+    pub(super) data_dir: std::path::PathBuf,
+    pub(super) trust: TrustConfig,
+    pub(super) state: CountryCode,
+    pub(super) limits: Limits,
+    pub(super) members: super::Members,
 }
 
 impl Judge {
@@ -327,33 +328,25 @@ impl HolderView {
 /// final answer outranks everything; an acknowledgement outranks a later
 /// refusal (of a retry: the person there still decides).
 pub fn holders(t: &StoredTrace, limits: Limits) -> Vec<HolderView> {
-    let decoded: Vec<(&str, TraceAnswer)> = t
-        .answers
-        .iter()
-        .filter_map(|a| {
-            Some((
-                a.peer.as_str(),
-                decode_stored::<TraceAnswer>(&a.bytes, limits)?,
-            ))
-        })
-        .collect();
+    // The verdicts kept when each answer was filed: no frame is decoded here.
+    let verdicts = t.verdicts(limits);
     t.asked
         .iter()
         .map(|a| {
-            let mine = || decoded.iter().filter(|(p, _)| *p == a.peer).map(|(_, b)| b);
-            let refused = mine().rfind(|b| matches!(b.outcome, Outcome::Refused { .. }));
-            let standing = if let Some(b) = mine().find(|b| b.outcome.is_final()) {
-                match b.outcome {
-                    Outcome::Withheld { reason } => HolderState::Withheld {
-                        reason: reason.code().to_string(),
+            let mine = || verdicts.iter().filter(|f| f.peer == a.peer);
+            let refused = mine().rfind(|f| matches!(f.said, Said::Refused { .. }));
+            let standing = if let Some(f) = mine().find(|f| f.said.is_final()) {
+                match &f.said {
+                    Said::Withheld { reason } => HolderState::Withheld {
+                        reason: reason.clone(),
                     },
                     _ => HolderState::Answered,
                 }
-            } else if mine().any(|b| matches!(b.outcome, Outcome::Acknowledged)) {
+            } else if mine().any(|f| f.said == Said::Acknowledged) {
                 HolderState::Acknowledged
-            } else if let Some(TraceAnswer {
-                outcome:
-                    Outcome::Refused {
+            } else if let Some(Filed {
+                said:
+                    Said::Refused {
                         reason,
                         retry_after_secs,
                     },
@@ -362,7 +355,7 @@ pub fn holders(t: &StoredTrace, limits: Limits) -> Vec<HolderView> {
             }) = refused
             {
                 HolderState::Refused {
-                    reason: reason.code().to_string(),
+                    reason: reason.clone(),
                     retry_after_secs: *retry_after_secs,
                     retry_at: (*retry_after_secs > 0)
                         .then(|| answered_at.saturating_add(u64::from(*retry_after_secs))),
@@ -557,6 +550,7 @@ mod tests {
             nobody_holds: false,
             timeout_secs: None,
             blind: None,
+            filed: Vec::new(),
         }
     }
 

@@ -10,6 +10,11 @@ use super::b64;
 use crate::model::CountryCode;
 use crate::registry::NationalText;
 
+mod store;
+#[cfg(test)]
+mod tests;
+pub use store::{Cursor, TraceStore, TraceStoreError};
+
 /// Where a trace stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -179,9 +184,103 @@ pub struct StoredTrace {
     /// was asked blind, hit, and received the marking. `None`: a clear trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blind: Option<super::blind::BlindTrace>,
+    /// The verdict on each filed answer, in the order of `answers`: written
+    /// once, when the answer was verified on receipt, and read by status
+    /// views and the next answer's checks instead of the frames. Empty only
+    /// for a trace built in memory before any answer was filed this way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filed: Vec<Filed>,
+}
+
+/// What one filed answer said, as status views and filing need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Said {
+    /// A final answer with records, without, or too many to list.
+    Final,
+    /// A final answer: a record matches, its details withheld for `reason`.
+    Withheld { reason: String },
+    /// Received; a person there decides.
+    Acknowledged,
+    /// Received and refused for `reason`; a retry may be answered from
+    /// `retry_after_secs` after `answered_at` (0: no time given).
+    Refused {
+        reason: String,
+        retry_after_secs: u32,
+    },
+}
+
+impl Said {
+    pub fn of(o: &crate::protocol::Outcome) -> Said {
+        use crate::protocol::Outcome;
+        match o {
+            Outcome::Withheld { reason } => Said::Withheld {
+                reason: reason.code().to_string(),
+            },
+            Outcome::Acknowledged => Said::Acknowledged,
+            Outcome::Refused {
+                reason,
+                retry_after_secs,
+            } => Said::Refused {
+                reason: reason.code().to_string(),
+                retry_after_secs: *retry_after_secs,
+            },
+            Outcome::Hit { .. }
+            | Outcome::NoHit
+            | Outcome::TooMany { .. }
+            | Outcome::Trimmed { .. } => Said::Final,
+        }
+    }
+
+    pub fn is_final(&self) -> bool {
+        matches!(self, Said::Final | Said::Withheld { .. })
+    }
+}
+
+/// The verdict on one answer, kept in the trace beside who was asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filed {
+    pub peer: String,
+    /// The State the answer's verified key speaks for.
+    pub state: CountryCode,
+    /// Hex SHA-256 of the signed frame: the same frame again is the same answer.
+    pub frame: String,
+    /// When the responder signed it (unix seconds).
+    #[serde(with = "crate::model::instant")]
+    pub answered_at: u64,
+    pub said: Said,
+}
+
+impl Filed {
+    /// The verdict on a frame this node verified on receipt (or stored
+    /// before verdicts were kept); `None` if it cannot be decoded.
+    pub fn of_frame(peer: &str, bytes: &[u8], limits: crate::protocol::Limits) -> Option<Filed> {
+        let b = super::decode_stored::<crate::protocol::TraceAnswer>(bytes, limits)?;
+        Some(Filed {
+            peer: peer.to_string(),
+            state: b.responder.state,
+            frame: crate::protocol::Digest::of(bytes).to_hex(),
+            answered_at: b.answered_at,
+            said: Said::of(&b.outcome),
+        })
+    }
 }
 
 impl StoredTrace {
+    /// The verdicts on its answers: those kept, or (for a trace built in
+    /// memory without them) decoded from the frames.
+    pub fn verdicts(&self, limits: crate::protocol::Limits) -> std::borrow::Cow<'_, [Filed]> {
+        if !self.filed.is_empty() || self.answers.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.filed);
+        }
+        std::borrow::Cow::Owned(
+            self.answers
+                .iter()
+                .filter_map(|a| Filed::of_frame(&a.peer, &a.bytes, limits))
+                .collect(),
+        )
+    }
+
     /// Records follow-ups to the candidate States (each with the peer that
     /// speaks for it) that were neither asked nor followed up before, up to
     /// `max` follow-ups in all; returns the States chosen.
@@ -206,109 +305,8 @@ impl StoredTrace {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TraceStoreError {
-    #[error("trace storage: {0}")]
-    Storage(#[from] sled::Error),
-    #[error("stored trace {id} is unreadable: {reason}")]
-    Corrupt { id: String, reason: String },
-}
-
-/// The traces tree.
-#[derive(Clone)]
-pub struct TraceStore {
-    tree: sled::Tree,
-}
-
-impl TraceStore {
-    pub fn open(db: &sled::Db) -> Result<Self, TraceStoreError> {
-        Ok(TraceStore {
-            tree: db.open_tree("traces")?,
-        })
-    }
-
-    fn decode(id: &str, v: &[u8]) -> Result<StoredTrace, TraceStoreError> {
-        serde_json::from_slice(v).map_err(|e| TraceStoreError::Corrupt {
-            id: id.to_string(),
-            reason: e.to_string(),
-        })
-    }
-
-    /// Writes a trace and waits until it is on disk: a trace reported sent
-    /// survives a crash.
-    pub fn put(&self, t: &StoredTrace) -> Result<(), TraceStoreError> {
-        let bytes = serde_json::to_vec(t).map_err(|e| TraceStoreError::Corrupt {
-            id: t.id.clone(),
-            reason: e.to_string(),
-        })?;
-        self.tree.insert(t.id.as_bytes(), bytes)?;
-        self.tree.flush()?;
-        Ok(())
-    }
-
-    pub fn get(&self, id: &str) -> Result<Option<StoredTrace>, TraceStoreError> {
-        self.tree
-            .get(id.as_bytes())?
-            .map(|v| Self::decode(id, &v))
-            .transpose()
-    }
-
-    /// Applies `f` to a stored trace atomically with respect to other updates of
-    /// this store; returns the updated trace, or `None` if there is no such trace.
-    pub fn update(
-        &self,
-        id: &str,
-        f: impl FnMut(&mut StoredTrace),
-    ) -> Result<Option<StoredTrace>, TraceStoreError> {
-        let out = self.update_unflushed(id, f)?;
-        self.tree.flush()?;
-        Ok(out)
-    }
-
-    /// As `update`, leaving the flush to the caller (to share it with others).
-    pub fn update_unflushed(
-        &self,
-        id: &str,
-        mut f: impl FnMut(&mut StoredTrace),
-    ) -> Result<Option<StoredTrace>, TraceStoreError> {
-        let mut out = None;
-        let mut err = None;
-        self.tree.update_and_fetch(id.as_bytes(), |old| {
-            let old = old?;
-            match Self::decode(id, old) {
-                Ok(mut t) => {
-                    f(&mut t);
-                    let bytes = serde_json::to_vec(&t).ok();
-                    out = Some(t);
-                    bytes.or_else(|| Some(old.to_vec()))
-                }
-                Err(e) => {
-                    err = Some(e);
-                    Some(old.to_vec())
-                }
-            }
-        })?;
-        if let Some(e) = err {
-            return Err(e);
-        }
-        Ok(out)
-    }
-
-    /// Every trace, newest first.
-    pub fn list(&self) -> Result<Vec<StoredTrace>, TraceStoreError> {
-        let mut all = Vec::new();
-        for kv in self.tree.iter() {
-            let (k, v) = kv?;
-            all.push(Self::decode(&String::from_utf8_lossy(&k), &v)?);
-        }
-        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
-        Ok(all)
-    }
-}
-
 #[cfg(test)]
-mod tests {
+mod follow_up_tests {
     use super::*;
 
     fn cc(s: &str) -> CountryCode {
@@ -334,6 +332,7 @@ mod tests {
             nobody_holds: false,
             timeout_secs: None,
             blind: None,
+            filed: Vec::new(),
         };
         let p = libp2p::PeerId::random();
         let cands = [(cc("DE"), p), (cc("NG"), p), (cc("GH"), p), (cc("ZA"), p)];

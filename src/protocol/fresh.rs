@@ -163,6 +163,20 @@ pub struct ReplayQuotas {
     guards: HashMap<CountryCode, ReplayGuard>,
 }
 
+/// Live ids a State can have on a holder that admits `per_minute` of its
+/// queries (exact and fuzzy together) and remembers each id until its
+/// query expires, at most `fresh.max_ttl_secs` (plus the clock skew) after
+/// it arrives: the rate times that life, plus one minute's burst. A guard
+/// of this size is never full for queries the rate limits admit, so a
+/// holder answers for as long as it runs (issue 16: a fixed 20,000 was
+/// full after 20,000 queries of one hour's time-to-live). Memory follows
+/// what is live, about 60 bytes an id: a State at 600 queries a minute
+/// with one hour's time-to-live holds 36,000 ids, about 2 MB.
+pub fn replay_ids_per_state(per_minute: u64, fresh: &Freshness) -> usize {
+    let life_minutes = (u64::from(fresh.max_ttl_secs) + fresh.skew_secs).div_ceil(60) + 1;
+    usize::try_from(per_minute.max(1).saturating_mul(life_minutes)).unwrap_or(usize::MAX)
+}
+
 impl ReplayQuotas {
     pub fn new(per_state: usize) -> Self {
         ReplayQuotas {
@@ -208,6 +222,11 @@ impl ReplayQuotas {
     pub fn len_of(&self, state: CountryCode) -> usize {
         self.guards.get(&state).map_or(0, ReplayGuard::len)
     }
+
+    /// When `state`'s earliest remembered id expires (a slot frees then).
+    pub fn next_expiry(&self, state: CountryCode) -> Option<u64> {
+        self.guards.get(&state)?.by_expiry.first().map(|(e, _)| *e)
+    }
 }
 
 #[cfg(test)]
@@ -249,6 +268,35 @@ mod tests {
         // a expires after 100: its slot frees, and it could not pass `check` any more.
         g.remember(c, 300, 101).unwrap();
         assert_eq!(g.len(), 2);
+    }
+
+    #[test]
+    fn a_guard_sized_by_rate_and_life_is_never_full_for_admitted_queries() {
+        // One hour's time-to-live, 600 queries a minute: 36,000 live ids at
+        // the rate limit, more than the fixed 20,000 of before.
+        let fresh = Freshness {
+            skew_secs: 60,
+            max_ttl_secs: 3_600,
+        };
+        let per_minute = 600u64;
+        let mut q = ReplayQuotas::new(replay_ids_per_state(per_minute, &fresh));
+        let de = CountryCode::parse("DE").unwrap();
+        let mut n = 0u32;
+        // Two hours of queries at the rate limit (10 a second), each living
+        // its full hour: ids expire as fast as new ones come once the first
+        // hour is over.
+        for sec in 0..7_200u64 {
+            for _ in 0..10 {
+                n += 1;
+                let mut id = [0u8; 16];
+                id[..4].copy_from_slice(&n.to_be_bytes());
+                let r = q.remember(de, QueryId(id), sec + 3_600, sec);
+                assert_eq!(r, Ok(()), "query {n} at second {sec}");
+            }
+        }
+        assert!(n > 20_000 * 3);
+        assert!(q.len_of(de) <= 36_010, "{}", q.len_of(de));
+        assert_eq!(q.next_expiry(de), Some(7_199));
     }
 
     #[test]

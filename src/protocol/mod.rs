@@ -15,11 +15,15 @@ pub mod vectors;
 
 pub use accept::{QueryRefused, Refusal, Reply, Rules, Via, Vouching};
 pub use codec::{DecodeError, EncodeError, Kind, Limits, MAGIC, MAX_FRAME_CEILING, VERSION};
-pub use fresh::{Freshness, FreshnessError, ReplayError, ReplayGuard, ReplayQuotas};
+pub use fresh::{
+    Freshness, FreshnessError, ReplayError, ReplayGuard, ReplayQuotas, replay_ids_per_state,
+};
 pub use keys::{Digest, KeyError, PublicKey, QueryId, SIGNATURE_LEN, Signature, SigningKey};
 pub use messages::{
     BoundsError, Candidate, EventProjection, IntendedUse, LegalGround, MAX_CANDIDATES, MAX_EVENTS,
     Message, Outcome, Party, Priority, Quality, RecordProjection, RefusedReason, TraceAnswer,
     TraceQuery, WithheldReason,
 };
+#[cfg(test)]
+pub use signed::verified_on_this_thread;
 pub use signed::{Signed, VerifyError, decode_and_verify, sign, sign_bytes, verify_bytes};

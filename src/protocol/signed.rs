@@ -63,7 +63,21 @@ pub fn sign_bytes(kind: Kind, message: &[u8], key: &SigningKey) -> Signature {
 
 /// Whether `sig` is `key`'s signature of the encoded message of `kind`.
 pub fn verify_bytes(kind: Kind, message: &[u8], key: &PublicKey, sig: &Signature) -> bool {
+    #[cfg(test)]
+    VERIFIED.with(|n| n.set(n.get() + 1));
     key.verifies(&signing_input(kind, message), sig)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Signatures checked on this thread: tests count them.
+    static VERIFIED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Signatures checked on the calling thread so far (tests only).
+#[cfg(test)]
+pub fn verified_on_this_thread() -> u64 {
+    VERIFIED.with(|n| n.get())
 }
 
 /// Encodes and signs `body` with `key`, which must be the key the body names.

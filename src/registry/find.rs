@@ -345,7 +345,12 @@ impl Registry {
     }
 
     /// A wildcard reads the range of the literal characters before its
-    /// first wildcard.
+    /// first wildcard. When one or two `?` come first among the wildcards
+    /// and literal characters follow them, it reads, for each character (or
+    /// pair) kept at that place, the range of it and the literal ones: those
+    /// characters are found by seeking past each in turn (a loose index
+    /// scan), so `?12345` on a prefix of a million records reads some thirty
+    /// short ranges instead of the whole prefix (issue 16).
     fn scan_wildcard(
         &self,
         p: &MarkingPrefix,
@@ -353,12 +358,80 @@ impl Registry {
         scope: usize,
         hits: &mut Vec<Hit>,
     ) -> Result<(), RegistryError> {
-        let start = [
-            &[keys::KEPT][..],
-            &keys::location(p, &serial.folded_prefix()),
-        ]
-        .concat();
-        for kv in self.tree.scan_prefix(&start) {
+        let (before, any, literal) = serial.around_first_wildcards();
+        let starts = if (1..=MAX_SKIPPED).contains(&any) && !literal.is_empty() {
+            let head = [&[keys::KEPT][..], &keys::location(p, &before)].concat();
+            self.first_characters(head, any)?
+                .into_iter()
+                .map(|pre| [&pre[..], literal.as_bytes()].concat())
+                .collect()
+        } else {
+            vec![
+                [
+                    &[keys::KEPT][..],
+                    &keys::location(p, &serial.folded_prefix()),
+                ]
+                .concat(),
+            ]
+        };
+        for start in starts {
+            self.scan_matching(&start, serial, scope, hits)?;
+        }
+        Ok(())
+    }
+
+    /// Every distinct `n` characters that follow `head` in the kept keys,
+    /// each appended to it: found by seeking past each character in turn,
+    /// one read per character present, not one per record.
+    fn first_characters(&self, head: Vec<u8>, n: usize) -> Result<Vec<Vec<u8>>, RegistryError> {
+        let mut level = vec![head];
+        for _ in 0..n {
+            let mut next = Vec::new();
+            for pre in level {
+                let mut seek = pre.clone();
+                while let Some(kv) = self.tree.range(seek.as_slice()..).next() {
+                    let (k, _) = kv?;
+                    let Some(rest) = k.strip_prefix(pre.as_slice()) else {
+                        break;
+                    };
+                    let Some(&first) = rest.first() else {
+                        break;
+                    };
+                    if first == 0 {
+                        // The serial ends here (shorter than the wildcards):
+                        // past its 0x00, on to the next character.
+                        seek = [&pre[..], &[1]].concat();
+                        continue;
+                    }
+                    let width = utf8_width(first).unwrap_or(1);
+                    let Some(c) = rest.get(..width) else {
+                        break;
+                    };
+                    let with_c = [&pre[..], c].concat();
+                    // UTF-8 never holds 0xFF: the last byte plus one is past
+                    // every key starting with `with_c`.
+                    seek = with_c.clone();
+                    if let Some(last) = seek.last_mut() {
+                        *last += 1;
+                    }
+                    next.push(with_c);
+                }
+            }
+            level = next;
+        }
+        Ok(level)
+    }
+
+    /// Adds the records kept under keys starting with `start` whose serial
+    /// matches.
+    fn scan_matching(
+        &self,
+        start: &[u8],
+        serial: &SerialQuery,
+        scope: usize,
+        hits: &mut Vec<Hit>,
+    ) -> Result<(), RegistryError> {
+        for kv in self.tree.scan_prefix(start) {
             let (k, v) = kv?;
             let (normalised, _) = split_kept(&k, &v)?;
             if let Some(found) = serial.matches(normalised) {
@@ -366,6 +439,22 @@ impl Registry {
             }
         }
         Ok(())
+    }
+}
+
+/// Leading `?` of a serial expanded by a loose index scan: 36 first
+/// characters at most for ASCII serials, 1,296 pairs for two.
+const MAX_SKIPPED: usize = 2;
+
+/// The bytes of the UTF-8 character that starts with `b`; `None` for a byte
+/// no character starts with.
+fn utf8_width(b: u8) -> Option<usize> {
+    match b {
+        0x00..=0x7f => Some(1),
+        0xc2..=0xdf => Some(2),
+        0xe0..=0xef => Some(3),
+        0xf0..=0xf4 => Some(4),
+        _ => None,
     }
 }
 

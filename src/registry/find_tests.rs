@@ -403,3 +403,62 @@ fn variant_keys_are_read_after_a_reopen_in_every_prefix_that_holds_them() {
     let walther = keys::head(&"DE/CARLWALTHER".parse().unwrap());
     assert!(!reg.variant_heads.contains(&walther));
 }
+
+/// What a wildcard serial finds by reading the whole prefix: what the
+/// loose index scan of leading `?` must find.
+fn by_full_scan(reg: &Registry, serial: &str) -> Vec<String> {
+    let q = SerialQuery::parse(serial).unwrap();
+    let mut ids: Vec<String> = reg
+        .tree
+        .scan_prefix([keys::KEPT])
+        .filter_map(|kv| {
+            let (k, v) = kv.unwrap();
+            let (normalised, _) = split_kept(&k, &v).unwrap();
+            q.matches(normalised)?;
+            Some(keys::id_of_kept(&k).unwrap().to_string())
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn leading_wildcards_find_what_a_full_scan_finds() {
+    let (_d, reg) = open_temp();
+    let serials = [
+        "A12345",
+        "B12345",
+        "12345",
+        "AB12345",
+        "A12346",
+        "Z9912345",
+        "A-123-45",
+        "Б12345",
+        "Ж12345",
+        "X2345",
+        "A1234",
+        "1",
+        "9",
+        "Я",
+        "ЯЯ12345",
+    ];
+    let recs: Vec<Record> = serials
+        .iter()
+        .enumerate()
+        .map(|(i, s)| rec(&format!("W-{i}"), "Walther", "DE", s, None))
+        .collect();
+    reg.put_all(recs).unwrap();
+    for pattern in [
+        "?12345", "??12345", "??2345", "?1234?", "???", "?2", "*12345", "*45", "A*5", "??", "?",
+        "A?2345", "A??345", "AB?2345", "Z9?12345", "A?", "Я?", "A?*5",
+    ] {
+        let mut got: Vec<String> = walther(&reg, pattern)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        got.sort();
+        assert_eq!(got, by_full_scan(&reg, pattern), "{pattern}");
+    }
+    // A12345, B12345, A-123-45 (separators go), Б12345 and Ж12345.
+    assert_eq!(walther(&reg, "?12345").len(), 5);
+}

@@ -246,6 +246,7 @@ impl Node {
             nobody_holds: false,
             timeout_secs: Some(timeout),
             blind: None,
+            filed: Vec::new(),
         })
     }
 

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Federation scale benchmark (issue 16): 10, 50 and 200 State nodes with small
+# registries, in host processes of up to 50 nodes each (a full mesh of 200
+# nodes needs more sockets than one process may open); prints start-up, the
+# trace round trip to 5 and to 50 holders beside plain rust-libp2p measured in
+# the same run, requester-side CPU per answer, idle CPU and memory per node.
+#   TRACENET_BENCH_SCALE=10,50,200  TRACENET_BENCH_TRACES=N
+#   TRACENET_BENCH_PER_HOST=N  TRACENET_BENCH_IDLE_SECS=N
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec cargo bench --bench scale

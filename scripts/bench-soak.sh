@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sustained-load benchmark (issue 16): 1,000,000 directed queries to one holder
+# from four States played in process, each query living 60 s (an hour of
+# traffic compressed: the replay guard turns over many times); prints answers/s,
+# the holder's memory and CPU every 30 s, then the first and last windows.
+#   TRACENET_BENCH_SOAK_QUERIES=N  TRACENET_BENCH_SOAK_IN_FLIGHT=N
+#   TRACENET_BENCH_SOAK_TTL=SECS  TRACENET_BENCH_SOAK_EVERY=SECS
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec cargo bench --bench soak

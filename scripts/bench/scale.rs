@@ -1,0 +1,430 @@
+//! Federation scale benchmark (issue 16): 10, 50 and 200 State nodes, each
+//! with a small registry, run as few processes as this machine allows (host
+//! processes of up to TRACENET_BENCH_PER_HOST nodes each, default 50: a full
+//! mesh of 200 nodes needs 39,800 sockets, more than one process may open
+//! here). Prints, per size: start-up time, the trace round trip to 5 holders
+//! and to 50 holders beside plain rust-libp2p measured in the same run, idle
+//! CPU and resident memory per node.
+//!
+//! Run with `scripts/bench-scale.sh` (release). Sizes from
+//! TRACENET_BENCH_SCALE (default `10,50,200`); traces per measure from
+//! TRACENET_BENCH_TRACES (default 50); idle window TRACENET_BENCH_IDLE_SECS
+//! (default 20).
+
+mod baseline;
+#[path = "../../integration/common/mod.rs"]
+mod common;
+#[path = "../../integration/fed/mod.rs"]
+mod fed;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tracenet::api::ApiClient;
+use tracenet::api::routes::TraceRequest;
+use tracenet::identity::NodeKey;
+use tracenet::model::{CountryCode, Date};
+use tracenet::roster::{Member, Role, RosterBody, RosterFile};
+
+/// Set in a host process: the file listing the data directories it runs.
+const HOST_ENV: &str = "TRACENET_BENCH_HOST";
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    if let Ok(list) = std::env::var(HOST_ENV) {
+        host(Path::new(&list));
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("TRACENET_BENCH_SCALE")
+        .unwrap_or_else(|_| "10,50,200".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "federation scale benchmark: {sizes:?} States; load average at start {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for n in sizes {
+        one_size(n);
+    }
+}
+
+/// Runs the nodes of the data directories listed in `list` in this process,
+/// each with its control API, until killed.
+fn host(list: &Path) {
+    let dirs: Vec<PathBuf> = std::fs::read_to_string(list)
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        for d in dirs {
+            let cfg =
+                tracenet::config::Config::load(&tracenet::config::Config::path_in(&d)).unwrap();
+            let api = tracenet::api::ApiOptions::from_settings(&cfg.node);
+            let (node, events) = tracenet::node::Node::start(&d, cfg).await.unwrap();
+            tracenet::api::serve(node.clone(), &api, &d, None).await.unwrap();
+            tokio::spawn(async move {
+                node.run_events(events, std::future::pending::<()>()).await;
+            });
+        }
+        std::future::pending::<()>().await;
+    });
+}
+
+/// The first `n` current ISO 3166 codes (no former States: their traces
+/// would also go to their successors).
+fn states(n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in b'A'..=b'Z' {
+        for b in b'A'..=b'Z' {
+            let s = String::from_utf8(vec![a, b]).unwrap();
+            if let Ok(c) = CountryCode::parse(&s)
+                && !c.is_former()
+                && c.successors().is_empty()
+                && c.predecessor().is_none()
+            {
+                out.push(s);
+            }
+        }
+    }
+    assert!(out.len() >= n, "only {} country codes", out.len());
+    out.truncate(n);
+    out
+}
+
+struct Prepared {
+    _root: tempfile::TempDir,
+    dirs: Vec<PathBuf>,
+    peers: Vec<String>,
+}
+
+/// Initialises `n` data directories, each with a registry of a few hundred
+/// records: the first 5 hold the Walther serials SC5-*, the first 50 the
+/// Beretta serials SC50-*; every one some records of its own.
+fn prepare(n: usize, traces: usize) -> Prepared {
+    let root = tempfile::tempdir().unwrap();
+    let anchor = NodeKey::generate().unwrap();
+    let codes = states(n);
+    let mut dirs = Vec::new();
+    let mut peers = Vec::new();
+    let mut keys = Vec::new();
+    let mut ports = Vec::new();
+    for s in &codes {
+        let dir = root.path().join(s);
+        let init = common::json(&dir, &["init", "--state", s]);
+        peers.push(init["peer_id"].as_str().unwrap().to_string());
+        keys.push(init["public_key"].as_str().unwrap().to_string());
+        ports.push(listen_port(ports.last().copied()));
+        dirs.push(dir);
+    }
+    let today = Date::today();
+    let members = codes
+        .iter()
+        .zip(&keys)
+        .zip(&ports)
+        .map(|((s, k), p)| Member {
+            state: CountryCode::parse(s).unwrap(),
+            name: format!("Test State {s}"),
+            key: tracenet::identity::parse_key(k).unwrap(),
+            role: Role::Member,
+            prefixes: Vec::new(),
+            addresses: vec![format!("/ip4/127.0.0.1/tcp/{p}")],
+        })
+        .collect();
+    let body = RosterBody {
+        version: 1,
+        valid_from: Date::from_days(today.to_days() - 1).unwrap(),
+        valid_until: Date::from_days(today.to_days() + 30).unwrap(),
+        members,
+    };
+    let mut file = RosterFile::new(&body).unwrap();
+    file.sign(anchor.signing_key()).unwrap();
+    let roster = file.to_json();
+    let event = r#"{"date":"2015-01-01","kind":"manufactured","holder":"manufacturer"}"#;
+    for (i, ((dir, s), port)) in dirs.iter().zip(&codes).zip(&ports).enumerate() {
+        use std::io::Write;
+        let mut cfg = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("tracenet.toml"))
+            .unwrap();
+        write!(
+            cfg,
+            "\n[node]\nrole = \"member\"\nlisten = [\"/ip4/127.0.0.1/tcp/{port}\"]\napi_listen = \"127.0.0.1:0\"\nqueries_per_minute = 1000000\nfuzzy_queries_per_minute = 1000000\ntrace_timeout_secs = 30\n\n[trust]\nanchors = [\"{}\"]\nthreshold = 1\n",
+            anchor.public_key().to_base64()
+        )
+        .unwrap();
+        std::fs::write(dir.join("roster.json"), &roster).unwrap();
+        let mut records = Vec::new();
+        for k in 0..200 {
+            records.push(fed::record(
+                &format!("{s}-OWN{k}"),
+                "Glock",
+                "AT",
+                &format!("{s}{k:05}"),
+                &[],
+                event,
+            ));
+        }
+        for k in 0..traces + 5 {
+            if i < 5 {
+                let serial = format!("SCA{k:05}");
+                records.push(fed::record(
+                    &format!("{s}-5-{k}"),
+                    "Carl Walther",
+                    "DE",
+                    &serial,
+                    &[],
+                    event,
+                ));
+            }
+            if i < 50 {
+                let serial = format!("SCB{k:05}");
+                records.push(fed::record(
+                    &format!("{s}-50-{k}"),
+                    "Beretta",
+                    "IT",
+                    &serial,
+                    &[],
+                    event,
+                ));
+            }
+        }
+        let f = dir.join("records.jsonl");
+        std::fs::write(&f, records.join("\n")).unwrap();
+        common::ok(
+            dir,
+            &["registry", "import", "--strict", f.to_str().unwrap()],
+        );
+    }
+    Prepared {
+        _root: root,
+        dirs,
+        peers,
+    }
+}
+
+/// A free port below the ephemeral range, after `after`: with hundreds of
+/// nodes starting, a port picked from the ephemeral range is often taken by
+/// an outgoing connection before its node listens on it.
+fn listen_port(after: Option<u16>) -> u16 {
+    let range =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let low: u16 = range
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32_768);
+    let start = after.map_or(low.saturating_sub(12_000).max(1_024), |p| p + 1);
+    (start..low)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port below the ephemeral range")
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces), from field 3.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime is field 14, stime 15: indexes 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn pct(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 - 1.0) * q) as usize]
+}
+
+thread_local! {
+    static RT: tokio::runtime::Runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+}
+
+fn status(dir: &Path) -> Option<Value> {
+    let client = ApiClient::from_data_dir(dir).ok()?;
+    RT.with(|rt| rt.block_on(async { client.get::<Value>("/v1/status").await.ok() }))
+}
+
+/// Sends a trace from `dir`'s node and waits until it is settled; the
+/// number of States asked and the answers.
+fn trace(dir: &Path, maker: &str, country: &str, serial: &str) -> (usize, usize, String) {
+    let req = TraceRequest {
+        maker: maker.into(),
+        factory_code: None,
+        country: country.into(),
+        serial: serial.into(),
+        imports: Vec::new(),
+        category: "pistol".into(),
+        calibre: None,
+        ground: "seized_in_crime".into(),
+        intended_use: "criminal_investigation".into(),
+        urgent: false,
+        timeout_secs: Some(30),
+        case: None,
+        note: None,
+        force: false,
+        blind: Some(false),
+    };
+    let client = ApiClient::from_data_dir(dir).unwrap();
+    RT.with(|rt| {
+        rt.block_on(async {
+            let sent: Value = client.post("/v1/traces", &req).await.unwrap();
+            let id = sent["id"].as_str().unwrap().to_string();
+            loop {
+                let t: Value = client
+                    .get(&format!("/v1/traces/{id}?wait_ms=30000&answers=1000000"))
+                    .await
+                    .unwrap();
+                if t["status"] != "sent" && t["status"] != "acknowledged" {
+                    let asked = t["asked"].as_array().map_or(0, Vec::len);
+                    let answers = t["answers"].as_array().map_or(0, Vec::len);
+                    return (
+                        asked,
+                        answers,
+                        t["status"].as_str().unwrap_or("").to_string(),
+                    );
+                }
+            }
+        })
+    })
+}
+
+fn one_size(n: usize) {
+    let traces = env_u64("TRACENET_BENCH_TRACES", 50) as usize;
+    let per_host = env_u64("TRACENET_BENCH_PER_HOST", 50).max(1) as usize;
+    let idle_secs = env_u64("TRACENET_BENCH_IDLE_SECS", 20);
+    let t0 = Instant::now();
+    let p = prepare(n, traces);
+    let prepared = t0.elapsed();
+    let exe = std::env::current_exe().unwrap();
+    let mut hosts: Vec<Child> = Vec::new();
+    for (h, chunk) in p.dirs.chunks(per_host).enumerate() {
+        let list = p._root.path().join(format!("host-{h}.txt"));
+        let text: Vec<String> = chunk.iter().map(|d| d.display().to_string()).collect();
+        std::fs::write(&list, text.join("\n")).unwrap();
+        let log = std::fs::File::create(p._root.path().join(format!("host-{h}.log"))).unwrap();
+        hosts.push(
+            Command::new(&exe)
+                .env(HOST_ENV, &list)
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+    }
+    let t1 = Instant::now();
+    // Every node connected to every other member (the mesh is full today).
+    for (i, d) in p.dirs.iter().enumerate() {
+        fed::wait_for(
+            &format!("node {i} of {n} to connect to every member"),
+            Duration::from_secs(60 + 2 * n as u64),
+            || {
+                let st = status(d)?;
+                let c = st["net"]["connected"].as_array()?.len();
+                (c + 1 >= n).then_some(())
+            },
+        );
+    }
+    let connected_in = t1.elapsed();
+    eprintln!("  connected");
+    println!(
+        "\n{n} States in {} host process(es): prepared in {:.1} s, every node connected to all {} others in {:.1} s",
+        hosts.len(),
+        prepared.as_secs_f64(),
+        n - 1,
+        connected_in.as_secs_f64()
+    );
+    let _ = &p.peers;
+
+    // Idle: CPU and memory per node, the federation doing nothing.
+    std::thread::sleep(Duration::from_secs(5));
+    let before: f64 = hosts.iter().map(|c| cpu_secs(c.id())).sum();
+    let idle_start = Instant::now();
+    std::thread::sleep(Duration::from_secs(idle_secs));
+    let after: f64 = hosts.iter().map(|c| cpu_secs(c.id())).sum();
+    let wall = idle_start.elapsed().as_secs_f64();
+    let rss: f64 = hosts.iter().map(|c| rss_mib(c.id())).sum();
+    println!(
+        "  idle: {:.2}% of one core per node ({:.1}% for the federation) over {wall:.0} s; resident memory {:.1} MiB per node ({rss:.0} MiB in all)",
+        100.0 * (after - before) / wall / n as f64,
+        100.0 * (after - before) / wall,
+        rss / n as f64
+    );
+
+    eprintln!("  measuring round trips");
+    // Round trips: from the last node (which holds neither marking when n > 50).
+    let requester = p.dirs.last().unwrap();
+    for (label, maker, country, prefix) in [
+        ("5 holders", "Carl Walther", "DE", "SCA"),
+        ("50 holders", "Beretta", "IT", "SCB"),
+    ] {
+        let _ = trace(
+            requester,
+            maker,
+            country,
+            &format!("{prefix}{:05}", traces + 4),
+        );
+        let cpu0: f64 = hosts.iter().map(|c| cpu_secs(c.id())).sum();
+        let mut rtt = Vec::new();
+        let mut asked = 0;
+        for k in 0..traces {
+            let start = Instant::now();
+            let (a, answers, st) = trace(requester, maker, country, &format!("{prefix}{k:05}"));
+            rtt.push(start.elapsed().as_secs_f64() * 1e3);
+            assert_eq!(st, "answered", "{label}: {a} asked, {answers} answers");
+            asked = a;
+        }
+        let cpu = hosts.iter().map(|c| cpu_secs(c.id())).sum::<f64>() - cpu0;
+        eprintln!("  {label}: tracenet done; plain libp2p now");
+        let plain = baseline::run(asked.max(1), traces, 420, 520);
+        let (p50, p99) = (pct(&mut rtt.clone(), 0.5), pct(&mut rtt, 0.99));
+        println!(
+            "  trace round trip, {label} ({asked} asked): p50 {p50:.1} ms, p99 {p99:.1} ms over {traces} traces; federation CPU {:.1} ms per trace, {:.2} ms per answer",
+            1e3 * cpu / traces as f64,
+            1e3 * cpu / (traces * asked.max(1)) as f64
+        );
+        println!(
+            "    plain rust-libp2p, {asked} holders, same run: p50 {:.1} ms, p99 {:.1} ms over {} traces; ratio p50 {:.1}x, p99 {:.1}x",
+            plain.p50_ms,
+            plain.p99_ms,
+            plain.traces,
+            p50 / plain.p50_ms,
+            p99 / plain.p99_ms
+        );
+    }
+    for mut h in hosts {
+        let _ = h.kill();
+        let _ = h.wait();
+    }
+}

@@ -1,0 +1,345 @@
+//! The traces in sled. A trace is kept as three parts, so that filing one
+//! answer writes that answer and a small head, never the whole trace again
+//! (the work of a trace stays linear in its holders):
+//! - `traces`: id → the trace's head as JSON (who was asked, deadlines, the
+//!   verdict on each answer), without the answers' frames;
+//! - `trace_answers`: id, `/`, a sequence number (u64 big-endian, from sled's
+//!   monotonic ids: the order of filing) → one answer as JSON;
+//! - `traces_by_time`: creation instant (u64 big-endian), id → nothing: the
+//!   index that lists traces newest first a page at a time.
+//!
+//! Stores written before this layout (answers inside the trace's JSON) are
+//! rewritten once, at open.
+
+use sled::Transactional;
+
+use super::{Filed, StoredAnswer, StoredTrace};
+use crate::protocol::Limits;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceStoreError {
+    #[error("trace storage: {0}")]
+    Storage(#[from] sled::Error),
+    #[error("stored trace {id} is unreadable: {reason}")]
+    Corrupt { id: String, reason: String },
+}
+
+/// The traces trees.
+#[derive(Clone)]
+pub struct TraceStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    answers: sled::Tree,
+    by_time: sled::Tree,
+}
+
+/// The key of the layout's version in the `trace_store` tree.
+const LAYOUT_KEY: &[u8] = b"layout";
+/// Answers in their own tree, verdicts in the head, the time index.
+const LAYOUT: &[u8] = b"2";
+
+/// Where a page of traces starts: after this trace (creation instant, id),
+/// going back in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: u64,
+    pub id: String,
+}
+
+impl Cursor {
+    /// `SECONDS.ID`, as the API hands it out.
+    pub fn to_text(&self) -> String {
+        format!("{}.{}", self.created_at, self.id)
+    }
+
+    /// Reads what [`Cursor::to_text`] wrote; `None` if it is not that shape.
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let (secs, id) = s.split_once('.')?;
+        let id_ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+        id_ok.then_some(Cursor {
+            created_at: secs.parse().ok()?,
+            id: id.to_string(),
+        })
+    }
+}
+
+fn time_key(created_at: u64, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + id.len());
+    k.extend_from_slice(&created_at.to_be_bytes());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn answers_prefix(id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(id.len() + 9);
+    k.extend_from_slice(id.as_bytes());
+    k.push(b'/');
+    k
+}
+
+fn answer_key(id: &str, seq: u64) -> Vec<u8> {
+    let mut k = answers_prefix(id);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn corrupt(id: &str, e: impl std::fmt::Display) -> TraceStoreError {
+    TraceStoreError::Corrupt {
+        id: id.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+fn encode_head(t: &StoredTrace) -> Result<Vec<u8>, TraceStoreError> {
+    // The answers live in their own tree; the head never carries them.
+    let bytes = if t.answers.is_empty() {
+        serde_json::to_vec(t)
+    } else {
+        serde_json::to_vec(&StoredTrace {
+            answers: Vec::new(),
+            ..t.clone()
+        })
+    };
+    bytes.map_err(|e| corrupt(&t.id, e))
+}
+
+impl TraceStore {
+    pub fn open(db: &sled::Db) -> Result<Self, TraceStoreError> {
+        let s = TraceStore {
+            db: db.clone(),
+            tree: db.open_tree("traces")?,
+            answers: db.open_tree("trace_answers")?,
+            by_time: db.open_tree("traces_by_time")?,
+        };
+        let meta = db.open_tree("trace_store")?;
+        if meta.get(LAYOUT_KEY)?.as_deref() != Some(LAYOUT) {
+            s.rewrite_layout()?;
+            meta.insert(LAYOUT_KEY, LAYOUT)?;
+            db.flush()?;
+        }
+        Ok(s)
+    }
+
+    /// Moves the answers of traces stored before this layout into their own
+    /// tree, keeps their verdicts in the head and indexes every trace by time.
+    fn rewrite_layout(&self) -> Result<(), TraceStoreError> {
+        let mut moved = 0usize;
+        for kv in self.tree.iter() {
+            let (k, v) = kv?;
+            let id = String::from_utf8_lossy(&k).into_owned();
+            let mut t = Self::decode(&id, &v)?;
+            self.by_time.insert(time_key(t.created_at, &t.id), &[])?;
+            if t.answers.is_empty() {
+                continue;
+            }
+            if t.filed.is_empty() {
+                t.filed = t
+                    .answers
+                    .iter()
+                    .filter_map(|a| Filed::of_frame(&a.peer, &a.bytes, Limits::default()))
+                    .collect();
+            }
+            for a in &t.answers {
+                let seq = self.db.generate_id()?;
+                let bytes = serde_json::to_vec(a).map_err(|e| corrupt(&id, e))?;
+                self.answers.insert(answer_key(&id, seq), bytes)?;
+            }
+            self.tree.insert(&k, encode_head(&t)?)?;
+            moved += 1;
+        }
+        if moved > 0 {
+            tracing::info!(
+                traces = moved,
+                "stored traces rewritten: answers kept apart"
+            );
+        }
+        Ok(())
+    }
+
+    fn decode(id: &str, v: &[u8]) -> Result<StoredTrace, TraceStoreError> {
+        serde_json::from_slice(v).map_err(|e| corrupt(id, e))
+    }
+
+    /// Writes a trace (its head, its answers, its place in the time index)
+    /// and waits until it is on disk: a trace reported sent survives a crash.
+    pub fn put(&self, t: &StoredTrace) -> Result<(), TraceStoreError> {
+        for a in &t.answers {
+            let seq = self.db.generate_id()?;
+            let bytes = serde_json::to_vec(a).map_err(|e| corrupt(&t.id, e))?;
+            self.answers.insert(answer_key(&t.id, seq), bytes)?;
+        }
+        self.by_time.insert(time_key(t.created_at, &t.id), &[])?;
+        self.tree.insert(t.id.as_bytes(), encode_head(t)?)?;
+        self.tree.flush()?;
+        Ok(())
+    }
+
+    /// A trace with its answers.
+    pub fn get(&self, id: &str) -> Result<Option<StoredTrace>, TraceStoreError> {
+        let Some(mut t) = self.head(id)? else {
+            return Ok(None);
+        };
+        t.answers = self.answers_of(id)?;
+        Ok(Some(t))
+    }
+
+    /// A trace without its answers' frames (`answers` empty; `filed` holds
+    /// the verdict on each): what filing and status need.
+    pub fn head(&self, id: &str) -> Result<Option<StoredTrace>, TraceStoreError> {
+        self.tree
+            .get(id.as_bytes())?
+            .map(|v| Self::decode(id, &v))
+            .transpose()
+    }
+
+    fn answers_of(&self, id: &str) -> Result<Vec<StoredAnswer>, TraceStoreError> {
+        let mut out = Vec::new();
+        for kv in self.answers.scan_prefix(answers_prefix(id)) {
+            let (_, v) = kv?;
+            out.push(serde_json::from_slice(&v).map_err(|e| corrupt(id, e))?);
+        }
+        Ok(out)
+    }
+
+    /// Applies `f` to a trace's head (its `answers` are not loaded: `f` must
+    /// not read them) atomically with respect to other updates of this
+    /// store, flushed; returns the updated trace with its answers, or `None`
+    /// if there is no such trace.
+    pub fn update(
+        &self,
+        id: &str,
+        f: impl FnMut(&mut StoredTrace),
+    ) -> Result<Option<StoredTrace>, TraceStoreError> {
+        let out = self.update_unflushed(id, f)?;
+        self.tree.flush()?;
+        match out {
+            Some(mut t) => {
+                t.answers = self.answers_of(id)?;
+                Ok(Some(t))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// As `update`, leaving the flush to the caller (to share it with
+    /// others); returns the updated head, without its answers.
+    pub fn update_unflushed(
+        &self,
+        id: &str,
+        mut f: impl FnMut(&mut StoredTrace),
+    ) -> Result<Option<StoredTrace>, TraceStoreError> {
+        let mut out = None;
+        let mut err = None;
+        self.tree.update_and_fetch(id.as_bytes(), |old| {
+            let old = old?;
+            match Self::decode(id, old) {
+                Ok(mut t) => {
+                    f(&mut t);
+                    let bytes = encode_head(&t).ok();
+                    out = Some(t);
+                    bytes.or_else(|| Some(old.to_vec()))
+                }
+                Err(e) => {
+                    err = Some(e);
+                    Some(old.to_vec())
+                }
+            }
+        })?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    /// Files one answer, unflushed: in one sled transaction, `admit` sees the
+    /// head (answers not loaded) and, if it returns true (having recorded the
+    /// verdict in it), the head and the answer are written together. Returns
+    /// the updated head if the answer was filed, `None` if `admit` refused
+    /// it or there is no such trace. The cost does not grow with the answers
+    /// already filed.
+    pub fn file_answer(
+        &self,
+        id: &str,
+        answer: &StoredAnswer,
+        admit: impl FnMut(&mut StoredTrace) -> bool,
+    ) -> Result<Option<StoredTrace>, TraceStoreError> {
+        let seq = self.db.generate_id()?;
+        let answer_bytes = serde_json::to_vec(answer).map_err(|e| corrupt(id, e))?;
+        let key = answer_key(id, seq);
+        // sled runs the transaction again on a conflict, through `Fn`.
+        let admit = std::cell::RefCell::new(admit);
+        let r = (&self.tree, &self.answers).transaction(|(heads, answers)| {
+            let Some(old) = heads.get(id.as_bytes())? else {
+                return Ok(None);
+            };
+            let mut t = Self::decode(id, &old)
+                .map_err(sled::transaction::ConflictableTransactionError::Abort)?;
+            if !(admit.borrow_mut())(&mut t) {
+                return Ok(None);
+            }
+            let head =
+                encode_head(&t).map_err(sled::transaction::ConflictableTransactionError::Abort)?;
+            heads.insert(id.as_bytes(), head)?;
+            answers.insert(key.as_slice(), answer_bytes.as_slice())?;
+            Ok(Some(t))
+        });
+        match r {
+            Ok(t) => Ok(t),
+            Err(sled::transaction::TransactionError::Abort(e)) => Err(e),
+            Err(sled::transaction::TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// Every trace with its answers, newest first.
+    pub fn list(&self) -> Result<Vec<StoredTrace>, TraceStoreError> {
+        Ok(self.page(None, usize::MAX)?.0)
+    }
+
+    /// Up to `limit` traces with their answers, newest first, starting after
+    /// `after` (from the newest if `None`); and where the next page starts,
+    /// if there may be one. Reads only the traces it returns, by the time index.
+    pub fn page(
+        &self,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<(Vec<StoredTrace>, Option<Cursor>), TraceStoreError> {
+        let range = match after {
+            Some(c) => self.by_time.range(..time_key(c.created_at, &c.id)),
+            None => self.by_time.range::<&[u8], _>(..),
+        };
+        let mut out = Vec::new();
+        for kv in range.rev() {
+            if out.len() == limit {
+                let last: &StoredTrace = &out[out.len() - 1];
+                let next = Cursor {
+                    created_at: last.created_at,
+                    id: last.id.clone(),
+                };
+                return Ok((out, Some(next)));
+            }
+            let (k, _) = kv?;
+            let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
+            // An index entry whose trace is gone (a crash between the two
+            // writes of `put`, before its flush) lists nothing.
+            if let Some(t) = self.get(&id)? {
+                out.push(t);
+            }
+        }
+        Ok((out, None))
+    }
+
+    /// The heads (without answers) of the traces created at or after
+    /// `since` (unix seconds): what may still wait for answers at start.
+    pub fn heads_since(&self, since: u64) -> Result<Vec<StoredTrace>, TraceStoreError> {
+        let mut out = Vec::new();
+        for kv in self.by_time.range(since.to_be_bytes().to_vec()..) {
+            let (k, _) = kv?;
+            let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
+            if let Some(t) = self.head(&id)? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+}

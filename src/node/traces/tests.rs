@@ -1,0 +1,320 @@
+//! The trace store: answers filed apart from the trace's head, each verified
+//! once on receipt; views read the verdicts and never verify again.
+
+use std::collections::HashMap;
+
+use super::*;
+use crate::node::members::{MemberInfo, Members};
+use crate::node::{Judge, trace_status};
+use crate::protocol::accept::{self, AskedQuery};
+use crate::protocol::{
+    Digest, Limits, Outcome, Rules, SigningKey, TraceAnswer, sign, vectors, verified_on_this_thread,
+};
+
+fn cc(s: &str) -> CountryCode {
+    CountryCode::parse(s).unwrap()
+}
+
+const STATES: [&str; 12] = [
+    "DE", "FR", "GH", "KE", "IT", "BE", "AT", "PL", "SN", "CI", "ML", "BR",
+];
+
+struct Holder {
+    key: SigningKey,
+    peer: libp2p::PeerId,
+    state: CountryCode,
+}
+
+fn holders() -> Vec<Holder> {
+    STATES
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let key = SigningKey::from_seed(&[i as u8 + 1; 32]).unwrap();
+            let peer = crate::identity::peer_id_of(&key.public_key()).unwrap();
+            Holder {
+                key,
+                peer,
+                state: cc(s),
+            }
+        })
+        .collect()
+}
+
+fn members(hs: &[Holder]) -> Members {
+    Members {
+        version: 1,
+        valid_until: u64::MAX,
+        by_peer: hs
+            .iter()
+            .map(|h| {
+                let m = MemberInfo {
+                    state: h.state,
+                    name: h.state.to_string(),
+                    key: h.key.public_key(),
+                    addrs: Vec::new(),
+                    bootstrap: false,
+                    prefixes: Vec::new(),
+                };
+                (h.peer, m)
+            })
+            .collect::<HashMap<_, _>>(),
+        rederived: HashMap::new(),
+    }
+}
+
+fn new_trace(query: Vec<u8>, hs: &[Holder]) -> StoredTrace {
+    StoredTrace {
+        id: "0123456789abcdef0123456789abcdef".into(),
+        created_at: vectors::ISSUED_AT,
+        created_at_ms: None,
+        deadline: vectors::ISSUED_AT + 3600,
+        query,
+        topics: Vec::new(),
+        asked: hs
+            .iter()
+            .map(|h| Asked::new(h.peer.to_string(), h.state, ExpectedBy::Subscribed))
+            .collect(),
+        answers: Vec::new(),
+        local: LocalCase::default(),
+        first_ack: Default::default(),
+        final_at: Default::default(),
+        followed_up: Vec::new(),
+        own_registry: None,
+        nobody_holds: false,
+        timeout_secs: None,
+        filed: Vec::new(),
+        blind: None,
+    }
+}
+
+#[test]
+fn answers_are_verified_once_on_receipt_and_never_by_the_views() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let roster = members(&hs);
+    let query = sign(vectors::query(), &vectors::requester_key())
+        .unwrap()
+        .into_parts()
+        .0;
+    let digest = Digest::of(&query);
+    let t = new_trace(query, &hs);
+    store.put(&t).unwrap();
+    let now = vectors::ISSUED_AT + 10;
+    let rules = Rules::default();
+
+    let before = verified_on_this_thread();
+    for (i, h) in hs.iter().enumerate() {
+        let mut body: TraceAnswer = vectors::answer(digest);
+        body.responder.state = h.state;
+        body.responder.key = h.key.public_key();
+        body.answered_at = now;
+        // One holder in three has a record; the others none.
+        if i % 3 != 0 {
+            body.outcome = Outcome::NoHit;
+        }
+        let frame = sign(body, &h.key).unwrap().into_parts().0;
+        // What `Node::on_answer` does on receipt: one check, then filing.
+        let asked = AskedQuery {
+            digest,
+            issued_at: t.created_at,
+        };
+        let a = accept::answer(
+            &frame,
+            asked,
+            Some(h.key.public_key()),
+            now,
+            &rules,
+            &roster,
+        )
+        .unwrap();
+        let verdict = Filed::of_frame(&h.peer.to_string(), &frame, Limits::default()).unwrap();
+        assert_eq!(verdict.said, Said::of(&a.body().outcome));
+        let answer = StoredAnswer {
+            peer: h.peer.to_string(),
+            received_at: now,
+            bytes: frame,
+            roster_version: Some(1),
+        };
+        let filed = store
+            .file_answer(&t.id, &answer, |t| {
+                t.filed.push(verdict.clone());
+                t.final_at.insert(h.peer.to_string(), now);
+                true
+            })
+            .unwrap();
+        assert!(filed.is_some());
+    }
+    let n = hs.len() as u64;
+    assert_eq!(
+        verified_on_this_thread() - before,
+        n,
+        "one check per answer"
+    );
+
+    let judge = Judge {
+        data_dir: dir.path().to_path_buf(),
+        trust: Default::default(),
+        state: cc("NG"),
+        limits: Limits::default(),
+        members: roster.clone(),
+    };
+    for _ in 0..5 {
+        let full = store.get(&t.id).unwrap().unwrap();
+        assert_eq!(full.answers.len(), hs.len());
+        assert_eq!(full.filed.len(), hs.len());
+        let head = store.head(&t.id).unwrap().unwrap();
+        assert!(head.answers.is_empty());
+        assert_eq!(
+            trace_status(&head, now, Limits::default()),
+            TraceStatus::Answered
+        );
+        assert_eq!(
+            trace_status(&full, now, Limits::default()),
+            TraceStatus::Answered
+        );
+        let custody = judge.custody_of(&full);
+        assert!(!custody.chain.is_empty(), "{custody:?}");
+        // What a trace's view does for each answer (in `api`, above this
+        // wall): judge its key by the roster it was received under.
+        let rosters =
+            crate::node::members::PastRosters::new(dir.path(), &Default::default(), roster.clone());
+        for (a, h) in full.answers.iter().zip(&hs) {
+            let b = crate::node::decode_stored::<TraceAnswer>(&a.bytes, Limits::default()).unwrap();
+            let vouch = rosters.vouch(a.roster_version, &b.responder.key, b.responder.state);
+            assert!(
+                matches!(vouch, crate::node::members::Vouch::Listed { peer, .. } if peer == h.peer),
+                "{vouch:?}"
+            );
+        }
+        let (page, _) = store.page(None, 10).unwrap();
+        assert_eq!(page.len(), 1);
+    }
+    assert_eq!(
+        verified_on_this_thread() - before,
+        n,
+        "views and reads verified an answer again"
+    );
+}
+
+#[test]
+fn filing_an_answer_does_not_rewrite_the_answers_before_it() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let t = new_trace(Vec::new(), &hs);
+    store.put(&t).unwrap();
+    let head_len = || {
+        db.open_tree("traces")
+            .unwrap()
+            .get(t.id.as_bytes())
+            .unwrap()
+            .unwrap()
+            .len()
+    };
+    let empty = head_len();
+    for h in &hs {
+        let answer = StoredAnswer {
+            peer: h.peer.to_string(),
+            received_at: 1,
+            bytes: vec![7; 2_000],
+            roster_version: Some(1),
+        };
+        store
+            .file_answer(&t.id, &answer, |_| true)
+            .unwrap()
+            .unwrap();
+    }
+    // The head stays as small as it was: the frames are in their own tree.
+    assert_eq!(head_len(), empty);
+    let got = store.get(&t.id).unwrap().unwrap();
+    let peers: Vec<String> = got.answers.iter().map(|a| a.peer.clone()).collect();
+    let want: Vec<String> = hs.iter().map(|h| h.peer.to_string()).collect();
+    assert_eq!(peers, want, "answers in the order they were filed");
+    // A refused answer is not written at all.
+    let extra = StoredAnswer {
+        peer: "x".into(),
+        received_at: 2,
+        bytes: vec![1],
+        roster_version: None,
+    };
+    assert!(
+        store
+            .file_answer(&t.id, &extra, |_| false)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.get(&t.id).unwrap().unwrap().answers.len(), hs.len());
+}
+
+#[test]
+fn a_store_with_answers_inside_its_traces_is_rewritten_once_at_open() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let hs = holders();
+    let query = sign(vectors::query(), &vectors::requester_key())
+        .unwrap()
+        .into_parts()
+        .0;
+    let digest = Digest::of(&query);
+    let mut t = new_trace(query, &hs);
+    let mut body = vectors::answer(digest);
+    body.responder.key = vectors::responder_key().public_key();
+    let frame = sign(body, &vectors::responder_key())
+        .unwrap()
+        .into_parts()
+        .0;
+    t.answers.push(StoredAnswer {
+        peer: hs[0].peer.to_string(),
+        received_at: 5,
+        bytes: frame,
+        roster_version: Some(1),
+    });
+    // The layout before: the whole trace, answers inside, in `traces`.
+    db.open_tree("traces")
+        .unwrap()
+        .insert(t.id.as_bytes(), serde_json::to_vec(&t).unwrap())
+        .unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let got = store.get(&t.id).unwrap().unwrap();
+    assert_eq!(got.answers, t.answers);
+    assert_eq!(got.filed.len(), 1);
+    assert!(got.filed[0].said.is_final());
+    assert!(store.head(&t.id).unwrap().unwrap().answers.is_empty());
+    assert_eq!(store.list().unwrap().len(), 1);
+    // Opened again: nothing moves twice.
+    drop(store);
+    let store = TraceStore::open(&db).unwrap();
+    assert_eq!(store.get(&t.id).unwrap().unwrap().answers.len(), 1);
+}
+
+#[test]
+fn pages_go_back_in_time_from_a_cursor() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    for i in 0..25u64 {
+        let mut t = new_trace(Vec::new(), &[]);
+        t.id = format!("{:032x}", i * 7919 % 101);
+        t.created_at = 1_000 + i / 2;
+        store.put(&t).unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = store.page(cursor.as_ref(), 10).unwrap();
+        assert!(page.len() <= 10);
+        seen.extend(page.into_iter().map(|t| (t.created_at, t.id)));
+        match next {
+            Some(c) => cursor = Some(Cursor::parse(&c.to_text()).unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first, none twice");
+    assert!(Cursor::parse("12").is_none());
+    assert!(Cursor::parse("x.ab").is_none());
+    assert!(Cursor::parse("1.zz").is_none());
+}
