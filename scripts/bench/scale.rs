@@ -79,7 +79,9 @@ fn host(list: &Path) {
                 tracenet::config::Config::load(&tracenet::config::Config::path_in(&d)).unwrap();
             let api = tracenet::api::ApiOptions::from_settings(&cfg.node);
             let (node, events) = tracenet::node::Node::start(&d, cfg).await.unwrap();
-            tracenet::api::serve(node.clone(), &api, &d, None).await.unwrap();
+            tracenet::api::serve(node.clone(), &api, &d, None)
+                .await
+                .unwrap();
             tokio::spawn(async move {
                 node.run_events(events, std::future::pending::<()>()).await;
             });

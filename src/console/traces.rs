@@ -20,6 +20,11 @@ use crate::node::officers::Role;
 use crate::node::{HolderState, NodeError, TraceStatus};
 use crate::protocol::{IntendedUse, LegalGround, Outcome};
 
+/// Rows on one page of the trace list.
+const ROWS_PER_PAGE: usize = 50;
+/// Traces read for one page at most, however few match the filters.
+const SCAN_BOUND: usize = 2_000;
+
 /// One row of the trace list.
 pub struct Row {
     pub id: String,
@@ -65,6 +70,8 @@ struct List {
     state: String,
     from: String,
     statuses: Vec<(String, String)>,
+    /// The link to older traces, with the filters: None on the last page.
+    older: Option<String>,
 }
 
 pub async fn list(
@@ -86,16 +93,42 @@ pub async fn list(
     let from_unix =
         crate::model::instant::parse_rfc3339(&format!("{}T00:00:00Z", from.trim())).ok();
     let node = c.node.clone();
-    let views = tokio::task::spawn_blocking(move || -> Result<Vec<TraceView>, NodeError> {
-        let judge = node.judge();
-        Ok(node
-            .traces()?
-            .iter()
-            .map(|t| trace_view(&judge, t))
-            .collect())
-    })
+    // Newest first, a page at a time, until a screenful matches or the
+    // scan bound is reached (the "older" link goes on from there): the cost
+    // does not grow with the traces stored.
+    let after = q.get("after").and_then(|c| crate::node::Cursor::parse(c));
+    let (ws, wst) = (want_status.clone(), want_state.clone());
+    let scanned = tokio::task::spawn_blocking(
+        move || -> Result<(Vec<TraceView>, Option<String>), NodeError> {
+            let judge = node.judge();
+            let (mut out, mut cursor, mut seen) = (Vec::new(), after, 0usize);
+            loop {
+                let (page, next) = node.traces_page(cursor.as_ref(), 100)?;
+                seen += page.len();
+                for tr in &page {
+                    let v = trace_view(&judge, tr);
+                    let keep = (ws.is_empty() || status_code(v.status) == ws)
+                        && from_unix.is_none_or(|f| v.created_at >= f)
+                        && (wst.is_empty()
+                            || v.holders
+                                .iter()
+                                .any(|h| h.state.is_some_and(|s| s.as_str() == wst))
+                            || v.answers
+                                .iter()
+                                .any(|h| h.state.is_some_and(|s| s.as_str() == wst)));
+                    if keep {
+                        out.push(v);
+                    }
+                }
+                cursor = next;
+                if cursor.is_none() || out.len() >= ROWS_PER_PAGE || seen >= SCAN_BOUND {
+                    return Ok((out, cursor.map(|c| c.to_text())));
+                }
+            }
+        },
+    )
     .await;
-    let mut views = match views {
+    let (views, older) = match scanned {
         Ok(Ok(v)) => v,
         _ => {
             return problem(
@@ -106,21 +139,8 @@ pub async fn list(
             );
         }
     };
-    views.sort_by_key(|v| std::cmp::Reverse(v.created_at));
     let rows = views
         .iter()
-        .filter(|v| want_status.is_empty() || status_code(v.status) == want_status)
-        .filter(|v| from_unix.is_none_or(|f| v.created_at >= f))
-        .filter(|v| {
-            want_state.is_empty()
-                || v.holders
-                    .iter()
-                    .any(|h| h.state.is_some_and(|s| s.as_str() == want_state))
-                || v.answers
-                    .iter()
-                    .any(|h| h.state.is_some_and(|s| s.as_str() == want_state))
-        })
-        .take(500)
         .map(|v| Row {
             id: v.id.clone(),
             created: t.instant(v.created_at),
@@ -140,10 +160,19 @@ pub async fn list(
         .into_iter()
         .map(|s| (s.to_string(), t.code("status", s)))
         .collect();
+    let older = older.map(|c| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("status", &want_status)
+            .append_pair("state", &want_state)
+            .append_pair("from", &from)
+            .append_pair("after", &c);
+        format!("/console/traces?{}", q.finish())
+    });
     render(&List {
         t,
         nav: Nav::of(Some(&a.session), "/console/traces"),
         rows,
+        older,
         status: want_status,
         state: want_state,
         from,

@@ -397,3 +397,4 @@ blind-no-filter = لا مرشّح أعمى (عقدة أقدم)
 blind-beyond-bound = أحرف غير مقروءة أكثر مما يسمح بالسؤال الأعمى
 blind-refused = مرفوض (الحصة)
 blind-failed = فشل
+traces-older = عمليات تعقّب أقدم

@@ -398,3 +398,4 @@ blind-no-filter = no blind filter (an older node)
 blind-beyond-bound = too many unreadable characters to ask blind
 blind-refused = refused (budget)
 blind-failed = failed
+traces-older = Older traces

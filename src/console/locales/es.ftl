@@ -397,3 +397,4 @@ blind-no-filter = sin filtro ciego (nodo anterior)
 blind-beyond-bound = demasiados caracteres ilegibles para preguntar a ciegas
 blind-refused = rechazado (cupo)
 blind-failed = fallido
+traces-older = Rastreos anteriores

@@ -397,3 +397,4 @@ blind-no-filter = pas de filtre aveugle (nœud plus ancien)
 blind-beyond-bound = trop de caractères illisibles pour interroger à l'aveugle
 blind-refused = refusé (quota)
 blind-failed = échec
+traces-older = Traçages plus anciens
