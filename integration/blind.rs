@@ -439,3 +439,94 @@ fn a_holder_back_online_is_probed_not_sent_the_marking() {
         );
     }
 }
+
+/// A holder is asked blind only under the OPRF key its roster entry lists:
+/// one whose entry lists none is not asked at all, and one whose filters
+/// state another key (its seed replaced, or a key kept for some
+/// requesters) is refused before any evaluation. Neither is sent the
+/// marking; both are left to the officer, and each says why in its log.
+#[test]
+fn a_holder_is_asked_blind_only_under_the_key_the_roster_lists() {
+    let fed = Federation::start_with(
+        vec![
+            NodeSpec::member("NG", vec![]),
+            NodeSpec::member("DE", vec![walther("DE-1", SERIAL)]),
+            NodeSpec {
+                oprf_key_listed: false,
+                ..NodeSpec::member("FR", vec![walther("FR-1", "WX500600")])
+            },
+            NodeSpec::member("BE", vec![walther("BE-1", "WX700800")]),
+        ],
+        |n| {
+            // BE's seed is replaced after `init` printed the key the
+            // roster lists: its filters state another key.
+            if n.state == "BE" {
+                std::fs::write(n.dir.join("oprf.key"), [0x5a; 32]).unwrap();
+            }
+        },
+    );
+    fed.wait_subscribed(
+        "NG",
+        "tracenet/1/prefix/DE/CARLWALTHER",
+        &["DE", "FR", "BE"],
+    );
+    let sent = trace_walther(fed.node("NG"), SERIAL, &["--blind"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let t = wait_for("the blind outcomes", Duration::from_secs(60), || {
+        let t = fed.node("NG").json(&["trace", "show", &id]);
+        (holder(&t, &fed, "DE")["outcome"] == "hit"
+            && holder(&t, &fed, "FR")["outcome"] == "no_filter"
+            && holder(&t, &fed, "BE")["outcome"] == "failed")
+            .then_some(t)
+    });
+    let (fr, be) = (holder(&t, &fed, "FR"), holder(&t, &fed, "BE"));
+    assert!(
+        fr["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the roster lists no OPRF key for it"),
+        "{t:#}"
+    );
+    assert_eq!(fr["elements"], 0, "FR was not asked blind");
+    assert!(
+        be["detail"]
+            .as_str()
+            .unwrap()
+            .contains("oprf_key_not_in_roster"),
+        "{t:#}"
+    );
+    assert_eq!(be["elements"], 0, "BE evaluated nothing");
+    for s in ["FR", "BE"] {
+        assert_eq!(holder(&t, &fed, s)["received_marking"], false, "{s}");
+        let audit = fed.node(s).cli(&["--json", "audit", "show"]);
+        assert!(!audit.contains("blind_evaluation"), "{s}'s audit: {audit}");
+        for (path, bytes) in files(&fed.node(s).dir) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(SERIAL),
+                "the marking is in {}",
+                path.display()
+            );
+        }
+    }
+    let text = fed.node("NG").cli(&["trace", "show", &id]);
+    assert!(
+        text.contains(&format!("tracenet trace send-clear {id}")),
+        "{text}"
+    );
+    assert!(fed.node("NG").log().contains("oprf_key_not_in_roster"));
+    assert!(
+        fed.node("FR")
+            .log()
+            .contains("the roster lists no OPRF key for this node")
+    );
+    assert!(
+        fed.node("BE")
+            .log()
+            .contains("the roster lists another OPRF key for this node")
+    );
+    // `identity show` prints the key the node uses: BE's is not the roster's.
+    let be_id = fed.node("BE").json(&["identity", "show"]);
+    assert_ne!(be_id["oprf_key"], fed.node("BE").oprf_key.as_str());
+    let de_id = fed.node("DE").json(&["identity", "show"]);
+    assert_eq!(de_id["oprf_key"], fed.node("DE").oprf_key.as_str());
+}

@@ -66,6 +66,7 @@ fn specs() -> Vec<NodeSpec> {
             // Its traces live two seconds: reviewed too late, they cannot be answered.
             node_config: "trace_ttl_secs = 2",
             prefixes: &[],
+            oprf_key_listed: true,
         },
     ]
 }

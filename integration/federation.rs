@@ -59,6 +59,7 @@ fn specs() -> Vec<NodeSpec> {
             in_roster: false,
             node_config: "",
             prefixes: &[],
+            oprf_key_listed: true,
         },
     ]
 }

@@ -71,6 +71,7 @@ fn an_outsider_is_refused_counted_and_logged_once() {
             in_roster: false,
             node_config: "",
             prefixes: &[],
+            oprf_key_listed: true,
         },
     ]);
     let de = fed.node("DE");

@@ -190,6 +190,8 @@ impl Drop for Run {
 struct Found {
     anchor: String,
     peer_ids: HashMap<&'static str, String>,
+    /// Each State's OPRF public key, as `identity show` printed it.
+    oprf_keys: HashMap<&'static str, String>,
     ports: HashMap<String, u16>,
     /// `ID` on each State's machine: a trace's id (KE) or an inbox request's (DE).
     id: HashMap<&'static str, String>,
@@ -218,6 +220,11 @@ fn substitute(line: &str, m: &Machine, found: &Found) -> String {
                     .peer_ids
                     .get(state.as_str())
                     .unwrap_or_else(|| panic!("no peer id of {state} yet: {line}"))
+                    .clone(),
+                "OPRF_KEY" if prev == "--oprf-key" => found
+                    .oprf_keys
+                    .get(state.as_str())
+                    .unwrap_or_else(|| panic!("no OPRF key of {state} yet: {line}"))
                     .clone(),
                 "ID" => found
                     .id
@@ -515,6 +522,9 @@ fn the_readme_runs_as_written() {
         r.found
             .peer_ids
             .insert(m.state, field(&stdout(&o), "peer id"));
+        r.found
+            .oprf_keys
+            .insert(m.state, field(&stdout(&o), "oprf key"));
     }
     r.each(&mut nat, "tracenet registry import", &[&de, &ke, &ng]);
     r.each(&mut nat, "cp config/policy.toml", &[&de, &ke, &ng]);

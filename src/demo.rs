@@ -241,6 +241,17 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
             },
             prefixes: Vec::new(),
             addresses: vec![format!("/ip4/127.0.0.1/tcp/{port}")],
+            // Each State's OPRF key, made now as `init` makes it, so the
+            // roster lists it and requesters check blind evaluations by it.
+            oprf_key: match role {
+                Role::Member => Some(
+                    crate::blind::load_or_create_key(&dir.join(crate::blind::OPRF_KEY_FILE))
+                        .map_err(anyhow::Error::msg)?
+                        .0
+                        .roster_key(),
+                ),
+                Role::Bootstrap => None,
+            },
         });
         dirs.push((state, dir));
     }

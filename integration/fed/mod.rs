@@ -26,6 +26,8 @@ pub struct NodeSpec {
     pub node_config: &'static str,
     /// Marking prefixes its roster entry declares (`DE/CARLWALTHER`).
     pub prefixes: &'static [&'static str],
+    /// Whether its roster entry lists its OPRF key (blind traces ask it).
+    pub oprf_key_listed: bool,
 }
 
 impl NodeSpec {
@@ -37,6 +39,7 @@ impl NodeSpec {
             in_roster: true,
             node_config: "",
             prefixes: &[],
+            oprf_key_listed: true,
         }
     }
 }
@@ -47,6 +50,8 @@ pub struct FedNode {
     pub port: u16,
     pub peer_id: String,
     pub public_key: String,
+    /// Its OPRF public key, as `init` printed it.
+    pub oprf_key: String,
     pub child: Option<Child>,
 }
 
@@ -141,6 +146,7 @@ fn write_roster(nodes: &[FedNode], specs: &[NodeSpec], anchor: &NodeKey, version
             },
             prefixes: s.prefixes.iter().map(|p| p.parse().unwrap()).collect(),
             addresses: vec![format!("/ip4/127.0.0.1/tcp/{}", n.port)],
+            oprf_key: (!s.bootstrap && s.oprf_key_listed).then(|| n.oprf_key.parse().unwrap()),
         })
         .collect();
     let body = RosterBody {
@@ -177,6 +183,7 @@ impl Federation {
                 port: free_port(),
                 peer_id: init["peer_id"].as_str().unwrap().to_string(),
                 public_key: init["public_key"].as_str().unwrap().to_string(),
+                oprf_key: init["oprf_key"].as_str().unwrap().to_string(),
                 child: None,
             });
         }
@@ -327,6 +334,7 @@ impl Federation {
                 in_roster: specs_in.contains(&n.state),
                 node_config: "",
                 prefixes: &[],
+                oprf_key_listed: true,
             })
             .collect();
         write_roster(&self.nodes, &specs, &self.anchor, version)
@@ -388,6 +396,7 @@ impl NodeSpec {
             in_roster: true,
             node_config: "",
             prefixes: &[],
+            oprf_key_listed: true,
         }
     }
 }

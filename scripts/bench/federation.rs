@@ -105,6 +105,7 @@ fn main() {
         in_roster: true,
         node_config: "",
         prefixes: &[],
+        oprf_key_listed: true,
     }];
     let mut samples = Vec::new();
     for (i, state) in STATES.iter().take(n_states).enumerate() {
@@ -137,6 +138,7 @@ fn main() {
             in_roster: true,
             node_config: "queries_per_minute = 1000000\nfuzzy_queries_per_minute = 1000000\ntrace_timeout_secs = 10",
             prefixes: &[],
+            oprf_key_listed: true,
         });
     }
     let t0 = Instant::now();

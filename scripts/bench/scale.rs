@@ -127,12 +127,14 @@ fn prepare(n: usize, traces: usize) -> Prepared {
     let mut dirs = Vec::new();
     let mut peers = Vec::new();
     let mut keys = Vec::new();
+    let mut oprf_keys = Vec::new();
     let mut ports = Vec::new();
     for s in &codes {
         let dir = root.path().join(s);
         let init = common::json(&dir, &["init", "--state", s]);
         peers.push(init["peer_id"].as_str().unwrap().to_string());
         keys.push(init["public_key"].as_str().unwrap().to_string());
+        oprf_keys.push(init["oprf_key"].as_str().unwrap().parse().unwrap());
         ports.push(listen_port(ports.last().copied()));
         dirs.push(dir);
     }
@@ -141,13 +143,15 @@ fn prepare(n: usize, traces: usize) -> Prepared {
         .iter()
         .zip(&keys)
         .zip(&ports)
-        .map(|((s, k), p)| Member {
+        .zip(&oprf_keys)
+        .map(|(((s, k), p), o)| Member {
             state: CountryCode::parse(s).unwrap(),
             name: format!("Test State {s}"),
             key: tracenet::identity::parse_key(k).unwrap(),
             role: Role::Member,
             prefixes: Vec::new(),
             addresses: vec![format!("/ip4/127.0.0.1/tcp/{p}")],
+            oprf_key: Some(*o),
         })
         .collect();
     let body = RosterBody {

@@ -129,6 +129,7 @@ fn main() {
         in_roster: true,
         node_config: "queries_per_minute = 1000000\nfuzzy_queries_per_minute = 1000000",
         prefixes: &[],
+        oprf_key_listed: true,
     }];
     specs.extend(REQUESTERS.iter().map(|s| NodeSpec::member(s, Vec::new())));
     let mut fed = Federation::start(specs);

@@ -66,6 +66,11 @@ impl OprfKey {
         out
     }
 
+    /// The public key as the roster lists it.
+    pub fn roster_key(&self) -> crate::protocol::OprfPublicKey {
+        crate::protocol::OprfPublicKey(self.public_key())
+    }
+
     /// F_k(input), computed by the holder for its own records.
     pub fn evaluate(&self, input: &[u8]) -> Result<[u8; 64], OprfError> {
         let o = self.server.evaluate(input).map_err(|_| OprfError::Input)?;
@@ -110,6 +115,14 @@ impl OprfKey {
         s.copy_from_slice(&p[ELEMENT_LEN..]);
         Ok((out, (c, s)))
     }
+}
+
+/// Checks that a roster's OPRF public key is a ristretto255 element (and
+/// not the identity, which would make every evaluation the same).
+pub fn check_oprf_public_key(key: &crate::protocol::OprfPublicKey) -> Result<(), OprfError> {
+    Suite::deserialize_elem(key.as_bytes())
+        .map(|_| ())
+        .map_err(|_| OprfError::PublicKey)
 }
 
 /// The 64-bit filter key of an OPRF output (its first 8 bytes, little-endian).

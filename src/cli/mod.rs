@@ -402,6 +402,8 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
         config: &'a std::path::Path,
         peer_id: String,
         public_key: String,
+        /// The OPRF public key for blind traces (members only).
+        oprf_key: Option<String>,
         /// What to do next, in order.
         next: Vec<String>,
     }
@@ -412,7 +414,9 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
         );
     }
     if role == crate::config::Role::Member {
-        next.push("give your peer id and public key to your regional organisation".into());
+        next.push(
+            "give your peer id, public key and OPRF key to your regional organisation".into(),
+        );
         next.push("tracenet roster install roster.json".into());
         next.push("tracenet registry import FILE".into());
     } else {
@@ -426,11 +430,14 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
         config: &cfg_path,
         peer_id: identity.peer_id,
         public_key: identity.public_key,
+        oprf_key: identity
+            .oprf_key
+            .filter(|_| role == crate::config::Role::Member),
         next,
     };
     ctx.emit(&out, |o| {
         let mut s = format!(
-            "initialised {} for {} ({})\n  configuration: {}\n  peer id: {}\n  public key: {}\nnext:",
+            "initialised {} for {} ({})\n  configuration: {}\n  peer id: {}\n  public key: {}{}\nnext:",
             o.data_dir.display(),
             o.state,
             match o.role {
@@ -439,7 +446,11 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
             },
             o.config.display(),
             o.peer_id,
-            o.public_key
+            o.public_key,
+            o.oprf_key
+                .as_deref()
+                .map(|k| format!("\n  OPRF key: {k}"))
+                .unwrap_or_default()
         );
         for (i, n) in o.next.iter().enumerate() {
             s += &format!("\n  {}. {n}", i + 1);

@@ -13,6 +13,7 @@ use crate::evidence::{Answered, Asked, Bundle, Report};
 use crate::identity::{self, NodeKey};
 use crate::marking::MarkingPrefix;
 use crate::model::{CountryCode, Date, count, format_unix};
+use crate::protocol::OprfPublicKey;
 use crate::roster::{self, Member, Role, RosterBody, RosterFile, TrustConfig};
 
 /// The node's configuration file inside the data directory.
@@ -74,6 +75,10 @@ pub enum RosterCommand {
         /// A known address, multiaddr text (repeatable).
         #[arg(long = "address", value_name = "MULTIADDR")]
         addresses: Vec<String>,
+        /// The node's OPRF public key for blind traces, base64 as `tracenet
+        /// identity show` prints it. Without it, blind traces pass the node by.
+        #[arg(long = "oprf-key", value_name = "KEY", value_parser = parse_oprf_key)]
+        oprf_key: Option<OprfPublicKey>,
     },
     /// Remove a State's entries, or one entry by key (clears the signatures).
     Remove {
@@ -146,6 +151,14 @@ fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
 }
 
+/// An OPRF public key: 32 bytes in base64 or hex, a ristretto255 element.
+fn parse_oprf_key(s: &str) -> Result<OprfPublicKey, String> {
+    let k = OprfPublicKey::parse(s).map_err(|e| e.to_string())?;
+    crate::blind::check_oprf_public_key(&k)
+        .map_err(|_| format!("{s:?} is not a ristretto255 public key: copy the oprf_key that tracenet identity show prints"))?;
+    Ok(k)
+}
+
 /// A day as a date or relative to today (UTC), so that a roster made from a
 /// script or the README is valid on the day it is made, whatever that day is.
 pub(super) fn parse_day(s: &str) -> Result<Date, String> {
@@ -183,6 +196,10 @@ pub struct IdentityInfo {
     pub key_file: PathBuf,
     /// Whether this call created the key (false: an existing key was kept).
     pub created: bool,
+    /// Base64 of the node's 32-byte OPRF public key for blind traces, which
+    /// the regional organisation lists in the roster (`roster add
+    /// --oprf-key`); null for an anchor's key.
+    pub oprf_key: Option<String>,
 }
 
 fn identity_info(key: &NodeKey, path: &Path, state: Option<String>, created: bool) -> IdentityInfo {
@@ -192,7 +209,16 @@ fn identity_info(key: &NodeKey, path: &Path, state: Option<String>, created: boo
         public_key: key.public_key().to_base64(),
         key_file: path.to_path_buf(),
         created,
+        oprf_key: None,
     }
+}
+
+/// The node's OPRF public key (base64), its seed made beside the node key
+/// when missing, as `node run` would make it.
+fn node_oprf_key(data_dir: &Path) -> anyhow::Result<String> {
+    let (key, _) = crate::blind::load_or_create_key(&data_dir.join(crate::blind::OPRF_KEY_FILE))
+        .map_err(anyhow::Error::msg)?;
+    Ok(key.roster_key().to_base64())
 }
 
 /// Creates the node key in `data_dir` unless one exists; an existing key is
@@ -206,12 +232,9 @@ pub fn init_identity(data_dir: &Path) -> anyhow::Result<IdentityInfo> {
     } else {
         (NodeKey::generate_and_store(&path)?, true)
     };
-    Ok(identity_info(
-        &key,
-        &path,
-        read_config(data_dir)?.state,
-        created,
-    ))
+    let mut info = identity_info(&key, &path, read_config(data_dir)?.state, created);
+    info.oprf_key = Some(node_oprf_key(data_dir)?);
+    Ok(info)
 }
 
 /// The parts of tracenet.toml this module reads.
@@ -270,13 +293,15 @@ pub fn run_identity(cmd: IdentityCommand, ctx: &Context) -> anyhow::Result<()> {
                 );
             }
             let key = NodeKey::load(&path)?;
-            let info = identity_info(&key, &path, read_config(&ctx.data_dir)?.state, false);
+            let mut info = identity_info(&key, &path, read_config(&ctx.data_dir)?.state, false);
+            info.oprf_key = Some(node_oprf_key(&ctx.data_dir)?);
             ctx.emit(&info, |i| {
                 format!(
-                    "state       {}\npeer id     {}\npublic key  {}",
+                    "state       {}\npeer id     {}\npublic key  {}\noprf key    {}",
                     i.state.as_deref().unwrap_or("(not set)"),
                     i.peer_id,
-                    i.public_key
+                    i.public_key,
+                    i.oprf_key.as_deref().unwrap_or("(none)")
                 )
             })
         }
@@ -331,6 +356,9 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
         }
         for a in &m.addresses {
             t.push_str(&format!("     address  {a}\n"));
+        }
+        if let Some(k) = &m.oprf_key {
+            t.push_str(&format!("     oprf key {k}\n"));
         }
     }
     t.push_str(&format!(
@@ -412,6 +440,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             role,
             prefixes,
             addresses,
+            oprf_key,
         } => {
             let key = identity::parse_key(&key)?;
             let member = Member {
@@ -421,6 +450,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 role,
                 prefixes,
                 addresses,
+                oprf_key,
             };
             let body = edit_roster(&roster, |b| {
                 b.members.push(member);
@@ -793,6 +823,7 @@ mod tests {
             role: Role::Member,
             prefixes: vec![],
             addresses: vec![],
+            oprf_key: None,
         };
         let body = RosterBody {
             version: 1,

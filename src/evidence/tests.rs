@@ -26,6 +26,7 @@ fn roster_of(version: u64, without_gh: bool) -> RosterFile {
         role: Role::Member,
         prefixes: vec![],
         addresses: vec![],
+        oprf_key: None,
     };
     let mut members = vec![
         m("NG", "Nigeria", vectors::requester_key().public_key()),

@@ -27,6 +27,11 @@ pub struct MemberInfo {
     /// The marking prefixes the roster says this State holds records under.
     #[serde(serialize_with = "ser_prefixes")]
     pub prefixes: Vec<crate::marking::MarkingPrefix>,
+    /// The OPRF public key the roster lists for it: the only key its blind
+    /// evaluations and filters are accepted under. `None`: blind traces pass
+    /// it by.
+    #[serde(skip)]
+    pub oprf_key: Option<crate::protocol::OprfPublicKey>,
 }
 
 fn ser_prefixes<S: serde::Serializer>(

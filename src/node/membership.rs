@@ -136,6 +136,7 @@ impl Node {
             .members
             .write()
             .unwrap_or_else(|p| p.into_inner()) = members;
+        self.check_own_oprf_key();
         Ok(Some(version))
     }
 
@@ -228,6 +229,7 @@ pub(super) fn members_of(roster: &Roster) -> Members {
                     .collect(),
                 bootstrap: member.role == roster::Role::Bootstrap,
                 prefixes: member.prefixes.clone(),
+                oprf_key: member.oprf_key,
             },
         );
     }
@@ -270,6 +272,7 @@ mod tests {
                 addrs: Vec::new(),
                 bootstrap: false,
                 prefixes: Vec::new(),
+                oprf_key: None,
             },
         );
         assert_eq!(m.state_of(&key.public_key()), Some(de));

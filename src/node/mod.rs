@@ -370,6 +370,7 @@ impl Node {
         };
         node.apply_members().await?;
         node.refresh_topics().await?;
+        node.check_own_oprf_key();
         Ok((node, events))
     }
 

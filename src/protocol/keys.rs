@@ -114,6 +114,14 @@ fixed_bytes!(
     PublicKey, 32, "public key", to_base64
 );
 fixed_bytes!(
+    /// A node's OPRF public key for blind traces (RFC 9497 VOPRF,
+    /// ristretto255, compressed): listed beside its State's signing key in the
+    /// anchor-signed roster, so every requester checks evaluations against the
+    /// same key (proto-docs/BLIND.md). Whether the bytes are a valid element is
+    /// checked by `blind::check_oprf_public_key`.
+    OprfPublicKey, 32, "OPRF public key", to_base64
+);
+fixed_bytes!(
     /// A SHA-256 digest, e.g. of the exact bytes of a signed query.
     Digest, 32, "digest", to_hex
 );

@@ -18,7 +18,9 @@ pub use codec::{DecodeError, EncodeError, Kind, Limits, MAGIC, MAX_FRAME_CEILING
 pub use fresh::{
     Freshness, FreshnessError, ReplayError, ReplayGuard, ReplayQuotas, replay_ids_per_state,
 };
-pub use keys::{Digest, KeyError, PublicKey, QueryId, SIGNATURE_LEN, Signature, SigningKey};
+pub use keys::{
+    Digest, KeyError, OprfPublicKey, PublicKey, QueryId, SIGNATURE_LEN, Signature, SigningKey,
+};
 pub use messages::{
     BoundsError, Candidate, EventProjection, IntendedUse, LegalGround, MAX_CANDIDATES, MAX_EVENTS,
     Message, Outcome, Party, Priority, Quality, RecordProjection, RefusedReason, TraceAnswer,

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::marking::{MakerKey, MarkingPrefix};
 use crate::model::{CountryCode, Date};
-use crate::protocol::{DecodeError, EncodeError, Kind, Limits, PublicKey, SigningKey, codec};
+use crate::protocol::{
+    DecodeError, EncodeError, Kind, Limits, OprfPublicKey, PublicKey, SigningKey, codec,
+};
 
 /// The `format` field of a roster file.
 pub const FORMAT: &str = "tracenet-roster/1";
@@ -131,9 +133,19 @@ pub struct Member {
     pub prefixes: Vec<MarkingPrefix>,
     /// Known addresses, as multiaddr text (`/dns4/.../tcp/4001`).
     pub addresses: Vec<String>,
+    /// The node's OPRF public key for blind traces (`tracenet identity show`
+    /// prints it; proto-docs/BLIND.md). A requester checks every holder's
+    /// filter header and blind evaluation against this key, so a holder
+    /// cannot use another key for some requesters to tell them apart. `None`
+    /// (or `null` in JSON): the node takes no part in blind traces; a blind
+    /// trace passes it by and leaves it to the officer. On the wire these keys
+    /// follow the members as a trailing list (see [`RosterBody::encode`]).
+    #[serde(default)]
+    pub oprf_key: Option<OprfPublicKey>,
 }
 
-/// The signed content of a roster.
+/// The signed content of a roster. In JSON as written here; anchors sign
+/// its wire form ([`RosterBody::encode`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RosterBody {
     pub version: u64,
@@ -263,6 +275,20 @@ fn check_member(m: &Member) -> Result<(), RosterError> {
             ),
         ));
     }
+    if let Some(k) = &m.oprf_key {
+        if m.role != Role::Member {
+            return Err(member_err(
+                m,
+                "a bootstrap peer answers no blind trace: give it no OPRF key",
+            ));
+        }
+        crate::blind::check_oprf_public_key(k).map_err(|_| {
+            member_err(
+                m,
+                format!("OPRF key {k} is not a ristretto255 public key (copy it from tracenet identity show)"),
+            )
+        })?;
+    }
     m.addresses
         .iter()
         .try_for_each(|a| check_address(a).map_err(|p| member_err(m, p)))
@@ -294,14 +320,28 @@ impl RosterBody {
         Ok(())
     }
 
-    /// The exact bytes anchors sign.
+    /// The exact bytes anchors sign (PROTOCOL.md, "Roster"): version,
+    /// dates and members as before blind traces, then the members' OPRF keys
+    /// as a trailing list, written only when some member has one. A roster
+    /// without OPRF keys keeps the bytes older builds sign and read; one with
+    /// them is refused by those builds as trailing bytes, so anchors list
+    /// OPRF keys once every member runs a build with blind traces.
     pub fn encode(&self) -> Result<Vec<u8>, RosterError> {
         self.check()?;
-        Ok(codec::encode_body(Kind::Roster, self)?)
+        Ok(codec::encode_body(Kind::Roster, &wire::Body::from(self))?)
     }
 
+    /// Reads the wire form, with or without the trailing OPRF keys, and
+    /// checks it: an OPRF key for a key the roster does not list, or two for
+    /// one member, is refused.
     pub fn decode(bytes: &[u8]) -> Result<Self, RosterError> {
-        let body: RosterBody = codec::decode_body(Kind::Roster, bytes, Limits::roster())?;
+        let body = codec::decode_body::<wire::Body>(Kind::Roster, bytes, Limits::roster())
+            .or_else(|e| {
+                codec::decode_body::<wire::BodyBefore>(Kind::Roster, bytes, Limits::roster())
+                    .map(wire::Body::from)
+                    .map_err(|_| e)
+            })?;
+        let body = body.into_roster_body()?;
         body.check()?;
         Ok(body)
     }
@@ -546,6 +586,7 @@ pub fn install(
 mod anchors;
 mod history;
 pub mod makers;
+mod wire;
 pub use history::{ENTRY_FORMAT, HISTORY_DIR, HistoryEntry, Installed, RosterHistory};
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ fn member(state: &str, name: &str, key: PublicKey) -> Member {
         role: Role::Member,
         prefixes: vec!["DE/CARLWALTHER".parse().unwrap()],
         addresses: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+        oprf_key: None,
     }
 }
 
@@ -314,4 +315,110 @@ fn a_damaged_held_roster_does_not_let_an_older_version_back_in() {
             .version(),
         3
     );
+}
+
+/// `body(1)` as the builds before OPRF keys encoded it (printed by the
+/// build of commit 23f43ea): a roster without OPRF keys keeps these bytes,
+/// so rosters signed before still verify and older builds read new ones.
+const BODY_BEFORE_OPRF_KEYS: &str = "VFJOVAEDAQoyMDI1LTAxLTAxCjIwMjUtMTItMzECAk5HB05pZ2VyaWHqSmxj4pxSCr71UHsTLsX5lUd2rr6+e5JCHuppFEbSLAABAkRFC0NBUkxXQUxUSEVSARcvaXA0LzEyNy4wLjAuMS90Y3AvNDAwMQJERQdHZXJtYW55/RckOFqgx1tk+3jNYC+h2ZH96/drE8WO1wLqyDXp9hgAAQJERQtDQVJMV0FMVEhFUgEXL2lwNC8xMjcuMC4wLjEvdGNwLzQwMDE=";
+
+fn oprf_key(seed: u8) -> OprfPublicKey {
+    crate::blind::OprfKey::from_seed(&[seed; 32])
+        .unwrap()
+        .roster_key()
+}
+
+#[test]
+fn a_roster_without_oprf_keys_keeps_the_bytes_of_earlier_builds() {
+    let f = RosterFile::new(&body(1)).unwrap();
+    assert_eq!(f.body, BODY_BEFORE_OPRF_KEYS);
+    let old = RosterFile {
+        body: BODY_BEFORE_OPRF_KEYS.into(),
+        ..f
+    };
+    assert_eq!(old.decode_unverified().unwrap(), body(1));
+}
+
+#[test]
+fn oprf_keys_are_signed_with_the_members_and_read_back_at_their_member() {
+    let mut b = body(1);
+    b.members[1].oprf_key = Some(oprf_key(7));
+    let mut f = RosterFile::new(&b).unwrap();
+    // The earlier bytes, then the trailing list: one entry, DE's key and its OPRF key.
+    let bytes = f.body_bytes().unwrap();
+    let before = base64::engine::general_purpose::STANDARD
+        .decode(BODY_BEFORE_OPRF_KEYS)
+        .unwrap();
+    assert_eq!(&bytes[..before.len()], &before[..]);
+    assert_eq!(bytes.len(), before.len() + 1 + 32 + 32);
+    f.sign(&anchor(1)).unwrap();
+    let r = f.verify(&trust(1), d("2025-06-01")).unwrap();
+    assert_eq!(r.members()[1].oprf_key, Some(oprf_key(7)));
+    assert_eq!(r.members()[0].oprf_key, None);
+    // Changing the OPRF key voids the anchors' signatures like any field.
+    let mut b2 = b.clone();
+    b2.members[1].oprf_key = Some(oprf_key(8));
+    let forged = RosterFile {
+        body: RosterFile::new(&b2).unwrap().body,
+        ..f.clone()
+    };
+    assert!(matches!(
+        forged.verify(&trust(1), d("2025-06-01")),
+        Err(RosterError::Signature { .. })
+    ));
+    // JSON shows it at its member, base64; null where none.
+    let json = serde_json::to_value(r.members()).unwrap();
+    assert_eq!(json[1]["oprf_key"], oprf_key(7).to_base64());
+    assert!(json[0]["oprf_key"].is_null());
+}
+
+#[test]
+fn a_bad_oprf_key_entry_is_refused_naming_it() {
+    // Not a ristretto255 element, and the identity element.
+    for bad in [[0xff; 32], [0; 32]] {
+        let mut b = body(1);
+        b.members[0].oprf_key = Some(OprfPublicKey(bad));
+        let e = RosterFile::new(&b).unwrap_err().to_string();
+        assert!(
+            e.contains("roster member NG") && e.contains("ristretto255"),
+            "{e}"
+        );
+    }
+    // A bootstrap peer answers no blind trace.
+    let mut b = body(1);
+    b.members[0].role = Role::Bootstrap;
+    b.members[0].oprf_key = Some(oprf_key(1));
+    assert!(
+        RosterFile::new(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("bootstrap")
+    );
+    // Wire forms the encoder never writes: a key for a key not listed, and
+    // two keys for one member.
+    let before = base64::engine::general_purpose::STANDARD
+        .decode(BODY_BEFORE_OPRF_KEYS)
+        .unwrap();
+    let entry = |member: PublicKey, k: OprfPublicKey| [member.0.to_vec(), k.0.to_vec()].concat();
+    let stranger = anchor(42).public_key();
+    let de = vectors::responder_key().public_key();
+    let mut unknown = before.clone();
+    unknown.push(1);
+    unknown.extend(entry(stranger, oprf_key(1)));
+    let e = RosterBody::decode(&unknown).unwrap_err().to_string();
+    assert!(e.contains("not a member's key"), "{e}");
+    let mut twice = before.clone();
+    twice.push(2);
+    twice.extend(entry(de, oprf_key(1)));
+    twice.extend(entry(de, oprf_key(2)));
+    let e = RosterBody::decode(&twice).unwrap_err().to_string();
+    assert!(
+        e.contains("roster member DE") && e.contains("two OPRF keys"),
+        "{e}"
+    );
+    // A truncated list is an error, not an empty one.
+    let mut cut = before.clone();
+    cut.push(1);
+    cut.extend(&entry(de, oprf_key(1))[..40]);
+    assert!(RosterBody::decode(&cut).is_err());
 }

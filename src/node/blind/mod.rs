@@ -12,7 +12,6 @@ mod probe;
 mod requester;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -23,13 +22,12 @@ use tokio::sync::Semaphore;
 use crate::blind::{EvaluationBudget, OprfKey, ReceivedFilter};
 use crate::marking::MarkingPrefix;
 use crate::model::CountryCode;
-use crate::protocol::blind::{Element, FilterHeader};
+use crate::protocol::blind::FilterHeader;
 
 pub use holder::filter_keys_with;
 pub use later::SendClearError;
 
-/// The seed of the node's OPRF key, beside its signing key.
-pub const OPRF_KEY_FILE: &str = "oprf.key";
+pub use crate::blind::OPRF_KEY_FILE;
 
 /// What a blind trace learned of each expected holder (`trace show`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,8 +203,6 @@ pub(super) struct BlindSide {
     budget: Mutex<EvaluationBudget>,
     /// Evaluations at once: one per core.
     evaluating: Arc<Semaphore>,
-    /// Requester side: the OPRF key first seen per holder peer.
-    pins: Mutex<HashMap<String, Element>>,
     /// Requester side: holders' filters by (peer, prefix), at one version.
     fetched: Mutex<HashMap<(String, MarkingPrefix), Arc<Fetched>>>,
 }
@@ -215,7 +211,7 @@ impl BlindSide {
     /// Opens the node's blind state: its OPRF key (created on first start,
     /// mode 0600) and the kept evaluations.
     pub(super) fn open(data_dir: &Path, db: &sled::Db, per_hour: u32) -> Result<Self, String> {
-        let oprf = load_or_create_oprf_key(&data_dir.join(OPRF_KEY_FILE))?;
+        let (oprf, _) = crate::blind::load_or_create_key(&data_dir.join(OPRF_KEY_FILE))?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(BlindSide {
             oprf: Arc::new(oprf),
@@ -228,7 +224,6 @@ impl BlindSide {
             builds: Mutex::new(Default::default()),
             budget: Mutex::new(EvaluationBudget::new(per_hour)),
             evaluating: Arc::new(Semaphore::new(cores)),
-            pins: Mutex::new(HashMap::new()),
             fetched: Mutex::new(HashMap::new()),
         })
     }
@@ -240,33 +235,48 @@ impl BlindSide {
     }
 }
 
-/// Reads the OPRF seed at `path`, or creates it (32 random bytes, mode 0600,
-/// written and synced before use; a half-written file is refused, naming it).
-fn load_or_create_oprf_key(path: &Path) -> Result<OprfKey, String> {
-    let seed: [u8; 32] = match std::fs::read(path) {
-        Ok(b) => b.as_slice().try_into().map_err(|_| {
-            format!(
-                "{}: {} bytes; an OPRF key seed is 32. Restore it from a backup, or remove it to make a new key (requesters then fetch new filters)",
-                path.display(),
-                b.len()
-            )
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut seed = [0u8; 32];
-            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut seed)
-                .map_err(|_| "the system random source failed; no OPRF key made".to_string())?;
-            let tmp = path.with_extension("key.tmp");
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            opts.open(&tmp)
-                .and_then(|mut f| f.write_all(&seed).and_then(|_| f.sync_all()))
-                .and_then(|_| std::fs::rename(&tmp, path))
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            seed
+/// How the roster in force lists this node's OPRF key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnOprfKey {
+    /// The roster lists this node's key: requesters ask it blind.
+    Listed,
+    /// The roster lists no key for it (or does not list the node): blind
+    /// traces pass it by and leave it to the requesting officer.
+    NotListed,
+    /// The roster lists another key (a seed file replaced or restored from
+    /// another node): requesters refuse its filters and evaluations.
+    Different,
+}
+
+impl crate::node::Node {
+    /// Compares the roster's OPRF key for this node with its own and says
+    /// in the log what a mismatch means; called at start and on every
+    /// roster install.
+    pub(crate) fn check_own_oprf_key(&self) -> OwnOprfKey {
+        if self.inner.registry.is_none() {
+            return OwnOprfKey::NotListed;
         }
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    OprfKey::from_seed(&seed).map_err(|e| format!("{}: {e}", path.display()))
+        let own = self.inner.blind.oprf.roster_key();
+        let listed = self
+            .read_members()
+            .by_key(&self.public_key())
+            .and_then(|(_, m)| m.oprf_key);
+        match listed {
+            Some(k) if k == own => OwnOprfKey::Listed,
+            Some(k) => {
+                tracing::warn!(
+                    roster = %k,
+                    own = %own,
+                    "the roster lists another OPRF key for this node than the one in its {OPRF_KEY_FILE}: requesters refuse its blind evaluations. Restore the seed file, or give `tracenet identity show`'s oprf key to your regional organisation for the next roster"
+                );
+                OwnOprfKey::Different
+            }
+            None => {
+                tracing::info!(
+                    "the roster lists no OPRF key for this node: blind traces pass it by. Give `tracenet identity show`'s oprf key to your regional organisation to take part"
+                );
+                OwnOprfKey::NotListed
+            }
+        }
+    }
 }

@@ -11,7 +11,7 @@ use crate::marking::{MarkingPrefix, SerialQuery};
 use crate::node::Node;
 use crate::protocol::blind::{BlindReply, BlindRequest, FilterHeader};
 use crate::protocol::codec::Kind;
-use crate::protocol::{Refusal, Reply, TraceQuery, decode_and_verify};
+use crate::protocol::{OprfPublicKey, Refusal, Reply, TraceQuery, decode_and_verify};
 
 /// How one probe ended.
 pub(super) struct Probed {
@@ -42,11 +42,20 @@ impl Node {
             Some(r) => r.makers(),
             None => return Probed::of(BlindOutcome::Failed, "a bootstrap node sends no traces"),
         };
+        // The roster's OPRF key is the only one its evaluations are checked
+        // against: a holder cannot use another for some requesters. Without
+        // one it is not asked at all, and the officer decides.
+        let Some(oprf_key) = self.read_members().get(&peer).and_then(|m| m.oprf_key) else {
+            return Probed::of(
+                BlindOutcome::NoFilter,
+                "the roster lists no OPRF key for it, so it cannot be asked blind",
+            );
+        };
         let mut inputs: Vec<Vec<u8>> = Vec::new();
         let mut filters: Vec<Arc<Fetched>> = Vec::new();
         let mut of_input: Vec<usize> = Vec::new();
         for prefix in q.marking.routes(&makers).prefixes {
-            let f = match self.fetch_filter(peer, &prefix).await {
+            let f = match self.fetch_filter(peer, &prefix, &oprf_key).await {
                 Ok(Some(f)) => f,
                 Ok(None) => continue,
                 Err(p) => return p,
@@ -55,29 +64,20 @@ impl Node {
                 Ok(c) => c,
                 Err(e) => return Probed::of(BlindOutcome::BeyondBound, e.to_string()),
             };
-            if let Some(first) = filters.first()
-                && first.header.oprf_key != f.header.oprf_key
-            {
-                return Probed::of(
-                    BlindOutcome::Failed,
-                    "its filters state two different OPRF keys",
-                );
-            }
             for c in candidates {
                 inputs.push(canonical_input(&prefix, &c));
                 of_input.push(filters.len());
             }
             filters.push(f);
         }
-        let Some(first) = filters.first() else {
+        if filters.is_empty() {
             return Probed {
                 outcome: BlindOutcome::HoldsNothing,
                 detail: None,
                 elements: 0,
                 retry_after: None,
             };
-        };
-        let oprf_key = first.header.oprf_key;
+        }
         let n = inputs.len();
         if n > crate::protocol::blind::MAX_BLIND_ELEMENTS {
             return Probed::of(
@@ -98,7 +98,7 @@ impl Node {
         };
         let mut p = match reply {
             BlindReply::Evaluated { elements, proof } => {
-                match finalize(&blinded, &elements, &proof, &oprf_key) {
+                match finalize(&blinded, &elements, &proof, &oprf_key.0) {
                     Ok(keys) => {
                         let hit = keys
                             .iter()
@@ -132,11 +132,13 @@ impl Node {
     }
 
     /// The holder's checked filter for `prefix` (cached per version); `None`
-    /// when it holds nothing there.
+    /// when it holds nothing there. Its header must state `oprf_key`, the key
+    /// the roster lists for the holder.
     async fn fetch_filter(
         &self,
         peer: PeerId,
         prefix: &MarkingPrefix,
+        oprf_key: &OprfPublicKey,
     ) -> Result<Option<Arc<Fetched>>, Probed> {
         let req = BlindRequest::Filter {
             prefix: prefix.clone(),
@@ -169,14 +171,13 @@ impl Node {
         if header.prefix != *prefix {
             return Err(fail("its filter header is for another prefix".into()));
         }
-        let peer_s = peer.to_string();
-        if let Ok(mut pins) = self.inner.blind.pins.lock() {
-            let pinned = pins.entry(peer_s.clone()).or_insert(header.oprf_key);
-            if *pinned != header.oprf_key {
-                tracing::warn!(%peer, "oprf_key_changed: a holder's filter states another OPRF key than before");
-                return Err(fail("its OPRF key changed (oprf_key_changed)".into()));
-            }
+        if header.oprf_key != oprf_key.0 {
+            tracing::warn!(%peer, "oprf_key_not_in_roster: a holder's filter states another OPRF key than the roster lists for it");
+            return Err(fail(
+                "its filter states another OPRF key than the roster lists for it (oprf_key_not_in_roster)".into(),
+            ));
         }
+        let peer_s = peer.to_string();
         let key = (peer_s, prefix.clone());
         let cached = self
             .inner

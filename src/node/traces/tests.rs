@@ -55,6 +55,7 @@ fn members(hs: &[Holder]) -> Members {
                     addrs: Vec::new(),
                     bootstrap: false,
                     prefixes: Vec::new(),
+                    oprf_key: None,
                 };
                 (h.peer, m)
             })
