@@ -524,6 +524,16 @@ fn a_holder_is_asked_blind_only_under_the_key_the_roster_lists() {
             .log()
             .contains("the roster lists another OPRF key for this node")
     );
+    // `status` says how the roster lists each node's key.
+    for (s, listed) in [("DE", "listed"), ("FR", "not_listed"), ("BE", "different")] {
+        let st = fed.node(s).json(&["status"]);
+        assert_eq!(st["oprf_key_in_roster"], listed, "{s}: {st:#}");
+    }
+    assert!(
+        fed.node("FR")
+            .cli(&["status"])
+            .contains("the roster lists no OPRF key for this node")
+    );
     // `identity show` prints the key the node uses: BE's is not the roster's.
     let be_id = fed.node("BE").json(&["identity", "show"]);
     assert_ne!(be_id["oprf_key"], fed.node("BE").oprf_key.as_str());

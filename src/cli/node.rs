@@ -766,8 +766,14 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 format!("  maker table {t}\n")
             })
             .unwrap_or_default();
+            let blind = match s["oprf_key_in_roster"].as_str() {
+                Some("listed") => "  blind traces: the roster lists this node's OPRF key\n",
+                Some("not_listed") => "  blind traces: the roster lists no OPRF key for this node, so they pass it by (give `tracenet identity show`'s oprf key to your regional organisation)\n",
+                Some("different") => "  blind traces: the roster lists ANOTHER OPRF key for this node, so requesters refuse its evaluations (restore oprf.key, or have the next roster list `tracenet identity show`'s oprf key)\n",
+                _ => "",
+            };
             format!(
-                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}\n  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n",
+                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}\n  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}",
                 s["role"].as_str().unwrap_or("?"),
                 s["state"].as_str().unwrap_or("?"),
                 s["peer_id"].as_str().unwrap_or("?"),

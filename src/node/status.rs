@@ -446,6 +446,13 @@ pub struct NodeStatus {
     pub alerts: usize,
     /// The audit log's last entry; null before the first.
     pub audit_head: Option<AuditHead>,
+    /// This node's OPRF public key for blind traces (base64); null on a
+    /// bootstrap node.
+    pub oprf_key: Option<crate::protocol::OprfPublicKey>,
+    /// How the roster lists it: `listed` (requesters ask this node blind),
+    /// `not_listed` (blind traces pass it by) or `different` (the seed file
+    /// changed: requesters refuse its evaluations); null on a bootstrap node.
+    pub oprf_key_in_roster: Option<super::blind::OwnOprfKey>,
 }
 
 /// The audit log's last entry: its sequence number and hex hash.
@@ -496,6 +503,8 @@ impl Node {
                 .audit
                 .head()
                 .map(|(seq, hash)| AuditHead { seq, hash }),
+            oprf_key: self.own_oprf_key().map(|(k, _)| k),
+            oprf_key_in_roster: self.own_oprf_key().map(|(_, l)| l),
         })
     }
 }

@@ -235,8 +235,10 @@ impl BlindSide {
     }
 }
 
-/// How the roster in force lists this node's OPRF key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the roster in force lists this node's OPRF key (`status`,
+/// `oprf_key_in_roster`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OwnOprfKey {
     /// The roster lists this node's key: requesters ask it blind.
     Listed,
@@ -257,11 +259,7 @@ impl crate::node::Node {
             return OwnOprfKey::NotListed;
         }
         let own = self.inner.blind.oprf.roster_key();
-        let listed = self
-            .read_members()
-            .by_key(&self.public_key())
-            .and_then(|(_, m)| m.oprf_key);
-        match listed {
+        match self.listed_oprf_key() {
             Some(k) if k == own => OwnOprfKey::Listed,
             Some(k) => {
                 tracing::warn!(
@@ -278,5 +276,26 @@ impl crate::node::Node {
                 OwnOprfKey::NotListed
             }
         }
+    }
+
+    fn listed_oprf_key(&self) -> Option<crate::protocol::OprfPublicKey> {
+        self.read_members()
+            .by_key(&self.public_key())
+            .and_then(|(_, m)| m.oprf_key)
+    }
+
+    /// This node's OPRF public key and how the roster lists it, for
+    /// `status`; `None` on a bootstrap node, which answers no blind trace.
+    pub fn own_oprf_key(&self) -> Option<(crate::protocol::OprfPublicKey, OwnOprfKey)> {
+        self.inner.registry.as_ref()?;
+        let own = self.inner.blind.oprf.roster_key();
+        Some((
+            own,
+            match self.listed_oprf_key() {
+                Some(k) if k == own => OwnOprfKey::Listed,
+                Some(_) => OwnOprfKey::Different,
+                None => OwnOprfKey::NotListed,
+            },
+        ))
     }
 }
