@@ -351,7 +351,9 @@ async fn a_holder_without_a_filter_is_left_to_the_officer() {
         "{text}"
     );
     // The officer chooses to send it in the clear.
-    let after = fed.node("NG").json(&["trace", "send-clear", &id]);
+    let after = fed
+        .node("NG")
+        .json(&["trace", "send-clear", &id, "--state", "KE"]);
     assert_eq!(holder(&after, &fed, "KE")["received_marking"], true);
     let frame = loop {
         let f = ke
@@ -447,7 +449,7 @@ fn a_holder_back_online_is_probed_not_sent_the_marking() {
 /// marking; both are left to the officer, and each says why in its log.
 #[test]
 fn a_holder_is_asked_blind_only_under_the_key_the_roster_lists() {
-    let fed = Federation::start_with(
+    let mut fed = Federation::start_with(
         vec![
             NodeSpec::member("NG", vec![]),
             NodeSpec::member("DE", vec![walther("DE-1", SERIAL)]),
@@ -539,4 +541,53 @@ fn a_holder_is_asked_blind_only_under_the_key_the_roster_lists() {
     assert_ne!(be_id["oprf_key"], fed.node("BE").oprf_key.as_str());
     let de_id = fed.node("DE").json(&["identity", "show"]);
     assert_eq!(de_id["oprf_key"], fed.node("DE").oprf_key.as_str());
+
+    // Naming a State that awaits no choice sends nothing.
+    let o = common::run(
+        &fed.node("NG").dir,
+        &["trace", "send-clear", &id, "--state", "DE"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("DE does not await your choice"),
+        "{}",
+        common::stderr(&o)
+    );
+
+    // Version 2 lists FR's key and BE's new one; once it has spread,
+    // `trace retry` asks both blind: no hit, and still no marking.
+    fed.node_mut("BE").oprf_key = be_id["oprf_key"].as_str().unwrap().to_string();
+    let f = fed.node("NG").dir.join("roster-v2.json");
+    std::fs::write(&f, fed.roster_without(&["NG", "DE", "FR", "BE"], 2)).unwrap();
+    let out = fed
+        .node("NG")
+        .json(&["roster", "install", f.to_str().unwrap()]);
+    assert_eq!(out["installed"], true, "{out}");
+    for s in ["FR", "BE"] {
+        wait_for(
+            &format!("{s} to hold roster 2 with its key"),
+            Duration::from_secs(60),
+            || (fed.node(s).json(&["status"])["oprf_key_in_roster"] == "listed").then_some(()),
+        );
+    }
+    fed.node("NG").json(&["trace", "retry", &id]);
+    let t = wait_for("FR and BE asked blind", Duration::from_secs(60), || {
+        let t = fed.node("NG").json(&["trace", "show", &id]);
+        (holder(&t, &fed, "FR")["outcome"] == "no_hit"
+            && holder(&t, &fed, "BE")["outcome"] == "no_hit")
+            .then_some(t)
+    });
+    for s in ["FR", "BE"] {
+        let h = holder(&t, &fed, s);
+        assert!(h["elements"].as_u64().unwrap() >= 1, "{s}: {t:#}");
+        assert_eq!(h["received_marking"], false, "{s}");
+        for (path, bytes) in files(&fed.node(s).dir) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(SERIAL),
+                "the marking is in {}",
+                path.display()
+            );
+        }
+    }
+    assert_eq!(t["status"], "answered", "nobody awaits the officer: {t:#}");
 }

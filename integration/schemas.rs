@@ -326,6 +326,20 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         w,
         &["roster", "remove", r, "--state", "SN"],
     );
+    // GH's OPRF key set, so that roster show lists one.
+    c.run(
+        "roster-summary",
+        w,
+        &[
+            "roster",
+            "set-oprf-key",
+            r,
+            "--state",
+            "GH",
+            "--oprf-key",
+            me["oprf_key"].as_str().unwrap(),
+        ],
+    );
     c.run(
         "roster-summary",
         w,
@@ -348,6 +362,7 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         "roster new",
         "roster add",
         "roster remove",
+        "roster set-oprf-key",
         "roster sign",
         "roster verify",
         "roster show",

@@ -323,11 +323,31 @@ async fn list_traces(State(node): State<Node>, Query(q): Query<HashMap<String, S
     ok(&page)
 }
 
+/// The body of `POST /v1/traces/{id}/send-clear`: `{}` for every holder
+/// left to the officer, `{"state": "KE"}` for that State's only.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendClearRequest {
+    #[serde(default)]
+    state: Option<crate::model::CountryCode>,
+}
+
 /// `POST /v1/traces/{id}/send-clear`: the officer chose to send a blind
 /// trace's query in the clear to the holders without a filter (or whose
-/// filter failed, or beyond the bound).
-async fn send_clear(State(node): State<Node>, Path(id): Path<String>) -> Reply {
-    node.send_clear(&id).await?;
+/// filter failed, or beyond the bound), all or one State's. An empty body
+/// is `{}`.
+async fn send_clear(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+    RawBody(body): RawBody,
+) -> Reply {
+    let req: SendClearRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SendClearRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Failure::bad_request(format!("request body: {e}")))?
+    };
+    node.send_clear(&id, req.state).await?;
     let t = node.trace(&id)?;
     ok(&trace_view(&node.judge(), &t))
 }

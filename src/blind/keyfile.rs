@@ -17,7 +17,7 @@ pub fn load_or_create_key(path: &Path) -> Result<(OprfKey, bool), String> {
         Ok(b) => <[u8; 32]>::try_from(b.as_slice())
             .map_err(|_| {
             format!(
-                "{}: {} bytes; an OPRF key seed is 32. Restore it from a backup, or remove it to make a new key and give its OPRF public key (tracenet identity show) to your regional organisation for the roster; until the roster lists it, blind traces pass this node by",
+                "{}: {} bytes; an OPRF key seed is 32. Restore it from a backup, or remove it to make a new key and give its OPRF public key (tracenet identity show) to your regional organisation for the next roster; until that roster is installed, requesters refuse this node's blind evaluations",
                 path.display(),
                 b.len()
             )
@@ -27,15 +27,31 @@ pub fn load_or_create_key(path: &Path) -> Result<(OprfKey, bool), String> {
             let mut seed = [0u8; 32];
             ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut seed)
                 .map_err(|_| "the system random source failed; no OPRF key made".to_string())?;
-            let tmp = path.with_extension("key.tmp");
+            // Written whole under a name of its own, then linked in
+            // place only if no other process (a node starting, `identity
+            // show`) made the seed meanwhile: then that one is read, so
+            // every process ends with the same key.
+            let mut tag = [0u8; 8];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut tag)
+                .map_err(|_| "the system random source failed; no OPRF key made".to_string())?;
+            let tmp = path.with_extension(format!("key.{}.tmp", hex::encode(tag)));
             let mut opts = std::fs::OpenOptions::new();
             opts.write(true).create(true).truncate(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            opts.open(&tmp)
+            let written = opts
+                .open(&tmp)
                 .and_then(|mut f| f.write_all(&seed).and_then(|_| f.sync_all()))
-                .and_then(|_| std::fs::rename(&tmp, path))
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                .map_err(|e| format!("cannot write {}: {e}", tmp.display()));
+            let linked = written.and_then(|_| match std::fs::hard_link(&tmp, path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(format!("cannot write {}: {e}", path.display())),
+            });
+            let _ = std::fs::remove_file(&tmp);
+            if !linked? {
+                return load_or_create_key(path);
+            }
             (seed, true)
         }
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
@@ -43,4 +59,44 @@ pub fn load_or_create_key(path: &Path) -> Result<(OprfKey, bool), String> {
     OprfKey::from_seed(&seed)
         .map(|k| (k, created))
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_is_made_once_and_a_damaged_one_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(OPRF_KEY_FILE);
+        let (a, made) = load_or_create_key(&path).unwrap();
+        assert!(made);
+        let (b, made) = load_or_create_key(&path).unwrap();
+        assert!(!made);
+        assert_eq!(a.public_key(), b.public_key());
+        // No temporary file is left beside it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&path, [1u8; 31]).unwrap();
+        let e = load_or_create_key(&path).unwrap_err();
+        assert!(e.contains("oprf.key") && e.contains("31 bytes"), "{e}");
+    }
+
+    #[test]
+    fn processes_racing_to_make_the_seed_end_with_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(OPRF_KEY_FILE);
+        let keys: Vec<_> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| load_or_create_key(&path).unwrap().0.public_key()))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.windows(2).all(|w| w[0] == w[1]));
+    }
 }

@@ -1,7 +1,8 @@
 //! The OPRF of RFC 9497 in its verifiable mode (VOPRF, ristretto255-SHA512),
 //! through the `voprf` crate: a holder's key and its blind evaluation with a
 //! batch proof; a requester's blinding and finalisation, which checks the
-//! proof against the holder's public key from its signed filter header.
+//! proof against the holder's public key as the roster lists it (which its
+//! signed filter headers must also state).
 //! F_k(x) is cut to the 64-bit key a binary fuse filter holds.
 
 use rand_core::OsRng;
@@ -170,7 +171,7 @@ impl Blinded {
 }
 
 /// Finalises a holder's evaluations: checks the batch proof against
-/// `holder_key` (from its signed filter header) and returns the filter key
+/// `holder_key` (the OPRF key the roster lists for the holder) and returns the filter key
 /// of each input, in order.
 pub fn finalize(
     b: &Blinded,

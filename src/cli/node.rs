@@ -139,6 +139,10 @@ pub enum TraceCommand {
     SendClear {
         /// The trace's id, as `tracenet trace list` shows it.
         id: String,
+        /// Only this State's holder (ISO 3166-1 alpha-2); without it, every
+        /// holder left to your choice.
+        #[arg(long, value_name = "CC")]
+        state: Option<crate::model::CountryCode>,
     },
 }
 
@@ -363,7 +367,7 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
                 )
             })
         }),
-        Some(TraceCommand::SendClear { id }) => with_client(ctx, async |c| {
+        Some(TraceCommand::SendClear { id, state }) => with_client(ctx, async |c| {
             // What had the marking before: the text names only those sent now.
             let before: TraceView = c.get(&format!("/v1/traces/{id}")).await?;
             let had: Vec<String> = before
@@ -376,7 +380,10 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
             let t: TraceView = c
                 .post(
                     &format!("/v1/traces/{id}/send-clear"),
-                    &serde_json::json!({}),
+                    &match state {
+                        Some(s) => serde_json::json!({ "state": s }),
+                        None => serde_json::json!({}),
+                    },
                 )
                 .await?;
             ctx.emit(&t, |t| {

@@ -76,9 +76,28 @@ pub enum RosterCommand {
         #[arg(long = "address", value_name = "MULTIADDR")]
         addresses: Vec<String>,
         /// The node's OPRF public key for blind traces, base64 as `tracenet
-        /// identity show` prints it. Without it, blind traces pass the node by.
+        /// identity show` prints it. Without it, blind traces pass the node
+        /// by. Builds before blind traces refuse a roster that lists OPRF
+        /// keys: list them once every member runs a build with blind traces.
         #[arg(long = "oprf-key", value_name = "KEY", value_parser = parse_oprf_key)]
         oprf_key: Option<OprfPublicKey>,
+    },
+    /// Set (or clear) a member's OPRF public key for blind traces, e.g. after
+    /// the State rotated it (clears the signatures). Builds before blind
+    /// traces refuse a roster that lists OPRF keys: list them once every
+    /// member runs a build with blind traces.
+    SetOprfKey {
+        /// The roster file to change.
+        roster: PathBuf,
+        /// The member's State (ISO 3166-1 alpha-2).
+        #[arg(long, value_name = "CC")]
+        state: CountryCode,
+        /// The key, base64 as `tracenet identity show` prints it.
+        #[arg(long = "oprf-key", value_name = "KEY", value_parser = parse_oprf_key, required_unless_present = "none")]
+        oprf_key: Option<OprfPublicKey>,
+        /// Remove the member's key: blind traces then pass it by.
+        #[arg(long, conflicts_with = "oprf_key")]
+        none: bool,
     },
     /// Remove a State's entries, or one entry by key (clears the signatures).
     Remove {
@@ -198,7 +217,7 @@ pub struct IdentityInfo {
     pub created: bool,
     /// Base64 of the node's 32-byte OPRF public key for blind traces, which
     /// the regional organisation lists in the roster (`roster add
-    /// --oprf-key`); null for an anchor's key.
+    /// --oprf-key`); null for an anchor's key and a bootstrap node.
     pub oprf_key: Option<String>,
 }
 
@@ -242,6 +261,8 @@ pub fn init_identity(data_dir: &Path) -> anyhow::Result<IdentityInfo> {
 struct ConfigView {
     state: Option<String>,
     trust: Option<TrustConfig>,
+    /// `[node] role = "bootstrap"`: a node that answers no blind trace.
+    bootstrap: bool,
 }
 
 fn read_config(data_dir: &Path) -> anyhow::Result<ConfigView> {
@@ -264,7 +285,16 @@ fn read_config(data_dir: &Path) -> anyhow::Result<ConfigView> {
         ),
         None => None,
     };
-    Ok(ConfigView { state, trust })
+    let bootstrap = value
+        .get("node")
+        .and_then(|n| n.get("role"))
+        .and_then(|r| r.as_str())
+        == Some("bootstrap");
+    Ok(ConfigView {
+        state,
+        trust,
+        bootstrap,
+    })
 }
 
 pub(super) fn trust_config(args: &TrustArgs, ctx: &Context) -> anyhow::Result<TrustConfig> {
@@ -293,8 +323,13 @@ pub fn run_identity(cmd: IdentityCommand, ctx: &Context) -> anyhow::Result<()> {
                 );
             }
             let key = NodeKey::load(&path)?;
-            let mut info = identity_info(&key, &path, read_config(&ctx.data_dir)?.state, false);
-            info.oprf_key = Some(node_oprf_key(&ctx.data_dir)?);
+            let cfg = read_config(&ctx.data_dir)?;
+            let mut info = identity_info(&key, &path, cfg.state, false);
+            // A bootstrap node answers no blind trace: the roster lists no
+            // OPRF key for it.
+            if !cfg.bootstrap {
+                info.oprf_key = Some(node_oprf_key(&ctx.data_dir)?);
+            }
             ctx.emit(&info, |i| {
                 format!(
                     "state       {}\npeer id     {}\npublic key  {}\noprf key    {}",
@@ -454,6 +489,29 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             };
             let body = edit_roster(&roster, |b| {
                 b.members.push(member);
+                Ok(())
+            })?;
+            let file = RosterFile::read(&roster)?;
+            show(ctx, &roster, &body, &file, false)
+        }
+        RosterCommand::SetOprfKey {
+            roster,
+            state,
+            oprf_key,
+            none: _,
+        } => {
+            let body = edit_roster(&roster, |b| {
+                let m = b
+                    .members
+                    .iter_mut()
+                    .find(|m| m.state == state && m.role == Role::Member)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{state} has no member entry in {}; add it with `tracenet roster add`",
+                            roster.display()
+                        )
+                    })?;
+                m.oprf_key = oprf_key;
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
@@ -780,6 +838,22 @@ fn answered_text(a: &Answered) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_oprf_key_flag_takes_a_ristretto255_key_and_says_where_to_find_one() {
+        let k = crate::blind::OprfKey::from_seed(&[4; 32])
+            .unwrap()
+            .roster_key();
+        assert_eq!(parse_oprf_key(&k.to_base64()), Ok(k));
+        assert_eq!(parse_oprf_key(&k.to_hex()), Ok(k));
+        let e = parse_oprf_key(&base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            [0xffu8; 32],
+        ))
+        .unwrap_err();
+        assert!(e.contains("tracenet identity show"), "{e}");
+        assert!(parse_oprf_key("AAAA").is_err());
+    }
 
     #[test]
     fn a_day_is_a_date_or_relative_to_today() {

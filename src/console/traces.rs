@@ -968,7 +968,7 @@ pub async fn send_clear(
         Ok(a) => a,
         Err(r) => return *r,
     };
-    match c.node.send_clear(&id).await {
+    match c.node.send_clear(&id, None).await {
         Ok(_) => Redirect::to(&format!("/console/traces/{id}")).into_response(),
         Err(e) => trace_problem(&c, &a, e),
     }

@@ -30,7 +30,6 @@ pub struct MemberInfo {
     /// The OPRF public key the roster lists for it: the only key its blind
     /// evaluations and filters are accepted under. `None`: blind traces pass
     /// it by.
-    #[serde(skip)]
     pub oprf_key: Option<crate::protocol::OprfPublicKey>,
 }
 

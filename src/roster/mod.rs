@@ -336,6 +336,15 @@ impl RosterBody {
     /// one member, is refused.
     pub fn decode(bytes: &[u8]) -> Result<Self, RosterError> {
         let body = codec::decode_body::<wire::Body>(Kind::Roster, bytes, Limits::roster())
+            .and_then(|b| {
+                if b.has_empty_list() {
+                    // Reported as the trailing byte it is: an empty list is
+                    // never written.
+                    Err(DecodeError::TrailingBytes(1, Kind::Roster))
+                } else {
+                    Ok(b)
+                }
+            })
             .or_else(|e| {
                 codec::decode_body::<wire::BodyBefore>(Kind::Roster, bytes, Limits::roster())
                     .map(wire::Body::from)

@@ -416,6 +416,28 @@ fn a_bad_oprf_key_entry_is_refused_naming_it() {
         e.contains("roster member DE") && e.contains("two OPRF keys"),
         "{e}"
     );
+    // One encoding per roster: an empty list written out, or entries out of
+    // the members' order, are refused.
+    let mut empty = before.clone();
+    empty.push(0);
+    assert!(RosterBody::decode(&empty).is_err());
+    let ng = vectors::requester_key().public_key();
+    let mut reordered = before.clone();
+    reordered.push(2);
+    reordered.extend(entry(de, oprf_key(1)));
+    reordered.extend(entry(ng, oprf_key(2)));
+    let e = RosterBody::decode(&reordered).unwrap_err().to_string();
+    assert!(e.contains("not in the members' order"), "{e}");
+    let mut ordered = before.clone();
+    ordered.push(2);
+    ordered.extend(entry(ng, oprf_key(2)));
+    ordered.extend(entry(de, oprf_key(1)));
+    let b = RosterBody::decode(&ordered).unwrap();
+    assert_eq!(
+        b.encode().unwrap(),
+        ordered,
+        "the encoder writes this order"
+    );
     // A truncated list is an error, not an empty one.
     let mut cut = before.clone();
     cut.push(1);

@@ -97,6 +97,12 @@ impl Body {
     /// The body with each OPRF key at its member. A key for no listed
     /// member, or a second key for one, is refused: the signed bytes must
     /// say one thing.
+    /// Whether the trailing list is present but empty: never written (an
+    /// empty list is left out), so refused, keeping one encoding per roster.
+    pub(super) fn has_empty_list(&self) -> bool {
+        self.oprf_keys.is_empty()
+    }
+
     pub(super) fn into_roster_body(self) -> Result<RosterBody, RosterError> {
         let mut members: Vec<Member> = self
             .members
@@ -111,17 +117,28 @@ impl Body {
                 oprf_key: None,
             })
             .collect();
+        // Entries follow the members' order, as the encoder writes them:
+        // one encoding per roster.
+        let mut after = None;
         for e in self.oprf_keys {
-            let Some(m) = members.iter_mut().find(|m| m.key == e.member) else {
+            let Some(at) = members.iter().position(|m| m.key == e.member) else {
                 return Err(RosterError::Invalid(format!(
-                    "an OPRF key is listed for {}, which is not a member's key",
+                    "oprf_keys lists a key for {}, which is not a member's key; ask the regional organisation to issue the roster again",
                     e.member
                 )));
             };
+            if after.is_some_and(|a| at < a) {
+                return Err(RosterError::Invalid(
+                    "oprf_keys is not in the members' order; ask the regional organisation to issue the roster again"
+                        .into(),
+                ));
+            }
+            after = Some(at);
+            let m = &mut members[at];
             if m.oprf_key.replace(e.oprf_key).is_some() {
                 return Err(RosterError::Member {
                     state: m.state.to_string(),
-                    problem: "two OPRF keys are listed for it".into(),
+                    problem: "two OPRF keys are listed for it in oprf_keys; ask the regional organisation to issue the roster again".into(),
                 });
             }
         }

@@ -429,4 +429,34 @@ mod tests {
         got.sort_unstable();
         assert_eq!(got, direct(&p, &second));
     }
+
+    /// Evaluations kept under one OPRF key are not used under another (a
+    /// replaced seed file): the filter is the new key's, whole.
+    #[test]
+    fn evaluations_kept_under_another_key_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let (a, b) = (
+            OprfKey::from_seed(&[3; 32]).unwrap(),
+            OprfKey::from_seed(&[4; 32]).unwrap(),
+        );
+        let p: MarkingPrefix = "DE/CARLWALTHER".parse().unwrap();
+        let keys: BTreeSet<String> = ["A1", "B2"].iter().map(|s| s.to_string()).collect();
+        let kept = super::super::kept_evaluations(&db, &a).unwrap();
+        assert_eq!(filter_keys_with(&a, &kept, &p, &keys).unwrap().1, 2);
+        // The same key again: kept.
+        let kept = super::super::kept_evaluations(&db, &a).unwrap();
+        assert_eq!(filter_keys_with(&a, &kept, &p, &keys).unwrap().1, 0);
+        // Another key: everything evaluated again, under it.
+        let kept = super::super::kept_evaluations(&db, &b).unwrap();
+        let (mut got, n) = filter_keys_with(&b, &kept, &p, &keys).unwrap();
+        assert_eq!(n, 2);
+        got.sort_unstable();
+        let mut want: Vec<u64> = keys
+            .iter()
+            .map(|k| filter_key(&b.evaluate(&canonical_input(&p, k)).unwrap()))
+            .collect();
+        want.sort_unstable();
+        assert_eq!(got, want);
+    }
 }

@@ -18,6 +18,13 @@ use crate::protocol::TraceQuery;
 pub enum SendClearError {
     #[error("trace {0} is not a blind trace: every expected holder was sent its query")]
     NotBlind(String),
+    #[error(
+        "trace {trace}: {state} does not await your choice (it is not among the holders left to the officer, or already has the marking); `tracenet trace show {trace}` lists them"
+    )]
+    NotAwaiting {
+        trace: String,
+        state: crate::model::CountryCode,
+    },
 }
 
 impl Node {
@@ -222,11 +229,20 @@ impl Node {
                     crate::model::format_unix(expires)
                 )));
             }
+            // Also those left to the officer for want of a filter or a
+            // key the roster lists, or a failed probe: a newer roster or
+            // build may let them be asked blind now (a key rotated, an
+            // upgraded node). Never those that have the marking already.
             let again = |h: &BlindHolder| {
-                matches!(
-                    h.outcome,
-                    BlindOutcome::Pending | BlindOutcome::Unreachable | BlindOutcome::Refused
-                )
+                !h.received_marking
+                    && matches!(
+                        h.outcome,
+                        BlindOutcome::Pending
+                            | BlindOutcome::Unreachable
+                            | BlindOutcome::Refused
+                            | BlindOutcome::NoFilter
+                            | BlindOutcome::Failed
+                    )
             };
             let t = node
                 .inner
@@ -297,10 +313,16 @@ impl Node {
         Ok(t)
     }
 
-    /// Sends blind trace `id`'s signed query in the clear to every holder
-    /// that awaits the officer's choice (no filter, failed, beyond the
-    /// bound): the officer chose so. Returns how many (0: none awaited it).
-    pub async fn send_clear(&self, id: &str) -> Result<usize, NodeError> {
+    /// Sends blind trace `id`'s signed query in the clear to the holders
+    /// that await the officer's choice (no filter, failed, beyond the
+    /// bound): every one, or only those of State `only`. The officer chose
+    /// so. Returns how many (0: none awaited it); naming a State that awaits
+    /// nothing is an error.
+    pub async fn send_clear(
+        &self,
+        id: &str,
+        only: Option<crate::model::CountryCode>,
+    ) -> Result<usize, NodeError> {
         let node = self.clone();
         let i = id.to_string();
         let t = tokio::task::spawn_blocking(move || node.trace(&i))
@@ -313,8 +335,15 @@ impl Node {
             .holders
             .iter()
             .filter(|h| h.outcome.awaits_officer() && !h.received_marking)
+            .filter(|h| only.is_none() || h.state == only)
             .filter_map(|h| h.peer.parse().ok())
             .collect();
+        if let (Some(state), true) = (only, chosen.is_empty()) {
+            return Err(NodeError::SendClear(SendClearError::NotAwaiting {
+                trace: id.into(),
+                state,
+            }));
+        }
         // Nobody awaits the officer's choice (any more): nothing is sent.
         for peer in &chosen {
             let current = b

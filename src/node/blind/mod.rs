@@ -103,8 +103,10 @@ pub enum BlindOutcome {
     NoHit,
     /// Its filter holds the marking: it was sent the signed query.
     Hit,
-    /// It has no keyed filter (a node before blind traces): not sent the
-    /// marking; the officer chooses (`trace send-clear`).
+    /// It has no keyed filter (a node before blind traces), or the roster
+    /// lists no OPRF key for it (then it was not contacted at all): not
+    /// sent the marking; the officer chooses (`trace send-clear`), or
+    /// `trace retry` asks it blind again once it can be.
     NoFilter,
     /// Its serial alphabet expands the `?` beyond the bound: the officer chooses.
     BeyondBound,
@@ -214,10 +216,8 @@ impl BlindSide {
         let (oprf, _) = crate::blind::load_or_create_key(&data_dir.join(OPRF_KEY_FILE))?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(BlindSide {
+            evaluations: kept_evaluations(db, &oprf)?,
             oprf: Arc::new(oprf),
-            evaluations: db
-                .open_tree("blind_evaluations")
-                .map_err(|e| format!("opening the store's blind_evaluations tree: {e}"))?,
             served: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
             building: Mutex::new(()),
@@ -233,6 +233,42 @@ impl BlindSide {
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// The kept evaluations (`blind_evaluations`), made under `oprf`: when the
+/// key they were made under differs (the seed file was replaced or
+/// restored), they are dropped first, since a filter built from them under
+/// another key would miss every record held before (requesters would see
+/// `no_hit` for weapons the node holds). The key is recorded after the
+/// clearing, so a crash in between clears again at the next start.
+pub(super) fn kept_evaluations(db: &sled::Db, oprf: &OprfKey) -> Result<sled::Tree, String> {
+    const KEY: &[u8] = b"oprf_public_key";
+    let err = |what: &str, e: sled::Error| format!("the store's {what}: {e}");
+    let tree = db
+        .open_tree("blind_evaluations")
+        .map_err(|e| err("blind_evaluations tree", e))?;
+    let meta = db
+        .open_tree("blind_evaluations_key")
+        .map_err(|e| err("blind_evaluations_key tree", e))?;
+    let own = oprf.public_key();
+    let recorded = meta
+        .get(KEY)
+        .map_err(|e| err("blind_evaluations_key tree", e))?;
+    if recorded.as_deref() != Some(&own[..]) {
+        if recorded.is_some() || !tree.is_empty() {
+            tracing::warn!(
+                kept = tree.len(),
+                "the OPRF key changed since the kept blind evaluations were made: they are dropped and the keyed filters rebuilt under the new key"
+            );
+        }
+        tree.clear().map_err(|e| err("blind_evaluations tree", e))?;
+        tree.flush().map_err(|e| err("blind_evaluations tree", e))?;
+        meta.insert(KEY, &own[..])
+            .map_err(|e| err("blind_evaluations_key tree", e))?;
+        meta.flush()
+            .map_err(|e| err("blind_evaluations_key tree", e))?;
+    }
+    Ok(tree)
 }
 
 /// How the roster in force lists this node's OPRF key (`status`,

@@ -9,6 +9,7 @@ use super::{BlindOutcome, Fetched};
 use crate::blind::{Blinded, ReceivedFilter, canonical_input, finalize, query_candidates};
 use crate::marking::{MarkingPrefix, SerialQuery};
 use crate::node::Node;
+use crate::node::members::MemberInfo;
 use crate::protocol::blind::{BlindReply, BlindRequest, FilterHeader};
 use crate::protocol::codec::Kind;
 use crate::protocol::{OprfPublicKey, Refusal, Reply, TraceQuery, decode_and_verify};
@@ -45,7 +46,15 @@ impl Node {
         // The roster's OPRF key is the only one its evaluations are checked
         // against: a holder cannot use another for some requesters. Without
         // one it is not asked at all, and the officer decides.
-        let Some(oprf_key) = self.read_members().get(&peer).and_then(|m| m.oprf_key) else {
+        // One snapshot of its roster entry for the whole probe, so that the
+        // signing key and the OPRF key checked are of one roster version.
+        let Some(member) = self.read_members().get(&peer).cloned() else {
+            return Probed::of(
+                BlindOutcome::Failed,
+                "it is not in the roster in force, so it is not asked",
+            );
+        };
+        let Some(oprf_key) = member.oprf_key else {
             return Probed::of(
                 BlindOutcome::NoFilter,
                 "the roster lists no OPRF key for it, so it cannot be asked blind",
@@ -55,7 +64,7 @@ impl Node {
         let mut filters: Vec<Arc<Fetched>> = Vec::new();
         let mut of_input: Vec<usize> = Vec::new();
         for prefix in q.marking.routes(&makers).prefixes {
-            let f = match self.fetch_filter(peer, &prefix, &oprf_key).await {
+            let f = match self.fetch_filter(peer, &prefix, &member).await {
                 Ok(Some(f)) => f,
                 Ok(None) => continue,
                 Err(p) => return p,
@@ -132,13 +141,13 @@ impl Node {
     }
 
     /// The holder's checked filter for `prefix` (cached per version); `None`
-    /// when it holds nothing there. Its header must state `oprf_key`, the key
-    /// the roster lists for the holder.
+    /// when it holds nothing there. Its header must be signed by `member`'s
+    /// key and state the OPRF key `member`'s roster entry lists.
     async fn fetch_filter(
         &self,
         peer: PeerId,
         prefix: &MarkingPrefix,
-        oprf_key: &OprfPublicKey,
+        member: &MemberInfo,
     ) -> Result<Option<Arc<Fetched>>, Probed> {
         let req = BlindRequest::Filter {
             prefix: prefix.clone(),
@@ -162,8 +171,7 @@ impl Node {
             .map_err(|e| fail(format!("its filter header: {e}")))?
             .into_parts()
             .1;
-        let member = self.read_members().get(&peer).cloned();
-        if member.is_none_or(|m| m.key != header.holder.key || m.state != header.holder.state) {
+        if member.key != header.holder.key || member.state != header.holder.state {
             return Err(fail(
                 "its filter header is not signed by its roster key".into(),
             ));
@@ -171,11 +179,22 @@ impl Node {
         if header.prefix != *prefix {
             return Err(fail("its filter header is for another prefix".into()));
         }
-        if header.oprf_key != oprf_key.0 {
-            tracing::warn!(%peer, "oprf_key_not_in_roster: a holder's filter states another OPRF key than the roster lists for it");
-            return Err(fail(
-                "its filter states another OPRF key than the roster lists for it (oprf_key_not_in_roster)".into(),
-            ));
+        let listed = member.oprf_key.map(|k| k.0);
+        if Some(header.oprf_key) != listed {
+            let stated = OprfPublicKey(header.oprf_key);
+            let listed = member
+                .oprf_key
+                .map_or_else(|| "none".to_string(), |k| k.to_base64());
+            tracing::warn!(
+                %peer,
+                state = %member.state,
+                %stated,
+                %listed,
+                "oprf_key_not_in_roster: a holder's filter states another OPRF key than the roster lists for it; it is not asked blind"
+            );
+            return Err(fail(format!(
+                "its filter states the OPRF key {stated}, the roster lists {listed} (oprf_key_not_in_roster): it was not asked to evaluate"
+            )));
         }
         let peer_s = peer.to_string();
         let key = (peer_s, prefix.clone());
