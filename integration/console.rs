@@ -1070,3 +1070,129 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
 fn urldecode_once(s: &str) -> String {
     s.replace("%0A", "\n")
 }
+
+/// A blind trace whose holders KE and FR could not be asked blind (the
+/// roster lists no OPRF key for them): the trace page offers each row its
+/// own button, and sending to KE alone leaves FR without the marking.
+#[test]
+fn an_officer_sends_the_marking_in_the_clear_to_one_state_only() {
+    const SERIAL: &str = "WX739184";
+    let walther = |id: &str, serial: &str| {
+        record(
+            id,
+            "Walther",
+            "DE",
+            serial,
+            &[],
+            r#"{"date":"2011-05-03","kind":"manufactured","holder":"manufacturer"},{"date":"2019-07-30","kind":"stolen","holder":"state_police"}"#,
+        )
+    };
+    let fed = Federation::start(vec![
+        NodeSpec {
+            node_config: "console_listen = \"127.0.0.1:0\"",
+            ..NodeSpec::member("NG", vec![])
+        },
+        NodeSpec::member("DE", vec![walther("DE-1", SERIAL)]),
+        NodeSpec {
+            oprf_key_listed: false,
+            ..NodeSpec::member("KE", vec![walther("KE-1", "WX900100")])
+        },
+        NodeSpec {
+            oprf_key_listed: false,
+            ..NodeSpec::member("FR", vec![walther("FR-1", "WX500600")])
+        },
+    ]);
+    let ng = fed.node("NG");
+    fed.wait_subscribed(
+        "NG",
+        "tracenet/1/prefix/DE/CARLWALTHER",
+        &["DE", "KE", "FR"],
+    );
+    let sent = trace_walther(ng, SERIAL, &["--blind"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let outcome = |t: &Value, s: &str| -> Value {
+        let peer = &fed.node(s).peer_id;
+        t["blind"]["holders"]
+            .as_array()
+            .and_then(|h| h.iter().find(|h| h["peer"] == peer.as_str()))
+            .cloned()
+            .unwrap_or_else(|| panic!("{s} not among the blind holders: {t:#}"))
+    };
+    wait_for("KE and FR left to the officer", WAIT, || {
+        let t = ng.json(&["trace", "show", &id]);
+        (outcome(&t, "KE")["outcome"] == "no_filter"
+            && outcome(&t, "FR")["outcome"] == "no_filter"
+            && outcome(&t, "DE")["outcome"] == "hit")
+            .then_some(())
+    });
+
+    // An officer signs in and changes the one-time password.
+    let addr = wait_for("console.addr", WAIT, || {
+        std::fs::read_to_string(ng.dir.join("console.addr")).ok()
+    });
+    let addr = addr.trim();
+    let otp = officer(ng, "amina", "officer");
+    let login = http(addr, "GET", "/console/login", "", "", b"");
+    let r = http(
+        addr,
+        "POST",
+        "/console/login",
+        &login.cookie(),
+        URLENCODED,
+        &form(&[
+            ("_csrf", &login.csrf()),
+            ("name", "amina"),
+            ("password", &otp),
+        ]),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let cookie = r.cookie();
+    let page = http(addr, "GET", "/console/password", &cookie, "", b"");
+    let r = http(
+        addr,
+        "POST",
+        "/console/password",
+        &cookie,
+        URLENCODED,
+        &form(&[
+            ("_csrf", &page.csrf()),
+            ("current", &otp),
+            ("new", "a long enough phrase"),
+            ("again", "a long enough phrase"),
+        ]),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    // The trace page: one button per State left to the officer, none for DE.
+    let page = http(
+        addr,
+        "GET",
+        &format!("/console/traces/{id}"),
+        &cookie,
+        "",
+        b"",
+    );
+    assert_eq!(page.status, 200);
+    for s in ["KE", "FR"] {
+        assert!(
+            page.body.contains(&format!(
+                r#"<input type="hidden" name="state" value="{s}">"#
+            )),
+            "{s}'s row offers its own button: {}",
+            page.body
+        );
+    }
+    assert!(!page.body.contains(r#"name="state" value="DE""#));
+    let r = http(
+        addr,
+        "POST",
+        &format!("/console/traces/{id}/send-clear"),
+        &cookie,
+        URLENCODED,
+        &form(&[("_csrf", &page.csrf()), ("state", "KE")]),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let t = ng.json(&["trace", "show", &id]);
+    assert_eq!(outcome(&t, "KE")["received_marking"], true, "{t:#}");
+    assert_eq!(outcome(&t, "FR")["received_marking"], false, "{t:#}");
+}

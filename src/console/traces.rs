@@ -433,6 +433,9 @@ pub struct BlindRow {
     pub outcome: String,
     pub code: String,
     pub received_marking: bool,
+    /// It awaits the officer's choice, and its State is known: the row
+    /// offers to send the marking in the clear to it alone.
+    pub choose: bool,
 }
 
 /// Everything the live part of a trace page shows.
@@ -740,6 +743,7 @@ fn live_of(t: &Tr, v: &TraceView) -> Live {
                     outcome: t.code("blind", &code),
                     code,
                     received_marking: h.received_marking,
+                    choose: h.outcome.awaits_officer() && !h.received_marking && h.state.is_some(),
                 }
             })
             .collect()
@@ -958,17 +962,24 @@ pub async fn evidence(
 }
 
 /// The officer chose to send a blind trace's query in the clear to the
-/// holders that could not be asked blind.
+/// holders that could not be asked blind: all, or the one State the form's
+/// `state` names.
 pub async fn send_clear(
     State(c): State<Shared>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
         Err(r) => return *r,
     };
-    match c.node.send_clear(&id, None).await {
+    // A State code the form did not come with is ignored, not guessed at:
+    // without one, every holder left to the officer is sent the query.
+    let only = super::Fields::parse(&body)
+        .get("state")
+        .and_then(|s| crate::model::CountryCode::parse(&s).ok());
+    match c.node.send_clear(&id, only).await {
         Ok(_) => Redirect::to(&format!("/console/traces/{id}")).into_response(),
         Err(e) => trace_problem(&c, &a, e),
     }

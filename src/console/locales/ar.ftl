@@ -388,6 +388,7 @@ blind-asked = الرد الأعمى
 blind-received = تلقّت الوسم
 blind-choose = تعذّر سؤال بعض الدول عميانًا. تبقى قيودها غير مقروءة ما لم ترسل إليها الوسم صريحًا.
 blind-send-clear = أرسل إليها الوسم صريحًا
+blind-send-clear-one = إلى هذه الدولة فقط
 blind-pending = بالانتظار
 blind-unreachable = يتعذّر الوصول
 blind-holds-nothing = لا تحتفظ بشيء تحت هذه البادئة

@@ -389,6 +389,7 @@ blind-asked = Blind answer
 blind-received = Received the marking
 blind-choose = Some States could not be asked blind. Their records stay unread unless you send them the marking in the clear.
 blind-send-clear = Send the marking in the clear to them
+blind-send-clear-one = Send to this State only
 blind-pending = waiting
 blind-unreachable = unreachable
 blind-holds-nothing = holds nothing under this prefix

@@ -388,6 +388,7 @@ blind-asked = Respuesta a ciegas
 blind-received = Recibió el marcaje
 blind-choose = A algunos Estados no se les pudo preguntar a ciegas. Sus registros quedan sin leer salvo que les envíe el marcaje en claro.
 blind-send-clear = Enviarles el marcaje en claro
+blind-send-clear-one = Solo a este Estado
 blind-pending = pendiente
 blind-unreachable = inalcanzable
 blind-holds-nothing = no tiene nada bajo este prefijo

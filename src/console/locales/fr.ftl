@@ -388,6 +388,7 @@ blind-asked = Réponse à l'aveugle
 blind-received = A reçu le marquage
 blind-choose = Certains États n'ont pu être interrogés à l'aveugle. Leurs enregistrements restent non lus sauf si vous leur envoyez le marquage en clair.
 blind-send-clear = Leur envoyer le marquage en clair
+blind-send-clear-one = À cet État seulement
 blind-pending = en attente
 blind-unreachable = injoignable
 blind-holds-nothing = ne détient rien sous ce préfixe
