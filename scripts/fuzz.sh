@@ -10,6 +10,9 @@ targets="${*:-decode_query decode_answer decode_roster roster_file makers_file e
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 for t in $targets; do
     mkdir -p "corpus/$t"
+    # Valid inputs to start from (e.g. rosters with and without OPRF keys),
+    # so the fuzzer reaches past the first checks.
+    if [ -d "seeds/$t" ]; then cp -n "seeds/$t"/* "corpus/$t"/; fi
     echo "== $t: ${secs}s"
     RUSTC_BOOTSTRAP=1 nice cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -max_len=65536 2>&1 \
         | grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs|ERROR|panicked|SUMMARY" || true
