@@ -5,6 +5,11 @@
 # the holder's memory and CPU every 30 s, then the first and last windows.
 #   TRACENET_BENCH_SOAK_QUERIES=N  TRACENET_BENCH_SOAK_IN_FLIGHT=N
 #   TRACENET_BENCH_SOAK_TTL=SECS  TRACENET_BENCH_SOAK_EVERY=SECS
+# --pinned: the holder pinned to core 1 and the requesters to core 0 (taskset),
+# for the answers/s of a holder on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--pinned" ]; then
+    export BENCH_SOAK_PIN=1
+fi
 exec cargo bench --bench soak

@@ -9,6 +9,10 @@
 //! that window, the holder's resident memory and its CPU, then the first and
 //! last windows side by side: flat is the goal.
 //!
+//! With BENCH_SOAK_PIN=1 (`scripts/bench-soak.sh --pinned`), the holder
+//! process is pinned to core 1 and this process (the requesters) to core 0
+//! with `taskset`: the answers/s are then those of a holder on one core.
+//!
 //! Run with `scripts/bench-soak.sh` (release).
 
 #[path = "../../integration/common/mod.rs"]
@@ -55,6 +59,16 @@ fn rss_mib(pid: u32) -> f64 {
         .and_then(|kb| kb.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
+}
+
+/// Pins every thread of process `pid` to `core` with `taskset`; false if it
+/// could not (no taskset, or fewer cores).
+fn pin(pid: u32, core: usize) -> bool {
+    std::process::Command::new("taskset")
+        .args(["-a", "-c", "-p", &core.to_string(), &pid.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn cpu_secs(pid: u32) -> f64 {
@@ -138,6 +152,17 @@ fn main() {
     }
     let de = fed.node("DE");
     let pid = de.child.as_ref().unwrap().id();
+    // Before the runtime: its threads inherit this thread's core.
+    let pinned = std::env::var("BENCH_SOAK_PIN").is_ok_and(|v| v == "1");
+    if pinned {
+        assert!(
+            pin(pid, 1) && pin(std::process::id(), 0),
+            "cannot pin with taskset (is it installed, with 2 cores?)"
+        );
+        println!(
+            "  the holder pinned to core 1, the requesters (this process) to core 0 (taskset)"
+        );
+    }
     println!(
         "soak benchmark: {total} directed queries to DE ({HELD} records) from {} States played in process, {in_flight} in flight, time-to-live {ttl} s; load average at start {}",
         REQUESTERS.len(),
@@ -153,6 +178,7 @@ fn main() {
         .collect();
     let tally = Arc::new(Tally::default());
     let start = Instant::now();
+    let start_cpu = cpu_secs(pid);
     let work = {
         let tally = tally.clone();
         rt.spawn(async move {
@@ -227,6 +253,7 @@ fn main() {
     }
     let secs = start.elapsed().as_secs_f64();
     let answered = tally.answered.load(Ordering::Relaxed);
+    let holder_cpu = cpu_secs(pid);
     println!(
         "  {answered} answered of {total} in {secs:.0} s ({:.0}/s); refused {:?}; failed {}; load average at end {}",
         answered as f64 / secs,
@@ -234,6 +261,13 @@ fn main() {
         tally.failed.load(Ordering::Relaxed),
         loadavg()
     );
+    if pinned {
+        println!(
+            "  pinned: {:.0} answers/s with the holder on one core ({:.0}% of it busy over the run)",
+            answered as f64 / secs,
+            100.0 * (holder_cpu - start_cpu) / secs
+        );
+    }
     // The last window may be short (the tail of the run): compare full ones.
     let full: Vec<&(f64, f64)> = windows
         .iter()
