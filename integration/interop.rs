@@ -270,6 +270,9 @@ enum Report {
     Answer(Vec<u8>),
     /// How the hand-written gossipsub stream ended.
     Burst(Result<(), String>),
+    /// A gossip message that this peer's gossipsub (strict validation, the
+    /// crate's default message ids: a member of an older build) delivered.
+    Gossip(Vec<u8>),
 }
 
 enum Command {
@@ -386,6 +389,12 @@ impl TestPeer {
                     .answers
                     .send_response(channel, tracenet::protocol::Reply::Ok.encode());
                 let _ = self.reports.send(Report::Answer(request));
+            }
+            SwarmEvent::Behaviour(PeerBehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                message,
+                ..
+            })) => {
+                let _ = self.reports.send(Report::Gossip(message.data));
             }
             SwarmEvent::Behaviour(PeerBehaviourEvent::Raw(Event::Message {
                 message: Message::Response { .. },
@@ -549,6 +558,7 @@ impl Setup {
             match self.peer.reports.recv_timeout(left) {
                 Ok(Report::Answer(frame)) => break frame,
                 Ok(Report::Burst(r)) => stream = Some(r),
+                Ok(Report::Gossip(_)) => {}
                 Err(_) => panic!(
                     "DE never answered a query sent on a gossipsub stream after {what} \
                      (the stream ended: {stream:?}); DE's log ends:\n{}",
@@ -591,6 +601,59 @@ fn an_rpc_of_many_messages_does_not_stop_the_node_reading_its_sender() {
         &[signed_publish(&s.keypair, &s.topic, &copies)],
         &q,
     );
+}
+
+/// A node publishes signed gossip envelopes but does not verify the ones it
+/// reads (proto-docs/NETWORK.md, "gossipsub validation"): a member of an
+/// older build, which validates envelopes strictly and names messages by the
+/// crate's default ids, still reads its traces; and the node still answers a
+/// query whose envelope signature is broken, because the query's own
+/// signature is what it checks.
+#[test]
+fn envelopes_are_signed_for_strict_members_and_queries_checked_by_their_own_signature() {
+    let s = setup();
+    let id = s.fed.node("DE").json(&[
+        "trace",
+        "--maker",
+        "walther",
+        "--country",
+        "DE",
+        "--serial",
+        "BP0746",
+        "--category",
+        "pistol",
+        "--ground",
+        "seized_in_crime",
+        "--use",
+        "criminal_investigation",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let data = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match s.peer.reports.recv_timeout(left) {
+            Ok(Report::Gossip(d)) => break d,
+            Ok(_) => {}
+            Err(_) => panic!(
+                "the strict peer never read DE's trace {id}; DE's log ends:\n{}",
+                tail(&s.fed.node("DE").log(), 20)
+            ),
+        }
+    };
+    let q = decode_and_verify::<TraceQuery>(&data, Limits::default()).unwrap();
+    assert_eq!(q.body().requester.state, CountryCode::parse("DE").unwrap());
+    assert_eq!(q.body().id.to_hex(), id, "DE's trace, as DE signed it");
+
+    // An envelope signed by another key than its author's: a strict
+    // validator drops it; the node reads the query inside and answers it.
+    let q = s.query();
+    let mut rpc = signed_publish(&s.keypair, &s.topic, &[q.bytes().to_vec()]);
+    let other = libp2p::identity::Keypair::generate_ed25519();
+    let m = &mut rpc.publish[0];
+    m.signature = Some(other.sign(b"not this message").unwrap());
+    s.expect_answer_after("an envelope with a broken signature", &[rpc], &q);
 }
 
 fn tail(s: &str, n: usize) -> String {

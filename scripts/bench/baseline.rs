@@ -79,6 +79,17 @@ pub struct Figures {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub traces: usize,
+    /// CPU of the whole plain federation (this process) per timed trace.
+    pub cpu_ms_per_trace: f64,
+}
+
+/// utime + stime of this process, in seconds (clock ticks of 10 ms).
+fn own_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (t(11) + t(12)) / 100.0
 }
 
 async fn holder(
@@ -208,7 +219,11 @@ pub fn run(holders: usize, traces: usize, query_bytes: usize, answer_bytes: usiz
             ready_rx.recv().await;
         }
         let mut times = Vec::new();
+        let mut cpu0 = 0.0;
         for i in 0..(traces + 20) as u64 {
+            if i == 20 {
+                cpu0 = own_cpu_secs();
+            }
             let q = signed(&skey, query_bytes, i + 1, 0);
             let (tx, rx) = oneshot::channel();
             let start = Instant::now();
@@ -219,6 +234,7 @@ pub fn run(holders: usize, traces: usize, query_bytes: usize, answer_bytes: usiz
                 times.push(start.elapsed().as_secs_f64() * 1e3);
             }
         }
+        let cpu = own_cpu_secs() - cpu0;
         driver.abort();
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let at = |q: f64| times[((times.len() as f64 - 1.0) * q) as usize];
@@ -226,6 +242,7 @@ pub fn run(holders: usize, traces: usize, query_bytes: usize, answer_bytes: usiz
             p50_ms: at(0.5),
             p99_ms: at(0.99),
             traces: times.len(),
+            cpu_ms_per_trace: 1e3 * cpu / times.len().max(1) as f64,
         }
     })
 }

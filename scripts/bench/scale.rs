@@ -421,12 +421,14 @@ fn one_size(n: usize) {
             1e3 * cpu / (traces * asked.max(1)) as f64
         );
         println!(
-            "    plain rust-libp2p, {asked} holders, same run: p50 {:.1} ms, p99 {:.1} ms over {} traces; ratio p50 {:.1}x, p99 {:.1}x",
+            "    plain rust-libp2p, {asked} holders, same run: p50 {:.1} ms, p99 {:.1} ms over {} traces, CPU {:.1} ms per trace; ratio p50 {:.1}x, p99 {:.1}x, CPU {:.1}x",
             plain.p50_ms,
             plain.p99_ms,
             plain.traces,
+            plain.cpu_ms_per_trace,
             p50 / plain.p50_ms,
-            p99 / plain.p99_ms
+            p99 / plain.p99_ms,
+            cpu / traces as f64 * 1e3 / plain.cpu_ms_per_trace.max(1e-9)
         );
     }
     for mut h in hosts {

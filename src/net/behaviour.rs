@@ -145,10 +145,44 @@ fn gossipsub_config(cfg: &NetConfig) -> Result<gossipsub::Config, NetError> {
         // in one RPC, and this node asks for up to MAX_IHAVE_IDS per heartbeat
         // (the crate's decoder default is 500); the frame limit bounds the bytes.
         .max_publish_messages(MAX_IHAVE_IDS)
-        .validation_mode(ValidationMode::Strict)
+        // Every tracenet payload carries its author's own signature, which the
+        // node checks before it passes a message on (validate_messages): a
+        // trace query its requester's node key, rosters and maker tables the
+        // anchors' keys. gossipsub's envelope signature would be a second
+        // check of the same message, and gossipsub checks it on every copy it
+        // reads, duplicates included (about one per mesh peer), before it
+        // knows the copy is a duplicate. So messages are still published
+        // signed (members of older builds, which validate strictly, accept
+        // them) but not checked here: `None` reads the envelope's author and
+        // sequence number as unverified text, which is why the message id
+        // binds them to the topic and the data (gossip_message_id).
+        .validation_mode(ValidationMode::None)
+        .message_id_fn(gossip_message_id)
         .validate_messages()
         .build()
         .map_err(|e| NetError::Transport(format!("gossipsub configuration: {e}")))
+}
+
+/// A gossip message's id: SHA-256 over its topic, its envelope's author and
+/// sequence number, and its data. Envelopes are not verified (see
+/// gossipsub_config), so an id of author and sequence number alone (the
+/// crate's default) could be claimed in advance by a forged copy carrying
+/// other data, and the real message would then be dropped as a duplicate of
+/// it; with the data in the id, a copy can only stand in for a message whose
+/// bytes it already carries. The topic is in it because one trace is
+/// published, same bytes, on each of its topics. 32 bytes, less than the
+/// default ids (about 71) that the IHAVE limits are sized for.
+fn gossip_message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
+    let mut d = ring::digest::Context::new(&ring::digest::SHA256);
+    let topic = m.topic.as_str().as_bytes();
+    d.update(&(topic.len() as u64).to_be_bytes());
+    d.update(topic);
+    let author = m.source.map(|p| p.to_bytes()).unwrap_or_default();
+    d.update(&(author.len() as u64).to_be_bytes());
+    d.update(&author);
+    d.update(&m.sequence_number.unwrap_or(0).to_be_bytes());
+    d.update(&m.data);
+    gossipsub::MessageId::new(d.finish().as_ref())
 }
 
 fn gossipsub(keypair: &libp2p::identity::Keypair, cfg: &NetConfig) -> Result<Gossipsub, NetError> {
@@ -276,6 +310,42 @@ mod tests {
         assert!(t.inbound_transform(raw(101)).is_err());
         assert!(t.outbound_transform(&topic, vec![0; 100]).is_ok());
         assert!(t.outbound_transform(&topic, vec![0; 101]).is_err());
+    }
+
+    #[test]
+    fn a_gossip_message_id_binds_its_topic_author_sequence_and_data() {
+        let author = libp2p::identity::Keypair::generate_ed25519()
+            .public()
+            .to_peer_id();
+        let m = |topic: &str, data: &[u8], seq: u64| gossipsub::Message {
+            source: Some(author),
+            data: data.to_vec(),
+            sequence_number: Some(seq),
+            topic: TopicHash::from_raw(topic),
+        };
+        let t = "tracenet/1/prefix/DE/CARLWALTHER";
+        let id = gossip_message_id(&m(t, b"query", 7));
+        assert_eq!(id, gossip_message_id(&m(t, b"query", 7)));
+        assert_eq!(id.0.len(), 32);
+        // A forged copy claiming the author and sequence number of a message
+        // to come, with other data, does not take that message's id.
+        assert_ne!(id, gossip_message_id(&m(t, b"other", 7)));
+        // One trace on two topics is two messages.
+        assert_ne!(
+            id,
+            gossip_message_id(&m("tracenet/1/import/NG", b"query", 7))
+        );
+        assert_ne!(id, gossip_message_id(&m(t, b"query", 8)));
+        let anonymous = gossipsub::Message {
+            source: None,
+            ..m(t, b"query", 7)
+        };
+        assert_ne!(id, gossip_message_id(&anonymous));
+        // The topic's length is in the id: no two (topic, data) splits collide.
+        assert_ne!(
+            gossip_message_id(&m("tracenet/1/roster", b"ab", 1)),
+            gossip_message_id(&m("tracenet/1/rostera", b"b", 1))
+        );
     }
 
     #[test]
