@@ -593,8 +593,9 @@ fn a_full_ihave_does_not_stop_the_node_reading_its_sender() {
 fn an_rpc_of_many_messages_does_not_stop_the_node_reading_its_sender() {
     let s = setup();
     let q = s.query();
-    // Each copy is its own gossip message (its own sequence number); the node
-    // answers the query once and ignores the rest as replays.
+    // Each copy has its own sequence number, but the same bytes: the node
+    // reads the whole RPC, takes the first copy and drops the rest as
+    // duplicates of it (one message id per topic and data), and answers once.
     let copies = vec![q.bytes().to_vec(); MESSAGES_IN_ONE_RPC];
     s.expect_answer_after(
         &format!("an RPC of {MESSAGES_IN_ONE_RPC} messages"),

@@ -153,9 +153,9 @@ fn gossipsub_config(cfg: &NetConfig) -> Result<gossipsub::Config, NetError> {
         // reads, duplicates included (about one per mesh peer), before it
         // knows the copy is a duplicate. So messages are still published
         // signed (members of older builds, which validate strictly, accept
-        // them) but not checked here: `None` reads the envelope's author and
-        // sequence number as unverified text, which is why the message id
-        // binds them to the topic and the data (gossip_message_id).
+        // them) but not checked here: with `None`, gossipsub drops the
+        // envelope's author and sequence number on receipt, which is why the
+        // message id is over the topic and the data only (gossip_message_id).
         .validation_mode(ValidationMode::None)
         .message_id_fn(gossip_message_id)
         .validate_messages()
@@ -163,24 +163,26 @@ fn gossipsub_config(cfg: &NetConfig) -> Result<gossipsub::Config, NetError> {
         .map_err(|e| NetError::Transport(format!("gossipsub configuration: {e}")))
 }
 
-/// A gossip message's id: SHA-256 over its topic, its envelope's author and
-/// sequence number, and its data. Envelopes are not verified (see
-/// gossipsub_config), so an id of author and sequence number alone (the
-/// crate's default) could be claimed in advance by a forged copy carrying
-/// other data, and the real message would then be dropped as a duplicate of
-/// it; with the data in the id, a copy can only stand in for a message whose
+/// A gossip message's id: SHA-256 over its topic and its data, 32 bytes.
+///
+/// Envelopes are not verified (see gossipsub_config), and gossipsub then
+/// hands the receiver no author and no sequence number at all, so an id
+/// that used them (the crate's default) would differ between the publisher
+/// and every receiver: relays would forward a message back to its publisher,
+/// which would take it for a new one and check it again, and IHAVE gossip
+/// would ask for messages already held. An id of the bytes alone is the
+/// same everywhere, and a forged copy can only stand in for a message whose
 /// bytes it already carries. The topic is in it because one trace is
-/// published, same bytes, on each of its topics. 32 bytes, less than the
-/// default ids (about 71) that the IHAVE limits are sized for.
+/// published, same bytes, on each of its topics. The same bytes on the same
+/// topic again within gossipsub's duplicate window (a minute) are one
+/// message: every payload tracenet publishes is signed and dated, and no
+/// node publishes one twice within a minute (a maker table is offered again
+/// every ten).
 fn gossip_message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
     let mut d = ring::digest::Context::new(&ring::digest::SHA256);
     let topic = m.topic.as_str().as_bytes();
     d.update(&(topic.len() as u64).to_be_bytes());
     d.update(topic);
-    let author = m.source.map(|p| p.to_bytes()).unwrap_or_default();
-    d.update(&(author.len() as u64).to_be_bytes());
-    d.update(&author);
-    d.update(&m.sequence_number.unwrap_or(0).to_be_bytes());
     d.update(&m.data);
     gossipsub::MessageId::new(d.finish().as_ref())
 }
@@ -313,38 +315,34 @@ mod tests {
     }
 
     #[test]
-    fn a_gossip_message_id_binds_its_topic_author_sequence_and_data() {
+    fn a_gossip_message_id_is_its_topic_and_data_whatever_the_envelope_says() {
         let author = libp2p::identity::Keypair::generate_ed25519()
             .public()
             .to_peer_id();
-        let m = |topic: &str, data: &[u8], seq: u64| gossipsub::Message {
-            source: Some(author),
+        let m = |topic: &str, data: &[u8], seq: Option<u64>| gossipsub::Message {
+            source: seq.map(|_| author),
             data: data.to_vec(),
-            sequence_number: Some(seq),
+            sequence_number: seq,
             topic: TopicHash::from_raw(topic),
         };
         let t = "tracenet/1/prefix/DE/CARLWALTHER";
-        let id = gossip_message_id(&m(t, b"query", 7));
-        assert_eq!(id, gossip_message_id(&m(t, b"query", 7)));
+        // As the publisher sees it (author and sequence number set) and as a
+        // receiver that does not verify envelopes does (neither): one id.
+        let id = gossip_message_id(&m(t, b"query", Some(7)));
+        assert_eq!(id, gossip_message_id(&m(t, b"query", None)));
+        assert_eq!(id, gossip_message_id(&m(t, b"query", Some(8))));
         assert_eq!(id.0.len(), 32);
-        // A forged copy claiming the author and sequence number of a message
-        // to come, with other data, does not take that message's id.
-        assert_ne!(id, gossip_message_id(&m(t, b"other", 7)));
+        // A forged copy with other data does not take a message's id.
+        assert_ne!(id, gossip_message_id(&m(t, b"other", Some(7))));
         // One trace on two topics is two messages.
         assert_ne!(
             id,
-            gossip_message_id(&m("tracenet/1/import/NG", b"query", 7))
+            gossip_message_id(&m("tracenet/1/import/NG", b"query", None))
         );
-        assert_ne!(id, gossip_message_id(&m(t, b"query", 8)));
-        let anonymous = gossipsub::Message {
-            source: None,
-            ..m(t, b"query", 7)
-        };
-        assert_ne!(id, gossip_message_id(&anonymous));
         // The topic's length is in the id: no two (topic, data) splits collide.
         assert_ne!(
-            gossip_message_id(&m("tracenet/1/roster", b"ab", 1)),
-            gossip_message_id(&m("tracenet/1/rostera", b"b", 1))
+            gossip_message_id(&m("tracenet/1/roster", b"ab", None)),
+            gossip_message_id(&m("tracenet/1/rostera", b"b", None))
         );
     }
 
