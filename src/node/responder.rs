@@ -309,7 +309,13 @@ impl Node {
             tracing::error!(error = %e, "registry lookup failed");
             Refusal::Internal
         })?;
-        self.raise_alerts(b, q.digest(), &found);
+        // Only the records the query identifies: a wildcard answered
+        // `too_many` names no weapon, and its matches are not decoded.
+        self.raise_alerts(
+            b,
+            q.digest(),
+            answer::identified(&found, self.inner.policy.max_candidates),
+        );
         let entry = |rule: &str| NewEntry {
             state: Some(b.requester.state),
             query: Some(q.digest().to_hex()),

@@ -462,3 +462,40 @@ fn leading_wildcards_find_what_a_full_scan_finds() {
     // A12345, B12345, A-123-45 (separators go), Б12345 and Ж12345.
     assert_eq!(walther(&reg, "?12345").len(), 5);
 }
+
+/// A wildcard matching more records than are asked for decodes only those
+/// returned: the rest are counted from their keys. The proof: a record past
+/// the limit whose stored bytes are unreadable is counted, not an error.
+#[test]
+fn matches_past_the_limit_are_counted_without_being_decoded() {
+    let (_d, reg) = open_temp();
+    let recs: Vec<Record> = (0..30)
+        .map(|i| {
+            rec(
+                &format!("W{i:02}"),
+                "Walther",
+                "DE",
+                &format!("AB0{i:02}"),
+                None,
+            )
+        })
+        .collect();
+    let last = recs[29].clone();
+    reg.put_all(recs).unwrap();
+    let (_, loc, _) = reg.location(&last);
+    let key = keys::kept(&loc, last.id.as_str().as_bytes());
+    reg.tree
+        .insert(&key, kept_value("AB029", b"\xff not a record"))
+        .unwrap();
+    let mut q = query(Some("Walther"), Some("DE"), None, "AB0??");
+    q.limit = 17;
+    let f = reg.find_counted(&q).unwrap();
+    assert_eq!(f.matched, 30);
+    let ids: Vec<&str> = f.candidates.iter().map(|c| c.record.id.as_str()).collect();
+    assert_eq!(ids.len(), 17);
+    assert_eq!((ids[0], ids[16]), ("W00", "W16"));
+    // Asked for all of them, the unreadable one is found and reported.
+    q.limit = 30;
+    let e = reg.find_counted(&q).unwrap_err().to_string();
+    assert!(e.contains("W29"), "{e}");
+}
