@@ -420,7 +420,7 @@ fn answering_pipeline(records_file: &std::path::Path, samples: &[Value]) -> (f64
         let (q, expires) = accept::query(bytes, accept::Via::Gossip, now, &rules, &roster).unwrap();
         guard.remember(ke, q.body().id, expires, now).unwrap();
         let (outcome, found) = answer(&reg, q.body(), &policy).unwrap();
-        hits += (found.matched > 0) as usize;
+        hits += !found.is_empty() as usize;
         let a = TraceAnswer {
             query: q.digest(),
             responder: Party {

@@ -52,6 +52,9 @@ pub enum Planned {
     Review(ReviewReason),
 }
 
+/// The most matches a fuzzy query is counted up to.
+const COUNT_CAP: usize = 10_000;
+
 /// Reduces a record to what may cross a border: no reference, no note, no id.
 /// Every event is kept: [`fit`] cuts a long life to what an answer carries,
 /// keeping its first and most recent events and saying how many it left out.
@@ -74,31 +77,16 @@ pub fn project(r: &Record) -> RecordProjection {
     }
 }
 
-/// The records matching a query: the best `MAX_CANDIDATES + 1`, decoded
-/// (one more than any answer may carry, so that [`plan`] sees whether there
-/// are too many), and how many matched in all, counted from the index keys
-/// without decoding the rest: a wildcard that matches a hundred thousand
-/// records costs a count, not a hundred thousand decodings.
-pub fn lookup(reg: &Registry, q: &TraceQuery) -> Result<registry::Found, RegistryError> {
+/// The records matching a query, best first (counted up to a cap).
+pub fn lookup(reg: &Registry, q: &TraceQuery) -> Result<Vec<registry::Candidate>, RegistryError> {
     let maker = q.marking.manufacturer();
-    reg.find_counted(&FindQuery {
+    reg.find(&FindQuery {
         maker: (!maker.is_empty()).then(|| maker.to_string()),
         country: Some(q.marking.country()),
         factory_code: q.marking.factory_code().map(str::to_string),
         serial: q.marking.serial().to_string(),
-        limit: MAX_CANDIDATES + 1,
+        limit: COUNT_CAP,
     })
-}
-
-/// The records a query identifies, those that an answer may disclose and
-/// that raise alerts: none when more matched than `max_candidates` (the
-/// answer is then `too_many`, their count only).
-pub fn identified(found: &registry::Found, max_candidates: usize) -> &[registry::Candidate] {
-    if found.matched > max_candidates {
-        &[]
-    } else {
-        &found.candidates
-    }
 }
 
 /// The outcome of disclosing `found` at `level`.
@@ -119,20 +107,19 @@ pub fn disclosed(found: &[registry::Candidate], level: Disclosure) -> Outcome {
 }
 
 /// Decides what a query's matches answer, under the node's policy.
-pub fn plan(found: &registry::Found, q: &TraceQuery, p: &AnswerPolicy) -> Planned {
-    if found.matched == 0 {
+pub fn plan(found: &[registry::Candidate], q: &TraceQuery, p: &AnswerPolicy) -> Planned {
+    if found.is_empty() {
         return if p.answer_no_hit {
             Planned::Send(Outcome::NoHit)
         } else {
             Planned::Silent
         };
     }
-    if found.matched > p.max_candidates {
+    if found.len() > p.max_candidates {
         // A wildcard must not be a way to dump a registry: the count only.
-        let count = found.matched.min(u32::MAX as usize) as u32;
+        let count = found.len().min(u32::MAX as usize) as u32;
         return Planned::Send(Outcome::TooMany { count });
     }
-    let found = &found.candidates[..];
     let confidential = found.iter().any(|c| c.record.confidential);
     match p
         .disclosure
@@ -153,7 +140,7 @@ pub fn answer(
     reg: &Registry,
     q: &TraceQuery,
     policy: &AnswerPolicy,
-) -> Result<(Option<Outcome>, registry::Found), RegistryError> {
+) -> Result<(Option<Outcome>, Vec<registry::Candidate>), RegistryError> {
     let found = lookup(reg, q)?;
     let outcome = match plan(&found, q, policy) {
         Planned::Send(o) => Some(o),
@@ -397,11 +384,9 @@ mod tests {
         assert!(wire.contains("AB300"), "the frame carries the marking");
         assert!(!wire.contains("CANARY") && !wire.contains("W3"), "{wire}");
 
-        // A wildcard matching more than the bound answers with the count only,
-        // and identifies no record.
-        let (o, found) = answer(&reg, &query("AB?00"), &policy).unwrap();
+        // A wildcard matching more than the bound answers with the count only.
+        let (o, _) = answer(&reg, &query("AB?00"), &policy).unwrap();
         assert_eq!(o, Some(Outcome::TooMany { count: 7 }));
-        assert!(identified(&found, policy.max_candidates).is_empty());
 
         let (o, _) = answer(&reg, &query("CONF1"), &policy).unwrap();
         assert!(matches!(o, Some(Outcome::Withheld { .. })), "{o:?}");

@@ -278,15 +278,15 @@ impl Node {
                 return None;
             }
         };
-        if found.matched == 0 {
+        if found.is_empty() {
             return None;
         }
-        if found.matched > crate::protocol::MAX_CANDIDATES {
-            let count = found.matched.min(u32::MAX as usize) as u32;
+        if found.len() > crate::protocol::MAX_CANDIDATES {
+            let count = found.len().min(u32::MAX as usize) as u32;
             return Some(Outcome::TooMany { count });
         }
         Some(super::answer::disclosed(
-            &found.candidates,
+            &found,
             super::policy::Disclosure::Full,
         ))
     }

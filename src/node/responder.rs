@@ -309,13 +309,7 @@ impl Node {
             tracing::error!(error = %e, "registry lookup failed");
             Refusal::Internal
         })?;
-        // Only the records the query identifies: a wildcard answered
-        // `too_many` names no weapon, and its matches are not decoded.
-        self.raise_alerts(
-            b,
-            q.digest(),
-            answer::identified(&found, self.inner.policy.max_candidates),
-        );
+        self.raise_alerts(b, q.digest(), &found);
         let entry = |rule: &str| NewEntry {
             state: Some(b.requester.state),
             query: Some(q.digest().to_hex()),

@@ -220,16 +220,10 @@ impl Node {
                         .disclosure
                         .disclosure_for(q.requester.state)
                 });
-                // A person may disclose up to what an answer carries, more
-                // than the policy's `max_candidates`; beyond, their count.
-                let outcome = if found.matched == 0 {
+                let outcome = if found.is_empty() {
                     Outcome::NoHit
-                } else if found.matched > crate::protocol::MAX_CANDIDATES {
-                    Outcome::TooMany {
-                        count: found.matched.min(u32::MAX as usize) as u32,
-                    }
                 } else {
-                    answer::disclosed(&found.candidates, level)
+                    answer::disclosed(&found, level)
                 };
                 let status = inbox::InboxStatus::Approved {
                     at: now,

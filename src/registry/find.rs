@@ -58,15 +58,6 @@ enum Scope {
     FactoryCodes(Vec<String>),
 }
 
-/// What [`Registry::find_counted`] found.
-#[derive(Debug, Clone)]
-pub struct Found {
-    /// The best matches, at most the query's `limit`, decoded.
-    pub candidates: Vec<Candidate>,
-    /// How many records matched in all (at least `candidates.len()`).
-    pub matched: usize,
-}
-
 /// One matching record found in a prefix.
 struct Hit {
     id: RecordId,
@@ -89,13 +80,6 @@ impl Registry {
     /// `YU`, and `YU` those recorded under its six successors. Within a match
     /// quality and distance, records of the country asked for come first.
     pub fn find(&self, q: &FindQuery) -> Result<Vec<Candidate>, RegistryError> {
-        self.find_counted(q).map(|f| f.candidates)
-    }
-
-    /// [`Registry::find`], also counting every record that matched: the
-    /// first `q.limit` (best first) are decoded and returned, the rest only
-    /// counted from their keys, never decoded.
-    pub fn find_counted(&self, q: &FindQuery) -> Result<Found, RegistryError> {
         // A change of maker table moves records: a find waits for it to end.
         let _settled = self.moving.read().unwrap_or_else(|p| p.into_inner());
         let makers = self.makers();
@@ -139,7 +123,6 @@ impl Registry {
                 &b.id,
             ))
         });
-        let matched = hits.len();
         hits.truncate(q.limit);
         let mut out = Vec::with_capacity(hits.len());
         // Only the candidates returned are decoded.
@@ -176,10 +159,7 @@ impl Registry {
                 record,
             });
         }
-        Ok(Found {
-            candidates: out,
-            matched,
-        })
+        Ok(out)
     }
 
     /// How a record came to be searched, when it is not plain: another
