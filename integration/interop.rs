@@ -508,11 +508,19 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with("")
+}
+
+/// [`setup`], DE's node configured with `de_config` (lines of `[node]`).
+fn setup_with(de_config: &'static str) -> Setup {
     let mut fed = Federation::start(vec![
-        NodeSpec::member(
-            "DE",
-            vec![record("DE-1", "Walther", "DE", "BP0746", &[], MADE)],
-        ),
+        NodeSpec {
+            node_config: de_config,
+            ..NodeSpec::member(
+                "DE",
+                vec![record("DE-1", "Walther", "DE", "BP0746", &[], MADE)],
+            )
+        },
         NodeSpec::member(
             "KE",
             vec![record("KE-1", "Norinco", "CN", "56001", &[], MADE)],
@@ -604,15 +612,56 @@ fn an_rpc_of_many_messages_does_not_stop_the_node_reading_its_sender() {
     );
 }
 
-/// A node publishes signed gossip envelopes but does not verify the ones it
-/// reads (proto-docs/NETWORK.md, "gossipsub validation"): a member of an
-/// older build, which validates envelopes strictly and names messages by the
-/// crate's default ids, still reads its traces; and the node still answers a
+/// By default (`gossip_validation = "strict"`) gossipsub verifies every
+/// envelope: one signed by another key than its author's never reaches the
+/// node's checks, even when the query inside is valid.
+#[test]
+fn under_strict_validation_an_envelope_with_a_broken_signature_is_dropped() {
+    let s = setup();
+    let gossip_in = || s.fed.node("DE").json(&["status"])["net"]["gossip_in"].as_u64();
+    let before = gossip_in().expect("status net.gossip_in");
+    let broken = s.query();
+    let mut rpc = signed_publish(&s.keypair, &s.topic, &[broken.bytes().to_vec()]);
+    let other = libp2p::identity::Keypair::generate_ed25519();
+    rpc.publish[0].signature = Some(other.sign(b"not this message").unwrap());
+    s.peer.burst(&[rpc]);
+    // The node has read the whole stream once it closes its side: had it
+    // taken the message, it would have counted it by now.
+    match s.peer.reports.recv_timeout(Duration::from_secs(30)) {
+        Ok(Report::Burst(Ok(()))) => {}
+        Ok(Report::Answer(_)) => panic!("DE answered a query in a broken envelope"),
+        other => panic!("the stream to DE did not end cleanly: {:?}", other.is_ok()),
+    }
+    // An invalid message scores its sender below the graylist threshold for
+    // about a second (the penalty halves every second): until then, DE
+    // ignores everything from it.
+    wait_for(
+        "DE to stop ignoring the test peer",
+        Duration::from_secs(30),
+        || {
+            let st = s.fed.node("DE").json(&["status"]);
+            (st["net"]["peers_graylisted"].as_u64() == Some(0)).then_some(())
+        },
+    );
+    let q = s.query();
+    let rpc = signed_publish(&s.keypair, &s.topic, &[q.bytes().to_vec()]);
+    // The first answer to arrive is the valid query's (asserted inside).
+    s.expect_answer_after("a valid envelope", &[rpc], &q);
+    assert_eq!(
+        gossip_in(),
+        Some(before + 1),
+        "only the valid envelope reached DE"
+    );
+}
+
+/// With `gossip_validation = "payload"` (proto-docs/NETWORK.md, "gossipsub
+/// validation") a node still publishes signed envelopes, which a peer that
+/// validates strictly with the crate's default ids reads; and it answers a
 /// query whose envelope signature is broken, because the query's own
 /// signature is what it checks.
 #[test]
-fn envelopes_are_signed_for_strict_members_and_queries_checked_by_their_own_signature() {
-    let s = setup();
+fn under_payload_validation_envelopes_are_signed_and_queries_checked_by_their_own_signature() {
+    let s = setup_with("gossip_validation = \"payload\"");
     let id = s.fed.node("DE").json(&[
         "trace",
         "--maker",

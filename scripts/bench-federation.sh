@@ -3,6 +3,7 @@
 # and a bootstrap node as real processes on 127.0.0.1; prints trace round trip
 # p50/p99, gossip messages per trace, idle memory, and one node's answering rate.
 #   TRACENET_BENCH_STATES=N  TRACENET_BENCH_RECORDS=N  TRACENET_BENCH_TRACES=N
+#   TRACENET_BENCH_GOSSIP=payload (every State with gossip_validation = "payload")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec cargo bench --bench federation

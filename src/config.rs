@@ -583,6 +583,28 @@ mod tests {
     }
 
     #[test]
+    fn gossip_validation_is_strict_unless_set_and_a_wrong_value_names_the_choices() {
+        let head = "state = \"DE\"\n";
+        let cfg = Config::parse(Path::new("t.toml"), head).unwrap();
+        assert_eq!(
+            cfg.node.net_config().unwrap().gossip_validation,
+            crate::net::GossipValidation::Strict
+        );
+        let text = format!("{head}[node]\ngossip_validation = \"payload\"\n");
+        let cfg = Config::parse(Path::new("t.toml"), &text).unwrap();
+        assert_eq!(
+            cfg.node.net_config().unwrap().gossip_validation,
+            crate::net::GossipValidation::Payload
+        );
+        let text = format!("{head}[node]\ngossip_validation = \"none\"\n");
+        let e = Config::parse(Path::new("t.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.toml:3:"), "{e}");
+        assert!(e.contains("strict") && e.contains("payload"), "{e}");
+    }
+
+    #[test]
     fn a_value_from_the_environment_is_checked_too() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("tracenet.toml");

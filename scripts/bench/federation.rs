@@ -89,6 +89,13 @@ fn main() {
     let n_states = env_u64("TRACENET_BENCH_STATES", 10) as usize;
     let per_state = env_u64("TRACENET_BENCH_RECORDS", 100_000);
     let n_traces = env_u64("TRACENET_BENCH_TRACES", 200) as usize;
+    // TRACENET_BENCH_GOSSIP=payload: every State with gossip_validation =
+    // "payload" (proto-docs/NETWORK.md); else the default, strict.
+    let payload = std::env::var("TRACENET_BENCH_GOSSIP").is_ok_and(|v| v == "payload");
+    println!(
+        "gossip validation: {}",
+        if payload { "payload" } else { "strict" }
+    );
     println!(
         "load average at start: {}",
         std::fs::read_to_string("/proc/loadavg")
@@ -103,7 +110,11 @@ fn main() {
         bootstrap: true,
         records: vec![],
         in_roster: true,
-        node_config: "",
+        node_config: if payload {
+            "gossip_validation = \"payload\""
+        } else {
+            ""
+        },
         prefixes: &[],
         oprf_key_listed: true,
     }];
@@ -136,7 +147,11 @@ fn main() {
             bootstrap: false,
             records,
             in_roster: true,
-            node_config: "queries_per_minute = 1000000\nfuzzy_queries_per_minute = 1000000\ntrace_timeout_secs = 10",
+            node_config: if payload {
+                "queries_per_minute = 1000000\nfuzzy_queries_per_minute = 1000000\ntrace_timeout_secs = 10\ngossip_validation = \"payload\""
+            } else {
+                "queries_per_minute = 1000000\nfuzzy_queries_per_minute = 1000000\ntrace_timeout_secs = 10"
+            },
             prefixes: &[],
             oprf_key_listed: true,
         });

@@ -190,6 +190,10 @@ pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
                 crate::config::Role::Member => "member",
                 crate::config::Role::Bootstrap => "bootstrap",
             },
+            gossip_validation = match settings.gossip_validation {
+                crate::net::GossipValidation::Strict => "strict",
+                crate::net::GossipValidation::Payload => "payload",
+            },
             "node running"
         );
         node.run_events(events, shutdown_signal()).await;

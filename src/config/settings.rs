@@ -63,6 +63,10 @@ pub struct NodeSettings {
     pub clock_skew_secs: u64,
     /// Largest gossip message or request frame.
     pub max_message_bytes: usize,
+    /// How gossip envelopes are checked: `strict` (every build; the
+    /// default) or `payload` (once per message, by its own signature; every
+    /// member of the federation must set it): proto-docs/NETWORK.md.
+    pub gossip_validation: crate::net::GossipValidation,
     pub max_connections: u32,
     /// Directed follow-ups a trace may send along its chain of custody.
     pub max_follow_ups: usize,
@@ -101,6 +105,7 @@ impl Default for NodeSettings {
             trace_timeout_secs: 86_400,
             clock_skew_secs: 60,
             max_message_bytes: 64 * 1024,
+            gossip_validation: crate::net::GossipValidation::Strict,
             max_connections: 512,
             max_follow_ups: 4,
             audit_sign_every_secs: 3600,
@@ -142,6 +147,7 @@ impl NodeSettings {
             max_message_bytes: self.message_bytes(),
             max_connections: self.max_connections.max(8),
             request_timeout: Duration::from_secs(10),
+            gossip_validation: self.gossip_validation,
             ..NetConfig::default()
         })
     }

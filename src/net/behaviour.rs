@@ -14,7 +14,7 @@ use libp2p::{
 };
 
 use super::codec::{FrameCodec, PROTOCOL};
-use super::{NetConfig, NetError, TOPIC_ROOT};
+use super::{GossipValidation, NetConfig, NetError, TOPIC_ROOT};
 
 /// A peer may hold at most this many tracenet topics; each State subscribes to
 /// the prefixes its registry holds, far fewer than this.
@@ -136,36 +136,43 @@ pub struct Behaviour {
 }
 
 fn gossipsub_config(cfg: &NetConfig) -> Result<gossipsub::Config, NetError> {
-    gossipsub::ConfigBuilder::default()
-        // Traces are sparse and small: a short heartbeat forms meshes quickly.
-        .heartbeat_interval(Duration::from_millis(500))
+    let mut b = gossipsub::ConfigBuilder::default();
+    // Traces are sparse and small: a short heartbeat forms meshes quickly.
+    b.heartbeat_interval(Duration::from_millis(500))
         .max_transmit_size(max_rpc_bytes(cfg.max_message_bytes))
         .max_control_message_size(MAX_CONTROL_BYTES)
         // go-libp2p and js-libp2p answer an IWANT with every message asked for
         // in one RPC, and this node asks for up to MAX_IHAVE_IDS per heartbeat
         // (the crate's decoder default is 500); the frame limit bounds the bytes.
         .max_publish_messages(MAX_IHAVE_IDS)
+        .validate_messages();
+    match cfg.gossip_validation {
+        GossipValidation::Strict => {
+            b.validation_mode(ValidationMode::Strict);
+        }
         // Every tracenet payload carries its author's own signature, which the
         // node checks before it passes a message on (validate_messages): a
         // trace query its requester's node key, rosters and maker tables the
-        // anchors' keys. gossipsub's envelope signature would be a second
-        // check of the same message, and gossipsub checks it on every copy it
-        // reads, duplicates included (about one per mesh peer), before it
-        // knows the copy is a duplicate. So messages are still published
-        // signed (members of older builds, which validate strictly, accept
-        // them) but not checked here: with `None`, gossipsub drops the
-        // envelope's author and sequence number on receipt, which is why the
-        // message id is over the topic and the data only (gossip_message_id).
-        .validation_mode(ValidationMode::None)
-        .message_id_fn(gossip_message_id)
-        .validate_messages()
-        .build()
+        // anchors' keys. gossipsub's envelope signature is a second check of
+        // the same message, made on every copy read, duplicates included
+        // (about one per mesh peer), before gossipsub knows a copy is a
+        // duplicate. Messages are still published signed; with `None`,
+        // gossipsub drops the envelope's author and sequence number on
+        // receipt, which is why the message id is over the topic and the
+        // data only (gossip_message_id).
+        GossipValidation::Payload => {
+            b.validation_mode(ValidationMode::None)
+                .message_id_fn(gossip_message_id);
+        }
+    }
+    b.build()
         .map_err(|e| NetError::Transport(format!("gossipsub configuration: {e}")))
 }
 
-/// A gossip message's id: SHA-256 over its topic and its data, 32 bytes.
+/// A gossip message's id under `payload` validation: SHA-256 over its topic
+/// and its data, 32 bytes.
 ///
-/// Envelopes are not verified (see gossipsub_config), and gossipsub then
+/// Envelopes are not verified then (see gossipsub_config), and gossipsub
 /// hands the receiver no author and no sequence number at all, so an id
 /// that used them (the crate's default) would differ between the publisher
 /// and every receiver: relays would forward a message back to its publisher,
@@ -175,9 +182,8 @@ fn gossipsub_config(cfg: &NetConfig) -> Result<gossipsub::Config, NetError> {
 /// bytes it already carries. The topic is in it because one trace is
 /// published, same bytes, on each of its topics. The same bytes on the same
 /// topic again within gossipsub's duplicate window (a minute) are one
-/// message: every payload tracenet publishes is signed and dated, and no
-/// node publishes one twice within a minute (a maker table is offered again
-/// every ten).
+/// message: a node publishing bytes another has just published (a maker
+/// table offered by several holders) is told they are on their way.
 fn gossip_message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
     let mut d = ring::digest::Context::new(&ring::digest::SHA256);
     let topic = m.topic.as_str().as_bytes();

@@ -36,6 +36,30 @@ pub struct NetConfig {
     /// Bootstrap peers from configuration, each ending in `/p2p/PEERID`; used
     /// in addition to the roster's addresses for members they name.
     pub bootstrap: Vec<Multiaddr>,
+    /// How gossip envelopes are checked on receipt.
+    pub gossip_validation: GossipValidation,
+}
+
+/// How a node checks the gossipsub envelope around what it reads
+/// (proto-docs/NETWORK.md, "gossipsub validation"). Messages are published
+/// signed either way. Every member of a federation must use the same: a
+/// `payload` node passes messages on without their envelope's author and
+/// sequence number, which a `strict` node refuses (and scores the relay
+/// down for), and the two name messages differently in IHAVE and IWANT.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GossipValidation {
+    /// gossipsub verifies every envelope's signature, on every copy read;
+    /// messages are named by author and sequence number. What every build
+    /// of tracenet does, and the default.
+    #[default]
+    Strict,
+    /// Envelopes are not verified: what they carry is signed by its author
+    /// and checked by the node before it is passed on, once per message.
+    /// Messages are named by SHA-256 of topic and data. About 12% less CPU
+    /// per trace across a federation (proto-docs/NETWORK.md); only when
+    /// every member sets it.
+    Payload,
 }
 
 impl Default for NetConfig {
@@ -47,6 +71,7 @@ impl Default for NetConfig {
             request_timeout: Duration::from_secs(10),
             redial_every: Duration::from_secs(5),
             bootstrap: Vec::new(),
+            gossip_validation: GossipValidation::Strict,
         }
     }
 }
@@ -409,7 +434,13 @@ impl EventLoop {
         let b = self.swarm.behaviour_mut();
         match c {
             Command::Publish { topic, data, reply } => {
-                let r = b.gossipsub.publish(topic.to_gossip(), data).map(|_| ());
+                let r = match b.gossipsub.publish(topic.to_gossip(), data) {
+                    // The same bytes on this topic within the last minute,
+                    // from this node or another (payload validation names
+                    // messages by their bytes): already on their way.
+                    Err(gossipsub::PublishError::Duplicate) => Ok(()),
+                    r => r.map(|_| ()),
+                };
                 if r.is_ok() {
                     self.gossip_out += 1;
                 }
