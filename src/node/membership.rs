@@ -64,16 +64,35 @@ pub enum InstallRosterError {
     Net(#[from] net::NetError),
 }
 
+/// What gossipsub is told of a gossiped roster. Only a roster that is not
+/// one (unreadable, forged, not signed by enough anchors, members that do not
+/// hold) is the fault of the peer that passed it on, and scores it down
+/// (one such message graylists it for about a second). A roster not yet valid
+/// on this node's calendar (its clock, or the relay's, a day apart) and this
+/// node's own store or network failing are not: ignored, not passed on.
+fn roster_verdict(installed: &Result<bool, InstallRosterError>) -> Verdict {
+    match installed {
+        Ok(true) => Verdict::Accept,
+        Ok(false) => Verdict::Ignore,
+        Err(InstallRosterError::Rejected(
+            RosterError::Dates { .. } | RosterError::Read { .. } | RosterError::Write { .. },
+        )) => Verdict::Ignore,
+        Err(InstallRosterError::Store(_) | InstallRosterError::Net(_)) => Verdict::Ignore,
+        Err(InstallRosterError::Unreadable(_) | InstallRosterError::Rejected(_)) => Verdict::Reject,
+    }
+}
+
 impl Node {
     pub(super) async fn on_roster_gossip(&self, id: GossipId, data: Vec<u8>) {
-        let verdict = match self.install_roster(&data, false).await {
-            Ok(true) => Verdict::Accept,
-            Ok(false) => Verdict::Ignore,
-            Err(e) => {
+        let installed = self.install_roster(&data, false).await;
+        let verdict = roster_verdict(&installed);
+        if let Err(e) = &installed {
+            if verdict == Verdict::Reject {
                 tracing::info!(error = %e, "rejected a gossiped roster");
-                Verdict::Reject
+            } else {
+                tracing::warn!(error = %e, "a gossiped roster could not be installed");
             }
-        };
+        }
         let _ = self.inner.net.validate(id, verdict).await;
     }
 
@@ -291,5 +310,33 @@ mod tests {
         );
         m.by_peer.values_mut().for_each(|i| i.bootstrap = true);
         assert_eq!(m.state_of(&key.public_key()), None);
+    }
+}
+
+#[cfg(test)]
+mod verdict_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_roster_that_is_not_one_scores_its_relay_down() {
+        let d = |s: &str| s.parse::<Date>().unwrap();
+        let not_yet = InstallRosterError::Rejected(RosterError::Dates {
+            version: 2,
+            from: d("2026-12-02"),
+            until: d("2027-12-02"),
+            on: d("2026-12-01"),
+        });
+        assert_eq!(roster_verdict(&Err(not_yet)), Verdict::Ignore);
+        let store = InstallRosterError::Store("disk full".into());
+        assert_eq!(roster_verdict(&Err(store)), Verdict::Ignore);
+        let forged = InstallRosterError::Rejected(RosterError::Threshold {
+            found: 0,
+            needed: 1,
+        });
+        assert_eq!(roster_verdict(&Err(forged)), Verdict::Reject);
+        let junk = InstallRosterError::Unreadable("not JSON".into());
+        assert_eq!(roster_verdict(&Err(junk)), Verdict::Reject);
+        assert_eq!(roster_verdict(&Ok(true)), Verdict::Accept);
+        assert_eq!(roster_verdict(&Ok(false)), Verdict::Ignore);
     }
 }
