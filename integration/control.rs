@@ -164,7 +164,7 @@ fn policy_review_alerts_audit_and_canaries() {
     // A hit on a weapon NG holds as stolen raises an alert there.
     let alerts = fed.node("NG").json(&["alerts"]);
     assert!(
-        alerts.to_string().contains("NG-1") && alerts.to_string().contains("KE"),
+        alerts.to_string().contains("NG-1") && alerts.to_string().contains(r#""KE""#),
         "{alerts}"
     );
 

@@ -354,7 +354,7 @@ fn a_node_killed_mid_trace_leaves_the_trace_partial() {
     assert_eq!(t["status"], "partial", "{t:#}");
     let gaps = t["custody"]["gaps"].to_string();
     assert!(
-        gaps.contains("unreachable") && gaps.contains("FR"),
+        gaps.contains("unreachable") && gaps.contains(r#""FR""#),
         "{gaps}"
     );
     let fr = t["asked"]

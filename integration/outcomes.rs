@@ -161,7 +161,7 @@ fn a_waiting_query_survives_a_kill_of_the_requester() {
     assert_eq!(ke.json(&["report"])["traces_answered"], 1);
     assert!(ke.json(&["inbox"]).as_array().unwrap().is_empty());
     let alerts = fed.node("DE").json(&["alerts"]);
-    assert!(alerts.to_string().contains("KE"), "{alerts}");
+    assert!(alerts.to_string().contains(r#""KE""#), "{alerts}");
     // One id for one trace on both sides: the alert names KE's trace id and
     // the digest that both audit logs name.
     assert_eq!(alerts[0]["trace"], id.as_str(), "{alerts}");
