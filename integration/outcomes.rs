@@ -287,3 +287,47 @@ fn a_holder_that_replies_without_an_answer_has_declined() {
         "{gaps}"
     );
 }
+
+/// A wildcard trace matching more of DE's records than an answer may carry
+/// is answered `too_many` with their count, and still tells DE that one of
+/// them, recorded as stolen and sorted past every record an answer could
+/// carry, may have been found.
+#[test]
+fn a_too_many_wildcard_still_raises_the_alert_for_a_stolen_match() {
+    const MADE: &str = r#"{"date":"2010-03-01","kind":"manufactured","holder":"manufacturer"}"#;
+    let records: Vec<String> = (0..20)
+        .map(|i| {
+            let events = if i == 19 { EVENTS } else { MADE };
+            record(
+                &format!("DE-{i:02}"),
+                "Walther",
+                "DE",
+                &format!("WP1042{i:02}"),
+                &[],
+                events,
+            )
+        })
+        .collect();
+    let fed = Federation::start(vec![
+        NodeSpec::member("DE", records),
+        NodeSpec::member("KE", Vec::new()),
+    ]);
+    fed.wait_subscribed("KE", TOPIC, &["DE"]);
+    let t = trace_walther(fed.node("KE"), "WP1042??", &["--wait", "20"]);
+    let de = t["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["state"] == "DE")
+        .unwrap_or_else(|| panic!("no answer from DE: {t:#}"));
+    assert_eq!(de["outcome"]["too_many"]["count"], 20, "{t:#}");
+    let alerts = fed.node("DE").json(&["alerts"]);
+    let alerted: Vec<&str> = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["record_id"].as_str())
+        .collect();
+    assert_eq!(alerted, ["DE-19"], "{alerts:#}");
+    assert_eq!(alerts[0]["requester"], "KE", "{alerts:#}");
+}

@@ -435,7 +435,7 @@ fn answering_pipeline(records_file: &std::path::Path, samples: &[Value]) -> (f64
         let (q, expires) = accept::query(bytes, accept::Via::Gossip, now, &rules, &roster).unwrap();
         guard.remember(ke, q.body().id, expires, now).unwrap();
         let (outcome, found) = answer(&reg, q.body(), &policy).unwrap();
-        hits += !found.is_empty() as usize;
+        hits += (found.matched > 0) as usize;
         let a = TraceAnswer {
             query: q.digest(),
             responder: Party {

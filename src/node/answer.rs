@@ -52,9 +52,6 @@ pub enum Planned {
     Review(ReviewReason),
 }
 
-/// The most matches a fuzzy query is counted up to.
-const COUNT_CAP: usize = 10_000;
-
 /// Reduces a record to what may cross a border: no reference, no note, no id.
 /// Every event is kept: [`fit`] cuts a long life to what an answer carries,
 /// keeping its first and most recent events and saying how many it left out.
@@ -77,16 +74,34 @@ pub fn project(r: &Record) -> RecordProjection {
     }
 }
 
-/// The records matching a query, best first (counted up to a cap).
-pub fn lookup(reg: &Registry, q: &TraceQuery) -> Result<Vec<registry::Candidate>, RegistryError> {
+/// The records matching a query: the best `MAX_CANDIDATES + 1`, decoded
+/// (one more than any answer may carry, so that [`plan`] sees whether there
+/// are too many), how many matched in all, counted from the index keys
+/// without decoding the rest, and those of the rest held as lost or stolen
+/// (found from their stored flags): a wildcard that matches a hundred
+/// thousand records costs a count, not a hundred thousand decodings.
+pub fn lookup(reg: &Registry, q: &TraceQuery) -> Result<registry::Found, RegistryError> {
     let maker = q.marking.manufacturer();
-    reg.find(&FindQuery {
+    reg.find_counted(&FindQuery {
         maker: (!maker.is_empty()).then(|| maker.to_string()),
         country: Some(q.marking.country()),
         factory_code: q.marking.factory_code().map(str::to_string),
         serial: q.marking.serial().to_string(),
-        limit: COUNT_CAP,
+        limit: MAX_CANDIDATES + 1,
     })
+}
+
+/// The records a trace matched that this node holds as lost or stolen: the
+/// ones it raises alerts for. Every match counts, the decoded candidates and,
+/// past them (a wildcard answered `too_many`), those the registry found
+/// diverted from their stored flags: an obliterated serial matching many
+/// records still tells the owner of a stolen one that it may have been found.
+pub fn diverted(found: &registry::Found) -> impl Iterator<Item = &registry::Candidate> {
+    found
+        .candidates
+        .iter()
+        .chain(&found.diverted)
+        .filter(|c| c.record.events.iter().any(|e| e.kind.is_diversion()))
 }
 
 /// The outcome of disclosing `found` at `level`.
@@ -107,19 +122,20 @@ pub fn disclosed(found: &[registry::Candidate], level: Disclosure) -> Outcome {
 }
 
 /// Decides what a query's matches answer, under the node's policy.
-pub fn plan(found: &[registry::Candidate], q: &TraceQuery, p: &AnswerPolicy) -> Planned {
-    if found.is_empty() {
+pub fn plan(found: &registry::Found, q: &TraceQuery, p: &AnswerPolicy) -> Planned {
+    if found.matched == 0 {
         return if p.answer_no_hit {
             Planned::Send(Outcome::NoHit)
         } else {
             Planned::Silent
         };
     }
-    if found.len() > p.max_candidates {
+    if found.matched > p.max_candidates {
         // A wildcard must not be a way to dump a registry: the count only.
-        let count = found.len().min(u32::MAX as usize) as u32;
+        let count = found.matched.min(u32::MAX as usize) as u32;
         return Planned::Send(Outcome::TooMany { count });
     }
+    let found = &found.candidates[..];
     let confidential = found.iter().any(|c| c.record.confidential);
     match p
         .disclosure
@@ -140,7 +156,7 @@ pub fn answer(
     reg: &Registry,
     q: &TraceQuery,
     policy: &AnswerPolicy,
-) -> Result<(Option<Outcome>, Vec<registry::Candidate>), RegistryError> {
+) -> Result<(Option<Outcome>, registry::Found), RegistryError> {
     let found = lookup(reg, q)?;
     let outcome = match plan(&found, q, policy) {
         Planned::Send(o) => Some(o),
@@ -398,6 +414,32 @@ mod tests {
             ..policy
         };
         assert_eq!(answer(&reg, &query("ZZ999"), &silent).unwrap().0, None);
+    }
+
+    /// A wildcard answered `too_many` still gives every match held as lost
+    /// or stolen for alerts, the ones past the decoded candidates included
+    /// (the regression a count-only lookup once made).
+    #[test]
+    fn a_too_many_wildcard_still_finds_the_stolen_matches() {
+        let stolen = |id: &str, serial: &str| {
+            rec(id, serial, false).replace(
+                r#""reference":"REF-CANARY","note":"NOTE-CANARY"}]"#,
+                r#""reference":"REF-CANARY","note":"NOTE-CANARY"},{"date":"2015-05-05","kind":"stolen"}]"#,
+            )
+        };
+        let mut lines: Vec<String> = (0..40)
+            .map(|i| rec(&format!("W{i:02}"), &format!("AB{i:02}0"), false))
+            .collect();
+        lines[2] = stolen("W02", "AB020");
+        lines[33] = stolen("W33", "AB330");
+        assert!(lines[33].contains("stolen"), "{}", lines[33]);
+        let (_d, reg) = registry(&lines);
+        let policy = AnswerPolicy::default();
+        let (o, found) = answer(&reg, &query("AB??0"), &policy).unwrap();
+        assert_eq!(o, Some(Outcome::TooMany { count: 40 }));
+        assert_eq!(found.candidates.len(), MAX_CANDIDATES + 1);
+        let alerted: Vec<&str> = diverted(&found).map(|c| c.record.id.as_str()).collect();
+        assert_eq!(alerted, ["W02", "W33"]);
     }
 }
 

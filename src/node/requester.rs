@@ -278,15 +278,15 @@ impl Node {
                 return None;
             }
         };
-        if found.is_empty() {
+        if found.matched == 0 {
             return None;
         }
-        if found.len() > crate::protocol::MAX_CANDIDATES {
-            let count = found.len().min(u32::MAX as usize) as u32;
+        if found.matched > crate::protocol::MAX_CANDIDATES {
+            let count = found.matched.min(u32::MAX as usize) as u32;
             return Some(Outcome::TooMany { count });
         }
         Some(super::answer::disclosed(
-            &found,
+            &found.candidates,
             super::policy::Disclosure::Full,
         ))
     }

@@ -309,7 +309,7 @@ impl Node {
             tracing::error!(error = %e, "registry lookup failed");
             Refusal::Internal
         })?;
-        self.raise_alerts(b, q.digest(), &found);
+        self.raise_alerts(b, q.digest(), answer::diverted(&found));
         let entry = |rule: &str| NewEntry {
             state: Some(b.requester.state),
             query: Some(q.digest().to_hex()),

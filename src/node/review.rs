@@ -87,11 +87,11 @@ impl Node {
 
     /// Raises an alert when another State's trace matches a record this node
     /// holds as lost or stolen: its owner learns the weapon was found.
-    pub(super) fn raise_alerts(
+    pub(super) fn raise_alerts<'a>(
         &self,
         q: &TraceQuery,
         digest: Digest,
-        found: &[crate::registry::Candidate],
+        found: impl IntoIterator<Item = &'a crate::registry::Candidate>,
     ) {
         let day = unix_now() / 86_400;
         for c in found {
@@ -220,10 +220,16 @@ impl Node {
                         .disclosure
                         .disclosure_for(q.requester.state)
                 });
-                let outcome = if found.is_empty() {
+                // A person may disclose up to what an answer carries, more
+                // than the policy's `max_candidates`; beyond, their count.
+                let outcome = if found.matched == 0 {
                     Outcome::NoHit
+                } else if found.matched > crate::protocol::MAX_CANDIDATES {
+                    Outcome::TooMany {
+                        count: found.matched.min(u32::MAX as usize) as u32,
+                    }
                 } else {
-                    answer::disclosed(&found, level)
+                    answer::disclosed(&found.candidates, level)
                 };
                 let status = inbox::InboxStatus::Approved {
                     at: now,

@@ -58,6 +58,26 @@ enum Scope {
     FactoryCodes(Vec<String>),
 }
 
+/// What [`Registry::find_counted`] found.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The best matches, at most the query's `limit`, decoded.
+    pub candidates: Vec<Candidate>,
+    /// How many records matched in all (at least `candidates.len()`).
+    pub matched: usize,
+    /// The matches past `candidates` that hold a diversion event (lost or
+    /// stolen), decoded, best first, at most [`MAX_DIVERTED_READ`]: the
+    /// records a holder raises alerts for when it answers `too_many`. Found
+    /// from the flags byte of each stored record, without decoding the
+    /// others (a record stored before that byte existed is decoded).
+    pub diverted: Vec<Candidate>,
+}
+
+/// The most records past a find's `limit` decoded to look for diverted
+/// ones: a wildcard matching a hundred thousand records reads their flags,
+/// and decodes at most this many.
+pub const MAX_DIVERTED_READ: usize = 10_000;
+
 /// One matching record found in a prefix.
 struct Hit {
     id: RecordId,
@@ -80,6 +100,15 @@ impl Registry {
     /// `YU`, and `YU` those recorded under its six successors. Within a match
     /// quality and distance, records of the country asked for come first.
     pub fn find(&self, q: &FindQuery) -> Result<Vec<Candidate>, RegistryError> {
+        self.find_counted(q).map(|f| f.candidates)
+    }
+
+    /// [`Registry::find`], also counting every record that matched: the
+    /// first `q.limit` (best first) are decoded and returned; of the rest,
+    /// only those whose stored flags say they hold a diversion event are
+    /// decoded (into `Found::diverted`), the others are counted from their
+    /// keys.
+    pub fn find_counted(&self, q: &FindQuery) -> Result<Found, RegistryError> {
         // A change of maker table moves records: a find waits for it to end.
         let _settled = self.moving.read().unwrap_or_else(|p| p.into_inner());
         let makers = self.makers();
@@ -123,43 +152,86 @@ impl Registry {
                 &b.id,
             ))
         });
-        hits.truncate(q.limit);
-        let mut out = Vec::with_capacity(hits.len());
-        // Only the candidates returned are decoded.
+        let matched = hits.len();
+        let rest = hits.split_off(q.limit.min(hits.len()));
+        let mut candidates = Vec::with_capacity(hits.len());
+        // Only the candidates returned are decoded...
         for h in hits {
             let record = match h.record {
                 Some(r) => r,
                 None => decode_kept(&h.key, &h.value)?,
             };
-            let mut reasons = h.found.reasons;
-            let recorded = record.marking.country();
-            if let Some(asked) = q.country
-                && asked != recorded
-            {
-                let (former, other) = if recorded.is_former() {
-                    (recorded, asked)
-                } else {
-                    (asked, recorded)
-                };
-                reasons.insert(
-                    0,
-                    format!(
-                        "recorded as made in {recorded}, not {asked}: {other} succeeded {former} ({})",
-                        former.former_name().unwrap_or("a former State")
-                    ),
-                );
-            }
-            if let Some(why) = Self::why_in_scope(&makers, &scopes[h.scope].1, q, &record) {
-                reasons.insert(0, why);
-            }
-            out.push(Candidate {
-                quality: h.found.quality,
-                distance: h.found.distance,
-                reasons,
-                record,
-            });
+            candidates.push(Self::candidate(
+                &makers, &scopes, q, h.found, h.scope, record,
+            ));
         }
-        Ok(out)
+        // ...and, of the rest, those the flags say were diverted.
+        let mut diverted = Vec::new();
+        let mut read = 0;
+        for h in rest {
+            if read == MAX_DIVERTED_READ {
+                break;
+            }
+            let record = match h.record {
+                Some(r) => r,
+                None => {
+                    let (_, stored) = split_kept(&h.key, &h.value)?;
+                    if super::stored::diverted(stored) == Some(false) {
+                        continue;
+                    }
+                    read += 1;
+                    decode_kept(&h.key, &h.value)?
+                }
+            };
+            if record.events.iter().any(|e| e.kind.is_diversion()) {
+                diverted.push(Self::candidate(
+                    &makers, &scopes, q, h.found, h.scope, record,
+                ));
+            }
+        }
+        Ok(Found {
+            candidates,
+            matched,
+            diverted,
+        })
+    }
+
+    /// A matching record as a candidate, with why it matched.
+    fn candidate(
+        makers: &MakerTable,
+        scopes: &[(MarkingPrefix, Scope)],
+        q: &FindQuery,
+        found: SerialMatch,
+        scope: usize,
+        record: Record,
+    ) -> Candidate {
+        let mut reasons = found.reasons;
+        let recorded = record.marking.country();
+        if let Some(asked) = q.country
+            && asked != recorded
+        {
+            let (former, other) = if recorded.is_former() {
+                (recorded, asked)
+            } else {
+                (asked, recorded)
+            };
+            reasons.insert(
+                0,
+                format!(
+                    "recorded as made in {recorded}, not {asked}: {other} succeeded {former} ({})",
+                    former.former_name().unwrap_or("a former State")
+                ),
+            );
+        }
+        if let Some(why) = Self::why_in_scope(makers, &scopes[scope].1, q, &record) {
+            reasons.insert(0, why);
+        }
+        Candidate {
+            quality: found.quality,
+            distance: found.distance,
+            reasons,
+            record,
+        }
     }
 
     /// How a record came to be searched, when it is not plain: another

@@ -462,3 +462,66 @@ fn leading_wildcards_find_what_a_full_scan_finds() {
     // A12345, B12345, A-123-45 (separators go), Б12345 and Ж12345.
     assert_eq!(walther(&reg, "?12345").len(), 5);
 }
+
+/// A wildcard matching more records than are asked for decodes only those
+/// returned and, past them, those whose stored flags say lost or stolen: the
+/// rest are counted from their keys. The proof: a record past the limit whose
+/// flags say "not diverted" and whose body is unreadable is counted, not an
+/// error; the stolen ones past the limit are found, written in format 2 or
+/// (by an older tracenet) in format 1.
+#[test]
+fn matches_past_the_limit_are_counted_and_only_the_diverted_decoded() {
+    let (_d, reg) = open_temp();
+    let mut recs: Vec<Record> = (0..30)
+        .map(|i| {
+            rec(
+                &format!("W{i:02}"),
+                "Walther",
+                "DE",
+                &format!("AB0{i:02}"),
+                None,
+            )
+        })
+        .collect();
+    let stolen = Event {
+        kind: crate::model::EventKind::Stolen,
+        ..recs[0].events[0].clone()
+    };
+    for i in [3, 20, 25] {
+        recs[i].events.push(stolen.clone());
+    }
+    let garbled = recs[29].clone();
+    let old_format = recs[25].clone();
+    reg.put_all(recs).unwrap();
+    let kept_at = |r: &Record| {
+        let (_, loc, _) = reg.location(r);
+        keys::kept(&loc, r.id.as_str().as_bytes())
+    };
+    // W29: format 2, flags 0, a body that is not a record.
+    reg.tree
+        .insert(
+            kept_at(&garbled),
+            kept_value("AB029", b"\x02\x00\xff not a record"),
+        )
+        .unwrap();
+    // W25: stolen, stored as format 1 (no flags byte) by an older tracenet.
+    let v = reg.tree.get(kept_at(&old_format)).unwrap().unwrap();
+    let (serial, body) = split_kept(&kept_at(&old_format), &v).unwrap();
+    assert_eq!(body[..2], [2, 1], "format 2, diverted");
+    let v1 = kept_value(serial, &[&[1u8][..], &body[2..]].concat());
+    reg.tree.insert(kept_at(&old_format), v1).unwrap();
+
+    let mut q = query(Some("Walther"), Some("DE"), None, "AB0??");
+    q.limit = 17;
+    let f = reg.find_counted(&q).unwrap();
+    assert_eq!(f.matched, 30);
+    let ids: Vec<&str> = f.candidates.iter().map(|c| c.record.id.as_str()).collect();
+    assert_eq!(ids.len(), 17);
+    assert_eq!((ids[0], ids[16]), ("W00", "W16"));
+    let diverted: Vec<&str> = f.diverted.iter().map(|c| c.record.id.as_str()).collect();
+    assert_eq!(diverted, ["W20", "W25"]);
+    // Asked for all of them, the unreadable one is read and reported.
+    q.limit = 30;
+    let e = reg.find_counted(&q).unwrap_err().to_string();
+    assert!(e.contains("W29"), "{e}");
+}

@@ -28,7 +28,7 @@ use std::sync::{Mutex, RwLock};
 
 use serde::Serialize;
 
-pub use find::{Candidate, FindQuery};
+pub use find::{Candidate, FindQuery, Found};
 pub use import::{
     ImportError, ImportFormat, ImportOptions, ImportSummary, NewMaker, Progress, Rejection, Warning,
 };

@@ -6,6 +6,12 @@
 //! JSON input, so a damaged store yields an error naming the record, never a
 //! record that the JSON import would have refused. The canonical JSON that
 //! `registry export` writes is serialised from the decoded record.
+//!
+//! Format 2 (since issue 16) puts one flags byte before the body: bit 0 says
+//! whether the record holds a diversion event (lost or stolen), so that a
+//! holder counting a broad wildcard's matches finds those it must raise an
+//! alert for without decoding the others ([`diverted`]). Format 1 (no flags
+//! byte) is still read; its records are decoded to learn the same.
 
 use std::borrow::Cow;
 
@@ -17,8 +23,13 @@ use crate::model::{
     Calibre, CountryCode, EventDate, EventKind, HolderCategory, ModelName, WeaponCategory,
 };
 
-/// Version byte at the start of every stored record.
-const FORMAT: u8 = 1;
+/// Version byte at the start of every stored record written now: format 2,
+/// a flags byte before the body.
+const FORMAT: u8 = 2;
+/// The format before the flags byte: read, never written.
+const FORMAT_1: u8 = 1;
+/// Flags bit: the record holds a diversion event (`EventKind::is_diversion`).
+const DIVERTED: u8 = 1;
 /// The largest stored record decoded: 256 events with two 4096-character texts
 /// each fit well below it.
 const MAX_STORED: usize = 12 << 20;
@@ -90,17 +101,41 @@ pub fn encode(rec: &Record) -> Result<Vec<u8>, String> {
             })
             .collect(),
     };
-    let mut out = vec![FORMAT];
+    let flags = if rec.events.iter().any(|e| e.kind.is_diversion()) {
+        DIVERTED
+    } else {
+        0
+    };
+    let mut out = vec![FORMAT, flags];
     out.extend(crate::codec::to_bytes(&stored).map_err(|e| e.to_string())?);
     Ok(out)
 }
 
-/// Rebuilds a record from its stored bytes, validating every field.
-pub fn decode(bytes: &[u8]) -> Result<Record, String> {
-    let (&format, body) = bytes.split_first().ok_or("empty value")?;
-    if format != FORMAT {
-        return Err(format!("unknown stored format {format}"));
+/// Whether the record stored as `bytes` holds a diversion event, read from
+/// its flags without decoding it: `None` for a record in format 1 (decode it
+/// to know) or bytes too short to say (decoding reports them).
+pub fn diverted(bytes: &[u8]) -> Option<bool> {
+    match bytes {
+        [FORMAT, flags, ..] => Some(flags & DIVERTED != 0),
+        _ => None,
     }
+}
+
+/// Rebuilds a record from its stored bytes, validating every field; in
+/// format 2, also that its flags say what its events do.
+pub fn decode(bytes: &[u8]) -> Result<Record, String> {
+    let (&format, rest) = bytes.split_first().ok_or("empty value")?;
+    let (flags, body) = match format {
+        FORMAT => {
+            let (&flags, body) = rest.split_first().ok_or("no flags byte")?;
+            if flags & !DIVERTED != 0 {
+                return Err(format!("unknown flags {flags:#04x}"));
+            }
+            (Some(flags), body)
+        }
+        FORMAT_1 => (None, rest),
+        _ => return Err(format!("unknown stored format {format}")),
+    };
     let s: Stored<'static> =
         crate::codec::from_bytes::<_, MAX_STORED>(body).map_err(|e| e.to_string())?;
     let country = |c: [u8; 2], field: &str| {
@@ -165,6 +200,15 @@ pub fn decode(bytes: &[u8]) -> Result<Record, String> {
     };
     rec.check()
         .map_err(|(field, reason)| format!("{field}: {reason}"))?;
+    if let Some(flags) = flags {
+        let holds = rec.events.iter().any(|e| e.kind.is_diversion());
+        if (flags & DIVERTED != 0) != holds {
+            return Err(format!(
+                "flags say diverted {}, events say {holds}",
+                flags & DIVERTED != 0
+            ));
+        }
+    }
     Ok(rec)
 }
 
@@ -259,6 +303,37 @@ mod tests {
         let cats: Vec<&str> = WeaponCategory::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(cats[..3], ["pistol", "revolver", "rifle"]);
         assert_eq!(cats.last(), Some(&"other"));
+    }
+
+    #[test]
+    fn the_flags_say_whether_a_record_was_diverted_and_format_1_still_reads() {
+        let de = CountryCode::parse("DE").unwrap();
+        let (mut with, mut without) = (0, 0);
+        for rec in synthetic::generate(de, 500, 11) {
+            let holds = rec.events.iter().any(|e| e.kind.is_diversion());
+            let bytes = encode(&rec).unwrap();
+            assert_eq!(diverted(&bytes), Some(holds), "{}", rec.id);
+            if holds {
+                with += 1
+            } else {
+                without += 1
+            }
+            // The same record as an older registry wrote it: no flags byte.
+            let old = [&[FORMAT_1][..], &bytes[2..]].concat();
+            assert_eq!(diverted(&old), None);
+            assert_eq!(decode(&old).unwrap(), rec);
+            // Flags that contradict the events are damage, not a record.
+            let mut lying = bytes.clone();
+            lying[1] ^= DIVERTED;
+            assert!(
+                decode(&lying).unwrap_err().contains("flags say"),
+                "{}",
+                rec.id
+            );
+        }
+        assert!(with > 0 && without > 0, "{with} diverted, {without} not");
+        assert_eq!(diverted(&[]), None);
+        assert_eq!(diverted(&[FORMAT]), None);
     }
 
     #[test]
