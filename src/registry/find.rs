@@ -100,7 +100,9 @@ impl Registry {
     /// `YU`, and `YU` those recorded under its six successors. Within a match
     /// quality and distance, records of the country asked for come first.
     pub fn find(&self, q: &FindQuery) -> Result<Vec<Candidate>, RegistryError> {
-        self.find_counted(q).map(|f| f.candidates)
+        // Nothing past the limit is read: not a record in format 1, not one
+        // flagged lost or stolen (only a holder's alerts need those).
+        self.find_matches(q, false).map(|f| f.candidates)
     }
 
     /// [`Registry::find`], also counting every record that matched: the
@@ -109,6 +111,12 @@ impl Registry {
     /// decoded (into `Found::diverted`), the others are counted from their
     /// keys.
     pub fn find_counted(&self, q: &FindQuery) -> Result<Found, RegistryError> {
+        self.find_matches(q, true)
+    }
+
+    /// The matches of `q`: the best `q.limit` decoded, all counted and, when
+    /// `with_diverted`, the lost or stolen ones past the limit decoded too.
+    fn find_matches(&self, q: &FindQuery, with_diverted: bool) -> Result<Found, RegistryError> {
         // A change of maker table moves records: a find waits for it to end.
         let _settled = self.moving.read().unwrap_or_else(|p| p.into_inner());
         let makers = self.makers();
@@ -169,7 +177,7 @@ impl Registry {
         let mut diverted = Vec::new();
         let mut read = 0;
         for h in rest {
-            if read == MAX_DIVERTED_READ {
+            if !with_diverted || read == MAX_DIVERTED_READ {
                 break;
             }
             let record = match h.record {

@@ -525,3 +525,46 @@ fn matches_past_the_limit_are_counted_and_only_the_diverted_decoded() {
     let e = reg.find_counted(&q).unwrap_err().to_string();
     assert!(e.contains("W29"), "{e}");
 }
+
+/// A plain find (the API's, the CLI's, the console's) decodes only the
+/// records it returns: past its limit, a record in format 1 or one flagged
+/// lost or stolen is not read, and so cannot fail it or slow it down. Only a
+/// holder's `find_counted` reads those, for its alerts.
+#[test]
+fn a_plain_find_reads_nothing_past_its_limit() {
+    let (_d, reg) = open_temp();
+    let recs: Vec<Record> = (0..10)
+        .map(|i| {
+            rec(
+                &format!("P{i:02}"),
+                "Walther",
+                "DE",
+                &format!("CD0{i:02}"),
+                None,
+            )
+        })
+        .collect();
+    reg.put_all(recs.clone()).unwrap();
+    let kept_at = |r: &Record| {
+        let (_, loc, _) = reg.location(r);
+        keys::kept(&loc, r.id.as_str().as_bytes())
+    };
+    // P08 as an older tracenet wrote it (format 1), P09 flagged stolen: both
+    // with a body that is not a record.
+    for (r, bytes) in [
+        (&recs[8], &b"\x01\xff not a record"[..]),
+        (&recs[9], &b"\x02\x01\xff not a record"[..]),
+    ] {
+        let serial = r.marking.normalised_serial();
+        reg.tree
+            .insert(kept_at(r), kept_value(&serial, bytes))
+            .unwrap();
+    }
+    let mut q = query(Some("Walther"), Some("DE"), None, "CD0??");
+    q.limit = 5;
+    let ids: Vec<String> = found(&reg, &q).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, ["P00", "P01", "P02", "P03", "P04"]);
+    // A holder's lookup reads them (and reports the damage).
+    let e = reg.find_counted(&q).unwrap_err().to_string();
+    assert!(e.contains("P08"), "{e}");
+}
