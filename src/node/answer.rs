@@ -91,6 +91,21 @@ pub fn lookup(reg: &Registry, q: &TraceQuery) -> Result<registry::Found, Registr
     })
 }
 
+/// The largest count a `too_many` answer gives: more matches read as this
+/// many. A wildcard like `?*` then tells a requester no more about the size
+/// of a maker's records here than "at least 10,000" (what holders said
+/// before matches were counted without decoding, when they read at most
+/// this many).
+pub const COUNT_CAP: usize = 10_000;
+
+/// The `too_many` answer for `matched` records, its count capped at
+/// [`COUNT_CAP`].
+pub fn too_many(matched: usize) -> Outcome {
+    Outcome::TooMany {
+        count: matched.min(COUNT_CAP) as u32,
+    }
+}
+
 /// The records a trace matched that this node holds as lost or stolen: the
 /// ones it raises alerts for. Every match counts, the decoded candidates and,
 /// past them (a wildcard answered `too_many`), those the registry found
@@ -132,8 +147,7 @@ pub fn plan(found: &registry::Found, q: &TraceQuery, p: &AnswerPolicy) -> Planne
     }
     if found.matched > p.max_candidates {
         // A wildcard must not be a way to dump a registry: the count only.
-        let count = found.matched.min(u32::MAX as usize) as u32;
-        return Planned::Send(Outcome::TooMany { count });
+        return Planned::Send(too_many(found.matched));
     }
     let found = &found.candidates[..];
     let confidential = found.iter().any(|c| c.record.confidential);
@@ -440,6 +454,13 @@ mod tests {
         assert_eq!(found.candidates.len(), MAX_CANDIDATES + 1);
         let alerted: Vec<&str> = diverted(&found).map(|c| c.record.id.as_str()).collect();
         assert_eq!(alerted, ["W02", "W33"]);
+    }
+
+    #[test]
+    fn a_too_many_count_is_capped() {
+        assert_eq!(too_many(17), Outcome::TooMany { count: 17 });
+        assert_eq!(too_many(COUNT_CAP), Outcome::TooMany { count: 10_000 });
+        assert_eq!(too_many(250_000), Outcome::TooMany { count: 10_000 });
     }
 }
 

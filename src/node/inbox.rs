@@ -190,8 +190,16 @@ impl Inbox {
             .count())
     }
 
+    /// Stores an alert, flushed. Keyed by time, record and requesting State:
+    /// two States tracing one stolen weapon in the same second are two alerts.
     pub fn raise(&self, alert: &Alert) -> Result<(), InboxError> {
-        let key = [alert.at.to_be_bytes().as_slice(), alert.record.as_bytes()].concat();
+        let key = [
+            alert.at.to_be_bytes().as_slice(),
+            alert.record.as_bytes(),
+            &[0],
+            alert.requester.as_bytes().as_slice(),
+        ]
+        .concat();
         self.alerts.insert(key, enc("alert", alert)?)?;
         self.alerts.flush()?;
         Ok(())
@@ -207,5 +215,41 @@ impl Inbox {
             );
         }
         Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CountryCode;
+
+    /// Two States tracing one stolen weapon in the same second are two
+    /// alerts (the key once held only the time and the record, and the
+    /// second overwrote the first).
+    #[test]
+    fn alerts_of_two_requesters_in_one_second_are_both_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::open_db(&dir.path().join("db"), &Default::default()).unwrap();
+        let inbox = Inbox::open(&db).unwrap();
+        let alert = |requester: &str| Alert {
+            at: 1_764_000_000,
+            requester: CountryCode::parse(requester).unwrap(),
+            record: "DE-19".into(),
+            marking: Marking::new("Walther", CountryCode::parse("DE").unwrap(), "WP104219")
+                .unwrap(),
+            kind: EventKind::Stolen,
+            date: EventDate::parse("2018-05-02").unwrap(),
+            trace: None,
+            digest: None,
+        };
+        inbox.raise(&alert("KE")).unwrap();
+        inbox.raise(&alert("NG")).unwrap();
+        let who: Vec<String> = inbox
+            .alerts()
+            .unwrap()
+            .iter()
+            .map(|a| a.requester.to_string())
+            .collect();
+        assert_eq!(who, ["KE", "NG"]);
     }
 }

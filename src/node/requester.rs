@@ -282,8 +282,7 @@ impl Node {
             return None;
         }
         if found.matched > crate::protocol::MAX_CANDIDATES {
-            let count = found.matched.min(u32::MAX as usize) as u32;
-            return Some(Outcome::TooMany { count });
+            return Some(super::answer::too_many(found.matched));
         }
         Some(super::answer::disclosed(
             &found.candidates,

@@ -225,9 +225,7 @@ impl Node {
                 let outcome = if found.matched == 0 {
                     Outcome::NoHit
                 } else if found.matched > crate::protocol::MAX_CANDIDATES {
-                    Outcome::TooMany {
-                        count: found.matched.min(u32::MAX as usize) as u32,
-                    }
+                    answer::too_many(found.matched)
                 } else {
                     answer::disclosed(&found.candidates, level)
                 };

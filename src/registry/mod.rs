@@ -43,7 +43,7 @@ use crate::model::{CountryCode, Date, EventKind, WeaponCategory};
 use countries::CountriesHeld;
 use variant_heads::VariantHeads;
 
-/// Key layout of the registry tree (layout 2); the first byte says what a key is.
+/// Key layout of the registry tree (layouts 2 and 3); the first byte says what a key is.
 mod keys {
     use super::*;
 
@@ -281,7 +281,11 @@ pub struct Registry {
 const BATCH: usize = 128;
 /// How many records an import hands to `put_all` at a time.
 pub(crate) const CHUNK: usize = 2048;
-const LAYOUT: u8 = 2;
+/// The registry's storage layout. 3: the keys of layout 2, with stored
+/// records of format 2 (a flags byte; `stored`), which a tracenet of layout 2
+/// cannot read: the number tells it to refuse the registry whole, with
+/// `RegistryError::Layout`, instead of failing on every such record.
+const LAYOUT: u8 = 3;
 /// Bumped whenever the registry's own index changes within a layout, so
 /// that a registry indexed before re-indexes at its next open. 1: variant
 /// keys (`v`) and factory-code counters (`f`).
@@ -362,6 +366,11 @@ impl Registry {
         };
         match reg.tree.get(keys::LAYOUT)?.as_deref() {
             Some([LAYOUT]) => {}
+            // Layout 2 is layout 3 without format-2 records, which are
+            // written from now on; its format-1 records stay readable.
+            Some([2]) => {
+                reg.tree.insert(keys::LAYOUT, &[LAYOUT][..])?;
+            }
             // Layout 1 wrote no layout key.
             None | Some([1]) => {
                 let set_aside = reg.migrate_v1()?;

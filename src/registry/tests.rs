@@ -649,6 +649,30 @@ fn readers_see_every_record_once_while_an_import_moves_and_splits() {
     assert_eq!(reg.records().count() as u64, reg.len().unwrap());
 }
 
+/// A registry of layout 2 (format-1 records) opens in layout 3, its records
+/// as they were: the number changes so that a tracenet of layout 2 refuses a
+/// registry that may hold format-2 records instead of failing on each.
+#[test]
+fn a_layout_2_registry_moves_to_layout_3_and_keeps_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let rec = record("A1", "Walther", "DE", "BP0746");
+    {
+        let db = open_db(&path).unwrap();
+        let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+        reg.put_all(vec![rec.clone()]).unwrap();
+        reg.tree.insert(keys::LAYOUT, &[2u8][..]).unwrap();
+        db.flush().unwrap();
+    }
+    let db = open_db(&path).unwrap();
+    let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+    assert_eq!(
+        reg.tree.get(keys::LAYOUT).unwrap().as_deref(),
+        Some(&[3u8][..])
+    );
+    assert_eq!(reg.get(&rec.id).unwrap(), Some(rec));
+}
+
 #[test]
 fn a_store_from_a_newer_layout_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
