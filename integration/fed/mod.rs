@@ -96,6 +96,19 @@ pub struct Federation {
 
 static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The log filter nodes are started with: `info,tracenet=debug` (tests read
+/// tracenet's debug lines from `node.log`) unless [`log_as_deployed`] was
+/// called.
+static AS_DEPLOYED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Starts every node from now on with no `RUST_LOG`, so at its built-in
+/// default (`info`, gossipsub and Kademlia at `warn`): what benchmarks
+/// measure, a node as it runs in service, not one writing a debug line per
+/// message.
+pub fn log_as_deployed() {
+    AS_DEPLOYED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 impl Drop for Federation {
     fn drop(&mut self) {
         for n in &mut self.nodes {
@@ -261,7 +274,13 @@ impl Federation {
         let n = &mut self.nodes[i];
         let _ = std::fs::remove_file(n.dir.join("api.addr"));
         let log = std::fs::File::create(n.dir.join("node.log")).unwrap();
-        let child = Command::new(bin())
+        let mut cmd = Command::new(bin());
+        if AS_DEPLOYED.load(std::sync::atomic::Ordering::Relaxed) {
+            cmd.env_remove("RUST_LOG");
+        } else {
+            cmd.env("RUST_LOG", "info,tracenet=debug");
+        }
+        let child = cmd
             .args([
                 "--data-dir",
                 n.dir.to_str().unwrap(),
@@ -270,7 +289,6 @@ impl Federation {
                 "--log-format",
                 "json",
             ])
-            .env("RUST_LOG", "info,tracenet=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -89,6 +89,20 @@ fn main() {
     let n_states = env_u64("TRACENET_BENCH_STATES", 10) as usize;
     let per_state = env_u64("TRACENET_BENCH_RECORDS", 100_000);
     let n_traces = env_u64("TRACENET_BENCH_TRACES", 200) as usize;
+    // Nodes log as deployed (info), unless TRACENET_BENCH_LOG=debug asks
+    // for the tests' debug lines (what every run before 2026-12-01 paid).
+    let debug_log = std::env::var("TRACENET_BENCH_LOG").is_ok_and(|v| v == "debug");
+    if !debug_log {
+        fed::log_as_deployed();
+    }
+    println!(
+        "node logging: {}",
+        if debug_log {
+            "info,tracenet=debug (as the tests)"
+        } else {
+            "as deployed (info)"
+        }
+    );
     // TRACENET_BENCH_GOSSIP=payload: every State with gossip_validation =
     // "payload" (proto-docs/NETWORK.md); else the default, strict.
     let payload = std::env::var("TRACENET_BENCH_GOSSIP").is_ok_and(|v| v == "payload");
@@ -192,6 +206,7 @@ fn main() {
         .collect();
     let federation_cpu = || pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
     let federation_cpu0 = federation_cpu();
+    let lo0 = loopback();
     let mut rtt = Vec::new();
     let mut holders = Vec::new();
     for s in samples.iter().take(n_traces) {
@@ -204,6 +219,7 @@ fn main() {
     }
     let requester_cpu = cpu_secs(requester_pid) - requester_cpu0;
     let all_cpu = federation_cpu() - federation_cpu0;
+    let lo1 = loopback();
     let gossip_after = gossip_in_total(&fed);
     let per_trace = (gossip_after - gossip_before) as f64 / rtt.len() as f64;
     let mean_holders = holders.iter().sum::<f64>() / holders.len() as f64;
@@ -221,7 +237,9 @@ fn main() {
     // The same round trip on plain rust-libp2p, same transport and sizes,
     // no tracenet logic, measured now, in this run.
     let holders_n = mean_holders.round().max(1.0) as usize;
+    let plain_lo0 = loopback();
     let plain = baseline::run(holders_n, n_traces.min(200), 420, 520);
+    let plain_lo1 = loopback();
     let (p50, p99) = (pct(&mut rtt.clone(), 0.5), pct(&mut rtt.clone(), 0.99));
     println!(
         "  plain rust-libp2p, {holders_n} holders (gossip + request-response, signed and verified, in one process): p50 {:.1} ms, p99 {:.1} ms over {} traces",
@@ -241,6 +259,21 @@ fn main() {
         1e3 * (all_cpu - requester_cpu) / (rtt.len() as f64 * (pids.len().max(2) - 1) as f64),
         plain.cpu_ms_per_trace,
         fed_ms / plain.cpu_ms_per_trace.max(1e-9)
+    );
+    // Every byte between the nodes crosses the loopback interface: its
+    // counters over the timed traces count what the federation sends,
+    // duplicates included (the machine's other loopback traffic too: run it
+    // on a quiet machine). Plain libp2p's include its 20 untimed traces.
+    let per = |a: (u64, u64), b: (u64, u64), n: usize| {
+        (
+            (b.0 - a.0) as f64 / n as f64,
+            (b.1 - a.1) as f64 / n as f64 / 1024.0,
+        )
+    };
+    let (pk, kib) = per(lo0, lo1, rtt.len());
+    let (ppk, pkib) = per(plain_lo0, plain_lo1, plain.traces + 20);
+    println!(
+        "  loopback packets per trace: {pk:.0} ({kib:.1} KiB); plain rust-libp2p: {ppk:.0} ({pkib:.1} KiB)"
     );
     let mut posted = POSTED.with(|p| p.borrow().clone());
     println!(
@@ -449,4 +482,19 @@ fn answering_pipeline(records_file: &std::path::Path, samples: &[Value]) -> (f64
         std::hint::black_box(responder.sign(a).unwrap());
     }
     (queries.len() as f64 / start.elapsed().as_secs_f64(), hits)
+}
+
+/// Packets and bytes received on the loopback interface since boot
+/// (`/proc/net/dev`); zeros where it cannot be read.
+fn loopback() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/net/dev").unwrap_or_default();
+    text.lines()
+        .find_map(|l| {
+            let rest = l.trim_start().strip_prefix("lo:")?;
+            let mut f = rest.split_whitespace().map(|x| x.parse::<u64>().ok());
+            let bytes = f.next()??;
+            let packets = f.next()??;
+            Some((packets, bytes))
+        })
+        .unwrap_or((0, 0))
 }

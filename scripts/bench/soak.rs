@@ -124,6 +124,8 @@ fn main() {
     let in_flight = env_u64("TRACENET_BENCH_SOAK_IN_FLIGHT", 32) as usize;
     let ttl = env_u64("TRACENET_BENCH_SOAK_TTL", 60) as u32;
     let every = Duration::from_secs(env_u64("TRACENET_BENCH_SOAK_EVERY", 30));
+    // The holder logs as deployed (info), not the tests' debug lines.
+    fed::log_as_deployed();
     let held: Vec<String> = (0..HELD)
         .map(|i| {
             record(
