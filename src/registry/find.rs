@@ -68,8 +68,8 @@ pub struct Found {
     /// The matches past `candidates` that hold a diversion event (lost or
     /// stolen), decoded, best first, at most [`MAX_DIVERTED_READ`]: the
     /// records a holder raises alerts for when it answers `too_many`. Found
-    /// from the flags byte of each stored record, without decoding the
-    /// others (a record stored before that byte existed is decoded).
+    /// from the header of each stored record, without decoding the
+    /// others (a record stored before the header existed is decoded).
     pub diverted: Vec<Candidate>,
 }
 
@@ -85,7 +85,7 @@ struct Hit {
     key: sled::IVec,
     value: sled::IVec,
     scope: usize,
-    /// Decoded already (to check its factory code).
+    /// Decoded already (a format-1 record, to read its factory code).
     record: Option<Record>,
 }
 
@@ -133,13 +133,19 @@ impl Registry {
             self.search_prefix(p, &serial, i, &mut hits)?;
             if let Scope::FactoryCodes(codes) = scope {
                 let mut kept = Vec::with_capacity(hits.len() - from);
+                let marked = |c: Option<&str>| c.is_some_and(|c| codes.iter().any(|x| x == c));
                 for mut h in hits.drain(from..) {
+                    // The code from the stored header; a format-1 record is
+                    // decoded to read it.
+                    let (_, stored) = split_kept(&h.key, &h.value)?;
+                    if let Some(head) = super::stored::header(stored) {
+                        if marked(head.factory_code) {
+                            kept.push(h);
+                        }
+                        continue;
+                    }
                     let rec = decode_kept(&h.key, &h.value)?;
-                    if rec
-                        .marking
-                        .factory_code()
-                        .is_some_and(|c| codes.iter().any(|x| x == c))
-                    {
+                    if marked(rec.marking.factory_code()) {
                         h.record = Some(rec);
                         kept.push(h);
                     }
@@ -184,7 +190,7 @@ impl Registry {
                 Some(r) => r,
                 None => {
                     let (_, stored) = split_kept(&h.key, &h.value)?;
-                    if super::stored::diverted(stored) == Some(false) {
+                    if super::stored::header(stored).is_some_and(|h| !h.diverted) {
                         continue;
                     }
                     read += 1;

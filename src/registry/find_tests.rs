@@ -497,18 +497,18 @@ fn matches_past_the_limit_are_counted_and_only_the_diverted_decoded() {
         let (_, loc, _) = reg.location(r);
         keys::kept(&loc, r.id.as_str().as_bytes())
     };
-    // W29: format 2, flags 0, a body that is not a record.
+    // W29: format 2, flags 0, no factory code, a body that is not a record.
     reg.tree
         .insert(
             kept_at(&garbled),
-            kept_value("AB029", b"\x02\x00\xff not a record"),
+            kept_value("AB029", b"\x02\x00\x00\xff not a record"),
         )
         .unwrap();
-    // W25: stolen, stored as format 1 (no flags byte) by an older tracenet.
+    // W25: stolen, stored as format 1 (no header) by an older tracenet.
     let v = reg.tree.get(kept_at(&old_format)).unwrap().unwrap();
     let (serial, body) = split_kept(&kept_at(&old_format), &v).unwrap();
-    assert_eq!(body[..2], [2, 1], "format 2, diverted");
-    let v1 = kept_value(serial, &[&[1u8][..], &body[2..]].concat());
+    assert_eq!(body[..3], [2, 1, 0], "format 2, diverted, no factory code");
+    let v1 = kept_value(serial, &[&[1u8][..], &body[3..]].concat());
     reg.tree.insert(kept_at(&old_format), v1).unwrap();
 
     let mut q = query(Some("Walther"), Some("DE"), None, "AB0??");
@@ -553,7 +553,7 @@ fn a_plain_find_reads_nothing_past_its_limit() {
     // with a body that is not a record.
     for (r, bytes) in [
         (&recs[8], &b"\x01\xff not a record"[..]),
-        (&recs[9], &b"\x02\x01\xff not a record"[..]),
+        (&recs[9], &b"\x02\x01\x00\xff not a record"[..]),
     ] {
         let serial = r.marking.normalised_serial();
         reg.tree
@@ -567,4 +567,55 @@ fn a_plain_find_reads_nothing_past_its_limit() {
     // A holder's lookup reads them (and reports the damage).
     let e = reg.find_counted(&q).unwrap_err().to_string();
     assert!(e.contains("P08"), "{e}");
+}
+
+/// A search by factory code keeps the records marked with it by reading
+/// their stored header, not by decoding them: in a prefix held under another
+/// maker, records past the limit (one marked with the code, one not) whose
+/// bodies are unreadable are counted or passed over, never read.
+#[test]
+fn a_factory_code_search_reads_codes_from_the_headers() {
+    let (_d, reg) = open_temp();
+    let recs: Vec<Record> = (0..30)
+        .map(|i| {
+            let code = (i % 2 == 1 || i == 28).then_some("9386");
+            rec(
+                &format!("N{i:02}"),
+                "Norinco",
+                "CN",
+                &format!("AB0{i:02}"),
+                if i == 28 { None } else { code },
+            )
+        })
+        .collect();
+    let (marked, unmarked) = (recs[29].clone(), recs[28].clone());
+    reg.put_all(recs).unwrap();
+    let kept_at = |r: &Record| {
+        let (_, loc, _) = reg.location(r);
+        keys::kept(&loc, r.id.as_str().as_bytes())
+    };
+    reg.tree
+        .insert(
+            kept_at(&marked),
+            kept_value("AB029", b"\x02\x00\x049386\xff not a record"),
+        )
+        .unwrap();
+    reg.tree
+        .insert(
+            kept_at(&unmarked),
+            kept_value("AB028", b"\x02\x00\x00\xff not a record"),
+        )
+        .unwrap();
+    let mut q = query(None, Some("CN"), Some("9386"), "AB0??");
+    q.limit = 10;
+    let f = reg.find_counted(&q).unwrap();
+    // N01, N03, ..., N29: fifteen marked 9386.
+    assert_eq!(f.matched, 15);
+    let ids: Vec<&str> = f.candidates.iter().map(|c| c.record.id.as_str()).collect();
+    assert_eq!(ids.len(), 10);
+    assert!(
+        ids.iter()
+            .all(|id| id[1..].parse::<u32>().unwrap() % 2 == 1),
+        "{ids:?}"
+    );
 }

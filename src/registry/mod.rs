@@ -282,7 +282,7 @@ const BATCH: usize = 128;
 /// How many records an import hands to `put_all` at a time.
 pub(crate) const CHUNK: usize = 2048;
 /// The registry's storage layout. 3: the keys of layout 2, with stored
-/// records of format 2 (a flags byte; `stored`), which a tracenet of layout 2
+/// records of format 2 (a header; `stored`), which a tracenet of layout 2
 /// cannot read: the number tells it to refuse the registry whole, with
 /// `RegistryError::Layout`, instead of failing on every such record.
 const LAYOUT: u8 = 3;

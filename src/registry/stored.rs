@@ -7,11 +7,13 @@
 //! record that the JSON import would have refused. The canonical JSON that
 //! `registry export` writes is serialised from the decoded record.
 //!
-//! Format 2 (since issue 16) puts one flags byte before the body: bit 0 says
-//! whether the record holds a diversion event (lost or stolen), so that a
+//! Format 2 (since issue 16) puts a short header before the body: a flags
+//! byte (bit 0: the record holds a diversion event, lost or stolen) and the
+//! record's factory code (a length byte, then its UTF-8; 0 for none). A
 //! holder counting a broad wildcard's matches finds those it must raise an
-//! alert for without decoding the others ([`diverted`]). Format 1 (no flags
-//! byte) is still read; its records are decoded to learn the same.
+//! alert for, and a search by factory code keeps the records marked with
+//! it, without decoding the others ([`header`]). Format 1 (no header) is
+//! still read; its records are decoded to learn the same.
 
 use std::borrow::Cow;
 
@@ -24,9 +26,9 @@ use crate::model::{
 };
 
 /// Version byte at the start of every stored record written now: format 2,
-/// a flags byte before the body.
+/// a header (flags, factory code) before the body.
 const FORMAT: u8 = 2;
-/// The format before the flags byte: read, never written.
+/// The format before the header: read, never written.
 const FORMAT_1: u8 = 1;
 /// Flags bit: the record holds a diversion event (`EventKind::is_diversion`).
 const DIVERTED: u8 = 1;
@@ -106,35 +108,63 @@ pub fn encode(rec: &Record) -> Result<Vec<u8>, String> {
     } else {
         0
     };
-    let mut out = vec![FORMAT, flags];
+    let code = m.factory_code().unwrap_or("");
+    let n =
+        u8::try_from(code.len()).map_err(|_| format!("factory code of {} bytes", code.len()))?;
+    let mut out = vec![FORMAT, flags, n];
+    out.extend_from_slice(code.as_bytes());
     out.extend(crate::codec::to_bytes(&stored).map_err(|e| e.to_string())?);
     Ok(out)
 }
 
-/// Whether the record stored as `bytes` holds a diversion event, read from
-/// its flags without decoding it: `None` for a record in format 1 (decode it
-/// to know) or bytes too short to say (decoding reports them).
-pub fn diverted(bytes: &[u8]) -> Option<bool> {
-    match bytes {
-        [FORMAT, flags, ..] => Some(flags & DIVERTED != 0),
-        _ => None,
+/// What a format-2 record says of itself before its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The record holds a diversion event (lost or stolen).
+    pub diverted: bool,
+    /// Its factory code, as in its marking.
+    pub factory_code: Option<&'a str>,
+}
+
+/// The header of the record stored as `bytes`, read without decoding it:
+/// `None` for a record in format 1 (decode it to know) or a header that does
+/// not parse (decoding reports it).
+pub fn header(bytes: &[u8]) -> Option<Header<'_>> {
+    split_header(bytes).ok().flatten().map(|(h, _)| h)
+}
+
+/// A format-2 record's header and body; `None` for format 1.
+fn split_header(bytes: &[u8]) -> Result<Option<(Header<'_>, &[u8])>, String> {
+    let (&format, rest) = bytes.split_first().ok_or("empty value")?;
+    match format {
+        FORMAT => {}
+        FORMAT_1 => return Ok(None),
+        _ => return Err(format!("unknown stored format {format}")),
     }
+    let [flags, n, rest @ ..] = rest else {
+        return Err("header cut short".into());
+    };
+    if flags & !DIVERTED != 0 {
+        return Err(format!("unknown flags {flags:#04x}"));
+    }
+    let n = *n as usize;
+    let code = rest.get(..n).ok_or("header cut short")?;
+    let code = std::str::from_utf8(code).map_err(|e| format!("header factory code: {e}"))?;
+    Ok(Some((
+        Header {
+            diverted: flags & DIVERTED != 0,
+            factory_code: (n > 0).then_some(code),
+        },
+        &rest[n..],
+    )))
 }
 
 /// Rebuilds a record from its stored bytes, validating every field; in
-/// format 2, also that its flags say what its events do.
+/// format 2, also that its header says what its events and marking do.
 pub fn decode(bytes: &[u8]) -> Result<Record, String> {
-    let (&format, rest) = bytes.split_first().ok_or("empty value")?;
-    let (flags, body) = match format {
-        FORMAT => {
-            let (&flags, body) = rest.split_first().ok_or("no flags byte")?;
-            if flags & !DIVERTED != 0 {
-                return Err(format!("unknown flags {flags:#04x}"));
-            }
-            (Some(flags), body)
-        }
-        FORMAT_1 => (None, rest),
-        _ => return Err(format!("unknown stored format {format}")),
+    let (head, body) = match split_header(bytes)? {
+        Some((h, body)) => (Some(h), body),
+        None => (None, &bytes[1..]),
     };
     let s: Stored<'static> =
         crate::codec::from_bytes::<_, MAX_STORED>(body).map_err(|e| e.to_string())?;
@@ -200,12 +230,19 @@ pub fn decode(bytes: &[u8]) -> Result<Record, String> {
     };
     rec.check()
         .map_err(|(field, reason)| format!("{field}: {reason}"))?;
-    if let Some(flags) = flags {
+    if let Some(h) = head {
         let holds = rec.events.iter().any(|e| e.kind.is_diversion());
-        if (flags & DIVERTED != 0) != holds {
+        if h.diverted != holds {
             return Err(format!(
                 "flags say diverted {}, events say {holds}",
-                flags & DIVERTED != 0
+                h.diverted
+            ));
+        }
+        if h.factory_code != rec.marking.factory_code() {
+            return Err(format!(
+                "header says factory code {:?}, marking says {:?}",
+                h.factory_code,
+                rec.marking.factory_code()
             ));
         }
     }
@@ -312,15 +349,18 @@ mod tests {
         for rec in synthetic::generate(de, 500, 11) {
             let holds = rec.events.iter().any(|e| e.kind.is_diversion());
             let bytes = encode(&rec).unwrap();
-            assert_eq!(diverted(&bytes), Some(holds), "{}", rec.id);
+            let h = header(&bytes).unwrap();
+            assert_eq!(h.diverted, holds, "{}", rec.id);
+            assert_eq!(h.factory_code, rec.marking.factory_code(), "{}", rec.id);
             if holds {
                 with += 1
             } else {
                 without += 1
             }
-            // The same record as an older registry wrote it: no flags byte.
-            let old = [&[FORMAT_1][..], &bytes[2..]].concat();
-            assert_eq!(diverted(&old), None);
+            // The same record as an older registry wrote it: no header.
+            let body_at = 3 + h.factory_code.map_or(0, str::len);
+            let old = [&[FORMAT_1][..], &bytes[body_at..]].concat();
+            assert_eq!(header(&old), None);
             assert_eq!(decode(&old).unwrap(), rec);
             // Flags that contradict the events are damage, not a record.
             let mut lying = bytes.clone();
@@ -332,8 +372,31 @@ mod tests {
             );
         }
         assert!(with > 0 && without > 0, "{with} diverted, {without} not");
-        assert_eq!(diverted(&[]), None);
-        assert_eq!(diverted(&[FORMAT]), None);
+        assert_eq!(header(&[]), None);
+        assert_eq!(header(&[FORMAT]), None);
+        assert_eq!(header(&[FORMAT, 0, 5, b'6']), None);
+        assert!(
+            decode(&[FORMAT, 0, 5, b'6'])
+                .unwrap_err()
+                .contains("cut short")
+        );
+    }
+
+    /// A search by factory code reads the code from the header: it must be
+    /// the marking's, and a header naming another is damage.
+    #[test]
+    fn the_header_carries_the_factory_code() {
+        let rec: Record = serde_json::from_str(r#"{"id":"RU-1","marking":{"manufacturer":"Izhmash","country":"RU","serial":"123456","factory_code":"△66"},"category":"rifle","events":[{"date":"1988-03-14","kind":"manufactured"}]}"#).unwrap();
+        let bytes = encode(&rec).unwrap();
+        let h = header(&bytes).unwrap();
+        assert_eq!(h.factory_code, rec.marking.factory_code());
+        assert!(h.factory_code.is_some());
+        assert!(!h.diverted);
+        let at = 3 + h.factory_code.unwrap().len() - 1;
+        let mut other = bytes.clone();
+        other[at] = if other[at] == b'7' { b'8' } else { b'7' };
+        let e = decode(&other).unwrap_err();
+        assert!(e.contains("factory code"), "{e}");
     }
 
     #[test]
