@@ -207,6 +207,7 @@ fn main() {
     let federation_cpu = || pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
     let federation_cpu0 = federation_cpu();
     let lo0 = loopback();
+    let cs0 = context_switches();
     let mut rtt = Vec::new();
     let mut holders = Vec::new();
     for s in samples.iter().take(n_traces) {
@@ -220,6 +221,7 @@ fn main() {
     let requester_cpu = cpu_secs(requester_pid) - requester_cpu0;
     let all_cpu = federation_cpu() - federation_cpu0;
     let lo1 = loopback();
+    let cs1 = context_switches();
     let gossip_after = gossip_in_total(&fed);
     let per_trace = (gossip_after - gossip_before) as f64 / rtt.len() as f64;
     let mean_holders = holders.iter().sum::<f64>() / holders.len() as f64;
@@ -238,8 +240,10 @@ fn main() {
     // no tracenet logic, measured now, in this run.
     let holders_n = mean_holders.round().max(1.0) as usize;
     let plain_lo0 = loopback();
+    let plain_cs0 = context_switches();
     let plain = baseline::run(holders_n, n_traces.min(200), 420, 520);
     let plain_lo1 = loopback();
+    let plain_cs1 = context_switches();
     let (p50, p99) = (pct(&mut rtt.clone(), 0.5), pct(&mut rtt.clone(), 0.99));
     println!(
         "  plain rust-libp2p, {holders_n} holders (gossip + request-response, signed and verified, in one process): p50 {:.1} ms, p99 {:.1} ms over {} traces",
@@ -274,6 +278,12 @@ fn main() {
     let (ppk, pkib) = per(plain_lo0, plain_lo1, plain.traces + 20);
     println!(
         "  loopback packets per trace: {pk:.0} ({kib:.1} KiB); plain rust-libp2p: {ppk:.0} ({pkib:.1} KiB)"
+    );
+    // Thread hand-offs: the machine's context switches over the same spans.
+    println!(
+        "  context switches per trace (whole machine): {:.0}; plain rust-libp2p: {:.0}",
+        (cs1 - cs0) as f64 / rtt.len() as f64,
+        (plain_cs1 - plain_cs0) as f64 / (plain.traces + 20) as f64
     );
     let mut posted = POSTED.with(|p| p.borrow().clone());
     println!(
@@ -497,4 +507,14 @@ fn loopback() -> (u64, u64) {
             Some((packets, bytes))
         })
         .unwrap_or((0, 0))
+}
+
+/// Context switches on the whole machine since boot (`ctxt` in
+/// `/proc/stat`); 0 where it cannot be read.
+fn context_switches() -> u64 {
+    std::fs::read_to_string("/proc/stat")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("ctxt ")?.trim().parse().ok())
+        .unwrap_or(0)
 }
