@@ -463,3 +463,115 @@ fn a_retry_reaches_a_state_that_missed_the_trace() {
         common::stderr(&o)
     );
 }
+
+/// A federation larger than `node.peer_connections`: each node keeps a few
+/// links (ring neighbours and hashed chords), not one to every member, and a
+/// trace still reaches the holders the roster declares for its prefix: one
+/// not linked to the requester is dialled by the query itself (issue 16,
+/// bounded connections). Without it, the holder was marked "offline when
+/// the trace was sent" and its record was missing from the answer.
+#[test]
+fn with_links_bounded_a_trace_dials_the_declared_holders_it_is_not_linked_to() {
+    const STATES: [&str; 10] = ["DE", "NG", "FR", "AT", "KE", "GH", "SN", "CI", "ML", "BF"];
+    let specs: Vec<NodeSpec> = STATES
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let records = match *s {
+                "DE" => vec![record(
+                    "DE-1",
+                    "Walther",
+                    "DE",
+                    "BP0746",
+                    &[("NG", 2009)],
+                    EXPORTED,
+                )],
+                "NG" => vec![record(
+                    "NG-1",
+                    "Carl Walther",
+                    "DE",
+                    "BP-0746",
+                    &[("NG", 2009)],
+                    IMPORTED,
+                )],
+                _ => vec![record(
+                    &format!("{s}-1"),
+                    "Glock",
+                    "AT",
+                    &format!("GL{i:04}"),
+                    &[],
+                    OTHER,
+                )],
+            };
+            NodeSpec {
+                state: s,
+                bootstrap: false,
+                records,
+                in_roster: true,
+                node_config: "peer_connections = 4",
+                prefixes: if matches!(*s, "DE" | "NG") {
+                    &["DE/CARLWALTHER"]
+                } else {
+                    &[]
+                },
+                oprf_key_listed: true,
+            }
+        })
+        .collect();
+    // Started once each node holds the links its roster plans (fed::start).
+    let fed = Federation::start(specs);
+    let de = fed.node("DE");
+    let links = |n: &FedNode| -> (Vec<String>, Vec<String>) {
+        let st = n.json(&["status"]);
+        assert_eq!(st["net"]["links_bounded"], true, "{st:#}");
+        let list = |k: &str| {
+            st["net"][k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        (list("kept"), list("connected"))
+    };
+    let mut total = 0;
+    for n in &fed.nodes {
+        let (kept, _) = links(n);
+        assert!(kept.len() < STATES.len() - 1, "{}: {kept:?}", n.state);
+        total += kept.len();
+    }
+    assert!(total < STATES.len() * (STATES.len() - 1), "a full mesh");
+    // A requester that keeps no link to DE, and is not connected to it.
+    let ke = fed
+        .nodes
+        .iter()
+        .filter(|n| !matches!(n.state, "DE" | "NG"))
+        .find(|n| {
+            let (kept, connected) = links(n);
+            !kept.contains(&de.peer_id) && !connected.contains(&de.peer_id)
+        })
+        .unwrap_or_else(|| {
+            let all: Vec<_> = fed.nodes.iter().map(|n| (n.state, links(n))).collect();
+            panic!("no node is not linked to DE ({}): {all:#?}", de.peer_id)
+        });
+    let t = trace(ke, "BP0746", &["--import", "NG:2009"]);
+    assert_eq!(t["status"], "answered", "{t:#}");
+    assert_eq!(
+        answers_by_state(&t),
+        vec![
+            ("DE".to_string(), "hit".to_string()),
+            ("NG".to_string(), "hit".to_string())
+        ],
+        "{t:#}"
+    );
+    let asked_de = t["asked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["state"] == "DE")
+        .unwrap();
+    assert!(asked_de["unreachable"].is_null(), "{asked_de:#}");
+    // The link the query opened stays until it has been idle a minute.
+    let (_, connected) = links(ke);
+    assert!(connected.contains(&de.peer_id), "{connected:?}");
+}

@@ -161,6 +161,12 @@ pub const RANGES: &[(&str, u64, u64, &str)] = &[
         "bytes: a signed answer must fit",
     ),
     ("node.max_connections", 8, 65_536, "connections"),
+    (
+        "node.peer_connections",
+        crate::net::links::MIN_KEEP as u64,
+        65_536,
+        "members",
+    ),
     ("node.max_follow_ups", 0, 64, "States per trace"),
     ("node.audit_sign_every_secs", 1, 7 * 86_400, "seconds"),
 ];
@@ -304,6 +310,7 @@ impl Config {
             ("node.clock_skew_secs", n.clock_skew_secs),
             ("node.max_message_bytes", u(n.max_message_bytes)),
             ("node.max_connections", u64::from(n.max_connections)),
+            ("node.peer_connections", u64::from(n.peer_connections)),
             ("node.max_follow_ups", u(n.max_follow_ups)),
             ("node.audit_sign_every_secs", n.audit_sign_every_secs),
         ]

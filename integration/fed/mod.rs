@@ -118,12 +118,43 @@ impl Drop for Federation {
     }
 }
 
-/// A free TCP port on 127.0.0.1, chosen by the OS.
+/// A free TCP port on 127.0.0.1 below the ephemeral range, from a random
+/// start: a port the OS picks from the ephemeral range can be taken by a
+/// node's outgoing connection before the node it was meant for listens on it
+/// (seen with ten nodes dialling each other as they start).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let range =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let low: u16 = range
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32_768);
+    let base = low.saturating_sub(12_000).max(1_024);
+    let span = low - base;
+    if NEXT.load(Ordering::Relaxed) == 0 {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+            ^ std::process::id().wrapping_mul(2_654_435_761);
+        let _ = NEXT.compare_exchange(
+            0,
+            (seed % u32::from(span)) as u16 + 1,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+    for _ in 0..span {
+        let off = NEXT.fetch_add(1, Ordering::Relaxed) % span;
+        let p = base + off;
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port below the ephemeral range ({base}..{low})")
 }
 
 /// Polls `f` until it returns `Some`, or panics after `timeout` with `what`.
@@ -249,19 +280,31 @@ impl Federation {
                 continue;
             }
             wait_for(
-                &format!("{} to connect to every member", n.state),
+                &format!("{} to connect to every member it keeps a link to", n.state),
                 Duration::from_secs(30),
                 || {
                     let st = n.json(&["status"]);
-                    let connected: Vec<&str> = st["net"]["connected"]
-                        .as_array()?
-                        .iter()
-                        .filter_map(|v| v.as_str())
-                        .collect();
-                    members
+                    let list = |k: &str| -> Option<Vec<String>> {
+                        Some(
+                            st["net"][k]
+                                .as_array()?
+                                .iter()
+                                .filter_map(|v| v.as_str().map(str::to_string))
+                                .collect(),
+                        )
+                    };
+                    let connected = list("connected")?;
+                    // With node.peer_connections below the federation's
+                    // size, the links the roster plans; else every member.
+                    let wanted = if st["net"]["links_bounded"] == true {
+                        list("kept")?
+                    } else {
+                        members.clone()
+                    };
+                    wanted
                         .iter()
                         .filter(|p| **p != n.peer_id)
-                        .all(|p| connected.contains(&p.as_str()))
+                        .all(|p| connected.contains(p))
                         .then_some(())
                 },
             );
@@ -296,10 +339,21 @@ impl Federation {
             .expect("start tracenet node");
         n.child = Some(child);
         let dir = n.dir.clone();
+        let state = n.state;
+        let child = n.child.as_mut().expect("just started");
         wait_for(
-            &format!("{} control API", n.state),
+            &format!("{state} control API"),
             Duration::from_secs(30),
             || {
+                // A node that stopped (a port taken, a bad config) says why.
+                if let Ok(Some(code)) = child.try_wait() {
+                    let log = std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                    panic!(
+                        "{state} stopped ({code}) before its control API answered; its log ends:\n{}",
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    );
+                }
                 let o = crate::common::run(&dir, &["--json", "status"]);
                 o.status.success().then_some(())
             },
@@ -515,9 +569,12 @@ impl Peer {
         let addr = format!("/ip4/127.0.0.1/tcp/{}", target.port)
             .parse()
             .unwrap();
-        net.set_members(std::collections::HashMap::from([(target_id, vec![addr])]))
-            .await
-            .unwrap();
+        net.set_members(
+            std::collections::HashMap::from([(target_id, vec![addr])]),
+            Default::default(),
+        )
+        .await
+        .unwrap();
         for _ in 0..300 {
             let st = net.status().await.unwrap();
             if st.connected.contains(&target.peer_id) {

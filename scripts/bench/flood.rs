@@ -200,7 +200,9 @@ impl Flooder {
             .parse()
             .unwrap();
         let members = HashMap::from([(target_id, vec![addr])]);
-        net.set_members(members.clone()).await.unwrap();
+        net.set_members(members.clone(), Default::default())
+            .await
+            .unwrap();
         let f = Flooder {
             net,
             target: target_id,
@@ -223,7 +225,10 @@ impl Flooder {
     /// Dials the target again at once (a hostile member does not wait for
     /// the five-second redial).
     async fn redial(&self) {
-        let _ = self.net.set_members(self.members.clone()).await;
+        let _ = self
+            .net
+            .set_members(self.members.clone(), Default::default())
+            .await;
     }
 }
 

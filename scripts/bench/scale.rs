@@ -9,7 +9,9 @@
 //! Run with `scripts/bench-scale.sh` (release). Sizes from
 //! TRACENET_BENCH_SCALE (default `10,50,200`); traces per measure from
 //! TRACENET_BENCH_TRACES (default 50); idle window TRACENET_BENCH_IDLE_SECS
-//! (default 20).
+//! (default 20); every node's `node.peer_connections` from
+//! TRACENET_BENCH_PEER_CONNECTIONS (default tracenet's, 48: a full mesh up to
+//! 49 States, links bounded above; 256 for a full mesh at 200).
 
 mod baseline;
 #[path = "../../integration/common/mod.rs"]
@@ -30,6 +32,15 @@ use tracenet::roster::{Member, Role, RosterBody, RosterFile};
 
 /// Set in a host process: the file listing the data directories it runs.
 const HOST_ENV: &str = "TRACENET_BENCH_HOST";
+
+/// `node.peer_connections` for every node: TRACENET_BENCH_PEER_CONNECTIONS,
+/// default tracenet's own (set it above the size for a full mesh).
+fn peer_connections() -> u64 {
+    env_u64(
+        "TRACENET_BENCH_PEER_CONNECTIONS",
+        tracenet::net::DEFAULT_PEER_CONNECTIONS as u64,
+    )
+}
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -139,17 +150,25 @@ fn prepare(n: usize, traces: usize) -> Prepared {
         dirs.push(dir);
     }
     let today = Date::today();
+    // The holders declare their prefixes, as a regional organisation's
+    // roster does: with links bounded, a requester reaches the holders it
+    // keeps no link to through the roster, not through their subscriptions.
     let members = codes
         .iter()
         .zip(&keys)
         .zip(&ports)
         .zip(&oprf_keys)
-        .map(|(((s, k), p), o)| Member {
+        .enumerate()
+        .map(|(i, (((s, k), p), o))| Member {
             state: CountryCode::parse(s).unwrap(),
             name: format!("Test State {s}"),
             key: tracenet::identity::parse_key(k).unwrap(),
             role: Role::Member,
-            prefixes: Vec::new(),
+            prefixes: [(i < 5, "DE/CARLWALTHER"), (i < 50, "IT/BERETTA")]
+                .iter()
+                .filter(|(holds, _)| *holds)
+                .map(|(_, x)| x.parse().unwrap())
+                .collect(),
             addresses: vec![format!("/ip4/127.0.0.1/tcp/{p}")],
             oprf_key: Some(*o),
         })
@@ -172,7 +191,8 @@ fn prepare(n: usize, traces: usize) -> Prepared {
             .unwrap();
         write!(
             cfg,
-            "\n[node]\nrole = \"member\"\nlisten = [\"/ip4/127.0.0.1/tcp/{port}\"]\napi_listen = \"127.0.0.1:0\"\nqueries_per_minute = 1000000\nfuzzy_queries_per_minute = 1000000\ntrace_timeout_secs = 30\n\n[trust]\nanchors = [\"{}\"]\nthreshold = 1\n",
+            "\n[node]\nrole = \"member\"\nlisten = [\"/ip4/127.0.0.1/tcp/{port}\"]\napi_listen = \"127.0.0.1:0\"\nqueries_per_minute = 1000000\nfuzzy_queries_per_minute = 1000000\ntrace_timeout_secs = 30\npeer_connections = {}\n\n[trust]\nanchors = [\"{}\"]\nthreshold = 1\n",
+            peer_connections(),
             anchor.public_key().to_base64()
         )
         .unwrap();
@@ -350,26 +370,56 @@ fn one_size(n: usize) {
         );
     }
     let t1 = Instant::now();
-    // Every node connected to every other member (the mesh is full today).
+    // Every node connected to the members it keeps links to: all of them
+    // in a federation within node.peer_connections, else the planned ones.
+    let mut kept = Vec::new();
+    let mut bounded = false;
     for (i, d) in p.dirs.iter().enumerate() {
-        fed::wait_for(
-            &format!("node {i} of {n} to connect to every member"),
+        let k = fed::wait_for(
+            &format!("node {i} of {n} to connect to the members it keeps links to"),
             Duration::from_secs(60 + 2 * n as u64),
             || {
                 let st = status(d)?;
-                let c = st["net"]["connected"].as_array()?.len();
-                (c + 1 >= n).then_some(())
+                let list = |k: &str| -> Option<Vec<String>> {
+                    Some(
+                        st["net"][k]
+                            .as_array()?
+                            .iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect(),
+                    )
+                };
+                let connected = list("connected")?;
+                let b = st["net"]["links_bounded"] == true;
+                let want = if b { list("kept")?.len() } else { n - 1 };
+                let ok = if b {
+                    list("kept")?.iter().all(|p| connected.contains(p))
+                } else {
+                    connected.len() + 1 >= n
+                };
+                ok.then_some((want, b))
             },
         );
+        kept.push(k.0);
+        bounded |= k.1;
     }
     let connected_in = t1.elapsed();
     eprintln!("  connected");
+    kept.sort_unstable();
     println!(
-        "\n{n} States in {} host process(es): prepared in {:.1} s, every node connected to all {} others in {:.1} s",
+        "\n{n} States in {} host process(es), node.peer_connections = {}: prepared in {:.1} s, every node connected to {} in {:.1} s (links per node: min {}, median {}, max {})",
         hosts.len(),
+        peer_connections(),
         prepared.as_secs_f64(),
-        n - 1,
-        connected_in.as_secs_f64()
+        if bounded {
+            "the members it keeps links to"
+        } else {
+            "every other member"
+        },
+        connected_in.as_secs_f64(),
+        kept[0],
+        kept[kept.len() / 2],
+        kept[kept.len() - 1]
     );
     let _ = &p.peers;
 

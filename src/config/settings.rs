@@ -68,6 +68,10 @@ pub struct NodeSettings {
     /// member of the federation must set it): proto-docs/NETWORK.md.
     pub gossip_validation: crate::net::GossipValidation,
     pub max_connections: u32,
+    /// About how many members the node keeps a connection to when the roster
+    /// lists more (proto-docs/NETWORK.md, "Links kept"); the others are
+    /// dialled when a trace asks them.
+    pub peer_connections: u32,
     /// Directed follow-ups a trace may send along its chain of custody.
     pub max_follow_ups: usize,
     /// How often the node signs its audit head (and always at shutdown).
@@ -107,6 +111,7 @@ impl Default for NodeSettings {
             max_message_bytes: 64 * 1024,
             gossip_validation: crate::net::GossipValidation::Strict,
             max_connections: 512,
+            peer_connections: crate::net::DEFAULT_PEER_CONNECTIONS as u32,
             max_follow_ups: 4,
             audit_sign_every_secs: 3600,
             console: true,
@@ -146,6 +151,7 @@ impl NodeSettings {
             bootstrap,
             max_message_bytes: self.message_bytes(),
             max_connections: self.max_connections.max(8),
+            peer_connections: (self.peer_connections as usize).max(crate::net::links::MIN_KEEP),
             request_timeout: Duration::from_secs(10),
             gossip_validation: self.gossip_validation,
             ..NetConfig::default()

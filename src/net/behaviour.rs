@@ -262,10 +262,16 @@ pub fn build_swarm(
         .with_behaviour(
             |key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
                 let peer_id = key.public().to_peer_id();
+                let mut kad_cfg = kad::Config::new(libp2p::StreamProtocol::new("/tracenet/kad/1"));
+                // The event loop bootstraps only while members lack an
+                // address, backing off (net::EventLoop::dial_missing_members);
+                // Kademlia's own bootstrap every 5 minutes would walk the
+                // federation and dial members outside the links kept.
+                kad_cfg.set_periodic_bootstrap_interval(None);
                 let mut kad = kad::Behaviour::with_config(
                     peer_id,
                     kad::store::MemoryStore::new(peer_id),
-                    kad::Config::new(libp2p::StreamProtocol::new("/tracenet/kad/1")),
+                    kad_cfg,
                 );
                 // Without server mode, Kademlia answers nothing on loopback or behind
                 // a private address, where it cannot confirm it is reachable.

@@ -4,6 +4,7 @@
 
 mod behaviour;
 mod codec;
+pub mod links;
 mod port;
 mod topic;
 mod watch;
@@ -38,6 +39,9 @@ pub struct NetConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// How gossip envelopes are checked on receipt.
     pub gossip_validation: GossipValidation,
+    /// About how many members a node keeps a connection to once the roster
+    /// lists more (`node.peer_connections`; [`links`]).
+    pub peer_connections: usize,
 }
 
 /// How a node checks the gossipsub envelope around what it reads
@@ -72,9 +76,15 @@ impl Default for NetConfig {
             redial_every: Duration::from_secs(5),
             bootstrap: Vec::new(),
             gossip_validation: GossipValidation::Strict,
+            peer_connections: DEFAULT_PEER_CONNECTIONS,
         }
     }
 }
+
+/// `node.peer_connections` by default: a federation of up to 49 members is a
+/// full mesh (measured cheap: 0.1% idle CPU a node at 50 States); a larger
+/// one keeps about 48 links a node.
+pub const DEFAULT_PEER_CONNECTIONS: usize = 48;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -172,6 +182,12 @@ pub struct NetStatus {
     /// Connected peers whose gossip score is below the graylist threshold: their
     /// gossip is ignored until the score recovers.
     pub peers_graylisted: usize,
+    /// The members this node keeps a connection to (every other member in a
+    /// federation within `node.peer_connections`; [`links`]).
+    pub kept: Vec<String>,
+    /// Whether the federation is larger than that: holders not kept are
+    /// dialled when a trace asks them.
+    pub links_bounded: bool,
 }
 
 enum Command {
@@ -194,7 +210,10 @@ enum Command {
         verdict: Verdict,
     },
     SetTopics(BTreeSet<Topic>),
-    SetMembers(HashMap<PeerId, Vec<Multiaddr>>),
+    SetMembers {
+        members: HashMap<PeerId, Vec<Multiaddr>>,
+        bootstrap: HashSet<PeerId>,
+    },
     Disconnect(PeerId),
     Status(oneshot::Sender<NetStatus>),
     Subscribers {
@@ -258,12 +277,14 @@ impl NetHandle {
     }
 
     /// Replaces the set of peers allowed to hold a connection (the roster), with
-    /// their known addresses. Peers no longer in it are disconnected at once.
+    /// their known addresses, and which of them are bootstrap peers. Peers no
+    /// longer in it are disconnected at once.
     pub async fn set_members(
         &self,
         members: HashMap<PeerId, Vec<Multiaddr>>,
+        bootstrap: HashSet<PeerId>,
     ) -> Result<(), NetError> {
-        self.send(Command::SetMembers(members)).await
+        self.send(Command::SetMembers { members, bootstrap }).await
     }
 
     pub async fn disconnect(&self, peer: PeerId) -> Result<(), NetError> {
@@ -343,10 +364,16 @@ pub fn spawn(
         subscriptions_told: HashMap::new(),
         last_bootstrap: None,
         bootstrap_backoff: BOOTSTRAP_FIRST,
+        links: links::Links::default(),
+        last_request: HashMap::new(),
+        kad_needed: true,
     };
     tokio::spawn(event_loop.run());
     Ok((NetHandle { tx, peer_id }, events))
 }
+
+/// Where the reply to a request sent goes.
+type ReplyTo = oneshot::Sender<Result<Vec<u8>, NetError>>;
 
 struct EventLoop {
     swarm: Swarm<Behaviour>,
@@ -355,8 +382,9 @@ struct EventLoop {
     events: mpsc::Sender<NetEvent>,
     members: HashMap<PeerId, Vec<Multiaddr>>,
     topics: BTreeSet<Topic>,
-    pending_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, NetError>>>,
-    inbound: HashMap<InboundId, ResponseChannel<Vec<u8>>>,
+    /// Requests sent, with the peer asked and where its reply goes.
+    pending_requests: HashMap<OutboundRequestId, (PeerId, ReplyTo)>,
+    inbound: HashMap<InboundId, (PeerId, ResponseChannel<Vec<u8>>)>,
     next_inbound: u64,
     gossip_in: u64,
     gossip_out: u64,
@@ -375,6 +403,13 @@ struct EventLoop {
     /// before the next one (doubling while members stay without an address).
     last_bootstrap: Option<std::time::Instant>,
     bootstrap_backoff: Duration,
+    /// The links kept (`node.peer_connections`), planned from the roster.
+    links: links::Links,
+    /// When a request last went either way on each peer's link: links
+    /// opened on demand are pruned after [`links::LINK_IDLE`] without one.
+    last_request: HashMap<PeerId, std::time::Instant>,
+    /// Whether Kademlia runs: a full mesh, or some member without an address.
+    kad_needed: bool,
 }
 
 /// The first wait between two Kademlia bootstraps, and the longest.
@@ -397,6 +432,7 @@ impl EventLoop {
                 },
                 _ = redial.tick() => {
                     self.dial_missing_members();
+                    self.prune_idle_links();
                     self.log_graylisted();
                 }
             }
@@ -452,11 +488,28 @@ impl EventLoop {
                 }));
             }
             Command::Request { peer, data, reply } => {
+                // Dials the peer if it is not linked (a holder outside the
+                // links kept): request-response asks the behaviours for its
+                // addresses, Kademlia's from the roster among them.
+                // Dialled with the roster's addresses: Kademlia knows only
+                // the links kept, and with them bounded often no one.
+                if !self.swarm.is_connected(&peer)
+                    && let Some(addrs) = self.members.get(&peer).filter(|a| !a.is_empty())
+                {
+                    let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                        .addresses(addrs.clone())
+                        .build();
+                    if let Err(e) = self.swarm.dial(opts) {
+                        tracing::debug!(%peer, error = %e, "dial for a request not started");
+                    }
+                }
+                let b = self.swarm.behaviour_mut();
                 let id = b.rr.send_request(&peer, data);
-                self.pending_requests.insert(id, reply);
+                self.pending_requests.insert(id, (peer, reply));
+                self.last_request.insert(peer, std::time::Instant::now());
             }
             Command::Respond { id, data } => {
-                if let Some(ch) = self.inbound.remove(&id) {
+                if let Some((_, ch)) = self.inbound.remove(&id) {
                     // Fails only if the requester went away; nothing to do then.
                     let _ = b.rr.send_response(ch, data);
                 }
@@ -471,7 +524,7 @@ impl EventLoop {
                     .report_message_validation_result(&id.id, &id.source, acceptance);
             }
             Command::SetTopics(topics) => self.set_topics(topics),
-            Command::SetMembers(members) => self.set_members(members),
+            Command::SetMembers { members, bootstrap } => self.set_members(members, bootstrap),
             Command::Disconnect(peer) => {
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
@@ -521,7 +574,11 @@ impl EventLoop {
         self.topics = topics;
     }
 
-    fn set_members(&mut self, mut members: HashMap<PeerId, Vec<Multiaddr>>) {
+    fn set_members(
+        &mut self,
+        mut members: HashMap<PeerId, Vec<Multiaddr>>,
+        mut bootstrap: HashSet<PeerId>,
+    ) {
         let me = *self.swarm.local_peer_id();
         for addr in &self.cfg.bootstrap {
             let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() else {
@@ -529,7 +586,19 @@ impl EventLoop {
             };
             if let Some(addrs) = members.get_mut(&peer) {
                 addrs.push(addr.clone());
+                bootstrap.insert(peer);
             }
+        }
+        self.last_request.retain(|p, _| members.contains_key(p));
+        let ids: Vec<PeerId> = members.keys().copied().collect();
+        self.links = links::plan(&me, &ids, &bootstrap, self.cfg.peer_connections);
+        if self.links.bounded {
+            tracing::info!(
+                members = ids.len(),
+                kept = self.links.len(),
+                peer_connections = self.cfg.peer_connections,
+                "the roster lists more members than node.peer_connections: links kept to some, the others dialled when a trace asks them"
+            );
         }
         let old: HashSet<PeerId> = self.members.keys().copied().collect();
         let b = self.swarm.behaviour_mut();
@@ -538,11 +607,32 @@ impl EventLoop {
             b.allow.disallow_peer(*gone);
             b.kad.remove_peer(gone);
         }
+        // Kademlia finds members the roster lists without an address. With
+        // links bounded its lookups would dial the members it learns of,
+        // linking them all; so there it runs only while some member lacks an
+        // address, and is told of the links kept alone. Otherwise it answers
+        // nothing (client mode: no member adds this node to its routing
+        // table) and knows no one: every address comes from the roster.
+        let kad_needed = !self.links.bounded
+            || members
+                .iter()
+                .any(|(p, a)| *p != me && a.is_empty() && !bootstrap.contains(p));
+        self.kad_needed = kad_needed;
+        let b = self.swarm.behaviour_mut();
+        b.kad.set_mode(Some(if kad_needed {
+            libp2p::kad::Mode::Server
+        } else {
+            libp2p::kad::Mode::Client
+        }));
         for (peer, addrs) in &members {
             if *peer == me {
                 continue;
             }
             b.allow.allow_peer(*peer);
+            if !kad_needed || !self.links.keeps(peer) {
+                b.kad.remove_peer(peer);
+                continue;
+            }
             for a in addrs {
                 b.kad.add_address(peer, a.clone());
             }
@@ -561,10 +651,9 @@ impl EventLoop {
         // minute, then backing off to once an hour while they stay unknown:
         // a bootstrap every redial was most of an idle node's CPU in a large
         // federation (issue 16).
-        let unknown = self
-            .members
-            .iter()
-            .any(|(p, a)| *p != me && a.is_empty() && !self.swarm.is_connected(p));
+        let unknown = self.members.iter().any(|(p, a)| {
+            *p != me && a.is_empty() && self.links.dial.contains(p) && !self.swarm.is_connected(p)
+        });
         let now = std::time::Instant::now();
         let due = self
             .last_bootstrap
@@ -581,7 +670,12 @@ impl EventLoop {
         let missing: Vec<(PeerId, Vec<Multiaddr>)> = self
             .members
             .iter()
-            .filter(|(p, a)| **p != me && !a.is_empty() && !self.swarm.is_connected(p))
+            .filter(|(p, a)| {
+                **p != me
+                    && !a.is_empty()
+                    && self.links.dial.contains(p)
+                    && !self.swarm.is_connected(p)
+            })
             .map(|(p, a)| (*p, a.clone()))
             .collect();
         for (peer, addrs) in missing {
@@ -591,6 +685,33 @@ impl EventLoop {
             if let Err(e) = self.swarm.dial(opts) {
                 tracing::debug!(%peer, error = %e, "dial not started");
             }
+        }
+    }
+
+    /// Closes links neither end keeps (opened on demand for a query or an
+    /// answer) once no request has crossed them for [`links::LINK_IDLE`]
+    /// and none is in flight.
+    fn prune_idle_links(&mut self) {
+        if !self.links.bounded {
+            return;
+        }
+        let busy: HashSet<PeerId> = self
+            .pending_requests
+            .values()
+            .map(|(p, _)| *p)
+            .chain(self.inbound.values().map(|(p, _)| *p))
+            .collect();
+        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        let idle = self.links.idle(
+            &connected,
+            &busy,
+            &self.last_request,
+            std::time::Instant::now(),
+        );
+        for p in idle {
+            tracing::debug!(peer = %p, "link opened on demand closed: idle");
+            self.last_request.remove(&p);
+            let _ = self.swarm.disconnect_peer_id(p);
         }
     }
 
@@ -646,6 +767,17 @@ impl EventLoop {
             gossip_out: self.gossip_out,
             connections_refused: self.refusals.counts(),
             peers_graylisted: self.graylisted().len(),
+            kept: {
+                let mut k: Vec<String> = self
+                    .links
+                    .dial
+                    .union(&self.links.accept)
+                    .map(|p| p.to_string())
+                    .collect();
+                k.sort();
+                k
+            },
+            links_bounded: self.links.bounded,
         }
     }
 
@@ -668,7 +800,13 @@ impl EventLoop {
                 ..
             } => {
                 self.subscriptions_told.remove(&peer_id);
-                self.emit(NetEvent::PeerDown(peer_id));
+                // A link opened on demand closing (pruned by either end) says
+                // nothing of the peer: the next request dials it again.
+                if self.links.bounded && !self.links.keeps(&peer_id) {
+                    tracing::debug!(peer = %peer_id, "link opened on demand closed");
+                } else {
+                    self.emit(NetEvent::PeerDown(peer_id));
+                }
             }
             // A behaviour refused the peer (the allow list, the limits): counted
             // and logged here, as libp2p reports it nowhere else.
@@ -713,7 +851,7 @@ impl EventLoop {
                 peer,
                 addresses,
                 ..
-            })) if self.members.contains_key(&peer) && !self.swarm.is_connected(&peer) => {
+            })) if self.links.dial.contains(&peer) && !self.swarm.is_connected(&peer) => {
                 let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
                     .addresses(addresses.into_vec())
                     .build();
@@ -722,7 +860,7 @@ impl EventLoop {
             // Only members' self-reported addresses are worth remembering.
             SwarmEvent::Behaviour(BehaviourEvent::Identify(
                 libp2p::identify::Event::Received { peer_id, info, .. },
-            )) if self.members.contains_key(&peer_id) => {
+            )) if self.kad_needed && self.links.keeps(&peer_id) => {
                 for a in info.listen_addrs.into_iter().take(8) {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, a);
                 }
@@ -779,7 +917,8 @@ impl EventLoop {
                 } => {
                     let id = InboundId(self.next_inbound);
                     self.next_inbound += 1;
-                    self.inbound.insert(id, channel);
+                    self.inbound.insert(id, (peer, channel));
+                    self.last_request.insert(peer, std::time::Instant::now());
                     if !self.emit(NetEvent::Request {
                         id,
                         peer,
@@ -793,7 +932,7 @@ impl EventLoop {
                     request_id,
                     response,
                 } => {
-                    if let Some(reply) = self.pending_requests.remove(&request_id) {
+                    if let Some((_, reply)) = self.pending_requests.remove(&request_id) {
                         let _ = reply.send(Ok(response));
                     }
                 }
@@ -804,7 +943,7 @@ impl EventLoop {
                 error,
                 ..
             } => {
-                if let Some(reply) = self.pending_requests.remove(&request_id) {
+                if let Some((_, reply)) = self.pending_requests.remove(&request_id) {
                     let _ = reply.send(Err(NetError::Request {
                         peer,
                         reason: error.to_string(),
@@ -813,7 +952,7 @@ impl EventLoop {
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, %error, "inbound request failed");
-                self.inbound.retain(|_, ch| ch.is_open());
+                self.inbound.retain(|_, (_, ch)| ch.is_open());
             }
             request_response::Event::ResponseSent { .. } => {}
         }

@@ -43,8 +43,10 @@ async fn a_member_whose_gossip_is_rejected_shows_as_graylisted() {
         (b.local_peer_id(), vec![b_addr]),
     ]
     .into();
-    a.set_members(members.clone()).await.unwrap();
-    b.set_members(members).await.unwrap();
+    a.set_members(members.clone(), Default::default())
+        .await
+        .unwrap();
+    b.set_members(members, Default::default()).await.unwrap();
     let topic = Topic::Roster;
     a.set_topics([topic.clone()].into()).await.unwrap();
     b.set_topics([topic.clone()].into()).await.unwrap();

@@ -378,8 +378,9 @@ impl Node {
 
     /// The maintenance timer's catch-up for events that were missed or
     /// dropped: remembers every subscription gossipsub knows of now, and
-    /// delivers, as [`Node::deliver_waiting`], to every connected peer, in
-    /// one pass over the pending traces.
+    /// delivers, as [`Node::deliver_waiting`], to every connected peer (to
+    /// every peer, dialling it, when links are bounded), in one pass over
+    /// the pending traces.
     pub(super) async fn deliver_to_connected(&self) {
         let Ok(st) = self.inner.net.status().await else {
             return;
@@ -404,7 +405,13 @@ impl Node {
         })
         .await
         .unwrap_or_default();
-        for (peer, ids) in due.into_iter().filter(|(p, _)| connected.contains(p)) {
+        // With links bounded, a holder back online does not necessarily link
+        // to this node: it is dialled here, once a minute, until the deadline.
+        let on_demand = self.links_bounded();
+        for (peer, ids) in due
+            .into_iter()
+            .filter(|(p, _)| on_demand || connected.contains(p))
+        {
             let node = self.clone();
             self.spawn(async move { node.deliver(peer, ids).await });
         }

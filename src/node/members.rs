@@ -3,7 +3,7 @@
 //! Also the roster versions behind the current one, by which stored answers
 //! are judged ([`PastRosters`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -117,6 +117,15 @@ impl Members {
         self.by_peer
             .iter()
             .map(|(p, m)| (*p, m.addrs.clone()))
+            .collect()
+    }
+
+    /// The members the roster names as bootstrap peers.
+    pub fn bootstrap_peers(&self) -> HashSet<PeerId> {
+        self.by_peer
+            .iter()
+            .filter(|(_, m)| m.bootstrap)
+            .map(|(p, _)| *p)
             .collect()
     }
 }

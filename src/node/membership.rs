@@ -112,8 +112,11 @@ impl Node {
         let Some(version) = installed else {
             return Ok(false);
         };
-        let list = self.read_members().dial_list();
-        self.inner.net.set_members(list).await?;
+        let (list, bootstrap) = {
+            let m = self.read_members();
+            (m.dial_list(), m.bootstrap_peers())
+        };
+        self.inner.net.set_members(list, bootstrap).await?;
         tracing::info!(version, "roster installed");
         if publish {
             match self.inner.net.publish(Topic::Roster, bytes.to_vec()).await {

@@ -562,8 +562,11 @@ impl Node {
     }
 
     async fn apply_members(&self) -> Result<(), NodeError> {
-        let list = self.read_members().dial_list();
-        self.inner.net.set_members(list).await?;
+        let (list, bootstrap) = {
+            let m = self.read_members();
+            (m.dial_list(), m.bootstrap_peers())
+        };
+        self.inner.net.set_members(list, bootstrap).await?;
         Ok(())
     }
 

@@ -147,7 +147,8 @@ impl Node {
         let all_subscribed = asked
             .iter()
             .all(|a| a.expected_by.contains(&ExpectedBy::Subscribed));
-        let connected: BTreeSet<String> = if all_subscribed && !asked.is_empty() {
+        let on_demand = self.links_bounded();
+        let connected: BTreeSet<String> = if (all_subscribed && !asked.is_empty()) || on_demand {
             asked.iter().map(|a| a.peer.clone()).collect()
         } else {
             self.inner
@@ -158,12 +159,15 @@ impl Node {
                 .map(|p| p.to_string())
                 .collect()
         };
+        // In a federation larger than the links this node keeps, a holder
+        // not linked is dialled by the request itself; in a full mesh it is
+        // offline.
         let mut direct = Vec::new();
         for a in asked.iter_mut() {
             if a.expected_by.contains(&ExpectedBy::Subscribed) {
                 continue;
             }
-            if connected.contains(&a.peer) {
+            if on_demand || connected.contains(&a.peer) {
                 direct.extend(a.peer.parse::<PeerId>().ok());
             } else {
                 a.set_unreachable("offline when the trace was sent".into(), now);
@@ -264,6 +268,20 @@ impl Node {
         bump(&self.inner.counters.traces_sent);
         self.notify();
         Ok(stored)
+    }
+
+    /// Whether the roster lists more members than this node keeps links to
+    /// (`node.peer_connections`, net::links): then a member not connected is
+    /// not offline, only not linked, and a request dials it.
+    pub(super) fn links_bounded(&self) -> bool {
+        let me = self.peer_id();
+        let others = self
+            .read_members()
+            .by_peer
+            .keys()
+            .filter(|p| **p != me)
+            .count();
+        crate::net::links::bounded(others, self.inner.settings.peer_connections as usize)
     }
 
     /// What this node's registry holds under a query's marking, projected as

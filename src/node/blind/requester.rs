@@ -40,10 +40,12 @@ impl Node {
             .iter()
             .map(|p| p.to_string())
             .collect();
+        // With links bounded, a holder not linked is dialled by its probe.
+        let on_demand = self.links_bounded();
         let holders = std::mem::take(&mut stored.asked)
             .into_iter()
             .map(|a| {
-                let up = connected.contains(&a.peer);
+                let up = on_demand || connected.contains(&a.peer);
                 BlindHolder {
                     peer: a.peer,
                     state: a.state,

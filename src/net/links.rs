@@ -1,0 +1,320 @@
+//! Which members a node keeps a connection to (`node.peer_connections`).
+//!
+//! In a federation of at most `keep + 1` members every node keeps a
+//! connection to every other one (a full mesh). In a larger one a full mesh
+//! costs every node a connection, a gossipsub heartbeat entry and a few
+//! keep-alives per member (199 connections at 200 States); instead each node
+//! *dials* `keep / 2` members and keeps the links others dial to it, about
+//! `keep` in all:
+//! - its `keep / 4` successors on a ring of the members ordered by the
+//!   SHA-256 of their peer ids, so that the links of the members online form
+//!   one connected graph over which the roster, the maker table and trace
+//!   gossip spread;
+//! - the rest by a hash of its own peer id and the member's (chords: few
+//!   hops between any two members, and no member chooses who links to it);
+//! - and every bootstrap peer, which in turn keeps a link to every member
+//!   (it serves the roster and the addresses Kademlia hands out).
+//!
+//! The choice is a pure function of the roster, so both ends of a link agree
+//! whether it is kept ([`Links::keeps`]): a node prunes a link neither end
+//! chose once it has carried no request for [`LINK_IDLE`], and does not report
+//! it down (it was opened on demand, for one trace or one answer). A holder
+//! that is not linked is asked directly: the request dials it.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use libp2p::PeerId;
+
+/// How long a link opened on demand (a direct query, an answer) stays open
+/// without a request before it is pruned.
+pub const LINK_IDLE: Duration = Duration::from_secs(60);
+
+/// The smallest `node.peer_connections` a node accepts: below it a ring of
+/// one successor and no chord would split when two members are offline.
+pub const MIN_KEEP: usize = 4;
+
+/// The links a node keeps, worked out from the roster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Links {
+    /// Members this node dials and keeps a connection to.
+    pub dial: HashSet<PeerId>,
+    /// Members that dial this node; it keeps their links too.
+    pub accept: HashSet<PeerId>,
+    /// Whether the federation is larger than the full mesh this node keeps.
+    pub bounded: bool,
+}
+
+impl Links {
+    /// Whether the link to `peer` is one of the kept ones (either end chose
+    /// it); an on-demand link is not.
+    pub fn keeps(&self, peer: &PeerId) -> bool {
+        self.dial.contains(peer) || self.accept.contains(peer)
+    }
+
+    /// How many links this node keeps.
+    pub fn len(&self) -> usize {
+        self.dial.union(&self.accept).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dial.is_empty() && self.accept.is_empty()
+    }
+
+    /// Of the `connected` peers, the links to prune at `now`: not kept, no
+    /// request in flight on them (`busy`), and none for [`LINK_IDLE`]
+    /// (`last_request`; a link that never carried one counts as idle).
+    /// Nothing in a full mesh.
+    pub fn idle(
+        &self,
+        connected: &[PeerId],
+        busy: &HashSet<PeerId>,
+        last_request: &HashMap<PeerId, Instant>,
+        now: Instant,
+    ) -> Vec<PeerId> {
+        if !self.bounded {
+            return Vec::new();
+        }
+        connected
+            .iter()
+            .filter(|p| !self.keeps(p) && !busy.contains(p))
+            .filter(|p| {
+                last_request
+                    .get(p)
+                    .is_none_or(|t| now.saturating_duration_since(*t) >= LINK_IDLE)
+            })
+            .copied()
+            .collect()
+    }
+}
+
+/// Whether a node whose roster lists `others` members besides itself keeps
+/// links to some of them only, under `keep` (as [`plan`] decides).
+pub fn bounded(others: usize, keep: usize) -> bool {
+    others > keep.max(MIN_KEEP)
+}
+
+fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"tracenet links v1\n");
+    for p in parts {
+        ctx.update(&(p.len() as u32).to_be_bytes());
+        ctx.update(p);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// The members `from` dials: ring successors and chords (bootstrap peers
+/// apart). `ring` is every non-bootstrap member in ring order, `at` the
+/// position of each in it. A chord is the member a hashed distance along
+/// the ring: a few hashes a member, so planning a whole roster stays cheap.
+fn dials_of(
+    from: &PeerId,
+    ring: &[PeerId],
+    at: &HashMap<PeerId, usize>,
+    keep: usize,
+) -> Vec<PeerId> {
+    let n = ring.len();
+    let Some(&i) = at.get(from) else {
+        return Vec::new();
+    };
+    if n < 2 {
+        return Vec::new();
+    }
+    let out = (keep / 2).max(2).min(n - 1);
+    let successors = (out / 2).max(1);
+    let mut chosen: Vec<PeerId> = (1..=successors).map(|k| ring[(i + k) % n]).collect();
+    let me = from.to_bytes();
+    // Tries are bounded: a collision takes another hash, at most 8 a chord.
+    for j in 0..(out as u32) * 8 {
+        if chosen.len() >= out {
+            break;
+        }
+        let h = digest(&[&me, &j.to_be_bytes()]);
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(&h[..8]);
+        let off = 1 + (u64::from_be_bytes(eight) % (n as u64 - 1)) as usize;
+        let p = ring[(i + off) % n];
+        if p != *from && !chosen.contains(&p) {
+            chosen.push(p);
+        }
+    }
+    chosen
+}
+
+/// The links `me` keeps among `members` (the roster's peers, `me` among
+/// them or not), of which `bootstrap` are bootstrap peers, with about
+/// `keep` links a node. Costs a few hashes per member: run on roster
+/// changes, not per message.
+pub fn plan(me: &PeerId, members: &[PeerId], bootstrap: &HashSet<PeerId>, keep: usize) -> Links {
+    let keep = keep.max(MIN_KEEP);
+    let others: HashSet<PeerId> = members.iter().filter(|p| *p != me).copied().collect();
+    let everyone = |bounded| Links {
+        dial: others.clone(),
+        accept: HashSet::new(),
+        bounded,
+    };
+    if !bounded(others.len(), keep) {
+        return everyone(false);
+    }
+    // A bootstrap peer is linked to every member.
+    if bootstrap.contains(me) {
+        return Links {
+            dial: HashSet::new(),
+            accept: others,
+            bounded: true,
+        };
+    }
+    let mut ring: Vec<([u8; 32], PeerId)> = members
+        .iter()
+        .chain(std::iter::once(me))
+        .filter(|p| !bootstrap.contains(p))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .map(|p| (digest(&[&p.to_bytes()]), *p))
+        .collect();
+    ring.sort_unstable();
+    let ring: Vec<PeerId> = ring.into_iter().map(|(_, p)| p).collect();
+    let at: HashMap<PeerId, usize> = ring.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    let mut dial: HashSet<PeerId> = dials_of(me, &ring, &at, keep).into_iter().collect();
+    dial.extend(others.iter().filter(|p| bootstrap.contains(p)));
+    let accept = ring
+        .iter()
+        .filter(|p| *p != me && !dial.contains(p))
+        .filter(|p| dials_of(p, &ring, &at, keep).contains(me))
+        .copied()
+        .collect();
+    Links {
+        dial,
+        accept,
+        bounded: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    fn peers(n: usize) -> Vec<PeerId> {
+        (0..n).map(|_| PeerId::random()).collect()
+    }
+
+    fn plans(members: &[PeerId], boot: &HashSet<PeerId>, keep: usize) -> HashMap<PeerId, Links> {
+        members
+            .iter()
+            .map(|p| (*p, plan(p, members, boot, keep)))
+            .collect()
+    }
+
+    /// The members reachable from the first over kept links, skipping `down`.
+    fn reachable(all: &HashMap<PeerId, Links>, from: PeerId, down: &HashSet<PeerId>) -> usize {
+        let mut seen = HashSet::from([from]);
+        let mut q = VecDeque::from([from]);
+        while let Some(p) = q.pop_front() {
+            for n in all[&p].dial.iter().chain(&all[&p].accept) {
+                if !down.contains(n) && seen.insert(*n) {
+                    q.push_back(*n);
+                }
+            }
+        }
+        seen.len()
+    }
+
+    #[test]
+    fn a_federation_within_the_bound_is_a_full_mesh() {
+        let m = peers(9);
+        let l = plan(&m[0], &m, &HashSet::new(), 8);
+        assert!(!l.bounded);
+        assert_eq!(l.len(), 8);
+        assert!(m[1..].iter().all(|p| l.keeps(p)));
+        assert!(!bounded(8, 8) && bounded(9, 8));
+    }
+
+    #[test]
+    fn both_ends_agree_on_every_kept_link() {
+        let m = peers(60);
+        let all = plans(&m, &HashSet::new(), 8);
+        for (p, l) in &all {
+            for q in l.dial.iter().chain(&l.accept) {
+                assert!(all[q].keeps(p), "{q} does not keep the link {p} keeps");
+            }
+            assert!(!l.keeps(p), "a node never links to itself");
+        }
+    }
+
+    #[test]
+    fn two_hundred_states_keep_few_links_and_stay_connected() {
+        let m = peers(200);
+        let boot: HashSet<PeerId> = m[..1].iter().copied().collect();
+        let all = plans(&m, &boot, 16);
+        let mut most = 0;
+        for (p, l) in &all {
+            assert!(l.bounded);
+            if boot.contains(p) {
+                assert_eq!(l.len(), 199, "a bootstrap peer keeps every member");
+                continue;
+            }
+            assert_eq!(l.dial.len(), 8 + 1, "8 chosen and the bootstrap peer");
+            assert!(l.keeps(&m[0]));
+            most = most.max(l.len());
+        }
+        // The in-degree of hashed chords is binomial: about 16, seldom 30.
+        assert!(most <= 32, "a node keeps {most} links");
+        // Without the bootstrap peer and with a tenth of the members offline,
+        // the others still reach each other.
+        let mut down: HashSet<PeerId> = boot.clone();
+        down.extend(m[1..].iter().step_by(10).copied());
+        let from = *m.iter().find(|p| !down.contains(p)).unwrap();
+        assert_eq!(reachable(&all, from, &down), 200 - down.len());
+    }
+
+    #[test]
+    fn only_idle_links_opened_on_demand_are_pruned() {
+        let m = peers(20);
+        let l = plan(&m[0], &m, &HashSet::new(), 4);
+        let kept: Vec<PeerId> = l.dial.iter().copied().collect();
+        let others: Vec<PeerId> = m[1..].iter().filter(|p| !l.keeps(p)).copied().collect();
+        let (recent, old, in_flight, never) = (others[0], others[1], others[2], others[3]);
+        let t0 = Instant::now();
+        let now = t0 + LINK_IDLE + Duration::from_secs(5);
+        let last: HashMap<PeerId, Instant> = [
+            (recent, now - Duration::from_secs(10)),
+            (old, t0),
+            (in_flight, t0),
+            (kept[0], t0),
+        ]
+        .into();
+        let busy = HashSet::from([in_flight]);
+        let connected = [kept[0], kept[1], recent, old, in_flight, never];
+        let mut pruned = l.idle(&connected, &busy, &last, now);
+        pruned.sort();
+        let mut want = vec![old, never];
+        want.sort();
+        assert_eq!(pruned, want);
+        // A full mesh prunes nothing.
+        let mesh = plan(&m[0], &m[..5], &HashSet::new(), 4);
+        assert!(mesh.idle(&connected, &busy, &last, now).is_empty());
+    }
+
+    #[test]
+    fn the_plan_does_not_depend_on_the_order_of_the_roster() {
+        let m = peers(40);
+        let mut r = m.clone();
+        r.reverse();
+        let none = HashSet::new();
+        assert_eq!(plan(&m[3], &m, &none, 8), plan(&m[3], &r, &none, 8));
+    }
+
+    #[test]
+    fn a_node_outside_the_roster_plans_from_the_members() {
+        // A node starting before the roster lists it still dials members.
+        let m = peers(30);
+        let me = PeerId::random();
+        let l = plan(&me, &m, &HashSet::new(), 8);
+        assert!(l.bounded);
+        assert_eq!(l.dial.len(), 4);
+    }
+}
