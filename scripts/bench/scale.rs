@@ -302,6 +302,22 @@ fn status(dir: &Path) -> Option<Value> {
 
 /// Sends a trace from `dir`'s node and waits until it is settled; the
 /// number of States asked and the answers.
+/// How many queries the nodes in `dirs` answered a second time (audit rule
+/// `answered_again`: a directed query for one they had answered by gossip,
+/// or the reverse).
+fn answered_again(dirs: &[PathBuf]) -> usize {
+    dirs.iter()
+        .map(|d| {
+            let client = ApiClient::from_data_dir(d).unwrap();
+            let entries: Value =
+                RT.with(|rt| rt.block_on(async { client.get("/v1/audit").await.unwrap() }));
+            entries.as_array().map_or(0, |v| {
+                v.iter().filter(|e| e["rule"] == "answered_again").count()
+            })
+        })
+        .sum()
+}
+
 fn trace(dir: &Path, maker: &str, country: &str, serial: &str) -> (usize, usize, String) {
     let req = TraceRequest {
         maker: maker.into(),
@@ -451,6 +467,8 @@ fn one_size(n: usize) {
             country,
             &format!("{prefix}{:05}", traces + 4),
         );
+        let holders = &p.dirs[..if prefix == "SCA" { 5 } else { 50 }.min(n - 1)];
+        let again0 = answered_again(holders);
         let cpu0: f64 = hosts.iter().map(|c| cpu_secs(c.id())).sum();
         let mut rtt = Vec::new();
         let mut asked = 0;
@@ -462,6 +480,7 @@ fn one_size(n: usize) {
             asked = a;
         }
         let cpu = hosts.iter().map(|c| cpu_secs(c.id())).sum::<f64>() - cpu0;
+        let again = answered_again(holders) - again0;
         eprintln!("  {label}: tracenet done; plain libp2p now");
         let plain = baseline::run(asked.max(1), traces, 420, 520);
         let (p50, p99) = (pct(&mut rtt.clone(), 0.5), pct(&mut rtt, 0.99));
@@ -469,6 +488,10 @@ fn one_size(n: usize) {
             "  trace round trip, {label} ({asked} asked): p50 {p50:.1} ms, p99 {p99:.1} ms over {traces} traces; federation CPU {:.1} ms per trace, {:.2} ms per answer",
             1e3 * cpu / traces as f64,
             1e3 * cpu / (traces * asked.max(1)) as f64
+        );
+        println!(
+            "    queries answered a second time by their holders (a directed query after the gossiped one, or the reverse): {:.1} per trace",
+            again as f64 / traces as f64
         );
         println!(
             "    plain rust-libp2p, {asked} holders, same run: p50 {:.1} ms, p99 {:.1} ms over {} traces, CPU {:.1} ms per trace; ratio p50 {:.1}x, p99 {:.1}x, CPU {:.1}x",
