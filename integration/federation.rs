@@ -554,6 +554,20 @@ fn with_links_bounded_a_trace_dials_the_declared_holders_it_is_not_linked_to() {
             let all: Vec<_> = fed.nodes.iter().map(|n| (n.state, links(n))).collect();
             panic!("no node is not linked to DE ({}): {all:#?}", de.peer_id)
         });
+    // The officer is not told DE is down: it is not linked, and dialled
+    // when a trace asks it.
+    let peers = ke.json(&["peers"]);
+    let de_row = peers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["peer_id"] == de.peer_id.as_str())
+        .unwrap();
+    assert_eq!(de_row["kept"], false, "{de_row:#}");
+    let text = ke.cli(&["peers"]);
+    let de_line = text.lines().find(|l| l.contains(&de.peer_id)).unwrap();
+    assert!(de_line.contains("not linked"), "{text}");
+    assert!(ke.cli(&["status"]).contains("links kept to"));
     let t = trace(ke, "BP0746", &["--import", "NG:2009"]);
     assert_eq!(t["status"], "answered", "{t:#}");
     assert_eq!(

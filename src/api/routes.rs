@@ -485,6 +485,10 @@ async fn peers(State(node): State<Node>) -> Reply {
     struct Peer {
         peer_id: String,
         connected: bool,
+        /// Whether this node keeps a link to it (always, within
+        /// `node.peer_connections`); one not kept is dialled when a trace
+        /// asks it, so not being connected says nothing of it.
+        kept: bool,
         #[serde(flatten)]
         member: node::MemberInfo,
     }
@@ -495,6 +499,7 @@ async fn peers(State(node): State<Node>) -> Reply {
         .filter(|(p, _)| *p != node.peer_id())
         .map(|(p, m)| Peer {
             connected: status.connected.contains(&p.to_string()),
+            kept: !status.links_bounded || status.kept.contains(&p.to_string()),
             peer_id: p.to_string(),
             member: m,
         })

@@ -723,6 +723,9 @@ pub fn run_peers(ctx: &Context) -> anyhow::Result<()> {
                     x["state"].as_str().unwrap_or("?"),
                     if x["connected"].as_bool() == Some(true) {
                         "connected"
+                    } else if x["kept"].as_bool() == Some(false) {
+                        // Links bounded: dialled when a trace asks it.
+                        "not linked"
                     } else {
                         "down"
                     },
@@ -777,6 +780,14 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 format!("  maker table {t}\n")
             })
             .unwrap_or_default();
+            let links = if s["net"]["links_bounded"] == true {
+                format!(
+                    " (links kept to {}: more members than node.peer_connections; the others are dialled when a trace asks them)",
+                    s["net"]["kept"].as_array().map(|a| a.len()).unwrap_or(0)
+                )
+            } else {
+                String::new()
+            };
             let blind = match s["oprf_key_in_roster"].as_str() {
                 Some("listed") => "  blind traces: the roster lists this node's OPRF key\n",
                 Some("not_listed") => "  blind traces: the roster lists no OPRF key for this node, so they pass it by (give `tracenet identity show`'s oprf key to your regional organisation)\n",
@@ -784,7 +795,7 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 _ => "",
             };
             format!(
-                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}\n  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}",
+                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}{links}\n  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}",
                 s["role"].as_str().unwrap_or("?"),
                 s["state"].as_str().unwrap_or("?"),
                 s["peer_id"].as_str().unwrap_or("?"),
