@@ -742,6 +742,9 @@ pub struct PeerRow {
     pub state: String,
     pub peer: String,
     pub connected: bool,
+    /// Whether this node keeps a link to it (net::links): one not kept is
+    /// dialled when a trace asks it, so "no" would mislead.
+    pub kept: bool,
 }
 
 #[derive(Template)]
@@ -763,12 +766,12 @@ async fn federation_page(
     verified: Option<(bool, String)>,
 ) -> Response {
     let t = a.tr();
-    let connected = c
+    let (connected, kept, bounded) = c
         .node
         .net()
         .status()
         .await
-        .map(|s| s.connected)
+        .map(|s| (s.connected, s.kept, s.links_bounded))
         .unwrap_or_default();
     let members = c.node.members();
     let me = c.node.peer_id();
@@ -780,6 +783,7 @@ async fn federation_page(
             state: m.state.to_string(),
             peer: p.to_string(),
             connected: connected.contains(&p.to_string()),
+            kept: !bounded || kept.contains(&p.to_string()),
         })
         .collect();
     peers.sort_by(|x, y| x.state.cmp(&y.state));

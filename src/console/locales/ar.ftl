@@ -316,6 +316,7 @@ federation-peer = النظير
 federation-connected = متصل
 federation-yes = نعم
 federation-no = لا
+federation-not-linked = بلا اتصال دائم (يُتّصل به عندما يعنيه طلب تتبّع)
 audit-verified = سجل التدقيق سليم: تم التحقق من { $count_text } قيود.
 audit-broken = سجل التدقيق مكسور في { $count_text } مواضع. أبلغ مسؤول العقدة.
 

@@ -317,6 +317,7 @@ federation-peer = Peer
 federation-connected = Connected
 federation-yes = yes
 federation-no = no
+federation-not-linked = not linked (dialled when a trace asks it)
 audit-verified = The audit log is intact: { $count_text } entries checked.
 audit-broken = The audit log is broken in { $count_text } places. Tell the node's administrator.
 

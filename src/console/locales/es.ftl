@@ -316,6 +316,7 @@ federation-peer = Par
 federation-connected = Conectado
 federation-yes = sí
 federation-no = no
+federation-not-linked = sin enlace permanente (se le llama cuando un rastreo lo requiere)
 audit-verified = El registro de auditoría está intacto: { $count_text } entradas verificadas.
 audit-broken = El registro de auditoría está roto en { $count_text } puntos. Avise al administrador del nodo.
 

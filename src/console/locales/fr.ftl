@@ -316,6 +316,7 @@ federation-peer = Pair
 federation-connected = Connecté
 federation-yes = oui
 federation-no = non
+federation-not-linked = sans lien permanent (appelé quand une demande de traçage le concerne)
 audit-verified = Le journal d'audit est intact : { $count_text } entrées vérifiées.
 audit-broken = Le journal d'audit est rompu en { $count_text } endroits. Prévenez l'administrateur du nœud.
 
