@@ -366,6 +366,7 @@ pub fn spawn(
         bootstrap_backoff: BOOTSTRAP_FIRST,
         links: links::Links::default(),
         last_request: HashMap::new(),
+        dialled: HashMap::new(),
         kad_needed: true,
     };
     tokio::spawn(event_loop.run());
@@ -408,6 +409,12 @@ struct EventLoop {
     /// When a request last went either way on each peer's link: links
     /// opened on demand are pruned after [`links::LINK_IDLE`] without one.
     last_request: HashMap<PeerId, std::time::Instant>,
+    /// How many connections this node dialled to each peer. Only links this
+    /// node opened are pruned here; the other end prunes those it opened.
+    /// Each end's plan is its own (its `node.peer_connections`, its roster
+    /// version), so closing a link the other end keeps would only have it
+    /// dialled again, every few seconds.
+    dialled: HashMap<PeerId, usize>,
     /// Whether Kademlia runs: a full mesh, or some member without an address.
     kad_needed: bool,
 }
@@ -688,9 +695,9 @@ impl EventLoop {
         }
     }
 
-    /// Closes links neither end keeps (opened on demand for a query or an
-    /// answer) once no request has crossed them for [`links::LINK_IDLE`]
-    /// and none is in flight.
+    /// Closes links neither end keeps that this node opened (on demand, for
+    /// a query or an answer) once no request has crossed them for
+    /// [`links::LINK_IDLE`] and none is in flight.
     fn prune_idle_links(&mut self) {
         if !self.links.bounded {
             return;
@@ -701,7 +708,12 @@ impl EventLoop {
             .map(|(p, _)| *p)
             .chain(self.inbound.values().map(|(p, _)| *p))
             .collect();
-        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        let connected: Vec<PeerId> = self
+            .swarm
+            .connected_peers()
+            .filter(|p| self.dialled.contains_key(p))
+            .copied()
+            .collect();
         let idle = self.links.idle(
             &connected,
             &busy,
@@ -712,6 +724,16 @@ impl EventLoop {
             tracing::debug!(peer = %p, "link opened on demand closed: idle");
             self.last_request.remove(&p);
             let _ = self.swarm.disconnect_peer_id(p);
+        }
+    }
+
+    /// One connection this node dialled to `peer` closed.
+    fn forget_dialled(&mut self, peer: PeerId) {
+        if let Some(n) = self.dialled.get_mut(&peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.dialled.remove(&peer);
+            }
         }
     }
 
@@ -790,15 +812,32 @@ impl EventLoop {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 num_established,
+                endpoint,
                 ..
-            } if num_established.get() == 1 => {
-                self.emit(NetEvent::PeerUp(peer_id));
+            } => {
+                if endpoint.is_dialer() {
+                    *self.dialled.entry(peer_id).or_default() += 1;
+                }
+                if num_established.get() == 1 {
+                    self.emit(NetEvent::PeerUp(peer_id));
+                }
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                num_established,
+                endpoint,
                 ..
+            } if num_established > 0 => {
+                if endpoint.is_dialer() {
+                    self.forget_dialled(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id, endpoint, ..
             } => {
+                if endpoint.is_dialer() {
+                    self.forget_dialled(peer_id);
+                }
                 self.subscriptions_told.remove(&peer_id);
                 // A link opened on demand closing (pruned by either end) says
                 // nothing of the peer: the next request dials it again.
