@@ -600,3 +600,36 @@ fn with_links_bounded_a_trace_dials_the_declared_holders_it_is_not_linked_to() {
     let (_, connected) = links(ke);
     assert!(connected.contains(&de.peer_id), "{connected:?}");
 }
+
+/// With links bounded, a holder the requester is linked to only because a
+/// query opened the link sees the next trace on its topic go by gossip. If
+/// that link closes before the holder says anything (here it is frozen,
+/// then killed), it is unreachable and asked again, as a holder whose kept
+/// link drops. Before, the closing of a link opened on demand was not
+/// reported at all: the holder stayed awaited, never asked again, until the
+/// deadline.
+#[test]
+fn with_links_bounded_a_holder_silent_when_its_link_closes_is_unreachable() {
+    let mut fed = Federation::start(bounded_specs());
+    let ke_state = not_linked_to_de(&fed);
+    let ke = fed.node(ke_state);
+    let first = trace(ke, "BP0746", &["--import", "NG:2009"]);
+    assert_eq!(first["status"], "answered", "{first:#}");
+    // The link the first query opened carries DE's subscriptions.
+    fed.wait_subscribed(ke_state, "tracenet/1/prefix/DE/CARLWALTHER", &["DE"]);
+    fed.node("DE").signal("STOP");
+    let sent = trace_walther(fed.node(ke_state), "WP104233", &[]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let de = asked_of(&sent, "DE");
+    assert!(
+        de["expected_by"].to_string().contains("subscribed") && de["unreachable"].is_null(),
+        "{sent:#}"
+    );
+    fed.node_mut("DE").kill();
+    let ke = fed.node(ke_state);
+    let t = wait_for("DE to be unreachable", Duration::from_secs(20), || {
+        let t = ke.json(&["trace", "show", &id]);
+        (holder_status(&t, "DE") == "unreachable").then_some(t)
+    });
+    assert_ne!(t["status"], "answered", "{t:#}");
+}

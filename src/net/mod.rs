@@ -156,6 +156,10 @@ pub enum NetEvent {
     },
     PeerUp(PeerId),
     PeerDown(PeerId),
+    /// A link opened on demand closed (links bounded, net::links): routine,
+    /// so not [`NetEvent::PeerDown`]; news only for a holder that was handed
+    /// a query over it and has said nothing yet.
+    LinkClosed(PeerId),
     /// A connected peer subscribed to a trace topic (never the roster topic):
     /// the requester remembers it as a holder of records under that topic.
     Subscribed {
@@ -291,7 +295,11 @@ impl NetHandle {
         self.send(Command::Disconnect(peer)).await
     }
 
-    /// The peers subscribed to any of `topics` now (without building a full status).
+    /// The peers subscribed to any of `topics` now (without building a full
+    /// status). Asked as a trace is about to be published: with links
+    /// bounded, their links are held for [`links::LINK_IDLE`] as if a request
+    /// had crossed them, so that none opened on demand is pruned before the
+    /// gossip reaches it.
     pub async fn subscribers(&self, topics: Vec<Topic>) -> Result<Vec<PeerId>, NetError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Subscribers { topics, reply }).await?;
@@ -541,7 +549,7 @@ impl EventLoop {
             Command::Subscribers { topics, reply } => {
                 let hashes: Vec<gossipsub::TopicHash> =
                     topics.iter().map(|t| t.to_gossip().hash()).collect();
-                let peers = self
+                let peers: Vec<PeerId> = self
                     .swarm
                     .behaviour()
                     .gossipsub
@@ -549,6 +557,12 @@ impl EventLoop {
                     .filter(|(_, ts)| ts.iter().any(|t| hashes.contains(t)))
                     .map(|(p, _)| *p)
                     .collect();
+                if self.links.bounded {
+                    let now = std::time::Instant::now();
+                    for p in &peers {
+                        self.last_request.insert(*p, now);
+                    }
+                }
                 let _ = reply.send(peers);
             }
             Command::Connected(reply) => {
@@ -839,10 +853,13 @@ impl EventLoop {
                     self.forget_dialled(peer_id);
                 }
                 self.subscriptions_told.remove(&peer_id);
-                // A link opened on demand closing (pruned by either end) says
-                // nothing of the peer: the next request dials it again.
+                // A link opened on demand closing (pruned by the end that
+                // opened it) is routine: the next request dials it again. The
+                // node still hears of it, for holders awaited over it that
+                // have said nothing yet.
                 if self.links.bounded && !self.links.keeps(&peer_id) {
                     tracing::debug!(peer = %peer_id, "link opened on demand closed");
+                    self.emit(NetEvent::LinkClosed(peer_id));
                 } else {
                     self.emit(NetEvent::PeerDown(peer_id));
                 }

@@ -11,6 +11,20 @@ impl Node {
     /// Marks `peer` unreachable in every pending trace that asked it and
     /// still waits on it; one flush for all of them.
     pub(super) async fn mark_unreachable(&self, peer: PeerId, why: String) {
+        self.mark_unreachable_where(peer, why, false).await;
+    }
+
+    /// A link opened on demand closed (net::links): routine once a holder
+    /// has said its word, but a holder that has said nothing yet (handed
+    /// the query by gossip over that link, then gone, or its gossip lost)
+    /// would otherwise wait unasked until the deadline. Those are marked
+    /// unreachable, and so asked again by the maintenance timer; a holder
+    /// that acknowledged or declined is left as it is.
+    pub(super) async fn mark_silent_unreachable(&self, peer: PeerId, why: String) {
+        self.mark_unreachable_where(peer, why, true).await;
+    }
+
+    async fn mark_unreachable_where(&self, peer: PeerId, why: String, silent_only: bool) {
         let node = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let ids: Vec<String> = node
@@ -22,21 +36,26 @@ impl Node {
             let peer_s = peer.to_string();
             let mut changed = false;
             for id in ids {
+                let spoke = |t: &super::StoredTrace, a: &super::Asked| {
+                    silent_only && (t.first_ack.contains_key(&peer_s) || a.declined.is_some())
+                };
                 let waits = node.trace_head(&id).is_ok_and(|t| {
                     !t.final_at.contains_key(&peer_s)
                         && t.asked
                             .iter()
-                            .any(|a| a.peer == peer_s && a.unreachable.is_none())
+                            .any(|a| a.peer == peer_s && a.unreachable.is_none() && !spoke(&t, a))
                 });
                 if !waits {
                     continue;
                 }
                 let now = unix_now();
                 let r = node.inner.traces.update_unflushed(&id, |t| {
+                    let acked = t.first_ack.contains_key(&peer_s);
                     for a in t.asked.iter_mut() {
                         if a.peer == peer_s
                             && !t.final_at.contains_key(&peer_s)
                             && a.unreachable.is_none()
+                            && !(silent_only && (acked || a.declined.is_some()))
                         {
                             a.set_unreachable(why.clone(), now);
                         }
