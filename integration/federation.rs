@@ -633,3 +633,41 @@ fn with_links_bounded_a_holder_silent_when_its_link_closes_is_unreachable() {
     });
     assert_ne!(t["status"], "answered", "{t:#}");
 }
+
+/// With links bounded, a blind trace's holder that was down when probed is
+/// probed again once it is back, though it does not link to the requester:
+/// the maintenance timer dials it, as it does a clear trace's holder.
+/// Before, only a connection (PeerUp) brought a new probe, and a holder not
+/// linked never makes one: it stayed unreachable until the deadline.
+#[test]
+fn with_links_bounded_a_blind_holder_down_when_probed_is_probed_once_back() {
+    let mut fed = Federation::start(bounded_specs());
+    let ke_state = not_linked_to_de(&fed);
+    let de_peer = fed.node("DE").peer_id.clone();
+    let de = fed.nodes.iter().position(|n| n.state == "DE").unwrap();
+    fed.node_mut("DE").kill();
+    let sent = trace_walther(fed.node(ke_state), "BP0746", &["--blind"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let outcome = |t: &Value| -> String {
+        t["blind"]["holders"]
+            .as_array()
+            .and_then(|h| h.iter().find(|h| h["peer"] == de_peer.as_str()))
+            .and_then(|h| h["outcome"].as_str())
+            .unwrap_or("not a holder")
+            .to_string()
+    };
+    let ke = fed.node(ke_state);
+    wait_for("DE's probe to fail", Duration::from_secs(30), || {
+        let t = ke.json(&["trace", "show", &id]);
+        (outcome(&t) == "unreachable").then_some(())
+    });
+    fed.launch(de);
+    let ke = fed.node(ke_state);
+    // The maintenance timer runs once a minute.
+    let t = wait_for("DE probed again", Duration::from_secs(100), || {
+        let t = ke.json(&["trace", "show", &id]);
+        let de_hit = answers_by_state(&t).contains(&("DE".to_string(), "hit".to_string()));
+        (outcome(&t) == "hit" && de_hit).then_some(t)
+    });
+    assert!(!links(ke).0.contains(&de_peer), "{t:#}");
+}
