@@ -841,16 +841,12 @@ impl EventLoop {
                 num_established,
                 endpoint,
                 ..
-            } if num_established > 0 => {
-                if endpoint.is_dialer() {
-                    self.forget_dialled(peer_id);
-                }
-            }
-            SwarmEvent::ConnectionClosed {
-                peer_id, endpoint, ..
             } => {
                 if endpoint.is_dialer() {
                     self.forget_dialled(peer_id);
+                }
+                if num_established > 0 {
+                    return;
                 }
                 self.subscriptions_told.remove(&peer_id);
                 // A link opened on demand closing (pruned by the end that
