@@ -464,16 +464,13 @@ fn a_retry_reaches_a_state_that_missed_the_trace() {
     );
 }
 
-/// A federation larger than `node.peer_connections`: each node keeps a few
-/// links (ring neighbours and hashed chords), not one to every member, and a
-/// trace still reaches the holders the roster declares for its prefix: one
-/// not linked to the requester is dialled by the query itself (issue 16,
-/// bounded connections). Without it, the holder was marked "offline when
-/// the trace was sent" and its record was missing from the answer.
-#[test]
-fn with_links_bounded_a_trace_dials_the_declared_holders_it_is_not_linked_to() {
+/// Ten States at `node.peer_connections = 4`, so that each keeps a few links
+/// (ring neighbours and hashed chords), not one to every member. DE made and
+/// exported the Walther BP0746, NG imported it; both declare its prefix in
+/// the roster, the others hold a Glock each.
+fn bounded_specs() -> Vec<NodeSpec> {
     const STATES: [&str; 10] = ["DE", "NG", "FR", "AT", "KE", "GH", "SN", "CI", "ML", "BF"];
-    let specs: Vec<NodeSpec> = STATES
+    STATES
         .iter()
         .enumerate()
         .map(|(i, s)| {
@@ -517,43 +514,71 @@ fn with_links_bounded_a_trace_dials_the_declared_holders_it_is_not_linked_to() {
                 oprf_key_listed: true,
             }
         })
-        .collect();
-    // Started once each node holds the links its roster plans (fed::start).
-    let fed = Federation::start(specs);
-    let de = fed.node("DE");
-    let links = |n: &FedNode| -> (Vec<String>, Vec<String>) {
-        let st = n.json(&["status"]);
-        assert_eq!(st["net"]["links_bounded"], true, "{st:#}");
-        let list = |k: &str| {
-            st["net"][k]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap().to_string())
-                .collect::<Vec<_>>()
-        };
-        (list("kept"), list("connected"))
+        .collect()
+}
+
+/// The links `n` keeps and the peers it is connected to.
+fn links(n: &FedNode) -> (Vec<String>, Vec<String>) {
+    let st = n.json(&["status"]);
+    assert_eq!(st["net"]["links_bounded"], true, "{st:#}");
+    let list = |k: &str| {
+        st["net"][k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
     };
-    let mut total = 0;
-    for n in &fed.nodes {
-        let (kept, _) = links(n);
-        assert!(kept.len() < STATES.len() - 1, "{}: {kept:?}", n.state);
-        total += kept.len();
-    }
-    assert!(total < STATES.len() * (STATES.len() - 1), "a full mesh");
-    // A requester that keeps no link to DE, and is not connected to it.
-    let ke = fed
-        .nodes
+    (list("kept"), list("connected"))
+}
+
+/// A State other than DE and NG that neither keeps nor has a link to DE.
+fn not_linked_to_de(fed: &Federation) -> &'static str {
+    let de = fed.node("DE");
+    fed.nodes
         .iter()
         .filter(|n| !matches!(n.state, "DE" | "NG"))
         .find(|n| {
             let (kept, connected) = links(n);
             !kept.contains(&de.peer_id) && !connected.contains(&de.peer_id)
         })
+        .map(|n| n.state)
         .unwrap_or_else(|| {
             let all: Vec<_> = fed.nodes.iter().map(|n| (n.state, links(n))).collect();
             panic!("no node is not linked to DE ({}): {all:#?}", de.peer_id)
-        });
+        })
+}
+
+/// `state`'s entry among a trace's expected holders.
+fn asked_of<'a>(t: &'a Value, state: &str) -> &'a Value {
+    t["asked"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["state"] == state))
+        .unwrap_or_else(|| panic!("{state} not asked: {t:#}"))
+}
+
+/// A federation larger than `node.peer_connections` still reaches the
+/// holders the roster declares for a trace's prefix: one not linked to the
+/// requester is dialled by the query itself (issue 16, bounded
+/// connections). Without it, the holder was marked "offline when the trace
+/// was sent" (and its record came only if gossip or the minute timer
+/// happened to bring it).
+#[test]
+fn with_links_bounded_a_trace_dials_the_declared_holders_it_is_not_linked_to() {
+    // Started once each node holds the links its roster plans (fed::start).
+    let fed = Federation::start(bounded_specs());
+    let mut total = 0;
+    for n in &fed.nodes {
+        let (kept, _) = links(n);
+        assert!(kept.len() < fed.nodes.len() - 1, "{}: {kept:?}", n.state);
+        total += kept.len();
+    }
+    assert!(
+        total < fed.nodes.len() * (fed.nodes.len() - 1),
+        "a full mesh"
+    );
+    let de = fed.node("DE");
+    let ke = fed.node(not_linked_to_de(&fed));
     // The officer is not told DE is down: it is not linked, and dialled
     // when a trace asks it.
     let peers = ke.json(&["peers"]);
@@ -568,8 +593,14 @@ fn with_links_bounded_a_trace_dials_the_declared_holders_it_is_not_linked_to() {
     let de_line = text.lines().find(|l| l.contains(&de.peer_id)).unwrap();
     assert!(de_line.contains("not linked"), "{text}");
     assert!(ke.cli(&["status"]).contains("links kept to"));
-    let t = trace(ke, "BP0746", &["--import", "NG:2009"]);
-    assert_eq!(t["status"], "answered", "{t:#}");
+    let sent = trace_walther(ke, "BP0746", &["--import", "NG:2009"]);
+    // Asked at once, as sent: not left for later as offline.
+    assert!(asked_of(&sent, "DE")["unreachable"].is_null(), "{sent:#}");
+    let id = sent["id"].as_str().unwrap().to_string();
+    let t = wait_for("DE and NG to answer", Duration::from_secs(20), || {
+        let t = ke.json(&["trace", "show", &id]);
+        (t["status"] == "answered").then_some(t)
+    });
     assert_eq!(
         answers_by_state(&t),
         vec![
@@ -578,14 +609,79 @@ fn with_links_bounded_a_trace_dials_the_declared_holders_it_is_not_linked_to() {
         ],
         "{t:#}"
     );
-    let asked_de = t["asked"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["state"] == "DE")
-        .unwrap();
-    assert!(asked_de["unreachable"].is_null(), "{asked_de:#}");
+    assert!(asked_of(&t, "DE")["unreachable"].is_null(), "{t:#}");
     // The link the query opened stays until it has been idle a minute.
     let (_, connected) = links(ke);
     assert!(connected.contains(&de.peer_id), "{connected:?}");
+}
+
+/// With links bounded, a holder the requester is linked to only because a
+/// query opened the link sees the next trace on its topic go by gossip. If
+/// that link closes before the holder says anything (here it is frozen,
+/// then killed), it is unreachable and asked again, as a holder whose kept
+/// link drops. Before, the closing of a link opened on demand was not
+/// reported at all: the holder stayed awaited, never asked again, until the
+/// deadline.
+#[test]
+fn with_links_bounded_a_holder_silent_when_its_link_closes_is_unreachable() {
+    let mut fed = Federation::start(bounded_specs());
+    let ke_state = not_linked_to_de(&fed);
+    let ke = fed.node(ke_state);
+    let first = trace(ke, "BP0746", &["--import", "NG:2009"]);
+    assert_eq!(first["status"], "answered", "{first:#}");
+    // The link the first query opened carries DE's subscriptions.
+    fed.wait_subscribed(ke_state, "tracenet/1/prefix/DE/CARLWALTHER", &["DE"]);
+    fed.node("DE").signal("STOP");
+    let sent = trace_walther(fed.node(ke_state), "WP104233", &[]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let de = asked_of(&sent, "DE");
+    assert!(
+        de["expected_by"].to_string().contains("subscribed") && de["unreachable"].is_null(),
+        "{sent:#}"
+    );
+    fed.node_mut("DE").kill();
+    let ke = fed.node(ke_state);
+    let t = wait_for("DE to be unreachable", Duration::from_secs(20), || {
+        let t = ke.json(&["trace", "show", &id]);
+        (holder_status(&t, "DE") == "unreachable").then_some(t)
+    });
+    assert_ne!(t["status"], "answered", "{t:#}");
+}
+
+/// With links bounded, a blind trace's holder that was down when probed is
+/// probed again once it is back, though it does not link to the requester:
+/// the maintenance timer dials it, as it does a clear trace's holder.
+/// Before, only a connection (PeerUp) brought a new probe, and a holder not
+/// linked never makes one: it stayed unreachable until the deadline.
+#[test]
+fn with_links_bounded_a_blind_holder_down_when_probed_is_probed_once_back() {
+    let mut fed = Federation::start(bounded_specs());
+    let ke_state = not_linked_to_de(&fed);
+    let de_peer = fed.node("DE").peer_id.clone();
+    let de = fed.nodes.iter().position(|n| n.state == "DE").unwrap();
+    fed.node_mut("DE").kill();
+    let sent = trace_walther(fed.node(ke_state), "BP0746", &["--blind"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let outcome = |t: &Value| -> String {
+        t["blind"]["holders"]
+            .as_array()
+            .and_then(|h| h.iter().find(|h| h["peer"] == de_peer.as_str()))
+            .and_then(|h| h["outcome"].as_str())
+            .unwrap_or("not a holder")
+            .to_string()
+    };
+    let ke = fed.node(ke_state);
+    wait_for("DE's probe to fail", Duration::from_secs(30), || {
+        let t = ke.json(&["trace", "show", &id]);
+        (outcome(&t) == "unreachable").then_some(())
+    });
+    fed.launch(de);
+    let ke = fed.node(ke_state);
+    // The maintenance timer runs once a minute.
+    let t = wait_for("DE probed again", Duration::from_secs(100), || {
+        let t = ke.json(&["trace", "show", &id]);
+        let de_hit = answers_by_state(&t).contains(&("DE".to_string(), "hit".to_string()));
+        (outcome(&t) == "hit" && de_hit).then_some(t)
+    });
+    assert!(!links(ke).0.contains(&de_peer), "{t:#}");
 }

@@ -11,15 +11,22 @@
 //!   one connected graph over which the roster, the maker table and trace
 //!   gossip spread;
 //! - the rest by a hash of its own peer id and the member's (chords: few
-//!   hops between any two members, and no member chooses who links to it);
+//!   hops between any two members). A member that picks its key before the
+//!   roster lists it can place itself on the ring, so becoming a chosen
+//!   node's successor takes a few hundred key draws; it cannot remove that
+//!   node's other links;
 //! - and every bootstrap peer, which in turn keeps a link to every member
 //!   (it serves the roster and the addresses Kademlia hands out).
 //!
-//! The choice is a pure function of the roster, so both ends of a link agree
-//! whether it is kept ([`Links::keeps`]): a node prunes a link neither end
-//! chose once it has carried no request for [`LINK_IDLE`], and does not report
-//! it down (it was opened on demand, for one trace or one answer). A holder
-//! that is not linked is asked directly: the request dials it.
+//! The choice is a pure function of the roster and `keep`, so two ends with
+//! the same roster version and the same `node.peer_connections` agree
+//! whether a link is kept ([`Links::keeps`]). A node prunes a link neither
+//! end chose, and that it opened itself, once it has carried no request for
+//! [`LINK_IDLE`], and does not report it down (it was opened on demand, for
+//! one trace or one answer); a link the other end opened is the other end's
+//! to close, so that ends whose plans differ do not close and redial each
+//! other's links in turn. A holder that is not linked is asked directly:
+//! the request dials it.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};

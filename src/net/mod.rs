@@ -156,6 +156,10 @@ pub enum NetEvent {
     },
     PeerUp(PeerId),
     PeerDown(PeerId),
+    /// A link opened on demand closed (links bounded, net::links): routine,
+    /// so not [`NetEvent::PeerDown`]; news only for a holder that was handed
+    /// a query over it and has said nothing yet.
+    LinkClosed(PeerId),
     /// A connected peer subscribed to a trace topic (never the roster topic):
     /// the requester remembers it as a holder of records under that topic.
     Subscribed {
@@ -291,7 +295,11 @@ impl NetHandle {
         self.send(Command::Disconnect(peer)).await
     }
 
-    /// The peers subscribed to any of `topics` now (without building a full status).
+    /// The peers subscribed to any of `topics` now (without building a full
+    /// status). Asked as a trace is about to be published: with links
+    /// bounded, their links are held for [`links::LINK_IDLE`] as if a request
+    /// had crossed them, so that none opened on demand is pruned before the
+    /// gossip reaches it.
     pub async fn subscribers(&self, topics: Vec<Topic>) -> Result<Vec<PeerId>, NetError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Subscribers { topics, reply }).await?;
@@ -366,6 +374,7 @@ pub fn spawn(
         bootstrap_backoff: BOOTSTRAP_FIRST,
         links: links::Links::default(),
         last_request: HashMap::new(),
+        dialled: HashMap::new(),
         kad_needed: true,
     };
     tokio::spawn(event_loop.run());
@@ -408,6 +417,12 @@ struct EventLoop {
     /// When a request last went either way on each peer's link: links
     /// opened on demand are pruned after [`links::LINK_IDLE`] without one.
     last_request: HashMap<PeerId, std::time::Instant>,
+    /// How many connections this node dialled to each peer. Only links this
+    /// node opened are pruned here; the other end prunes those it opened.
+    /// Each end's plan is its own (its `node.peer_connections`, its roster
+    /// version), so closing a link the other end keeps would only have it
+    /// dialled again, every few seconds.
+    dialled: HashMap<PeerId, usize>,
     /// Whether Kademlia runs: a full mesh, or some member without an address.
     kad_needed: bool,
 }
@@ -534,7 +549,7 @@ impl EventLoop {
             Command::Subscribers { topics, reply } => {
                 let hashes: Vec<gossipsub::TopicHash> =
                     topics.iter().map(|t| t.to_gossip().hash()).collect();
-                let peers = self
+                let peers: Vec<PeerId> = self
                     .swarm
                     .behaviour()
                     .gossipsub
@@ -542,6 +557,12 @@ impl EventLoop {
                     .filter(|(_, ts)| ts.iter().any(|t| hashes.contains(t)))
                     .map(|(p, _)| *p)
                     .collect();
+                if self.links.bounded {
+                    let now = std::time::Instant::now();
+                    for p in &peers {
+                        self.last_request.insert(*p, now);
+                    }
+                }
                 let _ = reply.send(peers);
             }
             Command::Connected(reply) => {
@@ -688,9 +709,9 @@ impl EventLoop {
         }
     }
 
-    /// Closes links neither end keeps (opened on demand for a query or an
-    /// answer) once no request has crossed them for [`links::LINK_IDLE`]
-    /// and none is in flight.
+    /// Closes links neither end keeps that this node opened (on demand, for
+    /// a query or an answer) once no request has crossed them for
+    /// [`links::LINK_IDLE`] and none is in flight.
     fn prune_idle_links(&mut self) {
         if !self.links.bounded {
             return;
@@ -701,7 +722,12 @@ impl EventLoop {
             .map(|(p, _)| *p)
             .chain(self.inbound.values().map(|(p, _)| *p))
             .collect();
-        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        let connected: Vec<PeerId> = self
+            .swarm
+            .connected_peers()
+            .filter(|p| self.dialled.contains_key(p))
+            .copied()
+            .collect();
         let idle = self.links.idle(
             &connected,
             &busy,
@@ -712,6 +738,16 @@ impl EventLoop {
             tracing::debug!(peer = %p, "link opened on demand closed: idle");
             self.last_request.remove(&p);
             let _ = self.swarm.disconnect_peer_id(p);
+        }
+    }
+
+    /// One connection this node dialled to `peer` closed.
+    fn forget_dialled(&mut self, peer: PeerId) {
+        if let Some(n) = self.dialled.get_mut(&peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.dialled.remove(&peer);
+            }
         }
     }
 
@@ -790,20 +826,36 @@ impl EventLoop {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 num_established,
+                endpoint,
                 ..
-            } if num_established.get() == 1 => {
-                self.emit(NetEvent::PeerUp(peer_id));
+            } => {
+                if endpoint.is_dialer() {
+                    *self.dialled.entry(peer_id).or_default() += 1;
+                }
+                if num_established.get() == 1 {
+                    self.emit(NetEvent::PeerUp(peer_id));
+                }
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                num_established,
+                endpoint,
                 ..
             } => {
+                if endpoint.is_dialer() {
+                    self.forget_dialled(peer_id);
+                }
+                if num_established > 0 {
+                    return;
+                }
                 self.subscriptions_told.remove(&peer_id);
-                // A link opened on demand closing (pruned by either end) says
-                // nothing of the peer: the next request dials it again.
+                // A link opened on demand closing (pruned by the end that
+                // opened it) is routine: the next request dials it again. The
+                // node still hears of it, for holders awaited over it that
+                // have said nothing yet.
                 if self.links.bounded && !self.links.keeps(&peer_id) {
                     tracing::debug!(peer = %peer_id, "link opened on demand closed");
+                    self.emit(NetEvent::LinkClosed(peer_id));
                 } else {
                     self.emit(NetEvent::PeerDown(peer_id));
                 }

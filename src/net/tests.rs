@@ -7,9 +7,15 @@ use super::*;
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn start() -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
+    start_with(DEFAULT_PEER_CONNECTIONS).await
+}
+
+/// [`start`] with `node.peer_connections` at `keep`.
+async fn start_with(keep: usize) -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
     let cfg = NetConfig {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         redial_every: Duration::from_millis(200),
+        peer_connections: keep,
         ..NetConfig::default()
     };
     let (h, mut events) = spawn(libp2p::identity::Keypair::generate_ed25519(), cfg).unwrap();
@@ -86,4 +92,58 @@ async fn a_member_whose_gossip_is_rejected_shows_as_graylisted() {
     .expect("b to count a as graylisted");
     assert!(seen >= 1);
     assert_eq!(a.status().await.unwrap().peers_graylisted, 0);
+}
+
+/// A member that keeps a full mesh (`node.peer_connections` above the
+/// federation's size, as NETWORK.md suggests for one) dials a member whose
+/// bounded plan does not keep it: the link stays, for its opener to close.
+/// Before, the bounded end closed every link it did not keep and had not
+/// carried a request at its next tick, and the other end dialled it again:
+/// a `PeerDown` every few seconds, each marking the peer unreachable on the
+/// traces awaiting it. The same happened between two bounded members whose
+/// plans differ (another `peer_connections`, or a roster version behind).
+#[tokio::test]
+async fn a_link_the_other_end_opened_is_left_to_it_to_close() {
+    let (a, mut a_events, a_addr) = start_with(65_536).await;
+    let (b, _b_events, b_addr) = start_with(4).await;
+    let (pa, pb) = (a.local_peer_id(), b.local_peer_id());
+    // Members besides a and b, without an address, drawn until b's plan
+    // does not keep a link to a.
+    let members = loop {
+        let mut m: HashMap<PeerId, Vec<Multiaddr>> =
+            (0..6).map(|_| (PeerId::random(), Vec::new())).collect();
+        m.insert(pa, vec![a_addr.clone()]);
+        m.insert(pb, vec![b_addr.clone()]);
+        let ids: Vec<PeerId> = m.keys().copied().collect();
+        let plan = links::plan(&pb, &ids, &HashSet::new(), 4);
+        if plan.bounded && !plan.keeps(&pa) {
+            break m;
+        }
+    };
+    b.set_members(members.clone(), Default::default())
+        .await
+        .unwrap();
+    a.set_members(members, Default::default()).await.unwrap();
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(NetEvent::PeerUp(p)) = a_events.recv().await
+                && p == pb
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("a to dial b");
+    // b's maintenance ticks every 200 ms: fifteen of them leave the link up.
+    let closed = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Some(ev) = a_events.recv().await {
+            if matches!(ev, NetEvent::PeerDown(p) if p == pb) {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_err(), "b closed the link a opened");
+    assert!(b.connected().await.unwrap().contains(&pa));
 }

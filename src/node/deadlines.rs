@@ -11,6 +11,20 @@ impl Node {
     /// Marks `peer` unreachable in every pending trace that asked it and
     /// still waits on it; one flush for all of them.
     pub(super) async fn mark_unreachable(&self, peer: PeerId, why: String) {
+        self.mark_unreachable_where(peer, why, false).await;
+    }
+
+    /// A link opened on demand closed (net::links): routine once a holder
+    /// has said its word, but a holder that has said nothing yet (handed
+    /// the query by gossip over that link, then gone, or its gossip lost)
+    /// would otherwise wait unasked until the deadline. Those are marked
+    /// unreachable, and so asked again by the maintenance timer; a holder
+    /// that acknowledged, refused for now or declined is left as it is.
+    pub(super) async fn mark_silent_unreachable(&self, peer: PeerId, why: String) {
+        self.mark_unreachable_where(peer, why, true).await;
+    }
+
+    async fn mark_unreachable_where(&self, peer: PeerId, why: String, silent_only: bool) {
         let node = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let ids: Vec<String> = node
@@ -20,24 +34,29 @@ impl Node {
                 .map(|p| p.iter().cloned().collect())
                 .unwrap_or_default();
             let peer_s = peer.to_string();
+            // Whether `a`, `peer`'s entry in `t`, is to be marked now.
+            let due = |t: &super::StoredTrace, a: &super::Asked| {
+                let spoke = t.first_ack.contains_key(&peer_s)
+                    || t.filed.iter().any(|f| f.peer == peer_s)
+                    || a.declined.is_some();
+                a.peer == peer_s
+                    && !t.final_at.contains_key(&peer_s)
+                    && a.unreachable.is_none()
+                    && !(silent_only && spoke)
+            };
             let mut changed = false;
             for id in ids {
-                let waits = node.trace_head(&id).is_ok_and(|t| {
-                    !t.final_at.contains_key(&peer_s)
-                        && t.asked
-                            .iter()
-                            .any(|a| a.peer == peer_s && a.unreachable.is_none())
-                });
+                let waits = node
+                    .trace_head(&id)
+                    .is_ok_and(|t| t.asked.iter().any(|a| due(&t, a)));
                 if !waits {
                     continue;
                 }
                 let now = unix_now();
                 let r = node.inner.traces.update_unflushed(&id, |t| {
-                    for a in t.asked.iter_mut() {
-                        if a.peer == peer_s
-                            && !t.final_at.contains_key(&peer_s)
-                            && a.unreachable.is_none()
-                        {
+                    let marked: Vec<bool> = t.asked.iter().map(|a| due(t, a)).collect();
+                    for (a, m) in t.asked.iter_mut().zip(marked) {
+                        if m {
                             a.set_unreachable(why.clone(), now);
                         }
                     }

@@ -149,6 +149,13 @@ impl Node {
                 let node = self.clone();
                 self.spawn(async move { node.mark_unreachable(peer, "disconnected".into()).await });
             }
+            NetEvent::LinkClosed(peer) => {
+                let node = self.clone();
+                self.spawn(async move {
+                    node.mark_silent_unreachable(peer, "its link closed before it answered".into())
+                        .await
+                });
+            }
             NetEvent::Listening(addr) => {
                 if let Ok(mut l) = self.inner.listen.lock() {
                     l.push(addr.to_string());

@@ -406,8 +406,12 @@ impl Node {
         .await
         .unwrap_or_default();
         // With links bounded, a holder back online does not necessarily link
-        // to this node: it is dialled here, once a minute, until the deadline.
+        // to this node: it is dialled here, once a minute, until the deadline
+        // (a blind trace's holder is probed again).
         let on_demand = self.links_bounded();
+        if on_demand {
+            self.probe_unlinked().await;
+        }
         for (peer, ids) in due
             .into_iter()
             .filter(|(p, _)| on_demand || connected.contains(p))

@@ -27,6 +27,10 @@ pub enum SendClearError {
     },
 }
 
+/// A probe still `pending` after this long was cut short (by a restart):
+/// longer than a probe's requests take, with their timeouts.
+const STALE_PROBE_SECS: u64 = 120;
+
 impl Node {
     /// Probes the holders of this node's pending blind traces that were
     /// unreachable, or not probed yet (a probe cut short by a restart), now
@@ -66,6 +70,58 @@ impl Node {
                 node.probe(peer, id).await;
             }
         });
+    }
+
+    /// With links bounded, the maintenance timer's part for blind traces: a
+    /// holder not linked to this node never connects by itself, so one left
+    /// unreachable, or pending since before [`STALE_PROBE_SECS`] (a probe a
+    /// restart cut short), is probed from here, which dials it; once a
+    /// minute, until the deadline. One pass over the pending traces.
+    pub(in crate::node) async fn probe_unlinked(&self) {
+        let node = self.clone();
+        let due = tokio::task::spawn_blocking(move || {
+            let ids: Vec<String> = node
+                .inner
+                .pending
+                .lock()
+                .map(|p| p.iter().cloned().collect())
+                .unwrap_or_default();
+            let now = unix_now();
+            let mut due: std::collections::HashMap<PeerId, Vec<String>> = Default::default();
+            for id in ids {
+                let Ok(t) = node.trace_head(&id) else {
+                    continue;
+                };
+                if t.deadline <= now {
+                    continue;
+                }
+                for h in t.blind.iter().flat_map(|b| &b.holders) {
+                    let stale = h.at.is_none_or(|at| at + STALE_PROBE_SECS <= now);
+                    let again = match h.outcome {
+                        BlindOutcome::Unreachable => true,
+                        BlindOutcome::Pending => stale,
+                        _ => false,
+                    };
+                    if again && let Ok(p) = h.peer.parse::<PeerId>() {
+                        due.entry(p).or_default().push(id.clone());
+                    }
+                }
+            }
+            due
+        })
+        .await
+        .unwrap_or_default();
+        for (peer, ids) in due {
+            let node = self.clone();
+            self.spawn(async move {
+                for id in ids {
+                    if node.inner.stopping.is_cancelled() {
+                        break;
+                    }
+                    node.probe(peer, id).await;
+                }
+            });
+        }
     }
 
     /// A follow-up along the chain of custody of a blind trace: the State it
