@@ -27,12 +27,7 @@ impl Node {
     async fn mark_unreachable_where(&self, peer: PeerId, why: String, silent_only: bool) {
         let node = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            let ids: Vec<String> = node
-                .inner
-                .pending
-                .lock()
-                .map(|p| p.iter().cloned().collect())
-                .unwrap_or_default();
+            let ids = node.pending_naming(&peer);
             let peer_s = peer.to_string();
             // Whether `a`, `peer`'s entry in `t`, is to be marked now.
             let due = |t: &super::StoredTrace, a: &super::Asked| {

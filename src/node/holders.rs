@@ -248,6 +248,28 @@ impl Node {
             .unwrap_or(true)
     }
 
+    /// The pending traces whose head names `peer` (asked it, or filed its
+    /// answer): a search of the stored bytes, so that an event about one
+    /// peer (connected, disconnected, a link closed) decodes only the traces
+    /// that concern it, not every pending one. Blocking.
+    pub(super) fn pending_naming(&self, peer: &PeerId) -> Vec<String> {
+        let ids: Vec<String> = self
+            .inner
+            .pending
+            .lock()
+            .map(|p| p.iter().cloned().collect())
+            .unwrap_or_default();
+        let needle = peer.to_string();
+        ids.into_iter()
+            .filter(|id| {
+                self.inner
+                    .traces
+                    .head_mentions(id, needle.as_bytes())
+                    .unwrap_or(true)
+            })
+            .collect()
+    }
+
     /// Indexes a pending trace by its topics.
     pub(super) fn index_pending(&self, id: &str, topics: &[String]) {
         if let Ok(mut m) = self.inner.pending_topics.lock() {
@@ -455,12 +477,15 @@ impl Node {
     /// answer, and unreachable until now or not yet handed to it since this
     /// node started. One pass over the pending traces. Blocking.
     fn due_deliveries(&self, only: Option<&PeerId>) -> HashMap<PeerId, Vec<String>> {
-        let ids: Vec<String> = self
-            .inner
-            .pending
-            .lock()
-            .map(|p| p.iter().cloned().collect())
-            .unwrap_or_default();
+        let ids: Vec<String> = match only {
+            Some(p) => self.pending_naming(p),
+            None => self
+                .inner
+                .pending
+                .lock()
+                .map(|p| p.iter().cloned().collect())
+                .unwrap_or_default(),
+        };
         let handed: HashSet<(String, PeerId)> = self
             .inner
             .delivered

@@ -41,15 +41,10 @@ impl Node {
             let n = node.clone();
             let p = peer.to_string();
             let due: Vec<String> = tokio::task::spawn_blocking(move || {
-                let ids: Vec<String> = n
-                    .inner
-                    .pending
-                    .lock()
-                    .map(|p| p.iter().cloned().collect())
-                    .unwrap_or_default();
-                ids.into_iter()
+                n.pending_naming(&peer)
+                    .into_iter()
                     .filter(|id| {
-                        n.trace(id).is_ok_and(|t| {
+                        n.trace_head(id).is_ok_and(|t| {
                             t.deadline > unix_now()
                                 && t.blind.as_ref().is_some_and(|b| {
                                     b.holders.iter().any(|h| {

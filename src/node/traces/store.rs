@@ -193,6 +193,17 @@ impl TraceStore {
             .transpose()
     }
 
+    /// Whether a trace's head, as stored, contains `needle` (a peer id):
+    /// a search of its bytes, without decoding it. A peer asked by the trace,
+    /// or whose answer it filed, is always found; `false` means the trace
+    /// does not concern it (and for a missing trace).
+    pub fn head_mentions(&self, id: &str, needle: &[u8]) -> Result<bool, TraceStoreError> {
+        Ok(self
+            .tree
+            .get(id.as_bytes())?
+            .is_some_and(|v| !needle.is_empty() && v.windows(needle.len()).any(|w| w == needle)))
+    }
+
     fn answers_of(&self, id: &str) -> Result<Vec<StoredAnswer>, TraceStoreError> {
         let mut out = Vec::new();
         for kv in self.answers.scan_prefix(answers_prefix(id)) {

@@ -319,3 +319,43 @@ fn pages_go_back_in_time_from_a_cursor() {
     assert!(Cursor::parse("x.ab").is_none());
     assert!(Cursor::parse("1.zz").is_none());
 }
+
+/// Peer events (connected, disconnected, a link closed) decode only the
+/// pending traces whose head names the peer: the search must find every peer
+/// a trace asked, and only those.
+#[test]
+fn a_head_names_the_peers_it_asked_and_no_other() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let t = new_trace(Vec::new(), &hs[..3]);
+    store.put(&t).unwrap();
+    for h in &hs[..3] {
+        assert!(
+            store
+                .head_mentions(&t.id, h.peer.to_string().as_bytes())
+                .unwrap()
+        );
+    }
+    for h in &hs[3..] {
+        assert!(
+            !store
+                .head_mentions(&t.id, h.peer.to_string().as_bytes())
+                .unwrap()
+        );
+    }
+    // Asked later (a follow-up), it is named from then on.
+    let later = hs[5].peer.to_string();
+    store
+        .update(&t.id, |t| {
+            t.asked
+                .push(Asked::new(later.clone(), hs[5].state, ExpectedBy::FollowUp))
+        })
+        .unwrap();
+    assert!(store.head_mentions(&t.id, later.as_bytes()).unwrap());
+    assert!(
+        !store
+            .head_mentions("no such trace", later.as_bytes())
+            .unwrap()
+    );
+}
