@@ -593,6 +593,12 @@ fn with_links_bounded_a_trace_dials_the_declared_holders_it_is_not_linked_to() {
     let de_line = text.lines().find(|l| l.contains(&de.peer_id)).unwrap();
     assert!(de_line.contains("not linked"), "{text}");
     assert!(ke.cli(&["status"]).contains("links kept to"));
+    // Eight members declare no prefix: the node says a trace may miss them.
+    assert!(
+        ke.log().contains("declare no marking prefix in the roster"),
+        "{}",
+        ke.log()
+    );
     let sent = trace_walther(ke, "BP0746", &["--import", "NG:2009"]);
     // Asked at once, as sent: not left for later as offline.
     assert!(asked_of(&sent, "DE")["unreachable"].is_null(), "{sent:#}");

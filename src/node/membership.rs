@@ -117,6 +117,7 @@ impl Node {
             (m.dial_list(), m.bootstrap_peers())
         };
         self.inner.net.set_members(list, bootstrap).await?;
+        self.warn_of_unlinked_gaps();
         tracing::info!(version, "roster installed");
         if publish {
             match self.inner.net.publish(Topic::Roster, bytes.to_vec()).await {

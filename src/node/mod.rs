@@ -567,7 +567,44 @@ impl Node {
             (m.dial_list(), m.bootstrap_peers())
         };
         self.inner.net.set_members(list, bootstrap).await?;
+        self.warn_of_unlinked_gaps();
         Ok(())
+    }
+
+    /// With links bounded (net::links), a trace finds a holder outside this
+    /// node's links through the roster: its declared prefixes and its
+    /// addresses. Says which members the roster leaves without either, so
+    /// that the regional organisation can complete it (NETWORK.md, "Links
+    /// kept").
+    fn warn_of_unlinked_gaps(&self) {
+        if !self.links_bounded() {
+            return;
+        }
+        let me = self.peer_id();
+        let m = self.read_members();
+        let others = || m.by_peer.iter().filter(|(p, i)| **p != me && !i.bootstrap);
+        let no_prefix: Vec<String> = others()
+            .filter(|(_, i)| i.prefixes.is_empty())
+            .map(|(_, i)| i.state.to_string())
+            .collect();
+        let no_address: Vec<String> = others()
+            .filter(|(_, i)| i.addrs.is_empty())
+            .map(|(_, i)| i.state.to_string())
+            .collect();
+        if !no_prefix.is_empty() {
+            tracing::warn!(
+                count = no_prefix.len(),
+                states = %no_prefix.join(","),
+                "links are bounded (node.peer_connections) and these members declare no marking prefix in the roster: a trace finds them only if this node's links see them subscribed; have the roster declare their prefixes"
+            );
+        }
+        if !no_address.is_empty() {
+            tracing::warn!(
+                count = no_address.len(),
+                states = %no_address.join(","),
+                "links are bounded (node.peer_connections) and the roster gives these members no address: a trace reaches them only if they are among this node's links; have the roster list their addresses"
+            );
+        }
     }
 
     /// Subscribes to the topics of what the registry holds (its marking
