@@ -521,14 +521,7 @@ fn bounded_specs() -> Vec<NodeSpec> {
 fn links(n: &FedNode) -> (Vec<String>, Vec<String>) {
     let st = n.json(&["status"]);
     assert_eq!(st["net"]["links_bounded"], true, "{st:#}");
-    let list = |k: &str| {
-        st["net"][k]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-    };
+    let list = |k: &str| net_list(&st, k).unwrap_or_else(|| panic!("no net.{k}: {st:#}"));
     (list("kept"), list("connected"))
 }
 

@@ -133,7 +133,14 @@ pub fn free_port() -> u16 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(32_768);
     let base = low.saturating_sub(12_000).max(1_024);
-    let span = low - base;
+    let span = low.saturating_sub(base);
+    if span == 0 {
+        // No room below the range: let the OS choose.
+        return std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+    }
     if NEXT.load(Ordering::Relaxed) == 0 {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -155,6 +162,18 @@ pub fn free_port() -> u16 {
         }
     }
     panic!("no free port below the ephemeral range ({base}..{low})")
+}
+
+/// A list of peer ids in a `status` document's `net` part (`connected`,
+/// `kept`); `None` if it is missing.
+pub fn net_list(status: &Value, key: &str) -> Option<Vec<String>> {
+    Some(
+        status["net"][key]
+            .as_array()?
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+    )
 }
 
 /// Polls `f` until it returns `Some`, or panics after `timeout` with `what`.
@@ -284,15 +303,7 @@ impl Federation {
                 Duration::from_secs(30),
                 || {
                     let st = n.json(&["status"]);
-                    let list = |k: &str| -> Option<Vec<String>> {
-                        Some(
-                            st["net"][k]
-                                .as_array()?
-                                .iter()
-                                .filter_map(|v| v.as_str().map(str::to_string))
-                                .collect(),
-                        )
-                    };
+                    let list = |k: &str| net_list(&st, k);
                     let connected = list("connected")?;
                     // With node.peer_connections below the federation's
                     // size, the links the roster plans; else every member.

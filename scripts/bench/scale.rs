@@ -146,7 +146,9 @@ fn prepare(n: usize, traces: usize) -> Prepared {
         peers.push(init["peer_id"].as_str().unwrap().to_string());
         keys.push(init["public_key"].as_str().unwrap().to_string());
         oprf_keys.push(init["oprf_key"].as_str().unwrap().parse().unwrap());
-        ports.push(listen_port(ports.last().copied()));
+        // Below the ephemeral range: with hundreds of nodes starting, a
+        // port picked from it is often taken by an outgoing connection.
+        ports.push(fed::free_port());
         dirs.push(dir);
     }
     let today = Date::today();
@@ -244,23 +246,6 @@ fn prepare(n: usize, traces: usize) -> Prepared {
         dirs,
         peers,
     }
-}
-
-/// A free port below the ephemeral range, after `after`: with hundreds of
-/// nodes starting, a port picked from the ephemeral range is often taken by
-/// an outgoing connection before its node listens on it.
-fn listen_port(after: Option<u16>) -> u16 {
-    let range =
-        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
-    let low: u16 = range
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(32_768);
-    let start = after.map_or(low.saturating_sub(12_000).max(1_024), |p| p + 1);
-    (start..low)
-        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .expect("a free port below the ephemeral range")
 }
 
 /// utime + stime of a process, in seconds.
@@ -396,15 +381,7 @@ fn one_size(n: usize) {
             Duration::from_secs(60 + 2 * n as u64),
             || {
                 let st = status(d)?;
-                let list = |k: &str| -> Option<Vec<String>> {
-                    Some(
-                        st["net"][k]
-                            .as_array()?
-                            .iter()
-                            .filter_map(|v| v.as_str().map(str::to_string))
-                            .collect(),
-                    )
-                };
+                let list = |k: &str| fed::net_list(&st, k);
                 let connected = list("connected")?;
                 let b = st["net"]["links_bounded"] == true;
                 let want = if b { list("kept")?.len() } else { n - 1 };

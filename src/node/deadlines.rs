@@ -74,12 +74,7 @@ impl Node {
         self.spawn(async move {
             let n = node.clone();
             let pending = tokio::task::spawn_blocking(move || {
-                let ids: Vec<String> = n
-                    .inner
-                    .pending
-                    .lock()
-                    .map(|p| p.iter().cloned().collect())
-                    .unwrap_or_default();
+                let ids: Vec<String> = n.pending_ids();
                 ids.into_iter()
                     .filter_map(|id| n.trace_head(&id).ok().map(|t| (t.id, t.deadline)))
                     .collect::<Vec<_>>()

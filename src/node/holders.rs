@@ -248,17 +248,21 @@ impl Node {
             .unwrap_or(true)
     }
 
+    /// The ids of the traces still pending.
+    pub(super) fn pending_ids(&self) -> Vec<String> {
+        self.inner
+            .pending
+            .lock()
+            .map(|p| p.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The pending traces whose head names `peer` (asked it, or filed its
     /// answer): a search of the stored bytes, so that an event about one
     /// peer (connected, disconnected, a link closed) decodes only the traces
     /// that concern it, not every pending one. Blocking.
     pub(super) fn pending_naming(&self, peer: &PeerId) -> Vec<String> {
-        let ids: Vec<String> = self
-            .inner
-            .pending
-            .lock()
-            .map(|p| p.iter().cloned().collect())
-            .unwrap_or_default();
+        let ids: Vec<String> = self.pending_ids();
         let needle = peer.to_string();
         ids.into_iter()
             .filter(|id| {
@@ -479,12 +483,7 @@ impl Node {
     fn due_deliveries(&self, only: Option<&PeerId>) -> HashMap<PeerId, Vec<String>> {
         let ids: Vec<String> = match only {
             Some(p) => self.pending_naming(p),
-            None => self
-                .inner
-                .pending
-                .lock()
-                .map(|p| p.iter().cloned().collect())
-                .unwrap_or_default(),
+            None => self.pending_ids(),
         };
         let handed: HashSet<(String, PeerId)> = self
             .inner

@@ -75,12 +75,7 @@ impl Node {
     pub(in crate::node) async fn probe_unlinked(&self) {
         let node = self.clone();
         let due = tokio::task::spawn_blocking(move || {
-            let ids: Vec<String> = node
-                .inner
-                .pending
-                .lock()
-                .map(|p| p.iter().cloned().collect())
-                .unwrap_or_default();
+            let ids: Vec<String> = node.pending_ids();
             let now = unix_now();
             let mut due: std::collections::HashMap<PeerId, Vec<String>> = Default::default();
             for id in ids {
