@@ -453,14 +453,10 @@ impl Node {
         if ids.is_empty() {
             return;
         }
-        let started = self
-            .inner
-            .delivering
-            .lock()
-            .is_ok_and(|mut d| d.insert(peer));
-        if !started {
+        // Freed when this ends, however it ends.
+        let Some(_running) = self.inner.delivering.start(peer) else {
             return;
-        }
+        };
         for id in ids {
             if self.inner.stopping.is_cancelled() {
                 break;
@@ -471,9 +467,6 @@ impl Node {
             {
                 break;
             }
-        }
-        if let Ok(mut d) = self.inner.delivering.lock() {
-            d.remove(&peer);
         }
     }
 

@@ -26,6 +26,7 @@ mod deadlines;
 mod dispatch;
 mod holders;
 pub mod inbox;
+mod inflight;
 mod limits;
 pub mod makers;
 pub mod members;
@@ -184,7 +185,11 @@ struct Inner {
     /// to one later becomes an expected holder of those traces.
     pending_topics: Mutex<std::collections::HashMap<String, HashSet<String>>>,
     /// Peers a store-and-forward delivery is running for (one at a time each).
-    delivering: Mutex<HashSet<PeerId>>,
+    delivering: inflight::InFlight<PeerId>,
+    /// (trace id, holder) whose blind probe is running: a second one (a
+    /// reconnect and the minute timer at once) would spend the holder's
+    /// evaluation budget twice.
+    probing: inflight::InFlight<(String, PeerId)>,
     members: RwLock<Members>,
     /// The maker reference table in force and the local makers on top.
     makers: RwLock<crate::roster::makers::InForce>,
@@ -343,7 +348,8 @@ impl Node {
                 traces,
                 pending: Mutex::new(pending),
                 pending_topics: Mutex::new(pending_topics),
-                delivering: Mutex::new(HashSet::new()),
+                delivering: Default::default(),
+                probing: Default::default(),
                 members: RwLock::new(members),
                 makers: RwLock::new(makers),
                 local_makers: cfg.makers.clone(),

@@ -81,6 +81,11 @@ impl Node {
     /// Probes one holder of blind trace `id`, records the outcome, and on a
     /// hit sends it the signed query.
     pub(super) async fn probe(&self, peer: PeerId, id: String) {
+        // Not twice at once: a reconnect and the minute timer may both call.
+        let Some(_running) = self.inner.probing.start((id.clone(), peer)) else {
+            tracing::debug!(%peer, trace = %id, "blind probe already running");
+            return;
+        };
         self.probe_attempt(peer, id, 0).await;
     }
 
