@@ -76,7 +76,7 @@ impl Node {
             let pending = tokio::task::spawn_blocking(move || {
                 let ids: Vec<String> = n.pending_ids();
                 ids.into_iter()
-                    .filter_map(|id| n.trace_head(&id).ok().map(|t| (t.id, t.deadline)))
+                    .filter_map(|id| n.trace_head(&id).ok().map(|t| (t.id.clone(), t.deadline)))
                     .collect::<Vec<_>>()
             })
             .await

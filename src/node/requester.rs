@@ -344,7 +344,7 @@ impl Node {
     }
 
     /// A trace without its answers' frames (see [`super::TraceStore::head`]).
-    pub fn trace_head(&self, id: &str) -> Result<StoredTrace, NodeError> {
+    pub fn trace_head(&self, id: &str) -> Result<std::sync::Arc<StoredTrace>, NodeError> {
         self.inner
             .traces
             .head(id)?
@@ -710,11 +710,12 @@ impl Node {
     async fn ask_directly(&self, peer: PeerId, id: &str) -> Result<(), AskError> {
         let node = self.clone();
         let id_owned = id.to_string();
-        let query =
-            tokio::task::spawn_blocking(move || node.trace_head(&id_owned).map(|t| t.query))
-                .await
-                .map_err(|_| AskError::NotFiled(Refusal::Internal))?
-                .map_err(|_| AskError::NotFiled(Refusal::Internal))?;
+        let query = tokio::task::spawn_blocking(move || {
+            node.trace_head(&id_owned).map(|t| t.query.clone())
+        })
+        .await
+        .map_err(|_| AskError::NotFiled(Refusal::Internal))?
+        .map_err(|_| AskError::NotFiled(Refusal::Internal))?;
         let stopping = self.inner.stopping.clone();
         let reply = tokio::select! {
             r = self.inner.net.request(peer, query) => {

@@ -10,8 +10,19 @@
 //!
 //! Stores written before this layout (answers inside the trace's JSON) are
 //! rewritten once, at open.
+//!
+//! Heads are read on every answer, every status view and every wake of a
+//! waiting API call, and a head grows with the holders asked. The store keeps
+//! the last heads it decoded ([`HEADS_KEPT`]), each with the exact bytes it was
+//! decoded from: a read whose stored bytes are those bytes reuses the decoded
+//! head. A head written by any path (this process or another writer of the same
+//! bytes) is seen as soon as it is stored, since the bytes are compared on
+//! every read, so the cache can never serve a head that is not the one stored.
 
-use sled::Transactional;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use sled::{IVec, Transactional};
 
 use super::{Filed, StoredAnswer, StoredTrace};
 use crate::protocol::Limits;
@@ -32,6 +43,21 @@ pub struct TraceStore {
     tree: sled::Tree,
     answers: sled::Tree,
     by_time: sled::Tree,
+    heads: Arc<Mutex<lru::LruCache<String, DecodedHead>>>,
+}
+
+/// A head as decoded, with the stored bytes it was decoded from.
+type DecodedHead = (IVec, Arc<StoredTrace>);
+
+/// How many decoded heads the store keeps: the traces pending at once on a
+/// busy unit, with room to spare. A head of 50 holders takes tens of KiB
+/// decoded, so the cache stays within a few MiB.
+pub const HEADS_KEPT: usize = 256;
+
+#[cfg(test)]
+thread_local! {
+    /// Stored traces decoded on this thread: how the tests see the cache.
+    pub(super) static HEADS_DECODED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The key of the layout's version in the `trace_store` tree.
@@ -111,6 +137,9 @@ impl TraceStore {
             tree: db.open_tree("traces")?,
             answers: db.open_tree("trace_answers")?,
             by_time: db.open_tree("traces_by_time")?,
+            heads: Arc::new(Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(HEADS_KEPT).unwrap_or(NonZeroUsize::MIN),
+            ))),
         };
         let meta = db.open_tree("trace_store")?;
         if meta.get(LAYOUT_KEY)?.as_deref() != Some(LAYOUT) {
@@ -158,6 +187,8 @@ impl TraceStore {
     }
 
     fn decode(id: &str, v: &[u8]) -> Result<StoredTrace, TraceStoreError> {
+        #[cfg(test)]
+        HEADS_DECODED.with(|n| n.set(n.get() + 1));
         serde_json::from_slice(v).map_err(|e| corrupt(id, e))
     }
 
@@ -177,20 +208,47 @@ impl TraceStore {
 
     /// A trace with its answers.
     pub fn get(&self, id: &str) -> Result<Option<StoredTrace>, TraceStoreError> {
-        let Some(mut t) = self.head(id)? else {
+        let Some(t) = self.head(id)? else {
             return Ok(None);
         };
+        let mut t = Arc::unwrap_or_clone(t);
         t.answers = self.answers_of(id)?;
         Ok(Some(t))
     }
 
     /// A trace without its answers' frames (`answers` empty; `filed` holds
-    /// the verdict on each): what filing and status need.
-    pub fn head(&self, id: &str) -> Result<Option<StoredTrace>, TraceStoreError> {
+    /// the verdict on each): what filing and status need. Shared with the
+    /// store's cache of decoded heads: decoded only when its stored bytes
+    /// changed since it was last read or written here.
+    pub fn head(&self, id: &str) -> Result<Option<Arc<StoredTrace>>, TraceStoreError> {
         self.tree
             .get(id.as_bytes())?
-            .map(|v| Self::decode(id, &v))
+            .map(|v| self.decode_head(id, &v))
             .transpose()
+    }
+
+    /// The head stored as `bytes`: the cached one if it was decoded from
+    /// exactly these bytes, else decoded now and kept.
+    fn decode_head(&self, id: &str, bytes: &IVec) -> Result<Arc<StoredTrace>, TraceStoreError> {
+        if let Some(t) = self.cached(id, bytes) {
+            return Ok(t);
+        }
+        let t = Arc::new(Self::decode(id, bytes)?);
+        self.keep(id, bytes.clone(), t.clone());
+        Ok(t)
+    }
+
+    fn cached(&self, id: &str, bytes: &[u8]) -> Option<Arc<StoredTrace>> {
+        let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+        match heads.get(id) {
+            Some((b, t)) if b.as_ref() == bytes => Some(t.clone()),
+            _ => None,
+        }
+    }
+
+    fn keep(&self, id: &str, bytes: IVec, t: Arc<StoredTrace>) {
+        let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+        heads.put(id.to_string(), (bytes, t));
     }
 
     /// Whether a trace's head, as stored, contains `needle` (a peer id):
@@ -242,13 +300,17 @@ impl TraceStore {
     ) -> Result<Option<StoredTrace>, TraceStoreError> {
         let mut out = None;
         let mut err = None;
-        self.tree.update_and_fetch(id.as_bytes(), |old| {
+        let stored = self.tree.update_and_fetch(id.as_bytes(), |old| {
             let old = old?;
-            match Self::decode(id, old) {
+            let head = match self.cached(id, old) {
+                Some(t) => Ok((*t).clone()),
+                None => Self::decode(id, old),
+            };
+            match head {
                 Ok(mut t) => {
                     f(&mut t);
                     let bytes = encode_head(&t).ok();
-                    out = Some(t);
+                    out = Some((t, bytes.is_some()));
                     bytes.or_else(|| Some(old.to_vec()))
                 }
                 Err(e) => {
@@ -260,7 +322,12 @@ impl TraceStore {
         if let Some(e) = err {
             return Err(e);
         }
-        Ok(out)
+        Ok(out.map(|(t, written)| {
+            if let (true, Some(bytes)) = (written, stored) {
+                self.keep(id, bytes, Arc::new(t.clone()));
+            }
+            t
+        }))
     }
 
     /// Files one answer, unflushed: in one sled transaction, `admit` sees the
@@ -274,7 +341,7 @@ impl TraceStore {
         id: &str,
         answer: &StoredAnswer,
         admit: impl FnMut(&mut StoredTrace) -> bool,
-    ) -> Result<Option<StoredTrace>, TraceStoreError> {
+    ) -> Result<Option<Arc<StoredTrace>>, TraceStoreError> {
         let seq = self.db.generate_id()?;
         let answer_bytes = serde_json::to_vec(answer).map_err(|e| corrupt(id, e))?;
         let key = answer_key(id, seq);
@@ -284,19 +351,28 @@ impl TraceStore {
             let Some(old) = heads.get(id.as_bytes())? else {
                 return Ok(None);
             };
-            let mut t = Self::decode(id, &old)
-                .map_err(sled::transaction::ConflictableTransactionError::Abort)?;
+            let mut t = match self.cached(id, &old) {
+                Some(t) => (*t).clone(),
+                None => Self::decode(id, &old)
+                    .map_err(sled::transaction::ConflictableTransactionError::Abort)?,
+            };
             if !(admit.borrow_mut())(&mut t) {
                 return Ok(None);
             }
-            let head =
-                encode_head(&t).map_err(sled::transaction::ConflictableTransactionError::Abort)?;
-            heads.insert(id.as_bytes(), head)?;
+            let head = IVec::from(
+                encode_head(&t).map_err(sled::transaction::ConflictableTransactionError::Abort)?,
+            );
+            heads.insert(id.as_bytes(), head.clone())?;
             answers.insert(key.as_slice(), answer_bytes.as_slice())?;
-            Ok(Some(t))
+            Ok(Some((head, t)))
         });
         match r {
-            Ok(t) => Ok(t),
+            Ok(Some((head, t))) => {
+                let t = Arc::new(t);
+                self.keep(id, head, t.clone());
+                Ok(Some(t))
+            }
+            Ok(None) => Ok(None),
             Err(sled::transaction::TransactionError::Abort(e)) => Err(e),
             Err(sled::transaction::TransactionError::Storage(e)) => Err(e.into()),
         }
@@ -348,7 +424,7 @@ impl TraceStore {
             let (k, _) = kv?;
             let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
             if let Some(t) = self.head(&id)? {
-                out.push(t);
+                out.push(Arc::unwrap_or_clone(t));
             }
         }
         Ok(out)

@@ -359,3 +359,71 @@ fn a_head_names_the_peers_it_asked_and_no_other() {
             .unwrap()
     );
 }
+
+#[test]
+fn a_head_is_decoded_once_per_change_and_always_read_as_stored() {
+    let decoded = || store::HEADS_DECODED.with(|n| n.get());
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let t = new_trace(Vec::new(), &hs);
+    store.put(&t).unwrap();
+    let before = decoded();
+    // Read many times, decoded once.
+    for _ in 0..10 {
+        assert_eq!(store.head(&t.id).unwrap().unwrap().asked.len(), hs.len());
+    }
+    assert_eq!(decoded() - before, 1);
+    // Updated and filed through the store: read back without decoding, as
+    // written.
+    store
+        .update_unflushed(&t.id, |t| t.followed_up.push(cc("FR")))
+        .unwrap();
+    let answer = StoredAnswer {
+        peer: hs[0].peer.to_string(),
+        received_at: 7,
+        bytes: vec![1, 2, 3],
+        roster_version: Some(1),
+    };
+    store
+        .file_answer(&t.id, &answer, |t| {
+            t.final_at.insert(hs[0].peer.to_string(), 7);
+            true
+        })
+        .unwrap()
+        .unwrap();
+    let head = store.head(&t.id).unwrap().unwrap();
+    assert_eq!(head.followed_up, vec![cc("FR")]);
+    assert_eq!(head.final_at.get(&hs[0].peer.to_string()), Some(&7));
+    assert_eq!(
+        decoded() - before,
+        1,
+        "the store's own writes are kept decoded"
+    );
+    // Written behind the store's back (another handle on the same tree, a
+    // restore): the stored bytes differ, so the head is decoded again and
+    // reads as stored.
+    let mut other = (*head).clone();
+    other.deadline += 60;
+    db.open_tree("traces")
+        .unwrap()
+        .insert(t.id.as_bytes(), serde_json::to_vec(&other).unwrap())
+        .unwrap();
+    assert_eq!(
+        store.head(&t.id).unwrap().unwrap().deadline,
+        t.deadline + 60
+    );
+    assert_eq!(decoded() - before, 2);
+    // And a refused filing leaves the cache as the store.
+    assert!(
+        store
+            .file_answer(&t.id, &answer, |_| false)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.head(&t.id).unwrap().unwrap().deadline,
+        t.deadline + 60
+    );
+    assert_eq!(store.get(&t.id).unwrap().unwrap().answers.len(), 1);
+}
