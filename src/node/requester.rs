@@ -503,7 +503,7 @@ impl Node {
             bytes: data.to_vec(),
             roster_version: Some(roster_version),
         };
-        // Checked again inside the transaction: two answers of one
+        // Checked again on the head being replaced: two answers of one
         // responder arriving together file at most one of each kind.
         let filed = self
             .inner

@@ -22,7 +22,7 @@
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use sled::{IVec, Transactional};
+use sled::IVec;
 
 use super::{Filed, StoredAnswer, StoredTrace};
 use crate::protocol::Limits;
@@ -212,7 +212,7 @@ impl TraceStore {
             return Ok(None);
         };
         let mut t = Arc::unwrap_or_clone(t);
-        t.answers = self.answers_of(id)?;
+        t.answers = self.answers_of(&t)?;
         Ok(Some(t))
     }
 
@@ -262,11 +262,24 @@ impl TraceStore {
             .is_some_and(|v| !needle.is_empty() && v.windows(needle.len()).any(|w| w == needle)))
     }
 
-    fn answers_of(&self, id: &str) -> Result<Vec<StoredAnswer>, TraceStoreError> {
+    /// The answers `head` filed, in the order of filing. An answer stored
+    /// without its verdict in the head (see [`TraceStore::file_answer`]: a
+    /// crash between its two writes) was never filed, and is left out; so is
+    /// a second copy of a frame. A head with no verdicts at all predates them:
+    /// all its answers are its own.
+    fn answers_of(&self, head: &StoredTrace) -> Result<Vec<StoredAnswer>, TraceStoreError> {
+        let id = head.id.as_str();
+        let mut named: std::collections::HashSet<&str> =
+            head.filed.iter().map(|f| f.frame.as_str()).collect();
         let mut out = Vec::new();
         for kv in self.answers.scan_prefix(answers_prefix(id)) {
             let (_, v) = kv?;
-            out.push(serde_json::from_slice(&v).map_err(|e| corrupt(id, e))?);
+            let a: StoredAnswer = serde_json::from_slice(&v).map_err(|e| corrupt(id, e))?;
+            if head.filed.is_empty()
+                || named.remove(crate::protocol::Digest::of(&a.bytes).to_hex().as_str())
+            {
+                out.push(a);
+            }
         }
         Ok(out)
     }
@@ -284,7 +297,7 @@ impl TraceStore {
         self.tree.flush()?;
         match out {
             Some(mut t) => {
-                t.answers = self.answers_of(id)?;
+                t.answers = self.answers_of(&t)?;
                 Ok(Some(t))
             }
             None => Ok(None),
@@ -330,51 +343,59 @@ impl TraceStore {
         }))
     }
 
-    /// Files one answer, unflushed: in one sled transaction, `admit` sees the
-    /// head (answers not loaded) and, if it returns true (having recorded the
-    /// verdict in it), the head and the answer are written together. Returns
-    /// the updated head if the answer was filed, `None` if `admit` refused
-    /// it or there is no such trace. The cost does not grow with the answers
-    /// already filed.
+    /// Files one answer, unflushed: `admit` sees the head (answers not
+    /// loaded) and, if it returns true (having recorded the verdict in it),
+    /// the answer and the head are written. Returns the updated head if the
+    /// answer was filed, `None` if `admit` refused it or there is no such
+    /// trace. The cost does not grow with the answers already filed.
+    ///
+    /// Two plain writes, not a sled transaction: sled writes a transaction's
+    /// manifest in an I/O buffer of its own and rolls the buffer before and
+    /// after it, so each transaction cost three log writes and three syncs
+    /// where these share the one flush that follows. The answer is written
+    /// first and the head, with its verdict, after it. sled recovers its log
+    /// in order, so a head never outlives the answer its verdict names. An
+    /// answer without its verdict (a crash between the writes) is not part of
+    /// the trace ([`TraceStore::answers_of`]), and its holder, never told
+    /// `ok`, delivers it again. The head is replaced by compare-and-swap:
+    /// when another answer changed it meanwhile, `admit` runs again on the
+    /// new head, so two answers of one responder arriving together file at
+    /// most one of each kind.
     pub fn file_answer(
         &self,
         id: &str,
         answer: &StoredAnswer,
-        admit: impl FnMut(&mut StoredTrace) -> bool,
+        mut admit: impl FnMut(&mut StoredTrace) -> bool,
     ) -> Result<Option<Arc<StoredTrace>>, TraceStoreError> {
         let seq = self.db.generate_id()?;
         let answer_bytes = serde_json::to_vec(answer).map_err(|e| corrupt(id, e))?;
         let key = answer_key(id, seq);
-        // sled runs the transaction again on a conflict, through `Fn`.
-        let admit = std::cell::RefCell::new(admit);
-        let r = (&self.tree, &self.answers).transaction(|(heads, answers)| {
-            let Some(old) = heads.get(id.as_bytes())? else {
-                return Ok(None);
+        self.answers.insert(key.as_slice(), answer_bytes)?;
+        let not_filed = || -> Result<Option<Arc<StoredTrace>>, TraceStoreError> {
+            self.answers.remove(key.as_slice())?;
+            Ok(None)
+        };
+        loop {
+            let Some(old) = self.tree.get(id.as_bytes())? else {
+                return not_filed();
             };
             let mut t = match self.cached(id, &old) {
                 Some(t) => (*t).clone(),
-                None => Self::decode(id, &old)
-                    .map_err(sled::transaction::ConflictableTransactionError::Abort)?,
+                None => Self::decode(id, &old)?,
             };
-            if !(admit.borrow_mut())(&mut t) {
-                return Ok(None);
+            if !admit(&mut t) {
+                return not_filed();
             }
-            let head = IVec::from(
-                encode_head(&t).map_err(sled::transaction::ConflictableTransactionError::Abort)?,
-            );
-            heads.insert(id.as_bytes(), head.clone())?;
-            answers.insert(key.as_slice(), answer_bytes.as_slice())?;
-            Ok(Some((head, t)))
-        });
-        match r {
-            Ok(Some((head, t))) => {
+            let head = IVec::from(encode_head(&t)?);
+            if self
+                .tree
+                .compare_and_swap(id.as_bytes(), Some(&old), Some(head.clone()))?
+                .is_ok()
+            {
                 let t = Arc::new(t);
                 self.keep(id, head, t.clone());
-                Ok(Some(t))
+                return Ok(Some(t));
             }
-            Ok(None) => Ok(None),
-            Err(sled::transaction::TransactionError::Abort(e)) => Err(e),
-            Err(sled::transaction::TransactionError::Storage(e)) => Err(e.into()),
         }
     }
 

@@ -427,3 +427,128 @@ fn a_head_is_decoded_once_per_change_and_always_read_as_stored() {
     );
     assert_eq!(store.get(&t.id).unwrap().unwrap().answers.len(), 1);
 }
+
+/// A verdict for `bytes` from holder `h`, as `on_answer` records it.
+fn verdict(h: &Holder, bytes: &[u8]) -> Filed {
+    Filed {
+        peer: h.peer.to_string(),
+        state: h.state,
+        frame: Digest::of(bytes).to_hex(),
+        answered_at: 1,
+        said: Said::Acknowledged,
+    }
+}
+
+#[test]
+fn an_answer_stored_without_its_verdict_is_not_part_of_the_trace() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let t = new_trace(Vec::new(), &hs);
+    store.put(&t).unwrap();
+    let answer = |h: &Holder, b: u8| StoredAnswer {
+        peer: h.peer.to_string(),
+        received_at: 1,
+        bytes: vec![b; 300],
+        roster_version: Some(1),
+    };
+    let a0 = answer(&hs[0], 1);
+    let v0 = verdict(&hs[0], &a0.bytes);
+    store
+        .file_answer(&t.id, &a0, |t| {
+            t.filed.push(v0.clone());
+            true
+        })
+        .unwrap()
+        .unwrap();
+    // A crash between the answer's write and its head's: the frame is in
+    // the answers tree, no verdict names it.
+    let orphan = answer(&hs[1], 2);
+    let mut key = t.id.as_bytes().to_vec();
+    key.push(b'/');
+    key.extend_from_slice(&db.generate_id().unwrap().to_be_bytes());
+    db.open_tree("trace_answers")
+        .unwrap()
+        .insert(key, serde_json::to_vec(&orphan).unwrap())
+        .unwrap();
+    let got = store.get(&t.id).unwrap().unwrap();
+    assert_eq!(got.answers, vec![a0.clone()], "only the filed answer");
+    // Its holder, never told `ok`, delivers it again: filed once, read once,
+    // although its bytes are stored twice.
+    let v1 = verdict(&hs[1], &orphan.bytes);
+    store
+        .file_answer(&t.id, &orphan, |t| {
+            t.filed.push(v1.clone());
+            true
+        })
+        .unwrap()
+        .unwrap();
+    let got = store.get(&t.id).unwrap().unwrap();
+    assert_eq!(got.answers, vec![a0, orphan]);
+    assert_eq!(got.filed.len(), 2);
+    // A filing `admit` refuses leaves nothing behind.
+    let refused = answer(&hs[2], 3);
+    assert!(
+        store
+            .file_answer(&t.id, &refused, |_| false)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        db.open_tree("trace_answers")
+            .unwrap()
+            .scan_prefix(t.id.as_bytes())
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn answers_filed_at_once_from_many_threads_are_all_filed_and_each_once() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = std::sync::Arc::new(holders());
+    let t = new_trace(Vec::new(), &hs);
+    store.put(&t).unwrap();
+    // Each holder's answer is delivered twice, from two threads at once:
+    // the second sees the first's verdict (a fresh head after a lost
+    // compare-and-swap) and refuses itself, as on_answer's `again` does.
+    let threads: Vec<_> = (0..hs.len() * 2)
+        .map(|i| {
+            let (store, hs, id) = (store.clone(), hs.clone(), t.id.clone());
+            std::thread::spawn(move || {
+                let h = &hs[i / 2];
+                let a = StoredAnswer {
+                    peer: h.peer.to_string(),
+                    received_at: 1,
+                    bytes: vec![i as u8 / 2; 200],
+                    roster_version: Some(1),
+                };
+                let v = verdict(h, &a.bytes);
+                store
+                    .file_answer(&id, &a, |t| {
+                        if t.filed.iter().any(|f| f.frame == v.frame) {
+                            return false;
+                        }
+                        t.filed.push(v.clone());
+                        true
+                    })
+                    .unwrap()
+                    .is_some()
+            })
+        })
+        .collect();
+    let filed = threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .filter(|f| *f)
+        .count();
+    assert_eq!(filed, hs.len());
+    let got = store.get(&t.id).unwrap().unwrap();
+    assert_eq!(got.filed.len(), hs.len());
+    assert_eq!(got.answers.len(), hs.len());
+    let mut peers: Vec<&str> = got.filed.iter().map(|f| f.peer.as_str()).collect();
+    peers.sort();
+    peers.dedup();
+    assert_eq!(peers.len(), hs.len());
+}
