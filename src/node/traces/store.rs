@@ -51,7 +51,7 @@ type DecodedHead = (IVec, Arc<StoredTrace>);
 
 /// How many decoded heads the store keeps: the traces pending at once on a
 /// busy unit, with room to spare. A head of 50 holders takes tens of KiB
-/// decoded, so the cache stays within a few MiB.
+/// decoded, so the cache stays under about 10 MiB.
 pub const HEADS_KEPT: usize = 256;
 
 #[cfg(test)]
