@@ -552,3 +552,94 @@ fn answers_filed_at_once_from_many_threads_are_all_filed_and_each_once() {
     peers.dedup();
     assert_eq!(peers.len(), hs.len());
 }
+
+/// A signed answer of `h` to `query` saying `outcome`, as `on_answer`
+/// stores it after checking it.
+fn signed_answer(h: &Holder, query: &[u8], outcome: Outcome) -> StoredAnswer {
+    let mut body: TraceAnswer = vectors::answer(Digest::of(query));
+    body.responder.state = h.state;
+    body.responder.key = h.key.public_key();
+    body.outcome = outcome;
+    StoredAnswer {
+        peer: h.peer.to_string(),
+        received_at: vectors::ISSUED_AT + 5,
+        bytes: sign(body, &h.key).unwrap().into_parts().0,
+        roster_version: Some(1),
+    }
+}
+
+/// Stores `a` in the answers tree as `file_answer` does before the head's
+/// compare-and-swap: what sled recovers after a crash between the two.
+fn store_without_verdict(db: &sled::Db, id: &str, a: &StoredAnswer) {
+    let mut key = id.as_bytes().to_vec();
+    key.push(b'/');
+    key.extend_from_slice(&db.generate_id().unwrap().to_be_bytes());
+    db.open_tree("trace_answers")
+        .unwrap()
+        .insert(key, serde_json::to_vec(a).unwrap())
+        .unwrap();
+}
+
+#[test]
+fn answers_stored_without_verdicts_are_left_out_before_the_first_verdict_too() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let query = sign(vectors::query(), &vectors::requester_key())
+        .unwrap()
+        .into_parts()
+        .0;
+    let t = new_trace(query.clone(), &hs);
+    store.put(&t).unwrap();
+    // One responder's two contradicting final answers arrive together; both
+    // frames are written, a crash comes before either head is: no verdict
+    // at all in the head.
+    let no_hit = signed_answer(&hs[0], &query, Outcome::NoHit);
+    let hit = signed_answer(&hs[0], &query, vectors::answer(Digest::of(&query)).outcome);
+    assert_ne!(no_hit.bytes, hit.bytes);
+    store_without_verdict(&db, &t.id, &no_hit);
+    store_without_verdict(&db, &t.id, &hit);
+    let head = store.head(&t.id).unwrap().unwrap();
+    assert!(head.filed.is_empty() && head.final_at.is_empty());
+    let full = store.get(&t.id).unwrap().unwrap();
+    assert!(
+        full.answers.is_empty(),
+        "answers never filed are part of the trace: {} shown",
+        full.answers.len()
+    );
+    let now = vectors::ISSUED_AT + 10;
+    assert_eq!(
+        trace_status(&full, now, Limits::default()),
+        trace_status(&head, now, Limits::default()),
+        "the trace's view and its head disagree"
+    );
+}
+
+#[test]
+fn a_rewritten_store_keeps_the_answers_it_could_not_give_a_verdict() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let hs = holders();
+    let query = sign(vectors::query(), &vectors::requester_key())
+        .unwrap()
+        .into_parts()
+        .0;
+    let mut t = new_trace(query.clone(), &hs);
+    t.answers.push(signed_answer(&hs[0], &query, Outcome::NoHit));
+    // A frame this build cannot decode (larger than the default limits a
+    // unit raised `max_message_bytes` above, or of an older version): the
+    // rewrite gives it no verdict, but it was filed.
+    t.answers.push(StoredAnswer {
+        peer: hs[1].peer.to_string(),
+        received_at: 6,
+        bytes: vec![0xA5; 300],
+        roster_version: Some(1),
+    });
+    db.open_tree("traces")
+        .unwrap()
+        .insert(t.id.as_bytes(), serde_json::to_vec(&t).unwrap())
+        .unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let got = store.get(&t.id).unwrap().unwrap();
+    assert_eq!(got.filed.len(), 1);
+    assert_eq!(got.answers, t.answers, "a filed answer is no longer shown");
+}
