@@ -446,11 +446,10 @@ fn an_answer_stored_without_its_verdict_is_not_part_of_the_trace() {
     let hs = holders();
     let t = new_trace(Vec::new(), &hs);
     store.put(&t).unwrap();
+    // Signed frames, as `on_answer` stores them after checking them.
     let answer = |h: &Holder, b: u8| StoredAnswer {
-        peer: h.peer.to_string(),
-        received_at: 1,
-        bytes: vec![b; 300],
-        roster_version: Some(1),
+        received_at: u64::from(b),
+        ..signed_answer(h, &t.query, Outcome::NoHit)
     };
     let a0 = answer(&hs[0], 1);
     let v0 = verdict(&hs[0], &a0.bytes);
@@ -624,7 +623,8 @@ fn a_rewritten_store_keeps_the_answers_it_could_not_give_a_verdict() {
         .into_parts()
         .0;
     let mut t = new_trace(query.clone(), &hs);
-    t.answers.push(signed_answer(&hs[0], &query, Outcome::NoHit));
+    t.answers
+        .push(signed_answer(&hs[0], &query, Outcome::NoHit));
     // A frame this build cannot decode (larger than the default limits a
     // unit raised `max_message_bytes` above, or of an older version): the
     // rewrite gives it no verdict, but it was filed.
