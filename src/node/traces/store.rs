@@ -372,8 +372,10 @@ impl TraceStore {
     /// first and the head, with its verdict, after it. sled recovers its log
     /// in order, so a head never outlives the answer its verdict names. An
     /// answer without its verdict (a crash between the writes) is not part of
-    /// the trace ([`TraceStore::answers_of`]), and its holder, never told
-    /// `ok`, delivers it again. The head is replaced by compare-and-swap:
+    /// the trace ([`TraceStore::answers_of`]); its holder, never told `ok`,
+    /// is handed the query again once the node restarts (store-and-forward,
+    /// to every expected holder without a final answer, until the deadline)
+    /// and replies with the answer it gave. The head is replaced by compare-and-swap:
     /// when another answer changed it meanwhile, `admit` runs again on the
     /// new head, so two answers of one responder arriving together file at
     /// most one of each kind.
