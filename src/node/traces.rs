@@ -184,11 +184,13 @@ pub struct StoredTrace {
     /// was asked blind, hit, and received the marking. `None`: a clear trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blind: Option<super::blind::BlindTrace>,
-    /// The verdict on each filed answer, in the order the heads were
-    /// written (not always that of `answers`, nor one to one with them: an
-    /// answer a rewritten store could not decode has none): written once, when the answer was verified on receipt, and read by status
-    /// views and the next answer's checks instead of the frames. Empty only
-    /// for a trace built in memory before any answer was filed this way.
+    /// The verdict on each filed answer, in the order the head recorded
+    /// them (not always the order of `answers`, and not one to one with
+    /// them: an answer that a rewritten store could not decode has none).
+    /// Written once, when the answer was verified on receipt, and read by
+    /// status views and the next answer's checks instead of the frames.
+    /// Empty only for a trace built in memory before any answer was filed
+    /// this way.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filed: Vec<Filed>,
 }

@@ -375,10 +375,10 @@ impl TraceStore {
     /// the trace ([`TraceStore::answers_of`]); its holder, never told `ok`,
     /// is handed the query again once the node restarts (store-and-forward,
     /// to every expected holder without a final answer, until the deadline)
-    /// and replies with the answer it gave. The head is replaced by compare-and-swap:
-    /// when another answer changed it meanwhile, `admit` runs again on the
-    /// new head, so two answers of one responder arriving together file at
-    /// most one of each kind.
+    /// and replies with the answer it gave. The head is replaced by
+    /// compare-and-swap: when another answer changed it meanwhile, `admit`
+    /// runs again on the new head, so two answers of one responder arriving
+    /// together file at most one of each kind.
     pub fn file_answer(
         &self,
         id: &str,
