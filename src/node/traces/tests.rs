@@ -96,10 +96,7 @@ fn answers_are_verified_once_on_receipt_and_never_by_the_views() {
     let store = TraceStore::open(&db).unwrap();
     let hs = holders();
     let roster = members(&hs);
-    let query = sign(vectors::query(), &vectors::requester_key())
-        .unwrap()
-        .into_parts()
-        .0;
+    let query = signed_query();
     let digest = Digest::of(&query);
     let t = new_trace(query, &hs);
     store.put(&t).unwrap();
@@ -254,10 +251,7 @@ fn filing_an_answer_does_not_rewrite_the_answers_before_it() {
 fn a_store_with_answers_inside_its_traces_is_rewritten_once_at_open() {
     let db = sled::Config::new().temporary(true).open().unwrap();
     let hs = holders();
-    let query = sign(vectors::query(), &vectors::requester_key())
-        .unwrap()
-        .into_parts()
-        .0;
+    let query = signed_query();
     let digest = Digest::of(&query);
     let mut t = new_trace(query, &hs);
     let mut body = vectors::answer(digest);
@@ -272,12 +266,7 @@ fn a_store_with_answers_inside_its_traces_is_rewritten_once_at_open() {
         bytes: frame,
         roster_version: Some(1),
     });
-    // The layout before: the whole trace, answers inside, in `traces`.
-    db.open_tree("traces")
-        .unwrap()
-        .insert(t.id.as_bytes(), serde_json::to_vec(&t).unwrap())
-        .unwrap();
-    let store = TraceStore::open(&db).unwrap();
+    let store = open_with_the_layout_before(&db, &t);
     let got = store.get(&t.id).unwrap().unwrap();
     assert_eq!(got.answers, t.answers);
     assert_eq!(got.filed.len(), 1);
@@ -452,36 +441,16 @@ fn an_answer_stored_without_its_verdict_is_not_part_of_the_trace() {
         ..signed_answer(h, &t.query, Outcome::NoHit)
     };
     let a0 = answer(&hs[0], 1);
-    let v0 = verdict(&hs[0], &a0.bytes);
-    store
-        .file_answer(&t.id, &a0, |t| {
-            t.filed.push(v0.clone());
-            true
-        })
-        .unwrap()
-        .unwrap();
+    file_with_verdict(&store, &t.id, &hs[0], &a0);
     // A crash between the answer's write and its head's: the frame is in
     // the answers tree, no verdict names it.
     let orphan = answer(&hs[1], 2);
-    let mut key = t.id.as_bytes().to_vec();
-    key.push(b'/');
-    key.extend_from_slice(&db.generate_id().unwrap().to_be_bytes());
-    db.open_tree("trace_answers")
-        .unwrap()
-        .insert(key, serde_json::to_vec(&orphan).unwrap())
-        .unwrap();
+    store_without_verdict(&db, &t.id, &orphan);
     let got = store.get(&t.id).unwrap().unwrap();
     assert_eq!(got.answers, vec![a0.clone()], "only the filed answer");
-    // Its holder, never told `ok`, delivers it again: filed once, read once,
-    // although its bytes are stored twice.
-    let v1 = verdict(&hs[1], &orphan.bytes);
-    store
-        .file_answer(&t.id, &orphan, |t| {
-            t.filed.push(v1.clone());
-            true
-        })
-        .unwrap()
-        .unwrap();
+    // Asked again after a restart, its holder replies with the same answer:
+    // filed once, read once, although its bytes are stored twice.
+    file_with_verdict(&store, &t.id, &hs[1], &orphan);
     let got = store.get(&t.id).unwrap().unwrap();
     assert_eq!(got.answers, vec![a0, orphan]);
     assert_eq!(got.filed.len(), 2);
@@ -552,6 +521,25 @@ fn answers_filed_at_once_from_many_threads_are_all_filed_and_each_once() {
     assert_eq!(peers.len(), hs.len());
 }
 
+/// Opens a store that held `t` in the layout before answers had a tree of
+/// their own (the whole trace, answers inside, in `traces`).
+fn open_with_the_layout_before(db: &sled::Db, t: &StoredTrace) -> TraceStore {
+    db.open_tree("traces")
+        .unwrap()
+        .insert(t.id.as_bytes(), serde_json::to_vec(t).unwrap())
+        .unwrap();
+    TraceStore::open(db).unwrap()
+}
+
+/// The test vectors' query, signed by their requester: a stored trace's
+/// `query`.
+fn signed_query() -> Vec<u8> {
+    sign(vectors::query(), &vectors::requester_key())
+        .unwrap()
+        .into_parts()
+        .0
+}
+
 /// A signed answer of `h` to `query` saying `outcome`, as `on_answer`
 /// stores it after checking it.
 fn signed_answer(h: &Holder, query: &[u8], outcome: Outcome) -> StoredAnswer {
@@ -565,6 +553,18 @@ fn signed_answer(h: &Holder, query: &[u8], outcome: Outcome) -> StoredAnswer {
         bytes: sign(body, &h.key).unwrap().into_parts().0,
         roster_version: Some(1),
     }
+}
+
+/// Files `a` as `on_answer` does, with `h`'s verdict on it.
+fn file_with_verdict(store: &TraceStore, id: &str, h: &Holder, a: &StoredAnswer) {
+    let v = verdict(h, &a.bytes);
+    store
+        .file_answer(id, a, |t| {
+            t.filed.push(v.clone());
+            true
+        })
+        .unwrap()
+        .unwrap();
 }
 
 /// Stores `a` in the answers tree as `file_answer` does before the head's
@@ -584,10 +584,7 @@ fn answers_stored_without_verdicts_are_left_out_before_the_first_verdict_too() {
     let db = sled::Config::new().temporary(true).open().unwrap();
     let store = TraceStore::open(&db).unwrap();
     let hs = holders();
-    let query = sign(vectors::query(), &vectors::requester_key())
-        .unwrap()
-        .into_parts()
-        .0;
+    let query = signed_query();
     let t = new_trace(query.clone(), &hs);
     store.put(&t).unwrap();
     // One responder's two contradicting final answers arrive together; both
@@ -623,10 +620,7 @@ fn answers_stored_without_verdicts_are_left_out_before_the_first_verdict_too() {
 fn a_rewritten_store_keeps_the_answers_it_could_not_give_a_verdict() {
     let db = sled::Config::new().temporary(true).open().unwrap();
     let hs = holders();
-    let query = sign(vectors::query(), &vectors::requester_key())
-        .unwrap()
-        .into_parts()
-        .0;
+    let query = signed_query();
     let mut t = new_trace(query.clone(), &hs);
     t.answers
         .push(signed_answer(&hs[0], &query, Outcome::NoHit));
@@ -639,11 +633,7 @@ fn a_rewritten_store_keeps_the_answers_it_could_not_give_a_verdict() {
         bytes: vec![0xA5; 300],
         roster_version: Some(1),
     });
-    db.open_tree("traces")
-        .unwrap()
-        .insert(t.id.as_bytes(), serde_json::to_vec(&t).unwrap())
-        .unwrap();
-    let store = TraceStore::open(&db).unwrap();
+    let store = open_with_the_layout_before(&db, &t);
     let got = store.get(&t.id).unwrap().unwrap();
     assert_eq!(got.filed.len(), 1);
     assert_eq!(got.answers, t.answers, "a filed answer is no longer shown");
