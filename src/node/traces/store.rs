@@ -1,30 +1,42 @@
-//! The traces in sled. A trace is kept as three parts, so that filing one
-//! answer writes that answer and a small head, never the whole trace again
-//! (the work of a trace stays linear in its holders):
-//! - `traces`: id → the trace's head as JSON (who was asked, deadlines, the
-//!   verdict on each answer), without the answers' frames;
+//! The traces in sled. A trace is kept in four parts, so that filing one
+//! answer writes that answer and its holder's small record, never the whole
+//! trace again: the work of filing does not grow with the holders asked.
+//! - `traces`: id → the trace's head as JSON: what concerns the whole trace
+//!   (its query, deadline, topics, local case, follow-ups), without the
+//!   answers and without any holder's part;
+//! - `trace_holders`: id, `/`, the holder's peer id → that holder's part as
+//!   JSON ([`HolderPart`]): its entries in the trace's `asked` and `filed`
+//!   lists, each with its place in the list, and when its first
+//!   acknowledgement and its final answer arrived;
 //! - `trace_answers`: id, `/`, a sequence number (u64 big-endian, from sled's
 //!   monotonic ids: the order of filing) → one answer as JSON;
 //! - `traces_by_time`: creation instant (u64 big-endian), id → nothing: the
 //!   index that lists traces newest first a page at a time.
 //!
-//! Stores written before this layout (answers inside the trace's JSON) are
-//! rewritten once, at open.
+//! Stores written before this layout (answers inside the trace's JSON, or
+//! every holder's part inside the head) are rewritten once, at open.
+//!
+//! Every change goes through [`TraceStore`], one trace at a time (a lock per
+//! stripe of trace ids): the store reads the trace as last written, applies
+//! the change to a copy, and writes only the parts that differ: the head if
+//! a field of the whole trace changed, each holder's part whose entries
+//! changed. One part is one plain write; several are one sled transaction
+//! (rare: a follow-up, a retry, a layout of holders reordered).
 //!
 //! Heads are read on every answer, every status view and every wake of a
-//! waiting API call, and a head grows with the holders asked. The store keeps
-//! the last heads it decoded ([`HEADS_KEPT`]), each with the exact bytes it was
-//! decoded from: a read whose stored bytes are those bytes reuses the decoded
-//! head. A head written by any path (this process or another writer of the same
-//! bytes) is seen as soon as it is stored, since the bytes are compared on
-//! every read, so the cache can never serve a head that is not the one stored.
+//! waiting API call. The store keeps the last traces it assembled
+//! ([`HEADS_KEPT`]), and every change replaces the kept copy as it is
+//! written, under the same lock: the store's trees are private to it, so
+//! nothing else writes them, and a kept trace is always the stored one.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use sled::IVec;
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
 
-use super::{Filed, StoredAnswer, StoredTrace};
+use super::{Asked, Filed, StoredAnswer, StoredTrace};
 use crate::protocol::Limits;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,25 +53,194 @@ pub enum TraceStoreError {
 pub struct TraceStore {
     db: sled::Db,
     tree: sled::Tree,
+    holders: sled::Tree,
     answers: sled::Tree,
     by_time: sled::Tree,
-    heads: Arc<Mutex<lru::LruCache<String, DecodedHead>>>,
+    heads: Arc<Mutex<lru::LruCache<String, Arc<StoredTrace>>>>,
+    /// One lock per stripe of trace ids: changes to one trace take turns.
+    turns: Arc<Vec<Mutex<()>>>,
 }
 
-/// A head as decoded, with the stored bytes it was decoded from.
-type DecodedHead = (IVec, Arc<StoredTrace>);
+/// How many stripes of trace ids take turns ([`TraceStore::turns`]).
+const STRIPES: usize = 64;
 
-/// How many decoded heads the store keeps: the traces pending at once on a
-/// busy unit, with room to spare. A head whose holders each acknowledged and
-/// answered was measured at 36 KiB stored and 44 KiB decoded for 50 holders,
-/// 143 and 175 KiB for 200: the cache holds up to about 20 MiB at 50 holders,
-/// 78 MiB at 200 (less where the stored bytes are still sled's own).
+/// How many assembled traces (without their answers) the store keeps: the
+/// traces pending at once on a busy unit, with room to spare. A trace whose
+/// holders each acknowledged and answered was measured at 44 KiB decoded for
+/// 50 holders, 175 KiB for 200: up to about 11 MiB kept at 50 holders,
+/// 44 MiB at 200.
 pub const HEADS_KEPT: usize = 256;
 
 #[cfg(test)]
 thread_local! {
-    /// Stored traces decoded on this thread: how the tests see the cache.
+    /// Heads decoded on this thread: how the tests see the kept copies.
     pub(super) static HEADS_DECODED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One holder's part of a trace, stored under the trace's id and the
+/// holder's peer id: its entries in the trace's `asked` and `filed` lists,
+/// each with its place in the list (so that the lists read back in order),
+/// and the instants of its first acknowledgement and its final answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct HolderPart {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    asked: Vec<(u32, Asked)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    filed: Vec<(u32, Filed)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "crate::model::instant::option")]
+    first_ack: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "crate::model::instant::option")]
+    final_at: Option<u64>,
+}
+
+impl HolderPart {
+    /// `peer`'s part of `t`.
+    fn of(t: &StoredTrace, peer: &str) -> HolderPart {
+        let place = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+        HolderPart {
+            asked: (t.asked.iter().enumerate())
+                .filter(|(_, a)| a.peer == peer)
+                .map(|(i, a)| (place(i), a.clone()))
+                .collect(),
+            filed: (t.filed.iter().enumerate())
+                .filter(|(_, f)| f.peer == peer)
+                .map(|(i, f)| (place(i), f.clone()))
+                .collect(),
+            first_ack: t.first_ack.get(peer).copied(),
+            final_at: t.final_at.get(peer).copied(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == HolderPart::default()
+    }
+}
+
+/// The peers whose part differs between `old` and `new`: an entry of
+/// `asked` or `filed` that changed, moved, came or went, or an instant.
+fn changed_holders<'a>(old: &'a StoredTrace, new: &'a StoredTrace) -> BTreeSet<&'a str> {
+    let mut out = BTreeSet::new();
+    let n = old.asked.len().max(new.asked.len());
+    for i in 0..n {
+        let (o, w) = (old.asked.get(i), new.asked.get(i));
+        if o != w {
+            out.extend(o.map(|a| a.peer.as_str()));
+            out.extend(w.map(|a| a.peer.as_str()));
+        }
+    }
+    let n = old.filed.len().max(new.filed.len());
+    for i in 0..n {
+        let (o, w) = (old.filed.get(i), new.filed.get(i));
+        if o != w {
+            out.extend(o.map(|f| f.peer.as_str()));
+            out.extend(w.map(|f| f.peer.as_str()));
+        }
+    }
+    for (a, b) in [
+        (&old.first_ack, &new.first_ack),
+        (&new.first_ack, &old.first_ack),
+        (&old.final_at, &new.final_at),
+        (&new.final_at, &old.final_at),
+    ] {
+        out.extend(
+            a.iter()
+                .filter(|(k, v)| b.get(*k) != Some(*v))
+                .map(|(k, _)| k.as_str()),
+        );
+    }
+    out
+}
+
+/// Whether `a` and `b` have the same head: every field but the holders'
+/// parts and the answers. Every field is named, so that a field added to
+/// [`StoredTrace`] must be placed here (in the head, or in [`HolderPart`]).
+fn same_head(a: &StoredTrace, b: &StoredTrace) -> bool {
+    let StoredTrace {
+        id,
+        created_at,
+        created_at_ms,
+        deadline,
+        query,
+        topics,
+        asked: _,
+        answers: _,
+        local,
+        first_ack: _,
+        final_at: _,
+        followed_up,
+        own_registry,
+        nobody_holds,
+        timeout_secs,
+        blind,
+        filed: _,
+    } = a;
+    *id == b.id
+        && *created_at == b.created_at
+        && *created_at_ms == b.created_at_ms
+        && *deadline == b.deadline
+        && *query == b.query
+        && *topics == b.topics
+        && *local == b.local
+        && *followed_up == b.followed_up
+        && *own_registry == b.own_registry
+        && *nobody_holds == b.nobody_holds
+        && *timeout_secs == b.timeout_secs
+        && *blind == b.blind
+}
+
+/// `t`'s head as stored: without the holders' parts and the answers.
+fn encode_head(t: &StoredTrace) -> Result<Vec<u8>, TraceStoreError> {
+    let StoredTrace {
+        id,
+        created_at,
+        created_at_ms,
+        deadline,
+        query,
+        topics,
+        asked: _,
+        answers: _,
+        local,
+        first_ack: _,
+        final_at: _,
+        followed_up,
+        own_registry,
+        nobody_holds,
+        timeout_secs,
+        blind,
+        filed: _,
+    } = t;
+    let head = StoredTrace {
+        id: id.clone(),
+        created_at: *created_at,
+        created_at_ms: *created_at_ms,
+        deadline: *deadline,
+        query: query.clone(),
+        topics: topics.clone(),
+        asked: Vec::new(),
+        answers: Vec::new(),
+        local: local.clone(),
+        first_ack: BTreeMap::new(),
+        final_at: BTreeMap::new(),
+        followed_up: followed_up.clone(),
+        own_registry: own_registry.clone(),
+        nobody_holds: *nobody_holds,
+        timeout_secs: *timeout_secs,
+        blind: blind.clone(),
+        filed: Vec::new(),
+    };
+    serde_json::to_vec(&head).map_err(|e| corrupt(id, e))
+}
+
+/// What a change of one trace came to.
+enum Change {
+    /// No such trace.
+    NoTrace,
+    /// The change declined (filing: the answer was not admitted).
+    Declined,
+    /// Written (or nothing to write): the trace as it now is, without answers.
+    Done(Arc<StoredTrace>),
 }
 
 /// The limits the rewrite of an older store decoded its answers under, to
@@ -71,8 +252,9 @@ const REWRITE_LIMITS: Limits = Limits {
 
 /// The key of the layout's version in the `trace_store` tree.
 const LAYOUT_KEY: &[u8] = b"layout";
-/// Answers in their own tree, verdicts in the head, the time index.
-const LAYOUT: &[u8] = b"2";
+/// Answers in their own tree, each holder's part in its own, the time index.
+/// (`2`: the holders' parts inside the head; none: answers inside it too.)
+const LAYOUT: &[u8] = b"3";
 
 /// Where a page of traces starts: after this trace (creation instant, id),
 /// going back in time.
@@ -126,17 +308,15 @@ fn corrupt(id: &str, e: impl std::fmt::Display) -> TraceStoreError {
     }
 }
 
-fn encode_head(t: &StoredTrace) -> Result<Vec<u8>, TraceStoreError> {
-    // The answers live in their own tree; the head never carries them.
-    let bytes = if t.answers.is_empty() {
-        serde_json::to_vec(t)
-    } else {
-        serde_json::to_vec(&StoredTrace {
-            answers: Vec::new(),
-            ..t.clone()
-        })
-    };
-    bytes.map_err(|e| corrupt(&t.id, e))
+/// The prefix of trace `id`'s keys in `trace_holders`.
+fn holders_prefix(id: &str) -> Vec<u8> {
+    answers_prefix(id)
+}
+
+fn holder_key(id: &str, peer: &str) -> Vec<u8> {
+    let mut k = holders_prefix(id);
+    k.extend_from_slice(peer.as_bytes());
+    k
 }
 
 impl TraceStore {
@@ -144,11 +324,13 @@ impl TraceStore {
         let s = TraceStore {
             db: db.clone(),
             tree: db.open_tree("traces")?,
+            holders: db.open_tree("trace_holders")?,
             answers: db.open_tree("trace_answers")?,
             by_time: db.open_tree("traces_by_time")?,
             heads: Arc::new(Mutex::new(lru::LruCache::new(
                 NonZeroUsize::new(HEADS_KEPT).unwrap_or(NonZeroUsize::MIN),
             ))),
+            turns: Arc::new((0..STRIPES).map(|_| Mutex::new(())).collect()),
         };
         let meta = db.open_tree("trace_store")?;
         if meta.get(LAYOUT_KEY)?.as_deref() != Some(LAYOUT) {
@@ -159,8 +341,11 @@ impl TraceStore {
         Ok(s)
     }
 
-    /// Moves the answers of traces stored before this layout into their own
-    /// tree, keeps their verdicts in the head and indexes every trace by time.
+    /// Rewrites traces stored before this layout: moves their answers into
+    /// their own tree (keeping a verdict on each in the trace), each holder's
+    /// part into its own record, and indexes every trace by time. Each step
+    /// can run again after a crash: a head already rewritten has no answers
+    /// and no holder's part left in it.
     fn rewrite_layout(&self) -> Result<(), TraceStoreError> {
         let mut moved = 0usize;
         for kv in self.tree.iter() {
@@ -168,7 +353,11 @@ impl TraceStore {
             let id = String::from_utf8_lossy(&k).into_owned();
             let mut t = Self::decode(&id, &v)?;
             self.by_time.insert(time_key(t.created_at, &t.id), &[])?;
-            if t.answers.is_empty() {
+            let parts = !(t.asked.is_empty()
+                && t.filed.is_empty()
+                && t.first_ack.is_empty()
+                && t.final_at.is_empty());
+            if t.answers.is_empty() && !parts {
                 continue;
             }
             if t.filed.is_empty() {
@@ -183,13 +372,14 @@ impl TraceStore {
                 let bytes = serde_json::to_vec(a).map_err(|e| corrupt(&id, e))?;
                 self.answers.insert(answer_key(&id, seq), bytes)?;
             }
+            self.write_parts(&t, holders_of(&t))?;
             self.tree.insert(&k, encode_head(&t)?)?;
             moved += 1;
         }
         if moved > 0 {
             tracing::info!(
                 traces = moved,
-                "stored traces rewritten: answers kept apart"
+                "stored traces rewritten: answers and each holder's part kept apart"
             );
         }
         Ok(())
@@ -201,16 +391,60 @@ impl TraceStore {
         serde_json::from_slice(v).map_err(|e| corrupt(id, e))
     }
 
-    /// Writes a trace (its head, its answers, its place in the time index)
-    /// and waits until it is on disk: a trace reported sent survives a crash.
+    /// Writes `peers`' parts of `t`, each as one plain write (a part that is
+    /// empty is removed).
+    fn write_parts<'a>(
+        &self,
+        t: &StoredTrace,
+        peers: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), TraceStoreError> {
+        for peer in peers {
+            let part = HolderPart::of(t, peer);
+            let key = holder_key(&t.id, peer);
+            if part.is_empty() {
+                self.holders.remove(key)?;
+            } else {
+                let bytes = serde_json::to_vec(&part).map_err(|e| corrupt(&t.id, e))?;
+                self.holders.insert(key, bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The lock trace `id`'s changes take turns on.
+    fn turn(&self, id: &str) -> std::sync::MutexGuard<'_, ()> {
+        // FNV-1a: ids are the node's own (hex digests); only the spread matters.
+        let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let stripe = &self.turns[(h % self.turns.len() as u64) as usize];
+        stripe.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes a trace (its holders' parts, its answers, its place in the
+    /// time index, its head last) and waits until it is on disk: a trace
+    /// reported sent survives a crash. A crash before the head leaves no
+    /// trace (the parts written before it are never read).
     pub fn put(&self, t: &StoredTrace) -> Result<(), TraceStoreError> {
+        let _turn = self.turn(&t.id);
         for a in &t.answers {
             let seq = self.db.generate_id()?;
             let bytes = serde_json::to_vec(a).map_err(|e| corrupt(&t.id, e))?;
             self.answers.insert(answer_key(&t.id, seq), bytes)?;
         }
+        // Parts left by an earlier trace of the same id (a crash before its
+        // head) are not this trace's.
+        for kv in self.holders.scan_prefix(holders_prefix(&t.id)).keys() {
+            self.holders.remove(kv?)?;
+        }
+        self.write_parts(t, holders_of(t))?;
         self.by_time.insert(time_key(t.created_at, &t.id), &[])?;
         self.tree.insert(t.id.as_bytes(), encode_head(t)?)?;
+        let kept = StoredTrace {
+            answers: Vec::new(),
+            ..t.clone()
+        };
+        self.keep(&t.id, Arc::new(kept));
         self.tree.flush()?;
         Ok(())
     }
@@ -227,48 +461,141 @@ impl TraceStore {
 
     /// A trace without its answers' frames (`answers` empty; `filed` holds
     /// the verdict on each): what filing and status need. Shared with the
-    /// store's cache of decoded heads: decoded only when its stored bytes
-    /// changed since it was last read or written here.
+    /// store's kept copies: read from sled only when not kept.
     pub fn head(&self, id: &str) -> Result<Option<Arc<StoredTrace>>, TraceStoreError> {
-        self.tree
-            .get(id.as_bytes())?
-            .map(|v| self.decode_head(id, &v))
-            .transpose()
-    }
-
-    /// The head stored as `bytes`: the cached one if it was decoded from
-    /// exactly these bytes, else decoded now and kept.
-    fn decode_head(&self, id: &str, bytes: &IVec) -> Result<Arc<StoredTrace>, TraceStoreError> {
-        if let Some(t) = self.cached(id, bytes) {
-            return Ok(t);
+        if let Some(t) = self.cached(id) {
+            return Ok(Some(t));
         }
-        let t = Arc::new(Self::decode(id, bytes)?);
-        self.keep(id, bytes.clone(), t.clone());
-        Ok(t)
+        let _turn = self.turn(id);
+        self.current(id)
     }
 
-    fn cached(&self, id: &str, bytes: &[u8]) -> Option<Arc<StoredTrace>> {
-        let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
-        match heads.get(id) {
-            Some((b, t)) if b.as_ref() == bytes => Some(t.clone()),
-            _ => None,
+    /// Trace `id` as stored, without its answers: the kept copy, else read
+    /// and kept. The caller holds the trace's turn, so that no change is
+    /// written between the read and the keeping.
+    fn current(&self, id: &str) -> Result<Option<Arc<StoredTrace>>, TraceStoreError> {
+        if let Some(t) = self.cached(id) {
+            return Ok(Some(t));
         }
+        let Some(v) = self.tree.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let mut t = Self::decode(id, &v)?;
+        let prefix = holders_prefix(id);
+        // Entries a head itself still carries (none once rewritten) first.
+        let mut asked: Vec<(u32, Asked)> = Vec::new();
+        let mut filed: Vec<(u32, Filed)> = Vec::new();
+        for kv in self.holders.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let part: HolderPart = serde_json::from_slice(&v).map_err(|e| corrupt(id, e))?;
+            let peer = String::from_utf8_lossy(k.get(prefix.len()..).unwrap_or_default());
+            asked.extend(part.asked);
+            filed.extend(part.filed);
+            if let Some(at) = part.first_ack {
+                t.first_ack.insert(peer.to_string(), at);
+            }
+            if let Some(at) = part.final_at {
+                t.final_at.insert(peer.to_string(), at);
+            }
+        }
+        asked.sort_by_key(|(i, _)| *i);
+        filed.sort_by_key(|(i, _)| *i);
+        t.asked.extend(asked.into_iter().map(|(_, a)| a));
+        t.filed.extend(filed.into_iter().map(|(_, f)| f));
+        t.answers.clear();
+        let t = Arc::new(t);
+        self.keep(id, t.clone());
+        Ok(Some(t))
     }
 
-    fn keep(&self, id: &str, bytes: IVec, t: Arc<StoredTrace>) {
+    fn cached(&self, id: &str) -> Option<Arc<StoredTrace>> {
         let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
-        heads.put(id.to_string(), (bytes, t));
+        heads.get(id).cloned()
     }
 
-    /// Whether a trace's head, as stored, contains `needle` (a peer id):
-    /// a search of its bytes, without decoding it. A peer asked by the trace,
-    /// or whose answer it filed, is always found; `false` means the trace
-    /// does not concern it (and for a missing trace).
+    fn keep(&self, id: &str, t: Arc<StoredTrace>) {
+        let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+        heads.put(id.to_string(), t);
+    }
+
+    /// Whether trace `id` names `needle` (a peer id): asked it, filed its
+    /// answer, or names it in its head. `false` means the trace does not
+    /// concern it (and for a missing trace). Reads one key, and the head's
+    /// bytes, without decoding anything.
     pub fn head_mentions(&self, id: &str, needle: &[u8]) -> Result<bool, TraceStoreError> {
-        Ok(self
-            .tree
-            .get(id.as_bytes())?
-            .is_some_and(|v| !needle.is_empty() && v.windows(needle.len()).any(|w| w == needle)))
+        if needle.is_empty() {
+            return Ok(false);
+        }
+        let Some(head) = self.tree.get(id.as_bytes())? else {
+            return Ok(false);
+        };
+        let mut key = holders_prefix(id);
+        key.extend_from_slice(needle);
+        Ok(self.holders.contains_key(key)? || head.windows(needle.len()).any(|w| w == needle))
+    }
+
+    /// Applies `f` to a copy of trace `id` as stored (without its answers:
+    /// `f` must not read them), in the trace's turn, and writes what
+    /// differs, unflushed, if `f` returns true.
+    fn change(
+        &self,
+        id: &str,
+        mut f: impl FnMut(&mut StoredTrace) -> bool,
+    ) -> Result<Change, TraceStoreError> {
+        let _turn = self.turn(id);
+        let Some(old) = self.current(id)? else {
+            return Ok(Change::NoTrace);
+        };
+        let mut new = (*old).clone();
+        if !f(&mut new) {
+            return Ok(Change::Declined);
+        }
+        new.answers.clear();
+        if new == *old {
+            return Ok(Change::Done(old));
+        }
+        let peers = changed_holders(&old, &new);
+        let head = (!same_head(&old, &new))
+            .then(|| encode_head(&new))
+            .transpose()?;
+        if peers.len() + usize::from(head.is_some()) == 1 {
+            // One record: one plain write.
+            self.write_parts(&new, peers.iter().copied())?;
+            if let Some(head) = head {
+                self.tree.insert(id.as_bytes(), head)?;
+            }
+        } else {
+            let mut parts = Vec::new();
+            for peer in &peers {
+                let part = HolderPart::of(&new, peer);
+                let bytes = (!part.is_empty())
+                    .then(|| serde_json::to_vec(&part))
+                    .transpose()
+                    .map_err(|e| corrupt(id, e))?;
+                parts.push((holder_key(id, peer), bytes));
+            }
+            (&self.tree, &self.holders)
+                .transaction(|(tree, holders)| {
+                    for (key, bytes) in &parts {
+                        match bytes {
+                            Some(b) => holders.insert(key.as_slice(), b.as_slice())?,
+                            None => holders.remove(key.as_slice())?,
+                        };
+                    }
+                    if let Some(h) = &head {
+                        tree.insert(id.as_bytes(), h.as_slice())?;
+                    }
+                    Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+                })
+                .map_err(|e| match e {
+                    sled::transaction::TransactionError::Storage(e) => TraceStoreError::from(e),
+                    sled::transaction::TransactionError::Abort(()) => corrupt(id, "aborted"),
+                })?;
+        }
+        drop(peers);
+        let new = Arc::new(new);
+        self.keep(id, new.clone());
+        Ok(Change::Done(new))
     }
 
     /// The answers `head` filed, in the order they were stored. An answer
@@ -300,10 +627,9 @@ impl TraceStore {
         Ok(out)
     }
 
-    /// Applies `f` to a trace's head (its `answers` are not loaded: `f` must
-    /// not read them) atomically with respect to other updates of this
-    /// store, flushed; returns the updated trace with its answers, or `None`
-    /// if there is no such trace.
+    /// Applies `f` to a trace (its `answers` are not loaded: `f` must not
+    /// read them), in the trace's turn, flushed; returns the updated trace
+    /// with its answers, or `None` if there is no such trace.
     pub fn update(
         &self,
         id: &str,
@@ -321,98 +647,58 @@ impl TraceStore {
     }
 
     /// As `update`, leaving the flush to the caller (to share it with
-    /// others); returns the updated head, without its answers.
+    /// others); returns the updated trace, without its answers.
     pub fn update_unflushed(
         &self,
         id: &str,
         mut f: impl FnMut(&mut StoredTrace),
     ) -> Result<Option<StoredTrace>, TraceStoreError> {
-        let mut out = None;
-        let mut err = None;
-        let stored = self.tree.update_and_fetch(id.as_bytes(), |old| {
-            let old = old?;
-            let head = match self.cached(id, old) {
-                Some(t) => Ok((*t).clone()),
-                None => Self::decode(id, old),
-            };
-            match head {
-                Ok(mut t) => {
-                    f(&mut t);
-                    let bytes = encode_head(&t).ok();
-                    out = Some((t, bytes.is_some()));
-                    bytes.or_else(|| Some(old.to_vec()))
-                }
-                Err(e) => {
-                    err = Some(e);
-                    Some(old.to_vec())
-                }
-            }
-        })?;
-        if let Some(e) = err {
-            return Err(e);
-        }
-        Ok(out.map(|(t, written)| {
-            if let (true, Some(bytes)) = (written, stored) {
-                self.keep(id, bytes, Arc::new(t.clone()));
-            }
-            t
-        }))
+        Ok(
+            match self.change(id, |t| {
+                f(t);
+                true
+            })? {
+                Change::Done(t) => Some(Arc::unwrap_or_clone(t)),
+                Change::NoTrace | Change::Declined => None,
+            },
+        )
     }
 
-    /// Files one answer, unflushed: `admit` sees the head (answers not
+    /// Files one answer, unflushed: `admit` sees the trace (answers not
     /// loaded) and, if it returns true (having recorded the verdict in it),
-    /// the answer and the head are written. Returns the updated head if the
-    /// answer was filed, `None` if `admit` refused it or there is no such
-    /// trace. The cost does not grow with the answers already filed.
+    /// the answer and what `admit` changed are written. Returns the updated
+    /// trace if the answer was filed, `None` if `admit` refused it or there
+    /// is no such trace. What is written does not grow with the holders
+    /// asked or the answers already filed: the answer, and its holder's part.
     ///
-    /// Two plain writes, not a sled transaction: sled writes a transaction's
+    /// Plain writes, not a sled transaction: sled writes a transaction's
     /// manifest in an I/O buffer of its own and rolls the buffer before and
     /// after it, so each transaction cost three log writes and three syncs
     /// where these share the one flush that follows. The answer is written
-    /// first and the head, with its verdict, after it. sled recovers its log
-    /// in order, so a head never outlives the answer its verdict names. An
-    /// answer without its verdict (a crash between the writes) is not part of
-    /// the trace ([`TraceStore::answers_of`]); its holder, never told `ok`,
-    /// is handed the query again once the node restarts (store-and-forward,
-    /// to every expected holder without a final answer, until the deadline)
-    /// and replies with the answer it gave. The head is replaced by
-    /// compare-and-swap: when another answer changed it meanwhile, `admit`
-    /// runs again on the new head, so two answers of one responder arriving
+    /// first and the holder's part, with its verdict, after it. sled recovers
+    /// its log in order, so a verdict never outlives the answer it names. An
+    /// answer without its verdict (a crash between the writes) is not part
+    /// of the trace ([`TraceStore::answers_of`]); its holder, never told
+    /// `ok`, is handed the query again once the node restarts
+    /// (store-and-forward, to every expected holder without a final answer,
+    /// until the deadline) and replies with the answer it gave. Answers of
+    /// one trace are filed in turn, so two answers of one responder arriving
     /// together file at most one of each kind.
     pub fn file_answer(
         &self,
         id: &str,
         answer: &StoredAnswer,
-        mut admit: impl FnMut(&mut StoredTrace) -> bool,
+        admit: impl FnMut(&mut StoredTrace) -> bool,
     ) -> Result<Option<Arc<StoredTrace>>, TraceStoreError> {
         let seq = self.db.generate_id()?;
         let answer_bytes = serde_json::to_vec(answer).map_err(|e| corrupt(id, e))?;
         let key = answer_key(id, seq);
         self.answers.insert(key.as_slice(), answer_bytes)?;
-        let not_filed = || -> Result<Option<Arc<StoredTrace>>, TraceStoreError> {
-            self.answers.remove(key.as_slice())?;
-            Ok(None)
-        };
-        loop {
-            let Some(old) = self.tree.get(id.as_bytes())? else {
-                return not_filed();
-            };
-            let mut t = match self.cached(id, &old) {
-                Some(t) => (*t).clone(),
-                None => Self::decode(id, &old)?,
-            };
-            if !admit(&mut t) {
-                return not_filed();
-            }
-            let head = IVec::from(encode_head(&t)?);
-            if self
-                .tree
-                .compare_and_swap(id.as_bytes(), Some(&old), Some(head.clone()))?
-                .is_ok()
-            {
-                let t = Arc::new(t);
-                self.keep(id, head, t.clone());
-                return Ok(Some(t));
+        match self.change(id, admit)? {
+            Change::Done(t) => Ok(Some(t)),
+            Change::NoTrace | Change::Declined => {
+                self.answers.remove(key.as_slice())?;
+                Ok(None)
             }
         }
     }
@@ -468,4 +754,13 @@ impl TraceStore {
         }
         Ok(out)
     }
+}
+
+/// Every peer with a part in `t`.
+fn holders_of(t: &StoredTrace) -> BTreeSet<&str> {
+    let mut out: BTreeSet<&str> = t.asked.iter().map(|a| a.peer.as_str()).collect();
+    out.extend(t.filed.iter().map(|f| f.peer.as_str()));
+    out.extend(t.first_ack.keys().map(String::as_str));
+    out.extend(t.final_at.keys().map(String::as_str));
+    out
 }

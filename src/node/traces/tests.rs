@@ -1,7 +1,7 @@
 //! The trace store: answers filed apart from the trace's head, each verified
 //! once on receipt; views read the verdicts and never verify again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::*;
 use crate::node::members::{MemberInfo, Members};
@@ -350,13 +350,17 @@ fn a_head_names_the_peers_it_asked_and_no_other() {
 }
 
 #[test]
-fn a_head_is_decoded_once_per_change_and_always_read_as_stored() {
+fn a_trace_is_read_from_sled_once_and_every_change_is_kept_as_written() {
     let decoded = || store::HEADS_DECODED.with(|n| n.get());
     let db = sled::Config::new().temporary(true).open().unwrap();
-    let store = TraceStore::open(&db).unwrap();
     let hs = holders();
     let t = new_trace(Vec::new(), &hs);
-    store.put(&t).unwrap();
+    {
+        let store = TraceStore::open(&db).unwrap();
+        store.put(&t).unwrap();
+    }
+    // Another store on the same trees: nothing kept yet.
+    let store = TraceStore::open(&db).unwrap();
     let before = decoded();
     // Read many times, decoded once.
     for _ in 0..10 {
@@ -381,40 +385,199 @@ fn a_head_is_decoded_once_per_change_and_always_read_as_stored() {
         })
         .unwrap()
         .unwrap();
+    // A refused filing changes nothing.
+    assert!(
+        store
+            .file_answer(&t.id, &answer, |t| {
+                t.deadline += 60;
+                false
+            })
+            .unwrap()
+            .is_none()
+    );
     let head = store.head(&t.id).unwrap().unwrap();
     assert_eq!(head.followed_up, vec![cc("FR")]);
     assert_eq!(head.final_at.get(&hs[0].peer.to_string()), Some(&7));
+    assert_eq!(head.deadline, t.deadline);
     assert_eq!(
         decoded() - before,
         1,
         "the store's own writes are kept decoded"
     );
-    // Written behind the store's back (another handle on the same tree, a
-    // restore): the stored bytes differ, so the head is decoded again and
-    // reads as stored.
-    let mut other = (*head).clone();
-    other.deadline += 60;
+    // What is kept is what is stored: a store opened afresh reads the same.
+    let fresh = TraceStore::open(&db).unwrap();
+    assert_eq!(*fresh.head(&t.id).unwrap().unwrap(), *head);
+    assert_eq!(store.get(&t.id).unwrap().unwrap().answers.len(), 1);
+    assert_eq!(fresh.get(&t.id).unwrap().unwrap().answers.len(), 1);
+}
+
+/// The stored records of trace `id`: its head, and each holder's part by
+/// peer id.
+fn records(db: &sled::Db, id: &str) -> (Vec<u8>, BTreeMap<String, Vec<u8>>) {
+    let head = db.open_tree("traces").unwrap().get(id).unwrap().unwrap();
+    let prefix = format!("{id}/");
+    let parts = db
+        .open_tree("trace_holders")
+        .unwrap()
+        .scan_prefix(prefix.as_bytes())
+        .map(|kv| {
+            let (k, v) = kv.unwrap();
+            let peer = String::from_utf8(k[prefix.len()..].to_vec()).unwrap();
+            (peer, v.to_vec())
+        })
+        .collect();
+    (head.to_vec(), parts)
+}
+
+#[test]
+fn filing_an_answer_writes_only_its_holders_part_whatever_the_holders_asked() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let query = signed_query();
+    let t = new_trace(query.clone(), &hs);
+    store.put(&t).unwrap();
+    let mut sizes = Vec::new();
+    for h in &hs {
+        let (head, parts) = records(&db, &t.id);
+        let a = signed_answer(h, &query, Outcome::NoHit);
+        file_with_verdict(&store, &t.id, h, &a);
+        let (head_after, parts_after) = records(&db, &t.id);
+        assert_eq!(head, head_after, "the head is not rewritten");
+        let me = h.peer.to_string();
+        for (peer, v) in &parts {
+            if *peer != me {
+                assert_eq!(Some(v), parts_after.get(peer), "{peer}'s part rewritten");
+            }
+        }
+        assert_ne!(parts.get(&me), parts_after.get(&me));
+        sizes.push(parts_after[&me].len());
+    }
+    // Each holder's part is the same size, however many answered before
+    // (but for the digits of its place in the lists).
+    let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+    assert!(max - min <= 4, "{sizes:?}");
+    assert!(sizes[0] < 1024, "{sizes:?}");
+    let got = store.get(&t.id).unwrap().unwrap();
+    assert_eq!(got.filed.len(), hs.len());
+    assert_eq!(got.answers.len(), hs.len());
+}
+
+#[test]
+fn a_trace_changed_every_way_reads_back_as_written_from_a_fresh_store() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let mut want = new_trace(Vec::new(), &hs[..4]);
+    store.put(&want).unwrap();
+    let peer = |i: usize| hs[i % hs.len()].peer.to_string();
+    let filed = |i: usize, n: u64| Filed {
+        peer: peer(i),
+        state: hs[i % hs.len()].state,
+        frame: format!("{n:064x}"),
+        answered_at: n,
+        said: Said::Final,
+    };
+    // A fixed walk through every kind of change: holders asked, removed
+    // (which moves the others), answered, timed, followed up, reordered.
+    let mut x = 7u64;
+    for step in 0..200u64 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let i = (x >> 33) as usize;
+        let change = |t: &mut StoredTrace| match step % 7 {
+            0 => t.asked.push(Asked::new(
+                peer(i),
+                hs[i % hs.len()].state,
+                ExpectedBy::Subscribed,
+            )),
+            1 => {
+                let p = peer(i);
+                t.asked.retain(|a| a.peer != p);
+            }
+            2 => t.filed.push(filed(i, step)),
+            3 => {
+                t.first_ack.insert(peer(i), step);
+            }
+            4 => {
+                t.final_at.insert(peer(i), step);
+                t.deadline += 1;
+            }
+            5 => {
+                let at = i % t.asked.len().max(1);
+                if let Some(a) = t.asked.get_mut(at) {
+                    a.set_unreachable("gone".into(), step);
+                }
+            }
+            _ => {
+                t.asked.reverse();
+                t.followed_up.push(hs[i % hs.len()].state);
+            }
+        };
+        change(&mut want);
+        let got = store.update_unflushed(&want.id, change).unwrap().unwrap();
+        assert_eq!(got, want, "step {step}");
+        assert_eq!(*store.head(&want.id).unwrap().unwrap(), want, "step {step}");
+        if step % 10 == 9 {
+            let fresh = TraceStore::open(&db).unwrap();
+            assert_eq!(*fresh.head(&want.id).unwrap().unwrap(), want, "step {step}");
+        }
+    }
+    // Every part left is a holder's; none left empty.
+    let (_, parts) = records(&db, &want.id);
+    for (p, v) in &parts {
+        assert!(
+            want.asked.iter().any(|a| a.peer == *p)
+                || want.filed.iter().any(|f| f.peer == *p)
+                || want.first_ack.contains_key(p)
+                || want.final_at.contains_key(p),
+            "{p}: {}",
+            String::from_utf8_lossy(v)
+        );
+    }
+}
+
+#[test]
+fn a_store_with_every_holders_part_in_the_head_is_rewritten_once_at_open() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let hs = holders();
+    let query = signed_query();
+    let mut t = new_trace(query.clone(), &hs);
+    // Layout 2: answers in their own tree, each with its verdict, and the
+    // holders' parts inside the head.
+    let answers = db.open_tree("trace_answers").unwrap();
+    for h in &hs[..5] {
+        let a = signed_answer(h, &query, Outcome::NoHit);
+        t.filed.push(verdict(h, &a.bytes));
+        t.final_at.insert(h.peer.to_string(), 9);
+        let mut key = format!("{}/", t.id).into_bytes();
+        key.extend_from_slice(&db.generate_id().unwrap().to_be_bytes());
+        answers
+            .insert(key, serde_json::to_vec(&a).unwrap())
+            .unwrap();
+    }
     db.open_tree("traces")
         .unwrap()
-        .insert(t.id.as_bytes(), serde_json::to_vec(&other).unwrap())
+        .insert(t.id.as_bytes(), serde_json::to_vec(&t).unwrap())
         .unwrap();
-    assert_eq!(
-        store.head(&t.id).unwrap().unwrap().deadline,
-        t.deadline + 60
-    );
-    assert_eq!(decoded() - before, 2);
-    // And a refused filing leaves the cache as the store.
-    assert!(
-        store
-            .file_answer(&t.id, &answer, |_| false)
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(
-        store.head(&t.id).unwrap().unwrap().deadline,
-        t.deadline + 60
-    );
-    assert_eq!(store.get(&t.id).unwrap().unwrap().answers.len(), 1);
+    db.open_tree("trace_store")
+        .unwrap()
+        .insert("layout", "2")
+        .unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let got = store.get(&t.id).unwrap().unwrap();
+    assert_eq!(got.answers.len(), 5);
+    let mut head = got.clone();
+    head.answers.clear();
+    assert_eq!(head, t);
+    let (stored_head, parts) = records(&db, &t.id);
+    let stored: StoredTrace = serde_json::from_slice(&stored_head).unwrap();
+    assert!(stored.asked.is_empty() && stored.filed.is_empty() && stored.final_at.is_empty());
+    assert_eq!(parts.len(), hs.len());
+    // Opened again: nothing to rewrite, the same trace.
+    let again = TraceStore::open(&db).unwrap();
+    assert_eq!(again.get(&t.id).unwrap().unwrap(), got);
 }
 
 /// A verdict for `bytes` from holder `h`, as `on_answer` records it.
