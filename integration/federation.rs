@@ -193,6 +193,32 @@ fn traces_reach_the_prefix_holders_and_come_back_signed() {
         "{metrics}"
     );
     assert!(metrics.contains("tracenet_registry_records 2"), "{metrics}");
+    // DE and NG read the query on both its topics (the prefix and NG's
+    // imports): the second copy is ignored, checked at most once more (only
+    // if it came while the first was still being checked).
+    for state in ["DE", "NG"] {
+        let dir = &fed.node(state).dir;
+        let copies = wait_for(
+            &format!("{state} to count the query's copy on its second topic"),
+            Duration::from_secs(10),
+            || {
+                let (_, m) = common::http_get(dir, "/metrics", true);
+                let n = |name: &str| -> Option<u64> {
+                    m.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .and_then(|v| v.trim().parse().ok())
+                };
+                let unchecked = n("tracenet_query_copies_total{checked=\"no\"} ")?;
+                let checked = n("tracenet_query_copies_total{checked=\"yes\"} ")?;
+                (unchecked + checked >= 1).then_some((unchecked, checked))
+            },
+        );
+        assert_eq!(copies.0 + copies.1, 1, "{state}: {copies:?}");
+        eprintln!(
+            "{state}: query copies ignored unchecked {}, checked {}",
+            copies.0, copies.1
+        );
+    }
     let (_, ke_metrics) = common::http_get(&fed.node("KE").dir, "/metrics", true);
     assert!(
         ke_metrics.contains("tracenet_answer_latency_seconds_count 3"),

@@ -85,6 +85,24 @@ fn gossip_in_total(fed: &Federation) -> u64 {
         .sum()
 }
 
+/// Gossiped copies of a query already handled, read on another of its topics,
+/// over the federation: (ignored without a second signature check, checked).
+fn query_copies(fed: &Federation) -> (u64, u64) {
+    let mut out = (0, 0);
+    for n in &fed.nodes {
+        let (_, m) = common::http_get(&n.dir, "/metrics", true);
+        let get = |name: &str| -> u64 {
+            m.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        out.0 += get("tracenet_query_copies_total{checked=\"no\"} ");
+        out.1 += get("tracenet_query_copies_total{checked=\"yes\"} ");
+    }
+    out
+}
+
 fn main() {
     let n_states = env_u64("TRACENET_BENCH_STATES", 10) as usize;
     let per_state = env_u64("TRACENET_BENCH_RECORDS", 100_000);
@@ -196,6 +214,7 @@ fn main() {
     }
     POSTED.with(|p| p.borrow_mut().clear());
     let gossip_before = gossip_in_total(&fed);
+    let copies_before = query_copies(&fed);
     let requester_pid = requester.child.as_ref().map(|c| c.id()).unwrap_or(0);
     let requester_cpu0 = cpu_secs(requester_pid);
     let pids: Vec<u32> = fed
@@ -223,6 +242,7 @@ fn main() {
     let lo1 = loopback();
     let cs1 = context_switches();
     let gossip_after = gossip_in_total(&fed);
+    let copies_after = query_copies(&fed);
     let per_trace = (gossip_after - gossip_before) as f64 / rtt.len() as f64;
     let mean_holders = holders.iter().sum::<f64>() / holders.len() as f64;
     println!(
@@ -293,6 +313,11 @@ fn main() {
     println!(
         "  gossip messages delivered per trace: {per_trace:.1} for {mean_holders:.1} States asked on average (bound 2 x States + mesh overhead = {:.1} + overhead)",
         2.0 * mean_holders
+    );
+    println!(
+        "  query copies read on a second topic, per trace: {:.2} ignored without a signature check, {:.2} checked (another copy still being checked)",
+        (copies_after.0 - copies_before.0) as f64 / rtt.len() as f64,
+        (copies_after.1 - copies_before.1) as f64 / rtt.len() as f64
     );
     println!("  idle resident memory per node: max {max_rss:.0} MiB (all: {rss:.0?})");
 

@@ -99,6 +99,16 @@ pub async fn render(node: &Node) -> String {
     );
     line(
         &mut out,
+        "tracenet_query_copies_total",
+        "counter",
+        "Gossiped copies of a query already handled, read on another of its topics and ignored: checked=\"no\" without a second signature check.",
+        &[
+            ("checked=\"no\"", get(&c.query_copies_unchecked)),
+            ("checked=\"yes\"", get(&c.query_copies_checked)),
+        ],
+    );
+    line(
+        &mut out,
         "tracenet_queries_refused_total",
         "counter",
         "Trace queries not answered, by reason.",

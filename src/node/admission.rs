@@ -13,6 +13,40 @@ use lru::LruCache;
 use crate::model::CountryCode;
 use crate::protocol::{Digest, PublicKey, Refusal};
 
+/// How many gossiped frames [`CheckedFrames`] remembers: the queries of the
+/// last minutes at a busy holder's rate, each 32 bytes (about 130 KiB).
+pub const CHECKED_FRAMES_KEPT: usize = 4096;
+
+/// Gossiped query frames this node has checked (signature, roster,
+/// freshness) and admitted, or found to be a query it already had: by the
+/// SHA-256 of their bytes. A query is published once per topic it concerns,
+/// the same bytes on each, and a holder subscribed to several topics reads
+/// it once per topic. The copy on the second topic is ignored like any copy
+/// of a query already seen, without its signature being checked again: only
+/// the very bytes checked can match, and ignoring a message neither
+/// forwards, answers nor charges it. Bounded (LRU): a frame evicted is only
+/// checked again.
+#[derive(Debug)]
+pub struct CheckedFrames(LruCache<Digest, ()>);
+
+impl CheckedFrames {
+    pub fn new(capacity: usize) -> Self {
+        CheckedFrames(LruCache::new(
+            NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
+        ))
+    }
+
+    /// Remembers a frame checked and admitted (or found seen).
+    pub fn remember(&mut self, frame: Digest) {
+        self.0.put(frame, ());
+    }
+
+    /// Whether these very bytes were checked and admitted lately.
+    pub fn contains(&mut self, frame: &Digest) -> bool {
+        self.0.get(frame).is_some()
+    }
+}
+
 /// Answers this node signed, kept for the requester's retries. Keyed by
 /// (query digest, requester key): an answer is only ever handed again to the
 /// State it was decided for. One LRU per requesting State, so that a State

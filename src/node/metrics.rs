@@ -64,6 +64,11 @@ pub struct Counters {
     pub queries_stale: AtomicU64,
     pub queries_rate_limited: AtomicU64,
     pub queries_overloaded: AtomicU64,
+    /// Gossiped copies of a query already handled (read on another of its
+    /// topics), ignored: without a signature check (the very bytes were
+    /// checked), or checked first (another copy was still being checked).
+    pub query_copies_unchecked: AtomicU64,
+    pub query_copies_checked: AtomicU64,
     pub answers_sent: AtomicU64,
     pub answers_sent_hit: AtomicU64,
     pub answers_sent_no_hit: AtomicU64,

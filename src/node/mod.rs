@@ -200,6 +200,9 @@ struct Inner {
     /// When a member on another table version was last acted on.
     makers_noted: Mutex<Option<Instant>>,
     replay: replay::ReplayStore,
+    /// Gossiped query frames checked here lately (their SHA-256): the same
+    /// bytes on another of the query's topics are ignored unchecked.
+    gossip_checked: Mutex<admission::CheckedFrames>,
     exact_limiter: Mutex<RateLimiter>,
     fuzzy_limiter: Mutex<RateLimiter>,
     /// Which verified-but-refused queries get a signed refusal.
@@ -313,6 +316,9 @@ impl Node {
                     disclosure: policy,
                     ..answer::AnswerPolicy::from_settings(&settings)
                 },
+                gossip_checked: Mutex::new(admission::CheckedFrames::new(
+                    admission::CHECKED_FRAMES_KEPT,
+                )),
                 exact_limiter: Mutex::new(RateLimiter::new(settings.queries_per_minute)),
                 fuzzy_limiter: Mutex::new(RateLimiter::new(settings.fuzzy_queries_per_minute)),
                 // Sized by the rate limits and the longest life of an id:

@@ -73,14 +73,14 @@ impl Node {
             // verdict goes back to gossip from there, before the lookup, so
             // that forwarding never waits for the answer.
             let answered = tokio::task::spawn_blocking(move || {
-                let (verdict, query, declined) = match n.admit(&data, Via::Gossip, source) {
-                    Admission::Fresh(q) => (Verdict::Accept, Some(q), None),
+                let (verdict, query, declined) = match n.admit_gossip(&data, source) {
+                    Some(Admission::Fresh(q)) => (Verdict::Accept, Some(q), None),
                     // The same query on a second topic: not forwarded twice.
-                    Admission::Seen(_) => (Verdict::Ignore, None, None),
-                    Admission::Refused(r) if r.is_hostile() => (Verdict::Reject, None, None),
+                    Some(Admission::Seen(_)) | None => (Verdict::Ignore, None, None),
+                    Some(Admission::Refused(r)) if r.is_hostile() => (Verdict::Reject, None, None),
                     // Clocks, quotas, load: not the forwarder's fault.
-                    Admission::Refused(_) => (Verdict::Ignore, None, None),
-                    Admission::Declined(d) => (Verdict::Ignore, None, Some(d)),
+                    Some(Admission::Refused(_)) => (Verdict::Ignore, None, None),
+                    Some(Admission::Declined(d)) => (Verdict::Ignore, None, Some(d)),
                 };
                 let _ = n.inner.net.validate_blocking(id, verdict);
                 match (query, declined) {
@@ -94,6 +94,29 @@ impl Node {
                 node.send_answer(peer, bytes).await;
             }
         });
+    }
+
+    /// [`Node::admit`] for a gossiped frame, first asking whether these very
+    /// bytes were checked and admitted lately ([`super::admission::CheckedFrames`]):
+    /// then they are a copy of a query already handled, from another of its
+    /// topics, and are not checked again (`None`).
+    fn admit_gossip(&self, data: &[u8], from: PeerId) -> Option<Admission> {
+        let frame = crate::protocol::Digest::of(data);
+        let checked = &self.inner.gossip_checked;
+        if checked.lock().is_ok_and(|mut c| c.contains(&frame)) {
+            bump(&self.inner.counters.query_copies_unchecked);
+            return None;
+        }
+        let a = self.admit(data, Via::Gossip, from);
+        if matches!(a, Admission::Seen(_)) {
+            bump(&self.inner.counters.query_copies_checked);
+        }
+        if matches!(a, Admission::Fresh(_) | Admission::Seen(_))
+            && let Ok(mut c) = checked.lock()
+        {
+            c.remember(frame);
+        }
+        Some(a)
     }
 
     /// Applies the acceptance rules, the rate limit and the replay quota, in
