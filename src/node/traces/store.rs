@@ -345,7 +345,8 @@ impl TraceStore {
     /// their own tree (keeping a verdict on each in the trace), each holder's
     /// part into its own record, and indexes every trace by time. Each step
     /// can run again after a crash: a head already rewritten has no answers
-    /// and no holder's part left in it.
+    /// and no holder's part left in it, and the answers a run cut short
+    /// copied from a head it did not rewrite are replaced, not copied twice.
     fn rewrite_layout(&self) -> Result<(), TraceStoreError> {
         let mut moved = 0usize;
         for kv in self.tree.iter() {
@@ -366,6 +367,14 @@ impl TraceStore {
                     .iter()
                     .filter_map(|a| Filed::of_frame(&a.peer, &a.bytes, REWRITE_LIMITS))
                     .collect();
+            }
+            if !t.answers.is_empty() {
+                // A head that still carries its answers has none of its own
+                // in the answers tree but the copies of a run cut short
+                // (before it rewrote this head): the head has them all.
+                for k in self.answers.scan_prefix(answers_prefix(&id)).keys() {
+                    self.answers.remove(k?)?;
+                }
             }
             for a in &t.answers {
                 let seq = self.db.generate_id()?;
