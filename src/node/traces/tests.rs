@@ -808,7 +808,6 @@ fn a_rewritten_store_keeps_the_answers_it_could_not_give_a_verdict() {
 /// rewrite runs again. Each answer is still part of the trace once.
 #[test]
 fn a_rewrite_cut_short_after_moving_the_answers_moves_each_answer_once() {
-    let db = sled::Config::new().temporary(true).open().unwrap();
     let hs = holders();
     let query = signed_query();
     let mut t = new_trace(query.clone(), &hs);
@@ -821,14 +820,21 @@ fn a_rewrite_cut_short_after_moving_the_answers_moves_each_answer_once() {
         bytes: vec![0xA5; 300],
         roster_version: Some(1),
     });
-    // What the first run left: the answers copied, the head as it was, the
-    // layout not yet marked.
-    for a in &t.answers {
-        store_without_verdict(&db, &t.id, a);
+    // What the first run left: some or all of the answers copied, the head
+    // as it was, the layout not yet marked.
+    for copied in 0..=t.answers.len() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        for a in &t.answers[..copied] {
+            store_without_verdict(&db, &t.id, a);
+        }
+        let store = open_with_the_layout_before(&db, &t);
+        let got = store.get(&t.id).unwrap().unwrap();
+        assert_eq!(
+            got.answers.len(),
+            t.answers.len(),
+            "{copied} copied: an answer shown twice"
+        );
+        assert_eq!(got.answers, t.answers, "{copied} copied");
+        assert_eq!(got.filed.len(), 1);
     }
-    let store = open_with_the_layout_before(&db, &t);
-    let got = store.get(&t.id).unwrap().unwrap();
-    assert_eq!(got.answers.len(), t.answers.len(), "an answer shown twice");
-    assert_eq!(got.answers, t.answers);
-    assert_eq!(got.filed.len(), 1);
 }
