@@ -345,7 +345,8 @@ impl TraceStore {
     /// their own tree (keeping a verdict on each in the trace), each holder's
     /// part into its own record, and indexes every trace by time. Each step
     /// can run again after a crash: a head already rewritten has no answers
-    /// and no holder's part left in it.
+    /// and no holder's part left in it, and an answer a run cut short
+    /// copied from a head it did not rewrite is not copied twice.
     fn rewrite_layout(&self) -> Result<(), TraceStoreError> {
         let mut moved = 0usize;
         for kv in self.tree.iter() {
@@ -367,7 +368,21 @@ impl TraceStore {
                     .filter_map(|a| Filed::of_frame(&a.peer, &a.bytes, REWRITE_LIMITS))
                     .collect();
             }
+            // A run cut short before it rewrote this head copied a prefix
+            // of its answers already: those are not copied again.
+            let mut copied = Vec::new();
+            if !t.answers.is_empty() {
+                for kv in self.answers.scan_prefix(answers_prefix(&id)).values() {
+                    let a: StoredAnswer =
+                        serde_json::from_slice(&kv?).map_err(|e| corrupt(&id, e))?;
+                    copied.push(a);
+                }
+            }
             for a in &t.answers {
+                if let Some(i) = copied.iter().position(|c| c == a) {
+                    copied.swap_remove(i);
+                    continue;
+                }
                 let seq = self.db.generate_id()?;
                 let bytes = serde_json::to_vec(a).map_err(|e| corrupt(&id, e))?;
                 self.answers.insert(answer_key(&id, seq), bytes)?;

@@ -801,3 +801,40 @@ fn a_rewritten_store_keeps_the_answers_it_could_not_give_a_verdict() {
     assert_eq!(got.filed.len(), 1);
     assert_eq!(got.answers, t.answers, "a filed answer is no longer shown");
 }
+
+/// A rewrite of a store from before answers had a tree of their own, cut
+/// short by a crash after it had copied a trace's answers but before it
+/// rewrote the head: at the next start the head still carries them, and the
+/// rewrite runs again. Each answer is still part of the trace once.
+#[test]
+fn a_rewrite_cut_short_after_moving_the_answers_moves_each_answer_once() {
+    let hs = holders();
+    let query = signed_query();
+    let mut t = new_trace(query.clone(), &hs);
+    t.answers
+        .push(signed_answer(&hs[0], &query, Outcome::NoHit));
+    // A frame this build cannot decode: the rewrite gives it no verdict.
+    t.answers.push(StoredAnswer {
+        peer: hs[1].peer.to_string(),
+        received_at: 6,
+        bytes: vec![0xA5; 300],
+        roster_version: Some(1),
+    });
+    // What the first run left: some or all of the answers copied, the head
+    // as it was, the layout not yet marked.
+    for copied in 0..=t.answers.len() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        for a in &t.answers[..copied] {
+            store_without_verdict(&db, &t.id, a);
+        }
+        let store = open_with_the_layout_before(&db, &t);
+        let got = store.get(&t.id).unwrap().unwrap();
+        assert_eq!(
+            got.answers.len(),
+            t.answers.len(),
+            "{copied} copied: an answer shown twice"
+        );
+        assert_eq!(got.answers, t.answers, "{copied} copied");
+        assert_eq!(got.filed.len(), 1);
+    }
+}
