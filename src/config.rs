@@ -162,6 +162,12 @@ pub const RANGES: &[(&str, u64, u64, &str)] = &[
     ),
     ("node.max_connections", 8, 65_536, "connections"),
     (
+        "node.gossip_mesh_degree",
+        crate::net::MIN_GOSSIP_MESH_DEGREE as u64,
+        crate::net::MAX_GOSSIP_MESH_DEGREE as u64,
+        "members per topic a node relays gossip to",
+    ),
+    (
         "node.peer_connections",
         crate::net::links::MIN_KEEP as u64,
         65_536,
@@ -310,6 +316,7 @@ impl Config {
             ("node.clock_skew_secs", n.clock_skew_secs),
             ("node.max_message_bytes", u(n.max_message_bytes)),
             ("node.max_connections", u64::from(n.max_connections)),
+            ("node.gossip_mesh_degree", u64::from(n.gossip_mesh_degree)),
             ("node.peer_connections", u64::from(n.peer_connections)),
             ("node.max_follow_ups", u(n.max_follow_ups)),
             ("node.audit_sign_every_secs", n.audit_sign_every_secs),

@@ -67,6 +67,9 @@ pub struct NodeSettings {
     /// default) or `payload` (once per message, by its own signature; every
     /// member of the federation must set it): proto-docs/NETWORK.md.
     pub gossip_validation: crate::net::GossipValidation,
+    /// How many members of a topic the node relays gossip to (gossipsub's
+    /// mesh degree D): proto-docs/NETWORK.md, "Gossip mesh".
+    pub gossip_mesh_degree: u32,
     pub max_connections: u32,
     /// About how many members the node keeps a connection to when the roster
     /// lists more (proto-docs/NETWORK.md, "Links kept"); the others are
@@ -110,6 +113,7 @@ impl Default for NodeSettings {
             clock_skew_secs: 60,
             max_message_bytes: 64 * 1024,
             gossip_validation: crate::net::GossipValidation::Strict,
+            gossip_mesh_degree: crate::net::DEFAULT_GOSSIP_MESH_DEGREE as u32,
             max_connections: 512,
             peer_connections: crate::net::DEFAULT_PEER_CONNECTIONS as u32,
             max_follow_ups: 4,
@@ -154,6 +158,10 @@ impl NodeSettings {
             peer_connections: (self.peer_connections as usize).max(crate::net::links::MIN_KEEP),
             request_timeout: Duration::from_secs(10),
             gossip_validation: self.gossip_validation,
+            gossip_mesh_degree: (self.gossip_mesh_degree as usize).clamp(
+                crate::net::MIN_GOSSIP_MESH_DEGREE,
+                crate::net::MAX_GOSSIP_MESH_DEGREE,
+            ),
             ..NetConfig::default()
         })
     }

@@ -135,7 +135,7 @@ pub struct Behaviour {
     pub rr: request_response::Behaviour<FrameCodec>,
 }
 
-fn gossipsub_config(cfg: &NetConfig) -> Result<gossipsub::Config, NetError> {
+pub(super) fn gossipsub_config(cfg: &NetConfig) -> Result<gossipsub::Config, NetError> {
     let mut b = gossipsub::ConfigBuilder::default();
     // Traces are sparse and small: a short heartbeat forms meshes quickly.
     b.heartbeat_interval(Duration::from_millis(500))
@@ -146,6 +146,16 @@ fn gossipsub_config(cfg: &NetConfig) -> Result<gossipsub::Config, NetError> {
         // (the crate's decoder default is 500); the frame limit bounds the bytes.
         .max_publish_messages(MAX_IHAVE_IDS)
         .validate_messages();
+    // gossipsub's mesh: D = node.gossip_mesh_degree (net::DEFAULT_GOSSIP_MESH_DEGREE
+    // says why 3), D_low = D - D/3, D_high = 2D, and at least D/3 relays
+    // this node dialled itself.
+    let d = cfg
+        .gossip_mesh_degree
+        .clamp(super::MIN_GOSSIP_MESH_DEGREE, super::MAX_GOSSIP_MESH_DEGREE);
+    b.mesh_n(d)
+        .mesh_n_low(d - d / 3)
+        .mesh_n_high(2 * d)
+        .mesh_outbound_min(d / 3);
     match cfg.gossip_validation {
         GossipValidation::Strict => {
             b.validation_mode(ValidationMode::Strict);
