@@ -146,14 +146,14 @@ pub(super) fn gossipsub_config(cfg: &NetConfig) -> Result<gossipsub::Config, Net
         // (the crate's decoder default is 500); the frame limit bounds the bytes.
         .max_publish_messages(MAX_IHAVE_IDS)
         .validate_messages();
-    // gossipsub's mesh: D = node.gossip_mesh_degree (net::DEFAULT_GOSSIP_MESH_DEGREE
-    // says why 3), D_low = D - D/3, D_high = 2D, and at least D/3 relays
-    // this node dialled itself.
+    // gossipsub's mesh: D = node.gossip_mesh_degree, D_low = 5D/6,
+    // D_high = 2D, and at least D/3 relays this node dialled itself: at
+    // D = 6, libp2p's defaults (6, 5, 12, 2).
     let d = cfg
         .gossip_mesh_degree
         .clamp(super::MIN_GOSSIP_MESH_DEGREE, super::MAX_GOSSIP_MESH_DEGREE);
     b.mesh_n(d)
-        .mesh_n_low(d - d / 3)
+        .mesh_n_low(d * 5 / 6)
         .mesh_n_high(2 * d)
         .mesh_outbound_min(d / 3);
     match cfg.gossip_validation {

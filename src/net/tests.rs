@@ -150,7 +150,7 @@ async fn a_link_the_other_end_opened_is_left_to_it_to_close() {
 
 #[test]
 fn the_gossip_mesh_follows_its_degree_and_keeps_relays_dialled_by_this_node() {
-    for (d, low, high, outbound) in [(3, 2, 6, 1), (6, 4, 12, 2), (12, 8, 24, 4)] {
+    for (d, low, high, outbound) in [(3, 2, 6, 1), (6, 5, 12, 2), (12, 10, 24, 4)] {
         let cfg = super::behaviour::gossipsub_config(&NetConfig {
             gossip_mesh_degree: d,
             ..NetConfig::default()
@@ -167,9 +167,23 @@ fn the_gossip_mesh_follows_its_degree_and_keeps_relays_dialled_by_this_node() {
             "D = {d}"
         );
     }
-    // The default is libp2p's half; outside the range is held within it.
+    // The default is libp2p's own; outside the range is held within it.
     let cfg = super::behaviour::gossipsub_config(&NetConfig::default()).unwrap();
-    assert_eq!(cfg.mesh_n(), DEFAULT_GOSSIP_MESH_DEGREE);
+    let libp2p = libp2p::gossipsub::Config::default();
+    assert_eq!(
+        (
+            cfg.mesh_n(),
+            cfg.mesh_n_low(),
+            cfg.mesh_n_high(),
+            cfg.mesh_outbound_min()
+        ),
+        (
+            libp2p.mesh_n(),
+            libp2p.mesh_n_low(),
+            libp2p.mesh_n_high(),
+            libp2p.mesh_outbound_min()
+        )
+    );
     let cfg = super::behaviour::gossipsub_config(&NetConfig {
         gossip_mesh_degree: 1,
         ..NetConfig::default()
