@@ -153,45 +153,26 @@ fn changed_holders<'a>(old: &'a StoredTrace, new: &'a StoredTrace) -> BTreeSet<&
     out
 }
 
-/// Whether `a` and `b` have the same head: every field but the holders'
-/// parts and the answers. Every field is named, so that a field added to
-/// [`StoredTrace`] must be placed here (in the head, or in [`HolderPart`]).
-fn same_head(a: &StoredTrace, b: &StoredTrace) -> bool {
-    let StoredTrace {
-        id,
-        created_at,
-        created_at_ms,
-        deadline,
-        query,
-        topics,
-        asked: _,
-        answers: _,
-        local,
-        first_ack: _,
-        final_at: _,
-        followed_up,
-        own_registry,
-        nobody_holds,
-        timeout_secs,
-        blind,
-        filed: _,
-    } = a;
-    *id == b.id
-        && *created_at == b.created_at
-        && *created_at_ms == b.created_at_ms
-        && *deadline == b.deadline
-        && *query == b.query
-        && *topics == b.topics
-        && *local == b.local
-        && *followed_up == b.followed_up
-        && *own_registry == b.own_registry
-        && *nobody_holds == b.nobody_holds
-        && *timeout_secs == b.timeout_secs
-        && *blind == b.blind
-}
-
-/// `t`'s head as stored: without the holders' parts and the answers.
-fn encode_head(t: &StoredTrace) -> Result<Vec<u8>, TraceStoreError> {
+/// The fields of `t`'s head: every field but the holders' parts and the
+/// answers. Every field is named, so that a field added to [`StoredTrace`]
+/// must be placed here (in the head) or in [`HolderPart`].
+#[allow(clippy::type_complexity)]
+fn head_fields(
+    t: &StoredTrace,
+) -> (
+    &String,
+    &u64,
+    &Option<u64>,
+    &u64,
+    &Vec<u8>,
+    &Vec<String>,
+    &super::LocalCase,
+    &Vec<crate::model::CountryCode>,
+    &Option<crate::protocol::Outcome>,
+    &bool,
+    &Option<u64>,
+    &Option<crate::node::blind::BlindTrace>,
+) {
     let StoredTrace {
         id,
         created_at,
@@ -211,26 +192,40 @@ fn encode_head(t: &StoredTrace) -> Result<Vec<u8>, TraceStoreError> {
         blind,
         filed: _,
     } = t;
+    (
+        id,
+        created_at,
+        created_at_ms,
+        deadline,
+        query,
+        topics,
+        local,
+        followed_up,
+        own_registry,
+        nobody_holds,
+        timeout_secs,
+        blind,
+    )
+}
+
+/// Whether `a` and `b` have the same head.
+fn same_head(a: &StoredTrace, b: &StoredTrace) -> bool {
+    head_fields(a) == head_fields(b)
+}
+
+/// `t`'s head as stored: without the holders' parts and the answers (a
+/// head is written when a trace is created and when a field of the whole
+/// trace changes, never on filing an answer: the copy costs little).
+fn encode_head(t: &StoredTrace) -> Result<Vec<u8>, TraceStoreError> {
     let head = StoredTrace {
-        id: id.clone(),
-        created_at: *created_at,
-        created_at_ms: *created_at_ms,
-        deadline: *deadline,
-        query: query.clone(),
-        topics: topics.clone(),
         asked: Vec::new(),
         answers: Vec::new(),
-        local: local.clone(),
         first_ack: BTreeMap::new(),
         final_at: BTreeMap::new(),
-        followed_up: followed_up.clone(),
-        own_registry: own_registry.clone(),
-        nobody_holds: *nobody_holds,
-        timeout_secs: *timeout_secs,
-        blind: blind.clone(),
         filed: Vec::new(),
+        ..t.clone()
     };
-    serde_json::to_vec(&head).map_err(|e| corrupt(id, e))
+    serde_json::to_vec(&head).map_err(|e| corrupt(&t.id, e))
 }
 
 /// What a change of one trace came to.

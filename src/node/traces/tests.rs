@@ -779,23 +779,30 @@ fn answers_stored_without_verdicts_are_left_out_before_the_first_verdict_too() {
     );
 }
 
-#[test]
-fn a_rewritten_store_keeps_the_answers_it_could_not_give_a_verdict() {
-    let db = sled::Config::new().temporary(true).open().unwrap();
+/// A trace as stored before answers had a tree of their own, with two
+/// answers inside: one that decodes, and a frame this build cannot decode
+/// (larger than the default limits a unit raised `max_message_bytes` above,
+/// or of an older version), to which the rewrite gives no verdict although
+/// it was filed.
+fn with_an_answer_without_verdict() -> StoredTrace {
     let hs = holders();
     let query = signed_query();
     let mut t = new_trace(query.clone(), &hs);
     t.answers
         .push(signed_answer(&hs[0], &query, Outcome::NoHit));
-    // A frame this build cannot decode (larger than the default limits a
-    // unit raised `max_message_bytes` above, or of an older version): the
-    // rewrite gives it no verdict, but it was filed.
     t.answers.push(StoredAnswer {
         peer: hs[1].peer.to_string(),
         received_at: 6,
         bytes: vec![0xA5; 300],
         roster_version: Some(1),
     });
+    t
+}
+
+#[test]
+fn a_rewritten_store_keeps_the_answers_it_could_not_give_a_verdict() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let t = with_an_answer_without_verdict();
     let store = open_with_the_layout_before(&db, &t);
     let got = store.get(&t.id).unwrap().unwrap();
     assert_eq!(got.filed.len(), 1);
@@ -808,18 +815,7 @@ fn a_rewritten_store_keeps_the_answers_it_could_not_give_a_verdict() {
 /// rewrite runs again. Each answer is still part of the trace once.
 #[test]
 fn a_rewrite_cut_short_after_moving_the_answers_moves_each_answer_once() {
-    let hs = holders();
-    let query = signed_query();
-    let mut t = new_trace(query.clone(), &hs);
-    t.answers
-        .push(signed_answer(&hs[0], &query, Outcome::NoHit));
-    // A frame this build cannot decode: the rewrite gives it no verdict.
-    t.answers.push(StoredAnswer {
-        peer: hs[1].peer.to_string(),
-        received_at: 6,
-        bytes: vec![0xA5; 300],
-        roster_version: Some(1),
-    });
+    let t = with_an_answer_without_verdict();
     // What the first run left: some or all of the answers copied, the head
     // as it was, the layout not yet marked.
     for copied in 0..=t.answers.len() {
