@@ -122,22 +122,8 @@ impl HolderPart {
 /// `asked` or `filed` that changed, moved, came or went, or an instant.
 fn changed_holders<'a>(old: &'a StoredTrace, new: &'a StoredTrace) -> BTreeSet<&'a str> {
     let mut out = BTreeSet::new();
-    let n = old.asked.len().max(new.asked.len());
-    for i in 0..n {
-        let (o, w) = (old.asked.get(i), new.asked.get(i));
-        if o != w {
-            out.extend(o.map(|a| a.peer.as_str()));
-            out.extend(w.map(|a| a.peer.as_str()));
-        }
-    }
-    let n = old.filed.len().max(new.filed.len());
-    for i in 0..n {
-        let (o, w) = (old.filed.get(i), new.filed.get(i));
-        if o != w {
-            out.extend(o.map(|f| f.peer.as_str()));
-            out.extend(w.map(|f| f.peer.as_str()));
-        }
-    }
+    differing_places(&old.asked, &new.asked, |a| &a.peer, &mut out);
+    differing_places(&old.filed, &new.filed, |f| &f.peer, &mut out);
     for (a, b) in [
         (&old.first_ack, &new.first_ack),
         (&new.first_ack, &old.first_ack),
@@ -206,6 +192,24 @@ fn head_fields(
         timeout_secs,
         blind,
     )
+}
+
+/// Adds to `out` the peers of the entries that differ, place by place,
+/// between `old` and `new` (on both sides: the one that left a place and
+/// the one that took it).
+fn differing_places<'a, T: PartialEq>(
+    old: &'a [T],
+    new: &'a [T],
+    peer: impl Fn(&'a T) -> &'a String,
+    out: &mut BTreeSet<&'a str>,
+) {
+    for i in 0..old.len().max(new.len()) {
+        let (o, w) = (old.get(i), new.get(i));
+        if o != w {
+            out.extend(o.map(|x| peer(x).as_str()));
+            out.extend(w.map(|x| peer(x).as_str()));
+        }
+    }
 }
 
 /// Whether `a` and `b` have the same head.
