@@ -5,7 +5,14 @@
 //! requester signs a query of tracenet's size with Ed25519 and publishes it,
 //! each holder verifies it, signs an answer of tracenet's size and sends it
 //! back by request-response, and the requester verifies each answer. No
-//! storage, registry, roster or audit log. All nodes run in this process.
+//! storage, registry, roster or audit log.
+//!
+//! Two layouts ([`Layout`]): every node in this process, on one tokio
+//! runtime (the cheapest plain libp2p can be), or each holder in a process of
+//! its own with its own runtime, as tracenet's federation benchmark runs one
+//! `tracenet` process per State (what a process costs on the shared cores:
+//! runtimes, wake-ups, context switches). A bench whose `main` calls
+//! [`serve_if_holder`] first can run the second.
 
 use std::time::{Duration, Instant};
 
@@ -81,22 +88,17 @@ pub struct Figures {
     pub traces: usize,
     /// CPU of the whole plain federation (this process) per timed trace.
     pub cpu_ms_per_trace: f64,
-}
-
-/// utime + stime of this process, in seconds (clock ticks of 10 ms).
-fn own_cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (t(11) + t(12)) / 100.0
+    /// CPU of this process alone (the requester and the driver) per answer:
+    /// the requester's share when the holders run apart
+    /// ([`Layout::ProcessEach`]); everything with [`Layout::OneProcess`].
+    pub own_cpu_ms_per_answer: f64,
 }
 
 async fn holder(
     key: Keypair,
     requester: (PeerId, Multiaddr, libp2p::identity::PublicKey),
     answer_bytes: usize,
-    ready: mpsc::Sender<()>,
+    mut ready: impl FnMut(),
 ) {
     let mut s = swarm(key.clone());
     s.listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
@@ -122,21 +124,96 @@ async fn holder(
                 ..
             })) if !told => {
                 told = true;
-                let _ = ready.send(()).await;
+                ready();
             }
             _ => {}
         }
     }
 }
 
-/// Runs `holders` holders and one requester on 127.0.0.1 and times `traces`
-/// queries one after another (after 20 untimed ones).
-pub fn run(holders: usize, traces: usize, query_bytes: usize, answer_bytes: usize) -> Figures {
+/// Where the plain holders run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Every node on one tokio runtime in this process.
+    OneProcess,
+    /// Each holder a process of its own (this bench's executable again,
+    /// through [`serve_if_holder`]), the requester in this one.
+    ProcessEach,
+}
+
+/// The variable that makes this bench's executable a plain holder:
+/// `<requester peer id> <requester address> <requester public key, protobuf hex> <answer bytes>`.
+const HOLDER_ENV: &str = "TRACENET_BENCH_PLAIN_HOLDER";
+
+/// In a process started by [`run_in`] with [`Layout::ProcessEach`]: runs the
+/// plain holder it asks for and exits when its standard input closes (the
+/// bench ended or died). Elsewhere returns at once. Call it first in `main`.
+pub fn serve_if_holder() {
+    let Ok(spec) = std::env::var(HOLDER_ENV) else {
+        return;
+    };
+    let f: Vec<&str> = spec.split_whitespace().collect();
+    let [peer, addr, key, answer_bytes] = f[..] else {
+        panic!("{HOLDER_ENV}: expected 4 fields, got {spec:?}");
+    };
+    let requester = (
+        peer.parse::<PeerId>().unwrap(),
+        addr.parse::<Multiaddr>().unwrap(),
+        libp2p::identity::PublicKey::try_decode_protobuf(&hex::decode(key).unwrap()).unwrap(),
+    );
+    let answer_bytes: usize = answer_bytes.parse().unwrap();
+    // Ends with the bench: its end of our standard input closes.
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0);
+    });
+    let key = Keypair::generate_ed25519();
+    println!("key {}", hex::encode(key.public().encode_protobuf()));
+    // As a tracenet node's runtime (cli::node): multi-threaded, one worker a core.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async move {
+    rt.block_on(holder(key, requester, answer_bytes, || println!("ready")));
+    std::process::exit(0);
+}
+
+/// utime + stime of process `pid`, in seconds (clock ticks of 10 ms).
+fn cpu_secs_of(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (t(11) + t(12)) / 100.0
+}
+
+/// [`run_in`] with every node in this process.
+pub fn run(holders: usize, traces: usize, query_bytes: usize, answer_bytes: usize) -> Figures {
+    run_in(
+        Layout::OneProcess,
+        holders,
+        traces,
+        query_bytes,
+        answer_bytes,
+    )
+}
+
+/// Runs `holders` holders and one requester on 127.0.0.1, laid out as
+/// `layout` says, and times `traces` queries one after another (after 20
+/// untimed ones). CPU counts this process and the holders' own.
+pub fn run_in(
+    layout: Layout,
+    holders: usize,
+    traces: usize,
+    query_bytes: usize,
+    answer_bytes: usize,
+) -> Figures {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut children: Vec<std::process::Child> = Vec::new();
+    let figures = rt.block_on(async {
         let rkey = Keypair::generate_ed25519();
         let rpub = rkey.public();
         let mut r = swarm(rkey.clone());
@@ -148,16 +225,63 @@ pub fn run(holders: usize, traces: usize, query_bytes: usize, answer_bytes: usiz
         };
         let topic = IdentTopic::new("tracenet-baseline/prefix");
         r.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
-        let keys: Vec<Keypair> = (0..holders).map(|_| Keypair::generate_ed25519()).collect();
-        let holder_keys: std::collections::HashMap<PeerId, libp2p::identity::PublicKey> = keys
-            .iter()
-            .map(|k| (k.public().to_peer_id(), k.public()))
-            .collect();
-        let (ready_tx, mut ready_rx) = mpsc::channel(holders.max(1));
-        for k in keys {
-            let who = (*r.local_peer_id(), addr.clone(), rpub.clone());
-            tokio::spawn(holder(k, who, answer_bytes, ready_tx.clone()));
+        let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
+        let mut holder_keys: std::collections::HashMap<PeerId, libp2p::identity::PublicKey> =
+            Default::default();
+        match layout {
+            Layout::OneProcess => {
+                for _ in 0..holders {
+                    let k = Keypair::generate_ed25519();
+                    holder_keys.insert(k.public().to_peer_id(), k.public());
+                    let who = (*r.local_peer_id(), addr.clone(), rpub.clone());
+                    let ready = ready_tx.clone();
+                    tokio::spawn(holder(k, who, answer_bytes, move || {
+                        let _ = ready.send(());
+                    }));
+                }
+            }
+            Layout::ProcessEach => {
+                let spec = format!(
+                    "{} {} {} {answer_bytes}",
+                    r.local_peer_id(),
+                    addr,
+                    hex::encode(rpub.encode_protobuf())
+                );
+                let (key_tx, mut key_rx) = mpsc::unbounded_channel();
+                for _ in 0..holders {
+                    let mut c = std::process::Command::new(std::env::current_exe().unwrap())
+                        .env(HOLDER_ENV, &spec)
+                        .stdin(std::process::Stdio::piped())
+                        .stdout(std::process::Stdio::piped())
+                        .spawn()
+                        .expect("starting a plain holder process");
+                    let out = std::io::BufReader::new(c.stdout.take().unwrap());
+                    let (key_tx, ready) = (key_tx.clone(), ready_tx.clone());
+                    std::thread::spawn(move || {
+                        use std::io::BufRead;
+                        for line in out.lines().map_while(Result::ok) {
+                            if let Some(k) = line.strip_prefix("key ") {
+                                let k = libp2p::identity::PublicKey::try_decode_protobuf(
+                                    &hex::decode(k).unwrap(),
+                                )
+                                .unwrap();
+                                let _ = key_tx.send(k);
+                            } else if line == "ready" {
+                                let _ = ready.send(());
+                            }
+                        }
+                    });
+                    children.push(c);
+                }
+                // Each holder names its key before it dials.
+                for _ in 0..holders {
+                    let k = key_rx.recv().await.expect("a plain holder exited early");
+                    holder_keys.insert(k.to_peer_id(), k);
+                }
+            }
         }
+        let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+        let cpu_now = || cpu_secs_of(std::process::id()) + pids.iter().map(|p| cpu_secs_of(*p)).sum::<f64>();
         // The requester's swarm runs in its own task; the driver asks it to
         // publish and hears when every answer is in.
         let skey = rkey.clone();
@@ -216,13 +340,15 @@ pub fn run(holders: usize, traces: usize, query_bytes: usize, answer_bytes: usiz
             }
         });
         for _ in 0..holders {
-            ready_rx.recv().await;
+            ready_rx.recv().await.expect("a plain holder exited early");
         }
         let mut times = Vec::new();
         let mut cpu0 = 0.0;
+        let mut own0 = 0.0;
         for i in 0..(traces + 20) as u64 {
             if i == 20 {
-                cpu0 = own_cpu_secs();
+                cpu0 = cpu_now();
+                own0 = cpu_secs_of(std::process::id());
             }
             let q = signed(&skey, query_bytes, i + 1, 0);
             let (tx, rx) = oneshot::channel();
@@ -234,7 +360,8 @@ pub fn run(holders: usize, traces: usize, query_bytes: usize, answer_bytes: usiz
                 times.push(start.elapsed().as_secs_f64() * 1e3);
             }
         }
-        let cpu = own_cpu_secs() - cpu0;
+        let cpu = cpu_now() - cpu0;
+        let own = cpu_secs_of(std::process::id()) - own0;
         driver.abort();
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let at = |q: f64| times[((times.len() as f64 - 1.0) * q) as usize];
@@ -243,6 +370,12 @@ pub fn run(holders: usize, traces: usize, query_bytes: usize, answer_bytes: usiz
             p99_ms: at(0.99),
             traces: times.len(),
             cpu_ms_per_trace: 1e3 * cpu / times.len().max(1) as f64,
+            own_cpu_ms_per_answer: 1e3 * own / (times.len() * holders).max(1) as f64,
         }
-    })
+    });
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    figures
 }

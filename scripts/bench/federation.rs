@@ -104,6 +104,8 @@ fn query_copies(fed: &Federation) -> (u64, u64) {
 }
 
 fn main() {
+    // A plain holder of the one-process-per-node baseline (baseline.rs).
+    baseline::serve_if_holder();
     let n_states = env_u64("TRACENET_BENCH_STATES", 10) as usize;
     let per_state = env_u64("TRACENET_BENCH_RECORDS", 100_000);
     let n_traces = env_u64("TRACENET_BENCH_TRACES", 200) as usize;
@@ -227,6 +229,7 @@ fn main() {
     let federation_cpu0 = federation_cpu();
     let lo0 = loopback();
     let cs0 = context_switches();
+    let ts0 = thread_switches(&pids);
     let mut rtt = Vec::new();
     let mut holders = Vec::new();
     for s in samples.iter().take(n_traces) {
@@ -241,6 +244,7 @@ fn main() {
     let all_cpu = federation_cpu() - federation_cpu0;
     let lo1 = loopback();
     let cs1 = context_switches();
+    let ts1 = thread_switches(&pids);
     let gossip_after = gossip_in_total(&fed);
     let copies_after = query_copies(&fed);
     let per_trace = (gossip_after - gossip_before) as f64 / rtt.len() as f64;
@@ -264,6 +268,16 @@ fn main() {
     let plain = baseline::run(holders_n, n_traces.min(200), 420, 520);
     let plain_lo1 = loopback();
     let plain_cs1 = context_switches();
+    // The same again with each plain holder in a process of its own, as
+    // tracenet runs one process per State here: what processes cost on 2
+    // shared cores (runtimes, wake-ups, context switches), without tracenet.
+    let each = baseline::run_in(
+        baseline::Layout::ProcessEach,
+        holders_n,
+        n_traces.min(200),
+        420,
+        520,
+    );
     let (p50, p99) = (pct(&mut rtt.clone(), 0.5), pct(&mut rtt.clone(), 0.99));
     println!(
         "  plain rust-libp2p, {holders_n} holders (gossip + request-response, signed and verified, in one process): p50 {:.1} ms, p99 {:.1} ms over {} traces",
@@ -273,6 +287,17 @@ fn main() {
         "  ratio tracenet / plain libp2p: p50 {:.1}x, p99 {:.1}x",
         p50 / plain.p50_ms,
         p99 / plain.p99_ms
+    );
+    println!(
+        "  plain rust-libp2p, {holders_n} holders each in its own process (as tracenet's nodes here): p50 {:.1} ms, p99 {:.1} ms over {} traces, CPU {:.2} ms per trace, its requester {:.3} ms per answer; ratio tracenet / this: p50 {:.1}x, p99 {:.1}x, CPU {:.1}x",
+        each.p50_ms,
+        each.p99_ms,
+        each.traces,
+        each.cpu_ms_per_trace,
+        each.own_cpu_ms_per_answer,
+        p50 / each.p50_ms,
+        p99 / each.p99_ms,
+        1e3 * all_cpu / rtt.len() as f64 / each.cpu_ms_per_trace.max(1e-9)
     );
     // On 2 cores the whole federation's CPU per trace bounds the round trip
     // of traces sent one after another; less noisy than the times.
@@ -304,6 +329,13 @@ fn main() {
         "  context switches per trace (whole machine): {:.0}; plain rust-libp2p: {:.0}",
         (cs1 - cs0) as f64 / rtt.len() as f64,
         (plain_cs1 - plain_cs0) as f64 / (plain.traces + 20) as f64
+    );
+    // sled 0.34's I/O pool wakes every waiting thread (7 kept) for each log
+    // write a flush hands it; the others go back to sleep.
+    println!(
+        "    the federation's threads (alive at both ends): {:.0} per trace, of which sled's I/O pool {:.0}",
+        ts1.1.saturating_sub(ts0.1) as f64 / rtt.len() as f64,
+        ts1.0.saturating_sub(ts0.0) as f64 / rtt.len() as f64
     );
     let mut posted = POSTED.with(|p| p.borrow().clone());
     println!(
@@ -536,6 +568,34 @@ fn loopback() -> (u64, u64) {
 
 /// Context switches on the whole machine since boot (`ctxt` in
 /// `/proc/stat`); 0 where it cannot be read.
+/// Context switches of the threads of `pids` alive now, summed: (those of
+/// sled's I/O thread pool, named `sled-io-*`; all).
+fn thread_switches(pids: &[u32]) -> (u64, u64) {
+    let mut out = (0, 0);
+    for pid in pids {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            let n: u64 = status
+                .lines()
+                .filter_map(|l| {
+                    l.strip_prefix("voluntary_ctxt_switches:")
+                        .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                })
+                .filter_map(|v| v.trim().parse::<u64>().ok())
+                .sum();
+            if comm.starts_with("sled-io") {
+                out.0 += n;
+            }
+            out.1 += n;
+        }
+    }
+    out
+}
+
 fn context_switches() -> u64 {
     std::fs::read_to_string("/proc/stat")
         .unwrap_or_default()

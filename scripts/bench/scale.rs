@@ -13,6 +13,8 @@
 //! TRACENET_BENCH_PEER_CONNECTIONS (default tracenet's, 48: a full mesh up to
 //! 49 States, links bounded above; 256 for a full mesh at 200).
 
+// Only the one-process layout: its tracenet nodes share a few host processes.
+#[allow(dead_code)]
 mod baseline;
 #[path = "../../integration/common/mod.rs"]
 mod common;
