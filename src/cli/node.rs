@@ -194,6 +194,7 @@ pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
                 crate::net::GossipValidation::Strict => "strict",
                 crate::net::GossipValidation::Payload => "payload",
             },
+            gossip_mesh_degree = settings.gossip_mesh_degree,
             "node running"
         );
         node.run_events(events, shutdown_signal()).await;

@@ -106,19 +106,29 @@ impl RosterHistory {
     /// for the same folder, so that an install is seen at once by the readers.
     /// Records the held roster first if it is missing (see the module doc).
     pub fn shared(data_dir: &Path, trust: &TrustConfig) -> Result<Arc<Self>, RosterError> {
+        // Keyed by the folder's canonical path, and also by the path as
+        // asked, so that the node's own calls (one or more per answer and per
+        // view, always with the same path) cost no path resolution.
         static ALL: OnceLock<Mutex<HashMap<PathBuf, Arc<RosterHistory>>>> = OnceLock::new();
-        let key = data_dir
-            .canonicalize()
-            .unwrap_or_else(|_| data_dir.to_path_buf());
         let mut all = ALL
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(h) = all.get(&key) {
+        if let Some(h) = all.get(data_dir) {
             return Ok(h.clone());
         }
-        let h = Arc::new(Self::open(data_dir, trust)?);
-        all.insert(key, h.clone());
+        let key = data_dir
+            .canonicalize()
+            .unwrap_or_else(|_| data_dir.to_path_buf());
+        let h = match all.get(&key) {
+            Some(h) => h.clone(),
+            None => {
+                let h = Arc::new(Self::open(data_dir, trust)?);
+                all.insert(key, h.clone());
+                h
+            }
+        };
+        all.insert(data_dir.to_path_buf(), h.clone());
         Ok(h)
     }
 
