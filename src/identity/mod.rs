@@ -46,6 +46,10 @@ pub enum KeyFileError {
 pub struct NodeKey {
     seed: [u8; SEED_LEN],
     signing: SigningKey,
+    /// Derived once: deriving it decompresses the public key's curve point,
+    /// and the node asks for its own peer id for every member it considers
+    /// when it plans a trace.
+    peer_id: PeerId,
 }
 
 impl std::fmt::Debug for NodeKey {
@@ -58,7 +62,14 @@ impl std::fmt::Debug for NodeKey {
 impl NodeKey {
     pub fn from_seed(seed: [u8; SEED_LEN]) -> Result<Self, KeyError> {
         let signing = SigningKey::from_seed(&seed)?;
-        Ok(NodeKey { seed, signing })
+        // libp2p's own derivation from the same seed: the identity the swarm
+        // runs under (a test checks that it is `peer_id_of` the public key).
+        let peer_id = libp2p_keypair_of(seed).public().to_peer_id();
+        Ok(NodeKey {
+            seed,
+            signing,
+            peer_id,
+        })
     }
 
     /// A fresh key from the operating system's generator.
@@ -126,9 +137,7 @@ impl NodeKey {
     }
 
     pub fn peer_id(&self) -> PeerId {
-        // The seed always yields a valid key, so the conversion cannot fail.
-        peer_id_of(&self.public_key())
-            .unwrap_or_else(|| self.libp2p_keypair().public().to_peer_id())
+        self.peer_id
     }
 
     pub fn signing_key(&self) -> &SigningKey {
@@ -142,12 +151,15 @@ impl NodeKey {
 
     /// The same key as a libp2p keypair, for the swarm.
     pub fn libp2p_keypair(&self) -> libp2p::identity::Keypair {
-        let mut seed = self.seed;
-        // ed25519_from_bytes only fails on a wrong length, which [u8; 32] rules out;
-        // it zeroes the copy it is given.
-        libp2p::identity::Keypair::ed25519_from_bytes(&mut seed)
-            .unwrap_or_else(|_| unreachable!("a 32-byte seed is always a valid ed25519 secret"))
+        libp2p_keypair_of(self.seed)
     }
+}
+
+/// The libp2p keypair of a seed (a copy, which libp2p zeroes).
+fn libp2p_keypair_of(mut seed: [u8; SEED_LEN]) -> libp2p::identity::Keypair {
+    // ed25519_from_bytes only fails on a wrong length, which [u8; 32] rules out.
+    libp2p::identity::Keypair::ed25519_from_bytes(&mut seed)
+        .unwrap_or_else(|_| unreachable!("a 32-byte seed is always a valid ed25519 secret"))
 }
 
 #[cfg(unix)]
@@ -214,6 +226,7 @@ mod tests {
     fn the_peer_id_is_the_signing_key() {
         let k = NodeKey::from_seed([7u8; 32]).unwrap();
         assert_eq!(k.peer_id(), k.libp2p_keypair().public().to_peer_id());
+        assert_eq!(peer_id_of(&k.public_key()), Some(k.peer_id()));
         assert_eq!(key_of_peer(&k.peer_id()), Some(k.public_key()));
         assert_eq!(parse_key(&k.peer_id().to_string()).unwrap(), k.public_key());
         assert_eq!(parse_key(&k.public_key().to_hex()).unwrap(), k.public_key());
