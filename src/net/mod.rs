@@ -221,10 +221,11 @@ pub struct NetStatus {
 }
 
 enum Command {
+    /// One message on each topic, in one turn of the event loop.
     Publish {
-        topic: Topic,
+        topics: Vec<Topic>,
         data: Vec<u8>,
-        reply: oneshot::Sender<Result<(), NetError>>,
+        reply: oneshot::Sender<Vec<Result<(), NetError>>>,
     },
     Request {
         peer: PeerId,
@@ -271,9 +272,28 @@ impl NetHandle {
     }
 
     pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), NetError> {
+        self.publish_each(vec![topic], data)
+            .await?
+            .pop()
+            .unwrap_or(Err(NetError::Stopped))
+    }
+
+    /// Publishes `data` on each of `topics`, in one round trip to the network's
+    /// task (a trace goes to its prefix and import topics at once): the
+    /// outcome for each topic, in order; `Err` only if the network stopped.
+    pub async fn publish_each(
+        &self,
+        topics: Vec<Topic>,
+        data: Vec<u8>,
+    ) -> Result<Vec<Result<(), NetError>>, NetError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Publish { topic, data, reply }).await?;
-        rx.await.map_err(|_| NetError::Stopped)?
+        self.send(Command::Publish {
+            topics,
+            data,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| NetError::Stopped)
     }
 
     /// Sends a request and waits for the response (bounded by the request timeout).
@@ -510,23 +530,31 @@ impl EventLoop {
     fn on_command(&mut self, c: Command) {
         let b = self.swarm.behaviour_mut();
         match c {
-            Command::Publish { topic, data, reply } => {
-                let r = match b.gossipsub.publish(topic.to_gossip(), data) {
-                    // The same bytes on this topic within the last minute,
-                    // from this node or another (payload validation names
-                    // messages by their bytes): already on their way.
-                    Err(gossipsub::PublishError::Duplicate) => Ok(()),
-                    r => r.map(|_| ()),
-                };
-                if r.is_ok() {
-                    self.gossip_out += 1;
-                }
-                let _ = reply.send(r.map_err(|e| match e {
-                    gossipsub::PublishError::NoPeersSubscribedToTopic => {
-                        NetError::NoSubscribers(topic.to_string())
+            Command::Publish {
+                topics,
+                data,
+                reply,
+            } => {
+                let mut out = Vec::with_capacity(topics.len());
+                for topic in topics {
+                    let r = match b.gossipsub.publish(topic.to_gossip(), data.clone()) {
+                        // The same bytes on this topic within the last minute,
+                        // from this node or another (payload validation names
+                        // messages by their bytes): already on their way.
+                        Err(gossipsub::PublishError::Duplicate) => Ok(()),
+                        r => r.map(|_| ()),
+                    };
+                    if r.is_ok() {
+                        self.gossip_out += 1;
                     }
-                    other => NetError::Publish(other.to_string()),
-                }));
+                    out.push(r.map_err(|e| match e {
+                        gossipsub::PublishError::NoPeersSubscribedToTopic => {
+                            NetError::NoSubscribers(topic.to_string())
+                        }
+                        other => NetError::Publish(other.to_string()),
+                    }));
+                }
+                let _ = reply.send(out);
             }
             Command::Request { peer, data, reply } => {
                 // Dials the peer if it is not linked (a holder outside the

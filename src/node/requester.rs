@@ -238,13 +238,17 @@ impl Node {
             });
         }
         let mut asked_directly = false;
-        for topic in topics {
-            match self
-                .inner
-                .net
-                .publish(topic.clone(), signed.bytes().to_vec())
-                .await
-            {
+        // Every topic in one round trip to the network's task. If it stopped,
+        // the first topic carries the error (the holders are asked directly
+        // once whatever failed).
+        let outcomes = self
+            .inner
+            .net
+            .publish_each(topics.clone(), signed.bytes().to_vec())
+            .await
+            .unwrap_or_else(|e| vec![Err(e)]);
+        for (topic, outcome) in topics.iter().zip(outcomes) {
+            match outcome {
                 Ok(()) | Err(net::NetError::NoSubscribers(_)) => {}
                 Err(e) => {
                     tracing::warn!(%topic, error = %e, "publishing a trace failed; its subscribers are asked directly");
