@@ -178,6 +178,32 @@ pub fn serve_if_holder() {
     std::process::exit(0);
 }
 
+/// The holder processes of a run: killed and waited for when it ends, by
+/// return or by panic.
+struct Children(Vec<std::process::Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `f`, or a panic as soon as a holder process ends (its standard output
+/// closes) before it: the run would otherwise wait for it for ever.
+async fn unless_a_holder_ends<T>(
+    gone: &mut mpsc::UnboundedReceiver<()>,
+    f: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::select! {
+        biased;
+        v = f => v,
+        Some(()) = gone.recv() => panic!("a plain holder exited early"),
+    }
+}
+
 /// utime + stime of process `pid`, in seconds (clock ticks of 10 ms).
 fn cpu_secs_of(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -208,12 +234,35 @@ pub fn run_in(
     query_bytes: usize,
     answer_bytes: usize,
 ) -> Figures {
+    run_with(
+        layout,
+        || std::process::Command::new(std::env::current_exe().unwrap()),
+        holders,
+        traces,
+        query_bytes,
+        answer_bytes,
+    )
+}
+
+/// [`run_in`], the holder processes of [`Layout::ProcessEach`] started by
+/// `holder_command` (this bench's executable again in [`run_in`]).
+pub fn run_with(
+    layout: Layout,
+    holder_command: impl Fn() -> std::process::Command,
+    holders: usize,
+    traces: usize,
+    query_bytes: usize,
+    answer_bytes: usize,
+) -> Figures {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let mut children: Vec<std::process::Child> = Vec::new();
-    let figures = rt.block_on(async {
+    let mut children = Children(Vec::new());
+    // A holder process's reader thread says when its output closes. The
+    // sender kept here keeps `gone` open with no holder processes.
+    let (gone_tx, mut gone_rx) = mpsc::unbounded_channel::<()>();
+    rt.block_on(async {
         let rkey = Keypair::generate_ed25519();
         let rpub = rkey.public();
         let mut r = swarm(rkey.clone());
@@ -249,14 +298,15 @@ pub fn run_in(
                 );
                 let (key_tx, mut key_rx) = mpsc::unbounded_channel();
                 for _ in 0..holders {
-                    let mut c = std::process::Command::new(std::env::current_exe().unwrap())
+                    let mut c = holder_command()
                         .env(HOLDER_ENV, &spec)
                         .stdin(std::process::Stdio::piped())
                         .stdout(std::process::Stdio::piped())
                         .spawn()
                         .expect("starting a plain holder process");
                     let out = std::io::BufReader::new(c.stdout.take().unwrap());
-                    let (key_tx, ready) = (key_tx.clone(), ready_tx.clone());
+                    let (key_tx, ready, gone) =
+                        (key_tx.clone(), ready_tx.clone(), gone_tx.clone());
                     std::thread::spawn(move || {
                         use std::io::BufRead;
                         for line in out.lines().map_while(Result::ok) {
@@ -270,17 +320,20 @@ pub fn run_in(
                                 let _ = ready.send(());
                             }
                         }
+                        let _ = gone.send(());
                     });
-                    children.push(c);
+                    children.0.push(c);
                 }
                 // Each holder names its key before it dials.
                 for _ in 0..holders {
-                    let k = key_rx.recv().await.expect("a plain holder exited early");
+                    let k = unless_a_holder_ends(&mut gone_rx, key_rx.recv())
+                        .await
+                        .expect("a plain holder exited early");
                     holder_keys.insert(k.to_peer_id(), k);
                 }
             }
         }
-        let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+        let pids: Vec<u32> = children.0.iter().map(|c| c.id()).collect();
         let cpu_now = || cpu_secs_of(std::process::id()) + pids.iter().map(|p| cpu_secs_of(*p)).sum::<f64>();
         // The requester's swarm runs in its own task; the driver asks it to
         // publish and hears when every answer is in.
@@ -340,7 +393,9 @@ pub fn run_in(
             }
         });
         for _ in 0..holders {
-            ready_rx.recv().await.expect("a plain holder exited early");
+            unless_a_holder_ends(&mut gone_rx, ready_rx.recv())
+                .await
+                .expect("a plain holder exited early");
         }
         let mut times = Vec::new();
         let mut cpu0 = 0.0;
@@ -354,7 +409,7 @@ pub fn run_in(
             let (tx, rx) = oneshot::channel();
             let start = Instant::now();
             publish_tx.send((q, tx)).await.unwrap();
-            rx.await.unwrap();
+            unless_a_holder_ends(&mut gone_rx, rx).await.unwrap();
             // The first 20 warm the meshes up.
             if i >= 20 {
                 times.push(start.elapsed().as_secs_f64() * 1e3);
@@ -372,10 +427,5 @@ pub fn run_in(
             cpu_ms_per_trace: 1e3 * cpu / times.len().max(1) as f64,
             own_cpu_ms_per_answer: 1e3 * own / (times.len() * holders).max(1) as f64,
         }
-    });
-    for mut c in children {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-    figures
+    })
 }

@@ -566,8 +566,6 @@ fn loopback() -> (u64, u64) {
         .unwrap_or((0, 0))
 }
 
-/// Context switches on the whole machine since boot (`ctxt` in
-/// `/proc/stat`); 0 where it cannot be read.
 /// Context switches of the threads of `pids` alive now, summed: (those of
 /// sled's I/O thread pool, named `sled-io-*`; all).
 fn thread_switches(pids: &[u32]) -> (u64, u64) {
@@ -596,6 +594,8 @@ fn thread_switches(pids: &[u32]) -> (u64, u64) {
     out
 }
 
+/// Context switches on the whole machine since boot (`ctxt` in
+/// `/proc/stat`); 0 where it cannot be read.
 fn context_switches() -> u64 {
     std::fs::read_to_string("/proc/stat")
         .unwrap_or_default()

@@ -228,20 +228,25 @@ fn every_installed_version_stays_in_the_history() {
 fn one_folder_shares_one_history_however_it_is_spelled() {
     let dir = tempfile::tempdir().unwrap();
     let on = d("2025-06-01");
-    install(dir.path(), &signed(1, &[1]), &trust(1), on).unwrap();
-    let a = RosterHistory::shared(dir.path(), &trust(1)).unwrap();
-    // The same path again (the node's own calls), and another path to the
-    // same folder (a symbolic link), find the same history.
-    let again = RosterHistory::shared(dir.path(), &trust(1)).unwrap();
+    // First asked for through a symbolic link, so that the folder's own path
+    // is found through its canonical key, not as asked before.
     let links = tempfile::tempdir().unwrap();
     let link = links.path().join("tracenet-data");
     std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+    install(&link, &signed(1, &[1]), &trust(1), on).unwrap();
     let linked = RosterHistory::shared(&link, &trust(1)).unwrap();
-    assert!(std::sync::Arc::ptr_eq(&a, &again));
+    // The folder's own path, that path again (the node's own calls), and a
+    // third spelling, all find the same history.
+    let a = RosterHistory::shared(dir.path(), &trust(1)).unwrap();
+    let again = RosterHistory::shared(dir.path(), &trust(1)).unwrap();
+    let dotted = dir.path().join("rosters").join("..");
+    let third = RosterHistory::shared(&dotted, &trust(1)).unwrap();
     assert!(std::sync::Arc::ptr_eq(&a, &linked));
+    assert!(std::sync::Arc::ptr_eq(&a, &again));
+    assert!(std::sync::Arc::ptr_eq(&a, &third));
     // An install through either path is seen through the other.
-    install(&link, &signed(2, &[1]), &trust(1), on).unwrap();
-    assert_eq!(a.versions().unwrap(), [1, 2]);
+    install(dir.path(), &signed(2, &[1]), &trust(1), on).unwrap();
+    assert_eq!(linked.versions().unwrap(), [1, 2]);
     // Another folder has its own.
     let other = tempfile::tempdir().unwrap();
     install(other.path(), &signed(1, &[1]), &trust(1), on).unwrap();
