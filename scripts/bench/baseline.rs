@@ -205,7 +205,7 @@ async fn unless_a_holder_ends<T>(
 }
 
 /// utime + stime of process `pid`, in seconds (clock ticks of 10 ms).
-fn cpu_secs_of(pid: u32) -> f64 {
+pub fn cpu_secs_of(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();

@@ -60,15 +60,6 @@ fn rss_mib(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// utime + stime of a process, in seconds.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (t(11) + t(12)) / 100.0
-}
-
 fn pct(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[((v.len() as f64 - 1.0) * q) as usize]
@@ -218,14 +209,14 @@ fn main() {
     let gossip_before = gossip_in_total(&fed);
     let copies_before = query_copies(&fed);
     let requester_pid = requester.child.as_ref().map(|c| c.id()).unwrap_or(0);
-    let requester_cpu0 = cpu_secs(requester_pid);
+    let requester_cpu0 = baseline::cpu_secs_of(requester_pid);
     let pids: Vec<u32> = fed
         .nodes
         .iter()
         .filter_map(|n| n.child.as_ref())
         .map(|c| c.id())
         .collect();
-    let federation_cpu = || pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
+    let federation_cpu = || pids.iter().map(|p| baseline::cpu_secs_of(*p)).sum::<f64>();
     let federation_cpu0 = federation_cpu();
     let lo0 = loopback();
     let cs0 = context_switches();
@@ -240,7 +231,7 @@ fn main() {
         assert_eq!(t["status"], "answered", "{t:#}");
         holders.push(t["asked"].as_array().map(|a| a.len()).unwrap_or(0) as f64);
     }
-    let requester_cpu = cpu_secs(requester_pid) - requester_cpu0;
+    let requester_cpu = baseline::cpu_secs_of(requester_pid) - requester_cpu0;
     let all_cpu = federation_cpu() - federation_cpu0;
     let lo1 = loopback();
     let cs1 = context_switches();
@@ -333,7 +324,7 @@ fn main() {
     // sled 0.34's I/O pool wakes every waiting thread (7 kept) for each log
     // write a flush hands it; the others go back to sleep.
     println!(
-        "    the federation's threads (alive at both ends): {:.0} per trace, of which sled's I/O pool {:.0}",
+        "    the federation's threads (summed over those alive when counted): {:.0} per trace, of which sled's I/O pool {:.0}",
         ts1.1.saturating_sub(ts0.1) as f64 / rtt.len() as f64,
         ts1.0.saturating_sub(ts0.0) as f64 / rtt.len() as f64
     );
