@@ -81,17 +81,35 @@ fn gossip_in_total(fed: &Federation) -> u64 {
 fn query_copies(fed: &Federation) -> (u64, u64) {
     let mut out = (0, 0);
     for n in &fed.nodes {
-        let (_, m) = common::http_get(&n.dir, "/metrics", true);
-        let get = |name: &str| -> u64 {
-            m.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0)
-        };
-        out.0 += get("tracenet_query_copies_total{checked=\"no\"} ");
-        out.1 += get("tracenet_query_copies_total{checked=\"yes\"} ");
+        let m = metrics_of(n);
+        out.0 += metric(&m, "tracenet_query_copies_total{checked=\"no\"}");
+        out.1 += metric(&m, "tracenet_query_copies_total{checked=\"yes\"}");
     }
     out
+}
+
+/// A node's `/metrics` page.
+fn metrics_of(n: &fed::FedNode) -> String {
+    common::http_get(&n.dir, "/metrics", true).1
+}
+
+/// The value of the sample `name` (with its labels) in a `/metrics` page; 0
+/// if absent.
+fn metric(page: &str, name: &str) -> u64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The requester's answers accepted and the batches they were filed in (one
+/// flush each).
+fn answer_batches(n: &fed::FedNode) -> (u64, u64) {
+    let m = metrics_of(n);
+    (
+        metric(&m, "tracenet_answers_received_total{result=\"accepted\"}"),
+        metric(&m, "tracenet_answer_batches_total"),
+    )
 }
 
 fn main() {
@@ -208,6 +226,7 @@ fn main() {
     POSTED.with(|p| p.borrow_mut().clear());
     let gossip_before = gossip_in_total(&fed);
     let copies_before = query_copies(&fed);
+    let batches_before = answer_batches(requester);
     let requester_pid = requester.child.as_ref().map(|c| c.id()).unwrap_or(0);
     let requester_cpu0 = baseline::cpu_secs_of(requester_pid);
     let pids: Vec<u32> = fed
@@ -238,6 +257,7 @@ fn main() {
     let ts1 = thread_switches(&pids);
     let gossip_after = gossip_in_total(&fed);
     let copies_after = query_copies(&fed);
+    let batches_after = answer_batches(requester);
     let per_trace = (gossip_after - gossip_before) as f64 / rtt.len() as f64;
     let mean_holders = holders.iter().sum::<f64>() / holders.len() as f64;
     println!(
@@ -341,6 +361,14 @@ fn main() {
         "  query copies read on a second topic, per trace: {:.2} ignored without a signature check, {:.2} checked (another copy still being checked)",
         (copies_after.0 - copies_before.0) as f64 / rtt.len() as f64,
         (copies_after.1 - copies_before.1) as f64 / rtt.len() as f64
+    );
+    let (answers, batches) = (
+        batches_after.0 - batches_before.0,
+        batches_after.1 - batches_before.1,
+    );
+    println!(
+        "  the requester filed {answers} answers in {batches} batches, one flush each: {:.2} answers per batch",
+        answers as f64 / batches.max(1) as f64
     );
     println!("  idle resident memory per node: max {max_rss:.0} MiB (all: {rss:.0?})");
 

@@ -157,6 +157,13 @@ pub async fn render(node: &Node) -> String {
             ("result=\"refused\"", get(&c.answers_rejected)),
         ],
     );
+    line(
+        &mut out,
+        "tracenet_answer_batches_total",
+        "counter",
+        "Batches the answers read from the network were filed in, one flush each.",
+        &[("", get(&c.answer_batches))],
+    );
     c.answer_latency.render(
         "tracenet_answer_latency_seconds",
         "From sending a trace to each answer's arrival.",

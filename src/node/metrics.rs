@@ -81,6 +81,8 @@ pub struct Counters {
     /// budget was spent.
     pub refusals_unsigned: AtomicU64,
     pub answers_received: AtomicU64,
+    /// Batches of answers filed with one flush (`node::filing`).
+    pub answer_batches: AtomicU64,
     pub answers_rejected: AtomicU64,
     pub traces_sent: AtomicU64,
     /// Blind traces (proto-docs/BLIND.md): elements this node evaluated for

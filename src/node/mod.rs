@@ -24,6 +24,7 @@ pub mod blind;
 pub mod custody;
 mod deadlines;
 mod dispatch;
+mod filing;
 mod holders;
 pub mod inbox;
 mod inflight;
@@ -216,6 +217,8 @@ struct Inner {
     refusing: Arc<Semaphore>,
     /// Bounds the answers to this node's traces filed at once.
     filing: Arc<Semaphore>,
+    /// Answers read from the network, waiting to be filed in a batch.
+    answers: filing::AnswerQueue,
     rules: Rules,
     counters: Counters,
     listen: Mutex<Vec<String>>,
@@ -339,6 +342,7 @@ impl Node {
                 busy: Arc::new(Semaphore::new(settings.max_concurrent_queries)),
                 refusing: Arc::new(Semaphore::new(REFUSING_AT_ONCE)),
                 filing: Arc::new(Semaphore::new(FILING_AT_ONCE)),
+                answers: filing::AnswerQueue::default(),
                 rules: Rules {
                     fresh: Freshness {
                         skew_secs: settings.clock_skew_secs,

@@ -77,6 +77,25 @@ pub enum SendTraceError {
     BlindBeyondBound(String),
 }
 
+/// An answer written to the store, not yet flushed: what is left to do once
+/// it is on disk ([`Node::after_filed`]).
+pub(super) struct Unflushed {
+    /// Who sent it.
+    peer: PeerId,
+    /// The trace it answers.
+    id: String,
+    /// Whether its verdict was filed; `false`: only its audit entry was
+    /// written (an answer of the same kind from the same holder was filed
+    /// concurrently).
+    filed: bool,
+    /// When the trace was sent, unix milliseconds (the answer's latency).
+    sent_ms: u64,
+    /// Whether it names an export to another State (follow-ups to plan).
+    points_on: bool,
+    /// A refusal's `retry_after_secs`.
+    refusal: Option<u32>,
+}
+
 impl Node {
     /// Signs and publishes a trace to the topics of its marking prefix and import
     /// marks. It is on disk before it is sent, so that no answer finds it missing.
@@ -370,13 +389,45 @@ impl Node {
     }
 
     /// Files an answer to one of this node's traces, after `protocol::accept`
-    /// has checked it against the trace's query and the roster. Returns the
-    /// follow-ups the chain of custody now calls for: (State, trace id).
+    /// has checked it against the trace's query and the roster, and flushes
+    /// it. Returns the follow-ups the chain of custody now calls for:
+    /// (State, trace id). Answers read from the network are filed in batches
+    /// instead, one flush each ([`super::filing`]).
     pub(super) fn on_answer(
         &self,
         peer: PeerId,
         data: &[u8],
     ) -> Result<Vec<(CountryCode, String)>, Refusal> {
+        match self.file_answer_unflushed(peer, data)? {
+            // The same frame again: `ok` once the first copy is on disk,
+            // which another thread may still be flushing.
+            None => self.flush_filed().map(|()| Vec::new()),
+            Some(written) => {
+                self.flush_filed()?;
+                self.after_filed(written)
+            }
+        }
+    }
+
+    /// The group flush of filed answers: their audit entries and traces on
+    /// disk. A failed flush stops the node (`store_failed`).
+    pub(super) fn flush_filed(&self) -> Result<(), Refusal> {
+        self.inner.group_flush.flush(&self.inner.db).map_err(|e| {
+            self.store_failed(&e.to_string());
+            Refusal::AuditUnavailable
+        })
+    }
+
+    /// The first half of [`Node::on_answer`]: checks the answer and writes
+    /// its audit entry and its verdict to the store, unflushed. `Ok(None)`:
+    /// nothing was written (the same frame again, or a refusal superseded),
+    /// and the sender is told `ok`. `Ok(Some)`: written; once flushed,
+    /// [`Node::after_filed`] finishes it.
+    pub(super) fn file_answer_unflushed(
+        &self,
+        peer: PeerId,
+        data: &[u8],
+    ) -> Result<Option<Unflushed>, Refusal> {
         let internal = |e: &dyn std::fmt::Display| {
             tracing::error!(error = %e, "filing an answer failed");
             Refusal::Internal
@@ -458,7 +509,7 @@ impl Node {
         // trace with contradicting answers.
         let again = |t: &StoredTrace| t.filed.iter().any(|f| f.frame == verdict.frame);
         if again(&trace) {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let refusals = |t: &StoredTrace| {
             t.filed
@@ -476,7 +527,7 @@ impl Node {
                 && (t.final_at.contains_key(&peer_s) || refusals(t) >= MAX_REFUSALS_PER_HOLDER)
         };
         if superseded(&trace) {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let taken = |t: &StoredTrace| match refusal {
             Some(_) => superseded(t),
@@ -538,25 +589,37 @@ impl Node {
                 true
             })
             .map_err(|e| internal(&e))?;
-        // On disk before the sender hears `ok`; concurrent answers share the fsync.
-        if let Err(e) = self.inner.group_flush.flush(&self.inner.db) {
-            self.store_failed(&e.to_string());
-            return Err(Refusal::AuditUnavailable);
-        }
-        if filed.is_none() {
+        Ok(Some(Unflushed {
+            peer,
+            id,
+            filed: filed.is_some(),
+            sent_ms: trace.created_at_ms.unwrap_or(trace.created_at * 1000),
+            points_on,
+            refusal,
+        }))
+    }
+
+    /// The second half of [`Node::on_answer`], once the answer is on disk
+    /// (the sender hears `ok` only then): counts it, plans the follow-ups
+    /// its chain of custody calls for, schedules the retry a refusal asked
+    /// for, and wakes the trace's watchers.
+    pub(super) fn after_filed(&self, w: Unflushed) -> Result<Vec<(CountryCode, String)>, Refusal> {
+        if !w.filed {
             return Ok(Vec::new());
         }
         bump(&self.inner.counters.answers_received);
-        let sent_ms = trace.created_at_ms.unwrap_or(trace.created_at * 1000);
-        let latency = unix_now_ms().saturating_sub(sent_ms) as f64 / 1000.0;
+        let latency = unix_now_ms().saturating_sub(w.sent_ms) as f64 / 1000.0;
         self.inner.counters.answer_latency.observe(latency);
-        let follow = if points_on {
-            self.plan_follow_ups(&id).map_err(|e| internal(&e))?
+        let follow = if w.points_on {
+            self.plan_follow_ups(&w.id).map_err(|e| {
+                tracing::error!(error = %e, "filing an answer failed");
+                Refusal::Internal
+            })?
         } else {
             Vec::new()
         };
-        if let Some(after) = refusal.filter(|s| *s > 0) {
-            self.retry_later(peer, id.clone(), after, 0);
+        if let Some(after) = w.refusal.filter(|s| *s > 0) {
+            self.retry_later(w.peer, w.id.clone(), after, 0);
         }
         self.notify();
         Ok(follow)

@@ -481,21 +481,18 @@ impl Node {
                 let Ok(_permit) = self.inner.filing.clone().acquire_owned().await else {
                     return Reply::Refused(Refusal::Internal);
                 };
-                let node = self.clone();
-                let filed = tokio::task::spawn_blocking(move || node.on_answer(peer, &data)).await;
-                match filed {
-                    Ok(Ok(follow)) => {
+                match self.file_answer(peer, data).await {
+                    Ok(follow) => {
                         for (target, id) in follow {
                             self.spawn(self.follow_up(target, id));
                         }
                         Reply::Ok
                     }
-                    Ok(Err(r)) => {
+                    Err(r) => {
                         bump(&self.inner.counters.answers_rejected);
                         self.count_refusal(&peer.to_string(), None, r);
                         Reply::Refused(r)
                     }
-                    Err(_) => Reply::Refused(Refusal::Internal),
                 }
             }
             Ok(Kind::Query) => {
