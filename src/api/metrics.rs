@@ -159,10 +159,17 @@ pub async fn render(node: &Node) -> String {
     );
     line(
         &mut out,
-        "tracenet_answer_batches_total",
+        "tracenet_answer_flushes_total",
         "counter",
-        "Batches the answers read from the network were filed in, one flush each.",
-        &[("", get(&c.answer_batches))],
+        "Flushes of batches of answers read from the network (answers filed together share one).",
+        &[("", get(&c.answer_flushes))],
+    );
+    line(
+        &mut out,
+        "tracenet_answers_flushed_total",
+        "counter",
+        "Answers read from the network in the batches flushed (over the flushes: answers per flush).",
+        &[("", get(&c.answers_flushed))],
     );
     c.answer_latency.render(
         "tracenet_answer_latency_seconds",

@@ -8,23 +8,34 @@
 //! arrive while a batch is being filed wait in a queue, and the next batch
 //! takes all of them: one hand-off and one flush for the lot.
 //!
-//! What does not change: every sender hears its reply only once its answer
-//! (and every answer filed before it) is on disk; answers are never refused
-//! for load (at most `FILING_AT_ONCE` wait, the rest wait for a place); a
-//! failed flush refuses every answer of its batch and stops the node.
+//! What does not change: every sender hears `ok` only once its answer (and
+//! every answer filed before it) is on disk, a copy of an answer already
+//! filed included; answers are never refused for load (at most
+//! `FILING_AT_ONCE` wait, the rest wait for a place); a failed flush refuses
+//! every answer of its batch and stops the node; an answer whose filing
+//! panics is refused alone (`Internal`), the rest of its batch filed.
+//!
+//! What does: the answers of one batch are checked one after another on one
+//! thread, where they used to be checked side by side (about 0.1 ms each,
+//! most of it the signature). A member that floods a requester with answers
+//! takes up to the whole bound, as before, and now delays the honest answers
+//! queued beside its own by the time they take to be refused; its refusals
+//! count towards its cool-down once their batch is flushed.
 
-use std::sync::Mutex;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
 
 use libp2p::PeerId;
 use tokio::sync::oneshot;
 
+use super::requester::Unflushed;
 use super::{Node, bump};
 use crate::model::CountryCode;
 use crate::protocol::Refusal;
 
 /// What filing one answer gives its sender: the follow-ups its chain of
 /// custody calls for (State, trace id), or the refusal.
-pub(super) type Filed = Result<Vec<(CountryCode, String)>, Refusal>;
+pub(super) type FilingResult = Result<Vec<(CountryCode, String)>, Refusal>;
 
 /// One answer waiting to be filed.
 pub(super) struct Job {
@@ -33,7 +44,7 @@ pub(super) struct Job {
 }
 
 /// The answers waiting to be filed.
-pub(super) type AnswerQueue = Batches<Job, Filed>;
+pub(super) type AnswerQueue = Batches<Job, FilingResult>;
 
 /// Jobs of type `J` waiting to be done in batches, each to be told its
 /// result `R`; and whether a batch is running (then it takes them when it is
@@ -63,27 +74,42 @@ impl<J, R> Batches<J, R> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues `job`. Returns where its result will come, and whether the
-    /// caller must run [`Batches::drain`] (no batch was running).
-    fn enqueue(&self, job: J) -> (oneshot::Receiver<R>, bool) {
+    /// Queues `job`. Returns where its result will come, and the runner the
+    /// caller must start ([`Runner::drain`]) when no batch was running.
+    fn enqueue(self: &Arc<Self>, job: J) -> (oneshot::Receiver<R>, Option<Runner<J, R>>) {
         let (done, result) = oneshot::channel();
         let mut w = self.lock();
         w.jobs.push((job, done));
-        (result, !std::mem::replace(&mut w.running, true))
+        let start = !std::mem::replace(&mut w.running, true);
+        (
+            result,
+            start.then(|| Runner {
+                batches: self.clone(),
+                finished: false,
+            }),
+        )
     }
+}
 
+/// The one right to run batches. Dropped without having drained (its
+/// thread never ran, or a batch panicked), it drops the jobs waiting (their
+/// receivers err) and lets the next job start a runner again.
+pub(super) struct Runner<J, R> {
+    batches: Arc<Batches<J, R>>,
+    finished: bool,
+}
+
+impl<J, R> Runner<J, R> {
     /// Hands `batch` every job waiting, again and again until none waits.
     /// Blocking. `batch` tells each job its result through its sender; a job
-    /// whose sender is dropped is told nothing (its receiver errs). If
-    /// `batch` panics, the jobs still waiting are dropped the same way, and
-    /// the next job to come starts batches again.
-    fn drain(&self, mut batch: impl FnMut(Vec<(J, oneshot::Sender<R>)>)) {
-        let _guard = PanicGuard(self);
+    /// whose sender is dropped is told nothing (its receiver errs).
+    fn drain(mut self, mut batch: impl FnMut(Vec<(J, oneshot::Sender<R>)>)) {
         loop {
             let jobs = {
-                let mut w = self.lock();
+                let mut w = self.batches.lock();
                 if w.jobs.is_empty() {
                     w.running = false;
+                    self.finished = true;
                     return;
                 }
                 std::mem::take(&mut w.jobs)
@@ -93,142 +119,220 @@ impl<J, R> Batches<J, R> {
     }
 }
 
-/// Clears the queue if a batch panics.
-struct PanicGuard<'a, J, R>(&'a Batches<J, R>);
-
-impl<J, R> Drop for PanicGuard<'_, J, R> {
+impl<J, R> Drop for Runner<J, R> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            let mut w = self.0.lock();
+        if !self.finished {
+            let mut w = self.batches.lock();
             w.jobs.clear();
             w.running = false;
         }
     }
 }
 
+/// One answer of a batch once checked and written, unflushed (`Ok(None)`:
+/// nothing to write), and where its reply goes.
+type Written<W, F> = (
+    Result<Option<W>, Refusal>,
+    oneshot::Sender<Result<F, Refusal>>,
+);
+
+/// Replies to a batch's answers, each checked and written, unflushed:
+/// flushes once if any reply would be `ok` (a copy of an answer already
+/// filed included: the first copy may not be on disk yet), then replies to
+/// each, `ok` or refusal, all after the flush. A failed flush refuses all.
+/// `after` finishes a written answer once it is on disk.
+fn reply_after_flush<W, F>(
+    written: Vec<Written<W, F>>,
+    flush: impl FnOnce() -> Result<(), Refusal>,
+    mut after: impl FnMut(W) -> Result<F, Refusal>,
+) where
+    F: Default,
+{
+    let flushed = if written.iter().any(|(r, _)| r.is_ok()) {
+        flush()
+    } else {
+        Ok(())
+    };
+    for (r, done) in written {
+        let reply = match (r, flushed) {
+            (Err(r), _) => Err(r),
+            (Ok(_), Err(r)) => Err(r),
+            (Ok(None), Ok(())) => Ok(F::default()),
+            (Ok(Some(w)), Ok(())) => after(w),
+        };
+        // The sender may have gone (the node is stopping): filed anyway.
+        let _ = done.send(reply);
+    }
+}
+
+/// `f`, with a panic taken as an internal refusal of the one answer it was
+/// filing, so that the rest of its batch is filed.
+fn refused_if_panics<T>(what: &str, f: impl FnOnce() -> Result<T, Refusal>) -> Result<T, Refusal> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        tracing::error!("filing an answer panicked ({what}); the answer is refused");
+        Err(Refusal::Internal)
+    })
+}
+
 impl Node {
     /// Files an answer read from the network, in the next batch; returns
     /// once it is on disk (or refused).
-    pub(super) async fn file_answer(&self, peer: PeerId, data: Vec<u8>) -> Filed {
-        let (filed, start) = self.inner.answers.enqueue(Job { peer, data });
-        if start {
+    pub(super) async fn file_network_answer(&self, peer: PeerId, data: Vec<u8>) -> FilingResult {
+        let (filed, runner) = self.inner.answers.enqueue(Job { peer, data });
+        if let Some(runner) = runner {
             // Not awaited: the batches run until the queue is empty, which
-            // may be long after this answer's own reply.
+            // may be long after this answer's own reply. If the closure
+            // never runs, the runner's drop frees the queue.
             let node = self.clone();
             drop(tokio::task::spawn_blocking(move || {
-                node.inner.answers.drain(|batch| node.file_batch(batch))
+                runner.drain(|batch| node.file_batch(batch))
             }));
         }
-        // A sender dropped unfilled: filing panicked.
+        // A sender dropped unfilled: the runner never ran or panicked.
         filed.await.unwrap_or(Err(Refusal::Internal))
     }
 
-    /// Checks and writes each answer of `batch`, flushes once, then replies
-    /// to each: every reply, `ok` or refusal, after the flush, so that an
-    /// `ok` for the same frame again never precedes the first copy's write
-    /// reaching the disk.
-    fn file_batch(&self, batch: Vec<(Job, oneshot::Sender<Filed>)>) {
-        bump(&self.inner.counters.answer_batches);
-        let mut replies = Vec::with_capacity(batch.len());
-        let mut wrote = false;
-        for (job, done) in batch {
-            let r = self.file_answer_unflushed(job.peer, &job.data);
-            wrote |= matches!(r, Ok(Some(_)));
-            replies.push((r, done));
-        }
-        let flushed = if wrote { self.flush_filed() } else { Ok(()) };
-        for (r, done) in replies {
-            let reply = match (r, flushed) {
-                (Err(r), _) => Err(r),
-                (Ok(_), Err(r)) => Err(r),
-                (Ok(None), Ok(())) => Ok(Vec::new()),
-                (Ok(Some(w)), Ok(())) => self.after_filed(w),
-            };
-            // The sender may have gone (its request timed out): filed anyway.
-            let _ = done.send(reply);
-        }
+    /// Checks and writes each answer of `batch`, then [`reply_after_flush`].
+    fn file_batch(&self, batch: Vec<(Job, oneshot::Sender<FilingResult>)>) {
+        let n = batch.len() as u64;
+        let written: Vec<(Result<Option<Unflushed>, Refusal>, _)> = batch
+            .into_iter()
+            .map(|(job, done)| {
+                let r = refused_if_panics("checking and writing", || {
+                    self.file_answer_unflushed(job.peer, &job.data)
+                });
+                (r, done)
+            })
+            .collect();
+        reply_after_flush(
+            written,
+            || {
+                bump(&self.inner.counters.answer_flushes);
+                self.inner
+                    .counters
+                    .answers_flushed
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                self.flush_filed()
+            },
+            |w| refused_if_panics("after its flush", || self.after_filed(w)),
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, mpsc};
+    use std::cell::RefCell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+    use tokio::sync::oneshot::error::TryRecvError;
 
-    /// Runs `drain` as `file_answer` does, on a thread, with `batch` also
-    /// recording each batch's size.
-    fn start(
-        b: &Arc<Batches<u32, u32>>,
-        sizes: &Arc<Mutex<Vec<usize>>>,
+    type Q = Arc<Batches<u32, u32>>;
+
+    /// The result `rx` is given, waiting up to 10 s; `None` if its sender was
+    /// dropped unanswered.
+    fn wait(mut rx: oneshot::Receiver<u32>) -> Option<u32> {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            match rx.try_recv() {
+                Ok(v) => return Some(v),
+                Err(TryRecvError::Closed) => return None,
+                Err(TryRecvError::Empty) if Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Err(TryRecvError::Empty) => panic!("no result after 10 s"),
+            }
+        }
+    }
+
+    /// What the batches of one queue did: their sizes, and how many ran at
+    /// once (at most one).
+    #[derive(Default)]
+    struct Seen {
+        sizes: Mutex<Vec<usize>>,
+        running: AtomicUsize,
+    }
+
+    /// Drains on a thread as `file_network_answer` does; each batch first
+    /// says it has begun on `began` and waits on `gate` if given, checks that
+    /// it is the only batch of its queue running, records its size, and
+    /// answers j * 10.
+    fn run(
+        runner: Runner<u32, u32>,
+        seen: &Arc<Seen>,
+        began: Option<mpsc::Sender<()>>,
         gate: Option<mpsc::Receiver<()>>,
     ) -> std::thread::JoinHandle<()> {
-        let (b, sizes) = (b.clone(), sizes.clone());
+        let seen = seen.clone();
         std::thread::spawn(move || {
-            b.drain(|jobs| {
-                if let Some(g) = &gate {
-                    let _ = g.recv();
+            runner.drain(|jobs| {
+                if let Some(b) = &began {
+                    let _ = b.send(());
                 }
-                sizes.lock().unwrap().push(jobs.len());
+                if let Some(g) = &gate {
+                    let _ = g.recv_timeout(Duration::from_secs(10));
+                }
+                let before = seen.running.fetch_add(1, Ordering::SeqCst);
+                assert_eq!(before, 0, "two batches of one queue at once");
+                seen.sizes.lock().unwrap().push(jobs.len());
                 for (j, done) in jobs {
                     let _ = done.send(j * 10);
                 }
+                seen.running.fetch_sub(1, Ordering::SeqCst);
             })
         })
     }
 
     #[test]
     fn jobs_that_come_while_a_batch_runs_are_done_together_next() {
-        let b = Arc::new(Batches::<u32, u32>::default());
-        let sizes = Arc::new(Mutex::new(Vec::new()));
-        let (first, must_start) = b.enqueue(0);
-        assert!(must_start);
-        let (open, gate) = mpsc::channel();
-        let runner = start(&b, &sizes, Some(gate));
-        // The first batch is held at its gate: these wait, and none of them
-        // is told to start another runner.
+        let q: Q = Arc::default();
+        let seen = Arc::new(Seen::default());
+        let (first, runner) = q.enqueue(0);
+        let runner = runner.expect("an empty queue starts a runner");
+        let ((began_tx, began), (open, gate)) = (mpsc::channel(), mpsc::channel());
+        let t = run(runner, &seen, Some(began_tx), Some(gate));
+        began.recv_timeout(Duration::from_secs(10)).unwrap();
+        // The first batch has its one job and is held: these wait, and none
+        // of them starts a second runner.
         let rest: Vec<_> = (1..=5)
             .map(|i| {
-                let (r, must_start) = b.enqueue(i);
-                assert!(!must_start, "job {i} told to start a second runner");
+                let (r, runner) = q.enqueue(i);
+                assert!(runner.is_none(), "job {i} started a second runner");
                 r
             })
             .collect();
-        // The first batch took only the first job if it was already running;
-        // either way every job is done, in at most two batches.
-        // (A gate already dropped: one batch took them all.)
-        let _ = open.send(());
-        let _ = open.send(());
-        runner.join().unwrap();
-        assert_eq!(first.blocking_recv().unwrap(), 0);
+        open.send(()).unwrap();
+        open.send(()).unwrap();
+        t.join().unwrap();
+        assert_eq!(*seen.sizes.lock().unwrap(), vec![1, 5]);
+        assert_eq!(wait(first), Some(0));
         for (i, r) in rest.into_iter().enumerate() {
-            assert_eq!(r.blocking_recv().unwrap(), (i as u32 + 1) * 10);
+            assert_eq!(wait(r), Some((i as u32 + 1) * 10));
         }
-        let sizes = sizes.lock().unwrap().clone();
-        assert_eq!(sizes.iter().sum::<usize>(), 6);
-        assert!(sizes.len() <= 2, "batches {sizes:?}");
         // Empty again: the next job starts a runner.
-        assert!(b.enqueue(7).1);
+        assert!(q.enqueue(7).1.is_some());
     }
 
     #[test]
     fn no_job_is_lost_when_many_come_at_once() {
-        let b = Arc::new(Batches::<u32, u32>::default());
-        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let q: Q = Arc::default();
+        let seen = Arc::new(Seen::default());
         let senders: Vec<_> = (0..8u32)
             .map(|t| {
-                let (b, sizes) = (b.clone(), sizes.clone());
+                let (q, seen) = (q.clone(), seen.clone());
                 std::thread::spawn(move || {
                     let mut got = Vec::new();
                     for i in 0..200u32 {
                         let j = t * 1000 + i;
-                        let (r, must_start) = b.enqueue(j);
-                        if must_start {
-                            start(&b, &sizes, None).join().unwrap();
+                        let (r, runner) = q.enqueue(j);
+                        if let Some(runner) = runner {
+                            run(runner, &seen, None, None);
                         }
                         got.push((j, r));
                     }
                     for (j, r) in got {
-                        assert_eq!(r.blocking_recv().unwrap(), j * 10);
+                        assert_eq!(wait(r), Some(j * 10), "job {j}");
                     }
                 })
             })
@@ -236,28 +340,140 @@ mod tests {
         for s in senders {
             s.join().unwrap();
         }
-        let sizes = sizes.lock().unwrap().clone();
-        assert_eq!(sizes.iter().sum::<usize>(), 1600);
-        assert!(!b.lock().running && b.lock().jobs.is_empty());
+        let until = Instant::now() + Duration::from_secs(10);
+        while q.lock().running && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(!q.lock().running && q.lock().jobs.is_empty());
+        assert_eq!(seen.sizes.lock().unwrap().iter().sum::<usize>(), 1600);
     }
 
     #[test]
-    fn a_batch_that_panics_refuses_what_waits_and_the_next_job_starts_again() {
-        let b = Arc::new(Batches::<u32, u32>::default());
-        let (first, must_start) = b.enqueue(1);
-        assert!(must_start);
-        let (second, _) = b.enqueue(2);
-        let b2 = b.clone();
-        let panicked = std::thread::spawn(move || b2.drain(|_| panic!("filing failed")))
-            .join()
-            .is_err();
-        assert!(panicked);
-        assert!(first.blocking_recv().is_err());
-        assert!(second.blocking_recv().is_err());
-        let (third, must_start) = b.enqueue(3);
-        assert!(must_start, "a panicked batch left the queue marked running");
-        let sizes = Arc::new(Mutex::new(Vec::new()));
-        start(&b, &sizes, None).join().unwrap();
-        assert_eq!(third.blocking_recv().unwrap(), 30);
+    fn a_batch_that_panics_drops_what_waits_and_the_next_job_starts_again() {
+        let q: Q = Arc::default();
+        let (first, runner) = q.enqueue(1);
+        let runner = runner.unwrap();
+        let ((began_tx, began), (open, gate)) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+        let t = std::thread::spawn(move || {
+            runner.drain(|_| {
+                let _ = began_tx.send(());
+                let _ = gate.recv_timeout(Duration::from_secs(10));
+                panic!("filing failed")
+            })
+        });
+        began.recv_timeout(Duration::from_secs(10)).unwrap();
+        // Queued while the batch that will panic is held.
+        let (second, runner) = q.enqueue(2);
+        assert!(runner.is_none());
+        open.send(()).unwrap();
+        assert!(t.join().is_err());
+        assert_eq!(wait(first), None);
+        assert_eq!(wait(second), None, "a job waiting behind a panic was kept");
+        let (third, runner) = q.enqueue(3);
+        let runner = runner.expect("a panicked batch left the queue marked running");
+        run(runner, &Arc::default(), None, None).join().unwrap();
+        assert_eq!(wait(third), Some(30));
+    }
+
+    #[test]
+    fn a_runner_that_never_runs_frees_the_queue() {
+        let q: Q = Arc::default();
+        let (first, runner) = q.enqueue(1);
+        drop(runner);
+        assert_eq!(wait(first), None);
+        assert!(q.enqueue(2).1.is_some());
+    }
+
+    type Reply = Result<Vec<u8>, Refusal>;
+
+    /// `reply_after_flush` over `items`, with a flush that checks no reply
+    /// has left yet and returns `flush`; `after` answers vec![w]. Returns
+    /// whether the flush ran and each reply.
+    fn replies(
+        items: Vec<Result<Option<u8>, Refusal>>,
+        flush: Result<(), Refusal>,
+    ) -> (bool, Vec<Reply>) {
+        let (written, rxs): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .map(|r| {
+                let (tx, rx) = oneshot::channel::<Reply>();
+                ((r, tx), rx)
+            })
+            .unzip();
+        let rxs = RefCell::new(rxs);
+        let flushed = RefCell::new(false);
+        reply_after_flush(
+            written,
+            || {
+                for rx in rxs.borrow_mut().iter_mut() {
+                    assert!(
+                        matches!(rx.try_recv(), Err(TryRecvError::Empty)),
+                        "a reply left before the flush"
+                    );
+                }
+                *flushed.borrow_mut() = true;
+                flush
+            },
+            |w| {
+                assert!(*flushed.borrow(), "an answer finished before its flush");
+                Ok(vec![w])
+            },
+        );
+        let out = rxs
+            .into_inner()
+            .into_iter()
+            .map(|mut rx| rx.try_recv().expect("every job is told"))
+            .collect();
+        (flushed.into_inner(), out)
+    }
+
+    #[test]
+    fn every_ok_waits_for_the_flush_a_copy_of_a_filed_answer_too() {
+        let (flushed, out) = replies(vec![Ok(None)], Ok(()));
+        assert!(flushed, "a copy was told ok without a flush");
+        assert_eq!(out, vec![Ok(Vec::new())]);
+        let (flushed, out) = replies(
+            vec![Ok(Some(4)), Err(Refusal::UnknownTrace), Ok(None)],
+            Ok(()),
+        );
+        assert!(flushed);
+        assert_eq!(
+            out,
+            vec![Ok(vec![4]), Err(Refusal::UnknownTrace), Ok(Vec::new())]
+        );
+    }
+
+    #[test]
+    fn a_batch_of_refusals_is_not_flushed() {
+        let (flushed, out) = replies(
+            vec![Err(Refusal::Malformed), Err(Refusal::NotAMember)],
+            Ok(()),
+        );
+        assert!(!flushed);
+        assert_eq!(out, vec![Err(Refusal::Malformed), Err(Refusal::NotAMember)]);
+    }
+
+    #[test]
+    fn a_failed_flush_refuses_every_answer_that_would_have_been_ok() {
+        let (flushed, out) = replies(
+            vec![Ok(Some(1)), Ok(None), Err(Refusal::Malformed)],
+            Err(Refusal::AuditUnavailable),
+        );
+        assert!(flushed);
+        assert_eq!(
+            out,
+            vec![
+                Err(Refusal::AuditUnavailable),
+                Err(Refusal::AuditUnavailable),
+                Err(Refusal::Malformed)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_panic_refuses_only_its_own_answer() {
+        let r: Result<u8, Refusal> = refused_if_panics("test", || panic!("bad frame"));
+        assert_eq!(r, Err(Refusal::Internal));
+        assert_eq!(refused_if_panics("test", || Ok(3u8)), Ok(3));
     }
 }

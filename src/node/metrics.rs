@@ -81,8 +81,10 @@ pub struct Counters {
     /// budget was spent.
     pub refusals_unsigned: AtomicU64,
     pub answers_received: AtomicU64,
-    /// Batches of answers filed with one flush (`node::filing`).
-    pub answer_batches: AtomicU64,
+    /// Flushes of batches of answers read from the network, and the
+    /// answers those batches held (`node::filing`).
+    pub answer_flushes: AtomicU64,
+    pub answers_flushed: AtomicU64,
     pub answers_rejected: AtomicU64,
     pub traces_sent: AtomicU64,
     /// Blind traces (proto-docs/BLIND.md): elements this node evaluated for

@@ -218,7 +218,7 @@ struct Inner {
     /// Bounds the answers to this node's traces filed at once.
     filing: Arc<Semaphore>,
     /// Answers read from the network, waiting to be filed in a batch.
-    answers: filing::AnswerQueue,
+    answers: Arc<filing::AnswerQueue>,
     rules: Rules,
     counters: Counters,
     listen: Mutex<Vec<String>>,
@@ -249,7 +249,8 @@ struct Inner {
     blind: blind::BlindSide,
 }
 
-/// Answers to this node's traces filed at once (each holds a blocking thread).
+/// Answers to this node's traces read from the network and waiting to be
+/// filed, or being filed (`filing`); more wait for a place.
 const FILING_AT_ONCE: usize = 32;
 /// Signed answers kept per requesting State for its retries.
 const ANSWERS_PER_STATE: usize = 2_000;
@@ -342,7 +343,7 @@ impl Node {
                 busy: Arc::new(Semaphore::new(settings.max_concurrent_queries)),
                 refusing: Arc::new(Semaphore::new(REFUSING_AT_ONCE)),
                 filing: Arc::new(Semaphore::new(FILING_AT_ONCE)),
-                answers: filing::AnswerQueue::default(),
+                answers: Arc::default(),
                 rules: Rules {
                     fresh: Freshness {
                         skew_secs: settings.clock_skew_secs,

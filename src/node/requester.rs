@@ -392,7 +392,7 @@ impl Node {
     /// has checked it against the trace's query and the roster, and flushes
     /// it. Returns the follow-ups the chain of custody now calls for:
     /// (State, trace id). Answers read from the network are filed in batches
-    /// instead, one flush each ([`super::filing`]).
+    /// instead, one flush for each batch ([`super::filing`]).
     pub(super) fn on_answer(
         &self,
         peer: PeerId,
@@ -537,7 +537,7 @@ impl Node {
         if taken(&trace) {
             return Err(Refusal::AlreadyAnswered);
         }
-        // Flushed by the group flush just below (one log for every tree).
+        // Unflushed: the caller's flush covers it (one log for every tree).
         self.record(
             AuditKind::AnswerReceived,
             NewEntry {

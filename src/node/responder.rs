@@ -481,7 +481,7 @@ impl Node {
                 let Ok(_permit) = self.inner.filing.clone().acquire_owned().await else {
                     return Reply::Refused(Refusal::Internal);
                 };
-                match self.file_answer(peer, data).await {
+                match self.file_network_answer(peer, data).await {
                     Ok(follow) => {
                         for (target, id) in follow {
                             self.spawn(self.follow_up(target, id));
