@@ -191,6 +191,19 @@ pub fn peer_id_of(key: &PublicKey) -> Option<PeerId> {
     Some(libp2p::identity::PublicKey::from(ed).to_peer_id())
 }
 
+/// The PeerId of a key that has just verified a signature (a query's
+/// requester): the same as [`peer_id_of`], built from the key's 32 bytes
+/// without decoding its curve point again. An Ed25519 PeerId is the identity
+/// multihash of the key's protobuf encoding (type 1, Ed25519; data, the 32
+/// bytes). Not for a key nothing has checked: any 32 bytes give a PeerId.
+pub fn peer_id_of_signer(key: &PublicKey) -> Option<PeerId> {
+    let mut proto = [0u8; 36];
+    proto[..4].copy_from_slice(&[0x08, 0x01, 0x12, 0x20]);
+    proto[4..].copy_from_slice(key.as_bytes());
+    let mh = libp2p::multihash::Multihash::<64>::wrap(0x00, &proto).ok()?;
+    PeerId::from_multihash(mh).ok()
+}
+
 /// The Ed25519 public key inside a PeerId, if it carries one (Ed25519 PeerIds
 /// embed the key itself, so no lookup is needed).
 pub fn key_of_peer(peer: &PeerId) -> Option<PublicKey> {
@@ -230,6 +243,16 @@ mod tests {
         assert_eq!(key_of_peer(&k.peer_id()), Some(k.public_key()));
         assert_eq!(parse_key(&k.peer_id().to_string()).unwrap(), k.public_key());
         assert_eq!(parse_key(&k.public_key().to_hex()).unwrap(), k.public_key());
+    }
+
+    #[test]
+    fn a_signers_peer_id_is_the_one_libp2p_derives() {
+        for seed in 0..200u8 {
+            let k = NodeKey::from_seed([seed; 32]).unwrap();
+            let key = k.public_key();
+            assert_eq!(peer_id_of_signer(&key), peer_id_of(&key), "seed {seed}");
+            assert_eq!(peer_id_of_signer(&key), Some(k.peer_id()));
+        }
     }
 
     #[test]

@@ -364,7 +364,8 @@ impl Node {
             .to_lowercase()
         });
         let rule = level.as_deref().or(rule);
-        let peer = identity::peer_id_of(&b.requester.key).ok_or(Refusal::Malformed)?;
+        // The requester's key has verified the query's signature.
+        let peer = identity::peer_id_of_signer(&b.requester.key).ok_or(Refusal::Malformed)?;
         if let Some(reason) = review {
             // The item holds its acknowledgement from its first write on, so
             // a decision can never be overwritten by it.
