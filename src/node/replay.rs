@@ -162,14 +162,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let de = CountryCode::parse("DE").unwrap();
         let id = QueryId([7; 16]);
+        // sled's I/O threads may hold the file lock a moment after the
+        // first Db is dropped: the reopen waits for it.
+        let open = crate::registry::tests::open_db;
         {
-            let db = sled::open(dir.path()).unwrap();
+            let db = open(dir.path()).unwrap();
             let r = ReplayStore::open(&db, 10, 100).unwrap();
             r.remember(de, id, 500, 100).unwrap().unwrap();
             r.remember(de, QueryId([8; 16]), 150, 100).unwrap().unwrap();
             db.flush().unwrap();
         }
-        let db = sled::open(dir.path()).unwrap();
+        let db = open(dir.path()).unwrap();
         let r = ReplayStore::open(&db, 10, 200).unwrap();
         assert!(r.contains(de, &id, 200));
         assert!(matches!(

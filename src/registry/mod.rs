@@ -1087,7 +1087,7 @@ fn be_u64(v: &[u8]) -> u64 {
 #[cfg(test)]
 mod find_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// Decodes `bytes` as each stored form of the registry (a kept value, a stored
 /// record, an id bucket), for the fuzz targets: any bytes give a value or an

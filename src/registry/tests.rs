@@ -8,7 +8,7 @@ use crate::marking::{MakerAlias, MatchQuality};
 /// below this module, so the tests open one with sled directly. sled's I/O
 /// threads may hold the file lock for a moment after a `Db` in this process is
 /// dropped, so a reopen waits for it (up to 5 s).
-pub(super) fn open_db(path: &Path) -> sled::Result<sled::Db> {
+pub(crate) fn open_db(path: &Path) -> sled::Result<sled::Db> {
     let start = std::time::Instant::now();
     loop {
         match sled::open(path) {
