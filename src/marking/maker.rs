@@ -170,7 +170,7 @@ impl MakerTable {
     pub fn built_in() -> Self {
         static SHIPPED: OnceLock<MakerTable> = OnceLock::new();
         SHIPPED
-            .get_or_init(|| Self::from_reference(&ReferenceTable::shipped()))
+            .get_or_init(|| Self::from_reference(ReferenceTable::shipped_ref()))
             .clone()
     }
 

@@ -209,7 +209,7 @@ impl InForce {
 
     /// What `status` and `makers show` report, on `today`.
     pub fn view(&self, today: Date) -> MakersView {
-        let shipped = ReferenceTable::shipped();
+        let shipped = ReferenceTable::shipped_ref();
         let (reference, signed_by, validity, expired) = match &self.held.signed {
             Some(s) => (
                 s.body().reference(),
