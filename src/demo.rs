@@ -261,6 +261,7 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
         valid_from: Date::from_days(today.to_days() - 1).unwrap_or(today),
         valid_until: Date::from_days(today.to_days() + 365).unwrap_or(today),
         members,
+        gossip_validation: None,
     };
     let mut file = RosterFile::new(&body)?;
     file.sign(anchor.signing_key())?;

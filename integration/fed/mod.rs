@@ -217,6 +217,7 @@ fn write_roster(nodes: &[FedNode], specs: &[NodeSpec], anchor: &NodeKey, version
         valid_from: Date::from_days(today.to_days() - 1).unwrap(),
         valid_until: Date::from_days(today.to_days() + 30).unwrap(),
         members,
+        gossip_validation: None,
     };
     let mut file = RosterFile::new(&body).unwrap();
     file.sign(anchor.signing_key()).unwrap();

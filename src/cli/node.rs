@@ -190,10 +190,7 @@ pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
                 crate::config::Role::Member => "member",
                 crate::config::Role::Bootstrap => "bootstrap",
             },
-            gossip_validation = match settings.gossip_validation {
-                crate::net::GossipValidation::Strict => "strict",
-                crate::net::GossipValidation::Payload => "payload",
-            },
+            gossip_validation = %node.gossip_validation(),
             gossip_mesh_degree = settings.gossip_mesh_degree,
             "node running"
         );
@@ -795,8 +792,16 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 Some("different") => "  blind traces: the roster lists ANOTHER OPRF key for this node, so requesters refuse its evaluations (restore oprf.key, or have the next roster list `tracenet identity show`'s oprf key)\n",
                 _ => "",
             };
+            let gossip = match (
+                s["net"]["gossip_validation"].as_str(),
+                s["net"]["gossip_validation_next"].as_str(),
+            ) {
+                (Some(now), Some(next)) => format!("  gossip validation: {now}, switching to {next} (the roster decides it)\n"),
+                (Some(now), None) => format!("  gossip validation: {now}\n"),
+                _ => String::new(),
+            };
             format!(
-                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}{links}\n  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}",
+                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}{links}\n{gossip}  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}",
                 s["role"].as_str().unwrap_or("?"),
                 s["state"].as_str().unwrap_or("?"),
                 s["peer_id"].as_str().unwrap_or("?"),

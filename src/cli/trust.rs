@@ -14,7 +14,7 @@ use crate::identity::{self, NodeKey};
 use crate::marking::MarkingPrefix;
 use crate::model::{CountryCode, Date, count, format_unix};
 use crate::protocol::OprfPublicKey;
-use crate::roster::{self, Member, Role, RosterBody, RosterFile, TrustConfig};
+use crate::roster::{self, GossipValidation, Member, Role, RosterBody, RosterFile, TrustConfig};
 
 /// The node's configuration file inside the data directory.
 pub const CONFIG_FILE: &str = "tracenet.toml";
@@ -99,6 +99,23 @@ pub enum RosterCommand {
         #[arg(long, conflicts_with = "oprf_key")]
         none: bool,
     },
+    /// Decide how every member checks the gossipsub envelope around what it
+    /// reads (clears the signatures): `strict`, what every build does, or
+    /// `payload`, one signature check per message instead of one per copy
+    /// (proto-docs/NETWORK.md, "gossipsub validation"). Each node switches
+    /// when it installs the roster; `--none` leaves it to each node's
+    /// `node.gossip_validation`. Builds before this setting refuse a roster
+    /// that states it: state it once every member runs a build that reads it.
+    SetGossipValidation {
+        /// The roster file to change.
+        roster: PathBuf,
+        /// `strict` or `payload`.
+        #[arg(value_name = "MODE", required_unless_present = "none", value_parser = parse_gossip_validation)]
+        mode: Option<GossipValidation>,
+        /// State no setting: each node uses its own `node.gossip_validation`.
+        #[arg(long, conflicts_with = "mode")]
+        none: bool,
+    },
     /// Remove a State's entries, or one entry by key (clears the signatures).
     Remove {
         /// The roster file to change.
@@ -167,6 +184,10 @@ pub struct TrustArgs {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+fn parse_gossip_validation(s: &str) -> Result<GossipValidation, String> {
     s.parse()
 }
 
@@ -361,6 +382,10 @@ struct RosterSummary<'a> {
     valid_from: Date,
     valid_until: Date,
     members: &'a [Member],
+    /// The federation's gossip validation, when the roster states one
+    /// (absent in JSON otherwise: each node's own setting applies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gossip_validation: Option<GossipValidation>,
     /// The public keys (base64) of the anchors that signed it.
     signed_by: Vec<String>,
     verified: bool,
@@ -375,6 +400,9 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
         s.valid_until,
         if s.verified { " (verified)" } else { "" }
     );
+    if let Some(g) = s.gossip_validation {
+        t.push_str(&format!("  gossip validation {g} (every member)\n"));
+    }
     for m in s.members {
         t.push_str(&format!(
             "  {} {:<9} {} {}\n",
@@ -417,6 +445,7 @@ fn show(
         valid_from: body.valid_from,
         valid_until: body.valid_until,
         members: &body.members,
+        gossip_validation: body.gossip_validation,
         signed_by: file
             .signatures
             .iter()
@@ -447,18 +476,21 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             from,
             version,
         } => {
-            let (members, next) = match &from {
+            // The next version keeps the members and the federation's
+            // settings of the one before.
+            let (members, next, gossip_validation) = match &from {
                 Some(prev) => {
                     let b = RosterFile::read(prev)?.decode_unverified()?;
-                    (b.members, b.version.saturating_add(1))
+                    (b.members, b.version.saturating_add(1), b.gossip_validation)
                 }
-                None => (Vec::new(), 1),
+                None => (Vec::new(), 1, None),
             };
             let body = RosterBody {
                 version: version.unwrap_or(next),
                 valid_from,
                 valid_until,
                 members,
+                gossip_validation,
             };
             if out.exists() {
                 bail!("{} already exists; choose another --out", out.display());
@@ -512,6 +544,18 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                         )
                     })?;
                 m.oprf_key = oprf_key;
+                Ok(())
+            })?;
+            let file = RosterFile::read(&roster)?;
+            show(ctx, &roster, &body, &file, false)
+        }
+        RosterCommand::SetGossipValidation {
+            roster,
+            mode,
+            none: _,
+        } => {
+            let body = edit_roster(&roster, |b| {
+                b.gossip_validation = mode;
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
@@ -908,6 +952,7 @@ mod tests {
                 m("DE", "Germany", vectors::responder_key().public_key()),
                 m("GH", "Ghana", ghana.public_key()),
             ],
+            gossip_validation: None,
         };
         let mut roster = RosterFile::new(&body).unwrap();
         roster.sign(&anchor).unwrap();

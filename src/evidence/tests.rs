@@ -40,6 +40,7 @@ fn roster_of(version: u64, without_gh: bool) -> RosterFile {
         valid_from: Date::parse("2024-01-01").unwrap(),
         valid_until: Date::parse("2026-12-31").unwrap(),
         members,
+        gossip_validation: None,
     };
     let mut f = RosterFile::new(&body).unwrap();
     f.sign(&anchor()).unwrap();

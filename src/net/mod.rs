@@ -47,28 +47,10 @@ pub struct NetConfig {
     pub peer_connections: usize,
 }
 
-/// How a node checks the gossipsub envelope around what it reads
-/// (proto-docs/NETWORK.md, "gossipsub validation"). Messages are published
-/// signed either way. Every member of a federation must use the same: a
-/// `payload` node passes messages on without their envelope's author and
-/// sequence number, which a `strict` node refuses (and scores the relay
-/// down for), and the two name messages differently in IHAVE and IWANT.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GossipValidation {
-    /// gossipsub verifies every envelope's signature, on every copy read;
-    /// messages are named by author and sequence number. What every build
-    /// of tracenet does, and the default.
-    #[default]
-    Strict,
-    /// Envelopes are not verified: what they carry is signed by its author
-    /// and checked by the node before it is passed on, once per message.
-    /// Messages are named by SHA-256 of topic and data. 5 to 12% less CPU
-    /// per trace across a 10-State federation, 25 to 31% at 50 holders
-    /// with links bounded (proto-docs/NETWORK.md); only when every member
-    /// sets it.
-    Payload,
-}
+/// How a node checks the gossipsub envelope around what it reads: decided
+/// by the roster for the whole federation, or by `node.gossip_validation`
+/// where the roster says nothing ([`NetHandle::set_gossip_validation`]).
+pub use crate::roster::GossipValidation;
 
 impl Default for NetConfig {
     fn default() -> Self {
@@ -218,6 +200,10 @@ pub struct NetStatus {
     /// Whether the federation is larger than that: holders not kept are
     /// dialled when a trace asks them.
     pub links_bounded: bool,
+    /// How gossip envelopes are checked now.
+    pub gossip_validation: GossipValidation,
+    /// A switch decided and not yet made ([`NetHandle::set_gossip_validation`]).
+    pub gossip_validation_next: Option<GossipValidation>,
 }
 
 enum Command {
@@ -253,6 +239,7 @@ enum Command {
     },
     Connected(oneshot::Sender<Vec<PeerId>>),
     Gossiping(oneshot::Sender<Vec<PeerId>>),
+    SetGossipValidation(GossipValidation),
 }
 
 /// A cheap handle on the network task.
@@ -369,6 +356,18 @@ impl NetHandle {
         rx.await.map_err(|_| NetError::Stopped)
     }
 
+    /// Checks gossip envelopes as `mode` says from now on (the roster
+    /// decided it). Nothing changes if the node already does. Otherwise the
+    /// network side is rebuilt with the same key on the same ports, at least
+    /// [`SWITCH_GRACE`] later, once no request waits for its reply (or
+    /// [`SWITCH_MOST`] later at the latest): the roster that decided it has
+    /// been passed on by then, and the federation's other members, which
+    /// install the same roster within seconds, switch too. Connections are
+    /// closed and dialled again; it is not reported as peers leaving.
+    pub async fn set_gossip_validation(&self, mode: GossipValidation) -> Result<(), NetError> {
+        self.send(Command::SetGossipValidation(mode)).await
+    }
+
     pub async fn status(&self) -> Result<NetStatus, NetError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Status(reply)).await?;
@@ -382,25 +381,32 @@ pub fn spawn(
     keypair: libp2p::identity::Keypair,
     cfg: NetConfig,
 ) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), NetError> {
-    let mut swarm = behaviour::build_swarm(keypair, &cfg)?;
+    let mut swarm = behaviour::build_swarm(keypair.clone(), &cfg)?;
     // Every port is checked before any is taken, so that a refusal leaves
     // nothing half-listening.
     for addr in &cfg.listen {
         port::ensure_free(addr)?;
     }
+    let mut listeners = Vec::with_capacity(cfg.listen.len());
     for addr in &cfg.listen {
-        swarm
+        let id = swarm
             .listen_on(addr.clone())
             .map_err(|e| NetError::Listen {
                 addr: addr.clone(),
                 reason: e.to_string(),
             })?;
+        listeners.push((id, addr.clone()));
     }
     let peer_id = *swarm.local_peer_id();
     let (tx, commands) = mpsc::channel(1024);
     let (events_tx, events) = mpsc::channel(4096);
     let event_loop = EventLoop {
         swarm,
+        keypair,
+        listeners,
+        bound_ports: HashMap::new(),
+        roster_members: None,
+        switch: None,
         cfg,
         commands,
         events: events_tx,
@@ -427,11 +433,26 @@ pub fn spawn(
     Ok((NetHandle { tx, peer_id }, events))
 }
 
+/// The members with their addresses, and the bootstrap peers among them.
+type RosterMembers = (HashMap<PeerId, Vec<Multiaddr>>, HashSet<PeerId>);
+
 /// Where the reply to a request sent goes.
 type ReplyTo = oneshot::Sender<Result<Vec<u8>, NetError>>;
 
 struct EventLoop {
     swarm: Swarm<Behaviour>,
+    /// The node's key, for a swarm rebuilt (a gossip validation switch).
+    keypair: libp2p::identity::Keypair,
+    /// Each listener and the address it was asked for (`node.listen`), and
+    /// the TCP port it bound: a rebuilt swarm listens on the same ports,
+    /// which the roster lists, even where the configuration said port 0.
+    listeners: Vec<(libp2p::core::transport::ListenerId, Multiaddr)>,
+    bound_ports: HashMap<libp2p::core::transport::ListenerId, u16>,
+    /// The roster's members as last given ([`Command::SetMembers`]), for a
+    /// rebuilt swarm.
+    roster_members: Option<RosterMembers>,
+    /// A gossip validation switch decided, and from when it may be made.
+    switch: Option<(GossipValidation, std::time::Instant)>,
     cfg: NetConfig,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NetEvent>,
@@ -473,6 +494,12 @@ struct EventLoop {
     kad_needed: bool,
 }
 
+/// How long a gossip validation switch waits at least, so that the roster
+/// deciding it, just accepted, is passed on to this node's mesh first.
+pub const SWITCH_GRACE: Duration = Duration::from_secs(2);
+/// How long a switch waits at most for requests in flight to be answered.
+pub const SWITCH_MOST: Duration = Duration::from_secs(30);
+
 /// The first wait between two Kademlia bootstraps, and the longest.
 const BOOTSTRAP_FIRST: Duration = Duration::from_secs(60);
 const BOOTSTRAP_MOST: Duration = Duration::from_secs(3_600);
@@ -492,6 +519,7 @@ impl EventLoop {
                     None => return,
                 },
                 _ = redial.tick() => {
+                    self.switch_when_due();
                     self.dial_missing_members();
                     self.prune_idle_links();
                     self.log_graylisted();
@@ -593,7 +621,22 @@ impl EventLoop {
                     .report_message_validation_result(&id.id, &id.source, acceptance);
             }
             Command::SetTopics(topics) => self.set_topics(topics),
-            Command::SetMembers { members, bootstrap } => self.set_members(members, bootstrap),
+            Command::SetMembers { members, bootstrap } => {
+                self.roster_members = Some((members.clone(), bootstrap.clone()));
+                self.set_members(members, bootstrap)
+            }
+            Command::SetGossipValidation(mode) => {
+                if mode == self.cfg.gossip_validation {
+                    self.switch = None;
+                } else if self.switch.is_none_or(|(m, _)| m != mode) {
+                    tracing::info!(
+                        from = %self.cfg.gossip_validation,
+                        to = %mode,
+                        "the roster changes gossip validation: the network side switches in a few seconds (connections are closed and dialled again)"
+                    );
+                    self.switch = Some((mode, std::time::Instant::now() + SWITCH_GRACE));
+                }
+            }
             Command::Disconnect(peer) => {
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
@@ -868,12 +911,92 @@ impl EventLoop {
                 k
             },
             links_bounded: self.links.bounded,
+            gossip_validation: self.cfg.gossip_validation,
+            gossip_validation_next: self.switch.map(|(m, _)| m),
         }
+    }
+
+    /// Makes the gossip validation switch decided, once its grace has passed
+    /// and no request waits for its reply, or [`SWITCH_MOST`] after it was
+    /// decided.
+    fn switch_when_due(&mut self) {
+        let Some((mode, from)) = self.switch else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        let quiet = self.pending_requests.is_empty() && self.inbound.is_empty();
+        if now < from || (!quiet && now < from + SWITCH_MOST - SWITCH_GRACE) {
+            return;
+        }
+        self.switch = None;
+        self.rebuild(mode);
+    }
+
+    /// Replaces the swarm by one checking gossip as `mode` says: same key,
+    /// same listening ports, same topics and members. Requests still in
+    /// flight fail (their callers ask again or report the holder silent).
+    fn rebuild(&mut self, mode: GossipValidation) {
+        let mut cfg = self.cfg.clone();
+        cfg.gossip_validation = mode;
+        let swarm = match behaviour::build_swarm(self.keypair.clone(), &cfg) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, to = %mode, "cannot switch gossip validation; the node keeps the old one");
+                return;
+            }
+        };
+        let listen: Vec<Multiaddr> = self
+            .listeners
+            .iter()
+            .map(|(id, asked)| with_port(asked, self.bound_ports.get(id).copied()))
+            .collect();
+        // The old swarm's listeners and connections close as it is dropped,
+        // before the new one binds the same ports (TCP listeners are opened
+        // with SO_REUSEADDR, so connections closing do not hold them).
+        drop(std::mem::replace(&mut self.swarm, swarm));
+        self.cfg = cfg;
+        self.listeners.clear();
+        self.bound_ports.clear();
+        for addr in listen {
+            match self.swarm.listen_on(addr.clone()) {
+                Ok(id) => self.listeners.push((id, addr)),
+                Err(e) => tracing::error!(
+                    %addr,
+                    error = %e,
+                    "after switching gossip validation the node cannot listen again on its address; members reach it only by its own dials: restart the node"
+                ),
+            }
+        }
+        for (_, (peer, reply)) in self.pending_requests.drain() {
+            let _ = reply.send(Err(NetError::Request {
+                peer,
+                reason: "the connection was closed as this node switched its gossip validation"
+                    .into(),
+            }));
+        }
+        self.inbound.clear();
+        self.subscriptions_told.clear();
+        self.dialled.clear();
+        self.last_request.clear();
+        let topics = std::mem::take(&mut self.topics);
+        self.set_topics(topics);
+        self.members.clear();
+        self.links = links::Links::default();
+        if let Some((members, bootstrap)) = self.roster_members.clone() {
+            self.set_members(members, bootstrap);
+        }
+        tracing::info!(gossip_validation = %mode, "gossip validation switched");
     }
 
     fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
         match ev {
-            SwarmEvent::NewListenAddr { address, .. } => {
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } => {
+                if let Some(port) = tcp_port(&address) {
+                    self.bound_ports.insert(listener_id, port);
+                }
                 tracing::info!(%address, "listening");
                 self.emit(NetEvent::Listening(address));
             }
@@ -1067,6 +1190,27 @@ impl EventLoop {
 
 /// The IP part of a remote address: a peer that cannot be named is remembered
 /// by host, since its port changes with every attempt.
+/// The TCP port of `addr`, if it has one.
+fn tcp_port(addr: &Multiaddr) -> Option<u16> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+        _ => None,
+    })
+}
+
+/// `addr` with its TCP port set to `port` where it asked for any (0).
+fn with_port(addr: &Multiaddr, port: Option<u16>) -> Multiaddr {
+    let Some(port) = port else {
+        return addr.clone();
+    };
+    addr.iter()
+        .map(|p| match p {
+            libp2p::multiaddr::Protocol::Tcp(0) => libp2p::multiaddr::Protocol::Tcp(port),
+            other => other,
+        })
+        .collect()
+}
+
 fn host_of(addr: &Multiaddr) -> String {
     match addr.iter().next() {
         Some(libp2p::multiaddr::Protocol::Ip4(ip)) => ip.to_string(),

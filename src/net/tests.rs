@@ -191,3 +191,106 @@ fn the_gossip_mesh_follows_its_degree_and_keeps_relays_dialled_by_this_node() {
     .unwrap();
     assert_eq!(cfg.mesh_n(), MIN_GOSSIP_MESH_DEGREE);
 }
+
+/// Receives gossip on `events` until a message with `data` arrives,
+/// accepting each; panics after `WAIT`.
+async fn receive(h: &NetHandle, events: &mut mpsc::Receiver<NetEvent>, data: &[u8]) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(NetEvent::Gossip { id, data: d, .. }) = events.recv().await {
+                h.validate(id, Verdict::Accept).await.unwrap();
+                if d == data {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{:?} to arrive", String::from_utf8_lossy(data)));
+}
+
+/// A roster deciding `payload` gossip validation: each side rebuilds its
+/// swarm on the ports it listened on, and gossip flows again between them.
+#[tokio::test]
+async fn a_gossip_validation_switch_keeps_the_ports_and_gossip_flows_after_it() {
+    let (a, _a_events, a_addr) = start().await;
+    let (b, mut b_events, b_addr) = start().await;
+    let members: HashMap<PeerId, Vec<Multiaddr>> = [
+        (a.local_peer_id(), vec![a_addr.clone()]),
+        (b.local_peer_id(), vec![b_addr.clone()]),
+    ]
+    .into();
+    for h in [&a, &b] {
+        h.set_members(members.clone(), Default::default())
+            .await
+            .unwrap();
+        h.set_topics([Topic::Roster].into()).await.unwrap();
+    }
+    let subscribed = async || {
+        until("a to see b subscribed", async || {
+            a.subscribers(vec![Topic::Roster])
+                .await
+                .unwrap()
+                .contains(&b.local_peer_id())
+        })
+        .await
+    };
+    subscribed().await;
+    a.publish(Topic::Roster, b"before".to_vec()).await.unwrap();
+    receive(&b, &mut b_events, b"before").await;
+    let listen_before = b.status().await.unwrap().listen;
+
+    // Asking for the mode in use changes nothing.
+    b.set_gossip_validation(GossipValidation::Strict)
+        .await
+        .unwrap();
+    assert_eq!(b.status().await.unwrap().gossip_validation_next, None);
+    // A switch asked for, then undone before it is made, is not made.
+    b.set_gossip_validation(GossipValidation::Payload)
+        .await
+        .unwrap();
+    let s = b.status().await.unwrap();
+    assert_eq!(
+        (s.gossip_validation, s.gossip_validation_next),
+        (GossipValidation::Strict, Some(GossipValidation::Payload))
+    );
+    b.set_gossip_validation(GossipValidation::Strict)
+        .await
+        .unwrap();
+    assert_eq!(b.status().await.unwrap().gossip_validation_next, None);
+
+    for h in [&a, &b] {
+        h.set_gossip_validation(GossipValidation::Payload)
+            .await
+            .unwrap();
+    }
+    for (name, h) in [("a", &a), ("b", &b)] {
+        until(&format!("{name} to switch"), async || {
+            let s = h.status().await.unwrap();
+            s.gossip_validation == GossipValidation::Payload && s.gossip_validation_next.is_none()
+        })
+        .await;
+    }
+    // The same ports (the roster lists them), not new ones.
+    until("b to listen again", async || {
+        b.status().await.unwrap().listen == listen_before
+    })
+    .await;
+    assert!(listen_before.iter().all(|l| !l.ends_with("/tcp/0")));
+    subscribed().await;
+    a.publish(Topic::Roster, b"after".to_vec()).await.unwrap();
+    receive(&b, &mut b_events, b"after").await;
+}
+
+#[test]
+fn a_listen_address_asking_for_any_port_is_given_the_one_bound() {
+    let any: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().unwrap();
+    let fixed: Multiaddr = "/ip4/127.0.0.1/tcp/4001".parse().unwrap();
+    assert_eq!(
+        with_port(&any, Some(40_123)),
+        "/ip4/127.0.0.1/tcp/40123".parse::<Multiaddr>().unwrap()
+    );
+    assert_eq!(with_port(&fixed, Some(40_123)), fixed);
+    assert_eq!(with_port(&any, None), any);
+    assert_eq!(tcp_port(&fixed), Some(4001));
+}

@@ -157,7 +157,11 @@ impl Node {
                 });
             }
             NetEvent::Listening(addr) => {
-                if let Ok(mut l) = self.inner.listen.lock() {
+                // Said again for the same address after a gossip
+                // validation switch (net::NetHandle::set_gossip_validation).
+                if let Ok(mut l) = self.inner.listen.lock()
+                    && !l.contains(&addr.to_string())
+                {
                     l.push(addr.to_string());
                 }
             }

@@ -55,6 +55,9 @@ pub struct Members {
     /// Unix seconds after which the roster is no longer valid.
     pub valid_until: u64,
     pub by_peer: HashMap<PeerId, MemberInfo>,
+    /// The gossip validation the roster decides for every member, if it
+    /// states one ([`crate::roster::RosterBody::gossip_validation`]).
+    pub gossip_validation: Option<crate::net::GossipValidation>,
     /// A declared prefix as the maker table in force reads it, where that
     /// differs from the roster's (a maker the table moved to another key),
     /// with the members declaring it ([`Members::rederive`]).

@@ -118,6 +118,12 @@ impl Node {
         };
         self.inner.net.set_members(list, bootstrap).await?;
         self.warn_of_unlinked_gaps();
+        // After the verdict on a gossiped roster, the network side passes it
+        // on; it switches only seconds later (net::SWITCH_GRACE).
+        self.inner
+            .net
+            .set_gossip_validation(self.gossip_validation())
+            .await?;
         tracing::info!(version, "roster installed");
         if publish {
             match self.inner.net.publish(Topic::Roster, bytes.to_vec()).await {
@@ -161,6 +167,14 @@ impl Node {
             .unwrap_or_else(|p| p.into_inner()) = members;
         self.check_own_oprf_key();
         Ok(Some(version))
+    }
+
+    /// How gossip envelopes are to be checked: as the roster held decides for
+    /// every member, else as `node.gossip_validation` says.
+    pub fn gossip_validation(&self) -> net::GossipValidation {
+        self.read_members()
+            .gossip_validation
+            .unwrap_or(self.inner.own_gossip_validation)
     }
 
     /// Logs the roster's expiry: a WARN line a day from [`EXPIRY_WARNING`]
@@ -233,6 +247,7 @@ pub(super) fn members_of(roster: &Roster) -> Members {
     let mut m = Members {
         version: roster.version(),
         valid_until: roster.valid_until_unix(),
+        gossip_validation: roster.body().gossip_validation,
         ..Members::default()
     };
     for member in roster.members() {

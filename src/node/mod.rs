@@ -243,6 +243,8 @@ struct Inner {
     alerted: Mutex<std::collections::HashMap<(String, CountryCode), u64>>,
     /// When the roster-expiry warning was last logged, and for which state.
     expiry_warned: Mutex<Option<(Instant, u8)>>,
+    /// `node.gossip_validation`: used where the roster states none.
+    own_gossip_validation: net::GossipValidation,
     /// `registry.max_line_bytes`: the bound of imports through the API too.
     max_line_bytes: usize,
     /// Blind traces: the OPRF key, keyed filters, budgets (`blind`).
@@ -270,6 +272,7 @@ impl Node {
         cfg: Config,
     ) -> Result<(Node, mpsc::Receiver<NetEvent>), NodeError> {
         let settings = cfg.node.clone();
+        let own_gossip_validation = settings.gossip_validation;
         let max_line_bytes = cfg.registry.max_line_bytes;
         // A policy the node cannot parse stops it here, before it joins.
         let policy =
@@ -286,7 +289,19 @@ impl Node {
         };
         let blind = blind::BlindSide::open(data_dir, &db, settings.blind_evaluations_per_hour)
             .map_err(NodeError::Config)?;
-        let net_cfg = settings.net_config().map_err(NodeError::Config)?;
+        let mut net_cfg = settings.net_config().map_err(NodeError::Config)?;
+        // The roster held decides for every member; the node's own setting
+        // only where it says nothing.
+        if let Some(g) = members.gossip_validation {
+            if g != net_cfg.gossip_validation {
+                tracing::info!(
+                    roster = %g,
+                    node_gossip_validation = %net_cfg.gossip_validation,
+                    "the roster decides the federation's gossip validation; node.gossip_validation is not used"
+                );
+            }
+            net_cfg.gossip_validation = g;
+        }
         let (net, events) = net::spawn(key.libp2p_keypair(), net_cfg)?;
         let traces = TraceStore::open(&db)?;
         // A trace waits at most its query's time-to-live (7 days at most)
@@ -382,6 +397,8 @@ impl Node {
                 expiry_warned: Mutex::new(None),
                 alerted: Mutex::new(Default::default()),
                 max_line_bytes,
+                own_gossip_validation,
+
                 blind,
             }),
         };

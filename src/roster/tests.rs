@@ -30,6 +30,7 @@ fn body(version: u64) -> RosterBody {
             member("NG", "Nigeria", vectors::requester_key().public_key()),
             member("DE", "Germany", vectors::responder_key().public_key()),
         ],
+        gossip_validation: None,
     }
 }
 
@@ -474,4 +475,99 @@ fn a_bad_oprf_key_entry_is_refused_naming_it() {
     cut.push(1);
     cut.extend(&entry(de, oprf_key(1))[..40]);
     assert!(RosterBody::decode(&cut).is_err());
+}
+
+#[test]
+fn the_gossip_validation_setting_is_signed_and_read_back() {
+    for mode in [GossipValidation::Strict, GossipValidation::Payload] {
+        let mut b = body(1);
+        b.gossip_validation = Some(mode);
+        let bytes = b.encode().unwrap();
+        let back = RosterBody::decode(&bytes).unwrap();
+        assert_eq!(back, b);
+        assert_eq!(back.encode().unwrap(), bytes, "one encoding per roster");
+        // With OPRF keys too: both trailing parts, in order.
+        b.members[1].oprf_key = Some(oprf_key(7));
+        let bytes = b.encode().unwrap();
+        assert_eq!(RosterBody::decode(&bytes).unwrap(), b);
+        // Signed and verified with the rest of the body.
+        let mut f = RosterFile::new(&b).unwrap();
+        f.sign(&anchor(1)).unwrap();
+        let r = f.verify(&trust(1), d("2025-06-01")).unwrap();
+        assert_eq!(r.body().gossip_validation, Some(mode));
+        // In JSON as anchors read it.
+        let json = serde_json::to_value(&b).unwrap();
+        assert_eq!(json["gossip_validation"], mode.as_str());
+    }
+    // Stating none keeps the bytes of earlier builds, and says nothing in JSON.
+    assert_eq!(
+        RosterFile::new(&body(1)).unwrap().body,
+        BODY_BEFORE_OPRF_KEYS
+    );
+    let json = serde_json::to_value(body(1)).unwrap();
+    assert!(json.get("gossip_validation").is_none());
+    let from_json: RosterBody = serde_json::from_value(json).unwrap();
+    assert_eq!(from_json.gossip_validation, None);
+}
+
+#[test]
+fn a_roster_stating_a_setting_is_refused_by_the_forms_of_earlier_builds() {
+    let mut b = body(1);
+    b.gossip_validation = Some(GossipValidation::Payload);
+    let bytes = b.encode().unwrap();
+    // What builds before the setting decode: trailing bytes, so refused,
+    // rather than read without the setting.
+    assert!(codec::decode_body::<wire::Body>(Kind::Roster, &bytes, Limits::roster()).is_err());
+    assert!(
+        codec::decode_body::<wire::BodyBefore>(Kind::Roster, &bytes, Limits::roster()).is_err()
+    );
+}
+
+#[test]
+fn settings_the_encoder_never_writes_are_refused_naming_them() {
+    let before = base64::engine::general_purpose::STANDARD
+        .decode(BODY_BEFORE_OPRF_KEYS)
+        .unwrap();
+    // After the members: the OPRF keys' list (empty), then the settings.
+    let with = |settings: &[(u8, &[u8])]| {
+        let mut v = before.clone();
+        v.push(0);
+        v.push(settings.len() as u8);
+        for (kind, value) in settings {
+            v.push(*kind);
+            v.push(value.len() as u8);
+            v.extend_from_slice(value);
+        }
+        v
+    };
+    let ok = RosterBody::decode(&with(&[(0, &[1])])).unwrap();
+    assert_eq!(ok.gossip_validation, Some(GossipValidation::Payload));
+    assert_eq!(ok.encode().unwrap(), with(&[(0, &[1])]));
+    let refused = |v: Vec<u8>, says: &str| {
+        let e = RosterBody::decode(&v).unwrap_err().to_string();
+        assert!(e.contains(says), "{e}");
+    };
+    refused(with(&[]), "present but empty");
+    refused(
+        with(&[(0, &[1]), (0, &[0])]),
+        "listed twice or out of order",
+    );
+    refused(with(&[(0, &[2])]), "not one this build knows");
+    refused(with(&[(0, &[])]), "not one this build knows");
+    refused(
+        with(&[(7, &[1])]),
+        "setting of kind 7, which this build does not know",
+    );
+    // Cut short: an error, not a roster without the setting.
+    let mut cut = with(&[(0, &[1])]);
+    cut.pop();
+    assert!(RosterBody::decode(&cut).is_err());
+}
+
+#[test]
+fn gossip_validation_reads_from_text_and_names_the_choices() {
+    assert_eq!("payload".parse(), Ok(GossipValidation::Payload));
+    assert_eq!(" strict ".parse(), Ok(GossipValidation::Strict));
+    let e = "none".parse::<GossipValidation>().unwrap_err();
+    assert!(e.contains("strict or payload"), "{e}");
 }

@@ -2,11 +2,13 @@
 //! keys (blind traces) came after the first release: they travel as a list
 //! after the members, keyed by the member's signing key, and the list is
 //! absent when empty, so a roster without them is byte for byte what older
-//! builds sign and read.
+//! builds sign and read. The federation's settings (gossip validation) came
+//! later still: a list of tagged settings after the OPRF keys' list, both
+//! written only when the roster states a setting.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Member, Role, RosterBody, RosterError};
+use super::{GossipValidation, Member, Role, RosterBody, RosterError};
 use crate::marking::MarkingPrefix;
 use crate::model::{CountryCode, Date};
 use crate::protocol::{OprfPublicKey, PublicKey};
@@ -38,6 +40,128 @@ pub(super) struct Body {
     members: Vec<WireMember>,
     #[serde(with = "trailing_list")]
     oprf_keys: Vec<OprfKeyEntry>,
+}
+
+/// One federation setting: a kind and its value's bytes. Kinds are listed
+/// in ascending order, each at most once; a kind this build does not know
+/// is refused, since the setting could change what members do.
+#[derive(Serialize, Deserialize)]
+pub(super) struct WireSetting {
+    kind: u32,
+    value: Vec<u8>,
+}
+
+/// Setting kind 0: gossip validation, one byte (0 `strict`, 1 `payload`).
+const GOSSIP_VALIDATION: u32 = 0;
+
+impl WireSetting {
+    fn gossip_validation(v: GossipValidation) -> Self {
+        WireSetting {
+            kind: GOSSIP_VALIDATION,
+            value: vec![match v {
+                GossipValidation::Strict => 0,
+                GossipValidation::Payload => 1,
+            }],
+        }
+    }
+}
+
+/// The body with settings: the OPRF keys' list always written (possibly
+/// empty), then the settings (never empty).
+#[derive(Serialize, Deserialize)]
+pub(super) struct BodyWithSettings {
+    version: u64,
+    valid_from: Date,
+    valid_until: Date,
+    members: Vec<WireMember>,
+    oprf_keys: Vec<OprfKeyEntry>,
+    settings: Vec<WireSetting>,
+}
+
+impl From<&RosterBody> for BodyWithSettings {
+    fn from(b: &RosterBody) -> Self {
+        let Body {
+            version,
+            valid_from,
+            valid_until,
+            members,
+            oprf_keys,
+        } = Body::from(b);
+        BodyWithSettings {
+            version,
+            valid_from,
+            valid_until,
+            members,
+            oprf_keys,
+            settings: b
+                .gossip_validation
+                .map(WireSetting::gossip_validation)
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+impl BodyWithSettings {
+    /// The body as the older form reads it, and the settings, checked: at
+    /// least one (else the older form is the encoding), in ascending kind,
+    /// each known to this build with a value it reads.
+    pub(super) fn into_body(self) -> Result<(Body, Option<GossipValidation>), RosterError> {
+        let again = "ask the regional organisation to issue the roster again";
+        if self.settings.is_empty() {
+            return Err(RosterError::Invalid(format!(
+                "the settings' list is present but empty, which is never written; {again}"
+            )));
+        }
+        let mut gossip_validation = None;
+        let mut last = None;
+        for s in &self.settings {
+            if last.is_some_and(|l| s.kind <= l) {
+                return Err(RosterError::Invalid(format!(
+                    "setting kind {} is listed twice or out of order; {again}",
+                    s.kind
+                )));
+            }
+            last = Some(s.kind);
+            match s.kind {
+                GOSSIP_VALIDATION => {
+                    gossip_validation = Some(match s.value.as_slice() {
+                        [0] => GossipValidation::Strict,
+                        [1] => GossipValidation::Payload,
+                        other => {
+                            return Err(RosterError::Invalid(format!(
+                                "gossip validation {other:?} is not one this build knows (strict or payload): update tracenet, or {again}"
+                            )));
+                        }
+                    })
+                }
+                kind => {
+                    return Err(RosterError::Invalid(format!(
+                        "the roster states a setting of kind {kind}, which this build does not know: update tracenet to a build that reads it"
+                    )));
+                }
+            }
+        }
+        Ok((
+            Body {
+                version: self.version,
+                valid_from: self.valid_from,
+                valid_until: self.valid_until,
+                members: self.members,
+                oprf_keys: self.oprf_keys,
+            },
+            gossip_validation,
+        ))
+    }
+}
+
+/// The error to report for bytes no form reads: the settings form's when it
+/// read the bytes and refused what they state, else the older forms'.
+pub(super) fn pick_error(newest: RosterError, older: crate::protocol::DecodeError) -> RosterError {
+    match newest {
+        RosterError::Invalid(_) => newest,
+        _ => RosterError::Decode(older),
+    }
 }
 
 /// The body of the builds before OPRF keys.
@@ -147,6 +271,7 @@ impl Body {
             valid_from: self.valid_from,
             valid_until: self.valid_until,
             members,
+            gossip_validation: None,
         })
     }
 }

@@ -45,6 +45,7 @@ fn members(hs: &[Holder]) -> Members {
     Members {
         version: 1,
         valid_until: u64::MAX,
+        gossip_validation: None,
         by_peer: hs
             .iter()
             .map(|h| {
