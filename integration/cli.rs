@@ -719,3 +719,53 @@ fn a_file_that_cannot_be_written_is_named_with_its_cause_once() {
     let o = run(d.path(), &["registry", "show", "NOPE-1"]);
     assert!(stderr(&o).contains("NOPE-1"), "{}", stderr(&o));
 }
+
+/// A first roster states `payload` gossip validation; the next keeps what
+/// the one before stated (nothing included); the flag and
+/// `set-gossip-validation` choose, and a wrong value names the choices.
+#[test]
+fn roster_new_states_the_gossip_validation_and_the_next_version_keeps_it() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let new = |out: &str, extra: &[&str]| {
+        let out = path(out);
+        let mut args = vec![
+            "roster",
+            "new",
+            "--out",
+            &out,
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today+30",
+        ];
+        args.extend_from_slice(extra);
+        common::json(dir, &args)
+    };
+    let first = new("v1.json", &[]);
+    assert_eq!(first["gossip_validation"], "payload", "{first}");
+    let v1 = path("v1.json");
+    let next = new("v2.json", &["--from", &v1]);
+    assert_eq!(next["gossip_validation"], "payload", "{next}");
+    let strict = new("s.json", &["--gossip-validation", "strict"]);
+    assert_eq!(strict["gossip_validation"], "strict", "{strict}");
+    // Left to each node: the next version says nothing either.
+    let s = path("s.json");
+    let none = common::json(dir, &["roster", "set-gossip-validation", &s, "--none"]);
+    assert!(none.get("gossip_validation").is_none(), "{none}");
+    let kept = new("s2.json", &["--from", &s]);
+    assert!(kept.get("gossip_validation").is_none(), "{kept}");
+    let text = common::ok(dir, &["roster", "set-gossip-validation", &s, "payload"]);
+    assert!(
+        text.contains("gossip validation payload (every member)"),
+        "{text}"
+    );
+    let o = common::run(dir, &["roster", "set-gossip-validation", &s, "fast"]);
+    assert!(!o.status.success());
+    assert!(
+        common::stderr(&o).contains("expected strict or payload"),
+        "{}",
+        common::stderr(&o)
+    );
+}

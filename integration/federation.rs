@@ -710,3 +710,106 @@ fn with_links_bounded_a_blind_holder_down_when_probed_is_probed_once_back() {
     });
     assert!(!links(ke).0.contains(&de_peer), "{t:#}");
 }
+
+/// The regional organisation decides `payload` gossip validation in the
+/// next roster, made with the CLI. Installed at one member, the roster
+/// spreads by gossip; every node, the bootstrap peer included, switches on
+/// the ports the roster lists, and traces are answered as before.
+#[test]
+fn a_roster_deciding_payload_gossip_validation_switches_every_node() {
+    let specs: Vec<NodeSpec> = specs()
+        .into_iter()
+        .filter(|s| !matches!(s.state, "GH" | "AT"))
+        .collect();
+    let fed = Federation::start(specs);
+    let ke = fed.node("KE");
+    for n in &fed.nodes {
+        assert_eq!(
+            n.json(&["status"])["net"]["gossip_validation"],
+            "strict",
+            "{}",
+            n.state
+        );
+    }
+    // The next roster, as an anchor makes it: the members kept, the
+    // setting stated, signed with the anchor's key file.
+    let key = ke.dir.join("anchor.key");
+    fed.anchor.store(&key).unwrap();
+    let v2 = ke.dir.join("roster-v2.json");
+    ke.cli(&[
+        "roster",
+        "new",
+        "--from",
+        path_str(&ke.dir.join("roster.json")),
+        "--out",
+        path_str(&v2),
+        "--valid-from",
+        "today-1",
+        "--valid-until",
+        "today+30",
+    ]);
+    let shown = ke.json(&["roster", "set-gossip-validation", path_str(&v2), "payload"]);
+    assert_eq!(shown["gossip_validation"], "payload", "{shown}");
+    assert_eq!(shown["members"].as_array().unwrap().len(), 5, "{shown}");
+    ke.cli(&[
+        "roster",
+        "sign",
+        path_str(&v2),
+        "--anchor-key",
+        path_str(&key),
+    ]);
+    let out = ke.json(&["roster", "install", path_str(&v2)]);
+    assert_eq!(out["installed"], true, "{out}");
+
+    let peers: Vec<String> = fed.nodes.iter().map(|n| n.peer_id.clone()).collect();
+    for n in &fed.nodes {
+        wait_for(
+            &format!("{} to switch and link to every member again", n.state),
+            Duration::from_secs(60),
+            || {
+                let st = n.json(&["status"]);
+                let connected = net_list(&st, "connected")?;
+                let listen = net_list(&st, "listen")?;
+                (st["roster_version"] == 2
+                    && st["net"]["gossip_validation"] == "payload"
+                    && st["net"]["gossip_validation_next"].is_null()
+                    && listen == [format!("/ip4/127.0.0.1/tcp/{}", n.port)]
+                    && peers
+                        .iter()
+                        .filter(|p| **p != n.peer_id)
+                        .all(|p| connected.contains(p)))
+                .then_some(())
+            },
+        );
+    }
+    let prefix_topic = "tracenet/1/prefix/DE/CARLWALTHER";
+    fed.wait_subscribed("KE", prefix_topic, &["DE", "NG", "FR"]);
+    let gossip_in = |state: &str| {
+        fed.node(state).json(&["status"])["net"]["gossip_in"]
+            .as_u64()
+            .unwrap()
+    };
+    let before: Vec<u64> = ["DE", "NG", "FR"].map(gossip_in).to_vec();
+    let t = trace(ke, "BP0746", &[]);
+    assert_eq!(t["status"], "answered", "{t:#}");
+    // The query reached the holders by gossip, not only by direct asks.
+    let after: Vec<u64> = ["DE", "NG", "FR"].map(gossip_in).to_vec();
+    assert!(
+        before.iter().zip(&after).all(|(b, a)| a > b),
+        "gossip read by DE, NG, FR: {before:?} then {after:?}"
+    );
+    assert_eq!(
+        answers_by_state(&t),
+        vec![
+            ("DE".to_string(), "hit".to_string()),
+            ("FR".to_string(), "no_hit".to_string()),
+            ("NG".to_string(), "hit".to_string())
+        ]
+    );
+    // The text status says it too.
+    assert!(
+        ke.cli(&["status"]).contains("gossip validation: payload"),
+        "{}",
+        ke.cli(&["status"])
+    );
+}

@@ -340,6 +340,12 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
             me["oprf_key"].as_str().unwrap(),
         ],
     );
+    // The federation's gossip validation stated, so that roster show lists it.
+    c.run(
+        "roster-summary",
+        w,
+        &["roster", "set-gossip-validation", r, "payload"],
+    );
     c.run(
         "roster-summary",
         w,
@@ -363,6 +369,7 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         "roster add",
         "roster remove",
         "roster set-oprf-key",
+        "roster set-gossip-validation",
         "roster sign",
         "roster verify",
         "roster show",

@@ -5,7 +5,7 @@
 # beside plain rust-libp2p twice: every node in one process, and each holder in
 # a process of its own (as tracenet's nodes run here).
 #   TRACENET_BENCH_STATES=N  TRACENET_BENCH_RECORDS=N  TRACENET_BENCH_TRACES=N
-#   TRACENET_BENCH_GOSSIP=payload (every State with gossip_validation = "payload")
+#   TRACENET_BENCH_GOSSIP=strict (every State strict; default payload, as a first roster states)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec cargo bench --bench federation

@@ -132,12 +132,18 @@ fn main() {
             "as deployed (info)"
         }
     );
-    // TRACENET_BENCH_GOSSIP=payload: every State with gossip_validation =
-    // "payload" (proto-docs/NETWORK.md); else the default, strict.
-    let payload = std::env::var("TRACENET_BENCH_GOSSIP").is_ok_and(|v| v == "payload");
+    // Every State checks gossip as a first roster decides, `payload`
+    // (proto-docs/NETWORK.md; set here with each node's own setting, the
+    // same on the wire); TRACENET_BENCH_GOSSIP=strict for a federation whose
+    // roster states none.
+    let payload = std::env::var("TRACENET_BENCH_GOSSIP").map_or(true, |v| v != "strict");
     println!(
         "gossip validation: {}",
-        if payload { "payload" } else { "strict" }
+        if payload {
+            "payload (as a first roster states)"
+        } else {
+            "strict (TRACENET_BENCH_GOSSIP=strict)"
+        }
     );
     println!(
         "load average at start: {}",

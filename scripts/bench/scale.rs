@@ -30,7 +30,7 @@ use tracenet::api::ApiClient;
 use tracenet::api::routes::TraceRequest;
 use tracenet::identity::NodeKey;
 use tracenet::model::{CountryCode, Date};
-use tracenet::roster::{Member, Role, RosterBody, RosterFile};
+use tracenet::roster::{GossipValidation, Member, Role, RosterBody, RosterFile};
 
 /// Set in a host process: the file listing the data directories it runs.
 const HOST_ENV: &str = "TRACENET_BENCH_HOST";
@@ -51,6 +51,15 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// How every node checks gossip: as a first roster states, `payload`;
+/// TRACENET_BENCH_GOSSIP=strict for a roster from before the setting.
+fn gossip_validation() -> GossipValidation {
+    match std::env::var("TRACENET_BENCH_GOSSIP").as_deref() {
+        Ok("strict") => GossipValidation::Strict,
+        _ => GossipValidation::Payload,
+    }
+}
+
 fn main() {
     if let Ok(list) = std::env::var(HOST_ENV) {
         host(Path::new(&list));
@@ -62,6 +71,10 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "gossip validation stated in the roster: {}",
+        gossip_validation()
+    );
     println!(
         "federation scale benchmark: {sizes:?} States; load average at start {}",
         load.split_whitespace()
@@ -182,7 +195,7 @@ fn prepare(n: usize, traces: usize) -> Prepared {
         valid_from: Date::from_days(today.to_days() - 1).unwrap(),
         valid_until: Date::from_days(today.to_days() + 30).unwrap(),
         members,
-        gossip_validation: None,
+        gossip_validation: Some(gossip_validation()),
     };
     let mut file = RosterFile::new(&body).unwrap();
     file.sign(anchor.signing_key()).unwrap();

@@ -51,6 +51,12 @@ pub enum RosterCommand {
         /// The version number (default: 1, or the previous version plus one).
         #[arg(long)]
         version: Option<u64>,
+        /// How every member checks gossip envelopes: `strict` or `payload`
+        /// (`roster set-gossip-validation`). Default: the previous roster's
+        /// with --from; `payload` for a first roster, which only builds that
+        /// read roster settings install.
+        #[arg(long, value_name = "MODE", value_parser = parse_gossip_validation)]
+        gossip_validation: Option<GossipValidation>,
     },
     /// Add a member or bootstrap peer (clears the signatures).
     Add {
@@ -475,16 +481,20 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             valid_until,
             from,
             version,
+            gossip_validation,
         } => {
             // The next version keeps the members and the federation's
-            // settings of the one before.
-            let (members, next, gossip_validation) = match &from {
+            // settings of the one before. A first roster is made by this
+            // build for members running it: one signature check per gossip
+            // message (proto-docs/NETWORK.md, "gossipsub validation").
+            let (members, next, previous) = match &from {
                 Some(prev) => {
                     let b = RosterFile::read(prev)?.decode_unverified()?;
                     (b.members, b.version.saturating_add(1), b.gossip_validation)
                 }
-                None => (Vec::new(), 1, None),
+                None => (Vec::new(), 1, Some(GossipValidation::Payload)),
             };
+            let gossip_validation = gossip_validation.or(previous);
             let body = RosterBody {
                 version: version.unwrap_or(next),
                 valid_from,

@@ -63,9 +63,10 @@ pub struct NodeSettings {
     pub clock_skew_secs: u64,
     /// Largest gossip message or request frame.
     pub max_message_bytes: usize,
-    /// How gossip envelopes are checked: `strict` (every build; the
-    /// default) or `payload` (once per message, by its own signature; every
-    /// member of the federation must set it): proto-docs/NETWORK.md.
+    /// How gossip envelopes are checked where the roster states none:
+    /// `strict` (every build; the default) or `payload` (once per message,
+    /// by its own signature; every member of the federation must use it, so
+    /// the roster decides it): proto-docs/NETWORK.md.
     pub gossip_validation: crate::net::GossipValidation,
     /// How many members of a topic the node relays gossip to (gossipsub's
     /// mesh degree D): proto-docs/NETWORK.md, "Gossip mesh".
