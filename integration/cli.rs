@@ -748,6 +748,9 @@ fn roster_new_states_the_gossip_validation_and_the_next_version_keeps_it() {
     let v1 = path("v1.json");
     let next = new("v2.json", &["--from", &v1]);
     assert_eq!(next["gossip_validation"], "payload", "{next}");
+    // Made afresh for a federation already running: left to each node.
+    let later = new("v7.json", &["--version", "7"]);
+    assert!(later.get("gossip_validation").is_none(), "{later}");
     let strict = new("s.json", &["--gossip-validation", "strict"]);
     assert_eq!(strict["gossip_validation"], "strict", "{strict}");
     // Left to each node: the next version says nothing either.

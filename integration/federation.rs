@@ -714,14 +714,15 @@ fn with_links_bounded_a_blind_holder_down_when_probed_is_probed_once_back() {
 /// The regional organisation decides `payload` gossip validation in the
 /// next roster, made with the CLI. Installed at one member, the roster
 /// spreads by gossip; every node, the bootstrap peer included, switches on
-/// the ports the roster lists, and traces are answered as before.
+/// the ports the roster lists, and traces are answered as before. A member
+/// stopped while it spread is offered it when it is back, and switches too.
 #[test]
 fn a_roster_deciding_payload_gossip_validation_switches_every_node() {
     let specs: Vec<NodeSpec> = specs()
         .into_iter()
         .filter(|s| !matches!(s.state, "GH" | "AT"))
         .collect();
-    let fed = Federation::start(specs);
+    let mut fed = Federation::start(specs);
     let ke = fed.node("KE");
     for n in &fed.nodes {
         assert_eq!(
@@ -758,8 +759,26 @@ fn a_roster_deciding_payload_gossip_validation_switches_every_node() {
         "--anchor-key",
         path_str(&key),
     ]);
+    // FR is away while the roster spreads.
+    fed.node_mut("FR").kill();
+    let ke = fed.node("KE");
     let out = ke.json(&["roster", "install", path_str(&v2)]);
     assert_eq!(out["installed"], true, "{out}");
+    for n in fed.nodes.iter().filter(|n| n.state != "FR") {
+        wait_for(
+            &format!("{} to switch", n.state),
+            Duration::from_secs(60),
+            || (n.json(&["status"])["net"]["gossip_validation"] == "payload").then_some(()),
+        );
+    }
+    let fr = fed.nodes.iter().position(|n| n.state == "FR").unwrap();
+    fed.launch(fr);
+    assert_eq!(
+        fed.node("FR").json(&["status"])["roster_version"],
+        1,
+        "FR is back with the roster it held"
+    );
+    let ke = fed.node("KE");
 
     let peers: Vec<String> = fed.nodes.iter().map(|n| n.peer_id.clone()).collect();
     for n in &fed.nodes {

@@ -53,8 +53,8 @@ pub enum RosterCommand {
         version: Option<u64>,
         /// How every member checks gossip envelopes: `strict` or `payload`
         /// (`roster set-gossip-validation`). Default: the previous roster's
-        /// with --from; `payload` for a first roster, which only builds that
-        /// read roster settings install.
+        /// with --from; `payload` for a first roster (version 1), which only
+        /// builds that read roster settings install; none otherwise.
         #[arg(long, value_name = "MODE", value_parser = parse_gossip_validation)]
         gossip_validation: Option<GossipValidation>,
     },
@@ -492,7 +492,12 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                     let b = RosterFile::read(prev)?.decode_unverified()?;
                     (b.members, b.version.saturating_add(1), b.gossip_validation)
                 }
-                None => (Vec::new(), 1, Some(GossipValidation::Payload)),
+                // A roster made afresh for a federation already running
+                // (--version above 1) may reach members on earlier builds.
+                None if version.is_none_or(|v| v == 1) => {
+                    (Vec::new(), 1, Some(GossipValidation::Payload))
+                }
+                None => (Vec::new(), 1, None),
             };
             let gossip_validation = gossip_validation.or(previous);
             let body = RosterBody {

@@ -405,6 +405,8 @@ pub fn spawn(
         keypair,
         listeners,
         bound_ports: HashMap::new(),
+        unbound: Vec::new(),
+        unbound_logged: HashSet::new(),
         roster_members: None,
         switch: None,
         cfg,
@@ -448,6 +450,10 @@ struct EventLoop {
     /// which the roster lists, even where the configuration said port 0.
     listeners: Vec<(libp2p::core::transport::ListenerId, Multiaddr)>,
     bound_ports: HashMap<libp2p::core::transport::ListenerId, u16>,
+    /// Addresses a rebuilt swarm could not listen on yet: tried again on
+    /// every redial tick.
+    unbound: Vec<Multiaddr>,
+    unbound_logged: HashSet<Multiaddr>,
     /// The roster's members as last given ([`Command::SetMembers`]), for a
     /// rebuilt swarm.
     roster_members: Option<RosterMembers>,
@@ -495,8 +501,10 @@ struct EventLoop {
 }
 
 /// How long a gossip validation switch waits at least, so that the roster
-/// deciding it, just accepted, is passed on to this node's mesh first.
-pub const SWITCH_GRACE: Duration = Duration::from_secs(2);
+/// deciding it, just accepted, is passed on first, to the mesh and to the
+/// peers that ask for it by IWANT (gossipsub keeps a message about 2.5 s
+/// for those).
+pub const SWITCH_GRACE: Duration = Duration::from_secs(10);
 /// How long a switch waits at most for requests in flight to be answered.
 pub const SWITCH_MOST: Duration = Duration::from_secs(30);
 
@@ -520,6 +528,7 @@ impl EventLoop {
                 },
                 _ = redial.tick() => {
                     self.switch_when_due();
+                    self.listen_again();
                     self.dial_missing_members();
                     self.prune_idle_links();
                     self.log_graylisted();
@@ -932,9 +941,31 @@ impl EventLoop {
         self.rebuild(mode);
     }
 
+    /// Listens on the addresses a rebuilt swarm could not take yet; says so
+    /// once per address until it can.
+    fn listen_again(&mut self) {
+        for addr in std::mem::take(&mut self.unbound) {
+            match self.swarm.listen_on(addr.clone()) {
+                Ok(id) => self.listeners.push((id, addr)),
+                Err(e) => {
+                    if !self.unbound_logged.contains(&addr) {
+                        tracing::error!(
+                            %addr,
+                            error = %e,
+                            "after switching gossip validation the node cannot listen again on its address; members reach it only by its own dials until it can (tried again every few seconds)"
+                        );
+                        self.unbound_logged.insert(addr.clone());
+                    }
+                    self.unbound.push(addr);
+                }
+            }
+        }
+    }
+
     /// Replaces the swarm by one checking gossip as `mode` says: same key,
     /// same listening ports, same topics and members. Requests still in
-    /// flight fail (their callers ask again or report the holder silent).
+    /// flight fail, and every peer connected is reported gone (its traces
+    /// ask again when it is back).
     fn rebuild(&mut self, mode: GossipValidation) {
         let mut cfg = self.cfg.clone();
         cfg.gossip_validation = mode;
@@ -950,6 +981,10 @@ impl EventLoop {
             .iter()
             .map(|(id, asked)| with_port(asked, self.bound_ports.get(id).copied()))
             .collect();
+        // What was queued on the old connections is lost with them: the
+        // node hears of each peer as gone, so that traces awaiting it ask
+        // again once it is back (as after any lost connection).
+        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         // The old swarm's listeners and connections close as it is dropped,
         // before the new one binds the same ports (TCP listeners are opened
         // with SO_REUSEADDR, so connections closing do not hold them).
@@ -957,15 +992,10 @@ impl EventLoop {
         self.cfg = cfg;
         self.listeners.clear();
         self.bound_ports.clear();
-        for addr in listen {
-            match self.swarm.listen_on(addr.clone()) {
-                Ok(id) => self.listeners.push((id, addr)),
-                Err(e) => tracing::error!(
-                    %addr,
-                    error = %e,
-                    "after switching gossip validation the node cannot listen again on its address; members reach it only by its own dials: restart the node"
-                ),
-            }
+        self.unbound = listen;
+        self.listen_again();
+        for peer in connected {
+            self.emit(NetEvent::PeerDown(peer));
         }
         for (_, (peer, reply)) in self.pending_requests.drain() {
             let _ = reply.send(Err(NetError::Request {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::{Node, unix_now};
+use super::{Node, membership, unix_now};
 use crate::net::{NetEvent, Topic};
 use crate::protocol::{Refusal, Reply};
 
@@ -34,6 +34,8 @@ impl Node {
         let mut sign_tick = tokio::time::interval_at(start + every, every);
         let mut tally_tick = tokio::time::interval_at(start + TALLY_EVERY, TALLY_EVERY);
         let mut care_tick = tokio::time::interval(MAINTENANCE_EVERY);
+        let offer_every = membership::ROSTER_OFFER_EVERY;
+        let mut offer_tick = tokio::time::interval_at(start + offer_every, offer_every);
         self.arm_deadlines();
         tokio::pin!(shutdown);
         let fatal = self.inner.fatal.clone();
@@ -50,6 +52,7 @@ impl Node {
                     let node = self.clone();
                     self.spawn(async move { node.deliver_to_connected().await });
                 }
+                _ = offer_tick.tick() => self.offer_roster_by_lot(),
                 _ = fatal.cancelled() => break,
                 _ = &mut shutdown => break,
             }
@@ -138,6 +141,7 @@ impl Node {
             }
             NetEvent::PeerUp(peer) => {
                 tracing::debug!(%peer, "peer connected");
+                self.offer_roster_on_peer_up(peer);
                 // Store-and-forward: what waited for this peer goes now.
                 let node = self.clone();
                 self.spawn(async move { node.deliver_waiting(peer).await });
@@ -146,6 +150,7 @@ impl Node {
             NetEvent::Subscribed { peer, topic } => self.on_subscribed(peer, topic),
             NetEvent::PeerDown(peer) => {
                 tracing::debug!(%peer, "peer disconnected");
+                self.forget_roster_offer(&peer);
                 let node = self.clone();
                 self.spawn(async move { node.mark_unreachable(peer, "disconnected".into()).await });
             }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{MemberInfo, Members, Node, NodeError, identity, net};
+use super::{MemberInfo, Members, Node, NodeError, PeerId, identity, net};
 use crate::audit::{AuditKind, NewEntry};
 use crate::model::{CountryCode, Date};
 use crate::net::{GossipId, Topic, Verdict};
@@ -17,6 +17,21 @@ use crate::roster::{self, Roster, RosterError, RosterFile, TrustConfig};
 pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 86_400);
 /// How often the warning is repeated.
 const WARN_EVERY: Duration = Duration::from_secs(86_400);
+
+/// A node offers its held roster to the federation again, on the roster
+/// topic, when a peer it has not offered this roster version to connects,
+/// at most once in this time: a member that was away (stopped, its clock a
+/// day off, a store failing) when a roster spread gets it when it is back,
+/// from the peers it connects to. Members that hold it already ignore the
+/// offer and do not pass it on. The gap keeps the reconnections of a whole
+/// federation (a gossip validation switch) to about one offer per node.
+pub const ROSTER_OFFER_GAP: Duration = Duration::from_secs(5);
+/// And this often, by lot, about [`ROSTER_OFFERERS`] members of the
+/// federation offer it unprompted, for a member that stayed connected
+/// without taking it.
+pub const ROSTER_OFFER_EVERY: Duration = Duration::from_secs(3_600);
+/// How many members are drawn, on average, each [`ROSTER_OFFER_EVERY`].
+const ROSTER_OFFERERS: u64 = 3;
 
 impl Vouching for Members {
     fn state_of(&self, key: &PublicKey) -> Option<CountryCode> {
@@ -169,6 +184,65 @@ impl Node {
         Ok(Some(version))
     }
 
+    /// A peer connected: offers the held roster, unless it was offered to
+    /// this peer already (since the peer last left, for this version), or
+    /// this node offered it less than [`ROSTER_OFFER_GAP`] ago. Links
+    /// opened on demand close without a `NetEvent::PeerDown`, so a peer
+    /// dialled for trace after trace is offered a version once.
+    pub(super) fn offer_roster_on_peer_up(&self, peer: PeerId) {
+        let version = self.read_members().version;
+        let due = match self.inner.roster_offers.lock() {
+            Ok(mut o) => o.due_for(peer, version, Instant::now()),
+            Err(_) => None,
+        };
+        if let Some(wait) = due {
+            let node = self.clone();
+            self.spawn(async move {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                    if let Ok(mut o) = node.inner.roster_offers.lock() {
+                        o.scheduled = false;
+                    }
+                }
+                node.offer_roster().await
+            });
+        }
+    }
+
+    /// A kept peer left: it is offered the roster again when it is back.
+    pub(super) fn forget_roster_offer(&self, peer: &PeerId) {
+        if let Ok(mut o) = self.inner.roster_offers.lock() {
+            o.offered.remove(peer);
+        }
+    }
+
+    /// Each [`ROSTER_OFFER_EVERY`]: offers the held roster if drawn, with a
+    /// chance of [`ROSTER_OFFERERS`] in the number of members.
+    pub(super) fn offer_roster_by_lot(&self) {
+        let members = self.read_members().by_peer.len().max(1) as u64;
+        let draw = ring::rand::generate::<[u8; 8]>(&ring::rand::SystemRandom::new())
+            .map(|r| u64::from_le_bytes(r.expose()))
+            .unwrap_or(0);
+        if draw % members < ROSTER_OFFERERS {
+            let node = self.clone();
+            self.spawn(async move { node.offer_roster().await });
+        }
+    }
+
+    /// Publishes the held roster file, as an install passes it on.
+    async fn offer_roster(&self) {
+        let path = self.inner.data_dir.join(roster::HELD_FILE);
+        let Ok(bytes) = tokio::fs::read(&path).await else {
+            return;
+        };
+        match self.inner.net.publish(Topic::Roster, bytes).await {
+            Ok(()) | Err(net::NetError::NoSubscribers(_)) => {
+                tracing::debug!("held roster offered to the federation");
+            }
+            Err(e) => tracing::debug!(error = %e, "offering the held roster failed"),
+        }
+    }
+
     /// How gossip envelopes are to be checked: as the roster held decides for
     /// every member, else as `node.gossip_validation` says.
     pub fn gossip_validation(&self) -> net::GossipValidation {
@@ -243,6 +317,41 @@ pub(super) fn load_members(data_dir: &Path, trust: &TrustConfig) -> Result<Membe
 }
 
 /// The node's membership view of a verified roster.
+/// Which peers were offered the held roster ([`Node::offer_roster_on_peer_up`]).
+#[derive(Debug, Default)]
+pub(super) struct RosterOffers {
+    /// The roster version offered; another version starts afresh.
+    version: u64,
+    offered: std::collections::HashSet<PeerId>,
+    /// When the last offer was made, or is to be made.
+    last: Option<Instant>,
+    /// Whether an offer waits for the gap to pass: peers connecting in the
+    /// meantime are offered the roster by it.
+    scheduled: bool,
+}
+
+impl RosterOffers {
+    /// When `peer`, just connected, is to be offered `version`: now
+    /// (`Some(ZERO)`), once the gap since the last offer has passed, or not
+    /// at all (offered to it already, or by an offer already waiting). An
+    /// offer returned is counted.
+    fn due_for(&mut self, peer: PeerId, version: u64, now: Instant) -> Option<Duration> {
+        if self.version != version {
+            self.version = version;
+            self.offered.clear();
+        }
+        if !self.offered.insert(peer) || self.scheduled {
+            return None;
+        }
+        let wait = self.last.map_or(Duration::ZERO, |t| {
+            (t + ROSTER_OFFER_GAP).saturating_duration_since(now)
+        });
+        self.scheduled = !wait.is_zero();
+        self.last = Some(now + wait);
+        Some(wait)
+    }
+}
+
 pub(super) fn members_of(roster: &Roster) -> Members {
     let mut m = Members {
         version: roster.version(),
@@ -277,6 +386,29 @@ pub(super) fn members_of(roster: &Roster) -> Members {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_roster_version_is_offered_once_per_peer_and_not_in_a_burst() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        let c = PeerId::random();
+        let gap = ROSTER_OFFER_GAP;
+        let mut o = RosterOffers::default();
+        assert_eq!(o.due_for(a, 1, t0), Some(Duration::ZERO));
+        // Offered to a already.
+        assert_eq!(o.due_for(a, 1, t0 + gap * 2), None);
+        // b connects within the gap: offered once it has passed, by one
+        // offer that c, connecting meanwhile, shares (the reconnections of
+        // a whole federation give one offer or two).
+        assert_eq!(o.due_for(b, 1, t0 + gap / 2), Some(gap / 2));
+        assert_eq!(o.due_for(c, 1, t0 + gap / 2), None);
+        o.scheduled = false;
+        // A new version is offered to every peer again.
+        assert_eq!(o.due_for(a, 2, t0 + gap * 2), Some(Duration::ZERO));
+        // A peer that left is offered again when it is back.
+        o.offered.remove(&a);
+        assert_eq!(o.due_for(a, 2, t0 + gap * 3), Some(Duration::ZERO));
+    }
 
     #[test]
     fn expiry_warns_from_fourteen_days_and_refuses_after() {

@@ -243,6 +243,8 @@ struct Inner {
     alerted: Mutex<std::collections::HashMap<(String, CountryCode), u64>>,
     /// When the roster-expiry warning was last logged, and for which state.
     expiry_warned: Mutex<Option<(Instant, u8)>>,
+    /// To which peers the held roster was offered (membership::ROSTER_OFFER_GAP).
+    roster_offers: Mutex<membership::RosterOffers>,
     /// `node.gossip_validation`: used where the roster states none.
     own_gossip_validation: net::GossipValidation,
     /// `registry.max_line_bytes`: the bound of imports through the API too.
@@ -395,6 +397,7 @@ impl Node {
                 fatal: CancellationToken::new(),
                 stopping: CancellationToken::new(),
                 expiry_warned: Mutex::new(None),
+                roster_offers: Mutex::new(Default::default()),
                 alerted: Mutex::new(Default::default()),
                 max_line_bytes,
                 own_gossip_validation,

@@ -552,7 +552,7 @@ fn settings_the_encoder_never_writes_are_refused_naming_them() {
         with(&[(0, &[1]), (0, &[0])]),
         "listed twice or out of order",
     );
-    refused(with(&[(0, &[2])]), "not one this build knows");
+    refused(with(&[(0, &[2])]), "of 1 bytes beginning [02]");
     refused(with(&[(0, &[])]), "not one this build knows");
     refused(
         with(&[(7, &[1])]),

@@ -129,8 +129,12 @@ impl BodyWithSettings {
                         [0] => GossipValidation::Strict,
                         [1] => GossipValidation::Payload,
                         other => {
+                            // Named by its length and first bytes: the value
+                            // may be as long as the roster.
                             return Err(RosterError::Invalid(format!(
-                                "gossip validation {other:?} is not one this build knows (strict or payload): update tracenet, or {again}"
+                                "gossip validation of {} bytes beginning {:02x?} is not one this build knows (strict or payload): update tracenet, or {again}",
+                                other.len(),
+                                &other[..other.len().min(8)]
                             )));
                         }
                     })
