@@ -150,7 +150,6 @@ impl Node {
             NetEvent::Subscribed { peer, topic } => self.on_subscribed(peer, topic),
             NetEvent::PeerDown(peer) => {
                 tracing::debug!(%peer, "peer disconnected");
-                self.forget_roster_offer(&peer);
                 let node = self.clone();
                 self.spawn(async move { node.mark_unreachable(peer, "disconnected".into()).await });
             }
