@@ -532,3 +532,59 @@ fn the_requesters_own_registry_joins_the_chain() {
         .cli(&["trace", "show", t["id"].as_str().unwrap()]);
     assert!(text.contains("own registry"), "{text}");
 }
+
+/// A member replaying rosters the anchors signed, each copy a new gossip
+/// message (trailing spaces): the held version and an older, expired one are
+/// ignored before any signature or date check, without a WARN line each
+/// (before: every copy read the held roster and the history from disk,
+/// checked the anchors' signatures, and the expired one logged a WARN).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_replaying_signed_rosters_is_ignored_quietly() {
+    use tracenet::model::Date;
+    use tracenet::roster::{RosterBody, RosterFile};
+    const ROSTER: &str = "tracenet/1/roster";
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("DE", Vec::new()),
+        NodeSpec::member("NG", Vec::new()),
+    ]);
+    fed.wait_subscribed("DE", ROSTER, &["NG"]);
+    fed.node_mut("NG").kill();
+    let de = fed.node("DE");
+    let ng = Peer::connect(&fed.node("NG").dir, de).await;
+    let held = std::fs::read(de.dir.join("roster.json")).unwrap();
+    let mut body: RosterBody = RosterFile::from_json(&held)
+        .unwrap()
+        .decode_unverified()
+        .unwrap();
+    let today = Date::today().to_days();
+    body.version = 0;
+    body.valid_from = Date::from_days(today - 400).unwrap();
+    body.valid_until = Date::from_days(today - 35).unwrap();
+    let mut expired = RosterFile::new(&body).unwrap();
+    expired.sign(fed.anchor.signing_key()).unwrap();
+    let gossip_in = || de.json(&["status"])["net"]["gossip_in"].as_u64().unwrap();
+    let before = gossip_in();
+    const COPIES: usize = 100;
+    for roster in [held.clone(), expired.to_json()] {
+        ng.publish(ROSTER, &roster).await;
+        for i in 1..COPIES {
+            let mut b = roster.clone();
+            b.extend(std::iter::repeat_n(b' ', i));
+            ng.net.publish(ROSTER.parse().unwrap(), b).await.unwrap();
+        }
+    }
+    wait_for("DE to read every copy", Duration::from_secs(60), || {
+        (gossip_in() >= before + 2 * COPIES as u64).then_some(())
+    });
+    let log = de.log();
+    let warned = log
+        .lines()
+        .filter(|l| l.contains("a gossiped roster could not be installed"))
+        .count();
+    assert_eq!(warned, 0, "{log}");
+    let st = de.json(&["status"]);
+    assert_eq!(st["roster_version"], 1, "{st}");
+    // Ignored, not rejected: the copies are rosters the anchors signed, as
+    // a member offering its held roster sends; the peer is not scored down.
+    assert_eq!(st["net"]["peers_graylisted"], 0, "{st}");
+}

@@ -406,8 +406,9 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
         s.valid_until,
         if s.verified { " (verified)" } else { "" }
     );
-    if let Some(g) = s.gossip_validation {
-        t.push_str(&format!("  gossip validation {g} (every member)\n"));
+    match s.gossip_validation {
+        Some(g) => t.push_str(&format!("  gossip validation {g} (every member)\n")),
+        None => t.push_str("  gossip validation not stated (each node's node.gossip_validation)\n"),
     }
     for m in s.members {
         t.push_str(&format!(
@@ -430,11 +431,18 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
             t.push_str(&format!("     oprf key {k}\n"));
         }
     }
-    t.push_str(&format!(
-        "signed by {}: {}\n",
-        crate::model::count(s.signed_by.len() as u64, "anchor"),
-        s.signed_by.join(", ")
-    ));
+    if s.signed_by.is_empty() {
+        t.push_str(&format!(
+            "not signed (a change clears the signatures): sign it with `tracenet roster sign {} --anchor-key KEY_FILE`\n",
+            s.file.display()
+        ));
+    } else {
+        t.push_str(&format!(
+            "signed by {}: {}\n",
+            crate::model::count(s.signed_by.len() as u64, "anchor"),
+            s.signed_by.join(", ")
+        ));
+    }
     t
 }
 

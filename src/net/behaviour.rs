@@ -195,11 +195,21 @@ pub(super) fn gossipsub_config(cfg: &NetConfig) -> Result<gossipsub::Config, Net
 /// message: a node publishing bytes another has just published (a maker
 /// table offered by several holders) is told they are on their way.
 fn gossip_message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
+    message_id_of(m.topic.as_str(), &m.data)
+}
+
+/// The id gossipsub gives `data` published on `topic` under `payload`
+/// validation ([`gossip_message_id`]).
+pub(super) fn payload_message_id(topic: &super::Topic, data: &[u8]) -> gossipsub::MessageId {
+    message_id_of(topic.to_gossip().hash().as_str(), data)
+}
+
+fn message_id_of(topic: &str, data: &[u8]) -> gossipsub::MessageId {
     let mut d = ring::digest::Context::new(&ring::digest::SHA256);
-    let topic = m.topic.as_str().as_bytes();
+    let topic = topic.as_bytes();
     d.update(&(topic.len() as u64).to_be_bytes());
     d.update(topic);
-    d.update(&m.data);
+    d.update(data);
     gossipsub::MessageId::new(d.finish().as_ref())
 }
 
@@ -356,6 +366,11 @@ mod tests {
         assert_eq!(id.0.len(), 32);
         // A forged copy with other data does not take a message's id.
         assert_ne!(id, gossip_message_id(&m(t, b"other", Some(7))));
+        // What the node computes before publishing is what gossipsub names.
+        assert_eq!(
+            payload_message_id(&super::super::Topic::Roster, b"query"),
+            gossip_message_id(&m("tracenet/1/roster", b"query", None))
+        );
         // One trace on two topics is two messages.
         assert_ne!(
             id,

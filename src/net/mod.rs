@@ -115,6 +115,11 @@ pub enum NetError {
     Stopped,
     #[error("no peer is subscribed to {0}")]
     NoSubscribers(String),
+    /// The same bytes were read or published on this topic less than
+    /// [`DUPLICATE_WINDOW`] ago, under `payload` validation: gossipsub would
+    /// not send them again until it has passed (rosters and maker tables).
+    #[error("the same message was read or published on {0} within the last minute")]
+    SeenRecently(String),
     #[error("publishing failed: {0}")]
     Publish(String),
     #[error("request to {peer} failed: {reason}")]
@@ -407,6 +412,7 @@ pub fn spawn(
         bound_ports: HashMap::new(),
         unbound: Vec::new(),
         unbound_logged: HashSet::new(),
+        seen_control: HashMap::new(),
         roster_members: None,
         switch: None,
         cfg,
@@ -454,6 +460,10 @@ struct EventLoop {
     /// every redial tick.
     unbound: Vec<Multiaddr>,
     unbound_logged: HashSet<Multiaddr>,
+    /// Rosters and maker tables read or published lately, by message id
+    /// under `payload` validation ([`EventLoop::seen_recently`]); a few at
+    /// a time.
+    seen_control: HashMap<gossipsub::MessageId, std::time::Instant>,
     /// The roster's members as last given ([`Command::SetMembers`]), for a
     /// rebuilt swarm.
     roster_members: Option<RosterMembers>,
@@ -505,6 +515,11 @@ struct EventLoop {
 /// peers that ask for it by IWANT (gossipsub keeps a message about 2.5 s
 /// for those).
 pub const SWITCH_GRACE: Duration = Duration::from_secs(10);
+/// gossipsub's duplicate window (`duplicate_cache_time`, the crate's
+/// default, which tracenet keeps): a message id seen within it is not
+/// published or read again.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
+
 /// How long a switch waits at most for requests in flight to be answered.
 pub const SWITCH_MOST: Duration = Duration::from_secs(30);
 
@@ -574,6 +589,11 @@ impl EventLoop {
             } => {
                 let mut out = Vec::with_capacity(topics.len());
                 for topic in topics {
+                    if self.seen_recently(&topic, &data) {
+                        out.push(Err(NetError::SeenRecently(topic.to_string())));
+                        continue;
+                    }
+                    let b = self.swarm.behaviour_mut();
                     let r = match b.gossipsub.publish(topic.to_gossip(), data.clone()) {
                         // The same bytes on this topic within the last minute,
                         // from this node or another (payload validation names
@@ -941,6 +961,30 @@ impl EventLoop {
         self.rebuild(mode);
     }
 
+    /// Whether a roster or maker table with these bytes was read or
+    /// published on `topic` within gossipsub's duplicate window, under
+    /// `payload` validation: gossipsub names such a message by its bytes,
+    /// and would refuse to publish it again, logging a WARN for what is
+    /// routine here (a roster offered by several members as peers connect).
+    /// Trace topics are not kept: their messages are many, and each is
+    /// published once.
+    fn seen_recently(&mut self, topic: &Topic, data: &[u8]) -> bool {
+        if self.cfg.gossip_validation != GossipValidation::Payload
+            || !matches!(topic, Topic::Roster | Topic::Makers)
+        {
+            return false;
+        }
+        let now = std::time::Instant::now();
+        self.seen_control
+            .retain(|_, t| now.duration_since(*t) < DUPLICATE_WINDOW);
+        let id = behaviour::payload_message_id(topic, data);
+        if self.seen_control.contains_key(&id) {
+            return true;
+        }
+        self.seen_control.insert(id, now);
+        false
+    }
+
     /// Listens on the addresses a rebuilt swarm could not take yet; says so
     /// once per address until it can.
     fn listen_again(&mut self) {
@@ -1005,6 +1049,7 @@ impl EventLoop {
             }));
         }
         self.inbound.clear();
+        self.seen_control.clear();
         self.subscriptions_told.clear();
         self.dialled.clear();
         self.last_request.clear();
@@ -1151,6 +1196,14 @@ impl EventLoop {
                 return;
             }
         };
+        if self.cfg.gossip_validation == GossipValidation::Payload
+            && matches!(topic, Topic::Roster | Topic::Makers)
+        {
+            // Under payload validation the id is the bytes' digest: the
+            // same roster is then not offered again (seen_recently).
+            self.seen_control
+                .insert(id.id.clone(), std::time::Instant::now());
+        }
         let ev = NetEvent::Gossip {
             id: id.clone(),
             topic,

@@ -147,7 +147,10 @@ impl Node {
 
     async fn publish_makers(&self, bytes: Vec<u8>) {
         match self.inner.net.publish(Topic::Makers, bytes).await {
-            Ok(()) | Err(net::NetError::NoSubscribers(_)) => {}
+            // The same table read or published within the last minute is
+            // on its way already (payload validation names it by its bytes).
+            Ok(()) | Err(net::NetError::NoSubscribers(_)) | Err(net::NetError::SeenRecently(_)) => {
+            }
             Err(e) => tracing::warn!(error = %e, "publishing the maker table failed"),
         }
     }

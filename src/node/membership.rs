@@ -104,8 +104,13 @@ impl Node {
         if let Err(e) = &installed {
             if verdict == Verdict::Reject {
                 tracing::info!(error = %e, "rejected a gossiped roster");
-            } else {
+            } else if self.roster_warning_due() {
+                // Once a minute at most: a member may pass on a roster not
+                // yet valid here (or one this node cannot record) again and
+                // again.
                 tracing::warn!(error = %e, "a gossiped roster could not be installed");
+            } else {
+                tracing::debug!(error = %e, "a gossiped roster could not be installed");
             }
         }
         let _ = self.inner.net.validate(id, verdict).await;
@@ -142,7 +147,9 @@ impl Node {
         tracing::info!(version, "roster installed");
         if publish {
             match self.inner.net.publish(Topic::Roster, bytes.to_vec()).await {
-                Ok(()) | Err(net::NetError::NoSubscribers(_)) => {}
+                Ok(())
+                | Err(net::NetError::NoSubscribers(_))
+                | Err(net::NetError::SeenRecently(_)) => {}
                 Err(e) => tracing::warn!(error = %e, "publishing the roster failed"),
             }
         }
@@ -153,6 +160,17 @@ impl Node {
     fn install_now(&self, bytes: &[u8]) -> Result<Option<u64>, InstallRosterError> {
         let file = RosterFile::from_json(bytes)
             .map_err(|e| InstallRosterError::Unreadable(e.to_string()))?;
+        // A version not above the one held is ignored before any disk read
+        // or signature check: the held roster offered again by peers, or a
+        // member replaying old rosters, costs a JSON and body decode each
+        // (`roster::install` would read the held file and the history, and
+        // check the anchors' signatures and the dates, first).
+        if file
+            .decode_unverified()
+            .is_ok_and(|b| b.version <= self.read_members().version)
+        {
+            return Ok(None);
+        }
         let roster = match roster::install(
             &self.inner.data_dir,
             &file,
@@ -225,17 +243,48 @@ impl Node {
         }
     }
 
-    /// Publishes the held roster file, as an install passes it on.
-    async fn offer_roster(&self) {
-        let path = self.inner.data_dir.join(roster::HELD_FILE);
-        let Ok(bytes) = tokio::fs::read(&path).await else {
-            return;
-        };
-        match self.inner.net.publish(Topic::Roster, bytes).await {
-            Ok(()) | Err(net::NetError::NoSubscribers(_)) => {
-                tracing::debug!("held roster offered to the federation");
+    /// Whether a gossiped roster that could not be installed is worth a
+    /// WARN line: at most one a minute.
+    fn roster_warning_due(&self) -> bool {
+        match self.inner.roster_warned.lock() {
+            Ok(mut last) => {
+                let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+                if due {
+                    *last = Some(Instant::now());
+                }
+                due
             }
-            Err(e) => tracing::debug!(error = %e, "offering the held roster failed"),
+            Err(_) => false,
+        }
+    }
+
+    /// Publishes the held roster file, as an install passes it on. Under
+    /// `payload` validation the same roster read or offered in the last
+    /// minute would not be sent (gossipsub names it by its bytes): the
+    /// offer is then made once that minute has passed, so that a peer that
+    /// just connected still gets it.
+    async fn offer_roster(&self) {
+        for attempt in 0..2 {
+            let path = self.inner.data_dir.join(roster::HELD_FILE);
+            let Ok(bytes) = tokio::fs::read(&path).await else {
+                return;
+            };
+            match self.inner.net.publish(Topic::Roster, bytes).await {
+                Ok(()) | Err(net::NetError::NoSubscribers(_)) => {
+                    tracing::debug!("held roster offered to the federation");
+                    return;
+                }
+                Err(net::NetError::SeenRecently(_)) if attempt == 0 => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(net::DUPLICATE_WINDOW + Duration::from_secs(1)) => {}
+                        _ = self.inner.stopping.cancelled() => return,
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "offering the held roster failed");
+                    return;
+                }
+            }
         }
     }
 

@@ -245,6 +245,9 @@ struct Inner {
     expiry_warned: Mutex<Option<(Instant, u8)>>,
     /// To which peers the held roster was offered (membership::ROSTER_OFFER_GAP).
     roster_offers: Mutex<membership::RosterOffers>,
+    /// When a gossiped roster that could not be installed was last logged
+    /// at WARN.
+    roster_warned: Mutex<Option<Instant>>,
     /// `node.gossip_validation`: used where the roster states none.
     own_gossip_validation: net::GossipValidation,
     /// `registry.max_line_bytes`: the bound of imports through the API too.
@@ -398,6 +401,7 @@ impl Node {
                 stopping: CancellationToken::new(),
                 expiry_warned: Mutex::new(None),
                 roster_offers: Mutex::new(Default::default()),
+                roster_warned: Mutex::new(None),
                 alerted: Mutex::new(Default::default()),
                 max_line_bytes,
                 own_gossip_validation,

@@ -505,7 +505,8 @@ impl RosterFile {
     pub fn verify(&self, trust: &TrustConfig, on: Date) -> Result<Roster, RosterError> {
         let anchors = trust.anchor_keys()?;
         let bytes = self.body_bytes()?;
-        let body = RosterBody::decode(&bytes)?;
+        // The signatures first, over the raw bytes: what no anchor signed is
+        // refused as such, not read (and not reported as a newer build's).
         let signed_by = self.valid_anchor_signatures(&bytes, &anchors)?;
         let needed = usize::from(trust.threshold);
         if signed_by.len() < needed {
@@ -514,6 +515,7 @@ impl RosterFile {
                 needed,
             });
         }
+        let body = RosterBody::decode(&bytes)?;
         if on < body.valid_from || on > body.valid_until {
             return Err(RosterError::Dates {
                 version: body.version,

@@ -118,7 +118,9 @@ fn a_signature_under_another_domain_is_refused() {
         matches!(&e, MakersError::Signature { index: 1, problem, .. } if problem.contains("does not verify")),
         "{e}"
     );
-    // A correctly signed table, read as a roster: refused by its kind.
+    // A correctly signed table, read as a roster: refused by its
+    // signatures, which are under the table's domain (checked before the
+    // body is read), and by its kind.
     let table = signed(2, &[1]);
     let as_roster = RosterFile {
         format: crate::roster::FORMAT.into(),
@@ -127,8 +129,12 @@ fn a_signature_under_another_domain_is_refused() {
     };
     let e = as_roster
         .verify(&crate::roster::TrustConfig { ..trust(1) }, d(ON))
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    assert!(
+        matches!(e, crate::roster::RosterError::Signature { index: 1, .. }),
+        "{e}"
+    );
+    let e = as_roster.decode_unverified().unwrap_err().to_string();
     assert!(e.contains("expected a roster message"), "{e}");
     // And a roster's body in a table file.
     let roster = RosterBody {
