@@ -831,4 +831,14 @@ fn a_roster_deciding_payload_gossip_validation_switches_every_node() {
         "{}",
         ke.cli(&["status"])
     );
+    // Rosters offered as peers reconnected were never refused by gossipsub
+    // as already published (a WARN line an operator cannot act on).
+    for n in &fed.nodes {
+        let log = n.log();
+        assert!(
+            !log.contains("already been published"),
+            "{}: {log}",
+            n.state
+        );
+    }
 }
