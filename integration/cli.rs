@@ -501,6 +501,9 @@ fn init_and_roster_install_take_what_a_node_needs() {
     );
     let out = common::json(&be, &["roster", "install", r, "--anchor", &anchor]);
     assert_eq!(out["installed"], true, "{out}");
+    // A first roster states payload validation; no node runs to switch now.
+    assert_eq!(out["gossip_validation"], "payload", "{out}");
+    assert!(out.get("gossip_validation_next").is_none(), "{out}");
     assert_eq!(
         common::json(&be, &["config", "check"])["trust"]["anchors"][0],
         anchor.as_str()
@@ -770,5 +773,83 @@ fn roster_new_states_the_gossip_validation_and_the_next_version_keeps_it() {
         common::stderr(&o).contains("expected strict or payload"),
         "{}",
         common::stderr(&o)
+    );
+}
+
+/// A file that is not the kind the command takes is named in the error, with
+/// the command that takes it when it is another tracenet file: a maker table
+/// given as a roster, a roster given as a maker table, the TOML table not yet
+/// signed. Before, the error said only "not a roster file" (and, through a
+/// running node, nothing of which file).
+#[test]
+fn a_wrong_file_given_as_a_roster_or_a_maker_table_is_named_with_what_takes_it() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let file = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let refused = |args: &[&str]| {
+        let o = common::run(dir, args);
+        assert!(!o.status.success(), "{args:?}");
+        common::stderr(&o)
+    };
+    let garbage = file("garbage.json", "garbage\n");
+    let makers = file(
+        "makers.json",
+        "{\"format\": \"tracenet-makers/1\", \"body\": \"\", \"signatures\": []}\n",
+    );
+    let toml = file(
+        "makers.toml",
+        "[[maker]]\nname = \"Walther\"\ncountry = \"DE\"\n",
+    );
+    let roster = dir.join("roster.json").to_str().unwrap().to_string();
+    common::ok(
+        dir,
+        &[
+            "roster",
+            "new",
+            "--out",
+            &roster,
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today+30",
+        ],
+    );
+    for cmd in ["show", "install"] {
+        let e = refused(&["roster", cmd, &garbage]);
+        assert!(
+            e.contains(&format!("{garbage}: not a roster file"))
+                && e.contains("`tracenet roster new` writes"),
+            "{e}"
+        );
+        let e = refused(&["roster", cmd, &makers]);
+        assert!(
+            e.contains(&format!(
+                "{makers}: roster file format \"tracenet-makers/1\""
+            )) && e.contains("`tracenet makers install` takes it"),
+            "{e}"
+        );
+    }
+    let e = refused(&["makers", "install", &roster]);
+    assert!(
+        e.contains(&format!(
+            "{roster}: signed maker table file format \"tracenet-roster/1\""
+        )) && e.contains("`tracenet roster install` takes it"),
+        "{e}"
+    );
+    let e = refused(&["makers", "install", &toml]);
+    assert!(
+        e.contains(&format!("{toml}: not a signed maker table file"))
+            && e.contains("`tracenet makers sign`"),
+        "{e}"
+    );
+    let e = refused(&["makers", "install", &garbage]);
+    assert!(
+        e.contains(&format!("{garbage}: not a signed maker table file"))
+            && !e.contains("makers sign"),
+        "{e}"
     );
 }

@@ -362,7 +362,18 @@ async fn install_roster(State(node): State<Node>, RawBody(body): RawBody) -> Rep
         .install_roster(&body, true)
         .await
         .map_err(NodeError::from)?;
-    ok(&serde_json::json!({"installed": installed, "version": node.members().version}))
+    // The roster may change the gossip validation the federation uses: the
+    // switch comes seconds later (net::SWITCH_GRACE), so the reply says so.
+    let (now, next) = node.gossip_validation_now().await;
+    let mut reply = serde_json::json!({
+        "installed": installed,
+        "version": node.members().version,
+        "gossip_validation": now,
+    });
+    if let Some(next) = next {
+        reply["gossip_validation_next"] = serde_json::json!(next);
+    }
+    ok(&reply)
 }
 
 async fn makers(State(node): State<Node>) -> Reply {

@@ -290,6 +290,9 @@ struct ConfigView {
     trust: Option<TrustConfig>,
     /// `[node] role = "bootstrap"`: a node that answers no blind trace.
     bootstrap: bool,
+    /// `[node] gossip_validation`, if set and readable (`config check`
+    /// names a wrong value; the node refuses to start with one).
+    gossip_validation: Option<GossipValidation>,
 }
 
 fn read_config(data_dir: &Path) -> anyhow::Result<ConfigView> {
@@ -317,10 +320,16 @@ fn read_config(data_dir: &Path) -> anyhow::Result<ConfigView> {
         .and_then(|n| n.get("role"))
         .and_then(|r| r.as_str())
         == Some("bootstrap");
+    let gossip_validation = value
+        .get("node")
+        .and_then(|n| n.get("gossip_validation"))
+        .cloned()
+        .and_then(|v| v.try_into().ok());
     Ok(ConfigView {
         state,
         trust,
         bootstrap,
+        gossip_validation,
     })
 }
 
@@ -631,9 +640,21 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
 struct Installed {
     installed: bool,
     version: u64,
+    /// The gossip validation the node runs now (a running node), or runs
+    /// with this roster from its next start (a stopped one: the roster's,
+    /// or `node.gossip_validation` where it states none). Absent from a node
+    /// built before it was reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gossip_validation: Option<GossipValidation>,
+    /// The gossip validation a running node switches to in the next seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gossip_validation_next: Option<GossipValidation>,
 }
 
 fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
+    // Read as a roster here first: a wrong file is named, not refused by
+    // the node without its name. Its bytes go to the node as they are.
+    RosterFile::read(path)?;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let configured = read_config(&ctx.data_dir)?
         .trust
@@ -670,6 +691,9 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
         };
         let file = RosterFile::read(path)?;
         let r = roster::install(&ctx.data_dir, &file, &trust, Date::today())?;
+        let own = read_config(&ctx.data_dir)?
+            .gossip_validation
+            .unwrap_or_default();
         if configured.is_none() {
             // Verified with these anchors: the node keeps using them.
             write_trust(&cfg_path, &trust)?;
@@ -680,11 +704,25 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
         Installed {
             installed: true,
             version: r.version(),
+            gossip_validation: Some(r.body().gossip_validation.unwrap_or(own)),
+            gossip_validation_next: None,
         }
     };
     ctx.emit(&out, |o| {
         if o.installed {
-            format!("roster version {} installed", o.version)
+            let mut line = format!("roster version {} installed", o.version);
+            match (o.gossip_validation, o.gossip_validation_next, running) {
+                (Some(now), Some(next), _) => line += &format!(
+                    "\ngossip validation switches from {now} to {next} in about {} s (the node rebuilds its gossip on the same ports; `tracenet status` shows it)",
+                    crate::net::SWITCH_GRACE.as_secs()
+                ),
+                (Some(now), None, true) => line += &format!("\ngossip validation: {now}"),
+                (Some(now), None, false) => {
+                    line += &format!("\ngossip validation: {now} (from the node's next start)")
+                }
+                (None, ..) => {}
+            }
+            line
         } else {
             format!(
                 "not installed: this node already holds version {} or newer",

@@ -296,6 +296,19 @@ impl Node {
             .unwrap_or(self.inner.own_gossip_validation)
     }
 
+    /// The gossip validation the network runs now, and the one it is about
+    /// to switch to if a switch is pending (net::SWITCH_GRACE). If the
+    /// network task cannot be asked (it has stopped): the roster's setting
+    /// (else this node's own) and no switch.
+    pub async fn gossip_validation_now(
+        &self,
+    ) -> (net::GossipValidation, Option<net::GossipValidation>) {
+        match self.inner.net.status().await {
+            Ok(s) => (s.gossip_validation, s.gossip_validation_next),
+            Err(_) => (self.gossip_validation(), None),
+        }
+    }
+
     /// Logs the roster's expiry: a WARN line a day from [`EXPIRY_WARNING`]
     /// before it, an ERROR line a day once it has passed.
     pub(super) fn check_roster_expiry(&self, now: u64) {

@@ -62,6 +62,14 @@ pub enum MakersError {
     TooLarge { len: usize },
     #[error("not a signed maker table file: {0}")]
     Json(String),
+    /// [`MakersError::Json`] or [`MakersError::Format`] of a file read
+    /// from disk, with its path and a hint when it is another tracenet file.
+    #[error("{}: {problem}{hint}", path.display())]
+    NotMakersFile {
+        path: PathBuf,
+        problem: String,
+        hint: &'static str,
+    },
     #[error("signed maker table file format {0:?} is not {FORMAT}")]
     Format(String),
     #[error("signed maker table body is not valid base64: {0}")]
@@ -226,8 +234,30 @@ impl MakersFile {
 
     /// Reads `path`, refusing more than [`MAX_FILE_BYTES`] before reading it
     /// whole.
+    /// An error that it is not a signed table names the file, and says so
+    /// when it is a roster, or the TOML table before signing.
     pub fn read(path: &Path) -> Result<Self, MakersError> {
-        Self::from_json(&read_bounded(path)?)
+        let bytes = read_bounded(path)?;
+        Self::from_json(&bytes).map_err(|e| {
+            let hint = match &e {
+                MakersError::Format(f) if f.starts_with("tracenet-roster/") => {
+                    "; it is a roster: `tracenet roster install` takes it"
+                }
+                MakersError::Json(_)
+                    if std::str::from_utf8(&bytes)
+                        .is_ok_and(|t| t.parse::<toml::Table>().is_ok_and(|t| !t.is_empty())) =>
+                {
+                    "; a table in the TOML form of config/makers.toml is signed first: `tracenet makers sign`"
+                }
+                MakersError::Json(_) | MakersError::Format(_) => "",
+                _ => return e,
+            };
+            MakersError::NotMakersFile {
+                path: path.into(),
+                problem: e.to_string(),
+                hint,
+            }
+        })
     }
 
     /// Writes the file through a flushed temporary file and a rename.

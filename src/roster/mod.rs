@@ -47,6 +47,14 @@ pub enum RosterError {
     },
     #[error("not a roster file: {0}")]
     Json(String),
+    /// [`RosterError::Json`] or [`RosterError::Format`] of a file read
+    /// from disk, with its path and a hint when it is another tracenet file.
+    #[error("{}: {problem}{hint}", path.display())]
+    NotRosterFile {
+        path: PathBuf,
+        problem: String,
+        hint: &'static str,
+    },
     #[error("roster file format {0:?} is not {FORMAT}")]
     Format(String),
     #[error("roster body is not valid base64: {0}")]
@@ -466,12 +474,30 @@ impl RosterFile {
         v
     }
 
+    /// Reads a roster file; an error that it is not one names the file,
+    /// and says so when it is a signed maker table instead.
     pub fn read(path: &Path) -> Result<Self, RosterError> {
         let bytes = std::fs::read(path).map_err(|source| RosterError::Read {
             path: path.into(),
             source,
         })?;
-        RosterFile::from_json(&bytes)
+        RosterFile::from_json(&bytes).map_err(|e| match e {
+            RosterError::Format(ref f) => RosterError::NotRosterFile {
+                path: path.into(),
+                problem: e.to_string(),
+                hint: if f.starts_with("tracenet-makers/") {
+                    "; it is a signed maker reference table: `tracenet makers install` takes it"
+                } else {
+                    ""
+                },
+            },
+            RosterError::Json(_) => RosterError::NotRosterFile {
+                path: path.into(),
+                problem: e.to_string(),
+                hint: "; a roster file is the JSON `tracenet roster new` writes",
+            },
+            other => other,
+        })
     }
 
     pub fn write(&self, path: &Path) -> Result<(), RosterError> {
