@@ -220,6 +220,14 @@ fn traces_reach_the_prefix_holders_and_come_back_signed() {
             copies.0, copies.1
         );
     }
+    // No transparent huge pages in a node (src/main.rs): each fresh 2 MiB of
+    // its heap would be zeroed whole at its first touch.
+    #[cfg(target_os = "linux")]
+    {
+        let pid = fed.node("DE").child.as_ref().unwrap().id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert!(status.contains("THP_enabled:\t0"), "{status}");
+    }
     // Every member links to every other here: DE and NG read the query from
     // KE itself and do not relay it (each relay was a copy the other
     // holders decoded and dropped).

@@ -8,6 +8,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    no_transparent_huge_pages();
     tracenet::cli::install_panic_hook();
     let cli =
         tracenet::cli::Cli::try_parse().unwrap_or_else(|e| tracenet::cli::with_usage(e).exit());
@@ -21,4 +22,16 @@ fn main() {
         eprintln!("error: {}", tracenet::cli::error_line(&e));
         std::process::exit(tracenet::cli::EXIT_RUNTIME);
     }
+}
+
+/// Asks Linux for no transparent huge pages in this process, whatever the
+/// host's THP mode. mimalloc is built not to ask for them (Cargo.toml,
+/// `no_thp`), which is enough where THP is "madvise"; where it is "always",
+/// the kernel would still back mimalloc's arenas with 2 MiB pages, each
+/// zeroed whole at its first touch. The flag is read at each page fault, so
+/// setting it here covers the arena reserved before `main`. A kernel that
+/// refuses it (not Linux 3.15+, seccomp) costs only that CPU and memory.
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
 }
