@@ -228,16 +228,6 @@ fn traces_reach_the_prefix_holders_and_come_back_signed() {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         assert!(status.contains("THP_enabled:\t0"), "{status}");
     }
-    // Every member links to every other here: DE and NG read the query from
-    // KE itself and do not relay it (each relay was a copy the other
-    // holders decoded and dropped).
-    for state in ["DE", "NG"] {
-        let (_, m) = common::http_get(&fed.node(state).dir, "/metrics", true);
-        assert!(
-            m.contains("tracenet_queries_not_relayed_total 1\n"),
-            "{state}: {m}"
-        );
-    }
     let (_, ke_metrics) = common::http_get(&fed.node("KE").dir, "/metrics", true);
     assert!(
         ke_metrics.contains("tracenet_answer_latency_seconds_count 3"),
@@ -654,28 +644,6 @@ fn with_links_bounded_a_trace_dials_the_declared_holders_it_is_not_linked_to() {
         "{t:#}"
     );
     assert!(asked_of(&t, "DE")["unreachable"].is_null(), "{t:#}");
-    // Links bounded: a holder that read a query by gossip from its
-    // requester still relays it, for the holders linked to it and not to
-    // the requester. The link the first query opened carries DE's
-    // subscription, so the next trace reaches DE by gossip from KE itself.
-    let ke_state = ke.state;
-    fed.wait_subscribed(ke_state, "tracenet/1/prefix/DE/CARLWALTHER", &["DE"]);
-    let next = trace_walther(ke, "WP104233", &[]);
-    let next_id = next["id"].as_str().unwrap().to_string();
-    wait_for(
-        "DE to answer the second trace",
-        Duration::from_secs(20),
-        || {
-            let t = ke.json(&["trace", "show", &next_id]);
-            (holder_status(&t, "DE") == "answered").then_some(())
-        },
-    );
-    let (_, m) = common::http_get(&de.dir, "/metrics", true);
-    assert!(
-        m.contains("tracenet_queries_received_total 1\n")
-            && m.contains("tracenet_queries_not_relayed_total 0\n"),
-        "{m}"
-    );
     // The link the query opened stays until it has been idle a minute.
     let (_, connected) = links(ke);
     assert!(connected.contains(&de.peer_id), "{connected:?}");
@@ -807,7 +775,7 @@ fn a_roster_deciding_payload_gossip_validation_switches_every_node() {
     let out = ke.cli(&["roster", "install", path_str(&v2)]);
     assert!(
         out.contains("roster version 2 installed")
-            && out.contains("gossip validation switches from strict to payload in about 10 s"),
+            && out.contains("gossip validation switches from strict to payload in 10 to 30 s"),
         "{out}"
     );
     for n in fed.nodes.iter().filter(|n| n.state != "FR") {

@@ -28,9 +28,12 @@ fn main() {
 /// host's THP mode. mimalloc is built not to ask for them (Cargo.toml,
 /// `no_thp`), which is enough where THP is "madvise"; where it is "always",
 /// the kernel would still back mimalloc's arenas with 2 MiB pages, each
-/// zeroed whole at its first touch. The flag is read at each page fault, so
-/// setting it here covers the arena reserved before `main`. A kernel that
-/// refuses it (not Linux 3.15+, seccomp) costs only that CPU and memory.
+/// zeroed whole at its first touch. Since Linux 4.18 the flag is read at
+/// each page fault, so setting it here also covers the arena reserved before
+/// `main` (from 3.15 to 4.17 it covers new mappings only). It is inherited by
+/// the one child a node starts (`mkfifo`), harmlessly. A kernel that refuses
+/// it (older, or a seccomp filter) costs only that CPU and memory, so the
+/// refusal is not reported: no logging is set up yet at this point.
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);

@@ -290,9 +290,6 @@ struct ConfigView {
     trust: Option<TrustConfig>,
     /// `[node] role = "bootstrap"`: a node that answers no blind trace.
     bootstrap: bool,
-    /// `[node] gossip_validation`, if set and readable (`config check`
-    /// names a wrong value; the node refuses to start with one).
-    gossip_validation: Option<GossipValidation>,
 }
 
 fn read_config(data_dir: &Path) -> anyhow::Result<ConfigView> {
@@ -320,16 +317,10 @@ fn read_config(data_dir: &Path) -> anyhow::Result<ConfigView> {
         .and_then(|n| n.get("role"))
         .and_then(|r| r.as_str())
         == Some("bootstrap");
-    let gossip_validation = value
-        .get("node")
-        .and_then(|n| n.get("gossip_validation"))
-        .cloned()
-        .and_then(|v| v.try_into().ok());
     Ok(ConfigView {
         state,
         trust,
         bootstrap,
-        gossip_validation,
     })
 }
 
@@ -691,8 +682,12 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
         };
         let file = RosterFile::read(path)?;
         let r = roster::install(&ctx.data_dir, &file, &trust, Date::today())?;
-        let own = read_config(&ctx.data_dir)?
-            .gossip_validation
+        // As the node will read it at start: the file with its TRACENET_*
+        // overrides (a configuration it refuses shows in `config check`).
+        let own = crate::config::Config::load(&cfg_path)
+            .ok()
+            .and_then(|c| c.node.net_config().ok())
+            .map(|n| n.gossip_validation)
             .unwrap_or_default();
         if configured.is_none() {
             // Verified with these anchors: the node keeps using them.
@@ -713,8 +708,9 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
             let mut line = format!("roster version {} installed", o.version);
             match (o.gossip_validation, o.gossip_validation_next, running) {
                 (Some(now), Some(next), _) => line += &format!(
-                    "\ngossip validation switches from {now} to {next} in about {} s (the node rebuilds its gossip on the same ports; `tracenet status` shows it)",
-                    crate::net::SWITCH_GRACE.as_secs()
+                    "\ngossip validation switches from {now} to {next} in {} to {} s, once no request waits (the node rebuilds its gossip on the same ports; `tracenet status` shows it)",
+                    crate::net::SWITCH_GRACE.as_secs(),
+                    crate::net::SWITCH_MOST.as_secs()
                 ),
                 (Some(now), None, true) => line += &format!("\ngossip validation: {now}"),
                 (Some(now), None, false) => {
