@@ -818,38 +818,48 @@ fn a_wrong_file_given_as_a_roster_or_a_maker_table_is_named_with_what_takes_it()
             "today+30",
         ],
     );
+    // Each refusal names the file and says what to do.
+    let says = |args: &[&str], parts: &[String]| {
+        let e = refused(args);
+        for part in parts {
+            assert!(e.contains(part.as_str()), "{args:?}: {e}");
+        }
+        e
+    };
     for cmd in ["show", "install"] {
-        let e = refused(&["roster", cmd, &garbage]);
-        assert!(
-            e.contains(&format!("{garbage}: not a roster file"))
-                && e.contains("`tracenet roster new` writes"),
-            "{e}"
+        says(
+            &["roster", cmd, &garbage],
+            &[
+                format!("{garbage}: not a roster file"),
+                "`tracenet roster new` writes".into(),
+            ],
         );
-        let e = refused(&["roster", cmd, &makers]);
-        assert!(
-            e.contains(&format!(
-                "{makers}: roster file format \"tracenet-makers/1\""
-            )) && e.contains("`tracenet makers install` takes it"),
-            "{e}"
+        says(
+            &["roster", cmd, &makers],
+            &[
+                format!("{makers}: roster file format \"tracenet-makers/1\""),
+                "`tracenet makers install` takes it".into(),
+            ],
         );
     }
-    let e = refused(&["makers", "install", &roster]);
-    assert!(
-        e.contains(&format!(
-            "{roster}: signed maker table file format \"tracenet-roster/1\""
-        )) && e.contains("`tracenet roster install` takes it"),
-        "{e}"
+    says(
+        &["makers", "install", &roster],
+        &[
+            format!("{roster}: signed maker table file format \"tracenet-roster/1\""),
+            "`tracenet roster install` takes it".into(),
+        ],
     );
-    let e = refused(&["makers", "install", &toml]);
-    assert!(
-        e.contains(&format!("{toml}: not a signed maker table file"))
-            && e.contains("`tracenet makers sign`"),
-        "{e}"
+    says(
+        &["makers", "install", &toml],
+        &[
+            format!("{toml}: not a signed maker table file"),
+            "`tracenet makers sign`".into(),
+        ],
     );
-    let e = refused(&["makers", "install", &garbage]);
-    assert!(
-        e.contains(&format!("{garbage}: not a signed maker table file"))
-            && !e.contains("makers sign"),
-        "{e}"
+    // Garbage is not taken for the TOML table.
+    let e = says(
+        &["makers", "install", &garbage],
+        &[format!("{garbage}: not a signed maker table file")],
     );
+    assert!(!e.contains("makers sign"), "{e}");
 }
