@@ -32,8 +32,9 @@ fn main() {
 /// each page fault, so setting it here also covers the arena reserved before
 /// `main` (from 3.15 to 4.17 it covers new mappings only). It is inherited by
 /// the one child a node starts (`mkfifo`), harmlessly. A kernel that refuses
-/// it (older, or a seccomp filter) costs only that CPU and memory, so the
-/// refusal is not reported: no logging is set up yet at this point.
+/// it (older, or a seccomp filter) costs only that CPU and memory; no
+/// logging is set up yet at this point, so `tracenet node run` reports it
+/// once its log is (`report_huge_pages`).
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);

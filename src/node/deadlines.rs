@@ -101,11 +101,11 @@ impl Node {
             }
             let n = node.clone();
             let expired = tokio::task::spawn_blocking(move || {
-                let current = n.trace_head(&id).map(|t| t.deadline).unwrap_or(0);
-                if current > unix_now() {
+                let head = n.trace_head(&id).ok();
+                if head.as_ref().is_some_and(|t| t.deadline > unix_now()) {
                     return false;
                 }
-                n.unindex_pending(&id);
+                n.unindex_pending(&id, head.as_ref().map(|t| t.topics.as_slice()));
                 n.inner
                     .pending
                     .lock()

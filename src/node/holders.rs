@@ -244,7 +244,7 @@ impl Node {
         self.inner
             .delivered
             .lock()
-            .map(|mut d| d.insert((id.to_string(), *peer)))
+            .map(|mut d| d.entry(id.to_string()).or_default().insert(*peer))
             .unwrap_or(true)
     }
 
@@ -283,17 +283,31 @@ impl Node {
         }
     }
 
-    /// Forgets a trace that is no longer pending: its index entries and the
-    /// deliveries made for it.
-    pub(super) fn unindex_pending(&self, id: &str) {
+    /// Forgets a trace that is no longer pending: its entries under its
+    /// `topics` (its head's) and the deliveries made for it. Touches only
+    /// this trace's entries, however many others are pending; without its
+    /// head (`None`), every topic's.
+    pub(super) fn unindex_pending(&self, id: &str, topics: Option<&[String]>) {
         if let Ok(mut m) = self.inner.pending_topics.lock() {
-            m.retain(|_, ids| {
-                ids.remove(id);
-                !ids.is_empty()
-            });
+            match topics {
+                Some(topics) => {
+                    for topic in topics {
+                        if let Some(ids) = m.get_mut(topic) {
+                            ids.remove(id);
+                            if ids.is_empty() {
+                                m.remove(topic);
+                            }
+                        }
+                    }
+                }
+                None => m.retain(|_, ids| {
+                    ids.remove(id);
+                    !ids.is_empty()
+                }),
+            }
         }
         if let Ok(mut d) = self.inner.delivered.lock() {
-            d.retain(|(t, _)| t != id);
+            d.remove(id);
         }
     }
 
@@ -478,18 +492,19 @@ impl Node {
             Some(p) => self.pending_naming(p),
             None => self.pending_ids(),
         };
-        let handed: HashSet<(String, PeerId)> = self
-            .inner
-            .delivered
-            .lock()
-            .map(|d| d.clone())
-            .unwrap_or_default();
         let now = unix_now();
         let mut due: HashMap<PeerId, Vec<String>> = HashMap::new();
         for id in ids {
             let Ok(t) = self.trace_head(&id) else {
                 continue;
             };
+            let handed: HashSet<PeerId> = self
+                .inner
+                .delivered
+                .lock()
+                .ok()
+                .and_then(|d| d.get(&id).cloned())
+                .unwrap_or_default();
             if t.deadline <= now {
                 continue;
             }
@@ -501,9 +516,7 @@ impl Node {
                     continue;
                 }
                 // A holder that replied without an answer said its word.
-                if a.declined.is_none()
-                    && (a.unreachable.is_some() || !handed.contains(&(id.clone(), p)))
-                {
+                if a.declined.is_none() && (a.unreachable.is_some() || !handed.contains(&p)) {
                     due.entry(p).or_default().push(id.clone());
                 }
             }

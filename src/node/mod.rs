@@ -179,9 +179,11 @@ struct Inner {
     pending: Mutex<HashSet<String>>,
     /// Members seen subscribed to trace topics: expected holders of later traces.
     seen_subscribed: holders::SeenSubscriptions,
-    /// (trace id, peer) whose query this run of the node handed over (by
+    /// Trace id → the peers this run of the node handed its query to (by
     /// gossip or directly); what is missing is delivered on reconnect.
-    delivered: Mutex<HashSet<(String, PeerId)>>,
+    /// Keyed by trace, so that forgetting an expired trace does not scan
+    /// the others' (a burst of thousands pending).
+    delivered: Mutex<std::collections::HashMap<String, HashSet<PeerId>>>,
     /// Topic → the pending traces published on it: a member that subscribes
     /// to one later becomes an expected holder of those traces.
     pending_topics: Mutex<std::collections::HashMap<String, HashSet<String>>>,
@@ -333,7 +335,7 @@ impl Node {
                 state: cfg.state,
                 by_digest: db.open_tree("trace_by_digest")?,
                 seen_subscribed: holders::SeenSubscriptions::open(&db)?,
-                delivered: Mutex::new(HashSet::new()),
+                delivered: Mutex::new(std::collections::HashMap::new()),
                 audit: AuditLog::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
                 inbox: inbox::Inbox::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
                 policy: answer::AnswerPolicy {

@@ -70,6 +70,7 @@ pub enum MakersError {
         problem: String,
         hint: &'static str,
     },
+    /// The file's `format`, its first 64 characters.
     #[error("signed maker table file format {0:?} is not {FORMAT}")]
     Format(String),
     #[error("signed maker table body is not valid base64: {0}")]

@@ -55,6 +55,7 @@ pub enum RosterError {
         problem: String,
         hint: &'static str,
     },
+    /// The file's `format`, its first 64 characters.
     #[error("roster file format {0:?} is not {FORMAT}")]
     Format(String),
     #[error("roster body is not valid base64: {0}")]
@@ -462,7 +463,8 @@ impl RosterFile {
         let f: RosterFile =
             serde_json::from_slice(bytes).map_err(|e| RosterError::Json(e.to_string()))?;
         if f.format != FORMAT {
-            return Err(RosterError::Format(f.format));
+            // Quoted in the error, so cut: the file may come from a peer.
+            return Err(RosterError::Format(f.format.chars().take(64).collect()));
         }
         Ok(f)
     }

@@ -179,6 +179,15 @@ fn the_file_round_trips_through_json() {
     assert_eq!(RosterFile::from_json(&f.to_json()).unwrap(), f);
     assert!(RosterFile::from_json(b"{}").is_err());
     assert!(RosterFile::from_json(br#"{"format":"x","body":"","signatures":[]}"#).is_err());
+    // A long format (a file from a peer) is quoted cut to 64 characters.
+    let long = serde_json::json!({"format": "é".repeat(100_000), "body": "", "signatures": []});
+    let e = RosterFile::from_json(long.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&"é".repeat(64)) && !e.contains(&"é".repeat(65)),
+        "{e}"
+    );
 }
 
 fn without_ng(version: u64) -> RosterFile {
