@@ -92,13 +92,6 @@ pub async fn render(node: &Node) -> String {
     );
     line(
         &mut out,
-        "tracenet_silent_holders_asked_total",
-        "counter",
-        "Holders handed a trace's query by gossip, silent 5 s later, and asked directly (the gossip missed them).",
-        &[("", get(&c.silent_holders_asked))],
-    );
-    line(
-        &mut out,
         "tracenet_queries_received_total",
         "counter",
         "Trace queries received by gossip.",
@@ -113,13 +106,6 @@ pub async fn render(node: &Node) -> String {
             ("checked=\"no\"", get(&c.query_copies_unchecked)),
             ("checked=\"yes\"", get(&c.query_copies_checked)),
         ],
-    );
-    line(
-        &mut out,
-        "tracenet_queries_not_relayed_total",
-        "counter",
-        "Trace queries read by gossip from their requester itself, where every member links to every other: answered, not passed on (the requester reached every linked holder itself).",
-        &[("", get(&c.queries_not_relayed))],
     );
     line(
         &mut out,

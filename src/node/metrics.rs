@@ -69,10 +69,6 @@ pub struct Counters {
     /// checked), or checked first (another copy was still being checked).
     pub query_copies_unchecked: AtomicU64,
     pub query_copies_checked: AtomicU64,
-    /// Fresh queries read from their requester itself in a federation where
-    /// every member links to every other: delivered, not relayed
-    /// (`Node::relay_verdict`).
-    pub queries_not_relayed: AtomicU64,
     pub answers_sent: AtomicU64,
     pub answers_sent_hit: AtomicU64,
     pub answers_sent_no_hit: AtomicU64,
@@ -91,9 +87,6 @@ pub struct Counters {
     pub answers_flushed: AtomicU64,
     pub answers_rejected: AtomicU64,
     pub traces_sent: AtomicU64,
-    /// Holders handed a trace's query by gossip and asked it directly,
-    /// having said nothing after `SILENT_HOLDER_ASKED_AFTER` (node::requester).
-    pub silent_holders_asked: AtomicU64,
     /// Blind traces (proto-docs/BLIND.md): elements this node evaluated for
     /// other States, elements refused for their budget, filter headers and
     /// chunks served; blind traces sent, and holders whose filter they hit.

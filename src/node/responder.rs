@@ -74,7 +74,7 @@ impl Node {
             // that forwarding never waits for the answer.
             let answered = tokio::task::spawn_blocking(move || {
                 let (verdict, query, declined) = match n.admit_gossip(&data, source) {
-                    Some(Admission::Fresh(q)) => (n.relay_verdict(&q, source), Some(q), None),
+                    Some(Admission::Fresh(q)) => (Verdict::Accept, Some(q), None),
                     // The same query on a second topic: not forwarded twice.
                     Some(Admission::Seen(_)) | None => (Verdict::Ignore, None, None),
                     Some(Admission::Refused(r)) if r.is_hostile() => (Verdict::Reject, None, None),
@@ -94,32 +94,6 @@ impl Node {
                 node.send_answer(peer, bytes).await;
             }
         });
-    }
-
-    /// Whether a fresh query read by gossip is passed on. In a federation
-    /// small enough for every member to keep a link to every other
-    /// (`net::links::bounded` false), the requester publishes to every
-    /// member linked to it that subscribes to the topic (gossipsub's flood
-    /// publishing), so a copy read from the requester itself has already
-    /// reached every holder a relay could reach: it is delivered here and not
-    /// relayed (gossipsub's `Ignore`, which touches no peer's score; the
-    /// topics score no delivery rates, net::behaviour). Each relay was a
-    /// duplicate every other holder decoded and dropped. A holder not linked
-    /// to the requester is asked by the requester directly, now or when it
-    /// reconnects (NETWORK.md, "Expected holders"); one linked that the
-    /// publish missed all the same (a full send queue, a low score, a link
-    /// lost as it was sent) is asked directly once it has been silent 5 s
-    /// (`Node::ask_silent_holders_later`). Relayed as before when links are
-    /// bounded, or when the copy came through another member.
-    fn relay_verdict(&self, q: &Signed<TraceQuery>, source: PeerId) -> Verdict {
-        let from_requester = crate::identity::peer_id_of_signer(&q.body().requester.key)
-            .is_some_and(|p| p == source);
-        if from_requester && !self.links_bounded() {
-            bump(&self.inner.counters.queries_not_relayed);
-            Verdict::Ignore
-        } else {
-            Verdict::Accept
-        }
     }
 
     /// [`Node::admit`] for a gossiped frame, first asking whether these very
