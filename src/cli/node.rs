@@ -902,9 +902,6 @@ pub fn run_report(
     }
 }
 
-/// Golden texts: what people read for fixed documents (`src/cli/golden/`,
-/// taken from a real federation run). `UPDATE_GOLDEN=1 cargo test --lib
-/// golden` writes the texts anew; the diff is then reviewed like code.
 /// Says, once logging is up, when this process still has transparent huge
 /// pages: `main` asks Linux to turn them off before anything else, where no
 /// log can report a refusal (an older kernel, or a seccomp filter). The node
@@ -923,6 +920,9 @@ fn report_huge_pages() {
     }
 }
 
+/// Golden texts: what people read for fixed documents (`src/cli/golden/`,
+/// taken from a real federation run). `UPDATE_GOLDEN=1 cargo test --lib
+/// golden` writes the texts anew; the diff is then reviewed like code.
 #[cfg(test)]
 pub(crate) mod golden {
     /// Compares `text` with the golden file `name`.

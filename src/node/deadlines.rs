@@ -101,16 +101,18 @@ impl Node {
             }
             let n = node.clone();
             let expired = tokio::task::spawn_blocking(move || {
+                // The head is read under the pending set's lock: a retry
+                // writes its new deadline before it puts the trace back in
+                // the set, so it either is seen here or comes after.
+                let Ok(mut pending) = n.inner.pending.lock() else {
+                    return false;
+                };
                 let head = n.trace_head(&id).ok();
                 if head.as_ref().is_some_and(|t| t.deadline > unix_now()) {
                     return false;
                 }
                 n.unindex_pending(&id, head.as_ref().map(|t| t.topics.as_slice()));
-                n.inner
-                    .pending
-                    .lock()
-                    .map(|mut p| p.remove(&id))
-                    .unwrap_or(false)
+                pending.remove(&id)
             })
             .await
             .unwrap_or(false);

@@ -311,6 +311,18 @@ impl Node {
         }
     }
 
+    /// Forgets the deliveries recorded for traces no longer pending: a
+    /// follow-up or a delivery that ran past its trace's deadline records
+    /// one after the deadline's clean-up. Once a minute, from maintenance.
+    fn forget_deliveries_of_settled(&self) {
+        let Ok(pending) = self.inner.pending.lock() else {
+            return;
+        };
+        if let Ok(mut d) = self.inner.delivered.lock() {
+            d.retain(|id, _| pending.contains(id));
+        }
+    }
+
     /// A member subscribed to a trace topic: remembered for later traces,
     /// and, for the traces on that topic still waiting (or settled because
     /// nobody was known) that did not expect it, an expected holder from now
@@ -441,6 +453,7 @@ impl Node {
                     node.note_subscription(p, &topic);
                 }
             }
+            node.forget_deliveries_of_settled();
             node.due_deliveries(None)
         })
         .await
