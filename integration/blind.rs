@@ -442,6 +442,53 @@ fn a_holder_back_online_is_probed_not_sent_the_marking() {
     }
 }
 
+/// A member that gains records under a blind trace's prefix while the trace
+/// waits, settled because nobody was known to hold any (the member
+/// subscribes only then), is probed, as a clear trace's new subscriber is
+/// asked, and is never sent the marking.
+#[test]
+fn a_member_subscribing_while_a_blind_trace_waits_is_probed() {
+    let fed = Federation::start(vec![
+        NodeSpec::member("NG", vec![]),
+        NodeSpec::member(
+            "FR",
+            vec![record(
+                "FR-1",
+                "Glock",
+                "AT",
+                "QQ1",
+                &[],
+                r#"{"date":"2011-05-03","kind":"manufactured","holder":"manufacturer"}"#,
+            )],
+        ),
+    ]);
+    wait_for("NG linked to FR", Duration::from_secs(30), || {
+        let st = fed.node("NG").json(&["status"]);
+        st["net"]["connected"]
+            .to_string()
+            .contains(&fed.node("FR").peer_id)
+            .then_some(())
+    });
+    let sent = trace_walther(fed.node("NG"), SERIAL, &["--blind"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    assert_eq!(sent["nobody_holds"], true, "{sent:#}");
+    // FR now holds a Walther (another serial): it subscribes to the prefix.
+    let fr = fed.node("FR");
+    let f = fr.dir.join("more.jsonl");
+    std::fs::write(&f, walther("FR-2", "WX500600")).unwrap();
+    fr.cli(&["registry", "import", path_str(&f)]);
+    let fr_peer = fr.peer_id.clone();
+    let t = wait_for("FR probed", Duration::from_secs(60), || {
+        let t = fed.node("NG").json(&["trace", "show", &id]);
+        let probed = t["blind"]["holders"].as_array().is_some_and(|h| {
+            h.iter()
+                .any(|h| h["peer"] == fr_peer.as_str() && h["outcome"] == "no_hit")
+        });
+        probed.then_some(t)
+    });
+    assert_eq!(holder(&t, &fed, "FR")["received_marking"], false, "{t:#}");
+}
+
 /// A holder is asked blind only under the OPRF key its roster entry lists:
 /// one whose entry lists none is not asked at all, and one whose filters
 /// state another key (its seed replaced, or a key kept for some

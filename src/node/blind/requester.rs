@@ -272,6 +272,9 @@ impl Node {
         .map_err(|e| SendTraceError::Store(e.to_string()))?
         .map_err(|e| SendTraceError::Store(e.to_string()))?;
         self.arm_deadline(stored.id.clone(), stored.deadline);
+        // A member that subscribes to its topics while it waits is probed
+        // (`adopt_blind`), as a clear trace's is asked.
+        self.index_pending(&stored.id, &stored.topics);
         Ok(stored)
     }
 }
