@@ -286,6 +286,16 @@ fn a_holder_that_replies_without_an_answer_has_declined() {
         gaps.contains("declined") && !gaps.contains("no_record"),
         "{gaps}"
     );
+    // Asked again, DE gives the same reason, not `replayed`: it keeps its
+    // silence beside the query's replay id. The retry clears the reply it
+    // replaced, so a declined DE below is the retry's.
+    let again = ke.json(&["trace", "retry", &id]);
+    assert_ne!(status_of(&again, "DE"), "declined", "{again:#}");
+    let t = wait_for("DE's reply to the retry", Duration::from_secs(60), || {
+        let t = ke.json(&["trace", "show", &id]);
+        (status_of(&t, "DE") == "declined").then_some(t)
+    });
+    assert_eq!(holder(&t, "DE").unwrap()["code"], "not_answered", "{t:#}");
 }
 
 /// A wildcard trace matching more of DE's records than an answer may carry

@@ -17,6 +17,11 @@ pub struct ReplayStore {
     tree: sled::Tree,
 }
 
+/// Kept beside a query id in place of an answer when this node's policy
+/// stayed silent on the query. No answer frame is this short (a frame
+/// carries a 64-byte signature), so it cannot be mistaken for one.
+const SILENT: &[u8] = b"policy_silent";
+
 /// Key: expiry (u64 big-endian, so that a range scan finds the expired),
 /// State (2 bytes), query id (16 bytes).
 fn key(expires_at: u64, state: CountryCode, id: &QueryId) -> [u8; 26] {
@@ -101,11 +106,33 @@ impl ReplayStore {
         }
     }
 
+    /// Notes beside `state`'s query `id` that this node's policy stayed
+    /// silent on it ([`SILENT`] in place of an answer), so that the
+    /// requester's retry is told `not_answered` again, after a restart too,
+    /// and not `replayed`. Written unflushed, made durable by the audit
+    /// flush that records the silence; a failure is logged, not returned.
+    pub fn keep_silence(&self, state: CountryCode, id: QueryId, now: u64) {
+        self.keep_answer(state, id, SILENT, now);
+    }
+
+    /// Whether this node's policy stayed silent on `state`'s live query `id`
+    /// ([`Self::keep_silence`]).
+    pub fn silenced(&self, state: CountryCode, id: &QueryId, now: u64) -> bool {
+        self.kept(state, id, now).is_some_and(|v| v == SILENT)
+    }
+
     /// The answer kept for `state`'s live query `id`, if any.
     pub fn answer_of(&self, state: CountryCode, id: &QueryId, now: u64) -> Option<Vec<u8>> {
+        self.kept(state, id, now)
+            .filter(|v| !v.is_empty() && v != SILENT)
+            .map(|v| v.to_vec())
+    }
+
+    /// What is kept beside `state`'s live query `id`: empty (nothing), an
+    /// answer frame, or [`SILENT`].
+    fn kept(&self, state: CountryCode, id: &QueryId, now: u64) -> Option<sled::IVec> {
         let exp = self.lock().expiry_of(state, id).filter(|&e| e >= now)?;
-        let v = self.tree.get(key(exp, state, id)).ok()??;
-        (!v.is_empty()).then(|| v.to_vec())
+        self.tree.get(key(exp, state, id)).ok()?
     }
 
     /// Forgets `state`'s query `id`: it was not answered (a lookup or
@@ -192,5 +219,36 @@ mod tests {
         assert_eq!(r.tree.len(), 1);
         assert_eq!(r.purge(501).unwrap(), 1);
         assert!(r.tree.is_empty());
+    }
+
+    #[test]
+    fn a_silence_kept_beside_its_id_survives_a_restart_and_is_no_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let de = CountryCode::parse("DE").unwrap();
+        let (silent, answered) = (QueryId([1; 16]), QueryId([2; 16]));
+        let open = crate::registry::tests::open_db;
+        {
+            let db = open(dir.path()).unwrap();
+            let r = ReplayStore::open(&db, 10, 100).unwrap();
+            r.remember(de, silent, 500, 100).unwrap().unwrap();
+            r.remember(de, answered, 500, 100).unwrap().unwrap();
+            r.keep_silence(de, silent, 100);
+            r.keep_answer(de, answered, b"signed answer", 100);
+            db.flush().unwrap();
+        }
+        let db = open(dir.path()).unwrap();
+        let r = ReplayStore::open(&db, 10, 200).unwrap();
+        assert!(r.silenced(de, &silent, 200));
+        assert_eq!(r.answer_of(de, &silent, 200), None);
+        assert!(!r.silenced(de, &answered, 200));
+        assert_eq!(
+            r.answer_of(de, &answered, 200),
+            Some(b"signed answer".to_vec())
+        );
+        // Expired, it is forgotten like any id.
+        assert!(!r.silenced(de, &silent, 501));
+        // An id never remembered keeps nothing.
+        r.keep_silence(de, QueryId([3; 16]), 200);
+        assert!(!r.silenced(de, &QueryId([3; 16]), 200));
     }
 }

@@ -342,6 +342,10 @@ impl Node {
         let (outcome, review) = match answer::plan(&found, b, &self.inner.policy) {
             answer::Planned::Send(o) => (o, None),
             answer::Planned::Silent => {
+                // Made durable by the flush below: a retry is told the same.
+                self.inner
+                    .replay
+                    .keep_silence(b.requester.state, b.id, unix_now());
                 self.record(AuditKind::QueryRefused, entry("policy_silent"), true)
                     .map_err(|_| Refusal::AuditUnavailable)?;
                 return Ok(None);
@@ -554,6 +558,32 @@ impl Node {
         }
     }
 
+    /// A retry of a query this node holds no answer for: `not_answered`
+    /// again, audited like the first time, if its policy stayed silent on it
+    /// (so the requester shows the same reason as before, not a new one);
+    /// otherwise `replayed` (it is still being answered, or its answer was
+    /// not kept).
+    fn silent_again(&self, q: &Signed<TraceQuery>) -> Reply {
+        let b = q.body();
+        if !self
+            .inner
+            .replay
+            .silenced(b.requester.state, &b.id, unix_now())
+        {
+            return Reply::Refused(Refusal::Replayed);
+        }
+        let entry = NewEntry {
+            state: Some(b.requester.state),
+            query: Some(q.digest().to_hex()),
+            rule: Some("policy_silent".into()),
+            ..NewEntry::default()
+        };
+        match self.record(AuditKind::QueryRefused, entry, true) {
+            Ok(()) => Reply::Refused(Refusal::NotAnswered),
+            Err(_) => Reply::Refused(Refusal::AuditUnavailable),
+        }
+    }
+
     /// The answer given before to this requester's query, from the cache or
     /// (after a restart, or for a decided inbox item) from the inbox.
     fn answer_again(&self, peer: PeerId, q: &Signed<TraceQuery>) -> Reply {
@@ -577,7 +607,7 @@ impl Node {
                     .answer_of(b.requester.state, &b.id, unix_now())
             });
         let Some(bytes) = cached else {
-            return Reply::Refused(Refusal::Replayed);
+            return self.silent_again(q);
         };
         let word = crate::node::decode_stored::<TraceAnswer>(&bytes, self.inner.rules.limits)
             .map(|a| outcome_words(&a.outcome).0)
