@@ -401,6 +401,54 @@ fn a_node_killed_mid_trace_leaves_the_trace_partial() {
     assert!(fr["unreachable"].is_string(), "{fr:#}");
 }
 
+/// A holder handed a query by gossip that then says nothing is asked
+/// directly after 5 s: neither the requester's publish nor another
+/// holder's relay is certain to reach every subscriber, a direct ask is
+/// answered or fails visibly. A holder that answered is not asked again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_silent_after_the_gossip_is_asked_directly() {
+    use tracenet::protocol::codec::{Kind, peek_kind};
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("NG", vec![]),
+        NodeSpec::member(
+            "DE",
+            vec![record(
+                "DE-1",
+                "Walther",
+                "DE",
+                "BP0746",
+                &[("NG", 2009)],
+                EXPORTED,
+            )],
+        ),
+        NodeSpec::member("FR", vec![]),
+    ]);
+    // FR is played in process: subscribed to the prefix, it reads no gossip
+    // (as if the publish had missed it) and acknowledges what it is sent.
+    fed.node_mut("FR").kill();
+    let mut fr = Peer::connect(&fed.node("FR").dir, fed.node("NG")).await;
+    let topic = "tracenet/1/prefix/DE/CARLWALTHER";
+    fr.net
+        .set_topics([topic.parse().unwrap()].into())
+        .await
+        .unwrap();
+    fed.wait_subscribed("NG", topic, &["DE", "FR"]);
+    let sent = trace_walther(fed.node("NG"), "BP0746", &[]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    let frame = fr
+        .next_request(Duration::from_secs(30))
+        .await
+        .expect("the silent holder was never asked directly");
+    assert_eq!(peek_kind(&frame), Ok(Kind::Query));
+    let t = fed.node("NG").json(&["trace", "show", &id]);
+    assert_eq!(holder_status(&t, "DE"), "answered", "{t:#}");
+    let (_, m) = common::http_get(&fed.node("NG").dir, "/metrics", true);
+    assert!(
+        m.contains("tracenet_silent_holders_asked_total 1\n"),
+        "only FR, silent, is asked again: {m}"
+    );
+}
+
 /// Where an expected holder of a trace stands, from `trace show --json`.
 fn holder_status(t: &Value, state: &str) -> String {
     t["holders"]

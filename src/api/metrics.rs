@@ -92,6 +92,13 @@ pub async fn render(node: &Node) -> String {
     );
     line(
         &mut out,
+        "tracenet_silent_holders_asked_total",
+        "counter",
+        "Holders handed a trace's query by gossip, silent 5 s later, and asked directly (the gossip missed them).",
+        &[("", get(&c.silent_holders_asked))],
+    );
+    line(
+        &mut out,
         "tracenet_queries_received_total",
         "counter",
         "Trace queries received by gossip.",

@@ -87,6 +87,9 @@ pub struct Counters {
     pub answers_flushed: AtomicU64,
     pub answers_rejected: AtomicU64,
     pub traces_sent: AtomicU64,
+    /// Holders handed a trace's query by gossip and asked it directly,
+    /// having said nothing after `SILENT_HOLDER_ASKED_AFTER` (node::requester).
+    pub silent_holders_asked: AtomicU64,
     /// Blind traces (proto-docs/BLIND.md): elements this node evaluated for
     /// other States, elements refused for their budget, filter headers and
     /// chunks served; blind traces sent, and holders whose filter they hit.

@@ -29,6 +29,15 @@ const MAX_REFUSALS_PER_HOLDER: usize = 8;
 /// Retries after a refusal that came back refused again for load, unsigned.
 const RETRIES_AFTER_REFUSAL: u32 = 6;
 
+/// How long a holder handed a trace's query by gossip may say nothing (no
+/// acknowledgement, answer or refusal) before it is asked directly; at most
+/// half the time left to the deadline. A holder answers in milliseconds;
+/// one still silent after this missed the gossip (the requester's publish
+/// skipped it: a full send queue, a score below the publish threshold, a
+/// link lost as it was sent, and no other holder's relay reached it), or
+/// its policy keeps it silent (asked directly, it says so: `not_answered`).
+const SILENT_HOLDER_ASKED_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why a directed query got no answer filed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum AskError {
@@ -288,9 +297,83 @@ impl Node {
                 }
             }
         }
+        if stored
+            .asked
+            .iter()
+            .any(|a| a.expected_by.contains(&ExpectedBy::Subscribed))
+        {
+            self.ask_silent_holders_later(stored.id.clone(), stored.deadline);
+        }
         bump(&self.inner.counters.traces_sent);
         self.notify();
         Ok(stored)
+    }
+
+    /// After [`SILENT_HOLDER_ASKED_AFTER`], asks directly each holder trace
+    /// `id` handed its query by gossip that has said nothing yet and is not
+    /// known unreachable (those are asked when they reconnect). A holder
+    /// that got the gossip after all replies with its answer again, or
+    /// `replayed` while it is still answering: that reply is left unfiled,
+    /// as its answer comes by itself. One whose policy stayed silent
+    /// replies `not_answered`, filed as its word (declined).
+    fn ask_silent_holders_later(&self, id: String, deadline: u64) {
+        let node = self.clone();
+        let stopping = self.inner.stopping.clone();
+        let half_left = std::time::Duration::from_millis(
+            deadline.saturating_sub(unix_now()).saturating_mul(500),
+        );
+        let wait = SILENT_HOLDER_ASKED_AFTER.min(half_left);
+        self.spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stopping.cancelled() => return,
+            }
+            let n = node.clone();
+            let i = id.clone();
+            let silent: Vec<PeerId> = tokio::task::spawn_blocking(move || {
+                let pending = n.inner.pending.lock().is_ok_and(|p| p.contains(&i));
+                let Ok(t) = n.trace_head(&i) else {
+                    return Vec::new();
+                };
+                if !pending || t.deadline <= unix_now() {
+                    return Vec::new();
+                }
+                t.asked
+                    .iter()
+                    .filter(|a| {
+                        a.expected_by.contains(&ExpectedBy::Subscribed)
+                            && a.unreachable.is_none()
+                            && a.declined.is_none()
+                            && !t.first_ack.contains_key(&a.peer)
+                            && !t.final_at.contains_key(&a.peer)
+                            && !t.filed.iter().any(|f| f.peer == a.peer)
+                    })
+                    .filter_map(|a| a.peer.parse().ok())
+                    .collect()
+            })
+            .await
+            .unwrap_or_default();
+            for peer in silent {
+                bump(&node.inner.counters.silent_holders_asked);
+                tracing::info!(%peer, trace = %id, "holder silent since the gossip; asking it directly");
+                let (n, id) = (node.clone(), id.clone());
+                node.spawn(async move {
+                    match n.ask_directly(peer, &id).await {
+                        Ok(()) | Err(AskError::Stopping) => {}
+                        Err(AskError::Refused(Refusal::Replayed)) => {}
+                        Err(AskError::Unreachable(why)) => n.mark_unreachable(peer, why).await,
+                        Err(e) => {
+                            tracing::info!(%peer, trace = %id, why = %e, "silent holder not answered");
+                            let declined = match e {
+                                AskError::Refused(code) => Some(code.code().to_string()),
+                                _ => None,
+                            };
+                            n.mark_replied(peer, &id, declined).await;
+                        }
+                    }
+                });
+            }
+        });
     }
 
     /// Whether the roster lists more members than this node keeps links to
