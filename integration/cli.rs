@@ -776,6 +776,64 @@ fn roster_new_states_the_gossip_validation_and_the_next_version_keeps_it() {
     );
 }
 
+/// A first roster decides the links every member keeps (48, as
+/// `node.peer_connections` defaults); the next keeps what the one before
+/// stated (nothing included); the flag chooses, bounded 4 to 512.
+#[test]
+fn roster_new_states_the_links_kept_and_the_next_version_keeps_them() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let new_args = |out: &str, extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "roster",
+            "new",
+            "--out",
+            &path(out),
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today+30",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let new = |out: &str, extra: &[&str]| {
+        let args = new_args(out, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::json(dir, &args)
+    };
+    let first = new("v1.json", &[]);
+    assert_eq!(first["peer_connections"], 48, "{first}");
+    let next = new("v2.json", &["--from", &path("v1.json")]);
+    assert_eq!(next["peer_connections"], 48, "{next}");
+    let later = new("v7.json", &["--version", "7"]);
+    assert!(later.get("peer_connections").is_none(), "{later}");
+    let kept = new("v8.json", &["--from", &path("v7.json")]);
+    assert!(kept.get("peer_connections").is_none(), "{kept}");
+    let chosen = new(
+        "c.json",
+        &["--from", &path("v7.json"), "--peer-connections", "12"],
+    );
+    assert_eq!(chosen["peer_connections"], 12, "{chosen}");
+    let text = common::ok(dir, &["roster", "show", &path("c.json")]);
+    assert!(text.contains("links kept 12 (every member)"), "{text}");
+    for bad in ["3", "513", "many"] {
+        let args = new_args("bad.json", &["--peer-connections", bad]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = common::run(dir, &args);
+        assert!(!o.status.success());
+        assert!(
+            common::stderr(&o).contains("4 to 512"),
+            "{bad}: {}",
+            common::stderr(&o)
+        );
+    }
+}
+
 /// A file that is not the kind the command takes is named in the error, with
 /// the command that takes it when it is another tracenet file: a maker table
 /// given as a roster, a roster given as a maker table, the TOML table not yet

@@ -449,6 +449,44 @@ async fn a_holder_silent_after_the_gossip_is_asked_directly() {
     );
 }
 
+/// Where the roster decides the links every member keeps and they make a
+/// full mesh, a holder that read a query from its requester itself answers
+/// it and does not relay it (every holder had the requester's own copy);
+/// where the roster leaves the links to each node, every holder relays, as
+/// another node's links may be bounded where its own are not.
+#[test]
+fn holders_relay_the_requesters_copy_unless_the_roster_makes_a_full_mesh() {
+    for (links, not_relayed) in [(Some(48), 1), (None, 0)] {
+        let walther = |id: &str, serial: &str| record(id, "Walther", "DE", serial, &[], EXPORTED);
+        let specs = vec![
+            NodeSpec::member("NG", vec![]),
+            NodeSpec::member("DE", vec![walther("DE-1", "BP0746")]),
+            NodeSpec::member("FR", vec![walther("FR-1", "ZZ0001")]),
+        ];
+        let fed = match links {
+            Some(n) => Federation::start_stating_links(specs, n),
+            None => Federation::start(specs),
+        };
+        fed.wait_subscribed("NG", "tracenet/1/prefix/DE/CARLWALTHER", &["DE", "FR"]);
+        let sent = trace_walther(fed.node("NG"), "BP0746", &[]);
+        let id = sent["id"].as_str().unwrap().to_string();
+        wait_for("DE and FR to answer", Duration::from_secs(30), || {
+            let t = fed.node("NG").json(&["trace", "show", &id]);
+            (holder_status(&t, "DE") == "answered" && holder_status(&t, "FR") == "answered")
+                .then_some(())
+        });
+        for state in ["DE", "FR"] {
+            let (_, m) = common::http_get(&fed.node(state).dir, "/metrics", true);
+            assert!(
+                m.contains(&format!(
+                    "tracenet_queries_not_relayed_total {not_relayed}\n"
+                )),
+                "{state}, roster links {links:?}: {m}"
+            );
+        }
+    }
+}
+
 /// Where an expected holder of a trace stands, from `trace show --json`.
 fn holder_status(t: &Value, state: &str) -> String {
     t["holders"]

@@ -262,6 +262,7 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
         valid_until: Date::from_days(today.to_days() + 365).unwrap_or(today),
         members,
         gossip_validation: None,
+        peer_connections: None,
     };
     let mut file = RosterFile::new(&body)?;
     file.sign(anchor.signing_key())?;

@@ -89,6 +89,8 @@ pub struct Federation {
     pub nodes: Vec<FedNode>,
     pub anchor: NodeKey,
     pub _root: tempfile::TempDir,
+    /// The links the roster decides for every member, if it does.
+    pub roster_links: Option<u32>,
     /// Federations run one at a time: each is a handful of processes on a
     /// 2-core machine, and tests in one binary would otherwise start them together.
     _turn: std::sync::MutexGuard<'static, ()>,
@@ -192,7 +194,13 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
     }
 }
 
-fn write_roster(nodes: &[FedNode], specs: &[NodeSpec], anchor: &NodeKey, version: u64) -> Vec<u8> {
+fn write_roster(
+    nodes: &[FedNode],
+    specs: &[NodeSpec],
+    anchor: &NodeKey,
+    version: u64,
+    links: Option<u32>,
+) -> Vec<u8> {
     let today = Date::today();
     let members = nodes
         .iter()
@@ -218,6 +226,7 @@ fn write_roster(nodes: &[FedNode], specs: &[NodeSpec], anchor: &NodeKey, version
         valid_until: Date::from_days(today.to_days() + 30).unwrap(),
         members,
         gossip_validation: None,
+        peer_connections: links,
     };
     let mut file = RosterFile::new(&body).unwrap();
     file.sign(anchor.signing_key()).unwrap();
@@ -233,6 +242,20 @@ impl Federation {
 
     /// As `start`, with `prepare` run on each node's directory before it starts.
     pub fn start_with(specs: Vec<NodeSpec>, prepare: impl Fn(&FedNode)) -> Federation {
+        Self::start_inner(specs, prepare, None)
+    }
+
+    /// As `start`, with a roster that decides the links every member keeps
+    /// (`peer_connections`), as a first `tracenet roster new` does (48).
+    pub fn start_stating_links(specs: Vec<NodeSpec>, links: u32) -> Federation {
+        Self::start_inner(specs, |_| {}, Some(links))
+    }
+
+    fn start_inner(
+        specs: Vec<NodeSpec>,
+        prepare: impl Fn(&FedNode),
+        links: Option<u32>,
+    ) -> Federation {
         // A test that failed while holding the turn poisons it; the next may go.
         let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
         let root = tempfile::tempdir().unwrap();
@@ -251,7 +274,7 @@ impl Federation {
                 child: None,
             });
         }
-        let roster = write_roster(&nodes, &specs, &anchor, 1);
+        let roster = write_roster(&nodes, &specs, &anchor, 1, links);
         for (n, s) in nodes.iter().zip(&specs) {
             let role = if s.bootstrap { "bootstrap" } else { "member" };
             let mut cfg = std::fs::OpenOptions::new()
@@ -283,6 +306,7 @@ impl Federation {
             _root: root,
             nodes,
             anchor,
+            roster_links: links,
             _turn: turn,
         };
         for i in 0..fed.nodes.len() {
@@ -421,7 +445,13 @@ impl Federation {
                 oprf_key_listed: true,
             })
             .collect();
-        write_roster(&self.nodes, &specs, &self.anchor, version)
+        write_roster(
+            &self.nodes,
+            &specs,
+            &self.anchor,
+            version,
+            self.roster_links,
+        )
     }
 }
 
@@ -584,6 +614,7 @@ impl Peer {
         net.set_members(
             std::collections::HashMap::from([(target_id, vec![addr])]),
             Default::default(),
+            None,
         )
         .await
         .unwrap();

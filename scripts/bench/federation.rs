@@ -5,7 +5,9 @@
 //!
 //! Run with `scripts/bench-federation.sh` (release). Size from
 //! TRACENET_BENCH_STATES (default 10), TRACENET_BENCH_RECORDS (per State, default
-//! 100,000) and TRACENET_BENCH_TRACES (default 200).
+//! 100,000) and TRACENET_BENCH_TRACES (default 200); the roster decides the
+//! links every member keeps as a first roster does (48) unless
+//! TRACENET_BENCH_LINKS=node.
 
 mod baseline;
 #[path = "../../integration/common/mod.rs"]
@@ -145,6 +147,24 @@ fn main() {
             "strict (TRACENET_BENCH_GOSSIP=strict)"
         }
     );
+    // The links every member keeps, as a first roster decides them (48:
+    // a full mesh here, where holders do not relay a query read from its
+    // requester itself); TRACENET_BENCH_LINKS=node for a roster that leaves
+    // them to each node (every holder relays), or a number.
+    let links = match std::env::var("TRACENET_BENCH_LINKS").as_deref() {
+        Ok("node") => None,
+        Ok(n) => Some(
+            n.parse::<u32>()
+                .expect("TRACENET_BENCH_LINKS: node or a number"),
+        ),
+        Err(_) => Some(tracenet::net::DEFAULT_PEER_CONNECTIONS as u32),
+    };
+    match links {
+        Some(n) => println!("links kept: {n}, decided by the roster (as a first roster states)"),
+        None => {
+            println!("links kept: each node's own (TRACENET_BENCH_LINKS=node): every holder relays")
+        }
+    }
     println!(
         "load average at start: {}",
         std::fs::read_to_string("/proc/loadavg")
@@ -206,7 +226,10 @@ fn main() {
         });
     }
     let t0 = Instant::now();
-    let fed = Federation::start(specs);
+    let fed = match links {
+        Some(n) => Federation::start_stating_links(specs, n),
+        None => Federation::start(specs),
+    };
     println!(
         "federation benchmark: {} States x {} records + 1 bootstrap, started in {:.1} s",
         n_states,

@@ -200,7 +200,7 @@ impl Flooder {
             .parse()
             .unwrap();
         let members = HashMap::from([(target_id, vec![addr])]);
-        net.set_members(members.clone(), Default::default())
+        net.set_members(members.clone(), Default::default(), None)
             .await
             .unwrap();
         let f = Flooder {
@@ -227,7 +227,7 @@ impl Flooder {
     async fn redial(&self) {
         let _ = self
             .net
-            .set_members(self.members.clone(), Default::default())
+            .set_members(self.members.clone(), Default::default(), None)
             .await;
     }
 }

@@ -32,6 +32,12 @@ use tracenet::identity::NodeKey;
 use tracenet::model::{CountryCode, Date};
 use tracenet::roster::{GossipValidation, Member, Role, RosterBody, RosterFile};
 
+/// The allocator of the `tracenet` binary (src/main.rs): the host processes
+/// run tracenet's nodes, so their figures are those of the program a tracing
+/// unit runs. The plain-libp2p baseline of the same run shares it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Set in a host process: the file listing the data directories it runs.
 const HOST_ENV: &str = "TRACENET_BENCH_HOST";
 
@@ -196,6 +202,7 @@ fn prepare(n: usize, traces: usize) -> Prepared {
         valid_until: Date::from_days(today.to_days() + 30).unwrap(),
         members,
         gossip_validation: Some(gossip_validation()),
+        peer_connections: None,
     };
     let mut file = RosterFile::new(&body).unwrap();
     file.sign(anchor.signing_key()).unwrap();

@@ -116,6 +116,13 @@ pub async fn render(node: &Node) -> String {
     );
     line(
         &mut out,
+        "tracenet_queries_not_relayed_total",
+        "counter",
+        "Trace queries read by gossip from their requester itself, where the roster makes the federation a full mesh: answered, not passed on (the requester reached every linked holder itself).",
+        &[("", get(&c.queries_not_relayed))],
+    );
+    line(
+        &mut out,
         "tracenet_queries_refused_total",
         "counter",
         "Trace queries not answered, by reason.",

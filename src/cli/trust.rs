@@ -57,6 +57,15 @@ pub enum RosterCommand {
         /// builds that read roster settings install; none otherwise.
         #[arg(long, value_name = "MODE", value_parser = parse_gossip_validation)]
         gossip_validation: Option<GossipValidation>,
+        /// How many links every member keeps, decided for the whole
+        /// federation (4 to 512; proto-docs/NETWORK.md, "Links kept"): a
+        /// federation of at most N+1 members is a full mesh, where holders
+        /// do not relay a query read from its requester itself. Default:
+        /// the previous roster's with --from; 48 (tracenet's
+        /// `node.peer_connections` default) for a first roster (version 1);
+        /// none otherwise (each node's own `node.peer_connections`).
+        #[arg(long, value_name = "N", value_parser = parse_peer_connections)]
+        peer_connections: Option<u32>,
     },
     /// Add a member or bootstrap peer (clears the signatures).
     Add {
@@ -191,6 +200,15 @@ pub struct TrustArgs {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+fn parse_peer_connections(s: &str) -> Result<u32, String> {
+    let n: u32 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number of links (4 to 512)"))?;
+    crate::roster::check_peer_connections(n)
+        .map_err(|_| format!("{n} links: expected 4 to 512"))?;
+    Ok(n)
 }
 
 fn parse_gossip_validation(s: &str) -> Result<GossipValidation, String> {
@@ -392,6 +410,10 @@ struct RosterSummary<'a> {
     /// (absent in JSON otherwise: each node's own setting applies).
     #[serde(skip_serializing_if = "Option::is_none")]
     gossip_validation: Option<GossipValidation>,
+    /// The links every member keeps, when the roster states them (absent
+    /// in JSON otherwise: each node's own `node.peer_connections` applies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer_connections: Option<u32>,
     /// The public keys (base64) of the anchors that signed it.
     signed_by: Vec<String>,
     verified: bool,
@@ -409,6 +431,10 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
     match s.gossip_validation {
         Some(g) => t.push_str(&format!("  gossip validation {g} (every member)\n")),
         None => t.push_str("  gossip validation not stated (each node's node.gossip_validation)\n"),
+    }
+    match s.peer_connections {
+        Some(n) => t.push_str(&format!("  links kept {n} (every member)\n")),
+        None => t.push_str("  links kept not stated (each node's node.peer_connections)\n"),
     }
     for m in s.members {
         t.push_str(&format!(
@@ -460,6 +486,7 @@ fn show(
         valid_until: body.valid_until,
         members: &body.members,
         gossip_validation: body.gossip_validation,
+        peer_connections: body.peer_connections,
         signed_by: file
             .signatures
             .iter()
@@ -490,22 +517,31 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             from,
             version,
             gossip_validation,
+            peer_connections,
         } => {
             // The next version keeps the members and the federation's
             // settings of the one before. A first roster is made by this
             // build for members running it: one signature check per gossip
             // message (proto-docs/NETWORK.md, "gossipsub validation").
-            let (members, next, previous) = match &from {
+            let (members, next, previous, previous_links) = match &from {
                 Some(prev) => {
                     let b = RosterFile::read(prev)?.decode_unverified()?;
-                    (b.members, b.version.saturating_add(1), b.gossip_validation)
+                    (
+                        b.members,
+                        b.version.saturating_add(1),
+                        b.gossip_validation,
+                        b.peer_connections,
+                    )
                 }
                 // A roster made afresh for a federation already running
                 // (--version above 1) may reach members on earlier builds.
-                None if version.is_none_or(|v| v == 1) => {
-                    (Vec::new(), 1, Some(GossipValidation::Payload))
-                }
-                None => (Vec::new(), 1, None),
+                None if version.is_none_or(|v| v == 1) => (
+                    Vec::new(),
+                    1,
+                    Some(GossipValidation::Payload),
+                    Some(crate::net::DEFAULT_PEER_CONNECTIONS as u32),
+                ),
+                None => (Vec::new(), 1, None, None),
             };
             let gossip_validation = gossip_validation.or(previous);
             let body = RosterBody {
@@ -514,6 +550,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 valid_until,
                 members,
                 gossip_validation,
+                peer_connections: peer_connections.or(previous_links),
             };
             if out.exists() {
                 bail!("{} already exists; choose another --out", out.display());
@@ -1010,6 +1047,7 @@ mod tests {
                 m("GH", "Ghana", ghana.public_key()),
             ],
             gossip_validation: None,
+            peer_connections: None,
         };
         let mut roster = RosterFile::new(&body).unwrap();
         roster.sign(&anchor).unwrap();

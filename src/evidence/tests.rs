@@ -41,6 +41,7 @@ fn roster_of(version: u64, without_gh: bool) -> RosterFile {
         valid_until: Date::parse("2026-12-31").unwrap(),
         members,
         gossip_validation: None,
+        peer_connections: None,
     };
     let mut f = RosterFile::new(&body).unwrap();
     f.sign(&anchor()).unwrap();

@@ -37,9 +37,10 @@ use libp2p::PeerId;
 /// without a request before it is pruned.
 pub const LINK_IDLE: Duration = Duration::from_secs(60);
 
-/// The smallest `node.peer_connections` a node accepts: below it a ring of
-/// one successor and no chord would split when two members are offline.
-pub const MIN_KEEP: usize = 4;
+/// The smallest `node.peer_connections` a node accepts, and the smallest a
+/// roster may state: below it a ring of one successor and no chord would
+/// split when two members are offline.
+pub const MIN_KEEP: usize = crate::roster::MIN_PEER_CONNECTIONS;
 
 /// The links a node keeps, worked out from the roster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

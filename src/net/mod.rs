@@ -235,6 +235,7 @@ enum Command {
     SetMembers {
         members: HashMap<PeerId, Vec<Multiaddr>>,
         bootstrap: HashSet<PeerId>,
+        keep: Option<usize>,
     },
     Disconnect(PeerId),
     Status(oneshot::Sender<NetStatus>),
@@ -320,13 +321,21 @@ impl NetHandle {
 
     /// Replaces the set of peers allowed to hold a connection (the roster), with
     /// their known addresses, and which of them are bootstrap peers. Peers no
-    /// longer in it are disconnected at once.
+    /// longer in it are disconnected at once. `keep`: the links every member
+    /// keeps, where the roster decides it for the federation (else
+    /// `node.peer_connections`, [`NetConfig::peer_connections`]).
     pub async fn set_members(
         &self,
         members: HashMap<PeerId, Vec<Multiaddr>>,
         bootstrap: HashSet<PeerId>,
+        keep: Option<usize>,
     ) -> Result<(), NetError> {
-        self.send(Command::SetMembers { members, bootstrap }).await
+        self.send(Command::SetMembers {
+            members,
+            bootstrap,
+            keep,
+        })
+        .await
     }
 
     pub async fn disconnect(&self, peer: PeerId) -> Result<(), NetError> {
@@ -414,6 +423,7 @@ pub fn spawn(
         unbound_logged: HashSet::new(),
         seen_control: HashMap::new(),
         roster_members: None,
+        roster_keep: None,
         switch: None,
         cfg,
         commands,
@@ -467,6 +477,9 @@ struct EventLoop {
     /// The roster's members as last given ([`Command::SetMembers`]), for a
     /// rebuilt swarm.
     roster_members: Option<RosterMembers>,
+    /// The links kept as the roster decides them for every member, if it
+    /// does ([`Command::SetMembers`]); else `cfg.peer_connections`.
+    roster_keep: Option<usize>,
     /// A gossip validation switch decided, and from when it may be made.
     switch: Option<(GossipValidation, std::time::Instant)>,
     cfg: NetConfig,
@@ -650,7 +663,12 @@ impl EventLoop {
                     .report_message_validation_result(&id.id, &id.source, acceptance);
             }
             Command::SetTopics(topics) => self.set_topics(topics),
-            Command::SetMembers { members, bootstrap } => {
+            Command::SetMembers {
+                members,
+                bootstrap,
+                keep,
+            } => {
+                self.roster_keep = keep;
                 self.roster_members = Some((members.clone(), bootstrap.clone()));
                 self.set_members(members, bootstrap)
             }
@@ -738,12 +756,17 @@ impl EventLoop {
         }
         self.last_request.retain(|p, _| members.contains_key(p));
         let ids: Vec<PeerId> = members.keys().copied().collect();
-        self.links = links::plan(&me, &ids, &bootstrap, self.cfg.peer_connections);
+        let keep = self
+            .roster_keep
+            .unwrap_or(self.cfg.peer_connections)
+            .max(links::MIN_KEEP);
+        self.links = links::plan(&me, &ids, &bootstrap, keep);
         if self.links.bounded {
             tracing::info!(
                 members = ids.len(),
                 kept = self.links.len(),
-                peer_connections = self.cfg.peer_connections,
+                peer_connections = keep,
+                by_roster = self.roster_keep.is_some(),
                 "the roster lists more members than node.peer_connections: links kept to some, the others dialled when a trace asks them"
             );
         }

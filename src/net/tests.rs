@@ -49,10 +49,12 @@ async fn a_member_whose_gossip_is_rejected_shows_as_graylisted() {
         (b.local_peer_id(), vec![b_addr]),
     ]
     .into();
-    a.set_members(members.clone(), Default::default())
+    a.set_members(members.clone(), Default::default(), None)
         .await
         .unwrap();
-    b.set_members(members, Default::default()).await.unwrap();
+    b.set_members(members, Default::default(), None)
+        .await
+        .unwrap();
     let topic = Topic::Roster;
     a.set_topics([topic.clone()].into()).await.unwrap();
     b.set_topics([topic.clone()].into()).await.unwrap();
@@ -120,10 +122,12 @@ async fn a_link_the_other_end_opened_is_left_to_it_to_close() {
             break m;
         }
     };
-    b.set_members(members.clone(), Default::default())
+    b.set_members(members.clone(), Default::default(), None)
         .await
         .unwrap();
-    a.set_members(members, Default::default()).await.unwrap();
+    a.set_members(members, Default::default(), None)
+        .await
+        .unwrap();
     tokio::time::timeout(WAIT, async {
         loop {
             if let Some(NetEvent::PeerUp(p)) = a_events.recv().await
@@ -221,7 +225,7 @@ async fn a_gossip_validation_switch_keeps_the_ports_and_gossip_flows_after_it() 
     ]
     .into();
     for h in [&a, &b] {
-        h.set_members(members.clone(), Default::default())
+        h.set_members(members.clone(), Default::default(), None)
             .await
             .unwrap();
         h.set_topics([Topic::Roster].into()).await.unwrap();

@@ -58,6 +58,9 @@ pub struct Members {
     /// The gossip validation the roster decides for every member, if it
     /// states one ([`crate::roster::RosterBody::gossip_validation`]).
     pub gossip_validation: Option<crate::net::GossipValidation>,
+    /// The links every member keeps, if the roster decides it for the
+    /// federation ([`crate::roster::RosterBody::peer_connections`]).
+    pub peer_connections: Option<u32>,
     /// A declared prefix as the maker table in force reads it, where that
     /// differs from the roster's (a maker the table moved to another key),
     /// with the members declaring it ([`Members::rederive`]).
@@ -121,6 +124,11 @@ impl Members {
             .iter()
             .map(|(p, m)| (*p, m.addrs.clone()))
             .collect()
+    }
+
+    /// The links every member keeps as the roster decides them, if it does.
+    pub fn links_kept(&self) -> Option<usize> {
+        self.peer_connections.map(|n| n as usize)
     }
 
     /// The members the roster names as bootstrap peers.

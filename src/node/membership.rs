@@ -132,11 +132,11 @@ impl Node {
         let Some(version) = installed else {
             return Ok(false);
         };
-        let (list, bootstrap) = {
+        let (list, bootstrap, keep) = {
             let m = self.read_members();
-            (m.dial_list(), m.bootstrap_peers())
+            (m.dial_list(), m.bootstrap_peers(), m.links_kept())
         };
-        self.inner.net.set_members(list, bootstrap).await?;
+        self.inner.net.set_members(list, bootstrap, keep).await?;
         self.warn_of_unlinked_gaps();
         // After the verdict on a gossiped roster, the network side passes it
         // on; it switches only seconds later (net::SWITCH_GRACE).
@@ -415,6 +415,7 @@ pub(super) fn members_of(roster: &Roster) -> Members {
         version: roster.version(),
         valid_until: roster.valid_until_unix(),
         gossip_validation: roster.body().gossip_validation,
+        peer_connections: roster.body().peer_connections,
         ..Members::default()
     };
     for member in roster.members() {

@@ -69,6 +69,10 @@ pub struct Counters {
     /// checked), or checked first (another copy was still being checked).
     pub query_copies_unchecked: AtomicU64,
     pub query_copies_checked: AtomicU64,
+    /// Fresh queries read from their requester itself where the roster
+    /// makes the federation a full mesh: delivered, not relayed
+    /// (`Node::relay_verdict`).
+    pub queries_not_relayed: AtomicU64,
     pub answers_sent: AtomicU64,
     pub answers_sent_hit: AtomicU64,
     pub answers_sent_no_hit: AtomicU64,

@@ -605,11 +605,11 @@ impl Node {
     }
 
     async fn apply_members(&self) -> Result<(), NodeError> {
-        let (list, bootstrap) = {
+        let (list, bootstrap, keep) = {
             let m = self.read_members();
-            (m.dial_list(), m.bootstrap_peers())
+            (m.dial_list(), m.bootstrap_peers(), m.links_kept())
         };
-        self.inner.net.set_members(list, bootstrap).await?;
+        self.inner.net.set_members(list, bootstrap, keep).await?;
         self.warn_of_unlinked_gaps();
         Ok(())
     }

@@ -377,17 +377,33 @@ impl Node {
     }
 
     /// Whether the roster lists more members than this node keeps links to
-    /// (`node.peer_connections`, net::links): then a member not connected is
-    /// not offline, only not linked, and a request dials it.
+    /// (the roster's `peer_connections`, else `node.peer_connections`;
+    /// net::links): then a member not connected is not offline, only not
+    /// linked, and a request dials it.
     pub(super) fn links_bounded(&self) -> bool {
         let me = self.peer_id();
-        let others = self
-            .read_members()
-            .by_peer
-            .keys()
-            .filter(|p| **p != me)
-            .count();
-        crate::net::links::bounded(others, self.inner.settings.peer_connections as usize)
+        let members = self.read_members();
+        let others = members.by_peer.keys().filter(|p| **p != me).count();
+        let keep = members
+            .links_kept()
+            .unwrap_or(self.inner.settings.peer_connections as usize);
+        crate::net::links::bounded(others, keep)
+    }
+
+    /// Whether every member keeps a link to every other, as the roster
+    /// decides for the whole federation (its `peer_connections`): then
+    /// every member plans the same full mesh from the same roster. `false`
+    /// where the roster leaves the links to each node's own
+    /// `node.peer_connections`, since another node's plan may then be
+    /// bounded where this one's is not (node::responder, `relay_verdict`).
+    pub(super) fn federation_full_mesh(&self) -> bool {
+        let me = self.peer_id();
+        let members = self.read_members();
+        let Some(keep) = members.links_kept() else {
+            return false;
+        };
+        let others = members.by_peer.keys().filter(|p| **p != me).count();
+        !crate::net::links::bounded(others, keep)
     }
 
     /// What this node's registry holds under a query's marking, projected as

@@ -74,7 +74,7 @@ impl Node {
             // that forwarding never waits for the answer.
             let answered = tokio::task::spawn_blocking(move || {
                 let (verdict, query, declined) = match n.admit_gossip(&data, source) {
-                    Some(Admission::Fresh(q)) => (Verdict::Accept, Some(q), None),
+                    Some(Admission::Fresh(q)) => (n.relay_verdict(&q, source), Some(q), None),
                     // The same query on a second topic: not forwarded twice.
                     Some(Admission::Seen(_)) | None => (Verdict::Ignore, None, None),
                     Some(Admission::Refused(r)) if r.is_hostile() => (Verdict::Reject, None, None),
@@ -94,6 +94,33 @@ impl Node {
                 node.send_answer(peer, bytes).await;
             }
         });
+    }
+
+    /// Whether a fresh query read by gossip is passed on. Where the roster
+    /// decides the links every member keeps and they make a full mesh
+    /// ([`Node::federation_full_mesh`]), the requester keeps a link to every
+    /// member and publishes to every one subscribed (gossipsub's flood
+    /// publishing), so a copy read from the requester itself has already
+    /// reached every holder a relay could: it is delivered here and not
+    /// relayed (gossipsub's `Ignore`, which touches no peer's score; the
+    /// topics score no delivery rates, net::behaviour). Each relay was a
+    /// duplicate every other holder decoded and dropped. A holder whose link
+    /// to the requester was down is handed the trace when it comes back
+    /// (its subscription is seen: NETWORK.md, "Store-and-forward at the
+    /// requester"), and one the publish missed all the same is asked
+    /// directly once silent 5 s. Relayed as before where the roster leaves
+    /// the links to each node (a node's own `node.peer_connections` does
+    /// not tell it the requester's), where they are bounded, or when the
+    /// copy came through another member.
+    fn relay_verdict(&self, q: &Signed<TraceQuery>, source: PeerId) -> Verdict {
+        let from_requester = crate::identity::peer_id_of_signer(&q.body().requester.key)
+            .is_some_and(|p| p == source);
+        if from_requester && self.federation_full_mesh() {
+            bump(&self.inner.counters.queries_not_relayed);
+            Verdict::Ignore
+        } else {
+            Verdict::Accept
+        }
     }
 
     /// [`Node::admit`] for a gossiped frame, first asking whether these very

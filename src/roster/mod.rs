@@ -168,6 +168,18 @@ pub struct RosterBody {
     /// (see [`RosterBody::encode`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gossip_validation: Option<GossipValidation>,
+    /// How many links every member keeps (proto-docs/NETWORK.md, "Links
+    /// kept"), decided for the whole federation (`tracenet roster new
+    /// --peer-connections N`), from [`MIN_PEER_CONNECTIONS`] to
+    /// [`MAX_MEMBERS`]. Stated, every member plans the same links from the
+    /// same roster, and while that plan is a full mesh a holder that read a
+    /// query from its requester itself does not relay it (the requester's
+    /// publish reached every member a relay could). `None` (absent in
+    /// JSON): each node uses its own `node.peer_connections`, and every
+    /// holder relays. On the wire a trailing setting (see
+    /// [`RosterBody::encode`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_connections: Option<u32>,
 }
 
 /// How a node checks the gossipsub envelope around each gossip message it
@@ -286,6 +298,25 @@ fn member_err(m: &Member, problem: impl Into<String>) -> RosterError {
     }
 }
 
+/// The fewest links a member keeps (also the network's floor for
+/// `node.peer_connections`): below it a ring of one successor and no chord
+/// would split when two members are offline (proto-docs/NETWORK.md, "Links
+/// kept").
+pub const MIN_PEER_CONNECTIONS: usize = 4;
+
+/// The links every member keeps, as a roster may state them: at least
+/// [`MIN_PEER_CONNECTIONS`], at most [`MAX_MEMBERS`] (a full mesh of the
+/// largest roster).
+pub fn check_peer_connections(n: u32) -> Result<(), String> {
+    let min = MIN_PEER_CONNECTIONS;
+    if (n as usize) < min || n as usize > MAX_MEMBERS {
+        return Err(format!(
+            "peer_connections {n} is outside {min} to {MAX_MEMBERS}; ask the regional organisation to issue the roster again"
+        ));
+    }
+    Ok(())
+}
+
 fn check_name(m: &Member) -> Result<(), RosterError> {
     let n = m.name.chars().count();
     let ok = |c: char| c.is_alphabetic() || " -'.,()".contains(c);
@@ -375,6 +406,9 @@ impl RosterBody {
                 "more than {MAX_MEMBERS} members"
             )));
         }
+        if let Some(n) = self.peer_connections {
+            check_peer_connections(n).map_err(RosterError::Invalid)?;
+        }
         let (mut keys, mut states) = (HashSet::new(), HashSet::new());
         for m in &self.members {
             check_member(m)?;
@@ -391,14 +425,14 @@ impl RosterBody {
     /// The exact bytes anchors sign (PROTOCOL.md, "Roster"): version,
     /// dates and members as before blind traces, then the members' OPRF keys
     /// as a trailing list, written only when some member has one, then the
-    /// federation's settings (gossip validation), written only when the
+    /// federation's settings (gossip validation, links kept), written only when the
     /// roster states one (and then after the OPRF keys' list, empty or not).
     /// A roster with neither keeps the bytes older builds sign and read; one
     /// with them is refused by those builds as trailing bytes, so anchors
     /// add them once every member runs a build that reads them.
     pub fn encode(&self) -> Result<Vec<u8>, RosterError> {
         self.check()?;
-        let bytes = if self.gossip_validation.is_some() {
+        let bytes = if self.gossip_validation.is_some() || self.peer_connections.is_some() {
             codec::encode_body(Kind::Roster, &wire::BodyWithSettings::from(self))?
         } else {
             codec::encode_body(Kind::Roster, &wire::Body::from(self))?
@@ -438,12 +472,13 @@ impl RosterBody {
                             .map(wire::Body::from)
                             .map_err(|_| e)
                         })
-                        .map(|b| (b, None))
+                        .map(|b| (b, wire::Settings::default()))
                         .map_err(|older| wire::pick_error(newest, older))
                 })?;
-        let (body, gossip_validation) = body;
+        let (body, settings) = body;
         let mut body = body.into_roster_body()?;
-        body.gossip_validation = gossip_validation;
+        body.gossip_validation = settings.gossip_validation;
+        body.peer_connections = settings.peer_connections;
         body.check()?;
         Ok(body)
     }

@@ -31,6 +31,7 @@ fn body(version: u64) -> RosterBody {
             member("DE", "Germany", vectors::responder_key().public_key()),
         ],
         gossip_validation: None,
+        peer_connections: None,
     }
 }
 
@@ -571,6 +572,67 @@ fn settings_the_encoder_never_writes_are_refused_naming_them() {
     let mut cut = with(&[(0, &[1])]);
     cut.pop();
     assert!(RosterBody::decode(&cut).is_err());
+}
+
+#[test]
+fn the_links_setting_is_signed_read_back_and_bounded() {
+    let before = base64::engine::general_purpose::STANDARD
+        .decode(BODY_BEFORE_OPRF_KEYS)
+        .unwrap();
+    let with = |settings: &[(u8, &[u8])]| {
+        let mut v = before.clone();
+        v.push(0);
+        v.push(settings.len() as u8);
+        for (kind, value) in settings {
+            v.push(*kind);
+            v.push(value.len() as u8);
+            v.extend_from_slice(value);
+        }
+        v
+    };
+    let n48 = 48u32.to_be_bytes();
+    let ok = RosterBody::decode(&with(&[(1, &n48)])).unwrap();
+    assert_eq!(ok.peer_connections, Some(48));
+    assert_eq!(ok.gossip_validation, None);
+    assert_eq!(ok.encode().unwrap(), with(&[(1, &n48)]));
+    // Both settings, in ascending kind, one encoding.
+    let both = with(&[(0, &[1]), (1, &n48)]);
+    let b = RosterBody::decode(&both).unwrap();
+    assert_eq!(b.gossip_validation, Some(GossipValidation::Payload));
+    assert_eq!(b.peer_connections, Some(48));
+    assert_eq!(b.encode().unwrap(), both);
+    let refused = |v: Vec<u8>, says: &str| {
+        let e = RosterBody::decode(&v).unwrap_err().to_string();
+        assert!(e.contains(says), "{e}");
+    };
+    refused(with(&[(1, &[0, 0, 48])]), "of 3 bytes is not a u32");
+    refused(
+        with(&[(1, &3u32.to_be_bytes())]),
+        "peer_connections 3 is outside 4 to 512",
+    );
+    refused(with(&[(1, &513u32.to_be_bytes())]), "is outside 4 to 512");
+    refused(
+        with(&[(1, &n48), (0, &[1])]),
+        "listed twice or out of order",
+    );
+    // The encoder refuses what the decoder would.
+    let mut b = body(1);
+    b.peer_connections = Some(2);
+    assert!(b.encode().is_err());
+    // Signed and verified with the rest of the body; in JSON as anchors read it.
+    b.peer_connections = Some(48);
+    let mut f = RosterFile::new(&b).unwrap();
+    f.sign(&anchor(1)).unwrap();
+    let r = f.verify(&trust(1), d("2025-06-01")).unwrap();
+    assert_eq!(r.body().peer_connections, Some(48));
+    let json = serde_json::to_value(&b).unwrap();
+    assert_eq!(json["peer_connections"], 48);
+    assert!(
+        serde_json::to_value(body(1))
+            .unwrap()
+            .get("peer_connections")
+            .is_none()
+    );
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //! keys (blind traces) came after the first release: they travel as a list
 //! after the members, keyed by the member's signing key, and the list is
 //! absent when empty, so a roster without them is byte for byte what older
-//! builds sign and read. The federation's settings (gossip validation) came
-//! later still: a list of tagged settings after the OPRF keys' list, both
-//! written only when the roster states a setting.
+//! builds sign and read. The federation's settings (gossip validation, the
+//! links every member keeps) came later still: a list of tagged settings
+//! after the OPRF keys' list, both written only when the roster states a
+//! setting.
 
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +54,15 @@ pub(super) struct WireSetting {
 
 /// Setting kind 0: gossip validation, one byte (0 `strict`, 1 `payload`).
 const GOSSIP_VALIDATION: u32 = 0;
+/// Setting kind 1: the links every member keeps, a u32 big-endian (4 bytes).
+const PEER_CONNECTIONS: u32 = 1;
+
+/// The settings a roster states, as read from its wire form.
+#[derive(Debug, Default)]
+pub(super) struct Settings {
+    pub gossip_validation: Option<GossipValidation>,
+    pub peer_connections: Option<u32>,
+}
 
 impl WireSetting {
     fn gossip_validation(v: GossipValidation) -> Self {
@@ -62,6 +72,13 @@ impl WireSetting {
                 GossipValidation::Strict => 0,
                 GossipValidation::Payload => 1,
             }],
+        }
+    }
+
+    fn peer_connections(n: u32) -> Self {
+        WireSetting {
+            kind: PEER_CONNECTIONS,
+            value: n.to_be_bytes().to_vec(),
         }
     }
 }
@@ -93,10 +110,12 @@ impl From<&RosterBody> for BodyWithSettings {
             valid_until,
             members,
             oprf_keys,
+            // In ascending kind.
             settings: b
                 .gossip_validation
                 .map(WireSetting::gossip_validation)
                 .into_iter()
+                .chain(b.peer_connections.map(WireSetting::peer_connections))
                 .collect(),
         }
     }
@@ -106,14 +125,14 @@ impl BodyWithSettings {
     /// The body as the older form reads it, and the settings, checked: at
     /// least one (else the older form is the encoding), in ascending kind,
     /// each known to this build with a value it reads.
-    pub(super) fn into_body(self) -> Result<(Body, Option<GossipValidation>), RosterError> {
+    pub(super) fn into_body(self) -> Result<(Body, Settings), RosterError> {
         let again = "ask the regional organisation to issue the roster again";
         if self.settings.is_empty() {
             return Err(RosterError::Invalid(format!(
                 "the settings' list is present but empty, which is never written; {again}"
             )));
         }
-        let mut gossip_validation = None;
+        let (mut gossip_validation, mut peer_connections) = (None, None);
         let mut last = None;
         for s in &self.settings {
             if last.is_some_and(|l| s.kind <= l) {
@@ -139,6 +158,19 @@ impl BodyWithSettings {
                         }
                     })
                 }
+                PEER_CONNECTIONS => {
+                    let n = match <[u8; 4]>::try_from(s.value.as_slice()) {
+                        Ok(b) => u32::from_be_bytes(b),
+                        Err(_) => {
+                            return Err(RosterError::Invalid(format!(
+                                "peer_connections of {} bytes is not a u32 (4 bytes); {again}",
+                                s.value.len()
+                            )));
+                        }
+                    };
+                    super::check_peer_connections(n).map_err(RosterError::Invalid)?;
+                    peer_connections = Some(n);
+                }
                 kind => {
                     return Err(RosterError::Invalid(format!(
                         "the roster states a setting of kind {kind}, which this build does not know: update tracenet to a build that reads it"
@@ -154,7 +186,10 @@ impl BodyWithSettings {
                 members: self.members,
                 oprf_keys: self.oprf_keys,
             },
-            gossip_validation,
+            Settings {
+                gossip_validation,
+                peer_connections,
+            },
         ))
     }
 }
@@ -276,6 +311,7 @@ impl Body {
             valid_until: self.valid_until,
             members,
             gossip_validation: None,
+            peer_connections: None,
         })
     }
 }

@@ -46,6 +46,7 @@ fn members(hs: &[Holder]) -> Members {
         version: 1,
         valid_until: u64::MAX,
         gossip_validation: None,
+        peer_connections: None,
         by_peer: hs
             .iter()
             .map(|h| {

@@ -143,6 +143,7 @@ fn a_signature_under_another_domain_is_refused() {
         valid_until: d("2026-12-31"),
         members: Vec::new(),
         gossip_validation: None,
+        peer_connections: None,
     };
     let mut rf = RosterFile::new(&roster).unwrap();
     rf.sign(&anchor(1)).unwrap();
