@@ -778,7 +778,8 @@ fn roster_new_states_the_gossip_validation_and_the_next_version_keeps_it() {
 
 /// A first roster decides the links every member keeps (48, as
 /// `node.peer_connections` defaults); the next keeps what the one before
-/// stated (nothing included); the flag chooses, bounded 4 to 512.
+/// stated (nothing included); the flag and `set-peer-connections` choose,
+/// bounded 4 to 512, and `--none` leaves them to each node.
 #[test]
 fn roster_new_states_the_links_kept_and_the_next_version_keeps_them() {
     let root = tempfile::tempdir().unwrap();
@@ -821,6 +822,22 @@ fn roster_new_states_the_links_kept_and_the_next_version_keeps_them() {
     assert_eq!(chosen["peer_connections"], 12, "{chosen}");
     let text = common::ok(dir, &["roster", "show", &path("c.json")]);
     assert!(text.contains("links kept 12 (every member)"), "{text}");
+    // Changed, then left to each node again.
+    let set = common::json(
+        dir,
+        &["roster", "set-peer-connections", &path("c.json"), "20"],
+    );
+    assert_eq!(set["peer_connections"], 20, "{set}");
+    let none = common::json(
+        dir,
+        &["roster", "set-peer-connections", &path("c.json"), "--none"],
+    );
+    assert!(none.get("peer_connections").is_none(), "{none}");
+    let text = common::ok(dir, &["roster", "show", &path("c.json")]);
+    assert!(
+        text.contains("links kept not stated (each node's node.peer_connections)"),
+        "{text}"
+    );
     for bad in ["3", "513", "many"] {
         let args = new_args("bad.json", &["--peer-connections", bad]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -487,6 +487,43 @@ fn holders_relay_the_requesters_copy_unless_the_roster_makes_a_full_mesh() {
     }
 }
 
+/// In a full mesh the roster decides, no holder relays the requester's
+/// copy, so a holder that subscribes after the publish (here FR, importing
+/// the weapon's maker while the trace waits for its deadline) is handed the
+/// trace by the requester, even once DE has answered it.
+#[test]
+fn in_a_full_mesh_a_late_subscriber_gets_an_answered_trace_before_its_deadline() {
+    let walther = |id: &str, serial: &str| record(id, "Walther", "DE", serial, &[], EXPORTED);
+    let fed = Federation::start_stating_links(
+        vec![
+            NodeSpec::member("NG", vec![]),
+            NodeSpec::member("DE", vec![walther("DE-1", "BP0746")]),
+            NodeSpec::member("FR", vec![]),
+        ],
+        48,
+    );
+    let topic = "tracenet/1/prefix/DE/CARLWALTHER";
+    fed.wait_subscribed("NG", topic, &["DE"]);
+    let sent = trace_walther(fed.node("NG"), "BP0746", &["--timeout", "120"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    wait_for("DE to answer", Duration::from_secs(30), || {
+        let t = fed.node("NG").json(&["trace", "show", &id]);
+        (holder_status(&t, "DE") == "answered").then_some(())
+    });
+    let fr = fed.node("FR");
+    let f = fr.dir.join("walther.jsonl");
+    std::fs::write(&f, walther("FR-1", "ZZ0001")).unwrap();
+    fr.cli(&["registry", "import", path_str(&f)]);
+    wait_for(
+        "FR to be handed the trace and answer",
+        Duration::from_secs(60),
+        || {
+            let t = fed.node("NG").json(&["trace", "show", &id]);
+            (holder_status(&t, "FR") == "answered").then_some(())
+        },
+    );
+}
+
 /// Where an expected holder of a trace stands, from `trace show --json`.
 fn holder_status(t: &Value, state: &str) -> String {
     t["holders"]

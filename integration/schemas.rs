@@ -346,6 +346,12 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         w,
         &["roster", "set-gossip-validation", r, "payload"],
     );
+    // And the links every member keeps.
+    c.run(
+        "roster-summary",
+        w,
+        &["roster", "set-peer-connections", r, "48"],
+    );
     c.run(
         "roster-summary",
         w,
@@ -370,6 +376,7 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         "roster remove",
         "roster set-oprf-key",
         "roster set-gossip-validation",
+        "roster set-peer-connections",
         "roster sign",
         "roster verify",
         "roster show",

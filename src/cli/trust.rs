@@ -131,6 +131,23 @@ pub enum RosterCommand {
         #[arg(long, conflicts_with = "mode")]
         none: bool,
     },
+    /// Set the links every member keeps, decided for the whole federation
+    /// (clears the signatures): 4 to 512; a federation of at most N + 1
+    /// members is a full mesh, where holders do not relay a query read from
+    /// its requester itself (proto-docs/NETWORK.md, "Links kept", "Gossip
+    /// mesh"). `--none` leaves it to each node's `node.peer_connections`,
+    /// and every holder relays. Builds before this setting refuse a roster
+    /// that states it: state it once every member runs a build that reads it.
+    SetPeerConnections {
+        /// The roster file to change.
+        roster: PathBuf,
+        /// How many links every member keeps.
+        #[arg(value_name = "N", required_unless_present = "none", value_parser = parse_peer_connections)]
+        links: Option<u32>,
+        /// State no setting: each node uses its own `node.peer_connections`.
+        #[arg(long, conflicts_with = "links")]
+        none: bool,
+    },
     /// Remove a State's entries, or one entry by key (clears the signatures).
     Remove {
         /// The roster file to change.
@@ -616,6 +633,18 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
         } => {
             let body = edit_roster(&roster, |b| {
                 b.gossip_validation = mode;
+                Ok(())
+            })?;
+            let file = RosterFile::read(&roster)?;
+            show(ctx, &roster, &body, &file, false)
+        }
+        RosterCommand::SetPeerConnections {
+            roster,
+            links,
+            none: _,
+        } => {
+            let body = edit_roster(&roster, |b| {
+                b.peer_connections = links;
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;

@@ -760,7 +760,20 @@ impl EventLoop {
             .roster_keep
             .unwrap_or(self.cfg.peer_connections)
             .max(links::MIN_KEEP);
+        let was_bounded = self.links.bounded;
         self.links = links::plan(&me, &ids, &bootstrap, keep);
+        if self.links.bounded && !was_bounded {
+            // A full mesh becomes bounded links: every link up now counts as
+            // just used, so none is pruned before LINK_IDLE. Members still on
+            // the roster before may not relay the queries this node
+            // publishes (node::responder), so its publish must keep reaching
+            // them until they have the new roster (seconds).
+            let now = std::time::Instant::now();
+            let up: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+            for p in up {
+                self.last_request.insert(p, now);
+            }
+        }
         if self.links.bounded {
             tracing::info!(
                 members = ids.len(),

@@ -374,13 +374,20 @@ impl Node {
         let peer_s = peer.to_string();
         let mut adopted = Vec::new();
         let now = unix_now();
+        // In a full mesh the roster decides, no holder relays the
+        // requester's copy (node::responder, `relay_verdict`), so a holder
+        // whose link or subscription shows up after the publish is reached
+        // only from here: every trace before its deadline takes it, the
+        // answered ones included, as the relayed copy used to reach it.
+        let full_mesh = self.federation_full_mesh();
         for id in ids {
-            // Only traces still waiting, or settled because nobody was known:
-            // an answered trace is not reopened behind the officer's back
-            // (`trace retry` adds the holders expected since).
+            // Otherwise only traces still waiting, or settled because nobody
+            // was known: an answered trace is not reopened behind the
+            // officer's back (`trace retry` adds the holders expected since).
             let adopt = self.trace_head(&id).is_ok_and(|t| {
                 !t.asked.iter().any(|a| a.peer == peer_s)
                     && (t.nobody_holds
+                        || (full_mesh && t.deadline > now)
                         || matches!(
                             super::trace_status(&t, now, self.inner.rules.limits),
                             super::TraceStatus::Sent | super::TraceStatus::Acknowledged

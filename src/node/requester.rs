@@ -322,7 +322,10 @@ impl Node {
         let half_left = std::time::Duration::from_millis(
             deadline.saturating_sub(unix_now()).saturating_mul(500),
         );
-        let wait = SILENT_HOLDER_ASKED_AFTER.min(half_left);
+        // Not before 2 s, while holders are still answering.
+        let wait = SILENT_HOLDER_ASKED_AFTER
+            .min(half_left)
+            .max(std::time::Duration::from_secs(2));
         self.spawn(async move {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -402,6 +405,17 @@ impl Node {
         let Some(keep) = members.links_kept() else {
             return false;
         };
+        // Two members the roster gives no address cannot dial each other, so
+        // the mesh would not form between them: relays stay on. Every node
+        // reads this from the same roster, so they still agree.
+        let unaddressed = members
+            .by_peer
+            .values()
+            .filter(|m| !m.bootstrap && m.addrs.is_empty())
+            .count();
+        if unaddressed >= 2 {
+            return false;
+        }
         let others = members.by_peer.keys().filter(|p| **p != me).count();
         !crate::net::links::bounded(others, keep)
     }

@@ -102,8 +102,9 @@ impl Node {
     /// member and publishes to every one subscribed (gossipsub's flood
     /// publishing), so a copy read from the requester itself has already
     /// reached every holder a relay could: it is delivered here and not
-    /// relayed (gossipsub's `Ignore`, which touches no peer's score; the
-    /// topics score no delivery rates, net::behaviour). Each relay was a
+    /// relayed (gossipsub's `Ignore`: no penalty for anyone; the requester
+    /// only misses the first-delivery credit gossipsub would give it here,
+    /// net::behaviour, which no threshold depends on). Each relay was a
     /// duplicate every other holder decoded and dropped. A holder whose link
     /// to the requester was down is handed the trace when it comes back
     /// (its subscription is seen: NETWORK.md, "Store-and-forward at the
@@ -202,6 +203,12 @@ impl Node {
         let seen = self.inner.replay.contains(state, &b.id, now);
         if seen && via == Via::Gossip {
             // The same query on a second topic: no charge, nothing to do.
+            return Admission::Seen(q);
+        }
+        // A query this node's policy stayed silent on, asked again directly
+        // (the requester's silent-holder timer, a retry): the same word
+        // again, with nothing to look up, sign or audit, so not charged.
+        if seen && self.inner.replay.silenced(state, &b.id, now) {
             return Admission::Seen(q);
         }
         // A directed retry is charged like a new query: answering it again
@@ -586,28 +593,22 @@ impl Node {
     }
 
     /// A retry of a query this node holds no answer for: `not_answered`
-    /// again, audited like the first time, if its policy stayed silent on it
-    /// (so the requester shows the same reason as before, not a new one);
-    /// otherwise `replayed` (it is still being answered, or its answer was
-    /// not kept).
+    /// again if its policy stayed silent on it (so the requester shows the
+    /// same reason as before, not a new one); otherwise `replayed` (it is
+    /// still being answered, or its answer was not kept). The repeated
+    /// silence is not audited again: the decision was, when it was made,
+    /// and a repeat discloses nothing (an audit entry per ask would let a
+    /// requester grow this node's log at will; it is not charged either).
     fn silent_again(&self, q: &Signed<TraceQuery>) -> Reply {
         let b = q.body();
-        if !self
+        if self
             .inner
             .replay
             .silenced(b.requester.state, &b.id, unix_now())
         {
-            return Reply::Refused(Refusal::Replayed);
-        }
-        let entry = NewEntry {
-            state: Some(b.requester.state),
-            query: Some(q.digest().to_hex()),
-            rule: Some("policy_silent".into()),
-            ..NewEntry::default()
-        };
-        match self.record(AuditKind::QueryRefused, entry, true) {
-            Ok(()) => Reply::Refused(Refusal::NotAnswered),
-            Err(_) => Reply::Refused(Refusal::AuditUnavailable),
+            Reply::Refused(Refusal::NotAnswered)
+        } else {
+            Reply::Refused(Refusal::Replayed)
         }
     }
 
