@@ -54,6 +54,17 @@ pub(super) enum AskError {
     Stopping,
 }
 
+impl AskError {
+    /// The reply's code, for a refusal: what the holder is shown to have
+    /// declined with ([`Node::mark_replied`]).
+    fn declined_code(&self) -> Option<String> {
+        match self {
+            AskError::Refused(code) => Some(code.code().to_string()),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for AskError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -367,11 +378,7 @@ impl Node {
                         Err(AskError::Unreachable(why)) => n.mark_unreachable(peer, why).await,
                         Err(e) => {
                             tracing::info!(%peer, trace = %id, why = %e, "silent holder not answered");
-                            let declined = match e {
-                                AskError::Refused(code) => Some(code.code().to_string()),
-                                _ => None,
-                            };
-                            n.mark_replied(peer, &id, declined).await;
+                            n.mark_replied(peer, &id, e.declined_code()).await;
                         }
                     }
                 });
@@ -804,11 +811,7 @@ impl Node {
             }
             Err(e) => {
                 tracing::info!(%peer, trace = %id, why = %e, "trace query not answered");
-                let declined = match e {
-                    AskError::Refused(code) => Some(code.code().to_string()),
-                    _ => None,
-                };
-                self.mark_replied(peer, &id, declined).await;
+                self.mark_replied(peer, &id, e.declined_code()).await;
             }
         }
         r.err()

@@ -533,23 +533,25 @@ fn a_roster_stating_a_setting_is_refused_by_the_forms_of_earlier_builds() {
     );
 }
 
-#[test]
-fn settings_the_encoder_never_writes_are_refused_naming_them() {
-    let before = base64::engine::general_purpose::STANDARD
+/// The wire body of `body(1)` (members only) followed by an empty OPRF
+/// keys' list and `settings` as (kind, value) pairs, as a decoder reads them.
+fn with_settings(settings: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut v = base64::engine::general_purpose::STANDARD
         .decode(BODY_BEFORE_OPRF_KEYS)
         .unwrap();
-    // After the members: the OPRF keys' list (empty), then the settings.
-    let with = |settings: &[(u8, &[u8])]| {
-        let mut v = before.clone();
-        v.push(0);
-        v.push(settings.len() as u8);
-        for (kind, value) in settings {
-            v.push(*kind);
-            v.push(value.len() as u8);
-            v.extend_from_slice(value);
-        }
-        v
-    };
+    v.push(0);
+    v.push(settings.len() as u8);
+    for (kind, value) in settings {
+        v.push(*kind);
+        v.push(value.len() as u8);
+        v.extend_from_slice(value);
+    }
+    v
+}
+
+#[test]
+fn settings_the_encoder_never_writes_are_refused_naming_them() {
+    let with = with_settings;
     let ok = RosterBody::decode(&with(&[(0, &[1])])).unwrap();
     assert_eq!(ok.gossip_validation, Some(GossipValidation::Payload));
     assert_eq!(ok.encode().unwrap(), with(&[(0, &[1])]));
@@ -576,20 +578,7 @@ fn settings_the_encoder_never_writes_are_refused_naming_them() {
 
 #[test]
 fn the_links_setting_is_signed_read_back_and_bounded() {
-    let before = base64::engine::general_purpose::STANDARD
-        .decode(BODY_BEFORE_OPRF_KEYS)
-        .unwrap();
-    let with = |settings: &[(u8, &[u8])]| {
-        let mut v = before.clone();
-        v.push(0);
-        v.push(settings.len() as u8);
-        for (kind, value) in settings {
-            v.push(*kind);
-            v.push(value.len() as u8);
-            v.extend_from_slice(value);
-        }
-        v
-    };
+    let with = with_settings;
     let n48 = 48u32.to_be_bytes();
     let ok = RosterBody::decode(&with(&[(1, &n48)])).unwrap();
     assert_eq!(ok.peer_connections, Some(48));
