@@ -524,6 +524,39 @@ fn in_a_full_mesh_a_late_subscriber_gets_an_answered_trace_before_its_deadline()
     );
 }
 
+/// A node whose connection limit cannot hold the links the roster's full
+/// mesh asks of it (two connections a link at most) says so at start,
+/// naming the number to raise `node.max_connections` to.
+#[test]
+fn a_connection_limit_below_the_links_kept_is_warned_of() {
+    let small = NodeSpec {
+        node_config: "max_connections = 8",
+        ..NodeSpec::member("GH", vec![])
+    };
+    let fed = Federation::start_stating_links(
+        vec![
+            small,
+            NodeSpec::member("NG", vec![]),
+            NodeSpec::member("DE", vec![]),
+            NodeSpec::member("FR", vec![]),
+            NodeSpec::member("KE", vec![]),
+            NodeSpec::member("AT", vec![]),
+        ],
+        48,
+    );
+    let log = wait_for("GH's warning", Duration::from_secs(20), || {
+        let log = fed.node("GH").log();
+        log.contains("node.max_connections is below twice the links")
+            .then_some(log)
+    });
+    assert!(log.contains("raise it to at least 10"), "{log}");
+    assert!(
+        !fed.node("NG")
+            .log()
+            .contains("node.max_connections is below twice the links")
+    );
+}
+
 /// Where an expected holder of a trace stands, from `trace show --json`.
 fn holder_status(t: &Value, state: &str) -> String {
     t["holders"]

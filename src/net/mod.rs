@@ -780,7 +780,20 @@ impl EventLoop {
                 kept = self.links.len(),
                 peer_connections = keep,
                 by_roster = self.roster_keep.is_some(),
-                "the roster lists more members than node.peer_connections: links kept to some, the others dialled when a trace asks them"
+                "the roster lists more members than the links kept (the roster's peer_connections where it states them, else node.peer_connections): links kept to some, the others dialled when a trace asks them"
+            );
+        }
+        // Both ends of a kept link may dial it (two connections a peer at
+        // most, net::behaviour), and answers and traces open links of their
+        // own: a connection limit below twice the links kept can stop the
+        // plan, a full mesh the roster decides included, from forming.
+        let wanted = self.links.len().saturating_mul(2);
+        if wanted > self.cfg.max_connections as usize {
+            tracing::warn!(
+                kept = self.links.len(),
+                max_connections = self.cfg.max_connections,
+                by_roster = self.roster_keep.is_some(),
+                "node.max_connections is below twice the links this node keeps: raise it to at least {wanted}, or some members stay unlinked"
             );
         }
         let old: HashSet<PeerId> = self.members.keys().copied().collect();
