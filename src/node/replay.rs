@@ -11,16 +11,24 @@ use std::sync::Mutex;
 use crate::model::CountryCode;
 use crate::protocol::{QueryId, ReplayError, ReplayQuotas};
 
-/// Live query ids remembered per State, in memory and in the `replay` tree.
+/// Live query ids remembered per State, in memory and in the `replay` tree;
+/// the ids this node's policy stayed silent on also in `replay_silenced`.
 pub struct ReplayStore {
     quotas: Mutex<ReplayQuotas>,
+    /// Every live id ([`key`]), with the signed answer given to it (empty
+    /// when none was, or not yet).
     tree: sled::Tree,
+    /// The ids of `tree` this node's policy stayed silent on, under the same
+    /// key, with an empty value. A tree of their own, so that no value of
+    /// `tree` is anything but an answer frame or empty (a build older than
+    /// this tree reads every non-empty value there as an answer to replay).
+    silenced: sled::Tree,
 }
 
-/// Kept beside a query id in place of an answer when this node's policy
-/// stayed silent on the query. No answer frame is this short (a frame
-/// carries a 64-byte signature), so it cannot be mistaken for one.
-const SILENT: &[u8] = b"policy_silent";
+/// What the build of 6008737 kept in `replay` in place of an answer where
+/// its policy stayed silent; moved to `replay_silenced` on open. No answer
+/// frame is this short (a frame carries a 64-byte signature).
+const LEGACY_SILENCE: &[u8] = b"policy_silent";
 
 /// Key: expiry (u64 big-endian, so that a range scan finds the expired),
 /// State (2 bytes), query id (16 bytes).
@@ -32,6 +40,18 @@ fn key(expires_at: u64, state: CountryCode, id: &QueryId) -> [u8; 26] {
     k
 }
 
+/// The parts of a [`key`]; `None` for a key of another shape (a damaged
+/// store).
+fn parse_key(k: &[u8]) -> Option<(u64, CountryCode, QueryId)> {
+    if k.len() != 26 {
+        return None;
+    }
+    let exp = u64::from_be_bytes(k[..8].try_into().ok()?);
+    let state = CountryCode::parse(std::str::from_utf8(&k[8..10]).ok()?).ok()?;
+    let id = QueryId(k[10..].try_into().ok()?);
+    Some((exp, state, id))
+}
+
 impl ReplayStore {
     /// Opens the tree, drops expired ids and loads the live ones. A key of the
     /// wrong shape (a damaged store) is dropped with a warning: forgetting it
@@ -39,28 +59,33 @@ impl ReplayStore {
     /// refuses anyway.
     pub fn open(db: &sled::Db, per_state: usize, now: u64) -> Result<Self, sled::Error> {
         let tree = db.open_tree("replay")?;
+        let silenced = db.open_tree("replay_silenced")?;
         let mut quotas = ReplayQuotas::new(per_state);
         let mut dropped = 0u64;
         for kv in tree.iter() {
-            let (k, _) = kv?;
-            let parsed = (k.len() == 26)
-                .then(|| {
-                    let exp = u64::from_be_bytes(k[..8].try_into().ok()?);
-                    let state = CountryCode::parse(std::str::from_utf8(&k[8..10]).ok()?).ok()?;
-                    let id = QueryId(k[10..].try_into().ok()?);
-                    Some((exp, state, id))
-                })
-                .flatten();
-            match parsed {
+            let (k, v) = kv?;
+            match parse_key(&k) {
                 Some((exp, state, id)) if exp >= now => {
                     // Full quotas on load mean the per-State limit was lowered:
                     // the extra ids are forgotten, as they would be refused anyway.
                     let _ = quotas.remember(state, id, exp, now);
+                    if v == LEGACY_SILENCE {
+                        silenced.insert(&k, &[])?;
+                        tree.insert(&k, &[])?;
+                    }
                 }
                 _ => {
                     tree.remove(&k)?;
                     dropped += 1;
                 }
+            }
+        }
+        // A silence whose id is gone (expired, forgotten, or dropped above)
+        // is forgotten with it.
+        for kv in silenced.iter() {
+            let (k, _) = kv?;
+            if !tree.contains_key(&k)? {
+                silenced.remove(&k)?;
             }
         }
         if dropped > 0 {
@@ -69,6 +94,7 @@ impl ReplayStore {
         Ok(ReplayStore {
             quotas: Mutex::new(quotas),
             tree,
+            silenced,
         })
     }
 
@@ -106,33 +132,41 @@ impl ReplayStore {
         }
     }
 
-    /// Notes beside `state`'s query `id` that this node's policy stayed
-    /// silent on it ([`SILENT`] in place of an answer), so that the
-    /// requester's retry is told `not_answered` again, after a restart too,
-    /// and not `replayed`. Written unflushed, made durable by the audit
-    /// flush that records the silence; a failure is logged, not returned.
+    /// Notes that this node's policy stayed silent on `state`'s live query
+    /// `id` (in `replay_silenced`), so that the requester's retry is told
+    /// `not_answered` again, after a restart too, and not `replayed`.
+    /// Written unflushed, made durable by the audit flush that records the
+    /// silence; a failure is logged, not returned.
     pub fn keep_silence(&self, state: CountryCode, id: QueryId, now: u64) {
-        self.keep_answer(state, id, SILENT, now);
+        let Some(k) = self.live_key(state, &id, now) else {
+            return;
+        };
+        if let Err(e) = self.silenced.insert(k, &[]) {
+            tracing::warn!(error = %e, "cannot keep a silence beside its replay id");
+        }
     }
 
     /// Whether this node's policy stayed silent on `state`'s live query `id`
     /// ([`Self::keep_silence`]).
     pub fn silenced(&self, state: CountryCode, id: &QueryId, now: u64) -> bool {
-        self.kept(state, id, now).is_some_and(|v| v == SILENT)
+        self.live_key(state, id, now)
+            .is_some_and(|k| self.silenced.contains_key(k).unwrap_or(false))
     }
 
     /// The answer kept for `state`'s live query `id`, if any.
     pub fn answer_of(&self, state: CountryCode, id: &QueryId, now: u64) -> Option<Vec<u8>> {
-        self.kept(state, id, now)
-            .filter(|v| !v.is_empty() && v != SILENT)
+        let k = self.live_key(state, id, now)?;
+        self.tree
+            .get(k)
+            .ok()?
+            .filter(|v| !v.is_empty())
             .map(|v| v.to_vec())
     }
 
-    /// What is kept beside `state`'s live query `id`: empty (nothing), an
-    /// answer frame, or [`SILENT`].
-    fn kept(&self, state: CountryCode, id: &QueryId, now: u64) -> Option<sled::IVec> {
+    /// The key of `state`'s query `id` while it is live.
+    fn live_key(&self, state: CountryCode, id: &QueryId, now: u64) -> Option<[u8; 26]> {
         let exp = self.lock().expiry_of(state, id).filter(|&e| e >= now)?;
-        self.tree.get(key(exp, state, id)).ok()?
+        Some(key(exp, state, id))
     }
 
     /// Forgets `state`'s query `id`: it was not answered (a lookup or
@@ -144,20 +178,26 @@ impl ReplayStore {
             q.forget(state, id);
             exp
         };
-        if let Some(exp) = exp
-            && let Err(e) = self.tree.remove(key(exp, state, id))
-        {
-            tracing::warn!(error = %e, "cannot forget a replay id");
+        if let Some(exp) = exp {
+            let k = key(exp, state, id);
+            if let Err(e) = self.tree.remove(k).and_then(|_| self.silenced.remove(k)) {
+                tracing::warn!(error = %e, "cannot forget a replay id");
+            }
         }
     }
 
-    /// Removes expired ids from disk (memory forgets them on its own).
+    /// Removes expired ids, and the silences kept beside them, from disk
+    /// (memory forgets them on its own). Returns how many ids.
     pub fn purge(&self, now: u64) -> Result<usize, sled::Error> {
         let mut n = 0;
         for kv in self.tree.range(..now.to_be_bytes().to_vec()) {
             let (k, _) = kv?;
             self.tree.remove(k)?;
             n += 1;
+        }
+        for kv in self.silenced.range(..now.to_be_bytes().to_vec()) {
+            let (k, _) = kv?;
+            self.silenced.remove(k)?;
         }
         Ok(n)
     }
@@ -245,10 +285,57 @@ mod tests {
             r.answer_of(de, &answered, 200),
             Some(b"signed answer".to_vec())
         );
-        // Expired, it is forgotten like any id.
+        // What a build without `replay_silenced` reads: no answer to replay.
+        assert_eq!(
+            r.tree.get(key(500, de, &silent)).unwrap().unwrap(),
+            b"".as_slice()
+        );
+        // Expired, it is forgotten like any id, its silence too.
         assert!(!r.silenced(de, &silent, 501));
+        assert_eq!(r.purge(501).unwrap(), 2);
+        assert!(r.silenced.is_empty());
         // An id never remembered keeps nothing.
         r.keep_silence(de, QueryId([3; 16]), 200);
         assert!(!r.silenced(de, &QueryId([3; 16]), 200));
+    }
+
+    #[test]
+    fn a_silence_kept_in_the_replay_tree_by_an_older_build_is_moved_and_never_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let de = CountryCode::parse("DE").unwrap();
+        let id = QueryId([4; 16]);
+        let open = crate::registry::tests::open_db;
+        {
+            let db = open(dir.path()).unwrap();
+            db.open_tree("replay")
+                .unwrap()
+                .insert(key(500, de, &id), LEGACY_SILENCE)
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let db = open(dir.path()).unwrap();
+        let r = ReplayStore::open(&db, 10, 200).unwrap();
+        assert!(r.contains(de, &id, 200));
+        assert!(r.silenced(de, &id, 200));
+        assert_eq!(r.answer_of(de, &id, 200), None);
+        assert_eq!(
+            r.tree.get(key(500, de, &id)).unwrap().unwrap(),
+            b"".as_slice()
+        );
+    }
+
+    #[test]
+    fn a_forgotten_id_forgets_its_silence() {
+        let dir = tempfile::tempdir().unwrap();
+        let de = CountryCode::parse("DE").unwrap();
+        let id = QueryId([5; 16]);
+        let db = crate::registry::tests::open_db(dir.path()).unwrap();
+        let r = ReplayStore::open(&db, 10, 100).unwrap();
+        r.remember(de, id, 500, 100).unwrap().unwrap();
+        r.keep_silence(de, id, 100);
+        r.forget(de, &id);
+        assert!(r.silenced.is_empty());
+        r.remember(de, id, 500, 100).unwrap().unwrap();
+        assert!(!r.silenced(de, &id, 100));
     }
 }
