@@ -308,10 +308,13 @@ impl Node {
                 }
             }
         }
-        if stored
-            .asked
-            .iter()
-            .any(|a| a.expected_by.contains(&ExpectedBy::Subscribed))
+        // Where the publish failed, every subscribed holder was just asked
+        // directly: the timer would only ask them a second time.
+        if !asked_directly
+            && stored
+                .asked
+                .iter()
+                .any(|a| a.expected_by.contains(&ExpectedBy::Subscribed))
         {
             self.ask_silent_holders_later(stored.id.clone(), stored.deadline);
         }
@@ -342,14 +345,17 @@ impl Node {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stopping.cancelled() => return,
             }
+            // Most traces are settled by now: no store read for them.
+            if !node.inner.pending.lock().is_ok_and(|p| p.contains(&id)) {
+                return;
+            }
             let n = node.clone();
             let i = id.clone();
             let silent: Vec<PeerId> = tokio::task::spawn_blocking(move || {
-                let pending = n.inner.pending.lock().is_ok_and(|p| p.contains(&i));
                 let Ok(t) = n.trace_head(&i) else {
                     return Vec::new();
                 };
-                if !pending || t.deadline <= unix_now() {
+                if t.deadline <= unix_now() {
                     return Vec::new();
                 }
                 t.asked
