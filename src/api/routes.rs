@@ -496,7 +496,8 @@ async fn peers(State(node): State<Node>) -> Reply {
     struct Peer {
         peer_id: String,
         connected: bool,
-        /// Whether this node keeps a link to it (always, within
+        /// Whether this node keeps a link to it (always, within the links
+        /// kept: the roster's `peer_connections`, else
         /// `node.peer_connections`); one not kept is dialled when a trace
         /// asks it, so not being connected says nothing of it.
         kept: bool,

@@ -638,14 +638,14 @@ impl Node {
             tracing::warn!(
                 count = no_prefix.len(),
                 states = %no_prefix.join(","),
-                "links are bounded (node.peer_connections) and these members declare no marking prefix in the roster: a trace finds them only if this node's links see them subscribed; have the roster declare their prefixes"
+                "links are bounded (the roster's peer_connections, else node.peer_connections) and these members declare no marking prefix in the roster: a trace finds them only if this node's links see them subscribed; have the roster declare their prefixes"
             );
         }
         if !no_address.is_empty() {
             tracing::warn!(
                 count = no_address.len(),
                 states = %no_address.join(","),
-                "links are bounded (node.peer_connections) and the roster gives these members no address: a trace reaches them only if they are among this node's links; have the roster list their addresses"
+                "links are bounded (the roster's peer_connections, else node.peer_connections) and the roster gives these members no address: a trace reaches them only if they are among this node's links; have the roster list their addresses"
             );
         }
     }
