@@ -9,9 +9,11 @@
 //! Run with `scripts/bench-scale.sh` (release). Sizes from
 //! TRACENET_BENCH_SCALE (default `10,50,200`); traces per measure from
 //! TRACENET_BENCH_TRACES (default 50); idle window TRACENET_BENCH_IDLE_SECS
-//! (default 20); every node's `node.peer_connections` from
-//! TRACENET_BENCH_PEER_CONNECTIONS (default tracenet's, 48: a full mesh up to
-//! 49 States, links bounded above; 256 for a full mesh at 200).
+//! (default 20); the links every member keeps, stated by the roster as a
+//! first `tracenet roster new` does (and set as each node's
+//! `node.peer_connections` too), from TRACENET_BENCH_PEER_CONNECTIONS
+//! (default tracenet's, 48: a full mesh up to 49 States, links bounded above;
+//! 256 for a full mesh at 200; 4 to 512).
 
 // Only the one-process layout: its tracenet nodes share a few host processes.
 #[allow(dead_code)]
@@ -41,13 +43,22 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Set in a host process: the file listing the data directories it runs.
 const HOST_ENV: &str = "TRACENET_BENCH_HOST";
 
-/// `node.peer_connections` for every node: TRACENET_BENCH_PEER_CONNECTIONS,
-/// default tracenet's own (set it above the size for a full mesh).
+/// The links every member keeps, stated by the roster and set as every
+/// node's `node.peer_connections`: TRACENET_BENCH_PEER_CONNECTIONS, default
+/// tracenet's own (set it above the size for a full mesh), within what a
+/// roster may state.
 fn peer_connections() -> u64 {
-    env_u64(
+    let n = env_u64(
         "TRACENET_BENCH_PEER_CONNECTIONS",
         tracenet::net::DEFAULT_PEER_CONNECTIONS as u64,
-    )
+    );
+    if let Err(e) = u32::try_from(n)
+        .map_err(|e| e.to_string())
+        .and_then(tracenet::roster::check_peer_connections)
+    {
+        panic!("TRACENET_BENCH_PEER_CONNECTIONS = {n}: {e}");
+    }
+    n
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -202,7 +213,10 @@ fn prepare(n: usize, traces: usize) -> Prepared {
         valid_until: Date::from_days(today.to_days() + 30).unwrap(),
         members,
         gossip_validation: Some(gossip_validation()),
-        peer_connections: None,
+        // As a first `tracenet roster new` states it: every member plans the
+        // same links, and in a full mesh holders do not relay the
+        // requester's own copy.
+        peer_connections: Some(peer_connections() as u32),
     };
     let mut file = RosterFile::new(&body).unwrap();
     file.sign(anchor.signing_key()).unwrap();
@@ -423,7 +437,7 @@ fn one_size(n: usize) {
     eprintln!("  connected");
     kept.sort_unstable();
     println!(
-        "\n{n} States in {} host process(es), node.peer_connections = {}: prepared in {:.1} s, every node connected to {} in {:.1} s (links per node: min {}, median {}, max {})",
+        "\n{n} States in {} host process(es), links kept (the roster's peer_connections) = {}: prepared in {:.1} s, every node connected to {} in {:.1} s (links per node: min {}, median {}, max {})",
         hosts.len(),
         peer_connections(),
         prepared.as_secs_f64(),
