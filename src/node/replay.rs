@@ -67,8 +67,14 @@ impl ReplayStore {
             match parse_key(&k) {
                 Some((exp, state, id)) if exp >= now => {
                     // Full quotas on load mean the per-State limit was lowered:
-                    // the extra ids are forgotten, as they would be refused anyway.
-                    let _ = quotas.remember(state, id, exp, now);
+                    // the extra ids are forgotten, as they would be refused
+                    // anyway, on disk too (with their answer or silence, so
+                    // that a retry remembered afresh finds neither).
+                    if quotas.remember(state, id, exp, now).is_err() {
+                        tree.remove(&k)?;
+                        dropped += 1;
+                        continue;
+                    }
                     if v == LEGACY_SILENCE {
                         silenced.insert(&k, &[])?;
                         tree.insert(&k, &[])?;
@@ -89,7 +95,10 @@ impl ReplayStore {
             }
         }
         if dropped > 0 {
-            tracing::debug!(dropped, "expired replay-guard entries removed");
+            tracing::debug!(
+                dropped,
+                "replay-guard entries removed: expired, damaged, or over a lowered per-State limit"
+            );
         }
         Ok(ReplayStore {
             quotas: Mutex::new(quotas),
@@ -180,8 +189,12 @@ impl ReplayStore {
         };
         if let Some(exp) = exp {
             let k = key(exp, state, id);
-            if let Err(e) = self.tree.remove(k).and_then(|_| self.silenced.remove(k)) {
-                tracing::warn!(error = %e, "cannot forget a replay id");
+            // Both tried: a silence left alone would answer a new ask of
+            // this id `not_answered`.
+            for r in [self.silenced.remove(k), self.tree.remove(k)] {
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "cannot forget a replay id");
+                }
             }
         }
     }
@@ -322,6 +335,52 @@ mod tests {
             r.tree.get(key(500, de, &id)).unwrap().unwrap(),
             b"".as_slice()
         );
+    }
+
+    #[test]
+    fn open_keeps_no_silence_without_its_live_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let de = CountryCode::parse("DE").unwrap();
+        let (expired, orphan, over, kept) = (
+            QueryId([6; 16]),
+            QueryId([7; 16]),
+            QueryId([8; 16]),
+            QueryId([9; 16]),
+        );
+        let open = crate::registry::tests::open_db;
+        {
+            let db = open(dir.path()).unwrap();
+            let replay = db.open_tree("replay").unwrap();
+            let silenced = db.open_tree("replay_silenced").unwrap();
+            // An expired marker of 6008737's build; a silence whose id is
+            // gone; two live silent ids for a quota lowered to one.
+            replay
+                .insert(key(150, de, &expired), LEGACY_SILENCE)
+                .unwrap();
+            silenced.insert(key(500, de, &orphan), &[]).unwrap();
+            for id in [&kept, &over] {
+                replay.insert(key(500, de, id), &[]).unwrap();
+                silenced.insert(key(500, de, id), &[]).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let db = open(dir.path()).unwrap();
+        let r = ReplayStore::open(&db, 1, 200).unwrap();
+        assert!(!r.contains(de, &expired, 200));
+        assert!(!r.silenced(de, &expired, 200));
+        // Of the two silent ids, the one the lowered quota kept stays
+        // silent; the other is forgotten with its silence, so its retry,
+        // remembered afresh once a slot frees, is not told `not_answered`.
+        let (k, o) = if r.contains(de, &kept, 200) {
+            (kept, over)
+        } else {
+            (over, kept)
+        };
+        assert!(r.silenced(de, &k, 200));
+        assert!(!r.contains(de, &o, 200));
+        assert_eq!(r.tree.len(), 1);
+        assert_eq!(r.silenced.len(), 1, "only the live id keeps its silence");
+        assert!(r.silenced.contains_key(key(500, de, &k)).unwrap());
     }
 
     #[test]
