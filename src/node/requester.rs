@@ -76,6 +76,28 @@ impl std::fmt::Display for AskError {
     }
 }
 
+/// The holders trace `t` handed its query by gossip that have said nothing
+/// yet (no acknowledgement, answer, refusal or declining) and are not known
+/// unreachable (those are asked when they reconnect); none once its
+/// deadline (unix seconds) is not after `now`.
+fn silent_handed_holders(t: &StoredTrace, now: u64) -> Vec<PeerId> {
+    if t.deadline <= now {
+        return Vec::new();
+    }
+    t.asked
+        .iter()
+        .filter(|a| {
+            a.expected_by.contains(&ExpectedBy::Subscribed)
+                && a.unreachable.is_none()
+                && a.declined.is_none()
+                && !t.first_ack.contains_key(&a.peer)
+                && !t.final_at.contains_key(&a.peer)
+                && !t.filed.iter().any(|f| f.peer == a.peer)
+        })
+        .filter_map(|a| a.peer.parse().ok())
+        .collect()
+}
+
 /// Why a trace could not be sent.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -294,27 +316,24 @@ impl Node {
                     if std::mem::replace(&mut asked_directly, true) {
                         continue;
                     }
+                    // Another topic's gossip may have reached a holder: its
+                    // `replayed` says it is answering, not that it declined.
                     for a in &stored.asked {
                         if a.expected_by.contains(&ExpectedBy::Subscribed)
                             && let Ok(peer) = a.peer.parse::<PeerId>()
                         {
-                            let node = self.clone();
-                            let id = stored.id.clone();
-                            self.spawn(async move {
-                                node.ask_and_file(peer, id).await;
-                            });
+                            self.ask_handed_holder(peer, stored.id.clone());
                         }
                     }
                 }
             }
         }
-        // Where the publish failed, every subscribed holder was just asked
-        // directly: the timer would only ask them a second time.
-        if !asked_directly
-            && stored
-                .asked
-                .iter()
-                .any(|a| a.expected_by.contains(&ExpectedBy::Subscribed))
+        // Armed where the publish failed too: a holder asked directly then
+        // that has said nothing since is asked once more.
+        if stored
+            .asked
+            .iter()
+            .any(|a| a.expected_by.contains(&ExpectedBy::Subscribed))
         {
             self.ask_silent_holders_later(stored.id.clone(), stored.deadline);
         }
@@ -345,49 +364,49 @@ impl Node {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stopping.cancelled() => return,
             }
-            // Most traces are settled by now: no store read for them.
             if !node.inner.pending.lock().is_ok_and(|p| p.contains(&id)) {
                 return;
             }
-            let n = node.clone();
-            let i = id.clone();
-            let silent: Vec<PeerId> = tokio::task::spawn_blocking(move || {
-                let Ok(t) = n.trace_head(&i) else {
-                    return Vec::new();
-                };
-                if t.deadline <= unix_now() {
-                    return Vec::new();
-                }
-                t.asked
-                    .iter()
-                    .filter(|a| {
-                        a.expected_by.contains(&ExpectedBy::Subscribed)
-                            && a.unreachable.is_none()
-                            && a.declined.is_none()
-                            && !t.first_ack.contains_key(&a.peer)
-                            && !t.final_at.contains_key(&a.peer)
-                            && !t.filed.iter().any(|f| f.peer == a.peer)
+            // The head kept in memory (the trace's last change wrote it
+            // there) spares the blocking pool a store read for the traces
+            // settled by now, most of them.
+            let silent = match node.inner.traces.cached_head(&id) {
+                Some(t) => silent_handed_holders(&t, unix_now()),
+                None => {
+                    let (n, i) = (node.clone(), id.clone());
+                    tokio::task::spawn_blocking(move || {
+                        n.trace_head(&i)
+                            .map(|t| silent_handed_holders(&t, unix_now()))
+                            .unwrap_or_default()
                     })
-                    .filter_map(|a| a.peer.parse().ok())
-                    .collect()
-            })
-            .await
-            .unwrap_or_default();
+                    .await
+                    .unwrap_or_default()
+                }
+            };
             for peer in silent {
                 bump(&node.inner.counters.silent_holders_asked);
                 tracing::info!(%peer, trace = %id, "holder silent since the gossip; asking it directly");
-                let (n, id) = (node.clone(), id.clone());
-                node.spawn(async move {
-                    match n.ask_directly(peer, &id).await {
-                        Ok(()) | Err(AskError::Stopping) => {}
-                        Err(AskError::Refused(Refusal::Replayed)) => {}
-                        Err(AskError::Unreachable(why)) => n.mark_unreachable(peer, why).await,
-                        Err(e) => {
-                            tracing::info!(%peer, trace = %id, why = %e, "silent holder not answered");
-                            n.mark_replied(peer, &id, e.declined_code()).await;
-                        }
-                    }
-                });
+                node.ask_handed_holder(peer, id.clone());
+            }
+        });
+    }
+
+    /// Asks `peer`, a holder handed trace `id`'s query by gossip, for it
+    /// directly, in a task of its own. `replayed` is left unfiled: the
+    /// holder got the gossip and is answering, its answer comes by itself.
+    /// A refusal (`not_answered` where its policy stayed silent) is filed as
+    /// its word; an unreachable holder is marked so.
+    fn ask_handed_holder(&self, peer: PeerId, id: String) {
+        let n = self.clone();
+        self.spawn(async move {
+            match n.ask_directly(peer, &id).await {
+                Ok(()) | Err(AskError::Stopping) => {}
+                Err(AskError::Refused(Refusal::Replayed)) => {}
+                Err(AskError::Unreachable(why)) => n.mark_unreachable(peer, why).await,
+                Err(e) => {
+                    tracing::info!(%peer, trace = %id, why = %e, "holder handed the gossip not answered");
+                    n.mark_replied(peer, &id, e.declined_code()).await;
+                }
             }
         });
     }

@@ -522,6 +522,13 @@ impl TraceStore {
         Ok(Some(t))
     }
 
+    /// Trace `id`'s head (without answers) if it is kept in memory, which
+    /// every change of the trace leaves it; `None` says nothing of the
+    /// store (read it with [`Self::head`], off the async workers).
+    pub fn cached_head(&self, id: &str) -> Option<Arc<StoredTrace>> {
+        self.cached(id)
+    }
+
     fn cached(&self, id: &str) -> Option<Arc<StoredTrace>> {
         let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
         heads.get(id).cloned()
