@@ -6,7 +6,7 @@
 # the same run, requester-side CPU per answer, idle CPU and memory per node.
 #   TRACENET_BENCH_SCALE=10,50,200  TRACENET_BENCH_TRACES=N
 #   TRACENET_BENCH_PER_HOST=N  TRACENET_BENCH_IDLE_SECS=N
-#   TRACENET_BENCH_PEER_CONNECTIONS=N (node.peer_connections; 256: a full mesh at 200)
+#   TRACENET_BENCH_PEER_CONNECTIONS=N (the links kept, stated by the roster and set as node.peer_connections; 256: a full mesh at 200)
 #   TRACENET_BENCH_GOSSIP=strict (the roster states strict; default payload, as a first roster does)
 set -euo pipefail
 cd "$(dirname "$0")/.."

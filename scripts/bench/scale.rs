@@ -409,7 +409,7 @@ fn one_size(n: usize) {
     }
     let t1 = Instant::now();
     // Every node connected to the members it keeps links to: all of them
-    // in a federation within node.peer_connections, else the planned ones.
+    // in a federation within the links kept, else the planned ones.
     let mut kept = Vec::new();
     let mut bounded = false;
     for (i, d) in p.dirs.iter().enumerate() {

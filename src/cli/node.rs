@@ -793,7 +793,7 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
             .unwrap_or_default();
             let links = if s["net"]["links_bounded"] == true {
                 format!(
-                    " (links kept to {}: more members than the links kept, the roster's peer_connections or else node.peer_connections; the others are dialled when a trace asks them)",
+                    " ({} linked: the roster lists more members than the links kept, its peer_connections or else node.peer_connections; the others are dialled when a trace asks them)",
                     s["net"]["kept"].as_array().map(|a| a.len()).unwrap_or(0)
                 )
             } else {

@@ -1,4 +1,5 @@
-//! Which members a node keeps a connection to (`node.peer_connections`).
+//! Which members a node keeps a connection to (`keep`: the roster's
+//! `peer_connections`, else the node's `node.peer_connections`).
 //!
 //! In a federation of at most `keep + 1` members every node keeps a
 //! connection to every other one (a full mesh). In a larger one a full mesh
@@ -19,7 +20,8 @@
 //!   (it serves the roster and the addresses Kademlia hands out).
 //!
 //! The choice is a pure function of the roster and `keep`, so two ends with
-//! the same roster version and the same `node.peer_connections` agree
+//! the same roster version and the same `keep` (the roster's, whenever it
+//! states one) agree
 //! whether a link is kept ([`Links::keeps`]). A node prunes a link neither
 //! end chose, and that it opened itself, once it has carried no request for
 //! [`LINK_IDLE`], and does not report it down (it was opened on demand, for

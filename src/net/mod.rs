@@ -200,7 +200,8 @@ pub struct NetStatus {
     /// gossip is ignored until the score recovers.
     pub peers_graylisted: usize,
     /// The members this node keeps a connection to (every other member in a
-    /// federation within `node.peer_connections`; [`links`]).
+    /// federation within the links kept: the roster's `peer_connections`,
+    /// else `node.peer_connections`; [`links`]).
     pub kept: Vec<String>,
     /// Whether the federation is larger than that: holders not kept are
     /// dialled when a trace asks them.
@@ -508,15 +509,15 @@ struct EventLoop {
     /// before the next one (doubling while members stay without an address).
     last_bootstrap: Option<std::time::Instant>,
     bootstrap_backoff: Duration,
-    /// The links kept (`node.peer_connections`), planned from the roster.
+    /// The links kept (the roster's `peer_connections`, else
+    /// `node.peer_connections`), planned from the roster.
     links: links::Links,
     /// When a request last went either way on each peer's link: links
     /// opened on demand are pruned after [`links::LINK_IDLE`] without one.
     last_request: HashMap<PeerId, std::time::Instant>,
     /// How many connections this node dialled to each peer. Only links this
     /// node opened are pruned here; the other end prunes those it opened.
-    /// Each end's plan is its own (its `node.peer_connections`, its roster
-    /// version), so closing a link the other end keeps would only have it
+    /// Each end's plan is its own (its links kept, its roster version), so closing a link the other end keeps would only have it
     /// dialled again, every few seconds.
     dialled: HashMap<PeerId, usize>,
     /// Whether Kademlia runs: a full mesh, or some member without an address.
