@@ -315,7 +315,16 @@ pub fn build_swarm(
             },
         )
         .map_err(|e| NetError::Transport(e.to_string()))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .with_swarm_config(|c| {
+            c.with_idle_connection_timeout(Duration::from_secs(3600))
+                // A substream this node opens for one protocol (each answer,
+                // each directed query) sends its request with the protocol's
+                // name instead of waiting a round trip for the other end to
+                // confirm it. Same wire protocol as V1, so every member
+                // accepts it; no protocol is negotiated nested in another
+                // here, the case where lazy negotiation can be misread.
+                .with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
+        })
         .build();
     Ok(swarm)
 }
