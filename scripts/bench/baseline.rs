@@ -1,7 +1,7 @@
 //! Plain rust-libp2p, no tracenet logic: the yardstick the federation
 //! benchmarks print beside tracenet's figures (issue 16). The same transport
-//! as tracenet (TCP, Noise, Yamux), gossipsub with strict signing and the same
-//! heartbeat, and request-response with tracenet's own framing codec; the
+//! as tracenet (TCP, Noise, Yamux, substreams negotiated lazily as tracenet's
+//! are), gossipsub with strict signing and the same heartbeat, and request-response with tracenet's own framing codec; the
 //! requester signs a query of tracenet's size with Ed25519 and publishes it,
 //! each holder verifies it, signs an answer of tracenet's size and sends it
 //! back by request-response, and the requester verifies each answer. No
@@ -61,7 +61,11 @@ fn swarm(key: Keypair) -> Swarm<Plain> {
             }
         })
         .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .with_swarm_config(|c| {
+            c.with_idle_connection_timeout(Duration::from_secs(3600))
+                // As tracenet's nodes open their substreams (src/net/behaviour.rs).
+                .with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
+        })
         .build()
 }
 
