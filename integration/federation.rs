@@ -449,6 +449,66 @@ async fn a_holder_silent_after_the_gossip_is_asked_directly() {
     );
 }
 
+/// A requester that crashes before its silent-holder timer fires loses the
+/// timer, not the trace: started again, it hands every pending trace's
+/// query to each holder that has not answered it as that holder connects
+/// (store-and-forward counts only what this run handed), so a holder the
+/// gossip missed is still asked before the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_holder_is_asked_after_its_requester_crashes_and_starts_again() {
+    use tracenet::protocol::codec::{Kind, peek_kind};
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("NG", vec![]),
+        NodeSpec::member(
+            "DE",
+            vec![record(
+                "DE-1",
+                "Walther",
+                "DE",
+                "BP0746",
+                &[("NG", 2009)],
+                EXPORTED,
+            )],
+        ),
+        NodeSpec::member("FR", vec![]),
+    ]);
+    // FR, played in process as above: subscribed, it reads no gossip.
+    fed.node_mut("FR").kill();
+    let mut fr = Peer::connect(&fed.node("FR").dir, fed.node("NG")).await;
+    let topic = "tracenet/1/prefix/DE/CARLWALTHER";
+    fr.net
+        .set_topics([topic.parse().unwrap()].into())
+        .await
+        .unwrap();
+    fed.wait_subscribed("NG", topic, &["DE", "FR"]);
+    let sent = trace_walther(fed.node("NG"), "BP0746", &["--timeout", "120"]);
+    let id = sent["id"].as_str().unwrap().to_string();
+    // Killed (SIGKILL) well within the 5 s the timer waits.
+    fed.node_mut("NG").kill();
+    assert!(
+        fr.next_request(Duration::ZERO).await.is_none(),
+        "FR was asked directly before NG was killed: the test no longer tests a restart"
+    );
+    let ng = fed.nodes.iter().position(|n| n.state == "NG").unwrap();
+    fed.launch(ng);
+    let frame = fr
+        .next_request(Duration::from_secs(90))
+        .await
+        .expect("the silent holder was never asked after its requester started again");
+    assert_eq!(peek_kind(&frame), Ok(Kind::Query));
+    let log = fed.node("NG").log();
+    assert!(
+        log.contains("delivering a waiting trace query") && log.contains(&id),
+        "{log}"
+    );
+    // DE's answer is filed, whether it came before the crash or was asked
+    // for again after it.
+    wait_for("DE's answer to be filed", Duration::from_secs(60), || {
+        let t = fed.node("NG").json(&["trace", "show", &id]);
+        (holder_status(&t, "DE") == "answered").then_some(())
+    });
+}
+
 /// Where the roster decides the links every member keeps and they make a
 /// full mesh, a holder that read a query from its requester itself answers
 /// it and does not relay it (every holder had the requester's own copy);

@@ -349,6 +349,11 @@ impl Node {
     /// `replayed` while it is still answering: that reply is left unfiled,
     /// as its answer comes by itself. One whose policy stayed silent
     /// replies `not_answered`, filed as its word (declined).
+    ///
+    /// The timer lives in memory only. A node started again needs none: it
+    /// hands every pending trace's query to each holder without an answer
+    /// as that holder connects, since what counts as handed is what this run
+    /// handed (node::holders, `due_deliveries`).
     fn ask_silent_holders_later(&self, id: String, deadline: u64) {
         let node = self.clone();
         let stopping = self.inner.stopping.clone();
