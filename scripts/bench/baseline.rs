@@ -96,6 +96,13 @@ pub struct Figures {
     /// the requester's share when the holders run apart
     /// ([`Layout::ProcessEach`]); everything with [`Layout::OneProcess`].
     pub own_cpu_ms_per_answer: f64,
+    /// Packets received on the loopback interface per timed trace (the
+    /// machine's other loopback traffic too).
+    pub loopback_packets_per_trace: f64,
+    /// Kibibytes received on the loopback interface per timed trace.
+    pub loopback_kib_per_trace: f64,
+    /// Context switches on the whole machine per timed trace.
+    pub switches_per_trace: f64,
 }
 
 async fn holder(
@@ -404,10 +411,13 @@ pub fn run_with(
         let mut times = Vec::new();
         let mut cpu0 = 0.0;
         let mut own0 = 0.0;
+        let (mut lo0, mut cs0) = ((0, 0), 0);
         for i in 0..(traces + 20) as u64 {
             if i == 20 {
                 cpu0 = cpu_now();
                 own0 = cpu_secs_of(std::process::id());
+                lo0 = loopback();
+                cs0 = context_switches();
             }
             let q = signed(&skey, query_bytes, i + 1, 0);
             let (tx, rx) = oneshot::channel();
@@ -421,6 +431,7 @@ pub fn run_with(
         }
         let cpu = cpu_now() - cpu0;
         let own = cpu_secs_of(std::process::id()) - own0;
+        let (lo1, cs1) = (loopback(), context_switches());
         driver.abort();
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let at = |q: f64| times[((times.len() as f64 - 1.0) * q) as usize];
@@ -430,6 +441,37 @@ pub fn run_with(
             traces: times.len(),
             cpu_ms_per_trace: 1e3 * cpu / times.len().max(1) as f64,
             own_cpu_ms_per_answer: 1e3 * own / (times.len() * holders).max(1) as f64,
+            loopback_packets_per_trace: lo1.0.saturating_sub(lo0.0) as f64
+                / times.len().max(1) as f64,
+            loopback_kib_per_trace: lo1.1.saturating_sub(lo0.1) as f64
+                / 1024.0
+                / times.len().max(1) as f64,
+            switches_per_trace: cs1.saturating_sub(cs0) as f64 / times.len().max(1) as f64,
         }
     })
+}
+
+/// Packets and bytes received on the loopback interface since boot
+/// (`/proc/net/dev`); zeros where it cannot be read.
+pub fn loopback() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/net/dev").unwrap_or_default();
+    text.lines()
+        .find_map(|l| {
+            let rest = l.trim_start().strip_prefix("lo:")?;
+            let mut f = rest.split_whitespace().map(|x| x.parse::<u64>().ok());
+            let bytes = f.next()??;
+            let packets = f.next()??;
+            Some((packets, bytes))
+        })
+        .unwrap_or((0, 0))
+}
+
+/// Context switches on the whole machine since boot (`ctxt` in
+/// `/proc/stat`); 0 where it cannot be read.
+pub fn context_switches() -> u64 {
+    std::fs::read_to_string("/proc/stat")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("ctxt ")?.trim().parse().ok())
+        .unwrap_or(0)
 }

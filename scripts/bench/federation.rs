@@ -266,8 +266,8 @@ fn main() {
         .collect();
     let federation_cpu = || pids.iter().map(|p| baseline::cpu_secs_of(*p)).sum::<f64>();
     let federation_cpu0 = federation_cpu();
-    let lo0 = loopback();
-    let cs0 = context_switches();
+    let lo0 = baseline::loopback();
+    let cs0 = baseline::context_switches();
     let ts0 = thread_switches(&pids);
     let mut rtt = Vec::new();
     let mut holders = Vec::new();
@@ -281,8 +281,8 @@ fn main() {
     }
     let requester_cpu = baseline::cpu_secs_of(requester_pid) - requester_cpu0;
     let all_cpu = federation_cpu() - federation_cpu0;
-    let lo1 = loopback();
-    let cs1 = context_switches();
+    let lo1 = baseline::loopback();
+    let cs1 = baseline::context_switches();
     let ts1 = thread_switches(&pids);
     let gossip_after = gossip_in_total(&fed);
     let copies_after = query_copies(&fed);
@@ -303,11 +303,7 @@ fn main() {
     // The same round trip on plain rust-libp2p, same transport and sizes,
     // no tracenet logic, measured now, in this run.
     let holders_n = mean_holders.round().max(1.0) as usize;
-    let plain_lo0 = loopback();
-    let plain_cs0 = context_switches();
     let plain = baseline::run(holders_n, n_traces.min(200), 420, 520);
-    let plain_lo1 = loopback();
-    let plain_cs1 = context_switches();
     // The same again with each plain holder in a process of its own, as
     // tracenet runs one process per State here: what processes cost on 2
     // shared cores (runtimes, wake-ups, context switches), without tracenet.
@@ -360,23 +356,27 @@ fn main() {
     // Every byte between the nodes crosses the loopback interface: its
     // counters over the timed traces count what the federation sends,
     // duplicates included (the machine's other loopback traffic too: run it
-    // on a quiet machine). Plain libp2p's include its 20 untimed traces.
-    let per = |a: (u64, u64), b: (u64, u64), n: usize| {
-        (
-            (b.0 - a.0) as f64 / n as f64,
-            (b.1 - a.1) as f64 / n as f64 / 1024.0,
-        )
-    };
-    let (pk, kib) = per(lo0, lo1, rtt.len());
-    let (ppk, pkib) = per(plain_lo0, plain_lo1, plain.traces + 20);
+    // on a quiet machine). Plain libp2p's over its timed traces, in one
+    // process and with a process each.
+    let (pk, kib) = (
+        lo1.0.saturating_sub(lo0.0) as f64 / rtt.len() as f64,
+        lo1.1.saturating_sub(lo0.1) as f64 / 1024.0 / rtt.len() as f64,
+    );
     println!(
-        "  loopback packets per trace: {pk:.0} ({kib:.1} KiB); plain rust-libp2p: {ppk:.0} ({pkib:.1} KiB)"
+        "  loopback packets per trace: {pk:.0} ({kib:.1} KiB); plain rust-libp2p: {:.0} ({:.1} KiB) in one process, {:.0} ({:.1} KiB) a process each",
+        plain.loopback_packets_per_trace,
+        plain.loopback_kib_per_trace,
+        each.loopback_packets_per_trace,
+        each.loopback_kib_per_trace
     );
     // Thread hand-offs: the machine's context switches over the same spans.
+    // A process per node costs switches one process does not (wake-ups
+    // across runtimes): the process-each figure is the one to compare.
     println!(
-        "  context switches per trace (whole machine): {:.0}; plain rust-libp2p: {:.0}",
-        (cs1 - cs0) as f64 / rtt.len() as f64,
-        (plain_cs1 - plain_cs0) as f64 / (plain.traces + 20) as f64
+        "  context switches per trace (whole machine): {:.0}; plain rust-libp2p: {:.0} in one process, {:.0} a process each",
+        cs1.saturating_sub(cs0) as f64 / rtt.len() as f64,
+        plain.switches_per_trace,
+        each.switches_per_trace
     );
     // sled 0.34's I/O pool wakes every waiting thread (7 kept) for each log
     // write a flush hands it; the others go back to sleep.
@@ -607,21 +607,6 @@ fn answering_pipeline(records_file: &std::path::Path, samples: &[Value]) -> (f64
     (queries.len() as f64 / start.elapsed().as_secs_f64(), hits)
 }
 
-/// Packets and bytes received on the loopback interface since boot
-/// (`/proc/net/dev`); zeros where it cannot be read.
-fn loopback() -> (u64, u64) {
-    let text = std::fs::read_to_string("/proc/net/dev").unwrap_or_default();
-    text.lines()
-        .find_map(|l| {
-            let rest = l.trim_start().strip_prefix("lo:")?;
-            let mut f = rest.split_whitespace().map(|x| x.parse::<u64>().ok());
-            let bytes = f.next()??;
-            let packets = f.next()??;
-            Some((packets, bytes))
-        })
-        .unwrap_or((0, 0))
-}
-
 /// Context switches of the threads of `pids` alive now, summed: (those of
 /// sled's I/O thread pool, named `sled-io-*`; all).
 fn thread_switches(pids: &[u32]) -> (u64, u64) {
@@ -648,14 +633,4 @@ fn thread_switches(pids: &[u32]) -> (u64, u64) {
         }
     }
     out
-}
-
-/// Context switches on the whole machine since boot (`ctxt` in
-/// `/proc/stat`); 0 where it cannot be read.
-fn context_switches() -> u64 {
-    std::fs::read_to_string("/proc/stat")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("ctxt ")?.trim().parse().ok())
-        .unwrap_or(0)
 }
