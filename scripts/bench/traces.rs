@@ -7,8 +7,20 @@
 //! files it: the frame, the verdict, the holder's instants, one flush per
 //! answer as the node's group flush does with answers arriving one at a time.
 //! Prints the CPU and wall time per answer, the bytes sled wrote per answer
-//! (the trace's creation included) and the ratios to plain sled. Run with
+//! (the trace's creation included) and the ratios to plain sled.
+//!
+//! Then the list of traces an integrator pages through: a node whose store
+//! holds TRACENET_BENCH_LIST_TRACES traces (default 100,000; 0 skips it),
+//! each asked of 9 holders with 3 signed answers filed, started as a process
+//! on 127.0.0.1; `GET /v1/traces` timed through its control API for the
+//! first page, pages reached by cursor, and pages of 500; beside plain sled
+//! reading the newest 50 of as many values of a page entry's size. Run with
 //! `scripts/bench-traces.sh` (release build).
+
+#[path = "../../integration/common/mod.rs"]
+mod common;
+#[path = "../../integration/fed/mod.rs"]
+mod fed;
 
 use std::path::Path;
 use std::time::Instant;
@@ -217,5 +229,246 @@ fn main() {
             ours.bytes / plain.bytes.max(1.0),
         );
     }
+    let listed: usize = std::env::var("TRACENET_BENCH_LIST_TRACES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(100_000);
+    if listed > 0 {
+        listing(listed, &load);
+    }
     println!("load average at end: {}", load());
+}
+
+/// Milliseconds at quantile `q` of `v` (sorted here).
+fn pct(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 - 1.0) * q) as usize]
+}
+
+/// The signed frames every listed trace carries: its query, and three
+/// answers to it (one hit with a record, two without).
+struct Frames {
+    query: Vec<u8>,
+    answers: Vec<(String, Vec<u8>)>,
+}
+
+fn frames() -> Frames {
+    use tracenet::identity::NodeKey;
+    use tracenet::marking::{MakerTable, Marking};
+    use tracenet::node::answer::{AnswerPolicy, answer};
+    use tracenet::protocol::*;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = open_db(&dir.path().join("db"), &StoreOptions::default()).expect("store");
+    let reg = tracenet::registry::Registry::open(&db, MakerTable::built_in()).expect("registry");
+    let rec = dir.path().join("one.jsonl");
+    std::fs::write(
+        &rec,
+        fed::record(
+            "DE-1",
+            "Walther",
+            "DE",
+            "BP0746",
+            &[("NG", 2009)],
+            r#"[{"date":"2008-03-01","kind":"manufactured","holder":"manufacturer"},{"date":"2009-05-01","kind":"exported","counterpart":"NG"}]"#,
+        ),
+    )
+    .expect("write record");
+    tracenet::registry::import::import_file(&reg, &rec, &Default::default(), &mut |_| {})
+        .expect("import");
+    let ke = CountryCode::parse("KE").unwrap();
+    let requester = NodeKey::generate().expect("key");
+    let marking: Marking = serde_json::from_value(serde_json::json!({
+        "manufacturer": "Walther", "country": "DE", "serial": "BP0746"
+    }))
+    .expect("marking");
+    let q = TraceQuery {
+        id: QueryId::random().expect("id"),
+        requester: Party {
+            state: ke,
+            key: requester.public_key(),
+        },
+        issued_at: 1_700_000_000,
+        ttl_secs: 3600,
+        priority: Priority::Routine,
+        marking,
+        category: tracenet::model::WeaponCategory::Pistol,
+        calibre: None,
+        legal_ground: LegalGround::SeizedInCrime,
+        intended_use: IntendedUse::CriminalInvestigation,
+        makers_version: Some(0),
+    };
+    let signed = requester.sign(q).expect("sign");
+    let (hit, _) = answer(&reg, signed.body(), &AnswerPolicy::default()).expect("lookup");
+    let outcomes = [hit.expect("a hit"), Outcome::NoHit, Outcome::NoHit];
+    let answers = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, outcome)| {
+            let holder = NodeKey::generate().expect("key");
+            let a = TraceAnswer {
+                query: signed.digest(),
+                responder: Party {
+                    state: CountryCode::parse(["DE", "NG", "FR"][i]).unwrap(),
+                    key: holder.public_key(),
+                },
+                answered_at: 1_700_000_001,
+                outcome,
+                makers_version: Some(0),
+            };
+            let bytes = holder.sign(a).expect("sign").into_parts().0;
+            (holder.peer_id().to_string(), bytes)
+        })
+        .collect();
+    Frames {
+        query: signed.into_parts().0,
+        answers,
+    }
+}
+
+/// Writes `n` traces into the store of the node at `dir` (not running), as
+/// the node writes them: the trace, then each answer filed with its verdict.
+fn fill(dir: &Path, n: usize, f: &Frames) {
+    let t0 = Instant::now();
+    let db = open_db(&dir.join("db"), &StoreOptions::default()).expect("node's store");
+    let store = TraceStore::open(&db).expect("trace store");
+    // Ten days ago, eight seconds apart: every deadline has passed.
+    let start = tracenet::node::unix_now() - 10 * 86_400;
+    for k in 0..n {
+        let mut t = trace(k, 9);
+        t.id = format!("{k:032x}");
+        t.created_at = start + 8 * k as u64;
+        t.created_at_ms = Some(1_000 * t.created_at);
+        t.deadline = t.created_at + 60;
+        t.query = f.query.clone();
+        t.topics = vec!["tracenet/1/prefix/DE/CARLWALTHER".into()];
+        for (i, (a, (peer, _))) in t.asked.iter_mut().zip(&f.answers).enumerate() {
+            a.peer = peer.clone();
+            a.state = CountryCode::parse(["DE", "NG", "FR"][i]).ok();
+        }
+        store.put(&t).expect("put");
+        for (i, (peer, bytes)) in f.answers.iter().enumerate() {
+            let answer = StoredAnswer {
+                peer: peer.clone(),
+                received_at: t.created_at + 1,
+                bytes: bytes.clone(),
+                roster_version: Some(1),
+            };
+            let verdict = Filed {
+                peer: peer.clone(),
+                state: CountryCode::parse(["DE", "NG", "FR"][i]).unwrap(),
+                frame: hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref()),
+                answered_at: t.created_at + 1,
+                said: Said::Final,
+            };
+            store
+                .file_answer(&t.id, &answer, |t| {
+                    t.filed.push(verdict.clone());
+                    t.final_at.insert(peer.clone(), t.created_at + 1);
+                    true
+                })
+                .expect("file");
+        }
+    }
+    db.flush().expect("flush");
+    println!(
+        "  {n} traces written to the node's store in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+/// `GET /v1/traces` against a node holding `n` traces, and plain sled.
+fn listing(n: usize, load: &dyn Fn() -> String) {
+    println!(
+        "list of traces: GET /v1/traces at {n} stored traces, 9 holders asked and 3 answers each (load average at start: {})",
+        load()
+    );
+    let f = frames();
+    let fed = fed::Federation::start_with(vec![fed::NodeSpec::member("KE", Vec::new())], |node| {
+        fill(&node.dir, n, &f)
+    });
+    let client = tracenet::api::ApiClient::from_data_dir(&fed.node("KE").dir).expect("client");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let timed = |path: &str| -> (f64, serde_json::Value) {
+        let t = Instant::now();
+        let v: serde_json::Value = rt.block_on(client.get(path)).expect("GET");
+        (t.elapsed().as_secs_f64() * 1e3, v)
+    };
+    for _ in 0..5 {
+        timed("/v1/traces");
+    }
+    let (mut first, mut deep, mut wide) = (Vec::new(), Vec::new(), Vec::new());
+    let mut bytes = 0;
+    for _ in 0..100 {
+        let (ms, v) = timed("/v1/traces");
+        assert_eq!(v["traces"].as_array().map(Vec::len), Some(50.min(n)));
+        bytes = v.to_string().len();
+        first.push(ms);
+    }
+    // 200 pages down, one after another, as an integrator walks the list.
+    let mut next = timed("/v1/traces").1["next"].as_str().map(String::from);
+    while let Some(c) = next.take().filter(|_| deep.len() < 200) {
+        let (ms, v) = timed(&format!("/v1/traces?cursor={c}"));
+        deep.push(ms);
+        next = v["next"].as_str().map(String::from);
+    }
+    for _ in 0..20 {
+        wide.push(timed("/v1/traces?limit=500").0);
+    }
+    let plain = plain_newest(n, bytes / 50.min(n).max(1));
+    let (f50, f99) = (pct(&mut first, 0.5), pct(&mut first, 0.99));
+    println!(
+        "  first page (50 traces, {:.0} KiB of JSON): p50 {f50:.2} ms, p99 {f99:.2} ms over {} (goal <= 20 ms)",
+        bytes as f64 / 1024.0,
+        first.len()
+    );
+    if !deep.is_empty() {
+        println!(
+            "  the next {} pages by cursor: p50 {:.2} ms, p99 {:.2} ms",
+            deep.len(),
+            pct(&mut deep, 0.5),
+            pct(&mut deep, 0.99)
+        );
+    }
+    println!(
+        "  pages of 500: p50 {:.2} ms, p99 {:.2} ms over {}",
+        pct(&mut wide, 0.5),
+        pct(&mut wide, 0.99),
+        wide.len()
+    );
+    println!(
+        "  plain sled, the newest 50 of {n} values of {} bytes read in process (no HTTP, no view): p50 {:.3} ms; first page / plain: {:.0}x",
+        bytes / 50.min(n).max(1),
+        plain,
+        f50 / plain.max(1e-9)
+    );
+}
+
+/// Plain sled: `n` values of `size` bytes under time-ordered keys; the p50
+/// in ms of reading the newest 50 (a reverse range), over 100 reads.
+fn plain_newest(n: usize, size: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = open_db(dir.path(), &StoreOptions::default()).expect("store");
+    let tree = db.open_tree("plain").expect("tree");
+    for k in 0..n as u64 {
+        tree.insert(k.to_be_bytes(), vec![7u8; size])
+            .expect("insert");
+    }
+    db.flush().expect("flush");
+    let mut times: Vec<f64> = (0..100)
+        .map(|_| {
+            let t = Instant::now();
+            let got: Vec<sled::IVec> = tree
+                .iter()
+                .rev()
+                .take(50)
+                .map(|kv| kv.expect("read").1)
+                .collect();
+            std::hint::black_box(got);
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    pct(&mut times, 0.5)
 }
