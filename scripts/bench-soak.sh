@@ -2,7 +2,8 @@
 # Sustained-load benchmark (issue 16): 1,000,000 directed queries to one holder
 # from four States played in process, each query living 60 s (an hour of
 # traffic compressed: the replay guard turns over many times); prints answers/s,
-# the holder's memory and CPU every 30 s, then the first and last windows.
+# the holder's memory and CPU every 30 s, then the first and last windows,
+# then plain sled writing what the holder keeps for as many queries (memory).
 #   TRACENET_BENCH_SOAK_QUERIES=N  TRACENET_BENCH_SOAK_IN_FLIGHT=N
 #   TRACENET_BENCH_SOAK_TTL=SECS  TRACENET_BENCH_SOAK_EVERY=SECS
 # --pinned: the holder pinned to core 1 and the requesters to core 0 (taskset),

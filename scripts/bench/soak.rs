@@ -9,6 +9,16 @@
 //! that window, the holder's resident memory and its CPU, then the first and
 //! last windows side by side: flat is the goal.
 //!
+//! Then the baseline for memory, in a process of its own (this binary again,
+//! on tracenet's allocator, mimalloc, which the requesters played here now
+//! use too): plain sled with the node's cache writing what the holder keeps
+//! for each query answered (two audit entries of the same sizes, the answer
+//! under a replay key ordered by expiry, purged when expired; see
+//! `plain_sled`), as many times; both processes' growth over the last two
+//! thirds of the queries printed side by side. sled's memory grows with
+//! what it stores, and the audit log is kept: a holder is flat when it
+//! grows no faster.
+//!
 //! With BENCH_SOAK_PIN=1 (`scripts/bench-soak.sh --pinned`), the holder
 //! process is pinned to core 1 and this process (the requesters) to core 0
 //! with `taskset`: the answers/s are then those of a holder on one core.
@@ -19,6 +29,9 @@
 mod common;
 #[path = "../../integration/fed/mod.rs"]
 mod fed;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -115,11 +128,16 @@ fn query(key: &NodeKey, state: &str, serial: &str, ttl: u32) -> Vec<u8> {
 struct Tally {
     sent: AtomicUsize,
     answered: AtomicU64,
+    /// Bytes of the answers' frames received, for the baseline's sizes.
+    answer_bytes: AtomicU64,
     refused: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     failed: AtomicU64,
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var(PLAIN_SLED) {
+        return plain_sled(&spec);
+    }
     let total = env_u64("TRACENET_BENCH_SOAK_QUERIES", 1_000_000) as usize;
     let in_flight = env_u64("TRACENET_BENCH_SOAK_IN_FLIGHT", 32) as usize;
     let ttl = env_u64("TRACENET_BENCH_SOAK_TTL", 60) as u32;
@@ -203,6 +221,9 @@ fn main() {
                             Ok(bytes) => match Reply::decode(&bytes, Default::default()) {
                                 Ok(Reply::Answer(_)) => {
                                     tally.answered.fetch_add(1, Ordering::Relaxed);
+                                    tally
+                                        .answer_bytes
+                                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                                 }
                                 Ok(Reply::Refused(r)) => {
                                     *tally
@@ -230,7 +251,8 @@ fn main() {
         "  {:>6} {:>10} {:>10} {:>9} {:>9}",
         "s", "answered", "answers/s", "RSS MiB", "CPU %"
     );
-    let mut windows: Vec<(f64, f64)> = Vec::new();
+    // (answered, answers/s, resident MiB) at the end of each window.
+    let mut windows: Vec<(u64, f64, f64)> = Vec::new();
     let (mut last_n, mut last_cpu, mut last_t) = (0u64, cpu_secs(pid), Instant::now());
     while !work.is_finished() {
         std::thread::sleep(Duration::from_millis(200));
@@ -250,7 +272,7 @@ fn main() {
             rss,
             100.0 * (cpu - last_cpu) / dt
         );
-        windows.push((rate, rss));
+        windows.push((n, rate, rss));
         (last_n, last_cpu, last_t) = (n, cpu, Instant::now());
     }
     let secs = start.elapsed().as_secs_f64();
@@ -271,20 +293,169 @@ fn main() {
         );
     }
     // The last window may be short (the tail of the run): compare full ones.
-    let full: Vec<&(f64, f64)> = windows
+    let full: Vec<&(u64, f64, f64)> = windows
         .iter()
         .take(windows.len().saturating_sub(1))
         .collect();
     if let (Some(first), Some(last)) = (full.first(), full.last()) {
         println!(
             "  first window {:.0} answers/s, {:.1} MiB; last full window {:.0} answers/s ({:+.0}%), {:.1} MiB ({:+.1} MiB)",
-            first.0,
             first.1,
-            last.0,
-            100.0 * (last.0 - first.0) / first.0,
+            first.2,
             last.1,
-            last.1 - first.1
+            100.0 * (last.1 - first.1) / first.1,
+            last.2,
+            last.2 - first.2
         );
     }
     drop(fed);
+    memory_baseline(ttl, answered, secs, &tally, &windows);
+}
+
+/// The environment variable that makes this binary the plain-sled baseline:
+/// `queries,audit_bytes,answer_bytes,live_ids`.
+const PLAIN_SLED: &str = "TRACENET_BENCH_SOAK_PLAIN_SLED";
+
+/// Runs the plain-sled baseline in a process of its own and prints both
+/// processes' memory growth over the last two thirds of the queries.
+fn memory_baseline(ttl: u32, answered: u64, secs: f64, tally: &Tally, windows: &[(u64, f64, f64)]) {
+    let answer = tally.answer_bytes.load(Ordering::Relaxed) / answered.max(1);
+    let (received, sent) = audit_entry_bytes();
+    let rate = (answered as f64 / secs.max(1e-9)).max(1.0) as u64;
+    println!(
+        "plain sled, the writes of the same {answered} answered queries (audit entries of {received} and {sent} bytes, the answer's {answer} bytes under a replay key ordered by expiry, {rate} a second, the expired purged every 60 s), in its own process; load average at start {}",
+        loadavg()
+    );
+    let out = std::process::Command::new(std::env::current_exe().expect("this benchmark"))
+        .env(
+            PLAIN_SLED,
+            format!("{answered},{received},{sent},{answer},{rate},{ttl}"),
+        )
+        .output()
+        .expect("start the plain-sled baseline");
+    if !out.status.success() {
+        println!(
+            "  the baseline failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    // (queries written, resident MiB) from the child.
+    let plain: Vec<(u64, f64)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (n, mib) = l.split_once(' ')?;
+            Some((n.parse().ok()?, mib.parse().ok()?))
+        })
+        .collect();
+    // tracenet's first window past a third of the run, and the baseline's
+    // first sample past the same count (it prints thirty).
+    let ours = (windows.iter().find(|w| w.0 >= answered / 3), windows.last());
+    let (Some(a), Some(b)) = ours else {
+        println!("  no window of tracenet's past a third of the queries: nothing to compare");
+        return;
+    };
+    let (Some(c), Some(d)) = (plain.iter().find(|p| p.0 >= a.0), plain.last()) else {
+        println!("  the baseline printed no figure past {} queries", a.0);
+        return;
+    };
+    let (g_ours, g_plain) = (b.2 - a.2, d.1 - c.1);
+    let ratio = if g_plain > 1.0 {
+        format!("{:.1}x", g_ours / g_plain)
+    } else {
+        "n/a (the baseline did not grow)".into()
+    };
+    println!(
+        "  memory from a third of the queries to the end: tracenet {:.1} -> {:.1} MiB ({g_ours:+.1}) from {} to {} answered; plain sled {:.1} -> {:.1} MiB ({g_plain:+.1}) from {} to {} written; ratio of growth {ratio}",
+        a.2, b.2, a.0, b.0, c.1, d.1, c.0, d.0,
+    );
+    println!("  load average at end {}", loadavg());
+}
+
+/// The sizes, as JSON, of the two audit entries a holder writes for a query
+/// it answers: `query_received`, then `answer_sent`.
+fn audit_entry_bytes() -> (u64, u64) {
+    use tracenet::audit::{AuditEntry, AuditKind};
+    let hex = "ab".repeat(32);
+    let received = AuditEntry {
+        seq: 1_000_000,
+        at: tracenet::node::unix_now(),
+        kind: AuditKind::QueryReceived,
+        peer: None,
+        state: CountryCode::parse("KE").ok(),
+        query: Some(hex.clone()),
+        outcome: None,
+        rule: None,
+        signature: None,
+        officer: None,
+        prev: hex.clone(),
+        hash: hex.clone(),
+    };
+    let sent = AuditEntry {
+        kind: AuditKind::AnswerSent,
+        peer: Some(NodeKey::generate().expect("key").peer_id().to_string()),
+        outcome: Some("hit".into()),
+        rule: Some("disclose_full".into()),
+        ..received.clone()
+    };
+    let len = |e: &AuditEntry| serde_json::to_vec(e).expect("audit entry").len() as u64;
+    (len(&received), len(&sent))
+}
+
+/// The baseline's process. `spec`: `queries,received,sent,answer,rate,ttl`
+/// (the two audit entries' and the answer's sizes in bytes, queries a
+/// second, their life in seconds). Per query, as the holder: both audit
+/// entries under the next sequence numbers, the answer under a 26-byte key
+/// of expiry, State and id (time-ordered, as `node::replay` keys it), a
+/// flush for every 32 queries (the requesters keep 32 in flight), and every
+/// 60 seconds of queries the expired keys removed. Prints `written
+/// resident_MiB` thirty times over the run.
+fn plain_sled(spec: &str) {
+    let v: Vec<u64> = spec.split(',').filter_map(|x| x.parse().ok()).collect();
+    let [total, received, sent, answer, rate, ttl] = v[..] else {
+        panic!("{PLAIN_SLED}: {spec:?} is not queries,received,sent,answer,rate,ttl");
+    };
+    let rate = rate.max(1);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = tracenet::store::open_db(dir.path(), &Default::default()).expect("sled");
+    let (log, ids) = (
+        db.open_tree("audit").expect("tree"),
+        db.open_tree("replay").expect("tree"),
+    );
+    let entries = [vec![b'a'; received as usize], vec![b'a'; sent as usize]];
+    let frame = vec![7u8; answer as usize];
+    let me = std::process::id();
+    let mut seq = 0u64;
+    for i in 0..total {
+        let now = i / rate;
+        for e in &entries {
+            log.insert(seq.to_be_bytes(), e.as_slice()).expect("insert");
+            seq += 1;
+        }
+        let mut key = [0u8; 26];
+        key[..8].copy_from_slice(&(now + ttl).to_be_bytes());
+        key[8..10].copy_from_slice(b"KE");
+        key[10..].copy_from_slice(
+            &u128::from(i)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .to_be_bytes(),
+        );
+        ids.insert(key, frame.as_slice()).expect("insert");
+        if i % 32 == 31 {
+            db.flush().expect("flush");
+        }
+        if i % (60 * rate) == 60 * rate - 1 {
+            let expired: Vec<sled::IVec> = ids
+                .range(..now.to_be_bytes())
+                .keys()
+                .map(|k| k.expect("read"))
+                .collect();
+            for k in expired {
+                ids.remove(k).expect("remove");
+            }
+        }
+        if (i + 1) % (total / 30).max(1) == 0 || i + 1 == total {
+            println!("{} {:.1}", i + 1, rss_mib(me));
+        }
+    }
 }
