@@ -198,7 +198,7 @@ impl NodeSettings {
             })?;
             if !c.ip().is_loopback() {
                 return Err(format!(
-                    "node.console_listen: {c} is not a loopback address; put the console behind a TLS reverse proxy on this machine (see README, \"Officer console\")"
+                    "node.console_listen: {c} is not a loopback address; put the console behind a TLS reverse proxy on this machine (see README, \"The officer console\")"
                 ));
             }
         }

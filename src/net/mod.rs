@@ -76,7 +76,7 @@ impl Default for NetConfig {
 /// expected holders it is not linked to; the mesh relays copies, which are
 /// what reaches a holder when the requester's own copy did not. Each copy
 /// read costs a decode and an envelope signature check. D = 3 was measured
-/// (README, "Federation at scale"): 9% fewer packets per trace across 10
+/// (proto-docs/PERFORMANCE.md): 9% fewer packets per trace across 10
 /// States and every trace still answered at 200 States, but the CPU per
 /// trace within the noise (25.6 to 29.3 ms against 25.2 to 30.0); not
 /// enough to halve the relays that stand between a holder and a member
