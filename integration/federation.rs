@@ -401,13 +401,11 @@ fn a_node_killed_mid_trace_leaves_the_trace_partial() {
     assert!(fr["unreachable"].is_string(), "{fr:#}");
 }
 
-/// A holder handed a query by gossip that then says nothing is asked
-/// directly after 5 s: neither the requester's publish nor another
-/// holder's relay is certain to reach every subscriber, a direct ask is
-/// answered or fails visibly. A holder that answered is not asked again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_holder_silent_after_the_gossip_is_asked_directly() {
-    use tracenet::protocol::codec::{Kind, peek_kind};
+/// NG the requester, DE holding a Walther's record, and FR played in
+/// process: subscribed to the prefix, it reads no gossip (as if the publish
+/// had missed it) and acknowledges what it is sent. Returns once NG has
+/// seen DE and FR subscribed.
+async fn with_fr_silent() -> (Federation, Peer) {
     let mut fed = Federation::start(vec![
         NodeSpec::member("NG", vec![]),
         NodeSpec::member(
@@ -423,16 +421,25 @@ async fn a_holder_silent_after_the_gossip_is_asked_directly() {
         ),
         NodeSpec::member("FR", vec![]),
     ]);
-    // FR is played in process: subscribed to the prefix, it reads no gossip
-    // (as if the publish had missed it) and acknowledges what it is sent.
     fed.node_mut("FR").kill();
-    let mut fr = Peer::connect(&fed.node("FR").dir, fed.node("NG")).await;
+    let fr = Peer::connect(&fed.node("FR").dir, fed.node("NG")).await;
     let topic = "tracenet/1/prefix/DE/CARLWALTHER";
     fr.net
         .set_topics([topic.parse().unwrap()].into())
         .await
         .unwrap();
     fed.wait_subscribed("NG", topic, &["DE", "FR"]);
+    (fed, fr)
+}
+
+/// A holder handed a query by gossip that then says nothing is asked
+/// directly after 5 s: neither the requester's publish nor another
+/// holder's relay is certain to reach every subscriber, a direct ask is
+/// answered or fails visibly. A holder that answered is not asked again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_silent_after_the_gossip_is_asked_directly() {
+    use tracenet::protocol::codec::{Kind, peek_kind};
+    let (fed, mut fr) = with_fr_silent().await;
     let sent = trace_walther(fed.node("NG"), "BP0746", &[]);
     let id = sent["id"].as_str().unwrap().to_string();
     let frame = fr
@@ -457,30 +464,7 @@ async fn a_holder_silent_after_the_gossip_is_asked_directly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_holder_is_asked_after_its_requester_crashes_and_starts_again() {
     use tracenet::protocol::codec::{Kind, peek_kind};
-    let mut fed = Federation::start(vec![
-        NodeSpec::member("NG", vec![]),
-        NodeSpec::member(
-            "DE",
-            vec![record(
-                "DE-1",
-                "Walther",
-                "DE",
-                "BP0746",
-                &[("NG", 2009)],
-                EXPORTED,
-            )],
-        ),
-        NodeSpec::member("FR", vec![]),
-    ]);
-    // FR, played in process as above: subscribed, it reads no gossip.
-    fed.node_mut("FR").kill();
-    let mut fr = Peer::connect(&fed.node("FR").dir, fed.node("NG")).await;
-    let topic = "tracenet/1/prefix/DE/CARLWALTHER";
-    fr.net
-        .set_topics([topic.parse().unwrap()].into())
-        .await
-        .unwrap();
-    fed.wait_subscribed("NG", topic, &["DE", "FR"]);
+    let (mut fed, mut fr) = with_fr_silent().await;
     let sent = trace_walther(fed.node("NG"), "BP0746", &["--timeout", "120"]);
     let id = sent["id"].as_str().unwrap().to_string();
     // Killed (SIGKILL) well within the 5 s the timer waits.
