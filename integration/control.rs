@@ -335,3 +335,69 @@ fn policy_review_alerts_audit_and_canaries() {
     let evidence = api_outputs.last().unwrap();
     assert!(owners(evidence).is_empty(), "{evidence}");
 }
+
+/// Past `node.audit_keep_in_store` entries, the oldest move to files in the
+/// data directory's `audit-archive/` (at start and every minute after), so
+/// that the store, and the node's memory, stop growing with its history; the
+/// chain still verifies through them, and `audit show` still lists every
+/// entry once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifies_through_it() {
+    use tracenet::protocol::{Priority, Reply};
+    let mut fed = Federation::start(vec![
+        NodeSpec {
+            node_config: "audit_keep_in_store = 1000\nqueries_per_minute = 100000",
+            ..NodeSpec::member("DE", vec![rec("DE-1", "RV100", false, OTHER, "DE1")])
+        },
+        NodeSpec::member("NG", Vec::new()),
+    ]);
+    fed.node_mut("NG").kill();
+    let ng = Peer::connect(&fed.node("NG").dir, fed.node("DE")).await;
+    // 600 answered queries: 1,200 entries, past the 1,000 kept.
+    for i in 0..600 {
+        let q = signed_walther_query(&ng.key, "NG", &format!("RV{i:03}"), Priority::Routine);
+        let reply = ng.net.request(ng.target, q).await.expect("DE replies");
+        assert!(
+            matches!(
+                Reply::decode(&reply, Default::default()),
+                Ok(Reply::Answer(_))
+            ),
+            "query {i}: {reply:?}"
+        );
+    }
+    drop(ng);
+    // Restarted, the node archives at once.
+    let de = fed.nodes.iter().position(|n| n.state == "DE").unwrap();
+    fed.nodes[de].kill();
+    fed.launch(de);
+    let dir = fed.node("DE").dir.join("audit-archive");
+    let files = wait_for("DE's audit archive", Duration::from_secs(30), || {
+        let f: Vec<_> = std::fs::read_dir(&dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        (!f.is_empty()).then_some(f)
+    });
+    assert_eq!(files.len(), 1, "{files:?}");
+    let archived = std::fs::read_to_string(&files[0]).unwrap().lines().count();
+    let verify = fed.node("DE").json(&["audit", "verify"]);
+    assert_eq!(verify["ok"], true, "{verify}");
+    let total = verify["entries"].as_u64().unwrap();
+    assert!(total >= 1200, "{verify}");
+    // The store keeps the newest half of what it may hold (and what was
+    // written since).
+    let in_store = total as usize - archived;
+    assert!(
+        (500..1000).contains(&in_store),
+        "{in_store} in the store: {verify}"
+    );
+    let shown = fed.node("DE").json(&["audit", "show"]);
+    let seqs: Vec<u64> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (0..total).collect::<Vec<_>>());
+}

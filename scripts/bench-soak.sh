@@ -6,6 +6,7 @@
 # then plain sled writing what the holder keeps for as many queries (memory).
 #   TRACENET_BENCH_SOAK_QUERIES=N  TRACENET_BENCH_SOAK_IN_FLIGHT=N
 #   TRACENET_BENCH_SOAK_TTL=SECS  TRACENET_BENCH_SOAK_EVERY=SECS
+#   TRACENET_BENCH_SOAK_KEEP=N (the holder's node.audit_keep_in_store)
 # --pinned: the holder pinned to core 1 and the requesters to core 0 (taskset),
 # for the answers/s of a holder on one core.
 set -euo pipefail

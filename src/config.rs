@@ -175,6 +175,7 @@ pub const RANGES: &[(&str, u64, u64, &str)] = &[
     ),
     ("node.max_follow_ups", 0, 64, "States per trace"),
     ("node.audit_sign_every_secs", 1, 7 * 86_400, "seconds"),
+    ("node.audit_keep_in_store", 1_000, 1_000_000_000, "entries"),
 ];
 
 /// The line (from 1) where `section.key` is set in a TOML text, if it is.
@@ -320,6 +321,7 @@ impl Config {
             ("node.peer_connections", u64::from(n.peer_connections)),
             ("node.max_follow_ups", u(n.max_follow_ups)),
             ("node.audit_sign_every_secs", n.audit_sign_every_secs),
+            ("node.audit_keep_in_store", n.audit_keep_in_store),
         ]
     }
 

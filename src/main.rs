@@ -4,6 +4,12 @@ use clap::Parser;
 /// copy on every write, and with glibc's malloc a third of the import thread's
 /// time went to the allocator (see `scripts/bench/registry.rs`, which declares
 /// the same allocator so that it measures what this binary runs).
+///
+/// The feature `system-allocator` builds with the system's malloc instead,
+/// for heap profilers that intercept it (heaptrack, valgrind's massif; see
+/// proto-docs/PERFORMANCE.md, "Where the holder's memory goes"); not for
+/// deployment.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -9,10 +9,16 @@
 //! that window, the holder's resident memory and its CPU, then the first and
 //! last windows side by side: flat is the goal.
 //!
+//! The holder keeps at most TRACENET_BENCH_SOAK_KEEP audit entries in its
+//! store (`node.audit_keep_in_store`, default its default, 1,000,000); past
+//! it, the oldest move to its audit archive (src/audit/archive.rs), whose
+//! files and size are printed at the end.
+//!
 //! Then the baseline for memory, in a process of its own (this binary again,
 //! on tracenet's allocator, mimalloc, which the requesters played here now
 //! use too): plain sled with the node's cache writing what the holder keeps
-//! for each query answered (two audit entries of the same sizes, the answer
+//! for each query answered (two audit entries of the same sizes, the oldest
+//! moved to a file past the same number as the holder's, the answer
 //! under a replay key ordered by expiry, purged when expired; see
 //! `plain_sled`), as many times; both processes' growth over the last two
 //! thirds of the queries printed side by side. sled's memory grows with
@@ -30,6 +36,9 @@ mod common;
 #[path = "../../integration/fed/mod.rs"]
 mod fed;
 
+// On the system's malloc with the feature `system-allocator`, like the node
+// (src/main.rs), for heap profilers.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -142,6 +151,14 @@ fn main() {
     let in_flight = env_u64("TRACENET_BENCH_SOAK_IN_FLIGHT", 32) as usize;
     let ttl = env_u64("TRACENET_BENCH_SOAK_TTL", 60) as u32;
     let every = Duration::from_secs(env_u64("TRACENET_BENCH_SOAK_EVERY", 30));
+    // The holder's node.audit_keep_in_store: its default unless set.
+    let keep = env_u64("TRACENET_BENCH_SOAK_KEEP", 1_000_000);
+    let node_config: &'static str = Box::leak(
+        format!(
+            "queries_per_minute = 1000000\nfuzzy_queries_per_minute = 1000000\naudit_keep_in_store = {keep}"
+        )
+        .into_boxed_str(),
+    );
     // The holder logs as deployed (info), not the tests' debug lines.
     fed::log_as_deployed();
     let held: Vec<String> = (0..HELD)
@@ -161,7 +178,7 @@ fn main() {
         bootstrap: false,
         records: held,
         in_roster: true,
-        node_config: "queries_per_minute = 1000000\nfuzzy_queries_per_minute = 1000000",
+        node_config,
         prefixes: &[],
         oprf_key_listed: true,
     }];
@@ -184,7 +201,7 @@ fn main() {
         );
     }
     println!(
-        "soak benchmark: {total} directed queries to DE ({HELD} records) from {} States played in process, {in_flight} in flight, time-to-live {ttl} s; load average at start {}",
+        "soak benchmark: {total} directed queries to DE ({HELD} records) from {} States played in process, {in_flight} in flight, time-to-live {ttl} s, at most {keep} audit entries in the holder's store; load average at start {}",
         REQUESTERS.len(),
         loadavg()
     );
@@ -308,8 +325,24 @@ fn main() {
             last.2 - first.2
         );
     }
+    let (files, bytes) = archived(&de.dir);
+    println!(
+        "  the holder's audit archive: {files} files, {:.0} MiB (entries moved out of its store, node.audit_keep_in_store = {keep})",
+        bytes as f64 / (1024.0 * 1024.0)
+    );
     drop(fed);
-    memory_baseline(ttl, answered, secs, &tally, &windows);
+    memory_baseline(ttl, keep, answered, secs, &tally, &windows);
+}
+
+/// Files and bytes in a node's audit archive (src/audit/archive.rs).
+fn archived(data_dir: &std::path::Path) -> (usize, u64) {
+    let dir = data_dir.join(tracenet::audit::archive::DIR);
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .fold((0, 0), |(n, b), m| (n + 1, b + m.len()))
 }
 
 /// The environment variable that makes this binary the plain-sled baseline:
@@ -318,18 +351,25 @@ const PLAIN_SLED: &str = "TRACENET_BENCH_SOAK_PLAIN_SLED";
 
 /// Runs the plain-sled baseline in a process of its own and prints both
 /// processes' memory growth over the last two thirds of the queries.
-fn memory_baseline(ttl: u32, answered: u64, secs: f64, tally: &Tally, windows: &[(u64, f64, f64)]) {
+fn memory_baseline(
+    ttl: u32,
+    keep: u64,
+    answered: u64,
+    secs: f64,
+    tally: &Tally,
+    windows: &[(u64, f64, f64)],
+) {
     let answer = tally.answer_bytes.load(Ordering::Relaxed) / answered.max(1);
     let (received, sent) = audit_entry_bytes();
     let rate = (answered as f64 / secs.max(1e-9)).max(1.0) as u64;
     println!(
-        "plain sled, the writes of the same {answered} answered queries (audit entries of {received} and {sent} bytes, the answer's {answer} bytes under a replay key ordered by expiry, {rate} a second, the expired purged every 60 s), in its own process; load average at start {}",
+        "plain sled, the writes of the same {answered} answered queries (audit entries of {received} and {sent} bytes, the oldest moved to a file past {keep} as the holder does; the answer's {answer} bytes under a replay key ordered by expiry, {rate} a second, the expired purged every 60 s), in its own process; load average at start {}",
         loadavg()
     );
     let out = std::process::Command::new(std::env::current_exe().expect("this benchmark"))
         .env(
             PLAIN_SLED,
-            format!("{answered},{received},{sent},{answer},{rate},{ttl}"),
+            format!("{answered},{received},{sent},{answer},{rate},{ttl},{keep}"),
         )
         .output()
         .expect("start the plain-sled baseline");
@@ -402,21 +442,26 @@ fn audit_entry_bytes() -> (u64, u64) {
     (len(&received), len(&sent))
 }
 
-/// The baseline's process. `spec`: `queries,received,sent,answer,rate,ttl`
+/// The baseline's process. `spec`: `queries,received,sent,answer,rate,ttl,keep`
 /// (the two audit entries' and the answer's sizes in bytes, queries a
-/// second, their life in seconds). Per query, as the holder: both audit
-/// entries under the next sequence numbers, the answer under a 26-byte key
+/// second, their life in seconds, the audit entries kept in the store).
+/// Per query, as the holder: both audit entries under the next sequence
+/// numbers (past `keep` of them, the oldest written to a file, synced, and
+/// removed, down to `keep / 2`, as `AuditLog::archive_oldest` does), the answer under a 26-byte key
 /// of expiry, State and id (time-ordered, as `node::replay` keys it), a
 /// flush for every 32 queries (the requesters keep 32 in flight), and every
 /// 60 seconds of queries the expired keys removed. Prints `written
 /// resident_MiB` thirty times over the run.
 fn plain_sled(spec: &str) {
     let v: Vec<u64> = spec.split(',').filter_map(|x| x.parse().ok()).collect();
-    let [total, received, sent, answer, rate, ttl] = v[..] else {
-        panic!("{PLAIN_SLED}: {spec:?} is not queries,received,sent,answer,rate,ttl");
+    let [total, received, sent, answer, rate, ttl, keep] = v[..] else {
+        panic!("{PLAIN_SLED}: {spec:?} is not queries,received,sent,answer,rate,ttl,keep");
     };
     let rate = rate.max(1);
-    let dir = tempfile::tempdir().expect("temp dir");
+    let (dir, archive) = (
+        tempfile::tempdir().expect("temp dir"),
+        tempfile::tempdir().expect("temp dir"),
+    );
     let db = tracenet::store::open_db(dir.path(), &Default::default()).expect("sled");
     let (log, ids) = (
         db.open_tree("audit").expect("tree"),
@@ -426,11 +471,32 @@ fn plain_sled(spec: &str) {
     let frame = vec![7u8; answer as usize];
     let me = std::process::id();
     let mut seq = 0u64;
+    // The oldest audit entry still in the store.
+    let mut first = 0u64;
     for i in 0..total {
         let now = i / rate;
         for e in &entries {
             log.insert(seq.to_be_bytes(), e.as_slice()).expect("insert");
             seq += 1;
+        }
+        if seq - first > keep {
+            use std::io::Write as _;
+            let last = seq - 1 - (keep / 2).max(1);
+            let range = first.to_be_bytes()..=last.to_be_bytes();
+            let path = archive.path().join(format!("{first}-{last}.jsonl"));
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&path).expect("archive"));
+            for kv in log.range(range.clone()) {
+                let (_, v) = kv.expect("read");
+                w.write_all(&v)
+                    .and_then(|_| w.write_all(b"\n"))
+                    .expect("write");
+            }
+            w.into_inner().expect("write").sync_all().expect("sync");
+            for kv in log.range(range) {
+                log.remove(kv.expect("read").0).expect("remove");
+            }
+            db.flush().expect("flush");
+            first = last + 1;
         }
         let mut key = [0u8; 26];
         key[..8].copy_from_slice(&(now + ttl).to_be_bytes());

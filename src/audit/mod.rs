@@ -2,8 +2,13 @@
 //! and every decision, appended to a hash chain in sled. Each entry holds the
 //! digest of the one before, so a changed, removed or reordered entry is found
 //! by `verify`; the node periodically signs the head, so that even its own
-//! operator cannot rewrite history unnoticed.
+//! operator cannot rewrite history unnoticed. The oldest entries move to
+//! files once the store holds many ([`archive`]); the chain runs on through
+//! them.
 
+pub mod archive;
+
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ring::digest;
@@ -133,6 +138,9 @@ pub enum AuditError {
     Storage(#[from] sled::Error),
     #[error("audit entry {seq} is unreadable: {reason}")]
     Corrupt { seq: u64, reason: String },
+    /// A file of the archive ([`archive`]) could not be read or written.
+    #[error("audit archive {}: {reason}", path.display())]
+    Archive { path: PathBuf, reason: String },
 }
 
 /// A break in the chain, found by `verify`.
@@ -261,9 +269,17 @@ pub struct AuditLog {
     tree: sled::Tree,
     /// (next seq, hash of the last entry): appends are serialised through it.
     head: Mutex<(u64, String)>,
+    /// The archive's folder ([`archive`]); `None` for a log opened without
+    /// its data directory, which never archives.
+    archive: Option<PathBuf>,
+    /// Held while entries move to the archive, and by readers, so that a
+    /// reader never sees an entry twice or misses one in flight.
+    moving: Mutex<()>,
 }
 
 impl AuditLog {
+    /// Opens the log of a store without its archive: for appending only
+    /// (the head is the store's last entry, which archiving never moves).
     pub fn open(db: &sled::Db) -> Result<Self, AuditError> {
         let tree = db.open_tree("audit")?;
         let head = match tree.last()? {
@@ -276,7 +292,98 @@ impl AuditLog {
         Ok(AuditLog {
             tree,
             head: Mutex::new(head),
+            archive: None,
+            moving: Mutex::new(()),
         })
+    }
+
+    /// Opens the log of the node whose data directory is `data_dir`, with
+    /// its archive: finishes an archiving a crash interrupted (a `.tmp` file
+    /// deleted, entries already in a file removed from the store).
+    pub fn open_in(db: &sled::Db, data_dir: &Path) -> Result<Self, AuditError> {
+        let dir = data_dir.join(archive::DIR);
+        archive::remove_unfinished(&dir)?;
+        let files = archive::files(&dir)?;
+        let mut log = AuditLog::open(db)?;
+        if let Some(last) = files.last() {
+            let mut removed = 0u64;
+            for kv in log.tree.range(..=last.last.to_be_bytes()) {
+                let (k, _) = kv?;
+                log.tree.remove(k)?;
+                removed += 1;
+            }
+            if removed > 0 {
+                log.tree.flush()?;
+                tracing::info!(
+                    removed,
+                    archive = %last.path.display(),
+                    "audit entries already archived removed from the store (an archiving was interrupted)"
+                );
+            }
+            if log.tree.is_empty() {
+                // Everything is archived: the chain goes on from the file.
+                let mut head = None;
+                for line in archive::lines(last)? {
+                    let line = line?;
+                    let e: AuditEntry =
+                        serde_json::from_slice(&line).map_err(|err| AuditError::Archive {
+                            path: last.path.clone(),
+                            reason: format!("its last entry is unreadable: {err}"),
+                        })?;
+                    head = Some((e.seq + 1, e.hash));
+                }
+                if let Some(h) = head {
+                    log.head = Mutex::new(h);
+                }
+            }
+        }
+        log.archive = Some(dir);
+        Ok(log)
+    }
+
+    /// Moves the oldest entries to a new archive file when the store holds
+    /// more than `keep`, leaving the newest `keep / 2` (at least one) in
+    /// the store: files of at least half `keep` entries, written at most
+    /// once per `keep / 2` appends. `Ok(None)` when nothing moved (too few
+    /// entries, or a log opened without its archive). Blocking: reads and
+    /// writes the whole range.
+    pub fn archive_oldest(&self, keep: u64) -> Result<Option<archive::ArchiveFile>, AuditError> {
+        let Some(dir) = &self.archive else {
+            return Ok(None);
+        };
+        let _moving = self.moving.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((k, _)) = self.tree.first()? else {
+            return Ok(None);
+        };
+        let first = seq_of(&k);
+        let next = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
+        if next.saturating_sub(first) <= keep {
+            return Ok(None);
+        }
+        let last = next - 1 - (keep / 2).max(1);
+        let range = first.to_be_bytes()..=last.to_be_bytes();
+        let path = archive::write(
+            dir,
+            first,
+            last,
+            self.tree
+                .range(range.clone())
+                .map(|kv| Ok(kv.map(|(_, v)| v.to_vec())?)),
+        )?;
+        for kv in self.tree.range(range) {
+            let (k, _) = kv?;
+            self.tree.remove(k)?;
+        }
+        self.tree.flush()?;
+        Ok(Some(archive::ArchiveFile { first, last, path }))
+    }
+
+    /// The archive files, oldest first (none for a log without archive).
+    fn archived(&self) -> Result<Vec<archive::ArchiveFile>, AuditError> {
+        match &self.archive {
+            Some(dir) => archive::files(dir),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Appends an entry and waits until it is on disk: an entry reported
@@ -356,46 +463,77 @@ impl AuditLog {
         (h.0 > 0).then(|| (h.0 - 1, h.1.clone()))
     }
 
-    /// Entries at or after unix time `since`, in order.
+    /// Every entry's sequence number and stored bytes, in order: the
+    /// archive's files, then the store. `key` is the number the store keys
+    /// it under, `None` for an archived line (its own `seq` stands for it).
+    /// Holds off archiving while it runs.
+    fn walk(
+        &self,
+        mut f: impl FnMut(Option<u64>, &[u8], Option<&Path>) -> Result<(), AuditError>,
+    ) -> Result<(), AuditError> {
+        let _moving = self.moving.lock().unwrap_or_else(|p| p.into_inner());
+        let files = self.archived()?;
+        for file in &files {
+            for line in archive::lines(file)? {
+                f(None, &line?, Some(&file.path))?;
+            }
+        }
+        let from = files.last().map_or(0, |l| l.last.saturating_add(1));
+        for kv in self.tree.range(from.to_be_bytes()..) {
+            let (k, v) = kv?;
+            f(Some(seq_of(&k)), &v, None)?;
+        }
+        Ok(())
+    }
+
+    /// Entries at or after unix time `since`, in order, the archived ones
+    /// included.
     pub fn entries(&self, since: u64) -> Result<Vec<AuditEntry>, AuditError> {
         let mut out = Vec::new();
-        for kv in self.tree.iter() {
-            let (k, v) = kv?;
-            let e = decode(&k, &v)?;
+        self.walk(|key, v, file| {
+            let e: AuditEntry = serde_json::from_slice(v).map_err(|err| match file {
+                Some(path) => AuditError::Archive {
+                    path: path.to_path_buf(),
+                    reason: format!("an entry is unreadable: {err}"),
+                },
+                None => AuditError::Corrupt {
+                    seq: key.unwrap_or(u64::MAX),
+                    reason: err.to_string(),
+                },
+            })?;
             if e.at >= since {
                 out.push(e);
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// Walks the chain and reports every changed, removed or reordered entry,
-    /// and every head signature that does not verify with `key`.
+    /// Walks the chain, through the archive and the store, and reports every
+    /// changed, removed or reordered entry, and every head signature that
+    /// does not verify with `key`.
     pub fn verify(&self, key: &protocol::PublicKey) -> Result<VerifyReport, AuditError> {
         let mut breaks = Vec::new();
         let mut expect_seq = 0u64;
         let mut prev = GENESIS.to_string();
         let mut signed_through = None;
         let mut n = 0;
-        for kv in self.tree.iter() {
-            let (k, v) = kv?;
-            let key_seq = k
-                .as_ref()
-                .try_into()
-                .map(u64::from_be_bytes)
-                .unwrap_or(u64::MAX);
+        self.walk(|stored_under, v, _| {
             n += 1;
-            let e = match serde_json::from_slice::<AuditEntry>(&v) {
+            let e = match serde_json::from_slice::<AuditEntry>(v) {
                 Ok(e) => e,
                 Err(err) => {
+                    let seq = stored_under.unwrap_or(expect_seq);
                     breaks.push(Break {
-                        seq: key_seq,
+                        seq,
                         problem: format!("unreadable: {err}"),
                     });
-                    expect_seq = key_seq.saturating_add(1);
-                    continue;
+                    expect_seq = seq.saturating_add(1);
+                    return Ok(());
                 }
             };
+            // An archived line is where its own number says.
+            let key_seq = stored_under.unwrap_or(e.seq);
             if e.seq != key_seq {
                 breaks.push(Break {
                     seq: key_seq,
@@ -441,9 +579,10 @@ impl AuditLog {
                     });
                 }
             }
-            prev = e.hash.clone();
+            prev = e.hash;
             expect_seq = key_seq.saturating_add(1);
-        }
+            Ok(())
+        })?;
         Ok(VerifyReport {
             ok: breaks.is_empty(),
             entries: n,
@@ -454,8 +593,14 @@ impl AuditLog {
     }
 }
 
+/// The sequence number a store key holds (`u64::MAX` for a key of another
+/// shape, which `verify` reports).
+fn seq_of(k: &[u8]) -> u64 {
+    k.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX)
+}
+
 fn decode(k: &[u8], v: &[u8]) -> Result<AuditEntry, AuditError> {
-    let seq = k.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
+    let seq = seq_of(k);
     serde_json::from_slice(v).map_err(|e| AuditError::Corrupt {
         seq,
         reason: e.to_string(),
@@ -592,5 +737,136 @@ mod tests {
                 .any(|b| b.seq == 3 && b.problem.contains("signed head")),
             "{r:?}"
         );
+    }
+
+    fn archived_log() -> (tempfile::TempDir, sled::Db, AuditLog) {
+        let d = tempfile::tempdir().unwrap();
+        let db = sled::Config::new()
+            .path(d.path().join("db"))
+            .open()
+            .unwrap();
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        (d, db, log)
+    }
+
+    fn append_n(log: &AuditLog, n: u64) {
+        for i in 0..n {
+            log.append_unflushed(AuditKind::QueryReceived, entry(&format!("p{i}")), 100 + i)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_oldest_entries_move_to_a_file_and_the_chain_runs_on_through_it() {
+        let key = NodeKey::from_seed([5; 32]).unwrap();
+        let (d, db, log) = archived_log();
+        append_n(&log, 30);
+        // Not past `keep`: nothing moves.
+        assert!(log.archive_oldest(30).unwrap().is_none());
+        let f = log.archive_oldest(10).unwrap().unwrap();
+        // The newest keep / 2 stay in the store.
+        assert_eq!((f.first, f.last), (0, 24));
+        assert_eq!(db.open_tree("audit").unwrap().len(), 5);
+        let text = std::fs::read_to_string(&f.path).unwrap();
+        assert_eq!(text.lines().count(), 25);
+        assert!(f.path.starts_with(d.path().join(archive::DIR)));
+        // Nothing lost, nothing twice, in order.
+        let all = log.entries(0).unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (0..30).collect::<Vec<_>>()
+        );
+        assert_eq!(log.entries(125).unwrap().len(), 5);
+        log.sign_head(&key, 200).unwrap();
+        let r = log.verify(&key.public_key()).unwrap();
+        assert!(r.ok, "{r:?}");
+        assert_eq!((r.entries, r.signed_through), (31, Some(29)));
+        // Reopened, the chain goes on; a second file follows the first.
+        drop(log);
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        append_n(&log, 20);
+        let g = log.archive_oldest(10).unwrap().unwrap();
+        assert_eq!((g.first, g.last), (25, 45));
+        let r = log.verify(&key.public_key()).unwrap();
+        assert!(r.ok, "{r:?}");
+        assert_eq!(r.entries, 51);
+        assert_eq!(log.entries(0).unwrap().len(), 51);
+        // A log opened without its data directory never archives.
+        assert!(
+            AuditLog::open(&db)
+                .unwrap()
+                .archive_oldest(1)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_changed_or_removed_archived_entry_is_found() {
+        let pk = NodeKey::from_seed([5; 32]).unwrap().public_key();
+        let (_d, _db, log) = archived_log();
+        append_n(&log, 12);
+        let f = log.archive_oldest(4).unwrap().unwrap();
+        let text = std::fs::read_to_string(&f.path).unwrap();
+        // Changed.
+        std::fs::write(&f.path, text.replace("\"p3\"", "\"pX\"")).unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert!(
+            !r.ok
+                && r.breaks
+                    .iter()
+                    .any(|b| b.seq == 3 && b.problem.contains("changed")),
+            "{r:?}"
+        );
+        // Removed.
+        let kept: Vec<&str> = text.lines().filter(|l| !l.contains("\"p5\"")).collect();
+        std::fs::write(&f.path, kept.join("\n") + "\n").unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert!(
+            r.breaks
+                .iter()
+                .any(|b| b.seq == 5 && b.problem.contains("missing")),
+            "{r:?}"
+        );
+        // Unreadable: named in `entries`' error, a break in `verify`'s.
+        std::fs::write(&f.path, text.replacen("{", "{{", 1)).unwrap();
+        let e = log.entries(0).unwrap_err().to_string();
+        assert!(e.contains(&f.path.display().to_string()), "{e}");
+        let r = log.verify(&pk).unwrap();
+        assert!(
+            r.breaks
+                .iter()
+                .any(|b| b.seq == 0 && b.problem.contains("unreadable")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn an_archiving_cut_short_by_a_crash_is_finished_on_open() {
+        let pk = NodeKey::from_seed([5; 32]).unwrap().public_key();
+        let (d, db, log) = archived_log();
+        append_n(&log, 10);
+        log.tree.flush().unwrap();
+        // The crash: every entry written to a file, none yet removed from
+        // the store; and a second file's .tmp half written.
+        let dir = d.path().join(archive::DIR);
+        let all: Vec<Vec<u8>> = log
+            .tree
+            .iter()
+            .values()
+            .map(|v| v.unwrap().to_vec())
+            .collect();
+        archive::write(&dir, 0, 9, all.into_iter().map(Ok)).unwrap();
+        std::fs::write(dir.join("x.jsonl.tmp"), b"{\"seq\":10").unwrap();
+        drop(log);
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        assert!(log.tree.is_empty());
+        assert!(!dir.join("x.jsonl.tmp").exists());
+        assert_eq!(log.entries(0).unwrap().len(), 10);
+        // The head comes from the file: the chain goes on unbroken.
+        let e = log.append(AuditKind::AnswerSent, entry("y"), 300).unwrap();
+        assert_eq!(e.seq, 10);
+        let r = log.verify(&pk).unwrap();
+        assert!(r.ok && r.entries == 11, "{r:?}");
     }
 }

@@ -80,6 +80,11 @@ pub struct NodeSettings {
     pub max_follow_ups: usize,
     /// How often the node signs its audit head (and always at shutdown).
     pub audit_sign_every_secs: u64,
+    /// Audit entries kept in the store; past this many, the oldest move to
+    /// files in `audit-archive/` (src/audit/archive.rs), down to half of
+    /// it. The store's memory grows with the entries it holds, a file's
+    /// does not.
+    pub audit_keep_in_store: u64,
     /// Serve the officer console (`/console`).
     pub console: bool,
     /// Where the console listens: empty for the control API's own listener
@@ -119,6 +124,7 @@ impl Default for NodeSettings {
             peer_connections: crate::net::DEFAULT_PEER_CONNECTIONS as u32,
             max_follow_ups: 4,
             audit_sign_every_secs: 3600,
+            audit_keep_in_store: 1_000_000,
             console: true,
             console_listen: String::new(),
             console_idle_minutes: 15,

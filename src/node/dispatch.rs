@@ -172,8 +172,27 @@ impl Node {
         }
     }
 
-    /// Purges expired replay ids and checks the roster's expiry.
+    /// Purges expired replay ids, moves the oldest audit entries to the
+    /// archive when the store holds too many, and checks the roster's expiry.
     fn maintenance(&self) {
+        match self
+            .inner
+            .audit
+            .archive_oldest(self.inner.settings.audit_keep_in_store)
+        {
+            Ok(None) => {}
+            Ok(Some(f)) => tracing::info!(
+                first = f.first,
+                last = f.last,
+                file = %f.path.display(),
+                "oldest audit entries moved from the store to the archive"
+            ),
+            // They stay in the store, and are tried again next time.
+            Err(e) => tracing::error!(
+                error = %e,
+                "cannot move the oldest audit entries to the archive; they stay in the store (is the disk full?)"
+            ),
+        }
         match self.inner.replay.purge(unix_now()) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(n, "expired replay-guard entries purged"),

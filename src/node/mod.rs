@@ -336,7 +336,8 @@ impl Node {
                 by_digest: db.open_tree("trace_by_digest")?,
                 seen_subscribed: holders::SeenSubscriptions::open(&db)?,
                 delivered: Mutex::new(std::collections::HashMap::new()),
-                audit: AuditLog::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
+                audit: AuditLog::open_in(&db, data_dir)
+                    .map_err(|e| NodeError::Config(e.to_string()))?,
                 inbox: inbox::Inbox::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
                 policy: answer::AnswerPolicy {
                     disclosure: policy,

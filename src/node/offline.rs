@@ -30,7 +30,8 @@ impl Offline {
             judge: Judge::offline(data_dir, &cfg)?,
             traces: TraceStore::open(&db)?,
             inbox: Inbox::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
-            audit: AuditLog::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
+            audit: AuditLog::open_in(&db, data_dir)
+                .map_err(|e| NodeError::Config(e.to_string()))?,
             db,
         })
     }

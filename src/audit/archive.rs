@@ -1,0 +1,202 @@
+//! The audit log's archive: its oldest entries, moved out of the store into
+//! files once the store holds more than `node.audit_keep_in_store` of them.
+//!
+//! Why: sled keeps a record in memory for every page of a tree, evicted or
+//! not (the page table, its cache's slot, the segment that holds it), and an
+//! appended tree splits into pages of 8 or 9 entries. A log kept whole in the
+//! store therefore costs memory for ever: about 30 MiB per million queries
+//! answered (two entries each), measured with heaptrack over a soak
+//! (proto-docs/PERFORMANCE.md, "Where the holder's memory goes"). Entries
+//! moved to a file cost none, and the pages they leave are reused.
+//!
+//! Shape: `<data dir>/audit-archive/<first>-<last>.jsonl`, both sequence
+//! numbers written in 20 digits, one entry per line exactly as the store held
+//! it (its JSON, which never holds a raw newline). The chain runs on from one
+//! file to the next and into the store: `AuditLog::verify` walks all of it.
+//! A file is written under a `.tmp` name, synced, renamed and its folder
+//! synced before its entries leave the store, so a crash leaves each entry
+//! in the store, in a file, or (for a moment) in both: opening the log
+//! removes from the store what a file already holds, and deletes a `.tmp`
+//! file left behind.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::AuditError;
+
+/// The archive's folder in a node's data directory.
+pub const DIR: &str = "audit-archive";
+
+/// One archive file: entries `first..=last`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveFile {
+    pub first: u64,
+    pub last: u64,
+    pub path: PathBuf,
+}
+
+fn name(first: u64, last: u64) -> String {
+    format!("{first:020}-{last:020}.jsonl")
+}
+
+/// `(first, last)` from a file name written by [`name`].
+fn parse_name(file: &str) -> Option<(u64, u64)> {
+    let (a, b) = file.strip_suffix(".jsonl")?.split_once('-')?;
+    let ok = |s: &str| s.len() == 20 && s.bytes().all(|c| c.is_ascii_digit());
+    if !(ok(a) && ok(b)) {
+        return None;
+    }
+    let (first, last) = (a.parse().ok()?, b.parse().ok()?);
+    (first <= last).then_some((first, last))
+}
+
+fn io_error(path: &Path, what: &str, e: impl std::fmt::Display) -> AuditError {
+    AuditError::Archive {
+        path: path.to_path_buf(),
+        reason: format!("{what}: {e}"),
+    }
+}
+
+/// The archive files in `dir`, oldest first; none when `dir` does not exist.
+/// A file of another name is ignored (an operator's copy, say), except a
+/// `.tmp` left by a crash, which `remove_unfinished` deletes. Two files whose
+/// ranges overlap are refused: the log cannot tell which holds the entries.
+pub fn files(dir: &Path) -> Result<Vec<ArchiveFile>, AuditError> {
+    let read = match fs::read_dir(dir) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(dir, "cannot list the audit archive", e)),
+    };
+    let mut out = Vec::new();
+    for ent in read {
+        let ent = ent.map_err(|e| io_error(dir, "cannot list the audit archive", e))?;
+        let file = ent.file_name();
+        if let Some((first, last)) = file.to_str().and_then(parse_name) {
+            out.push(ArchiveFile {
+                first,
+                last,
+                path: ent.path(),
+            });
+        }
+    }
+    out.sort_by_key(|f| f.first);
+    for w in out.windows(2) {
+        if w[1].first <= w[0].last {
+            return Err(AuditError::Archive {
+                path: w[1].path.clone(),
+                reason: format!(
+                    "overlaps {} (entries {} to {}): move the copy that is not the node's own out of the folder",
+                    w[0].path.display(),
+                    w[0].first,
+                    w[0].last
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the `.tmp` files a crash left while writing an archive file:
+/// their entries are still in the store.
+pub fn remove_unfinished(dir: &Path) -> Result<(), AuditError> {
+    for f in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = f.path();
+        if p.extension().is_some_and(|x| x == "tmp") {
+            fs::remove_file(&p)
+                .map_err(|e| io_error(&p, "cannot delete an unfinished archive file", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `entries` (stored bytes, entries `first..=last` in order) as one
+/// archive file, durably: written under a `.tmp` name, synced, renamed, the
+/// folder synced. Returns the file's path.
+pub fn write(
+    dir: &Path,
+    first: u64,
+    last: u64,
+    entries: impl Iterator<Item = Result<Vec<u8>, AuditError>>,
+) -> Result<PathBuf, AuditError> {
+    fs::create_dir_all(dir).map_err(|e| io_error(dir, "cannot create the audit archive", e))?;
+    let path = dir.join(name(first, last));
+    let tmp = path.with_extension("jsonl.tmp");
+    let file = File::create(&tmp).map_err(|e| io_error(&tmp, "cannot create", e))?;
+    let mut w = BufWriter::new(file);
+    for bytes in entries {
+        let bytes = bytes?;
+        if bytes.contains(&b'\n') {
+            // Never written by this log (its JSON escapes newlines).
+            return Err(io_error(
+                &tmp,
+                "an entry holds a raw newline",
+                "not archived",
+            ));
+        }
+        w.write_all(&bytes)
+            .and_then(|_| w.write_all(b"\n"))
+            .map_err(|e| io_error(&tmp, "cannot write", e))?;
+    }
+    let file = w
+        .into_inner()
+        .map_err(|e| io_error(&tmp, "cannot write", e.error().to_string()))?;
+    file.sync_all()
+        .map_err(|e| io_error(&tmp, "cannot sync", e))?;
+    drop(file);
+    fs::rename(&tmp, &path).map_err(|e| io_error(&path, "cannot rename into place", e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error(dir, "cannot sync the archive folder", e))?;
+    Ok(path)
+}
+
+/// The lines of an archive file (each an entry's stored bytes), in order.
+pub fn lines(
+    f: &ArchiveFile,
+) -> Result<impl Iterator<Item = Result<Vec<u8>, AuditError>> + '_, AuditError> {
+    let file = File::open(&f.path).map_err(|e| io_error(&f.path, "cannot open", e))?;
+    let mut r = BufReader::new(file);
+    Ok(std::iter::from_fn(move || {
+        let mut line = Vec::new();
+        match r.read_until(b'\n', &mut line) {
+            Ok(0) => None,
+            Ok(_) => {
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                Some(Ok(line))
+            }
+            Err(e) => Some(Err(io_error(&f.path, "cannot read", e))),
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_others_are_ignored() {
+        assert_eq!(parse_name(&name(0, 41)), Some((0, 41)));
+        assert_eq!(parse_name(&name(7, 7)), Some((7, 7)));
+        for other in [
+            "notes.txt",
+            "1-2.jsonl",
+            "00000000000000000009-00000000000000000001.jsonl",
+            "00000000000000000001-0000000000000000000x.jsonl",
+        ] {
+            assert_eq!(parse_name(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn overlapping_files_are_refused_naming_both() {
+        let d = tempfile::tempdir().unwrap();
+        for (a, b) in [(0, 9), (5, 12)] {
+            fs::write(d.path().join(name(a, b)), b"").unwrap();
+        }
+        let e = files(d.path()).unwrap_err().to_string();
+        assert!(e.contains(&name(5, 12)) && e.contains(&name(0, 9)), "{e}");
+    }
+}
