@@ -22,8 +22,8 @@
 //! under a replay key ordered by expiry, purged when expired; see
 //! `plain_sled`), as many times; both processes' growth over the last two
 //! thirds of the queries printed side by side. sled's memory grows with
-//! what it stores, and the audit log is kept: a holder is flat when it
-//! grows no faster.
+//! what it stores: with the oldest audit entries moved out, neither should
+//! grow once its store is full.
 //!
 //! With BENCH_SOAK_PIN=1 (`scripts/bench-soak.sh --pinned`), the holder
 //! process is pinned to core 1 and this process (the requesters) to core 0

@@ -4,10 +4,11 @@
 //! Why: sled keeps a record in memory for every page of a tree, evicted or
 //! not (the page table, its cache's slot, the segment that holds it), and an
 //! appended tree splits into pages of 8 or 9 entries. A log kept whole in the
-//! store therefore costs memory for ever: about 30 MiB per million queries
-//! answered (two entries each), measured with heaptrack over a soak
-//! (proto-docs/PERFORMANCE.md, "Where the holder's memory goes"). Entries
-//! moved to a file cost none, and the pages they leave are reused.
+//! store therefore costs memory for ever: about 33 MiB of live heap per
+//! million queries answered (two entries each), measured with heaptrack
+//! over a soak (proto-docs/PERFORMANCE.md, "Where the holder's memory
+//! goes"). Entries moved to a file cost none, and the pages they leave are
+//! reused.
 //!
 //! Shape: `<data dir>/audit-archive/<first>-<last>.jsonl`, both sequence
 //! numbers written in 20 digits, one entry per line exactly as the store held
@@ -59,9 +60,11 @@ fn io_error(path: &Path, what: &str, e: impl std::fmt::Display) -> AuditError {
 }
 
 /// The archive files in `dir`, oldest first; none when `dir` does not exist.
-/// A file of another name is ignored (an operator's copy, say), except a
-/// `.tmp` left by a crash, which `remove_unfinished` deletes. Two files whose
-/// ranges overlap are refused: the log cannot tell which holds the entries.
+/// A file of another name is ignored, except a `.tmp` left by a crash,
+/// which `remove_unfinished` deletes. Two files whose ranges overlap are
+/// refused: the log cannot tell which holds the entries. What a file holds
+/// is checked against its name by `AuditLog::verify`, and against the store
+/// when the log opens.
 pub fn files(dir: &Path) -> Result<Vec<ArchiveFile>, AuditError> {
     let read = match fs::read_dir(dir) {
         Ok(r) => r,
@@ -112,7 +115,9 @@ pub fn remove_unfinished(dir: &Path) -> Result<(), AuditError> {
 
 /// Writes `entries` (stored bytes, entries `first..=last` in order) as one
 /// archive file, durably: written under a `.tmp` name, synced, renamed, the
-/// folder synced. Returns the file's path.
+/// folder synced. Returns the file's path. On an error nothing is left
+/// behind but, at worst, the renamed file (when the folder's sync failed),
+/// which the next archiving finds complete.
 pub fn write(
     dir: &Path,
     first: u64,
@@ -122,33 +127,47 @@ pub fn write(
     fs::create_dir_all(dir).map_err(|e| io_error(dir, "cannot create the audit archive", e))?;
     let path = dir.join(name(first, last));
     let tmp = path.with_extension("jsonl.tmp");
-    let file = File::create(&tmp).map_err(|e| io_error(&tmp, "cannot create", e))?;
+    let written = write_synced(&tmp, entries).and_then(|()| {
+        fs::rename(&tmp, &path).map_err(|e| io_error(&path, "cannot rename into place", e))
+    });
+    if written.is_err() {
+        // A part written is no use, and would take the space the store
+        // needs on a full disk.
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
+    // The entries leave the store after this: the rename must be durable.
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error(dir, "cannot sync the archive folder", e))?;
+    Ok(path)
+}
+
+/// Writes `entries` to `tmp`, one a line, and syncs it.
+fn write_synced(
+    tmp: &Path,
+    entries: impl Iterator<Item = Result<Vec<u8>, AuditError>>,
+) -> Result<(), AuditError> {
+    let file = File::create(tmp).map_err(|e| io_error(tmp, "cannot create", e))?;
     let mut w = BufWriter::new(file);
     for bytes in entries {
         let bytes = bytes?;
         if bytes.contains(&b'\n') {
             // Never written by this log (its JSON escapes newlines).
             return Err(io_error(
-                &tmp,
+                tmp,
                 "an entry holds a raw newline",
                 "not archived",
             ));
         }
         w.write_all(&bytes)
             .and_then(|_| w.write_all(b"\n"))
-            .map_err(|e| io_error(&tmp, "cannot write", e))?;
+            .map_err(|e| io_error(tmp, "cannot write", e))?;
     }
     let file = w
         .into_inner()
-        .map_err(|e| io_error(&tmp, "cannot write", e.error().to_string()))?;
-    file.sync_all()
-        .map_err(|e| io_error(&tmp, "cannot sync", e))?;
-    drop(file);
-    fs::rename(&tmp, &path).map_err(|e| io_error(&path, "cannot rename into place", e))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_error(dir, "cannot sync the archive folder", e))?;
-    Ok(path)
+        .map_err(|e| io_error(tmp, "cannot write", e.error().to_string()))?;
+    file.sync_all().map_err(|e| io_error(tmp, "cannot sync", e))
 }
 
 /// The lines of an archive file (each an entry's stored bytes), in order.

@@ -278,15 +278,12 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Opens the log of a store without its archive: for appending only
-    /// (the head is the store's last entry, which archiving never moves).
-    pub fn open(db: &sled::Db) -> Result<Self, AuditError> {
+    /// Opens the log of a store without its archive: for the tests of the
+    /// chain alone. A node and its CLI use [`AuditLog::open_in`].
+    fn open(db: &sled::Db) -> Result<Self, AuditError> {
         let tree = db.open_tree("audit")?;
         let head = match tree.last()? {
-            Some((k, v)) => {
-                let e = decode(&k, &v)?;
-                (e.seq + 1, e.hash)
-            }
+            Some((k, v)) => head_after(&decode(&k, &v)?)?,
             None => (0, GENESIS.to_string()),
         };
         Ok(AuditLog {
@@ -298,92 +295,172 @@ impl AuditLog {
     }
 
     /// Opens the log of the node whose data directory is `data_dir`, with
-    /// its archive: finishes an archiving a crash interrupted (a `.tmp` file
-    /// deleted, entries already in a file removed from the store).
+    /// its archive, and finishes an archiving cut short (see
+    /// [`AuditLog::settle`]). Refuses an archive that does not fit the
+    /// store: a file that claims entries the store holds with other
+    /// contents, or past the log's newest entry, is not this log's.
     pub fn open_in(db: &sled::Db, data_dir: &Path) -> Result<Self, AuditError> {
         let dir = data_dir.join(archive::DIR);
-        archive::remove_unfinished(&dir)?;
-        let files = archive::files(&dir)?;
         let mut log = AuditLog::open(db)?;
-        if let Some(last) = files.last() {
-            let mut removed = 0u64;
-            for kv in log.tree.range(..=last.last.to_be_bytes()) {
-                let (k, _) = kv?;
-                log.tree.remove(k)?;
+        log.archive = Some(dir);
+        let files = log.settle()?;
+        if let Some(newest) = files.last()
+            && log.tree.is_empty()
+        {
+            // Every entry is in files: the chain goes on from the newest,
+            // whose last line must be the entry its name ends with.
+            let mut tail = None;
+            for line in archive::lines(newest)? {
+                tail = Some(line?);
+            }
+            let e = tail
+                .as_deref()
+                .and_then(|l| serde_json::from_slice::<AuditEntry>(l).ok())
+                .filter(|e| e.seq == newest.last)
+                .ok_or_else(|| AuditError::Archive {
+                    path: newest.path.clone(),
+                    reason: format!(
+                        "its last line is not entry {}, as its name says, and the store is empty: the log cannot go on from it (restore the file from a backup)",
+                        newest.last
+                    ),
+                })?;
+            log.head = Mutex::new(head_after(&e)?);
+        }
+        Ok(log)
+    }
+
+    /// Makes the store and the archive one log again after an archiving
+    /// that stopped between writing a file and removing its entries from
+    /// the store (a crash, a failed removal): deletes a `.tmp` file left
+    /// behind, and removes from the store each entry the newest file holds
+    /// byte for byte. Refuses a store entry the files' range claims with
+    /// other contents, or none. Returns the files, oldest first.
+    fn settle(&self) -> Result<Vec<archive::ArchiveFile>, AuditError> {
+        let Some(dir) = &self.archive else {
+            return Ok(Vec::new());
+        };
+        archive::remove_unfinished(dir)?;
+        let files = archive::files(dir)?;
+        let Some(newest) = files.last() else {
+            return Ok(files);
+        };
+        let claimed = |k: &[u8]| k.len() != 8 || seq_of(k) <= newest.last;
+        if !self.tree.first()?.is_some_and(|(k, _)| claimed(&k)) {
+            return Ok(files);
+        }
+        let mut batch = sled::Batch::default();
+        let mut removed = 0u64;
+        for (i, line) in archive::lines(newest)?.enumerate() {
+            let seq = newest.first.saturating_add(i as u64);
+            let line = line?;
+            if let Some(v) = self.tree.get(seq.to_be_bytes())? {
+                if v != line.as_slice() {
+                    return Err(AuditError::Archive {
+                        path: newest.path.clone(),
+                        reason: format!(
+                            "holds entry {seq} with other contents than the store: one of them was changed (run `tracenet audit verify` with the file moved out of the folder)"
+                        ),
+                    });
+                }
+                batch.remove(&seq.to_be_bytes());
                 removed += 1;
             }
-            if removed > 0 {
-                log.tree.flush()?;
-                tracing::info!(
-                    removed,
-                    archive = %last.path.display(),
-                    "audit entries already archived removed from the store (an archiving was interrupted)"
-                );
-            }
-            if log.tree.is_empty() {
-                // Everything is archived: the chain goes on from the file.
-                let mut head = None;
-                for line in archive::lines(last)? {
-                    let line = line?;
-                    let e: AuditEntry =
-                        serde_json::from_slice(&line).map_err(|err| AuditError::Archive {
-                            path: last.path.clone(),
-                            reason: format!("its last entry is unreadable: {err}"),
-                        })?;
-                    head = Some((e.seq + 1, e.hash));
-                }
-                if let Some(h) = head {
-                    log.head = Mutex::new(h);
-                }
-            }
         }
-        log.archive = Some(dir);
-        Ok(log)
+        self.tree.apply_batch(batch)?;
+        if let Some((k, _)) = self.tree.first()?
+            && claimed(&k)
+        {
+            return Err(AuditError::Archive {
+                path: newest.path.clone(),
+                reason: format!(
+                    "claims entries up to {}, but the store holds entry {} that no file holds: the file is not this node's, or the store is damaged (move the file out of the folder and run `tracenet audit verify`)",
+                    newest.last,
+                    seq_of(&k)
+                ),
+            });
+        }
+        self.tree.flush()?;
+        tracing::info!(
+            removed,
+            archive = %newest.path.display(),
+            "audit entries already in the archive removed from the store (an archiving was cut short)"
+        );
+        Ok(files)
     }
 
     /// Moves the oldest entries to a new archive file when the store holds
     /// more than `keep`, leaving the newest `keep / 2` (at least one) in
     /// the store: files of at least half `keep` entries, written at most
-    /// once per `keep / 2` appends. `Ok(None)` when nothing moved (too few
-    /// entries, or a log opened without its archive). Blocking: reads and
-    /// writes the whole range.
+    /// once per `keep / 2` appends. `Ok(None)` when nothing moved: too few
+    /// entries, a log opened without its archive, or a reader walking the
+    /// log (the next call moves them). Refuses a damaged range (a key of
+    /// another shape, a gap, an entry stored under another number's key):
+    /// left in the store, `verify` reports it. Blocking: reads and writes
+    /// the whole range.
     pub fn archive_oldest(&self, keep: u64) -> Result<Option<archive::ArchiveFile>, AuditError> {
         let Some(dir) = &self.archive else {
             return Ok(None);
         };
-        let _moving = self.moving.lock().unwrap_or_else(|p| p.into_inner());
+        let _moving = match self.moving.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(None),
+        };
+        // An archiving cut short last time is finished first, so that the
+        // new file starts after the newest.
+        self.settle()?;
         let Some((k, _)) = self.tree.first()? else {
             return Ok(None);
         };
+        if k.len() != 8 {
+            return Err(damaged(u64::MAX, "a key of another shape"));
+        }
         let first = seq_of(&k);
         let next = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
-        if next.saturating_sub(first) <= keep {
+        let keep_after = (keep / 2).max(1);
+        if next.saturating_sub(first) <= keep.max(keep_after) {
             return Ok(None);
         }
-        let last = next - 1 - (keep / 2).max(1);
+        let last = next - 1 - keep_after;
         let range = first.to_be_bytes()..=last.to_be_bytes();
-        let path = archive::write(
-            dir,
-            first,
-            last,
-            self.tree
-                .range(range.clone())
-                .map(|kv| Ok(kv.map(|(_, v)| v.to_vec())?)),
-        )?;
-        for kv in self.tree.range(range) {
-            let (k, _) = kv?;
-            self.tree.remove(k)?;
+        /// The part of an entry checked against its key.
+        #[derive(Deserialize)]
+        struct Seq {
+            seq: u64,
         }
+        let expect = std::cell::Cell::new(first);
+        let entries = self
+            .tree
+            .range(range.clone())
+            .map(|kv| {
+                let (k, v) = kv?;
+                let seq = seq_of(&k);
+                if seq != expect.get() || k.len() != 8 {
+                    return Err(damaged(expect.get(), "a gap or a key of another shape"));
+                }
+                match serde_json::from_slice::<Seq>(&v) {
+                    Ok(e) if e.seq == seq => {}
+                    _ => return Err(damaged(seq, "unreadable, or stored under another number")),
+                }
+                expect.set(seq + 1);
+                Ok(v.to_vec())
+            })
+            // Entries missing at the end of the range are a gap too.
+            .chain(std::iter::from_fn(|| {
+                (expect.get() != last + 1).then(|| {
+                    let at = expect.get();
+                    expect.set(last + 1);
+                    Err(damaged(at, "a gap"))
+                })
+            }));
+        let path = archive::write(dir, first, last, entries)?;
+        let mut batch = sled::Batch::default();
+        for seq in first..=last {
+            batch.remove(&seq.to_be_bytes());
+        }
+        self.tree.apply_batch(batch)?;
         self.tree.flush()?;
         Ok(Some(archive::ArchiveFile { first, last, path }))
-    }
-
-    /// The archive files, oldest first (none for a log without archive).
-    fn archived(&self) -> Result<Vec<archive::ArchiveFile>, AuditError> {
-        match &self.archive {
-            Some(dir) => archive::files(dir),
-            None => Ok(Vec::new()),
-        }
     }
 
     /// Appends an entry and waits until it is on disk: an entry reported
@@ -463,25 +540,26 @@ impl AuditLog {
         (h.0 > 0).then(|| (h.0 - 1, h.1.clone()))
     }
 
-    /// Every entry's sequence number and stored bytes, in order: the
-    /// archive's files, then the store. `key` is the number the store keys
-    /// it under, `None` for an archived line (its own `seq` stands for it).
-    /// Holds off archiving while it runs.
+    /// Every entry's place and stored bytes, in order: the archive's files,
+    /// then the whole store. Holds off archiving while it runs.
     fn walk(
         &self,
-        mut f: impl FnMut(Option<u64>, &[u8], Option<&Path>) -> Result<(), AuditError>,
+        mut f: impl FnMut(Place<'_>, &[u8]) -> Result<(), AuditError>,
     ) -> Result<(), AuditError> {
         let _moving = self.moving.lock().unwrap_or_else(|p| p.into_inner());
-        let files = self.archived()?;
+        let files = match &self.archive {
+            Some(dir) => archive::files(dir)?,
+            None => Vec::new(),
+        };
         for file in &files {
             for line in archive::lines(file)? {
-                f(None, &line?, Some(&file.path))?;
+                f(Place::Archived(file), &line?)?;
             }
+            f(Place::FileEnd(file), &[])?;
         }
-        let from = files.last().map_or(0, |l| l.last.saturating_add(1));
-        for kv in self.tree.range(from.to_be_bytes()..) {
+        for kv in self.tree.iter() {
             let (k, v) = kv?;
-            f(Some(seq_of(&k)), &v, None)?;
+            f(Place::Stored(seq_of(&k)), &v)?;
         }
         Ok(())
     }
@@ -490,14 +568,21 @@ impl AuditLog {
     /// included.
     pub fn entries(&self, since: u64) -> Result<Vec<AuditEntry>, AuditError> {
         let mut out = Vec::new();
-        self.walk(|key, v, file| {
-            let e: AuditEntry = serde_json::from_slice(v).map_err(|err| match file {
-                Some(path) => AuditError::Archive {
-                    path: path.to_path_buf(),
+        self.walk(|place, v| {
+            if let Place::FileEnd(_) = place {
+                return Ok(());
+            }
+            let e: AuditEntry = serde_json::from_slice(v).map_err(|err| match place {
+                Place::Archived(f) => AuditError::Archive {
+                    path: f.path.clone(),
                     reason: format!("an entry is unreadable: {err}"),
                 },
-                None => AuditError::Corrupt {
-                    seq: key.unwrap_or(u64::MAX),
+                Place::Stored(seq) => AuditError::Corrupt {
+                    seq,
+                    reason: err.to_string(),
+                },
+                Place::FileEnd(f) => AuditError::Archive {
+                    path: f.path.clone(),
                     reason: err.to_string(),
                 },
             })?;
@@ -518,9 +603,58 @@ impl AuditLog {
         let mut prev = GENESIS.to_string();
         let mut signed_through = None;
         let mut n = 0;
-        self.walk(|stored_under, v, _| {
-            n += 1;
-            let e = match serde_json::from_slice::<AuditEntry>(v) {
+        // The file being read, with the first and last numbers and the
+        // count of its lines so far: checked against its name at its end.
+        let mut file: Option<(archive::ArchiveFile, Option<u64>, Option<u64>, u64)> = None;
+        let end_of_file = |file: &mut Option<_>, breaks: &mut Vec<Break>| {
+            if let Some((f, seen_first, seen_last, lines)) = file.take() {
+                let f: archive::ArchiveFile = f;
+                let span = f.last - f.first + 1;
+                if (seen_first, seen_last, lines) != (Some(f.first), Some(f.last), span) {
+                    breaks.push(Break {
+                        seq: f.first,
+                        problem: format!(
+                            "the archive file {} should hold entries {} to {} ({span} lines) but holds {} lines, from {} to {}: a file changed, cut, added or renamed",
+                            f.path.display(),
+                            f.first,
+                            f.last,
+                            lines,
+                            seen_first.map_or("none".into(), |s| s.to_string()),
+                            seen_last.map_or("none".into(), |s| s.to_string()),
+                        ),
+                    });
+                }
+            }
+        };
+        self.walk(|place, v| {
+            if !matches!(place, Place::FileEnd(_)) {
+                n += 1;
+            }
+            let stored_under = match place {
+                Place::Archived(f) => {
+                    if file.is_none() {
+                        file = Some((f.clone(), None, None, 0));
+                    }
+                    None
+                }
+                Place::FileEnd(f) => {
+                    if file.is_none() {
+                        // A file without a line.
+                        file = Some((f.clone(), None, None, 0));
+                    }
+                    end_of_file(&mut file, &mut breaks);
+                    return Ok(());
+                }
+                Place::Stored(seq) => Some(seq),
+            };
+            let parsed = serde_json::from_slice::<AuditEntry>(v);
+            if let (Some((_, seen_first, seen_last, lines)), None) = (file.as_mut(), stored_under) {
+                let line_seq = parsed.as_ref().map_or(u64::MAX, |e| e.seq);
+                *lines += 1;
+                seen_first.get_or_insert(line_seq);
+                *seen_last = Some(line_seq);
+            }
+            let e = match parsed {
                 Ok(e) => e,
                 Err(err) => {
                     let seq = stored_under.unwrap_or(expect_seq);
@@ -540,12 +674,17 @@ impl AuditLog {
                     problem: format!("stored under {key_seq} but says {}: moved", e.seq),
                 });
             }
-            if key_seq != expect_seq {
+            if key_seq > expect_seq {
                 breaks.push(Break {
                     seq: expect_seq,
+                    problem: format!("entries {expect_seq} to {} are missing", key_seq - 1),
+                });
+            } else if key_seq < expect_seq {
+                breaks.push(Break {
+                    seq: key_seq,
                     problem: format!(
-                        "entries {expect_seq} to {} are missing",
-                        key_seq.saturating_sub(1)
+                        "comes again, or out of order, after entry {}",
+                        expect_seq.saturating_sub(1)
                     ),
                 });
             }
@@ -590,6 +729,36 @@ impl AuditLog {
             signed_through,
             breaks,
         })
+    }
+}
+
+/// Where [`AuditLog::walk`] read an entry.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// A line of this archive file.
+    Archived(&'a archive::ArchiveFile),
+    /// Past the last line of this archive file (no entry).
+    FileEnd(&'a archive::ArchiveFile),
+    /// The store, under this key's number.
+    Stored(u64),
+}
+
+/// The head after entry `e`: the next sequence number and `e`'s hash.
+fn head_after(e: &AuditEntry) -> Result<(u64, String), AuditError> {
+    let next = e.seq.checked_add(1).ok_or_else(|| AuditError::Corrupt {
+        seq: e.seq,
+        reason: "the last sequence number there can be".into(),
+    })?;
+    Ok((next, e.hash.clone()))
+}
+
+/// The error for a damaged stretch of the store, found while archiving.
+fn damaged(seq: u64, what: &str) -> AuditError {
+    AuditError::Corrupt {
+        seq,
+        reason: format!(
+            "{what}: not archived, left in the store (run `tracenet audit verify` for the whole report)"
+        ),
     }
 }
 
@@ -863,10 +1032,104 @@ mod tests {
         assert!(log.tree.is_empty());
         assert!(!dir.join("x.jsonl.tmp").exists());
         assert_eq!(log.entries(0).unwrap().len(), 10);
-        // The head comes from the file: the chain goes on unbroken.
+        // Opened again with the store empty, the head comes from the file:
+        // the chain goes on unbroken.
+        drop(log);
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
         let e = log.append(AuditKind::AnswerSent, entry("y"), 300).unwrap();
         assert_eq!(e.seq, 10);
         let r = log.verify(&pk).unwrap();
         assert!(r.ok && r.entries == 11, "{r:?}");
+        // A newest file cut short cannot be gone on from.
+        let f = archive::files(&dir).unwrap().pop().unwrap();
+        let text = std::fs::read_to_string(&f.path).unwrap();
+        let cut: Vec<&str> = text.lines().take(9).collect();
+        std::fs::write(&f.path, cut.join("\n") + "\n").unwrap();
+        db.open_tree("audit").unwrap().clear().unwrap();
+        drop(log);
+        let e = AuditLog::open_in(&db, d.path()).err().unwrap().to_string();
+        assert!(e.contains("is not entry 9"), "{e}");
+    }
+
+    #[test]
+    fn an_archiving_stopped_after_its_file_is_finished_by_the_next() {
+        let pk = NodeKey::from_seed([5; 32]).unwrap().public_key();
+        let (d, _db, log) = archived_log();
+        append_n(&log, 40);
+        log.tree.flush().unwrap();
+        // Stopped after the rename: the file holds 0 to 24, the store
+        // still 10 to 39.
+        let dir = d.path().join(archive::DIR);
+        let first: Vec<Vec<u8>> = log
+            .tree
+            .range(..=24u64.to_be_bytes())
+            .values()
+            .map(|v| v.unwrap().to_vec())
+            .collect();
+        archive::write(&dir, 0, 24, first.into_iter().map(Ok)).unwrap();
+        for seq in 0..10u64 {
+            log.tree.remove(seq.to_be_bytes()).unwrap();
+        }
+        // Readers see each entry once meanwhile? `verify` says which twice.
+        let r = log.verify(&pk).unwrap();
+        assert!(
+            r.breaks
+                .iter()
+                .any(|b| b.seq == 10 && b.problem.contains("comes again")),
+            "{r:?}"
+        );
+        // The next archiving finishes it, and starts after the file.
+        let g = log.archive_oldest(10).unwrap().unwrap();
+        assert_eq!((g.first, g.last), (25, 34));
+        let r = log.verify(&pk).unwrap();
+        assert!(r.ok && r.entries == 40, "{r:?}");
+        assert_eq!(archive::files(&dir).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_file_added_renamed_or_cut_is_found_and_one_past_the_store_refused() {
+        let pk = NodeKey::from_seed([5; 32]).unwrap().public_key();
+        let (d, db, log) = archived_log();
+        append_n(&log, 30);
+        let f = log.archive_oldest(10).unwrap().unwrap();
+        let dir = d.path().join(archive::DIR);
+        // Added: an empty file claiming every number after the store's.
+        let fake = dir.join(format!("{:020}-{:020}.jsonl", 1000, u64::MAX));
+        std::fs::write(&fake, b"").unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert!(
+            !r.ok
+                && r.breaks
+                    .iter()
+                    .any(|b| b.problem.contains(&fake.display().to_string())),
+            "{r:?}"
+        );
+        drop(log);
+        let e = AuditLog::open_in(&db, d.path()).err().unwrap().to_string();
+        assert!(e.contains("no file holds"), "{e}");
+        std::fs::remove_file(&fake).unwrap();
+        // Cut: its last line gone.
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        let text = std::fs::read_to_string(&f.path).unwrap();
+        let cut: Vec<&str> = text.lines().take(24).collect();
+        std::fs::write(&f.path, cut.join("\n") + "\n").unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert!(
+            r.breaks
+                .iter()
+                .any(|b| b.seq == 0 && b.problem.contains("holds 24 lines")),
+            "{r:?}"
+        );
+        // Renamed to claim fewer entries than it holds.
+        std::fs::write(&f.path, &text).unwrap();
+        let renamed = dir.join(format!("{:020}-{:020}.jsonl", 0, 20));
+        std::fs::rename(&f.path, &renamed).unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert!(
+            r.breaks
+                .iter()
+                .any(|b| b.problem.contains(&renamed.display().to_string())),
+            "{r:?}"
+        );
     }
 }

@@ -162,7 +162,12 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
         RegistryCommand::Remove { ids } => {
             let ids = parse_ids(&ids)?;
             let removed = reg.remove(&ids)?;
-            audit(&db, AuditKind::RecordsRemoved, format!("removed {removed}"))?;
+            audit(
+                ctx,
+                &db,
+                AuditKind::RecordsRemoved,
+                format!("removed {removed}"),
+            )?;
             ctx.emit(&Removed { removed }, render_removed)
         }
         RegistryCommand::Show { id } => {
@@ -313,8 +318,8 @@ pub fn open(ctx: &Context) -> anyhow::Result<Opened> {
 
 /// Records a change of the registry made with the node stopped, flushed. The
 /// node signs the audit head with it the next time it runs.
-fn audit(db: &sled::Db, kind: AuditKind, outcome: String) -> anyhow::Result<()> {
-    let log = crate::audit::AuditLog::open(db)?;
+fn audit(ctx: &Context, db: &sled::Db, kind: AuditKind, outcome: String) -> anyhow::Result<()> {
+    let log = crate::audit::AuditLog::open_in(db, &ctx.data_dir)?;
     let entry = crate::audit::NewEntry {
         outcome: Some(outcome),
         ..Default::default()
@@ -389,7 +394,7 @@ fn import(
     } else {
         AuditKind::RegistryImported
     };
-    audit(db, kind, summary.counts_text())?;
+    audit(ctx, db, kind, summary.counts_text())?;
     let out = ImportOut {
         file,
         summary: &summary,

@@ -172,9 +172,22 @@ impl Node {
         }
     }
 
-    /// Purges expired replay ids, moves the oldest audit entries to the
-    /// archive when the store holds too many, and checks the roster's expiry.
+    /// Purges expired replay ids, checks the roster's expiry, and moves
+    /// the oldest audit entries to the archive when the store holds too
+    /// many.
     fn maintenance(&self) {
+        match self.inner.replay.purge(unix_now()) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(n, "expired replay-guard entries purged"),
+            Err(e) => self.store_failed(&e.to_string()),
+        }
+        match self.inner.seen_subscribed.purge(unix_now()) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(n, "subscriptions not seen for 30 days forgotten"),
+            Err(e) => self.store_failed(&e.to_string()),
+        }
+        self.check_roster_expiry(unix_now());
+        // Last: it may take seconds (a file of half a million entries).
         match self
             .inner
             .audit
@@ -187,22 +200,15 @@ impl Node {
                 file = %f.path.display(),
                 "oldest audit entries moved from the store to the archive"
             ),
-            // They stay in the store, and are tried again next time.
+            // The audit fails closed: a store that cannot be written stops
+            // the node, as for any audit write.
+            Err(crate::audit::AuditError::Storage(e)) => self.store_failed(&e.to_string()),
+            // A file that cannot be written (a full disk) or a damaged
+            // stretch: the entries stay in the store, tried again next time.
             Err(e) => tracing::error!(
                 error = %e,
-                "cannot move the oldest audit entries to the archive; they stay in the store (is the disk full?)"
+                "cannot move the oldest audit entries to the archive; they stay in the store"
             ),
         }
-        match self.inner.replay.purge(unix_now()) {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(n, "expired replay-guard entries purged"),
-            Err(e) => self.store_failed(&e.to_string()),
-        }
-        match self.inner.seen_subscribed.purge(unix_now()) {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(n, "subscriptions not seen for 30 days forgotten"),
-            Err(e) => self.store_failed(&e.to_string()),
-        }
-        self.check_roster_expiry(unix_now());
     }
 }
