@@ -20,8 +20,9 @@
 //! for each query answered (two audit entries of the same sizes, the oldest
 //! moved to a file past the same number as the holder's, the answer
 //! under a replay key ordered by expiry, purged when expired; see
-//! `plain_sled`), as many times; both processes' growth over the last two
-//! thirds of the queries printed side by side. sled's memory grows with
+//! `plain_sled`), as many times; both processes' peak and mean resident
+//! memory over the middle and the last third of the queries printed side
+//! by side. sled's memory grows with
 //! what it stores: with the oldest audit entries moved out, neither should
 //! grow once its store is full.
 //!
@@ -346,11 +347,11 @@ fn archived(data_dir: &std::path::Path) -> (usize, u64) {
 }
 
 /// The environment variable that makes this binary the plain-sled baseline:
-/// `queries,audit_bytes,answer_bytes,live_ids`.
+/// `queries,received,sent,answer,rate,ttl,keep` (see `plain_sled`).
 const PLAIN_SLED: &str = "TRACENET_BENCH_SOAK_PLAIN_SLED";
 
 /// Runs the plain-sled baseline in a process of its own and prints both
-/// processes' memory growth over the last two thirds of the queries.
+/// processes' memory over the middle and the last third of the queries.
 fn memory_baseline(
     ttl: u32,
     keep: u64,
@@ -388,28 +389,57 @@ fn memory_baseline(
             Some((n.parse().ok()?, mib.parse().ok()?))
         })
         .collect();
-    // tracenet's first window past a third of the run, and the baseline's
-    // first sample past the same count (it prints thirty).
-    let ours = (windows.iter().find(|w| w.0 >= answered / 3), windows.last());
-    let (Some(a), Some(b)) = ours else {
-        println!("  no window of tracenet's past a third of the queries: nothing to compare");
+    // With the oldest audit entries moved out, memory is a saw-tooth (up as
+    // the store fills, down as a file takes half of it): flat means the
+    // middle third's peak and mean are the last third's, not an end point
+    // above a start point.
+    let ours: Vec<(u64, f64)> = windows.iter().map(|w| (w.0, w.2)).collect();
+    let (Some(m_ours), Some(l_ours)) = thirds(&ours, answered) else {
+        println!("  too few windows of tracenet's to compare its thirds");
         return;
     };
-    let (Some(c), Some(d)) = (plain.iter().find(|p| p.0 >= a.0), plain.last()) else {
-        println!("  the baseline printed no figure past {} queries", a.0);
+    let (Some(m_plain), Some(l_plain)) = thirds(&plain, answered) else {
+        println!("  too few figures from the baseline to compare its thirds");
         return;
-    };
-    let (g_ours, g_plain) = (b.2 - a.2, d.1 - c.1);
-    let ratio = if g_plain > 1.0 {
-        format!("{:.1}x", g_ours / g_plain)
-    } else {
-        "n/a (the baseline did not grow)".into()
     };
     println!(
-        "  memory from a third of the queries to the end: tracenet {:.1} -> {:.1} MiB ({g_ours:+.1}) from {} to {} answered; plain sled {:.1} -> {:.1} MiB ({g_plain:+.1}) from {} to {} written; ratio of growth {ratio}",
-        a.2, b.2, a.0, b.0, c.1, d.1, c.0, d.0,
+        "  resident memory, peak / mean, middle third -> last third of the queries: tracenet {:.1} / {:.1} -> {:.1} / {:.1} MiB (peak {:+.1}, mean {:+.1}); plain sled {:.1} / {:.1} -> {:.1} / {:.1} MiB (peak {:+.1}, mean {:+.1})",
+        m_ours.0,
+        m_ours.1,
+        l_ours.0,
+        l_ours.1,
+        l_ours.0 - m_ours.0,
+        l_ours.1 - m_ours.1,
+        m_plain.0,
+        m_plain.1,
+        l_plain.0,
+        l_plain.1,
+        l_plain.0 - m_plain.0,
+        l_plain.1 - m_plain.1,
     );
     println!("  load average at end {}", loadavg());
+}
+
+/// Peak and mean resident memory, MiB, over part of a run.
+type PeakMean = (f64, f64);
+
+/// The peak and mean of `(queries, MiB)` samples in the middle and in the
+/// last third of `total` queries.
+fn thirds(samples: &[(u64, f64)], total: u64) -> (Option<PeakMean>, Option<PeakMean>) {
+    let of = |from: u64, to: u64| {
+        let v: Vec<f64> = samples
+            .iter()
+            .filter(|s| s.0 > from && s.0 <= to)
+            .map(|s| s.1)
+            .collect();
+        (!v.is_empty()).then(|| {
+            (
+                v.iter().cloned().fold(f64::MIN, f64::max),
+                v.iter().sum::<f64>() / v.len() as f64,
+            )
+        })
+    };
+    (of(total / 3, 2 * total / 3), of(2 * total / 3, total))
 }
 
 /// The sizes, as JSON, of the two audit entries a holder writes for a query
