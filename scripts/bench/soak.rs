@@ -402,20 +402,21 @@ fn memory_baseline(
         println!("  too few figures from the baseline to compare its thirds");
         return;
     };
+    let change = |m: PeakMean, l: PeakMean| {
+        format!(
+            "{:.1} / {:.1} -> {:.1} / {:.1} MiB (peak {:+.1}, mean {:+.1})",
+            m.0,
+            m.1,
+            l.0,
+            l.1,
+            l.0 - m.0,
+            l.1 - m.1
+        )
+    };
     println!(
-        "  resident memory, peak / mean, middle third -> last third of the queries: tracenet {:.1} / {:.1} -> {:.1} / {:.1} MiB (peak {:+.1}, mean {:+.1}); plain sled {:.1} / {:.1} -> {:.1} / {:.1} MiB (peak {:+.1}, mean {:+.1})",
-        m_ours.0,
-        m_ours.1,
-        l_ours.0,
-        l_ours.1,
-        l_ours.0 - m_ours.0,
-        l_ours.1 - m_ours.1,
-        m_plain.0,
-        m_plain.1,
-        l_plain.0,
-        l_plain.1,
-        l_plain.0 - m_plain.0,
-        l_plain.1 - m_plain.1,
+        "  resident memory, peak / mean, middle third -> last third of the queries: tracenet {}; plain sled {}",
+        change(m_ours, l_ours),
+        change(m_plain, l_plain)
     );
     println!("  load average at end {}", loadavg());
 }

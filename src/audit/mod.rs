@@ -1010,6 +1010,13 @@ mod tests {
         );
     }
 
+    /// Writes the store's entries 0 to `last` as an archive file, leaving
+    /// them in the store: an archiving stopped after its rename.
+    fn archive_as_a_crash_left_it(log: &AuditLog, dir: &Path, last: u64) {
+        let stored = log.tree.range(..=last.to_be_bytes()).values();
+        archive::write(dir, 0, last, stored.map(|v| Ok(v?.to_vec()))).unwrap();
+    }
+
     #[test]
     fn an_archiving_cut_short_by_a_crash_is_finished_on_open() {
         let pk = NodeKey::from_seed([5; 32]).unwrap().public_key();
@@ -1019,13 +1026,7 @@ mod tests {
         // The crash: every entry written to a file, none yet removed from
         // the store; and a second file's .tmp half written.
         let dir = d.path().join(archive::DIR);
-        let all: Vec<Vec<u8>> = log
-            .tree
-            .iter()
-            .values()
-            .map(|v| v.unwrap().to_vec())
-            .collect();
-        archive::write(&dir, 0, 9, all.into_iter().map(Ok)).unwrap();
+        archive_as_a_crash_left_it(&log, &dir, 9);
         std::fs::write(dir.join("x.jsonl.tmp"), b"{\"seq\":10").unwrap();
         drop(log);
         let log = AuditLog::open_in(&db, d.path()).unwrap();
@@ -1060,13 +1061,7 @@ mod tests {
         // Stopped after the rename: the file holds 0 to 24, the store
         // still 10 to 39.
         let dir = d.path().join(archive::DIR);
-        let first: Vec<Vec<u8>> = log
-            .tree
-            .range(..=24u64.to_be_bytes())
-            .values()
-            .map(|v| v.unwrap().to_vec())
-            .collect();
-        archive::write(&dir, 0, 24, first.into_iter().map(Ok)).unwrap();
+        archive_as_a_crash_left_it(&log, &dir, 24);
         for seq in 0..10u64 {
             log.tree.remove(seq.to_be_bytes()).unwrap();
         }
