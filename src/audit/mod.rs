@@ -348,8 +348,8 @@ impl AuditLog {
         if !self.tree.first()?.is_some_and(|(k, _)| claimed(&k)) {
             return Ok(files);
         }
-        let mut batch = sled::Batch::default();
-        let mut removed = 0u64;
+        // Every entry compared before any is removed.
+        let mut held = Vec::new();
         for (i, line) in archive::lines(newest)?.enumerate() {
             let seq = newest.first.saturating_add(i as u64);
             let line = line?;
@@ -362,11 +362,11 @@ impl AuditLog {
                         ),
                     });
                 }
-                batch.remove(&seq.to_be_bytes());
-                removed += 1;
+                held.push(seq);
             }
         }
-        self.tree.apply_batch(batch)?;
+        let removed = held.len();
+        remove_each(&self.tree, held)?;
         if let Some((k, _)) = self.tree.first()?
             && claimed(&k)
         {
@@ -454,11 +454,7 @@ impl AuditLog {
                 })
             }));
         let path = archive::write(dir, first, last, entries)?;
-        let mut batch = sled::Batch::default();
-        for seq in first..=last {
-            batch.remove(&seq.to_be_bytes());
-        }
-        self.tree.apply_batch(batch)?;
+        remove_each(&self.tree, first..=last)?;
         self.tree.flush()?;
         Ok(Some(archive::ArchiveFile { first, last, path }))
     }
@@ -741,6 +737,18 @@ enum Place<'a> {
     FileEnd(&'a archive::ArchiveFile),
     /// The store, under this key's number.
     Stored(u64),
+}
+
+/// Removes the entries of these numbers one by one. Not as one
+/// `sled::Batch`: a batch of 500,000 removals held sled's write lock and
+/// its epoch for seconds, so that appends waited (queries timed out) and the
+/// old page versions it could not free took the holder from 1 GiB to 3 GiB
+/// (proto-docs/PERFORMANCE.md, "Where the holder's memory goes").
+fn remove_each(tree: &sled::Tree, seqs: impl IntoIterator<Item = u64>) -> Result<(), AuditError> {
+    for seq in seqs {
+        tree.remove(seq.to_be_bytes())?;
+    }
+    Ok(())
 }
 
 /// The head after entry `e`: the next sequence number and `e`'s hash.
