@@ -358,7 +358,8 @@ impl AuditLog {
                     return Err(AuditError::Archive {
                         path: newest.path.clone(),
                         reason: format!(
-                            "holds entry {seq} with other contents than the store: one of them was changed (run `tracenet audit verify` with the file moved out of the folder)"
+                            "line {} should be entry {seq}, as the store holds it, but is not (the file is not this node's, or one of them was changed): move the file out of the folder and run `tracenet audit verify`",
+                            i + 1
                         ),
                     });
                 }
@@ -1111,6 +1112,12 @@ mod tests {
         let e = AuditLog::open_in(&db, d.path()).err().unwrap().to_string();
         assert!(e.contains("no file holds"), "{e}");
         std::fs::remove_file(&fake).unwrap();
+        // Garbage claiming entries the store holds: named by its line.
+        let garbage = dir.join(format!("{:020}-{:020}.jsonl", 25, 26));
+        std::fs::write(&garbage, b"garbage\n").unwrap();
+        let e = AuditLog::open_in(&db, d.path()).err().unwrap().to_string();
+        assert!(e.contains("line 1 should be entry 25"), "{e}");
+        std::fs::remove_file(&garbage).unwrap();
         // Cut: its last line gone.
         let log = AuditLog::open_in(&db, d.path()).unwrap();
         let text = std::fs::read_to_string(&f.path).unwrap();
