@@ -394,10 +394,55 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
         .map(|e| e["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(seqs, (0..total).collect::<Vec<_>>());
+    // The control API streams the same entries, in pieces, as one array and
+    // as JSON Lines; the export writes them through it. The node may have
+    // appended since (a signed head): what was shown comes first.
+    let shown = shown.as_array().unwrap().clone();
+    let (code, head, body) = common::http_get_with_head(&fed.node("DE").dir, "/v1/audit", true);
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&body).expect("one JSON array");
+    assert_eq!(listed[..shown.len()], shown[..]);
+    let (code, head, body) =
+        common::http_get_with_head(&fed.node("DE").dir, "/v1/audit/export", true);
+    assert_eq!(code, 200, "{body}");
+    let count: u64 = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-tracenet-audit-entries: "))
+        .expect("the entries header")
+        .trim()
+        .parse()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(
+        lines.len() as u64,
+        count,
+        "as many lines as the header says"
+    );
+    assert_eq!(lines[..shown.len()], shown[..]);
+    let exported = fed.node("DE").dir.join("exported.jsonl");
+    fed.node("DE")
+        .cli(&["audit", "export", exported.to_str().unwrap()]);
+    let file: Vec<serde_json::Value> = std::fs::read_to_string(&exported)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(file[..shown.len()], shown[..]);
     // The store itself, read with the node stopped, keeps the newest half
     // of what it may hold (and what came since), from the entry after the
     // file's last.
     fed.nodes[de].kill();
+    // With the node stopped, the CLI reads files and store itself.
+    let offline = fed.node("DE").json(&["audit", "show"]);
+    assert_eq!(offline.as_array().unwrap()[..shown.len()], shown[..]);
     let db = sled::open(fed.node("DE").dir.join("db")).unwrap();
     let store = db.open_tree("audit").unwrap();
     assert!(
@@ -408,4 +453,19 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
     let (key, _) = store.first().unwrap().unwrap();
     let first = u64::from_be_bytes(key.as_ref().try_into().unwrap());
     assert_eq!(first as usize, archived, "{files:?}");
+    // An archive file emptied: the listing goes on from the store, and
+    // says which entries are missing.
+    drop(store);
+    drop(db);
+    std::fs::write(&files[0], "").unwrap();
+    let o = common::run(&fed.node("DE").dir, &["audit", "show"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: entries 0 to {} are missing from the log",
+            archived - 1
+        )),
+        "{err}"
+    );
 }

@@ -61,6 +61,14 @@ pub fn init(state: &str) -> tempfile::TempDir {
 
 /// A raw `GET` to a running node's control API (for non-JSON endpoints).
 pub fn http_get(dir: &Path, path: &str, with_token: bool) -> (u16, String) {
+    let (status, _, body) = http_get_with_head(dir, path, with_token);
+    (status, body)
+}
+
+/// As [`http_get`], with the reply's head (status line and headers, header
+/// names as sent) too; a chunked body is returned joined.
+#[allow(dead_code)]
+pub fn http_get_with_head(dir: &Path, path: &str, with_token: bool) -> (u16, String, String) {
     use std::io::{Read, Write};
     let addr = std::fs::read_to_string(dir.join("api.addr")).expect("api.addr");
     let token = std::fs::read_to_string(dir.join("api.token")).expect("api.token");
@@ -82,11 +90,27 @@ pub fn http_get(dir: &Path, path: &str, with_token: bool) -> (u16, String) {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = resp
+    let (head, body) = resp
         .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
+        .map(|(h, b)| (h.to_string(), b.to_string()))
         .unwrap_or_default();
-    (status, body)
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().replace(' ', "") == "transfer-encoding:chunked");
+    if !chunked {
+        return (status, head, body);
+    }
+    // Chunk by chunk: a size line in hex, the data, CRLF; the last is 0.
+    let (mut joined, mut rest) = (String::new(), body.as_str());
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
+        if n == 0 {
+            break;
+        }
+        joined.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    (status, head, joined)
 }
 
 /// Unix seconds of an instant in command output (an RFC 3339 string).

@@ -2,6 +2,7 @@
 //! a random bearer token written to the data directory (mode 0600). The CLI is
 //! its client; integrators may call it directly. Endpoints: proto-docs/API.md.
 
+mod audit;
 mod client;
 mod metrics;
 pub mod officers;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use audit::ENTRIES_HEADER;
 pub use client::{ApiClient, ApiClientError};
 pub use registry::RECORDS_HEADER;
 pub use reply::status_of;

@@ -198,7 +198,8 @@ pub(crate) fn router(node: Node, token: String) -> Router {
         .route("/v1/inbox/{id}/refuse", post(refuse))
         .route("/v1/report", get(report))
         .route("/v1/alerts", get(alerts))
-        .route("/v1/audit", get(audit))
+        .route("/v1/audit", get(super::audit::list))
+        .route("/v1/audit/export", get(super::audit::export))
         .route("/v1/audit/verify", get(audit_verify))
         .nest("/v1/registry", super::registry::router())
         .nest("/v1/officers", super::officers::router())
@@ -433,7 +434,11 @@ fn param<T: std::str::FromStr>(q: &HashMap<String, String>, name: &str, default:
 
 /// An instant query parameter: Unix seconds or RFC 3339; absent gives
 /// `default`, anything else is a 400 naming the parameter.
-fn instant_param(q: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, Failure> {
+pub(super) fn instant_param(
+    q: &HashMap<String, String>,
+    name: &str,
+    default: u64,
+) -> Result<u64, Failure> {
     match q.get(name) {
         None => Ok(default),
         Some(v) => v
@@ -457,11 +462,6 @@ async fn report(State(node): State<Node>, Query(q): Query<HashMap<String, String
 
 async fn alerts(State(node): State<Node>) -> Reply {
     ok(&off_thread(move || node.inbox().alerts().map_err(Failure::internal)).await?)
-}
-
-async fn audit(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
-    let since = instant_param(&q, "since", 0)?;
-    ok(&off_thread(move || node.audit().entries(since).map_err(Failure::internal)).await?)
 }
 
 async fn audit_verify(State(node): State<Node>) -> Reply {

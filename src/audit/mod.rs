@@ -9,7 +9,7 @@
 pub mod archive;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use ring::digest;
 use serde::{Deserialize, Serialize};
@@ -272,9 +272,10 @@ pub struct AuditLog {
     /// The archive's folder ([`archive`]); `None` for a log opened without
     /// its data directory, which never archives.
     archive: Option<PathBuf>,
-    /// Held while entries move to the archive, and by readers, so that a
-    /// reader never sees an entry twice or misses one in flight.
-    moving: Mutex<()>,
+    /// Written while entries move to the archive, read by readers (side by
+    /// side), so that a reader never sees an entry twice or misses one in
+    /// flight.
+    moving: RwLock<()>,
 }
 
 impl AuditLog {
@@ -290,7 +291,7 @@ impl AuditLog {
             tree,
             head: Mutex::new(head),
             archive: None,
-            moving: Mutex::new(()),
+            moving: RwLock::new(()),
         })
     }
 
@@ -402,7 +403,7 @@ impl AuditLog {
         let Some(dir) = &self.archive else {
             return Ok(None);
         };
-        let _moving = match self.moving.try_lock() {
+        let _moving = match self.moving.try_write() {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return Ok(None),
@@ -538,12 +539,13 @@ impl AuditLog {
     }
 
     /// Every entry's place and stored bytes, in order: the archive's files,
-    /// then the whole store. Holds off archiving while it runs.
-    fn walk(
+    /// then the whole store. Holds off archiving while it runs (readers walk
+    /// side by side). Stops at `f`'s first error, which it returns.
+    fn walk<E: From<AuditError>>(
         &self,
-        mut f: impl FnMut(Place<'_>, &[u8]) -> Result<(), AuditError>,
-    ) -> Result<(), AuditError> {
-        let _moving = self.moving.lock().unwrap_or_else(|p| p.into_inner());
+        mut f: impl FnMut(Place<'_>, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let _moving = self.moving.read().unwrap_or_else(|p| p.into_inner());
         let files = match &self.archive {
             Some(dir) => archive::files(dir)?,
             None => Vec::new(),
@@ -555,38 +557,64 @@ impl AuditLog {
             f(Place::FileEnd(file), &[])?;
         }
         for kv in self.tree.iter() {
-            let (k, v) = kv?;
+            let (k, v) = kv.map_err(AuditError::from)?;
             f(Place::Stored(seq_of(&k)), &v)?;
         }
         Ok(())
     }
 
-    /// Entries at or after unix time `since`, in order, the archived ones
-    /// included.
+    /// Hands `f` each entry at or after unix time `since`, in order, the
+    /// archived ones included, one at a time: a reader of the whole log
+    /// holds one entry, whatever its length. Stops at `f`'s first error
+    /// (a client gone, an output closed), which it returns; an entry that
+    /// cannot be read is [`AuditError::Corrupt`] (in the store) or
+    /// [`AuditError::Archive`] (in a file, named). Archiving waits while it
+    /// runs (see [`AuditLog::archive_oldest`]).
+    pub fn for_each<E: From<AuditError>>(
+        &self,
+        since: u64,
+        mut f: impl FnMut(AuditEntry) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.walk(|place, v| {
+            let e: AuditEntry = match place {
+                Place::FileEnd(_) => return Ok(()),
+                Place::Archived(file) => {
+                    serde_json::from_slice(v).map_err(|err| AuditError::Archive {
+                        path: file.path.clone(),
+                        reason: format!("an entry is unreadable: {err}"),
+                    })?
+                }
+                Place::Stored(seq) => {
+                    serde_json::from_slice(v).map_err(|err| AuditError::Corrupt {
+                        seq,
+                        reason: err.to_string(),
+                    })?
+                }
+            };
+            if e.at >= since { f(e) } else { Ok(()) }
+        })
+    }
+
+    /// How many entries the log holds, archived ones included: the next
+    /// entry's number, since entries are numbered from 0 without gaps (a
+    /// damaged log may hold fewer; `verify` says).
+    pub fn len(&self) -> u64 {
+        self.head.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
+    /// Whether no entry was ever appended.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every entry at or after unix time `since`, collected: for the tests;
+    /// readers of a whole log use [`AuditLog::for_each`].
+    #[cfg(test)]
     pub fn entries(&self, since: u64) -> Result<Vec<AuditEntry>, AuditError> {
         let mut out = Vec::new();
-        self.walk(|place, v| {
-            if let Place::FileEnd(_) = place {
-                return Ok(());
-            }
-            let e: AuditEntry = serde_json::from_slice(v).map_err(|err| match place {
-                Place::Archived(f) => AuditError::Archive {
-                    path: f.path.clone(),
-                    reason: format!("an entry is unreadable: {err}"),
-                },
-                Place::Stored(seq) => AuditError::Corrupt {
-                    seq,
-                    reason: err.to_string(),
-                },
-                Place::FileEnd(f) => AuditError::Archive {
-                    path: f.path.clone(),
-                    reason: err.to_string(),
-                },
-            })?;
-            if e.at >= since {
-                out.push(e);
-            }
-            Ok(())
+        self.for_each(since, |e| {
+            out.push(e);
+            Ok::<_, AuditError>(())
         })?;
         Ok(out)
     }
@@ -623,7 +651,7 @@ impl AuditLog {
                 }
             }
         };
-        self.walk(|place, v| {
+        self.walk::<AuditError>(|place, v| {
             if !matches!(place, Place::FileEnd(_)) {
                 n += 1;
             }
@@ -977,6 +1005,62 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    /// Readers get one entry at a time through files and store, stop when
+    /// they say, and walk side by side while archiving waits for them.
+    #[test]
+    fn readers_walk_one_entry_at_a_time_and_archiving_waits_for_them() {
+        let (_d, _db, log) = archived_log();
+        assert!(log.is_empty());
+        append_n(&log, 30);
+        log.archive_oldest(10).unwrap().unwrap();
+        assert_eq!(log.len(), 30);
+        // Through the file into the store, in order, from `since`.
+        let mut seen = Vec::new();
+        log.for_each(110, |e| {
+            seen.push(e.seq);
+            Ok::<_, AuditError>(())
+        })
+        .unwrap();
+        assert_eq!(seen, (10..30).collect::<Vec<_>>());
+        // The reader's own error stops the walk and comes back as it was.
+        #[derive(Debug, PartialEq)]
+        enum Mine {
+            Enough(u64),
+            Log,
+        }
+        impl From<AuditError> for Mine {
+            fn from(_: AuditError) -> Self {
+                Mine::Log
+            }
+        }
+        let mut calls = 0;
+        let stopped = log.for_each(0, |e| {
+            calls += 1;
+            if e.seq == 3 {
+                Err(Mine::Enough(3))
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!((stopped, calls), (Err(Mine::Enough(3)), 4));
+        // Two readers at once; archiving waits for both, then runs.
+        append_n(&log, 20);
+        log.for_each(0, |outer| {
+            if outer.seq == 0 {
+                let mut inner = 0;
+                log.for_each(0, |_| {
+                    inner += 1;
+                    Ok::<_, AuditError>(())
+                })?;
+                assert_eq!(inner, 50);
+                assert!(log.archive_oldest(10).unwrap().is_none());
+            }
+            Ok::<_, AuditError>(())
+        })
+        .unwrap();
+        assert!(log.archive_oldest(10).unwrap().is_some());
     }
 
     #[test]

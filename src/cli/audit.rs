@@ -1,6 +1,7 @@
 //! `tracenet audit show|verify|export`: the node's hash-chained audit log,
 //! read directly when the node is stopped, through it when it runs.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -32,13 +33,125 @@ fn since_secs(d: Option<Date>) -> u64 {
     d.map(|d| (d.to_days().max(0) as u64) * 86_400).unwrap_or(0)
 }
 
-/// Runs `f` on the audit log held in the data directory, opened directly.
-fn entries(ctx: &Context, since: u64) -> anyhow::Result<Vec<AuditEntry>> {
+/// Hands `f` each entry at or after unix time `since`, oldest first, one at
+/// a time: streamed from the running node (`GET /v1/audit/export`), or read
+/// from the data directory when it is stopped. Returns how many. A reply
+/// that breaks off after entries were handed on is an error, never read
+/// again from the store (which would hand them twice).
+fn each_entry(
+    ctx: &Context,
+    since: u64,
+    f: impl FnMut(AuditEntry) -> std::io::Result<()>,
+) -> anyhow::Result<u64> {
+    let f = std::cell::RefCell::new(f);
+    let n = std::cell::Cell::new(0u64);
     super::node::read_via(
         ctx,
-        async |c| Ok(c.get(&format!("/v1/audit?since={since}")).await?),
-        |off| Ok(off.audit.entries(since)?),
+        async |c| {
+            // The tail of a line split between two pieces.
+            let mut partial: Vec<u8> = Vec::new();
+            let mut line_no = 0u64;
+            let mut take = |line: &[u8]| -> std::io::Result<()> {
+                line_no += 1;
+                let e: AuditEntry = serde_json::from_slice(line).map_err(|err| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the node's audit listing, line {line_no}: {err}"),
+                    )
+                })?;
+                (f.borrow_mut())(e)?;
+                n.set(n.get() + 1);
+                Ok(())
+            };
+            let streamed = c
+                .get_stream(
+                    &format!("/v1/audit/export?since={since}"),
+                    crate::api::ENTRIES_HEADER,
+                    |_| {},
+                    |chunk| {
+                        partial.extend_from_slice(chunk);
+                        let mut start = 0;
+                        while let Some(end) = partial[start..].iter().position(|b| *b == b'\n') {
+                            take(&partial[start..start + end])?;
+                            start += end + 1;
+                        }
+                        partial.drain(..start);
+                        Ok(())
+                    },
+                )
+                .await;
+            match streamed {
+                Err(crate::api::ApiClientError::Unreachable { reason, .. }) if n.get() > 0 => {
+                    anyhow::bail!(
+                        "the node's audit listing broke off after {} ({reason}): run the command again",
+                        crate::model::count(n.get(), "entry")
+                    )
+                }
+                Err(e) => Err(e.into()),
+                Ok(()) if !partial.is_empty() => anyhow::bail!(
+                    "the node's audit listing ended inside an entry: run the command again"
+                ),
+                Ok(()) => Ok(n.get()),
+            }
+        },
+        |off| {
+            off.audit.for_each(since, |e| {
+                (f.borrow_mut())(e).map_err(anyhow::Error::from)?;
+                n.set(n.get() + 1);
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(n.get())
+        },
     )
+}
+
+/// The numbers missing from a listing of the whole log, which runs from 0
+/// without a gap when intact.
+#[derive(Default)]
+struct Gaps {
+    next: u64,
+    /// The first few missing ranges, and how many there are.
+    ranges: Vec<(u64, u64)>,
+    count: u64,
+}
+
+impl Gaps {
+    fn see(&mut self, seq: u64) {
+        if seq > self.next {
+            self.count += 1;
+            if self.ranges.len() < 3 {
+                self.ranges.push((self.next, seq - 1));
+            }
+        }
+        self.next = self.next.max(seq.saturating_add(1));
+    }
+
+    fn warning(&self) -> Option<String> {
+        if self.count == 0 {
+            return None;
+        }
+        let mut listed: Vec<String> = self
+            .ranges
+            .iter()
+            .map(|(a, b)| {
+                if a == b {
+                    format!("{a}")
+                } else {
+                    format!("{a} to {b}")
+                }
+            })
+            .collect();
+        if self.count > self.ranges.len() as u64 {
+            listed.push(format!(
+                "{} more gaps",
+                self.count - self.ranges.len() as u64
+            ));
+        }
+        Some(format!(
+            "entries {} are missing from the log (removed from the store, or an archive file emptied): run `tracenet audit verify`",
+            listed.join(", ")
+        ))
+    }
 }
 
 fn render(e: &AuditEntry) -> String {
@@ -69,33 +182,54 @@ fn render(e: &AuditEntry) -> String {
 pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
     match cmd {
         AuditCommand::Show { since } => {
-            let all = entries(ctx, since_secs(since))?;
-            ctx.emit(&all, |all| {
-                all.iter().map(render).collect::<Vec<_>>().join("\n")
-            })
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut first = true;
+            // The whole log is numbered from 0 without gaps: a gap is told
+            // (an entry deleted, an archive file emptied), `verify` says more.
+            let mut gaps = Gaps::default();
+            let n = each_entry(ctx, since_secs(since), |e| {
+                if since.is_none() {
+                    gaps.see(e.seq);
+                }
+                if ctx.json {
+                    // One JSON array, written as it comes.
+                    out.write_all(if first { b"[" } else { b"," })?;
+                    serde_json::to_writer(&mut out, &e)?;
+                } else {
+                    out.write_all(render(&e).as_bytes())?;
+                    out.write_all(b"\n")?;
+                }
+                first = false;
+                Ok(())
+            })?;
+            if ctx.json {
+                out.write_all(if n == 0 { b"[]\n" } else { b"]\n" })?;
+            } else if n == 0 {
+                out.write_all(b"no audit entries\n")?;
+            }
+            out.flush()?;
+            if let Some(warning) = gaps.warning() {
+                eprintln!("warning: {warning}");
+            }
+            Ok(())
         }
         AuditCommand::Export { file } => {
-            let all = entries(ctx, 0)?;
-            let mut out = String::new();
-            for e in &all {
-                out += &serde_json::to_string(e)?;
-                out.push('\n');
-            }
-            if file.as_os_str() == "-" {
-                print!("{out}");
+            let mut dest = super::Destination::new(&file)?;
+            let w = dest.writer();
+            let n = each_entry(ctx, 0, |e| {
+                serde_json::to_writer(&mut *w, &e)?;
+                w.write_all(b"\n")
+            })?;
+            if !dest.finish()? {
                 return Ok(());
             }
-            super::write_file(&file, out.as_bytes(), true)?;
-            ctx.emit(
-                &serde_json::json!({"file": file, "entries": all.len()}),
-                |v| {
-                    format!(
-                        "{} audit entries written to {}",
-                        v["entries"],
-                        file.display()
-                    )
-                },
-            )
+            ctx.emit(&serde_json::json!({"file": file, "entries": n}), |v| {
+                format!(
+                    "{} audit entries written to {}",
+                    v["entries"],
+                    file.display()
+                )
+            })
         }
         AuditCommand::Verify => {
             let report: VerifyReport = super::node::read_via(
@@ -138,6 +272,26 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::Gaps;
+
+    #[test]
+    fn gaps_in_a_listing_are_named() {
+        let mut g = Gaps::default();
+        for s in [0, 1, 2, 3] {
+            g.see(s);
+        }
+        assert_eq!(g.warning(), None);
+        let mut g = Gaps::default();
+        for s in [601, 602, 700, 702, 800, 900, 1000] {
+            g.see(s);
+        }
+        let w = g.warning().unwrap();
+        assert!(
+            w.starts_with("entries 0 to 600, 603 to 699, 701, 3 more gaps are missing"),
+            "{w}"
+        );
+    }
+
     use super::*;
     use crate::audit::AuditKind;
 

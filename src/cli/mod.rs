@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub use output::Context;
+pub(crate) use output::Destination;
 
 /// Exit status for a runtime error (usage errors exit 2, through clap).
 pub const EXIT_RUNTIME: i32 = 1;
@@ -470,8 +471,6 @@ fn restrict_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes a file through a temporary name and a rename, so that a crash leaves
-/// either the old file or the new one, never half of one.
 /// Writes `bytes` to `path` through a flushed temporary file beside it, so a
 /// crash leaves the old file or the new one. Unless `replace`, an existing
 /// `path` is an error, checked atomically (the temporary file is linked into

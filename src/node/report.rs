@@ -70,22 +70,26 @@ pub fn report_of(
         to,
         ..Report::default()
     };
-    let entries = audit
-        .entries(from)
+    // One entry at a time: a year's log is never held whole.
+    audit
+        .for_each(from, |e| {
+            if e.at >= to {
+                return Ok(());
+            }
+            match e.kind {
+                AuditKind::TraceSent => r.traces_sent += 1,
+                AuditKind::QueryReceived => r.queries_received += 1,
+                AuditKind::QueryRefused => r.queries_refused += 1,
+                AuditKind::AnswerSent | AuditKind::Decision => match e.outcome.as_deref() {
+                    Some("withheld") => r.answers_withheld += 1,
+                    Some("acknowledged") => r.answers_acknowledged += 1,
+                    _ => r.answers_sent += 1,
+                },
+                _ => {}
+            }
+            Ok::<_, crate::audit::AuditError>(())
+        })
         .map_err(|e| NodeError::Config(e.to_string()))?;
-    for e in entries.iter().filter(|e| e.at < to) {
-        match e.kind {
-            AuditKind::TraceSent => r.traces_sent += 1,
-            AuditKind::QueryReceived => r.queries_received += 1,
-            AuditKind::QueryRefused => r.queries_refused += 1,
-            AuditKind::AnswerSent | AuditKind::Decision => match e.outcome.as_deref() {
-                Some("withheld") => r.answers_withheld += 1,
-                Some("acknowledged") => r.answers_acknowledged += 1,
-                _ => r.answers_sent += 1,
-            },
-            _ => {}
-        }
-    }
     let mut times: BTreeMap<CountryCode, Vec<u64>> = BTreeMap::new();
     for t in traces
         .iter()

@@ -1,83 +1,12 @@
 //! `registry export`: from the registry, or streamed from the running node,
 //! into a file that appears only once complete, or standard output.
 
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::Context as _;
 use serde::Serialize;
 
-use super::super::{Context, progress};
+use super::super::{Context, Destination, progress};
 use crate::registry::Registry;
-
-/// An export's destination: standard output, or a temporary file beside FILE
-/// that becomes FILE only once complete (a failed export leaves no file that
-/// looks whole).
-enum Destination {
-    Stdout(BufWriter<std::io::StdoutLock<'static>>),
-    File(BufWriter<tempfile::NamedTempFile>, PathBuf),
-}
-
-impl Destination {
-    fn new(file: &Path) -> anyhow::Result<Self> {
-        if file == Path::new("-") {
-            return Ok(Destination::Stdout(BufWriter::new(
-                std::io::stdout().lock(),
-            )));
-        }
-        let dir = match file.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
-            if !dir.is_dir() {
-                anyhow::anyhow!(
-                    "cannot create {}: the folder {} does not exist",
-                    file.display(),
-                    dir.display()
-                )
-            } else {
-                let cause = e.to_string();
-                let cause = cause
-                    .split(" at path ")
-                    .next()
-                    .unwrap_or(&cause)
-                    .to_string();
-                anyhow::anyhow!("cannot create {}: {cause}", file.display())
-            }
-        })?;
-        Ok(Destination::File(
-            BufWriter::with_capacity(1 << 16, tmp),
-            file.to_path_buf(),
-        ))
-    }
-
-    fn writer(&mut self) -> &mut dyn Write {
-        match self {
-            Destination::Stdout(w) => w,
-            Destination::File(w, _) => w,
-        }
-    }
-
-    /// Flushes, and puts a file in place. Returns whether it was a file.
-    fn finish(self) -> anyhow::Result<bool> {
-        match self {
-            Destination::Stdout(mut w) => {
-                w.flush()?;
-                Ok(false)
-            }
-            Destination::File(w, file) => {
-                let tmp = w
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .with_context(|| format!("cannot write {}", file.display()))?;
-                tmp.persist(&file)
-                    .with_context(|| format!("cannot write {}", file.display()))?;
-                Ok(true)
-            }
-        }
-    }
-}
 
 #[derive(Serialize)]
 struct Exported<'a> {
