@@ -193,6 +193,22 @@ fn line_of(text: &str, dotted: &str) -> Option<usize> {
     None
 }
 
+/// The dotted key (`node.queries_per_minute`) set on line `line` (from 1) of
+/// `text`, if that line sets one inside a section.
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let mut section = None;
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            section = Some(name.trim().to_string());
+        } else if i + 1 == line {
+            let (key, _) = l.split_once('=')?;
+            return Some(format!("{}.{}", section?, key.trim()));
+        }
+    }
+    None
+}
+
 impl Config {
     pub fn path_in(data_dir: &Path) -> PathBuf {
         data_dir.join(CONFIG_FILE)
@@ -281,10 +297,18 @@ impl Config {
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
                 .unwrap_or(0);
+            let mut message = e.message().trim_end().to_string();
+            // A number of the wrong type or sign (`= -5`, `= "50"`): say what
+            // the setting takes.
+            if let Some((key, min, max, why)) =
+                key_on_line(text, line).and_then(|k| RANGES.iter().find(|(r, ..)| *r == k))
+            {
+                message += &format!("; {key} takes a whole number between {min} and {max} ({why})");
+            }
             ConfigError::Parse {
                 path: path.to_path_buf(),
                 line,
-                message: e.message().to_string(),
+                message,
             }
         })?;
         cfg.check(path, text)?;
@@ -594,6 +618,20 @@ mod tests {
                 let e = parse(v).unwrap_err().to_string();
                 assert!(e.starts_with("t.toml:4: "), "{key} = {v}: {e}");
                 assert!(e.contains(key) && e.contains("out of range"), "{e}");
+            }
+            // Of the wrong type or sign: the line, and what the key takes.
+            for v in ["-5", "\"50\"", "1.5", "true"] {
+                let text = format!("{head}# a comment\n[{section}]\n{k} = {v}\n");
+                let e = Config::parse(Path::new("t.toml"), &text)
+                    .unwrap_err()
+                    .to_string();
+                assert!(e.starts_with("t.toml:4"), "{key} = {v}: {e}");
+                assert!(
+                    e.contains(&format!(
+                        "{key} takes a whole number between {min} and {max}"
+                    )),
+                    "{key} = {v}: {e}"
+                );
             }
         }
     }
