@@ -421,10 +421,11 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
-    assert_eq!(
-        lines.len() as u64,
-        count,
-        "as many lines as the header says"
+    // The header is read as the listing starts; the node may append after.
+    assert!(
+        lines.len() as u64 >= count,
+        "{} lines, {count} in the header",
+        lines.len()
     );
     assert_eq!(lines[..shown.len()], shown[..]);
     let exported = fed.node("DE").dir.join("exported.jsonl");

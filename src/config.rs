@@ -300,8 +300,11 @@ impl Config {
             let mut message = e.message().trim_end().to_string();
             // A number of the wrong type or sign (`= -5`, `= "50"`): say what
             // the setting takes.
-            if let Some((key, min, max, why)) =
-                key_on_line(text, line).and_then(|k| RANGES.iter().find(|(r, ..)| *r == k))
+            let of_type =
+                message.starts_with("invalid type") || message.starts_with("invalid value");
+            if let Some((key, min, max, why)) = key_on_line(text, line)
+                .filter(|_| of_type)
+                .and_then(|k| RANGES.iter().find(|(r, ..)| *r == k))
             {
                 message += &format!("; {key} takes a whole number between {min} and {max} ({why})");
             }
@@ -619,6 +622,12 @@ mod tests {
                 assert!(e.starts_with("t.toml:4: "), "{key} = {v}: {e}");
                 assert!(e.contains(key) && e.contains("out of range"), "{e}");
             }
+            // Written twice: said so, without the range.
+            let text = format!("{head}[{section}]\n{k} = {max}\n{k} = {max}\n");
+            let e = Config::parse(Path::new("t.toml"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains("takes a whole number"), "{key}: {e}");
             // Of the wrong type or sign: the line, and what the key takes.
             for v in ["-5", "\"50\"", "1.5", "true"] {
                 let text = format!("{head}# a comment\n[{section}]\n{k} = {v}\n");

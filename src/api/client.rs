@@ -28,6 +28,13 @@ pub enum ApiClientError {
     NotInitialised(PathBuf),
     #[error("the node at {addr} does not answer: {reason}; is `tracenet node run` still running?")]
     Unreachable { addr: String, reason: String },
+    /// A streamed reply that began and then broke off: the node failed or
+    /// gave up part-way (its log says why). Not a node that is gone, so a
+    /// command does not turn to the store instead.
+    #[error(
+        "the node at {addr} broke off its reply ({reason}); see the node's log, and run the command again"
+    )]
+    Broken { addr: String, reason: String },
     #[error("{0}")]
     Node(String),
     /// The node refused the request's content (HTTP 400): a field of it is
@@ -119,9 +126,9 @@ impl ApiClient {
         );
         let mut body = resp.into_body();
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| ApiClientError::Unreachable {
+            let frame = frame.map_err(|e| ApiClientError::Broken {
                 addr: self.addr.clone(),
-                reason: format!("the reply ended early ({e}); see the node's log"),
+                reason: e.to_string(),
             })?;
             if let Ok(data) = frame.into_data() {
                 on_chunk(&data).map_err(ApiClientError::Output)?;

@@ -9,6 +9,7 @@
 pub mod archive;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use ring::digest;
@@ -17,6 +18,10 @@ use serde::{Deserialize, Serialize};
 use crate::identity::NodeKey;
 use crate::model::CountryCode;
 use crate::protocol;
+
+/// Archivings a reader may hold back in a row (the node tries once a
+/// minute) before [`AuditLog::archiving_waits`] says so.
+pub const ARCHIVING_PATIENCE: u32 = 10;
 
 /// The hash of the entry before the first one.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -276,6 +281,8 @@ pub struct AuditLog {
     /// side), so that a reader never sees an entry twice or misses one in
     /// flight.
     moving: RwLock<()>,
+    /// Archivings skipped in a row because readers held `moving`.
+    held_back: AtomicU32,
 }
 
 impl AuditLog {
@@ -292,6 +299,7 @@ impl AuditLog {
             head: Mutex::new(head),
             archive: None,
             moving: RwLock::new(()),
+            held_back: AtomicU32::new(0),
         })
     }
 
@@ -406,8 +414,16 @@ impl AuditLog {
         let _moving = match self.moving.try_write() {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                // Counted only when there is something to move: readers
+                // that held it back this long give way (`archiving_waits`).
+                if self.over(keep) {
+                    self.held_back.fetch_add(1, Ordering::Relaxed);
+                }
+                return Ok(None);
+            }
         };
+        self.held_back.store(0, Ordering::Relaxed);
         // An archiving cut short last time is finished first, so that the
         // new file starts after the newest.
         self.settle()?;
@@ -593,6 +609,24 @@ impl AuditLog {
             };
             if e.at >= since { f(e) } else { Ok(()) }
         })
+    }
+
+    /// Whether the store holds more than `keep` entries (by their numbers:
+    /// no scan).
+    fn over(&self, keep: u64) -> bool {
+        let next = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
+        match self.tree.first() {
+            Ok(Some((k, _))) if k.len() == 8 => next.saturating_sub(seq_of(&k)) > keep,
+            _ => false,
+        }
+    }
+
+    /// Whether archiving has found the log held by readers
+    /// [`ARCHIVING_PATIENCE`] times in a row with entries to move: a reader
+    /// paced by someone else (a client of the control API) should then stop
+    /// and let it run. Readers that only read the disk finish in seconds.
+    pub fn archiving_waits(&self) -> bool {
+        self.held_back.load(Ordering::Relaxed) >= ARCHIVING_PATIENCE
     }
 
     /// How many entries the log holds, archived ones included: the next
@@ -1061,6 +1095,26 @@ mod tests {
         })
         .unwrap();
         assert!(log.archive_oldest(10).unwrap().is_some());
+        // A reader that holds archiving back for ARCHIVING_PATIENCE tries in
+        // a row, with entries to move, is told to give way; not before, and
+        // not when there was nothing to move.
+        append_n(&log, 20);
+        log.for_each(0, |outer| {
+            if outer.seq == 0 {
+                assert!(log.archive_oldest(1000).unwrap().is_none());
+                assert!(!log.archiving_waits(), "nothing to move");
+                for _ in 1..ARCHIVING_PATIENCE {
+                    assert!(log.archive_oldest(10).unwrap().is_none());
+                }
+                assert!(!log.archiving_waits());
+                assert!(log.archive_oldest(10).unwrap().is_none());
+                assert!(log.archiving_waits());
+            }
+            Ok::<_, AuditError>(())
+        })
+        .unwrap();
+        assert!(log.archive_oldest(10).unwrap().is_some());
+        assert!(!log.archiving_waits());
     }
 
     #[test]
