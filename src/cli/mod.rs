@@ -471,6 +471,27 @@ fn restrict_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// "cannot VERB PATH: CAUSE" for a file written through a temporary one in
+/// `dir`: the cause once, naming the file asked for, not the temporary one,
+/// and a folder that does not exist said so.
+pub(crate) fn cannot_in(
+    dir: &std::path::Path,
+    verb: &str,
+    path: &std::path::Path,
+    e: &std::io::Error,
+) -> anyhow::Error {
+    if !dir.is_dir() {
+        return anyhow::anyhow!(
+            "cannot {verb} {}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    let cause = e.to_string();
+    let cause = cause.split(" at path ").next().unwrap_or(&cause);
+    anyhow::anyhow!("cannot {verb} {}: {cause}", path.display())
+}
+
 /// Writes `bytes` to `path` through a flushed temporary file beside it, so a
 /// crash leaves the old file or the new one. Unless `replace`, an existing
 /// `path` is an error, checked atomically (the temporary file is linked into
@@ -481,24 +502,7 @@ pub fn write_file(path: &std::path::Path, bytes: &[u8], replace: bool) -> anyhow
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),
     };
-    // The cause once, naming the file asked for, not the temporary one.
-    let cannot = |e: &std::io::Error| {
-        if e.kind() == std::io::ErrorKind::NotFound && !dir.is_dir() {
-            anyhow::anyhow!(
-                "cannot write {}: the folder {} does not exist",
-                path.display(),
-                dir.display()
-            )
-        } else {
-            let cause = e.to_string();
-            let cause = cause
-                .split(" at path ")
-                .next()
-                .unwrap_or(&cause)
-                .to_string();
-            anyhow::anyhow!("cannot write {}: {cause}", path.display())
-        }
-    };
+    let cannot = |e: &std::io::Error| cannot_in(dir, "write", path, e);
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot(&e))?;
     tmp.write_all(bytes).map_err(|e| cannot(&e))?;
     tmp.as_file().sync_all().map_err(|e| cannot(&e))?;

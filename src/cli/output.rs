@@ -57,23 +57,8 @@ impl Destination {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
-            if !dir.is_dir() {
-                anyhow::anyhow!(
-                    "cannot create {}: the folder {} does not exist",
-                    file.display(),
-                    dir.display()
-                )
-            } else {
-                let cause = e.to_string();
-                let cause = cause
-                    .split(" at path ")
-                    .next()
-                    .unwrap_or(&cause)
-                    .to_string();
-                anyhow::anyhow!("cannot create {}: {cause}", file.display())
-            }
-        })?;
+        let tmp = tempfile::NamedTempFile::new_in(dir)
+            .map_err(|e| super::cannot_in(dir, "create", file, &e))?;
         Ok(Destination::File(
             BufWriter::with_capacity(1 << 16, tmp),
             file.to_path_buf(),
