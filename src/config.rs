@@ -246,12 +246,12 @@ impl Config {
             message,
         };
         let mut table: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-        for (name, value) in overrides {
+        for (name, raw) in overrides {
             let key = name["TRACENET_".len()..].to_ascii_lowercase();
-            let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
                 .ok()
                 .and_then(|mut t| t.remove("v"))
-                .unwrap_or_else(|| toml::Value::String(value.clone()));
+                .unwrap_or_else(|| toml::Value::String(raw.clone()));
             match key.split_once("__") {
                 Some((section, k)) => {
                     let entry = table
@@ -263,8 +263,23 @@ impl Config {
                     t.insert(k.to_string(), value);
                 }
                 None => {
-                    table.insert(key, value);
+                    table.insert(key.clone(), value);
                 }
+            }
+            // Tried after each variable, so that a wrong one is named (the
+            // file alone was read above).
+            if let Err(e) = table.clone().try_into::<Config>() {
+                let mut message = format!("{name}={raw}: {}", e.message().trim_end());
+                let dotted = key.replacen("__", ".", 1);
+                let of_type = e.message().starts_with("invalid type")
+                    || e.message().starts_with("invalid value");
+                if let Some((k, min, max, why)) =
+                    RANGES.iter().find(|(r, ..)| of_type && *r == dotted)
+                {
+                    message +=
+                        &format!("; {k} takes a whole number between {min} and {max} ({why})");
+                }
+                return Err(invalid(message));
             }
         }
         let cfg: Config = table.try_into().map_err(|e: toml::de::Error| {
@@ -675,5 +690,35 @@ mod tests {
         let vars = [("TRACENET_REGISTRY__CACHE_MB".to_string(), "0".to_string())];
         let e = Config::load_with_env(&p, &vars).unwrap_err().to_string();
         assert!(e.contains("registry.cache_mb = 0 is out of range"), "{e}");
+        // Of the wrong type: the variable named, and what the key takes.
+        let vars = [
+            (
+                "TRACENET_NODE__ANSWER_NO_HIT".to_string(),
+                "true".to_string(),
+            ),
+            (
+                "TRACENET_NODE__QUERIES_PER_MINUTE".to_string(),
+                "-5".to_string(),
+            ),
+        ];
+        let e = Config::load_with_env(&p, &vars).unwrap_err().to_string();
+        assert!(
+            e.contains("TRACENET_NODE__QUERIES_PER_MINUTE=-5: invalid value"),
+            "{e}"
+        );
+        assert!(
+            e.contains("node.queries_per_minute takes a whole number between 1 and 1000000"),
+            "{e}"
+        );
+        let vars = [(
+            "TRACENET_NODE__ANSWER_NO_HIT".to_string(),
+            "maybe".to_string(),
+        )];
+        let e = Config::load_with_env(&p, &vars).unwrap_err().to_string();
+        assert!(
+            e.contains("TRACENET_NODE__ANSWER_NO_HIT=maybe: invalid type"),
+            "{e}"
+        );
+        assert!(!e.contains("takes a whole number"), "{e}");
     }
 }
