@@ -469,4 +469,46 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
         )),
         "{err}"
     );
+    // `--json audit verify` reports what is wrong with the archive as
+    // breaks, in JSON, and exits 1: the emptied file; then a copy planted
+    // over it, which stops the walk; then a file claiming entries past the
+    // store, which the node refuses to open with.
+    let verify_json = |what: &str| {
+        let o = common::run(&fed.node("DE").dir, &["--json", "audit", "verify"]);
+        let (out, err) = (common::stdout(&o), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(1), "{what}: {out} {err}");
+        assert!(
+            err.contains("audit verification failed at entry"),
+            "{what}: {err}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {out} {err}"));
+        assert_eq!(v["ok"], false, "{what}: {v}");
+        v
+    };
+    let v = verify_json("an emptied file");
+    assert!(v["breaks"].to_string().contains("holds 0 lines"), "{v}");
+    let copy = dir.join(format!("{:020}-{:020}.jsonl", 1, 2));
+    std::fs::write(&copy, "planted\n").unwrap();
+    let v = verify_json("an overlapping copy");
+    let name = copy.file_name().unwrap().to_str().unwrap();
+    assert!(
+        v["breaks"][0]["problem"].as_str().unwrap().contains(name) && v["head"].is_null(),
+        "{v}"
+    );
+    std::fs::remove_file(&copy).unwrap();
+    let past = dir.join(format!("{:020}-{:020}.jsonl", 900_000, 900_001));
+    std::fs::write(&past, "planted\n").unwrap();
+    let o = common::run(&fed.node("DE").dir, &["audit", "show"]);
+    assert_eq!(o.status.code(), Some(1), "the node's own open refuses it");
+    let v = verify_json("a file past the store");
+    let name = past.file_name().unwrap().to_str().unwrap();
+    assert!(
+        v["breaks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["seq"] == 900_000 && b["problem"].as_str().unwrap().contains(name)),
+        "{v}"
+    );
 }

@@ -21,7 +21,7 @@
 //! file left behind.
 
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::AuditError;
@@ -40,6 +40,18 @@ pub struct ArchiveFile {
 fn name(first: u64, last: u64) -> String {
     format!("{first:020}-{last:020}.jsonl")
 }
+
+/// The first entry a file's name says it holds, when the name is an
+/// archive file's (for naming where a file that cannot be read stops the
+/// log).
+pub fn first_in(path: &Path) -> Option<u64> {
+    parse_name(path.file_name()?.to_str()?).map(|(first, _)| first)
+}
+
+/// The longest line an archive file may hold, in bytes: an entry's JSON is
+/// a few hundred. A longer line (a planted or damaged file) is refused
+/// before it is held in memory whole.
+pub const MAX_LINE: usize = 64 * 1024;
 
 /// `(first, last)` from a file name written by [`name`].
 fn parse_name(file: &str) -> Option<(u64, u64)> {
@@ -171,22 +183,46 @@ fn write_synced(
 }
 
 /// The lines of an archive file (each an entry's stored bytes), in order.
+/// A line longer than [`MAX_LINE`] is an error naming the file and the
+/// line, after which the iterator ends.
 pub fn lines(
     f: &ArchiveFile,
 ) -> Result<impl Iterator<Item = Result<Vec<u8>, AuditError>> + '_, AuditError> {
     let file = File::open(&f.path).map_err(|e| io_error(&f.path, "cannot open", e))?;
     let mut r = BufReader::new(file);
+    let mut n = 0u64;
+    let mut stopped = false;
     Ok(std::iter::from_fn(move || {
+        if stopped {
+            return None;
+        }
+        n += 1;
         let mut line = Vec::new();
-        match r.read_until(b'\n', &mut line) {
+        // One byte past the longest line, to tell a line of exactly
+        // MAX_LINE bytes and its newline from a longer one.
+        match (&mut r)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+        {
             Ok(0) => None,
             Ok(_) => {
                 if line.last() == Some(&b'\n') {
                     line.pop();
+                } else if line.len() > MAX_LINE {
+                    stopped = true;
+                    return Some(Err(AuditError::Archive {
+                        path: f.path.clone(),
+                        reason: format!(
+                            "line {n} is longer than {MAX_LINE} bytes, which no audit entry is: the file is not this node's (move it out of the folder and run `tracenet audit verify`)"
+                        ),
+                    }));
                 }
                 Some(Ok(line))
             }
-            Err(e) => Some(Err(io_error(&f.path, "cannot read", e))),
+            Err(e) => {
+                stopped = true;
+                Some(Err(io_error(&f.path, "cannot read", e)))
+            }
         }
     }))
 }
@@ -217,5 +253,31 @@ mod tests {
         }
         let e = files(d.path()).unwrap_err().to_string();
         assert!(e.contains(&name(5, 12)) && e.contains(&name(0, 9)), "{e}");
+    }
+
+    #[test]
+    fn a_line_longer_than_any_entry_is_refused_without_holding_it() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(name(0, 2));
+        let mut text = b"a".repeat(MAX_LINE);
+        text.push(b'\n');
+        text.extend(b"b".repeat(3 * MAX_LINE));
+        text.extend(b"\nnever read\n");
+        fs::write(&path, &text).unwrap();
+        let f = ArchiveFile {
+            first: 0,
+            last: 2,
+            path,
+        };
+        let read: Vec<_> = lines(&f).unwrap().collect();
+        assert_eq!(read.len(), 2, "the iterator ends at the long line");
+        assert_eq!(read[0].as_ref().unwrap().len(), MAX_LINE);
+        let e = read[1].as_ref().unwrap_err().to_string();
+        assert!(
+            e.contains("line 2 is longer than") && e.contains(&name(0, 2)),
+            "{e}"
+        );
+        assert_eq!(first_in(&f.path), Some(0));
+        assert_eq!(first_in(Path::new("notes.txt")), None);
     }
 }

@@ -685,7 +685,7 @@ impl AuditLog {
                 }
             }
         };
-        self.walk::<AuditError>(|place, v| {
+        let walked = self.walk::<AuditError>(|place, v| {
             if !matches!(place, Place::FileEnd(_)) {
                 n += 1;
             }
@@ -780,14 +780,52 @@ impl AuditLog {
             prev = e.hash;
             expect_seq = key_seq.saturating_add(1);
             Ok(())
-        })?;
+        });
+        // An archive that cannot be read (a file overlapping another, a
+        // line longer than any entry, a file that cannot be opened) stops
+        // the walk: the log past it cannot be checked. Put in the folder or
+        // changed, it is a change to the log, so it is reported as a break
+        // naming the file, with what to do, not as an error; the head read
+        // so far is not the log's and is not given. A store that cannot be
+        // read is an error.
+        let stopped = match walked {
+            Ok(()) => false,
+            Err(AuditError::Archive { path, reason }) => {
+                breaks.push(Break {
+                    seq: archive::first_in(&path).unwrap_or(expect_seq),
+                    problem: format!(
+                        "{}: {reason}; the log cannot be checked past it",
+                        path.display()
+                    ),
+                });
+                true
+            }
+            Err(e) => return Err(e),
+        };
         Ok(VerifyReport {
             ok: breaks.is_empty(),
             entries: n,
-            head: (n > 0).then_some(prev),
+            head: (n > 0 && !stopped).then_some(prev),
             signed_through,
             breaks,
         })
+    }
+
+    /// Verifies the log of a stopped node as it stands on disk, for
+    /// `tracenet audit verify` when [`AuditLog::open_in`] refuses its
+    /// archive (a file that overlaps another, or claims entries the store
+    /// holds otherwise or not at all): what `open_in` refuses with one
+    /// error, this reports as breaks, each naming its file. Moves nothing
+    /// and settles nothing; the log it opens is never handed out, so
+    /// nothing can be appended to a log whose head it has not settled.
+    pub fn verify_as_it_stands(
+        db: &sled::Db,
+        data_dir: &Path,
+        key: &protocol::PublicKey,
+    ) -> Result<VerifyReport, AuditError> {
+        let mut log = AuditLog::open(db)?;
+        log.archive = Some(data_dir.join(archive::DIR));
+        log.verify(key)
     }
 }
 
@@ -1249,7 +1287,33 @@ mod tests {
         drop(log);
         let e = AuditLog::open_in(&db, d.path()).err().unwrap().to_string();
         assert!(e.contains("no file holds"), "{e}");
+        // What opening refuses, verifying the log as it stands reports.
+        let r = AuditLog::verify_as_it_stands(&db, d.path(), &pk).unwrap();
+        assert!(
+            !r.ok
+                && r.breaks
+                    .iter()
+                    .any(|b| b.seq == 1000 && b.problem.contains(&fake.display().to_string())),
+            "{r:?}"
+        );
         std::fs::remove_file(&fake).unwrap();
+        // A copy overlapping the node's own file stops the walk: one break
+        // naming both files, no head, not an error.
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        let copy = dir.join(format!("{:020}-{:020}.jsonl", 5, 12));
+        std::fs::write(&copy, b"").unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert!(!r.ok && r.head.is_none(), "{r:?}");
+        assert_eq!(r.breaks.len(), 1, "{r:?}");
+        assert_eq!(r.breaks[0].seq, 5, "{r:?}");
+        assert!(
+            r.breaks[0].problem.contains(&copy.display().to_string())
+                && r.breaks[0].problem.contains(&f.path.display().to_string())
+                && r.breaks[0].problem.contains("cannot be checked past it"),
+            "{r:?}"
+        );
+        drop(log);
+        std::fs::remove_file(&copy).unwrap();
         // Garbage claiming entries the store holds: named by its line.
         let garbage = dir.join(format!("{:020}-{:020}.jsonl", 25, 26));
         std::fs::write(&garbage, b"garbage\n").unwrap();

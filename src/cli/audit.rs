@@ -226,12 +226,13 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
             })
         }
         AuditCommand::Verify => {
-            let report: VerifyReport = super::node::read_via(
+            let report: VerifyReport = super::node::read_via_opening(
                 ctx,
                 async |c| Ok(c.get("/v1/audit/verify").await?),
-                |off| {
+                |dir| Ok(crate::node::offline::AuditToVerify::open(dir)?),
+                |log| {
                     let key = NodeKey::load(&identity::key_path(&ctx.data_dir))?;
-                    Ok(off.audit.verify(&key.public_key())?)
+                    Ok(log.verify(&key.public_key())?)
                 },
             )?;
             ctx.emit(&report, |r| {

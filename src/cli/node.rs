@@ -263,6 +263,24 @@ pub fn read_via<T>(
     online: impl AsyncFnOnce(ApiClient) -> anyhow::Result<T>,
     offline: impl FnOnce(&crate::node::offline::Offline) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
+    read_via_opening(
+        ctx,
+        online,
+        |dir| Ok(crate::node::offline::Offline::open(dir)?),
+        offline,
+    )
+}
+
+/// [`read_via`] with the stopped node's store opened by `open` (given the
+/// data directory) instead of [`crate::node::offline::Offline::open`]:
+/// `open`'s error is the command's when no node runs, and when the node's
+/// address is stale and the store cannot be opened, the online error is.
+pub fn read_via_opening<T, O>(
+    ctx: &Context,
+    online: impl AsyncFnOnce(ApiClient) -> anyhow::Result<T>,
+    open: impl FnOnce(&std::path::Path) -> anyhow::Result<O>,
+    offline: impl FnOnce(&O) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     match ApiClient::from_data_dir(&ctx.data_dir) {
         Ok(_) => match with_client(ctx, online) {
             // A node killed without cleaning up leaves its address behind:
@@ -276,16 +294,14 @@ pub fn read_via<T>(
                     )
                 }) =>
             {
-                match crate::node::offline::Offline::open(&ctx.data_dir) {
+                match open(&ctx.data_dir) {
                     Ok(off) => offline(&off),
                     Err(_) => Err(e),
                 }
             }
             r => r,
         },
-        Err(crate::api::ApiClientError::NotRunning(_)) => {
-            offline(&crate::node::offline::Offline::open(&ctx.data_dir)?)
-        }
+        Err(crate::api::ApiClientError::NotRunning(_)) => offline(&open(&ctx.data_dir)?),
         Err(e) => Err(e.into()),
     }
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::{Judge, NodeError, TraceStore, inbox::Inbox};
-use crate::audit::AuditLog;
+use crate::audit::{AuditError, AuditLog, VerifyReport};
 use crate::config::Config;
 
 /// What a stopped node holds, open for reading.
@@ -34,5 +34,46 @@ impl Offline {
                 .map_err(|e| NodeError::Config(e.to_string()))?,
             db,
         })
+    }
+}
+
+/// A stopped node's audit log, open for `tracenet audit verify`: as the node
+/// opens it when it can ([`AuditLog::open_in`], which finishes an archiving
+/// cut short), and otherwise, when the archive does not fit the store (a
+/// file put in the folder, or changed), as it stands, so that `verify`
+/// reports each misfit as a break rather than stopping at the first.
+pub struct AuditToVerify {
+    db: sled::Db,
+    data_dir: std::path::PathBuf,
+    /// `None` when `open_in` refused the archive.
+    log: Option<AuditLog>,
+}
+
+impl AuditToVerify {
+    /// Opens the store of `data_dir`; fails as [`Offline::open`] does on a
+    /// directory not initialised or a store another process holds.
+    pub fn open(data_dir: &Path) -> Result<Self, NodeError> {
+        let cfg = Config::load(&Config::path_in(data_dir))
+            .map_err(|e| NodeError::Config(e.to_string()))?;
+        let db = crate::store::open_db(&data_dir.join("db"), &cfg.store_options())?;
+        let log = match AuditLog::open_in(&db, data_dir) {
+            Ok(log) => Some(log),
+            Err(AuditError::Archive { .. }) => None,
+            Err(e) => return Err(NodeError::Config(e.to_string())),
+        };
+        Ok(AuditToVerify {
+            db,
+            data_dir: data_dir.to_path_buf(),
+            log,
+        })
+    }
+
+    /// [`AuditLog::verify`], or [`AuditLog::verify_as_it_stands`] when the
+    /// archive was refused.
+    pub fn verify(&self, key: &crate::protocol::PublicKey) -> Result<VerifyReport, AuditError> {
+        match &self.log {
+            Some(log) => log.verify(key),
+            None => AuditLog::verify_as_it_stands(&self.db, &self.data_dir, key),
+        }
     }
 }
