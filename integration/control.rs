@@ -428,6 +428,27 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
         lines.len()
     );
     assert_eq!(lines[..shown.len()], shown[..]);
+    // HTTP/1.0 cannot tell a listing that ended from one cut off: refused,
+    // saying so.
+    for path in ["/v1/audit", "/v1/audit/export"] {
+        use std::io::{Read, Write};
+        let dir = &fed.node("DE").dir;
+        let addr = std::fs::read_to_string(dir.join("api.addr")).unwrap();
+        let token = std::fs::read_to_string(dir.join("api.token")).unwrap();
+        let mut s = std::net::TcpStream::connect(addr.trim()).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.0\r\nAuthorization: Bearer {}\r\n\r\n",
+            token.trim()
+        )
+        .unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        assert!(
+            reply.starts_with("HTTP/1.0 505") && reply.contains("send this request with HTTP/1.1"),
+            "{path}: {reply}"
+        );
+    }
     let exported = fed.node("DE").dir.join("exported.jsonl");
     fed.node("DE")
         .cli(&["audit", "export", exported.to_str().unwrap()]);

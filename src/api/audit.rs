@@ -10,14 +10,16 @@
 //! a listing that held archiving back for ten minutes
 //! ([`AuditLog::archiving_waits`](crate::audit::AuditLog::archiving_waits))
 //! ends the body without it, so that a client sees the listing fail, never
-//! look complete.
+//! look complete. That last chunk is HTTP/1.1's: an HTTP/1.0 reply can only
+//! end by closing the connection, the same whether the listing ended or
+//! failed, so both listings refuse HTTP/1.0 (505, saying to use HTTP/1.1).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{StatusCode, Version, header};
 use axum::response::Response;
 use futures::StreamExt as _;
 
@@ -68,8 +70,10 @@ impl From<AuditError> for Stop {
 /// as one JSON array.
 pub(super) async fn list(
     State(node): State<Node>,
+    version: Version,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
+    chunked(version)?;
     let since = instant_param(&q, "since", 0)?;
     stream(node, since, Shape::Array, "application/json").await
 }
@@ -78,10 +82,27 @@ pub(super) async fn list(
 /// log's size in [`ENTRIES_HEADER`].
 pub(super) async fn export(
     State(node): State<Node>,
+    version: Version,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
+    chunked(version)?;
     let since = instant_param(&q, "since", 0)?;
     stream(node, since, Shape::Lines, "application/x-ndjson").await
+}
+
+/// Refuses a request whose reply cannot say that a listing ended: before
+/// HTTP/1.1 a body of unknown length ends by closing the connection, as a
+/// failed one does (see the module's documentation).
+fn chunked(version: Version) -> Result<(), Failure> {
+    if version < Version::HTTP_11 {
+        return Err(Failure::new(
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            format!(
+                "the audit log is streamed, and only HTTP/1.1 or later can tell a listing that ended from one cut off; send this request with HTTP/1.1 (this one is {version:?})"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 async fn stream(
