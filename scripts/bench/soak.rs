@@ -22,7 +22,9 @@
 //! under a replay key ordered by expiry, purged when expired; see
 //! `plain_sled`), as many times; both processes' peak and mean resident
 //! memory over the middle and the last third of the queries printed side
-//! by side. sled's memory grows with
+//! by side, and the slope of a least-squares line through each one's
+//! samples once `keep` queries were answered (the store filled and
+//! archived twice), in MiB per million queries: flat is near zero. sled's memory grows with
 //! what it stores: with the oldest audit entries moved out, neither should
 //! grow once its store is full.
 //!
@@ -418,7 +420,42 @@ fn memory_baseline(
         change(m_ours, l_ours),
         change(m_plain, l_plain)
     );
+    // The saw-tooth's slope: a least-squares line through the samples once
+    // the store has filled and been archived twice (past `keep` queries,
+    // two entries each), so that whole teeth weigh alike.
+    let slope = |v: &[(u64, f64)]| {
+        drift(v, keep).map_or("too few samples".to_string(), |(m, n)| {
+            format!("{m:+.1} MiB per million queries ({n} samples)")
+        })
+    };
+    println!(
+        "  resident memory past {keep} queries, least-squares slope: tracenet {}; plain sled {}",
+        slope(&ours),
+        slope(&plain)
+    );
     println!("  load average at end {}", loadavg());
+}
+
+/// The least-squares slope of `(queries, MiB)` samples past `from` queries,
+/// in MiB per million queries, with the number of samples; `None` with
+/// fewer than ten.
+fn drift(samples: &[(u64, f64)], from: u64) -> Option<(f64, usize)> {
+    let v: Vec<(f64, f64)> = samples
+        .iter()
+        .filter(|s| s.0 > from)
+        .map(|s| (s.0 as f64 / 1e6, s.1))
+        .collect();
+    if v.len() < 10 {
+        return None;
+    }
+    let n = v.len() as f64;
+    let (mx, my) = (
+        v.iter().map(|p| p.0).sum::<f64>() / n,
+        v.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxx: f64 = v.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = v.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (sxx > 0.0).then(|| (sxy / sxx, v.len()))
 }
 
 /// Peak and mean resident memory, MiB, over part of a run.
@@ -482,7 +519,7 @@ fn audit_entry_bytes() -> (u64, u64) {
 /// of expiry, State and id (time-ordered, as `node::replay` keys it), a
 /// flush for every 32 queries (the requesters keep 32 in flight), and every
 /// 60 seconds of queries the expired keys removed. Prints `written
-/// resident_MiB` thirty times over the run.
+/// resident_MiB` 120 times over the run.
 fn plain_sled(spec: &str) {
     let v: Vec<u64> = spec.split(',').filter_map(|x| x.parse().ok()).collect();
     let [total, received, sent, answer, rate, ttl, keep] = v[..] else {
@@ -551,7 +588,7 @@ fn plain_sled(spec: &str) {
                 ids.remove(k).expect("remove");
             }
         }
-        if (i + 1) % (total / 30).max(1) == 0 || i + 1 == total {
+        if (i + 1) % (total / 120).max(1) == 0 || i + 1 == total {
             println!("{} {:.1}", i + 1, rss_mib(me));
         }
     }
