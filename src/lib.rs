@@ -2,13 +2,14 @@
 //! requests.
 //!
 //! The modules are walls; each may use only those before it in this list:
-//! `codec` (the one place bincode appears), `model`, `marking` (markings and matching), `registry` (the national store),
+//! `allocator` (how mimalloc returns freed memory), `codec` (the one place bincode appears), `model`, `marking` (markings and matching), `registry` (the national store),
 //! `protocol` (wire messages, codec, signatures), `blind` (keyed filters and
 //! the OPRF of blind traces), `identity`, `roster`,
 //! `evidence`, `audit` (the hash-chained log), `store` (the node's sled database: the one
 //! place it is opened), `net` (libp2p), `config`, `node` (the application), `api` (the
 //! local control API), `console` (the officer's web pages), `demo`, `cli`.
 
+pub mod allocator;
 pub mod api;
 pub mod audit;
 pub mod blind;

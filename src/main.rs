@@ -14,6 +14,8 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    #[cfg(not(feature = "system-allocator"))]
+    tracenet::allocator::return_freed_pages_at_once();
     no_transparent_huge_pages();
     tracenet::cli::install_panic_hook();
     let cli =

@@ -85,6 +85,8 @@ fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
 }
 
 fn main() {
+    // As the `tracenet` binary tunes it (src/allocator.rs).
+    tracenet::allocator::return_freed_pages_at_once();
     // cargo bench passes --bench; nothing else is accepted.
     let n = env_u64("TRACENET_BENCH_RECORDS", 1_000_000);
     let cache_mb = env_u64(

@@ -78,6 +78,8 @@ fn gossip_validation() -> GossipValidation {
 }
 
 fn main() {
+    // As the `tracenet` binary tunes it (src/allocator.rs).
+    tracenet::allocator::return_freed_pages_at_once();
     if let Ok(list) = std::env::var(HOST_ENV) {
         host(Path::new(&list));
         return;

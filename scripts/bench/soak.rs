@@ -147,6 +147,9 @@ struct Tally {
 }
 
 fn main() {
+    // As the `tracenet` binary tunes it (src/allocator.rs).
+    #[cfg(not(feature = "system-allocator"))]
+    tracenet::allocator::return_freed_pages_at_once();
     if let Ok(spec) = std::env::var(PLAIN_SLED) {
         return plain_sled(&spec);
     }

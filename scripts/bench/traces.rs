@@ -196,6 +196,8 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn main() {
+    // As the `tracenet` binary tunes it (src/allocator.rs).
+    tracenet::allocator::return_freed_pages_at_once();
     let load = || {
         std::fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()
