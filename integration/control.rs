@@ -428,9 +428,9 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
         lines.len()
     );
     assert_eq!(lines[..shown.len()], shown[..]);
-    // HTTP/1.0 cannot tell a listing that ended from one cut off: refused,
-    // saying so.
-    for path in ["/v1/audit", "/v1/audit/export"] {
+    // HTTP/1.0 cannot tell a listing that ended from one cut off: the
+    // streamed listings refuse it, saying so.
+    for path in ["/v1/audit", "/v1/audit/export", "/v1/registry/export"] {
         use std::io::{Read, Write};
         let dir = &fed.node("DE").dir;
         let addr = std::fs::read_to_string(dir.join("api.addr")).unwrap();
@@ -449,6 +449,22 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
             "{path}: {reply}"
         );
     }
+    // An officer's name is audited as the account holds it (trimmed), not
+    // as sent: 70,000 spaces after it would make an entry no archive line
+    // may hold.
+    let padded = format!("amina{}", " ".repeat(70_000));
+    let added = fed
+        .node("DE")
+        .json(&["officer", "add", &padded, "--role", "reviewer"]);
+    assert_eq!(added["name"], "amina", "{added}");
+    let audited = fed.node("DE").json(&["audit", "show"]);
+    let last = audited
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "officer_changed");
+    assert_eq!(last.expect("the officer's entry")["officer"], "amina");
     let exported = fed.node("DE").dir.join("exported.jsonl");
     fed.node("DE")
         .cli(&["audit", "export", exported.to_str().unwrap()]);
@@ -514,7 +530,11 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
     let v = verify_json("an overlapping copy");
     let name = copy.file_name().unwrap().to_str().unwrap();
     assert!(
-        v["breaks"][0]["problem"].as_str().unwrap().contains(name) && v["head"].is_null(),
+        v["breaks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["seq"] == 1 && b["problem"].as_str().unwrap().contains(name)),
         "{v}"
     );
     std::fs::remove_file(&copy).unwrap();

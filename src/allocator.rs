@@ -18,29 +18,36 @@
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Tells mimalloc to return freed pages to the system at once (purge delay
-/// 0 ms), unless the environment sets `MIMALLOC_PURGE_DELAY`, which then
-/// wins (an operator's choice, or a benchmark's control run). Call first
-/// thing in `main`, before other threads start.
+/// 0 ms), unless its environment set the delay (`MIMALLOC_PURGE_DELAY`, in
+/// any case, or its older name `MIMALLOC_RESET_DELAY`), which then wins: an
+/// operator's choice, or a benchmark's control run. mimalloc reads its
+/// environment when the process loads; this changes only a default it has
+/// not taken from there. Call first thing in `main`, before other threads
+/// start: mimalloc's options are plain values, not atomics.
 pub fn return_freed_pages_at_once() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-        return;
-    }
-    // SAFETY: `mi_option_set` takes an option number and a value and
-    // touches nothing else; 15 is `mi_option_purge_delay` in the mimalloc
-    // this crate builds (libmimalloc-sys 0.1's default, v3), and 0 is a
-    // value it documents ("0 for immediate purging").
-    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) }
+    // SAFETY: `mi_option_set_default` takes an option number and a value
+    // and touches nothing else (an out-of-range number is ignored); 15 is
+    // `mi_option_purge_delay` in the mimalloc this crate builds
+    // (libmimalloc-sys 0.1's default, v3), checked by the test below, and 0
+    // is a value it documents ("0 for immediate purging").
+    unsafe { libmimalloc_sys::mi_option_set_default(PURGE_DELAY, 0) }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn option_15_is_the_purge_delay_and_is_set_to_0() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-            return;
-        }
         // SAFETY: reads an option, as the setter writes it.
         let get = || unsafe { libmimalloc_sys::mi_option_get(super::PURGE_DELAY) };
+        // Run with MIMALLOC_PURGE_DELAY=5: the environment wins.
+        if let Some(v) = std::env::var("MIMALLOC_PURGE_DELAY")
+            .ok()
+            .and_then(|v| v.parse::<std::os::raw::c_long>().ok())
+        {
+            super::return_freed_pages_at_once();
+            assert_eq!(get(), v, "the environment's delay was overridden");
+            return;
+        }
         // Before: mimalloc 3's documented default for the purge delay, 1000
         // ms, which no neighbouring option has: a wrong number, or a
         // mimalloc whose options moved, fails here.

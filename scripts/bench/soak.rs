@@ -24,7 +24,7 @@
 //! memory over the middle and the last third of the queries printed side
 //! by side, and the slope of a least-squares line through each one's
 //! samples once `keep` queries were answered (the store filled and
-//! archived twice), in MiB per million queries: flat is near zero. sled's memory grows with
+//! archived three times), in MiB per million queries: flat is near zero. sled's memory grows with
 //! what it stores: with the oldest audit entries moved out, neither should
 //! grow once its store is full.
 //!
@@ -424,7 +424,7 @@ fn memory_baseline(
         change(m_plain, l_plain)
     );
     // The saw-tooth's slope: a least-squares line through the samples once
-    // the store has filled and been archived twice (past `keep` queries,
+    // the store has filled and been archived three times (past `keep` queries,
     // two entries each), so that whole teeth weigh alike.
     let slope = |v: &[(u64, f64)]| {
         drift(v, keep).map_or("too few samples".to_string(), |(m, n)| {

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, Version, header};
+use axum::http::{Version, header};
 use axum::response::Response;
 use futures::StreamExt as _;
 
@@ -73,7 +73,7 @@ pub(super) async fn list(
     version: Version,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
-    chunked(version)?;
+    super::reply::chunked_only(version)?;
     let since = instant_param(&q, "since", 0)?;
     stream(node, since, Shape::Array, "application/json").await
 }
@@ -85,24 +85,9 @@ pub(super) async fn export(
     version: Version,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
-    chunked(version)?;
+    super::reply::chunked_only(version)?;
     let since = instant_param(&q, "since", 0)?;
     stream(node, since, Shape::Lines, "application/x-ndjson").await
-}
-
-/// Refuses a request whose reply cannot say that a listing ended: before
-/// HTTP/1.1 a body of unknown length ends by closing the connection, as a
-/// failed one does (see the module's documentation).
-fn chunked(version: Version) -> Result<(), Failure> {
-    if version < Version::HTTP_11 {
-        return Err(Failure::new(
-            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            format!(
-                "the audit log is streamed, and only HTTP/1.1 or later can tell a listing that ended from one cut off; send this request with HTTP/1.1 (this one is {version:?})"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 async fn stream(

@@ -208,7 +208,11 @@ async fn remove(State(node): State<Node>, JsonBody(r): JsonBody<RemoveRequest>) 
 /// read (the count first, in the `x-tracenet-records` header). An error or the
 /// node stopping ends the body without its last chunk, so that a client sees
 /// an incomplete export as failed, never as complete.
-async fn export_stream(State(node): State<Node>) -> Result<Response, Failure> {
+async fn export_stream(
+    State(node): State<Node>,
+    version: axum::http::Version,
+) -> Result<Response, Failure> {
+    super::reply::chunked_only(version)?;
     let reg = registry_of(&node)?;
     // One counter read, not a scan.
     let total = reg.len().map_err(Failure::internal)?;

@@ -191,6 +191,23 @@ pub async fn error_as_json(resp: Response) -> Response {
     Failure::new(status, text).into_response()
 }
 
+/// Refuses a request for a streamed listing (the audit log, the registry's
+/// export) whose reply could not say that the listing ended: such a body
+/// ends with HTTP/1.1's last chunk only when every item was sent, and
+/// before HTTP/1.1 a body of unknown length ends by closing the
+/// connection, as a failed one does. A 505 that says to use HTTP/1.1.
+pub fn chunked_only(version: axum::http::Version) -> Result<(), Failure> {
+    if version < axum::http::Version::HTTP_11 {
+        return Err(Failure::new(
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            format!(
+                "this listing is streamed, and only HTTP/1.1 or later can tell a listing that ended from one cut off; send this request with HTTP/1.1 (this one is {version:?})"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

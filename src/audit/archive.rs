@@ -73,43 +73,81 @@ fn io_error(path: &Path, what: &str, e: impl std::fmt::Display) -> AuditError {
 
 /// The archive files in `dir`, oldest first; none when `dir` does not exist.
 /// A file of another name is ignored, except a `.tmp` left by a crash,
-/// which `remove_unfinished` deletes. Two files whose ranges overlap are
-/// refused: the log cannot tell which holds the entries. What a file holds
-/// is checked against its name by `AuditLog::verify`, and against the store
-/// when the log opens.
+/// which `remove_unfinished` deletes. A file with an archive's name that
+/// does not fit ([`Listing::misfits`]: one whose range overlaps another's,
+/// or that is not a regular file) is refused: the log cannot tell which
+/// holds the entries, and a pipe or a link could stall or mislead a reader.
+/// What a file holds is checked against its name by `AuditLog::verify`,
+/// and against the store when the log opens.
 pub fn files(dir: &Path) -> Result<Vec<ArchiveFile>, AuditError> {
+    let l = listing(dir)?;
+    match l.misfits.into_iter().next() {
+        Some((f, reason)) => Err(AuditError::Archive {
+            path: f.path,
+            reason,
+        }),
+        None => Ok(l.files),
+    }
+}
+
+/// The files with an archive's name in its folder, sorted.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Regular files whose ranges do not overlap, oldest first.
+    pub files: Vec<ArchiveFile>,
+    /// The others, each with why it does not fit and what to do: a file
+    /// overlapping one listed before it (by first entry, then last), or a
+    /// link, pipe, device or folder, which is never read.
+    pub misfits: Vec<(ArchiveFile, String)>,
+}
+
+/// Lists `dir` as [`files`] does, keeping what does not fit apart instead of
+/// refusing it: for `AuditLog::verify`, which reports each and reads the
+/// rest.
+pub fn listing(dir: &Path) -> Result<Listing, AuditError> {
     let read = match fs::read_dir(dir) {
         Ok(r) => r,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Listing::default()),
         Err(e) => return Err(io_error(dir, "cannot list the audit archive", e)),
     };
-    let mut out = Vec::new();
+    let mut named = Vec::new();
     for ent in read {
         let ent = ent.map_err(|e| io_error(dir, "cannot list the audit archive", e))?;
         let file = ent.file_name();
         if let Some((first, last)) = file.to_str().and_then(parse_name) {
-            out.push(ArchiveFile {
+            // Not followed: a link is judged as a link.
+            let regular = ent.file_type().is_ok_and(|t| t.is_file());
+            let f = ArchiveFile {
                 first,
                 last,
                 path: ent.path(),
-            });
+            };
+            named.push((f, regular));
         }
     }
-    out.sort_by_key(|f| f.first);
-    for w in out.windows(2) {
-        if w[1].first <= w[0].last {
-            return Err(AuditError::Archive {
-                path: w[1].path.clone(),
-                reason: format!(
-                    "overlaps {} (entries {} to {}): move the copy that is not the node's own out of the folder",
-                    w[0].path.display(),
-                    w[0].first,
-                    w[0].last
-                ),
-            });
+    named.sort_by_key(|(f, _)| (f.first, f.last));
+    let mut l = Listing::default();
+    for (f, regular) in named {
+        if !regular {
+            l.misfits.push((
+                f,
+                "has an archive file's name but is not a regular file (a link, a pipe, a device or a folder): move it out of the folder".into(),
+            ));
+        } else if let Some(before) = l.files.last()
+            && f.first <= before.last
+        {
+            let reason = format!(
+                "overlaps {} (entries {} to {}): move the copy that is not the node's own out of the folder",
+                before.path.display(),
+                before.first,
+                before.last
+            );
+            l.misfits.push((f, reason));
+        } else {
+            l.files.push(f);
         }
     }
-    Ok(out)
+    Ok(l)
 }
 
 /// Deletes the `.tmp` files a crash left while writing an archive file:
@@ -172,6 +210,19 @@ fn write_synced(
                 "not archived",
             ));
         }
+        if bytes.len() > MAX_LINE {
+            // Never written by this log (`AuditError::TooLong`): an entry
+            // stored before that bound stays in the store, where it can be
+            // read, rather than in a file no reader takes.
+            return Err(io_error(
+                tmp,
+                &format!(
+                    "an entry of {} bytes is longer than a line may be",
+                    bytes.len()
+                ),
+                "not archived",
+            ));
+        }
         w.write_all(&bytes)
             .and_then(|_| w.write_all(b"\n"))
             .map_err(|e| io_error(tmp, "cannot write", e))?;
@@ -182,13 +233,39 @@ fn write_synced(
     file.sync_all().map_err(|e| io_error(tmp, "cannot sync", e))
 }
 
+/// Opens an archive file for reading, refusing anything but a regular file:
+/// a link is not followed, and a pipe put in the file's place after the
+/// folder was listed does not block the open.
+fn open_regular(path: &Path) -> Result<File, AuditError> {
+    let mut o = fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = o
+        .open(path)
+        .map_err(|e| io_error(path, "cannot open (a link is not followed)", e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| io_error(path, "cannot read its metadata", e))?;
+    if !meta.is_file() {
+        return Err(AuditError::Archive {
+            path: path.to_path_buf(),
+            reason: "is not a regular file: move it out of the folder".into(),
+        });
+    }
+    Ok(file)
+}
+
 /// The lines of an archive file (each an entry's stored bytes), in order.
 /// A line longer than [`MAX_LINE`] is an error naming the file and the
 /// line, after which the iterator ends.
 pub fn lines(
     f: &ArchiveFile,
 ) -> Result<impl Iterator<Item = Result<Vec<u8>, AuditError>> + '_, AuditError> {
-    let file = File::open(&f.path).map_err(|e| io_error(&f.path, "cannot open", e))?;
+    let file = open_regular(&f.path)?;
     let mut r = BufReader::new(file);
     let mut n = 0u64;
     let mut stopped = false;

@@ -146,6 +146,14 @@ pub enum AuditError {
     /// A file of the archive ([`archive`]) could not be read or written.
     #[error("audit archive {}: {reason}", path.display())]
     Archive { path: PathBuf, reason: String },
+    /// An entry longer than an archive line may be ([`archive::MAX_LINE`]):
+    /// not written, so that every entry written can be archived and read
+    /// back. Every field is bounded well below it; this guards the bound.
+    #[error(
+        "an audit entry of {bytes} bytes is longer than the {} an entry may hold; it was not written",
+        archive::MAX_LINE
+    )]
+    TooLong { bytes: usize },
 }
 
 /// A break in the chain, found by `verify`.
@@ -158,11 +166,40 @@ pub struct Break {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyReport {
     pub ok: bool,
+    /// Entries read (a file left out, or a walk stopped, reads fewer).
     pub entries: u64,
+    /// The last entry's hash; `None` for an empty log, or when the walk
+    /// stopped at an archive file it could not read.
     pub head: Option<String>,
     /// The last entry whose signed head covers it, if any.
     pub signed_through: Option<u64>,
+    /// The breaks found, by entry number, at most [`BREAKS_LISTED`].
     pub breaks: Vec<Break>,
+    /// Breaks found past the first [`BREAKS_LISTED`], counted only: a file
+    /// of garbage lines would otherwise make the report as long as itself.
+    #[serde(default)]
+    pub breaks_not_listed: u64,
+}
+
+/// The most breaks a [`VerifyReport`] lists.
+pub const BREAKS_LISTED: usize = 1000;
+
+/// The breaks `verify` finds: the first [`BREAKS_LISTED`] kept, the rest
+/// counted.
+#[derive(Default)]
+struct Breaks {
+    listed: Vec<Break>,
+    not_listed: u64,
+}
+
+impl Breaks {
+    fn push(&mut self, b: Break) {
+        if self.listed.len() < BREAKS_LISTED {
+            self.listed.push(b);
+        } else {
+            self.not_listed += 1;
+        }
+    }
 }
 
 /// The canonical JSON an entry's hash covers: its fields in this order,
@@ -524,6 +561,9 @@ impl AuditLog {
             seq,
             reason: err.to_string(),
         })?;
+        if bytes.len() > archive::MAX_LINE {
+            return Err(AuditError::TooLong { bytes: bytes.len() });
+        }
         self.tree.insert(seq.to_be_bytes(), bytes)?;
         *head = (seq + 1, e.hash.clone());
         Ok(e)
@@ -556,15 +596,24 @@ impl AuditLog {
 
     /// Every entry's place and stored bytes, in order: the archive's files,
     /// then the whole store. Holds off archiving while it runs (readers walk
-    /// side by side). Stops at `f`'s first error, which it returns.
+    /// side by side). Stops at `f`'s first error, which it returns. An
+    /// archive file that does not fit ([`archive::Listing::misfits`]) is an
+    /// error, unless `misfits` is given: then it is left out of the walk
+    /// and handed back there.
     fn walk<E: From<AuditError>>(
         &self,
+        misfits: Option<&mut Vec<(archive::ArchiveFile, String)>>,
         mut f: impl FnMut(Place<'_>, &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
         let _moving = self.moving.read().unwrap_or_else(|p| p.into_inner());
-        let files = match &self.archive {
-            Some(dir) => archive::files(dir)?,
-            None => Vec::new(),
+        let files = match (&self.archive, misfits) {
+            (Some(dir), None) => archive::files(dir)?,
+            (Some(dir), Some(out)) => {
+                let l = archive::listing(dir)?;
+                *out = l.misfits;
+                l.files
+            }
+            (None, _) => Vec::new(),
         };
         for file in &files {
             for line in archive::lines(file)? {
@@ -591,7 +640,7 @@ impl AuditLog {
         since: u64,
         mut f: impl FnMut(AuditEntry) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.walk(|place, v| {
+        self.walk(None, |place, v| {
             let e: AuditEntry = match place {
                 Place::FileEnd(_) => return Ok(()),
                 Place::Archived(file) => {
@@ -657,7 +706,7 @@ impl AuditLog {
     /// changed, removed or reordered entry, and every head signature that
     /// does not verify with `key`.
     pub fn verify(&self, key: &protocol::PublicKey) -> Result<VerifyReport, AuditError> {
-        let mut breaks = Vec::new();
+        let mut breaks = Breaks::default();
         let mut expect_seq = 0u64;
         let mut prev = GENESIS.to_string();
         let mut signed_through = None;
@@ -665,10 +714,10 @@ impl AuditLog {
         // The file being read, with the first and last numbers and the
         // count of its lines so far: checked against its name at its end.
         let mut file: Option<(archive::ArchiveFile, Option<u64>, Option<u64>, u64)> = None;
-        let end_of_file = |file: &mut Option<_>, breaks: &mut Vec<Break>| {
+        let end_of_file = |file: &mut Option<_>, breaks: &mut Breaks| {
             if let Some((f, seen_first, seen_last, lines)) = file.take() {
                 let f: archive::ArchiveFile = f;
-                let span = f.last - f.first + 1;
+                let span = (f.last - f.first).saturating_add(1);
                 if (seen_first, seen_last, lines) != (Some(f.first), Some(f.last), span) {
                     breaks.push(Break {
                         seq: f.first,
@@ -685,7 +734,8 @@ impl AuditLog {
                 }
             }
         };
-        let walked = self.walk::<AuditError>(|place, v| {
+        let mut misfits = Vec::new();
+        let walked = self.walk::<AuditError>(Some(&mut misfits), |place, v| {
             if !matches!(place, Place::FileEnd(_)) {
                 n += 1;
             }
@@ -791,10 +841,17 @@ impl AuditLog {
         let stopped = match walked {
             Ok(()) => false,
             Err(AuditError::Archive { path, reason }) => {
+                // Inside a file (a line too long, a read failing): where
+                // its reading stopped; else the file's first entry.
+                let inside = file.as_ref().is_some_and(|f| f.0.path == path);
                 breaks.push(Break {
-                    seq: archive::first_in(&path).unwrap_or(expect_seq),
+                    seq: if inside {
+                        expect_seq
+                    } else {
+                        archive::first_in(&path).unwrap_or(expect_seq)
+                    },
                     problem: format!(
-                        "{}: {reason}; the log cannot be checked past it",
+                        "{}: {reason}; the log was not checked past it",
                         path.display()
                     ),
                 });
@@ -802,29 +859,52 @@ impl AuditLog {
             }
             Err(e) => return Err(e),
         };
+        // Files left out of the walk: each a break where it claims to start.
+        for (f, reason) in misfits {
+            breaks.push(Break {
+                seq: f.first,
+                problem: format!(
+                    "the archive file {} was not read: it {reason}",
+                    f.path.display()
+                ),
+            });
+        }
+        let Breaks {
+            mut listed,
+            not_listed,
+        } = breaks;
+        listed.sort_by_key(|b| b.seq);
         Ok(VerifyReport {
-            ok: breaks.is_empty(),
+            ok: listed.is_empty(),
             entries: n,
             head: (n > 0 && !stopped).then_some(prev),
             signed_through,
-            breaks,
+            breaks: listed,
+            breaks_not_listed: not_listed,
         })
     }
 
     /// Verifies the log of a stopped node as it stands on disk, for
-    /// `tracenet audit verify` when [`AuditLog::open_in`] refuses its
-    /// archive (a file that overlaps another, or claims entries the store
-    /// holds otherwise or not at all): what `open_in` refuses with one
-    /// error, this reports as breaks, each naming its file. Moves nothing
-    /// and settles nothing; the log it opens is never handed out, so
-    /// nothing can be appended to a log whose head it has not settled.
+    /// `tracenet audit verify` when [`AuditLog::open_in`] refuses it (an
+    /// archive file that overlaps another, or claims entries the store holds
+    /// otherwise or not at all; a last entry that cannot be read): what
+    /// `open_in` refuses with one error, this reports as breaks, each naming
+    /// its file or entry. Moves nothing, settles nothing and reads no head;
+    /// the log it opens is never handed out, so nothing can be appended to
+    /// it.
     pub fn verify_as_it_stands(
         db: &sled::Db,
         data_dir: &Path,
         key: &protocol::PublicKey,
     ) -> Result<VerifyReport, AuditError> {
-        let mut log = AuditLog::open(db)?;
-        log.archive = Some(data_dir.join(archive::DIR));
+        let log = AuditLog {
+            tree: db.open_tree("audit")?,
+            // Unused by `verify`, and never appended to.
+            head: Mutex::new((0, GENESIS.to_string())),
+            archive: Some(data_dir.join(archive::DIR)),
+            moving: RwLock::new(()),
+            held_back: AtomicU32::new(0),
+        };
         log.verify(key)
     }
 }
@@ -926,6 +1006,32 @@ mod tests {
         assert_eq!(e.seq, 6);
         assert!(again.verify(&key.public_key()).unwrap().ok);
         assert_eq!(again.entries(300).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_entry_longer_than_an_archive_line_is_not_written() {
+        let (_d, _db, log) = log();
+        log.append(AuditKind::QueryReceived, entry("p"), 100)
+            .unwrap();
+        let long = NewEntry {
+            officer: Some("o".repeat(archive::MAX_LINE)),
+            ..NewEntry::default()
+        };
+        let e = log
+            .append(AuditKind::OfficerChanged, long, 101)
+            .unwrap_err();
+        assert!(matches!(e, AuditError::TooLong { .. }), "{e}");
+        // Nothing written, and the chain goes on from the entry before.
+        assert_eq!(log.len(), 1);
+        let next = log
+            .append(AuditKind::QueryReceived, entry("q"), 102)
+            .unwrap();
+        assert_eq!(next.seq, 1);
+        assert!(
+            log.verify(&NodeKey::from_seed([5; 32]).unwrap().public_key())
+                .unwrap()
+                .ok
+        );
     }
 
     #[test]
@@ -1297,23 +1403,68 @@ mod tests {
             "{r:?}"
         );
         std::fs::remove_file(&fake).unwrap();
-        // A copy overlapping the node's own file stops the walk: one break
-        // naming both files, no head, not an error.
+        // A copy overlapping the node's own file is left out and reported,
+        // naming both files; the rest of the log is checked.
         let log = AuditLog::open_in(&db, d.path()).unwrap();
+        let intact = log.verify(&pk).unwrap();
+        assert!(intact.ok, "{intact:?}");
         let copy = dir.join(format!("{:020}-{:020}.jsonl", 5, 12));
         std::fs::write(&copy, b"").unwrap();
         let r = log.verify(&pk).unwrap();
-        assert!(!r.ok && r.head.is_none(), "{r:?}");
+        assert!(!r.ok, "{r:?}");
+        assert_eq!((r.entries, &r.head), (intact.entries, &intact.head));
         assert_eq!(r.breaks.len(), 1, "{r:?}");
         assert_eq!(r.breaks[0].seq, 5, "{r:?}");
         assert!(
             r.breaks[0].problem.contains(&copy.display().to_string())
                 && r.breaks[0].problem.contains(&f.path.display().to_string())
-                && r.breaks[0].problem.contains("cannot be checked past it"),
+                && r.breaks[0].problem.contains("was not read"),
             "{r:?}"
         );
-        drop(log);
         std::fs::remove_file(&copy).unwrap();
+        // A link with an archive's name is not followed: reported, and
+        // refused by the node's open.
+        #[cfg(unix)]
+        {
+            let link = dir.join(format!("{:020}-{:020}.jsonl", 500, 600));
+            std::os::unix::fs::symlink(&f.path, &link).unwrap();
+            let r = log.verify(&pk).unwrap();
+            assert!(
+                !r.ok
+                    && r.breaks
+                        .iter()
+                        .any(|b| b.seq == 500 && b.problem.contains("not a regular file")),
+                "{r:?}"
+            );
+            drop(log);
+            let e = AuditLog::open_in(&db, d.path()).err().unwrap().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+            std::fs::remove_file(&link).unwrap();
+        }
+        // A line longer than any entry, inside the node's own file: the
+        // walk stops there, at that entry, without holding the line.
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        let text = std::fs::read_to_string(&f.path).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines[3] = "x".repeat(archive::MAX_LINE + 10);
+        std::fs::write(&f.path, lines.join("\n") + "\n").unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert!(!r.ok && r.head.is_none(), "{r:?}");
+        let b = r.breaks.last().unwrap();
+        assert!(
+            b.seq == 3 && b.problem.contains("line 4 is longer than"),
+            "{r:?}"
+        );
+        std::fs::write(&f.path, &text).unwrap();
+        // A file of garbage: the first BREAKS_LISTED breaks listed, the
+        // rest counted.
+        let garbage = dir.join(format!("{:020}-{:020}.jsonl", 1_000_000, 1_000_001));
+        std::fs::write(&garbage, "garbage\n".repeat(BREAKS_LISTED + 500)).unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert_eq!(r.breaks.len(), BREAKS_LISTED, "{:?}", &r.breaks[..3]);
+        assert!(r.breaks_not_listed >= 500, "{}", r.breaks_not_listed);
+        drop(log);
+        std::fs::remove_file(&garbage).unwrap();
         // Garbage claiming entries the store holds: named by its line.
         let garbage = dir.join(format!("{:020}-{:020}.jsonl", 25, 26));
         std::fs::write(&garbage, b"garbage\n").unwrap();

@@ -247,6 +247,9 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
                 for b in &r.breaks {
                     t += &format!("  entry {}: {}\n", b.seq, b.problem);
                 }
+                if r.breaks_not_listed > 0 {
+                    t += &format!("  and {} more breaks, not listed\n", r.breaks_not_listed);
+                }
                 t += if r.ok {
                     "the audit log is intact\n"
                 } else {

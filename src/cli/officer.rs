@@ -43,12 +43,14 @@ fn offline_change<T>(
     what: &str,
     f: impl FnOnce(&Officers) -> Result<T, crate::node::officers::AccountError>,
 ) -> anyhow::Result<T> {
+    // Named as the account is (trimmed, bounded), never as typed.
+    let name = crate::node::officers::check_name(name)?;
     let officers = Officers::open(&off.db)?;
     let out = f(&officers)?;
     off.audit.append(
         AuditKind::OfficerChanged,
         NewEntry {
-            officer: Some(name.to_string()),
+            officer: Some(name),
             outcome: Some(what.to_string()),
             ..NewEntry::default()
         },

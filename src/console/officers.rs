@@ -96,6 +96,9 @@ async fn change<T: Send + 'static>(
     what: &str,
     f: impl FnOnce(&crate::node::officers::Officers) -> Result<T, AccountError> + Send + 'static,
 ) -> Result<T, String> {
+    // The audit names the account as stored (trimmed, bounded), not as
+    // typed into the form.
+    let name = crate::node::officers::check_name(&name).map_err(|e| e.to_string())?;
     let officers = c.officers.clone();
     let out = tokio::task::spawn_blocking(move || f(&officers))
         .await

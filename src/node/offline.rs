@@ -39,9 +39,11 @@ impl Offline {
 
 /// A stopped node's audit log, open for `tracenet audit verify`: as the node
 /// opens it when it can ([`AuditLog::open_in`], which finishes an archiving
-/// cut short), and otherwise, when the archive does not fit the store (a
-/// file put in the folder, or changed), as it stands, so that `verify`
-/// reports each misfit as a break rather than stopping at the first.
+/// cut short, removing from the store the entries its newest file already
+/// holds, before it checks the rest), and otherwise, when the archive does
+/// not fit the store (a file put in the folder, or changed) or the log's
+/// last entry is unreadable, as it stands, so that `verify` reports each
+/// misfit as a break rather than stopping at the first.
 pub struct AuditToVerify {
     db: sled::Db,
     data_dir: std::path::PathBuf,
@@ -58,8 +60,10 @@ impl AuditToVerify {
         let db = crate::store::open_db(&data_dir.join("db"), &cfg.store_options())?;
         let log = match AuditLog::open_in(&db, data_dir) {
             Ok(log) => Some(log),
-            Err(AuditError::Archive { .. }) => None,
-            Err(e) => return Err(NodeError::Config(e.to_string())),
+            // A store that cannot be read is an error; anything the archive
+            // or an entry makes `open_in` refuse, `verify` reports.
+            Err(AuditError::Storage(e)) => return Err(NodeError::Storage(e)),
+            Err(_) => None,
         };
         Ok(AuditToVerify {
             db,
