@@ -527,29 +527,22 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
     assert!(v["breaks"].to_string().contains("holds 0 lines"), "{v}");
     let copy = dir.join(format!("{:020}-{:020}.jsonl", 1, 2));
     std::fs::write(&copy, "planted\n").unwrap();
-    let v = verify_json("an overlapping copy");
-    let name = copy.file_name().unwrap().to_str().unwrap();
-    assert!(
+    // A break at `seq` naming `file`.
+    let has_break = |v: &serde_json::Value, seq: u64, file: &std::path::Path| {
+        let name = file.file_name().unwrap().to_str().unwrap();
         v["breaks"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|b| b["seq"] == 1 && b["problem"].as_str().unwrap().contains(name)),
-        "{v}"
-    );
+            .any(|b| b["seq"] == seq && b["problem"].as_str().unwrap().contains(name))
+    };
+    let v = verify_json("an overlapping copy");
+    assert!(has_break(&v, 1, &copy), "{v}");
     std::fs::remove_file(&copy).unwrap();
     let past = dir.join(format!("{:020}-{:020}.jsonl", 900_000, 900_001));
     std::fs::write(&past, "planted\n").unwrap();
     let o = common::run(&fed.node("DE").dir, &["audit", "show"]);
     assert_eq!(o.status.code(), Some(1), "the node's own open refuses it");
     let v = verify_json("a file past the store");
-    let name = past.file_name().unwrap().to_str().unwrap();
-    assert!(
-        v["breaks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|b| b["seq"] == 900_000 && b["problem"].as_str().unwrap().contains(name)),
-        "{v}"
-    );
+    assert!(has_break(&v, 900_000, &past), "{v}");
 }
