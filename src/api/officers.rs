@@ -56,12 +56,10 @@ async fn change<T: Serialize + Send + 'static>(
     f: impl FnOnce(&Officers) -> Result<T, AccountError> + Send + 'static,
 ) -> Reply {
     let n = node.clone();
-    // The audit names the officer as the account does (trimmed, at most 64
-    // ASCII characters), never as sent: a body may be a mebibyte.
-    let name = crate::node::officers::check_name(&name).map_err(failure)?;
     let out = tokio::task::spawn_blocking(move || {
         let officers = Officers::open(n.db()).map_err(failure)?;
         let out = f(&officers).map_err(failure)?;
+        let name = crate::node::officers::audited_name(name);
         n.record_local(
             AuditKind::OfficerChanged,
             NewEntry {

@@ -48,10 +48,16 @@ pub fn first_in(path: &Path) -> Option<u64> {
     parse_name(path.file_name()?.to_str()?).map(|(first, _)| first)
 }
 
-/// The longest line an archive file may hold, in bytes: an entry's JSON is
-/// a few hundred. A longer line (a planted or damaged file) is refused
-/// before it is held in memory whole.
-pub const MAX_LINE: usize = 64 * 1024;
+/// The longest line an archive file may hold, in bytes. An entry's JSON is
+/// a few hundred, and the log writes none past [`MAX_ENTRY`]; entries
+/// written before that bound (an officer's name audited as sent, up to a
+/// mebibyte) stay readable and archivable under this one. A longer line (a
+/// planted or damaged file) is refused before it is held in memory whole.
+pub const MAX_LINE: usize = 4 * 1024 * 1024;
+
+/// The longest entry the log writes, in bytes (`AuditError::TooLong`):
+/// every field is bounded well below it.
+pub const MAX_ENTRY: usize = 64 * 1024;
 
 /// `(first, last)` from a file name written by [`name`].
 fn parse_name(file: &str) -> Option<(u64, u64)> {
@@ -198,7 +204,22 @@ fn write_synced(
     tmp: &Path,
     entries: impl Iterator<Item = Result<Vec<u8>, AuditError>>,
 ) -> Result<(), AuditError> {
-    let file = File::create(tmp).map_err(|e| io_error(tmp, "cannot create", e))?;
+    // A `.tmp` of that name left or put there is removed (a link itself,
+    // not what it points to), and the file created anew without following
+    // a link: nothing outside the folder is truncated or written.
+    match fs::remove_file(tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_error(tmp, "cannot remove an old copy", e)),
+    }
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = o.open(tmp).map_err(|e| io_error(tmp, "cannot create", e))?;
     let mut w = BufWriter::new(file);
     for bytes in entries {
         let bytes = bytes?;
@@ -330,6 +351,23 @@ mod tests {
         }
         let e = files(d.path()).unwrap_err().to_string();
         assert!(e.contains(&name(5, 12)) && e.contains(&name(0, 9)), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_put_where_the_file_is_written_is_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = d.path().join("outside.txt");
+        fs::write(&outside, b"not the archive's").unwrap();
+        let dir = d.path().join(DIR);
+        fs::create_dir_all(&dir).unwrap();
+        let tmp = dir.join(name(0, 1)).with_extension("jsonl.tmp");
+        std::os::unix::fs::symlink(&outside, &tmp).unwrap();
+        let entries = [b"{}".to_vec(), b"{}".to_vec()].into_iter().map(Ok);
+        let path = write(&dir, 0, 1, entries).unwrap();
+        assert_eq!(fs::read(&outside).unwrap(), b"not the archive's");
+        assert_eq!(fs::read(&path).unwrap(), b"{}\n{}\n");
+        assert!(fs::symlink_metadata(&path).unwrap().is_file());
     }
 
     #[test]

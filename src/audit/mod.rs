@@ -146,12 +146,12 @@ pub enum AuditError {
     /// A file of the archive ([`archive`]) could not be read or written.
     #[error("audit archive {}: {reason}", path.display())]
     Archive { path: PathBuf, reason: String },
-    /// An entry longer than an archive line may be ([`archive::MAX_LINE`]):
-    /// not written, so that every entry written can be archived and read
-    /// back. Every field is bounded well below it; this guards the bound.
+    /// An entry longer than [`archive::MAX_ENTRY`]: not written, so that
+    /// every entry can be archived and read back. Every field is bounded
+    /// well below it; this guards the bound.
     #[error(
         "an audit entry of {bytes} bytes is longer than the {} an entry may hold; it was not written",
-        archive::MAX_LINE
+        archive::MAX_ENTRY
     )]
     TooLong { bytes: usize },
 }
@@ -173,10 +173,13 @@ pub struct VerifyReport {
     pub head: Option<String>,
     /// The last entry whose signed head covers it, if any.
     pub signed_through: Option<u64>,
-    /// The breaks found, by entry number, at most [`BREAKS_LISTED`].
+    /// The breaks found, sorted by entry number: the first
+    /// [`BREAKS_LISTED`] found in the chain, and one for every archive file
+    /// left out or not read to its end.
     pub breaks: Vec<Break>,
-    /// Breaks found past the first [`BREAKS_LISTED`], counted only: a file
-    /// of garbage lines would otherwise make the report as long as itself.
+    /// Breaks in the chain found past the first [`BREAKS_LISTED`], counted
+    /// only: a file of garbage lines would otherwise make the report as
+    /// long as itself.
     #[serde(default)]
     pub breaks_not_listed: u64,
 }
@@ -199,6 +202,12 @@ impl Breaks {
         } else {
             self.not_listed += 1;
         }
+    }
+
+    /// A break about a whole file (left out, or not read to its end):
+    /// listed whatever the count, one per file at most.
+    fn push_always(&mut self, b: Break) {
+        self.listed.push(b);
     }
 }
 
@@ -561,11 +570,15 @@ impl AuditLog {
             seq,
             reason: err.to_string(),
         })?;
-        if bytes.len() > archive::MAX_LINE {
+        if bytes.len() > archive::MAX_ENTRY {
             return Err(AuditError::TooLong { bytes: bytes.len() });
         }
+        let next = seq.checked_add(1).ok_or_else(|| AuditError::Corrupt {
+            seq,
+            reason: "the log has no number after this one (a file's name claims the last)".into(),
+        })?;
         self.tree.insert(seq.to_be_bytes(), bytes)?;
-        *head = (seq + 1, e.hash.clone());
+        *head = (next, e.hash.clone());
         Ok(e)
     }
 
@@ -597,15 +610,18 @@ impl AuditLog {
     /// Every entry's place and stored bytes, in order: the archive's files,
     /// then the whole store. Holds off archiving while it runs (readers walk
     /// side by side). Stops at `f`'s first error, which it returns. An
-    /// archive file that does not fit ([`archive::Listing::misfits`]) is an
-    /// error, unless `misfits` is given: then it is left out of the walk
-    /// and handed back there.
+    /// archive file that does not fit ([`archive::Listing::misfits`]) or
+    /// cannot be read is an error, unless `misfits` is given (for
+    /// `verify`): then a misfit is left out of the walk and handed back
+    /// there, and a file whose reading fails is handed to `f` as
+    /// [`Place::Unreadable`] and the walk goes on with the next.
     fn walk<E: From<AuditError>>(
         &self,
         misfits: Option<&mut Vec<(archive::ArchiveFile, String)>>,
         mut f: impl FnMut(Place<'_>, &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
         let _moving = self.moving.read().unwrap_or_else(|p| p.into_inner());
+        let tolerant = misfits.is_some();
         let files = match (&self.archive, misfits) {
             (Some(dir), None) => archive::files(dir)?,
             (Some(dir), Some(out)) => {
@@ -616,8 +632,31 @@ impl AuditLog {
             (None, _) => Vec::new(),
         };
         for file in &files {
-            for line in archive::lines(file)? {
-                f(Place::Archived(file), &line?)?;
+            let failed = match archive::lines(file) {
+                Ok(lines) => {
+                    let mut failed = None;
+                    for line in lines {
+                        match line {
+                            Ok(line) => f(Place::Archived(file), &line)?,
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    failed
+                }
+                Err(e) => Some(e),
+            };
+            if let Some(e) = failed {
+                if !tolerant {
+                    return Err(e.into());
+                }
+                let reason = match e {
+                    AuditError::Archive { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                f(Place::Unreadable(file, &reason), &[])?;
             }
             f(Place::FileEnd(file), &[])?;
         }
@@ -643,6 +682,13 @@ impl AuditLog {
         self.walk(None, |place, v| {
             let e: AuditEntry = match place {
                 Place::FileEnd(_) => return Ok(()),
+                Place::Unreadable(file, reason) => {
+                    return Err(AuditError::Archive {
+                        path: file.path.clone(),
+                        reason: reason.to_string(),
+                    }
+                    .into());
+                }
                 Place::Archived(file) => {
                     serde_json::from_slice(v).map_err(|err| AuditError::Archive {
                         path: file.path.clone(),
@@ -736,10 +782,22 @@ impl AuditLog {
         };
         let mut misfits = Vec::new();
         let walked = self.walk::<AuditError>(Some(&mut misfits), |place, v| {
-            if !matches!(place, Place::FileEnd(_)) {
+            if !matches!(place, Place::FileEnd(_) | Place::Unreadable(..)) {
                 n += 1;
             }
             let stored_under = match place {
+                Place::Unreadable(f, reason) => {
+                    // Where its reading stopped, if it began; always listed.
+                    let inside = file.as_ref().is_some_and(|c| c.0.path == f.path);
+                    breaks.push_always(Break {
+                        seq: if inside { expect_seq } else { f.first },
+                        problem: format!(
+                            "the archive file {}: {reason}; the rest of it was not read",
+                            f.path.display()
+                        ),
+                    });
+                    return Ok(());
+                }
                 Place::Archived(f) => {
                     if file.is_none() {
                         file = Some((f.clone(), None, None, 0));
@@ -831,25 +889,16 @@ impl AuditLog {
             expect_seq = key_seq.saturating_add(1);
             Ok(())
         });
-        // An archive that cannot be read (a file overlapping another, a
-        // line longer than any entry, a file that cannot be opened) stops
-        // the walk: the log past it cannot be checked. Put in the folder or
-        // changed, it is a change to the log, so it is reported as a break
-        // naming the file, with what to do, not as an error; the head read
-        // so far is not the log's and is not given. A store that cannot be
-        // read is an error.
+        // A file that cannot be read, or does not fit, is a change to the
+        // log: reported as a break naming it, with what to do, never as an
+        // error, and the rest is checked. Only an archive folder that cannot
+        // be listed stops the walk (no head given then); a store that cannot
+        // be read is an error.
         let stopped = match walked {
             Ok(()) => false,
             Err(AuditError::Archive { path, reason }) => {
-                // Inside a file (a line too long, a read failing): where
-                // its reading stopped; else the file's first entry.
-                let inside = file.as_ref().is_some_and(|f| f.0.path == path);
-                breaks.push(Break {
-                    seq: if inside {
-                        expect_seq
-                    } else {
-                        archive::first_in(&path).unwrap_or(expect_seq)
-                    },
+                breaks.push_always(Break {
+                    seq: archive::first_in(&path).unwrap_or(expect_seq),
                     problem: format!(
                         "{}: {reason}; the log was not checked past it",
                         path.display()
@@ -861,7 +910,7 @@ impl AuditLog {
         };
         // Files left out of the walk: each a break where it claims to start.
         for (f, reason) in misfits {
-            breaks.push(Break {
+            breaks.push_always(Break {
                 seq: f.first,
                 problem: format!(
                     "the archive file {} was not read: it {reason}",
@@ -918,6 +967,9 @@ enum Place<'a> {
     FileEnd(&'a archive::ArchiveFile),
     /// The store, under this key's number.
     Stored(u64),
+    /// This archive file's reading failed here, for this reason (only when
+    /// walking for `verify`); its end follows.
+    Unreadable(&'a archive::ArchiveFile, &'a str),
 }
 
 /// Removes the entries of these numbers one by one. Not as one
@@ -1014,7 +1066,7 @@ mod tests {
         log.append(AuditKind::QueryReceived, entry("p"), 100)
             .unwrap();
         let long = NewEntry {
-            officer: Some("o".repeat(archive::MAX_LINE)),
+            officer: Some("o".repeat(archive::MAX_ENTRY)),
             ..NewEntry::default()
         };
         let e = log
@@ -1449,10 +1501,14 @@ mod tests {
         lines[3] = "x".repeat(archive::MAX_LINE + 10);
         std::fs::write(&f.path, lines.join("\n") + "\n").unwrap();
         let r = log.verify(&pk).unwrap();
-        assert!(!r.ok && r.head.is_none(), "{r:?}");
-        let b = r.breaks.last().unwrap();
         assert!(
-            b.seq == 3 && b.problem.contains("line 4 is longer than"),
+            !r.ok && r.head.is_some(),
+            "the store is still checked: {r:?}"
+        );
+        assert!(
+            r.breaks.iter().any(|b| b.seq == 3
+                && b.problem.contains("line 4 is longer than")
+                && b.problem.contains("the rest of it was not read")),
             "{r:?}"
         );
         std::fs::write(&f.path, &text).unwrap();

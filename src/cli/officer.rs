@@ -43,10 +43,9 @@ fn offline_change<T>(
     what: &str,
     f: impl FnOnce(&Officers) -> Result<T, crate::node::officers::AccountError>,
 ) -> anyhow::Result<T> {
-    // Named as the account is (trimmed, bounded), never as typed.
-    let name = crate::node::officers::check_name(name)?;
     let officers = Officers::open(&off.db)?;
     let out = f(&officers)?;
+    let name = crate::node::officers::audited_name(name.to_string());
     off.audit.append(
         AuditKind::OfficerChanged,
         NewEntry {

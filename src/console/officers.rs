@@ -96,14 +96,12 @@ async fn change<T: Send + 'static>(
     what: &str,
     f: impl FnOnce(&crate::node::officers::Officers) -> Result<T, AccountError> + Send + 'static,
 ) -> Result<T, String> {
-    // The audit names the account as stored (trimmed, bounded), not as
-    // typed into the form.
-    let name = crate::node::officers::check_name(&name).map_err(|e| e.to_string())?;
     let officers = c.officers.clone();
     let out = tokio::task::spawn_blocking(move || f(&officers))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    let name = crate::node::officers::audited_name(name);
     c.node
         .record_local(
             AuditKind::OfficerChanged,

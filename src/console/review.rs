@@ -823,7 +823,14 @@ pub async fn verify_audit(State(c): State<Shared>, headers: HeaderMap) -> Respon
     let r = tokio::task::spawn_blocking(move || node.audit().verify(&node.public_key())).await;
     let verdict = match r {
         Ok(Ok(v)) if v.ok => (true, t.t1("audit-verified", "count", v.entries)),
-        Ok(Ok(v)) => (false, t.t1("audit-broken", "count", v.breaks.len())),
+        Ok(Ok(v)) => (
+            false,
+            t.t1(
+                "audit-broken",
+                "count",
+                v.breaks.len() as u64 + v.breaks_not_listed,
+            ),
+        ),
         _ => (false, t.t("error-storage")),
     };
     federation_page(&c, &a, Some(verdict)).await

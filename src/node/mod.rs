@@ -496,10 +496,14 @@ impl Node {
     /// from a failed write without a restart; a restart once space is back
     /// does). The ERROR line says why.
     fn record(&self, kind: AuditKind, n: NewEntry, flush: bool) -> Result<(), AuditUnavailable> {
-        let r = self
-            .inner
-            .audit
-            .append_unflushed(kind, n, unix_now())
+        let appended = self.inner.audit.append_unflushed(kind, n, unix_now());
+        if let Err(e @ crate::audit::AuditError::TooLong { .. }) = &appended {
+            // Nothing was written and the store is sound: the work is
+            // refused, the node goes on.
+            tracing::error!(error = %e, "an audit entry was refused");
+            return Err(AuditUnavailable);
+        }
+        let r = appended
             .map(|_| ())
             .map_err(|e| e.to_string())
             .and_then(|()| {

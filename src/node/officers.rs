@@ -173,6 +173,15 @@ pub fn check_name(name: &str) -> Result<String, AccountError> {
     }
 }
 
+/// The name an account change is audited under, once the change succeeded
+/// (so the name was accepted as new, or found as stored): as the account
+/// holds it (trimmed), not as sent, which may be a mebibyte of spaces
+/// after it. A stored name from before names were checked as they are now
+/// is audited as given: it matched an account exactly.
+pub fn audited_name(given: String) -> String {
+    check_name(&given).unwrap_or(given)
+}
+
 /// A password check's result.
 #[derive(Debug, Clone)]
 pub enum SignIn {
