@@ -413,6 +413,87 @@ fn a_trace_is_read_from_sled_once_and_every_change_is_kept_as_written() {
     assert_eq!(fresh.get(&t.id).unwrap().unwrap().answers.len(), 1);
 }
 
+#[test]
+fn a_traces_outline_outlives_its_kept_head_and_follows_every_change() {
+    let decoded = || store::HEADS_DECODED.with(|n| n.get());
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let mut t = new_trace(Vec::new(), &hs);
+    t.topics = vec!["tracenet/q/DE/WAL".into()];
+    // One holder expected by follow-up, not handed the gossip: never silent.
+    t.asked.push(Asked::new(
+        "follow-up".into(),
+        cc("ZA"),
+        ExpectedBy::FollowUp,
+    ));
+    store.put(&t).unwrap();
+    let outline = || store.outline(&t.id).unwrap();
+    assert_eq!(
+        outline(),
+        Outline {
+            deadline: t.deadline,
+            topics: t.topics.clone(),
+            silent_handed: hs.len(),
+        }
+    );
+    // Each way a handed holder speaks takes it off the count: an
+    // acknowledgement, a final answer, a filed refusal, declining, or
+    // being found unreachable.
+    let p = |i: usize| hs[i].peer.to_string();
+    store
+        .update_unflushed(&t.id, |t| {
+            t.first_ack.insert(p(0), 1);
+            t.final_at.insert(p(1), 1);
+            t.asked[2].declined = Some("not_answered".into());
+            t.asked[3].set_unreachable("gone".into(), 1);
+        })
+        .unwrap();
+    let answer = StoredAnswer {
+        peer: p(4),
+        received_at: 7,
+        bytes: vec![1, 2, 3],
+        roster_version: Some(1),
+    };
+    store
+        .file_answer(&t.id, &answer, |t| {
+            t.filed.push(Filed {
+                peer: p(4),
+                state: hs[4].state,
+                frame: "ab".repeat(32),
+                answered_at: 7,
+                said: Said::Refused {
+                    reason: "rate_limited".into(),
+                    retry_after_secs: 5,
+                },
+            });
+            true
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(outline().silent_handed, hs.len() - 5);
+    // A retry moves the deadline: the outline moves with it.
+    store
+        .update_unflushed(&t.id, |t| t.deadline += 600)
+        .unwrap();
+    assert_eq!(outline().deadline, t.deadline + 600);
+    // More traces than the store keeps whole: the head is let go, the
+    // outline is still there, and reading it decodes nothing.
+    for i in 0..store::HEADS_KEPT {
+        let mut other = new_trace(Vec::new(), &hs[..1]);
+        other.id = format!("{i:032x}");
+        store.put(&other).unwrap();
+    }
+    assert!(store.cached_head(&t.id).is_none());
+    let before = decoded();
+    assert_eq!(outline().silent_handed, hs.len() - 5);
+    assert_eq!(outline().deadline, t.deadline + 600);
+    assert_eq!(decoded(), before, "an outline is read without decoding");
+    // The same as the head read from the store says.
+    assert_eq!(outline(), Outline::of(&store.head(&t.id).unwrap().unwrap()));
+    assert!(store.outline("no such trace").is_none());
+}
+
 /// The stored records of trace `id`: its head, and each holder's part by
 /// peer id.
 fn records(db: &sled::Db, id: &str) -> (Vec<u8>, BTreeMap<String, Vec<u8>>) {
