@@ -68,39 +68,6 @@ impl Node {
         .await;
     }
 
-    /// Takes trace `id` off the pending set if its deadline has passed, as
-    /// its kept [`super::traces::Outline`] says; `None` if none is kept
-    /// (then [`Node::expire`] reads the store). Reads no store.
-    fn expire_by_outline(&self, id: &str) -> Option<bool> {
-        // Read under the pending set's lock, as `expire` reads the head.
-        let Ok(mut pending) = self.inner.pending.lock() else {
-            return Some(false);
-        };
-        let o = self.inner.traces.outline(id)?;
-        if o.deadline > unix_now() {
-            return Some(false);
-        }
-        self.unindex_pending(id, Some(&o.topics));
-        Some(pending.remove(id))
-    }
-
-    /// Takes trace `id` off the pending set if its deadline has passed (or
-    /// it is gone); whether it did. Blocking: reads the trace's head.
-    fn expire(&self, id: &str) -> bool {
-        // The head is read under the pending set's lock: a retry writes its
-        // new deadline before it puts the trace back in the set, so it
-        // either is seen here or comes after.
-        let Ok(mut pending) = self.inner.pending.lock() else {
-            return false;
-        };
-        let head = self.trace_head(id).ok();
-        if head.as_ref().is_some_and(|t| t.deadline > unix_now()) {
-            return false;
-        }
-        self.unindex_pending(id, head.as_ref().map(|t| t.topics.as_slice()));
-        pending.remove(id)
-    }
-
     /// Arms the deadline timers of the traces pending at start.
     pub(super) fn arm_deadlines(&self) {
         let node = self.clone();
@@ -132,18 +99,23 @@ impl Node {
                 // At shutdown a timer does not hold the drain up.
                 _ = stopping.cancelled() => return,
             }
-            // The trace's outline, kept in memory, answers without a store
-            // read; a trace whose outline was let go is read off the async
-            // workers.
-            let expired = match node.expire_by_outline(&id) {
-                Some(expired) => expired,
-                None => {
-                    let n = node.clone();
-                    tokio::task::spawn_blocking(move || n.expire(&id))
-                        .await
-                        .unwrap_or(false)
+            let n = node.clone();
+            let expired = tokio::task::spawn_blocking(move || {
+                // The head is read under the pending set's lock: a retry
+                // writes its new deadline before it puts the trace back in
+                // the set, so it either is seen here or comes after.
+                let Ok(mut pending) = n.inner.pending.lock() else {
+                    return false;
+                };
+                let head = n.trace_head(&id).ok();
+                if head.as_ref().is_some_and(|t| t.deadline > unix_now()) {
+                    return false;
                 }
-            };
+                n.unindex_pending(&id, head.as_ref().map(|t| t.topics.as_slice()));
+                pending.remove(&id)
+            })
+            .await
+            .unwrap_or(false);
             if expired {
                 node.notify();
             }

@@ -77,13 +77,23 @@ impl std::fmt::Display for AskError {
 }
 
 /// The holders trace `t` handed its query by gossip that have said nothing
-/// yet ([`StoredTrace::silent_handed`]); none once its deadline (unix
-/// seconds) is not after `now`.
+/// yet (no acknowledgement, answer, refusal or declining) and are not known
+/// unreachable (those are asked when they reconnect); none once its
+/// deadline (unix seconds) is not after `now`.
 fn silent_handed_holders(t: &StoredTrace, now: u64) -> Vec<PeerId> {
     if t.deadline <= now {
         return Vec::new();
     }
-    t.silent_handed()
+    t.asked
+        .iter()
+        .filter(|a| {
+            a.expected_by.contains(&ExpectedBy::Subscribed)
+                && a.unreachable.is_none()
+                && a.declined.is_none()
+                && !t.first_ack.contains_key(&a.peer)
+                && !t.final_at.contains_key(&a.peer)
+                && !t.filed.iter().any(|f| f.peer == a.peer)
+        })
         .filter_map(|a| a.peer.parse().ok())
         .collect()
 }
@@ -360,17 +370,6 @@ impl Node {
                 _ = stopping.cancelled() => return,
             }
             if !node.inner.pending.lock().is_ok_and(|p| p.contains(&id)) {
-                return;
-            }
-            // Every holder handed the gossip has spoken (the common case),
-            // or the deadline passed: its outline, kept in memory for the
-            // last OUTLINES_KEPT traces changed, says so without a read.
-            if node
-                .inner
-                .traces
-                .outline(&id)
-                .is_some_and(|o| o.silent_handed == 0 || o.deadline <= unix_now())
-            {
                 return;
             }
             // The head kept in memory (each change of the trace writes it

@@ -13,7 +13,7 @@ use crate::registry::NationalText;
 mod store;
 #[cfg(test)]
 mod tests;
-pub use store::{Cursor, Outline, TraceStore, TraceStoreError};
+pub use store::{Cursor, TraceStore, TraceStoreError};
 
 /// Where a trace stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -282,26 +282,6 @@ impl StoredTrace {
                 .filter_map(|a| Filed::of_frame(&a.peer, &a.bytes, limits))
                 .collect(),
         )
-    }
-
-    /// The holders this trace handed its query by gossip that have said
-    /// nothing yet: no acknowledgement, answer, refusal or declining, and
-    /// not known unreachable (those are asked when they reconnect). Its
-    /// deadline is not looked at: see [`TraceStore::outline`] and
-    /// node::requester. Linear in the holders asked and the answers filed.
-    pub fn silent_handed(&self) -> impl Iterator<Item = &Asked> {
-        let mut filed: Option<std::collections::HashSet<&str>> = None;
-        self.asked.iter().filter(move |a| {
-            a.expected_by.contains(&ExpectedBy::Subscribed)
-                && a.unreachable.is_none()
-                && a.declined.is_none()
-                && !self.first_ack.contains_key(&a.peer)
-                && !self.final_at.contains_key(&a.peer)
-                // Built once, only if some holder is left to look up.
-                && !filed
-                    .get_or_insert_with(|| self.filed.iter().map(|f| f.peer.as_str()).collect())
-                    .contains(a.peer.as_str())
-        })
     }
 
     /// Records follow-ups to the candidate States (each with the peer that

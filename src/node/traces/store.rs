@@ -57,8 +57,6 @@ pub struct TraceStore {
     answers: sled::Tree,
     by_time: sled::Tree,
     heads: Arc<Mutex<lru::LruCache<String, Arc<StoredTrace>>>>,
-    /// What a trace's timers need of it, for far more traces than `heads`.
-    outlines: Arc<Mutex<lru::LruCache<String, Outline>>>,
     /// One lock per stripe of trace ids: changes to one trace take turns.
     turns: Arc<Vec<Mutex<()>>>,
 }
@@ -72,38 +70,6 @@ const STRIPES: usize = 64;
 /// 50 holders, 175 KiB for 200: up to about 11 MiB kept at 50 holders,
 /// 44 MiB at 200.
 pub const HEADS_KEPT: usize = 256;
-
-/// How many traces' [`Outline`]s the store keeps: the traces pending at
-/// once in a burst of thousands, with room to spare, at about 200 bytes
-/// each (id, deadline, one to three topics): about 3 MiB when full.
-pub const OUTLINES_KEPT: usize = 16_384;
-
-/// What the timers of a pending trace need of it (node::deadlines,
-/// node::requester), kept by the store for each trace it assembled or
-/// changed, among the last [`OUTLINES_KEPT`]: a timer that fires after the
-/// whole head left [`HEADS_KEPT`] (a burst of traces) reads no store and
-/// decodes nothing. Replaced with every change, under the trace's turn, as
-/// the kept head is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outline {
-    /// Unix seconds; a retry moves it.
-    pub deadline: u64,
-    /// The gossip topics the trace was published on.
-    pub topics: Vec<String>,
-    /// How many holders handed its query by gossip have said nothing yet
-    /// ([`StoredTrace::silent_handed`]).
-    pub silent_handed: usize,
-}
-
-impl Outline {
-    pub fn of(t: &StoredTrace) -> Outline {
-        Outline {
-            deadline: t.deadline,
-            topics: t.topics.clone(),
-            silent_handed: t.silent_handed().count(),
-        }
-    }
-}
 
 #[cfg(test)]
 thread_local! {
@@ -363,9 +329,6 @@ impl TraceStore {
             heads: Arc::new(Mutex::new(lru::LruCache::new(
                 NonZeroUsize::new(HEADS_KEPT).unwrap_or(NonZeroUsize::MIN),
             ))),
-            outlines: Arc::new(Mutex::new(lru::LruCache::new(
-                NonZeroUsize::new(OUTLINES_KEPT).unwrap_or(NonZeroUsize::MIN),
-            ))),
             turns: Arc::new((0..STRIPES).map(|_| Mutex::new(())).collect()),
         };
         let meta = db.open_tree("trace_store")?;
@@ -571,20 +534,7 @@ impl TraceStore {
         heads.get(id).cloned()
     }
 
-    /// What trace `id`'s timers need, if kept ([`Outline`]); `None` says
-    /// nothing of the store (read the head with [`Self::head`], off the
-    /// async workers). Reads no store: fit for an async worker.
-    pub fn outline(&self, id: &str) -> Option<Outline> {
-        let mut outlines = self.outlines.lock().unwrap_or_else(|p| p.into_inner());
-        outlines.get(id).cloned()
-    }
-
     fn keep(&self, id: &str, t: Arc<StoredTrace>) {
-        let outline = Outline::of(&t);
-        {
-            let mut outlines = self.outlines.lock().unwrap_or_else(|p| p.into_inner());
-            outlines.put(id.to_string(), outline);
-        }
         let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
         heads.put(id.to_string(), t);
     }
