@@ -546,3 +546,124 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
     let v = verify_json("a file past the store");
     assert!(has_break(&v, 900_000, &past), "{v}");
 }
+
+/// The control API's streamed listings wait for their clients on threads of
+/// their own, not on the pool where the node answers queries (bounded at
+/// eight threads): nine exports whose clients read nothing leave the node
+/// answering; four stream, the rest are refused (503, saying to try again)
+/// until one ends, and once their clients go a new export is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_whose_clients_read_nothing_do_not_stall_answering() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tracenet::protocol::{Priority, Reply};
+    // About 10 MB of export: more than the kernel buffers between a node and
+    // a client whose receive buffer is 4 KiB, so that a listing waits.
+    let records: Vec<String> = (0..30_000)
+        .map(|i| {
+            rec(
+                &format!("DE-{i}"),
+                &format!("RV{i:05}"),
+                false,
+                &events("state_police"),
+                "",
+            )
+        })
+        .collect();
+    let mut fed = Federation::start(vec![
+        NodeSpec {
+            node_config: "queries_per_minute = 100000",
+            ..NodeSpec::member("DE", records)
+        },
+        NodeSpec::member("NG", Vec::new()),
+    ]);
+    fed.node_mut("NG").kill();
+    let dir = fed.node("DE").dir.clone();
+    let addr: std::net::SocketAddr = std::fs::read_to_string(dir.join("api.addr"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let token = std::fs::read_to_string(dir.join("api.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    // An export whose client reads its head, then nothing.
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for i in 0..9 {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.set_recv_buffer_size(4096).unwrap();
+        let mut c = s.connect(addr).await.unwrap();
+        c.write_all(
+            format!(
+                "GET /v1/registry/export HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            let n = tokio::time::timeout(Duration::from_secs(30), c.read(&mut b))
+                .await
+                .unwrap_or_else(|_| panic!("export {i}: no reply's head in 30 s"))
+                .unwrap();
+            assert_eq!(n, 1, "export {i}: the node closed the connection");
+            head.push(b[0]);
+        }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        if head.starts_with("HTTP/1.1 200") {
+            held.push(c);
+        } else {
+            assert!(head.starts_with("HTTP/1.1 503"), "export {i}: {head}");
+            let mut body = vec![0u8; 4096];
+            let n = c.read(&mut body).await.unwrap();
+            let body = String::from_utf8_lossy(&body[..n]);
+            assert!(body.contains("try again when one has ended"), "{body}");
+            refused += 1;
+        }
+    }
+    assert_eq!((held.len(), refused), (4, 5), "four exports stream at once");
+    // The node answers as before, each query in one of its blocking threads.
+    let ng = Peer::connect(&fed.node("NG").dir, fed.node("DE")).await;
+    for i in 0..40 {
+        let q = signed_walther_query(&ng.key, "NG", &format!("RV{i:05}"), Priority::Routine);
+        let reply = tokio::time::timeout(Duration::from_secs(20), ng.net.request(ng.target, q))
+            .await
+            .unwrap_or_else(|_| panic!("query {i}: no answer in 20 s"))
+            .expect("DE replies");
+        assert!(
+            matches!(
+                Reply::decode(&reply, Default::default()),
+                Ok(Reply::Answer(_))
+            ),
+            "query {i}: {reply:?}"
+        );
+    }
+    // The clients go: their listings end, and a new export is whole.
+    drop(held);
+    let (count, lines) = tokio::task::spawn_blocking(move || {
+        wait_for(
+            "an export once the others ended",
+            Duration::from_secs(30),
+            || {
+                let (code, head, body) =
+                    common::http_get_with_head(&dir, "/v1/registry/export", true);
+                (code == 200).then(|| {
+                    let count: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("x-tracenet-records: "))
+                        .expect("the records header")
+                        .trim()
+                        .parse()
+                        .unwrap();
+                    (count, body.lines().count())
+                })
+            },
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!((count, lines), (30_000, 30_000));
+}

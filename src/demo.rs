@@ -194,9 +194,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
         (None, Some(t)) => t.path().to_path_buf(),
         (None, None) => unreachable!("a temporary folder is made when no --dir is given"),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::node::runtime()?;
     let result = rt.block_on(run_async(&root, opts.keep));
     rt.shutdown_timeout(Duration::from_secs(2));
     if opts.keep

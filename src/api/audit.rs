@@ -13,16 +13,17 @@
 //! look complete. That last chunk is HTTP/1.1's: an HTTP/1.0 reply can only
 //! end by closing the connection, the same whether the listing ended or
 //! failed, so both listings refuse HTTP/1.0 (505, saying to use HTTP/1.1).
+//! Each is read on a thread of its own, and a listing beyond
+//! [`listing::MAX_LISTINGS`] at once is refused (503): see [`super::listing`].
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{Version, header};
 use axum::response::Response;
-use futures::StreamExt as _;
 
+use super::listing;
 use super::reply::Failure;
 use super::routes::instant_param;
 use crate::audit::AuditError;
@@ -33,9 +34,6 @@ use crate::node::Node;
 pub const ENTRIES_HEADER: &str = "x-tracenet-audit-entries";
 /// Bytes of JSON sent in one piece.
 const PIECE: usize = 64 * 1024;
-/// How long a piece waits for a client that reads nothing before the
-/// listing is given up.
-const STALL: Duration = Duration::from_secs(60);
 
 /// How the entries are written.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -44,13 +42,6 @@ enum Shape {
     Array,
     /// One JSON document a line (`GET /v1/audit/export`).
     Lines,
-}
-
-/// What the reading thread hands the reply: a piece of the listing, or its
-/// end, sent only after the last piece went.
-enum Item {
-    Piece(Bytes),
-    End,
 }
 
 /// Why a listing stopped before its end.
@@ -97,15 +88,8 @@ async fn stream(
     content_type: &'static str,
 ) -> Result<Response, Failure> {
     let total = node.audit().len();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Item, std::io::Error>>(4);
     let stopping = node.stopping();
-    let rt = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        // False once the client is gone, or read nothing for STALL.
-        let send = |item: Result<Item, std::io::Error>| {
-            rt.block_on(tokio::time::timeout(STALL, tx.send(item)))
-                .is_ok_and(|sent| sent.is_ok())
-        };
+    let body = listing::start("audit log", stopping.clone(), move |sink| {
         let mut piece = Vec::with_capacity(PIECE + 4096);
         if shape == Shape::Array {
             piece.push(b'[');
@@ -117,7 +101,7 @@ async fn stream(
                 // The log opened and its first entry read: the reply's
                 // head may go.
                 began = true;
-                if !send(Ok(Item::Piece(Bytes::new()))) {
+                if !sink.send(Bytes::new()) {
                     return Err(Stop::Gone);
                 }
             }
@@ -143,7 +127,7 @@ async fn stream(
                     )));
                 }
                 let full = std::mem::replace(&mut piece, Vec::with_capacity(PIECE + 4096));
-                if !send(Ok(Item::Piece(full.into()))) {
+                if !sink.send(full.into()) {
                     return Err(Stop::Gone);
                 }
             }
@@ -154,110 +138,21 @@ async fn stream(
                 if shape == Shape::Array {
                     piece.push(b']');
                 }
-                if send(Ok(Item::Piece(piece.into()))) {
-                    send(Ok(Item::End));
+                if sink.send(piece.into()) {
+                    sink.end();
                 }
             }
             Err(Stop::Gone) => {}
             Err(Stop::Failed(e)) => {
                 tracing::error!(error = %e, "reading the audit log for the control API failed");
-                send(Err(e));
+                sink.fail(e);
             }
         }
-    });
-    // The log opened (or failed to) before the reply's head goes.
-    let first = match rx.recv().await {
-        Some(Ok(Item::Piece(b))) => b,
-        Some(Ok(Item::End)) => Bytes::new(),
-        Some(Err(e)) => return Err(Failure::internal(e)),
-        None => {
-            return Err(Failure::internal(
-                "reading the audit log stopped; see the node's log",
-            ));
-        }
-    };
-    let body = pieces(first, rx);
+    })
+    .await?;
     Response::builder()
         .header(header::CONTENT_TYPE, content_type)
         .header(ENTRIES_HEADER, total)
         .body(Body::from_stream(body))
         .map_err(Failure::internal)
-}
-
-/// The reply's body: `first`, then the pieces from `rx` until its end. A
-/// channel closed before the end (the reading thread stopped or gave up)
-/// or an error yields an error, so the body ends without its last chunk.
-fn pieces(
-    first: Bytes,
-    rx: tokio::sync::mpsc::Receiver<Result<Item, std::io::Error>>,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
-    let rest = futures::stream::unfold((rx, false), |(mut rx, ended)| async move {
-        if ended {
-            return None;
-        }
-        match rx.recv().await {
-            Some(Ok(Item::Piece(b))) => Some((Ok(b), (rx, false))),
-            Some(Ok(Item::End)) => None,
-            Some(Err(e)) => Some((Err(e), (rx, true))),
-            None => Some((
-                Err(std::io::Error::other(
-                    "the audit listing stopped before its end; see the node's log",
-                )),
-                (rx, true),
-            )),
-        }
-    });
-    futures::stream::once(async move { Ok(first) })
-        .chain(rest)
-        .filter(|item| std::future::ready(!matches!(item, Ok(b) if b.is_empty())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn body(items: Vec<Result<Item, std::io::Error>>) -> Vec<Result<Vec<u8>, String>> {
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
-        for i in items {
-            tx.send(i).await.unwrap();
-        }
-        drop(tx);
-        pieces(Bytes::from_static(b"["), rx)
-            .map(|r| r.map(|b| b.to_vec()).map_err(|e| e.to_string()))
-            .collect()
-            .await
-    }
-
-    /// Only a listing whose reading thread said it ended ends cleanly: one
-    /// that stopped (a stalled client given up, the thread gone) or failed
-    /// ends with an error, which the HTTP layer turns into a body without
-    /// its last chunk.
-    #[tokio::test]
-    async fn a_listing_ends_cleanly_only_when_its_end_was_sent() {
-        let whole = body(vec![
-            Ok(Item::Piece(Bytes::from_static(b"1"))),
-            Ok(Item::Piece(Bytes::new())),
-            Ok(Item::Piece(Bytes::from_static(b"]"))),
-            Ok(Item::End),
-        ])
-        .await;
-        assert_eq!(
-            whole,
-            vec![Ok(b"[".to_vec()), Ok(b"1".to_vec()), Ok(b"]".to_vec())]
-        );
-        let stopped = body(vec![Ok(Item::Piece(Bytes::from_static(b"1")))]).await;
-        assert_eq!(stopped.len(), 3, "{stopped:?}");
-        assert!(
-            stopped[2]
-                .as_ref()
-                .is_err_and(|e| e.contains("before its end"))
-        );
-        let failed = body(vec![
-            Err(std::io::Error::other("an archive file vanished")),
-            Ok(Item::End),
-        ])
-        .await;
-        assert_eq!(failed.len(), 2, "{failed:?}");
-        assert!(failed[1].as_ref().is_err_and(|e| e.contains("vanished")));
-    }
 }

@@ -4,6 +4,7 @@
 
 mod audit;
 mod client;
+mod listing;
 mod metrics;
 pub mod officers;
 mod registry;

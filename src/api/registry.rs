@@ -14,6 +14,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Serialize;
 
+use super::listing;
 use super::reply::{Failure, JsonBody, Reply, ok};
 use super::routes::{ExportRequest, FindRequest, ImportRequest, RemoveRequest};
 use crate::audit::AuditKind;
@@ -205,9 +206,12 @@ async fn remove(State(node): State<Node>, JsonBody(r): JsonBody<RemoveRequest>) 
 }
 
 /// `GET /v1/registry/export`: every record as JSON Lines, streamed as it is
-/// read (the count first, in the `x-tracenet-records` header). An error or the
-/// node stopping ends the body without its last chunk, so that a client sees
-/// an incomplete export as failed, never as complete.
+/// read (the count first, in the `x-tracenet-records` header), on a thread
+/// of its own ([`listing`]: 503 when too many listings stream already). The
+/// body ends with its last chunk only when every record was sent: an error,
+/// the node stopping or a client that read nothing for a minute ends it
+/// without, so that a client sees an incomplete export as failed, never as
+/// complete.
 async fn export_stream(
     State(node): State<Node>,
     version: axum::http::Version,
@@ -216,13 +220,16 @@ async fn export_stream(
     let reg = registry_of(&node)?;
     // One counter read, not a scan.
     let total = reg.len().map_err(Failure::internal)?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let stopping = node.stopping();
-    tokio::task::spawn_blocking(move || {
+    let body = listing::start("registry export", stopping.clone(), move |sink| {
+        // The head goes at once: the count is known.
+        if !sink.send(Bytes::new()) {
+            return;
+        }
         let mut piece = Vec::with_capacity(EXPORT_PIECE + 4096);
         for rec in reg.records() {
             if stopping.is_cancelled() {
-                let _ = tx.blocking_send(Err(std::io::Error::other("the node is stopping")));
+                sink.fail(std::io::Error::other("the node is stopping"));
                 return;
             }
             let line = rec
@@ -230,29 +237,27 @@ async fn export_stream(
                 .and_then(|r| serde_json::to_writer(&mut piece, &r).map_err(std::io::Error::from));
             if let Err(e) = line {
                 tracing::error!(error = %e, "registry export through the API failed");
-                let _ = tx.blocking_send(Err(e));
+                sink.fail(e);
                 return;
             }
             piece.push(b'\n');
             if piece.len() >= EXPORT_PIECE {
                 let full = std::mem::replace(&mut piece, Vec::with_capacity(EXPORT_PIECE + 4096));
-                // The client went away: stop reading.
-                if tx.blocking_send(Ok(full.into())).is_err() {
+                // The client went away or stalled: stop reading.
+                if !sink.send(full.into()) {
                     return;
                 }
             }
         }
-        if !piece.is_empty() {
-            let _ = tx.blocking_send(Ok(piece.into()));
+        if sink.send(piece.into()) {
+            sink.end();
         }
-    });
-    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    }));
+    })
+    .await?;
     Response::builder()
         .header(header::CONTENT_TYPE, "application/x-ndjson")
         .header(RECORDS_HEADER, total)
-        .body(body)
+        .body(Body::from_stream(body))
         .map_err(Failure::internal)
 }
 

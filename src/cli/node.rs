@@ -150,9 +150,7 @@ pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
     super::init_logging(log_format);
     report_huge_pages();
     let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::node::runtime()?;
     rt.block_on(async move {
         let api = crate::api::ApiOptions::from_settings(&cfg.node);
         let settings = cfg.node.clone();

@@ -258,6 +258,29 @@ struct Inner {
     blind: blind::BlindSide,
 }
 
+/// Threads in tokio's blocking pool, where a node answers queries, files
+/// answers, and reads and writes its stores. Every task there runs to its
+/// end without waiting on a client or a peer (the control API's
+/// streamed listings, which do, run on threads of their own:
+/// `api::listing`), so more threads than this only add stacks, allocator
+/// heaps and switching on a machine of a few cores: measured in
+/// PERFORMANCE.md ("Twenty-fourth session"), tokio's default of up to 512
+/// let a holder under load keep 75 to 98 threads and 65 to 83 MiB more than
+/// this bound, for fewer answers a second.
+pub const BLOCKING_THREADS: usize = 8;
+
+/// The runtime a node runs on: tokio's multi-threaded scheduler, one worker
+/// per core, its blocking pool bounded at [`BLOCKING_THREADS`].
+///
+/// # Errors
+/// The operating system refused the runtime's threads or its I/O driver.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .enable_all()
+        .build()
+}
+
 /// Answers to this node's traces read from the network and waiting to be
 /// filed, or being filed (`filing`); more wait for a place.
 const FILING_AT_ONCE: usize = 32;
