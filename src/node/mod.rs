@@ -264,9 +264,9 @@ struct Inner {
 /// streamed listings, which do, run on threads of their own:
 /// `api::listing`), so more threads than this only add stacks, allocator
 /// heaps and switching on a machine of a few cores: measured in
-/// PERFORMANCE.md ("Twenty-fourth session"), tokio's default of up to 512
-/// let a holder under load keep 75 to 98 threads and 65 to 83 MiB more than
-/// this bound, for fewer answers a second.
+/// PERFORMANCE.md ("Twenty-fourth session"), under tokio's default of up to
+/// 512 a holder under load kept 73 to 248 threads and 150 to 330 MiB more
+/// than under this bound (20 threads), and answered 6% fewer a second.
 pub const BLOCKING_THREADS: usize = 8;
 
 /// The runtime a node runs on: tokio's multi-threaded scheduler, one worker
