@@ -548,10 +548,10 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
 }
 
 /// The control API's streamed listings wait for their clients on threads of
-/// their own, not on the pool where the node answers queries (bounded at
-/// eight threads): nine exports whose clients read nothing leave the node
-/// answering; four stream, the rest are refused (503, saying to try again)
-/// until one ends, and once their clients go a new export is whole.
+/// their own (`tracenet-list`), not on the bounded pool where the node
+/// answers queries: nine exports whose clients read nothing hold four such
+/// threads, the other five are refused (503, saying to try again), the node
+/// answers meanwhile, and once the clients go a new export is whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_whose_clients_read_nothing_do_not_stall_answering() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -617,14 +617,33 @@ async fn exports_whose_clients_read_nothing_do_not_stall_answering() {
             held.push(c);
         } else {
             assert!(head.starts_with("HTTP/1.1 503"), "export {i}: {head}");
-            let mut body = vec![0u8; 4096];
-            let n = c.read(&mut body).await.unwrap();
-            let body = String::from_utf8_lossy(&body[..n]);
+            let mut body = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !String::from_utf8_lossy(&body).contains('}') {
+                let n = tokio::time::timeout(Duration::from_secs(30), c.read(&mut buf))
+                    .await
+                    .expect("the refusal's body")
+                    .unwrap();
+                assert!(n > 0, "export {i}: the refusal's body was cut");
+                body.extend_from_slice(&buf[..n]);
+            }
+            let body = String::from_utf8_lossy(&body);
             assert!(body.contains("try again when one has ended"), "{body}");
             refused += 1;
         }
     }
     assert_eq!((held.len(), refused), (4, 5), "four exports stream at once");
+    // Each on a thread of its own, named so.
+    let pid = fed.node("DE").child.as_ref().unwrap().id();
+    let listing_threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.trim() == "tracenet-list")
+        })
+        .count();
+    assert_eq!(listing_threads, 4, "threads named for the listings");
     // The node answers as before, each query in one of its blocking threads.
     let ng = Peer::connect(&fed.node("NG").dir, fed.node("DE")).await;
     for i in 0..40 {

@@ -1,12 +1,13 @@
 //! The control API's streamed listings (`GET /v1/audit`, `GET /v1/audit/export`,
-//! `GET /v1/registry/export`): each is read on a thread of its own, outside
+//! `GET /v1/registry/export`): each is read on a thread of its own
+//! (`tracenet-list`, as `top -H` shows it), outside
 //! tokio's blocking pool, and paced by its client.
 //!
 //! A listing's reader waits for its client between pieces, up to [`STALL`]
 //! per piece. On tokio's blocking pool that wait would hold a thread that
 //! the node's own work shares (answering queries, filing answers, flushing
 //! the stores), and that pool is bounded
-//! ([`crate::node::BLOCKING_THREADS`]): a few slow or hostile clients of
+//! ([`crate::node::blocking_threads`]): a few slow or hostile clients of
 //! the API would then stall the node. So each listing gets a thread of its
 //! own, and at most [`MAX_LISTINGS`] run at once in a process; one more is
 //! refused with 503 until one ends.
@@ -147,10 +148,11 @@ async fn start_in(
         began: Instant::now(),
     };
     let (stalled, waiting, began) = (sink.stalled.clone(), sink.waiting.clone(), sink.began);
+    let stopping = sink.stopping.clone();
     let done = CancellationToken::new();
     let finished = done.clone();
     std::thread::Builder::new()
-        .name("tracenet-listing".into())
+        .name("tracenet-list".into())
         .spawn(move || {
             let _slot = slot;
             let _done = finished.drop_guard();
@@ -169,8 +171,9 @@ async fn start_in(
                 _ = tick.tick() => {}
                 _ = done.cancelled() => return,
             }
-            let since = waiting.load(Ordering::Relaxed);
+            // The clock first: a send that began after it reads as 0 s old.
             let now = began.elapsed().as_millis() as u64 + 1;
+            let since = waiting.load(Ordering::Relaxed);
             if since != 0 && now.saturating_sub(since) >= stall.as_millis() as u64 {
                 tracing::info!(
                     listing = what,
@@ -184,8 +187,15 @@ async fn start_in(
     });
     let first = match rx.recv().await {
         Some(Ok(Item::Piece(b))) => b,
-        Some(Ok(Item::End)) => Bytes::new(),
+        // Whole before its first piece: an empty body, ended.
+        Some(Ok(Item::End)) => return Ok(futures::stream::empty().boxed()),
         Some(Err(e)) => return Err(Failure::internal(e)),
+        None if stopping.is_cancelled() => {
+            return Err(Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the node began to stop; ask again once it has started",
+            ));
+        }
         None => {
             return Err(Failure::internal(format!(
                 "reading the {what} stopped; see the node's log"
@@ -316,6 +326,44 @@ mod tests {
         );
     }
 
+    /// A listing whole before its first piece is an empty body that ends;
+    /// one whose reader found the node stopping is a 503.
+    #[tokio::test]
+    async fn an_empty_listing_ends_and_a_stopping_node_says_so() {
+        static SLOTS: Semaphore = Semaphore::const_new(2);
+        let empty = start_in(
+            &SLOTS,
+            STALL,
+            "test listing",
+            CancellationToken::new(),
+            |s| s.end(),
+        )
+        .await
+        .map_err(|f| f.message)
+        .unwrap();
+        assert!(collect(empty).await.is_empty());
+        let stopping = CancellationToken::new();
+        stopping.cancel();
+        let (said, heard) = std::sync::mpsc::channel();
+        let refused = start_in(&SLOTS, STALL, "test listing", stopping, move |s| {
+            let _ = said.send(s.send(Bytes::new()));
+        })
+        .await
+        .err()
+        .expect("a listing started as the node stops fails");
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            refused.message.contains("began to stop"),
+            "{}",
+            refused.message
+        );
+        assert_eq!(
+            heard.recv(),
+            Ok(false),
+            "nothing is sent once the node stops"
+        );
+    }
+
     /// The point of the module: listings whose clients read nothing hold
     /// their own threads, not the runtime's blocking pool, so blocking work
     /// still runs on a pool bounded at one thread; one listing more than
@@ -331,7 +379,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let stall = Duration::from_secs(2);
+            let stall = Duration::from_secs(3);
             let mut held = Vec::new();
             let (gave_up_tx, mut gave_up) = mpsc::unbounded_channel();
             for _ in 0..2 {
@@ -382,7 +430,10 @@ mod tests {
             );
             // Both are given up once stalled, and their slots come back.
             for _ in 0..2 {
-                let n = gave_up.recv().await.unwrap();
+                let n = tokio::time::timeout(stall * 10, gave_up.recv())
+                    .await
+                    .expect("a stalled listing is given up")
+                    .unwrap();
                 assert!(
                     n <= AHEAD as u64 + 1,
                     "{n} pieces sent to a client that read none"

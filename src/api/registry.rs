@@ -139,7 +139,7 @@ async fn import(State(node): State<Node>, JsonBody(r): JsonBody<ImportRequest>) 
     let stopping = node.stopping();
     let file = r.file;
     tracing::info!(file = %file.display(), replace = opts.replace, "registry import started");
-    let work = tokio::task::spawn_blocking(move || {
+    let work = node.long_job(move || {
         let done = registry::import::import_file(&reg, &file, &opts, &mut |_| {});
         let file = file.display();
         match &done {

@@ -457,7 +457,12 @@ async fn report(State(node): State<Node>, Query(q): Query<HashMap<String, String
         instant_param(&q, "from", 0)?,
         instant_param(&q, "to", u64::MAX)?,
     );
-    ok(&off_thread(move || Ok(crate::node::report::report(&node, from, to)?)).await?)
+    let n = node.clone();
+    let r = node
+        .long_job(move || crate::node::report::report(&n, from, to))
+        .await
+        .map_err(Failure::internal)??;
+    ok(&r)
 }
 
 async fn alerts(State(node): State<Node>) -> Reply {
@@ -465,12 +470,12 @@ async fn alerts(State(node): State<Node>) -> Reply {
 }
 
 async fn audit_verify(State(node): State<Node>) -> Reply {
-    let r = off_thread(move || {
-        node.audit()
-            .verify(&node.public_key())
-            .map_err(Failure::internal)
-    })
-    .await?;
+    let n = node.clone();
+    let r = node
+        .long_job(move || n.audit().verify(&n.public_key()))
+        .await
+        .map_err(Failure::internal)?
+        .map_err(Failure::internal)?;
     ok(&r)
 }
 

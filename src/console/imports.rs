@@ -289,7 +289,7 @@ pub async fn start(State(c): State<Shared>, headers: HeaderMap, mut form: Multip
     tokio::spawn(node.clone().track(async move {
         let j2 = j.clone();
         let p = path.clone();
-        let work = tokio::task::spawn_blocking(move || {
+        let work = node.long_job(move || {
             crate::registry::import::import_file(&reg, &p, &opts, &mut |pr| {
                 j2.records.store(pr.records, Ordering::Relaxed);
                 j2.bytes_read.store(pr.bytes, Ordering::Relaxed);

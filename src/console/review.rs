@@ -586,7 +586,8 @@ fn bars(items: &[(String, f64, String)]) -> (Vec<Bar>, u32) {
 
 async fn report_of(c: &super::Console) -> Option<crate::node::report::Report> {
     let node = c.node.clone();
-    tokio::task::spawn_blocking(move || crate::node::report::report(&node, 0, u64::MAX).ok())
+    c.node
+        .long_job(move || crate::node::report::report(&node, 0, u64::MAX).ok())
         .await
         .ok()
         .flatten()
@@ -820,7 +821,10 @@ pub async fn verify_audit(State(c): State<Shared>, headers: HeaderMap) -> Respon
     };
     let t = a.tr();
     let node = c.node.clone();
-    let r = tokio::task::spawn_blocking(move || node.audit().verify(&node.public_key())).await;
+    let r = c
+        .node
+        .long_job(move || node.audit().verify(&node.public_key()))
+        .await;
     let verdict = match r {
         Ok(Ok(v)) if v.ok => (true, t.t1("audit-verified", "count", v.entries)),
         Ok(Ok(v)) => (

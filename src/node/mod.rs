@@ -219,6 +219,11 @@ struct Inner {
     refusing: Arc<Semaphore>,
     /// Bounds the answers to this node's traces filed at once.
     filing: Arc<Semaphore>,
+    /// Bounds the admitted queries on the blocking pool at once
+    /// ([`ANSWERING_AT_ONCE`]).
+    answering: Arc<Semaphore>,
+    /// Bounds the long jobs at once ([`LONG_JOBS`], [`Node::long_job`]).
+    long_jobs: Arc<Semaphore>,
     /// Answers read from the network, waiting to be filed in a batch.
     answers: Arc<filing::AnswerQueue>,
     rules: Rules,
@@ -259,24 +264,58 @@ struct Inner {
 }
 
 /// Threads in tokio's blocking pool, where a node answers queries, files
-/// answers, and reads and writes its stores. Every task there runs to its
-/// end without waiting on a client or a peer (the control API's
-/// streamed listings, which do, run on threads of their own:
-/// `api::listing`), so more threads than this only add stacks, allocator
-/// heaps and switching on a machine of a few cores: measured in
-/// PERFORMANCE.md ("Twenty-fourth session"), under tokio's default of up to
-/// 512 a holder under load kept 73 to 248 threads and 150 to 330 MiB more
-/// than under this bound (20 threads), and answered 6% fewer a second.
-pub const BLOCKING_THREADS: usize = 8;
+/// answers, and reads and writes its stores.
+///
+/// More threads than the work can use only add stacks, allocator heaps and
+/// switching on a machine of a few cores: measured in PERFORMANCE.md
+/// ("Twenty-fourth session"), under tokio's default of up to 512 a holder
+/// under load kept 73 to 248 threads and 150 to 330 MiB more than under a
+/// bound of 8 (20 threads in all), and answered 6% fewer a second.
+///
+/// A bounded pool must never be filled by one kind of work while another
+/// waits for a thread: so each kind that may hold a thread for long, or
+/// that a peer or a client can ask for at will, has a bound of its own,
+/// taken before it asks for a thread (waiting there holds none), and the
+/// pool is their sum plus [`KEPT_FREE`] for the rest (filing answers, the
+/// control API's and the console's reads, flushes):
+///
+/// | work | at once |
+/// |---|---|
+/// | answering queries, gossiped or directed | [`ANSWERING_AT_ONCE`] |
+/// | refusing queries past the load bound, signed | `REFUSING_AT_ONCE` (2) |
+/// | blind evaluations | one per core |
+/// | building a blind filter | 1 |
+/// | long jobs: imports, audit verifications and reports | [`LONG_JOBS`] |
+///
+/// The control API's streamed listings, which wait for their clients, run
+/// on threads of their own (`api::listing`), never here.
+pub fn blocking_threads() -> usize {
+    ANSWERING_AT_ONCE
+        + REFUSING_AT_ONCE
+        + blind::BUILDS_AT_ONCE
+        + LONG_JOBS
+        + KEPT_FREE
+        + blind::evaluating_at_once()
+}
+
+/// Queries answered at once on the blocking pool (admitted ones past it
+/// wait for a turn, up to `node.max_concurrent_queries`).
+pub const ANSWERING_AT_ONCE: usize = 6;
+/// Long jobs run at once: imports through the API or the console, audit
+/// verifications and reports (each may read the whole registry or log);
+/// more wait their turn.
+pub const LONG_JOBS: usize = 2;
+/// Blocking threads no bounded kind of work may take.
+pub const KEPT_FREE: usize = 3;
 
 /// The runtime a node runs on: tokio's multi-threaded scheduler, one worker
-/// per core, its blocking pool bounded at [`BLOCKING_THREADS`].
+/// per core, its blocking pool bounded at [`blocking_threads`].
 ///
 /// # Errors
 /// The operating system refused the runtime's threads or its I/O driver.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(BLOCKING_THREADS)
+        .max_blocking_threads(blocking_threads())
         .enable_all()
         .build()
 }
@@ -389,6 +428,8 @@ impl Node {
                 busy: Arc::new(Semaphore::new(settings.max_concurrent_queries)),
                 refusing: Arc::new(Semaphore::new(REFUSING_AT_ONCE)),
                 filing: Arc::new(Semaphore::new(FILING_AT_ONCE)),
+                answering: Arc::new(Semaphore::new(ANSWERING_AT_ONCE)),
+                long_jobs: Arc::new(Semaphore::new(LONG_JOBS)),
                 answers: Arc::default(),
                 rules: Rules {
                     fresh: Freshness {
@@ -572,6 +613,33 @@ impl Node {
     /// export) watches it to end in time.
     pub fn stopping(&self) -> CancellationToken {
         self.inner.stopping.clone()
+    }
+
+    /// Runs `f` on the blocking pool as one of the node's long jobs (an
+    /// import, an audit verification or report), at most [`LONG_JOBS`] at
+    /// once: a job past them waits its turn here, holding no thread, so
+    /// that long jobs never take the threads the node answers and files
+    /// with.
+    ///
+    /// # Errors
+    /// `f` panicked (or the runtime is shutting down).
+    pub async fn long_job<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, tokio::task::JoinError> {
+        // Never closed: an error cannot happen, and would only skip the wait.
+        let _turn = self.inner.long_jobs.acquire().await;
+        tokio::task::spawn_blocking(f).await
+    }
+
+    /// Runs a query's admission and answer on the blocking pool, at most
+    /// [`ANSWERING_AT_ONCE`] at once; the rest wait here, holding no thread.
+    pub(crate) async fn answering<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, tokio::task::JoinError> {
+        let _turn = self.inner.answering.acquire().await;
+        tokio::task::spawn_blocking(f).await
     }
 
     /// `f`, tracked: shutdown waits for it (a few seconds at most) as for the

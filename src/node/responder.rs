@@ -72,24 +72,27 @@ impl Node {
             // One hand-off to a blocking thread for the whole of it: the
             // verdict goes back to gossip from there, before the lookup, so
             // that forwarding never waits for the answer.
-            let answered = tokio::task::spawn_blocking(move || {
-                let (verdict, query, declined) = match n.admit_gossip(&data, source) {
-                    Some(Admission::Fresh(q)) => (n.relay_verdict(&q, source), Some(q), None),
-                    // The same query on a second topic: not forwarded twice.
-                    Some(Admission::Seen(_)) | None => (Verdict::Ignore, None, None),
-                    Some(Admission::Refused(r)) if r.is_hostile() => (Verdict::Reject, None, None),
-                    // Clocks, quotas, load: not the forwarder's fault.
-                    Some(Admission::Refused(_)) => (Verdict::Ignore, None, None),
-                    Some(Admission::Declined(d)) => (Verdict::Ignore, None, Some(d)),
-                };
-                let _ = n.inner.net.validate_blocking(id, verdict);
-                match (query, declined) {
-                    (Some(query), _) => n.respond(&query).ok().flatten(),
-                    (None, Some(d)) => n.refusal_answer(&d),
-                    (None, None) => None,
-                }
-            })
-            .await;
+            let answered = node
+                .answering(move || {
+                    let (verdict, query, declined) = match n.admit_gossip(&data, source) {
+                        Some(Admission::Fresh(q)) => (n.relay_verdict(&q, source), Some(q), None),
+                        // The same query on a second topic: not forwarded twice.
+                        Some(Admission::Seen(_)) | None => (Verdict::Ignore, None, None),
+                        Some(Admission::Refused(r)) if r.is_hostile() => {
+                            (Verdict::Reject, None, None)
+                        }
+                        // Clocks, quotas, load: not the forwarder's fault.
+                        Some(Admission::Refused(_)) => (Verdict::Ignore, None, None),
+                        Some(Admission::Declined(d)) => (Verdict::Ignore, None, Some(d)),
+                    };
+                    let _ = n.inner.net.validate_blocking(id, verdict);
+                    match (query, declined) {
+                        (Some(query), _) => n.respond(&query).ok().flatten(),
+                        (None, Some(d)) => n.refusal_answer(&d),
+                        (None, None) => None,
+                    }
+                })
+                .await;
             if let Ok(Some((peer, bytes))) = answered {
                 node.send_answer(peer, bytes).await;
             }
@@ -549,7 +552,7 @@ impl Node {
                     };
                 };
                 let node = self.clone();
-                tokio::task::spawn_blocking(move || node.on_direct_query(peer, &data))
+                self.answering(move || node.on_direct_query(peer, &data))
                     .await
                     .unwrap_or(Reply::Refused(Refusal::Internal))
             }

@@ -106,8 +106,17 @@ impl Node {
             return Err(building);
         }
         let node = self.clone();
-        let job = tokio::task::spawn_blocking(move || {
-            let served = node.served_filter(&prefix);
+        // Builds of other prefixes wait their turn here, holding no thread
+        // of the bounded pool; the build goes on past BUILD_WAIT.
+        let turn = b.build_turn.clone();
+        let job = tokio::spawn(async move {
+            let _turn = turn.acquire_owned().await;
+            let (n, p) = (node.clone(), prefix.clone());
+            let served = tokio::task::spawn_blocking(move || n.served_filter(&p))
+                .await
+                .ok()
+                .flatten();
+            // Also after a panic: the next request builds again.
             if let Ok(mut s) = node.inner.blind.builds.lock() {
                 s.remove(&prefix);
             }

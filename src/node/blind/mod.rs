@@ -191,6 +191,15 @@ struct Fetched {
     filter: ReceivedFilter,
 }
 
+/// Filters built at once: one (a build reads the registry under a prefix
+/// and evaluates its new keys).
+pub(crate) const BUILDS_AT_ONCE: usize = 1;
+
+/// Blind evaluations run at once: one per core.
+pub(crate) fn evaluating_at_once() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The node's blind-trace state, both sides.
 pub(super) struct BlindSide {
     oprf: Arc<OprfKey>,
@@ -203,8 +212,11 @@ pub(super) struct BlindSide {
     /// Prefixes whose filter a request is having built.
     builds: Mutex<std::collections::HashSet<MarkingPrefix>>,
     budget: Mutex<EvaluationBudget>,
-    /// Evaluations at once: one per core.
+    /// Evaluations at once: one per core ([`evaluating_at_once`]).
     evaluating: Arc<Semaphore>,
+    /// Filter builds at once ([`BUILDS_AT_ONCE`]), taken before a build's
+    /// blocking thread.
+    build_turn: Arc<Semaphore>,
     /// Requester side: holders' filters by (peer, prefix), at one version.
     fetched: Mutex<HashMap<(String, MarkingPrefix), Arc<Fetched>>>,
 }
@@ -214,7 +226,6 @@ impl BlindSide {
     /// mode 0600) and the kept evaluations.
     pub(super) fn open(data_dir: &Path, db: &sled::Db, per_hour: u32) -> Result<Self, String> {
         let (oprf, _) = crate::blind::load_or_create_key(&data_dir.join(OPRF_KEY_FILE))?;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(BlindSide {
             evaluations: kept_evaluations(db, &oprf)?,
             oprf: Arc::new(oprf),
@@ -223,7 +234,8 @@ impl BlindSide {
             building: Mutex::new(()),
             builds: Mutex::new(Default::default()),
             budget: Mutex::new(EvaluationBudget::new(per_hour)),
-            evaluating: Arc::new(Semaphore::new(cores)),
+            evaluating: Arc::new(Semaphore::new(evaluating_at_once())),
+            build_turn: Arc::new(Semaphore::new(BUILDS_AT_ONCE)),
             fetched: Mutex::new(HashMap::new()),
         })
     }
