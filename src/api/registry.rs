@@ -49,7 +49,8 @@ fn registry_of(node: &Node) -> Result<Arc<Registry>, Failure> {
 
 async fn stats(State(node): State<Node>) -> Reply {
     let reg = registry_of(&node)?;
-    ok(&blocking(move || reg.stats(Date::today())).await?)
+    // Reads every record: a long job.
+    ok(&long(&node, move || reg.stats(Date::today())).await?)
 }
 
 async fn prefixes(State(node): State<Node>) -> Reply {
@@ -263,13 +264,26 @@ async fn export_stream(
 
 async fn export(State(node): State<Node>, JsonBody(r): JsonBody<ExportRequest>) -> Reply {
     let reg = registry_of(&node)?;
-    let v = blocking(move || {
+    let v = long(&node, move || {
         let f = std::fs::File::create(&r.file).map_err(registry::RegistryError::Write)?;
         let n = reg.export(&mut std::io::BufWriter::new(f))?;
         Ok::<_, registry::RegistryError>(serde_json::json!({"file": r.file, "records": n}))
     })
     .await?;
     ok(&v)
+}
+
+/// Runs registry work that reads the whole registry as one of the node's
+/// long jobs ([`Node::long_job`]); its errors are the caller's (400).
+async fn long<T: Serialize + Send + 'static, E: std::fmt::Display + Send + 'static>(
+    node: &Node,
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, Failure> {
+    match node.long_job(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Failure::bad_request(e.to_string())),
+        Err(e) => Err(Failure::internal(e)),
+    }
 }
 
 /// Runs registry work on a blocking thread; its errors are the caller's (400).

@@ -45,7 +45,15 @@ pub struct Console {
     pub secure: bool,
     /// Registry imports started here.
     pub imports: imports::Jobs,
+    /// Password checks (Argon2id, 19 MiB and tens of milliseconds each)
+    /// running at once: [`SIGN_INS_AT_ONCE`]; an attempt past them is told
+    /// to try again, as one past the rate limit is.
+    pub checking: Arc<tokio::sync::Semaphore>,
 }
+
+/// Password checks run at once, each on a thread of the node's bounded
+/// blocking pool (`node::blocking_threads` counts them).
+pub const SIGN_INS_AT_ONCE: usize = 2;
 
 pub type Shared = Arc<Console>;
 
@@ -73,6 +81,7 @@ pub fn router(node: Node, opts: &ConsoleOptions) -> Result<Router, accounts::Acc
         sessions: Sessions::new(opts.idle),
         secure: opts.secure_cookies,
         imports: imports::Jobs::default(),
+        checking: Arc::new(tokio::sync::Semaphore::new(SIGN_INS_AT_ONCE)),
     });
     Ok(Router::new()
         .route("/", get(pages::home))

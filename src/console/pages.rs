@@ -186,7 +186,14 @@ pub async fn login(
     let wrong = |s: &Session, name: String| {
         login_page(s, Some(t.t("login-wrong")), name, StatusCode::UNAUTHORIZED)
     };
-    match c.sessions.admit_attempt(&name, known) {
+    // Past the rate, or past the password checks the node runs at once.
+    let admitted = c.sessions.admit_attempt(&name, known).and_then(|()| {
+        c.checking
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Throttled::Busy)
+    });
+    let turn = match admitted {
         // Audited once, when the name was locked.
         Err(Throttled::Locked(left)) => {
             let minutes = left.as_secs().div_ceil(60);
@@ -217,11 +224,15 @@ pub async fn login(
                 StatusCode::TOO_MANY_REQUESTS,
             );
         }
-        Ok(()) => {}
-    }
+        Ok(turn) => turn,
+    };
     let officers = c.officers.clone();
     let (n, p) = (name.clone(), password);
-    let checked = tokio::task::spawn_blocking(move || officers.check(&n, &p)).await;
+    let checked = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        officers.check(&n, &p)
+    })
+    .await;
     let account = match checked {
         Ok(Ok(SignIn::Accepted(a))) => a,
         Ok(Ok(SignIn::UnknownOfficer)) => {
@@ -388,13 +399,20 @@ pub async fn password(
         c.sessions.end(&s.id);
         return Redirect::to("/console/login").into_response();
     }
+    let Ok(turn) = c.checking.clone().try_acquire_owned() else {
+        return page(t.t("login-busy"));
+    };
     let officers = c.officers.clone();
     let name = o.name.clone();
-    let result = tokio::task::spawn_blocking(move || match officers.check(&name, &current)? {
-        SignIn::Accepted(_) => officers
-            .change_password(&name, &new, &current)
-            .map(|()| true),
-        _ => Ok(false),
+    let result = tokio::task::spawn_blocking(move || {
+        // Held through both hashes: the check and the new password's.
+        let _turn = turn;
+        match officers.check(&name, &current)? {
+            SignIn::Accepted(_) => officers
+                .change_password(&name, &new, &current)
+                .map(|()| true),
+            _ => Ok(false),
+        }
     })
     .await;
     match result {

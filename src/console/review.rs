@@ -368,11 +368,8 @@ pub async fn registry(
             "error-no-registry",
         );
     };
-    let records = t.num(
-        reg.stats(crate::model::Date::today())
-            .map(|s| s.records)
-            .unwrap_or(0),
-    );
+    // One counter read, not a scan of every record.
+    let records = t.num(reg.len().unwrap_or(0));
     let (mut found, mut error) = (None, None);
     if !serial.is_empty() {
         let country_code = if country.is_empty() {
@@ -635,13 +632,15 @@ pub async fn reports(State(c): State<Shared>, headers: HeaderMap) -> Response {
     let (answer_times, times_height) = bars(&times);
     // Traces sent per month, the last twelve months that had any.
     let node = c.node.clone();
-    let sent: Vec<u64> = tokio::task::spawn_blocking(move || {
-        node.traces()
-            .map(|ts| ts.iter().map(|t| t.created_at).collect())
-            .unwrap_or_default()
-    })
-    .await
-    .unwrap_or_default();
+    let sent: Vec<u64> = c
+        .node
+        .long_job(move || {
+            node.traces()
+                .map(|ts| ts.iter().map(|t| t.created_at).collect())
+                .unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default();
     let mut per_month: std::collections::BTreeMap<(i32, u8), u64> = Default::default();
     for at in sent {
         if let Ok(d) = time::OffsetDateTime::from_unix_timestamp(at as i64) {

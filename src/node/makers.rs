@@ -123,7 +123,9 @@ impl Node {
     ) -> Result<MakersInstalled, InstallMakersError> {
         let node = self.clone();
         let owned = bytes.to_vec();
-        let applied = tokio::task::spawn_blocking(move || node.install_makers_now(&owned))
+        // A long job: the install re-places every record of the registry.
+        let applied = self
+            .long_job(move || node.install_makers_now(&owned))
             .await
             .map_err(|e| InstallMakersError::Store(e.to_string()))??;
         let Some(version) = applied else {

@@ -212,7 +212,8 @@ struct Inner {
     refusals: Mutex<RefusalBudget>,
     net: NetHandle,
     changed: watch::Sender<u64>,
-    /// Bounds the queries (gossiped and directed alike) answered at once.
+    /// Bounds the queries (gossiped and directed alike) admitted at once:
+    /// past it, refused `overloaded`.
     busy: Arc<Semaphore>,
     /// Bounds the refusals of queries that found `busy` full: a few are
     /// verified and answered `overloaded` at once, the rest dropped.
@@ -277,7 +278,8 @@ struct Inner {
 /// that a peer or a client can ask for at will, has a bound of its own,
 /// taken before it asks for a thread (waiting there holds none), and the
 /// pool is their sum plus [`KEPT_FREE`] for the rest (filing answers, the
-/// control API's and the console's reads, flushes):
+/// control API's and the console's short reads, flushes, the minute's
+/// upkeep such as archiving the oldest audit entries):
 ///
 /// | work | at once |
 /// |---|---|
@@ -285,7 +287,8 @@ struct Inner {
 /// | refusing queries past the load bound, signed | `REFUSING_AT_ONCE` (2) |
 /// | blind evaluations | one per core |
 /// | building a blind filter | 1 |
-/// | long jobs: imports, audit verifications and reports | [`LONG_JOBS`] |
+/// | long jobs: imports, registry statistics and exports to a file, audit verifications and reports, maker table installs | [`LONG_JOBS`] |
+/// | console sign-ins and password changes (Argon2id) | 2 (`console`) |
 ///
 /// The control API's streamed listings, which wait for their clients, run
 /// on threads of their own (`api::listing`), never here.
@@ -294,16 +297,34 @@ pub fn blocking_threads() -> usize {
         + REFUSING_AT_ONCE
         + blind::BUILDS_AT_ONCE
         + LONG_JOBS
+        + crate::console::SIGN_INS_AT_ONCE
         + KEPT_FREE
         + blind::evaluating_at_once()
+}
+
+/// Runs `f` on the blocking pool once `turns` has a turn free, holding it
+/// until `f` returns. The turn goes with the job: a caller dropped while
+/// `f` runs (a client gone) does not free it, since `f` runs on.
+async fn in_turn<T: Send + 'static>(
+    turns: &Arc<Semaphore>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    // Never closed: an error cannot happen, and would only skip the wait.
+    let turn = turns.clone().acquire_owned().await;
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        f()
+    })
+    .await
 }
 
 /// Queries answered at once on the blocking pool (admitted ones past it
 /// wait for a turn, up to `node.max_concurrent_queries`).
 pub const ANSWERING_AT_ONCE: usize = 6;
-/// Long jobs run at once: imports through the API or the console, audit
-/// verifications and reports (each may read the whole registry or log);
-/// more wait their turn.
+/// Long jobs run at once: imports through the API or the console,
+/// registry statistics and exports to a file, audit verifications and
+/// reports, maker table installs (each may read the whole registry or
+/// log); more wait their turn.
 pub const LONG_JOBS: usize = 2;
 /// Blocking threads no bounded kind of work may take.
 pub const KEPT_FREE: usize = 3;
@@ -616,7 +637,7 @@ impl Node {
     }
 
     /// Runs `f` on the blocking pool as one of the node's long jobs (an
-    /// import, an audit verification or report), at most [`LONG_JOBS`] at
+    /// import, an audit verification or report, ...: [`LONG_JOBS`]), at most [`LONG_JOBS`] at
     /// once: a job past them waits its turn here, holding no thread, so
     /// that long jobs never take the threads the node answers and files
     /// with.
@@ -627,9 +648,7 @@ impl Node {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, tokio::task::JoinError> {
-        // Never closed: an error cannot happen, and would only skip the wait.
-        let _turn = self.inner.long_jobs.acquire().await;
-        tokio::task::spawn_blocking(f).await
+        in_turn(&self.inner.long_jobs, f).await
     }
 
     /// Runs a query's admission and answer on the blocking pool, at most
@@ -638,8 +657,7 @@ impl Node {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, tokio::task::JoinError> {
-        let _turn = self.inner.answering.acquire().await;
-        tokio::task::spawn_blocking(f).await
+        in_turn(&self.inner.answering, f).await
     }
 
     /// `f`, tracked: shutdown waits for it (a few seconds at most) as for the
@@ -779,4 +797,42 @@ impl Node {
 pub fn decode_stored<T: protocol::Message>(frame: &[u8], limits: Limits) -> Option<T> {
     let (message, _) = protocol::codec::split_signed(frame).ok()?;
     T::decode(message, limits).ok()
+}
+
+#[cfg(test)]
+mod turn_tests {
+    use super::*;
+
+    /// A job's turn is held until the job returns, even when its caller
+    /// stops waiting (a client that went away): the bound holds for the
+    /// threads, not for the callers.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_turn_is_held_by_the_job_not_by_its_caller() {
+        let turns = Arc::new(Semaphore::new(1));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let (started, mut running) = tokio::sync::mpsc::unbounded_channel();
+        let caller = tokio::spawn({
+            let turns = turns.clone();
+            async move {
+                in_turn(&turns, move || {
+                    let _ = started.send(());
+                    let _ = wait.recv();
+                })
+                .await
+            }
+        });
+        running.recv().await.expect("the job started");
+        caller.abort();
+        let _ = caller.await;
+        assert_eq!(
+            turns.available_permits(),
+            0,
+            "the job still runs: its turn too"
+        );
+        release.send(()).unwrap();
+        let freed = tokio::time::timeout(Duration::from_secs(30), turns.acquire())
+            .await
+            .expect("the turn comes back once the job returns");
+        drop(freed);
+    }
 }
