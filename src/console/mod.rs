@@ -27,6 +27,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
+use crate::node::SIGN_INS_AT_ONCE;
 use crate::node::officers::{self as accounts, Officers, Role};
 use i18n::{Lang, Tr};
 use session::{COOKIE, Session, Sessions};
@@ -50,10 +51,6 @@ pub struct Console {
     /// to try again, as one past the rate limit is.
     pub checking: Arc<tokio::sync::Semaphore>,
 }
-
-/// Password checks run at once, each on a thread of the node's bounded
-/// blocking pool (`node::blocking_threads` counts them).
-pub const SIGN_INS_AT_ONCE: usize = 2;
 
 pub type Shared = Arc<Console>;
 

@@ -288,7 +288,7 @@ struct Inner {
 /// | blind evaluations | one per core |
 /// | building a blind filter | 1 |
 /// | long jobs: imports, registry statistics and exports to a file, audit verifications and reports, maker table installs | [`LONG_JOBS`] |
-/// | console sign-ins and password changes (Argon2id) | 2 (`console`) |
+/// | console sign-ins and password changes (Argon2id) | [`SIGN_INS_AT_ONCE`] |
 ///
 /// The control API's streamed listings, which wait for their clients, run
 /// on threads of their own (`api::listing`), never here.
@@ -297,7 +297,7 @@ pub fn blocking_threads() -> usize {
         + REFUSING_AT_ONCE
         + blind::BUILDS_AT_ONCE
         + LONG_JOBS
-        + crate::console::SIGN_INS_AT_ONCE
+        + SIGN_INS_AT_ONCE
         + KEPT_FREE
         + blind::evaluating_at_once()
 }
@@ -326,6 +326,10 @@ pub const ANSWERING_AT_ONCE: usize = 6;
 /// reports, maker table installs (each may read the whole registry or
 /// log); more wait their turn.
 pub const LONG_JOBS: usize = 2;
+/// Password checks of the officer console (Argon2id, 19 MiB and tens of
+/// milliseconds each) run at once; an attempt past them is told to try
+/// again, as one past the rate limit is.
+pub const SIGN_INS_AT_ONCE: usize = 2;
 /// Blocking threads no bounded kind of work may take.
 pub const KEPT_FREE: usize = 3;
 
