@@ -550,18 +550,37 @@ async fn get_trace(
         let give_up = until.is_none_or(|u| now >= u);
         // Woken by any trace's change: the head (with its verdicts) says
         // whether this one moved; the whole view is built only to reply.
-        let (deadline, view) = off_thread(move || {
-            let t = n.trace_head(&i)?;
-            let settled = !matches!(
-                n.status_of(&t),
-                TraceStatus::Sent | TraceStatus::Acknowledged
-            );
-            let view = (give_up || settled || t.filed.len() > seen)
-                .then(|| n.trace(&i).map(|full| trace_view(&n.judge(), &full)))
-                .transpose()?;
-            Ok((t.deadline, view))
-        })
-        .await?;
+        // The head kept in memory (every change of the trace leaves it
+        // there) says so without a hand-off to a blocking thread; one not
+        // kept is read there.
+        let unmoved = if give_up {
+            None
+        } else {
+            node.kept_trace_head(&id).and_then(|t| {
+                let settled = !matches!(
+                    node.status_of(&t),
+                    TraceStatus::Sent | TraceStatus::Acknowledged
+                );
+                (!settled && t.filed.len() <= seen).then_some(t.deadline)
+            })
+        };
+        let (deadline, view) = match unmoved {
+            Some(deadline) => (deadline, None),
+            None => {
+                off_thread(move || {
+                    let t = n.trace_head(&i)?;
+                    let settled = !matches!(
+                        n.status_of(&t),
+                        TraceStatus::Sent | TraceStatus::Acknowledged
+                    );
+                    let view = (give_up || settled || t.filed.len() > seen)
+                        .then(|| n.trace(&i).map(|full| trace_view(&n.judge(), &full)))
+                        .transpose()?;
+                    Ok((t.deadline, view))
+                })
+                .await?
+            }
+        };
         if let Some(view) = view {
             return ok(&view);
         }

@@ -525,6 +525,14 @@ impl Node {
             .ok_or_else(|| NodeError::NoSuchTrace(id.to_string()))
     }
 
+    /// Trace `id`'s head if the store keeps it in memory, as every change of
+    /// the trace leaves it: no read of sled, so callable on an async worker.
+    /// `None` says nothing of the store (read it with [`Node::trace_head`],
+    /// off the async workers).
+    pub fn kept_trace_head(&self, id: &str) -> Option<std::sync::Arc<StoredTrace>> {
+        self.inner.traces.cached_head(id)
+    }
+
     /// Up to `limit` traces, newest first, after `after`; and where the next
     /// page starts, if there may be one.
     pub fn traces_page(
