@@ -530,6 +530,16 @@ async fn peers(State(node): State<Node>) -> Reply {
     ok(&out)
 }
 
+/// Whether a waiting `GET /v1/traces/ID` replies now: trace `t` is settled
+/// (no longer sent or acknowledged only), or holds more than `seen` answers.
+fn moved(node: &Node, t: &node::StoredTrace, seen: usize) -> bool {
+    let settled = !matches!(
+        node.status_of(t),
+        TraceStatus::Sent | TraceStatus::Acknowledged
+    );
+    settled || t.filed.len() > seen
+}
+
 /// `GET /v1/traces/ID[?wait_ms=N&answers=K]`: with `wait_ms`, waits until the
 /// trace holds more than K answers or is settled, at most N milliseconds.
 async fn get_trace(
@@ -556,24 +566,16 @@ async fn get_trace(
         let unmoved = if give_up {
             None
         } else {
-            node.kept_trace_head(&id).and_then(|t| {
-                let settled = !matches!(
-                    node.status_of(&t),
-                    TraceStatus::Sent | TraceStatus::Acknowledged
-                );
-                (!settled && t.filed.len() <= seen).then_some(t.deadline)
-            })
+            node.kept_trace_head(&id)
+                .filter(|t| !moved(&node, t, seen))
+                .map(|t| t.deadline)
         };
         let (deadline, view) = match unmoved {
             Some(deadline) => (deadline, None),
             None => {
                 off_thread(move || {
                     let t = n.trace_head(&i)?;
-                    let settled = !matches!(
-                        n.status_of(&t),
-                        TraceStatus::Sent | TraceStatus::Acknowledged
-                    );
-                    let view = (give_up || settled || t.filed.len() > seen)
+                    let view = (give_up || moved(&n, &t, seen))
                         .then(|| n.trace(&i).map(|full| trace_view(&n.judge(), &full)))
                         .transpose()?;
                     Ok((t.deadline, view))
