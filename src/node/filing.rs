@@ -8,6 +8,21 @@
 //! arrive while a batch is being filed wait in a queue, and the next batch
 //! takes all of them: one hand-off and one flush for the lot.
 //!
+//! A trace's watchers (a `GET /v1/traces/ID?wait_ms=`, the console) are
+//! woken once a batch is written, before its flush: a reader sees sled's
+//! writes as soon as they are made (a polling client always did), so the
+//! flush is not on the path from an answer to the officer. What waits for
+//! the flush is each sender's `ok` and the follow-ups the answers call for
+//! (planned and written with them, sent after). If the node stops before
+//! the flush (a crash, or a failed flush, which stops it), the answers not
+//! on disk are gone from the trace until their holders are asked again:
+//! once it runs again, a pending trace's query goes straight to each of its
+//! listed holders without a final answer on file, when that holder connects
+//! and in the once-a-minute pass (`node::holders`), and the holder sends
+//! the signed answer it kept. Not asked again: past the trace's deadline,
+//! and a holder the trace listed only because the lost answer came from it
+//! (it answered without being expected), unless it is expected again.
+//!
 //! What does not change: every sender hears `ok` only once its answer (and
 //! every answer filed before it) is on disk, a copy of an answer already
 //! filed included; answers are never refused for load (at most
@@ -204,6 +219,15 @@ impl Node {
                 (r, done)
             })
             .collect();
+        // Readers see the batch's writes before they are on disk (sled's
+        // reads do, a polling client's included): its watchers are woken
+        // now, not after the flush.
+        if written
+            .iter()
+            .any(|(r, _)| matches!(r, Ok(Some(w)) if w.changed_trace()))
+        {
+            self.notify();
+        }
         reply_after_flush(
             written,
             || {

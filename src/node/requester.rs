@@ -132,10 +132,21 @@ pub(super) struct Unflushed {
     filed: bool,
     /// When the trace was sent, unix milliseconds (the answer's latency).
     sent_ms: u64,
-    /// Whether it names an export to another State (follow-ups to plan).
-    points_on: bool,
+    /// The follow-ups its chain of custody called for (State, trace id),
+    /// recorded as asked unflushed, covered by the same flush: sent once it
+    /// is on disk. `Err`: planning them failed (logged); the answer is
+    /// filed all the same and its sender told `Internal` after the flush.
+    follow: Result<Vec<(CountryCode, String)>, ()>,
     /// A refusal's `retry_after_secs`.
     refusal: Option<u32>,
+}
+
+impl Unflushed {
+    /// Whether it changed what the trace shows (its verdict was filed), so
+    /// that the trace's watchers are to be woken.
+    pub(super) fn changed_trace(&self) -> bool {
+        self.filed
+    }
 }
 
 impl Node {
@@ -562,6 +573,10 @@ impl Node {
             // which another thread may still be flushing.
             None => self.flush_filed().map(|()| Vec::new()),
             Some(written) => {
+                // Watchers see it now, as readers do (see node::filing).
+                if written.changed_trace() {
+                    self.notify();
+                }
                 self.flush_filed()?;
                 self.after_filed(written)
             }
@@ -578,7 +593,8 @@ impl Node {
     }
 
     /// The first half of [`Node::on_answer`]: checks the answer and writes
-    /// its audit entry and its verdict to the store, unflushed. `Ok(None)`:
+    /// its audit entry, its verdict and the follow-ups it calls for to the
+    /// store, unflushed. `Ok(None)`:
     /// nothing was written (the same frame again, or a refusal superseded),
     /// and the sender is told `ok`. `Ok(Some)`: written; once flushed,
     /// [`Node::after_filed`] finishes it.
@@ -748,20 +764,32 @@ impl Node {
                 true
             })
             .map_err(|e| internal(&e))?;
+        let filed = filed.is_some();
+        // Planned before the flush, so that the one flush covers the answer
+        // and the follow-ups it records as asked, and the wake-up of its
+        // batch never shows the answer without its follow-ups (the trace
+        // would look answered for a moment).
+        let follow = if filed && points_on {
+            self.plan_follow_ups(&id)
+                .map_err(|e| tracing::error!(error = %e, "planning an answer's follow-ups failed"))
+        } else {
+            Ok(Vec::new())
+        };
         Ok(Some(Unflushed {
             peer,
             id,
-            filed: filed.is_some(),
+            filed,
             sent_ms: trace.created_at_ms.unwrap_or(trace.created_at * 1000),
-            points_on,
+            follow,
             refusal,
         }))
     }
 
     /// The second half of [`Node::on_answer`], once the answer is on disk
-    /// (the sender hears `ok` only then): counts it, plans the follow-ups
-    /// its chain of custody calls for, schedules the retry a refusal asked
-    /// for, and wakes the trace's watchers.
+    /// (the sender hears `ok` only then): counts it, schedules the retry a
+    /// refusal asked for, and returns the follow-ups planned when it was
+    /// written, to be sent now. The trace's watchers were woken when it was
+    /// written.
     pub(super) fn after_filed(&self, w: Unflushed) -> Result<Vec<(CountryCode, String)>, Refusal> {
         if !w.filed {
             return Ok(Vec::new());
@@ -769,24 +797,16 @@ impl Node {
         bump(&self.inner.counters.answers_received);
         let latency = unix_now_ms().saturating_sub(w.sent_ms) as f64 / 1000.0;
         self.inner.counters.answer_latency.observe(latency);
-        let follow = if w.points_on {
-            self.plan_follow_ups(&w.id).map_err(|e| {
-                tracing::error!(error = %e, "filing an answer failed");
-                Refusal::Internal
-            })?
-        } else {
-            Vec::new()
-        };
         if let Some(after) = w.refusal.filter(|s| *s > 0) {
             self.retry_later(w.peer, w.id.clone(), after, 0);
         }
-        self.notify();
-        Ok(follow)
+        w.follow.map_err(|()| Refusal::Internal)
     }
 
     /// Decides which States the chain of custody should be followed to, at most
     /// `max_follow_ups` per trace and never the same State twice, and records
-    /// them as asked.
+    /// them as asked, unflushed (the answer's flush covers them; they are
+    /// sent only after it).
     fn plan_follow_ups(&self, id: &str) -> Result<Vec<(CountryCode, String)>, NodeError> {
         let t = self.trace(id)?;
         let custody = self.custody_of(&t);
@@ -804,12 +824,10 @@ impl Node {
         // Decided inside the update, which is atomic per trace: two answers
         // arriving together cannot both send the same follow-up.
         let mut chosen: Vec<CountryCode> = Vec::new();
+        // Unflushed: the caller's flush of the answer covers it.
         self.inner.traces.update_unflushed(id, |t| {
             chosen = t.add_follow_ups(&candidates, max);
         })?;
-        if !chosen.is_empty() {
-            self.inner.group_flush.flush(&self.inner.db)?;
-        }
         Ok(chosen.into_iter().map(|s| (s, id.to_string())).collect())
     }
 
