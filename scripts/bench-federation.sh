@@ -6,6 +6,8 @@
 # a process of its own (as tracenet's nodes run here).
 #   TRACENET_BENCH_STATES=N  TRACENET_BENCH_RECORDS=N  TRACENET_BENCH_TRACES=N
 #   TRACENET_BENCH_GOSSIP=strict (every State strict; default payload, as a first roster states)
+#   TRACENET_BENCH_AFTER=1 (also the requester's CPU after the round trips: each
+#   trace's silent-holder check and deadline, waited out; 16 s more)
 #
 #   TRACENET_BENCH_SIZES="4 6 10" runs the benchmark once per federation size
 #   (States, the requester included) and then splits the requester's CPU per

@@ -7,7 +7,9 @@
 //! TRACENET_BENCH_STATES (default 10), TRACENET_BENCH_RECORDS (per State, default
 //! 100,000) and TRACENET_BENCH_TRACES (default 200); the roster decides the
 //! links every member keeps as a first roster does (48) unless
-//! TRACENET_BENCH_LINKS=node.
+//! TRACENET_BENCH_LINKS=node. TRACENET_BENCH_AFTER=1 also measures what the
+//! traces cost the requester after their round trips (their timers), 16 s
+//! more.
 
 mod baseline;
 #[path = "../../integration/common/mod.rs"]
@@ -15,7 +17,7 @@ mod common;
 #[path = "../../integration/fed/mod.rs"]
 mod fed;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use fed::{Federation, NodeSpec};
 use serde_json::Value;
@@ -247,6 +249,8 @@ fn main() {
     let max_rss = rss.iter().cloned().fold(0.0, f64::max);
 
     let requester = &fed.nodes[1];
+    let after = std::env::var("TRACENET_BENCH_AFTER").is_ok_and(|v| v == "1");
+    let requester_pid = requester.child.as_ref().map(|c| c.id()).unwrap_or(0);
     // Let every subscription be seen before timing.
     for s in samples.iter().take(3) {
         let m = &s["marking"];
@@ -256,7 +260,6 @@ fn main() {
     let gossip_before = gossip_in_total(&fed);
     let copies_before = query_copies(&fed);
     let batches_before = answer_batches(requester);
-    let requester_pid = requester.child.as_ref().map(|c| c.id()).unwrap_or(0);
     let requester_cpu0 = baseline::cpu_secs_of(requester_pid);
     let pids: Vec<u32> = fed
         .nodes
@@ -281,6 +284,21 @@ fn main() {
     }
     let requester_cpu = baseline::cpu_secs_of(requester_pid) - requester_cpu0;
     let all_cpu = federation_cpu() - federation_cpu0;
+    // What each trace costs the requester after its round trip: the timers
+    // it leaves (the silent-holder check at 5 s, the deadline at 10 s) fire
+    // after the window above. Waited out to a second past the last
+    // deadline, less the idle rate of the 5 s after that (no timer left;
+    // before the traces, start-up's own work is still settling).
+    let later = after.then(|| {
+        let (c0, t0) = (baseline::cpu_secs_of(requester_pid), Instant::now());
+        std::thread::sleep(Duration::from_secs(TRACE_TIMEOUT_SECS + 1));
+        let secs = t0.elapsed().as_secs_f64();
+        let spent = baseline::cpu_secs_of(requester_pid) - c0;
+        let (c1, t1) = (baseline::cpu_secs_of(requester_pid), Instant::now());
+        std::thread::sleep(Duration::from_secs(5));
+        let idle = (baseline::cpu_secs_of(requester_pid) - c1) / t1.elapsed().as_secs_f64();
+        (spent - idle * secs, idle, secs)
+    });
     let lo1 = baseline::loopback();
     let cs1 = baseline::context_switches();
     let ts1 = thread_switches(&pids);
@@ -300,6 +318,14 @@ fn main() {
         1e3 * requester_cpu / rtt.len() as f64,
         1e3 * requester_cpu / (rtt.len() as f64 * mean_holders.max(1.0))
     );
+    if let Some((spent, idle, secs)) = later {
+        println!(
+            "  requester CPU after the round trips, {secs:.0} s to past the last deadline (the traces' silent-holder checks and deadlines): {:.3} ms per trace beyond its idle {:.2}% of a core; with it {:.3} ms per answer",
+            1e3 * spent / rtt.len() as f64,
+            100.0 * idle,
+            1e3 * (requester_cpu + spent) / (rtt.len() as f64 * mean_holders.max(1.0))
+        );
+    }
     // The same round trip on plain rust-libp2p, same transport and sizes,
     // no tracenet logic, measured now, in this run.
     let holders_n = mean_holders.round().max(1.0) as usize;
@@ -498,7 +524,7 @@ fn trace_as(n: &fed::FedNode, m: &Value, start: Instant, blind: bool) -> Value {
         ground: "seized_in_crime".into(),
         intended_use: "criminal_investigation".into(),
         urgent: false,
-        timeout_secs: Some(10),
+        timeout_secs: Some(TRACE_TIMEOUT_SECS),
         case: None,
         note: None,
         force: false,
@@ -523,6 +549,9 @@ fn trace_as(n: &fed::FedNode, m: &Value, start: Instant, blind: bool) -> Value {
         })
     })
 }
+
+/// The deadline each benchmark trace is sent with, seconds.
+const TRACE_TIMEOUT_SECS: u64 = 10;
 
 thread_local! {
     static POSTED: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
