@@ -284,6 +284,12 @@ fn main() {
     }
     let requester_cpu = baseline::cpu_secs_of(requester_pid) - requester_cpu0;
     let all_cpu = federation_cpu() - federation_cpu0;
+    let lo1 = baseline::loopback();
+    let cs1 = baseline::context_switches();
+    let ts1 = thread_switches(&pids);
+    let gossip_after = gossip_in_total(&fed);
+    let copies_after = query_copies(&fed);
+    let batches_after = answer_batches(requester);
     // What each trace costs the requester after its round trip: the timers
     // it leaves (the silent-holder check at 5 s, the deadline at 10 s) fire
     // after the window above. Waited out to a second past the last
@@ -299,12 +305,6 @@ fn main() {
         let idle = (baseline::cpu_secs_of(requester_pid) - c1) / t1.elapsed().as_secs_f64();
         (spent - idle * secs, idle, secs)
     });
-    let lo1 = baseline::loopback();
-    let cs1 = baseline::context_switches();
-    let ts1 = thread_switches(&pids);
-    let gossip_after = gossip_in_total(&fed);
-    let copies_after = query_copies(&fed);
-    let batches_after = answer_batches(requester);
     let per_trace = (gossip_after - gossip_before) as f64 / rtt.len() as f64;
     let mean_holders = holders.iter().sum::<f64>() / holders.len() as f64;
     println!(
