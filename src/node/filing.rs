@@ -6,7 +6,10 @@
 //! and most paid a flush of their own (sled writes its log from an I/O pool
 //! that wakes all its waiting threads for each write). Here the answers that
 //! arrive while a batch is being filed wait in a queue, and the next batch
-//! takes all of them: one hand-off and one flush for the lot.
+//! takes all of them: one hand-off and one flush for the lot. A batch also
+//! waits a little for the answers still coming ([`LINGER`]): while they come
+//! within 2 ms of each other (at most 10 ms, or until one calls for
+//! follow-ups), they join it before its flush.
 //!
 //! A trace's watchers (a `GET /v1/traces/ID?wait_ms=`, the console) are
 //! woken once a batch is written, before its flush: a reader sees sled's
@@ -38,12 +41,12 @@
 //! count towards its cool-down once their batch is flushed.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
 use tokio::sync::oneshot;
 
-use super::requester::Unflushed;
 use super::{Node, bump};
 use crate::model::CountryCode;
 use crate::protocol::Refusal;
@@ -58,6 +61,64 @@ pub(super) struct Job {
     data: Vec<u8>,
 }
 
+/// How a batch of answers gathers before its one flush ([`gather`]).
+///
+/// A trace's holders answer within a millisecond or so of each other, and
+/// each flush costs the requester about 0.15 ms of CPU (sled's log write
+/// and its I/O pool's wake-ups). Flushed as soon as the queue was empty, a
+/// trace's nine answers took three flushes; gathered while they come
+/// within 2 ms of each other, one (proto-docs/PERFORMANCE.md,
+/// "Twenty-eighth session"). What waits is each sender's `ok`, up to 10 ms
+/// more: the trace's watchers are woken as each answer is written, and an
+/// answer that calls for follow-ups is flushed at once, as they are sent
+/// only once it is on disk.
+const LINGER: Gather = Gather {
+    gap: Duration::from_millis(2),
+    longest: Duration::from_millis(10),
+    at_most: super::FILING_AT_ONCE,
+};
+
+/// When a batch stops gathering: no job came within `gap` of the last, it
+/// has gathered for `longest`, or it holds `at_most` jobs (no more can come
+/// while they wait: at most `FILING_AT_ONCE` answers are being filed).
+struct Gather {
+    gap: Duration,
+    longest: Duration,
+    at_most: usize,
+}
+
+/// Writes each job of `first` (`write`), then of those that come while
+/// `rules` let the batch gather (`more(gap)`: the jobs waiting, after up to
+/// `gap` for one to come; empty if none did). `written` sees each round's
+/// writes as they are made. A write for which `prompt` holds ends the
+/// gathering: its batch is flushed at once. Returns every write, in order.
+fn gather<J, W>(
+    first: Vec<J>,
+    rules: &Gather,
+    mut write: impl FnMut(J) -> W,
+    mut written: impl FnMut(&[W]),
+    prompt: impl Fn(&W) -> bool,
+    more: impl Fn(Duration) -> Vec<J>,
+) -> Vec<W> {
+    let began = Instant::now();
+    let mut out: Vec<W> = Vec::new();
+    let mut jobs = first;
+    loop {
+        let from = out.len();
+        out.extend(jobs.into_iter().map(&mut write));
+        let new = &out[from..];
+        written(new);
+        if new.iter().any(&prompt) || out.len() >= rules.at_most || began.elapsed() >= rules.longest
+        {
+            return out;
+        }
+        jobs = more(rules.gap);
+        if jobs.is_empty() {
+            return out;
+        }
+    }
+}
+
 /// The answers waiting to be filed.
 pub(super) type AnswerQueue = Batches<Job, FilingResult>;
 
@@ -66,11 +127,15 @@ pub(super) type AnswerQueue = Batches<Job, FilingResult>;
 /// done; otherwise the next job to come starts one).
 pub(super) struct Batches<J, R> {
     state: Mutex<Waiting<J, R>>,
+    /// Signalled when a job comes while the runner lingers for more.
+    arrived: Condvar,
 }
 
 struct Waiting<J, R> {
     jobs: Vec<(J, oneshot::Sender<R>)>,
     running: bool,
+    /// The runner waits on `arrived` for more jobs ([`Runner::more_within`]).
+    lingering: bool,
 }
 
 impl<J, R> Default for Batches<J, R> {
@@ -79,7 +144,9 @@ impl<J, R> Default for Batches<J, R> {
             state: Mutex::new(Waiting {
                 jobs: Vec::new(),
                 running: false,
+                lingering: false,
             }),
+            arrived: Condvar::new(),
         }
     }
 }
@@ -96,6 +163,11 @@ impl<J, R> Batches<J, R> {
         let mut w = self.lock();
         w.jobs.push((job, done));
         let start = !std::mem::replace(&mut w.running, true);
+        let wake = w.lingering;
+        drop(w);
+        if wake {
+            self.arrived.notify_one();
+        }
         (
             result,
             start.then(|| Runner {
@@ -118,7 +190,8 @@ impl<J, R> Runner<J, R> {
     /// Hands `batch` every job waiting, again and again until none waits.
     /// Blocking. `batch` tells each job its result through its sender; a job
     /// whose sender is dropped is told nothing (its receiver errs).
-    fn drain(mut self, mut batch: impl FnMut(Vec<(J, oneshot::Sender<R>)>)) {
+    /// `batch` may take more jobs as they come ([`Runner::more_within`]).
+    fn drain(mut self, mut batch: impl FnMut(Vec<(J, oneshot::Sender<R>)>, &Self)) {
         loop {
             let jobs = {
                 let mut w = self.batches.lock();
@@ -129,8 +202,30 @@ impl<J, R> Runner<J, R> {
                 }
                 std::mem::take(&mut w.jobs)
             };
-            batch(jobs);
+            batch(jobs, &self);
         }
+    }
+
+    /// Every job waiting, waiting up to `gap` for one to come if none
+    /// does; empty if none came. Blocking.
+    fn more_within(&self, gap: Duration) -> Vec<(J, oneshot::Sender<R>)> {
+        let until = Instant::now() + gap;
+        let mut w = self.batches.lock();
+        while w.jobs.is_empty() {
+            let Some(left) = until.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            if left.is_zero() {
+                break;
+            }
+            w.lingering = true;
+            w = match self.batches.arrived.wait_timeout(w, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        w.lingering = false;
+        std::mem::take(&mut w.jobs)
     }
 }
 
@@ -200,34 +295,44 @@ impl Node {
             // never runs, the runner's drop frees the queue.
             let node = self.clone();
             drop(tokio::task::spawn_blocking(move || {
-                runner.drain(|batch| node.file_batch(batch))
+                runner.drain(|batch, runner| node.file_batch(batch, &|gap| runner.more_within(gap)))
             }));
         }
         // A sender dropped unfilled: the runner never ran or panicked.
         filed.await.unwrap_or(Err(Refusal::Internal))
     }
 
-    /// Checks and writes each answer of `batch`, then [`reply_after_flush`].
-    fn file_batch(&self, batch: Vec<(Job, oneshot::Sender<FilingResult>)>) {
-        let n = batch.len() as u64;
-        let written: Vec<(Result<Option<Unflushed>, Refusal>, _)> = batch
-            .into_iter()
-            .map(|(job, done)| {
+    /// Checks and writes each answer of `batch`, and of those that come
+    /// while it gathers ([`LINGER`]; `more`), then [`reply_after_flush`].
+    fn file_batch(
+        &self,
+        batch: Vec<(Job, oneshot::Sender<FilingResult>)>,
+        more: &dyn Fn(Duration) -> Vec<(Job, oneshot::Sender<FilingResult>)>,
+    ) {
+        let written = gather(
+            batch,
+            &LINGER,
+            |(job, done)| {
                 let r = refused_if_panics("checking and writing", || {
                     self.file_answer_unflushed(job.peer, &job.data)
                 });
                 (r, done)
-            })
-            .collect();
-        // Readers see the batch's writes before they are on disk (sled's
-        // reads do, a polling client's included): its watchers are woken
-        // now, not after the flush.
-        if written
-            .iter()
-            .any(|(r, _)| matches!(r, Ok(Some(w)) if w.changed_trace()))
-        {
-            self.notify();
-        }
+            },
+            |new| {
+                // Readers see the batch's writes before they are on disk
+                // (sled's reads do, a polling client's included): its
+                // watchers are woken now, not after the flush.
+                if new
+                    .iter()
+                    .any(|(r, _)| matches!(r, Ok(Some(w)) if w.changed_trace()))
+                {
+                    self.notify();
+                }
+            },
+            |(r, _)| matches!(r, Ok(Some(w)) if w.calls_for_follow_ups()),
+            more,
+        );
+        let n = written.len() as u64;
         reply_after_flush(
             written,
             || {
@@ -290,7 +395,7 @@ mod tests {
     ) -> std::thread::JoinHandle<()> {
         let seen = seen.clone();
         std::thread::spawn(move || {
-            runner.drain(|jobs| {
+            runner.drain(|jobs, _| {
                 if let Some(b) = &began {
                     let _ = b.send(());
                 }
@@ -379,7 +484,7 @@ mod tests {
         let runner = runner.unwrap();
         let ((began_tx, began), (open, gate)) = (mpsc::channel::<()>(), mpsc::channel::<()>());
         let t = std::thread::spawn(move || {
-            runner.drain(|_| {
+            runner.drain(|_, _| {
                 let _ = began_tx.send(());
                 let _ = gate.recv_timeout(Duration::from_secs(10));
                 panic!("filing failed")
@@ -406,6 +511,109 @@ mod tests {
         drop(runner);
         assert_eq!(wait(first), None);
         assert!(q.enqueue(2).1.is_some());
+    }
+
+    /// `gather` with `first`, rounds of jobs handed by `more` one after
+    /// another (then none), and prompt writes for jobs over 100. Returns the
+    /// writes, the rounds `written` saw and how many times `more` was asked.
+    fn gathered(
+        first: Vec<u32>,
+        rounds: Vec<Vec<u32>>,
+        rules: &Gather,
+    ) -> (Vec<u32>, Vec<Vec<u32>>, usize) {
+        let rounds = RefCell::new(rounds.into_iter());
+        let asked = RefCell::new(0);
+        let mut seen = Vec::new();
+        let out = gather(
+            first,
+            rules,
+            |j| j,
+            |new: &[u32]| seen.push(new.to_vec()),
+            |w| *w > 100,
+            |gap| {
+                assert_eq!(gap, rules.gap);
+                *asked.borrow_mut() += 1;
+                rounds.borrow_mut().next().unwrap_or_default()
+            },
+        );
+        (out, seen, asked.into_inner())
+    }
+
+    const RULES: Gather = Gather {
+        gap: Duration::from_millis(2),
+        longest: Duration::from_secs(3600),
+        at_most: 32,
+    };
+
+    #[test]
+    fn a_batch_gathers_the_answers_that_come_until_none_comes() {
+        let (out, seen, asked) = gathered(vec![1], vec![vec![2, 3], vec![4]], &RULES);
+        assert_eq!(out, vec![1, 2, 3, 4]);
+        assert_eq!(
+            seen,
+            vec![vec![1], vec![2, 3], vec![4]],
+            "watchers woken per round"
+        );
+        assert_eq!(asked, 3, "asked again until nothing came");
+    }
+
+    #[test]
+    fn an_answer_that_calls_for_follow_ups_is_flushed_at_once() {
+        let (out, _, asked) = gathered(vec![1, 101], vec![vec![2]], &RULES);
+        assert_eq!((out, asked), (vec![1, 101], 0));
+        let (out, _, asked) = gathered(vec![1], vec![vec![2, 102], vec![3]], &RULES);
+        assert_eq!((out, asked), (vec![1, 2, 102], 1));
+    }
+
+    #[test]
+    fn a_batch_stops_gathering_at_its_bounds() {
+        let few = Gather {
+            at_most: 3,
+            ..RULES
+        };
+        let (out, _, asked) = gathered(vec![1, 2], vec![vec![3, 4], vec![5]], &few);
+        assert_eq!((out, asked), (vec![1, 2, 3, 4], 1));
+        let at_once = Gather {
+            longest: Duration::ZERO,
+            ..RULES
+        };
+        let (out, _, asked) = gathered(vec![1], vec![vec![2]], &at_once);
+        assert_eq!((out, asked), (vec![1], 0));
+    }
+
+    #[test]
+    fn a_lingering_runner_is_woken_by_the_next_job_and_stays_the_only_one() {
+        let q: Q = Arc::default();
+        let (first, runner) = q.enqueue(1);
+        let runner = runner.unwrap();
+        let (began_tx, began) = mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            runner.drain(|jobs, r| {
+                let mut all = jobs;
+                let _ = began_tx.send(());
+                // Long enough that only the job's coming can end it in time.
+                let started = Instant::now();
+                all.extend(r.more_within(Duration::from_secs(600)));
+                let waited = started.elapsed();
+                // Nothing more comes: back at once with none.
+                assert!(r.more_within(Duration::from_millis(1)).is_empty());
+                for (j, done) in all {
+                    got.push(j);
+                    let _ = done.send(j * 10);
+                }
+                assert!(waited < Duration::from_secs(300), "not woken by the job");
+            });
+            got
+        });
+        began.recv_timeout(Duration::from_secs(10)).unwrap();
+        // Lingering or about to: the job goes to it, not to a new runner.
+        let (second, runner) = q.enqueue(2);
+        assert!(runner.is_none(), "a second runner while one lingers");
+        assert_eq!(t.join().unwrap(), vec![1, 2]);
+        assert_eq!((wait(first), wait(second)), (Some(10), Some(20)));
+        let w = q.lock();
+        assert!(!w.running && !w.lingering && w.jobs.is_empty());
     }
 
     type Reply = Result<Vec<u8>, Refusal>;

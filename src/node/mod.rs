@@ -347,7 +347,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// Answers to this node's traces read from the network and waiting to be
 /// filed, or being filed (`filing`); more wait for a place.
-const FILING_AT_ONCE: usize = 32;
+pub(super) const FILING_AT_ONCE: usize = 32;
 /// Signed answers kept per requesting State for its retries.
 const ANSWERS_PER_STATE: usize = 2_000;
 /// Overloaded queries verified and refused with a signed answer at once.

@@ -130,8 +130,10 @@ pub(super) struct Unflushed {
     /// written (an answer of the same kind from the same holder was filed
     /// concurrently).
     filed: bool,
-    /// When the trace was sent, unix milliseconds (the answer's latency).
-    sent_ms: u64,
+    /// From the trace's sending to this answer's filing, milliseconds (the
+    /// answer's latency, taken as it is written: its flush may wait for
+    /// the rest of its batch).
+    latency_ms: u64,
     /// The follow-ups its chain of custody called for (State, trace id),
     /// recorded as asked unflushed, covered by the same flush: sent once it
     /// is on disk. `Err`: planning them failed (logged); the answer is
@@ -146,6 +148,12 @@ impl Unflushed {
     /// that the trace's watchers are to be woken.
     pub(super) fn changed_trace(&self) -> bool {
         self.filed
+    }
+
+    /// Whether it calls for follow-ups, which are sent once it is on disk:
+    /// its batch is flushed at once, not kept open for more answers.
+    pub(super) fn calls_for_follow_ups(&self) -> bool {
+        !matches!(&self.follow, Ok(v) if v.is_empty())
     }
 }
 
@@ -779,7 +787,8 @@ impl Node {
             peer,
             id,
             filed,
-            sent_ms: trace.created_at_ms.unwrap_or(trace.created_at * 1000),
+            latency_ms: unix_now_ms()
+                .saturating_sub(trace.created_at_ms.unwrap_or(trace.created_at * 1000)),
             follow,
             refusal,
         }))
@@ -795,8 +804,10 @@ impl Node {
             return Ok(Vec::new());
         }
         bump(&self.inner.counters.answers_received);
-        let latency = unix_now_ms().saturating_sub(w.sent_ms) as f64 / 1000.0;
-        self.inner.counters.answer_latency.observe(latency);
+        self.inner
+            .counters
+            .answer_latency
+            .observe(w.latency_ms as f64 / 1000.0);
         if let Some(after) = w.refusal.filter(|s| *s > 0) {
             self.retry_later(w.peer, w.id.clone(), after, 0);
         }
