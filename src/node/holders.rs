@@ -544,3 +544,103 @@ impl Node {
         due
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer() -> PeerId {
+        PeerId::random()
+    }
+
+    fn open(d: &tempfile::TempDir) -> (sled::Db, SeenSubscriptions) {
+        let db = sled::Config::new().path(d.path()).open().unwrap();
+        let s = SeenSubscriptions::open(&db).unwrap();
+        (db, s)
+    }
+
+    #[test]
+    fn members_seen_subscribed_are_remembered_across_a_restart_for_30_days() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (peer(), peer());
+        let now = 1_000_000_000;
+        {
+            let (db, s) = open(&d);
+            s.note("prefix/DE/WAL", &a, now).unwrap();
+            s.note("prefix/DE/WAL", &b, now - REMEMBER_SECS - 1)
+                .unwrap();
+            s.note("import/NG", &a, now).unwrap();
+            assert_eq!(
+                s.seen("prefix/DE/WAL", now),
+                vec![a],
+                "b is past the window"
+            );
+            db.flush().unwrap();
+        }
+        let (_db, s) = open(&d);
+        assert_eq!(s.seen("prefix/DE/WAL", now), vec![a]);
+        assert_eq!(s.seen("import/NG", now), vec![a]);
+        assert!(
+            s.seen("prefix/DE/WA", now).is_empty(),
+            "a topic is not a prefix"
+        );
+        let m = s.memory.lock().unwrap();
+        assert_eq!((m.total, m.per_member[&a], m.per_member[&b]), (3, 2, 1));
+    }
+
+    #[test]
+    fn a_subscription_seen_again_is_rewritten_only_after_the_interval() {
+        let d = tempfile::tempdir().unwrap();
+        let (_db, s) = open(&d);
+        let a = peer();
+        let t = 1_000_000_000;
+        let stored = |s: &SeenSubscriptions| {
+            seconds(&s.tree.get(key("prefix/DE/WAL", &a)).unwrap().unwrap())
+        };
+        s.note("prefix/DE/WAL", &a, t).unwrap();
+        s.note("prefix/DE/WAL", &a, t + 10).unwrap();
+        assert_eq!(stored(&s), t, "rewritten within the interval");
+        assert!(s.fresh("prefix/DE/WAL", &a, t + 10));
+        s.note("prefix/DE/WAL", &a, t + REWRITE_AFTER_SECS).unwrap();
+        assert_eq!(stored(&s), t + REWRITE_AFTER_SECS);
+        assert_eq!(s.memory.lock().unwrap().total, 1, "one pair, written twice");
+    }
+
+    #[test]
+    fn purging_forgets_the_pairs_past_the_window() {
+        let d = tempfile::tempdir().unwrap();
+        let (_db, s) = open(&d);
+        let (a, b) = (peer(), peer());
+        let now = 1_000_000_000;
+        s.note("prefix/DE/WAL", &a, now - REMEMBER_SECS - 5)
+            .unwrap();
+        s.note("prefix/DE/WAL", &b, now).unwrap();
+        s.note("import/NG", &a, now - REMEMBER_SECS - 5).unwrap();
+        assert_eq!(s.purge(now).unwrap(), 2);
+        assert_eq!(s.tree.len(), 1);
+        let m = s.memory.lock().unwrap();
+        assert_eq!((m.total, m.per_member[&a]), (1, 0));
+        drop(m);
+        assert_eq!(s.seen("prefix/DE/WAL", now), vec![b]);
+    }
+
+    #[test]
+    fn one_member_cannot_fill_the_memory() {
+        let d = tempfile::tempdir().unwrap();
+        let (_db, s) = open(&d);
+        let (a, b) = (peer(), peer());
+        for i in 0..MAX_PER_MEMBER + 10 {
+            s.note(&format!("prefix/DE/X{i}"), &a, 1).unwrap();
+        }
+        s.note("prefix/DE/WAL", &b, 1).unwrap();
+        let m = s.memory.lock().unwrap();
+        assert_eq!(m.per_member[&a], MAX_PER_MEMBER);
+        assert_eq!(
+            m.total,
+            MAX_PER_MEMBER + 1,
+            "the other member is still remembered"
+        );
+        drop(m);
+        assert_eq!(s.tree.len(), MAX_PER_MEMBER + 1);
+    }
+}
