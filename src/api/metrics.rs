@@ -187,7 +187,7 @@ pub async fn render(node: &Node) -> String {
     );
     c.answer_latency.render(
         "tracenet_answer_latency_seconds",
-        "From sending a trace to each answer's arrival.",
+        "From sending a trace to each answer's filing (before its batch's flush).",
         &mut out,
     );
     line(

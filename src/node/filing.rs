@@ -7,12 +7,12 @@
 //! that wakes all its waiting threads for each write). Here the answers that
 //! arrive while a batch is being filed wait in a queue, and the next batch
 //! takes all of them: one hand-off and one flush for the lot. A batch also
-//! waits a little for the answers still coming ([`LINGER`]): while they come
-//! within 2 ms of each other (at most 10 ms, or until one calls for
-//! follow-ups), they join it before its flush.
+//! waits a little for the answers still coming ([`LINGER`]): while answers
+//! that change a trace come within 2 ms of each other (for at most 5 ms,
+//! and not once one calls for follow-ups), they join it before its flush.
 //!
 //! A trace's watchers (a `GET /v1/traces/ID?wait_ms=`, the console) are
-//! woken once a batch is written, before its flush: a reader sees sled's
+//! woken as each round of a batch is written, before its flush: a reader sees sled's
 //! writes as soon as they are made (a polling client always did), so the
 //! flush is not on the path from an answer to the officer. What waits for
 //! the flush is each sender's `ok` and the follow-ups the answers call for
@@ -38,7 +38,11 @@
 //! most of it the signature). A member that floods a requester with answers
 //! takes up to the whole bound, as before, and now delays the honest answers
 //! queued beside its own by the time they take to be refused; its refusals
-//! count towards its cool-down once their batch is flushed.
+//! count towards its cool-down once their batch is flushed. Its flood does
+//! not keep a batch gathering: only answers that change a trace do, and a
+//! member files at most a few per trace (one acknowledgement, one final
+//! answer, a few refusals); copies of answers filed and refusals join the
+//! batch without extending it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex};
@@ -67,20 +71,25 @@ pub(super) struct Job {
 /// each flush costs the requester about 0.15 ms of CPU (sled's log write
 /// and its I/O pool's wake-ups). Flushed as soon as the queue was empty, a
 /// trace's nine answers took three flushes; gathered while they come
-/// within 2 ms of each other, one (proto-docs/PERFORMANCE.md,
-/// "Twenty-eighth session"). What waits is each sender's `ok`, up to 10 ms
-/// more: the trace's watchers are woken as each answer is written, and an
-/// answer that calls for follow-ups is flushed at once, as they are sent
-/// only once it is on disk.
+/// within 2 ms of each other, about one (proto-docs/PERFORMANCE.md,
+/// "Twenty-eighth session"). The trace's watchers are woken as each round
+/// is written, and an answer that calls for follow-ups is flushed at once,
+/// as they are sent only once it is on disk. What waits is each sender's
+/// `ok`, up to 5 ms more (plus the writing of the last answers taken). A
+/// holder keeps one of its `node.max_concurrent_queries` places (64 by
+/// default) until that `ok`, so this also bounds what the wait costs it:
+/// 64 places held about 6 ms each (its answer, the gathering, the flush)
+/// still let it answer about 10,000 queries a second.
 const LINGER: Gather = Gather {
     gap: Duration::from_millis(2),
-    longest: Duration::from_millis(10),
+    longest: Duration::from_millis(5),
     at_most: super::FILING_AT_ONCE,
 };
 
-/// When a batch stops gathering: no job came within `gap` of the last, it
-/// has gathered for `longest`, or it holds `at_most` jobs (no more can come
-/// while they wait: at most `FILING_AT_ONCE` answers are being filed).
+/// When a batch stops gathering: its last round changed no trace, no job
+/// came within `gap` of the last, it has gathered for `longest` (no job is
+/// taken after that), or it holds `at_most` jobs (at most `FILING_AT_ONCE`
+/// answers are being filed at once).
 struct Gather {
     gap: Duration,
     longest: Duration,
@@ -88,15 +97,18 @@ struct Gather {
 }
 
 /// Writes each job of `first` (`write`), then of those that come while
-/// `rules` let the batch gather (`more(gap)`: the jobs waiting, after up to
-/// `gap` for one to come; empty if none did). `written` sees each round's
-/// writes as they are made. A write for which `prompt` holds ends the
-/// gathering: its batch is flushed at once. Returns every write, in order.
+/// `rules` let the batch gather (`more(wait)`: the jobs waiting, after up to
+/// `wait` for one to come, never past `rules.longest`; empty if none did).
+/// `written` sees each round's writes as they are made. Gathering goes on
+/// only while each round has a write for which `worth_waiting` holds (an
+/// answer that changed a trace), and a write for which `prompt` holds ends
+/// it: its batch is flushed at once. Returns every write, in order.
 fn gather<J, W>(
     first: Vec<J>,
     rules: &Gather,
     mut write: impl FnMut(J) -> W,
     mut written: impl FnMut(&[W]),
+    worth_waiting: impl Fn(&W) -> bool,
     prompt: impl Fn(&W) -> bool,
     more: impl Fn(Duration) -> Vec<J>,
 ) -> Vec<W> {
@@ -108,11 +120,15 @@ fn gather<J, W>(
         out.extend(jobs.into_iter().map(&mut write));
         let new = &out[from..];
         written(new);
-        if new.iter().any(&prompt) || out.len() >= rules.at_most || began.elapsed() >= rules.longest
+        let left = rules.longest.saturating_sub(began.elapsed());
+        if new.iter().any(&prompt)
+            || !new.iter().any(&worth_waiting)
+            || out.len() >= rules.at_most
+            || left.is_zero()
         {
             return out;
         }
-        jobs = more(rules.gap);
+        jobs = more(rules.gap.min(left));
         if jobs.is_empty() {
             return out;
         }
@@ -235,6 +251,7 @@ impl<J, R> Drop for Runner<J, R> {
             let mut w = self.batches.lock();
             w.jobs.clear();
             w.running = false;
+            w.lingering = false;
         }
     }
 }
@@ -329,6 +346,7 @@ impl Node {
                     self.notify();
                 }
             },
+            |(r, _)| matches!(r, Ok(Some(w)) if w.changed_trace()),
             |(r, _)| matches!(r, Ok(Some(w)) if w.calls_for_follow_ups()),
             more,
         );
@@ -514,8 +532,10 @@ mod tests {
     }
 
     /// `gather` with `first`, rounds of jobs handed by `more` one after
-    /// another (then none), and prompt writes for jobs over 100. Returns the
-    /// writes, the rounds `written` saw and how many times `more` was asked.
+    /// another (then none), prompt writes for jobs over 100 and writes not
+    /// worth waiting for (a copy, a refusal) for jobs of 50 to 99. Returns
+    /// the writes, the rounds `written` saw and how many times `more` was
+    /// asked.
     fn gathered(
         first: Vec<u32>,
         rounds: Vec<Vec<u32>>,
@@ -529,9 +549,10 @@ mod tests {
             rules,
             |j| j,
             |new: &[u32]| seen.push(new.to_vec()),
+            |w| !(50..100).contains(w),
             |w| *w > 100,
-            |gap| {
-                assert_eq!(gap, rules.gap);
+            |wait| {
+                assert!(wait <= rules.gap && !wait.is_zero(), "{wait:?}");
                 *asked.borrow_mut() += 1;
                 rounds.borrow_mut().next().unwrap_or_default()
             },
@@ -566,6 +587,48 @@ mod tests {
     }
 
     #[test]
+    fn only_answers_that_change_a_trace_keep_a_batch_gathering() {
+        // A copy or a refusal joins the batch but does not extend it: a
+        // member resending its answer cannot hold every batch open.
+        let (out, _, asked) = gathered(vec![1], vec![vec![50], vec![2]], &RULES);
+        assert_eq!((out, asked), (vec![1, 50], 1));
+        let (out, _, asked) = gathered(vec![60, 61], vec![vec![2]], &RULES);
+        assert_eq!((out, asked), (vec![60, 61], 0));
+        let (out, _, asked) = gathered(vec![1], vec![vec![50, 3], vec![4]], &RULES);
+        assert_eq!((out, asked), (vec![1, 50, 3, 4], 3));
+    }
+
+    #[test]
+    fn a_batch_never_waits_past_its_longest() {
+        let short = Gather {
+            gap: Duration::from_secs(3600),
+            longest: Duration::from_millis(50),
+            ..RULES
+        };
+        let rounds = RefCell::new(vec![vec![2u32], vec![3]].into_iter());
+        let waits = RefCell::new(Vec::new());
+        let out = gather(
+            vec![1u32],
+            &short,
+            |j| j,
+            |_| {},
+            |_| true,
+            |_| false,
+            |wait| {
+                waits.borrow_mut().push(wait);
+                rounds.borrow_mut().next().unwrap_or_default()
+            },
+        );
+        assert!(!out.is_empty());
+        for w in waits.into_inner() {
+            assert!(
+                w <= short.longest,
+                "asked to wait {w:?}, past the 50 ms bound"
+            );
+        }
+    }
+
+    #[test]
     fn a_batch_stops_gathering_at_its_bounds() {
         let few = Gather {
             at_most: 3,
@@ -586,15 +649,13 @@ mod tests {
         let q: Q = Arc::default();
         let (first, runner) = q.enqueue(1);
         let runner = runner.unwrap();
-        let (began_tx, began) = mpsc::channel::<()>();
         let t = std::thread::spawn(move || {
             let mut got = Vec::new();
             runner.drain(|jobs, r| {
                 let mut all = jobs;
-                let _ = began_tx.send(());
-                // Long enough that only the job's coming can end it in time.
+                // Long enough that only the job's coming ends it in time.
                 let started = Instant::now();
-                all.extend(r.more_within(Duration::from_secs(600)));
+                all.extend(r.more_within(Duration::from_secs(20)));
                 let waited = started.elapsed();
                 // Nothing more comes: back at once with none.
                 assert!(r.more_within(Duration::from_millis(1)).is_empty());
@@ -602,12 +663,17 @@ mod tests {
                     got.push(j);
                     let _ = done.send(j * 10);
                 }
-                assert!(waited < Duration::from_secs(300), "not woken by the job");
+                assert!(waited < Duration::from_secs(10), "not woken by the job");
             });
             got
         });
-        began.recv_timeout(Duration::from_secs(10)).unwrap();
-        // Lingering or about to: the job goes to it, not to a new runner.
+        // The runner waits for a job before this one comes, so that its
+        // coming is what wakes it.
+        let until = Instant::now() + Duration::from_secs(10);
+        while !q.lock().lingering {
+            assert!(Instant::now() < until, "the runner never lingered");
+            std::thread::yield_now();
+        }
         let (second, runner) = q.enqueue(2);
         assert!(runner.is_none(), "a second runner while one lingers");
         assert_eq!(t.join().unwrap(), vec![1, 2]);

@@ -1107,3 +1107,28 @@ impl Node {
         Ok(t)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(follow: Result<Vec<(CountryCode, String)>, ()>) -> Unflushed {
+        Unflushed {
+            peer: PeerId::random(),
+            id: "t".into(),
+            filed: true,
+            latency_ms: 1,
+            follow,
+            refusal: None,
+        }
+    }
+
+    #[test]
+    fn an_answer_with_follow_ups_or_a_failed_plan_is_flushed_at_once() {
+        assert!(!written(Ok(Vec::new())).calls_for_follow_ups());
+        let ng = CountryCode::parse("NG").unwrap();
+        assert!(written(Ok(vec![(ng, "t2".into())])).calls_for_follow_ups());
+        // Its sender is told `Internal` after the flush: no reason to wait.
+        assert!(written(Err(())).calls_for_follow_ups());
+    }
+}
