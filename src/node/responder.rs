@@ -69,9 +69,10 @@ impl Node {
             let _permit = permit;
             let source = id.source();
             let n = node.clone();
-            // One hand-off to a blocking thread for the whole of it: the
-            // verdict goes back to gossip from there, before the lookup, so
-            // that forwarding never waits for the answer.
+            let gossip_id = id.clone();
+            // One hand-off to a blocking thread for the whole of it; the
+            // verdict goes to gossip from there or beside the answer
+            // ([`reported_at_once`]).
             let answered = node
                 .answering(move || {
                     let (verdict, query, declined) = match n.admit_gossip(&data, source) {
@@ -85,15 +86,31 @@ impl Node {
                         Some(Admission::Refused(_)) => (Verdict::Ignore, None, None),
                         Some(Admission::Declined(d)) => (Verdict::Ignore, None, Some(d)),
                     };
-                    let _ = n.inner.net.validate_blocking(id, verdict);
-                    match (query, declined) {
+                    let later = if reported_at_once(verdict) {
+                        let _ = n.inner.net.validate_blocking(gossip_id, verdict);
+                        None
+                    } else {
+                        Some(verdict)
+                    };
+                    let answer = match (query, declined) {
                         (Some(query), _) => n.respond(&query).ok().flatten(),
                         (None, Some(d)) => n.refusal_answer(&d),
                         (None, None) => None,
-                    }
+                    };
+                    (later, answer)
                 })
                 .await;
-            if let Ok(Some((peer, bytes))) = answered {
+            let Ok((later, answer)) = answered else {
+                // The blocking thread panicked: reported as ignored, as
+                // every verdict must be (gossip keeps the message until
+                // then). Ignore, not Reject: the fault is this node's.
+                let _ = node.inner.net.validate(id, Verdict::Ignore).await;
+                return;
+            };
+            if let Some(verdict) = later {
+                let _ = node.inner.net.validate(id, verdict).await;
+            }
+            if let Some((peer, bytes)) = answer {
                 node.send_answer(peer, bytes).await;
             }
         });
@@ -663,6 +680,17 @@ impl Node {
 }
 
 /// The audit kind a refusal is recorded under.
+/// Whether a gossiped query's verdict goes to gossip as soon as it is
+/// known, from the blocking thread that checked the query (`true`), or
+/// beside its answer once that is made (`false`). Only an accepted query is
+/// passed on, and passing it on must not wait for the lookup, the signature
+/// and the audit flush; until any other verdict is reported, gossip only
+/// keeps the message in its cache, so that one waits and spares the
+/// network's task a wake-up of its own.
+fn reported_at_once(verdict: Verdict) -> bool {
+    verdict == Verdict::Accept
+}
+
 fn refusal_kind(r: Refusal) -> AuditKind {
     match r {
         Refusal::UnknownTrace | Refusal::WrongSigner | Refusal::AnswerBeforeQuery => {
@@ -682,5 +710,19 @@ pub(super) fn outcome_words(o: &Outcome) -> (&'static str, Option<&'static str>)
         Outcome::TooMany { .. } => ("too_many", Some("max_candidates")),
         Outcome::Trimmed { .. } => ("trimmed", Some("max_message_bytes")),
         Outcome::Refused { reason, .. } => ("refused", Some(reason.code())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Forwarding never waits for an answer; the verdicts that forward
+    /// nothing wait for it, to share its wake-up of the network's task.
+    #[test]
+    fn only_a_query_passed_on_has_its_verdict_reported_before_the_answer() {
+        assert!(reported_at_once(Verdict::Accept));
+        assert!(!reported_at_once(Verdict::Ignore));
+        assert!(!reported_at_once(Verdict::Reject));
     }
 }
