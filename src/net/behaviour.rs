@@ -135,10 +135,24 @@ pub struct Behaviour {
     pub rr: request_response::Behaviour<FrameCodec>,
 }
 
+/// gossipsub's heartbeat: traces are sparse and small, so a short one forms
+/// meshes quickly.
+const GOSSIP_HEARTBEAT: Duration = Duration::from_millis(500);
+/// Heartbeats a received message stays in gossipsub's cache (the crate's
+/// default); one awaiting its verdict is dropped when it leaves.
+const GOSSIP_HISTORY_LENGTH: usize = 5;
+
+/// How long a received gossip message surely still awaits its verdict in
+/// gossipsub's cache: it leaves after [`GOSSIP_HISTORY_LENGTH`] heartbeats
+/// (the first of them partial), and a verdict reported after that finds
+/// nothing to judge (gossipsub then warns "not in cache").
+pub const UNJUDGED_KEPT: Duration =
+    GOSSIP_HEARTBEAT.saturating_mul(GOSSIP_HISTORY_LENGTH as u32 - 1);
+
 pub(super) fn gossipsub_config(cfg: &NetConfig) -> Result<gossipsub::Config, NetError> {
     let mut b = gossipsub::ConfigBuilder::default();
-    // Traces are sparse and small: a short heartbeat forms meshes quickly.
-    b.heartbeat_interval(Duration::from_millis(500))
+    b.heartbeat_interval(GOSSIP_HEARTBEAT)
+        .history_length(GOSSIP_HISTORY_LENGTH)
         .max_transmit_size(max_rpc_bytes(cfg.max_message_bytes))
         .max_control_message_size(MAX_CONTROL_BYTES)
         // go-libp2p and js-libp2p answer an IWANT with every message asked for
@@ -409,5 +423,16 @@ mod tests {
             assert!(c.max_transmit_size() <= 512 * 1024 + max_message_bytes);
             assert_eq!(c.max_publish_messages(), MAX_IHAVE_IDS);
         }
+    }
+
+    /// A message awaiting its verdict leaves gossipsub's cache at the
+    /// `history_length`-th heartbeat after it came (the first partial): the
+    /// node reports no verdict past a time it is surely still there.
+    #[test]
+    fn a_verdict_is_reported_only_while_gossip_surely_keeps_its_message() {
+        let c = gossipsub_config(&NetConfig::default()).unwrap();
+        let shifts = u32::try_from(c.history_length()).unwrap();
+        assert!(shifts >= 2, "{shifts}");
+        assert_eq!(UNJUDGED_KEPT, c.heartbeat_interval() * (shifts - 1));
     }
 }

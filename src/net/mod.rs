@@ -3,6 +3,7 @@
 //! [`NetEvent`]s; no libp2p type but `PeerId` and `Multiaddr` crosses this wall.
 
 mod behaviour;
+pub use behaviour::UNJUDGED_KEPT;
 mod codec;
 pub mod links;
 mod port;

@@ -3,6 +3,8 @@
 //! policy, the signature, the audit entry, and delivery. No answer leaves
 //! unless its audit entry is on disk.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use libp2p::PeerId;
@@ -44,8 +46,9 @@ impl Admission {
 }
 
 impl Node {
-    /// A query received by gossip: checked on a blocking thread, the verdict
-    /// passed back to gossip, then answered under the concurrency bound.
+    /// A query received by gossip: checked and answered on a blocking
+    /// thread under the concurrency bound, its verdict passed to gossip
+    /// exactly once ([`verdict_then_answer`]).
     pub(super) fn on_query_gossip(&self, id: GossipId, data: Vec<u8>) {
         bump(&self.inner.counters.queries_received);
         let Ok(permit) = self.inner.busy.clone().try_acquire_owned() else {
@@ -67,47 +70,53 @@ impl Node {
         let node = self.clone();
         self.spawn(async move {
             let _permit = permit;
+            let received = Instant::now();
             let source = id.source();
             let n = node.clone();
             let gossip_id = id.clone();
-            // One hand-off to a blocking thread for the whole of it; the
-            // verdict goes to gossip from there or beside the answer
-            // ([`reported_at_once`]).
+            let reported = Arc::new(AtomicBool::new(false));
+            let reported_here = reported.clone();
+            // One hand-off to a blocking thread for the whole of it.
             let answered = node
                 .answering(move || {
-                    let (verdict, query, declined) = match n.admit_gossip(&data, source) {
-                        Some(Admission::Fresh(q)) => (n.relay_verdict(&q, source), Some(q), None),
+                    let check = || match n.admit_gossip(&data, source) {
+                        Some(Admission::Fresh(q)) => (n.relay_verdict(&q, source), (Some(q), None)),
                         // The same query on a second topic: not forwarded twice.
-                        Some(Admission::Seen(_)) | None => (Verdict::Ignore, None, None),
+                        Some(Admission::Seen(_)) | None => (Verdict::Ignore, (None, None)),
                         Some(Admission::Refused(r)) if r.is_hostile() => {
-                            (Verdict::Reject, None, None)
+                            (Verdict::Reject, (None, None))
                         }
                         // Clocks, quotas, load: not the forwarder's fault.
-                        Some(Admission::Refused(_)) => (Verdict::Ignore, None, None),
-                        Some(Admission::Declined(d)) => (Verdict::Ignore, None, Some(d)),
+                        Some(Admission::Refused(_)) => (Verdict::Ignore, (None, None)),
+                        Some(Admission::Declined(d)) => (Verdict::Ignore, (None, Some(d))),
                     };
-                    let later = if reported_at_once(verdict) {
-                        let _ = n.inner.net.validate_blocking(gossip_id, verdict);
-                        None
-                    } else {
-                        Some(verdict)
+                    let report = |v| {
+                        if received.elapsed() < crate::net::UNJUDGED_KEPT {
+                            let _ = n.inner.net.validate_blocking(gossip_id, v);
+                        }
                     };
-                    let answer = match (query, declined) {
-                        (Some(query), _) => n.respond(&query).ok().flatten(),
-                        (None, Some(d)) => n.refusal_answer(&d),
-                        (None, None) => None,
-                    };
-                    (later, answer)
+                    let answer =
+                        |work: (Option<Signed<TraceQuery>>, Option<Box<Declined>>)| match work {
+                            (Some(query), _) => n.respond(&query).ok().flatten(),
+                            (None, Some(d)) => n.refusal_answer(&d),
+                            (None, None) => None,
+                        };
+                    verdict_then_answer(check, report, &reported_here, answer)
                 })
                 .await;
-            let Ok((later, answer)) = answered else {
-                // The blocking thread panicked: reported as ignored, as
-                // every verdict must be (gossip keeps the message until
-                // then). Ignore, not Reject: the fault is this node's.
-                let _ = node.inner.net.validate(id, Verdict::Ignore).await;
-                return;
-            };
-            if let Some(verdict) = later {
+            // The blocking thread panicked (or the runtime is stopping): a
+            // message not yet judged is reported ignored (not rejected: the
+            // fault is this node's); one already passed on keeps its verdict.
+            let (later, answer) = answered.unwrap_or_else(|_| {
+                let unjudged = !reported.load(Ordering::Acquire);
+                (unjudged.then_some(Verdict::Ignore), None)
+            });
+            // Past the time gossip keeps an unjudged message (a long wait
+            // for a turn, an answer slowed by the disk), it has dropped it
+            // by itself: a report, here or above, would only make it warn.
+            if let Some(verdict) = later
+                && received.elapsed() < crate::net::UNJUDGED_KEPT
+            {
                 let _ = node.inner.net.validate(id, verdict).await;
             }
             if let Some((peer, bytes)) = answer {
@@ -679,18 +688,45 @@ impl Node {
     }
 }
 
-/// The audit kind a refusal is recorded under.
 /// Whether a gossiped query's verdict goes to gossip as soon as it is
 /// known, from the blocking thread that checked the query (`true`), or
-/// beside its answer once that is made (`false`). Only an accepted query is
-/// passed on, and passing it on must not wait for the lookup, the signature
-/// and the audit flush; until any other verdict is reported, gossip only
-/// keeps the message in its cache, so that one waits and spares the
-/// network's task a wake-up of its own.
+/// from the query's task once the thread returns, beside its answer if it
+/// has one (`false`). Only an accepted query is passed on, and passing it
+/// on must not wait for the lookup, the signature and the audit flush.
+/// Until any other verdict is reported, gossip keeps the message unjudged
+/// in its cache (never offered or served to other peers; dropped by itself
+/// after `history_length` heartbeats, about 2.5 s here), so that verdict
+/// waits: a report from the blocking thread would wake the network's task
+/// from outside the runtime, one wake-up more per query than a command
+/// sent by the task the thread's return wakes anyway.
 fn reported_at_once(verdict: Verdict) -> bool {
     verdict == Verdict::Accept
 }
 
+/// Checks a gossiped query and answers it, its verdict reported exactly
+/// once: `check` gives the verdict and the work to answer; a verdict to
+/// report at once ([`reported_at_once`]) goes to `report` before the work
+/// is answered, with `reported` set first, so that a caller who finds the
+/// thread panicked knows not to report again; any other is returned
+/// beside the answer, for the caller to report.
+fn verdict_then_answer<W, A>(
+    check: impl FnOnce() -> (Verdict, W),
+    report: impl FnOnce(Verdict),
+    reported: &AtomicBool,
+    answer: impl FnOnce(W) -> A,
+) -> (Option<Verdict>, A) {
+    let (verdict, work) = check();
+    let later = if reported_at_once(verdict) {
+        reported.store(true, Ordering::Release);
+        report(verdict);
+        None
+    } else {
+        Some(verdict)
+    };
+    (later, answer(work))
+}
+
+/// The audit kind a refusal is recorded under.
 fn refusal_kind(r: Refusal) -> AuditKind {
     match r {
         Refusal::UnknownTrace | Refusal::WrongSigner | Refusal::AnswerBeforeQuery => {
@@ -716,13 +752,66 @@ pub(super) fn outcome_words(o: &Outcome) -> (&'static str, Option<&'static str>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
 
-    /// Forwarding never waits for an answer; the verdicts that forward
-    /// nothing wait for it, to share its wake-up of the network's task.
+    /// Runs [`verdict_then_answer`] with `verdict`, logging the calls in
+    /// order; `panics` makes the answer panic.
+    fn run(verdict: Verdict, panics: bool) -> (Vec<String>, bool, Option<Option<Verdict>>) {
+        let log = RefCell::new(Vec::new());
+        let reported = AtomicBool::new(false);
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            verdict_then_answer(
+                || (verdict, "work"),
+                |v| log.borrow_mut().push(format!("report {v:?}")),
+                &reported,
+                |w| {
+                    log.borrow_mut().push(format!("answer {w}"));
+                    assert!(!panics, "the answer panicked");
+                },
+            )
+        }));
+        (
+            log.into_inner(),
+            reported.load(Ordering::Acquire),
+            out.ok().map(|(later, ())| later),
+        )
+    }
+
+    /// Forwarding never waits for an answer: an accepted query's verdict
+    /// goes before the answer is made, once.
     #[test]
-    fn only_a_query_passed_on_has_its_verdict_reported_before_the_answer() {
-        assert!(reported_at_once(Verdict::Accept));
-        assert!(!reported_at_once(Verdict::Ignore));
-        assert!(!reported_at_once(Verdict::Reject));
+    fn a_query_passed_on_has_its_verdict_reported_before_it_is_answered() {
+        let (log, reported, later) = run(Verdict::Accept, false);
+        assert_eq!(log, ["report Accept", "answer work"]);
+        assert!(reported);
+        assert_eq!(later, Some(None), "not to be reported again");
+    }
+
+    /// The verdicts that forward nothing come back with the answer, to go
+    /// to gossip from the query's task; nothing was reported from the
+    /// blocking thread.
+    #[test]
+    fn any_other_verdict_comes_back_beside_the_answer() {
+        for v in [Verdict::Ignore, Verdict::Reject] {
+            let (log, reported, later) = run(v, false);
+            assert_eq!(log, ["answer work"], "{v:?}");
+            assert!(!reported, "{v:?}");
+            assert_eq!(later, Some(Some(v)));
+        }
+    }
+
+    /// An answer that panics after its query was passed on leaves it
+    /// reported (the caller must not send a second, contradicting
+    /// verdict); one that panics before any report leaves it unreported
+    /// (the caller reports it ignored).
+    #[test]
+    fn a_panicked_answer_leaves_the_caller_knowing_whether_the_verdict_went() {
+        let (log, reported, later) = run(Verdict::Accept, true);
+        assert_eq!(log, ["report Accept", "answer work"]);
+        assert!(reported);
+        assert_eq!(later, None, "the answer panicked");
+        let (_, reported, later) = run(Verdict::Ignore, true);
+        assert!(!reported);
+        assert_eq!(later, None);
     }
 }
