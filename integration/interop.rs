@@ -706,6 +706,37 @@ fn under_payload_validation_envelopes_are_signed_and_queries_checked_by_their_ow
     s.expect_answer_after("an envelope with a broken signature", &[rpc], &q);
 }
 
+/// A gossiped query whose own signature is broken is rejected under payload
+/// validation: the verdict, which a holder sends once its work on the query
+/// is done (after the lookup only for a query it answers), reaches gossipsub,
+/// which takes it (its sender scored down), and is counted as such.
+#[test]
+fn under_payload_validation_a_query_with_a_broken_signature_is_rejected_and_counted() {
+    let s = setup_with("gossip_validation = \"payload\"");
+    let verdict = |v: &str| -> Option<u64> {
+        let (_, m) = common::http_get(&s.fed.node("DE").dir, "/metrics", true);
+        let label = format!("tracenet_gossip_verdicts_total{{verdict=\"{v}\"}} ");
+        m.lines()
+            .find_map(|l| l.strip_prefix(label.as_str()))
+            .and_then(|n| n.trim().parse().ok())
+    };
+    assert_eq!(verdict("reject"), Some(0));
+    let mut frame = s.query().bytes().to_vec();
+    let last = frame.len() - 1;
+    frame[last] ^= 0x01;
+    s.peer
+        .burst(&[signed_publish(&s.keypair, &s.topic, &[frame])]);
+    wait_for("DE's reject to be taken", Duration::from_secs(30), || {
+        (verdict("reject") == Some(1)).then_some(())
+    });
+    assert_eq!(verdict("late"), Some(0));
+    assert_eq!(
+        verdict("accept"),
+        Some(0),
+        "a rejected query is not relayed"
+    );
+}
+
 fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")

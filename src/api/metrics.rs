@@ -200,6 +200,19 @@ pub async fn render(node: &Node) -> String {
             ("direction=\"out\"", net.gossip_out),
         ],
     );
+    let v = net.gossip_verdicts;
+    line(
+        &mut out,
+        "tracenet_gossip_verdicts_total",
+        "counter",
+        "Verdicts on received gossip messages: accept (relayed), ignore, reject (its sender scored down) as gossipsub took them, late when it had dropped the message unjudged.",
+        &[
+            ("verdict=\"accept\"", v.accept),
+            ("verdict=\"ignore\"", v.ignore),
+            ("verdict=\"reject\"", v.reject),
+            ("verdict=\"late\"", v.late),
+        ],
+    );
     let refused: Vec<(String, u64)> = net
         .connections_refused
         .iter()

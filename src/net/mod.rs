@@ -200,6 +200,10 @@ pub struct NetStatus {
     /// Connected peers whose gossip score is below the graylist threshold: their
     /// gossip is ignored until the score recovers.
     pub peers_graylisted: usize,
+    /// Verdicts on received gossip messages taken by gossipsub since start,
+    /// by verdict, and those that came after it had dropped the message
+    /// from its cache ([`GossipVerdicts`]).
+    pub gossip_verdicts: GossipVerdicts,
     /// The members this node keeps a connection to (every other member in a
     /// federation within the links kept: the roster's `peer_connections`,
     /// else `node.peer_connections`; [`links`]).
@@ -211,6 +215,20 @@ pub struct NetStatus {
     pub gossip_validation: GossipValidation,
     /// A switch decided and not yet made ([`NetHandle::set_gossip_validation`]).
     pub gossip_validation_next: Option<GossipValidation>,
+}
+
+/// Counts of the verdicts reported on received gossip messages
+/// ([`NetHandle::validate`]): `accept`, `ignore` and `reject` as gossipsub
+/// took them (an accepted message is relayed; a rejected one scores its
+/// sender down), and `late` for a verdict on a message gossipsub no longer
+/// held (it drops one left unjudged for its cache's `history_length`
+/// heartbeats).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GossipVerdicts {
+    pub accept: u64,
+    pub ignore: u64,
+    pub reject: u64,
+    pub late: u64,
 }
 
 enum Command {
@@ -437,6 +455,7 @@ pub fn spawn(
         next_inbound: 0,
         gossip_in: 0,
         gossip_out: 0,
+        gossip_verdicts: GossipVerdicts::default(),
         refusals: Refusals::default(),
         graylist_logged: OncePer::new(Duration::from_secs(3600), 1024),
         dropped_events: 0,
@@ -495,6 +514,7 @@ struct EventLoop {
     next_inbound: u64,
     gossip_in: u64,
     gossip_out: u64,
+    gossip_verdicts: GossipVerdicts,
     refusals: Refusals,
     graylist_logged: OncePer<PeerId>,
     /// Events dropped because the node's queue was full, and when that was
@@ -661,8 +681,16 @@ impl EventLoop {
                     Verdict::Reject => MessageAcceptance::Reject,
                     Verdict::Ignore => MessageAcceptance::Ignore,
                 };
-                b.gossipsub
+                let taken = b
+                    .gossipsub
                     .report_message_validation_result(&id.id, &id.source, acceptance);
+                let v = &mut self.gossip_verdicts;
+                *match (taken, verdict) {
+                    (false, _) => &mut v.late,
+                    (true, Verdict::Accept) => &mut v.accept,
+                    (true, Verdict::Ignore) => &mut v.ignore,
+                    (true, Verdict::Reject) => &mut v.reject,
+                } += 1;
             }
             Command::SetTopics(topics) => self.set_topics(topics),
             Command::SetMembers {
@@ -980,6 +1008,7 @@ impl EventLoop {
             gossip_out: self.gossip_out,
             connections_refused: self.refusals.counts(),
             peers_graylisted: self.graylisted().len(),
+            gossip_verdicts: self.gossip_verdicts,
             kept: {
                 let mut k: Vec<String> = self
                     .links

@@ -71,13 +71,15 @@ async fn a_member_whose_gossip_is_rejected_shows_as_graylisted() {
     // of -80, and the penalty decays by half each second, so a keeps sending
     // until b has been seen to graylist it.
     let mut sent = 0u32;
+    let mut judged = None;
     let mut ticker = tokio::time::interval(Duration::from_millis(50));
     let seen = tokio::time::timeout(WAIT, async {
         loop {
             tokio::select! {
                 Some(ev) = b_events.recv() => {
                     if let NetEvent::Gossip { id, .. } = ev {
-                        b.validate(id, Verdict::Reject).await.unwrap();
+                        b.validate(id.clone(), Verdict::Reject).await.unwrap();
+                        judged = Some(id);
                     }
                 }
                 _ = ticker.tick() => {
@@ -94,6 +96,22 @@ async fn a_member_whose_gossip_is_rejected_shows_as_graylisted() {
     .expect("b to count a as graylisted");
     assert!(seen >= 1);
     assert_eq!(a.status().await.unwrap().peers_graylisted, 0);
+    // Each verdict gossipsub took is counted; one on a message it no longer
+    // holds (here, judged already) is counted late.
+    let verdicts = b.status().await.unwrap().gossip_verdicts;
+    assert!(verdicts.reject >= 1, "{verdicts:?}");
+    assert_eq!((verdicts.accept, verdicts.ignore, verdicts.late), (0, 0, 0));
+    b.validate(judged.expect("a message b judged"), Verdict::Ignore)
+        .await
+        .unwrap();
+    let again = b.status().await.unwrap().gossip_verdicts;
+    assert_eq!(
+        again,
+        GossipVerdicts {
+            late: 1,
+            ..verdicts
+        }
+    );
 }
 
 /// A member that keeps a full mesh (`node.peer_connections` above the
