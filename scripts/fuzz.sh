@@ -4,15 +4,16 @@
 # Builds every target once with `cargo fuzz build`, then runs the binaries:
 # `cargo fuzz run` per target rebuilt the instrumented library twice each
 # time on this 2-core machine (7 to 15 minutes a target).
-# Needs cargo-fuzz: `cargo install cargo-fuzz`.
+# Needs cargo-fuzz: `cargo install cargo-fuzz`. The fuzz crate is
+# scripts/fuzz (its own workspace; its corpus, artifacts and target/ stay there).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 set -eu
-cd "$(dirname "$0")/../fuzz"
+cd "$(dirname "$0")/fuzz"
 secs="${1:-120}"
 [ $# -gt 0 ] && shift
 targets="${*:-decode_query decode_answer decode_roster roster_file makers_file evidence_bundle stored_record blind_request blind_filter blind_oprf}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-RUSTC_BOOTSTRAP=1 nice cargo fuzz build
+RUSTC_BOOTSTRAP=1 nice cargo fuzz build --fuzz-dir .
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 for t in $targets; do
     mkdir -p "corpus/$t"

@@ -277,7 +277,7 @@ fn an_answer_dated_before_its_query_fails_as_on_receipt() {
 }
 
 /// `cargo test write_fuzz_seeds -- --ignored` writes a valid input for each fuzz
-/// target into fuzz/corpus, so the fuzzer starts from the real formats.
+/// target into scripts/fuzz/corpus, so the fuzzer starts from the real formats.
 #[test]
 #[ignore]
 fn write_fuzz_seeds() {
@@ -286,7 +286,7 @@ fn write_fuzz_seeds() {
         anchor().public_key().to_hex(),
         "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
     );
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fuzz/corpus");
     let b = bundle();
     let seeds: [(&str, Vec<u8>); 5] = [
         ("decode_query", B64.decode(&b.query).unwrap()),

@@ -540,11 +540,12 @@ fn a_registry_in_the_first_layout_is_moved_to_the_current_one() {
 }
 
 /// `cargo test write_registry_fuzz_seeds -- --ignored` writes stored forms of
-/// real records into fuzz/corpus/stored_record, so the fuzzer starts from them.
+/// real records into scripts/fuzz/corpus/stored_record, so the fuzzer starts from them.
 #[test]
 #[ignore]
 fn write_registry_fuzz_seeds() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/stored_record");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fuzz/corpus/stored_record");
     std::fs::create_dir_all(&dir).unwrap();
     let (_d, reg) = open_temp();
     let de = CountryCode::parse("DE").unwrap();
