@@ -638,3 +638,156 @@ fn a_holder_is_asked_blind_only_under_the_key_the_roster_lists() {
     }
     assert_eq!(t["status"], "answered", "nobody awaits the officer: {t:#}");
 }
+
+/// A member's blind requests that cost it nothing must cost the holder
+/// nothing lasting either. ZA (played in process with its roster key) asks
+/// DE, whose budget is 20 elements an hour:
+/// - an evaluation of nothing is refused as malformed, counted against ZA,
+///   and audited as no evaluation;
+/// - past its budget, 300 refused batches add a few tallied audit entries,
+///   not one each;
+/// - a batch with an element that is not a ristretto255 element is refused
+///   before it is audited as an evaluation;
+/// - ZA's malformed requests cool it down like any other hostile frame;
+/// - a bootstrap peer, which speaks for no State, is not evaluated for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_free_blind_requests_do_not_grow_the_holders_audit() {
+    use tracenet::blind::Blinded;
+    use tracenet::protocol::blind::{BlindReply, BlindRequest};
+    use tracenet::protocol::codec::{Kind, encode_body, peek_kind};
+    use tracenet::protocol::{Limits, Refusal, Reply};
+
+    let mut fed = Federation::start(vec![
+        NodeSpec {
+            node_config: "blind_evaluations_per_hour = 20",
+            ..NodeSpec::member("DE", vec![walther("DE-1", SERIAL)])
+        },
+        NodeSpec::member("ZA", Vec::new()),
+        NodeSpec::bootstrap("BE"),
+    ]);
+    fed.node_mut("ZA").kill();
+    fed.node_mut("BE").kill();
+    let de = fed.node("DE");
+    let za = Peer::connect(&fed.node("ZA").dir, de).await;
+    // What DE answers: its blind reply, or the refusal of a frame it did
+    // not decode (a peer cooling down); `None` when it closed the link.
+    let ask_or_closed = |r: BlindRequest| {
+        // Encoded as a hostile peer would, past the request's own checks.
+        let bytes = encode_body(Kind::BlindRequest, &r).unwrap();
+        let net = za.net.clone();
+        let target = za.target;
+        async move {
+            let reply = net.request(target, bytes).await.ok()?;
+            Some(match peek_kind(&reply).unwrap() {
+                Kind::BlindReply => Ok(BlindReply::decode(&reply, Limits::default()).unwrap()),
+                _ => Err(Reply::decode(&reply, Limits::default()).unwrap()),
+            })
+        }
+    };
+    let ask = |r: BlindRequest| {
+        let f = ask_or_closed(r);
+        async move { f.await.expect("DE closed the link") }
+    };
+    let count = |kind: &str| {
+        de.json(&["audit", "show"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .count()
+    };
+    let entries = || de.json(&["audit", "show"]).as_array().unwrap().len();
+
+    // Within its budget, a real batch is evaluated and audited.
+    let good = Blinded::new(vec![b"one".to_vec(), b"two".to_vec()]).unwrap();
+    let r = ask(BlindRequest::Evaluate {
+        elements: good.elements.clone(),
+    })
+    .await;
+    assert!(matches!(r, Ok(BlindReply::Evaluated { .. })), "{r:?}");
+    assert_eq!(count("blind_evaluation"), 1);
+
+    // A batch with a bad element: refused, never audited as an evaluation.
+    let mut bad = good.elements.clone();
+    bad[1] = [0xff; 32];
+    let r = ask(BlindRequest::Evaluate { elements: bad }).await;
+    assert_eq!(
+        r.unwrap(),
+        BlindReply::refused(Refusal::Malformed),
+        "a bad element"
+    );
+    assert_eq!(count("blind_evaluation"), 1);
+
+    // The rest of the budget spent (2 + 2 + 16 = 20), then 300 batches over it.
+    let r = ask(BlindRequest::Evaluate {
+        elements: vec![good.elements[0]; 16],
+    })
+    .await;
+    assert!(matches!(r, Ok(BlindReply::Evaluated { .. })), "{r:?}");
+    let before = entries();
+    for _ in 0..300 {
+        let r = ask(BlindRequest::Evaluate {
+            elements: vec![good.elements[0]; 1],
+        })
+        .await;
+        assert!(
+            matches!(
+                r,
+                Ok(BlindReply::Refused {
+                    refusal: Refusal::RateLimited,
+                    retry_after_secs: 1..
+                })
+            ),
+            "{r:?}"
+        );
+    }
+    let refused = count("blind_refused");
+    assert!(
+        (1..=4).contains(&refused),
+        "300 refusals over the budget gave {refused} blind_refused entries"
+    );
+    assert!(
+        entries() - before <= 8,
+        "300 refusals over the budget added {} audit entries",
+        entries() - before
+    );
+    assert_eq!(count("blind_evaluation"), 2);
+
+    // Evaluations of nothing: malformed, each a strike, until ZA cools down.
+    let before = entries();
+    let mut cooled = false;
+    for i in 0..80 {
+        match ask_or_closed(BlindRequest::Evaluate { elements: vec![] }).await {
+            Some(Ok(r)) => assert_eq!(r, BlindReply::refused(Refusal::Malformed), "request {i}"),
+            // Disconnected, or refused undecoded: cooling down.
+            None | Some(Err(Reply::Refused(Refusal::CoolingDown))) => {
+                assert!(i >= 40, "cooled down after {i} requests");
+                cooled = true;
+                break;
+            }
+            Some(Err(other)) => panic!("request {i}: {other:?}"),
+        }
+    }
+    assert!(cooled, "80 evaluations of nothing never cooled ZA down");
+
+    // The bootstrap peer's key is in the roster, but for no State.
+    let be = Peer::connect(&fed.node("BE").dir, de).await;
+    let bytes = encode_body(
+        Kind::BlindRequest,
+        &BlindRequest::Evaluate {
+            elements: good.elements.clone(),
+        },
+    )
+    .unwrap();
+    let reply = be.net.request(be.target, bytes).await.unwrap();
+    assert_eq!(
+        BlindReply::decode(&reply, Limits::default()).unwrap(),
+        BlindReply::refused(Refusal::NotAMember)
+    );
+    assert_eq!(count("blind_evaluation"), 2);
+    assert!(
+        entries() - before <= 8,
+        "the malformed requests added {} audit entries",
+        entries() - before
+    );
+}

@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use tracenet::blind::{
-    Blinded, OprfKey, build_filter, canonical_input, filter_key, finalize, record_keys,
+    Blinded, BlindedBatch, OprfKey, build_filter, canonical_input, filter_key, finalize,
+    record_keys,
 };
 use tracenet::marking::MarkingPrefix;
 
@@ -37,7 +38,9 @@ fn main() {
     let b = Blinded::new(inputs.clone()).unwrap();
     let (mut n, started) = (0u64, Instant::now());
     while started.elapsed() < Duration::from_secs(3) {
-        let _ = key.blind_evaluate(&b.elements).unwrap();
+        let _ = key
+            .blind_evaluate(&BlindedBatch::check(&b.elements).unwrap())
+            .unwrap();
         n += 64;
     }
     let per_sec = n as f64 / started.elapsed().as_secs_f64();
@@ -48,7 +51,9 @@ fn main() {
     let (mut n, started) = (0u64, Instant::now());
     while started.elapsed() < Duration::from_secs(3) {
         let b = Blinded::new(inputs.clone()).unwrap();
-        let (ev, proof) = key.blind_evaluate(&b.elements).unwrap();
+        let (ev, proof) = key
+            .blind_evaluate(&BlindedBatch::check(&b.elements).unwrap())
+            .unwrap();
         let _ = finalize(&b, &ev, &proof, &key.public_key()).unwrap();
         n += 64;
     }

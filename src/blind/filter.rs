@@ -139,6 +139,11 @@ impl ReceivedFilter {
         })
     }
 
+    /// Bytes of fingerprints held: what keeping it costs.
+    pub fn bytes(&self) -> usize {
+        2 * self.filter.fingerprints.len()
+    }
+
     /// Whether the filter holds `key` (false positives about 2^-16).
     pub fn contains(&self, key: u64) -> bool {
         self.filter.contains(&key)

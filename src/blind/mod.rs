@@ -22,4 +22,6 @@ pub use canonical::{
 };
 pub use filter::{BuiltFilter, FilterError, ReceivedFilter, build_filter};
 pub use keyfile::{OPRF_KEY_FILE, load_or_create_key};
-pub use oprf::{Blinded, OprfError, OprfKey, check_oprf_public_key, filter_key, finalize};
+pub use oprf::{
+    Blinded, BlindedBatch, OprfError, OprfKey, check_oprf_public_key, filter_key, finalize,
+};

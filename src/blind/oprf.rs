@@ -80,24 +80,17 @@ impl OprfKey {
         Ok(out)
     }
 
-    /// Evaluates a requester's blinded elements in one batch with one proof
-    /// (c, s). A malformed element fails the whole batch, naming it.
+    /// Evaluates a requester's checked batch ([`BlindedBatch::check`]) with
+    /// one proof (c, s).
     pub fn blind_evaluate(
         &self,
-        elements: &[Element],
+        batch: &BlindedBatch,
     ) -> Result<(Vec<Element>, (Element, Element)), OprfError> {
-        let blinded = elements
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                BlindedElement::<Suite>::deserialize(e).map_err(|_| OprfError::Element(i))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         let r = self
             .server
-            .batch_blind_evaluate(&mut OsRng, &blinded)
+            .batch_blind_evaluate(&mut OsRng, &batch.0)
             .map_err(|_| OprfError::Count {
-                sent: elements.len(),
+                sent: batch.len(),
                 got: 0,
             })?;
         let out = r
@@ -115,6 +108,35 @@ impl OprfKey {
         c.copy_from_slice(&p[..ELEMENT_LEN]);
         s.copy_from_slice(&p[ELEMENT_LEN..]);
         Ok((out, (c, s)))
+    }
+}
+
+/// A requester's blinded elements, each decoded as a ristretto255 element:
+/// the only input [`OprfKey::blind_evaluate`] takes, so that a holder checks
+/// a batch before it spends budget, audit or a proof on it.
+pub struct BlindedBatch(Vec<BlindedElement<Suite>>);
+
+impl BlindedBatch {
+    /// Decodes every element; a malformed one refuses the whole batch,
+    /// naming it.
+    pub fn check(elements: &[Element]) -> Result<Self, OprfError> {
+        elements
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                BlindedElement::<Suite>::deserialize(e).map_err(|_| OprfError::Element(i))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(BlindedBatch)
+    }
+
+    /// Elements in the batch.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -209,7 +231,9 @@ mod tests {
         let k = OprfKey::from_seed(&[9; 32]).unwrap();
         let inputs = vec![b"a".to_vec(), b"bb".to_vec()];
         let b = Blinded::new(inputs.clone()).unwrap();
-        let (ev, proof) = k.blind_evaluate(&b.elements).unwrap();
+        let (ev, proof) = k
+            .blind_evaluate(&BlindedBatch::check(&b.elements).unwrap())
+            .unwrap();
         let keys = finalize(&b, &ev, &proof, &k.public_key()).unwrap();
         let direct: Vec<u64> = inputs
             .iter()
@@ -224,13 +248,17 @@ mod tests {
         let other = OprfKey::from_seed(&[10; 32]).unwrap();
         let b = Blinded::new(vec![b"x".to_vec(), b"y".to_vec()]).unwrap();
         // Evaluated with another key than the one the header states.
-        let (ev, proof) = other.blind_evaluate(&b.elements).unwrap();
+        let (ev, proof) = other
+            .blind_evaluate(&BlindedBatch::check(&b.elements).unwrap())
+            .unwrap();
         assert_eq!(
             finalize(&b, &ev, &proof, &k.public_key()),
             Err(OprfError::Proof)
         );
         // Two evaluations swapped.
-        let (mut ev, proof) = k.blind_evaluate(&b.elements).unwrap();
+        let (mut ev, proof) = k
+            .blind_evaluate(&BlindedBatch::check(&b.elements).unwrap())
+            .unwrap();
         ev.swap(0, 1);
         assert_eq!(
             finalize(&b, &ev, &proof, &k.public_key()),
@@ -240,10 +268,13 @@ mod tests {
             finalize(&b, &ev[..1], &proof, &k.public_key()),
             Err(OprfError::Count { .. })
         ));
-        // Garbage elements are refused by the holder, not a panic.
+        // Garbage elements are refused by the holder's check, not a panic,
+        // and the check names the first.
         assert_eq!(
-            k.blind_evaluate(&[[0xff; 32]]).unwrap_err(),
-            OprfError::Element(0)
+            BlindedBatch::check(&[b.elements[0], [0xff; 32]])
+                .err()
+                .unwrap(),
+            OprfError::Element(1)
         );
     }
 }

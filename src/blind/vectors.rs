@@ -118,7 +118,9 @@ mod tests {
             .map(|key| canonical_input(&p, key))
             .collect();
         let b = super::super::Blinded::new(inputs).unwrap();
-        let (ev, proof) = k.blind_evaluate(&b.elements).unwrap();
+        let (ev, proof) = k
+            .blind_evaluate(&super::super::BlindedBatch::check(&b.elements).unwrap())
+            .unwrap();
         let keys = super::super::finalize(&b, &ev, &proof, &k.public_key()).unwrap();
         for (i, key) in keys.iter().enumerate() {
             assert_eq!(

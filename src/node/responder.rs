@@ -327,7 +327,7 @@ impl Node {
                 ..NewEntry::default()
             };
             // A failed write stops the node (see `record`); nothing to refuse here.
-            let _ = self.record(refusal_kind(r), entry, false);
+            let _ = self.record(refusal_kind(r, rule), entry, false);
         }
         if r.is_hostile()
             && let Ok(pid) = peer.parse::<PeerId>()
@@ -363,7 +363,10 @@ impl Node {
                 rule: Some(rule.to_string()),
                 ..NewEntry::default()
             };
-            if self.record(refusal_kind(t.code), entry, false).is_err() {
+            if self
+                .record(refusal_kind(t.code, rule), entry, false)
+                .is_err()
+            {
                 return;
             }
         }
@@ -727,7 +730,10 @@ fn verdict_then_answer<W, A>(
 }
 
 /// The audit kind a refusal is recorded under.
-fn refusal_kind(r: Refusal) -> AuditKind {
+fn refusal_kind(r: Refusal, rule: &str) -> AuditKind {
+    if rule == super::blind::BLIND_BUDGET_RULE {
+        return AuditKind::BlindRefused;
+    }
     match r {
         Refusal::UnknownTrace | Refusal::WrongSigner | Refusal::AnswerBeforeQuery => {
             AuditKind::AnswerRefused

@@ -121,6 +121,13 @@ impl BlindRequest {
 
     fn check(&self) -> Result<(), BoundsError> {
         match self {
+            // Nothing to evaluate would cost the holder its audit entry and
+            // the requesting State none of its budget.
+            BlindRequest::Evaluate { elements } if elements.is_empty() => {
+                Err(BoundsError::NoneGiven {
+                    what: "blinded elements",
+                })
+            }
             BlindRequest::Evaluate { elements } if elements.len() > MAX_BLIND_ELEMENTS => {
                 Err(BoundsError::TooMany {
                     what: "blinded elements",
@@ -233,6 +240,12 @@ mod tests {
         assert!(big.encode().is_err());
         let raw = codec::encode_body(Kind::BlindRequest, &big).unwrap();
         assert!(BlindRequest::decode(&raw, Limits::roster()).is_err());
+        // So is an evaluation of nothing.
+        let none = BlindRequest::Evaluate { elements: vec![] };
+        assert!(none.encode().is_err());
+        let raw = codec::encode_body(Kind::BlindRequest, &none).unwrap();
+        let e = BlindRequest::decode(&raw, l).unwrap_err();
+        assert!(e.to_string().contains("none given"), "{e}");
         let odd = codec::encode_body(Kind::BlindReply, &BlindReply::Chunk(vec![0; 3])).unwrap();
         assert!(BlindReply::decode(&odd, l).is_err());
         let e = BlindReply::Evaluated {

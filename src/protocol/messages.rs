@@ -92,6 +92,8 @@ pub enum BoundsError {
     EmptyHit,
     #[error("a trimmed hit must say how many events it left out (at least one)")]
     NothingTrimmed,
+    #[error("{what}: none given, at least one needed")]
+    NoneGiven { what: &'static str },
 }
 
 fn bound(what: &'static str, found: usize, max: usize) -> Result<(), BoundsError> {

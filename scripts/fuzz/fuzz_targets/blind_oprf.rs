@@ -2,7 +2,7 @@
 //! any evaluation and proof a holder returns, fail cleanly, never panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tracenet::blind::{Blinded, OprfKey, finalize};
+use tracenet::blind::{Blinded, BlindedBatch, OprfKey, finalize};
 
 fuzz_target!(|data: &[u8]| {
     let key = OprfKey::from_seed(&[7; 32]).unwrap();
@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
         .take(8)
         .map(|c| c.try_into().unwrap())
         .collect();
-    let _ = key.blind_evaluate(&elements);
+    if let Ok(batch) = BlindedBatch::check(&elements) {
+        let _ = key.blind_evaluate(&batch);
+    }
     let Ok(b) = Blinded::new(vec![b"x".to_vec(); elements.len().max(1)]) else {
         return;
     };

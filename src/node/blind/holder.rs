@@ -17,7 +17,7 @@ const BUILD_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// When a requester is told to come back while a filter is being built.
 const BUILD_RETRY_SECS: u32 = 5;
 use crate::audit::{AuditKind, NewEntry};
-use crate::blind::{build_filter, canonical_input, filter_key, serial_alphabet};
+use crate::blind::{BlindedBatch, build_filter, canonical_input, filter_key, serial_alphabet};
 use crate::marking::MarkingPrefix;
 use crate::node::{Node, bump, unix_now_ms};
 use crate::protocol::blind::{BlindReply, BlindRequest, FilterHeader};
@@ -27,15 +27,19 @@ impl Node {
     /// Answers one blind request from `peer` (encoded reply). Never awaits
     /// the store on the runtime's threads.
     pub(in crate::node) async fn on_blind_request(&self, peer: PeerId, data: Vec<u8>) -> Vec<u8> {
-        let Some(member) = self.read_members().get(&peer).cloned() else {
-            self.count_refusal(&peer.to_string(), None, Refusal::NotAMember);
-            return BlindReply::refused(Refusal::NotAMember).encode();
+        let state = match self.blind_requester(&peer) {
+            Ok(s) => s,
+            Err(r) => {
+                self.refuse_blind(peer, None, r, r.code()).await;
+                return BlindReply::refused(r).encode();
+            }
         };
         let req = match BlindRequest::decode(&data, self.inner.rules.limits) {
             Ok(r) => r,
             Err(_) => {
-                self.count_refusal(&peer.to_string(), Some(member.state), Refusal::Malformed);
-                return BlindReply::refused(Refusal::Malformed).encode();
+                let r = Refusal::Malformed;
+                self.refuse_blind(peer, Some(state), r, r.code()).await;
+                return BlindReply::refused(r).encode();
             }
         };
         if self.inner.registry.is_none() {
@@ -76,11 +80,40 @@ impl Node {
                     None => BlindReply::refused(Refusal::Internal),
                 }
             }
-            BlindRequest::Evaluate { elements } => {
-                self.evaluate_blind(peer, member.state, elements).await
-            }
+            BlindRequest::Evaluate { elements } => self.evaluate_blind(peer, state, elements).await,
         };
         reply.encode()
+    }
+
+    /// The State a blind request from `peer` is charged to: a member of the
+    /// roster in force, and not a bootstrap peer, which speaks for no State
+    /// (as in `protocol::accept`) and has no budget of its own to spend.
+    fn blind_requester(&self, peer: &PeerId) -> Result<crate::model::CountryCode, Refusal> {
+        let members = self.read_members();
+        if crate::node::unix_now() > crate::protocol::Vouching::valid_until(&*members) {
+            return Err(Refusal::RosterExpired);
+        }
+        match members.get(peer) {
+            Some(m) if !m.bootstrap => Ok(m.state),
+            _ => Err(Refusal::NotAMember),
+        }
+    }
+
+    /// Counts a refused blind request as every refusal is counted (the
+    /// audit's first entry of its peer and `rule` in a tally interval, then
+    /// one with the count; a hostile one a strike), on a blocking thread.
+    async fn refuse_blind(
+        &self,
+        peer: PeerId,
+        state: Option<crate::model::CountryCode>,
+        r: Refusal,
+        rule: &'static str,
+    ) {
+        let node = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            node.count_refusal_as(&peer.to_string(), state, r, rule)
+        })
+        .await;
     }
 
     /// The filter served for `prefix`, built if it must be (on a blocking
@@ -139,7 +172,13 @@ impl Node {
             .and_then(|m| m.get(prefix).filter(|s| s.generation == g).cloned())
     }
 
-    /// Evaluates a batch within the State's budget; audited first (fail closed).
+    /// Evaluates a batch within the State's budget. Its elements are
+    /// checked before the audit entry is written and the proof made: a batch
+    /// with one that is not a ristretto255 element is refused as malformed
+    /// (a strike against the peer, charged to the budget, tallied rather than
+    /// audited one by one); a batch over the budget is refused as rate
+    /// limited and tallied under [`super::BLIND_BUDGET_RULE`]. A batch
+    /// evaluated is audited first, flushed (fail closed).
     async fn evaluate_blind(
         &self,
         peer: PeerId,
@@ -147,13 +186,6 @@ impl Node {
         elements: Vec<crate::protocol::blind::Element>,
     ) -> BlindReply {
         let n = elements.len();
-        let entry = |outcome: String| NewEntry {
-            peer: Some(peer.to_string()),
-            state: Some(state),
-            outcome: Some(outcome),
-            ..NewEntry::default()
-        };
-        let words = format!("{n} element{}", if n == 1 { "" } else { "s" });
         let allowed = self
             .inner
             .blind
@@ -166,12 +198,13 @@ impl Node {
                 .counters
                 .blind_evaluations_refused
                 .fetch_add(n as u64, Ordering::Relaxed);
-            let node = self.clone();
-            let e = entry(words);
-            let _ =
-                tokio::task::spawn_blocking(move || node.record(AuditKind::BlindRefused, e, false))
-                    .await;
-            tracing::info!(%peer, %state, elements = n, "blind evaluation refused: the State's hourly budget is spent");
+            self.refuse_blind(
+                peer,
+                Some(state),
+                Refusal::RateLimited,
+                super::BLIND_BUDGET_RULE,
+            )
+            .await;
             return BlindReply::Refused {
                 refusal: Refusal::RateLimited,
                 retry_after_secs: wait.as_secs().clamp(1, u64::from(u32::MAX)) as u32,
@@ -181,15 +214,24 @@ impl Node {
             return BlindReply::refused(Refusal::Internal);
         };
         let node = self.clone();
-        let e = entry(words);
+        let entry = NewEntry {
+            peer: Some(peer.to_string()),
+            state: Some(state),
+            outcome: Some(format!("{n} element{}", if n == 1 { "" } else { "s" })),
+            ..NewEntry::default()
+        };
         let done = tokio::task::spawn_blocking(move || {
-            node.record(AuditKind::BlindEvaluation, e, true)
+            let Ok(batch) = BlindedBatch::check(&elements) else {
+                let r = Refusal::Malformed;
+                node.count_refusal_as(&peer.to_string(), Some(state), r, r.code());
+                return Err(r);
+            };
+            node.record(AuditKind::BlindEvaluation, entry, true)
                 .map_err(|_| Refusal::AuditUnavailable)?;
-            node.inner
-                .blind
-                .oprf
-                .blind_evaluate(&elements)
-                .map_err(|_| Refusal::Malformed)
+            node.inner.blind.oprf.blind_evaluate(&batch).map_err(|e| {
+                tracing::error!(error = %e, "blind evaluation failed on a checked batch");
+                Refusal::Internal
+            })
         })
         .await
         .unwrap_or(Err(Refusal::Internal));

@@ -186,10 +186,16 @@ struct ServedFilter {
 }
 
 /// A holder's filter as this node fetched and checked it.
-struct Fetched {
+pub(super) struct Fetched {
     header: FilterHeader,
     filter: ReceivedFilter,
 }
+
+/// The audit rule of a blind evaluation refused for the requesting State's
+/// hourly budget: written as `blind_refused`, the first of each peer in a
+/// tally interval and then one entry with the count of the rest, so that a
+/// requester over its budget cannot grow the holder's log at will.
+pub(crate) const BLIND_BUDGET_RULE: &str = "blind_budget";
 
 /// Filters built at once: one (a build reads the registry under a prefix
 /// and evaluates its new keys).
@@ -217,8 +223,94 @@ pub(super) struct BlindSide {
     /// Filter builds at once ([`BUILDS_AT_ONCE`]), taken before a build's
     /// blocking thread.
     build_turn: Arc<Semaphore>,
-    /// Requester side: holders' filters by (peer, prefix), at one version.
-    fetched: Mutex<HashMap<(String, MarkingPrefix), Arc<Fetched>>>,
+    /// Requester side: holders' filters by (peer, prefix), at one version,
+    /// bounded ([`FETCHED_FILTER_BYTES`]).
+    fetched: Mutex<FilterCache>,
+}
+
+/// The most bytes of holders' fingerprints a requester keeps between blind
+/// traces: 28 filters of a million-record prefix (2.26 MiB each), or two of
+/// the largest a header may state (16 million fingerprints, 30.5 MiB). A
+/// hostile holder serving the largest filter for every prefix it is probed
+/// under cannot make the requester keep more.
+pub(crate) const FETCHED_FILTER_BYTES: usize = 64 << 20;
+
+/// Holders' filters a requester fetched, checked and evaluated against, by
+/// (peer, prefix): at most `cap` bytes of fingerprints in all, the least
+/// recently used let go first. Only a filter an evaluation succeeded with
+/// is kept ([`FilterCache::keep`]), so that a holder that serves a filter
+/// and then refuses to evaluate leaves nothing behind.
+pub(super) struct FilterCache {
+    cap: usize,
+    bytes: usize,
+    /// Bumped on every use; an entry's value is its last.
+    clock: u64,
+    entries: HashMap<(String, MarkingPrefix), (Arc<Fetched>, u64)>,
+}
+
+impl FilterCache {
+    pub(super) fn new(cap: usize) -> Self {
+        FilterCache {
+            cap,
+            bytes: 0,
+            clock: 0,
+            entries: HashMap::new(),
+        }
+    }
+
+    /// The kept filter of `peer` under `prefix` if its header is `header`
+    /// (the holder has not rebuilt it since).
+    pub(super) fn get(
+        &mut self,
+        peer: &str,
+        prefix: &MarkingPrefix,
+        header: &FilterHeader,
+    ) -> Option<Arc<Fetched>> {
+        self.clock += 1;
+        let clock = self.clock;
+        let (f, used) = self.entries.get_mut(&(peer.to_string(), prefix.clone()))?;
+        if f.header != *header {
+            return None;
+        }
+        *used = clock;
+        Some(f.clone())
+    }
+
+    /// Keeps `f` as `peer`'s filter under `prefix` (replacing an older
+    /// version), letting the least recently used go until the whole is
+    /// within the cap; a filter larger than the cap is not kept.
+    pub(super) fn keep(&mut self, peer: &str, prefix: &MarkingPrefix, f: Arc<Fetched>) {
+        let size = f.filter.bytes();
+        if size > self.cap {
+            return;
+        }
+        self.clock += 1;
+        let key = (peer.to_string(), prefix.clone());
+        if let Some((old, _)) = self.entries.insert(key.clone(), (f, self.clock)) {
+            self.bytes -= old.filter.bytes();
+        }
+        self.bytes += size;
+        while self.bytes > self.cap {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .filter(|(k, _)| **k != key)
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((gone, _)) = self.entries.remove(&oldest) {
+                self.bytes -= gone.filter.bytes();
+            }
+        }
+    }
+
+    /// Bytes of fingerprints kept.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 impl BlindSide {
@@ -236,7 +328,7 @@ impl BlindSide {
             budget: Mutex::new(EvaluationBudget::new(per_hour)),
             evaluating: Arc::new(Semaphore::new(evaluating_at_once())),
             build_turn: Arc::new(Semaphore::new(BUILDS_AT_ONCE)),
-            fetched: Mutex::new(HashMap::new()),
+            fetched: Mutex::new(FilterCache::new(FETCHED_FILTER_BYTES)),
         })
     }
 
@@ -345,5 +437,98 @@ impl crate::node::Node {
                 None => OwnOprfKey::NotListed,
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use crate::blind::build_filter;
+    use crate::protocol::{Party, SigningKey};
+
+    /// A checked filter of `keys` keys as holder `version` made it.
+    fn fetched(prefix: &str, keys: u64, version: u64) -> Arc<Fetched> {
+        let b = build_filter(
+            (0..keys)
+                .map(|k| k.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                .collect(),
+        )
+        .unwrap();
+        let header = FilterHeader {
+            holder: Party {
+                state: CountryCode::parse("ZA").unwrap(),
+                key: SigningKey::from_seed(&[3; 32]).unwrap().public_key(),
+            },
+            prefix: prefix.parse().unwrap(),
+            version,
+            oprf_key: [0; 32],
+            alphabet: String::new(),
+            keys: b.keys,
+            seed: b.seed,
+            segment_length: b.segment_length,
+            segment_length_mask: b.segment_length_mask,
+            segment_count_length: b.segment_count_length,
+            fingerprints: b.fingerprints(),
+            chunks: b.digests(),
+        };
+        let filter = ReceivedFilter::assemble(&header, &b.chunks).unwrap();
+        Arc::new(Fetched { header, filter })
+    }
+
+    #[test]
+    fn kept_filters_stay_within_the_cap_and_the_least_used_go_first() {
+        let one = fetched("DE/CARLWALTHER", 20_000, 1);
+        let size = one.filter.bytes();
+        // Room for two filters of this size, not three.
+        let mut c = FilterCache::new(2 * size + size / 2);
+        let prefixes = ["DE/CARLWALTHER", "DE/MAUSER", "DE/MERKEL"];
+        let filters: Vec<_> = prefixes.iter().map(|p| fetched(p, 20_000, 1)).collect();
+        c.keep("za", &filters[0].header.prefix, filters[0].clone());
+        c.keep("za", &filters[1].header.prefix, filters[1].clone());
+        // The first is used again, so the second is the least recent.
+        assert!(
+            c.get("za", &filters[0].header.prefix, &filters[0].header)
+                .is_some()
+        );
+        c.keep("za", &filters[2].header.prefix, filters[2].clone());
+        assert!(c.bytes() <= 2 * size + size / 2, "{}", c.bytes());
+        assert!(
+            c.get("za", &filters[0].header.prefix, &filters[0].header)
+                .is_some()
+        );
+        assert!(
+            c.get("za", &filters[1].header.prefix, &filters[1].header)
+                .is_none()
+        );
+        assert!(
+            c.get("za", &filters[2].header.prefix, &filters[2].header)
+                .is_some()
+        );
+        // Another holder's filter under the same prefix is its own entry.
+        assert!(
+            c.get("ng", &filters[0].header.prefix, &filters[0].header)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_rebuilt_filter_replaces_the_kept_one_and_a_huge_one_is_not_kept() {
+        let v1 = fetched("DE/CARLWALTHER", 5_000, 1);
+        let v2 = fetched("DE/CARLWALTHER", 6_000, 2);
+        let mut c = FilterCache::new(1 << 20);
+        let p = v1.header.prefix.clone();
+        c.keep("za", &p, v1.clone());
+        // The holder rebuilt it: the kept one no longer matches its header.
+        assert!(c.get("za", &p, &v2.header).is_none());
+        c.keep("za", &p, v2.clone());
+        assert_eq!(c.bytes(), v2.filter.bytes());
+        assert!(c.get("za", &p, &v1.header).is_none());
+        assert!(c.get("za", &p, &v2.header).is_some());
+        // Larger than the whole cap: not kept, and nothing else let go.
+        let mut small = FilterCache::new(v1.filter.bytes());
+        small.keep("za", &p, v1.clone());
+        small.keep("ng", &p, v2.clone());
+        assert_eq!(small.bytes(), v1.filter.bytes());
+        assert!(small.get("ng", &p, &v2.header).is_none());
     }
 }

@@ -88,6 +88,15 @@ impl Node {
             };
         }
         let n = inputs.len();
+        if n == 0 {
+            // No candidate under any of its filters: nothing it could hold.
+            return Probed {
+                outcome: BlindOutcome::NoHit,
+                detail: None,
+                elements: 0,
+                retry_after: None,
+            };
+        }
         if n > crate::protocol::blind::MAX_BLIND_ELEMENTS {
             return Probed::of(
                 BlindOutcome::BeyondBound,
@@ -109,6 +118,11 @@ impl Node {
             BlindReply::Evaluated { elements, proof } => {
                 match finalize(&blinded, &elements, &proof, &oprf_key.0) {
                     Ok(keys) => {
+                        if let Ok(mut m) = self.inner.blind.fetched.lock() {
+                            for f in &filters {
+                                m.keep(&peer.to_string(), &f.header.prefix, f.clone());
+                            }
+                        }
                         let hit = keys
                             .iter()
                             .zip(&of_input)
@@ -140,7 +154,8 @@ impl Node {
         p
     }
 
-    /// The holder's checked filter for `prefix` (cached per version); `None`
+    /// The holder's checked filter for `prefix` (the kept one if the holder
+    /// has not rebuilt it since); `None`
     /// when it holds nothing there. Its header must be signed by `member`'s
     /// key and state the OPRF key `member`'s roster entry lists.
     async fn fetch_filter(
@@ -196,16 +211,13 @@ impl Node {
                 "its filter states the OPRF key {stated}, the roster lists {listed} (oprf_key_not_in_roster): it was not asked to evaluate"
             )));
         }
-        let peer_s = peer.to_string();
-        let key = (peer_s, prefix.clone());
         let cached = self
             .inner
             .blind
             .fetched
             .lock()
             .ok()
-            .and_then(|m| m.get(&key).cloned())
-            .filter(|f| f.header == header);
+            .and_then(|mut m| m.get(&peer.to_string(), prefix, &header));
         if let Some(f) = cached {
             return Ok(Some(f));
         }
@@ -228,11 +240,8 @@ impl Node {
         }
         let filter = ReceivedFilter::assemble(&header, &chunks)
             .map_err(|e| fail(format!("its filter: {e}")))?;
-        let f = Arc::new(Fetched { header, filter });
-        if let Ok(mut m) = self.inner.blind.fetched.lock() {
-            m.insert(key, f.clone());
-        }
-        Ok(Some(f))
+        // Kept only once an evaluation succeeds with it (probe_holder).
+        Ok(Some(Arc::new(Fetched { header, filter })))
     }
 
     /// One blind request and its decoded reply; an older node's reply (kind
