@@ -236,3 +236,53 @@ fn deciding_an_unknown_inbox_item_is_not_found() {
         common::stderr(&o)
     );
 }
+
+/// A trace's timeout outside 1 s to 7 days is refused, by the API and by the
+/// CLI as a usage error, rather than clamped without a word.
+#[test]
+fn a_trace_timeout_out_of_range_is_refused_not_clamped() {
+    let fed = one_node();
+    let n = &fed.nodes[0];
+    let addr = api_addr(n);
+    let token = std::fs::read_to_string(n.dir.join("api.token")).unwrap();
+    for t in [0u64, 604_801] {
+        let body = format!(
+            r#"{{"maker":"Walther","country":"DE","serial":"WP104233","category":"pistol","ground":"seized_in_crime","use":"criminal_investigation","timeout_secs":{t}}}"#
+        );
+        let (status, body) =
+            call(addr, "POST", "/v1/traces", Some(token.trim()), &body).expect("an answer");
+        assert_eq!(status, 400, "timeout_secs {t}: {body}");
+        assert!(body.contains("1 to 604800 seconds"), "{body}");
+        let o = common::run(
+            &n.dir,
+            &[
+                "trace",
+                "--maker",
+                "Walther",
+                "--country",
+                "DE",
+                "--serial",
+                "WP104233",
+                "--category",
+                "pistol",
+                "--ground",
+                "seized_in_crime",
+                "--use",
+                "criminal_investigation",
+                "--timeout",
+                &t.to_string(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+        assert!(
+            common::stderr(&o).contains("--timeout"),
+            "{}",
+            common::stderr(&o)
+        );
+    }
+    assert_eq!(
+        n.json(&["trace", "list"]).as_array().map(Vec::len),
+        Some(0),
+        "nothing was sent"
+    );
+}

@@ -431,6 +431,15 @@ fn init_and_roster_install_take_what_a_node_needs() {
         common::json(&be, &["config", "check"])["node"]["role"],
         "bootstrap"
     );
+    // It holds no registry: an import into it is refused, saying so.
+    let sample = common::repo_file("config/sample-registry.jsonl");
+    let o = common::run(&be, &["registry", "import", sample.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::stdout(&o));
+    assert!(
+        common::stderr(&o).contains("bootstrap node's data directory"),
+        "{}",
+        common::stderr(&o)
+    );
 
     // Bad flags are named, and nothing is written.
     let bad = root.path().join("bad");
@@ -633,7 +642,10 @@ fn a_closed_stdout_ends_any_command_quietly() {
 }
 
 /// A damaged `roster.json` neither blocks the next install nor lets an
-/// older version back in (the history keeps the highest version seen).
+/// older version back in (the history keeps the highest version seen). With
+/// the node stopped, an install is audited as a running node audits it, and
+/// one not newer than the held version is answered as a running node
+/// answers it: not installed, and not an error.
 #[test]
 fn a_damaged_held_roster_is_repaired_by_a_newer_install_only() {
     let w = tempfile::tempdir().unwrap();
@@ -682,8 +694,12 @@ fn a_damaged_held_roster_is_repaired_by_a_newer_install_only() {
     let (r1, r2, r3) = (roster(1), roster(2), roster(3));
     ok(&d, &["roster", "install", &r2]);
     std::fs::write(d.join("roster.json"), "garbage").unwrap();
-    let o = run(&d, &["roster", "install", &r1]);
-    assert_eq!(o.status.code(), Some(1), "an older version came back in");
+    let out = json(&d, &["roster", "install", &r1]);
+    assert_eq!(
+        out["installed"], false,
+        "an older version came back in: {out}"
+    );
+    assert_eq!(out["version"], 2, "{out}");
     let o = run(&d, &["--json", "roster", "install", &r3]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
@@ -693,6 +709,22 @@ fn a_damaged_held_roster_is_repaired_by_a_newer_install_only() {
         )["version"],
         3
     );
+    // Run again, as a provisioning script may be.
+    let o = run(&d, &["roster", "install", &r3]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("not installed: this node already holds version 3"),
+        "{}",
+        stdout(&o)
+    );
+    let installed: Vec<_> = json(&d, &["audit", "show"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "roster_installed")
+        .map(|e| e["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(installed, ["version 2", "version 3"]);
 }
 
 /// Files that cannot be written are named once, with the cause once.

@@ -275,6 +275,7 @@ fn a_newer_signed_maker_table_spreads_by_gossip_and_moves_the_topics() {
 
     // Kept in the data directory: after a restart DE is on version 5, with
     // its record under the new key and the new topic.
+    sign("6", "makers-v6.json");
     let i = fed.nodes.iter().position(|n| n.state == "DE").unwrap();
     fed.nodes[i].kill();
     let offline = fed.node("DE").json(&["makers", "show"]);
@@ -284,6 +285,24 @@ fn a_newer_signed_maker_table_spreads_by_gossip_and_moves_the_topics() {
     assert_eq!(de.json(&["status"])["makers"]["version"], 5);
     assert!(subscribed(de).contains(&new_topic.to_string()));
     assert!(!de.log().contains("rebuilding the index"), "{}", de.log());
+
+    // Installed with the node stopped (killed: its address file is left
+    // behind): audited as the running node audits it.
+    fed.nodes[i].kill();
+    let stopped = fed
+        .node("DE")
+        .json(&["makers", "install", path_str(&w.join("makers-v6.json"))]);
+    assert_eq!(stopped["installed"], true, "{stopped:#}");
+    let audited: Vec<_> = fed
+        .node("DE")
+        .json(&["audit", "show"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "makers_installed")
+        .map(|e| e["outcome"].clone())
+        .collect();
+    assert_eq!(audited.last(), Some(&"version 6".into()), "{audited:?}");
 }
 
 /// A node that was stopped while a table spread is brought up to date by

@@ -132,6 +132,14 @@ impl TraceRequest {
     /// Validates every field before anything is signed or sent.
     pub fn into_new_trace(self) -> Result<NewTrace, NodeError> {
         let bad = NodeError::BadTrace;
+        if let Some(t) = self.timeout_secs
+            && !(1..=node::MAX_TRACE_TIMEOUT_SECS).contains(&t)
+        {
+            return Err(bad(format!(
+                "timeout {t} s is out of range: give 1 to {} seconds (7 days), or none for node.trace_timeout_secs",
+                node::MAX_TRACE_TIMEOUT_SECS
+            )));
+        }
         let code = self
             .factory_code
             .as_deref()

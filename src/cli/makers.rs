@@ -245,18 +245,30 @@ fn node_config(ctx: &Context) -> anyhow::Result<Config> {
 
 fn install(ctx: &Context, path: &Path) -> anyhow::Result<()> {
     let bytes = MakersFile::read(path)?.to_json();
-    let out: MakersInstalled = match ApiClient::from_data_dir(&ctx.data_dir) {
-        Ok(_) => {
+    // The store's lock tells a running node from a stopped one (not the
+    // address file a killed node leaves); a stopped one's store stays held
+    // here until the install is audited.
+    let out: MakersInstalled = match super::registry::store_if_stopped(ctx)? {
+        None => {
             super::node::with_client(ctx, async |c| Ok(c.post_bytes("/v1/makers", bytes).await?))?
         }
-        Err(ApiClientError::NotRunning(_)) => {
+        Some(db) => {
             let cfg = node_config(ctx)?;
             let file = MakersFile::from_json(&bytes)?;
             match makers::install(&ctx.data_dir, &file, &cfg.trust, Date::today()) {
-                Ok(s) => MakersInstalled {
-                    installed: true,
-                    version: s.version(),
-                },
+                Ok(s) => {
+                    super::registry::audit_stopped(
+                        ctx,
+                        &db,
+                        crate::audit::AuditKind::MakersInstalled,
+                        format!("version {}", s.version()),
+                        &format!("maker table version {} was installed", s.version()),
+                    )?;
+                    MakersInstalled {
+                        installed: true,
+                        version: s.version(),
+                    }
+                }
                 Err(makers::MakersError::NotNewer { held, .. }) => MakersInstalled {
                     installed: false,
                     version: held,
@@ -264,7 +276,6 @@ fn install(ctx: &Context, path: &Path) -> anyhow::Result<()> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(e) => return Err(e.into()),
     };
     ctx.emit(&out, |o| {
         if o.installed {

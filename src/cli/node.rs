@@ -80,9 +80,9 @@ pub struct SendArgs {
     #[arg(long, value_name = "SECS")]
     pub wait: Option<u64>,
     /// How long the trace waits for answers (and the query stays valid)
-    /// before it is partial; default node.trace_timeout_secs (24 h), at most
+    /// before it is partial; default node.trace_timeout_secs (24 h), 1 to
     /// 604800 (7 days).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub timeout: Option<u64>,
     /// Local case reference; kept on this node, never sent.
     #[arg(long)]

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
@@ -156,6 +156,21 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
         Err(e) if is_locked(&e) => return via_node(cmd, ctx),
         Err(e) => return Err(e),
     };
+    // A bootstrap node holds no registry (it serves the roster and
+    // addresses, and answers no trace): records written here would be kept
+    // and never read.
+    if cfg.node.role == crate::config::Role::Bootstrap
+        && matches!(
+            cmd,
+            RegistryCommand::Import(_) | RegistryCommand::Remove { .. }
+        )
+    {
+        bail!(
+            "{} is a bootstrap node's data directory (node.role = \"bootstrap\" in {}): it holds no registry and answers no trace; import the registry into a State's node",
+            ctx.data_dir.display(),
+            Config::path_in(&ctx.data_dir).display()
+        );
+    }
     match cmd {
         RegistryCommand::Import(args) => import(ctx, &cfg, &db, &reg, &args),
         RegistryCommand::Export { file } => export::export(ctx, &reg, &file),
@@ -319,14 +334,52 @@ pub fn open(ctx: &Context) -> anyhow::Result<Opened> {
 /// Records a change of the registry made with the node stopped, flushed. The
 /// node signs the audit head with it the next time it runs.
 fn audit(ctx: &Context, db: &sled::Db, kind: AuditKind, outcome: String) -> anyhow::Result<()> {
+    audit_in(ctx, db, kind, outcome)
+        .context("the registry changed, but its audit entry could not be written")
+}
+
+fn audit_in(ctx: &Context, db: &sled::Db, kind: AuditKind, outcome: String) -> anyhow::Result<()> {
     let log = crate::audit::AuditLog::open_in(db, &ctx.data_dir)?;
     let entry = crate::audit::NewEntry {
         outcome: Some(outcome),
         ..Default::default()
     };
-    log.append(kind, entry, crate::node::unix_now())
-        .context("the registry changed, but its audit entry could not be written")?;
+    log.append(kind, entry, crate::node::unix_now())?;
     Ok(())
+}
+
+/// The data directory's store when no node holds it (the node is stopped,
+/// and cannot start while this is held), `None` when a running node does.
+/// Decided by the store's lock, not by the address file a killed node
+/// leaves behind.
+pub(super) fn store_if_stopped(ctx: &Context) -> anyhow::Result<Option<sled::Db>> {
+    let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
+    match crate::store::open_db(&ctx.data_dir.join("db"), &cfg.store_options()) {
+        Ok(db) => Ok(Some(db)),
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            if is_locked(&e) { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+/// Records a change made with the node stopped (a roster or maker table
+/// installed) in `db`, the store [`store_if_stopped`] opened, flushed; the
+/// node signs the audit head with it the next time it runs, as it does for
+/// the entries it writes itself. `what` names the change for the error.
+pub(super) fn audit_stopped(
+    ctx: &Context,
+    db: &sled::Db,
+    kind: AuditKind,
+    outcome: String,
+    what: &str,
+) -> anyhow::Result<()> {
+    audit_in(ctx, db, kind, outcome).with_context(|| {
+        format!(
+            "{what}, but its audit entry could not be written to {}; free space or fix the store, then run the command again",
+            ctx.data_dir.join("db").display()
+        )
+    })
 }
 
 fn parse_ids(ids: &[String]) -> anyhow::Result<Vec<RecordId>> {

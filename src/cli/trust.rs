@@ -84,8 +84,10 @@ pub enum RosterCommand {
         /// organisation's node, which speaks for no State).
         #[arg(long, default_value = "member", value_parser = parse_role)]
         role: Role,
-        /// A marking prefix the State declares, CC/MAKER (repeatable).
-        #[arg(long = "prefix", value_name = "CC/MAKER")]
+        /// A marking prefix the State declares, CC/MAKER with the maker's
+        /// key as `tracenet registry prefixes` prints it (DE/CARLWALTHER;
+        /// repeatable).
+        #[arg(long = "prefix", value_name = "CC/MAKER", value_parser = parse_prefix)]
         prefixes: Vec<MarkingPrefix>,
         /// A known address, multiaddr text (repeatable).
         #[arg(long = "address", value_name = "MULTIADDR")]
@@ -217,6 +219,13 @@ pub struct TrustArgs {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+/// A prefix as typed: a maker's name in place of its key is refused naming
+/// the key the built-in maker table gives it.
+fn parse_prefix(s: &str) -> Result<MarkingPrefix, String> {
+    MarkingPrefix::parse_for_person(s, &crate::marking::MakerTable::built_in())
+        .map_err(|e| e.to_string())
 }
 
 fn parse_peer_connections(s: &str) -> Result<u32, String> {
@@ -730,43 +739,75 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
             cfg_path.display()
         );
     }
-    let running = crate::api::ApiClient::from_data_dir(&ctx.data_dir).is_ok();
-    let out: Installed = if running {
-        if given.is_some() && configured.is_none() {
-            bail!(
-                "the running node has no trust anchors; stop it, run `tracenet roster install {} --anchor KEY` (which writes them to {}), then start it",
-                path.display(),
-                cfg_path.display()
-            );
-        }
-        super::node::with_client(ctx, async |c| Ok(c.post_bytes("/v1/roster", bytes).await?))?
-    } else {
-        let trust = match (&given, &configured) {
-            (_, Some(c)) => c.clone(),
-            (Some(g), None) => g.clone(),
-            (None, None) => trust_config(&TrustArgs::default(), ctx)?,
-        };
-        let file = RosterFile::read(path)?;
-        let r = roster::install(&ctx.data_dir, &file, &trust, Date::today())?;
-        // As the node will read it at start: the file with its TRACENET_*
-        // overrides (a configuration it refuses shows in `config check`).
-        let own = crate::config::Config::load(&cfg_path)
-            .ok()
-            .and_then(|c| c.node.net_config().ok())
-            .map(|n| n.gossip_validation)
-            .unwrap_or_default();
-        if configured.is_none() {
-            // Verified with these anchors: the node keeps using them.
-            write_trust(&cfg_path, &trust)?;
-            if !ctx.json {
-                eprintln!("trust anchors written to [trust] in {}", cfg_path.display());
+    // The store's lock tells a running node from a stopped one; a stopped
+    // one's store stays held here until the install is audited.
+    let stopped = super::registry::store_if_stopped(ctx)?;
+    let running = stopped.is_none();
+    let out: Installed = match stopped {
+        None => {
+            if given.is_some() && configured.is_none() {
+                bail!(
+                    "the running node has no trust anchors; stop it, run `tracenet roster install {} --anchor KEY` (which writes them to {}), then start it",
+                    path.display(),
+                    cfg_path.display()
+                );
             }
+            super::node::with_client(ctx, async |c| Ok(c.post_bytes("/v1/roster", bytes).await?))?
         }
-        Installed {
-            installed: true,
-            version: r.version(),
-            gossip_validation: Some(r.body().gossip_validation.unwrap_or(own)),
-            gossip_validation_next: None,
+        Some(db) => {
+            let trust = match (&given, &configured) {
+                (_, Some(c)) => c.clone(),
+                (Some(g), None) => g.clone(),
+                (None, None) => trust_config(&TrustArgs::default(), ctx)?,
+            };
+            let file = RosterFile::read(path)?;
+            let r = match roster::install(&ctx.data_dir, &file, &trust, Date::today()) {
+                Ok(r) => r,
+                // As a running node answers it: nothing to do, not an error, so
+                // that a provisioning script run twice passes either way.
+                Err(roster::RosterError::NotNewer { held, .. }) => {
+                    let out = Installed {
+                        installed: false,
+                        version: held,
+                        gossip_validation: None,
+                        gossip_validation_next: None,
+                    };
+                    return ctx.emit(&out, |o| {
+                        format!(
+                            "not installed: this node already holds version {} or newer",
+                            o.version
+                        )
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            };
+            super::registry::audit_stopped(
+                ctx,
+                &db,
+                crate::audit::AuditKind::RosterInstalled,
+                format!("version {}", r.version()),
+                &format!("roster version {} was installed", r.version()),
+            )?;
+            // As the node will read it at start: the file with its TRACENET_*
+            // overrides (a configuration it refuses shows in `config check`).
+            let own = crate::config::Config::load(&cfg_path)
+                .ok()
+                .and_then(|c| c.node.net_config().ok())
+                .map(|n| n.gossip_validation)
+                .unwrap_or_default();
+            if configured.is_none() {
+                // Verified with these anchors: the node keeps using them.
+                write_trust(&cfg_path, &trust)?;
+                if !ctx.json {
+                    eprintln!("trust anchors written to [trust] in {}", cfg_path.display());
+                }
+            }
+            Installed {
+                installed: true,
+                version: r.version(),
+                gossip_validation: Some(r.body().gossip_validation.unwrap_or(own)),
+                gossip_validation_next: None,
+            }
         }
     };
     ctx.emit(&out, |o| {

@@ -83,6 +83,8 @@ pub enum MarkingError {
     NoMaker,
     #[error("{0} import marks given; at most {MAX_IMPORT_MARKS} are accepted")]
     TooManyImports(usize),
+    #[error("prefix {0}")]
+    Prefix(String),
 }
 
 fn check_year(y: Option<u16>) -> Result<(), MarkingError> {
@@ -401,16 +403,47 @@ impl fmt::Display for MarkingPrefix {
     }
 }
 
+/// Reads a prefix as written on the wire, in rosters and topics: the
+/// country code, `/`, and the maker's key exactly (upper-case letters and
+/// digits, as `tracenet registry prefixes` prints it). Cheap on every input,
+/// a peer's included; [`MarkingPrefix::suggest`] finds the key of a maker
+/// written otherwise, for a person's error message.
 impl FromStr for MarkingPrefix {
     type Err = MarkingError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (cc, maker) = s
-            .split_once('/')
-            .ok_or_else(|| MarkingError::Country(format!("{s:?} is not written CC/MAKER")))?;
-        Ok(MarkingPrefix {
-            country: CountryCode::parse(cc).map_err(|e| MarkingError::Country(e.to_string()))?,
-            maker: MakerKey::from_folded(maker)
-                .ok_or_else(|| MakerError::Empty(maker.to_string()))?,
+        let (cc, maker) = s.split_once('/').ok_or_else(|| {
+            MarkingError::Prefix(format!(
+                "{s:?} is not written CC/MAKER (a country code, `/` and the maker's key, e.g. DE/CARLWALTHER)"
+            ))
+        })?;
+        let country = CountryCode::parse(cc).map_err(|e| MarkingError::Country(e.to_string()))?;
+        let maker = MakerKey::from_folded(maker).ok_or_else(|| {
+            MarkingError::Prefix(format!(
+                "{s:?}: {maker:?} is not a maker key (upper-case letters and digits, as `tracenet registry prefixes` prints it, e.g. DE/CARLWALTHER)"
+            ))
+        })?;
+        Ok(MarkingPrefix { country, maker })
+    }
+}
+
+impl MarkingPrefix {
+    /// Reads `s` as [`FromStr`] does; a maker written as a name rather than
+    /// its key (`DE/Walther`) is refused naming the key `makers` gives it
+    /// (`DE/CARLWALTHER`), for the person who typed it to confirm.
+    pub fn parse_for_person(s: &str, makers: &MakerTable) -> Result<Self, MarkingError> {
+        s.parse().map_err(|e| {
+            let Some((cc, maker)) = s.split_once('/') else {
+                return e;
+            };
+            let Ok(country) = CountryCode::parse(cc) else {
+                return e;
+            };
+            match makers.key(maker, country) {
+                Ok(key) => MarkingError::Prefix(format!(
+                    "{s:?}: {maker:?} is not a maker key; did you mean {country}/{key}? (a prefix names the maker by its key, as `tracenet registry prefixes` prints it)"
+                )),
+                Err(m) => MarkingError::Maker(m),
+            }
         })
     }
 }
@@ -531,6 +564,26 @@ mod tests {
         assert_eq!(a.to_string().parse::<MarkingPrefix>().unwrap(), a);
         assert!("DE/".parse::<MarkingPrefix>().is_err());
         assert!("DE/abc".parse::<MarkingPrefix>().is_err());
+        // A name instead of the key: the person is told the key.
+        let t = MakerTable::built_in();
+        for typed in ["DE/Walther", "DE/carl walther", "DE/CARL-WALTHER"] {
+            let e = MarkingPrefix::parse_for_person(typed, &t)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("did you mean DE/CARLWALTHER?"), "{typed}: {e}");
+        }
+        let e = MarkingPrefix::parse_for_person("DE/--", &t)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no letter or digit"), "{e}");
+        let e = MarkingPrefix::parse_for_person("nope", &t)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not written CC/MAKER"), "{e}");
+        assert_eq!(
+            MarkingPrefix::parse_for_person("DE/CARLWALTHER", &t).unwrap(),
+            "DE/CARLWALTHER".parse().unwrap()
+        );
         // JSON: the written form; bincode: the fields, as signed rosters hold them.
         assert_eq!(serde_json::to_string(&a).unwrap(), r#""DE/HECKLERKOCH""#);
         assert_eq!(

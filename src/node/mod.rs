@@ -70,7 +70,7 @@ pub use makers::{InstallMakersError, MakersInstalled};
 pub use members::{MemberInfo, Members};
 pub use membership::InstallRosterError;
 pub use new_trace::{NewTrace, check_maker, local_text, trace_marking};
-pub use requester::SendTraceError;
+pub use requester::{MAX_TIMEOUT_SECS as MAX_TRACE_TIMEOUT_SECS, SendTraceError};
 pub use review::DecideError;
 pub use status::{HolderState, HolderView, Judge, NodeStatus, holders, trace_status};
 pub use traces::{

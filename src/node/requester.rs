@@ -20,8 +20,10 @@ use crate::protocol::accept::{self, AskedQuery};
 use crate::protocol::{Outcome, Party, QueryId, Refusal, Reply, TraceQuery};
 
 /// The longest a trace waits for answers, and so the longest time-to-live of
-/// its query: 7 days, the longest members accept.
-const MAX_TIMEOUT_SECS: u64 = 7 * 86_400;
+/// its query: 7 days, the longest members accept. An officer's timeout
+/// outside 1 to this is refused (`api::routes::TraceRequest`); the node's
+/// own default is clamped to it.
+pub const MAX_TIMEOUT_SECS: u64 = 7 * 86_400;
 /// Signed refusals filed per responder and trace: each retry may be refused
 /// again, but a member cannot fill a trace with them.
 const MAX_REFUSALS_PER_HOLDER: usize = 8;

@@ -316,6 +316,35 @@ fn jsonl_import_reports_each_bad_line_and_keeps_the_good_ones() {
     assert_eq!(reg.len().unwrap(), 1);
 }
 
+/// A second line with an id read earlier in the same file is refused,
+/// naming the first: it used to replace that record without a word.
+#[test]
+fn jsonl_import_refuses_an_id_repeated_in_the_file() {
+    let (dir, reg) = open_temp();
+    let line = |id: &str, serial: &str| {
+        serde_json::to_string(&record(id, "Walther", "DE", serial)).unwrap()
+    };
+    let body = [
+        line("K1", "AB00001"),
+        line("K2", "AB00002"),
+        line("K1", "ZZ99999"),
+    ]
+    .join("\n");
+    let path = write_file(&dir, "dup.jsonl", &body);
+    let s = import::import_file(&reg, &path, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.updated, s.rejected), (2, 0, 1));
+    let r = &s.rejections[0];
+    assert_eq!((r.line, r.field.as_deref()), (3, Some("id")));
+    assert!(r.reason.contains("already on line 1"), "{r}");
+    // The first record stands.
+    assert_eq!(find(&reg, "Walther", "DE", "AB00001").len(), 1);
+    assert!(find(&reg, "Walther", "DE", "ZZ99999").is_empty());
+    // A later file may still replace it: ids are unique in the registry.
+    let path = write_file(&dir, "next.jsonl", &line("K1", "ZZ99999"));
+    let s = import::import_file(&reg, &path, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.updated, s.rejected), (0, 1, 0));
+}
+
 #[test]
 fn strict_import_writes_nothing_when_a_line_is_bad() {
     let (dir, reg) = open_temp();
@@ -358,7 +387,8 @@ fn csv_import_joins_events_and_refuses_a_record_with_a_bad_event() {
         "id,manufacturer,country,serial,category,year,imports,model,calibre,confidential\n\
          C1,Walther,DE,BP0746,pistol,2009,NG:2009,P99,9x19mm,false\n\
          C2,Glock,AT,AB123,pistol,,,,,no\n\
-         C3,Glock,XX,AB124,pistol,,,,,\n",
+         C3,Glock,XX,AB124,pistol,,,,,\n\
+         C4,Glock,AT,AB125,Pistole,,,,,\n",
     );
     let events = write_file(
         &dir,
@@ -367,14 +397,29 @@ fn csv_import_joins_events_and_refuses_a_record_with_a_bad_event() {
          C1,2009-03-14,manufactured,manufacturer,,,\n\
          C1,2009-09-19,exported,,NG,EXP-1,\n\
          C2,2010-01-01,sold,,,,\n\
-         C9,2010-01-01,lost,,,,\n",
+         C9,2010-01-01,lost,,,,\n\
+         C4,2011-01-01,manufactured,manufacturer,,,\n",
     );
     let opts = ImportOptions {
         events_csv: Some(events.clone()),
         ..ImportOptions::default()
     };
     let s = import::import_file(&reg, &weapons, &opts, &mut |_| {}).unwrap();
-    assert_eq!((s.added, s.rejected), (1, 3), "{:?}", s.rejections);
+    // Each weapon row once (C2, C3, C4 rejected), and the one event row
+    // tied to no weapon row (C9): the counts add up to the input.
+    assert_eq!((s.added, s.rejected), (1, 4), "{:?}", s.rejections);
+    // A weapon row refused for itself takes its events with it, said so,
+    // and they are not reported again as events of an unknown id.
+    let c4 = s
+        .rejections
+        .iter()
+        .find(|r| r.file == weapons && r.line == 5)
+        .unwrap();
+    assert!(
+        c4.reason.contains("its event row is not imported either"),
+        "{c4}"
+    );
+    assert!(!s.rejections.iter().any(|r| r.file == events && r.line == 6));
     let rec = reg.get(&RecordId::parse("C1").unwrap()).unwrap().unwrap();
     assert_eq!(rec.events.len(), 2);
     assert_eq!(rec.events[1].reference.as_ref().unwrap().as_str(), "EXP-1");

@@ -234,7 +234,20 @@ pub(super) fn read_csv(
             ids.insert(id.to_string(), line);
         }
         let item = weapon_from_row(&row)
-            .map_err(|(f, r)| reject(line, Some(f), r))
+            .map_err(|(f, r)| {
+                // Its events go with it: counted in its rejection, not again
+                // as events of an id the weapons file does not have.
+                let dropped = row
+                    .get("id")
+                    .and_then(|id| events.remove(id))
+                    .map_or(0, |e| e.len());
+                let r = match dropped {
+                    0 => r,
+                    1 => format!("{r} (its event row is not imported either)"),
+                    n => format!("{r} (its {n} event rows are not imported either)"),
+                };
+                reject(line, Some(f), r)
+            })
             .and_then(|mut record| {
                 for ev in events.remove(record.id.as_str()).unwrap_or_default() {
                     record.events.push(ev?.1);

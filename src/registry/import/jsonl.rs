@@ -82,6 +82,10 @@ pub(super) fn read_json_lines(
         field,
         reason,
     };
+    // The line each id was first read on: a later line with the same id is
+    // refused, as in a CSV weapons file, rather than silently replacing the
+    // record read before it in the same import.
+    let mut ids: std::collections::HashMap<Box<str>, u64> = std::collections::HashMap::new();
     loop {
         let item = lines
             .next_line()
@@ -109,7 +113,20 @@ pub(super) fn read_json_lines(
                 None => Item::Rejected(reject(line, field, reason)),
             },
             Ok(rec) => match rec.check() {
-                Ok(()) => Item::Record(rec),
+                Ok(()) => match ids.get(rec.id.as_str()) {
+                    Some(first) => Item::Rejected(reject(
+                        line,
+                        Some("id".into()),
+                        format!(
+                            "id {:?} is already on line {first} of this file; ids are unique",
+                            rec.id.as_str()
+                        ),
+                    )),
+                    None => {
+                        ids.insert(rec.id.as_str().into(), line);
+                        Item::Record(rec)
+                    }
+                },
                 Err((field, reason)) => Item::Rejected(reject(line, Some(field), reason)),
             },
         };
