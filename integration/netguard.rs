@@ -57,6 +57,59 @@ fn a_second_node_on_a_taken_port_refuses_to_start_and_names_the_holder() {
     }
     // DE itself runs on, untouched.
     de.json(&["status"]);
+
+    // The twin on a port of its own, but on DE's control API port: named
+    // too, with the setting to change.
+    let api: std::net::SocketAddr = std::fs::read_to_string(de.dir.join("api.addr"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let cfg = std::fs::read_to_string(twin.path().join("tracenet.toml"))
+        .unwrap()
+        .replace(
+            &format!("/ip4/127.0.0.1/tcp/{}", de.port),
+            "/ip4/127.0.0.1/tcp/0",
+        )
+        .replace(
+            "api_listen = \"127.0.0.1:0\"",
+            &format!("api_listen = \"{api}\""),
+        );
+    std::fs::write(twin.path().join("tracenet.toml"), cfg).unwrap();
+    let mut child = Command::new(common::bin())
+        .args(["--data-dir", path_str(twin.path()), "node", "run"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("a second node started with DE's control API port {api}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(!status.success(), "{said}");
+    assert!(
+        said.contains(&format!("TCP port {} is already in use", api.port()))
+            && said.contains("give this node another port in node.api_listen"),
+        "{said}"
+    );
+    if cfg!(target_os = "linux") {
+        assert!(
+            said.contains(&format!("process {de_pid} (tracenet)")),
+            "{said}"
+        );
+    }
+    de.json(&["status"]);
 }
 
 #[test]

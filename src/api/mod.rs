@@ -42,6 +42,18 @@ pub enum ApiError {
         addr: String,
         source: std::io::Error,
     },
+    #[error(
+        "cannot listen on {addr}: TCP port {} is already in use{}; stop it, or give this node another port in {setting}",
+        .addr.port(),
+        .holder.as_deref().map(|h| format!(" by {h}")).unwrap_or_else(|| " by another process".into())
+    )]
+    PortInUse {
+        addr: SocketAddr,
+        /// The setting that gave the address (`node.api_listen`).
+        setting: &'static str,
+        /// "process PID (NAME)", when it could be found.
+        holder: Option<String>,
+    },
     #[error("{0} is not a loopback address; the control API listens on 127.0.0.1 or ::1 only")]
     NotLoopback(SocketAddr),
     #[error("cannot write {path}: {source}")]
@@ -91,7 +103,7 @@ pub async fn serve(
     data_dir: &Path,
     pages: Option<axum::Router>,
 ) -> Result<SocketAddr, ApiError> {
-    let listener = bind_loopback(&opts.listen).await?;
+    let listener = bind_loopback(&opts.listen, "node.api_listen").await?;
     let bound = listener.local_addr().map_err(|source| ApiError::Listen {
         addr: opts.listen.clone(),
         source,
@@ -123,7 +135,7 @@ pub async fn serve_pages(
     opts: &ApiOptions,
     data_dir: &Path,
 ) -> Result<SocketAddr, ApiError> {
-    let listener = bind_loopback(listen).await?;
+    let listener = bind_loopback(listen, "node.console_listen").await?;
     let bound = listener.local_addr().map_err(|source| ApiError::Listen {
         addr: listen.to_string(),
         source,
@@ -151,7 +163,12 @@ fn mount(pages: axum::Router) -> axum::Router {
         .nest("/console", pages)
 }
 
-async fn bind_loopback(addr: &str) -> Result<tokio::net::TcpListener, ApiError> {
+/// Binds `addr`, given by `setting`, on loopback only; a port another
+/// process holds is named with that process and the setting to change.
+async fn bind_loopback(
+    addr: &str,
+    setting: &'static str,
+) -> Result<tokio::net::TcpListener, ApiError> {
     let sa: SocketAddr = addr.parse().map_err(|e| ApiError::Listen {
         addr: addr.to_string(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")),
@@ -161,9 +178,16 @@ async fn bind_loopback(addr: &str) -> Result<tokio::net::TcpListener, ApiError> 
     }
     tokio::net::TcpListener::bind(sa)
         .await
-        .map_err(|source| ApiError::Listen {
-            addr: addr.to_string(),
-            source,
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::AddrInUse => ApiError::PortInUse {
+                addr: sa,
+                setting,
+                holder: crate::net::holder_of(sa.port()),
+            },
+            _ => ApiError::Listen {
+                addr: addr.to_string(),
+                source,
+            },
         })
 }
 

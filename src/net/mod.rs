@@ -7,6 +7,7 @@ pub use behaviour::UNJUDGED_KEPT;
 mod codec;
 pub mod links;
 mod port;
+pub use port::holder_of;
 mod topic;
 mod watch;
 

@@ -69,6 +69,10 @@ pub enum Gap {
     /// A State expected to answer, or that the weapon was exported to, has
     /// not given a final answer (yet).
     NoAnswer { state: CountryCode },
+    /// The weapon was exported to a State the roster does not list: its
+    /// records go on there, and no one in the federation can be asked for
+    /// them; the officer asks that State outside tracenet.
+    NotAMember { state: CountryCode },
     /// An expected State cannot be reached (offline when the trace was sent,
     /// disconnected, or a directed request failed); `reason` says how,
     /// `since` (unix seconds) from when. Its query is delivered when it
@@ -250,6 +254,9 @@ impl Custody {
                         .unwrap_or_default()
                 ),
                 Gap::NoAnswer { state } => format!("  gap: {state} has not answered\n"),
+                Gap::NotAMember { state } => format!(
+                    "  gap: {state} is not a member of the federation: the records go on there; ask it outside tracenet\n"
+                ),
                 Gap::Declined { state, code } => format!(
                     "  gap: {state} replied without an answer ({}); `trace retry` asks again\n",
                     code.replace('_', " ")
@@ -330,6 +337,10 @@ pub struct Wanted {
     /// Set when nobody was asked: the gap that says why (`no_holder` or
     /// `not_connected`), said instead of `no_record`.
     pub nobody_asked: Option<Gap>,
+    /// The States the roster lists as members (and this node's own); an
+    /// export to another is `not_a_member`, not awaited. `None`: not known,
+    /// every State exported to is awaited.
+    pub members: Option<BTreeSet<CountryCode>>,
 }
 
 /// One candidate record from one State's answer, as the requester ranks them.
@@ -475,7 +486,10 @@ pub fn assemble(
                 reason: reason.clone(),
                 since: *since,
             },
-            (None, None) => Gap::NoAnswer { state: w.state },
+            (None, None) => match &wanted.members {
+                Some(m) if !m.contains(&w.state) => Gap::NotAMember { state: w.state },
+                _ => Gap::NoAnswer { state: w.state },
+            },
         });
     }
     if chain.is_empty() && gaps.is_empty() {
@@ -484,8 +498,11 @@ pub fn assemble(
     let diversion = diversion(&chain);
     // Only where nothing is left to ask: an export to a State that has not
     // answered means the records go on there.
-    // A trimmed answer still ends where its records end.
-    let nothing_missing = gaps.iter().all(|g| matches!(g, Gap::Trimmed { .. }));
+    // A trimmed answer still ends where its records end, and so does an
+    // export to a State outside the federation: nobody here can be asked.
+    let nothing_missing = gaps
+        .iter()
+        .all(|g| matches!(g, Gap::Trimmed { .. } | Gap::NotAMember { .. }));
     let last_recorded = (diversion.is_none() && nothing_missing)
         .then(|| last_recorded(&chain))
         .flatten();

@@ -137,8 +137,18 @@ impl Judge {
                 imports: q.marking.imports().iter().map(|m| m.country).collect(),
                 category: Some(q.category),
                 nobody_asked: None,
+                members: None,
             })
             .unwrap_or_default();
+        wanted.members = Some(
+            self.members
+                .by_peer
+                .values()
+                .filter(|m| !m.bootstrap)
+                .map(|m| m.state)
+                .chain([self.state])
+                .collect(),
+        );
         if t.asked.is_empty() {
             wanted.nobody_asked = Some(if t.nobody_holds {
                 custody::Gap::NoHolder {

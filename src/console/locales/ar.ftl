@@ -170,6 +170,7 @@ map-caption = البلدان التي مر بها السلاح بالترتيب�
 gaps-title = الثغرات
 gap-withheld = حجبت { $state } ردها: { $reason }
 gap-no-answer = لم ترد { $state }
+gap-not-a-member = { $state } ليست عضوا في الاتحاد: تستمر السجلات هناك؛ اسألها خارج tracenet
 gap-unreachable = يتعذّر الوصول إلى { $state } منذ { $since }
 gap-refused = رفضت { $state }: { $reason }
 gap-declined = اعتذرت { $state }: { $reason }

@@ -171,6 +171,7 @@ map-caption = Countries the weapon passed through, in order; the point of divers
 gaps-title = Gaps
 gap-withheld = { $state } withheld its answer: { $reason }
 gap-no-answer = { $state } has not answered
+gap-not-a-member = { $state } is not a member of the federation: the records go on there; ask it outside tracenet
 gap-unreachable = { $state } has been unreachable since { $since }
 gap-refused = { $state } refused: { $reason }
 gap-declined = { $state } declined: { $reason }

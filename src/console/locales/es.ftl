@@ -170,6 +170,7 @@ map-caption = Los países por los que pasó el arma, en orden; el punto de desv�
 gaps-title = Lagunas
 gap-withheld = { $state } retuvo su respuesta: { $reason }
 gap-no-answer = { $state } no ha respondido
+gap-not-a-member = { $state } no es miembro de la federación: los registros continúan allí; consulte a ese Estado fuera de tracenet
 gap-unreachable = { $state } está inalcanzable desde el { $since }
 gap-refused = { $state } rechazó: { $reason }
 gap-declined = { $state } declinó: { $reason }

@@ -170,6 +170,7 @@ map-caption = Les pays traversés par l'arme, dans l'ordre ; le point de détour
 gaps-title = Lacunes
 gap-withheld = { $state } a retenu sa réponse : { $reason }
 gap-no-answer = { $state } n'a pas répondu
+gap-not-a-member = { $state } n'est pas membre de la fédération : les registres continuent là-bas ; interrogez cet État hors de tracenet
 gap-unreachable = { $state } est injoignable depuis le { $since }
 gap-refused = { $state } a refusé : { $reason }
 gap-declined = { $state } a décliné : { $reason }

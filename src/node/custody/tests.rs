@@ -135,6 +135,23 @@ fn a_silent_or_withholding_state_is_named_as_the_gap() {
     assert_eq!(k.gaps, vec![Gap::NoAnswer { state: cc("NG") }]);
     assert!(k.diversion.is_none());
 
+    // NG outside the federation: not awaited, said so, and the records end
+    // at the export, the lead to follow outside tracenet.
+    let members = Wanted {
+        members: Some([cc("DE"), cc("KE")].into_iter().collect()),
+        ..Wanted::default()
+    };
+    let k = assemble(&only_de, &[cc("DE")].into_iter().collect(), &[], &members);
+    assert_eq!(k.gaps, vec![Gap::NotAMember { state: cc("NG") }]);
+    let last = k.last_recorded.as_ref().unwrap();
+    assert_eq!((last.state, last.exported_to), (cc("DE"), Some(cc("NG"))));
+    assert!(
+        k.to_text()
+            .contains("NG is not a member of the federation: the records go on there"),
+        "{}",
+        k.to_text()
+    );
+
     let both = [
         AnswerInput {
             index: Some(0),
