@@ -379,6 +379,11 @@ fn a_node_does_not_start_on_a_bad_policy() {
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(e.contains("policy.toml:3:") && e.contains("urgnet"), "{e}");
+    // `config check`, run before a restart, says so too.
+    let o = run(d.path(), &["config", "check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("policy.toml:3:") && e.contains("urgnet"), "{e}");
 }
 
 /// `init` takes what a node needs, so that no TOML is edited by hand; the next

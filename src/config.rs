@@ -78,6 +78,11 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// A value the types let through but the checks refuse: `at` is where it
+    /// was set (`FILE:LINE`; the file alone when its line cannot be found;
+    /// `TRACENET_NODE__API_LISTEN=VALUE` when an environment variable set it).
+    #[error("{at}: {message}")]
+    Refused { at: String, message: String },
     #[error("{at}: {key} = {value} is out of range: it must be between {min} and {max} ({why})")]
     Range {
         /// The file and line (`FILE:LINE`), or the file alone when the value
@@ -89,8 +94,6 @@ pub enum ConfigError {
         max: u64,
         why: &'static str,
     },
-    #[error("{path}: makers: {source}")]
-    Makers { path: PathBuf, source: MakerError },
 }
 
 /// Every numeric key of `tracenet.toml`, its range and why: the one place
@@ -246,26 +249,41 @@ impl Config {
             message,
         };
         let mut table: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        // Dotted key (`node.api_listen`) -> `NAME=VALUE` of the variable that
+        // set it, for the checks' errors to name.
+        let mut from_env: Vec<(String, String)> = Vec::new();
         for (name, raw) in overrides {
             let key = name["TRACENET_".len()..].to_ascii_lowercase();
             let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
                 .ok()
                 .and_then(|mut t| t.remove("v"))
                 .unwrap_or_else(|| toml::Value::String(raw.clone()));
-            match key.split_once("__") {
-                Some((section, k)) => {
-                    let entry = table
-                        .entry(section.to_string())
-                        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-                    let Some(t) = entry.as_table_mut() else {
-                        return Err(invalid(format!("{name}: {section} is not a section")));
-                    };
-                    t.insert(k.to_string(), value);
+            let set = |table: &mut toml::Table, value: toml::Value| -> Result<(), ConfigError> {
+                match key.split_once("__") {
+                    Some((section, k)) => {
+                        let entry = table
+                            .entry(section.to_string())
+                            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                        let Some(t) = entry.as_table_mut() else {
+                            return Err(invalid(format!("{name}: {section} is not a section")));
+                        };
+                        t.insert(k.to_string(), value);
+                    }
+                    None => {
+                        table.insert(key.clone(), value);
+                    }
                 }
-                None => {
-                    table.insert(key.clone(), value);
-                }
+                Ok(())
+            };
+            set(&mut table, value.clone())?;
+            // One address where a list is taken (`node.listen`,
+            // `node.bootstrap`): a list of it, as a person means it.
+            if let (Err(e), toml::Value::String(_)) = (table.clone().try_into::<Config>(), &value)
+                && e.message().contains("expected a sequence")
+            {
+                set(&mut table, toml::Value::Array(vec![value]))?;
             }
+            from_env.push((key.replacen("__", ".", 1), format!("{name}={raw}")));
             // Tried after each variable, so that a wrong one is named (the
             // file alone was read above).
             if let Err(e) = table.clone().try_into::<Config>() {
@@ -288,7 +306,7 @@ impl Config {
                 e.message()
             ))
         })?;
-        cfg.check(path, &text)?;
+        cfg.check(path, &text, &from_env)?;
         Ok(cfg)
     }
 
@@ -329,7 +347,7 @@ impl Config {
                 message,
             }
         })?;
-        cfg.check(path, text)?;
+        cfg.check(path, text, &[])?;
         Ok(cfg)
     }
 
@@ -367,10 +385,37 @@ impl Config {
         ]
     }
 
-    /// What the types cannot check: the numbers' ranges (naming the line in
-    /// `text`, when the key is written there rather than set by an
-    /// environment variable), the maker table, addresses, trust anchors.
-    fn check(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
+    /// What the types cannot check: the numbers' ranges, the maker table,
+    /// addresses, trust anchors. Each error names where its key was set: the
+    /// line in `text`, or the environment variable of `from_env` (dotted
+    /// key, `NAME=VALUE`) that set it.
+    fn check(
+        &self,
+        path: &Path,
+        text: &str,
+        from_env: &[(String, String)],
+    ) -> Result<(), ConfigError> {
+        let at = |dotted: &str| -> String {
+            if let Some((_, var)) = from_env.iter().rev().find(|(k, _)| k == dotted) {
+                return format!("{var} (environment)");
+            }
+            match line_of(text, dotted) {
+                Some(l) => format!("{}:{l}", path.display()),
+                None => path.display().to_string(),
+            }
+        };
+        // The section's line for a key of a list of tables (`[[makers]]`) or
+        // a section checked as a whole (`[trust]`).
+        let section_at = |section: &str| -> String {
+            let header = [format!("[{section}]"), format!("[[{section}]]")];
+            match text
+                .lines()
+                .position(|l| header.iter().any(|h| l.trim() == h))
+            {
+                Some(i) => format!("{}:{}", path.display(), i + 1),
+                None => path.display().to_string(),
+            }
+        };
         if let Some(name) = self.state.former_name() {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -385,11 +430,8 @@ impl Config {
                 continue;
             };
             if !(*min..=*max).contains(&value) {
-                let at = line_of(text, key)
-                    .map(|l| format!("{}:{l}", path.display()))
-                    .unwrap_or_else(|| path.display().to_string());
                 return Err(ConfigError::Range {
-                    at,
+                    at: at(key),
                     key,
                     value,
                     min: *min,
@@ -398,19 +440,25 @@ impl Config {
                 });
             }
         }
-        self.maker_table().map_err(|source| ConfigError::Makers {
-            path: path.to_path_buf(),
-            source,
+        self.maker_table().map_err(|source| ConfigError::Refused {
+            at: section_at("makers"),
+            message: format!("makers: {source}"),
         })?;
+        // `validate`'s messages start with the dotted key they are about.
         self.node
             .validate()
-            .map_err(|message| ConfigError::Invalid {
-                path: path.to_path_buf(),
+            .map_err(|message| ConfigError::Refused {
+                at: message
+                    .split_once(':')
+                    .map_or_else(|| section_at("node"), |(key, _)| at(key)),
                 message,
             })?;
         if !self.trust.anchors.is_empty() {
-            self.trust.anchor_keys().map_err(|e| ConfigError::Invalid {
-                path: path.to_path_buf(),
+            self.trust.anchor_keys().map_err(|e| ConfigError::Refused {
+                at: match from_env.iter().rev().find(|(k, _)| k.starts_with("trust.")) {
+                    Some((_, var)) => format!("{var} (environment)"),
+                    None => section_at("trust"),
+                },
                 message: format!("trust: {e}"),
             })?;
         }
@@ -611,10 +659,58 @@ mod tests {
         let e = Config::parse(Path::new("t.toml"), "state = \"XX\"\n").unwrap_err();
         assert!(e.to_string().contains("XX"), "{e}");
         let clash = "state = \"DE\"\n[[makers]]\nname = \"Other\"\naliases = [\"H&K\"]\n";
-        assert!(matches!(
-            Config::parse(Path::new("t.toml"), clash),
-            Err(ConfigError::Makers { .. })
-        ));
+        let e = Config::parse(Path::new("t.toml"), clash).unwrap_err();
+        assert!(e.to_string().starts_with("t.toml:2: makers: "), "{e}");
+    }
+
+    /// Every error of the checks names where the value was set: its line,
+    /// or the environment variable; a port past 65535 says so.
+    #[test]
+    fn a_refused_value_is_named_with_its_line_or_its_variable() {
+        let text = "state = \"DE\"\n\n[node]\napi_listen = \"127.0.0.1:99999\"\n";
+        let e = Config::parse(Path::new("t.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.toml:4: node.api_listen: "), "{e}");
+        assert!(e.contains("65535"), "{e}");
+        let text = "state = \"DE\"\n[node]\nlisten = [\"/ip4/0.0.0.0/tcp/70000\"]\n";
+        let e = Config::parse(Path::new("t.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.toml:3: node.listen: "), "{e}");
+        assert!(e.contains("65535"), "{e}");
+        let text = "state = \"DE\"\n\n[trust]\nanchors = [\"notakey\"]\nthreshold = 1\n";
+        let e = Config::parse(Path::new("t.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.toml:3: trust: "), "{e}");
+
+        // Set by the environment: the variable is named, not the file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tracenet.toml");
+        std::fs::write(&path, "state = \"DE\"\n").unwrap();
+        let var = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        let e = Config::load_with_env(&path, &var("TRACENET_NODE__API_LISTEN", "bogus"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("TRACENET_NODE__API_LISTEN=bogus (environment): node.api_listen: "),
+            "{e}"
+        );
+        let e = Config::load_with_env(&path, &var("TRACENET_NODE__MAX_CANDIDATES", "0"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("TRACENET_NODE__MAX_CANDIDATES=0 (environment): node.max_candidates"),
+            "{e}"
+        );
+        // One address where a list is taken is a list of it.
+        let c = Config::load_with_env(
+            &path,
+            &var("TRACENET_NODE__LISTEN", "/ip4/127.0.0.1/tcp/4001"),
+        )
+        .unwrap();
+        assert_eq!(c.node.listen, ["/ip4/127.0.0.1/tcp/4001"]);
     }
 
     #[test]

@@ -197,12 +197,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(ConfigCommand::Check { file }) => {
             let path = file.unwrap_or_else(|| crate::config::Config::path_in(&ctx.data_dir));
             let cfg = crate::config::Config::load(&path)?;
+            // The disclosure policy beside it, which the node refuses to start
+            // on if it cannot read it.
+            let dir = path.parent().unwrap_or(std::path::Path::new("."));
+            let policy = dir.join(crate::node::policy::POLICY_FILE);
+            let has_policy = policy.exists();
+            crate::node::policy::Policy::load(dir)?;
             ctx.emit(&cfg, |c| {
-                format!(
-                    "{}: valid\n{}",
-                    path.display(),
-                    toml::to_string(c).unwrap_or_default()
-                )
+                let mut s = format!("{}: valid\n", path.display());
+                if has_policy {
+                    s += &format!("{}: valid\n", policy.display());
+                }
+                s + &toml::to_string(c).unwrap_or_default()
             })
         }
         Command::Demo { dir, keep } => crate::demo::run(crate::demo::DemoOptions { dir, keep }),

@@ -140,8 +140,11 @@ impl NodeSettings {
             .listen
             .iter()
             .map(|a| {
-                a.parse::<Multiaddr>()
-                    .map_err(|e| format!("node.listen: {a:?} is not a multiaddr: {e}"))
+                a.parse::<Multiaddr>().map_err(|e| {
+                    format!(
+                        "node.listen: {a:?} is not a multiaddr: {e}; write /ip4/IP/tcp/PORT (or /ip6/...), with a port from 0 to 65535"
+                    )
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let bootstrap = self
@@ -186,7 +189,7 @@ impl NodeSettings {
         self.net_config()?;
         let api: std::net::SocketAddr = self.api_listen.parse().map_err(|e| {
             format!(
-                "node.api_listen: {:?} is not an address: {e}",
+                "node.api_listen: {:?} is not an address: {e}; write IP:PORT with a port from 0 to 65535, e.g. 127.0.0.1:7701",
                 self.api_listen
             )
         })?;
@@ -198,7 +201,7 @@ impl NodeSettings {
         if !self.console_listen.is_empty() {
             let c: std::net::SocketAddr = self.console_listen.parse().map_err(|e| {
                 format!(
-                    "node.console_listen: {:?} is not an address: {e}",
+                    "node.console_listen: {:?} is not an address: {e}; write IP:PORT with a port from 0 to 65535, e.g. 127.0.0.1:7702",
                     self.console_listen
                 )
             })?;
