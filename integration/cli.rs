@@ -79,12 +79,31 @@ fn bad_lines_are_reported_by_file_line_and_field() {
         ),
     )
     .unwrap();
-    let out = ok(d.path(), &["registry", "import", f.to_str().unwrap()]);
+    // The good line is imported, the bad one named; the exit status tells
+    // a script the load was partial.
+    let o = run(d.path(), &["registry", "import", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let out = stdout(&o);
     assert!(out.contains("1 added"), "{out}");
     assert!(
         out.contains(&format!("{}:2: marking.country:", f.display())),
         "{out}"
     );
+    assert_eq!(
+        stderr(&o).trim(),
+        format!(
+            "warning: {}: 1 line rejected; the rest was imported (exit status 3)",
+            f.display()
+        )
+    );
+    // With --json, the summary is the whole of stdout.
+    let o = run(
+        d.path(),
+        &["--json", "registry", "import", f.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["rejected"], 1, "{v}");
 
     let strict = run(
         d.path(),

@@ -18,7 +18,7 @@ fn record(id: &str, serial: &str) -> String {
 fn import(dir: &Path, args: &[&str]) -> serde_json::Value {
     let mut a = vec!["registry", "import"];
     a.extend_from_slice(args);
-    json(dir, &a)
+    json_import(dir, &a)
 }
 
 fn counts(s: &serde_json::Value) -> [u64; 4] {
@@ -414,7 +414,7 @@ fn a_csv_row_over_max_line_bytes_is_skipped_as_it_is_read_never_held() {
             e.to_str().unwrap(),
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(counts(&s), [2, 0, 0, 1], "{s}");
     assert_eq!(s["rejections"][0]["line"], 3, "{s}");
@@ -667,7 +667,7 @@ fn through_the_node_lines_are_bounded_by_its_limit_endless_sources_are_refused_a
         ),
     );
     std::fs::write(&f, format!("{}\n{long}\n", record("L1", "BP1"))).unwrap();
-    let s = de.json(&["registry", "import", f.to_str().unwrap()]);
+    let s = json_import(&de.dir, &["registry", "import", f.to_str().unwrap()]);
     assert_eq!(counts(&s), [1, 0, 0, 1], "{s}");
     assert!(
         s["rejections"][0]["reason"]

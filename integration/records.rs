@@ -20,7 +20,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 fn import(dir: &Path, args: &[&str]) -> Value {
     let mut a = vec!["registry", "import"];
     a.extend_from_slice(args);
-    json(dir, &a)
+    json_import(dir, &a)
 }
 
 fn counts(s: &Value) -> [u64; 4] {

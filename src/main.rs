@@ -27,6 +27,10 @@ fn main() {
         if tracenet::cli::closed_stdout(&e) {
             std::process::exit(tracenet::cli::EXIT_CLOSED_STDOUT);
         }
+        if let Some(partial) = e.downcast_ref::<tracenet::cli::ImportedWithRejections>() {
+            eprintln!("warning: {partial}");
+            std::process::exit(tracenet::cli::EXIT_REJECTED);
+        }
         eprintln!("error: {}", tracenet::cli::error_line(&e));
         std::process::exit(tracenet::cli::EXIT_RUNTIME);
     }

@@ -52,6 +52,35 @@ pub fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("tracenet {args:?}: not JSON ({e}): {out}"))
 }
 
+/// Runs `--json ARGS` for a `registry import` and parses its summary; the
+/// exit status must follow it: 0 when nothing was rejected, 3 (with a
+/// `warning:` line on stderr) when lines were.
+#[allow(dead_code)]
+pub fn json_import(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let o = run(dir, &a);
+    let out = stdout(&o);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| {
+        panic!(
+            "tracenet {args:?}: not JSON ({e}): {out}; stderr: {}",
+            stderr(&o)
+        )
+    });
+    let rejected = v["rejected"].as_u64().unwrap_or(0);
+    let want = if rejected > 0 { 3 } else { 0 };
+    assert_eq!(
+        o.status.code(),
+        Some(want),
+        "tracenet {args:?}: {rejected} rejected: {}",
+        stderr(&o)
+    );
+    if rejected > 0 {
+        assert!(stderr(&o).starts_with("warning: "), "{}", stderr(&o));
+    }
+    v
+}
+
 /// A fresh data directory initialised for `state`.
 pub fn init(state: &str) -> tempfile::TempDir {
     let d = tempfile::tempdir().expect("temp dir");

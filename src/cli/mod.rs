@@ -21,6 +21,21 @@ pub(crate) use output::Destination;
 /// Exit status for a runtime error (usage errors exit 2, through clap).
 pub const EXIT_RUNTIME: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+/// Exit status of a `registry import` that imported the good lines and
+/// rejected others ([`ImportedWithRejections`]): a script that loads a
+/// registry every night can tell a partial load from a whole one.
+pub const EXIT_REJECTED: i32 = 3;
+
+/// A command did its work but left part of its input out: its output is on
+/// stdout as always; `main` says this on stderr and exits
+/// [`EXIT_REJECTED`].
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {rejected} rejected; the rest was imported (exit status 3)")]
+pub struct ImportedWithRejections {
+    pub file: String,
+    /// Lines (or rows) rejected, each named in the output.
+    pub rejected: String,
+}
 
 /// A usage error found after clap's parsing (a value clap cannot check,
 /// such as a serial of only `*`): reported like clap's own, with the

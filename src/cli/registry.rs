@@ -262,7 +262,8 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
                 summary: &s?,
                 seconds: started.elapsed().as_secs_f64(),
             };
-            ctx.emit(&out, |o| render_summary(o.file, o.summary, Some(o.seconds)))
+            ctx.emit(&out, |o| render_summary(o.file, o.summary, Some(o.seconds)))?;
+            partial(&a.file, out.summary)
         }
         RegistryCommand::Export { file } => export::export_via_node(ctx, &c, &file).await,
         RegistryCommand::Remove { ids } => {
@@ -453,7 +454,21 @@ fn import(
         summary: &summary,
         seconds: started.elapsed().as_secs_f64(),
     };
-    ctx.emit(&out, |o| render_summary(o.file, o.summary, Some(o.seconds)))
+    ctx.emit(&out, |o| render_summary(o.file, o.summary, Some(o.seconds)))?;
+    partial(file, &summary)
+}
+
+/// An import that rejected lines ends with [`super::EXIT_REJECTED`], after
+/// its summary is printed.
+fn partial(file: &Path, s: &ImportSummary) -> anyhow::Result<()> {
+    if s.rejected == 0 {
+        return Ok(());
+    }
+    Err(super::ImportedWithRejections {
+        file: file.display().to_string(),
+        rejected: crate::model::count(s.rejected, "line"),
+    }
+    .into())
 }
 
 fn writer_for(file: &Path) -> anyhow::Result<Box<dyn Write>> {
