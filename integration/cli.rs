@@ -140,6 +140,7 @@ fn errors_are_one_line_with_the_right_exit_code() {
         vec!["registry", "find", "--serial", " - "],
         vec!["registry", "find", "--serial", "*"],
         vec!["registry", "find", "--serial", "1", "--country", "XX"],
+        vec!["registry", "find", "--serial", "1", "--limit", "0"],
         vec![
             "trace",
             "--maker",
@@ -986,4 +987,27 @@ fn a_wrong_file_given_as_a_roster_or_a_maker_table_is_named_with_what_takes_it()
         &[format!("{garbage}: not a signed maker table file")],
     );
     assert!(!e.contains("makers sign"), "{e}");
+    // A roster whose body is damaged, and a file given as evidence that is
+    // not a bundle, are named too.
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&roster).unwrap()).unwrap();
+    v["body"] = "!!not base64!!".into();
+    let damaged = file("damaged.json", &v.to_string());
+    says(
+        &["roster", "show", &damaged],
+        &[format!("{damaged}: roster body is not valid base64")],
+    );
+    let key = dir.join("anchor.key");
+    let anchor =
+        common::json(dir, &["roster", "keygen", "--out", key.to_str().unwrap()])["public_key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    says(
+        &["verify", &garbage, "--anchor", &anchor],
+        &[
+            format!("{garbage}: not an evidence bundle"),
+            "`tracenet trace export` writes".into(),
+        ],
+    );
 }

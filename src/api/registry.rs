@@ -76,6 +76,12 @@ async fn record(State(node): State<Node>, Path(id): Path<String>) -> Reply {
 
 async fn find(State(node): State<Node>, JsonBody(f): JsonBody<FindRequest>) -> Reply {
     let reg = registry_of(&node)?;
+    if f.limit == 0 {
+        return Err(Failure::bad_request(format!(
+            "limit: 0 candidates asked; give 1 to {}",
+            super::routes::MAX_FIND_LIMIT
+        )));
+    }
     let country = f
         .country
         .as_deref()
@@ -87,7 +93,7 @@ async fn find(State(node): State<Node>, JsonBody(f): JsonBody<FindRequest>) -> R
         country,
         factory_code: f.factory_code,
         serial: f.serial,
-        limit: f.limit.min(1000),
+        limit: f.limit.min(super::routes::MAX_FIND_LIMIT),
     };
     ok(&blocking(move || reg.find(&q)).await?)
 }

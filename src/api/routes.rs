@@ -73,7 +73,16 @@ pub struct FindRequest {
     #[serde(default)]
     pub factory_code: Option<String>,
     pub serial: String,
+    /// Candidates at most, best first: 1 to [`MAX_FIND_LIMIT`]; absent, 20.
+    #[serde(default = "default_find_limit")]
     pub limit: usize,
+}
+
+/// The most candidates `POST /v1/registry/find` returns.
+pub const MAX_FIND_LIMIT: usize = 1000;
+
+fn default_find_limit() -> usize {
+    20
 }
 
 /// `POST /v1/registry/import`: a regular file on the node's machine.

@@ -760,6 +760,13 @@ impl AuditLog {
         // The file being read, with the first and last numbers and the
         // count of its lines so far: checked against its name at its end.
         let mut file: Option<(archive::ArchiveFile, Option<u64>, Option<u64>, u64)> = None;
+        // A line's number as the report says it: `UNREADABLE` marks a line
+        // that does not parse (its number cannot be known).
+        let entry_at = |s: Option<u64>| match s {
+            None => "none".to_string(),
+            Some(UNREADABLE) => "an unreadable line".to_string(),
+            Some(s) => s.to_string(),
+        };
         let end_of_file = |file: &mut Option<_>, breaks: &mut Breaks| {
             if let Some((f, seen_first, seen_last, lines)) = file.take() {
                 let f: archive::ArchiveFile = f;
@@ -773,8 +780,8 @@ impl AuditLog {
                             f.first,
                             f.last,
                             lines,
-                            seen_first.map_or("none".into(), |s| s.to_string()),
-                            seen_last.map_or("none".into(), |s| s.to_string()),
+                            entry_at(seen_first),
+                            entry_at(seen_last),
                         ),
                     });
                 }
@@ -816,7 +823,7 @@ impl AuditLog {
             };
             let parsed = serde_json::from_slice::<AuditEntry>(v);
             if let (Some((_, seen_first, seen_last, lines)), None) = (file.as_mut(), stored_under) {
-                let line_seq = parsed.as_ref().map_or(u64::MAX, |e| e.seq);
+                let line_seq = parsed.as_ref().map_or(UNREADABLE, |e| e.seq);
                 *lines += 1;
                 seen_first.get_or_insert(line_seq);
                 *seen_last = Some(line_seq);
@@ -1002,6 +1009,9 @@ fn damaged(seq: u64, what: &str) -> AuditError {
         ),
     }
 }
+
+/// The number `verify` gives an archived line that does not parse.
+const UNREADABLE: u64 = u64::MAX;
 
 /// The sequence number a store key holds (`u64::MAX` for a key of another
 /// shape, which `verify` reports).
@@ -1519,6 +1529,22 @@ mod tests {
         let r = log.verify(&pk).unwrap();
         assert_eq!(r.breaks.len(), BREAKS_LISTED, "{:?}", &r.breaks[..3]);
         assert!(r.breaks_not_listed >= 500, "{}", r.breaks_not_listed);
+        std::fs::remove_file(&garbage).unwrap();
+        // A short one: its unreadable lines have no number to report, and
+        // are said so (not as 18446744073709551615).
+        std::fs::write(&garbage, "garbage\n").unwrap();
+        let r = log.verify(&pk).unwrap();
+        let end = r
+            .breaks
+            .iter()
+            .find(|b| b.problem.contains("should hold"))
+            .expect("the file's lines against its name");
+        assert!(
+            end.problem
+                .contains("from an unreadable line to an unreadable line")
+                && !end.problem.contains(&u64::MAX.to_string()),
+            "{end:?}"
+        );
         drop(log);
         std::fs::remove_file(&garbage).unwrap();
         // Garbage claiming entries the store holds: named by its line.

@@ -59,8 +59,8 @@ pub enum RegistryCommand {
         /// several (not `*` alone).
         #[arg(long, value_name = "SERIAL", value_parser = serial_flag)]
         serial: String,
-        /// At most this many candidates, best first.
-        #[arg(long, default_value_t = 20)]
+        /// At most this many candidates, best first (1 to 1000).
+        #[arg(long, default_value_t = 20, value_parser = find_limit)]
         limit: usize,
     },
     /// Counts by category and event kind, and what is past the ITI retention minimums.
@@ -214,6 +214,17 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
         RegistryCommand::Stats => ctx.emit(&reg.stats(Date::today())?, render_stats),
         RegistryCommand::Prefixes => ctx.emit(&reg.holdings()?, render_holdings),
         RegistryCommand::Generate { .. } => unreachable!("handled above"),
+    }
+}
+
+/// `--limit` of `registry find`: 1 to the API's most.
+fn find_limit(s: &str) -> Result<usize, String> {
+    let max = crate::api::routes::MAX_FIND_LIMIT;
+    match s.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s:?} candidates: give a whole number from 1 to {max}"
+        )),
     }
 }
 

@@ -45,6 +45,9 @@ pub enum BundleError {
     Json(String),
     #[error("evidence bundle format {0:?} is neither {FORMAT} nor {FORMAT_V1}")]
     Format(String),
+    /// A file read from disk that is not a bundle, with its path.
+    #[error("{}: {problem}; an evidence bundle is the JSON `tracenet trace export` writes", path.display())]
+    NotBundle { path: PathBuf, problem: String },
 }
 
 /// An evidence bundle in either format.
@@ -371,7 +374,13 @@ impl Bundle {
             path: path.into(),
             source,
         })?;
-        Bundle::from_json(&bytes)
+        Bundle::from_json(&bytes).map_err(|e| match e {
+            BundleError::Json(_) | BundleError::Format(_) => BundleError::NotBundle {
+                path: path.into(),
+                problem: e.to_string(),
+            },
+            other => other,
+        })
     }
 
     pub fn write(&self, path: &Path) -> Result<(), BundleError> {

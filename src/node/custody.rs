@@ -266,7 +266,7 @@ impl Custody {
                     reason,
                     since,
                 } => format!(
-                    "  gap: {state} cannot be reached ({reason}){}; the query goes to it if it reconnects before the deadline\n",
+                    "  gap: {state} cannot be reached ({reason}){}; its query goes to it if it reconnects while the trace waits\n",
                     since
                         .map(|s| format!(" since {}", crate::model::format_unix(s)))
                         .unwrap_or_default()

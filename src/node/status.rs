@@ -323,7 +323,7 @@ impl HolderView {
             HolderState::Acknowledged => "acknowledged: a person there decides".to_string(),
             HolderState::Awaiting => "awaiting an answer".to_string(),
             HolderState::Unreachable { reason, since } => format!(
-                "unreachable{} ({reason}); the query goes to it if it reconnects before the deadline",
+                "unreachable{} ({reason}); its query goes to it if it reconnects while the trace waits",
                 since
                     .map(|s| format!(" since {}", crate::model::format_unix(s)))
                     .unwrap_or_default()

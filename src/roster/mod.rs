@@ -535,6 +535,18 @@ impl RosterFile {
             },
             other => other,
         })
+        .and_then(|file| {
+            // Its body read now, so that a damaged one is named with its file
+            // rather than later, by whichever command meets it.
+            match file.decode_unverified() {
+                Ok(_) => Ok(file),
+                Err(e) => Err(RosterError::NotRosterFile {
+                    path: path.into(),
+                    problem: e.to_string(),
+                    hint: "; its body is damaged: take the file again from the regional organisation",
+                }),
+            }
+        })
     }
 
     pub fn write(&self, path: &Path) -> Result<(), RosterError> {
@@ -604,7 +616,7 @@ impl RosterFile {
         anchors::counted(Kind::Roster, bytes, &self.signatures, anchors).map_err(|b| {
             RosterError::Signature {
                 index: b.index,
-                anchor: b.anchor.to_hex(),
+                anchor: b.anchor.to_base64(),
                 problem: b.problem.into(),
             }
         })
