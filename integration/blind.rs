@@ -791,3 +791,129 @@ async fn a_members_free_blind_requests_do_not_grow_the_holders_audit() {
         entries() - before
     );
 }
+
+/// A requester keeps a holder's filter only once an evaluation against it
+/// succeeded (SECURITY.md, blind traces, 3). ZA, played in process with its
+/// roster and OPRF keys, serves a filter of the Walther prefix and counts
+/// the chunks NG fetches: while ZA refuses to evaluate, every blind trace
+/// fetches the filter again (nothing was kept); once it evaluates, the
+/// next trace fetches it once more and the one after not at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_is_kept_only_after_an_evaluation_succeeds() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use tracenet::blind::{BlindedBatch, build_filter};
+    use tracenet::identity::NodeKey;
+    use tracenet::net::{self, NetConfig, NetEvent, Topic};
+    use tracenet::protocol::blind::{BlindReply, BlindRequest, FilterHeader};
+    use tracenet::protocol::{Limits, Party, Refusal};
+
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("NG", Vec::new()),
+        NodeSpec::member("ZA", Vec::new()),
+    ]);
+    fed.node_mut("ZA").kill();
+    let ng = fed.node("NG");
+    let za_dir = fed.node("ZA").dir.clone();
+    let key = Arc::new(NodeKey::load(&tracenet::identity::key_path(&za_dir)).unwrap());
+    let (oprf, _) =
+        tracenet::blind::load_or_create_key(&za_dir.join(tracenet::blind::OPRF_KEY_FILE)).unwrap();
+    let oprf = Arc::new(oprf);
+    let built = build_filter((0..40_000u64).collect()).unwrap();
+    let chunks = Arc::new(built.chunks.clone());
+    let served = Arc::new(AtomicUsize::new(0));
+    let evaluates = Arc::new(AtomicBool::new(false));
+    let (handle, mut events) = net::spawn(key.libp2p_keypair(), NetConfig::default()).unwrap();
+    {
+        let (handle, key, oprf) = (handle.clone(), key.clone(), oprf.clone());
+        let (served, evaluates, chunks) = (served.clone(), evaluates.clone(), chunks.clone());
+        let built = built.clone();
+        tokio::spawn(async move {
+            while let Some(e) = events.recv().await {
+                let NetEvent::Request { id, data, .. } = e else {
+                    continue;
+                };
+                let reply = match BlindRequest::decode(&data, Limits::default()) {
+                    // A trace's other routes (the maker's aliases): nothing.
+                    Ok(BlindRequest::Filter { prefix })
+                        if prefix.to_string() != "DE/CARLWALTHER" =>
+                    {
+                        BlindReply::NoFilter
+                    }
+                    Ok(BlindRequest::Filter { prefix }) => {
+                        let h = FilterHeader {
+                            holder: Party {
+                                state: tracenet::model::CountryCode::parse("ZA").unwrap(),
+                                key: key.public_key(),
+                            },
+                            prefix,
+                            version: 1,
+                            oprf_key: oprf.public_key(),
+                            alphabet: String::new(),
+                            keys: built.keys,
+                            seed: built.seed,
+                            segment_length: built.segment_length,
+                            segment_length_mask: built.segment_length_mask,
+                            segment_count_length: built.segment_count_length,
+                            fingerprints: built.fingerprints(),
+                            chunks: built.digests(),
+                        };
+                        BlindReply::Filter(key.sign(h).unwrap().into_parts().0)
+                    }
+                    Ok(BlindRequest::Chunk { index, .. }) => {
+                        served.fetch_add(1, Ordering::SeqCst);
+                        BlindReply::Chunk(chunks[index as usize].clone())
+                    }
+                    Ok(BlindRequest::Evaluate { elements }) if evaluates.load(Ordering::SeqCst) => {
+                        let batch = BlindedBatch::check(&elements).unwrap();
+                        let (elements, proof) = oprf.blind_evaluate(&batch).unwrap();
+                        BlindReply::Evaluated { elements, proof }
+                    }
+                    Ok(BlindRequest::Evaluate { .. }) | Err(_) => {
+                        BlindReply::refused(Refusal::Internal)
+                    }
+                };
+                let _ = handle.respond(id, reply.encode()).await;
+            }
+        });
+    }
+    let topic: Topic = "tracenet/1/prefix/DE/CARLWALTHER".parse().unwrap();
+    handle.set_topics([topic.clone()].into()).await.unwrap();
+    let target: libp2p::PeerId = ng.peer_id.parse().unwrap();
+    handle
+        .set_members(
+            std::collections::HashMap::from([(
+                target,
+                vec![format!("/ip4/127.0.0.1/tcp/{}", ng.port).parse().unwrap()],
+            )]),
+            Default::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    fed.wait_subscribed("NG", &topic.to_string(), &["ZA"]);
+    let n = chunks.len();
+    // One blind trace, and the chunks ZA has served once NG settled ZA.
+    let trace = |serial: &str| {
+        let t = trace_walther(fed.node("NG"), serial, &["--blind"]);
+        let id = t["id"].as_str().unwrap().to_string();
+        wait_for("NG's outcome for ZA", Duration::from_secs(60), || {
+            let t = fed.node("NG").json(&["trace", "show", &id]);
+            let h = holder(&t, &fed, "ZA").clone();
+            (h["outcome"] != "pending").then_some(h["outcome"].clone())
+        })
+    };
+    for (i, serial) in ["WX100001", "WX100002"].iter().enumerate() {
+        assert_eq!(trace(serial), "refused");
+        assert_eq!(served.load(Ordering::SeqCst), (i + 1) * n, "nothing kept");
+    }
+    evaluates.store(true, Ordering::SeqCst);
+    assert_eq!(trace("WX100003"), "no_hit");
+    assert_eq!(served.load(Ordering::SeqCst), 3 * n);
+    assert_eq!(trace("WX100004"), "no_hit");
+    assert_eq!(
+        served.load(Ordering::SeqCst),
+        3 * n,
+        "kept after it evaluated"
+    );
+}

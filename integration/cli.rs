@@ -111,6 +111,31 @@ fn bad_lines_are_reported_by_file_line_and_field() {
     );
     assert_eq!(strict.status.code(), Some(1));
     assert!(stderr(&strict).contains(":2:"), "{}", stderr(&strict));
+    // Every bad line is listed, then the one error line: all are fixed at once.
+    let two = d.path().join("two.jsonl");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let third = text.lines().nth(1).unwrap().replace("\"B\"", "\"C\"");
+    std::fs::write(&two, format!("{text}{third}\n")).unwrap();
+    let strict = run(
+        d.path(),
+        &["registry", "import", "--strict", two.to_str().unwrap()],
+    );
+    assert_eq!(strict.status.code(), Some(1));
+    let e = stderr(&strict);
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 3, "{e}");
+    assert!(
+        lines[0].starts_with(&format!("rejected {}:2: ", two.display())),
+        "{e}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("rejected {}:3: ", two.display())),
+        "{e}"
+    );
+    assert!(
+        lines[2].starts_with("error: --strict: nothing imported; 2 bad lines"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -76,9 +76,10 @@ async fn record(State(node): State<Node>, Path(id): Path<String>) -> Reply {
 
 async fn find(State(node): State<Node>, JsonBody(f): JsonBody<FindRequest>) -> Reply {
     let reg = registry_of(&node)?;
-    if f.limit == 0 {
+    if !(1..=super::routes::MAX_FIND_LIMIT).contains(&f.limit) {
         return Err(Failure::bad_request(format!(
-            "limit: 0 candidates asked; give 1 to {}",
+            "limit: {} candidates asked; give 1 to {}",
+            f.limit,
             super::routes::MAX_FIND_LIMIT
         )));
     }
@@ -93,7 +94,7 @@ async fn find(State(node): State<Node>, JsonBody(f): JsonBody<FindRequest>) -> R
         country,
         factory_code: f.factory_code,
         serial: f.serial,
-        limit: f.limit.min(super::routes::MAX_FIND_LIMIT),
+        limit: f.limit,
     };
     ok(&blocking(move || reg.find(&q)).await?)
 }

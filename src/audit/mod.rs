@@ -59,8 +59,11 @@ pub enum AuditKind {
     /// A blind evaluation for another State's blind trace (`outcome`:
     /// `N elements`; never a marking: the holder cannot know it).
     BlindEvaluation,
-    /// A blind evaluation refused for the requesting State's budget
-    /// (`outcome`: `N elements`).
+    /// Blind evaluations refused for the requesting State's budget, tallied
+    /// as every refusal is (rule `blind_budget`): the first of a peer in a
+    /// tally interval without `outcome`, then one entry with `outcome`
+    /// `count N` for the rest. Entries written before the tally have
+    /// `outcome` `N elements`, one per batch.
     BlindRefused,
 }
 

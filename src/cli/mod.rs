@@ -30,11 +30,13 @@ pub const EXIT_REJECTED: i32 = 3;
 /// stdout as always; `main` says this on stderr and exits
 /// [`EXIT_REJECTED`].
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {rejected} rejected; the rest was imported (exit status 3)")]
+#[error("{file}: {rejected} rejected; {rest} (exit status 3)")]
 pub struct ImportedWithRejections {
     pub file: String,
     /// Lines (or rows) rejected, each named in the output.
     pub rejected: String,
+    /// "the rest was imported", or "nothing was imported".
+    pub rest: &'static str,
 }
 
 /// A usage error found after clap's parsing (a value clap cannot check,

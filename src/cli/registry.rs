@@ -364,9 +364,15 @@ fn audit_in(ctx: &Context, db: &sled::Db, kind: AuditKind, outcome: String) -> a
 /// and cannot start while this is held), `None` when a running node does.
 /// Decided by the store's lock, not by the address file a killed node
 /// leaves behind.
+///
+/// The configuration is read only for the store's cache size, and a file
+/// that does not load (edited since the node started, a stray variable)
+/// does not stop a roster reaching a running node: the defaults open it.
 pub(super) fn store_if_stopped(ctx: &Context) -> anyhow::Result<Option<sled::Db>> {
-    let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
-    match crate::store::open_db(&ctx.data_dir.join("db"), &cfg.store_options()) {
+    let options = Config::load(&Config::path_in(&ctx.data_dir))
+        .map(|c| c.store_options())
+        .unwrap_or_default();
+    match crate::store::open_db(&ctx.data_dir.join("db"), &options) {
         Ok(db) => Ok(Some(db)),
         Err(e) => {
             let e = anyhow::Error::from(e);
@@ -388,7 +394,7 @@ pub(super) fn audit_stopped(
 ) -> anyhow::Result<()> {
     audit_in(ctx, db, kind, outcome).with_context(|| {
         format!(
-            "{what}, but its audit entry could not be written to {}; free space or fix the store, then run the command again",
+            "{what}, but its audit entry could not be written to {}: the log lacks it (`tracenet audit verify` checks the rest); free space or fix the store before the node starts",
             ctx.data_dir.join("db").display()
         )
     })
@@ -453,6 +459,23 @@ fn import(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    // Refused whole (--strict, --replace): every bad line is listed on
+    // stderr before the one error line, so that all can be fixed at once.
+    if let Err(
+        registry::import::ImportError::Strict { count, listed, .. }
+        | registry::import::ImportError::ReplaceRefused { count, listed, .. },
+    ) = &summary
+    {
+        for r in listed {
+            eprintln!("rejected {r}");
+        }
+        if *count > listed.len() as u64 {
+            eprintln!(
+                "and {} more",
+                crate::model::count(*count - listed.len() as u64, "bad line")
+            );
+        }
+    }
     let summary = summary?;
     let kind = if args.replace {
         AuditKind::RegistryReplaced
@@ -478,6 +501,11 @@ fn partial(file: &Path, s: &ImportSummary) -> anyhow::Result<()> {
     Err(super::ImportedWithRejections {
         file: file.display().to_string(),
         rejected: crate::model::count(s.rejected, "line"),
+        rest: if s.added + s.updated + s.unchanged == 0 {
+            "nothing was imported"
+        } else {
+            "the rest was imported"
+        },
     }
     .into())
 }

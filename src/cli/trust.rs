@@ -781,13 +781,7 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            super::registry::audit_stopped(
-                ctx,
-                &db,
-                crate::audit::AuditKind::RosterInstalled,
-                format!("version {}", r.version()),
-                &format!("roster version {} was installed", r.version()),
-            )?;
+
             // As the node will read it at start: the file with its TRACENET_*
             // overrides (a configuration it refuses shows in `config check`).
             let own = crate::config::Config::load(&cfg_path)
@@ -802,6 +796,14 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
                     eprintln!("trust anchors written to [trust] in {}", cfg_path.display());
                 }
             }
+            // Last, once the anchors the node needs are written too.
+            super::registry::audit_stopped(
+                ctx,
+                &db,
+                crate::audit::AuditKind::RosterInstalled,
+                format!("version {}", r.version()),
+                &format!("roster version {} was installed", r.version()),
+            )?;
             Installed {
                 installed: true,
                 version: r.version(),

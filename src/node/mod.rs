@@ -373,10 +373,13 @@ impl Node {
             policy::Policy::load(data_dir).map_err(|e| NodeError::Config(e.to_string()))?;
         let key = NodeKey::load(&identity::key_path(data_dir))?;
         let trust = cfg.trust.clone();
+        // The store first: its lock is what tells the CLI a node runs here,
+        // so a roster or maker table it installs with the node stopped is
+        // either installed before this reads them, or refused to it.
+        let db = crate::store::open_db(&data_dir.join("db"), &cfg.store_options())?;
         let mut members = membership::load_members(data_dir, &trust)?;
         let makers = makers::load(data_dir, &trust, &cfg.makers);
         members.rederive(&makers.table);
-        let db = crate::store::open_db(&data_dir.join("db"), &cfg.store_options())?;
         let registry = match settings.role {
             Role::Member => Some(Arc::new(Registry::open(&db, makers.table.clone())?)),
             Role::Bootstrap => None,

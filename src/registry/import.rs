@@ -300,11 +300,22 @@ pub enum ImportError {
     #[error("{path}: {reason}")]
     Header { path: PathBuf, reason: String },
     #[error("--strict: nothing imported; {}, the first: {first}", crate::model::count(*count, "bad line"))]
-    Strict { count: u64, first: Box<Rejection> },
+    Strict {
+        count: u64,
+        first: Box<Rejection>,
+        /// The bad lines in file order, the first [`KEPT_REJECTIONS`] of
+        /// them (the first included), for the command to list.
+        listed: Vec<Rejection>,
+    },
     #[error(
         "--replace: nothing changed; {count} bad line(s), and replacing would remove the records they hold; the first: {first}"
     )]
-    ReplaceRefused { count: u64, first: Box<Rejection> },
+    ReplaceRefused {
+        count: u64,
+        first: Box<Rejection>,
+        /// As in [`ImportError::Strict`].
+        listed: Vec<Rejection>,
+    },
     #[error(
         "--replace: {0} holds no records, and replacing the registry with it would empty it; nothing changed (`tracenet registry remove ID...` removes records by id)"
     )]
@@ -346,24 +357,34 @@ pub fn import_file(
     if opts.strict || opts.replace {
         // A first pass that writes nothing, so that a bad line leaves no trace.
         let (mut count, mut records) = (0, 0u64);
-        let mut first = None;
+        let mut listed: Vec<Rejection> = Vec::new();
         read_records(path, opts, None, &mut |item| {
             match item {
                 Item::Rejected(r) => {
                     count += 1;
-                    first.get_or_insert(r);
+                    if listed.len() < KEPT_REJECTIONS {
+                        listed.push(r);
+                    }
                 }
                 Item::Record(_) => records += 1,
                 Item::Warning(_) => {}
             }
             Ok(())
         })?;
-        if let Some(first) = first {
+        if let Some(first) = listed.first().cloned() {
             let first = Box::new(first);
             return Err(if opts.replace {
-                ImportError::ReplaceRefused { count, first }
+                ImportError::ReplaceRefused {
+                    count,
+                    first,
+                    listed,
+                }
             } else {
-                ImportError::Strict { count, first }
+                ImportError::Strict {
+                    count,
+                    first,
+                    listed,
+                }
             });
         }
         if opts.replace && records == 0 {

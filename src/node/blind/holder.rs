@@ -23,6 +23,22 @@ use crate::node::{Node, bump, unix_now_ms};
 use crate::protocol::blind::{BlindReply, BlindRequest, FilterHeader};
 use crate::protocol::{Party, Refusal};
 
+/// The State `peer`'s blind requests are charged to at `now` (unix
+/// seconds): a member that speaks for a State under a roster in force.
+fn requesting_state(
+    members: &crate::node::members::Members,
+    peer: &PeerId,
+    now: u64,
+) -> Result<crate::model::CountryCode, Refusal> {
+    if now > crate::protocol::Vouching::valid_until(members) {
+        return Err(Refusal::RosterExpired);
+    }
+    match members.get(peer) {
+        Some(m) if !m.bootstrap => Ok(m.state),
+        _ => Err(Refusal::NotAMember),
+    }
+}
+
 impl Node {
     /// Answers one blind request from `peer` (encoded reply). Never awaits
     /// the store on the runtime's threads.
@@ -89,14 +105,7 @@ impl Node {
     /// roster in force, and not a bootstrap peer, which speaks for no State
     /// (as in `protocol::accept`) and has no budget of its own to spend.
     fn blind_requester(&self, peer: &PeerId) -> Result<crate::model::CountryCode, Refusal> {
-        let members = self.read_members();
-        if crate::node::unix_now() > crate::protocol::Vouching::valid_until(&*members) {
-            return Err(Refusal::RosterExpired);
-        }
-        match members.get(peer) {
-            Some(m) if !m.bootstrap => Ok(m.state),
-            _ => Err(Refusal::NotAMember),
-        }
+        requesting_state(&self.read_members(), peer, crate::node::unix_now())
     }
 
     /// Counts a refused blind request as every refusal is counted (the
@@ -447,6 +456,53 @@ mod tests {
     use super::filter_keys_with;
     use crate::blind::{OprfKey, canonical_input, filter_key};
     use crate::marking::MarkingPrefix;
+
+    /// A blind request is charged to a member speaking for a State, while
+    /// the roster is in force: not to a bootstrap peer, nor to anyone once
+    /// the roster has expired.
+    #[test]
+    fn blind_requests_are_charged_to_a_state_under_a_roster_in_force() {
+        use crate::node::members::{MemberInfo, Members};
+        use crate::protocol::Refusal;
+        let member = |seed: u8, bootstrap: bool| {
+            let key = crate::protocol::SigningKey::from_seed(&[seed; 32]).unwrap();
+            let peer = crate::identity::peer_id_of(&key.public_key()).unwrap();
+            let info = MemberInfo {
+                state: crate::model::CountryCode::parse("ZA").unwrap(),
+                name: "ZA".into(),
+                key: key.public_key(),
+                addrs: Vec::new(),
+                bootstrap,
+                prefixes: Vec::new(),
+                oprf_key: None,
+            };
+            (peer, info)
+        };
+        let (za, za_info) = member(1, false);
+        let (be, be_info) = member(2, true);
+        let (outsider, _) = member(3, false);
+        let mut m = Members {
+            version: 1,
+            valid_until: 100,
+            ..Members::default()
+        };
+        m.by_peer.insert(za, za_info);
+        m.by_peer.insert(be, be_info);
+        let za_state = crate::model::CountryCode::parse("ZA").unwrap();
+        assert_eq!(super::requesting_state(&m, &za, 100), Ok(za_state));
+        assert_eq!(
+            super::requesting_state(&m, &be, 100),
+            Err(Refusal::NotAMember)
+        );
+        assert_eq!(
+            super::requesting_state(&m, &outsider, 100),
+            Err(Refusal::NotAMember)
+        );
+        assert_eq!(
+            super::requesting_state(&m, &za, 101),
+            Err(Refusal::RosterExpired)
+        );
+    }
 
     /// Kept evaluations are reused, only new keys are evaluated, and a key
     /// kept for a record removed since is not put in the filter.

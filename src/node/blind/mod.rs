@@ -236,10 +236,13 @@ pub(super) struct BlindSide {
 pub(crate) const FETCHED_FILTER_BYTES: usize = 64 << 20;
 
 /// Holders' filters a requester fetched, checked and evaluated against, by
-/// (peer, prefix): at most `cap` bytes of fingerprints in all, the least
-/// recently used let go first. Only a filter an evaluation succeeded with
-/// is kept ([`FilterCache::keep`]), so that a holder that serves a filter
-/// and then refuses to evaluate leaves nothing behind.
+/// (peer, prefix): at most `cap` bytes of fingerprints in all and half of
+/// that for one holder's, the least recently used let go first (a holder's
+/// own first when it is over its half, so that one serving the largest
+/// filters cannot push out every other holder's). Only a filter an
+/// evaluation succeeded with is kept ([`FilterCache::keep`]), so that a
+/// holder that serves a filter and then refuses to evaluate leaves nothing
+/// behind.
 pub(super) struct FilterCache {
     cap: usize,
     bytes: usize,
@@ -277,11 +280,13 @@ impl FilterCache {
     }
 
     /// Keeps `f` as `peer`'s filter under `prefix` (replacing an older
-    /// version), letting the least recently used go until the whole is
-    /// within the cap; a filter larger than the cap is not kept.
+    /// version), letting the least recently used go until the holder's are
+    /// within half the cap and the whole within the cap; a filter larger
+    /// than half the cap is not kept.
     pub(super) fn keep(&mut self, peer: &str, prefix: &MarkingPrefix, f: Arc<Fetched>) {
         let size = f.filter.bytes();
-        if size > self.cap {
+        let share = self.cap / 2;
+        if size > share {
             return;
         }
         self.clock += 1;
@@ -290,20 +295,45 @@ impl FilterCache {
             self.bytes -= old.filter.bytes();
         }
         self.bytes += size;
-        while self.bytes > self.cap {
-            let Some(oldest) = self
-                .entries
+        let held_by = |entries: &HashMap<(String, MarkingPrefix), (Arc<Fetched>, u64)>| {
+            entries
                 .iter()
-                .filter(|(k, _)| **k != key)
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone())
-            else {
+                .filter(|(k, _)| k.0 == peer)
+                .map(|(_, (f, _))| f.filter.bytes())
+                .sum::<usize>()
+        };
+        while held_by(&self.entries) > share {
+            if !self.let_go_oldest(&key, |k| k.0 == peer) {
                 break;
-            };
-            if let Some((gone, _)) = self.entries.remove(&oldest) {
-                self.bytes -= gone.filter.bytes();
             }
         }
+        while self.bytes > self.cap {
+            if !self.let_go_oldest(&key, |_| true) {
+                break;
+            }
+        }
+    }
+
+    /// Lets go the least recently used entry that `which` picks, never
+    /// `keep`; false when there is none.
+    fn let_go_oldest(
+        &mut self,
+        keep: &(String, MarkingPrefix),
+        which: impl Fn(&(String, MarkingPrefix)) -> bool,
+    ) -> bool {
+        let Some(oldest) = self
+            .entries
+            .iter()
+            .filter(|(k, _)| *k != keep && which(k))
+            .min_by_key(|(_, (_, used))| *used)
+            .map(|(k, _)| k.clone())
+        else {
+            return false;
+        };
+        if let Some((gone, _)) = self.entries.remove(&oldest) {
+            self.bytes -= gone.filter.bytes();
+        }
+        true
     }
 
     /// Bytes of fingerprints kept.
@@ -479,36 +509,54 @@ mod cache_tests {
     fn kept_filters_stay_within_the_cap_and_the_least_used_go_first() {
         let one = fetched("DE/CARLWALTHER", 20_000, 1);
         let size = one.filter.bytes();
-        // Room for two filters of this size, not three.
-        let mut c = FilterCache::new(2 * size + size / 2);
+        // Room for four filters of this size in all, two of one holder's.
+        let mut c = FilterCache::new(4 * size + size / 2);
         let prefixes = ["DE/CARLWALTHER", "DE/MAUSER", "DE/MERKEL"];
         let filters: Vec<_> = prefixes.iter().map(|p| fetched(p, 20_000, 1)).collect();
-        c.keep("za", &filters[0].header.prefix, filters[0].clone());
-        c.keep("za", &filters[1].header.prefix, filters[1].clone());
+        let p = |i: usize| filters[i].header.prefix.clone();
+        c.keep("za", &p(0), filters[0].clone());
+        c.keep("za", &p(1), filters[1].clone());
         // The first is used again, so the second is the least recent.
-        assert!(
-            c.get("za", &filters[0].header.prefix, &filters[0].header)
-                .is_some()
-        );
-        c.keep("za", &filters[2].header.prefix, filters[2].clone());
-        assert!(c.bytes() <= 2 * size + size / 2, "{}", c.bytes());
-        assert!(
-            c.get("za", &filters[0].header.prefix, &filters[0].header)
-                .is_some()
-        );
-        assert!(
-            c.get("za", &filters[1].header.prefix, &filters[1].header)
-                .is_none()
-        );
-        assert!(
-            c.get("za", &filters[2].header.prefix, &filters[2].header)
-                .is_some()
-        );
+        assert!(c.get("za", &p(0), &filters[0].header).is_some());
+        c.keep("za", &p(2), filters[2].clone());
+        // ZA is held to its half: its least recent went.
+        assert!(c.get("za", &p(0), &filters[0].header).is_some());
+        assert!(c.get("za", &p(1), &filters[1].header).is_none());
+        assert!(c.get("za", &p(2), &filters[2].header).is_some());
         // Another holder's filter under the same prefix is its own entry.
-        assert!(
-            c.get("ng", &filters[0].header.prefix, &filters[0].header)
-                .is_none()
-        );
+        assert!(c.get("ng", &p(0), &filters[0].header).is_none());
+        // Other holders' fill the rest, and then the whole is held to the
+        // cap, the least recent going first whoever's it is.
+        c.keep("ng", &p(0), filters[0].clone());
+        c.keep("ke", &p(0), filters[0].clone());
+        assert_eq!(c.bytes(), 4 * size);
+        c.keep("sn", &p(0), filters[0].clone());
+        assert!(c.bytes() <= 4 * size + size / 2, "{}", c.bytes());
+        // ZA's first, used longest ago, went.
+        assert!(c.get("za", &p(0), &filters[0].header).is_none());
+        assert!(c.get("za", &p(2), &filters[2].header).is_some());
+        assert!(c.get("sn", &p(0), &filters[0].header).is_some());
+    }
+
+    /// A holder serving the largest filters it may, for every prefix, takes
+    /// at most half the cache: the other holders' stay.
+    #[test]
+    fn one_holder_cannot_push_out_every_other_holders_filters() {
+        let honest = fetched("DE/CARLWALTHER", 5_000, 1);
+        let big = fetched("DE/MAUSER", 60_000, 1);
+        let mut c = FilterCache::new(4 * big.filter.bytes());
+        c.keep("ng", &honest.header.prefix, honest.clone());
+        for p in [
+            "DE/MAUSER",
+            "DE/MERKEL",
+            "DE/BLASER",
+            "DE/ERMA",
+            "DE/KRIEGHOFF",
+        ] {
+            c.keep("za", &p.parse().unwrap(), fetched(p, 60_000, 1));
+        }
+        assert!(c.get("ng", &honest.header.prefix, &honest.header).is_some());
+        assert!(c.bytes() <= 4 * big.filter.bytes(), "{}", c.bytes());
     }
 
     #[test]
@@ -524,8 +572,8 @@ mod cache_tests {
         assert_eq!(c.bytes(), v2.filter.bytes());
         assert!(c.get("za", &p, &v1.header).is_none());
         assert!(c.get("za", &p, &v2.header).is_some());
-        // Larger than the whole cap: not kept, and nothing else let go.
-        let mut small = FilterCache::new(v1.filter.bytes());
+        // Larger than a holder's half: not kept, and nothing else let go.
+        let mut small = FilterCache::new(2 * v1.filter.bytes());
         small.keep("za", &p, v1.clone());
         small.keep("ng", &p, v2.clone());
         assert_eq!(small.bytes(), v1.filter.bytes());

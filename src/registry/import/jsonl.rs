@@ -157,7 +157,10 @@ fn parse_record(text: &[u8]) -> Result<Record, (Option<String>, String)> {
             Ok(()) => Ok(rec),
             Err(e) => Err((
                 None,
-                format!("more follows the record ({e}); one record a line"),
+                format!(
+                    "more follows the record ({}); one record a line",
+                    for_people(&e)
+                ),
             )),
         };
     }
@@ -165,8 +168,51 @@ fn parse_record(text: &[u8]) -> Result<Record, (Option<String>, String)> {
     serde_path_to_error::deserialize::<_, Record>(&mut de).map_err(|e| {
         let field = e.path().to_string();
         let field = (field != "." && !field.is_empty()).then_some(field);
-        (field, e.into_inner().to_string())
+        let inner = e.into_inner();
+        if inner.classify() == serde_json::error::Category::Eof {
+            // The field is where the text ran out, not what is wrong.
+            return (
+                None,
+                format!(
+                    "the line ends before its record does, at column {} (cut short?)",
+                    inner.column()
+                ),
+            );
+        }
+        (field, for_people(&inner))
     })
+}
+
+/// serde_json's message as a registry clerk reads it: the column within
+/// the line (the file's line is named beside it already), and JSON's
+/// words for what was expected instead of Rust's type names.
+fn for_people(e: &serde_json::Error) -> String {
+    let mut s = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    if let Some(head) = s.strip_suffix(&at) {
+        s = format!("{head} (column {})", e.column());
+    }
+    for (rust, json) in [
+        ("expected u8", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected a sequence", "expected a list [...]"),
+        ("expected a map", "expected an object {...}"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        s = s.replace(rust, json);
+    }
+    if let Some(i) = s.find("expected struct ") {
+        let rest = &s[i + "expected struct ".len()..];
+        let end = rest
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(rest.len());
+        s = format!("{}expected an object {{...}}{}", &s[..i], &rest[end..]);
+    }
+    s
 }
 
 #[cfg(test)]
@@ -183,6 +229,28 @@ mod tests {
             assert_eq!(field, None);
             assert!(reason.contains("one record a line"), "{reason}");
         }
+    }
+
+    /// What a clerk reads: the column, JSON's words, and a line cut short
+    /// said so, not blamed on the field where the text ran out.
+    #[test]
+    fn a_bad_line_is_explained_in_the_files_terms() {
+        let rec = r#"{"id":"A1","marking":{"manufacturer":"Walther","country":"DE","serial":"BP1","year":"2009"},"category":"pistol"}"#;
+        let (field, reason) = parse_record(rec.as_bytes()).unwrap_err();
+        assert_eq!(field.as_deref(), Some("marking.year"));
+        assert!(reason.contains("expected a whole number"), "{reason}");
+        assert!(
+            reason.contains("(column ") && !reason.contains("line 1"),
+            "{reason}"
+        );
+        let (field, reason) = parse_record(b"null").unwrap_err();
+        assert_eq!(field, None);
+        assert!(reason.contains("expected an object {...}"), "{reason}");
+        assert!(!reason.contains("struct"), "{reason}");
+        let cut = &rec[..50];
+        let (field, reason) = parse_record(cut.as_bytes()).unwrap_err();
+        assert_eq!(field, None, "{reason}");
+        assert!(reason.contains("cut short"), "{reason}");
     }
 
     #[test]
