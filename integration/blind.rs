@@ -805,7 +805,7 @@ async fn a_filter_is_kept_only_after_an_evaluation_succeeds() {
     use tracenet::blind::{BlindedBatch, build_filter};
     use tracenet::identity::NodeKey;
     use tracenet::net::{self, NetConfig, NetEvent, Topic};
-    use tracenet::protocol::blind::{BlindReply, BlindRequest, FilterHeader};
+    use tracenet::protocol::blind::{BlindReply, BlindRequest};
     use tracenet::protocol::{Limits, Party, Refusal};
 
     let mut fed = Federation::start(vec![
@@ -841,23 +841,11 @@ async fn a_filter_is_kept_only_after_an_evaluation_succeeds() {
                         BlindReply::NoFilter
                     }
                     Ok(BlindRequest::Filter { prefix }) => {
-                        let h = FilterHeader {
-                            holder: Party {
-                                state: tracenet::model::CountryCode::parse("ZA").unwrap(),
-                                key: key.public_key(),
-                            },
-                            prefix,
-                            version: 1,
-                            oprf_key: oprf.public_key(),
-                            alphabet: String::new(),
-                            keys: built.keys,
-                            seed: built.seed,
-                            segment_length: built.segment_length,
-                            segment_length_mask: built.segment_length_mask,
-                            segment_count_length: built.segment_count_length,
-                            fingerprints: built.fingerprints(),
-                            chunks: built.digests(),
+                        let holder = Party {
+                            state: tracenet::model::CountryCode::parse("ZA").unwrap(),
+                            key: key.public_key(),
                         };
+                        let h = built.header(holder, prefix, 1, oprf.public_key(), String::new());
                         BlindReply::Filter(key.sign(h).unwrap().into_parts().0)
                     }
                     Ok(BlindRequest::Chunk { index, .. }) => {

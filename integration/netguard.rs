@@ -10,19 +10,11 @@ use std::time::{Duration, Instant};
 
 use fed::*;
 
-#[test]
-fn a_second_node_on_a_taken_port_refuses_to_start_and_names_the_holder() {
-    let fed = Federation::start(vec![NodeSpec::member("DE", vec![])]);
-    let de = fed.node("DE");
-    let de_pid = de.child.as_ref().unwrap().id();
-
-    // A second copy of DE, with its own data directory, on DE's port.
-    let twin = common::init("DE");
-    for f in ["tracenet.toml", "roster.json"] {
-        std::fs::copy(de.dir.join(f), twin.path().join(f)).unwrap();
-    }
+/// Runs `node run` in `dir`, which must stop by itself within 30 s and
+/// fail; its stderr. `beside` says what a node that did start would be.
+fn refused_to_start(dir: &std::path::Path, beside: &str) -> String {
     let mut child = Command::new(common::bin())
-        .args(["--data-dir", path_str(twin.path()), "node", "run"])
+        .args(["--data-dir", path_str(dir), "node", "run"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -36,13 +28,28 @@ fn a_second_node_on_a_taken_port_refuses_to_start_and_names_the_holder() {
         if start.elapsed() > Duration::from_secs(30) {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("a second node started on port {} beside DE", de.port);
+            panic!("a second node started {beside}");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut said = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
     assert!(!status.success(), "{said}");
+    said
+}
+
+#[test]
+fn a_second_node_on_a_taken_port_refuses_to_start_and_names_the_holder() {
+    let fed = Federation::start(vec![NodeSpec::member("DE", vec![])]);
+    let de = fed.node("DE");
+    let de_pid = de.child.as_ref().unwrap().id();
+
+    // A second copy of DE, with its own data directory, on DE's port.
+    let twin = common::init("DE");
+    for f in ["tracenet.toml", "roster.json"] {
+        std::fs::copy(de.dir.join(f), twin.path().join(f)).unwrap();
+    }
+    let said = refused_to_start(twin.path(), &format!("on port {} beside DE", de.port));
     let errors: Vec<&str> = said.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "{said}");
     assert!(
@@ -76,28 +83,7 @@ fn a_second_node_on_a_taken_port_refuses_to_start_and_names_the_holder() {
             &format!("api_listen = \"{api}\""),
         );
     std::fs::write(twin.path().join("tracenet.toml"), cfg).unwrap();
-    let mut child = Command::new(common::bin())
-        .args(["--data-dir", path_str(twin.path()), "node", "run"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("a second node started with DE's control API port {api}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut said = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
-    assert!(!status.success(), "{said}");
+    let said = refused_to_start(twin.path(), &format!("with DE's control API port {api}"));
     assert!(
         said.contains(&format!("TCP port {} is already in use", api.port()))
             && said.contains("give this node another port in node.api_listen"),

@@ -63,6 +63,33 @@ impl BuiltFilter {
     pub fn bytes(&self) -> usize {
         self.chunks.iter().map(Vec::len).sum()
     }
+
+    /// The header describing this filter, for `holder` to sign: its
+    /// descriptor, key count and chunk digests, with the prefix, version,
+    /// OPRF public key and serial alphabet given.
+    pub fn header(
+        &self,
+        holder: crate::protocol::Party,
+        prefix: crate::marking::MarkingPrefix,
+        version: u64,
+        oprf_key: crate::protocol::blind::Element,
+        alphabet: String,
+    ) -> FilterHeader {
+        FilterHeader {
+            holder,
+            prefix,
+            version,
+            oprf_key,
+            alphabet,
+            keys: self.keys,
+            seed: self.seed,
+            segment_length: self.segment_length,
+            segment_length_mask: self.segment_length_mask,
+            segment_count_length: self.segment_count_length,
+            fingerprints: self.fingerprints(),
+            chunks: self.digests(),
+        }
+    }
 }
 
 /// Builds the filter of `keys` (duplicates allowed).
@@ -182,23 +209,17 @@ mod tests {
     use proptest::prelude::*;
 
     pub(crate) fn header_of(b: &BuiltFilter) -> FilterHeader {
-        FilterHeader {
-            holder: Party {
-                state: CountryCode::parse("DE").unwrap(),
-                key: SigningKey::from_seed(&[1; 32]).unwrap().public_key(),
-            },
-            prefix: "DE/CARLWALTHER".parse().unwrap(),
-            version: 1,
-            oprf_key: [0; 32],
-            alphabet: String::new(),
-            keys: b.keys,
-            seed: b.seed,
-            segment_length: b.segment_length,
-            segment_length_mask: b.segment_length_mask,
-            segment_count_length: b.segment_count_length,
-            fingerprints: b.fingerprints(),
-            chunks: b.digests(),
-        }
+        let holder = Party {
+            state: CountryCode::parse("DE").unwrap(),
+            key: SigningKey::from_seed(&[1; 32]).unwrap().public_key(),
+        };
+        b.header(
+            holder,
+            "DE/CARLWALTHER".parse().unwrap(),
+            1,
+            [0; 32],
+            String::new(),
+        )
     }
 
     #[test]

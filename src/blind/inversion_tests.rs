@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use super::{OprfKey, build_filter, canonical_input, filter_key};
 use crate::marking::MarkingPrefix;
-use crate::protocol::blind::FilterHeader;
 
 /// The pattern of the maker's serials: `WP` and six digits, a million values.
 const SPACE: u64 = 1_000_000;
@@ -26,25 +25,19 @@ fn hashed(prefix: &MarkingPrefix, s: &str) -> u64 {
 
 fn assembled(keys: Vec<u64>) -> super::ReceivedFilter {
     let b = build_filter(keys).unwrap();
-    let h = FilterHeader {
-        holder: crate::protocol::Party {
-            state: crate::model::CountryCode::parse("DE").unwrap(),
-            key: crate::protocol::SigningKey::from_seed(&[1; 32])
-                .unwrap()
-                .public_key(),
-        },
-        prefix: "DE/CARLWALTHER".parse().unwrap(),
-        version: 1,
-        oprf_key: [0; 32],
-        alphabet: String::new(),
-        keys: b.keys,
-        seed: b.seed,
-        segment_length: b.segment_length,
-        segment_length_mask: b.segment_length_mask,
-        segment_count_length: b.segment_count_length,
-        fingerprints: b.fingerprints(),
-        chunks: b.digests(),
+    let holder = crate::protocol::Party {
+        state: crate::model::CountryCode::parse("DE").unwrap(),
+        key: crate::protocol::SigningKey::from_seed(&[1; 32])
+            .unwrap()
+            .public_key(),
     };
+    let h = b.header(
+        holder,
+        "DE/CARLWALTHER".parse().unwrap(),
+        1,
+        [0; 32],
+        String::new(),
+    );
     super::ReceivedFilter::assemble(&h, &b.chunks).unwrap()
 }
 

@@ -20,7 +20,7 @@ use crate::audit::{AuditKind, NewEntry};
 use crate::blind::{BlindedBatch, build_filter, canonical_input, filter_key, serial_alphabet};
 use crate::marking::MarkingPrefix;
 use crate::node::{Node, bump, unix_now_ms};
-use crate::protocol::blind::{BlindReply, BlindRequest, FilterHeader};
+use crate::protocol::blind::{BlindReply, BlindRequest};
 use crate::protocol::{Party, Refusal};
 
 /// The State `peer`'s blind requests are charged to at `now` (unix
@@ -323,26 +323,19 @@ impl Node {
         let (filter_keys, evaluated) = self.filter_keys(prefix, &keys)?;
         let built = build_filter(filter_keys).map_err(|e| e.to_string())?;
         let version = unix_now_ms().max(previous.map_or(0, |v| v + 1));
-        let header = FilterHeader {
-            holder: Party {
+        let header = built.header(
+            Party {
                 state: self.inner.state,
                 key: self.inner.key.public_key(),
             },
-            prefix: prefix.clone(),
+            prefix.clone(),
             version,
-            oprf_key: self.inner.blind.oprf.public_key(),
-            alphabet: serial_alphabet(keys.iter().map(String::as_str))
+            self.inner.blind.oprf.public_key(),
+            serial_alphabet(keys.iter().map(String::as_str))
                 .chars()
                 .take(crate::protocol::blind::MAX_ALPHABET_CHARS)
                 .collect(),
-            keys: built.keys,
-            seed: built.seed,
-            segment_length: built.segment_length,
-            segment_length_mask: built.segment_length_mask,
-            segment_count_length: built.segment_count_length,
-            fingerprints: built.fingerprints(),
-            chunks: built.digests(),
-        };
+        );
         let signed = self.inner.key.sign(header).map_err(|e| e.to_string())?;
         tracing::info!(%prefix, keys = built.keys, evaluated, bytes = built.bytes(), ms = started.elapsed().as_millis() as u64, "keyed filter built");
         Ok(Served {

@@ -484,23 +484,17 @@ mod cache_tests {
                 .collect(),
         )
         .unwrap();
-        let header = FilterHeader {
-            holder: Party {
-                state: CountryCode::parse("ZA").unwrap(),
-                key: SigningKey::from_seed(&[3; 32]).unwrap().public_key(),
-            },
-            prefix: prefix.parse().unwrap(),
-            version,
-            oprf_key: [0; 32],
-            alphabet: String::new(),
-            keys: b.keys,
-            seed: b.seed,
-            segment_length: b.segment_length,
-            segment_length_mask: b.segment_length_mask,
-            segment_count_length: b.segment_count_length,
-            fingerprints: b.fingerprints(),
-            chunks: b.digests(),
+        let holder = Party {
+            state: CountryCode::parse("ZA").unwrap(),
+            key: SigningKey::from_seed(&[3; 32]).unwrap().public_key(),
         };
+        let header = b.header(
+            holder,
+            prefix.parse().unwrap(),
+            version,
+            [0; 32],
+            String::new(),
+        );
         let filter = ReceivedFilter::assemble(&header, &b.chunks).unwrap();
         Arc::new(Fetched { header, filter })
     }
