@@ -799,6 +799,41 @@ fn remove_replace_and_export_to_standard_output_work_through_the_running_node() 
     );
     assert_eq!(de.json(&["registry", "stats"])["records"], 1);
 
+    // Refused whole through the node: every bad line is listed, as with the
+    // node stopped, then the one error line; nothing is written.
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        format!(
+            "{}\n{}\n{}\n",
+            record("A7", "BP7"),
+            record("A8", "BP8").replace("\"DE\"", "\"XX\""),
+            record("A9", "BP9").replace("\"DE\"", "\"YY\"")
+        ),
+    )
+    .unwrap();
+    let o = run(
+        &dir,
+        &["registry", "import", "--strict", bad.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 3, "{e}");
+    assert!(
+        lines[0].starts_with(&format!("rejected {}:2: ", bad.display())),
+        "{e}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("rejected {}:3: ", bad.display())),
+        "{e}"
+    );
+    assert!(
+        lines[2].starts_with("error: --strict: nothing imported; 2 bad lines"),
+        "{e}"
+    );
+    assert_eq!(de.json(&["registry", "stats"])["records"], 1);
+
     let audit = de.json(&["audit", "show"]);
     let entries: Vec<(String, String)> = audit
         .as_array()

@@ -41,6 +41,13 @@ pub enum ApiClientError {
     /// wrong, as a usage mistake is.
     #[error("{0}")]
     BadRequest(String),
+    /// An import refused whole (HTTP 400): the message, and the bad lines
+    /// the node listed (the first 100).
+    #[error("{message}")]
+    BadLines {
+        message: String,
+        rejections: Vec<crate::registry::import::Rejection>,
+    },
     #[error("unexpected reply from the node: {0}")]
     Protocol(String),
     /// What a streamed reply was handed to could not take it (a closed
@@ -199,12 +206,15 @@ impl ApiClient {
 
 /// The error a failed call's body says.
 fn error_of(status: hyper::StatusCode, bytes: &[u8]) -> ApiClientError {
-    let msg = serde_json::from_slice::<ErrorBody>(bytes)
-        .map(|e| e.error)
-        .unwrap_or_else(|_| format!("HTTP {status}"));
-    if status == hyper::StatusCode::BAD_REQUEST {
-        ApiClientError::BadRequest(msg)
-    } else {
-        ApiClientError::Node(msg)
+    let (msg, rejections) = serde_json::from_slice::<ErrorBody>(bytes)
+        .map(|e| (e.error, e.rejections))
+        .unwrap_or_else(|_| (format!("HTTP {status}"), Vec::new()));
+    match status {
+        hyper::StatusCode::BAD_REQUEST if !rejections.is_empty() => ApiClientError::BadLines {
+            message: msg,
+            rejections,
+        },
+        hyper::StatusCode::BAD_REQUEST => ApiClientError::BadRequest(msg),
+        _ => ApiClientError::Node(msg),
     }
 }

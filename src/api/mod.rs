@@ -69,6 +69,10 @@ pub enum ApiError {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+    /// An import refused whole (`--strict`, `--replace`): its bad lines in
+    /// file order, the first 100. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejections: Vec<crate::registry::import::Rejection>,
 }
 
 /// Where the API listens and how it guards its connections.

@@ -177,6 +177,11 @@ async fn import(State(node): State<Node>, JsonBody(r): JsonBody<ImportRequest>) 
             ImportError::Stopped { .. } => {
                 Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             }
+            ImportError::Strict { ref listed, .. }
+            | ImportError::ReplaceRefused { ref listed, .. } => Failure {
+                rejections: listed.clone(),
+                ..Failure::bad_request(e.to_string())
+            },
             e => Failure::bad_request(e.to_string()),
         })?;
     let kind = if r.replace {

@@ -71,6 +71,8 @@ fn decide_status(e: &DecideError) -> StatusCode {
 pub struct Failure {
     pub status: StatusCode,
     pub message: String,
+    /// The bad lines of an import refused whole, for the body to list.
+    pub rejections: Vec<crate::registry::import::Rejection>,
 }
 
 impl Failure {
@@ -78,6 +80,7 @@ impl Failure {
         Failure {
             status,
             message: message.into(),
+            rejections: Vec::new(),
         }
     }
 
@@ -108,6 +111,7 @@ impl IntoResponse for Failure {
             self.status,
             &ErrorBody {
                 error: self.message,
+                rejections: self.rejections,
             },
         )
     }

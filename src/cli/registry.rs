@@ -268,6 +268,13 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
+            // Refused whole: its bad lines listed before the error, as with
+            // the node stopped.
+            if let Err(crate::api::ApiClientError::BadLines { rejections, .. }) = &s {
+                for r in rejections {
+                    eprintln!("rejected {r}");
+                }
+            }
             let out = ImportOut {
                 file: &a.file,
                 summary: &s?,
