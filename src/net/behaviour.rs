@@ -302,6 +302,11 @@ pub fn build_swarm(
                 // Kademlia's own bootstrap every 5 minutes would walk the
                 // federation and dial members outside the links kept.
                 kad_cfg.set_periodic_bootstrap_interval(None);
+                // Kademlia is for routing here: tracenet reads no record and
+                // no provider, so what a member puts is handed to the event
+                // loop (which drops it), never stored: a member cannot fill
+                // every node's store.
+                kad_cfg.set_record_filtering(kad::StoreInserts::FilterBoth);
                 let mut kad = kad::Behaviour::with_config(
                     peer_id,
                     kad::store::MemoryStore::new(peer_id),

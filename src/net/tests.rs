@@ -316,3 +316,87 @@ fn a_listen_address_asking_for_any_port_is_given_the_one_bound() {
     assert_eq!(with_port(&any, None), any);
     assert_eq!(tcp_port(&fixed), Some(4001));
 }
+
+/// A member's Kademlia records are not stored: tracenet reads none, and a
+/// member could otherwise fill every node's store (up to 1,024 records of 64
+/// KiB) in a federation whose links are bounded, where nodes answer
+/// Kademlia. A member puts a record to the node and asks for it back.
+#[tokio::test]
+async fn a_members_kademlia_records_are_not_stored() {
+    use libp2p::futures::StreamExt;
+    use libp2p::kad;
+    use libp2p::swarm::SwarmEvent;
+    let (node, _events, node_addr) = start_with(4).await;
+    let node_id = node.local_peer_id();
+    let client_key = libp2p::identity::Keypair::generate_ed25519();
+    let client_id = client_key.public().to_peer_id();
+    // More members than the links kept: bounded, so the node serves Kademlia.
+    let mut members: HashMap<PeerId, Vec<Multiaddr>> =
+        (0..6).map(|_| (PeerId::random(), Vec::new())).collect();
+    members.insert(node_id, vec![node_addr.clone()]);
+    members.insert(client_id, Vec::new());
+    node.set_members(members, Default::default(), None)
+        .await
+        .unwrap();
+    let mut client = libp2p::SwarmBuilder::with_existing_identity(client_key)
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|k| {
+            let id = k.public().to_peer_id();
+            let mut b = kad::Behaviour::with_config(
+                id,
+                kad::store::MemoryStore::new(id),
+                kad::Config::new(libp2p::StreamProtocol::new("/tracenet/kad/1")),
+            );
+            b.set_mode(Some(kad::Mode::Client));
+            b
+        })
+        .unwrap()
+        .build();
+    client.behaviour_mut().add_address(&node_id, node_addr);
+    let record = kad::Record::new(kad::RecordKey::new(&b"junk"), vec![7; 1000]);
+    client.behaviour_mut().put_record_to(
+        record.clone(),
+        std::iter::once(node_id),
+        kad::Quorum::One,
+    );
+    let put = tokio::time::timeout(WAIT, async {
+        loop {
+            if let SwarmEvent::Behaviour(kad::Event::OutboundQueryProgressed {
+                result: kad::QueryResult::PutRecord(r),
+                ..
+            }) = client.select_next_some().await
+            {
+                return r;
+            }
+        }
+    })
+    .await
+    .expect("the put to be answered");
+    client.behaviour_mut().get_record(record.key.clone());
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            if let SwarmEvent::Behaviour(kad::Event::OutboundQueryProgressed {
+                result: kad::QueryResult::GetRecord(r),
+                step,
+                ..
+            }) = client.select_next_some().await
+            {
+                if let Ok(kad::GetRecordOk::FoundRecord(_)) = r {
+                    return true;
+                }
+                if step.last {
+                    return false;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the get to be answered");
+    assert!(!found, "the node kept a member's record (put: {put:?})");
+}
