@@ -49,13 +49,10 @@ fn specs() -> Vec<NodeSpec> {
         },
         NodeSpec::member(
             "FR",
-            vec![rec(
-                "FR-1",
-                "SL500",
-                true,
-                &events("licensed_civilian"),
-                "FR1",
-            )],
+            vec![
+                rec("FR-1", "SL500", true, &events("licensed_civilian"), "FR1"),
+                rec("FR-2", "SL510", false, OTHER, "FR2"),
+            ],
         ),
         NodeSpec::member("KE", vec![rec("KE-1", "ZZ900", false, OTHER, "KE1")]),
         NodeSpec {
@@ -174,6 +171,59 @@ fn policy_review_alerts_audit_and_canaries() {
     assert!(t["asked"].to_string().contains("\"FR\""), "{t:#}");
     // The others answered no_hit; FR's silence leaves the trace partial.
     assert_eq!(t["status"], "partial", "{t:#}");
+    // Nor does anything else tell KE of it. A wildcard matching it and
+    // FR's public SL510 is answered with SL510 alone (the whole answer was
+    // silent before, which told of it; and a wildcard's count counted it).
+    let t = trace(
+        fed.node("KE"),
+        "SL5?0",
+        &["--wait", "20", "--timeout", "3", "--blind=false"],
+    );
+    let fr = outcome_of(&t, "FR").unwrap_or_else(|| panic!("FR answers SL5?0: {t:#}"));
+    let serials: Vec<&str> = fr["hit"]["candidates"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{fr:#}"))
+        .iter()
+        .map(|c| c["record"]["marking"]["serial"].as_str().unwrap())
+        .collect();
+    assert_eq!(serials, ["SL510"], "{fr:#}");
+    // A blind trace finds SL510 in FR's keyed filter, and not SL500 (which
+    // FR's filter held before: KE learnt a hit, then silence).
+    for (serial, expected) in [("SL510", "hit"), ("SL500", "no_hit")] {
+        let sent = trace(fed.node("KE"), serial, &["--blind"]);
+        let id = sent["id"].as_str().unwrap().to_string();
+        let fr_peer = fed.node("FR").peer_id.clone();
+        let ke = fed.node("KE");
+        let h = wait_for(
+            &format!("FR's blind outcome for {serial}"),
+            Duration::from_secs(60),
+            || {
+                let t = ke.json(&["trace", "show", &id]);
+                let h = t["blind"]["holders"]
+                    .as_array()?
+                    .iter()
+                    .find(|h| h["peer"] == fr_peer.as_str())?
+                    .clone();
+                (!matches!(
+                    h["outcome"].as_str(),
+                    Some("pending" | "unreachable") | None
+                ))
+                .then_some(h)
+            },
+        );
+        assert_eq!(h["outcome"], expected, "{serial}: {h:#}");
+        assert_eq!(h["received_marking"], expected == "hit", "{serial}: {h:#}");
+    }
+    // And FR's own officer is told, when it checks its settings, what its
+    // silence still tells with answer_no_hit on.
+    let check = common::run(&fed.node("FR").dir, &["config", "check"]);
+    assert!(check.status.success(), "{}", common::stderr(&check));
+    assert!(
+        common::stderr(&check)
+            .contains("warning: confidential = \"silent\" with node.answer_no_hit = true"),
+        "{}",
+        common::stderr(&check)
+    );
 
     // Urgent: DE acknowledges at once and a person decides; the item survives a
     // kill -9 at once after the acknowledgement, in a loop.

@@ -136,6 +136,7 @@ fn main() {
         serial,
         factory_code: None,
         limit: 20,
+        hide_confidential: false,
     };
     let mut exact = Vec::new();
     for m in samples.iter().take(20_000) {

@@ -95,6 +95,7 @@ async fn find(State(node): State<Node>, JsonBody(f): JsonBody<FindRequest>) -> R
         factory_code: f.factory_code,
         serial: f.serial,
         limit: f.limit,
+        hide_confidential: false,
     };
     ok(&blocking(move || reg.find(&q)).await?)
 }

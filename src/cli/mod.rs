@@ -219,7 +219,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let dir = path.parent().unwrap_or(std::path::Path::new("."));
             let policy = dir.join(crate::node::policy::POLICY_FILE);
             let has_policy = policy.exists();
-            crate::node::policy::Policy::load(dir)?;
+            let p = crate::node::policy::Policy::load(dir)?;
+            // Valid, but telling requesters what its author may not expect.
+            for w in p.warnings(cfg.node.answer_no_hit) {
+                eprintln!("warning: {w}");
+            }
             ctx.emit(&cfg, |c| {
                 let mut s = format!("{}: valid\n", path.display());
                 if has_policy {

@@ -208,6 +208,7 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
                 factory_code,
                 serial,
                 limit,
+                hide_confidential: false,
             })?;
             ctx.emit(&found, render_candidates)
         }

@@ -67,6 +67,7 @@ fn local_matches(c: &super::Console, q: &TraceQuery, t: &Tr) -> Vec<LocalMatch> 
         factory_code: q.marking.factory_code().map(str::to_string),
         serial: q.marking.serial().to_string(),
         limit: 5,
+        hide_confidential: false,
     };
     reg.find(&fq)
         .unwrap_or_default()
@@ -388,6 +389,7 @@ pub async fn registry(
                     factory_code: None,
                     serial: serial.clone(),
                     limit: 50,
+                    hide_confidential: false,
                 };
                 let r = reg.clone();
                 match tokio::task::spawn_blocking(move || r.find(&fq)).await {

@@ -80,7 +80,14 @@ pub fn project(r: &Record) -> RecordProjection {
 /// without decoding the rest, and those of the rest held as lost or stolen
 /// (found from their stored flags): a wildcard that matches a hundred
 /// thousand records costs a count, not a hundred thousand decodings.
-pub fn lookup(reg: &Registry, q: &TraceQuery) -> Result<registry::Found, RegistryError> {
+///
+/// `hide_confidential` leaves confidential records out of the candidates and
+/// the count (`Policy::hides_confidential`, for another State's query).
+pub fn lookup(
+    reg: &Registry,
+    q: &TraceQuery,
+    hide_confidential: bool,
+) -> Result<registry::Found, RegistryError> {
     let maker = q.marking.manufacturer();
     reg.find_counted(&FindQuery {
         maker: (!maker.is_empty()).then(|| maker.to_string()),
@@ -88,6 +95,7 @@ pub fn lookup(reg: &Registry, q: &TraceQuery) -> Result<registry::Found, Registr
         factory_code: q.marking.factory_code().map(str::to_string),
         serial: q.marking.serial().to_string(),
         limit: MAX_CANDIDATES + 1,
+        hide_confidential,
     })
 }
 
@@ -138,6 +146,11 @@ pub fn disclosed(found: &[registry::Candidate], level: Disclosure) -> Outcome {
 
 /// Decides what a query's matches answer, under the node's policy.
 pub fn plan(found: &registry::Found, q: &TraceQuery, p: &AnswerPolicy) -> Planned {
+    if found.matched == 0 && found.hidden > 0 {
+        // Only confidential records matched, under a policy of silence:
+        // silent, never a false no_hit.
+        return Planned::Silent;
+    }
     if found.matched == 0 {
         return if p.answer_no_hit {
             Planned::Send(Outcome::NoHit)
@@ -171,7 +184,7 @@ pub fn answer(
     q: &TraceQuery,
     policy: &AnswerPolicy,
 ) -> Result<(Option<Outcome>, registry::Found), RegistryError> {
-    let found = lookup(reg, q)?;
+    let found = lookup(reg, q, policy.disclosure.hides_confidential())?;
     let outcome = match plan(&found, q, policy) {
         Planned::Send(o) => Some(o),
         Planned::Silent => None,
@@ -454,6 +467,103 @@ mod tests {
         assert_eq!(found.candidates.len(), MAX_CANDIDATES + 1);
         let alerted: Vec<&str> = diverted(&found).map(|c| c.record.id.as_str()).collect();
         assert_eq!(alerted, ["W02", "W33"]);
+    }
+
+    /// Under `confidential = "silent"` another State learns nothing of a
+    /// confidential record: a wildcard's count leaves it out, a wildcard
+    /// matching it beside others discloses the others, and a match on it
+    /// alone is silent (never a false `no_hit`), whatever `answer_no_hit`.
+    /// Under `withhold`, or with a person reviewing confidential matches,
+    /// a match on it is said (and counted), as before.
+    #[test]
+    fn a_confidential_record_under_silence_is_neither_counted_nor_told() {
+        let mut lines: Vec<String> = (0..20)
+            .map(|i| rec(&format!("W{i:02}"), &format!("AB{i:02}0"), false))
+            .collect();
+        for i in [3, 11, 17] {
+            lines[i] = rec(&format!("W{i:02}"), &format!("AB{i:02}0"), true);
+        }
+        lines.push(rec("C1", "CD000", true));
+        lines.push(rec("P1", "CD100", false));
+        lines.push(rec("P2", "CD200", false));
+        let (_d, reg) = registry(&lines);
+        let text = |rule: &str, review: bool| {
+            format!("confidential = \"{rule}\"\n[review]\nconfidential = {review}\n")
+        };
+        let with = |rule: &str, review: bool| AnswerPolicy {
+            answer_no_hit: true,
+            max_candidates: 5,
+            disclosure: Policy::parse(std::path::Path::new("policy.toml"), &text(rule, review))
+                .unwrap(),
+        };
+        let silent = with("silent", false);
+        assert!(silent.disclosure.hides_confidential());
+
+        // The count: 17 of the 20 (before the fix, 20).
+        let (o, found) = answer(&reg, &query("AB??0"), &silent).unwrap();
+        assert_eq!(o, Some(Outcome::TooMany { count: 17 }));
+        assert_eq!(found.hidden, 3);
+        // Two public records and one confidential: the two, nothing of it
+        // (before the fix, the whole answer was silent, which told it).
+        let (o, _) = answer(&reg, &query("CD?00"), &silent).unwrap();
+        let Some(Outcome::Hit { candidates }) = o else {
+            panic!("{o:?}")
+        };
+        let serials: Vec<&str> = candidates
+            .iter()
+            .map(|c| c.record.marking.serial())
+            .collect();
+        assert_eq!(serials, ["CD100", "CD200"]);
+        // The confidential record alone: silent, though no_hit is answered
+        // for a serial not held, and the config check warns of just that.
+        assert_eq!(answer(&reg, &query("CD000"), &silent).unwrap().0, None);
+        assert_eq!(
+            answer(&reg, &query("ZZ999"), &silent).unwrap().0,
+            Some(Outcome::NoHit)
+        );
+        assert_eq!(silent.disclosure.warnings(true).len(), 1);
+        assert!(silent.disclosure.warnings(false).is_empty());
+
+        // Withheld openly, or reviewed by a person: counted, and said.
+        for p in [with("withhold", false), with("silent", true)] {
+            assert!(!p.disclosure.hides_confidential());
+            assert!(p.disclosure.warnings(true).is_empty());
+            let (o, found) = answer(&reg, &query("AB??0"), &p).unwrap();
+            assert_eq!(o, Some(Outcome::TooMany { count: 20 }));
+            assert_eq!(found.hidden, 0);
+            let (o, _) = answer(&reg, &query("CD000"), &p).unwrap();
+            assert!(
+                matches!(o, Some(Outcome::Withheld { .. } | Outcome::Acknowledged)),
+                "{o:?}"
+            );
+        }
+    }
+
+    /// A hidden confidential record still raises its holder's own alert
+    /// when it was stolen: the alert never leaves the node.
+    #[test]
+    fn a_hidden_stolen_record_still_alerts_its_holder() {
+        let mut lines: Vec<String> = (0..30)
+            .map(|i| rec(&format!("W{i:02}"), &format!("AB{i:02}0"), false))
+            .collect();
+        lines[4] = rec("W04", "AB040", true).replace(
+            r#""note":"NOTE-CANARY"}]"#,
+            r#""note":"NOTE-CANARY"},{"date":"2015-05-05","kind":"stolen"}]"#,
+        );
+        assert!(lines[4].contains("stolen"));
+        let (_d, reg) = registry(&lines);
+        let silent = AnswerPolicy {
+            disclosure: Policy::parse(
+                std::path::Path::new("policy.toml"),
+                "confidential = \"silent\"\n",
+            )
+            .unwrap(),
+            ..AnswerPolicy::default()
+        };
+        let (o, found) = answer(&reg, &query("AB??0"), &silent).unwrap();
+        assert_eq!(o, Some(Outcome::TooMany { count: 29 }));
+        let alerted: Vec<&str> = diverted(&found).map(|c| c.record.id.as_str()).collect();
+        assert_eq!(alerted, ["W04"]);
     }
 
     #[test]

@@ -371,6 +371,9 @@ impl Node {
         // A policy the node cannot parse stops it here, before it joins.
         let policy =
             policy::Policy::load(data_dir).map_err(|e| NodeError::Config(e.to_string()))?;
+        for w in policy.warnings(settings.answer_no_hit) {
+            tracing::warn!("policy: {w}");
+        }
         let key = NodeKey::load(&identity::key_path(data_dir))?;
         let trust = cfg.trust.clone();
         // The store first: its lock is what tells the CLI a node runs here,

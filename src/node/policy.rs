@@ -208,6 +208,30 @@ impl Policy {
             .unwrap_or(self.disclose)
     }
 
+    /// Whether another State may learn nothing of a confidential record:
+    /// a match on one answers with silence and no person reviews it. The
+    /// holder then searches for other States without its confidential
+    /// records (`FindQuery::hide_confidential`) and leaves them out of its
+    /// keyed filters, so that neither a wildcard's count, nor the other
+    /// records a wildcard matches, nor a blind trace's filter tells that one
+    /// exists.
+    pub fn hides_confidential(&self) -> bool {
+        self.confidential == ConfidentialRule::Silent && !self.review.confidential
+    }
+
+    /// What this policy, with the node's `answer_no_hit`, lets a requester
+    /// learn that its author may not expect: each a sentence for `config
+    /// check` and the node's log.
+    pub fn warnings(&self, answer_no_hit: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.hides_confidential() && answer_no_hit {
+            out.push(
+                "confidential = \"silent\" with node.answer_no_hit = true: every serial this node does not hold is answered no_hit, so the silence that answers a confidential record tells the requester that one exists; set answer_no_hit = false in node.toml to make silence tell nothing, or confidential = \"withhold\" to say so openly".to_string(),
+            );
+        }
+        out
+    }
+
     /// Decides for a request whose lookup matched records.
     pub fn decide(
         &self,

@@ -484,7 +484,7 @@ impl Node {
     /// which is logged: the trace goes out all the same).
     pub(super) fn own_records(&self, q: &TraceQuery) -> Option<Outcome> {
         let reg = self.inner.registry.as_ref()?;
-        let found = match super::answer::lookup(reg, q) {
+        let found = match super::answer::lookup(reg, q, false) {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "the own registry could not be searched for this trace");

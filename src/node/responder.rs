@@ -394,10 +394,11 @@ impl Node {
         // The maker is read from its name as marked, with this node's own
         // table, whatever version the requester resolved it with.
         self.note_makers_version(b.makers_version, b.requester.state);
-        let found = answer::lookup(reg, b).map_err(|e| {
-            tracing::error!(error = %e, "registry lookup failed");
-            Refusal::Internal
-        })?;
+        let found = answer::lookup(reg, b, self.inner.policy.disclosure.hides_confidential())
+            .map_err(|e| {
+                tracing::error!(error = %e, "registry lookup failed");
+                Refusal::Internal
+            })?;
         self.raise_alerts(b, q.digest(), answer::diverted(&found));
         let entry = |rule: &str| NewEntry {
             state: Some(b.requester.state),

@@ -213,7 +213,8 @@ impl Node {
                     .registry
                     .as_ref()
                     .ok_or(DecideError::NoRegistry)?;
-                let found = answer::lookup(reg, &q).map_err(|e| storage(&e))?;
+                let hide = self.inner.policy.disclosure.hides_confidential();
+                let found = answer::lookup(reg, &q, hide).map_err(|e| storage(&e))?;
                 let level = level.unwrap_or_else(|| {
                     self.inner
                         .policy
@@ -222,7 +223,14 @@ impl Node {
                 });
                 // A person may disclose up to what an answer carries, more
                 // than the policy's `max_candidates`; beyond, their count.
-                let outcome = if found.matched == 0 {
+                let outcome = if found.matched == 0 && found.hidden > 0 {
+                    // The records matched became confidential since, under a
+                    // policy of silence; the request was acknowledged, so
+                    // silence now would read as pending and no_hit is false.
+                    Outcome::Withheld {
+                        reason: protocol::WithheldReason::NationalLaw,
+                    }
+                } else if found.matched == 0 {
                     Outcome::NoHit
                 } else if found.matched > crate::protocol::MAX_CANDIDATES {
                     answer::too_many(found.matched)

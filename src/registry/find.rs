@@ -33,6 +33,12 @@ pub struct FindQuery {
     /// As read from the weapon; may hold `?` and `*`.
     pub serial: String,
     pub limit: usize,
+    /// Leave confidential records out of the candidates and the count
+    /// (they are counted in [`Found::hidden`] only): what a holder whose
+    /// policy answers a confidential match with silence searches for
+    /// another State, so that neither a wildcard's count nor its candidates
+    /// tell that such a record exists. A national search shows them.
+    pub hide_confidential: bool,
 }
 
 /// One record that matched a find, with how and why.
@@ -63,11 +69,17 @@ enum Scope {
 pub struct Found {
     /// The best matches, at most the query's `limit`, decoded.
     pub candidates: Vec<Candidate>,
-    /// How many records matched in all (at least `candidates.len()`).
+    /// How many records matched in all (at least `candidates.len()`), the
+    /// hidden ones not counted.
     pub matched: usize,
-    /// The matches past `candidates` that hold a diversion event (lost or
+    /// How many confidential records matched and were left out of
+    /// `candidates` and `matched` (always 0 unless the query's
+    /// `hide_confidential`).
+    pub hidden: usize,
+    /// The matches not in `candidates` that hold a diversion event (lost or
     /// stolen), decoded, best first, at most [`MAX_DIVERTED_READ`]: the
-    /// records a holder raises alerts for when it answers `too_many`. Found
+    /// records a holder raises alerts for when it answers `too_many`, and
+    /// the hidden ones (a holder's own alert, which never leaves it). Found
     /// from the header of each stored record, without decoding the
     /// others (a record stored before the header existed is decoded).
     pub diverted: Vec<Candidate>,
@@ -153,21 +165,65 @@ impl Registry {
                 hits.extend(kept);
             }
         }
+        // Confidential records out of sight, when asked: set aside before
+        // they are ranked or counted, read for alerts only.
+        let mut hidden = Vec::new();
+        if q.hide_confidential {
+            let mut kept = Vec::with_capacity(hits.len());
+            for mut h in hits {
+                let (_, stored) = split_kept(&h.key, &h.value)?;
+                let confidential = match super::stored::header(stored).and_then(|h| h.confidential)
+                {
+                    Some(c) => c,
+                    // Formats 1 and 2 do not say: decoded (and kept decoded).
+                    // One that does not decode may be confidential: hidden.
+                    None => match h
+                        .record
+                        .take()
+                        .map_or_else(|| decode_kept(&h.key, &h.value), Ok)
+                    {
+                        Ok(rec) => {
+                            let c = rec.confidential;
+                            h.record = Some(rec);
+                            c
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "a record that cannot be read is left out of another State's answer, as if confidential");
+                            true
+                        }
+                    },
+                };
+                if confidential {
+                    hidden.push(h);
+                } else {
+                    kept.push(h);
+                }
+            }
+            hits = kept;
+        }
         // The country is the first two bytes after the kind of a kept key.
         let elsewhere = |key: &[u8]| {
             q.country
                 .is_some_and(|c| key.get(1..3) != Some(&c.as_bytes()[..]))
         };
-        hits.sort_by(|a, b| {
+        let order = |a: &Hit, b: &Hit| {
             (a.found.quality, a.found.distance, elsewhere(&a.key), &a.id).cmp(&(
                 b.found.quality,
                 b.found.distance,
                 elsewhere(&b.key),
                 &b.id,
             ))
-        });
+        };
+        hits.sort_by(order);
         let matched = hits.len();
-        let rest = hits.split_off(q.limit.min(hits.len()));
+        let hidden_count = hidden.len();
+        let mut rest = hits.split_off(q.limit.min(hits.len()));
+        if !hidden.is_empty() {
+            // Read for alerts in the same order as the rest (a merge of two
+            // sorted runs).
+            rest.extend(hidden);
+            rest.sort_by(order);
+        }
         let mut candidates = Vec::with_capacity(hits.len());
         // Only the candidates returned are decoded...
         for h in hits {
@@ -206,6 +262,7 @@ impl Registry {
         Ok(Found {
             candidates,
             matched,
+            hidden: hidden_count,
             diverted,
         })
     }

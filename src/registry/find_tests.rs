@@ -26,6 +26,7 @@ fn query(maker: Option<&str>, cc: Option<&str>, code: Option<&str>, serial: &str
         factory_code: code.map(str::to_string),
         serial: serial.into(),
         limit: 20,
+        hide_confidential: false,
     }
 }
 
@@ -467,8 +468,10 @@ fn leading_wildcards_find_what_a_full_scan_finds() {
 /// returned and, past them, those whose stored flags say lost or stolen: the
 /// rest are counted from their keys. The proof: a record past the limit whose
 /// flags say "not diverted" and whose body is unreadable is counted, not an
-/// error; the stolen ones past the limit are found, written in format 2 or
-/// (by an older tracenet) in format 1.
+/// error; the stolen ones past the limit are found, written in format 3 or
+/// (by an older tracenet) in format 1. Searched for another State under a
+/// policy of silence, the unreadable one, which may be confidential, is
+/// hidden.
 #[test]
 fn matches_past_the_limit_are_counted_and_only_the_diverted_decoded() {
     let (_d, reg) = open_temp();
@@ -507,7 +510,7 @@ fn matches_past_the_limit_are_counted_and_only_the_diverted_decoded() {
     // W25: stolen, stored as format 1 (no header) by an older tracenet.
     let v = reg.tree.get(kept_at(&old_format)).unwrap().unwrap();
     let (serial, body) = split_kept(&kept_at(&old_format), &v).unwrap();
-    assert_eq!(body[..3], [2, 1, 0], "format 2, diverted, no factory code");
+    assert_eq!(body[..3], [3, 1, 0], "format 3, diverted, no factory code");
     let v1 = kept_value(serial, &[&[1u8][..], &body[3..]].concat());
     reg.tree.insert(kept_at(&old_format), v1).unwrap();
 
@@ -520,6 +523,15 @@ fn matches_past_the_limit_are_counted_and_only_the_diverted_decoded() {
     assert_eq!((ids[0], ids[16]), ("W00", "W16"));
     let diverted: Vec<&str> = f.diverted.iter().map(|c| c.record.id.as_str()).collect();
     assert_eq!(diverted, ["W20", "W25"]);
+    // For another State under a policy of silence, W29 (format 2, which does
+    // not say whether it is confidential) cannot be read: hidden, and the
+    // stolen W25 (format 1) is read to know it is not confidential.
+    q.hide_confidential = true;
+    let f = reg.find_counted(&q).unwrap();
+    assert_eq!((f.matched, f.hidden), (29, 1));
+    let diverted: Vec<&str> = f.diverted.iter().map(|c| c.record.id.as_str()).collect();
+    assert_eq!(diverted, ["W20", "W25"]);
+    q.hide_confidential = false;
     // Asked for all of them, the unreadable one is read and reported.
     q.limit = 30;
     let e = reg.find_counted(&q).unwrap_err().to_string();

@@ -12,8 +12,13 @@
 //! record's factory code (a length byte, then its UTF-8; 0 for none). A
 //! holder counting a broad wildcard's matches finds those it must raise an
 //! alert for, and a search by factory code keeps the records marked with
-//! it, without decoding the others ([`header`]). Format 1 (no header) is
-//! still read; its records are decoded to learn the same.
+//! it, without decoding the others ([`header`]). Format 3 (since the
+//! confidential records' fix) adds flags bit 1: the record is confidential,
+//! so that a holder whose policy answers a confidential match with silence
+//! leaves such records out of a wildcard's count and of its keyed filters
+//! without decoding the others. Formats 1 (no header) and 2 (no confidential
+//! bit) are still read; their records are decoded to learn what their
+//! header does not say.
 
 use std::borrow::Cow;
 
@@ -25,13 +30,17 @@ use crate::model::{
     Calibre, CountryCode, EventDate, EventKind, HolderCategory, ModelName, WeaponCategory,
 };
 
-/// Version byte at the start of every stored record written now: format 2,
-/// a header (flags, factory code) before the body.
-const FORMAT: u8 = 2;
+/// Version byte at the start of every stored record written now: format 3,
+/// a header (flags with both bits, factory code) before the body.
+const FORMAT: u8 = 3;
+/// The header without the confidential bit: read, never written.
+const FORMAT_2: u8 = 2;
 /// The format before the header: read, never written.
 const FORMAT_1: u8 = 1;
 /// Flags bit: the record holds a diversion event (`EventKind::is_diversion`).
 const DIVERTED: u8 = 1;
+/// Flags bit, format 3 only: the record is confidential (`Record::confidential`).
+const CONFIDENTIAL: u8 = 2;
 /// The largest stored record decoded: 256 events with two 4096-character texts
 /// each fit well below it.
 const MAX_STORED: usize = 12 << 20;
@@ -103,11 +112,13 @@ pub fn encode(rec: &Record) -> Result<Vec<u8>, String> {
             })
             .collect(),
     };
-    let flags = if rec.events.iter().any(|e| e.kind.is_diversion()) {
-        DIVERTED
-    } else {
-        0
-    };
+    let mut flags = 0;
+    if rec.events.iter().any(|e| e.kind.is_diversion()) {
+        flags |= DIVERTED;
+    }
+    if rec.confidential {
+        flags |= CONFIDENTIAL;
+    }
     let code = m.factory_code().unwrap_or("");
     let n =
         u8::try_from(code.len()).map_err(|_| format!("factory code of {} bytes", code.len()))?;
@@ -117,11 +128,14 @@ pub fn encode(rec: &Record) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// What a format-2 record says of itself before its body.
+/// What a record in format 2 or 3 says of itself before its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header<'a> {
     /// The record holds a diversion event (lost or stolen).
     pub diverted: bool,
+    /// The record is confidential; `None` in format 2, which does not say
+    /// (decode the record to know).
+    pub confidential: Option<bool>,
     /// Its factory code, as in its marking.
     pub factory_code: Option<&'a str>,
 }
@@ -133,19 +147,20 @@ pub fn header(bytes: &[u8]) -> Option<Header<'_>> {
     split_header(bytes).ok().flatten().map(|(h, _)| h)
 }
 
-/// A format-2 record's header and body; `None` for format 1.
+/// A record's header and body in format 2 or 3; `None` for format 1.
 fn split_header(bytes: &[u8]) -> Result<Option<(Header<'_>, &[u8])>, String> {
     let (&format, rest) = bytes.split_first().ok_or("empty value")?;
-    match format {
-        FORMAT => {}
+    let known = match format {
+        FORMAT => DIVERTED | CONFIDENTIAL,
+        FORMAT_2 => DIVERTED,
         FORMAT_1 => return Ok(None),
         _ => return Err(format!("unknown stored format {format}")),
-    }
+    };
     let [flags, n, rest @ ..] = rest else {
         return Err("header cut short".into());
     };
-    if flags & !DIVERTED != 0 {
-        return Err(format!("unknown flags {flags:#04x}"));
+    if flags & !known != 0 {
+        return Err(format!("unknown flags {flags:#04x} in format {format}"));
     }
     let n = *n as usize;
     let code = rest.get(..n).ok_or("header cut short")?;
@@ -153,6 +168,7 @@ fn split_header(bytes: &[u8]) -> Result<Option<(Header<'_>, &[u8])>, String> {
     Ok(Some((
         Header {
             diverted: flags & DIVERTED != 0,
+            confidential: (format == FORMAT).then_some(flags & CONFIDENTIAL != 0),
             factory_code: (n > 0).then_some(code),
         },
         &rest[n..],
@@ -160,7 +176,8 @@ fn split_header(bytes: &[u8]) -> Result<Option<(Header<'_>, &[u8])>, String> {
 }
 
 /// Rebuilds a record from its stored bytes, validating every field; in
-/// format 2, also that its header says what its events and marking do.
+/// formats 2 and 3, also that its header says what its events, marking and
+/// confidentiality do.
 pub fn decode(bytes: &[u8]) -> Result<Record, String> {
     let (head, body) = match split_header(bytes)? {
         Some((h, body)) => (Some(h), body),
@@ -236,6 +253,14 @@ pub fn decode(bytes: &[u8]) -> Result<Record, String> {
             return Err(format!(
                 "flags say diverted {}, events say {holds}",
                 h.diverted
+            ));
+        }
+        if let Some(c) = h.confidential
+            && c != rec.confidential
+        {
+            return Err(format!(
+                "flags say confidential {c}, the record says {}",
+                rec.confidential
             ));
         }
         if h.factory_code != rec.marking.factory_code() {
@@ -379,6 +404,51 @@ mod tests {
             decode(&[FORMAT, 0, 5, b'6'])
                 .unwrap_err()
                 .contains("cut short")
+        );
+    }
+
+    /// Format 3 says whether a record is confidential; format 2, which
+    /// did not, still reads and says it does not know; a bit that
+    /// contradicts the record, or the bit in format 2, is damage.
+    #[test]
+    fn the_flags_say_whether_a_record_is_confidential_and_format_2_still_reads() {
+        let de = CountryCode::parse("DE").unwrap();
+        let (mut with, mut without) = (0, 0);
+        for rec in synthetic::generate(de, 2_000, 13) {
+            let bytes = encode(&rec).unwrap();
+            assert_eq!(bytes[0], FORMAT);
+            let h = header(&bytes).unwrap();
+            assert_eq!(h.confidential, Some(rec.confidential), "{}", rec.id);
+            if rec.confidential {
+                with += 1
+            } else {
+                without += 1
+            }
+            // The same record as the registry wrote it before format 3.
+            let mut old = bytes.clone();
+            old[0] = FORMAT_2;
+            old[1] &= !CONFIDENTIAL;
+            let h2 = header(&old).unwrap();
+            assert_eq!(h2.confidential, None);
+            assert_eq!(h2.diverted, h.diverted);
+            assert_eq!(decode(&old).unwrap(), rec);
+            if rec.confidential {
+                let mut bit_in_2 = bytes.clone();
+                bit_in_2[0] = FORMAT_2;
+                assert_eq!(header(&bit_in_2), None);
+                assert!(decode(&bit_in_2).unwrap_err().contains("unknown flags"));
+            }
+            let mut lying = bytes.clone();
+            lying[1] ^= CONFIDENTIAL;
+            assert!(
+                decode(&lying).unwrap_err().contains("confidential"),
+                "{}",
+                rec.id
+            );
+        }
+        assert!(
+            with > 0 && without > 0,
+            "{with} confidential, {without} not"
         );
     }
 

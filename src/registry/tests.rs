@@ -56,6 +56,7 @@ fn find(reg: &Registry, maker: &str, cc: &str, serial: &str) -> Vec<Candidate> {
         serial: serial.into(),
         factory_code: None,
         limit: 10,
+        hide_confidential: false,
     })
     .unwrap()
 }
@@ -179,6 +180,7 @@ fn find_without_country_searches_the_makers_prefixes() {
             serial: "abc 123".into(),
             factory_code: None,
             limit: 10,
+            hide_confidential: false,
         })
         .unwrap();
     assert_eq!(hits.len(), 2);
@@ -226,6 +228,7 @@ fn a_former_state_and_its_successors_find_each_others_records() {
             serial: "M70-1234".into(),
             factory_code: None,
             limit: 10,
+            hide_confidential: false,
         })
         .unwrap();
     assert_eq!(ids(&any), ["RS-1", "YU-1"]);
@@ -832,6 +835,7 @@ fn a_find_without_a_country_resolves_the_maker_in_each_prefix() {
                 serial: "S1".into(),
                 factory_code: None,
                 limit: 10,
+                hide_confidential: false,
             })
             .unwrap()
             .into_iter()
@@ -935,4 +939,70 @@ fn a_maker_table_applied_while_open_moves_the_records_it_reads_differently() {
         Some(&index_fingerprint(&moved).to_be_bytes()[..])
     );
     assert_eq!(find(&reg, "Acme Arms", "DE", "1").len(), 1);
+}
+
+/// A holder whose policy answers a confidential match with silence searches
+/// for other States without its confidential records, and builds its keyed
+/// filters without their serial keys: folded and variant keys alike, a key
+/// that a public record shares kept. A record stored before format 3 (no
+/// confidential bit) is decoded to know.
+#[test]
+fn confidential_records_are_left_out_of_hidden_finds_and_filter_keys() {
+    let (_d, reg) = open_temp();
+    let confidential = |id, serial| Record {
+        confidential: true,
+        ..record(id, "Walther", "DE", serial)
+    };
+    reg.put_all(vec![
+        confidential("C1", "BP0746"),
+        confidential("C2", "77K123"),
+        record("P1", "Walther", "DE", "369M257"),
+        record("P2", "Walther", "DE", "BP0746"),
+    ])
+    .unwrap();
+    // C2 as the registry kept it before format 3.
+    let mut rewritten = 0;
+    for kv in reg.tree.scan_prefix([keys::KEPT]) {
+        let (k, v) = kv.unwrap();
+        if keys::id_of_kept(&k) == Some("C2") {
+            let n = u16::from_le_bytes([v[0], v[1]]) as usize;
+            let mut v = v.to_vec();
+            assert_eq!((v[2 + n], v[3 + n]), (3, 2), "format 3, confidential");
+            v[2 + n] = 2;
+            v[3 + n] = 0;
+            reg.tree.insert(k, v).unwrap();
+            rewritten += 1;
+        }
+    }
+    assert_eq!(rewritten, 1);
+    let prefix = record("X", "Walther", "DE", "1")
+        .marking
+        .prefix(&MakerTable::built_in());
+    let all = reg.serial_keys_under(&prefix, false).unwrap();
+    let shown = reg.serial_keys_under(&prefix, true).unwrap();
+    for k in ["8P0746", "77K123", "77123", "369M257", "369257"] {
+        assert!(all.contains(k), "{k} in {all:?}");
+    }
+    let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
+    assert_eq!(shown, ["369257", "369M257", "8P0746"]);
+
+    let hidden_find = |serial: &str| {
+        reg.find_counted(&FindQuery {
+            maker: Some("Walther".into()),
+            country: Some(CountryCode::parse("DE").unwrap()),
+            serial: serial.into(),
+            factory_code: None,
+            limit: 10,
+            hide_confidential: true,
+        })
+        .unwrap()
+    };
+    // Six characters: P2, and C1 and C2 hidden.
+    let f = hidden_find("??????");
+    let ids: Vec<&str> = f.candidates.iter().map(|c| c.record.id.as_str()).collect();
+    assert_eq!((ids, f.matched, f.hidden), (vec!["P2"], 1, 2));
+    let f = hidden_find("77K123");
+    assert_eq!((f.candidates.len(), f.matched, f.hidden), (0, 0, 1));
+    // A national search shows them.
+    assert_eq!(find(&reg, "Walther", "DE", "77K123").len(), 1);
 }

@@ -313,7 +313,12 @@ impl Node {
             });
         };
         let started = Instant::now();
-        let keys = reg.serial_keys_under(prefix).map_err(|e| e.to_string())?;
+        // Under a policy of silence for confidential records, their keys
+        // stay out of the filter (its keys, count and alphabet).
+        let hide = self.inner.policy.disclosure.hides_confidential();
+        let keys = reg
+            .serial_keys_under(prefix, hide)
+            .map_err(|e| e.to_string())?;
         if keys.is_empty() {
             return Ok(Served {
                 generation,
