@@ -492,6 +492,7 @@ fn query(key: &NodeKey, state: &str, marking: Marking) -> Signed<TraceQuery> {
         legal_ground: LegalGround::SeizedInCrime,
         intended_use: IntendedUse::CriminalInvestigation,
         makers_version: Some(0),
+        directed_only: false,
     })
     .unwrap()
 }
@@ -652,6 +653,55 @@ fn under_strict_validation_an_envelope_with_a_broken_signature_is_dropped() {
         Some(before + 1),
         "only the valid envelope reached DE"
     );
+}
+
+/// A blind trace's query is `directed_only`: its requester sends it only to
+/// the holders whose filter hits. One of them publishing it on the prefix's
+/// topic (the hostile review's amplification) gets it admitted by no one:
+/// DE refuses it (`directed_only`, audited), does not answer it, and
+/// answers the same marking's query when it is not directed only.
+#[test]
+fn a_directed_only_query_read_from_gossip_is_refused_and_not_answered() {
+    let s = setup();
+    let mut q = s.query().body().clone();
+    q.directed_only = true;
+    let directed = s.key.sign(q).unwrap();
+    let plain_len = s.query().bytes().len();
+    assert_eq!(directed.bytes().len(), plain_len + 1, "one trailing byte");
+    s.peer.burst(&[signed_publish(
+        &s.keypair,
+        &s.topic,
+        &[directed.bytes().to_vec()],
+    )]);
+    match s.peer.reports.recv_timeout(Duration::from_secs(30)) {
+        Ok(Report::Burst(Ok(()))) => {}
+        Ok(Report::Answer(_)) => panic!("DE answered a directed-only query read from gossip"),
+        other => panic!("the stream to DE did not end cleanly: {:?}", other.is_ok()),
+    }
+    let de = s.fed.node("DE");
+    let audit = wait_for(
+        "DE's audit of the directed-only query",
+        Duration::from_secs(30),
+        || {
+            let a = de.cli(&["--json", "audit", "show"]);
+            a.contains("directed_only").then_some(a)
+        },
+    );
+    assert!(audit.contains("query_refused"), "{audit}");
+    // Rejected in gossip, its publisher is graylisted for a moment; once
+    // forgiven, the same marking's query, not directed only, is answered,
+    // and it is the first answer to come (asserted inside).
+    wait_for(
+        "DE to stop ignoring the test peer",
+        Duration::from_secs(30),
+        || {
+            let st = de.json(&["status"]);
+            (st["net"]["peers_graylisted"].as_u64() == Some(0)).then_some(())
+        },
+    );
+    let q = s.query();
+    let rpc = signed_publish(&s.keypair, &s.topic, &[q.bytes().to_vec()]);
+    s.expect_answer_after("a query not directed only", &[rpc], &q);
 }
 
 /// With `gossip_validation = "payload"` (proto-docs/NETWORK.md, "gossipsub

@@ -562,6 +562,7 @@ pub fn signed_walther_query_at(
         legal_ground: LegalGround::SeizedInCrime,
         intended_use: IntendedUse::CriminalInvestigation,
         makers_version: Some(0),
+        directed_only: false,
     };
     key.sign(q).unwrap().into_parts().0
 }

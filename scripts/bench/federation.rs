@@ -609,6 +609,7 @@ fn answering_pipeline(records_file: &std::path::Path, samples: &[Value]) -> (f64
                 legal_ground: LegalGround::SeizedInCrime,
                 intended_use: IntendedUse::CriminalInvestigation,
                 makers_version: Some(0),
+                directed_only: false,
             };
             requester.sign(q).unwrap().into_parts().0
         })

@@ -132,6 +132,7 @@ fn query(key: &NodeKey, state: &str, serial: &str, ttl: u32) -> Vec<u8> {
         legal_ground: LegalGround::SeizedInCrime,
         intended_use: IntendedUse::CriminalInvestigation,
         makers_version: Some(0),
+        directed_only: false,
     };
     key.sign(q).unwrap().into_parts().0
 }

@@ -302,6 +302,7 @@ fn frames() -> Frames {
         legal_ground: LegalGround::SeizedInCrime,
         intended_use: IntendedUse::CriminalInvestigation,
         makers_version: Some(0),
+        directed_only: false,
     };
     let signed = requester.sign(q).expect("sign");
     let (hit, _) = answer(&reg, signed.body(), &AnswerPolicy::default()).expect("lookup");

@@ -391,6 +391,7 @@ mod tests {
             legal_ground: LegalGround::SeizedInCrime,
             intended_use: IntendedUse::CriminalInvestigation,
             makers_version: Some(0),
+            directed_only: false,
         }
     }
 

@@ -197,6 +197,7 @@ impl Node {
             legal_ground: t.legal_ground,
             intended_use: t.intended_use,
             makers_version: Some(makers.table_version()),
+            directed_only: false,
         };
         let signed = self.inner.key.sign(body)?;
         // A former State's marking also goes to its successors' prefixes and

@@ -81,6 +81,9 @@ pub enum Refusal {
     /// The responder already gave this trace a final answer (or, for an
     /// acknowledgement, an acknowledgement): one of each per responder.
     AlreadyAnswered,
+    /// A query its requester sends only directly (`directed_only`, a blind
+    /// trace's), read from gossip: published by someone it was sent to.
+    DirectedOnly,
 }
 
 impl Refusal {
@@ -109,6 +112,7 @@ impl Refusal {
             Refusal::NotAMember => "not_a_member",
             Refusal::NotAnswered => "not_answered",
             Refusal::AlreadyAnswered => "already_answered",
+            Refusal::DirectedOnly => "directed_only",
         }
     }
 
@@ -126,6 +130,7 @@ impl Refusal {
                 | Refusal::NotAMember
                 | Refusal::UnknownTrace
                 | Refusal::AlreadyAnswered
+                | Refusal::DirectedOnly
         )
     }
 }
@@ -242,7 +247,8 @@ impl PartialEq<Refusal> for QueryRefused {
 
 /// Accepts a received query: in force roster, signed by the key it names, that
 /// key a member for the State it names, sent by its requester when directed,
-/// and fresh at `now`. Returns the query and when it expires (unix seconds).
+/// not read from gossip when its requester sends it only directly, and fresh
+/// at `now`. Returns the query and when it expires (unix seconds).
 /// Replay and rate limits are the caller's next steps, in that order: rate
 /// first, so that a flood is refused before anything is remembered.
 pub fn query(
@@ -258,10 +264,13 @@ pub fn query(
     if roster.state_of(&b.requester.key) != Some(b.requester.state) {
         return Err(Refusal::NotInRoster.into());
     }
-    if let Via::Direct { sender } = via
-        && sender != b.requester.key
-    {
-        return Err(Refusal::NotRequester.into());
+    match via {
+        Via::Direct { sender } if sender != b.requester.key => {
+            return Err(Refusal::NotRequester.into());
+        }
+        // Only someone the requester sent it to can have published it.
+        Via::Gossip if b.directed_only => return Err(Refusal::DirectedOnly.into()),
+        _ => {}
     }
     match rules.fresh.check(b.issued_at, b.ttl_secs, now) {
         Ok(expires_at) => Ok((q, expires_at)),

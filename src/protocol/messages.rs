@@ -94,6 +94,10 @@ pub enum BoundsError {
     NothingTrimmed,
     #[error("{what}: none given, at least one needed")]
     NoneGiven { what: &'static str },
+    #[error(
+        "a directed-only query must state its maker table version (makers_version), or it would read as stating table 1"
+    )]
+    DirectedWithoutTable,
 }
 
 fn bound(what: &'static str, found: usize, max: usize) -> Result<(), BoundsError> {
@@ -242,6 +246,85 @@ pub struct TraceQuery {
     /// query of a build before the field. Appended: see [`table_version`].
     #[serde(default, with = "table_version")]
     pub makers_version: Option<u32>,
+    /// Sent only directly to chosen holders, never by gossip: a blind
+    /// trace's query (BLIND.md). A node refuses it read from gossip
+    /// (`directed_only`, a frame no honest member publishes), so a holder
+    /// it was sent to cannot make the federation read it. On the wire, a
+    /// trailing byte 1 when set and nothing otherwise, so that every other
+    /// query encodes as before (PROTOCOL.md, section 5). Set only with
+    /// `makers_version` stated (signing refuses it otherwise): a query
+    /// stating neither would read as stating table 1.
+    #[serde(default, skip_serializing_if = "is_false", with = "directed")]
+    pub directed_only: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `TraceQuery::directed_only` on the wire: in JSON a boolean; in the binary
+/// form the byte 1 when set (never written otherwise, and only 1 read).
+mod directed {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            _ if s.is_human_readable() => v.serialize(s),
+            true => s.serialize_u8(1),
+            false => s.serialize_unit(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        if d.is_human_readable() {
+            return bool::deserialize(d);
+        }
+        match u8::deserialize(d)? {
+            1 => Ok(true),
+            n => Err(D::Error::custom(format!(
+                "directed_only: {n}, where only 1 is written"
+            ))),
+        }
+    }
+}
+
+/// A [`TraceQuery`] as builds before `directed_only` encoded it (and as
+/// every query not directed only is encoded now).
+#[derive(Deserialize)]
+struct QueryBeforeDirected {
+    id: QueryId,
+    requester: Party,
+    #[serde(with = "crate::model::instant")]
+    issued_at: u64,
+    ttl_secs: u32,
+    priority: Priority,
+    marking: Marking,
+    category: WeaponCategory,
+    calibre: Option<Calibre>,
+    legal_ground: LegalGround,
+    intended_use: IntendedUse,
+    #[serde(with = "table_version")]
+    makers_version: Option<u32>,
+}
+
+impl From<QueryBeforeDirected> for TraceQuery {
+    fn from(q: QueryBeforeDirected) -> Self {
+        TraceQuery {
+            id: q.id,
+            requester: q.requester,
+            issued_at: q.issued_at,
+            ttl_secs: q.ttl_secs,
+            priority: q.priority,
+            marking: q.marking,
+            category: q.category,
+            calibre: q.calibre,
+            legal_ground: q.legal_ground,
+            intended_use: q.intended_use,
+            makers_version: q.makers_version,
+            directed_only: false,
+        }
+    }
 }
 
 /// A [`TraceQuery`] as builds before `makers_version` encoded it.
@@ -274,6 +357,7 @@ impl From<QueryBeforeTable> for TraceQuery {
             legal_ground: q.legal_ground,
             intended_use: q.intended_use,
             makers_version: None,
+            directed_only: false,
         }
     }
 }
@@ -284,10 +368,19 @@ impl Message for TraceQuery {
         self.requester.key
     }
     fn check(&self) -> Result<(), BoundsError> {
+        if self.directed_only && self.makers_version.is_none() {
+            return Err(BoundsError::DirectedWithoutTable);
+        }
         Ok(())
     }
     fn decode(message: &[u8], limits: Limits) -> Result<Self, DecodeError> {
-        decode_either::<Self, QueryBeforeTable>(Self::KIND, message, limits)
+        // Directed only (a trailing byte), else without it, else without the
+        // table version: the first error is reported.
+        decode_either::<Self, QueryBeforeDirected>(Self::KIND, message, limits).or_else(|e| {
+            codec::decode_body::<QueryBeforeTable>(Self::KIND, message, limits)
+                .map(Into::into)
+                .map_err(|_| e)
+        })
     }
 }
 

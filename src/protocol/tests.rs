@@ -209,6 +209,49 @@ fn a_broken_table_version_is_malformed() {
     assert_eq!(back.makers_version, None);
 }
 
+/// `directed_only` is one trailing byte 1 after the table version, and
+/// nothing when unset: every query not directed only encodes as before
+/// (the vectors above are unchanged), one that is decodes as it, and any
+/// other trailing byte is malformed. In JSON, a boolean, absent when false.
+#[test]
+fn directed_only_is_one_trailing_byte_and_absent_otherwise() {
+    let mut q = vectors::query();
+    q.makers_version = Some(3);
+    let plain = codec::encode_body(Kind::Query, &q).unwrap();
+    let mut d = q.clone();
+    d.directed_only = true;
+    let directed = codec::encode_body(Kind::Query, &d).unwrap();
+    assert_eq!([&plain[..], &[1]].concat(), directed);
+    let decode = |bytes: &[u8]| <TraceQuery as Message>::decode(bytes, Limits::default());
+    assert_eq!(decode(&directed).unwrap(), d);
+    assert_eq!(decode(&plain).unwrap(), q);
+    for tail in [&[0][..], &[2][..], &[1, 1][..]] {
+        let bytes = [&plain[..], tail].concat();
+        assert!(decode(&bytes).is_err(), "{tail:?}");
+    }
+    // The frame of a build before the table version still reads.
+    let mut old = q.clone();
+    old.makers_version = None;
+    let before = codec::encode_body(Kind::Query, &old).unwrap();
+    assert_eq!(decode(&before).unwrap(), old);
+    // JSON.
+    assert_eq!(serde_json::to_value(&d).unwrap()["directed_only"], true);
+    assert!(
+        serde_json::to_value(&q)
+            .unwrap()
+            .get("directed_only")
+            .is_none()
+    );
+    let back: TraceQuery = serde_json::from_value(serde_json::to_value(&q).unwrap()).unwrap();
+    assert!(!back.directed_only);
+    let back: TraceQuery = serde_json::from_value(serde_json::to_value(&d).unwrap()).unwrap();
+    assert!(back.directed_only);
+    // Without a table version it would read as table 1: not signed.
+    let mut bad = d.clone();
+    bad.makers_version = None;
+    assert!(sign(bad, &vectors::requester_key()).is_err());
+}
+
 #[test]
 fn protocol_md_vectors_match_the_implementation() {
     for (name, value) in computed_vectors() {
@@ -582,6 +625,32 @@ mod accept_rules {
             )
             .is_ok()
         );
+    }
+
+    /// A directed-only query (a blind trace's) is refused read from gossip,
+    /// whoever published it, and accepted from its requester directly.
+    #[test]
+    fn a_directed_only_query_is_refused_from_gossip() {
+        let mut body = signed_query().body().clone();
+        body.directed_only = true;
+        body.makers_version = Some(0);
+        let q = sign(body, &vectors::requester_key()).unwrap();
+        let r = Rules::default();
+        let roster = vectors_roster();
+        let got = accept::query(q.bytes(), Via::Gossip, ISSUED_AT, &r, &roster);
+        assert_eq!(got.unwrap_err(), Refusal::DirectedOnly);
+        assert!(Refusal::DirectedOnly.is_hostile());
+        let own = q.body().requester.key;
+        let got = accept::query(
+            q.bytes(),
+            Via::Direct { sender: own },
+            ISSUED_AT,
+            &r,
+            &roster,
+        );
+        assert!(got.unwrap().0.body().directed_only);
+        // The same query not directed only is taken from gossip as always.
+        assert!(accept::query(signed_query().bytes(), Via::Gossip, ISSUED_AT, &r, &roster).is_ok());
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub fn query() -> TraceQuery {
         intended_use: IntendedUse::CriminalInvestigation,
         // The vectors of builds before the field keep their bytes.
         makers_version: None,
+        directed_only: false,
     }
 }
 
@@ -72,6 +73,7 @@ pub fn query() -> TraceQuery {
 pub fn query_with_table() -> TraceQuery {
     TraceQuery {
         makers_version: Some(3),
+        directed_only: false,
         ..query()
     }
 }

@@ -211,6 +211,9 @@ impl Node {
             legal_ground: t.legal_ground,
             intended_use: t.intended_use,
             makers_version: Some(makers.table_version()),
+            // Sent only to the holders whose filter hits: never gossiped,
+            // and refused by every node that reads it from gossip.
+            directed_only: true,
         };
         let signed = self.inner.key.sign(body)?;
         let routes = t.marking.routes(&makers);
