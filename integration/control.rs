@@ -31,14 +31,18 @@ fn events(holder: &str) -> String {
 fn specs() -> Vec<NodeSpec> {
     vec![
         NodeSpec::bootstrap("BE"),
-        NodeSpec::member(
-            "DE",
-            vec![
-                rec("DE-1", "RV100", false, &events("state_police"), "DE1"),
-                rec("DE-2", "RV200", false, &events("state_police"), "DE2"),
-                rec("DE-3", "CF300", true, &events("state_military"), "DE3"),
-            ],
-        ),
+        NodeSpec {
+            // At most three of a State's requests wait for a person.
+            node_config: "max_reviews_waiting_per_state = 3",
+            ..NodeSpec::member(
+                "DE",
+                vec![
+                    rec("DE-1", "RV100", false, &events("state_police"), "DE1"),
+                    rec("DE-2", "RV200", false, &events("state_police"), "DE2"),
+                    rec("DE-3", "CF300", true, &events("state_military"), "DE3"),
+                ],
+            )
+        },
         NodeSpec {
             // Signs its audit head every second while it runs.
             node_config: "audit_sign_every_secs = 1",
@@ -258,6 +262,22 @@ fn policy_review_alerts_audit_and_canaries() {
         approved_id.get_or_insert(id);
     }
     fed.wait_subscribed("KE", topic, &["DE"]);
+    // KE has three requests waiting at DE, as many as DE allows a State
+    // (counted again from the store at each restart above): its next one
+    // that would wait is refused quota_full, not final, and not put in the
+    // inbox; another State's is not (SN's, below).
+    let fourth = trace(fed.node("KE"), "RV100", &["--urgent", "--timeout", "120"]);
+    let fourth_id = fourth["id"].as_str().unwrap().to_string();
+    let ke = fed.node("KE");
+    let refused = wait_for("DE's quota_full", Duration::from_secs(20), || {
+        let t = ke.json(&["trace", "show", &fourth_id]);
+        let o = outcome_of(&t, "DE")?;
+        o.get("refused").is_some().then_some(o)
+    });
+    assert_eq!(refused["refused"]["reason"], "quota_full", "{refused:#}");
+    assert_eq!(pending(fed.node("DE")).len(), 3);
+    let audit = fed.node("DE").cli(&["--json", "audit", "show"]);
+    assert!(audit.contains("review_quota"), "{audit}");
     let items = pending(fed.node("DE"));
     assert!(
         items[0]["query"]["priority"] == "urgent"
@@ -305,6 +325,17 @@ fn policy_review_alerts_audit_and_canaries() {
     let all = ke.json(&["trace", "list"]).to_string();
     assert!(all.contains("ongoing_investigation"), "{all}");
     api_outputs.push(all);
+    // Two decided: KE's fourth request, sent again, now waits its turn.
+    ke.json(&["trace", "retry", &fourth_id]);
+    wait_for(
+        "DE's acknowledgement of the retry",
+        Duration::from_secs(20),
+        || {
+            let t = ke.json(&["trace", "show", &fourth_id]);
+            (outcome_of(&t, "DE")? == "acknowledged").then_some(())
+        },
+    );
+    assert_eq!(pending(fed.node("DE")).len(), 2);
     let again = common::run(
         &fed.node("DE").dir,
         &["inbox", "approve", &item_id("RV100")],

@@ -177,6 +177,12 @@ pub const RANGES: &[(&str, u64, u64, &str)] = &[
         "members",
     ),
     ("node.max_follow_ups", 0, 64, "States per trace"),
+    (
+        "node.max_reviews_waiting_per_state",
+        1,
+        1_000_000,
+        "requests per requesting State",
+    ),
     ("node.audit_sign_every_secs", 1, 7 * 86_400, "seconds"),
     ("node.audit_keep_in_store", 1_000, 1_000_000_000, "entries"),
 ];
@@ -380,6 +386,10 @@ impl Config {
             ("node.gossip_mesh_degree", u64::from(n.gossip_mesh_degree)),
             ("node.peer_connections", u64::from(n.peer_connections)),
             ("node.max_follow_ups", u(n.max_follow_ups)),
+            (
+                "node.max_reviews_waiting_per_state",
+                u(n.max_reviews_waiting_per_state),
+            ),
             ("node.audit_sign_every_secs", n.audit_sign_every_secs),
             ("node.audit_keep_in_store", n.audit_keep_in_store),
         ]

@@ -42,6 +42,11 @@ pub struct NodeSettings {
     pub fuzzy_queries_per_minute: u32,
     /// Queries processed at once; beyond, new ones are dropped unanswered.
     pub max_concurrent_queries: usize,
+    /// Requests of one State waiting for a person here (policy.toml's
+    /// `[review]`) at most; past it, its next request that would wait is
+    /// refused `quota_full`, so that one State cannot bury the others'
+    /// requests (or a reviewer's day) under its own.
+    pub max_reviews_waiting_per_state: usize,
     /// Whether a trace is blind unless the officer says otherwise
     /// (`--blind=false`, `"blind": false`): proto-docs/BLIND.md.
     pub blind_by_default: bool,
@@ -111,6 +116,7 @@ impl Default for NodeSettings {
             queries_per_minute: 600,
             fuzzy_queries_per_minute: 60,
             max_concurrent_queries: 64,
+            max_reviews_waiting_per_state: 200,
             blind_by_default: false,
             blind_evaluations_per_hour: 1_200,
             blind_max_candidates: crate::blind::DEFAULT_BOUND,

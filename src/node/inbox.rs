@@ -110,7 +110,13 @@ pub enum InboxError {
 pub struct Inbox {
     items: sled::Tree,
     alerts: sled::Tree,
+    /// Per requesting State, its pending items by id with their deadlines
+    /// (unix seconds): what [`Inbox::waiting_for`] counts without reading
+    /// the tree. Read from the tree at open, then kept with every write.
+    waiting: std::sync::Arc<std::sync::Mutex<Waiting>>,
 }
+
+type Waiting = std::collections::HashMap<CountryCode, std::collections::HashMap<String, u64>>;
 
 /// Never stores empty bytes for a value that failed to encode: the failure is
 /// the caller's error.
@@ -120,9 +126,45 @@ fn enc<T: Serialize>(what: &str, v: &T) -> Result<Vec<u8>, InboxError> {
 
 impl Inbox {
     pub fn open(db: &sled::Db) -> Result<Self, InboxError> {
-        Ok(Inbox {
+        let inbox = Inbox {
             items: db.open_tree("inbox")?,
             alerts: db.open_tree("alerts")?,
+            waiting: Default::default(),
+        };
+        // An unreadable item is reported where it is listed, not here: it
+        // must not stop the node from starting.
+        for kv in inbox.items.iter() {
+            let (_, v) = kv?;
+            if let Ok(item) = serde_json::from_slice::<InboxItem>(&v) {
+                inbox.note(&item);
+            }
+        }
+        Ok(inbox)
+    }
+
+    /// Keeps [`Inbox::waiting`] in step with an item just written.
+    fn note(&self, item: &InboxItem) {
+        let Ok(mut w) = self.waiting.lock() else {
+            return;
+        };
+        let of_state = w.entry(item.requester).or_default();
+        if item.status == InboxStatus::Pending {
+            of_state.insert(item.id.clone(), item.deadline);
+        } else {
+            of_state.remove(&item.id);
+        }
+    }
+
+    /// How many of `state`'s requests wait for a person at `now`: pending,
+    /// their deadline not passed (a request past it can no longer be
+    /// answered, and no longer counts).
+    pub fn waiting_for(&self, state: CountryCode, now: u64) -> usize {
+        let Ok(mut w) = self.waiting.lock() else {
+            return 0;
+        };
+        w.get_mut(&state).map_or(0, |of_state| {
+            of_state.retain(|_, deadline| *deadline >= now);
+            of_state.len()
         })
     }
 
@@ -131,6 +173,7 @@ impl Inbox {
     pub fn put(&self, item: &InboxItem) -> Result<(), InboxError> {
         self.items
             .insert(item.id.as_bytes(), enc(&item.id, item)?)?;
+        self.note(item);
         self.items.flush()?;
         Ok(())
     }
@@ -141,6 +184,7 @@ impl Inbox {
         self.items
             .compare_and_swap(item.id.as_bytes(), None as Option<&[u8]>, Some(bytes))?
             .map_err(|_| InboxError::Changed(item.id.clone()))?;
+        self.note(item);
         self.items.flush()?;
         Ok(())
     }
@@ -153,6 +197,7 @@ impl Inbox {
         self.items
             .compare_and_swap(new.id.as_bytes(), Some(old_bytes), Some(new_bytes))?
             .map_err(|_| InboxError::Changed(new.id.clone()))?;
+        self.note(new);
         self.items.flush()?;
         Ok(())
     }
@@ -222,6 +267,58 @@ impl Inbox {
 mod tests {
     use super::*;
     use crate::model::CountryCode;
+
+    /// A State's requests waiting for a person are counted without reading
+    /// the tree: a decided one, or one past its deadline, no longer counts,
+    /// another State's never does, and a reopened inbox counts the same.
+    #[test]
+    fn requests_waiting_are_counted_per_state_and_again_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        // Waits for the first handle's file lock to go.
+        let open = crate::registry::tests::open_db;
+        let item = |id: &str, state: &str, deadline: u64| InboxItem {
+            id: id.into(),
+            received_at: 100,
+            deadline,
+            reason: ReviewReason::Urgent,
+            requester: CountryCode::parse(state).unwrap(),
+            peer: "p".into(),
+            query: vec![1, 2, 3],
+            status: InboxStatus::Pending,
+            answer: None,
+        };
+        let ke = CountryCode::parse("KE").unwrap();
+        let ng = CountryCode::parse("NG").unwrap();
+        {
+            let db = open(&path).unwrap();
+            let inbox = Inbox::open(&db).unwrap();
+            let a = item("a", "KE", 1_000);
+            inbox.put_new(&a).unwrap();
+            inbox.put_new(&item("b", "KE", 2_000)).unwrap();
+            inbox.put_new(&item("c", "KE", 3_000)).unwrap();
+            inbox.put_new(&item("d", "NG", 3_000)).unwrap();
+            assert_eq!(inbox.waiting_for(ke, 500), 3);
+            assert_eq!(inbox.waiting_for(ng, 500), 1);
+            let decided = InboxItem {
+                status: InboxStatus::Refused {
+                    at: 600,
+                    reason: WithheldReason::Other,
+                },
+                ..a.clone()
+            };
+            inbox.replace(&a, &decided).unwrap();
+            assert_eq!(inbox.waiting_for(ke, 600), 2);
+            // b's deadline passed: it can no longer be answered.
+            assert_eq!(inbox.waiting_for(ke, 2_500), 1);
+        }
+        let db = open(&path).unwrap();
+        let inbox = Inbox::open(&db).unwrap();
+        assert_eq!(inbox.waiting_for(ke, 600), 2);
+        assert_eq!(inbox.waiting_for(ke, 2_500), 1);
+        assert_eq!(inbox.waiting_for(ng, 2_500), 1);
+        assert_eq!(inbox.waiting_for(CountryCode::parse("FR").unwrap(), 0), 0);
+    }
 
     /// Two States tracing one stolen weapon in the same second are two
     /// alerts (the key once held only the time and the record, and the

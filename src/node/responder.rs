@@ -417,6 +417,25 @@ impl Node {
                     .map_err(|_| Refusal::AuditUnavailable)?;
                 return Ok(None);
             }
+            answer::Planned::Review(_)
+                if self.inner.inbox.waiting_for(b.requester.state, unix_now())
+                    >= self.inner.settings.max_reviews_waiting_per_state =>
+            {
+                // The State has as many requests waiting for a person here
+                // as it may: told so (not final), its id forgotten so that
+                // its retry, once some are decided, is read again.
+                self.inner.replay.forget(b.requester.state, &b.id);
+                let peer = identity::peer_id_of_signer(&b.requester.key)
+                    .map_or_else(String::new, |p| p.to_string());
+                self.count_refusal_as(
+                    &peer,
+                    Some(b.requester.state),
+                    Refusal::QuotaFull,
+                    "review_quota",
+                );
+                return Ok(Declined::new(Refusal::QuotaFull, q.clone(), 0)
+                    .and_then(|d| self.refusal_answer(&d)));
+            }
             answer::Planned::Review(reason) => (Outcome::Acknowledged, Some(reason)),
         };
         // Signed first: an answer too large to deliver is trimmed (or
