@@ -1,7 +1,5 @@
 //! `tracenet registry ...`: the national registry, offline.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -518,24 +516,17 @@ fn partial(file: &Path, s: &ImportSummary) -> anyhow::Result<()> {
     .into())
 }
 
-fn writer_for(file: &Path) -> anyhow::Result<Box<dyn Write>> {
-    if file == Path::new("-") {
-        return Ok(Box::new(BufWriter::new(std::io::stdout().lock())));
-    }
-    let f = File::create(file).with_context(|| format!("cannot create {}", file.display()))?;
-    Ok(Box::new(BufWriter::new(f)))
-}
-
 fn generate(ctx: &Context, state: &str, count: u64, seed: u64, out: &Path) -> anyhow::Result<()> {
     let state = CountryCode::parse(state)?;
-    let mut w = writer_for(out)?;
+    // Through a temporary file beside it, as every export: a crash or a
+    // full disk leaves the old file or the whole new one.
+    let mut dest = super::Destination::new(out)?;
+    let w = dest.writer();
     for rec in registry::synthetic::generate(state, count, seed) {
-        serde_json::to_writer(&mut w, &rec)?;
+        serde_json::to_writer(&mut *w, &rec)?;
         w.write_all(b"\n")?;
     }
-    w.flush()?;
-    drop(w);
-    if out == Path::new("-") {
+    if !dest.finish()? {
         return Ok(());
     }
     #[derive(Serialize)]
