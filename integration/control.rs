@@ -767,3 +767,41 @@ async fn exports_whose_clients_read_nothing_do_not_stall_answering() {
     .unwrap();
     assert_eq!((count, lines), (30_000, 30_000));
 }
+
+/// A wildcard matching many weapons held as stolen raises at most 16
+/// alerts at their holder, the last counting the rest, one log line for
+/// them: one trace for the officer to look at, not one write and one line
+/// per record.
+#[test]
+fn a_wildcard_matching_many_stolen_weapons_raises_sixteen_alerts_and_counts_the_rest() {
+    let stolen: Vec<String> = (0..40)
+        .map(|i| {
+            rec(
+                &format!("DE-{i:02}"),
+                &format!("AB0{i:02}"),
+                false,
+                &events("state_police"),
+                "",
+            )
+        })
+        .collect();
+    let fed = Federation::start(vec![
+        NodeSpec::member("DE", stolen),
+        NodeSpec::member("KE", vec![rec("KE-1", "ZZ900", false, OTHER, "KE1")]),
+    ]);
+    fed.wait_subscribed("KE", "tracenet/1/prefix/DE/CARLWALTHER", &["DE"]);
+    let t = trace(fed.node("KE"), "AB0??", &["--wait", "20"]);
+    let de = outcome_of(&t, "DE").unwrap_or_else(|| panic!("DE answers: {t:#}"));
+    assert_eq!(de["too_many"]["count"], 40, "{de:#}");
+    let node = fed.node("DE");
+    let alerts = wait_for("DE's alerts", Duration::from_secs(20), || {
+        let a = node.json(&["alerts"]);
+        (a.as_array()?.len() >= 16).then_some(a)
+    });
+    let alerts = alerts.as_array().unwrap();
+    assert_eq!(alerts.len(), 16, "{alerts:#?}");
+    let more: Vec<u64> = alerts.iter().filter_map(|a| a["more"].as_u64()).collect();
+    assert_eq!(more, [24], "{alerts:#?}");
+    let text = node.cli(&["alerts"]);
+    assert!(text.contains("and 24 more records"), "{text}");
+}

@@ -151,7 +151,12 @@ pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
                         .unwrap_or_else(|| "on ?".into()),
                     x["requester"].as_str().unwrap_or("?"),
                     x["trace"].as_str().unwrap_or("?")
-                )
+                ) + &x["more"].as_u64().map_or_else(String::new, |n| {
+                    format!(
+                        "; and {} held here as lost or stolen matched the same trace",
+                        crate::model::count(n, "more record")
+                    )
+                })
             })
             .collect::<Vec<_>>()
             .join("\n")

@@ -275,6 +275,8 @@ pub struct AlertRow {
     pub record: String,
     pub marking: String,
     pub event: String,
+    /// "And N more records matched the same trace", when it did.
+    pub more: Option<String>,
 }
 
 #[derive(Template)]
@@ -319,6 +321,7 @@ pub async fn alerts(State(c): State<Shared>, headers: HeaderMap) -> Response {
                 t.code("event", al.kind.as_str()),
                 t.event_date(&al.date)
             ),
+            more: al.more.map(|n| t.t1("alerts-more", "n", n)),
         })
         .collect();
     render(&Alerts {

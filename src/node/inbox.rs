@@ -90,6 +90,30 @@ pub struct Alert {
     /// on both sides name it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// On the last alert a trace raised, how many more records held here as
+    /// lost or stolen it matched, not raised one by one (a wildcard that
+    /// matches thousands): at most [`ALERTS_PER_TRACE`] alerts a trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more: Option<u64>,
+}
+
+/// The most alerts one trace raises; the matches past them are counted on
+/// the last (`Alert::more`). A wildcard matching ten thousand stolen records
+/// is one trace for the officer to look at, not ten thousand alerts, writes
+/// and log lines.
+pub const ALERTS_PER_TRACE: usize = 16;
+
+/// The alerts of one trace as they are kept: the first [`ALERTS_PER_TRACE`],
+/// the last of them counting the rest in `more`.
+pub fn bounded(mut alerts: Vec<Alert>) -> Vec<Alert> {
+    if alerts.len() > ALERTS_PER_TRACE {
+        let more = (alerts.len() - ALERTS_PER_TRACE) as u64;
+        alerts.truncate(ALERTS_PER_TRACE);
+        if let Some(last) = alerts.last_mut() {
+            last.more = Some(more);
+        }
+    }
+    alerts
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -238,14 +262,21 @@ impl Inbox {
     /// Stores an alert, flushed. Keyed by time, record and requesting State:
     /// two States tracing one stolen weapon in the same second are two alerts.
     pub fn raise(&self, alert: &Alert) -> Result<(), InboxError> {
-        let key = [
-            alert.at.to_be_bytes().as_slice(),
-            alert.record.as_bytes(),
-            &[0],
-            alert.requester.as_bytes().as_slice(),
-        ]
-        .concat();
-        self.alerts.insert(key, enc("alert", alert)?)?;
+        self.raise_all(std::slice::from_ref(alert))
+    }
+
+    /// Stores the alerts of one trace, with one flush.
+    pub fn raise_all(&self, alerts: &[Alert]) -> Result<(), InboxError> {
+        for alert in alerts {
+            let key = [
+                alert.at.to_be_bytes().as_slice(),
+                alert.record.as_bytes(),
+                &[0],
+                alert.requester.as_bytes().as_slice(),
+            ]
+            .concat();
+            self.alerts.insert(key, enc("alert", alert)?)?;
+        }
         self.alerts.flush()?;
         Ok(())
     }
@@ -267,6 +298,50 @@ impl Inbox {
 mod tests {
     use super::*;
     use crate::model::CountryCode;
+
+    /// A wildcard matching thousands of stolen records raises at most
+    /// ALERTS_PER_TRACE alerts, the last counting the rest, kept with one
+    /// flush and read back with the count.
+    #[test]
+    fn a_trace_raises_a_bounded_number_of_alerts_and_counts_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::open_db(&dir.path().join("db"), &Default::default()).unwrap();
+        let inbox = Inbox::open(&db).unwrap();
+        let alert = |i: usize| Alert {
+            at: 1_764_000_000,
+            requester: CountryCode::parse("KE").unwrap(),
+            record: format!("DE-{i:05}"),
+            marking: Marking::new("Walther", CountryCode::parse("DE").unwrap(), "WP1?4219")
+                .unwrap(),
+            kind: EventKind::Stolen,
+            date: EventDate::parse("2018-05-02").unwrap(),
+            trace: Some("t".into()),
+            digest: None,
+            more: None,
+        };
+        let few: Vec<Alert> = (0..3).map(alert).collect();
+        assert_eq!(bounded(few.clone()), few);
+        let exactly: Vec<Alert> = (0..ALERTS_PER_TRACE).map(alert).collect();
+        assert_eq!(bounded(exactly.clone()), exactly);
+        let many = bounded((0..10_000).map(alert).collect());
+        assert_eq!(many.len(), ALERTS_PER_TRACE);
+        assert_eq!(
+            many.last().unwrap().more,
+            Some(10_000 - ALERTS_PER_TRACE as u64)
+        );
+        assert!(
+            many[..ALERTS_PER_TRACE - 1]
+                .iter()
+                .all(|a| a.more.is_none())
+        );
+        inbox.raise_all(&many).unwrap();
+        let kept = inbox.alerts().unwrap();
+        assert_eq!(kept.len(), ALERTS_PER_TRACE);
+        assert_eq!(
+            kept.iter().filter_map(|a| a.more).collect::<Vec<_>>(),
+            [10_000 - ALERTS_PER_TRACE as u64]
+        );
+    }
 
     /// A State's requests waiting for a person are counted without reading
     /// the tree: a decided one, or one past its deadline, no longer counts,
@@ -338,6 +413,7 @@ mod tests {
             date: EventDate::parse("2018-05-02").unwrap(),
             trace: None,
             digest: None,
+            more: None,
         };
         inbox.raise(&alert("KE")).unwrap();
         inbox.raise(&alert("NG")).unwrap();

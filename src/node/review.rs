@@ -86,7 +86,9 @@ impl Node {
     }
 
     /// Raises an alert when another State's trace matches a record this node
-    /// holds as lost or stolen: its owner learns the weapon was found.
+    /// holds as lost or stolen: its owner learns the weapon was found. At
+    /// most [`inbox::ALERTS_PER_TRACE`] a trace, with one flush; the last
+    /// counts the rest (one log line for them).
     pub(super) fn raise_alerts<'a>(
         &self,
         q: &TraceQuery,
@@ -94,6 +96,7 @@ impl Node {
         found: impl IntoIterator<Item = &'a crate::registry::Candidate>,
     ) {
         let day = unix_now() / 86_400;
+        let mut raised = Vec::new();
         for c in found {
             let Some(e) = c.record.events.iter().rev().find(|e| e.kind.is_diversion()) else {
                 continue;
@@ -118,11 +121,22 @@ impl Node {
                 date: e.date,
                 trace: Some(q.id.to_hex()),
                 digest: Some(digest.to_hex()),
+                more: None,
             };
-            tracing::warn!(record = %alert.record, requester = %alert.requester, "a weapon recorded as {} here was traced", e.kind);
-            if let Err(err) = self.inner.inbox.raise(&alert) {
-                tracing::error!(error = %err, "cannot store an alert");
-            }
+            raised.push(alert);
+        }
+        if raised.is_empty() {
+            return;
+        }
+        let raised = inbox::bounded(raised);
+        for a in &raised {
+            tracing::warn!(record = %a.record, requester = %a.requester, "a weapon recorded as {} here was traced", a.kind);
+        }
+        if let Some(more) = raised.last().and_then(|a| a.more) {
+            tracing::warn!(requester = %q.requester.state, more, "more weapons recorded as lost or stolen here matched the same trace; not raised one by one");
+        }
+        if let Err(err) = self.inner.inbox.raise_all(&raised) {
+            tracing::error!(error = %err, "cannot store an alert");
         }
     }
 

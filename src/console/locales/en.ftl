@@ -277,6 +277,10 @@ alerts-intro = Weapons recorded here as lost or stolen that another State has tr
 alerts-none = No alert.
 alerts-at = When
 alerts-event = Recorded here as
+alerts-more = { $n ->
+    [one] And one more record held here as lost or stolen matched the same trace.
+   *[other] And { $n_text } more records held here as lost or stolen matched the same trace.
+}
 
 registry-title = Registry
 registry-holds = This registry holds { $count }.

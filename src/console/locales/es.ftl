@@ -276,6 +276,10 @@ alerts-intro = Armas registradas aquí como perdidas o robadas que otro Estado h
 alerts-none = No hay alertas.
 alerts-at = Cuándo
 alerts-event = Registrada aquí como
+alerts-more = { $n ->
+    [one] Y un registro más, perdido o robado según este registro, coincide con el mismo rastreo.
+   *[other] Y { $n_text } registros más, perdidos o robados según este registro, coinciden con el mismo rastreo.
+}
 
 registry-title = Registro
 registry-holds = Este registro contiene { $count }.

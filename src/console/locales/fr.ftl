@@ -276,6 +276,10 @@ alerts-intro = Armes enregistrées ici comme perdues ou volées qu'un autre Éta
 alerts-none = Aucune alerte.
 alerts-at = Quand
 alerts-event = Enregistrée ici comme
+alerts-more = { $n ->
+    [one] Et un autre enregistrement perdu ou volé, tenu ici, correspond à la même trace.
+   *[other] Et { $n_text } autres enregistrements perdus ou volés, tenus ici, correspondent à la même trace.
+}
 
 registry-title = Registre
 registry-holds = Ce registre contient { $count }.
