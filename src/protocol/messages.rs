@@ -290,20 +290,13 @@ mod directed {
 }
 
 /// A [`TraceQuery`] as builds before `directed_only` encoded it (and as
-/// every query not directed only is encoded now).
+/// every query not directed only is encoded now): the shape before the
+/// table version, then the version. The binary form writes a struct's
+/// fields one after another, a nested struct's included, so the nesting
+/// reads the same bytes as the flat list.
 #[derive(Deserialize)]
 struct QueryBeforeDirected {
-    id: QueryId,
-    requester: Party,
-    #[serde(with = "crate::model::instant")]
-    issued_at: u64,
-    ttl_secs: u32,
-    priority: Priority,
-    marking: Marking,
-    category: WeaponCategory,
-    calibre: Option<Calibre>,
-    legal_ground: LegalGround,
-    intended_use: IntendedUse,
+    before_table: QueryBeforeTable,
     #[serde(with = "table_version")]
     makers_version: Option<u32>,
 }
@@ -311,18 +304,8 @@ struct QueryBeforeDirected {
 impl From<QueryBeforeDirected> for TraceQuery {
     fn from(q: QueryBeforeDirected) -> Self {
         TraceQuery {
-            id: q.id,
-            requester: q.requester,
-            issued_at: q.issued_at,
-            ttl_secs: q.ttl_secs,
-            priority: q.priority,
-            marking: q.marking,
-            category: q.category,
-            calibre: q.calibre,
-            legal_ground: q.legal_ground,
-            intended_use: q.intended_use,
             makers_version: q.makers_version,
-            directed_only: false,
+            ..q.before_table.into()
         }
     }
 }
