@@ -156,6 +156,13 @@ pub async fn render(node: &Node) -> String {
     );
     line(
         &mut out,
+        "tracenet_trust_gossip_dropped_total",
+        "counter",
+        "Roster and maker-table messages read from gossip and left unread: as many were in hand as the node takes at once (8).",
+        &[("", get(&c.trust_gossip_dropped))],
+    );
+    line(
+        &mut out,
         "tracenet_answers_delivered_total",
         "counter",
         "Answers the requester acknowledged.",

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::{Node, membership, unix_now};
-use crate::net::{NetEvent, Topic};
+use super::{Node, bump, membership, unix_now};
+use crate::net::{NetEvent, Topic, Verdict};
 use crate::protocol::{Refusal, Reply};
 
 /// How often refusal counts are written to the audit log as one entry each.
@@ -96,13 +96,26 @@ impl Node {
     fn on_event(&self, ev: NetEvent) {
         match ev {
             NetEvent::Gossip { id, topic, data } => match topic {
-                Topic::Roster => {
+                Topic::Roster | Topic::Makers => {
                     let node = self.clone();
-                    self.spawn(async move { node.on_roster_gossip(id, data).await });
-                }
-                Topic::Makers => {
-                    let node = self.clone();
-                    self.spawn(async move { node.on_makers_gossip(id, data).await });
+                    let Ok(permit) = self.inner.trust_gossip.clone().try_acquire_owned() else {
+                        // As many in hand as a node takes at once (a member
+                        // flooding copies): left, neither passed on nor held
+                        // against the relay; a new version comes again.
+                        bump(&self.inner.counters.trust_gossip_dropped);
+                        self.spawn(async move {
+                            let _ = node.inner.net.validate(id, Verdict::Ignore).await;
+                        });
+                        return;
+                    };
+                    self.spawn(async move {
+                        let _permit = permit;
+                        if topic == Topic::Roster {
+                            node.on_roster_gossip(id, data).await
+                        } else {
+                            node.on_makers_gossip(id, data).await
+                        }
+                    });
                 }
                 _ => self.on_query_gossip(id, data),
             },

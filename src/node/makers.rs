@@ -121,6 +121,19 @@ impl Node {
         bytes: &[u8],
         publish: bool,
     ) -> Result<MakersInstalled, InstallMakersError> {
+        // A version not above the one held is ignored before a long job, a
+        // lock, a disk read or a signature check: the federation's own
+        // table offered again (by peers, or by a member replaying it under
+        // new bytes) costs a JSON and body decode each.
+        if MakersFile::from_json(bytes)
+            .and_then(|f| f.decode_unverified())
+            .is_ok_and(|b| b.version <= self.read_makers().version())
+        {
+            return Ok(MakersInstalled {
+                installed: false,
+                version: self.read_makers().version(),
+            });
+        }
         let node = self.clone();
         let owned = bytes.to_vec();
         // A long job: the install re-places every record of the registry.

@@ -84,6 +84,9 @@ pub struct Counters {
     /// Refusals of verified queries left unsigned: the State's refusal
     /// budget was spent.
     pub refusals_unsigned: AtomicU64,
+    /// Roster and maker-table messages left unread: as many were in hand
+    /// as a node takes at once (`node::TRUST_GOSSIP_AT_ONCE`).
+    pub trust_gossip_dropped: AtomicU64,
     pub answers_received: AtomicU64,
     /// Flushes of batches of answers read from the network, and the
     /// answers those batches held (`node::filing`).

@@ -225,6 +225,8 @@ struct Inner {
     answering: Arc<Semaphore>,
     /// Bounds the long jobs at once ([`LONG_JOBS`], [`Node::long_job`]).
     long_jobs: Arc<Semaphore>,
+    /// [`TRUST_GOSSIP_AT_ONCE`].
+    trust_gossip: Arc<Semaphore>,
     /// Answers read from the network, waiting to be filed in a batch.
     answers: Arc<filing::AnswerQueue>,
     rules: Rules,
@@ -330,6 +332,10 @@ pub const LONG_JOBS: usize = 2;
 /// milliseconds each) run at once; an attempt past them is told to try
 /// again, as one past the rate limit is.
 pub const SIGN_INS_AT_ONCE: usize = 2;
+/// Roster and maker-table messages read from gossip at once; one past them
+/// is left (ignored, not passed on, no penalty): a member flooding copies
+/// cannot pile up tasks, and a genuine new version is published again.
+pub const TRUST_GOSSIP_AT_ONCE: usize = 8;
 /// Blocking threads no bounded kind of work may take.
 pub const KEPT_FREE: usize = 3;
 
@@ -461,6 +467,7 @@ impl Node {
                 filing: Arc::new(Semaphore::new(FILING_AT_ONCE)),
                 answering: Arc::new(Semaphore::new(ANSWERING_AT_ONCE)),
                 long_jobs: Arc::new(Semaphore::new(LONG_JOBS)),
+                trust_gossip: Arc::new(Semaphore::new(TRUST_GOSSIP_AT_ONCE)),
                 answers: Arc::default(),
                 rules: Rules {
                     fresh: Freshness {
