@@ -569,6 +569,7 @@ fn gap_words(t: &Tr, g: &Gap) -> String {
         ),
         Gap::NoAnswer { state } => t.t1("gap-no-answer", "state", state),
         Gap::NotAMember { state } => t.t1("gap-not-a-member", "state", state),
+        Gap::Mismatch { state } => t.t1("gap-mismatch", "state", state),
         Gap::Unreachable { state, since, .. } => t.tn(
             "gap-unreachable",
             &[

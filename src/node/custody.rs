@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::marking::{SerialQuery, normalise_serial};
 use crate::model::{CountryCode, EventDate, EventKind, HolderCategory, Precision, WeaponCategory};
 use crate::protocol::{Candidate, Outcome, Quality, RecordProjection};
 
@@ -104,6 +105,12 @@ pub enum Gap {
     },
     /// Several candidate records: the marking must be refined.
     Ambiguous { state: CountryCode, count: u32 },
+    /// A State's hit holds no record whose serial matches the one traced
+    /// (by the matching rules every holder applies: look-alikes, variants,
+    /// wildcards): its records are listed among the candidates, and neither
+    /// the chain, the point of diversion nor the follow-ups are built on
+    /// them. An honest holder never sends one; ask it why.
+    Mismatch { state: CountryCode },
     /// No member of the federation is known to hold records under the
     /// marking's prefix (none subscribed, declared in the roster, or seen
     /// subscribed in the last 30 days): nobody was asked. A member that
@@ -298,6 +305,9 @@ impl Custody {
                 Gap::Ambiguous { state, count } => {
                     format!("  gap: {count} candidates in {state}; refine the marking\n")
                 }
+                Gap::Mismatch { state } => format!(
+                    "  gap: {state} answered with records of another serial than the one traced; they are not used in the chain (ask {state} why)\n"
+                ),
                 Gap::NoRecord => {
                     "  gap: every State expected to hold a record answered, and none holds one\n"
                         .to_string()
@@ -341,6 +351,10 @@ pub struct Wanted {
     /// export to another is `not_a_member`, not awaited. `None`: not known,
     /// every State exported to is awaited.
     pub members: Option<BTreeSet<CountryCode>>,
+    /// The serial traced: a candidate whose serial it does not match is
+    /// ranked last and not built on (`Gap::Mismatch`). `None`: every
+    /// candidate is taken to match.
+    pub serial: Option<SerialQuery>,
 }
 
 /// One candidate record from one State's answer, as the requester ranks them.
@@ -354,12 +368,23 @@ pub struct RankedCandidate {
     /// How many of the weapon's import marks the record also carries.
     pub import_marks_matched: usize,
     pub category_matches: bool,
+    /// Whether the record's serial matches the one traced, checked here
+    /// (a holder's claimed `quality` is its own word). One that does not is
+    /// listed, last, and nothing is built on it.
+    #[serde(default = "matches_by_default")]
+    pub serial_matches: bool,
     pub record: RecordProjection,
 }
 
-/// Better first: match quality, then agreement of import marks, then category.
-fn rank_key(c: &RankedCandidate) -> (Quality, std::cmp::Reverse<usize>, bool) {
+fn matches_by_default() -> bool {
+    true
+}
+
+/// Better first: a serial that matches, then match quality, then agreement
+/// of import marks, then category.
+fn rank_key(c: &RankedCandidate) -> (bool, Quality, std::cmp::Reverse<usize>, bool) {
     (
+        !c.serial_matches,
         c.quality,
         std::cmp::Reverse(c.import_marks_matched),
         !c.category_matches,
@@ -384,6 +409,10 @@ pub fn rank_candidates(answers: &[AnswerInput<'_>], wanted: &Wanted) -> Vec<Rank
                     .filter(|m| wanted.imports.iter().any(|w| w.routes_with(m.country)))
                     .count(),
                 category_matches: wanted.category.is_none_or(|w| w == c.record.category),
+                serial_matches: wanted.serial.as_ref().is_none_or(|s| {
+                    normalise_serial(c.record.marking.serial())
+                        .is_ok_and(|n| s.matches(&n).is_some())
+                }),
                 record: c.record.clone(),
             })
         })
@@ -434,7 +463,11 @@ pub fn assemble(
             }),
             _ => {}
         }
-        if let Some(best) = ranked.iter().find(|c| c.answer == a.index) {
+        let own = |c: &&RankedCandidate| c.answer == a.index && c.state == a.state;
+        if ranked.iter().any(|c| own(&c)) && !ranked.iter().any(|c| own(&c) && c.serial_matches) {
+            gaps.push(Gap::Mismatch { state: a.state });
+        }
+        if let Some(best) = ranked.iter().find(|c| own(c) && c.serial_matches) {
             for e in &best.record.events {
                 chain.push(Link {
                     date: e.date,

@@ -138,6 +138,7 @@ impl Judge {
                 category: Some(q.category),
                 nobody_asked: None,
                 members: None,
+                serial: crate::marking::SerialQuery::parse(q.marking.serial()).ok(),
             })
             .unwrap_or_default();
         wanted.members = Some(

@@ -172,6 +172,7 @@ gaps-title = Gaps
 gap-withheld = { $state } withheld its answer: { $reason }
 gap-no-answer = { $state } has not answered
 gap-not-a-member = { $state } is not a member of the federation: the records go on there; ask it outside tracenet
+gap-mismatch = { $state } answered with records of another serial than the one traced; they are not used in the chain (ask { $state } why)
 gap-unreachable = { $state } has been unreachable since { $since }
 gap-refused = { $state } refused: { $reason }
 gap-declined = { $state } declined: { $reason }

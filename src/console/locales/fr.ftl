@@ -171,6 +171,7 @@ gaps-title = Lacunes
 gap-withheld = { $state } a retenu sa réponse : { $reason }
 gap-no-answer = { $state } n'a pas répondu
 gap-not-a-member = { $state } n'est pas membre de la fédération : les registres continuent là-bas ; interrogez cet État hors de tracenet
+gap-mismatch = { $state } a répondu avec des enregistrements d'un autre numéro de série que celui tracé ; ils ne servent pas à la chaîne (demandez pourquoi à { $state })
 gap-unreachable = { $state } est injoignable depuis le { $since }
 gap-refused = { $state } a refusé : { $reason }
 gap-declined = { $state } a décliné : { $reason }

@@ -633,3 +633,78 @@ fn a_year_and_the_months_in_it_from_several_states_order_the_same_way() {
         ]
     );
 }
+
+/// A member answering with a record of another serial (claimed `exact`)
+/// moves neither the point of diversion nor the follow-ups: its record is
+/// listed last, flagged, and a gap says so (the second hostile review:
+/// "lost in 1901" took the point of diversion from the real theft, and
+/// exports to FR, GB and ZA became follow-ups, telling them the marking).
+#[test]
+fn a_record_of_another_serial_is_listed_not_built_on() {
+    use EventKind::*;
+    let real = hit(vec![
+        ev(
+            "2010-01-01",
+            Manufactured,
+            None,
+            Some(HolderCategory::Manufacturer),
+        ),
+        ev(
+            "2015-05-05",
+            Stolen,
+            None,
+            Some(HolderCategory::StatePolice),
+        ),
+    ]);
+    let mut other = hit(vec![
+        ev("1900-01-01", Exported, Some("FR"), None),
+        ev("1900-02-01", Exported, Some("GB"), None),
+        ev("1900-03-01", Exported, Some("ZA"), None),
+        ev("1901-01-01", Lost, None, Some(HolderCategory::Unknown)),
+    ]);
+    if let Outcome::Hit { candidates } = &mut other {
+        candidates[0].record.marking = Marking::new("Walther", cc("DE"), "XX99999").unwrap();
+    }
+    let answers = [
+        AnswerInput {
+            index: Some(0),
+            state: cc("NG"),
+            outcome: &real,
+        },
+        AnswerInput {
+            index: Some(1),
+            state: cc("KE"),
+            outcome: &other,
+        },
+    ];
+    let answered = [cc("NG"), cc("KE")].into_iter().collect();
+    let wanted = Wanted {
+        serial: Some(crate::marking::SerialQuery::parse("WP1").unwrap()),
+        ..Wanted::default()
+    };
+    let k = assemble(&answers, &answered, &[], &wanted);
+    let d = k.diversion.expect("the real theft");
+    assert_eq!(d.last_lawful_state, cc("NG"), "{d:?}");
+    assert!(k.follow_up.is_empty(), "{:?}", k.follow_up);
+    assert!(k.chain.iter().all(|l| l.state == cc("NG")), "{:?}", k.chain);
+    assert!(
+        k.gaps.contains(&Gap::Mismatch { state: cc("KE") }),
+        "{:?}",
+        k.gaps
+    );
+    let last = k.candidates.last().unwrap();
+    assert_eq!((last.state, last.serial_matches), (cc("KE"), false));
+    assert!(k.candidates[0].serial_matches);
+    // Without the serial to check against (an older stored trace's view),
+    // every record is taken to match, as before.
+    let k = assemble(&answers, &answered, &[], &Wanted::default());
+    assert!(!k.follow_up.is_empty());
+    // A look-alike reading (B for 8) or a wildcard still matches.
+    let wanted = Wanted {
+        serial: Some(crate::marking::SerialQuery::parse("XX9999?").unwrap()),
+        ..Wanted::default()
+    };
+    let k = assemble(&answers, &answered, &[], &wanted);
+    assert!(k.gaps.contains(&Gap::Mismatch { state: cc("NG") }));
+    assert!(!k.gaps.contains(&Gap::Mismatch { state: cc("KE") }));
+}
