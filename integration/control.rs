@@ -804,4 +804,21 @@ fn a_wildcard_matching_many_stolen_weapons_raises_sixteen_alerts_and_counts_the_
     assert_eq!(more, [24], "{alerts:#?}");
     let text = node.cli(&["alerts"]);
     assert!(text.contains("and 24 more records"), "{text}");
+    // A weapon only counted in `more` is raised when KE traces it itself
+    // the same day (the mark of "alerted today" is for raised alerts only).
+    assert!(!text.contains("DE-39"), "{text}");
+    let t = trace(fed.node("KE"), "AB039", &["--wait", "20"]);
+    assert!(
+        outcome_of(&t, "DE").is_some_and(|o| o.get("hit").is_some()),
+        "{t:#}"
+    );
+    let alerts = node.json(&["alerts"]);
+    let ids: Vec<&str> = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["record_id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 17, "{ids:?}");
+    assert!(ids.contains(&"DE-39"), "{ids:?}");
 }

@@ -134,13 +134,24 @@ pub enum InboxError {
 pub struct Inbox {
     items: sled::Tree,
     alerts: sled::Tree,
-    /// Per requesting State, its pending items by id with their deadlines
-    /// (unix seconds): what [`Inbox::waiting_for`] counts without reading
-    /// the tree. Read from the tree at open, then kept with every write.
+    /// Per requesting State, its pending items (and places reserved for
+    /// items about to be written) by id, with the time until which each
+    /// counts ([`counts_until`], unix seconds): what [`Inbox::waiting_for`]
+    /// and [`Inbox::reserve`] count without reading the tree. Read from the
+    /// tree at open, then kept with every write.
     waiting: std::sync::Arc<std::sync::Mutex<Waiting>>,
 }
 
 type Waiting = std::collections::HashMap<CountryCode, std::collections::HashMap<String, u64>>;
+
+/// Until when a pending item counts toward its State's bound (unix
+/// seconds): its deadline, and at least a day after it was received, so
+/// that queries of a short time-to-live cannot put more than the bound
+/// before the reviewers in a day (an item past its deadline stays in the
+/// list until someone looks at it).
+pub fn counts_until(received_at: u64, deadline: u64) -> u64 {
+    deadline.max(received_at.saturating_add(86_400))
+}
 
 /// Never stores empty bytes for a value that failed to encode: the failure is
 /// the caller's error.
@@ -173,21 +184,48 @@ impl Inbox {
         };
         let of_state = w.entry(item.requester).or_default();
         if item.status == InboxStatus::Pending {
-            of_state.insert(item.id.clone(), item.deadline);
+            of_state.insert(
+                item.id.clone(),
+                counts_until(item.received_at, item.deadline),
+            );
         } else {
             of_state.remove(&item.id);
         }
     }
 
-    /// How many of `state`'s requests wait for a person at `now`: pending,
-    /// their deadline not passed (a request past it can no longer be
-    /// answered, and no longer counts).
+    /// Takes one of `state`'s places for the item `id` about to be written
+    /// (counting until `until`), if it has fewer than `bound` at `now`: the
+    /// check and the taking are one step, so that queries answered at once
+    /// cannot all pass a check made before any is written. A place taken
+    /// for an item then not written frees itself at `until`.
+    pub fn reserve(
+        &self,
+        state: CountryCode,
+        id: &str,
+        until: u64,
+        now: u64,
+        bound: usize,
+    ) -> bool {
+        let Ok(mut w) = self.waiting.lock() else {
+            return false;
+        };
+        let of_state = w.entry(state).or_default();
+        of_state.retain(|_, u| *u >= now);
+        if of_state.len() >= bound && !of_state.contains_key(id) {
+            return false;
+        }
+        of_state.insert(id.to_string(), until);
+        true
+    }
+
+    /// How many of `state`'s requests count toward its bound at `now`:
+    /// pending (or about to be written), until [`counts_until`].
     pub fn waiting_for(&self, state: CountryCode, now: u64) -> usize {
         let Ok(mut w) = self.waiting.lock() else {
             return 0;
         };
         w.get_mut(&state).map_or(0, |of_state| {
-            of_state.retain(|_, deadline| *deadline >= now);
+            of_state.retain(|_, until| *until >= now);
             of_state.len()
         })
     }
@@ -344,8 +382,10 @@ mod tests {
     }
 
     /// A State's requests waiting for a person are counted without reading
-    /// the tree: a decided one, or one past its deadline, no longer counts,
-    /// another State's never does, and a reopened inbox counts the same.
+    /// the tree: a decided one no longer counts, nor one past its deadline
+    /// and a day after it came (a short time-to-live does not free its
+    /// place sooner), another State's never does, and a reopened inbox
+    /// counts the same. A place is reserved and checked in one step.
     #[test]
     fn requests_waiting_are_counted_per_state_and_again_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
@@ -384,15 +424,30 @@ mod tests {
             };
             inbox.replace(&a, &decided).unwrap();
             assert_eq!(inbox.waiting_for(ke, 600), 2);
-            // b's deadline passed: it can no longer be answered.
-            assert_eq!(inbox.waiting_for(ke, 2_500), 1);
+            // b's deadline passed, but it came less than a day ago.
+            assert_eq!(inbox.waiting_for(ke, 2_500), 2);
+            // A day after they came (received at 100), neither counts.
+            assert_eq!(inbox.waiting_for(ke, 86_501), 0);
         }
         let db = open(&path).unwrap();
         let inbox = Inbox::open(&db).unwrap();
         assert_eq!(inbox.waiting_for(ke, 600), 2);
-        assert_eq!(inbox.waiting_for(ke, 2_500), 1);
         assert_eq!(inbox.waiting_for(ng, 2_500), 1);
         assert_eq!(inbox.waiting_for(CountryCode::parse("FR").unwrap(), 0), 0);
+        // Reserving: within the bound, or again for the same item; not past it.
+        assert!(inbox.reserve(ke, "e", 90_000, 600, 3));
+        assert!(!inbox.reserve(ke, "f", 90_000, 600, 3));
+        assert!(inbox.reserve(ke, "e", 90_000, 600, 3));
+        assert_eq!(inbox.waiting_for(ke, 600), 3);
+        assert!(
+            inbox.reserve(ng, "g", 90_000, 600, 3),
+            "another State's bound"
+        );
+        // Writing the reserved item takes no second place.
+        inbox.put_new(&item("e", "KE", 3_000)).unwrap();
+        assert_eq!(inbox.waiting_for(ke, 600), 3);
+        assert_eq!(counts_until(100, 50), 86_500);
+        assert_eq!(counts_until(100, 100_000), 100_000);
     }
 
     /// Two States tracing one stolen weapon in the same second are two

@@ -418,8 +418,16 @@ impl Node {
                 return Ok(None);
             }
             answer::Planned::Review(_)
-                if self.inner.inbox.waiting_for(b.requester.state, unix_now())
-                    >= self.inner.settings.max_reviews_waiting_per_state =>
+                if !self.inner.inbox.reserve(
+                    b.requester.state,
+                    &super::review::inbox_id(q),
+                    super::inbox::counts_until(
+                        unix_now(),
+                        b.issued_at.saturating_add(u64::from(b.ttl_secs)),
+                    ),
+                    unix_now(),
+                    self.inner.settings.max_reviews_waiting_per_state,
+                ) =>
             {
                 // The State has as many requests waiting for a person here
                 // as it may: told so (not final), its id forgotten so that
@@ -433,8 +441,12 @@ impl Node {
                     Refusal::QuotaFull,
                     "review_quota",
                 );
-                return Ok(Declined::new(Refusal::QuotaFull, q.clone(), 0)
-                    .and_then(|d| self.refusal_answer(&d)));
+                // Past the refusal budget (or refused once already), no
+                // signed answer: a directed query is told the code.
+                return Declined::new(Refusal::QuotaFull, q.clone(), 0)
+                    .and_then(|d| self.refusal_answer(&d))
+                    .map(Some)
+                    .ok_or(Refusal::QuotaFull);
             }
             answer::Planned::Review(reason) => (Outcome::Acknowledged, Some(reason)),
         };

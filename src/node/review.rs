@@ -56,7 +56,7 @@ impl Node {
     ) -> Result<(), Refusal> {
         let b = q.body();
         let item = inbox::InboxItem {
-            id: q.digest().to_hex()[..16].to_string(),
+            id: inbox_id(q),
             received_at: unix_now(),
             deadline: b.issued_at.saturating_add(u64::from(b.ttl_secs)),
             reason,
@@ -78,6 +78,7 @@ impl Node {
     }
 
     /// The answer recorded in the inbox for the query of `digest`, if any.
+    /// (The item's id is [`inbox_id`].)
     pub(super) fn inbox_answer(&self, digest: &Digest) -> Option<Vec<u8>> {
         let id = &digest.to_hex()[..16];
         let item = self.inner.inbox.get(id).ok().flatten()?;
@@ -103,11 +104,10 @@ impl Node {
             };
             // One alert per record, requesting State and day: repeated
             // traces of one weapon cost no more writes, flushes or log lines.
-            let first_today = self.inner.alerted.lock().is_ok_and(|mut seen| {
-                if seen.len() >= 10_000 {
-                    seen.retain(|_, d| *d == day);
-                }
-                seen.insert((c.record.id.to_string(), q.requester.state), day) != Some(day)
+            // Marked below, once raised: a record only counted in `more`
+            // is raised by the next trace that matches it.
+            let first_today = self.inner.alerted.lock().is_ok_and(|seen| {
+                seen.get(&(c.record.id.to_string(), q.requester.state)) != Some(&day)
             });
             if !first_today {
                 continue;
@@ -129,6 +129,14 @@ impl Node {
             return;
         }
         let raised = inbox::bounded(raised);
+        if let Ok(mut seen) = self.inner.alerted.lock() {
+            if seen.len() >= 10_000 {
+                seen.retain(|_, d| *d == day);
+            }
+            for a in &raised {
+                seen.insert((a.record.clone(), a.requester), day);
+            }
+        }
         for a in &raised {
             tracing::warn!(record = %a.record, requester = %a.requester, "a weapon recorded as {} here was traced", a.kind);
         }
@@ -298,4 +306,10 @@ impl Node {
         self.remember_answer(&q, digest, &bytes);
         Ok((item, peer, bytes))
     }
+}
+
+/// The inbox id of the item a query becomes: the first 16 hex digits of its
+/// digest.
+pub(super) fn inbox_id(q: &Signed<TraceQuery>) -> String {
+    q.digest().to_hex()[..16].to_string()
 }

@@ -357,13 +357,19 @@ impl Message for TraceQuery {
         Ok(())
     }
     fn decode(message: &[u8], limits: Limits) -> Result<Self, DecodeError> {
-        // Directed only (a trailing byte), else without it, else without the
-        // table version: the first error is reported.
-        decode_either::<Self, QueryBeforeDirected>(Self::KIND, message, limits).or_else(|e| {
-            codec::decode_body::<QueryBeforeTable>(Self::KIND, message, limits)
-                .map(Into::into)
-                .map_err(|_| e)
-        })
+        // The shape of nearly every query first (one pass): a directed-only
+        // one fails it on its trailing byte and is read whole next; a frame
+        // of a build before the table version last. The error reported is
+        // the current shape's.
+        codec::decode_body::<QueryBeforeDirected>(Self::KIND, message, limits)
+            .map(Into::into)
+            .or_else(|_| {
+                codec::decode_body::<Self>(Self::KIND, message, limits).or_else(|e| {
+                    codec::decode_body::<QueryBeforeTable>(Self::KIND, message, limits)
+                        .map(Into::into)
+                        .map_err(|_| e)
+                })
+            })
     }
 }
 

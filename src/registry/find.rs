@@ -99,6 +99,9 @@ struct Hit {
     scope: usize,
     /// Decoded already (a format-1 record, to read its factory code).
     record: Option<Record>,
+    /// Left out of another State's answer (`FindQuery::hide_confidential`):
+    /// read for alerts only, and one that cannot be read is passed over.
+    hidden: bool,
 }
 
 impl Registry {
@@ -194,6 +197,7 @@ impl Registry {
                     },
                 };
                 if confidential {
+                    h.hidden = true;
                     hidden.push(h);
                 } else {
                     kept.push(h);
@@ -250,7 +254,13 @@ impl Registry {
                         continue;
                     }
                     read += 1;
-                    decode_kept(&h.key, &h.value)?
+                    match decode_kept(&h.key, &h.value) {
+                        Ok(r) => r,
+                        // Hidden because it could not be read: nothing to
+                        // alert on, and no reason to fail the answer.
+                        Err(_) if h.hidden => continue,
+                        Err(e) => return Err(e),
+                    }
                 }
             };
             if record.events.iter().any(|e| e.kind.is_diversion()) {
@@ -628,6 +638,7 @@ fn hit(
         value,
         scope,
         record: None,
+        hidden: false,
     })
 }
 

@@ -284,8 +284,11 @@ pub(crate) const CHUNK: usize = 2048;
 /// The registry's storage layout. 3: the keys of layout 2, with stored
 /// records of format 2 (a header; `stored`), which a tracenet of layout 2
 /// cannot read: the number tells it to refuse the registry whole, with
-/// `RegistryError::Layout`, instead of failing on every such record.
-const LAYOUT: u8 = 3;
+/// `RegistryError::Layout`, instead of failing on every such record. 4:
+/// every stored record in format 3 (the confidential bit in its header),
+/// rewritten once at open from formats 1 and 2, so that a holder hiding
+/// confidential records never decodes a record to know.
+const LAYOUT: u8 = 4;
 /// Bumped whenever the registry's own index changes within a layout, so
 /// that a registry indexed before re-indexes at its next open. 1: variant
 /// keys (`v`) and factory-code counters (`f`).
@@ -366,9 +369,10 @@ impl Registry {
         };
         match reg.tree.get(keys::LAYOUT)?.as_deref() {
             Some([LAYOUT]) => {}
-            // Layout 2 is layout 3 without format-2 records, which are
-            // written from now on; its format-1 records stay readable.
-            Some([2]) => {
+            // Layouts 2 and 3 are layout 4 with records of formats 1 and 2,
+            // rewritten now (a rewrite cut short resumes at the next open).
+            Some([2] | [3]) => {
+                reg.rewrite_stored()?;
                 reg.tree.insert(keys::LAYOUT, &[LAYOUT][..])?;
             }
             // Layout 1 wrote no layout key.
@@ -696,6 +700,45 @@ impl Registry {
             counters.add(&self.tree, &key, delta)?;
         }
         Ok(())
+    }
+
+    /// Rewrites every kept record not in the current stored format (1 or
+    /// 2) in it, a batch at a time; only the value changes, so no index
+    /// or counter moves. A record that does not decode is left as it is,
+    /// reported where it is read. Returns how many were rewritten.
+    fn rewrite_stored(&self) -> Result<u64, RegistryError> {
+        let _w = self.lock();
+        let (mut rewritten, mut batch, mut in_batch) = (0u64, sled::Batch::default(), 0u64);
+        for kv in self.tree.scan_prefix([keys::KEPT]) {
+            let (k, v) = kv?;
+            let (serial, stored) = split_kept(&k, &v)?;
+            if stored::is_current(stored) {
+                continue;
+            }
+            let Ok(rec) = decode_kept(&k, &v) else {
+                continue;
+            };
+            let bytes = stored::encode(&rec).map_err(|reason| RegistryError::Corrupt {
+                key: format!("record {}", rec.id),
+                reason,
+            })?;
+            batch.insert(k, kept_value(serial, &bytes));
+            in_batch += 1;
+            if in_batch == 8 * BATCH as u64 {
+                self.tree.apply_batch(std::mem::take(&mut batch))?;
+                rewritten += in_batch;
+                in_batch = 0;
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        rewritten += in_batch;
+        if rewritten > 0 {
+            tracing::info!(
+                records = rewritten,
+                "registry records rewritten in the current stored format (storage layout {LAYOUT})"
+            );
+        }
+        Ok(rewritten)
     }
 
     /// Moves a registry in layout 1 to layout 2, a batch of records at a time:

@@ -128,6 +128,11 @@ pub fn encode(rec: &Record) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Whether `bytes` are a record in the format written now (3).
+pub fn is_current(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&FORMAT)
+}
+
 /// What a record in format 2 or 3 says of itself before its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header<'a> {

@@ -698,28 +698,59 @@ fn readers_see_every_record_once_while_an_import_moves_and_splits() {
     assert_eq!(reg.records().count() as u64, reg.len().unwrap());
 }
 
-/// A registry of layout 2 (format-1 records) opens in layout 3, its records
-/// as they were: the number changes so that a tracenet of layout 2 refuses a
-/// registry that may hold format-2 records instead of failing on each.
+/// A registry of layout 2 (format-1 records) or 3 (format-2 records) opens
+/// in layout 4, each record rewritten once in format 3 and read as it was:
+/// the number changes so that an older tracenet refuses the registry whole
+/// instead of failing on each record, and the confidential bit is in every
+/// header, so that hiding confidential records never decodes one.
 #[test]
-fn a_layout_2_registry_moves_to_layout_3_and_keeps_its_records() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    let rec = record("A1", "Walther", "DE", "BP0746");
-    {
+fn an_older_layout_moves_to_layout_4_with_every_record_in_format_3() {
+    for (layout, format) in [(2u8, 1u8), (3, 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let open_rec = record("A1", "Walther", "DE", "BP0746");
+        let secret = Record {
+            confidential: true,
+            ..record("C1", "Walther", "DE", "77K123")
+        };
+        {
+            let db = open_db(&path).unwrap();
+            let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+            reg.put_all(vec![open_rec.clone(), secret.clone()]).unwrap();
+            // As the older layout kept them.
+            for kv in reg.tree.scan_prefix([keys::KEPT]) {
+                let (k, v) = kv.unwrap();
+                let n = u16::from_le_bytes([v[0], v[1]]) as usize;
+                let at = 2 + n;
+                let mut v = v.to_vec();
+                assert_eq!(v[at], 3);
+                if format == 2 {
+                    v[at] = 2;
+                    v[at + 1] &= !2;
+                } else {
+                    let code = v[at + 2] as usize;
+                    v = [&v[..at], &[1u8][..], &v[at + 3 + code..]].concat();
+                }
+                reg.tree.insert(k, v).unwrap();
+            }
+            reg.tree.insert(keys::LAYOUT, &[layout][..]).unwrap();
+            db.flush().unwrap();
+        }
         let db = open_db(&path).unwrap();
         let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
-        reg.put_all(vec![rec.clone()]).unwrap();
-        reg.tree.insert(keys::LAYOUT, &[2u8][..]).unwrap();
-        db.flush().unwrap();
+        assert_eq!(
+            reg.tree.get(keys::LAYOUT).unwrap().as_deref(),
+            Some(&[4u8][..]),
+            "from layout {layout}"
+        );
+        for kv in reg.tree.scan_prefix([keys::KEPT]) {
+            let (k, v) = kv.unwrap();
+            let (_, stored) = split_kept(&k, &v).unwrap();
+            assert!(stored::is_current(stored), "from layout {layout}");
+        }
+        assert_eq!(reg.get(&open_rec.id).unwrap(), Some(open_rec));
+        assert_eq!(reg.get(&secret.id).unwrap(), Some(secret));
     }
-    let db = open_db(&path).unwrap();
-    let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
-    assert_eq!(
-        reg.tree.get(keys::LAYOUT).unwrap().as_deref(),
-        Some(&[3u8][..])
-    );
-    assert_eq!(reg.get(&rec.id).unwrap(), Some(rec));
 }
 
 #[test]
