@@ -704,6 +704,45 @@ fn a_directed_only_query_read_from_gossip_is_refused_and_not_answered() {
     s.expect_answer_after("a query not directed only", &[rpc], &q);
 }
 
+/// A query read on a topic its marking does not route to (a member passing
+/// a query it received to other holders, in its requester's name) is not
+/// answered, not passed on and spends nothing of the requester's rate
+/// limit: DE, which holds Walthers, reads on the Walther topic a query for
+/// a Norinco, refuses it `off_route` (audited), and answers the next query
+/// on that topic that does route there.
+#[test]
+fn a_query_read_on_a_topic_it_does_not_route_to_is_not_answered() {
+    let s = setup();
+    let norinco = Marking::new("Norinco", CountryCode::parse("CN").unwrap(), "56001").unwrap();
+    let elsewhere = query(&s.key, "KE", norinco);
+    s.peer.burst(&[signed_publish(
+        &s.keypair,
+        &s.topic,
+        &[elsewhere.bytes().to_vec()],
+    )]);
+    match s.peer.reports.recv_timeout(Duration::from_secs(30)) {
+        Ok(Report::Burst(Ok(()))) => {}
+        Ok(Report::Answer(_)) => panic!("DE answered a query read off its route"),
+        other => panic!("the stream to DE did not end cleanly: {:?}", other.is_ok()),
+    }
+    let de = s.fed.node("DE");
+    let audit = wait_for(
+        "DE's audit of the off-route query",
+        Duration::from_secs(30),
+        || {
+            let a = de.cli(&["--json", "audit", "show"]);
+            a.contains("off_route").then_some(a)
+        },
+    );
+    assert!(
+        !audit.contains(&elsewhere.digest().to_hex()),
+        "not received: {audit}"
+    );
+    let q = s.query();
+    let rpc = signed_publish(&s.keypair, &s.topic, &[q.bytes().to_vec()]);
+    s.expect_answer_after("a query on its route", &[rpc], &q);
+}
+
 /// A member replaying the federation's own signed maker table under new
 /// bytes (trailing spaces), thousands of times: each copy is judged at
 /// once from its version, without a long job, a lock or a signature check,

@@ -117,7 +117,7 @@ impl Node {
                         }
                     });
                 }
-                _ => self.on_query_gossip(id, data),
+                _ => self.on_query_gossip(id, topic, data),
             },
             NetEvent::Request { id, peer, data } => {
                 // A peer cooling down is answered at once, without decoding.

@@ -545,6 +545,35 @@ impl Node {
     }
 }
 
+/// Where a query for `marking` goes under `makers`: its topics (the
+/// prefixes its maker routes to, former States and successors included;
+/// its factory code's topics; the import topics of its import marks' routes),
+/// the prefixes, and the import countries. The requester publishes on the
+/// topics; a holder admits a gossiped query only if it came on one of them.
+pub(super) fn routes_of(
+    marking: &crate::marking::Marking,
+    makers: &crate::marking::MakerTable,
+) -> (
+    Vec<crate::net::Topic>,
+    Vec<crate::marking::MarkingPrefix>,
+    Vec<crate::model::CountryCode>,
+) {
+    use crate::net::Topic;
+    let routes = marking.routes(makers);
+    let prefixes = routes.prefixes;
+    let mut imports: Vec<crate::model::CountryCode> = Vec::new();
+    for c in marking.imports().iter().flat_map(|m| m.country.routes()) {
+        if !imports.contains(&c) {
+            imports.push(c);
+        }
+    }
+    let mut topics: Vec<Topic> = prefixes.iter().cloned().map(Topic::Prefix).collect();
+    topics.extend(routes.factories.into_iter().map(Topic::Factory));
+    topics.extend(imports.iter().map(|c| Topic::Import(*c)));
+    topics.dedup();
+    (topics, prefixes, imports)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

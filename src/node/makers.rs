@@ -87,7 +87,7 @@ impl Node {
         self.read_makers().view(Date::today())
     }
 
-    fn read_makers(&self) -> std::sync::RwLockReadGuard<'_, InForce> {
+    pub(super) fn read_makers(&self) -> std::sync::RwLockReadGuard<'_, InForce> {
         // A poisoned lock holds a whole table still: keep serving.
         self.inner.makers.read().unwrap_or_else(|p| p.into_inner())
     }

@@ -204,18 +204,7 @@ impl Node {
         // import topics, a successor's to its former State's (model, routes);
         // with a factory code, also to the table's maker for it and to the
         // factory's own topics.
-        let routes = t.marking.routes(&makers);
-        let prefixes = routes.prefixes;
-        let mut imports: Vec<CountryCode> = Vec::new();
-        for c in t.marking.imports().iter().flat_map(|m| m.country.routes()) {
-            if !imports.contains(&c) {
-                imports.push(c);
-            }
-        }
-        let mut topics: Vec<Topic> = prefixes.iter().cloned().map(Topic::Prefix).collect();
-        topics.extend(routes.factories.into_iter().map(Topic::Factory));
-        topics.extend(imports.iter().map(|c| Topic::Import(*c)));
-        topics.dedup();
+        let (topics, prefixes, imports) = super::holders::routes_of(&t.marking, &makers);
         let mut asked = self
             .expected_holders(&super::holders::Reach {
                 topics: &topics,

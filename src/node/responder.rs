@@ -14,7 +14,7 @@ use super::refusing::Declined;
 use super::{Node, answer, bump, identity, unix_now};
 use crate::audit::{AuditKind, NewEntry};
 use crate::model::CountryCode;
-use crate::net::{GossipId, Verdict};
+use crate::net::{GossipId, Topic, Verdict};
 use crate::protocol::accept::{self, Via};
 use crate::protocol::{
     Digest, Kind, Outcome, Party, Refusal, ReplayError, Reply, Signed, TraceAnswer, TraceQuery,
@@ -49,7 +49,7 @@ impl Node {
     /// A query received by gossip: checked and answered on a blocking
     /// thread under the concurrency bound, its verdict passed to gossip
     /// exactly once ([`verdict_then_answer`]).
-    pub(super) fn on_query_gossip(&self, id: GossipId, data: Vec<u8>) {
+    pub(super) fn on_query_gossip(&self, id: GossipId, topic: Topic, data: Vec<u8>) {
         bump(&self.inner.counters.queries_received);
         let Ok(permit) = self.inner.busy.clone().try_acquire_owned() else {
             // Overloaded: not forwarded, not answered, and no penalty for the
@@ -79,7 +79,7 @@ impl Node {
             // One hand-off to a blocking thread for the whole of it.
             let answered = node
                 .answering(move || {
-                    let check = || match n.admit_gossip(&data, source) {
+                    let check = || match n.admit_gossip(&data, source, &topic) {
                         Some(Admission::Fresh(q)) => (n.relay_verdict(&q, source), (Some(q), None)),
                         // The same query on a second topic: not forwarded twice.
                         Some(Admission::Seen(_)) | None => (Verdict::Ignore, (None, None)),
@@ -157,14 +157,14 @@ impl Node {
     /// bytes were checked and admitted lately ([`super::admission::CheckedFrames`]):
     /// then they are a copy of a query already handled, from another of its
     /// topics, and are not checked again (`None`).
-    fn admit_gossip(&self, data: &[u8], from: PeerId) -> Option<Admission> {
+    fn admit_gossip(&self, data: &[u8], from: PeerId, topic: &Topic) -> Option<Admission> {
         let frame = crate::protocol::Digest::of(data);
         let checked = &self.inner.gossip_checked;
         if checked.lock().is_ok_and(|mut c| c.contains(&frame)) {
             bump(&self.inner.counters.query_copies_unchecked);
             return None;
         }
-        let a = self.admit(data, Via::Gossip, from);
+        let a = self.admit(data, Via::Gossip, from, Some(topic));
         if matches!(a, Admission::Seen(_)) {
             bump(&self.inner.counters.query_copies_checked);
         }
@@ -180,7 +180,7 @@ impl Node {
     /// that order, so that nothing is remembered of a query that a rule or the
     /// rate limit refuses, and nothing a non-requester sends changes how the
     /// requester's own query is treated. Counts and audits refusals.
-    fn admit(&self, data: &[u8], via: Via, from: PeerId) -> Admission {
+    fn admit(&self, data: &[u8], via: Via, from: PeerId, topic: Option<&Topic>) -> Admission {
         let now = unix_now();
         let checked = {
             let members = self.read_members();
@@ -228,6 +228,17 @@ impl Node {
         if b.requester.key == self.inner.key.public_key() {
             // Our own query, come back by gossip.
             return Admission::Seen(q);
+        }
+        // Read on a topic its requester did not publish it on (a member
+        // passing a query it received to other holders): before the rate
+        // limit and the replay set, so it spends nothing of the requester's.
+        if let Some(t) = topic
+            && !super::holders::routes_of(&b.marking, &self.read_makers().table)
+                .0
+                .contains(t)
+        {
+            self.count_refusal(&from.to_string(), Some(state), Refusal::OffRoute);
+            return Admission::Refused(Refusal::OffRoute);
         }
         let seen = self.inner.replay.contains(state, &b.id, now);
         if seen && via == Via::Gossip {
@@ -639,7 +650,7 @@ impl Node {
             self.count_refusal(&peer.to_string(), None, Refusal::NotAMember);
             return Reply::Refused(Refusal::NotAMember);
         };
-        match self.admit(data, Via::Direct { sender }, peer) {
+        match self.admit(data, Via::Direct { sender }, peer, None) {
             Admission::Refused(r) => Reply::Refused(r),
             // Told why in a signed answer, if the refusal budget allows;
             // otherwise the code alone, as before.

@@ -84,6 +84,11 @@ pub enum Refusal {
     /// A query its requester sends only directly (`directed_only`, a blind
     /// trace's), read from gossip: published by someone it was sent to.
     DirectedOnly,
+    /// A query read from gossip on a topic its marking does not route to
+    /// (under this node's maker table): not answered, not passed on. Not
+    /// held against the relay, since tables may differ while a new one
+    /// spreads (the requester then asks directly).
+    OffRoute,
 }
 
 impl Refusal {
@@ -113,6 +118,7 @@ impl Refusal {
             Refusal::NotAnswered => "not_answered",
             Refusal::AlreadyAnswered => "already_answered",
             Refusal::DirectedOnly => "directed_only",
+            Refusal::OffRoute => "off_route",
         }
     }
 

@@ -216,22 +216,7 @@ impl Node {
             directed_only: true,
         };
         let signed = self.inner.key.sign(body)?;
-        let routes = t.marking.routes(&makers);
-        let prefixes = routes.prefixes;
-        let mut imports: Vec<crate::model::CountryCode> = Vec::new();
-        for c in t.marking.imports().iter().flat_map(|m| m.country.routes()) {
-            if !imports.contains(&c) {
-                imports.push(c);
-            }
-        }
-        let mut topics: Vec<crate::net::Topic> = prefixes
-            .iter()
-            .cloned()
-            .map(crate::net::Topic::Prefix)
-            .collect();
-        topics.extend(routes.factories.into_iter().map(crate::net::Topic::Factory));
-        topics.extend(imports.iter().map(|c| crate::net::Topic::Import(*c)));
-        topics.dedup();
+        let (topics, prefixes, imports) = crate::node::holders::routes_of(&t.marking, &makers);
         let asked = self
             .expected_holders(&crate::node::holders::Reach {
                 topics: &topics,
