@@ -226,7 +226,7 @@ impl Policy {
         let mut out = Vec::new();
         if self.hides_confidential() && answer_no_hit {
             out.push(
-                "confidential = \"silent\" with node.answer_no_hit = true: every serial this node does not hold is answered no_hit, so the silence that answers a confidential record tells the requester that one exists; set answer_no_hit = false in node.toml to make silence tell nothing, or confidential = \"withhold\" to say so openly".to_string(),
+                "confidential = \"silent\" with node.answer_no_hit = true: every serial this node does not hold is answered no_hit, so the silence that answers a confidential record tells the requester that one exists; set answer_no_hit = false under [node] in tracenet.toml to make silence tell nothing, or confidential = \"withhold\" to say so openly".to_string(),
             );
         }
         out
