@@ -97,12 +97,15 @@ impl Node {
     /// A query that arrived while this node answers all it can at once: if a
     /// refusal can be spared (a few at a time, within the refusal budget),
     /// the query is verified and its requester told `overloaded` in a
-    /// signed answer; otherwise nothing is done with it, as before.
+    /// signed answer; otherwise nothing is done with it, as before. A
+    /// gossiped one read on a topic its marking does not route to (`on`)
+    /// is not told anything, as it would not be answered.
     pub(super) async fn decline_overloaded(
         &self,
         data: Vec<u8>,
         via: Via,
         from: PeerId,
+        on: Option<crate::net::Topic>,
     ) -> Option<(PeerId, Vec<u8>)> {
         let _permit = self.inner.refusing.clone().try_acquire_owned().ok()?;
         let node = self.clone();
@@ -114,6 +117,13 @@ impl Node {
             // Not counted against anyone: under load, a frame that does not
             // verify is simply dropped, as every query was before.
             let (query, _) = checked.ok()?;
+            if let Some(t) = &on
+                && !super::holders::routes_of(&query.body().marking, &node.read_makers().table)
+                    .0
+                    .contains(t)
+            {
+                return None;
+            }
             node.count_refusal(
                 &from.to_string(),
                 Some(query.body().requester.state),

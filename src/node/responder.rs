@@ -59,8 +59,9 @@ impl Node {
             self.spawn(async move {
                 let source = id.source();
                 let _ = node.inner.net.validate(id, Verdict::Ignore).await;
-                if let Some((peer, bytes)) =
-                    node.decline_overloaded(data, Via::Gossip, source).await
+                if let Some((peer, bytes)) = node
+                    .decline_overloaded(data, Via::Gossip, source, Some(topic))
+                    .await
                 {
                     node.send_answer(peer, bytes).await;
                 }
@@ -618,7 +619,7 @@ impl Node {
                         return Reply::Refused(Refusal::Overloaded);
                     };
                     let via = Via::Direct { sender };
-                    return match self.decline_overloaded(data, via, peer).await {
+                    return match self.decline_overloaded(data, via, peer, None).await {
                         Some((_, bytes)) => Reply::Answer(bytes),
                         None => Reply::Refused(Refusal::Overloaded),
                     };
