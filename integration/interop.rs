@@ -751,7 +751,7 @@ fn a_query_read_on_a_topic_it_does_not_route_to_is_not_answered() {
 /// second hostile review measured `audit verify` at 43 s, up from 8 ms,
 /// with 1,536 of 1,740 copies judged late).
 #[test]
-fn a_replayed_maker_table_is_judged_at_once_from_its_version() {
+fn a_replayed_or_forged_maker_table_is_judged_at_once() {
     let mut fed = Federation::start(vec![
         NodeSpec::member(
             "DE",
@@ -847,6 +847,73 @@ fn a_replayed_maker_table_is_judged_at_once_from_its_version() {
     // offered again is what honest members do).
     assert_eq!(de.json(&["makers", "show"])["version"], 1);
     assert_eq!(after["peers_graylisted"], 0);
+
+    // A forged table (version 2, signed by a key that is no anchor), sent
+    // again and again: refused from its own signatures, before the long
+    // jobs' turn and before any copy held is read (the second hostile
+    // review's suspicion 4: each try re-read every copy, as a long job).
+    let forger = w.join("forger.key");
+    NodeKey::generate().unwrap().store(&forger).unwrap();
+    let forged = w.join("forged.json");
+    fed.node("DE").cli(&[
+        "makers",
+        "sign",
+        path_str(&w.join("makers.toml")),
+        "--version",
+        "2",
+        "--anchor-key",
+        path_str(&forger),
+        "--out",
+        path_str(&forged),
+    ]);
+    let forged = std::fs::read(&forged).unwrap();
+    let long_jobs = || {
+        let (status, m) = common::http_get(&de.dir, "/metrics", true);
+        assert_eq!(status, 200, "{m}");
+        m.lines()
+            .find_map(|l| l.strip_prefix("tracenet_long_jobs_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no tracenet_long_jobs_total in {m}"))
+    };
+    // On a new connection: gossipsub takes at most five streams from one.
+    drop(peer);
+    let peer = Handle::start(keypair.clone(), de, &topic);
+    wait_for(
+        "DE and the test peer to mesh again on the makers topic",
+        Duration::from_secs(30),
+        || peer.ready().then_some(()),
+    );
+    let jobs_before = long_jobs();
+    let before = net();
+    // One frame of gossip at most, as above.
+    let copies: Vec<Vec<u8>> = (1..=per_rpc)
+        .map(|n| {
+            let mut d = forged.clone();
+            d.extend(std::iter::repeat_n(b' ', n));
+            d
+        })
+        .collect();
+    peer.burst(&[signed_publish(&keypair, &topic, &copies)]);
+    let _ = peer.reports.recv_timeout(Duration::from_secs(60));
+    let read_before = before["gossip_in"].as_u64().unwrap();
+    let after = wait_for(
+        "every forged copy DE read to be judged",
+        Duration::from_secs(120),
+        || {
+            let v = net();
+            let read = v["gossip_in"].as_u64()? - read_before;
+            (read > 0 && judged(&v) - judged(&before) >= read).then_some(v)
+        },
+    );
+    let rejected = after["gossip_verdicts"]["reject"].as_u64().unwrap()
+        - before["gossip_verdicts"]["reject"].as_u64().unwrap();
+    assert!(rejected >= 1, "no forged copy rejected: {after:#}");
+    assert_eq!(
+        long_jobs(),
+        jobs_before,
+        "a forged table took a long job: {after:#}"
+    );
+    assert_eq!(de.json(&["makers", "show"])["version"], 1);
 }
 
 /// With `gossip_validation = "payload"` (proto-docs/NETWORK.md, "gossipsub

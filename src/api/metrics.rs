@@ -163,6 +163,13 @@ pub async fn render(node: &Node) -> String {
     );
     line(
         &mut out,
+        "tracenet_long_jobs_total",
+        "counter",
+        "Long jobs started: imports, exports, audit verifications and reports, maker table installs; at most 2 run at once, the rest wait their turn.",
+        &[("", get(&c.long_jobs))],
+    );
+    line(
+        &mut out,
         "tracenet_answers_delivered_total",
         "counter",
         "Answers the requester acknowledged.",

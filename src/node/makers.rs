@@ -134,6 +134,20 @@ impl Node {
                 version: self.read_makers().version(),
             });
         }
+        // A table whose signatures or dates do not hold is refused here,
+        // on a blocking thread, before the long jobs' turn: a member that
+        // sends forged tables again each time gossip forgives it holds up
+        // no import, export or report, and no copy held is read for it.
+        let trust = self.inner.trust.clone();
+        let owned = bytes.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let file = MakersFile::from_json(&owned).map_err(InstallMakersError::Unreadable)?;
+            file.verify(&trust, Some(Date::today()))
+                .map(drop)
+                .map_err(InstallMakersError::Rejected)
+        })
+        .await
+        .map_err(|e| InstallMakersError::Store(e.to_string()))??;
         let node = self.clone();
         let owned = bytes.to_vec();
         // A long job: the install re-places every record of the registry.

@@ -665,6 +665,10 @@ impl Node {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, tokio::task::JoinError> {
+        self.inner
+            .counters
+            .long_jobs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         in_turn(&self.inner.long_jobs, f).await
     }
 

@@ -416,7 +416,17 @@ pub fn accept(
     highest_seen: u32,
     today: Date,
 ) -> Result<SignedMakers, MakersError> {
-    let signed = offered.verify(trust, Some(today))?;
+    newer(offered.verify(trust, Some(today))?, in_force, highest_seen)
+}
+
+/// [`accept`]'s version rule on a table already verified: `signed` if its
+/// version is above `in_force` and not below `highest_seen`, else
+/// [`MakersError::NotNewer`].
+pub fn newer(
+    signed: SignedMakers,
+    in_force: u32,
+    highest_seen: u32,
+) -> Result<SignedMakers, MakersError> {
     let v = signed.version();
     if v <= in_force || v < highest_seen {
         return Err(MakersError::NotNewer {

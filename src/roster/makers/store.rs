@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::{MakersError, MakersFile, SignedMakers, accept, digest_of};
+use super::{MakersError, MakersFile, SignedMakers, digest_of, newer};
 use crate::marking::{MakerAlias, MakerTable, ReferenceTable};
 use crate::model::Date;
 use crate::roster::TrustConfig;
@@ -43,6 +43,12 @@ fn version_of_name(name: &str) -> Option<u32> {
     (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse().ok())
         .flatten()
+}
+
+#[cfg(test)]
+thread_local! {
+    /// [`load_held`]'s calls on this thread, for the tests that count them.
+    pub(super) static LOADS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// What a data directory holds.
@@ -69,6 +75,8 @@ impl Held {
 /// `trust` (not its dates: it was valid when applied). Never fails: what
 /// cannot be used is listed in `problems`.
 pub fn load_held(data_dir: &Path, trust: &TrustConfig) -> Held {
+    #[cfg(test)]
+    LOADS.with(|n| n.set(n.get() + 1));
     let mut copies: Vec<(Option<u32>, PathBuf)> = Vec::new();
     let held = data_dir.join(HELD_FILE);
     if held.exists() {
@@ -119,18 +127,24 @@ pub fn load_held(data_dir: &Path, trust: &TrustConfig) -> Held {
     out
 }
 
-/// Accepts `offered` ([`accept`], verified on `today`) against what
+/// Accepts `offered` ([`super::accept`], verified on `today`) against what
 /// `data_dir` holds, and keeps it: its copy in the history first, then
 /// `makers.json`. The caller applies the returned table.
+///
+/// The offered table's signatures and dates are checked before the lock
+/// and before any copy is read: a forged table, which any member can send
+/// again each time gossip forgives it, costs its own check and nothing
+/// else.
 pub fn install(
     data_dir: &Path,
     offered: &MakersFile,
     trust: &TrustConfig,
     today: Date,
 ) -> Result<SignedMakers, MakersError> {
+    let signed = offered.verify(trust, Some(today))?;
     let _one = INSTALLING.lock().unwrap_or_else(|p| p.into_inner());
     let held = load_held(data_dir, trust);
-    let signed = accept(offered, trust, held.version(), held.highest_seen, today)?;
+    let signed = newer(signed, held.version(), held.highest_seen)?;
     let dir = data_dir.join(HISTORY_DIR);
     std::fs::create_dir_all(&dir).map_err(|source| MakersError::Write {
         path: dir.clone(),

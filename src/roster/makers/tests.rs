@@ -490,3 +490,39 @@ fn print_makers_vector() {
         }
     }
 }
+
+/// A member may send a forged table (a version above the one in force,
+/// signatures that do not hold) again each time gossip forgives it: it is
+/// refused from its own signatures, before any copy held is read (the
+/// second hostile review's suspicion that each try re-read and re-verified
+/// the whole history).
+#[test]
+fn a_forged_table_is_refused_before_any_copy_held_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    install_on(dir, &signed(2, &[1])).unwrap();
+    let loads = || store::LOADS.with(|n| n.get());
+    let before = loads();
+    // Signed by a key that is not an anchor, and by none.
+    for forged in [signed(9, &[7]), signed(9, &[])] {
+        let e = install_on(dir, &forged).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                MakersError::Signature { .. } | MakersError::Threshold { .. }
+            ),
+            "{e}"
+        );
+    }
+    // An anchor's signature over other bytes: the body changed after signing.
+    let mut tampered = signed(9, &[1]);
+    let other = signed(10, &[1]);
+    tampered.body = other.body.clone();
+    let e = install_on(dir, &tampered).unwrap_err();
+    assert!(matches!(e, MakersError::Signature { .. }), "{e}");
+    assert_eq!(loads(), before, "a forged table read the copies held");
+    // A genuine newer table still reads them (to judge its version).
+    install_on(dir, &signed(3, &[1])).unwrap();
+    assert_eq!(loads(), before + 1);
+    assert_eq!(load_held(dir, &trust(1)).version(), 3);
+}
