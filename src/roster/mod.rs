@@ -689,7 +689,11 @@ pub fn accept(
     held: Option<u64>,
     today: Date,
 ) -> Result<Roster, RosterError> {
-    let roster = offered.verify(trust, today)?;
+    newer(offered.verify(trust, today)?, held)
+}
+
+/// [`accept`]'s version rule on a roster already verified.
+fn newer(roster: Roster, held: Option<u64>) -> Result<Roster, RosterError> {
     match held {
         Some(h) if roster.version() <= h => Err(RosterError::NotNewer {
             offered: roster.version(),
@@ -727,6 +731,9 @@ pub fn install(
     trust: &TrustConfig,
     today: Date,
 ) -> Result<Roster, RosterError> {
+    // The offered roster's signatures and dates first: a forged one costs
+    // its own check, no read of the held roster or the history.
+    let roster = offered.verify(trust, today)?;
     // Opening the history records the held roster in it if it is missing, so
     // the version being replaced stays available to judge what it vouched for.
     let history = RosterHistory::shared(data_dir, trust)?;
@@ -740,7 +747,7 @@ pub fn install(
         .map(|b| b.version);
     let highest = history.versions().ok().and_then(|v| v.into_iter().max());
     let held = held_file.max(highest);
-    let roster = accept(offered, trust, held, today)?;
+    let roster = newer(roster, held)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
