@@ -276,6 +276,7 @@ fn policy_review_alerts_audit_and_canaries() {
     });
     assert_eq!(refused["refused"]["reason"], "quota_full", "{refused:#}");
     assert_eq!(pending(fed.node("DE")).len(), 3);
+    assert_eq!(fed.node("DE").json(&["status"])["inbox_pending"], 3);
     let audit = fed.node("DE").cli(&["--json", "audit", "show"]);
     assert!(audit.contains("review_quota"), "{audit}");
     let items = pending(fed.node("DE"));
@@ -336,6 +337,7 @@ fn policy_review_alerts_audit_and_canaries() {
         },
     );
     assert_eq!(pending(fed.node("DE")).len(), 2);
+    assert_eq!(fed.node("DE").json(&["status"])["inbox_pending"], 2);
     let again = common::run(
         &fed.node("DE").dir,
         &["inbox", "approve", &item_id("RV100")],
@@ -821,4 +823,8 @@ fn a_wildcard_matching_many_stolen_weapons_raises_sixteen_alerts_and_counts_the_
         .collect();
     assert_eq!(ids.len(), 17, "{ids:?}");
     assert!(ids.contains(&"DE-39"), "{ids:?}");
+    // `status` counts them as kept, without listing them.
+    let status = node.json(&["status"]);
+    assert_eq!(status["alerts"], 17, "{status:#}");
+    assert_eq!(status["inbox_pending"], 0, "{status:#}");
 }

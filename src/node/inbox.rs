@@ -140,6 +140,16 @@ pub struct Inbox {
     /// and [`Inbox::reserve`] count without reading the tree. Read from the
     /// tree at open, then kept with every write.
     waiting: std::sync::Arc<std::sync::Mutex<Waiting>>,
+    /// What `status` reports, without listing the trees: the ids of the
+    /// items pending, and how many alerts are kept. Read from the trees at
+    /// open, then kept with every write.
+    counts: std::sync::Arc<std::sync::Mutex<Counts>>,
+}
+
+#[derive(Default)]
+struct Counts {
+    pending: std::collections::HashSet<String>,
+    alerts: usize,
 }
 
 type Waiting = std::collections::HashMap<CountryCode, std::collections::HashMap<String, u64>>;
@@ -165,6 +175,7 @@ impl Inbox {
             items: db.open_tree("inbox")?,
             alerts: db.open_tree("alerts")?,
             waiting: Default::default(),
+            counts: Default::default(),
         };
         // An unreadable item is reported where it is listed, not here: it
         // must not stop the node from starting.
@@ -174,11 +185,27 @@ impl Inbox {
                 inbox.note(&item);
             }
         }
+        let mut alerts = 0;
+        for k in inbox.alerts.iter().keys() {
+            k?;
+            alerts += 1;
+        }
+        if let Ok(mut c) = inbox.counts.lock() {
+            c.alerts = alerts;
+        }
         Ok(inbox)
     }
 
-    /// Keeps [`Inbox::waiting`] in step with an item just written.
+    /// Keeps [`Inbox::waiting`] and the pending count in step with an item
+    /// just written.
     fn note(&self, item: &InboxItem) {
+        if let Ok(mut c) = self.counts.lock() {
+            if item.status == InboxStatus::Pending {
+                c.pending.insert(item.id.clone());
+            } else {
+                c.pending.remove(&item.id);
+            }
+        }
         let Ok(mut w) = self.waiting.lock() else {
             return;
         };
@@ -289,12 +316,15 @@ impl Inbox {
         Ok(all)
     }
 
-    pub fn pending(&self) -> Result<usize, InboxError> {
-        Ok(self
-            .list()?
-            .iter()
-            .filter(|i| i.status == InboxStatus::Pending)
-            .count())
+    /// How many items wait for a decision, without reading the tree (an
+    /// item that cannot be read is not counted; listing reports it).
+    pub fn pending(&self) -> usize {
+        self.counts.lock().map_or(0, |c| c.pending.len())
+    }
+
+    /// How many alerts are kept, without reading the tree.
+    pub fn alert_count(&self) -> usize {
+        self.counts.lock().map_or(0, |c| c.alerts)
     }
 
     /// Stores an alert, flushed. Keyed by time, record and requesting State:
@@ -313,7 +343,11 @@ impl Inbox {
                 alert.requester.as_bytes().as_slice(),
             ]
             .concat();
-            self.alerts.insert(key, enc("alert", alert)?)?;
+            if self.alerts.insert(key, enc("alert", alert)?)?.is_none()
+                && let Ok(mut c) = self.counts.lock()
+            {
+                c.alerts += 1;
+            }
         }
         self.alerts.flush()?;
         Ok(())
@@ -375,6 +409,11 @@ mod tests {
         inbox.raise_all(&many).unwrap();
         let kept = inbox.alerts().unwrap();
         assert_eq!(kept.len(), ALERTS_PER_TRACE);
+        // Counted without listing; the same alerts raised again are the
+        // same keys, not more alerts.
+        assert_eq!(inbox.alert_count(), ALERTS_PER_TRACE);
+        inbox.raise_all(&many).unwrap();
+        assert_eq!(inbox.alert_count(), ALERTS_PER_TRACE);
         assert_eq!(
             kept.iter().filter_map(|a| a.more).collect::<Vec<_>>(),
             [10_000 - ALERTS_PER_TRACE as u64]
@@ -415,6 +454,7 @@ mod tests {
             inbox.put_new(&item("d", "NG", 3_000)).unwrap();
             assert_eq!(inbox.waiting_for(ke, 500), 3);
             assert_eq!(inbox.waiting_for(ng, 500), 1);
+            assert_eq!(inbox.pending(), 4);
             let decided = InboxItem {
                 status: InboxStatus::Refused {
                     at: 600,
@@ -424,6 +464,9 @@ mod tests {
             };
             inbox.replace(&a, &decided).unwrap();
             assert_eq!(inbox.waiting_for(ke, 600), 2);
+            // Pending until decided, whatever its deadline (as `status` and
+            // the listing say).
+            assert_eq!(inbox.pending(), 3);
             // b's deadline passed, but it came less than a day ago.
             assert_eq!(inbox.waiting_for(ke, 2_500), 2);
             // A day after they came (received at 100), neither counts.
@@ -431,6 +474,16 @@ mod tests {
         }
         let db = open(&path).unwrap();
         let inbox = Inbox::open(&db).unwrap();
+        assert_eq!(inbox.pending(), 3);
+        assert_eq!(
+            inbox.pending(),
+            inbox
+                .list()
+                .unwrap()
+                .iter()
+                .filter(|i| i.status == InboxStatus::Pending)
+                .count()
+        );
         assert_eq!(inbox.waiting_for(ke, 600), 2);
         assert_eq!(inbox.waiting_for(ng, 2_500), 1);
         assert_eq!(inbox.waiting_for(CountryCode::parse("FR").unwrap(), 0), 0);
@@ -472,6 +525,10 @@ mod tests {
         };
         inbox.raise(&alert("KE")).unwrap();
         inbox.raise(&alert("NG")).unwrap();
+        assert_eq!(inbox.alert_count(), 2);
+        drop(inbox);
+        let inbox = Inbox::open(&db).unwrap();
+        assert_eq!(inbox.alert_count(), 2, "counted again at open");
         let who: Vec<String> = inbox
             .alerts()
             .unwrap()

@@ -479,17 +479,15 @@ impl Node {
         let net = self.inner.net.status().await?;
         let members = self.members();
         let node = self.clone();
-        let (registry_records, inbox_pending, alerts) = tokio::task::spawn_blocking(move || {
-            let records = match &node.inner.registry {
-                Some(r) => Some(r.len()?),
-                None => None,
-            };
-            let pending = node.inner.inbox.pending().unwrap_or(0);
-            let alerts = node.inner.inbox.alerts().map(|a| a.len()).unwrap_or(0);
-            Ok::<_, NodeError>((records, pending, alerts))
+        let registry_records = tokio::task::spawn_blocking(move || match &node.inner.registry {
+            Some(r) => Ok::<_, NodeError>(Some(r.len()?)),
+            None => Ok(None),
         })
         .await
         .map_err(|e| NodeError::Config(e.to_string()))??;
+        // Kept counts: the inbox and the alerts are not listed to count them.
+        let inbox_pending = self.inner.inbox.pending();
+        let alerts = self.inner.inbox.alert_count();
         Ok(NodeStatus {
             state: self.inner.state,
             role: self.inner.settings.role,
