@@ -30,7 +30,10 @@ const REWRITE_AFTER_SECS: u64 = 3_600;
 const MAX_REMEMBERED: usize = 100_000;
 /// ...and at most this many per member (gossipsub's own bound on a peer's
 /// live subscriptions), so that one member subscribing to endless topics
-/// cannot crowd the others out of the memory.
+/// cannot crowd the others out of the memory. Once the memory is full, a
+/// member remembered for fewer pairs than another takes one of that
+/// other's places: members colluding to fill it (25 at 4,096 pairs each)
+/// leave every member an equal share at worst.
 const MAX_PER_MEMBER: usize = 4_096;
 
 /// The members seen subscribed to each trace topic, with when they were last
@@ -39,6 +42,8 @@ const MAX_PER_MEMBER: usize = 4_096;
 pub(super) struct SeenSubscriptions {
     tree: sled::Tree,
     memory: Mutex<Memory>,
+    /// [`MAX_REMEMBERED`] and [`MAX_PER_MEMBER`] (smaller in tests).
+    bounds: (usize, usize),
 }
 
 /// What is kept in memory about the tree: when each pair was last written
@@ -81,6 +86,7 @@ impl SeenSubscriptions {
         Ok(SeenSubscriptions {
             tree,
             memory: Mutex::new(memory),
+            bounds: (MAX_REMEMBERED, MAX_PER_MEMBER),
         })
     }
 
@@ -105,9 +111,12 @@ impl SeenSubscriptions {
             return Ok(());
         };
         let known = self.tree.contains_key(&key)?;
+        let (max_total, max_per_member) = self.bounds;
         if !known {
             let mine = m.per_member.get(peer).copied().unwrap_or(0);
-            if m.total >= MAX_REMEMBERED || mine >= MAX_PER_MEMBER {
+            if mine >= max_per_member
+                || (m.total >= max_total && !self.make_room(&mut m, peer, mine)?)
+            {
                 tracing::debug!(%peer, topic, "subscription not remembered: the memory is full for this member or in all");
                 return Ok(());
             }
@@ -117,11 +126,52 @@ impl SeenSubscriptions {
             m.total += 1;
             *m.per_member.entry(*peer).or_default() += 1;
         }
-        if m.written.len() >= MAX_REMEMBERED {
+        if m.written.len() >= max_total {
             m.written.clear();
         }
         m.written.insert((topic.to_string(), *peer), now);
         Ok(())
+    }
+
+    /// The memory is full and `peer` holds `mine` pairs: forgets one pair of
+    /// the member holding most, if that is at least two more than `mine`
+    /// (so that two members never take places from each other in turn).
+    /// Returns whether a place was freed.
+    fn make_room(&self, m: &mut Memory, peer: &PeerId, mine: usize) -> Result<bool, sled::Error> {
+        let Some((largest, most)) = m
+            .per_member
+            .iter()
+            .filter(|(p, _)| *p != peer)
+            .max_by_key(|(_, n)| **n)
+            .map(|(p, n)| (*p, *n))
+        else {
+            return Ok(false);
+        };
+        if most < mine + 2 {
+            return Ok(false);
+        }
+        // Its first pair in the tree's order: the keys end with the peer.
+        let suffix = [b"\n".as_slice(), largest.to_string().as_bytes()].concat();
+        let Some(victim) = self
+            .tree
+            .iter()
+            .keys()
+            .find(|k| k.as_ref().map_or(true, |k| k.ends_with(&suffix)))
+            .transpose()?
+        else {
+            return Ok(false);
+        };
+        if self.tree.remove(&victim)?.is_some() {
+            m.total = m.total.saturating_sub(1);
+            if let Some(c) = m.per_member.get_mut(&largest) {
+                *c = c.saturating_sub(1);
+            }
+            let topic = &victim[..victim.len() - suffix.len()];
+            m.written
+                .remove(&(String::from_utf8_lossy(topic).into_owned(), largest));
+        }
+        tracing::debug!(member = %largest, for_member = %peer, "a remembered subscription forgotten to make room for a member remembered for fewer");
+        Ok(true)
     }
 
     /// The peers seen subscribed to `topic` since `now - REMEMBER_SECS`.
@@ -651,6 +701,58 @@ mod tests {
         assert_eq!((m.total, m.per_member[&a]), (1, 0));
         drop(m);
         assert_eq!(s.seen("prefix/DE/WAL", now), vec![b]);
+    }
+
+    /// Members colluding to fill the memory of subscriptions (each within
+    /// its own bound) cannot keep another member's out: once full, a member
+    /// remembered for fewer pairs takes a place of the member remembered
+    /// for most, until the shares are even (the second hostile review's
+    /// suspicion 2: 25 members of 4,096 pairs each filled the 100,000).
+    #[test]
+    fn members_filling_the_memory_together_leave_every_member_a_share() {
+        let d = tempfile::tempdir().unwrap();
+        let (_db, mut s) = open(&d);
+        s.bounds = (12, 8);
+        let (a, b, honest) = (peer(), peer(), peer());
+        for i in 0..8 {
+            s.note(&format!("prefix/DE/A{i}"), &a, 1).unwrap();
+            s.note(&format!("prefix/DE/B{i}"), &b, 1).unwrap();
+        }
+        let count = |p: &PeerId| s.memory.lock().unwrap().per_member.get(p).copied();
+        // Full at 12, and even between the two.
+        assert_eq!((count(&a), count(&b)), (Some(6), Some(6)));
+        for i in 0..5 {
+            s.note(&format!("prefix/DE/H{i}"), &honest, 1).unwrap();
+        }
+        // The honest member took its places from a and b in turn: 4 pairs
+        // each, the memory still at its bound.
+        assert_eq!(
+            (count(&a), count(&b), count(&honest)),
+            (Some(4), Some(4), Some(4))
+        );
+        assert_eq!(s.memory.lock().unwrap().total, 12);
+        assert_eq!(s.tree.len(), 12);
+        for i in 0..4 {
+            assert_eq!(s.seen(&format!("prefix/DE/H{i}"), 1), vec![honest]);
+        }
+        // Even shares: nobody takes a place from anybody any more.
+        assert!(s.seen("prefix/DE/H4", 1).is_empty());
+        s.note("prefix/DE/A9", &a, 1).unwrap();
+        assert_eq!(count(&a), Some(4));
+        // What is kept in memory matches the tree after a restart.
+        drop(s);
+        drop(_db);
+        let (_db, s) = open(&d);
+        let m = s.memory.lock().unwrap();
+        assert_eq!(
+            (
+                m.total,
+                m.per_member[&a],
+                m.per_member[&b],
+                m.per_member[&honest]
+            ),
+            (12, 4, 4, 4)
+        );
     }
 
     #[test]
