@@ -295,7 +295,7 @@ mod directed {
 /// fields one after another, a nested struct's included, so the nesting
 /// reads the same bytes as the flat list.
 #[derive(Deserialize)]
-struct QueryBeforeDirected {
+pub(super) struct QueryBeforeDirected {
     before_table: QueryBeforeTable,
     #[serde(with = "table_version")]
     makers_version: Option<u32>,

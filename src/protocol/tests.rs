@@ -225,6 +225,18 @@ fn directed_only_is_one_trailing_byte_and_absent_otherwise() {
     let decode = |bytes: &[u8]| <TraceQuery as Message>::decode(bytes, Limits::default());
     assert_eq!(decode(&directed).unwrap(), d);
     assert_eq!(decode(&plain).unwrap(), q);
+    // A build before the field reads the directed-only frame as malformed
+    // (its trailing byte), never as a query it may pass on by gossip; it
+    // reads every other query as it did.
+    let old_build = |bytes: &[u8]| {
+        codec::decode_body::<super::messages::QueryBeforeDirected>(
+            Kind::Query,
+            bytes,
+            Limits::default(),
+        )
+    };
+    assert!(old_build(&directed).is_err());
+    assert!(old_build(&plain).is_ok());
     for tail in [&[0][..], &[2][..], &[1, 1][..]] {
         let bytes = [&plain[..], tail].concat();
         assert!(decode(&bytes).is_err(), "{tail:?}");
