@@ -827,4 +827,39 @@ fn a_wildcard_matching_many_stolen_weapons_raises_sixteen_alerts_and_counts_the_
     let status = node.json(&["status"]);
     assert_eq!(status["alerts"], 17, "{status:#}");
     assert_eq!(status["inbox_pending"], 0, "{status:#}");
+    // The API lists them a page at a time, newest first (DE-39's is the
+    // newest); the CLI follows the pages, or takes the N newest.
+    let page = |path: &str| {
+        let (status, body) = common::http_get(&node.dir, path, true);
+        (
+            status,
+            serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
+        )
+    };
+    let (status, first) = page("/v1/alerts?limit=10");
+    assert_eq!(status, 200, "{first:#}");
+    assert_eq!(first["alerts"].as_array().unwrap().len(), 10);
+    assert_eq!(first["alerts"][0]["record_id"], "DE-39", "{first:#}");
+    let next = first["next"].as_str().expect("a next page");
+    let (_, second) = page(&format!("/v1/alerts?limit=10&cursor={next}"));
+    assert_eq!(second["alerts"].as_array().unwrap().len(), 7, "{second:#}");
+    assert!(second["next"].is_null(), "{second:#}");
+    let mut listed: Vec<Value> = first["alerts"].as_array().unwrap().clone();
+    listed.extend(second["alerts"].as_array().unwrap().iter().cloned());
+    let mut cli: Vec<Value> = alerts.as_array().unwrap().clone();
+    assert_eq!(cli.len(), 17);
+    cli.sort_by_key(|a| a["record_id"].to_string());
+    listed.sort_by_key(|a| a["record_id"].to_string());
+    assert_eq!(listed, cli, "the pages hold every alert once");
+    assert_eq!(
+        node.json(&["alerts", "--limit", "3"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    for bad in ["limit=0", "limit=1001", "cursor=zz"] {
+        let (status, body) = common::http_get(&node.dir, &format!("/v1/alerts?{bad}"), true);
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
 }

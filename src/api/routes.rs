@@ -482,8 +482,53 @@ async fn report(State(node): State<Node>, Query(q): Query<HashMap<String, String
     ok(&r)
 }
 
-async fn alerts(State(node): State<Node>) -> Reply {
-    ok(&off_thread(move || node.inbox().alerts().map_err(Failure::internal)).await?)
+/// Alerts per page of `GET /v1/alerts` unless `limit` says otherwise, and the most.
+const ALERTS_PER_PAGE: usize = 100;
+const MAX_ALERTS_PER_PAGE: usize = 1_000;
+
+/// One page of `GET /v1/alerts`: newest first; `next` is the `cursor` of the
+/// following page, null on the last.
+#[derive(Serialize)]
+struct AlertPage {
+    alerts: Vec<crate::node::inbox::Alert>,
+    next: Option<String>,
+}
+
+/// `GET /v1/alerts[?limit=N&cursor=C]`: a page of the alerts, newest first,
+/// reading only the alerts it returns (they are kept for good, and another
+/// State's traces add them every day).
+async fn alerts(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
+    let limit = match q.get("limit") {
+        None => ALERTS_PER_PAGE,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_ALERTS_PER_PAGE).contains(&n) => n,
+            _ => {
+                return Err(Failure::bad_request(format!(
+                    "limit: {v:?} is not a number from 1 to {MAX_ALERTS_PER_PAGE}"
+                )));
+            }
+        },
+    };
+    let cursor = match q.get("cursor") {
+        None => None,
+        Some(c) => Some(crate::node::inbox::AlertCursor::parse(c).ok_or_else(|| {
+            Failure::bad_request(format!(
+                "cursor: {c:?} is not one this node handed out (the `next` of a page of GET /v1/alerts)"
+            ))
+        })?),
+    };
+    let page = off_thread(move || {
+        let (alerts, next) = node
+            .inbox()
+            .alerts_page(cursor.as_ref(), limit)
+            .map_err(Failure::internal)?;
+        Ok(AlertPage {
+            alerts,
+            next: next.map(|c| c.to_text()),
+        })
+    })
+    .await?;
+    ok(&page)
 }
 
 async fn audit_verify(State(node): State<Node>) -> Reply {

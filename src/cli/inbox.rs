@@ -115,14 +115,40 @@ pub fn run(cmd: Option<InboxCommand>, ctx: &Context) -> anyhow::Result<()> {
     })
 }
 
-pub fn run_alerts(ctx: &Context) -> anyhow::Result<()> {
+pub fn run_alerts(ctx: &Context, limit: Option<u64>) -> anyhow::Result<()> {
+    let limit = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
     let alerts: Vec<serde_json::Value> = super::node::read_via(
         ctx,
-        async |c| Ok(c.get("/v1/alerts").await?),
+        async |c| {
+            // The node serves pages, newest first; follow them to the end
+            // (or to --limit).
+            #[derive(serde::Deserialize)]
+            struct Page {
+                alerts: Vec<serde_json::Value>,
+                next: Option<String>,
+            }
+            let mut all = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let left = limit.map_or(usize::MAX, |l| l - all.len());
+                let mut path = format!("/v1/alerts?limit={}", left.min(1_000));
+                if let Some(c) = &cursor {
+                    path += &format!("&cursor={c}");
+                }
+                let page: Page = c.get(&path).await?;
+                all.extend(page.alerts);
+                match page.next {
+                    Some(n) if limit.is_none_or(|l| all.len() < l) => cursor = Some(n),
+                    _ => break,
+                }
+            }
+            Ok(all)
+        },
         |off| {
             Ok(off
                 .inbox
-                .alerts()?
+                .alerts_page(None, limit.unwrap_or(usize::MAX))?
+                .0
                 .iter()
                 .map(serde_json::to_value)
                 .collect::<Result<_, _>>()?)

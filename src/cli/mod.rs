@@ -130,8 +130,13 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<inbox::InboxCommand>,
     },
-    /// Traces from other States that found weapons recorded here as lost or stolen.
-    Alerts,
+    /// Traces from other States that found weapons recorded here as lost or
+    /// stolen, newest first.
+    Alerts {
+        /// Only the N newest.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        limit: Option<u64>,
+    },
     /// Accounts of the officer console: add (prints a one-time password),
     /// list, reset, remove.
     #[command(subcommand)]
@@ -205,7 +210,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Identity(cmd) => trust::run_identity(cmd, &ctx),
         Command::Audit(cmd) => audit::run(cmd, &ctx),
         Command::Inbox { command } => inbox::run(command, &ctx),
-        Command::Alerts => inbox::run_alerts(&ctx),
+        Command::Alerts { limit } => inbox::run_alerts(&ctx, limit),
         Command::Officer(cmd) => officer::run(cmd, &ctx),
         Command::Report { from, to, csv } => node::run_report(&ctx, from, to, csv),
         Command::Roster(cmd) => trust::run_roster(cmd, &ctx),

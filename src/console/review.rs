@@ -285,17 +285,34 @@ struct Alerts {
     t: Tr,
     nav: Nav,
     rows: Vec<AlertRow>,
+    /// The link to older alerts: None on the last page.
+    older: Option<String>,
 }
 
-pub async fn alerts(State(c): State<Shared>, headers: HeaderMap) -> Response {
+/// Alerts on a page of the console, newest first.
+const ALERTS_PER_PAGE: usize = 100;
+
+pub async fn alerts(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
         Err(r) => return *r,
     };
     let t = a.tr();
     let node = c.node.clone();
-    let list = tokio::task::spawn_blocking(move || node.inbox().alerts()).await;
-    let Ok(Ok(list)) = list else {
+    // A page at a time: alerts are kept for good, and another State's
+    // traces add them every day.
+    let after = q
+        .get("after")
+        .and_then(|c| crate::node::inbox::AlertCursor::parse(c));
+    let list = tokio::task::spawn_blocking(move || {
+        node.inbox().alerts_page(after.as_ref(), ALERTS_PER_PAGE)
+    })
+    .await;
+    let Ok(Ok((list, next))) = list else {
         return problem(
             &c,
             Some(&a.session),
@@ -305,7 +322,6 @@ pub async fn alerts(State(c): State<Shared>, headers: HeaderMap) -> Response {
     };
     let rows = list
         .iter()
-        .rev()
         .map(|al| AlertRow {
             at: t.instant(al.at),
             requester: al.requester.to_string(),
@@ -328,6 +344,7 @@ pub async fn alerts(State(c): State<Shared>, headers: HeaderMap) -> Response {
         t,
         nav: Nav::of(Some(&a.session), "/console/alerts"),
         rows,
+        older: next.map(|c| format!("/console/alerts?after={}", c.to_text())),
     })
 }
 

@@ -116,6 +116,35 @@ pub fn bounded(mut alerts: Vec<Alert>) -> Vec<Alert> {
     alerts
 }
 
+/// Where a page of alerts goes on from ([`Inbox::alerts_page`]): the key of
+/// the last alert of the page before, as lowercase hex in text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertCursor(Vec<u8>);
+
+impl AlertCursor {
+    /// The longest key an alert is stored under, in bytes: the time (8), a
+    /// record id (at most 64), a separator and a State (2).
+    const MAX_LEN: usize = 8 + 64 + 1 + 2;
+
+    /// A cursor from its text, as [`AlertCursor::to_text`] wrote it; `None`
+    /// for any other text.
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim();
+        if t.is_empty() || !t.len().is_multiple_of(2) || t.len() > 2 * Self::MAX_LEN {
+            return None;
+        }
+        (0..t.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(t.get(i..i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()
+            .map(AlertCursor)
+    }
+
+    pub fn to_text(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InboxError {
@@ -353,6 +382,37 @@ impl Inbox {
         Ok(())
     }
 
+    /// A page of the alerts, newest first: at most `limit`, older than
+    /// `after` (the `next` of the page before), and where the next page goes
+    /// on from (`None` on the last). Reads only the alerts it returns, and
+    /// one more to know whether the page is the last.
+    pub fn alerts_page(
+        &self,
+        after: Option<&AlertCursor>,
+        limit: usize,
+    ) -> Result<(Vec<Alert>, Option<AlertCursor>), InboxError> {
+        let range = match after {
+            Some(c) => self.alerts.range(..c.0.clone()),
+            None => self.alerts.range::<Vec<u8>, _>(..),
+        };
+        let mut page = Vec::new();
+        let mut last = None;
+        for kv in range.rev() {
+            let (k, v) = kv?;
+            if page.len() == limit {
+                return Ok((page, last.map(AlertCursor)));
+            }
+            page.push(
+                serde_json::from_slice(&v)
+                    .map_err(|e| InboxError::Corrupt("alert".into(), e.to_string()))?,
+            );
+            last = Some(k.to_vec());
+        }
+        Ok((page, None))
+    }
+
+    /// Every alert, oldest first (for tests and small stores; the API and
+    /// the console read [`Inbox::alerts_page`]).
     pub fn alerts(&self) -> Result<Vec<Alert>, InboxError> {
         let mut all = Vec::new();
         for kv in self.alerts.iter() {
@@ -501,6 +561,54 @@ mod tests {
         assert_eq!(inbox.waiting_for(ke, 600), 3);
         assert_eq!(counts_until(100, 50), 86_500);
         assert_eq!(counts_until(100, 100_000), 100_000);
+    }
+
+    /// Alerts are listed newest first, a page at a time, each page going on
+    /// from the cursor of the one before, with no alert repeated or left
+    /// out; a cursor of another shape is not read.
+    #[test]
+    fn alerts_are_listed_newest_first_a_page_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::open_db(&dir.path().join("db"), &Default::default()).unwrap();
+        let inbox = Inbox::open(&db).unwrap();
+        let alert = |i: u64| Alert {
+            at: 1_764_000_000 + i,
+            requester: CountryCode::parse("KE").unwrap(),
+            record: format!("DE-{i}"),
+            marking: Marking::new("Walther", CountryCode::parse("DE").unwrap(), "WP104219")
+                .unwrap(),
+            kind: EventKind::Stolen,
+            date: EventDate::parse("2018-05-02").unwrap(),
+            trace: None,
+            digest: None,
+            more: None,
+        };
+        let (none, next) = inbox.alerts_page(None, 10).unwrap();
+        assert!(none.is_empty() && next.is_none());
+        for i in 0..25 {
+            inbox.raise(&alert(i)).unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        let mut pages = 0;
+        loop {
+            let (page, next) = inbox.alerts_page(cursor.as_ref(), 10).unwrap();
+            pages += 1;
+            seen.extend(page.iter().map(|a| a.at - 1_764_000_000));
+            // Through its text, as the API hands it out.
+            match next {
+                Some(c) => cursor = Some(AlertCursor::parse(&c.to_text()).unwrap()),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(seen, (0..25).rev().collect::<Vec<_>>());
+        // Exactly a page's worth: the page says it is the last.
+        let (page, next) = inbox.alerts_page(None, 25).unwrap();
+        assert_eq!((page.len(), next), (25, None));
+        for bad in ["", "abc", "zz", &"00".repeat(76)] {
+            assert!(AlertCursor::parse(bad).is_none(), "{bad:?}");
+        }
     }
 
     /// Two States tracing one stolen weapon in the same second are two

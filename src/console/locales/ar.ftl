@@ -275,6 +275,7 @@ inbox-refused = رُفض ({ $reason }) في { $at }
 alerts-title = التنبيهات
 alerts-intro = أسلحة مسجلة هنا مفقودة أو مسروقة تعقّبتها دولة أخرى.
 alerts-none = لا تنبيهات.
+alerts-older = تنبيهات أقدم
 alerts-at = متى
 alerts-event = مسجل هنا على أنه
 alerts-more = { $n ->

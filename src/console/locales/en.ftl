@@ -276,6 +276,7 @@ inbox-refused = Refused ({ $reason }) on { $at }
 alerts-title = Alerts
 alerts-intro = Weapons recorded here as lost or stolen that another State has traced.
 alerts-none = No alert.
+alerts-older = Older alerts
 alerts-at = When
 alerts-event = Recorded here as
 alerts-more = { $n ->

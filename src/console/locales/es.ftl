@@ -275,6 +275,7 @@ inbox-refused = Rechazada ({ $reason }) el { $at }
 alerts-title = Alertas
 alerts-intro = Armas registradas aquí como perdidas o robadas que otro Estado ha rastreado.
 alerts-none = No hay alertas.
+alerts-older = Alertas anteriores
 alerts-at = Cuándo
 alerts-event = Registrada aquí como
 alerts-more = { $n ->

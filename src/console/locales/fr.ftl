@@ -275,6 +275,7 @@ inbox-refused = Refusée ({ $reason }) le { $at }
 alerts-title = Alertes
 alerts-intro = Armes enregistrées ici comme perdues ou volées qu'un autre État a tracées.
 alerts-none = Aucune alerte.
+alerts-older = Alertes plus anciennes
 alerts-at = Quand
 alerts-event = Enregistrée ici comme
 alerts-more = { $n ->
