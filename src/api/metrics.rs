@@ -165,7 +165,7 @@ pub async fn render(node: &Node) -> String {
         &mut out,
         "tracenet_long_jobs_total",
         "counter",
-        "Long jobs started: imports, exports, audit verifications and reports, maker table installs; at most 2 run at once, the rest wait their turn.",
+        "Long jobs asked for (running, done or waiting their turn): imports, exports, audit verifications and reports, maker table installs; at most 2 run at once.",
         &[("", get(&c.long_jobs))],
     );
     line(

@@ -32,8 +32,9 @@ const MAX_REMEMBERED: usize = 100_000;
 /// live subscriptions), so that one member subscribing to endless topics
 /// cannot crowd the others out of the memory. Once the memory is full, a
 /// member remembered for fewer pairs than another takes one of that
-/// other's places: members colluding to fill it (25 at 4,096 pairs each)
-/// leave every member an equal share at worst.
+/// other's places (the one seen longest ago): members colluding to fill it
+/// (25 at 4,096 pairs each) leave every member a share within one pair of
+/// the others' at worst.
 const MAX_PER_MEMBER: usize = 4_096;
 
 /// The members seen subscribed to each trace topic, with when they were last
@@ -46,14 +47,31 @@ pub(super) struct SeenSubscriptions {
     bounds: (usize, usize),
 }
 
-/// What is kept in memory about the tree: when each pair was last written
-/// (so that a resubscription storm costs no writes), and the counts that
-/// bound it (sled's `len` is a full scan).
+/// The tree's pairs in memory, by member: for each, its topics with when
+/// each was last written. What `fresh` asks (so that a resubscription storm
+/// costs no writes), what bounds the memory (sled's `len` is a full scan),
+/// and which pair to forget to make room, each without reading the tree.
 #[derive(Default)]
 struct Memory {
-    written: HashMap<(String, PeerId), u64>,
+    members: HashMap<PeerId, HashMap<String, u64>>,
     total: usize,
-    per_member: HashMap<PeerId, usize>,
+}
+
+impl Memory {
+    fn count(&self, peer: &PeerId) -> usize {
+        self.members.get(peer).map_or(0, HashMap::len)
+    }
+
+    fn forget(&mut self, topic: &str, peer: &PeerId) {
+        if let Some(topics) = self.members.get_mut(peer)
+            && topics.remove(topic).is_some()
+        {
+            self.total = self.total.saturating_sub(1);
+            if topics.is_empty() {
+                self.members.remove(peer);
+            }
+        }
+    }
 }
 
 fn key(topic: &str, peer: &PeerId) -> Vec<u8> {
@@ -64,8 +82,15 @@ fn key(topic: &str, peer: &PeerId) -> Vec<u8> {
 }
 
 fn peer_of(key: &[u8]) -> Option<PeerId> {
+    pair_of(key).map(|(_, p)| p)
+}
+
+/// A key's topic and member.
+fn pair_of(key: &[u8]) -> Option<(String, PeerId)> {
     let at = key.iter().rposition(|b| *b == b'\n')?;
-    std::str::from_utf8(&key[at + 1..]).ok()?.parse().ok()
+    let topic = std::str::from_utf8(&key[..at]).ok()?;
+    let peer = std::str::from_utf8(&key[at + 1..]).ok()?.parse().ok()?;
+    Some((topic.to_string(), peer))
 }
 
 fn seconds(v: &[u8]) -> u64 {
@@ -77,10 +102,16 @@ impl SeenSubscriptions {
         let tree = db.open_tree("seen_subscribed")?;
         let mut memory = Memory::default();
         for kv in tree.iter() {
-            let (k, _) = kv?;
-            memory.total += 1;
-            if let Some(p) = peer_of(&k) {
-                *memory.per_member.entry(p).or_default() += 1;
+            let (k, v) = kv?;
+            if let Some((topic, p)) = pair_of(&k)
+                && memory
+                    .members
+                    .entry(p)
+                    .or_default()
+                    .insert(topic, seconds(&v))
+                    .is_none()
+            {
+                memory.total += 1;
             }
         }
         Ok(SeenSubscriptions {
@@ -94,8 +125,9 @@ impl SeenSubscriptions {
     /// check in memory, cheap enough for the event loop.
     pub(super) fn fresh(&self, topic: &str, peer: &PeerId, now: u64) -> bool {
         self.memory.lock().is_ok_and(|m| {
-            m.written
-                .get(&(topic.to_string(), *peer))
+            m.members
+                .get(peer)
+                .and_then(|topics| topics.get(topic))
                 .is_some_and(|t| now.saturating_sub(*t) < REWRITE_AFTER_SECS)
         })
     }
@@ -103,17 +135,16 @@ impl SeenSubscriptions {
     /// Remembers that `peer` (a member) is subscribed to `topic` at `now`.
     /// Not flushed: a subscription lost in a crash is seen again.
     pub(super) fn note(&self, topic: &str, peer: &PeerId, now: u64) -> Result<(), sled::Error> {
-        if self.fresh(topic, peer, now) {
-            return Ok(());
-        }
-        let key = key(topic, peer);
         let Ok(mut m) = self.memory.lock() else {
             return Ok(());
         };
-        let known = self.tree.contains_key(&key)?;
+        let last = m.members.get(peer).and_then(|t| t.get(topic)).copied();
+        if last.is_some_and(|t| now.saturating_sub(t) < REWRITE_AFTER_SECS) {
+            return Ok(());
+        }
         let (max_total, max_per_member) = self.bounds;
-        if !known {
-            let mine = m.per_member.get(peer).copied().unwrap_or(0);
+        if last.is_none() {
+            let mine = m.count(peer);
             if mine >= max_per_member
                 || (m.total >= max_total && !self.make_room(&mut m, peer, mine)?)
             {
@@ -121,56 +152,48 @@ impl SeenSubscriptions {
                 return Ok(());
             }
         }
-        self.tree.insert(key, &now.to_be_bytes())?;
-        if !known {
+        self.tree.insert(key(topic, peer), &now.to_be_bytes())?;
+        if m.members
+            .entry(*peer)
+            .or_default()
+            .insert(topic.to_string(), now)
+            .is_none()
+        {
             m.total += 1;
-            *m.per_member.entry(*peer).or_default() += 1;
         }
-        if m.written.len() >= max_total {
-            m.written.clear();
-        }
-        m.written.insert((topic.to_string(), *peer), now);
         Ok(())
     }
 
-    /// The memory is full and `peer` holds `mine` pairs: forgets one pair of
-    /// the member holding most, if that is at least two more than `mine`
-    /// (so that two members never take places from each other in turn).
-    /// Returns whether a place was freed.
+    /// The memory is full and `peer` holds `mine` pairs: forgets the pair
+    /// seen longest ago of the member holding most, if that member holds at
+    /// least two more than `mine` (so that two members never take places
+    /// from each other in turn; shares end within one pair of each other).
+    /// Returns whether a place was freed. Reads memory only, and writes one
+    /// removal.
     fn make_room(&self, m: &mut Memory, peer: &PeerId, mine: usize) -> Result<bool, sled::Error> {
         let Some((largest, most)) = m
-            .per_member
+            .members
             .iter()
             .filter(|(p, _)| *p != peer)
-            .max_by_key(|(_, n)| **n)
-            .map(|(p, n)| (*p, *n))
+            .map(|(p, topics)| (*p, topics.len()))
+            .max_by_key(|(_, n)| *n)
         else {
             return Ok(false);
         };
         if most < mine + 2 {
             return Ok(false);
         }
-        // Its first pair in the tree's order: the keys end with the peer.
-        let suffix = [b"\n".as_slice(), largest.to_string().as_bytes()].concat();
-        let Some(victim) = self
-            .tree
-            .iter()
-            .keys()
-            .find(|k| k.as_ref().map_or(true, |k| k.ends_with(&suffix)))
-            .transpose()?
-        else {
+        let Some(oldest) = m.members.get(&largest).and_then(|topics| {
+            topics
+                .iter()
+                .min_by_key(|(topic, t)| (**t, topic.as_str()))
+                .map(|(topic, _)| topic.clone())
+        }) else {
             return Ok(false);
         };
-        if self.tree.remove(&victim)?.is_some() {
-            m.total = m.total.saturating_sub(1);
-            if let Some(c) = m.per_member.get_mut(&largest) {
-                *c = c.saturating_sub(1);
-            }
-            let topic = &victim[..victim.len() - suffix.len()];
-            m.written
-                .remove(&(String::from_utf8_lossy(topic).into_owned(), largest));
-        }
-        tracing::debug!(member = %largest, for_member = %peer, "a remembered subscription forgotten to make room for a member remembered for fewer");
+        self.tree.remove(key(&oldest, &largest))?;
+        m.forget(&oldest, &largest);
+        tracing::debug!(member = %largest, topic = oldest, for_member = %peer, "a remembered subscription forgotten to make room for a member remembered for fewer");
         Ok(true)
     }
 
@@ -191,15 +214,19 @@ impl SeenSubscriptions {
         let mut n = 0;
         for kv in self.tree.iter() {
             let (k, v) = kv?;
-            if seconds(&v).saturating_add(REMEMBER_SECS) < now && self.tree.remove(&k)?.is_some() {
+            let past = |v: &[u8]| seconds(v).saturating_add(REMEMBER_SECS) < now;
+            if !past(&v) {
+                continue;
+            }
+            // Removed under the memory's lock, read again there: a `note`
+            // may have written the pair again since the scan read it.
+            let Ok(mut m) = self.memory.lock() else {
+                continue;
+            };
+            if self.tree.get(&k)?.is_some_and(|v| past(&v)) && self.tree.remove(&k)?.is_some() {
                 n += 1;
-                if let Ok(mut m) = self.memory.lock() {
-                    m.total = m.total.saturating_sub(1);
-                    if let Some(p) = peer_of(&k)
-                        && let Some(c) = m.per_member.get_mut(&p)
-                    {
-                        *c = c.saturating_sub(1);
-                    }
+                if let Some((topic, p)) = pair_of(&k) {
+                    m.forget(&topic, &p);
                 }
             }
         }
@@ -664,7 +691,7 @@ mod tests {
             "a topic is not a prefix"
         );
         let m = s.memory.lock().unwrap();
-        assert_eq!((m.total, m.per_member[&a], m.per_member[&b]), (3, 2, 1));
+        assert_eq!((m.total, m.count(&a), m.count(&b)), (3, 2, 1));
     }
 
     #[test]
@@ -698,7 +725,7 @@ mod tests {
         assert_eq!(s.purge(now).unwrap(), 2);
         assert_eq!(s.tree.len(), 1);
         let m = s.memory.lock().unwrap();
-        assert_eq!((m.total, m.per_member[&a]), (1, 0));
+        assert_eq!((m.total, m.count(&a)), (1, 0));
         drop(m);
         assert_eq!(s.seen("prefix/DE/WAL", now), vec![b]);
     }
@@ -715,10 +742,10 @@ mod tests {
         s.bounds = (12, 8);
         let (a, b, honest) = (peer(), peer(), peer());
         for i in 0..8 {
-            s.note(&format!("prefix/DE/A{i}"), &a, 1).unwrap();
-            s.note(&format!("prefix/DE/B{i}"), &b, 1).unwrap();
+            s.note(&format!("prefix/DE/A{i}"), &a, 1 + i).unwrap();
+            s.note(&format!("prefix/DE/B{i}"), &b, 1 + i).unwrap();
         }
-        let count = |p: &PeerId| s.memory.lock().unwrap().per_member.get(p).copied();
+        let count = |p: &PeerId| Some(s.memory.lock().unwrap().count(p));
         // Full at 12, and even between the two.
         assert_eq!((count(&a), count(&b)), (Some(6), Some(6)));
         for i in 0..5 {
@@ -733,10 +760,16 @@ mod tests {
         assert_eq!(s.memory.lock().unwrap().total, 12);
         assert_eq!(s.tree.len(), 12);
         for i in 0..4 {
-            assert_eq!(s.seen(&format!("prefix/DE/H{i}"), 1), vec![honest]);
+            assert_eq!(s.seen(&format!("prefix/DE/H{i}"), 10), vec![honest]);
+        }
+        // Each gave up the pairs it was seen on longest ago (A6 and A7 were
+        // never taken: the shares were even when they came).
+        for i in 0..6 {
+            let kept = if i < 2 { vec![] } else { vec![a] };
+            assert_eq!(s.seen(&format!("prefix/DE/A{i}"), 10), kept, "A{i}");
         }
         // Even shares: nobody takes a place from anybody any more.
-        assert!(s.seen("prefix/DE/H4", 1).is_empty());
+        assert!(s.seen("prefix/DE/H4", 10).is_empty());
         s.note("prefix/DE/A9", &a, 1).unwrap();
         assert_eq!(count(&a), Some(4));
         // What is kept in memory matches the tree after a restart.
@@ -745,12 +778,7 @@ mod tests {
         let (_db, s) = open(&d);
         let m = s.memory.lock().unwrap();
         assert_eq!(
-            (
-                m.total,
-                m.per_member[&a],
-                m.per_member[&b],
-                m.per_member[&honest]
-            ),
+            (m.total, m.count(&a), m.count(&b), m.count(&honest)),
             (12, 4, 4, 4)
         );
     }
@@ -765,7 +793,7 @@ mod tests {
         }
         s.note("prefix/DE/WAL", &b, 1).unwrap();
         let m = s.memory.lock().unwrap();
-        assert_eq!(m.per_member[&a], MAX_PER_MEMBER);
+        assert_eq!(m.count(&a), MAX_PER_MEMBER);
         assert_eq!(
             m.total,
             MAX_PER_MEMBER + 1,

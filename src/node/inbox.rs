@@ -173,6 +173,8 @@ pub struct Inbox {
     /// items pending, and how many alerts are kept. Read from the trees at
     /// open, then kept with every write.
     counts: std::sync::Arc<std::sync::Mutex<Counts>>,
+    /// Held across a write of an item and its note ([`Inbox::noted`]).
+    writing: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 #[derive(Default)]
@@ -205,6 +207,7 @@ impl Inbox {
             alerts: db.open_tree("alerts")?,
             waiting: Default::default(),
             counts: Default::default(),
+            writing: Default::default(),
         };
         // An unreadable item is reported where it is listed, not here: it
         // must not stop the node from starting.
@@ -223,6 +226,20 @@ impl Inbox {
             c.alerts = alerts;
         }
         Ok(inbox)
+    }
+
+    /// Runs `write` (of `item`) and notes it ([`Inbox::note`]) in one step:
+    /// a request and the decision of it, written at once, cannot leave the
+    /// counts behind the tree.
+    fn noted<T>(
+        &self,
+        item: &InboxItem,
+        write: impl FnOnce() -> Result<T, InboxError>,
+    ) -> Result<T, InboxError> {
+        let _one = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        let r = write()?;
+        self.note(item);
+        Ok(r)
     }
 
     /// Keeps [`Inbox::waiting`] and the pending count in step with an item
@@ -289,9 +306,8 @@ impl Inbox {
     /// Stores an item and waits for the disk: the acknowledgement that tells
     /// the requester a person will decide is sent only after this.
     pub fn put(&self, item: &InboxItem) -> Result<(), InboxError> {
-        self.items
-            .insert(item.id.as_bytes(), enc(&item.id, item)?)?;
-        self.note(item);
+        let bytes = enc(&item.id, item)?;
+        self.noted(item, || Ok(self.items.insert(item.id.as_bytes(), bytes)?))?;
         self.items.flush()?;
         Ok(())
     }
@@ -299,10 +315,11 @@ impl Inbox {
     /// Stores a new item and waits for the disk; refuses to replace one.
     pub fn put_new(&self, item: &InboxItem) -> Result<(), InboxError> {
         let bytes = enc(&item.id, item)?;
-        self.items
-            .compare_and_swap(item.id.as_bytes(), None as Option<&[u8]>, Some(bytes))?
-            .map_err(|_| InboxError::Changed(item.id.clone()))?;
-        self.note(item);
+        self.noted(item, || {
+            self.items
+                .compare_and_swap(item.id.as_bytes(), None as Option<&[u8]>, Some(bytes))?
+                .map_err(|_| InboxError::Changed(item.id.clone()))
+        })?;
         self.items.flush()?;
         Ok(())
     }
@@ -312,10 +329,11 @@ impl Inbox {
     /// both be recorded.
     pub fn replace(&self, old: &InboxItem, new: &InboxItem) -> Result<(), InboxError> {
         let (old_bytes, new_bytes) = (enc(&old.id, old)?, enc(&new.id, new)?);
-        self.items
-            .compare_and_swap(new.id.as_bytes(), Some(old_bytes), Some(new_bytes))?
-            .map_err(|_| InboxError::Changed(new.id.clone()))?;
-        self.note(new);
+        self.noted(new, || {
+            self.items
+                .compare_and_swap(new.id.as_bytes(), Some(old_bytes), Some(new_bytes))?
+                .map_err(|_| InboxError::Changed(new.id.clone()))
+        })?;
         self.items.flush()?;
         Ok(())
     }

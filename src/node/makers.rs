@@ -125,9 +125,15 @@ impl Node {
         // lock, a disk read or a signature check: the federation's own
         // table offered again (by peers, or by a member replaying it under
         // new bytes) costs a JSON and body decode each.
+        // Nor one below the highest version ever applied here, which the
+        // install refuses too (it differs from the one in force only when a
+        // stored copy was damaged or the anchors changed).
         if MakersFile::from_json(bytes)
             .and_then(|f| f.decode_unverified())
-            .is_ok_and(|b| b.version <= self.read_makers().version())
+            .is_ok_and(|b| {
+                let m = self.read_makers();
+                b.version <= m.version() || b.version < m.held.highest_seen
+            })
         {
             return Ok(MakersInstalled {
                 installed: false,

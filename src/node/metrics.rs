@@ -87,8 +87,9 @@ pub struct Counters {
     /// Roster and maker-table messages left unread: as many were in hand
     /// as a node takes at once (`node::TRUST_GOSSIP_AT_ONCE`).
     pub trust_gossip_dropped: AtomicU64,
-    /// Long jobs started (`Node::long_job`: imports, exports, audit
-    /// verifications and reports, maker table installs).
+    /// Long jobs asked for, whether running, done or waiting their turn
+    /// (`Node::long_job`: imports, exports, audit verifications and
+    /// reports, maker table installs).
     pub long_jobs: AtomicU64,
     pub answers_received: AtomicU64,
     /// Flushes of batches of answers read from the network, and the
