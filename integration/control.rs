@@ -277,6 +277,30 @@ fn policy_review_alerts_audit_and_canaries() {
     assert_eq!(refused["refused"]["reason"], "quota_full", "{refused:#}");
     assert_eq!(pending(fed.node("DE")).len(), 3);
     assert_eq!(fed.node("DE").json(&["status"])["inbox_pending"], 3);
+    // The API: every request waiting in one reply; all of them, a page at
+    // a time.
+    let api = |path: &str| {
+        let (status, body) = common::http_get(&fed.node("DE").dir, path, true);
+        let v = serde_json::from_str::<Value>(&body).unwrap_or(Value::Null);
+        (status, v)
+    };
+    let (status, waiting) = api("/v1/inbox?pending=true");
+    assert_eq!(status, 200, "{waiting:#}");
+    assert_eq!(waiting["items"].as_array().unwrap().len(), 3, "{waiting:#}");
+    assert!(waiting["next"].is_null());
+    let (_, first) = api("/v1/inbox?limit=2");
+    assert_eq!(first["items"].as_array().unwrap().len(), 2, "{first:#}");
+    let next = first["next"].as_str().expect("a second page");
+    let (_, second) = api(&format!("/v1/inbox?limit=1000&cursor={next}"));
+    let all = fed.node("DE").json(&["inbox"]);
+    assert_eq!(
+        2 + second["items"].as_array().unwrap().len(),
+        all.as_array().unwrap().len(),
+        "the pages hold what `inbox list` does"
+    );
+    for bad in ["pending=yes", "limit=0", "cursor=0"] {
+        assert_eq!(api(&format!("/v1/inbox?{bad}")).0, 400, "{bad}");
+    }
     let audit = fed.node("DE").cli(&["--json", "audit", "show"]);
     assert!(audit.contains("review_quota"), "{audit}");
     let items = pending(fed.node("DE"));

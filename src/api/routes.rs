@@ -406,16 +406,85 @@ async fn install_makers(State(node): State<Node>, RawBody(body): RawBody) -> Rep
     ok(&installed)
 }
 
-async fn inbox(State(node): State<Node>) -> Reply {
-    let views: Vec<super::InboxView> = off_thread(move || {
-        let items = node.inbox().list().map_err(Failure::internal)?;
-        Ok(items
-            .iter()
-            .map(|i| super::inbox_view(node.limits(), i))
-            .collect())
+/// Items per page of `GET /v1/inbox` unless `limit` says otherwise, and the most.
+const INBOX_PER_PAGE: usize = 100;
+const MAX_INBOX_PER_PAGE: usize = 1_000;
+
+/// One page of `GET /v1/inbox`: newest first; `next` is the `cursor` of the
+/// following page, null on the last (and always with `pending=true`).
+#[derive(Serialize)]
+struct InboxPage {
+    items: Vec<super::InboxView>,
+    next: Option<String>,
+}
+
+/// `GET /v1/inbox[?limit=N&cursor=C]`: a page of the requests, pending and
+/// decided, newest first, reading only those it returns (decided ones are
+/// kept for good); `?pending=true`: every request waiting for a decision,
+/// newest first, in one reply.
+async fn inbox(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
+    let limit = page_limit(&q, INBOX_PER_PAGE, MAX_INBOX_PER_PAGE)?;
+    let cursor = page_cursor(&q, "GET /v1/inbox")?;
+    let pending = match q.get("pending").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => {
+            return Err(Failure::bad_request(format!(
+                "pending: {v:?} is not true or false"
+            )));
+        }
+    };
+    let page = off_thread(move || {
+        let (items, next) = if pending {
+            (node.inbox().pending_items(), None)
+        } else {
+            match node.inbox().page(cursor.as_ref(), limit) {
+                Ok((items, next)) => (Ok(items), next),
+                Err(e) => (Err(e), None),
+            }
+        };
+        Ok(InboxPage {
+            items: items
+                .map_err(Failure::internal)?
+                .iter()
+                .map(|i| super::inbox_view(node.limits(), i))
+                .collect(),
+            next: next.map(|c| c.to_text()),
+        })
     })
     .await?;
-    ok(&views)
+    ok(&page)
+}
+
+/// A page's `limit`: `default` when absent, else a number from 1 to `most`
+/// (a 400 naming it otherwise).
+fn page_limit(q: &HashMap<String, String>, default: usize, most: usize) -> Result<usize, Failure> {
+    match q.get("limit") {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=most).contains(&n) => Ok(n),
+            _ => Err(Failure::bad_request(format!(
+                "limit: {v:?} is not a number from 1 to {most}"
+            ))),
+        },
+    }
+}
+
+/// A page's `cursor` of the inbox or the alerts, as `listing` handed it out
+/// (a 400 naming it otherwise).
+fn page_cursor(
+    q: &HashMap<String, String>,
+    listing: &str,
+) -> Result<Option<crate::node::inbox::PageCursor>, Failure> {
+    q.get("cursor")
+        .map(|c| {
+            crate::node::inbox::PageCursor::parse(c).ok_or_else(|| {
+                Failure::bad_request(format!(
+                    "cursor: {c:?} is not one this node handed out (the `next` of a page of {listing})"
+                ))
+            })
+        })
+        .transpose()
 }
 
 async fn approve(
@@ -498,25 +567,8 @@ struct AlertPage {
 /// reading only the alerts it returns (they are kept for good, and another
 /// State's traces add them every day).
 async fn alerts(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
-    let limit = match q.get("limit") {
-        None => ALERTS_PER_PAGE,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if (1..=MAX_ALERTS_PER_PAGE).contains(&n) => n,
-            _ => {
-                return Err(Failure::bad_request(format!(
-                    "limit: {v:?} is not a number from 1 to {MAX_ALERTS_PER_PAGE}"
-                )));
-            }
-        },
-    };
-    let cursor = match q.get("cursor") {
-        None => None,
-        Some(c) => Some(crate::node::inbox::AlertCursor::parse(c).ok_or_else(|| {
-            Failure::bad_request(format!(
-                "cursor: {c:?} is not one this node handed out (the `next` of a page of GET /v1/alerts)"
-            ))
-        })?),
-    };
+    let limit = page_limit(&q, ALERTS_PER_PAGE, MAX_ALERTS_PER_PAGE)?;
+    let cursor = page_cursor(&q, "GET /v1/alerts")?;
     let page = off_thread(move || {
         let (alerts, next) = node
             .inbox()

@@ -65,7 +65,27 @@ pub fn run(cmd: Option<InboxCommand>, ctx: &Context) -> anyhow::Result<()> {
         // Readable with the node stopped, from the store.
         let items: Vec<serde_json::Value> = super::node::read_via(
             ctx,
-            async |c| Ok(c.get("/v1/inbox").await?),
+            async |c| {
+                // The node serves pages, newest first: follow them to the end.
+                #[derive(serde::Deserialize)]
+                struct Page {
+                    items: Vec<serde_json::Value>,
+                    next: Option<String>,
+                }
+                let mut all = Vec::new();
+                let mut path = "/v1/inbox?limit=1000".to_string();
+                loop {
+                    let page: Page = c.get(&path).await?;
+                    all.extend(page.items);
+                    match page.next {
+                        Some(n) => path = format!("/v1/inbox?limit=1000&cursor={n}"),
+                        None => break,
+                    }
+                }
+                // Listed oldest first, as before the pages.
+                all.reverse();
+                Ok(all)
+            },
             |off| {
                 Ok(off
                     .inbox

@@ -55,7 +55,14 @@ struct Inbox {
     items: Vec<Item>,
     levels: Vec<(String, String)>,
     reasons: Vec<(String, String)>,
+    /// The link to older decided requests: None on the last page.
+    older: Option<String>,
 }
+
+/// Requests on a page of the console's inbox: every one waiting (on the
+/// first page), then at most this many of the newest listed, decided ones
+/// shown.
+const INBOX_PER_PAGE: usize = 50;
 
 fn local_matches(c: &super::Console, q: &TraceQuery, t: &Tr) -> Vec<LocalMatch> {
     let Some(reg) = c.node.registry() else {
@@ -98,69 +105,91 @@ fn local_matches(c: &super::Console, q: &TraceQuery, t: &Tr) -> Vec<LocalMatch> 
         .collect()
 }
 
-pub async fn inbox(State(c): State<Shared>, headers: HeaderMap) -> Response {
+pub async fn inbox(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
     let a = match allow(&c, &headers, Role::Reviewer) {
         Ok(a) => a,
         Err(r) => return *r,
     };
     let t = a.tr();
     let c2 = c.clone();
-    let items = tokio::task::spawn_blocking(move || -> Result<Vec<Item>, String> {
-        let list = c2.node.inbox().list().map_err(|e| e.to_string())?;
-        Ok(list
-            .iter()
-            .rev()
-            .map(|i| {
-                let v = crate::api::inbox_view(c2.node.limits(), i);
-                let q = v.query.as_ref();
-                Item {
-                    id: v.id.clone(),
-                    requester: v.requester.to_string(),
-                    marking: q
-                        .map(|q| {
-                            format!(
-                                "{} {} {}",
-                                q.marking.maker_label(),
-                                q.marking.country(),
-                                q.marking.serial()
-                            )
-                        })
-                        .unwrap_or_default(),
-                    ground: q
-                        .map(|q| t.code("ground", &code_of(q.legal_ground)))
-                        .unwrap_or_default(),
-                    intended_use: q
-                        .map(|q| t.code("use", &code_of(q.intended_use)))
-                        .unwrap_or_default(),
-                    urgent: q.is_some_and(|q| q.priority == crate::protocol::Priority::Urgent),
-                    reason: t.code("review", &code_of(v.reason)),
-                    received: t.instant(v.received_at),
-                    deadline: t.instant(v.deadline),
-                    pending: v.status == InboxStatus::Pending,
-                    decided: match &v.status {
-                        InboxStatus::Pending => String::new(),
-                        InboxStatus::Approved { at, disclose } => t.tn(
-                            "inbox-approved",
-                            &[
-                                ("level", t.code("disclose", &code_of(disclose))),
-                                ("at", t.instant(*at)),
-                            ],
-                        ),
-                        InboxStatus::Refused { at, reason } => t.tn(
-                            "inbox-refused",
-                            &[
-                                ("reason", t.code("reason", reason.code())),
-                                ("at", t.instant(*at)),
-                            ],
-                        ),
-                    },
-                    matches: q.map(|q| local_matches(&c2, q, &t)).unwrap_or_default(),
-                }
-            })
-            .collect())
-    })
-    .await;
-    let items = match items {
+    // Decided requests are kept for good: a page of them at a time, each
+    // with its matches looked up, after every request still waiting.
+    let after = q
+        .get("after")
+        .and_then(|c| crate::node::inbox::PageCursor::parse(c));
+    let items =
+        tokio::task::spawn_blocking(move || -> Result<(Vec<Item>, Option<String>), String> {
+            let inbox = c2.node.inbox();
+            let mut list = match after {
+                None => inbox.pending_items().map_err(|e| e.to_string())?,
+                Some(_) => Vec::new(),
+            };
+            let (page, next) = inbox
+                .page(after.as_ref(), INBOX_PER_PAGE)
+                .map_err(|e| e.to_string())?;
+            list.extend(
+                page.into_iter()
+                    .filter(|i| i.status != InboxStatus::Pending),
+            );
+            let older = next.map(|c| format!("/console/inbox?after={}", c.to_text()));
+            let items = list
+                .iter()
+                .map(|i| {
+                    let v = crate::api::inbox_view(c2.node.limits(), i);
+                    let q = v.query.as_ref();
+                    Item {
+                        id: v.id.clone(),
+                        requester: v.requester.to_string(),
+                        marking: q
+                            .map(|q| {
+                                format!(
+                                    "{} {} {}",
+                                    q.marking.maker_label(),
+                                    q.marking.country(),
+                                    q.marking.serial()
+                                )
+                            })
+                            .unwrap_or_default(),
+                        ground: q
+                            .map(|q| t.code("ground", &code_of(q.legal_ground)))
+                            .unwrap_or_default(),
+                        intended_use: q
+                            .map(|q| t.code("use", &code_of(q.intended_use)))
+                            .unwrap_or_default(),
+                        urgent: q.is_some_and(|q| q.priority == crate::protocol::Priority::Urgent),
+                        reason: t.code("review", &code_of(v.reason)),
+                        received: t.instant(v.received_at),
+                        deadline: t.instant(v.deadline),
+                        pending: v.status == InboxStatus::Pending,
+                        decided: match &v.status {
+                            InboxStatus::Pending => String::new(),
+                            InboxStatus::Approved { at, disclose } => t.tn(
+                                "inbox-approved",
+                                &[
+                                    ("level", t.code("disclose", &code_of(disclose))),
+                                    ("at", t.instant(*at)),
+                                ],
+                            ),
+                            InboxStatus::Refused { at, reason } => t.tn(
+                                "inbox-refused",
+                                &[
+                                    ("reason", t.code("reason", reason.code())),
+                                    ("at", t.instant(*at)),
+                                ],
+                            ),
+                        },
+                        matches: q.map(|q| local_matches(&c2, q, &t)).unwrap_or_default(),
+                    }
+                })
+                .collect();
+            Ok((items, older))
+        })
+        .await;
+    let (items, older) = match items {
         Ok(Ok(i)) => i,
         _ => {
             return problem(
@@ -195,6 +224,7 @@ pub async fn inbox(State(c): State<Shared>, headers: HeaderMap) -> Response {
         items,
         levels,
         reasons,
+        older,
     })
 }
 
@@ -307,7 +337,7 @@ pub async fn alerts(
     // traces add them every day.
     let after = q
         .get("after")
-        .and_then(|c| crate::node::inbox::AlertCursor::parse(c));
+        .and_then(|c| crate::node::inbox::PageCursor::parse(c));
     let list = tokio::task::spawn_blocking(move || {
         node.inbox().alerts_page(after.as_ref(), ALERTS_PER_PAGE)
     })

@@ -116,17 +116,24 @@ pub fn bounded(mut alerts: Vec<Alert>) -> Vec<Alert> {
     alerts
 }
 
-/// Where a page of alerts goes on from ([`Inbox::alerts_page`]): the key of
-/// the last alert of the page before, as lowercase hex in text.
+/// Where a page of alerts or of the inbox goes on from
+/// ([`Inbox::alerts_page`], [`Inbox::page`]): the key of the last one of
+/// the page before, as lowercase hex in text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertCursor(Vec<u8>);
+pub struct PageCursor(Vec<u8>);
 
-impl AlertCursor {
-    /// The longest key an alert is stored under, in bytes: the time (8), a
-    /// record id (at most 64), a separator and a State (2).
+/// The key of an item in the time index.
+fn time_key(received_at: u64, id: &[u8]) -> Vec<u8> {
+    [received_at.to_be_bytes().as_slice(), id].concat()
+}
+
+impl PageCursor {
+    /// The longest key either is stored under, in bytes: an alert's time
+    /// (8), record id (at most 64), separator and State (2); an item's time
+    /// (8) and id (16 hex digits).
     const MAX_LEN: usize = 8 + 64 + 1 + 2;
 
-    /// A cursor from its text, as [`AlertCursor::to_text`] wrote it; `None`
+    /// A cursor from its text, as [`PageCursor::to_text`] wrote it; `None`
     /// for any other text.
     pub fn parse(text: &str) -> Option<Self> {
         let t = text.trim();
@@ -137,7 +144,7 @@ impl AlertCursor {
             .step_by(2)
             .map(|i| u8::from_str_radix(t.get(i..i + 2)?, 16).ok())
             .collect::<Option<Vec<u8>>>()
-            .map(AlertCursor)
+            .map(PageCursor)
     }
 
     pub fn to_text(&self) -> String {
@@ -162,6 +169,11 @@ pub enum InboxError {
 #[derive(Clone)]
 pub struct Inbox {
     items: sled::Tree,
+    /// The items by when they came: key `received_at` (u64, big-endian) then
+    /// the id, value empty; what pages of the listing read. Written after
+    /// the item, and completed at open (an item without its entry, from a
+    /// crash between the two or a store from before the index, gets it).
+    by_time: sled::Tree,
     alerts: sled::Tree,
     /// Per requesting State, its pending items (and places reserved for
     /// items about to be written) by id, with the time until which each
@@ -204,6 +216,7 @@ impl Inbox {
     pub fn open(db: &sled::Db) -> Result<Self, InboxError> {
         let inbox = Inbox {
             items: db.open_tree("inbox")?,
+            by_time: db.open_tree("inbox_by_time")?,
             alerts: db.open_tree("alerts")?,
             waiting: Default::default(),
             counts: Default::default(),
@@ -212,9 +225,19 @@ impl Inbox {
         // An unreadable item is reported where it is listed, not here: it
         // must not stop the node from starting.
         for kv in inbox.items.iter() {
-            let (_, v) = kv?;
-            if let Ok(item) = serde_json::from_slice::<InboxItem>(&v) {
-                inbox.note(&item);
+            let (k, v) = kv?;
+            // An unreadable item is listed as the oldest, where reading it
+            // reports it.
+            let at = match serde_json::from_slice::<InboxItem>(&v) {
+                Ok(item) => {
+                    inbox.note(&item);
+                    item.received_at
+                }
+                Err(_) => 0,
+            };
+            let tk = time_key(at, &k);
+            if !inbox.by_time.contains_key(&tk)? {
+                inbox.by_time.insert(tk, &[][..])?;
             }
         }
         let mut alerts = 0;
@@ -230,7 +253,7 @@ impl Inbox {
 
     /// Runs `write` (of `item`) and notes it ([`Inbox::note`]) in one step:
     /// a request and the decision of it, written at once, cannot leave the
-    /// counts behind the tree.
+    /// counts behind the tree. Then indexes it by time.
     fn noted<T>(
         &self,
         item: &InboxItem,
@@ -239,6 +262,8 @@ impl Inbox {
         let _one = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         let r = write()?;
         self.note(item);
+        self.by_time
+            .insert(time_key(item.received_at, item.id.as_bytes()), &[][..])?;
         Ok(r)
     }
 
@@ -365,6 +390,58 @@ impl Inbox {
 
     /// How many items wait for a decision, without reading the tree (an
     /// item that cannot be read is not counted; listing reports it).
+    /// The items waiting for a decision, newest first: read by id, not by
+    /// listing the tree (they are bounded, per requesting State, by
+    /// `node.max_reviews_waiting_per_state`).
+    pub fn pending_items(&self) -> Result<Vec<InboxItem>, InboxError> {
+        let ids: Vec<String> = self
+            .counts
+            .lock()
+            .map(|c| c.pending.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(item) = self.get(&id)?
+                && item.status == InboxStatus::Pending
+            {
+                items.push(item);
+            }
+        }
+        items.sort_by(|a, b| (b.received_at, &b.id).cmp(&(a.received_at, &a.id)));
+        Ok(items)
+    }
+
+    /// A page of the items, pending and decided, newest first: at most
+    /// `limit`, older than `after` (the `next` of the page before), and
+    /// where the next page goes on from (`None` on the last). Reads only the
+    /// items it returns, and one more index entry.
+    pub fn page(
+        &self,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<(Vec<InboxItem>, Option<PageCursor>), InboxError> {
+        let range = match after {
+            Some(c) => self.by_time.range(..c.0.clone()),
+            None => self.by_time.range::<Vec<u8>, _>(..),
+        };
+        let mut page = Vec::new();
+        let mut last = None;
+        for k in range.keys().rev() {
+            let k = k?;
+            if page.len() == limit {
+                return Ok((page, last.map(PageCursor)));
+            }
+            let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
+            // An entry whose item is not written (a crash between the two
+            // writes of a first request) lists nothing.
+            if let Some(item) = self.get(&id)? {
+                page.push(item);
+            }
+            last = Some(k.to_vec());
+        }
+        Ok((page, None))
+    }
+
     pub fn pending(&self) -> usize {
         self.counts.lock().map_or(0, |c| c.pending.len())
     }
@@ -406,9 +483,9 @@ impl Inbox {
     /// one more to know whether the page is the last.
     pub fn alerts_page(
         &self,
-        after: Option<&AlertCursor>,
+        after: Option<&PageCursor>,
         limit: usize,
-    ) -> Result<(Vec<Alert>, Option<AlertCursor>), InboxError> {
+    ) -> Result<(Vec<Alert>, Option<PageCursor>), InboxError> {
         let range = match after {
             Some(c) => self.alerts.range(..c.0.clone()),
             None => self.alerts.range::<Vec<u8>, _>(..),
@@ -418,7 +495,7 @@ impl Inbox {
         for kv in range.rev() {
             let (k, v) = kv?;
             if page.len() == limit {
-                return Ok((page, last.map(AlertCursor)));
+                return Ok((page, last.map(PageCursor)));
             }
             page.push(
                 serde_json::from_slice(&v)
@@ -581,6 +658,73 @@ mod tests {
         assert_eq!(counts_until(100, 100_000), 100_000);
     }
 
+    /// The inbox is listed newest first, a page at a time, through its time
+    /// index, which a store from before the index (or a crash between an
+    /// item and its entry) gets at open; the requests waiting are read by
+    /// id, newest first.
+    #[test]
+    fn requests_are_listed_newest_first_a_page_at_a_time_and_waiting_ones_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let open = crate::registry::tests::open_db;
+        let item = |n: u64| InboxItem {
+            id: format!("{n:016x}"),
+            received_at: 1_000 + n,
+            deadline: 90_000,
+            reason: ReviewReason::Urgent,
+            requester: CountryCode::parse("KE").unwrap(),
+            peer: "p".into(),
+            query: vec![1, 2, 3],
+            status: InboxStatus::Pending,
+            answer: None,
+        };
+        let received = |items: &[InboxItem]| {
+            items
+                .iter()
+                .map(|i| i.received_at - 1_000)
+                .collect::<Vec<_>>()
+        };
+        {
+            let db = open(&path).unwrap();
+            let inbox = Inbox::open(&db).unwrap();
+            for n in 0..7 {
+                inbox.put_new(&item(n)).unwrap();
+            }
+            let decided = InboxItem {
+                status: InboxStatus::Refused {
+                    at: 2_000,
+                    reason: WithheldReason::Other,
+                },
+                ..item(3)
+            };
+            inbox.replace(&item(3), &decided).unwrap();
+            let (first, next) = inbox.page(None, 3).unwrap();
+            assert_eq!(received(&first), [6, 5, 4]);
+            let (second, next) = inbox.page(next.as_ref(), 3).unwrap();
+            assert_eq!(received(&second), [3, 2, 1]);
+            assert!(
+                second[0].status != InboxStatus::Pending,
+                "decided, listed where it came"
+            );
+            let (third, next) = inbox.page(next.as_ref(), 3).unwrap();
+            assert_eq!((received(&third), next), (vec![0], None));
+            assert_eq!(
+                received(&inbox.pending_items().unwrap()),
+                [6, 5, 4, 2, 1, 0]
+            );
+            // As a store from before the index: its entries gone.
+            inbox.by_time.clear().unwrap();
+            db.flush().unwrap();
+        }
+        let db = open(&path).unwrap();
+        let inbox = Inbox::open(&db).unwrap();
+        let (all, next) = inbox.page(None, 100).unwrap();
+        assert_eq!((received(&all), next), (vec![6, 5, 4, 3, 2, 1, 0], None));
+        let mut listed = inbox.list().unwrap();
+        listed.reverse();
+        assert_eq!(all, listed, "the pages hold what the whole listing does");
+    }
+
     /// Alerts are listed newest first, a page at a time, each page going on
     /// from the cursor of the one before, with no alert repeated or left
     /// out; a cursor of another shape is not read.
@@ -615,7 +759,7 @@ mod tests {
             seen.extend(page.iter().map(|a| a.at - 1_764_000_000));
             // Through its text, as the API hands it out.
             match next {
-                Some(c) => cursor = Some(AlertCursor::parse(&c.to_text()).unwrap()),
+                Some(c) => cursor = Some(PageCursor::parse(&c.to_text()).unwrap()),
                 None => break,
             }
         }
@@ -625,7 +769,7 @@ mod tests {
         let (page, next) = inbox.alerts_page(None, 25).unwrap();
         assert_eq!((page.len(), next), (25, None));
         for bad in ["", "abc", "zz", &"00".repeat(76)] {
-            assert!(AlertCursor::parse(bad).is_none(), "{bad:?}");
+            assert!(PageCursor::parse(bad).is_none(), "{bad:?}");
         }
     }
 

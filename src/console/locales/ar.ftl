@@ -269,6 +269,7 @@ inbox-disclose = الكشف
 inbox-approve = موافقة
 inbox-reason = السبب
 inbox-refuse = رفض
+inbox-older = قرارات أقدم
 inbox-approved = تمت الموافقة ({ $level }) في { $at }
 inbox-refused = رُفض ({ $reason }) في { $at }
 

@@ -270,6 +270,7 @@ inbox-disclose = Disclose
 inbox-approve = Approve
 inbox-reason = Reason
 inbox-refuse = Refuse
+inbox-older = Older decisions
 inbox-approved = Approved ({ $level }) on { $at }
 inbox-refused = Refused ({ $reason }) on { $at }
 

@@ -269,6 +269,7 @@ inbox-disclose = Divulgar
 inbox-approve = Aprobar
 inbox-reason = Motivo
 inbox-refuse = Rechazar
+inbox-older = Decisiones anteriores
 inbox-approved = Aprobada ({ $level }) el { $at }
 inbox-refused = Rechazada ({ $reason }) el { $at }
 

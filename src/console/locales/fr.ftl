@@ -269,6 +269,7 @@ inbox-disclose = Divulguer
 inbox-approve = Approuver
 inbox-reason = Motif
 inbox-refuse = Refuser
+inbox-older = Décisions plus anciennes
 inbox-approved = Approuvée ({ $level }) le { $at }
 inbox-refused = Refusée ({ $reason }) le { $at }
 
