@@ -890,3 +890,58 @@ pub async fn verify_audit(State(c): State<Shared>, headers: HeaderMap) -> Respon
     };
     federation_page(&c, &a, Some(verdict)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::i18n::Lang;
+
+    /// The alerts and the inbox are shown a page at a time: a page with
+    /// more behind it links to the older ones, in every language, and the
+    /// last page does not.
+    #[test]
+    fn a_page_of_alerts_or_requests_links_to_the_older_ones() {
+        for lang in [Lang::En, Lang::Fr, Lang::Es, Lang::Ar] {
+            let link = "/console/alerts?after=00ff";
+            let page = |older: Option<String>| {
+                Alerts {
+                    t: Tr::new(lang),
+                    nav: Nav::of(None, "/console/alerts"),
+                    rows: Vec::new(),
+                    older,
+                }
+                .render()
+                .unwrap()
+            };
+            let with = page(Some(link.into()));
+            assert!(
+                with.contains(&format!("href=\"{link}\" id=\"older\"")),
+                "{with}"
+            );
+            assert!(
+                !with.contains("alerts-older"),
+                "{lang:?}: the key, untranslated"
+            );
+            assert!(!page(None).contains("id=\"older\""));
+            let link = "/console/inbox?after=00ff";
+            let inbox = Inbox {
+                t: Tr::new(lang),
+                nav: Nav::of(None, "/console/inbox"),
+                items: Vec::new(),
+                levels: Vec::new(),
+                reasons: Vec::new(),
+                older: Some(link.into()),
+            }
+            .render()
+            .unwrap();
+            assert!(
+                inbox.contains(&format!("href=\"{link}\" id=\"older\"")),
+                "{inbox}"
+            );
+            assert!(
+                !inbox.contains("inbox-older"),
+                "{lang:?}: the key, untranslated"
+            );
+        }
+    }
+}
