@@ -436,7 +436,7 @@ async fn inbox(State(node): State<Node>, Query(q): Query<HashMap<String, String>
     };
     let page = off_thread(move || {
         let (items, next) = if pending {
-            (node.inbox().pending_items(), None)
+            (node.inbox().pending_items(crate::node::unix_now()), None)
         } else {
             match node.inbox().page(cursor.as_ref(), limit) {
                 Ok((items, next)) => (Ok(items), next),

@@ -174,6 +174,8 @@ pub fn run_alerts(ctx: &Context, limit: Option<u64>) -> anyhow::Result<()> {
                 .collect::<Result<_, _>>()?)
         },
     )?;
+    // Read newest first; listed oldest first, as `inbox list` is.
+    let alerts: Vec<serde_json::Value> = alerts.into_iter().rev().collect();
     ctx.emit(&alerts, |a| {
         if a.is_empty() {
             return "no alerts".into();

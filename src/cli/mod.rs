@@ -131,9 +131,9 @@ pub enum Command {
         command: Option<inbox::InboxCommand>,
     },
     /// Traces from other States that found weapons recorded here as lost or
-    /// stolen, newest first.
+    /// stolen, oldest first.
     Alerts {
-        /// Only the N newest.
+        /// Only the N newest (still listed oldest first).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         limit: Option<u64>,
     },

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::i18n::Tr;
 use super::pages::{Nav, problem, problem_with, render};
 use super::{Fields, Shared, allow};
-use crate::node::inbox::InboxStatus;
+use crate::node::inbox::{InboxItem, InboxStatus};
 use crate::node::officers::Role;
 use crate::node::policy::Disclosure;
 use crate::protocol::{TraceQuery, WithheldReason};
@@ -63,6 +63,8 @@ struct Inbox {
 /// first page), then at most this many of the newest listed, decided ones
 /// shown.
 const INBOX_PER_PAGE: usize = 50;
+/// The most requests one view of the inbox reads past those waiting.
+const INBOX_SCAN_BOUND: usize = 500;
 
 fn local_matches(c: &super::Console, q: &TraceQuery, t: &Tr) -> Vec<LocalMatch> {
     let Some(reg) = c.node.registry() else {
@@ -124,18 +126,31 @@ pub async fn inbox(
     let items =
         tokio::task::spawn_blocking(move || -> Result<(Vec<Item>, Option<String>), String> {
             let inbox = c2.node.inbox();
+            let now = crate::node::unix_now();
+            let waits = |i: &InboxItem| i.status == InboxStatus::Pending && i.deadline >= now;
             let mut list = match after {
-                None => inbox.pending_items().map_err(|e| e.to_string())?,
+                None => inbox.pending_items(now).map_err(|e| e.to_string())?,
                 Some(_) => Vec::new(),
             };
-            let (page, next) = inbox
-                .page(after.as_ref(), INBOX_PER_PAGE)
-                .map_err(|e| e.to_string())?;
-            list.extend(
-                page.into_iter()
-                    .filter(|i| i.status != InboxStatus::Pending),
-            );
-            let older = next.map(|c| format!("/console/inbox?after={}", c.to_text()));
+            // Then the decided (or lapsed) ones, newest first, page after
+            // page until a screenful or the scan bound (the "older" link
+            // goes on from there).
+            let (mut cursor, mut seen, mut shown) = (after, 0usize, 0usize);
+            loop {
+                let (page, next) = inbox
+                    .page(cursor.as_ref(), INBOX_PER_PAGE)
+                    .map_err(|e| e.to_string())?;
+                seen += page.len();
+                for i in page.into_iter().filter(|i| !waits(i)) {
+                    shown += 1;
+                    list.push(i);
+                }
+                cursor = next;
+                if cursor.is_none() || shown >= INBOX_PER_PAGE || seen >= INBOX_SCAN_BOUND {
+                    break;
+                }
+            }
+            let older = cursor.map(|c| format!("/console/inbox?after={}", c.to_text()));
             let items = list
                 .iter()
                 .map(|i| {
@@ -164,9 +179,10 @@ pub async fn inbox(
                         reason: t.code("review", &code_of(v.reason)),
                         received: t.instant(v.received_at),
                         deadline: t.instant(v.deadline),
-                        pending: v.status == InboxStatus::Pending,
+                        pending: waits(i),
                         decided: match &v.status {
-                            InboxStatus::Pending => String::new(),
+                            InboxStatus::Pending if waits(i) => String::new(),
+                            InboxStatus::Pending => t.t("inbox-lapsed"),
                             InboxStatus::Approved { at, disclose } => t.tn(
                                 "inbox-approved",
                                 &[

@@ -741,9 +741,11 @@ mod tests {
         let (_db, mut s) = open(&d);
         s.bounds = (12, 8);
         let (a, b, honest) = (peer(), peer(), peer());
+        // Seen in the reverse of the tree's key order (A0 last seen, at 8),
+        // so that the pair seen longest ago is not the first key.
         for i in 0..8 {
-            s.note(&format!("prefix/DE/A{i}"), &a, 1 + i).unwrap();
-            s.note(&format!("prefix/DE/B{i}"), &b, 1 + i).unwrap();
+            s.note(&format!("prefix/DE/A{i}"), &a, 8 - i).unwrap();
+            s.note(&format!("prefix/DE/B{i}"), &b, 8 - i).unwrap();
         }
         let count = |p: &PeerId| Some(s.memory.lock().unwrap().count(p));
         // Full at 12, and even between the two.
@@ -762,10 +764,11 @@ mod tests {
         for i in 0..4 {
             assert_eq!(s.seen(&format!("prefix/DE/H{i}"), 10), vec![honest]);
         }
-        // Each gave up the pairs it was seen on longest ago (A6 and A7 were
-        // never taken: the shares were even when they came).
+        // Each gave up the pairs it was seen on longest ago, A5 (at 3) and
+        // A4 (at 4), not its first keys (A6 and A7 were never taken: the
+        // shares were even when they came).
         for i in 0..6 {
-            let kept = if i < 2 { vec![] } else { vec![a] };
+            let kept = if i < 4 { vec![a] } else { vec![] };
             assert_eq!(s.seen(&format!("prefix/DE/A{i}"), 10), kept, "A{i}");
         }
         // Even shares: nobody takes a place from anybody any more.

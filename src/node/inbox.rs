@@ -136,8 +136,12 @@ impl PageCursor {
     /// A cursor from its text, as [`PageCursor::to_text`] wrote it; `None`
     /// for any other text.
     pub fn parse(text: &str) -> Option<Self> {
-        let t = text.trim();
-        if t.is_empty() || !t.len().is_multiple_of(2) || t.len() > 2 * Self::MAX_LEN {
+        let t = text;
+        if t.is_empty()
+            || !t.len().is_multiple_of(2)
+            || t.len() > 2 * Self::MAX_LEN
+            || !t.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return None;
         }
         (0..t.len())
@@ -181,9 +185,9 @@ pub struct Inbox {
     /// and [`Inbox::reserve`] count without reading the tree. Read from the
     /// tree at open, then kept with every write.
     waiting: std::sync::Arc<std::sync::Mutex<Waiting>>,
-    /// What `status` reports, without listing the trees: the ids of the
-    /// items pending, and how many alerts are kept. Read from the trees at
-    /// open, then kept with every write.
+    /// What `status` reports, without listing the trees: the items pending
+    /// (by id, with their deadlines), and how many alerts are kept. Read
+    /// from the trees at open, then kept with every write.
     counts: std::sync::Arc<std::sync::Mutex<Counts>>,
     /// Held across a write of an item and its note ([`Inbox::noted`]).
     writing: std::sync::Arc<std::sync::Mutex<()>>,
@@ -191,8 +195,16 @@ pub struct Inbox {
 
 #[derive(Default)]
 struct Counts {
-    pending: std::collections::HashSet<String>,
+    pending: std::collections::HashMap<String, u64>,
     alerts: usize,
+}
+
+impl Counts {
+    /// Forgets the items pending past their deadline (they can no longer
+    /// be decided: `Node::decide` refuses them as expired).
+    fn lapse(&mut self, now: u64) {
+        self.pending.retain(|_, deadline| *deadline >= now);
+    }
 }
 
 type Waiting = std::collections::HashMap<CountryCode, std::collections::HashMap<String, u64>>;
@@ -262,8 +274,15 @@ impl Inbox {
         let _one = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         let r = write()?;
         self.note(item);
-        self.by_time
-            .insert(time_key(item.received_at, item.id.as_bytes()), &[][..])?;
+        // The item is written: a failed index entry is made at the next
+        // open, and must not fail the request (a retry would read as a
+        // replay).
+        if let Err(e) = self
+            .by_time
+            .insert(time_key(item.received_at, item.id.as_bytes()), &[][..])
+        {
+            tracing::warn!(id = item.id, error = %e, "an inbox item could not be indexed by time; it is indexed at the next start");
+        }
         Ok(r)
     }
 
@@ -272,7 +291,7 @@ impl Inbox {
     fn note(&self, item: &InboxItem) {
         if let Ok(mut c) = self.counts.lock() {
             if item.status == InboxStatus::Pending {
-                c.pending.insert(item.id.clone());
+                c.pending.insert(item.id.clone(), item.deadline);
             } else {
                 c.pending.remove(&item.id);
             }
@@ -388,23 +407,36 @@ impl Inbox {
         Ok(all)
     }
 
-    /// How many items wait for a decision, without reading the tree (an
-    /// item that cannot be read is not counted; listing reports it).
-    /// The items waiting for a decision, newest first: read by id, not by
-    /// listing the tree (they are bounded, per requesting State, by
-    /// `node.max_reviews_waiting_per_state`).
-    pub fn pending_items(&self) -> Result<Vec<InboxItem>, InboxError> {
+    /// The items waiting for a decision at `now` (pending, their deadline
+    /// not passed), newest first: read by id, not by listing the tree. They
+    /// are bounded: each counts toward its State's
+    /// `node.max_reviews_waiting_per_state` until at least its deadline. An
+    /// item that cannot be read is passed over (the paged listing reports
+    /// it).
+    pub fn pending_items(&self, now: u64) -> Result<Vec<InboxItem>, InboxError> {
         let ids: Vec<String> = self
             .counts
             .lock()
-            .map(|c| c.pending.iter().cloned().collect())
+            .map(|mut c| {
+                c.lapse(now);
+                c.pending.keys().cloned().collect()
+            })
             .unwrap_or_default();
         let mut items = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(item) = self.get(&id)?
-                && item.status == InboxStatus::Pending
-            {
-                items.push(item);
+            match self.get(&id) {
+                Ok(Some(item)) if item.status == InboxStatus::Pending && item.deadline >= now => {
+                    items.push(item)
+                }
+                Ok(_) => {}
+                Err(InboxError::Corrupt(id, e)) => {
+                    tracing::warn!(
+                        id,
+                        error = e,
+                        "an inbox item cannot be read; it is passed over"
+                    )
+                }
+                Err(e) => return Err(e),
             }
         }
         items.sort_by(|a, b| (b.received_at, &b.id).cmp(&(a.received_at, &a.id)));
@@ -432,18 +464,39 @@ impl Inbox {
                 return Ok((page, last.map(PageCursor)));
             }
             let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
-            // An entry whose item is not written (a crash between the two
-            // writes of a first request) lists nothing.
-            if let Some(item) = self.get(&id)? {
-                page.push(item);
+            let at = k
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes);
+            match self.get(&id) {
+                // An entry whose item is not written (a crash between the
+                // two writes of a first request), or of another time than
+                // the item's (indexed at 0 while it could not be read), lists
+                // nothing.
+                Ok(Some(item)) if Some(item.received_at) == at => page.push(item),
+                Ok(_) => {}
+                // One unreadable item does not hide the rest.
+                Err(InboxError::Corrupt(id, e)) => {
+                    tracing::warn!(
+                        id,
+                        error = e,
+                        "an inbox item cannot be read; it is passed over"
+                    )
+                }
+                Err(e) => return Err(e),
             }
             last = Some(k.to_vec());
         }
         Ok((page, None))
     }
 
-    pub fn pending(&self) -> usize {
-        self.counts.lock().map_or(0, |c| c.pending.len())
+    /// How many items wait for a decision at `now` (as
+    /// [`Inbox::pending_items`]), without reading the tree.
+    pub fn pending(&self, now: u64) -> usize {
+        self.counts.lock().map_or(0, |mut c| {
+            c.lapse(now);
+            c.pending.len()
+        })
     }
 
     /// How many alerts are kept, without reading the tree.
@@ -497,10 +550,13 @@ impl Inbox {
             if page.len() == limit {
                 return Ok((page, last.map(PageCursor)));
             }
-            page.push(
-                serde_json::from_slice(&v)
-                    .map_err(|e| InboxError::Corrupt("alert".into(), e.to_string()))?,
-            );
+            match serde_json::from_slice(&v) {
+                Ok(alert) => page.push(alert),
+                // One unreadable alert does not hide the rest.
+                Err(e) => {
+                    tracing::warn!(key = ?&k[..], error = %e, "an alert cannot be read; it is passed over")
+                }
+            }
             last = Some(k.to_vec());
         }
         Ok((page, None))
@@ -609,7 +665,7 @@ mod tests {
             inbox.put_new(&item("d", "NG", 3_000)).unwrap();
             assert_eq!(inbox.waiting_for(ke, 500), 3);
             assert_eq!(inbox.waiting_for(ng, 500), 1);
-            assert_eq!(inbox.pending(), 4);
+            assert_eq!(inbox.pending(500), 4);
             let decided = InboxItem {
                 status: InboxStatus::Refused {
                     at: 600,
@@ -621,7 +677,9 @@ mod tests {
             assert_eq!(inbox.waiting_for(ke, 600), 2);
             // Pending until decided, whatever its deadline (as `status` and
             // the listing say).
-            assert_eq!(inbox.pending(), 3);
+            assert_eq!(inbox.pending(600), 3);
+            // Past their deadlines, none can be decided any more: none waits.
+            assert_eq!(inbox.pending(3_001), 0);
             // b's deadline passed, but it came less than a day ago.
             assert_eq!(inbox.waiting_for(ke, 2_500), 2);
             // A day after they came (received at 100), neither counts.
@@ -629,9 +687,9 @@ mod tests {
         }
         let db = open(&path).unwrap();
         let inbox = Inbox::open(&db).unwrap();
-        assert_eq!(inbox.pending(), 3);
+        assert_eq!(inbox.pending(600), 3);
         assert_eq!(
-            inbox.pending(),
+            inbox.pending(600),
             inbox
                 .list()
                 .unwrap()
@@ -709,9 +767,32 @@ mod tests {
             let (third, next) = inbox.page(next.as_ref(), 3).unwrap();
             assert_eq!((received(&third), next), (vec![0], None));
             assert_eq!(
-                received(&inbox.pending_items().unwrap()),
+                received(&inbox.pending_items(1_000).unwrap()),
                 [6, 5, 4, 2, 1, 0]
             );
+            // Past their deadline they can no longer be decided: none waits,
+            // and the listing still holds them.
+            assert!(inbox.pending_items(90_001).unwrap().is_empty());
+            assert_eq!(inbox.pending(90_001), 0);
+            // An unreadable item, and an index entry of another time than
+            // its item's, hide nothing else: passed over.
+            let bad = "00000000000000ff";
+            inbox.items.insert(bad, &b"{ half"[..]).unwrap();
+            inbox
+                .by_time
+                .insert(time_key(1_004, bad.as_bytes()), &[][..])
+                .unwrap();
+            inbox
+                .by_time
+                .insert(time_key(1_003, item(5).id.as_bytes()), &[][..])
+                .unwrap();
+            let (all, _) = inbox.page(None, 100).unwrap();
+            assert_eq!(received(&all), [6, 5, 4, 3, 2, 1, 0]);
+            let (first, next) = inbox.page(None, 3).unwrap();
+            assert_eq!(received(&first), [6, 5, 4]);
+            let (second, next) = inbox.page(next.as_ref(), 4).unwrap();
+            assert_eq!((received(&second), next), (vec![3, 2, 1, 0], None));
+            inbox.items.remove(bad).unwrap();
             // As a store from before the index: its entries gone.
             inbox.by_time.clear().unwrap();
             db.flush().unwrap();
@@ -768,7 +849,7 @@ mod tests {
         // Exactly a page's worth: the page says it is the last.
         let (page, next) = inbox.alerts_page(None, 25).unwrap();
         assert_eq!((page.len(), next), (25, None));
-        for bad in ["", "abc", "zz", &"00".repeat(76)] {
+        for bad in ["", "abc", "zz", "+f", " 0f", "0F", "é0", &"00".repeat(76)] {
             assert!(PageCursor::parse(bad).is_none(), "{bad:?}");
         }
     }

@@ -486,7 +486,7 @@ impl Node {
         .await
         .map_err(|e| NodeError::Config(e.to_string()))??;
         // Kept counts: the inbox and the alerts are not listed to count them.
-        let inbox_pending = self.inner.inbox.pending();
+        let inbox_pending = self.inner.inbox.pending(now);
         let alerts = self.inner.inbox.alert_count();
         Ok(NodeStatus {
             state: self.inner.state,

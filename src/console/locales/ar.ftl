@@ -270,6 +270,7 @@ inbox-approve = موافقة
 inbox-reason = السبب
 inbox-refuse = رفض
 inbox-older = قرارات أقدم
+inbox-lapsed = لم يُبتّ فيه قبل موعده النهائي: لم يُبلَّغ الطالب بشيء آخر
 inbox-approved = تمت الموافقة ({ $level }) في { $at }
 inbox-refused = رُفض ({ $reason }) في { $at }
 

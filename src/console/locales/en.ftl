@@ -271,6 +271,7 @@ inbox-approve = Approve
 inbox-reason = Reason
 inbox-refuse = Refuse
 inbox-older = Older decisions
+inbox-lapsed = Not decided before its deadline: the requester was told nothing more
 inbox-approved = Approved ({ $level }) on { $at }
 inbox-refused = Refused ({ $reason }) on { $at }
 

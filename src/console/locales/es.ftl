@@ -270,6 +270,7 @@ inbox-approve = Aprobar
 inbox-reason = Motivo
 inbox-refuse = Rechazar
 inbox-older = Decisiones anteriores
+inbox-lapsed = No decidida antes de su plazo: el solicitante no recibió nada más
 inbox-approved = Aprobada ({ $level }) el { $at }
 inbox-refused = Rechazada ({ $reason }) el { $at }
 

@@ -270,6 +270,7 @@ inbox-approve = Approuver
 inbox-reason = Motif
 inbox-refuse = Refuser
 inbox-older = Décisions plus anciennes
+inbox-lapsed = Non décidée avant son échéance : le demandeur n'a rien reçu de plus
 inbox-approved = Approuvée ({ $level }) le { $at }
 inbox-refused = Refusée ({ $reason }) le { $at }
 
