@@ -87,10 +87,14 @@ pub fn run(cmd: Option<InboxCommand>, ctx: &Context) -> anyhow::Result<()> {
                 Ok(all)
             },
             |off| {
+                // As the node lists them: through the time index, an
+                // unreadable item passed over; oldest first.
                 Ok(off
                     .inbox
-                    .list()?
+                    .page(None, usize::MAX)?
+                    .0
                     .iter()
+                    .rev()
                     .map(|i| serde_json::to_value(crate::api::inbox_view(off.judge.limits(), i)))
                     .collect::<Result<_, _>>()?)
             },

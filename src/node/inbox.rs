@@ -392,7 +392,8 @@ impl Inbox {
             .transpose()
     }
 
-    /// Every item, oldest first.
+    /// Every item, oldest first, read whole (the API, the CLI and the
+    /// console read [`Inbox::page`]).
     pub fn list(&self) -> Result<Vec<InboxItem>, InboxError> {
         let mut all = Vec::new();
         for kv in self.items.iter() {
