@@ -291,7 +291,6 @@ struct Inner {
 /// | building a blind filter | 1 |
 /// | long jobs: imports, registry statistics and exports to a file, audit verifications and reports, maker table installs | [`LONG_JOBS`] |
 /// | console sign-ins and password changes (Argon2id) | [`SIGN_INS_AT_ONCE`] |
-/// | rosters and maker tables read from gossip: checked, and installed when newer | [`TRUST_GOSSIP_AT_ONCE`] |
 ///
 /// The control API's streamed listings, which wait for their clients, run
 /// on threads of their own (`api::listing`), never here.
@@ -301,7 +300,6 @@ pub fn blocking_threads() -> usize {
         + blind::BUILDS_AT_ONCE
         + LONG_JOBS
         + SIGN_INS_AT_ONCE
-        + TRUST_GOSSIP_AT_ONCE
         + KEPT_FREE
         + blind::evaluating_at_once()
 }
