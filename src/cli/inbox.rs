@@ -66,23 +66,10 @@ pub fn run(cmd: Option<InboxCommand>, ctx: &Context) -> anyhow::Result<()> {
         let items: Vec<serde_json::Value> = super::node::read_via(
             ctx,
             async |c| {
-                // The node serves pages, newest first: follow them to the end.
-                #[derive(serde::Deserialize)]
-                struct Page {
-                    items: Vec<serde_json::Value>,
-                    next: Option<String>,
-                }
-                let mut all = Vec::new();
-                let mut path = "/v1/inbox?limit=1000".to_string();
-                loop {
-                    let page: Page = c.get(&path).await?;
-                    all.extend(page.items);
-                    match page.next {
-                        Some(n) => path = format!("/v1/inbox?limit=1000&cursor={n}"),
-                        None => break,
-                    }
-                }
-                // Listed oldest first, as before the pages.
+                // The node serves pages, newest first: follow them to the
+                // end; listed oldest first, as before the pages.
+                let mut all: Vec<serde_json::Value> =
+                    super::node::follow_pages(&c, "/v1/inbox", "items", None, 1_000).await?;
                 all.reverse();
                 Ok(all)
             },
@@ -143,31 +130,9 @@ pub fn run_alerts(ctx: &Context, limit: Option<u64>) -> anyhow::Result<()> {
     let limit = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
     let alerts: Vec<serde_json::Value> = super::node::read_via(
         ctx,
-        async |c| {
-            // The node serves pages, newest first; follow them to the end
-            // (or to --limit).
-            #[derive(serde::Deserialize)]
-            struct Page {
-                alerts: Vec<serde_json::Value>,
-                next: Option<String>,
-            }
-            let mut all = Vec::new();
-            let mut cursor: Option<String> = None;
-            loop {
-                let left = limit.map_or(usize::MAX, |l| l - all.len());
-                let mut path = format!("/v1/alerts?limit={}", left.min(1_000));
-                if let Some(c) = &cursor {
-                    path += &format!("&cursor={c}");
-                }
-                let page: Page = c.get(&path).await?;
-                all.extend(page.alerts);
-                match page.next {
-                    Some(n) if limit.is_none_or(|l| all.len() < l) => cursor = Some(n),
-                    _ => break,
-                }
-            }
-            Ok(all)
-        },
+        // The node serves pages, newest first: follow them to the end (or
+        // to --limit).
+        async |c| super::node::follow_pages(&c, "/v1/alerts", "alerts", limit, 1_000).await,
         |off| {
             Ok(off
                 .inbox

@@ -309,37 +309,44 @@ fn need(v: Option<String>, flag: &str) -> anyhow::Result<String> {
         .ok_or_else(|| super::usage_error("trace", format!("{flag} is required to send a trace")))
 }
 
+/// Follows the pages of a paged listing of the control API (`GET /v1/traces`,
+/// `/v1/alerts`, `/v1/inbox`: `{FIELD: [...], "next": C}`), newest first,
+/// to the end or to `limit` entries, asking at most `most` a page.
+pub async fn follow_pages<T: serde::de::DeserializeOwned>(
+    c: &ApiClient,
+    path: &str,
+    field: &str,
+    limit: Option<usize>,
+    most: usize,
+) -> anyhow::Result<Vec<T>> {
+    let mut all: Vec<T> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let left = limit.map_or(usize::MAX, |l| l - all.len());
+        let mut url = format!("{path}?limit={}", left.min(most));
+        if let Some(c) = &cursor {
+            url += &format!("&cursor={c}");
+        }
+        let mut page: serde_json::Value = c.get(&url).await?;
+        let items = serde_json::from_value::<Vec<T>>(page[field].take())
+            .map_err(|e| anyhow::anyhow!("{path}: a page's {field:?}: {e}"))?;
+        all.extend(items);
+        match page["next"].as_str() {
+            Some(n) if limit.is_none_or(|l| all.len() < l) => cursor = Some(n.to_string()),
+            _ => return Ok(all),
+        }
+    }
+}
+
 pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
     match args.command {
         Some(TraceCommand::List { limit }) => {
             let limit = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
             let all: Vec<TraceView> = read_via(
                 ctx,
-                async |c| {
-                    // The node serves pages; the list follows them to the end
-                    // (or to --limit).
-                    #[derive(serde::Deserialize)]
-                    struct Page {
-                        traces: Vec<TraceView>,
-                        next: Option<String>,
-                    }
-                    let mut all: Vec<TraceView> = Vec::new();
-                    let mut cursor: Option<String> = None;
-                    loop {
-                        let left = limit.map_or(usize::MAX, |l| l - all.len());
-                        let mut path = format!("/v1/traces?limit={}", left.min(500));
-                        if let Some(c) = &cursor {
-                            path += &format!("&cursor={c}");
-                        }
-                        let page: Page = c.get(&path).await?;
-                        all.extend(page.traces);
-                        match page.next {
-                            Some(n) if limit.is_none_or(|l| all.len() < l) => cursor = Some(n),
-                            _ => break,
-                        }
-                    }
-                    Ok(all)
-                },
+                // The node serves pages; the list follows them to the end
+                // (or to --limit).
+                async |c| follow_pages(&c, "/v1/traces", "traces", limit, 500).await,
                 |off| {
                     Ok(off
                         .traces

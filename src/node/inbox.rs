@@ -122,6 +122,35 @@ pub fn bounded(mut alerts: Vec<Alert>) -> Vec<Alert> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageCursor(Vec<u8>);
 
+/// A page of `tree`, newest (highest key) first: what `read` makes of each
+/// entry older than `after` (`None` to pass one over), at most `limit`, and
+/// the cursor of the next page (`None` on the last). Reads one entry past
+/// the page to know whether it is the last.
+fn newest_first<T>(
+    tree: &sled::Tree,
+    after: Option<&PageCursor>,
+    limit: usize,
+    mut read: impl FnMut(&[u8], &[u8]) -> Result<Option<T>, InboxError>,
+) -> Result<(Vec<T>, Option<PageCursor>), InboxError> {
+    let range = match after {
+        Some(c) => tree.range(..c.0.clone()),
+        None => tree.range::<Vec<u8>, _>(..),
+    };
+    let mut page = Vec::new();
+    let mut last = None;
+    for kv in range.rev() {
+        let (k, v) = kv?;
+        if page.len() == limit {
+            return Ok((page, last.map(PageCursor)));
+        }
+        if let Some(t) = read(&k, &v)? {
+            page.push(t);
+        }
+        last = Some(k.to_vec());
+    }
+    Ok((page, None))
+}
+
 /// The key of an item in the time index.
 fn time_key(received_at: u64, id: &[u8]) -> Vec<u8> {
     [received_at.to_be_bytes().as_slice(), id].concat()
@@ -453,17 +482,7 @@ impl Inbox {
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<(Vec<InboxItem>, Option<PageCursor>), InboxError> {
-        let range = match after {
-            Some(c) => self.by_time.range(..c.0.clone()),
-            None => self.by_time.range::<Vec<u8>, _>(..),
-        };
-        let mut page = Vec::new();
-        let mut last = None;
-        for k in range.keys().rev() {
-            let k = k?;
-            if page.len() == limit {
-                return Ok((page, last.map(PageCursor)));
-            }
+        newest_first(&self.by_time, after, limit, |k, _| {
             let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
             let at = k
                 .get(..8)
@@ -474,21 +493,20 @@ impl Inbox {
                 // two writes of a first request), or of another time than
                 // the item's (indexed at 0 while it could not be read), lists
                 // nothing.
-                Ok(Some(item)) if Some(item.received_at) == at => page.push(item),
-                Ok(_) => {}
+                Ok(Some(item)) if Some(item.received_at) == at => Ok(Some(item)),
+                Ok(_) => Ok(None),
                 // One unreadable item does not hide the rest.
                 Err(InboxError::Corrupt(id, e)) => {
                     tracing::warn!(
                         id,
                         error = e,
                         "an inbox item cannot be read; it is passed over"
-                    )
+                    );
+                    Ok(None)
                 }
-                Err(e) => return Err(e),
+                Err(e) => Err(e),
             }
-            last = Some(k.to_vec());
-        }
-        Ok((page, None))
+        })
     }
 
     /// How many items wait for a decision at `now` (as
@@ -540,27 +558,16 @@ impl Inbox {
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<(Vec<Alert>, Option<PageCursor>), InboxError> {
-        let range = match after {
-            Some(c) => self.alerts.range(..c.0.clone()),
-            None => self.alerts.range::<Vec<u8>, _>(..),
-        };
-        let mut page = Vec::new();
-        let mut last = None;
-        for kv in range.rev() {
-            let (k, v) = kv?;
-            if page.len() == limit {
-                return Ok((page, last.map(PageCursor)));
-            }
-            match serde_json::from_slice(&v) {
-                Ok(alert) => page.push(alert),
+        newest_first(&self.alerts, after, limit, |k, v| {
+            match serde_json::from_slice(v) {
+                Ok(alert) => Ok(Some(alert)),
                 // One unreadable alert does not hide the rest.
                 Err(e) => {
-                    tracing::warn!(key = ?&k[..], error = %e, "an alert cannot be read; it is passed over")
+                    tracing::warn!(key = ?k, error = %e, "an alert cannot be read; it is passed over");
+                    Ok(None)
                 }
             }
-            last = Some(k.to_vec());
-        }
-        Ok((page, None))
+        })
     }
 
     /// Every alert, oldest first (for tests and small stores; the API and
