@@ -125,31 +125,13 @@ pub async fn inbox(
         .and_then(|c| crate::node::inbox::PageCursor::parse(c));
     let items =
         tokio::task::spawn_blocking(move || -> Result<(Vec<Item>, Option<String>), String> {
-            let inbox = c2.node.inbox();
             let now = crate::node::unix_now();
             let waits = |i: &InboxItem| i.status == InboxStatus::Pending && i.deadline >= now;
-            let mut list = match after {
-                None => inbox.pending_items(now).map_err(|e| e.to_string())?,
-                Some(_) => Vec::new(),
-            };
-            // Then the decided (or lapsed) ones, newest first, page after
-            // page until a screenful or the scan bound (the "older" link
-            // goes on from there).
-            let (mut cursor, mut seen, mut shown) = (after, 0usize, 0usize);
-            loop {
-                let (page, next) = inbox
-                    .page(cursor.as_ref(), INBOX_PER_PAGE)
-                    .map_err(|e| e.to_string())?;
-                seen += page.len();
-                for i in page.into_iter().filter(|i| !waits(i)) {
-                    shown += 1;
-                    list.push(i);
-                }
-                cursor = next;
-                if cursor.is_none() || shown >= INBOX_PER_PAGE || seen >= INBOX_SCAN_BOUND {
-                    break;
-                }
-            }
+            let (list, cursor) = c2
+                .node
+                .inbox()
+                .screen(after, now, INBOX_PER_PAGE, INBOX_SCAN_BOUND)
+                .map_err(|e| e.to_string())?;
             let older = cursor.map(|c| format!("/console/inbox?after={}", c.to_text()));
             let items = list
                 .iter()

@@ -509,6 +509,42 @@ impl Inbox {
         })
     }
 
+    /// One screen of the console's inbox: on the first (`after` None) every
+    /// item waiting at `now`, newest first; then the decided or lapsed ones,
+    /// newest first, older than `after`, read `per_page` at a time until at
+    /// least `per_page` are shown or `scan_bound` items were read (items
+    /// waiting are passed over there, as they are listed above), and the
+    /// cursor the next screen goes on from (`None` once the oldest is shown).
+    ///
+    /// A screen reads at most `scan_bound + per_page` index entries past the
+    /// items waiting, however long the inbox has grown.
+    pub fn screen(
+        &self,
+        after: Option<PageCursor>,
+        now: u64,
+        per_page: usize,
+        scan_bound: usize,
+    ) -> Result<(Vec<InboxItem>, Option<PageCursor>), InboxError> {
+        let waits = |i: &InboxItem| i.status == InboxStatus::Pending && i.deadline >= now;
+        let mut list = match after {
+            None => self.pending_items(now)?,
+            Some(_) => Vec::new(),
+        };
+        let (mut cursor, mut seen, mut shown) = (after, 0usize, 0usize);
+        loop {
+            let (page, next) = self.page(cursor.as_ref(), per_page.max(1))?;
+            seen += page.len();
+            for i in page.into_iter().filter(|i| !waits(i)) {
+                shown += 1;
+                list.push(i);
+            }
+            cursor = next;
+            if cursor.is_none() || shown >= per_page || seen >= scan_bound {
+                return Ok((list, cursor));
+            }
+        }
+    }
+
     /// How many items wait for a decision at `now` (as
     /// [`Inbox::pending_items`]), without reading the tree.
     pub fn pending(&self, now: u64) -> usize {
@@ -812,6 +848,68 @@ mod tests {
         let mut listed = inbox.list().unwrap();
         listed.reverse();
         assert_eq!(all, listed, "the pages hold what the whole listing does");
+    }
+
+    /// The console's inbox, a screen at a time: every waiting request on the
+    /// first screen only, then the decided and lapsed ones newest first,
+    /// each exactly once across the screens; a screen stops at the scan
+    /// bound even when the requests it read were all waiting, and its
+    /// cursor goes on from there.
+    #[test]
+    fn the_console_shows_waiting_requests_once_and_every_decided_one_a_screen_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::open_db(&dir.path().join("db"), &Default::default()).unwrap();
+        let inbox = Inbox::open(&db).unwrap();
+        let now = 2_000;
+        // Received at 1,000 + n: the newest eight and number 3 waiting,
+        // number 5 pending past its deadline (lapsed), the rest refused.
+        let waiting = |n: u64| n >= 12 || n == 3;
+        for n in 0..20u64 {
+            let item = InboxItem {
+                id: format!("{n:016x}"),
+                received_at: 1_000 + n,
+                deadline: if n == 5 { 1_500 } else { 90_000 },
+                reason: ReviewReason::Urgent,
+                requester: CountryCode::parse("KE").unwrap(),
+                peer: "p".into(),
+                query: vec![1, 2, 3],
+                status: if waiting(n) || n == 5 {
+                    InboxStatus::Pending
+                } else {
+                    InboxStatus::Refused {
+                        at: 1_900,
+                        reason: WithheldReason::Other,
+                    }
+                },
+                answer: None,
+            };
+            inbox.put_new(&item).unwrap();
+        }
+        let numbers = |items: &[InboxItem]| {
+            items
+                .iter()
+                .map(|i| i.received_at - 1_000)
+                .collect::<Vec<_>>()
+        };
+        let (first, mut after) = inbox.screen(None, now, 4, 6).unwrap();
+        assert_eq!(
+            numbers(&first),
+            [19, 18, 17, 16, 15, 14, 13, 12, 3],
+            "the waiting ones, and no decided one within the scan bound"
+        );
+        assert!(after.is_some(), "the bound reached, the older link kept");
+        let mut screens = Vec::new();
+        while let Some(cursor) = after {
+            let (screen, next) = inbox.screen(Some(cursor), now, 4, 6).unwrap();
+            assert!(screen.len() >= 4 || next.is_none(), "a full screen");
+            screens.push(numbers(&screen));
+            after = next;
+        }
+        assert_eq!(
+            screens,
+            [vec![11, 10, 9, 8], vec![7, 6, 5, 4], vec![2, 1, 0]],
+            "each decided or lapsed request once, newest first; the waiting one passed over"
+        );
     }
 
     /// Alerts are listed newest first, a page at a time, each page going on
