@@ -905,3 +905,76 @@ async fn a_filter_is_kept_only_after_an_evaluation_succeeds() {
         "kept after it evaluated"
     );
 }
+
+/// A holder's filter keeps its version while what it is made of is the
+/// same: an import of another maker's records, or of records it holds
+/// already, does not make every requester fetch the filter again. An import
+/// under its prefix does. ZA (played in process with its roster key) asks
+/// DE for its Walther filter's header after each import.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_that_changes_nothing_under_a_prefix_keeps_its_filter_version() {
+    use tracenet::protocol::blind::{BlindReply, BlindRequest, FilterHeader};
+    use tracenet::protocol::codec::{Kind, encode_body};
+    use tracenet::protocol::{Limits, decode_and_verify};
+
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("DE", vec![walther("DE-1", SERIAL)]),
+        NodeSpec::member("ZA", Vec::new()),
+    ]);
+    fed.node_mut("ZA").kill();
+    let de = fed.node("DE");
+    let za = Peer::connect(&fed.node("ZA").dir, de).await;
+    let version = || {
+        let bytes = encode_body(
+            Kind::BlindRequest,
+            &BlindRequest::Filter {
+                prefix: "DE/CARLWALTHER".parse().unwrap(),
+            },
+        )
+        .unwrap();
+        let (net, target) = (za.net.clone(), za.target);
+        async move {
+            let reply = net.request(target, bytes).await.unwrap();
+            let BlindReply::Filter(frame) = BlindReply::decode(&reply, Limits::default()).unwrap()
+            else {
+                panic!("no filter served");
+            };
+            let header = decode_and_verify::<FilterHeader>(&frame, Limits::default())
+                .unwrap()
+                .into_parts()
+                .1;
+            (header.version, header.keys)
+        }
+    };
+    let import = |name: &str, lines: String| {
+        let f = de.dir.join(name);
+        std::fs::write(&f, lines).unwrap();
+        de.cli(&["registry", "import", path_str(&f)]);
+    };
+    let (first, keys) = version().await;
+    assert_eq!(keys, 1);
+    import(
+        "other-maker.jsonl",
+        record(
+            "DE-9",
+            "Norinco",
+            "CN",
+            "56001",
+            &[],
+            r#"{"date":"2015-01-01","kind":"manufactured","holder":"manufacturer"}"#,
+        ),
+    );
+    import("same-again.jsonl", walther("DE-1", SERIAL));
+    assert_eq!(
+        version().await,
+        (first, 1),
+        "rebuilt after two imports that changed nothing under the prefix"
+    );
+    import("one-more.jsonl", walther("DE-2", "WX500600"));
+    let (after, keys) = version().await;
+    assert!(
+        after > first,
+        "a new key, a new version: {after} after {first}"
+    );
+    assert_eq!(keys, 2);
+}

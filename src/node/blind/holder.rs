@@ -277,10 +277,11 @@ impl Node {
         if let Some(s) = current(g) {
             return Some(s);
         }
-        let previous = b.served.lock().ok().and_then(|m| {
-            m.get(prefix)
-                .and_then(|s| s.filter.as_ref().map(|f| f.version))
-        });
+        let previous = b
+            .served
+            .lock()
+            .ok()
+            .and_then(|m| m.get(prefix).and_then(|s| s.filter.clone()));
         match self.build_served(prefix, g, previous) {
             Ok(s) => {
                 let s = Arc::new(s);
@@ -304,7 +305,7 @@ impl Node {
         &self,
         prefix: &MarkingPrefix,
         generation: u64,
-        previous: Option<u64>,
+        previous: Option<Arc<ServedFilter>>,
     ) -> Result<Served, String> {
         let Some(reg) = self.inner.registry.as_ref() else {
             return Ok(Served {
@@ -326,8 +327,23 @@ impl Node {
             });
         }
         let (filter_keys, evaluated) = self.filter_keys(prefix, &keys)?;
+        let alphabet: String = serial_alphabet(keys.iter().map(String::as_str))
+            .chars()
+            .take(crate::protocol::blind::MAX_ALPHABET_CHARS)
+            .collect();
+        let made_of = filter_made_of(&filter_keys, &alphabet);
+        // An import that changed nothing under this prefix (other prefixes'
+        // records, or the same records again) keeps the filter requesters
+        // hold: a new version would have each of them fetch it whole again.
+        if let Some(p) = previous.as_ref().filter(|p| p.made_of == made_of) {
+            tracing::debug!(%prefix, version = p.version, "keyed filter unchanged");
+            return Ok(Served {
+                generation,
+                filter: Some(p.clone()),
+            });
+        }
         let built = build_filter(filter_keys).map_err(|e| e.to_string())?;
-        let version = unix_now_ms().max(previous.map_or(0, |v| v + 1));
+        let version = unix_now_ms().max(previous.map_or(0, |p| p.version + 1));
         let header = built.header(
             Party {
                 state: self.inner.state,
@@ -336,20 +352,18 @@ impl Node {
             prefix.clone(),
             version,
             self.inner.blind.oprf.public_key(),
-            serial_alphabet(keys.iter().map(String::as_str))
-                .chars()
-                .take(crate::protocol::blind::MAX_ALPHABET_CHARS)
-                .collect(),
+            alphabet,
         );
         let signed = self.inner.key.sign(header).map_err(|e| e.to_string())?;
         tracing::info!(%prefix, keys = built.keys, evaluated, bytes = built.bytes(), ms = started.elapsed().as_millis() as u64, "keyed filter built");
         Ok(Served {
             generation,
-            filter: Some(ServedFilter {
+            filter: Some(Arc::new(ServedFilter {
                 version,
                 header: signed.bytes().to_vec(),
                 chunks: built.chunks,
-            }),
+                made_of,
+            })),
         })
     }
 
@@ -368,6 +382,20 @@ impl Node {
             keys,
         )
     }
+}
+
+/// SHA-256 of a filter's keys, in the order built, and its serial alphabet:
+/// equal for two builds that would serve the same filter.
+fn filter_made_of(keys: &[u64], alphabet: &str) -> [u8; 32] {
+    let mut d = ring::digest::Context::new(&ring::digest::SHA256);
+    d.update(&(keys.len() as u64).to_le_bytes());
+    for k in keys {
+        d.update(&k.to_le_bytes());
+    }
+    d.update(alphabet.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.finish().as_ref());
+    out
 }
 
 /// [`Node::filter_keys`] without a node: what the benchmark measures.

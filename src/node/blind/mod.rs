@@ -176,13 +176,17 @@ pub fn holders_wait(t: &super::StoredTrace) -> Option<BlindWait> {
 struct Served {
     generation: u64,
     /// `None`: nothing held under the prefix.
-    filter: Option<ServedFilter>,
+    filter: Option<Arc<ServedFilter>>,
 }
 
 struct ServedFilter {
     version: u64,
     header: Vec<u8>,
     chunks: Vec<Vec<u8>>,
+    /// SHA-256 of what the filter is made of (its keys in order and the
+    /// serial alphabet): a rebuild that finds the same keeps this filter and
+    /// its version, so requesters' cached copies stay current.
+    made_of: [u8; 32],
 }
 
 /// A holder's filter as this node fetched and checked it.
