@@ -251,13 +251,9 @@ impl Node {
         let Some(theirs) = theirs else {
             return;
         };
-        let (mine, file) = {
-            let m = self.read_makers();
-            (
-                m.version(),
-                m.held.signed.as_ref().map(|s| s.file().to_json()),
-            )
-        };
+        // The version alone on every query and answer: the table's file (up
+        // to 64 KiB of JSON) is made only when it is offered again below.
+        let mine = self.read_makers().version();
         if theirs == mine {
             return;
         }
@@ -277,6 +273,12 @@ impl Node {
         if !due {
             return;
         }
+        let file = (theirs < mine)
+            .then(|| {
+                let m = self.read_makers();
+                m.held.signed.as_ref().map(|s| s.file().to_json())
+            })
+            .flatten();
         match file {
             Some(bytes) if theirs < mine => {
                 let node = self.clone();
