@@ -280,6 +280,11 @@ enum Command {
     Ready(oneshot::Sender<bool>),
     /// Writes these framed RPCs on a new gossipsub stream to the node.
     Burst(Vec<u8>),
+    /// From now on, the node's answers are read and never acknowledged (as
+    /// a member that leaves them waiting for its `ok` would).
+    Withhold,
+    /// Publishes this message on the topic through the peer's own gossipsub.
+    Publish(Vec<u8>),
 }
 
 struct TestPeer {
@@ -288,6 +293,9 @@ struct TestPeer {
     topic: gossipsub::IdentTopic,
     commands: mpsc::Receiver<Command>,
     reports: std_mpsc::Sender<Report>,
+    /// Under [`Command::Withhold`], the reply channels of the answers read,
+    /// kept open and never answered.
+    withheld: Option<Vec<request_response::ResponseChannel<Vec<u8>>>>,
 }
 
 fn build_swarm(key: libp2p::identity::Keypair) -> Swarm<PeerBehaviour> {
@@ -367,6 +375,15 @@ impl TestPeer {
                         let node = self.node;
                         self.swarm.behaviour_mut().raw.send_request(&node, framed);
                     }
+                    Some(Command::Withhold) => self.withheld = Some(Vec::new()),
+                    Some(Command::Publish(data)) => {
+                        let topic = self.topic.clone();
+                        self.swarm
+                            .behaviour_mut()
+                            .gossipsub
+                            .publish(topic, data)
+                            .expect("published");
+                    }
                     None => return,
                 },
             }
@@ -383,11 +400,16 @@ impl TestPeer {
                     },
                 ..
             })) => {
-                let _ = self
-                    .swarm
-                    .behaviour_mut()
-                    .answers
-                    .send_response(channel, tracenet::protocol::Reply::Ok.encode());
+                match self.withheld.as_mut() {
+                    Some(kept) => kept.push(channel),
+                    None => {
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .answers
+                            .send_response(channel, tracenet::protocol::Reply::Ok.encode());
+                    }
+                }
                 let _ = self.reports.send(Report::Answer(request));
             }
             SwarmEvent::Behaviour(PeerBehaviourEvent::Gossipsub(gossipsub::Event::Message {
@@ -443,6 +465,7 @@ impl Handle {
             topic: gossipsub::IdentTopic::new(topic),
             commands,
             reports: report,
+            withheld: None,
         };
         rt.spawn(peer.run(addr));
         Handle {
@@ -458,6 +481,18 @@ impl Handle {
             .blocking_send(Command::Ready(reply))
             .expect("test peer running");
         rx.blocking_recv().unwrap_or(false)
+    }
+
+    fn publish(&self, data: Vec<u8>) {
+        self.commands
+            .blocking_send(Command::Publish(data))
+            .expect("test peer running");
+    }
+
+    fn withhold(&self) {
+        self.commands
+            .blocking_send(Command::Withhold)
+            .expect("test peer running");
     }
 
     fn burst(&self, rpcs: &[pb::Rpc]) {
@@ -702,6 +737,49 @@ fn a_directed_only_query_read_from_gossip_is_refused_and_not_answered() {
     let q = s.query();
     let rpc = signed_publish(&s.keypair, &s.topic, &[q.bytes().to_vec()]);
     s.expect_answer_after("a query not directed only", &[rpc], &q);
+}
+
+/// A member that publishes queries and never acknowledges their answers
+/// holds none of the holder's places (SECURITY.md, holes closed, 15): DE,
+/// allowed 4 queries at once, answers 8 queries from the test peer (as KE)
+/// one after another, each answer left waiting for an `ok` that never
+/// comes, with its hit and not `overloaded`, and refuses none for load.
+/// Before, each answer held one of the 4 places until the request timed out
+/// (10 s), and the fifth query was refused `overloaded`.
+#[test]
+fn a_requester_that_never_acknowledges_its_answers_holds_none_of_the_holders_places() {
+    let s = setup_with("max_concurrent_queries = 4");
+    s.peer.withhold();
+    for i in 0..8 {
+        let q = s.query();
+        s.peer.publish(q.bytes().to_vec());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let frame = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match s.peer.reports.recv_timeout(left) {
+                Ok(Report::Answer(frame)) => break frame,
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "DE never answered query {i}; its log ends:\n{}",
+                    tail(&s.fed.node("DE").log(), 20)
+                ),
+            }
+        };
+        let a = decode_and_verify::<TraceAnswer>(&frame, Limits::default()).unwrap();
+        assert_eq!(a.body().query, q.digest(), "query {i}'s answer");
+        assert!(
+            matches!(a.body().outcome, tracenet::protocol::Outcome::Hit { .. }),
+            "query {i}, with {i} answers unacknowledged: {:?}",
+            a.body().outcome
+        );
+    }
+    let (_, metrics) = common::http_get(&s.fed.node("DE").dir, "/metrics", true);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "tracenet_queries_refused_total{reason=\"overloaded\"} 0"),
+        "{metrics}"
+    );
 }
 
 /// A query read on a topic its marking does not route to (a member passing

@@ -170,6 +170,13 @@ pub async fn render(node: &Node) -> String {
     );
     line(
         &mut out,
+        "tracenet_answers_undelivered_total",
+        "counter",
+        "Answers given up before delivery: their requester left 16 others unacknowledged for 20 s (it gets the answer when it asks again).",
+        &[("", get(&c.answers_undelivered))],
+    );
+    line(
+        &mut out,
         "tracenet_answers_delivered_total",
         "counter",
         "Answers the requester acknowledged.",

@@ -76,10 +76,10 @@ pub(super) struct Job {
 /// is written, and an answer that calls for follow-ups is flushed at once,
 /// as they are sent only once it is on disk. What waits is each sender's
 /// `ok`, up to 5 ms more (plus the writing of the last answers taken). A
-/// holder keeps one of its `node.max_concurrent_queries` places (64 by
-/// default) until that `ok`, so this also bounds what the wait costs it:
-/// 64 places held about 6 ms each (its answer, the gathering, the flush)
-/// still let it answer about 10,000 queries a second.
+/// holder keeps one of the requester's `DELIVERING_PER_REQUESTER` (16)
+/// delivery places until that `ok` (`node::delivery`), so this also bounds
+/// what the wait costs it: 16 places held about 6 ms each (the gathering,
+/// the flush) still carry about 2,500 answers a second to one requester.
 const LINGER: Gather = Gather {
     gap: Duration::from_millis(2),
     longest: Duration::from_millis(5),

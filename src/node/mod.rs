@@ -23,6 +23,7 @@ pub mod answer;
 pub mod blind;
 pub mod custody;
 mod deadlines;
+mod delivery;
 mod dispatch;
 mod filing;
 mod holders;
@@ -220,6 +221,9 @@ struct Inner {
     refusing: Arc<Semaphore>,
     /// Bounds the answers to this node's traces filed at once.
     filing: Arc<Semaphore>,
+    /// Bounds the answers being delivered to each requester
+    /// ([`delivery`]).
+    deliveries: delivery::Deliveries,
     /// Bounds the admitted queries on the blocking pool at once
     /// ([`ANSWERING_AT_ONCE`]).
     answering: Arc<Semaphore>,
@@ -465,6 +469,7 @@ impl Node {
                 busy: Arc::new(Semaphore::new(settings.max_concurrent_queries)),
                 refusing: Arc::new(Semaphore::new(REFUSING_AT_ONCE)),
                 filing: Arc::new(Semaphore::new(FILING_AT_ONCE)),
+                deliveries: Default::default(),
                 answering: Arc::new(Semaphore::new(ANSWERING_AT_ONCE)),
                 long_jobs: Arc::new(Semaphore::new(LONG_JOBS)),
                 trust_gossip: Arc::new(Semaphore::new(TRUST_GOSSIP_AT_ONCE)),

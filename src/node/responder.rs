@@ -70,7 +70,7 @@ impl Node {
         };
         let node = self.clone();
         self.spawn(async move {
-            let _permit = permit;
+            let permit = permit;
             let received = Instant::now();
             let source = id.source();
             let n = node.clone();
@@ -120,6 +120,10 @@ impl Node {
             {
                 let _ = node.inner.net.validate(id, verdict).await;
             }
+            // The answer is made, audited and kept: the place goes back
+            // before its delivery, which waits on its requester's places
+            // (`node::delivery`), not on this node's.
+            drop(permit);
             if let Some((peer, bytes)) = answer {
                 node.send_answer(peer, bytes).await;
             }
@@ -570,7 +574,20 @@ impl Node {
         }
     }
 
+    /// Sends an answer to its requester and waits for its `ok`, in one of
+    /// the requester's places (`node::delivery`); given up and counted if
+    /// none comes free within `DELIVERY_WAIT`.
     pub(super) async fn send_answer(&self, peer: PeerId, bytes: Vec<u8>) {
+        let Some(_place) = self
+            .inner
+            .deliveries
+            .place(peer, super::delivery::DELIVERY_WAIT)
+            .await
+        else {
+            bump(&self.inner.counters.answers_undelivered);
+            tracing::debug!(%peer, "answer given up: its requester leaves its answers unacknowledged");
+            return;
+        };
         match self.inner.net.request(peer, bytes).await {
             Ok(reply) => match Reply::decode(&reply, self.inner.rules.limits) {
                 Ok(Reply::Ok) => bump(&self.inner.counters.answers_sent),
