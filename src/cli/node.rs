@@ -881,7 +881,7 @@ pub fn run_report(
             Ok(crate::node::report::report_of(
                 &off.judge,
                 &off.audit,
-                &off.traces.list()?,
+                &off.traces,
                 from,
                 to,
             )?)

@@ -52,15 +52,16 @@ fn median(v: &mut [u64]) -> f64 {
 
 /// The figures of a running node between `from` and `to` (unix seconds).
 pub fn report(node: &Node, from: u64, to: u64) -> Result<Report, NodeError> {
-    report_of(&node.judge(), node.audit(), &node.traces()?, from, to)
+    report_of(&node.judge(), node.audit(), &node.inner.traces, from, to)
 }
 
 /// The figures from an audit log and stored traces, judged by `judge`: the
-/// same whether the node runs or not.
+/// same whether the node runs or not. The traces of the period are read one
+/// at a time by the time index, never all at once.
 pub fn report_of(
     judge: &super::Judge,
     audit: &crate::audit::AuditLog,
-    traces: &[super::StoredTrace],
+    traces: &super::traces::TraceStore,
     from: u64,
     to: u64,
 ) -> Result<Report, NodeError> {
@@ -91,10 +92,8 @@ pub fn report_of(
         })
         .map_err(|e| NodeError::Config(e.to_string()))?;
     let mut times: BTreeMap<CountryCode, Vec<u64>> = BTreeMap::new();
-    for t in traces
-        .iter()
-        .filter(|t| t.created_at >= from && t.created_at < to)
-    {
+    traces.for_each_created(from, to, |t| {
+        let t = &t;
         match node.status_of(t) {
             TraceStatus::Answered => r.traces_answered += 1,
             TraceStatus::Partial => r.traces_partial += 1,
@@ -111,7 +110,8 @@ pub fn report_of(
         }
         r.sdg_16_4_2.traced += 1;
         r.sdg_16_4_2.origin_established += node.custody_of(t).diversion.is_some() as u64;
-    }
+        Ok::<_, NodeError>(())
+    })?;
     r.median_answer_secs = times
         .into_iter()
         .map(|(s, mut v)| (s, median(&mut v)))

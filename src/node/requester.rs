@@ -554,8 +554,10 @@ impl Node {
         Ok(self.inner.traces.page(after, limit)?)
     }
 
-    pub fn traces(&self) -> Result<Vec<StoredTrace>, NodeError> {
-        Ok(self.inner.traces.list()?)
+    /// The creation instant of every trace, oldest first, from the time
+    /// index alone (no trace read). Blocking.
+    pub fn trace_instants(&self) -> Result<Vec<u64>, NodeError> {
+        Ok(self.inner.traces.created_instants()?)
     }
 
     /// Files an answer to one of this node's traces, after `protocol::accept`

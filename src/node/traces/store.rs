@@ -762,6 +762,42 @@ impl TraceStore {
         Ok((out, None))
     }
 
+    /// Hands `f` each trace created in `[from, to)` (unix seconds), with its
+    /// answers, oldest first, one at a time: a reader of a year of traces
+    /// holds one. Stops at `f`'s first error, which it returns.
+    pub fn for_each_created<E: From<TraceStoreError>>(
+        &self,
+        from: u64,
+        to: u64,
+        mut f: impl FnMut(StoredTrace) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for kv in self
+            .by_time
+            .range(from.to_be_bytes().to_vec()..to.to_be_bytes().to_vec())
+        {
+            let (k, _) = kv.map_err(TraceStoreError::from)?;
+            let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
+            // An index entry whose trace is gone lists nothing (as `page`).
+            if let Some(t) = self.get(&id)? {
+                f(t)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The creation instant (unix seconds) of every trace, oldest first,
+    /// read from the time index's keys alone: no trace is read.
+    pub fn created_instants(&self) -> Result<Vec<u64>, TraceStoreError> {
+        let mut out = Vec::new();
+        for k in self.by_time.iter().keys() {
+            let k = k?;
+            if let Some(b) = k.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+                out.push(u64::from_be_bytes(b));
+            }
+        }
+        Ok(out)
+    }
+
     /// The heads (without answers) of the traces created at or after
     /// `since` (unix seconds): what may still wait for answers at start.
     pub fn heads_since(&self, since: u64) -> Result<Vec<StoredTrace>, TraceStoreError> {

@@ -311,6 +311,42 @@ fn pages_go_back_in_time_from_a_cursor() {
     assert!(Cursor::parse("1.zz").is_none());
 }
 
+/// A report reads the traces of its period one at a time by the time index,
+/// `from` included and `to` not, oldest first; the console's months read
+/// the index's instants alone.
+#[test]
+fn the_traces_of_a_period_are_read_one_at_a_time_by_the_time_index() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    for i in 0..12u64 {
+        let mut t = new_trace(Vec::new(), &[]);
+        t.id = format!("{:032x}", 11 - i);
+        t.created_at = 1_000 + 10 * i;
+        store.put(&t).unwrap();
+    }
+    let mut read = Vec::new();
+    store
+        .for_each_created(1_020, 1_060, |t| {
+            read.push(t.created_at);
+            Ok::<_, TraceStoreError>(())
+        })
+        .unwrap();
+    assert_eq!(read, [1_020, 1_030, 1_040, 1_050]);
+    let stopped = store.for_each_created(0, u64::MAX, |t| {
+        if t.created_at == 1_010 {
+            Err(TraceStoreError::Corrupt {
+                id: t.id,
+                reason: "stop here".into(),
+            })
+        } else {
+            Ok(())
+        }
+    });
+    assert!(stopped.is_err(), "the first error ends the walk");
+    let all: Vec<u64> = (0..12).map(|i| 1_000 + 10 * i).collect();
+    assert_eq!(store.created_instants().unwrap(), all);
+}
+
 /// Peer events (connected, disconnected, a link closed) decode only the
 /// pending traces whose head names the peer: the search must find every peer
 /// a trace asked, and only those.
