@@ -50,12 +50,19 @@ impl CheckedFrames {
 /// Answers this node signed, kept for the requester's retries. Keyed by
 /// (query digest, requester key): an answer is only ever handed again to the
 /// State it was decided for. One LRU per requesting State, so that a State
-/// sending many queries evicts its own answers, not another's.
+/// sending many queries evicts its own answers, not another's. Each is kept
+/// until its query expires (a retry after that is refused stale before it
+/// is looked up): [`AnswerCache::expire`] lets the rest go, so the cache
+/// holds what a State asked within a query's life, not its whole history.
 #[derive(Debug)]
 pub struct AnswerCache {
     per_state: NonZeroUsize,
-    by_state: HashMap<CountryCode, LruCache<(Digest, PublicKey), Vec<u8>>>,
+    by_state: HashMap<CountryCode, LruCache<(Digest, PublicKey), Kept>>,
 }
+
+/// An answer kept: the unix second after which it is not handed again, and
+/// its signed frame.
+type Kept = (u64, Vec<u8>);
 
 impl AnswerCache {
     pub fn new(per_state: usize) -> Self {
@@ -65,32 +72,56 @@ impl AnswerCache {
         }
     }
 
-    /// Keeps (replacing) the answer to `query` for `requester`.
+    /// Keeps (replacing) the answer to `query` for `requester`, until unix
+    /// second `until` (the query's expiry).
     pub fn put(
         &mut self,
         state: CountryCode,
         query: Digest,
         requester: PublicKey,
         answer: Vec<u8>,
+        until: u64,
     ) {
         let cap = self.per_state;
         self.by_state
             .entry(state)
             .or_insert_with(|| LruCache::new(cap))
-            .put((query, requester), answer);
+            .put((query, requester), (until, answer));
     }
 
-    /// The answer kept for this requester's query, if any.
+    /// The answer kept for this requester's query, if any and not expired
+    /// at `now`.
     pub fn get(
         &mut self,
         state: CountryCode,
         query: Digest,
         requester: PublicKey,
+        now: u64,
     ) -> Option<Vec<u8>> {
         self.by_state
             .get_mut(&state)?
             .get(&(query, requester))
-            .cloned()
+            .filter(|(until, _)| *until >= now)
+            .map(|(_, a)| a.clone())
+    }
+
+    /// Lets go of every answer expired at `now`, and of the States left
+    /// with none; returns how many answers went.
+    pub fn expire(&mut self, now: u64) -> usize {
+        let mut gone = 0;
+        for lru in self.by_state.values_mut() {
+            let expired: Vec<_> = lru
+                .iter()
+                .filter(|(_, (until, _))| *until < now)
+                .map(|(k, _)| *k)
+                .collect();
+            gone += expired.len();
+            for k in expired {
+                lru.pop(&k);
+            }
+        }
+        self.by_state.retain(|_, lru| !lru.is_empty());
+        gone
     }
 }
 
@@ -280,19 +311,43 @@ mod tests {
     fn a_cached_answer_is_only_for_its_requester_and_a_flood_evicts_only_its_own() {
         let mut c = AnswerCache::new(2);
         let q = Digest::of(b"query");
-        c.put(cc("NG"), q, key(1), b"answer for NG".to_vec());
-        assert_eq!(c.get(cc("NG"), q, key(1)), Some(b"answer for NG".to_vec()));
+        c.put(cc("NG"), q, key(1), b"answer for NG".to_vec(), 100);
+        assert_eq!(
+            c.get(cc("NG"), q, key(1), 0),
+            Some(b"answer for NG".to_vec())
+        );
         // Another State presenting the same query digest gets nothing.
-        assert_eq!(c.get(cc("ZA"), q, key(2)), None);
-        assert_eq!(c.get(cc("NG"), q, key(2)), None);
+        assert_eq!(c.get(cc("ZA"), q, key(2), 0), None);
+        assert_eq!(c.get(cc("NG"), q, key(2), 0), None);
         // ZA floods: its own entries are evicted, NG's stays.
         for i in 0..1000u32 {
-            c.put(cc("ZA"), Digest::of(&i.to_le_bytes()), key(2), vec![0]);
+            c.put(cc("ZA"), Digest::of(&i.to_le_bytes()), key(2), vec![0], 100);
         }
-        assert_eq!(c.get(cc("NG"), q, key(1)), Some(b"answer for NG".to_vec()));
+        assert_eq!(
+            c.get(cc("NG"), q, key(1), 0),
+            Some(b"answer for NG".to_vec())
+        );
         // A decision replaces the acknowledgement kept before it.
-        c.put(cc("NG"), q, key(1), b"decided".to_vec());
-        assert_eq!(c.get(cc("NG"), q, key(1)), Some(b"decided".to_vec()));
+        c.put(cc("NG"), q, key(1), b"decided".to_vec(), 100);
+        assert_eq!(c.get(cc("NG"), q, key(1), 0), Some(b"decided".to_vec()));
+    }
+
+    /// An answer is kept until its query expires, then neither handed again
+    /// nor held: a State's answers of last month are not in memory.
+    #[test]
+    fn a_cached_answer_goes_when_its_query_expires() {
+        let mut c = AnswerCache::new(10);
+        let (old, fresh) = (Digest::of(b"old"), Digest::of(b"fresh"));
+        c.put(cc("NG"), old, key(1), b"old".to_vec(), 100);
+        c.put(cc("NG"), fresh, key(1), b"fresh".to_vec(), 200);
+        c.put(cc("ZA"), old, key(2), b"ZA's".to_vec(), 150);
+        assert_eq!(c.get(cc("NG"), old, key(1), 100), Some(b"old".to_vec()));
+        assert_eq!(c.get(cc("NG"), old, key(1), 101), None, "expired");
+        assert_eq!(c.expire(160), 2);
+        assert_eq!(c.by_state.len(), 1, "ZA, left with none, is let go");
+        assert_eq!(c.get(cc("NG"), fresh, key(1), 160), Some(b"fresh".to_vec()));
+        assert_eq!(c.expire(201), 1);
+        assert!(c.by_state.is_empty());
     }
 
     #[test]

@@ -199,6 +199,12 @@ impl Node {
             Ok(n) => tracing::debug!(n, "subscriptions not seen for 30 days forgotten"),
             Err(e) => self.store_failed(&e.to_string()),
         }
+        if let Ok(mut cache) = self.inner.answered.lock() {
+            let n = cache.expire(unix_now());
+            if n > 0 {
+                tracing::debug!(n, "answers kept for retries let go with their queries");
+            }
+        }
         self.check_roster_expiry(unix_now());
         // Last: it may take seconds (a file of half a million entries).
         match self

@@ -570,7 +570,19 @@ impl Node {
 
     pub(super) fn remember_answer(&self, q: &TraceQuery, digest: Digest, bytes: &[u8]) {
         if let Ok(mut m) = self.inner.answered.lock() {
-            m.put(q.requester.state, digest, q.requester.key, bytes.to_vec());
+            // Kept while a retry could still be admitted: past the query's
+            // time-to-live and the clock skew allowed, it is refused stale.
+            let until = q
+                .issued_at
+                .saturating_add(u64::from(q.ttl_secs))
+                .saturating_add(self.inner.rules.fresh.skew_secs);
+            m.put(
+                q.requester.state,
+                digest,
+                q.requester.key,
+                bytes.to_vec(),
+                until,
+            );
         }
     }
 
@@ -713,20 +725,18 @@ impl Node {
         // The inbox holds the decision of a reviewed query (the cache may
         // still hold its acknowledgement); then the cache; then the answer
         // kept beside the replay id on disk (after a restart).
-        let cached = self
-            .inbox_answer(&digest)
-            .or_else(|| {
-                self.inner
-                    .answered
-                    .lock()
-                    .ok()
-                    .and_then(|mut c| c.get(b.requester.state, digest, b.requester.key))
-            })
-            .or_else(|| {
-                self.inner
-                    .replay
-                    .answer_of(b.requester.state, &b.id, unix_now())
-            });
+        let cached =
+            self.inbox_answer(&digest)
+                .or_else(|| {
+                    self.inner.answered.lock().ok().and_then(|mut c| {
+                        c.get(b.requester.state, digest, b.requester.key, unix_now())
+                    })
+                })
+                .or_else(|| {
+                    self.inner
+                        .replay
+                        .answer_of(b.requester.state, &b.id, unix_now())
+                });
         let Some(bytes) = cached else {
             return self.silent_again(q);
         };
