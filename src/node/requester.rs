@@ -809,7 +809,8 @@ impl Node {
     }
 
     /// Decides which States the chain of custody should be followed to, at most
-    /// `max_follow_ups` per trace and never the same State twice, and records
+    /// `max_follow_ups` called for by each State's records and never the
+    /// same State twice, and records
     /// them as asked, unflushed (the answer's flush covers them; they are
     /// sent only after it).
     fn plan_follow_ups(&self, id: &str) -> Result<Vec<(CountryCode, String)>, NodeError> {
@@ -825,13 +826,28 @@ impl Node {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
+        // Which State's records call for which follow-ups: each State has
+        // its own share of `max_follow_ups`.
+        let mut calls: std::collections::BTreeMap<
+            CountryCode,
+            std::collections::BTreeSet<CountryCode>,
+        > = Default::default();
+        for l in custody
+            .chain
+            .iter()
+            .filter(|l| l.kind == crate::model::EventKind::Exported)
+        {
+            if let Some(to) = l.counterpart {
+                calls.entry(l.state).or_default().insert(to);
+            }
+        }
         let max = self.inner.settings.max_follow_ups;
         // Decided inside the update, which is atomic per trace: two answers
         // arriving together cannot both send the same follow-up.
         let mut chosen: Vec<CountryCode> = Vec::new();
         // Unflushed: the caller's flush of the answer covers it.
         self.inner.traces.update_unflushed(id, |t| {
-            chosen = t.add_follow_ups(&candidates, max);
+            chosen = t.add_follow_ups(&candidates, &calls, max);
         })?;
         Ok(chosen.into_iter().map(|s| (s, id.to_string())).collect())
     }

@@ -2,7 +2,7 @@
 //! query, who was asked, every signed answer as received, and the officer's
 //! local case notes (which never leave the node).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -285,18 +285,28 @@ impl StoredTrace {
     }
 
     /// Records follow-ups to the candidate States (each with the peer that
-    /// speaks for it) that were neither asked nor followed up before, up to
-    /// `max` follow-ups in all; returns the States chosen.
+    /// speaks for it) that were neither asked nor followed up before;
+    /// returns the States chosen. `calls` holds, per State whose records
+    /// are in the chain of custody, the States its records say the weapon
+    /// was exported to: each such State's records call for at most `max`
+    /// follow-ups (one called for by two counts for both), so a member whose
+    /// answer names States first cannot spend the share of the State whose
+    /// records truly continue the chain. A State is asked at most once.
     pub fn add_follow_ups(
         &mut self,
         candidates: &[(CountryCode, libp2p::PeerId)],
+        calls: &BTreeMap<CountryCode, BTreeSet<CountryCode>>,
         max: usize,
     ) -> Vec<CountryCode> {
         let mut chosen = Vec::new();
         for (state, peer) in candidates {
             let already = self.followed_up.contains(state)
                 || self.asked.iter().any(|a| a.state == Some(*state));
-            if already || self.followed_up.len() >= max {
+            let followed = &self.followed_up;
+            let a_share_left = calls.values().any(|named| {
+                named.contains(state) && followed.iter().filter(|f| named.contains(f)).count() < max
+            });
+            if already || !a_share_left {
                 continue;
             }
             self.followed_up.push(*state);
@@ -339,10 +349,53 @@ mod follow_up_tests {
         };
         let p = libp2p::PeerId::random();
         let cands = [(cc("DE"), p), (cc("NG"), p), (cc("GH"), p), (cc("ZA"), p)];
-        assert_eq!(t.add_follow_ups(&cands, 2), vec![cc("NG"), cc("GH")]);
+        let calls = BTreeMap::from([(cc("DE"), BTreeSet::from([cc("NG"), cc("GH"), cc("ZA")]))]);
+        assert_eq!(
+            t.add_follow_ups(&cands, &calls, 2),
+            vec![cc("NG"), cc("GH")]
+        );
         // Twice the same answer never follows up twice.
-        assert!(t.add_follow_ups(&cands, 2).is_empty());
+        assert!(t.add_follow_ups(&cands, &calls, 2).is_empty());
         assert_eq!(t.asked.len(), 3);
-        assert_eq!(t.add_follow_ups(&cands, 3), vec![cc("ZA")]);
+        assert_eq!(t.add_follow_ups(&cands, &calls, 3), vec![cc("ZA")]);
+    }
+
+    /// A member whose answer names four States first spends its own share,
+    /// not the share of the State whose records truly continue the chain:
+    /// that State's export is still followed up.
+    #[test]
+    fn a_members_answer_spends_only_its_own_share_of_follow_ups() {
+        let mut t = StoredTrace {
+            id: "t".into(),
+            created_at: 0,
+            created_at_ms: None,
+            deadline: 10,
+            query: Vec::new(),
+            topics: Vec::new(),
+            asked: Vec::new(),
+            answers: Vec::new(),
+            local: LocalCase::default(),
+            first_ack: Default::default(),
+            final_at: Default::default(),
+            followed_up: Vec::new(),
+            own_registry: None,
+            nobody_holds: false,
+            timeout_secs: None,
+            blind: None,
+            filed: Vec::new(),
+        };
+        let p = libp2p::PeerId::random();
+        let decoys = [cc("AR"), cc("BR"), cc("CL"), cc("PE")];
+        let mut calls = BTreeMap::from([(cc("VE"), decoys.iter().copied().collect())]);
+        let cands: Vec<_> = decoys.iter().map(|s| (*s, p)).collect();
+        assert_eq!(t.add_follow_ups(&cands, &calls, 4), decoys.to_vec());
+        // The true exporter answers next: its export to NG is followed up,
+        // though four follow-ups were sent already.
+        calls.insert(cc("DE"), BTreeSet::from([cc("NG")]));
+        let cands = [(cc("NG"), p)];
+        assert_eq!(t.add_follow_ups(&cands, &calls, 4), vec![cc("NG")]);
+        // The member's fifth named State is not.
+        calls.get_mut(&cc("VE")).unwrap().insert(cc("UY"));
+        assert!(t.add_follow_ups(&[(cc("UY"), p)], &calls, 4).is_empty());
     }
 }
