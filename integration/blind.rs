@@ -792,14 +792,18 @@ async fn a_members_free_blind_requests_do_not_grow_the_holders_audit() {
     );
 }
 
-/// A requester keeps a holder's filter only once an evaluation against it
-/// succeeded (SECURITY.md, blind traces, 3). ZA, played in process with its
-/// roster and OPRF keys, serves a filter of the Walther prefix and counts
-/// the chunks NG fetches: while ZA refuses to evaluate, every blind trace
-/// fetches the filter again (nothing was kept); once it evaluates, the
-/// next trace fetches it once more and the one after not at all.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_filter_is_kept_only_after_an_evaluation_succeeds() {
+/// ZA played in process with its roster and OPRF keys (its process
+/// stopped): it serves NG a filter of `keys` keys under the Walther prefix,
+/// counts the chunks it serves, and evaluates only while `evaluates` is set
+/// (refusing otherwise, with no time to come back).
+struct InProcessHolder {
+    served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    evaluates: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    chunks: usize,
+    _net: tracenet::net::NetHandle,
+}
+
+async fn walther_holder_in_process(fed: &mut Federation, keys: u64) -> InProcessHolder {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use tracenet::blind::{BlindedBatch, build_filter};
@@ -808,10 +812,6 @@ async fn a_filter_is_kept_only_after_an_evaluation_succeeds() {
     use tracenet::protocol::blind::{BlindReply, BlindRequest};
     use tracenet::protocol::{Limits, Party, Refusal};
 
-    let mut fed = Federation::start(vec![
-        NodeSpec::member("NG", Vec::new()),
-        NodeSpec::member("ZA", Vec::new()),
-    ]);
     fed.node_mut("ZA").kill();
     let ng = fed.node("NG");
     let za_dir = fed.node("ZA").dir.clone();
@@ -819,7 +819,7 @@ async fn a_filter_is_kept_only_after_an_evaluation_succeeds() {
     let (oprf, _) =
         tracenet::blind::load_or_create_key(&za_dir.join(tracenet::blind::OPRF_KEY_FILE)).unwrap();
     let oprf = Arc::new(oprf);
-    let built = build_filter((0..40_000u64).collect()).unwrap();
+    let built = build_filter((0..keys).collect()).unwrap();
     let chunks = Arc::new(built.chunks.clone());
     let served = Arc::new(AtomicUsize::new(0));
     let evaluates = Arc::new(AtomicBool::new(false));
@@ -880,7 +880,31 @@ async fn a_filter_is_kept_only_after_an_evaluation_succeeds() {
         .await
         .unwrap();
     fed.wait_subscribed("NG", &topic.to_string(), &["ZA"]);
-    let n = chunks.len();
+    InProcessHolder {
+        served,
+        evaluates,
+        chunks: chunks.len(),
+        _net: handle,
+    }
+}
+
+/// A requester keeps a holder's filter only once an evaluation against it
+/// succeeded (SECURITY.md, blind traces, 3). ZA, played in process with its
+/// roster and OPRF keys, serves a filter of the Walther prefix and counts
+/// the chunks NG fetches: while ZA refuses to evaluate, every blind trace
+/// fetches the filter again (nothing was kept); once it evaluates, the
+/// next trace fetches it once more and the one after not at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_is_kept_only_after_an_evaluation_succeeds() {
+    use std::sync::atomic::Ordering;
+
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("NG", Vec::new()),
+        NodeSpec::member("ZA", Vec::new()),
+    ]);
+    let za = walther_holder_in_process(&mut fed, 40_000).await;
+    let (served, evaluates) = (za.served.clone(), za.evaluates.clone());
+    let n = za.chunks;
     // One blind trace, and the chunks ZA has served once NG settled ZA.
     let trace = |serial: &str| {
         let t = trace_walther(fed.node("NG"), serial, &["--blind"]);
@@ -977,4 +1001,143 @@ async fn an_import_that_changes_nothing_under_a_prefix_keeps_its_filter_version(
         "a new key, a new version: {after} after {first}"
     );
     assert_eq!(keys, 2);
+}
+
+/// Filter chunks are free to ask for and cost the holder up to 32,000
+/// bytes each: DE serves a requesting State at most
+/// `node.blind_chunks_mib_per_hour` of them (here 1 MiB), then refuses it
+/// `rate_limited` with when to come back, tallied in its audit, while
+/// another State is served as before (SECURITY.md, holes closed, 17).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_asking_for_filter_chunks_without_end_is_refused_past_its_hourly_bytes() {
+    use tracenet::protocol::blind::{BlindReply, BlindRequest, FilterHeader};
+    use tracenet::protocol::codec::{Kind, encode_body};
+    use tracenet::protocol::{Limits, Refusal, decode_and_verify};
+
+    let mut fed = Federation::start(vec![
+        NodeSpec {
+            node_config: "blind_chunks_mib_per_hour = 1",
+            ..NodeSpec::member("DE", vec![walther("DE-1", SERIAL)])
+        },
+        NodeSpec::member("ZA", Vec::new()),
+        NodeSpec::member("NG", Vec::new()),
+    ]);
+    fed.node_mut("ZA").kill();
+    fed.node_mut("NG").kill();
+    let de = fed.node("DE");
+    let za = Peer::connect(&fed.node("ZA").dir, de).await;
+    let ng = Peer::connect(&fed.node("NG").dir, de).await;
+    let ask = |p: &Peer, r: BlindRequest| {
+        let bytes = encode_body(Kind::BlindRequest, &r).unwrap();
+        let (net, target) = (p.net.clone(), p.target);
+        async move {
+            let reply = net.request(target, bytes).await.unwrap();
+            BlindReply::decode(&reply, Limits::default()).unwrap()
+        }
+    };
+    let prefix: tracenet::marking::MarkingPrefix = "DE/CARLWALTHER".parse().unwrap();
+    let BlindReply::Filter(frame) = ask(
+        &za,
+        BlindRequest::Filter {
+            prefix: prefix.clone(),
+        },
+    )
+    .await
+    else {
+        panic!("no filter served");
+    };
+    let header = decode_and_verify::<FilterHeader>(&frame, Limits::default())
+        .unwrap()
+        .into_parts()
+        .1;
+    let chunk = BlindRequest::Chunk {
+        prefix,
+        version: header.version,
+        index: 0,
+    };
+    // A chunk of one record's filter is well under a KiB: charged one KiB.
+    let mut served = 0;
+    let refused = loop {
+        match ask(&za, chunk.clone()).await {
+            BlindReply::Chunk(_) => served += 1,
+            other => break other,
+        }
+        assert!(served <= 1024, "more than 1 MiB served in an hour");
+    };
+    assert_eq!(served, 1024, "1 MiB of one-KiB chunks");
+    assert!(
+        matches!(
+            refused,
+            BlindReply::Refused {
+                refusal: Refusal::RateLimited,
+                retry_after_secs: 1..
+            }
+        ),
+        "{refused:?}"
+    );
+    for _ in 0..50 {
+        assert!(matches!(
+            ask(&za, chunk.clone()).await,
+            BlindReply::Refused { .. }
+        ));
+    }
+    assert!(
+        matches!(ask(&ng, chunk.clone()).await, BlindReply::Chunk(_)),
+        "another State is served from its own bytes"
+    );
+    let audit = de.json(&["audit", "show"]);
+    let tallied = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "blind_refused")
+        .count();
+    assert!(
+        (1..=4).contains(&tallied),
+        "51 refusals gave {tallied} blind_refused entries"
+    );
+}
+
+/// A holder that serves a large filter and refuses to evaluate cannot have
+/// every probe fetch it whole again (SECURITY.md, holes closed, 17): NG,
+/// allowed `node.blind_fetch_mib_per_hour = 1`, fetches ZA's filter of
+/// 600,000 keys (1.2 MB, more than the bucket: it takes all of it) for one
+/// blind trace, and for the next fetches nothing and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_refusing_to_evaluate_has_its_filter_fetched_within_the_hourly_bytes() {
+    use std::sync::atomic::Ordering;
+
+    let mut fed = Federation::start(vec![
+        NodeSpec {
+            node_config: "blind_fetch_mib_per_hour = 1",
+            ..NodeSpec::member("NG", Vec::new())
+        },
+        NodeSpec::member("ZA", Vec::new()),
+    ]);
+    let za = walther_holder_in_process(&mut fed, 600_000).await;
+    let settle = |serial: &str| {
+        let t = trace_walther(fed.node("NG"), serial, &["--blind"]);
+        let id = t["id"].as_str().unwrap().to_string();
+        wait_for("NG's outcome for ZA", Duration::from_secs(60), || {
+            let t = fed.node("NG").json(&["trace", "show", &id]);
+            let h = holder(&t, &fed, "ZA").clone();
+            (h["outcome"] != "pending").then_some(h)
+        })
+    };
+    let first = settle("WX100001");
+    assert_eq!(first["outcome"], "refused", "{first:#}");
+    assert_eq!(za.served.load(Ordering::SeqCst), za.chunks, "fetched once");
+    let second = settle("WX100002");
+    assert_eq!(second["outcome"], "failed", "{second:#}");
+    assert!(
+        second["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("node.blind_fetch_mib_per_hour")),
+        "{second:#}"
+    );
+    assert_eq!(
+        za.served.load(Ordering::SeqCst),
+        za.chunks,
+        "not fetched again"
+    );
 }

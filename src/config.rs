@@ -133,6 +133,13 @@ pub const RANGES: &[(&str, u64, u64, &str)] = &[
         "elements per requesting State",
     ),
     (
+        "node.blind_chunks_mib_per_hour",
+        1,
+        65_536,
+        "MiB per requesting State",
+    ),
+    ("node.blind_fetch_mib_per_hour", 1, 65_536, "MiB per holder"),
+    (
         "node.blind_max_candidates",
         1,
         crate::protocol::blind::MAX_BLIND_ELEMENTS as u64,
@@ -376,6 +383,14 @@ impl Config {
             (
                 "node.blind_evaluations_per_hour",
                 u64::from(n.blind_evaluations_per_hour),
+            ),
+            (
+                "node.blind_chunks_mib_per_hour",
+                u64::from(n.blind_chunks_mib_per_hour),
+            ),
+            (
+                "node.blind_fetch_mib_per_hour",
+                u64::from(n.blind_fetch_mib_per_hour),
             ),
             ("node.blind_max_candidates", u(n.blind_max_candidates)),
             ("node.trace_ttl_secs", u64::from(n.trace_ttl_secs)),

@@ -129,6 +129,27 @@ impl ReceivedFilter {
     /// its listed digest and length, and builds the filter. Every index the
     /// lookup computes from a descriptor that passes stays below
     /// `segment_count_length + 2 * segment_length`, the fingerprints' count.
+    /// Checks a header's descriptor (segment sizes, fingerprint count, at
+    /// most the largest filter a header may state) before any chunk is
+    /// fetched.
+    ///
+    /// # Errors
+    /// [`FilterError::Descriptor`], naming the field that does not hold.
+    pub fn check_header(h: &FilterHeader) -> Result<(), FilterError> {
+        check_descriptor(h)?;
+        if h.chunks.len() != (h.fingerprints as usize).div_ceil(CHUNK_FINGERPRINTS) {
+            return Err(FilterError::Descriptor("chunk count"));
+        }
+        Ok(())
+    }
+
+    /// The length in bytes of chunk `index` of a filter of `fingerprints`
+    /// (each chunk holds [`CHUNK_FINGERPRINTS`], the last the rest).
+    pub fn chunk_len(fingerprints: u32, index: usize) -> usize {
+        let total = fingerprints as usize;
+        2 * CHUNK_FINGERPRINTS.min(total.saturating_sub(index * CHUNK_FINGERPRINTS))
+    }
+
     pub fn assemble(h: &FilterHeader, chunks: &[Vec<u8>]) -> Result<Self, FilterError> {
         check_descriptor(h)?;
         if chunks.len() != h.chunks.len() {

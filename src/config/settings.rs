@@ -54,6 +54,16 @@ pub struct NodeSettings {
     /// at the default 1,200, enumerating a million serials here takes a
     /// State about 35 days, every batch audited.
     pub blind_evaluations_per_hour: u32,
+    /// MiB of keyed-filter chunks served per requesting State per hour (a
+    /// token bucket): a chunk request costs a member 40 bytes and its reply
+    /// up to 32,000, so without a bound a member could fill this node's
+    /// uplink for nothing.
+    pub blind_chunks_mib_per_hour: u32,
+    /// MiB of keyed filters fetched from one holder's State per hour, at
+    /// most (a token bucket): a holder that serves a large filter and then
+    /// refuses to evaluate cannot have every probe fetch it again. A filter
+    /// larger than this takes the whole bucket.
+    pub blind_fetch_mib_per_hour: u32,
     /// Candidates a serial with `?` may expand to in a blind trace; beyond,
     /// the officer chooses to send in the clear or not.
     pub blind_max_candidates: usize,
@@ -119,6 +129,8 @@ impl Default for NodeSettings {
             max_reviews_waiting_per_state: 200,
             blind_by_default: false,
             blind_evaluations_per_hour: 1_200,
+            blind_chunks_mib_per_hour: 256,
+            blind_fetch_mib_per_hour: 96,
             blind_max_candidates: crate::blind::DEFAULT_BOUND,
             trace_ttl_secs: 86_400,
             trace_timeout_secs: 86_400,

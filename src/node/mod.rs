@@ -397,8 +397,7 @@ impl Node {
             Role::Member => Some(Arc::new(Registry::open(&db, makers.table.clone())?)),
             Role::Bootstrap => None,
         };
-        let blind = blind::BlindSide::open(data_dir, &db, settings.blind_evaluations_per_hour)
-            .map_err(NodeError::Config)?;
+        let blind = blind::BlindSide::open(data_dir, &db, &settings).map_err(NodeError::Config)?;
         let mut net_cfg = settings.net_config().map_err(NodeError::Config)?;
         // The roster held decides for every member; the node's own setting
         // only where it says nothing.

@@ -802,7 +802,7 @@ fn verdict_then_answer<W, A>(
 
 /// The audit kind a refusal is recorded under.
 fn refusal_kind(r: Refusal, rule: &str) -> AuditKind {
-    if rule == super::blind::BLIND_BUDGET_RULE {
+    if rule == super::blind::BLIND_BUDGET_RULE || rule == super::blind::BLIND_CHUNKS_RULE {
         return AuditKind::BlindRefused;
     }
     match r {

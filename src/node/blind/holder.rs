@@ -89,7 +89,35 @@ impl Node {
                         BlindReply::Stale { version: f.version }
                     }
                     Some(Some(f)) => match f.chunks.get(index as usize) {
-                        Some(c) => BlindReply::Chunk(c.clone()),
+                        Some(c) => {
+                            let kib = c.len().div_ceil(1024);
+                            let allowed = self
+                                .inner
+                                .blind
+                                .chunks_served
+                                .lock()
+                                .map(|mut b| b.take(state, kib, Instant::now()))
+                                .unwrap_or(Err(std::time::Duration::from_secs(60)));
+                            match allowed {
+                                Ok(()) => BlindReply::Chunk(c.clone()),
+                                Err(wait) => {
+                                    self.refuse_blind(
+                                        peer,
+                                        Some(state),
+                                        Refusal::RateLimited,
+                                        super::BLIND_CHUNKS_RULE,
+                                    )
+                                    .await;
+                                    BlindReply::Refused {
+                                        refusal: Refusal::RateLimited,
+                                        retry_after_secs: wait
+                                            .as_secs()
+                                            .clamp(1, u64::from(u32::MAX))
+                                            as u32,
+                                    }
+                                }
+                            }
+                        }
                         None => BlindReply::refused(Refusal::Malformed),
                     },
                     Some(None) => BlindReply::NoFilter,

@@ -230,7 +230,30 @@ pub(super) struct BlindSide {
     /// Requester side: holders' filters by (peer, prefix), at one version,
     /// bounded ([`FETCHED_FILTER_BYTES`]).
     fetched: Mutex<FilterCache>,
+    /// Holder side: KiB of filter chunks served to each requesting State
+    /// (`node.blind_chunks_mib_per_hour`, by default 256: eight of the
+    /// largest filters a header may state, where an honest requester
+    /// fetches each version of a holder's filter once, or again only while
+    /// that holder refuses to evaluate). A chunk request costs a member
+    /// about 40 bytes and its reply up to 32,000: without a bound, a member
+    /// could keep this node's uplink full at no cost to itself (SECURITY.md,
+    /// holes closed, 17). Refused past it as `rate_limited`, with when to
+    /// come back, tallied in the audit as `blind_chunks`.
+    chunks_served: Mutex<EvaluationBudget>,
+    /// Requester side: KiB of filters fetched from each holder's State
+    /// (`node.blind_fetch_mib_per_hour`, by default 96: three of the
+    /// largest). A holder that serves a large filter and then refuses to
+    /// evaluate, asking to be probed again in a second, could otherwise
+    /// have each of a trace's probes fetch it whole again. Past it, the
+    /// probe waits until the bucket holds the filter again.
+    filters_fetched: Mutex<EvaluationBudget>,
+    /// The bucket's size in KiB: a filter larger takes the whole of it.
+    fetch_kib_per_hour: u32,
 }
+
+/// The audit rule of filter chunks refused for the requesting State's
+/// hourly bound.
+pub(crate) const BLIND_CHUNKS_RULE: &str = "blind_chunks";
 
 /// The most bytes of holders' fingerprints a requester keeps between blind
 /// traces: 28 filters of a million-record prefix (2.26 MiB each), or two of
@@ -350,7 +373,13 @@ impl FilterCache {
 impl BlindSide {
     /// Opens the node's blind state: its OPRF key (created on first start,
     /// mode 0600) and the kept evaluations.
-    pub(super) fn open(data_dir: &Path, db: &sled::Db, per_hour: u32) -> Result<Self, String> {
+    pub(super) fn open(
+        data_dir: &Path,
+        db: &sled::Db,
+        settings: &crate::config::NodeSettings,
+    ) -> Result<Self, String> {
+        let per_hour = settings.blind_evaluations_per_hour;
+        let mib_in_kib = |mib: u32| mib.saturating_mul(1024);
         let (oprf, _) = crate::blind::load_or_create_key(&data_dir.join(OPRF_KEY_FILE))?;
         Ok(BlindSide {
             evaluations: kept_evaluations(db, &oprf)?,
@@ -363,6 +392,13 @@ impl BlindSide {
             evaluating: Arc::new(Semaphore::new(evaluating_at_once())),
             build_turn: Arc::new(Semaphore::new(BUILDS_AT_ONCE)),
             fetched: Mutex::new(FilterCache::new(FETCHED_FILTER_BYTES)),
+            chunks_served: Mutex::new(EvaluationBudget::new(mib_in_kib(
+                settings.blind_chunks_mib_per_hour,
+            ))),
+            fetch_kib_per_hour: mib_in_kib(settings.blind_fetch_mib_per_hour),
+            filters_fetched: Mutex::new(EvaluationBudget::new(mib_in_kib(
+                settings.blind_fetch_mib_per_hour,
+            ))),
         })
     }
 

@@ -221,6 +221,33 @@ impl Node {
         if let Some(f) = cached {
             return Ok(Some(f));
         }
+        // The header's shape is checked before any chunk is asked for, and
+        // its size taken from this holder's hourly share: a holder that
+        // serves a large filter and refuses to evaluate cannot have every
+        // probe fetch it whole again.
+        ReceivedFilter::check_header(&header).map_err(|e| fail(format!("its filter: {e}")))?;
+        let kib = (u64::from(header.fingerprints) * 2)
+            .div_ceil(1024)
+            .min(u64::from(self.inner.blind.fetch_kib_per_hour)) as usize;
+        let allowed = self
+            .inner
+            .blind
+            .filters_fetched
+            .lock()
+            .map(|mut b| b.take(member.state, kib, std::time::Instant::now()))
+            .unwrap_or(Err(std::time::Duration::from_secs(60)));
+        if let Err(wait) = allowed {
+            let secs = wait.as_secs().clamp(1, u64::from(u32::MAX)) as u32;
+            return Err(Probed {
+                outcome: BlindOutcome::Failed,
+                detail: Some(format!(
+                    "its filters fetched within the hour reached node.blind_fetch_mib_per_hour ({} MiB); probed again after {secs} s",
+                    self.inner.settings.blind_fetch_mib_per_hour
+                )),
+                elements: 0,
+                retry_after: Some(secs),
+            });
+        }
         let mut chunks = Vec::with_capacity(header.chunks.len());
         for index in 0..header.chunks.len() {
             let req = BlindRequest::Chunk {
@@ -229,6 +256,16 @@ impl Node {
                 index: index as u32,
             };
             match self.blind_request(peer, &req).await? {
+                // Each chunk against its signed digest as it comes: a wrong
+                // one ends the fetch there.
+                BlindReply::Chunk(c)
+                    if c.len() != ReceivedFilter::chunk_len(header.fingerprints, index)
+                        || crate::protocol::Digest::of(&c) != header.chunks[index] =>
+                {
+                    return Err(fail(format!(
+                        "chunk {index} of its filter is not the length or digest its signed header states"
+                    )));
+                }
                 BlindReply::Chunk(c) => chunks.push(c),
                 other => {
                     return Err(fail(format!(
