@@ -53,6 +53,11 @@ pub struct RosterHistory {
     dir: PathBuf,
     trust: TrustConfig,
     cache: Mutex<BTreeMap<u64, Arc<Installed>>>,
+    /// The versions in the folder, read once: only [`RosterHistory::record`]
+    /// and [`RosterHistory::forget`] change it in this process (and no other
+    /// process writes it while a node runs), so judging an answer under an
+    /// older roster lists no directory.
+    versions: Mutex<Option<Vec<u64>>>,
 }
 
 fn history_err(path: &Path, problem: impl Into<String>) -> RosterError {
@@ -138,6 +143,7 @@ impl RosterHistory {
             dir: data_dir.join(HISTORY_DIR),
             trust: trust.clone(),
             cache: Mutex::new(BTreeMap::new()),
+            versions: Mutex::new(None),
         };
         h.adopt_held(&data_dir.join(HELD_FILE))?;
         Ok(h)
@@ -207,7 +213,9 @@ impl RosterHistory {
         // Serialising strings, numbers and keys cannot fail.
         let mut bytes = serde_json::to_vec_pretty(&entry).unwrap_or_default();
         bytes.push(b'\n');
-        write_atomically(&self.entry_path(roster.version()), &bytes)?;
+        let written = write_atomically(&self.entry_path(roster.version()), &bytes);
+        *self.versions.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        written?;
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
             roster.version(),
             Arc::new(Installed {
@@ -221,14 +229,27 @@ impl RosterHistory {
     /// Takes back an entry whose install failed after it was recorded.
     pub(crate) fn forget(&self, version: u64) {
         let _ = std::fs::remove_file(self.entry_path(version));
+        *self.versions.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&version);
     }
 
-    /// Every version in the history, oldest first.
+    /// Every version in the history, oldest first: the folder is listed
+    /// once, then again only after this process records or forgets one.
     pub fn versions(&self) -> Result<Vec<u64>, RosterError> {
+        let mut kept = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = kept.as_ref() {
+            return Ok(v.clone());
+        }
+        let listed = self.list_versions()?;
+        *kept = Some(listed.clone());
+        Ok(listed)
+    }
+
+    /// The versions in the folder as it is now, oldest first.
+    fn list_versions(&self) -> Result<Vec<u64>, RosterError> {
         let read = match std::fs::read_dir(&self.dir) {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -235,6 +235,35 @@ fn every_installed_version_stays_in_the_history() {
     ));
 }
 
+/// Judging an answer under an older roster asks for the history's versions
+/// (once per answer and view): the folder is listed once, then again only
+/// when this process records a version.
+#[test]
+fn the_history_lists_its_folder_once_and_again_after_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let on = d("2025-06-01");
+    install(dir.path(), &signed(1, &[1]), &trust(1), on).unwrap();
+    let h = RosterHistory::open(dir.path(), &trust(1)).unwrap();
+    assert_eq!(h.versions().unwrap(), [1]);
+    // A file put there behind the history's back is not seen: not listed
+    // again.
+    let v1 = std::fs::read_dir(h.dir())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(&v1, v1.with_file_name(format!("v{:020}.json", 7))).unwrap();
+    assert_eq!(h.versions().unwrap(), [1]);
+    let two = without_ng(2).verify(&trust(1), on).unwrap();
+    h.record(&two, &trust(1), 5).unwrap();
+    assert_eq!(
+        h.versions().unwrap(),
+        [1, 2, 7],
+        "listed again after a record"
+    );
+}
+
 #[test]
 fn one_folder_shares_one_history_however_it_is_spelled() {
     let dir = tempfile::tempdir().unwrap();
