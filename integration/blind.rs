@@ -1003,9 +1003,10 @@ async fn an_import_that_changes_nothing_under_a_prefix_keeps_its_filter_version(
     assert_eq!(keys, 2);
 }
 
-/// Filter chunks are free to ask for and cost the holder up to 32,000
-/// bytes each: DE serves a requesting State at most
-/// `node.blind_chunks_mib_per_hour` of them (here 1 MiB), then refuses it
+/// Filter headers and chunks are free to ask for and cost the holder up to
+/// 32,000 bytes each: DE serves a requesting State at most
+/// `node.blind_chunks_mib_per_hour` of them (here the least, 32 MiB, each
+/// reply counted as a full 32 KiB chunk: 1,024 replies), then refuses it
 /// `rate_limited` with when to come back, tallied in its audit, while
 /// another State is served as before (SECURITY.md, holes closed, 17).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1016,7 +1017,7 @@ async fn a_member_asking_for_filter_chunks_without_end_is_refused_past_its_hourl
 
     let mut fed = Federation::start(vec![
         NodeSpec {
-            node_config: "blind_chunks_mib_per_hour = 1",
+            node_config: "blind_chunks_mib_per_hour = 32",
             ..NodeSpec::member("DE", vec![walther("DE-1", SERIAL)])
         },
         NodeSpec::member("ZA", Vec::new()),
@@ -1055,16 +1056,19 @@ async fn a_member_asking_for_filter_chunks_without_end_is_refused_past_its_hourl
         version: header.version,
         index: 0,
     };
-    // A chunk of one record's filter is well under a KiB: charged one KiB.
+    // The header took one reply's share; then chunks.
     let mut served = 0;
     let refused = loop {
         match ask(&za, chunk.clone()).await {
             BlindReply::Chunk(_) => served += 1,
             other => break other,
         }
-        assert!(served <= 1024, "more than 1 MiB served in an hour");
+        assert!(served <= 1023, "more than 32 MiB served in an hour");
     };
-    assert_eq!(served, 1024, "1 MiB of one-KiB chunks");
+    assert_eq!(
+        served, 1023,
+        "32 MiB of 32 KiB replies, the header included"
+    );
     assert!(
         matches!(
             refused,

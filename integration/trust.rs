@@ -588,3 +588,26 @@ async fn a_member_replaying_signed_rosters_is_ignored_quietly() {
     // a member offering its held roster sends; the peer is not scored down.
     assert_eq!(st["net"]["peers_graylisted"], 0, "{st}");
 }
+
+/// `roster verify --install` writes no roster behind a running node, which
+/// holds its roster and its history: it is told to hand it over with
+/// `roster install`, and nothing in the data directory changes.
+#[test]
+fn roster_verify_install_refuses_a_running_node() {
+    let fed = Federation::start(vec![NodeSpec::member("DE", Vec::new())]);
+    let de = fed.node("DE");
+    let held = std::fs::read(de.dir.join("roster.json")).unwrap();
+    let file = de.dir.join("offered-roster.json");
+    std::fs::write(&file, &held).unwrap();
+    let out = common::run(
+        &de.dir,
+        &["roster", "verify", fed::path_str(&file), "--install"],
+    );
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("is running") && err.contains("tracenet roster install"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(de.dir.join("roster.json")).unwrap(), held);
+}

@@ -134,9 +134,9 @@ pub const RANGES: &[(&str, u64, u64, &str)] = &[
     ),
     (
         "node.blind_chunks_mib_per_hour",
-        1,
+        32,
         65_536,
-        "MiB per requesting State",
+        "MiB per requesting State; at least the largest filter a header may state",
     ),
     ("node.blind_fetch_mib_per_hour", 1, 65_536, "MiB per holder"),
     (

@@ -172,7 +172,7 @@ pub async fn render(node: &Node) -> String {
         &mut out,
         "tracenet_answers_undelivered_total",
         "counter",
-        "Answers given up before delivery: their requester left 16 others unacknowledged for 20 s (it gets the answer when it asks again).",
+        "Answers given up before delivery: 256 others waited already for their requester to acknowledge (it gets the answer when it asks again).",
         &[("", get(&c.answers_undelivered))],
     );
     line(

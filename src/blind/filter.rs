@@ -125,10 +125,6 @@ pub struct ReceivedFilter {
 }
 
 impl ReceivedFilter {
-    /// Checks the descriptor of a (verified) header, then each chunk against
-    /// its listed digest and length, and builds the filter. Every index the
-    /// lookup computes from a descriptor that passes stays below
-    /// `segment_count_length + 2 * segment_length`, the fingerprints' count.
     /// Checks a header's descriptor (segment sizes, fingerprint count, at
     /// most the largest filter a header may state) before any chunk is
     /// fetched.
@@ -150,6 +146,10 @@ impl ReceivedFilter {
         2 * CHUNK_FINGERPRINTS.min(total.saturating_sub(index * CHUNK_FINGERPRINTS))
     }
 
+    /// Checks the descriptor of a (verified) header, then each chunk against
+    /// its listed digest and length, and builds the filter. Every index the
+    /// lookup computes from a descriptor that passes stays below
+    /// `segment_count_length + 2 * segment_length`, the fingerprints' count.
     pub fn assemble(h: &FilterHeader, chunks: &[Vec<u8>]) -> Result<Self, FilterError> {
         check_descriptor(h)?;
         if chunks.len() != h.chunks.len() {

@@ -688,7 +688,26 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             let trust = trust_config(&trust, ctx)?;
             let file = RosterFile::read(&roster)?;
             let checked = if install {
-                roster::install(&ctx.data_dir, &file, &trust, Date::today())?
+                // A running node holds its roster and history: it is handed
+                // a roster through its API, never written behind it. With
+                // the node stopped, the install is audited as `roster
+                // install` audits it.
+                let Some(db) = super::registry::store_if_stopped(ctx)? else {
+                    bail!(
+                        "the node for {} is running: install the roster with `tracenet roster install {}`, which hands it to the node",
+                        ctx.data_dir.display(),
+                        roster.display()
+                    );
+                };
+                let r = roster::install(&ctx.data_dir, &file, &trust, Date::today())?;
+                super::registry::audit_stopped(
+                    ctx,
+                    &db,
+                    crate::audit::AuditKind::RosterInstalled,
+                    format!("version {}", r.version()),
+                    &format!("roster version {} was installed", r.version()),
+                )?;
+                r
             } else {
                 file.verify(&trust, Date::today())?
             };

@@ -11,21 +11,22 @@
 //!
 //! Now the place is given back once the answer is made (signed, audited,
 //! and kept for the requester's retries), and the delivery takes one of its
-//! requester's [`DELIVERING_PER_REQUESTER`] places instead. A delivery that
-//! finds none free within [`DELIVERY_WAIT`] is given up and counted
-//! (`tracenet_answers_undelivered_total`): its requester asks again directly
-//! a holder silent 5 s after a trace went out (NETWORK.md,
-//! "Store-and-forward at the requester") and is sent the answer kept. A
-//! member that never acknowledges thus holds only its own places; what
-//! waits for them is bounded by its rate limit times [`DELIVERY_WAIT`].
+//! requester's [`DELIVERING_PER_REQUESTER`] places instead, waiting as long
+//! as it takes: an honest requester slow to acknowledge (a disk stall, a
+//! burst) still gets every answer. At most [`WAITING_PER_REQUESTER`]
+//! deliveries wait for its places; one past them is given up and counted
+//! (`tracenet_answers_undelivered_total`), and the requester gets that
+//! answer, kept here, when it asks again (`trace retry`, or directly as a
+//! silent holder). A member that never acknowledges thus holds its own
+//! places only, and this node holds at most 16 + 256 of its answers.
 //!
 //! Requesters are roster members (a query is answered only after its
 //! requester's key is found in the roster), so the map of places has at
-//! most one entry per member.
+//! most one entry per member ever met; it is not pruned.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use libp2p::PeerId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -35,31 +36,56 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// thousand answers a second to it.
 pub const DELIVERING_PER_REQUESTER: usize = 16;
 
-/// How long a delivery waits for one of its requester's places before it is
+/// Deliveries waiting for one of a requester's places; one past them is
 /// given up.
-pub const DELIVERY_WAIT: Duration = Duration::from_secs(20);
+pub const WAITING_PER_REQUESTER: usize = 256;
+
+/// One requester's places and how many deliveries wait for them.
+#[derive(Debug)]
+struct Places {
+    sending: Arc<Semaphore>,
+    waiting: AtomicUsize,
+}
 
 /// The places of each requester.
 #[derive(Debug, Default)]
 pub struct Deliveries {
-    per_requester: Mutex<HashMap<PeerId, Arc<Semaphore>>>,
+    per_requester: Mutex<HashMap<PeerId, Arc<Places>>>,
 }
 
 impl Deliveries {
-    /// One of `requester`'s places, waiting at most `wait`; `None` if none
-    /// came free in time. Held while the answer is sent and its `ok` awaited.
-    pub async fn place(&self, requester: PeerId, wait: Duration) -> Option<OwnedSemaphorePermit> {
+    /// One of `requester`'s places, once one is free; `None` (at once) if
+    /// [`WAITING_PER_REQUESTER`] deliveries wait for them already. Held
+    /// while the answer is sent and its `ok` awaited.
+    pub async fn place(&self, requester: PeerId) -> Option<OwnedSemaphorePermit> {
         let places = self
             .per_requester
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(requester)
-            .or_insert_with(|| Arc::new(Semaphore::new(DELIVERING_PER_REQUESTER)))
+            .or_insert_with(|| {
+                Arc::new(Places {
+                    sending: Arc::new(Semaphore::new(DELIVERING_PER_REQUESTER)),
+                    waiting: AtomicUsize::new(0),
+                })
+            })
             .clone();
-        tokio::time::timeout(wait, places.acquire_owned())
-            .await
-            .ok()?
-            .ok()
+        if let Ok(p) = places.sending.clone().try_acquire_owned() {
+            return Some(p);
+        }
+        if places.waiting.fetch_add(1, Ordering::AcqRel) >= WAITING_PER_REQUESTER {
+            places.waiting.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        // Counted out however the wait ends (its task cancelled included).
+        struct Waits<'a>(&'a AtomicUsize);
+        impl Drop for Waits<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _waits = Waits(&places.waiting);
+        places.sending.clone().acquire_owned().await.ok()
     }
 }
 
@@ -68,22 +94,38 @@ mod tests {
     use super::*;
 
     /// A requester whose deliveries all wait for their `ok` holds its own
-    /// places only: the next delivery to it is given up after the wait,
-    /// and another requester's goes at once.
+    /// places only: deliveries to it wait, up to the bound, and the one past
+    /// it is given up at once; another requester's goes at once; a place
+    /// freed goes to a delivery that waits.
     #[tokio::test]
     async fn a_requester_that_never_acknowledges_holds_only_its_own_places() {
-        let d = Deliveries::default();
+        let d = Arc::new(Deliveries::default());
         let (silent, other) = (PeerId::random(), PeerId::random());
         let mut held = Vec::new();
         for _ in 0..DELIVERING_PER_REQUESTER {
-            held.push(d.place(silent, Duration::ZERO).await.expect("a free place"));
+            held.push(d.place(silent).await.expect("a free place"));
         }
-        assert!(
-            d.place(silent, Duration::from_millis(20)).await.is_none(),
-            "its places are all held"
-        );
-        assert!(d.place(other, Duration::ZERO).await.is_some());
-        held.pop();
-        assert!(d.place(silent, Duration::ZERO).await.is_some(), "one freed");
+        let mut waiting = Vec::new();
+        for _ in 0..WAITING_PER_REQUESTER {
+            let d = d.clone();
+            waiting.push(tokio::spawn(async move { d.place(silent).await.is_some() }));
+        }
+        // Every waiter counted before the next is asked for.
+        while d.per_requester.lock().unwrap()[&silent]
+            .waiting
+            .load(Ordering::Acquire)
+            < WAITING_PER_REQUESTER
+        {
+            tokio::task::yield_now().await;
+        }
+        assert!(d.place(silent).await.is_none(), "one past the bound");
+        assert!(d.place(other).await.is_some(), "another requester's");
+        held.clear();
+        for w in waiting.drain(..DELIVERING_PER_REQUESTER) {
+            assert!(w.await.unwrap(), "a freed place goes to a waiter");
+        }
+        for w in waiting {
+            w.abort();
+        }
     }
 }

@@ -74,9 +74,9 @@ pub struct Counters {
     /// (`Node::relay_verdict`).
     pub queries_not_relayed: AtomicU64,
     pub answers_sent: AtomicU64,
-    /// Answers given up before delivery: their requester had
-    /// `DELIVERING_PER_REQUESTER` others waiting for its `ok` for all of
-    /// `DELIVERY_WAIT` (`node::delivery`).
+    /// Answers given up before delivery: `WAITING_PER_REQUESTER` others
+    /// waited already for one of their requester's places
+    /// (`node::delivery`).
     pub answers_undelivered: AtomicU64,
     pub answers_sent_hit: AtomicU64,
     pub answers_sent_no_hit: AtomicU64,

@@ -588,14 +588,9 @@ impl Node {
 
     /// Sends an answer to its requester and waits for its `ok`, in one of
     /// the requester's places (`node::delivery`); given up and counted if
-    /// none comes free within `DELIVERY_WAIT`.
+    /// `WAITING_PER_REQUESTER` deliveries to it wait already.
     pub(super) async fn send_answer(&self, peer: PeerId, bytes: Vec<u8>) {
-        let Some(_place) = self
-            .inner
-            .deliveries
-            .place(peer, super::delivery::DELIVERY_WAIT)
-            .await
-        else {
+        let Some(_place) = self.inner.deliveries.place(peer).await else {
             bump(&self.inner.counters.answers_undelivered);
             tracing::debug!(%peer, "answer given up: its requester leaves its answers unacknowledged");
             return;

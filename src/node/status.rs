@@ -398,13 +398,7 @@ pub fn holders(t: &StoredTrace, limits: Limits) -> Vec<HolderView> {
 /// none, `timed_out`. An unreachable holder, or a refusal whose retry is
 /// still to come, does not end a trace before its deadline.
 pub fn trace_status(t: &StoredTrace, now: u64, limits: Limits) -> TraceStatus {
-    let mut hs = holders(t, limits);
-    // A member that answered without being asked counts once its answer is
-    // final: its acknowledgement or refusal neither holds the trace open
-    // nor makes it partial, so any member cannot keep another State's
-    // trace from settling, or turn a settled one partial after its
-    // deadline, by acknowledging it (it is still shown among the holders).
-    hs.retain(|h| h.standing.is_final() || h.expected_by != [super::ExpectedBy::Answered]);
+    let hs = holders(t, limits);
     if hs.is_empty() && !t.nobody_holds {
         // Nobody asked because this node was connected to no member.
         return if now >= t.deadline {
@@ -602,38 +596,6 @@ mod tests {
         assert_eq!(st(&trace(vec![]), 100), TraceStatus::TimedOut);
         // An acknowledgement is not a final answer.
         assert_eq!(st(&ack, 100), TraceStatus::TimedOut);
-    }
-
-    /// An acknowledgement or refusal from a member nobody asked does not
-    /// hold a trace open, nor make a settled one partial; its final answer
-    /// is counted as any other.
-    #[test]
-    fn a_member_answering_unasked_cannot_hold_a_trace_open() {
-        let l = Limits::default();
-        let mut unasked = asked("xx");
-        unasked.expected_by = vec![super::super::ExpectedBy::Answered];
-        let mut t = trace(vec![
-            answered("de", Outcome::NoHit),
-            answered("ng", Outcome::NoHit),
-            answered("xx", Outcome::Acknowledged),
-        ]);
-        t.asked.push(unasked);
-        assert_eq!(trace_status(&t, 10, l), TraceStatus::Answered);
-        assert_eq!(trace_status(&t, 100, l), TraceStatus::Answered);
-        t.answers[2] = answered(
-            "xx",
-            Outcome::Refused {
-                reason: crate::protocol::RefusedReason::ClockSkew,
-                retry_after_secs: 0,
-            },
-        );
-        assert_eq!(trace_status(&t, 10, l), TraceStatus::Answered);
-        // Asked (here, by its subscription), the same acknowledgement waits.
-        t.answers[2] = answered("xx", Outcome::Acknowledged);
-        t.asked[2].expected_by = vec![super::super::ExpectedBy::Subscribed];
-        assert_eq!(trace_status(&t, 10, l), TraceStatus::Acknowledged);
-        assert_eq!(trace_status(&t, 100, l), TraceStatus::Partial);
-        assert_eq!(holders(&t, l).len(), 3, "shown among the holders");
     }
 
     #[test]

@@ -69,7 +69,10 @@ impl Node {
                 };
                 bump(&self.inner.counters.blind_filters_served);
                 match served.as_ref().map(|s| s.filter.as_ref()) {
-                    Some(Some(f)) => BlindReply::Filter(f.header.clone()),
+                    Some(Some(f)) => match self.charge_filter_bytes(peer, state).await {
+                        Ok(()) => BlindReply::Filter(f.header.clone()),
+                        Err(refused) => refused,
+                    },
                     Some(None) => BlindReply::NoFilter,
                     None => BlindReply::refused(Refusal::Internal),
                 }
@@ -89,35 +92,10 @@ impl Node {
                         BlindReply::Stale { version: f.version }
                     }
                     Some(Some(f)) => match f.chunks.get(index as usize) {
-                        Some(c) => {
-                            let kib = c.len().div_ceil(1024);
-                            let allowed = self
-                                .inner
-                                .blind
-                                .chunks_served
-                                .lock()
-                                .map(|mut b| b.take(state, kib, Instant::now()))
-                                .unwrap_or(Err(std::time::Duration::from_secs(60)));
-                            match allowed {
-                                Ok(()) => BlindReply::Chunk(c.clone()),
-                                Err(wait) => {
-                                    self.refuse_blind(
-                                        peer,
-                                        Some(state),
-                                        Refusal::RateLimited,
-                                        super::BLIND_CHUNKS_RULE,
-                                    )
-                                    .await;
-                                    BlindReply::Refused {
-                                        refusal: Refusal::RateLimited,
-                                        retry_after_secs: wait
-                                            .as_secs()
-                                            .clamp(1, u64::from(u32::MAX))
-                                            as u32,
-                                    }
-                                }
-                            }
-                        }
+                        Some(c) => match self.charge_filter_bytes(peer, state).await {
+                            Ok(()) => BlindReply::Chunk(c.clone()),
+                            Err(refused) => refused,
+                        },
                         None => BlindReply::refused(Refusal::Malformed),
                     },
                     Some(None) => BlindReply::NoFilter,
@@ -127,6 +105,39 @@ impl Node {
             BlindRequest::Evaluate { elements } => self.evaluate_blind(peer, state, elements).await,
         };
         reply.encode()
+    }
+
+    /// Charges one filter header or chunk served to `state`'s hourly bytes
+    /// (`node.blind_chunks_mib_per_hour`), as a whole chunk's
+    /// [`super::SERVED_REPLY_KIB`] whatever its length; past them, the
+    /// refusal to send (`rate_limited`, with when to come back), counted
+    /// and tallied in the audit as `blind_chunks`.
+    async fn charge_filter_bytes(
+        &self,
+        peer: PeerId,
+        state: crate::model::CountryCode,
+    ) -> Result<(), BlindReply> {
+        let allowed = self
+            .inner
+            .blind
+            .chunks_served
+            .lock()
+            .map(|mut b| b.take(state, super::SERVED_REPLY_KIB, Instant::now()))
+            .unwrap_or(Err(std::time::Duration::from_secs(60)));
+        let Err(wait) = allowed else {
+            return Ok(());
+        };
+        self.refuse_blind(
+            peer,
+            Some(state),
+            Refusal::RateLimited,
+            super::BLIND_CHUNKS_RULE,
+        )
+        .await;
+        Err(BlindReply::Refused {
+            refusal: Refusal::RateLimited,
+            retry_after_secs: wait.as_secs().clamp(1, u64::from(u32::MAX)) as u32,
+        })
     }
 
     /// The State a blind request from `peer` is charged to: a member of the

@@ -251,6 +251,13 @@ pub(super) struct BlindSide {
     fetch_kib_per_hour: u32,
 }
 
+/// What one filter header or chunk served costs a requesting State's
+/// hourly bytes, KiB: a full chunk's 32,000 bytes (a header listing 1,000
+/// chunk digests is as long), whatever the reply's length, so that the
+/// bound counts requests evenly and the largest filter (1,000 chunks and
+/// its header, 31.3 MiB) fits the least the setting allows (32 MiB).
+pub(crate) const SERVED_REPLY_KIB: usize = 32;
+
 /// The audit rule of filter chunks refused for the requesting State's
 /// hourly bound.
 pub(crate) const BLIND_CHUNKS_RULE: &str = "blind_chunks";

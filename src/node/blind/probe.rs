@@ -267,6 +267,11 @@ impl Node {
                     )));
                 }
                 BlindReply::Chunk(c) => chunks.push(c),
+                // Its bytes for the hour spent: probed again when it says.
+                BlindReply::Refused {
+                    refusal,
+                    retry_after_secs,
+                } => return Err(refused(refusal, retry_after_secs)),
                 other => {
                     return Err(fail(format!(
                         "chunk {index} of its filter: {}",
