@@ -700,13 +700,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                     );
                 };
                 let r = roster::install(&ctx.data_dir, &file, &trust, Date::today())?;
-                super::registry::audit_stopped(
-                    ctx,
-                    &db,
-                    crate::audit::AuditKind::RosterInstalled,
-                    format!("version {}", r.version()),
-                    &format!("roster version {} was installed", r.version()),
-                )?;
+                audit_roster_installed(ctx, &db, r.version())?;
                 r
             } else {
                 file.verify(&trust, Date::today())?
@@ -816,13 +810,7 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
                 }
             }
             // Last, once the anchors the node needs are written too.
-            super::registry::audit_stopped(
-                ctx,
-                &db,
-                crate::audit::AuditKind::RosterInstalled,
-                format!("version {}", r.version()),
-                &format!("roster version {} was installed", r.version()),
-            )?;
+            audit_roster_installed(ctx, &db, r.version())?;
             Installed {
                 installed: true,
                 version: r.version(),
@@ -1062,6 +1050,18 @@ fn answered_text(a: &Answered) -> String {
         }
     }
     t
+}
+
+/// Records a roster installed with the node stopped in its audit log
+/// (`roster install`, `roster verify --install`).
+fn audit_roster_installed(ctx: &Context, db: &sled::Db, version: u64) -> anyhow::Result<()> {
+    super::registry::audit_stopped(
+        ctx,
+        db,
+        crate::audit::AuditKind::RosterInstalled,
+        format!("version {version}"),
+        &format!("roster version {version} was installed"),
+    )
 }
 
 #[cfg(test)]

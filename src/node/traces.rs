@@ -326,16 +326,16 @@ mod follow_up_tests {
         CountryCode::parse(s).unwrap()
     }
 
-    #[test]
-    fn follow_ups_skip_asked_states_and_stop_at_the_budget() {
-        let mut t = StoredTrace {
+    /// A trace with no answers that asked `asked`.
+    fn trace(asked: Vec<Asked>) -> StoredTrace {
+        StoredTrace {
             id: "t".into(),
             created_at: 0,
             created_at_ms: None,
             deadline: 10,
             query: Vec::new(),
             topics: Vec::new(),
-            asked: vec![Asked::new("p-de".into(), cc("DE"), ExpectedBy::Subscribed)],
+            asked,
             answers: Vec::new(),
             local: LocalCase::default(),
             first_ack: Default::default(),
@@ -346,7 +346,16 @@ mod follow_up_tests {
             timeout_secs: None,
             blind: None,
             filed: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn follow_ups_skip_asked_states_and_stop_at_the_budget() {
+        let mut t = trace(vec![Asked::new(
+            "p-de".into(),
+            cc("DE"),
+            ExpectedBy::Subscribed,
+        )]);
         let p = libp2p::PeerId::random();
         let cands = [(cc("DE"), p), (cc("NG"), p), (cc("GH"), p), (cc("ZA"), p)];
         let calls = BTreeMap::from([(cc("DE"), BTreeSet::from([cc("NG"), cc("GH"), cc("ZA")]))]);
@@ -365,25 +374,7 @@ mod follow_up_tests {
     /// that State's export is still followed up.
     #[test]
     fn a_members_answer_spends_only_its_own_share_of_follow_ups() {
-        let mut t = StoredTrace {
-            id: "t".into(),
-            created_at: 0,
-            created_at_ms: None,
-            deadline: 10,
-            query: Vec::new(),
-            topics: Vec::new(),
-            asked: Vec::new(),
-            answers: Vec::new(),
-            local: LocalCase::default(),
-            first_ack: Default::default(),
-            final_at: Default::default(),
-            followed_up: Vec::new(),
-            own_registry: None,
-            nobody_holds: false,
-            timeout_secs: None,
-            blind: None,
-            filed: Vec::new(),
-        };
+        let mut t = trace(Vec::new());
         let p = libp2p::PeerId::random();
         let decoys = [cc("AR"), cc("BR"), cc("CL"), cc("PE")];
         let mut calls = BTreeMap::from([(cc("VE"), decoys.iter().copied().collect())]);
