@@ -17,7 +17,7 @@ fn line(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, 
 pub async fn render(node: &Node) -> String {
     let mut out = String::new();
     let c = node.counters();
-    let net = node.net().status().await.unwrap_or_default();
+    let net = node.net().status_without_topics().await.unwrap_or_default();
     let members = node.members();
     line(
         &mut out,

@@ -66,6 +66,11 @@ async fn a_member_whose_gossip_is_rejected_shows_as_graylisted() {
     })
     .await;
     assert_eq!(b.status().await.unwrap().peers_graylisted, 0);
+    // A `/metrics` scrape's status leaves the (peer, topic) pairs out.
+    assert!(!a.status().await.unwrap().topic_peers.is_empty());
+    let brief = a.status_without_topics().await.unwrap();
+    assert!(brief.topic_peers.is_empty());
+    assert_eq!(brief.connected.len(), 1);
 
     // Messages b finds invalid: one weighs -100 against a graylist threshold
     // of -80, and the penalty decays by half each second, so a keeps sending
