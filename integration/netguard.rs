@@ -1,6 +1,7 @@
 //! What the network refuses must show: a second node on a taken port refuses to
 //! start, naming the port and its holder; an outsider's connections are counted
-//! in /metrics and logged once.
+//! in /metrics and logged once; connections that stall in their handshake hold
+//! at most their address's share of the node's slots.
 
 mod common;
 mod fed;
@@ -96,6 +97,107 @@ fn a_second_node_on_a_taken_port_refuses_to_start_and_names_the_holder() {
         );
     }
     de.json(&["status"]);
+}
+
+/// `tracenet_connections_refused_total{reason}` on `dir`'s node.
+fn refused(dir: &std::path::Path, reason: &str) -> u64 {
+    let (status, metrics) = common::http_get(dir, "/metrics", true);
+    assert_eq!(status, 200, "{metrics}");
+    let line = format!("tracenet_connections_refused_total{{reason=\"{reason}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(line.as_str()))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no {line}in {metrics}"))
+}
+
+/// A TCP connection to `port` on 127.0.0.1 from `from`, which then says
+/// nothing: a handshake that stalls.
+fn stalled_connection(from: std::net::Ipv4Addr, port: u16) -> std::io::Result<std::net::TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    s.bind(&std::net::SocketAddr::from((from, 0)).into())?;
+    s.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())?;
+    let s: std::net::TcpStream = s.into();
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+/// Whether the node has not closed `s` (nothing is ever sent to it).
+fn still_open(s: &std::net::TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    matches!(
+        std::io::Read::read(&mut &*s, &mut b),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    )
+}
+
+#[test]
+fn stalled_handshakes_from_one_address_hold_only_its_share_of_the_slots() {
+    let mut fed = Federation::start(vec![
+        NodeSpec::member("DE", vec![]),
+        NodeSpec::member("FR", vec![]),
+    ]);
+    let de_port = fed.node("DE").port;
+    let de_dir = fed.node("DE").dir.clone();
+    fed.node_mut("FR").kill();
+
+    // An attacker on 127.0.0.2 keeps trying to hold 72 connections in their
+    // handshake at DE, more than the node's whole budget of pending
+    // connections (64), opening at most 8 more every 50 ms as DE closes some.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attacker = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let from = std::net::Ipv4Addr::new(127, 0, 0, 2);
+            let mut held: Vec<std::net::TcpStream> = Vec::new();
+            let mut opened = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                held.retain(still_open);
+                for _ in 0..8.min(72 - held.len()) {
+                    held.push(stalled_connection(from, de_port).expect("connect from 127.0.0.2"));
+                    opened += 1;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            opened
+        })
+    };
+    // Past the node's whole budget: without the bound per address, these
+    // would have been refused for the budget (connection_limit), and so
+    // would every member's connection while the attacker held it.
+    wait_for(
+        "DE to refuse 64 of the attacker's connections past its address's share",
+        Duration::from_secs(30),
+        || (refused(&de_dir, "address_limit") >= 64).then_some(()),
+    );
+
+    // A member coming back during the flood is let in, and the node's own
+    // budget of pending connections was never reached.
+    let fr = fed.nodes.iter().position(|n| n.state == "FR").unwrap();
+    fed.launch(fr);
+    let fr_peer = fed.node("FR").peer_id.clone();
+    wait_for("DE and FR connected again", Duration::from_secs(30), || {
+        let st = fed.node("DE").json(&["status"]);
+        net_list(&st, "connected")?.contains(&fr_peer).then_some(())
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let opened = attacker.join().unwrap();
+    assert!(
+        opened >= 72,
+        "the attacker opened only {opened} connections"
+    );
+    assert_eq!(refused(&de_dir, "connection_limit"), 0);
+
+    // Its address is logged once, at info, with the reason.
+    let log = fed.node("DE").log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("refused a connection from 127.0.0.2"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    let line: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(line["fields"]["reason"], "address_limit", "{line}");
 }
 
 #[test]

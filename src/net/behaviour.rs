@@ -122,11 +122,13 @@ fn is_tracenet_topic(t: &TopicHash) -> bool {
 }
 
 /// Behaviours that deny connections come first: the allow list refuses every
-/// peer not in the roster before any other behaviour sees the connection, and the
+/// peer not in the roster before any other behaviour sees the connection, the
+/// handshakes bound what one address can hold before it is known, and the
 /// limits bound what even a member can hold.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
     pub allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    pub handshakes: super::handshakes::Handshakes,
     pub limits: connection_limits::Behaviour,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
@@ -317,6 +319,7 @@ pub fn build_swarm(
                 kad.set_mode(Some(kad::Mode::Server));
                 Ok(Behaviour {
                     allow: allow_block_list::Behaviour::default(),
+                    handshakes: super::handshakes::Handshakes::default(),
                     limits: connection_limits::Behaviour::new(limits),
                     identify: identify::Behaviour::new(identify::Config::new(
                         "/tracenet/1".into(),

@@ -5,6 +5,7 @@
 mod behaviour;
 pub use behaviour::UNJUDGED_KEPT;
 mod codec;
+mod handshakes;
 pub mod links;
 mod port;
 pub use port::holder_of;

@@ -18,14 +18,18 @@ pub enum RefusalReason {
     NotInRoster,
     /// A connection limit (`node.max_connections`, per peer, pending) was reached.
     ConnectionLimit,
+    /// The address already had its share of connections in their handshake
+    /// ([`super::handshakes::MAX_HANDSHAKES_PER_ADDRESS`]).
+    AddressLimit,
     /// Denied by a behaviour for a cause not listed above.
     Other,
 }
 
 impl RefusalReason {
-    pub const ALL: [RefusalReason; 3] = [
+    pub const ALL: [RefusalReason; 4] = [
         RefusalReason::NotInRoster,
         RefusalReason::ConnectionLimit,
+        RefusalReason::AddressLimit,
         RefusalReason::Other,
     ];
 
@@ -33,6 +37,7 @@ impl RefusalReason {
         match self {
             RefusalReason::NotInRoster => "not_in_roster",
             RefusalReason::ConnectionLimit => "connection_limit",
+            RefusalReason::AddressLimit => "address_limit",
             RefusalReason::Other => "other",
         }
     }
@@ -42,6 +47,9 @@ impl RefusalReason {
         match self {
             RefusalReason::NotInRoster => "the peer's key is not in the roster",
             RefusalReason::ConnectionLimit => "a connection limit was reached",
+            RefusalReason::AddressLimit => {
+                "its address already has its share of connections in their handshake"
+            }
             RefusalReason::Other => "a network behaviour denied it",
         }
     }
@@ -58,6 +66,11 @@ impl RefusalReason {
             .is_some()
         {
             RefusalReason::ConnectionLimit
+        } else if cause
+            .downcast_ref::<super::handshakes::AddressLimit>()
+            .is_some()
+        {
+            RefusalReason::AddressLimit
         } else {
             RefusalReason::Other
         }
@@ -199,7 +212,12 @@ mod tests {
         let counts: Vec<_> = r.counts().into_iter().collect();
         assert_eq!(
             counts,
-            vec![("connection_limit", 0), ("not_in_roster", 2), ("other", 0)]
+            vec![
+                ("address_limit", 0),
+                ("connection_limit", 0),
+                ("not_in_roster", 2),
+                ("other", 0)
+            ]
         );
     }
 
@@ -221,6 +239,8 @@ mod tests {
             .expect("an unlisted peer is denied")
         };
         assert_eq!(RefusalReason::of(&denied), RefusalReason::NotInRoster);
+        let over = ConnectionDenied::new(super::super::handshakes::AddressLimit { limit: 8 });
+        assert_eq!(RefusalReason::of(&over), RefusalReason::AddressLimit);
         let other = ConnectionDenied::new(std::io::Error::other("x"));
         assert_eq!(RefusalReason::of(&other), RefusalReason::Other);
     }
