@@ -207,6 +207,10 @@ struct Inner {
     /// Gossiped query frames checked here lately (their SHA-256): the same
     /// bytes on another of the query's topics are ignored unchecked.
     gossip_checked: Mutex<admission::CheckedFrames>,
+    /// Directed query frames whose signature verified here lately: one sent
+    /// again (a retry, or a member re-sending a refused query) is not
+    /// checked again.
+    direct_verified: crate::protocol::VerifiedFrames,
     exact_limiter: Mutex<RateLimiter>,
     fuzzy_limiter: Mutex<RateLimiter>,
     /// Which verified-but-refused queries get a signed refusal.
@@ -448,6 +452,9 @@ impl Node {
                 gossip_checked: Mutex::new(admission::CheckedFrames::new(
                     admission::CHECKED_FRAMES_KEPT,
                 )),
+                direct_verified: crate::protocol::VerifiedFrames::new(
+                    admission::CHECKED_FRAMES_KEPT,
+                ),
                 exact_limiter: Mutex::new(RateLimiter::new(settings.queries_per_minute)),
                 fuzzy_limiter: Mutex::new(RateLimiter::new(settings.fuzzy_queries_per_minute)),
                 // Sized by the rate limits and the longest life of an id:

@@ -14,7 +14,7 @@ use super::limits::Unsigned;
 use super::responder::outcome_words;
 use super::{Node, bump, identity, unix_now};
 use crate::audit::{AuditKind, NewEntry};
-use crate::protocol::accept::{self, Via};
+use crate::protocol::accept::Via;
 use crate::protocol::{Outcome, Refusal, RefusedReason, Signed, TraceQuery};
 
 /// A verified query refused, and what its requester is to be told.
@@ -110,10 +110,7 @@ impl Node {
         let _permit = self.inner.refusing.clone().try_acquire_owned().ok()?;
         let node = self.clone();
         tokio::task::spawn_blocking(move || {
-            let checked = {
-                let members = node.read_members();
-                accept::query(&data, via, unix_now(), &node.inner.rules, &*members)
-            };
+            let checked = node.check_query(&data, via, unix_now());
             // Not counted against anyone: under load, a frame that does not
             // verify is simply dropped, as every query was before.
             let (query, _) = checked.ok()?;

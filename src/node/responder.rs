@@ -185,12 +185,37 @@ impl Node {
     /// that order, so that nothing is remembered of a query that a rule or the
     /// rate limit refuses, and nothing a non-requester sends changes how the
     /// requester's own query is treated. Counts and audits refusals.
+    /// A received query's checks that need no state of this node's but the
+    /// roster ([`accept::query`]). A directed one's bytes sent again are not
+    /// checked for their signature again ([`crate::protocol::VerifiedFrames`]):
+    /// a member re-sending a query refused for its rate limit, or while this
+    /// node is overloaded, costs no signature check past the first. Gossip
+    /// needs no such memory: gossipsub drops the same bytes on the same topic
+    /// within a minute, and [`super::admission::CheckedFrames`] the same
+    /// bytes admitted on another topic.
+    pub(super) fn check_query(
+        &self,
+        data: &[u8],
+        via: Via,
+        now: u64,
+    ) -> Result<(Signed<TraceQuery>, u64), accept::QueryRefused> {
+        let members = self.read_members();
+        match via {
+            Via::Direct { .. } => accept::query_known(
+                data,
+                via,
+                now,
+                &self.inner.rules,
+                &*members,
+                &self.inner.direct_verified,
+            ),
+            Via::Gossip => accept::query(data, via, now, &self.inner.rules, &*members),
+        }
+    }
+
     fn admit(&self, data: &[u8], via: Via, from: PeerId, topic: Option<&Topic>) -> Admission {
         let now = unix_now();
-        let checked = {
-            let members = self.read_members();
-            accept::query(data, via, now, &self.inner.rules, &*members)
-        };
+        let checked = self.check_query(data, via, now);
         let (q, expires_at) = match checked {
             Ok(x) => x,
             Err(accept::QueryRefused {

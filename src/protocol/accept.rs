@@ -17,7 +17,7 @@ use super::codec::{self, Kind, Limits};
 use super::fresh::{Freshness, FreshnessError};
 use super::keys::{Digest, PublicKey};
 use super::messages::{RefusedReason, TraceAnswer, TraceQuery};
-use super::signed::{Signed, VerifyError, decode_and_verify};
+use super::signed::{Signed, VerifiedFrames, VerifyError, decode_and_verify};
 use crate::model::CountryCode;
 
 /// What a roster says about a key, as the acceptance rules need it.
@@ -264,8 +264,35 @@ pub fn query(
     rules: &Rules,
     roster: &impl Vouching,
 ) -> Result<(Signed<TraceQuery>, u64), QueryRefused> {
+    query_checking(bytes, via, now, rules, roster, None)
+}
+
+/// As [`query`], without checking the signature of bytes `frames` saw
+/// verify before (a directed query sent again); every other check is made.
+pub fn query_known(
+    bytes: &[u8],
+    via: Via,
+    now: u64,
+    rules: &Rules,
+    roster: &impl Vouching,
+    frames: &VerifiedFrames,
+) -> Result<(Signed<TraceQuery>, u64), QueryRefused> {
+    query_checking(bytes, via, now, rules, roster, Some(frames))
+}
+
+fn query_checking(
+    bytes: &[u8],
+    via: Via,
+    now: u64,
+    rules: &Rules,
+    roster: &impl Vouching,
+    frames: Option<&VerifiedFrames>,
+) -> Result<(Signed<TraceQuery>, u64), QueryRefused> {
     roster_in_force(roster, now)?;
-    let q = decode_and_verify::<TraceQuery>(bytes, rules.limits)?;
+    let q = match frames {
+        Some(f) => f.decode::<TraceQuery>(bytes, rules.limits)?,
+        None => decode_and_verify::<TraceQuery>(bytes, rules.limits)?,
+    };
     let b = q.body();
     if roster.state_of(&b.requester.key) != Some(b.requester.state) {
         return Err(Refusal::NotInRoster.into());

@@ -28,4 +28,6 @@ pub use messages::{
 };
 #[cfg(test)]
 pub use signed::verified_on_this_thread;
-pub use signed::{Signed, VerifyError, decode_and_verify, sign, sign_bytes, verify_bytes};
+pub use signed::{
+    Signed, VerifiedFrames, VerifyError, decode_and_verify, sign, sign_bytes, verify_bytes,
+};

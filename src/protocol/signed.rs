@@ -114,6 +114,59 @@ pub fn decode_and_verify<T: Message>(
     bytes: &[u8],
     limits: Limits,
 ) -> Result<Signed<T>, VerifyError> {
+    decode_checking(bytes, limits, true)
+}
+
+/// Frames whose signature this node verified lately, by the SHA-256 of their
+/// bytes, so that the very same bytes received again are decoded without
+/// their signature being checked again. A signature's validity depends on
+/// the bytes alone (the signer is named in them), so only a frame that
+/// verified can be let through, and only unchanged. Bounded (LRU): a frame
+/// evicted is only checked again.
+///
+/// Every other check a frame meets (its limits, its shape, the roster, its
+/// freshness, the rate limits) is still made each time: this only spares the
+/// signature check, which a member re-sending a refused query could
+/// otherwise have a holder make as often as it sent it.
+#[derive(Debug)]
+pub struct VerifiedFrames(std::sync::Mutex<lru::LruCache<Digest, ()>>);
+
+impl VerifiedFrames {
+    /// Remembers up to `capacity` frames (32 bytes each, and the LRU's own).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = std::num::NonZeroUsize::new(capacity).unwrap_or(std::num::NonZeroUsize::MIN);
+        VerifiedFrames(std::sync::Mutex::new(lru::LruCache::new(capacity)))
+    }
+
+    /// As [`decode_and_verify`], without the signature check when these very
+    /// bytes verified before here; a frame that verifies now is remembered.
+    pub fn decode<T: Message>(
+        &self,
+        bytes: &[u8],
+        limits: Limits,
+    ) -> Result<Signed<T>, VerifyError> {
+        let digest = Digest::of(bytes);
+        let known = self
+            .0
+            .lock()
+            .map(|mut c| c.get(&digest).is_some())
+            .unwrap_or(false);
+        let signed = decode_checking(bytes, limits, !known)?;
+        if !known && let Ok(mut c) = self.0.lock() {
+            c.put(digest, ());
+        }
+        Ok(signed)
+    }
+}
+
+/// Decodes a frame within `limits`; checks its signature when `verify`. Only
+/// [`decode_and_verify`] and [`VerifiedFrames`] call it, the latter without
+/// the check only for bytes it saw verify.
+fn decode_checking<T: Message>(
+    bytes: &[u8],
+    limits: Limits,
+    verify: bool,
+) -> Result<Signed<T>, VerifyError> {
     let max = limits.max_frame.min(codec::MAX_FRAME_CEILING);
     if bytes.len() > max {
         return Err(DecodeError::TooLarge {
@@ -126,7 +179,7 @@ pub fn decode_and_verify<T: Message>(
     let body = T::decode(message, limits)?;
     body.check().map_err(DecodeError::from)?;
     let signer = body.signer();
-    if !verify_bytes(T::KIND, message, &signer, &sig) {
+    if verify && !verify_bytes(T::KIND, message, &signer, &sig) {
         return Err(VerifyError::BadSignature { signer });
     }
     Ok(Signed {

@@ -588,6 +588,71 @@ mod accept_rules {
         }
     }
 
+    /// A directed query sent again (a retry, or a member re-sending one
+    /// refused for its rate limit) has its signature checked once; every
+    /// other check is made each time, and bytes that did not verify are
+    /// checked again each time they come.
+    #[test]
+    fn a_frame_sent_again_has_its_signature_checked_once_and_all_else_each_time() {
+        let q = signed_query();
+        let r = Rules::default();
+        let roster = vectors_roster();
+        let frames = VerifiedFrames::new(16);
+        let direct = Via::Direct {
+            sender: q.body().requester.key,
+        };
+        let checks = verified_on_this_thread();
+        for _ in 0..5 {
+            let (back, _) =
+                accept::query_known(q.bytes(), direct, ISSUED_AT, &r, &roster, &frames).unwrap();
+            assert_eq!(back, q);
+        }
+        assert_eq!(verified_on_this_thread() - checks, 1);
+
+        // Unchanged bytes, refused for everything else as before.
+        let late = ISSUED_AT + 3601;
+        let err = accept::query_known(q.bytes(), direct, late, &r, &roster, &frames).unwrap_err();
+        assert_eq!(err.refusal, Refusal::Expired);
+        assert_eq!(err.verified.as_deref(), Some(&q));
+        let third = Via::Direct {
+            sender: vectors::responder_key().public_key(),
+        };
+        let err = accept::query_known(q.bytes(), third, ISSUED_AT, &r, &roster, &frames);
+        assert_eq!(err.unwrap_err().refusal, Refusal::NotRequester);
+        let mut stranger = vectors_roster();
+        stranger.members.remove(0);
+        let err = accept::query_known(q.bytes(), direct, ISSUED_AT, &r, &stranger, &frames);
+        assert_eq!(err.unwrap_err().refusal, Refusal::NotInRoster);
+        let err = accept::query_known(q.bytes(), Via::Gossip, ISSUED_AT, &r, &roster, &frames);
+        assert!(err.is_ok(), "{err:?}");
+        assert_eq!(verified_on_this_thread() - checks, 1);
+
+        // A forged copy is checked, and refused, every time it comes.
+        let mut forged = q.bytes().to_vec();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        for _ in 0..3 {
+            let err = accept::query_known(&forged, direct, ISSUED_AT, &r, &roster, &frames);
+            assert_eq!(err.unwrap_err().refusal, Refusal::BadSignature);
+        }
+        assert_eq!(verified_on_this_thread() - checks, 4);
+
+        // Evicted, a frame is only checked again.
+        let small = VerifiedFrames::new(1);
+        let other = sign(
+            TraceQuery {
+                issued_at: ISSUED_AT + 1,
+                ..q.body().clone()
+            },
+            &vectors::requester_key(),
+        )
+        .unwrap();
+        for f in [&q, &other, &q] {
+            accept::query_known(f.bytes(), direct, ISSUED_AT, &r, &roster, &small).unwrap();
+        }
+        assert_eq!(verified_on_this_thread() - checks, 7);
+    }
+
     #[test]
     fn a_roster_past_its_validity_vouches_for_no_one() {
         let q = signed_query();
