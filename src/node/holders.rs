@@ -334,21 +334,30 @@ impl Node {
             .unwrap_or_default()
     }
 
-    /// The pending traces whose head names `peer` (asked it, or filed its
-    /// answer): a search of the stored bytes, so that an event about one
-    /// peer (connected, disconnected, a link closed) decodes only the traces
-    /// that concern it, not every pending one. Blocking.
+    /// The pending traces whose head names `peer` (asked it, filed its
+    /// answer, probes it blind), from the store's index of the pending
+    /// traces' peers ([`super::traces::TraceStore::watch`]): an event about
+    /// one peer (connected, disconnected, a link closed) reads only the
+    /// traces that concern it, not every pending one.
     pub(super) fn pending_naming(&self, peer: &PeerId) -> Vec<String> {
-        let ids: Vec<String> = self.pending_ids();
-        let needle = peer.to_string();
-        ids.into_iter()
-            .filter(|id| {
-                self.inner
-                    .traces
-                    .head_mentions(id, needle.as_bytes())
-                    .unwrap_or(true)
-            })
-            .collect()
+        let ids = self.inner.traces.watched_naming(&peer.to_string());
+        let Ok(pending) = self.inner.pending.lock() else {
+            return ids;
+        };
+        ids.into_iter().filter(|id| pending.contains(id)).collect()
+    }
+
+    /// Makes trace `id` pending, its peers indexed first
+    /// ([`Self::pending_naming`]), so that no peer event finds it pending
+    /// and not indexed. Blocking (reads the trace's head unless kept, as it
+    /// is just after a change).
+    pub(super) fn add_pending(&self, id: &str) {
+        if let Err(e) = self.inner.traces.watch(id) {
+            self.store_failed(&e.to_string());
+        }
+        if let Ok(mut p) = self.inner.pending.lock() {
+            p.insert(id.to_string());
+        }
     }
 
     /// Indexes a pending trace by its topics.
@@ -365,6 +374,7 @@ impl Node {
     /// this trace's entries, however many others are pending; without its
     /// head (`None`), every topic's.
     pub(super) fn unindex_pending(&self, id: &str, topics: Option<&[String]>) {
+        self.inner.traces.unwatch(id);
         if let Ok(mut m) = self.inner.pending_topics.lock() {
             match topics {
                 Some(topics) => {

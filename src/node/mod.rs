@@ -424,6 +424,7 @@ impl Node {
             .into_iter()
             .filter(|t| t.deadline > unix_now())
             .collect();
+        traces.watch_read(&waiting);
         let mut pending_topics: std::collections::HashMap<String, HashSet<String>> =
             Default::default();
         for t in &waiting {

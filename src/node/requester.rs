@@ -515,9 +515,7 @@ impl Node {
         )
         .map_err(|e| NodeError::Config(e.to_string()))?;
         self.inner.traces.put(stored)?;
-        if let Ok(mut p) = self.inner.pending.lock() {
-            p.insert(stored.id.clone());
-        }
+        self.add_pending(&stored.id);
         Ok(())
     }
 
@@ -1097,9 +1095,7 @@ impl Node {
                 .filter(|a| !t.final_at.contains_key(&a.peer))
                 .filter_map(|a| a.peer.parse().ok())
                 .collect();
-            if let Ok(mut p) = node.inner.pending.lock() {
-                p.insert(id_owned.clone());
-            }
+            node.add_pending(&id_owned);
             Ok::<_, NodeError>((t, waiting))
         })
         .await

@@ -270,6 +270,23 @@ impl Filed {
 }
 
 impl StoredTrace {
+    /// The peers the trace names (as peer ids in text): those asked, those
+    /// whose answer was filed or who acknowledged or answered finally, and
+    /// the holders of a blind trace. May repeat one.
+    pub fn peers_named(&self) -> impl Iterator<Item = &str> {
+        self.asked
+            .iter()
+            .map(|a| a.peer.as_str())
+            .chain(self.filed.iter().map(|f| f.peer.as_str()))
+            .chain(self.first_ack.keys().map(String::as_str))
+            .chain(self.final_at.keys().map(String::as_str))
+            .chain(
+                self.blind
+                    .iter()
+                    .flat_map(|b| b.holders.iter().map(|h| h.peer.as_str())),
+            )
+    }
+
     /// The verdicts on its answers: those kept, or (for a trace built in
     /// memory without them) decoded from the frames.
     pub fn verdicts(&self, limits: crate::protocol::Limits) -> std::borrow::Cow<'_, [Filed]> {

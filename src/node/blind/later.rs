@@ -335,9 +335,7 @@ impl Node {
             if probe.is_empty() && ask.is_empty() {
                 return Err(NodeError::NothingToRetry(id.clone()));
             }
-            if let Ok(mut p) = node.inner.pending.lock() {
-                p.insert(id.clone());
-            }
+            node.add_pending(&id);
             Ok((t, probe, ask))
         })
         .await

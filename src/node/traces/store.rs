@@ -59,6 +59,79 @@ pub struct TraceStore {
     heads: Arc<Mutex<lru::LruCache<String, Arc<StoredTrace>>>>,
     /// One lock per stripe of trace ids: changes to one trace take turns.
     turns: Arc<Vec<Mutex<()>>>,
+    /// The peers each watched trace names ([`TraceStore::watch`]).
+    named: Arc<Mutex<Named>>,
+}
+
+/// Which peers the watched traces (the node's pending ones) name, both ways,
+/// so that an event about one peer (connected, disconnected) finds the
+/// traces concerning it without reading every pending trace. Kept as every
+/// change of a watched trace is written. A trace's peers only grow (nothing
+/// is taken out of a head's lists), and the callers read each trace's head
+/// to decide, so a peer listed too long would cost a read, never a mistake.
+#[derive(Debug, Default)]
+struct Named {
+    of: std::collections::HashMap<String, Watched>,
+    by_peer: std::collections::HashMap<String, std::collections::HashSet<String>>,
+}
+
+/// One watched trace's peers, and the lengths of its lists when they were
+/// last read: lists only grow, so a change is read from where it was left,
+/// and filing an answer costs a look at that answer alone.
+#[derive(Debug, Default)]
+struct Watched {
+    peers: std::collections::HashSet<String>,
+    /// `asked`, `filed`, `first_ack`, `final_at`, the blind holders.
+    seen: [usize; 5],
+}
+
+impl Named {
+    /// Adds the peers `t` names to its entry, if it is watched.
+    fn note(&mut self, t: &StoredTrace) {
+        let Some(w) = self.of.get_mut(&t.id) else {
+            return;
+        };
+        let blind: &[crate::node::blind::BlindHolder] =
+            t.blind.as_ref().map_or(&[], |b| b.holders.as_slice());
+        let lens = [
+            t.asked.len(),
+            t.filed.len(),
+            t.first_ack.len(),
+            t.final_at.len(),
+            blind.len(),
+        ];
+        if lens == w.seen {
+            return;
+        }
+        // From where each list was left; all of it if it shrank (nothing
+        // takes entries out of a trace, but a shorter list is read whole
+        // rather than trusted). The maps are read whole when they grew.
+        let from = |i: usize| if lens[i] >= w.seen[i] { w.seen[i] } else { 0 };
+        let (asked, filed, blind_from) = (from(0), from(1), from(4));
+        let maps = lens[2] != w.seen[2] || lens[3] != w.seen[3];
+        let new: Vec<&str> = t.asked[asked..]
+            .iter()
+            .map(|a| a.peer.as_str())
+            .chain(t.filed[filed..].iter().map(|f| f.peer.as_str()))
+            .chain(blind[blind_from..].iter().map(|h| h.peer.as_str()))
+            .chain(
+                maps.then(|| t.first_ack.keys().chain(t.final_at.keys()))
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            )
+            .filter(|p| !w.peers.contains(*p))
+            .collect();
+        w.seen = lens;
+        for p in new {
+            if w.peers.insert(p.to_string()) {
+                self.by_peer
+                    .entry(p.to_string())
+                    .or_default()
+                    .insert(t.id.clone());
+            }
+        }
+    }
 }
 
 /// How many stripes of trace ids take turns ([`TraceStore::turns`]).
@@ -330,6 +403,7 @@ impl TraceStore {
                 NonZeroUsize::new(HEADS_KEPT).unwrap_or(NonZeroUsize::MIN),
             ))),
             turns: Arc::new((0..STRIPES).map(|_| Mutex::new(())).collect()),
+            named: Arc::default(),
         };
         let meta = db.open_tree("trace_store")?;
         if meta.get(LAYOUT_KEY)?.as_deref() != Some(LAYOUT) {
@@ -535,24 +609,89 @@ impl TraceStore {
     }
 
     fn keep(&self, id: &str, t: Arc<StoredTrace>) {
+        self.named
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .note(&t);
         let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
         heads.put(id.to_string(), t);
     }
 
-    /// Whether trace `id` names `needle` (a peer id): asked it, filed its
-    /// answer, or names it in its head. `false` means the trace does not
-    /// concern it (and for a missing trace). Reads one key, and the head's
-    /// bytes, without decoding anything.
-    pub fn head_mentions(&self, id: &str, needle: &[u8]) -> Result<bool, TraceStoreError> {
-        if needle.is_empty() {
-            return Ok(false);
+    /// Watches trace `id` (the node's pending traces): from now on the
+    /// peers it names are indexed, kept as its changes are written, and
+    /// [`Self::watched_naming`] lists it for each. Reads its head (one
+    /// read, not kept in memory beyond the store's kept heads). Returns
+    /// whether there is such a trace.
+    pub fn watch(&self, id: &str) -> Result<bool, TraceStoreError> {
+        let _turn = self.turn(id);
+        self.named
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .of
+            .entry(id.to_string())
+            .or_default();
+        match self.current(id) {
+            Ok(Some(t)) => {
+                self.named
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .note(&t);
+                Ok(true)
+            }
+            other => {
+                self.unwatch(id);
+                other.map(|_| false)
+            }
         }
-        let Some(head) = self.tree.get(id.as_bytes())? else {
-            return Ok(false);
+    }
+
+    /// Watches the traces of `heads`, as [`Self::watch`] does, from heads
+    /// this store has just read, with nothing changing them since (the
+    /// node's pending traces, at open): no read again.
+    pub fn watch_read(&self, heads: &[StoredTrace]) {
+        let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+        for t in heads {
+            named.of.entry(t.id.clone()).or_default();
+            named.note(t);
+        }
+    }
+
+    /// Stops watching trace `id`; its entries go.
+    pub fn unwatch(&self, id: &str) {
+        let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(watched) = named.of.remove(id) else {
+            return;
         };
-        let mut key = holders_prefix(id);
-        key.extend_from_slice(needle);
-        Ok(self.holders.contains_key(key)? || head.windows(needle.len()).any(|w| w == needle))
+        for p in watched.peers {
+            if let Some(ids) = named.by_peer.get_mut(&p) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    named.by_peer.remove(&p);
+                }
+            }
+        }
+    }
+
+    /// The watched traces that name `peer` (asked it, filed its answer, or
+    /// probe it blind), from memory.
+    pub fn watched_naming(&self, peer: &str) -> Vec<String> {
+        let named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+        named
+            .by_peer
+            .get(peer)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many traces are watched, and how many (trace, peer) pairs
+    /// their index holds.
+    #[cfg(test)]
+    pub fn watched_size(&self) -> (usize, usize) {
+        let named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            named.of.len(),
+            named.by_peer.values().map(|ids| ids.len()).sum(),
+        )
     }
 
     /// Applies `f` to a copy of trace `id` as stored (without its answers:

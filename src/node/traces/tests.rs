@@ -347,31 +347,35 @@ fn the_traces_of_a_period_are_read_one_at_a_time_by_the_time_index() {
     assert_eq!(store.created_instants().unwrap(), all);
 }
 
-/// Peer events (connected, disconnected, a link closed) decode only the
-/// pending traces whose head names the peer: the search must find every peer
-/// a trace asked, and only those.
+/// Peer events (connected, disconnected, a link closed) read only the
+/// pending traces that name the peer, found from memory: the index of the
+/// watched traces holds every peer a trace asked, filed or acknowledged,
+/// kept as changes are written, and only those; it holds nothing of a
+/// trace no longer watched, nor of one never watched.
 #[test]
-fn a_head_names_the_peers_it_asked_and_no_other() {
+fn the_watched_traces_are_found_by_each_peer_they_name_and_no_other() {
     let db = sled::Config::new().temporary(true).open().unwrap();
     let store = TraceStore::open(&db).unwrap();
     let hs = holders();
     let t = new_trace(Vec::new(), &hs[..3]);
     store.put(&t).unwrap();
+    let unwatched = StoredTrace {
+        id: "fedcba9876543210fedcba9876543210".into(),
+        ..new_trace(Vec::new(), &hs)
+    };
+    store.put(&unwatched).unwrap();
+    assert!(store.watch(&t.id).unwrap());
+    assert!(!store.watch("no such trace").unwrap());
+    let naming = |h: &Holder| store.watched_naming(&h.peer.to_string());
+    let only_t = vec![t.id.clone()];
     for h in &hs[..3] {
-        assert!(
-            store
-                .head_mentions(&t.id, h.peer.to_string().as_bytes())
-                .unwrap()
-        );
+        assert_eq!(naming(h), only_t);
     }
     for h in &hs[3..] {
-        assert!(
-            !store
-                .head_mentions(&t.id, h.peer.to_string().as_bytes())
-                .unwrap()
-        );
+        assert!(naming(h).is_empty(), "{}", h.peer);
     }
-    // Asked later (a follow-up), it is named from then on.
+    // Asked later (a follow-up), it is named from then on; so is a holder
+    // that answered without being asked.
     let later = hs[5].peer.to_string();
     store
         .update(&t.id, |t| {
@@ -379,12 +383,36 @@ fn a_head_names_the_peers_it_asked_and_no_other() {
                 .push(Asked::new(later.clone(), hs[5].state, ExpectedBy::FollowUp))
         })
         .unwrap();
-    assert!(store.head_mentions(&t.id, later.as_bytes()).unwrap());
-    assert!(
-        !store
-            .head_mentions("no such trace", later.as_bytes())
-            .unwrap()
-    );
+    assert_eq!(naming(&hs[5]), only_t);
+    let unasked = hs[6].peer.to_string();
+    store
+        .update(&t.id, |t| {
+            t.first_ack.insert(unasked.clone(), 1);
+        })
+        .unwrap();
+    assert_eq!(naming(&hs[6]), only_t);
+    // A change of a trace not watched indexes nothing.
+    store
+        .update(&unwatched.id, |t| {
+            t.first_ack.insert(unasked.clone(), 1);
+        })
+        .unwrap();
+    assert_eq!(naming(&hs[6]), only_t);
+    assert_eq!(store.watched_size(), (1, 5));
+
+    // No longer pending: nothing of it is left.
+    store.unwatch(&t.id);
+    assert_eq!(store.watched_size(), (0, 0));
+    for h in &hs {
+        assert!(naming(h).is_empty());
+    }
+
+    // At open, the heads just read are watched without a second read.
+    let again = TraceStore::open(&db).unwrap();
+    let head = std::sync::Arc::unwrap_or_clone(again.head(&t.id).unwrap().unwrap());
+    again.watch_read(std::slice::from_ref(&head));
+    assert_eq!(again.watched_naming(&later), only_t);
+    assert_eq!(again.watched_size(), (1, 5));
 }
 
 #[test]
