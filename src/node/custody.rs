@@ -178,6 +178,24 @@ pub struct Custody {
 }
 
 impl Custody {
+    /// Which States each State's records say the weapon was exported to:
+    /// the follow-ups that State's records call for, each State with its
+    /// own share of them ([`super::StoredTrace::add_follow_ups`]). Only
+    /// exports with a named counterpart count; an import names where the
+    /// weapon came from, which was asked already or is further back.
+    pub fn follow_up_calls(
+        &self,
+    ) -> std::collections::BTreeMap<CountryCode, std::collections::BTreeSet<CountryCode>> {
+        let mut calls: std::collections::BTreeMap<_, std::collections::BTreeSet<_>> =
+            Default::default();
+        for l in self.chain.iter().filter(|l| l.kind == EventKind::Exported) {
+            if let Some(to) = l.counterpart {
+                calls.entry(l.state).or_default().insert(to);
+            }
+        }
+        calls
+    }
+
     /// The chain as a readable timeline, with the point of diversion and gaps.
     pub fn to_text(&self) -> String {
         let c = self;

@@ -814,6 +814,7 @@ impl Node {
     fn plan_follow_ups(&self, id: &str) -> Result<Vec<(CountryCode, String)>, NodeError> {
         let t = self.trace(id)?;
         let custody = self.custody_of(&t);
+        let calls = custody.follow_up_calls();
         let members = self.members();
         let candidates: Vec<(CountryCode, PeerId)> = custody
             .follow_up
@@ -823,21 +824,6 @@ impl Node {
             .collect();
         if candidates.is_empty() {
             return Ok(Vec::new());
-        }
-        // Which State's records call for which follow-ups: each State has
-        // its own share of `max_follow_ups`.
-        let mut calls: std::collections::BTreeMap<
-            CountryCode,
-            std::collections::BTreeSet<CountryCode>,
-        > = Default::default();
-        for l in custody
-            .chain
-            .iter()
-            .filter(|l| l.kind == crate::model::EventKind::Exported)
-        {
-            if let Some(to) = l.counterpart {
-                calls.entry(l.state).or_default().insert(to);
-            }
         }
         let max = self.inner.settings.max_follow_ups;
         // Decided inside the update, which is atomic per trace: two answers

@@ -105,6 +105,58 @@ fn a_three_hop_chain_ends_at_the_theft() {
     assert!(k.gaps.is_empty() && k.follow_up.is_empty(), "{k:?}");
 }
 
+/// Each State's records call for the States they say the weapon was
+/// exported to, and only those: what bounds the follow-ups one answer can
+/// spend (`StoredTrace::add_follow_ups`).
+#[test]
+fn each_states_records_call_for_the_states_they_exported_to() {
+    use EventKind::*;
+    let de = hit(vec![
+        ev(
+            "2010-01-01",
+            Manufactured,
+            None,
+            Some(HolderCategory::Manufacturer),
+        ),
+        ev("2010-06-01", Exported, Some("NG"), None),
+        ev("2010-07-01", Exported, Some("GH"), None),
+    ]);
+    // NG's record: imported from DE (not a call), exported on to FR, and an
+    // export with no counterpart named (not a call either).
+    let ng = hit(vec![
+        ev("2010-08-01", Imported, Some("DE"), None),
+        ev("2011-01-01", Exported, Some("FR"), None),
+        ev("2012-01-01", Exported, None, None),
+    ]);
+    let answers = [
+        AnswerInput {
+            index: Some(0),
+            state: cc("DE"),
+            outcome: &de,
+        },
+        AnswerInput {
+            index: Some(1),
+            state: cc("NG"),
+            outcome: &ng,
+        },
+    ];
+    let answered = [cc("DE"), cc("NG")].into_iter().collect();
+    let k = assemble(&answers, &answered, &[], &Wanted::default());
+    let calls: Vec<(CountryCode, Vec<CountryCode>)> = k
+        .follow_up_calls()
+        .into_iter()
+        .map(|(s, to)| (s, to.into_iter().collect()))
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            (cc("DE"), vec![cc("GH"), cc("NG")]),
+            (cc("NG"), vec![cc("FR")]),
+        ],
+        "{k:#?}"
+    );
+}
+
 #[test]
 fn a_silent_or_withholding_state_is_named_as_the_gap() {
     use EventKind::*;
