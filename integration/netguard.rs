@@ -172,8 +172,10 @@ fn stalled_handshakes_from_one_address_hold_only_its_share_of_the_slots() {
         || (refused(&de_dir, "address_limit") >= 64).then_some(()),
     );
 
-    // A member coming back during the flood is let in, and the node's own
-    // budget of pending connections was never reached.
+    // A member coming back during the flood connects again (DE may have
+    // dialled it rather than let it in: what shows that no member was kept
+    // out is that the node's own budget of pending connections, which
+    // every inbound connection needs a place in, was never reached).
     let fr = fed.nodes.iter().position(|n| n.state == "FR").unwrap();
     fed.launch(fr);
     let fr_peer = fed.node("FR").peer_id.clone();

@@ -140,6 +140,71 @@ async fn past_the_fuzzy_rate_limit_the_requester_is_told_in_a_signed_answer_when
     assert!(took < Duration::from_secs(1), "refused in {took:?}");
 }
 
+/// `name`'s value in DE's /metrics.
+fn metric(de: &fed::FedNode, name: &str) -> u64 {
+    let (status, metrics) = common::http_get(&de.dir, "/metrics", true);
+    assert_eq!(status, 200, "{metrics}");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+}
+
+/// Past its rate limit and its budget of signed refusals, a State's directed
+/// queries are refused on their body alone, their signature not checked:
+/// copies with a broken signature are refused `rate_limited`, not as
+/// forged, so a member sending queries past its limits costs the holder a
+/// decode each, not a signature check. Within the limits, a broken
+/// signature is refused as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_limits_a_states_directed_queries_cost_no_signature_check() {
+    let held = record("DE-1", "Walther", "DE", "WP104233", &[], EVENTS);
+    let (fed, ng) = holder(vec![held], "queries_per_minute = 1").await;
+    let de = fed.node("DE");
+    let fresh = || fed::signed_walther_query(&ng.key, "NG", "WP104233", Priority::Routine);
+    let broken = |mut q: Vec<u8>| {
+        let last = q.len() - 1;
+        q[last] ^= 1;
+        q
+    };
+    // Within the limits, a broken signature is checked and refused.
+    assert_eq!(
+        ng.send(&broken(fresh())).await,
+        Reply::Refused(Refusal::BadSignature)
+    );
+    // One query a minute answered; the next refused with a signature
+    // until the State's signed refusals (30 a minute) are spent.
+    let mut sent = 0;
+    loop {
+        let reply = ng.send(&fresh()).await;
+        if reply == Reply::Refused(Refusal::RateLimited) {
+            break;
+        }
+        assert!(matches!(reply, Reply::Answer(_)), "{reply:?}");
+        sent += 1;
+        assert!(sent < 100, "the signed refusals were never spent");
+    }
+    assert!(sent >= 30, "unsigned after {sent}");
+    assert_eq!(metric(de, "tracenet_queries_refused_unchecked_total"), 1);
+    // Ten copies with a broken signature: refused rate_limited, unchecked.
+    // (The signed refusals come back at one per two seconds: one of them
+    // may find one, and be checked.)
+    let mut unchecked = 0;
+    for _ in 0..10 {
+        match ng.send(&broken(fresh())).await {
+            Reply::Refused(Refusal::RateLimited) => unchecked += 1,
+            Reply::Refused(Refusal::BadSignature) | Reply::Answer(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(unchecked >= 9, "only {unchecked} of 10 refused unchecked");
+    assert_eq!(
+        metric(de, "tracenet_queries_refused_unchecked_total"),
+        1 + unchecked
+    );
+}
+
 /// A query dated five minutes ahead of the holder's clock is refused
 /// `clock_skew` in a signed answer, by either path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -172,6 +172,12 @@ pub const RANGES: &[(&str, u64, u64, &str)] = &[
     ),
     ("node.max_connections", 8, 65_536, "connections"),
     (
+        "node.max_handshakes_per_address",
+        1,
+        crate::net::MAX_PENDING_INCOMING as u64,
+        "inbound connections in their handshake",
+    ),
+    (
         "node.gossip_mesh_degree",
         crate::net::MIN_GOSSIP_MESH_DEGREE as u64,
         crate::net::MAX_GOSSIP_MESH_DEGREE as u64,
@@ -398,6 +404,10 @@ impl Config {
             ("node.clock_skew_secs", n.clock_skew_secs),
             ("node.max_message_bytes", u(n.max_message_bytes)),
             ("node.max_connections", u64::from(n.max_connections)),
+            (
+                "node.max_handshakes_per_address",
+                u64::from(n.max_handshakes_per_address),
+            ),
             ("node.gossip_mesh_degree", u64::from(n.gossip_mesh_degree)),
             ("node.peer_connections", u64::from(n.peer_connections)),
             ("node.max_follow_ups", u(n.max_follow_ups)),

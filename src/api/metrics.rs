@@ -156,6 +156,13 @@ pub async fn render(node: &Node) -> String {
     );
     line(
         &mut out,
+        "tracenet_queries_refused_unchecked_total",
+        "counter",
+        "Directed queries refused rate_limited on their body alone, their signature not checked: the requesting State was past its rate limit and its budget of signed refusals.",
+        &[("", get(&c.queries_refused_unchecked))],
+    );
+    line(
+        &mut out,
         "tracenet_trust_gossip_dropped_total",
         "counter",
         "Roster and maker-table messages read from gossip and left unread: as many were in hand as the node takes at once (8).",

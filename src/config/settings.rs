@@ -87,6 +87,9 @@ pub struct NodeSettings {
     /// mesh degree D): proto-docs/NETWORK.md, "Gossip mesh".
     pub gossip_mesh_degree: u32,
     pub max_connections: u32,
+    /// Inbound connections one address (an IPv4 address, an IPv6 /56) may
+    /// have in their handshake at once (proto-docs/NETWORK.md, "Handshakes").
+    pub max_handshakes_per_address: u32,
     /// About how many members the node keeps a connection to when the roster
     /// lists more (proto-docs/NETWORK.md, "Links kept"); the others are
     /// dialled when a trace asks them.
@@ -139,6 +142,7 @@ impl Default for NodeSettings {
             gossip_validation: crate::net::GossipValidation::Strict,
             gossip_mesh_degree: crate::net::DEFAULT_GOSSIP_MESH_DEGREE as u32,
             max_connections: 512,
+            max_handshakes_per_address: crate::net::DEFAULT_HANDSHAKES_PER_ADDRESS as u32,
             peer_connections: crate::net::DEFAULT_PEER_CONNECTIONS as u32,
             max_follow_ups: 4,
             audit_sign_every_secs: 3600,
@@ -183,6 +187,8 @@ impl NodeSettings {
             bootstrap,
             max_message_bytes: self.message_bytes(),
             max_connections: self.max_connections.max(8),
+            max_handshakes_per_address: (self.max_handshakes_per_address as usize)
+                .clamp(1, crate::net::MAX_PENDING_INCOMING),
             peer_connections: (self.peer_connections as usize).max(crate::net::links::MIN_KEEP),
             request_timeout: Duration::from_secs(10),
             gossip_validation: self.gossip_validation,

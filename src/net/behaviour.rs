@@ -276,6 +276,10 @@ pub fn topic_score_params() -> TopicScoreParams {
     }
 }
 
+/// Inbound connections the node holds in their handshake at once, all
+/// addresses together (and outbound ones, each way).
+pub const MAX_PENDING_INCOMING: usize = 64;
+
 pub fn build_swarm(
     keypair: libp2p::identity::Keypair,
     cfg: &NetConfig,
@@ -283,8 +287,8 @@ pub fn build_swarm(
     let limits = connection_limits::ConnectionLimits::default()
         .with_max_established(Some(cfg.max_connections))
         .with_max_established_per_peer(Some(2))
-        .with_max_pending_incoming(Some(64))
-        .with_max_pending_outgoing(Some(64));
+        .with_max_pending_incoming(Some(MAX_PENDING_INCOMING as u32))
+        .with_max_pending_outgoing(Some(MAX_PENDING_INCOMING as u32));
     let max = cfg.max_message_bytes;
     let timeout = cfg.request_timeout;
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
@@ -319,7 +323,7 @@ pub fn build_swarm(
                 kad.set_mode(Some(kad::Mode::Server));
                 Ok(Behaviour {
                     allow: allow_block_list::Behaviour::default(),
-                    handshakes: super::handshakes::Handshakes::default(),
+                    handshakes: super::handshakes::Handshakes::new(cfg.max_handshakes_per_address),
                     limits: connection_limits::Behaviour::new(limits),
                     identify: identify::Behaviour::new(identify::Config::new(
                         "/tracenet/1".into(),

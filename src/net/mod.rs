@@ -6,6 +6,8 @@ mod behaviour;
 pub use behaviour::UNJUDGED_KEPT;
 mod codec;
 mod handshakes;
+pub use behaviour::MAX_PENDING_INCOMING;
+pub use handshakes::DEFAULT_HANDSHAKES_PER_ADDRESS;
 pub mod links;
 mod port;
 pub use port::holder_of;
@@ -34,6 +36,9 @@ pub struct NetConfig {
     /// Largest gossip message and request-response frame, in bytes.
     pub max_message_bytes: usize,
     pub max_connections: u32,
+    /// Inbound connections one address may have in their handshake at once
+    /// ([`DEFAULT_HANDSHAKES_PER_ADDRESS`]; `node.max_handshakes_per_address`).
+    pub max_handshakes_per_address: usize,
     pub request_timeout: Duration,
     /// How often members that are not connected are dialled again.
     pub redial_every: Duration,
@@ -61,6 +66,7 @@ impl Default for NetConfig {
             listen: Vec::new(),
             max_message_bytes: 64 * 1024,
             max_connections: 512,
+            max_handshakes_per_address: DEFAULT_HANDSHAKES_PER_ADDRESS,
             request_timeout: Duration::from_secs(10),
             redial_every: Duration::from_secs(5),
             bootstrap: Vec::new(),

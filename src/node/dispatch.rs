@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::peer_events::PeerWork;
 use super::{Node, bump, membership, unix_now};
 use crate::net::{NetEvent, Topic, Verdict};
 use crate::protocol::{Refusal, Reply};
@@ -155,24 +156,14 @@ impl Node {
             NetEvent::PeerUp(peer) => {
                 tracing::debug!(%peer, "peer connected");
                 self.offer_roster_on_peer_up(peer);
-                // Store-and-forward: what waited for this peer goes now.
-                let node = self.clone();
-                self.spawn(async move { node.deliver_waiting(peer).await });
-                self.probe_waiting(peer);
+                self.on_peer_event(peer, PeerWork::Up);
             }
             NetEvent::Subscribed { peer, topic } => self.on_subscribed(peer, topic),
             NetEvent::PeerDown(peer) => {
                 tracing::debug!(%peer, "peer disconnected");
-                let node = self.clone();
-                self.spawn(async move { node.mark_unreachable(peer, "disconnected".into()).await });
+                self.on_peer_event(peer, PeerWork::Down);
             }
-            NetEvent::LinkClosed(peer) => {
-                let node = self.clone();
-                self.spawn(async move {
-                    node.mark_silent_unreachable(peer, "its link closed before it answered".into())
-                        .await
-                });
-            }
+            NetEvent::LinkClosed(peer) => self.on_peer_event(peer, PeerWork::LinkClosed),
             NetEvent::Listening(addr) => {
                 // Said again for the same address after a gossip
                 // validation switch (net::NetHandle::set_gossip_validation).

@@ -351,13 +351,18 @@ impl Node {
     /// ([`Self::pending_naming`]), so that no peer event finds it pending
     /// and not indexed. Blocking (reads the trace's head unless kept, as it
     /// is just after a change).
+    ///
+    /// Under the pending set's lock, as the deadline's clean-up takes a
+    /// trace out (and unwatches it): a retry putting a trace back while its
+    /// old deadline is cleared cannot be unwatched after it was watched.
     pub(super) fn add_pending(&self, id: &str) {
+        let Ok(mut p) = self.inner.pending.lock() else {
+            return;
+        };
         if let Err(e) = self.inner.traces.watch(id) {
             self.store_failed(&e.to_string());
         }
-        if let Ok(mut p) = self.inner.pending.lock() {
-            p.insert(id.to_string());
-        }
+        p.insert(id.to_string());
     }
 
     /// Indexes a pending trace by its topics.

@@ -32,6 +32,14 @@ impl RateLimiter {
         }
     }
 
+    /// Whether [`Self::take`] would refuse `state` now; takes nothing.
+    pub fn would_refuse(&self, state: CountryCode, now: Instant) -> bool {
+        self.buckets.get(&state).is_some_and(|b| {
+            let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+            (b.tokens + elapsed * self.per_minute / 60.0).min(self.per_minute) < 1.0
+        })
+    }
+
     /// Takes one token from `state`'s bucket, or says how long until the
     /// bucket holds one again (what a refused requester is told to wait).
     pub fn take(&mut self, state: CountryCode, now: Instant) -> Result<(), Duration> {
@@ -85,6 +93,23 @@ impl RefusalBudget {
         RefusalBudget {
             limiter: RateLimiter::new(per_minute),
             refused: HashMap::new(),
+        }
+    }
+
+    /// Why [`Self::admit`] would not sign a refusal of `state`'s query of
+    /// `digest` now, if it would not; takes nothing.
+    pub fn would_not_sign(
+        &self,
+        state: CountryCode,
+        digest: &Digest,
+        now: Instant,
+    ) -> Option<Unsigned> {
+        if self.refused.get(&state).is_some_and(|r| r.contains(digest)) {
+            Some(Unsigned::AlreadyRefused)
+        } else if self.limiter.would_refuse(state, now) {
+            Some(Unsigned::OverBudget)
+        } else {
+            None
         }
     }
 
@@ -171,5 +196,40 @@ mod tests {
         // The budget comes back with time; the memory of refused queries is bounded.
         assert_eq!(b.admit(de, q(10_001), t + Duration::from_secs(20)), Ok(()));
         assert!(b.refused[&de].len() <= REFUSED_REMEMBERED);
+    }
+
+    /// What a responder asks before it checks a query's signature says
+    /// what taking would do, and takes nothing.
+    #[test]
+    fn asking_whether_a_state_would_be_refused_takes_nothing() {
+        let t = Instant::now();
+        let de = CountryCode::parse("DE").unwrap();
+        let mut l = RateLimiter::new(2);
+        assert!(
+            !l.would_refuse(de, t),
+            "a State never seen has a full bucket"
+        );
+        assert!(l.take(de, t).is_ok());
+        assert!(!l.would_refuse(de, t));
+        assert!(l.take(de, t).is_ok());
+        for _ in 0..5 {
+            assert!(l.would_refuse(de, t));
+        }
+        assert!(l.take(de, t).is_err());
+        // Refilled at 2 a minute: a token after 30 s, asked or not.
+        assert!(!l.would_refuse(de, t + Duration::from_secs(30)));
+        assert!(l.take(de, t + Duration::from_secs(30)).is_ok());
+
+        let mut b = RefusalBudget::new(1);
+        let q = |i: u32| Digest::of(&i.to_le_bytes());
+        assert_eq!(b.would_not_sign(de, &q(0), t), None);
+        assert_eq!(b.would_not_sign(de, &q(0), t), None);
+        assert_eq!(b.admit(de, q(0), t), Ok(()));
+        assert_eq!(
+            b.would_not_sign(de, &q(0), t),
+            Some(Unsigned::AlreadyRefused)
+        );
+        assert_eq!(b.would_not_sign(de, &q(1), t), Some(Unsigned::OverBudget));
+        assert_eq!(b.admit(de, q(1), t), Err(Unsigned::OverBudget));
     }
 }

@@ -37,6 +37,7 @@ pub mod metrics;
 mod new_trace;
 pub mod officers;
 pub mod offline;
+mod peer_events;
 pub mod policy;
 mod refusing;
 mod replay;
@@ -207,6 +208,8 @@ struct Inner {
     /// Gossiped query frames checked here lately (their SHA-256): the same
     /// bytes on another of the query's topics are ignored unchecked.
     gossip_checked: Mutex<admission::CheckedFrames>,
+    /// Which peers have connection work running ([`peer_events`]).
+    peer_gate: Mutex<peer_events::PeerGate>,
     /// Directed query frames whose signature verified here lately: one sent
     /// again (a retry, or a member re-sending a refused query) is not
     /// checked again.
@@ -453,6 +456,7 @@ impl Node {
                 gossip_checked: Mutex::new(admission::CheckedFrames::new(
                     admission::CHECKED_FRAMES_KEPT,
                 )),
+                peer_gate: Mutex::default(),
                 direct_verified: crate::protocol::VerifiedFrames::new(
                     admission::CHECKED_FRAMES_KEPT,
                 ),

@@ -181,10 +181,6 @@ impl Node {
         Some(a)
     }
 
-    /// Applies the acceptance rules, the rate limit and the replay quota, in
-    /// that order, so that nothing is remembered of a query that a rule or the
-    /// rate limit refuses, and nothing a non-requester sends changes how the
-    /// requester's own query is treated. Counts and audits refusals.
     /// A received query's checks that need no state of this node's but the
     /// roster ([`accept::query`]). A directed one's bytes sent again are not
     /// checked for their signature again ([`crate::protocol::VerifiedFrames`]):
@@ -213,8 +209,69 @@ impl Node {
         }
     }
 
+    /// A directed query from a State past its rate limit, whose refusal
+    /// would not be signed (its signed refusals spent for now, or this very
+    /// query refused with one already): refused `rate_limited` on its
+    /// unverified body, as the full check would end, without its signature
+    /// checked. `None` for every other query, checked in full: one whose
+    /// claimed requester is not the sender, one this node stayed silent on
+    /// (asked again for free), one within the limits. So a member sending
+    /// queries past its limits, fresh or the same again, costs a decode
+    /// each, and an honest State's queries are treated as before.
+    fn refused_unchecked(
+        &self,
+        data: &[u8],
+        sender: crate::protocol::PublicKey,
+        from: PeerId,
+        now: u64,
+    ) -> Option<Admission> {
+        let q = accept::peek_query(data, &self.inner.rules)?;
+        if q.requester.key != sender {
+            return None;
+        }
+        let state = accept::Vouching::state_of(&*self.read_members(), &sender)?;
+        if state != q.requester.state
+            || (self.inner.replay.contains(state, &q.id, now)
+                && self.inner.replay.silenced(state, &q.id, now))
+        {
+            return None;
+        }
+        let at = Instant::now();
+        let limiter = if q.wild {
+            &self.inner.fuzzy_limiter
+        } else {
+            &self.inner.exact_limiter
+        };
+        if !limiter.lock().ok()?.would_refuse(state, at) {
+            return None;
+        }
+        self.inner.refusals.lock().ok()?.would_not_sign(
+            state,
+            &crate::protocol::Digest::of(data),
+            at,
+        )?;
+        bump(&self.inner.counters.queries_rate_limited);
+        bump(&self.inner.counters.queries_refused_unchecked);
+        let rule = if q.wild {
+            "fuzzy_rate_limit"
+        } else {
+            "rate_limit"
+        };
+        self.count_refusal_as(&from.to_string(), Some(state), Refusal::RateLimited, rule);
+        Some(Admission::Refused(Refusal::RateLimited))
+    }
+
+    /// Applies the acceptance rules, the rate limit and the replay quota, in
+    /// that order, so that nothing is remembered of a query that a rule or the
+    /// rate limit refuses, and nothing a non-requester sends changes how the
+    /// requester's own query is treated. Counts and audits refusals.
     fn admit(&self, data: &[u8], via: Via, from: PeerId, topic: Option<&Topic>) -> Admission {
         let now = unix_now();
+        if let Via::Direct { sender } = via
+            && let Some(refused) = self.refused_unchecked(data, sender, from, now)
+        {
+            return refused;
+        }
         let checked = self.check_query(data, via, now);
         let (q, expires_at) = match checked {
             Ok(x) => x,

@@ -280,6 +280,31 @@ pub fn query_known(
     query_checking(bytes, via, now, rules, roster, Some(frames))
 }
 
+/// What a responder's rate limits need to know of a query before its
+/// signature is checked, read from its unverified body: who it claims to
+/// come from, its id and whether its marking holds wildcards. Nothing here
+/// is to be believed: it serves only to refuse a query sooner, when the
+/// full check could end no other way (`node::responder`'s directed queries
+/// past a State's rate limit and its signed refusals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnverifiedQuery {
+    pub requester: super::messages::Party,
+    pub id: super::keys::QueryId,
+    pub wild: bool,
+}
+
+/// Reads `bytes` as a query within `rules`' limits, without checking its
+/// signature; `None` if it does not decode (the full check then refuses it).
+pub fn peek_query(bytes: &[u8], rules: &Rules) -> Option<UnverifiedQuery> {
+    let q = super::signed::decode_checking::<TraceQuery>(bytes, rules.limits, false).ok()?;
+    let (_, b) = q.into_parts();
+    Some(UnverifiedQuery {
+        requester: b.requester,
+        id: b.id,
+        wild: b.marking.has_wildcards(),
+    })
+}
+
 fn query_checking(
     bytes: &[u8],
     via: Via,

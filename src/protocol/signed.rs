@@ -160,9 +160,10 @@ impl VerifiedFrames {
 }
 
 /// Decodes a frame within `limits`; checks its signature when `verify`. Only
-/// [`decode_and_verify`] and [`VerifiedFrames`] call it, the latter without
-/// the check only for bytes it saw verify.
-fn decode_checking<T: Message>(
+/// [`decode_and_verify`], [`VerifiedFrames`] (without the check only for
+/// bytes it saw verify) and `accept::peek_query` (whose result can only
+/// refuse) call it.
+pub(super) fn decode_checking<T: Message>(
     bytes: &[u8],
     limits: Limits,
     verify: bool,

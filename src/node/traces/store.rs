@@ -66,70 +66,42 @@ pub struct TraceStore {
 /// Which peers the watched traces (the node's pending ones) name, both ways,
 /// so that an event about one peer (connected, disconnected) finds the
 /// traces concerning it without reading every pending trace. Kept as every
-/// change of a watched trace is written. A trace's peers only grow (nothing
-/// is taken out of a head's lists), and the callers read each trace's head
-/// to decide, so a peer listed too long would cost a read, never a mistake.
+/// change of a watched trace is written, from the holders' parts the change
+/// wrote (and the blind holders when the head changed): filing an answer
+/// looks at that answer's holder alone. A peer stays listed once named (the
+/// callers read each trace's head to decide, so a peer listed too long costs
+/// a read, never a mistake); a trace whose head could not be read when it
+/// was watched is listed for every peer until it is.
 #[derive(Debug, Default)]
 struct Named {
-    of: std::collections::HashMap<String, Watched>,
+    of: std::collections::HashMap<String, std::collections::HashSet<String>>,
     by_peer: std::collections::HashMap<String, std::collections::HashSet<String>>,
-}
-
-/// One watched trace's peers, and the lengths of its lists when they were
-/// last read: lists only grow, so a change is read from where it was left,
-/// and filing an answer costs a look at that answer alone.
-#[derive(Debug, Default)]
-struct Watched {
-    peers: std::collections::HashSet<String>,
-    /// `asked`, `filed`, `first_ack`, `final_at`, the blind holders.
-    seen: [usize; 5],
+    /// Watched traces whose peers are not known (their head unreadable).
+    unknown: std::collections::HashSet<String>,
 }
 
 impl Named {
-    /// Adds the peers `t` names to its entry, if it is watched.
-    fn note(&mut self, t: &StoredTrace) {
-        let Some(w) = self.of.get_mut(&t.id) else {
+    /// Adds to trace `id`'s entry, if it is watched, the peers of `named`.
+    fn add<'a>(&mut self, id: &str, named: impl Iterator<Item = &'a str>) {
+        let Some(peers) = self.of.get_mut(id) else {
             return;
         };
-        let blind: &[crate::node::blind::BlindHolder] =
-            t.blind.as_ref().map_or(&[], |b| b.holders.as_slice());
-        let lens = [
-            t.asked.len(),
-            t.filed.len(),
-            t.first_ack.len(),
-            t.final_at.len(),
-            blind.len(),
-        ];
-        if lens == w.seen {
-            return;
-        }
-        // From where each list was left; all of it if it shrank (nothing
-        // takes entries out of a trace, but a shorter list is read whole
-        // rather than trusted). The maps are read whole when they grew.
-        let from = |i: usize| if lens[i] >= w.seen[i] { w.seen[i] } else { 0 };
-        let (asked, filed, blind_from) = (from(0), from(1), from(4));
-        let maps = lens[2] != w.seen[2] || lens[3] != w.seen[3];
-        let new: Vec<&str> = t.asked[asked..]
-            .iter()
-            .map(|a| a.peer.as_str())
-            .chain(t.filed[filed..].iter().map(|f| f.peer.as_str()))
-            .chain(blind[blind_from..].iter().map(|h| h.peer.as_str()))
-            .chain(
-                maps.then(|| t.first_ack.keys().chain(t.final_at.keys()))
-                    .into_iter()
-                    .flatten()
-                    .map(String::as_str),
-            )
-            .filter(|p| !w.peers.contains(*p))
-            .collect();
-        w.seen = lens;
-        for p in new {
-            if w.peers.insert(p.to_string()) {
+        for p in named {
+            if !peers.contains(p) {
+                peers.insert(p.to_string());
                 self.by_peer
                     .entry(p.to_string())
                     .or_default()
-                    .insert(t.id.clone());
+                    .insert(id.to_string());
             }
+        }
+    }
+
+    /// Adds every peer `t` names, if it is watched: its peers are known.
+    fn note_all(&mut self, t: &StoredTrace) {
+        if self.of.contains_key(&t.id) {
+            self.unknown.remove(&t.id);
+            self.add(&t.id, t.peers_named());
         }
     }
 }
@@ -608,11 +580,16 @@ impl TraceStore {
         heads.get(id).cloned()
     }
 
+    /// Keeps `t` as trace `id`'s head, read whole or written whole.
     fn keep(&self, id: &str, t: Arc<StoredTrace>) {
         self.named
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .note(&t);
+            .note_all(&t);
+        self.keep_head(id, t);
+    }
+
+    fn keep_head(&self, id: &str, t: Arc<StoredTrace>) {
         let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
         heads.put(id.to_string(), t);
     }
@@ -635,12 +612,21 @@ impl TraceStore {
                 self.named
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .note(&t);
+                    .note_all(&t);
                 Ok(true)
             }
-            other => {
+            Ok(None) => {
                 self.unwatch(id);
-                other.map(|_| false)
+                Ok(false)
+            }
+            // Watched still, listed for every peer until its head is read.
+            Err(e) => {
+                self.named
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .unknown
+                    .insert(id.to_string());
+                Err(e)
             }
         }
     }
@@ -652,17 +638,18 @@ impl TraceStore {
         let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
         for t in heads {
             named.of.entry(t.id.clone()).or_default();
-            named.note(t);
+            named.note_all(t);
         }
     }
 
     /// Stops watching trace `id`; its entries go.
     pub fn unwatch(&self, id: &str) {
         let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(watched) = named.of.remove(id) else {
+        named.unknown.remove(id);
+        let Some(peers) = named.of.remove(id) else {
             return;
         };
-        for p in watched.peers {
+        for p in peers {
             if let Some(ids) = named.by_peer.get_mut(&p) {
                 ids.remove(id);
                 if ids.is_empty() {
@@ -673,14 +660,22 @@ impl TraceStore {
     }
 
     /// The watched traces that name `peer` (asked it, filed its answer, or
-    /// probe it blind), from memory.
+    /// probe it blind), from memory; and those whose peers are not known.
     pub fn watched_naming(&self, peer: &str) -> Vec<String> {
         let named = self.named.lock().unwrap_or_else(|p| p.into_inner());
-        named
+        let mut ids: Vec<String> = named
             .by_peer
             .get(peer)
             .map(|ids| ids.iter().cloned().collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        ids.extend(
+            named
+                .unknown
+                .iter()
+                .filter(|id| !named.by_peer.get(peer).is_some_and(|s| s.contains(*id)))
+                .cloned(),
+        );
+        ids
     }
 
     /// How many traces are watched, and how many (trace, peer) pairs
@@ -718,6 +713,7 @@ impl TraceStore {
         let head = (!same_head(&old, &new))
             .then(|| encode_head(&new))
             .transpose()?;
+        let head_changed = head.is_some();
         if peers.len() + usize::from(head.is_some()) == 1 {
             // One record: one plain write.
             self.write_parts(&new, peers.iter().copied())?;
@@ -752,9 +748,16 @@ impl TraceStore {
                     sled::transaction::TransactionError::Abort(()) => corrupt(id, "aborted"),
                 })?;
         }
+        {
+            let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+            named.add(id, peers.iter().copied());
+            if head_changed && let Some(b) = &new.blind {
+                named.add(id, b.holders.iter().map(|h| h.peer.as_str()));
+            }
+        }
         drop(peers);
         let new = Arc::new(new);
-        self.keep(id, new.clone());
+        self.keep_head(id, new.clone());
         Ok(Change::Done(new))
     }
 

@@ -399,6 +399,40 @@ fn the_watched_traces_are_found_by_each_peer_they_name_and_no_other() {
         .unwrap();
     assert_eq!(naming(&hs[6]), only_t);
     assert_eq!(store.watched_size(), (1, 5));
+    // An answer filed from a holder never asked, and a blind trace's
+    // holder, are named too.
+    let answered = hs[3].peer.to_string();
+    store
+        .update(&t.id, |t| {
+            t.filed.push(Filed {
+                peer: answered.clone(),
+                state: hs[3].state,
+                frame: "00".repeat(32),
+                answered_at: 1,
+                said: Said::Acknowledged,
+            })
+        })
+        .unwrap();
+    assert_eq!(naming(&hs[3]), only_t);
+    let probed = hs[4].peer.to_string();
+    store
+        .update(&t.id, |t| {
+            t.blind = Some(crate::node::blind::BlindTrace {
+                bound: 1,
+                holders: vec![crate::node::blind::BlindHolder {
+                    peer: probed.clone(),
+                    state: Some(hs[4].state),
+                    outcome: crate::node::blind::BlindOutcome::Pending,
+                    detail: None,
+                    elements: 0,
+                    received_marking: false,
+                    at: None,
+                }],
+            })
+        })
+        .unwrap();
+    assert_eq!(naming(&hs[4]), only_t);
+    assert_eq!(store.watched_size(), (1, 7));
 
     // No longer pending: nothing of it is left.
     store.unwatch(&t.id);
@@ -407,12 +441,25 @@ fn the_watched_traces_are_found_by_each_peer_they_name_and_no_other() {
         assert!(naming(h).is_empty());
     }
 
+    // A head that cannot be read is watched all the same, and listed for
+    // every peer until it can be.
+    db.open_tree("traces")
+        .unwrap()
+        .insert("unreadable", b"not a head".as_slice())
+        .unwrap();
+    assert!(store.watch("unreadable").is_err());
+    for h in &hs {
+        assert_eq!(naming(h), ["unreadable".to_string()]);
+    }
+    store.unwatch("unreadable");
+    assert!(naming(&hs[0]).is_empty());
+
     // At open, the heads just read are watched without a second read.
     let again = TraceStore::open(&db).unwrap();
     let head = std::sync::Arc::unwrap_or_clone(again.head(&t.id).unwrap().unwrap());
     again.watch_read(std::slice::from_ref(&head));
     assert_eq!(again.watched_naming(&later), only_t);
-    assert_eq!(again.watched_size(), (1, 5));
+    assert_eq!(again.watched_size(), (1, 7));
 }
 
 #[test]
