@@ -155,8 +155,8 @@ fn metric(de: &fed::FedNode, name: &str) -> u64 {
 /// queries are refused on their body alone, their signature not checked:
 /// copies with a broken signature are refused `rate_limited`, not as
 /// forged, so a member sending queries past its limits costs the holder a
-/// decode each, not a signature check. Within the limits, a broken
-/// signature is refused as before.
+/// decode each, not a signature check; but one in sixteen is checked in
+/// full. Within the limits, a broken signature is refused as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_its_limits_a_states_directed_queries_cost_no_signature_check() {
     let held = record("DE-1", "Walther", "DE", "WP104233", &[], EVENTS);
@@ -203,6 +203,17 @@ async fn past_its_limits_a_states_directed_queries_cost_no_signature_check() {
         metric(de, "tracenet_queries_refused_unchecked_total"),
         1 + unchecked
     );
+    // One in sixteen is checked in full all the same: a forgery past the
+    // limits still earns its strike.
+    let mut forged = 0;
+    for _ in 0..16 {
+        match ng.send(&broken(fresh())).await {
+            Reply::Refused(Refusal::BadSignature) => forged += 1,
+            Reply::Refused(Refusal::RateLimited) | Reply::Answer(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(forged >= 1, "no forged copy of sixteen was checked");
 }
 
 /// A query dated five minutes ahead of the holder's clock is refused

@@ -14,9 +14,11 @@
 //!
 //! An address is an IPv4 address or an IPv6 /56 (one site's allocation, as
 //! RFC 6177 advises, so a host cannot take a fresh address per connection
-//! from its /64); and wider prefixes are bounded too, so that a block of
-//! addresses cannot fill the places one address at a time: twice the bound
-//! per IPv4 /24 and IPv6 /48, four times per IPv6 /32. This host's own
+//! from its /64); and once the node's places are three quarters taken
+//! ([`BLOCKS_FROM`]), wider prefixes are bounded too, so that a block of
+//! addresses cannot take the last places one address at a time: twice the
+//! bound per IPv4 /24 and IPv6 /48, four times per IPv6 /32. (Always, they
+//! would let two neighbours in a member's /24 keep it out.) This host's own
 //! loopback addresses, `127.0.0.1` and `::1`, are not bounded: every node of
 //! a federation run on one machine (the demo, a training federation, the
 //! tests) connects from them, and whoever can use them already runs on the
@@ -49,8 +51,12 @@ enum Prefix {
     V6(u8, [u8; 16]),
 }
 
+/// Inbound connections in their handshake (every address together) from
+/// which the wider prefixes are bounded too.
+pub const BLOCKS_FROM: usize = super::MAX_PENDING_INCOMING * 3 / 4;
+
 /// The prefixes an IPv4 address counts under, each with how many times the
-/// per-address bound it may hold.
+/// per-address bound it may hold (the first is the address itself).
 const V4_PREFIXES: [(u8, usize); 2] = [(32, 1), (24, 2)];
 /// The same for IPv6: the /56 is "the address".
 const V6_PREFIXES: [(u8, usize); 3] = [(56, 1), (48, 2), (32, 4)];
@@ -121,7 +127,8 @@ impl std::error::Error for AddressLimit {}
 pub struct Handshakes {
     /// Per address (`node.max_handshakes_per_address`).
     per_address: usize,
-    /// The prefixes each connection counted is counted under.
+    /// The prefixes each connection in its handshake is counted under
+    /// (none for an address not bounded).
     of: HashMap<ConnectionId, Vec<Prefix>>,
     /// How many connections each prefix has counted; no zero entries.
     counts: HashMap<Prefix, usize>,
@@ -150,7 +157,7 @@ impl Handshakes {
         }
     }
 
-    /// Connections counted, all addresses together.
+    /// Connections in their handshake, all addresses together.
     #[cfg(test)]
     fn counted(&self) -> usize {
         self.of.len()
@@ -168,10 +175,11 @@ impl NetworkBehaviour for Handshakes {
         remote: &Multiaddr,
     ) -> Result<(), ConnectionDenied> {
         let prefixes = prefixes_of(remote);
-        if prefixes.is_empty() {
-            return Ok(());
-        }
-        for &(p, times) in &prefixes {
+        let blocks = self.of.len() >= BLOCKS_FROM;
+        for (i, &(p, times)) in prefixes.iter().enumerate() {
+            if i > 0 && !blocks {
+                break;
+            }
             let limit = self.per_address * times;
             if self.counts.get(&p).copied().unwrap_or(0) >= limit {
                 return Err(ConnectionDenied::new(AddressLimit { limit }));
@@ -310,19 +318,37 @@ mod tests {
         assert!(h.counts.is_empty());
     }
 
-    /// A block of addresses cannot fill the node's places one address at a
-    /// time: an IPv4 /24 holds twice the bound; an IPv6 /48 twice and a /32
-    /// four times, however many /56s it spans.
+    /// Three quarters of the node's places taken, a block of addresses
+    /// cannot take the rest one address at a time: an IPv4 /24 holds twice
+    /// the bound; an IPv6 /48 twice and a /32 four times, however many /56s
+    /// it spans. Before that, only each address is bounded.
     #[test]
     fn a_block_of_addresses_holds_a_bounded_share_too() {
+        // Below three quarters, two neighbours in one /24 hold 16 together
+        // and a third its own 8.
         let mut h = Handshakes::new(PER_ADDRESS);
+        let few = (1..=3)
+            .flat_map(|a| (0..PER_ADDRESS).map(move |p| format!("/ip4/203.0.113.{a}/tcp/{p}")))
+            .filter(|s| open(&mut h, s).1)
+            .count();
+        assert_eq!(few, 3 * PER_ADDRESS);
+
+        let crowded = || {
+            // The host's own nodes, not bounded, fill three quarters.
+            let mut h = Handshakes::new(PER_ADDRESS);
+            for p in 0..BLOCKS_FROM {
+                assert!(open(&mut h, &format!("/ip4/127.0.0.1/tcp/{p}")).1);
+            }
+            h
+        };
+        let mut h = crowded();
         let v4 = (1..=40)
             .filter(|i| open(&mut h, &format!("/ip4/203.0.113.{i}/tcp/1")).1)
             .count();
         assert_eq!(v4, 2 * PER_ADDRESS);
         assert!(open(&mut h, "/ip4/203.0.114.1/tcp/1").1);
 
-        let mut h = Handshakes::new(PER_ADDRESS);
+        let mut h = crowded();
         let one_48 = (0..=255u32)
             .filter(|i| open(&mut h, &format!("/ip6/2001:db8:7:{:x}00::1/tcp/1", i)).1)
             .count();

@@ -210,6 +210,9 @@ struct Inner {
     gossip_checked: Mutex<admission::CheckedFrames>,
     /// Which peers have connection work running ([`peer_events`]).
     peer_gate: Mutex<peer_events::PeerGate>,
+    /// Directed queries `refused_unchecked` would have refused unchecked,
+    /// counted to check one in `UNCHECKED_SAMPLE` in full.
+    unchecked_seen: std::sync::atomic::AtomicU64,
     /// Directed query frames whose signature verified here lately: one sent
     /// again (a retry, or a member re-sending a refused query) is not
     /// checked again.
@@ -457,6 +460,7 @@ impl Node {
                     admission::CHECKED_FRAMES_KEPT,
                 )),
                 peer_gate: Mutex::default(),
+                unchecked_seen: std::sync::atomic::AtomicU64::new(0),
                 direct_verified: crate::protocol::VerifiedFrames::new(
                     admission::CHECKED_FRAMES_KEPT,
                 ),

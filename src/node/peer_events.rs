@@ -7,9 +7,9 @@
 //! fast as the handshake allows) would set that work off once per flap and
 //! run many copies of it side by side. Here each peer's work runs one at a
 //! time, at most once per [`PEER_WORK_SPACING`]; events that come while it
-//! runs or waits are merged, the latest winning, since only where the peer
-//! stands now matters: connected, its traces are delivered; gone, they are
-//! marked.
+//! runs or waits are gathered into one run: the marking a disconnection
+//! calls for (so that what was handed over the lost connection is handed
+//! again), then the delivery a connection calls for, each once.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -22,7 +22,7 @@ use super::Node;
 pub const PEER_WORK_SPACING: Duration = Duration::from_secs(1);
 
 /// What a peer event calls for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerWork {
     /// Connected: deliver what waits for it, probe its blind traces.
     Up,
@@ -33,31 +33,58 @@ pub enum PeerWork {
     LinkClosed,
 }
 
-/// Which peers have work running, and the work that comes next for each.
+/// The work gathered for one run: a marking (a disconnection's, which
+/// covers a closed link's), then a delivery.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gathered {
+    pub mark: Option<PeerWork>,
+    pub deliver: bool,
+}
+
+impl Gathered {
+    fn of(work: PeerWork) -> Self {
+        Gathered::default().with(work)
+    }
+
+    fn with(mut self, work: PeerWork) -> Self {
+        match work {
+            PeerWork::Up => self.deliver = true,
+            PeerWork::Down => self.mark = Some(PeerWork::Down),
+            PeerWork::LinkClosed => {
+                if self.mark.is_none() {
+                    self.mark = Some(PeerWork::LinkClosed);
+                }
+            }
+        }
+        self
+    }
+}
+
+/// Which peers have work running, and the work gathered for each next.
 #[derive(Debug, Default)]
 pub struct PeerGate {
-    running: HashMap<PeerId, Option<PeerWork>>,
+    running: HashMap<PeerId, Option<Gathered>>,
 }
 
 impl PeerGate {
-    /// An event for `peer`: `true` if its work is to start now (none
-    /// running); otherwise it is kept as the next, replacing any kept.
-    pub fn arrive(&mut self, peer: PeerId, work: PeerWork) -> bool {
+    /// An event for `peer`: its work to start now, if none runs; otherwise
+    /// it is gathered for the next run.
+    pub fn arrive(&mut self, peer: PeerId, work: PeerWork) -> Option<Gathered> {
         match self.running.get_mut(&peer) {
             Some(next) => {
-                *next = Some(work);
-                false
+                *next = Some(next.unwrap_or_default().with(work));
+                None
             }
             None => {
                 self.running.insert(peer, None);
-                true
+                Some(Gathered::of(work))
             }
         }
     }
 
     /// `peer`'s work finished (and its spacing passed): the next to run,
-    /// if an event came meanwhile; else the peer is let go.
-    pub fn finished(&mut self, peer: &PeerId) -> Option<PeerWork> {
+    /// if events came meanwhile; else the peer is let go.
+    pub fn finished(&mut self, peer: &PeerId) -> Option<Gathered> {
         let next = self.running.get_mut(peer).and_then(Option::take);
         if next.is_none() {
             self.running.remove(peer);
@@ -75,15 +102,13 @@ impl PeerGate {
 impl Node {
     /// Runs `work` for `peer` now, or after the work running for it.
     pub(super) fn on_peer_event(&self, peer: PeerId, work: PeerWork) {
-        let start = self
-            .inner
-            .peer_gate
-            .lock()
-            .map(|mut g| g.arrive(peer, work.clone()))
-            .unwrap_or(true);
-        if !start {
+        let start = match self.inner.peer_gate.lock() {
+            Ok(mut g) => g.arrive(peer, work),
+            Err(_) => Some(Gathered::of(work)),
+        };
+        let Some(work) = start else {
             return;
-        }
+        };
         let node = self.clone();
         let stopping = self.inner.stopping.clone();
         self.spawn(async move {
@@ -117,18 +142,19 @@ impl Node {
         });
     }
 
-    async fn run_peer_work(&self, peer: PeerId, work: &PeerWork) {
-        match work {
-            PeerWork::Up => {
-                // Store-and-forward: what waited for this peer goes now.
-                self.probe_waiting(peer);
-                self.deliver_waiting(peer).await;
-            }
-            PeerWork::Down => self.mark_unreachable(peer, "disconnected".into()).await,
-            PeerWork::LinkClosed => {
+    async fn run_peer_work(&self, peer: PeerId, work: &Gathered) {
+        match work.mark {
+            Some(PeerWork::Down) => self.mark_unreachable(peer, "disconnected".into()).await,
+            Some(PeerWork::LinkClosed) => {
                 self.mark_silent_unreachable(peer, "its link closed before it answered".into())
                     .await
             }
+            Some(PeerWork::Up) | None => {}
+        }
+        if work.deliver {
+            // Store-and-forward: what waited for this peer goes now.
+            self.probe_waiting(peer);
+            self.deliver_waiting(peer).await;
         }
     }
 }
@@ -138,25 +164,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_flapping_peer_has_one_run_at_a_time_and_only_its_latest_state_next() {
+    fn a_flapping_peer_has_one_run_at_a_time_with_what_its_events_called_for() {
         let mut g = PeerGate::default();
         let (a, b) = (PeerId::random(), PeerId::random());
-        assert!(g.arrive(a, PeerWork::Down));
+        let down = Gathered {
+            mark: Some(PeerWork::Down),
+            deliver: false,
+        };
+        assert_eq!(g.arrive(a, PeerWork::Down), Some(down));
         // A hundred flaps while it runs: nothing more starts...
         for _ in 0..100 {
-            assert!(!g.arrive(a, PeerWork::Up));
-            assert!(!g.arrive(a, PeerWork::Down));
+            assert_eq!(g.arrive(a, PeerWork::Up), None);
+            assert_eq!(g.arrive(a, PeerWork::Down), None);
         }
-        assert!(!g.arrive(a, PeerWork::Up));
+        assert_eq!(g.arrive(a, PeerWork::Up), None);
         // ...another peer is not held up by it...
-        assert!(g.arrive(b, PeerWork::LinkClosed));
+        let closed = g.arrive(b, PeerWork::LinkClosed).unwrap();
+        assert_eq!(closed.mark, Some(PeerWork::LinkClosed));
         assert_eq!(g.len(), 2);
-        // ...and once it ends, one run follows, for where the peer stands.
-        assert_eq!(g.finished(&a), Some(PeerWork::Up));
+        // ...and once it ends, one run follows: the marking, then the
+        // delivery.
+        assert_eq!(
+            g.finished(&a),
+            Some(Gathered {
+                mark: Some(PeerWork::Down),
+                deliver: true
+            })
+        );
         assert_eq!(g.finished(&a), None);
         assert_eq!(g.finished(&b), None);
         assert_eq!(g.len(), 0);
         // Let go, the next event starts at once.
-        assert!(g.arrive(a, PeerWork::Down));
+        assert!(g.arrive(a, PeerWork::Up).is_some());
+    }
+
+    /// Up, Down, Up while the first runs: the disconnection between is not
+    /// lost (what was handed over the lost connection is marked, and so
+    /// handed again by the delivery that follows).
+    #[test]
+    fn a_disconnection_between_two_connections_is_not_lost() {
+        let mut g = PeerGate::default();
+        let a = PeerId::random();
+        assert!(g.arrive(a, PeerWork::Up).is_some());
+        assert_eq!(g.arrive(a, PeerWork::Down), None);
+        assert_eq!(g.arrive(a, PeerWork::Up), None);
+        let next = g.finished(&a).unwrap();
+        assert_eq!(next.mark, Some(PeerWork::Down));
+        assert!(next.deliver);
+        // A closed link then a disconnection: the disconnection's marking,
+        // which covers the link's.
+        assert_eq!(g.arrive(a, PeerWork::LinkClosed), None);
+        assert_eq!(g.arrive(a, PeerWork::Down), None);
+        assert_eq!(g.arrive(a, PeerWork::LinkClosed), None);
+        assert_eq!(g.finished(&a).unwrap().mark, Some(PeerWork::Down));
     }
 }

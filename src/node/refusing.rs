@@ -14,7 +14,7 @@ use super::limits::Unsigned;
 use super::responder::outcome_words;
 use super::{Node, bump, identity, unix_now};
 use crate::audit::{AuditKind, NewEntry};
-use crate::protocol::accept::Via;
+use crate::protocol::accept::{self, Via};
 use crate::protocol::{Outcome, Refusal, RefusedReason, Signed, TraceQuery};
 
 /// A verified query refused, and what its requester is to be told.
@@ -110,7 +110,25 @@ impl Node {
         let _permit = self.inner.refusing.clone().try_acquire_owned().ok()?;
         let node = self.clone();
         tokio::task::spawn_blocking(move || {
-            let checked = node.check_query(&data, via, unix_now());
+            // A refusal this node would not sign (the claimed State's signed
+            // refusals spent, or this query refused with one) ends as a
+            // plain `overloaded` whatever the check finds: not checked.
+            let now = unix_now();
+            let unsigned = {
+                let members = node.read_members();
+                accept::peek_query(&data, now, &node.inner.rules, &*members)
+            }
+            .and_then(|q| {
+                node.inner.refusals.lock().ok()?.would_not_sign(
+                    q.requester.state,
+                    &crate::protocol::Digest::of(&data),
+                    Instant::now(),
+                )
+            });
+            if unsigned.is_some() {
+                return None;
+            }
+            let checked = node.check_query(&data, via, now);
             // Not counted against anyone: under load, a frame that does not
             // verify is simply dropped, as every query was before.
             let (query, _) = checked.ok()?;

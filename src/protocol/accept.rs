@@ -284,8 +284,9 @@ pub fn query_known(
 /// signature is checked, read from its unverified body: who it claims to
 /// come from, its id and whether its marking holds wildcards. Nothing here
 /// is to be believed: it serves only to refuse a query sooner, when the
-/// full check could end no other way (`node::responder`'s directed queries
-/// past a State's rate limit and its signed refusals).
+/// full check could end no other way but for the signature
+/// (`node::responder`'s directed queries past a State's rate limit and its
+/// signed refusals).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnverifiedQuery {
     pub requester: super::messages::Party,
@@ -294,10 +295,23 @@ pub struct UnverifiedQuery {
 }
 
 /// Reads `bytes` as a query within `rules`' limits, without checking its
-/// signature; `None` if it does not decode (the full check then refuses it).
-pub fn peek_query(bytes: &[u8], rules: &Rules) -> Option<UnverifiedQuery> {
+/// signature, and makes every check of [`query`] that does not need the
+/// signature: the roster in force at `now`, the claimed requester's key a
+/// member for the State it names, the query fresh. `None` if any fails (the
+/// full check then says why).
+pub fn peek_query(
+    bytes: &[u8],
+    now: u64,
+    rules: &Rules,
+    roster: &impl Vouching,
+) -> Option<UnverifiedQuery> {
+    roster_in_force(roster, now).ok()?;
     let q = super::signed::decode_checking::<TraceQuery>(bytes, rules.limits, false).ok()?;
     let (_, b) = q.into_parts();
+    if roster.state_of(&b.requester.key) != Some(b.requester.state) {
+        return None;
+    }
+    rules.fresh.check(b.issued_at, b.ttl_secs, now).ok()?;
     Some(UnverifiedQuery {
         requester: b.requester,
         id: b.id,

@@ -486,6 +486,14 @@ impl TraceStore {
     /// reported sent survives a crash. A crash before the head leaves no
     /// trace (the parts written before it are never read).
     pub fn put(&self, t: &StoredTrace) -> Result<(), TraceStoreError> {
+        self.put_unflushed(t)?;
+        // Out of the trace's turn: a change waiting for it (and the pending
+        // set's lock a retry holds while it waits) does not wait on the disk.
+        self.tree.flush()?;
+        Ok(())
+    }
+
+    fn put_unflushed(&self, t: &StoredTrace) -> Result<(), TraceStoreError> {
         let _turn = self.turn(&t.id);
         for a in &t.answers {
             let seq = self.db.generate_id()?;
@@ -505,7 +513,6 @@ impl TraceStore {
             ..t.clone()
         };
         self.keep(&t.id, Arc::new(kept));
-        self.tree.flush()?;
         Ok(())
     }
 
@@ -714,6 +721,15 @@ impl TraceStore {
             .then(|| encode_head(&new))
             .transpose()?;
         let head_changed = head.is_some();
+        // Indexed before it is written: a peer event in between finds the
+        // trace (a peer listed before its entry is written costs a read).
+        {
+            let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+            named.add(id, peers.iter().copied());
+            if head_changed && let Some(b) = &new.blind {
+                named.add(id, b.holders.iter().map(|h| h.peer.as_str()));
+            }
+        }
         if peers.len() + usize::from(head.is_some()) == 1 {
             // One record: one plain write.
             self.write_parts(&new, peers.iter().copied())?;
@@ -747,13 +763,6 @@ impl TraceStore {
                     sled::transaction::TransactionError::Storage(e) => TraceStoreError::from(e),
                     sled::transaction::TransactionError::Abort(()) => corrupt(id, "aborted"),
                 })?;
-        }
-        {
-            let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
-            named.add(id, peers.iter().copied());
-            if head_changed && let Some(b) = &new.blind {
-                named.add(id, b.holders.iter().map(|h| h.peer.as_str()));
-            }
         }
         drop(peers);
         let new = Arc::new(new);
