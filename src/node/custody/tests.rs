@@ -22,6 +22,25 @@ fn ev(
     }
 }
 
+/// The chain of DE's answer (the first) and NG's (the second), both
+/// final, nothing else wanted.
+fn de_then_ng(de: &Outcome, ng: &Outcome) -> Custody {
+    let answers = [
+        AnswerInput {
+            index: Some(0),
+            state: cc("DE"),
+            outcome: de,
+        },
+        AnswerInput {
+            index: Some(1),
+            state: cc("NG"),
+            outcome: ng,
+        },
+    ];
+    let answered = [cc("DE"), cc("NG")].into_iter().collect();
+    assemble(&answers, &answered, &[], &Wanted::default())
+}
+
 fn hit(events: Vec<EventProjection>) -> Outcome {
     Outcome::Hit {
         candidates: vec![Candidate {
@@ -128,20 +147,7 @@ fn each_states_records_call_for_the_states_they_exported_to() {
         ev("2011-01-01", Exported, Some("FR"), None),
         ev("2012-01-01", Exported, None, None),
     ]);
-    let answers = [
-        AnswerInput {
-            index: Some(0),
-            state: cc("DE"),
-            outcome: &de,
-        },
-        AnswerInput {
-            index: Some(1),
-            state: cc("NG"),
-            outcome: &ng,
-        },
-    ];
-    let answered = [cc("DE"), cc("NG")].into_iter().collect();
-    let k = assemble(&answers, &answered, &[], &Wanted::default());
+    let k = de_then_ng(&de, &ng);
     let calls: Vec<(CountryCode, Vec<CountryCode>)> = k
         .follow_up_calls()
         .into_iter()
@@ -316,20 +322,7 @@ fn a_weapon_whose_fate_was_never_reported_names_where_it_was_last_recorded() {
         Some("DE"),
         Some(HolderCategory::StatePolice),
     )]);
-    let answers = [
-        AnswerInput {
-            index: Some(0),
-            state: cc("DE"),
-            outcome: &de,
-        },
-        AnswerInput {
-            index: Some(1),
-            state: cc("NG"),
-            outcome: &ng,
-        },
-    ];
-    let answered = [cc("DE"), cc("NG")].into_iter().collect();
-    let k = assemble(&answers, &answered, &[], &Wanted::default());
+    let k = de_then_ng(&de, &ng);
     assert!(k.diversion.is_none());
     let l = k.last_recorded.clone().unwrap();
     assert_eq!(
@@ -342,8 +335,13 @@ fn a_weapon_whose_fate_was_never_reported_names_where_it_was_last_recorded() {
         k.to_text()
     );
     // While NG has not answered, the records go on there: no such claim.
+    let only_de = [AnswerInput {
+        index: Some(0),
+        state: cc("DE"),
+        outcome: &de,
+    }];
     let k = assemble(
-        &answers[..1],
+        &only_de,
         &[cc("DE")].into_iter().collect(),
         &[],
         &Wanted::default(),
