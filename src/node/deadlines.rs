@@ -11,7 +11,15 @@ impl Node {
     /// Marks `peer` unreachable in every pending trace that asked it and
     /// still waits on it; one flush for all of them.
     pub(super) async fn mark_unreachable(&self, peer: PeerId, why: String) {
-        self.mark_unreachable_where(peer, why, false).await;
+        self.mark_unreachable_where(peer, why, false, u64::MAX)
+            .await;
+    }
+
+    /// As [`Self::mark_unreachable`], for the traces sent up to `until_ms`
+    /// (unix milliseconds): those a connection lost then may have carried.
+    pub(super) async fn mark_unreachable_until(&self, peer: PeerId, why: String, until_ms: u64) {
+        self.mark_unreachable_where(peer, why, false, until_ms)
+            .await;
     }
 
     /// A link opened on demand closed (net::links): routine once a holder
@@ -20,11 +28,19 @@ impl Node {
     /// would otherwise wait unasked until the deadline. Those are marked
     /// unreachable, and so asked again by the maintenance timer; a holder
     /// that acknowledged, refused for now or declined is left as it is.
-    pub(super) async fn mark_silent_unreachable(&self, peer: PeerId, why: String) {
-        self.mark_unreachable_where(peer, why, true).await;
+    /// Only the traces sent up to `until_ms` (unix milliseconds), when the
+    /// link closed.
+    pub(super) async fn mark_silent_unreachable(&self, peer: PeerId, why: String, until_ms: u64) {
+        self.mark_unreachable_where(peer, why, true, until_ms).await;
     }
 
-    async fn mark_unreachable_where(&self, peer: PeerId, why: String, silent_only: bool) {
+    async fn mark_unreachable_where(
+        &self,
+        peer: PeerId,
+        why: String,
+        silent_only: bool,
+        until_ms: u64,
+    ) {
         let node = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let ids = node.pending_naming(&peer);
@@ -34,7 +50,9 @@ impl Node {
                 let spoke = t.first_ack.contains_key(&peer_s)
                     || t.filed.iter().any(|f| f.peer == peer_s)
                     || a.declined.is_some();
+                let sent_ms = t.created_at_ms.unwrap_or(t.created_at.saturating_mul(1000));
                 a.peer == peer_s
+                    && sent_ms <= until_ms
                     && !t.final_at.contains_key(&peer_s)
                     && a.unreachable.is_none()
                     && !(silent_only && spoke)

@@ -9,7 +9,9 @@
 //! time, at most once per [`PEER_WORK_SPACING`]; events that come while it
 //! runs or waits are gathered into one run: the marking a disconnection
 //! calls for (so that what was handed over the lost connection is handed
-//! again), then the delivery a connection calls for, each once.
+//! again), then the delivery a connection calls for, each once. A marking
+//! run late touches only the traces sent before the disconnection: one
+//! sent after it was never handed over the lost connection.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,27 +36,27 @@ pub enum PeerWork {
 }
 
 /// The work gathered for one run: a marking (a disconnection's, which
-/// covers a closed link's), then a delivery.
+/// covers a closed link's) of the traces sent up to the latest such event
+/// (unix milliseconds), then a delivery.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Gathered {
-    pub mark: Option<PeerWork>,
+    pub mark: Option<(PeerWork, u64)>,
     pub deliver: bool,
 }
 
 impl Gathered {
-    fn of(work: PeerWork) -> Self {
-        Gathered::default().with(work)
+    fn of(work: PeerWork, at_ms: u64) -> Self {
+        Gathered::default().with(work, at_ms)
     }
 
-    fn with(mut self, work: PeerWork) -> Self {
-        match work {
-            PeerWork::Up => self.deliver = true,
-            PeerWork::Down => self.mark = Some(PeerWork::Down),
-            PeerWork::LinkClosed => {
-                if self.mark.is_none() {
-                    self.mark = Some(PeerWork::LinkClosed);
-                }
+    fn with(mut self, work: PeerWork, at_ms: u64) -> Self {
+        let latest = self.mark.map_or(at_ms, |(_, t)| t.max(at_ms));
+        match (work, self.mark) {
+            (PeerWork::Up, _) => self.deliver = true,
+            (PeerWork::Down, _) | (PeerWork::LinkClosed, None) => {
+                self.mark = Some((work, latest));
             }
+            (PeerWork::LinkClosed, Some((kind, _))) => self.mark = Some((kind, latest)),
         }
         self
     }
@@ -69,15 +71,15 @@ pub struct PeerGate {
 impl PeerGate {
     /// An event for `peer`: its work to start now, if none runs; otherwise
     /// it is gathered for the next run.
-    pub fn arrive(&mut self, peer: PeerId, work: PeerWork) -> Option<Gathered> {
+    pub fn arrive(&mut self, peer: PeerId, work: PeerWork, at_ms: u64) -> Option<Gathered> {
         match self.running.get_mut(&peer) {
             Some(next) => {
-                *next = Some(next.unwrap_or_default().with(work));
+                *next = Some(next.unwrap_or_default().with(work, at_ms));
                 None
             }
             None => {
                 self.running.insert(peer, None);
-                Some(Gathered::of(work))
+                Some(Gathered::of(work, at_ms))
             }
         }
     }
@@ -102,9 +104,10 @@ impl PeerGate {
 impl Node {
     /// Runs `work` for `peer` now, or after the work running for it.
     pub(super) fn on_peer_event(&self, peer: PeerId, work: PeerWork) {
+        let at_ms = super::unix_now_ms();
         let start = match self.inner.peer_gate.lock() {
-            Ok(mut g) => g.arrive(peer, work),
-            Err(_) => Some(Gathered::of(work)),
+            Ok(mut g) => g.arrive(peer, work, at_ms),
+            Err(_) => Some(Gathered::of(work, at_ms)),
         };
         let Some(work) = start else {
             return;
@@ -144,12 +147,19 @@ impl Node {
 
     async fn run_peer_work(&self, peer: PeerId, work: &Gathered) {
         match work.mark {
-            Some(PeerWork::Down) => self.mark_unreachable(peer, "disconnected".into()).await,
-            Some(PeerWork::LinkClosed) => {
-                self.mark_silent_unreachable(peer, "its link closed before it answered".into())
+            Some((PeerWork::Down, at_ms)) => {
+                self.mark_unreachable_until(peer, "disconnected".into(), at_ms)
                     .await
             }
-            Some(PeerWork::Up) | None => {}
+            Some((PeerWork::LinkClosed, at_ms)) => {
+                self.mark_silent_unreachable(
+                    peer,
+                    "its link closed before it answered".into(),
+                    at_ms,
+                )
+                .await
+            }
+            Some((PeerWork::Up, _)) | None => {}
         }
         if work.deliver {
             // Store-and-forward: what waited for this peer goes now.
@@ -168,26 +178,26 @@ mod tests {
         let mut g = PeerGate::default();
         let (a, b) = (PeerId::random(), PeerId::random());
         let down = Gathered {
-            mark: Some(PeerWork::Down),
+            mark: Some((PeerWork::Down, 2)),
             deliver: false,
         };
-        assert_eq!(g.arrive(a, PeerWork::Down), Some(down));
+        assert_eq!(g.arrive(a, PeerWork::Down, 2), Some(down));
         // A hundred flaps while it runs: nothing more starts...
         for _ in 0..100 {
-            assert_eq!(g.arrive(a, PeerWork::Up), None);
-            assert_eq!(g.arrive(a, PeerWork::Down), None);
+            assert_eq!(g.arrive(a, PeerWork::Up, 1), None);
+            assert_eq!(g.arrive(a, PeerWork::Down, 2), None);
         }
-        assert_eq!(g.arrive(a, PeerWork::Up), None);
+        assert_eq!(g.arrive(a, PeerWork::Up, 1), None);
         // ...another peer is not held up by it...
-        let closed = g.arrive(b, PeerWork::LinkClosed).unwrap();
-        assert_eq!(closed.mark, Some(PeerWork::LinkClosed));
+        let closed = g.arrive(b, PeerWork::LinkClosed, 3).unwrap();
+        assert_eq!(closed.mark, Some((PeerWork::LinkClosed, 3)));
         assert_eq!(g.len(), 2);
         // ...and once it ends, one run follows: the marking, then the
         // delivery.
         assert_eq!(
             g.finished(&a),
             Some(Gathered {
-                mark: Some(PeerWork::Down),
+                mark: Some((PeerWork::Down, 2)),
                 deliver: true
             })
         );
@@ -195,7 +205,7 @@ mod tests {
         assert_eq!(g.finished(&b), None);
         assert_eq!(g.len(), 0);
         // Let go, the next event starts at once.
-        assert!(g.arrive(a, PeerWork::Up).is_some());
+        assert!(g.arrive(a, PeerWork::Up, 1).is_some());
     }
 
     /// Up, Down, Up while the first runs: the disconnection between is not
@@ -205,17 +215,17 @@ mod tests {
     fn a_disconnection_between_two_connections_is_not_lost() {
         let mut g = PeerGate::default();
         let a = PeerId::random();
-        assert!(g.arrive(a, PeerWork::Up).is_some());
-        assert_eq!(g.arrive(a, PeerWork::Down), None);
-        assert_eq!(g.arrive(a, PeerWork::Up), None);
+        assert!(g.arrive(a, PeerWork::Up, 1).is_some());
+        assert_eq!(g.arrive(a, PeerWork::Down, 2), None);
+        assert_eq!(g.arrive(a, PeerWork::Up, 1), None);
         let next = g.finished(&a).unwrap();
-        assert_eq!(next.mark, Some(PeerWork::Down));
+        assert_eq!(next.mark, Some((PeerWork::Down, 2)));
         assert!(next.deliver);
         // A closed link then a disconnection: the disconnection's marking,
-        // which covers the link's.
-        assert_eq!(g.arrive(a, PeerWork::LinkClosed), None);
-        assert_eq!(g.arrive(a, PeerWork::Down), None);
-        assert_eq!(g.arrive(a, PeerWork::LinkClosed), None);
-        assert_eq!(g.finished(&a).unwrap().mark, Some(PeerWork::Down));
+        // which covers the link's, up to the latest of them.
+        assert_eq!(g.arrive(a, PeerWork::LinkClosed, 4), None);
+        assert_eq!(g.arrive(a, PeerWork::Down, 2), None);
+        assert_eq!(g.arrive(a, PeerWork::LinkClosed, 4), None);
+        assert_eq!(g.finished(&a).unwrap().mark, Some((PeerWork::Down, 4)));
     }
 }

@@ -281,6 +281,18 @@ impl Node {
             blind: None,
             filed: Vec::new(),
         };
+        // The subscribers are handed the query by the publish below: so
+        // recorded before the trace is pending, so that a delivery to one
+        // of them (its connection coming up meanwhile) does not send it
+        // again. A trace that is not stored leaves entries the minute pass
+        // forgets.
+        for a in &stored.asked {
+            if a.expected_by.contains(&ExpectedBy::Subscribed)
+                && let Ok(p) = a.peer.parse::<PeerId>()
+            {
+                self.first_delivery(&stored.id, &p);
+            }
+        }
         let node = self.clone();
         let mut to_store = stored.clone();
         let query = signed.body().clone();
@@ -295,13 +307,6 @@ impl Node {
         .map_err(|e| SendTraceError::Store(e.to_string()))?;
         self.arm_deadline(stored.id.clone(), stored.deadline);
         self.index_pending(&stored.id, &stored.topics);
-        for a in &stored.asked {
-            if a.expected_by.contains(&ExpectedBy::Subscribed)
-                && let Ok(p) = a.peer.parse::<PeerId>()
-            {
-                self.first_delivery(&stored.id, &p);
-            }
-        }
         for peer in direct {
             let node = self.clone();
             let id = stored.id.clone();
