@@ -158,7 +158,7 @@ pub async fn render(node: &Node) -> String {
         &mut out,
         "tracenet_queries_refused_unchecked_total",
         "counter",
-        "Directed queries refused rate_limited on their body alone, their signature not checked: the requesting State was past its rate limit and its budget of signed refusals.",
+        "Directed queries refused rate_limited on their body alone, their signature not checked: the requesting State was past its rate limit, and its budget of signed refusals was spent or this very query was refused with one already.",
         &[("", get(&c.queries_refused_unchecked))],
     );
     line(

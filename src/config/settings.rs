@@ -88,7 +88,7 @@ pub struct NodeSettings {
     pub gossip_mesh_degree: u32,
     pub max_connections: u32,
     /// Inbound connections one address (an IPv4 address, an IPv6 /56) may
-    /// have in their handshake at once (proto-docs/NETWORK.md, "Handshakes").
+    /// have in their handshake at once (proto-docs/NETWORK.md, "Transport").
     pub max_handshakes_per_address: u32,
     /// About how many members the node keeps a connection to when the roster
     /// lists more (proto-docs/NETWORK.md, "Links kept"); the others are

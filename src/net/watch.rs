@@ -19,7 +19,7 @@ pub enum RefusalReason {
     /// A connection limit (`node.max_connections`, per peer, pending) was reached.
     ConnectionLimit,
     /// The address already had its share of connections in their handshake
-    /// ([`super::handshakes::MAX_HANDSHAKES_PER_ADDRESS`]).
+    /// ([`super::handshakes::DEFAULT_HANDSHAKES_PER_ADDRESS`]).
     AddressLimit,
     /// Denied by a behaviour for a cause not listed above.
     Other,

@@ -89,8 +89,9 @@ pub struct Counters {
     /// budget was spent.
     pub refusals_unsigned: AtomicU64,
     /// Directed queries refused `rate_limited` on their body alone, their
-    /// signature not checked: their State was past its rate limit and its
-    /// signed refusals (`Node::refused_unchecked`).
+    /// signature not checked: their State was past its rate limit, and its
+    /// signed refusals were spent or this query refused with one already
+    /// (`Node::refused_unchecked`).
     pub queries_refused_unchecked: AtomicU64,
     /// Roster and maker-table messages left unread: as many were in hand
     /// as a node takes at once (`node::TRUST_GOSSIP_AT_ONCE`).
