@@ -96,7 +96,7 @@ async fn stream(
         }
         let (mut began, mut written) = (false, 0u64);
         let audit = node.audit();
-        let walked = audit.for_each(0, |e| {
+        let walked = audit.for_each(since, |e| {
             if !began {
                 // The log opened and its first entry read: the reply's
                 // head may go.
@@ -107,9 +107,6 @@ async fn stream(
             }
             if stopping.is_cancelled() {
                 return Err(Stop::Failed(std::io::Error::other("the node is stopping")));
-            }
-            if e.at < since {
-                return Ok(());
             }
             if shape == Shape::Array && written > 0 {
                 piece.push(b',');

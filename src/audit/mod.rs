@@ -9,7 +9,7 @@
 pub mod archive;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use ring::digest;
@@ -332,12 +332,44 @@ pub struct AuditLog {
     moving: RwLock<()>,
     /// Archivings skipped in a row because readers held `moving`.
     held_back: AtomicU32,
+    /// Where each hour starts in the log ([`HOURS_TREE`]).
+    hours: sled::Tree,
+    /// The latest hour [`AuditLog::hours`] names, changed under `head`'s
+    /// lock; [`UNINDEXED`] while the index cannot be trusted past its last
+    /// hour (see [`AuditLog::index_hours`]): then nothing is added to it.
+    reached: AtomicU64,
 }
+
+/// The tree that tells a reader from a time where to start, so that a
+/// report of last month, or a listing since yesterday, does not read (and
+/// decode) every entry since the log began. Its keys are hours (unix
+/// seconds / [`HOUR`], big-endian), each the first hour that the latest
+/// entry time so far reached, and its values the number of the entry that
+/// reached it (big-endian). A reader from time `t` starts at the entry
+/// named by the latest hour at or before `t`'s: every entry before it is
+/// dated before that hour, whatever the clock did (an entry dated earlier
+/// than one before it, after the clock was set back, never moves the index
+/// back, so it is read). A clock once far ahead leaves the hours after it
+/// unindexed until time catches up: readers then start at the jump, and
+/// read more, never less. One key an hour: about 8,800 a year.
+const HOURS_TREE: &str = "audit_hours";
+/// The index's step, seconds.
+const HOUR: u64 = 3600;
+/// [`AuditLog::reached`] when the index stops where it is.
+const UNINDEXED: u64 = u64::MAX;
 
 impl AuditLog {
     /// Opens the log of a store without its archive: for the tests of the
     /// chain alone. A node and its CLI use [`AuditLog::open_in`].
+    #[cfg(test)]
     fn open(db: &sled::Db) -> Result<Self, AuditError> {
+        let log = AuditLog::open_store(db)?;
+        log.index_hours()?;
+        Ok(log)
+    }
+
+    /// The store's log as it stands, its hours not yet indexed.
+    fn open_store(db: &sled::Db) -> Result<Self, AuditError> {
         let tree = db.open_tree("audit")?;
         let head = match tree.last()? {
             Some((k, v)) => head_after(&decode(&k, &v)?)?,
@@ -349,6 +381,85 @@ impl AuditLog {
             archive: None,
             moving: RwLock::new(()),
             held_back: AtomicU32::new(0),
+            hours: db.open_tree(HOURS_TREE)?,
+            reached: AtomicU64::new(0),
+        })
+    }
+
+    /// Brings the index of hours ([`HOURS_TREE`]) up to the log's end, from
+    /// the entry its last hour names: at most about an hour of entries at
+    /// each start, the whole log once (the first start of a build that
+    /// indexes, on a log written before). Only each entry's number and time
+    /// are decoded. An entry that cannot be read, or an archive file that
+    /// cannot be read or does not fit, stops the index before it for as
+    /// long as the node runs ([`UNINDEXED`]): no reader then starts past
+    /// it, so each still meets it and reports it (an entry's hour is not
+    /// known until it is read), and the next start tries again.
+    fn index_hours(&self) -> Result<(), AuditError> {
+        /// The part of an entry the index needs.
+        #[derive(Deserialize)]
+        struct Stamp {
+            seq: u64,
+            #[serde(with = "crate::model::instant")]
+            at: u64,
+        }
+        let (mut reached, from) = match self.hours.last()? {
+            Some((k, v)) => (seq_of(&k), seq_of(&v)),
+            None => (0, 0),
+        };
+        let mut misfits = Vec::new();
+        let (mut read, mut added) = (0u64, 0u64);
+        let mut stopped: Option<String> = None;
+        self.walk::<AuditError>(from, Some(&mut misfits), |place, v| {
+            if stopped.is_some() {
+                return Ok(());
+            }
+            let at = match place {
+                Place::Unreadable(file, reason) => {
+                    stopped = Some(format!("{}: {reason}", file.path.display()));
+                    return Ok(());
+                }
+                Place::FileEnd(_) => return Ok(()),
+                Place::Archived(file) => (file.path.display().to_string(), v),
+                Place::Stored(seq) => (format!("entry {seq}"), v),
+            };
+            read += 1;
+            match serde_json::from_slice::<Stamp>(at.1) {
+                Ok(s) if s.at / HOUR > reached => {
+                    reached = s.at / HOUR;
+                    self.hours
+                        .insert(reached.to_be_bytes(), &s.seq.to_be_bytes())?;
+                    added += 1;
+                }
+                Ok(_) => {}
+                Err(e) => stopped = Some(format!("{}: an entry is unreadable: {e}", at.0)),
+            }
+            Ok(())
+        })?;
+        if let Some((f, reason)) = misfits.first() {
+            stopped.get_or_insert(format!("{}: {reason}", f.path.display()));
+        }
+        if let Some(at) = stopped {
+            tracing::warn!(
+                at = %at,
+                "the audit log cannot be indexed past a part that cannot be read: readers from a time read on from there until it is restored (run `tracenet audit verify`)"
+            );
+            reached = UNINDEXED;
+        }
+        if added > 100_000 {
+            tracing::info!(entries = read, hours = added, "audit log indexed by hour");
+        }
+        self.reached.store(reached, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The number of the entry a reader of the entries at or after unix
+    /// time `since` starts from ([`HOURS_TREE`]).
+    fn start_of(&self, since: u64) -> Result<u64, AuditError> {
+        let hour = since / HOUR;
+        Ok(match self.hours.range(..=hour.to_be_bytes()).next_back() {
+            Some(kv) => seq_of(&kv?.1),
+            None => 0,
         })
     }
 
@@ -359,7 +470,7 @@ impl AuditLog {
     /// contents, or past the log's newest entry, is not this log's.
     pub fn open_in(db: &sled::Db, data_dir: &Path) -> Result<Self, AuditError> {
         let dir = data_dir.join(archive::DIR);
-        let mut log = AuditLog::open(db)?;
+        let mut log = AuditLog::open_store(db)?;
         log.archive = Some(dir);
         let files = log.settle()?;
         if let Some(newest) = files.last()
@@ -384,6 +495,7 @@ impl AuditLog {
                 })?;
             log.head = Mutex::new(head_after(&e)?);
         }
+        log.index_hours()?;
         Ok(log)
     }
 
@@ -582,6 +694,15 @@ impl AuditLog {
         })?;
         self.tree.insert(seq.to_be_bytes(), bytes)?;
         *head = (next, e.hash.clone());
+        // After the entry: an hour the index names is always in the log.
+        // Lost in a crash with the entry kept, it is found again at the
+        // next start ([`AuditLog::index_hours`]).
+        let hour = at / HOUR;
+        let reached = self.reached.load(Ordering::Relaxed);
+        if hour > reached && reached != UNINDEXED {
+            self.hours.insert(hour.to_be_bytes(), &seq.to_be_bytes())?;
+            self.reached.store(hour, Ordering::Relaxed);
+        }
         Ok(e)
     }
 
@@ -610,8 +731,9 @@ impl AuditLog {
         (h.0 > 0).then(|| (h.0 - 1, h.1.clone()))
     }
 
-    /// Every entry's place and stored bytes, in order: the archive's files,
-    /// then the whole store. Holds off archiving while it runs (readers walk
+    /// Every entry's place and stored bytes from entry `from` on, in order:
+    /// the archive's files (a file that ends before `from` is not opened,
+    /// and the lines before it are not handed to `f`), then the store. Holds off archiving while it runs (readers walk
     /// side by side). Stops at `f`'s first error, which it returns. An
     /// archive file that does not fit ([`archive::Listing::misfits`]) or
     /// cannot be read is an error, unless `misfits` is given (for
@@ -620,6 +742,7 @@ impl AuditLog {
     /// [`Place::Unreadable`] and the walk goes on with the next.
     fn walk<E: From<AuditError>>(
         &self,
+        from: u64,
         misfits: Option<&mut Vec<(archive::ArchiveFile, String)>>,
         mut f: impl FnMut(Place<'_>, &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
@@ -634,12 +757,15 @@ impl AuditLog {
             }
             (None, _) => Vec::new(),
         };
-        for file in &files {
+        for file in files.iter().filter(|f| f.last >= from) {
             let failed = match archive::lines(file) {
                 Ok(lines) => {
                     let mut failed = None;
-                    for line in lines {
+                    // A file holds its entries in order, without a gap.
+                    let skip = from.saturating_sub(file.first);
+                    for (i, line) in lines.enumerate() {
                         match line {
+                            Ok(_) if (i as u64) < skip => {}
                             Ok(line) => f(Place::Archived(file), &line)?,
                             Err(e) => {
                                 failed = Some(e);
@@ -663,7 +789,14 @@ impl AuditLog {
             }
             f(Place::FileEnd(file), &[])?;
         }
-        for kv in self.tree.iter() {
+        // From 0, every key, those of another shape included (`verify`
+        // reports them).
+        let stored = if from == 0 {
+            self.tree.iter()
+        } else {
+            self.tree.range(from.to_be_bytes()..)
+        };
+        for kv in stored {
             let (k, v) = kv.map_err(AuditError::from)?;
             f(Place::Stored(seq_of(&k)), &v)?;
         }
@@ -672,7 +805,11 @@ impl AuditLog {
 
     /// Hands `f` each entry at or after unix time `since`, in order, the
     /// archived ones included, one at a time: a reader of the whole log
-    /// holds one entry, whatever its length. Stops at `f`'s first error
+    /// holds one entry, whatever its length. It starts where the index of
+    /// hours says `since`'s hour starts ([`HOURS_TREE`]), so the entries
+    /// of earlier hours are neither read nor decoded (nor reported when
+    /// unreadable); from there it reads to the log's end, as an entry
+    /// dated before `since` may follow one after it. Stops at `f`'s first error
     /// (a client gone, an output closed), which it returns; an entry that
     /// cannot be read is [`AuditError::Corrupt`] (in the store) or
     /// [`AuditError::Archive`] (in a file, named). Archiving waits while it
@@ -682,7 +819,8 @@ impl AuditLog {
         since: u64,
         mut f: impl FnMut(AuditEntry) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.walk(None, |place, v| {
+        let from = self.start_of(since).map_err(E::from)?;
+        self.walk(from, None, |place, v| {
             let e: AuditEntry = match place {
                 Place::FileEnd(_) => return Ok(()),
                 Place::Unreadable(file, reason) => {
@@ -791,7 +929,7 @@ impl AuditLog {
             }
         };
         let mut misfits = Vec::new();
-        let walked = self.walk::<AuditError>(Some(&mut misfits), |place, v| {
+        let walked = self.walk::<AuditError>(0, Some(&mut misfits), |place, v| {
             if !matches!(place, Place::FileEnd(_) | Place::Unreadable(..)) {
                 n += 1;
             }
@@ -963,6 +1101,9 @@ impl AuditLog {
             archive: Some(data_dir.join(archive::DIR)),
             moving: RwLock::new(()),
             held_back: AtomicU32::new(0),
+            // Unused by `verify`.
+            hours: db.open_tree(HOURS_TREE)?,
+            reached: AtomicU64::new(UNINDEXED),
         };
         log.verify(key)
     }
@@ -1248,6 +1389,170 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    /// Appends one entry at each of `ats` (unix seconds), unflushed.
+    fn append_at(log: &AuditLog, ats: &[u64]) {
+        for (i, at) in ats.iter().enumerate() {
+            log.append_unflushed(AuditKind::QueryReceived, entry(&format!("p{i}")), *at)
+                .unwrap();
+        }
+    }
+
+    fn seqs_since(log: &AuditLog, since: u64) -> Result<Vec<u64>, AuditError> {
+        let mut seen = Vec::new();
+        log.for_each(since, |e| {
+            seen.push(e.seq);
+            Ok::<_, AuditError>(())
+        })?;
+        Ok(seen)
+    }
+
+    /// Makes the store's entry `seq` unreadable.
+    fn spoil(db: &sled::Db, seq: u64) {
+        db.open_tree("audit")
+            .unwrap()
+            .insert(seq.to_be_bytes(), &b"not an entry"[..])
+            .unwrap();
+    }
+
+    const T: u64 = 1_780_000_000 / HOUR * HOUR;
+
+    /// A reader from a time starts at that time's hour: what came before is
+    /// neither read nor decoded (an unreadable entry there goes unnoticed,
+    /// where a reader of the whole log is stopped by it), and nothing at or
+    /// after it is missed, the entries the clock dated back included.
+    #[test]
+    fn a_reader_from_a_time_starts_at_its_hour_and_misses_nothing_after_it() {
+        let (_d, db, log) = archived_log();
+        // Hours T, T+2 and T+3; entry 5 after the clock went back half an
+        // hour, entry 6 back to T+3.
+        append_at(
+            &log,
+            &[
+                T,
+                T + 10,
+                T + 2 * HOUR,
+                T + 2 * HOUR + 5,
+                T + 3 * HOUR,
+                T + 3 * HOUR - 1800,
+                T + 3 * HOUR + 1,
+            ],
+        );
+        spoil(&db, 1);
+        assert!(matches!(
+            seqs_since(&log, 0),
+            Err(AuditError::Corrupt { seq: 1, .. })
+        ));
+        assert_eq!(seqs_since(&log, T + 2 * HOUR).unwrap(), vec![2, 3, 4, 5, 6]);
+        assert_eq!(seqs_since(&log, T + 2 * HOUR + 6).unwrap(), vec![4, 5, 6]);
+        // The entry dated back into hour T+2 is read from it.
+        assert_eq!(
+            seqs_since(&log, T + 3 * HOUR - 1800).unwrap(),
+            vec![4, 5, 6]
+        );
+        // An hour no entry is in starts at the hour before it.
+        assert!(matches!(
+            seqs_since(&log, T + HOUR),
+            Err(AuditError::Corrupt { seq: 1, .. })
+        ));
+        assert_eq!(seqs_since(&log, T + 9 * HOUR).unwrap(), Vec::<u64>::new());
+        // The index names the first entry of each hour the log reached.
+        let hours: Vec<(u64, u64)> = log
+            .hours
+            .iter()
+            .map(|kv| {
+                kv.map(|(k, v)| (seq_of(&k) - T / HOUR, seq_of(&v)))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(hours, vec![(0, 0), (2, 2), (3, 4)]);
+    }
+
+    /// Through the archive: a file that ends before the reader's hour is
+    /// not opened, and within the file the reader starts at its entry.
+    #[test]
+    fn a_reader_from_a_time_opens_no_archive_file_before_it() {
+        let (d, db, log) = archived_log();
+        let ats: Vec<u64> = (0..30).map(|i| T + i * HOUR / 2).collect();
+        append_at(&log, &ats);
+        let f = log.archive_oldest(20).unwrap().unwrap();
+        assert_eq!((f.first, f.last), (0, 19));
+        append_at(
+            &log,
+            &(30..60).map(|i| T + i * HOUR / 2).collect::<Vec<_>>(),
+        );
+        let g = log.archive_oldest(20).unwrap().unwrap();
+        assert_eq!((g.first, g.last), (20, 49));
+        // Hour T+12 starts at entry 24, in the second file.
+        assert_eq!(
+            seqs_since(&log, T + 12 * HOUR).unwrap(),
+            (24..60).collect::<Vec<_>>()
+        );
+        // The first file is not opened: spoiled, it is not noticed.
+        std::fs::write(&f.path, b"garbage\n").unwrap();
+        assert_eq!(
+            seqs_since(&log, T + 12 * HOUR).unwrap(),
+            (24..60).collect::<Vec<_>>()
+        );
+        // A reader from before it does open it, and reports it.
+        assert!(matches!(
+            seqs_since(&log, T),
+            Err(AuditError::Archive { .. })
+        ));
+        drop((log, db, d));
+    }
+
+    /// A log written before the index (or with hours lost in a crash) is
+    /// indexed when it is opened, the whole log once, and readers then
+    /// start at their hour.
+    #[test]
+    fn a_log_without_its_index_is_indexed_when_opened() {
+        let (d, db, log) = archived_log();
+        append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
+        log.archive_oldest(6).unwrap().unwrap();
+        drop(log);
+        db.drop_tree(HOURS_TREE).unwrap();
+        // The last hour alone lost, as a crash between an entry and its
+        // hour can lose it.
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        assert_eq!(log.hours.len(), 12);
+        log.hours.remove((T / HOUR + 11).to_be_bytes()).unwrap();
+        drop(log);
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        assert_eq!(log.hours.len(), 12);
+        spoil(&db, 10);
+        assert_eq!(seqs_since(&log, T + 11 * HOUR).unwrap(), vec![11]);
+        // And appends go on indexing from there.
+        append_at(&log, &[T + 13 * HOUR]);
+        assert_eq!(seqs_since(&log, T + 13 * HOUR).unwrap(), vec![12]);
+    }
+
+    /// An archive file that cannot be read when the log is indexed stops
+    /// the index where it is: readers from any later time still meet the
+    /// file and report it, rather than start past entries never indexed.
+    #[test]
+    fn an_unreadable_archive_file_stops_the_index_before_it() {
+        let (d, db, log) = archived_log();
+        append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
+        let f = log.archive_oldest(6).unwrap().unwrap();
+        drop(log);
+        db.drop_tree(HOURS_TREE).unwrap();
+        let text = std::fs::read(&f.path).unwrap();
+        std::fs::write(&f.path, b"garbage\n").unwrap();
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        assert_eq!(log.reached.load(Ordering::Relaxed), UNINDEXED);
+        append_at(&log, &[T + 20 * HOUR]);
+        assert!(matches!(
+            seqs_since(&log, T + 20 * HOUR),
+            Err(AuditError::Archive { .. })
+        ));
+        // Restored, the next start indexes the whole log.
+        drop(log);
+        std::fs::write(&f.path, text).unwrap();
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        assert_eq!(log.hours.len(), 13);
+        assert_eq!(seqs_since(&log, T + 20 * HOUR).unwrap(), vec![12]);
     }
 
     /// Readers get one entry at a time through files and store, stop when
