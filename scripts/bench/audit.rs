@@ -2,14 +2,16 @@
 //! reader from a time pays as the log grows, beside plain sled.
 //!
 //! A log of TRACENET_BENCH_AUDIT_ENTRIES entries (default 1,000,000), dated
-//! evenly over a year, all but its newest quarter moved to the archive's files as a node
-//! does past `node.audit_keep_in_store`, is read from 30 days before its last
-//! entry, as `tracenet report` of a month, `audit show --since` and `GET
+//! evenly over a year, all but its newest quarter moved to the archive's
+//! files as a node does past `node.audit_keep_in_store`, is read from 30
+//! days before its last entry, as `audit show --since` and `GET
 //! /v1/audit?since=` read it. Printed: that reader's wall time, the same
 //! entries read from the log's start (what every reader from a time paid
 //! before the log was indexed by hour), plain sled iterating as many values
-//! of an entry's size from a key, and the index built at the first start on a
-//! log written before it. Run with `scripts/bench-audit.sh` (release build).
+//! of an entry's size from a key; a month in the middle of the year read as
+//! `tracenet report` reads it, beside reading from its start to the log's
+//! end and the whole log; and the index built at the first start on a log
+//! written before it. Run with `scripts/bench-audit.sh` (release build).
 
 use std::time::Instant;
 
@@ -111,6 +113,27 @@ fn main() {
     let (month_secs, month) = timed(5, || count_from(since));
     let (whole_secs, whole) = timed(3, || count_from(0));
     assert_eq!(month, whole, "a reader from a time missed entries");
+    // A month in the middle of the year, as `tracenet report` reads it.
+    let (from, to) = (START + 150 * DAY, START + 180 * DAY);
+    let count_in = |since: u64, until: u64| {
+        let mut c = 0u64;
+        log.for_each_in(since, until, |e| {
+            if (from..to).contains(&e.at) {
+                c += 1;
+            }
+            Ok::<_, AuditError>(())
+        })
+        .unwrap();
+        c
+    };
+    let (period_secs, period) = timed(5, || count_in(from, to));
+    let (onward_secs, onward) = timed(3, || count_in(from, u64::MAX));
+    let (all_secs, all) = timed(3, || count_in(0, u64::MAX));
+    assert_eq!(
+        (period, period),
+        (onward, all),
+        "a reader of a period missed entries"
+    );
     // Plain sled: as many values of an entry's size, iterated from a key.
     let plain_dir = tempfile::tempdir().unwrap();
     let plain = sled::Config::new()
@@ -140,6 +163,14 @@ fn main() {
         "  plain sled iterating {month} values of {size} bytes from a key: {:.1} ms; the reader from the hour {:.1}x that (it decodes each entry's JSON)",
         plain_secs * 1e3,
         month_secs / plain_secs
+    );
+    println!(
+        "  a month in the middle of the year ({period} entries, as `tracenet report` reads it): {:.1} ms; from its start to the log's end: {:.1} ms ({:.0}x); the whole log: {:.1} ms ({:.0}x)",
+        period_secs * 1e3,
+        onward_secs * 1e3,
+        onward_secs / period_secs,
+        all_secs * 1e3,
+        all_secs / period_secs
     );
     println!(
         "  first start on a log written before the index: {:.2} s ({} hours indexed); a start after: {:.1} ms",

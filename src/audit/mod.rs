@@ -9,7 +9,7 @@
 pub mod archive;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use ring::digest;
@@ -334,29 +334,61 @@ pub struct AuditLog {
     held_back: AtomicU32,
     /// Where each hour starts in the log ([`HOURS_TREE`]).
     hours: sled::Tree,
-    /// The latest hour [`AuditLog::hours`] names, changed under `head`'s
-    /// lock; [`UNINDEXED`] while the index cannot be trusted past its last
-    /// hour (see [`AuditLog::index_hours`]): then nothing is added to it.
-    reached: AtomicU64,
+    /// The index's last segment, changed under `head`'s lock.
+    reach: Mutex<Reach>,
 }
 
-/// The tree that tells a reader from a time where to start, so that a
-/// report of last month, or a listing since yesterday, does not read (and
-/// decode) every entry since the log began. Its keys are hours (unix
-/// seconds / [`HOUR`], big-endian), each the first hour that the latest
-/// entry time so far reached, and its values the number of the entry that
-/// reached it (big-endian). A reader from time `t` starts at the entry
-/// named by the latest hour at or before `t`'s: every entry before it is
-/// dated before that hour, whatever the clock did (an entry dated earlier
-/// than one before it, after the clock was set back, never moves the index
-/// back, so it is read). A clock once far ahead leaves the hours after it
-/// unindexed until time catches up: readers then start at the jump, and
-/// read more, never less. One key an hour: about 8,800 a year.
+/// The last segment of the index of hours ([`HOURS_TREE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reach {
+    /// Its hour (0: no segment yet), or [`UNINDEXED`] while the index
+    /// cannot be trusted past its last segment (see
+    /// [`AuditLog::index_hours`]): then nothing is added to it.
+    hour: u64,
+    /// Its first entry.
+    first: u64,
+    /// The earliest time of its entries.
+    low: u64,
+}
+
+/// The tree that tells a reader of a period where to start and where to
+/// stop, so that a report of last month, or a listing since yesterday, does
+/// not read (and decode) every entry since the log began, nor those after
+/// the period. It cuts the log into segments: each starts at the entry
+/// whose time first reached an hour that no entry before it reached. Its
+/// keys are those hours (unix seconds / [`HOUR`], big-endian); its values
+/// the segment's first entry and the earliest time of its entries (two
+/// big-endian u64). A reader from time `t` starts at the segment of the
+/// latest hour at or before `t`'s: every entry before it is dated before
+/// that hour, whatever the clock did (an entry dated earlier than one
+/// before it, after the clock was set back, never starts a segment, so it
+/// is read). A reader until `u` stops after the last segment whose earliest
+/// time is before `u`: every entry after it is dated at `u` or later. A
+/// clock once far ahead leaves the hours after it without segments until
+/// time catches up: readers then start at the jump, and read more, never
+/// less. One key an hour: about 8,800 a year; a segment's earliest time is
+/// rewritten only when the clock goes back within it.
 const HOURS_TREE: &str = "audit_hours";
 /// The index's step, seconds.
 const HOUR: u64 = 3600;
-/// [`AuditLog::reached`] when the index stops where it is.
+/// [`Reach::hour`] when the index stops where it is.
 const UNINDEXED: u64 = u64::MAX;
+
+/// A segment's value in [`HOURS_TREE`]: its first entry, its earliest time.
+fn segment_value(first: u64, low: u64) -> [u8; 16] {
+    let mut v = [0; 16];
+    v[..8].copy_from_slice(&first.to_be_bytes());
+    v[8..].copy_from_slice(&low.to_be_bytes());
+    v
+}
+
+/// A segment's first entry and earliest time; `None` for a value of
+/// another shape.
+fn segment_of(v: &[u8]) -> Option<(u64, u64)> {
+    let first = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
+    let low = u64::from_be_bytes(v.get(8..16)?.try_into().ok()?);
+    (v.len() == 16).then_some((first, low))
+}
 
 impl AuditLog {
     /// Opens the log of a store without its archive: for the tests of the
@@ -382,15 +414,20 @@ impl AuditLog {
             moving: RwLock::new(()),
             held_back: AtomicU32::new(0),
             hours: db.open_tree(HOURS_TREE)?,
-            reached: AtomicU64::new(0),
+            reach: Mutex::new(Reach {
+                hour: 0,
+                first: 0,
+                low: 0,
+            }),
         })
     }
 
     /// Brings the index of hours ([`HOURS_TREE`]) up to the log's end, from
-    /// the entry its last hour names: at most about an hour of entries at
+    /// its last segment's first entry: at most about an hour of entries at
     /// each start, the whole log once (the first start of a build that
-    /// indexes, on a log written before). Only each entry's number and time
-    /// are decoded. An entry that cannot be read, or an archive file that
+    /// indexes, on a log written before). The last segment's earliest time
+    /// is found again from its entries (a crash may have lost its last
+    /// rewrite). Only each entry's number and time are decoded. An entry that cannot be read, or an archive file that
     /// cannot be read or does not fit, stops the index before it for as
     /// long as the node runs ([`UNINDEXED`]): no reader then starts past
     /// it, so each still meets it and reports it (an entry's hour is not
@@ -403,14 +440,42 @@ impl AuditLog {
             #[serde(with = "crate::model::instant")]
             at: u64,
         }
-        let (mut reached, from) = match self.hours.last()? {
-            Some((k, v)) => (seq_of(&k), seq_of(&v)),
-            None => (0, 0),
+        let mut reach = match self.hours.last()? {
+            Some((k, v)) => match segment_of(&v) {
+                Some((first, _)) => Reach {
+                    hour: seq_of(&k),
+                    first,
+                    low: u64::MAX,
+                },
+                None => {
+                    tracing::warn!(
+                        "the audit log's index of hours is damaged: it is built again from the log's start"
+                    );
+                    self.hours.clear()?;
+                    Reach {
+                        hour: 0,
+                        first: 0,
+                        low: u64::MAX,
+                    }
+                }
+            },
+            None => Reach {
+                hour: 0,
+                first: 0,
+                low: u64::MAX,
+            },
+        };
+        let from = reach.first;
+        // The last segment's earliest time as stored, to be rewritten if
+        // its entries say otherwise.
+        let stored_low = match self.hours.last()? {
+            Some((_, v)) => segment_of(&v).map(|(_, low)| low),
+            None => None,
         };
         let mut misfits = Vec::new();
         let (mut read, mut added) = (0u64, 0u64);
         let mut stopped: Option<String> = None;
-        self.walk::<AuditError>(from, Some(&mut misfits), |place, v| {
+        self.walk::<AuditError>(from, u64::MAX, Some(&mut misfits), |place, v| {
             if stopped.is_some() {
                 return Ok(());
             }
@@ -425,17 +490,33 @@ impl AuditLog {
             };
             read += 1;
             match serde_json::from_slice::<Stamp>(at.1) {
-                Ok(s) if s.at / HOUR > reached => {
-                    reached = s.at / HOUR;
-                    self.hours
-                        .insert(reached.to_be_bytes(), &s.seq.to_be_bytes())?;
+                Ok(s) if s.at / HOUR > reach.hour => {
+                    // The segment before is complete: its earliest time
+                    // stored as found.
+                    if reach.hour > 0 {
+                        self.hours.insert(
+                            reach.hour.to_be_bytes(),
+                            &segment_value(reach.first, reach.low)[..],
+                        )?;
+                    }
+                    reach = Reach {
+                        hour: s.at / HOUR,
+                        first: s.seq,
+                        low: s.at,
+                    };
                     added += 1;
                 }
-                Ok(_) => {}
+                Ok(s) => reach.low = reach.low.min(s.at),
                 Err(e) => stopped = Some(format!("{}: an entry is unreadable: {e}", at.0)),
             }
             Ok(())
         })?;
+        if reach.hour > 0 && (added > 0 || stored_low != Some(reach.low)) {
+            self.hours.insert(
+                reach.hour.to_be_bytes(),
+                &segment_value(reach.first, reach.low)[..],
+            )?;
+        }
         if let Some((f, reason)) = misfits.first() {
             stopped.get_or_insert(format!("{}: {reason}", f.path.display()));
         }
@@ -444,23 +525,72 @@ impl AuditLog {
                 at = %at,
                 "the audit log cannot be indexed past a part that cannot be read: readers from a time read on from there until it is restored (run `tracenet audit verify`)"
             );
-            reached = UNINDEXED;
+            reach.hour = UNINDEXED;
         }
         if added > 100_000 {
             tracing::info!(entries = read, hours = added, "audit log indexed by hour");
         }
-        self.reached.store(reached, Ordering::Relaxed);
+        *self.reach.lock().unwrap_or_else(|p| p.into_inner()) = reach;
         Ok(())
     }
 
-    /// The number of the entry a reader of the entries at or after unix
-    /// time `since` starts from ([`HOURS_TREE`]).
-    fn start_of(&self, since: u64) -> Result<u64, AuditError> {
+    /// The entries a reader of the period from unix time `since` until
+    /// `until` (exclusive) reads: from the first (inclusive) to the second
+    /// (exclusive; `u64::MAX` for the log's end). See [`HOURS_TREE`].
+    fn span_of(&self, since: u64, until: u64) -> Result<(u64, u64), AuditError> {
         let hour = since / HOUR;
-        Ok(match self.hours.range(..=hour.to_be_bytes()).next_back() {
-            Some(kv) => seq_of(&kv?.1),
-            None => 0,
-        })
+        let (from_key, start) = match self.hours.range(..=hour.to_be_bytes()).next_back() {
+            Some(kv) => {
+                let (k, v) = kv?;
+                (k.to_vec(), segment_of(&v).map_or(0, |(first, _)| first))
+            }
+            None => (Vec::new(), 0),
+        };
+        if until == u64::MAX {
+            return Ok((start, u64::MAX));
+        }
+        // The last segment as the appenders leave it, taken under their
+        // lock: its earliest time covers every entry written so far (the
+        // tree's copy is written just after an entry, outside a reader's
+        // view). Entries written after this are read or not, as they come.
+        let (reach, next) = {
+            let head = self.head.lock().unwrap_or_else(|p| p.into_inner());
+            (
+                *self.reach.lock().unwrap_or_else(|p| p.into_inner()),
+                head.0,
+            )
+        };
+        if reach.hour == UNINDEXED {
+            return Ok((start, u64::MAX));
+        }
+        // From the segment that begins at `start` (or the entries before
+        // the first segment, at `start` 0: dated in the first hour of 1970,
+        // so read), the log is read to the end of the last segment that
+        // holds an entry before `until`.
+        let mut end = start;
+        let mut open = start == 0 && until > 0;
+        for kv in self.hours.range(from_key..) {
+            let (k, v) = kv?;
+            let Some((first, low)) = segment_of(&v) else {
+                return Ok((start, u64::MAX));
+            };
+            if first >= next {
+                break;
+            }
+            if first < start {
+                continue;
+            }
+            if open {
+                end = end.max(first);
+            }
+            let low = if seq_of(&k) == reach.hour {
+                low.min(reach.low)
+            } else {
+                low
+            };
+            open = low < until;
+        }
+        Ok((start, if open { u64::MAX } else { end }))
     }
 
     /// Opens the log of the node whose data directory is `data_dir`, with
@@ -697,11 +827,24 @@ impl AuditLog {
         // After the entry: an hour the index names is always in the log.
         // Lost in a crash with the entry kept, it is found again at the
         // next start ([`AuditLog::index_hours`]).
+        let mut reach = self.reach.lock().unwrap_or_else(|p| p.into_inner());
         let hour = at / HOUR;
-        let reached = self.reached.load(Ordering::Relaxed);
-        if hour > reached && reached != UNINDEXED {
-            self.hours.insert(hour.to_be_bytes(), &seq.to_be_bytes())?;
-            self.reached.store(hour, Ordering::Relaxed);
+        if reach.hour == UNINDEXED {
+        } else if hour > reach.hour {
+            self.hours
+                .insert(hour.to_be_bytes(), &segment_value(seq, at)[..])?;
+            *reach = Reach {
+                hour,
+                first: seq,
+                low: at,
+            };
+        } else if reach.hour > 0 && at < reach.low {
+            // The clock went back within the segment.
+            self.hours.insert(
+                reach.hour.to_be_bytes(),
+                &segment_value(reach.first, at)[..],
+            )?;
+            reach.low = at;
         }
         Ok(e)
     }
@@ -731,9 +874,10 @@ impl AuditLog {
         (h.0 > 0).then(|| (h.0 - 1, h.1.clone()))
     }
 
-    /// Every entry's place and stored bytes from entry `from` on, in order:
-    /// the archive's files (a file that ends before `from` is not opened,
-    /// and the lines before it are not handed to `f`), then the store. Holds off archiving while it runs (readers walk
+    /// Every entry's place and stored bytes from entry `from` up to `to`
+    /// (exclusive; `u64::MAX` for the end), in order: the archive's files
+    /// (a file wholly outside is not opened, and its lines outside are not
+    /// handed to `f`), then the store. Holds off archiving while it runs (readers walk
     /// side by side). Stops at `f`'s first error, which it returns. An
     /// archive file that does not fit ([`archive::Listing::misfits`]) or
     /// cannot be read is an error, unless `misfits` is given (for
@@ -743,6 +887,7 @@ impl AuditLog {
     fn walk<E: From<AuditError>>(
         &self,
         from: u64,
+        to: u64,
         misfits: Option<&mut Vec<(archive::ArchiveFile, String)>>,
         mut f: impl FnMut(Place<'_>, &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
@@ -757,13 +902,17 @@ impl AuditLog {
             }
             (None, _) => Vec::new(),
         };
-        for file in files.iter().filter(|f| f.last >= from) {
+        for file in files.iter().filter(|f| f.last >= from && f.first < to) {
             let failed = match archive::lines(file) {
                 Ok(lines) => {
                     let mut failed = None;
                     // A file holds its entries in order, without a gap.
                     let skip = from.saturating_sub(file.first);
+                    let take = to.saturating_sub(file.first);
                     for (i, line) in lines.enumerate() {
+                        if i as u64 >= take {
+                            break;
+                        }
                         match line {
                             Ok(_) if (i as u64) < skip => {}
                             Ok(line) => f(Place::Archived(file), &line)?,
@@ -791,10 +940,10 @@ impl AuditLog {
         }
         // From 0, every key, those of another shape included (`verify`
         // reports them).
-        let stored = if from == 0 {
-            self.tree.iter()
-        } else {
-            self.tree.range(from.to_be_bytes()..)
+        let stored = match (from, to) {
+            (0, u64::MAX) => self.tree.iter(),
+            (from, u64::MAX) => self.tree.range(from.to_be_bytes()..),
+            (from, to) => self.tree.range(from.to_be_bytes()..to.to_be_bytes()),
         };
         for kv in stored {
             let (k, v) = kv.map_err(AuditError::from)?;
@@ -804,23 +953,37 @@ impl AuditLog {
     }
 
     /// Hands `f` each entry at or after unix time `since`, in order, the
-    /// archived ones included, one at a time: a reader of the whole log
-    /// holds one entry, whatever its length. It starts where the index of
-    /// hours says `since`'s hour starts ([`HOURS_TREE`]), so the entries
-    /// of earlier hours are neither read nor decoded (nor reported when
-    /// unreadable); from there it reads to the log's end, as an entry
-    /// dated before `since` may follow one after it. Stops at `f`'s first error
-    /// (a client gone, an output closed), which it returns; an entry that
-    /// cannot be read is [`AuditError::Corrupt`] (in the store) or
-    /// [`AuditError::Archive`] (in a file, named). Archiving waits while it
-    /// runs (see [`AuditLog::archive_oldest`]).
+    /// archived ones included, one at a time: [`AuditLog::for_each_in`]
+    /// with no end.
     pub fn for_each<E: From<AuditError>>(
         &self,
         since: u64,
+        f: impl FnMut(AuditEntry) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.for_each_in(since, u64::MAX, f)
+    }
+
+    /// Hands `f` each entry dated from unix time `since` until `until`
+    /// (exclusive), in order, the archived ones included, one at a time: a
+    /// reader of the whole log holds one entry, whatever its length. It
+    /// reads only the segments of the index of hours ([`HOURS_TREE`]) that
+    /// may hold such an entry: from the one where `since`'s hour starts to
+    /// the last that holds an entry before `until` (an entry dated back by
+    /// the clock included), so the entries of other hours are neither read
+    /// nor decoded, nor reported when unreadable, and an archive file
+    /// wholly outside is not opened. Stops at `f`'s first error (a client
+    /// gone, an output closed), which it returns; an entry that cannot be
+    /// read is [`AuditError::Corrupt`] (in the store) or
+    /// [`AuditError::Archive`] (in a file, named). Archiving waits while it
+    /// runs (see [`AuditLog::archive_oldest`]).
+    pub fn for_each_in<E: From<AuditError>>(
+        &self,
+        since: u64,
+        until: u64,
         mut f: impl FnMut(AuditEntry) -> Result<(), E>,
     ) -> Result<(), E> {
-        let from = self.start_of(since).map_err(E::from)?;
-        self.walk(from, None, |place, v| {
+        let (from, to) = self.span_of(since, until).map_err(E::from)?;
+        self.walk(from, to, None, |place, v| {
             let e: AuditEntry = match place {
                 Place::FileEnd(_) => return Ok(()),
                 Place::Unreadable(file, reason) => {
@@ -843,7 +1006,11 @@ impl AuditLog {
                     })?
                 }
             };
-            if e.at >= since { f(e) } else { Ok(()) }
+            if (since..until).contains(&e.at) {
+                f(e)
+            } else {
+                Ok(())
+            }
         })
     }
 
@@ -929,7 +1096,7 @@ impl AuditLog {
             }
         };
         let mut misfits = Vec::new();
-        let walked = self.walk::<AuditError>(0, Some(&mut misfits), |place, v| {
+        let walked = self.walk::<AuditError>(0, u64::MAX, Some(&mut misfits), |place, v| {
             if !matches!(place, Place::FileEnd(_) | Place::Unreadable(..)) {
                 n += 1;
             }
@@ -1103,7 +1270,11 @@ impl AuditLog {
             held_back: AtomicU32::new(0),
             // Unused by `verify`.
             hours: db.open_tree(HOURS_TREE)?,
-            reached: AtomicU64::new(UNINDEXED),
+            reach: Mutex::new(Reach {
+                hour: UNINDEXED,
+                first: 0,
+                low: 0,
+            }),
         };
         log.verify(key)
     }
@@ -1408,6 +1579,16 @@ mod tests {
         Ok(seen)
     }
 
+    fn seqs_in(log: &AuditLog, since: u64, until: u64) -> Vec<u64> {
+        let mut seen = Vec::new();
+        log.for_each_in(since, until, |e| {
+            seen.push(e.seq);
+            Ok::<_, AuditError>(())
+        })
+        .unwrap();
+        seen
+    }
+
     /// Makes the store's entry `seq` unreadable.
     fn spoil(db: &sled::Db, seq: u64) {
         db.open_tree("audit")
@@ -1457,16 +1638,139 @@ mod tests {
             Err(AuditError::Corrupt { seq: 1, .. })
         ));
         assert_eq!(seqs_since(&log, T + 9 * HOUR).unwrap(), Vec::<u64>::new());
-        // The index names the first entry of each hour the log reached.
-        let hours: Vec<(u64, u64)> = log
+        // The index names the first entry of each hour the log reached,
+        // and the earliest time of the entries from it to the next.
+        let hours: Vec<(u64, (u64, u64))> = log
             .hours
             .iter()
             .map(|kv| {
-                kv.map(|(k, v)| (seq_of(&k) - T / HOUR, seq_of(&v)))
+                kv.map(|(k, v)| (seq_of(&k) - T / HOUR, segment_of(&v).unwrap()))
                     .unwrap()
             })
             .collect();
-        assert_eq!(hours, vec![(0, 0), (2, 2), (3, 4)]);
+        assert_eq!(
+            hours,
+            vec![
+                (0, (0, T)),
+                (2, (2, T + 2 * HOUR)),
+                (3, (4, T + 3 * HOUR - 1800))
+            ]
+        );
+    }
+
+    /// A reader of a period stops after the last segment that holds an
+    /// entry before its end: what comes after is neither read nor decoded,
+    /// and an entry the clock dated back into the period is still found.
+    #[test]
+    fn a_reader_of_a_period_stops_after_the_last_hour_that_holds_an_entry_of_it() {
+        let (_d, db, log) = archived_log();
+        // Entry 6 dated back into hour T+1 from T+5; entries 8 and 9 after.
+        append_at(
+            &log,
+            &[
+                T,
+                T + HOUR,
+                T + HOUR + 9,
+                T + 2 * HOUR,
+                T + 3 * HOUR,
+                T + 5 * HOUR,
+                T + HOUR + 5,
+                T + 6 * HOUR,
+                T + 7 * HOUR,
+                T + 8 * HOUR,
+            ],
+        );
+        let within = |since, until| {
+            let mut seen = Vec::new();
+            log.for_each_in(since, until, |e| {
+                seen.push(e.seq);
+                Ok::<_, AuditError>(())
+            })
+            .map(|()| seen)
+        };
+        spoil(&db, 8);
+        assert!(matches!(
+            within(T, T + 9 * HOUR),
+            Err(AuditError::Corrupt { seq: 8, .. })
+        ));
+        // Hours T+2 to T+3: segments 3 and 4 alone.
+        assert_eq!(within(T + 2 * HOUR, T + 4 * HOUR).unwrap(), vec![3, 4]);
+        // Hour T+1 reaches entry 6 in the segment of T+5, and stops there.
+        assert_eq!(within(T + HOUR, T + 2 * HOUR).unwrap(), vec![1, 2, 6]);
+        assert_eq!(within(T + HOUR + 6, T + HOUR + 10).unwrap(), vec![2]);
+        spoil(&db, 0);
+        assert!(matches!(
+            within(T, T + 1),
+            Err(AuditError::Corrupt { seq: 0, .. })
+        ));
+        assert_eq!(
+            within(T + 2 * HOUR, T + 2 * HOUR).unwrap(),
+            Vec::<u64>::new()
+        );
+    }
+
+    /// Any period, on a log whose clock jumps ahead and back, gives what
+    /// filtering the whole log gives: the index never makes a reader miss
+    /// an entry, through the archive and the store, before and after the
+    /// log is reopened.
+    #[test]
+    fn every_period_is_read_whole_whatever_the_clock_did() {
+        let (d, db, log) = archived_log();
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut at = T;
+        let mut ats = Vec::new();
+        for _ in 0..400 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            at = match x % 10 {
+                // Back by up to three hours, now and then.
+                0 => at.saturating_sub(x % (3 * HOUR)),
+                // Ahead by up to a day.
+                1 => at + x % (24 * HOUR),
+                _ => at + x % 600,
+            };
+            ats.push(at);
+        }
+        append_at(&log, &ats[..250]);
+        log.archive_oldest(120).unwrap().unwrap();
+        drop(log);
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        append_at(&log, &ats[250..]);
+        // About 1,500 periods, of every length, each bound anywhere.
+        let (lo, hi) = (T - HOUR, ats.iter().max().unwrap() + HOUR);
+        let step = (hi - lo) / 53;
+        for since in (lo..hi).step_by(step as usize) {
+            for until in (since..hi).step_by(step as usize / 3 + 7) {
+                let want: Vec<u64> = (0..ats.len() as u64)
+                    .filter(|i| (since..until).contains(&ats[*i as usize]))
+                    .collect();
+                assert_eq!(
+                    seqs_in(&log, since, until),
+                    want,
+                    "from {since} until {until}"
+                );
+            }
+        }
+    }
+
+    /// The earliest time of the last segment, rewritten when the clock goes
+    /// back, is found again at the next start if a crash lost its rewrite.
+    #[test]
+    fn the_last_segments_earliest_time_is_found_again_at_start() {
+        let (d, db, log) = archived_log();
+        append_at(&log, &[T, T + HOUR, T + 2 * HOUR, T + HOUR + 5]);
+        drop(log);
+        // As if the rewrite for entry 3 was lost.
+        db.open_tree(HOURS_TREE)
+            .unwrap()
+            .insert(
+                (T / HOUR + 2).to_be_bytes(),
+                &segment_value(2, T + 2 * HOUR)[..],
+            )
+            .unwrap();
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        assert_eq!(seqs_in(&log, T + HOUR, T + 2 * HOUR), vec![1, 3]);
     }
 
     /// Through the archive: a file that ends before the reader's hour is
@@ -1541,7 +1845,7 @@ mod tests {
         let text = std::fs::read(&f.path).unwrap();
         std::fs::write(&f.path, b"garbage\n").unwrap();
         let log = AuditLog::open_in(&db, d.path()).unwrap();
-        assert_eq!(log.reached.load(Ordering::Relaxed), UNINDEXED);
+        assert_eq!(log.reach.lock().unwrap().hour, UNINDEXED);
         append_at(&log, &[T + 20 * HOUR]);
         assert!(matches!(
             seqs_since(&log, T + 20 * HOUR),

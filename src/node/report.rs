@@ -73,10 +73,7 @@ pub fn report_of(
     };
     // One entry at a time: a year's log is never held whole.
     audit
-        .for_each(from, |e| {
-            if e.at >= to {
-                return Ok(());
-            }
+        .for_each_in(from, to, |e| {
             match e.kind {
                 AuditKind::TraceSent => r.traces_sent += 1,
                 AuditKind::QueryReceived => r.queries_received += 1,
