@@ -221,10 +221,7 @@ fn accept_answer_at(
     query: &Signed<TraceQuery>,
     roster: &Roster,
 ) -> Result<(), String> {
-    let asked = accept::AskedQuery {
-        digest: query.digest(),
-        issued_at: query.body().issued_at,
-    };
+    let asked = accept::AskedQuery::of(query);
     let at = a.body().answered_at;
     accept::answer(
         a.bytes(),
@@ -266,6 +263,9 @@ fn refusal_text(code: Refusal, roster: &Roster, key: &PublicKey, state: CountryC
             roster.body().valid_until
         ),
         Refusal::AnswerBeforeQuery => "the answer is dated before its query".into(),
+        Refusal::Expired => {
+            "dated after its query's time-to-live ended (no holder acts on a query past it)".into()
+        }
         Refusal::UnknownTrace => "answers another query".into(),
         other => format!("refused by the acceptance rules: {other}"),
     }

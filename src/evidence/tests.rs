@@ -276,6 +276,30 @@ fn an_answer_dated_before_its_query_fails_as_on_receipt() {
     );
 }
 
+/// An answer dated after its query's time-to-live (past the allowed skew)
+/// is one no holder makes, as holders act on a query only within it: it
+/// fails here as on receipt, where the verifier judges it at its own date.
+#[test]
+fn an_answer_dated_after_its_querys_time_to_live_fails_as_on_receipt() {
+    let q = sign(vectors::query(), &vectors::requester_key()).unwrap();
+    let skew = crate::protocol::Rules::default().fresh.skew_secs;
+    let over = vectors::ISSUED_AT + u64::from(q.body().ttl_secs) + skew;
+    for (answered_at, fails) in [(over, false), (over + 1, true), (over + 400 * 86_400, true)] {
+        let mut b = bundle();
+        let mut a = vectors::answer(q.digest());
+        a.answered_at = answered_at;
+        b.answers
+            .push(B64.encode(sign(a, &vectors::responder_key()).unwrap().bytes()));
+        b.answer_rosters.push(1);
+        let r = b.verify(&trust());
+        let f: Vec<_> = r.failures().collect();
+        assert_eq!(f.len(), usize::from(fails), "{}", r.to_text());
+        if fails {
+            assert!(f[0].detail.contains("time-to-live"), "{}", f[0].detail);
+        }
+    }
+}
+
 /// `cargo test write_fuzz_seeds -- --ignored` writes a valid input for each fuzz
 /// target into scripts/fuzz/corpus, so the fuzzer starts from the real formats.
 #[test]

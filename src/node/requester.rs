@@ -639,9 +639,13 @@ impl Node {
             .head(&id)
             .map_err(|e| internal(&e))?
             .ok_or(Refusal::UnknownTrace)?;
+        // The query as sent: its time-to-live bounds the answers' dates.
+        let query = crate::node::decode_stored::<TraceQuery>(&trace.query, self.inner.rules.limits)
+            .ok_or_else(|| internal(&format!("trace {id}: its stored query cannot be read")))?;
         let asked = AskedQuery {
             digest,
-            issued_at: trace.created_at,
+            issued_at: query.issued_at,
+            ttl_secs: query.ttl_secs,
         };
         // Judged by the roster in force now; recorded, so that it is judged by
         // this version ever after (a later roster may remove its State).

@@ -357,13 +357,32 @@ fn query_checking(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AskedQuery {
     pub digest: Digest,
+    /// The query's `issued_at`, unix seconds.
     pub issued_at: u64,
+    /// The query's `ttl_secs`: no holder acts on it after `issued_at` plus
+    /// this.
+    pub ttl_secs: u32,
+}
+
+impl AskedQuery {
+    /// What answers to `q` are checked against.
+    pub fn of(q: &Signed<TraceQuery>) -> Self {
+        AskedQuery {
+            digest: q.digest(),
+            issued_at: q.body().issued_at,
+            ttl_secs: q.body().ttl_secs,
+        }
+    }
 }
 
 /// Accepts a received answer to `asked`: in force roster, signed by `sender`
 /// (the member whose connection carried it, `None` for an answer read from an
 /// evidence bundle), that key a member for the State it names, bound to the
-/// query by its digest, not dated in the future nor before the query.
+/// query by its digest, not dated in the future nor before the query, nor
+/// after the query's time-to-live by more than the allowed skew
+/// ([`Refusal::Expired`]: a holder acts on a query only within it, so no
+/// honest answer is dated later, and a verifier judging the answer later
+/// at its own date holds it to the same bound).
 pub fn answer(
     bytes: &[u8],
     asked: AskedQuery,
@@ -387,6 +406,10 @@ pub fn answer(
     rules.fresh.check_not_future(b.answered_at, now)?;
     if b.answered_at.saturating_add(rules.fresh.skew_secs) < asked.issued_at {
         return Err(Refusal::AnswerBeforeQuery);
+    }
+    let ttl_over = asked.issued_at.saturating_add(u64::from(asked.ttl_secs));
+    if b.answered_at > ttl_over.saturating_add(rules.fresh.skew_secs) {
+        return Err(Refusal::Expired);
     }
     Ok(a)
 }

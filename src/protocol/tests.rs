@@ -344,10 +344,7 @@ fn an_answer_replayed_against_another_query_is_refused() {
     let q2 = sign(other, &vectors::requester_key()).unwrap();
     let a = signed_answer(&q1);
     let r = Rules::default();
-    let asked = |q: &Signed<TraceQuery>| accept::AskedQuery {
-        digest: q.digest(),
-        issued_at: q.body().issued_at,
-    };
+    let asked = accept::AskedQuery::of;
     let roster = vectors_roster();
     assert!(accept::answer(a.bytes(), asked(&q1), None, ISSUED_AT + 10, &r, &roster).is_ok());
     let err = accept::answer(a.bytes(), asked(&q2), None, ISSUED_AT + 10, &r, &roster).unwrap_err();
@@ -371,10 +368,7 @@ fn a_query_by_factory_code_and_its_embedded_letters_answer_are_accepted() {
         &vectors::responder_key(),
     )
     .unwrap();
-    let asked = accept::AskedQuery {
-        digest: q.digest(),
-        issued_at: q.body().issued_at,
-    };
+    let asked = accept::AskedQuery::of(&q);
     let r = Rules::default();
     let got = accept::answer(
         a.bytes(),
@@ -662,10 +656,7 @@ mod accept_rules {
         let late = accept::query(q.bytes(), Via::Gossip, ISSUED_AT + 6, &r, &roster);
         assert_eq!(late.unwrap_err(), Refusal::RosterExpired);
         let a = signed_answer(&q);
-        let asked = accept::AskedQuery {
-            digest: q.digest(),
-            issued_at: ISSUED_AT,
-        };
+        let asked = accept::AskedQuery::of(&q);
         let late = accept::answer(a.bytes(), asked, None, ISSUED_AT + 6, &r, &roster);
         assert_eq!(late.unwrap_err(), Refusal::RosterExpired);
     }
@@ -742,10 +733,7 @@ mod accept_rules {
         let a = signed_answer(&q);
         let r = Rules::default();
         let roster = vectors_roster();
-        let asked = accept::AskedQuery {
-            digest: q.digest(),
-            issued_at: q.body().issued_at,
-        };
+        let asked = accept::AskedQuery::of(&q);
         let other = Some(q.body().requester.key);
         let got = accept::answer(a.bytes(), asked, other, ISSUED_AT + 10, &r, &roster);
         assert_eq!(got.unwrap_err(), Refusal::WrongSigner);
@@ -755,6 +743,23 @@ mod accept_rules {
         };
         let got = accept::answer(a.bytes(), later, None, later.issued_at, &r, &roster);
         assert_eq!(got.unwrap_err(), Refusal::AnswerBeforeQuery);
+        // Dated past the query's time-to-live and the skew: refused as
+        // expired, however late it is received; at the bound, taken.
+        let mut late = a.body().clone();
+        late.answered_at = asked.issued_at + 1_000 + r.fresh.skew_secs;
+        let late = sign(late, &vectors::responder_key()).unwrap();
+        for (ttl_secs, refused) in [(1_000, false), (999, true)] {
+            let short = accept::AskedQuery { ttl_secs, ..asked };
+            let got = accept::answer(
+                late.bytes(),
+                short,
+                None,
+                late.body().answered_at,
+                &r,
+                &roster,
+            );
+            assert_eq!(got.err(), refused.then_some(Refusal::Expired), "{ttl_secs}");
+        }
         let got = accept::answer(
             b"TRNT\x01\x02junk",
             asked,

@@ -120,6 +120,7 @@ fn answers_are_verified_once_on_receipt_and_never_by_the_views() {
         let asked = AskedQuery {
             digest,
             issued_at: t.created_at,
+            ttl_secs: 3600,
         };
         let a = accept::answer(
             &frame,
