@@ -363,10 +363,21 @@ impl TestPeer {
             .gossipsub
             .subscribe(&self.topic)
             .unwrap();
-        self.swarm.dial(addr).unwrap();
+        self.swarm.dial(addr.clone()).unwrap();
+        // Dialled again while not connected: the node may refuse a first
+        // dial (it still counted the member's process, stopped just before,
+        // against its connections per peer) or drop the connection.
+        let every = Duration::from_secs(2);
+        let mut redial = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
                 ev = self.swarm.select_next_some() => self.on_event(ev),
+                _ = redial.tick() => {
+                    let node = self.node;
+                    if !self.swarm.is_connected(&node) {
+                        let _ = self.swarm.dial(addr.clone());
+                    }
+                }
                 cmd = self.commands.recv() => match cmd {
                     Some(Command::Ready(reply)) => {
                         let _ = reply.send(self.ready());
@@ -563,8 +574,21 @@ fn setup_with(de_config: &'static str) -> Setup {
         ),
     ]);
     // The test peer is KE's member: KE's own process stops and the peer takes
-    // its key, which the roster lists.
+    // its key, which the roster lists. DE must have seen it go: until then it
+    // counts KE's connections against its bound per peer, and under load
+    // refused the test peer's first dial for it.
     fed.node_mut("KE").kill();
+    let ke = fed.node("KE").peer_id.clone();
+    wait_for(
+        "DE to see KE's process gone",
+        Duration::from_secs(30),
+        || {
+            let st = fed.node("DE").json(&["status"]);
+            net_list(&st, "connected")
+                .is_some_and(|c| !c.contains(&ke))
+                .then_some(())
+        },
+    );
     let key = NodeKey::load(&tracenet::identity::key_path(&fed.node("KE").dir)).unwrap();
     let keypair = key.libp2p_keypair();
     let marking =
