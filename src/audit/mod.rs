@@ -334,7 +334,8 @@ pub struct AuditLog {
     held_back: AtomicU32,
     /// Where each hour starts in the log ([`HOURS_TREE`]).
     hours: sled::Tree,
-    /// The index's last segment, changed under `head`'s lock.
+    /// The index's last segment: set by [`AuditLog::index_hours`] at open,
+    /// before any appender, then changed under `head`'s lock.
     reach: Mutex<Reach>,
 }
 
@@ -485,11 +486,20 @@ impl AuditLog {
                     return Ok(());
                 }
                 Place::FileEnd(_) => return Ok(()),
-                Place::Archived(file) => (file.path.display().to_string(), v),
-                Place::Stored(seq) => (format!("entry {seq}"), v),
+                Place::Archived(file, seq) => (file.path.display().to_string(), seq),
+                Place::Stored(seq) => (format!("entry {seq}"), seq),
             };
             read += 1;
-            match serde_json::from_slice::<Stamp>(at.1) {
+            match serde_json::from_slice::<Stamp>(v) {
+                // An entry out of its place (a line removed from a file, a
+                // key of another number): segments past it would start at
+                // the wrong entries.
+                Ok(s) if s.seq != at.1 => {
+                    stopped = Some(format!(
+                        "{}: entry {} stands where entry {} belongs",
+                        at.0, s.seq, at.1
+                    ))
+                }
                 Ok(s) if s.at / HOUR > reach.hour => {
                     // The segment before is complete: its earliest time
                     // stored as found.
@@ -549,18 +559,16 @@ impl AuditLog {
         if until == u64::MAX {
             return Ok((start, u64::MAX));
         }
-        // The last segment as the appenders leave it, taken under their
-        // lock: its earliest time covers every entry written so far (the
-        // tree's copy is written just after an entry, outside a reader's
-        // view). Entries written after this are read or not, as they come.
-        let (reach, next) = {
+        // Taken under the appenders' lock, which each holds until its entry
+        // and the index's change are both written: the tree then covers
+        // every entry before `next`. Entries written after this are read
+        // or not, as they come.
+        let (indexed, next) = {
             let head = self.head.lock().unwrap_or_else(|p| p.into_inner());
-            (
-                *self.reach.lock().unwrap_or_else(|p| p.into_inner()),
-                head.0,
-            )
+            let reach = self.reach.lock().unwrap_or_else(|p| p.into_inner());
+            (reach.hour != UNINDEXED, head.0)
         };
-        if reach.hour == UNINDEXED {
+        if !indexed {
             return Ok((start, u64::MAX));
         }
         // From the segment that begins at `start` (or the entries before
@@ -570,7 +578,7 @@ impl AuditLog {
         let mut end = start;
         let mut open = start == 0 && until > 0;
         for kv in self.hours.range(from_key..) {
-            let (k, v) = kv?;
+            let (_, v) = kv?;
             let Some((first, low)) = segment_of(&v) else {
                 return Ok((start, u64::MAX));
             };
@@ -583,11 +591,6 @@ impl AuditLog {
             if open {
                 end = end.max(first);
             }
-            let low = if seq_of(&k) == reach.hour {
-                low.min(reach.low)
-            } else {
-                low
-            };
             open = low < until;
         }
         Ok((start, if open { u64::MAX } else { end }))
@@ -827,24 +830,42 @@ impl AuditLog {
         // After the entry: an hour the index names is always in the log.
         // Lost in a crash with the entry kept, it is found again at the
         // next start ([`AuditLog::index_hours`]).
+        // The entry is written: a failure to index it stops the index where
+        // it is (readers of a period then read to the log's end) instead of
+        // failing an append that took place.
         let mut reach = self.reach.lock().unwrap_or_else(|p| p.into_inner());
         let hour = at / HOUR;
-        if reach.hour == UNINDEXED {
+        let indexed = if reach.hour == UNINDEXED {
+            Ok(())
         } else if hour > reach.hour {
-            self.hours
-                .insert(hour.to_be_bytes(), &segment_value(seq, at)[..])?;
+            let r = self
+                .hours
+                .insert(hour.to_be_bytes(), &segment_value(seq, at)[..]);
             *reach = Reach {
                 hour,
                 first: seq,
                 low: at,
             };
+            r.map(|_| ())
         } else if reach.hour > 0 && at < reach.low {
             // The clock went back within the segment.
-            self.hours.insert(
-                reach.hour.to_be_bytes(),
-                &segment_value(reach.first, at)[..],
-            )?;
             reach.low = at;
+            self.hours
+                .insert(
+                    reach.hour.to_be_bytes(),
+                    &segment_value(reach.first, at)[..],
+                )
+                .map(|_| ())
+        } else {
+            Ok(())
+        };
+        if let Err(err) = indexed {
+            tracing::error!(
+                seq,
+                error = %err,
+                "the audit log's index of hours could not be written: readers of a period read on to the log's end until the next start"
+            );
+            reach.hour = UNINDEXED;
         }
         Ok(e)
     }
@@ -902,20 +923,26 @@ impl AuditLog {
             }
             (None, _) => Vec::new(),
         };
-        for file in files.iter().filter(|f| f.last >= from && f.first < to) {
+        // `to` at `u64::MAX` is no bound: `verify` walks every file, one
+        // whose name claims the last numbers included.
+        let before_end = |first: u64| to == u64::MAX || first < to;
+        for file in files
+            .iter()
+            .filter(|f| f.last >= from && before_end(f.first))
+        {
             let failed = match archive::lines(file) {
                 Ok(lines) => {
                     let mut failed = None;
                     // A file holds its entries in order, without a gap.
                     let skip = from.saturating_sub(file.first);
-                    let take = to.saturating_sub(file.first);
                     for (i, line) in lines.enumerate() {
-                        if i as u64 >= take {
+                        let seq = file.first.saturating_add(i as u64);
+                        if !before_end(seq) {
                             break;
                         }
                         match line {
                             Ok(_) if (i as u64) < skip => {}
-                            Ok(line) => f(Place::Archived(file), &line)?,
+                            Ok(line) => f(Place::Archived(file, seq), &line)?,
                             Err(e) => {
                                 failed = Some(e);
                                 break;
@@ -993,11 +1020,27 @@ impl AuditLog {
                     }
                     .into());
                 }
-                Place::Archived(file) => {
-                    serde_json::from_slice(v).map_err(|err| AuditError::Archive {
-                        path: file.path.clone(),
-                        reason: format!("an entry is unreadable: {err}"),
-                    })?
+                Place::Archived(file, seq) => {
+                    let e: AuditEntry =
+                        serde_json::from_slice(v).map_err(|err| AuditError::Archive {
+                            path: file.path.clone(),
+                            reason: format!("an entry is unreadable: {err}"),
+                        })?;
+                    // A reader that starts inside a file counts on its
+                    // lines being in place: a line removed or added would
+                    // shift the period it reads.
+                    if e.seq != seq {
+                        return Err(AuditError::Archive {
+                            path: file.path.clone(),
+                            reason: format!(
+                                "line {} holds entry {} where entry {seq} belongs: the file was changed (run `tracenet audit verify`)",
+                                seq - file.first + 1,
+                                e.seq
+                            ),
+                        }
+                        .into());
+                    }
+                    e
                 }
                 Place::Stored(seq) => {
                     serde_json::from_slice(v).map_err(|err| AuditError::Corrupt {
@@ -1113,7 +1156,7 @@ impl AuditLog {
                     });
                     return Ok(());
                 }
-                Place::Archived(f) => {
+                Place::Archived(f, _) => {
                     if file.is_none() {
                         file = Some((f.clone(), None, None, 0));
                     }
@@ -1268,7 +1311,8 @@ impl AuditLog {
             archive: Some(data_dir.join(archive::DIR)),
             moving: RwLock::new(()),
             held_back: AtomicU32::new(0),
-            // Unused by `verify`.
+            // Unused by `verify` (opening it creates the tree, empty, on a
+            // store that has none: the next start indexes the whole log).
             hours: db.open_tree(HOURS_TREE)?,
             reach: Mutex::new(Reach {
                 hour: UNINDEXED,
@@ -1283,8 +1327,10 @@ impl AuditLog {
 /// Where [`AuditLog::walk`] read an entry.
 #[derive(Clone, Copy)]
 enum Place<'a> {
-    /// A line of this archive file.
-    Archived(&'a archive::ArchiveFile),
+    /// A line of this archive file, where the entry of this number belongs
+    /// (the file's first plus the line's index: a file holds its entries in
+    /// order, without a gap, unless it was changed).
+    Archived(&'a archive::ArchiveFile, u64),
     /// Past the last line of this archive file (no entry).
     FileEnd(&'a archive::ArchiveFile),
     /// The store, under this key's number.
@@ -1851,12 +1897,93 @@ mod tests {
             seqs_since(&log, T + 20 * HOUR),
             Err(AuditError::Archive { .. })
         ));
+        // A period with an end as well.
+        assert!(matches!(
+            log.for_each_in(T + 20 * HOUR, T + 21 * HOUR, |_| Ok::<_, AuditError>(())),
+            Err(AuditError::Archive { .. })
+        ));
         // Restored, the next start indexes the whole log.
         drop(log);
         std::fs::write(&f.path, text).unwrap();
         let log = AuditLog::open_in(&db, d.path()).unwrap();
         assert_eq!(log.hours.len(), 13);
         assert_eq!(seqs_since(&log, T + 20 * HOUR).unwrap(), vec![12]);
+    }
+
+    /// Entries dated in 1970's first hour (a node whose clock was not set),
+    /// then at real times, then again near 0 (the clock reset): every
+    /// period still gives what filtering the whole log gives, before and
+    /// after the log is reopened.
+    #[test]
+    fn entries_dated_at_the_epoch_are_read_in_every_period() {
+        let (d, db, log) = archived_log();
+        let ats = [0, 5, T, T + 10, 3, T + HOUR, 0, T + 2 * HOUR, HOUR + 1];
+        append_at(&log, &ats[..6]);
+        log.archive_oldest(3).unwrap().unwrap();
+        drop(log);
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        append_at(&log, &ats[6..]);
+        let points = [
+            0,
+            1,
+            4,
+            6,
+            HOUR,
+            HOUR + 2,
+            T,
+            T + 5,
+            T + 11,
+            T + HOUR,
+            T + 3 * HOUR,
+        ];
+        for since in points {
+            for until in points.iter().copied().filter(|u| *u >= since) {
+                let want: Vec<u64> = (0..ats.len() as u64)
+                    .filter(|i| (since..until).contains(&ats[*i as usize]))
+                    .collect();
+                assert_eq!(
+                    seqs_in(&log, since, until),
+                    want,
+                    "from {since} until {until}"
+                );
+            }
+        }
+    }
+
+    /// A line removed from the middle of an archive file shifts the entries
+    /// after it: a reader starting inside the file finds an entry out of
+    /// its place and says so, where it would otherwise read a period that
+    /// is not the one asked for; the next start indexes no further.
+    #[test]
+    fn an_archive_file_with_a_line_removed_is_reported_not_read_shifted() {
+        let (d, db, log) = archived_log();
+        append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
+        let f = log.archive_oldest(8).unwrap().unwrap();
+        assert_eq!((f.first, f.last), (0, 7));
+        let text = std::fs::read_to_string(&f.path).unwrap();
+        let kept: Vec<&str> = text
+            .lines()
+            .enumerate()
+            .filter(|(i, _)| *i != 3)
+            .map(|(_, l)| l)
+            .collect();
+        std::fs::write(&f.path, kept.join("\n") + "\n").unwrap();
+        // Hour T+5 starts at entry 5, the file's sixth line: it now holds 6.
+        let read = log.for_each_in(T + 5 * HOUR, T + 6 * HOUR, |_| Ok::<_, AuditError>(()));
+        match read {
+            Err(AuditError::Archive { reason, .. }) => {
+                assert!(
+                    reason.contains("holds entry 6 where entry 5 belongs"),
+                    "{reason}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(log);
+        db.drop_tree(HOURS_TREE).unwrap();
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        assert_eq!(log.reach.lock().unwrap().hour, UNINDEXED);
+        assert_eq!(log.hours.len(), 3);
     }
 
     /// Readers get one entry at a time through files and store, stop when
