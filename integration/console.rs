@@ -396,6 +396,52 @@ async fn an_officer_traces_a_weapon_in_the_console_and_a_reviewer_answers() {
             .any(|e| e["kind"] == "decision" && e["officer"] == "kofi.mensah"),
         "the decision names the reviewer: {audit:#}"
     );
+    // NG's reports read their period alone: the year to today counts the
+    // queries NG has received, a year before them counts nothing, and a
+    // period that ends before it starts is refused.
+    let counts = |page: &str| -> Vec<u64> {
+        page.split(r#"class="chart-value">"#)
+            .skip(1)
+            .take(7)
+            .map(|s| {
+                let n: String = s
+                    .split('<')
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect();
+                n.parse().unwrap_or(0)
+            })
+            .collect()
+    };
+    kofi.goto(&format!("{ng_url}/reports")).await.unwrap();
+    let year = counts(&kofi.source().await.unwrap());
+    assert!(year.len() == 7 && year.iter().sum::<u64>() > 0, "{year:?}");
+    kofi.goto(&format!("{ng_url}/reports?from=2000-01-01&to=2000-12-31"))
+        .await
+        .unwrap();
+    let before = counts(&kofi.source().await.unwrap());
+    assert_eq!(before, vec![0; 7]);
+    let period = text(&kofi, "#period").await;
+    assert!(period.contains("2000"), "{period}");
+    let csv = kofi
+        .find(Locator::Css("#csv"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        csv.contains("from=2000-01-01") && csv.contains("to=2000-12-31"),
+        "{csv}"
+    );
+    kofi.goto(&format!("{ng_url}/reports?from=2026-05-01&to=2026-04-30"))
+        .await
+        .unwrap();
+    let refused = text(&kofi, "body").await;
+    assert!(refused.contains("period is two dates"), "{refused}");
     // No reload here: the page's script brings the answer in.
     amina
         .wait()

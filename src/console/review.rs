@@ -602,6 +602,11 @@ pub struct Bar {
 struct Reports {
     t: Tr,
     nav: Nav,
+    /// The period's first and last days, YYYY-MM-DD.
+    from: String,
+    to: String,
+    /// The period in words.
+    period: String,
     figures: Vec<(String, String)>,
     bars: Vec<Bar>,
     chart_height: u32,
@@ -631,22 +636,91 @@ fn bars(items: &[(String, f64, String)]) -> (Vec<Bar>, u32) {
     (out, items.len() as u32 * 28)
 }
 
-async fn report_of(c: &super::Console) -> Option<crate::node::report::Report> {
+/// The days a report covers, both included: `from` and `to` of the query
+/// (YYYY-MM-DD), by default the year up to today (the 365 days ending
+/// today). `None` for a date that does not parse, or a first day after the
+/// last. A report reads the audit entries and traces of its period alone
+/// (`AuditLog::for_each_in`, the traces' time index), so the page costs what
+/// its period holds, not the node's whole history.
+fn period_of(q: &HashMap<String, String>) -> Option<(crate::model::Date, crate::model::Date)> {
+    use crate::model::Date;
+    let day = |k: &str| {
+        q.get(k)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse::<Date>())
+    };
+    let to = match day("to") {
+        Some(d) => d.ok()?,
+        None => Date::today(),
+    };
+    let from = match day("from") {
+        Some(d) => d.ok()?,
+        None => Date::from_days(to.to_days() - 364)?,
+    };
+    (from <= to).then_some((from, to))
+}
+
+/// The report of the days `from` to `to`, both included.
+async fn report_of(
+    c: &super::Console,
+    (from, to): (crate::model::Date, crate::model::Date),
+) -> Option<crate::node::report::Report> {
     let node = c.node.clone();
+    let day = |d: crate::model::Date| (d.to_days().max(0) as u64) * 86_400;
+    let (from, to) = (day(from), day(to) + 86_400);
     c.node
-        .long_job(move || crate::node::report::report(&node, 0, u64::MAX).ok())
+        .long_job(move || crate::node::report::report(&node, from, to).ok())
         .await
         .ok()
         .flatten()
 }
 
-pub async fn reports(State(c): State<Shared>, headers: HeaderMap) -> Response {
+/// The traces sent per month, the last `months` months that had any, oldest
+/// first: read from the traces' time index, newest first, up to the first
+/// trace of an older month (no trace read, none older than that).
+fn recent_months(node: &crate::node::Node, months: usize) -> Vec<((i32, u8), u64)> {
+    let mut per_month = Vec::new();
+    let _ = node.trace_instants_newest_first(|at| tally_month(&mut per_month, months, at));
+    per_month.reverse();
+    per_month
+}
+
+/// Counts the instant `at` (unix seconds, newest first) in `per_month`
+/// ((year, month), traces), newest month first; `false` once `at` falls in
+/// a month older than the `months` counted (nothing is counted then).
+fn tally_month(per_month: &mut Vec<((i32, u8), u64)>, months: usize, at: u64) -> bool {
+    let Ok(d) = time::OffsetDateTime::from_unix_timestamp(at as i64) else {
+        return true;
+    };
+    let m = (d.year(), u8::from(d.month()));
+    let full = per_month.len() == months;
+    match per_month.last_mut() {
+        Some((last, n)) if *last == m => *n += 1,
+        _ if full => return false,
+        _ => per_month.push((m, 1)),
+    }
+    true
+}
+
+pub async fn reports(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
         Err(r) => return *r,
     };
     let t = a.tr();
-    let Some(r) = report_of(&c).await else {
+    let Some(period) = period_of(&q) else {
+        return problem(
+            &c,
+            Some(&a.session),
+            StatusCode::BAD_REQUEST,
+            "error-period",
+        );
+    };
+    let Some(r) = report_of(&c, period).await else {
         return problem(
             &c,
             Some(&a.session),
@@ -682,27 +756,13 @@ pub async fn reports(State(c): State<Shared>, headers: HeaderMap) -> Response {
     let (answer_times, times_height) = bars(&times);
     // Traces sent per month, the last twelve months that had any.
     let node = c.node.clone();
-    let sent: Vec<u64> = c
+    let per_month = c
         .node
-        .long_job(move || {
-            // The index's keys alone: no trace is read.
-            node.trace_instants().unwrap_or_default()
-        })
+        .long_job(move || recent_months(&node, 12))
         .await
         .unwrap_or_default();
-    let mut per_month: std::collections::BTreeMap<(i32, u8), u64> = Default::default();
-    for at in sent {
-        if let Ok(d) = time::OffsetDateTime::from_unix_timestamp(at as i64) {
-            *per_month
-                .entry((d.year(), u8::from(d.month())))
-                .or_default() += 1;
-        }
-    }
     let recent: Vec<(String, f64, String)> = per_month
         .iter()
-        .rev()
-        .take(12)
-        .rev()
         .map(|((y, m), n)| {
             (
                 format!("{} {}", t.t(&format!("month-{m}")), y),
@@ -724,9 +784,20 @@ pub async fn reports(State(c): State<Shared>, headers: HeaderMap) -> Response {
             t.num(r.sdg_16_4_2.origin_established),
         ),
     ];
+    let day = |d: crate::model::Date| (d.to_days().max(0) as u64) * 86_400;
+    let period_words = t.tn(
+        "reports-period",
+        &[
+            ("from", t.date(day(period.0))),
+            ("to", t.date(day(period.1))),
+        ],
+    );
     render(&Reports {
         t,
         nav: Nav::of(Some(&a.session), "/console/reports"),
+        from: period.0.to_string(),
+        to: period.1.to_string(),
+        period: period_words,
         figures,
         bars: bars_,
         chart_height,
@@ -737,13 +808,25 @@ pub async fn reports(State(c): State<Shared>, headers: HeaderMap) -> Response {
     })
 }
 
-/// The same figures as `tracenet report --csv`.
-pub async fn reports_csv(State(c): State<Shared>, headers: HeaderMap) -> Response {
+/// The same figures as `tracenet report --csv`, for the page's period.
+pub async fn reports_csv(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let a = match allow(&c, &headers, Role::Officer) {
         Ok(a) => a,
         Err(r) => return *r,
     };
-    let Some(r) = report_of(&c).await else {
+    let Some(period) = period_of(&q) else {
+        return problem(
+            &c,
+            Some(&a.session),
+            StatusCode::BAD_REQUEST,
+            "error-period",
+        );
+    };
+    let Some(r) = report_of(&c, period).await else {
         return problem(
             &c,
             Some(&a.session),
@@ -892,6 +975,58 @@ pub async fn verify_audit(State(c): State<Shared>, headers: HeaderMap) -> Respon
 mod tests {
     use super::*;
     use crate::console::i18n::Lang;
+
+    /// The report's period: a year to today by default, the dates given
+    /// otherwise; refused when a date does not parse or the first is after
+    /// the last.
+    #[test]
+    fn a_reports_period_is_the_year_to_today_unless_two_dates_say_otherwise() {
+        use crate::model::Date;
+        let q = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let d = |s: &str| s.parse::<Date>().unwrap();
+        let (from, to) = period_of(&q(&[])).unwrap();
+        assert_eq!((to, to.to_days() - from.to_days()), (Date::today(), 364));
+        assert_eq!(
+            period_of(&q(&[("from", "2026-01-01"), ("to", "2026-12-31")])),
+            Some((d("2026-01-01"), d("2026-12-31")))
+        );
+        assert_eq!(
+            period_of(&q(&[("to", "2026-03-01")])),
+            Some((d("2025-03-02"), d("2026-03-01")))
+        );
+        assert_eq!(
+            period_of(&q(&[("from", "2026-05-01"), ("to", "2026-04-30")])),
+            None
+        );
+        assert_eq!(period_of(&q(&[("from", "01/05/2026")])), None);
+    }
+
+    /// Traces per month are tallied newest first and the reading stops at
+    /// the first trace of a month older than those shown.
+    #[test]
+    fn traces_per_month_stop_at_the_first_older_month() {
+        let day = 86_400;
+        // 2026-03-10, twice; 2026-02-01; 2025-12-31; 2025-11-05 (newest first).
+        let instants = [
+            1_773_100_800 + day,
+            1_773_100_800,
+            1_769_904_000,
+            1_767_139_200,
+            1_762_300_800,
+        ];
+        let mut per_month = Vec::new();
+        let taken: Vec<bool> = instants
+            .iter()
+            .map(|at| tally_month(&mut per_month, 3, *at))
+            .collect();
+        assert_eq!(taken, [true, true, true, true, false]);
+        assert_eq!(per_month, [((2026, 3), 2), ((2026, 2), 1), ((2025, 12), 1)]);
+    }
 
     /// The alerts and the inbox are shown a page at a time: a page with
     /// more behind it links to the older ones, in every language, and the

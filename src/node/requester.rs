@@ -557,10 +557,14 @@ impl Node {
         Ok(self.inner.traces.page(after, limit)?)
     }
 
-    /// The creation instant of every trace, oldest first, from the time
-    /// index alone (no trace read). Blocking.
-    pub fn trace_instants(&self) -> Result<Vec<u64>, NodeError> {
-        Ok(self.inner.traces.created_instants()?)
+    /// Hands `more` the creation instant of each trace, newest first, until
+    /// it returns `false`, from the time index alone (no trace read; see
+    /// [`TraceStore::created_newest_first`]). Blocking.
+    pub fn trace_instants_newest_first(
+        &self,
+        more: impl FnMut(u64) -> bool,
+    ) -> Result<(), NodeError> {
+        Ok(self.inner.traces.created_newest_first(more)?)
     }
 
     /// Files an answer to one of this node's traces, after `protocol::accept`

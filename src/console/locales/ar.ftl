@@ -29,6 +29,7 @@ error-form = أحد حقول النموذج مفقود أو ليس من الخي
 error-decision = تعذّر اتخاذ القرار أو إيصاله. قائمة الطلبات تبيّن حالته.
 error-no-registry = لا تحتفظ هذه العقدة بسجل.
 error-no-record = هذا القيد غير موجود في هذا السجل.
+error-period = فترة التقرير تاريخان بصيغة YYYY-MM-DD، لا يقع الأول بعد الثاني.
 
 login-title = تسجيل الدخول
 login-intro = سجّل الدخول بالحساب الذي سلّمه إليك مسؤول وحدتك.
@@ -300,6 +301,10 @@ record-life = حياة السلاح
 
 reports-title = التقارير
 reports-csv = تنزيل بصيغة CSV
+reports-from = من
+reports-to = إلى
+reports-show = عرض
+reports-period = من { $from } إلى { $to }، مع احتساب اليومين. عمليات التعقّب المرسلة شهريًا: آخر اثني عشر شهرًا شهدت عمليات.
 reports-counts = عمليات التعقّب والردود
 reports-answer-times = الوقت الوسيط للرد، لكل دولة
 reports-no-answers = لا رد بعد.

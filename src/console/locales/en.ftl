@@ -30,6 +30,7 @@ error-form = A field of the form is missing or not one of the choices offered.
 error-decision = The decision could not be made or delivered. The inbox shows where the request stands.
 error-no-registry = This node holds no registry.
 error-no-record = There is no such record in this registry.
+error-period = The report's period is two dates, YYYY-MM-DD, the first not after the last.
 
 login-title = Sign in
 login-intro = Sign in with the account your unit's administrator gave you.
@@ -301,6 +302,10 @@ record-life = Life of the weapon
 
 reports-title = Reports
 reports-csv = Download as CSV
+reports-from = From
+reports-to = To
+reports-show = Show
+reports-period = From { $from } to { $to }, both days included. Traces sent per month: the last twelve months that had any.
 reports-counts = Traces and answers
 reports-answer-times = Median time to answer, per State
 reports-no-answers = No answer yet.

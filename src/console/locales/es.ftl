@@ -29,6 +29,7 @@ error-form = Falta un campo del formulario o no es una de las opciones ofrecidas
 error-decision = No se pudo tomar o entregar la decisión. La lista de solicitudes muestra en qué punto está.
 error-no-registry = Este nodo no tiene registro.
 error-no-record = Este registro no existe.
+error-period = El período del informe son dos fechas, AAAA-MM-DD, la primera no posterior a la segunda.
 
 login-title = Iniciar sesión
 login-intro = Inicie sesión con la cuenta que le dio el administrador de su unidad.
@@ -300,6 +301,10 @@ record-life = Vida del arma
 
 reports-title = Informes
 reports-csv = Descargar en CSV
+reports-from = Desde
+reports-to = Hasta
+reports-show = Mostrar
+reports-period = Del { $from } al { $to }, ambos días incluidos. Rastreos enviados por mes: los últimos doce meses que tuvieron alguno.
 reports-counts = Rastreos y respuestas
 reports-answer-times = Tiempo mediano de respuesta, por Estado
 reports-no-answers = Aún no hay respuestas.

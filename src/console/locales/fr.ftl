@@ -29,6 +29,7 @@ error-form = Un champ du formulaire manque ou ne fait pas partie des choix propo
 error-decision = La décision n'a pas pu être prise ou transmise. La liste des demandes indique où elle en est.
 error-no-registry = Ce nœud ne détient pas de registre.
 error-no-record = Cet enregistrement n'existe pas dans ce registre.
+error-period = La période du rapport est faite de deux dates, AAAA-MM-JJ, la première ne tombant pas après la seconde.
 
 login-title = Connexion
 login-intro = Connectez-vous avec le compte que l'administrateur de votre unité vous a remis.
@@ -300,6 +301,10 @@ record-life = Vie de l'arme
 
 reports-title = Rapports
 reports-csv = Télécharger en CSV
+reports-from = Du
+reports-to = Au
+reports-show = Afficher
+reports-period = Du { $from } au { $to }, les deux jours compris. Traçages envoyés par mois : les douze derniers mois qui en comptent.
 reports-counts = Traçages et réponses
 reports-answer-times = Délai médian de réponse, par État
 reports-no-answers = Pas encore de réponse.

@@ -936,17 +936,22 @@ impl TraceStore {
         Ok(())
     }
 
-    /// The creation instant (unix seconds) of every trace, oldest first,
-    /// read from the time index's keys alone: no trace is read.
-    pub fn created_instants(&self) -> Result<Vec<u64>, TraceStoreError> {
-        let mut out = Vec::new();
-        for k in self.by_time.iter().keys() {
+    /// Hands `more` the creation instant (unix seconds) of each trace,
+    /// newest first, until it returns `false`: read from the time index's
+    /// keys alone, no trace read, and no key past the one it stopped at.
+    pub fn created_newest_first(
+        &self,
+        mut more: impl FnMut(u64) -> bool,
+    ) -> Result<(), TraceStoreError> {
+        for k in self.by_time.iter().keys().rev() {
             let k = k?;
-            if let Some(b) = k.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
-                out.push(u64::from_be_bytes(b));
+            if let Some(b) = k.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok())
+                && !more(u64::from_be_bytes(b))
+            {
+                break;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The heads (without answers) of the traces created at or after
