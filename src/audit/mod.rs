@@ -494,6 +494,9 @@ impl AuditLog {
                 // An entry out of its place (a line removed from a file, a
                 // key of another number): segments past it would start at
                 // the wrong entries.
+                Ok(_) if matches!(place, Place::Archived(f, seq) if seq > f.last) => {
+                    stopped = Some(format!("{}: more lines than its name gives", at.0))
+                }
                 Ok(s) if s.seq != at.1 => {
                     stopped = Some(format!(
                         "{}: entry {} stands where entry {} belongs",
@@ -521,14 +524,16 @@ impl AuditLog {
             }
             Ok(())
         })?;
-        if reach.hour > 0 && (added > 0 || stored_low != Some(reach.low)) {
+        if let Some((f, reason)) = misfits.first() {
+            stopped.get_or_insert(format!("{}: {reason}", f.path.display()));
+        }
+        // Stopped, the last segment's entries were not all read: it is
+        // left for the next start to find again.
+        if stopped.is_none() && reach.hour > 0 && (added > 0 || stored_low != Some(reach.low)) {
             self.hours.insert(
                 reach.hour.to_be_bytes(),
                 &segment_value(reach.first, reach.low)[..],
             )?;
-        }
-        if let Some((f, reason)) = misfits.first() {
-            stopped.get_or_insert(format!("{}: {reason}", f.path.display()));
         }
         if let Some(at) = stopped {
             tracing::warn!(
@@ -935,9 +940,23 @@ impl AuditLog {
                     let mut failed = None;
                     // A file holds its entries in order, without a gap.
                     let skip = from.saturating_sub(file.first);
+                    let span = (file.last - file.first).saturating_add(1);
+                    let mut seen = 0u64;
                     for (i, line) in lines.enumerate() {
                         let seq = file.first.saturating_add(i as u64);
                         if !before_end(seq) {
+                            break;
+                        }
+                        seen = i as u64 + 1;
+                        // A reader counts on the file holding what its name
+                        // says (`verify` counts the lines itself).
+                        if seq > file.last && !tolerant {
+                            failed = Some(AuditError::Archive {
+                                path: file.path.clone(),
+                                reason: format!(
+                                    "it holds more lines than the {span} its name gives: the file was changed (run `tracenet audit verify`)"
+                                ),
+                            });
                             break;
                         }
                         match line {
@@ -948,6 +967,14 @@ impl AuditLog {
                                 break;
                             }
                         }
+                    }
+                    if failed.is_none() && !tolerant && before_end(file.last) && seen < span {
+                        failed = Some(AuditError::Archive {
+                            path: file.path.clone(),
+                            reason: format!(
+                                "it holds {seen} lines where its name gives {span}: the file was changed (run `tracenet audit verify`)"
+                            ),
+                        });
                     }
                     failed
                 }
@@ -1983,7 +2010,56 @@ mod tests {
         db.drop_tree(HOURS_TREE).unwrap();
         let log = AuditLog::open_in(&db, d.path()).unwrap();
         assert_eq!(log.reach.lock().unwrap().hour, UNINDEXED);
-        assert_eq!(log.hours.len(), 3);
+        // Hours T and T+1; T+2's segment, not read to its end, is left.
+        assert_eq!(log.hours.len(), 2);
+    }
+
+    /// A file cut of its last line, or given a line past the last its name
+    /// gives, is reported to a reader whose period reaches that end, where
+    /// it would miss an entry or read one twice; indexing stops at a line
+    /// too many.
+    #[test]
+    fn an_archive_file_cut_short_or_made_longer_is_reported() {
+        let (d, db, log) = archived_log();
+        append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
+        let f = log.archive_oldest(8).unwrap().unwrap();
+        assert_eq!((f.first, f.last), (0, 7));
+        let text = std::fs::read_to_string(&f.path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let within = |since, until| {
+            let mut seen = Vec::new();
+            log.for_each_in(since, until, |e| {
+                seen.push(e.seq);
+                Ok::<_, AuditError>(())
+            })
+            .map(|()| seen)
+        };
+        let reason = |r: Result<Vec<u64>, AuditError>| match r {
+            Err(AuditError::Archive { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(within(T + 7 * HOUR, T + 9 * HOUR).unwrap(), vec![7, 8]);
+        // Its last line removed.
+        std::fs::write(&f.path, lines[..7].join("\n") + "\n").unwrap();
+        let r = reason(within(T + 7 * HOUR, T + 9 * HOUR));
+        assert!(r.contains("holds 7 lines where its name gives 8"), "{r}");
+        // A period that ends before the missing line still reads.
+        assert_eq!(within(T + 5 * HOUR, T + 6 * HOUR).unwrap(), vec![5]);
+        // A copy of entry 8 after its last line.
+        let stored = db
+            .open_tree("audit")
+            .unwrap()
+            .get(8u64.to_be_bytes())
+            .unwrap()
+            .unwrap();
+        let longer = format!("{}{}\n", text, String::from_utf8_lossy(&stored));
+        std::fs::write(&f.path, longer).unwrap();
+        let r = reason(within(T + 7 * HOUR, T + 9 * HOUR));
+        assert!(r.contains("more lines than the 8 its name gives"), "{r}");
+        drop(log);
+        db.drop_tree(HOURS_TREE).unwrap();
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        assert_eq!(log.reach.lock().unwrap().hour, UNINDEXED);
     }
 
     /// Readers get one entry at a time through files and store, stop when

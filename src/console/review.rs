@@ -1,7 +1,6 @@
 //! The inbox (reviewers), alerts, the registry, reports and the federation.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -638,8 +637,9 @@ fn bars(items: &[(String, f64, String)]) -> (Vec<Bar>, u32) {
 
 /// The days a report covers, both included: `from` and `to` of the query
 /// (YYYY-MM-DD), by default the year up to today (the 365 days ending
-/// today). `None` for a date that does not parse, or a first day after the
-/// last. A report reads the audit entries and traces of its period alone
+/// today). `None` for a date that does not parse, a day before 1970-01-01
+/// (the log's times are unix seconds: none is earlier), or a first day after
+/// the last. A report reads the audit entries and traces of its period alone
 /// (`AuditLog::for_each_in`, the traces' time index), so the page costs what
 /// its period holds, not the node's whole history.
 fn period_of(q: &HashMap<String, String>) -> Option<(crate::model::Date, crate::model::Date)> {
@@ -657,7 +657,13 @@ fn period_of(q: &HashMap<String, String>) -> Option<(crate::model::Date, crate::
         Some(d) => d.ok()?,
         None => Date::from_days(to.to_days() - 364)?,
     };
-    (from <= to).then_some((from, to))
+    (from.to_days() >= 0 && from <= to).then_some((from, to))
+}
+
+/// The unix time of a day's start, for a day of [`period_of`] (from
+/// 1970-01-01).
+fn day_start(d: crate::model::Date) -> u64 {
+    d.to_days().max(0) as u64 * 86_400
 }
 
 /// The report of the days `from` to `to`, both included.
@@ -666,8 +672,7 @@ async fn report_of(
     (from, to): (crate::model::Date, crate::model::Date),
 ) -> Option<crate::node::report::Report> {
     let node = c.node.clone();
-    let day = |d: crate::model::Date| (d.to_days().max(0) as u64) * 86_400;
-    let (from, to) = (day(from), day(to) + 86_400);
+    let (from, to) = (day_start(from), day_start(to) + 86_400);
     c.node
         .long_job(move || crate::node::report::report(&node, from, to).ok())
         .await
@@ -784,12 +789,11 @@ pub async fn reports(
             t.num(r.sdg_16_4_2.origin_established),
         ),
     ];
-    let day = |d: crate::model::Date| (d.to_days().max(0) as u64) * 86_400;
     let period_words = t.tn(
         "reports-period",
         &[
-            ("from", t.date(day(period.0))),
-            ("to", t.date(day(period.1))),
+            ("from", t.date(day_start(period.0))),
+            ("to", t.date(day_start(period.1))),
         ],
     );
     render(&Reports {
@@ -834,38 +838,17 @@ pub async fn reports_csv(
             "error-storage",
         );
     };
-    let mut out = String::from("figure,value\n");
-    for (k, v) in [
-        ("traces_sent", r.traces_sent),
-        ("traces_answered", r.traces_answered),
-        ("traces_partial", r.traces_partial),
-        ("traces_timed_out", r.traces_timed_out),
-        ("traces_open", r.traces_open),
-        ("queries_received", r.queries_received),
-        ("queries_refused", r.queries_refused),
-        ("answers_sent", r.answers_sent),
-        ("answers_withheld", r.answers_withheld),
-        ("answers_acknowledged", r.answers_acknowledged),
-        ("sdg_16_4_2_traced", r.sdg_16_4_2.traced),
-        (
-            "sdg_16_4_2_origin_established",
-            r.sdg_16_4_2.origin_established,
-        ),
-    ] {
-        let _ = writeln!(out, "{k},{v}");
-    }
-    for (cc, s) in &r.median_answer_secs {
-        let _ = writeln!(out, "median_answer_secs_{cc},{s}");
-    }
+    // The file names its period, in its name and in its first rows.
+    let name = format!(
+        "attachment; filename=\"tracenet-report-{}-to-{}.csv\"",
+        period.0, period.1
+    );
     (
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"tracenet-report.csv\"",
-            ),
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, name),
         ],
-        out,
+        r.to_csv(),
     )
         .into_response()
 }
@@ -1004,6 +987,16 @@ mod tests {
             None
         );
         assert_eq!(period_of(&q(&[("from", "01/05/2026")])), None);
+        // Before 1970, whether given or reached by the default year.
+        assert_eq!(
+            period_of(&q(&[("from", "1969-12-31"), ("to", "1970-01-05")])),
+            None
+        );
+        assert_eq!(period_of(&q(&[("to", "1970-06-01")])), None);
+        assert_eq!(
+            period_of(&q(&[("from", "1970-01-01"), ("to", "1970-01-01")])),
+            Some((d("1970-01-01"), d("1970-01-01")))
+        );
     }
 
     /// Traces per month are tallied newest first and the reading stops at
@@ -1011,7 +1004,7 @@ mod tests {
     #[test]
     fn traces_per_month_stop_at_the_first_older_month() {
         let day = 86_400;
-        // 2026-03-10, twice; 2026-02-01; 2025-12-31; 2025-11-05 (newest first).
+        // 2026-03-11, 2026-03-10; 2026-02-01; 2025-12-31; 2025-11-05 (newest first).
         let instants = [
             1_773_100_800 + day,
             1_773_100_800,

@@ -30,7 +30,7 @@ error-form = A field of the form is missing or not one of the choices offered.
 error-decision = The decision could not be made or delivered. The inbox shows where the request stands.
 error-no-registry = This node holds no registry.
 error-no-record = There is no such record in this registry.
-error-period = The report's period is two dates, YYYY-MM-DD, the first not after the last.
+error-period = The report's period is two dates, YYYY-MM-DD, from 1970-01-01 on, the first not after the last.
 
 login-title = Sign in
 login-intro = Sign in with the account your unit's administrator gave you.

@@ -29,7 +29,7 @@ error-form = Falta un campo del formulario o no es una de las opciones ofrecidas
 error-decision = No se pudo tomar o entregar la decisión. La lista de solicitudes muestra en qué punto está.
 error-no-registry = Este nodo no tiene registro.
 error-no-record = Este registro no existe.
-error-period = El período del informe son dos fechas, AAAA-MM-DD, la primera no posterior a la segunda.
+error-period = El período del informe son dos fechas, AAAA-MM-DD, desde el 1970-01-01, la primera no posterior a la segunda.
 
 login-title = Iniciar sesión
 login-intro = Inicie sesión con la cuenta que le dio el administrador de su unidad.

@@ -29,7 +29,7 @@ error-form = Un champ du formulaire manque ou ne fait pas partie des choix propo
 error-decision = La décision n'a pas pu être prise ou transmise. La liste des demandes indique où elle en est.
 error-no-registry = Ce nœud ne détient pas de registre.
 error-no-record = Cet enregistrement n'existe pas dans ce registre.
-error-period = La période du rapport est faite de deux dates, AAAA-MM-JJ, la première ne tombant pas après la seconde.
+error-period = La période du rapport est faite de deux dates, AAAA-MM-JJ, à partir du 1970-01-01, la première ne tombant pas après la seconde.
 
 login-title = Connexion
 login-intro = Connectez-vous avec le compte que l'administrateur de votre unité vous a remis.
