@@ -264,7 +264,7 @@ fn refusal_text(code: Refusal, roster: &Roster, key: &PublicKey, state: CountryC
         ),
         Refusal::AnswerBeforeQuery => "the answer is dated before its query".into(),
         Refusal::Expired => {
-            "dated after its query's time-to-live ended (no holder acts on a query past it)".into()
+            "dated more than an hour after its query's time-to-live ended (no holder acts on a query past it)".into()
         }
         Refusal::UnknownTrace => "answers another query".into(),
         other => format!("refused by the acceptance rules: {other}"),

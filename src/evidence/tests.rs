@@ -276,18 +276,32 @@ fn an_answer_dated_before_its_query_fails_as_on_receipt() {
     );
 }
 
-/// An answer dated after its query's time-to-live (past the allowed skew)
-/// is one no holder makes, as holders act on a query only within it: it
-/// fails here as on receipt, where the verifier judges it at its own date.
+/// An answer dated more than LATE_ANSWER_SECS after its query's
+/// time-to-live is one no holder makes, as holders act on a query only
+/// within it: it fails here as on receipt, where the verifier judges it at
+/// its own date. A refusal dated as late passes (a holder refuses a query
+/// it reads past its end, signed).
 #[test]
 fn an_answer_dated_after_its_querys_time_to_live_fails_as_on_receipt() {
     let q = sign(vectors::query(), &vectors::requester_key()).unwrap();
-    let skew = crate::protocol::Rules::default().fresh.skew_secs;
-    let over = vectors::ISSUED_AT + u64::from(q.body().ttl_secs) + skew;
-    for (answered_at, fails) in [(over, false), (over + 1, true), (over + 400 * 86_400, true)] {
+    let over =
+        vectors::ISSUED_AT + u64::from(q.body().ttl_secs) + crate::protocol::LATE_ANSWER_SECS;
+    let refused = crate::protocol::Outcome::Refused {
+        reason: crate::protocol::RefusedReason::Expired,
+        retry_after_secs: 0,
+    };
+    for (answered_at, refusal, fails) in [
+        (over, false, false),
+        (over + 1, false, true),
+        (over + 400 * 86_400, false, true),
+        (over + 400 * 86_400, true, false),
+    ] {
         let mut b = bundle();
         let mut a = vectors::answer(q.digest());
         a.answered_at = answered_at;
+        if refusal {
+            a.outcome = refused.clone();
+        }
         b.answers
             .push(B64.encode(sign(a, &vectors::responder_key()).unwrap().bytes()));
         b.answer_rosters.push(1);

@@ -840,6 +840,62 @@ pub fn decode_stored<T: protocol::Message>(frame: &[u8], limits: Limits) -> Opti
     T::decode(message, limits).ok()
 }
 
+/// When trace `id`'s stored query (`query`, its signed frame) ends its
+/// time-to-live, unix seconds, if that is more than a second after `now`;
+/// otherwise [`NodeError::BadTrace`] saying to send a new trace (holders
+/// refuse the query, and an answer dated past it is refused). For what
+/// sends the stored query again: a retry, a blind probe again, the
+/// officer's choice to send a blind trace in the clear.
+pub(crate) fn query_still_live(
+    id: &str,
+    query: &[u8],
+    limits: Limits,
+    now: u64,
+) -> Result<u64, NodeError> {
+    let expires = decode_stored::<protocol::TraceQuery>(query, limits)
+        .map(|q| q.issued_at.saturating_add(u64::from(q.ttl_secs)))
+        .unwrap_or(0);
+    if expires <= now.saturating_add(1) {
+        return Err(NodeError::BadTrace(format!(
+            "trace {id}: its query's time-to-live ended at {}; holders refuse it now. Send a new trace for the same weapon",
+            crate::model::format_unix(expires)
+        )));
+    }
+    Ok(expires)
+}
+
+#[cfg(test)]
+mod live_tests {
+    use super::*;
+    use crate::protocol::vectors;
+
+    /// A stored query is sent again only while more than a second of its
+    /// time-to-live is left; past it, the error says to send a new trace,
+    /// and an unreadable stored query is never live.
+    #[test]
+    fn a_stored_query_is_live_until_a_second_before_its_time_to_live_ends() {
+        let q = protocol::sign(vectors::query(), &vectors::requester_key()).unwrap();
+        let end = vectors::ISSUED_AT + 3600;
+        let limits = Limits::default();
+        assert_eq!(
+            query_still_live("t1", q.bytes(), limits, end - 2).ok(),
+            Some(end)
+        );
+        for now in [end - 1, end, end + 86_400, u64::MAX] {
+            match query_still_live("t1", q.bytes(), limits, now) {
+                Err(NodeError::BadTrace(m)) => {
+                    assert!(
+                        m.contains("trace t1") && m.contains("Send a new trace"),
+                        "{m}"
+                    )
+                }
+                other => panic!("{now}: {other:?}"),
+            }
+        }
+        assert!(query_still_live("t1", b"not a query", limits, 0).is_err());
+    }
+}
+
 #[cfg(test)]
 mod turn_tests {
     use super::*;

@@ -1060,16 +1060,8 @@ impl Node {
             if !unanswered && !new {
                 return Err(NodeError::NothingToRetry(id_owned.clone()));
             }
-            let expires = crate::node::decode_stored::<TraceQuery>(&t.query, limits)
-                .map(|q| q.issued_at.saturating_add(u64::from(q.ttl_secs)))
-                .unwrap_or(0);
             let now = unix_now();
-            if expires <= now + 1 {
-                return Err(NodeError::BadTrace(format!(
-                    "trace {id_owned}: its query's time-to-live ended at {}; holders refuse it now. Send a new trace for the same weapon",
-                    crate::model::format_unix(expires)
-                )));
-            }
+            let expires = crate::node::query_still_live(&id_owned, &t.query, limits, now)?;
             let t = node
                 .inner
                 .traces

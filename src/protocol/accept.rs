@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::codec::{self, Kind, Limits};
 use super::fresh::{Freshness, FreshnessError};
 use super::keys::{Digest, PublicKey};
-use super::messages::{RefusedReason, TraceAnswer, TraceQuery};
+use super::messages::{Outcome, RefusedReason, TraceAnswer, TraceQuery};
 use super::signed::{Signed, VerifiedFrames, VerifyError, decode_and_verify};
 use crate::model::CountryCode;
 
@@ -378,11 +378,14 @@ impl AskedQuery {
 /// Accepts a received answer to `asked`: in force roster, signed by `sender`
 /// (the member whose connection carried it, `None` for an answer read from an
 /// evidence bundle), that key a member for the State it names, bound to the
-/// query by its digest, not dated in the future nor before the query, nor
-/// after the query's time-to-live by more than the allowed skew
-/// ([`Refusal::Expired`]: a holder acts on a query only within it, so no
-/// honest answer is dated later, and a verifier judging the answer later
-/// at its own date holds it to the same bound).
+/// query by its digest, not dated in the future nor before the query, nor,
+/// unless it is a refusal, more than [`super::fresh::LATE_ANSWER_SECS`]
+/// after the query's time-to-live ended ([`Refusal::Expired`]: a holder
+/// acts on a query only within it, so no honest answer is dated much
+/// later, and a verifier judging the answer later at its own date holds it
+/// to the same bound). A refusal may come at any time: a holder refuses a
+/// query it reads past its end with a signed `expired`, and a refusal
+/// discloses nothing and settles nothing.
 pub fn answer(
     bytes: &[u8],
     asked: AskedQuery,
@@ -408,7 +411,9 @@ pub fn answer(
         return Err(Refusal::AnswerBeforeQuery);
     }
     let ttl_over = asked.issued_at.saturating_add(u64::from(asked.ttl_secs));
-    if b.answered_at > ttl_over.saturating_add(rules.fresh.skew_secs) {
+    if !matches!(b.outcome, Outcome::Refused { .. })
+        && b.answered_at > ttl_over.saturating_add(super::fresh::LATE_ANSWER_SECS)
+    {
         return Err(Refusal::Expired);
     }
     Ok(a)

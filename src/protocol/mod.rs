@@ -16,7 +16,8 @@ pub mod vectors;
 pub use accept::{QueryRefused, Refusal, Reply, Rules, Via, Vouching};
 pub use codec::{DecodeError, EncodeError, Kind, Limits, MAGIC, MAX_FRAME_CEILING, VERSION};
 pub use fresh::{
-    Freshness, FreshnessError, ReplayError, ReplayGuard, ReplayQuotas, replay_ids_per_state,
+    Freshness, FreshnessError, LATE_ANSWER_SECS, ReplayError, ReplayGuard, ReplayQuotas,
+    replay_ids_per_state,
 };
 pub use keys::{
     Digest, KeyError, OprfPublicKey, PublicKey, QueryId, SIGNATURE_LEN, Signature, SigningKey,

@@ -743,10 +743,11 @@ mod accept_rules {
         };
         let got = accept::answer(a.bytes(), later, None, later.issued_at, &r, &roster);
         assert_eq!(got.unwrap_err(), Refusal::AnswerBeforeQuery);
-        // Dated past the query's time-to-live and the skew: refused as
-        // expired, however late it is received; at the bound, taken.
+        // Dated more than LATE_ANSWER_SECS past the query's time-to-live:
+        // refused as expired, however late it is received, whatever the
+        // node's skew setting; at the bound, taken.
         let mut late = a.body().clone();
-        late.answered_at = asked.issued_at + 1_000 + r.fresh.skew_secs;
+        late.answered_at = asked.issued_at + 1_000 + crate::protocol::LATE_ANSWER_SECS;
         let late = sign(late, &vectors::responder_key()).unwrap();
         for (ttl_secs, refused) in [(1_000, false), (999, true)] {
             let short = accept::AskedQuery { ttl_secs, ..asked };
@@ -759,7 +760,41 @@ mod accept_rules {
                 &roster,
             );
             assert_eq!(got.err(), refused.then_some(Refusal::Expired), "{ttl_secs}");
+            let strict = Rules {
+                fresh: crate::protocol::fresh::Freshness {
+                    skew_secs: 0,
+                    ..r.fresh
+                },
+                ..r
+            };
+            let got = accept::answer(
+                late.bytes(),
+                short,
+                None,
+                late.body().answered_at,
+                &strict,
+                &roster,
+            );
+            assert_eq!(got.err(), refused.then_some(Refusal::Expired), "{ttl_secs}");
         }
+        // A refusal may come at any time: a holder's signed `expired`
+        // refusal of a query it read past its end, a year later, is taken.
+        let mut refusal = a.body().clone();
+        refusal.outcome = crate::protocol::Outcome::Refused {
+            reason: crate::protocol::RefusedReason::Expired,
+            retry_after_secs: 0,
+        };
+        refusal.answered_at = asked.issued_at + 365 * 86_400;
+        let refusal = sign(refusal, &vectors::responder_key()).unwrap();
+        let got = accept::answer(
+            refusal.bytes(),
+            asked,
+            None,
+            refusal.body().answered_at,
+            &r,
+            &roster,
+        );
+        assert!(got.is_ok(), "{got:?}");
         let got = accept::answer(
             b"TRNT\x01\x02junk",
             asked,

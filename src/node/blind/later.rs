@@ -10,7 +10,6 @@ use super::probe::Probed;
 use super::{BlindHolder, BlindOutcome};
 use crate::marking::MarkingPrefix;
 use crate::node::{Node, NodeError, StoredTrace, unix_now};
-use crate::protocol::TraceQuery;
 
 /// Why a trace was not sent in the clear to the holders the officer chose.
 #[derive(Debug, thiserror::Error)]
@@ -265,16 +264,8 @@ impl Node {
         let node = self.clone();
         let id = t.id.clone();
         let (t, probe, ask) = tokio::task::spawn_blocking(move || {
-            let expires = crate::node::decode_stored::<TraceQuery>(&t.query, limits)
-                .map(|q| q.issued_at.saturating_add(u64::from(q.ttl_secs)))
-                .unwrap_or(0);
             let now = unix_now();
-            if expires <= now + 1 {
-                return Err(NodeError::BadTrace(format!(
-                    "trace {id}: its query's time-to-live ended at {}; holders refuse it now. Send a new trace for the same weapon",
-                    crate::model::format_unix(expires)
-                )));
-            }
+            let expires = crate::node::query_still_live(&id, &t.query, limits, now)?;
             // Also those left to the officer for want of a filter or a
             // key the roster lists, or a failed probe: a newer roster or
             // build may let them be asked blind now (a key rotated, an
@@ -376,6 +367,9 @@ impl Node {
         let Some(b) = &t.blind else {
             return Err(NodeError::SendClear(SendClearError::NotBlind(id.into())));
         };
+        // Holders refuse a query past its time-to-live: the officer is
+        // told to send a new trace, rather than collect `expired` refusals.
+        crate::node::query_still_live(id, &t.query, self.inner.rules.limits, unix_now())?;
         let chosen: Vec<PeerId> = b
             .holders
             .iter()
