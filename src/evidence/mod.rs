@@ -262,7 +262,9 @@ fn refusal_text(code: Refusal, roster: &Roster, key: &PublicKey, state: CountryC
             roster.version(),
             roster.body().valid_until
         ),
-        Refusal::AnswerBeforeQuery => "the answer is dated before its query".into(),
+        Refusal::AnswerBeforeQuery => {
+            "the answer is dated more than an hour before its query".into()
+        }
         Refusal::Expired => {
             "dated more than an hour after its query's time-to-live ended (no holder acts on a query past it)".into()
         }

@@ -852,9 +852,12 @@ pub(crate) fn query_still_live(
     limits: Limits,
     now: u64,
 ) -> Result<u64, NodeError> {
-    let expires = decode_stored::<protocol::TraceQuery>(query, limits)
-        .map(|q| q.issued_at.saturating_add(u64::from(q.ttl_secs)))
-        .unwrap_or(0);
+    let Some(q) = decode_stored::<protocol::TraceQuery>(query, limits) else {
+        return Err(NodeError::BadTrace(format!(
+            "trace {id}: its stored query cannot be read (the store is damaged); send a new trace for the same weapon"
+        )));
+    };
+    let expires = q.issued_at.saturating_add(u64::from(q.ttl_secs));
     if expires <= now.saturating_add(1) {
         return Err(NodeError::BadTrace(format!(
             "trace {id}: its query's time-to-live ended at {}; holders refuse it now. Send a new trace for the same weapon",

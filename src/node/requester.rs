@@ -717,6 +717,9 @@ impl Node {
         if superseded(&trace) {
             return Ok(None);
         }
+        if late_from_unasked(a.body().answered_at, &asked, &trace.asked, &peer_s) {
+            return Ok(None);
+        }
         let taken = |t: &StoredTrace| match refusal {
             Some(_) => superseded(t),
             None if is_final => t.final_at.contains_key(&peer_s),
@@ -1105,9 +1108,48 @@ impl Node {
     }
 }
 
+/// Whether an answer dated `answered_at` to `asked`, from `peer`, comes
+/// past the query's end from a member the trace never asked (`holders`,
+/// its asked list): then it is
+/// taken as delivered and not filed. Past the end, `accept::answer` lets
+/// only an `expired` refusal through, which a holder asked directly signs
+/// honestly; from anyone else it would only make an answered trace
+/// partial, months later (any member that read the query by gossip could
+/// send one).
+fn late_from_unasked(answered_at: u64, asked: &AskedQuery, holders: &[Asked], peer: &str) -> bool {
+    answered_at > asked.late_after() && !holders.iter().any(|x| x.peer == peer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A late answer is filed from a holder asked, not from anyone else;
+    /// one in time is filed from both.
+    #[test]
+    fn a_late_refusal_is_filed_only_from_a_holder_asked() {
+        let ng = CountryCode::parse("NG").unwrap();
+        let asked = AskedQuery {
+            digest: crate::protocol::Digest::of(b"q"),
+            issued_at: 1_000,
+            ttl_secs: 60,
+        };
+        let holders = [Asked::new("holder".into(), ng, ExpectedBy::Subscribed)];
+        let end = asked.late_after();
+        assert_eq!(end, 1_000 + 60 + crate::protocol::LATE_ANSWER_SECS);
+        for (at, peer, late) in [
+            (end, "other", false),
+            (end + 1, "holder", false),
+            (end + 1, "other", true),
+            (u64::MAX, "other", true),
+        ] {
+            assert_eq!(
+                late_from_unasked(at, &asked, &holders, peer),
+                late,
+                "{at} {peer}"
+            );
+        }
+    }
 
     fn written(follow: Result<Vec<(CountryCode, String)>, ()>) -> Unflushed {
         Unflushed {

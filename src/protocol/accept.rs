@@ -365,6 +365,14 @@ pub struct AskedQuery {
 }
 
 impl AskedQuery {
+    /// The latest date of an answer other than an `expired` refusal:
+    /// the query's end plus [`super::fresh::LATE_ANSWER_SECS`].
+    pub fn late_after(&self) -> u64 {
+        self.issued_at
+            .saturating_add(u64::from(self.ttl_secs))
+            .saturating_add(super::fresh::LATE_ANSWER_SECS)
+    }
+
     /// What answers to `q` are checked against.
     pub fn of(q: &Signed<TraceQuery>) -> Self {
         AskedQuery {
@@ -378,14 +386,18 @@ impl AskedQuery {
 /// Accepts a received answer to `asked`: in force roster, signed by `sender`
 /// (the member whose connection carried it, `None` for an answer read from an
 /// evidence bundle), that key a member for the State it names, bound to the
-/// query by its digest, not dated in the future nor before the query, nor,
-/// unless it is a refusal, more than [`super::fresh::LATE_ANSWER_SECS`]
+/// query by its digest, not dated in the future, nor more than
+/// [`super::fresh::LATE_ANSWER_SECS`] before the query
+/// ([`Refusal::AnswerBeforeQuery`]) or, unless it is an `expired` refusal,
 /// after the query's time-to-live ended ([`Refusal::Expired`]: a holder
 /// acts on a query only within it, so no honest answer is dated much
 /// later, and a verifier judging the answer later at its own date holds it
-/// to the same bound). A refusal may come at any time: a holder refuses a
-/// query it reads past its end with a signed `expired`, and a refusal
-/// discloses nothing and settles nothing.
+/// to the same bound). Both bounds are the protocol's, not the node's skew
+/// setting, so that every requester and verifier draws the same lines. An
+/// `expired` refusal may come at any time: a holder refuses a query it
+/// reads past its end with one (the only answer it signs then), and it
+/// discloses and settles nothing; the requester files a late one only from
+/// a holder it asked.
 pub fn answer(
     bytes: &[u8],
     asked: AskedQuery,
@@ -407,12 +419,17 @@ pub fn answer(
         return Err(Refusal::UnknownTrace);
     }
     rules.fresh.check_not_future(b.answered_at, now)?;
-    if b.answered_at.saturating_add(rules.fresh.skew_secs) < asked.issued_at {
+    if b.answered_at.saturating_add(super::fresh::LATE_ANSWER_SECS) < asked.issued_at {
         return Err(Refusal::AnswerBeforeQuery);
     }
-    let ttl_over = asked.issued_at.saturating_add(u64::from(asked.ttl_secs));
-    if !matches!(b.outcome, Outcome::Refused { .. })
-        && b.answered_at > ttl_over.saturating_add(super::fresh::LATE_ANSWER_SECS)
+    if b.answered_at > asked.late_after()
+        && !matches!(
+            b.outcome,
+            Outcome::Refused {
+                reason: RefusedReason::Expired,
+                ..
+            }
+        )
     {
         return Err(Refusal::Expired);
     }

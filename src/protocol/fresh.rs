@@ -6,15 +6,16 @@ use std::collections::{BTreeSet, HashMap};
 use super::keys::QueryId;
 use crate::model::CountryCode;
 
-/// How long after its query's time-to-live ended an answer may be dated
-/// ([`crate::protocol::accept::answer`]), seconds. A holder acts on a query
-/// only while its own clock is within the time-to-live, but dates its
-/// answer when it signs it, after its lookup, a queue under load or a
-/// reviewer's decision at the deadline: an hour covers those. Fixed by the
-/// protocol, not by a node's `node.clock_skew_secs`, so that every
-/// requester and every verifier of an evidence bundle draws the same line
-/// (a node's own setting would let it file an answer its export then
-/// fails).
+/// How long after its query's time-to-live ended an answer may be dated,
+/// and how long before its query ([`crate::protocol::accept::answer`]),
+/// seconds. A holder acts on a query only while its own clock is within
+/// the time-to-live, but dates its answer when it signs it, after its
+/// lookup, a queue under load or a reviewer's decision at the deadline;
+/// and its clock may be behind the requester's by as much as a node may
+/// allow (`node.clock_skew_secs`, at most an hour): an hour covers those.
+/// Fixed by the protocol, not by a node's setting, so that every requester
+/// and every verifier of an evidence bundle draws the same lines (a node's
+/// own setting would let it file an answer its export then fails).
 pub const LATE_ANSWER_SECS: u64 = 3_600;
 
 /// The time rules a node applies to received messages.

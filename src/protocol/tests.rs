@@ -737,12 +737,21 @@ mod accept_rules {
         let other = Some(q.body().requester.key);
         let got = accept::answer(a.bytes(), asked, other, ISSUED_AT + 10, &r, &roster);
         assert_eq!(got.unwrap_err(), Refusal::WrongSigner);
-        let later = accept::AskedQuery {
-            issued_at: a.body().answered_at + r.fresh.skew_secs + 1,
-            ..asked
-        };
-        let got = accept::answer(a.bytes(), later, None, later.issued_at, &r, &roster);
-        assert_eq!(got.unwrap_err(), Refusal::AnswerBeforeQuery);
+        // More than LATE_ANSWER_SECS before its query, whatever the
+        // node's skew setting; at the bound, taken.
+        let slack = crate::protocol::LATE_ANSWER_SECS;
+        for (before, refused) in [(slack + 1, true), (slack, false)] {
+            let later = accept::AskedQuery {
+                issued_at: a.body().answered_at + before,
+                ..asked
+            };
+            let got = accept::answer(a.bytes(), later, None, later.issued_at, &r, &roster);
+            assert_eq!(
+                got.err(),
+                refused.then_some(Refusal::AnswerBeforeQuery),
+                "{before}"
+            );
+        }
         // Dated more than LATE_ANSWER_SECS past the query's time-to-live:
         // refused as expired, however late it is received, whatever the
         // node's skew setting; at the bound, taken.
@@ -777,24 +786,33 @@ mod accept_rules {
             );
             assert_eq!(got.err(), refused.then_some(Refusal::Expired), "{ttl_secs}");
         }
-        // A refusal may come at any time: a holder's signed `expired`
-        // refusal of a query it read past its end, a year later, is taken.
-        let mut refusal = a.body().clone();
-        refusal.outcome = crate::protocol::Outcome::Refused {
-            reason: crate::protocol::RefusedReason::Expired,
-            retry_after_secs: 0,
-        };
-        refusal.answered_at = asked.issued_at + 365 * 86_400;
-        let refusal = sign(refusal, &vectors::responder_key()).unwrap();
-        let got = accept::answer(
-            refusal.bytes(),
-            asked,
-            None,
-            refusal.body().answered_at,
-            &r,
-            &roster,
-        );
-        assert!(got.is_ok(), "{got:?}");
+        // An `expired` refusal may come at any time: a holder's signed
+        // refusal of a query it read past its end, a year later, is taken,
+        // unless dated ahead of the receiver's clock; any other refusal
+        // that late is refused as expired.
+        use crate::protocol::{Outcome, RefusedReason};
+        for (reason, taken) in [
+            (RefusedReason::Expired, true),
+            (RefusedReason::RateLimited, false),
+        ] {
+            let mut refusal = a.body().clone();
+            refusal.outcome = Outcome::Refused {
+                reason,
+                retry_after_secs: 0,
+            };
+            refusal.answered_at = asked.issued_at + 365 * 86_400;
+            let refusal = sign(refusal, &vectors::responder_key()).unwrap();
+            let at = refusal.body().answered_at;
+            let got = accept::answer(refusal.bytes(), asked, None, at, &r, &roster);
+            assert_eq!(
+                got.err(),
+                (!taken).then_some(Refusal::Expired),
+                "{reason:?}"
+            );
+            let early = at - r.fresh.skew_secs - 1;
+            let got = accept::answer(refusal.bytes(), asked, None, early, &r, &roster);
+            assert_eq!(got.err(), Some(Refusal::ClockSkew), "{reason:?}");
+        }
         let got = accept::answer(
             b"TRNT\x01\x02junk",
             asked,

@@ -367,9 +367,7 @@ impl Node {
         let Some(b) = &t.blind else {
             return Err(NodeError::SendClear(SendClearError::NotBlind(id.into())));
         };
-        // Holders refuse a query past its time-to-live: the officer is
-        // told to send a new trace, rather than collect `expired` refusals.
-        crate::node::query_still_live(id, &t.query, self.inner.rules.limits, unix_now())?;
+
         let chosen: Vec<PeerId> = b
             .holders
             .iter()
@@ -382,6 +380,11 @@ impl Node {
                 trace: id.into(),
                 state,
             }));
+        }
+        // Holders refuse a query past its time-to-live: the officer is
+        // told to send a new trace, rather than collect `expired` refusals.
+        if !chosen.is_empty() {
+            crate::node::query_still_live(id, &t.query, self.inner.rules.limits, unix_now())?;
         }
         // Nobody awaits the officer's choice (any more): nothing is sent.
         for peer in &chosen {
