@@ -717,7 +717,7 @@ impl Node {
         if superseded(&trace) {
             return Ok(None);
         }
-        if late_from_unasked(a.body().answered_at, &asked, &trace.asked, &peer_s) {
+        if expired_from_unasked(&a.body().outcome, &trace.asked, &peer_s) {
             return Ok(None);
         }
         let taken = |t: &StoredTrace| match refusal {
@@ -847,7 +847,7 @@ impl Node {
         let mut chosen: Vec<CountryCode> = Vec::new();
         // Unflushed: the caller's flush of the answer covers it.
         self.inner.traces.update_unflushed(id, |t| {
-            chosen = t.add_follow_ups(&candidates, &calls, max);
+            chosen = t.add_follow_ups(&candidates, &calls, max, unix_now());
         })?;
         Ok(chosen.into_iter().map(|s| (s, id.to_string())).collect())
     }
@@ -1108,45 +1108,48 @@ impl Node {
     }
 }
 
-/// Whether an answer dated `answered_at` to `asked`, from `peer`, comes
-/// past the query's end from a member the trace never asked (`holders`,
-/// its asked list): then it is
-/// taken as delivered and not filed. Past the end, `accept::answer` lets
-/// only an `expired` refusal through, which a holder asked directly signs
-/// honestly; from anyone else it would only make an answered trace
-/// partial, months later (any member that read the query by gossip could
-/// send one).
-fn late_from_unasked(answered_at: u64, asked: &AskedQuery, holders: &[Asked], peer: &str) -> bool {
-    answered_at > asked.late_after() && !holders.iter().any(|x| x.peer == peer)
+/// Whether `outcome` is an `expired` refusal from a member the trace never
+/// asked (`holders`, its asked list): then it is taken as delivered and not
+/// filed. A holder signs one only for a query sent to it directly that it
+/// read past its end (one read by gossip past its end is dropped unsigned),
+/// and `accept::answer` lets one through at any date (after the query's
+/// end, the only answer that may come): from anyone else it would only
+/// make an answered trace partial, months later.
+fn expired_from_unasked(outcome: &Outcome, holders: &[Asked], peer: &str) -> bool {
+    matches!(
+        outcome,
+        Outcome::Refused {
+            reason: crate::protocol::RefusedReason::Expired,
+            ..
+        }
+    ) && !holders.iter().any(|x| x.peer == peer)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A late answer is filed from a holder asked, not from anyone else;
-    /// one in time is filed from both.
+    /// An `expired` refusal is filed from a holder asked, not from anyone
+    /// else; any other answer is filed from both.
     #[test]
-    fn a_late_refusal_is_filed_only_from_a_holder_asked() {
+    fn an_expired_refusal_is_filed_only_from_a_holder_asked() {
+        use crate::protocol::RefusedReason;
         let ng = CountryCode::parse("NG").unwrap();
-        let asked = AskedQuery {
-            digest: crate::protocol::Digest::of(b"q"),
-            issued_at: 1_000,
-            ttl_secs: 60,
-        };
         let holders = [Asked::new("holder".into(), ng, ExpectedBy::Subscribed)];
-        let end = asked.late_after();
-        assert_eq!(end, 1_000 + 60 + crate::protocol::LATE_ANSWER_SECS);
-        for (at, peer, late) in [
-            (end, "other", false),
-            (end + 1, "holder", false),
-            (end + 1, "other", true),
-            (u64::MAX, "other", true),
+        let refused = |reason| Outcome::Refused {
+            reason,
+            retry_after_secs: 0,
+        };
+        for (outcome, peer, dropped) in [
+            (refused(RefusedReason::Expired), "holder", false),
+            (refused(RefusedReason::Expired), "other", true),
+            (refused(RefusedReason::RateLimited), "other", false),
+            (Outcome::NoHit, "other", false),
         ] {
             assert_eq!(
-                late_from_unasked(at, &asked, &holders, peer),
-                late,
-                "{at} {peer}"
+                expired_from_unasked(&outcome, &holders, peer),
+                dropped,
+                "{outcome:?} {peer}"
             );
         }
     }

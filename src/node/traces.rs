@@ -309,11 +309,18 @@ impl StoredTrace {
     /// follow-ups (one called for by two counts for both), so a member whose
     /// answer names States first cannot spend the share of the State whose
     /// records truly continue the chain. A State is asked at most once.
+    /// A clear trace lists each as asked (sent the query); a blind one as a
+    /// holder to probe ([`super::blind::FOLLOW_UP_DETAIL`], pending since
+    /// `now`, unix seconds), never as asked: a holder listed as asked is
+    /// sent the signed query, and so the marking, by whatever delivers to
+    /// it (a reconnection, a restart) before its probe has said whether its
+    /// filter holds the weapon.
     pub fn add_follow_ups(
         &mut self,
         candidates: &[(CountryCode, libp2p::PeerId)],
         calls: &BTreeMap<CountryCode, BTreeSet<CountryCode>>,
         max: usize,
+        now: u64,
     ) -> Vec<CountryCode> {
         let mut chosen = Vec::new();
         for (state, peer) in candidates {
@@ -327,8 +334,23 @@ impl StoredTrace {
                 continue;
             }
             self.followed_up.push(*state);
-            self.asked
-                .push(Asked::new(peer.to_string(), *state, ExpectedBy::FollowUp));
+            let p = peer.to_string();
+            match self.blind.as_mut() {
+                Some(b) => {
+                    if !b.holders.iter().any(|h| h.peer == p) {
+                        b.holders.push(super::blind::BlindHolder {
+                            peer: p,
+                            state: Some(*state),
+                            outcome: super::blind::BlindOutcome::Pending,
+                            detail: Some(super::blind::FOLLOW_UP_DETAIL.into()),
+                            elements: 0,
+                            received_marking: false,
+                            at: Some(now),
+                        });
+                    }
+                }
+                None => self.asked.push(Asked::new(p, *state, ExpectedBy::FollowUp)),
+            }
             chosen.push(*state);
         }
         chosen
@@ -377,13 +399,50 @@ mod follow_up_tests {
         let cands = [(cc("DE"), p), (cc("NG"), p), (cc("GH"), p), (cc("ZA"), p)];
         let calls = BTreeMap::from([(cc("DE"), BTreeSet::from([cc("NG"), cc("GH"), cc("ZA")]))]);
         assert_eq!(
-            t.add_follow_ups(&cands, &calls, 2),
+            t.add_follow_ups(&cands, &calls, 2, 0),
             vec![cc("NG"), cc("GH")]
         );
         // Twice the same answer never follows up twice.
-        assert!(t.add_follow_ups(&cands, &calls, 2).is_empty());
+        assert!(t.add_follow_ups(&cands, &calls, 2, 0).is_empty());
         assert_eq!(t.asked.len(), 3);
-        assert_eq!(t.add_follow_ups(&cands, &calls, 3), vec![cc("ZA")]);
+        assert_eq!(t.add_follow_ups(&cands, &calls, 3, 0), vec![cc("ZA")]);
+    }
+
+    /// A blind trace's follow-up is a holder to probe, never one listed as
+    /// asked (which would be sent the signed query, and so the marking, by
+    /// a reconnection or a restart before its probe).
+    #[test]
+    fn a_blind_traces_follow_up_is_probed_never_listed_as_asked() {
+        let mut t = trace(Vec::new());
+        t.blind = Some(super::super::blind::BlindTrace {
+            bound: 1,
+            holders: Vec::new(),
+        });
+        let p = libp2p::PeerId::random();
+        let calls = BTreeMap::from([(cc("DE"), BTreeSet::from([cc("NG")]))]);
+        assert_eq!(
+            t.add_follow_ups(&[(cc("NG"), p)], &calls, 2, 1_000),
+            vec![cc("NG")]
+        );
+        assert!(t.asked.is_empty(), "{:?}", t.asked);
+        let b = t.blind.as_ref().unwrap();
+        assert_eq!(b.holders.len(), 1);
+        let h = &b.holders[0];
+        assert_eq!(
+            (h.peer.clone(), h.state, h.outcome, h.received_marking, h.at),
+            (
+                p.to_string(),
+                Some(cc("NG")),
+                super::super::blind::BlindOutcome::Pending,
+                false,
+                Some(1_000)
+            )
+        );
+        // Never twice.
+        assert!(
+            t.add_follow_ups(&[(cc("NG"), p)], &calls, 2, 1_001)
+                .is_empty()
+        );
     }
 
     /// A member whose answer names four States first spends its own share,
@@ -396,14 +455,14 @@ mod follow_up_tests {
         let decoys = [cc("AR"), cc("BR"), cc("CL"), cc("PE")];
         let mut calls = BTreeMap::from([(cc("VE"), decoys.iter().copied().collect())]);
         let cands: Vec<_> = decoys.iter().map(|s| (*s, p)).collect();
-        assert_eq!(t.add_follow_ups(&cands, &calls, 4), decoys.to_vec());
+        assert_eq!(t.add_follow_ups(&cands, &calls, 4, 0), decoys.to_vec());
         // The true exporter answers next: its export to NG is followed up,
         // though four follow-ups were sent already.
         calls.insert(cc("DE"), BTreeSet::from([cc("NG")]));
         let cands = [(cc("NG"), p)];
-        assert_eq!(t.add_follow_ups(&cands, &calls, 4), vec![cc("NG")]);
+        assert_eq!(t.add_follow_ups(&cands, &calls, 4, 0), vec![cc("NG")]);
         // The member's fifth named State is not.
         calls.get_mut(&cc("VE")).unwrap().insert(cc("UY"));
-        assert!(t.add_follow_ups(&[(cc("UY"), p)], &calls, 4).is_empty());
+        assert!(t.add_follow_ups(&[(cc("UY"), p)], &calls, 4, 0).is_empty());
     }
 }

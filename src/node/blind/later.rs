@@ -132,8 +132,17 @@ impl Node {
             let mut probe = None;
             let r = node.inner.traces.update(&i, |t| {
                 let Some(b) = t.blind.as_mut() else { return };
-                match b.holders.iter().find(|h| h.peer == p) {
+                match b.holders.iter_mut().find(|h| h.peer == p) {
                     Some(h) if h.received_marking => probe = None,
+                    // Listed by the follow-up's planning, not probed yet:
+                    // this follow-up probes it.
+                    Some(h)
+                        if h.outcome == BlindOutcome::Pending
+                            && h.detail.as_deref() == Some(super::FOLLOW_UP_DETAIL) =>
+                    {
+                        h.at = Some(unix_now());
+                        probe = Some(true);
+                    }
                     // Probed already, or being probed: its outcome stands.
                     Some(_) => probe = Some(false),
                     None => {
@@ -141,7 +150,7 @@ impl Node {
                             peer: p.clone(),
                             state: Some(state),
                             outcome: BlindOutcome::Pending,
-                            detail: Some("the chain of custody points at it".into()),
+                            detail: Some(super::FOLLOW_UP_DETAIL.into()),
                             elements: 0,
                             received_marking: false,
                             at: Some(unix_now()),

@@ -37,6 +37,10 @@ pub struct BlindTrace {
     pub holders: Vec<BlindHolder>,
 }
 
+/// [`BlindHolder::detail`] of a holder the chain of custody points at,
+/// added by a follow-up's planning and probed by the follow-up.
+pub const FOLLOW_UP_DETAIL: &str = "the chain of custody points at it";
+
 /// One expected holder of a blind trace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlindHolder {
