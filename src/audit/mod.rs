@@ -1674,6 +1674,19 @@ mod tests {
         seen
     }
 
+    /// The period from `since` until `until` gives the entries whose times
+    /// (`ats`, by entry number) are in it, as filtering the whole log does.
+    fn assert_period_whole(log: &AuditLog, ats: &[u64], since: u64, until: u64) {
+        let want: Vec<u64> = (0..ats.len() as u64)
+            .filter(|i| (since..until).contains(&ats[*i as usize]))
+            .collect();
+        assert_eq!(
+            seqs_in(log, since, until),
+            want,
+            "from {since} until {until}"
+        );
+    }
+
     /// Makes the store's entry `seq` unreadable.
     fn spoil(db: &sled::Db, seq: u64) {
         db.open_tree("audit")
@@ -1827,14 +1840,7 @@ mod tests {
         let step = (hi - lo) / 53;
         for since in (lo..hi).step_by(step as usize) {
             for until in (since..hi).step_by(step as usize / 3 + 7) {
-                let want: Vec<u64> = (0..ats.len() as u64)
-                    .filter(|i| (since..until).contains(&ats[*i as usize]))
-                    .collect();
-                assert_eq!(
-                    seqs_in(&log, since, until),
-                    want,
-                    "from {since} until {until}"
-                );
+                assert_period_whole(&log, &ats, since, until);
             }
         }
     }
@@ -1977,14 +1983,7 @@ mod tests {
         ];
         for since in points {
             for until in points.iter().copied().filter(|u| *u >= since) {
-                let want: Vec<u64> = (0..ats.len() as u64)
-                    .filter(|i| (since..until).contains(&ats[*i as usize]))
-                    .collect();
-                assert_eq!(
-                    seqs_in(&log, since, until),
-                    want,
-                    "from {since} until {until}"
-                );
+                assert_period_whole(&log, &ats, since, until);
             }
         }
     }

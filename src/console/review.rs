@@ -666,6 +666,38 @@ fn day_start(d: crate::model::Date) -> u64 {
     d.to_days().max(0) as u64 * 86_400
 }
 
+/// The period the query asks for ([`period_of`]) and its report; a 400 for
+/// a period that is not one, a 500 for a store that cannot be read.
+async fn period_report(
+    c: &super::Console,
+    a: &super::Allowed,
+    q: &HashMap<String, String>,
+) -> Result<
+    (
+        (crate::model::Date, crate::model::Date),
+        crate::node::report::Report,
+    ),
+    Box<Response>,
+> {
+    let Some(period) = period_of(q) else {
+        return Err(Box::new(problem(
+            c,
+            Some(&a.session),
+            StatusCode::BAD_REQUEST,
+            "error-period",
+        )));
+    };
+    let Some(r) = report_of(c, period).await else {
+        return Err(Box::new(problem(
+            c,
+            Some(&a.session),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "error-storage",
+        )));
+    };
+    Ok((period, r))
+}
+
 /// The report of the days `from` to `to`, both included.
 async fn report_of(
     c: &super::Console,
@@ -717,21 +749,9 @@ pub async fn reports(
         Err(r) => return *r,
     };
     let t = a.tr();
-    let Some(period) = period_of(&q) else {
-        return problem(
-            &c,
-            Some(&a.session),
-            StatusCode::BAD_REQUEST,
-            "error-period",
-        );
-    };
-    let Some(r) = report_of(&c, period).await else {
-        return problem(
-            &c,
-            Some(&a.session),
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "error-storage",
-        );
+    let (period, r) = match period_report(&c, &a, &q).await {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     let counts = [
         ("report-traces-sent", r.traces_sent),
@@ -822,21 +842,9 @@ pub async fn reports_csv(
         Ok(a) => a,
         Err(r) => return *r,
     };
-    let Some(period) = period_of(&q) else {
-        return problem(
-            &c,
-            Some(&a.session),
-            StatusCode::BAD_REQUEST,
-            "error-period",
-        );
-    };
-    let Some(r) = report_of(&c, period).await else {
-        return problem(
-            &c,
-            Some(&a.session),
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "error-storage",
-        );
+    let (period, r) = match period_report(&c, &a, &q).await {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     // The file names its period, in its name and in its first rows.
     let name = format!(
