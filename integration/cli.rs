@@ -216,6 +216,11 @@ fn errors_are_one_line_with_the_right_exit_code() {
             "roster", "add", "r.json", "--state", "XX", "--name", "X", "--key", "abc",
         ],
         vec!["report", "--from", "2026-02-01", "--to", "2026-01-01"],
+        // After today, the default --to; before 1970, where the log's
+        // times start.
+        vec!["report", "--from", "2999-01-01"],
+        vec!["report", "--to", "1969-12-31"],
+        vec!["report", "--from", "1900-01-01", "--to", "2026-01-01"],
     ] {
         let o = run(d.path(), &args);
         let e = stderr(&o);

@@ -703,6 +703,9 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     let (code, body) = common::http_get(&de, "/v1/report?from=yesterday", true);
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("?from=yesterday"), "{body}");
+    let (code, body) = common::http_get(&de, "/v1/report?from=200&to=100", true);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("is after ?to=100"), "{body}");
     c.read("audit-verify", &de, &["audit", "verify"]);
     c.run(
         "audit-export",

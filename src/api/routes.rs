@@ -543,6 +543,11 @@ async fn report(State(node): State<Node>, Query(q): Query<HashMap<String, String
         instant_param(&q, "from", 0)?,
         instant_param(&q, "to", u64::MAX)?,
     );
+    if from > to {
+        return Err(Failure::bad_request(format!(
+            "?from={from} is after ?to={to}: the period would be empty (to is exclusive; from may equal it)"
+        )));
+    }
     let n = node.clone();
     let r = node
         .long_job(move || crate::node::report::report(&n, from, to))

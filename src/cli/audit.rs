@@ -141,9 +141,12 @@ impl Gaps {
                 self.count - self.ranges.len() as u64
             ));
         }
+        let one = self.count == 1 && self.ranges.first().is_some_and(|(a, b)| a == b);
         Some(format!(
-            "entries {} are missing from the log (removed from the store, or an archive file emptied): run `tracenet audit verify`",
-            listed.join(", ")
+            "{} {} {} missing from the log (removed from the store, or an archive file emptied): run `tracenet audit verify`",
+            if one { "entry" } else { "entries" },
+            listed.join(", "),
+            if one { "is" } else { "are" },
         ))
     }
 }
@@ -288,6 +291,13 @@ mod tests {
             w.starts_with("entries 0 to 600, 603 to 699, 701, 3 more gaps are missing"),
             "{w}"
         );
+        // One entry alone is said so.
+        let mut g = Gaps::default();
+        for s in [0, 2] {
+            g.see(s);
+        }
+        let w = g.warning().unwrap();
+        assert!(w.starts_with("entry 1 is missing from the log"), "{w}");
     }
 
     use super::*;

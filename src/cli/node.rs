@@ -861,18 +861,34 @@ pub fn run_report(
     to: Option<crate::model::Date>,
     csv: bool,
 ) -> anyhow::Result<()> {
-    if let (Some(f), Some(t)) = (from, to)
-        && f > t
+    // Up to the end of today unless told: a period people can read.
+    let to_day = to.unwrap_or_else(crate::model::Date::today);
+    for (flag, d) in [("--from", from), ("--to", Some(to_day))] {
+        if let Some(d) = d
+            && d.to_days() < 0
+        {
+            return Err(super::usage_error(
+                "report",
+                format!("{flag} {d} is before 1970-01-01: the log's times start there"),
+            ));
+        }
+    }
+    if let Some(f) = from
+        && f > to_day
     {
+        let told = if to.is_some() {
+            "--to"
+        } else {
+            "today, the default --to,"
+        };
         return Err(super::usage_error(
             "report",
-            format!("--from {f} is after --to {t}: the period would be empty"),
+            format!("--from {f} is after {told} {to_day}: the period would be empty"),
         ));
     }
     let day = |d: crate::model::Date| (d.to_days().max(0) as u64) * 86_400;
     let from = from.map(day).unwrap_or(0);
-    // Up to the end of today unless told: a period people can read.
-    let to = day(to.unwrap_or_else(crate::model::Date::today)) + 86_400;
+    let to = day(to_day) + 86_400;
     let spinner = super::progress::spinner(ctx, "counting the audit log and the traces");
     let r: crate::node::report::Report = read_via(
         ctx,

@@ -56,7 +56,14 @@ impl Date {
     }
 
     pub fn parse(s: &str) -> Result<Self, ValueError> {
-        let err = || ValueError::Date(s.to_string());
+        // A value echoed back is cut: it may be anything a user pasted.
+        let err = || {
+            let mut shown: String = s.chars().take(40).collect();
+            if shown.len() < s.len() {
+                shown.push('…');
+            }
+            ValueError::Date(shown)
+        };
         let b = s.as_bytes();
         if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
             return Err(err());

@@ -29,7 +29,9 @@ pub enum ValueError {
     /// A former State's code that cannot be taken as written.
     #[error("{value}: {reason}")]
     FormerCountry { value: String, reason: &'static str },
-    #[error("bad date {0:?}: expected a calendar date written YYYY-MM-DD")]
+    #[error(
+        "bad date {0:?}: expected a calendar date written YYYY-MM-DD, from 1800-01-01 to 2999-12-31"
+    )]
     Date(String),
     /// An event date that does not parse: `hint` says why and what to write.
     #[error("bad date {value:?}: {hint}")]
