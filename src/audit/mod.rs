@@ -611,6 +611,19 @@ impl AuditLog {
         let mut log = AuditLog::open_store(db)?;
         log.archive = Some(dir);
         let files = log.settle()?;
+        let first_stored = match log.tree.first()? {
+            Some((k, _)) if k.len() == 8 => Some(seq_of(&k)),
+            _ => None,
+        };
+        let missing = missing_ranges(&files, first_stored);
+        if let Some((a, b)) = missing.first() {
+            tracing::warn!(
+                first = a,
+                last = b,
+                gaps = missing.len(),
+                "the audit log has no entries from first to last (an archive file removed or renamed, or entries removed from the store): readers of the periods they fall in miss them without a word; run `tracenet audit verify`"
+            );
+        }
         if let Some(newest) = files.last()
             && log.tree.is_empty()
         {
@@ -1363,6 +1376,29 @@ impl AuditLog {
     }
 }
 
+/// The entry numbers neither the archive's files (by their names, oldest
+/// first) nor the store (from `first_stored`, its lowest key) account for,
+/// as inclusive ranges: the log is numbered from 0 without a gap when
+/// intact. A file emptied or cut keeps its name, and is not seen here.
+fn missing_ranges(files: &[archive::ArchiveFile], first_stored: Option<u64>) -> Vec<(u64, u64)> {
+    let mut missing = Vec::new();
+    let mut next = 0u64;
+    let starts = files
+        .iter()
+        .map(|f| (f.first, Some(f.last)))
+        .chain(first_stored.map(|s| (s, None)));
+    for (first, last) in starts {
+        if first > next {
+            missing.push((next, first - 1));
+        }
+        match last {
+            Some(last) => next = next.max(last.saturating_add(1)),
+            None => break,
+        }
+    }
+    missing
+}
+
 /// Where [`AuditLog::walk`] read an entry.
 #[derive(Clone, Copy)]
 enum Place<'a> {
@@ -2059,6 +2095,30 @@ mod tests {
         db.drop_tree(HOURS_TREE).unwrap();
         let log = AuditLog::open_in(&db, d.path()).unwrap();
         assert_eq!(log.reach.lock().unwrap().hour, UNINDEXED);
+    }
+
+    /// The entries no file's name and not the store account for are named
+    /// at open (a file removed or renamed, entries removed from the store).
+    #[test]
+    fn missing_entries_are_found_from_the_files_names_and_the_stores_first() {
+        let file = |first, last| archive::ArchiveFile {
+            path: PathBuf::from(format!("{first}-{last}.jsonl")),
+            first,
+            last,
+        };
+        assert_eq!(missing_ranges(&[], None), vec![]);
+        assert_eq!(missing_ranges(&[], Some(0)), vec![]);
+        assert_eq!(missing_ranges(&[], Some(500)), vec![(0, 499)]);
+        assert_eq!(
+            missing_ranges(&[file(0, 99), file(100, 199)], Some(200)),
+            vec![]
+        );
+        assert_eq!(
+            missing_ranges(&[file(100, 199), file(300, 399)], Some(450)),
+            vec![(0, 99), (200, 299), (400, 449)]
+        );
+        // Every entry in files, the store empty.
+        assert_eq!(missing_ranges(&[file(0, 99)], None), vec![]);
     }
 
     /// Entries a file holds that the store still holds too (an archiving
