@@ -402,7 +402,7 @@ async fn an_officer_traces_a_weapon_in_the_console_and_a_reviewer_answers() {
     let counts = |page: &str| -> Vec<u64> {
         page.split(r#"class="chart-value">"#)
             .skip(1)
-            .take(7)
+            .take(10)
             .map(|s| {
                 let n: String = s
                     .split('<')
@@ -417,12 +417,12 @@ async fn an_officer_traces_a_weapon_in_the_console_and_a_reviewer_answers() {
     };
     kofi.goto(&format!("{ng_url}/reports")).await.unwrap();
     let year = counts(&kofi.source().await.unwrap());
-    assert!(year.len() == 7 && year.iter().sum::<u64>() > 0, "{year:?}");
+    assert!(year.len() == 10 && year.iter().sum::<u64>() > 0, "{year:?}");
     kofi.goto(&format!("{ng_url}/reports?from=2000-01-01&to=2000-12-31"))
         .await
         .unwrap();
     let before = counts(&kofi.source().await.unwrap());
-    assert_eq!(before, vec![0; 7]);
+    assert_eq!(before, vec![0; 10]);
     let period = text(&kofi, "#period").await;
     assert!(period.contains("2000"), "{period}");
     let csv = kofi

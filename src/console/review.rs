@@ -761,6 +761,10 @@ pub async fn reports(
         ("report-queries-received", r.queries_received),
         ("report-answers-sent", r.answers_sent),
         ("report-answers-withheld", r.answers_withheld),
+        // The rest of `tracenet report`'s counts, as its CSV has them.
+        ("report-traces-open", r.traces_open),
+        ("report-queries-refused", r.queries_refused),
+        ("report-answers-acknowledged", r.answers_acknowledged),
     ];
     let items: Vec<(String, f64, String)> = counts
         .iter()

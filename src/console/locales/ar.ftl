@@ -318,6 +318,9 @@ report-traces-timed-out = عمليات تعقّب انتهت مهلتها
 report-queries-received = استعلامات واردة
 report-answers-sent = ردود مرسلة
 report-answers-withheld = ردود محجوبة
+report-traces-open = عمليات تعقّب لا تزال مفتوحة
+report-queries-refused = استعلامات مرفوضة
+report-answers-acknowledged = ردود بإشعار استلام (يقرّر شخص)
 
 federation-title = الاتحاد
 federation-roster = قائمة الأعضاء

@@ -319,6 +319,9 @@ report-traces-timed-out = Traces timed out
 report-queries-received = Queries received
 report-answers-sent = Answers sent
 report-answers-withheld = Answers withheld
+report-traces-open = Traces still open
+report-queries-refused = Queries refused
+report-answers-acknowledged = Answers acknowledged (a person decides)
 
 federation-title = Federation
 federation-roster = Roster

@@ -318,6 +318,9 @@ report-traces-timed-out = Rastreos vencidos
 report-queries-received = Consultas recibidas
 report-answers-sent = Respuestas enviadas
 report-answers-withheld = Respuestas retenidas
+report-traces-open = Rastreos aún abiertos
+report-queries-refused = Consultas rechazadas
+report-answers-acknowledged = Respuestas con acuse (decide una persona)
 
 federation-title = Federación
 federation-roster = Lista de miembros

@@ -318,6 +318,9 @@ report-traces-timed-out = Traçages hors délai
 report-queries-received = Requêtes reçues
 report-answers-sent = Réponses envoyées
 report-answers-withheld = Réponses retenues
+report-traces-open = Traçages encore ouverts
+report-queries-refused = Requêtes refusées
+report-answers-acknowledged = Réponses accusées (une personne décide)
 
 federation-title = Fédération
 federation-roster = Liste des membres
