@@ -803,6 +803,53 @@ fn a_file_that_cannot_be_written_is_named_with_its_cause_once() {
     assert!(stderr(&o).contains("NOPE-1"), "{}", stderr(&o));
 }
 
+/// Every command that writes a file of its own replaces an existing one only
+/// with `--force`, as `trace export` does: before, `audit export`, `registry
+/// export` and `registry generate` replaced it without a word.
+#[test]
+fn an_existing_file_is_replaced_only_with_force() {
+    let d = init("KE");
+    let file = d.path().join("kept.jsonl");
+    let f = file.to_str().unwrap();
+    for args in [
+        vec!["audit", "export", f],
+        vec!["registry", "export", f],
+        vec![
+            "registry", "generate", "--state", "KE", "--count", "3", "--out", f,
+        ],
+    ] {
+        std::fs::write(&file, "an officer's file\n").unwrap();
+        let o = run(d.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            stderr(&o).trim(),
+            format!("error: {f} exists; pass --force to replace it"),
+            "{args:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "an officer's file\n",
+            "{args:?}"
+        );
+        let mut forced = args.clone();
+        forced.push("--force");
+        ok(d.path(), &forced);
+        assert_ne!(
+            std::fs::read_to_string(&file).unwrap(),
+            "an officer's file\n",
+            "{forced:?}"
+        );
+    }
+    // No temporary file left beside it by the refusals.
+    let left: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// A first roster states `payload` gossip validation; the next keeps what
 /// the one before stated (nothing included); the flag and
 /// `set-gossip-validation` choose, and a wrong value names the choices.

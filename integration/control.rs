@@ -664,6 +664,43 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
     assert_eq!(o.status.code(), Some(1), "the node's own open refuses it");
     let v = verify_json("a file past the store");
     assert!(has_break(&v, 900_000, &past), "{v}");
+    std::fs::remove_file(&past).unwrap();
+
+    // The archive file removed: readers of a period, or of the log from a
+    // day, read on past its entries, and now say so (a helper's trial found
+    // they did without a word): the report in its JSON and on stderr, the
+    // listing from a day on stderr, the API in a header.
+    std::fs::remove_file(&files[0]).unwrap();
+    let gone = format!("the audit log misses entries 0 to {}", archived - 1);
+    let ranges = serde_json::json!([[0, archived - 1]]);
+    let check_report = |dir: &std::path::Path, how: &str| {
+        let o = common::run(dir, &["--json", "report"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{how}: {err}");
+        assert!(err.contains(&format!("warning: {gone}")), "{how}: {err}");
+        let r: serde_json::Value = serde_json::from_str(&common::stdout(&o)).unwrap();
+        assert_eq!(r["audit_entries_missing"], ranges, "{how}: {r}");
+        let o = common::run(dir, &["audit", "show", "--since", "2000-01-01"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{how}: {err}");
+        assert!(err.contains(&format!("warning: {gone}")), "{how}: {err}");
+        let csv = common::ok(dir, &["report", "--csv"]);
+        assert!(
+            csv.contains(&format!("\naudit_entries_missing,0-{}\n", archived - 1)),
+            "{how}: {csv}"
+        );
+    };
+    check_report(&fed.node("DE").dir, "the node stopped");
+    fed.launch(de);
+    check_report(&fed.node("DE").dir, "through the node");
+    let (code, head, _) =
+        common::http_get_with_head(&fed.node("DE").dir, "/v1/audit?since=2000-01-01", true);
+    assert_eq!(code, 200);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("x-tracenet-audit-missing: 0-{}", archived - 1)),
+        "{head}"
+    );
 }
 
 /// The control API's streamed listings wait for their clients on threads of

@@ -706,6 +706,23 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     let (code, body) = common::http_get(&de, "/v1/report?from=200&to=100", true);
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("is after ?to=100"), "{body}");
+    // A day, as the CLI and the console take: `from` from its start, `to`
+    // through its end; a day before 1970 is a 400.
+    let (code, body) = common::http_get(&de, "/v1/audit?since=2020-01-01", true);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("query_received"), "{body}");
+    let today = tracenet::model::Date::today();
+    let tomorrow = tracenet::model::Date::from_days(today.to_days() + 1).unwrap();
+    let (code, body) = common::http_get(&de, &format!("/v1/report?from={today}&to={today}"), true);
+    assert_eq!(code, 200, "{body}");
+    let r: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(r["from"], format!("{today}T00:00:00Z"), "{body}");
+    assert_eq!(r["to"], format!("{tomorrow}T00:00:00Z"), "{body}");
+    let cli = common::json(&de, &["report", "--from", &today.to_string()]);
+    assert_eq!((&r["from"], &r["to"]), (&cli["from"], &cli["to"]), "{cli}");
+    let (code, body) = common::http_get(&de, "/v1/report?from=1969-12-31", true);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("before 1970-01-01"), "{body}");
     c.read("audit-verify", &de, &["audit", "verify"]);
     c.run(
         "audit-export",

@@ -58,7 +58,7 @@ add_node BE "Regional Organisation" bootstrap
 i=0
 for s in "${states[@]}"; do
   add_node "$s" "State $s" member
-  "$bin" registry generate --state "$s" --count 2000 --seed "$i" --out "$root/$s.jsonl" > /dev/null
+  "$bin" registry generate --state "$s" --count 2000 --seed "$i" --out "$root/$s.jsonl" --force > /dev/null
   "$bin" --data-dir "$root/$s" registry import "$root/$s.jsonl"
   i=$((i + 1))
 done

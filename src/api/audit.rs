@@ -25,13 +25,19 @@ use axum::response::Response;
 
 use super::listing;
 use super::reply::Failure;
-use super::routes::instant_param;
+use super::routes::{DayEdge, instant_param};
 use crate::audit::AuditError;
 use crate::node::Node;
 
 /// The header of `GET /v1/audit/export` that says how many entries the log
 /// holds (all of them; fewer follow when `since` is given).
 pub const ENTRIES_HEADER: &str = "x-tracenet-audit-entries";
+
+/// The reply header of an audit listing from a log that misses entries
+/// (found at the node's start: an archive file removed or renamed, entries
+/// removed from the store): their numbers as inclusive ranges, `10-725,800-800`
+/// ([`crate::audit::missing_header_value`]). Absent from an intact log's.
+pub const MISSING_HEADER: &str = "x-tracenet-audit-missing";
 /// Bytes of JSON sent in one piece.
 const PIECE: usize = 64 * 1024;
 
@@ -65,7 +71,7 @@ pub(super) async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
     super::reply::chunked_only(version)?;
-    let since = instant_param(&q, "since", 0)?;
+    let since = instant_param(&q, "since", 0, DayEdge::Start)?;
     stream(node, since, Shape::Array, "application/json").await
 }
 
@@ -77,7 +83,7 @@ pub(super) async fn export(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
     super::reply::chunked_only(version)?;
-    let since = instant_param(&q, "since", 0)?;
+    let since = instant_param(&q, "since", 0, DayEdge::Start)?;
     stream(node, since, Shape::Lines, "application/x-ndjson").await
 }
 
@@ -88,6 +94,7 @@ async fn stream(
     content_type: &'static str,
 ) -> Result<Response, Failure> {
     let total = node.audit().len();
+    let missing = crate::audit::missing_header_value(node.audit().missing());
     let stopping = node.stopping();
     let body = listing::start("audit log", stopping.clone(), move |sink| {
         let mut piece = Vec::with_capacity(PIECE + 4096);
@@ -147,9 +154,13 @@ async fn stream(
         }
     })
     .await?;
-    Response::builder()
+    let mut reply = Response::builder()
         .header(header::CONTENT_TYPE, content_type)
-        .header(ENTRIES_HEADER, total)
+        .header(ENTRIES_HEADER, total);
+    if let Some(v) = missing {
+        reply = reply.header(MISSING_HEADER, v);
+    }
+    reply
         .body(Body::from_stream(body))
         .map_err(Failure::internal)
 }

@@ -106,12 +106,13 @@ impl ApiClient {
 
     /// `GET path`, whose body is handed to `on_chunk` as it arrives; first,
     /// `on_start` gets the number in the reply's header `count_header`, if
-    /// any. A body that ends early (the node failed or stopped) is an error.
+    /// any, and the reply's headers. A body that ends early (the node failed
+    /// or stopped) is an error.
     pub async fn get_stream(
         &self,
         path: &str,
         count_header: &str,
-        on_start: impl FnOnce(Option<u64>),
+        on_start: impl FnOnce(Option<u64>, &hyper::HeaderMap),
         mut on_chunk: impl FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<(), ApiClientError> {
         let resp = self.send(Method::GET, path, None).await?;
@@ -130,6 +131,7 @@ impl ApiClient {
                 .get(count_header)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok()),
+            resp.headers(),
         );
         let mut body = resp.into_body();
         while let Some(frame) = body.frame().await {

@@ -518,34 +518,70 @@ fn param<T: std::str::FromStr>(q: &HashMap<String, String>, name: &str, default:
     q.get(name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// An instant query parameter: Unix seconds or RFC 3339; absent gives
-/// `default`, anything else is a 400 naming the parameter.
+/// Which end of a day a query parameter given as a day (YYYY-MM-DD) stands for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum DayEdge {
+    /// Its first second: `since`, `from`.
+    Start,
+    /// The first second after it (an exclusive `to`): the day is included,
+    /// as the CLI's `--to` and the console's period include theirs.
+    End,
+}
+
+/// An instant query parameter: Unix seconds, an RFC 3339 time, or a day
+/// (YYYY-MM-DD, UTC) as the CLI and the console take, read by `edge`; absent
+/// gives `default`, anything else (a day before 1970 included) is a 400 naming
+/// the parameter.
 pub(super) fn instant_param(
     q: &HashMap<String, String>,
     name: &str,
     default: u64,
+    edge: DayEdge,
 ) -> Result<u64, Failure> {
-    match q.get(name) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<u64>()
-            .or_else(|_| crate::model::instant::parse_rfc3339(v))
-            .map_err(|_| {
-                Failure::bad_request(format!(
-                    "?{name}={v}: give Unix seconds or an RFC 3339 time like 2026-12-01T00:00:00Z"
-                ))
-            }),
+    let Some(v) = q.get(name) else {
+        return Ok(default);
+    };
+    if let Ok(secs) = v.parse::<u64>() {
+        return Ok(secs);
     }
+    if let Ok(secs) = crate::model::instant::parse_rfc3339(v) {
+        return Ok(secs);
+    }
+    let shown: String = v.chars().take(40).collect();
+    if v.len() == 10
+        && let Ok(day) = crate::model::Date::parse(v)
+    {
+        let days = day.to_days();
+        if days < 0 {
+            return Err(Failure::bad_request(format!(
+                "?{name}={shown}: the day is before 1970-01-01, where the log's times start"
+            )));
+        }
+        let start = days as u64 * 86_400;
+        return Ok(match edge {
+            DayEdge::Start => start,
+            DayEdge::End => start + 86_400,
+        });
+    }
+    Err(Failure::bad_request(format!(
+        "?{name}={shown}: give a day like 2026-12-01, Unix seconds, or an RFC 3339 time like 2026-12-01T00:00:00Z"
+    )))
 }
 
 async fn report(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
     let (from, to) = (
-        instant_param(&q, "from", 0)?,
-        instant_param(&q, "to", u64::MAX)?,
+        instant_param(&q, "from", 0, DayEdge::Start)?,
+        instant_param(&q, "to", u64::MAX, DayEdge::End)?,
     );
     if from > to {
         return Err(Failure::bad_request(format!(
-            "?from={from} is after ?to={to}: the period would be empty (to is exclusive; from may equal it)"
+            "?from={} is after ?to={}: the period would be empty (a time given as to is excluded, a day given as to is included)",
+            q.get("from")
+                .map(|v| v.chars().take(40).collect::<String>())
+                .unwrap_or_default(),
+            q.get("to")
+                .map(|v| v.chars().take(40).collect::<String>())
+                .unwrap_or_default(),
         )));
     }
     let n = node.clone();

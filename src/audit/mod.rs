@@ -337,6 +337,9 @@ pub struct AuditLog {
     /// The index's last segment: set by [`AuditLog::index_hours`] at open,
     /// before any appender, then changed under `head`'s lock.
     reach: Mutex<Reach>,
+    /// The entry numbers the log misses, as found when it was opened
+    /// ([`AuditLog::missing`]).
+    missing: Vec<(u64, u64)>,
 }
 
 /// The last segment of the index of hours ([`HOURS_TREE`]).
@@ -420,6 +423,7 @@ impl AuditLog {
                 first: 0,
                 low: 0,
             }),
+            missing: Vec::new(),
         })
     }
 
@@ -621,9 +625,10 @@ impl AuditLog {
                 first = a,
                 last = b,
                 gaps = missing.len(),
-                "the audit log has no entries from first to last (an archive file removed or renamed, or entries removed from the store): readers of the periods they fall in miss them without a word; run `tracenet audit verify`"
+                "the audit log has no entries from first to last (an archive file removed or renamed, or entries removed from the store): listings and reports say so, and lack those of them that fall in their period; run `tracenet audit verify`"
             );
         }
+        log.missing = missing;
         if let Some(newest) = files.last()
             && log.tree.is_empty()
         {
@@ -1127,6 +1132,16 @@ impl AuditLog {
         self.held_back.load(Ordering::Relaxed) >= ARCHIVING_PATIENCE
     }
 
+    /// The entry numbers (inclusive ranges, oldest first) that neither the
+    /// archive files' names nor the store accounted for when the log was
+    /// opened: a file removed or renamed, entries removed from the store.
+    /// Readers of a period or from a time read on past them; they say so
+    /// with [`missing_notice`]. Found at open only (a file removed while the
+    /// node runs shows at its next start, or to `tracenet audit verify`).
+    pub fn missing(&self) -> &[(u64, u64)] {
+        &self.missing
+    }
+
     /// How many entries the log holds, archived ones included: the next
     /// entry's number, since entries are numbered from 0 without gaps (a
     /// damaged log may hold fewer; `verify` says).
@@ -1235,10 +1250,17 @@ impl AuditLog {
                 Ok(e) => e,
                 Err(err) => {
                     let seq = stored_under.unwrap_or(expect_seq);
-                    breaks.push(Break {
-                        seq,
-                        problem: format!("unreadable: {err}"),
-                    });
+                    // Named by the file's line, not by the JSON's (a line is
+                    // always line 1 of its own JSON).
+                    let problem = match (&file, stored_under) {
+                        (Some((f, _, _, lines)), None) => format!(
+                            "unreadable: line {lines} of the archive file {} {}",
+                            f.path.display(),
+                            json_fault(&err)
+                        ),
+                        _ => format!("unreadable: the stored entry {}", json_fault(&err)),
+                    };
+                    breaks.push(Break { seq, problem });
                     expect_seq = seq.saturating_add(1);
                     return Ok(());
                 }
@@ -1264,6 +1286,11 @@ impl AuditLog {
                         expect_seq.saturating_sub(1)
                     ),
                 });
+                // Checked no further, and the chain goes on from the entry
+                // before it: a line copied to the end of a file is this one
+                // break, not also every entry after it "missing" and the
+                // next one "not following".
+                return Ok(());
             }
             if e.prev != prev {
                 breaks.push(Break {
@@ -1371,8 +1398,86 @@ impl AuditLog {
                 first: 0,
                 low: 0,
             }),
+            missing: Vec::new(),
         };
         log.verify(key)
+    }
+}
+
+/// The sentence that tells a reader of a period or of the log from a time
+/// that the log misses entries (`missing`, as [`AuditLog::missing`] gives
+/// them), or `None` when it misses none: such readers read on past a gap,
+/// and the entries missing may fall in their period.
+pub fn missing_notice(missing: &[(u64, u64)]) -> Option<String> {
+    const LISTED: usize = 3;
+    if missing.is_empty() {
+        return None;
+    }
+    let mut listed: Vec<String> = missing
+        .iter()
+        .take(LISTED)
+        .map(|&(a, b)| {
+            if a == b {
+                format!("{a}")
+            } else {
+                format!("{a} to {b}")
+            }
+        })
+        .collect();
+    if missing.len() > LISTED {
+        listed.push(format!("{} more gaps", missing.len() - LISTED));
+    }
+    let one = missing.len() == 1 && missing[0].0 == missing[0].1;
+    Some(format!(
+        "the audit log misses {} {} (an archive file removed or renamed, or entries removed from the store): what falls in this period is not counted or listed; run `tracenet audit verify`",
+        if one { "entry" } else { "entries" },
+        listed.join(", ")
+    ))
+}
+
+/// [`AuditLog::missing`] as a header value (`MISSING_HEADER`): inclusive
+/// ranges `first-last`, comma-separated, oldest first; at most 16 (the rest
+/// left off: the header says the log misses entries, `audit verify` says
+/// which).
+pub fn missing_header_value(missing: &[(u64, u64)]) -> Option<String> {
+    (!missing.is_empty()).then(|| {
+        missing
+            .iter()
+            .take(16)
+            .map(|(a, b)| format!("{a}-{b}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
+/// Reads [`missing_header_value`]'s form back; `None` for anything else.
+pub fn parse_missing_header(v: &str) -> Option<Vec<(u64, u64)>> {
+    v.split(',')
+        .map(|r| {
+            let (a, b) = r.trim().split_once('-')?;
+            let (a, b) = (a.parse().ok()?, b.parse().ok()?);
+            (a <= b).then_some((a, b))
+        })
+        .collect()
+}
+
+/// What is wrong with a line that does not parse as an entry, without the
+/// JSON's own line number (always 1: an entry is one line), e.g. "ends
+/// inside the entry (at column 120): cut short".
+fn json_fault(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let said = err.to_string();
+    let what = said
+        .strip_suffix(&format!(" at line {} column {}", err.line(), err.column()))
+        .unwrap_or(&said);
+    match err.classify() {
+        Category::Eof => format!(
+            "ends inside the entry (at column {}): cut short",
+            err.column()
+        ),
+        Category::Syntax => format!("is not JSON (at column {}: {what})", err.column()),
+        Category::Data => format!("is not an audit entry ({what})"),
+        Category::Io => format!("cannot be read ({what})"),
     }
 }
 
@@ -2100,6 +2205,32 @@ mod tests {
     /// The entries no file's name and not the store account for are named
     /// at open (a file removed or renamed, entries removed from the store).
     #[test]
+    fn missing_entries_are_told_in_words_and_in_a_header_read_back() {
+        assert_eq!(missing_notice(&[]), None);
+        assert_eq!(missing_header_value(&[]), None);
+        let one = missing_notice(&[(7, 7)]).unwrap();
+        assert!(one.starts_with("the audit log misses entry 7 ("), "{one}");
+        let many = missing_notice(&[(0, 9), (20, 29), (40, 40), (50, 59)]).unwrap();
+        assert!(
+            many.starts_with("the audit log misses entries 0 to 9, 20 to 29, 40, 1 more gaps ("),
+            "{many}"
+        );
+        assert!(many.ends_with("run `tracenet audit verify`"), "{many}");
+        let ranges = vec![(0, 9), (20, 29), (40, 40)];
+        let v = missing_header_value(&ranges).unwrap();
+        assert_eq!(v, "0-9,20-29,40-40");
+        assert_eq!(parse_missing_header(&v), Some(ranges));
+        for bad in ["", "9-0", "a-b", "1", "1-2,", "1-2;3-4"] {
+            assert_eq!(parse_missing_header(bad), None, "{bad}");
+        }
+        let long: Vec<(u64, u64)> = (0..40).map(|i| (i * 10, i * 10 + 1)).collect();
+        assert_eq!(
+            parse_missing_header(&missing_header_value(&long).unwrap()).unwrap(),
+            long[..16]
+        );
+    }
+
+    #[test]
     fn missing_entries_are_found_from_the_files_names_and_the_stores_first() {
         let file = |first, last| archive::ArchiveFile {
             path: PathBuf::from(format!("{first}-{last}.jsonl")),
@@ -2256,6 +2387,63 @@ mod tests {
                 .any(|b| b.seq == 0 && b.problem.contains("unreadable")),
             "{r:?}"
         );
+    }
+
+    /// Damage is described as it is (a helper's trial): a line copied to the
+    /// end of a file is one entry that comes again, not every entry after it
+    /// missing; a line cut in the middle is named by the file's line, not as
+    /// line 1 of its JSON.
+    #[test]
+    fn verify_describes_a_copied_line_and_a_cut_line_as_they_are() {
+        let pk = NodeKey::from_seed([5; 32]).unwrap().public_key();
+        let (_d, _db, log) = archived_log();
+        append_n(&log, 12);
+        let f = log.archive_oldest(6).unwrap().unwrap();
+        let text = std::fs::read_to_string(&f.path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let last = f.last;
+        assert_eq!(lines.len() as u64, last + 1);
+
+        let copied = format!("{text}{}\n", lines[0]);
+        std::fs::write(&f.path, &copied).unwrap();
+        let r = log.verify(&pk).unwrap();
+        let said: Vec<_> = r
+            .breaks
+            .iter()
+            .map(|b| (b.seq, b.problem.as_str()))
+            .collect();
+        assert!(
+            said.iter().any(|(seq, p)| *seq == 0
+                && p.contains(&format!("comes again, or out of order, after entry {last}"))),
+            "{said:?}"
+        );
+        assert!(
+            !said
+                .iter()
+                .any(|(_, p)| p.contains("missing") || p.contains("does not follow")),
+            "{said:?}"
+        );
+
+        let mut cut: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        let half = cut[2].len() / 2;
+        cut[2].truncate(half);
+        std::fs::write(&f.path, cut.join("\n") + "\n").unwrap();
+        let r = log.verify(&pk).unwrap();
+        let unreadable = r
+            .breaks
+            .iter()
+            .find(|b| b.problem.starts_with("unreadable"))
+            .unwrap_or_else(|| panic!("{r:?}"));
+        assert_eq!(unreadable.seq, 2, "{unreadable:?}");
+        let p = &unreadable.problem;
+        assert!(
+            p.contains(&format!("line 3 of the archive file {}", f.path.display()))
+                && p.contains("cut short")
+                && !p.contains("line 1"),
+            "{p}"
+        );
+        std::fs::write(&f.path, &text).unwrap();
+        assert!(log.verify(&pk).unwrap().ok);
     }
 
     /// Writes the store's entries 0 to `last` as an archive file, leaving

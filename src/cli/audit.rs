@@ -26,6 +26,9 @@ pub enum AuditCommand {
     Export {
         /// Where to write the entries, one JSON document per line.
         file: PathBuf,
+        /// Replace FILE if it exists (without it, an existing file is an error).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -35,16 +38,19 @@ fn since_secs(d: Option<Date>) -> u64 {
 
 /// Hands `f` each entry at or after unix time `since`, oldest first, one at
 /// a time: streamed from the running node (`GET /v1/audit/export`), or read
-/// from the data directory when it is stopped. Returns how many. A reply
-/// that breaks off is an error ([`crate::api::ApiClientError::Broken`]),
-/// never read again from the store (which would hand entries twice).
+/// from the data directory when it is stopped. Returns how many, and the
+/// entry numbers the log was found to miss at its opening
+/// ([`crate::audit::AuditLog::missing`]). A reply that breaks off is an
+/// error ([`crate::api::ApiClientError::Broken`]), never read again from the
+/// store (which would hand entries twice).
 fn each_entry(
     ctx: &Context,
     since: u64,
     f: impl FnMut(AuditEntry) -> std::io::Result<()>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<(u64, Vec<(u64, u64)>)> {
     let f = std::cell::RefCell::new(f);
     let n = std::cell::Cell::new(0u64);
+    let missing = std::cell::RefCell::new(Vec::new());
     super::node::read_via(
         ctx,
         async |c| {
@@ -67,7 +73,13 @@ fn each_entry(
                 .get_stream(
                     &format!("/v1/audit/export?since={since}"),
                     crate::api::ENTRIES_HEADER,
-                    |_| {},
+                    |_, headers| {
+                        *missing.borrow_mut() = headers
+                            .get(crate::api::MISSING_HEADER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(crate::audit::parse_missing_header)
+                            .unwrap_or_default();
+                    },
                     |chunk| {
                         partial.extend_from_slice(chunk);
                         let mut start = 0;
@@ -85,7 +97,7 @@ fn each_entry(
                 Ok(()) if !partial.is_empty() => anyhow::bail!(
                     "the node's audit listing ended inside an entry: run the command again"
                 ),
-                Ok(()) => Ok(n.get()),
+                Ok(()) => Ok((n.get(), missing.take())),
             }
         },
         |off| {
@@ -94,7 +106,7 @@ fn each_entry(
                 n.set(n.get() + 1);
                 Ok::<_, anyhow::Error>(())
             })?;
-            Ok(n.get())
+            Ok((n.get(), off.audit.missing().to_vec()))
         },
     )
 }
@@ -184,7 +196,7 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
             // The whole log is numbered from 0 without gaps: a gap is told
             // (an entry deleted, an archive file emptied), `verify` says more.
             let mut gaps = Gaps::default();
-            let n = each_entry(ctx, since_secs(since), |e| {
+            let (n, missing) = each_entry(ctx, since_secs(since), |e| {
                 if since.is_none() {
                     gaps.see(e.seq);
                 }
@@ -205,19 +217,32 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
                 out.write_all(b"no audit entries\n")?;
             }
             out.flush()?;
-            if let Some(warning) = gaps.warning() {
+            // From a day: the gaps the log was opened with, which may fall
+            // in it (its listing cannot tell them from entries before it).
+            let warning = match since {
+                None => gaps.warning(),
+                Some(_) => crate::audit::missing_notice(&missing),
+            };
+            if let Some(warning) = warning {
                 eprintln!("warning: {warning}");
             }
             Ok(())
         }
-        AuditCommand::Export { file } => {
-            let mut dest = super::Destination::new(&file)?;
+        AuditCommand::Export { file, force } => {
+            let mut dest = super::Destination::new(&file, force)?;
             let w = dest.writer();
-            let n = each_entry(ctx, 0, |e| {
+            // The whole log: its gaps are seen as it is read, as `show`'s.
+            let mut gaps = Gaps::default();
+            let (n, _) = each_entry(ctx, 0, |e| {
+                gaps.see(e.seq);
                 serde_json::to_writer(&mut *w, &e)?;
                 w.write_all(b"\n")
             })?;
-            if !dest.finish()? {
+            let written = dest.finish()?;
+            if let Some(warning) = gaps.warning() {
+                eprintln!("warning: {warning}");
+            }
+            if !written {
                 return Ok(());
             }
             ctx.emit(&serde_json::json!({"file": file, "entries": n}), |v| {

@@ -907,6 +907,9 @@ pub fn run_report(
         b.finish_and_clear();
     }
     {
+        if let Some(warning) = r.missing_notice() {
+            eprintln!("warning: {warning}");
+        }
         if csv {
             print!("{}", r.to_csv());
             return Ok(());

@@ -40,18 +40,35 @@ impl Context {
 
 /// An export's destination: standard output, or a temporary file beside FILE
 /// that becomes FILE only once complete (a failed export leaves no file that
-/// looks whole).
+/// looks whole). An existing FILE is replaced only when the command was told
+/// `--force`: checked before the export starts, and again when the file takes
+/// its name (a file made in between is not replaced either).
 pub(crate) enum Destination {
     Stdout(BufWriter<std::io::StdoutLock<'static>>),
-    File(BufWriter<tempfile::NamedTempFile>, PathBuf),
+    File {
+        w: BufWriter<tempfile::NamedTempFile>,
+        file: PathBuf,
+        replace: bool,
+    },
+}
+
+/// The error for an existing file written without `--force`.
+fn exists(file: &Path) -> anyhow::Error {
+    anyhow::anyhow!("{} exists; pass --force to replace it", file.display())
 }
 
 impl Destination {
-    pub(crate) fn new(file: &Path) -> anyhow::Result<Self> {
+    /// `-` is standard output. `replace` is the command's `--force`.
+    pub(crate) fn new(file: &Path, replace: bool) -> anyhow::Result<Self> {
         if file == Path::new("-") {
             return Ok(Destination::Stdout(BufWriter::new(
                 std::io::stdout().lock(),
             )));
+        }
+        // Before any work: an export of a large log or registry should not
+        // run to its end only to be refused.
+        if !replace && std::fs::symlink_metadata(file).is_ok() {
+            return Err(exists(file));
         }
         let dir = match file.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -59,16 +76,17 @@ impl Destination {
         };
         let tmp = tempfile::NamedTempFile::new_in(dir)
             .map_err(|e| super::cannot_in(dir, "create", file, &e))?;
-        Ok(Destination::File(
-            BufWriter::with_capacity(1 << 16, tmp),
-            file.to_path_buf(),
-        ))
+        Ok(Destination::File {
+            w: BufWriter::with_capacity(1 << 16, tmp),
+            file: file.to_path_buf(),
+            replace,
+        })
     }
 
     pub(crate) fn writer(&mut self) -> &mut dyn Write {
         match self {
             Destination::Stdout(w) => w,
-            Destination::File(w, _) => w,
+            Destination::File { w, .. } => w,
         }
     }
 
@@ -79,7 +97,7 @@ impl Destination {
                 w.flush()?;
                 Ok(false)
             }
-            Destination::File(w, file) => {
+            Destination::File { w, file, replace } => {
                 let tmp = w
                     .into_inner()
                     .map_err(|e| e.into_error())
@@ -89,9 +107,20 @@ impl Destination {
                 tmp.as_file()
                     .sync_all()
                     .with_context(|| format!("cannot write {}", file.display()))?;
-                tmp.persist(&file)
-                    .with_context(|| format!("cannot write {}", file.display()))?;
-                Ok(true)
+                let done = if replace {
+                    tmp.persist(&file)
+                } else {
+                    tmp.persist_noclobber(&file)
+                };
+                match done {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Err(exists(&file))
+                    }
+                    Err(e) => {
+                        Err(e.error).with_context(|| format!("cannot write {}", file.display()))
+                    }
+                }
             }
         }
     }

@@ -25,6 +25,9 @@ pub enum RegistryCommand {
     Export {
         /// Where to write (`-` for standard output).
         file: PathBuf,
+        /// Replace FILE if it exists (without it, an existing file is an error).
+        #[arg(long)]
+        force: bool,
     },
     /// Remove records by id, all or none (an id not held removes nothing);
     /// audited. To undo a whole import, see `import --replace`.
@@ -79,6 +82,9 @@ pub enum RegistryCommand {
         /// Where to write them (JSON Lines).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace FILE if it exists (without it, an existing file is an error).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -145,9 +151,10 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
         count,
         seed,
         out,
+        force,
     } = cmd
     {
-        return generate(ctx, &state, count, seed, &out);
+        return generate(ctx, &state, count, seed, &out, force);
     }
     let Opened { cfg, db, reg } = match open(ctx) {
         Ok(opened) => opened,
@@ -171,7 +178,7 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
     }
     match cmd {
         RegistryCommand::Import(args) => import(ctx, &cfg, &db, &reg, &args),
-        RegistryCommand::Export { file } => export::export(ctx, &reg, &file),
+        RegistryCommand::Export { file, force } => export::export(ctx, &reg, &file, force),
         RegistryCommand::Remove { ids } => {
             let ids = parse_ids(&ids)?;
             let removed = reg.remove(&ids)?;
@@ -282,7 +289,9 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
             ctx.emit(&out, |o| render_summary(o.file, o.summary, Some(o.seconds)))?;
             partial(&a.file, out.summary)
         }
-        RegistryCommand::Export { file } => export::export_via_node(ctx, &c, &file).await,
+        RegistryCommand::Export { file, force } => {
+            export::export_via_node(ctx, &c, &file, force).await
+        }
         RegistryCommand::Remove { ids } => {
             let req = RemoveRequest {
                 ids: parse_ids(&ids)?.iter().map(ToString::to_string).collect(),
@@ -516,11 +525,18 @@ fn partial(file: &Path, s: &ImportSummary) -> anyhow::Result<()> {
     .into())
 }
 
-fn generate(ctx: &Context, state: &str, count: u64, seed: u64, out: &Path) -> anyhow::Result<()> {
+fn generate(
+    ctx: &Context,
+    state: &str,
+    count: u64,
+    seed: u64,
+    out: &Path,
+    force: bool,
+) -> anyhow::Result<()> {
     let state = CountryCode::parse(state)?;
     // Through a temporary file beside it, as every export: a crash or a
     // full disk leaves the old file or the whole new one.
-    let mut dest = super::Destination::new(out)?;
+    let mut dest = super::Destination::new(out, force)?;
     let w = dest.writer();
     for rec in registry::synthetic::generate(state, count, seed) {
         serde_json::to_writer(&mut *w, &rec)?;

@@ -613,6 +613,8 @@ struct Reports {
     times_height: u32,
     months: Vec<Bar>,
     months_height: u32,
+    /// Said when the audit log misses entries (its first ranges), or empty.
+    missing: String,
 }
 
 fn bars(items: &[(String, f64, String)]) -> (Vec<Bar>, u32) {
@@ -739,6 +741,21 @@ fn tally_month(per_month: &mut Vec<((i32, u8), u64)>, months: usize, at: u64) ->
     true
 }
 
+/// The notice of a report whose audit log misses entries (its first three
+/// ranges), or empty.
+fn missing_words(t: &Tr, r: &crate::node::report::Report) -> String {
+    if r.audit_entries_missing.is_empty() {
+        return String::new();
+    }
+    let ranges: Vec<String> = r
+        .audit_entries_missing
+        .iter()
+        .take(3)
+        .map(|[a, b]| format!("{}–{}", t.num(*a), t.num(*b)))
+        .collect();
+    t.tn("reports-missing", &[("ranges", ranges.join(", "))])
+}
+
 pub async fn reports(
     State(c): State<Shared>,
     headers: HeaderMap,
@@ -813,6 +830,7 @@ pub async fn reports(
             t.num(r.sdg_16_4_2.origin_established),
         ),
     ];
+    let missing = missing_words(&t, &r);
     let period_words = t.tn(
         "reports-period",
         &[
@@ -833,6 +851,7 @@ pub async fn reports(
         times_height,
         months,
         months_height,
+        missing,
     })
 }
 
@@ -1009,6 +1028,44 @@ mod tests {
             period_of(&q(&[("from", "1970-01-01"), ("to", "1970-01-01")])),
             Some((d("1970-01-01"), d("1970-01-01")))
         );
+    }
+
+    /// A report whose audit log misses entries says so on the page, in
+    /// every language; an intact log's page says nothing of it.
+    #[test]
+    fn a_report_of_a_log_missing_entries_says_so() {
+        for lang in [Lang::En, Lang::Fr, Lang::Es, Lang::Ar] {
+            let t = Tr::new(lang);
+            let mut r = crate::node::report::Report::default();
+            let page = |missing: String| {
+                Reports {
+                    t: Tr::new(lang),
+                    nav: Nav::of(None, "/console/reports"),
+                    from: "2026-01-01".into(),
+                    to: "2026-12-31".into(),
+                    period: String::new(),
+                    figures: Vec::new(),
+                    bars: Vec::new(),
+                    chart_height: 0,
+                    answer_times: Vec::new(),
+                    times_height: 0,
+                    months: Vec::new(),
+                    months_height: 0,
+                    missing,
+                }
+                .render()
+                .unwrap()
+            };
+            assert_eq!(missing_words(&t, &r), "");
+            assert!(!page(String::new()).contains("id=\"missing\""));
+            r.audit_entries_missing = vec![[0, 725]];
+            let words = missing_words(&t, &r);
+            assert!(
+                words.contains(&t.num(725u64)) && !words.contains("reports-missing"),
+                "{lang:?}: {words}"
+            );
+            assert!(page(words).contains("id=\"missing\""), "{lang:?}");
+        }
     }
 
     /// Traces per month are tallied newest first and the reading stops at

@@ -39,6 +39,12 @@ pub struct Report {
     /// final answer.
     pub median_answer_secs: BTreeMap<CountryCode, f64>,
     pub sdg_16_4_2: Sdg1642,
+    /// The audit entry numbers the log misses (inclusive `[first, last]`
+    /// ranges, oldest first, as found when it was opened:
+    /// [`crate::audit::AuditLog::missing`]): the counts from the log lack
+    /// those of them that fall in the period. Absent when it misses none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audit_entries_missing: Vec<[u64; 2]>,
 }
 
 fn median(v: &mut [u64]) -> f64 {
@@ -69,6 +75,7 @@ pub fn report_of(
     let mut r = Report {
         from,
         to,
+        audit_entries_missing: audit.missing().iter().map(|&(a, b)| [a, b]).collect(),
         ..Report::default()
     };
     // One entry at a time: a year's log is never held whole.
@@ -146,6 +153,24 @@ impl Report {
         for (state, secs) in &self.median_answer_secs {
             s += &format!("median_answer_secs_{state},{secs}\n");
         }
+        if !self.audit_entries_missing.is_empty() {
+            let ranges: Vec<String> = self
+                .audit_entries_missing
+                .iter()
+                .map(|[a, b]| format!("{a}-{b}"))
+                .collect();
+            s += &format!("audit_entries_missing,{}\n", ranges.join(" "));
+        }
         s
+    }
+
+    /// The warning for a report whose audit log misses entries, or `None`.
+    pub fn missing_notice(&self) -> Option<String> {
+        let ranges: Vec<(u64, u64)> = self
+            .audit_entries_missing
+            .iter()
+            .map(|[a, b]| (*a, *b))
+            .collect();
+        crate::audit::missing_notice(&ranges)
     }
 }

@@ -22,8 +22,14 @@ fn render_exported(o: &Exported<'_>) -> String {
     )
 }
 
-pub(super) fn export(ctx: &Context, reg: &Registry, file: &Path) -> anyhow::Result<()> {
-    let mut dest = Destination::new(file)?;
+/// `replace` is `--force`.
+pub(super) fn export(
+    ctx: &Context,
+    reg: &Registry,
+    file: &Path,
+    replace: bool,
+) -> anyhow::Result<()> {
+    let mut dest = Destination::new(file, replace)?;
     let bar = progress::bar(ctx, Some(reg.len()?), progress::Unit::Records, "exporting");
     let mut n = 0u64;
     let w = dest.writer();
@@ -51,8 +57,9 @@ pub(super) async fn export_via_node(
     ctx: &Context,
     c: &crate::api::ApiClient,
     file: &Path,
+    replace: bool,
 ) -> anyhow::Result<()> {
-    let mut dest = Destination::new(file)?;
+    let mut dest = Destination::new(file, replace)?;
     // Made once the reply says how many records come.
     let bar = std::cell::OnceCell::new();
     let mut n = 0u64;
@@ -61,7 +68,7 @@ pub(super) async fn export_via_node(
         .get_stream(
             "/v1/registry/export",
             crate::api::RECORDS_HEADER,
-            |total| {
+            |total, _| {
                 let _ = bar.set(progress::bar(
                     ctx,
                     total,

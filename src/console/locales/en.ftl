@@ -395,6 +395,7 @@ event-to = to { $state }
 event-from = from { $state }
 event-with = with { $state }
 reports-per-month = Traces sent per month
+reports-missing = The audit log misses entries { $ranges } (an archive file removed or renamed, or entries removed from the store): the counts lack those that fall in this period. Run tracenet audit verify on the node.
 import-choose-format = The file's name does not say its format (.jsonl or .csv): choose it in the form.
 trace-force = Send even if the maker table does not know this maker in this country
 trace-force-hint = Check the spelling, or tick "Send even if the maker table does not know this maker".

@@ -394,6 +394,7 @@ event-to = a { $state }
 event-from = desde { $state }
 event-with = con { $state }
 reports-per-month = Rastreos enviados por mes
+reports-missing = Al registro de auditoría le faltan las entradas { $ranges } (un archivo de archivo eliminado o renombrado, o entradas quitadas del almacén): las cifras no cuentan las de este período. Ejecute tracenet audit verify en el nodo.
 import-choose-format = El nombre del archivo no indica su formato (.jsonl o .csv): elíjalo en el formulario.
 trace-force = Enviar aunque la tabla de fabricantes no conozca a este fabricante en este país
 trace-force-hint = Revise la ortografía, o marque «Enviar aunque la tabla de fabricantes no conozca a este fabricante».

@@ -394,6 +394,7 @@ event-to = vers { $state }
 event-from = en provenance de { $state }
 event-with = avec { $state }
 reports-per-month = Traçages envoyés par mois
+reports-missing = Il manque au journal d’audit les entrées { $ranges } (un fichier d’archive supprimé ou renommé, ou des entrées retirées de la base) : les chiffres ne comptent pas celles de cette période. Lancez tracenet audit verify sur le nœud.
 import-choose-format = Le nom du fichier n'indique pas son format (.jsonl ou .csv) : choisissez-le dans le formulaire.
 trace-force = Envoyer même si la table des fabricants ne connaît pas ce fabricant dans ce pays
 trace-force-hint = Vérifiez l'orthographe, ou cochez « Envoyer même si la table des fabricants ne connaît pas ce fabricant ».
