@@ -237,6 +237,57 @@ fn deciding_an_unknown_inbox_item_is_not_found() {
     );
 }
 
+/// `POST /v1/registry/export` writes a file on the node's machine as the
+/// CLI's exports do: an existing file is replaced only with `"force": true`,
+/// a relative path is refused (it would be read from the node's own folder),
+/// and a file with the name is whole. Before, it truncated any file the
+/// node could write.
+#[test]
+fn the_apis_registry_export_replaces_a_file_only_when_told() {
+    let fed = one_node();
+    let n = &fed.nodes[0];
+    let addr = api_addr(n);
+    let token = std::fs::read_to_string(n.dir.join("api.token")).unwrap();
+    let token = Some(token.trim());
+    let kept = n.dir.join("kept.jsonl");
+    std::fs::write(&kept, "an officer's file\n").unwrap();
+    let post = |body: serde_json::Value| {
+        call(
+            addr,
+            "POST",
+            "/v1/registry/export",
+            token,
+            &body.to_string(),
+        )
+        .expect("an answer")
+    };
+    let (status, body) = post(serde_json::json!({"file": kept}));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("exists; send \\\"force\\\": true to replace it"),
+        "{body}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&kept).unwrap(),
+        "an officer's file\n"
+    );
+    let (status, body) = post(serde_json::json!({"file": "relative.jsonl"}));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not an absolute path"), "{body}");
+    let (status, body) = post(serde_json::json!({"file": n.dir}));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("is a folder"), "{body}");
+    let (status, body) = post(serde_json::json!({"file": kept, "force": true}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "");
+    let fresh = n.dir.join("fresh.jsonl");
+    let (status, body) = post(serde_json::json!({"file": fresh}));
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["records"], 0, "{body}");
+    assert!(fresh.exists());
+}
+
 /// A trace's timeout outside 1 s to 7 days is refused, by the API and by the
 /// CLI as a usage error, rather than clamped without a word.
 #[test]

@@ -840,6 +840,34 @@ fn an_existing_file_is_replaced_only_with_force() {
             "{forced:?}"
         );
     }
+    // A symbolic link to nowhere is a file there too: not written through
+    // (before, `roster new --out` created the file it pointed to).
+    let link = d.path().join("link.json");
+    let target = d.path().join("elsewhere.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let l = link.to_str().unwrap();
+    for args in [
+        vec!["audit", "export", l],
+        vec![
+            "roster",
+            "new",
+            "--out",
+            l,
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today+30",
+        ],
+    ] {
+        let o = run(d.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("exists"), "{args:?}: {}", stderr(&o));
+        assert!(!target.exists(), "{args:?} wrote through the link");
+    }
+    std::fs::remove_file(&link).unwrap();
+    // A folder is said to be one.
+    let o = run(d.path(), &["audit", "export", d.path().to_str().unwrap()]);
+    assert!(stderr(&o).contains("is a folder"), "{}", stderr(&o));
     // No temporary file left beside it by the refusals.
     let left: Vec<_> = std::fs::read_dir(d.path())
         .unwrap()

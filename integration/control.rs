@@ -620,7 +620,7 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
         err.contains(&format!(
-            "warning: entries 0 to {} are missing from the log",
+            "warning: the audit log misses entries 0 to {} (",
             archived - 1
         )),
         "{err}"
@@ -672,7 +672,7 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
     // listing from a day on stderr, the API in a header.
     std::fs::remove_file(&files[0]).unwrap();
     let gone = format!("the audit log misses entries 0 to {}", archived - 1);
-    let ranges = serde_json::json!([[0, archived - 1]]);
+    let ranges = serde_json::json!([{"first": 0, "last": archived - 1}]);
     let check_report = |dir: &std::path::Path, how: &str| {
         let o = common::run(dir, &["--json", "report"]);
         let err = String::from_utf8_lossy(&o.stderr);

@@ -36,8 +36,12 @@ pub const ENTRIES_HEADER: &str = "x-tracenet-audit-entries";
 /// The reply header of an audit listing from a log that misses entries
 /// (found at the node's start: an archive file removed or renamed, entries
 /// removed from the store): their numbers as inclusive ranges, `10-725,800-800`
-/// ([`crate::audit::missing_header_value`]). Absent from an intact log's.
+/// ([`crate::audit::missing_header_value`], the first 16). Absent from an
+/// intact log's.
 pub const MISSING_HEADER: &str = "x-tracenet-audit-missing";
+
+/// Beside [`MISSING_HEADER`]: how many gaps the log has, all of them.
+pub const MISSING_GAPS_HEADER: &str = "x-tracenet-audit-missing-gaps";
 /// Bytes of JSON sent in one piece.
 const PIECE: usize = 64 * 1024;
 
@@ -94,6 +98,7 @@ async fn stream(
     content_type: &'static str,
 ) -> Result<Response, Failure> {
     let total = node.audit().len();
+    let gaps = node.audit().missing().len();
     let missing = crate::audit::missing_header_value(node.audit().missing());
     let stopping = node.stopping();
     let body = listing::start("audit log", stopping.clone(), move |sink| {
@@ -158,7 +163,9 @@ async fn stream(
         .header(header::CONTENT_TYPE, content_type)
         .header(ENTRIES_HEADER, total);
     if let Some(v) = missing {
-        reply = reply.header(MISSING_HEADER, v);
+        reply = reply
+            .header(MISSING_HEADER, v)
+            .header(MISSING_GAPS_HEADER, gaps);
     }
     reply
         .body(Body::from_stream(body))

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use audit::{ENTRIES_HEADER, MISSING_HEADER};
+pub use audit::{ENTRIES_HEADER, MISSING_GAPS_HEADER, MISSING_HEADER};
 pub use client::{ApiClient, ApiClientError};
 pub use registry::RECORDS_HEADER;
 pub use reply::status_of;

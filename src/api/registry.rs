@@ -275,12 +275,56 @@ async fn export_stream(
         .map_err(Failure::internal)
 }
 
+/// `POST /v1/registry/export`: written beside `file`, synced, then given its
+/// name, as `tracenet registry export` writes: a file with the name is
+/// whole, an existing file is replaced only with `force` (and a symbolic
+/// link there is replaced, never written through), and a relative path,
+/// which would be read from the node's own working folder, is refused.
 async fn export(State(node): State<Node>, JsonBody(r): JsonBody<ExportRequest>) -> Reply {
+    if !r.file.is_absolute() {
+        return Err(Failure::bad_request(format!(
+            "\"file\": {} is not an absolute path; the node writes on its own machine, so give the whole path",
+            r.file.display()
+        )));
+    }
     let reg = registry_of(&node)?;
     let v = long(&node, move || {
-        let f = std::fs::File::create(&r.file).map_err(registry::RegistryError::Write)?;
-        let n = reg.export(&mut std::io::BufWriter::new(f))?;
-        Ok::<_, registry::RegistryError>(serde_json::json!({"file": r.file, "records": n}))
+        let file = &r.file;
+        let cannot = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", file.display());
+        if std::fs::metadata(file).is_ok_and(|m| m.is_dir()) {
+            return Err(format!(
+                "{} is a folder: give the name of a file in it",
+                file.display()
+            ));
+        }
+        if !r.force && std::fs::symlink_metadata(file).is_ok() {
+            return Err(format!(
+                "{} exists; send \"force\": true to replace it",
+                file.display()
+            ));
+        }
+        let dir = file.parent().unwrap_or(std::path::Path::new("/"));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot(&e))?;
+        let n = {
+            let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+            let n = reg.export(&mut w).map_err(|e| cannot(&e))?;
+            std::io::Write::flush(&mut w).map_err(|e| cannot(&e))?;
+            n
+        };
+        tmp.as_file().sync_all().map_err(|e| cannot(&e))?;
+        let placed = if r.force {
+            tmp.persist(file)
+        } else {
+            tmp.persist_noclobber(file)
+        };
+        match placed {
+            Ok(_) => Ok(serde_json::json!({"file": file, "records": n})),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Err(format!(
+                "{} exists; send \"force\": true to replace it",
+                file.display()
+            )),
+            Err(e) => Err(cannot(&e.error)),
+        }
     })
     .await?;
     ok(&v)

@@ -114,11 +114,15 @@ pub struct RemoveRequest {
     pub ids: Vec<String>,
 }
 
-/// `POST /v1/registry/export`.
+/// `POST /v1/registry/export`: the node writes the registry to `file`, an
+/// absolute path on its own machine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     pub file: PathBuf,
+    /// Replace `file` if it exists (without it, an existing file is a 400).
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// `POST /v1/inbox/ID/approve` and `/refuse`.
@@ -528,6 +532,12 @@ pub(super) enum DayEdge {
     End,
 }
 
+/// Whether a query parameter's value is a day (YYYY-MM-DD) for
+/// [`instant_param`].
+fn is_day(v: &str) -> bool {
+    v.len() == 10 && v.parse::<u64>().is_err() && crate::model::Date::parse(v).is_ok()
+}
+
 /// An instant query parameter: Unix seconds, an RFC 3339 time, or a day
 /// (YYYY-MM-DD, UTC) as the CLI and the console take, read by `edge`; absent
 /// gives `default`, anything else (a day before 1970 included) is a 400 naming
@@ -573,7 +583,11 @@ async fn report(State(node): State<Node>, Query(q): Query<HashMap<String, String
         instant_param(&q, "from", 0, DayEdge::Start)?,
         instant_param(&q, "to", u64::MAX, DayEdge::End)?,
     );
-    if from > to {
+    // A day given as `to` runs to the next day's start: `from` there (the
+    // day after `to`, given as a day) is after it, as the CLI and the
+    // console refuse it; a time given as `to` may equal `from`.
+    let to_is_day = q.get("to").is_some_and(|v| is_day(v));
+    if from > to || (to_is_day && from == to) {
         return Err(Failure::bad_request(format!(
             "?from={} is after ?to={}: the period would be empty (a time given as to is excluded, a day given as to is included)",
             q.get("from")

@@ -625,7 +625,7 @@ impl AuditLog {
                 first = a,
                 last = b,
                 gaps = missing.len(),
-                "the audit log has no entries from first to last (an archive file removed or renamed, or entries removed from the store): listings and reports say so, and lack those of them that fall in their period; run `tracenet audit verify`"
+                "the audit log has no entries from first to last (an archive file removed or renamed, or the oldest entries removed from the store): listings and reports say so, and lack those of them that fall in their period; run `tracenet audit verify`"
             );
         }
         log.missing = missing;
@@ -1134,7 +1134,9 @@ impl AuditLog {
 
     /// The entry numbers (inclusive ranges, oldest first) that neither the
     /// archive files' names nor the store accounted for when the log was
-    /// opened: a file removed or renamed, entries removed from the store.
+    /// opened: a file removed or renamed, the oldest entries removed from
+    /// the store (entries removed from the store's middle are not seen here,
+    /// nor a file emptied: a listing of the whole log and `verify` see them).
     /// Readers of a period or from a time read on past them; they say so
     /// with [`missing_notice`]. Found at open only (a file removed while the
     /// node runs shows at its next start, or to `tracenet audit verify`).
@@ -1286,10 +1288,24 @@ impl AuditLog {
                         expect_seq.saturating_sub(1)
                     ),
                 });
-                // Checked no further, and the chain goes on from the entry
-                // before it: a line copied to the end of a file is this one
-                // break, not also every entry after it "missing" and the
-                // next one "not following".
+                // What holds of the entry alone is still checked (a changed
+                // copy is said changed, a head whose signature fails is said
+                // so), but the chain goes on from the entry before it: a
+                // line copied to the end of a file is this one break, not
+                // also every entry after it "missing" and the next one "not
+                // following".
+                if entry_hash(&e) != e.hash {
+                    breaks.push(Break {
+                        seq: key_seq,
+                        problem: "changed after it was written".into(),
+                    });
+                }
+                if e.kind == AuditKind::HeadSigned && !head_verifies(key, key_seq, &e) {
+                    breaks.push(Break {
+                        seq: key_seq,
+                        problem: "the signed head does not verify with this node's key".into(),
+                    });
+                }
                 return Ok(());
             }
             if e.prev != prev {
@@ -1305,15 +1321,7 @@ impl AuditLog {
                 });
             }
             if e.kind == AuditKind::HeadSigned {
-                let ok = e.signature.as_deref().is_some_and(|s| {
-                    use base64::Engine as _;
-                    let sig = base64::engine::general_purpose::STANDARD.decode(s).ok();
-                    let sig = sig.as_deref().and_then(protocol::Signature::from_slice);
-                    sig.is_some_and(|sig| {
-                        key.verifies(&head_message(key_seq.saturating_sub(1), &e.prev), &sig)
-                    })
-                });
-                if ok {
+                if head_verifies(key, key_seq, &e) {
                     signed_through = key_seq.checked_sub(1);
                 } else {
                     breaks.push(Break {
@@ -1404,18 +1412,28 @@ impl AuditLog {
     }
 }
 
-/// The sentence that tells a reader of a period or of the log from a time
-/// that the log misses entries (`missing`, as [`AuditLog::missing`] gives
-/// them), or `None` when it misses none: such readers read on past a gap,
-/// and the entries missing may fall in their period.
-pub fn missing_notice(missing: &[(u64, u64)]) -> Option<String> {
-    const LISTED: usize = 3;
-    if missing.is_empty() {
+/// Which reader a [`missing_words`] sentence is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingTo {
+    /// A listing of the whole log, which saw the gaps as it read.
+    WholeLog,
+    /// A reader of a period or from a time, told the gaps the log was
+    /// opened with ([`AuditLog::missing`]): it cannot tell which fall in
+    /// its period.
+    Period,
+}
+
+/// The sentence that tells a reader the log misses entries: the first
+/// ranges (`listed`, inclusive, the first three said) of `count` gaps, or
+/// `None` for none.
+pub fn missing_words(listed: &[(u64, u64)], count: u64, to: MissingTo) -> Option<String> {
+    const SAID: usize = 3;
+    if count == 0 || listed.is_empty() {
         return None;
     }
-    let mut listed: Vec<String> = missing
+    let mut said: Vec<String> = listed
         .iter()
-        .take(LISTED)
+        .take(SAID)
         .map(|&(a, b)| {
             if a == b {
                 format!("{a}")
@@ -1424,15 +1442,32 @@ pub fn missing_notice(missing: &[(u64, u64)]) -> Option<String> {
             }
         })
         .collect();
-    if missing.len() > LISTED {
-        listed.push(format!("{} more gaps", missing.len() - LISTED));
+    let shown = said.len() as u64;
+    if count > shown {
+        said.push(format!("{} more gaps", count - shown));
     }
-    let one = missing.len() == 1 && missing[0].0 == missing[0].1;
+    let one = count == 1 && listed[0].0 == listed[0].1;
+    let (cause, effect) = match to {
+        MissingTo::WholeLog => (
+            "an archive file removed, renamed or emptied, or entries removed from the store",
+            "they are not listed",
+        ),
+        MissingTo::Period => (
+            "an archive file removed or renamed, or the oldest entries removed from the store, found when the node started",
+            "those that fall in this period are not counted or listed",
+        ),
+    };
     Some(format!(
-        "the audit log misses {} {} (an archive file removed or renamed, or entries removed from the store): what falls in this period is not counted or listed; run `tracenet audit verify`",
+        "the audit log misses {} {} ({cause}): {effect}; run `tracenet audit verify`",
         if one { "entry" } else { "entries" },
-        listed.join(", ")
+        said.join(", ")
     ))
+}
+
+/// [`missing_words`] for a reader of a period, from the gaps the log was
+/// opened with ([`AuditLog::missing`]).
+pub fn missing_notice(missing: &[(u64, u64)]) -> Option<String> {
+    missing_words(missing, missing.len() as u64, MissingTo::Period)
 }
 
 /// [`AuditLog::missing`] as a header value (`MISSING_HEADER`): inclusive
@@ -1461,9 +1496,20 @@ pub fn parse_missing_header(v: &str) -> Option<Vec<(u64, u64)>> {
         .collect()
 }
 
+/// Whether the head entry `e`, at `seq`, signs the chain before it with `key`.
+fn head_verifies(key: &protocol::PublicKey, seq: u64, e: &AuditEntry) -> bool {
+    e.signature.as_deref().is_some_and(|s| {
+        use base64::Engine as _;
+        let sig = base64::engine::general_purpose::STANDARD.decode(s).ok();
+        let sig = sig.as_deref().and_then(protocol::Signature::from_slice);
+        sig.is_some_and(|sig| key.verifies(&head_message(seq.saturating_sub(1), &e.prev), &sig))
+    })
+}
+
 /// What is wrong with a line that does not parse as an entry, without the
-/// JSON's own line number (always 1: an entry is one line), e.g. "ends
-/// inside the entry (at column 120): cut short".
+/// JSON's own line number (always 1: an entry is one line), e.g. "is cut
+/// short (it ends at column 120)", to follow "line 3 of FILE" or "the
+/// stored entry".
 fn json_fault(err: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let said = err.to_string();
@@ -1471,11 +1517,8 @@ fn json_fault(err: &serde_json::Error) -> String {
         .strip_suffix(&format!(" at line {} column {}", err.line(), err.column()))
         .unwrap_or(&said);
     match err.classify() {
-        Category::Eof => format!(
-            "ends inside the entry (at column {}): cut short",
-            err.column()
-        ),
-        Category::Syntax => format!("is not JSON (at column {}: {what})", err.column()),
+        Category::Eof => format!("is cut short (it ends at column {})", err.column()),
+        Category::Syntax => format!("is not one JSON entry (at column {}: {what})", err.column()),
         Category::Data => format!("is not an audit entry ({what})"),
         Category::Io => format!("cannot be read ({what})"),
     }
@@ -2422,6 +2465,17 @@ mod tests {
                 .iter()
                 .any(|(_, p)| p.contains("missing") || p.contains("does not follow")),
             "{said:?}"
+        );
+
+        // A changed copy is still said changed.
+        let changed = format!("{text}{}\n", lines[0].replace("\"p0\"", "\"pX\""));
+        std::fs::write(&f.path, &changed).unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert!(
+            r.breaks
+                .iter()
+                .any(|b| b.seq == 0 && b.problem == "changed after it was written"),
+            "{r:?}"
         );
 
         let mut cut: Vec<String> = lines.iter().map(|l| l.to_string()).collect();

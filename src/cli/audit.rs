@@ -38,19 +38,19 @@ fn since_secs(d: Option<Date>) -> u64 {
 
 /// Hands `f` each entry at or after unix time `since`, oldest first, one at
 /// a time: streamed from the running node (`GET /v1/audit/export`), or read
-/// from the data directory when it is stopped. Returns how many, and the
-/// entry numbers the log was found to miss at its opening
-/// ([`crate::audit::AuditLog::missing`]). A reply that breaks off is an
+/// from the data directory when it is stopped. Returns how many, and what
+/// to tell of the entries the log was found to miss at its opening
+/// ([`crate::audit::AuditLog::missing`]; [`crate::audit::missing_notice`]). A reply that breaks off is an
 /// error ([`crate::api::ApiClientError::Broken`]), never read again from the
 /// store (which would hand entries twice).
 fn each_entry(
     ctx: &Context,
     since: u64,
     f: impl FnMut(AuditEntry) -> std::io::Result<()>,
-) -> anyhow::Result<(u64, Vec<(u64, u64)>)> {
+) -> anyhow::Result<(u64, Option<String>)> {
     let f = std::cell::RefCell::new(f);
     let n = std::cell::Cell::new(0u64);
-    let missing = std::cell::RefCell::new(Vec::new());
+    let missing = std::cell::RefCell::new(None);
     super::node::read_via(
         ctx,
         async |c| {
@@ -74,11 +74,20 @@ fn each_entry(
                     &format!("/v1/audit/export?since={since}"),
                     crate::api::ENTRIES_HEADER,
                     |_, headers| {
-                        *missing.borrow_mut() = headers
-                            .get(crate::api::MISSING_HEADER)
-                            .and_then(|v| v.to_str().ok())
+                        let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+                        let ranges = text(crate::api::MISSING_HEADER)
                             .and_then(crate::audit::parse_missing_header)
                             .unwrap_or_default();
+                        // The header lists the first 16; the count, all.
+                        let gaps = text(crate::api::MISSING_GAPS_HEADER)
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .unwrap_or(ranges.len() as u64)
+                            .max(ranges.len() as u64);
+                        *missing.borrow_mut() = crate::audit::missing_words(
+                            &ranges,
+                            gaps,
+                            crate::audit::MissingTo::Period,
+                        );
                     },
                     |chunk| {
                         partial.extend_from_slice(chunk);
@@ -106,7 +115,7 @@ fn each_entry(
                 n.set(n.get() + 1);
                 Ok::<_, anyhow::Error>(())
             })?;
-            Ok((n.get(), off.audit.missing().to_vec()))
+            Ok((n.get(), crate::audit::missing_notice(off.audit.missing())))
         },
     )
 }
@@ -133,33 +142,7 @@ impl Gaps {
     }
 
     fn warning(&self) -> Option<String> {
-        if self.count == 0 {
-            return None;
-        }
-        let mut listed: Vec<String> = self
-            .ranges
-            .iter()
-            .map(|(a, b)| {
-                if a == b {
-                    format!("{a}")
-                } else {
-                    format!("{a} to {b}")
-                }
-            })
-            .collect();
-        if self.count > self.ranges.len() as u64 {
-            listed.push(format!(
-                "{} more gaps",
-                self.count - self.ranges.len() as u64
-            ));
-        }
-        let one = self.count == 1 && self.ranges.first().is_some_and(|(a, b)| a == b);
-        Some(format!(
-            "{} {} {} missing from the log (removed from the store, or an archive file emptied): run `tracenet audit verify`",
-            if one { "entry" } else { "entries" },
-            listed.join(", "),
-            if one { "is" } else { "are" },
-        ))
+        crate::audit::missing_words(&self.ranges, self.count, crate::audit::MissingTo::WholeLog)
     }
 }
 
@@ -221,7 +204,7 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
             // in it (its listing cannot tell them from entries before it).
             let warning = match since {
                 None => gaps.warning(),
-                Some(_) => crate::audit::missing_notice(&missing),
+                Some(_) => missing,
             };
             if let Some(warning) = warning {
                 eprintln!("warning: {warning}");
@@ -313,7 +296,7 @@ mod tests {
         }
         let w = g.warning().unwrap();
         assert!(
-            w.starts_with("entries 0 to 600, 603 to 699, 701, 3 more gaps are missing"),
+            w.starts_with("the audit log misses entries 0 to 600, 603 to 699, 701, 3 more gaps ("),
             "{w}"
         );
         // One entry alone is said so.
@@ -322,7 +305,8 @@ mod tests {
             g.see(s);
         }
         let w = g.warning().unwrap();
-        assert!(w.starts_with("entry 1 is missing from the log"), "{w}");
+        assert!(w.starts_with("the audit log misses entry 1 ("), "{w}");
+        assert!(w.contains("they are not listed"), "{w}");
     }
 
     use super::*;

@@ -213,7 +213,8 @@ fn sign(
         };
         let body = MakersBody::of(&table, version.unwrap_or(table.version), from, until);
         let file = MakersFile::new(&body).with_context(|| format!("{}", path.display()))?;
-        if out.exists() && !force {
+        // A dangling symbolic link counts: it is replaced only with --force.
+        if std::fs::symlink_metadata(out).is_ok() && !force {
             bail!("{} exists; pass --force to replace it", out.display());
         }
         (file, out)

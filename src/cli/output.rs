@@ -67,6 +67,12 @@ impl Destination {
         }
         // Before any work: an export of a large log or registry should not
         // run to its end only to be refused.
+        if std::fs::metadata(file).is_ok_and(|m| m.is_dir()) {
+            anyhow::bail!(
+                "{} is a folder: give the name of a file in it",
+                file.display()
+            );
+        }
         if !replace && std::fs::symlink_metadata(file).is_ok() {
             return Err(exists(file));
         }

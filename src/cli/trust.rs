@@ -578,7 +578,8 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 gossip_validation,
                 peer_connections: peer_connections.or(previous_links),
             };
-            if out.exists() {
+            // A dangling symbolic link counts: it is not written through.
+            if std::fs::symlink_metadata(&out).is_ok() {
                 bail!("{} already exists; choose another --out", out.display());
             }
             let file = RosterFile::new(&body)?;

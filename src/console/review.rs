@@ -751,7 +751,7 @@ fn missing_words(t: &Tr, r: &crate::node::report::Report) -> String {
         .audit_entries_missing
         .iter()
         .take(3)
-        .map(|[a, b]| format!("{}–{}", t.num(*a), t.num(*b)))
+        .map(|m| format!("{}–{}", t.num(m.first), t.num(m.last)))
         .collect();
     t.tn("reports-missing", &[("ranges", ranges.join(", "))])
 }
@@ -1058,7 +1058,10 @@ mod tests {
             };
             assert_eq!(missing_words(&t, &r), "");
             assert!(!page(String::new()).contains("id=\"missing\""));
-            r.audit_entries_missing = vec![[0, 725]];
+            r.audit_entries_missing = vec![crate::node::report::MissingEntries {
+                first: 0,
+                last: 725,
+            }];
             let words = missing_words(&t, &r);
             assert!(
                 words.contains(&t.num(725u64)) && !words.contains("reports-missing"),

@@ -39,12 +39,19 @@ pub struct Report {
     /// final answer.
     pub median_answer_secs: BTreeMap<CountryCode, f64>,
     pub sdg_16_4_2: Sdg1642,
-    /// The audit entry numbers the log misses (inclusive `[first, last]`
-    /// ranges, oldest first, as found when it was opened:
+    /// The audit entry numbers the log misses (inclusive ranges, oldest
+    /// first, as found when it was opened:
     /// [`crate::audit::AuditLog::missing`]): the counts from the log lack
     /// those of them that fall in the period. Absent when it misses none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub audit_entries_missing: Vec<[u64; 2]>,
+    pub audit_entries_missing: Vec<MissingEntries>,
+}
+
+/// Audit entries `first` to `last` (inclusive) that the log misses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingEntries {
+    pub first: u64,
+    pub last: u64,
 }
 
 fn median(v: &mut [u64]) -> f64 {
@@ -75,7 +82,11 @@ pub fn report_of(
     let mut r = Report {
         from,
         to,
-        audit_entries_missing: audit.missing().iter().map(|&(a, b)| [a, b]).collect(),
+        audit_entries_missing: audit
+            .missing()
+            .iter()
+            .map(|&(first, last)| MissingEntries { first, last })
+            .collect(),
         ..Report::default()
     };
     // One entry at a time: a year's log is never held whole.
@@ -157,7 +168,7 @@ impl Report {
             let ranges: Vec<String> = self
                 .audit_entries_missing
                 .iter()
-                .map(|[a, b]| format!("{a}-{b}"))
+                .map(|m| format!("{}-{}", m.first, m.last))
                 .collect();
             s += &format!("audit_entries_missing,{}\n", ranges.join(" "));
         }
@@ -169,7 +180,7 @@ impl Report {
         let ranges: Vec<(u64, u64)> = self
             .audit_entries_missing
             .iter()
-            .map(|[a, b]| (*a, *b))
+            .map(|m| (m.first, m.last))
             .collect();
         crate::audit::missing_notice(&ranges)
     }

@@ -96,6 +96,17 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RosterEr
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
     tmp.write_all(bytes).map_err(write_err)?;
+    // Rosters and maker tables are public documents, read by other users
+    // and containers: a replaced file keeps its permissions, a new one is
+    // readable by all (the temporary file is made for its owner alone).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let perms = std::fs::metadata(path)
+            .map(|m| m.permissions())
+            .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o644));
+        tmp.as_file().set_permissions(perms).map_err(write_err)?;
+    }
     tmp.as_file().sync_all().map_err(write_err)?;
     tmp.persist(path).map_err(|e| write_err(e.error))?;
     // Opening a folder to flush it works on Unix; elsewhere the rename is

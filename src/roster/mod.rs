@@ -549,11 +549,11 @@ impl RosterFile {
         })
     }
 
+    /// Writes the file at `path`, replacing what is there: beside it, synced,
+    /// then renamed, so that a crash leaves the old file or the whole new one
+    /// (and a symbolic link at `path` is replaced, not followed).
     pub fn write(&self, path: &Path) -> Result<(), RosterError> {
-        std::fs::write(path, self.to_json()).map_err(|source| RosterError::Write {
-            path: path.into(),
-            source,
-        })
+        history::write_atomically(path, &self.to_json())
     }
 
     /// The exact signed bytes.
