@@ -249,7 +249,8 @@ fn the_apis_registry_export_replaces_a_file_only_when_told() {
     let addr = api_addr(n);
     let token = std::fs::read_to_string(n.dir.join("api.token")).unwrap();
     let token = Some(token.trim());
-    let kept = n.dir.join("kept.jsonl");
+    let outside = tempfile::tempdir().unwrap();
+    let kept = outside.path().join("kept.jsonl");
     std::fs::write(&kept, "an officer's file\n").unwrap();
     let post = |body: serde_json::Value| {
         call(
@@ -274,13 +275,37 @@ fn the_apis_registry_export_replaces_a_file_only_when_told() {
     let (status, body) = post(serde_json::json!({"file": "relative.jsonl"}));
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("not an absolute path"), "{body}");
-    let (status, body) = post(serde_json::json!({"file": n.dir}));
+    let (status, body) = post(serde_json::json!({"file": outside.path()}));
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("is a folder"), "{body}");
+    // Never the node's own files, never a device (a helper's trial replaced
+    // the node's configuration, and /dev/null, this way).
+    let config = n.dir.join("tracenet.toml");
+    let before = std::fs::read(&config).unwrap();
+    let (status, body) = post(serde_json::json!({"file": config, "force": true}));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("inside the node's data directory"), "{body}");
+    assert_eq!(std::fs::read(&config).unwrap(), before);
+    let (status, body) = post(serde_json::json!({"file": "/dev/null", "force": true}));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("is a device or a FIFO"), "{body}");
+    use std::os::unix::fs::FileTypeExt as _;
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    let (status, body) = post(serde_json::json!({"file": outside.path().join("no/such/x")}));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("/no/such does not exist") && !body.contains("os error"),
+        "{body}"
+    );
     let (status, body) = post(serde_json::json!({"file": kept, "force": true}));
     assert_eq!(status, 200, "{body}");
     assert_eq!(std::fs::read_to_string(&kept).unwrap(), "");
-    let fresh = n.dir.join("fresh.jsonl");
+    let fresh = outside.path().join("fresh.jsonl");
     let (status, body) = post(serde_json::json!({"file": fresh}));
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -865,6 +865,39 @@ fn an_existing_file_is_replaced_only_with_force() {
         assert!(!target.exists(), "{args:?} wrote through the link");
     }
     std::fs::remove_file(&link).unwrap();
+    // A device is written into, never replaced (a helper's trial turned
+    // /dev/null into a regular file with `audit export /dev/null --force`).
+    use std::os::unix::fs::FileTypeExt as _;
+    for args in [
+        vec!["audit", "export", "/dev/null"],
+        vec!["audit", "export", "/dev/null", "--force"],
+        vec!["registry", "export", "/dev/null", "--force"],
+    ] {
+        ok(d.path(), &args);
+        assert!(
+            std::fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device(),
+            "{args:?} replaced /dev/null"
+        );
+    }
+    // A roster is a file, never standard output.
+    let o = run(
+        d.path(),
+        &[
+            "roster",
+            "new",
+            "--out",
+            "-",
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today+30",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!d.path().join("-").exists());
     // A folder is said to be one.
     let o = run(d.path(), &["audit", "export", d.path().to_str().unwrap()]);
     assert!(stderr(&o).contains("is a folder"), "{}", stderr(&o));

@@ -278,8 +278,10 @@ async fn export_stream(
 /// `POST /v1/registry/export`: written beside `file`, synced, then given its
 /// name, as `tracenet registry export` writes: a file with the name is
 /// whole, an existing file is replaced only with `force` (and a symbolic
-/// link there is replaced, never written through), and a relative path,
-/// which would be read from the node's own working folder, is refused.
+/// link there is replaced, never written through). Refused: a relative path
+/// (it would be read from the node's own working folder), a path inside the
+/// node's data directory (its key, configuration and stores), a folder, a
+/// device or a FIFO (a rename would replace the device node itself).
 async fn export(State(node): State<Node>, JsonBody(r): JsonBody<ExportRequest>) -> Reply {
     if !r.file.is_absolute() {
         return Err(Failure::bad_request(format!(
@@ -288,22 +290,39 @@ async fn export(State(node): State<Node>, JsonBody(r): JsonBody<ExportRequest>) 
         )));
     }
     let reg = registry_of(&node)?;
+    let data_dir = node.data_dir().to_path_buf();
     let v = long(&node, move || {
         let file = &r.file;
         let cannot = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", file.display());
-        if std::fs::metadata(file).is_ok_and(|m| m.is_dir()) {
-            return Err(format!(
-                "{} is a folder: give the name of a file in it",
-                file.display()
-            ));
-        }
-        if !r.force && std::fs::symlink_metadata(file).is_ok() {
-            return Err(format!(
-                "{} exists; send \"force\": true to replace it",
-                file.display()
-            ));
-        }
         let dir = file.parent().unwrap_or(std::path::Path::new("/"));
+        let Ok(real_dir) = dir.canonicalize() else {
+            return Err(format!(
+                "cannot write {}: the folder {} does not exist",
+                file.display(),
+                dir.display()
+            ));
+        };
+        // The node's own files (its key, configuration, stores) are never
+        // an export's place, whatever the client asks.
+        if data_dir
+            .canonicalize()
+            .is_ok_and(|own| real_dir.starts_with(own))
+        {
+            return Err(format!(
+                "{} is inside the node's data directory, whose files are the node's own: give a path outside it",
+                file.display()
+            ));
+        }
+        // Never renamed over a device or a FIFO (it would replace the node).
+        match crate::model::target::file_target(file, "").map_err(|e| e.to_string())? {
+            crate::model::target::Target::Existing if !r.force => {
+                return Err(format!(
+                    "{} exists; send \"force\": true to replace it",
+                    file.display()
+                ));
+            }
+            _ => {}
+        }
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot(&e))?;
         let n = {
             let mut w = std::io::BufWriter::new(tmp.as_file_mut());

@@ -530,6 +530,8 @@ pub(crate) fn cannot_in(
 /// place only if the name is free).
 pub fn write_file(path: &std::path::Path, bytes: &[u8], replace: bool) -> anyhow::Result<()> {
     use std::io::Write;
+    // Never renamed over a device or a FIFO (it would replace the node).
+    crate::model::target::file_target(path, "")?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),

@@ -121,7 +121,7 @@ pub enum TraceCommand {
     Export {
         /// The trace's id, as `tracenet trace list` shows it.
         id: String,
-        /// Where to write the bundle (JSON).
+        /// Where to write the bundle (JSON; `-` for standard output).
         file: std::path::PathBuf,
         /// Replace FILE if it exists (without it, an existing file is an error).
         #[arg(long)]
@@ -384,14 +384,7 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
             )?;
             ctx.emit(&t, render_trace)
         }
-        Some(TraceCommand::Export { id, file, force }) => {
-            // Evidence once handed over must not be replaced by accident: say
-            // so before asking the node, and again atomically when writing.
-            if !force && file.exists() {
-                anyhow::bail!("{} exists; pass --force to replace it", file.display());
-            }
-            export(ctx, &id, &file, force)
-        }
+        Some(TraceCommand::Export { id, file, force }) => export(ctx, &id, &file, force),
         Some(TraceCommand::Retry { id }) => with_client(ctx, async |c| {
             let t: TraceView = c
                 .post(&format!("/v1/traces/{id}/retry"), &serde_json::json!({}))
@@ -656,11 +649,23 @@ fn render_outcome(o: &Outcome, state: Option<crate::model::CountryCode>) -> Stri
 }
 
 /// `trace export ID FILE`: the node assembles the bundle, the CLI writes it.
+/// `trace export`: through [`super::Destination`], as every export: `-` is
+/// standard output, evidence once handed over is replaced only with
+/// `--force` (said before asking the node, and again atomically when
+/// writing), a FIFO or device is written into.
 fn export(ctx: &Context, id: &str, file: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let mut dest = super::Destination::new(file, force)?;
     with_client(ctx, async |c| {
         let bundle: serde_json::Value = c.get(&format!("/v1/traces/{id}/evidence")).await?;
-        let bytes = serde_json::to_vec_pretty(&bundle)?;
-        super::write_file(file, &bytes, force)?;
+        let w = dest.writer();
+        serde_json::to_writer_pretty(&mut *w, &bundle)?;
+        w.write_all(b"\n")?;
+        Ok(())
+    })?;
+    if !dest.finish()? {
+        return Ok(());
+    }
+    {
         #[derive(Serialize)]
         struct Out<'a> {
             trace: &'a str,
@@ -673,7 +678,7 @@ fn export(ctx: &Context, id: &str, file: &std::path::Path, force: bool) -> anyho
                 o.file.display()
             )
         })
-    })
+    }
 }
 
 fn render_answer(a: &AnswerView) -> String {

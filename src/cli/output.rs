@@ -42,9 +42,12 @@ impl Context {
 /// that becomes FILE only once complete (a failed export leaves no file that
 /// looks whole). An existing FILE is replaced only when the command was told
 /// `--force`: checked before the export starts, and again when the file takes
-/// its name (a file made in between is not replaced either).
+/// its name (a file made in between is not replaced either). A FIFO or a
+/// character device (`/dev/null`, `/dev/stdout`) is written into, never
+/// replaced ([`crate::model::target`]).
 pub(crate) enum Destination {
     Stdout(BufWriter<std::io::StdoutLock<'static>>),
+    Stream(BufWriter<std::fs::File>, PathBuf),
     File {
         w: BufWriter<tempfile::NamedTempFile>,
         file: PathBuf,
@@ -67,14 +70,17 @@ impl Destination {
         }
         // Before any work: an export of a large log or registry should not
         // run to its end only to be refused.
-        if std::fs::metadata(file).is_ok_and(|m| m.is_dir()) {
-            anyhow::bail!(
-                "{} is a folder: give the name of a file in it",
-                file.display()
-            );
-        }
-        if !replace && std::fs::symlink_metadata(file).is_ok() {
-            return Err(exists(file));
+        use crate::model::target::{Target, target};
+        match target(file)? {
+            Target::Stream => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(file)
+                    .with_context(|| format!("cannot write into {}", file.display()))?;
+                return Ok(Destination::Stream(BufWriter::new(f), file.to_path_buf()));
+            }
+            Target::Existing if !replace => return Err(exists(file)),
+            Target::Existing | Target::Free => {}
         }
         let dir = match file.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -92,15 +98,23 @@ impl Destination {
     pub(crate) fn writer(&mut self) -> &mut dyn Write {
         match self {
             Destination::Stdout(w) => w,
+            Destination::Stream(w, _) => w,
             Destination::File { w, .. } => w,
         }
     }
 
-    /// Flushes, and puts a file in place. Returns whether it was a file.
+    /// Flushes, and puts a file in place. Returns whether it was a file
+    /// (not standard output, a FIFO or a device, where a summary would mix
+    /// with what was written or be lost).
     pub(crate) fn finish(self) -> anyhow::Result<bool> {
         match self {
             Destination::Stdout(mut w) => {
                 w.flush()?;
+                Ok(false)
+            }
+            Destination::Stream(mut w, file) => {
+                w.flush()
+                    .with_context(|| format!("cannot write into {}", file.display()))?;
                 Ok(false)
             }
             Destination::File { w, file, replace } => {

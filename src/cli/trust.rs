@@ -545,6 +545,12 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             gossip_validation,
             peer_connections,
         } => {
+            if out == Path::new("-") {
+                return Err(super::usage_error(
+                    "roster",
+                    "--out -: a roster is a file to edit, sign and hand out; give its name",
+                ));
+            }
             // The next version keeps the members and the federation's
             // settings of the one before. A first roster is made by this
             // build for members running it: one signature check per gossip

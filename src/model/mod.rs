@@ -9,6 +9,7 @@
 mod country;
 mod date;
 pub mod instant;
+pub mod target;
 
 use std::fmt;
 use std::str::FromStr;

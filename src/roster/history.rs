@@ -93,7 +93,20 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RosterEr
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    // Never renamed over a device or a FIFO (it would replace the node),
+    // and a folder missing is said so, not as the temporary file's name.
+    crate::model::target::file_target(path, "")
+        .map_err(|e| write_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+    if !dir.is_dir() {
+        return Err(write_err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("the folder {} does not exist", dir.display()),
+        )));
+    }
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
     tmp.write_all(bytes).map_err(write_err)?;
     // Rosters and maker tables are public documents, read by other users
