@@ -696,10 +696,27 @@ async fn the_oldest_audit_entries_move_to_the_archive_and_the_chain_still_verifi
     let (code, head, _) =
         common::http_get_with_head(&fed.node("DE").dir, "/v1/audit?since=2000-01-01", true);
     assert_eq!(code, 200);
+    let head = head.to_ascii_lowercase();
     assert!(
-        head.to_ascii_lowercase()
-            .contains(&format!("x-tracenet-audit-missing: 0-{}", archived - 1)),
+        head.contains(&format!("x-tracenet-audit-missing: 0-{}", archived - 1))
+            && head.contains("x-tracenet-audit-missing-gaps: 1"),
         "{head}"
+    );
+    // The count the listing announces is of the entries the log holds.
+    let (_, body) = common::http_get(&fed.node("DE").dir, "/v1/audit", true);
+    let listed = serde_json::from_str::<serde_json::Value>(&body)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len();
+    let announced: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-tracenet-audit-entries: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the entries header");
+    assert!(
+        announced <= listed,
+        "{announced} announced, {listed} listed"
     );
 }
 

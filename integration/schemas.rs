@@ -736,6 +736,26 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     let (code, body) = common::http_get(&de, "/v1/report?from=1969-12-31", true);
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("before 1970-01-01"), "{body}");
+    // A day that is not one says why; a misspelt parameter is not read as
+    // absent (a helper's trial: ?frm= gave the whole log's report).
+    let (code, body) = common::http_get(&de, "/v1/report?from=2026-02-30", true);
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("?from=2026-02-30: ") && !body.contains("give a day like"),
+        "{body}"
+    );
+    for path in ["/v1/report?frm=2026-01-01", "/v1/audit?sinse=2026-01-01"] {
+        let (code, body) = common::http_get(&de, path, true);
+        assert_eq!(code, 400, "{path}: {body}");
+        assert!(body.contains("not a parameter of"), "{path}: {body}");
+    }
+    let o = common::run(&de, &["audit", "show", "--since", "1969-12-31"]);
+    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("before 1970-01-01"),
+        "{}",
+        common::stderr(&o)
+    );
     c.read("audit-verify", &de, &["audit", "verify"]);
     c.run(
         "audit-export",

@@ -4,8 +4,9 @@
 //! (64 KiB), never the whole history.
 //!
 //! A log that cannot be read from its start (an archive file that does not fit
-//! the store, say) is a 500 with the error, as any call. Once the reply has
-//! begun, a listing ends with its last chunk only when every entry was sent:
+//! the store, say), or whose first 64 KiB of the listing cannot be read (a
+//! line cut short near the start), is a 500 with the error, as any call: the
+//! reply's head goes with the first piece. Once the reply has begun, a listing ends with its last chunk only when every entry was sent:
 //! an error, the node stopping, a client that reads nothing for a minute, or
 //! a listing that held archiving back for ten minutes
 //! ([`AuditLog::archiving_waits`](crate::audit::AuditLog::archiving_waits))
@@ -18,14 +19,14 @@
 
 use std::collections::HashMap;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{Version, header};
 use axum::response::Response;
 
 use super::listing;
 use super::reply::Failure;
-use super::routes::{DayEdge, instant_param};
+use super::routes::{DayEdge, instant_param, only_params};
 use crate::audit::AuditError;
 use crate::node::Node;
 
@@ -75,6 +76,7 @@ pub(super) async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
     super::reply::chunked_only(version)?;
+    only_params(&q, "/v1/audit", &["since"])?;
     let since = instant_param(&q, "since", 0, DayEdge::Start)?;
     stream(node, since, Shape::Array, "application/json").await
 }
@@ -87,6 +89,7 @@ pub(super) async fn export(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
     super::reply::chunked_only(version)?;
+    only_params(&q, "/v1/audit/export", &["since"])?;
     let since = instant_param(&q, "since", 0, DayEdge::Start)?;
     stream(node, since, Shape::Lines, "application/x-ndjson").await
 }
@@ -97,7 +100,14 @@ async fn stream(
     shape: Shape,
     content_type: &'static str,
 ) -> Result<Response, Failure> {
-    let total = node.audit().len();
+    // The entries the log holds: its length less those it misses.
+    let total = node.audit().len().saturating_sub(
+        node.audit()
+            .missing()
+            .iter()
+            .map(|(a, b)| b.saturating_sub(*a).saturating_add(1))
+            .sum(),
+    );
     let gaps = node.audit().missing().len();
     let missing = crate::audit::missing_header_value(node.audit().missing());
     let stopping = node.stopping();
@@ -106,17 +116,13 @@ async fn stream(
         if shape == Shape::Array {
             piece.push(b'[');
         }
-        let (mut began, mut written) = (false, 0u64);
+        // The reply's head goes with the first full piece (or the whole
+        // listing, when shorter): an error met before, such as an archived
+        // line cut short near the start, is a 500 naming the file and line
+        // rather than a 200 whose body breaks off empty.
+        let mut written = 0u64;
         let audit = node.audit();
         let walked = audit.for_each(since, |e| {
-            if !began {
-                // The log opened and its first entry read: the reply's
-                // head may go.
-                began = true;
-                if !sink.send(Bytes::new()) {
-                    return Err(Stop::Gone);
-                }
-            }
             if stopping.is_cancelled() {
                 return Err(Stop::Failed(std::io::Error::other("the node is stopping")));
             }

@@ -532,6 +532,38 @@ pub(super) enum DayEdge {
     End,
 }
 
+/// Refuses query parameters other than `known` with a 400 naming them, so
+/// that a misspelt one (`?frm=`) is not read as absent (the whole log).
+pub(super) fn only_params(
+    q: &HashMap<String, String>,
+    path: &str,
+    known: &[&str],
+) -> Result<(), Failure> {
+    let mut unknown: Vec<&str> = q
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !known.contains(k))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    unknown.sort_unstable();
+    let shown: Vec<String> = unknown
+        .iter()
+        .take(3)
+        .map(|k| format!("?{}", k.chars().take(40).collect::<String>()))
+        .collect();
+    Err(Failure::bad_request(format!(
+        "{}: not a parameter of {path}, which takes {}",
+        shown.join(", "),
+        known
+            .iter()
+            .map(|k| format!("?{k}"))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    )))
+}
+
 /// Whether a query parameter's value is a day (YYYY-MM-DD) for
 /// [`instant_param`].
 fn is_day(v: &str) -> bool {
@@ -558,6 +590,15 @@ pub(super) fn instant_param(
         return Ok(secs);
     }
     let shown: String = v.chars().take(40).collect();
+    // Written as a day but not one (2026-02-30): the day's own error.
+    let day_shaped = v.len() == 10
+        && v.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if day_shaped && let Err(e) = crate::model::Date::parse(v) {
+        return Err(Failure::bad_request(format!("?{name}={shown}: {e}")));
+    }
     if v.len() == 10
         && let Ok(day) = crate::model::Date::parse(v)
     {
@@ -579,6 +620,7 @@ pub(super) fn instant_param(
 }
 
 async fn report(State(node): State<Node>, Query(q): Query<HashMap<String, String>>) -> Reply {
+    only_params(&q, "/v1/report", &["from", "to"])?;
     let (from, to) = (
         instant_param(&q, "from", 0, DayEdge::Start)?,
         instant_param(&q, "to", u64::MAX, DayEdge::End)?,

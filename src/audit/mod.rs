@@ -490,7 +490,14 @@ impl AuditLog {
                     return Ok(());
                 }
                 Place::FileEnd(_) => return Ok(()),
-                Place::Archived(file, seq) => (file.path.display().to_string(), seq),
+                Place::Archived(file, seq) => (
+                    format!(
+                        "{}, line {}",
+                        file.path.display(),
+                        seq.saturating_sub(file.first).saturating_add(1)
+                    ),
+                    seq,
+                ),
                 Place::Stored(seq) => (format!("entry {seq}"), seq),
             };
             read += 1;
@@ -524,7 +531,7 @@ impl AuditLog {
                     added += 1;
                 }
                 Ok(s) => reach.low = reach.low.min(s.at),
-                Err(e) => stopped = Some(format!("{}: an entry is unreadable: {e}", at.0)),
+                Err(e) => stopped = Some(format!("{}: {}", at.0, json_fault(&e))),
             }
             Ok(())
         })?;
@@ -1081,7 +1088,11 @@ impl AuditLog {
                     let e: AuditEntry =
                         serde_json::from_slice(v).map_err(|err| AuditError::Archive {
                             path: file.path.clone(),
-                            reason: format!("an entry is unreadable: {err}"),
+                            reason: format!(
+                                "line {} {}: run `tracenet audit verify`",
+                                seq.saturating_sub(file.first).saturating_add(1),
+                                json_fault(&err)
+                            ),
                         })?;
                     // A reader that starts inside a file counts on its
                     // lines being in place: a line removed or added would
@@ -1102,7 +1113,7 @@ impl AuditLog {
                 Place::Stored(seq) => {
                     serde_json::from_slice(v).map_err(|err| AuditError::Corrupt {
                         seq,
-                        reason: err.to_string(),
+                        reason: format!("the stored entry {}", json_fault(&err)),
                     })?
                 }
             };
@@ -1184,8 +1195,8 @@ impl AuditLog {
         // that does not parse (its number cannot be known).
         let entry_at = |s: Option<u64>| match s {
             None => "none".to_string(),
-            Some(UNREADABLE) => "an unreadable line".to_string(),
-            Some(s) => s.to_string(),
+            Some(UNREADABLE) => "unreadable".to_string(),
+            Some(s) => format!("entry {s}"),
         };
         let end_of_file = |file: &mut Option<_>, breaks: &mut Breaks| {
             if let Some((f, seen_first, seen_last, lines)) = file.take() {
@@ -1195,7 +1206,7 @@ impl AuditLog {
                     breaks.push(Break {
                         seq: f.first,
                         problem: format!(
-                            "the archive file {} should hold entries {} to {} ({span} lines) but holds {} lines, from {} to {}: a file changed, cut, added or renamed",
+                            "the archive file {} should hold entries {} to {} ({span} lines) but holds {} lines (first: {}, last: {}): a file changed, cut, added or renamed",
                             f.path.display(),
                             f.first,
                             f.last,
@@ -1308,7 +1319,9 @@ impl AuditLog {
                 }
                 return Ok(());
             }
-            if e.prev != prev {
+            // After a gap the entry cannot follow the one read before it:
+            // the gap is the break, said once.
+            if e.prev != prev && key_seq <= expect_seq {
                 breaks.push(Break {
                     seq: key_seq,
                     problem: "does not follow the entry before it (removed or reordered)".into(),
@@ -1453,7 +1466,7 @@ pub fn missing_words(listed: &[(u64, u64)], count: u64, to: MissingTo) -> Option
             "they are not listed",
         ),
         MissingTo::Period => (
-            "an archive file removed or renamed, or the oldest entries removed from the store, found when the node started",
+            "an archive file removed or renamed, or the oldest entries removed from the store, found when the log was opened",
             "those that fall in this period are not counted or listed",
         ),
     };
@@ -1607,7 +1620,7 @@ fn decode(k: &[u8], v: &[u8]) -> Result<AuditEntry, AuditError> {
     let seq = seq_of(k);
     serde_json::from_slice(v).map_err(|e| AuditError::Corrupt {
         seq,
-        reason: e.to_string(),
+        reason: format!("the stored entry {}", json_fault(&e)),
     })
 }
 
@@ -2496,6 +2509,18 @@ mod tests {
                 && !p.contains("line 1"),
             "{p}"
         );
+        // Readers name the same file and line, and say what to do.
+        let e = log
+            .for_each(0, |_| Ok::<_, AuditError>(()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&f.path.display().to_string())
+                && e.contains("line 3 is cut short")
+                && e.contains("tracenet audit verify")
+                && !e.contains("line 1"),
+            "{e}"
+        );
         std::fs::write(&f.path, &text).unwrap();
         assert!(log.verify(&pk).unwrap().ok);
     }
@@ -2678,7 +2703,7 @@ mod tests {
             .expect("the file's lines against its name");
         assert!(
             end.problem
-                .contains("from an unreadable line to an unreadable line")
+                .contains("(first: unreadable, last: unreadable)")
                 && !end.problem.contains(&u64::MAX.to_string()),
             "{end:?}"
         );

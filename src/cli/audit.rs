@@ -174,6 +174,14 @@ fn render(e: &AuditEntry) -> String {
 pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
     match cmd {
         AuditCommand::Show { since } => {
+            if let Some(d) = since
+                && d.to_days() < 0
+            {
+                return Err(super::usage_error(
+                    "audit",
+                    format!("--since {d} is before 1970-01-01: the log's times start there"),
+                ));
+            }
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut first = true;
             // The whole log is numbered from 0 without gaps: a gap is told
@@ -228,10 +236,10 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
             if !written {
                 return Ok(());
             }
-            ctx.emit(&serde_json::json!({"file": file, "entries": n}), |v| {
+            ctx.emit(&serde_json::json!({"file": file, "entries": n}), |_| {
                 format!(
-                    "{} audit entries written to {}",
-                    v["entries"],
+                    "{} written to {}",
+                    crate::model::count(n, "audit entry"),
                     file.display()
                 )
             })
