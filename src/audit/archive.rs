@@ -60,6 +60,14 @@ pub const MAX_LINE: usize = 4 * 1024 * 1024;
 pub const MAX_ENTRY: usize = 64 * 1024;
 
 /// `(first, last)` from a file name written by [`name`].
+/// The range a stray name was made from (`...jsonl.bak`, `...jsonl~`), if
+/// it starts as an archive file's does.
+pub fn range_in_stray(path: &Path) -> Option<(u64, u64)> {
+    let name = path.file_name()?.to_str()?;
+    let end = name.find(".jsonl")? + ".jsonl".len();
+    parse_name(&name[..end])
+}
+
 fn parse_name(file: &str) -> Option<(u64, u64)> {
     let (a, b) = file.strip_suffix(".jsonl")?.split_once('-')?;
     let ok = |s: &str| s.len() == 20 && s.bytes().all(|c| c.is_ascii_digit());
@@ -105,6 +113,10 @@ pub struct Listing {
     /// overlapping one listed before it (by first entry, then last), or a
     /// link, pipe, device or folder, which is never read.
     pub misfits: Vec<(ArchiveFile, String)>,
+    /// Other names in the folder (a `.tmp` aside): never read, but a file
+    /// renamed out of the archive's names (`...jsonl.bak`) is one, and
+    /// `verify` names each.
+    pub strays: Vec<std::path::PathBuf>,
 }
 
 /// Lists `dir` as [`files`] does, keeping what does not fit apart instead of
@@ -117,10 +129,15 @@ pub fn listing(dir: &Path) -> Result<Listing, AuditError> {
         Err(e) => return Err(io_error(dir, "cannot list the audit archive", e)),
     };
     let mut named = Vec::new();
+    let mut strays = Vec::new();
     for ent in read {
         let ent = ent.map_err(|e| io_error(dir, "cannot list the audit archive", e))?;
         let file = ent.file_name();
-        if let Some((first, last)) = file.to_str().and_then(parse_name) {
+        let parsed = file.to_str().and_then(parse_name);
+        if parsed.is_none() && ent.path().extension().is_none_or(|x| x != "tmp") {
+            strays.push(ent.path());
+        }
+        if let Some((first, last)) = parsed {
             // Not followed: a link is judged as a link.
             let regular = ent.file_type().is_ok_and(|t| t.is_file());
             let f = ArchiveFile {
@@ -132,7 +149,11 @@ pub fn listing(dir: &Path) -> Result<Listing, AuditError> {
         }
     }
     named.sort_by_key(|(f, _)| (f.first, f.last));
-    let mut l = Listing::default();
+    strays.sort();
+    let mut l = Listing {
+        strays,
+        ..Listing::default()
+    };
     for (f, regular) in named {
         if !regular {
             l.misfits.push((

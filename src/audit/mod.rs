@@ -1376,6 +1376,25 @@ impl AuditLog {
                 ),
             });
         }
+        // Other names in the node's own folder: never read, named so that
+        // a file renamed out of the archive's names (a gap above) is found.
+        if let Some(dir) = &self.archive
+            && let Ok(l) = archive::listing(dir)
+        {
+            for p in l.strays {
+                let claims = archive::range_in_stray(&p);
+                breaks.push_always(Break {
+                    seq: claims.map_or(expect_seq, |(first, _)| first),
+                    problem: format!(
+                        "{} is in the audit archive's folder without an archive file's name{}: it was not read; give it back its name, or move it out of the folder",
+                        p.display(),
+                        claims
+                            .map(|(a, b)| format!(" (renamed from entries {a} to {b}?)"))
+                            .unwrap_or_default()
+                    ),
+                });
+            }
+        }
         let Breaks {
             mut listed,
             not_listed,
@@ -2522,6 +2541,21 @@ mod tests {
             "{e}"
         );
         std::fs::write(&f.path, &text).unwrap();
+        assert!(log.verify(&pk).unwrap().ok);
+
+        // A file renamed out of the archive's names is named, beside the gap
+        // it leaves.
+        let bak = f.path.with_extension("jsonl.bak");
+        std::fs::rename(&f.path, &bak).unwrap();
+        let r = log.verify(&pk).unwrap();
+        assert!(
+            r.breaks.iter().any(|b| b.seq == 0
+                && b.problem.contains(&bak.display().to_string())
+                && b.problem
+                    .contains(&format!("renamed from entries 0 to {last}"))),
+            "{r:?}"
+        );
+        std::fs::rename(&bak, &f.path).unwrap();
         assert!(log.verify(&pk).unwrap().ok);
     }
 
