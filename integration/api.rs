@@ -286,6 +286,14 @@ fn the_apis_registry_export_replaces_a_file_only_when_told() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("inside the node's data directory"), "{body}");
     assert_eq!(std::fs::read(&config).unwrap(), before);
+    // Nor through a folder outside that links into it.
+    let door = outside.path().join("door");
+    std::os::unix::fs::symlink(&n.dir, &door).unwrap();
+    let (status, body) =
+        post(serde_json::json!({"file": door.join("tracenet.toml"), "force": true}));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("inside the node's data directory"), "{body}");
+    assert_eq!(std::fs::read(&config).unwrap(), before);
     let (status, body) = post(serde_json::json!({"file": "/dev/null", "force": true}));
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("is a device or a FIFO"), "{body}");

@@ -882,6 +882,37 @@ fn an_existing_file_is_replaced_only_with_force() {
             "{args:?} replaced /dev/null"
         );
     }
+    // /dev/stdout with standard output sent to a file is written into: the
+    // link in /dev is not replaced by a file (as root it was, with --force).
+    let out = d.path().join("stdout.jsonl");
+    let status = std::process::Command::new(common::bin())
+        .arg("--data-dir")
+        .arg(d.path())
+        .args([
+            "registry",
+            "generate",
+            "--state",
+            "KE",
+            "--count",
+            "3",
+            "--out",
+            "/dev/stdout",
+            "--force",
+        ])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        std::fs::read_to_string(&out).unwrap().lines().count() == 3,
+        "the records went to the file standard output was sent to"
+    );
+    assert!(
+        std::fs::symlink_metadata("/dev/stdout")
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     // A roster is a file, never standard output.
     let o = run(
         d.path(),

@@ -12,8 +12,10 @@
 //! own, and at most [`MAX_LISTINGS`] run at once in a process; one more is
 //! refused with 503 until one ends.
 //!
-//! What the client sees: the reply's head goes once the reader has opened
-//! its source (an error before then is a 500 with it, as any call), and the
+//! What the client sees: the reply's head goes with the reader's first piece
+//! (the audit listings send it with their first 64 KiB, the registry export
+//! an empty one at once; an error before then is a 500 with it, as any
+//! call), and the
 //! body ends with HTTP/1.1's last chunk only when the reader said it reached
 //! its end ([`Sink::end`]). An error, the node stopping, a client that reads
 //! nothing for [`STALL`], or a reader that stopped without a word ends the

@@ -302,12 +302,22 @@ async fn export(State(node): State<Node>, JsonBody(r): JsonBody<ExportRequest>) 
                 dir.display()
             ));
         };
+        // Written and renamed in the folder as resolved now: a link in the
+        // path swapped during the export cannot move it elsewhere.
+        let Some(name) = file.file_name() else {
+            return Err(format!("{} does not name a file", file.display()));
+        };
+        let file = &real_dir.join(name);
+        let dir = real_dir.as_path();
         // The node's own files (its key, configuration, stores) are never
         // an export's place, whatever the client asks.
-        if data_dir
-            .canonicalize()
-            .is_ok_and(|own| real_dir.starts_with(own))
-        {
+        let Ok(own) = data_dir.canonicalize() else {
+            return Err(format!(
+                "the node's data directory {} cannot be resolved, so no export is written",
+                data_dir.display()
+            ));
+        };
+        if real_dir.starts_with(&own) {
             return Err(format!(
                 "{} is inside the node's data directory, whose files are the node's own: give a path outside it",
                 file.display()
@@ -337,7 +347,7 @@ async fn export(State(node): State<Node>, JsonBody(r): JsonBody<ExportRequest>) 
             tmp.persist_noclobber(file)
         };
         match placed {
-            Ok(_) => Ok(serde_json::json!({"file": file, "records": n})),
+            Ok(_) => Ok(serde_json::json!({"file": &r.file, "records": n})),
             Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Err(format!(
                 "{} exists; send \"force\": true to replace it",
                 file.display()

@@ -59,7 +59,6 @@ pub const MAX_LINE: usize = 4 * 1024 * 1024;
 /// every field is bounded well below it.
 pub const MAX_ENTRY: usize = 64 * 1024;
 
-/// `(first, last)` from a file name written by [`name`].
 /// The range a stray name was made from (`...jsonl.bak`, `...jsonl~`), if
 /// it starts as an archive file's does.
 pub fn range_in_stray(path: &Path) -> Option<(u64, u64)> {
@@ -68,6 +67,7 @@ pub fn range_in_stray(path: &Path) -> Option<(u64, u64)> {
     parse_name(&name[..end])
 }
 
+/// `(first, last)` from a file name written by [`name`].
 fn parse_name(file: &str) -> Option<(u64, u64)> {
     let (a, b) = file.strip_suffix(".jsonl")?.split_once('-')?;
     let ok = |s: &str| s.len() == 20 && s.bytes().all(|c| c.is_ascii_digit());
@@ -113,9 +113,9 @@ pub struct Listing {
     /// overlapping one listed before it (by first entry, then last), or a
     /// link, pipe, device or folder, which is never read.
     pub misfits: Vec<(ArchiveFile, String)>,
-    /// Other names in the folder (a `.tmp` aside): never read, but a file
-    /// renamed out of the archive's names (`...jsonl.bak`) is one, and
-    /// `verify` names each.
+    /// Other names in the folder (a `.tmp` aside): never read; `verify`
+    /// names those that start as an archive file's (`...jsonl.bak`: a file
+    /// renamed out of the archive's names).
     pub strays: Vec<std::path::PathBuf>,
 }
 

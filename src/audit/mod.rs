@@ -1376,21 +1376,22 @@ impl AuditLog {
                 ),
             });
         }
-        // Other names in the node's own folder: never read, named so that
-        // a file renamed out of the archive's names (a gap above) is found.
+        // A file renamed out of the archive's names (`...jsonl.bak`) is
+        // named, so that the gap it leaves is explained; other names
+        // (`.DS_Store`, an editor's swap file) are not the log's and are
+        // left alone.
         if let Some(dir) = &self.archive
             && let Ok(l) = archive::listing(dir)
         {
             for p in l.strays {
-                let claims = archive::range_in_stray(&p);
-                breaks.push_always(Break {
-                    seq: claims.map_or(expect_seq, |(first, _)| first),
+                let Some((a, b)) = archive::range_in_stray(&p) else {
+                    continue;
+                };
+                breaks.push(Break {
+                    seq: a,
                     problem: format!(
-                        "{} is in the audit archive's folder without an archive file's name{}: it was not read; give it back its name, or move it out of the folder",
+                        "{} is in the audit archive's folder without an archive file's name (renamed from entries {a} to {b}?): it was not read; give it back its name, or move it out of the folder",
                         p.display(),
-                        claims
-                            .map(|(a, b)| format!(" (renamed from entries {a} to {b}?)"))
-                            .unwrap_or_default()
                     ),
                 });
             }

@@ -55,6 +55,20 @@ pub(crate) enum Destination {
     },
 }
 
+/// Whether an opened file is a FIFO or a character device.
+fn is_stream(m: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        m.file_type().is_fifo() || m.file_type().is_char_device()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = m;
+        false
+    }
+}
+
 /// The error for an existing file written without `--force`.
 fn exists(file: &Path) -> anyhow::Error {
     anyhow::anyhow!("{} exists; pass --force to replace it", file.display())
@@ -73,10 +87,28 @@ impl Destination {
         use crate::model::target::{Target, target};
         match target(file)? {
             Target::Stream => {
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
+                let mut open = std::fs::OpenOptions::new();
+                open.write(true);
+                #[cfg(unix)]
+                {
+                    // A terminal written into does not become this process's.
+                    use std::os::unix::fs::OpenOptionsExt as _;
+                    open.custom_flags(libc::O_NOCTTY);
+                }
+                let f = open
                     .open(file)
                     .with_context(|| format!("cannot write into {}", file.display()))?;
+                // What was opened is what was checked: a path turned into a
+                // regular file meanwhile would be overwritten in place.
+                let opened = f
+                    .metadata()
+                    .with_context(|| format!("cannot write into {}", file.display()))?;
+                if !is_stream(&opened) && !crate::model::target::in_system_folder(file) {
+                    anyhow::bail!(
+                        "{} changed while it was being opened: run the command again",
+                        file.display()
+                    );
+                }
                 return Ok(Destination::Stream(BufWriter::new(f), file.to_path_buf()));
             }
             Target::Existing if !replace => return Err(exists(file)),

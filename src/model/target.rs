@@ -22,8 +22,20 @@ pub enum Target {
     /// by the file: the link itself is replaced, never written through.
     Existing,
     /// A FIFO or a character device (`/dev/null`, a terminal, a pipe), or
-    /// a link to one: to be written into, never replaced.
+    /// a link to one, or anything in `/dev` or `/proc` (`/dev/stdout` with
+    /// standard output sent to a file): to be written into, never replaced.
     Stream,
+}
+
+/// Whether `path` is in `/dev` or `/proc` (its folder resolved), where
+/// nothing is made or renamed over: `/dev/stdout`, `/proc/self/fd/1`.
+pub fn in_system_folder(path: &Path) -> bool {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    dir.canonicalize()
+        .is_ok_and(|d| d.starts_with("/dev") || d.starts_with("/proc"))
 }
 
 /// Why a path cannot be written to; the message names it and says what to do.
@@ -35,24 +47,39 @@ pub enum TargetError {
     Device(String),
     #[error("{0} is a device or a FIFO, not a file: give the name of a file{1}")]
     NotAFile(String, &'static str),
+    #[error("{0} is in /dev or /proc, where no file is made: give the name of a file")]
+    System(String),
 }
 
 /// What is at `path`. Never follows a link to decide whether to replace it
 /// (a link is replaced); follows it to tell a folder or a device.
 pub fn target(path: &Path) -> Result<Target, TargetError> {
     let shown = || path.display().to_string();
+    let system = in_system_folder(path);
     if std::fs::symlink_metadata(path).is_err() {
-        return Ok(Target::Free);
+        return if system {
+            Err(TargetError::System(shown()))
+        } else {
+            Ok(Target::Free)
+        };
     }
     // A dangling link has no target: replaced like a file.
     let Ok(to) = std::fs::metadata(path) else {
-        return Ok(Target::Existing);
+        return if system {
+            Err(TargetError::System(shown()))
+        } else {
+            Ok(Target::Existing)
+        };
     };
     if to.is_dir() {
         return Err(TargetError::Folder(shown()));
     }
     if to.is_file() {
-        return Ok(Target::Existing);
+        return Ok(if system {
+            Target::Stream
+        } else {
+            Target::Existing
+        });
     }
     #[cfg(unix)]
     {
@@ -102,6 +129,13 @@ mod tests {
         let to_null = d.path().join("to-null");
         std::os::unix::fs::symlink(null, &to_null).unwrap();
         assert_eq!(target(&to_null), Ok(Target::Stream));
+        // Nothing in /dev or /proc is made or replaced.
+        assert!(in_system_folder(Path::new("/dev/stdout")));
+        assert!(!in_system_folder(&file));
+        assert!(matches!(
+            target(Path::new("/dev/no-such-file")),
+            Err(TargetError::System(_))
+        ));
         let fifo = d.path().join("fifo");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         if made.is_ok_and(|s| s.success()) {
