@@ -913,6 +913,63 @@ fn an_existing_file_is_replaced_only_with_force() {
             .file_type()
             .is_symlink()
     );
+    // A FIFO nothing reads is refused at once, not waited on without end;
+    // one being read is written into.
+    let fifo = d.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let f = fifo.to_str().unwrap();
+    let mut child = std::process::Command::new(common::bin())
+        .arg("--data-dir")
+        .arg(d.path())
+        .args(["registry", "export", f])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let began = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if began.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("an export into a FIFO nothing reads waited 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("a FIFO that nothing reads yet"), "{err}");
+    let reader = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || std::fs::read_to_string(&fifo).unwrap()
+    });
+    // The reader opens the FIFO first: wait until it does (the export
+    // would be refused as above before), then export into it.
+    let mut exported = None;
+    for _ in 0..200 {
+        let o = run(
+            d.path(),
+            &[
+                "registry", "generate", "--state", "KE", "--count", "2", "--out", f,
+            ],
+        );
+        if o.status.success() {
+            exported = Some(o);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(exported.is_some(), "the reader never opened the FIFO");
+    assert_eq!(reader.join().unwrap().lines().count(), 2);
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     // A roster is a file, never standard output.
     let o = run(
         d.path(),

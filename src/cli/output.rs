@@ -95,9 +95,34 @@ impl Destination {
                     use std::os::unix::fs::OpenOptionsExt as _;
                     open.custom_flags(libc::O_NOCTTY);
                 }
-                let f = open
-                    .open(file)
-                    .with_context(|| format!("cannot write into {}", file.display()))?;
+                #[cfg(target_os = "linux")]
+                {
+                    // A FIFO no one reads is refused at once rather than
+                    // waited on without end (ENXIO).
+                    use std::os::unix::fs::OpenOptionsExt as _;
+                    open.custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK);
+                }
+                let f = match open.open(file) {
+                    Ok(f) => f,
+                    #[cfg(target_os = "linux")]
+                    Err(e) if e.raw_os_error() == Some(libc::ENXIO) => anyhow::bail!(
+                        "{} is a FIFO that nothing reads yet: start its reader first",
+                        file.display()
+                    ),
+                    Err(e) => {
+                        return Err(e)
+                            .with_context(|| format!("cannot write into {}", file.display()));
+                    }
+                };
+                // Writes then wait for the reader, as to any pipe.
+                #[cfg(target_os = "linux")]
+                {
+                    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+                    fcntl_getfl(&f)
+                        .and_then(|flags| fcntl_setfl(&f, flags - OFlags::NONBLOCK))
+                        .map_err(std::io::Error::from)
+                        .with_context(|| format!("cannot write into {}", file.display()))?;
+                }
                 // What was opened is what was checked: a path turned into a
                 // regular file meanwhile would be overwritten in place.
                 let opened = f
