@@ -344,6 +344,33 @@ fn a_node_that_missed_the_table_gets_it_from_a_member_that_sees_it_behind() {
         "--out",
         path_str(&w.join("makers.json")),
     ]);
+    // A signed table signed again into another file replaces it only with
+    // --force (a hostile trial found this branch replaced it without).
+    let kept = w.join("kept.json");
+    std::fs::write(&kept, "an officer's file").unwrap();
+    let signed = w.join("makers.json");
+    let again = |extra: &[&str]| {
+        let mut args = vec![
+            "makers",
+            "sign",
+            path_str(&signed),
+            "--anchor-key",
+            path_str(&key_file),
+            "--out",
+            path_str(&kept),
+        ];
+        args.extend_from_slice(extra);
+        common::run(&ke.dir, &args)
+    };
+    let o = again(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("exists; pass --force"),
+        "{}",
+        common::stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "an officer's file");
+    assert!(again(&["--force"]).status.success());
     let installed = ke.json(&["makers", "install", path_str(&w.join("makers.json"))]);
     assert_eq!(installed["version"], 7, "{installed:#}");
     fed.launch(de);

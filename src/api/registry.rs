@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::listing;
 use super::reply::{Failure, JsonBody, Reply, ok};
-use super::routes::{ExportRequest, FindRequest, ImportRequest, RemoveRequest};
+use super::routes::{FindRequest, ImportRequest, RemoveRequest};
 use crate::audit::AuditKind;
 use crate::model::Date;
 use crate::node::Node;
@@ -37,7 +37,7 @@ pub(super) fn router() -> Router<Node> {
         .route("/find", post(find))
         .route("/import", post(import))
         .route("/remove", post(remove))
-        .route("/export", get(export_stream).post(export))
+        .route("/export", get(export_stream))
         .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "no such registry endpoint") })
 }
 
@@ -273,90 +273,6 @@ async fn export_stream(
         .header(RECORDS_HEADER, total)
         .body(Body::from_stream(body))
         .map_err(Failure::internal)
-}
-
-/// `POST /v1/registry/export`: written beside `file`, synced, then given its
-/// name, as `tracenet registry export` writes: a file with the name is
-/// whole, an existing file is replaced only with `force` (and a symbolic
-/// link there is replaced, never written through). Refused: a relative path
-/// (it would be read from the node's own working folder), a path inside the
-/// node's data directory (its key, configuration and stores), a folder, a
-/// device or a FIFO (a rename would replace the device node itself).
-async fn export(State(node): State<Node>, JsonBody(r): JsonBody<ExportRequest>) -> Reply {
-    if !r.file.is_absolute() {
-        return Err(Failure::bad_request(format!(
-            "\"file\": {} is not an absolute path; the node writes on its own machine, so give the whole path",
-            r.file.display()
-        )));
-    }
-    let reg = registry_of(&node)?;
-    let data_dir = node.data_dir().to_path_buf();
-    let v = long(&node, move || {
-        let file = &r.file;
-        let cannot = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", file.display());
-        let dir = file.parent().unwrap_or(std::path::Path::new("/"));
-        let Ok(real_dir) = dir.canonicalize() else {
-            return Err(format!(
-                "cannot write {}: the folder {} does not exist",
-                file.display(),
-                dir.display()
-            ));
-        };
-        // Written and renamed in the folder as resolved now: a link in the
-        // path swapped during the export cannot move it elsewhere.
-        let Some(name) = file.file_name() else {
-            return Err(format!("{} does not name a file", file.display()));
-        };
-        let file = &real_dir.join(name);
-        let dir = real_dir.as_path();
-        // The node's own files (its key, configuration, stores) are never
-        // an export's place, whatever the client asks.
-        let Ok(own) = data_dir.canonicalize() else {
-            return Err(format!(
-                "the node's data directory {} cannot be resolved, so no export is written",
-                data_dir.display()
-            ));
-        };
-        if real_dir.starts_with(&own) {
-            return Err(format!(
-                "{} is inside the node's data directory, whose files are the node's own: give a path outside it",
-                file.display()
-            ));
-        }
-        // Never renamed over a device or a FIFO (it would replace the node).
-        match crate::model::target::file_target(file, "").map_err(|e| e.to_string())? {
-            crate::model::target::Target::Existing if !r.force => {
-                return Err(format!(
-                    "{} exists; send \"force\": true to replace it",
-                    file.display()
-                ));
-            }
-            _ => {}
-        }
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot(&e))?;
-        let n = {
-            let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-            let n = reg.export(&mut w).map_err(|e| cannot(&e))?;
-            std::io::Write::flush(&mut w).map_err(|e| cannot(&e))?;
-            n
-        };
-        tmp.as_file().sync_all().map_err(|e| cannot(&e))?;
-        let placed = if r.force {
-            tmp.persist(file)
-        } else {
-            tmp.persist_noclobber(file)
-        };
-        match placed {
-            Ok(_) => Ok(serde_json::json!({"file": &r.file, "records": n})),
-            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Err(format!(
-                "{} exists; send \"force\": true to replace it",
-                file.display()
-            )),
-            Err(e) => Err(cannot(&e.error)),
-        }
-    })
-    .await?;
-    ok(&v)
 }
 
 /// Runs registry work that reads the whole registry as one of the node's

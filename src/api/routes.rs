@@ -114,17 +114,6 @@ pub struct RemoveRequest {
     pub ids: Vec<String>,
 }
 
-/// `POST /v1/registry/export`: the node writes the registry to `file`, an
-/// absolute path on its own machine.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportRequest {
-    pub file: PathBuf,
-    /// Replace `file` if it exists (without it, an existing file is a 400).
-    #[serde(default)]
-    pub force: bool,
-}
-
 /// `POST /v1/inbox/ID/approve` and `/refuse`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -192,6 +192,15 @@ fn sign(
                 ),
             ));
         }
+        // Signed in place by default; another file named by --out is
+        // replaced only with --force, as the TOML branch's.
+        if let Some(out) = out
+            && out != path
+            && std::fs::symlink_metadata(out).is_ok()
+            && !force
+        {
+            bail!("{} exists; pass --force to replace it", out.display());
+        }
         (MakersFile::from_json(text.as_bytes())?, out.unwrap_or(path))
     } else {
         let Some(out) = out else {

@@ -27,6 +27,19 @@ pub enum Target {
     Stream,
 }
 
+/// Whether `path` names this process's standard output or error, or one of
+/// its descriptors: `/dev/stdout`, `/dev/stderr`, `/dev/fd/N`,
+/// `/proc/self/fd/N`, as written.
+fn is_std_stream(path: &Path) -> bool {
+    let Some(p) = path.to_str() else {
+        return false;
+    };
+    let fd = |rest: &str| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
+    matches!(p, "/dev/stdout" | "/dev/stderr")
+        || p.strip_prefix("/dev/fd/").is_some_and(fd)
+        || p.strip_prefix("/proc/self/fd/").is_some_and(fd)
+}
+
 /// Whether `path` is in `/dev` or `/proc` (its folder resolved), where
 /// nothing is made or renamed over: `/dev/stdout`, `/proc/self/fd/1`.
 pub fn in_system_folder(path: &Path) -> bool {
@@ -75,11 +88,17 @@ pub fn target(path: &Path) -> Result<Target, TargetError> {
         return Err(TargetError::Folder(shown()));
     }
     if to.is_file() {
-        return Ok(if system {
-            Target::Stream
+        if !system {
+            return Ok(Target::Existing);
+        }
+        // Standard output or error sent to a file is written into; any
+        // other file in /dev or /proc (/dev/shm/x) is neither replaced nor
+        // overwritten in place.
+        return if is_std_stream(path) {
+            Ok(Target::Stream)
         } else {
-            Target::Existing
-        });
+            Err(TargetError::System(shown()))
+        };
     }
     #[cfg(unix)]
     {
@@ -129,8 +148,21 @@ mod tests {
         let to_null = d.path().join("to-null");
         std::os::unix::fs::symlink(null, &to_null).unwrap();
         assert_eq!(target(&to_null), Ok(Target::Stream));
-        // Nothing in /dev or /proc is made or replaced.
+        // Nothing in /dev or /proc is made or replaced; only standard
+        // output or error sent to a file is written into.
         assert!(in_system_folder(Path::new("/dev/stdout")));
+        for p in ["/dev/stdout", "/dev/stderr", "/dev/fd/1", "/proc/self/fd/2"] {
+            assert!(is_std_stream(Path::new(p)), "{p}");
+        }
+        for p in [
+            "/dev/shm/x",
+            "/dev/fd/",
+            "/dev/fd/1x",
+            "dev/stdout",
+            "/proc/1/fd/1",
+        ] {
+            assert!(!is_std_stream(Path::new(p)), "{p}");
+        }
         assert!(!in_system_folder(&file));
         assert!(matches!(
             target(Path::new("/dev/no-such-file")),
