@@ -1237,3 +1237,87 @@ fn a_wrong_file_given_as_a_roster_or_a_maker_table_is_named_with_what_takes_it()
         ],
     );
 }
+
+/// An export interrupted by SIGINT (Ctrl-C), SIGTERM or SIGHUP leaves no
+/// temporary file beside its name, and the name keeps what it held: the
+/// signal's default action ended the process before the temporary file's
+/// own cleanup ran, and each interrupted export left a `.tmpXXXXXX` of the
+/// size written so far.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_export_leaves_no_temporary_file() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let d = tempfile::tempdir().unwrap();
+    let temporary = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+            .map(|e| e.path())
+            .collect()
+    };
+    for (signal, replace) in [
+        (libc::SIGINT, false),
+        (libc::SIGTERM, true),
+        (libc::SIGHUP, false),
+    ] {
+        let out = d.path().join(format!("records-{signal}.jsonl"));
+        if replace {
+            std::fs::write(&out, "the old export\n").unwrap();
+        }
+        let mut args = vec![
+            "registry",
+            "generate",
+            "--state",
+            "KE",
+            "--count",
+            "50000000",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if replace {
+            args.push("--force");
+        }
+        let mut child = std::process::Command::new(common::bin())
+            .arg("--data-dir")
+            .arg(d.path().join("node"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Interrupted while it writes: its temporary file has records.
+        let began = std::time::Instant::now();
+        loop {
+            let written = temporary(d.path())
+                .iter()
+                .any(|t| std::fs::metadata(t).map(|m| m.len() > 0).unwrap_or(false));
+            if written {
+                break;
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the export of 50,000,000 records ended before it was interrupted"
+            );
+            assert!(
+                began.elapsed() < std::time::Duration::from_secs(60),
+                "no temporary file with records after 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(signal), "{status:?}");
+        assert!(
+            temporary(d.path()).is_empty(),
+            "signal {signal} left {:?}",
+            temporary(d.path())
+        );
+        if replace {
+            assert_eq!(std::fs::read_to_string(&out).unwrap(), "the old export\n");
+        } else {
+            assert!(!out.exists(), "signal {signal} left {}", out.display());
+        }
+    }
+}

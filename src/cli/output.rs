@@ -52,7 +52,90 @@ pub(crate) enum Destination {
         w: BufWriter<tempfile::NamedTempFile>,
         file: PathBuf,
         replace: bool,
+        unfinished: Unfinished,
     },
+}
+
+/// The temporary files of the exports under way, by path: removed when the
+/// command is interrupted (SIGINT, SIGTERM, SIGHUP) before they take their
+/// names. A temporary file is otherwise removed when its export fails
+/// ([`tempfile::NamedTempFile`]'s drop), but a signal's default action ends
+/// the process without running it.
+static UNFINISHED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Locks [`UNFINISHED`], whatever a panicking holder left: a list of paths
+/// is whole after each of its operations.
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    UNFINISHED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Starts, once per process, the thread that removes [`UNFINISHED`]'s files
+/// on an interrupting signal, then ends the process as the signal would have
+/// (the shell sees it killed by the signal, as before). Its removal and an
+/// export's renaming take the same lock: an interrupted export leaves the
+/// old file or the new one under its name, and no temporary file. If the
+/// handlers cannot be installed, the signals keep their default action (the
+/// temporary file is then left, as before).
+fn watch_interruptions() {
+    static WATCH: std::sync::Once = std::sync::Once::new();
+    #[cfg(unix)]
+    WATCH.call_once(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+            return;
+        };
+        let _ = std::thread::Builder::new()
+            .name("export-interrupted".into())
+            .spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    let files = unfinished();
+                    for file in files.iter() {
+                        let _ = std::fs::remove_file(file);
+                    }
+                    let _ = signal_hook::low_level::emulate_default_handler(signal);
+                    std::process::exit(128 + signal);
+                }
+            });
+    });
+    #[cfg(not(unix))]
+    WATCH.call_once(|| {});
+}
+
+/// One temporary file listed in [`UNFINISHED`] while its export is under
+/// way; unlisted when it takes its name ([`Unfinished::settle`]) or when
+/// the export is dropped (the file is then removed by its own drop).
+pub(crate) struct Unfinished(Option<PathBuf>);
+
+impl Unfinished {
+    /// Makes a temporary file in `dir`, listed from the moment it exists
+    /// (the interruption's cleanup waits for the lock held meanwhile).
+    fn create(dir: &Path) -> std::io::Result<(tempfile::NamedTempFile, Self)> {
+        watch_interruptions();
+        let mut files = unfinished();
+        let tmp = tempfile::NamedTempFile::new_in(dir)?;
+        files.push(tmp.path().to_path_buf());
+        let path = tmp.path().to_path_buf();
+        Ok((tmp, Unfinished(Some(path))))
+    }
+
+    /// Runs `rename` (the temporary file taking its name) under the lock
+    /// the interruption's cleanup takes, and unlists the file.
+    fn settle<T>(mut self, rename: impl FnOnce() -> T) -> T {
+        let mut files = unfinished();
+        let done = rename();
+        if let Some(path) = self.0.take() {
+            files.retain(|f| f != &path);
+        }
+        done
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            unfinished().retain(|f| f != &path);
+        }
+    }
 }
 
 /// Whether an opened file is a FIFO or a character device.
@@ -143,12 +226,13 @@ impl Destination {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let tmp = tempfile::NamedTempFile::new_in(dir)
-            .map_err(|e| super::cannot_in(dir, "create", file, &e))?;
+        let (tmp, unfinished) =
+            Unfinished::create(dir).map_err(|e| super::cannot_in(dir, "create", file, &e))?;
         Ok(Destination::File {
             w: BufWriter::with_capacity(1 << 16, tmp),
             file: file.to_path_buf(),
             replace,
+            unfinished,
         })
     }
 
@@ -174,7 +258,12 @@ impl Destination {
                     .with_context(|| format!("cannot write into {}", file.display()))?;
                 Ok(false)
             }
-            Destination::File { w, file, replace } => {
+            Destination::File {
+                w,
+                file,
+                replace,
+                unfinished,
+            } => {
                 let tmp = w
                     .into_inner()
                     .map_err(|e| e.into_error())
@@ -184,11 +273,13 @@ impl Destination {
                 tmp.as_file()
                     .sync_all()
                     .with_context(|| format!("cannot write {}", file.display()))?;
-                let done = if replace {
-                    tmp.persist(&file)
-                } else {
-                    tmp.persist_noclobber(&file)
-                };
+                let done = unfinished.settle(|| {
+                    if replace {
+                        tmp.persist(&file)
+                    } else {
+                        tmp.persist_noclobber(&file)
+                    }
+                });
                 match done {
                     Ok(_) => Ok(true),
                     Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
