@@ -553,6 +553,10 @@ pub(super) fn only_params(
     )))
 }
 
+/// 3000-01-01T00:00:00Z in Unix seconds: the first instant after the last
+/// day a [`crate::model::Date`] can hold.
+const END_OF_DATES: u64 = 32_503_680_000;
+
 /// Whether a query parameter's value is a day (YYYY-MM-DD) for
 /// [`instant_param`].
 fn is_day(v: &str) -> bool {
@@ -561,8 +565,8 @@ fn is_day(v: &str) -> bool {
 
 /// An instant query parameter: Unix seconds, an RFC 3339 time, or a day
 /// (YYYY-MM-DD, UTC) as the CLI and the console take, read by `edge`; absent
-/// gives `default`, anything else (a day before 1970 included) is a 400 naming
-/// the parameter.
+/// gives `default`, anything else (a day before 1970 or a time from 3000 on
+/// included) is a 400 naming the parameter.
 pub(super) fn instant_param(
     q: &HashMap<String, String>,
     name: &str,
@@ -572,13 +576,21 @@ pub(super) fn instant_param(
     let Some(v) = q.get(name) else {
         return Ok(default);
     };
-    if let Ok(secs) = v.parse::<u64>() {
-        return Ok(secs);
-    }
-    if let Ok(secs) = crate::model::instant::parse_rfc3339(v) {
-        return Ok(secs);
-    }
     let shown: String = v.chars().take(40).collect();
+    if let Some(secs) = v
+        .parse::<u64>()
+        .ok()
+        .or_else(|| crate::model::instant::parse_rfc3339(v).ok())
+    {
+        // Dates run to 2999 (a day past it is refused): a time past it is a
+        // typing error too, shown back as 9999-12-31 when it was taken.
+        if secs >= END_OF_DATES {
+            return Err(Failure::bad_request(format!(
+                "?{name}={shown}: after 2999-12-31, where tracenet's dates end; leave ?{name} out for no bound"
+            )));
+        }
+        return Ok(secs);
+    }
     // Written as a day but not one (2026-02-30): the day's own error.
     let day_shaped = v.len() == 10
         && v.bytes().enumerate().all(|(i, b)| match i {
