@@ -283,7 +283,7 @@ pub async fn render(node: &Node) -> String {
         &mut out,
         "tracenet_refusals_total",
         "counter",
-        "Queries, answers and requests from peers refused, by code (PROTOCOL.md, Replies).",
+        "Queries, answers and requests from peers refused, by code (PROTOCOL.md, Replies); each also in the audit tally. A query dropped unchecked under load is counted only in tracenet_queries_refused_total{reason=\"overloaded\"}.",
         &samples,
     );
     let cooling = node.peers_cooling_down();

@@ -169,7 +169,9 @@ pub struct Break {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyReport {
     pub ok: bool,
-    /// Entries read (a file left out, or a walk stopped, reads fewer).
+    /// Entries read in the chain's order. A line that cannot be read, or
+    /// that comes again or out of order, is a break and not counted; a file
+    /// left out, or a walk stopped, reads fewer.
     pub entries: u64,
     /// The last entry's hash; `None` for an empty log, or when the walk
     /// stopped at an archive file it could not read.
@@ -1220,9 +1222,6 @@ impl AuditLog {
         };
         let mut misfits = Vec::new();
         let walked = self.walk::<AuditError>(0, u64::MAX, Some(&mut misfits), |place, v| {
-            if !matches!(place, Place::FileEnd(_) | Place::Unreadable(..)) {
-                n += 1;
-            }
             let stored_under = match place {
                 Place::Unreadable(f, reason) => {
                     // Where its reading stopped, if it began; always listed.
@@ -1345,6 +1344,7 @@ impl AuditLog {
             }
             prev = e.hash;
             expect_seq = key_seq.saturating_add(1);
+            n += 1;
             Ok(())
         });
         // A file that cannot be read, or does not fit, is a change to the
@@ -2480,9 +2480,12 @@ mod tests {
         let last = f.last;
         assert_eq!(lines.len() as u64, last + 1);
 
+        let whole = log.verify(&pk).unwrap().entries;
         let copied = format!("{text}{}\n", lines[0]);
         std::fs::write(&f.path, &copied).unwrap();
         let r = log.verify(&pk).unwrap();
+        // The copy is a break, not one more entry.
+        assert_eq!(r.entries, whole, "{r:?}");
         let said: Vec<_> = r
             .breaks
             .iter()
@@ -2522,6 +2525,8 @@ mod tests {
             .find(|b| b.problem.starts_with("unreadable"))
             .unwrap_or_else(|| panic!("{r:?}"));
         assert_eq!(unreadable.seq, 2, "{unreadable:?}");
+        // The cut line is a break, not an entry.
+        assert_eq!(r.entries, whole - 1, "{r:?}");
         let p = &unreadable.problem;
         assert!(
             p.contains(&format!("line 3 of the archive file {}", f.path.display()))
