@@ -486,9 +486,12 @@ fn a_frozen_holder_is_no_answer_never_no_record() {
 fn the_requesters_own_registry_joins_the_chain() {
     let de = r#"{"id":"DE-1","marking":{"manufacturer":"Walther","country":"DE","serial":"WP104233"},"category":"pistol","events":[{"date":"2010-03-01","kind":"manufactured","holder":"manufacturer"},{"date":"2011-04-01","kind":"exported","counterpart":"KE"}]}"#;
     let ke = r#"{"id":"KE-1","marking":{"manufacturer":"Walther","country":"DE","serial":"WP104233"},"category":"pistol","events":[{"date":"2011-04-20","kind":"imported","counterpart":"DE","holder":"state_police"},{"date":"2019-08-02","kind":"lost","holder":"state_police"}]}"#;
+    // Records without events, one in each registry.
+    let de_bare = r#"{"id":"DE-2","marking":{"manufacturer":"Walther","country":"DE","serial":"WP200001"},"category":"pistol","events":[]}"#;
+    let ke_bare = r#"{"id":"KE-2","marking":{"manufacturer":"Walther","country":"DE","serial":"WP200002"},"category":"pistol","events":[]}"#;
     let fed = Federation::start(vec![
-        NodeSpec::member("DE", vec![de.into()]),
-        NodeSpec::member("KE", vec![ke.into()]),
+        NodeSpec::member("DE", vec![de.into(), de_bare.into()]),
+        NodeSpec::member("KE", vec![ke.into(), ke_bare.into()]),
     ]);
     let t = fed::trace_walther(fed.node("KE"), "WP104233", &["--wait", "20"]);
     assert_eq!(t["status"], "answered", "{t:#}");
@@ -531,6 +534,37 @@ fn the_requesters_own_registry_joins_the_chain() {
         .node("KE")
         .cli(&["trace", "show", t["id"].as_str().unwrap()]);
     assert!(text.contains("own registry"), "{text}");
+
+    // A holder's record without events is a hit, never "no record" (a
+    // helper's trial: "KE: hit, 1 candidate" above "none holds one").
+    let t = fed::trace_walther(fed.node("KE"), "WP200001", &["--wait", "20"]);
+    let gaps = t["custody"]["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{t:#}");
+    assert_eq!(
+        (&gaps[0]["kind"], &gaps[0]["state"]),
+        (&serde_json::json!("no_history"), &serde_json::json!("DE")),
+        "{t:#}"
+    );
+    // The own registry's record without events is shown, and not said to
+    // be held by nobody: DE answered that it holds none.
+    let t = fed::trace_walther(fed.node("KE"), "WP200002", &["--wait", "20"]);
+    let kinds: Vec<&str> = t["custody"]["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["no_history"], "{t:#}");
+    let text = fed
+        .node("KE")
+        .cli(&["trace", "show", t["id"].as_str().unwrap()]);
+    assert!(
+        text.contains("own registry (KE): hit, 1 candidate")
+            && text.contains("WP200002")
+            && text.contains("KE holds a record of this weapon without events")
+            && !text.contains("none holds one"),
+        "{text}"
+    );
 }
 
 /// A member replaying rosters the anchors signed, each copy a new gossip

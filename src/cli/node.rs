@@ -742,6 +742,25 @@ fn render_trace(t: &TraceView) -> String {
     if let Some(n) = &t.local.note {
         s += &format!("  note (local only): {}\n", n.as_str());
     }
+    // The own registry is looked up when the trace is sent, never asked:
+    // what it holds is shown as an answer would be.
+    let own: Vec<crate::protocol::Candidate> = t
+        .custody
+        .candidates
+        .iter()
+        .filter(|c| c.answer.is_none())
+        .map(|c| crate::protocol::Candidate {
+            quality: c.quality,
+            record: c.record.clone(),
+        })
+        .collect();
+    if let Some(first) = t.custody.candidates.iter().find(|c| c.answer.is_none()) {
+        s += &format!(
+            "  own registry ({}): {}",
+            first.state,
+            render_outcome(&Outcome::Hit { candidates: own }, Some(first.state))
+        );
+    }
     for a in &t.answers {
         s += &render_answer(a);
     }

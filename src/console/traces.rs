@@ -453,6 +453,10 @@ pub struct Live {
     pub version: String,
     pub holders: Vec<HolderRow>,
     pub answers: Vec<AnswerRow>,
+    /// What this State's own registry holds of the weapon (looked up when
+    /// the trace was sent: it is never asked as a holder), when it holds a
+    /// record: "our registry: 1 record, 0 events".
+    pub own: Option<String>,
     pub events: Vec<Event>,
     pub map: String,
     pub diversion: Option<String>,
@@ -570,6 +574,7 @@ fn gap_words(t: &Tr, g: &Gap) -> String {
         Gap::NoAnswer { state } => t.t1("gap-no-answer", "state", state),
         Gap::NotAMember { state } => t.t1("gap-not-a-member", "state", state),
         Gap::Mismatch { state } => t.t1("gap-mismatch", "state", state),
+        Gap::NoHistory { state } => t.t1("gap-no-history", "state", state),
         Gap::Unreachable { state, since, .. } => t.tn(
             "gap-unreachable",
             &[
@@ -656,6 +661,21 @@ fn live_of(t: &Tr, v: &TraceView) -> Live {
         })
         .collect();
     let c = &v.custody;
+    let own_records: Vec<_> = c.candidates.iter().filter(|r| r.answer.is_none()).collect();
+    let own = (!own_records.is_empty()).then(|| {
+        let events: usize = own_records.iter().map(|r| r.record.events.len()).sum();
+        format!(
+            "{}: {}",
+            t.t("source-own-registry"),
+            t.tn(
+                "outcome-hit",
+                &[
+                    ("records", t.t1("records-count", "count", own_records.len())),
+                    ("events", t.t1("events-count", "count", events)),
+                ],
+            )
+        )
+    });
     let diversion_event = c.diversion.as_ref().and_then(|d| d.event.clone());
     let events = c
         .chain
@@ -779,6 +799,7 @@ fn live_of(t: &Tr, v: &TraceView) -> Live {
         ),
         holders,
         answers,
+        own,
         events,
         map: super::map::render(
             &path,

@@ -105,6 +105,10 @@ pub enum Gap {
     },
     /// Several candidate records: the marking must be refined.
     Ambiguous { state: CountryCode, count: u32 },
+    /// A State holds a record of the weapon (its best candidate whose
+    /// serial matches) that holds no events: the weapon is known there, but
+    /// its record tells nothing of where it went. Never said as `no_record`.
+    NoHistory { state: CountryCode },
     /// A State's hit holds no record whose serial matches the one traced
     /// (by the matching rules every holder applies: look-alikes, variants,
     /// wildcards): its records are listed among the candidates, and neither
@@ -326,6 +330,9 @@ impl Custody {
                 Gap::Mismatch { state } => format!(
                     "  gap: {state} answered with records of another serial than the one traced; they are not used in the chain (ask {state} why)\n"
                 ),
+                Gap::NoHistory { state } => format!(
+                    "  gap: {state} holds a record of this weapon without events: where it went is not recorded there (ask {state} outside tracenet)\n"
+                ),
                 Gap::NoRecord => {
                     "  gap: every State expected to hold a record answered, and none holds one\n"
                         .to_string()
@@ -486,6 +493,9 @@ pub fn assemble(
             gaps.push(Gap::Mismatch { state: a.state });
         }
         if let Some(best) = ranked.iter().find(|c| own(c) && c.serial_matches) {
+            if best.record.events.is_empty() {
+                gaps.push(Gap::NoHistory { state: a.state });
+            }
             for e in &best.record.events {
                 chain.push(Link {
                     date: e.date,
@@ -543,17 +553,27 @@ pub fn assemble(
             },
         });
     }
-    if chain.is_empty() && gaps.is_empty() {
-        gaps.push(wanted.nobody_asked.clone().unwrap_or(Gap::NoRecord));
+    // With no chain: why nobody was asked, beside a record without events
+    // (the own registry's) if there is one; "no record" only when no State
+    // holds one.
+    if chain.is_empty() && gaps.iter().all(|g| matches!(g, Gap::NoHistory { .. })) {
+        match &wanted.nobody_asked {
+            Some(why) => gaps.push(why.clone()),
+            None if gaps.is_empty() => gaps.push(Gap::NoRecord),
+            None => {}
+        }
     }
     let diversion = diversion(&chain);
     // Only where nothing is left to ask: an export to a State that has not
     // answered means the records go on there.
     // A trimmed answer still ends where its records end, and so does an
     // export to a State outside the federation: nobody here can be asked.
-    let nothing_missing = gaps
-        .iter()
-        .all(|g| matches!(g, Gap::Trimmed { .. } | Gap::NotAMember { .. }));
+    let nothing_missing = gaps.iter().all(|g| {
+        matches!(
+            g,
+            Gap::Trimmed { .. } | Gap::NotAMember { .. } | Gap::NoHistory { .. }
+        )
+    });
     let last_recorded = (diversion.is_none() && nothing_missing)
         .then(|| last_recorded(&chain))
         .flatten();

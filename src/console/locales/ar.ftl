@@ -173,6 +173,7 @@ gap-withheld = حجبت { $state } ردها: { $reason }
 gap-no-answer = لم ترد { $state }
 gap-not-a-member = { $state } ليست عضوا في الاتحاد: تستمر السجلات هناك؛ اسألها خارج tracenet
 gap-mismatch = أجابت { $state } بسجلات لرقم تسلسلي غير الذي جرى تعقّبه؛ لا تُستخدم في السلسلة (اسأل { $state } عن السبب)
+gap-no-history = لدى { $state } سجل لهذا السلاح بلا أحداث: مساره غير مدوّن هناك (اسأل { $state } خارج tracenet)
 gap-unreachable = يتعذّر الوصول إلى { $state } منذ { $since }
 gap-refused = رفضت { $state }: { $reason }
 gap-declined = اعتذرت { $state }: { $reason }

@@ -174,6 +174,7 @@ gap-withheld = { $state } withheld its answer: { $reason }
 gap-no-answer = { $state } has not answered
 gap-not-a-member = { $state } is not a member of the federation: the records go on there; ask it outside tracenet
 gap-mismatch = { $state } answered with records of another serial than the one traced; they are not used in the chain (ask { $state } why)
+gap-no-history = { $state } holds a record of this weapon without events: where it went is not recorded there (ask { $state } outside tracenet)
 gap-unreachable = { $state } has been unreachable since { $since }
 gap-refused = { $state } refused: { $reason }
 gap-declined = { $state } declined: { $reason }

@@ -173,6 +173,7 @@ gap-withheld = { $state } retuvo su respuesta: { $reason }
 gap-no-answer = { $state } no ha respondido
 gap-not-a-member = { $state } no es miembro de la federación: los registros continúan allí; consulte a ese Estado fuera de tracenet
 gap-mismatch = { $state } respondió con registros de otro número de serie que el rastreado; no se usan en la cadena (pregunte a { $state } por qué)
+gap-no-history = { $state } tiene un registro de esta arma sin eventos: su recorrido no consta allí (pregunte a { $state } fuera de tracenet)
 gap-unreachable = { $state } está inalcanzable desde el { $since }
 gap-refused = { $state } rechazó: { $reason }
 gap-declined = { $state } declinó: { $reason }

@@ -173,6 +173,7 @@ gap-withheld = { $state } a retenu sa réponse : { $reason }
 gap-no-answer = { $state } n'a pas répondu
 gap-not-a-member = { $state } n'est pas membre de la fédération : les registres continuent là-bas ; interrogez cet État hors de tracenet
 gap-mismatch = { $state } a répondu avec des enregistrements d'un autre numéro de série que celui tracé ; ils ne servent pas à la chaîne (demandez pourquoi à { $state })
+gap-no-history = { $state } détient un enregistrement de cette arme sans événements : son parcours n'y est pas consigné (interrogez { $state } hors de tracenet)
 gap-unreachable = { $state } est injoignable depuis le { $since }
 gap-refused = { $state } a refusé : { $reason }
 gap-declined = { $state } a décliné : { $reason }

@@ -444,6 +444,52 @@ fn a_prefix_nobody_holds_is_said_so_not_no_record() {
     );
 }
 
+/// A hit on a record without events said "no record" (a helper's trial:
+/// "KE: hit, 1 candidate" above "gap: every State expected to hold a record
+/// answered, and none holds one"), and the own registry's hit without events
+/// said only that nobody holds one.
+#[test]
+fn a_record_without_events_is_never_no_record() {
+    let bare = hit(vec![]);
+    let no_hit = Outcome::NoHit;
+    let k = de_then_ng(&bare, &no_hit);
+    assert_eq!(k.gaps, vec![Gap::NoHistory { state: cc("DE") }]);
+    assert!(k.chain.is_empty() && k.diversion.is_none());
+    assert!(
+        k.to_text()
+            .contains("DE holds a record of this weapon without events")
+            && !k.to_text().contains("none holds one"),
+        "{}",
+        k.to_text()
+    );
+    // The own registry's record, nobody asked: both are said.
+    let own = [AnswerInput {
+        index: None,
+        state: cc("KE"),
+        outcome: &bare,
+    }];
+    let wanted = Wanted {
+        nobody_asked: Some(Gap::NoHolder {
+            prefix: "DE/WALTHER".into(),
+        }),
+        ..Wanted::default()
+    };
+    let k = assemble(&own, &[cc("KE")].into_iter().collect(), &[], &wanted);
+    assert_eq!(
+        k.gaps,
+        vec![
+            Gap::NoHistory { state: cc("KE") },
+            Gap::NoHolder {
+                prefix: "DE/WALTHER".into()
+            }
+        ]
+    );
+    // A record with events: its chain, and no gap.
+    let with = hit(vec![ev("2001-02-03", EventKind::Manufactured, None, None)]);
+    let k = de_then_ng(&with, &no_hit);
+    assert!(k.gaps.is_empty(), "{:?}", k.gaps);
+}
+
 #[test]
 fn the_chain_says_the_direction_of_each_transfer() {
     use EventKind::*;
