@@ -68,6 +68,12 @@ pub enum MakerError {
     Empty(String),
     #[error("manufacturer name is {0} characters long; at most 128 are accepted")]
     TooLong(usize),
+    /// A control character, a line separator or a text-direction character
+    /// ([`crate::model::moves_text`]).
+    #[error(
+        "manufacturer name contains U+{0:04X}, a control or text-direction character; give the name as marked"
+    )]
+    Control(u32),
     #[error("alias {alias:?} is declared for both {first:?} and {second:?}")]
     Conflict {
         alias: String,

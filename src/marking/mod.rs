@@ -146,6 +146,13 @@ impl TryFrom<MarkingFields> for Marking {
         if n > 128 {
             return Err(MakerError::TooLong(n).into());
         }
+        if let Some(c) = f
+            .manufacturer
+            .chars()
+            .find(|c| crate::model::moves_text(*c))
+        {
+            return Err(MakerError::Control(c as u32).into());
+        }
         let factory_code = f
             .factory_code
             .as_deref()
@@ -454,6 +461,56 @@ mod tests {
 
     fn cc(s: &str) -> CountryCode {
         CountryCode::parse(s).unwrap()
+    }
+
+    /// A holder's answer could carry a maker's name that printed forged
+    /// lines, or hid the rest of `trace show` behind a terminal escape (a
+    /// hostile member's review): a marking holding a control, line-separator
+    /// or text-direction character is refused wherever it is decoded (JSON
+    /// and the wire alike), and invisible separators stay separators.
+    #[test]
+    fn a_marking_that_would_move_or_hide_text_is_refused() {
+        let fields = |maker: &str, serial: &str| MarkingFields {
+            manufacturer: maker.into(),
+            country: cc("DE"),
+            serial: serial.into(),
+            year: None,
+            factory_code: None,
+            imports: Vec::new(),
+        };
+        for maker in [
+            "Walther\n  point of diversion: GH",
+            "Walther\u{1b}[8m",
+            "Walther\r",
+            "Walther\u{85}",
+            "Walther\u{202E}",
+            "Walther\u{2067}",
+            "Walther\u{2028}",
+        ] {
+            let e = Marking::try_from(fields(maker, "WP1")).unwrap_err();
+            assert!(
+                matches!(e, MarkingError::Maker(MakerError::Control(_))),
+                "{maker:?}: {e}"
+            );
+            // As a peer sends it: the wire's decoding refuses it too.
+            let wire = crate::codec::to_bytes(&fields(maker, "WP1")).unwrap();
+            assert!(
+                crate::codec::from_bytes::<Marking, 4096>(&wire).is_err(),
+                "{maker:?}"
+            );
+        }
+        for serial in ["WP\u{202E}1", "WP1\u{2066}", "WP\n1", "WP\u{1b}1"] {
+            let e = Marking::try_from(fields("Walther", serial)).unwrap_err();
+            assert!(
+                matches!(e, MarkingError::Serial(SerialError::Control(_))),
+                "{serial:?}: {e}"
+            );
+            assert!(e.to_string().contains("text-direction"), "{e}");
+        }
+        // A zero-width space or soft hyphen copied into a serial is a
+        // separator, as before; an Arabic maker's name keeps its letters.
+        assert!(Marking::try_from(fields("Walther", "WP\u{200B}1\u{00AD}2")).is_ok());
+        assert!(Marking::try_from(fields("مصنع الأسلحة", "WP1")).is_ok());
     }
 
     #[test]

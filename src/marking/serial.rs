@@ -27,7 +27,11 @@ pub enum SerialError {
     Empty,
     #[error("serial has {0} characters; at most {MAX_SERIAL_CHARS} are accepted")]
     TooLong(usize),
-    #[error("serial contains the control character U+{0:04X}")]
+    /// A control character, a line separator or a text-direction
+    /// character ([`crate::model::moves_text`]).
+    #[error(
+        "serial contains U+{0:04X}, a control or text-direction character; give the serial as marked"
+    )]
     Control(u32),
     #[error(
         "a serial of only `*` would match every serial of the maker; give the characters that can be read, with `?` for each one that cannot"
@@ -86,7 +90,7 @@ pub fn normalise_serial(raw: &str) -> Result<String, SerialError> {
 
 fn push_normalised(chars: impl Iterator<Item = char>, out: &mut String) -> Result<(), SerialError> {
     for c in chars {
-        if c.is_control() {
+        if crate::model::moves_text(c) {
             return Err(SerialError::Control(c as u32));
         }
         if is_separator(c) {

@@ -163,6 +163,17 @@ impl EventKind {
     }
 }
 
+/// Whether `c` is a control character (C0 or C1), a line or paragraph
+/// separator, or a bidirectional embedding, override or isolate: a character
+/// that can start a new line in a terminal, drive it (escape sequences), or
+/// reorder the text shown after it. Never part of a marking: a maker's name
+/// or a serial holding one could print as another record, or hide what
+/// follows it in `trace show`.
+pub fn moves_text(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Why `t` is not printable text: the first character that is a control
 /// character, or one that changes how text around it is shown without being
 /// seen (bidirectional overrides, zero-width characters, line separators),
