@@ -258,6 +258,36 @@ fn the_api_never_writes_a_file_a_client_names() {
     assert_eq!(std::fs::read(&config).unwrap(), before);
 }
 
+/// A relative path given to `POST /v1/registry/import` was read from the
+/// node's working directory (a helper's trial imported the live registry's
+/// file of the same name instead of its own): it is a 400 naming the field.
+#[test]
+fn the_api_imports_only_absolute_paths() {
+    let fed = one_node();
+    let n = &fed.nodes[0];
+    let addr = api_addr(n);
+    let token = std::fs::read_to_string(n.dir.join("api.token")).unwrap();
+    let token = Some(token.trim());
+    for body in [
+        serde_json::json!({"file": "fr-weapons.csv"}),
+        serde_json::json!({"file": n.dir.join("w.csv"), "events": "e.csv"}),
+    ] {
+        let (status, reply) = call(
+            addr,
+            "POST",
+            "/v1/registry/import",
+            token,
+            &body.to_string(),
+        )
+        .expect("an answer");
+        assert_eq!(status, 400, "{reply}");
+        assert!(
+            reply.contains("is a relative path") && reply.contains("absolute path"),
+            "{reply}"
+        );
+    }
+}
+
 /// A trace's timeout outside 1 s to 7 days is refused, by the API and by the
 /// CLI as a usage error, rather than clamped without a word.
 #[test]

@@ -104,6 +104,78 @@ fn a_weapon_id_listed_twice_in_csv_is_refused_and_keeps_its_events() {
     assert_eq!(c1["events"].as_array().unwrap().len(), 2, "{c1}");
 }
 
+/// A weapons CSV imported again without its events file wiped every
+/// updated record's events, lost and stolen reports included (a helper's
+/// trial: "0 added, 4 updated" and the "lost" event gone). Without
+/// `--events` the stored events are kept; with it, the events file says
+/// what they are.
+#[test]
+fn a_weapons_csv_imported_again_without_events_keeps_the_stored_events() {
+    let d = init("DE");
+    let w = d.path().join("w.csv");
+    let e = d.path().join("e.csv");
+    std::fs::write(
+        &w,
+        "id,manufacturer,country,serial,category
+         C1,Beretta,IT,M9 011,pistol
+         C2,Beretta,IT,M9 012,pistol
+",
+    )
+    .unwrap();
+    std::fs::write(
+        &e,
+        "record_id,date,kind
+C1,2008-02-12,manufactured
+C1,2016-11-21,lost
+",
+    )
+    .unwrap();
+    let s = import(
+        d.path(),
+        &[w.to_str().unwrap(), "--events", e.to_str().unwrap()],
+    );
+    assert_eq!(counts(&s), [2, 0, 0, 0], "{s}");
+    let events = |id: &str| {
+        json(d.path(), &["registry", "show", id])["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    // The same file alone: nothing changed.
+    let s = import(d.path(), &[w.to_str().unwrap()]);
+    assert_eq!(counts(&s), [0, 0, 2, 0], "{s}");
+    assert_eq!(events("C1"), ["manufactured", "lost"]);
+    // A weapon's own field changed: updated, its events kept.
+    std::fs::write(
+        &w,
+        "id,manufacturer,country,serial,category,model
+         C1,Beretta,IT,M9 011,pistol,92FS
+         C2,Beretta,IT,M9 012,pistol,
+",
+    )
+    .unwrap();
+    let s = import(d.path(), &[w.to_str().unwrap()]);
+    assert_eq!(counts(&s), [0, 1, 1, 0], "{s}");
+    assert_eq!(events("C1"), ["manufactured", "lost"]);
+    assert_eq!(json(d.path(), &["registry", "show", "C1"])["model"], "92FS");
+    // With an events file, it says what the events are.
+    std::fs::write(
+        &e,
+        "record_id,date,kind
+C1,2008-02-12,manufactured
+",
+    )
+    .unwrap();
+    let s = import(
+        d.path(),
+        &[w.to_str().unwrap(), "--events", e.to_str().unwrap()],
+    );
+    assert_eq!(counts(&s), [0, 1, 1, 0], "{s}");
+    assert_eq!(events("C1"), ["manufactured"]);
+}
+
 #[test]
 fn an_event_row_too_long_refuses_its_weapon_whole() {
     let d = init("DE");

@@ -113,6 +113,18 @@ impl Drop for StopOnDrop {
 async fn import(State(node): State<Node>, JsonBody(r): JsonBody<ImportRequest>) -> Reply {
     let reg = registry_of(&node)?;
     let bad = |e: String| Failure::bad_request(e);
+    // A relative path would be read from the node's working directory, not
+    // the client's: a file of the same name there was imported instead.
+    for (field, path) in [("file", Some(&r.file)), ("events", r.events.as_ref())] {
+        if let Some(p) = path
+            && !p.is_absolute()
+        {
+            return Err(bad(format!(
+                "\"{field}\": {} is a relative path; give its absolute path on the node's machine (the node does not know the client's working directory)",
+                p.display()
+            )));
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let opts = ImportOptions {
         format: r.csv.map(|c| {

@@ -392,6 +392,13 @@ pub fn import_file(
         }
     }
     let mut summary = ImportSummary::default();
+    // A weapons CSV without its events file says nothing of events: an
+    // update keeps those the registry holds (it wiped them, lost and stolen
+    // reports included).
+    let events = match opts.format.or_else(|| ImportFormat::from_path(path)) {
+        Some(ImportFormat::Csv) if opts.events_csv.is_none() => super::Events::KeepStored,
+        _ => super::Events::AsGiven,
+    };
     let table = reg.makers();
     let mut new_makers = NewMakers::new(&table);
     let mut pending = Vec::with_capacity(super::CHUNK);
@@ -400,8 +407,10 @@ pub fn import_file(
     let bytes = Arc::new(AtomicU64::new(0));
     let mut seen = 0u64;
     let mut write = |pending: &mut Vec<Record>, summary: &mut ImportSummary, seen| {
-        let (a, u, n) =
-            reg.put_all(std::mem::replace(pending, Vec::with_capacity(super::CHUNK)))?;
+        let (a, u, n) = reg.put_all_as(
+            std::mem::replace(pending, Vec::with_capacity(super::CHUNK)),
+            events,
+        )?;
         summary.added += a;
         summary.updated += u;
         summary.unchanged += n;

@@ -255,6 +255,18 @@ pub struct FactoryCount {
     pub records: u64,
 }
 
+/// Whether the records written carry their events ([`Registry::put_all_as`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Events {
+    /// Each record's events are all it has: a JSON Lines record, a weapons
+    /// CSV imported with its events file.
+    AsGiven,
+    /// The records' events were not given (a weapons CSV without its events
+    /// file): a record written without events keeps those stored under its
+    /// id.
+    KeepStored,
+}
+
 /// The national registry over one sled tree.
 pub struct Registry {
     db: sled::Db,
@@ -557,11 +569,23 @@ impl Registry {
     /// Writes records in atomic batches of [`BATCH`]; a record that already exists
     /// under its id is replaced. Returns (added, updated, unchanged).
     pub fn put_all(&self, records: Vec<Record>) -> Result<(u64, u64, u64), RegistryError> {
+        self.put_all_as(records, Events::AsGiven)
+    }
+
+    /// As [`Registry::put_all`], with `events` saying whether each record's
+    /// events replace those stored under its id, or are not given (a
+    /// weapons CSV imported without its events file) and the stored ones are
+    /// kept.
+    pub fn put_all_as(
+        &self,
+        records: Vec<Record>,
+        events: Events,
+    ) -> Result<(u64, u64, u64), RegistryError> {
         let _w = self.lock();
         let mut counters = Counters::default();
         let mut totals = (0, 0, 0);
         for chunk in records.chunks(BATCH) {
-            let (batch, (a, u, n)) = self.plan(chunk, &mut counters, true)?;
+            let (batch, (a, u, n)) = self.plan(chunk, &mut counters, true, events)?;
             self.tree.apply_batch(batch)?;
             totals = (totals.0 + a, totals.1 + u, totals.2 + n);
         }
@@ -575,6 +599,7 @@ impl Registry {
         chunk: &[Record],
         counters: &mut Counters,
         counting: bool,
+        events: Events,
     ) -> Result<(sled::Batch, (u64, u64, u64)), RegistryError> {
         let mut batch = sled::Batch::default();
         let mut loaded = BTreeMap::new();
@@ -586,20 +611,40 @@ impl Registry {
             let (prefix, loc, normalised) = self.location(rec);
             // Before the batch is applied: a lookup never misses the country.
             self.countries.insert(prefix.country);
+            let key = keys::kept(&loc, id);
+            let bucket = loaded.get_mut(&fence).expect("loaded");
+            let old_loc = bucket.entries.get(id);
+            let old = match old_loc {
+                Some(old_loc) => {
+                    let old_key = keys::kept(old_loc, id);
+                    match written.get(&old_key) {
+                        Some(v) => v.clone(),
+                        None => self.tree.get(&old_key)?.map(|v| v.to_vec()),
+                    }
+                }
+                None => None,
+            };
+            // Events not given: the stored record's are kept.
+            let kept_events;
+            let rec = match (&old, old_loc, events) {
+                (Some(old), Some(old_loc), Events::KeepStored) if rec.events.is_empty() => {
+                    let old = decode_kept(&keys::kept(old_loc, id), old)?;
+                    kept_events = Record {
+                        events: old.events,
+                        ..rec.clone()
+                    };
+                    &kept_events
+                }
+                _ => rec,
+            };
             let stored = stored::encode(rec).map_err(|reason| RegistryError::Corrupt {
                 key: format!("record {}", rec.id),
                 reason,
             })?;
             let value = kept_value(&normalised, &stored);
-            let key = keys::kept(&loc, id);
-            let bucket = loaded.get_mut(&fence).expect("loaded");
-            match bucket.entries.get(id) {
+            match old_loc {
                 Some(old_loc) => {
                     let old_key = keys::kept(old_loc, id);
-                    let old = match written.get(&old_key) {
-                        Some(v) => v.clone(),
-                        None => self.tree.get(&old_key)?.map(|v| v.to_vec()),
-                    };
                     if old.as_deref() == Some(value.as_slice()) {
                         unchanged += 1;
                         continue;
@@ -772,7 +817,7 @@ impl Registry {
             if old_keys.is_empty() {
                 break;
             }
-            let (mut batch, _) = self.plan(&chunk, &mut counters, false)?;
+            let (mut batch, _) = self.plan(&chunk, &mut counters, false, Events::AsGiven)?;
             for (k, v) in &batch_aside {
                 batch.insert([&[keys::SET_ASIDE], &k[1..]].concat(), v.clone());
             }
