@@ -21,8 +21,9 @@ pub use fold::{FOLD_RULES_VERSION, fold_maker};
 pub use maker::{MakerAlias, MakerCheck, MakerError, MakerKey, MakerTable, Suggestion};
 pub use reference::{ReferenceError, ReferenceMaker, ReferenceTable};
 pub use serial::{
-    MAX_SERIAL_CHARS, MatchQuality, SERIAL_RULES_VERSION, SerialError, SerialMatch, SerialQuery,
-    fold_char, fold_serial, is_separator, normalise_serial,
+    MAX_SERIAL_CHARS, MIN_READ_WITH_WILDCARDS, MatchQuality, SERIAL_RULES_VERSION, SerialError,
+    SerialMatch, SerialQuery, check_wildcards, fold_char, fold_serial, is_separator,
+    normalise_serial,
 };
 pub use variants::SerialKeys;
 
@@ -170,7 +171,9 @@ impl TryFrom<MarkingFields> for Marking {
             }
             f.manufacturer
         };
-        normalise_serial(&f.serial)?;
+        // A query's wildcards leave enough to match on, wherever it is
+        // decoded (a record holds none: import refuses them).
+        check_wildcards(&normalise_serial(&f.serial)?)?;
         check_year(f.year)?;
         check_country_year(f.country, f.year)?;
         if f.imports.len() > MAX_IMPORT_MARKS {
@@ -511,6 +514,31 @@ mod tests {
         // separator, as before; an Arabic maker's name keeps its letters.
         assert!(Marking::try_from(fields("Walther", "WP\u{200B}1\u{00AD}2")).is_ok());
         assert!(Marking::try_from(fields("مصنع الأسلحة", "WP1")).is_ok());
+    }
+
+    /// `?*` made each holder scan its whole prefix, holding every record
+    /// of it in memory, to answer `too_many` (a hostile member's review):
+    /// a marking's wildcards leave at least two readable characters.
+    #[test]
+    fn a_marking_with_wildcards_keeps_enough_to_match_on() {
+        let marking = |serial: &str| Marking::new("Walther", cc("DE"), serial);
+        for serial in ["?*", "*?", "??*", "???", "*7", "?", "A*"] {
+            let e = marking(serial).unwrap_err();
+            assert!(
+                matches!(e, MarkingError::Serial(SerialError::TooFewRead(_))),
+                "{serial}: {e}"
+            );
+            assert!(e.to_string().contains("at least 2 characters"), "{e}");
+        }
+        assert!(matches!(
+            marking("**").unwrap_err(),
+            MarkingError::Serial(SerialError::OnlyWildcards)
+        ));
+        for serial in ["?5?2", "BP07?6", "*46", "WP1"] {
+            assert!(marking(serial).is_ok(), "{serial}");
+        }
+        // The national registry's own search reads fewer.
+        assert!(SerialQuery::parse("?2").is_ok());
     }
 
     #[test]

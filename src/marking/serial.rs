@@ -37,6 +37,38 @@ pub enum SerialError {
         "a serial of only `*` would match every serial of the maker; give the characters that can be read, with `?` for each one that cannot"
     )]
     OnlyWildcards,
+    /// Fewer than [`MIN_READ_WITH_WILDCARDS`] characters beside `?` and `*`.
+    #[error(
+        "a serial with `?` or `*` must keep at least {MIN_READ_WITH_WILDCARDS} characters that can be read ({0} here): with fewer it matches nearly every serial of the maker; give the characters that can be read"
+    )]
+    TooFewRead(usize),
+}
+
+/// The fewest characters other than `?` and `*` a marking's serial with
+/// wildcards keeps (a trace's, sent to other States): `?*`, `*7` or `???`
+/// would match nearly every serial of a maker, and each holder would scan
+/// its whole prefix to say `too_many`. A search of the national registry
+/// alone ([`SerialQuery::parse`]) refuses only a serial of `*`.
+pub const MIN_READ_WITH_WILDCARDS: usize = 2;
+
+/// Refuses a normalised serial whose wildcards leave too little to match
+/// on ([`SerialError::OnlyWildcards`], [`SerialError::TooFewRead`]); one
+/// without wildcards passes.
+pub fn check_wildcards(normalised: &str) -> Result<(), SerialError> {
+    if !normalised.contains(['?', '*']) {
+        return Ok(());
+    }
+    if normalised.chars().all(|c| c == '*') {
+        return Err(SerialError::OnlyWildcards);
+    }
+    let read = normalised
+        .chars()
+        .filter(|c| !matches!(c, '?' | '*'))
+        .count();
+    if read < MIN_READ_WITH_WILDCARDS {
+        return Err(SerialError::TooFewRead(read));
+    }
+    Ok(())
 }
 
 /// Whether `c` (after NFKC) separates groups of a serial rather than being
@@ -199,7 +231,9 @@ impl SerialQuery {
         let normalised = normalise_serial(raw)?;
         let wildcards = normalised.contains(['?', '*']);
         if wildcards && normalised.chars().all(|c| c == '*') {
-            // "*" alone would match every serial of a maker.
+            // "*" alone would match every serial of a maker. A search of
+            // the national registry may read fewer characters than a
+            // marking sent to other States ([`check_wildcards`]).
             return Err(SerialError::OnlyWildcards);
         }
         Ok(SerialQuery {

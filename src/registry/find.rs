@@ -70,8 +70,13 @@ pub struct Found {
     /// The best matches, at most the query's `limit`, decoded.
     pub candidates: Vec<Candidate>,
     /// How many records matched in all (at least `candidates.len()`), the
-    /// hidden ones not counted.
+    /// hidden ones not counted; of a wildcard that matched more than
+    /// [`MAX_HITS_HELD`], those found first (see [`Found::capped`]).
     pub matched: usize,
+    /// The search stopped at [`MAX_HITS_HELD`] matches: `matched` and
+    /// `diverted` are of those found first, in key order, and `candidates`
+    /// the best of them.
+    pub capped: bool,
     /// How many confidential records matched and were left out of
     /// `candidates` and `matched` (always 0 unless the query's
     /// `hide_confidential`).
@@ -89,6 +94,13 @@ pub struct Found {
 /// ones: a wildcard matching a hundred thousand records reads their flags,
 /// and decodes at most this many.
 pub const MAX_DIVERTED_READ: usize = 10_000;
+
+/// The most matches a find holds (each with its stored bytes and why it
+/// matched, about half a kilobyte): a wildcard matching more stops there
+/// ([`Found::capped`]). Without it, `?*`-like serials made a holder hold a
+/// whole prefix in memory, a million records about half a gigabyte, to
+/// answer `too_many`, whose count stops at 10,000 anyway.
+pub const MAX_HITS_HELD: usize = 50_000;
 
 /// One matching record found in a prefix.
 struct Hit {
@@ -132,6 +144,16 @@ impl Registry {
     /// The matches of `q`: the best `q.limit` decoded, all counted and, when
     /// `with_diverted`, the lost or stolen ones past the limit decoded too.
     fn find_matches(&self, q: &FindQuery, with_diverted: bool) -> Result<Found, RegistryError> {
+        self.find_within(q, with_diverted, MAX_HITS_HELD)
+    }
+
+    /// [`Registry::find_matches`], holding at most `cap` matches.
+    pub(super) fn find_within(
+        &self,
+        q: &FindQuery,
+        with_diverted: bool,
+        cap: usize,
+    ) -> Result<Found, RegistryError> {
         // A change of maker table moves records: a find waits for it to end.
         let _settled = self.moving.read().unwrap_or_else(|p| p.into_inner());
         let makers = self.makers();
@@ -144,8 +166,11 @@ impl Registry {
         let scopes = self.scopes(&makers, q.maker.as_deref(), q.country, code.as_deref())?;
         let mut hits: Vec<Hit> = Vec::new();
         for (i, (p, scope)) in scopes.iter().enumerate() {
+            if hits.len() >= cap {
+                break;
+            }
             let from = hits.len();
-            self.search_prefix(p, &serial, i, &mut hits)?;
+            self.search_prefix(p, &serial, i, &mut hits, cap)?;
             if let Scope::FactoryCodes(codes) = scope {
                 let mut kept = Vec::with_capacity(hits.len() - from);
                 let marked = |c: Option<&str>| c.is_some_and(|c| codes.iter().any(|x| x == c));
@@ -168,6 +193,7 @@ impl Registry {
                 hits.extend(kept);
             }
         }
+        let capped = hits.len() >= cap;
         // Confidential records out of sight, when asked: set aside before
         // they are ranked or counted, read for alerts only.
         let mut hidden = Vec::new();
@@ -272,6 +298,7 @@ impl Registry {
         Ok(Found {
             candidates,
             matched,
+            capped,
             hidden: hidden_count,
             diverted,
         })
@@ -451,9 +478,10 @@ impl Registry {
         serial: &SerialQuery,
         scope: usize,
         hits: &mut Vec<Hit>,
+        cap: usize,
     ) -> Result<(), RegistryError> {
         if serial.has_wildcards() {
-            return self.scan_wildcard(p, serial, scope, hits);
+            return self.scan_wildcard(p, serial, scope, hits, cap);
         }
         let from = hits.len();
         let head = keys::head(p);
@@ -510,6 +538,7 @@ impl Registry {
         serial: &SerialQuery,
         scope: usize,
         hits: &mut Vec<Hit>,
+        cap: usize,
     ) -> Result<(), RegistryError> {
         let (before, any, literal) = serial.around_first_wildcards();
         let starts = if (1..=MAX_SKIPPED).contains(&any) && !literal.is_empty() {
@@ -528,7 +557,10 @@ impl Registry {
             ]
         };
         for start in starts {
-            self.scan_matching(&start, serial, scope, hits)?;
+            if hits.len() >= cap {
+                break;
+            }
+            self.scan_matching(&start, serial, scope, hits, cap)?;
         }
         Ok(())
     }
@@ -576,15 +608,19 @@ impl Registry {
     }
 
     /// Adds the records kept under keys starting with `start` whose serial
-    /// matches.
+    /// matches, until `hits` holds `cap`.
     fn scan_matching(
         &self,
         start: &[u8],
         serial: &SerialQuery,
         scope: usize,
         hits: &mut Vec<Hit>,
+        cap: usize,
     ) -> Result<(), RegistryError> {
         for kv in self.tree.scan_prefix(start) {
+            if hits.len() >= cap {
+                break;
+            }
             let (k, v) = kv?;
             let (normalised, _) = split_kept(&k, &v)?;
             if let Some(found) = serial.matches(normalised) {

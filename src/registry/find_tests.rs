@@ -638,3 +638,33 @@ fn a_factory_code_search_reads_codes_from_the_headers() {
         "{ids:?}"
     );
 }
+
+/// A wildcard matching more than a find may hold stops there, says so, and
+/// counts and returns what it held: `?*` made a holder hold every record
+/// of a prefix (a hostile member's review).
+#[test]
+fn a_find_holds_at_most_its_cap_of_matches() {
+    let (_d, reg) = open_temp();
+    let recs: Vec<Record> = (0..30)
+        .map(|i| {
+            rec(
+                &format!("W{i:02}"),
+                "Walther",
+                "DE",
+                &format!("AB{i:03}"),
+                None,
+            )
+        })
+        .collect();
+    reg.put_all(recs).unwrap();
+    let mut q = query(Some("Walther"), Some("DE"), None, "?*");
+    q.limit = 5;
+    let f = reg.find_within(&q, true, 12).unwrap();
+    assert_eq!((f.matched, f.capped, f.candidates.len()), (12, true, 5));
+    let f = reg.find_within(&q, true, 100).unwrap();
+    assert_eq!((f.matched, f.capped, f.candidates.len()), (30, false, 5));
+    // The same through the index of an exact serial: never capped.
+    let q = query(Some("Walther"), Some("DE"), None, "AB007");
+    let f = reg.find_within(&q, true, 12).unwrap();
+    assert_eq!((f.matched, f.capped), (1, false));
+}
