@@ -763,6 +763,39 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         assert_eq!(code, 400, "{path}: {body}");
         assert!(body.contains("not a parameter of"), "{path}: {body}");
     }
+    // Every endpoint: each of these answered 200 as if the parameter were
+    // absent (a helper's trial: ?pendng=true gave decided items too).
+    for (path, said) in [
+        ("/v1/traces?lmit=3", "not a parameter of /v1/traces"),
+        ("/v1/alerts?lmit=3", "not a parameter of /v1/alerts"),
+        ("/v1/inbox?pendng=true", "not a parameter of /v1/inbox"),
+        ("/v1/status?x=1", "/v1/status takes no query parameters"),
+        (
+            "/v1/registry/stats?x=1",
+            "/v1/registry/stats takes no query parameters",
+        ),
+        (
+            "/v1/traces/no-such-trace?wait=1000",
+            "not a parameter of /v1/traces/{id}",
+        ),
+        ("/v1/traces/no-such-trace?wait_ms=abc", "is not a number"),
+        ("/v1/traces/no-such-trace?answers=-1", "is not a number"),
+        ("/v1/health?x=1", "/v1/health takes no query parameters"),
+    ] {
+        let (code, body) = common::http_get(&de, path, true);
+        assert_eq!(code, 400, "{path}: {body}");
+        assert!(body.contains(said), "{path}: {body}");
+    }
+    for path in [
+        "/v1/traces?limit=3",
+        "/v1/inbox?pending=true",
+        "/v1/alerts?limit=2",
+        "/v1/status",
+        "/v1/status?",
+    ] {
+        let (code, body) = common::http_get(&de, path, true);
+        assert_eq!(code, 200, "{path}: {body}");
+    }
     let o = common::run(&de, &["audit", "show", "--since", "1969-12-31"]);
     assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
     assert!(

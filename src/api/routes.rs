@@ -213,6 +213,7 @@ pub(crate) fn router(node: Node, token: String) -> Router {
         .route("/v1/audit/verify", get(audit_verify))
         .nest("/v1/registry", super::registry::router())
         .nest("/v1/officers", super::officers::router())
+        .route_layer(middleware::from_fn(known_params))
         .fallback(no_endpoint)
         .layer(middleware::from_fn_with_state(
             Arc::<str>::from(token),
@@ -220,10 +221,51 @@ pub(crate) fn router(node: Node, token: String) -> Router {
         ));
     Router::new()
         .route("/v1/health", get(health))
+        .route_layer(middleware::from_fn(known_params))
         .merge(guarded)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::map_response(reply::error_as_json))
         .with_state(node)
+}
+
+/// The query parameters an endpoint takes, by method and route (as
+/// routed: `/v1/traces/{id}`); every endpoint not listed takes none.
+fn params_of(method: &axum::http::Method, route: &str) -> &'static [&'static str] {
+    use axum::http::Method;
+    match (method, route) {
+        (&Method::GET, "/v1/traces") => &["limit", "cursor"],
+        (&Method::GET, "/v1/traces/{id}") => &["wait_ms", "answers"],
+        (&Method::GET, "/v1/inbox") => &["limit", "cursor", "pending"],
+        (&Method::GET, "/v1/alerts") => &["limit", "cursor"],
+        (&Method::GET, "/v1/report") => &["from", "to"],
+        (&Method::GET, "/v1/audit" | "/v1/audit/export") => &["since"],
+        _ => &[],
+    }
+}
+
+/// Refuses, with a 400 naming them, query parameters the endpoint does not
+/// take ([`params_of`]), on every endpoint: a misspelt one (`?lmit=3`,
+/// `?pendng=true`) was read as absent, and gave another answer than the one
+/// asked for without a word.
+async fn known_params(req: Request, next: Next) -> Response {
+    if req.uri().query().is_some_and(|q| !q.is_empty()) {
+        let route = req
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| req.uri().path().to_string());
+        let q = match Query::<HashMap<String, String>>::try_from_uri(req.uri()) {
+            Ok(Query(q)) => q,
+            Err(e) => {
+                return Failure::bad_request(format!("the query string: {}", e.body_text()))
+                    .into_response();
+            }
+        };
+        if let Err(f) = only_params(&q, &route, params_of(req.method(), &route)) {
+            return f.into_response();
+        }
+    }
+    next.run(req).await
 }
 
 async fn require_token(State(token): State<Arc<str>>, req: Request, next: Next) -> Response {
@@ -506,11 +548,6 @@ async fn refuse(
     ok(&super::inbox_view(node.limits(), &item))
 }
 
-/// A numeric query parameter; absent or unreadable gives `default`.
-fn param<T: std::str::FromStr>(q: &HashMap<String, String>, name: &str, default: T) -> T {
-    q.get(name).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 /// Which end of a day a query parameter given as a day (YYYY-MM-DD) stands for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum DayEdge {
@@ -542,6 +579,12 @@ pub(super) fn only_params(
         .take(3)
         .map(|k| format!("?{}", k.chars().take(40).collect::<String>()))
         .collect();
+    if known.is_empty() {
+        return Err(Failure::bad_request(format!(
+            "{}: {path} takes no query parameters",
+            shown.join(", ")
+        )));
+    }
     Err(Failure::bad_request(format!(
         "{}: not a parameter of {path}, which takes {}",
         shown.join(", "),
@@ -759,11 +802,20 @@ async fn get_trace(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Reply {
-    let wait = q
-        .get("wait_ms")
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(|ms| Duration::from_millis(ms.min(60_000)));
-    let seen = param(&q, "answers", 0usize);
+    let number = |name: &str, most: u64| -> Result<Option<u64>, Failure> {
+        q.get(name)
+            .map(|v| match v.parse::<u64>() {
+                Ok(n) if n <= most => Ok(n),
+                _ => Err(Failure::bad_request(format!(
+                    "{name}: {:?} is not a number from 0 to {most}",
+                    v.chars().take(40).collect::<String>()
+                ))),
+            })
+            .transpose()
+    };
+    // A longer wait is cut to a minute (API.md): the client asks again.
+    let wait = number("wait_ms", u64::MAX)?.map(|ms| Duration::from_millis(ms.min(60_000)));
+    let seen = number("answers", u64::from(u32::MAX))?.unwrap_or(0) as usize;
     let mut changes = node.subscribe_changes();
     let until = wait.map(|w| tokio::time::Instant::now() + w);
     loop {
