@@ -567,6 +567,40 @@ fn the_requesters_own_registry_joins_the_chain() {
     );
 }
 
+/// A weapon the requester's own registry records as exported is followed to
+/// the importing State at once, as an answer's export would be: with no
+/// holder asked to point there, the importer was never asked, the trace
+/// said "KE has not answered", and `trace retry` had nothing to retry (a
+/// helper's trial).
+#[test]
+fn the_own_registrys_export_is_followed_up() {
+    let de = r#"{"id":"DE-9","marking":{"manufacturer":"Walther","country":"DE","serial":"WP300001"},"category":"pistol","events":[{"date":"2010-03-01","kind":"manufactured","holder":"manufacturer"},{"date":"2011-04-01","kind":"exported","counterpart":"KE"}]}"#;
+    // KE holds no Walther: it is not an expected holder of the trace.
+    let ke = r#"{"id":"KE-9","marking":{"manufacturer":"Beretta","country":"IT","serial":"B1"},"category":"pistol","events":[]}"#;
+    let fed = Federation::start(vec![
+        NodeSpec::member("DE", vec![de.into()]),
+        NodeSpec::member("KE", vec![ke.into()]),
+    ]);
+    let t = fed::trace_walther(fed.node("DE"), "WP300001", &["--wait", "20"]);
+    assert_eq!(t["followed_up"], serde_json::json!(["KE"]), "{t:#}");
+    assert!(
+        t["asked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["state"] == "KE"),
+        "{t:#}"
+    );
+    assert_eq!(t["status"], "answered", "{t:#}");
+    let answered: Vec<&str> = t["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(answered, ["KE"], "{t:#}");
+}
+
 /// A member replaying rosters the anchors signed, each copy a new gossip
 /// message (trailing spaces): the held version and an older, expired one are
 /// ignored before any signature or date check, without a WARN line each

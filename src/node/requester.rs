@@ -297,16 +297,21 @@ impl Node {
         let mut to_store = stored.clone();
         let query = signed.body().clone();
         let digest = signed.digest();
-        let stored = tokio::task::spawn_blocking(move || {
+        let (stored, follow) = tokio::task::spawn_blocking(move || {
             // The own registry first: what this State holds joins the chain.
             to_store.own_registry = node.own_records(&query);
-            node.file_new_trace(&to_store, digest).map(|()| to_store)
+            node.file_new_trace(&to_store, digest)?;
+            let follow = node.own_registry_follow_ups(&to_store);
+            Ok::<_, NodeError>((to_store, follow))
         })
         .await
         .map_err(|e| SendTraceError::Store(e.to_string()))?
         .map_err(|e| SendTraceError::Store(e.to_string()))?;
         self.arm_deadline(stored.id.clone(), stored.deadline);
         self.index_pending(&stored.id, &stored.topics);
+        for (state, id) in follow {
+            self.spawn(self.follow_up(state, id));
+        }
         for peer in direct {
             let node = self.clone();
             let id = stored.id.clone();
@@ -685,12 +690,7 @@ impl Node {
         // Only an export to another State can point the chain of custody
         // somewhere not yet asked (custody's follow-ups): any other answer
         // leaves them as they were, and is filed without reading the trace.
-        let points_on = outcome.candidates().iter().any(|c| {
-            c.record
-                .events
-                .iter()
-                .any(|e| e.kind == crate::model::EventKind::Exported && e.counterpart.is_some())
-        });
+        let points_on = points_on(outcome);
         // One acknowledgement and one final answer per responder, and a few
         // refusals before its final answer: the same frame again is delivered
         // already; another one is refused, so that a member cannot fill a
@@ -820,6 +820,29 @@ impl Node {
             self.retry_later(w.peer, w.id.clone(), after, 0);
         }
         w.follow.map_err(|()| Refusal::Internal)
+    }
+
+    /// The follow-ups a new trace's own registry calls for (its records'
+    /// exports to other States), planned and flushed once the trace is
+    /// stored: only answers planned them, so a weapon this State exported
+    /// was never followed to its importer when no holder asked pointed
+    /// there (a helper's trial: "KE has not answered", KE never asked, and
+    /// `trace retry` refusing). Blocking; to be sent once it returns.
+    pub(super) fn own_registry_follow_ups(&self, t: &StoredTrace) -> Vec<(CountryCode, String)> {
+        if !t.own_registry.as_ref().is_some_and(points_on) {
+            return Vec::new();
+        }
+        match self.plan_follow_ups(&t.id) {
+            Ok(f) if f.is_empty() => f,
+            Ok(f) => match self.flush_filed() {
+                Ok(()) => f,
+                Err(_) => Vec::new(),
+            },
+            Err(e) => {
+                tracing::error!(error = %e, trace = %t.id, "planning the own registry's follow-ups failed");
+                Vec::new()
+            }
+        }
     }
 
     /// Decides which States the chain of custody should be followed to, at most
@@ -1123,6 +1146,18 @@ fn expired_from_unasked(outcome: &Outcome, holders: &[Asked], peer: &str) -> boo
             ..
         }
     ) && !holders.iter().any(|x| x.peer == peer)
+}
+
+/// Whether an outcome's records point the chain of custody somewhere not
+/// yet asked: an export to another State (custody's follow-ups). Any other
+/// outcome leaves the follow-ups as they were.
+fn points_on(outcome: &crate::protocol::Outcome) -> bool {
+    outcome.candidates().iter().any(|c| {
+        c.record
+            .events
+            .iter()
+            .any(|e| e.kind == crate::model::EventKind::Exported && e.counterpart.is_some())
+    })
 }
 
 #[cfg(test)]

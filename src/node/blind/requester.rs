@@ -254,11 +254,17 @@ impl Node {
             let signed = decode_and_verify::<TraceQuery>(&t.query, limits)
                 .map_err(|e| NodeError::Config(e.to_string()))?;
             t.own_registry = node.own_records(signed.body());
-            node.file_new_trace(&t, signed.digest()).map(|()| t)
+            node.file_new_trace(&t, signed.digest())?;
+            let follow = node.own_registry_follow_ups(&t);
+            Ok::<_, NodeError>((t, follow))
         })
         .await
         .map_err(|e| SendTraceError::Store(e.to_string()))?
         .map_err(|e| SendTraceError::Store(e.to_string()))?;
+        let (stored, follow) = stored;
+        for (state, id) in follow {
+            self.spawn(self.follow_up(state, id));
+        }
         self.arm_deadline(stored.id.clone(), stored.deadline);
         // A member that subscribes to its topics while it waits is probed
         // (`adopt_blind`), as a clear trace's is asked.
