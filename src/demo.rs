@@ -477,7 +477,12 @@ fn print_answers(requester: &DemoNode, t: &StoredTrace) {
                             "      {:<10} {:<12} {}{}",
                             e.date,
                             e.kind.words(),
-                            crate::node::custody::places(e.kind, b.responder.state, e.counterpart),
+                            crate::node::custody::places(
+                                e.kind,
+                                b.responder.state,
+                                e.counterpart,
+                                Some(r.marking.country()),
+                            ),
                             e.holder
                                 .map(|h| format!(", held by {}", h.words()))
                                 .unwrap_or_default()

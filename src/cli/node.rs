@@ -609,7 +609,12 @@ fn render_outcome(o: &Outcome, state: Option<crate::model::CountryCode>) -> Stri
                     let place = match state {
                         Some(st) => format!(
                             " {}",
-                            crate::node::custody::places(e.kind, st, e.counterpart)
+                            crate::node::custody::places(
+                                e.kind,
+                                st,
+                                e.counterpart,
+                                Some(r.marking.country()),
+                            )
                         ),
                         None => e
                             .counterpart

@@ -1052,7 +1052,12 @@ fn answered_text(a: &Answered) -> String {
                 "    {:<10}  {:<12}  {}{holder}\n",
                 e.date,
                 code_words(&e.kind),
-                crate::node::custody::places(e.kind, state, e.counterpart)
+                crate::node::custody::places(
+                    e.kind,
+                    state,
+                    e.counterpart,
+                    Some(r.marking.country())
+                )
             );
         }
     }

@@ -683,7 +683,12 @@ fn live_of(t: &Tr, v: &TraceView) -> Live {
         .map(|l| Event {
             date: t.event_date(&l.date),
             kind: t.code("event", l.kind.as_str()),
-            state: l.state.to_string(),
+            // A manufacture where the weapon was made, as marked; the
+            // source names the State whose record tells it.
+            state: match (l.kind, l.counterpart, c.made_in(l)) {
+                (EventKind::Manufactured, None, Some(made)) => made.to_string(),
+                _ => l.state.to_string(),
+            },
             counterpart: t.counterpart(l.kind, l.counterpart),
             holder: holder_category(t, l.holder),
             source: match l.answer {

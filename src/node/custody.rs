@@ -200,6 +200,15 @@ impl Custody {
         calls
     }
 
+    /// The country of manufacture, as marked, of the record a link comes
+    /// from (the best matching candidate of its answer).
+    pub fn made_in(&self, l: &Link) -> Option<CountryCode> {
+        self.candidates
+            .iter()
+            .find(|c| c.state == l.state && c.answer == l.answer && c.serial_matches)
+            .map(|c| c.record.marking.country())
+    }
+
     /// The chain as a readable timeline, with the point of diversion and gaps.
     pub fn to_text(&self) -> String {
         let c = self;
@@ -230,7 +239,7 @@ impl Custody {
                     "    {:<10}  {:<12} {}{}  ({source})\n",
                     l.date,
                     l.kind.words(),
-                    places(l.kind, l.state, l.counterpart),
+                    places(l.kind, l.state, l.counterpart, c.made_in(l)),
                     l.holder
                         .map(|h| format!(", held by {}", h.words()))
                         .unwrap_or_default(),
@@ -353,13 +362,24 @@ pub fn when(d: EventDate) -> String {
 
 /// Where an event of `state`'s record took place, with the direction of a
 /// transfer: `DE → NG` for an export from DE to NG or an import into NG
-/// from DE, `NG` alone for an event without another country.
-pub fn places(kind: EventKind, state: CountryCode, counterpart: Option<CountryCode>) -> String {
-    match (kind, counterpart) {
-        (EventKind::Exported, Some(to)) => format!("{state} → {to}"),
-        (EventKind::Imported, Some(from)) => format!("{from} → {state}"),
-        (_, Some(other)) => format!("{state} (with {other})"),
-        (_, None) => state.to_string(),
+/// from DE, `NG` alone for an event without another country. A manufacture
+/// took place in `made_in`, the record's country of manufacture as marked:
+/// `SU (recorded by DE)` when another State's record tells it (it read
+/// `DE`, as if the weapon were made where it is recorded).
+pub fn places(
+    kind: EventKind,
+    state: CountryCode,
+    counterpart: Option<CountryCode>,
+    made_in: Option<CountryCode>,
+) -> String {
+    match (kind, counterpart, made_in) {
+        (EventKind::Exported, Some(to), _) => format!("{state} → {to}"),
+        (EventKind::Imported, Some(from), _) => format!("{from} → {state}"),
+        (EventKind::Manufactured, None, Some(made)) if made != state => {
+            format!("{made} (recorded by {state})")
+        }
+        (_, Some(other), _) => format!("{state} (with {other})"),
+        (_, None, _) => state.to_string(),
     }
 }
 

@@ -490,6 +490,48 @@ fn a_record_without_events_is_never_no_record() {
     assert!(k.gaps.is_empty(), "{:?}", k.gaps);
 }
 
+/// A manufacture told by another State's record is placed where the
+/// marking says the weapon was made (a helper's trial: an Izhmash marked SU,
+/// recorded by DE, read "manufactured DE").
+#[test]
+fn a_manufacture_is_placed_in_the_country_of_manufacture() {
+    assert_eq!(
+        places(EventKind::Manufactured, cc("DE"), None, Some(cc("SU"))),
+        "SU (recorded by DE)"
+    );
+    assert_eq!(
+        places(EventKind::Manufactured, cc("DE"), None, Some(cc("DE"))),
+        "DE"
+    );
+    assert_eq!(
+        places(
+            EventKind::Exported,
+            cc("DE"),
+            Some(cc("KE")),
+            Some(cc("SU"))
+        ),
+        "DE → KE"
+    );
+    let made_elsewhere = Outcome::Hit {
+        candidates: vec![Candidate {
+            quality: Quality::Exact,
+            record: RecordProjection {
+                marking: Marking::new("Izhmash", cc("SU"), "WP1").unwrap(),
+                category: crate::model::WeaponCategory::Pistol,
+                model: None,
+                calibre: None,
+                events: vec![ev("1975", EventKind::Manufactured, None, None)],
+            },
+        }],
+    };
+    let k = de_then_ng(&made_elsewhere, &Outcome::NoHit);
+    assert!(
+        k.to_text().contains("SU (recorded by DE)"),
+        "{}",
+        k.to_text()
+    );
+}
+
 #[test]
 fn the_chain_says_the_direction_of_each_transfer() {
     use EventKind::*;
