@@ -360,3 +360,40 @@ async fn an_answer_over_the_message_size_limit_is_trimmed_not_dropped() {
         .expect("no answer to the gossiped query");
     check(&verified(&frame, &q));
 }
+
+/// Queries signed by a key missing from DE's roster, reaching DE by gossip
+/// from a member (as a relay on an older or newer roster passes them on),
+/// are refused `not_in_roster` without striking the member that passed them
+/// on: each struck it, and fifty a minute cooled an honest relay down (a
+/// hostile member's review). Sent directly, the same query is its sender's
+/// own, and still counts against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_query_from_outside_the_roster_does_not_strike_the_relay() {
+    let held = record("DE-1", "Walther", "DE", "WP104233", &[], EVENTS);
+    let (fed, ng) = holder(vec![held], "").await;
+    let de = fed.node("DE");
+    let topic = walther_topic(de);
+    let outsider = NodeKey::generate().unwrap();
+    const SENT: usize = 80;
+    for i in 0..SENT {
+        let q = fed::signed_walther_query(&outsider, "NG", &format!("WP{i:05}"), Priority::Routine);
+        ng.publish(&topic, &q).await;
+    }
+    let metrics = fed::wait_for("the refusals counted", Duration::from_secs(30), || {
+        let (_, m) = common::http_get(&de.dir, "/metrics", true);
+        m.contains(&format!(
+            "tracenet_refusals_total{{code=\"not_in_roster\"}} {SENT}"
+        ))
+        .then_some(m)
+    });
+    assert!(
+        metrics.contains("tracenet_peers_cooling_down 0"),
+        "{metrics}"
+    );
+    // NG is still heard: its own query is answered.
+    let own = fed::signed_walther_query(&ng.key, "NG", "WP99999", Priority::Routine);
+    assert!(
+        matches!(ng.send(&own).await, Reply::Answer(_)),
+        "NG was cooled down for what it passed on"
+    );
+}

@@ -49,6 +49,17 @@ impl Admission {
 /// unchecked is checked in full: a forged one then earns its strike.
 pub(super) const UNCHECKED_SAMPLE: u64 = 16;
 
+/// Whether a refused query counts against the peer it came from (its
+/// standing, gossip's `Reject`): a hostile refusal, except a gossiped
+/// query's author missing from this node's roster. The peer only passed it
+/// on, having found the author in its own roster: during a roster change,
+/// members hold different versions for up to a day, and honest relays were
+/// struck, cooled down and scored down for a removed or new member's
+/// queries (a hostile member's review).
+fn blames_forwarder(r: Refusal, via: Via) -> bool {
+    r.is_hostile() && !(via == Via::Gossip && r == Refusal::NotInRoster)
+}
+
 impl Node {
     /// A query received by gossip: checked and answered on a blocking
     /// thread under the concurrency bound, its verdict passed to gossip
@@ -88,7 +99,7 @@ impl Node {
                         Some(Admission::Fresh(q)) => (n.relay_verdict(&q, source), (Some(q), None)),
                         // The same query on a second topic: not forwarded twice.
                         Some(Admission::Seen(_)) | None => (Verdict::Ignore, (None, None)),
-                        Some(Admission::Refused(r)) if r.is_hostile() => {
+                        Some(Admission::Refused(r)) if blames_forwarder(r, Via::Gossip) => {
                             (Verdict::Reject, (None, None))
                         }
                         // Clocks, quotas, load: not the forwarder's fault.
@@ -295,7 +306,8 @@ impl Node {
                 verified,
             }) => {
                 let c = &self.inner.counters;
-                if r.is_hostile() {
+                let blamed = blames_forwarder(r, via);
+                if blamed {
                     bump(&c.queries_rejected);
                 } else if matches!(
                     r,
@@ -303,7 +315,7 @@ impl Node {
                 ) {
                     bump(&c.queries_stale);
                 }
-                self.count_refusal(&from.to_string(), None, r);
+                self.count_refusal_blaming(&from.to_string(), None, r, r.code(), blamed);
                 // Dated ahead: a retry of this very frame passes once this
                 // node's clock has caught up with it.
                 let retry_after = verified.as_ref().map_or(0, |q| {
@@ -424,6 +436,19 @@ impl Node {
         r: Refusal,
         rule: &'static str,
     ) {
+        self.count_refusal_blaming(peer, state, r, rule, r.is_hostile());
+    }
+
+    /// As [`Node::count_refusal_as`], striking `peer`'s standing only when
+    /// `blamed` (a hostile refusal of something `peer` is answerable for).
+    pub(super) fn count_refusal_blaming(
+        &self,
+        peer: &str,
+        state: Option<CountryCode>,
+        r: Refusal,
+        rule: &'static str,
+        blamed: bool,
+    ) {
         self.inner.counters.refused(r);
         let first = self
             .inner
@@ -442,9 +467,7 @@ impl Node {
             // A failed write stops the node (see `record`); nothing to refuse here.
             let _ = self.record(refusal_kind(r, rule), entry, false);
         }
-        if r.is_hostile()
-            && let Ok(pid) = peer.parse::<PeerId>()
-        {
+        if blamed && let Ok(pid) = peer.parse::<PeerId>() {
             let verdict = self
                 .inner
                 .standing
