@@ -194,10 +194,12 @@ pub fn decode(bytes: &[u8]) -> Result<Record, String> {
         CountryCode::parse(std::str::from_utf8(&c).unwrap_or("?"))
             .map_err(|e| format!("{field}: {e}"))
     };
+    // A maker or serial stored before control and text-direction
+    // characters were refused in markings is read without them.
     let marking: Marking = MarkingFields {
-        manufacturer: s.manufacturer.into_owned(),
+        manufacturer: crate::model::without_moving(&s.manufacturer).into_owned(),
         country: country(s.country, "marking.country")?,
-        serial: s.serial.into_owned(),
+        serial: crate::model::without_moving(&s.serial).into_owned(),
         year: s.year,
         factory_code: s.factory_code.map(Cow::into_owned),
         imports: s
@@ -297,6 +299,25 @@ mod tests {
             );
             assert!(bytes.len() * 2 < serde_json::to_vec(&rec).unwrap().len());
         }
+    }
+
+    /// A maker stored with a line break (a CSV cell's, imported before
+    /// markings refused control characters) or a text-direction override
+    /// is read without it, not lost with its record.
+    #[test]
+    fn a_record_stored_with_a_control_character_in_its_marking_is_read_without_it() {
+        let rec: Record = serde_json::from_str(r#"{"id":"DE-1","marking":{"manufacturer":"Walther Arms","country":"DE","serial":"BP0746"},"category":"pistol","events":[]}"#).unwrap();
+        let mut bytes = encode(&rec).unwrap();
+        let at = bytes
+            .windows(12)
+            .position(|w| w == b"Walther Arms")
+            .unwrap();
+        bytes[at..at + 12].copy_from_slice(b"Walther\r\nArm");
+        let back = decode(&bytes).unwrap();
+        assert_eq!(back.marking.manufacturer(), "Walther Arm");
+        let at = bytes.windows(6).position(|w| w == b"BP0746").unwrap();
+        bytes[at..at + 6].copy_from_slice("BP\u{202E}6".as_bytes());
+        assert_eq!(decode(&bytes).unwrap().marking.serial(), "BP6");
     }
 
     #[test]
