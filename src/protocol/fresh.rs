@@ -184,10 +184,24 @@ pub struct ReplayQuotas {
 /// full after 20,000 queries of one hour's time-to-live). Memory follows
 /// what is live, about 60 bytes an id: a State at 600 queries a minute
 /// with one hour's time-to-live holds 36,000 ids, about 2 MB.
+///
+/// At most [`MAX_LIVE_IDS_PER_STATE`]: at the rate limits with the longest
+/// time-to-live (seven days) the product is 6.6 million ids, and one member
+/// sending that for a week held about 400 MB of every holder's memory, and
+/// a gigabyte of its store, with its kept answers (a hostile member's
+/// review). Past the bound that State alone is refused `quota_full`, told
+/// when its first id expires.
 pub fn replay_ids_per_state(per_minute: u64, fresh: &Freshness) -> usize {
     let life_minutes = (u64::from(fresh.max_ttl_secs) + fresh.skew_secs).div_ceil(60) + 1;
-    usize::try_from(per_minute.max(1).saturating_mul(life_minutes)).unwrap_or(usize::MAX)
+    usize::try_from(per_minute.max(1).saturating_mul(life_minutes))
+        .unwrap_or(usize::MAX)
+        .min(MAX_LIVE_IDS_PER_STATE)
 }
+
+/// The most live query ids a holder keeps for one requesting State: about
+/// 6 MB of memory each. A State sending a trace every second, all day,
+/// with the default time-to-live of one day holds 86,400.
+pub const MAX_LIVE_IDS_PER_STATE: usize = 100_000;
 
 impl ReplayQuotas {
     pub fn new(per_state: usize) -> Self {
@@ -280,6 +294,31 @@ mod tests {
         // a expires after 100: its slot frees, and it could not pass `check` any more.
         g.remember(c, 300, 101).unwrap();
         assert_eq!(g.len(), 2);
+    }
+
+    /// Seven-day ids at the rate limits would be 6.6 million a State: the
+    /// guard stops at its bound, and refuses that State alone past it.
+    #[test]
+    fn a_state_sending_long_lived_queries_fills_its_own_bounded_quota() {
+        let per_state = replay_ids_per_state(660, &Freshness::default());
+        assert_eq!(per_state, MAX_LIVE_IDS_PER_STATE);
+        let mut q = ReplayQuotas::new(per_state);
+        let (de, ng) = (
+            CountryCode::parse("DE").unwrap(),
+            CountryCode::parse("NG").unwrap(),
+        );
+        let week = 7 * 24 * 3600;
+        for n in 0..MAX_LIVE_IDS_PER_STATE as u32 {
+            let mut id = [0u8; 16];
+            id[..4].copy_from_slice(&n.to_be_bytes());
+            q.remember(de, QueryId(id), 1_000 + week, 1_000).unwrap();
+        }
+        let r = q.remember(de, QueryId([0xff; 16]), 1_000 + week, 1_001);
+        assert!(matches!(r, Err(ReplayError::Full { .. })), "{r:?}");
+        assert_eq!(
+            q.remember(ng, QueryId([0xff; 16]), 1_000 + week, 1_001),
+            Ok(())
+        );
     }
 
     #[test]
