@@ -1006,6 +1006,14 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
     // The registry page's title is its title (the admin's upload form, with
     // its token, is in the page, not in the tab).
     let page = http(addr, "GET", "/console/registry", &cookie2, "", b"");
+    // The count says what it counts, in the language's plural (Arabic read
+    // "٤ قيد", a singular, for four records).
+    assert!(
+        page.body.contains("This registry holds 12,"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(" records."), "{}", page.body);
     let title = &page.body[page.body.find("<title>").unwrap()..page.body.find("</title>").unwrap()];
     assert!(
         !title.contains("form") && !title.contains(&csrf2),

@@ -417,7 +417,8 @@ pub async fn registry(
         );
     };
     // One counter read, not a scan of every record.
-    let records = t.num(reg.len().unwrap_or(0));
+    // "4 records", with the language's plural ("٤ قيود", not "٤ قيد").
+    let records = t.t1("records-count", "count", reg.len().unwrap_or(0));
     let (mut found, mut error) = (None, None);
     if !serial.is_empty() {
         let country_code = if country.is_empty() {

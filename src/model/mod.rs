@@ -83,14 +83,25 @@ macro_rules! vocabulary {
             }
         }
 
+        /// The code in any case, with spaces or hyphens for its
+        /// underscores (`Pistol`, `state police`, `State-Police`), as
+        /// CSV cells, flags and forms write it; JSON takes the code alone.
         impl FromStr for $name {
             type Err = ValueError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s.trim() {
+                let code: String = s
+                    .trim()
+                    .chars()
+                    .map(|c| match c {
+                        ' ' | '-' => '_',
+                        c => c.to_ascii_lowercase(),
+                    })
+                    .collect();
+                match code.as_str() {
                     $($word => Ok($name::$variant),)+
-                    other => Err(ValueError::Enum {
+                    _ => Err(ValueError::Enum {
                         what: $what,
-                        value: other.to_string(),
+                        value: s.trim().to_string(),
                         expected: $name::WORDS.trim_end(),
                     }),
                 }
@@ -299,6 +310,21 @@ mod tests {
         assert!(e.contains("manufactured") && e.contains("sold"), "{e}");
         assert!("state_police".parse::<HolderCategory>().is_ok());
         assert!("pistol".parse::<WeaponCategory>().is_ok());
+        // As spreadsheets and people write codes (a helper's trial: "Pistol"
+        // refused where "de" was taken as a country).
+        assert_eq!(
+            "Pistol".parse::<WeaponCategory>(),
+            Ok(WeaponCategory::Pistol)
+        );
+        assert_eq!(
+            " Assault Rifle".parse::<WeaponCategory>(),
+            Ok(WeaponCategory::AssaultRifle)
+        );
+        assert_eq!(
+            "State-Police".parse::<HolderCategory>(),
+            Ok(HolderCategory::StatePolice)
+        );
+        assert!("pistoll".parse::<WeaponCategory>().is_err());
     }
 
     #[test]

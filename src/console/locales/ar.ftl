@@ -288,7 +288,7 @@ alerts-more = { $n ->
 }
 
 registry-title = السجل
-registry-holds = يضم هذا السجل { $count } قيد.
+registry-holds = يضم هذا السجل { $count }.
 registry-search = بحث
 registry-none = لا قيد مطابق.
 registry-quality = المطابقة
