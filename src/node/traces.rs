@@ -325,11 +325,7 @@ impl StoredTrace {
         let mut chosen = Vec::new();
         for (state, peer) in candidates {
             let already = self.followed_up.contains(state)
-                || self.asked.iter().any(|a| a.state == Some(*state))
-                || self
-                    .blind
-                    .as_ref()
-                    .is_some_and(|b| b.holders.iter().any(|h| h.state == Some(*state)));
+                || self.asked.iter().any(|a| a.state == Some(*state));
             let followed = &self.followed_up;
             let a_share_left = calls.values().any(|named| {
                 named.contains(state) && followed.iter().filter(|f| named.contains(f)).count() < max
