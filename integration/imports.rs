@@ -45,6 +45,14 @@ fn two_records_on_one_line_or_trailing_garbage_are_rejected_by_line() {
     let o = run(d.path(), &["registry", "import", "--strict", fs]);
     assert!(!o.status.success(), "{}", stdout(&o));
     assert!(stderr(&o).contains("2 bad line"), "{}", stderr(&o));
+    // With --json the refusal's bad lines are the summary on standard
+    // output (it printed nothing there: a helper's trial).
+    let o = run(d.path(), &["--json", "registry", "import", "--strict", fs]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let refused: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(counts(&refused), [0, 0, 0, 2], "{refused}");
+    assert_eq!(refused["rejections"][0]["line"], 2, "{refused}");
+    assert!(!stderr(&o).contains("rejected "), "{}", stderr(&o));
 
     let s = import(d.path(), &[fs]);
     // Four lines: lines 1 and 4 imported (trailing white space is fine), 2 and 3 refused.

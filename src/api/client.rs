@@ -47,6 +47,8 @@ pub enum ApiClientError {
     BadLines {
         message: String,
         rejections: Vec<crate::registry::import::Rejection>,
+        /// How many lines were bad in all (the node lists the first 100).
+        rejected: u64,
     },
     #[error("unexpected reply from the node: {0}")]
     Protocol(String),
@@ -208,12 +210,13 @@ impl ApiClient {
 
 /// The error a failed call's body says.
 fn error_of(status: hyper::StatusCode, bytes: &[u8]) -> ApiClientError {
-    let (msg, rejections) = serde_json::from_slice::<ErrorBody>(bytes)
-        .map(|e| (e.error, e.rejections))
-        .unwrap_or_else(|_| (format!("HTTP {status}"), Vec::new()));
+    let (msg, rejections, rejected) = serde_json::from_slice::<ErrorBody>(bytes)
+        .map(|e| (e.error, e.rejections, e.rejected))
+        .unwrap_or_else(|_| (format!("HTTP {status}"), Vec::new(), None));
     match status {
         hyper::StatusCode::BAD_REQUEST if !rejections.is_empty() => ApiClientError::BadLines {
             message: msg,
+            rejected: rejected.unwrap_or(rejections.len() as u64),
             rejections,
         },
         hyper::StatusCode::BAD_REQUEST => ApiClientError::BadRequest(msg),

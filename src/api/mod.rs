@@ -73,6 +73,9 @@ pub struct ErrorBody {
     /// file order, the first 100. Absent otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejections: Vec<crate::registry::import::Rejection>,
+    /// With `rejections`: how many lines were bad in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<u64>,
 }
 
 /// Where the API listens and how it guards its connections.

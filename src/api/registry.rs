@@ -190,9 +190,14 @@ async fn import(State(node): State<Node>, JsonBody(r): JsonBody<ImportRequest>) 
             ImportError::Stopped { .. } => {
                 Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             }
-            ImportError::Strict { ref listed, .. }
-            | ImportError::ReplaceRefused { ref listed, .. } => Failure {
+            ImportError::Strict {
+                ref listed, count, ..
+            }
+            | ImportError::ReplaceRefused {
+                ref listed, count, ..
+            } => Failure {
                 rejections: listed.clone(),
+                rejected: Some(count),
                 ..Failure::bad_request(e.to_string())
             },
             e => Failure::bad_request(e.to_string()),

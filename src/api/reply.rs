@@ -73,6 +73,8 @@ pub struct Failure {
     pub message: String,
     /// The bad lines of an import refused whole, for the body to list.
     pub rejections: Vec<crate::registry::import::Rejection>,
+    /// With `rejections`: how many lines were bad in all.
+    pub rejected: Option<u64>,
 }
 
 impl Failure {
@@ -81,6 +83,7 @@ impl Failure {
             status,
             message: message.into(),
             rejections: Vec::new(),
+            rejected: None,
         }
     }
 
@@ -112,6 +115,7 @@ impl IntoResponse for Failure {
             &ErrorBody {
                 error: self.message,
                 rejections: self.rejections,
+                rejected: self.rejected,
             },
         )
     }

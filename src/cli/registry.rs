@@ -276,10 +276,13 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
             }
             // Refused whole: its bad lines listed before the error, as with
             // the node stopped.
-            if let Err(crate::api::ApiClientError::BadLines { rejections, .. }) = &s {
-                for r in rejections {
-                    eprintln!("rejected {r}");
-                }
+            if let Err(crate::api::ApiClientError::BadLines {
+                rejections,
+                rejected,
+                ..
+            }) = &s
+            {
+                refused_whole(ctx, &a.file, rejections, *rejected)?;
             }
             let out = ImportOut {
                 file: &a.file,
@@ -481,15 +484,7 @@ fn import(
         | registry::import::ImportError::ReplaceRefused { count, listed, .. },
     ) = &summary
     {
-        for r in listed {
-            eprintln!("rejected {r}");
-        }
-        if *count > listed.len() as u64 {
-            eprintln!(
-                "and {} more",
-                crate::model::count(*count - listed.len() as u64, "bad line")
-            );
-        }
+        refused_whole(ctx, file, listed, *count)?;
     }
     let summary = summary?;
     let kind = if args.replace {
@@ -505,6 +500,43 @@ fn import(
     };
     ctx.emit(&out, |o| render_summary(o.file, o.summary, Some(o.seconds)))?;
     partial(file, &summary)
+}
+
+/// An import refused whole (`--strict`, `--replace`) says its bad lines:
+/// with `--json`, as the import's summary on standard output (nothing
+/// added, updated or kept; `rejected` and the first `rejections`), so that
+/// a script reads them as it reads a partial import's; otherwise on
+/// standard error, before the one error line, so that all can be fixed at
+/// once. The command then fails with the refusal.
+fn refused_whole(
+    ctx: &Context,
+    file: &Path,
+    listed: &[registry::import::Rejection],
+    count: u64,
+) -> anyhow::Result<()> {
+    if ctx.json {
+        let summary = ImportSummary {
+            rejected: count,
+            rejections: listed.to_vec(),
+            ..ImportSummary::default()
+        };
+        let out = ImportOut {
+            file,
+            summary: &summary,
+            seconds: 0.0,
+        };
+        return ctx.emit(&out, |_| String::new());
+    }
+    for r in listed {
+        eprintln!("rejected {r}");
+    }
+    if count > listed.len() as u64 {
+        eprintln!(
+            "and {} more",
+            crate::model::count(count - listed.len() as u64, "bad line")
+        );
+    }
+    Ok(())
 }
 
 /// An import that rejected lines ends with [`super::EXIT_REJECTED`], after
