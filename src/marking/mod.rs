@@ -53,7 +53,24 @@ impl FromStr for ImportMark {
                     .map_err(|_| MarkingError::Year(y.trim().to_string()))?;
                 (cc, Some(y))
             }
-            None => (s, None),
+            None => {
+                // `NG-2012`, `NG/2012`, `NG 2012`: the year written another
+                // way; said with the form meant.
+                let t = s.trim();
+                let (cc, rest) = t.split_at_checked(2).unwrap_or((t, ""));
+                let year = rest.trim_start_matches(['-', '/', ' ', '.']);
+                if cc.len() == 2
+                    && cc.chars().all(|c| c.is_ascii_alphabetic())
+                    && year.len() == 4
+                    && year.chars().all(|c| c.is_ascii_digit())
+                {
+                    return Err(MarkingError::Country(format!(
+                        "{t:?} is not an import mark: write the country and the year as {}:{year}",
+                        cc.to_ascii_uppercase()
+                    )));
+                }
+                (s, None)
+            }
         };
         let mark = ImportMark {
             country: CountryCode::parse(cc).map_err(|e| MarkingError::Country(e.to_string()))?,
@@ -539,6 +556,29 @@ mod tests {
         }
         // The national registry's own search reads fewer.
         assert!(SerialQuery::parse("?2").is_ok());
+    }
+
+    /// An import mark with its year written another way is said with the
+    /// form meant (a helper's trial: `NG-2012` read as an unknown country).
+    #[test]
+    fn an_import_mark_written_another_way_names_the_form_meant() {
+        for typed in ["NG-2012", "ng/2012", "NG 2012", "NG2012"] {
+            let e = typed.parse::<ImportMark>().unwrap_err().to_string();
+            assert!(
+                e.contains("write the country and the year as NG:2012"),
+                "{typed}: {e}"
+            );
+        }
+        assert_eq!(
+            "NG:2012".parse::<ImportMark>().unwrap(),
+            ImportMark {
+                country: cc("NG"),
+                year: Some(2012)
+            }
+        );
+        // Not a place to split a character.
+        assert!("€2012".parse::<ImportMark>().is_err());
+        assert!("Ж".parse::<ImportMark>().is_err());
     }
 
     #[test]

@@ -304,7 +304,7 @@ impl Custody {
                     reason,
                     since,
                 } => format!(
-                    "  gap: {state} cannot be reached ({reason}){}; its query goes to it if it reconnects while the trace waits\n",
+                    "  gap: {state} cannot be reached ({reason}){}; its query goes to it if it reconnects before the trace's deadline\n",
                     since
                         .map(|s| format!(" since {}", crate::model::format_unix(s)))
                         .unwrap_or_default()

@@ -640,7 +640,9 @@ fn weapon_from_row(row: &Row<'_>) -> Result<Record, (String, String)> {
         .parse("confidential", |s| match s.to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Ok(true),
             "false" | "no" | "0" => Ok(false),
-            _ => Err(format!("{s:?} is not true or false")),
+            _ => Err(format!(
+                "{s:?} is not true or false (write true, false, yes, no, 1 or 0)"
+            )),
         })?
         .unwrap_or(false);
     Ok(Record {
