@@ -94,7 +94,7 @@ fn holders_offline_at_publish_get_the_query_when_they_return() {
     let text = fed.node("KE").cli(&["trace", "show", &id]);
     assert!(
         text.contains("unreachable since")
-            && text.contains("if it reconnects while the trace waits"),
+            && text.contains("if it reconnects before the trace's deadline"),
         "{text}"
     );
 
