@@ -323,6 +323,24 @@ async fn an_officer_traces_a_weapon_in_the_console_and_a_reviewer_answers() {
     let sent = ke.json(&["trace", "list"]);
     assert_eq!(sent.as_array().unwrap().len(), 1, "{sent:#}");
 
+    // A refused trace is said with the form's words, not the CLI's: no
+    // "trace not sent:" twice, no flag names (a helper's trial).
+    amina.goto(&format!("{ke_url}/traces/new")).await.unwrap();
+    fill(&amina, "#maker", "Walther").await;
+    fill(&amina, "#country", "DE").await;
+    fill(&amina, "#serial", "WC2002").await;
+    fill(&amina, "input[name=import]", "NG-2012").await;
+    click(&amina, "#send-trace").await;
+    let said = text(&amina, "#trace-error").await;
+    assert!(
+        said.contains("Import marks") && said.contains("NG:2012"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("--") && !said.contains("trace not sent"),
+        "{said}"
+    );
+
     // The second pistol's NG record is confidential: NG's reviewer decides.
     amina.goto(&format!("{ke_url}/traces/new")).await.unwrap();
     fill(&amina, "#maker", "Walther").await;

@@ -371,7 +371,10 @@ pub async fn send(
     };
     let mut trace = match req.into_new_trace() {
         Ok(tr) => tr,
-        Err(e) => return form_page(&c, &a, v, Some(e.to_string()), StatusCode::BAD_REQUEST),
+        Err(e) => {
+            let msg = for_the_form(&t, &e.to_string());
+            return form_page(&c, &a, v, Some(msg), StatusCode::BAD_REQUEST);
+        }
     };
     if !v.force
         && let Some(reg) = c.node.registry()
@@ -395,8 +398,48 @@ pub async fn send(
     trace.blind = v.blind;
     match c.node.send_trace(trace).await {
         Ok(stored) => Redirect::to(&format!("/console/traces/{}", stored.id)).into_response(),
-        Err(e) => form_page(&c, &a, v, Some(e.to_string()), StatusCode::BAD_REQUEST),
+        Err(e) => {
+            let msg = for_the_form(&t, &e.to_string());
+            form_page(&c, &a, v, Some(msg), StatusCode::BAD_REQUEST)
+        }
     }
+}
+
+/// The node's words on a trace it did not send, for the console's form:
+/// without the "trace not sent:" the page already says in its language,
+/// with the form's labels for the CLI's flags (`--import` is "Import
+/// marks"), and without the CLI's and the API's ways round, which the form
+/// offers its own way (a helper's trial: "Le traçage n'a pas été envoyé :
+/// trace not sent: --import ..."). The reason itself stays in English.
+fn for_the_form(t: &Tr, msg: &str) -> String {
+    let msg = msg
+        .strip_prefix("trace not sent: ")
+        .or_else(|| msg.strip_prefix("blind trace not sent: "))
+        .unwrap_or(msg);
+    let mut out = msg
+        .replace(" (--blind=false, \"blind\": false)", "")
+        .replace(
+            ", or send it anyway with --force (\"force\": true in the API)",
+            ".",
+        );
+    // Longest first: `--import` is not a part of another flag, but
+    // `--use` and `--urgent` must not be read in each other.
+    for (flag, label) in [
+        ("--factory-code", "trace-factory-code"),
+        ("--category", "trace-category"),
+        ("--country", "trace-country"),
+        ("--calibre", "trace-calibre"),
+        ("--import", "trace-imports"),
+        ("--serial", "trace-serial"),
+        ("--ground", "trace-ground"),
+        ("--maker", "trace-maker"),
+        ("--case", "trace-case"),
+        ("--note", "trace-note"),
+        ("--use", "trace-use"),
+    ] {
+        out = out.replace(flag, &t.t(label));
+    }
+    out
 }
 
 /// One expected holder and where it stands.
