@@ -259,7 +259,9 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
         valid_from: Date::from_days(today.to_days() - 1).unwrap_or(today),
         valid_until: Date::from_days(today.to_days() + 365).unwrap_or(today),
         members,
-        gossip_validation: None,
+        // As `tracenet roster new` makes a first roster (README, "A roster also
+        // decides how every member checks gossip envelopes").
+        gossip_validation: Some(roster::GossipValidation::Payload),
         peer_connections: None,
     };
     let mut file = RosterFile::new(&body)?;
