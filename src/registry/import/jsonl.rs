@@ -167,7 +167,13 @@ fn parse_record(text: &[u8]) -> Result<Record, (Option<String>, String)> {
     let mut de = serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize::<_, Record>(&mut de).map_err(|e| {
         let field = e.path().to_string();
-        let field = (field != "." && !field.is_empty()).then_some(field);
+        // `?` stands for a key the parser never read (a trailing comma, a
+        // key that is not a string): the object it is in is the field.
+        let field = field
+            .strip_suffix(".?")
+            .map(str::to_string)
+            .unwrap_or(field);
+        let field = (field != "." && field != "?" && !field.is_empty()).then_some(field);
         let inner = e.into_inner();
         if inner.classify() == serde_json::error::Category::Eof {
             // The field is where the text ran out, not what is wrong.
@@ -251,6 +257,14 @@ mod tests {
         let (field, reason) = parse_record(cut.as_bytes()).unwrap_err();
         assert_eq!(field, None, "{reason}");
         assert!(reason.contains("cut short"), "{reason}");
+        // A trailing comma is in the object it ends, not in "marking.?"
+        // (a helper's trial).
+        let comma = r#"{"id":"A1","marking":{"manufacturer":"Walther","country":"DE","serial":"BP1",},"category":"pistol"}"#;
+        let (field, reason) = parse_record(comma.as_bytes()).unwrap_err();
+        assert_eq!(field.as_deref(), Some("marking"), "{reason}");
+        let comma = r#"{"id":"A1","category":"pistol",}"#;
+        let (field, reason) = parse_record(comma.as_bytes()).unwrap_err();
+        assert_eq!(field, None, "{reason}");
     }
 
     #[test]
