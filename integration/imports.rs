@@ -221,6 +221,12 @@ fn an_event_row_too_long_refuses_its_weapon_whole() {
     let r = &s["rejections"][0];
     assert!(r["file"].as_str().unwrap().ends_with("e.csv"), "{s}");
     assert_eq!(r["line"].as_u64(), Some(3), "{s}");
+    // The weapon it refuses is named, with its line (a helper's trial).
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("so weapon C1 (line 2 of ") && reason.contains("w.csv) is not imported"),
+        "{s}"
+    );
     assert!(!run(d.path(), &["registry", "show", "C1"]).status.success());
 }
 

@@ -250,7 +250,19 @@ pub(super) fn read_csv(
             })
             .and_then(|mut record| {
                 for ev in events.remove(record.id.as_str()).unwrap_or_default() {
-                    record.events.push(ev?.1);
+                    // Named at the event's row, where the fix is; the
+                    // weapon it refuses is said (it was counted against
+                    // the weapons file without a word of which).
+                    let ev = ev.map_err(|mut r| {
+                        r.reason = format!(
+                            "{}; so weapon {} (line {line} of {}) is not imported: a record is never imported without part of its life cycle",
+                            r.reason,
+                            record.id,
+                            path.display()
+                        );
+                        r
+                    })?;
+                    record.events.push(ev.1);
                 }
                 record.check().map_err(|(f, r)| reject(line, Some(f), r))?;
                 Ok(record)
