@@ -159,17 +159,23 @@ pub struct MarkingFields {
 
 impl TryFrom<MarkingFields> for Marking {
     type Error = MarkingError;
-    fn try_from(f: MarkingFields) -> Result<Self, Self::Error> {
+    /// Wherever a marking is decoded (JSON, the wire, the store), its maker
+    /// and serial are read without the characters that move or hide text
+    /// ([`crate::model::without_moving`]): a holder's answer cannot print
+    /// forged lines in `trace show` or hide what follows behind a terminal
+    /// escape, and a frame signed or a record stored before they were kept
+    /// out still reads. What this node makes itself refuses them with a
+    /// reason ([`Marking::for_trace`]).
+    fn try_from(mut f: MarkingFields) -> Result<Self, Self::Error> {
+        if let std::borrow::Cow::Owned(clean) = crate::model::without_moving(&f.manufacturer) {
+            f.manufacturer = clean;
+        }
+        if let std::borrow::Cow::Owned(clean) = crate::model::without_moving(&f.serial) {
+            f.serial = clean;
+        }
         let n = f.manufacturer.chars().count();
         if n > 128 {
             return Err(MakerError::TooLong(n).into());
-        }
-        if let Some(c) = f
-            .manufacturer
-            .chars()
-            .find(|c| crate::model::moves_text(*c))
-        {
-            return Err(MakerError::Control(c as u32).into());
         }
         let factory_code = f
             .factory_code
@@ -188,9 +194,7 @@ impl TryFrom<MarkingFields> for Marking {
             }
             f.manufacturer
         };
-        // A query's wildcards leave enough to match on, wherever it is
-        // decoded (a record holds none: import refuses them).
-        check_wildcards(&normalise_serial(&f.serial)?)?;
+        normalise_serial(&f.serial)?;
         check_year(f.year)?;
         check_country_year(f.country, f.year)?;
         if f.imports.len() > MAX_IMPORT_MARKS {
@@ -225,6 +229,34 @@ impl From<Marking> for MarkingFields {
 }
 
 impl Marking {
+    /// A marking this node sends in a trace, from what an officer or an
+    /// integrator gave: as [`TryFrom`], but a maker or serial holding a
+    /// control, line-separator or text-direction character is refused with
+    /// its reason rather than read without it, and a serial with wildcards
+    /// must keep [`MIN_READ_WITH_WILDCARDS`] readable characters (holders
+    /// answer one with fewer `too_many`, without searching).
+    pub fn for_trace(f: MarkingFields) -> Result<Self, MarkingError> {
+        if let Some(c) = f
+            .manufacturer
+            .chars()
+            .find(|c| crate::model::moves_text(*c))
+        {
+            return Err(MakerError::Control(c as u32).into());
+        }
+        if let Some(c) = f.serial.chars().find(|c| crate::model::moves_text(*c)) {
+            return Err(SerialError::Control(c as u32).into());
+        }
+        check_wildcards(&normalise_serial(&f.serial)?)?;
+        Marking::try_from(f)
+    }
+
+    /// Whether a serial with wildcards keeps too few readable characters
+    /// to search for ([`check_wildcards`]): a holder answers it `too_many`
+    /// without reading its registry.
+    pub fn reads_too_little(&self) -> bool {
+        self.has_wildcards() && check_wildcards(&self.normalised_serial()).is_err()
+    }
+
     /// Builds and validates a marking.
     pub fn new(
         manufacturer: impl Into<String>,
@@ -485,11 +517,12 @@ mod tests {
 
     /// A holder's answer could carry a maker's name that printed forged
     /// lines, or hid the rest of `trace show` behind a terminal escape (a
-    /// hostile member's review): a marking holding a control, line-separator
-    /// or text-direction character is refused wherever it is decoded (JSON
-    /// and the wire alike), and invisible separators stay separators.
+    /// hostile member's review): wherever a marking is decoded (JSON, the
+    /// wire) its maker and serial hold no control, line-separator or
+    /// text-direction character, and a trace this node makes refuses them
+    /// with its reason. A frame signed before still decodes.
     #[test]
-    fn a_marking_that_would_move_or_hide_text_is_refused() {
+    fn a_marking_never_holds_text_that_moves_or_hides_what_follows() {
         let fields = |maker: &str, serial: &str| MarkingFields {
             manufacturer: maker.into(),
             country: cc("DE"),
@@ -497,6 +530,10 @@ mod tests {
             year: None,
             factory_code: None,
             imports: Vec::new(),
+        };
+        let clean = |m: &Marking| {
+            !m.manufacturer().chars().any(crate::model::moves_text)
+                && !m.serial().chars().any(crate::model::moves_text)
         };
         for maker in [
             "Walther\n  point of diversion: GH",
@@ -507,52 +544,76 @@ mod tests {
             "Walther\u{2067}",
             "Walther\u{2028}",
         ] {
-            let e = Marking::try_from(fields(maker, "WP1")).unwrap_err();
+            // As a peer sends it: decoded without them.
+            let wire = crate::codec::to_bytes(&fields(maker, "WP1")).unwrap();
+            let m = crate::codec::from_bytes::<Marking, 4096>(&wire).unwrap();
+            assert!(clean(&m), "{maker:?}: {:?}", m.manufacturer());
+            assert!(m.manufacturer().starts_with("Walther"), "{maker:?}");
+            let json = serde_json::to_string(&fields(maker, "WP1")).unwrap();
+            assert!(clean(&serde_json::from_str::<Marking>(&json).unwrap()));
+            // Made here: refused with the character named.
+            let e = Marking::for_trace(fields(maker, "WP1")).unwrap_err();
             assert!(
                 matches!(e, MarkingError::Maker(MakerError::Control(_))),
                 "{maker:?}: {e}"
             );
-            // As a peer sends it: the wire's decoding refuses it too.
-            let wire = crate::codec::to_bytes(&fields(maker, "WP1")).unwrap();
-            assert!(
-                crate::codec::from_bytes::<Marking, 4096>(&wire).is_err(),
-                "{maker:?}"
-            );
         }
+        assert_eq!(
+            Marking::try_from(fields("Walther\r\nArms", "WP1"))
+                .unwrap()
+                .manufacturer(),
+            "Walther Arms"
+        );
         for serial in ["WP\u{202E}1", "WP1\u{2066}", "WP\n1", "WP\u{1b}1"] {
-            let e = Marking::try_from(fields("Walther", serial)).unwrap_err();
+            let m = Marking::try_from(fields("Walther", serial)).unwrap();
+            assert!(clean(&m), "{serial:?}");
+            let e = Marking::for_trace(fields("Walther", serial)).unwrap_err();
             assert!(
                 matches!(e, MarkingError::Serial(SerialError::Control(_))),
                 "{serial:?}: {e}"
             );
             assert!(e.to_string().contains("text-direction"), "{e}");
         }
-        // A zero-width space or soft hyphen copied into a serial is a
-        // separator, as before; an Arabic maker's name keeps its letters.
-        assert!(Marking::try_from(fields("Walther", "WP\u{200B}1\u{00AD}2")).is_ok());
-        assert!(Marking::try_from(fields("مصنع الأسلحة", "WP1")).is_ok());
+        // A zero-width space, soft hyphen or line separator in a serial is
+        // a separator, as before; an Arabic maker's name keeps its letters.
+        assert!(Marking::for_trace(fields("Walther", "WP\u{200B}1\u{00AD}2")).is_ok());
+        assert_eq!(normalise_serial("WP\u{2028}12").unwrap(), "WP12");
+        assert!(Marking::for_trace(fields("مصنع الأسلحة", "WP1")).is_ok());
     }
 
     /// `?*` made each holder scan its whole prefix, holding every record
     /// of it in memory, to answer `too_many` (a hostile member's review):
-    /// a marking's wildcards leave at least two readable characters.
+    /// a trace's wildcards leave at least two readable characters, and a
+    /// holder answers one from elsewhere with fewer `too_many` without
+    /// searching ([`Marking::reads_too_little`]); it still decodes, so an
+    /// honest node of before is not taken for a hostile one.
     #[test]
     fn a_marking_with_wildcards_keeps_enough_to_match_on() {
-        let marking = |serial: &str| Marking::new("Walther", cc("DE"), serial);
+        let fields = |serial: &str| MarkingFields {
+            manufacturer: "Walther".into(),
+            country: cc("DE"),
+            serial: serial.into(),
+            year: None,
+            factory_code: None,
+            imports: Vec::new(),
+        };
         for serial in ["?*", "*?", "??*", "???", "*7", "?", "A*"] {
-            let e = marking(serial).unwrap_err();
+            let e = Marking::for_trace(fields(serial)).unwrap_err();
             assert!(
                 matches!(e, MarkingError::Serial(SerialError::TooFewRead(_))),
                 "{serial}: {e}"
             );
             assert!(e.to_string().contains("at least 2 characters"), "{e}");
+            let decoded = Marking::try_from(fields(serial)).unwrap();
+            assert!(decoded.reads_too_little(), "{serial}");
         }
         assert!(matches!(
-            marking("**").unwrap_err(),
+            Marking::for_trace(fields("**")).unwrap_err(),
             MarkingError::Serial(SerialError::OnlyWildcards)
         ));
         for serial in ["?5?2", "BP07?6", "*46", "WP1"] {
-            assert!(marking(serial).is_ok(), "{serial}");
+            let m = Marking::for_trace(fields(serial)).unwrap();
+            assert!(!m.reads_too_little(), "{serial}");
         }
         // The national registry's own search reads fewer.
         assert!(SerialQuery::parse("?2").is_ok());

@@ -122,11 +122,16 @@ pub fn normalise_serial(raw: &str) -> Result<String, SerialError> {
 
 fn push_normalised(chars: impl Iterator<Item = char>, out: &mut String) -> Result<(), SerialError> {
     for c in chars {
-        if crate::model::moves_text(c) {
+        if c.is_control() {
             return Err(SerialError::Control(c as u32));
         }
         if is_separator(c) {
             continue;
+        }
+        // Text-direction overrides and isolates (line separators are
+        // separators above).
+        if crate::model::moves_text(c) {
+            return Err(SerialError::Control(c as u32));
         }
         out.extend(c.to_uppercase());
     }

@@ -88,6 +88,18 @@ pub fn lookup(
     q: &TraceQuery,
     hide_confidential: bool,
 ) -> Result<registry::Found, RegistryError> {
+    // `?*`, `*7`: nearly every serial of the maker. Answered `too_many`
+    // without reading the registry (a member could make each holder scan a
+    // whole prefix for it); a node of today refuses to send one.
+    if q.marking.reads_too_little() {
+        return Ok(registry::Found {
+            candidates: Vec::new(),
+            matched: COUNT_CAP,
+            capped: true,
+            hidden: 0,
+            diverted: Vec::new(),
+        });
+    }
     let maker = q.marking.manufacturer();
     reg.find_counted(&FindQuery {
         maker: (!maker.is_empty()).then(|| maker.to_string()),
@@ -146,6 +158,11 @@ pub fn disclosed(found: &[registry::Candidate], level: Disclosure) -> Outcome {
 
 /// Decides what a query's matches answer, under the node's policy.
 pub fn plan(found: &registry::Found, q: &TraceQuery, p: &AnswerPolicy) -> Planned {
+    if found.capped {
+        // The find stopped before it had counted every match: never a
+        // no_hit or a partial hit from it.
+        return Planned::Send(too_many(COUNT_CAP));
+    }
     if found.matched == 0 && found.hidden > 0 {
         // Only confidential records matched, under a policy of silence:
         // silent, never a false no_hit.
@@ -572,6 +589,39 @@ mod tests {
         assert_eq!(too_many(17), Outcome::TooMany { count: 17 });
         assert_eq!(too_many(COUNT_CAP), Outcome::TooMany { count: 10_000 });
         assert_eq!(too_many(250_000), Outcome::TooMany { count: 10_000 });
+    }
+
+    /// `?*` from a node of before (it decodes) is `too_many`, found
+    /// without a search; a find stopped at its cap is `too_many` too, never
+    /// a `no_hit` or a partial hit from the matches it held (a review).
+    #[test]
+    fn a_wildcard_reading_too_little_or_a_capped_find_is_too_many() {
+        let (_d, reg) = registry(&[rec("A1", "AB100", false), rec("A2", "AB200", false)]);
+        let policy = AnswerPolicy::default();
+        for serial in ["?*", "*0", "???"] {
+            let (o, found) = answer(&reg, &query(serial), &policy).unwrap();
+            assert_eq!(o, Some(Outcome::TooMany { count: 10_000 }), "{serial}");
+            assert!(found.candidates.is_empty() && found.capped, "{serial}");
+        }
+        let capped = registry::Found {
+            candidates: Vec::new(),
+            matched: 0,
+            capped: true,
+            hidden: 0,
+            diverted: Vec::new(),
+        };
+        assert_eq!(
+            plan(&capped, &query("AB1*"), &policy),
+            Planned::Send(Outcome::TooMany { count: 10_000 })
+        );
+        // Two readable characters are searched.
+        let (o, _) = answer(&reg, &query("AB?00"), &policy).unwrap();
+        assert!(
+            matches!(&o, Some(Outcome::Hit { candidates }) if candidates.len() == 2),
+            "{o:?}"
+        );
+        let (o, _) = answer(&reg, &query("*100"), &policy).unwrap();
+        assert!(matches!(o, Some(Outcome::Hit { .. })), "{o:?}");
     }
 }
 

@@ -51,7 +51,7 @@ pub fn trace_marking(
         crate::marking::normalise_factory_code(code)
             .map_err(|e| bad(format!("--factory-code: {e}")))?;
     }
-    Marking::try_from(MarkingFields {
+    Marking::for_trace(MarkingFields {
         manufacturer: maker.trim().to_string(),
         country,
         serial: serial.to_string(),

@@ -165,12 +165,17 @@ impl Registry {
             .transpose()?;
         let scopes = self.scopes(&makers, q.maker.as_deref(), q.country, code.as_deref())?;
         let mut hits: Vec<Hit> = Vec::new();
+        let mut capped = false;
         for (i, (p, scope)) in scopes.iter().enumerate() {
             if hits.len() >= cap {
+                capped = true;
                 break;
             }
             let from = hits.len();
             self.search_prefix(p, &serial, i, &mut hits, cap)?;
+            // Before a factory code's filter thins them: a scan stopped at
+            // the cap has not seen every record of the code.
+            capped |= hits.len() >= cap;
             if let Scope::FactoryCodes(codes) = scope {
                 let mut kept = Vec::with_capacity(hits.len() - from);
                 let marked = |c: Option<&str>| c.is_some_and(|c| codes.iter().any(|x| x == c));
@@ -193,7 +198,6 @@ impl Registry {
                 hits.extend(kept);
             }
         }
-        let capped = hits.len() >= cap;
         // Confidential records out of sight, when asked: set aside before
         // they are ranked or counted, read for alerts only.
         let mut hidden = Vec::new();

@@ -618,15 +618,9 @@ fn weapon_from_row(row: &Row<'_>) -> Result<Record, (String, String)> {
         .unwrap_or_default();
     let marking = Marking::try_from(MarkingFields {
         // May be empty when a factory code stands instead (ITI para 8(a)).
-        // A line break a spreadsheet kept in the cell (Alt+Enter) is a
-        // space: a marking holds no control character.
-        manufacturer: row
-            .get("manufacturer")
-            .unwrap_or_default()
-            .split(['\r', '\n', '\t'])
-            .filter(|part| !part.is_empty())
-            .collect::<Vec<_>>()
-            .join(" "),
+        // A line break a spreadsheet kept in the cell (Alt+Enter) is read
+        // as a space, as in every marking decoded.
+        manufacturer: row.get("manufacturer").unwrap_or_default().to_string(),
         country,
         serial: row.req("serial")?.to_string(),
         year: row.parse("year", |s| {

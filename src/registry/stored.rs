@@ -194,12 +194,13 @@ pub fn decode(bytes: &[u8]) -> Result<Record, String> {
         CountryCode::parse(std::str::from_utf8(&c).unwrap_or("?"))
             .map_err(|e| format!("{field}: {e}"))
     };
-    // A maker or serial stored before control and text-direction
-    // characters were refused in markings is read without them.
+    // A maker or serial stored with control or text-direction characters
+    // (by a tracenet before they were kept out) is read without them, as
+    // every marking decoded is.
     let marking: Marking = MarkingFields {
-        manufacturer: crate::model::without_moving(&s.manufacturer).into_owned(),
+        manufacturer: s.manufacturer.into_owned(),
         country: country(s.country, "marking.country")?,
-        serial: crate::model::without_moving(&s.serial).into_owned(),
+        serial: s.serial.into_owned(),
         year: s.year,
         factory_code: s.factory_code.map(Cow::into_owned),
         imports: s
