@@ -583,6 +583,8 @@ fn the_own_registrys_export_is_followed_up() {
     ]);
     let t = fed::trace_walther(fed.node("DE"), "WP300001", &["--wait", "20"]);
     assert_eq!(t["followed_up"], serde_json::json!(["KE"]), "{t:#}");
+    // Someone was asked after all: not "nobody holds" beside KE.
+    assert_eq!(t["nobody_holds"], false, "{t:#}");
     assert!(
         t["asked"]
             .as_array()

@@ -229,18 +229,22 @@ pub(crate) fn router(node: Node, token: String) -> Router {
 }
 
 /// The query parameters an endpoint takes, by method and route (as
-/// routed: `/v1/traces/{id}`); every endpoint not listed takes none.
-fn params_of(method: &axum::http::Method, route: &str) -> &'static [&'static str] {
+/// routed: `/v1/traces/{id}`; HEAD as GET); every endpoint not listed takes
+/// none. `None`: not checked, for the probes of monitoring systems, which
+/// may add their own (`/v1/health`, `/metrics`).
+fn params_of(method: &axum::http::Method, route: &str) -> Option<&'static [&'static str]> {
     use axum::http::Method;
-    match (method, route) {
-        (&Method::GET, "/v1/traces") => &["limit", "cursor"],
-        (&Method::GET, "/v1/traces/{id}") => &["wait_ms", "answers"],
-        (&Method::GET, "/v1/inbox") => &["limit", "cursor", "pending"],
-        (&Method::GET, "/v1/alerts") => &["limit", "cursor"],
-        (&Method::GET, "/v1/report") => &["from", "to"],
-        (&Method::GET, "/v1/audit" | "/v1/audit/export") => &["since"],
+    let read = method == Method::GET || method == Method::HEAD;
+    Some(match route {
+        "/v1/health" | "/metrics" => return None,
+        "/v1/traces" if read => &["limit", "cursor"],
+        "/v1/traces/{id}" if read => &["wait_ms", "answers"],
+        "/v1/inbox" if read => &["limit", "cursor", "pending"],
+        "/v1/alerts" if read => &["limit", "cursor"],
+        "/v1/report" if read => &["from", "to"],
+        "/v1/audit" | "/v1/audit/export" if read => &["since"],
         _ => &[],
-    }
+    })
 }
 
 /// Refuses, with a 400 naming them, query parameters the endpoint does not
@@ -254,15 +258,17 @@ async fn known_params(req: Request, next: Next) -> Response {
             .get::<axum::extract::MatchedPath>()
             .map(|m| m.as_str().to_string())
             .unwrap_or_else(|| req.uri().path().to_string());
-        let q = match Query::<HashMap<String, String>>::try_from_uri(req.uri()) {
-            Ok(Query(q)) => q,
-            Err(e) => {
-                return Failure::bad_request(format!("the query string: {}", e.body_text()))
-                    .into_response();
+        if let Some(known) = params_of(req.method(), &route) {
+            let q = match Query::<HashMap<String, String>>::try_from_uri(req.uri()) {
+                Ok(Query(q)) => q,
+                Err(e) => {
+                    return Failure::bad_request(format!("the query string: {}", e.body_text()))
+                        .into_response();
+                }
+            };
+            if let Err(f) = only_params(&q, &route, known) {
+                return f.into_response();
             }
-        };
-        if let Err(f) = only_params(&q, &route, params_of(req.method(), &route)) {
-            return f.into_response();
         }
     }
     next.run(req).await

@@ -88,8 +88,25 @@ fn watch_interruptions() {
             .name("export-interrupted".into())
             .spawn(move || {
                 if let Some(signal) = signals.forever().next() {
-                    let files = unfinished();
-                    for file in files.iter() {
+                    // A rename under way on a stalled file system holds the
+                    // lock: after two seconds the process ends anyway, as
+                    // the signal asks, leaving the file as before.
+                    let began = std::time::Instant::now();
+                    let files = loop {
+                        match UNFINISHED.try_lock() {
+                            Ok(files) => break Some(files),
+                            Err(std::sync::TryLockError::Poisoned(p)) => {
+                                break Some(p.into_inner());
+                            }
+                            Err(std::sync::TryLockError::WouldBlock)
+                                if began.elapsed() < std::time::Duration::from_secs(2) =>
+                            {
+                                std::thread::sleep(std::time::Duration::from_millis(10));
+                            }
+                            Err(std::sync::TryLockError::WouldBlock) => break None,
+                        }
+                    };
+                    for file in files.iter().flat_map(|f| f.iter()) {
                         let _ = std::fs::remove_file(file);
                     }
                     let _ = signal_hook::low_level::emulate_default_handler(signal);
@@ -107,13 +124,13 @@ fn watch_interruptions() {
 pub(crate) struct Unfinished(Option<PathBuf>);
 
 impl Unfinished {
-    /// Makes a temporary file in `dir`, listed from the moment it exists
-    /// (the interruption's cleanup waits for the lock held meanwhile).
+    /// Makes a temporary file in `dir` and lists it (made outside the
+    /// lock: a file system that stalls the creation does not stall an
+    /// interruption's cleanup).
     fn create(dir: &Path) -> std::io::Result<(tempfile::NamedTempFile, Self)> {
         watch_interruptions();
-        let mut files = unfinished();
         let tmp = tempfile::NamedTempFile::new_in(dir)?;
-        files.push(tmp.path().to_path_buf());
+        unfinished().push(tmp.path().to_path_buf());
         let path = tmp.path().to_path_buf();
         Ok((tmp, Unfinished(Some(path))))
     }

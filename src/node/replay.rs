@@ -66,15 +66,11 @@ impl ReplayStore {
             let (k, v) = kv?;
             match parse_key(&k) {
                 Some((exp, state, id)) if exp >= now => {
-                    // Full quotas on load mean the per-State limit was lowered:
-                    // the extra ids are forgotten, as they would be refused
-                    // anyway, on disk too (with their answer or silence, so
-                    // that a retry remembered afresh finds neither).
-                    if quotas.remember(state, id, exp, now).is_err() {
-                        tree.remove(&k)?;
-                        dropped += 1;
-                        continue;
-                    }
+                    // Every live id is kept, past a per-State bound lowered
+                    // since it was remembered (forgetting it would let its
+                    // query be replayed); that State's new queries are
+                    // refused until it is under the bound again.
+                    quotas.restore(state, id, exp);
                     if v == LEGACY_SILENCE {
                         silenced.insert(&k, &[])?;
                         tree.insert(&k, &[])?;
@@ -95,10 +91,7 @@ impl ReplayStore {
             }
         }
         if dropped > 0 {
-            tracing::debug!(
-                dropped,
-                "replay-guard entries removed: expired, damaged, or over a lowered per-State limit"
-            );
+            tracing::debug!(dropped, "replay-guard entries removed: expired or damaged");
         }
         Ok(ReplayStore {
             quotas: Mutex::new(quotas),
@@ -368,19 +361,28 @@ mod tests {
         let r = ReplayStore::open(&db, 1, 200).unwrap();
         assert!(!r.contains(de, &expired, 200));
         assert!(!r.silenced(de, &expired, 200));
-        // Of the two silent ids, the one the lowered quota kept stays
-        // silent; the other is forgotten with its silence, so its retry,
-        // remembered afresh once a slot frees, is not told `not_answered`.
-        let (k, o) = if r.contains(de, &kept, 200) {
-            (kept, over)
-        } else {
-            (over, kept)
-        };
-        assert!(r.silenced(de, &k, 200));
-        assert!(!r.contains(de, &o, 200));
-        assert_eq!(r.tree.len(), 1);
-        assert_eq!(r.silenced.len(), 1, "only the live id keeps its silence");
-        assert!(r.silenced.contains_key(key(500, de, &k)).unwrap());
+        // Both live ids are kept past the lowered quota, with their
+        // silences: forgetting one would let its query be replayed (a
+        // review). The State's new queries wait until it is under its
+        // quota again.
+        for id in [&kept, &over] {
+            assert!(r.contains(de, id, 200));
+            assert!(r.silenced(de, id, 200));
+        }
+        assert_eq!(r.tree.len(), 2);
+        assert_eq!(r.silenced.len(), 2, "only the live ids keep their silence");
+        assert!(matches!(
+            r.remember(de, QueryId([10; 16]), 600, 200).unwrap(),
+            Err(ReplayError::Full { .. })
+        ));
+        assert!(matches!(
+            r.remember(de, kept, 600, 200).unwrap(),
+            Err(ReplayError::Replayed(_))
+        ));
+        // Once they expire, a slot frees.
+        r.remember(de, QueryId([10; 16]), 900, 501)
+            .unwrap()
+            .unwrap();
     }
 
     #[test]

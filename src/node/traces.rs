@@ -353,6 +353,13 @@ impl StoredTrace {
             }
             chosen.push(*state);
         }
+        // Someone is asked now: the trace no longer says nobody holds the
+        // weapon (a follow-up of the own registry's export, where no
+        // member held the prefix), and is not adopted as one that waits
+        // for a holder.
+        if !chosen.is_empty() {
+            self.nobody_holds = false;
+        }
         chosen
     }
 }

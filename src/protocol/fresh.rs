@@ -130,6 +130,16 @@ impl ReplayGuard {
         Ok(())
     }
 
+    /// Records `id` until `expires_at` whatever the capacity: an id read
+    /// back from the store at start, remembered before a lower bound came
+    /// into force. Forgetting it would reopen its replay; new ids are
+    /// refused until the guard is under its capacity again.
+    pub fn restore(&mut self, id: QueryId, expires_at: u64) {
+        if self.seen.insert(id, expires_at).is_none() {
+            self.by_expiry.insert((expires_at, id));
+        }
+    }
+
     /// When the remembered `id` expires, if it is remembered.
     pub fn expiry_of(&self, id: &QueryId) -> Option<u64> {
         self.seen.get(id).copied()
@@ -230,6 +240,16 @@ impl ReplayQuotas {
             .entry(state)
             .or_insert_with(|| ReplayGuard::new(per_state))
             .remember(id, expires_at, now)
+    }
+
+    /// Restores `state`'s query `id`, read back from the store, whatever
+    /// the State's bound ([`ReplayGuard::restore`]).
+    pub fn restore(&mut self, state: CountryCode, id: QueryId, expires_at: u64) {
+        let per_state = self.per_state;
+        self.guards
+            .entry(state)
+            .or_insert_with(|| ReplayGuard::new(per_state))
+            .restore(id, expires_at);
     }
 
     /// When `state`'s remembered query `id` expires.

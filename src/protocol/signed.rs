@@ -159,10 +159,38 @@ impl VerifiedFrames {
     }
 }
 
+/// Checks the signature of a frame [`decode_checking`] decoded without
+/// checking it: what `accept` does once the roster lists its signer, so that
+/// a frame from a key no roster lists costs a decode, not an Ed25519 check.
+pub(super) fn verify_decoded<T: Message>(
+    s: &Signed<T>,
+    frames: Option<&VerifiedFrames>,
+) -> Result<(), VerifyError> {
+    let digest = frames.map(|_| Digest::of(&s.bytes));
+    let known = match (frames, &digest) {
+        (Some(f), Some(d)) => f.0.lock().map(|mut c| c.get(d).is_some()).unwrap_or(false),
+        _ => false,
+    };
+    if known {
+        return Ok(());
+    }
+    let (message, sig) = codec::split_signed(&s.bytes)?;
+    if !verify_bytes(T::KIND, message, &s.signer, &sig) {
+        return Err(VerifyError::BadSignature { signer: s.signer });
+    }
+    if let (Some(f), Some(d)) = (frames, digest)
+        && let Ok(mut c) = f.0.lock()
+    {
+        c.put(d, ());
+    }
+    Ok(())
+}
+
 /// Decodes a frame within `limits`; checks its signature when `verify`. Only
 /// [`decode_and_verify`], [`VerifiedFrames`] (without the check only for
-/// bytes it saw verify) and `accept::peek_query` (whose result can only
-/// refuse) call it.
+/// bytes it saw verify), `accept::peek_query` (whose result can only
+/// refuse) and `accept`'s query check (which calls [`verify_decoded`] once
+/// the roster lists the signer) call it.
 pub(super) fn decode_checking<T: Message>(
     bytes: &[u8],
     limits: Limits,

@@ -647,6 +647,41 @@ mod accept_rules {
         assert_eq!(verified_on_this_thread() - checks, 7);
     }
 
+    /// A query signed by a key no roster lists is refused `not_in_roster`
+    /// before its signature is checked: a flood of throwaway keys by gossip
+    /// (whose relay is not blamed for it) costs a decode each, not an
+    /// Ed25519 check (a review).
+    #[test]
+    fn a_query_from_outside_the_roster_is_refused_before_its_signature_is_checked() {
+        let q = signed_query();
+        let r = Rules::default();
+        let mut stranger = vectors_roster();
+        stranger.members.remove(0);
+        let checks = verified_on_this_thread();
+        for via in [
+            Via::Gossip,
+            Via::Direct {
+                sender: q.body().requester.key,
+            },
+        ] {
+            let err = accept::query(q.bytes(), via, ISSUED_AT, &r, &stranger).unwrap_err();
+            assert_eq!(err.refusal, Refusal::NotInRoster);
+        }
+        // Forged bytes from outside the roster: the same, unchecked.
+        let mut forged = q.bytes().to_vec();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        let err = accept::query(&forged, Via::Gossip, ISSUED_AT, &r, &stranger).unwrap_err();
+        assert_eq!(err.refusal, Refusal::NotInRoster);
+        assert_eq!(verified_on_this_thread() - checks, 0);
+        // Listed, it is checked: once, and a forged copy refused.
+        let roster = vectors_roster();
+        accept::query(q.bytes(), Via::Gossip, ISSUED_AT, &r, &roster).unwrap();
+        let err = accept::query(&forged, Via::Gossip, ISSUED_AT, &r, &roster).unwrap_err();
+        assert_eq!(err.refusal, Refusal::BadSignature);
+        assert_eq!(verified_on_this_thread() - checks, 2);
+    }
+
     #[test]
     fn a_roster_past_its_validity_vouches_for_no_one() {
         let q = signed_query();

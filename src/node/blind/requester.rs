@@ -262,13 +262,13 @@ impl Node {
         .map_err(|e| SendTraceError::Store(e.to_string()))?
         .map_err(|e| SendTraceError::Store(e.to_string()))?;
         let (stored, follow) = stored;
-        for (state, id) in follow {
-            self.spawn(self.follow_up(state, id));
-        }
         self.arm_deadline(stored.id.clone(), stored.deadline);
         // A member that subscribes to its topics while it waits is probed
         // (`adopt_blind`), as a clear trace's is asked.
         self.index_pending(&stored.id, &stored.topics);
+        for (state, id) in follow {
+            self.spawn(self.follow_up(state, id));
+        }
         Ok(stored)
     }
 }
