@@ -258,6 +258,20 @@ fn the_api_never_writes_a_file_a_client_names() {
     assert_eq!(std::fs::read(&config).unwrap(), before);
 }
 
+/// HEAD reads an endpoint's parameters as GET does (it refused them all).
+#[test]
+fn head_takes_the_parameters_get_takes() {
+    let fed = one_node();
+    let n = &fed.nodes[0];
+    let addr = api_addr(n);
+    let token = std::fs::read_to_string(n.dir.join("api.token")).unwrap();
+    let token = Some(token.trim());
+    let (status, _) = call(addr, "HEAD", "/v1/traces?limit=1", token, "").expect("an answer");
+    assert_eq!(status, 200);
+    let (status, _) = call(addr, "HEAD", "/v1/traces?lmit=1", token, "").expect("an answer");
+    assert_eq!(status, 400);
+}
+
 /// A relative path given to `POST /v1/registry/import` was read from the
 /// node's working directory (a helper's trial imported the live registry's
 /// file of the same name instead of its own): it is a 400 naming the field.

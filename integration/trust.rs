@@ -581,7 +581,18 @@ fn the_own_registrys_export_is_followed_up() {
         NodeSpec::member("DE", vec![de.into()]),
         NodeSpec::member("KE", vec![ke.into()]),
     ]);
-    let t = fed::trace_walther(fed.node("DE"), "WP300001", &["--wait", "20"]);
+    // The reply to the trace itself says so (it showed the trace as stored
+    // before its follow-ups: a review).
+    let sent = fed::trace_walther(fed.node("DE"), "WP300001", &[]);
+    assert_eq!(sent["followed_up"], serde_json::json!(["KE"]), "{sent:#}");
+    assert_eq!(sent["nobody_holds"], false, "{sent:#}");
+    let t = fed.node("DE").json(&[
+        "trace",
+        "show",
+        sent["id"].as_str().unwrap(),
+        "--wait",
+        "20",
+    ]);
     assert_eq!(t["followed_up"], serde_json::json!(["KE"]), "{t:#}");
     // Someone was asked after all: not "nobody holds" beside KE.
     assert_eq!(t["nobody_holds"], false, "{t:#}");

@@ -124,13 +124,14 @@ fn watch_interruptions() {
 pub(crate) struct Unfinished(Option<PathBuf>);
 
 impl Unfinished {
-    /// Makes a temporary file in `dir` and lists it (made outside the
-    /// lock: a file system that stalls the creation does not stall an
-    /// interruption's cleanup).
+    /// Makes a temporary file in `dir`, listed from the moment it exists
+    /// (the interruption's cleanup waits for the lock held meanwhile, two
+    /// seconds at most).
     fn create(dir: &Path) -> std::io::Result<(tempfile::NamedTempFile, Self)> {
         watch_interruptions();
+        let mut files = unfinished();
         let tmp = tempfile::NamedTempFile::new_in(dir)?;
-        unfinished().push(tmp.path().to_path_buf());
+        files.push(tmp.path().to_path_buf());
         let path = tmp.path().to_path_buf();
         Ok((tmp, Unfinished(Some(path))))
     }

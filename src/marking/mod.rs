@@ -254,7 +254,7 @@ impl Marking {
     /// to search for ([`check_wildcards`]): a holder answers it `too_many`
     /// without reading its registry.
     pub fn reads_too_little(&self) -> bool {
-        self.has_wildcards() && check_wildcards(&self.normalised_serial()).is_err()
+        check_wildcards(&self.normalised_serial()).is_err()
     }
 
     /// Builds and validates a marking.
@@ -319,9 +319,14 @@ impl Marking {
         &self.imports
     }
 
-    /// Whether the serial carries obliterated characters (`?`, `*`).
+    /// Whether the serial carries obliterated characters (`?`, `*`), as
+    /// matching reads it: after NFKC, so that the full-width `？` and `＊`
+    /// (and `﹖`, `⁇`) count as the wildcards they become.
     pub fn has_wildcards(&self) -> bool {
-        self.serial.contains(['?', '*'])
+        if self.serial.is_ascii() {
+            return self.serial.contains(['?', '*']);
+        }
+        self.normalised_serial().contains(['?', '*'])
     }
 
     /// The serial in normal form (validated at construction).
@@ -597,7 +602,11 @@ mod tests {
             factory_code: None,
             imports: Vec::new(),
         };
-        for serial in ["?*", "*?", "??*", "???", "*7", "?", "A*"] {
+        // Full-width and other wildcards NFKC makes `?` and `*` count as
+        // them (a review: `？＊` passed as no wildcard at all).
+        for serial in [
+            "?*", "*?", "??*", "???", "*7", "?", "A*", "？＊", "⁇1", "﹖﹡",
+        ] {
             let e = Marking::for_trace(fields(serial)).unwrap_err();
             assert!(
                 matches!(e, MarkingError::Serial(SerialError::TooFewRead(_))),
@@ -606,12 +615,14 @@ mod tests {
             assert!(e.to_string().contains("at least 2 characters"), "{e}");
             let decoded = Marking::try_from(fields(serial)).unwrap();
             assert!(decoded.reads_too_little(), "{serial}");
+            assert!(decoded.has_wildcards(), "{serial}");
         }
         assert!(matches!(
             Marking::for_trace(fields("**")).unwrap_err(),
             MarkingError::Serial(SerialError::OnlyWildcards)
         ));
-        for serial in ["?5?2", "BP07?6", "*46", "WP1"] {
+        // Two readable characters are the least.
+        for serial in ["?5?2", "BP07?6", "*46", "WP1", "A?1", "*46", "WP？1"] {
             let m = Marking::for_trace(fields(serial)).unwrap();
             assert!(!m.reads_too_little(), "{serial}");
         }

@@ -185,25 +185,25 @@ pub fn moves_text(c: char) -> bool {
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `t` without the characters [`moves_text`] refuses, each line break or
-/// tab a space (runs of them one space): for text a marking held before
-/// they were refused (a registry's records stored by an older tracenet),
-/// read again rather than lost. Borrowed when there is none.
+/// `t` without the characters [`moves_text`] names, each run of them one
+/// space (a line break or tab between words stays a space between them;
+/// none is left at the end): how every marking is read where it is
+/// decoded. Borrowed when there is none.
 pub fn without_moving(t: &str) -> std::borrow::Cow<'_, str> {
     if !t.chars().any(moves_text) {
         return std::borrow::Cow::Borrowed(t);
     }
     let mut out = String::with_capacity(t.len());
     for c in t.chars() {
-        if matches!(c, '\r' | '\n' | '\t' | '\u{2028}' | '\u{2029}') {
-            if !out.ends_with(' ') {
-                out.push(' ');
-            }
-        } else if !moves_text(c) {
+        if !moves_text(c) {
             out.push(c);
+        } else if !out.ends_with(' ') {
+            // A space, not nothing: `Glock\u{202E}GmbH` stays two words, as
+            // a maker's name folds by its words.
+            out.push(' ');
         }
     }
-    std::borrow::Cow::Owned(out)
+    std::borrow::Cow::Owned(out.trim_end().to_string())
 }
 
 /// Why `t` is not printable text: the first character that is a control

@@ -160,7 +160,11 @@ pub fn disclosed(found: &[registry::Candidate], level: Disclosure) -> Outcome {
 pub fn plan(found: &registry::Found, q: &TraceQuery, p: &AnswerPolicy) -> Planned {
     if found.capped {
         // The find stopped before it had counted every match: never a
-        // no_hit or a partial hit from it.
+        // no_hit or a partial hit from it; silent, as for any confidential
+        // match under silence, when all it held were confidential ones.
+        if found.matched == 0 && found.hidden > 0 {
+            return Planned::Silent;
+        }
         return Planned::Send(too_many(COUNT_CAP));
     }
     if found.matched == 0 && found.hidden > 0 {
@@ -614,7 +618,18 @@ mod tests {
             plan(&capped, &query("AB1*"), &policy),
             Planned::Send(Outcome::TooMany { count: 10_000 })
         );
-        // Two readable characters are searched.
+        // All it held confidential, under silence: silent, as for any.
+        let hidden = registry::Found {
+            hidden: 7,
+            ..capped.clone()
+        };
+        assert_eq!(plan(&hidden, &query("AB1*"), &policy), Planned::Silent);
+        // Two readable characters, the least, are searched; so are more.
+        let (o, _) = answer(&reg, &query("AB*"), &policy).unwrap();
+        assert!(
+            matches!(&o, Some(Outcome::Hit { candidates }) if candidates.len() == 2),
+            "{o:?}"
+        );
         let (o, _) = answer(&reg, &query("AB?00"), &policy).unwrap();
         assert!(
             matches!(&o, Some(Outcome::Hit { candidates }) if candidates.len() == 2),

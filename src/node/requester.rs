@@ -302,6 +302,12 @@ impl Node {
             to_store.own_registry = node.own_records(&query);
             node.file_new_trace(&to_store, digest)?;
             let follow = node.own_registry_follow_ups(&to_store);
+            // As stored with its follow-ups: the reply shows them.
+            let to_store = if follow.is_empty() {
+                to_store
+            } else {
+                node.trace(&to_store.id).unwrap_or(to_store)
+            };
             Ok::<_, NodeError>((to_store, follow))
         })
         .await

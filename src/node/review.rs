@@ -245,7 +245,10 @@ impl Node {
                 });
                 // A person may disclose up to what an answer carries, more
                 // than the policy's `max_candidates`; beyond, their count.
-                let outcome = if found.matched == 0 && found.hidden > 0 {
+                let outcome = if found.capped {
+                    // The find stopped before it counted every match.
+                    answer::too_many(answer::COUNT_CAP)
+                } else if found.matched == 0 && found.hidden > 0 {
                     // The records matched became confidential since, under a
                     // policy of silence; the request was acknowledged, so
                     // silence now would read as pending and no_hit is false.

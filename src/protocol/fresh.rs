@@ -269,9 +269,14 @@ impl ReplayQuotas {
         self.guards.get(&state).map_or(0, ReplayGuard::len)
     }
 
-    /// When `state`'s earliest remembered id expires (a slot frees then).
+    /// When a slot frees for `state`: its earliest remembered id's expiry,
+    /// or, over its bound, the expiry that brings it back under.
     pub fn next_expiry(&self, state: CountryCode) -> Option<u64> {
-        self.guards.get(&state)?.by_expiry.first().map(|(e, _)| *e)
+        let g = self.guards.get(&state)?;
+        // Over its bound (ids restored past a lowered one), a slot frees
+        // only once that many more have expired.
+        let over = g.seen.len().saturating_sub(g.capacity);
+        g.by_expiry.iter().nth(over).map(|(e, _)| *e)
     }
 }
 

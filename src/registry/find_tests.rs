@@ -668,3 +668,29 @@ fn a_find_holds_at_most_its_cap_of_matches() {
     let f = reg.find_within(&q, true, 12).unwrap();
     assert_eq!((f.matched, f.capped), (1, false));
 }
+
+/// A factory code's scan that stopped at the cap says so, even when the
+/// code's filter then keeps none of what it held: counted after the filter,
+/// `capped` read false and a holder signed a false `no_hit` (a review).
+#[test]
+fn a_capped_scan_thinned_by_a_factory_code_is_still_capped() {
+    let (_d, reg) = chinese_registry();
+    let others: Vec<Record> = (0..20)
+        .map(|i| {
+            rec(
+                &format!("N-{i}"),
+                "Norinco",
+                "CN",
+                &format!("56000{i:02}"),
+                Some("26"),
+            )
+        })
+        .collect();
+    reg.put_all(others).unwrap();
+    let q = query(None, Some("CN"), Some("66"), "56*");
+    let f = reg.find_within(&q, true, 5).unwrap();
+    assert!(f.capped, "{} matched", f.matched);
+    let f = reg.find_within(&q, true, 1_000).unwrap();
+    assert!(!f.capped);
+    assert_eq!(f.matched, 3, "C-1, C-2 and C-3");
+}

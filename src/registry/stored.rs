@@ -318,7 +318,8 @@ mod tests {
         assert_eq!(back.marking.manufacturer(), "Walther Arm");
         let at = bytes.windows(6).position(|w| w == b"BP0746").unwrap();
         bytes[at..at + 6].copy_from_slice("BP\u{202E}6".as_bytes());
-        assert_eq!(decode(&bytes).unwrap().marking.serial(), "BP6");
+        assert_eq!(decode(&bytes).unwrap().marking.serial(), "BP 6");
+        assert_eq!(decode(&bytes).unwrap().marking.normalised_serial(), "BP6");
     }
 
     #[test]

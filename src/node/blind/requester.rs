@@ -256,6 +256,12 @@ impl Node {
             t.own_registry = node.own_records(signed.body());
             node.file_new_trace(&t, signed.digest())?;
             let follow = node.own_registry_follow_ups(&t);
+            // As stored with its follow-ups: the reply shows them.
+            let t = if follow.is_empty() {
+                t
+            } else {
+                node.trace(&t.id).unwrap_or(t)
+            };
             Ok::<_, NodeError>((t, follow))
         })
         .await
