@@ -768,7 +768,11 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     for (path, said) in [
         ("/v1/traces?lmit=3", "not a parameter of /v1/traces"),
         ("/v1/alerts?lmit=3", "not a parameter of /v1/alerts"),
-        ("/v1/inbox?pendng=true", "not a parameter of /v1/inbox"),
+        (
+            "/v1/inbox?pendng=true",
+            "not a parameter of /v1/inbox, which takes ?limit, ?cursor and ?pending",
+        ),
+        ("/v1/traces?limit=3&limit=4", "?limit: given twice"),
         ("/v1/status?x=1", "/v1/status takes no query parameters"),
         (
             "/v1/registry/stats?x=1",
@@ -778,8 +782,14 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
             "/v1/traces/no-such-trace?wait=1000",
             "not a parameter of /v1/traces/{id}",
         ),
-        ("/v1/traces/no-such-trace?wait_ms=abc", "is not a number"),
-        ("/v1/traces/no-such-trace?answers=-1", "is not a number"),
+        (
+            "/v1/traces/no-such-trace?wait_ms=abc",
+            "is not a whole number of milliseconds",
+        ),
+        (
+            "/v1/traces/no-such-trace?answers=-1",
+            "is not a whole number",
+        ),
     ] {
         let (code, body) = common::http_get(&de, path, true);
         assert_eq!(code, 400, "{path}: {body}");

@@ -259,13 +259,25 @@ async fn known_params(req: Request, next: Next) -> Response {
             .map(|m| m.as_str().to_string())
             .unwrap_or_else(|| req.uri().path().to_string());
         if let Some(known) = params_of(req.method(), &route) {
-            let q = match Query::<HashMap<String, String>>::try_from_uri(req.uri()) {
-                Ok(Query(q)) => q,
+            let pairs = match Query::<Vec<(String, String)>>::try_from_uri(req.uri()) {
+                Ok(Query(pairs)) => pairs,
                 Err(e) => {
                     return Failure::bad_request(format!("the query string: {}", e.body_text()))
                         .into_response();
                 }
             };
+            // One value each: `?limit=3&limit=4` was read as one of them.
+            let mut q = HashMap::new();
+            for (k, v) in pairs {
+                if q.contains_key(&k) {
+                    return Failure::bad_request(format!(
+                        "?{}: given twice; give it once",
+                        k.chars().take(40).collect::<String>()
+                    ))
+                    .into_response();
+                }
+                q.insert(k, v);
+            }
             if let Err(f) = only_params(&q, &route, known) {
                 return f.into_response();
             }
@@ -591,14 +603,15 @@ pub(super) fn only_params(
             shown.join(", ")
         )));
     }
+    let takes: Vec<String> = known.iter().map(|k| format!("?{k}")).collect();
+    let takes = match takes.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    };
     Err(Failure::bad_request(format!(
-        "{}: not a parameter of {path}, which takes {}",
-        shown.join(", "),
-        known
-            .iter()
-            .map(|k| format!("?{k}"))
-            .collect::<Vec<_>>()
-            .join(" and ")
+        "{}: not a parameter of {path}, which takes {takes}",
+        shown.join(", ")
     )))
 }
 
@@ -813,8 +826,13 @@ async fn get_trace(
             .map(|v| match v.parse::<u64>() {
                 Ok(n) if n <= most => Ok(n),
                 _ => Err(Failure::bad_request(format!(
-                    "{name}: {:?} is not a number from 0 to {most}",
-                    v.chars().take(40).collect::<String>()
+                    "{name}: {:?} is not a whole number{}",
+                    v.chars().take(40).collect::<String>(),
+                    if name == "wait_ms" {
+                        " of milliseconds (a wait longer than 60000 is cut to it)"
+                    } else {
+                        ""
+                    }
                 ))),
             })
             .transpose()

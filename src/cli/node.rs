@@ -48,7 +48,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "CC")]
     pub country: Option<String>,
     /// [required to send] Serial as read; `?` for one obliterated character,
-    /// `*` for several (not `*` alone).
+    /// `*` for several, keeping at least 2 readable characters.
     #[arg(long)]
     pub serial: Option<String>,
     /// An import mark, `CC` or `CC:YEAR`; may be repeated.
@@ -491,6 +491,7 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         };
         if !ctx.json {
             println!("trace {} sent; asked: {}", sent.id, asked_states(&sent));
+            print!("{}", render_own_registry(&sent));
         }
         let until = std::time::Instant::now() + Duration::from_secs(secs);
         let mut shown = 0usize;
@@ -545,9 +546,17 @@ fn asked_states(t: &TraceView) -> String {
         .asked
         .iter()
         .map(|a| {
-            a.state
+            let who = a
+                .state
                 .map(|c| c.to_string())
-                .unwrap_or_else(|| a.peer.clone())
+                .unwrap_or_else(|| a.peer.clone());
+            // A State asked because the records point at it, not because
+            // it holds the prefix.
+            if a.expected_by == [crate::node::ExpectedBy::FollowUp] {
+                format!("{who} (a follow-up: the records say the weapon went there)")
+            } else {
+                who
+            }
         })
         .collect();
     if s.is_empty() && t.nobody_holds {
@@ -713,6 +722,29 @@ fn render_answer(a: &AnswerView) -> String {
     format!("  {who} ({sig}{table}): {outcome}")
 }
 
+/// What the own registry holds of the weapon, as an answer is shown: it is
+/// looked up when the trace is sent, never asked. Empty when it holds none.
+fn render_own_registry(t: &TraceView) -> String {
+    let own: Vec<crate::protocol::Candidate> = t
+        .custody
+        .candidates
+        .iter()
+        .filter(|c| c.answer.is_none())
+        .map(|c| crate::protocol::Candidate {
+            quality: c.quality,
+            record: c.record.clone(),
+        })
+        .collect();
+    match t.custody.candidates.iter().find(|c| c.answer.is_none()) {
+        Some(first) => format!(
+            "  own registry ({}): {}",
+            first.state,
+            render_outcome(&Outcome::Hit { candidates: own }, Some(first.state))
+        ),
+        None => String::new(),
+    }
+}
+
 fn render_trace(t: &TraceView) -> String {
     let mut s = trace_line(t) + "\n";
     // The id both sides share: the holders' inbox items and every audit
@@ -747,25 +779,7 @@ fn render_trace(t: &TraceView) -> String {
     if let Some(n) = &t.local.note {
         s += &format!("  note (local only): {}\n", n.as_str());
     }
-    // The own registry is looked up when the trace is sent, never asked:
-    // what it holds is shown as an answer would be.
-    let own: Vec<crate::protocol::Candidate> = t
-        .custody
-        .candidates
-        .iter()
-        .filter(|c| c.answer.is_none())
-        .map(|c| crate::protocol::Candidate {
-            quality: c.quality,
-            record: c.record.clone(),
-        })
-        .collect();
-    if let Some(first) = t.custody.candidates.iter().find(|c| c.answer.is_none()) {
-        s += &format!(
-            "  own registry ({}): {}",
-            first.state,
-            render_outcome(&Outcome::Hit { candidates: own }, Some(first.state))
-        );
-    }
+    s += &render_own_registry(t);
     for a in &t.answers {
         s += &render_answer(a);
     }

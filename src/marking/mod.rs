@@ -64,7 +64,7 @@ impl FromStr for ImportMark {
                     && year.len() == 4
                     && year.chars().all(|c| c.is_ascii_digit())
                 {
-                    return Err(MarkingError::Country(format!(
+                    return Err(MarkingError::ImportMark(format!(
                         "{t:?} is not an import mark: write the country and the year as {}:{year}",
                         cc.to_ascii_uppercase()
                     )));
@@ -103,6 +103,9 @@ pub enum MarkingError {
     TooManyImports(usize),
     #[error("prefix {0}")]
     Prefix(String),
+    /// An import mark written in a form that is not `CC` or `CC:YEAR`.
+    #[error("{0}")]
+    ImportMark(String),
 }
 
 fn check_year(y: Option<u16>) -> Result<(), MarkingError> {
