@@ -599,23 +599,7 @@ fn the_own_registrys_export_is_followed_up() {
     // As an officer reads the trace while it waits: the own registry's
     // record, and KE asked as a follow-up (a helper's trial: "asked:
     // nobody" above nothing of the own registry).
-    let text = fed.node("DE").cli(&[
-        "trace",
-        "--maker",
-        "walther",
-        "--country",
-        "DE",
-        "--serial",
-        "WP300001",
-        "--category",
-        "pistol",
-        "--ground",
-        "seized_in_crime",
-        "--use",
-        "criminal_investigation",
-        "--wait",
-        "20",
-    ]);
+    let text = fed::trace_walther_text(fed.node("DE"), "WP300001", &["--wait", "20"]);
     assert!(
         text.contains("own registry (DE): hit, 1 candidate") && text.contains("KE (a follow-up"),
         "{text}"

@@ -481,6 +481,16 @@ pub fn path_str(p: &Path) -> &str {
 /// `tracenet --json trace` from `n` for a Walther pistol marked DE `serial`,
 /// seized in crime, for a criminal investigation; `extra` adds flags.
 pub fn trace_walther(n: &FedNode, serial: &str, extra: &[&str]) -> serde_json::Value {
+    n.json(&walther_trace_args(serial, extra))
+}
+
+/// As [`trace_walther`], as an officer reads it: the command's text.
+pub fn trace_walther_text(n: &FedNode, serial: &str, extra: &[&str]) -> String {
+    n.cli(&walther_trace_args(serial, extra))
+}
+
+/// `tracenet trace` of a Walther pistol by `serial`, then `extra`.
+fn walther_trace_args<'a>(serial: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "trace",
         "--maker",
@@ -497,7 +507,7 @@ pub fn trace_walther(n: &FedNode, serial: &str, extra: &[&str]) -> serde_json::V
         "criminal_investigation",
     ];
     args.extend_from_slice(extra);
-    n.json(&args)
+    args
 }
 
 impl NodeSpec {
