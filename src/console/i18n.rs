@@ -342,6 +342,25 @@ mod tests {
     }
 
     #[test]
+    fn the_last_recorded_export_names_where_the_weapon_went() {
+        for lang in [Lang::En, Lang::Fr, Lang::Es, Lang::Ar] {
+            let said = Tr::new(lang).tn(
+                "last-recorded-exported",
+                &[
+                    ("state", "KE".into()),
+                    ("to", "NG".into()),
+                    ("holder", String::new()),
+                    ("date", "2014".into()),
+                ],
+            );
+            assert!(
+                said.contains("KE") && said.contains("NG") && said.contains("2014"),
+                "{lang:?}: {said}"
+            );
+        }
+    }
+
+    #[test]
     fn counts_and_dates_are_written_the_languages_way() {
         assert_eq!(Tr::new(Lang::En).num(1234567u64), "1,234,567");
         assert_eq!(Tr::new(Lang::Fr).num(1234u64), "1\u{202F}234");

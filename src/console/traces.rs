@@ -786,10 +786,17 @@ fn live_of(t: &Tr, v: &TraceView) -> Live {
         )
     });
     let last_recorded = c.last_recorded.as_ref().map(|l| {
+        // Its last event an export: the lead is the State it left for, as
+        // the CLI says (a helper's trial: the page said only where it was).
+        let (id, to) = match l.exported_to {
+            Some(to) => ("last-recorded-exported", to.to_string()),
+            None => ("last-recorded-sentence", String::new()),
+        };
         t.tn(
-            "last-recorded-sentence",
+            id,
             &[
                 ("state", l.state.to_string()),
+                ("to", to),
                 ("holder", holder_category(t, l.holder)),
                 ("date", t.event_date(&l.since)),
             ],

@@ -134,6 +134,7 @@ diversion-sentence = خرج السلاح من الحيازة المشروعة ف
 diversion-sentence-no-holder = خرج السلاح من الحيازة المشروعة في { $state } حين { $event } ({ $date }).
 diversion-sentence-undated = خرج السلاح من الحيازة المشروعة في { $state }.
 last-recorded-sentence = آخر قيد في { $state } ({ $date })؛ لم يُبلَّغ قط عن مصير السلاح.
+last-recorded-exported = آخر قيد: خروجه من { $state } إلى { $to } ({ $date })؛ لا قيد له لدى { $to }، ولم يُبلَّغ قط عن مصير السلاح.
 
 holders-title = الحائزون المتوقعون
 holders-none = لا يُعرف عضو يحتفظ بقيود تحت هذا الوسم.

@@ -135,6 +135,7 @@ diversion-sentence = The weapon left lawful control in { $state }, held by { $ho
 diversion-sentence-no-holder = The weapon left lawful control in { $state } when it was { $event } ({ $date }).
 diversion-sentence-undated = The weapon left lawful control in { $state }.
 last-recorded-sentence = Last recorded in { $state } ({ $date }); what became of the weapon was never reported.
+last-recorded-exported = Last recorded leaving { $state } for { $to } ({ $date }); { $to } holds no record of it, and what became of the weapon was never reported.
 
 holders-title = Expected holders
 holders-none = No member is known to hold records under this marking.

@@ -134,6 +134,7 @@ diversion-sentence = El arma salió del control legal en { $state }, en manos de
 diversion-sentence-no-holder = El arma salió del control legal en { $state } cuando fue { $event } ({ $date }).
 diversion-sentence-undated = El arma salió del control legal en { $state }.
 last-recorded-sentence = Último registro en { $state } ({ $date }); nunca se informó qué fue del arma.
+last-recorded-exported = Último registro: salida de { $state } hacia { $to } ({ $date }); { $to } no tiene registro de ella y nunca se informó qué fue del arma.
 
 holders-title = Tenedores esperados
 holders-none = No se conoce a ningún miembro con registros bajo este marcaje.

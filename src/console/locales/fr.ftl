@@ -134,6 +134,7 @@ diversion-sentence = L'arme a quitté le contrôle légal en { $state }, détenu
 diversion-sentence-no-holder = L'arme a quitté le contrôle légal en { $state } lorsqu'elle a été { $event } ({ $date }).
 diversion-sentence-undated = L'arme a quitté le contrôle légal en { $state }.
 last-recorded-sentence = Dernière trace en { $state } ({ $date }) ; le sort de l'arme n'a jamais été signalé.
+last-recorded-exported = Dernière trace : sortie de { $state } vers { $to } ({ $date }) ; { $to } n'en a aucun enregistrement, et le sort de l'arme n'a jamais été signalé.
 
 holders-title = Détenteurs attendus
 holders-none = Aucun membre n'est connu pour détenir des enregistrements sous ce marquage.
