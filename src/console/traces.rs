@@ -707,8 +707,17 @@ fn live_of(t: &Tr, v: &TraceView) -> Live {
     let own_records: Vec<_> = c.candidates.iter().filter(|r| r.answer.is_none()).collect();
     let own = (!own_records.is_empty()).then(|| {
         let events: usize = own_records.iter().map(|r| r.record.events.len()).sum();
+        // Which records, as marked (a helper's re-trial: a count alone).
+        let marked: Vec<String> = own_records
+            .iter()
+            .take(5)
+            .map(|r| {
+                let m = &r.record.marking;
+                format!("{} {} {}", m.maker_label(), m.country(), m.serial())
+            })
+            .collect();
         format!(
-            "{}: {}",
+            "{}: {} ({})",
             t.t("source-own-registry"),
             t.tn(
                 "outcome-hit",
@@ -716,7 +725,8 @@ fn live_of(t: &Tr, v: &TraceView) -> Live {
                     ("records", t.t1("records-count", "count", own_records.len())),
                     ("events", t.t1("events-count", "count", events)),
                 ],
-            )
+            ),
+            marked.join("; ")
         )
     });
     let diversion_event = c.diversion.as_ref().and_then(|d| d.event.clone());
