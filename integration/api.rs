@@ -351,3 +351,110 @@ fn a_trace_timeout_out_of_range_is_refused_not_clamped() {
         "nothing was sent"
     );
 }
+
+/// A trace refused for what was asked is said with the API's JSON fields
+/// to an integrator (and the field at fault given apart, as `fault`), and
+/// with the flags to the CLI's user: the API said `--country` and
+/// `--force`, which an integrator's program has no use for.
+#[test]
+fn a_refused_trace_names_the_api_fields_to_the_api_and_the_flags_to_the_cli() {
+    let fed = one_node();
+    let n = &fed.nodes[0];
+    let addr = api_addr(n);
+    let token = std::fs::read_to_string(n.dir.join("api.token")).unwrap();
+    let post = |maker: &str, country: &str| {
+        let body = serde_json::json!({
+            "maker": maker, "country": country, "serial": "WP104233",
+            "category": "pistol", "ground": "seized_in_crime",
+            "use": "criminal_investigation",
+        });
+        let (status, reply) = call(
+            addr,
+            "POST",
+            "/v1/traces",
+            Some(token.trim()),
+            &body.to_string(),
+        )
+        .expect("an answer");
+        assert_eq!(status, 400, "{reply}");
+        let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        let error = v["error"].as_str().unwrap().to_string();
+        assert!(!error.contains("--"), "{error}");
+        (error, v["fault"].clone())
+    };
+    let (error, fault) = post("Walther", "D");
+    assert!(
+        error.starts_with("trace not sent: \"country\": "),
+        "{error}"
+    );
+    assert_eq!(fault["field"], "country", "{fault}");
+    assert!(fault.get("remedy").is_none(), "{fault}");
+    let (error, fault) = post("Walhter", "DE");
+    assert!(
+        error.ends_with("Correct \"maker\", or send it anyway with \"force\": true"),
+        "{error}"
+    );
+    assert_eq!(fault["field"], "maker", "{fault}");
+    assert_eq!(fault["remedy"]["correct_or_force"], "maker", "{fault}");
+    assert!(
+        fault["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("\"Walhter\" is not in the maker reference table; did you mean Walther"),
+        "{fault}"
+    );
+
+    // The CLI's user is told the same with the flags: first as the CLI
+    // checks a field itself, then as it says the node's refusal.
+    let trace = |maker: &str, country: &str| {
+        let o = common::run(
+            &n.dir,
+            &[
+                "trace",
+                "--maker",
+                maker,
+                "--country",
+                country,
+                "--serial",
+                "WP104233",
+                "--category",
+                "pistol",
+                "--ground",
+                "seized_in_crime",
+                "--use",
+                "criminal_investigation",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+        common::stderr(&o)
+    };
+    let said = trace("Walther", "D");
+    assert!(said.contains("trace not sent: --country: "), "{said}");
+    let said = trace("Walhter", "DE");
+    assert!(
+        said.contains("trace not sent: --maker: \"Walhter\" is not in the maker reference table")
+            && said.contains("Correct --maker, or send it anyway with --force"),
+        "{said}"
+    );
+    assert!(!said.contains("\"force\""), "{said}");
+
+    // An inbox decision is refused with the API's field too.
+    let (status, reply) = call(
+        addr,
+        "POST",
+        "/v1/inbox/no-such-item/refuse",
+        Some(token.trim()),
+        r#"{"reason":"bogus"}"#,
+    )
+    .expect("an answer");
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply.contains("\\\"reason\\\": ") && !reply.contains("--"),
+        "{reply}"
+    );
+    assert_eq!(
+        n.json(&["trace", "list"]).as_array().map(Vec::len),
+        Some(0),
+        "nothing was sent"
+    );
+}

@@ -133,7 +133,7 @@ fn bad_lines_are_reported_by_file_line_and_field() {
         "{e}"
     );
     assert!(
-        lines[2].starts_with("error: --strict: nothing imported; 2 bad lines"),
+        lines[2].starts_with("error: strict import: nothing imported; 2 bad lines"),
         "{e}"
     );
 }

@@ -309,7 +309,10 @@ fn a_windows_1252_file_is_read_with_encoding_and_otherwise_refused_by_line_with_
         "{s}"
     );
     let reason = s["rejections"][0]["reason"].as_str().unwrap();
-    assert!(reason.contains("--encoding windows-1252"), "{reason}");
+    assert!(
+        reason.contains("give the file's encoding: windows-1252"),
+        "{reason}"
+    );
     let s = import(d.path(), &[ws, "--encoding", "windows-1252"]);
     assert_eq!(counts(&s), [1, 0, 1, 0], "{s}");
     let l2 = json(d.path(), &["registry", "show", "L2"]);
@@ -332,7 +335,7 @@ fn a_windows_1252_file_is_read_with_encoding_and_otherwise_refused_by_line_with_
         s["rejections"][0]["reason"]
             .as_str()
             .unwrap()
-            .contains("--encoding"),
+            .contains("give the file's encoding"),
         "{s}"
     );
     let o = run(
@@ -556,7 +559,7 @@ fn replace_undoes_a_wrong_import_and_remove_takes_ids_all_or_none() {
         &["registry", "import", "--replace", bad.to_str().unwrap()],
     );
     assert!(
-        !o.status.success() && stderr(&o).contains("--replace: nothing changed"),
+        !o.status.success() && stderr(&o).contains("replacing the registry: nothing changed"),
         "{}",
         stderr(&o)
     );
@@ -916,7 +919,7 @@ fn remove_replace_and_export_to_standard_output_work_through_the_running_node() 
         "{e}"
     );
     assert!(
-        lines[2].starts_with("error: --strict: nothing imported; 2 bad lines"),
+        lines[2].starts_with("error: strict import: nothing imported; 2 bad lines"),
         "{e}"
     );
     assert_eq!(de.json(&["registry", "stats"])["records"], 1);

@@ -41,6 +41,11 @@ pub enum ApiClientError {
     /// wrong, as a usage mistake is.
     #[error("{0}")]
     BadRequest(String),
+    /// The node did not send a trace (or send it again) for what was asked
+    /// (HTTP 400 with a `fault`): said with the CLI's flags, for the CLI
+    /// is this client's user.
+    #[error("trace not sent: {}", .0.say(crate::node::FieldNames::Cli))]
+    BadTrace(crate::node::TraceFault),
     /// An import refused whole (HTTP 400): the message, and the bad lines
     /// the node listed (the first 100).
     #[error("{message}")]
@@ -210,9 +215,14 @@ impl ApiClient {
 
 /// The error a failed call's body says.
 fn error_of(status: hyper::StatusCode, bytes: &[u8]) -> ApiClientError {
-    let (msg, rejections, rejected) = serde_json::from_slice::<ErrorBody>(bytes)
-        .map(|e| (e.error, e.rejections, e.rejected))
-        .unwrap_or_else(|_| (format!("HTTP {status}"), Vec::new(), None));
+    let (msg, rejections, rejected, fault) = serde_json::from_slice::<ErrorBody>(bytes)
+        .map(|e| (e.error, e.rejections, e.rejected, e.fault))
+        .unwrap_or_else(|_| (format!("HTTP {status}"), Vec::new(), None, None));
+    if status == hyper::StatusCode::BAD_REQUEST
+        && let Some(fault) = fault
+    {
+        return ApiClientError::BadTrace(fault);
+    }
     match status {
         hyper::StatusCode::BAD_REQUEST if !rejections.is_empty() => ApiClientError::BadLines {
             message: msg,

@@ -76,6 +76,24 @@ pub struct ErrorBody {
     /// With `rejections`: how many lines were bad in all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejected: Option<u64>,
+    /// A trace not sent (or not sent again) for what was asked: the field
+    /// at fault, the reason naming no field, the way round. Absent
+    /// otherwise.
+    /// Read leniently: a fault of a kind this build does not know (a newer
+    /// node's field or remedy) is left out, and the `error` line stays.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fault_if_known"
+    )]
+    pub fault: Option<crate::node::TraceFault>,
+}
+
+fn fault_if_known<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::node::TraceFault>, D::Error> {
+    let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
+    Ok(serde_json::from_value(v).ok())
 }
 
 /// Where the API listens and how it guards its connections.

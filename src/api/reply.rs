@@ -75,6 +75,8 @@ pub struct Failure {
     pub rejections: Vec<crate::registry::import::Rejection>,
     /// With `rejections`: how many lines were bad in all.
     pub rejected: Option<u64>,
+    /// A trace not sent for what was asked, for the body's `fault`.
+    pub fault: Option<crate::node::TraceFault>,
 }
 
 impl Failure {
@@ -84,6 +86,7 @@ impl Failure {
             message: message.into(),
             rejections: Vec::new(),
             rejected: None,
+            fault: None,
         }
     }
 
@@ -104,7 +107,11 @@ impl From<DecideError> for Failure {
 
 impl From<NodeError> for Failure {
     fn from(e: NodeError) -> Self {
-        Failure::new(status_of(&e), e.to_string())
+        let mut f = Failure::new(status_of(&e), e.to_string());
+        if let NodeError::BadTrace(fault) = e {
+            f.fault = Some(fault);
+        }
+        f
     }
 }
 
@@ -116,6 +123,7 @@ impl IntoResponse for Failure {
                 error: self.message,
                 rejections: self.rejections,
                 rejected: self.rejected,
+                fault: self.fault,
             },
         )
     }
@@ -223,7 +231,10 @@ mod tests {
     #[test]
     fn node_errors_map_to_statuses() {
         let s = |e| status_of(&e);
-        assert_eq!(s(NodeError::BadTrace("x".into())), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            s(NodeError::BadTrace(crate::node::TraceFault::whole("x"))),
+            StatusCode::BAD_REQUEST
+        );
         assert_eq!(s(NodeError::Roster("x".into())), StatusCode::BAD_REQUEST);
         assert_eq!(s(NodeError::NoSuchTrace("x".into())), StatusCode::NOT_FOUND);
         assert_eq!(

@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use super::reply::{self, Failure, JsonBody, MAX_BODY, RawBody, Reply, ok};
 use super::views::{TraceView, trace_view};
 use crate::model::{Calibre, WeaponCategory};
-use crate::node::{self, LocalCase, NewTrace, Node, NodeError, TraceStatus};
+use crate::node::{
+    self, LocalCase, NewTrace, Node, NodeError, TraceFault, TraceField, TraceStatus,
+};
 use crate::protocol::{IntendedUse, LegalGround, Priority};
 
 /// `POST /v1/traces`.
@@ -124,23 +126,41 @@ pub struct DecideRequest {
     pub reason: Option<String>,
 }
 
+impl DecideRequest {
+    /// The level `disclose` asks for, if any; `Err` says why the word is
+    /// none (it names no field: the CLI and the API name theirs).
+    pub fn disclosure(&self) -> Result<Option<crate::node::policy::Disclosure>, String> {
+        self.disclose.as_deref().map(str::parse).transpose()
+    }
+
+    /// The refusal's reason code (ITI para 20); `Err` says why the word is
+    /// none, naming no field.
+    pub fn withheld_reason(&self) -> Result<crate::protocol::WithheldReason, String> {
+        let s = self.reason.as_deref().unwrap_or("").trim();
+        serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| e.to_string())
+    }
+}
+
 /// Parses one of a closed vocabulary written as a JSON string.
-fn word<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, NodeError> {
+fn word<T: serde::de::DeserializeOwned>(field: TraceField, s: &str) -> Result<T, NodeError> {
     serde_json::from_value(serde_json::Value::String(s.trim().to_string()))
-        .map_err(|e| NodeError::BadTrace(format!("{field}: {e}")))
+        .map_err(|e| NodeError::BadTrace(TraceFault::of(field, e.to_string())))
 }
 
 impl TraceRequest {
     /// Validates every field before anything is signed or sent.
     pub fn into_new_trace(self) -> Result<NewTrace, NodeError> {
-        let bad = NodeError::BadTrace;
+        let bad = |f: TraceField, e: String| NodeError::BadTrace(TraceFault::of(f, e));
         if let Some(t) = self.timeout_secs
             && !(1..=node::MAX_TRACE_TIMEOUT_SECS).contains(&t)
         {
-            return Err(bad(format!(
-                "timeout {t} s is out of range: give 1 to {} seconds (7 days), or none for node.trace_timeout_secs",
-                node::MAX_TRACE_TIMEOUT_SECS
-            )));
+            return Err(bad(
+                TraceField::TimeoutSecs,
+                format!(
+                    "{t} s is out of range: give 1 to {} seconds (7 days), or none for node.trace_timeout_secs",
+                    node::MAX_TRACE_TIMEOUT_SECS
+                ),
+            ));
         }
         let code = self
             .factory_code
@@ -148,7 +168,8 @@ impl TraceRequest {
             .filter(|c| !c.trim().is_empty());
         if self.maker.trim().is_empty() && code.is_none() {
             return Err(bad(
-                "give --maker (the manufacturer as marked), or --factory-code when the weapon is marked with a factory code instead (ITI para 8(a)), or both".into(),
+                TraceField::Maker,
+                "give the manufacturer as marked, or the factory code when the weapon is marked with a factory code instead (ITI para 8(a)), or both".into(),
             ));
         }
         let marking = node::trace_marking(
@@ -161,19 +182,19 @@ impl TraceRequest {
         let category = self
             .category
             .parse::<WeaponCategory>()
-            .map_err(|e| bad(format!("--category: {e}")))?;
+            .map_err(|e| bad(TraceField::Category, e.to_string()))?;
         let calibre = self
             .calibre
             .as_deref()
             .map(Calibre::parse)
             .transpose()
-            .map_err(|e| bad(format!("--calibre: {e}")))?;
+            .map_err(|e| bad(TraceField::Calibre, e.to_string()))?;
         Ok(NewTrace {
             marking,
             category,
             calibre,
-            legal_ground: word::<LegalGround>("--ground", &self.ground)?,
-            intended_use: word::<IntendedUse>("--use", &self.intended_use)?,
+            legal_ground: word::<LegalGround>(TraceField::Ground, &self.ground)?,
+            intended_use: word::<IntendedUse>(TraceField::Use, &self.intended_use)?,
             priority: if self.urgent {
                 Priority::Urgent
             } else {
@@ -181,8 +202,8 @@ impl TraceRequest {
             },
             timeout_secs: self.timeout_secs,
             local: LocalCase {
-                case: node::local_text("--case", self.case)?,
-                note: node::local_text("--note", self.note)?,
+                case: node::local_text(TraceField::Case, self.case)?,
+                note: node::local_text(TraceField::Note, self.note)?,
                 officer: None,
             },
             blind: self.blind.unwrap_or(false),
@@ -546,11 +567,8 @@ async fn approve(
     JsonBody(req): JsonBody<DecideRequest>,
 ) -> Reply {
     let level = req
-        .disclose
-        .as_deref()
-        .map(str::parse::<crate::node::policy::Disclosure>)
-        .transpose()
-        .map_err(|e| Failure::bad_request(format!("--disclose {e}")))?;
+        .disclosure()
+        .map_err(|e| Failure::bad_request(format!("\"disclose\": {e}")))?;
     let item = node.decide(&id, Some(level), None, None).await?;
     ok(&super::inbox_view(node.limits(), &item))
 }
@@ -560,8 +578,9 @@ async fn refuse(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<DecideRequest>,
 ) -> Reply {
-    let reason =
-        word::<crate::protocol::WithheldReason>("--reason", req.reason.as_deref().unwrap_or(""))?;
+    let reason = req
+        .withheld_reason()
+        .map_err(|e| Failure::bad_request(format!("\"reason\": {e}")))?;
     let item = node.decide(&id, None, Some(reason), None).await?;
     ok(&super::inbox_view(node.limits(), &item))
 }

@@ -464,7 +464,9 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
     // a usage error, as clap's own.
     if let Err(e) = req.clone().into_new_trace() {
         let msg = match e {
-            crate::node::NodeError::BadTrace(m) => m,
+            crate::node::NodeError::BadTrace(f) => {
+                format!("trace not sent: {}", f.say(crate::node::FieldNames::Cli))
+            }
             other => other.to_string(),
         };
         return Err(super::usage_error("trace", msg));
@@ -476,6 +478,9 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         let sent: TraceView = match c.post("/v1/traces", &req).await {
             Err(crate::api::ApiClientError::BadRequest(m)) => {
                 return Err(super::usage_error("trace", m));
+            }
+            Err(e @ crate::api::ApiClientError::BadTrace(_)) => {
+                return Err(super::usage_error("trace", e));
             }
             other => other?,
         };
@@ -1040,5 +1045,64 @@ pub(crate) mod golden {
             serde_json::from_str(include_str!("golden/trace.json")).unwrap();
         check("trace-show.txt", &super::render_trace(&t));
         check("trace-list.txt", &super::trace_line(&t));
+    }
+}
+
+#[cfg(test)]
+mod field_names {
+    use crate::node::TraceField;
+
+    /// A field's JSON name is the name serde gives it in the error body's
+    /// `fault` and a field of `POST /v1/traces`'s body; its flag is one of
+    /// `tracenet trace`'s.
+    #[test]
+    fn each_field_is_named_as_the_api_and_the_cli_take_it() {
+        use clap::CommandFactory;
+        let body = serde_json::to_value(crate::api::routes::TraceRequest {
+            maker: String::new(),
+            country: String::new(),
+            factory_code: None,
+            serial: String::new(),
+            imports: Vec::new(),
+            category: String::new(),
+            calibre: None,
+            ground: String::new(),
+            intended_use: String::new(),
+            urgent: false,
+            timeout_secs: None,
+            case: None,
+            note: None,
+            force: false,
+            blind: None,
+        })
+        .unwrap();
+        let cmd = crate::cli::Cli::command();
+        let trace = cmd.find_subcommand("trace").unwrap();
+        let flags: Vec<String> = trace
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        for f in [
+            TraceField::Maker,
+            TraceField::FactoryCode,
+            TraceField::Country,
+            TraceField::Serial,
+            TraceField::Imports,
+            TraceField::Category,
+            TraceField::Calibre,
+            TraceField::Ground,
+            TraceField::Use,
+            TraceField::TimeoutSecs,
+            TraceField::Case,
+            TraceField::Note,
+            TraceField::Blind,
+        ] {
+            assert_eq!(
+                serde_json::to_value(f).unwrap(),
+                serde_json::Value::from(f.json_name())
+            );
+            assert!(body.get(f.json_name()).is_some(), "{f:?}");
+            assert!(flags.iter().any(|l| l == f.flag()), "{f:?}: {flags:?}");
+        }
     }
 }

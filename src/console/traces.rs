@@ -17,7 +17,7 @@ use crate::api::{TraceView, trace_view};
 use crate::model::{EventKind, HolderCategory, WeaponCategory};
 use crate::node::custody::Gap;
 use crate::node::officers::Role;
-use crate::node::{HolderState, NodeError, TraceStatus};
+use crate::node::{HolderState, NodeError, Remedy, TraceField, TraceStatus};
 use crate::protocol::{IntendedUse, LegalGround, Outcome};
 
 /// Rows on one page of the trace list.
@@ -372,7 +372,7 @@ pub async fn send(
     let mut trace = match req.into_new_trace() {
         Ok(tr) => tr,
         Err(e) => {
-            let msg = for_the_form(&t, &e.to_string());
+            let msg = for_the_form(&t, &e);
             return form_page(&c, &a, v, Some(msg), StatusCode::BAD_REQUEST);
         }
     };
@@ -380,18 +380,7 @@ pub async fn send(
         && let Some(reg) = c.node.registry()
         && let Err(e) = crate::node::check_maker(&reg.makers(), &trace.marking)
     {
-        // The node's words say which makers it knows; the way round is the
-        // form's own checkbox, not the CLI's flag.
-        let msg = e
-            .to_string()
-            .replace(
-                ", or send it anyway with --force (\"force\": true in the API)",
-                ".",
-            )
-            .replace("Correct --maker", "Correct the maker")
-            .replace("correct --country", "correct the country")
-            .replace("--maker ", "");
-        let msg = format!("{msg} {}", t.t("trace-force-hint"));
+        let msg = for_the_form(&t, &e);
         return form_page(&c, &a, v, Some(msg), StatusCode::BAD_REQUEST);
     }
     trace.local.officer = Some(a.name.clone());
@@ -399,47 +388,56 @@ pub async fn send(
     match c.node.send_trace(trace).await {
         Ok(stored) => Redirect::to(&format!("/console/traces/{}", stored.id)).into_response(),
         Err(e) => {
-            let msg = for_the_form(&t, &e.to_string());
+            let msg = for_the_form(&t, &NodeError::from(e));
             form_page(&c, &a, v, Some(msg), StatusCode::BAD_REQUEST)
         }
     }
 }
 
-/// The node's words on a trace it did not send, for the console's form:
-/// without the "trace not sent:" the page already says in its language,
-/// with the form's labels for the CLI's flags (`--import` is "Import
-/// marks"), and without the CLI's and the API's ways round, which the form
-/// offers its own way (a helper's trial: "Le traçage n'a pas été envoyé :
-/// trace not sent: --import ..."). The reason itself stays in English.
-fn for_the_form(t: &Tr, msg: &str) -> String {
-    let msg = msg
-        .strip_prefix("trace not sent: ")
-        .or_else(|| msg.strip_prefix("blind trace not sent: "))
-        .unwrap_or(msg);
-    let mut out = msg
-        .replace(" (--blind=false, \"blind\": false)", "")
-        .replace(
-            ", or send it anyway with --force (\"force\": true in the API)",
-            ".",
-        );
-    // Longest first: `--import` is not a part of another flag, but
-    // `--use` and `--urgent` must not be read in each other.
-    for (flag, label) in [
-        ("--factory-code", "trace-factory-code"),
-        ("--category", "trace-category"),
-        ("--country", "trace-country"),
-        ("--calibre", "trace-calibre"),
-        ("--import", "trace-imports"),
-        ("--serial", "trace-serial"),
-        ("--ground", "trace-ground"),
-        ("--maker", "trace-maker"),
-        ("--case", "trace-case"),
-        ("--note", "trace-note"),
-        ("--use", "trace-use"),
-    ] {
-        out = out.replace(flag, &t.t(label));
+/// The node's words on a trace it did not send, for the console's form: a
+/// fault of the trace as asked names the form's field by its label
+/// ("Import marks", not the CLI's `--import`) and its way round by the
+/// form's own control (the checkbox, not `--force`), without the "trace
+/// not sent:" the page already says in its language (a helper's trial:
+/// "Le traçage n'a pas été envoyé : trace not sent: --import ..."). The
+/// reason itself stays in English.
+fn for_the_form(t: &Tr, e: &NodeError) -> String {
+    let NodeError::BadTrace(fault) = e else {
+        return e.to_string();
+    };
+    let mut out = match fault.field {
+        Some(f) => format!("{}: {}", t.t(form_label(f)), fault.reason),
+        None => fault.reason.clone(),
+    };
+    if let Some(remedy) = fault.remedy {
+        out.push_str(if out.ends_with(['?', '.']) { " " } else { ". " });
+        out.push_str(&t.t(match remedy {
+            Remedy::CorrectOrForce(TraceField::Country) => "trace-force-country-hint",
+            Remedy::CorrectOrForce(_) => "trace-force-hint",
+            Remedy::SendInClear => "trace-send-in-clear-hint",
+        }));
     }
     out
+}
+
+/// The form's label of each field of a trace (the form sets no time-out:
+/// the node's default).
+fn form_label(f: TraceField) -> &'static str {
+    match f {
+        TraceField::Maker => "trace-maker",
+        TraceField::FactoryCode => "trace-factory-code",
+        TraceField::Country => "trace-country",
+        TraceField::Serial => "trace-serial",
+        TraceField::Imports => "trace-imports",
+        TraceField::Category => "trace-category",
+        TraceField::Calibre => "trace-calibre",
+        TraceField::Ground => "trace-ground",
+        TraceField::Use => "trace-use",
+        TraceField::TimeoutSecs => "trace-deadline",
+        TraceField::Case => "trace-case",
+        TraceField::Note => "trace-note",
+        TraceField::Blind => "trace-confidential",
+    }
 }
 
 /// One expected holder and where it stands.

@@ -71,7 +71,9 @@ pub use crate::config::{NodeSettings, Role};
 pub use makers::{InstallMakersError, MakersInstalled};
 pub use members::{MemberInfo, Members};
 pub use membership::InstallRosterError;
-pub use new_trace::{NewTrace, check_maker, local_text, trace_marking};
+pub use new_trace::{
+    FieldNames, NewTrace, Remedy, TraceFault, TraceField, check_maker, local_text, trace_marking,
+};
 pub use requester::{MAX_TIMEOUT_SECS as MAX_TRACE_TIMEOUT_SECS, SendTraceError};
 pub use review::DecideError;
 pub use status::{HolderState, HolderView, Judge, NodeStatus, holders, trace_status};
@@ -136,7 +138,7 @@ pub enum NodeError {
     /// A trace that cannot be sent as given (a field is wrong): not a
     /// refusal by any State.
     #[error("trace not sent: {0}")]
-    BadTrace(String),
+    BadTrace(TraceFault),
     #[error("no trace {0} on this node; `tracenet trace list` shows them")]
     NoSuchTrace(String),
     #[error(
@@ -146,7 +148,7 @@ pub enum NodeError {
     #[error("{0}")]
     Decide(#[from] DecideError),
     #[error("{0}")]
-    SendTrace(#[from] SendTraceError),
+    SendTrace(SendTraceError),
     #[error("{0}")]
     InstallRoster(#[from] InstallRosterError),
     #[error("{0}")]
@@ -155,6 +157,20 @@ pub enum NodeError {
     Storage(#[from] sled::Error),
     #[error("{0}")]
     SendClear(#[from] blind::SendClearError),
+}
+
+/// A blind trace the officer must choose how to send is a fault of the
+/// trace as asked ([`NodeError::BadTrace`]), said with each front end's
+/// names; every other failure to send is the node's.
+impl From<SendTraceError> for NodeError {
+    fn from(e: SendTraceError) -> Self {
+        match e {
+            SendTraceError::BlindBeyondBound(reason) => NodeError::BadTrace(
+                TraceFault::of(TraceField::Blind, reason).with(Remedy::SendInClear),
+            ),
+            e => NodeError::SendTrace(e),
+        }
+    }
 }
 
 /// A running node; cheap to clone.
@@ -853,16 +869,16 @@ pub(crate) fn query_still_live(
     now: u64,
 ) -> Result<u64, NodeError> {
     let Some(q) = decode_stored::<protocol::TraceQuery>(query, limits) else {
-        return Err(NodeError::BadTrace(format!(
+        return Err(NodeError::BadTrace(TraceFault::whole(format!(
             "trace {id}: its stored query cannot be read (the store is damaged); send a new trace for the same weapon"
-        )));
+        ))));
     };
     let expires = q.issued_at.saturating_add(u64::from(q.ttl_secs));
     if expires <= now.saturating_add(1) {
-        return Err(NodeError::BadTrace(format!(
+        return Err(NodeError::BadTrace(TraceFault::whole(format!(
             "trace {id}: its query's time-to-live ended at {}; holders refuse it now. Send a new trace for the same weapon",
             crate::model::format_unix(expires)
-        )));
+        ))));
     }
     Ok(expires)
 }
@@ -886,7 +902,8 @@ mod live_tests {
         );
         for now in [end - 1, end, end + 86_400, u64::MAX] {
             match query_still_live("t1", q.bytes(), limits, now) {
-                Err(NodeError::BadTrace(m)) => {
+                Err(NodeError::BadTrace(f)) => {
+                    let m = f.reason;
                     assert!(
                         m.contains("trace t1") && m.contains("Send a new trace"),
                         "{m}"

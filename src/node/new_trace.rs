@@ -1,8 +1,12 @@
 //! A new trace as an officer asks for it, and the checks of the officer's
 //! input that run before anything is signed or sent.
 
+use serde::{Deserialize, Serialize};
+
 use super::{LocalCase, NodeError};
-use crate::marking::{ImportMark, MakerCheck, MakerTable, Marking, MarkingFields, Suggestion};
+use crate::marking::{
+    ImportMark, MakerCheck, MakerTable, Marking, MarkingError, MarkingFields, Suggestion,
+};
 use crate::model::{Calibre, CountryCode, WeaponCategory};
 use crate::protocol::{IntendedUse, LegalGround, Priority};
 use crate::registry::NationalText;
@@ -24,6 +28,194 @@ pub struct NewTrace {
     pub blind: bool,
 }
 
+/// A field of a new trace. Each front end names it in its own words: the
+/// CLI by its flag, the control API by its JSON field, the console by its
+/// form's label ([`TraceFault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceField {
+    Maker,
+    FactoryCode,
+    Country,
+    Serial,
+    Imports,
+    Category,
+    Calibre,
+    Ground,
+    #[serde(rename = "use")]
+    Use,
+    TimeoutSecs,
+    Case,
+    Note,
+    Blind,
+}
+
+impl TraceField {
+    /// Its field in `POST /v1/traces` (proto-docs/API.md).
+    pub fn json_name(self) -> &'static str {
+        match self {
+            TraceField::Maker => "maker",
+            TraceField::FactoryCode => "factory_code",
+            TraceField::Country => "country",
+            TraceField::Serial => "serial",
+            TraceField::Imports => "imports",
+            TraceField::Category => "category",
+            TraceField::Calibre => "calibre",
+            TraceField::Ground => "ground",
+            TraceField::Use => "use",
+            TraceField::TimeoutSecs => "timeout_secs",
+            TraceField::Case => "case",
+            TraceField::Note => "note",
+            TraceField::Blind => "blind",
+        }
+    }
+
+    /// Its flag in `tracenet trace`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            TraceField::Maker => "--maker",
+            TraceField::FactoryCode => "--factory-code",
+            TraceField::Country => "--country",
+            TraceField::Serial => "--serial",
+            TraceField::Imports => "--import",
+            TraceField::Category => "--category",
+            TraceField::Calibre => "--calibre",
+            TraceField::Ground => "--ground",
+            TraceField::Use => "--use",
+            TraceField::TimeoutSecs => "--timeout",
+            TraceField::Case => "--case",
+            TraceField::Note => "--note",
+            TraceField::Blind => "--blind",
+        }
+    }
+}
+
+/// The way round a [`TraceFault`] the officer may take besides correcting
+/// the field at fault. In the API's error body: `{"correct_or_force":
+/// "country"}` or `"send_in_clear"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Remedy {
+    /// The maker reference table does not know the maker (as a maker of
+    /// the country given): correct this field, or send the trace anyway
+    /// (`--force`, `"force": true`, the console's checkbox).
+    CorrectOrForce(TraceField),
+    /// A blind trace whose serial reads too many ways: send it in the clear
+    /// (`--blind=false`, `"blind": false`), which every expected holder
+    /// reads, or narrow the reading.
+    SendInClear,
+}
+
+/// Whose names a [`TraceFault`] is said with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldNames {
+    /// `tracenet trace`'s flags: `--country`.
+    Cli,
+    /// `POST /v1/traces`'s JSON fields: `"country"`.
+    Api,
+}
+
+/// Why a trace was not sent (or not sent again): the field at fault, what
+/// is wrong in words that name no flag and no JSON field, and the way round
+/// besides correcting it. The CLI says it with its flags, the control API
+/// with its JSON fields (and returns it whole as the error body's `fault`),
+/// the console with its form's labels: an integrator's program was told
+/// `--country: ...` before, a CLI flag it has no use for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceFault {
+    /// The field at fault; absent for the trace as a whole (a stored query
+    /// whose time-to-live has ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<TraceField>,
+    /// What is wrong, in English, naming no flag and no JSON field.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<Remedy>,
+}
+
+impl TraceFault {
+    /// A fault of one field.
+    pub fn of(field: TraceField, reason: impl Into<String>) -> Self {
+        TraceFault {
+            field: Some(field),
+            reason: reason.into(),
+            remedy: None,
+        }
+    }
+
+    /// A fault of the trace as a whole.
+    pub fn whole(reason: impl Into<String>) -> Self {
+        TraceFault {
+            field: None,
+            reason: reason.into(),
+            remedy: None,
+        }
+    }
+
+    pub(crate) fn with(mut self, remedy: Remedy) -> Self {
+        self.remedy = Some(remedy);
+        self
+    }
+
+    /// The fault in one line, with the CLI's or the API's names:
+    /// `--country: "D" is not ...` or `"country": "D" is not ...`.
+    pub fn say(&self, names: FieldNames) -> String {
+        let name = |f: TraceField| match names {
+            FieldNames::Cli => f.flag().to_string(),
+            FieldNames::Api => format!("\"{}\"", f.json_name()),
+        };
+        let mut out = match self.field {
+            Some(f) => format!("{}: {}", name(f), self.reason),
+            None => self.reason.clone(),
+        };
+        let Some(remedy) = self.remedy else {
+            return out;
+        };
+        out.push_str(if out.ends_with(['?', '.']) { " " } else { ". " });
+        match (remedy, names) {
+            (Remedy::CorrectOrForce(f), FieldNames::Cli) => {
+                out.push_str(&format!("Correct {}, or send it anyway with --force", name(f)))
+            }
+            (Remedy::CorrectOrForce(f), FieldNames::Api) => out.push_str(&format!(
+                "Correct {}, or send it anyway with \"force\": true",
+                name(f)
+            )),
+            (Remedy::SendInClear, FieldNames::Cli) => out.push_str(
+                "Send it in the clear (--blind=false), which every expected holder reads, or narrow the reading",
+            ),
+            (Remedy::SendInClear, FieldNames::Api) => out.push_str(
+                "Send it in the clear (\"blind\": false), which every expected holder reads, or narrow the reading",
+            ),
+        }
+        out
+    }
+
+    /// A marking the trace cannot carry, by the field its error is about.
+    fn of_marking(e: MarkingError) -> Self {
+        match e {
+            MarkingError::Maker(e) => TraceFault::of(TraceField::Maker, e.to_string()),
+            MarkingError::NoMaker => TraceFault::of(
+                TraceField::Maker,
+                "neither a manufacturer nor a factory code: give the manufacturer as marked, or the factory code marked instead of it (ITI para 8(a)), or both",
+            ),
+            MarkingError::Serial(e) => TraceFault::of(TraceField::Serial, e.to_string()),
+            MarkingError::Country(e) => TraceFault::of(TraceField::Country, e),
+            MarkingError::FactoryCode(e) => TraceFault::of(TraceField::FactoryCode, e.to_string()),
+            e @ (MarkingError::TooManyImports(_) | MarkingError::ImportMark(_)) => {
+                TraceFault::of(TraceField::Imports, e.to_string())
+            }
+            e => TraceFault::whole(e.to_string()),
+        }
+    }
+}
+
+/// The control API's names: the node's own words on a trace not sent.
+impl std::fmt::Display for TraceFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.say(FieldNames::Api))
+    }
+}
+
 /// Builds the marking of a trace from an officer's flags, refusing bad input
 /// before anything is sent. `maker` may be empty when `factory_code` (as
 /// marked: `/66\`, `△66`, `66`) is given; the marking keeps the code in its
@@ -35,21 +227,22 @@ pub fn trace_marking(
     factory_code: Option<&str>,
     imports: &[String],
 ) -> Result<Marking, NodeError> {
-    let bad = |e: String| NodeError::BadTrace(e);
-    let country = CountryCode::parse(country).map_err(|e| bad(format!("--country: {e}")))?;
+    let bad = |f: TraceField, e: String| NodeError::BadTrace(TraceFault::of(f, e));
+    let country =
+        CountryCode::parse(country).map_err(|e| bad(TraceField::Country, e.to_string()))?;
     // As the holders will read it: a serial they would refuse is refused here.
     crate::marking::SerialQuery::parse(serial)
-        .map_err(|e| bad(format!("--serial {serial:?}: {e}")))?;
+        .map_err(|e| bad(TraceField::Serial, format!("{serial:?}: {e}")))?;
     let imports = imports
         .iter()
         .map(|s| {
             s.parse::<ImportMark>()
-                .map_err(|e| bad(format!("--import {s:?}: {e}")))
+                .map_err(|e| bad(TraceField::Imports, format!("{s:?}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(code) = factory_code {
         crate::marking::normalise_factory_code(code)
-            .map_err(|e| bad(format!("--factory-code: {e}")))?;
+            .map_err(|e| bad(TraceField::FactoryCode, e.to_string()))?;
     }
     Marking::for_trace(MarkingFields {
         manufacturer: maker.trim().to_string(),
@@ -59,7 +252,7 @@ pub fn trace_marking(
         factory_code: factory_code.map(str::to_string),
         imports,
     })
-    .map_err(|e| bad(e.to_string()))
+    .map_err(|e| NodeError::BadTrace(TraceFault::of_marking(e)))
 }
 
 /// Refuses a trace whose maker the maker table does not know as a maker of
@@ -77,60 +270,136 @@ pub fn check_maker(makers: &MakerTable, marking: &Marking) -> Result<(), NodeErr
     let country = marking.country();
     let check = makers
         .check(raw, country)
-        .map_err(|e| NodeError::BadTrace(format!("--maker: {e}")))?;
-    let anyway = "or send it anyway with --force (\"force\": true in the API)";
+        .map_err(|e| NodeError::BadTrace(TraceFault::of(TraceField::Maker, e.to_string())))?;
     let list = |s: &[Suggestion]| {
         s.iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(" or ")
     };
-    match check {
-        MakerCheck::Known => Ok(()),
-        MakerCheck::OtherCountry { makers } => Err(NodeError::BadTrace(format!(
-            "--maker {raw:?} is not a maker of {country} in the maker reference table: it is {}; correct --country, {anyway}",
-            list(&makers)
-        ))),
-        MakerCheck::Unknown { near } if near.is_empty() => Err(NodeError::BadTrace(format!(
-            "--maker {raw:?} is not in the maker reference table and no known maker comes near; check the marking, {anyway}"
-        ))),
-        MakerCheck::Unknown { near } => Err(NodeError::BadTrace(format!(
-            "--maker {raw:?} is not in the maker reference table; did you mean {}? Correct --maker, {anyway}",
-            list(&near)
-        ))),
-    }
+    let fault = match check {
+        MakerCheck::Known => return Ok(()),
+        MakerCheck::OtherCountry { makers } => TraceFault::of(
+            TraceField::Maker,
+            format!(
+                "{raw:?} is not a maker of {country} in the maker reference table: it is {}",
+                list(&makers)
+            ),
+        )
+        .with(Remedy::CorrectOrForce(TraceField::Country)),
+        MakerCheck::Unknown { near } if near.is_empty() => TraceFault::of(
+            TraceField::Maker,
+            format!(
+                "{raw:?} is not in the maker reference table and no known maker comes near; check the marking"
+            ),
+        )
+        .with(Remedy::CorrectOrForce(TraceField::Maker)),
+        MakerCheck::Unknown { near } => TraceFault::of(
+            TraceField::Maker,
+            format!(
+                "{raw:?} is not in the maker reference table; did you mean {}?",
+                list(&near)
+            ),
+        )
+        .with(Remedy::CorrectOrForce(TraceField::Maker)),
+    };
+    Err(NodeError::BadTrace(fault))
 }
 
 /// Checks free text that stays on this node (case references, notes).
-pub fn local_text(field: &str, s: Option<String>) -> Result<Option<NationalText>, NodeError> {
-    s.map(|s| NationalText::parse(&s).map_err(|e| NodeError::BadTrace(format!("{field}: {e}"))))
-        .transpose()
+pub fn local_text(field: TraceField, s: Option<String>) -> Result<Option<NationalText>, NodeError> {
+    s.map(|s| {
+        NationalText::parse(&s)
+            .map_err(|e| NodeError::BadTrace(TraceFault::of(field, e.to_string())))
+    })
+    .transpose()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn check(maker: &str, country: &str) -> Result<(), String> {
+    fn check(maker: &str, country: &str) -> Result<(), TraceFault> {
         let m = trace_marking(maker, country, "BP0746", None, &[]).unwrap();
-        check_maker(&MakerTable::built_in(), &m).map_err(|e| e.to_string())
+        match check_maker(&MakerTable::built_in(), &m) {
+            Ok(()) => Ok(()),
+            Err(NodeError::BadTrace(f)) => Err(f),
+            Err(e) => panic!("{e}"),
+        }
     }
 
     #[test]
     fn a_trace_names_a_maker_of_its_country_or_is_told_the_nearest() {
         check("Walther", "DE").unwrap();
         check("FN Herstal S.A.", "BE").unwrap();
-        let e = check("Walhter", "DE").unwrap_err();
+        let f = check("Walhter", "DE").unwrap_err();
+        assert_eq!(f.field, Some(TraceField::Maker));
+        assert_eq!(f.remedy, Some(Remedy::CorrectOrForce(TraceField::Maker)));
         assert!(
-            e.contains("did you mean Walther (Carl Walther; DE, US)?"),
-            "{e}"
+            f.reason
+                .contains("did you mean Walther (Carl Walther; DE, US)?"),
+            "{f:?}"
         );
-        assert!(e.contains("--force"), "{e}");
-        let e = check("Walther", "GE").unwrap_err();
-        assert!(e.contains("not a maker of GE"), "{e}");
-        assert!(e.contains("(Carl Walther; DE, US)"), "{e}");
-        let e = check("Qqqzzz Works", "DE").unwrap_err();
-        assert!(e.contains("no known maker comes near"), "{e}");
+        let f = check("Walther", "GE").unwrap_err();
+        assert!(f.reason.contains("not a maker of GE"), "{f:?}");
+        assert!(f.reason.contains("(Carl Walther; DE, US)"), "{f:?}");
+        assert_eq!(f.remedy, Some(Remedy::CorrectOrForce(TraceField::Country)));
+        let f = check("Qqqzzz Works", "DE").unwrap_err();
+        assert!(f.reason.contains("no known maker comes near"), "{f:?}");
+    }
+
+    /// The same fault is said with the CLI's flags and with the API's JSON
+    /// fields, never the one in the other's words (an integrator was told
+    /// `--country` and `--force`).
+    #[test]
+    fn a_fault_is_said_with_each_front_ends_own_names() {
+        let f = check("Walhter", "DE").unwrap_err();
+        assert_eq!(
+            f.say(FieldNames::Cli),
+            "--maker: \"Walhter\" is not in the maker reference table; did you mean Walther (Carl Walther; DE, US)? Correct --maker, or send it anyway with --force"
+        );
+        assert_eq!(
+            f.say(FieldNames::Api),
+            "\"maker\": \"Walhter\" is not in the maker reference table; did you mean Walther (Carl Walther; DE, US)? Correct \"maker\", or send it anyway with \"force\": true"
+        );
+        let f = check("Walther", "GE").unwrap_err();
+        assert!(
+            f.say(FieldNames::Cli)
+                .ends_with("Correct --country, or send it anyway with --force")
+        );
+        let country = trace_marking("Walther", "D", "BP0746", None, &[]).unwrap_err();
+        let NodeError::BadTrace(f) = country else {
+            panic!("{country}")
+        };
+        assert_eq!(f.field, Some(TraceField::Country));
+        assert!(f.say(FieldNames::Cli).starts_with("--country: "), "{f:?}");
+        assert!(f.say(FieldNames::Api).starts_with("\"country\": "), "{f:?}");
+        // Every way a marking fails names a field, and no reason names a
+        // flag or a field itself.
+        for (maker, country, serial, code, imports) in [
+            ("Walther", "DE", "", None, vec![]),
+            ("Walther", "DE", "WP1\u{1b}", None, vec![]),
+            ("Walther", "DE", "?*", None, vec![]),
+            ("Wal\u{202e}ther", "DE", "WP1", None, vec![]),
+            ("", "DE", "WP1", None, vec![]),
+            ("", "CN", "WP1", Some("66#"), vec![]),
+            ("Walther", "DE", "WP1", None, vec!["NG-2012".to_string()]),
+            (
+                "Walther",
+                "DE",
+                "WP1",
+                None,
+                vec!["NG:2012".to_string(); 20],
+            ),
+        ] {
+            let e = trace_marking(maker, country, serial, code, &imports).unwrap_err();
+            let NodeError::BadTrace(f) = e else {
+                panic!("{e}")
+            };
+            assert!(f.field.is_some(), "{maker:?} {serial:?}: {f:?}");
+            assert!(!f.reason.contains("--"), "{f:?}");
+            assert!(!f.say(FieldNames::Api).contains("--"), "{f:?}");
+        }
     }
 
     #[test]
@@ -143,6 +412,6 @@ mod tests {
         let e = trace_marking("", "CN", "5612345", None, &[]).unwrap_err();
         assert!(e.to_string().contains("factory code"), "{e}");
         let e = trace_marking("", "CN", "5612345", Some("66#"), &[]).unwrap_err();
-        assert!(e.to_string().contains("--factory-code"), "{e}");
+        assert!(e.to_string().contains("\"factory_code\": "), "{e}");
     }
 }

@@ -114,9 +114,10 @@ pub enum SendTraceError {
     Store(String),
     #[error("the network is not running: {0}")]
     Net(#[from] net::NetError),
-    /// The serial cannot be traced blind; the officer chooses.
+    /// The serial cannot be traced blind; the officer chooses. Sent on as
+    /// a [`super::TraceFault`] of the `blind` field (`NodeError`'s `From`).
     #[error(
-        "blind trace not sent: {0}. Send it in the clear (--blind=false, \"blind\": false), which every expected holder reads, or narrow the reading"
+        "blind trace not sent: {0}. Send it in the clear, which every expected holder reads, or narrow the reading"
     )]
     BlindBeyondBound(String),
 }

@@ -31,7 +31,10 @@ const KEPT_WARNINGS: usize = 100;
 /// only counted.
 const KEPT_NEW_MAKERS: usize = 100;
 /// What a line that is not UTF-8 is told to try.
-const ENCODING_HINT: &str = "if the file comes from Excel or an older system, pass --encoding windows-1252 (or the encoding it was written in)";
+/// What a line that is not UTF-8 is told to try. The CLI, the control API
+/// and the console all import, so it names the setting, not a flag or a
+/// field (`--encoding`, `"encoding"`, the form's "Encoding").
+const ENCODING_HINT: &str = "give the file's encoding: windows-1252 if it comes from Excel or an older system, or the encoding it was written in";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportFormat {
@@ -295,11 +298,11 @@ pub enum ImportError {
     },
     #[error(transparent)]
     Source(#[from] SourceError),
-    #[error("{0}: unknown file type; name it .jsonl or .csv, or pass --format")]
+    #[error("{0}: unknown file type; name it .jsonl or .csv, or say which of the two it is")]
     UnknownFormat(PathBuf),
     #[error("{path}: {reason}")]
     Header { path: PathBuf, reason: String },
-    #[error("--strict: nothing imported; {}, the first: {first}", crate::model::count(*count, "bad line"))]
+    #[error("strict import: nothing imported; {}, the first: {first}", crate::model::count(*count, "bad line"))]
     Strict {
         count: u64,
         first: Box<Rejection>,
@@ -308,7 +311,7 @@ pub enum ImportError {
         listed: Vec<Rejection>,
     },
     #[error(
-        "--replace: nothing changed; {count} bad line(s), and replacing would remove the records they hold; the first: {first}"
+        "replacing the registry: nothing changed; {count} bad line(s), and replacing would remove the records they hold; the first: {first}"
     )]
     ReplaceRefused {
         count: u64,
@@ -317,7 +320,7 @@ pub enum ImportError {
         listed: Vec<Rejection>,
     },
     #[error(
-        "--replace: {0} holds no records, and replacing the registry with it would empty it; nothing changed (`tracenet registry remove ID...` removes records by id)"
+        "replacing the registry: {0} holds no records, and replacing the registry with it would empty it; nothing changed (to take records out, remove them by id)"
     )]
     ReplaceWithNothing(PathBuf),
     #[error(

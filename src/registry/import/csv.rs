@@ -59,7 +59,7 @@ fn open_csv(
                 separator_name(sep),
                 names.join(", "),
                 if opts.delimiter.is_none() {
-                    "; if the file uses another separator, pass --delimiter"
+                    "; if the file uses another separator, give it as the delimiter"
                 } else {
                     ""
                 }
@@ -156,7 +156,7 @@ fn width_reason(found: usize, expected: usize, given: Option<u8>) -> String {
     format!(
         "{found} fields where the header has {expected}; a field holding the separator must be in double quotes{}",
         if given.is_none() {
-            " (or pass --delimiter if the separator is not the one the header was split at)"
+            " (or give the delimiter, if the separator is not the one the header was split at)"
         } else {
             ""
         }
