@@ -173,7 +173,10 @@ impl Node {
         };
         let makers = reg.makers();
         let id = QueryId::random().map_err(|_| SendTraceError::Random)?;
-        let now = unix_now();
+        // One reading of the clock: the time index orders traces of the
+        // same second by its milliseconds.
+        let now_ms = unix_now_ms();
+        let now = now_ms / 1000;
         let timeout = t
             .timeout_secs
             .unwrap_or(self.inner.settings.trace_timeout_secs)
@@ -266,7 +269,7 @@ impl Node {
         let stored = StoredTrace {
             id: id.to_hex(),
             created_at: now,
-            created_at_ms: Some(unix_now_ms()),
+            created_at_ms: Some(now_ms),
             deadline: now + timeout,
             query: signed.bytes().to_vec(),
             topics: topics.iter().map(|t| t.to_string()).collect(),

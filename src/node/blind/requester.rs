@@ -188,7 +188,8 @@ impl Node {
         };
         let makers = reg.makers();
         let id = crate::protocol::QueryId::random().map_err(|_| SendTraceError::Random)?;
-        let now = unix_now();
+        let now_ms = crate::node::unix_now_ms();
+        let now = now_ms / 1000;
         let timeout = t
             .timeout_secs
             .unwrap_or(self.inner.settings.trace_timeout_secs)
@@ -227,7 +228,7 @@ impl Node {
         Ok(StoredTrace {
             id: id.to_hex(),
             created_at: now,
-            created_at_ms: Some(crate::node::unix_now_ms()),
+            created_at_ms: Some(now_ms),
             deadline: now + timeout,
             query: signed.bytes().to_vec(),
             topics: topics.iter().map(|t| t.to_string()).collect(),

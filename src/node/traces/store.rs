@@ -10,8 +10,11 @@
 //!   acknowledgement and its final answer arrived;
 //! - `trace_answers`: id, `/`, a sequence number (u64 big-endian, from sled's
 //!   monotonic ids: the order of filing) → one answer as JSON;
-//! - `traces_by_time`: creation instant (u64 big-endian), id → nothing: the
-//!   index that lists traces newest first a page at a time.
+//! - `traces_by_time`: creation second (u64 big-endian), the millisecond
+//!   within it (u16 big-endian), id → nothing: the index that lists traces
+//!   newest first a page at a time (traces sent in the same second too:
+//!   before layout 4 the key had the second alone, and those were listed by
+//!   id).
 //!
 //! Stores written before this layout (answers inside the trace's JSON, or
 //! every holder's part inside the head) are rewritten once, at open.
@@ -296,9 +299,10 @@ const REWRITE_LIMITS: Limits = Limits {
 
 /// The key of the layout's version in the `trace_store` tree.
 const LAYOUT_KEY: &[u8] = b"layout";
-/// Answers in their own tree, each holder's part in its own, the time index.
-/// (`2`: the holders' parts inside the head; none: answers inside it too.)
-const LAYOUT: &[u8] = b"3";
+/// Answers in their own tree, each holder's part in its own, the time index
+/// to the millisecond. (`3`: the time index to the second; `2`: the
+/// holders' parts inside the head; none: answers inside it too.)
+const LAYOUT: &[u8] = b"4";
 
 /// Where a page of traces starts: after this trace (creation instant, id),
 /// going back in time.
@@ -325,11 +329,39 @@ impl Cursor {
     }
 }
 
-fn time_key(created_at: u64, id: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(8 + id.len());
+/// Where a trace's id starts in its time index key.
+const ID_AT: usize = 10;
+
+/// Trace `t`'s key in `traces_by_time`: its creation second, the
+/// millisecond within it, its id. The key's first 8 bytes are the second,
+/// so that a range of seconds is a range of keys.
+fn time_key(t: &StoredTrace) -> Vec<u8> {
+    time_key_at(t.created_at, milli_in_second(t), &t.id)
+}
+
+fn time_key_at(created_at: u64, milli: u16, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(ID_AT + id.len());
     k.extend_from_slice(&created_at.to_be_bytes());
+    k.extend_from_slice(&milli.to_be_bytes());
     k.extend_from_slice(id.as_bytes());
     k
+}
+
+/// The millisecond of `t`'s creation within its second (0 to 999), from
+/// `created_at_ms`, read from the clock just after `created_at`: a reading
+/// already in the next second is the second's last millisecond, and a trace
+/// stored without it (before the field) its first.
+fn milli_in_second(t: &StoredTrace) -> u16 {
+    match t.created_at_ms {
+        Some(ms) if ms / 1000 == t.created_at => (ms % 1000) as u16,
+        Some(ms) if ms / 1000 > t.created_at => 999,
+        _ => 0,
+    }
+}
+
+/// The id in a `traces_by_time` key.
+fn id_of_time_key(k: &[u8]) -> String {
+    String::from_utf8_lossy(k.get(ID_AT..).unwrap_or_default()).into_owned()
 }
 
 fn answers_prefix(id: &str) -> Vec<u8> {
@@ -394,11 +426,15 @@ impl TraceStore {
     /// copied from a head it did not rewrite is not copied twice.
     fn rewrite_layout(&self) -> Result<(), TraceStoreError> {
         let mut moved = 0usize;
+        let mut indexed = 0usize;
+        // Indexed again from the heads, to the millisecond (layout 4).
+        self.by_time.clear()?;
         for kv in self.tree.iter() {
             let (k, v) = kv?;
             let id = String::from_utf8_lossy(&k).into_owned();
             let mut t = Self::decode(&id, &v)?;
-            self.by_time.insert(time_key(t.created_at, &t.id), &[])?;
+            self.by_time.insert(time_key(&t), &[])?;
+            indexed += 1;
             let parts = !(t.asked.is_empty()
                 && t.filed.is_empty()
                 && t.first_ack.is_empty()
@@ -440,6 +476,12 @@ impl TraceStore {
             tracing::info!(
                 traces = moved,
                 "stored traces rewritten: answers and each holder's part kept apart"
+            );
+        }
+        if indexed > 0 {
+            tracing::info!(
+                traces = indexed,
+                "stored traces indexed again by their creation to the millisecond"
             );
         }
         Ok(())
@@ -506,7 +548,7 @@ impl TraceStore {
             self.holders.remove(kv?)?;
         }
         self.write_parts(t, holders_of(t))?;
-        self.by_time.insert(time_key(t.created_at, &t.id), &[])?;
+        self.by_time.insert(time_key(t), &[])?;
         self.tree.insert(t.id.as_bytes(), encode_head(t)?)?;
         let kept = StoredTrace {
             answers: Vec::new(),
@@ -889,7 +931,17 @@ impl TraceStore {
         limit: usize,
     ) -> Result<(Vec<StoredTrace>, Option<Cursor>), TraceStoreError> {
         let range = match after {
-            Some(c) => self.by_time.range(..time_key(c.created_at, &c.id)),
+            // The cursor names a trace; its key is the stored trace's (a
+            // trace gone, or not created in the cursor's second: the end
+            // of that second, where a trace of it may be listed again).
+            Some(c) => {
+                let milli = self
+                    .head(&c.id)?
+                    .filter(|t| t.created_at == c.created_at)
+                    .map_or(u16::MAX, |t| milli_in_second(&t));
+                self.by_time
+                    .range(..time_key_at(c.created_at, milli, &c.id))
+            }
             None => self.by_time.range::<&[u8], _>(..),
         };
         let mut out = Vec::new();
@@ -903,7 +955,7 @@ impl TraceStore {
                 return Ok((out, Some(next)));
             }
             let (k, _) = kv?;
-            let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
+            let id = id_of_time_key(&k);
             // An index entry whose trace is gone (a crash between the two
             // writes of `put`, before its flush) lists nothing.
             if let Some(t) = self.get(&id)? {
@@ -927,7 +979,7 @@ impl TraceStore {
             .range(from.to_be_bytes().to_vec()..to.to_be_bytes().to_vec())
         {
             let (k, _) = kv.map_err(TraceStoreError::from)?;
-            let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
+            let id = id_of_time_key(&k);
             // An index entry whose trace is gone lists nothing (as `page`).
             if let Some(t) = self.get(&id)? {
                 f(t)?;
@@ -960,7 +1012,7 @@ impl TraceStore {
         let mut out = Vec::new();
         for kv in self.by_time.range(since.to_be_bytes().to_vec()..) {
             let (k, _) = kv?;
-            let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
+            let id = id_of_time_key(&k);
             if let Some(t) = self.head(&id)? {
                 out.push(Arc::unwrap_or_clone(t));
             }
