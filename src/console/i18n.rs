@@ -374,8 +374,24 @@ mod tests {
         assert!(Tr::new(Lang::Ar).date(d).contains("ديسمبر"));
         assert_eq!(
             Tr::new(Lang::En).t1("answers-count", "count", 1),
-            "one answer"
+            "1 answer"
         );
+        // Digits for every count, one as well: "one record, 0 events" mixed
+        // words and digits (a helper's re-trial).
+        for lang in Lang::ALL {
+            let t = Tr::new(lang);
+            let said = t.tn(
+                "outcome-hit",
+                &[
+                    ("records", t.t1("records-count", "count", 1)),
+                    ("events", t.t1("events-count", "count", 0)),
+                ],
+            );
+            assert!(
+                said.contains(&t.num(1u64)) && said.contains(&t.num(0u64)),
+                "{lang:?}: {said}"
+            );
+        }
         assert_eq!(
             Tr::new(Lang::En).t1("answers-count", "count", 2),
             "2 answers"

@@ -67,19 +67,19 @@ traces-status = الحالة
 traces-states = الحائزون المتوقعون
 traces-answers = الردود
 answers-count = { $count ->
-    [one] رد واحد
+    [one] { $count_text } رد
    *[other] { $count_text } ردود
 }
 records-count = { $count ->
-    [one] قيد واحد
+    [one] { $count_text } قيد
    *[other] { $count_text } قيود
 }
 events-count = { $count ->
-    [one] حدث واحد
+    [one] { $count_text } حدث
    *[other] { $count_text } أحداث
 }
 seconds = { $count ->
-    [one] ثانية واحدة
+    [one] { $count_text } ثانية
    *[other] { $count_text } ثانية
 }
 

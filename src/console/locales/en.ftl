@@ -68,19 +68,19 @@ traces-status = Status
 traces-states = Expected holders
 traces-answers = Answers
 answers-count = { $count ->
-    [one] one answer
+    [one] { $count_text } answer
    *[other] { $count_text } answers
 }
 records-count = { $count ->
-    [one] one record
+    [one] { $count_text } record
    *[other] { $count_text } records
 }
 events-count = { $count ->
-    [one] one event
+    [one] { $count_text } event
    *[other] { $count_text } events
 }
 seconds = { $count ->
-    [one] one second
+    [one] { $count_text } second
    *[other] { $count_text } seconds
 }
 

@@ -67,19 +67,19 @@ traces-status = Estado
 traces-states = Tenedores esperados
 traces-answers = Respuestas
 answers-count = { $count ->
-    [one] una respuesta
+    [one] { $count_text } respuesta
    *[other] { $count_text } respuestas
 }
 records-count = { $count ->
-    [one] un registro
+    [one] { $count_text } registro
    *[other] { $count_text } registros
 }
 events-count = { $count ->
-    [one] un evento
+    [one] { $count_text } evento
    *[other] { $count_text } eventos
 }
 seconds = { $count ->
-    [one] un segundo
+    [one] { $count_text } segundo
    *[other] { $count_text } segundos
 }
 

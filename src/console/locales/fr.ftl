@@ -67,19 +67,19 @@ traces-status = État
 traces-states = Détenteurs attendus
 traces-answers = Réponses
 answers-count = { $count ->
-    [one] une réponse
+    [one] { $count_text } réponse
    *[other] { $count_text } réponses
 }
 records-count = { $count ->
-    [one] un enregistrement
+    [one] { $count_text } enregistrement
    *[other] { $count_text } enregistrements
 }
 events-count = { $count ->
-    [one] un événement
+    [one] { $count_text } événement
    *[other] { $count_text } événements
 }
 seconds = { $count ->
-    [one] une seconde
+    [one] { $count_text } seconde
    *[other] { $count_text } secondes
 }
 
