@@ -982,6 +982,61 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
         "the upload is deleted after the import"
     );
 
+    // A trace from the form: a field at fault is named by its label, and
+    // a maker of another country is told to correct the country; the
+    // node's own record of the weapon is shown, as marked, in digits.
+    let trace_form = |maker: &str, country: &str, serial: &str| {
+        http(
+            addr,
+            "POST",
+            "/console/traces",
+            &cookie2,
+            URLENCODED,
+            &form(&[
+                ("_csrf", &csrf2),
+                ("maker", maker),
+                ("country", country),
+                ("serial", serial),
+                ("category", "pistol"),
+                ("ground", "seized_in_crime"),
+                ("use", "criminal_investigation"),
+            ]),
+        )
+    };
+    // The form's error line alone (the page's styles have `--` of their own).
+    let said = |r: &Http| -> String {
+        let at = r.body.find(r#"id="trace-error""#).expect("an error line");
+        let rest = &r.body[at..];
+        rest[..rest.find("</").unwrap_or(rest.len())].to_string()
+    };
+    let r = trace_form("Norinco", "C", "56001");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let country = said(&r);
+    assert!(country.contains("Country of manufacture: "), "{country}");
+    let r = trace_form("Walther", "CN", "56001");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let maker = said(&r);
+    assert!(
+        maker.contains("Manufacturer: ") && maker.contains("Correct the country of manufacture"),
+        "{maker}"
+    );
+    for line in [country, maker] {
+        assert!(
+            !line.contains("--") && !line.contains("force"),
+            "neither a flag nor a JSON field: {line}"
+        );
+    }
+    let r = trace_form("Norinco", "CN", "56001");
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = http(addr, "GET", &r.location(), &cookie2, "", b"");
+    assert!(
+        page.body.contains(
+            r#"<p id="own-registry">our registry: 1 record, 1 event (Norinco CN 56001)</p>"#
+        ),
+        "{}",
+        page.body
+    );
+
     // An upload over axum's default 2 MiB body limit is taken (the
     // console's own bound is 2 GiB).
     let big: String = (0..12_000)
