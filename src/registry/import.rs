@@ -134,6 +134,31 @@ impl fmt::Display for Warning {
     }
 }
 
+/// Warnings for a record's marking fields (named as the file names them)
+/// that held control, line-separator or text-direction characters: every
+/// marking is read without them, each run as one space
+/// ([`crate::model::without_moving`]), so the record imports as read, and
+/// the registry's clerk learns what the source system wrote (an Alt+Enter
+/// line break in a spreadsheet cell, a stray right-to-left mark).
+fn invisible_characters(path: &Path, line: u64, fields: [(&str, &str); 2]) -> Vec<Warning> {
+    fields
+        .into_iter()
+        .filter_map(|(field, raw)| {
+            let c = raw.chars().find(|c| crate::model::moves_text(*c))?;
+            Some(Warning {
+                file: path.to_path_buf(),
+                line,
+                field: Some(field.to_string()),
+                message: format!(
+                    "held U+{:04X}, a control or text-direction character: {raw:?} is read as {:?}; check how the source system exports this field",
+                    c as u32,
+                    crate::model::without_moving(raw)
+                ),
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct ImportSummary {
     pub added: u64,

@@ -1037,3 +1037,69 @@ fn confidential_records_are_left_out_of_hidden_finds_and_filter_keys() {
     // A national search shows them.
     assert_eq!(find(&reg, "Walther", "DE", "77K123").len(), 1);
 }
+
+/// A marking field holding a control, line-separator or text-direction
+/// character imports as read (each run one space), with a warning naming
+/// the line, the field and the character: the import read such characters
+/// away without a word, and the clerk never learnt what the source system
+/// wrote. The same in CSV (a quoted cell's Alt+Enter) and in JSON Lines
+/// (escaped or raw); a clean line gives none.
+#[test]
+fn invisible_characters_in_a_marking_are_read_away_with_a_warning() {
+    let (dir, reg) = open_temp();
+    let csv = write_file(
+        &dir,
+        "w.csv",
+        "id,manufacturer,country,serial,category\n\
+         V1,\"Carl\nWalther\",DE,BP0746,pistol\n\
+         V2,Glock,AT,AB\u{202e}123,pistol\n\
+         V3,Glock,AT,AB124,pistol\n",
+    );
+    let s = import::import_file(&reg, &csv, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.rejected), (3, 0), "{:?}", s.rejections);
+    let w: Vec<_> = s
+        .warnings
+        .iter()
+        .map(|w| (w.line, w.field.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        w,
+        [(2, "manufacturer".to_string()), (4, "serial".to_string())],
+        "{:?}",
+        s.warnings
+    );
+    assert!(
+        s.warnings[0].message.contains("U+000A")
+            && s.warnings[0].message.contains("\"Carl Walther\""),
+        "{}",
+        s.warnings[0]
+    );
+    assert!(
+        s.warnings[1].message.contains("U+202E"),
+        "{}",
+        s.warnings[1]
+    );
+
+    let lines = [
+        r#"{"id":"J1","marking":{"manufacturer":"Carl\u0007Walther","country":"DE","serial":"BP1"},"category":"pistol"}"#.to_string(),
+        format!(r#"{{"id":"J2","marking":{{"manufacturer":"Glock","country":"AT","serial":"AB{}9"}},"category":"pistol"}}"#, '\u{2028}'),
+        r#"{"id":"J3","marking":{"manufacturer":"Norinco","country":"CN","serial":"5\\6","factory_code":"/66\\"},"category":"pistol"}"#.to_string(),
+    ];
+    let jsonl = write_file(&dir, "w.jsonl", &lines.join("\n"));
+    let s = import::import_file(&reg, &jsonl, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.rejected), (3, 0), "{:?}", s.rejections);
+    let w: Vec<_> = s
+        .warnings
+        .iter()
+        .map(|w| (w.line, w.field.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            (1, "marking.manufacturer".to_string()),
+            (2, "marking.serial".to_string())
+        ],
+        "{:?}",
+        s.warnings
+    );
+}

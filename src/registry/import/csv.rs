@@ -9,7 +9,7 @@ use super::super::artefacts::{LeadingZeros, scientific_notation};
 use super::super::csv_rows::{CsvRows, RowItem};
 use super::{
     ENCODING_HINT, EVENT_COLUMNS, Event, ImportError, ImportOptions, Input, Item, Rejection, Row,
-    Sink, WEAPON_COLUMNS, Warning, event_from_row, source, weapon_from_row,
+    Sink, WEAPON_COLUMNS, Warning, event_from_row, invisible_characters, source, weapon_from_row,
 };
 
 /// Opens a CSV file's rows and maps its header to column positions, refusing
@@ -278,6 +278,12 @@ pub(super) fn read_csv(
                     line,
                 );
                 sink(Item::Record(record))?;
+                let maker = row.get("manufacturer").unwrap_or_default();
+                for w in
+                    invisible_characters(path, line, [("manufacturer", maker), ("serial", serial)])
+                {
+                    sink(Item::Warning(w))?;
+                }
                 if let Some(message) = warning {
                     sink(Item::Warning(Warning {
                         file: path.to_path_buf(),

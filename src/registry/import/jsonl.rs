@@ -124,7 +124,11 @@ pub(super) fn read_json_lines(
                     )),
                     None => {
                         ids.insert(rec.id.as_str().into(), line);
-                        Item::Record(rec)
+                        sink(Item::Record(rec))?;
+                        for w in invisible_in_marking(path, line, text) {
+                            sink(Item::Warning(w))?;
+                        }
+                        continue;
                     }
                 },
                 Err((field, reason)) => Item::Rejected(reject(line, Some(field), reason)),
@@ -132,6 +136,34 @@ pub(super) fn read_json_lines(
         };
         sink(item)?;
     }
+}
+
+/// The warnings for a record line whose marking held characters every
+/// marking is read without ([`super::invisible_characters`]). They reach a
+/// JSON string raw (U+2028, U+202E, DEL) or escaped (`\n`, `\u202e`): a
+/// line with neither is not parsed again.
+fn invisible_in_marking(path: &Path, line: u64, text: &[u8]) -> Vec<super::Warning> {
+    let Ok(s) = std::str::from_utf8(text) else {
+        return Vec::new();
+    };
+    if !s.contains('\\') && !s.chars().any(crate::model::moves_text) {
+        return Vec::new();
+    }
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(s) else {
+        return Vec::new();
+    };
+    let m = &v["marking"];
+    super::invisible_characters(
+        path,
+        line,
+        [
+            (
+                "marking.manufacturer",
+                m["manufacturer"].as_str().unwrap_or(""),
+            ),
+            ("marking.serial", m["serial"].as_str().unwrap_or("")),
+        ],
+    )
 }
 
 /// Why `text` is not UTF-8, with the hint to name its encoding; None if it is.
