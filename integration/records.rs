@@ -231,7 +231,7 @@ fn an_odd_descriptive_field_keeps_its_weapon_and_life_cycle() {
         s["rejections"][1]["reason"]
             .as_str()
             .unwrap()
-            .contains("at most 40"),
+            .contains("1 to 40 printable characters"),
         "{s}"
     );
 }

@@ -23,7 +23,11 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// variant must be given its status here.
 pub fn status_of(e: &NodeError) -> StatusCode {
     match e {
-        NodeError::BadTrace(_) | NodeError::Roster(_) => StatusCode::BAD_REQUEST,
+        NodeError::BadTrace(_)
+        | NodeError::Roster(_)
+        | NodeError::Traces(crate::node::TraceStoreError::UnknownCursor(_)) => {
+            StatusCode::BAD_REQUEST
+        }
         NodeError::NoSuchTrace(_) => StatusCode::NOT_FOUND,
         NodeError::NothingToRetry(_) | NodeError::SendClear(_) => StatusCode::CONFLICT,
         NodeError::Decide(d) => decide_status(d),

@@ -1082,21 +1082,31 @@ mod field_names {
             .get_arguments()
             .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
             .collect();
-        for f in [
-            TraceField::Maker,
-            TraceField::FactoryCode,
-            TraceField::Country,
-            TraceField::Serial,
-            TraceField::Imports,
-            TraceField::Category,
-            TraceField::Calibre,
-            TraceField::Ground,
-            TraceField::Use,
-            TraceField::TimeoutSecs,
-            TraceField::Case,
-            TraceField::Note,
-            TraceField::Blind,
-        ] {
+        // Every field, once: a new one does not compile here until `ALL`
+        // lists it.
+        for (i, f) in TraceField::ALL.iter().enumerate() {
+            let place = match f {
+                TraceField::Maker => 0,
+                TraceField::FactoryCode => 1,
+                TraceField::Country => 2,
+                TraceField::Serial => 3,
+                TraceField::Imports => 4,
+                TraceField::Category => 5,
+                TraceField::Calibre => 6,
+                TraceField::Ground => 7,
+                TraceField::Use => 8,
+                TraceField::Urgent => 9,
+                TraceField::TimeoutSecs => 10,
+                TraceField::Case => 11,
+                TraceField::Note => 12,
+                TraceField::Force => 13,
+                TraceField::Blind => 14,
+            };
+            assert_eq!(place, i, "{f:?}");
+        }
+        assert_eq!(TraceField::ALL.len(), 15);
+        for &f in TraceField::ALL {
+            assert_eq!(TraceField::from_json_name(f.json_name()), Some(f));
             assert_eq!(
                 serde_json::to_value(f).unwrap(),
                 serde_json::Value::from(f.json_name())

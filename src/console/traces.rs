@@ -103,7 +103,17 @@ pub async fn list(
             let judge = node.judge();
             let (mut out, mut cursor, mut seen) = (Vec::new(), after, 0usize);
             loop {
-                let (page, next) = node.traces_page(cursor.as_ref(), 100)?;
+                let (page, next) = match node.traces_page(cursor.as_ref(), 100) {
+                    // A link's cursor naming no trace (mangled, made up):
+                    // the newest traces, as for a cursor of another shape.
+                    Err(NodeError::Traces(crate::node::TraceStoreError::UnknownCursor(_)))
+                        if seen == 0 =>
+                    {
+                        cursor = None;
+                        continue;
+                    }
+                    r => r?,
+                };
                 seen += page.len();
                 for tr in &page {
                     let v = trace_view(&judge, tr);
@@ -415,6 +425,7 @@ fn for_the_form(t: &Tr, e: &NodeError) -> String {
             Remedy::CorrectOrForce(TraceField::Country) => "trace-force-country-hint",
             Remedy::CorrectOrForce(_) => "trace-force-hint",
             Remedy::SendInClear => "trace-send-in-clear-hint",
+            Remedy::OrGive(_) => "trace-maker-or-code-hint",
         }));
     }
     out
@@ -437,6 +448,8 @@ fn form_label(f: TraceField) -> &'static str {
         TraceField::Case => "trace-case",
         TraceField::Note => "trace-note",
         TraceField::Blind => "trace-confidential",
+        TraceField::Urgent => "trace-urgent",
+        TraceField::Force => "trace-force",
     }
 }
 

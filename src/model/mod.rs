@@ -38,7 +38,7 @@ pub enum ValueError {
     #[error("bad date {value:?}: {hint}")]
     EventDate { value: String, hint: String },
     /// Descriptive text that is empty, too long or not printable.
-    #[error("{what} {value:?}: {problem}; at most {max} printable characters are accepted")]
+    #[error("{what} {value:?}: {problem}; 1 to {max} printable characters are accepted")]
     Text {
         what: &'static str,
         value: String,
@@ -351,7 +351,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("50 characters long") && e.contains("at most 40"),
+            e.contains("50 characters long") && e.contains("1 to 40"),
             "{e}"
         );
         assert!(ModelName::parse(&"é".repeat(40)).is_ok());

@@ -79,6 +79,7 @@ pub use review::DecideError;
 pub use status::{HolderState, HolderView, Judge, NodeStatus, holders, trace_status};
 pub use traces::{
     Asked, Cursor, ExpectedBy, LocalCase, StoredAnswer, StoredTrace, TraceStatus, TraceStore,
+    TraceStoreError,
 };
 
 use admission::{AnswerCache, PeerStanding, RefusalTally};

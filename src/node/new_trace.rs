@@ -48,6 +48,8 @@ pub enum TraceField {
     Case,
     Note,
     Blind,
+    Urgent,
+    Force,
 }
 
 impl TraceField {
@@ -67,7 +69,33 @@ impl TraceField {
             TraceField::Case => "case",
             TraceField::Note => "note",
             TraceField::Blind => "blind",
+            TraceField::Urgent => "urgent",
+            TraceField::Force => "force",
         }
+    }
+
+    /// Every field, in `POST /v1/traces`'s order.
+    pub const ALL: &[TraceField] = &[
+        TraceField::Maker,
+        TraceField::FactoryCode,
+        TraceField::Country,
+        TraceField::Serial,
+        TraceField::Imports,
+        TraceField::Category,
+        TraceField::Calibre,
+        TraceField::Ground,
+        TraceField::Use,
+        TraceField::Urgent,
+        TraceField::TimeoutSecs,
+        TraceField::Case,
+        TraceField::Note,
+        TraceField::Force,
+        TraceField::Blind,
+    ];
+
+    /// The field `POST /v1/traces` names `name`, if any.
+    pub fn from_json_name(name: &str) -> Option<TraceField> {
+        Self::ALL.iter().copied().find(|f| f.json_name() == name)
     }
 
     /// Its flag in `tracenet trace`.
@@ -86,6 +114,8 @@ impl TraceField {
             TraceField::Case => "--case",
             TraceField::Note => "--note",
             TraceField::Blind => "--blind",
+            TraceField::Urgent => "--urgent",
+            TraceField::Force => "--force",
         }
     }
 }
@@ -104,6 +134,9 @@ pub enum Remedy {
     /// (`--blind=false`, `"blind": false`), which every expected holder
     /// reads, or narrow the reading.
     SendInClear,
+    /// Neither of two fields is given: give the one at fault, this one, or
+    /// both (a maker or a factory code, ITI para 8(a)).
+    OrGive(TraceField),
 }
 
 /// Whose names a [`TraceFault`] is said with.
@@ -141,6 +174,15 @@ impl TraceFault {
             reason: reason.into(),
             remedy: None,
         }
+    }
+
+    /// Neither a maker nor a factory code.
+    pub fn no_maker() -> Self {
+        TraceFault::of(
+            TraceField::Maker,
+            "neither the manufacturer as marked nor the factory code marked instead of it (ITI para 8(a)) is given",
+        )
+        .with(Remedy::OrGive(TraceField::FactoryCode))
     }
 
     /// A fault of the trace as a whole.
@@ -186,6 +228,10 @@ impl TraceFault {
             (Remedy::SendInClear, FieldNames::Api) => out.push_str(
                 "Send it in the clear (\"blind\": false), which every expected holder reads, or narrow the reading",
             ),
+            (Remedy::OrGive(other), _) => {
+                let at = self.field.map(name).unwrap_or_default();
+                out.push_str(&format!("Give {at} or {}, or both", name(other)));
+            }
         }
         out
     }
@@ -194,10 +240,7 @@ impl TraceFault {
     fn of_marking(e: MarkingError) -> Self {
         match e {
             MarkingError::Maker(e) => TraceFault::of(TraceField::Maker, e.to_string()),
-            MarkingError::NoMaker => TraceFault::of(
-                TraceField::Maker,
-                "neither a manufacturer nor a factory code: give the manufacturer as marked, or the factory code marked instead of it (ITI para 8(a)), or both",
-            ),
+            MarkingError::NoMaker => TraceFault::no_maker(),
             MarkingError::Serial(e) => TraceFault::of(TraceField::Serial, e.to_string()),
             MarkingError::Country(e) => TraceFault::of(TraceField::Country, e),
             MarkingError::FactoryCode(e) => TraceFault::of(TraceField::FactoryCode, e.to_string()),
@@ -236,8 +279,17 @@ pub fn trace_marking(
     let imports = imports
         .iter()
         .map(|s| {
-            s.parse::<ImportMark>()
-                .map_err(|e| bad(TraceField::Imports, format!("{s:?}: {e}")))
+            s.parse::<ImportMark>().map_err(|e| {
+                bad(
+                    TraceField::Imports,
+                    match e {
+                        // Names the mark itself.
+                        MarkingError::ImportMark(m) => m,
+                        MarkingError::Country(m) => format!("{s:?}: {m}"),
+                        e => format!("{s:?}: {e}"),
+                    },
+                )
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(code) = factory_code {

@@ -123,6 +123,26 @@ pub enum Priority {
     Urgent,
 }
 
+/// A word of a closed vocabulary as JSON writes it (`seized_in_crime`), or
+/// why `s` is none, in a sentence naming the words there are (serde's own
+/// says "unknown variant"). `all` lists the vocabulary; each type's `ALL`
+/// is checked complete by a match in the tests.
+pub fn one_of<T: DeserializeOwned + Serialize + Copy>(s: &str, all: &[T]) -> Result<T, String> {
+    let s = s.trim();
+    if let Ok(v) = serde_json::from_value(serde_json::Value::String(s.to_string())) {
+        return Ok(v);
+    }
+    let words: Vec<String> = all
+        .iter()
+        .filter_map(|w| serde_json::to_value(w).ok()?.as_str().map(str::to_string))
+        .collect();
+    Err(if s.is_empty() {
+        format!("required: one of {}", words.join(", "))
+    } else {
+        format!("{s:?} is not one of {}", words.join(", "))
+    })
+}
+
 /// Why the requester considers the weapon illicit (ITI para 17).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -142,6 +162,19 @@ pub enum LegalGround {
     Other,
 }
 
+impl LegalGround {
+    /// Every ground, in the order people are offered them.
+    pub const ALL: &[LegalGround] = &[
+        LegalGround::SeizedInCrime,
+        LegalGround::IllicitPossession,
+        LegalGround::IllicitTransfer,
+        LegalGround::FoundAbandoned,
+        LegalGround::ConflictRecovery,
+        LegalGround::AlteredMarkings,
+        LegalGround::Other,
+    ];
+}
+
 /// What the requester will use the information for (ITI para 17).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -151,6 +184,17 @@ pub enum IntendedUse {
     DiversionAnalysis,
     SanctionsMonitoring,
     Other,
+}
+
+impl IntendedUse {
+    /// Every use, in the order people are offered them.
+    pub const ALL: &[IntendedUse] = &[
+        IntendedUse::CriminalInvestigation,
+        IntendedUse::JudicialProceedings,
+        IntendedUse::DiversionAnalysis,
+        IntendedUse::SanctionsMonitoring,
+        IntendedUse::Other,
+    ];
 }
 
 /// Why a requested State restricts its answer (ITI para 20).
@@ -163,6 +207,13 @@ pub enum WithheldReason {
 }
 
 impl WithheldReason {
+    /// Every reason, in the order people are offered them.
+    pub const ALL: &[WithheldReason] = &[
+        WithheldReason::OngoingInvestigation,
+        WithheldReason::NationalLaw,
+        WithheldReason::Other,
+    ];
+
     /// The code as written in JSON, the audit log and gaps.
     pub fn code(self) -> &'static str {
         match self {
@@ -592,5 +643,63 @@ impl Message for TraceAnswer {
             bound("events in a record", c.record.events.len(), MAX_EVENTS)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod vocabulary_tests {
+    use super::*;
+
+    /// Each `ALL` lists every word once, in its place: a new variant does
+    /// not compile here until it is listed.
+    #[test]
+    fn each_vocabulary_lists_every_word_once() {
+        fn check<T: Copy + std::fmt::Debug>(all: &[T], place: fn(T) -> usize) {
+            for (i, w) in all.iter().enumerate() {
+                assert_eq!(place(*w), i, "{w:?}");
+            }
+        }
+        check(LegalGround::ALL, |g| match g {
+            LegalGround::SeizedInCrime => 0,
+            LegalGround::IllicitPossession => 1,
+            LegalGround::IllicitTransfer => 2,
+            LegalGround::FoundAbandoned => 3,
+            LegalGround::ConflictRecovery => 4,
+            LegalGround::AlteredMarkings => 5,
+            LegalGround::Other => 6,
+        });
+        assert_eq!(LegalGround::ALL.len(), 7);
+        check(IntendedUse::ALL, |u| match u {
+            IntendedUse::CriminalInvestigation => 0,
+            IntendedUse::JudicialProceedings => 1,
+            IntendedUse::DiversionAnalysis => 2,
+            IntendedUse::SanctionsMonitoring => 3,
+            IntendedUse::Other => 4,
+        });
+        assert_eq!(IntendedUse::ALL.len(), 5);
+        check(WithheldReason::ALL, |r| match r {
+            WithheldReason::OngoingInvestigation => 0,
+            WithheldReason::NationalLaw => 1,
+            WithheldReason::Other => 2,
+        });
+        assert_eq!(WithheldReason::ALL.len(), 3);
+    }
+
+    /// A word outside the vocabulary, or none, is said in a sentence that
+    /// lists the words, not as serde's "unknown variant" (a helper's trial).
+    #[test]
+    fn a_word_outside_the_vocabulary_is_answered_with_the_words_there_are() {
+        assert_eq!(
+            one_of(" seized_in_crime ", LegalGround::ALL),
+            Ok(LegalGround::SeizedInCrime)
+        );
+        assert_eq!(
+            one_of::<WithheldReason>("bogus", WithheldReason::ALL),
+            Err("\"bogus\" is not one of ongoing_investigation, national_law, other".into())
+        );
+        assert_eq!(
+            one_of::<WithheldReason>("", WithheldReason::ALL),
+            Err("required: one of ongoing_investigation, national_law, other".into())
+        );
     }
 }

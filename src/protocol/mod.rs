@@ -25,7 +25,7 @@ pub use keys::{
 pub use messages::{
     BoundsError, Candidate, EventProjection, IntendedUse, LegalGround, MAX_CANDIDATES, MAX_EVENTS,
     Message, Outcome, Party, Priority, Quality, RecordProjection, RefusedReason, TraceAnswer,
-    TraceQuery, WithheldReason,
+    TraceQuery, WithheldReason, one_of,
 };
 #[cfg(test)]
 pub use signed::verified_on_this_thread;

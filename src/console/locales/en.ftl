@@ -403,6 +403,7 @@ trace-force = Send even if the maker table does not know this maker in this coun
 trace-force-hint = Check the spelling, or tick "Send even if the maker table does not know this maker".
 trace-force-country-hint = Correct the country of manufacture, or tick "Send even if the maker table does not know this maker".
 trace-send-in-clear-hint = Untick "Blind: send the marking only to the States that hold it" to send it in the clear, which every expected holder reads, or narrow the reading of the serial.
+trace-maker-or-code-hint = Give the manufacturer, or the factory code when the weapon bears one instead, or both.
 trace-model-hint = Kept with your case notes on this node; not sent.
 trace-confidential = Confidential trace
 trace-confidential-box = Blind: send the marking only to the States that hold it

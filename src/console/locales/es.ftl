@@ -402,6 +402,7 @@ trace-force = Enviar aunque la tabla de fabricantes no conozca a este fabricante
 trace-force-hint = Revise la ortografía, o marque «Enviar aunque la tabla de fabricantes no conozca a este fabricante».
 trace-force-country-hint = Corrija el país de fabricación, o marque «Enviar aunque la tabla de fabricantes no conozca a este fabricante».
 trace-send-in-clear-hint = Desmarque «A ciegas: enviar el marcaje solo a los Estados que la tienen» para enviarlo en claro, que lee cada poseedor esperado, o precise la lectura del número de serie.
+trace-maker-or-code-hint = Indique el fabricante, o el código de fábrica cuando el arma lleve uno en su lugar, o ambos.
 trace-model-hint = Se guarda con las notas del caso en este nodo; no se envía.
 trace-confidential = Rastreo confidencial
 trace-confidential-box = A ciegas: enviar el marcaje solo a los Estados que la tienen

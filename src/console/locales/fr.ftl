@@ -402,6 +402,7 @@ trace-force = Envoyer même si la table des fabricants ne connaît pas ce fabric
 trace-force-hint = Vérifiez l'orthographe, ou cochez « Envoyer même si la table des fabricants ne connaît pas ce fabricant ».
 trace-force-country-hint = Corrigez le pays de fabrication, ou cochez « Envoyer même si la table des fabricants ne connaît pas ce fabricant ».
 trace-send-in-clear-hint = Décochez « À l'aveugle : n'envoyer le marquage qu'aux États qui la détiennent » pour l'envoyer en clair, ce que lit chaque détenteur attendu, ou précisez la lecture du numéro de série.
+trace-maker-or-code-hint = Indiquez le fabricant, ou le code d'usine lorsque l'arme en porte un à sa place, ou les deux.
 trace-model-hint = Gardé avec les notes de l'affaire sur ce nœud ; non envoyé.
 trace-confidential = Traçage confidentiel
 trace-confidential-box = À l'aveugle : n'envoyer le marquage qu'aux États qui la détiennent

@@ -49,6 +49,12 @@ pub enum TraceStoreError {
     Storage(#[from] sled::Error),
     #[error("stored trace {id} is unreadable: {reason}")]
     Corrupt { id: String, reason: String },
+    /// A page cursor of the right shape that names no trace created in its
+    /// second: made up, or mangled on its way back.
+    #[error(
+        "cursor {0:?} names no trace of this node; give the `next` of a page of traces as it was handed out, or none for the newest"
+    )]
+    UnknownCursor(String),
 }
 
 /// The traces trees.
@@ -931,16 +937,14 @@ impl TraceStore {
         limit: usize,
     ) -> Result<(Vec<StoredTrace>, Option<Cursor>), TraceStoreError> {
         let range = match after {
-            // The cursor names a trace; its key is the stored trace's (a
-            // trace gone, or not created in the cursor's second: the end
-            // of that second, where a trace of it may be listed again).
+            // The cursor names a trace; its key is the stored trace's.
+            // Traces are never removed, so one handed out always names
+            // one; any other restarted at its second without a word.
             Some(c) => {
-                let milli = self
-                    .head(&c.id)?
-                    .filter(|t| t.created_at == c.created_at)
-                    .map_or(u16::MAX, |t| milli_in_second(&t));
-                self.by_time
-                    .range(..time_key_at(c.created_at, milli, &c.id))
+                let Some(t) = self.head(&c.id)?.filter(|t| t.created_at == c.created_at) else {
+                    return Err(TraceStoreError::UnknownCursor(c.to_text()));
+                };
+                self.by_time.range(..time_key(&t))
             }
             None => self.by_time.range::<&[u8], _>(..),
         };

@@ -353,6 +353,23 @@ fn traces_of_the_same_second_are_listed_by_their_millisecond() {
         newest_first,
         "pages ending inside the second"
     );
+    // A cursor of the right shape naming no trace of its second is refused,
+    // not read as the top of that second (a helper's trial: a made-up one
+    // listed the second again, without a word).
+    for made_up in [
+        format!("5000.{:032x}", 7),
+        format!("5001.{}", sent[0].id),
+        format!("4999.{}", sent[0].id),
+    ] {
+        let c = Cursor::parse(&made_up).unwrap();
+        assert!(
+            matches!(
+                store.page(Some(&c), 3),
+                Err(TraceStoreError::UnknownCursor(_))
+            ),
+            "{made_up}"
+        );
+    }
     // The reports' readers by second still find them all.
     let mut in_period = 0;
     store
