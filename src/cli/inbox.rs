@@ -9,7 +9,9 @@ use crate::api::routes::DecideRequest;
 
 #[derive(Debug, Subcommand)]
 pub enum InboxCommand {
-    /// Requests waiting for a decision (and those decided), with their ITI fields.
+    /// Requests waiting for a decision (and those decided), with their ITI
+    /// fields, oldest first, as a queue is worked (`GET /v1/inbox` pages
+    /// newest first).
     List,
     /// Answer a request: a signed hit at the policy's level, or at --disclose.
     Approve {

@@ -55,9 +55,11 @@ impl Node {
         acknowledgement: &[u8],
     ) -> Result<(), Refusal> {
         let b = q.body();
+        let now_ms = super::unix_now_ms();
         let item = inbox::InboxItem {
             id: inbox_id(q),
-            received_at: unix_now(),
+            received_at: now_ms / 1000,
+            received_at_ms: Some(now_ms),
             deadline: b.issued_at.saturating_add(u64::from(b.ttl_secs)),
             reason,
             requester: b.requester.state,
