@@ -727,6 +727,24 @@ fn render_answer(a: &AnswerView) -> String {
     format!("  {who} ({sig}{table}): {outcome}")
 }
 
+/// A local text (a case reference, a note) as `trace show` prints it:
+/// each of its lines under the label, indented, without control and
+/// text-direction characters (a helper's trial: a note's U+202E turned
+/// what followed it around on the terminal, and its line breaks broke
+/// the layout).
+fn local_lines(label: &str, text: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let line = crate::model::without_moving(line);
+        if i == 0 {
+            out += &format!("  {label}: {line}\n");
+        } else {
+            out += &format!("    {line}\n");
+        }
+    }
+    out
+}
+
 /// What the own registry holds of the weapon, as an answer is shown: it is
 /// looked up when the trace is sent, never asked. Empty when it holds none.
 fn render_own_registry(t: &TraceView) -> String {
@@ -779,10 +797,10 @@ fn render_trace(t: &TraceView) -> String {
         }
     }
     if let Some(c) = &t.local.case {
-        s += &format!("  case (local only): {}\n", c.as_str());
+        s += &local_lines("case (local only)", c.as_str());
     }
     if let Some(n) = &t.local.note {
-        s += &format!("  note (local only): {}\n", n.as_str());
+        s += &local_lines("note (local only)", n.as_str());
     }
     s += &render_own_registry(t);
     for a in &t.answers {
@@ -1114,5 +1132,25 @@ mod field_names {
             assert!(body.get(f.json_name()).is_some(), "{f:?}");
             assert!(flags.iter().any(|l| l == f.flag()), "{f:?}: {flags:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod local_text_tests {
+    /// A local note's line breaks are kept as indented lines, and its
+    /// control and text-direction characters are read as spaces.
+    #[test]
+    fn a_local_note_is_printed_line_by_line_without_what_turns_the_terminal() {
+        assert_eq!(
+            super::local_lines(
+                "note (local only)",
+                "seized at\u{202e}the port\nsecond\u{7}line"
+            ),
+            "  note (local only): seized at the port\n    second line\n"
+        );
+        assert_eq!(
+            super::local_lines("case (local only)", "CASE-1"),
+            "  case (local only): CASE-1\n"
+        );
     }
 }

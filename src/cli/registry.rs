@@ -714,11 +714,19 @@ fn render_record(r: &Record) -> String {
         if let Some(h) = e.holder {
             said.push(format!("held by {}", h.words()));
         }
+        // On one line, as read: line breaks and text-direction marks in
+        // a registry's free text neither break nor turn the listing.
         if let Some(x) = &e.reference {
-            said.push(format!("reference {}", x.as_str()));
+            said.push(format!(
+                "reference {}",
+                crate::model::without_moving(x.as_str())
+            ));
         }
         if let Some(x) = &e.note {
-            said.push(format!("note: {}", x.as_str()));
+            said.push(format!(
+                "note: {}",
+                crate::model::without_moving(x.as_str())
+            ));
         }
         t += &format!(
             "  {:<10}  {:<12} {}\n",

@@ -323,7 +323,9 @@ pub enum ImportError {
     },
     #[error(transparent)]
     Source(#[from] SourceError),
-    #[error("{0}: unknown file type; name it .jsonl or .csv, or say which of the two it is")]
+    #[error(
+        "{0}: unknown file type; name it .jsonl or .csv, or give its format (CSV or JSON Lines)"
+    )]
     UnknownFormat(PathBuf),
     #[error("{path}: {reason}")]
     Header { path: PathBuf, reason: String },
@@ -563,6 +565,14 @@ fn read_records(
     counter: Option<Arc<AtomicU64>>,
     sink: &mut Sink<'_>,
 ) -> Result<(), ImportError> {
+    // Said first: a directory has no file type to guess, nor bytes to read.
+    if path.is_dir() {
+        return Err(SourceError::NotAFile {
+            path: path.to_path_buf(),
+            kind: "a directory",
+        }
+        .into());
+    }
     let format = opts
         .format
         .or_else(|| ImportFormat::from_path(path))

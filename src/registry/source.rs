@@ -40,14 +40,29 @@ pub enum SourceError {
         path: std::path::PathBuf,
         source: io::Error,
     },
-    #[error(
-        "{} is {kind}, not a regular file: the running node imports regular files only, so that a source without end cannot hold it; copy it to a file first (`cat {} > records.jsonl`), or stop the node and import it directly",
-        path.display(), path.display()
-    )]
+    #[error("{} is {kind}, not a regular file: {}", .path.display(), not_a_file_advice(.path, .kind))]
     NotAFile {
         path: std::path::PathBuf,
         kind: &'static str,
     },
+}
+
+/// What to do with a path that is not a regular file: a directory's
+/// files are imported one by one; a FIFO's or a device's bytes are copied
+/// to a file first, named as the path is (a copy of `pipe.csv` read as
+/// JSON Lines would refuse every row), or imported with the node stopped.
+fn not_a_file_advice(path: &std::path::Path, kind: &str) -> String {
+    if kind == "a directory" {
+        return "give the path of a file in it (each file is imported by its own command)".into();
+    }
+    let copy = match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("csv") => "records.csv",
+        _ => "records.jsonl",
+    };
+    format!(
+        "the running node imports regular files only, so that a source without end cannot hold it; copy it to a file first (`cat {} > {copy}`), or stop the node and import it directly",
+        path.display()
+    )
 }
 
 /// The marker error a read returns once the stop flag is set.
@@ -226,7 +241,7 @@ mod tests {
     #[test]
     fn the_node_refuses_fifos_and_devices_without_blocking() {
         let d = tempfile::tempdir().unwrap();
-        let fifo = d.path().join("pipe");
+        let fifo = d.path().join("pipe.csv");
         let made = std::process::Command::new("mkfifo")
             .arg(&fifo)
             .status()
@@ -239,6 +254,9 @@ mod tests {
         // No writer ever opens the FIFO: a blocking open would hang here.
         let e = open(&fifo, &opts, None).err().unwrap();
         assert!(e.to_string().contains("a FIFO"), "{e}");
+        // Copied under a name of its own format (a helper's trial: a CSV
+        // pipe was told to become `records.jsonl`).
+        assert!(e.to_string().contains("pipe.csv > records.csv`"), "{e}");
         let e = open(Path::new("/dev/zero"), &opts, None).err().unwrap();
         assert!(e.to_string().contains("character device"), "{e}");
     }

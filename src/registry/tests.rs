@@ -1103,3 +1103,26 @@ fn invisible_characters_in_a_marking_are_read_away_with_a_warning() {
         s.warnings
     );
 }
+
+/// A directory given to import is said to be one, with or without a file
+/// type in its name, not "unknown file type" or a FIFO's advice to copy it
+/// (a helper's trial).
+#[test]
+fn a_directory_given_to_import_is_said_to_be_one() {
+    let (dir, reg) = open_temp();
+    for name in ["records", "records.csv"] {
+        let d = dir.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        for regular_only in [false, true] {
+            let mut opts = ImportOptions::default();
+            opts.source.regular_only = regular_only;
+            let e = import::import_file(&reg, &d, &opts, &mut |_| {}).unwrap_err();
+            let said = e.to_string();
+            assert!(
+                said.contains("is a directory, not a regular file")
+                    && said.contains("give the path of a file in it"),
+                "{name}: {said}"
+            );
+        }
+    }
+}
