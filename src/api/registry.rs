@@ -68,7 +68,7 @@ async fn record(State(node): State<Node>, Path(id): Path<String>) -> Reply {
         None => Err(Failure::new(
             StatusCode::NOT_FOUND,
             format!(
-                "no record {shown} in this registry; `tracenet registry find` searches by marking"
+                "no record {shown} in this registry; `tracenet registry find` (POST /v1/registry/find) searches by marking"
             ),
         )),
     }

@@ -140,10 +140,10 @@ pub enum NodeError {
     /// refusal by any State.
     #[error("trace not sent: {0}")]
     BadTrace(TraceFault),
-    #[error("no trace {0} on this node; `tracenet trace list` shows them")]
+    #[error("no trace {0} on this node; `tracenet trace list` (GET /v1/traces) lists them")]
     NoSuchTrace(String),
     #[error(
-        "trace {0}: every expected State has given its final answer; nothing to retry (`tracenet trace show {0}`)"
+        "trace {0}: every expected State has given its final answer; nothing to retry (`tracenet trace show {0}`, GET /v1/traces/{0})"
     )]
     NothingToRetry(String),
     #[error("{0}")]

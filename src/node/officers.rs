@@ -85,9 +85,11 @@ pub enum AccountError {
         "officer name {0:?}: give 1 to 64 ASCII letters, digits, '.', '-' or '_' (it names the officer in the audit log)"
     )]
     BadName(String),
-    #[error("officer {0} already exists; `tracenet officer reset {0}` gives a new password")]
+    #[error(
+        "officer {0} already exists; `tracenet officer reset {0}` (POST /v1/officers/{0}/reset) gives a new password"
+    )]
     Exists(String),
-    #[error("no officer {0}; `tracenet officer list` shows the accounts")]
+    #[error("no officer {0}; `tracenet officer list` (GET /v1/officers) shows the accounts")]
     NoSuchOfficer(String),
     #[error("the new password must be at least {MIN_PASSWORD} characters")]
     WeakPassword,

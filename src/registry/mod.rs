@@ -199,7 +199,7 @@ pub enum RegistryError {
     #[error("cannot write the export: {0}")]
     Write(#[from] std::io::Error),
     #[error(
-        "no record {} in this registry; nothing was removed (`tracenet registry find` searches by marking)",
+        "no record {} in this registry; nothing was removed (`tracenet registry find`, POST /v1/registry/find, searches by marking)",
         .0.join(", ")
     )]
     NoSuchRecords(Vec<String>),

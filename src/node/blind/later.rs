@@ -18,7 +18,7 @@ pub enum SendClearError {
     #[error("trace {0} is not a blind trace: every expected holder was sent its query")]
     NotBlind(String),
     #[error(
-        "trace {trace}: {state} does not await your choice (it is not among the holders left to the officer, or already has the marking); `tracenet trace show {trace}` lists them"
+        "trace {trace}: {state} does not await your choice (it is not among the holders left to the officer, or already has the marking); `tracenet trace show {trace}` (GET /v1/traces/{trace}) lists them"
     )]
     NotAwaiting {
         trace: String,
