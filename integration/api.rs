@@ -472,6 +472,29 @@ fn a_refused_trace_names_the_api_fields_to_the_api_and_the_flags_to_the_cli() {
         let error = v["error"].as_str().unwrap();
         assert!(error.contains(said) && !error.contains("--"), "{error}");
     }
+    // An array is not a decision (serde read `["year"]` by position, and
+    // the decision was sent for good), nor is any body but an object; a
+    // limit does not page the waiting requests.
+    for (path, body) in [
+        ("/v1/inbox/no-such-item/approve", "[]"),
+        ("/v1/inbox/no-such-item/approve", r#"["year"]"#),
+        ("/v1/inbox/no-such-item/refuse", r#"[null,"other"]"#),
+        ("/v1/inbox/no-such-item/refuse", "null"),
+    ] {
+        let (status, reply) =
+            call(addr, "POST", path, Some(token.trim()), body).expect("an answer");
+        assert_eq!(status, 400, "{body}: {reply}");
+        assert!(reply.contains("a JSON object is expected"), "{reply}");
+    }
+    let (status, reply) = call(
+        addr,
+        "GET",
+        "/v1/inbox?pending=true&limit=2",
+        Some(token.trim()),
+        "",
+    )
+    .expect("an answer");
+    assert_eq!(status, 400, "{reply}");
     // An approval's body is optional: empty, it is `{}` (the item is
     // unknown here: a 404, not a 400 about the body).
     let (status, reply) = call(

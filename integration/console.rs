@@ -901,6 +901,27 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
     assert!(r.body.contains(r#"id="one-time-password""#), "{}", r.body);
     let listed = ke.json(&["officer", "list"]);
     assert!(listed.to_string().contains("amina.diallo"), "{listed:#}");
+    // Added again: said with the console's own button, not the CLI's
+    // command or the API's endpoint.
+    let r = http(
+        addr,
+        "POST",
+        "/console/officers",
+        &cookie2,
+        URLENCODED,
+        &form(&[
+            ("_csrf", &csrf2),
+            ("name", "amina.diallo"),
+            ("role", "officer"),
+        ]),
+    );
+    assert!(
+        r.body.contains("Account amina.diallo already exists")
+            && !r.body.contains("tracenet officer")
+            && !r.body.contains("/v1/officers"),
+        "{}",
+        r.body
+    );
     let r = http(
         addr,
         "POST",

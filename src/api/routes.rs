@@ -23,52 +23,63 @@ use crate::node::{
 };
 use crate::protocol::{IntendedUse, LegalGround, Priority};
 
+/// A JSON `null` read as the field left out: every field of a trace may be
+/// `null`, as its optional ones always could (a helper's trial: `"maker":
+/// null` was a 400 where leaving it out was not).
+fn null_is_absent<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// `POST /v1/traces`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TraceRequest {
     /// As marked; may be empty (or absent) when `factory_code` is given.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub maker: String,
     /// Required, as are `serial`, `category`, `ground` and `use`: each is
     /// read absent as empty, so that [`TraceRequest::into_new_trace`]
     /// names it in a [`TraceFault`] as it names a wrong one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub country: String,
     /// A factory code as marked instead of (or beside) the maker's name
     /// (ITI para 8(a)): `/66\`, `△66`, `66`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub factory_code: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub serial: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub imports: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub category: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub calibre: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub ground: String,
-    #[serde(rename = "use", default)]
+    #[serde(rename = "use", default, deserialize_with = "null_is_absent")]
     pub intended_use: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub urgent: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub timeout_secs: Option<u64>,
     /// Local case reference: stored with the trace, never sent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub case: Option<String>,
     /// Local note: stored with the trace, never sent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub note: Option<String>,
     /// Send even if the maker reference table does not know the maker as one
     /// of `country` (`--force`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub force: bool,
     /// A blind trace (proto-docs/BLIND.md): the marking goes only to the
     /// holders whose keyed filter it hits. Absent: the node's
     /// `node.blind_by_default`. The console's "confidential trace".
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
     pub blind: Option<bool>,
 }
 
@@ -173,6 +184,8 @@ impl TraceRequest {
     /// its field, as a wrong value is; an unknown field, or a body that is
     /// not one JSON object, a fault of the request as a whole.
     pub fn from_json(body: &[u8]) -> Result<TraceRequest, NodeError> {
+        // A byte order mark some tools write is not part of the JSON.
+        let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
         // serde reads a struct from an array too, by position: not a form
         // API.md gives.
         if body.trim_ascii_start().first() != Some(&b'{') {
@@ -188,6 +201,8 @@ impl TraceRequest {
             });
             let inner = e.into_inner();
             let why = without_position(&inner);
+            // A body cut short is not its last field's fault.
+            let field = field.filter(|_| !inner.is_eof());
             NodeError::BadTrace(match field {
                 Some(f) => TraceFault::of(f, why),
                 None => TraceFault::whole(format!("request body: {why}")),
@@ -222,6 +237,23 @@ impl TraceRequest {
             .filter(|c| !c.trim().is_empty());
         if self.maker.trim().is_empty() && code.is_none() {
             return Err(NodeError::BadTrace(TraceFault::no_maker()));
+        }
+        for (given, field, what) in [
+            (
+                &self.country,
+                TraceField::Country,
+                "the country of manufacture as marked, two letters (ISO 3166)",
+            ),
+            (&self.serial, TraceField::Serial, "the serial as marked"),
+            (
+                &self.category,
+                TraceField::Category,
+                "the weapon's category",
+            ),
+        ] {
+            if given.trim().is_empty() {
+                return Err(bad(field, format!("required: {what}")));
+            }
         }
         let marking = node::trace_marking(
             &self.maker,
@@ -560,6 +592,13 @@ async fn inbox(State(node): State<Node>, Query(q): Query<HashMap<String, String>
             )));
         }
     };
+    // Every waiting request comes in one reply: a limit or a cursor with
+    // it was ignored without a word (a helper's trial).
+    if pending && let Some(p) = ["limit", "cursor"].into_iter().find(|p| q.contains_key(*p)) {
+        return Err(Failure::bad_request(format!(
+            "{p}: not with pending=true, which returns every waiting request in one reply; leave one of them out"
+        )));
+    }
     let page = off_thread(move || {
         let (items, next) = if pending {
             (node.inbox().pending_items(crate::node::unix_now()), None)
@@ -617,11 +656,34 @@ fn page_cursor(
 /// level needs nothing); a field of the other decision is refused, not
 /// ignored.
 fn decision(body: &[u8], other: &str) -> Result<DecideRequest, Failure> {
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
     let req: DecideRequest = if body.iter().all(u8::is_ascii_whitespace) {
         DecideRequest::default()
+    } else if body.trim_ascii_start().first() != Some(&b'{') {
+        // serde reads a struct from an array by position: `["year"]` was
+        // an approval disclosing the year, `[]` one at the policy's level
+        // (a helper's trial). A decision is sent for good; only the form
+        // API.md gives is taken.
+        return Err(Failure::bad_request(
+            "request body: a JSON object is expected, or none (API.md, the inbox)",
+        ));
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| Failure::bad_request(format!("request body: {}", without_position(&e))))?
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let req = serde_path_to_error::deserialize::<_, DecideRequest>(&mut de).map_err(|e| {
+            let at = e.path().to_string();
+            let why = without_position(e.inner());
+            Failure::bad_request(match at.as_str() {
+                "." | "?" | "" => format!("request body: {why}"),
+                field => format!("\"{field}\": {why}"),
+            })
+        })?;
+        de.end().map_err(|e| {
+            Failure::bad_request(format!(
+                "request body: more follows the JSON object ({})",
+                without_position(&e)
+            ))
+        })?;
+        req
     };
     let (wrong, field) = match other {
         "refuse" => (req.reason.is_some(), "reason"),
@@ -1052,6 +1114,35 @@ mod tests {
             assert_eq!(f.field, None, "{body}: {f:?}");
             assert!(f.reason.starts_with("request body: "), "{f:?}");
         }
+        // `null` is a field left out; a required one left out is said to
+        // be required; a body cut short is the request's fault.
+        let f = fault(&format!(
+            "{{{}, \"factory_code\": null, \"imports\": null, \"urgent\": null, \"force\": null, \"category\": null}}",
+            GOOD.replace(",\"category\":\"pistol\"", "")
+        ));
+        assert_eq!(
+            (f.field, f.reason.as_str()),
+            (
+                Some(TraceField::Category),
+                "required: the weapon's category"
+            )
+        );
+        let by_code = GOOD
+            .replace(
+                "\"maker\":\"Walther\"",
+                "\"maker\":null,\"factory_code\":\"66\"",
+            )
+            .replace("\"DE\"", "\"CN\"");
+        TraceRequest::from_json(format!("{{{by_code}}}").as_bytes())
+            .unwrap()
+            .into_new_trace()
+            .unwrap();
+        let f = fault("{\"maker\":");
+        assert_eq!(f.field, None, "{f:?}");
+        TraceRequest::from_json(format!("\u{feff}{{{GOOD}}}").as_bytes())
+            .unwrap()
+            .into_new_trace()
+            .unwrap();
         let f = fault(&format!("{{{GOOD},\"imports\":[\"NG-2012\"]}}"));
         assert_eq!(
             f.reason,

@@ -97,10 +97,17 @@ async fn change<T: Send + 'static>(
     f: impl FnOnce(&crate::node::officers::Officers) -> Result<T, AccountError> + Send + 'static,
 ) -> Result<T, String> {
     let officers = c.officers.clone();
+    let t = a.tr();
     let out = tokio::task::spawn_blocking(move || f(&officers))
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            // The console's own controls, not the CLI's command and the
+            // API's endpoint the node's words name.
+            AccountError::Exists(n) => t.t1("officers-exists", "name", n),
+            AccountError::NoSuchOfficer(n) => t.t1("officers-missing", "name", n),
+            e => e.to_string(),
+        })?;
     let name = crate::node::officers::audited_name(name);
     c.node
         .record_local(

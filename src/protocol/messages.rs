@@ -129,7 +129,16 @@ pub enum Priority {
 /// is checked complete by a match in the tests.
 pub fn one_of<T: DeserializeOwned + Serialize + Copy>(s: &str, all: &[T]) -> Result<T, String> {
     let s = s.trim();
-    if let Ok(v) = serde_json::from_value(serde_json::Value::String(s.to_string())) {
+    // As the other vocabularies read theirs: `Seized in crime`,
+    // `seized-in-crime`.
+    let folded: String = s
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    if let Ok(v) = serde_json::from_value(serde_json::Value::String(folded)) {
         return Ok(v);
     }
     let words: Vec<String> = all
@@ -689,10 +698,13 @@ mod vocabulary_tests {
     /// lists the words, not as serde's "unknown variant" (a helper's trial).
     #[test]
     fn a_word_outside_the_vocabulary_is_answered_with_the_words_there_are() {
-        assert_eq!(
-            one_of(" seized_in_crime ", LegalGround::ALL),
-            Ok(LegalGround::SeizedInCrime)
-        );
+        for written in [" seized_in_crime ", "Seized in crime", "SEIZED-IN-CRIME"] {
+            assert_eq!(
+                one_of(written, LegalGround::ALL),
+                Ok(LegalGround::SeizedInCrime),
+                "{written}"
+            );
+        }
         assert_eq!(
             one_of::<WithheldReason>("bogus", WithheldReason::ALL),
             Err("\"bogus\" is not one of ongoing_investigation, national_law, other".into())

@@ -70,6 +70,15 @@ pub struct NationalText(String);
 
 impl NationalText {
     pub fn parse(s: &str) -> Result<Self, String> {
+        // A Windows line end is a line end (a helper's trial: an API
+        // client's "a\r\nb" was refused for its U+000D).
+        let crlf;
+        let s = if s.contains("\r\n") {
+            crlf = s.replace("\r\n", "\n");
+            crlf.as_str()
+        } else {
+            s
+        };
         let n = s.chars().count();
         if n > MAX_NATIONAL_TEXT_CHARS {
             return Err(format!(

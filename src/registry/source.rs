@@ -55,12 +55,19 @@ fn not_a_file_advice(path: &std::path::Path, kind: &str) -> String {
     if kind == "a directory" {
         return "give the path of a file in it (each file is imported by its own command)".into();
     }
-    let copy = match path.extension().and_then(|e| e.to_str()) {
-        Some(e) if e.eq_ignore_ascii_case("csv") => "records.csv",
-        _ => "records.jsonl",
+    // Named after the source, never `records.csv`: an events file's copy
+    // must not overwrite the weapons file beside it (a helper's trial).
+    let ext = match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("csv") => "csv",
+        _ => "jsonl",
     };
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "records".into());
+    let copy = format!("{stem}-copy.{ext}");
     format!(
-        "the running node imports regular files only, so that a source without end cannot hold it; copy it to a file first (`cat {} > {copy}`), or stop the node and import it directly",
+        "the running node imports regular files only, so that a source without end cannot hold it; copy it to a file first (`cat '{}' > {copy}`), or stop the node and import it directly",
         path.display()
     )
 }
@@ -94,6 +101,14 @@ pub fn open(
         source,
     };
     let file = open_file(path, opts.regular_only).map_err(io_err)?;
+    // A directory opens, then fails its first read with the system's
+    // words: said as what it is, whoever imports (an events file too).
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(SourceError::NotAFile {
+            path: path.to_path_buf(),
+            kind: "a directory",
+        });
+    }
     if opts.regular_only {
         let meta = file.metadata().map_err(io_err)?;
         if !meta.is_file() {
@@ -256,7 +271,7 @@ mod tests {
         assert!(e.to_string().contains("a FIFO"), "{e}");
         // Copied under a name of its own format (a helper's trial: a CSV
         // pipe was told to become `records.jsonl`).
-        assert!(e.to_string().contains("pipe.csv > records.csv`"), "{e}");
+        assert!(e.to_string().contains("pipe.csv' > pipe-copy.csv`"), "{e}");
         let e = open(Path::new("/dev/zero"), &opts, None).err().unwrap();
         assert!(e.to_string().contains("character device"), "{e}");
     }

@@ -438,7 +438,17 @@ impl TraceStore {
         for kv in self.tree.iter() {
             let (k, v) = kv?;
             let id = String::from_utf8_lossy(&k).into_owned();
-            let mut t = Self::decode(&id, &v)?;
+            // An unreadable head must not stop the node from starting (the
+            // index is cleared already): indexed as the oldest, where
+            // reading it reports it, and left as it is.
+            let mut t = match Self::decode(&id, &v) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(trace = id, error = %e, "a stored trace cannot be read; it is indexed as the oldest and left as it is");
+                    self.by_time.insert(time_key_at(0, 0, &id), &[])?;
+                    continue;
+                }
+            };
             self.by_time.insert(time_key(&t), &[])?;
             indexed += 1;
             let parts = !(t.asked.is_empty()

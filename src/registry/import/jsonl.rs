@@ -146,7 +146,7 @@ fn invisible_in_marking(path: &Path, line: u64, text: &[u8]) -> Vec<super::Warni
     let Ok(s) = std::str::from_utf8(text) else {
         return Vec::new();
     };
-    if !s.contains('\\') && !s.chars().any(crate::model::moves_text) {
+    if !may_hold_moving(s) {
         return Vec::new();
     }
     let Ok(v) = serde_json::from_str::<serde_json::Value>(s) else {
@@ -164,6 +164,39 @@ fn invisible_in_marking(path: &Path, line: u64, text: &[u8]) -> Vec<super::Warni
             ("marking.serial", m["serial"].as_str().unwrap_or("")),
         ],
     )
+}
+
+/// Whether a JSON line may hold, in one of its strings, a character every
+/// marking is read without: raw (U+2028, DEL), or escaped (`\n`, `\u202e`).
+/// An escaped backslash, quote or slash is none (a factory code `/66\` is
+/// written `"/66\\"`), so such lines are not parsed a second time.
+fn may_hold_moving(s: &str) -> bool {
+    if s.chars().any(crate::model::moves_text) {
+        return true;
+    }
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match b.get(i + 1) {
+            Some(b'n' | b'r' | b't' | b'b' | b'f') => return true,
+            Some(b'u') => {
+                let escaped = s
+                    .get(i + 2..i + 6)
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32);
+                if escaped.is_some_and(crate::model::moves_text) {
+                    return true;
+                }
+                i += 6;
+            }
+            _ => i += 2,
+        }
+    }
+    false
 }
 
 /// Why `text` is not UTF-8, with the hint to name its encoding; None if it is.
@@ -255,6 +288,29 @@ fn for_people(e: &serde_json::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Only lines that may hold such a character are parsed a second
+    /// time: escapes of one, not of a backslash, quote or slash.
+    #[test]
+    fn only_an_escape_of_a_moving_character_calls_for_a_second_parse() {
+        for line in [
+            r#"{"s":"a\nb"}"#,
+            r#"{"s":"a\u202Eb"}"#,
+            r#"{"s":"a\u0007b"}"#,
+            r#"{"s":"a\\\tb"}"#,
+            "{\"s\":\"a\u{2028}b\"}",
+        ] {
+            assert!(super::may_hold_moving(line), "{line}");
+        }
+        for line in [
+            r#"{"factory_code":"/66\\"}"#,
+            r#"{"s":"a\"quoted\" \/ \\n"}"#,
+            r#"{"s":"\u00e9t\u00e9"}"#,
+            r#"{"s":"plain"}"#,
+        ] {
+            assert!(!super::may_hold_moving(line), "{line}");
+        }
+    }
+
     use super::*;
 
     #[test]
