@@ -396,6 +396,26 @@ fn traces_of_the_same_second_are_listed_by_their_millisecond() {
     let store = TraceStore::open(&db).unwrap();
     assert_eq!(listed(&store, 3), newest_first);
     assert_eq!(index.len(), sent.len(), "each trace indexed once");
+
+    // An unreadable head does not stop the re-index, nor the node's start
+    // (the index is cleared first: a review found one head stopped every
+    // start for good); the rest are listed, and it is indexed as the oldest.
+    drop(store);
+    db.open_tree("traces")
+        .unwrap()
+        .insert("ffffffffffffffffffffffffffffffff", &b"{ half"[..])
+        .unwrap();
+    db.open_tree("trace_store")
+        .unwrap()
+        .insert("layout", "3")
+        .unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    assert_eq!(index.len(), sent.len() + 1);
+    let (newest, _) = store.page(None, 3).unwrap();
+    assert_eq!(
+        newest.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
+        newest_first[..3]
+    );
 }
 
 /// A report reads the traces of its period one at a time by the time index,
