@@ -486,26 +486,15 @@ fn a_refused_trace_names_the_api_fields_to_the_api_and_the_flags_to_the_cli() {
         assert_eq!(status, 400, "{body}: {reply}");
         assert!(reply.contains("a JSON object is expected"), "{reply}");
     }
-    let (status, reply) = call(
-        addr,
-        "GET",
-        "/v1/inbox?pending=true&limit=2",
-        Some(token.trim()),
-        "",
-    )
-    .expect("an answer");
-    assert_eq!(status, 400, "{reply}");
     // An approval's body is optional: empty, it is `{}` (the item is
     // unknown here: a 404, not a 400 about the body).
-    let (status, reply) = call(
-        addr,
-        "POST",
-        "/v1/inbox/no-such-item/approve",
-        Some(token.trim()),
-        "",
-    )
-    .expect("an answer");
-    assert_eq!(status, 404, "{reply}");
+    for (method, path, status) in [
+        ("GET", "/v1/inbox?pending=true&limit=2", 400),
+        ("POST", "/v1/inbox/no-such-item/approve", 404),
+    ] {
+        let (got, reply) = call(addr, method, path, Some(token.trim()), "").expect("an answer");
+        assert_eq!(got, status, "{path}: {reply}");
+    }
     assert_eq!(
         n.json(&["trace", "list"]).as_array().map(Vec::len),
         Some(0),

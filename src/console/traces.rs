@@ -266,29 +266,13 @@ fn form_page(
     while import_slots.len() < 3 || import_slots.last().is_some_and(|m| !m.is_empty()) {
         import_slots.push(String::new());
     }
-    let grounds_all = [
-        LegalGround::SeizedInCrime,
-        LegalGround::IllicitPossession,
-        LegalGround::IllicitTransfer,
-        LegalGround::FoundAbandoned,
-        LegalGround::ConflictRecovery,
-        LegalGround::AlteredMarkings,
-        LegalGround::Other,
-    ];
-    let uses_all = [
-        IntendedUse::CriminalInvestigation,
-        IntendedUse::JudicialProceedings,
-        IntendedUse::DiversionAnalysis,
-        IntendedUse::SanctionsMonitoring,
-        IntendedUse::Other,
-    ];
     let page = Form {
         categories: WeaponCategory::ALL
             .iter()
             .map(|c| (c.as_str().to_string(), t.code("category", c.as_str())))
             .collect(),
-        grounds: words(&t, "ground", &grounds_all),
-        uses: words(&t, "use", &uses_all),
+        grounds: words(&t, "ground", LegalGround::ALL),
+        uses: words(&t, "use", IntendedUse::ALL),
         t,
         nav: Nav::of(Some(&a.session), "/console/traces/new"),
         v,

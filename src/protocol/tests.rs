@@ -431,22 +431,8 @@ fn arb_query() -> impl Strategy<Value = TraceQuery> {
             } else {
                 Priority::Routine
             };
-            q.legal_ground = [
-                LegalGround::SeizedInCrime,
-                LegalGround::IllicitPossession,
-                LegalGround::IllicitTransfer,
-                LegalGround::FoundAbandoned,
-                LegalGround::ConflictRecovery,
-                LegalGround::AlteredMarkings,
-                LegalGround::Other,
-            ][g];
-            q.intended_use = [
-                IntendedUse::CriminalInvestigation,
-                IntendedUse::JudicialProceedings,
-                IntendedUse::DiversionAnalysis,
-                IntendedUse::SanctionsMonitoring,
-                IntendedUse::Other,
-            ][u];
+            q.legal_ground = LegalGround::ALL[g];
+            q.intended_use = IntendedUse::ALL[u];
             q
         })
 }

@@ -1046,6 +1046,12 @@ fn confidential_records_are_left_out_of_hidden_finds_and_filter_keys() {
 /// (escaped or raw); a clean line gives none.
 #[test]
 fn invisible_characters_in_a_marking_are_read_away_with_a_warning() {
+    let warned = |s: &import::ImportSummary| -> Vec<(u64, String)> {
+        s.warnings
+            .iter()
+            .map(|w| (w.line, w.field.clone().unwrap_or_default()))
+            .collect()
+    };
     let (dir, reg) = open_temp();
     let csv = write_file(
         &dir,
@@ -1057,11 +1063,7 @@ fn invisible_characters_in_a_marking_are_read_away_with_a_warning() {
     );
     let s = import::import_file(&reg, &csv, &ImportOptions::default(), &mut |_| {}).unwrap();
     assert_eq!((s.added, s.rejected), (3, 0), "{:?}", s.rejections);
-    let w: Vec<_> = s
-        .warnings
-        .iter()
-        .map(|w| (w.line, w.field.clone().unwrap_or_default()))
-        .collect();
+    let w = warned(&s);
     assert_eq!(
         w,
         [(2, "manufacturer".to_string()), (4, "serial".to_string())],
@@ -1088,11 +1090,7 @@ fn invisible_characters_in_a_marking_are_read_away_with_a_warning() {
     let jsonl = write_file(&dir, "w.jsonl", &lines.join("\n"));
     let s = import::import_file(&reg, &jsonl, &ImportOptions::default(), &mut |_| {}).unwrap();
     assert_eq!((s.added, s.rejected), (3, 0), "{:?}", s.rejections);
-    let w: Vec<_> = s
-        .warnings
-        .iter()
-        .map(|w| (w.line, w.field.clone().unwrap_or_default()))
-        .collect();
+    let w = warned(&s);
     assert_eq!(
         w,
         [
