@@ -40,7 +40,9 @@ fn failure(e: AccountError) -> Failure {
         AccountError::BadName(_) | AccountError::WeakPassword | AccountError::SamePassword => {
             StatusCode::BAD_REQUEST
         }
-        AccountError::Exists(_) | AccountError::LastAdmin => StatusCode::CONFLICT,
+        AccountError::Exists(_) | AccountError::CaseOf { .. } | AccountError::LastAdmin => {
+            StatusCode::CONFLICT
+        }
         AccountError::NoSuchOfficer(_) => StatusCode::NOT_FOUND,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };

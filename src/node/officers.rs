@@ -91,6 +91,14 @@ pub enum AccountError {
     Exists(String),
     #[error("no officer {0}; `tracenet officer list` (GET /v1/officers) shows the accounts")]
     NoSuchOfficer(String),
+    /// A name that differs from an account's only in case: the audit log,
+    /// the reports and the console would show two officers a reader cannot
+    /// tell apart at a glance (a helper's trial added `DEMO.ADMIN` beside
+    /// `demo.admin`).
+    #[error(
+        "officer {name}: an account {existing} exists, and names that differ only in case are not told apart in the audit log; choose another name"
+    )]
+    CaseOf { name: String, existing: String },
     #[error("the new password must be at least {MIN_PASSWORD} characters")]
     WeakPassword,
     #[error("the new password must differ from the one-time password")]
@@ -243,6 +251,20 @@ impl Officers {
     /// Adds an account with a one-time password, returned once.
     pub fn add(&self, name: &str, role: Role, now: u64) -> Result<OneTimePassword, AccountError> {
         let name = check_name(name)?;
+        // One add at a time in this process (the console and the API each
+        // open the tree), so that `A` and `a` cannot both pass the look
+        // below.
+        static ADDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = ADDING.lock().unwrap_or_else(|p| p.into_inner());
+        for k in self.tree.iter().keys() {
+            let k = k?;
+            if k.as_ref() != name.as_bytes() && k.eq_ignore_ascii_case(name.as_bytes()) {
+                return Err(AccountError::CaseOf {
+                    existing: String::from_utf8_lossy(&k).into_owned(),
+                    name,
+                });
+            }
+        }
         let password = one_time_password()?;
         let a = Account {
             name: name.clone(),
@@ -368,6 +390,28 @@ mod tests {
     fn officers() -> Officers {
         let db = sled::Config::new().temporary(true).open().unwrap();
         Officers::open(&db).unwrap()
+    }
+
+    /// A name differing from an account's only in case is refused,
+    /// naming the account; the same name is `Exists`, as before.
+    #[test]
+    fn a_name_differing_only_in_case_is_refused() {
+        let o = officers();
+        o.add("demo.admin", Role::Admin, 1).unwrap();
+        match o.add("DEMO.Admin", Role::Officer, 2) {
+            Err(AccountError::CaseOf { name, existing }) => {
+                assert_eq!(
+                    (name.as_str(), existing.as_str()),
+                    ("DEMO.Admin", "demo.admin")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            o.add("demo.admin", Role::Officer, 2),
+            Err(AccountError::Exists(_))
+        ));
+        o.add("demo.admin2", Role::Officer, 2).unwrap();
     }
 
     #[test]
