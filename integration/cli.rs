@@ -133,9 +133,11 @@ fn bad_lines_are_reported_by_file_line_and_field() {
         "{e}"
     );
     assert!(
-        lines[2].starts_with("error: strict import: nothing imported; 2 bad lines"),
+        lines[2].starts_with("error: strict import: nothing imported; 2 bad lines, listed above"),
         "{e}"
     );
+    // The first bad line is said once, in the list.
+    assert!(!lines[2].contains(":2:"), "{e}");
 }
 
 #[test]

@@ -282,7 +282,7 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
                 ..
             }) = &s
             {
-                refused_whole(ctx, &a.file, rejections, *rejected)?;
+                refused_whole(ctx, &a.file, rejections, *rejected, a.replace)?;
             }
             let out = ImportOut {
                 file: &a.file,
@@ -484,7 +484,7 @@ fn import(
         | registry::import::ImportError::ReplaceRefused { count, listed, .. },
     ) = &summary
     {
-        refused_whole(ctx, file, listed, *count)?;
+        refused_whole(ctx, file, listed, *count, args.replace)?;
     }
     let summary = summary?;
     let kind = if args.replace {
@@ -505,14 +505,16 @@ fn import(
 /// An import refused whole (`--strict`, `--replace`) says its bad lines:
 /// with `--json`, as the import's summary on standard output (nothing
 /// added, updated or kept; `rejected` and the first `rejections`), so that
-/// a script reads them as it reads a partial import's; otherwise on
-/// standard error, before the one error line, so that all can be fixed at
-/// once. The command then fails with the refusal.
+/// a script reads them as it reads a partial import's, and the command
+/// then fails with the refusal's own error; otherwise on standard error,
+/// followed by one error line that counts them without repeating the first
+/// (`Err`), so that all can be fixed at once.
 fn refused_whole(
     ctx: &Context,
     file: &Path,
     listed: &[registry::import::Rejection],
     count: u64,
+    replace: bool,
 ) -> anyhow::Result<()> {
     if ctx.json {
         let summary = ImportSummary {
@@ -536,7 +538,16 @@ fn refused_whole(
             crate::model::count(count - listed.len() as u64, "bad line")
         );
     }
-    Ok(())
+    let bad = crate::model::count(count, "bad line");
+    Err(if replace {
+        anyhow::anyhow!(
+            "replacing the registry: nothing changed; {bad}, listed above, and replacing would remove the records they hold: correct them and replace again"
+        )
+    } else {
+        anyhow::anyhow!(
+            "strict import: nothing imported; {bad}, listed above: correct them and import again, or import without --strict to take the good lines"
+        )
+    })
 }
 
 /// An import that rejected lines ends with [`super::EXIT_REJECTED`], after
