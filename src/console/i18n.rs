@@ -206,10 +206,29 @@ impl Tr {
         self.lang.number(n.try_into().unwrap_or(0))
     }
 
-    /// A date (day precision) written the language's way: `1 December 2026`.
+    /// Unix seconds as a UTC date and time, when within the calendar's
+    /// years (1 to 9999): a time a store or a peer holds beyond it is never
+    /// read as another date (it was shown as 1 January 1970, or wrapped to
+    /// 1969).
+    fn datetime(unix: u64) -> Option<time::OffsetDateTime> {
+        i64::try_from(unix)
+            .ok()
+            .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+    }
+
+    /// A time beyond the calendar, said as its number of seconds.
+    fn beyond_calendar(&self, unix: u64) -> String {
+        // As text: a number argument is a float to Fluent, which would
+        // round the seconds it is meant to show exactly.
+        self.tn("time-beyond-calendar", &[("secs", unix.to_string())])
+    }
+
+    /// A date (day precision) written the language's way: `1 December 2026`;
+    /// the number of seconds, said as such, when beyond the calendar.
     pub fn date(&self, unix: u64) -> String {
-        let dt = time::OffsetDateTime::from_unix_timestamp(unix as i64)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let Some(dt) = Self::datetime(unix) else {
+            return self.beyond_calendar(unix);
+        };
         let mut args = FluentArgs::new();
         args.set("day", FluentValue::from(self.lang.number(dt.day() as u64)));
         args.set(
@@ -232,10 +251,12 @@ impl Tr {
         }
     }
 
-    /// An instant to the minute, in UTC: `1 December 2026, 05:30 UTC`.
+    /// An instant to the minute, in UTC: `1 December 2026, 05:30 UTC`; the
+    /// number of seconds, said as such, when beyond the calendar.
     pub fn instant(&self, unix: u64) -> String {
-        let dt = time::OffsetDateTime::from_unix_timestamp(unix as i64)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let Some(dt) = Self::datetime(unix) else {
+            return self.beyond_calendar(unix);
+        };
         let two = |n: u8| {
             let s = format!("{n:02}");
             match self.lang {
@@ -372,6 +393,22 @@ mod tests {
         assert_eq!(Tr::new(Lang::Fr).date(d), "1 décembre 2026");
         assert_eq!(Tr::new(Lang::Es).date(d), "1 de diciembre de 2026");
         assert!(Tr::new(Lang::Ar).date(d).contains("ديسمبر"));
+        // Beyond the calendar (a store's or a peer's wrong time): the number,
+        // said as such, never 1970 or a wrapped 1969.
+        for lang in Lang::ALL {
+            for far in [u64::MAX, i64::MAX as u64, 253_402_300_800] {
+                for said in [Tr::new(lang).date(far), Tr::new(lang).instant(far)] {
+                    assert!(
+                        said.contains(&far.to_string())
+                            && !said.contains("1970")
+                            && !said.contains("1969"),
+                        "{lang:?}: {said}"
+                    );
+                }
+            }
+        }
+        // The last second of year 9999 is still a date.
+        assert!(Tr::new(Lang::En).instant(253_402_300_799).contains("9999"));
         assert_eq!(
             Tr::new(Lang::En).t1("answers-count", "count", 1),
             "1 answer"

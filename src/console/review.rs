@@ -729,7 +729,11 @@ fn recent_months(node: &crate::node::Node, months: usize) -> Vec<((i32, u8), u64
 /// ((year, month), traces), newest month first; `false` once `at` falls in
 /// a month older than the `months` counted (nothing is counted then).
 fn tally_month(per_month: &mut Vec<((i32, u8), u64)>, months: usize, at: u64) -> bool {
-    let Ok(d) = time::OffsetDateTime::from_unix_timestamp(at as i64) else {
+    // A time beyond the calendar is no month's (it would wrap to 1969).
+    let Some(d) = i64::try_from(at)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+    else {
         return true;
     };
     let m = (d.year(), u8::from(d.month()));
@@ -1078,7 +1082,10 @@ mod tests {
     fn traces_per_month_stop_at_the_first_older_month() {
         let day = 86_400;
         // 2026-03-11, 2026-03-10; 2026-02-01; 2025-12-31; 2025-11-05 (newest first).
+        // A trace stored with a time beyond the calendar (u64::MAX, newest
+        // of all) is no month's: it wrapped to December 1969.
         let instants = [
+            u64::MAX,
             1_773_100_800 + day,
             1_773_100_800,
             1_769_904_000,
@@ -1090,7 +1097,7 @@ mod tests {
             .iter()
             .map(|at| tally_month(&mut per_month, 3, *at))
             .collect();
-        assert_eq!(taken, [true, true, true, true, false]);
+        assert_eq!(taken, [true, true, true, true, true, false]);
         assert_eq!(per_month, [((2026, 3), 2), ((2026, 2), 1), ((2025, 12), 1)]);
     }
 
