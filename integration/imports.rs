@@ -480,7 +480,8 @@ fn a_csv_row_over_max_line_bytes_is_skipped_as_it_is_read_never_held() {
     set_max_line_bytes(d.path(), 4096);
     // The weapons file is a FIFO fed by a thread: a 200 MiB file would take
     // 200 MiB of the disk CI shares with its build for nothing (the stopped
-    // node's import reads a stream once, as it reads a file).
+    // node's import, neither strict nor a replacement, reads a stream once,
+    // as it reads a file).
     let w = d.path().join("w.csv");
     let e = d.path().join("e.csv");
     assert!(
@@ -517,14 +518,17 @@ fn a_csv_row_over_max_line_bytes_is_skipped_as_it_is_read_never_held() {
             e.to_str().unwrap(),
         ],
     );
-    if !writer.is_finished() {
-        // The import ended without reading the FIFO through: open its other
-        // end so that a writer still waiting to open it is let go.
+    // The import ended: a writer still waiting to open the FIFO (the import
+    // never opened it, or the thread started late) is let go by opening the
+    // other end, as often as it takes; its writes then fail, as they do
+    // once the import is gone.
+    while !writer.is_finished() {
         use std::os::unix::fs::OpenOptionsExt;
         let _ = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
             .open(&w);
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let written = writer.join().unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
@@ -601,6 +605,46 @@ fn replace_undoes_a_wrong_import_and_remove_takes_ids_all_or_none() {
         stderr(&o)
     );
     assert_eq!(json(d.path(), &["registry", "stats"])["records"], 5);
+
+    // A replacement read from a pipe: its second reading found nothing, and
+    // with nothing to keep every record was removed (a review found it).
+    // Refused before reading, naming the copy to make.
+    for mode in ["--replace", "--strict"] {
+        let mut c = std::process::Command::new(bin())
+            .arg("--data-dir")
+            .arg(d.path())
+            .args([
+                "registry",
+                "import",
+                mode,
+                "--format",
+                "jsonl",
+                "/dev/stdin",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            // The node may refuse before reading: a closed pipe is no fault.
+            let _ = c
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(std::fs::read(&good).unwrap().as_slice());
+        }
+        let o = c.wait_with_output().unwrap();
+        assert!(
+            !o.status.success()
+                && stderr(&o).contains("read only once")
+                && stderr(&o).contains("stdin-copy.jsonl"),
+            "{mode}: {}",
+            stderr(&o)
+        );
+        assert_eq!(json(d.path(), &["registry", "stats"])["records"], 5);
+    }
 
     // The last good export, as a replacement: the registry is as it was.
     let s = import(d.path(), &["--replace", before.to_str().unwrap()]);

@@ -144,7 +144,7 @@ fi
 
 # --- 3. the image ------------------------------------------------------------------
 # The debug binary that `cargo test` built (a release build takes ~10 min on
-# CI's 2 cores), stripped of its debug information (258 MB to 40 MB).
+# CI's 2 cores), stripped of its line tables (136 MB to 49 MB).
 say "the image, from the host's binary"
 t=$(date +%s)
 cargo build --bin tracenet

@@ -185,28 +185,38 @@ async fn import(State(node): State<Node>, JsonBody(r): JsonBody<ImportRequest>) 
             }
         })
         .await
-        .map_err(Failure::internal)?
-        .map_err(|e| match e {
-            ImportError::Stopped { .. } => {
-                Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-            }
-            ImportError::Strict {
-                ref listed, count, ..
-            }
-            | ImportError::ReplaceRefused {
-                ref listed, count, ..
-            } => Failure {
-                rejections: listed.clone(),
-                rejected: Some(count),
-                ..Failure::bad_request(e.to_string())
-            },
-            e => Failure::bad_request(e.to_string()),
-        })?;
+        .map_err(Failure::internal)?;
     let kind = if r.replace {
         AuditKind::RegistryReplaced
     } else {
         AuditKind::RegistryImported
     };
+    // Records written before the import failed are a change of the
+    // registry like any other: audited, with why it is incomplete.
+    if let Err(e) = &summary
+        && e.wrote_records()
+    {
+        node.record_registry_change(kind, format!("incomplete: {e}"))
+            .map_err(Failure::internal)?;
+        if let Err(e) = node.refresh_topics().await {
+            tracing::warn!(error = %e, "refreshing topics after an incomplete import failed");
+        }
+    }
+    let summary = summary.map_err(|e| match e {
+        ImportError::Stopped { .. } => Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        ImportError::ChangedWhileRead { .. } => Failure::new(StatusCode::CONFLICT, e.to_string()),
+        ImportError::Strict {
+            ref listed, count, ..
+        }
+        | ImportError::ReplaceRefused {
+            ref listed, count, ..
+        } => Failure {
+            rejections: listed.clone(),
+            rejected: Some(count),
+            ..Failure::bad_request(e.to_string())
+        },
+        e => Failure::bad_request(e.to_string()),
+    })?;
     node.record_registry_change(kind, summary.counts_text())
         .map_err(Failure::internal)?;
     // The registry may hold new prefixes, or fewer: follow them.

@@ -486,12 +486,19 @@ fn import(
     {
         refused_whole(ctx, file, listed, *count, args.replace)?;
     }
-    let summary = summary?;
     let kind = if args.replace {
         AuditKind::RegistryReplaced
     } else {
         AuditKind::RegistryImported
     };
+    // Records written before the import failed are a change of the
+    // registry like any other: audited, with why it is incomplete.
+    if let Err(e) = &summary
+        && e.wrote_records()
+    {
+        audit(ctx, db, kind, format!("incomplete: {e}"))?;
+    }
+    let summary = summary?;
     audit(ctx, db, kind, summary.counts_text())?;
     let out = ImportOut {
         file,
@@ -538,14 +545,22 @@ fn refused_whole(
             crate::model::count(count - listed.len() as u64, "bad line")
         );
     }
-    let bad = crate::model::count(count, "bad line");
+    let bad = if count > listed.len() as u64 {
+        format!(
+            "{}, the first {} listed above",
+            crate::model::count(count, "bad line"),
+            listed.len()
+        )
+    } else {
+        format!("{}, listed above", crate::model::count(count, "bad line"))
+    };
     Err(if replace {
         anyhow::anyhow!(
-            "replacing the registry: nothing changed; {bad}, listed above, and replacing would remove the records they hold: correct them and replace again"
+            "replacing the registry: nothing changed; {bad}, and replacing would remove the records they hold: correct them and replace again"
         )
     } else {
         anyhow::anyhow!(
-            "strict import: nothing imported; {bad}, listed above: correct them and import again, or import without --strict to take the good lines"
+            "strict import: nothing imported; {bad}: correct them and import again, or import without --strict to take the good lines"
         )
     })
 }

@@ -206,17 +206,19 @@ impl Tr {
         self.lang.number(n.try_into().unwrap_or(0))
     }
 
-    /// Unix seconds as a UTC date and time, when within the calendar's
-    /// years (1 to 9999): a time a store or a peer holds beyond it is never
-    /// read as another date (it was shown as 1 January 1970, or wrapped to
-    /// 1969).
+    /// Unix seconds as a UTC date and time, when before year 10000: a time
+    /// a store or a peer holds beyond that is never read as another date
+    /// (it was shown as 1 January 1970, or, above `i64::MAX`, wrapped to a
+    /// year before 1970).
     fn datetime(unix: u64) -> Option<time::OffsetDateTime> {
         i64::try_from(unix)
             .ok()
             .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
     }
 
-    /// A time beyond the calendar, said as its number of seconds.
+    /// A time beyond the calendar, said as its number of seconds, in ASCII
+    /// digits in every language (Arabic included): a raw value, to be
+    /// copied and looked up as it is stored.
     fn beyond_calendar(&self, unix: u64) -> String {
         // As text: a number argument is a float to Fluent, which would
         // round the seconds it is meant to show exactly.

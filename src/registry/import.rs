@@ -338,7 +338,7 @@ pub enum ImportError {
         listed: Vec<Rejection>,
     },
     #[error(
-        "replacing the registry: nothing changed; {count} bad line(s), and replacing would remove the records they hold; the first: {first}"
+        "replacing the registry: nothing changed; {}, and replacing would remove the records they hold; the first: {first}", crate::model::count(*count, "bad line")
     )]
     ReplaceRefused {
         count: u64,
@@ -350,6 +350,28 @@ pub enum ImportError {
         "replacing the registry: {0} holds no records, and replacing the registry with it would empty it; nothing changed (to take records out, remove them by id)"
     )]
     ReplaceWithNothing(PathBuf),
+    /// A strict import's or a replacement's file read differently the
+    /// second time (it was written to meanwhile): the records of the
+    /// second reading were written, none removed.
+    #[error(
+        "{}: the file changed while it was imported: {} on the first reading, {} and {} on the second; {} added or updated from the second reading, no record removed; import it again once nothing writes to it",
+        .path.display(),
+        crate::model::count(*first, "record"),
+        crate::model::count(*second, "record"),
+        crate::model::count(*rejected, "bad line"),
+        crate::model::count(*written, "record")
+    )]
+    ChangedWhileRead {
+        path: PathBuf,
+        /// Records the first reading found.
+        first: u64,
+        /// Records the second reading found (and wrote).
+        second: u64,
+        /// Bad lines the second reading found.
+        rejected: u64,
+        /// Records added or updated.
+        written: u64,
+    },
     #[error(
         "the import of {path} was stopped (the node is stopping, or its client went away) after {written} records were written; import the file again to finish: records already written come out unchanged"
     )]
@@ -359,6 +381,18 @@ pub enum ImportError {
 }
 
 impl ImportError {
+    /// Whether the import failed after writing records (it was stopped
+    /// part-way, or its file changed between a strict import's or a
+    /// replacement's two readings): the registry changed, and the change is
+    /// audited as such.
+    pub fn wrote_records(&self) -> bool {
+        match self {
+            ImportError::Stopped { written, .. } => *written > 0,
+            ImportError::ChangedWhileRead { written, .. } => *written > 0,
+            _ => false,
+        }
+    }
+
     /// A read error of `path`, or `Stopped` when the stop flag ended it.
     fn read(path: &Path, source: std::io::Error) -> Self {
         if source::is_stopped(&source) {
@@ -384,7 +418,11 @@ pub fn import_file(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportSummary, ImportError> {
+    // What the first reading of a strict import or a replacement saw: its
+    // records and its bad lines.
+    let mut first_reading = None;
     if opts.strict || opts.replace {
+        source::refuse_read_once(path)?;
         // A first pass that writes nothing, so that a bad line leaves no trace.
         let (mut count, mut records) = (0, 0u64);
         let mut listed: Vec<Rejection> = Vec::new();
@@ -420,6 +458,7 @@ pub fn import_file(
         if opts.replace && records == 0 {
             return Err(ImportError::ReplaceWithNothing(path.to_path_buf()));
         }
+        first_reading = Some(records);
     }
     let mut summary = ImportSummary::default();
     // A weapons CSV without its events file says nothing of events: an
@@ -501,6 +540,22 @@ pub fn import_file(
         other => other?,
     }
     write(&mut pending, &mut summary, seen)?;
+    // The file changed between the two readings (written to meanwhile):
+    // what the first one checked is not what was written, so nothing is
+    // removed, and the import says what it did.
+    if let Some(records) = first_reading {
+        let second = seen - summary.rejected;
+        if second != records || summary.rejected > 0 {
+            reg.flush()?;
+            return Err(ImportError::ChangedWhileRead {
+                path: path.to_path_buf(),
+                first: records,
+                second,
+                rejected: summary.rejected,
+                written: summary.added + summary.updated,
+            });
+        }
+    }
     if let Some(kept) = kept {
         summary.removed =
             reg.remove_unless(&|id| kept.contains(id), opts.source.stop.as_deref())?;

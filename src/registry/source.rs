@@ -45,18 +45,41 @@ pub enum SourceError {
         path: std::path::PathBuf,
         kind: &'static str,
     },
+    /// A strict import or a replacement reads its file twice: a source
+    /// that can be read once would give the second reading nothing (and a
+    /// replacement nothing to keep: it emptied the registry) or hold it for
+    /// ever.
+    #[error(
+        "{} is {kind}, which can be read only once, and a strict import or a replacement reads its file twice (every line checked first, then written); copy it to a file first ({}) and import the copy",
+        .path.display(), copy_command(.path)
+    )]
+    ReadOnce {
+        path: std::path::PathBuf,
+        kind: &'static str,
+    },
 }
 
-/// What to do with a path that is not a regular file: a directory's
-/// files are imported one by one; a FIFO's or a device's bytes are copied
-/// to a file first, named as the path is (a copy of `pipe.csv` read as
-/// JSON Lines would refuse every row), or imported with the node stopped.
-fn not_a_file_advice(path: &std::path::Path, kind: &str) -> String {
-    if kind == "a directory" {
-        return "give the path of a file in it (each file is imported by its own command)".into();
+/// Refuses, for an import that reads its file twice, a path that is
+/// neither a regular file nor a directory (which [`open`] names as such):
+/// a FIFO, a pipe given as `/dev/stdin`, a device, a socket. Looked at
+/// without opening it, which for a FIFO without a writer would block.
+pub fn refuse_read_once(path: &Path) -> Result<(), SourceError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() && !meta.is_dir() => Err(SourceError::ReadOnce {
+            path: path.to_path_buf(),
+            kind: kind_of(&meta),
+        }),
+        // A missing or unreadable path is said by the open that follows.
+        _ => Ok(()),
     }
-    // Named after the source, never `records.csv`: an events file's copy
-    // must not overwrite the weapons file beside it (a helper's trial).
+}
+
+/// The command that copies `path` to a regular file beside where it is
+/// run, `cat 'PATH' > STEM-copy.EXT`: named after the source, never
+/// `records.csv` (an events file's copy must not overwrite the weapons
+/// file beside it, a helper's trial), with the extension its format is
+/// told by (a copy of `pipe.csv` read as JSON Lines would refuse every row).
+fn copy_command(path: &Path) -> String {
     let ext = match path.extension().and_then(|e| e.to_str()) {
         Some(e) if e.eq_ignore_ascii_case("csv") => "csv",
         _ => "jsonl",
@@ -65,10 +88,19 @@ fn not_a_file_advice(path: &std::path::Path, kind: &str) -> String {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "records".into());
-    let copy = format!("{stem}-copy.{ext}");
+    format!("`cat '{}' > {stem}-copy.{ext}`", path.display())
+}
+
+/// What to do with a path that is not a regular file: a directory's
+/// files are imported one by one; a FIFO's or a device's bytes are copied
+/// to a file first ([`copy_command`]), or imported with the node stopped.
+fn not_a_file_advice(path: &std::path::Path, kind: &str) -> String {
+    if kind == "a directory" {
+        return "give the path of a file in it (each file is imported by its own command)".into();
+    }
     format!(
-        "the running node imports regular files only, so that a source without end cannot hold it; copy it to a file first (`cat '{}' > {copy}`), or stop the node and import it directly",
-        path.display()
+        "the running node imports regular files only, so that a source without end cannot hold it; copy it to a file first ({}), or (unless the import is strict or a replacement, which read their file twice) stop the node and import it directly",
+        copy_command(path)
     )
 }
 

@@ -341,7 +341,7 @@ audit-broken = سجل التدقيق مكسور في { $count_text } مواضع.
 
 date-format = { $day } { $month } { $year }
 instant-format = { $date }، { $time } بالتوقيت العالمي
-time-beyond-calendar = { $secs } ثانية يونكس، خارج التقويم (وقت خاطئ)
+time-beyond-calendar = وقت يونكس { $secs } (خارج التقويم: وقت خاطئ)
 month-1 = يناير
 month-2 = فبراير
 month-3 = مارس

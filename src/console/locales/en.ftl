@@ -342,7 +342,7 @@ audit-broken = The audit log is broken in { $count_text } places. Tell the node'
 
 date-format = { $day } { $month } { $year }
 instant-format = { $date }, { $time } UTC
-time-beyond-calendar = { $secs } Unix seconds, beyond the calendar (a wrong time)
+time-beyond-calendar = Unix time { $secs } (beyond the calendar: a wrong time)
 month-1 = January
 month-2 = February
 month-3 = March

@@ -341,7 +341,7 @@ audit-broken = El registro de auditoría está roto en { $count_text } puntos. A
 
 date-format = { $day } de { $month } de { $year }
 instant-format = { $date }, { $time } UTC
-time-beyond-calendar = { $secs } segundos Unix, fuera del calendario (una hora errónea)
+time-beyond-calendar = tiempo Unix { $secs } (fuera del calendario: fecha errónea)
 month-1 = enero
 month-2 = febrero
 month-3 = marzo

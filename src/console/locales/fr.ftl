@@ -341,7 +341,7 @@ audit-broken = Le journal d'audit est rompu en { $count_text } endroits. Préven
 
 date-format = { $day } { $month } { $year }
 instant-format = { $date }, { $time } UTC
-time-beyond-calendar = { $secs } secondes Unix, hors du calendrier (une heure erronée)
+time-beyond-calendar = temps Unix { $secs } (hors du calendrier : date erronée)
 month-1 = janvier
 month-2 = février
 month-3 = mars
