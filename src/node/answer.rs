@@ -98,6 +98,7 @@ pub fn lookup(
             capped: true,
             hidden: 0,
             diverted: Vec::new(),
+            confidential_in_scope: false,
         });
     }
     let maker = q.marking.manufacturer();
@@ -109,6 +110,20 @@ pub fn lookup(
         limit: MAX_CANDIDATES + 1,
         hide_confidential,
     })
+}
+
+/// Whether another State's query `q` is looked up with the confidential
+/// records out of sight: under a policy of silence, and for every wildcard
+/// (`?`, `*`). A wildcard answered `withheld` when it matched a confidential
+/// record, and `no_hit` when not, let a member rebuild a confidential serial
+/// a character at a time (`SE*` withheld, `SF*` no record, `SEC*` ...: a
+/// regional organisation's trial). A wildcard is answered by its public
+/// matches alone, and where none matched, by whether the prefixes it
+/// searched hold confidential records at all ([`plan`]): the same answer
+/// whatever serial it asked. An exact or folded serial is matched as before:
+/// that a record exists under it is what `withhold` tells.
+pub fn hides_confidential(p: &AnswerPolicy, q: &TraceQuery) -> bool {
+    p.disclosure.hides_confidential() || q.marking.has_wildcards()
 }
 
 /// The largest count a `too_many` answer gives: more matches read as this
@@ -158,16 +173,32 @@ pub fn disclosed(found: &[registry::Candidate], level: Disclosure) -> Outcome {
 
 /// Decides what a query's matches answer, under the node's policy.
 pub fn plan(found: &registry::Found, q: &TraceQuery, p: &AnswerPolicy) -> Planned {
+    // Nothing public matched a wildcard under prefixes that hold
+    // confidential records: answered as a confidential match is, whether
+    // one matched or not ([`hides_confidential`]).
+    let wildcard = q.marking.has_wildcards();
+    if wildcard && found.matched == 0 && found.confidential_in_scope {
+        return match p.disclosure.decide(q.requester.state, q.priority, true) {
+            Decision::Review(r) => Planned::Review(r),
+            Decision::Silent => Planned::Silent,
+            Decision::Withhold | Decision::Disclose(_) => Planned::Send(Outcome::Withheld {
+                reason: WithheldReason::NationalLaw,
+            }),
+        };
+    }
+    // A wildcard's hidden matches say nothing more (above); an exact
+    // serial's, under a policy of silence, keep the answer silent.
+    let hidden = !wildcard && found.hidden > 0;
     if found.capped {
         // The find stopped before it had counted every match: never a
         // no_hit or a partial hit from it; silent, as for any confidential
         // match under silence, when all it held were confidential ones.
-        if found.matched == 0 && found.hidden > 0 {
+        if found.matched == 0 && hidden {
             return Planned::Silent;
         }
         return Planned::Send(too_many(COUNT_CAP));
     }
-    if found.matched == 0 && found.hidden > 0 {
+    if found.matched == 0 && hidden {
         // Only confidential records matched, under a policy of silence:
         // silent, never a false no_hit.
         return Planned::Silent;
@@ -205,7 +236,7 @@ pub fn answer(
     q: &TraceQuery,
     policy: &AnswerPolicy,
 ) -> Result<(Option<Outcome>, registry::Found), RegistryError> {
-    let found = lookup(reg, q, policy.disclosure.hides_confidential())?;
+    let found = lookup(reg, q, hides_confidential(policy, q))?;
     let outcome = match plan(&found, q, policy) {
         Planned::Send(o) => Some(o),
         Planned::Silent => None,
@@ -546,19 +577,105 @@ mod tests {
         assert_eq!(silent.disclosure.warnings(true).len(), 1);
         assert!(silent.disclosure.warnings(false).is_empty());
 
-        // Withheld openly, or reviewed by a person: counted, and said.
+        // Withheld openly, or reviewed by a person: an exact serial's match
+        // is said; a wildcard counts the public records alone, as under
+        // silence (its count would otherwise tell a confidential one).
         for p in [with("withhold", false), with("silent", true)] {
             assert!(!p.disclosure.hides_confidential());
             assert!(p.disclosure.warnings(true).is_empty());
             let (o, found) = answer(&reg, &query("AB??0"), &p).unwrap();
-            assert_eq!(o, Some(Outcome::TooMany { count: 20 }));
-            assert_eq!(found.hidden, 0);
+            assert_eq!(o, Some(Outcome::TooMany { count: 17 }));
+            assert_eq!(found.hidden, 3);
             let (o, _) = answer(&reg, &query("CD000"), &p).unwrap();
             assert!(
                 matches!(o, Some(Outcome::Withheld { .. } | Outcome::Acknowledged)),
                 "{o:?}"
             );
         }
+    }
+
+    /// A wildcard cannot tell a confidential serial a character at a time:
+    /// `SE*` was withheld and `SF*` no record, `SEC*` withheld and `SEX*`
+    /// no record (a regional organisation's trial, as a hostile member).
+    /// Every wildcard under a prefix holding a confidential record gets the
+    /// same answer when nothing public matches, under each policy; public
+    /// matches are disclosed without it; a prefix without one says no_hit.
+    /// The registry's counter follows the record becoming public, and back.
+    #[test]
+    fn a_wildcard_answers_alike_whatever_confidential_serial_it_matches() {
+        let (_d, reg) = registry(&[
+            rec("S1", "SECRET99", true),
+            rec("P1", "AB100", false),
+            rec("P2", "AB200", false),
+            rec("S2", "AB300", true),
+        ]);
+        let text = |rule: &str, review: bool| {
+            format!("confidential = \"{rule}\"\n[review]\nconfidential = {review}\n")
+        };
+        let with = |rule: &str, review: bool| AnswerPolicy {
+            answer_no_hit: true,
+            max_candidates: 5,
+            disclosure: Policy::parse(std::path::Path::new("policy.toml"), &text(rule, review))
+                .unwrap(),
+        };
+        let probes = ["SE*", "SF*", "SEC*", "SEX*", "??????99", "SECRET9?", "ZZ*"];
+        for (p, said) in [
+            (
+                with("withhold", false),
+                Some(Outcome::Withheld {
+                    reason: WithheldReason::NationalLaw,
+                }),
+            ),
+            (with("silent", false), None),
+            (with("withhold", true), Some(Outcome::Acknowledged)),
+        ] {
+            for probe in probes {
+                let (o, found) = answer(&reg, &query(probe), &p).unwrap();
+                assert_eq!(o, said, "{probe}");
+                assert!(found.candidates.is_empty(), "{probe}");
+            }
+            // Public matches: those alone, whatever else matched (AB300).
+            let (o, _) = answer(&reg, &query("AB*"), &p).unwrap();
+            let Some(Outcome::Hit { candidates }) = o else {
+                panic!("{o:?}")
+            };
+            let serials: Vec<&str> = candidates
+                .iter()
+                .map(|c| c.record.marking.serial())
+                .collect();
+            assert_eq!(serials, ["AB100", "AB200"]);
+        }
+        // AB300 removed and SECRET99 made public: the counter follows, and
+        // so do answers.
+        reg.remove(&[crate::registry::RecordId::parse("S2").unwrap()])
+            .unwrap();
+        let public = rec("S1", "SECRET99", false);
+        reg.put_all(vec![serde_json::from_str(&public).unwrap()])
+            .unwrap();
+        let withhold = with("withhold", false);
+        assert_eq!(
+            answer(&reg, &query("SF*"), &withhold).unwrap().0,
+            Some(Outcome::NoHit)
+        );
+        assert!(matches!(
+            answer(&reg, &query("SE*"), &withhold).unwrap().0,
+            Some(Outcome::Hit { .. })
+        ));
+        // Confidential again, then removed: the counter follows both.
+        reg.put_all(vec![
+            serde_json::from_str(&rec("S1", "SECRET99", true)).unwrap(),
+        ])
+        .unwrap();
+        assert!(matches!(
+            answer(&reg, &query("SF*"), &withhold).unwrap().0,
+            Some(Outcome::Withheld { .. })
+        ));
+        reg.remove(&[crate::registry::RecordId::parse("S1").unwrap()])
+            .unwrap();
+        assert_eq!(
+            answer(&reg, &query("SF*"), &withhold).unwrap().0,
+            Some(Outcome::NoHit)
+        );
     }
 
     /// A hidden confidential record still raises its holder's own alert
@@ -613,17 +730,20 @@ mod tests {
             capped: true,
             hidden: 0,
             diverted: Vec::new(),
+            confidential_in_scope: false,
         };
         assert_eq!(
             plan(&capped, &query("AB1*"), &policy),
             Planned::Send(Outcome::TooMany { count: 10_000 })
         );
-        // All it held confidential, under silence: silent, as for any.
+        // All it held confidential, under silence: silent, as for any
+        // (an exact serial's find; a wildcard's says what its scope holds,
+        // below).
         let hidden = registry::Found {
             hidden: 7,
             ..capped.clone()
         };
-        assert_eq!(plan(&hidden, &query("AB1*"), &policy), Planned::Silent);
+        assert_eq!(plan(&hidden, &query("AB100"), &policy), Planned::Silent);
         // Two readable characters, the least, are searched; so are more.
         let (o, _) = answer(&reg, &query("AB*"), &policy).unwrap();
         assert!(

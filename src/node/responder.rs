@@ -530,7 +530,7 @@ impl Node {
         // The maker is read from its name as marked, with this node's own
         // table, whatever version the requester resolved it with.
         self.note_makers_version(b.makers_version, b.requester.state);
-        let found = answer::lookup(reg, b, self.inner.policy.disclosure.hides_confidential())
+        let found = answer::lookup(reg, b, answer::hides_confidential(&self.inner.policy, b))
             .map_err(|e| {
                 tracing::error!(error = %e, "registry lookup failed");
                 Refusal::Internal

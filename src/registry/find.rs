@@ -88,6 +88,10 @@ pub struct Found {
     /// from the header of each stored record, without decoding the
     /// others (a record stored before the header existed is decoded).
     pub diverted: Vec<Candidate>,
+    /// Whether a prefix searched holds a confidential record, matched or
+    /// not (always false unless the query's `hide_confidential`): read from
+    /// the registry's counters, it says the same whatever serial was asked.
+    pub confidential_in_scope: bool,
 }
 
 /// The most records past a find's `limit` decoded to look for diverted
@@ -299,12 +303,25 @@ impl Registry {
                 ));
             }
         }
+        let confidential_in_scope = if q.hide_confidential {
+            let mut any = false;
+            for (p, _) in &scopes {
+                if self.holds_confidential(p)? {
+                    any = true;
+                    break;
+                }
+            }
+            any
+        } else {
+            false
+        };
         Ok(Found {
             candidates,
             matched,
             capped,
             hidden: hidden_count,
             diverted,
+            confidential_in_scope,
         })
     }
 

@@ -59,6 +59,14 @@ mod keys {
     /// `f CC CODE 0x00 MAKER`: records marked with factory code CODE made in
     /// CC, kept under MAKER; u64 BE.
     pub const FACTORY: u8 = b'f';
+    /// `c CC MAKER`: confidential records under the prefix CC/MAKER; u64 BE,
+    /// absent at zero. What a wildcard from another State is answered by
+    /// instead of the confidential records it may match
+    /// ([`Registry::holds_confidential`]).
+    pub const CONFIDENTIAL: u8 = b'c';
+    /// Present once the confidential counters are kept (a store from before
+    /// them is counted at open).
+    pub const CONFIDENTIAL_COUNTED: &[u8] = b"x:confidential-counted";
     pub const COUNT: &[u8] = b"x:count";
     pub const MAKERS: &[u8] = b"x:makers";
     pub const LAYOUT: &[u8] = b"x:layout";
@@ -76,6 +84,11 @@ mod keys {
     pub fn prefix(p: &MarkingPrefix) -> Vec<u8> {
         let c = p.country.as_bytes();
         [&[PREFIX, c[0], c[1]], p.maker.as_str().as_bytes()].concat()
+    }
+
+    pub fn confidential(p: &MarkingPrefix) -> Vec<u8> {
+        let c = p.country.as_bytes();
+        [&[CONFIDENTIAL, c[0], c[1]], p.maker.as_str().as_bytes()].concat()
     }
 
     pub fn import(c: CountryCode) -> Vec<u8> {
@@ -415,6 +428,9 @@ impl Registry {
             }
             reg.tree.insert(keys::MAKERS, &want[..])?;
         }
+        if !reg.tree.contains_key(keys::CONFIDENTIAL_COUNTED)? {
+            reg.count_confidential()?;
+        }
         for (p, _) in reg.prefixes()? {
             reg.countries.insert(p.country);
         }
@@ -730,6 +746,7 @@ impl Registry {
         std::iter::once(keys::prefix(prefix))
             .chain(imports.into_iter().map(keys::import))
             .chain(factory)
+            .chain(rec.confidential.then(|| keys::confidential(prefix)))
             .collect()
     }
 
@@ -911,7 +928,12 @@ impl Registry {
             self.tree.apply_batch(batch)?;
         }
         let mut batch = sled::Batch::default();
-        for tag in [keys::PREFIX, keys::IMPORT, keys::FACTORY] {
+        for tag in [
+            keys::PREFIX,
+            keys::IMPORT,
+            keys::FACTORY,
+            keys::CONFIDENTIAL,
+        ] {
             for k in self.tree.scan_prefix([tag]).keys() {
                 batch.remove(k?);
             }
@@ -920,8 +942,55 @@ impl Registry {
             batch.insert(k, &(v as u64).to_be_bytes()[..]);
         }
         batch.insert(keys::COUNT, &(total as u64).to_be_bytes()[..]);
+        batch.insert(keys::CONFIDENTIAL_COUNTED, &[1][..]);
         self.tree.apply_batch(batch)?;
         Ok(())
+    }
+
+    /// Counts the confidential records under each prefix (a store from
+    /// before the counters): each kept key starts with its prefix, and a
+    /// stored header says whether the record is confidential (a record of
+    /// an older format is decoded). Written at once with the mark that
+    /// they are kept, so that a start cut short counts again.
+    fn count_confidential(&self) -> Result<(), RegistryError> {
+        let _w = self.lock();
+        let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
+        for kv in self.tree.scan_prefix([keys::KEPT]) {
+            let (k, v) = kv?;
+            let (_, stored) = split_kept(&k, &v)?;
+            let confidential = match stored::header(stored).and_then(|h| h.confidential) {
+                Some(c) => c,
+                // Unreadable: counted as finds treat it, as confidential.
+                None => decode_kept(&k, &v).map_or(true, |r| r.confidential),
+            };
+            if !confidential {
+                continue;
+            }
+            // `k CC MAKER 0x00 ...`: the prefix is up to the first 0.
+            let head = keys::head_of(&k[1..]);
+            let prefix = &head[..head.len().saturating_sub(1)];
+            *counts
+                .entry([&[keys::CONFIDENTIAL], prefix].concat())
+                .or_default() += 1;
+        }
+        let mut batch = sled::Batch::default();
+        for k in self.tree.scan_prefix([keys::CONFIDENTIAL]).keys() {
+            batch.remove(k?);
+        }
+        for (k, n) in counts {
+            batch.insert(k, &n.to_be_bytes()[..]);
+        }
+        batch.insert(keys::CONFIDENTIAL_COUNTED, &[1][..]);
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Whether any record under `prefix` is confidential: what a wildcard
+    /// from another State is answered by in place of the confidential
+    /// records it may match, so that the answer does not depend on which
+    /// serials they hold. Read from a counter, never from the records.
+    pub fn holds_confidential(&self, prefix: &MarkingPrefix) -> Result<bool, RegistryError> {
+        Ok(self.tree.contains_key(keys::confidential(prefix))?)
     }
 
     /// Removes every key starting with `tag`, in batches.

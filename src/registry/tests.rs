@@ -457,6 +457,49 @@ fn a_file_changed_between_the_two_readings_removes_nothing() {
     assert_eq!(reg.len().unwrap(), n as u64 + 2);
 }
 
+/// The counters of confidential records per prefix (what a wildcard from
+/// another State is answered by) are counted at the first open of a store
+/// from before them, and again when a start was cut short before the mark.
+#[test]
+fn a_store_from_before_the_confidential_counters_is_counted_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(&dir.path().join("db")).unwrap();
+    let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+    let mut secret = record("C1", "Walther", "DE", "SECRET99");
+    secret.confidential = true;
+    let mut other = record("C2", "Glock", "AT", "GX100");
+    other.confidential = true;
+    reg.put_all(vec![
+        secret.clone(),
+        other.clone(),
+        record("P1", "Walther", "DE", "AB100"),
+        record("P2", "Beretta", "IT", "BB100"),
+    ])
+    .unwrap();
+    let prefix = |r: &Record| r.marking.prefix(&MakerTable::built_in());
+    let public = prefix(&record("P2", "Beretta", "IT", "BB100"));
+    let held = |reg: &Registry| {
+        [prefix(&secret), prefix(&other), public.clone()]
+            .map(|p| reg.holds_confidential(&p).unwrap())
+    };
+    assert_eq!(held(&reg), [true, true, false]);
+    // As a store written before the counters: none, and no mark.
+    let mut batch = sled::Batch::default();
+    for k in reg.tree.scan_prefix([keys::CONFIDENTIAL]).keys() {
+        batch.remove(k.unwrap());
+    }
+    batch.remove(keys::CONFIDENTIAL_COUNTED);
+    reg.tree.apply_batch(batch).unwrap();
+    assert_eq!(held(&reg), [false, false, false]);
+    drop(reg);
+    let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+    assert_eq!(held(&reg), [true, true, false]);
+    // Counted once: the mark stays, and the counters move with writes.
+    assert!(reg.tree.contains_key(keys::CONFIDENTIAL_COUNTED).unwrap());
+    reg.remove(&[RecordId::parse("C2").unwrap()]).unwrap();
+    assert_eq!(held(&reg), [true, false, false]);
+}
+
 #[test]
 fn export_then_import_round_trips_byte_for_byte() {
     let (dir, reg) = open_temp();
