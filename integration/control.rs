@@ -191,6 +191,13 @@ fn policy_review_alerts_audit_and_canaries() {
         .map(|c| c["record"]["marking"]["serial"].as_str().unwrap())
         .collect();
     assert_eq!(serials, ["SL510"], "{fr:#}");
+    // DE holds a confidential record under the prefix (CF300) and nothing
+    // public matching: withheld, as every wildcard matching nothing public
+    // there is, whatever serial (SECURITY.md row 28); never to a person,
+    // though DE reviews confidential matches.
+    let de = outcome_of(&t, "DE").unwrap_or_else(|| panic!("DE answers SL5?0: {t:#}"));
+    assert_eq!(de["withheld"]["reason"], "national_law", "{de:#}");
+    assert!(pending(fed.node("DE")).is_empty());
     // A blind trace finds SL510 in FR's keyed filter, and not SL500 (which
     // FR's filter held before: KE learnt a hit, then silence).
     for (serial, expected) in [("SL510", "hit"), ("SL500", "no_hit")] {

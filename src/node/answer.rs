@@ -174,14 +174,14 @@ pub fn disclosed(found: &[registry::Candidate], level: Disclosure) -> Outcome {
 /// Decides what a query's matches answer, under the node's policy.
 pub fn plan(found: &registry::Found, q: &TraceQuery, p: &AnswerPolicy) -> Planned {
     // Nothing public matched a wildcard under prefixes that hold
-    // confidential records: answered as a confidential match is, whether
-    // one matched or not ([`hides_confidential`]).
+    // confidential records: answered as the `confidential` rule answers a
+    // confidential match without a person, whether one matched or not
+    // ([`hides_confidential`], `Policy::confidential_rule`).
     let wildcard = q.marking.has_wildcards();
     if wildcard && found.matched == 0 && found.confidential_in_scope {
-        return match p.disclosure.decide(q.requester.state, q.priority, true) {
-            Decision::Review(r) => Planned::Review(r),
+        return match p.disclosure.confidential_rule() {
             Decision::Silent => Planned::Silent,
-            Decision::Withhold | Decision::Disclose(_) => Planned::Send(Outcome::Withheld {
+            _ => Planned::Send(Outcome::Withheld {
                 reason: WithheldReason::NationalLaw,
             }),
         };
@@ -627,7 +627,15 @@ mod tests {
                 }),
             ),
             (with("silent", false), None),
-            (with("withhold", true), Some(Outcome::Acknowledged)),
+            // Never to a person: each wildcard would take one of the
+            // requester's places in the inbox, its misses too.
+            (
+                with("withhold", true),
+                Some(Outcome::Withheld {
+                    reason: WithheldReason::NationalLaw,
+                }),
+            ),
+            (with("silent", true), None),
         ] {
             for probe in probes {
                 let (o, found) = answer(&reg, &query(probe), &p).unwrap();

@@ -233,6 +233,19 @@ impl Policy {
     }
 
     /// Decides for a request whose lookup matched records.
+    /// What a confidential match answers without a person: withheld, or
+    /// silence (the `confidential` rule), whatever `[review]` says. What a
+    /// wildcard under prefixes holding confidential records, matching
+    /// nothing public, is answered by (`answer::plan`): sent to a person,
+    /// every such wildcard would take one of the requester's places in the
+    /// inbox (`max_reviews_waiting_per_state`), its misses included.
+    pub fn confidential_rule(&self) -> Decision {
+        match self.confidential {
+            ConfidentialRule::Withhold => Decision::Withhold,
+            ConfidentialRule::Silent => Decision::Silent,
+        }
+    }
+
     pub fn decide(
         &self,
         requester: CountryCode,
