@@ -751,12 +751,79 @@ fn a_damaged_held_roster_is_repaired_by_a_newer_install_only() {
     let (r1, r2, r3) = (roster(1), roster(2), roster(3));
     ok(&d, &["roster", "install", &r2]);
     std::fs::write(d.join("roster.json"), "garbage").unwrap();
-    let out = json(&d, &["roster", "install", &r1]);
-    assert_eq!(
-        out["installed"], false,
-        "an older version came back in: {out}"
+    // An older version is refused, saying how a renewal is made (it was
+    // "not installed" with success: a renewal made without --from, version
+    // 1, was ignored, and the roster in force ran out unnoticed).
+    let o = run(&d, &["--json", "roster", "install", &r1]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is roster version 1, older than version 2")
+            && stderr(&o).contains("roster new --from"),
+        "{}",
+        stderr(&o)
     );
-    assert_eq!(out["version"], 2, "{out}");
+    // A roster signed by another key, whatever its version, is said as such.
+    let rogue = w.path().join("rogue.key");
+    ok(
+        w.path(),
+        &["roster", "keygen", "--out", rogue.to_str().unwrap()],
+    );
+    let forged = w.path().join("forged.json");
+    std::fs::copy(&r1, &forged).unwrap();
+    let fs = forged.to_str().unwrap();
+    ok(
+        w.path(),
+        &[
+            "roster", "add", fs, "--state", "NG", "--name", "Nigeria", "--key", &anchor,
+        ],
+    );
+    ok(
+        w.path(),
+        &[
+            "roster",
+            "sign",
+            fs,
+            "--anchor-key",
+            rogue.to_str().unwrap(),
+        ],
+    );
+    let o = run(&d, &["roster", "install", fs]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("anchors"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Versions a roster could never be replaced from are refused when made.
+    for (from, version, said) in [
+        (None, "18446744073709551615", "out of range"),
+        (None, "0", "out of range"),
+        (Some(&r3), "2", "is not above the version"),
+        (Some(&r3), "3", "is not above the version"),
+    ] {
+        let out = w.path().join(format!("bad-{version}.json"));
+        let mut args = vec![
+            "roster",
+            "new",
+            "--out",
+            out.to_str().unwrap(),
+            "--version",
+            version,
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today+30",
+        ];
+        if let Some(f) = from {
+            args.extend(["--from", f.as_str()]);
+        }
+        let o = run(w.path(), &args);
+        assert!(
+            !o.status.success() && stderr(&o).contains(said) && !out.exists(),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
     let o = run(&d, &["--json", "roster", "install", &r3]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(

@@ -623,6 +623,40 @@ fn a_roster_update_cuts_a_removed_member_off() {
     std::fs::write(&f, roster).unwrap();
     let out = ke.json(&["roster", "install", path_str(&f)]);
     assert_eq!(out["installed"], true, "{out}");
+    // Through the running node: a roster changed after it was signed is
+    // said as such, though its version is not above the one held (it was
+    // "not installed: already holds version 2", with success); a version
+    // below the one held is an error that says how renewals are made.
+    let tampered = ke.dir.join("roster-tampered.json");
+    let mut v: Value =
+        serde_json::from_slice(&fed.roster_without(&["BE", "DE", "NG", "AT", "KE"], 1)).unwrap();
+    let mut body = base64_decode(v["body"].as_str().unwrap());
+    let name = b"Test State KE";
+    let at = body
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("KE's name in the roster body");
+    body[at + name.len() - 1] = b'X';
+    v["body"] = base64_encode(&body).into();
+    std::fs::write(&tampered, v.to_string()).unwrap();
+    let o = common::run(&ke.dir, &["roster", "install", path_str(&tampered)]);
+    assert!(
+        !o.status.success() && common::stderr(&o).contains("signature"),
+        "{}",
+        common::stderr(&o)
+    );
+    let older = ke.dir.join("roster-v1.json");
+    std::fs::write(
+        &older,
+        fed.roster_without(&["BE", "DE", "NG", "AT", "KE"], 1),
+    )
+    .unwrap();
+    let o = common::run(&ke.dir, &["roster", "install", path_str(&older)]);
+    assert!(
+        o.status.code() == Some(1) && common::stderr(&o).contains("older than version 2"),
+        "{}",
+        common::stderr(&o)
+    );
     // The new roster spreads by gossip; every remaining member drops FR.
     for n in fed.nodes.iter().filter(|n| !matches!(n.state, "FR" | "GH")) {
         wait_for(

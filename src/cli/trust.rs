@@ -555,9 +555,11 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             // settings of the one before. A first roster is made by this
             // build for members running it: one signature check per gossip
             // message (proto-docs/NETWORK.md, "gossipsub validation").
+            let mut prev_version = 0;
             let (members, next, previous, previous_links) = match &from {
                 Some(prev) => {
                     let b = RosterFile::read(prev)?.decode_unverified()?;
+                    prev_version = b.version;
                     (
                         b.members,
                         b.version.saturating_add(1),
@@ -575,6 +577,37 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 ),
                 None => (Vec::new(), 1, None, None),
             };
+            if let (Some(prev), Some(v)) = (&from, version)
+                && v <= prev_version
+            {
+                bail!(
+                    "--version {v} is not above the version of {}, {prev_version}: nodes holding it would keep it; leave --version out to make version {next}",
+                    prev.display(),
+                );
+            }
+            let chosen = version.unwrap_or(next);
+            if !(1..=roster::MAX_VERSION).contains(&chosen) {
+                let what = match (&from, version) {
+                    (_, Some(v)) => format!("--version {v}"),
+                    (Some(prev), None) => {
+                        format!("{} is version {prev_version}, so the next", prev.display())
+                    }
+                    (None, None) => format!("version {chosen}"),
+                };
+                bail!(
+                    "{what} is out of range: a roster's version is 1 to {} (versions only grow, so a roster at the top could never be replaced)",
+                    roster::MAX_VERSION
+                );
+            }
+            if let Some(v) = version
+                && v > next.saturating_add(100)
+                && !ctx.json
+            {
+                eprintln!(
+                    "warning: version {v} skips {} versions; versions only grow, so a roster can never go back below it",
+                    v - next
+                );
+            }
             let gossip_validation = gossip_validation.or(previous);
             let body = RosterBody {
                 version: version.unwrap_or(next),
@@ -740,7 +773,7 @@ struct Installed {
 fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
     // Read as a roster here first: a wrong file is named, not refused by
     // the node without its name. Its bytes go to the node as they are.
-    RosterFile::read(path)?;
+    let offered = RosterFile::read(path)?.decode_unverified()?.version;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let configured = read_config(&ctx.data_dir)?
         .trust
@@ -783,8 +816,7 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
             let file = RosterFile::read(path)?;
             let r = match roster::install(&ctx.data_dir, &file, &trust, Date::today()) {
                 Ok(r) => r,
-                // As a running node answers it: nothing to do, not an error, so
-                // that a provisioning script run twice passes either way.
+                // As a running node answers it (below).
                 Err(roster::RosterError::NotNewer { held, .. }) => {
                     let out = Installed {
                         installed: false,
@@ -792,12 +824,7 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
                         gossip_validation: None,
                         gossip_validation_next: None,
                     };
-                    return ctx.emit(&out, |o| {
-                        format!(
-                            "not installed: this node already holds version {} or newer",
-                            o.version
-                        )
-                    });
+                    return not_installed(ctx, path, offered, &out);
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -826,6 +853,9 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
             }
         }
     };
+    if !out.installed {
+        return not_installed(ctx, path, offered, &out);
+    }
     ctx.emit(&out, |o| {
         if o.installed {
             let mut line = format!("roster version {} installed", o.version);
@@ -848,6 +878,28 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
                 o.version
             )
         }
+    })
+}
+
+/// A verified roster the node did not install, its version not above the
+/// one held (`out.version`). The same version again is nothing to do, not an
+/// error, so that a provisioning script run twice passes. An older one is an
+/// error: a renewal made without `--from` (version 1) was ignored with
+/// success, and the roster in force ran out unnoticed (a regional
+/// organisation's trial).
+fn not_installed(ctx: &Context, path: &Path, offered: u64, out: &Installed) -> anyhow::Result<()> {
+    if offered < out.version {
+        bail!(
+            "not installed: {} is roster version {offered}, older than version {} which this node holds; a renewal is made from the roster in force (`tracenet roster new --from ROSTER ...`), so that its version is above it",
+            path.display(),
+            out.version
+        );
+    }
+    ctx.emit(out, |o| {
+        format!(
+            "not installed: this node already holds version {}",
+            o.version
+        )
     })
 }
 

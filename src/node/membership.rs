@@ -126,7 +126,7 @@ impl Node {
     ) -> Result<bool, InstallRosterError> {
         let node = self.clone();
         let owned = bytes.to_vec();
-        let installed = tokio::task::spawn_blocking(move || node.install_now(&owned))
+        let installed = tokio::task::spawn_blocking(move || node.install_now(&owned, publish))
             .await
             .map_err(|e| InstallRosterError::Store(e.to_string()))??;
         let Some(version) = installed else {
@@ -157,9 +157,17 @@ impl Node {
     }
 
     /// The blocking part of an install: verify, write, audit, swap.
-    fn install_now(&self, bytes: &[u8]) -> Result<Option<u64>, InstallRosterError> {
+    /// `offered` by an operator (the control API), the file's signatures and
+    /// dates are checked before its version: a forged, damaged or wrongly
+    /// signed roster is said as such, never "already held" because its
+    /// version was not above (a regional organisation's trial).
+    fn install_now(&self, bytes: &[u8], offered: bool) -> Result<Option<u64>, InstallRosterError> {
         let file = RosterFile::from_json(bytes)
             .map_err(|e| InstallRosterError::Unreadable(e.to_string()))?;
+        if offered {
+            file.verify(&self.inner.trust, Date::today())
+                .map_err(InstallRosterError::Rejected)?;
+        }
         // A version not above the one held is ignored before any disk read
         // or signature check: the held roster offered again by peers, or a
         // member replaying old rosters, costs a JSON and body decode each

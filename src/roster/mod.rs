@@ -25,6 +25,14 @@ pub const FORMAT: &str = "tracenet-roster/1";
 /// The held roster's file name inside a data directory.
 pub const HELD_FILE: &str = "roster.json";
 pub const MAX_MEMBERS: usize = 512;
+
+/// The highest version a roster may have. A roster's version only grows (a
+/// node installs one above the version it holds), so one at the top of the
+/// range could never be replaced: no member removed, no key changed, until
+/// every node's files were edited by hand (`roster new --version
+/// 18446744073709551615` was accepted: a regional organisation's trial). A
+/// million leaves room for a roster renewed every day for 2,700 years.
+pub const MAX_VERSION: u64 = 1_000_000;
 pub const MAX_PREFIXES: usize = 256;
 pub const MAX_ADDRESSES: usize = 8;
 pub const MAX_ADDRESS_CHARS: usize = 256;
@@ -396,10 +404,17 @@ fn check_member(m: &Member) -> Result<(), RosterError> {
 impl RosterBody {
     /// Bounds and uniqueness: one key per entry, one member entry per State.
     pub fn check(&self) -> Result<(), RosterError> {
+        if !(1..=MAX_VERSION).contains(&self.version) {
+            return Err(RosterError::Invalid(format!(
+                "version {} is out of range: a roster's version is 1 to {MAX_VERSION}",
+                self.version
+            )));
+        }
         if self.valid_until < self.valid_from {
-            return Err(RosterError::Invalid(
-                "valid_until is before valid_from".into(),
-            ));
+            return Err(RosterError::Invalid(format!(
+                "valid_until ({}) is before valid_from ({})",
+                self.valid_until, self.valid_from
+            )));
         }
         if self.members.len() > MAX_MEMBERS {
             return Err(RosterError::Invalid(format!(

@@ -660,3 +660,26 @@ fn gossip_validation_reads_from_text_and_names_the_choices() {
     let e = "none".parse::<GossipValidation>().unwrap_err();
     assert!(e.contains("strict or payload"), "{e}");
 }
+
+/// A version at the top of the range could never be replaced (versions only
+/// grow): 0 and anything above [`MAX_VERSION`] are refused, with the range;
+/// dates out of order name both.
+#[test]
+fn a_roster_version_out_of_range_or_dates_out_of_order_are_refused() {
+    for v in [0, MAX_VERSION + 1, u64::MAX] {
+        let e = body(v).check().unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("version {v} is out of range")) && e.contains("1 to 1000000"),
+            "{e}"
+        );
+    }
+    assert!(body(MAX_VERSION).check().is_ok());
+    let mut b = body(2);
+    std::mem::swap(&mut b.valid_from, &mut b.valid_until);
+    let e = b.check().unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("valid_until ({})", b.valid_until))
+            && e.contains(&format!("valid_from ({})", b.valid_from)),
+        "{e}"
+    );
+}
