@@ -672,6 +672,70 @@ fn a_node_without_a_roster_reads_its_stores_with_the_node_stopped() {
     assert_eq!(json(d.path(), &["report"])["traces_sent"], 0);
 }
 
+/// A node whose roster ran out cannot run, and says what to do; its stores
+/// are read with it stopped, under that roster (they failed with the
+/// expiry: a regional organisation's trial).
+#[test]
+fn a_node_whose_roster_ran_out_reads_its_stores_with_the_node_stopped() {
+    let w = tempfile::tempdir().unwrap();
+    let key = w.path().join("anchor.key");
+    let anchor = json(
+        w.path(),
+        &["roster", "keygen", "--out", key.to_str().unwrap()],
+    )["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = w.path().join("ke");
+    let me = json(&d, &["init", "--state", "KE", "--anchor", &anchor]);
+    let pk = me["public_key"].as_str().unwrap().to_string();
+    let f = w.path().join("old.json");
+    let fs = f.to_str().unwrap();
+    ok(
+        w.path(),
+        &[
+            "roster",
+            "new",
+            "--out",
+            fs,
+            "--valid-from",
+            "today-30",
+            "--valid-until",
+            "today-1",
+        ],
+    );
+    ok(
+        w.path(),
+        &[
+            "roster", "add", fs, "--state", "KE", "--name", "Kenya", "--key", &pk,
+        ],
+    );
+    ok(
+        w.path(),
+        &["roster", "sign", fs, "--anchor-key", key.to_str().unwrap()],
+    );
+    // As a roster installed while in force, and then run out.
+    std::fs::copy(&f, d.join("roster.json")).unwrap();
+    for args in [
+        vec!["trace", "list"],
+        vec!["inbox", "list"],
+        vec!["alerts"],
+        vec!["audit", "show"],
+        vec!["report"],
+    ] {
+        let o = run(&d, &args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    }
+    let o = run(&d, &["node", "run"]);
+    assert!(
+        !o.status.success()
+            && stderr(&o).contains("not on")
+            && stderr(&o).contains("tracenet roster install FILE"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// A reader that closed standard output (`tracenet ... | head`) ends the
 /// command quietly with 141, in JSON as in text.
 #[test]

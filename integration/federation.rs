@@ -669,6 +669,14 @@ fn a_roster_update_cuts_a_removed_member_off() {
             },
         );
     }
+    // KE is listed as itself; FR, given the roster that removed it, is told
+    // that it is not in it (it saw only "0 peers connected", and its traces
+    // called the others unreachable).
+    assert_eq!(ke.json(&["status"])["listed_in_roster"], "as_itself");
+    fr.json(&["roster", "install", path_str(&f)]);
+    assert_eq!(fr.json(&["status"])["listed_in_roster"], "not_listed");
+    let said = fr.cli(&["status"]);
+    assert!(said.contains("NOT IN THE ROSTER"), "{said}");
 }
 
 #[test]

@@ -892,6 +892,11 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 Some("different") => "  blind traces: the roster lists ANOTHER OPRF key for this node, so requesters refuse its evaluations (restore oprf.key, or have the next roster list `tracenet identity show`'s oprf key)\n",
                 _ => "",
             };
+            let listed = match s["listed_in_roster"].as_str() {
+                Some("not_listed") => "  NOT IN THE ROSTER: the roster this node holds does not list its key, so other members refuse its connections (it was removed, or its key changed); ask your regional organisation\n",
+                Some("as_another") => "  the roster lists this node's key under another State or role than its own: other members judge it as that entry; ask your regional organisation\n",
+                _ => "",
+            };
             let gossip = match (
                 s["net"]["gossip_validation"].as_str(),
                 s["net"]["gossip_validation_next"].as_str(),
@@ -901,7 +906,7 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 _ => String::new(),
             };
             format!(
-                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}{links}\n{gossip}  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}",
+                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}{links}\n{gossip}  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}{listed}",
                 s["role"].as_str().unwrap_or("?"),
                 s["state"].as_str().unwrap_or("?"),
                 s["peer_id"].as_str().unwrap_or("?"),

@@ -375,6 +375,10 @@ pub(super) fn load_members(data_dir: &Path, trust: &TrustConfig) -> Result<Membe
             "no roster in {}; install one signed by your trust anchors with `tracenet roster install FILE`",
             data_dir.display()
         ))),
+        Err(e @ RosterError::Dates { .. }) => Err(NodeError::Roster(format!(
+            "the roster in {}: {e}; ask your regional organisation for the roster in force and install it with `tracenet roster install FILE` (with the node stopped, too); meanwhile the stored traces, inbox, alerts, audit log and reports can be read with the node stopped",
+            data_dir.display()
+        ))),
         Err(e) => Err(NodeError::Roster(format!(
             "the roster in {}: {e}",
             data_dir.display()

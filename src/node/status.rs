@@ -36,13 +36,23 @@ impl Judge {
             state: cfg.state,
             limits: Limits::default(),
             // A node that never installed a roster still reads its audit
-            // log, inbox and reports: no members, nothing vouched for.
+            // log, inbox and reports: no members, nothing vouched for. One
+            // whose roster ran out (or is not yet in force) reads them too,
+            // under that roster, its signatures checked: its traces are what
+            // an officer looks at while a renewal is awaited (`trace list`
+            // and the like failed with the expiry).
             members: match crate::roster::load_held(
                 data_dir,
                 &cfg.trust,
                 crate::model::Date::today(),
             ) {
                 Ok(None) => super::Members::default(),
+                Err(crate::roster::RosterError::Dates { until, .. }) => {
+                    match crate::roster::load_held(data_dir, &cfg.trust, until) {
+                        Ok(Some(r)) => membership::members_of(&r),
+                        _ => membership::load_members(data_dir, &cfg.trust)?,
+                    }
+                }
                 _ => membership::load_members(data_dir, &cfg.trust)?,
             },
         })
@@ -464,6 +474,12 @@ pub struct NodeStatus {
     /// `not_listed` (blind traces pass it by) or `different` (the seed file
     /// changed: requesters refuse its evaluations); null on a bootstrap node.
     pub oprf_key_in_roster: Option<super::blind::OwnOprfKey>,
+    /// How the roster lists this node's key: `as_itself` (its State, its
+    /// role), `not_listed` (other members refuse its connections: it was
+    /// removed, or its key changed and the roster has the new one), or
+    /// `as_another` (under another State or role). A removed member saw
+    /// only "0 peers connected" and traces calling others unreachable.
+    pub listed_in_roster: &'static str,
 }
 
 /// The audit log's last entry: its sequence number and hex hash.
@@ -514,6 +530,16 @@ impl Node {
                 .map(|(seq, hash)| AuditHead { seq, hash }),
             oprf_key: self.own_oprf_key().map(|(k, _)| k),
             oprf_key_in_roster: self.own_oprf_key().map(|(_, l)| l),
+            listed_in_roster: match members.by_peer.get(&self.peer_id()) {
+                None => "not_listed",
+                Some(m)
+                    if m.state == self.inner.state
+                        && m.bootstrap == (self.inner.settings.role == Role::Bootstrap) =>
+                {
+                    "as_itself"
+                }
+                Some(_) => "as_another",
+            },
         })
     }
 }
