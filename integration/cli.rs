@@ -736,6 +736,92 @@ fn a_node_whose_roster_ran_out_reads_its_stores_with_the_node_stopped() {
     );
 }
 
+/// A State's key replaced: `roster set-key` changes it (and clears the
+/// signatures); `roster add` of a State already listed says how (it said
+/// only "State is listed twice as a member").
+#[test]
+fn a_members_key_is_changed_with_set_key_and_add_says_so() {
+    let w = tempfile::tempdir().unwrap();
+    let f = w.path().join("r.json");
+    let fs = f.to_str().unwrap();
+    let key = w.path().join("anchor.key");
+    let ks = key.to_str().unwrap();
+    ok(w.path(), &["roster", "keygen", "--out", ks]);
+    let (old, new) = (init("DE"), init("DE"));
+    let pk = |d: &tempfile::TempDir| {
+        json(d.path(), &["identity", "show"])["public_key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let peer = json(new.path(), &["identity", "show"])["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        w.path(),
+        &[
+            "roster",
+            "new",
+            "--out",
+            fs,
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today+30",
+        ],
+    );
+    ok(
+        w.path(),
+        &[
+            "roster",
+            "add",
+            fs,
+            "--state",
+            "DE",
+            "--name",
+            "Germany",
+            "--key",
+            &pk(&old),
+        ],
+    );
+    ok(w.path(), &["roster", "sign", fs, "--anchor-key", ks]);
+    let o = run(
+        w.path(),
+        &[
+            "roster",
+            "add",
+            fs,
+            "--state",
+            "DE",
+            "--name",
+            "Germany",
+            "--key",
+            &pk(&new),
+        ],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("roster set-key"),
+        "{}",
+        stderr(&o)
+    );
+    let shown = json(
+        w.path(),
+        &["roster", "set-key", fs, "--state", "DE", "--key", &peer],
+    );
+    assert_eq!(shown["members"][0]["public_key"], pk(&new), "{shown}");
+    assert_eq!(shown["signed_by"], serde_json::json!([]), "{shown}");
+    let o = run(
+        w.path(),
+        &["roster", "set-key", fs, "--state", "NG", "--key", &peer],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("NG has no member entry"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// A reader that closed standard output (`tracenet ... | head`) ends the
 /// command quietly with 141, in JSON as in text.
 #[test]

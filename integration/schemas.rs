@@ -326,6 +326,20 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         w,
         &["roster", "remove", r, "--state", "SN"],
     );
+    // GH's key set (again, to the same: the node installs this roster).
+    c.run(
+        "roster-summary",
+        w,
+        &[
+            "roster",
+            "set-key",
+            r,
+            "--state",
+            "GH",
+            "--key",
+            me["peer_id"].as_str().unwrap(),
+        ],
+    );
     // GH's OPRF key set, so that roster show lists one.
     c.run(
         "roster-summary",
@@ -374,6 +388,7 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         "roster new",
         "roster add",
         "roster remove",
+        "roster set-key",
         "roster set-oprf-key",
         "roster set-gossip-validation",
         "roster set-peer-connections",

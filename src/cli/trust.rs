@@ -99,6 +99,21 @@ pub enum RosterCommand {
         #[arg(long = "oprf-key", value_name = "KEY", value_parser = parse_oprf_key)]
         oprf_key: Option<OprfPublicKey>,
     },
+    /// Set a member's node key, e.g. after the State's key was compromised
+    /// and replaced (clears the signatures). Install the signed roster on
+    /// another node first (the bootstrap node, say): the State's node with
+    /// its new key is refused by the others until they hold it.
+    SetKey {
+        /// The roster file to change.
+        roster: PathBuf,
+        /// The member's State (ISO 3166-1 alpha-2).
+        #[arg(long, value_name = "CC")]
+        state: CountryCode,
+        /// The new key: its peer id (12D3KooW...) or public key, as `tracenet
+        /// identity show` prints them.
+        #[arg(long, value_name = "PEER_ID_OR_KEY")]
+        key: String,
+    },
     /// Set (or clear) a member's OPRF public key for blind traces, e.g. after
     /// the State rotated it (clears the signatures). Builds before blind
     /// traces refuse a roster that lists OPRF keys: list them once every
@@ -646,7 +661,39 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 oprf_key,
             };
             let body = edit_roster(&roster, |b| {
+                if member.role == Role::Member
+                    && b.members
+                        .iter()
+                        .any(|m| m.state == member.state && m.role == Role::Member)
+                {
+                    bail!(
+                        "{} already has a member entry in {}; to change its key, `tracenet roster set-key {} --state {} --key KEY`; to replace the entry, `tracenet roster remove` it first",
+                        member.state,
+                        roster.display(),
+                        roster.display(),
+                        member.state
+                    );
+                }
                 b.members.push(member);
+                Ok(())
+            })?;
+            let file = RosterFile::read(&roster)?;
+            show(ctx, &roster, &body, &file, false)
+        }
+        RosterCommand::SetKey { roster, state, key } => {
+            let key = identity::parse_key(&key)?;
+            let body = edit_roster(&roster, |b| {
+                let m = b
+                    .members
+                    .iter_mut()
+                    .find(|m| m.state == state && m.role == Role::Member)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{state} has no member entry in {}; add it with `tracenet roster add`",
+                            roster.display()
+                        )
+                    })?;
+                m.key = key;
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;

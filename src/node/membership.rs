@@ -103,7 +103,27 @@ impl Node {
         let verdict = roster_verdict(&installed);
         if let Err(e) = &installed {
             if verdict == Verdict::Reject {
-                tracing::info!(error = %e, "rejected a gossiped roster");
+                // Who passed it on, and what it claims to be: a member
+                // pushing forged rosters is found from this line (it named
+                // neither: a regional organisation's trial).
+                let source = id.source();
+                let state = self
+                    .read_members()
+                    .by_peer
+                    .get(&source)
+                    .map(|m| m.state.to_string())
+                    .unwrap_or_else(|| "not a member".into());
+                let version = RosterFile::from_json(&data)
+                    .ok()
+                    .and_then(|f| f.decode_unverified().ok())
+                    .map(|b| b.version);
+                tracing::warn!(
+                    error = %e,
+                    peer = %source,
+                    %state,
+                    version = ?version,
+                    "rejected a gossiped roster (the peer named passed it on; it is graylisted for a moment)"
+                );
             } else if self.roster_warning_due() {
                 // Once a minute at most: a member may pass on a roster not
                 // yet valid here (or one this node cannot record) again and
