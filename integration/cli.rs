@@ -820,6 +820,40 @@ fn a_members_key_is_changed_with_set_key_and_add_says_so() {
         "{}",
         stderr(&o)
     );
+    // Any key signs: shown without anchors, it is not called an anchor.
+    ok(w.path(), &["roster", "sign", fs, "--anchor-key", ks]);
+    let shown = ok(w.path(), &["roster", "show", fs]);
+    assert!(
+        shown.contains("signed by 1 key (not checked against the trust anchors"),
+        "{shown}"
+    );
+    // A removal that matches nothing names what it looked for.
+    let o = run(w.path(), &["roster", "remove", fs, "--state", "NG"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("no entry of NG in"),
+        "{}",
+        stderr(&o)
+    );
+    // A roster made expired is warned of.
+    let expired = w.path().join("expired.json");
+    let o = run(
+        w.path(),
+        &[
+            "roster",
+            "new",
+            "--out",
+            expired.to_str().unwrap(),
+            "--valid-from",
+            "today-30",
+            "--valid-until",
+            "today-1",
+        ],
+    );
+    assert!(
+        o.status.success() && stderr(&o).contains("has expired already"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// A reader that closed standard output (`tracenet ... | head`) ends the

@@ -639,6 +639,11 @@ async fn a_member_replaying_signed_rosters_is_ignored_quietly() {
     fed.wait_subscribed("DE", ROSTER, &["NG"]);
     fed.node_mut("NG").kill();
     let de = fed.node("DE");
+    // DE holds version 2, so that an older one (version 1; 0 is out of
+    // range) can be replayed at it.
+    let v2 = de.dir.join("roster-v2.json");
+    std::fs::write(&v2, fed.roster_without(&["DE", "NG"], 2)).unwrap();
+    de.json(&["roster", "install", v2.to_str().unwrap()]);
     let ng = Peer::connect(&fed.node("NG").dir, de).await;
     let held = std::fs::read(de.dir.join("roster.json")).unwrap();
     let mut body: RosterBody = RosterFile::from_json(&held)
@@ -646,7 +651,7 @@ async fn a_member_replaying_signed_rosters_is_ignored_quietly() {
         .decode_unverified()
         .unwrap();
     let today = Date::today().to_days();
-    body.version = 0;
+    body.version = 1;
     body.valid_from = Date::from_days(today - 400).unwrap();
     body.valid_until = Date::from_days(today - 35).unwrap();
     let mut expired = RosterFile::new(&body).unwrap();
@@ -672,7 +677,7 @@ async fn a_member_replaying_signed_rosters_is_ignored_quietly() {
         .count();
     assert_eq!(warned, 0, "{log}");
     let st = de.json(&["status"]);
-    assert_eq!(st["roster_version"], 1, "{st}");
+    assert_eq!(st["roster_version"], 2, "{st}");
     // Ignored, not rejected: the copies are rosters the anchors signed, as
     // a member offering its held roster sends; the peer is not scored down.
     assert_eq!(st["net"]["peers_graylisted"], 0, "{st}");

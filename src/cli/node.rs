@@ -906,11 +906,11 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 _ => String::new(),
             };
             format!(
-                "{} node of {} ({}), up {} s\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}{links}\n{gossip}  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}{listed}",
+                "{} node of {} ({}), up {}\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}{links}\n{gossip}  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}{listed}",
                 s["role"].as_str().unwrap_or("?"),
                 s["state"].as_str().unwrap_or("?"),
                 s["peer_id"].as_str().unwrap_or("?"),
-                s["uptime_secs"],
+                uptime(s["uptime_secs"].as_u64().unwrap_or(0)),
                 s["roster_version"],
                 until,
                 crate::model::count(members, "member"),
@@ -924,6 +924,17 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
             )
         })
     })
+}
+
+/// An uptime for people: seconds under a minute, then minutes, hours and
+/// days (`up 259212 s` was read as a number to work out).
+fn uptime(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        3600..86_400 => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+        _ => format!("{} d {} h", secs / 86_400, secs % 86_400 / 3600),
+    }
 }
 
 pub fn run_report(
@@ -1157,5 +1168,16 @@ mod local_text_tests {
             super::local_lines("case (local only)", "CASE-1"),
             "  case (local only): CASE-1\n"
         );
+    }
+}
+
+#[cfg(test)]
+mod uptime_tests {
+    #[test]
+    fn an_uptime_is_said_in_the_units_people_read() {
+        assert_eq!(super::uptime(42), "42 s");
+        assert_eq!(super::uptime(125), "2 min 5 s");
+        assert_eq!(super::uptime(7_260), "2 h 1 min");
+        assert_eq!(super::uptime(259_212), "3 d 0 h");
     }
 }

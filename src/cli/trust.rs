@@ -503,10 +503,20 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
             "not signed (a change clears the signatures): sign it with `tracenet roster sign {} --anchor-key KEY_FILE`\n",
             s.file.display()
         ));
-    } else {
+    } else if s.verified {
         t.push_str(&format!(
             "signed by {}: {}\n",
             crate::model::count(s.signed_by.len() as u64, "anchor"),
+            s.signed_by.join(", ")
+        ));
+    } else {
+        // Any key signs: which of them are anchors only a check against
+        // the anchors says (a member's node key signed one, and it read as
+        // "signed by 2 anchors": a regional organisation's trial).
+        t.push_str(&format!(
+            "signed by {} (not checked against the trust anchors: `tracenet roster verify {} --anchor KEY` checks them): {}\n",
+            crate::model::count(s.signed_by.len() as u64, "key"),
+            s.file.display(),
             s.signed_by.join(", ")
         ));
     }
@@ -622,6 +632,23 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                     "warning: version {v} skips {} versions; versions only grow, so a roster can never go back below it",
                     v - next
                 );
+            }
+            if !ctx.json {
+                let today = Date::today();
+                if valid_until < today {
+                    eprintln!(
+                        "warning: valid until {valid_until}, before today: this roster has expired already, and no node installs it"
+                    );
+                } else if valid_from > today {
+                    eprintln!(
+                        "warning: valid from {valid_from}, after today: nodes install it from that day on, not before"
+                    );
+                }
+                if valid_until.to_days() - valid_from.to_days() > 5 * 366 {
+                    eprintln!(
+                        "warning: valid from {valid_from} to {valid_until}, more than five years: a removed member or a replaced key stays vouched for by this roster wherever a node still holds it"
+                    );
+                }
             }
             let gossip_validation = gossip_validation.or(previous);
             let body = RosterBody {
@@ -753,7 +780,13 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 b.members
                     .retain(|m| Some(m.state) != state && Some(m.key) != key);
                 if b.members.len() == before {
-                    bail!("no entry matches; nothing removed");
+                    let asked = match (state, &key) {
+                        (Some(st), Some(k)) => format!("no entry of {st} nor with key {k}"),
+                        (Some(st), None) => format!("no entry of {st}"),
+                        (None, Some(k)) => format!("no entry with key {k}"),
+                        (None, None) => "no entry".to_string(),
+                    };
+                    bail!("{asked} in {}; nothing removed", roster.display());
                 }
                 Ok(())
             })?;

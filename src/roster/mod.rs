@@ -84,7 +84,7 @@ pub enum RosterError {
     },
     #[error("roster is signed by {found} of the configured anchors; {needed} are required")]
     Threshold { found: usize, needed: usize },
-    #[error("roster version {version} is valid from {from} to {until}, not on {on}")]
+    #[error("roster version {version} is valid from {from} to {until}, not on {on}{}", dates_advice(*from, *until, *on))]
     Dates {
         version: u64,
         from: Date,
@@ -401,6 +401,19 @@ fn check_member(m: &Member) -> Result<(), RosterError> {
         .try_for_each(|a| check_address(a).map_err(|p| member_err(m, p)))
 }
 
+/// What to do with a roster outside its dates on `on`.
+fn dates_advice(from: Date, until: Date, on: Date) -> String {
+    if on < from {
+        format!(
+            "; it is not yet in force: install it from {from} on (a node takes only the roster in force)"
+        )
+    } else if on > until {
+        "; it has expired: install the roster in force, from your regional organisation".into()
+    } else {
+        String::new()
+    }
+}
+
 impl RosterBody {
     /// Bounds and uniqueness: one key per entry, one member entry per State.
     pub fn check(&self) -> Result<(), RosterError> {
@@ -424,11 +437,20 @@ impl RosterBody {
         if let Some(n) = self.peer_connections {
             check_peer_connections(n).map_err(RosterError::Invalid)?;
         }
-        let (mut keys, mut states) = (HashSet::new(), HashSet::new());
+        let (mut keys, mut states, mut oprf_keys) =
+            (HashSet::new(), HashSet::new(), HashSet::new());
         for m in &self.members {
             check_member(m)?;
             if !keys.insert(m.key) {
                 return Err(member_err(m, format!("key {} is listed twice", m.key)));
+            }
+            // Two members with one OPRF key: requesters would take either's
+            // evaluations for the other's (a regional organisation's trial
+            // gave one State's key to a second).
+            if let Some(k) = &m.oprf_key
+                && !oprf_keys.insert(k.to_string())
+            {
+                return Err(member_err(m, format!("OPRF key {k} is listed twice")));
             }
             if m.role == Role::Member && !states.insert(m.state) {
                 return Err(member_err(m, "State is listed twice as a member"));

@@ -683,3 +683,37 @@ fn a_roster_version_out_of_range_or_dates_out_of_order_are_refused() {
         "{e}"
     );
 }
+
+/// One OPRF key for two members (a regional organisation's trial gave one
+/// State's key to a second): requesters would take either's evaluations for
+/// the other's. Refused, naming the second.
+#[test]
+fn an_oprf_key_listed_for_two_members_is_refused() {
+    let mut b = body(2);
+    b.members[0].oprf_key = Some(oprf_key(3));
+    b.members[1].oprf_key = Some(oprf_key(3));
+    let e = b.check().unwrap_err().to_string();
+    assert!(e.contains("DE") && e.contains("listed twice"), "{e}");
+    b.members[1].oprf_key = Some(oprf_key(4));
+    b.check().unwrap();
+}
+
+/// A roster outside its dates says what to do: wait for its first day, or
+/// get the roster in force.
+#[test]
+fn a_roster_outside_its_dates_says_what_to_do() {
+    let f = signed(2, &[1]);
+    let early = f
+        .verify(&trust(1), d("2024-12-31"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        early.contains("not yet in force: install it from 2025-01-01 on"),
+        "{early}"
+    );
+    let late = f
+        .verify(&trust(1), d("2026-01-01"))
+        .unwrap_err()
+        .to_string();
+    assert!(late.contains("it has expired"), "{late}");
+}
