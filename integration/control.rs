@@ -416,6 +416,36 @@ fn policy_review_alerts_audit_and_canaries() {
         common::stderr(&o)
     );
 
+    // An urgent wildcard matching public RV100 and RV200 and confidential
+    // CF300 waits for a person as urgent; approved, it discloses the public
+    // two alone (it disclosed CF300 in full: a hostile member's review).
+    let sent = trace(fed.node("SN"), "*00", &["--urgent", "--timeout", "120"]);
+    let sn_trace = sent["id"].as_str().unwrap().to_string();
+    let de = fed.node("DE");
+    let item = wait_for(
+        "SN's wildcard in DE's inbox",
+        Duration::from_secs(20),
+        || {
+            pending(de)
+                .into_iter()
+                .find(|i| i["query"]["marking"]["serial"] == "*00")
+        },
+    );
+    assert_eq!(item["reason"], "urgent", "{item:#}");
+    de.cli(&["inbox", "approve", item["id"].as_str().unwrap()]);
+    let sn = fed.node("SN");
+    let hit = wait_for("DE's decision at SN", Duration::from_secs(20), || {
+        let t = sn.json(&["trace", "show", &sn_trace]);
+        outcome_of(&t, "DE").filter(|o| o.get("hit").is_some())
+    });
+    let serials: Vec<&str> = hit["hit"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["record"]["marking"]["serial"].as_str().unwrap())
+        .collect();
+    assert_eq!(serials, ["RV100", "RV200"], "{hit:#}");
+
     // Evidence from KE carries neither national text nor KE's case notes.
     let ev = fed.node("KE").dir.join("evidence.json");
     fed.node("KE").cli(&[

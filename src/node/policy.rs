@@ -232,7 +232,6 @@ impl Policy {
         out
     }
 
-    /// Decides for a request whose lookup matched records.
     /// What a confidential match answers without a person: withheld, or
     /// silence (the `confidential` rule), whatever `[review]` says. What a
     /// wildcard under prefixes holding confidential records, matching
@@ -246,6 +245,7 @@ impl Policy {
         }
     }
 
+    /// Decides for a request whose lookup matched records.
     pub fn decide(
         &self,
         requester: CountryCode,

@@ -237,8 +237,16 @@ impl Node {
                     .registry
                     .as_ref()
                     .ok_or(DecideError::NoRegistry)?;
-                let hide = self.inner.policy.disclosure.hides_confidential();
+                // Confidential records are disclosed on approval only of a
+                // request sent to a person for them, of an exact serial: a
+                // wildcard, or a request reviewed for another reason (urgent,
+                // outside the groups), is looked up as the automatic answer
+                // would be, with them out of sight (a hostile member's review:
+                // an urgent `SE*` approved disclosed SECRET99 in full).
+                let hide = answer::hides_confidential(&self.inner.policy, &q)
+                    || item.reason != super::policy::ReviewReason::Confidential;
                 let found = answer::lookup(reg, &q, hide).map_err(|e| storage(&e))?;
+                let wildcard = q.marking.has_wildcards();
                 let level = level.unwrap_or_else(|| {
                     self.inner
                         .policy
@@ -250,10 +258,17 @@ impl Node {
                 let outcome = if found.capped {
                     // The find stopped before it counted every match.
                     answer::too_many(answer::COUNT_CAP)
-                } else if found.matched == 0 && found.hidden > 0 {
-                    // The records matched became confidential since, under a
-                    // policy of silence; the request was acknowledged, so
-                    // silence now would read as pending and no_hit is false.
+                } else if found.matched == 0
+                    && (if wildcard {
+                        found.confidential_in_scope
+                    } else {
+                        found.hidden > 0
+                    })
+                {
+                    // Only confidential records matched (or, for a wildcard,
+                    // might have: the answer must not tell which): withheld.
+                    // The request was acknowledged, so silence now would read
+                    // as pending, and no_hit would be false.
                     Outcome::Withheld {
                         reason: protocol::WithheldReason::NationalLaw,
                     }

@@ -169,42 +169,31 @@ impl Registry {
             .transpose()?;
         let scopes = self.scopes(&makers, q.maker.as_deref(), q.country, code.as_deref())?;
         let mut hits: Vec<Hit> = Vec::new();
+        // Confidential records out of sight, when asked: a wildcard's scan
+        // sets them aside as it reads them (their stored header says), so
+        // that only the others count toward the cap (50,000 confidential
+        // records under a pattern made it `withheld` or `too_many` where a
+        // public match was there to find: a hostile member's review); the
+        // rest are set aside below. A scan stops at `cap` of them too, so
+        // that a wildcard never reads a whole prefix of confidential records.
+        let mut hidden = Vec::new();
         let mut capped = false;
         for (i, (p, scope)) in scopes.iter().enumerate() {
-            if hits.len() >= cap {
+            if hits.len() >= cap || hidden.len() >= cap {
                 capped = true;
                 break;
             }
-            let from = hits.len();
-            self.search_prefix(p, &serial, i, &mut hits, cap)?;
+            let (from, hidden_from) = (hits.len(), hidden.len());
+            let set_aside = q.hide_confidential.then_some(&mut hidden);
+            self.search_prefix(p, &serial, i, &mut hits, set_aside, cap)?;
             // Before a factory code's filter thins them: a scan stopped at
             // the cap has not seen every record of the code.
-            capped |= hits.len() >= cap;
+            capped |= hits.len() >= cap || hidden.len() >= cap;
             if let Scope::FactoryCodes(codes) = scope {
-                let mut kept = Vec::with_capacity(hits.len() - from);
-                let marked = |c: Option<&str>| c.is_some_and(|c| codes.iter().any(|x| x == c));
-                for mut h in hits.drain(from..) {
-                    // The code from the stored header; a format-1 record is
-                    // decoded to read it.
-                    let (_, stored) = split_kept(&h.key, &h.value)?;
-                    if let Some(head) = super::stored::header(stored) {
-                        if marked(head.factory_code) {
-                            kept.push(h);
-                        }
-                        continue;
-                    }
-                    let rec = decode_kept(&h.key, &h.value)?;
-                    if marked(rec.marking.factory_code()) {
-                        h.record = Some(rec);
-                        kept.push(h);
-                    }
-                }
-                hits.extend(kept);
+                keep_marked(&mut hits, from, codes)?;
+                keep_marked(&mut hidden, hidden_from, codes)?;
             }
         }
-        // Confidential records out of sight, when asked: set aside before
-        // they are ranked or counted, read for alerts only.
-        let mut hidden = Vec::new();
         if q.hide_confidential {
             let mut kept = Vec::with_capacity(hits.len());
             for mut h in hits {
@@ -499,10 +488,11 @@ impl Registry {
         serial: &SerialQuery,
         scope: usize,
         hits: &mut Vec<Hit>,
+        hidden: Option<&mut Vec<Hit>>,
         cap: usize,
     ) -> Result<(), RegistryError> {
         if serial.has_wildcards() {
-            return self.scan_wildcard(p, serial, scope, hits, cap);
+            return self.scan_wildcard(p, serial, scope, hits, hidden, cap);
         }
         let from = hits.len();
         let head = keys::head(p);
@@ -559,6 +549,7 @@ impl Registry {
         serial: &SerialQuery,
         scope: usize,
         hits: &mut Vec<Hit>,
+        mut hidden: Option<&mut Vec<Hit>>,
         cap: usize,
     ) -> Result<(), RegistryError> {
         let (before, any, literal) = serial.around_first_wildcards();
@@ -578,10 +569,10 @@ impl Registry {
             ]
         };
         for start in starts {
-            if hits.len() >= cap {
+            if hits.len() >= cap || hidden.as_deref().is_some_and(|h| h.len() >= cap) {
                 break;
             }
-            self.scan_matching(&start, serial, scope, hits, cap)?;
+            self.scan_matching(&start, serial, scope, hits, hidden.as_deref_mut(), cap)?;
         }
         Ok(())
     }
@@ -636,20 +627,56 @@ impl Registry {
         serial: &SerialQuery,
         scope: usize,
         hits: &mut Vec<Hit>,
+        mut hidden: Option<&mut Vec<Hit>>,
         cap: usize,
     ) -> Result<(), RegistryError> {
         for kv in self.tree.scan_prefix(start) {
-            if hits.len() >= cap {
+            if hits.len() >= cap || hidden.as_deref().is_some_and(|h| h.len() >= cap) {
                 break;
             }
             let (k, v) = kv?;
-            let (normalised, _) = split_kept(&k, &v)?;
-            if let Some(found) = serial.matches(normalised) {
-                hits.push(hit(k, v, found, scope)?);
+            let (normalised, stored) = split_kept(&k, &v)?;
+            let Some(found) = serial.matches(normalised) else {
+                continue;
+            };
+            // Set aside as read, when asked and the header says so (a
+            // record of an older format is set aside after the scan).
+            if let Some(hidden) = hidden.as_deref_mut()
+                && super::stored::header(stored).and_then(|h| h.confidential) == Some(true)
+            {
+                let mut h = hit(k, v, found, scope)?;
+                h.hidden = true;
+                hidden.push(h);
+                continue;
             }
+            hits.push(hit(k, v, found, scope)?);
         }
         Ok(())
     }
+}
+
+/// Keeps, of `hits[from..]`, those marked with one of `codes` (a factory
+/// code scope): the code from the stored header, or decoded from a record
+/// of the first format.
+fn keep_marked(hits: &mut Vec<Hit>, from: usize, codes: &[String]) -> Result<(), RegistryError> {
+    let mut kept = Vec::with_capacity(hits.len() - from);
+    let marked = |c: Option<&str>| c.is_some_and(|c| codes.iter().any(|x| x == c));
+    for mut h in hits.drain(from..) {
+        let (_, stored) = split_kept(&h.key, &h.value)?;
+        if let Some(head) = super::stored::header(stored) {
+            if marked(head.factory_code) {
+                kept.push(h);
+            }
+            continue;
+        }
+        let rec = decode_kept(&h.key, &h.value)?;
+        if marked(rec.marking.factory_code()) {
+            h.record = Some(rec);
+            kept.push(h);
+        }
+    }
+    hits.extend(kept);
+    Ok(())
 }
 
 /// Leading `?` of a serial expanded by a loose index scan: 36 first

@@ -62,11 +62,9 @@ mod keys {
     /// `c CC MAKER`: confidential records under the prefix CC/MAKER; u64 BE,
     /// absent at zero. What a wildcard from another State is answered by
     /// instead of the confidential records it may match
-    /// ([`Registry::holds_confidential`]).
+    /// ([`Registry::holds_confidential`]); counted by a re-index
+    /// ([`INDEX_RULES`] 2), then kept with every write.
     pub const CONFIDENTIAL: u8 = b'c';
-    /// Present once the confidential counters are kept (a store from before
-    /// them is counted at open).
-    pub const CONFIDENTIAL_COUNTED: &[u8] = b"x:confidential-counted";
     pub const COUNT: &[u8] = b"x:count";
     pub const MAKERS: &[u8] = b"x:makers";
     pub const LAYOUT: &[u8] = b"x:layout";
@@ -316,8 +314,12 @@ pub(crate) const CHUNK: usize = 2048;
 const LAYOUT: u8 = 4;
 /// Bumped whenever the registry's own index changes within a layout, so
 /// that a registry indexed before re-indexes at its next open. 1: variant
-/// keys (`v`) and factory-code counters (`f`).
-const INDEX_RULES: u32 = 1;
+/// keys (`v`) and factory-code counters (`f`). 2: counters of confidential
+/// records per prefix (`c`). An older build that opens the registry
+/// re-indexes it by its own rules and then writes without the `c`
+/// counters; this build re-indexes it again at its next open, so the
+/// counters are never left behind by a downgrade and an upgrade.
+const INDEX_RULES: u32 = 2;
 
 /// What a registry's keys were built with: the maker table's fingerprint,
 /// the serial rules and the index rules, mixed (FNV-1a). Stored under
@@ -427,9 +429,6 @@ impl Registry {
                 reg.reindex()?;
             }
             reg.tree.insert(keys::MAKERS, &want[..])?;
-        }
-        if !reg.tree.contains_key(keys::CONFIDENTIAL_COUNTED)? {
-            reg.count_confidential()?;
         }
         for (p, _) in reg.prefixes()? {
             reg.countries.insert(p.country);
@@ -942,45 +941,6 @@ impl Registry {
             batch.insert(k, &(v as u64).to_be_bytes()[..]);
         }
         batch.insert(keys::COUNT, &(total as u64).to_be_bytes()[..]);
-        batch.insert(keys::CONFIDENTIAL_COUNTED, &[1][..]);
-        self.tree.apply_batch(batch)?;
-        Ok(())
-    }
-
-    /// Counts the confidential records under each prefix (a store from
-    /// before the counters): each kept key starts with its prefix, and a
-    /// stored header says whether the record is confidential (a record of
-    /// an older format is decoded). Written at once with the mark that
-    /// they are kept, so that a start cut short counts again.
-    fn count_confidential(&self) -> Result<(), RegistryError> {
-        let _w = self.lock();
-        let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
-        for kv in self.tree.scan_prefix([keys::KEPT]) {
-            let (k, v) = kv?;
-            let (_, stored) = split_kept(&k, &v)?;
-            let confidential = match stored::header(stored).and_then(|h| h.confidential) {
-                Some(c) => c,
-                // Unreadable: counted as finds treat it, as confidential.
-                None => decode_kept(&k, &v).map_or(true, |r| r.confidential),
-            };
-            if !confidential {
-                continue;
-            }
-            // `k CC MAKER 0x00 ...`: the prefix is up to the first 0.
-            let head = keys::head_of(&k[1..]);
-            let prefix = &head[..head.len().saturating_sub(1)];
-            *counts
-                .entry([&[keys::CONFIDENTIAL], prefix].concat())
-                .or_default() += 1;
-        }
-        let mut batch = sled::Batch::default();
-        for k in self.tree.scan_prefix([keys::CONFIDENTIAL]).keys() {
-            batch.remove(k?);
-        }
-        for (k, n) in counts {
-            batch.insert(k, &n.to_be_bytes()[..]);
-        }
-        batch.insert(keys::CONFIDENTIAL_COUNTED, &[1][..]);
         self.tree.apply_batch(batch)?;
         Ok(())
     }

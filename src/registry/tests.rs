@@ -458,8 +458,9 @@ fn a_file_changed_between_the_two_readings_removes_nothing() {
 }
 
 /// The counters of confidential records per prefix (what a wildcard from
-/// another State is answered by) are counted at the first open of a store
-/// from before them, and again when a start was cut short before the mark.
+/// another State is answered by) are counted by the re-index a store from
+/// before them gets at its first open (index rules 2), and again after an
+/// older build wrote to it without them.
 #[test]
 fn a_store_from_before_the_confidential_counters_is_counted_at_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -483,19 +484,19 @@ fn a_store_from_before_the_confidential_counters_is_counted_at_open() {
             .map(|p| reg.holds_confidential(&p).unwrap())
     };
     assert_eq!(held(&reg), [true, true, false]);
-    // As a store written before the counters: none, and no mark.
+    // As a store indexed by an older build: no counters, and its own
+    // fingerprint of the index rules (here, any other).
     let mut batch = sled::Batch::default();
     for k in reg.tree.scan_prefix([keys::CONFIDENTIAL]).keys() {
         batch.remove(k.unwrap());
     }
-    batch.remove(keys::CONFIDENTIAL_COUNTED);
+    batch.insert(keys::MAKERS, &0u64.to_be_bytes()[..]);
     reg.tree.apply_batch(batch).unwrap();
     assert_eq!(held(&reg), [false, false, false]);
     drop(reg);
     let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
     assert_eq!(held(&reg), [true, true, false]);
-    // Counted once: the mark stays, and the counters move with writes.
-    assert!(reg.tree.contains_key(keys::CONFIDENTIAL_COUNTED).unwrap());
+    // Kept with writes from then on.
     reg.remove(&[RecordId::parse("C2").unwrap()]).unwrap();
     assert_eq!(held(&reg), [true, false, false]);
 }
@@ -1286,4 +1287,40 @@ fn a_windows_line_end_in_free_text_is_a_line_end() {
     let t = super::NationalText::parse("seized at the port\r\nsecond line").unwrap();
     assert_eq!(t.as_str(), "seized at the port\nsecond line");
     assert!(super::NationalText::parse("a\rb").is_err());
+}
+
+/// A wildcard's cap counts the records it may show: confidential ones, set
+/// aside as they are read, left a public match unfound behind them (4
+/// confidential records and a cap of 5 made `CQ*` capped, `too_many`, where
+/// the public CQZZZ1 was there to find: a hostile member's review). The scan
+/// still stops at the cap of confidential ones, so that a wildcard never
+/// reads a whole prefix of them.
+#[test]
+fn a_wildcards_cap_counts_the_public_records_only() {
+    let (_dir, reg) = open_temp();
+    let mut recs: Vec<Record> = (0..4)
+        .map(|i| {
+            let mut r = record(&format!("C{i}"), "Walther", "DE", &format!("CQ000{i}"));
+            r.confidential = true;
+            r
+        })
+        .collect();
+    recs.push(record("P1", "Walther", "DE", "CQZZZ1"));
+    reg.put_all(recs).unwrap();
+    let q = FindQuery {
+        maker: Some("Walther".into()),
+        country: Some("DE".parse().unwrap()),
+        factory_code: None,
+        serial: "CQ*".into(),
+        limit: 16,
+        hide_confidential: true,
+    };
+    let found = reg.find_within(&q, false, 5).unwrap();
+    assert!(!found.capped, "{found:?}");
+    assert_eq!(found.matched, 1);
+    assert_eq!(found.hidden, 4);
+    assert_eq!(found.candidates[0].record.id.as_str(), "P1");
+    // Past the cap of confidential ones, the scan stops.
+    let found = reg.find_within(&q, false, 3).unwrap();
+    assert!(found.capped && found.matched == 0, "{found:?}");
 }
