@@ -816,10 +816,61 @@ fn a_members_key_is_changed_with_set_key_and_add_says_so() {
         &["roster", "set-key", fs, "--state", "NG", "--key", &peer],
     );
     assert!(
-        !o.status.success() && stderr(&o).contains("NG has no member entry"),
+        !o.status.success() && stderr(&o).contains("NG has no entry"),
         "{}",
         stderr(&o)
     );
+    // A bootstrap entry's key too (it sent the user to `roster add`, which
+    // made a second entry); a State with both entries is asked which.
+    let boot = init("BE");
+    ok(
+        w.path(),
+        &[
+            "roster",
+            "add",
+            fs,
+            "--state",
+            "DE",
+            "--name",
+            "Bootstrap",
+            "--key",
+            &pk(&boot),
+            "--role",
+            "bootstrap",
+        ],
+    );
+    let o = run(
+        w.path(),
+        &["roster", "set-key", fs, "--state", "DE", "--key", &pk(&old)],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("--role member or --role bootstrap"),
+        "{}",
+        stderr(&o)
+    );
+    let fresh = init("BE");
+    let shown = json(
+        w.path(),
+        &[
+            "roster",
+            "set-key",
+            fs,
+            "--state",
+            "DE",
+            "--role",
+            "bootstrap",
+            "--key",
+            &pk(&fresh),
+        ],
+    );
+    let boots: Vec<&serde_json::Value> = shown["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "bootstrap")
+        .collect();
+    assert_eq!(boots.len(), 1, "{shown}");
+    assert_eq!(boots[0]["public_key"], pk(&fresh), "{shown}");
     // Any key signs: shown without anchors, it is not called an anchor.
     ok(w.path(), &["roster", "sign", fs, "--anchor-key", ks]);
     let shown = ok(w.path(), &["roster", "show", fs]);
@@ -854,6 +905,28 @@ fn a_members_key_is_changed_with_set_key_and_add_says_so() {
         "{}",
         stderr(&o)
     );
+    // With --json too (on standard error), and five years and a day.
+    let long = w.path().join("long.json");
+    let o = run(
+        w.path(),
+        &[
+            "--json",
+            "roster",
+            "new",
+            "--out",
+            long.to_str().unwrap(),
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today+1827",
+        ],
+    );
+    assert!(
+        o.status.success() && stderr(&o).contains("more than five years"),
+        "{}",
+        stderr(&o)
+    );
+    serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap();
 }
 
 /// A reader that closed standard output (`tracenet ... | head`) ends the

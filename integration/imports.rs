@@ -639,7 +639,7 @@ fn replace_undoes_a_wrong_import_and_remove_takes_ids_all_or_none() {
         assert!(
             !o.status.success()
                 && stderr(&o).contains("read only once")
-                && stderr(&o).contains("stdin-copy.jsonl"),
+                && stderr(&o).contains("write what you pipe to a file"),
             "{mode}: {}",
             stderr(&o)
         );

@@ -106,9 +106,14 @@ pub enum RosterCommand {
     SetKey {
         /// The roster file to change.
         roster: PathBuf,
-        /// The member's State (ISO 3166-1 alpha-2).
+        /// The entry's State (ISO 3166-1 alpha-2): a member's, or the
+        /// regional organisation's bootstrap entry.
         #[arg(long, value_name = "CC")]
         state: CountryCode,
+        /// Which of the State's entries, when it has both a member and a
+        /// bootstrap entry.
+        #[arg(long, value_enum)]
+        role: Option<Role>,
         /// The new key: its peer id (12D3KooW...) or public key, as `tracenet
         /// identity show` prints them.
         #[arg(long, value_name = "PEER_ID_OR_KEY")]
@@ -626,16 +631,19 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             }
             if let Some(v) = version
                 && v > next.saturating_add(100)
-                && !ctx.json
             {
                 eprintln!(
                     "warning: version {v} skips {} versions; versions only grow, so a roster can never go back below it",
                     v - next
                 );
             }
-            if !ctx.json {
+            // On standard error, with --json too: the JSON on standard
+            // output stays the roster's.
+            {
                 let today = Date::today();
-                if valid_until < today {
+                if valid_until < valid_from {
+                    // Refused below, by the roster's own check.
+                } else if valid_until < today {
                     eprintln!(
                         "warning: valid until {valid_until}, before today: this roster has expired already, and no node installs it"
                     );
@@ -644,7 +652,8 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                         "warning: valid from {valid_from}, after today: nodes install it from that day on, not before"
                     );
                 }
-                if valid_until.to_days() - valid_from.to_days() > 5 * 366 {
+                // Five years hold at most two 29 Februaries: 1,827 days.
+                if valid_until.to_days() - valid_from.to_days() >= 5 * 365 + 2 {
                     eprintln!(
                         "warning: valid from {valid_from} to {valid_until}, more than five years: a removed member or a replaced key stays vouched for by this roster wherever a node still holds it"
                     );
@@ -707,20 +716,35 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             let file = RosterFile::read(&roster)?;
             show(ctx, &roster, &body, &file, false)
         }
-        RosterCommand::SetKey { roster, state, key } => {
+        RosterCommand::SetKey {
+            roster,
+            state,
+            role,
+            key,
+        } => {
             let key = identity::parse_key(&key)?;
             let body = edit_roster(&roster, |b| {
-                let m = b
+                let mut entries: Vec<&mut Member> = b
                     .members
                     .iter_mut()
-                    .find(|m| m.state == state && m.role == Role::Member)
-                    .ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "{state} has no member entry in {}; add it with `tracenet roster add`",
-                            roster.display()
-                        )
-                    })?;
-                m.key = key;
+                    .filter(|m| m.state == state && role.is_none_or(|r| m.role == r))
+                    .collect();
+                match entries.as_mut_slice() {
+                    [m] => m.key = key,
+                    [] => bail!(
+                        "{state} has no {}entry in {}; add it with `tracenet roster add`",
+                        match role {
+                            Some(Role::Member) => "member ",
+                            Some(Role::Bootstrap) => "bootstrap ",
+                            None => "",
+                        },
+                        roster.display()
+                    ),
+                    _ => bail!(
+                        "{state} has a member and a bootstrap entry in {}: say which with --role member or --role bootstrap",
+                        roster.display()
+                    ),
+                }
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;

@@ -396,7 +396,7 @@ pub(super) fn load_members(data_dir: &Path, trust: &TrustConfig) -> Result<Membe
             data_dir.display()
         ))),
         Err(e @ RosterError::Dates { .. }) => Err(NodeError::Roster(format!(
-            "the roster in {}: {e}; ask your regional organisation for the roster in force and install it with `tracenet roster install FILE` (with the node stopped, too); meanwhile the stored traces, inbox, alerts, audit log and reports can be read with the node stopped",
+            "the roster in {}: {e} (`tracenet roster install FILE`, with the node stopped too); meanwhile the stored traces, inbox, alerts, audit log and reports can be read with the node stopped",
             data_dir.display()
         ))),
         Err(e) => Err(NodeError::Roster(format!(

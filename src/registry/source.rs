@@ -80,6 +80,11 @@ pub fn refuse_read_once(path: &Path) -> Result<(), SourceError> {
 /// file beside it, a helper's trial), with the extension its format is
 /// told by (a copy of `pipe.csv` read as JSON Lines would refuse every row).
 fn copy_command(path: &Path) -> String {
+    // Standard input, or another descriptor: what is piped there is to go
+    // to a file (copying the path itself would wait on the terminal).
+    if (path.starts_with("/dev/") && !path.starts_with("/dev/shm")) || path.starts_with("/proc/") {
+        return "write what you pipe to a file instead, `... > records.jsonl`".into();
+    }
     let ext = match path.extension().and_then(|e| e.to_str()) {
         Some(e) if e.eq_ignore_ascii_case("csv") => "csv",
         _ => "jsonl",

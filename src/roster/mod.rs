@@ -82,7 +82,7 @@ pub enum RosterError {
         anchor: String,
         problem: String,
     },
-    #[error("roster is signed by {found} of the configured anchors; {needed} are required")]
+    #[error("roster is signed by {found} of the configured anchors; {} required{}", needed_anchors(*needed), if *found == 0 { " (a roster no anchor of [trust] signed, or not signed at all)" } else { "" })]
     Threshold { found: usize, needed: usize },
     #[error("roster version {version} is valid from {from} to {until}, not on {on}{}", dates_advice(*from, *until, *on))]
     Dates {
@@ -399,6 +399,15 @@ fn check_member(m: &Member) -> Result<(), RosterError> {
     m.addresses
         .iter()
         .try_for_each(|a| check_address(a).map_err(|p| member_err(m, p)))
+}
+
+/// "1 is" or "N are".
+pub(crate) fn needed_anchors(n: usize) -> String {
+    if n == 1 {
+        "1 is".into()
+    } else {
+        format!("{n} are")
+    }
 }
 
 /// What to do with a roster outside its dates on `on`.

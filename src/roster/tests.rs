@@ -717,3 +717,26 @@ fn a_roster_outside_its_dates_says_what_to_do() {
         .to_string();
     assert!(late.contains("it has expired"), "{late}");
 }
+
+/// "1 are required" read wrong; a roster no anchor signed says so.
+#[test]
+fn a_threshold_error_is_said_in_words() {
+    let e = RosterError::Threshold {
+        found: 0,
+        needed: 1,
+    }
+    .to_string();
+    assert!(
+        e.contains("1 is required") && e.contains("no anchor of [trust] signed"),
+        "{e}"
+    );
+    let e = RosterError::Threshold {
+        found: 1,
+        needed: 2,
+    }
+    .to_string();
+    assert!(
+        e.contains("2 are required") && !e.contains("no anchor"),
+        "{e}"
+    );
+}
