@@ -672,48 +672,86 @@ fn a_node_without_a_roster_reads_its_stores_with_the_node_stopped() {
     assert_eq!(json(d.path(), &["report"])["traces_sent"], 0);
 }
 
+/// An anchor (its key file in `w`) and KE's data directory `w/ke`, set up
+/// with it; `roster(name, version, from, until)` makes a roster listing KE
+/// alone, signed by the anchor: its path.
+struct Anchored {
+    w: tempfile::TempDir,
+    key: std::path::PathBuf,
+    anchor: String,
+    ke: std::path::PathBuf,
+    pk: String,
+}
+
+impl Anchored {
+    fn new() -> Self {
+        let w = tempfile::tempdir().unwrap();
+        let key = w.path().join("anchor.key");
+        let anchor = json(
+            w.path(),
+            &["roster", "keygen", "--out", key.to_str().unwrap()],
+        )["public_key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let ke = w.path().join("ke");
+        let me = json(&ke, &["init", "--state", "KE", "--anchor", &anchor]);
+        let pk = me["public_key"].as_str().unwrap().to_string();
+        Anchored {
+            w,
+            key,
+            anchor,
+            ke,
+            pk,
+        }
+    }
+
+    fn roster(&self, name: &str, version: u64, from: &str, until: &str) -> String {
+        let fs = self.w.path().join(name).to_str().unwrap().to_string();
+        let w = self.w.path();
+        ok(
+            w,
+            &[
+                "roster",
+                "new",
+                "--out",
+                &fs,
+                "--version",
+                &version.to_string(),
+                "--valid-from",
+                from,
+                "--valid-until",
+                until,
+            ],
+        );
+        ok(
+            w,
+            &[
+                "roster", "add", &fs, "--state", "KE", "--name", "Kenya", "--key", &self.pk,
+            ],
+        );
+        ok(
+            w,
+            &[
+                "roster",
+                "sign",
+                &fs,
+                "--anchor-key",
+                self.key.to_str().unwrap(),
+            ],
+        );
+        fs
+    }
+}
+
 /// A node whose roster ran out cannot run, and says what to do; its stores
 /// are read with it stopped, under that roster (they failed with the
 /// expiry: a regional organisation's trial).
 #[test]
 fn a_node_whose_roster_ran_out_reads_its_stores_with_the_node_stopped() {
-    let w = tempfile::tempdir().unwrap();
-    let key = w.path().join("anchor.key");
-    let anchor = json(
-        w.path(),
-        &["roster", "keygen", "--out", key.to_str().unwrap()],
-    )["public_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let d = w.path().join("ke");
-    let me = json(&d, &["init", "--state", "KE", "--anchor", &anchor]);
-    let pk = me["public_key"].as_str().unwrap().to_string();
-    let f = w.path().join("old.json");
-    let fs = f.to_str().unwrap();
-    ok(
-        w.path(),
-        &[
-            "roster",
-            "new",
-            "--out",
-            fs,
-            "--valid-from",
-            "today-30",
-            "--valid-until",
-            "today-1",
-        ],
-    );
-    ok(
-        w.path(),
-        &[
-            "roster", "add", fs, "--state", "KE", "--name", "Kenya", "--key", &pk,
-        ],
-    );
-    ok(
-        w.path(),
-        &["roster", "sign", fs, "--anchor-key", key.to_str().unwrap()],
-    );
+    let a = Anchored::new();
+    let d = a.ke.clone();
+    let f = a.roster("old.json", 1, "today-30", "today-1");
     // As a roster installed while in force, and then run out.
     std::fs::copy(&f, d.join("roster.json")).unwrap();
     for args in [
@@ -962,49 +1000,9 @@ fn a_closed_stdout_ends_any_command_quietly() {
 /// answers it: not installed, and not an error.
 #[test]
 fn a_damaged_held_roster_is_repaired_by_a_newer_install_only() {
-    let w = tempfile::tempdir().unwrap();
-    let key = w.path().join("anchor.key");
-    let anchor = json(
-        w.path(),
-        &["roster", "keygen", "--out", key.to_str().unwrap()],
-    )["public_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let d = w.path().join("ke");
-    let me = json(&d, &["init", "--state", "KE", "--anchor", &anchor]);
-    let pk = me["public_key"].as_str().unwrap().to_string();
-    let roster = |v: u64| {
-        let f = w.path().join(format!("r{v}.json"));
-        let fs = f.to_str().unwrap().to_string();
-        let version = v.to_string();
-        ok(
-            w.path(),
-            &[
-                "roster",
-                "new",
-                "--out",
-                &fs,
-                "--version",
-                &version,
-                "--valid-from",
-                "today",
-                "--valid-until",
-                "today+30",
-            ],
-        );
-        ok(
-            w.path(),
-            &[
-                "roster", "add", &fs, "--state", "KE", "--name", "Kenya", "--key", &pk,
-            ],
-        );
-        ok(
-            w.path(),
-            &["roster", "sign", &fs, "--anchor-key", key.to_str().unwrap()],
-        );
-        fs
-    };
+    let a = Anchored::new();
+    let (w, anchor, d) = (&a.w, &a.anchor, a.ke.clone());
+    let roster = |v: u64| a.roster(&format!("r{v}.json"), v, "today", "today+30");
     let (r1, r2, r3) = (roster(1), roster(2), roster(3));
     ok(&d, &["roster", "install", &r2]);
     std::fs::write(d.join("roster.json"), "garbage").unwrap();
@@ -1031,7 +1029,7 @@ fn a_damaged_held_roster_is_repaired_by_a_newer_install_only() {
     ok(
         w.path(),
         &[
-            "roster", "add", fs, "--state", "NG", "--name", "Nigeria", "--key", &anchor,
+            "roster", "add", fs, "--state", "NG", "--name", "Nigeria", "--key", anchor,
         ],
     );
     ok(

@@ -522,6 +522,17 @@ mod tests {
         assert_eq!(alerted, ["W02", "W33"]);
     }
 
+    /// An answer policy of `confidential = RULE` and `[review] confidential
+    /// = REVIEW`, answering no_hit, at most five candidates.
+    fn with(rule: &str, review: bool) -> AnswerPolicy {
+        let text = format!("confidential = \"{rule}\"\n[review]\nconfidential = {review}\n");
+        AnswerPolicy {
+            answer_no_hit: true,
+            max_candidates: 5,
+            disclosure: Policy::parse(std::path::Path::new("policy.toml"), &text).unwrap(),
+        }
+    }
+
     /// Under `confidential = "silent"` another State learns nothing of a
     /// confidential record: a wildcard's count leaves it out, a wildcard
     /// matching it beside others discloses the others, and a match on it
@@ -540,15 +551,6 @@ mod tests {
         lines.push(rec("P1", "CD100", false));
         lines.push(rec("P2", "CD200", false));
         let (_d, reg) = registry(&lines);
-        let text = |rule: &str, review: bool| {
-            format!("confidential = \"{rule}\"\n[review]\nconfidential = {review}\n")
-        };
-        let with = |rule: &str, review: bool| AnswerPolicy {
-            answer_no_hit: true,
-            max_candidates: 5,
-            disclosure: Policy::parse(std::path::Path::new("policy.toml"), &text(rule, review))
-                .unwrap(),
-        };
         let silent = with("silent", false);
         assert!(silent.disclosure.hides_confidential());
 
@@ -609,15 +611,6 @@ mod tests {
             rec("P2", "AB200", false),
             rec("S2", "AB300", true),
         ]);
-        let text = |rule: &str, review: bool| {
-            format!("confidential = \"{rule}\"\n[review]\nconfidential = {review}\n")
-        };
-        let with = |rule: &str, review: bool| AnswerPolicy {
-            answer_no_hit: true,
-            max_candidates: 5,
-            disclosure: Policy::parse(std::path::Path::new("policy.toml"), &text(rule, review))
-                .unwrap(),
-        };
         let probes = ["SE*", "SF*", "SEC*", "SEX*", "??????99", "SECRET9?", "ZZ*"];
         for (p, said) in [
             (
