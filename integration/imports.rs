@@ -53,6 +53,13 @@ fn two_records_on_one_line_or_trailing_garbage_are_rejected_by_line() {
     assert_eq!(counts(&refused), [0, 0, 0, 2], "{refused}");
     assert_eq!(refused["rejections"][0]["line"], 2, "{refused}");
     assert!(!stderr(&o).contains("rejected "), "{}", stderr(&o));
+    // One error line counting them, not naming the first again (a re-trial).
+    assert!(
+        stderr(&o).contains("2 bad lines, in the rejections printed")
+            && !stderr(&o).contains(":2:"),
+        "{}",
+        stderr(&o)
+    );
 
     let s = import(d.path(), &[fs]);
     // Four lines: lines 1 and 4 imported (trailing white space is fine), 2 and 3 refused.

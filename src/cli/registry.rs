@@ -512,10 +512,10 @@ fn import(
 /// An import refused whole (`--strict`, `--replace`) says its bad lines:
 /// with `--json`, as the import's summary on standard output (nothing
 /// added, updated or kept; `rejected` and the first `rejections`), so that
-/// a script reads them as it reads a partial import's, and the command
-/// then fails with the refusal's own error; otherwise on standard error,
-/// followed by one error line that counts them without repeating the first
-/// (`Err`), so that all can be fixed at once.
+/// a script reads them as it reads a partial import's; otherwise on
+/// standard error, so that all can be fixed at once. Either way the command
+/// then fails with one error line that counts them without repeating the
+/// first (`Err`).
 fn refused_whole(
     ctx: &Context,
     file: &Path,
@@ -534,25 +534,33 @@ fn refused_whole(
             summary: &summary,
             seconds: 0.0,
         };
-        return ctx.emit(&out, |_| String::new());
+        ctx.emit(&out, |_| String::new())?;
+    } else {
+        for r in listed {
+            eprintln!("rejected {r}");
+        }
+        if count > listed.len() as u64 {
+            eprintln!(
+                "and {} more",
+                crate::model::count(count - listed.len() as u64, "bad line")
+            );
+        }
     }
-    for r in listed {
-        eprintln!("rejected {r}");
-    }
-    if count > listed.len() as u64 {
-        eprintln!(
-            "and {} more",
-            crate::model::count(count - listed.len() as u64, "bad line")
-        );
-    }
+    // Where they are: the summary's `rejections` on standard output with
+    // --json (the error line named the first again), else above.
+    let place = if ctx.json {
+        "in the rejections printed"
+    } else {
+        "listed above"
+    };
     let bad = if count > listed.len() as u64 {
         format!(
-            "{}, the first {} listed above",
+            "{}, the first {} {place}",
             crate::model::count(count, "bad line"),
             listed.len()
         )
     } else {
-        format!("{}, listed above", crate::model::count(count, "bad line"))
+        format!("{}, {place}", crate::model::count(count, "bad line"))
     };
     Err(if replace {
         anyhow::anyhow!(
