@@ -677,6 +677,13 @@ fn a_roster_update_cuts_a_removed_member_off() {
     assert_eq!(fr.json(&["status"])["listed_in_roster"], "not_listed");
     let said = fr.cli(&["status"]);
     assert!(said.contains("NOT IN THE ROSTER"), "{said}");
+    // Its blind line blames the node key, not a missing OPRF key (a
+    // re-trial: told to hand over its OPRF key, which would not help).
+    assert!(!said.contains("lists no OPRF key"), "{said}");
+    assert!(
+        said.contains("pass this node by while the roster does not list it"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -14,7 +14,9 @@ use crate::identity::{self, NodeKey};
 use crate::marking::MarkingPrefix;
 use crate::model::{CountryCode, Date, count, format_unix};
 use crate::protocol::OprfPublicKey;
-use crate::roster::{self, GossipValidation, Member, Role, RosterBody, RosterFile, TrustConfig};
+use crate::roster::{
+    self, AnchorSignature, GossipValidation, Member, Role, RosterBody, RosterFile, TrustConfig,
+};
 
 /// The node's configuration file inside the data directory.
 pub const CONFIG_FILE: &str = "tracenet.toml";
@@ -439,10 +441,43 @@ fn edit_roster(
     path: &Path,
     edit: impl FnOnce(&mut RosterBody) -> anyhow::Result<()>,
 ) -> anyhow::Result<RosterBody> {
-    let mut body = RosterFile::read(path)?.decode_unverified()?;
+    let file = RosterFile::read(path)?;
+    let mut body = file.decode_unverified()?;
     edit(&mut body)?;
+    key_mixups(&body, &file.signatures)?;
     RosterFile::new(&body)?.write(path)?;
     Ok(body)
+}
+
+/// Refuses an edit that lists as a node's key one of the roster's other
+/// keys: a member's OPRF key, or the key of an anchor that signed the roster
+/// being edited. As 32 bytes each they cannot be told apart, so the roster's
+/// own check lets them through; a node never holds the key listed for it,
+/// and the regional organisation learned it from the member's refused
+/// connections (a regional organisation's trial).
+fn key_mixups(body: &RosterBody, signatures: &[AnchorSignature]) -> anyhow::Result<()> {
+    for m in &body.members {
+        if let Some(o) = body
+            .members
+            .iter()
+            .find(|o| o.oprf_key.is_some_and(|k| k.as_bytes() == m.key.as_bytes()))
+        {
+            bail!(
+                "{}'s node key {} is {}'s OPRF key: a node key is the `key` that `tracenet identity show` prints on the member's node, its OPRF key the `oprf key`",
+                m.state,
+                m.key,
+                o.state
+            );
+        }
+        if signatures.iter().any(|s| s.anchor == m.key) {
+            bail!(
+                "{}'s node key {} is the key of an anchor that signed this roster: a node key is the `key` that `tracenet identity show` prints on the member's node",
+                m.state,
+                m.key
+            );
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]
@@ -1235,6 +1270,56 @@ fn audit_roster_installed(ctx: &Context, db: &sled::Db, version: u64) -> anyhow:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A member's OPRF key or a signing anchor's key given as a node key is
+    /// refused by name: the roster's own check cannot tell 32 bytes apart.
+    #[test]
+    fn a_node_key_that_is_an_oprf_or_anchor_key_is_refused() {
+        let member = |cc: &str, key: [u8; 32], oprf: Option<[u8; 32]>| Member {
+            state: CountryCode::parse(cc).unwrap(),
+            name: cc.into(),
+            key: crate::protocol::PublicKey(key),
+            role: Role::Member,
+            prefixes: Vec::new(),
+            addresses: Vec::new(),
+            oprf_key: oprf.map(OprfPublicKey),
+        };
+        let body = |members| RosterBody {
+            version: 1,
+            valid_from: Date::parse("2026-12-01").unwrap(),
+            valid_until: Date::parse("2026-12-31").unwrap(),
+            members,
+            gossip_validation: None,
+            peer_connections: None,
+        };
+        let clean = body(vec![
+            member("DE", [1; 32], Some([2; 32])),
+            member("NG", [3; 32], Some([4; 32])),
+        ]);
+        key_mixups(&clean, &[]).unwrap();
+        let e = key_mixups(
+            &body(vec![
+                member("DE", [1; 32], Some([2; 32])),
+                member("NG", [2; 32], None),
+            ]),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("NG's node key") && e.contains("is DE's OPRF key"),
+            "{e}"
+        );
+        let signed = [AnchorSignature {
+            anchor: crate::protocol::PublicKey([3; 32]),
+            signature: String::new(),
+        }];
+        let e = key_mixups(&clean, &signed).unwrap_err().to_string();
+        assert!(
+            e.contains("NG's node key") && e.contains("anchor that signed"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn an_oprf_key_flag_takes_a_ristretto255_key_and_says_where_to_find_one() {

@@ -490,6 +490,14 @@ impl crate::node::Node {
                 );
                 OwnOprfKey::Different
             }
+            None if self.read_members().by_key(&self.public_key()).is_none() => {
+                // Said by `status` and the membership warnings: the node key
+                // is what the regional organisation must list first.
+                tracing::info!(
+                    "the roster does not list this node's key: members refuse its connections and blind traces pass it by; ask your regional organisation"
+                );
+                OwnOprfKey::NotListed
+            }
             None => {
                 tracing::info!(
                     "the roster lists no OPRF key for this node: blind traces pass it by. Give `tracenet identity show`'s oprf key to your regional organisation to take part"
