@@ -198,6 +198,14 @@ fn policy_review_alerts_audit_and_canaries() {
     let de = outcome_of(&t, "DE").unwrap_or_else(|| panic!("DE answers SL5?0: {t:#}"));
     assert_eq!(de["withheld"]["reason"], "national_law", "{de:#}");
     assert!(pending(fed.node("DE")).is_empty());
+    // KE's chain says so: DE withheld its answer to the pattern, which does
+    // not say that DE holds the weapon.
+    let gaps = t["custody"]["gaps"].as_array().unwrap();
+    assert!(
+        gaps.iter()
+            .any(|g| g["kind"] == "withheld" && g["state"] == "DE" && g["pattern"] == true),
+        "{t:#}"
+    );
     // A blind trace finds SL510 in FR's keyed filter, and not SL500 (which
     // FR's filter held before: KE learnt a hit, then silence).
     for (serial, expected) in [("SL510", "hit"), ("SL500", "no_hit")] {

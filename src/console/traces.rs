@@ -596,8 +596,16 @@ fn disclosed(t: &Tr, o: &Option<Outcome>) -> String {
 
 fn gap_words(t: &Tr, g: &Gap) -> String {
     match g {
-        Gap::Withheld { state, reason } => t.tn(
-            "gap-withheld",
+        Gap::Withheld {
+            state,
+            reason,
+            pattern,
+        } => t.tn(
+            if *pattern {
+                "gap-withheld-pattern"
+            } else {
+                "gap-withheld"
+            },
             &[
                 ("state", state.to_string()),
                 (

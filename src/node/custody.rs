@@ -62,10 +62,18 @@ mod answer_number {
 pub enum Gap {
     /// A State holds a matching record but withheld it; `reason` is the
     /// coded reason it gave (`ongoing_investigation`, `national_law`, `other`).
+    /// With `pattern` (the trace asked a serial with wildcards), it says
+    /// less: a holder does not search its confidential records by wildcard,
+    /// and answers `withheld` whenever the prefixes searched hold one and no
+    /// public record matched (proto-docs/SECURITY.md, row 28). The State may
+    /// or may not hold the weapon; the exact serial, or the State asked
+    /// outside tracenet, tells. Absent in JSON when false.
     Withheld {
         state: CountryCode,
         #[serde(default)]
         reason: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pattern: bool,
     },
     /// A State expected to answer, or that the weapon was exported to, has
     /// not given a final answer (yet).
@@ -284,13 +292,23 @@ impl Custody {
         }
         for g in &c.gaps {
             s += &match g {
-                Gap::Withheld { state, reason } => format!(
-                    "  gap: {state} withheld its record{}\n",
-                    reason
+                Gap::Withheld {
+                    state,
+                    reason,
+                    pattern,
+                } => {
+                    let reason = reason
                         .as_deref()
                         .map(|r| format!(" ({})", r.replace('_', " ")))
-                        .unwrap_or_default()
-                ),
+                        .unwrap_or_default();
+                    if *pattern {
+                        format!(
+                            "  gap: {state} withheld its answer to the pattern{reason}: a State does not search its confidential records by wildcard, so it may or may not hold the weapon; trace the exact serial, or ask {state} outside tracenet\n"
+                        )
+                    } else {
+                        format!("  gap: {state} withheld its record{reason}\n")
+                    }
+                }
                 Gap::NoAnswer { state } => format!("  gap: {state} has not answered\n"),
                 Gap::NotAMember { state } => format!(
                     "  gap: {state} is not a member of the federation: the records go on there; ask it outside tracenet\n"
@@ -487,6 +505,10 @@ pub fn assemble(
             Outcome::Withheld { reason } => gaps.push(Gap::Withheld {
                 state: a.state,
                 reason: Some(reason.code().to_string()),
+                pattern: wanted
+                    .serial
+                    .as_ref()
+                    .is_some_and(SerialQuery::has_wildcards),
             }),
             Outcome::Refused {
                 reason,

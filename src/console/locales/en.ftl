@@ -172,6 +172,7 @@ map-caption = Countries the weapon passed through, in order; the point of divers
 
 gaps-title = Gaps
 gap-withheld = { $state } withheld its answer: { $reason }
+gap-withheld-pattern = { $state } withheld its answer to the pattern: { $reason }. A State does not search its confidential records by wildcard, so it may or may not hold the weapon: trace the exact serial, or ask { $state } outside tracenet
 gap-no-answer = { $state } has not answered
 gap-not-a-member = { $state } is not a member of the federation: the records go on there; ask it outside tracenet
 gap-mismatch = { $state } answered with records of another serial than the one traced; they are not used in the chain (ask { $state } why)

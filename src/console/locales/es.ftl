@@ -171,6 +171,7 @@ map-caption = Los países por los que pasó el arma, en orden; el punto de desv�
 
 gaps-title = Lagunas
 gap-withheld = { $state } retuvo su respuesta: { $reason }
+gap-withheld-pattern = { $state } retuvo su respuesta al patrón: { $reason }. Un Estado no busca en sus registros confidenciales con comodines; puede tener el arma o no: rastree el número de serie exacto, o consulte a { $state } fuera de tracenet
 gap-no-answer = { $state } no ha respondido
 gap-not-a-member = { $state } no es miembro de la federación: los registros continúan allí; consulte a ese Estado fuera de tracenet
 gap-mismatch = { $state } respondió con registros de otro número de serie que el rastreado; no se usan en la cadena (pregunte a { $state } por qué)

@@ -171,6 +171,7 @@ map-caption = Les pays traversés par l'arme, dans l'ordre ; le point de détour
 
 gaps-title = Lacunes
 gap-withheld = { $state } a retenu sa réponse : { $reason }
+gap-withheld-pattern = { $state } a retenu sa réponse à la recherche par joker : { $reason }. Un État ne cherche pas par joker dans ses enregistrements confidentiels ; il peut détenir l'arme ou non : tracez le numéro de série exact, ou interrogez { $state } hors de tracenet
 gap-no-answer = { $state } n'a pas répondu
 gap-not-a-member = { $state } n'est pas membre de la fédération : les registres continuent là-bas ; interrogez cet État hors de tracenet
 gap-mismatch = { $state } a répondu avec des enregistrements d'un autre numéro de série que celui tracé ; ils ne servent pas à la chaîne (demandez pourquoi à { $state })

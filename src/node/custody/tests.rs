@@ -232,7 +232,8 @@ fn a_silent_or_withholding_state_is_named_as_the_gap() {
         k.gaps,
         vec![Gap::Withheld {
             state: cc("NG"),
-            reason: Some("ongoing_investigation".into())
+            reason: Some("ongoing_investigation".into()),
+            pattern: false,
         }]
     );
     assert!(
@@ -242,6 +243,40 @@ fn a_silent_or_withholding_state_is_named_as_the_gap() {
         k.to_text()
     );
     assert!(k.follow_up.is_empty());
+    let json = serde_json::to_value(&k.gaps[0]).unwrap();
+    assert!(json.get("pattern").is_none(), "{json}");
+
+    // Traced by a pattern, `withheld` says that NG restricts what it holds
+    // under it (a wildcard never reaches a confidential record), not that a
+    // record matches: an honest requester read it as "the weapon is there".
+    let pattern = Wanted {
+        serial: Some(crate::marking::SerialQuery::parse("WP12*").unwrap()),
+        ..Wanted::default()
+    };
+    let k = assemble(
+        &both,
+        &[cc("DE"), cc("NG")].into_iter().collect(),
+        &[],
+        &pattern,
+    );
+    let gap = k
+        .gaps
+        .iter()
+        .find(|g| matches!(g, Gap::Withheld { .. }))
+        .unwrap();
+    assert!(
+        matches!(gap, Gap::Withheld { pattern: true, .. }),
+        "{gap:?}"
+    );
+    let text = k.to_text();
+    assert!(!text.contains("withheld its record"), "{text}");
+    assert!(
+        text.contains("NG withheld its answer to the pattern (ongoing investigation)")
+            && text.contains("may or may not hold the weapon; trace the exact serial"),
+        "{text}"
+    );
+    let json = serde_json::to_value(gap).unwrap();
+    assert_eq!(json["pattern"], true, "{json}");
 }
 
 #[test]
