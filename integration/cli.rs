@@ -1026,11 +1026,53 @@ fn a_damaged_held_roster_is_repaired_by_a_newer_install_only() {
     let forged = w.path().join("forged.json");
     std::fs::copy(&r1, &forged).unwrap();
     let fs = forged.to_str().unwrap();
-    ok(
+    // The anchor's own key is no node key: refused (it passed for one, as
+    // 32 bytes, and the member's node then never connected).
+    let o = run(
         w.path(),
         &[
             "roster", "add", fs, "--state", "NG", "--name", "Nigeria", "--key", anchor,
         ],
+    );
+    assert!(
+        !o.status.success()
+            && stderr(&o).contains("is the key of an anchor that signed this roster"),
+        "{}",
+        stderr(&o)
+    );
+    let ng = json(
+        &w.path().join("ng"),
+        &["init", "--state", "NG", "--anchor", anchor],
+    );
+    ok(
+        w.path(),
+        &[
+            "roster",
+            "add",
+            fs,
+            "--state",
+            "NG",
+            "--name",
+            "Nigeria",
+            "--key",
+            ng["public_key"].as_str().unwrap(),
+        ],
+    );
+    // Nor is a member's node key an anchor's: the rogue signs, KE's may not.
+    let o = run(
+        w.path(),
+        &[
+            "roster",
+            "sign",
+            fs,
+            "--anchor-key",
+            d.join("node.key").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("is KE's node key in this roster"),
+        "{}",
+        stderr(&o)
     );
     ok(
         w.path(),

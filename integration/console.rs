@@ -922,6 +922,24 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
         "{}",
         r.body
     );
+    // The admin's own name: its row has no "New password" button, so the
+    // page points to the link every page has beside the officer's name (an
+    // officer had no way to change a password once chosen).
+    let r = http(
+        addr,
+        "POST",
+        "/console/officers",
+        &cookie2,
+        URLENCODED,
+        &form(&[("_csrf", &csrf2), ("name", "chief"), ("role", "admin")]),
+    );
+    assert!(
+        r.body.contains("chief is your own account")
+            && !r.body.contains("button gives it a new password")
+            && r.body.contains(r#"<a href="/console/password""#),
+        "{}",
+        r.body
+    );
     let r = http(
         addr,
         "POST",

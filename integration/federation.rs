@@ -681,7 +681,7 @@ fn a_roster_update_cuts_a_removed_member_off() {
     // re-trial: told to hand over its OPRF key, which would not help).
     assert!(!said.contains("lists no OPRF key"), "{said}");
     assert!(
-        said.contains("pass this node by while the roster does not list it"),
+        said.contains("pass this node by while the roster does not list its key"),
         "{said}"
     );
 }

@@ -887,10 +887,14 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 String::new()
             };
             let blind = match s["oprf_key_in_roster"].as_str() {
-                // The roster does not list the node at all (the line below
-                // says so): no OPRF key to give until its own entry is right.
+                // The roster does not list the node as itself (the line
+                // below says so): no OPRF key to give until its own entry is
+                // right.
                 Some(_) if s["listed_in_roster"] == "not_listed" => {
-                    "  blind traces: pass this node by while the roster does not list it\n"
+                    "  blind traces pass this node by while the roster does not list its key\n"
+                }
+                Some(_) if s["listed_in_roster"] == "as_another" => {
+                    "  blind traces take this node for the entry the roster lists its key under (below)\n"
                 }
                 Some("listed") => "  blind traces: the roster lists this node's OPRF key\n",
                 Some("not_listed") => "  blind traces: the roster lists no OPRF key for this node, so they pass it by (give `tracenet identity show`'s oprf key to your regional organisation)\n",

@@ -443,41 +443,63 @@ fn edit_roster(
 ) -> anyhow::Result<RosterBody> {
     let file = RosterFile::read(path)?;
     let mut body = file.decode_unverified()?;
+    let before = key_mixups(&body, &file.signatures);
     edit(&mut body)?;
-    key_mixups(&body, &file.signatures)?;
+    // Only a mix-up this edit makes is refused: one the roster held already
+    // must not block removing or changing another State's entry.
+    for m in key_mixups(&body, &file.signatures) {
+        if before.contains(&m) {
+            eprintln!(
+                "warning: {m} (already so before this edit: `tracenet roster set-key` puts the member's node key in its place)"
+            );
+        } else {
+            bail!("{m}");
+        }
+    }
     RosterFile::new(&body)?.write(path)?;
     Ok(body)
 }
 
-/// Refuses an edit that lists as a node's key one of the roster's other
-/// keys: a member's OPRF key, or the key of an anchor that signed the roster
-/// being edited. As 32 bytes each they cannot be told apart, so the roster's
-/// own check lets them through; a node never holds the key listed for it,
-/// and the regional organisation learned it from the member's refused
-/// connections (a regional organisation's trial).
-fn key_mixups(body: &RosterBody, signatures: &[AnchorSignature]) -> anyhow::Result<()> {
+/// The State whose node key `anchor` is, if the roster lists it as one: an
+/// anchor key signing the roster it is listed in as a member's (a member's
+/// key file taken for the anchor's, or the other way round).
+fn signed_with_a_node_key(
+    body: &RosterBody,
+    anchor: &crate::protocol::PublicKey,
+) -> Option<CountryCode> {
+    body.members
+        .iter()
+        .find(|m| m.key == *anchor)
+        .map(|m| m.state)
+}
+
+/// A roster's members whose node key is one of its other keys: a member's
+/// OPRF key, or the key of an anchor that signed it (`signatures`), each
+/// said in words. As 32 bytes each they cannot be told apart, so the
+/// roster's own check lets them through; a node never holds the key listed
+/// for it, and the regional organisation learned it from the member's
+/// refused connections (a regional organisation's trial).
+fn key_mixups(body: &RosterBody, signatures: &[AnchorSignature]) -> Vec<String> {
+    let mut out = Vec::new();
     for m in &body.members {
-        if let Some(o) = body
+        for o in body
             .members
             .iter()
-            .find(|o| o.oprf_key.is_some_and(|k| k.as_bytes() == m.key.as_bytes()))
+            .filter(|o| o.oprf_key.is_some_and(|k| k.as_bytes() == m.key.as_bytes()))
         {
-            bail!(
+            out.push(format!(
                 "{}'s node key {} is {}'s OPRF key: a node key is the `key` that `tracenet identity show` prints on the member's node, its OPRF key the `oprf key`",
-                m.state,
-                m.key,
-                o.state
-            );
+                m.state, m.key, o.state
+            ));
         }
         if signatures.iter().any(|s| s.anchor == m.key) {
-            bail!(
+            out.push(format!(
                 "{}'s node key {} is the key of an anchor that signed this roster: a node key is the `key` that `tracenet identity show` prints on the member's node",
-                m.state,
-                m.key
-            );
+                m.state, m.key
+            ));
         }
     }
-    Ok(())
+    out
 }
 
 #[derive(Debug, Serialize)]
@@ -855,6 +877,14 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
         RosterCommand::Sign { roster, key } => {
             let key = NodeKey::load(&key)?;
             let mut file = RosterFile::read(&roster)?;
+            if let Some(state) =
+                signed_with_a_node_key(&file.decode_unverified()?, &key.public_key())
+            {
+                bail!(
+                    "{} is {state}'s node key in this roster, not an anchor's: sign with the regional organisation's anchor key (`tracenet roster keygen`), and list the member's own node key",
+                    key.public_key()
+                );
+            }
             file.sign(key.signing_key())?;
             file.write(&roster)?;
             show(ctx, &roster, &file.decode_unverified()?, &file, false)
@@ -1296,29 +1326,31 @@ mod tests {
             member("DE", [1; 32], Some([2; 32])),
             member("NG", [3; 32], Some([4; 32])),
         ]);
-        key_mixups(&clean, &[]).unwrap();
+        assert!(key_mixups(&clean, &[]).is_empty());
         let e = key_mixups(
             &body(vec![
                 member("DE", [1; 32], Some([2; 32])),
                 member("NG", [2; 32], None),
             ]),
             &[],
-        )
-        .unwrap_err()
-        .to_string();
+        );
         assert!(
-            e.contains("NG's node key") && e.contains("is DE's OPRF key"),
-            "{e}"
+            matches!(&e[..], [m] if m.contains("NG's node key") && m.contains("is DE's OPRF key")),
+            "{e:?}"
         );
         let signed = [AnchorSignature {
             anchor: crate::protocol::PublicKey([3; 32]),
             signature: String::new(),
         }];
-        let e = key_mixups(&clean, &signed).unwrap_err().to_string();
+        let e = key_mixups(&clean, &signed);
         assert!(
-            e.contains("NG's node key") && e.contains("anchor that signed"),
-            "{e}"
+            matches!(&e[..], [m] if m.contains("NG's node key") && m.contains("anchor that signed")),
+            "{e:?}"
         );
+        // The signing anchor's own key listed as a node key is refused at
+        // `roster sign` too (`signed_with_a_node_key`).
+        assert!(signed_with_a_node_key(&clean, &crate::protocol::PublicKey([3; 32])).is_some());
+        assert!(signed_with_a_node_key(&clean, &crate::protocol::PublicKey([9; 32])).is_none());
     }
 
     #[test]

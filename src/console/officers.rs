@@ -98,12 +98,16 @@ async fn change<T: Send + 'static>(
 ) -> Result<T, String> {
     let officers = c.officers.clone();
     let t = a.tr();
+    let me = a.name.clone();
     let out = tokio::task::spawn_blocking(move || f(&officers))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| match e {
             // The console's own controls, not the CLI's command and the
             // API's endpoint the node's words name.
+            // Its own row has no "New password" button: its own password
+            // is changed at the top of every page.
+            AccountError::Exists(n) if n == me => t.t1("officers-exists-yourself", "name", n),
             AccountError::Exists(n) => t.t1("officers-exists", "name", n),
             AccountError::NoSuchOfficer(n) => t.t1("officers-missing", "name", n),
             e => e.to_string(),

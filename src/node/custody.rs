@@ -62,12 +62,14 @@ mod answer_number {
 pub enum Gap {
     /// A State holds a matching record but withheld it; `reason` is the
     /// coded reason it gave (`ongoing_investigation`, `national_law`, `other`).
-    /// With `pattern` (the trace asked a serial with wildcards), it says
-    /// less: a holder does not search its confidential records by wildcard,
-    /// and answers `withheld` whenever the prefixes searched hold one and no
-    /// public record matched (proto-docs/SECURITY.md, row 28). The State may
-    /// or may not hold the weapon; the exact serial, or the State asked
-    /// outside tracenet, tells. Absent in JSON when false.
+    /// With `pattern` (the serial traced holds wildcards, and no blind probe
+    /// of the State hit), it says less: a serial with wildcards never reaches
+    /// a holder's confidential records, which answers `withheld` whenever
+    /// the prefixes searched hold one and no public record matched
+    /// (proto-docs/SECURITY.md, row 28), and what it withheld otherwise may
+    /// be another weapon's record. The State may or may not hold this
+    /// weapon; a blind trace, or the State asked outside tracenet, tells
+    /// more. Absent in JSON when false.
     Withheld {
         state: CountryCode,
         #[serde(default)]
@@ -303,7 +305,7 @@ impl Custody {
                         .unwrap_or_default();
                     if *pattern {
                         format!(
-                            "  gap: {state} withheld its answer to the pattern{reason}: a State does not search its confidential records by wildcard, so it may or may not hold the weapon; trace the exact serial, or ask {state} outside tracenet\n"
+                            "  gap: {state} withheld its answer to a serial with wildcards{reason}: it may or may not hold this weapon (such a serial never reaches a State's confidential records, and may match other weapons' records); a blind trace tells more, or ask {state} outside tracenet\n"
                         )
                     } else {
                         format!("  gap: {state} withheld its record{reason}\n")
@@ -418,6 +420,10 @@ pub struct Wanted {
     /// ranked last and not built on (`Gap::Mismatch`). `None`: every
     /// candidate is taken to match.
     pub serial: Option<SerialQuery>,
+    /// The States whose keyed filter a blind probe of this trace hit: their
+    /// `withheld` is not said as a pattern's ([`Gap::Withheld`]), since the
+    /// filter, confidential records included, holds one of the serials.
+    pub blind_hits: BTreeSet<CountryCode>,
 }
 
 /// One candidate record from one State's answer, as the requester ranks them.
@@ -508,7 +514,8 @@ pub fn assemble(
                 pattern: wanted
                     .serial
                     .as_ref()
-                    .is_some_and(SerialQuery::has_wildcards),
+                    .is_some_and(SerialQuery::has_wildcards)
+                    && !wanted.blind_hits.contains(&a.state),
             }),
             Outcome::Refused {
                 reason,

@@ -149,6 +149,13 @@ impl Judge {
                 nobody_asked: None,
                 members: None,
                 serial: crate::marking::SerialQuery::parse(q.marking.serial()).ok(),
+                blind_hits: t
+                    .blind
+                    .iter()
+                    .flat_map(|b| &b.holders)
+                    .filter(|h| h.outcome == crate::node::blind::BlindOutcome::Hit)
+                    .filter_map(|h| h.state)
+                    .collect(),
             })
             .unwrap_or_default();
         wanted.members = Some(

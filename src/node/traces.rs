@@ -201,7 +201,8 @@ pub struct StoredTrace {
 pub enum Said {
     /// A final answer with records, without, or too many to list.
     Final,
-    /// A final answer: a record matches, its details withheld for `reason`.
+    /// A final answer: a record matches, its details withheld for `reason`
+    /// (to a serial with wildcards, perhaps none does: `custody::Gap::Withheld`).
     Withheld { reason: String },
     /// Received; a person there decides.
     Acknowledged,

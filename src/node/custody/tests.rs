@@ -271,12 +271,36 @@ fn a_silent_or_withholding_state_is_named_as_the_gap() {
     let text = k.to_text();
     assert!(!text.contains("withheld its record"), "{text}");
     assert!(
-        text.contains("NG withheld its answer to the pattern (ongoing investigation)")
-            && text.contains("may or may not hold the weapon; trace the exact serial"),
+        text.contains("NG withheld its answer to a serial with wildcards (ongoing investigation)")
+            && text.contains("may or may not hold this weapon"),
         "{text}"
     );
     let json = serde_json::to_value(gap).unwrap();
     assert_eq!(json["pattern"], true, "{json}");
+    // A blind probe of NG hit: its keyed filter (confidential records
+    // included) holds one of the serials, so its withheld is a record's.
+    let hit = Wanted {
+        blind_hits: [cc("NG")].into_iter().collect(),
+        ..pattern
+    };
+    let k = assemble(
+        &both,
+        &[cc("DE"), cc("NG")].into_iter().collect(),
+        &[],
+        &hit,
+    );
+    assert!(
+        k.gaps
+            .iter()
+            .any(|g| matches!(g, Gap::Withheld { pattern: false, .. })),
+        "{:?}",
+        k.gaps
+    );
+    assert!(
+        k.to_text().contains("NG withheld its record"),
+        "{}",
+        k.to_text()
+    );
 }
 
 #[test]
