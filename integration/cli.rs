@@ -1056,7 +1056,25 @@ fn a_damaged_held_roster_is_repaired_by_a_newer_install_only() {
             "Nigeria",
             "--key",
             ng["public_key"].as_str().unwrap(),
+            "--oprf-key",
+            ng["oprf_key"].as_str().unwrap(),
         ],
+    );
+    // A node's OPRF seed is 32 bytes too, and loaded as a signing key.
+    let o = run(
+        w.path(),
+        &[
+            "roster",
+            "sign",
+            fs,
+            "--anchor-key",
+            w.path().join("ng").join("oprf.key").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("is NG's OPRF key seed, not an anchor key"),
+        "{}",
+        stderr(&o)
     );
     // Nor is a member's node key an anchor's: the rogue signs, KE's may not.
     let o = run(
@@ -1070,7 +1088,7 @@ fn a_damaged_held_roster_is_repaired_by_a_newer_install_only() {
         ],
     );
     assert!(
-        !o.status.success() && stderr(&o).contains("is KE's node key in this roster"),
+        !o.status.success() && stderr(&o).contains("is listed as KE's node key in"),
         "{}",
         stderr(&o)
     );
@@ -1146,6 +1164,61 @@ fn a_damaged_held_roster_is_repaired_by_a_newer_install_only() {
         .map(|e| e["outcome"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(installed, ["version 2", "version 3"]);
+    // A roster that does not list this node is installed, and said at once
+    // (its status said so only once it ran; a user's trial).
+    let r4 = w.path().join("r4.json");
+    let r4s = r4.to_str().unwrap();
+    ok(
+        w.path(),
+        &[
+            "roster",
+            "new",
+            "--out",
+            r4s,
+            "--from",
+            &r3,
+            "--version",
+            "4",
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today+30",
+        ],
+    );
+    ok(
+        w.path(),
+        &[
+            "roster",
+            "add",
+            r4s,
+            "--state",
+            "NG",
+            "--name",
+            "Nigeria",
+            "--key",
+            ng["public_key"].as_str().unwrap(),
+        ],
+    );
+    ok(w.path(), &["roster", "remove", r4s, "--state", "KE"]);
+    let anchor_key = w.path().join("anchor.key");
+    ok(
+        w.path(),
+        &[
+            "roster",
+            "sign",
+            r4s,
+            "--anchor-key",
+            anchor_key.to_str().unwrap(),
+        ],
+    );
+    let o = run(&d, &["--json", "roster", "install", r4s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("roster version 4 does not list this node's key")
+            && stderr(&o).contains("tracenet identity show"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Files that cannot be written are named once, with the cause once.

@@ -677,6 +677,13 @@ fn a_roster_update_cuts_a_removed_member_off() {
     assert_eq!(fr.json(&["status"])["listed_in_roster"], "not_listed");
     let said = fr.cli(&["status"]);
     assert!(said.contains("NOT IN THE ROSTER"), "{said}");
+    // Every member of the roster is another node to it (it said "of 2" for
+    // three others, taking itself off a roster that does not list it).
+    let members = fr.json(&["status"])["roster_members"].as_u64().unwrap();
+    assert!(
+        said.contains(&format!(" of {members}")),
+        "{members} members: {said}"
+    );
     // Its blind line blames the node key, not a missing OPRF key (a
     // re-trial: told to hand over its OPRF key, which would not help).
     assert!(!said.contains("lists no OPRF key"), "{said}");

@@ -902,7 +902,7 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 _ => "",
             };
             let listed = match s["listed_in_roster"].as_str() {
-                Some("not_listed") => "  NOT IN THE ROSTER: the roster this node holds does not list its key, so other members refuse its connections (it was removed, or its key changed); ask your regional organisation\n",
+                Some("not_listed") => "  NOT IN THE ROSTER: the roster this node holds does not list its key, so other members refuse its connections (it was never added or was removed, or its key changed): give your regional organisation the `key` and `oprf key` that `tracenet identity show` prints, for the next roster\n",
                 Some("as_another") => "  the roster lists this node's key under another State or role than its own: other members judge it as that entry; ask your regional organisation\n",
                 _ => "",
             };
@@ -924,7 +924,12 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 until,
                 crate::model::count(members, "member"),
                 s["net"]["connected"].as_array().map(|a| a.len()).unwrap_or(0),
-                members.saturating_sub(1),
+                // Itself among them unless the roster does not list it.
+                if s["listed_in_roster"] == "not_listed" {
+                    members
+                } else {
+                    members.saturating_sub(1)
+                },
                 s["net"]["subscribed"].as_array().map(|a| a.len()).unwrap_or(0),
                 records,
                 s["inbox_pending"],

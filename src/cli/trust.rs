@@ -875,14 +875,37 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             show(ctx, &roster, &body, &file, false)
         }
         RosterCommand::Sign { roster, key } => {
-            let key = NodeKey::load(&key)?;
+            let key_path = key;
+            let key = NodeKey::load(&key_path)?;
             let mut file = RosterFile::read(&roster)?;
-            if let Some(state) =
-                signed_with_a_node_key(&file.decode_unverified()?, &key.public_key())
+            let body = file.decode_unverified()?;
+            if let Some(state) = signed_with_a_node_key(&body, &key.public_key()) {
+                bail!(
+                    "the key in {} is listed as {state}'s node key in {}, and an anchor's key cannot be a member's: if it is the anchor key, put {state}'s own node key in its place (`tracenet roster set-key {} --state {state} --key KEY`, KEY the `key` that `tracenet identity show` prints on {state}'s node); if it is {state}'s node key file, sign with the regional organisation's anchor key",
+                    key_path.display(),
+                    roster.display(),
+                    roster.display()
+                );
+            }
+            // A node's OPRF seed is 32 bytes too, and loads as a signing key.
+            if let Some(state) = std::fs::read(&key_path)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                .and_then(|seed| crate::blind::OprfKey::from_seed(&seed).ok())
+                .map(|k| k.roster_key())
+                .and_then(|k| body.members.iter().find(|m| m.oprf_key == Some(k)))
+                .map(|m| m.state)
             {
                 bail!(
-                    "{} is {state}'s node key in this roster, not an anchor's: sign with the regional organisation's anchor key (`tracenet roster keygen`), and list the member's own node key",
-                    key.public_key()
+                    "{} is {state}'s OPRF key seed, not an anchor key: sign with the regional organisation's anchor key (`tracenet roster keygen`)",
+                    key_path.display()
+                );
+            }
+            // Refused when an edit makes them; one already in the file (an
+            // older build, an edit by hand) is said before it is signed.
+            for m in key_mixups(&body, &[]) {
+                eprintln!(
+                    "warning: {m}: `tracenet roster set-key` puts the member's node key in its place before signing"
                 );
             }
             file.sign(key.signing_key())?;
@@ -1024,6 +1047,20 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
     };
     if !out.installed {
         return not_installed(ctx, path, offered, &out);
+    }
+    // Installed all the same (a node may be set up before its entry is
+    // listed), but said at once: status said so only once it ran, and its
+    // peers' refusals said nothing.
+    if let (Ok(me), Ok(body)) = (
+        NodeKey::load(&ctx.data_dir.join(identity::KEY_FILE)),
+        RosterFile::read(path).and_then(|f| f.decode_unverified()),
+    ) && !body.members.iter().any(|m| m.key == me.public_key())
+    {
+        eprintln!(
+            "warning: roster version {} does not list this node's key {}: the other members refuse its connections. Give your regional organisation the `key` (and `oprf key`) that `tracenet identity show` prints, for the next roster",
+            out.version,
+            me.public_key()
+        );
     }
     ctx.emit(&out, |o| {
         if o.installed {

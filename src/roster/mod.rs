@@ -451,7 +451,22 @@ impl RosterBody {
         for m in &self.members {
             check_member(m)?;
             if !keys.insert(m.key) {
-                return Err(member_err(m, format!("key {} is listed twice", m.key)));
+                let first = self
+                    .members
+                    .iter()
+                    .find(|o| o.key == m.key)
+                    .map(|o| o.state);
+                return Err(member_err(
+                    m,
+                    format!(
+                        "key {} is listed twice{}",
+                        m.key,
+                        first
+                            .filter(|s| *s != m.state)
+                            .map(|s| format!(" (it is {s}'s node key too)"))
+                            .unwrap_or_default()
+                    ),
+                ));
             }
             // Two members with one OPRF key: requesters would take either's
             // evaluations for the other's (a regional organisation's trial

@@ -698,6 +698,20 @@ fn an_oprf_key_listed_for_two_members_is_refused() {
     b.check().unwrap();
 }
 
+/// One node key for two States: the refusal names the State that holds it
+/// first, so the regional organisation sees which entry to correct (a
+/// user's trial: "key ... is listed twice" named neither).
+#[test]
+fn a_node_key_listed_for_two_states_names_both() {
+    let mut b = body(2);
+    b.members[1].key = b.members[0].key;
+    let e = b.check().unwrap_err().to_string();
+    assert!(
+        e.contains("roster member DE") && e.contains("it is NG's node key too"),
+        "{e}"
+    );
+}
+
 /// A roster outside its dates says what to do: wait for its first day, or
 /// get the roster in force.
 #[test]
