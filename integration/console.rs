@@ -940,6 +940,13 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
         "{}",
         r.body
     );
+    // Reached by that link once chosen, the page says what it does now.
+    let page = http(addr, "GET", "/console/password", &cookie2, "", b"");
+    assert!(
+        page.body.contains("<h1>Change password</h1>") && !page.body.contains("one-time password"),
+        "{}",
+        page.body
+    );
     let r = http(
         addr,
         "POST",

@@ -34,7 +34,9 @@ pub enum KeyFileError {
         "key file {path} holds {len} bytes, not a {SEED_LEN}-byte Ed25519 seed; restore it from backup"
     )]
     Length { path: PathBuf, len: usize },
-    #[error("key file {path} already exists; refusing to overwrite a State's identity")]
+    #[error(
+        "key file {path} already exists; refusing to overwrite it: a node's identity or an anchor's key cannot be made again. Use the key it holds, or write the new one elsewhere"
+    )]
     Exists { path: PathBuf },
     #[error("the system random generator failed")]
     Random,
