@@ -902,6 +902,7 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 _ => "",
             };
             let listed = match s["listed_in_roster"].as_str() {
+                Some("not_listed") if s["role"] == "bootstrap" => "  NOT IN THE ROSTER: the roster this node holds does not list its key, so members refuse its connections (it was never added or was removed, or its key changed): give your regional organisation the `key` that `tracenet identity show` prints, for the bootstrap entry of the next roster\n",
                 Some("not_listed") => "  NOT IN THE ROSTER: the roster this node holds does not list its key, so other members refuse its connections (it was never added or was removed, or its key changed): give your regional organisation the `key` and `oprf key` that `tracenet identity show` prints, for the next roster\n",
                 Some("as_another") => "  the roster lists this node's key under another State or role than its own: other members judge it as that entry; ask your regional organisation\n",
                 _ => "",

@@ -460,17 +460,17 @@ fn edit_roster(
     Ok(body)
 }
 
-/// The State whose node key `anchor` is, if the roster lists it as one: an
+/// The State (and its entry's role) whose node key `anchor` is, if the roster lists it as one: an
 /// anchor key signing the roster it is listed in as a member's (a member's
 /// key file taken for the anchor's, or the other way round).
 fn signed_with_a_node_key(
     body: &RosterBody,
     anchor: &crate::protocol::PublicKey,
-) -> Option<CountryCode> {
+) -> Option<(CountryCode, Role)> {
     body.members
         .iter()
         .find(|m| m.key == *anchor)
-        .map(|m| m.state)
+        .map(|m| (m.state, m.role))
 }
 
 /// A roster's members whose node key is one of its other keys: a member's
@@ -879,12 +879,17 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             let key = NodeKey::load(&key_path)?;
             let mut file = RosterFile::read(&roster)?;
             let body = file.decode_unverified()?;
-            if let Some(state) = signed_with_a_node_key(&body, &key.public_key()) {
+            if let Some((state, role)) = signed_with_a_node_key(&body, &key.public_key()) {
                 bail!(
-                    "the key in {} is listed as {state}'s node key in {}, and an anchor's key cannot be a member's: if it is the anchor key, put {state}'s own node key in its place (`tracenet roster set-key {} --state {state} --key KEY`, KEY the `key` that `tracenet identity show` prints on {state}'s node); if it is {state}'s node key file, sign with the regional organisation's anchor key",
+                    "the key in {} is listed as {state}'s node key in {}, and an anchor's key cannot be a member's: if it is the anchor key, put {state}'s own node key in its place (`tracenet roster set-key {} --state {state}{} --key KEY`, KEY the `key` that `tracenet identity show` prints on {state}'s node); if it is {state}'s node key file, sign with the regional organisation's anchor key",
                     key_path.display(),
                     roster.display(),
-                    roster.display()
+                    roster.display(),
+                    if role == Role::Bootstrap {
+                        " --role bootstrap"
+                    } else {
+                        ""
+                    }
                 );
             }
             // A node's OPRF seed is 32 bytes too, and loads as a signing key.
@@ -903,9 +908,9 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             }
             // Refused when an edit makes them; one already in the file (an
             // older build, an edit by hand) is said before it is signed.
-            for m in key_mixups(&body, &[]) {
+            for m in key_mixups(&body, &file.signatures) {
                 eprintln!(
-                    "warning: {m}: `tracenet roster set-key` puts the member's node key in its place before signing"
+                    "warning: {m}: signed all the same; correct it with `tracenet roster set-key` and sign again"
                 );
             }
             file.sign(key.signing_key())?;
@@ -1056,10 +1061,13 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
         RosterFile::read(path).and_then(|f| f.decode_unverified()),
     ) && !body.members.iter().any(|m| m.key == me.public_key())
     {
+        // A bootstrap entry takes no OPRF key (the roster refuses one).
+        let bootstrap = read_config(&ctx.data_dir).is_ok_and(|c| c.bootstrap);
         eprintln!(
-            "warning: roster version {} does not list this node's key {}: the other members refuse its connections. Give your regional organisation the `key` (and `oprf key`) that `tracenet identity show` prints, for the next roster",
+            "warning: roster version {} does not list this node's key {}: the other members refuse its connections. Give your regional organisation the `key`{} that `tracenet identity show` prints, for the next roster",
             out.version,
-            me.public_key()
+            me.public_key(),
+            if bootstrap { "" } else { " and `oprf key`" }
         );
     }
     ctx.emit(&out, |o| {

@@ -35,7 +35,7 @@ pub enum KeyFileError {
     )]
     Length { path: PathBuf, len: usize },
     #[error(
-        "key file {path} already exists; refusing to overwrite it: a node's identity or an anchor's key cannot be made again. Use the key it holds, or write the new one elsewhere"
+        "key file {path} already exists; refusing to overwrite it: a node's identity or an anchor's key, once overwritten, cannot be recovered. Use the key it holds, or write the new one elsewhere"
     )]
     Exists { path: PathBuf },
     #[error("the system random generator failed")]
