@@ -80,6 +80,18 @@ fn gossip_in_total(fed: &Federation) -> u64 {
         .sum()
 }
 
+/// Requests sent over the federation since start: (on lasting streams, by
+/// request-response).
+fn requests_sent(fed: &Federation) -> (u64, u64) {
+    let mut out = (0, 0);
+    for n in &fed.nodes {
+        let r = &n.json(&["status"])["net"]["requests"];
+        out.0 += r["out_stream"].as_u64().unwrap_or(0);
+        out.1 += r["out_plain"].as_u64().unwrap_or(0);
+    }
+    out
+}
+
 /// Gossiped copies of a query already handled, read on another of its topics,
 /// over the federation: (ignored without a second signature check, checked).
 fn query_copies(fed: &Federation) -> (u64, u64) {
@@ -270,6 +282,7 @@ fn main() {
     POSTED.with(|p| p.borrow_mut().clear());
     let gossip_before = gossip_in_total(&fed);
     let copies_before = query_copies(&fed);
+    let requests_before = requests_sent(&fed);
     let batches_before = answer_batches(requester);
     let requester_cpu0 = baseline::cpu_secs_of(requester_pid);
     let pids: Vec<u32> = fed
@@ -433,6 +446,12 @@ fn main() {
     println!(
         "  gossip messages delivered per trace: {per_trace:.1} for {mean_holders:.1} States asked on average (bound 2 x States + mesh overhead = {:.1} + overhead)",
         2.0 * mean_holders
+    );
+    let requests_after = requests_sent(&fed);
+    println!(
+        "  requests (answers) sent during the timed traces: {} on lasting streams, {} by request-response",
+        requests_after.0 - requests_before.0,
+        requests_after.1 - requests_before.1
     );
     println!(
         "  query copies read on a second topic, per trace: {:.2} ignored without a signature check, {:.2} checked (another copy still being checked)",

@@ -241,6 +241,19 @@ pub async fn render(node: &Node) -> String {
             ("verdict=\"late\"", v.late),
         ],
     );
+    let r = net.requests;
+    line(
+        &mut out,
+        "tracenet_requests_total",
+        "counter",
+        "Requests (answers, directed queries, blind requests) sent (out) and received (in), by how they were carried: stream on a peer's lasting stream, plain by request-response.",
+        &[
+            ("direction=\"out\",carried=\"stream\"", r.out_stream),
+            ("direction=\"out\",carried=\"plain\"", r.out_plain),
+            ("direction=\"in\",carried=\"stream\"", r.in_stream),
+            ("direction=\"in\",carried=\"plain\"", r.in_plain),
+        ],
+    );
     let refused: Vec<(String, u64)> = net
         .connections_refused
         .iter()

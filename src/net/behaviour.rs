@@ -135,6 +135,8 @@ pub struct Behaviour {
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     pub gossipsub: Gossipsub,
     pub rr: request_response::Behaviour<FrameCodec>,
+    /// Requests on one lasting stream per peer (`super::frames`).
+    pub frames: super::frames::Behaviour,
 }
 
 /// gossipsub's heartbeat: traces are sparse and small, so a short one forms
@@ -337,6 +339,7 @@ pub fn build_swarm(
                         [(PROTOCOL, request_response::ProtocolSupport::Full)],
                         request_response::Config::default().with_request_timeout(timeout),
                     ),
+                    frames: super::frames::Behaviour::default(),
                 })
             },
         )

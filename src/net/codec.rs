@@ -16,21 +16,7 @@ pub struct FrameCodec {
 
 impl FrameCodec {
     async fn read_frame<T: AsyncRead + Unpin + Send>(&self, io: &mut T) -> io::Result<Vec<u8>> {
-        let mut len = [0u8; 4];
-        io.read_exact(&mut len).await?;
-        let len = u32::from_be_bytes(len) as usize;
-        if len > self.max_bytes {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "frame of {len} bytes exceeds the limit of {}",
-                    self.max_bytes
-                ),
-            ));
-        }
-        let mut buf = vec![0u8; len];
-        io.read_exact(&mut buf).await?;
-        Ok(buf)
+        read_frame(io, self.max_bytes).await
     }
 
     async fn write_frame<T: AsyncWrite + Unpin + Send>(
@@ -38,16 +24,58 @@ impl FrameCodec {
         io: &mut T,
         data: &[u8],
     ) -> io::Result<()> {
-        if data.len() > self.max_bytes {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "frame too large",
-            ));
-        }
-        io.write_all(&(data.len() as u32).to_be_bytes()).await?;
-        io.write_all(data).await?;
+        write_frame(io, data, self.max_bytes).await?;
         io.close().await
     }
+}
+
+/// Reads one frame of at most `max_bytes`, refusing a larger length before
+/// anything of its body is read into memory.
+pub(super) async fn read_frame<T: AsyncRead + Unpin>(
+    io: &mut T,
+    max_bytes: usize,
+) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > max_bytes {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes exceeds the limit of {max_bytes}"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+/// Writes one frame and flushes it. Its length and body go in one write:
+/// a yamux stream sends each write as a frame of its own, and each frame
+/// costs the connection a header, an encryption and, alone, a system call.
+pub(super) async fn write_frame<T: AsyncWrite + Unpin>(
+    io: &mut T,
+    data: &[u8],
+    max_bytes: usize,
+) -> io::Result<()> {
+    io.write_all(&frame_of(data, max_bytes)?).await?;
+    io.flush().await
+}
+
+/// A frame's bytes: `data`'s length, then `data`; refused above `max_bytes`.
+pub(super) fn frame_of(data: &[u8], max_bytes: usize) -> io::Result<Vec<u8>> {
+    if data.len() > max_bytes {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "frame of {} bytes exceeds the limit of {max_bytes}",
+                data.len()
+            ),
+        ));
+    }
+    let mut frame = Vec::with_capacity(4 + data.len());
+    frame.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    frame.extend_from_slice(data);
+    Ok(frame)
 }
 
 impl libp2p::request_response::Codec for FrameCodec {

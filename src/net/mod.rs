@@ -5,6 +5,7 @@
 mod behaviour;
 pub use behaviour::UNJUDGED_KEPT;
 mod codec;
+mod frames;
 mod handshakes;
 pub use behaviour::MAX_PENDING_INCOMING;
 pub use handshakes::DEFAULT_HANDSHAKES_PER_ADDRESS;
@@ -159,9 +160,19 @@ pub enum Verdict {
     Ignore,
 }
 
-/// Identifies an inbound request awaiting its response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct InboundId(u64);
+/// Identifies an inbound request awaiting its response; handed back once,
+/// to [`NetHandle::respond`].
+#[derive(Debug)]
+pub struct InboundId(Inbound);
+
+#[derive(Debug)]
+enum Inbound {
+    /// By request-response: the event loop holds its channel.
+    Plain(u64),
+    /// On a peer's lasting stream: the reply goes straight to the task
+    /// that writes the stream's replies, not through the event loop.
+    Stream(oneshot::Sender<Vec<u8>>),
+}
 
 /// What the network tells the node.
 #[derive(Debug)]
@@ -223,6 +234,21 @@ pub struct NetStatus {
     pub gossip_validation: GossipValidation,
     /// A switch decided and not yet made ([`NetHandle::set_gossip_validation`]).
     pub gossip_validation_next: Option<GossipValidation>,
+    /// Requests (answers, directed queries, blind requests) sent and
+    /// received since start, by how they were carried.
+    pub requests: RequestCounts,
+}
+
+/// Requests sent (`out`) and received (`in`) since start: `stream` on a
+/// peer's lasting stream (`/tracenet/frames/1`; sent ones counted when
+/// written), `plain` by request-response (`/tracenet/rr/1`: a peer not connected yet, one that
+/// does not speak the stream protocol, a stream that was full or failed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestCounts {
+    pub out_stream: u64,
+    pub out_plain: u64,
+    pub in_stream: u64,
+    pub in_plain: u64,
 }
 
 /// Counts of the verdicts reported on received gossip messages
@@ -250,9 +276,15 @@ enum Command {
         peer: PeerId,
         data: Vec<u8>,
         reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
+        /// By request-response only, not on the peer's lasting stream
+        /// (handed back by a stream that failed).
+        plain: bool,
     },
+    /// A link's task ended: what it gives back, and for how long the peer
+    /// is sent its requests by request-response.
+    LinkEnded(frames::LinkEnd),
     Respond {
-        id: InboundId,
+        id: u64,
         data: Vec<u8>,
     },
     Validate {
@@ -321,12 +353,25 @@ impl NetHandle {
     /// Sends a request and waits for the response (bounded by the request timeout).
     pub async fn request(&self, peer: PeerId, data: Vec<u8>) -> Result<Vec<u8>, NetError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Request { peer, data, reply }).await?;
+        self.send(Command::Request {
+            peer,
+            data,
+            reply,
+            plain: false,
+        })
+        .await?;
         rx.await.map_err(|_| NetError::Stopped)?
     }
 
     pub async fn respond(&self, id: InboundId, data: Vec<u8>) -> Result<(), NetError> {
-        self.send(Command::Respond { id, data }).await
+        match id.0 {
+            Inbound::Plain(id) => self.send(Command::Respond { id, data }).await,
+            // Fails only if the stream closed meanwhile; nothing to do then.
+            Inbound::Stream(reply) => {
+                let _ = reply.send(data);
+                Ok(())
+            }
+        }
     }
 
     pub async fn validate(&self, id: GossipId, verdict: Verdict) -> Result<(), NetError> {
@@ -453,8 +498,22 @@ pub fn spawn(
     let peer_id = *swarm.local_peer_id();
     let (tx, commands) = mpsc::channel(1024);
     let (events_tx, events) = mpsc::channel(4096);
+    let inflow = std::sync::Arc::new(frames::Inflow::default());
+    let serving = frames::Serving {
+        events: events_tx.clone(),
+        inflow: inflow.clone(),
+        max_bytes: cfg.max_message_bytes,
+        timeout: cfg.request_timeout,
+    };
+    accept_frames(&mut swarm, serving);
     let event_loop = EventLoop {
         swarm,
+        frame_links: HashMap::new(),
+        plain_until: HashMap::new(),
+        written: Default::default(),
+        inflow,
+        commands_tx: tx.downgrade(),
+        requests: RequestCounts::default(),
         keypair,
         listeners,
         bound_ports: HashMap::new(),
@@ -491,6 +550,13 @@ pub fn spawn(
     Ok((NetHandle { tx, peer_id }, events))
 }
 
+/// Starts taking the lasting request streams peers open to `swarm`.
+fn accept_frames(swarm: &mut Swarm<Behaviour>, serving: frames::Serving) {
+    if let Some(incoming) = swarm.behaviour_mut().frames.take_incoming() {
+        tokio::spawn(frames::accept(incoming, serving));
+    }
+}
+
 /// The members with their addresses, and the bootstrap peers among them.
 type RosterMembers = (HashMap<PeerId, Vec<Multiaddr>>, HashSet<PeerId>);
 
@@ -499,6 +565,20 @@ type ReplyTo = oneshot::Sender<Result<Vec<u8>, NetError>>;
 
 struct EventLoop {
     swarm: Swarm<Behaviour>,
+    /// This node's lasting request stream to each peer it sent to lately
+    /// ([`frames`]).
+    frame_links: HashMap<PeerId, frames::Link>,
+    /// Peers sent their requests by request-response until then: they
+    /// refused `/tracenet/frames/1`, or a stream to them failed.
+    plain_until: HashMap<PeerId, std::time::Instant>,
+    /// Requests written on this node's streams since start.
+    written: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Requests read from peers' lasting streams, handed to the node by
+    /// the tasks that read them: what the event loop knows of them.
+    inflow: std::sync::Arc<frames::Inflow>,
+    /// For a link's requests handed back to request-response.
+    commands_tx: mpsc::WeakSender<Command>,
+    requests: RequestCounts,
     /// The node's key, for a swarm rebuilt (a gossip validation switch).
     keypair: libp2p::identity::Keypair,
     /// Each listener and the address it was asked for (`node.listen`), and
@@ -529,7 +609,7 @@ struct EventLoop {
     topics: BTreeSet<Topic>,
     /// Requests sent, with the peer asked and where its reply goes.
     pending_requests: HashMap<OutboundRequestId, (PeerId, ReplyTo)>,
-    inbound: HashMap<InboundId, (PeerId, ResponseChannel<Vec<u8>>)>,
+    inbound: HashMap<u64, (PeerId, ResponseChannel<Vec<u8>>)>,
     next_inbound: u64,
     gossip_in: u64,
     gossip_out: u64,
@@ -600,6 +680,7 @@ impl EventLoop {
                     self.listen_again();
                     self.dial_missing_members();
                     self.prune_idle_links();
+                    self.tidy_frames();
                     self.log_graylisted();
                 }
             }
@@ -667,27 +748,13 @@ impl EventLoop {
                 }
                 let _ = reply.send(out);
             }
-            Command::Request { peer, data, reply } => {
-                // Dials the peer if it is not linked (a holder outside the
-                // links kept): request-response asks the behaviours for its
-                // addresses, Kademlia's from the roster among them.
-                // Dialled with the roster's addresses: Kademlia knows only
-                // the links kept, and with them bounded often no one.
-                if !self.swarm.is_connected(&peer)
-                    && let Some(addrs) = self.members.get(&peer).filter(|a| !a.is_empty())
-                {
-                    let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
-                        .addresses(addrs.clone())
-                        .build();
-                    if let Err(e) = self.swarm.dial(opts) {
-                        tracing::debug!(%peer, error = %e, "dial for a request not started");
-                    }
-                }
-                let b = self.swarm.behaviour_mut();
-                let id = b.rr.send_request(&peer, data);
-                self.pending_requests.insert(id, (peer, reply));
-                self.last_request.insert(peer, std::time::Instant::now());
-            }
+            Command::Request {
+                peer,
+                data,
+                reply,
+                plain,
+            } => self.request(peer, data, reply, plain),
+            Command::LinkEnded(end) => self.link_ended(end),
             Command::Respond { id, data } => {
                 if let Some((_, ch)) = self.inbound.remove(&id) {
                     // Fails only if the requester went away; nothing to do then.
@@ -933,6 +1000,96 @@ impl EventLoop {
         }
     }
 
+    /// Sends a request: on the peer's lasting stream if it is connected and
+    /// speaks `/tracenet/frames/1`, else (or with `plain`) by
+    /// request-response, which dials the peer if need be.
+    fn request(&mut self, peer: PeerId, data: Vec<u8>, reply: ReplyTo, plain: bool) {
+        let now = std::time::Instant::now();
+        self.last_request.insert(peer, now);
+        let (data, reply) = if !plain
+            && self.swarm.is_connected(&peer)
+            && self.plain_until.get(&peer).is_none_or(|t| now >= *t)
+        {
+            if self.frame_links.get(&peer).is_none_or(|l| l.is_closed()) {
+                let (opened, on_open) = oneshot::channel();
+                self.swarm.behaviour_mut().frames.open(peer, opened);
+                let link = frames::Link::spawn(
+                    peer,
+                    on_open,
+                    self.cfg.max_message_bytes,
+                    self.cfg.request_timeout,
+                    self.written.clone(),
+                    self.commands_tx.clone(),
+                );
+                self.frame_links.insert(peer, link);
+            }
+            let link = &self.frame_links[&peer];
+            match link.send(data, reply) {
+                Ok(()) => return,
+                // Full (or ended just now): this one goes the other way.
+                Err(e) => {
+                    let out = e.into_inner();
+                    (out.data, out.reply)
+                }
+            }
+        } else {
+            (data, reply)
+        };
+        // Dials the peer if it is not linked (a holder outside the links
+        // kept), with the roster's addresses: Kademlia knows only the links
+        // kept, and with them bounded often no one.
+        if !self.swarm.is_connected(&peer)
+            && let Some(addrs) = self.members.get(&peer).filter(|a| !a.is_empty())
+        {
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                .addresses(addrs.clone())
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "dial for a request not started");
+            }
+        }
+        let id = self.swarm.behaviour_mut().rr.send_request(&peer, data);
+        self.pending_requests.insert(id, (peer, reply));
+        self.requests.out_plain += 1;
+    }
+
+    /// Forgets what the lasting streams no longer need, and says when
+    /// requests read from them were dropped for a full queue.
+    fn tidy_frames(&mut self) {
+        let now = std::time::Instant::now();
+        self.plain_until.retain(|_, t| *t > now);
+        self.frame_links.retain(|_, l| !l.is_closed());
+        self.inflow.tidy();
+        let dropped = self.inflow.take_dropped();
+        if dropped > 0 {
+            self.dropped_events += dropped;
+            tracing::warn!(
+                dropped_so_far = self.dropped_events,
+                "node is overloaded: requests on peers' streams dropped"
+            );
+        }
+    }
+
+    /// A link's task ended: the requests it never wrote go again, by
+    /// request-response if the peer refused the protocol or its stream
+    /// failed (and its next ones too, for a while).
+    fn link_ended(&mut self, end: frames::LinkEnd) {
+        let frames::LinkEnd {
+            peer,
+            again,
+            plain_for,
+        } = end;
+        if self.frame_links.get(&peer).is_some_and(|l| l.is_closed()) {
+            self.frame_links.remove(&peer);
+        }
+        if let Some(d) = plain_for {
+            self.plain_until.insert(peer, std::time::Instant::now() + d);
+        }
+        for out in again {
+            self.request(peer, out.data, out.reply, plain_for.is_some());
+        }
+    }
+
     /// Closes links neither end keeps that this node opened (on demand, for
     /// a query or an answer) once no request has crossed them for
     /// [`links::LINK_IDLE`] and none is in flight.
@@ -940,11 +1097,24 @@ impl EventLoop {
         if !self.links.bounded {
             return;
         }
+        // Requests on peers' lasting streams count as requests crossing the
+        // link, as those by request-response do.
+        for (p, t) in self.inflow.take_last_requests() {
+            let last = self.last_request.entry(p).or_insert(t);
+            *last = (*last).max(t);
+        }
         let busy: HashSet<PeerId> = self
             .pending_requests
             .values()
             .map(|(p, _)| *p)
             .chain(self.inbound.values().map(|(p, _)| *p))
+            .chain(
+                self.frame_links
+                    .iter()
+                    .filter(|(_, l)| l.busy())
+                    .map(|(p, _)| *p),
+            )
+            .chain(self.inflow.busy_peers())
             .collect();
         let connected: Vec<PeerId> = self
             .swarm
@@ -1041,6 +1211,11 @@ impl EventLoop {
             links_bounded: self.links.bounded,
             gossip_validation: self.cfg.gossip_validation,
             gossip_validation_next: self.switch.map(|(m, _)| m),
+            requests: RequestCounts {
+                in_stream: self.inflow.received(),
+                out_stream: self.written.load(std::sync::atomic::Ordering::Relaxed),
+                ..self.requests
+            },
         }
     }
 
@@ -1052,7 +1227,10 @@ impl EventLoop {
             return;
         };
         let now = std::time::Instant::now();
-        let quiet = self.pending_requests.is_empty() && self.inbound.is_empty();
+        let quiet = self.pending_requests.is_empty()
+            && self.inbound.is_empty()
+            && !self.frame_links.values().any(|l| l.busy())
+            && self.inflow.busy_peers().is_empty();
         if now < from || (!quiet && now < from + SWITCH_MOST - SWITCH_GRACE) {
             return;
         }
@@ -1132,6 +1310,19 @@ impl EventLoop {
         // before the new one binds the same ports (TCP listeners are opened
         // with SO_REUSEADDR, so connections closing do not hold them).
         drop(std::mem::replace(&mut self.swarm, swarm));
+        // The old streams closed with the connections; their links hand
+        // what they still hold back to the new swarm.
+        accept_frames(
+            &mut self.swarm,
+            frames::Serving {
+                events: self.events.clone(),
+                inflow: self.inflow.clone(),
+                max_bytes: cfg.max_message_bytes,
+                timeout: cfg.request_timeout,
+            },
+        );
+        self.frame_links.clear();
+        self.plain_until.clear();
         self.cfg = cfg;
         self.listeners.clear();
         self.bound_ports.clear();
@@ -1196,6 +1387,12 @@ impl EventLoop {
                 if endpoint.is_dialer() {
                     self.forget_dialled(peer_id);
                 }
+                // The stream to the peer may have gone with this connection
+                // (which of its connections carried it is not known): the
+                // next request opens one on a connection still there. What
+                // the old link has in flight ends with its replies or its
+                // stream.
+                self.frame_links.remove(&peer_id);
                 if num_established > 0 {
                     return;
                 }
@@ -1326,17 +1523,18 @@ impl EventLoop {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    let id = InboundId(self.next_inbound);
+                    let n = self.next_inbound;
                     self.next_inbound += 1;
-                    self.inbound.insert(id, (peer, channel));
+                    self.inbound.insert(n, (peer, channel));
+                    self.requests.in_plain += 1;
                     self.last_request.insert(peer, std::time::Instant::now());
                     if !self.emit(NetEvent::Request {
-                        id,
+                        id: InboundId(Inbound::Plain(n)),
                         peer,
                         data: request,
                     }) {
                         // Dropping the channel tells the requester it failed.
-                        self.inbound.remove(&id);
+                        self.inbound.remove(&n);
                     }
                 }
                 request_response::Message::Response {

@@ -12,11 +12,19 @@ async fn start() -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
 
 /// [`start`] with `node.peer_connections` at `keep`.
 async fn start_with(keep: usize) -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
+    start_cfg(NetConfig {
+        peer_connections: keep,
+        ..NetConfig::default()
+    })
+    .await
+}
+
+/// [`start`] with `cfg` (listening on 127.0.0.1, redialling often).
+async fn start_cfg(cfg: NetConfig) -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
     let cfg = NetConfig {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         redial_every: Duration::from_millis(200),
-        peer_connections: keep,
-        ..NetConfig::default()
+        ..cfg
     };
     let (h, mut events) = spawn(libp2p::identity::Keypair::generate_ed25519(), cfg).unwrap();
     let addr = tokio::time::timeout(WAIT, async {
@@ -404,4 +412,403 @@ async fn a_members_kademlia_records_are_not_stored() {
     .await
     .expect("the get to be answered");
     assert!(!found, "the node kept a member's record (put: {put:?})");
+}
+
+/// Two sides that list each other as members, connected.
+async fn linked_pair() -> (
+    (NetHandle, mpsc::Receiver<NetEvent>),
+    (NetHandle, mpsc::Receiver<NetEvent>),
+) {
+    let (a, a_events, a_addr) = start().await;
+    let (b, b_events, b_addr) = start().await;
+    let members: HashMap<PeerId, Vec<Multiaddr>> = [
+        (a.local_peer_id(), vec![a_addr]),
+        (b.local_peer_id(), vec![b_addr]),
+    ]
+    .into();
+    for h in [&a, &b] {
+        h.set_members(members.clone(), Default::default(), None)
+            .await
+            .unwrap();
+    }
+    until("a and b to connect", async || {
+        a.connected().await.unwrap().contains(&b.local_peer_id())
+            && b.connected().await.unwrap().contains(&a.local_peer_id())
+    })
+    .await;
+    ((a, a_events), (b, b_events))
+}
+
+/// Answers every request `h` receives with its bytes reversed, `batch` at
+/// a time and the last of each batch first (replies come back in the order
+/// of the requests whatever order the node answers them in); with `drop`,
+/// leaves the requests whose first byte is 0 unanswered.
+fn reverse_responder(h: NetHandle, mut events: mpsc::Receiver<NetEvent>, batch: usize, drop: bool) {
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Some(ev) = events.recv().await {
+            let NetEvent::Request { id, data, .. } = ev else {
+                continue;
+            };
+            held.push((id, data));
+            if held.len() < batch {
+                continue;
+            }
+            for (id, mut data) in held.drain(..).rev() {
+                if drop && data.first() == Some(&0) {
+                    // Dropped: the inbound entry is forgotten with it.
+                    continue;
+                }
+                data.reverse();
+                h.respond(id, data).await.unwrap();
+            }
+        }
+    });
+}
+
+/// Answers and directed queries to a connected member go on one lasting
+/// stream, many in flight at once (more than a stream takes, so some wait
+/// for room), and each reply reaches the request it answers even when the
+/// node answers them out of order.
+#[tokio::test]
+async fn requests_go_on_one_lasting_stream_and_each_reply_reaches_its_request() {
+    let ((a, mut a_events), (b, b_events)) = linked_pair().await;
+    reverse_responder(b.clone(), b_events, 10, false);
+    let b_id = b.local_peer_id();
+    let asks = (0..200u32).map(|i| {
+        let a = a.clone();
+        async move {
+            let data = format!("answer {i} of 200").into_bytes();
+            let reply = a.request(b_id, data.clone()).await.unwrap();
+            let mut want = data;
+            want.reverse();
+            assert_eq!(reply, want, "request {i}");
+        }
+    });
+    futures::future::join_all(asks).await;
+    let sent = a.status().await.unwrap().requests;
+    let got = b.status().await.unwrap().requests;
+    assert_eq!((sent.out_stream, sent.out_plain), (200, 0));
+    assert_eq!((got.in_stream, got.in_plain), (200, 0));
+    // The connection that carried the stream closes and another opens: the
+    // next request goes on a new stream, not on the dead one.
+    a.disconnect(b_id).await.unwrap();
+    for (what, down) in [("down", true), ("up", false)] {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                match a_events.recv().await.unwrap() {
+                    NetEvent::PeerDown(p) if p == b_id && down => return,
+                    NetEvent::PeerUp(p) if p == b_id && !down => return,
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("b to be {what}"));
+    }
+    let again = (0..10u8).map(|i| a.request(b_id, vec![i, 0xff]));
+    for (i, r) in futures::future::join_all(again)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(r.unwrap(), vec![0xff, i as u8]);
+    }
+    let sent = a.status().await.unwrap().requests;
+    assert_eq!((sent.out_stream, sent.out_plain), (210, 0));
+}
+
+/// A request the peer never answers fails at the request timeout, counted
+/// from when it was sent, as by request-response.
+#[tokio::test]
+async fn a_request_never_answered_fails_at_the_request_timeout() {
+    let (node, _events, node_addr) = start_cfg(NetConfig {
+        request_timeout: Duration::from_secs(1),
+        ..NetConfig::default()
+    })
+    .await;
+    let mut peer = BarePeer::joining(&node, &node_addr).await;
+    let mut incoming = std::mem::replace(&mut peer.incoming, mpsc::channel(1).1);
+    // Greets, reads, never replies.
+    let silent = tokio::spawn(async move {
+        use futures::AsyncWriteExt;
+        let mut held = Vec::new();
+        while let Some((_, mut s)) = incoming.recv().await {
+            let _ = s.write_all(&[frames::GREETING]).await;
+            let _ = s.flush().await;
+            held.push(s);
+        }
+    });
+    let started = std::time::Instant::now();
+    let asks = (0..3u8).map(|i| node.request(peer.id, vec![i + 1]));
+    for r in futures::future::join_all(asks).await {
+        let err = r.unwrap_err().to_string();
+        assert!(err.contains("request timeout"), "{err}");
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    silent.abort();
+}
+
+/// A bare libp2p peer: TCP, noise and yamux, with `behaviour`.
+fn bare_swarm<B: libp2p::swarm::NetworkBehaviour>(
+    key: libp2p::identity::Keypair,
+    behaviour: impl FnOnce(&libp2p::identity::Keypair) -> B,
+) -> Swarm<B> {
+    libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|k| behaviour(k))
+        .unwrap()
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build()
+}
+
+/// A member that speaks only request-response (an older release) is still
+/// reached: the stream it refuses hands its request to request-response,
+/// and the next requests go there at once.
+#[tokio::test]
+async fn a_member_without_the_stream_protocol_is_reached_by_request_response() {
+    use libp2p::request_response::{self, ProtocolSupport};
+    let (node, _events, node_addr) = start().await;
+    let old_key = libp2p::identity::Keypair::generate_ed25519();
+    let old_id = old_key.public().to_peer_id();
+    node.set_members(
+        [
+            (node.local_peer_id(), vec![node_addr.clone()]),
+            (old_id, Vec::new()),
+        ]
+        .into(),
+        Default::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    let mut old = bare_swarm(old_key, |_| {
+        request_response::Behaviour::with_codec(
+            codec::FrameCodec {
+                max_bytes: 64 * 1024,
+            },
+            [(codec::PROTOCOL, ProtocolSupport::Full)],
+            request_response::Config::default(),
+        )
+    });
+    old.dial(node_addr).unwrap();
+    let serve = tokio::spawn(async move {
+        loop {
+            if let libp2p::swarm::SwarmEvent::Behaviour(request_response::Event::Message {
+                message:
+                    request_response::Message::Request {
+                        mut request,
+                        channel,
+                        ..
+                    },
+                ..
+            }) = old.select_next_some().await
+            {
+                request.reverse();
+                let _ = old.behaviour_mut().send_response(channel, request);
+            }
+        }
+    });
+    until("the node to see the old member", async || {
+        node.connected().await.unwrap().contains(&old_id)
+    })
+    .await;
+    for i in 0..3u8 {
+        let reply = tokio::time::timeout(WAIT, node.request(old_id, vec![i, 7, 8]))
+            .await
+            .expect("a reply")
+            .unwrap();
+        assert_eq!(reply, vec![8, 7, i]);
+    }
+    let sent = node.status().await.unwrap().requests;
+    // Refused before its greeting: nothing was written on the stream.
+    assert_eq!((sent.out_plain, sent.out_stream), (3, 0), "{sent:?}");
+    serve.abort();
+}
+
+/// A bare peer speaking `/tracenet/frames/1` with this crate's behaviour,
+/// driven in a task: opens streams on demand, and hands over those opened
+/// to it.
+struct BarePeer {
+    id: PeerId,
+    open: mpsc::Sender<(
+        PeerId,
+        oneshot::Sender<Result<libp2p::Stream, frames::OpenError>>,
+    )>,
+    incoming: mpsc::Receiver<(PeerId, libp2p::Stream)>,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl BarePeer {
+    /// A peer the node lists as a member, dialling it.
+    async fn joining(node: &NetHandle, node_addr: &Multiaddr) -> BarePeer {
+        let key = libp2p::identity::Keypair::generate_ed25519();
+        let id = key.public().to_peer_id();
+        node.set_members(
+            [
+                (node.local_peer_id(), vec![node_addr.clone()]),
+                (id, Vec::new()),
+            ]
+            .into(),
+            Default::default(),
+            None,
+        )
+        .await
+        .unwrap();
+        let mut swarm = bare_swarm(key, |_| frames::Behaviour::default());
+        let incoming = swarm.behaviour_mut().take_incoming().unwrap();
+        swarm.dial(node_addr.clone()).unwrap();
+        let (open, mut opens) = mpsc::channel::<(
+            PeerId,
+            oneshot::Sender<Result<libp2p::Stream, frames::OpenError>>,
+        )>(8);
+        let driver = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    Some((peer, reply)) = opens.recv() => swarm.behaviour_mut().open(peer, reply),
+                    _ = swarm.select_next_some() => {}
+                }
+            }
+        });
+        until("the node to see the peer", async || {
+            node.connected().await.unwrap().contains(&id)
+        })
+        .await;
+        BarePeer {
+            id,
+            open,
+            incoming,
+            driver,
+        }
+    }
+
+    /// A new stream to `peer`, its greeting read.
+    async fn stream(&self, peer: PeerId) -> std::io::Result<libp2p::Stream> {
+        use futures::AsyncReadExt;
+        let (reply, opened) = oneshot::channel();
+        self.open.send((peer, reply)).await.unwrap();
+        let mut s = opened
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        let mut greeting = [0u8; 1];
+        s.read_exact(&mut greeting).await?;
+        assert_eq!(greeting[0], frames::GREETING);
+        Ok(s)
+    }
+}
+
+impl Drop for BarePeer {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+/// What a hostile member can do to a node's inbound streams: a third
+/// stream at once is reset, a frame above the ceiling or an empty one ends
+/// its stream, one above the node's limit fails alone, and none of it stops
+/// the node answering on the streams that behave.
+#[tokio::test]
+async fn hostile_request_streams_are_bounded() {
+    use futures::{AsyncReadExt, AsyncWriteExt};
+    let (node, events, node_addr) = start().await;
+    reverse_responder(node.clone(), events, 1, false);
+    let bad = BarePeer::joining(&node, &node_addr).await;
+    let node_id = node.local_peer_id();
+    let max = NetConfig::default().max_message_bytes;
+    async fn ask(s: &mut libp2p::Stream, data: &[u8]) -> std::io::Result<Vec<u8>> {
+        codec::write_frame(s, data, usize::MAX).await?;
+        codec::read_frame(s, usize::MAX).await
+    }
+    // Ends with the stream: reading it gives nothing more.
+    async fn ended(s: &mut libp2p::Stream) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(
+            tokio::time::timeout(WAIT, s.read(&mut buf)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    }
+    let mut one = bad.stream(node_id).await.unwrap();
+    let mut two = bad.stream(node_id).await.unwrap();
+    assert_eq!(ask(&mut one, b"abc").await.unwrap(), b"cba");
+    assert_eq!(ask(&mut two, b"xyz").await.unwrap(), b"zyx");
+    // A third at once: reset before its greeting.
+    assert!(
+        bad.stream(node_id).await.is_err(),
+        "a third stream was served"
+    );
+    // Above the node's limit, within the ceiling: skipped, the empty reply,
+    // and the stream goes on.
+    let big = vec![7u8; max + 1];
+    assert_eq!(ask(&mut one, &big).await.unwrap(), b"");
+    assert_eq!(ask(&mut one, b"def").await.unwrap(), b"fed");
+    // A length above the ceiling: refused before its body is read.
+    one.write_all(&((crate::protocol::MAX_FRAME_CEILING as u32) + 1).to_be_bytes())
+        .await
+        .unwrap();
+    one.flush().await.unwrap();
+    assert!(ended(&mut one).await, "an oversized frame was read");
+    // An empty request.
+    two.write_all(&0u32.to_be_bytes()).await.unwrap();
+    two.flush().await.unwrap();
+    assert!(ended(&mut two).await, "an empty request was taken");
+    // Slots freed: a new stream is served.
+    until("the closed streams to free their slots", async || {
+        let Ok(mut s) = bad.stream(node_id).await else {
+            return false;
+        };
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), ask(&mut s, b"ok")).await,
+            Ok(Ok(r)) if r == b"ko"
+        )
+    })
+    .await;
+}
+
+/// A request the peer drops unanswered (its node overloaded: the empty
+/// reply frame) fails alone, with a reason, and the stream carries the
+/// next ones.
+#[tokio::test]
+async fn a_request_dropped_unanswered_fails_alone() {
+    let (node, _events, node_addr) = start().await;
+    let mut peer = BarePeer::joining(&node, &node_addr).await;
+    let peer_id = peer.id;
+    let mut incoming = std::mem::replace(&mut peer.incoming, mpsc::channel(1).1);
+    // The peer's side: greets, drops what starts with 0, answers the rest
+    // reversed.
+    let serve = tokio::spawn(async move {
+        use futures::AsyncWriteExt;
+        while let Some((_, mut s)) = incoming.recv().await {
+            tokio::spawn(async move {
+                if s.write_all(&[frames::GREETING]).await.is_err() {
+                    return;
+                }
+                while let Ok(mut data) = codec::read_frame(&mut s, usize::MAX).await {
+                    if data[0] == 0 {
+                        data.clear();
+                    } else {
+                        data.reverse();
+                    }
+                    if codec::write_frame(&mut s, &data, usize::MAX).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let err = node.request(peer_id, vec![0, 1, 2]).await.unwrap_err();
+    assert!(err.to_string().contains("unanswered"), "{err}");
+    assert_eq!(
+        node.request(peer_id, vec![1, 2, 3]).await.unwrap(),
+        vec![3, 2, 1]
+    );
+    assert_eq!(node.status().await.unwrap().requests.out_stream, 2);
+    serve.abort();
 }
