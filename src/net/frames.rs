@@ -91,17 +91,39 @@ pub const GREETING: u8 = 1;
 /// Inbound streams negotiated and not yet taken by [`accept`]: a burst of
 /// holders opening theirs at once waits here instead of being reset.
 const ACCEPT_QUEUE: usize = 256;
+/// Inbound streams one connection may have open or waiting in
+/// [`ACCEPT_QUEUE`] at once: a member flooding streams fills no more of
+/// the queue than this, and other members' streams are still taken.
+const STREAMS_PER_CONNECTION: usize = 4;
 
 /// Opens and accepts `/tracenet/frames/1` streams on every connection.
 pub struct Behaviour {
-    inbound: mpsc::Sender<(PeerId, Stream)>,
-    incoming: Option<mpsc::Receiver<(PeerId, Stream)>>,
+    inbound: mpsc::Sender<InboundStream>,
+    incoming: Option<mpsc::Receiver<InboundStream>>,
     opens: VecDeque<(PeerId, OpenReply)>,
     waker: Option<Waker>,
 }
 
-/// Where a stream asked for goes: the stream, or why there is none.
-type OpenReply = oneshot::Sender<Result<Stream, OpenError>>;
+/// Where a stream asked for goes: the stream and the connection that
+/// carries it, or why there is none.
+type OpenReply = oneshot::Sender<Result<(Stream, ConnectionId), OpenError>>;
+
+/// A stream a peer opened, counted against its connection's
+/// [`STREAMS_PER_CONNECTION`] while the guard lives.
+pub(super) struct InboundStream {
+    pub peer: PeerId,
+    pub stream: Stream,
+    live: Live,
+}
+
+/// One of a connection's inbound streams, given back on drop.
+struct Live(Arc<AtomicUsize>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Why a stream did not open.
 #[derive(Debug)]
@@ -125,7 +147,7 @@ impl Default for Behaviour {
 
 impl Behaviour {
     /// The streams peers open, once: for [`accept`].
-    pub fn take_incoming(&mut self) -> Option<mpsc::Receiver<(PeerId, Stream)>> {
+    pub fn take_incoming(&mut self) -> Option<mpsc::Receiver<InboundStream>> {
         self.incoming.take()
     }
 
@@ -145,23 +167,23 @@ impl NetworkBehaviour for Behaviour {
 
     fn handle_established_inbound_connection(
         &mut self,
-        _: ConnectionId,
+        connection: ConnectionId,
         peer: PeerId,
         _: &Multiaddr,
         _: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(Handler::new(peer, self.inbound.clone()))
+        Ok(Handler::new(peer, connection, self.inbound.clone()))
     }
 
     fn handle_established_outbound_connection(
         &mut self,
-        _: ConnectionId,
+        connection: ConnectionId,
         peer: PeerId,
         _: &Multiaddr,
         _: Endpoint,
         _: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(Handler::new(peer, self.inbound.clone()))
+        Ok(Handler::new(peer, connection, self.inbound.clone()))
     }
 
     fn on_swarm_event(&mut self, _: FromSwarm) {}
@@ -176,32 +198,39 @@ impl NetworkBehaviour for Behaviour {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Infallible, THandlerInEvent<Self>>> {
-        match self.opens.pop_front() {
-            Some((peer_id, reply)) => Poll::Ready(ToSwarm::NotifyHandler {
+        while let Some((peer_id, reply)) = self.opens.pop_front() {
+            // Its link gave up waiting.
+            if reply.is_closed() {
+                continue;
+            }
+            return Poll::Ready(ToSwarm::NotifyHandler {
                 peer_id,
                 handler: NotifyHandler::Any,
                 event: reply,
-            }),
-            None => {
-                self.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
+            });
         }
+        self.waker = Some(cx.waker().clone());
+        Poll::Pending
     }
 }
 
 /// One connection's side of [`Behaviour`].
 pub struct Handler {
     peer: PeerId,
-    inbound: mpsc::Sender<(PeerId, Stream)>,
+    connection: ConnectionId,
+    inbound: mpsc::Sender<InboundStream>,
+    /// Inbound streams of this connection open or queued.
+    live: Arc<AtomicUsize>,
     opens: VecDeque<OpenReply>,
 }
 
 impl Handler {
-    fn new(peer: PeerId, inbound: mpsc::Sender<(PeerId, Stream)>) -> Self {
+    fn new(peer: PeerId, connection: ConnectionId, inbound: mpsc::Sender<InboundStream>) -> Self {
         Handler {
             peer,
+            connection,
             inbound,
+            live: Arc::default(),
             opens: VecDeque::new(),
         }
     }
@@ -247,8 +276,17 @@ impl ConnectionHandler for Handler {
                 protocol: stream,
                 ..
             }) => {
-                // Full only under a flood of streams: this one is reset.
-                let taken = self.inbound.try_send((self.peer, stream));
+                // Beyond its connection's share, or the queue full: reset.
+                if self.live.fetch_add(1, Ordering::Relaxed) >= STREAMS_PER_CONNECTION {
+                    self.live.fetch_sub(1, Ordering::Relaxed);
+                    tracing::debug!(peer = %self.peer, "more request streams on one connection than allowed; reset");
+                    return;
+                }
+                let taken = self.inbound.try_send(InboundStream {
+                    peer: self.peer,
+                    stream,
+                    live: Live(self.live.clone()),
+                });
                 if taken.is_err() {
                     tracing::debug!(peer = %self.peer, "request streams arriving faster than taken; reset");
                 }
@@ -257,7 +295,7 @@ impl ConnectionHandler for Handler {
                 protocol: stream,
                 info: reply,
             }) => {
-                let _ = reply.send(Ok(stream));
+                let _ = reply.send(Ok((stream, self.connection)));
             }
             ConnectionEvent::DialUpgradeError(DialUpgradeError { info: reply, error }) => {
                 let _ = reply.send(Err(match error {
@@ -278,7 +316,7 @@ pub(super) struct Outgoing {
     pub reply: ReplyTo,
     /// When it fails if not answered: the request timeout from when it
     /// was handed to the link.
-    deadline: tokio::time::Instant,
+    pub deadline: tokio::time::Instant,
     /// Counts the request as in flight until it is answered or handed back.
     _busy: Busy,
 }
@@ -295,6 +333,8 @@ impl Drop for Busy {
 /// What a link's task tells the event loop as it ends.
 pub(super) struct LinkEnd {
     pub peer: PeerId,
+    /// Which link of the peer's it was ([`Link::id`]).
+    pub link: u64,
     /// Requests to send again: by request-response unless `plain_for` is
     /// `None` (an idle close, after which a new stream may be opened).
     pub again: Vec<Outgoing>,
@@ -307,32 +347,53 @@ pub(super) struct Link {
     tx: mpsc::Sender<Outgoing>,
     in_flight: Arc<AtomicUsize>,
     timeout: Duration,
+    /// Tells this link from the peer's earlier and later ones.
+    pub id: u64,
+    /// The connection that carries its stream, once open.
+    connection: Arc<std::sync::OnceLock<ConnectionId>>,
 }
 
 impl Link {
     /// Starts the task that waits for the stream `opened` and carries the
     /// requests on it; `written` counts the requests written.
+    #[allow(clippy::too_many_arguments)]
     pub fn spawn(
         peer: PeerId,
-        opened: oneshot::Receiver<Result<Stream, OpenError>>,
+        id: u64,
+        opened: oneshot::Receiver<Result<(Stream, ConnectionId), OpenError>>,
         max_bytes: usize,
         timeout: Duration,
         written: Arc<AtomicU64>,
         back: mpsc::WeakSender<Command>,
     ) -> Link {
         let (tx, rx) = mpsc::channel(QUEUED);
+        let connection = Arc::new(std::sync::OnceLock::new());
         let carrier = Carrier {
             peer,
+            id,
             max_bytes,
             timeout,
             written,
+            connection: connection.clone(),
         };
         tokio::spawn(carrier.run(opened, rx, back));
         Link {
             tx,
             in_flight: Arc::new(AtomicUsize::new(0)),
             timeout,
+            id,
+            connection,
         }
+    }
+
+    /// Whether its stream is on `connection`, or may be (not open yet).
+    pub fn may_ride(&self, connection: ConnectionId) -> bool {
+        self.connection.get().is_none_or(|c| *c == connection)
+    }
+
+    /// Its count of requests in flight, to watch after it is let go.
+    pub fn in_flight(&self) -> Arc<AtomicUsize> {
+        self.in_flight.clone()
     }
 
     /// Queues a request; gives it back if the link is full or has ended.
@@ -362,10 +423,12 @@ impl Link {
 
 /// How a stream ended, for the requests still held.
 enum Ended {
-    /// Idle (closed by this node), or closed by the peer or with its
-    /// connection while nothing was in flight: what is queued goes on a
-    /// new stream.
+    /// Idle: closed by this node.
     Done,
+    /// Closed by the peer, or gone with its connection, while nothing was
+    /// in flight: nothing lost. What was queued meanwhile goes on a new
+    /// stream, unless the peer closes the stream with requests waiting.
+    Closed,
     /// Refused before its greeting: nothing was written on it.
     Unsupported,
     /// Failed: requests in flight failed with the reason.
@@ -375,25 +438,30 @@ enum Ended {
 /// A link's task.
 struct Carrier {
     peer: PeerId,
+    id: u64,
     max_bytes: usize,
     timeout: Duration,
     written: Arc<AtomicU64>,
+    connection: Arc<std::sync::OnceLock<ConnectionId>>,
 }
 
 impl Carrier {
     async fn run(
         self,
-        opened: oneshot::Receiver<Result<Stream, OpenError>>,
+        opened: oneshot::Receiver<Result<(Stream, ConnectionId), OpenError>>,
         mut rx: mpsc::Receiver<Outgoing>,
         back: mpsc::WeakSender<Command>,
     ) {
         let peer = self.peer;
         let ended = match tokio::time::timeout(self.timeout, opened).await {
-            Ok(Ok(Ok(stream))) => self.carry(stream, &mut rx).await,
+            Ok(Ok(Ok((stream, connection)))) => {
+                let _ = self.connection.set(connection);
+                self.carry(stream, &mut rx).await
+            }
             Ok(Ok(Err(OpenError::Unsupported))) => Ended::Unsupported,
             Ok(Ok(Err(OpenError::Failed(reason)))) => Ended::Failed(reason),
-            // The connection closed before the stream was asked of it.
-            Ok(Err(_)) => Ended::Failed("the connection closed".into()),
+            // The connection was closing as the stream was asked of it.
+            Ok(Err(_)) => Ended::Closed,
             Err(_) => Ended::Failed("the stream did not open in time".into()),
         };
         // What is still queued was never written.
@@ -404,6 +472,11 @@ impl Carrier {
         }
         let plain_for = match ended {
             Ended::Done => None,
+            Ended::Closed if again.is_empty() => None,
+            Ended::Closed => {
+                tracing::debug!(%peer, "request stream closed with requests waiting");
+                Some(FAILED_FOR)
+            }
             Ended::Unsupported => {
                 tracing::debug!(%peer, "peer does not speak /tracenet/frames/1; request-response for it");
                 Some(UNSUPPORTED_FOR)
@@ -417,6 +490,7 @@ impl Carrier {
             let _ = back
                 .send(Command::LinkEnded(LinkEnd {
                     peer,
+                    link: self.id,
                     again,
                     plain_for,
                 }))
@@ -439,8 +513,12 @@ impl Carrier {
             Ok(Err(e)) => return Ended::Failed(e.to_string()),
             Err(_) => return Ended::Failed("no greeting within the request timeout".into()),
         }
-        // Requests written, in order.
+        // Requests written, in order; the one whose reply is being read is
+        // kept in `head`, outside the reader, so that it is not lost if the
+        // reader is dropped for the writer's failure.
         let (sent_tx, mut sent_rx) = mpsc::channel::<Outgoing>(IN_FLIGHT - 1);
+        let head: Mutex<Option<Outgoing>> = Mutex::new(None);
+        let head = &head;
         let failed = {
             let writer = async move {
                 loop {
@@ -467,12 +545,11 @@ impl Carrier {
                             continue;
                         }
                     };
-                    let deadline = out.deadline;
                     // Counted as written before it is: should the stream
                     // fail as it is written, the request fails with the
                     // reason rather than vanish with the writer.
                     room.send(out);
-                    match tokio::time::timeout_at(deadline, async {
+                    match tokio::time::timeout(self.timeout, async {
                         wr.write_all(&frame).await?;
                         wr.flush().await
                     })
@@ -489,26 +566,33 @@ impl Carrier {
             let reader = async {
                 let mut probe = [0u8; 1];
                 loop {
-                    let out = tokio::select! {
+                    let deadline = tokio::select! {
                         biased;
                         out = sent_rx.recv() => match out {
-                            Some(out) => out,
+                            Some(out) => {
+                                let deadline = out.deadline;
+                                *lock(head) = Some(out);
+                                deadline
+                            }
                             None => return Ok(()),
                         },
                         // Nothing in flight: the peer may only close, or
                         // the connection end; nothing is lost either way.
                         r = rd.read(&mut probe) => return match r {
-                            Ok(1..) => Err((None, Some("a reply no request asked for".into()))),
-                            Ok(0) | Err(_) => Err((None, None)),
+                            Ok(1..) => Err(Some("a reply no request asked for".into())),
+                            Ok(0) | Err(_) => Err(None),
                         },
                     };
                     let reason = match tokio::time::timeout_at(
-                        out.deadline,
+                        deadline,
                         read_or_skip(&mut rd, self.max_bytes),
                     )
                     .await
                     {
                         Ok(Ok(reply)) => {
+                            let Some(out) = lock(head).take() else {
+                                continue;
+                            };
                             let _ = out.reply.send(match reply {
                                 Some(reply) if !reply.is_empty() => Ok(reply),
                                 Some(_) => Err(NetError::Request {
@@ -528,7 +612,7 @@ impl Carrier {
                         Ok(Err(e)) => e.to_string(),
                         Err(_) => "no reply within the request timeout".into(),
                     };
-                    return Err((Some(out), Some(reason)));
+                    return Err(Some(reason));
                 }
             };
             tokio::pin!(writer, reader);
@@ -538,25 +622,25 @@ impl Carrier {
                     w = &mut writer, if writing => {
                         writing = false;
                         if let Err(reason) = w {
-                            break Some((None, Some(reason)));
+                            break Some(Some(reason));
                         }
                     }
                     r = &mut reader => break r.err(),
                 }
             }
         };
-        let Some((first, reason)) = failed else {
+        let Some(reason) = failed else {
             return Ended::Done;
         };
         // Every request written and not answered fails with the reason.
         sent_rx.close();
-        let mut pending: Vec<Outgoing> = first.into_iter().collect();
+        let mut pending: Vec<Outgoing> = lock(head).take().into_iter().collect();
         while let Ok(out) = sent_rx.try_recv() {
             pending.push(out);
         }
         let Some(reason) = reason else {
             // Closed, or its connection gone, with nothing in flight.
-            return Ended::Done;
+            return Ended::Closed;
         };
         for out in pending {
             let _ = out.reply.send(Err(NetError::Request {
@@ -584,12 +668,19 @@ async fn read_or_skip<T: futures::AsyncRead + Unpin>(
         ));
     }
     if len > max_bytes {
-        futures::io::copy(&mut io.take(len as u64), &mut futures::io::sink()).await?;
+        let skipped = futures::io::copy(&mut io.take(len as u64), &mut futures::io::sink()).await?;
+        if skipped < len as u64 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
         return Ok(None);
     }
     let mut buf = vec![0u8; len];
     io.read_exact(&mut buf).await?;
     Ok(Some(buf))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Whether a stream's read failed because the peer refused the protocol.
@@ -727,20 +818,22 @@ pub(super) struct Serving {
 /// Takes every inbound stream of this protocol until the swarm that gave
 /// them is dropped, serving each in a task of its own: its requests go
 /// straight to the node, their replies straight back to the stream.
-pub(super) async fn accept(mut incoming: mpsc::Receiver<(PeerId, Stream)>, serving: Serving) {
-    while let Some((peer, stream)) = incoming.recv().await {
+pub(super) async fn accept(mut incoming: mpsc::Receiver<InboundStream>, serving: Serving) {
+    while let Some(InboundStream { peer, stream, live }) = incoming.recv().await {
         let Some(slot) = serving.inflow.open(peer) else {
             tracing::debug!(%peer, "peer opened more request streams than allowed; reset");
             drop(stream);
             continue;
         };
-        tokio::spawn(serve(peer, stream, serving.clone(), slot));
+        tokio::spawn(serve(peer, stream, serving.clone(), (slot, live)));
     }
 }
 
 /// Reads a peer's requests from one stream and writes the node's replies
 /// back in the same order.
-async fn serve(peer: PeerId, stream: Stream, serving: Serving, slot: Slot) {
+async fn serve(peer: PeerId, stream: Stream, serving: Serving, held: (Slot, Live)) {
+    // Held until the stream is done, replies owed included.
+    let slot = &held.0;
     let Serving {
         events,
         inflow,
@@ -756,8 +849,14 @@ async fn serve(peer: PeerId, stream: Stream, serving: Serving, slot: Slot) {
     if !matches!(greeted, Ok(Ok(()))) {
         return;
     }
-    let (pending_tx, mut pending_rx) =
-        mpsc::channel::<(oneshot::Receiver<Vec<u8>>, Awaiting)>(IN_FLIGHT - 1);
+    // Each request's reply, and until when the node may take to give it.
+    type Owed = (oneshot::Receiver<Vec<u8>>, Awaiting, tokio::time::Instant);
+    let (pending_tx, mut pending_rx) = mpsc::channel::<Owed>(IN_FLIGHT - 1);
+    // A reply the node has not given by then is the empty frame: the
+    // requester, whose own deadline for it is the request timeout from
+    // when it sent it, hears of that one failing alone instead of losing
+    // every request behind it on the stream.
+    let reply_within = timeout * 3 / 4;
     // Ok when the peer closed its side (the replies owed are still
     // written), Err when the stream failed (nothing more is written).
     let reader = async move {
@@ -779,6 +878,7 @@ async fn serve(peer: PeerId, stream: Stream, serving: Serving, slot: Slot) {
                     Err(_) => return Ok(()),
                 };
             let awaiting = slot.request();
+            let due = tokio::time::Instant::now() + reply_within;
             let (reply, rx) = oneshot::channel();
             if let Some(data) = data {
                 let ev = NetEvent::Request {
@@ -796,13 +896,20 @@ async fn serve(peer: PeerId, stream: Stream, serving: Serving, slot: Slot) {
                     Err(mpsc::error::TrySendError::Closed(_)) => return Ok(()),
                 }
             }
-            room.send((rx, awaiting));
+            room.send((rx, awaiting, due));
         }
     };
     let writer = async move {
-        while let Some((rx, _awaiting)) = pending_rx.recv().await {
-            // Dropped unanswered: the empty frame.
-            let mut reply = rx.await.unwrap_or_default();
+        while let Some((rx, _awaiting, due)) = pending_rx.recv().await {
+            // Dropped unanswered, or not answered in time: the empty frame.
+            let mut reply = match tokio::time::timeout_at(due, rx).await {
+                Ok(Ok(reply)) => reply,
+                Ok(Err(_)) => Vec::new(),
+                Err(_) => {
+                    tracing::debug!(%peer, "the node did not reply in time; the empty frame sent");
+                    Vec::new()
+                }
+            };
             if reply.len() > max_bytes {
                 tracing::debug!(%peer, bytes = reply.len(), "reply above the frame limit not sent");
                 reply.clear();

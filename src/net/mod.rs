@@ -511,6 +511,8 @@ pub fn spawn(
         frame_links: HashMap::new(),
         plain_until: HashMap::new(),
         written: Default::default(),
+        next_link: 0,
+        retired: Vec::new(),
         inflow,
         commands_tx: tx.downgrade(),
         requests: RequestCounts::default(),
@@ -573,6 +575,11 @@ struct EventLoop {
     plain_until: HashMap<PeerId, std::time::Instant>,
     /// Requests written on this node's streams since start.
     written: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The next link's [`frames::Link::id`].
+    next_link: u64,
+    /// Links let go (their connection closed) with requests still in
+    /// flight: counted as busy until those are answered or failed.
+    retired: Vec<(PeerId, std::sync::Arc<std::sync::atomic::AtomicUsize>)>,
     /// Requests read from peers' lasting streams, handed to the node by
     /// the tasks that read them: what the event loop knows of them.
     inflow: std::sync::Arc<frames::Inflow>,
@@ -1013,8 +1020,10 @@ impl EventLoop {
             if self.frame_links.get(&peer).is_none_or(|l| l.is_closed()) {
                 let (opened, on_open) = oneshot::channel();
                 self.swarm.behaviour_mut().frames.open(peer, opened);
+                self.next_link += 1;
                 let link = frames::Link::spawn(
                     peer,
+                    self.next_link,
                     on_open,
                     self.cfg.max_message_bytes,
                     self.cfg.request_timeout,
@@ -1059,6 +1068,8 @@ impl EventLoop {
         let now = std::time::Instant::now();
         self.plain_until.retain(|_, t| *t > now);
         self.frame_links.retain(|_, l| !l.is_closed());
+        self.retired
+            .retain(|(_, n)| n.load(std::sync::atomic::Ordering::Relaxed) > 0);
         self.inflow.tidy();
         let dropped = self.inflow.take_dropped();
         if dropped > 0 {
@@ -1073,19 +1084,34 @@ impl EventLoop {
     /// A link's task ended: the requests it never wrote go again, by
     /// request-response if the peer refused the protocol or its stream
     /// failed (and its next ones too, for a while).
+    ///
+    /// A link already let go (its connection closed, or the swarm rebuilt)
+    /// decides nothing for the peer's current one: its requests go again
+    /// the usual way.
     fn link_ended(&mut self, end: frames::LinkEnd) {
         let frames::LinkEnd {
             peer,
+            link,
             again,
             plain_for,
         } = end;
-        if self.frame_links.get(&peer).is_some_and(|l| l.is_closed()) {
+        let current = self.frame_links.get(&peer).is_some_and(|l| l.id == link);
+        if current {
             self.frame_links.remove(&peer);
         }
+        let plain_for = plain_for.filter(|_| current);
         if let Some(d) = plain_for {
             self.plain_until.insert(peer, std::time::Instant::now() + d);
         }
+        let now = tokio::time::Instant::now();
         for out in again {
+            if now >= out.deadline {
+                let _ = out.reply.send(Err(NetError::Request {
+                    peer,
+                    reason: "not sent within the request timeout".into(),
+                }));
+                continue;
+            }
             self.request(peer, out.data, out.reply, plain_for.is_some());
         }
     }
@@ -1115,6 +1141,12 @@ impl EventLoop {
                     .map(|(p, _)| *p),
             )
             .chain(self.inflow.busy_peers())
+            .chain(
+                self.retired
+                    .iter()
+                    .filter(|(_, n)| n.load(std::sync::atomic::Ordering::Relaxed) > 0)
+                    .map(|(p, _)| *p),
+            )
             .collect();
         let connected: Vec<PeerId> = self
             .swarm
@@ -1230,7 +1262,11 @@ impl EventLoop {
         let quiet = self.pending_requests.is_empty()
             && self.inbound.is_empty()
             && !self.frame_links.values().any(|l| l.busy())
-            && self.inflow.busy_peers().is_empty();
+            && self.inflow.busy_peers().is_empty()
+            && self
+                .retired
+                .iter()
+                .all(|(_, n)| n.load(std::sync::atomic::Ordering::Relaxed) == 0);
         if now < from || (!quiet && now < from + SWITCH_MOST - SWITCH_GRACE) {
             return;
         }
@@ -1380,6 +1416,7 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 endpoint,
                 ..
@@ -1387,12 +1424,19 @@ impl EventLoop {
                 if endpoint.is_dialer() {
                     self.forget_dialled(peer_id);
                 }
-                // The stream to the peer may have gone with this connection
-                // (which of its connections carried it is not known): the
-                // next request opens one on a connection still there. What
-                // the old link has in flight ends with its replies or its
-                // stream.
-                self.frame_links.remove(&peer_id);
+                // The stream to the peer went with this connection (or may
+                // have, not open yet): the next request opens one on a
+                // connection still there. What the old link has in flight
+                // ends with its replies or its stream, and counts as busy
+                // until then.
+                if self
+                    .frame_links
+                    .get(&peer_id)
+                    .is_some_and(|l| l.may_ride(connection_id))
+                    && let Some(old) = self.frame_links.remove(&peer_id)
+                {
+                    self.retired.push((peer_id, old.in_flight()));
+                }
                 if num_established > 0 {
                     return;
                 }

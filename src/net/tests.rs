@@ -533,7 +533,8 @@ async fn a_request_never_answered_fails_at_the_request_timeout() {
     let silent = tokio::spawn(async move {
         use futures::AsyncWriteExt;
         let mut held = Vec::new();
-        while let Some((_, mut s)) = incoming.recv().await {
+        while let Some(inbound) = incoming.recv().await {
+            let mut s = inbound.stream;
             let _ = s.write_all(&[frames::GREETING]).await;
             let _ = s.flush().await;
             held.push(s);
@@ -633,16 +634,17 @@ async fn a_member_without_the_stream_protocol_is_reached_by_request_response() {
     serve.abort();
 }
 
+/// Where a stream a [`BarePeer`] asked for goes.
+type OpenReply =
+    oneshot::Sender<Result<(libp2p::Stream, libp2p::swarm::ConnectionId), frames::OpenError>>;
+
 /// A bare peer speaking `/tracenet/frames/1` with this crate's behaviour,
 /// driven in a task: opens streams on demand, and hands over those opened
 /// to it.
 struct BarePeer {
     id: PeerId,
-    open: mpsc::Sender<(
-        PeerId,
-        oneshot::Sender<Result<libp2p::Stream, frames::OpenError>>,
-    )>,
-    incoming: mpsc::Receiver<(PeerId, libp2p::Stream)>,
+    open: mpsc::Sender<(PeerId, OpenReply)>,
+    incoming: mpsc::Receiver<frames::InboundStream>,
     driver: tokio::task::JoinHandle<()>,
 }
 
@@ -665,10 +667,7 @@ impl BarePeer {
         let mut swarm = bare_swarm(key, |_| frames::Behaviour::default());
         let incoming = swarm.behaviour_mut().take_incoming().unwrap();
         swarm.dial(node_addr.clone()).unwrap();
-        let (open, mut opens) = mpsc::channel::<(
-            PeerId,
-            oneshot::Sender<Result<libp2p::Stream, frames::OpenError>>,
-        )>(8);
+        let (open, mut opens) = mpsc::channel::<(PeerId, OpenReply)>(8);
         let driver = tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -694,7 +693,7 @@ impl BarePeer {
         use futures::AsyncReadExt;
         let (reply, opened) = oneshot::channel();
         self.open.send((peer, reply)).await.unwrap();
-        let mut s = opened
+        let (mut s, _) = opened
             .await
             .map_err(std::io::Error::other)?
             .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
@@ -785,7 +784,8 @@ async fn a_request_dropped_unanswered_fails_alone() {
     // reversed.
     let serve = tokio::spawn(async move {
         use futures::AsyncWriteExt;
-        while let Some((_, mut s)) = incoming.recv().await {
+        while let Some(inbound) = incoming.recv().await {
+            let mut s = inbound.stream;
             tokio::spawn(async move {
                 if s.write_all(&[frames::GREETING]).await.is_err() {
                     return;
@@ -811,4 +811,32 @@ async fn a_request_dropped_unanswered_fails_alone() {
     );
     assert_eq!(node.status().await.unwrap().requests.out_stream, 2);
     serve.abort();
+}
+
+/// A request the node does not answer within three quarters of the request
+/// timeout gets the empty frame: it fails alone at the peer, before the
+/// peer's own deadline would end the stream with every request behind it.
+#[tokio::test]
+async fn a_request_the_node_leaves_unanswered_gets_the_empty_frame_in_time() {
+    let (node, _events, node_addr) = start_cfg(NetConfig {
+        request_timeout: Duration::from_secs(1),
+        ..NetConfig::default()
+    })
+    .await;
+    let peer = BarePeer::joining(&node, &node_addr).await;
+    let mut s = peer.stream(node.local_peer_id()).await.unwrap();
+    let started = std::time::Instant::now();
+    codec::write_frame(&mut s, b"never answered", usize::MAX)
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(WAIT, codec::read_frame(&mut s, usize::MAX))
+        .await
+        .expect("a reply")
+        .unwrap();
+    assert!(reply.is_empty());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(700) && took < Duration::from_millis(1_000),
+        "took {took:?}"
+    );
 }
