@@ -551,6 +551,23 @@ async fn a_request_never_answered_fails_at_the_request_timeout() {
     silent.abort();
 }
 
+/// A new key that `node`'s roster lists beside its own.
+async fn admitted(node: &NetHandle, node_addr: &Multiaddr) -> libp2p::identity::Keypair {
+    let key = libp2p::identity::Keypair::generate_ed25519();
+    node.set_members(
+        [
+            (node.local_peer_id(), vec![node_addr.clone()]),
+            (key.public().to_peer_id(), Vec::new()),
+        ]
+        .into(),
+        Default::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    key
+}
+
 /// A bare libp2p peer: TCP, noise and yamux, with `behaviour`.
 fn bare_swarm<B: libp2p::swarm::NetworkBehaviour>(
     key: libp2p::identity::Keypair,
@@ -577,19 +594,8 @@ fn bare_swarm<B: libp2p::swarm::NetworkBehaviour>(
 async fn a_member_without_the_stream_protocol_is_reached_by_request_response() {
     use libp2p::request_response::{self, ProtocolSupport};
     let (node, _events, node_addr) = start().await;
-    let old_key = libp2p::identity::Keypair::generate_ed25519();
+    let old_key = admitted(&node, &node_addr).await;
     let old_id = old_key.public().to_peer_id();
-    node.set_members(
-        [
-            (node.local_peer_id(), vec![node_addr.clone()]),
-            (old_id, Vec::new()),
-        ]
-        .into(),
-        Default::default(),
-        None,
-    )
-    .await
-    .unwrap();
     let mut old = bare_swarm(old_key, |_| {
         request_response::Behaviour::with_codec(
             codec::FrameCodec {
@@ -651,19 +657,8 @@ struct BarePeer {
 impl BarePeer {
     /// A peer the node lists as a member, dialling it.
     async fn joining(node: &NetHandle, node_addr: &Multiaddr) -> BarePeer {
-        let key = libp2p::identity::Keypair::generate_ed25519();
+        let key = admitted(node, node_addr).await;
         let id = key.public().to_peer_id();
-        node.set_members(
-            [
-                (node.local_peer_id(), vec![node_addr.clone()]),
-                (id, Vec::new()),
-            ]
-            .into(),
-            Default::default(),
-            None,
-        )
-        .await
-        .unwrap();
         let mut swarm = bare_swarm(key, |_| frames::Behaviour::default());
         let incoming = swarm.behaviour_mut().take_incoming().unwrap();
         swarm.dial(node_addr.clone()).unwrap();
