@@ -501,3 +501,21 @@ fn a_refused_trace_names_the_api_fields_to_the_api_and_the_flags_to_the_cli() {
         "nothing was sent"
     );
 }
+
+/// A node runs as many async workers as `node.async_workers` says, and by
+/// default half the cores it may run on, at least one; `status` reports
+/// what its runtime has, not what the file asked.
+#[test]
+fn a_node_runs_the_async_workers_its_settings_give() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (config, want) in [("", (cores / 2).max(1)), ("async_workers = 3", 3)] {
+        let fed = Federation::start(vec![NodeSpec {
+            node_config: config,
+            ..NodeSpec::member("DE", Vec::new())
+        }]);
+        let o = common::run(&fed.nodes[0].dir, &["--json", "status"]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(s["async_workers"], want, "with {config:?} on {cores} cores");
+    }
+}

@@ -172,6 +172,12 @@ pub const RANGES: &[(&str, u64, u64, &str)] = &[
     ),
     ("node.max_connections", 8, 65_536, "connections"),
     (
+        "node.async_workers",
+        0,
+        1_024,
+        "threads (0: half the cores, at least one)",
+    ),
+    (
         "node.max_handshakes_per_address",
         1,
         crate::net::MAX_PENDING_INCOMING as u64,
@@ -404,6 +410,7 @@ impl Config {
             ("node.clock_skew_secs", n.clock_skew_secs),
             ("node.max_message_bytes", u(n.max_message_bytes)),
             ("node.max_connections", u64::from(n.max_connections)),
+            ("node.async_workers", u64::from(n.async_workers)),
             (
                 "node.max_handshakes_per_address",
                 u64::from(n.max_handshakes_per_address),
@@ -645,6 +652,21 @@ mod tests {
                 assert!(documented, "config/node.toml lacks {section}.{key}");
             }
         }
+    }
+
+    #[test]
+    fn async_workers_are_half_the_cores_unless_set() {
+        let mut n = NodeSettings::default();
+        assert_eq!(n.async_workers, 0);
+        for (cores, workers) in [(1, 1), (2, 1), (3, 1), (4, 2), (16, 8)] {
+            assert_eq!(n.async_workers(cores), workers, "{cores} cores");
+        }
+        n.async_workers = 3;
+        assert_eq!(n.async_workers(2), 3);
+        // Past its range, the file is refused, naming the key and line.
+        let text = "state = \"DE\"\n[node]\nasync_workers = 5000\n";
+        let e = Config::parse(Path::new("t.toml"), text).unwrap_err().to_string();
+        assert!(e.contains("node.async_workers") && e.contains("t.toml:3"), "{e}");
     }
 
     #[test]

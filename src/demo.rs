@@ -194,7 +194,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
         (None, Some(t)) => t.path().to_path_buf(),
         (None, None) => unreachable!("a temporary folder is made when no --dir is given"),
     };
-    let rt = crate::node::runtime()?;
+    let rt = crate::node::runtime(None)?;
     let result = rt.block_on(run_async(&root, opts.keep));
     rt.shutdown_timeout(Duration::from_secs(2));
     if opts.keep

@@ -150,7 +150,8 @@ pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
     super::init_logging(log_format);
     report_huge_pages();
     let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
-    let rt = crate::node::runtime()?;
+    let workers = cfg.node.async_workers(crate::node::cores());
+    let rt = crate::node::runtime(Some(workers))?;
     rt.block_on(async move {
         let api = crate::api::ApiOptions::from_settings(&cfg.node);
         let settings = cfg.node.clone();
@@ -191,6 +192,7 @@ pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
             },
             gossip_validation = %node.gossip_validation(),
             gossip_mesh_degree = settings.gossip_mesh_degree,
+            async_workers = workers,
             "node running"
         );
         // On a runtime worker, not on this thread: `block_on` polls its

@@ -370,16 +370,28 @@ pub const TRUST_GOSSIP_AT_ONCE: usize = 8;
 /// Blocking threads no bounded kind of work may take.
 pub const KEPT_FREE: usize = 3;
 
-/// The runtime a node runs on: tokio's multi-threaded scheduler, one worker
-/// per core, its blocking pool bounded at [`blocking_threads`].
+/// The runtime a node runs on: tokio's multi-threaded scheduler with
+/// `workers` async workers (`None`: one per core, for a process that runs
+/// several nodes, as the demo does; a node alone takes
+/// [`crate::config::NodeSettings::async_workers`]), its blocking pool
+/// bounded at [`blocking_threads`].
 ///
 /// # Errors
 /// The operating system refused the runtime's threads or its I/O driver.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(blocking_threads())
+pub fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        b.worker_threads(n.max(1));
+    }
+    b.max_blocking_threads(blocking_threads())
         .enable_all()
         .build()
+}
+
+/// The CPUs this process may run on (its affinity mask, as `taskset`
+/// sets it), 1 if the system does not say.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Answers to this node's traces read from the network and waiting to be

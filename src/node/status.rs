@@ -456,6 +456,9 @@ pub struct NodeStatus {
     pub role: Role,
     pub peer_id: String,
     pub uptime_secs: u64,
+    /// The threads running the node's async work, as its runtime has them
+    /// (`node.async_workers`; 0 there is half the cores, at least one).
+    pub async_workers: usize,
     pub roster_version: u64,
     #[serde(with = "crate::model::instant")]
     pub roster_valid_until: u64,
@@ -516,6 +519,7 @@ impl Node {
             role: self.inner.settings.role,
             peer_id: self.peer_id().to_string(),
             uptime_secs: self.uptime().as_secs(),
+            async_workers: tokio::runtime::Handle::current().metrics().num_workers(),
             roster_version: members.version,
             roster_valid_until: members.valid_until,
             roster_expires_in_secs: members.valid_until as i64 - now as i64,
