@@ -665,8 +665,13 @@ mod tests {
         assert_eq!(n.async_workers(2), 3);
         // Past its range, the file is refused, naming the key and line.
         let text = "state = \"DE\"\n[node]\nasync_workers = 5000\n";
-        let e = Config::parse(Path::new("t.toml"), text).unwrap_err().to_string();
-        assert!(e.contains("node.async_workers") && e.contains("t.toml:3"), "{e}");
+        let e = Config::parse(Path::new("t.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("node.async_workers") && e.contains("t.toml:3"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -636,13 +636,10 @@ impl Node {
             .get(&peer)
             .cloned()
             .ok_or(Refusal::NotAMember)?;
-        // The digest names the trace; the rules below check the binding.
-        let digest = crate::node::decode_stored::<crate::protocol::TraceAnswer>(
-            data,
-            self.inner.rules.limits,
-        )
-        .ok_or(Refusal::Malformed)?
-        .query;
+        // The digest names the trace; the rules below check the binding
+        // and the signature, on the frame as read here.
+        let read = accept::UnreadAnswer::read(data, self.inner.rules.limits)?;
+        let digest = read.query();
         let id = self
             .inner
             .by_digest
@@ -670,8 +667,8 @@ impl Node {
         // this version ever after (a later roster may remove its State).
         let (a, roster_version) = {
             let members = self.read_members();
-            let a = accept::answer(
-                data,
+            let a = accept::answer_read(
+                read,
                 asked,
                 Some(member.key),
                 unix_now(),

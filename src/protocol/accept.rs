@@ -409,6 +409,56 @@ pub fn answer(
 ) -> Result<Signed<TraceAnswer>, Refusal> {
     roster_in_force(roster, now)?;
     let a = decode_and_verify::<TraceAnswer>(bytes, rules.limits)?;
+    answer_checks(a, asked, sender, now, rules, roster)
+}
+
+/// An answer frame read within the limits, its signature not checked yet:
+/// all it tells is the query it names ([`UnreadAnswer::query`]), to find
+/// the trace, and [`answer_read`] is the only way to its body. A requester
+/// reads the frame once, where it read it once to find the trace and again
+/// to check it.
+#[derive(Debug)]
+pub struct UnreadAnswer(Signed<TraceAnswer>);
+
+impl UnreadAnswer {
+    /// Reads `bytes` within `limits` ([`Refusal::Malformed`] if they are
+    /// not an answer frame within them).
+    pub fn read(bytes: &[u8], limits: Limits) -> Result<Self, Refusal> {
+        super::signed::decode_checking::<TraceAnswer>(bytes, limits, false)
+            .map(UnreadAnswer)
+            .map_err(|_| Refusal::Malformed)
+    }
+
+    /// The digest of the query the answer claims to answer (unverified).
+    pub fn query(&self) -> Digest {
+        self.0.body().query
+    }
+}
+
+/// [`answer`] for a frame [`UnreadAnswer::read`] read: the same checks,
+/// its signature among them, without decoding it again.
+pub fn answer_read(
+    read: UnreadAnswer,
+    asked: AskedQuery,
+    sender: Option<PublicKey>,
+    now: u64,
+    rules: &Rules,
+    roster: &impl Vouching,
+) -> Result<Signed<TraceAnswer>, Refusal> {
+    roster_in_force(roster, now)?;
+    super::signed::verify_decoded(&read.0, None)?;
+    answer_checks(read.0, asked, sender, now, rules, roster)
+}
+
+/// [`answer`]'s checks once the frame's signature verified.
+fn answer_checks(
+    a: Signed<TraceAnswer>,
+    asked: AskedQuery,
+    sender: Option<PublicKey>,
+    now: u64,
+    rules: &Rules,
+    roster: &impl Vouching,
+) -> Result<Signed<TraceAnswer>, Refusal> {
     let b = a.body();
     if sender.is_some_and(|s| s != b.responder.key) {
         return Err(Refusal::WrongSigner);

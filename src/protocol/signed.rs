@@ -189,8 +189,8 @@ pub(super) fn verify_decoded<T: Message>(
 /// Decodes a frame within `limits`; checks its signature when `verify`. Only
 /// [`decode_and_verify`], [`VerifiedFrames`] (without the check only for
 /// bytes it saw verify), `accept::peek_query` (whose result can only
-/// refuse) and `accept`'s query check (which calls [`verify_decoded`] once
-/// the roster lists the signer) call it.
+/// refuse), and `accept`'s query check and `accept::UnreadAnswer` (whose
+/// bodies are read only through [`verify_decoded`]) call it.
 pub(super) fn decode_checking<T: Message>(
     bytes: &[u8],
     limits: Limits,

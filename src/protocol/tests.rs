@@ -351,6 +351,61 @@ fn an_answer_replayed_against_another_query_is_refused() {
     assert_eq!(err, Refusal::UnknownTrace);
 }
 
+/// An answer read once to find its trace (`UnreadAnswer`) is checked as
+/// `accept::answer` checks the bytes: the same verdicts, its signature
+/// checked exactly once, a tampered frame refused, a frame of another kind
+/// malformed.
+#[test]
+fn an_answer_read_first_is_checked_as_its_bytes_are() {
+    let q1 = signed_query();
+    let mut other = vectors::query();
+    other.id = QueryId([0x22; 16]);
+    let q2 = sign(other, &vectors::requester_key()).unwrap();
+    let a = signed_answer(&q1);
+    let r = Rules::default();
+    let roster = vectors_roster();
+    let read = |b: &[u8]| accept::UnreadAnswer::read(b, r.limits);
+    assert_eq!(read(a.bytes()).unwrap().query(), q1.digest());
+    let before = super::signed::verified_on_this_thread();
+    let got = accept::answer_read(
+        read(a.bytes()).unwrap(),
+        accept::AskedQuery::of(&q1),
+        None,
+        ISSUED_AT + 10,
+        &r,
+        &roster,
+    )
+    .unwrap();
+    assert_eq!(got.bytes(), a.bytes());
+    assert_eq!(super::signed::verified_on_this_thread() - before, 1);
+    for (bytes, asked, want) in [
+        (a.bytes().to_vec(), &q2, Refusal::UnknownTrace),
+        (
+            {
+                let mut t = a.bytes().to_vec();
+                *t.last_mut().unwrap() ^= 1;
+                t
+            },
+            &q1,
+            Refusal::BadSignature,
+        ),
+    ] {
+        let asked = accept::AskedQuery::of(asked);
+        let whole = accept::answer(&bytes, asked, None, ISSUED_AT + 10, &r, &roster);
+        let first = accept::answer_read(
+            read(&bytes).unwrap(),
+            asked,
+            None,
+            ISSUED_AT + 10,
+            &r,
+            &roster,
+        );
+        assert_eq!(whole.unwrap_err(), want);
+        assert_eq!(first.unwrap_err(), want);
+    }
+    assert_eq!(read(q1.bytes()).unwrap_err(), Refusal::Malformed);
+}
+
 #[test]
 fn a_query_by_factory_code_and_its_embedded_letters_answer_are_accepted() {
     let q = sign(vectors::factory_query(), &vectors::requester_key()).unwrap();
