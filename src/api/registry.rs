@@ -196,7 +196,8 @@ async fn import(State(node): State<Node>, JsonBody(r): JsonBody<ImportRequest>) 
     if let Err(e) = &summary
         && e.wrote_records()
     {
-        node.record_registry_change(kind, format!("incomplete: {e}"))
+        node.audit_registry_change(kind, format!("incomplete: {e}"))
+            .await
             .map_err(Failure::internal)?;
         if let Err(e) = node.refresh_topics().await {
             tracing::warn!(error = %e, "refreshing topics after an incomplete import failed");
@@ -217,7 +218,8 @@ async fn import(State(node): State<Node>, JsonBody(r): JsonBody<ImportRequest>) 
         },
         e => Failure::bad_request(e.to_string()),
     })?;
-    node.record_registry_change(kind, summary.counts_text())
+    node.audit_registry_change(kind, summary.counts_text())
+        .await
         .map_err(Failure::internal)?;
     // The registry may hold new prefixes, or fewer: follow them.
     if let Err(e) = node.refresh_topics().await {
@@ -238,7 +240,8 @@ async fn remove(State(node): State<Node>, JsonBody(r): JsonBody<RemoveRequest>) 
         return Err(Failure::bad_request("no record id given"));
     }
     let removed = blocking(move || reg.remove(&ids)).await?;
-    node.record_registry_change(AuditKind::RecordsRemoved, format!("removed {removed}"))
+    node.audit_registry_change(AuditKind::RecordsRemoved, format!("removed {removed}"))
+        .await
         .map_err(Failure::internal)?;
     if let Err(e) = node.refresh_topics().await {
         tracing::warn!(error = %e, "refreshing topics after a removal failed");

@@ -524,13 +524,18 @@ async fn send_clear(
             .map_err(|e| Failure::bad_request(format!("request body: {e}")))?
     };
     node.send_clear(&id, req.state).await?;
-    let t = node.trace(&id)?;
-    ok(&trace_view(&node.judge(), &t))
+    let view = off_thread(move || {
+        let t = node.trace(&id)?;
+        Ok(trace_view(&node.judge(), &t))
+    })
+    .await?;
+    ok(&view)
 }
 
 async fn retry(State(node): State<Node>, Path(id): Path<String>) -> Reply {
     let t = node.retry(&id).await?;
-    ok(&trace_view(&node.judge(), &t))
+    let view = off_thread(move || Ok(trace_view(&node.judge(), &t))).await?;
+    ok(&view)
 }
 
 async fn install_roster(State(node): State<Node>, RawBody(body): RawBody) -> Reply {
@@ -910,15 +915,14 @@ async fn audit_verify(State(node): State<Node>) -> Reply {
 /// query, every signed answer as received, and the roster versions that
 /// vouched for them.
 async fn evidence(State(node): State<Node>, Path(id): Path<String>) -> Reply {
-    let n = node.clone();
-    let bundle = tokio::task::spawn_blocking(move || {
-        let t = n.trace(&id)?;
-        super::views::evidence_bundle(&n, &t).map_err(Failure::internal)
+    // Built, written out and read back on a blocking thread: a bundle
+    // holds every signed answer, megabytes at worst.
+    let v = off_thread(move || {
+        let t = node.trace(&id)?;
+        let bundle = super::views::evidence_bundle(&node, &t).map_err(Failure::internal)?;
+        serde_json::from_slice::<serde_json::Value>(&bundle.to_json()).map_err(Failure::internal)
     })
-    .await
-    .map_err(Failure::internal)??;
-    let v = serde_json::from_slice::<serde_json::Value>(&bundle.to_json())
-        .map_err(Failure::internal)?;
+    .await?;
     ok(&v)
 }
 

@@ -309,14 +309,16 @@ pub async fn start(State(c): State<Shared>, headers: HeaderMap, mut form: Multip
                 for r in &mut s.rejections {
                     r.file = shown.clone();
                 }
-                let _ = node.record_local(
-                    AuditKind::RegistryImported,
-                    NewEntry {
-                        outcome: Some(s.counts_text()),
-                        officer: Some(j.officer.clone()),
-                        ..NewEntry::default()
-                    },
-                );
+                let _ = node
+                    .audit_local(
+                        AuditKind::RegistryImported,
+                        NewEntry {
+                            outcome: Some(s.counts_text()),
+                            officer: Some(j.officer.clone()),
+                            ..NewEntry::default()
+                        },
+                    )
+                    .await;
                 if let Err(e) = node.refresh_topics().await {
                     tracing::warn!(error = %e, "refreshing topics after import failed");
                 }

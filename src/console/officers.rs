@@ -114,7 +114,7 @@ async fn change<T: Send + 'static>(
         })?;
     let name = crate::node::officers::audited_name(name);
     c.node
-        .record_local(
+        .audit_local(
             AuditKind::OfficerChanged,
             NewEntry {
                 officer: Some(name),
@@ -122,6 +122,7 @@ async fn change<T: Send + 'static>(
                 ..NewEntry::default()
             },
         )
+        .await
         .map_err(|e| e.to_string())?;
     Ok(out)
 }

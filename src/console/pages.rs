@@ -172,16 +172,19 @@ pub async fn login(
     // Only an account's own name is written to the audit log and the log:
     // what someone typed as a name may be a password, or a forged line.
     let known = matches!(c.officers.get(&name), Ok(Some(_)));
-    let audit = |rule: &str, officer: Option<String>, outcome: Option<String>| {
-        let _ = c.node.record_local(
-            AuditKind::SignInRefused,
-            NewEntry {
-                officer,
-                rule: Some(rule.into()),
-                outcome,
-                ..NewEntry::default()
-            },
-        );
+    let audit = async |rule: &str, officer: Option<String>, outcome: Option<String>| {
+        let _ = c
+            .node
+            .audit_local(
+                AuditKind::SignInRefused,
+                NewEntry {
+                    officer,
+                    rule: Some(rule.into()),
+                    outcome,
+                    ..NewEntry::default()
+                },
+            )
+            .await;
     };
     let wrong = |s: &Session, name: String| {
         login_page(s, Some(t.t("login-wrong")), name, StatusCode::UNAUTHORIZED)
@@ -210,7 +213,8 @@ pub async fn login(
                     "rate_limited",
                     None,
                     Some(format!("{n} refused since the last entry")),
-                );
+                )
+                .await;
                 tracing::warn!(refused = n, "console sign-ins refused: too many at once");
             }
             if !known {
@@ -241,7 +245,8 @@ pub async fn login(
                     "unknown_officer",
                     None,
                     Some(format!("{n} since the last entry")),
-                );
+                )
+                .await;
                 tracing::warn!(
                     refused = n,
                     "console sign-ins refused: names that are no account"
@@ -252,10 +257,10 @@ pub async fn login(
         }
         Ok(Ok(SignIn::WrongPassword)) => {
             let locked = c.sessions.failed(&name);
-            audit("wrong_password", Some(name.clone()), None);
+            audit("wrong_password", Some(name.clone()), None).await;
             tracing::warn!(officer = ?name, "console sign-in refused: wrong password");
             if locked {
-                audit("locked", Some(name.clone()), None);
+                audit("locked", Some(name.clone()), None).await;
                 tracing::warn!(officer = ?name, "console sign-in locked for 15 minutes after 5 wrong passwords");
             }
             return wrong(&s, name);
@@ -281,13 +286,14 @@ pub async fn login(
     };
     c.sessions.succeeded(&name);
     if c.node
-        .record_local(
+        .audit_local(
             AuditKind::SignedIn,
             NewEntry {
                 officer: Some(account.name.clone()),
                 ..NewEntry::default()
             },
         )
+        .await
         .is_err()
     {
         return problem(&c, Some(&s), StatusCode::SERVICE_UNAVAILABLE, "error-audit");
@@ -425,28 +431,34 @@ pub async fn password(
                 .map(|a| a.password)
                 .unwrap_or_default();
             c.sessions.password_changed(&s.id, stamp);
-            let _ = c.node.record_local(
-                AuditKind::OfficerChanged,
-                NewEntry {
-                    officer: Some(o.name.clone()),
-                    outcome: Some("password_changed".into()),
-                    ..NewEntry::default()
-                },
-            );
+            let _ = c
+                .node
+                .audit_local(
+                    AuditKind::OfficerChanged,
+                    NewEntry {
+                        officer: Some(o.name.clone()),
+                        outcome: Some("password_changed".into()),
+                        ..NewEntry::default()
+                    },
+                )
+                .await;
             Redirect::to("/console/traces").into_response()
         }
         Ok(Ok(false)) => {
             let locked = c.sessions.failed(&o.name);
             for rule in std::iter::once("wrong_password").chain(locked.then_some("locked")) {
-                let _ = c.node.record_local(
-                    AuditKind::SignInRefused,
-                    NewEntry {
-                        officer: Some(o.name.clone()),
-                        rule: Some(rule.into()),
-                        outcome: Some("password change".into()),
-                        ..NewEntry::default()
-                    },
-                );
+                let _ = c
+                    .node
+                    .audit_local(
+                        AuditKind::SignInRefused,
+                        NewEntry {
+                            officer: Some(o.name.clone()),
+                            rule: Some(rule.into()),
+                            outcome: Some("password change".into()),
+                            ..NewEntry::default()
+                        },
+                    )
+                    .await;
             }
             tracing::warn!(officer = ?o.name, "console password change refused: wrong current password");
             if locked {

@@ -1025,9 +1025,12 @@ pub async fn evidence(
     };
     let node = c.node.clone();
     let i = id.clone();
+    // Written out on the blocking thread too: megabytes at worst.
     let bundle = tokio::task::spawn_blocking(move || {
         let t = node.trace(&i)?;
-        crate::api::evidence_bundle(&node, &t).map_err(|e| NodeError::Config(e.to_string()))
+        crate::api::evidence_bundle(&node, &t)
+            .map(|b| b.to_json())
+            .map_err(|e| NodeError::Config(e.to_string()))
     })
     .await;
     match bundle {
@@ -1039,7 +1042,7 @@ pub async fn evidence(
                     format!("attachment; filename=\"trace-{id}-evidence.json\""),
                 ),
             ],
-            b.to_json(),
+            b,
         )
             .into_response(),
         Ok(Err(e)) => trace_problem(&c, &a, e),

@@ -148,12 +148,19 @@ impl Node {
         // one signature checked per configured anchor (`anchors::counted`
         // stops at the first that fails and checks none of another key),
         // and at most `TRUST_GOSSIP_AT_ONCE` messages are in hand at once.
-        MakersFile::from_json(bytes)
-            .map_err(InstallMakersError::Unreadable)?
-            .verify(&self.inner.trust, Some(Date::today()))
-            .map_err(InstallMakersError::Rejected)?;
+        // On the blocking pool: not on an async worker, which may be the
+        // node's only one (`node.async_workers`).
         let node = self.clone();
         let owned = bytes.to_vec();
+        let (node, owned) = tokio::task::spawn_blocking(move || {
+            MakersFile::from_json(&owned)
+                .map_err(InstallMakersError::Unreadable)?
+                .verify(&node.inner.trust, Some(Date::today()))
+                .map_err(InstallMakersError::Rejected)?;
+            Ok::<_, InstallMakersError>((node, owned))
+        })
+        .await
+        .map_err(|e| InstallMakersError::Store(e.to_string()))??;
         // A long job: the install re-places every record of the registry.
         let applied = self
             .long_job(move || node.install_makers_now(&owned))

@@ -640,6 +640,17 @@ impl Node {
         self.record(kind, n, true)
     }
 
+    /// [`Node::record_local`] from async code: the append and the flush it
+    /// waits for (a disk sync, or another thread's) run on the blocking
+    /// pool, not on an async worker, which may be the node's only one
+    /// (`node.async_workers`). A panic there is [`AuditUnavailable`].
+    pub async fn audit_local(&self, kind: AuditKind, n: NewEntry) -> Result<(), AuditUnavailable> {
+        let node = self.clone();
+        tokio::task::spawn_blocking(move || node.record_local(kind, n))
+            .await
+            .unwrap_or(Err(AuditUnavailable))
+    }
+
     /// Records an audit entry; with `flush`, waits until it is on disk.
     ///
     /// Fails closed: a write that fails is returned, so that the work it
@@ -751,6 +762,19 @@ impl Node {
             ..NewEntry::default()
         };
         self.record(kind, entry, true)
+    }
+
+    /// [`Node::record_registry_change`] from async code, on the blocking
+    /// pool (as [`Node::audit_local`]).
+    pub async fn audit_registry_change(
+        &self,
+        kind: AuditKind,
+        outcome: String,
+    ) -> Result<(), AuditUnavailable> {
+        let node = self.clone();
+        tokio::task::spawn_blocking(move || node.record_registry_change(kind, outcome))
+            .await
+            .unwrap_or(Err(AuditUnavailable))
     }
 
     /// Spawns a task the node tracks and drains at shutdown.

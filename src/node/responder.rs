@@ -467,6 +467,40 @@ impl Node {
             // A failed write stops the node (see `record`); nothing to refuse here.
             let _ = self.record(refusal_kind(r, rule), entry, false);
         }
+        self.strike_if(peer, blamed);
+    }
+
+    /// [`Node::count_refusal`] from async code: counted at once, and the
+    /// audit entry of the first of its peer and rule in an interval (a sled
+    /// write) made on the blocking pool, not on an async worker.
+    pub(super) fn count_refusal_async(&self, peer: &str, r: Refusal) {
+        self.inner.counters.refused(r);
+        let rule = r.code();
+        let first = self
+            .inner
+            .tally
+            .lock()
+            .map(|mut t| t.count(peer, None, r, rule))
+            .unwrap_or(false);
+        if first {
+            tracing::info!(%peer, reason = rule, "refused (more of this peer and reason are counted, not logged, until the next audit tally)");
+            let entry = NewEntry {
+                peer: Some(peer.to_string()),
+                rule: Some(rule.to_string()),
+                ..NewEntry::default()
+            };
+            let node = self.clone();
+            // At most once per peer and rule an interval: bounded.
+            drop(tokio::task::spawn_blocking(move || {
+                let _ = node.record(refusal_kind(r, rule), entry, false);
+            }));
+        }
+        self.strike_if(peer, r.is_hostile());
+    }
+
+    /// A strike against `peer`'s standing if `blamed`: a cool-down and a
+    /// disconnect past the threshold.
+    fn strike_if(&self, peer: &str, blamed: bool) {
         if blamed && let Ok(pid) = peer.parse::<PeerId>() {
             let verdict = self
                 .inner
@@ -749,7 +783,7 @@ impl Node {
                     }
                     Err(r) => {
                         bump(&self.inner.counters.answers_rejected);
-                        self.count_refusal(&peer.to_string(), None, r);
+                        self.count_refusal_async(&peer.to_string(), r);
                         Reply::Refused(r)
                     }
                 }
@@ -774,11 +808,11 @@ impl Node {
                     .unwrap_or(Reply::Refused(Refusal::Internal))
             }
             Ok(_) => {
-                self.count_refusal(&peer.to_string(), None, Refusal::UnexpectedKind);
+                self.count_refusal_async(&peer.to_string(), Refusal::UnexpectedKind);
                 Reply::Refused(Refusal::UnexpectedKind)
             }
             Err(_) => {
-                self.count_refusal(&peer.to_string(), None, Refusal::Malformed);
+                self.count_refusal_async(&peer.to_string(), Refusal::Malformed);
                 Reply::Refused(Refusal::Malformed)
             }
         }

@@ -103,8 +103,13 @@ impl Node {
                 format!("{n} elements under all prefixes, more than one request holds"),
             );
         }
-        let blinded = match Blinded::new(inputs) {
-            Ok(b) => b,
+        // The curve work (up to MAX_BLIND_ELEMENTS blindings, then as many
+        // unblindings and the proof's check) on the blocking pool: tens of
+        // milliseconds at the bound, not for an async worker, which may be
+        // the node's only one (`node.async_workers`).
+        let blinded = match tokio::task::spawn_blocking(move || Blinded::new(inputs)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => return Probed::of(BlindOutcome::Failed, e.to_string()),
             Err(e) => return Probed::of(BlindOutcome::Failed, e.to_string()),
         };
         let req = BlindRequest::Evaluate {
@@ -116,17 +121,26 @@ impl Node {
         };
         let mut p = match reply {
             BlindReply::Evaluated { elements, proof } => {
-                match finalize(&blinded, &elements, &proof, &oprf_key.0) {
-                    Ok(keys) => {
+                let checked = tokio::task::spawn_blocking(move || {
+                    let keys = finalize(&blinded, &elements, &proof, &oprf_key.0)?;
+                    let hit = keys
+                        .iter()
+                        .zip(&of_input)
+                        .any(|(k, i)| filters[*i].filter.contains(*k));
+                    Ok::<_, crate::blind::OprfError>((hit, filters))
+                })
+                .await;
+                let checked = match checked {
+                    Ok(c) => c,
+                    Err(e) => return Probed::of(BlindOutcome::Failed, e.to_string()),
+                };
+                match checked {
+                    Ok((hit, filters)) => {
                         if let Ok(mut m) = self.inner.blind.fetched.lock() {
                             for f in &filters {
                                 m.keep(&peer.to_string(), &f.header.prefix, f.clone());
                             }
                         }
-                        let hit = keys
-                            .iter()
-                            .zip(&of_input)
-                            .any(|(k, i)| filters[*i].filter.contains(*k));
                         Probed {
                             outcome: if hit {
                                 BlindOutcome::Hit
@@ -280,8 +294,14 @@ impl Node {
                 }
             }
         }
-        let filter = ReceivedFilter::assemble(&header, &chunks)
-            .map_err(|e| fail(format!("its filter: {e}")))?;
+        // Up to megabytes checked and laid out: on the blocking pool.
+        let (header, assembled) = tokio::task::spawn_blocking(move || {
+            let f = ReceivedFilter::assemble(&header, &chunks);
+            (header, f)
+        })
+        .await
+        .map_err(|e| fail(format!("its filter: {e}")))?;
+        let filter = assembled.map_err(|e| fail(format!("its filter: {e}")))?;
         // Kept only once an evaluation succeeds with it (probe_holder).
         Ok(Some(Arc::new(Fetched { header, filter })))
     }
