@@ -81,10 +81,6 @@ fn key(topic: &str, peer: &PeerId) -> Vec<u8> {
     k
 }
 
-fn peer_of(key: &[u8]) -> Option<PeerId> {
-    pair_of(key).map(|(_, p)| p)
-}
-
 /// A key's topic and member.
 fn pair_of(key: &[u8]) -> Option<(String, PeerId)> {
     let at = key.iter().rposition(|b| *b == b'\n')?;
@@ -198,14 +194,22 @@ impl SeenSubscriptions {
     }
 
     /// The peers seen subscribed to `topic` since `now - REMEMBER_SECS`.
+    /// From memory, which holds the tree's pairs with their times (read at
+    /// open; every write and removal made to both under its lock): one
+    /// lookup per member remembered, no read of sled, so a trace being sent
+    /// asks it on the async worker without a hand-off to a blocking thread.
     pub(super) fn seen(&self, topic: &str, now: u64) -> Vec<PeerId> {
-        let mut prefix = topic.as_bytes().to_vec();
-        prefix.push(b'\n');
-        self.tree
-            .scan_prefix(&prefix)
-            .filter_map(Result::ok)
-            .filter(|(_, v)| seconds(v).saturating_add(REMEMBER_SECS) >= now)
-            .filter_map(|(k, _)| peer_of(&k))
+        let Ok(m) = self.memory.lock() else {
+            return Vec::new();
+        };
+        m.members
+            .iter()
+            .filter(|(_, topics)| {
+                topics
+                    .get(topic)
+                    .is_some_and(|t| t.saturating_add(REMEMBER_SECS) >= now)
+            })
+            .map(|(p, _)| *p)
             .collect()
     }
 
@@ -253,17 +257,12 @@ impl Node {
         reach: &Reach<'_>,
     ) -> Result<Vec<Asked>, crate::net::NetError> {
         let subscribed = self.inner.net.subscribers(reach.topics.to_vec()).await?;
-        let topics: Vec<String> = reach.topics.iter().map(|t| t.to_string()).collect();
-        let node = self.clone();
-        let seen: Vec<PeerId> = tokio::task::spawn_blocking(move || {
-            let now = unix_now();
-            topics
-                .iter()
-                .flat_map(|t| node.inner.seen_subscribed.seen(t, now))
-                .collect()
-        })
-        .await
-        .unwrap_or_default();
+        let now = unix_now();
+        let seen: Vec<PeerId> = reach
+            .topics
+            .iter()
+            .flat_map(|t| self.inner.seen_subscribed.seen(&t.to_string(), now))
+            .collect();
         let members = self.read_members();
         let mut why: BTreeMap<PeerId, Vec<ExpectedBy>> = BTreeMap::new();
         let mut add = |p: PeerId, w: ExpectedBy| {
