@@ -212,10 +212,9 @@ impl NodeSettings {
     /// Not one per core, tokio's default: the node's heavy work (signature
     /// checks, registry lookups, sled) runs on the blocking pool, and the
     /// async workers move bytes. A worker with nothing to do is woken to
-    /// steal each task another wakes; on 2 cores one worker measured 8% to
-    /// 12% less of a requester's CPU per answer and 6% to 10% less of a
-    /// federation's per trace (proto-docs/PERFORMANCE.md, "Forty-third
-    /// session").
+    /// steal each task another wakes; on 2 cores one worker measured a fifth
+    /// fewer context switches per trace and about 4% less of a requester's
+    /// CPU per answer (proto-docs/PERFORMANCE.md, "Forty-third session").
     pub fn async_workers(&self, cores: usize) -> usize {
         match self.async_workers {
             0 => (cores / 2).max(1),
