@@ -89,7 +89,8 @@ pub struct NodeSettings {
     pub max_connections: u32,
     /// Threads that run the node's async work (connections, gossip, the
     /// control API); 0, the default, for half the cores this process may
-    /// run on, at least one ([`NodeSettings::async_workers`]). Signatures,
+    /// run on, at least one ([`NodeSettings::async_workers`]). Tokio's
+    /// `TOKIO_WORKER_THREADS` is not read. Signatures,
     /// the registry and the store run on the blocking pool beside them.
     pub async_workers: u32,
     /// Inbound connections one address (an IPv4 address, an IPv6 /56) may

@@ -257,10 +257,23 @@ pub async fn login(
         }
         Ok(Ok(SignIn::WrongPassword)) => {
             let locked = c.sessions.failed(&name);
-            audit("wrong_password", Some(name.clone()), None).await;
+            // Both entries in one job: a client gone while the first is
+            // written does not leave the lock unaudited.
+            let entry = |rule: &str| {
+                (
+                    AuditKind::SignInRefused,
+                    NewEntry {
+                        officer: Some(name.clone()),
+                        rule: Some(rule.into()),
+                        ..NewEntry::default()
+                    },
+                )
+            };
+            let mut entries = vec![entry("wrong_password")];
+            entries.extend(locked.then(|| entry("locked")));
+            let _ = c.node.audit_local_all(entries).await;
             tracing::warn!(officer = ?name, "console sign-in refused: wrong password");
             if locked {
-                audit("locked", Some(name.clone()), None).await;
                 tracing::warn!(officer = ?name, "console sign-in locked for 15 minutes after 5 wrong passwords");
             }
             return wrong(&s, name);
@@ -446,10 +459,11 @@ pub async fn password(
         }
         Ok(Ok(false)) => {
             let locked = c.sessions.failed(&o.name);
-            for rule in std::iter::once("wrong_password").chain(locked.then_some("locked")) {
-                let _ = c
-                    .node
-                    .audit_local(
+            // In one job: a client gone meanwhile leaves no entry unwritten.
+            let entries = std::iter::once("wrong_password")
+                .chain(locked.then_some("locked"))
+                .map(|rule| {
+                    (
                         AuditKind::SignInRefused,
                         NewEntry {
                             officer: Some(o.name.clone()),
@@ -458,8 +472,9 @@ pub async fn password(
                             ..NewEntry::default()
                         },
                     )
-                    .await;
-            }
+                })
+                .collect();
+            let _ = c.node.audit_local_all(entries).await;
             tracing::warn!(officer = ?o.name, "console password change refused: wrong current password");
             if locked {
                 c.sessions.end_officer(&o.name);

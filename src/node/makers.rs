@@ -143,13 +143,13 @@ impl Node {
         // A table whose signatures or dates do not hold is refused here,
         // before the long jobs' turn: a member that sends forged tables
         // again each time gossip forgives it holds up no import, export or
-        // report, and no copy held is read for it. Checked in place, as the
-        // version above was read: the body is decoded once more and at most
+        // report, and no copy held is read for it. Checked on the blocking
+        // pool (not on an async worker, which may be the node's only one:
+        // `node.async_workers`): the body is decoded once more and at most
         // one signature checked per configured anchor (`anchors::counted`
         // stops at the first that fails and checks none of another key),
         // and at most `TRUST_GOSSIP_AT_ONCE` messages are in hand at once.
-        // On the blocking pool: not on an async worker, which may be the
-        // node's only one (`node.async_workers`).
+        // The install checks it again under its lock.
         let node = self.clone();
         let owned = bytes.to_vec();
         let (node, owned) = tokio::task::spawn_blocking(move || {

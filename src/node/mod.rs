@@ -256,6 +256,9 @@ struct Inner {
     answering: Arc<Semaphore>,
     /// Bounds the long jobs at once ([`LONG_JOBS`], [`Node::long_job`]).
     long_jobs: Arc<Semaphore>,
+    /// Bounds blind probes' work on the blocking pool ([`PROBING_AT_ONCE`],
+    /// [`Node::probe_work`]).
+    probe_work: Arc<Semaphore>,
     /// [`TRUST_GOSSIP_AT_ONCE`].
     trust_gossip: Arc<Semaphore>,
     /// Answers read from the network, waiting to be filed in a batch.
@@ -321,6 +324,7 @@ struct Inner {
 /// | blind evaluations | one per core |
 /// | building a blind filter | 1 |
 /// | long jobs: imports, registry statistics and exports to a file, audit verifications and reports, maker table installs | [`LONG_JOBS`] |
+/// | a blind probe's curve work (blinding, the proof's check, unblinding) and a fetched filter's assembly | [`PROBING_AT_ONCE`] |
 /// | console sign-ins and password changes (Argon2id) | [`SIGN_INS_AT_ONCE`] |
 ///
 /// The control API's streamed listings, which wait for their clients, run
@@ -330,6 +334,7 @@ pub fn blocking_threads() -> usize {
         + REFUSING_AT_ONCE
         + blind::BUILDS_AT_ONCE
         + LONG_JOBS
+        + PROBING_AT_ONCE
         + SIGN_INS_AT_ONCE
         + KEPT_FREE
         + blind::evaluating_at_once()
@@ -359,6 +364,12 @@ pub const ANSWERING_AT_ONCE: usize = 6;
 /// reports, maker table installs (each may read the whole registry or
 /// log); more wait their turn.
 pub const LONG_JOBS: usize = 2;
+/// A blind probe's curve work at once (up to 512 blindings, then the
+/// holder's proof checked and as many unblindings, tens of milliseconds at
+/// the bound) and the assembly of a filter fetched (megabytes checked and
+/// laid out); every holder of every blind trace is probed, so more wait
+/// their turn.
+pub const PROBING_AT_ONCE: usize = 2;
 /// Password checks of the officer console (Argon2id, 19 MiB and tens of
 /// milliseconds each) run at once; an attempt past them is told to try
 /// again, as one past the rate limit is.
@@ -388,8 +399,9 @@ pub fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtim
         .build()
 }
 
-/// The CPUs this process may run on (its affinity mask, as `taskset`
-/// sets it), 1 if the system does not say.
+/// The CPUs this process may run on, as the standard library counts them
+/// (`available_parallelism`: its affinity mask, as `taskset` sets it, and
+/// its cgroup's CPU quota), 1 if the system does not say.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
@@ -516,6 +528,7 @@ impl Node {
                 deliveries: Default::default(),
                 answering: Arc::new(Semaphore::new(ANSWERING_AT_ONCE)),
                 long_jobs: Arc::new(Semaphore::new(LONG_JOBS)),
+                probe_work: Arc::new(Semaphore::new(PROBING_AT_ONCE)),
                 trust_gossip: Arc::new(Semaphore::new(TRUST_GOSSIP_AT_ONCE)),
                 answers: Arc::default(),
                 rules: Rules {
@@ -732,6 +745,16 @@ impl Node {
         in_turn(&self.inner.long_jobs, f).await
     }
 
+    /// Runs a blind probe's curve work or a fetched filter's assembly on
+    /// the blocking pool, at most [`PROBING_AT_ONCE`] at once; the rest
+    /// wait here, holding no thread.
+    pub(crate) async fn probe_work<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, tokio::task::JoinError> {
+        in_turn(&self.inner.probe_work, f).await
+    }
+
     /// Runs a query's admission and answer on the blocking pool, at most
     /// [`ANSWERING_AT_ONCE`] at once; the rest wait here, holding no thread.
     pub(crate) async fn answering<T: Send + 'static>(
@@ -762,6 +785,23 @@ impl Node {
             ..NewEntry::default()
         };
         self.record(kind, entry, true)
+    }
+
+    /// Several entries of [`Node::audit_local`] in one job on the blocking
+    /// pool, in order: a caller dropped while it runs (a client gone) does
+    /// not leave the later ones unwritten. Stops at the first that fails.
+    pub async fn audit_local_all(
+        &self,
+        entries: Vec<(AuditKind, NewEntry)>,
+    ) -> Result<(), AuditUnavailable> {
+        let node = self.clone();
+        tokio::task::spawn_blocking(move || {
+            entries
+                .into_iter()
+                .try_for_each(|(kind, n)| node.record_local(kind, n))
+        })
+        .await
+        .unwrap_or(Err(AuditUnavailable))
     }
 
     /// [`Node::record_registry_change`] from async code, on the blocking

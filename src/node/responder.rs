@@ -490,10 +490,15 @@ impl Node {
                 ..NewEntry::default()
             };
             let node = self.clone();
-            // At most once per peer and rule an interval: bounded.
-            drop(tokio::task::spawn_blocking(move || {
-                let _ = node.record(refusal_kind(r, rule), entry, false);
-            }));
+            // At most once per peer and rule an interval: bounded. A task
+            // the node tracks, so that its shutdown waits for the entry
+            // before its last tally, signed head and flush.
+            self.spawn(async move {
+                let _ = tokio::task::spawn_blocking(move || {
+                    let _ = node.record(refusal_kind(r, rule), entry, false);
+                })
+                .await;
+            });
         }
         self.strike_if(peer, r.is_hostile());
     }

@@ -104,10 +104,11 @@ impl Node {
             );
         }
         // The curve work (up to MAX_BLIND_ELEMENTS blindings, then as many
-        // unblindings and the proof's check) on the blocking pool: tens of
-        // milliseconds at the bound, not for an async worker, which may be
-        // the node's only one (`node.async_workers`).
-        let blinded = match tokio::task::spawn_blocking(move || Blinded::new(inputs)).await {
+        // unblindings and the proof's check) on the blocking pool, in its
+        // bound (`PROBING_AT_ONCE`): tens of milliseconds at the bound, not
+        // for an async worker, which may be the node's only one
+        // (`node.async_workers`).
+        let blinded = match self.probe_work(move || Blinded::new(inputs)).await {
             Ok(Ok(b)) => b,
             Ok(Err(e)) => return Probed::of(BlindOutcome::Failed, e.to_string()),
             Err(e) => return Probed::of(BlindOutcome::Failed, e.to_string()),
@@ -121,15 +122,16 @@ impl Node {
         };
         let mut p = match reply {
             BlindReply::Evaluated { elements, proof } => {
-                let checked = tokio::task::spawn_blocking(move || {
-                    let keys = finalize(&blinded, &elements, &proof, &oprf_key.0)?;
-                    let hit = keys
-                        .iter()
-                        .zip(&of_input)
-                        .any(|(k, i)| filters[*i].filter.contains(*k));
-                    Ok::<_, crate::blind::OprfError>((hit, filters))
-                })
-                .await;
+                let checked = self
+                    .probe_work(move || {
+                        let keys = finalize(&blinded, &elements, &proof, &oprf_key.0)?;
+                        let hit = keys
+                            .iter()
+                            .zip(&of_input)
+                            .any(|(k, i)| filters[*i].filter.contains(*k));
+                        Ok::<_, crate::blind::OprfError>((hit, filters))
+                    })
+                    .await;
                 let checked = match checked {
                     Ok(c) => c,
                     Err(e) => return Probed::of(BlindOutcome::Failed, e.to_string()),
@@ -294,13 +296,15 @@ impl Node {
                 }
             }
         }
-        // Up to megabytes checked and laid out: on the blocking pool.
-        let (header, assembled) = tokio::task::spawn_blocking(move || {
-            let f = ReceivedFilter::assemble(&header, &chunks);
-            (header, f)
-        })
-        .await
-        .map_err(|e| fail(format!("its filter: {e}")))?;
+        // Up to megabytes checked and laid out: on the blocking pool, in
+        // the probes' bound.
+        let (header, assembled) = self
+            .probe_work(move || {
+                let f = ReceivedFilter::assemble(&header, &chunks);
+                (header, f)
+            })
+            .await
+            .map_err(|e| fail(format!("its filter: {e}")))?;
         let filter = assembled.map_err(|e| fail(format!("its filter: {e}")))?;
         // Kept only once an evaluation succeeds with it (probe_holder).
         Ok(Some(Arc::new(Fetched { header, filter })))
