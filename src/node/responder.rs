@@ -449,23 +449,9 @@ impl Node {
         rule: &'static str,
         blamed: bool,
     ) {
-        self.inner.counters.refused(r);
-        let first = self
-            .inner
-            .tally
-            .lock()
-            .map(|mut t| t.count(peer, state, r, rule))
-            .unwrap_or(false);
-        if first {
-            tracing::info!(%peer, reason = rule, "refused (more of this peer and reason are counted, not logged, until the next audit tally)");
-            let entry = NewEntry {
-                peer: Some(peer.to_string()),
-                state,
-                rule: Some(rule.to_string()),
-                ..NewEntry::default()
-            };
+        if let Some((kind, entry)) = self.tally_refusal(peer, state, r, rule) {
             // A failed write stops the node (see `record`); nothing to refuse here.
-            let _ = self.record(refusal_kind(r, rule), entry, false);
+            let _ = self.record(kind, entry, false);
         }
         self.strike_if(peer, blamed);
     }
@@ -474,33 +460,51 @@ impl Node {
     /// audit entry of the first of its peer and rule in an interval (a sled
     /// write) made on the blocking pool, not on an async worker.
     pub(super) fn count_refusal_async(&self, peer: &str, r: Refusal) {
-        self.inner.counters.refused(r);
-        let rule = r.code();
-        let first = self
-            .inner
-            .tally
-            .lock()
-            .map(|mut t| t.count(peer, None, r, rule))
-            .unwrap_or(false);
-        if first {
-            tracing::info!(%peer, reason = rule, "refused (more of this peer and reason are counted, not logged, until the next audit tally)");
-            let entry = NewEntry {
-                peer: Some(peer.to_string()),
-                rule: Some(rule.to_string()),
-                ..NewEntry::default()
-            };
+        if let Some((kind, entry)) = self.tally_refusal(peer, None, r, r.code()) {
             let node = self.clone();
             // At most once per peer and rule an interval: bounded. A task
             // the node tracks, so that its shutdown waits for the entry
             // before its last tally, signed head and flush.
             self.spawn(async move {
                 let _ = tokio::task::spawn_blocking(move || {
-                    let _ = node.record(refusal_kind(r, rule), entry, false);
+                    let _ = node.record(kind, entry, false);
                 })
                 .await;
             });
         }
         self.strike_if(peer, r.is_hostile());
+    }
+
+    /// Counts a refusal for the metrics and the audit tally; returns the
+    /// audit entry to write if it is the first of its peer and rule since
+    /// the last tally (logged here), `None` if it is only counted.
+    fn tally_refusal(
+        &self,
+        peer: &str,
+        state: Option<CountryCode>,
+        r: Refusal,
+        rule: &'static str,
+    ) -> Option<(AuditKind, NewEntry)> {
+        self.inner.counters.refused(r);
+        let first = self
+            .inner
+            .tally
+            .lock()
+            .map(|mut t| t.count(peer, state, r, rule))
+            .unwrap_or(false);
+        if !first {
+            return None;
+        }
+        tracing::info!(%peer, reason = rule, "refused (more of this peer and reason are counted, not logged, until the next audit tally)");
+        Some((
+            refusal_kind(r, rule),
+            NewEntry {
+                peer: Some(peer.to_string()),
+                state,
+                rule: Some(rule.to_string()),
+                ..NewEntry::default()
+            },
+        ))
     }
 
     /// A strike against `peer`'s standing if `blamed`: a cool-down and a

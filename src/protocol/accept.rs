@@ -17,7 +17,7 @@ use super::codec::{self, Kind, Limits};
 use super::fresh::{Freshness, FreshnessError};
 use super::keys::{Digest, PublicKey};
 use super::messages::{Outcome, RefusedReason, TraceAnswer, TraceQuery};
-use super::signed::{Signed, VerifiedFrames, VerifyError, decode_and_verify};
+use super::signed::{Signed, VerifiedFrames, VerifyError};
 use crate::model::CountryCode;
 
 /// What a roster says about a key, as the acceptance rules need it.
@@ -407,9 +407,16 @@ pub fn answer(
     rules: &Rules,
     roster: &impl Vouching,
 ) -> Result<Signed<TraceAnswer>, Refusal> {
+    // The roster first: with none in force, nothing is read.
     roster_in_force(roster, now)?;
-    let a = decode_and_verify::<TraceAnswer>(bytes, rules.limits)?;
-    answer_checks(a, asked, sender, now, rules, roster)
+    answer_read(
+        UnreadAnswer::read(bytes, rules.limits)?,
+        asked,
+        sender,
+        now,
+        rules,
+        roster,
+    )
 }
 
 /// An answer frame read within the limits, its signature not checked yet:
@@ -447,18 +454,7 @@ pub fn answer_read(
 ) -> Result<Signed<TraceAnswer>, Refusal> {
     roster_in_force(roster, now)?;
     super::signed::verify_decoded(&read.0, None)?;
-    answer_checks(read.0, asked, sender, now, rules, roster)
-}
-
-/// [`answer`]'s checks once the frame's signature verified.
-fn answer_checks(
-    a: Signed<TraceAnswer>,
-    asked: AskedQuery,
-    sender: Option<PublicKey>,
-    now: u64,
-    rules: &Rules,
-    roster: &impl Vouching,
-) -> Result<Signed<TraceAnswer>, Refusal> {
+    let a = read.0;
     let b = a.body();
     if sender.is_some_and(|s| s != b.responder.key) {
         return Err(Refusal::WrongSigner);

@@ -336,12 +336,16 @@ fn bounds_are_enforced_both_ways() {
     assert!(sign(a, &vectors::responder_key()).is_err());
 }
 
-#[test]
-fn an_answer_replayed_against_another_query_is_refused() {
-    let q1 = signed_query();
+/// The vectors' query under another id: another digest.
+fn another_query() -> Signed<TraceQuery> {
     let mut other = vectors::query();
     other.id = QueryId([0x22; 16]);
-    let q2 = sign(other, &vectors::requester_key()).unwrap();
+    sign(other, &vectors::requester_key()).unwrap()
+}
+
+#[test]
+fn an_answer_replayed_against_another_query_is_refused() {
+    let (q1, q2) = (signed_query(), another_query());
     let a = signed_answer(&q1);
     let r = Rules::default();
     let asked = accept::AskedQuery::of;
@@ -357,10 +361,7 @@ fn an_answer_replayed_against_another_query_is_refused() {
 /// malformed.
 #[test]
 fn an_answer_read_first_is_checked_as_its_bytes_are() {
-    let q1 = signed_query();
-    let mut other = vectors::query();
-    other.id = QueryId([0x22; 16]);
-    let q2 = sign(other, &vectors::requester_key()).unwrap();
+    let (q1, q2) = (signed_query(), another_query());
     let a = signed_answer(&q1);
     let r = Rules::default();
     let roster = vectors_roster();
