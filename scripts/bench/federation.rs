@@ -9,7 +9,8 @@
 //! links every member keeps as a first roster does (48) unless
 //! TRACENET_BENCH_LINKS=node. TRACENET_BENCH_AFTER=1 also measures what the
 //! traces cost the requester after their round trips (their timers), 16 s
-//! more.
+//! more. TRACENET_BENCH_TIMELINE=FILE writes each timed clear trace's start
+//! (ms into the timed window) and round trip (ms), a line each.
 
 mod baseline;
 #[path = "../../integration/common/mod.rs"]
@@ -298,13 +299,25 @@ fn main() {
     let ts0 = thread_switches(&pids);
     let mut rtt = Vec::new();
     let mut holders = Vec::new();
+    let window = Instant::now();
+    let mut timeline = String::new();
     for s in samples.iter().take(n_traces) {
         let m = &s["marking"];
         let start = Instant::now();
         let t = trace(requester, m, start);
         rtt.push(start.elapsed().as_secs_f64() * 1e3);
+        timeline.push_str(&format!(
+            "{:.3} {:.3}\n",
+            (start - window).as_secs_f64() * 1e3,
+            rtt.last().unwrap()
+        ));
         assert_eq!(t["status"], "answered", "{t:#}");
         holders.push(t["asked"].as_array().map(|a| a.len()).unwrap_or(0) as f64);
+    }
+    // TRACENET_BENCH_TIMELINE=FILE: each timed trace's start (ms into the
+    // window) and round trip (ms), a line each, to see when the slow ones fall.
+    if let Ok(path) = std::env::var("TRACENET_BENCH_TIMELINE") {
+        std::fs::write(&path, &timeline).unwrap();
     }
     let requester_cpu = baseline::cpu_secs_of(requester_pid) - requester_cpu0;
     let all_cpu = federation_cpu() - federation_cpu0;

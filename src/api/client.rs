@@ -1,11 +1,18 @@
 //! The control API's client, used by the CLI: finds the running node through
 //! the data directory and speaks JSON to it.
+//!
+//! A call made soon after another one's reply was read to its end goes on
+//! the same connection (HTTP/1.1 keep-alive), so that a command of several
+//! calls (a trace sent then waited for, a listing paged by cursor) costs the
+//! node one connection, not one a call.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
@@ -63,11 +70,50 @@ pub enum ApiClientError {
     Output(#[source] std::io::Error),
 }
 
-/// A connection target: the node's API address and token.
+/// A connection target: the node's API address and token, and the
+/// connection kept from the last call (clones share it).
 #[derive(Debug, Clone)]
 pub struct ApiClient {
     addr: String,
     token: String,
+    idle: Arc<Mutex<Option<Idle>>>,
+}
+
+/// A connection whose last reply was read to its end.
+#[derive(Debug)]
+struct Idle {
+    conn: Conn,
+    /// The runtime whose task drives the connection: on another runtime, a
+    /// call would wait on a task that runtime may not be running.
+    runtime: tokio::runtime::Id,
+}
+
+/// A connection and when its last reply's head came.
+#[derive(Debug)]
+struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    since: Instant,
+}
+
+/// A connection is not used again this long after its last reply's head.
+/// The node closes an idle connection after its header timeout
+/// (`node.api_header_timeout_secs`, at least 1 s), counted from the end of
+/// its reply: well within it, a call seldom meets the node closing it, and a
+/// `GET` that does is sent again on a new connection.
+const REUSE_WITHIN: Duration = Duration::from_millis(500);
+
+/// How long a kept connection may take to say it is ready for the next call
+/// before a new connection is opened instead.
+const READY_WITHIN: Duration = Duration::from_millis(200);
+
+impl Conn {
+    /// `sender`, whose reply's head has just come.
+    fn of(sender: SendRequest<Full<Bytes>>) -> Self {
+        Conn {
+            sender,
+            since: Instant::now(),
+        }
+    }
 }
 
 impl ApiClient {
@@ -75,7 +121,11 @@ impl ApiClient {
     pub fn from_data_dir(dir: &Path) -> Result<Self, ApiClientError> {
         let read = |f: &str| std::fs::read_to_string(dir.join(f)).map(|s| s.trim().to_string());
         match (read(ADDR_FILE), read(TOKEN_FILE)) {
-            (Ok(addr), Ok(token)) if !addr.is_empty() => Ok(ApiClient { addr, token }),
+            (Ok(addr), Ok(token)) if !addr.is_empty() => Ok(ApiClient {
+                addr,
+                token,
+                idle: Arc::default(),
+            }),
             _ if !dir.exists() => Err(ApiClientError::NoDataDir(dir.to_path_buf())),
             _ if !dir.join(crate::config::CONFIG_FILE).exists() => {
                 Err(ApiClientError::NotInitialised(dir.to_path_buf()))
@@ -122,15 +172,16 @@ impl ApiClient {
         on_start: impl FnOnce(Option<u64>, &hyper::HeaderMap),
         mut on_chunk: impl FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<(), ApiClientError> {
-        let resp = self.send(Method::GET, path, None).await?;
+        let (resp, conn) = self.send(Method::GET, path, None).await?;
         let status = resp.status();
         if !status.is_success() {
-            let bytes = resp
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let bytes = match resp.into_body().collect().await {
+                Ok(b) => {
+                    self.keep(conn);
+                    b.to_bytes()
+                }
+                Err(_) => Bytes::new(),
+            };
             return Err(error_of(status, &bytes));
         }
         on_start(
@@ -150,6 +201,7 @@ impl ApiClient {
                 on_chunk(&data).map_err(ApiClientError::Output)?;
             }
         }
+        self.keep(conn);
         Ok(())
     }
 
@@ -159,7 +211,7 @@ impl ApiClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<T, ApiClientError> {
-        let resp = self.send(method, path, body).await?;
+        let (resp, conn) = self.send(method, path, body).await?;
         let status = resp.status();
         let bytes = resp
             .into_body()
@@ -170,19 +222,93 @@ impl ApiClient {
                 reason: e.to_string(),
             })?
             .to_bytes();
+        self.keep(conn);
         if !status.is_success() {
             return Err(error_of(status, &bytes));
         }
         serde_json::from_slice(&bytes).map_err(|e| ApiClientError::Protocol(e.to_string()))
     }
 
-    /// Sends one request on a new connection; the reply's head, body to come.
+    /// Sends one request, on the kept connection if there is one still
+    /// fresh and ready, else on a new one; the reply's head, body to come,
+    /// and the connection, to be [kept](Self::keep) once the body is read.
+    ///
+    /// A request never written (the kept connection closed meanwhile) is
+    /// sent on a new connection; so is a `GET` whose kept connection failed
+    /// before any reply (the node closed it as it was written). Any other
+    /// request that was written is not sent again: the node may have acted
+    /// on it.
     async fn send(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-    ) -> Result<hyper::Response<hyper::body::Incoming>, ApiClientError> {
+    ) -> Result<(hyper::Response<hyper::body::Incoming>, Conn), ApiClientError> {
+        let unreachable = |reason: String| ApiClientError::Unreachable {
+            addr: self.addr.clone(),
+            reason,
+        };
+        let body = Bytes::from(body.unwrap_or_default());
+        let request = || {
+            Request::builder()
+                .method(method.clone())
+                .uri(path)
+                .header("host", &self.addr)
+                .header("authorization", format!("Bearer {}", self.token))
+                .header("content-type", "application/json")
+                .body(Full::new(body.clone()))
+                .map_err(|e| ApiClientError::Protocol(e.to_string()))
+        };
+        let req = match self.kept().await {
+            Some(mut sender) => match sender.try_send_request(request()?).await {
+                Ok(resp) => return Ok((resp, Conn::of(sender))),
+                Err(mut e) => match e.take_message() {
+                    Some(req) => req,
+                    None if method == Method::GET => request()?,
+                    None => return Err(unreachable(e.into_error().to_string())),
+                },
+            },
+            None => request()?,
+        };
+        let mut sender = self.connect().await?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok((resp, Conn::of(sender)))
+    }
+
+    /// The kept connection, if made on this runtime, its last reply's head
+    /// less than [`REUSE_WITHIN`] ago, and ready for a request within
+    /// [`READY_WITHIN`]; it is taken, so a call made meanwhile opens its own.
+    async fn kept(&self) -> Option<SendRequest<Full<Bytes>>> {
+        let idle = self.idle.lock().ok()?.take()?;
+        let runtime = tokio::runtime::Handle::try_current().ok()?.id();
+        if idle.runtime != runtime || idle.conn.since.elapsed() >= REUSE_WITHIN {
+            return None;
+        }
+        let mut sender = idle.conn.sender;
+        match tokio::time::timeout(READY_WITHIN, sender.ready()).await {
+            Ok(Ok(())) => Some(sender),
+            _ => None,
+        }
+    }
+
+    /// Keeps `conn`, whose reply was read to its end, for the next call.
+    fn keep(&self, conn: Conn) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current().map(|h| h.id()) else {
+            return;
+        };
+        if conn.sender.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            *idle = Some(Idle { conn, runtime });
+        }
+    }
+
+    /// A new connection to the node.
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ApiClientError> {
         let unreachable = |reason: String| ApiClientError::Unreachable {
             addr: self.addr.clone(),
             reason,
@@ -194,22 +320,14 @@ impl ApiClient {
         .await
         .map_err(|_| unreachable("connection timed out".into()))?
         .map_err(|e| unreachable(e.to_string()))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        // A call on a kept connection is one small write: not held back
+        // waiting for an acknowledgement (Nagle's algorithm).
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         tokio::spawn(conn);
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", &self.addr)
-            .header("authorization", format!("Bearer {}", self.token))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| ApiClientError::Protocol(e.to_string()))?;
-        sender
-            .send_request(req)
-            .await
-            .map_err(|e| unreachable(e.to_string()))
+        Ok(sender)
     }
 }
 
@@ -231,5 +349,125 @@ fn error_of(status: hyper::StatusCode, bytes: &[u8]) -> ApiClientError {
         },
         hyper::StatusCode::BAD_REQUEST => ApiClientError::BadRequest(msg),
         _ => ApiClientError::Node(msg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::routing::get;
+    use hyper_util::service::TowerToHyperService;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// A node stand-in on 127.0.0.1: answers `GET /x` and `POST /x`, counts
+    /// the connections it accepted, and keeps them open between requests
+    /// only if `keep_alive`.
+    async fn server(keep_alive: bool) -> (ApiClient, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = accepted.clone();
+        let app = Router::new().route(
+            "/x",
+            get(|| async { r#"{"ok":true}"# }).post(|| async { r#"{"sent":true}"# }),
+        );
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                counted.fetch_add(1, Ordering::SeqCst);
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(keep_alive)
+                        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
+                        .await;
+                });
+            }
+        });
+        let client = ApiClient {
+            addr,
+            token: "t".into(),
+            idle: Arc::default(),
+        };
+        (client, accepted)
+    }
+
+    #[tokio::test]
+    async fn calls_in_a_row_share_one_connection() {
+        let (client, accepted) = server(true).await;
+        let sent: Value = client.post("/x", &json!({})).await.unwrap();
+        assert_eq!(sent["sent"], true);
+        for _ in 0..3 {
+            let v: Value = client.get("/x").await.unwrap();
+            assert_eq!(v["ok"], true);
+        }
+        // A clone shares the kept connection.
+        let v: Value = client.clone().get("/x").await.unwrap();
+        assert_eq!(v["ok"], true);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_idle_too_long_is_not_used_again() {
+        let (client, accepted) = server(true).await;
+        let _: Value = client.get("/x").await.unwrap();
+        // As if the call came REUSE_WITHIN after the last reply.
+        client.idle.lock().unwrap().as_mut().unwrap().conn.since -= REUSE_WITHIN;
+        let _: Value = client.get("/x").await.unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    /// The node closes the kept connection (its header timeout) while the
+    /// client's runtime is not running, so the client has not seen it close:
+    /// a `GET` on it is sent again on a new connection and goes through.
+    #[tokio::test]
+    async fn a_get_on_a_connection_the_node_closed_goes_through() {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (closed_tx, closed_rx) = std::sync::mpsc::channel();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = accepted.clone();
+        // The node stand-in on a runtime of its own, which runs while the
+        // test's is held up below.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx
+                    .send(listener.local_addr().unwrap().to_string())
+                    .unwrap();
+                let app = Router::new().route("/x", get(|| async { r#"{"ok":true}"# }));
+                loop {
+                    let (stream, _) = listener.accept().await.unwrap();
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let (app, closed) = (app.clone(), closed_tx.clone());
+                    tokio::spawn(async move {
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(Duration::from_millis(50))
+                            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
+                            .await;
+                        let _ = closed.send(());
+                    });
+                }
+            });
+        });
+        let client = ApiClient {
+            addr: addr_rx.recv().unwrap(),
+            token: "t".into(),
+            idle: Arc::default(),
+        };
+        let _: Value = client.get("/x").await.unwrap();
+        // Blocks this runtime until the node has closed the connection.
+        closed_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        let v: Value = client.get("/x").await.unwrap();
+        assert_eq!(v["ok"], true);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 }
