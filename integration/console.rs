@@ -855,6 +855,17 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
     let page = http(addr, "GET", "/console/password", &cookie2, "", b"");
     let csrf2 = page.csrf();
     assert_ne!(csrf2, csrf, "a new token at sign-in");
+    // The forced change names who is signed in and can sign out, without
+    // the menu whose pages it leads back from.
+    assert!(
+        page.body.contains("Signed in as")
+            && page.body.contains("chief")
+            && page.body.contains(r#"action="/console/logout""#)
+            && !page.body.contains(r#"href="/console/traces""#)
+            && !page.body.contains(r#"<a href="/console/password""#),
+        "{}",
+        page.body
+    );
     let r = http(
         addr,
         "POST",
@@ -883,6 +894,26 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
         ]),
     );
     assert_eq!(r.status, 303, "{}", r.body);
+    // The page it leads to says the change took; a word it does not know
+    // shows nothing.
+    assert_eq!(r.location(), "/console/traces?notice=password-changed");
+    let page = http(addr, "GET", &r.location(), &cookie2, "", b"");
+    assert!(
+        page.body
+            .contains(r#"<p class="ok" role="status" id="notice">Your password was changed.</p>"#),
+        "{}",
+        page.body
+    );
+    let page = http(
+        addr,
+        "GET",
+        "/console/traces?notice=traces-title",
+        &cookie2,
+        "",
+        b"",
+    );
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains(r#"id="notice""#), "{}", page.body);
 
     // Accounts from the console: the one-time password shown once.
     let r = http(

@@ -14,7 +14,12 @@ use crate::node::officers::{Role, SignIn};
 
 /// What the header of every page shows.
 pub struct Nav {
+    /// The officer signed in, once past the forced password change: the
+    /// menu shows with it.
     pub officer: Option<String>,
+    /// The officer signed in, also on the forced password change: the name
+    /// and the sign-out button show with it.
+    pub who: Option<String>,
     pub role: Option<Role>,
     pub csrf: String,
     /// The page's own path, where the language form returns.
@@ -24,11 +29,11 @@ pub struct Nav {
 
 impl Nav {
     pub fn of(s: Option<&Session>, path: &str) -> Nav {
-        let o = s
-            .and_then(|s| s.officer.as_ref())
-            .filter(|o| !o.must_change);
+        let who = s.and_then(|s| s.officer.as_ref());
+        let o = who.filter(|o| !o.must_change);
         Nav {
             officer: o.map(|o| o.name.clone()),
+            who: who.map(|o| o.name.clone()),
             role: o.map(|o| o.role),
             csrf: s.map(|s| s.csrf.clone()).unwrap_or_default(),
             path: path.to_string(),
@@ -455,7 +460,8 @@ pub async fn password(
                     },
                 )
                 .await;
-            Redirect::to("/console/traces").into_response()
+            // Said on the page it leads to: the change took.
+            Redirect::to("/console/traces?notice=password-changed").into_response()
         }
         Ok(Ok(false)) => {
             let locked = c.sessions.failed(&o.name);

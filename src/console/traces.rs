@@ -72,7 +72,14 @@ struct List {
     statuses: Vec<(String, String)>,
     /// The link to older traces, with the filters: None on the last page.
     older: Option<String>,
+    /// What the page confirms at its top: a change made on the page before
+    /// (`?notice=`, one of [`NOTICES`]; any other word shows nothing).
+    notice: Option<String>,
 }
+
+/// The confirmations the trace list shows when a form sends the officer
+/// there (`?notice=KEY`): each a message key of the console's locales.
+pub const NOTICES: &[&str] = &["password-changed"];
 
 pub async fn list(
     State(c): State<Shared>,
@@ -178,6 +185,10 @@ pub async fn list(
             .append_pair("after", &c);
         format!("/console/traces?{}", q.finish())
     });
+    let notice = q
+        .get("notice")
+        .filter(|n| NOTICES.contains(&n.as_str()))
+        .map(|n| t.t(n));
     render(&List {
         t,
         nav: Nav::of(Some(&a.session), "/console/traces"),
@@ -187,6 +198,7 @@ pub async fn list(
         state: want_state,
         from,
         statuses,
+        notice,
     })
 }
 

@@ -51,6 +51,7 @@ password-new = كلمة المرور الجديدة
 password-again = أعد كتابة كلمة المرور الجديدة
 password-submit = تغيير كلمة المرور
 password-mismatch = كلمتا المرور الجديدتان غير متطابقتين.
+password-changed = تم تغيير كلمة المرور.
 password-current-wrong = كلمة المرور الحالية غير صحيحة.
 password-weak = يجب ألا تقل كلمة المرور الجديدة عن { $count_text } حرفًا.
 password-same = يجب أن تختلف كلمة المرور الجديدة عن الحالية.

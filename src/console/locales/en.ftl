@@ -52,6 +52,7 @@ password-new = New password
 password-again = New password again
 password-submit = Change password
 password-mismatch = The two new passwords differ.
+password-changed = Your password was changed.
 password-current-wrong = The current password is wrong.
 password-weak = The new password must be at least { $count_text } characters long.
 password-same = The new password must differ from the current one.

@@ -51,6 +51,7 @@ password-new = Nueva contraseña
 password-again = Repita la nueva contraseña
 password-submit = Cambiar la contraseña
 password-mismatch = Las dos contraseñas nuevas no coinciden.
+password-changed = Su contraseña ha sido cambiada.
 password-current-wrong = La contraseña actual es incorrecta.
 password-weak = La nueva contraseña debe tener al menos { $count_text } caracteres.
 password-same = La nueva contraseña debe ser distinta de la actual.

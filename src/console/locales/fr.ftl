@@ -51,6 +51,7 @@ password-new = Nouveau mot de passe
 password-again = Nouveau mot de passe, à nouveau
 password-submit = Changer le mot de passe
 password-mismatch = Les deux nouveaux mots de passe diffèrent.
+password-changed = Votre mot de passe a été changé.
 password-current-wrong = Le mot de passe actuel est incorrect.
 password-weak = Le nouveau mot de passe doit compter au moins { $count_text } caractères.
 password-same = Le nouveau mot de passe doit différer de l'actuel.
