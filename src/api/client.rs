@@ -421,17 +421,16 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
-    /// The node closes the kept connection (its header timeout) while the
-    /// client's runtime is not running, so the client has not seen it close:
-    /// a `GET` on it is sent again on a new connection and goes through.
-    #[tokio::test]
-    async fn a_get_on_a_connection_the_node_closed_goes_through() {
+    /// A node stand-in on a runtime of its own thread, which runs while the
+    /// test's runtimes are held up: closes a connection idle for
+    /// `header_timeout`, and says on the channel returned when it closed one.
+    fn server_on_its_own_thread(
+        header_timeout: Duration,
+    ) -> (ApiClient, Arc<AtomicUsize>, std::sync::mpsc::Receiver<()>) {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (closed_tx, closed_rx) = std::sync::mpsc::channel();
         let accepted = Arc::new(AtomicUsize::new(0));
         let counted = accepted.clone();
-        // The node stand-in on a runtime of its own, which runs while the
-        // test's is held up below.
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -450,7 +449,7 @@ mod tests {
                     tokio::spawn(async move {
                         let _ = hyper::server::conn::http1::Builder::new()
                             .timer(hyper_util::rt::TokioTimer::new())
-                            .header_read_timeout(Duration::from_millis(50))
+                            .header_read_timeout(header_timeout)
                             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
                             .await;
                         let _ = closed.send(());
@@ -463,11 +462,45 @@ mod tests {
             token: "t".into(),
             idle: Arc::default(),
         };
+        (client, accepted, closed_rx)
+    }
+
+    /// The node closes the kept connection (its header timeout) while the
+    /// client's runtime is not running, so the client has not seen it close:
+    /// a `GET` on it is sent again on a new connection and goes through.
+    #[tokio::test]
+    async fn a_get_on_a_connection_the_node_closed_goes_through() {
+        let (client, accepted, closed) = server_on_its_own_thread(Duration::from_millis(50));
         let _: Value = client.get("/x").await.unwrap();
         // Blocks this runtime until the node has closed the connection.
-        closed_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        closed.recv_timeout(Duration::from_secs(30)).unwrap();
         let v: Value = client.get("/x").await.unwrap();
         assert_eq!(v["ok"], true);
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    /// A connection kept from a runtime that still exists but is not being
+    /// run is not used from another: the call would wait on a task nobody
+    /// runs. It opens its own and goes through.
+    #[test]
+    fn a_connection_of_another_runtime_is_not_used() {
+        let (client, accepted, _closed) = server_on_its_own_thread(Duration::from_secs(60));
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let (first, second) = (runtime(), runtime());
+        let _: Value = first.block_on(client.get("/x")).unwrap();
+        let v: Value = second
+            .block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), client.get::<Value>("/x")).await
+            })
+            .expect("the call did not wait on the other runtime's connection")
+            .unwrap();
+        assert_eq!(v["ok"], true);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        drop(first);
     }
 }
