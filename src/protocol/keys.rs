@@ -247,4 +247,61 @@ mod tests {
         let other = SigningKey::from_seed(&[2u8; 32]).unwrap().public_key();
         assert!(!other.verifies(b"abc", &sig));
     }
+
+    /// A signature whose equation `[S]B = R + [k]A` is off by a point of
+    /// small order, as its own signer can make it: what a batch check (or a
+    /// cofactored one) accepts for some messages and every node's check must
+    /// refuse, so that an answer or query kept as verified verifies again in
+    /// any State's node and in `tracenet evidence verify`
+    /// (proto-docs/PERFORMANCE.md, "Batched signature verification").
+    #[test]
+    fn a_signature_off_by_a_point_of_small_order_is_refused() {
+        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+        use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+        use curve25519_dalek::scalar::Scalar;
+        let point = |bytes: [u8; 32]| CompressedEdwardsY(bytes).decompress().unwrap();
+        let scalar = |bytes: &[u8]| {
+            let d = ring::digest::digest(&ring::digest::SHA512, bytes);
+            Scalar::from_bytes_mod_order_wide(&d.as_ref().try_into().unwrap())
+        };
+        let (secret, nonce) = (scalar(b"secret"), scalar(b"nonce"));
+        let public = (B * secret).compress().to_bytes();
+        let message = b"an answer's body";
+        // Signed as Ed25519 signs, with `off` added to R: then [S]B - R -
+        // [k]A = -off.
+        let sign = |off: EdwardsPoint| {
+            let r = (B * nonce + off).compress().to_bytes();
+            let k = scalar(&[&r[..], &public[..], &message[..]].concat());
+            let s = nonce + k * secret;
+            let mut sig = [0u8; 64];
+            sig[..32].copy_from_slice(&r);
+            sig[32..].copy_from_slice(s.as_bytes());
+            let left = B * s - point(r) - point(public) * k;
+            (Signature(sig), left)
+        };
+        // Of order 2 ((0, -1)), 4 ((sqrt(-1), 0)) and 8.
+        let small = [
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        ];
+        let identity = EdwardsPoint::default();
+        for (h, order) in small.iter().zip([2u32, 4, 8]) {
+            let t = point(hex::decode(h).unwrap().try_into().unwrap());
+            assert!(t.is_small_order() && t != identity);
+            assert!(t * Scalar::from(order / 2) != identity && t * Scalar::from(order) == identity);
+            let (sig, left) = sign(t);
+            // Cofactored, the equation holds; cofactorless, it does not.
+            assert!(left != identity && left.mul_by_cofactor() == identity);
+            assert!(
+                !PublicKey(public).verifies(message, &sig),
+                "a signature off by a point of order {order} was accepted"
+            );
+        }
+        // The same signing without the point verifies: the refusals above
+        // are the point's doing.
+        let (sig, left) = sign(identity);
+        assert_eq!(left, identity);
+        assert!(PublicKey(public).verifies(message, &sig));
+    }
 }
