@@ -294,17 +294,40 @@ impl ApiClient {
         }
     }
 
-    /// Keeps `conn`, whose reply was read to its end, for the next call.
+    /// Keeps `conn`, whose reply was read to its end, for the next call,
+    /// and lets go of it once it is too old to be used ([`REUSE_WITHIN`]),
+    /// closing it: a client that makes no further call does not hold one of
+    /// the node's connection slots until the node's header timeout (10 s by
+    /// default) closes it. The timer holds no strong reference to the
+    /// client: a client dropped sooner closes the connection with it.
     fn keep(&self, conn: Conn) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current().map(|h| h.id()) else {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
         if conn.sender.is_closed() {
             return;
         }
+        let since = conn.since;
         if let Ok(mut idle) = self.idle.lock() {
-            *idle = Some(Idle { conn, runtime });
+            *idle = Some(Idle {
+                conn,
+                runtime: handle.id(),
+            });
         }
+        let idle = Arc::downgrade(&self.idle);
+        handle.spawn(async move {
+            tokio::time::sleep(REUSE_WITHIN).await;
+            let Some(idle) = idle.upgrade() else {
+                return;
+            };
+            // Only this call's connection: a later call's is the next
+            // timer's, and one taken by a call in progress is not here.
+            let stale = idle
+                .lock()
+                .ok()
+                .and_then(|mut kept| kept.take_if(|k| k.conn.since == since));
+            drop(stale);
+        });
     }
 
     /// A new connection to the node.
@@ -474,6 +497,31 @@ mod tests {
         let _: Value = client.get("/x").await.unwrap();
         // Blocks this runtime until the node has closed the connection.
         closed.recv_timeout(Duration::from_secs(30)).unwrap();
+        let v: Value = client.get("/x").await.unwrap();
+        assert_eq!(v["ok"], true);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    /// A kept connection the client no longer calls on is closed by the
+    /// client once it is too old to be used, not left to the node's header
+    /// timeout (here a minute): the node's connection slot is free again.
+    #[tokio::test]
+    async fn a_kept_connection_no_call_uses_is_closed_by_the_client() {
+        let (client, accepted, closed) = server_on_its_own_thread(Duration::from_secs(60));
+        let _: Value = client.get("/x").await.unwrap();
+        let waited = Instant::now();
+        // Waited for off this runtime, which runs the client's timer.
+        let seen =
+            tokio::task::spawn_blocking(move || closed.recv_timeout(Duration::from_secs(10)))
+                .await
+                .unwrap();
+        assert!(
+            seen.is_ok(),
+            "the kept connection was still open after 10 s"
+        );
+        assert!(waited.elapsed() < Duration::from_secs(10));
+        assert!(client.idle.lock().unwrap().is_none());
+        // The next call opens its own and goes through.
         let v: Value = client.get("/x").await.unwrap();
         assert_eq!(v["ok"], true);
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
