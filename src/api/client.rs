@@ -295,8 +295,8 @@ impl ApiClient {
     }
 
     /// Keeps `conn`, whose reply was read to its end, for the next call,
-    /// and lets go of it once it is too old to be used ([`REUSE_WITHIN`]),
-    /// closing it: a client that makes no further call does not hold one of
+    /// and lets go of it once it is too old to be used ([`REUSE_WITHIN`]
+    /// after its reply's head), closing it: a client that makes no further call does not hold one of
     /// the node's connection slots until the node's header timeout (10 s by
     /// default) closes it. The timer holds no strong reference to the
     /// client: a client dropped sooner closes the connection with it.
@@ -304,7 +304,9 @@ impl ApiClient {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if conn.sender.is_closed() {
+        // A reply read for longer than the reuse window (a streamed
+        // listing) leaves a connection no call may use: closed at once.
+        if conn.sender.is_closed() || conn.since.elapsed() >= REUSE_WITHIN {
             return;
         }
         let since = conn.since;
@@ -316,7 +318,7 @@ impl ApiClient {
         }
         let idle = Arc::downgrade(&self.idle);
         handle.spawn(async move {
-            tokio::time::sleep(REUSE_WITHIN).await;
+            tokio::time::sleep_until(tokio::time::Instant::from_std(since + REUSE_WITHIN)).await;
             let Some(idle) = idle.upgrade() else {
                 return;
             };

@@ -264,12 +264,12 @@ mod tests {
             let d = ring::digest::digest(&ring::digest::SHA512, bytes);
             Scalar::from_bytes_mod_order_wide(&d.as_ref().try_into().unwrap())
         };
-        let (secret, nonce) = (scalar(b"secret"), scalar(b"nonce"));
+        let secret = scalar(b"secret");
         let public = (B * secret).compress().to_bytes();
         let message = b"an answer's body";
-        // Signed as Ed25519 signs, with `off` added to R: then [S]B - R -
-        // [k]A = -off.
-        let sign = |off: EdwardsPoint| {
+        // Signed as Ed25519 signs with `nonce`, with `off` added to R: then
+        // [S]B - R - [k]A = -off.
+        let sign = |nonce: Scalar, off: EdwardsPoint| {
             let r = (B * nonce + off).compress().to_bytes();
             let k = scalar(&[&r[..], &public[..], &message[..]].concat());
             let s = nonce + k * secret;
@@ -286,21 +286,40 @@ mod tests {
             "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
         ];
         let identity = EdwardsPoint::default();
+        // 32 nonces each: a batch check loses an error of order 2 for one
+        // z in two, so it would accept one of those 32 but for a chance of
+        // 2^-32.
         for (h, order) in small.iter().zip([2u32, 4, 8]) {
             let t = point(hex::decode(h).unwrap().try_into().unwrap());
             assert!(t.is_small_order() && t != identity);
             assert!(t * Scalar::from(order / 2) != identity && t * Scalar::from(order) == identity);
-            let (sig, left) = sign(t);
-            // Cofactored, the equation holds; cofactorless, it does not.
-            assert!(left != identity && left.mul_by_cofactor() == identity);
-            assert!(
-                !PublicKey(public).verifies(message, &sig),
-                "a signature off by a point of order {order} was accepted"
-            );
+            for i in 0u8..32 {
+                let (sig, left) = sign(scalar(&[b'n', i]), t);
+                // Cofactored, the equation holds; cofactorless, it does not.
+                assert!(left != identity && left.mul_by_cofactor() == identity);
+                assert!(
+                    !PublicKey(public).verifies(message, &sig),
+                    "a signature off by a point of order {order} was accepted"
+                );
+            }
         }
+        // R the identity written as no encoder writes it (y = p + 1, which
+        // a decoder that reduces y reads as the identity), with the nonce
+        // 0 that makes the equation hold for that point: a batch check
+        // that reduces accepts it whatever its z; tracenet's compares R's
+        // bytes and refuses it.
+        let mut r = [0xffu8; 32];
+        r[0] = 0xee;
+        r[31] = 0x7f;
+        assert_eq!(point(r), identity);
+        let k = scalar(&[&r[..], &public[..], &message[..]].concat());
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&r);
+        sig[32..].copy_from_slice((k * secret).as_bytes());
+        assert!(!PublicKey(public).verifies(message, &Signature(sig)));
         // The same signing without the point verifies: the refusals above
         // are the point's doing.
-        let (sig, left) = sign(identity);
+        let (sig, left) = sign(scalar(b"nonce"), identity);
         assert_eq!(left, identity);
         assert!(PublicKey(public).verifies(message, &sig));
     }
