@@ -13,6 +13,9 @@
 //! end and the whole log; and the index built at the first start on a log
 //! written before it. Run with `scripts/bench-audit.sh` (release build).
 
+mod machine;
+use machine::loadavg;
+
 use std::time::Instant;
 
 use tracenet::audit::{AuditError, AuditKind, AuditLog, NewEntry};
@@ -25,12 +28,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const DAY: u64 = 86_400;
 /// The first entry's time: 2026-01-01.
 const START: u64 = 1_767_225_600;
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
 
 fn entry(i: u64) -> NewEntry {
     NewEntry {

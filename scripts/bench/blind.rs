@@ -8,6 +8,9 @@
 //! benchmark. Run with `scripts/bench-blind.sh` (release). Size from
 //! TRACENET_BENCH_RECORDS (default 1,000,000).
 
+mod machine;
+use machine::env_u64;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -16,13 +19,6 @@ use tracenet::blind::{
     record_keys,
 };
 use tracenet::marking::MarkingPrefix;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let records = env_u64("TRACENET_BENCH_RECORDS", 1_000_000);

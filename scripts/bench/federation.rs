@@ -18,6 +18,9 @@ mod common;
 #[path = "../../integration/fed/mod.rs"]
 mod fed;
 
+mod machine;
+use machine::env_u64;
+
 use std::time::{Duration, Instant};
 
 use fed::{Federation, NodeSpec};
@@ -45,13 +48,6 @@ fn stories(i: usize) -> Vec<String> {
         .map(|(st, events)| (st, format!(r#"{{"id":"{st}-{s}","marking":{{"manufacturer":"Carl Walther","country":"DE","serial":"{s}"}},"category":"pistol","events":{events}}}"#)))
     };
     (0..STORIES).filter_map(|k| ev(k).map(|(_, r)| r)).collect()
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn rss_mib(pid: u32) -> f64 {

@@ -5,6 +5,9 @@
 //! TRACENET_BENCH_RECORDS (default 1,000,000) and TRACENET_BENCH_CACHE_MB (the
 //! node's default, 256).
 
+mod machine;
+use machine::{env_u64, loadavg};
+
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,13 +21,6 @@ use tracenet::store::{self, StoreOptions};
 /// those of the program a tracing unit runs.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn dir_size(p: &Path) -> u64 {
     let mut total = 0;
@@ -69,15 +65,6 @@ fn cpu_secs() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
     let at = |q: f64| v[((v.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e6;
@@ -119,7 +106,7 @@ fn main() {
     )
     .expect("open db");
     let reg = Registry::open(&db, MakerTable::built_in()).expect("open registry");
-    let load_before = load_average();
+    let load_before = loadavg();
     let cpu = cpu_secs();
     let t = Instant::now();
     let s = registry::import::import_file(&reg, &input, &ImportOptions::default(), &mut |_| {})
@@ -211,7 +198,7 @@ fn main() {
     println!("registry benchmark: {n} synthetic records, sled cache {cache_mb} MiB");
     println!(
         "  machine load average (1, 5, 15 min) before import: {load_before}, after lookups: {}",
-        load_average()
+        loadavg()
     );
     println!(
         "  import: {:.1} s, {:.0} records/s ({} added); {:.1} CPU-s in all threads, {:.0} records per CPU-second",

@@ -23,6 +23,9 @@ mod common;
 #[path = "../../integration/fed/mod.rs"]
 mod fed;
 
+mod machine;
+use machine::env_u64;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -59,13 +62,6 @@ fn peer_connections() -> u64 {
         panic!("TRACENET_BENCH_PEER_CONNECTIONS = {n}: {e}");
     }
     n
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// How every node checks gossip: as a first roster states, `payload`;

@@ -45,6 +45,9 @@ mod fed;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod machine;
+use machine::{env_u64, loadavg};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -58,22 +61,6 @@ const EVENTS: &str = r#"{"kind":"manufactured","date":"2010-03-01","holder":"man
 /// Records the holder holds: half the queries find one.
 const HELD: usize = 500;
 const REQUESTERS: [&str; 4] = ["KE", "NG", "GH", "ZA"];
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 fn rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

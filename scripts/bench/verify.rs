@@ -9,6 +9,9 @@
 //! Run with `scripts/bench-verify.sh` (release build; about 20 s).
 //!   TRACENET_BENCH_VERIFY_SIGS=N  signatures checked per figure (default 20,000)
 
+mod machine;
+use machine::{env_usize, loadavg};
+
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -28,22 +31,6 @@ const MESSAGE_BYTES: usize = 400;
 /// Batch sizes: one answer, a 10-State trace's nine, a holder's queue.
 const BATCHES: &[usize] = &[1, 4, 9, 16, 32, 64];
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 struct Signed {
     public: [u8; 32],
     message: Vec<u8>,
@@ -52,7 +39,7 @@ struct Signed {
 
 fn main() {
     let per_figure = env_usize("TRACENET_BENCH_VERIFY_SIGS", 20_000).max(SIGNERS);
-    println!("load average at start: {}", load());
+    println!("load average at start: {}", loadavg());
     let rng = SystemRandom::new();
     let signed: Vec<Signed> = (0..SIGNERS)
         .map(|_| {
@@ -157,7 +144,7 @@ fn main() {
     println!(
         "a signature off by a point of order 2, made by its signer: the batch check accepted it after {tries} message(s) tried; ring refused it: {refused_by_ring}; verify_strict refused it: {refused_by_strict}"
     );
-    println!("load average at end: {}", load());
+    println!("load average at end: {}", loadavg());
 }
 
 /// Makes signatures whose verification equation is off by the point of order
