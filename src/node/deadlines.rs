@@ -1,11 +1,51 @@
 //! What a sent trace waits for: its deadline (one timer per trace, re-armed
 //! by a retry) and the reachability of the States it asked.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use libp2p::PeerId;
 
-use super::{Node, unix_now};
+use super::{Node, StoredTrace, unix_now};
+
+/// What the pending set keeps of a trace whose deadline has not passed:
+/// what its timers need, so that they read nothing from the store. In a
+/// burst of traces (more than the store keeps heads of, `HEADS_KEPT`, in
+/// the seconds before a timer fires), reading the head back cost each
+/// timer a store read.
+#[derive(Debug, Clone)]
+pub(super) struct Waiting {
+    /// When the trace stops waiting (unix seconds): the head's `deadline`,
+    /// as last written. A retry writes its new deadline to the head, then
+    /// here, under the pending set's lock.
+    pub deadline: u64,
+    /// The gossip topics its query was published on (the head's `topics`,
+    /// never changed after sending): what the deadline unindexes.
+    pub topics: Arc<[String]>,
+}
+
+/// Takes trace `id` out of `pending` if its deadline is not after `now`
+/// (unix seconds): a timer armed for an earlier deadline, which a retry has
+/// moved since, leaves it waiting.
+fn take_if_past(
+    pending: &mut std::collections::HashMap<String, Waiting>,
+    id: &str,
+    now: u64,
+) -> Option<Waiting> {
+    if pending.get(id)?.deadline > now {
+        return None;
+    }
+    pending.remove(id)
+}
+
+impl Waiting {
+    pub fn of(t: &StoredTrace) -> Waiting {
+        Waiting {
+            deadline: t.deadline,
+            topics: t.topics.iter().cloned().collect(),
+        }
+    }
+}
 
 impl Node {
     /// Marks `peer` unreachable in every pending trace that asked it and
@@ -88,25 +128,20 @@ impl Node {
 
     /// Arms the deadline timers of the traces pending at start.
     pub(super) fn arm_deadlines(&self) {
-        let node = self.clone();
-        self.spawn(async move {
-            let n = node.clone();
-            let pending = tokio::task::spawn_blocking(move || {
-                let ids: Vec<String> = n.pending_ids();
-                ids.into_iter()
-                    .filter_map(|id| n.trace_head(&id).ok().map(|t| (t.id.clone(), t.deadline)))
-                    .collect::<Vec<_>>()
-            })
-            .await
+        let pending: Vec<(String, u64)> = self
+            .inner
+            .pending
+            .lock()
+            .map(|p| p.iter().map(|(id, w)| (id.clone(), w.deadline)).collect())
             .unwrap_or_default();
-            for (id, deadline) in pending {
-                node.arm_deadline(id, deadline);
-            }
-        });
+        for (id, deadline) in pending {
+            self.arm_deadline(id, deadline);
+        }
     }
 
     /// At `deadline`, takes the trace off the pending set and tells waiters,
-    /// unless a retry moved its deadline since.
+    /// unless a retry moved its deadline since. Reads nothing from the
+    /// store: the deadline and topics are the pending set's ([`Waiting`]).
     pub(super) fn arm_deadline(&self, id: String, deadline: u64) {
         let node = self.clone();
         let stopping = self.inner.stopping.clone();
@@ -118,19 +153,20 @@ impl Node {
                 _ = stopping.cancelled() => return,
             }
             let n = node.clone();
+            // Off the async workers: a retry holds the pending set's lock
+            // while it watches the trace, which may read its head.
             let expired = tokio::task::spawn_blocking(move || {
-                // The head is read under the pending set's lock: a retry
-                // writes its new deadline before it puts the trace back in
-                // the set, so it either is seen here or comes after.
+                // Under the pending set's lock: a retry writes its new
+                // deadline there as it puts the trace back, so it either is
+                // seen here (the trace waits on) or comes after.
                 let Ok(mut pending) = n.inner.pending.lock() else {
                     return false;
                 };
-                let head = n.trace_head(&id).ok();
-                if head.as_ref().is_some_and(|t| t.deadline > unix_now()) {
+                let Some(w) = take_if_past(&mut pending, &id, unix_now()) else {
                     return false;
-                }
-                n.unindex_pending(&id, head.as_ref().map(|t| t.topics.as_slice()));
-                pending.remove(&id)
+                };
+                n.unindex_pending(&id, &w.topics);
+                true
             })
             .await
             .unwrap_or(false);
@@ -138,5 +174,38 @@ impl Node {
                 node.notify();
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(deadline: u64) -> Waiting {
+        Waiting {
+            deadline,
+            topics: vec!["tracenet/1/prefix/DE/WALTHER".to_string()].into(),
+        }
+    }
+
+    /// A deadline's timer reads the deadline the pending set holds: a retry
+    /// that moved it (and wrote it there) keeps the trace waiting past the
+    /// first timer; the retry's own timer ends it.
+    #[test]
+    fn a_trace_retried_before_its_deadline_waits_for_the_new_one() {
+        let mut pending = std::collections::HashMap::new();
+        pending.insert("t1".to_string(), waiting(100));
+        // Not yet.
+        assert!(take_if_past(&mut pending, "t1", 99).is_none());
+        // A retry at 99 moves it to 160; the first timer fires at 100.
+        pending.insert("t1".to_string(), waiting(160));
+        assert!(take_if_past(&mut pending, "t1", 100).is_none());
+        assert!(pending.contains_key("t1"), "still waiting");
+        // The retry's timer, at 160: taken out, with its topics to unindex.
+        let w = take_if_past(&mut pending, "t1", 160).expect("past its deadline");
+        assert_eq!(&*w.topics, ["tracenet/1/prefix/DE/WALTHER".to_string()]);
+        assert!(pending.is_empty());
+        // A timer for a trace already taken out (or never pending): nothing.
+        assert!(take_if_past(&mut pending, "t1", 200).is_none());
     }
 }

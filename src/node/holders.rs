@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use libp2p::PeerId;
 
-use super::{Asked, ExpectedBy, Node, unix_now};
+use super::{Asked, ExpectedBy, Node, StoredTrace, unix_now};
 use crate::marking::MarkingPrefix;
 use crate::model::CountryCode;
 use crate::net::Topic;
@@ -329,7 +329,7 @@ impl Node {
         self.inner
             .pending
             .lock()
-            .map(|p| p.iter().cloned().collect())
+            .map(|p| p.keys().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -343,25 +343,39 @@ impl Node {
         let Ok(pending) = self.inner.pending.lock() else {
             return ids;
         };
-        ids.into_iter().filter(|id| pending.contains(id)).collect()
+        ids.into_iter()
+            .filter(|id| pending.contains_key(id))
+            .collect()
     }
 
-    /// Makes trace `id` pending, its peers indexed first
+    /// Makes trace `t` pending until its deadline (as just written: sent,
+    /// or moved by a retry), its peers indexed first
     /// ([`Self::pending_naming`]), so that no peer event finds it pending
     /// and not indexed. Blocking (reads the trace's head unless kept, as it
     /// is just after a change).
     ///
     /// Under the pending set's lock, as the deadline's clean-up takes a
     /// trace out (and unwatches it): a retry putting a trace back while its
-    /// old deadline is cleared cannot be unwatched after it was watched.
-    pub(super) fn add_pending(&self, id: &str) {
+    /// old deadline is cleared cannot be unwatched after it was watched, and
+    /// the old deadline's timer sees the new deadline.
+    pub(super) fn add_pending(&self, t: &StoredTrace) {
         let Ok(mut p) = self.inner.pending.lock() else {
             return;
         };
-        if let Err(e) = self.inner.traces.watch(id) {
+        if let Err(e) = self.inner.traces.watch(&t.id) {
             self.store_failed(&e.to_string());
         }
-        p.insert(id.to_string());
+        p.insert(t.id.clone(), super::deadlines::Waiting::of(t));
+    }
+
+    /// Trace `id`'s deadline (unix seconds) while it is pending, from
+    /// memory.
+    pub(super) fn pending_deadline(&self, id: &str) -> Option<u64> {
+        self.inner
+            .pending
+            .lock()
+            .ok()
+            .and_then(|p| p.get(id).map(|w| w.deadline))
     }
 
     /// Indexes a pending trace by its topics.
@@ -375,26 +389,17 @@ impl Node {
 
     /// Forgets a trace that is no longer pending: its entries under its
     /// `topics` (its head's) and the deliveries made for it. Touches only
-    /// this trace's entries, however many others are pending; without its
-    /// head (`None`), every topic's.
-    pub(super) fn unindex_pending(&self, id: &str, topics: Option<&[String]>) {
+    /// this trace's entries, however many others are pending.
+    pub(super) fn unindex_pending(&self, id: &str, topics: &[String]) {
         self.inner.traces.unwatch(id);
         if let Ok(mut m) = self.inner.pending_topics.lock() {
-            match topics {
-                Some(topics) => {
-                    for topic in topics {
-                        if let Some(ids) = m.get_mut(topic) {
-                            ids.remove(id);
-                            if ids.is_empty() {
-                                m.remove(topic);
-                            }
-                        }
+            for topic in topics {
+                if let Some(ids) = m.get_mut(topic) {
+                    ids.remove(id);
+                    if ids.is_empty() {
+                        m.remove(topic);
                     }
                 }
-                None => m.retain(|_, ids| {
-                    ids.remove(id);
-                    !ids.is_empty()
-                }),
             }
         }
         if let Ok(mut d) = self.inner.delivered.lock() {
@@ -410,7 +415,7 @@ impl Node {
             return;
         };
         if let Ok(mut d) = self.inner.delivered.lock() {
-            d.retain(|id, _| pending.contains(id));
+            d.retain(|id, _| pending.contains_key(id));
         }
     }
 

@@ -194,8 +194,10 @@ struct Inner {
     policy: answer::AnswerPolicy,
     /// Query digest → id of this node's trace it belongs to.
     by_digest: sled::Tree,
-    /// Traces whose deadline has not passed.
-    pending: Mutex<HashSet<String>>,
+    /// Traces whose deadline has not passed, with what their timers need
+    /// of them ([`deadlines::Waiting`]): a deadline read here, not from the
+    /// trace's head in the store.
+    pending: Mutex<std::collections::HashMap<String, deadlines::Waiting>>,
     /// Members seen subscribed to trace topics: expected holders of later traces.
     seen_subscribed: holders::SeenSubscriptions,
     /// Trace id → the peers this run of the node handed its query to (by
@@ -482,7 +484,10 @@ impl Node {
                     .insert(t.id.clone());
             }
         }
-        let pending: HashSet<String> = waiting.into_iter().map(|t| t.id).collect();
+        let pending: std::collections::HashMap<String, deadlines::Waiting> = waiting
+            .into_iter()
+            .map(|t| (t.id.clone(), deadlines::Waiting::of(&t)))
+            .collect();
         let node = Node {
             inner: Arc::new(Inner {
                 data_dir: data_dir.to_path_buf(),

@@ -79,24 +79,16 @@ impl std::fmt::Display for AskError {
 }
 
 /// The holders trace `t` handed its query by gossip that have said nothing
-/// yet (no acknowledgement, answer, refusal or declining) and are not known
-/// unreachable (those are asked when they reconnect); none once its
-/// deadline (unix seconds) is not after `now`.
+/// yet ([`StoredTrace::silent_handed`]: not known unreachable either, as
+/// those are asked when they reconnect); none once its deadline (unix
+/// seconds) is not after `now`.
 fn silent_handed_holders(t: &StoredTrace, now: u64) -> Vec<PeerId> {
     if t.deadline <= now {
         return Vec::new();
     }
-    t.asked
-        .iter()
-        .filter(|a| {
-            a.expected_by.contains(&ExpectedBy::Subscribed)
-                && a.unreachable.is_none()
-                && a.declined.is_none()
-                && !t.first_ack.contains_key(&a.peer)
-                && !t.final_at.contains_key(&a.peer)
-                && !t.filed.iter().any(|f| f.peer == a.peer)
-        })
-        .filter_map(|a| a.peer.parse().ok())
+    t.silent_handed_peers()
+        .into_iter()
+        .filter_map(|p| p.parse().ok())
         .collect()
 }
 
@@ -400,15 +392,16 @@ impl Node {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stopping.cancelled() => return,
             }
-            if !node.inner.pending.lock().is_ok_and(|p| p.contains(&id)) {
+            if node.pending_deadline(&id).is_none_or(|d| d <= unix_now()) {
                 return;
             }
-            // The head kept in memory (each change of the trace writes it
-            // there) spares the blocking pool a store read while it is
-            // among the last HEADS_KEPT (256) traces changed; in a burst of
-            // more traces in 5 s it is not, and the store is read.
-            let silent = match node.inner.traces.cached_head(&id) {
-                Some(t) => silent_handed_holders(&t, unix_now()),
+            // The store keeps each pending trace's silent holders in memory
+            // as its changes are written: no head is read, even in a burst
+            // of more traces in these seconds than the store keeps heads of
+            // (HEADS_KEPT). A head never read (unreadable when the trace was
+            // watched) is read now.
+            let silent = match node.inner.traces.silent_handed(&id) {
+                Some(peers) => peers.iter().filter_map(|p| p.parse().ok()).collect(),
                 None => {
                     let (n, i) = (node.clone(), id.clone());
                     tokio::task::spawn_blocking(move || {
@@ -535,7 +528,7 @@ impl Node {
         )
         .map_err(|e| NodeError::Config(e.to_string()))?;
         self.inner.traces.put(stored)?;
-        self.add_pending(&stored.id);
+        self.add_pending(stored);
         Ok(())
     }
 
@@ -957,13 +950,8 @@ impl Node {
         let node = self.clone();
         let stopping = self.inner.stopping.clone();
         self.spawn(async move {
-            let n = node.clone();
-            let i = id.clone();
-            let deadline = tokio::task::spawn_blocking(move || n.trace_head(&i).map(|t| t.deadline))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or(0);
+            // A trace no longer pending waits for nothing.
+            let deadline = node.pending_deadline(&id).unwrap_or(0);
             if unix_now().saturating_add(u64::from(after_secs)) >= deadline {
                 return;
             }
@@ -977,7 +965,7 @@ impl Node {
             let n = node.clone();
             let i = id.clone();
             let due = tokio::task::spawn_blocking(move || {
-                let pending = n.inner.pending.lock().map(|p| p.contains(&i)).unwrap_or(false);
+                let pending = n.pending_deadline(&i).is_some();
                 pending && n.trace_head(&i).is_ok_and(|t| !t.final_at.contains_key(&peer.to_string()))
             })
             .await
@@ -1119,7 +1107,7 @@ impl Node {
                 .filter(|a| !t.final_at.contains_key(&a.peer))
                 .filter_map(|a| a.peer.parse().ok())
                 .collect();
-            node.add_pending(&id_owned);
+            node.add_pending(&t);
             Ok::<_, NodeError>((t, waiting))
         })
         .await

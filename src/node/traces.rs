@@ -271,6 +271,43 @@ impl Filed {
 }
 
 impl StoredTrace {
+    /// Whether `peer` is a holder this trace handed its query by gossip (an
+    /// `asked` entry expected as subscribed, not known unreachable, not
+    /// declined) that has said nothing yet: no acknowledgement, answer or
+    /// final answer. Reads `peer`'s own entries alone (its holder's part in
+    /// the store), so a change to one holder's part changes this for that
+    /// holder only. Says nothing of the deadline.
+    pub fn silent_handed(&self, peer: &str) -> bool {
+        self.asked.iter().any(|a| {
+            a.peer == peer
+                && a.expected_by.contains(&ExpectedBy::Subscribed)
+                && a.unreachable.is_none()
+                && a.declined.is_none()
+        }) && !self.first_ack.contains_key(peer)
+            && !self.final_at.contains_key(peer)
+            && !self.filed.iter().any(|f| f.peer == peer)
+    }
+
+    /// Every holder [`Self::silent_handed`] holds for, once each, in one
+    /// pass over the trace (not one per holder).
+    pub fn silent_handed_peers(&self) -> BTreeSet<&str> {
+        let mut out: BTreeSet<&str> = self
+            .asked
+            .iter()
+            .filter(|a| {
+                a.expected_by.contains(&ExpectedBy::Subscribed)
+                    && a.unreachable.is_none()
+                    && a.declined.is_none()
+            })
+            .map(|a| a.peer.as_str())
+            .collect();
+        for f in &self.filed {
+            out.remove(f.peer.as_str());
+        }
+        out.retain(|p| !self.first_ack.contains_key(*p) && !self.final_at.contains_key(*p));
+        out
+    }
+
     /// The peers the trace names (as peer ids in text): those asked, those
     /// whose answer was filed or who acknowledged or answered finally, and
     /// the holders of a blind trace. May repeat one.

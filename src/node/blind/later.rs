@@ -335,7 +335,7 @@ impl Node {
             if probe.is_empty() && ask.is_empty() {
                 return Err(NodeError::NothingToRetry(id.clone()));
             }
-            node.add_pending(&id);
+            node.add_pending(&t);
             Ok((t, probe, ask))
         })
         .await

@@ -87,6 +87,12 @@ struct Named {
     by_peer: std::collections::HashMap<String, std::collections::HashSet<String>>,
     /// Watched traces whose peers are not known (their head unreadable).
     unknown: std::collections::HashSet<String>,
+    /// Each watched trace's holders handed its query by gossip that have
+    /// said nothing yet ([`StoredTrace::silent_handed`]), kept as `of` is,
+    /// from the holders' parts each change writes: the requester's
+    /// silent-holder check reads this, not the trace's head. Absent for a
+    /// trace whose head was not read (in `unknown`).
+    silent: std::collections::HashMap<String, BTreeSet<String>>,
 }
 
 impl Named {
@@ -106,11 +112,30 @@ impl Named {
         }
     }
 
-    /// Adds every peer `t` names, if it is watched: its peers are known.
+    /// Adds every peer `t` names, if it is watched: its peers are known,
+    /// and its silent holders with them.
     fn note_all(&mut self, t: &StoredTrace) {
         if self.of.contains_key(&t.id) {
             self.unknown.remove(&t.id);
             self.add(&t.id, t.peers_named());
+            let silent = t.silent_handed_peers().into_iter().map(String::from);
+            self.silent.insert(t.id.clone(), silent.collect());
+        }
+    }
+
+    /// After a change of watched trace `t` was written: whether each of
+    /// `peers` (those whose part it wrote) is silent now. Nothing if `t` is
+    /// not watched or its silent holders are not known.
+    fn note_silence<'a>(&mut self, t: &StoredTrace, peers: impl Iterator<Item = &'a str>) {
+        let Some(silent) = self.silent.get_mut(&t.id) else {
+            return;
+        };
+        for p in peers {
+            if t.silent_handed(p) {
+                silent.insert(p.to_string());
+            } else {
+                silent.remove(p);
+            }
         }
     }
 }
@@ -711,6 +736,7 @@ impl TraceStore {
     pub fn unwatch(&self, id: &str) {
         let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
         named.unknown.remove(id);
+        named.silent.remove(id);
         let Some(peers) = named.of.remove(id) else {
             return;
         };
@@ -741,6 +767,19 @@ impl TraceStore {
                 .cloned(),
         );
         ids
+    }
+
+    /// The holders watched trace `id` handed its query by gossip that have
+    /// said nothing yet ([`StoredTrace::silent_handed`]), as peer ids in
+    /// text, from memory: no read, whatever the kept heads. `None` if the
+    /// trace is not watched or its head could not be read when it was
+    /// (read the head then). Says nothing of the trace's deadline.
+    pub fn silent_handed(&self, id: &str) -> Option<Vec<String>> {
+        let named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+        named
+            .silent
+            .get(id)
+            .map(|peers| peers.iter().cloned().collect())
     }
 
     /// How many traces are watched, and how many (trace, peer) pairs
@@ -822,6 +861,10 @@ impl TraceStore {
                     sled::transaction::TransactionError::Abort(()) => corrupt(id, "aborted"),
                 })?;
         }
+        self.named
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .note_silence(&new, peers.iter().copied());
         drop(peers);
         let new = Arc::new(new);
         self.keep_head(id, new.clone());

@@ -1061,3 +1061,174 @@ fn a_rewrite_cut_short_after_moving_the_answers_moves_each_answer_once() {
         assert_eq!(got.filed.len(), 1);
     }
 }
+
+/// The holders a watched trace handed its query by gossip that have said
+/// nothing yet are kept in memory as its changes are written: the
+/// requester's silent-holder check reads them without the trace's head, in
+/// a burst of more traces than the store keeps heads of too, and what it
+/// reads is what the head says after every kind of change.
+#[test]
+fn a_watched_traces_silent_holders_follow_its_changes_without_reading_it() {
+    let decoded = || store::HEADS_DECODED.with(|n| n.get());
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let mut want = new_trace(Vec::new(), &hs[..6]);
+    // One holder expected for another reason than the gossip: never silent
+    // in this sense (it is asked directly, not by gossip).
+    want.asked[5].expected_by = vec![ExpectedBy::RosterPrefix];
+    store.put(&want).unwrap();
+    assert_eq!(store.silent_handed(&want.id), None, "not watched yet");
+    assert!(store.watch(&want.id).unwrap());
+    // The rule as the requester's check read it from the head before this
+    // was kept: each asked entry expected as subscribed, reachable, not
+    // declined, whose peer acknowledged, answered and filed nothing.
+    let by_the_head = |t: &StoredTrace| -> Vec<String> {
+        let mut v: Vec<String> = t
+            .asked
+            .iter()
+            .filter(|a| {
+                a.expected_by.contains(&ExpectedBy::Subscribed)
+                    && a.unreachable.is_none()
+                    && a.declined.is_none()
+                    && !t.first_ack.contains_key(&a.peer)
+                    && !t.final_at.contains_key(&a.peer)
+                    && !t.filed.iter().any(|f| f.peer == a.peer)
+            })
+            .map(|a| a.peer.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let five: Vec<String> = {
+        let mut v: Vec<String> = hs[..5].iter().map(|h| h.peer.to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(store.silent_handed(&want.id), Some(five));
+
+    let peer = |i: usize| hs[i % hs.len()].peer.to_string();
+    let mut x = 11u64;
+    for step in 0..300u64 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let i = (x >> 33) as usize;
+        let change = |t: &mut StoredTrace| match step % 10 {
+            0 => t.asked.push(Asked::new(
+                peer(i),
+                hs[i % hs.len()].state,
+                if i.is_multiple_of(3) {
+                    ExpectedBy::FollowUp
+                } else {
+                    ExpectedBy::Subscribed
+                },
+            )),
+            1 => {
+                let p = peer(i);
+                t.asked.retain(|a| a.peer != p);
+            }
+            2 => t.filed.push(Filed {
+                peer: peer(i),
+                state: hs[i % hs.len()].state,
+                frame: format!("{step:064x}"),
+                answered_at: step,
+                said: Said::Acknowledged,
+            }),
+            3 => {
+                t.first_ack.insert(peer(i), step);
+            }
+            4 => {
+                t.final_at.insert(peer(i), step);
+            }
+            5 => {
+                if let Some(a) = t.asked.iter_mut().find(|a| a.peer == peer(i)) {
+                    a.set_unreachable("gone".into(), step);
+                }
+            }
+            6 => {
+                if let Some(a) = t.asked.iter_mut().find(|a| a.peer == peer(i)) {
+                    a.set_reachable();
+                }
+            }
+            7 => {
+                if let Some(a) = t.asked.iter_mut().find(|a| a.peer == peer(i)) {
+                    a.declined = Some("not_answered".into());
+                }
+            }
+            8 => {
+                // A retry: asked again, what they replied no longer stands;
+                // and, now and then, the whole slate wiped.
+                for a in t.asked.iter_mut() {
+                    a.declined = None;
+                }
+                if i.is_multiple_of(4) {
+                    t.filed.clear();
+                    t.first_ack.clear();
+                    t.final_at.clear();
+                }
+                t.deadline += 60;
+            }
+            _ => t.asked.reverse(),
+        };
+        change(&mut want);
+        store.update_unflushed(&want.id, change).unwrap().unwrap();
+        let expected = by_the_head(&want);
+        let from_head: Vec<String> = want
+            .silent_handed_peers()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(from_head, expected, "step {step}: the head's own rule");
+        for p in (0..hs.len()).map(peer) {
+            assert_eq!(
+                want.silent_handed(&p),
+                expected.contains(&p),
+                "step {step}: {p}"
+            );
+        }
+        assert_eq!(
+            store.silent_handed(&want.id),
+            Some(expected),
+            "step {step}: kept in memory"
+        );
+    }
+
+    // A burst: more traces changed since than the store keeps heads of.
+    // The silent holders are still read from memory, not from the store.
+    for n in 0..store::HEADS_KEPT + 10 {
+        let other = StoredTrace {
+            id: format!("{n:032x}"),
+            ..new_trace(Vec::new(), &hs[..2])
+        };
+        store.put(&other).unwrap();
+    }
+    assert!(
+        store.cached_head(&want.id).is_none(),
+        "out of the kept heads"
+    );
+    let before = decoded();
+    assert_eq!(store.silent_handed(&want.id), Some(by_the_head(&want)));
+    assert_eq!(decoded(), before, "no head read");
+    // A change read from the store (its head no longer kept) keeps them too.
+    let last = hs[0].peer.to_string();
+    store
+        .update_unflushed(&want.id, |t| {
+            t.first_ack.insert(last.clone(), 1);
+        })
+        .unwrap();
+    want.first_ack.insert(last, 1);
+    assert_eq!(store.silent_handed(&want.id), Some(by_the_head(&want)));
+
+    // No longer pending: forgotten.
+    store.unwatch(&want.id);
+    assert_eq!(store.silent_handed(&want.id), None);
+    // A head that cannot be read: not known, so the check reads it.
+    db.open_tree("traces")
+        .unwrap()
+        .insert("unreadable", b"not a head".as_slice())
+        .unwrap();
+    assert!(store.watch("unreadable").is_err());
+    assert_eq!(store.silent_handed("unreadable"), None);
+}
