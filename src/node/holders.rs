@@ -348,34 +348,94 @@ impl Node {
             .collect()
     }
 
-    /// Makes trace `t` pending until its deadline (as just written: sent,
-    /// or moved by a retry), its peers indexed first
-    /// ([`Self::pending_naming`]), so that no peer event finds it pending
-    /// and not indexed. Blocking (reads the trace's head unless kept, as it
-    /// is just after a change).
+    /// Makes trace `t` pending until its deadline, as just sent, its peers
+    /// indexed first ([`Self::pending_naming`]), so that no peer event finds
+    /// it pending and not indexed. Blocking (reads the trace's head unless
+    /// kept, as it is just after a change). A retry, which moves the
+    /// deadline of a trace that may be pending, goes through
+    /// [`Self::retry_pending`] instead.
     ///
     /// Under the pending set's lock, as the deadline's clean-up takes a
-    /// trace out (and unwatches it): a retry putting a trace back while its
-    /// old deadline is cleared cannot be unwatched after it was watched, and
-    /// the old deadline's timer sees the new deadline.
+    /// trace out (and unwatches it).
     pub(super) fn add_pending(&self, t: &StoredTrace) {
-        let Ok(mut p) = self.inner.pending.lock() else {
-            return;
-        };
+        let mut p = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = self.inner.traces.watch(&t.id) {
             self.store_failed(&e.to_string());
         }
         p.insert(t.id.clone(), super::deadlines::Waiting::of(t));
     }
 
+    /// A retry of trace `id`: applies `f`, which moves its deadline, and
+    /// makes the trace pending until the deadline written, as one step
+    /// under the pending set's lock. So the old deadline's timer either took
+    /// the trace out before (and it is put back) or sees the new deadline;
+    /// of two retries at once, the deadline written last is the one kept;
+    /// and a trace put back cannot be unwatched by an old timer after it was
+    /// watched. `waits` decides from the trace as changed whether there is
+    /// anything to wait for; on its `Err` the change stays written and the
+    /// trace is not made pending. Flushed once the lock is released.
+    /// Returns the trace with its answers, and what `waits` returned.
+    /// Blocking.
+    pub(super) fn retry_pending<W>(
+        &self,
+        id: &str,
+        f: impl FnMut(&mut StoredTrace),
+        waits: impl FnOnce(&StoredTrace) -> Result<W, super::NodeError>,
+    ) -> Result<(StoredTrace, W), super::NodeError> {
+        let w = {
+            let mut p = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let t = self
+                .inner
+                .traces
+                .update_unflushed(id, f)?
+                .ok_or_else(|| super::NodeError::NoSuchTrace(id.to_string()))?;
+            let w = waits(&t);
+            if w.is_ok() {
+                if let Err(e) = self.inner.traces.watch(id) {
+                    self.store_failed(&e.to_string());
+                }
+                p.insert(id.to_string(), super::deadlines::Waiting::of(&t));
+            }
+            w
+        };
+        self.inner.traces.flush()?;
+        let w = w?;
+        Ok((self.trace(id)?, w))
+    }
+
     /// Trace `id`'s deadline (unix seconds) while it is pending, from
-    /// memory.
+    /// memory. Blocking: the pending set's lock is held across a store
+    /// write by a retry ([`Self::retry_pending`]); from an async task, use
+    /// [`Self::pending_deadline_async`].
     pub(super) fn pending_deadline(&self, id: &str) -> Option<u64> {
         self.inner
             .pending
             .lock()
-            .ok()
-            .and_then(|p| p.get(id).map(|w| w.deadline))
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .map(|w| w.deadline)
+    }
+
+    /// As [`Self::pending_deadline`], from an async task: read at once when
+    /// the pending set is free (nearly always), else on the blocking pool.
+    pub(super) async fn pending_deadline_async(&self, id: &str) -> Option<u64> {
+        let at_once = match self.inner.pending.try_lock() {
+            Ok(p) => Some(p.get(id).map(|w| w.deadline)),
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                Some(p.into_inner().get(id).map(|w| w.deadline))
+            }
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        };
+        match at_once {
+            Some(d) => d,
+            None => {
+                let (n, id) = (self.clone(), id.to_string());
+                tokio::task::spawn_blocking(move || n.pending_deadline(&id))
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        }
     }
 
     /// Indexes a pending trace by its topics.

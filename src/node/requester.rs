@@ -392,7 +392,8 @@ impl Node {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stopping.cancelled() => return,
             }
-            if node.pending_deadline(&id).is_none_or(|d| d <= unix_now()) {
+            let deadline = node.pending_deadline_async(&id).await;
+            if deadline.is_none_or(|d| d <= unix_now()) {
                 return;
             }
             // The store keeps each pending trace's silent holders in memory
@@ -951,7 +952,7 @@ impl Node {
         let stopping = self.inner.stopping.clone();
         self.spawn(async move {
             // A trace no longer pending waits for nothing.
-            let deadline = node.pending_deadline(&id).unwrap_or(0);
+            let deadline = node.pending_deadline_async(&id).await.unwrap_or(0);
             if unix_now().saturating_add(u64::from(after_secs)) >= deadline {
                 return;
             }
@@ -1083,10 +1084,9 @@ impl Node {
             }
             let now = unix_now();
             let expires = crate::node::query_still_live(&id_owned, &t.query, limits, now)?;
-            let t = node
-                .inner
-                .traces
-                .update(&id_owned, |t| {
+            let (t, waiting) = node.retry_pending(
+                &id_owned,
+                |t| {
                     let timeout = t.timeout_secs.unwrap_or(default_timeout);
                     t.deadline = (now + timeout).min(expires);
                     for a in &newly_expected {
@@ -1099,15 +1099,15 @@ impl Node {
                         a.declined = None;
                     }
                     t.nobody_holds &= t.asked.is_empty();
-                })?
-                .ok_or_else(|| NodeError::NoSuchTrace(id_owned.clone()))?;
-            let waiting: Vec<PeerId> = t
-                .asked
-                .iter()
-                .filter(|a| !t.final_at.contains_key(&a.peer))
-                .filter_map(|a| a.peer.parse().ok())
-                .collect();
-            node.add_pending(&t);
+                },
+                |t| {
+                    Ok(t.asked
+                        .iter()
+                        .filter(|a| !t.final_at.contains_key(&a.peer))
+                        .filter_map(|a| a.peer.parse::<PeerId>().ok())
+                        .collect::<Vec<PeerId>>())
+                },
+            )?;
             Ok::<_, NodeError>((t, waiting))
         })
         .await

@@ -290,10 +290,9 @@ impl Node {
                             | BlindOutcome::Failed
                     )
             };
-            let t = node
-                .inner
-                .traces
-                .update(&id, |t| {
+            let (t, (probe, ask)) = node.retry_pending(
+                &id,
+                |t| {
                     let Some(b) = t.blind.as_mut() else { return };
                     for a in &expected {
                         if !b.holders.iter().any(|h| h.peer == a.peer) {
@@ -317,26 +316,28 @@ impl Node {
                     for a in t.asked.iter_mut() {
                         a.declined = None;
                     }
-                })?
-                .ok_or_else(|| NodeError::NoSuchTrace(id.clone()))?;
-            let probe: Vec<PeerId> = t
-                .blind
-                .iter()
-                .flat_map(|b| &b.holders)
-                .filter(|h| h.outcome == BlindOutcome::Pending)
-                .filter_map(|h| h.peer.parse().ok())
-                .collect();
-            let ask: Vec<PeerId> = t
-                .asked
-                .iter()
-                .filter(|a| !t.final_at.contains_key(&a.peer))
-                .filter_map(|a| a.peer.parse().ok())
-                .collect();
-            if probe.is_empty() && ask.is_empty() {
-                return Err(NodeError::NothingToRetry(id.clone()));
-            }
-            node.add_pending(&t);
-            Ok((t, probe, ask))
+                },
+                |t| {
+                    let probe: Vec<PeerId> = t
+                        .blind
+                        .iter()
+                        .flat_map(|b| &b.holders)
+                        .filter(|h| h.outcome == BlindOutcome::Pending)
+                        .filter_map(|h| h.peer.parse().ok())
+                        .collect();
+                    let ask: Vec<PeerId> = t
+                        .asked
+                        .iter()
+                        .filter(|a| !t.final_at.contains_key(&a.peer))
+                        .filter_map(|a| a.peer.parse().ok())
+                        .collect();
+                    if probe.is_empty() && ask.is_empty() {
+                        return Err(NodeError::NothingToRetry(t.id.clone()));
+                    }
+                    Ok((probe, ask))
+                },
+            )?;
+            Ok::<_, NodeError>((t, probe, ask))
         })
         .await
         .map_err(|e| NodeError::Config(e.to_string()))??;

@@ -709,13 +709,12 @@ impl TraceStore {
                 self.unwatch(id);
                 Ok(false)
             }
-            // Watched still, listed for every peer until its head is read.
+            // Watched still, listed for every peer until its head is read;
+            // its silent holders not known until then.
             Err(e) => {
-                self.named
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .unknown
-                    .insert(id.to_string());
+                let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+                named.unknown.insert(id.to_string());
+                named.silent.remove(id);
                 Err(e)
             }
         }
@@ -917,6 +916,12 @@ impl TraceStore {
             }
             None => Ok(None),
         }
+    }
+
+    /// Waits until every change written so far is on disk.
+    pub fn flush(&self) -> Result<(), TraceStoreError> {
+        self.tree.flush()?;
+        Ok(())
     }
 
     /// As `update`, leaving the flush to the caller (to share it with
