@@ -23,9 +23,8 @@
 //! `plain_sled`), as many times; both processes' peak and mean resident
 //! memory over the middle and the last third of the queries printed side
 //! by side, and the slope of a least-squares line through each one's
-//! samples once `keep` queries were answered (two entries each: the store
-//! full, and moving its oldest out, since half that), in MiB per million
-//! queries: flat is near zero. sled's memory grows with
+//! samples once `keep` queries were answered (the store filled and
+//! archived three times), in MiB per million queries: flat is near zero. sled's memory grows with
 //! what it stores: with the oldest audit entries moved out, neither should
 //! grow once its store is full.
 //!
@@ -384,9 +383,9 @@ fn memory_baseline(
         })
         .collect();
     // With the oldest audit entries moved out, memory is a saw-tooth (up as
-    // the store fills, down a little as each file takes a tenth of it or
-    // more): flat means the middle third's peak and mean are the last
-    // third's, not an end point above a start point.
+    // the store fills, down as a file takes half of it): flat means the
+    // middle third's peak and mean are the last third's, not an end point
+    // above a start point.
     let ours: Vec<(u64, f64)> = windows.iter().map(|w| (w.0, w.2)).collect();
     let (Some(m_ours), Some(l_ours)) = thirds(&ours, answered) else {
         println!("  too few windows of tracenet's to compare its thirds");
@@ -412,9 +411,9 @@ fn memory_baseline(
         change(m_ours, l_ours),
         change(m_plain, l_plain)
     );
-    // The slope: a least-squares line through the samples once the store
-    // has been full for as long again as it took to fill (past `keep`
-    // queries, two entries each), archiving every 10 s since.
+    // The saw-tooth's slope: a least-squares line through the samples once
+    // the store has filled and been archived three times (past `keep` queries,
+    // two entries each), so that whole teeth weigh alike.
     let slope = |v: &[(u64, f64)]| {
         drift(v, keep).map_or("too few samples".to_string(), |(m, n)| {
             format!("{m:+.1} MiB per million queries ({n} samples)")
@@ -507,8 +506,7 @@ fn audit_entry_bytes() -> (u64, u64) {
 /// second, their life in seconds, the audit entries kept in the store).
 /// Per query, as the holder: both audit entries under the next sequence
 /// numbers (past `keep` of them, the oldest written to a file, synced, and
-/// removed, down to `keep` less a tenth of it, as `AuditLog::archive_oldest`
-/// does, at once rather than every 10 s), the answer under a 26-byte key
+/// removed, down to `keep / 2`, as `AuditLog::archive_oldest` does), the answer under a 26-byte key
 /// of expiry, State and id (time-ordered, as `node::replay` keys it), a
 /// flush for every 32 queries (the requesters keep 32 in flight), and every
 /// 60 seconds of queries the expired keys removed. Prints `written
@@ -542,10 +540,7 @@ fn plain_sled(spec: &str) {
         }
         if seq - first > keep {
             use std::io::Write as _;
-            let leave = keep
-                .saturating_sub((keep / tracenet::audit::ARCHIVE_SLICES).max(1))
-                .max(1);
-            let last = seq - 1 - leave;
+            let last = seq - 1 - (keep / 2).max(1);
             let range = first.to_be_bytes()..=last.to_be_bytes();
             let path = archive.path().join(format!("{first}-{last}.jsonl"));
             let mut w = std::io::BufWriter::new(std::fs::File::create(&path).expect("archive"));

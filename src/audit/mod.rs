@@ -19,18 +19,9 @@ use crate::identity::NodeKey;
 use crate::model::CountryCode;
 use crate::protocol;
 
-/// How often the node moves the oldest audit entries out of its store when
-/// it holds more than `node.audit_keep_in_store` ([`AuditLog::archive_oldest`]).
-pub const ARCHIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// A move takes the entries past `keep` and a further `keep / ARCHIVE_SLICES`
-/// ([`AuditLog::archive_oldest`]): files of at least a tenth of `keep`.
-pub const ARCHIVE_SLICES: u64 = 10;
-
-/// Archivings a reader may hold back in a row (the node tries every
-/// [`ARCHIVE_EVERY`]: 10 minutes) before [`AuditLog::archiving_waits`]
-/// says so.
-pub const ARCHIVING_PATIENCE: u32 = 60;
+/// Archivings a reader may hold back in a row (the node tries once a
+/// minute) before [`AuditLog::archiving_waits`] says so.
+pub const ARCHIVING_PATIENCE: u32 = 10;
 
 /// The hash of the entry before the first one.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -737,46 +728,28 @@ impl AuditLog {
         Ok(files)
     }
 
-    /// What the node runs every [`ARCHIVE_EVERY`]: past `keep` entries in
-    /// the store, the oldest move to a new archive file, leaving the newest
-    /// `keep - keep / ARCHIVE_SLICES` (at least one). A file thus holds a
-    /// tenth of `keep` entries or more (what came since the last move): the
-    /// work is spread over the run in small moves, not gathered into one
-    /// move of half the store (which took a holder's answers down by a
-    /// fifth to a third for the 30 s window holding it, under load), for
-    /// about five times the files. See [`AuditLog::archive_past`].
-    pub fn archive_oldest(&self, keep: u64) -> Result<Option<archive::ArchiveFile>, AuditError> {
-        self.archive_past(keep, keep.saturating_sub((keep / ARCHIVE_SLICES).max(1)))
-    }
-
     /// Moves the oldest entries to a new archive file when the store holds
-    /// more than `keep`, leaving the newest `leave` (at least one, at most
-    /// `keep`). `Ok(None)` when nothing moved: too few entries, a log opened
-    /// without its archive, or a reader walking the log (the next call
-    /// moves them). Refuses a damaged range (a key of another shape, a gap,
-    /// an entry stored under another number's key): left in the store,
-    /// `verify` reports it. Blocking: reads and writes the whole range.
-    pub fn archive_past(
-        &self,
-        keep: u64,
-        leave: u64,
-    ) -> Result<Option<archive::ArchiveFile>, AuditError> {
+    /// more than `keep`, leaving the newest `keep / 2` (at least one) in
+    /// the store: files of at least half `keep` entries, written at most
+    /// once per `keep / 2` appends. `Ok(None)` when nothing moved: too few
+    /// entries, a log opened without its archive, or a reader walking the
+    /// log (the next call moves them). Refuses a damaged range (a key of
+    /// another shape, a gap, an entry stored under another number's key):
+    /// left in the store, `verify` reports it. Blocking: reads and writes
+    /// the whole range.
+    pub fn archive_oldest(&self, keep: u64) -> Result<Option<archive::ArchiveFile>, AuditError> {
         let Some(dir) = &self.archive else {
             return Ok(None);
         };
-        // The node asks every 10 s: with nothing to move, nothing is read
-        // (not even the archive's folder).
-        if !self.over(keep) {
-            return Ok(None);
-        }
         let _moving = match self.moving.try_write() {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => {
-                // Counted only when there is something to move (above):
-                // readers that held it back this long give way
-                // (`archiving_waits`).
-                self.held_back.fetch_add(1, Ordering::Relaxed);
+                // Counted only when there is something to move: readers
+                // that held it back this long give way (`archiving_waits`).
+                if self.over(keep) {
+                    self.held_back.fetch_add(1, Ordering::Relaxed);
+                }
                 return Ok(None);
             }
         };
@@ -792,7 +765,7 @@ impl AuditLog {
         }
         let first = seq_of(&k);
         let next = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
-        let keep_after = leave.clamp(1, keep.max(1));
+        let keep_after = (keep / 2).max(1);
         if next.saturating_sub(first) <= keep.max(keep_after) {
             return Ok(None);
         }
@@ -1155,13 +1128,11 @@ impl AuditLog {
     }
 
     /// Whether the store holds more than `keep` entries (by their numbers:
-    /// no scan); also when its first key is of another shape, so that the
-    /// archiving looks and reports it.
+    /// no scan).
     fn over(&self, keep: u64) -> bool {
         let next = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
         match self.tree.first() {
             Ok(Some((k, _))) if k.len() == 8 => next.saturating_sub(seq_of(&k)) > keep,
-            Ok(Some(_)) => true,
             _ => false,
         }
     }
@@ -1854,9 +1825,9 @@ mod tests {
         let (d, db, log) = archived_log();
         append_n(&log, 30);
         // Not past `keep`: nothing moves.
-        assert!(log.archive_past(30, 15).unwrap().is_none());
-        let f = log.archive_past(10, 5).unwrap().unwrap();
-        // The newest `leave` stay in the store.
+        assert!(log.archive_oldest(30).unwrap().is_none());
+        let f = log.archive_oldest(10).unwrap().unwrap();
+        // The newest keep / 2 stay in the store.
         assert_eq!((f.first, f.last), (0, 24));
         assert_eq!(db.open_tree("audit").unwrap().len(), 5);
         let text = std::fs::read_to_string(&f.path).unwrap();
@@ -1877,7 +1848,7 @@ mod tests {
         drop(log);
         let log = AuditLog::open_in(&db, d.path()).unwrap();
         append_n(&log, 20);
-        let g = log.archive_past(10, 5).unwrap().unwrap();
+        let g = log.archive_oldest(10).unwrap().unwrap();
         assert_eq!((g.first, g.last), (25, 45));
         let r = log.verify(&key.public_key()).unwrap();
         assert!(r.ok, "{r:?}");
@@ -1887,44 +1858,14 @@ mod tests {
         assert!(
             AuditLog::open(&db)
                 .unwrap()
-                .archive_past(1, 1)
+                .archive_oldest(1)
                 .unwrap()
                 .is_none()
         );
     }
 
-    /// The node's rule: past `keep`, the oldest move, leaving `keep` less a
-    /// tenth of it: a file at least a tenth of `keep` long, however little
-    /// the store passed `keep` by, and a store that never drops to half.
-    #[test]
-    fn the_node_moves_the_entries_past_keep_and_a_tenth_of_keep_more() {
-        let (_d, db, log) = archived_log();
-        let stored = || db.open_tree("audit").unwrap().len();
-        append_n(&log, 20);
-        assert!(log.archive_oldest(20).unwrap().is_none(), "not past keep");
-        append_n(&log, 1);
-        let f = log.archive_oldest(20).unwrap().unwrap();
-        assert_eq!((f.first, f.last, stored()), (0, 2, 18));
-        assert!(log.archive_oldest(20).unwrap().is_none());
-        // Far past `keep` (a load between two passes): down to the same.
-        append_n(&log, 25);
-        let g = log.archive_oldest(20).unwrap().unwrap();
-        assert_eq!((g.first, g.last, stored()), (3, 27, 18));
-        // A `keep` under ARCHIVE_SLICES still moves at least one entry and
-        // leaves at least one.
-        append_n(&log, 1);
-        let h = log.archive_oldest(5).unwrap().unwrap();
-        assert_eq!((h.first, h.last, stored()), (28, 42, 4));
-        let i = log.archive_oldest(1);
-        assert_eq!(i.unwrap().map(|i| (i.first, i.last)), Some((43, 45)));
-        assert_eq!(stored(), 1);
-        assert_eq!(log.entries(0).unwrap().len(), 47);
-    }
-
     /// A damaged stretch is refused, said, and left in the store: a gap in
-    /// the range to move, and a first key of another shape, whatever the
-    /// count (the node asks every 10 s and would otherwise skip it
-    /// silently, as not past `keep`).
+    /// the range to move, and a first key of another shape.
     #[test]
     fn a_damaged_stretch_is_reported_and_left_in_the_store() {
         let (_d, db, log) = archived_log();
@@ -2127,7 +2068,7 @@ mod tests {
             ats.push(at);
         }
         append_at(&log, &ats[..250]);
-        log.archive_past(120, 60).unwrap().unwrap();
+        log.archive_oldest(120).unwrap().unwrap();
         drop(log);
         let log = AuditLog::open_in(&db, d.path()).unwrap();
         append_at(&log, &ats[250..]);
@@ -2167,13 +2108,13 @@ mod tests {
         let (d, db, log) = archived_log();
         let ats: Vec<u64> = (0..30).map(|i| T + i * HOUR / 2).collect();
         append_at(&log, &ats);
-        let f = log.archive_past(20, 10).unwrap().unwrap();
+        let f = log.archive_oldest(20).unwrap().unwrap();
         assert_eq!((f.first, f.last), (0, 19));
         append_at(
             &log,
             &(30..60).map(|i| T + i * HOUR / 2).collect::<Vec<_>>(),
         );
-        let g = log.archive_past(20, 10).unwrap().unwrap();
+        let g = log.archive_oldest(20).unwrap().unwrap();
         assert_eq!((g.first, g.last), (20, 49));
         // Hour T+12 starts at entry 24, in the second file.
         assert_eq!(
@@ -2201,7 +2142,7 @@ mod tests {
     fn a_log_without_its_index_is_indexed_when_opened() {
         let (d, db, log) = archived_log();
         append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
-        log.archive_past(6, 3).unwrap().unwrap();
+        log.archive_oldest(6).unwrap().unwrap();
         drop(log);
         db.drop_tree(HOURS_TREE).unwrap();
         // The last hour alone lost, as a crash between an entry and its
@@ -2226,7 +2167,7 @@ mod tests {
     fn an_unreadable_archive_file_stops_the_index_before_it() {
         let (d, db, log) = archived_log();
         append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
-        let f = log.archive_past(6, 3).unwrap().unwrap();
+        let f = log.archive_oldest(6).unwrap().unwrap();
         drop(log);
         db.drop_tree(HOURS_TREE).unwrap();
         let text = std::fs::read(&f.path).unwrap();
@@ -2260,7 +2201,7 @@ mod tests {
         let (d, db, log) = archived_log();
         let ats = [0, 5, T, T + 10, 3, T + HOUR, 0, T + 2 * HOUR, HOUR + 1];
         append_at(&log, &ats[..6]);
-        log.archive_past(3, 1).unwrap().unwrap();
+        log.archive_oldest(3).unwrap().unwrap();
         drop(log);
         let log = AuditLog::open_in(&db, d.path()).unwrap();
         append_at(&log, &ats[6..]);
@@ -2292,7 +2233,7 @@ mod tests {
     fn an_archive_file_with_a_line_removed_is_reported_not_read_shifted() {
         let (d, db, log) = archived_log();
         append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
-        let f = log.archive_past(8, 4).unwrap().unwrap();
+        let f = log.archive_oldest(8).unwrap().unwrap();
         assert_eq!((f.first, f.last), (0, 7));
         let text = std::fs::read_to_string(&f.path).unwrap();
         let kept: Vec<&str> = text
@@ -2330,7 +2271,7 @@ mod tests {
     fn an_archive_file_cut_short_or_made_longer_is_read_without_inventing_or_repeating() {
         let (d, db, log) = archived_log();
         append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
-        let f = log.archive_past(8, 4).unwrap().unwrap();
+        let f = log.archive_oldest(8).unwrap().unwrap();
         assert_eq!((f.first, f.last), (0, 7));
         let text = std::fs::read_to_string(&f.path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -2414,7 +2355,7 @@ mod tests {
     fn entries_both_archived_and_still_stored_are_read_once() {
         let (_d, db, log) = archived_log();
         append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
-        let f = log.archive_past(8, 4).unwrap().unwrap();
+        let f = log.archive_oldest(8).unwrap().unwrap();
         let store = db.open_tree("audit").unwrap();
         let text = std::fs::read_to_string(&f.path).unwrap();
         for (i, line) in text.lines().enumerate() {
@@ -2435,7 +2376,7 @@ mod tests {
         let (_d, _db, log) = archived_log();
         assert!(log.is_empty());
         append_n(&log, 30);
-        log.archive_past(10, 5).unwrap().unwrap();
+        log.archive_oldest(10).unwrap().unwrap();
         assert_eq!(log.len(), 30);
         // Through the file into the store, in order, from `since`.
         let mut seen = Vec::new();
@@ -2476,31 +2417,31 @@ mod tests {
                     Ok::<_, AuditError>(())
                 })?;
                 assert_eq!(inner, 50);
-                assert!(log.archive_past(10, 5).unwrap().is_none());
+                assert!(log.archive_oldest(10).unwrap().is_none());
             }
             Ok::<_, AuditError>(())
         })
         .unwrap();
-        assert!(log.archive_past(10, 5).unwrap().is_some());
+        assert!(log.archive_oldest(10).unwrap().is_some());
         // A reader that holds archiving back for ARCHIVING_PATIENCE tries in
         // a row, with entries to move, is told to give way; not before, and
         // not when there was nothing to move.
         append_n(&log, 20);
         log.for_each(0, |outer| {
             if outer.seq == 0 {
-                assert!(log.archive_past(1000, 500).unwrap().is_none());
+                assert!(log.archive_oldest(1000).unwrap().is_none());
                 assert!(!log.archiving_waits(), "nothing to move");
                 for _ in 1..ARCHIVING_PATIENCE {
-                    assert!(log.archive_past(10, 5).unwrap().is_none());
+                    assert!(log.archive_oldest(10).unwrap().is_none());
                 }
                 assert!(!log.archiving_waits());
-                assert!(log.archive_past(10, 5).unwrap().is_none());
+                assert!(log.archive_oldest(10).unwrap().is_none());
                 assert!(log.archiving_waits());
             }
             Ok::<_, AuditError>(())
         })
         .unwrap();
-        assert!(log.archive_past(10, 5).unwrap().is_some());
+        assert!(log.archive_oldest(10).unwrap().is_some());
         assert!(!log.archiving_waits());
     }
 
@@ -2509,7 +2450,7 @@ mod tests {
         let pk = NodeKey::from_seed([5; 32]).unwrap().public_key();
         let (_d, _db, log) = archived_log();
         append_n(&log, 12);
-        let f = log.archive_past(4, 2).unwrap().unwrap();
+        let f = log.archive_oldest(4).unwrap().unwrap();
         let text = std::fs::read_to_string(&f.path).unwrap();
         // Changed.
         std::fs::write(&f.path, text.replace("\"p3\"", "\"pX\"")).unwrap();
@@ -2553,7 +2494,7 @@ mod tests {
         let pk = NodeKey::from_seed([5; 32]).unwrap().public_key();
         let (_d, _db, log) = archived_log();
         append_n(&log, 12);
-        let f = log.archive_past(6, 3).unwrap().unwrap();
+        let f = log.archive_oldest(6).unwrap().unwrap();
         let text = std::fs::read_to_string(&f.path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         let last = f.last;
@@ -2708,7 +2649,7 @@ mod tests {
             "{r:?}"
         );
         // The next archiving finishes it, and starts after the file.
-        let g = log.archive_past(10, 5).unwrap().unwrap();
+        let g = log.archive_oldest(10).unwrap().unwrap();
         assert_eq!((g.first, g.last), (25, 34));
         let r = log.verify(&pk).unwrap();
         assert!(r.ok && r.entries == 40, "{r:?}");
@@ -2720,7 +2661,7 @@ mod tests {
         let pk = NodeKey::from_seed([5; 32]).unwrap().public_key();
         let (d, db, log) = archived_log();
         append_n(&log, 30);
-        let f = log.archive_past(10, 5).unwrap().unwrap();
+        let f = log.archive_oldest(10).unwrap().unwrap();
         let dir = d.path().join(archive::DIR);
         // Added: an empty file claiming every number after the store's.
         let fake = dir.join(format!("{:020}-{:020}.jsonl", 1000, u64::MAX));

@@ -105,9 +105,9 @@ pub struct NodeSettings {
     /// How often the node signs its audit head (and always at shutdown).
     pub audit_sign_every_secs: u64,
     /// Audit entries kept in the store; past this many, the oldest move to
-    /// files in `audit-archive/` (src/audit/archive.rs), down to this many
-    /// less a tenth, checked every 10 s. The store's memory grows with the
-    /// entries it holds, a file's does not.
+    /// files in `audit-archive/` (src/audit/archive.rs), down to half of
+    /// it. The store's memory grows with the entries it holds, a file's
+    /// does not.
     pub audit_keep_in_store: u64,
     /// Serve the officer console (`/console`).
     pub console: bool,
