@@ -16,8 +16,9 @@ use super::{Node, StoredTrace, unix_now};
 #[derive(Debug, Clone)]
 pub(super) struct Waiting {
     /// When the trace stops waiting (unix seconds): the head's `deadline`,
-    /// as last written. A retry writes its new deadline to the head, then
-    /// here, under the pending set's lock.
+    /// as last written. A retry writes its new deadline to the head and
+    /// here in one step under the pending set's lock
+    /// (`Node::retry_pending`).
     pub deadline: u64,
     /// The gossip topics its query was published on (the head's `topics`,
     /// never changed after sending): what the deadline unindexes.
@@ -132,8 +133,10 @@ impl Node {
             .inner
             .pending
             .lock()
-            .map(|p| p.iter().map(|(id, w)| (id.clone(), w.deadline)).collect())
-            .unwrap_or_default();
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(id, w)| (id.clone(), w.deadline))
+            .collect();
         for (id, deadline) in pending {
             self.arm_deadline(id, deadline);
         }
@@ -154,14 +157,13 @@ impl Node {
             }
             let n = node.clone();
             // Off the async workers: a retry holds the pending set's lock
-            // while it watches the trace, which may read its head.
+            // while it writes the trace and watches it.
             let expired = tokio::task::spawn_blocking(move || {
                 // Under the pending set's lock: a retry writes its new
                 // deadline there as it puts the trace back, so it either is
                 // seen here (the trace waits on) or comes after.
-                let Ok(mut pending) = n.inner.pending.lock() else {
-                    return false;
-                };
+                // A lock poisoned by a panic elsewhere still expires traces.
+                let mut pending = n.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
                 let Some(w) = take_if_past(&mut pending, &id, unix_now()) else {
                     return false;
                 };

@@ -326,11 +326,8 @@ impl Node {
 
     /// The ids of the traces still pending.
     pub(super) fn pending_ids(&self) -> Vec<String> {
-        self.inner
-            .pending
-            .lock()
-            .map(|p| p.keys().cloned().collect())
-            .unwrap_or_default()
+        let p = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.keys().cloned().collect()
     }
 
     /// The pending traces whose head names `peer` (asked it, filed its
@@ -340,9 +337,7 @@ impl Node {
     /// traces that concern it, not every pending one.
     pub(super) fn pending_naming(&self, peer: &PeerId) -> Vec<String> {
         let ids = self.inner.traces.watched_naming(&peer.to_string());
-        let Ok(pending) = self.inner.pending.lock() else {
-            return ids;
-        };
+        let pending = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
         ids.into_iter()
             .filter(|id| pending.contains_key(id))
             .collect()
@@ -371,18 +366,20 @@ impl Node {
     /// the trace out before (and it is put back) or sees the new deadline;
     /// of two retries at once, the deadline written last is the one kept;
     /// and a trace put back cannot be unwatched by an old timer after it was
-    /// watched. `waits` decides from the trace as changed whether there is
+    /// watched. Then, out of the lock, arms the timer of the deadline
+    /// written and indexes the trace's topics, before anything else can
+    /// fail. `waits` decides from the trace as changed whether there is
     /// anything to wait for; on its `Err` the change stays written and the
-    /// trace is not made pending. Flushed once the lock is released.
+    /// pending set is left as it was. Flushed once the lock is released.
     /// Returns the trace with its answers, and what `waits` returned.
-    /// Blocking.
+    /// Blocking, on a thread of the node's runtime (it spawns the timer).
     pub(super) fn retry_pending<W>(
         &self,
         id: &str,
         f: impl FnMut(&mut StoredTrace),
         waits: impl FnOnce(&StoredTrace) -> Result<W, super::NodeError>,
     ) -> Result<(StoredTrace, W), super::NodeError> {
-        let w = {
+        let (w, waiting) = {
             let mut p = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
             let t = self
                 .inner
@@ -390,14 +387,19 @@ impl Node {
                 .update_unflushed(id, f)?
                 .ok_or_else(|| super::NodeError::NoSuchTrace(id.to_string()))?;
             let w = waits(&t);
-            if w.is_ok() {
+            let waiting = w.is_ok().then(|| super::deadlines::Waiting::of(&t));
+            if let Some(waiting) = &waiting {
                 if let Err(e) = self.inner.traces.watch(id) {
                     self.store_failed(&e.to_string());
                 }
-                p.insert(id.to_string(), super::deadlines::Waiting::of(&t));
+                p.insert(id.to_string(), waiting.clone());
             }
-            w
+            (w, waiting)
         };
+        if let Some(waiting) = waiting {
+            self.arm_deadline(id.to_string(), waiting.deadline);
+            self.index_pending(id, &waiting.topics);
+        }
         self.inner.traces.flush()?;
         let w = w?;
         Ok((self.trace(id)?, w))
@@ -471,9 +473,7 @@ impl Node {
     /// follow-up or a delivery that ran past its trace's deadline records
     /// one after the deadline's clean-up. Once a minute, from maintenance.
     fn forget_deliveries_of_settled(&self) {
-        let Ok(pending) = self.inner.pending.lock() else {
-            return;
-        };
+        let pending = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
         if let Ok(mut d) = self.inner.delivered.lock() {
             d.retain(|id, _| pending.contains_key(id));
         }

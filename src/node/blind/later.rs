@@ -341,8 +341,6 @@ impl Node {
         })
         .await
         .map_err(|e| NodeError::Config(e.to_string()))??;
-        self.arm_deadline(t.id.clone(), t.deadline);
-        self.index_pending(&t.id, &t.topics);
         for peer in probe {
             let node = self.clone();
             let id = t.id.clone();
