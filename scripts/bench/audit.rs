@@ -77,8 +77,8 @@ fn main() {
                 .unwrap();
         }
         db.flush().unwrap();
-        let archived = log.archive_oldest(n).unwrap();
-        let archived = log.archive_oldest(n / 2).unwrap().or(archived);
+        // A quarter of the entries stay in the store, as before.
+        let archived = log.archive_past(n / 4).unwrap();
         println!(
             "  written in {:.1} s; archived to a file: {}",
             t.elapsed().as_secs_f64(),

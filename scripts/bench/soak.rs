@@ -383,7 +383,8 @@ fn memory_baseline(
         })
         .collect();
     // With the oldest audit entries moved out, memory is a saw-tooth (up as
-    // the store fills, down as a file takes half of it): flat means the
+    // the store fills, down as files take half of it, a tenth every 10 s,
+    // in the holder; at once in plain sled's): flat means the
     // middle third's peak and mean are the last third's, not an end point
     // above a start point.
     let ours: Vec<(u64, f64)> = windows.iter().map(|w| (w.0, w.2)).collect();
@@ -506,7 +507,8 @@ fn audit_entry_bytes() -> (u64, u64) {
 /// second, their life in seconds, the audit entries kept in the store).
 /// Per query, as the holder: both audit entries under the next sequence
 /// numbers (past `keep` of them, the oldest written to a file, synced, and
-/// removed, down to `keep / 2`, as `AuditLog::archive_oldest` does), the answer under a 26-byte key
+/// removed, down to `keep / 2`, as `AuditLog::archive_oldest` does, here
+/// at once rather than a tenth of `keep` every 10 s), the answer under a 26-byte key
 /// of expiry, State and id (time-ordered, as `node::replay` keys it), a
 /// flush for every 32 queries (the requesters keep 32 in flight), and every
 /// 60 seconds of queries the expired keys removed. Prints `written

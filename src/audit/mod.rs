@@ -9,7 +9,7 @@
 pub mod archive;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use ring::digest;
@@ -19,9 +19,20 @@ use crate::identity::NodeKey;
 use crate::model::CountryCode;
 use crate::protocol;
 
-/// Archivings a reader may hold back in a row (the node tries once a
-/// minute) before [`AuditLog::archiving_waits`] says so.
-pub const ARCHIVING_PATIENCE: u32 = 10;
+/// How often the node calls [`AuditLog::archive_oldest`]: each call moves
+/// at most a slice of the store, so a store past `node.audit_keep_in_store`
+/// drains over a minute or two of small moves, not one of half the store.
+pub const ARCHIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A move takes `keep / ARCHIVE_SLICES` entries (more only when appends
+/// outrun that, see [`AuditLog::archive_oldest`]): files of about a tenth
+/// of `node.audit_keep_in_store`.
+pub const ARCHIVE_SLICES: u64 = 10;
+
+/// Archivings a reader may hold back in a row (the node tries every
+/// [`ARCHIVE_EVERY`]: ten minutes) before [`AuditLog::archiving_waits`]
+/// says so.
+pub const ARCHIVING_PATIENCE: u32 = 60;
 
 /// The hash of the entry before the first one.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -334,6 +345,10 @@ pub struct AuditLog {
     moving: RwLock<()>,
     /// Archivings skipped in a row because readers held `moving`.
     held_back: AtomicU32,
+    /// Set when the store passed `keep`, cleared once moves took it down to
+    /// half of `keep` ([`AuditLog::archive_oldest`]). In memory only: after
+    /// a restart the store drains again once it passes `keep`.
+    draining: AtomicBool,
     /// Where each hour starts in the log ([`HOURS_TREE`]).
     hours: sled::Tree,
     /// The index's last segment: set by [`AuditLog::index_hours`] at open,
@@ -419,6 +434,7 @@ impl AuditLog {
             archive: None,
             moving: RwLock::new(()),
             held_back: AtomicU32::new(0),
+            draining: AtomicBool::new(false),
             hours: db.open_tree(HOURS_TREE)?,
             reach: Mutex::new(Reach {
                 hour: 0,
@@ -728,26 +744,76 @@ impl AuditLog {
         Ok(files)
     }
 
-    /// Moves the oldest entries to a new archive file when the store holds
-    /// more than `keep`, leaving the newest `keep / 2` (at least one) in
-    /// the store: files of at least half `keep` entries, written at most
-    /// once per `keep / 2` appends. `Ok(None)` when nothing moved: too few
-    /// entries, a log opened without its archive, or a reader walking the
-    /// log (the next call moves them). Refuses a damaged range (a key of
-    /// another shape, a gap, an entry stored under another number's key):
-    /// left in the store, `verify` reports it. Blocking: reads and writes
-    /// the whole range.
+    /// The node's rule, called every [`ARCHIVE_EVERY`]: once the store
+    /// holds more than `keep` entries, each call moves its oldest
+    /// `keep / ARCHIVE_SLICES` (at least one) to a new archive file, until
+    /// less than a slice more than `keep / 2` (at least one) is left; then
+    /// nothing moves until it passes `keep` again. So the store holds
+    /// between about half of `keep` and `keep`, as when half of it moved
+    /// at once, but the work comes in slices ten seconds apart: a move of
+    /// half a million entries at once took a holder's answers down by a
+    /// fifth to a third for the 30 s holding it (proto-docs/PERFORMANCE.md,
+    /// forty-seventh session). When appends outrun a slice per call, a
+    /// call also moves what passed `keep` less a slice, so the store never
+    /// passes `keep` by more than one period's appends. Every file holds a
+    /// slice or more. `Ok(None)` when nothing moved (nothing due, or see
+    /// [`AuditLog::archive_past`]); errors as there.
     pub fn archive_oldest(&self, keep: u64) -> Result<Option<archive::ArchiveFile>, AuditError> {
+        let Some(stored) = self.stored_span()? else {
+            return Ok(None);
+        };
+        let floor = (keep / 2).max(1);
+        let slice = (keep / ARCHIVE_SLICES).max(1);
+        if stored > keep {
+            self.draining.store(true, Ordering::Relaxed);
+        }
+        if !self.draining.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        if stored < floor + slice {
+            self.draining.store(false, Ordering::Relaxed);
+            return Ok(None);
+        }
+        let leave = (stored - slice).min(keep.saturating_sub(slice)).max(floor);
+        let moved = self.archive_past(leave)?;
+        if moved.is_some() && leave < floor + slice {
+            self.draining.store(false, Ordering::Relaxed);
+        }
+        Ok(moved)
+    }
+
+    /// How many entries the store holds, by their numbers (no scan): from
+    /// its first key to the head. `None` when empty. A first key of another
+    /// shape is an error (damaged), so that the node reports it rather than
+    /// skipping it as nothing to move.
+    fn stored_span(&self) -> Result<Option<u64>, AuditError> {
+        let next = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
+        match self.tree.first()? {
+            None => Ok(None),
+            Some((k, _)) if k.len() == 8 => Ok(Some(next.saturating_sub(seq_of(&k)))),
+            Some(_) => Err(damaged(u64::MAX, "a key of another shape")),
+        }
+    }
+
+    /// Moves the oldest entries to a new archive file, leaving the newest
+    /// `leave` (at least one) in the store. `Ok(None)` when nothing moved:
+    /// no more than `leave` stored, a log opened without its archive, or a
+    /// reader walking the log (the next call moves them). Refuses a damaged
+    /// range (a key of another shape, a gap, an entry stored under another
+    /// number's key): left in the store, `verify` reports it. Blocking:
+    /// reads, writes and removes the whole range.
+    pub fn archive_past(&self, leave: u64) -> Result<Option<archive::ArchiveFile>, AuditError> {
         let Some(dir) = &self.archive else {
             return Ok(None);
         };
+        let leave = leave.max(1);
         let _moving = match self.moving.try_write() {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => {
                 // Counted only when there is something to move: readers
                 // that held it back this long give way (`archiving_waits`).
-                if self.over(keep) {
+                if self.stored_span().ok().flatten().is_some_and(|n| n > leave) {
                     self.held_back.fetch_add(1, Ordering::Relaxed);
                 }
                 return Ok(None);
@@ -765,11 +831,10 @@ impl AuditLog {
         }
         let first = seq_of(&k);
         let next = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
-        let keep_after = (keep / 2).max(1);
-        if next.saturating_sub(first) <= keep.max(keep_after) {
+        if next.saturating_sub(first) <= leave {
             return Ok(None);
         }
-        let last = next - 1 - keep_after;
+        let last = next - 1 - leave;
         let range = first.to_be_bytes()..=last.to_be_bytes();
         /// The part of an entry checked against its key.
         #[derive(Deserialize)]
@@ -1127,16 +1192,6 @@ impl AuditLog {
         })
     }
 
-    /// Whether the store holds more than `keep` entries (by their numbers:
-    /// no scan).
-    fn over(&self, keep: u64) -> bool {
-        let next = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
-        match self.tree.first() {
-            Ok(Some((k, _))) if k.len() == 8 => next.saturating_sub(seq_of(&k)) > keep,
-            _ => false,
-        }
-    }
-
     /// Whether archiving has found the log held by readers
     /// [`ARCHIVING_PATIENCE`] times in a row with entries to move: a reader
     /// paced by someone else (a client of the control API) should then stop
@@ -1431,6 +1486,7 @@ impl AuditLog {
             archive: Some(data_dir.join(archive::DIR)),
             moving: RwLock::new(()),
             held_back: AtomicU32::new(0),
+            draining: AtomicBool::new(false),
             // Unused by `verify` (opening it creates the tree, empty, on a
             // store that has none: the next start indexes the whole log).
             hours: db.open_tree(HOURS_TREE)?,
@@ -1826,8 +1882,8 @@ mod tests {
         append_n(&log, 30);
         // Not past `keep`: nothing moves.
         assert!(log.archive_oldest(30).unwrap().is_none());
-        let f = log.archive_oldest(10).unwrap().unwrap();
-        // The newest keep / 2 stay in the store.
+        let f = log.archive_past(5).unwrap().unwrap();
+        // The newest `leave` stay in the store.
         assert_eq!((f.first, f.last), (0, 24));
         assert_eq!(db.open_tree("audit").unwrap().len(), 5);
         let text = std::fs::read_to_string(&f.path).unwrap();
@@ -1848,7 +1904,7 @@ mod tests {
         drop(log);
         let log = AuditLog::open_in(&db, d.path()).unwrap();
         append_n(&log, 20);
-        let g = log.archive_oldest(10).unwrap().unwrap();
+        let g = log.archive_past(5).unwrap().unwrap();
         assert_eq!((g.first, g.last), (25, 45));
         let r = log.verify(&key.public_key()).unwrap();
         assert!(r.ok, "{r:?}");
@@ -1858,9 +1914,65 @@ mod tests {
         assert!(
             AuditLog::open(&db)
                 .unwrap()
-                .archive_oldest(1)
+                .archive_past(1)
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    /// The node's rule: past `keep`, a tenth of `keep` a call, down to half
+    /// of `keep` (less than a tenth above it); then nothing until the store
+    /// passes `keep` again. Appends
+    /// that outrun a tenth a call move too: the store is back to `keep`
+    /// less a tenth after each call. Nothing lost or read twice.
+    #[test]
+    fn past_keep_the_store_drains_a_tenth_of_keep_a_call_down_to_half_of_it() {
+        let (_d, db, log) = archived_log();
+        let tree = db.open_tree("audit").unwrap();
+        let drain = |keep: u64| {
+            let mut moves = Vec::new();
+            while let Some(f) = log.archive_oldest(keep).unwrap() {
+                moves.push((f.first, f.last, tree.len()));
+            }
+            moves
+        };
+        append_n(&log, 20);
+        assert_eq!(drain(20), [], "not past keep");
+        append_n(&log, 1);
+        // The first move takes what passed `keep` and a tenth of it (3),
+        // then a tenth (2) a call, down to 10.
+        assert_eq!(
+            drain(20),
+            [(0, 2, 18), (3, 4, 16), (5, 6, 14), (7, 8, 12), (9, 10, 10)]
+        );
+        // Between half and all of `keep`, nothing moves.
+        append_n(&log, 10);
+        assert_eq!(drain(20), []);
+        // Past it again: one call, then appends faster than a slice a call.
+        append_n(&log, 1);
+        let f = log.archive_oldest(20).unwrap().unwrap();
+        assert_eq!((f.first, f.last, tree.len()), (11, 13, 18));
+        append_n(&log, 30);
+        let f = log.archive_oldest(20).unwrap().unwrap();
+        assert_eq!((f.first, f.last, tree.len()), (14, 43, 18));
+        // Still draining, below `keep`: a slice a call.
+        let f = log.archive_oldest(20).unwrap().unwrap();
+        assert_eq!((f.first, f.last, tree.len()), (44, 45, 16));
+        // Stopped within a slice above half: no file smaller than a slice.
+        append_n(&log, 1);
+        let moves = drain(20);
+        assert_eq!(moves.iter().map(|m| m.2).collect::<Vec<_>>(), [15, 13, 11]);
+        assert!(moves.iter().all(|m| m.1 - m.0 + 1 >= 2), "{moves:?}");
+        // A `keep` under ARCHIVE_SLICES moves at least one and leaves one.
+        append_n(&log, 1);
+        assert_eq!(drain(1).last().map(|m| m.2), Some(1));
+        assert_eq!(
+            log.entries(0)
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect::<Vec<_>>(),
+            (0..64).collect::<Vec<_>>()
         );
     }
 
@@ -2068,7 +2180,7 @@ mod tests {
             ats.push(at);
         }
         append_at(&log, &ats[..250]);
-        log.archive_oldest(120).unwrap().unwrap();
+        log.archive_past(60).unwrap().unwrap();
         drop(log);
         let log = AuditLog::open_in(&db, d.path()).unwrap();
         append_at(&log, &ats[250..]);
@@ -2108,13 +2220,13 @@ mod tests {
         let (d, db, log) = archived_log();
         let ats: Vec<u64> = (0..30).map(|i| T + i * HOUR / 2).collect();
         append_at(&log, &ats);
-        let f = log.archive_oldest(20).unwrap().unwrap();
+        let f = log.archive_past(10).unwrap().unwrap();
         assert_eq!((f.first, f.last), (0, 19));
         append_at(
             &log,
             &(30..60).map(|i| T + i * HOUR / 2).collect::<Vec<_>>(),
         );
-        let g = log.archive_oldest(20).unwrap().unwrap();
+        let g = log.archive_past(10).unwrap().unwrap();
         assert_eq!((g.first, g.last), (20, 49));
         // Hour T+12 starts at entry 24, in the second file.
         assert_eq!(
@@ -2142,7 +2254,7 @@ mod tests {
     fn a_log_without_its_index_is_indexed_when_opened() {
         let (d, db, log) = archived_log();
         append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
-        log.archive_oldest(6).unwrap().unwrap();
+        log.archive_past(3).unwrap().unwrap();
         drop(log);
         db.drop_tree(HOURS_TREE).unwrap();
         // The last hour alone lost, as a crash between an entry and its
@@ -2167,7 +2279,7 @@ mod tests {
     fn an_unreadable_archive_file_stops_the_index_before_it() {
         let (d, db, log) = archived_log();
         append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
-        let f = log.archive_oldest(6).unwrap().unwrap();
+        let f = log.archive_past(3).unwrap().unwrap();
         drop(log);
         db.drop_tree(HOURS_TREE).unwrap();
         let text = std::fs::read(&f.path).unwrap();
@@ -2201,7 +2313,7 @@ mod tests {
         let (d, db, log) = archived_log();
         let ats = [0, 5, T, T + 10, 3, T + HOUR, 0, T + 2 * HOUR, HOUR + 1];
         append_at(&log, &ats[..6]);
-        log.archive_oldest(3).unwrap().unwrap();
+        log.archive_past(1).unwrap().unwrap();
         drop(log);
         let log = AuditLog::open_in(&db, d.path()).unwrap();
         append_at(&log, &ats[6..]);
@@ -2233,7 +2345,7 @@ mod tests {
     fn an_archive_file_with_a_line_removed_is_reported_not_read_shifted() {
         let (d, db, log) = archived_log();
         append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
-        let f = log.archive_oldest(8).unwrap().unwrap();
+        let f = log.archive_past(4).unwrap().unwrap();
         assert_eq!((f.first, f.last), (0, 7));
         let text = std::fs::read_to_string(&f.path).unwrap();
         let kept: Vec<&str> = text
@@ -2271,7 +2383,7 @@ mod tests {
     fn an_archive_file_cut_short_or_made_longer_is_read_without_inventing_or_repeating() {
         let (d, db, log) = archived_log();
         append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
-        let f = log.archive_oldest(8).unwrap().unwrap();
+        let f = log.archive_past(4).unwrap().unwrap();
         assert_eq!((f.first, f.last), (0, 7));
         let text = std::fs::read_to_string(&f.path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -2355,7 +2467,7 @@ mod tests {
     fn entries_both_archived_and_still_stored_are_read_once() {
         let (_d, db, log) = archived_log();
         append_at(&log, &(0..12).map(|i| T + i * HOUR).collect::<Vec<_>>());
-        let f = log.archive_oldest(8).unwrap().unwrap();
+        let f = log.archive_past(4).unwrap().unwrap();
         let store = db.open_tree("audit").unwrap();
         let text = std::fs::read_to_string(&f.path).unwrap();
         for (i, line) in text.lines().enumerate() {
@@ -2376,7 +2488,7 @@ mod tests {
         let (_d, _db, log) = archived_log();
         assert!(log.is_empty());
         append_n(&log, 30);
-        log.archive_oldest(10).unwrap().unwrap();
+        log.archive_past(5).unwrap().unwrap();
         assert_eq!(log.len(), 30);
         // Through the file into the store, in order, from `since`.
         let mut seen = Vec::new();
@@ -2450,7 +2562,7 @@ mod tests {
         let pk = NodeKey::from_seed([5; 32]).unwrap().public_key();
         let (_d, _db, log) = archived_log();
         append_n(&log, 12);
-        let f = log.archive_oldest(4).unwrap().unwrap();
+        let f = log.archive_past(2).unwrap().unwrap();
         let text = std::fs::read_to_string(&f.path).unwrap();
         // Changed.
         std::fs::write(&f.path, text.replace("\"p3\"", "\"pX\"")).unwrap();
@@ -2494,7 +2606,7 @@ mod tests {
         let pk = NodeKey::from_seed([5; 32]).unwrap().public_key();
         let (_d, _db, log) = archived_log();
         append_n(&log, 12);
-        let f = log.archive_oldest(6).unwrap().unwrap();
+        let f = log.archive_past(3).unwrap().unwrap();
         let text = std::fs::read_to_string(&f.path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         let last = f.last;
@@ -2649,7 +2761,7 @@ mod tests {
             "{r:?}"
         );
         // The next archiving finishes it, and starts after the file.
-        let g = log.archive_oldest(10).unwrap().unwrap();
+        let g = log.archive_past(5).unwrap().unwrap();
         assert_eq!((g.first, g.last), (25, 34));
         let r = log.verify(&pk).unwrap();
         assert!(r.ok && r.entries == 40, "{r:?}");
@@ -2661,7 +2773,7 @@ mod tests {
         let pk = NodeKey::from_seed([5; 32]).unwrap().public_key();
         let (d, db, log) = archived_log();
         append_n(&log, 30);
-        let f = log.archive_oldest(10).unwrap().unwrap();
+        let f = log.archive_past(5).unwrap().unwrap();
         let dir = d.path().join(archive::DIR);
         // Added: an empty file claiming every number after the store's.
         let fake = dir.join(format!("{:020}-{:020}.jsonl", 1000, u64::MAX));

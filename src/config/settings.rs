@@ -105,9 +105,10 @@ pub struct NodeSettings {
     /// How often the node signs its audit head (and always at shutdown).
     pub audit_sign_every_secs: u64,
     /// Audit entries kept in the store; past this many, the oldest move to
-    /// files in `audit-archive/` (src/audit/archive.rs), down to half of
-    /// it. The store's memory grows with the entries it holds, a file's
-    /// does not.
+    /// files in `audit-archive/` (src/audit/archive.rs), a tenth of it
+    /// every 10 s, down to half of it
+    /// ([`crate::audit::AuditLog::archive_oldest`]). The store's memory
+    /// grows with the entries it holds, a file's does not.
     pub audit_keep_in_store: u64,
     /// Serve the officer console (`/console`).
     pub console: bool,

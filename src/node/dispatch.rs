@@ -20,6 +20,9 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 /// How long shutdown waits for tasks in flight.
 const DRAIN_FOR: Duration = Duration::from_secs(5);
 
+/// After a move to the audit archive failed, seconds before the next try.
+const ARCHIVE_RETRY_SECS: u64 = 60;
+
 impl Node {
     /// Drives the node until `shutdown` resolves (or the node must stop on
     /// its own, see [`Node::stopped_on_failure`]): network events in, answers
@@ -35,6 +38,15 @@ impl Node {
         let mut sign_tick = tokio::time::interval_at(start + every, every);
         let mut tally_tick = tokio::time::interval_at(start + TALLY_EVERY, TALLY_EVERY);
         let mut care_tick = tokio::time::interval(MAINTENANCE_EVERY);
+        let mut archive_tick = tokio::time::interval(crate::audit::ARCHIVE_EVERY);
+        archive_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // One move to the audit archive at a time: one that outlasts the
+        // period (a slow disk) is not started again beside itself, which
+        // the log would count as held back by a reader.
+        let archiving = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // A move that failed (a full disk, a damaged stretch) is tried again
+        // a minute later, not every 10 s: each try reads the whole range.
+        let archive_after = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let offer_every = membership::ROSTER_OFFER_EVERY;
         let mut offer_tick = tokio::time::interval_at(start + offer_every, offer_every);
         self.arm_deadlines();
@@ -52,6 +64,20 @@ impl Node {
                     self.background(|n| n.maintenance());
                     let node = self.clone();
                     self.spawn(async move { node.deliver_to_connected().await });
+                }
+                _ = archive_tick.tick() => {
+                    let due = unix_now() >= archive_after.load(std::sync::atomic::Ordering::Acquire);
+                    if due && !archiving.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                        let done = Clears(archiving.clone());
+                        let after = archive_after.clone();
+                        self.background(move |n| {
+                            let _done = done;
+                            if !n.archive_audit() {
+                                let next = unix_now().saturating_add(ARCHIVE_RETRY_SECS);
+                                after.store(next, std::sync::atomic::Ordering::Release);
+                            }
+                        });
+                    }
                 }
                 _ = offer_tick.tick() => self.offer_roster_by_lot(),
                 _ = fatal.cancelled() => break,
@@ -176,9 +202,9 @@ impl Node {
         }
     }
 
-    /// Purges expired replay ids, checks the roster's expiry, and moves
-    /// the oldest audit entries to the archive when the store holds too
-    /// many.
+    /// Purges expired replay ids and forgets what expired with them, and
+    /// checks the roster's expiry. (The audit archive has its own timer:
+    /// [`Self::archive_audit`].)
     fn maintenance(&self) {
         match self.inner.replay.purge(unix_now()) {
             Ok(0) => {}
@@ -197,28 +223,56 @@ impl Node {
             }
         }
         self.check_roster_expiry(unix_now());
-        // Last: it may take seconds (a file of half a million entries).
+    }
+
+    /// Every [`crate::audit::ARCHIVE_EVERY`]: moves a slice of the oldest
+    /// audit entries to the archive while the store drains from past
+    /// `node.audit_keep_in_store` to half of it
+    /// ([`crate::audit::AuditLog::archive_oldest`]). Blocking: it reads,
+    /// writes and removes every entry it moves. Whether it succeeded (or
+    /// had nothing to do).
+    fn archive_audit(&self) -> bool {
         match self
             .inner
             .audit
             .archive_oldest(self.inner.settings.audit_keep_in_store)
         {
-            Ok(None) => {}
-            Ok(Some(f)) => tracing::info!(
-                first = f.first,
-                last = f.last,
-                file = %f.path.display(),
-                "oldest audit entries moved from the store to the archive"
-            ),
+            Ok(None) => true,
+            Ok(Some(f)) => {
+                tracing::info!(
+                    first = f.first,
+                    last = f.last,
+                    file = %f.path.display(),
+                    "oldest audit entries moved from the store to the archive"
+                );
+                true
+            }
             // The audit fails closed: a store that cannot be written stops
             // the node, as for any audit write.
-            Err(crate::audit::AuditError::Storage(e)) => self.store_failed(&e.to_string()),
+            Err(crate::audit::AuditError::Storage(e)) => {
+                self.store_failed(&e.to_string());
+                false
+            }
             // A file that cannot be written (a full disk) or a damaged
-            // stretch: the entries stay in the store, tried again next time.
-            Err(e) => tracing::error!(
-                error = %e,
-                "cannot move the oldest audit entries to the archive; they stay in the store"
-            ),
+            // stretch: the entries stay in the store, tried again a minute
+            // later.
+            Err(e) => {
+                tracing::error!(
+                    error = %e,
+                    "cannot move the oldest audit entries to the archive; they stay in the store, tried again in a minute"
+                );
+                false
+            }
         }
+    }
+}
+
+/// Clears its flag when dropped: the archive's move is over, returned or
+/// not.
+struct Clears(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Clears {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
     }
 }
