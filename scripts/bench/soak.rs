@@ -507,8 +507,9 @@ fn audit_entry_bytes() -> (u64, u64) {
 /// second, their life in seconds, the audit entries kept in the store).
 /// Per query, as the holder: both audit entries under the next sequence
 /// numbers (past `keep` of them, the oldest written to a file, synced, and
-/// removed, down to `keep / 2`, as `AuditLog::archive_oldest` does, here
-/// at once rather than a tenth of `keep` every 10 s), the answer under a 26-byte key
+/// removed, down to `keep / 2`: where `AuditLog::archive_oldest` stops,
+/// less than a tenth of `keep` above it, but here at once rather than a
+/// tenth of `keep` every 10 s), the answer under a 26-byte key
 /// of expiry, State and id (time-ordered, as `node::replay` keys it), a
 /// flush for every 32 queries (the requesters keep 32 in flight), and every
 /// 60 seconds of queries the expired keys removed. Prints `written

@@ -34,6 +34,27 @@ pub const ARCHIVE_SLICES: u64 = 10;
 /// says so.
 pub const ARCHIVING_PATIENCE: u32 = 60;
 
+/// Most slices one call of [`AuditLog::archive_oldest`] moves, however far
+/// past `keep` the store is: three tenths of `keep`.
+pub const ARCHIVE_MOST_SLICES: u64 = 3;
+
+/// [`AuditLog::archive_oldest`]'s rule for a store of `stored` entries with
+/// `keep` kept, `draining` whether the last call left it draining: how many
+/// entries to leave (`None`: nothing moves now), and whether the store is
+/// still draining after that move.
+fn drain_rule(keep: u64, draining: bool, stored: u64) -> (Option<u64>, bool) {
+    let floor = (keep / 2).max(1);
+    let slice = (keep / ARCHIVE_SLICES).max(1);
+    if !(draining || stored > keep) || stored < floor.saturating_add(slice) {
+        return (None, false);
+    }
+    let leave = (stored - slice)
+        .min(keep.saturating_sub(slice))
+        .max(floor)
+        .max(stored.saturating_sub(slice.saturating_mul(ARCHIVE_MOST_SLICES)));
+    (Some(leave), leave >= floor.saturating_add(slice))
+}
+
 /// The hash of the entry before the first one.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -754,30 +775,40 @@ impl AuditLog {
     /// half a million entries at once took a holder's answers down by a
     /// fifth to a third for the 30 s holding it (proto-docs/PERFORMANCE.md,
     /// forty-seventh session). When appends outrun a slice per call, a
-    /// call also moves what passed `keep` less a slice, so the store never
-    /// passes `keep` by more than one period's appends. Every file holds a
-    /// slice or more. `Ok(None)` when nothing moved (nothing due, or see
-    /// [`AuditLog::archive_past`]); errors as there.
+    /// call also moves what passed `keep` less a slice, but never more than
+    /// [`ARCHIVE_MOST_SLICES`] slices: a store far past `keep` (`keep`
+    /// lowered, or a reader that held archiving back) drains over several
+    /// calls, not in one long move. Every file holds a slice or more. The
+    /// draining is in memory: after a restart the store drains again once
+    /// it passes `keep`. `Ok(None)` when nothing moved (nothing due, or see
+    /// [`AuditLog::archive_past`]); errors as there, and a first key of
+    /// another shape, whatever the count.
     pub fn archive_oldest(&self, keep: u64) -> Result<Option<archive::ArchiveFile>, AuditError> {
+        // Every 10 s: with nothing to move, nothing more is read (not even
+        // the archive's folder).
         let Some(stored) = self.stored_span()? else {
             return Ok(None);
         };
-        let floor = (keep / 2).max(1);
-        let slice = (keep / ARCHIVE_SLICES).max(1);
-        if stored > keep {
-            self.draining.store(true, Ordering::Relaxed);
-        }
-        if !self.draining.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
-        if stored < floor + slice {
+        let draining = self.draining.load(Ordering::Relaxed);
+        if drain_rule(keep, draining, stored).0.is_none() {
             self.draining.store(false, Ordering::Relaxed);
             return Ok(None);
         }
-        let leave = (stored - slice).min(keep.saturating_sub(slice)).max(floor);
-        let moved = self.archive_past(leave)?;
-        if moved.is_some() && leave < floor + slice {
-            self.draining.store(false, Ordering::Relaxed);
+        // Decided again on the store as it stands once the log is held and
+        // an archiving cut short is finished.
+        let mut verdict = None;
+        let moved = self.move_oldest(|stored| {
+            let v = drain_rule(keep, draining, stored);
+            verdict = Some(v);
+            v.0
+        })?;
+        match (&moved, verdict) {
+            // Moved, or found nothing to move: the rule says what follows.
+            (Some(_), Some((_, still))) | (None, Some((None, still))) => {
+                self.draining.store(still, Ordering::Relaxed)
+            }
+            // Held back by a reader: as it was.
+            _ => {}
         }
         Ok(moved)
     }
@@ -803,17 +834,35 @@ impl AuditLog {
     /// number's key): left in the store, `verify` reports it. Blocking:
     /// reads, writes and removes the whole range.
     pub fn archive_past(&self, leave: u64) -> Result<Option<archive::ArchiveFile>, AuditError> {
+        self.move_oldest(|stored| (stored > leave).then_some(leave))
+    }
+
+    /// Moves all but the newest `plan(stored)` entries (at least one) to a
+    /// new archive file, `stored` being how many the store holds once the
+    /// log is held from readers and an archiving cut short is finished
+    /// (`None`: nothing to move). With readers walking the log, nothing
+    /// moves; `plan` then says, on the store as it stands, whether that
+    /// held something back (see [`AuditLog::archiving_waits`]).
+    fn move_oldest(
+        &self,
+        mut plan: impl FnMut(u64) -> Option<u64>,
+    ) -> Result<Option<archive::ArchiveFile>, AuditError> {
         let Some(dir) = &self.archive else {
             return Ok(None);
         };
-        let leave = leave.max(1);
         let _moving = match self.moving.try_write() {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => {
                 // Counted only when there is something to move: readers
                 // that held it back this long give way (`archiving_waits`).
-                if self.stored_span().ok().flatten().is_some_and(|n| n > leave) {
+                if self
+                    .stored_span()
+                    .ok()
+                    .flatten()
+                    .and_then(&mut plan)
+                    .is_some()
+                {
                     self.held_back.fetch_add(1, Ordering::Relaxed);
                 }
                 return Ok(None);
@@ -831,7 +880,11 @@ impl AuditLog {
         }
         let first = seq_of(&k);
         let next = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
-        if next.saturating_sub(first) <= leave {
+        let stored = next.saturating_sub(first);
+        let Some(leave) = plan(stored).map(|l| l.max(1)) else {
+            return Ok(None);
+        };
+        if stored <= leave {
             return Ok(None);
         }
         let last = next - 1 - leave;
@@ -1922,57 +1975,66 @@ mod tests {
 
     /// The node's rule: past `keep`, a tenth of `keep` a call, down to half
     /// of `keep` (less than a tenth above it); then nothing until the store
-    /// passes `keep` again. Appends
-    /// that outrun a tenth a call move too: the store is back to `keep`
-    /// less a tenth after each call. Nothing lost or read twice.
+    /// passes `keep` again. Appends that outrun a tenth a call move too,
+    /// but never more than three tenths a call. Nothing lost or read twice.
     #[test]
     fn past_keep_the_store_drains_a_tenth_of_keep_a_call_down_to_half_of_it() {
-        let (_d, db, log) = archived_log();
+        let (d, db, log) = archived_log();
         let tree = db.open_tree("audit").unwrap();
-        let drain = |keep: u64| {
+        // Calls until nothing moves: (first, last, left in the store).
+        let drain = |log: &AuditLog, keep: u64| {
             let mut moves = Vec::new();
             while let Some(f) = log.archive_oldest(keep).unwrap() {
                 moves.push((f.first, f.last, tree.len()));
+                assert!(moves.len() < 100, "never stops: {moves:?}");
             }
             moves
         };
+        let left = |moves: &[(u64, u64, usize)]| moves.iter().map(|m| m.2).collect::<Vec<_>>();
         append_n(&log, 20);
-        assert_eq!(drain(20), [], "not past keep");
+        assert_eq!(drain(&log, 20), [], "not past keep");
         append_n(&log, 1);
-        // The first move takes what passed `keep` and a tenth of it (3),
-        // then a tenth (2) a call, down to 10.
+        // keep 20: slices of 2, down to 10. The first move takes what passed
+        // `keep` and a slice (3).
         assert_eq!(
-            drain(20),
+            drain(&log, 20),
             [(0, 2, 18), (3, 4, 16), (5, 6, 14), (7, 8, 12), (9, 10, 10)]
         );
         // Between half and all of `keep`, nothing moves.
         append_n(&log, 10);
-        assert_eq!(drain(20), []);
-        // Past it again: one call, then appends faster than a slice a call.
+        assert_eq!(drain(&log, 20), []);
         append_n(&log, 1);
         let f = log.archive_oldest(20).unwrap().unwrap();
         assert_eq!((f.first, f.last, tree.len()), (11, 13, 18));
+        // Reopened mid-drain: nothing moves until past `keep` again.
+        drop(log);
+        let log = AuditLog::open_in(&db, d.path()).unwrap();
+        assert_eq!(drain(&log, 20), []);
+        // Appends that outrun a slice a call: what passed `keep` moves too.
+        append_n(&log, 5);
+        let f = log.archive_oldest(20).unwrap().unwrap();
+        assert_eq!((f.first, f.last, tree.len()), (14, 18, 18));
+        // Far past `keep` (a reader held archiving back): three slices a
+        // call at most.
         append_n(&log, 30);
-        let f = log.archive_oldest(20).unwrap().unwrap();
-        assert_eq!((f.first, f.last, tree.len()), (14, 43, 18));
-        // Still draining, below `keep`: a slice a call.
-        let f = log.archive_oldest(20).unwrap().unwrap();
-        assert_eq!((f.first, f.last, tree.len()), (44, 45, 16));
-        // Stopped within a slice above half: no file smaller than a slice.
-        append_n(&log, 1);
-        let moves = drain(20);
-        assert_eq!(moves.iter().map(|m| m.2).collect::<Vec<_>>(), [15, 13, 11]);
-        assert!(moves.iter().all(|m| m.1 - m.0 + 1 >= 2), "{moves:?}");
+        let moves = drain(&log, 20);
+        assert_eq!(left(&moves), [42, 36, 30, 24, 18, 16, 14, 12, 10]);
+        assert!(
+            moves.iter().all(|m| (2..=6).contains(&(m.1 - m.0 + 1))),
+            "{moves:?}"
+        );
+        // `keep` lowered to 4 (slices of 1): the same, in its measure.
+        assert_eq!(left(&drain(&log, 4)), [7, 4, 3, 2]);
         // A `keep` under ARCHIVE_SLICES moves at least one and leaves one.
-        append_n(&log, 1);
-        assert_eq!(drain(1).last().map(|m| m.2), Some(1));
+        append_n(&log, 2);
+        assert_eq!(left(&drain(&log, 1)), [1]);
         assert_eq!(
             log.entries(0)
                 .unwrap()
                 .iter()
                 .map(|e| e.seq)
                 .collect::<Vec<_>>(),
-            (0..64).collect::<Vec<_>>()
+            (0..69).collect::<Vec<_>>()
         );
     }
 
@@ -1983,7 +2045,7 @@ mod tests {
         let (_d, db, log) = archived_log();
         let tree = db.open_tree("audit").unwrap();
         append_n(&log, 30);
-        tree.remove(7u64.to_be_bytes()).unwrap();
+        tree.remove(1u64.to_be_bytes()).unwrap();
         let e = log.archive_oldest(10).unwrap_err();
         assert!(e.to_string().contains("a gap"), "{e}");
         assert_eq!(tree.len(), 29);

@@ -2,7 +2,8 @@
 //! a tracked task. It never awaits sled, signing or a lookup itself, so that a
 //! slow disk or a flood of queries cannot stall the reading of the network.
 //! Periodic work (audit heads, refusal tallies, the replay purge, the roster's
-//! expiry) runs from timers here, each in a task of its own.
+//! expiry, the audit archive) runs from timers here, each in a task of its
+//! own.
 
 use std::time::{Duration, Instant};
 
@@ -20,8 +21,8 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 /// How long shutdown waits for tasks in flight.
 const DRAIN_FOR: Duration = Duration::from_secs(5);
 
-/// After a move to the audit archive failed, seconds before the next try.
-const ARCHIVE_RETRY_SECS: u64 = 60;
+/// After a move to the audit archive failed, how long before the next try.
+const ARCHIVE_RETRY: Duration = Duration::from_secs(60);
 
 impl Node {
     /// Drives the node until `shutdown` resolves (or the node must stop on
@@ -44,8 +45,10 @@ impl Node {
         // period (a slow disk) is not started again beside itself, which
         // the log would count as held back by a reader.
         let archiving = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        // A move that failed (a full disk, a damaged stretch) is tried again
-        // a minute later, not every 10 s: each try reads the whole range.
+        // A move that failed (a full disk, a damaged stretch) or panicked is
+        // tried again a minute later, not every 10 s: each try reads the
+        // whole range. Milliseconds since `start` (monotonic: a clock set
+        // back does not hold archiving back).
         let archive_after = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let offer_every = membership::ROSTER_OFFER_EVERY;
         let mut offer_tick = tokio::time::interval_at(start + offer_every, offer_every);
@@ -66,15 +69,19 @@ impl Node {
                     self.spawn(async move { node.deliver_to_connected().await });
                 }
                 _ = archive_tick.tick() => {
-                    let due = unix_now() >= archive_after.load(std::sync::atomic::Ordering::Acquire);
-                    if due && !archiving.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                    use std::sync::atomic::Ordering;
+                    let ms = move |t: tokio::time::Instant| t.duration_since(start).as_millis() as u64;
+                    let due = ms(tokio::time::Instant::now()) >= archive_after.load(Ordering::Acquire);
+                    if due && !archiving.swap(true, Ordering::AcqRel) {
                         let done = Clears(archiving.clone());
                         let after = archive_after.clone();
                         self.background(move |n| {
                             let _done = done;
-                            if !n.archive_audit() {
-                                let next = unix_now().saturating_add(ARCHIVE_RETRY_SECS);
-                                after.store(next, std::sync::atomic::Ordering::Release);
+                            // Set first: a move that panics waits too.
+                            let retry = tokio::time::Instant::now() + ARCHIVE_RETRY;
+                            after.store(ms(retry), Ordering::Release);
+                            if n.archive_audit() {
+                                after.store(0, Ordering::Release);
                             }
                         });
                     }
