@@ -19,9 +19,10 @@ use crate::identity::NodeKey;
 use crate::model::CountryCode;
 use crate::protocol;
 
-/// How often the node calls [`AuditLog::archive_oldest`]: each call moves
-/// at most a slice of the store, so a store past `node.audit_keep_in_store`
-/// drains over a minute or two of small moves, not one of half the store.
+/// How often the node calls [`AuditLog::archive_oldest`]: each call moves a
+/// slice of the store (more only when entries come faster), so a store past
+/// `node.audit_keep_in_store` drains over a minute or two of small moves,
+/// not one of half the store.
 pub const ARCHIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A move takes `keep / ARCHIVE_SLICES` entries (more only when appends
@@ -34,15 +35,17 @@ pub const ARCHIVE_SLICES: u64 = 10;
 /// says so.
 pub const ARCHIVING_PATIENCE: u32 = 60;
 
-/// Most slices one call of [`AuditLog::archive_oldest`] moves, however far
-/// past `keep` the store is: three tenths of `keep`.
+/// Most slices one call of [`AuditLog::archive_oldest`] moves of what
+/// built up before the last call, however far past `keep` the store is:
+/// three tenths of `keep`, besides the entries appended since that call.
 pub const ARCHIVE_MOST_SLICES: u64 = 3;
 
 /// [`AuditLog::archive_oldest`]'s rule for a store of `stored` entries with
-/// `keep` kept, `draining` whether the last call left it draining: how many
-/// entries to leave (`None`: nothing moves now), and whether the store is
-/// still draining after that move.
-fn drain_rule(keep: u64, draining: bool, stored: u64) -> (Option<u64>, bool) {
+/// `keep` kept, `draining` whether the last call left it draining,
+/// `appended` the entries appended since the last call: how many entries
+/// to leave (`None`: nothing moves now), and whether the store is still
+/// draining after that move.
+fn drain_rule(keep: u64, draining: bool, stored: u64, appended: u64) -> (Option<u64>, bool) {
     let floor = (keep / 2).max(1);
     let slice = (keep / ARCHIVE_SLICES).max(1);
     if !(draining || stored > keep) || stored < floor.saturating_add(slice) {
@@ -51,7 +54,13 @@ fn drain_rule(keep: u64, draining: bool, stored: u64) -> (Option<u64>, bool) {
     let leave = (stored - slice)
         .min(keep.saturating_sub(slice))
         .max(floor)
-        .max(stored.saturating_sub(slice.saturating_mul(ARCHIVE_MOST_SLICES)));
+        .max(
+            stored.saturating_sub(
+                slice
+                    .saturating_mul(ARCHIVE_MOST_SLICES)
+                    .saturating_add(appended),
+            ),
+        );
     (Some(leave), leave >= floor.saturating_add(slice))
 }
 
@@ -370,6 +379,10 @@ pub struct AuditLog {
     /// half of `keep` ([`AuditLog::archive_oldest`]). In memory only: after
     /// a restart the store drains again once it passes `keep`.
     draining: AtomicBool,
+    /// The head's next entry number at the last call of
+    /// [`AuditLog::archive_oldest`] (`u64::MAX` before the first): what
+    /// came since is what a move may take beyond its cap.
+    last_called: std::sync::atomic::AtomicU64,
     /// Where each hour starts in the log ([`HOURS_TREE`]).
     hours: sled::Tree,
     /// The index's last segment: set by [`AuditLog::index_hours`] at open,
@@ -456,6 +469,7 @@ impl AuditLog {
             moving: RwLock::new(()),
             held_back: AtomicU32::new(0),
             draining: AtomicBool::new(false),
+            last_called: std::sync::atomic::AtomicU64::new(u64::MAX),
             hours: db.open_tree(HOURS_TREE)?,
             reach: Mutex::new(Reach {
                 hour: 0,
@@ -775,30 +789,44 @@ impl AuditLog {
     /// half a million entries at once took a holder's answers down by a
     /// fifth to a third for the 30 s holding it (proto-docs/PERFORMANCE.md,
     /// forty-seventh session). When appends outrun a slice per call, a
-    /// call also moves what passed `keep` less a slice, but never more than
+    /// call also moves everything past `keep` less a slice, but of what
+    /// built up before the last call never more than
     /// [`ARCHIVE_MOST_SLICES`] slices: a store far past `keep` (`keep`
     /// lowered, or a reader that held archiving back) drains over several
-    /// calls, not in one long move. Every file holds a slice or more. The
+    /// calls, not in one long move, while what comes in between is moved
+    /// as it comes, so the store never grows without bound. Every file holds a slice or more. The
     /// draining is in memory: after a restart the store drains again once
     /// it passes `keep`. `Ok(None)` when nothing moved (nothing due, or see
     /// [`AuditLog::archive_past`]); errors as there, and a first key of
     /// another shape, whatever the count.
     pub fn archive_oldest(&self, keep: u64) -> Result<Option<archive::ArchiveFile>, AuditError> {
+        let next = self.head.lock().unwrap_or_else(|p| p.into_inner()).0;
+        let appended = match self.last_called.swap(next, Ordering::Relaxed) {
+            u64::MAX => 0,
+            before => next.saturating_sub(before),
+        };
         // Every 10 s: with nothing to move, nothing more is read (not even
         // the archive's folder).
         let Some(stored) = self.stored_span()? else {
+            self.draining.store(false, Ordering::Relaxed);
             return Ok(None);
         };
         let draining = self.draining.load(Ordering::Relaxed);
-        if drain_rule(keep, draining, stored).0.is_none() {
+        if drain_rule(keep, draining, stored, appended).0.is_none() {
             self.draining.store(false, Ordering::Relaxed);
             return Ok(None);
         }
         // Decided again on the store as it stands once the log is held and
-        // an archiving cut short is finished.
+        // an archiving cut short is finished (entries appended since count
+        // as appended since the last call).
         let mut verdict = None;
-        let moved = self.move_oldest(|stored| {
-            let v = drain_rule(keep, draining, stored);
+        let moved = self.move_oldest(|now| {
+            let v = drain_rule(
+                keep,
+                draining,
+                now,
+                appended.saturating_add(now.saturating_sub(stored)),
+            );
             verdict = Some(v);
             v.0
         })?;
@@ -1540,6 +1568,7 @@ impl AuditLog {
             moving: RwLock::new(()),
             held_back: AtomicU32::new(0),
             draining: AtomicBool::new(false),
+            last_called: std::sync::atomic::AtomicU64::new(u64::MAX),
             // Unused by `verify` (opening it creates the tree, empty, on a
             // store that has none: the next start indexes the whole log).
             hours: db.open_tree(HOURS_TREE)?,
@@ -1975,8 +2004,9 @@ mod tests {
 
     /// The node's rule: past `keep`, a tenth of `keep` a call, down to half
     /// of `keep` (less than a tenth above it); then nothing until the store
-    /// passes `keep` again. Appends that outrun a tenth a call move too,
-    /// but never more than three tenths a call. Nothing lost or read twice.
+    /// passes `keep` again. Appends that outrun a tenth a call move too;
+    /// of what built up before a call, never more than three tenths.
+    /// Nothing lost or read twice.
     #[test]
     fn past_keep_the_store_drains_a_tenth_of_keep_a_call_down_to_half_of_it() {
         let (d, db, log) = archived_log();
@@ -2014,15 +2044,28 @@ mod tests {
         append_n(&log, 5);
         let f = log.archive_oldest(20).unwrap().unwrap();
         assert_eq!((f.first, f.last, tree.len()), (14, 18, 18));
-        // Far past `keep` (a reader held archiving back): three slices a
-        // call at most.
-        append_n(&log, 30);
+        // Far past `keep` (`keep` lowered from 200, where nothing was due):
+        // three slices a call at most of what built up.
+        for _ in 0..3 {
+            append_n(&log, 10);
+            assert!(log.archive_oldest(200).unwrap().is_none());
+        }
         let moves = drain(&log, 20);
         assert_eq!(left(&moves), [42, 36, 30, 24, 18, 16, 14, 12, 10]);
         assert!(
             moves.iter().all(|m| (2..=6).contains(&(m.1 - m.0 + 1))),
             "{moves:?}"
         );
+        // Entries coming faster than that between calls move as they come:
+        // the store stays at `keep` less a slice.
+        let mut moves = Vec::new();
+        for _ in 0..3 {
+            append_n(&log, 15);
+            let f = log.archive_oldest(20).unwrap().unwrap();
+            moves.push((f.last - f.first + 1, tree.len()));
+        }
+        assert_eq!(moves, [(7, 18), (15, 18), (15, 18)]);
+        assert_eq!(left(&drain(&log, 20)), [16, 14, 12, 10]);
         // `keep` lowered to 4 (slices of 1): the same, in its measure.
         assert_eq!(left(&drain(&log, 4)), [7, 4, 3, 2]);
         // A `keep` under ARCHIVE_SLICES moves at least one and leaves one.
@@ -2034,7 +2077,7 @@ mod tests {
                 .iter()
                 .map(|e| e.seq)
                 .collect::<Vec<_>>(),
-            (0..69).collect::<Vec<_>>()
+            (0..114).collect::<Vec<_>>()
         );
     }
 

@@ -82,6 +82,11 @@ impl Node {
                             after.store(ms(retry), Ordering::Release);
                             if n.archive_audit() {
                                 after.store(0, Ordering::Release);
+                            } else {
+                                // A minute from the failure, however long
+                                // the move took.
+                                let retry = tokio::time::Instant::now() + ARCHIVE_RETRY;
+                                after.store(ms(retry), Ordering::Release);
                             }
                         });
                     }
