@@ -1,6 +1,9 @@
 //! Requests waiting for a person's decision, and alerts raised when another
 //! State's trace hits a record this node holds as lost or stolen. Both are in
-//! sled and flushed before the node acts on them, so neither is lost in a crash.
+//! sled and on disk before the node acts on them, so neither is lost in a
+//! crash: a request is flushed as it is stored; an alert is written before
+//! the answer to the trace that raised it and reaches the disk with that
+//! answer's audit entry, in the same flush ([`Inbox::raise_all`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -604,13 +607,22 @@ impl Inbox {
         self.counts.lock().map_or(0, |c| c.alerts)
     }
 
-    /// Stores an alert, flushed. Keyed by time, record and requesting State:
-    /// two States tracing one stolen weapon in the same second are two alerts.
+    /// Stores an alert, unflushed, as [`Inbox::raise_all`]. Keyed by time,
+    /// record and requesting State: two States tracing one stolen weapon in
+    /// the same second are two alerts.
     pub fn raise(&self, alert: &Alert) -> Result<(), InboxError> {
         self.raise_all(std::slice::from_ref(alert))
     }
 
-    /// Stores the alerts of one trace, with one flush.
+    /// Stores the alerts of one trace, unflushed: the caller's next flush
+    /// (the answer's audit entry, in the same sled log) takes them to disk,
+    /// or sled's own flush within half a second where no answer leaves.
+    ///
+    /// Not a flush of their own: an alert is raised for a record hidden
+    /// from the answer as well (a confidential stolen weapon matched by a
+    /// wildcard), and a flush costs a disk write the requester could time.
+    /// An answer that raised alerts and one that did not wait for the same
+    /// one flush.
     pub fn raise_all(&self, alerts: &[Alert]) -> Result<(), InboxError> {
         for alert in alerts {
             let key = [
@@ -626,7 +638,6 @@ impl Inbox {
                 c.alerts += 1;
             }
         }
-        self.alerts.flush()?;
         Ok(())
     }
 
@@ -672,8 +683,8 @@ mod tests {
     use crate::model::CountryCode;
 
     /// A wildcard matching thousands of stolen records raises at most
-    /// ALERTS_PER_TRACE alerts, the last counting the rest, kept with one
-    /// flush and read back with the count.
+    /// ALERTS_PER_TRACE alerts, the last counting the rest, read back with
+    /// the count.
     #[test]
     fn a_trace_raises_a_bounded_number_of_alerts_and_counts_the_rest() {
         let dir = tempfile::tempdir().unwrap();
@@ -718,6 +729,58 @@ mod tests {
             kept.iter().filter_map(|a| a.more).collect::<Vec<_>>(),
             [10_000 - ALERTS_PER_TRACE as u64]
         );
+    }
+
+    /// Raising alerts writes nothing to disk by itself: they reach it with
+    /// the caller's next flush (the audit entry of the answer that raised
+    /// them), and survive a reopen after it. An answer that raised alerts
+    /// thus waits for no flush of its own, which a requester timing the
+    /// answer to a wildcard could read as a hidden stolen record matched.
+    #[test]
+    fn alerts_reach_the_disk_with_the_next_flush_not_one_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || {
+            sled::Config::new()
+                .path(dir.path())
+                .flush_every_ms(None)
+                .open()
+                .unwrap()
+        };
+        // Bytes in the store's files.
+        let on_disk = || -> u64 {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        };
+        let alert = Alert {
+            at: 1_764_000_000,
+            requester: CountryCode::parse("KE").unwrap(),
+            record: "DE-00001".into(),
+            marking: Marking::new("Walther", CountryCode::parse("DE").unwrap(), "WP1?4219")
+                .unwrap(),
+            kind: EventKind::Stolen,
+            date: EventDate::parse("2018-05-02").unwrap(),
+            trace: Some("t".into()),
+            digest: None,
+            more: None,
+        };
+        {
+            let db = open();
+            let inbox = Inbox::open(&db).unwrap();
+            db.flush().unwrap();
+            let before = on_disk();
+            inbox.raise_all(std::slice::from_ref(&alert)).unwrap();
+            assert_eq!(on_disk(), before, "raising alerts flushed them");
+            assert_eq!(inbox.alerts().unwrap(), [alert.clone()]);
+            // What the answer's audit entry does next: one flush for both.
+            db.flush().unwrap();
+            assert!(on_disk() > before, "the flush after wrote nothing");
+        }
+        let db = open();
+        assert_eq!(Inbox::open(&db).unwrap().alerts().unwrap(), [alert]);
     }
 
     /// A State's requests waiting for a person are counted without reading

@@ -552,8 +552,9 @@ impl Node {
     }
 
     /// Looks the weapon up, plans the answer under the policy, signs it and
-    /// records it. `Ok(None)`: the policy stays silent. The audit entry is on
-    /// disk before the answer is returned: a failed write refuses the answer.
+    /// records it. `Ok(None)`: the policy stays silent. The audit entry, and
+    /// any alert the query raised, are on disk before the answer is
+    /// returned: a failed write refuses the answer.
     pub(super) fn respond(
         &self,
         q: &Signed<TraceQuery>,
@@ -578,6 +579,8 @@ impl Node {
                 tracing::error!(error = %e, "registry lookup failed");
                 Refusal::Internal
             })?;
+        // Unflushed: the flush of the answer's audit entry below (or of the
+        // silence's, the review's, the refusal's) takes them to disk with it.
         self.raise_alerts(b, q.digest(), answer::diverted(&found));
         let entry = |rule: &str| NewEntry {
             state: Some(b.requester.state),

@@ -90,8 +90,10 @@ impl Node {
 
     /// Raises an alert when another State's trace matches a record this node
     /// holds as lost or stolen: its owner learns the weapon was found. At
-    /// most [`inbox::ALERTS_PER_TRACE`] a trace, with one flush; the last
-    /// counts the rest (one log line for them).
+    /// most [`inbox::ALERTS_PER_TRACE`] a trace; the last counts the rest
+    /// (one log line for them). Written unflushed: the audit flush before
+    /// the answer leaves takes them to disk ([`inbox::Inbox::raise_all`]),
+    /// so an answer that raised alerts leaves no later than one that did not.
     pub(super) fn raise_alerts<'a>(
         &self,
         q: &TraceQuery,
