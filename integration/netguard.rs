@@ -247,3 +247,106 @@ fn an_outsider_is_refused_counted_and_logged_once() {
     let (_, metrics) = common::http_get(&de.dir, "/metrics", true);
     assert!(metrics.contains("tracenet_peers_graylisted 0"), "{metrics}");
 }
+
+/// `GET /metrics` from the node in `dir`, with a time limit: a node whose
+/// threads wait on a stderr nobody reads never answers.
+fn metrics_within(dir: &std::path::Path, limit: Duration) -> String {
+    use std::io::{Read, Write};
+    let addr = std::fs::read_to_string(dir.join("api.addr")).unwrap();
+    let token = std::fs::read_to_string(dir.join("api.token")).unwrap();
+    let mut s = std::net::TcpStream::connect(addr.trim()).unwrap();
+    s.set_read_timeout(Some(limit)).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        token.trim()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    if let Err(e) = s.read_to_string(&mut reply) {
+        panic!("the node did not answer GET /metrics within {limit:?} with its stderr unread: {e}");
+    }
+    reply
+}
+
+fn log_lines_dropped(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tracenet_log_lines_dropped_total "))
+        .unwrap_or_else(|| panic!("no tracenet_log_lines_dropped_total in:\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A node whose stderr nobody reads (a terminal paused with Ctrl-S, `node
+/// run | less` left unscrolled, a stalled log collector) starts and keeps
+/// answering: once the pipe and the log's buffer are full, lines are dropped
+/// and counted in /metrics, not waited for. Before, every thread that logged
+/// waited on the pipe, and the node stopped answering without a word (here
+/// it did not even finish starting, at `RUST_LOG=trace`).
+#[test]
+fn a_node_whose_log_nobody_reads_keeps_answering_and_counts_the_lines_dropped() {
+    let mut fed = Federation::start(vec![NodeSpec::member("DE", vec![])]);
+    let de = fed.node_mut("DE");
+    de.kill();
+    let _ = std::fs::remove_file(de.dir.join("api.addr"));
+    let mut child = Command::new(common::bin())
+        .env("RUST_LOG", "trace")
+        .args(["--data-dir", path_str(&de.dir), "node", "run"])
+        .args(["--log-format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Held open, never read.
+    let unread = child.stderr.take().unwrap();
+    de.child = Some(child);
+    let dir = de.dir.clone();
+    wait_for("DE's control API", Duration::from_secs(60), || {
+        dir.join("api.addr").exists().then_some(())
+    });
+    // Every call logs a few lines at `trace` (about five): called, one
+    // after another, until the pipe (64 KiB) and the buffer (8,192 lines)
+    // are full and lines are dropped.
+    let limit = Duration::from_secs(20);
+    let start = Instant::now();
+    let dropped = loop {
+        let n = log_lines_dropped(&metrics_within(&dir, limit));
+        if n > 0 {
+            break n;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no log line dropped after 300 s of calls"
+        );
+    };
+    // And it answers on, dropping more.
+    let mut last = dropped;
+    for _ in 0..20 {
+        last = log_lines_dropped(&metrics_within(&dir, limit));
+    }
+    assert!(last > dropped, "{dropped} then {last}");
+    // Read again, the log says within a minute how many it dropped.
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let into = said.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(unread).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("log lines dropped") {
+                *into.lock().unwrap() = line;
+            }
+        }
+    });
+    let line = wait_for(
+        "DE's log to say it dropped lines",
+        Duration::from_secs(120),
+        || Some(said.lock().unwrap().clone()).filter(|l| !l.is_empty()),
+    );
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["level"], "WARN", "{line}");
+    let since_start = v["fields"]["since_start"].as_u64().unwrap();
+    assert!(since_start >= last, "{line}");
+}

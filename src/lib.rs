@@ -2,7 +2,8 @@
 //! requests.
 //!
 //! The modules are walls; each may use only those before it in this list:
-//! `allocator` (how mimalloc returns freed memory), `codec` (the one place bincode appears), `model`, `marking` (markings and matching), `registry` (the national store),
+//! `allocator` (how mimalloc returns freed memory), `logging` (the node's log,
+//! written by a thread of its own), `codec` (the one place bincode appears), `model`, `marking` (markings and matching), `registry` (the national store),
 //! `protocol` (wire messages, codec, signatures), `blind` (keyed filters and
 //! the OPRF of blind traces), `identity`, `roster`,
 //! `evidence`, `audit` (the hash-chained log), `store` (the node's sled database: the one
@@ -20,6 +21,7 @@ pub mod console;
 pub mod demo;
 pub mod evidence;
 pub mod identity;
+pub mod logging;
 pub mod marking;
 pub mod model;
 pub mod net;

@@ -85,6 +85,13 @@ pub async fn render(node: &Node) -> String {
     }
     line(
         &mut out,
+        "tracenet_log_lines_dropped_total",
+        "counter",
+        "Log lines dropped because stderr was not read and the log's buffer was full (the node runs on rather than wait; the audit log is not affected).",
+        &[("", crate::logging::lines_dropped())],
+    );
+    line(
+        &mut out,
         "tracenet_traces_sent_total",
         "counter",
         "Traces sent by this node.",

@@ -555,27 +555,6 @@ pub fn write_file(path: &std::path::Path, bytes: &[u8], replace: bool) -> anyhow
     }
 }
 
-/// Logs to stderr: text by default, JSON with `--log-format json`; levels from
-/// `RUST_LOG` (default `info`).
-pub fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_kad=warn")
-    });
-    // Colours only for a person at a terminal: a log file or a pipe gets
-    // plain text (and NO_COLOR is honoured).
-    use std::io::IsTerminal;
-    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
-}
-
 #[cfg(test)]
 mod help_tests {
     use clap::CommandFactory;

@@ -147,7 +147,8 @@ pub enum TraceCommand {
 }
 
 pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
-    super::init_logging(log_format);
+    // Held until the node has stopped: its last lines are written then.
+    let _log = crate::logging::init(log_format);
     report_huge_pages();
     let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;
     let workers = cfg.node.async_workers(crate::node::cores());

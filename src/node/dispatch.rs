@@ -214,8 +214,9 @@ impl Node {
         }
     }
 
-    /// Purges expired replay ids and forgets what expired with them, and
-    /// checks the roster's expiry. (The audit archive has its own timer:
+    /// Purges expired replay ids and forgets what expired with them, checks
+    /// the roster's expiry, and says how many log lines a stderr not read
+    /// made the node drop since the last minute that had drops. (The audit archive has its own timer:
     /// [`Self::archive_audit`].)
     fn maintenance(&self) {
         match self.inner.replay.purge(unix_now()) {
@@ -235,6 +236,7 @@ impl Node {
             }
         }
         self.check_roster_expiry(unix_now());
+        crate::logging::report_dropped();
     }
 
     /// Every [`crate::audit::ARCHIVE_EVERY`]: moves a slice of the oldest

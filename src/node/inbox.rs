@@ -682,15 +682,9 @@ mod tests {
     use super::*;
     use crate::model::CountryCode;
 
-    /// A wildcard matching thousands of stolen records raises at most
-    /// ALERTS_PER_TRACE alerts, the last counting the rest, read back with
-    /// the count.
-    #[test]
-    fn a_trace_raises_a_bounded_number_of_alerts_and_counts_the_rest() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = crate::store::open_db(&dir.path().join("db"), &Default::default()).unwrap();
-        let inbox = Inbox::open(&db).unwrap();
-        let alert = |i: usize| Alert {
+    /// KE's trace matched stolen record `DE-{i:05}`.
+    fn stolen_record_alert(i: usize) -> Alert {
+        Alert {
             at: 1_764_000_000,
             requester: CountryCode::parse("KE").unwrap(),
             record: format!("DE-{i:05}"),
@@ -701,7 +695,18 @@ mod tests {
             trace: Some("t".into()),
             digest: None,
             more: None,
-        };
+        }
+    }
+
+    /// A wildcard matching thousands of stolen records raises at most
+    /// ALERTS_PER_TRACE alerts, the last counting the rest, read back with
+    /// the count.
+    #[test]
+    fn a_trace_raises_a_bounded_number_of_alerts_and_counts_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::open_db(&dir.path().join("db"), &Default::default()).unwrap();
+        let inbox = Inbox::open(&db).unwrap();
+        let alert = stolen_record_alert;
         let few: Vec<Alert> = (0..3).map(alert).collect();
         assert_eq!(bounded(few.clone()), few);
         let exactly: Vec<Alert> = (0..ALERTS_PER_TRACE).map(alert).collect();
@@ -755,18 +760,7 @@ mod tests {
                 .map(|m| m.len())
                 .sum()
         };
-        let alert = Alert {
-            at: 1_764_000_000,
-            requester: CountryCode::parse("KE").unwrap(),
-            record: "DE-00001".into(),
-            marking: Marking::new("Walther", CountryCode::parse("DE").unwrap(), "WP1?4219")
-                .unwrap(),
-            kind: EventKind::Stolen,
-            date: EventDate::parse("2018-05-02").unwrap(),
-            trace: Some("t".into()),
-            digest: None,
-            more: None,
-        };
+        let alert = stolen_record_alert(1);
         {
             let db = open();
             let inbox = Inbox::open(&db).unwrap();
@@ -774,7 +768,7 @@ mod tests {
             let before = on_disk();
             inbox.raise_all(std::slice::from_ref(&alert)).unwrap();
             assert_eq!(on_disk(), before, "raising alerts flushed them");
-            assert_eq!(inbox.alerts().unwrap(), [alert.clone()]);
+            assert_eq!(inbox.alerts().unwrap(), std::slice::from_ref(&alert));
             // What the answer's audit entry does next: one flush for both.
             db.flush().unwrap();
             assert!(on_disk() > before, "the flush after wrote nothing");

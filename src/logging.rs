@@ -1,0 +1,103 @@
+//! The running node's log: lines to stderr, written by a thread of their own,
+//! so that a stderr nobody reads never stops the node.
+//!
+//! Each line used to be written to stderr by the thread that logged it. A
+//! stderr that is not read (a terminal paused with Ctrl-S, `tracenet node
+//! run | less` left unscrolled, a log collector that stalls) fills its pipe
+//! (64 KiB on Linux), and then every thread that logged waited on it: the
+//! node stopped answering its control API and the federation, without a
+//! word. Now a line goes into a buffer of [`BUFFERED_LINES`] lines that a
+//! thread of its own (`tracenet-log`) writes out; while stderr is not read
+//! and the buffer is full, further lines are dropped and counted
+//! ([`lines_dropped`]: `tracenet_log_lines_dropped_total` in `/metrics`,
+//! and a WARN line each minute that had drops, once stderr is read again).
+//!
+//! What a dropped line can lose is the operator's view, never the record:
+//! every trace sent, answer given and refusal is in the audit log (sled),
+//! whatever the log does. The lines come out in the order they were logged;
+//! those still in the buffer when the node stops are written before it
+//! exits (for at most about a second if stderr is still not read).
+//!
+//! Built on `tracing-appender`'s non-blocking writer (tokio-rs, the writer
+//! `tracing`'s own users reach for), in its lossy mode.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
+
+/// Lines held for stderr at most: past them, while stderr is not read, lines
+/// are dropped and counted. About 2 to 4 MiB of JSON lines; a node at `info`
+/// writes a few lines a minute, so this is hours of its log, or seconds of
+/// `RUST_LOG=trace`.
+pub const BUFFERED_LINES: usize = 8_192;
+
+/// The count of dropped lines, once [`init`] has run.
+static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+
+/// Dropped lines already reported by [`report_dropped`].
+static REPORTED: AtomicU64 = AtomicU64::new(0);
+
+/// Keeps the log's writer thread. Dropped when the node stops: the lines
+/// still held are written first (for at most about a second if stderr is
+/// still not read; the writer then says so on stdout).
+#[must_use = "the log's writer stops when this is dropped"]
+pub struct LogGuard {
+    _writer: WorkerGuard,
+}
+
+/// Logs to stderr through the writer thread: text by default, JSON for
+/// `format` "json"; levels from `RUST_LOG` (default `info`, with libp2p's
+/// gossipsub and Kademlia at `warn`). `None` if a log was set up already
+/// (then that one stays).
+pub fn init(format: &str) -> Option<LogGuard> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_kad=warn")
+    });
+    // Colours only for a person at a terminal: a log file or a pipe gets
+    // plain text (and NO_COLOR is honoured).
+    use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(BUFFERED_LINES)
+        .thread_name("tracenet-log")
+        .finish(std::io::stderr());
+    let counter = writer.error_counter();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(writer);
+    let set = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    set.ok()?;
+    let _ = DROPPED.set(counter);
+    Some(LogGuard { _writer: guard })
+}
+
+/// Log lines dropped since the node started, because stderr was not read
+/// and the buffer of [`BUFFERED_LINES`] was full; 0 before [`init`].
+pub fn lines_dropped() -> u64 {
+    DROPPED
+        .get()
+        .map_or(0, |c| u64::try_from(c.dropped_lines()).unwrap_or(u64::MAX))
+}
+
+/// Says in the log how many lines were dropped since the last call that
+/// found any (the node calls it each minute); nothing if none were. The
+/// line itself is dropped too, and counted, while stderr is still not read:
+/// the next call says it with the rest.
+pub fn report_dropped() {
+    let now = lines_dropped();
+    let before = REPORTED.swap(now, Ordering::Relaxed);
+    if now > before {
+        tracing::warn!(
+            dropped = now - before,
+            since_start = now,
+            "log lines dropped: stderr was not read fast enough (a paused terminal, a pipe nobody reads, a stalled log collector), and the node ran on rather than wait for it; the audit log holds every trace, answer and refusal in full"
+        );
+    }
+}
