@@ -570,6 +570,13 @@ fn init_and_roster_install_take_what_a_node_needs() {
     // A first roster states payload validation; no node runs to switch now.
     assert_eq!(out["gossip_validation"], "payload", "{out}");
     assert!(out.get("gossip_validation_next").is_none(), "{out}");
+    // The same roster again: nothing to do, said with the same fields as a
+    // running node says it (the gossip validation was left out here).
+    let again = common::json(&be, &["roster", "install", r]);
+    assert_eq!(
+        again,
+        serde_json::json!({"installed": false, "version": out["version"], "gossip_validation": "payload"})
+    );
     assert_eq!(
         common::json(&be, &["config", "check"])["trust"]["anchors"][0],
         anchor.as_str()

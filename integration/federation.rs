@@ -623,6 +623,13 @@ fn a_roster_update_cuts_a_removed_member_off() {
     std::fs::write(&f, roster).unwrap();
     let out = ke.json(&["roster", "install", path_str(&f)]);
     assert_eq!(out["installed"], true, "{out}");
+    // The same roster again: nothing to do, said as a stopped node says it
+    // (integration/cli.rs).
+    let again = ke.json(&["roster", "install", path_str(&f)]);
+    assert_eq!(
+        again,
+        serde_json::json!({"installed": false, "version": 2, "gossip_validation": out["gossip_validation"]})
+    );
     // Through the running node: a roster changed after it was signed is
     // said as such, though its version is not above the one held (it was
     // "not installed: already holds version 2", with success); a version

@@ -1015,10 +1015,16 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
                 Ok(r) => r,
                 // As a running node answers it (below).
                 Err(roster::RosterError::NotNewer { held, .. }) => {
+                    // With the gossip validation the held roster has the
+                    // node use, as a running node's reply says it.
+                    let held_validation = RosterFile::read(&ctx.data_dir.join(roster::HELD_FILE))
+                        .and_then(|f| f.decode_unverified())
+                        .ok()
+                        .map(|b| b.gossip_validation.unwrap_or(own_validation(&cfg_path)));
                     let out = Installed {
                         installed: false,
                         version: held,
-                        gossip_validation: None,
+                        gossip_validation: held_validation,
                         gossip_validation_next: None,
                     };
                     return not_installed(ctx, path, offered, &out);
@@ -1026,13 +1032,7 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
                 Err(e) => return Err(e.into()),
             };
 
-            // As the node will read it at start: the file with its TRACENET_*
-            // overrides (a configuration it refuses shows in `config check`).
-            let own = crate::config::Config::load(&cfg_path)
-                .ok()
-                .and_then(|c| c.node.net_config().ok())
-                .map(|n| n.gossip_validation)
-                .unwrap_or_default();
+            let own = own_validation(&cfg_path);
             if configured.is_none() {
                 // Verified with these anchors: the node keeps using them.
                 write_trust(&cfg_path, &trust)?;
@@ -1093,6 +1093,17 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
             )
         }
     })
+}
+
+/// The gossip validation the node's configuration at `cfg_path` sets where
+/// its roster states none, as the node reads it at start: the file with its
+/// TRACENET_* overrides (a configuration it refuses shows in `config check`).
+fn own_validation(cfg_path: &Path) -> GossipValidation {
+    crate::config::Config::load(cfg_path)
+        .ok()
+        .and_then(|c| c.node.net_config().ok())
+        .map(|n| n.gossip_validation)
+        .unwrap_or_default()
 }
 
 /// A verified roster the node did not install, its version not above the
