@@ -9,6 +9,11 @@
 //! Prints the CPU and wall time per answer, the bytes sled wrote per answer
 //! (the trace's creation included) and the ratios to plain sled.
 //!
+//! Then what peer events and the maintenance minute read of the pending
+//! traces (5,000, each asked of 9 holders: a busy unit's day), every holder
+//! answered finally or one of each silent, beside reading every pending
+//! trace's head.
+//!
 //! Then the list of traces an integrator pages through: a node whose store
 //! holds TRACENET_BENCH_LIST_TRACES traces (default 100,000; 0 skips it),
 //! each asked of 9 holders with 3 signed answers filed, started as a process
@@ -131,45 +136,106 @@ fn tracenet_store(db: &sled::Db, holders: usize) -> usize {
         let t = trace(n, holders);
         store.put(&t).expect("put");
         for i in 0..holders {
-            let mut bytes = vec![0u8; FRAME_BYTES];
-            bytes[..16].copy_from_slice(&(n as u64 * 1_000 + i as u64).to_be_bytes().repeat(2));
-            let frame = hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref());
-            let p = peer(i);
-            let answer = StoredAnswer {
-                peer: p.clone(),
-                received_at: 1_700_000_010,
-                bytes,
-                roster_version: Some(1),
-            };
-            let verdict = Filed {
-                peer: p.clone(),
-                state: CountryCode::parse("IT").unwrap(),
-                frame,
-                answered_at: 1_700_000_009,
-                said: Said::Final,
-            };
-            // What `on_answer`'s admission does with the head.
-            let r = store
-                .file_answer(&t.id, &answer, |t| {
-                    if t.filed.iter().any(|f| f.frame == verdict.frame)
-                        || t.final_at.contains_key(&p)
-                    {
-                        return false;
-                    }
-                    t.filed.push(verdict.clone());
-                    for x in t.asked.iter_mut().filter(|x| x.peer == p) {
-                        x.set_reachable();
-                    }
-                    t.final_at.entry(p.clone()).or_insert(1_700_000_010);
-                    true
-                })
-                .expect("file");
-            assert!(r.is_some(), "answer not filed");
+            file_final(&store, &t.id, n, i);
             db.flush().expect("flush");
             filed += 1;
         }
     }
     filed
+}
+
+/// Files holder `i`'s final answer to trace `id` (the `n`th), unflushed, as
+/// `Node::on_answer` files it.
+fn file_final(store: &TraceStore, id: &str, n: usize, i: usize) {
+    let mut bytes = vec![0u8; FRAME_BYTES];
+    bytes[..16].copy_from_slice(&(n as u64 * 1_000 + i as u64).to_be_bytes().repeat(2));
+    let frame = hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref());
+    let p = peer(i);
+    let answer = StoredAnswer {
+        peer: p.clone(),
+        received_at: 1_700_000_010,
+        bytes,
+        roster_version: Some(1),
+    };
+    let verdict = Filed {
+        peer: p.clone(),
+        state: CountryCode::parse("IT").unwrap(),
+        frame,
+        answered_at: 1_700_000_009,
+        said: Said::Final,
+    };
+    // What `on_answer`'s admission does with the head.
+    let r = store
+        .file_answer(id, &answer, |t| {
+            if t.filed.iter().any(|f| f.frame == verdict.frame) || t.final_at.contains_key(&p) {
+                return false;
+            }
+            t.filed.push(verdict.clone());
+            for x in t.asked.iter_mut().filter(|x| x.peer == p) {
+                x.set_reachable();
+            }
+            t.final_at.entry(p.clone()).or_insert(1_700_000_010);
+            true
+        })
+        .expect("file");
+    assert!(r.is_some(), "answer not filed");
+}
+
+/// Pending traces of a busy unit: a day's traces, each pending until its
+/// deadline (a day by default) whether answered or not.
+const PENDING: usize = 5_000;
+/// Holders each pending trace asked.
+const PENDING_HOLDERS: usize = 9;
+
+/// What a peer event (a holder connecting, a link closing) and the
+/// maintenance minute read of the pending traces: each reads the head of
+/// every trace the store's index lists for it. [`PENDING`] traces of 9
+/// holders each, watched as the node watches its pending traces; `settled`:
+/// every holder answered finally, else one holder of each has not. Prints
+/// the traces each lists and the CPU their reads took, beside reading every
+/// pending trace's head (what both did when the index listed every trace
+/// naming a peer, answered or not).
+fn pending_passes(dir: &Path, settled: bool) {
+    let db = open_db(dir, &StoreOptions::default()).expect("store");
+    let store = TraceStore::open(&db).expect("trace store");
+    let ids: Vec<String> = (0..PENDING)
+        .map(|n| {
+            let t = trace(n, PENDING_HOLDERS);
+            store.put(&t).expect("put");
+            store.watch(&t.id).expect("watch");
+            let answered = PENDING_HOLDERS - usize::from(!settled);
+            for i in 0..answered {
+                file_final(&store, &t.id, n, i);
+            }
+            t.id
+        })
+        .collect();
+    db.flush().expect("flush");
+    let read = |ids: &[String]| {
+        let c0 = cpu_secs();
+        for id in ids {
+            store.head(id).expect("head").expect("a head");
+        }
+        (ids.len(), 1e3 * (cpu_secs() - c0))
+    };
+    // The holder that answered last in a waiting trace, or any.
+    let event = read(&store.watched_waiting_on(&peer(PENDING_HOLDERS - 1)));
+    let minute = read(&store.watched_waiting());
+    let every = read(&ids);
+    println!(
+        "  {PENDING} pending traces of {PENDING_HOLDERS} holders, {}: a peer event reads {} heads ({:.1} ms CPU), the maintenance minute {} ({:.1} ms); every pending head read: {} ({:.1} ms)",
+        if settled {
+            "every holder answered finally"
+        } else {
+            "one holder of each silent"
+        },
+        event.0,
+        event.1,
+        minute.0,
+        minute.1,
+        every.0,
+        every.1,
+    );
 }
 
 /// Plain sled: each answer's frame inserted under a fresh key, flushed.
@@ -231,6 +297,14 @@ fn main() {
             ours.cpu_ms / plain.cpu_ms.max(1e-9),
             ours.bytes / plain.bytes.max(1.0),
         );
+    }
+    println!(
+        "trace store: the pending traces read by peer events and the maintenance minute (load average: {})",
+        load()
+    );
+    for settled in [true, false] {
+        let work = tempfile::tempdir().expect("temp dir");
+        pending_passes(&work.path().join("pending"), settled);
     }
     let listed: usize = match std::env::var("TRACENET_BENCH_LIST_TRACES") {
         Err(_) => 100_000,

@@ -84,7 +84,7 @@ impl Node {
     ) {
         let node = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            let ids = node.pending_naming(&peer);
+            let ids = node.pending_waiting_on(&peer);
             let peer_s = peer.to_string();
             // Whether `a`, `peer`'s entry in `t`, is to be marked now.
             let due = |t: &super::StoredTrace, a: &super::Asked| {

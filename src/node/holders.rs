@@ -324,19 +324,29 @@ impl Node {
             .unwrap_or(true)
     }
 
-    /// The ids of the traces still pending.
-    pub(super) fn pending_ids(&self) -> Vec<String> {
-        let p = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
-        p.keys().cloned().collect()
-    }
-
-    /// The pending traces whose head names `peer` (asked it, filed its
-    /// answer, probes it blind), from the store's index of the pending
+    /// The pending traces that still wait on `peer` (asked it and have no
+    /// final answer from it, or probe it blind:
+    /// [`StoredTrace::waits_on`]), from the store's index of the pending
     /// traces' peers ([`super::traces::TraceStore::watch`]): an event about
     /// one peer (connected, disconnected, a link closed) reads only the
-    /// traces that concern it, not every pending one.
-    pub(super) fn pending_naming(&self, peer: &PeerId) -> Vec<String> {
-        let ids = self.inner.traces.watched_naming(&peer.to_string());
+    /// traces it may concern, not every pending one, nor one that has its
+    /// final answer.
+    pub(super) fn pending_waiting_on(&self, peer: &PeerId) -> Vec<String> {
+        let ids = self.inner.traces.watched_waiting_on(&peer.to_string());
+        self.only_pending(ids)
+    }
+
+    /// The pending traces that still wait on some peer: what the
+    /// maintenance minute reads. A settled trace (every holder asked gave
+    /// its final answer) stays pending until its deadline, a day by
+    /// default, and is not read: a unit that sends thousands of traces a
+    /// day would otherwise have each read again every minute.
+    pub(super) fn pending_waiting(&self) -> Vec<String> {
+        let ids = self.inner.traces.watched_waiting();
+        self.only_pending(ids)
+    }
+
+    fn only_pending(&self, ids: Vec<String>) -> Vec<String> {
         let pending = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
         ids.into_iter()
             .filter(|id| pending.contains_key(id))
@@ -344,7 +354,7 @@ impl Node {
     }
 
     /// Makes trace `t` pending until its deadline, as just sent, its peers
-    /// indexed first ([`Self::pending_naming`]), so that no peer event finds
+    /// indexed first ([`Self::pending_waiting_on`]), so that no peer event finds
     /// it pending and not indexed. Blocking (reads the trace's head unless
     /// kept, as it is just after a change). A retry, which moves the
     /// deadline of a trace that may be pending, goes through
@@ -662,11 +672,12 @@ impl Node {
 
     /// Per peer, the pending traces to deliver to it now: expected, no final
     /// answer, and unreachable until now or not yet handed to it since this
-    /// node started. One pass over the pending traces. Blocking.
+    /// node started. One pass over the pending traces still waiting on
+    /// someone (on `only`, if given). Blocking.
     fn due_deliveries(&self, only: Option<&PeerId>) -> HashMap<PeerId, Vec<String>> {
         let ids: Vec<String> = match only {
-            Some(p) => self.pending_naming(p),
-            None => self.pending_ids(),
+            Some(p) => self.pending_waiting_on(p),
+            None => self.pending_waiting(),
         };
         let now = unix_now();
         let mut due: HashMap<PeerId, Vec<String>> = HashMap::new();

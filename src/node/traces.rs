@@ -308,21 +308,37 @@ impl StoredTrace {
         out
     }
 
-    /// The peers the trace names (as peer ids in text): those asked, those
-    /// whose answer was filed or who acknowledged or answered finally, and
-    /// the holders of a blind trace. May repeat one.
-    pub fn peers_named(&self) -> impl Iterator<Item = &str> {
+    /// Whether the trace still waits on `peer` (a peer id in text): it asked
+    /// `peer` and has no final answer from it, or a blind trace's probe of
+    /// `peer` has not ended (pending, or unreachable). What a peer event or
+    /// the maintenance minute does for a trace and a peer (deliver the
+    /// query again, mark the holder unreachable, probe it blind) is done
+    /// only where this holds; once it holds for no peer (every holder asked
+    /// gave its final answer), nothing is left to do for the trace until
+    /// its deadline but expire it.
+    pub fn waits_on(&self, peer: &str) -> bool {
+        (self.asked.iter().any(|a| a.peer == peer) && !self.final_at.contains_key(peer))
+            || self.blind.iter().flat_map(|b| &b.holders).any(|h| {
+                h.peer == peer
+                    && matches!(
+                        h.outcome,
+                        super::blind::BlindOutcome::Pending
+                            | super::blind::BlindOutcome::Unreachable
+                    )
+            })
+    }
+
+    /// Every peer [`Self::waits_on`] holds for. May repeat one.
+    pub fn peers_waited_on(&self) -> impl Iterator<Item = &str> {
         self.asked
             .iter()
             .map(|a| a.peer.as_str())
-            .chain(self.filed.iter().map(|f| f.peer.as_str()))
-            .chain(self.first_ack.keys().map(String::as_str))
-            .chain(self.final_at.keys().map(String::as_str))
             .chain(
                 self.blind
                     .iter()
                     .flat_map(|b| b.holders.iter().map(|h| h.peer.as_str())),
             )
+            .filter(|p| self.waits_on(p))
     }
 
     /// The verdicts on its answers: those kept, or (for a trace built in

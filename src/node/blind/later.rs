@@ -40,7 +40,7 @@ impl Node {
             let n = node.clone();
             let p = peer.to_string();
             let due: Vec<String> = tokio::task::spawn_blocking(move || {
-                n.pending_naming(&peer)
+                n.pending_waiting_on(&peer)
                     .into_iter()
                     .filter(|id| {
                         n.trace_head(id).is_ok_and(|t| {
@@ -70,11 +70,12 @@ impl Node {
     /// holder not linked to this node never connects by itself, so one left
     /// unreachable, or pending since before [`STALE_PROBE_SECS`] (a probe a
     /// restart cut short), is probed from here, which dials it; once a
-    /// minute, until the deadline. One pass over the pending traces.
+    /// minute, until the deadline. One pass over the pending traces still
+    /// waiting on someone.
     pub(in crate::node) async fn probe_unlinked(&self) {
         let node = self.clone();
         let due = tokio::task::spawn_blocking(move || {
-            let ids: Vec<String> = node.pending_ids();
+            let ids: Vec<String> = node.pending_waiting();
             let now = unix_now();
             let mut due: std::collections::HashMap<PeerId, Vec<String>> = Default::default();
             for id in ids {

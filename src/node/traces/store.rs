@@ -72,17 +72,24 @@ pub struct TraceStore {
     named: Arc<Mutex<Named>>,
 }
 
-/// Which peers the watched traces (the node's pending ones) name, both ways,
-/// so that an event about one peer (connected, disconnected) finds the
-/// traces concerning it without reading every pending trace. Kept as every
-/// change of a watched trace is written, from the holders' parts the change
-/// wrote (and the blind holders when the head changed): filing an answer
-/// looks at that answer's holder alone. A peer stays listed once named (the
-/// callers read each trace's head to decide, so a peer listed too long costs
-/// a read, never a mistake); a trace whose head could not be read when it
-/// was watched is listed for every peer until it is.
+/// Which peers the watched traces (the node's pending ones) still wait on
+/// ([`StoredTrace::waits_on`]: asked and no final answer yet, or a blind
+/// probe not ended), both ways, so that an event about one peer (connected,
+/// disconnected, a link closed) finds the traces it may concern without
+/// reading every pending trace, and the maintenance minute reads only the
+/// traces still waiting on someone: a trace every asked holder answered
+/// stays pending until its deadline (a day by default) and is read by
+/// neither. Kept as every change of a watched trace is written, from the
+/// holders' parts the change wrote (and the blind holders when the head
+/// changed): filing an answer looks at that answer's holder alone. A peer
+/// is listed before the change that makes the trace wait on it is written,
+/// and taken off after the change that ends the wait is (the callers read
+/// each trace's head to decide, so a peer listed a moment too long costs a
+/// read, never a mistake); a trace whose head could not be read when it was
+/// watched is listed for every peer until it is.
 #[derive(Debug, Default)]
 struct Named {
+    /// Every watched trace, with the peers it waits on (perhaps none).
     of: std::collections::HashMap<String, std::collections::HashSet<String>>,
     by_peer: std::collections::HashMap<String, std::collections::HashSet<String>>,
     /// Watched traces whose peers are not known (their head unreadable).
@@ -96,12 +103,12 @@ struct Named {
 }
 
 impl Named {
-    /// Adds to trace `id`'s entry, if it is watched, the peers of `named`.
-    fn add<'a>(&mut self, id: &str, named: impl Iterator<Item = &'a str>) {
+    /// Adds to trace `id`'s entry, if it is watched, the peers of `waited`.
+    fn add<'a>(&mut self, id: &str, waited: impl Iterator<Item = &'a str>) {
         let Some(peers) = self.of.get_mut(id) else {
             return;
         };
-        for p in named {
+        for p in waited {
             if !peers.contains(p) {
                 peers.insert(p.to_string());
                 self.by_peer
@@ -112,12 +119,42 @@ impl Named {
         }
     }
 
-    /// Adds every peer `t` names, if it is watched: its peers are known,
-    /// and its silent holders with them.
+    /// Takes `peer` off trace `id`'s entry (and the trace off `peer`'s).
+    fn remove(&mut self, id: &str, peer: &str) {
+        let Some(peers) = self.of.get_mut(id) else {
+            return;
+        };
+        if !peers.remove(peer) {
+            return;
+        }
+        if let Some(ids) = self.by_peer.get_mut(peer) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_peer.remove(peer);
+            }
+        }
+    }
+
+    /// After a change of watched trace `t` was written: takes off its entry
+    /// those of `peers` (whose part the change wrote) it no longer waits on.
+    fn note_ended<'a>(&mut self, t: &StoredTrace, peers: impl Iterator<Item = &'a str>) {
+        for p in peers {
+            if !t.waits_on(p) {
+                self.remove(&t.id, p);
+            }
+        }
+    }
+
+    /// Sets every peer `t` waits on, if it is watched, in place of those
+    /// listed: its peers are known, and its silent holders with them.
     fn note_all(&mut self, t: &StoredTrace) {
-        if self.of.contains_key(&t.id) {
+        if let Some(listed) = self.of.get(&t.id) {
+            let ended: Vec<String> = listed.iter().filter(|p| !t.waits_on(p)).cloned().collect();
+            for p in &ended {
+                self.remove(&t.id, p);
+            }
             self.unknown.remove(&t.id);
-            self.add(&t.id, t.peers_named());
+            self.add(&t.id, t.peers_waited_on());
             let silent = t.silent_handed_peers().into_iter().map(String::from);
             self.silent.insert(t.id.clone(), silent.collect());
         }
@@ -685,8 +722,8 @@ impl TraceStore {
     }
 
     /// Watches trace `id` (the node's pending traces): from now on the
-    /// peers it names are indexed, kept as its changes are written, and
-    /// [`Self::watched_naming`] lists it for each. Reads its head (one
+    /// peers it waits on are indexed, kept as its changes are written, and
+    /// [`Self::watched_waiting_on`] lists it for each. Reads its head (one
     /// read, not kept in memory beyond the store's kept heads). Returns
     /// whether there is such a trace.
     pub fn watch(&self, id: &str) -> Result<bool, TraceStoreError> {
@@ -749,9 +786,9 @@ impl TraceStore {
         }
     }
 
-    /// The watched traces that name `peer` (asked it, filed its answer, or
-    /// probe it blind), from memory; and those whose peers are not known.
-    pub fn watched_naming(&self, peer: &str) -> Vec<String> {
+    /// The watched traces that wait on `peer` ([`StoredTrace::waits_on`]),
+    /// from memory; and those whose peers are not known.
+    pub fn watched_waiting_on(&self, peer: &str) -> Vec<String> {
         let named = self.named.lock().unwrap_or_else(|p| p.into_inner());
         let mut ids: Vec<String> = named
             .by_peer
@@ -766,6 +803,20 @@ impl TraceStore {
                 .cloned(),
         );
         ids
+    }
+
+    /// The watched traces that wait on some peer, from memory; and those
+    /// whose peers are not known. A trace every holder asked has answered
+    /// finally is not among them, pending as it is until its deadline.
+    pub fn watched_waiting(&self) -> Vec<String> {
+        let named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+        named
+            .of
+            .iter()
+            .filter(|(_, peers)| !peers.is_empty())
+            .map(|(id, _)| id.clone())
+            .chain(named.unknown.iter().cloned())
+            .collect()
     }
 
     /// The holders watched trace `id` handed its query by gossip that have
@@ -817,15 +868,22 @@ impl TraceStore {
             .then(|| encode_head(&new))
             .transpose()?;
         let head_changed = head.is_some();
-        // Indexed before it is written: a peer event in between finds the
-        // trace (a peer listed before its entry is written costs a read).
-        {
-            let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
-            named.add(id, peers.iter().copied());
-            if head_changed && let Some(b) = &new.blind {
-                named.add(id, b.holders.iter().map(|h| h.peer.as_str()));
-            }
-        }
+        // The peers whose wait this change may start or end: those whose
+        // part it writes, and a blind trace's holders when the head changes.
+        let touched = || {
+            let blind = new.blind.iter().filter(|_| head_changed);
+            peers
+                .iter()
+                .copied()
+                .chain(blind.flat_map(|b| b.holders.iter().map(|h| h.peer.as_str())))
+        };
+        // A wait is indexed before it is written: a peer event in between
+        // finds the trace (a peer listed before its entry is written costs a
+        // read). One that ends is taken off once written (below).
+        self.named
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(id, touched().filter(|p| new.waits_on(p)));
         if peers.len() + usize::from(head.is_some()) == 1 {
             // One record: one plain write.
             self.write_parts(&new, peers.iter().copied())?;
@@ -860,10 +918,11 @@ impl TraceStore {
                     sled::transaction::TransactionError::Abort(()) => corrupt(id, "aborted"),
                 })?;
         }
-        self.named
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .note_silence(&new, peers.iter().copied());
+        {
+            let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+            named.note_silence(&new, peers.iter().copied());
+            named.note_ended(&new, touched());
+        }
         drop(peers);
         let new = Arc::new(new);
         self.keep_head(id, new.clone());

@@ -462,12 +462,16 @@ fn the_traces_of_a_period_are_read_one_at_a_time_by_the_time_index() {
 }
 
 /// Peer events (connected, disconnected, a link closed) read only the
-/// pending traces that name the peer, found from memory: the index of the
-/// watched traces holds every peer a trace asked, filed or acknowledged,
-/// kept as changes are written, and only those; it holds nothing of a
-/// trace no longer watched, nor of one never watched.
+/// pending traces that still wait on the peer, found from memory, and the
+/// maintenance minute only those that wait on anyone: the index of the
+/// watched traces holds every holder a trace asked that has not answered
+/// finally, and every blind holder whose probe has not ended, kept as
+/// changes are written, and only those; a trace all of whose holders
+/// answered finally is in neither list (pending as it stays until its
+/// deadline); nothing is held of a trace no longer watched, nor of one
+/// never watched.
 #[test]
-fn the_watched_traces_are_found_by_each_peer_they_name_and_no_other() {
+fn the_watched_traces_are_found_by_each_peer_they_wait_on_and_no_other() {
     let db = sled::Config::new().temporary(true).open().unwrap();
     let store = TraceStore::open(&db).unwrap();
     let hs = holders();
@@ -480,7 +484,7 @@ fn the_watched_traces_are_found_by_each_peer_they_name_and_no_other() {
     store.put(&unwatched).unwrap();
     assert!(store.watch(&t.id).unwrap());
     assert!(!store.watch("no such trace").unwrap());
-    let naming = |h: &Holder| store.watched_naming(&h.peer.to_string());
+    let naming = |h: &Holder| store.watched_waiting_on(&h.peer.to_string());
     let only_t = vec![t.id.clone()];
     for h in &hs[..3] {
         assert_eq!(naming(h), only_t);
@@ -488,8 +492,8 @@ fn the_watched_traces_are_found_by_each_peer_they_name_and_no_other() {
     for h in &hs[3..] {
         assert!(naming(h).is_empty(), "{}", h.peer);
     }
-    // Asked later (a follow-up), it is named from then on; so is a holder
-    // that answered without being asked.
+    assert_eq!(store.watched_waiting(), only_t);
+    // Asked later (a follow-up), it is waited on from then on.
     let later = hs[5].peer.to_string();
     store
         .update(&t.id, |t| {
@@ -498,23 +502,21 @@ fn the_watched_traces_are_found_by_each_peer_they_name_and_no_other() {
         })
         .unwrap();
     assert_eq!(naming(&hs[5]), only_t);
+    // A holder that acknowledged, or answered, without being asked is not
+    // waited on; nor is anyone for a change of a trace not watched.
     let unasked = hs[6].peer.to_string();
     store
         .update(&t.id, |t| {
             t.first_ack.insert(unasked.clone(), 1);
         })
         .unwrap();
-    assert_eq!(naming(&hs[6]), only_t);
-    // A change of a trace not watched indexes nothing.
+    assert!(naming(&hs[6]).is_empty());
     store
         .update(&unwatched.id, |t| {
             t.first_ack.insert(unasked.clone(), 1);
         })
         .unwrap();
-    assert_eq!(naming(&hs[6]), only_t);
-    assert_eq!(store.watched_size(), (1, 5));
-    // An answer filed from a holder never asked, and a blind trace's
-    // holder, are named too.
+    assert!(naming(&hs[6]).is_empty());
     let answered = hs[3].peer.to_string();
     store
         .update(&t.id, |t| {
@@ -523,30 +525,69 @@ fn the_watched_traces_are_found_by_each_peer_they_name_and_no_other() {
                 state: hs[3].state,
                 frame: "00".repeat(32),
                 answered_at: 1,
-                said: Said::Acknowledged,
-            })
+                said: Said::Final,
+            });
+            t.final_at.insert(answered.clone(), 1);
         })
         .unwrap();
-    assert_eq!(naming(&hs[3]), only_t);
+    assert!(naming(&hs[3]).is_empty());
+    assert_eq!(store.watched_size(), (1, 4));
+    // A blind trace's holder is waited on while its probe has not ended.
     let probed = hs[4].peer.to_string();
-    store
-        .update(&t.id, |t| {
+    let probe = |outcome| {
+        let (probed, state) = (probed.clone(), hs[4].state);
+        move |t: &mut StoredTrace| {
             t.blind = Some(crate::node::blind::BlindTrace {
                 bound: 1,
                 holders: vec![crate::node::blind::BlindHolder {
                     peer: probed.clone(),
-                    state: Some(hs[4].state),
-                    outcome: crate::node::blind::BlindOutcome::Pending,
+                    state: Some(state),
+                    outcome,
                     detail: None,
                     elements: 0,
                     received_marking: false,
                     at: None,
                 }],
             })
-        })
+        }
+    };
+    store
+        .update(&t.id, probe(crate::node::blind::BlindOutcome::Pending))
         .unwrap();
     assert_eq!(naming(&hs[4]), only_t);
-    assert_eq!(store.watched_size(), (1, 7));
+    assert_eq!(store.watched_size(), (1, 5));
+    store
+        .update(&t.id, probe(crate::node::blind::BlindOutcome::NoHit))
+        .unwrap();
+    assert!(naming(&hs[4]).is_empty());
+
+    // An acknowledgement keeps a holder waited on; its final answer ends
+    // the wait. Once every holder asked answered finally, the trace waits
+    // on nobody: listed for no peer, and not among the traces waiting.
+    let ack = hs[0].peer.to_string();
+    store
+        .update(&t.id, |t| {
+            t.first_ack.insert(ack.clone(), 2);
+        })
+        .unwrap();
+    assert_eq!(naming(&hs[0]), only_t);
+    for h in [&hs[0], &hs[1], &hs[2], &hs[5]] {
+        let p = h.peer.to_string();
+        store
+            .update(&t.id, |t| {
+                t.final_at.insert(p.clone(), 3);
+            })
+            .unwrap();
+        assert!(naming(h).is_empty(), "{p}");
+    }
+    assert_eq!(store.watched_size(), (1, 0));
+    assert!(store.watched_waiting().is_empty());
+    // Read again whole (a reopen, an evicted head), it stays so.
+    let again = TraceStore::open(&db).unwrap();
+    let head = std::sync::Arc::unwrap_or_clone(again.head(&t.id).unwrap().unwrap());
+    again.watch_read(std::slice::from_ref(&head));
+    assert_eq!(again.watched_size(), (1, 0));
+    assert!(again.watched_waiting().is_empty());
 
     // No longer pending: nothing of it is left.
     store.unwatch(&t.id);
@@ -556,7 +597,7 @@ fn the_watched_traces_are_found_by_each_peer_they_name_and_no_other() {
     }
 
     // A head that cannot be read is watched all the same, and listed for
-    // every peer until it can be.
+    // every peer, and as waiting, until it can be.
     db.open_tree("traces")
         .unwrap()
         .insert("unreadable", b"not a head".as_slice())
@@ -565,15 +606,25 @@ fn the_watched_traces_are_found_by_each_peer_they_name_and_no_other() {
     for h in &hs {
         assert_eq!(naming(h), ["unreadable".to_string()]);
     }
+    assert_eq!(store.watched_waiting(), ["unreadable".to_string()]);
     store.unwatch("unreadable");
     assert!(naming(&hs[0]).is_empty());
 
     // At open, the heads just read are watched without a second read.
+    let waiting = new_trace(Vec::new(), &hs[..2]);
+    let waiting = StoredTrace {
+        id: "00112233445566778899aabbccddeeff".into(),
+        ..waiting
+    };
+    store.put(&waiting).unwrap();
     let again = TraceStore::open(&db).unwrap();
-    let head = std::sync::Arc::unwrap_or_clone(again.head(&t.id).unwrap().unwrap());
+    let head = std::sync::Arc::unwrap_or_clone(again.head(&waiting.id).unwrap().unwrap());
     again.watch_read(std::slice::from_ref(&head));
-    assert_eq!(again.watched_naming(&later), only_t);
-    assert_eq!(again.watched_size(), (1, 7));
+    assert_eq!(
+        again.watched_waiting_on(&hs[1].peer.to_string()),
+        std::slice::from_ref(&waiting.id)
+    );
+    assert_eq!(again.watched_size(), (1, 2));
 }
 
 #[test]
