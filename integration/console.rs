@@ -382,6 +382,16 @@ async fn an_officer_traces_a_weapon_in_the_console_and_a_reviewer_answers() {
 
     // The reviewer approves; KE's open page updates by itself.
     first_sign_in(&kofi, &ng_url, "kofi.mensah", &otp).await;
+    // Its sign-in audited once, for the session it has (written after the
+    // session was made, so never for one that is not).
+    let audit = ng.json(&["audit", "show"]);
+    let signed_in = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "signed_in" && e["officer"] == "kofi.mensah")
+        .count();
+    assert_eq!(signed_in, 1, "{audit:#}");
     kofi.goto(&format!("{ng_url}/inbox")).await.unwrap();
     let item = kofi
         .wait()

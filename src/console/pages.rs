@@ -303,25 +303,16 @@ pub async fn login(
         }
     };
     c.sessions.succeeded(&name);
-    if c.node
-        .audit_local(
-            AuditKind::SignedIn,
-            NewEntry {
-                officer: Some(account.name.clone()),
-                ..NewEntry::default()
-            },
-        )
-        .await
-        .is_err()
-    {
-        return problem(&c, Some(&s), StatusCode::SERVICE_UNAVAILABLE, "error-audit");
-    }
     let officer = Officer {
         name: account.name.clone(),
         role: account.role,
         must_change: account.must_change,
         stamp: account.password.clone(),
     };
+    // The session first, then its entry: an entry is written only for a
+    // session that exists (the random source failing, or the client leaving
+    // while the entry is written, left a `signed_in` entry with no session
+    // behind it), and a session whose entry cannot be written is ended.
     let Some(new) = c.sessions.sign_in(
         &s.id,
         officer,
@@ -334,6 +325,20 @@ pub async fn login(
             "error-random",
         );
     };
+    if c.node
+        .audit_local(
+            AuditKind::SignedIn,
+            NewEntry {
+                officer: Some(account.name.clone()),
+                ..NewEntry::default()
+            },
+        )
+        .await
+        .is_err()
+    {
+        c.sessions.end(&new.id);
+        return problem(&c, Some(&s), StatusCode::SERVICE_UNAVAILABLE, "error-audit");
+    }
     let to = if account.must_change {
         "/console/password"
     } else {
