@@ -279,6 +279,58 @@ fn log_lines_dropped(metrics: &str) -> u64 {
         .unwrap()
 }
 
+/// Restarts `n` at `RUST_LOG=trace` with its stderr a pipe held open and
+/// never read, and calls its control API until it has dropped log lines
+/// (each call logs about five: the pipe's 64 KiB and the buffer's 8,192
+/// lines fill). Its data directory, the unread pipe, and the lines dropped.
+fn run_with_stderr_unread(n: &mut FedNode) -> (std::path::PathBuf, std::process::ChildStderr, u64) {
+    n.kill();
+    let _ = std::fs::remove_file(n.dir.join("api.addr"));
+    let mut child = Command::new(common::bin())
+        .env("RUST_LOG", "trace")
+        .args(["--data-dir", path_str(&n.dir), "node", "run"])
+        .args(["--log-format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let unread = child.stderr.take().unwrap();
+    n.child = Some(child);
+    let dir = n.dir.clone();
+    wait_for("the node's control API", Duration::from_secs(60), || {
+        dir.join("api.addr").exists().then_some(())
+    });
+    let start = Instant::now();
+    let dropped = loop {
+        let d = log_lines_dropped(&metrics_within(&dir, Duration::from_secs(20)));
+        if d > 0 {
+            break d;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no log line dropped after 300 s of calls"
+        );
+    };
+    (dir, unread, dropped)
+}
+
+/// A node whose stderr nobody reads stops on SIGTERM in bounded time: the
+/// lines its log still holds are given about a second, not waited for.
+#[test]
+fn a_node_whose_log_nobody_reads_stops_when_told() {
+    let mut fed = Federation::start(vec![NodeSpec::member("DE", vec![])]);
+    let de = fed.node_mut("DE");
+    let (_, unread, _) = run_with_stderr_unread(de);
+    de.signal("TERM");
+    let child = de.child.as_mut().unwrap();
+    let status = wait_for("DE to stop", Duration::from_secs(30), || {
+        child.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status:?}");
+    drop(unread);
+}
+
 /// A node whose stderr nobody reads (a terminal paused with Ctrl-S, `node
 /// run | less` left unscrolled, a stalled log collector) starts and keeps
 /// answering: once the pipe and the log's buffer are full, lines are dropped
@@ -288,40 +340,8 @@ fn log_lines_dropped(metrics: &str) -> u64 {
 #[test]
 fn a_node_whose_log_nobody_reads_keeps_answering_and_counts_the_lines_dropped() {
     let mut fed = Federation::start(vec![NodeSpec::member("DE", vec![])]);
-    let de = fed.node_mut("DE");
-    de.kill();
-    let _ = std::fs::remove_file(de.dir.join("api.addr"));
-    let mut child = Command::new(common::bin())
-        .env("RUST_LOG", "trace")
-        .args(["--data-dir", path_str(&de.dir), "node", "run"])
-        .args(["--log-format", "json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Held open, never read.
-    let unread = child.stderr.take().unwrap();
-    de.child = Some(child);
-    let dir = de.dir.clone();
-    wait_for("DE's control API", Duration::from_secs(60), || {
-        dir.join("api.addr").exists().then_some(())
-    });
-    // Every call logs a few lines at `trace` (about five): called, one
-    // after another, until the pipe (64 KiB) and the buffer (8,192 lines)
-    // are full and lines are dropped.
+    let (dir, unread, dropped) = run_with_stderr_unread(fed.node_mut("DE"));
     let limit = Duration::from_secs(20);
-    let start = Instant::now();
-    let dropped = loop {
-        let n = log_lines_dropped(&metrics_within(&dir, limit));
-        if n > 0 {
-            break n;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "no log line dropped after 300 s of calls"
-        );
-    };
     // And it answers on, dropping more.
     let mut last = dropped;
     for _ in 0..20 {

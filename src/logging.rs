@@ -16,13 +16,21 @@
 //! every trace sent, answer given and refusal is in the audit log (sled),
 //! whatever the log does. The lines come out in the order they were logged;
 //! those still in the buffer when the node stops are written before it
-//! exits (for at most about a second if stderr is still not read).
+//! exits (for at most about a second if stderr is still not read; then
+//! tracing-appender says so on stdout and they are lost). Lines still in
+//! the buffer when the process is killed (SIGKILL, out of memory) are lost
+//! too, where a line written by its own thread was not; and lines written
+//! to a stderr that was closed are lost uncounted. What the node must say
+//! on its way out, it says again in its exit line (a store failure's
+//! cause), and that line, like a panic's, is written by [`say`]: never
+//! waited on for more than [`SAY_WITHIN`] while a node's log is set up.
 //!
 //! Built on `tracing-appender`'s non-blocking writer (tokio-rs, the writer
 //! `tracing`'s own users reach for), in its lossy mode.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 
@@ -99,5 +107,35 @@ pub fn report_dropped() {
             since_start = now,
             "log lines dropped: stderr was not read fast enough (a paused terminal, a pipe nobody reads, a stalled log collector), and the node ran on rather than wait for it; the audit log holds every trace, answer and refusal in full"
         );
+    }
+}
+
+/// How long [`say`] waits for a stderr nobody reads, while a node's log is
+/// set up.
+pub const SAY_WITHIN: Duration = Duration::from_secs(2);
+
+/// Writes `line` and a newline to stderr. Where no node's log is set up (a
+/// CLI command) it waits for stderr as `eprintln!` does: its reader sees
+/// every line, however slowly it reads. Under `node run` it writes from a
+/// thread of its own and waits at most [`SAY_WITHIN`]: the log's writer
+/// may be stuck on a stderr nobody reads, holding stderr's lock, and the
+/// caller (a panicking thread, the node's exit) must not wait on it for
+/// good. Then the line may be lost, or come out later.
+pub fn say(line: &str) {
+    if DROPPED.get().is_none() {
+        eprintln!("{line}");
+        return;
+    }
+    let line = format!("{line}\n");
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("tracenet-say".into())
+        .spawn(move || {
+            use std::io::Write;
+            let _ = std::io::stderr().write_all(line.as_bytes());
+            let _ = done.send(());
+        });
+    if spawned.is_ok() {
+        let _ = wait.recv_timeout(SAY_WITHIN);
     }
 }

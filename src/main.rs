@@ -28,10 +28,11 @@ fn main() {
             std::process::exit(tracenet::cli::EXIT_CLOSED_STDOUT);
         }
         if let Some(partial) = e.downcast_ref::<tracenet::cli::ImportedWithRejections>() {
-            eprintln!("warning: {partial}");
+            tracenet::logging::say(&format!("warning: {partial}"));
             std::process::exit(tracenet::cli::EXIT_REJECTED);
         }
-        eprintln!("error: {}", tracenet::cli::error_line(&e));
+        // Bounded in time after `node run`, whose stderr may not be read.
+        tracenet::logging::say(&format!("error: {}", tracenet::cli::error_line(&e)));
         std::process::exit(tracenet::cli::EXIT_RUNTIME);
     }
 }

@@ -306,7 +306,11 @@ pub fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("error: internal error{place}; please report it to the tracenet maintainers");
+        // Bounded in time under `node run`: a stderr nobody reads must not
+        // hold the panicking thread (and what it holds) for good.
+        crate::logging::say(&format!(
+            "error: internal error{place}; please report it to the tracenet maintainers"
+        ));
     }));
 }
 

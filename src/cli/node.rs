@@ -212,9 +212,12 @@ pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(ctx.data_dir.join(crate::api::ADDR_FILE));
         let _ = std::fs::remove_file(ctx.data_dir.join(crate::api::CONSOLE_ADDR_FILE));
         if node.stopped_on_failure() {
+            // Said whole here: the ERROR line that said it first may have
+            // been dropped by a log nobody read.
             anyhow::bail!(
-                "the node stopped because its store at {} cannot be written (see the ERROR line above); free space and start it again",
-                ctx.data_dir.join("db").display()
+                "the node stopped because its store at {} cannot be written ({}); free space and start it again",
+                ctx.data_dir.join("db").display(),
+                node.failure().unwrap_or("no reason recorded")
             );
         }
         tracing::info!("node stopped");

@@ -616,7 +616,8 @@ impl Inbox {
 
     /// Stores the alerts of one trace, unflushed: the caller's next flush
     /// (the answer's audit entry, in the same sled log) takes them to disk,
-    /// or sled's own flush within half a second where no answer leaves.
+    /// or sled's own flush within half a second where the reply flushes
+    /// nothing.
     ///
     /// Not a flush of their own: an alert is raised for a record hidden
     /// from the answer as well (a confidential stolen weapon matched by a

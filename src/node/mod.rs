@@ -283,6 +283,9 @@ struct Inner {
     tasks: TaskTracker,
     /// Cancelled when the node must stop on its own (its store cannot be written).
     fatal: CancellationToken,
+    /// Why the store failed, once it did: said again when the node stops
+    /// (the ERROR line saying it first may be dropped by a log nobody reads).
+    fatal_reason: std::sync::OnceLock<String>,
     /// Cancelled when shutdown begins: timers stop waiting.
     stopping: CancellationToken,
     /// Alerts raised today: (record id, requesting State) → day number.
@@ -570,6 +573,7 @@ impl Node {
                 standing: Mutex::new(PeerStanding::default()),
                 tasks: TaskTracker::new(),
                 fatal: CancellationToken::new(),
+                fatal_reason: std::sync::OnceLock::new(),
                 stopping: CancellationToken::new(),
                 expiry_warned: Mutex::new(None),
                 roster_offers: Mutex::new(Default::default()),
@@ -705,6 +709,7 @@ impl Node {
     /// Stops the node because its store cannot be written: nothing it would
     /// do next could be recorded.
     fn store_failed(&self, error: &str) {
+        let _ = self.inner.fatal_reason.set(error.to_string());
         if !self.inner.fatal.is_cancelled() {
             tracing::error!(
                 error,
@@ -718,6 +723,12 @@ impl Node {
     /// Whether the node stopped itself because its store failed.
     pub fn stopped_on_failure(&self) -> bool {
         self.inner.fatal.is_cancelled()
+    }
+
+    /// The store's first failure, as sled reported it, once the node has
+    /// stopped on it ([`Self::stopped_on_failure`]).
+    pub fn failure(&self) -> Option<&str> {
+        self.inner.fatal_reason.get().map(String::as_str)
     }
 
     /// `registry.max_line_bytes` of this node's configuration.

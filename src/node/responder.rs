@@ -552,9 +552,11 @@ impl Node {
     }
 
     /// Looks the weapon up, plans the answer under the policy, signs it and
-    /// records it. `Ok(None)`: the policy stays silent. The audit entry, and
-    /// any alert the query raised, are on disk before the answer is
-    /// returned: a failed write refuses the answer.
+    /// records it. `Ok(None)`: the policy stays silent. The audit entry is
+    /// on disk before the answer is returned (a failed write refuses the
+    /// answer), and any alert the query raised with it, in the same flush.
+    /// A reply that flushes nothing (a bare refusal code) leaves the alerts
+    /// to sled's own flush; a failed alert write is logged, not refused.
     pub(super) fn respond(
         &self,
         q: &Signed<TraceQuery>,
@@ -580,7 +582,8 @@ impl Node {
                 Refusal::Internal
             })?;
         // Unflushed: the flush of the answer's audit entry below (or of the
-        // silence's, the review's, the refusal's) takes them to disk with it.
+        // silence's, the review's, the signed refusal's) takes them to disk
+        // with it; a bare refusal code flushes nothing, alerts or not.
         self.raise_alerts(b, q.digest(), answer::diverted(&found));
         let entry = |rule: &str| NewEntry {
             state: Some(b.requester.state),

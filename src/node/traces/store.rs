@@ -813,7 +813,7 @@ impl TraceStore {
         named
             .of
             .iter()
-            .filter(|(_, peers)| !peers.is_empty())
+            .filter(|(id, peers)| !peers.is_empty() && !named.unknown.contains(*id))
             .map(|(id, _)| id.clone())
             .chain(named.unknown.iter().cloned())
             .collect()
