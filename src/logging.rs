@@ -3,7 +3,7 @@
 //!
 //! Each line used to be written to stderr by the thread that logged it. A
 //! stderr that is not read (a terminal paused with Ctrl-S, `tracenet node
-//! run | less` left unscrolled, a log collector that stalls) fills its pipe
+//! run 2>&1 | less` left unscrolled, a log collector that stalls) fills its pipe
 //! (64 KiB on Linux), and then every thread that logged waited on it: the
 //! node stopped answering its control API and the federation, without a
 //! word. Now a line goes into a buffer of [`BUFFERED_LINES`] lines that a
@@ -16,20 +16,21 @@
 //! every trace sent, answer given and refusal is in the audit log (sled),
 //! whatever the log does. The lines come out in the order they were logged;
 //! those still in the buffer when the node stops are written before it
-//! exits (for at most about a second if stderr is still not read; then
-//! tracing-appender says so on stdout and they are lost). Lines still in
-//! the buffer when the process is killed (SIGKILL, out of memory) are lost
-//! too, where a line written by its own thread was not; and lines written
-//! to a stderr that was closed are lost uncounted. What the node must say
-//! on its way out, it says again in its exit line (a store failure's
-//! cause), and that line, like a panic's, is written by [`say`]: never
-//! waited on for more than [`SAY_WITHIN`] while a node's log is set up.
+//! exits, waited for at most [`SAY_WITHIN`] ([`LogGuard`]'s drop: while
+//! stderr is still not read they are lost, and tracing-appender's own
+//! complaint, which it prints on stdout, may be too). Lines still in the
+//! buffer when the process is killed (SIGKILL, out of memory) are lost too,
+//! where a line written by its own thread was not; and lines written to a
+//! stderr that was closed are lost uncounted. What the node must say on its
+//! way out, it says again in its exit line (a store failure's cause), and
+//! that line, like a panic's, is written by [`say`]: never waited on for
+//! more than [`SAY_WITHIN`] while a node's log is set up.
 //!
 //! Built on `tracing-appender`'s non-blocking writer (tokio-rs, the writer
 //! `tracing`'s own users reach for), in its lossy mode.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
@@ -46,12 +47,53 @@ static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
 /// Dropped lines already reported by [`report_dropped`].
 static REPORTED: AtomicU64 = AtomicU64::new(0);
 
+/// Set once a node's log is set up ([`init`]): from then on [`say`] does not
+/// wait on stderr for good.
+static NODE_LOG: AtomicBool = AtomicBool::new(false);
+
+/// A line of [`say`]'s still being written: a second waits for no other.
+static SAYING: AtomicBool = AtomicBool::new(false);
+
+/// The thread that ends the log's writer ([`LogGuard`]'s drop); a panic
+/// there (tracing-appender printing to a stdout that was closed) is its own
+/// and ends nothing else: the panic hook leaves it alone.
+pub const ENDING_THREAD: &str = "tracenet-log-end";
+
 /// Keeps the log's writer thread. Dropped when the node stops: the lines
-/// still held are written first (for at most about a second if stderr is
-/// still not read; the writer then says so on stdout).
+/// still held are written first, waited for at most [`SAY_WITHIN`].
 #[must_use = "the log's writer stops when this is dropped"]
 pub struct LogGuard {
-    _writer: WorkerGuard,
+    writer: Option<WorkerGuard>,
+}
+
+impl Drop for LogGuard {
+    /// Ends the writer on a thread of its own ([`ENDING_THREAD`]) and waits
+    /// for it at most [`SAY_WITHIN`]. tracing-appender's own end gives the
+    /// writer a second, or, when its buffer is full (stderr not read), says
+    /// so with a `println!`: on a stdout as stuck as stderr (`2>&1`, a
+    /// paused terminal, a collector of both) that would hold the node's exit
+    /// for good.
+    fn drop(&mut self) {
+        let Some(writer) = self.writer.take() else {
+            return;
+        };
+        let cell = Arc::new(Mutex::new(Some(writer)));
+        let in_thread = cell.clone();
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name(ENDING_THREAD.into())
+            .spawn(move || {
+                let writer = in_thread.lock().ok().and_then(|mut w| w.take());
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(writer)));
+                let _ = done.send(());
+            });
+        if spawned.is_ok() {
+            let _ = wait.recv_timeout(SAY_WITHIN);
+        } else if let Some(w) = cell.lock().ok().and_then(|mut w| w.take()) {
+            // No thread to end it on: its lines are given up, not waited for.
+            std::mem::forget(w);
+        }
+    }
 }
 
 /// Logs to stderr through the writer thread: text by default, JSON for
@@ -83,7 +125,10 @@ pub fn init(format: &str) -> Option<LogGuard> {
     };
     set.ok()?;
     let _ = DROPPED.set(counter);
-    Some(LogGuard { _writer: guard })
+    NODE_LOG.store(true, Ordering::Release);
+    Some(LogGuard {
+        writer: Some(guard),
+    })
 }
 
 /// Log lines dropped since the node started, because stderr was not read
@@ -110,8 +155,8 @@ pub fn report_dropped() {
     }
 }
 
-/// How long [`say`] waits for a stderr nobody reads, while a node's log is
-/// set up.
+/// How long [`say`], and the log's end ([`LogGuard`]), wait for a stderr
+/// nobody reads, while a node's log is set up.
 pub const SAY_WITHIN: Duration = Duration::from_secs(2);
 
 /// Writes `line` and a newline to stderr. Where no node's log is set up (a
@@ -120,10 +165,20 @@ pub const SAY_WITHIN: Duration = Duration::from_secs(2);
 /// thread of its own and waits at most [`SAY_WITHIN`]: the log's writer
 /// may be stuck on a stderr nobody reads, holding stderr's lock, and the
 /// caller (a panicking thread, the node's exit) must not wait on it for
-/// good. Then the line may be lost, or come out later.
+/// good. Then the line may be lost, or come out later; and while one line
+/// is still stuck, the next is given up at once (no thread and no wait
+/// for it), so that panics repeated against a stuck stderr do not pile up
+/// threads. Where no thread can be made, the line is given up too.
 pub fn say(line: &str) {
-    if DROPPED.get().is_none() {
+    if !NODE_LOG.load(Ordering::Acquire) {
         eprintln!("{line}");
+        return;
+    }
+    say_from_a_thread(line, SAY_WITHIN);
+}
+
+fn say_from_a_thread(line: &str, within: Duration) {
+    if SAYING.swap(true, Ordering::AcqRel) {
         return;
     }
     let line = format!("{line}\n");
@@ -133,9 +188,58 @@ pub fn say(line: &str) {
         .spawn(move || {
             use std::io::Write;
             let _ = std::io::stderr().write_all(line.as_bytes());
+            SAYING.store(false, Ordering::Release);
             let _ = done.send(());
         });
-    if spawned.is_ok() {
-        let _ = wait.recv_timeout(SAY_WITHIN);
+    match spawned {
+        Ok(_) => {
+            let _ = wait.recv_timeout(within);
+        }
+        Err(_) => SAYING.store(false, Ordering::Release),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With stderr's lock held by another thread (the log's writer stuck on
+    /// a pipe nobody reads), a line is waited for at most its limit, and a
+    /// second line while the first is still stuck not at all; once stderr
+    /// is free, lines are written again.
+    #[test]
+    fn a_line_said_to_a_stuck_stderr_is_waited_for_at_most_its_limit() {
+        let (held, hold) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let lock = std::io::stderr().lock();
+            held.send(()).unwrap();
+            released.recv().unwrap();
+            drop(lock);
+        });
+        hold.recv().unwrap();
+        let within = Duration::from_millis(300);
+        let t = std::time::Instant::now();
+        say_from_a_thread("tracenet logging test: first line", within);
+        let first = t.elapsed();
+        assert!(first >= within, "{first:?}");
+        assert!(first < within * 10, "{first:?}");
+        let t = std::time::Instant::now();
+        say_from_a_thread("tracenet logging test: second line", within);
+        assert!(t.elapsed() < within, "{:?}", t.elapsed());
+        release.send(()).unwrap();
+        holder.join().unwrap();
+        // The first line gets out; the next is said again, in time.
+        let t = std::time::Instant::now();
+        while SAYING.load(Ordering::Acquire) {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the stuck line never got out"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let t = std::time::Instant::now();
+        say_from_a_thread("tracenet logging test: third line", Duration::from_secs(10));
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     }
 }

@@ -293,6 +293,12 @@ pub fn closed_stdout(e: &anyhow::Error) -> bool {
 /// macros panic then): that ends the command quietly.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        // The log's end failing to print its complaint to a closed stdout
+        // (tracing-appender's `println!`): caught on its thread, nothing to
+        // say and no reason to end the process with another code.
+        if std::thread::current().name() == Some(crate::logging::ENDING_THREAD) {
+            return;
+        }
         let msg = info
             .payload()
             .downcast_ref::<String>()
