@@ -328,17 +328,30 @@ impl StoredTrace {
             })
     }
 
-    /// Every peer [`Self::waits_on`] holds for. May repeat one.
-    pub fn peers_waited_on(&self) -> impl Iterator<Item = &str> {
-        self.asked
+    /// Every peer [`Self::waits_on`] holds for, once each, in one pass over
+    /// the trace (not one per peer: a trace of 200 holders is read whole
+    /// from the store in bursts, and this runs each time).
+    pub fn peers_waited_on(&self) -> BTreeSet<&str> {
+        let mut out: BTreeSet<&str> = self
+            .asked
             .iter()
             .map(|a| a.peer.as_str())
-            .chain(
-                self.blind
-                    .iter()
-                    .flat_map(|b| b.holders.iter().map(|h| h.peer.as_str())),
-            )
-            .filter(|p| self.waits_on(p))
+            .filter(|p| !self.final_at.contains_key(*p))
+            .collect();
+        out.extend(
+            self.blind
+                .iter()
+                .flat_map(|b| &b.holders)
+                .filter(|h| {
+                    matches!(
+                        h.outcome,
+                        super::blind::BlindOutcome::Pending
+                            | super::blind::BlindOutcome::Unreachable
+                    )
+                })
+                .map(|h| h.peer.as_str()),
+        );
+        out
     }
 
     /// The verdicts on its answers: those kept, or (for a trace built in

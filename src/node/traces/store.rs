@@ -149,12 +149,17 @@ impl Named {
     /// listed: its peers are known, and its silent holders with them.
     fn note_all(&mut self, t: &StoredTrace) {
         if let Some(listed) = self.of.get(&t.id) {
-            let ended: Vec<String> = listed.iter().filter(|p| !t.waits_on(p)).cloned().collect();
+            let waited = t.peers_waited_on();
+            let ended: Vec<String> = listed
+                .iter()
+                .filter(|p| !waited.contains(p.as_str()))
+                .cloned()
+                .collect();
             for p in &ended {
                 self.remove(&t.id, p);
             }
             self.unknown.remove(&t.id);
-            self.add(&t.id, t.peers_waited_on());
+            self.add(&t.id, waited.into_iter());
             let silent = t.silent_handed_peers().into_iter().map(String::from);
             self.silent.insert(t.id.clone(), silent.collect());
         }

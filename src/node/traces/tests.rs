@@ -1283,3 +1283,51 @@ fn a_watched_traces_silent_holders_follow_its_changes_without_reading_it() {
     assert!(store.watch("unreadable").is_err());
     assert_eq!(store.silent_handed("unreadable"), None);
 }
+
+/// The peers a trace waits on, listed in one pass, are exactly those
+/// `waits_on` holds for, whatever mix of answers, acknowledgements and
+/// blind probes the trace holds.
+#[test]
+fn the_peers_waited_on_are_those_waits_on_holds_for() {
+    use crate::node::blind::{BlindHolder, BlindOutcome, BlindTrace};
+    let hs = holders();
+    let mut t = new_trace(Vec::new(), &hs[..5]);
+    t.final_at.insert(hs[0].peer.to_string(), 1);
+    t.final_at.insert(hs[6].peer.to_string(), 1);
+    t.first_ack.insert(hs[1].peer.to_string(), 1);
+    t.first_ack.insert(hs[7].peer.to_string(), 1);
+    let outcomes = [
+        BlindOutcome::Pending,
+        BlindOutcome::Unreachable,
+        BlindOutcome::Hit,
+        BlindOutcome::NoHit,
+    ];
+    t.blind = Some(BlindTrace {
+        bound: 1,
+        holders: outcomes
+            .into_iter()
+            .zip([&hs[4], &hs[5], &hs[6], &hs[2]])
+            .map(|(outcome, h)| BlindHolder {
+                peer: h.peer.to_string(),
+                state: Some(h.state),
+                outcome,
+                detail: None,
+                elements: 0,
+                received_marking: false,
+                at: None,
+            })
+            .collect(),
+    });
+    let every: Vec<String> = hs.iter().map(|h| h.peer.to_string()).collect();
+    let expected: std::collections::BTreeSet<&str> = every
+        .iter()
+        .map(String::as_str)
+        .filter(|p| t.waits_on(p))
+        .collect();
+    assert_eq!(t.peers_waited_on(), expected);
+    // Asked and not answered finally (1 to 4, 2 probed to a miss too), and
+    // the blind probe not ended (5); not 0 (answered), 6 (answered, probed
+    // to a hit) nor 7 (acknowledged unasked).
+    let named = |i: usize| every[i].as_str();
+    assert_eq!(expected, [1, 2, 3, 4, 5].map(named).into_iter().collect());
+}
