@@ -143,8 +143,8 @@ else
 fi
 
 # --- 3. the image ------------------------------------------------------------------
-# The debug binary that `cargo test` built (a release build takes ~10 min on
-# CI's 2 cores), stripped of its line tables (136 MB to 49 MB).
+# The debug binary that `cargo test` built (a clean release build, fat LTO,
+# takes about 7 min on CI's 2 cores), stripped of its line tables (136 MB to 49 MB).
 say "the image, from the host's binary"
 t=$(date +%s)
 cargo build --bin tracenet
