@@ -387,3 +387,65 @@ fn a_node_whose_log_nobody_reads_keeps_answering_and_counts_the_lines_dropped() 
     let since_start = v["fields"]["since_start"].as_u64().unwrap();
     assert!(since_start >= last, "{line}");
 }
+
+fn log_lines_lost(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tracenet_log_lines_lost_total "))
+        .unwrap_or_else(|| panic!("no tracenet_log_lines_lost_total in:\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A node whose stderr's reader has gone (`node run 2>&1 | head`, a log
+/// collector that exited) keeps running and answering, and counts the
+/// lines stderr refuses in /metrics: no log line can say they are lost.
+/// Before, tracing-appender dropped each failed write without a trace.
+#[test]
+fn a_node_whose_stderr_reader_has_gone_keeps_answering_and_counts_the_lines_lost() {
+    let mut fed = Federation::start(vec![NodeSpec::member("DE", vec![])]);
+    let n = fed.node_mut("DE");
+    n.kill();
+    let _ = std::fs::remove_file(n.dir.join("api.addr"));
+    let (reader, writer) = std::io::pipe().unwrap();
+    // The reader gone before the node writes: every line meets a broken pipe.
+    drop(reader);
+    let child = Command::new(common::bin())
+        .env("RUST_LOG", "trace")
+        .args(["--data-dir", path_str(&n.dir), "node", "run"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(writer))
+        .spawn()
+        .unwrap();
+    n.child = Some(child);
+    let dir = n.dir.clone();
+    wait_for("DE's control API", Duration::from_secs(60), || {
+        dir.join("api.addr").exists().then_some(())
+    });
+    let limit = Duration::from_secs(20);
+    // Each call to the control API logs at trace: the count grows with them.
+    let first = wait_for("DE to count lost lines", Duration::from_secs(60), || {
+        Some(log_lines_lost(&metrics_within(&dir, limit))).filter(|&l| l > 0)
+    });
+    let mut last = first;
+    for _ in 0..10 {
+        last = log_lines_lost(&metrics_within(&dir, limit));
+    }
+    assert!(last > first, "{first} then {last}");
+    let metrics = metrics_within(&dir, limit);
+    assert!(
+        metrics.contains("tracenet_log_lines_dropped_total 0"),
+        "a broken pipe is not a full one: {metrics}"
+    );
+    let child = n.child.as_mut().unwrap();
+    assert!(child.try_wait().unwrap().is_none(), "DE stopped");
+    // And it still stops cleanly when told.
+    n.signal("TERM");
+    let child = n.child.as_mut().unwrap();
+    let status = wait_for("DE to stop", Duration::from_secs(20), || {
+        child.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status:?}");
+}

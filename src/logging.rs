@@ -20,8 +20,13 @@
 //! stderr is still not read they are lost, and tracing-appender's own
 //! complaint, which it prints on stdout, may be too). Lines still in the
 //! buffer when the process is killed (SIGKILL, out of memory) are lost too,
-//! where a line written by its own thread was not; and lines written to a
-//! stderr that was closed are lost uncounted. What the node must say on its
+//! where a line written by its own thread was not. Lines stderr refuses (a
+//! pipe whose reader has gone, as in `node run 2>&1 | head`; a redirect to
+//! a file on a full disk) are lost and counted ([`lines_lost`]:
+//! `tracenet_log_lines_lost_total`): no log line can say so, since the log
+//! is what failed. A stderr closed before the node started is `/dev/null`
+//! to it (Rust's runtime opens it there), so what goes there is gone by
+//! the operator's choice, uncounted. What the node must say on its
 //! way out, it says again in its exit line (a store failure's cause), and
 //! that line, like a panic's, is written by [`say`]: never waited on for
 //! more than [`SAY_WITHIN`] while a node's log is set up.
@@ -46,6 +51,33 @@ static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
 
 /// Dropped lines already reported by [`report_dropped`].
 static REPORTED: AtomicU64 = AtomicU64::new(0);
+
+/// Lines stderr refused ([`lines_lost`]).
+static LOST: AtomicU64 = AtomicU64::new(0);
+
+/// stderr as the log's writer thread writes it: each line is one
+/// `write_all` (tracing-appender hands its writer one message, one line, at
+/// a time), and a line stderr refuses is counted in [`LOST`].
+/// tracing-appender drops a failed write without a word.
+struct CountedStderr;
+
+impl std::io::Write for CountedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stderr().write(buf)
+    }
+
+    fn write_all(&mut self, line: &[u8]) -> std::io::Result<()> {
+        let written = std::io::stderr().write_all(line);
+        if written.is_err() {
+            LOST.fetch_add(1, Ordering::Relaxed);
+        }
+        written
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
 
 /// Set once a node's log is set up ([`init`]): from then on [`say`] does not
 /// wait on stderr for good.
@@ -112,7 +144,7 @@ pub fn init(format: &str) -> Option<LogGuard> {
         .lossy(true)
         .buffered_lines_limit(BUFFERED_LINES)
         .thread_name("tracenet-log")
-        .finish(std::io::stderr());
+        .finish(CountedStderr);
     let counter = writer.error_counter();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -137,6 +169,13 @@ pub fn lines_dropped() -> u64 {
     DROPPED
         .get()
         .map_or(0, |c| u64::try_from(c.dropped_lines()).unwrap_or(u64::MAX))
+}
+
+/// Log lines stderr refused since the node started (a pipe whose reader
+/// has gone, a redirect to a file on a full disk): lost, and said by
+/// nothing but this count. 0 before [`init`].
+pub fn lines_lost() -> u64 {
+    LOST.load(Ordering::Relaxed)
 }
 
 /// Says in the log how many lines were dropped since the last call that

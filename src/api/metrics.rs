@@ -92,6 +92,13 @@ pub async fn render(node: &Node) -> String {
     );
     line(
         &mut out,
+        "tracenet_log_lines_lost_total",
+        "counter",
+        "Log lines stderr refused (a pipe whose reader has gone, a file on a full disk): lost, and said by nothing else; the audit log is not affected.",
+        &[("", crate::logging::lines_lost())],
+    );
+    line(
+        &mut out,
         "tracenet_traces_sent_total",
         "counter",
         "Traces sent by this node.",
