@@ -365,6 +365,9 @@ fn a_node_whose_log_nobody_reads_keeps_answering_and_counts_the_lines_dropped() 
         last = log_lines_dropped(&metrics_within(&dir, limit));
     }
     assert!(last > dropped, "{dropped} then {last}");
+    // A full pipe holds lines back; it refuses none.
+    let metrics = metrics_within(&dir, limit);
+    assert_eq!(log_lines_lost(&metrics), 0, "{metrics}");
     // Read again, the log says within a minute how many it dropped.
     let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let into = said.clone();

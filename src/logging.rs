@@ -55,10 +55,11 @@ static REPORTED: AtomicU64 = AtomicU64::new(0);
 /// Lines stderr refused ([`lines_lost`]).
 static LOST: AtomicU64 = AtomicU64::new(0);
 
-/// stderr as the log's writer thread writes it: each line is one
-/// `write_all` (tracing-appender hands its writer one message, one line, at
-/// a time), and a line stderr refuses is counted in [`LOST`].
-/// tracing-appender drops a failed write without a word.
+/// stderr as the log's writer thread writes it: each event logged is one
+/// `write_all` (tracing-appender hands its writer one message at a time:
+/// a line, or in text format the lines of one event), and one stderr
+/// refuses is counted once in [`LOST`]. tracing-appender drops a failed
+/// write without a word.
 struct CountedStderr;
 
 impl std::io::Write for CountedStderr {
@@ -172,8 +173,10 @@ pub fn lines_dropped() -> u64 {
 }
 
 /// Log lines stderr refused since the node started (a pipe whose reader
-/// has gone, a redirect to a file on a full disk): lost, and said by
-/// nothing but this count. 0 before [`init`].
+/// has gone, a redirect to a file on a full disk), the log's and
+/// [`say`]'s: lost, and said by nothing but this count (an event of
+/// several lines counts once; one cut short by a full disk counts as
+/// lost). 0 before [`init`].
 pub fn lines_lost() -> u64 {
     LOST.load(Ordering::Relaxed)
 }
@@ -226,7 +229,9 @@ fn say_from_a_thread(line: &str, within: Duration) {
         .name("tracenet-say".into())
         .spawn(move || {
             use std::io::Write;
-            let _ = std::io::stderr().write_all(line.as_bytes());
+            if std::io::stderr().write_all(line.as_bytes()).is_err() {
+                LOST.fetch_add(1, Ordering::Relaxed);
+            }
             SAYING.store(false, Ordering::Release);
             let _ = done.send(());
         });
