@@ -269,14 +269,43 @@ fn metrics_within(dir: &std::path::Path, limit: Duration) -> String {
     reply
 }
 
-fn log_lines_dropped(metrics: &str) -> u64 {
+/// The value of counter `name` (a line `name VALUE`) in `metrics`.
+fn counter(metrics: &str, name: &str) -> u64 {
     metrics
         .lines()
-        .find_map(|l| l.strip_prefix("tracenet_log_lines_dropped_total "))
-        .unwrap_or_else(|| panic!("no tracenet_log_lines_dropped_total in:\n{metrics}"))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
         .trim()
         .parse()
         .unwrap()
+}
+
+fn log_lines_dropped(metrics: &str) -> u64 {
+    counter(metrics, "tracenet_log_lines_dropped_total")
+}
+
+/// Restarts `n` at `RUST_LOG=trace`, its log in JSON to `stderr`, and
+/// waits for its control API; its data directory. The command is built
+/// and spawned in one statement: the caller's copies of a pipe's writing
+/// end go with it.
+fn restart_logging_to(n: &mut FedNode, stdout: Stdio, stderr: Stdio) -> std::path::PathBuf {
+    n.kill();
+    let _ = std::fs::remove_file(n.dir.join("api.addr"));
+    let child = Command::new(common::bin())
+        .env("RUST_LOG", "trace")
+        .args(["--data-dir", path_str(&n.dir), "node", "run"])
+        .args(["--log-format", "json"])
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    n.child = Some(child);
+    let dir = n.dir.clone();
+    wait_for("the node's control API", Duration::from_secs(60), || {
+        dir.join("api.addr").exists().then_some(())
+    });
+    dir
 }
 
 /// Restarts `n` at `RUST_LOG=trace` with its stderr (and its stdout too,
@@ -289,30 +318,13 @@ fn run_with_stderr_unread(
     n: &mut FedNode,
     stdout_too: bool,
 ) -> (std::path::PathBuf, std::io::PipeReader, u64) {
-    n.kill();
-    let _ = std::fs::remove_file(n.dir.join("api.addr"));
     let (unread, writer) = std::io::pipe().unwrap();
     let stdout = if stdout_too {
         Stdio::from(writer.try_clone().unwrap())
     } else {
         Stdio::null()
     };
-    // Built and spawned in one statement: the parent's copies of the
-    // pipe's writing end go with the command.
-    let child = Command::new(common::bin())
-        .env("RUST_LOG", "trace")
-        .args(["--data-dir", path_str(&n.dir), "node", "run"])
-        .args(["--log-format", "json"])
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(Stdio::from(writer))
-        .spawn()
-        .unwrap();
-    n.child = Some(child);
-    let dir = n.dir.clone();
-    wait_for("the node's control API", Duration::from_secs(60), || {
-        dir.join("api.addr").exists().then_some(())
-    });
+    let dir = restart_logging_to(n, stdout, Stdio::from(writer));
     let start = Instant::now();
     let dropped = loop {
         let d = log_lines_dropped(&metrics_within(&dir, Duration::from_secs(20)));
@@ -392,13 +404,7 @@ fn a_node_whose_log_nobody_reads_keeps_answering_and_counts_the_lines_dropped() 
 }
 
 fn log_lines_lost(metrics: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("tracenet_log_lines_lost_total "))
-        .unwrap_or_else(|| panic!("no tracenet_log_lines_lost_total in:\n{metrics}"))
-        .trim()
-        .parse()
-        .unwrap()
+    counter(metrics, "tracenet_log_lines_lost_total")
 }
 
 /// A node whose stderr's reader has gone (`node run 2>&1 | head`, a log
@@ -409,24 +415,10 @@ fn log_lines_lost(metrics: &str) -> u64 {
 fn a_node_whose_stderr_reader_has_gone_keeps_answering_and_counts_the_lines_lost() {
     let mut fed = Federation::start(vec![NodeSpec::member("DE", vec![])]);
     let n = fed.node_mut("DE");
-    n.kill();
-    let _ = std::fs::remove_file(n.dir.join("api.addr"));
     let (reader, writer) = std::io::pipe().unwrap();
     // The reader gone before the node writes: every line meets a broken pipe.
     drop(reader);
-    let child = Command::new(common::bin())
-        .env("RUST_LOG", "trace")
-        .args(["--data-dir", path_str(&n.dir), "node", "run"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(writer))
-        .spawn()
-        .unwrap();
-    n.child = Some(child);
-    let dir = n.dir.clone();
-    wait_for("DE's control API", Duration::from_secs(60), || {
-        dir.join("api.addr").exists().then_some(())
-    });
+    let dir = restart_logging_to(n, Stdio::null(), Stdio::from(writer));
     let limit = Duration::from_secs(20);
     // Each call to the control API logs at trace: the count grows with them.
     let first = wait_for("DE to count lost lines", Duration::from_secs(60), || {
