@@ -430,8 +430,9 @@ fn a_node_whose_stderr_reader_has_gone_keeps_answering_and_counts_the_lines_lost
     }
     assert!(last > first, "{first} then {last}");
     let metrics = metrics_within(&dir, limit);
-    assert!(
-        metrics.contains("tracenet_log_lines_dropped_total 0"),
+    assert_eq!(
+        log_lines_dropped(&metrics),
+        0,
         "a broken pipe is not a full one: {metrics}"
     );
     let child = n.child.as_mut().unwrap();
