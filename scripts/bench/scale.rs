@@ -9,7 +9,9 @@
 //! Run with `scripts/bench-scale.sh` (release). Sizes from
 //! TRACENET_BENCH_SCALE (default `10,50,200`); traces per measure from
 //! TRACENET_BENCH_TRACES (default 50); idle window TRACENET_BENCH_IDLE_SECS
-//! (default 20); the links every member keeps, stated by the roster as a
+//! (default 20); reads of a settled trace's view timed after each round
+//! trip measure, TRACENET_BENCH_VIEWS (default 200; 0 skips them); the
+//! links every member keeps, stated by the roster as a
 //! first `tracenet roster new` does (and set as each node's
 //! `node.peer_connections` too), from TRACENET_BENCH_PEER_CONNECTIONS
 //! (default tracenet's, 48: a full mesh up to 49 States, links bounded above;
@@ -338,7 +340,27 @@ fn answered_again(dirs: &[PathBuf]) -> usize {
         .sum()
 }
 
-fn trace(dir: &Path, maker: &str, country: &str, serial: &str) -> (usize, usize, String) {
+/// `GET /v1/traces/ID` of a settled trace `reads` times from the node in
+/// `dir`, one after another on one connection: each read's time from the
+/// request to its body parsed, in ms.
+fn view_times(dir: &Path, id: &str, reads: usize) -> Vec<f64> {
+    let client = ApiClient::from_data_dir(dir).unwrap();
+    RT.with(|rt| {
+        rt.block_on(async {
+            let mut out = Vec::with_capacity(reads);
+            for _ in 0..reads {
+                let start = Instant::now();
+                let _: Value = client.get(&format!("/v1/traces/{id}")).await.unwrap();
+                out.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+            out
+        })
+    })
+}
+
+/// Sends a clear trace from the node in `dir` and waits until it settles:
+/// (holders asked, answers, status, trace id).
+fn trace(dir: &Path, maker: &str, country: &str, serial: &str) -> (usize, usize, String, String) {
     let req = TraceRequest {
         maker: maker.into(),
         factory_code: None,
@@ -373,6 +395,7 @@ fn trace(dir: &Path, maker: &str, country: &str, serial: &str) -> (usize, usize,
                         asked,
                         answers,
                         t["status"].as_str().unwrap_or("").to_string(),
+                        id,
                     );
                 }
             }
@@ -484,15 +507,24 @@ fn one_size(n: usize) {
         let cpu0: f64 = hosts.iter().map(|c| cpu_secs(c.id())).sum();
         let mut rtt = Vec::new();
         let mut asked = 0;
+        let mut last = String::new();
         for k in 0..traces {
             let start = Instant::now();
-            let (a, answers, st) = trace(requester, maker, country, &format!("{prefix}{k:05}"));
+            let (a, answers, st, id) = trace(requester, maker, country, &format!("{prefix}{k:05}"));
             rtt.push(start.elapsed().as_secs_f64() * 1e3);
             assert_eq!(st, "answered", "{label}: {a} asked, {answers} answers");
             asked = a;
+            last = id;
         }
         let cpu = hosts.iter().map(|c| cpu_secs(c.id())).sum::<f64>() - cpu0;
         let again = answered_again(holders) - again0;
+        // The view an officer or integrator reads of a settled trace: what
+        // it costs must not grow with the roster (its judge and the
+        // rosters its answers are vouched by share one snapshot).
+        let reads = env_u64("TRACENET_BENCH_VIEWS", 200) as usize;
+        let view_cpu0: f64 = hosts.iter().map(|c| cpu_secs(c.id())).sum();
+        let views = view_times(requester, &last, reads);
+        let view_cpu = hosts.iter().map(|c| cpu_secs(c.id())).sum::<f64>() - view_cpu0;
         eprintln!("  {label}: tracenet done; plain libp2p now");
         let plain = baseline::run(asked.max(1), traces, 420, 520);
         let (p50, p99) = (pct(&mut rtt.clone(), 0.5), pct(&mut rtt, 0.99));
@@ -501,6 +533,15 @@ fn one_size(n: usize) {
             1e3 * cpu / traces as f64,
             1e3 * cpu / (traces * asked.max(1)) as f64
         );
+        if !views.is_empty() {
+            println!(
+                "    the settled trace's view (GET /v1/traces/ID, {asked} asked, {n} States): p50 {:.2} ms, p99 {:.2} ms over {} reads; host processes' CPU {:.2} ms per read (their idle nodes included)",
+                pct(&mut views.clone(), 0.5),
+                pct(&mut views.clone(), 0.99),
+                views.len(),
+                1e3 * view_cpu / views.len() as f64
+            );
+        }
         println!(
             "    queries answered a second time by their holders (a directed query after the gossiped one, or the reverse): {:.1} per trace",
             again as f64 / traces as f64

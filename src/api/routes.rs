@@ -940,16 +940,16 @@ async fn peers(State(node): State<Node>) -> Reply {
         #[serde(flatten)]
         member: node::MemberInfo,
     }
-    let mut out: Vec<Peer> = node
-        .members()
+    let members = node.members();
+    let mut out: Vec<Peer> = members
         .by_peer
-        .into_iter()
-        .filter(|(p, _)| *p != node.peer_id())
+        .iter()
+        .filter(|(p, _)| **p != node.peer_id())
         .map(|(p, m)| Peer {
             connected: status.connected.contains(&p.to_string()),
             kept: !status.links_bounded || status.kept.contains(&p.to_string()),
             peer_id: p.to_string(),
-            member: m,
+            member: m.clone(),
         })
         .collect();
     out.sort_by(|a, b| {

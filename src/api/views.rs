@@ -96,7 +96,7 @@ pub struct Timeliness {
 pub fn trace_view(judge: &crate::node::Judge, t: &StoredTrace) -> TraceView {
     let node = judge;
     let limits = node.limits();
-    let rosters = PastRosters::new(node.data_dir(), node.trust(), node.members().clone());
+    let rosters = PastRosters::new(node.data_dir(), node.trust(), node.shared_members());
     let answers = t
         .answers
         .iter()

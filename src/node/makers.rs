@@ -10,6 +10,7 @@
 //! most once per [`OFFER_EVERY`]; one stating a newer table is logged.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Node, NodeError, net};
@@ -241,11 +242,15 @@ impl Node {
                 );
             }
         }
-        self.inner
-            .members
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .rederive(&table);
+        {
+            let mut members = self
+                .inner
+                .members
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            // Copy-on-write: snapshots taken before keep the old reading.
+            Arc::make_mut(&mut members).rederive(&table);
+        }
         *self.inner.makers.write().unwrap_or_else(|p| p.into_inner()) = in_force;
         Ok(())
     }

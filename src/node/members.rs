@@ -49,7 +49,13 @@ fn ser_addrs<S: serde::Serializer>(a: &[Multiaddr], s: S) -> Result<S::Ok, S::Er
 }
 
 /// The current membership: one roster version.
-#[derive(Debug, Clone, Default)]
+///
+/// A copy holds every member (its name, addresses, prefixes): the node
+/// shares one behind an `Arc` (`Node::members`, [`PastRosters`], the
+/// judge), and copies it only when a maker table changes while snapshots
+/// are held. Tests count the copies made on their thread
+/// ([`members_copied_on_this_thread`]).
+#[derive(Debug, Default)]
 pub struct Members {
     pub version: u64,
     /// Unix seconds after which the roster is no longer valid.
@@ -65,6 +71,33 @@ pub struct Members {
     /// differs from the roster's (a maker the table moved to another key),
     /// with the members declaring it ([`Members::rederive`]).
     pub(super) rederived: HashMap<MarkingPrefix, Vec<PeerId>>,
+}
+
+impl Clone for Members {
+    fn clone(&self) -> Self {
+        #[cfg(test)]
+        COPIED.with(|n| n.set(n.get() + 1));
+        Members {
+            version: self.version,
+            valid_until: self.valid_until,
+            by_peer: self.by_peer.clone(),
+            gossip_validation: self.gossip_validation,
+            peer_connections: self.peer_connections,
+            rederived: self.rederived.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Copies of a [`Members`] made on this thread: tests count them.
+    static COPIED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Copies of a [`Members`] made on the calling thread so far (tests only).
+#[cfg(test)]
+pub fn members_copied_on_this_thread() -> u64 {
+    COPIED.with(|n| n.get())
 }
 
 impl Members {
@@ -160,12 +193,12 @@ pub enum Vouch {
 /// removed later still signed what it signed. Cheap to build per use: the
 /// history is shared per data directory and caches the versions it loads.
 pub struct PastRosters {
-    current: Members,
+    current: Arc<Members>,
     history: Option<Arc<RosterHistory>>,
 }
 
 impl PastRosters {
-    pub fn new(data_dir: &Path, trust: &TrustConfig, current: Members) -> Self {
+    pub fn new(data_dir: &Path, trust: &TrustConfig, current: Arc<Members>) -> Self {
         let history = match RosterHistory::shared(data_dir, trust) {
             Ok(h) => Some(h),
             Err(e) => {

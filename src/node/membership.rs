@@ -4,6 +4,7 @@
 //! node warns ahead of time, once a day, and says what to do.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{MemberInfo, Members, Node, NodeError, PeerId, identity, net};
@@ -225,7 +226,7 @@ impl Node {
             .inner
             .members
             .write()
-            .unwrap_or_else(|p| p.into_inner()) = members;
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(members);
         self.check_own_oprf_key();
         Ok(Some(version))
     }

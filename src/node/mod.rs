@@ -214,7 +214,11 @@ struct Inner {
     /// reconnect and the minute timer at once) would spend the holder's
     /// evaluation budget twice.
     probing: inflight::InFlight<(String, PeerId)>,
-    members: RwLock<Members>,
+    /// The roster in force as members, shared: a view, a judge or a check
+    /// takes the snapshot (a count bump), never a copy of every member, so
+    /// what each trace costs does not grow with the federation. Replaced
+    /// whole on a roster install; changed copy-on-write on a maker table's.
+    members: RwLock<Arc<Members>>,
     /// The maker reference table in force and the local makers on top.
     makers: RwLock<crate::roster::makers::InForce>,
     /// The `[[makers]]` of tracenet.toml, applied on every table.
@@ -556,7 +560,7 @@ impl Node {
                 pending_topics: Mutex::new(pending_topics),
                 delivering: Default::default(),
                 probing: Default::default(),
-                members: RwLock::new(members),
+                members: RwLock::new(Arc::new(members)),
                 makers: RwLock::new(makers),
                 local_makers: cfg.makers.clone(),
                 makers_installing: Mutex::new(()),
@@ -616,8 +620,9 @@ impl Node {
         &self.inner.counters
     }
 
-    pub fn members(&self) -> Members {
-        self.read_members().clone()
+    /// The roster in force, shared (see `Inner::members`).
+    pub fn members(&self) -> Arc<Members> {
+        self.read_members()
     }
 
     pub fn net(&self) -> &NetHandle {
@@ -636,10 +641,17 @@ impl Node {
             .unwrap_or_default()
     }
 
-    fn read_members(&self) -> std::sync::RwLockReadGuard<'_, Members> {
+    /// The roster in force, taken under the lock for as long as a count bump
+    /// takes: a roster installed meanwhile does not change the snapshot a
+    /// caller holds, and no caller holds the lock.
+    fn read_members(&self) -> Arc<Members> {
         // A poisoned lock means a thread panicked while holding it; the data
         // (a roster snapshot) is still whole, so keep serving.
-        self.inner.members.read().unwrap_or_else(|p| p.into_inner())
+        self.inner
+            .members
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn public_key(&self) -> protocol::PublicKey {

@@ -24,7 +24,7 @@ pub struct Judge {
     pub(super) trust: TrustConfig,
     pub(super) state: CountryCode,
     pub(super) limits: Limits,
-    pub(super) members: super::Members,
+    pub(super) members: std::sync::Arc<super::Members>,
 }
 
 impl Judge {
@@ -41,20 +41,18 @@ impl Judge {
             // under that roster, its signatures checked: its traces are what
             // an officer looks at while a renewal is awaited (`trace list`
             // and the like failed with the expiry).
-            members: match crate::roster::load_held(
-                data_dir,
-                &cfg.trust,
-                crate::model::Date::today(),
-            ) {
-                Ok(None) => super::Members::default(),
-                Err(crate::roster::RosterError::Dates { until, .. }) => {
-                    match crate::roster::load_held(data_dir, &cfg.trust, until) {
-                        Ok(Some(r)) => membership::members_of(&r),
-                        _ => membership::load_members(data_dir, &cfg.trust)?,
+            members: std::sync::Arc::new(
+                match crate::roster::load_held(data_dir, &cfg.trust, crate::model::Date::today()) {
+                    Ok(None) => super::Members::default(),
+                    Err(crate::roster::RosterError::Dates { until, .. }) => {
+                        match crate::roster::load_held(data_dir, &cfg.trust, until) {
+                            Ok(Some(r)) => membership::members_of(&r),
+                            _ => membership::load_members(data_dir, &cfg.trust)?,
+                        }
                     }
-                }
-                _ => membership::load_members(data_dir, &cfg.trust)?,
-            },
+                    _ => membership::load_members(data_dir, &cfg.trust)?,
+                },
+            ),
         })
     }
 
@@ -74,6 +72,11 @@ impl Judge {
         &self.members
     }
 
+    /// The roster this judge reads by, shared (a count bump, not a copy).
+    pub fn shared_members(&self) -> std::sync::Arc<super::Members> {
+        self.members.clone()
+    }
+
     /// Where a trace stands now.
     pub fn status_of(&self, t: &StoredTrace) -> TraceStatus {
         trace_status(t, unix_now(), self.limits)
@@ -83,7 +86,7 @@ impl Judge {
     /// in force when each was received vouches for.
     pub fn custody_of(&self, t: &StoredTrace) -> custody::Custody {
         let rosters =
-            super::members::PastRosters::new(&self.data_dir, &self.trust, self.members.clone());
+            super::members::PastRosters::new(&self.data_dir, &self.trust, self.shared_members());
         let decoded: Vec<(usize, CountryCode, Outcome)> = t
             .answers
             .iter()

@@ -160,8 +160,11 @@ fn answers_are_verified_once_on_receipt_and_never_by_the_views() {
         trust: Default::default(),
         state: cc("NG"),
         limits: Limits::default(),
-        members: roster.clone(),
+        members: roster.clone().into(),
     };
+    // A view's work copies no roster: the judge and the rosters it builds
+    // share one snapshot, so a view does not grow with the federation.
+    let copied = crate::node::members::members_copied_on_this_thread();
     for _ in 0..5 {
         let full = store.get(&t.id).unwrap().unwrap();
         assert_eq!(full.answers.len(), hs.len());
@@ -180,8 +183,12 @@ fn answers_are_verified_once_on_receipt_and_never_by_the_views() {
         assert!(!custody.chain.is_empty(), "{custody:?}");
         // What a trace's view does for each answer (in `api`, above this
         // wall): judge its key by the roster it was received under.
-        let rosters =
-            crate::node::members::PastRosters::new(dir.path(), &Default::default(), roster.clone());
+        let rosters = crate::node::members::PastRosters::new(
+            dir.path(),
+            &Default::default(),
+            judge.shared_members(),
+        );
+        assert!(std::ptr::eq(rosters.current(), judge.members()));
         for (a, h) in full.answers.iter().zip(&hs) {
             let b = crate::node::decode_stored::<TraceAnswer>(&a.bytes, Limits::default()).unwrap();
             let vouch = rosters.vouch(a.roster_version, &b.responder.key, b.responder.state);
@@ -197,6 +204,11 @@ fn answers_are_verified_once_on_receipt_and_never_by_the_views() {
         verified_on_this_thread() - before,
         n,
         "views and reads verified an answer again"
+    );
+    assert_eq!(
+        crate::node::members::members_copied_on_this_thread() - copied,
+        0,
+        "views copied the roster's members"
     );
 }
 
