@@ -189,6 +189,10 @@ pub fn serve_if_holder() {
     std::process::exit(0);
 }
 
+/// How long the baseline waits for one query's answers: far past any round
+/// trip measured (tens of milliseconds), short of a run that seems to hang.
+const ANSWERED_WITHIN: Duration = Duration::from_secs(60);
+
 /// The holder processes of a run: killed and waited for when it ends, by
 /// return or by panic.
 struct Children(Vec<std::process::Child>);
@@ -423,7 +427,20 @@ pub fn run_with(
             let (tx, rx) = oneshot::channel();
             let start = Instant::now();
             publish_tx.send((q, tx)).await.unwrap();
-            unless_a_holder_ends(&mut gone_rx, rx).await.unwrap();
+            // Plain libp2p does not ask again: a copy or an answer lost (a
+            // queue's timeout on a machine too busy) would be waited for
+            // for ever.
+            tokio::time::timeout(ANSWERED_WITHIN, unless_a_holder_ends(&mut gone_rx, rx))
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "plain libp2p baseline: query {} of {} not answered by all {holders} holders within {} s (a gossip copy or an answer was lost); run the benchmark again on a quieter machine",
+                        i + 1,
+                        traces + 20,
+                        ANSWERED_WITHIN.as_secs()
+                    )
+                })
+                .unwrap();
             // The first 20 warm the meshes up.
             if i >= 20 {
                 times.push(start.elapsed().as_secs_f64() * 1e3);
