@@ -40,11 +40,24 @@ const MAX_PER_MEMBER: usize = 4_096;
 /// The members seen subscribed to each trace topic, with when they were last
 /// seen: the tree `seen_subscribed`, key `topic \n peer`, value unix seconds
 /// (u64, big-endian).
+///
+/// Two locks: `writing`, held by whoever writes the tree (a `note`, a
+/// `purge`'s removal) from its decision to its memory's update, so that the
+/// tree and the memory change together; and `memory`, held only for reads
+/// and updates of memory, never across a sled call. So `fresh` (on the
+/// event loop) and `seen` (on the async worker, for a trace being sent)
+/// never wait on a sled write, whose rare stalls (a log buffer waiting on
+/// the disk) would stall the network or the control API.
 pub(super) struct SeenSubscriptions {
     tree: sled::Tree,
     memory: Mutex<Memory>,
+    writing: Mutex<()>,
     /// [`MAX_REMEMBERED`] and [`MAX_PER_MEMBER`] (smaller in tests).
     bounds: (usize, usize),
+    /// Called by `note` between its sled write and its memory's update
+    /// (tests: a write in progress).
+    #[cfg(test)]
+    written_hook: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 /// The tree's pairs in memory, by member: for each, its topics with when
@@ -93,6 +106,30 @@ fn seconds(v: &[u8]) -> u64 {
     v.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
+/// The memory is full and `peer` holds `mine` pairs: the pair to forget
+/// for it, the one seen longest ago of the member holding most (member,
+/// topic), if that member holds at least two more than `mine` (so that two
+/// members never take places from each other in turn; shares end within
+/// one pair of each other). `None`: no place can be freed for `peer`.
+fn room_for(m: &Memory, peer: &PeerId, mine: usize) -> Option<(PeerId, String)> {
+    let (largest, most) = m
+        .members
+        .iter()
+        .filter(|(p, _)| *p != peer)
+        .map(|(p, topics)| (*p, topics.len()))
+        .max_by_key(|(_, n)| *n)?;
+    if most < mine + 2 {
+        return None;
+    }
+    let oldest = m.members.get(&largest).and_then(|topics| {
+        topics
+            .iter()
+            .min_by_key(|(topic, t)| (**t, topic.as_str()))
+            .map(|(topic, _)| topic.clone())
+    })?;
+    Some((largest, oldest))
+}
+
 impl SeenSubscriptions {
     pub(super) fn open(db: &sled::Db) -> Result<Self, sled::Error> {
         let tree = db.open_tree("seen_subscribed")?;
@@ -113,7 +150,10 @@ impl SeenSubscriptions {
         Ok(SeenSubscriptions {
             tree,
             memory: Mutex::new(memory),
+            writing: Mutex::new(()),
             bounds: (MAX_REMEMBERED, MAX_PER_MEMBER),
+            #[cfg(test)]
+            written_hook: None,
         })
     }
 
@@ -129,26 +169,51 @@ impl SeenSubscriptions {
     }
 
     /// Remembers that `peer` (a member) is subscribed to `topic` at `now`.
-    /// Not flushed: a subscription lost in a crash is seen again.
+    /// Not flushed: a subscription lost in a crash is seen again. Blocking:
+    /// writes sled under the writers' lock, and holds the memory's lock only
+    /// to read what to write and to record what was written.
     pub(super) fn note(&self, topic: &str, peer: &PeerId, now: u64) -> Result<(), sled::Error> {
-        let Ok(mut m) = self.memory.lock() else {
+        let Ok(_writing) = self.writing.lock() else {
             return Ok(());
         };
-        let last = m.members.get(peer).and_then(|t| t.get(topic)).copied();
-        if last.is_some_and(|t| now.saturating_sub(t) < REWRITE_AFTER_SECS) {
-            return Ok(());
-        }
-        let (max_total, max_per_member) = self.bounds;
-        if last.is_none() {
-            let mine = m.count(peer);
-            if mine >= max_per_member
-                || (m.total >= max_total && !self.make_room(&mut m, peer, mine)?)
-            {
-                tracing::debug!(%peer, topic, "subscription not remembered: the memory is full for this member or in all");
+        // What to write, decided on memory no other writer changes until
+        // this one is done.
+        let room = {
+            let Ok(m) = self.memory.lock() else {
+                return Ok(());
+            };
+            let last = m.members.get(peer).and_then(|t| t.get(topic)).copied();
+            if last.is_some_and(|t| now.saturating_sub(t) < REWRITE_AFTER_SECS) {
                 return Ok(());
             }
+            let (max_total, max_per_member) = self.bounds;
+            let full = || {
+                tracing::debug!(%peer, topic, "subscription not remembered: the memory is full for this member or in all");
+                Ok(())
+            };
+            let mine = m.count(peer);
+            if last.is_some() || (m.total < max_total && mine < max_per_member) {
+                None
+            } else if mine >= max_per_member {
+                return full();
+            } else {
+                match room_for(&m, peer, mine) {
+                    Some(room) => Some(room),
+                    None => return full(),
+                }
+            }
+        };
+        if let Some((largest, oldest)) = &room {
+            self.tree.remove(key(oldest, largest))?;
+            self.locked_memory().forget(oldest, largest);
+            tracing::debug!(member = %largest, topic = oldest, for_member = %peer, "a remembered subscription forgotten to make room for a member remembered for fewer");
         }
         self.tree.insert(key(topic, peer), &now.to_be_bytes())?;
+        #[cfg(test)]
+        if let Some(hook) = &self.written_hook {
+            hook();
+        }
+        let mut m = self.locked_memory();
         if m.members
             .entry(*peer)
             .or_default()
@@ -160,42 +225,16 @@ impl SeenSubscriptions {
         Ok(())
     }
 
-    /// The memory is full and `peer` holds `mine` pairs: forgets the pair
-    /// seen longest ago of the member holding most, if that member holds at
-    /// least two more than `mine` (so that two members never take places
-    /// from each other in turn; shares end within one pair of each other).
-    /// Returns whether a place was freed. Reads memory only, and writes one
-    /// removal.
-    fn make_room(&self, m: &mut Memory, peer: &PeerId, mine: usize) -> Result<bool, sled::Error> {
-        let Some((largest, most)) = m
-            .members
-            .iter()
-            .filter(|(p, _)| *p != peer)
-            .map(|(p, topics)| (*p, topics.len()))
-            .max_by_key(|(_, n)| *n)
-        else {
-            return Ok(false);
-        };
-        if most < mine + 2 {
-            return Ok(false);
-        }
-        let Some(oldest) = m.members.get(&largest).and_then(|topics| {
-            topics
-                .iter()
-                .min_by_key(|(topic, t)| (**t, topic.as_str()))
-                .map(|(topic, _)| topic.clone())
-        }) else {
-            return Ok(false);
-        };
-        self.tree.remove(key(&oldest, &largest))?;
-        m.forget(&oldest, &largest);
-        tracing::debug!(member = %largest, topic = oldest, for_member = %peer, "a remembered subscription forgotten to make room for a member remembered for fewer");
-        Ok(true)
+    /// The memory, its lock taken whether or not a thread panicked holding
+    /// it: it is changed only by assignments that cannot leave it half done.
+    fn locked_memory(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The peers seen subscribed to `topic` since `now - REMEMBER_SECS`.
     /// From memory, which holds the tree's pairs with their times (read at
-    /// open; every write and removal made to both under its lock): one
+    /// open; every write and removal made to both under the writers' lock,
+    /// and this waits on none of them): one
     /// lookup per member remembered, no read of sled, so a trace being sent
     /// asks it on the async worker without a hand-off to a blocking thread.
     pub(super) fn seen(&self, topic: &str, now: u64) -> Vec<PeerId> {
@@ -222,15 +261,15 @@ impl SeenSubscriptions {
             if !past(&v) {
                 continue;
             }
-            // Removed under the memory's lock, read again there: a `note`
+            // Removed under the writers' lock, read again there: a `note`
             // may have written the pair again since the scan read it.
-            let Ok(mut m) = self.memory.lock() else {
+            let Ok(_writing) = self.writing.lock() else {
                 continue;
             };
             if self.tree.get(&k)?.is_some_and(|v| past(&v)) && self.tree.remove(&k)?.is_some() {
                 n += 1;
                 if let Some((topic, p)) = pair_of(&k) {
-                    m.forget(&topic, &p);
+                    self.locked_memory().forget(&topic, &p);
                 }
             }
         }
@@ -753,6 +792,46 @@ mod tests {
         let db = sled::Config::new().path(d.path()).open().unwrap();
         let s = SeenSubscriptions::open(&db).unwrap();
         (db, s)
+    }
+
+    #[test]
+    fn readers_do_not_wait_on_a_subscription_being_written() {
+        use std::sync::{Arc, mpsc};
+        use std::time::Duration;
+        let d = tempfile::tempdir().unwrap();
+        let (_db, mut s) = open(&d);
+        let (a, b) = (peer(), peer());
+        let now = 1_000_000_000;
+        s.note("prefix/DE/WAL", &a, now).unwrap();
+        let (in_write, writing) = mpsc::channel::<()>();
+        let (read, reads_done) = mpsc::channel::<()>();
+        let (in_write, reads_done) = (Mutex::new(in_write), Mutex::new(reads_done));
+        s.written_hook = Some(Box::new(move || {
+            in_write.lock().unwrap().send(()).unwrap();
+            // The readers below answer while this write is in progress.
+            reads_done
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(10))
+                .expect("a reader waited on the write in progress");
+        }));
+        let s = Arc::new(s);
+        let writer = {
+            let s = s.clone();
+            std::thread::spawn(move || s.note("prefix/DE/WAL", &b, now).unwrap())
+        };
+        writing.recv_timeout(Duration::from_secs(10)).unwrap();
+        // b's pair is in sled, not yet in memory: the readers see a only.
+        assert_eq!(s.seen("prefix/DE/WAL", now), vec![a]);
+        assert!(s.fresh("prefix/DE/WAL", &a, now));
+        assert!(!s.fresh("prefix/DE/WAL", &b, now));
+        read.send(()).unwrap();
+        writer.join().unwrap();
+        let mut both = s.seen("prefix/DE/WAL", now);
+        both.sort();
+        let mut want = vec![a, b];
+        want.sort();
+        assert_eq!(both, want);
     }
 
     #[test]
