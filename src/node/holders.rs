@@ -160,12 +160,11 @@ impl SeenSubscriptions {
     /// Whether `(topic, peer)` was written within the rewrite interval: a
     /// check in memory, cheap enough for the event loop.
     pub(super) fn fresh(&self, topic: &str, peer: &PeerId, now: u64) -> bool {
-        self.memory.lock().is_ok_and(|m| {
-            m.members
-                .get(peer)
-                .and_then(|topics| topics.get(topic))
-                .is_some_and(|t| now.saturating_sub(*t) < REWRITE_AFTER_SECS)
-        })
+        self.locked_memory()
+            .members
+            .get(peer)
+            .and_then(|topics| topics.get(topic))
+            .is_some_and(|t| now.saturating_sub(*t) < REWRITE_AFTER_SECS)
     }
 
     /// Remembers that `peer` (a member) is subscribed to `topic` at `now`.
@@ -173,15 +172,13 @@ impl SeenSubscriptions {
     /// writes sled under the writers' lock, and holds the memory's lock only
     /// to read what to write and to record what was written.
     pub(super) fn note(&self, topic: &str, peer: &PeerId, now: u64) -> Result<(), sled::Error> {
-        let Ok(_writing) = self.writing.lock() else {
-            return Ok(());
-        };
+        // Guards no data: a thread that panicked holding it left nothing
+        // half done, so a poisoned one is taken all the same.
+        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         // What to write, decided on memory no other writer changes until
         // this one is done.
         let room = {
-            let Ok(m) = self.memory.lock() else {
-                return Ok(());
-            };
+            let m = self.locked_memory();
             let last = m.members.get(peer).and_then(|t| t.get(topic)).copied();
             if last.is_some_and(|t| now.saturating_sub(t) < REWRITE_AFTER_SECS) {
                 return Ok(());
@@ -226,7 +223,8 @@ impl SeenSubscriptions {
     }
 
     /// The memory, its lock taken whether or not a thread panicked holding
-    /// it: it is changed only by assignments that cannot leave it half done.
+    /// it: it is changed only by map inserts and removals that cannot leave
+    /// it half done.
     fn locked_memory(&self) -> std::sync::MutexGuard<'_, Memory> {
         self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -234,14 +232,13 @@ impl SeenSubscriptions {
     /// The peers seen subscribed to `topic` since `now - REMEMBER_SECS`.
     /// From memory, which holds the tree's pairs with their times (read at
     /// open; every write and removal made to both under the writers' lock,
-    /// and this waits on none of them): one
+    /// and this waits on none of them; a pair being written shows once its
+    /// write is done): one
     /// lookup per member remembered, no read of sled, so a trace being sent
     /// asks it on the async worker without a hand-off to a blocking thread.
     pub(super) fn seen(&self, topic: &str, now: u64) -> Vec<PeerId> {
-        let Ok(m) = self.memory.lock() else {
-            return Vec::new();
-        };
-        m.members
+        self.locked_memory()
+            .members
             .iter()
             .filter(|(_, topics)| {
                 topics
@@ -263,9 +260,7 @@ impl SeenSubscriptions {
             }
             // Removed under the writers' lock, read again there: a `note`
             // may have written the pair again since the scan read it.
-            let Ok(_writing) = self.writing.lock() else {
-                continue;
-            };
+            let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
             if self.tree.get(&k)?.is_some_and(|v| past(&v)) && self.tree.remove(&k)?.is_some() {
                 n += 1;
                 if let Some((topic, p)) = pair_of(&k) {

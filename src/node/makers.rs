@@ -242,15 +242,16 @@ impl Node {
                 );
             }
         }
-        {
-            let mut members = self
-                .inner
-                .members
-                .write()
-                .unwrap_or_else(|p| p.into_inner());
-            // Copy-on-write: snapshots taken before keep the old reading.
-            Arc::make_mut(&mut members).rederive(&table);
-        }
+        let mut members = self
+            .inner
+            .members
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        // Copy-on-write: snapshots taken before keep the old reading.
+        Arc::make_mut(&mut members).rederive(&table);
+        // Swapped under the roster's lock, which a roster install takes to
+        // read the table: a roster landing meanwhile is read by this table,
+        // never by the one it replaces (`Node::install_now`).
         *self.inner.makers.write().unwrap_or_else(|p| p.into_inner()) = in_force;
         Ok(())
     }

@@ -54,7 +54,7 @@ fn ser_addrs<S: serde::Serializer>(a: &[Multiaddr], s: S) -> Result<S::Ok, S::Er
 /// shares one behind an `Arc` (`Node::members`, [`PastRosters`], the
 /// judge), and copies it only when a maker table changes while snapshots
 /// are held. Tests count the copies made on their thread
-/// ([`members_copied_on_this_thread`]).
+/// (`members_copied_on_this_thread`).
 #[derive(Debug, Default)]
 pub struct Members {
     pub version: u64,

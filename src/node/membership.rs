@@ -211,7 +211,6 @@ impl Node {
             Err(e) => return Err(InstallRosterError::Rejected(e)),
         };
         let mut members = members_of(&roster);
-        members.rederive(&self.makers());
         let version = members.version;
         self.record(
             AuditKind::RosterInstalled,
@@ -222,11 +221,17 @@ impl Node {
             true,
         )
         .map_err(|e| InstallRosterError::Store(e.to_string()))?;
-        *self
+        let mut held = self
             .inner
             .members
             .write()
-            .unwrap_or_else(|p| p.into_inner()) = Arc::new(members);
+            .unwrap_or_else(|p| p.into_inner());
+        // Read by the maker table in force under the roster's lock, which a
+        // table's install takes for its swap (`apply_makers`): never by a
+        // table being replaced meanwhile.
+        members.rederive(&self.makers());
+        *held = Arc::new(members);
+        drop(held);
         self.check_own_oprf_key();
         Ok(Some(version))
     }
