@@ -625,11 +625,10 @@ impl Node {
             tracing::error!(error = %e, "filing an answer failed");
             Refusal::Internal
         };
-        let member = self
-            .read_members()
-            .get(&peer)
-            .cloned()
-            .ok_or(Refusal::NotAMember)?;
+        // One snapshot of the roster for the whole filing: the member, the
+        // answer's checks and the version recorded with it.
+        let members = self.read_members();
+        let member = members.get(&peer).ok_or(Refusal::NotAMember)?;
         // The digest names the trace; the rules below check the binding
         // and the signature, on the frame as read here.
         let read = accept::UnreadAnswer::read(data, self.inner.rules.limits)?;
@@ -660,7 +659,6 @@ impl Node {
         // Judged by the roster in force now; recorded, so that it is judged by
         // this version ever after (a later roster may remove its State).
         let (a, roster_version) = {
-            let members = self.read_members();
             let a = accept::answer_read(
                 read,
                 asked,
