@@ -197,7 +197,9 @@ pub fn peer_id_of(key: &PublicKey) -> Option<PeerId> {
 /// requester): the same as [`peer_id_of`], built from the key's 32 bytes
 /// without decoding its curve point again. An Ed25519 PeerId is the identity
 /// multihash of the key's protobuf encoding (type 1, Ed25519; data, the 32
-/// bytes). Not for a key nothing has checked: any 32 bytes give a PeerId.
+/// bytes). Not for a key nothing has checked: any 32 bytes give a PeerId,
+/// so it may name a peer only where the key found under it is compared
+/// again (`Members::by_key`).
 pub fn peer_id_of_signer(key: &PublicKey) -> Option<PeerId> {
     let mut proto = [0u8; 36];
     proto[..4].copy_from_slice(&[0x08, 0x01, 0x12, 0x20]);

@@ -60,6 +60,10 @@ pub struct Members {
     pub version: u64,
     /// Unix seconds after which the roster is no longer valid.
     pub valid_until: u64,
+    /// Every member under the PeerId of its own key
+    /// ([`crate::identity::peer_id_of`] of [`MemberInfo::key`]): a key is
+    /// found from its PeerId ([`Members::by_key`]), so an entry under any
+    /// other PeerId is never found by its key.
     pub by_peer: HashMap<PeerId, MemberInfo>,
     /// The gossip validation the roster decides for every member, if it
     /// states one ([`crate::roster::RosterBody::gossip_validation`]).
@@ -140,9 +144,14 @@ impl Members {
         self.by_peer.get(peer)
     }
 
-    /// The member that `key` speaks for, if it is one.
+    /// The member that `key` speaks for, if it is one: one map lookup under
+    /// the key's PeerId, whatever the roster's size (each query and answer
+    /// checked asks it).
     pub fn by_key(&self, key: &PublicKey) -> Option<(&PeerId, &MemberInfo)> {
-        self.by_peer.iter().find(|(_, m)| m.key == *key)
+        let peer = crate::identity::peer_id_of_signer(key)?;
+        self.by_peer
+            .get_key_value(&peer)
+            .filter(|(_, m)| m.key == *key)
     }
 
     /// The members of a State (normally one node each).
@@ -265,5 +274,52 @@ impl PastRosters {
             .by_key(key)
             .is_some_and(|(_, m)| m.state == state);
         from_history.or((!in_current && cur > version).then_some(cur))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(seed: u8) -> (PeerId, MemberInfo) {
+        let key = crate::protocol::SigningKey::from_seed(&[seed; 32]).unwrap();
+        let peer = crate::identity::peer_id_of(&key.public_key()).unwrap();
+        let info = MemberInfo {
+            state: CountryCode::parse("DE").unwrap(),
+            name: format!("member {seed}"),
+            key: key.public_key(),
+            addrs: Vec::new(),
+            bootstrap: false,
+            prefixes: Vec::new(),
+            oprf_key: None,
+        };
+        (peer, info)
+    }
+
+    /// A key is found by its PeerId, among 200 members as among one; a key
+    /// not in the roster, 32 bytes that are no key, and an entry filed under
+    /// another member's PeerId are not found.
+    #[test]
+    fn a_member_is_found_by_its_key_and_by_nothing_else() {
+        let mut m = Members::default();
+        for seed in 1..=200 {
+            let (peer, info) = member(seed);
+            m.by_peer.insert(peer, info);
+        }
+        for seed in [1, 100, 200] {
+            let (peer, info) = member(seed);
+            let (found, got) = m.by_key(&info.key).expect("a member's key is found");
+            assert_eq!((*found, got.name.as_str()), (peer, info.name.as_str()));
+        }
+        assert!(m.by_key(&member(201).1.key).is_none());
+        let not_a_key = PublicKey::from_slice(&[0xff; 32]).unwrap();
+        assert!(m.by_key(&not_a_key).is_none());
+        // Member 7's entry moved under member 8's PeerId: neither key finds it.
+        let (p8, _) = member(8);
+        let (p7, i7) = member(7);
+        let moved = m.by_peer.remove(&p7).unwrap();
+        m.by_peer.insert(p8, moved);
+        assert!(m.by_key(&i7.key).is_none());
+        assert!(m.by_key(&member(8).1.key).is_none());
     }
 }
