@@ -154,6 +154,13 @@ mod tests {
         let record = record_keys("369M257");
         let query = query_candidates(&q("369257"), "", DEFAULT_BOUND).unwrap();
         assert!(query.iter().any(|k| record.contains(k)));
+        // An accent read without it, or the reverse (serial rules 3).
+        let record = record_keys("1234ÄÖ");
+        let query = query_candidates(&q("1234AO"), "", DEFAULT_BOUND).unwrap();
+        assert!(query.iter().any(|k| record.contains(k)));
+        let record = record_keys("1234AO");
+        let query = query_candidates(&q("1234-äö"), "", DEFAULT_BOUND).unwrap();
+        assert!(query.iter().any(|k| record.contains(k)));
         let p: MarkingPrefix = "DE/CARLWALTHER".parse().unwrap();
         assert_eq!(
             canonical_input(&p, "WP1"),

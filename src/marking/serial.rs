@@ -15,8 +15,11 @@ pub const MAX_SERIAL_CHARS: usize = 64;
 /// change, so that a registry indexed with the old rules re-places its
 /// records at its next open. 1: spaces, `-`, `.`, `/` and the dashes
 /// U+2010 to U+2015. 2: every separator of [`is_separator`], invisible
-/// format characters, and the variant keys (transliteration, NCIC).
-pub const SERIAL_RULES_VERSION: u32 = 2;
+/// format characters, and the variant keys (transliteration, NCIC). 3:
+/// look-alike folding drops diacritics from Latin, Greek and Cyrillic
+/// letters ([`base_letter`]) and folds Greek capitals that look like Latin
+/// ones.
+pub const SERIAL_RULES_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -139,10 +142,30 @@ fn push_normalised(chars: impl Iterator<Item = char>, out: &mut String) -> Resul
 }
 
 /// Maps a normalised (upper-case) character to the representative of its
-/// look-alike class: Cyrillic letters to the Latin letters they resemble, then
-/// O/0, I/1/L, S/5, B/8, Z/2, G/6 to the digit.
+/// look-alike class: a letter without its diacritics ([`base_letter`]:
+/// `Ä` is `A`, `Ø` is `O`), Greek and Cyrillic capitals to the Latin letters
+/// they resemble, then O/0, I/1/L, S/5, B/8, Z/2, G/6 to the digit.
 pub fn fold_char(c: char) -> char {
+    // ASCII has no diacritics and no other script: wildcard scans fold every
+    // character of up to a whole prefix's serials.
+    let c = if c.is_ascii() { c } else { base_letter(c) };
     let latin = match c {
+        // Greek capitals that look like Latin ones.
+        'Α' => 'A',
+        'Β' => 'B',
+        'Ε' => 'E',
+        'Ζ' => 'Z',
+        'Η' => 'H',
+        'Ι' => 'I',
+        'Κ' => 'K',
+        'Μ' => 'M',
+        'Ν' => 'N',
+        'Ο' => 'O',
+        'Ρ' => 'P',
+        'Τ' => 'T',
+        'Υ' => 'Y',
+        'Χ' => 'X',
+        // Cyrillic capitals that look like Latin ones.
         'А' => 'A',
         'В' => 'B',
         'Е' | 'Ё' => 'E',
@@ -173,6 +196,39 @@ pub fn fold_char(c: char) -> char {
     }
 }
 
+/// A letter of the Latin, Greek or Cyrillic scripts without its diacritics:
+/// the first character of its canonical decomposition when the rest are
+/// combining marks (`Ä`, `É`, `Ç`, `Ő`, `Ș`, `Ṭ`, `Ά`, `Ӧ`, `Й`), and the
+/// letters drawn with a stroke that have none (`Ø` O, `Ł` L, `Đ` and `Ð` D,
+/// `Ħ` H, `Ŧ` T, `Ɨ` I). A clerk or an officer without the marked letter on
+/// their keyboard writes the base letter, and a marking with an accent read
+/// without it is the same marking. Every other character is itself.
+pub fn base_letter(c: char) -> char {
+    match c {
+        'Ø' => return 'O',
+        'Ł' => return 'L',
+        'Đ' | 'Ð' => return 'D',
+        'Ħ' => return 'H',
+        'Ŧ' => return 'T',
+        'Ɨ' => return 'I',
+        _ => {}
+    }
+    // Latin, Greek and Cyrillic with their supplements, Latin Extended
+    // Additional (Vietnamese) and Greek Extended.
+    if !(c <= '\u{052F}' || ('\u{1E00}'..='\u{1FFF}').contains(&c)) {
+        return c;
+    }
+    let (mut base, mut marks_only) = (None, true);
+    unicode_normalization::char::decompose_canonical(c, |d| match base {
+        None => base = Some(d),
+        Some(_) => marks_only &= unicode_normalization::char::is_combining_mark(d),
+    });
+    match base {
+        Some(b) if b != c && marks_only && b.is_alphabetic() => b,
+        _ => c,
+    }
+}
+
 /// The folded form of a normalised serial: the key under which it is indexed.
 pub fn fold_serial(normalised: &str) -> String {
     normalised.chars().map(fold_char).collect()
@@ -184,7 +240,8 @@ pub fn fold_serial(normalised: &str) -> String {
 pub enum MatchQuality {
     /// Identical once case, spaces and separators are folded.
     Exact,
-    /// Identical once look-alike characters are folded too.
+    /// Identical once look-alike characters and accents are folded too
+    /// ([`fold_char`]).
     Folded,
     /// Identical once Cyrillic letters are written in Latin ones (ICAO Doc
     /// 9303; `variants::cyrillic_to_latin`), then folded: `ЛЕ1234` and
@@ -350,10 +407,12 @@ impl SerialQuery {
             .enumerate()
             .filter(|(_, (c, q))| c != q)
             .map(|(i, (c, q))| {
-                format!(
-                    "position {}: read {q:?}, recorded {c:?} (look-alike)",
-                    i + 1
-                )
+                let why = if base_letter(*c) == base_letter(*q) {
+                    "accent"
+                } else {
+                    "look-alike"
+                };
+                format!("position {}: read {q:?}, recorded {c:?} ({why})", i + 1)
             })
             .collect();
         Some(SerialMatch {
@@ -638,6 +697,68 @@ mod tests {
         assert_ne!(fold_serial("A1"), fold_serial("A7"));
     }
 
+    /// A serial read or recorded with an accent, or without it, is found
+    /// (`1234-ÄÖ` by `1234AO`: the forty-third session's example), below an
+    /// exact match and with the reason; Greek capitals fold as Cyrillic
+    /// ones do; ASCII folds as before the rule.
+    #[test]
+    fn letters_with_diacritics_fold_to_their_base_letter() {
+        let m = q("1234AO")
+            .matches(&normalise_serial("1234-äö").unwrap())
+            .unwrap();
+        assert_eq!((m.quality, m.distance), (MatchQuality::Folded, 2));
+        assert_eq!(
+            m.reasons,
+            [
+                "position 5: read 'A', recorded 'Ä' (accent)",
+                "position 6: read 'O', recorded 'Ö' (accent)"
+            ]
+        );
+        assert!(q("1234-ÄÖ").matches("1234AO").is_some());
+        assert_eq!(
+            q("1234ÄÖ").matches("1234ÄÖ").unwrap().quality,
+            MatchQuality::Exact
+        );
+        // Both in the index under one key, and so in a blind trace's filter.
+        assert_eq!(
+            SerialKeys::of("1234ÄÖ").folded,
+            SerialKeys::of("1234AO").folded
+        );
+        for (marked, plain) in [
+            ("ÉÈÊËĖ", "EEEEE"),
+            ("ÇŞȘŢȚ", "CSSTT"),
+            ("ŐŰÑÅÃ", "OUNAA"),
+            ("ØŁĐÐĦŦƗ", "OLDDHTI"),
+            ("ẠỆỘ", "AEO"),
+            ("ΆΈΉΌ", "AEHO"),
+            ("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX"),
+            ("ӦЁЇ", "OEI"),
+        ] {
+            assert_eq!(fold_serial(marked), fold_serial(plain), "{marked}");
+        }
+        // Й is И with a breve: folded together, and each stays Cyrillic.
+        assert_eq!(fold_char('Й'), 'И');
+        // Not letters of those scripts, or letters that are not one with a mark.
+        for c in ['ß', 'Æ', 'Œ', 'Þ', 'ガ', '가', '٣', '?', '*'] {
+            assert_eq!(base_letter(c), c, "{c}");
+        }
+        // ASCII folds as it did before rules 3.
+        for c in (0u8..128).map(char::from) {
+            let before = match c {
+                'O' => '0',
+                'I' | 'L' => '1',
+                'S' => '5',
+                'B' | 'b' => '8',
+                'Z' => '2',
+                'G' => '6',
+                other => other,
+            };
+            assert_eq!(fold_char(c), before, "{c:?}");
+        }
+        // A wildcard reads accents alike.
+        assert!(q("1234?Ö").matches("1234AO").is_some());
+    }
+
     #[test]
     fn exact_beats_folded_beats_wildcard() {
         let exact = q("bp 0746").matches("BP0746").unwrap();
@@ -701,8 +822,8 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn the_quick_test_never_rules_out_a_match(
-            pattern in "[AB08O?*]{1,6}",
-            cand in "[AB08O]{1,6}",
+            pattern in "[AB08OÄÖ?*]{1,6}",
+            cand in "[AB08OÄÖ]{1,6}",
         ) {
             if let Ok(q) = SerialQuery::parse(&pattern) {
                 let c: Vec<char> = cand.chars().collect();
@@ -715,8 +836,8 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn a_match_always_shares_a_lookup_key(
-            read in "[0-9A-CLMOSЛЕЖВР]{1,7}",
-            rec in "[0-9A-CLMOSЛЕЖВР]{1,7}",
+            read in "[0-9A-CLMOSЛЕЖВРÄÖØЙИ]{1,7}",
+            rec in "[0-9A-CLMOSЛЕЖВРÄÖØЙИ]{1,7}",
         ) {
             if !SerialKeys::has_variants(&rec) {
                 proptest::prop_assert!(SerialKeys::of(&rec).variants().is_empty());

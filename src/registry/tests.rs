@@ -988,6 +988,54 @@ fn records_placed_with_the_old_folding_are_found_after_the_reindex_at_open() {
     assert_eq!(reg.get(&rec.id).unwrap(), Some(rec));
 }
 
+/// A serial with accents is found by the serial read without them, and the
+/// reverse (serial rules 3); a registry placed under rules 2, where `Ä` was
+/// its own key, is re-placed at its next open and found so too.
+#[test]
+fn a_serial_with_accents_is_found_without_them_also_in_a_store_placed_before_rules_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let rec = record("DE-1", "Walther", "DE", "1234-ÄÖ");
+    {
+        let db = open_db(&path).unwrap();
+        let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+        reg.put_all(vec![rec.clone(), record("DE-2", "Walther", "DE", "5678AO")])
+            .unwrap();
+        let hit = find(&reg, "Walther", "DE", "1234AO");
+        assert_eq!(hit.len(), 1, "{hit:?}");
+        assert_eq!(hit[0].quality, MatchQuality::Folded);
+        assert!(hit[0].reasons.iter().any(|r| r.contains("(accent)")));
+        assert_eq!(find(&reg, "Walther", "DE", "5678ÄÖ").len(), 1);
+        assert_eq!(
+            find(&reg, "Walther", "DE", "1234-ÄÖ")[0].quality,
+            MatchQuality::Exact
+        );
+        // Where rules 2 kept it: under its serial with the accents.
+        let (_, new_loc, _) = reg.location(&rec);
+        let prefix: MarkingPrefix = "DE/CARLWALTHER".parse().unwrap();
+        let old_loc = keys::location(&prefix, "1234ÄÖ");
+        let id = rec.id.as_str().as_bytes();
+        let v = reg.tree.remove(keys::kept(&new_loc, id)).unwrap().unwrap();
+        reg.tree.insert(keys::kept(&old_loc, id), v).unwrap();
+        let (bkey, bytes) = reg.tree.scan_prefix([keys::IDS]).next().unwrap().unwrap();
+        let mut entries = ids::decode(&bytes).unwrap();
+        entries.insert(id.to_vec(), old_loc);
+        let (_, bytes) = ids::encode_split(&entries).remove(0);
+        reg.tree.insert(bkey, bytes).unwrap();
+        reg.tree
+            .insert(keys::MAKERS, &1u64.to_be_bytes()[..])
+            .unwrap();
+        assert!(find(&reg, "Walther", "DE", "1234AO").is_empty());
+        reg.flush().unwrap();
+    }
+    let db = open_db(&path).unwrap();
+    let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
+    assert_eq!(find(&reg, "Walther", "DE", "1234AO").len(), 1);
+    assert_eq!(find(&reg, "Walther", "DE", "1234ÄÖ").len(), 1);
+    assert_eq!(reg.len().unwrap(), 2);
+    assert_eq!(reg.get(&rec.id).unwrap(), Some(rec));
+}
+
 #[test]
 fn a_find_without_a_country_resolves_the_maker_in_each_prefix() {
     let (_d, reg) = open_temp();

@@ -256,7 +256,7 @@ review-confidential = طابق قيدًا سريًا
 review-outside-groups = الدولة الطالبة خارج مجموعات التبادل لدينا
 
 quality-exact = مطابق
-quality-folded = أحرف متشابهة
+quality-folded = أحرف متشابهة أو علامات تشكيل
 quality-transliterated = بالنقل الحرفي
 quality-embedded-letters = أحرف في الرقم
 quality-wildcard = مع أحرف غير مقروءة

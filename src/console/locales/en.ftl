@@ -257,7 +257,7 @@ review-confidential = it matched a confidential record
 review-outside-groups = the requester is outside our sharing groups
 
 quality-exact = exact
-quality-folded = look-alike characters
+quality-folded = look-alike characters or accents
 quality-transliterated = transliterated
 quality-embedded-letters = letters in the serial
 quality-wildcard = with unreadable characters

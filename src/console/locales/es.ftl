@@ -256,7 +256,7 @@ review-confidential = coincide con un registro confidencial
 review-outside-groups = el solicitante está fuera de nuestros grupos de intercambio
 
 quality-exact = exacta
-quality-folded = caracteres parecidos
+quality-folded = caracteres parecidos o acentos
 quality-transliterated = transliterada
 quality-embedded-letters = letras en el número
 quality-wildcard = con caracteres ilegibles

@@ -256,7 +256,7 @@ review-confidential = il correspond à un enregistrement confidentiel
 review-outside-groups = le demandeur est hors de nos groupes de partage
 
 quality-exact = exacte
-quality-folded = caractères semblables
+quality-folded = caractères semblables ou accents
 quality-transliterated = translittérée
 quality-embedded-letters = lettres dans le numéro
 quality-wildcard = avec caractères illisibles
