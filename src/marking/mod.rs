@@ -246,7 +246,14 @@ impl Marking {
         {
             return Err(MakerError::Control(c as u32).into());
         }
-        if let Some(c) = f.serial.chars().find(|c| crate::model::moves_text(*c)) {
+        // A direction mark in a serial is an invisible separator (text
+        // copied from a right-to-left document), dropped as the others are;
+        // in a maker's name it would reorder what is printed around it.
+        if let Some(c) = f
+            .serial
+            .chars()
+            .find(|c| crate::model::moves_text(*c) && !crate::model::is_direction_mark(*c))
+        {
             return Err(SerialError::Control(c as u32).into());
         }
         check_wildcards(&normalise_serial(&f.serial)?)?;
@@ -551,6 +558,9 @@ mod tests {
             "Walther\u{202E}",
             "Walther\u{2067}",
             "Walther\u{2028}",
+            "Walther\u{200F} (DE)",
+            "Walther\u{200E}",
+            "Walther\u{061C}",
         ] {
             // As a peer sends it: decoded without them.
             let wire = crate::codec::to_bytes(&fields(maker, "WP1")).unwrap();
@@ -585,6 +595,18 @@ mod tests {
         // A zero-width space, soft hyphen or line separator in a serial is
         // a separator, as before; an Arabic maker's name keeps its letters.
         assert!(Marking::for_trace(fields("Walther", "WP\u{200B}1\u{00AD}2")).is_ok());
+        // Direction marks too, the Arabic letter mark from serial rules 3;
+        // a marking decoded with one in its maker's name reads it as a space.
+        for serial in ["\u{200F}WP1", "WP1\u{200E}", "WP\u{061C}1"] {
+            let m = Marking::for_trace(fields("Walther", serial)).unwrap();
+            assert_eq!(m.normalised_serial(), "WP1", "{serial:?}");
+        }
+        assert_eq!(
+            Marking::try_from(fields("Carl\u{200F}Walther\u{200E}", "WP1"))
+                .unwrap()
+                .manufacturer(),
+            "Carl Walther"
+        );
         assert_eq!(normalise_serial("WP\u{2028}12").unwrap(), "WP12");
         assert!(Marking::for_trace(fields("مصنع الأسلحة", "WP1")).is_ok());
     }

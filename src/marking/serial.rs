@@ -18,7 +18,8 @@ pub const MAX_SERIAL_CHARS: usize = 64;
 /// format characters, and the variant keys (transliteration, NCIC). 3:
 /// look-alike folding drops diacritics from Latin, Greek and Cyrillic
 /// letters ([`base_letter`]) and folds Greek capitals that look like Latin
-/// ones.
+/// ones; the Arabic letter mark U+061C is a separator, as U+200E and U+200F
+/// were.
 pub const SERIAL_RULES_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +82,9 @@ pub fn check_wildcards(normalised: &str) -> Result<(), SerialError> {
 /// middle dots; and every slash, forward or backward (`66/12345` and
 /// `66\12345` are one serial). Invisible format characters (soft hyphen,
 /// zero-width space and joiners, word joiner, byte order mark) are dropped
-/// too: they are never part of a marking.
+/// too, and the bidirectional marks (`model::is_direction_mark`; the
+/// Arabic letter mark U+061C from serial rules 3): they are never part of a
+/// marking.
 pub fn is_separator(c: char) -> bool {
     c.is_whitespace()
         || matches!(
@@ -97,7 +100,7 @@ pub fn is_separator(c: char) -> bool {
                 // Slashes, both ways.
                 | '/' | '\\' | '\u{2044}' | '\u{2215}' | '\u{29F5}' | '\u{29F8}' | '\u{29F9}'
                 // Invisible format characters.
-                | '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}'
+                | '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}'
                 | '\u{FEFF}'
         )
 }

@@ -175,14 +175,24 @@ impl EventKind {
 }
 
 /// Whether `c` is a control character (C0 or C1), a line or paragraph
-/// separator, or a bidirectional embedding, override or isolate: a character
-/// that can start a new line in a terminal, drive it (escape sequences), or
-/// reorder the text shown after it. Never part of a marking: a maker's name
-/// or a serial holding one could print as another record, or hide what
-/// follows it in `trace show`.
+/// separator, or a bidirectional embedding, override, isolate or mark
+/// ([`is_direction_mark`]): a character that can start a new line in a
+/// terminal, drive it (escape sequences), or reorder the text shown around
+/// it. Never part of a marking: a maker's name or a serial holding one could
+/// print as another record, or hide what follows it in `trace show`.
 pub fn moves_text(c: char) -> bool {
     c.is_control()
+        || is_direction_mark(c)
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether `c` is an invisible bidirectional mark: the left-to-right mark
+/// U+200E, the right-to-left mark U+200F and the Arabic letter mark U+061C.
+/// Text copied from a right-to-left document often carries them; they
+/// reorder the neutral characters around them (a `(DE)` after a name can
+/// print as `)DE(` before it).
+pub fn is_direction_mark(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}')
 }
 
 /// `t` without the characters [`moves_text`] names, each run of them one
