@@ -397,3 +397,62 @@ async fn a_relayed_query_from_outside_the_roster_does_not_strike_the_relay() {
         "NG was cooled down for what it passed on"
     );
 }
+
+/// A query signed with the holder's own key that the holder never sent (a
+/// copy of its key at work elsewhere, relayed here by a member) is counted
+/// and shown by `status`, the metrics and the log; the holder's own query
+/// come back by gossip is not. Neither is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_signed_with_the_nodes_own_key_that_it_never_sent_is_reported() {
+    let held = record("DE-1", "Walther", "DE", "WP104233", &[], EVENTS);
+    let (fed, ng) = holder(vec![held], "").await;
+    let de = fed.node("DE");
+    let topic = walther_topic(de);
+    // DE's own trace, stored before its query left: its query relayed back.
+    let sent = fed::trace_walther(de, "WP555", &["--json"]);
+    let id = sent["id"].as_str().expect("a trace id").to_string();
+    let bundle = de.json(&["trace", "export", &id, "-"]);
+    let own = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        bundle["query"].as_str().expect("the bundle's query"),
+    )
+    .unwrap();
+    ng.publish(&topic, &own).await;
+    // A query signed with DE's key by another process.
+    let de_key = NodeKey::load(&tracenet::identity::key_path(&de.dir)).unwrap();
+    let copy = fed::signed_walther_query(&de_key, "DE", "WP104233", Priority::Routine);
+    let copy_id = decode_and_verify::<tracenet::protocol::TraceQuery>(&copy, Limits::default())
+        .unwrap()
+        .body()
+        .id
+        .to_hex();
+    ng.publish(&topic, &copy).await;
+    // Both read and taken for copies of a query of DE's: then counted.
+    fed::wait_for("both queries read", Duration::from_secs(30), || {
+        (metric(de, "tracenet_query_copies_total{checked=\"yes\"}") >= 2).then_some(())
+    });
+    assert_eq!(metric(de, "tracenet_own_key_elsewhere_total"), 1);
+    let status = de.json(&["status"]);
+    let seen = &status["own_key_elsewhere"];
+    assert_eq!(seen["queries"], 1, "{status}");
+    assert_eq!(seen["last_query"], copy_id.as_str(), "{status}");
+    assert_eq!(
+        seen["last_from"],
+        ng.net.local_peer_id().to_string(),
+        "{status}"
+    );
+    let text = de.cli(&["status"]);
+    assert!(
+        text.contains("NODE KEY IN USE ELSEWHERE: 1 query"),
+        "{text}"
+    );
+    assert!(
+        de.log()
+            .contains("a trace query signed with this node's key, which this node never sent")
+    );
+    // Not answered: DE sent NG nothing for it.
+    assert_eq!(
+        metric(de, "tracenet_answers_sent_total{outcome=\"hit\"}"),
+        0
+    );
+}

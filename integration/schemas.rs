@@ -1032,3 +1032,34 @@ fn the_rules_for_people_catch_each_kind_of_fault() {
         common::for_people(good)
     );
 }
+
+/// `status`'s `own_key_elsewhere` once a copy of the node's key was seen
+/// (the federation run above never has one): its schema, and the
+/// vocabulary's rules.
+#[test]
+fn a_status_reporting_a_copy_of_its_key_matches_its_schema() {
+    let c = Checker::new();
+    let mut sub = c.schemas["status"]["properties"]["own_key_elsewhere"].clone();
+    sub["$id"] = format!("{SCHEMA_BASE}status-own-key-elsewhere.json").into();
+    let validator = jsonschema::options()
+        .with_registry(&c.registry)
+        .should_validate_formats(true)
+        .build(&sub)
+        .unwrap();
+    let seen = tracenet::node::key_copies::KeyCopySeen {
+        queries: 3,
+        last_at: 1_764_990_000,
+        last_from: "12D3KooWGzh7CvxhGyZtQEpC4dDuHdxrLxNQkvQCs3ZtrLQbYtCH".into(),
+        last_query: "9f".repeat(16),
+    };
+    let doc = serde_json::to_value(&seen).unwrap();
+    assert_eq!(doc["last_at"], "2025-12-06T03:00:00Z", "{doc}");
+    let mut faults = Vec::new();
+    vocabulary(&doc, "own_key_elsewhere", &mut faults);
+    assert!(faults.is_empty(), "{faults:?}");
+    for d in [doc, Value::Null] {
+        let errors: Vec<String> = validator.iter_errors(&d).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?} {d}");
+    }
+    assert!(!validator.is_valid(&serde_json::json!({"queries": 0})));
+}

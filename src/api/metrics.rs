@@ -130,6 +130,13 @@ pub async fn render(node: &Node) -> String {
     );
     line(
         &mut out,
+        "tracenet_own_key_elsewhere_total",
+        "counter",
+        "Trace queries signed with this node's own key that it never sent: another process holds a copy of the key and speaks for this State; replace the key (README, \"A State whose node key was compromised\").",
+        &[("", get(&c.own_key_elsewhere))],
+    );
+    line(
+        &mut out,
         "tracenet_queries_not_relayed_total",
         "counter",
         "Trace queries read by gossip from their requester itself, where the roster makes the federation a full mesh: answered, not passed on (the requester reached every linked holder itself).",

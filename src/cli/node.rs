@@ -913,6 +913,18 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 Some("as_another") => "  the roster lists this node's key under another State or role than its own: other members judge it as that entry; ask your regional organisation\n",
                 _ => "",
             };
+            // First in what it says: other members take another process
+            // for this State.
+            let copies = match s["own_key_elsewhere"].as_object() {
+                Some(k) => format!(
+                    "  NODE KEY IN USE ELSEWHERE: {} read since start, signed with this node's key and never sent by it (the last at {}, from peer {}, query {}): another process holds a copy of the key and speaks for this State. Stop it if it is yours (a copied data directory, a backup running); otherwise replace the key (README, \"A State whose node key was compromised\")\n",
+                    crate::model::count(k["queries"].as_u64().unwrap_or(0), "query"),
+                    k["last_at"].as_str().unwrap_or("?"),
+                    k["last_from"].as_str().unwrap_or("?"),
+                    k["last_query"].as_str().unwrap_or("?"),
+                ),
+                None => String::new(),
+            };
             let gossip = match (
                 s["net"]["gossip_validation"].as_str(),
                 s["net"]["gossip_validation_next"].as_str(),
@@ -922,7 +934,7 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 _ => String::new(),
             };
             format!(
-                "{} node of {} ({}), up {}\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}{links}\n{gossip}  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}{listed}",
+                "{copies}{} node of {} ({}), up {}\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}{links}\n{gossip}  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}{listed}",
                 s["role"].as_str().unwrap_or("?"),
                 s["state"].as_str().unwrap_or("?"),
                 s["peer_id"].as_str().unwrap_or("?"),

@@ -73,6 +73,9 @@ pub struct Counters {
     /// makes the federation a full mesh: delivered, not relayed
     /// (`Node::relay_verdict`).
     pub queries_not_relayed: AtomicU64,
+    /// Queries signed with this node's own key that it never sent: a copy
+    /// of its key at work elsewhere (`node::key_copies`).
+    pub own_key_elsewhere: AtomicU64,
     pub answers_sent: AtomicU64,
     /// Answers given up before delivery: `WAITING_PER_REQUESTER` others
     /// waited already for one of their requester's places

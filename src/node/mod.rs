@@ -29,6 +29,7 @@ mod filing;
 mod holders;
 pub mod inbox;
 mod inflight;
+pub mod key_copies;
 mod limits;
 pub mod makers;
 pub mod members;
@@ -301,6 +302,9 @@ struct Inner {
     /// When a gossiped roster that could not be installed was last logged
     /// at WARN.
     roster_warned: Mutex<Option<Instant>>,
+    /// Queries signed with this node's key that it never sent
+    /// ([`key_copies`]).
+    key_copies: Mutex<key_copies::KeyCopies>,
     /// `node.gossip_validation`: used where the roster states none.
     own_gossip_validation: net::GossipValidation,
     /// `registry.max_line_bytes`: the bound of imports through the API too.
@@ -582,6 +586,7 @@ impl Node {
                 expiry_warned: Mutex::new(None),
                 roster_offers: Mutex::new(Default::default()),
                 roster_warned: Mutex::new(None),
+                key_copies: Mutex::default(),
                 alerted: Mutex::new(Default::default()),
                 max_line_bytes,
                 own_gossip_validation,

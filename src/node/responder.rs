@@ -173,6 +173,34 @@ impl Node {
         }
     }
 
+    /// Whether this node sent the query of id `id`: every query it signs is
+    /// stored as a trace under that id before it leaves, and traces are
+    /// kept ([`super::key_copies`]). A store that cannot be read says yes:
+    /// no alarm on a failing disk.
+    fn sent_query(&self, id: &crate::protocol::QueryId) -> bool {
+        !matches!(self.inner.traces.head(&id.to_hex()), Ok(None))
+    }
+
+    /// A fresh query signed with this node's key that it never sent, read
+    /// from `from`: counted for the metrics and `status`, and logged at
+    /// ERROR, at most once a minute ([`super::key_copies`]).
+    fn key_copy_seen(&self, from: PeerId, id: &crate::protocol::QueryId, now: u64) {
+        bump(&self.inner.counters.own_key_elsewhere);
+        let log = self
+            .inner
+            .key_copies
+            .lock()
+            .map(|mut k| k.note(from, id.to_hex(), now, Instant::now()))
+            .unwrap_or(true);
+        if log {
+            tracing::error!(
+                query = %id.to_hex(),
+                %from,
+                "a trace query signed with this node's key, which this node never sent: another process holds a copy of the key and speaks for this State (a copied data directory, a backup running, a stolen key). Stop the copy if it is yours; otherwise replace the key as README says (\"A State whose node key was compromised\") and have the next roster list the new one. `tracenet status` counts these"
+            );
+        }
+    }
+
     /// [`Node::admit`] for a gossiped frame, first asking whether these very
     /// bytes were checked and admitted lately ([`super::admission::CheckedFrames`]):
     /// then they are a copy of a query already handled, from another of its
@@ -340,7 +368,11 @@ impl Node {
         let b = q.body();
         let state = b.requester.state;
         if b.requester.key == self.inner.key.public_key() {
-            // Our own query, come back by gossip.
+            // Our own query, come back by gossip; or one this node never
+            // sent, signed by a copy of its key.
+            if !self.sent_query(&b.id) {
+                self.key_copy_seen(from, &b.id, now);
+            }
             return Admission::Seen(q);
         }
         // Read on a topic its requester did not publish it on (a member

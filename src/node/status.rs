@@ -493,6 +493,10 @@ pub struct NodeStatus {
     /// `as_another` (under another State or role). A removed member saw
     /// only "0 peers connected" and traces calling others unreachable.
     pub listed_in_roster: &'static str,
+    /// Queries signed with this node's key that it never sent, read since
+    /// start: another process holds a copy of the key (`node::key_copies`);
+    /// null while none was read.
+    pub own_key_elsewhere: Option<super::key_copies::KeyCopySeen>,
 }
 
 /// The audit log's last entry: its sequence number and hex hash.
@@ -554,6 +558,7 @@ impl Node {
                 }
                 Some(_) => "as_another",
             },
+            own_key_elsewhere: self.inner.key_copies.lock().ok().and_then(|k| k.seen()),
         })
     }
 }
