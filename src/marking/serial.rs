@@ -18,8 +18,11 @@ pub const MAX_SERIAL_CHARS: usize = 64;
 /// format characters, and the variant keys (transliteration, NCIC). 3:
 /// look-alike folding drops diacritics from Latin, Greek and Cyrillic
 /// letters ([`base_letter`]) and folds Greek capitals that look like Latin
-/// ones; the Arabic letter mark U+061C is a separator, as U+200E and U+200F
-/// were.
+/// ones; a combining diacritic left alone once a serial is upper-cased and
+/// composed again is dropped; a Cyrillic letter with diacritics that the
+/// transliteration table does not list is transliterated as its base letter
+/// (`variants::cyrillic_in_latin`); the Arabic letter mark U+061C is a
+/// separator, as U+200E and U+200F were.
 pub const SERIAL_RULES_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +118,9 @@ pub fn normalise_serial(raw: &str) -> Result<String, SerialError> {
         push_normalised(raw.chars(), &mut out)?;
     } else {
         push_normalised(raw.nfkc(), &mut out)?;
+        if out.chars().any(is_loose_diacritic) {
+            out = out.nfc().filter(|c| !is_loose_diacritic(*c)).collect();
+        }
     }
     let n = out.chars().count();
     if n == 0 {
@@ -171,9 +177,9 @@ pub fn fold_char(c: char) -> char {
         // Cyrillic capitals that look like Latin ones.
         'А' => 'A',
         'В' => 'B',
-        'Е' | 'Ё' => 'E',
+        'Е' => 'E',
         'З' => '3',
-        'І' | 'Ї' => 'I',
+        'І' => 'I',
         'Ј' => 'J',
         'К' => 'K',
         'М' => 'M',
@@ -207,15 +213,6 @@ pub fn fold_char(c: char) -> char {
 /// their keyboard writes the base letter, and a marking with an accent read
 /// without it is the same marking. Every other character is itself.
 pub fn base_letter(c: char) -> char {
-    match c {
-        'Ø' => return 'O',
-        'Ł' => return 'L',
-        'Đ' | 'Ð' => return 'D',
-        'Ħ' => return 'H',
-        'Ŧ' => return 'T',
-        'Ɨ' => return 'I',
-        _ => {}
-    }
     // Latin, Greek and Cyrillic with their supplements, Latin Extended
     // Additional (Vietnamese) and Greek Extended.
     if !(c <= '\u{052F}' || ('\u{1E00}'..='\u{1FFF}').contains(&c)) {
@@ -226,9 +223,42 @@ pub fn base_letter(c: char) -> char {
         None => base = Some(d),
         Some(_) => marks_only &= unicode_normalization::char::is_combining_mark(d),
     });
-    match base {
+    let c = match base {
         Some(b) if b != c && marks_only && b.is_alphabetic() => b,
         _ => c,
+    };
+    // After the decomposition: `Ǿ` is `Ø` with an acute, and so `O`.
+    match c {
+        'Ø' => 'O',
+        'Ł' => 'L',
+        'Đ' | 'Ð' => 'D',
+        'Ħ' => 'H',
+        'Ŧ' => 'T',
+        'Ɨ' => 'I',
+        other => other,
+    }
+}
+
+/// Whether `c` is a combining diacritical mark (U+0300 to U+036F, and the
+/// extended, supplement and half-mark blocks) left alone in a serial once
+/// it is upper-cased and composed again: upper case splits some letters
+/// (`ǰ` is `J` and a caron; `i̇`, as lower-casing writes a Turkish `İ`, is
+/// `I` and a dot) and not every pair has a composed capital. Dropped from
+/// rules 3, as [`base_letter`] drops the diacritics of composed letters.
+/// Marks of other scripts (Arabic vowels, Indic vowel signs) stay: they
+/// are letters' parts there, not accents.
+fn is_loose_diacritic(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
+}
+
+/// Why two different characters of a serial fold alike, for a match's
+/// reasons: `accent` when they are one letter but for diacritics (`A`, `Ä`),
+/// `look-alike` otherwise (`O`, `0`; `Ö`, `0`).
+fn why_folded(read: char, recorded: char) -> &'static str {
+    if base_letter(read) == base_letter(recorded) {
+        "accent"
+    } else {
+        "look-alike"
     }
 }
 
@@ -410,12 +440,11 @@ impl SerialQuery {
             .enumerate()
             .filter(|(_, (c, q))| c != q)
             .map(|(i, (c, q))| {
-                let why = if base_letter(*c) == base_letter(*q) {
-                    "accent"
-                } else {
-                    "look-alike"
-                };
-                format!("position {}: read {q:?}, recorded {c:?} ({why})", i + 1)
+                format!(
+                    "position {}: read {q:?}, recorded {c:?} ({})",
+                    i + 1,
+                    why_folded(*q, *c)
+                )
             })
             .collect();
         Some(SerialMatch {
@@ -438,7 +467,7 @@ impl SerialQuery {
             let latin = |s: &str| variants::transliterate(s).unwrap_or_else(|| s.to_string());
             let n = |s: &str| {
                 s.chars()
-                    .filter(|ch| variants::cyrillic_to_latin(*ch).is_some())
+                    .filter(|ch| variants::cyrillic_in_latin(*ch).is_some())
                     .count()
             };
             return Some(SerialMatch {
@@ -526,10 +555,11 @@ impl SerialQuery {
                     if cand[j] != self.normalised[i] {
                         distance += 1;
                         reasons.push(format!(
-                            "position {}: read {:?}, recorded {:?} (look-alike)",
+                            "position {}: read {:?}, recorded {:?} ({})",
                             i + 1,
                             self.normalised[i],
-                            cand[j]
+                            cand[j],
+                            why_folded(self.normalised[i], cand[j])
                         ));
                     }
                     i += 1;
@@ -758,8 +788,82 @@ mod tests {
             };
             assert_eq!(fold_char(c), before, "{c:?}");
         }
-        // A wildcard reads accents alike.
-        assert!(q("1234?Ö").matches("1234AO").is_some());
+        // A wildcard reads accents alike, and says so.
+        let w = q("1234?Ö").matches("1234AO").unwrap();
+        assert_eq!(
+            w.reasons.last().unwrap(),
+            "position 6: read 'Ö', recorded 'O' (accent)"
+        );
+        // Ǿ is Ø with an acute: it folds as Ø does, and folding is stable.
+        assert_eq!(fold_serial("Ǿ123"), fold_serial("O123"));
+        for c in ('\u{80}'..='\u{2000}').chain(['Ǿ', 'Ø', 'Ӧ']) {
+            assert_eq!(
+                fold_char(fold_char(c)),
+                fold_char(c),
+                "{c:?} U+{:04X}",
+                c as u32
+            );
+        }
+        // Upper case splits ǰ and the i̇ lower-casing writes for İ into a
+        // letter and a mark: the mark alone is dropped, not kept.
+        assert_eq!(normalise_serial("1234ǰ").unwrap(), "1234J");
+        assert_eq!(normalise_serial("1234i\u{307}").unwrap(), "1234İ");
+        assert!(q("1234i\u{307}").matches("1234I").is_some());
+        // Marks of other scripts are their letters' parts.
+        assert_eq!(normalise_serial("१२क\u{94D}").unwrap(), "१२क\u{94D}");
+    }
+
+    /// A Cyrillic serial with accents the transliteration table does not
+    /// list is transliterated as the serial without them: `ЍЛ123` meets
+    /// `IL123` as `ИЛ123` does.
+    #[test]
+    fn accented_cyrillic_serials_are_transliterated_as_without_the_accents() {
+        for (read, recorded) in [("IL123", "ЍЛ123"), ("ИЛ123", "ЍЛ123"), ("IL123", "ИЛ123")]
+        {
+            assert!(q(read).matches(recorded).is_some(), "{read} {recorded}");
+            assert!(q(recorded).matches(read).is_some(), "{recorded} {read}");
+            let query = q(read);
+            let keys = query.lookup_keys();
+            let k = SerialKeys::of(recorded);
+            assert!(
+                keys.contains(&k.folded.as_str()) || k.variants().iter().any(|v| keys.contains(v)),
+                "{read} {recorded}"
+            );
+        }
+    }
+
+    /// Folding is versioned: a change to it that does not bump
+    /// [`SERIAL_RULES_VERSION`] leaves registries indexed under the old keys,
+    /// found by nothing. This digest of the rules over the characters
+    /// serials are made of changes with them; bump the version with it. It
+    /// also changes with the Unicode tables under the rules (Rust's case
+    /// and class tables, unicode-normalization's): nodes built on other
+    /// tables may key a serial otherwise, which is a rules change too.
+    #[test]
+    fn a_change_of_the_folding_rules_bumps_their_version() {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut mix = |s: &str| {
+            for b in s.bytes().chain([0xff]) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        for c in ('\u{20}'..='\u{2FFF}').filter(|c| !c.is_control()) {
+            let s = c.to_string();
+            match normalise_serial(&s) {
+                Ok(n) => {
+                    mix(&n);
+                    mix(&fold_serial(&n));
+                    mix(&SerialKeys::of(&format!("1{n}2")).all().join(","));
+                }
+                Err(_) => mix("-"),
+            }
+        }
+        assert_eq!(
+            (SERIAL_RULES_VERSION, h),
+            (3, 5_151_676_269_983_363_935),
+            "the serial rules changed (or the Unicode tables under them): bump SERIAL_RULES_VERSION and put the new digest here with it"
+        );
     }
 
     #[test]

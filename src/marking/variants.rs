@@ -5,7 +5,7 @@
 //! look-alike folding; the registry indexes a record under its variant keys
 //! so that finding one is an index read, not a scan.
 
-use super::serial::fold_char;
+use super::serial::{base_letter, fold_char};
 
 /// The Latin letters of a Cyrillic capital letter, after ICAO Doc 9303
 /// (Machine Readable Travel Documents, part 3, the transliteration table of
@@ -56,9 +56,22 @@ pub fn cyrillic_to_latin(c: char) -> Option<&'static str> {
     })
 }
 
-/// Whether `s` holds a Cyrillic letter that [`cyrillic_to_latin`] rewrites.
+/// The Latin letters of a Cyrillic capital letter as [`cyrillic_to_latin`]
+/// writes them, or, for a letter with diacritics that table does not list
+/// (`Ѝ`, `Ӧ`, `Ӓ`), those of its base letter ([`super::base_letter`]): from
+/// serial rules 3, a Cyrillic serial with accents is transliterated as the
+/// same serial without them is, so that `ЍЛ123` meets `IL123` as `ИЛ123`
+/// does. `None` for a character that is not a Cyrillic letter.
+pub fn cyrillic_in_latin(c: char) -> Option<&'static str> {
+    cyrillic_to_latin(c).or_else(|| {
+        let b = base_letter(c);
+        if b == c { None } else { cyrillic_to_latin(b) }
+    })
+}
+
+/// Whether `s` holds a Cyrillic letter that [`cyrillic_in_latin`] rewrites.
 fn has_cyrillic(s: &str) -> bool {
-    !s.is_ascii() && s.chars().any(|c| cyrillic_to_latin(c).is_some())
+    !s.is_ascii() && s.chars().any(|c| cyrillic_in_latin(c).is_some())
 }
 
 /// A normalised serial with its Cyrillic letters in Latin ones; `None` if it
@@ -69,7 +82,7 @@ pub fn transliterate(normalised: &str) -> Option<String> {
     }
     let mut out = String::with_capacity(normalised.len());
     for c in normalised.chars() {
-        match cyrillic_to_latin(c) {
+        match cyrillic_in_latin(c) {
             Some(latin) => out.push_str(latin),
             None => out.push(c),
         }

@@ -197,8 +197,9 @@ pub fn is_direction_mark(c: char) -> bool {
 
 /// `t` without the characters [`moves_text`] names, each run of them one
 /// space (a line break or tab between words stays a space between them;
-/// none is left at the end): how every marking is read where it is
-/// decoded. Borrowed when there is none.
+/// none is left at either end: a right-to-left mark pasted before a name
+/// leaves nothing): how every marking is read where it is decoded.
+/// Borrowed when there is none.
 pub fn without_moving(t: &str) -> std::borrow::Cow<'_, str> {
     if !t.chars().any(moves_text) {
         return std::borrow::Cow::Borrowed(t);
@@ -207,7 +208,7 @@ pub fn without_moving(t: &str) -> std::borrow::Cow<'_, str> {
     for c in t.chars() {
         if !moves_text(c) {
             out.push(c);
-        } else if !out.ends_with(' ') {
+        } else if !out.is_empty() && !out.ends_with(' ') {
             // A space, not nothing: `Glock\u{202E}GmbH` stays two words, as
             // a maker's name folds by its words.
             out.push(' ');

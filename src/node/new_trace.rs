@@ -297,7 +297,12 @@ pub fn trace_marking(
             .map_err(|e| bad(TraceField::FactoryCode, e.to_string()))?;
     }
     Marking::for_trace(MarkingFields {
-        manufacturer: maker.trim().to_string(),
+        // A direction mark pasted at either end of a name (text copied from
+        // a right-to-left document) is taken off with the spaces: invisible,
+        // it reorders nothing there. One inside the name is refused, named.
+        manufacturer: maker
+            .trim_matches(|c: char| c.is_whitespace() || crate::model::is_direction_mark(c))
+            .to_string(),
         country,
         serial: serial.to_string(),
         year: None,
@@ -452,6 +457,23 @@ mod tests {
             assert!(!f.reason.contains("--"), "{f:?}");
             assert!(!f.say(FieldNames::Api).contains("--"), "{f:?}");
         }
+    }
+
+    /// A maker's name pasted from a right-to-left document with a direction
+    /// mark at either end is taken as the name; one with a mark inside is
+    /// refused, the character named.
+    #[test]
+    fn a_direction_mark_at_the_ends_of_a_makers_name_is_taken_off() {
+        for maker in [
+            "Walther\u{200F}",
+            "\u{200E} Walther ",
+            "\u{061C}Walther\u{200F}\u{200E}",
+        ] {
+            let m = trace_marking(maker, "DE", "BP0746", None, &[]).unwrap();
+            assert_eq!(m.manufacturer(), "Walther", "{maker:?}");
+        }
+        let e = trace_marking("Carl\u{200F}Walther", "DE", "BP0746", None, &[]).unwrap_err();
+        assert!(e.to_string().contains("U+200F"), "{e}");
     }
 
     #[test]
