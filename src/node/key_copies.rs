@@ -4,7 +4,9 @@
 //! traces are never removed. So a query that verifies under this node's own
 //! key, is still fresh, and names no trace of this node was signed by
 //! another process holding the key: a copied data directory, a restored
-//! backup running beside the node, or a stolen key. Other members take that
+//! backup running beside the node, or a stolen key (unless this node's own
+//! data directory was put back from a backup older than the query, which
+//! lost its trace). Other members take that
 //! process for this State. The node cannot stop it; it says so (`status`,
 //! the log, a metric) so that the State replaces its key (README, "A State
 //! whose node key was compromised").

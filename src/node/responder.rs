@@ -196,7 +196,7 @@ impl Node {
             tracing::error!(
                 query = %id.to_hex(),
                 %from,
-                "a trace query signed with this node's key, which this node never sent: another process holds a copy of the key and speaks for this State (a copied data directory, a backup running, a stolen key). Stop the copy if it is yours; otherwise replace the key as README says (\"A State whose node key was compromised\") and have the next roster list the new one. `tracenet status` counts these"
+                "a trace query signed with this node's key, which this node never sent: another process holds a copy of the key and speaks for this State (a copied data directory, a backup running, a stolen key), unless this node's data directory was put back from a backup older than the query. Stop the copy if it is yours; otherwise replace the key as README says (\"A State whose node key was compromised\") and have the next roster list the new one. `tracenet status` counts these"
             );
         }
     }
