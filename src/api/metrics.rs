@@ -132,7 +132,7 @@ pub async fn render(node: &Node) -> String {
         &mut out,
         "tracenet_own_key_elsewhere_total",
         "counter",
-        "Trace queries signed with this node's own key that it never sent: another process holds a copy of the key and speaks for this State; replace the key (README, \"A State whose node key was compromised\").",
+        "Trace queries signed with this node's own key that it never sent: another process holds a copy of the key and speaks for this State (or this node's data directory was put back from an older backup); stop the copy or replace the key (README, \"A State whose node key was compromised\").",
         &[("", get(&c.own_key_elsewhere))],
     );
     line(

@@ -173,28 +173,34 @@ impl Node {
         }
     }
 
-    /// Whether this node sent the query of id `id`: every query it signs is
-    /// stored as a trace under that id before it leaves, and traces are
-    /// kept ([`super::key_copies`]). A store that cannot be read says yes:
-    /// no alarm on a failing disk.
-    fn sent_query(&self, id: &crate::protocol::QueryId) -> bool {
-        !matches!(self.inner.traces.head(&id.to_hex()), Ok(None))
+    /// Whether this node sent the query whose frame has digest `digest`:
+    /// every query it signs has its digest indexed with its trace before
+    /// it leaves, and traces are kept ([`super::key_copies`]). The very
+    /// bytes, not the id: another signer could reuse the id of one of this
+    /// node's traces. An index that cannot be read says yes: no alarm on a
+    /// failing disk.
+    fn sent_query(&self, digest: &crate::protocol::Digest) -> bool {
+        !matches!(self.inner.by_digest.get(digest.as_bytes()), Ok(None))
     }
 
     /// A fresh query signed with this node's key that it never sent, read
-    /// from `from`: counted for the metrics and `status`, and logged at
-    /// ERROR, at most once a minute ([`super::key_copies`]).
-    fn key_copy_seen(&self, from: PeerId, id: &crate::protocol::QueryId, now: u64) {
-        bump(&self.inner.counters.own_key_elsewhere);
-        let log = self
+    /// from `from`: counted once for the metrics and `status`, and logged
+    /// at ERROR, at most once a minute ([`super::key_copies`]).
+    fn key_copy_seen(&self, from: PeerId, q: &Signed<TraceQuery>, now: u64) {
+        let id = q.body().id.to_hex();
+        let noted = self
             .inner
             .key_copies
             .lock()
-            .map(|mut k| k.note(from, id.to_hex(), now, Instant::now()))
-            .unwrap_or(true);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .note(from, q.digest(), id.clone(), now, Instant::now());
+        let super::key_copies::Noted::New { log } = noted else {
+            return;
+        };
+        bump(&self.inner.counters.own_key_elsewhere);
         if log {
             tracing::error!(
-                query = %id.to_hex(),
+                query = %id,
                 %from,
                 "a trace query signed with this node's key, which this node never sent: another process holds a copy of the key and speaks for this State (a copied data directory, a backup running, a stolen key), unless this node's data directory was put back from a backup older than the query. Stop the copy if it is yours; otherwise replace the key as README says (\"A State whose node key was compromised\") and have the next roster list the new one. `tracenet status` counts these"
             );
@@ -370,8 +376,8 @@ impl Node {
         if b.requester.key == self.inner.key.public_key() {
             // Our own query, come back by gossip; or one this node never
             // sent, signed by a copy of its key.
-            if !self.sent_query(&b.id) {
-                self.key_copy_seen(from, &b.id, now);
+            if !self.sent_query(&q.digest()) {
+                self.key_copy_seen(from, &q, now);
             }
             return Admission::Seen(q);
         }

@@ -558,7 +558,12 @@ impl Node {
                 }
                 Some(_) => "as_another",
             },
-            own_key_elsewhere: self.inner.key_copies.lock().ok().and_then(|k| k.seen()),
+            own_key_elsewhere: self
+                .inner
+                .key_copies
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .seen(),
         })
     }
 }
