@@ -946,6 +946,25 @@ fn a_damaged_counter_does_not_overflow() {
     assert_eq!(reg.len().unwrap(), i64::MAX as u64);
 }
 
+/// Moves `rec`, as this build placed it, to `old_loc`, where an older
+/// build's rules placed it, and marks the index as built by other rules
+/// (the fingerprint 1): the next open re-indexes. The record's id must be
+/// in the first bucket of ids.
+fn place_as_before(reg: &Registry, rec: &Record, old_loc: Vec<u8>) {
+    let (_, new_loc, _) = reg.location(rec);
+    let id = rec.id.as_str().as_bytes();
+    let v = reg.tree.remove(keys::kept(&new_loc, id)).unwrap().unwrap();
+    reg.tree.insert(keys::kept(&old_loc, id), v).unwrap();
+    let (bkey, bytes) = reg.tree.scan_prefix([keys::IDS]).next().unwrap().unwrap();
+    let mut entries = ids::decode(&bytes).unwrap();
+    entries.insert(id.to_vec(), old_loc);
+    let (_, bytes) = ids::encode_split(&entries).remove(0);
+    reg.tree.insert(bkey, bytes).unwrap();
+    reg.tree
+        .insert(keys::MAKERS, &1u64.to_be_bytes()[..])
+        .unwrap();
+}
+
 #[test]
 fn records_placed_with_the_old_folding_are_found_after_the_reindex_at_open() {
     // Rules 1 folded "FN Herstal S.A." to BE/FNHERSTALSA. A store written then
@@ -959,22 +978,15 @@ fn records_placed_with_the_old_folding_are_found_after_the_reindex_at_open() {
         let db = open_db(&path).unwrap();
         let reg = Registry::open(&db, MakerTable::built_in()).unwrap();
         reg.put_all(vec![rec.clone()]).unwrap();
-        let (prefix, new_loc, _) = reg.location(&rec);
+        let (prefix, _, _) = reg.location(&rec);
         let old_prefix: MarkingPrefix = "BE/FNHERSTALSA".parse().unwrap();
-        let old_loc = keys::location(&old_prefix, &fold_serial("1352-88017"));
-        let id = rec.id.as_str().as_bytes();
-        let v = reg.tree.remove(keys::kept(&new_loc, id)).unwrap().unwrap();
-        reg.tree.insert(keys::kept(&old_loc, id), v).unwrap();
-        let (bkey, bytes) = reg.tree.scan_prefix([keys::IDS]).next().unwrap().unwrap();
-        let mut entries = ids::decode(&bytes).unwrap();
-        entries.insert(id.to_vec(), old_loc);
-        let (_, bytes) = ids::encode_split(&entries).remove(0);
-        reg.tree.insert(bkey, bytes).unwrap();
+        place_as_before(
+            &reg,
+            &rec,
+            keys::location(&old_prefix, &fold_serial("1352-88017")),
+        );
         let n = reg.tree.remove(keys::prefix(&prefix)).unwrap().unwrap();
         reg.tree.insert(keys::prefix(&old_prefix), n).unwrap();
-        reg.tree
-            .insert(keys::MAKERS, &1u64.to_be_bytes()[..])
-            .unwrap();
         assert!(find(&reg, "FN Herstal", "BE", "1352-88017").is_empty());
         reg.flush().unwrap();
     }
@@ -1011,20 +1023,8 @@ fn a_serial_with_accents_is_found_without_them_also_in_a_store_placed_before_rul
             MatchQuality::Exact
         );
         // Where rules 2 kept it: under its serial with the accents.
-        let (_, new_loc, _) = reg.location(&rec);
         let prefix: MarkingPrefix = "DE/CARLWALTHER".parse().unwrap();
-        let old_loc = keys::location(&prefix, "1234ÄÖ");
-        let id = rec.id.as_str().as_bytes();
-        let v = reg.tree.remove(keys::kept(&new_loc, id)).unwrap().unwrap();
-        reg.tree.insert(keys::kept(&old_loc, id), v).unwrap();
-        let (bkey, bytes) = reg.tree.scan_prefix([keys::IDS]).next().unwrap().unwrap();
-        let mut entries = ids::decode(&bytes).unwrap();
-        entries.insert(id.to_vec(), old_loc);
-        let (_, bytes) = ids::encode_split(&entries).remove(0);
-        reg.tree.insert(bkey, bytes).unwrap();
-        reg.tree
-            .insert(keys::MAKERS, &1u64.to_be_bytes()[..])
-            .unwrap();
+        place_as_before(&reg, &rec, keys::location(&prefix, "1234ÄÖ"));
         assert!(find(&reg, "Walther", "DE", "1234AO").is_empty());
         reg.flush().unwrap();
     }
