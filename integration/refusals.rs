@@ -446,6 +446,8 @@ async fn a_query_signed_with_the_nodes_own_key_that_it_never_sent_is_reported() 
         text.contains("NODE KEY IN USE ELSEWHERE: 1 query"),
         "{text}"
     );
+    let faults = common::for_people(&text);
+    assert!(faults.is_empty(), "{faults:?}\n{text}");
     assert!(
         de.log()
             .contains("a trace query signed with this node's key, which this node never sent")

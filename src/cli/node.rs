@@ -917,7 +917,7 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
             // for this State.
             let copies = match s["own_key_elsewhere"].as_object() {
                 Some(k) => format!(
-                    "  NODE KEY IN USE ELSEWHERE: {} read since start, signed with this node's key and never sent by it (the last at {}, from peer {}, query {}): another process holds a copy of the key and speaks for this State, unless this node's data directory was put back from a backup older than those queries. Stop the copy if it is yours (a copied data directory, a backup running); otherwise replace the key (README, \"A State whose node key was compromised\")\n",
+                    "  NODE KEY IN USE ELSEWHERE: {} read since start, signed with this node's key and never sent by it (the last at {}, passed on by peer {}, query {}): another process holds a copy of the key and speaks for this State, unless this node's data directory was put back from a backup older than those queries. Stop the copy if it is yours (a copied data directory, a backup running); otherwise replace the key (README, \"A State whose node key was compromised\")\n",
                     crate::model::count(k["queries"].as_u64().unwrap_or(0), "query"),
                     k["last_at"].as_str().unwrap_or("?"),
                     k["last_from"].as_str().unwrap_or("?"),
