@@ -125,6 +125,15 @@ fn a_blind_trace_reaches_only_the_holder() {
         .collect();
     assert_eq!(asked, ["DE"], "only the holder was sent the query");
 
+    // Its evidence verifies: `verify` judged the query, which goes only to
+    // the holders whose filter hit, as if it had been read from gossip, and
+    // failed every blind trace's bundle.
+    let ev = fed.node("NG").dir.join("blind-evidence.json");
+    let ev = ev.to_str().unwrap();
+    fed.node("NG").cli(&["trace", "export", &id, ev]);
+    let report = fed.node("NG").json(&["verify", ev]);
+    assert_eq!(report["ok"], true, "{report:#}");
+
     // Each holder audited its evaluation, without the marking.
     for s in ["FR", "KE"] {
         let audit = fed.node(s).cli(&["--json", "audit", "show"]);
@@ -182,9 +191,11 @@ fn a_blind_trace_reaches_only_the_holder() {
 
     // Enumerating through BE is stopped by its budget (12 an hour) and audited.
     let mut refused_id = String::new();
+    let mut first_id = None;
     for i in 0..6 {
         let t = trace_walther(fed.node("NG"), &format!("WX7{i}000?"), &["--blind"]);
         let tid = t["id"].as_str().unwrap().to_string();
+        first_id.get_or_insert(tid.clone());
         let t = wait_for("BE's outcome", Duration::from_secs(60), || {
             let t = fed.node("NG").json(&["trace", "show", &tid]);
             let h = holder(&t, &fed, "BE").clone();
@@ -200,6 +211,31 @@ fn a_blind_trace_reaches_only_the_holder() {
         }
     }
     assert!(!refused_id.is_empty(), "BE's budget never refused");
+    // A blind trace whose every filter said no hit was sent to nobody: no
+    // record. It was told as a prefix nobody holds (and, while its probes
+    // ran, as a node connected to no member).
+    let gaps = |id: &str| {
+        let t = fed.node("NG").json(&["trace", "show", id]);
+        (t["custody"]["gaps"].clone(), t)
+    };
+    let first_id = first_id.unwrap();
+    if first_id != refused_id {
+        settled(fed.node("NG"), &first_id);
+        let (g, t) = gaps(&first_id);
+        assert_eq!(g, serde_json::json!([{"kind": "no_record"}]), "{t:#}");
+        let text = fed.node("NG").cli(&["trace", "show", &first_id]);
+        assert!(text.contains("do not hold the weapon"), "{text}");
+    }
+    // One whose holder refused to evaluate waits on that holder: never "no
+    // record", nor a node without connections.
+    let (g, t) = gaps(&refused_id);
+    assert!(
+        g.as_array().unwrap().iter().any(|g| g["state"] == "BE"),
+        "{t:#}"
+    );
+    for kind in ["no_record", "not_connected", "no_holder"] {
+        assert!(!g.to_string().contains(kind), "{kind}: {t:#}");
+    }
     let audit = fed.node("BE").cli(&["--json", "audit", "show"]);
     assert!(audit.contains("blind_refused"), "BE's audit: {audit}");
 

@@ -491,13 +491,19 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
             other => other?,
         };
         let Some(secs) = wait else {
-            return ctx.emit(&sent, |t| {
-                format!(
+            return ctx.emit(&sent, |t| match blind_first(t) {
+                Some((n, states)) if t.asked.is_empty() => format!(
+                    "trace {} sent blind: the query goes only to the holders whose filter holds the weapon; {} asked blind first: {states}; `tracenet trace show {}` for answers",
+                    t.id,
+                    crate::model::count(n, "expected holder"),
+                    t.id
+                ),
+                _ => format!(
                     "trace {} sent to {}; `tracenet trace show {}` for answers",
                     t.id,
                     crate::model::count(t.asked.len() as u64, "State"),
                     t.id
-                )
+                ),
             });
         };
         if !ctx.json {
@@ -570,13 +576,38 @@ fn asked_states(t: &TraceView) -> String {
             }
         })
         .collect();
-    if s.is_empty() && t.nobody_holds {
+    let blind = blind_first(t).filter(|_| s.is_empty());
+    if let Some((n, states)) = blind.as_ref().filter(|_| t.nobody_holds) {
+        format!(
+            "nobody: the filters of the {} ({states}) do not hold the weapon, and none was sent the marking",
+            crate::model::count(*n, "expected holder")
+        )
+    } else if let Some((n, states)) = blind {
+        format!(
+            "nobody yet: the query goes only to the holders whose filter holds the weapon; {} asked blind first: {states}",
+            crate::model::count(n, "expected holder")
+        )
+    } else if s.is_empty() && t.nobody_holds {
         "nobody: no member is known to hold records under this prefix".into()
     } else if s.is_empty() {
         "nobody: this node is connected to no member".into()
     } else {
         s.join(", ")
     }
+}
+
+/// A blind trace's expected holders, if it has any: how many, and their
+/// States in words. A blind trace sends its query only to the holders whose
+/// filter holds the weapon, so until one does it has asked nobody, and that
+/// is neither a node cut off from the federation nor a prefix nobody holds.
+fn blind_first(t: &TraceView) -> Option<(u64, String)> {
+    let b = t.blind.as_ref().filter(|b| !b.holders.is_empty())?;
+    let states: Vec<String> = b
+        .holders
+        .iter()
+        .map(|h| h.state.map_or_else(|| h.peer.clone(), |c| c.to_string()))
+        .collect();
+    Some((states.len() as u64, states.join(", ")))
 }
 
 fn trace_line(t: &TraceView) -> String {
@@ -1112,6 +1143,48 @@ pub(crate) mod golden {
             serde_json::from_str(include_str!("golden/trace.json")).unwrap();
         check("trace-show.txt", &super::render_trace(&t));
         check("trace-list.txt", &super::trace_line(&t));
+    }
+
+    /// A blind trace just sent has asked nobody yet: its holders' filters
+    /// come first. It said the node was connected to no member.
+    #[test]
+    fn a_blind_trace_just_sent_names_the_holders_asked_blind_first() {
+        let mut t: crate::api::TraceView =
+            serde_json::from_str(include_str!("golden/trace.json")).unwrap();
+        t.asked.clear();
+        t.holders.clear();
+        let holder = |state: &str| crate::node::blind::BlindHolder {
+            peer: libp2p::PeerId::random().to_string(),
+            state: Some(state.parse().unwrap()),
+            outcome: crate::node::blind::BlindOutcome::Pending,
+            detail: None,
+            elements: 0,
+            received_marking: false,
+            at: None,
+        };
+        t.blind = Some(crate::node::blind::BlindTrace {
+            bound: 64,
+            holders: vec![holder("DE"), holder("FR")],
+        });
+        let said = super::asked_states(&t);
+        assert_eq!(
+            said,
+            "nobody yet: the query goes only to the holders whose filter holds the weapon; 2 expected holders asked blind first: DE, FR"
+        );
+        assert!(super::render_trace(&t).contains(&said));
+        // Every filter said no hit: no record, not a prefix nobody holds.
+        t.nobody_holds = true;
+        assert_eq!(
+            super::asked_states(&t),
+            "nobody: the filters of the 2 expected holders (DE, FR) do not hold the weapon, and none was sent the marking"
+        );
+        t.nobody_holds = false;
+        // Without expected holders it is still the node's connections.
+        t.blind = Some(crate::node::blind::BlindTrace {
+            bound: 64,
+            holders: Vec::new(),
+        });
+        assert!(super::asked_states(&t).contains("connected to no member"));
     }
 }
 

@@ -235,12 +235,17 @@ fn accept_answer_at(
     .map_err(|code| refusal_text(code, roster, &a.signer(), a.body().responder.state))
 }
 
-/// As [`accept_answer_at`], for the query, judged when it was issued.
+/// As [`accept_answer_at`], for the query, judged when it was issued, as
+/// its requester sent it: from its own key. Not as read from gossip, where
+/// a blind trace's query (`directed_only`) is refused: that rule is about
+/// who may pass a query on, and a bundle's query is the requester's own.
 fn accept_query_at(q: &Signed<TraceQuery>, roster: &Roster) -> Result<(), String> {
     let at = q.body().issued_at;
     accept::query(
         q.bytes(),
-        accept::Via::Gossip,
+        accept::Via::Direct {
+            sender: q.body().requester.key,
+        },
         at,
         &accept::Rules::default(),
         roster,

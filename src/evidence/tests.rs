@@ -87,6 +87,44 @@ fn a_genuine_bundle_verifies() {
     assert_eq!(back, Bundle::V2(bundle()));
 }
 
+/// A blind trace's query (`directed_only`, sent only to the holders whose
+/// filter hit) verifies as any other: the rule that refuses it from gossip
+/// is about who passes it on, not about the requester's own bundle. Every
+/// blind trace's evidence failed `verify` before.
+#[test]
+fn a_blind_traces_bundle_verifies() {
+    let blind = TraceQuery {
+        makers_version: Some(3),
+        directed_only: true,
+        ..vectors::query()
+    };
+    let q = sign(blind, &vectors::requester_key()).unwrap();
+    let a = sign(vectors::answer(q.digest()), &vectors::responder_key()).unwrap();
+    let Bundle::V2(b) = Bundle::new(q.bytes(), 1, [(a.bytes(), 1)], [roster()]) else {
+        unreachable!("new writes the current format")
+    };
+    let r = b.verify(&trust());
+    assert!(r.ok, "{}", r.to_text());
+    // Still judged: the same query from a key the roster does not list fails.
+    let stranger = SigningKey::from_seed(&[0x77; 32]).unwrap();
+    let forged = sign(
+        TraceQuery {
+            requester: Party {
+                state: "NG".parse().unwrap(),
+                key: stranger.public_key(),
+            },
+            ..q.body().clone()
+        },
+        &stranger,
+    )
+    .unwrap();
+    let Bundle::V2(b) = Bundle::new(forged.bytes(), 1, [(a.bytes(), 1)], [roster()]) else {
+        unreachable!("new writes the current format")
+    };
+    let r = b.verify(&trust());
+    assert!(!r.ok, "{}", r.to_text());
+}
+
 /// A bundle written before format 2 still reads and verifies as it did.
 #[test]
 fn a_format_1_bundle_still_verifies() {

@@ -170,7 +170,12 @@ impl Judge {
                 .chain([self.state])
                 .collect(),
         );
-        if t.asked.is_empty() {
+        // A blind trace asks its expected holders' filters first, and sends
+        // the query only to those that hit: having sent it to nobody is
+        // neither a prefix nobody holds nor a node without connections.
+        let blind: Vec<&crate::node::blind::BlindHolder> =
+            t.blind.iter().flat_map(|b| &b.holders).collect();
+        if t.asked.is_empty() && blind.is_empty() {
             wanted.nobody_asked = Some(if t.nobody_holds {
                 custody::Gap::NoHolder {
                     prefix: t
@@ -200,6 +205,27 @@ impl Judge {
                     declined: a.declined.clone(),
                 })
             })
+            // A blind trace's holders not sent the query whose filter has
+            // not said "no hit" yet (probes to come, or left to the
+            // officer): not "no record" while one of them may hold it.
+            .chain(
+                blind
+                    .iter()
+                    .filter(|h| !t.asked.iter().any(|a| a.peer == h.peer))
+                    .filter(|h| h.outcome.leaves_the_holder_unknown())
+                    .filter_map(|h| {
+                        Some(custody::Awaited {
+                            state: h.state?,
+                            unreachable: (h.outcome
+                                == crate::node::blind::BlindOutcome::Unreachable)
+                                .then(|| {
+                                    let why = h.detail.clone();
+                                    (why.unwrap_or_else(|| "unreachable".into()), h.at)
+                                }),
+                            declined: None,
+                        })
+                    }),
+            )
             .filter(|w| w.state != self.state && !settled.contains(&w.state))
             .collect();
         custody::assemble(&inputs, &answered, &waiting, &wanted)

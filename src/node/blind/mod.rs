@@ -144,6 +144,18 @@ impl BlindOutcome {
         }
     }
 
+    /// Whether the holder's filter has not told (yet) that it does not hold
+    /// the weapon: not probed yet, unreachable, or left to the officer
+    /// (no filter, beyond the bound, refused, failed). `false` for `no_hit`
+    /// and `holds_nothing`, which tell it, and for `hit`, after which the
+    /// holder is sent the query and answers it.
+    pub fn leaves_the_holder_unknown(self) -> bool {
+        !matches!(
+            self,
+            BlindOutcome::NoHit | BlindOutcome::HoldsNothing | BlindOutcome::Hit
+        )
+    }
+
     /// Whether nothing more happens for it without the officer or a retry.
     pub fn is_settled(self) -> bool {
         !matches!(self, BlindOutcome::Pending | BlindOutcome::Unreachable)
