@@ -300,6 +300,24 @@ fn the_api_imports_only_absolute_paths() {
             "{reply}"
         );
     }
+    // Its own key, read as a CSV in a one-byte encoding, came back whole in
+    // the error's "unknown column" (a helper's hostile trial).
+    let key = std::fs::read(n.dir.join("node.key")).unwrap();
+    let body = serde_json::json!({
+        "file": n.dir.join("node.key"), "csv": true, "delimiter": "tab", "encoding": "windows-1252"
+    });
+    let (status, reply) = call(
+        addr,
+        "POST",
+        "/v1/registry/import",
+        token,
+        &body.to_string(),
+    )
+    .expect("an answer");
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("private file"), "{reply}");
+    assert!(!reply.contains("unknown column"), "{reply}");
+    assert_eq!(key.len(), 32);
 }
 
 /// A trace's timeout outside 1 s to 7 days is refused, by the API and by the

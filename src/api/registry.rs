@@ -154,6 +154,8 @@ async fn import(State(node): State<Node>, JsonBody(r): JsonBody<ImportRequest>) 
             // A FIFO or a device may never end: the node reads files only.
             regular_only: true,
             stop: Some(stop.clone()),
+            // Its own keys and token are not a client's to read.
+            refuse_under: Some(node.data_dir().to_path_buf()),
         },
     };
     let _guard = StopOnDrop(stop.clone());

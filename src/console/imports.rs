@@ -256,6 +256,7 @@ pub async fn start(State(c): State<Shared>, headers: HeaderMap, mut form: Multip
                     .transpose()?,
                 regular_only: true,
                 stop: None,
+                refuse_under: None,
             },
         })
     })();

@@ -29,6 +29,14 @@ pub struct SourceOptions {
     pub regular_only: bool,
     /// Set from elsewhere to stop the import at its next read.
     pub stop: Option<Arc<AtomicBool>>,
+    /// The running node's data directory, whose own files an import
+    /// refuses, wherever the path given leads (links followed, judged on
+    /// the file opened): those its owner alone may read (its keys and API
+    /// token, made so) and its store (`db`). An import's errors quote what
+    /// its file holds (a header's columns), so a client of the control API
+    /// could otherwise have the node read its own key back to it. A
+    /// registry file put beside them, readable as such files are, imports.
+    pub refuse_under: Option<std::path::PathBuf>,
 }
 
 /// Why an import could not read its source.
@@ -56,6 +64,16 @@ pub enum SourceError {
     ReadOnce {
         path: std::path::PathBuf,
         kind: &'static str,
+    },
+    /// The file is in the running node's data directory
+    /// ([`SourceOptions::refuse_under`]).
+    #[error(
+        "{} is a private file of the node's data directory {} (its owner alone may read it, as the node's keys and API token, or it is in the store), and the node imports none; a registry file there must be readable by its group, or put in another folder",
+        .path.display(), .dir.display()
+    )]
+    InDataDir {
+        path: std::path::PathBuf,
+        dir: std::path::PathBuf,
     },
 }
 
@@ -146,6 +164,9 @@ pub fn open(
             kind: "a directory",
         });
     }
+    if let Some(dir) = &opts.refuse_under {
+        refuse_under(path, &file, dir)?;
+    }
     if opts.regular_only {
         let meta = file.metadata().map_err(io_err)?;
         if !meta.is_file() {
@@ -179,6 +200,44 @@ pub fn open(
 
 /// Opens without blocking: a FIFO without a writer would otherwise hold the
 /// open (and the thread) until one comes.
+/// Refuses `file` (opened from `path`) if it is a private file of data
+/// directory `dir` ([`SourceOptions::refuse_under`]): where it lies is
+/// judged by the opened file (`/proc/self/fd`), so that a link swapped
+/// between a check and the opening cannot pass one file and open another,
+/// or by the path with its links resolved where the system does not say; a
+/// file whose place cannot be told is refused. Who may read it is read
+/// from the opened file too.
+fn refuse_under(path: &Path, file: &File, dir: &Path) -> Result<(), SourceError> {
+    #[cfg(target_os = "linux")]
+    let opened = {
+        use std::os::fd::AsRawFd;
+        std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()
+    };
+    #[cfg(not(target_os = "linux"))]
+    let opened = {
+        let _ = file;
+        None
+    };
+    let real = opened.or_else(|| std::fs::canonicalize(path).ok());
+    let dir_real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    #[cfg(unix)]
+    let owner_only = {
+        use std::os::unix::fs::PermissionsExt;
+        file.metadata()
+            .map_or(true, |m| m.permissions().mode() & 0o044 == 0)
+    };
+    #[cfg(not(unix))]
+    let owner_only = true;
+    match real {
+        Some(r) if !r.starts_with(&dir_real) => Ok(()),
+        Some(r) if !owner_only && !r.starts_with(dir_real.join("db")) => Ok(()),
+        _ => Err(SourceError::InDataDir {
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+        }),
+    }
+}
+
 fn open_file(path: &Path, nonblocking: bool) -> io::Result<File> {
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
@@ -311,6 +370,60 @@ mod tests {
         assert!(e.to_string().contains("pipe.csv' > pipe-copy.csv`"), "{e}");
         let e = open(Path::new("/dev/zero"), &opts, None).err().unwrap();
         assert!(e.to_string().contains("character device"), "{e}");
+    }
+
+    /// The running node imports none of its own private files, whatever the
+    /// path given: its key read as a CSV came back, byte for byte, in the
+    /// "unknown column" of the error (a helper's hostile trial).
+    #[cfg(unix)]
+    #[test]
+    fn the_node_imports_none_of_its_own_private_files() {
+        let d = tempfile::tempdir().unwrap();
+        let data = d.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let key = data.join("node.key");
+        std::fs::write(&key, [7u8; 32]).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let outside = d.path().join("records.csv");
+        std::fs::write(&outside, "id,serial\n").unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let beside = data.join("records.csv");
+        std::fs::write(&beside, "id,serial\n").unwrap();
+        std::fs::set_permissions(&beside, std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::create_dir(data.join("db")).unwrap();
+        let store = data.join("db").join("conf");
+        std::fs::write(&store, "segment_size: 524288\n").unwrap();
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let opts = SourceOptions {
+            regular_only: true,
+            refuse_under: Some(data.clone()),
+            ..SourceOptions::default()
+        };
+        let link = d.path().join("innocent.csv");
+        std::os::unix::fs::symlink(&key, &link).unwrap();
+        for p in [
+            key.clone(),
+            link,
+            data.join("..").join("data").join("node.key"),
+            store,
+        ] {
+            let e = open(&p, &opts, None).err().unwrap();
+            assert!(matches!(e, SourceError::InDataDir { .. }), "{p:?}: {e}");
+            assert!(e.to_string().contains("another folder"), "{e}");
+        }
+        // The data directory named through a link is the same folder.
+        let via = d.path().join("via");
+        std::os::unix::fs::symlink(&data, &via).unwrap();
+        let opts_via = SourceOptions {
+            refuse_under: Some(via),
+            ..opts.clone()
+        };
+        assert!(open(&key, &opts_via, None).is_err());
+        // A registry file outside it, whoever may read it, or beside the
+        // node's files and readable as registry files are, imports.
+        assert!(open(&outside, &opts, None).is_ok());
+        assert!(open(&beside, &opts, None).is_ok());
     }
 
     #[test]
