@@ -22,8 +22,8 @@ pub use maker::{MakerAlias, MakerCheck, MakerError, MakerKey, MakerTable, Sugges
 pub use reference::{ReferenceError, ReferenceMaker, ReferenceTable};
 pub use serial::{
     MAX_SERIAL_CHARS, MIN_READ_WITH_WILDCARDS, MatchQuality, SERIAL_RULES_VERSION, SerialError,
-    SerialMatch, SerialQuery, check_wildcards, fold_char, fold_serial, is_separator,
-    normalise_serial,
+    SerialMatch, SerialQuery, check_readable, check_wildcards, fold_char, fold_serial,
+    is_separator, normalise_serial,
 };
 pub use variants::SerialKeys;
 
@@ -256,6 +256,7 @@ impl Marking {
         {
             return Err(SerialError::Control(c as u32).into());
         }
+        serial::check_readable(&f.serial)?;
         check_wildcards(&normalise_serial(&f.serial)?)?;
         Marking::try_from(f)
     }

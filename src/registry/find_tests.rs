@@ -106,6 +106,46 @@ fn cyrillic_and_latin_serials_find_each_other_below_exact() {
     assert_eq!(f("zhshch77"), [("R-3".into(), Transliterated)]);
 }
 
+/// A serial with an invisible character (a variation selector, a tag, a
+/// Hangul filler, a blank braille pattern) is found by its reading without
+/// it: it was kept under a key no reading met, and a trace of it was
+/// answered "no record" (a helper's hostile trial; serial rules 4).
+#[test]
+fn invisible_characters_in_a_serial_are_separators() {
+    let (_d, reg) = open_temp();
+    let invisible = [
+        "\u{FE0F}",
+        "\u{E0041}",
+        "\u{3164}",
+        "\u{FFA0}",
+        "\u{2800}",
+        "\u{180B}",
+        "\u{17B4}",
+        "\u{FFF9}",
+        "\u{034F}",
+        "\u{115F}",
+    ];
+    let records = (invisible.iter().enumerate())
+        .map(|(i, c)| {
+            rec(
+                &format!("I-{i}"),
+                "Walther",
+                "DE",
+                &format!("ZX{c}7700{i}"),
+                None,
+            )
+        })
+        .collect();
+    reg.put_all(records).unwrap();
+    for (i, c) in invisible.iter().enumerate() {
+        assert_eq!(
+            walther(&reg, &format!("ZX 7700{i}")),
+            [(format!("I-{i}"), MatchQuality::Exact)],
+            "{c:?}"
+        );
+    }
+}
+
 #[test]
 fn a_backslash_separates_as_a_slash_does() {
     let (_d, reg) = open_temp();

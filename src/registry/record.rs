@@ -174,6 +174,17 @@ impl Record {
         Ok(())
     }
 
+    /// [`Record::check`], and what a record entering the registry may not
+    /// hold that one stored before may: a serial with a private-use
+    /// character or a noncharacter (`marking::check_readable`), which no
+    /// other registry or officer writes alike, most often from a file read
+    /// in the wrong encoding.
+    pub fn check_new(&self) -> Result<(), (String, String)> {
+        self.check()?;
+        crate::marking::check_readable(self.marking.serial())
+            .map_err(|e| ("marking.serial".to_string(), e.to_string()))
+    }
+
     /// Whether every event is older than its ITI retention minimum (30 years for
     /// manufacture, 20 for the rest) on `today`, counted from the last day of
     /// a partial date's period. A record with no events is not.

@@ -1289,6 +1289,40 @@ fn invisible_characters_in_a_marking_are_read_away_with_a_warning() {
     );
 }
 
+/// A serial with a private-use character (a file read as
+/// `x-user-defined`, which writes every byte above 127 as one) is refused at
+/// import, naming the field and the encoding: it was stored, printed as if
+/// the characters were not there, and found by no reading. One with an
+/// invisible character imports, and is found without it (serial rules 4).
+#[test]
+fn a_serial_no_registry_writes_alike_is_refused_at_import() {
+    let (dir, reg) = open_temp();
+    let csv = write_file(
+        &dir,
+        "p.csv",
+        "id,manufacturer,country,serial,category\n\
+         P1,Glock,AT,\u{F7C3}\u{F784}B123,pistol\n\
+         P2,Glock,AT,AB\u{FE0F}13,pistol\n",
+    );
+    let s = import::import_file(&reg, &csv, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.rejected), (1, 1), "{:?}", s.rejections);
+    let r = &s.rejections[0];
+    assert_eq!((r.line, r.field.as_deref()), (2, Some("marking.serial")));
+    assert!(
+        r.reason.contains("U+F7C3") && r.reason.contains("--encoding"),
+        "{}",
+        r.reason
+    );
+    let jsonl = write_file(
+        &dir,
+        "p.jsonl",
+        r#"{"id":"J1","marking":{"manufacturer":"Glock","country":"AT","serial":"AB\ue00012"},"category":"pistol"}"#,
+    );
+    let s = import::import_file(&reg, &jsonl, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.rejected), (0, 1), "{:?}", s.rejections);
+    assert_eq!(find(&reg, "Glock", "AT", "AB13").len(), 1);
+}
+
 /// A directory given to import is said to be one, with or without a file
 /// type in its name, not "unknown file type" or a FIFO's advice to copy it
 /// (a helper's trial).

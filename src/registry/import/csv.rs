@@ -264,7 +264,7 @@ pub(super) fn read_csv(
                     })?;
                     record.events.push(ev.1);
                 }
-                record.check().map_err(|(f, r)| reject(line, Some(f), r))?;
+                record.check_new().map_err(|(f, r)| reject(line, Some(f), r))?;
                 Ok(record)
             });
         match item {

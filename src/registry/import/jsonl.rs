@@ -112,7 +112,7 @@ pub(super) fn read_json_lines(
                 Some(why) => Item::Rejected(reject(line, None, why)),
                 None => Item::Rejected(reject(line, field, reason)),
             },
-            Ok(rec) => match rec.check() {
+            Ok(rec) => match rec.check_new() {
                 Ok(()) => match ids.get(rec.id.as_str()) {
                     Some(first) => Item::Rejected(reject(
                         line,
