@@ -50,9 +50,12 @@ pub enum RowItem<'a> {
         bytes: u64,
         head: CsvRow<'a>,
     },
-    /// Not as many fields as the header.
+    /// Not as many fields as the header. `last` is the line the row ends
+    /// on: past `line` when a quoted field holds line breaks (a quote not
+    /// closed reads the lines after it into its field).
     Fields {
         line: u64,
+        last: u64,
         found: usize,
         expected: usize,
     },
@@ -205,6 +208,7 @@ impl<R: BufRead> CsvRows<R> {
         if endlen != expected {
             return RowItem::Fields {
                 line,
+                last: last_line(line, &self.out[..outlen]),
                 found: endlen,
                 expected,
             };
@@ -225,6 +229,14 @@ impl<R: BufRead> CsvRows<R> {
             }
         }
     }
+}
+
+/// The line a row that starts on `line` ends on, from its fields' text
+/// `fields`: a line break is in a field only inside quotes, and a break at
+/// the very end of the text is the end of the last line read into it.
+pub fn last_line(line: u64, fields: &[u8]) -> u64 {
+    let breaks = fields.iter().filter(|b| **b == b'\n').count() as u64;
+    line + breaks - u64::from(breaks > 0 && fields.last() == Some(&b'\n'))
 }
 
 /// The bytes of the first line (at most `HEADER_PEEK`), read out of `r`.
@@ -292,6 +304,7 @@ mod tests {
                     line,
                     found,
                     expected,
+                    ..
                 } => {
                     format!("{line}:fields {found}/{expected}")
                 }

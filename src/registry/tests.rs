@@ -1289,6 +1289,56 @@ fn invisible_characters_in_a_marking_are_read_away_with_a_warning() {
     );
 }
 
+/// A quote left open reads the rows after it into its field: with the
+/// quote closed a row later, Q1 was stored with the serial `WP1 Q2,Walther,
+/// DE,WP2` and Q2 was gone, with exit status 0; never closed, the rest of the
+/// file was one rejection that said only "4 fields" (a helper's hostile
+/// trial). Both now say which lines were read into the field.
+#[test]
+fn a_quote_left_open_is_refused_naming_the_lines_it_swallowed() {
+    let (dir, reg) = open_temp();
+    let head = "id,manufacturer,country,serial,category\n";
+    let closed_late = write_file(
+        &dir,
+        "q3.csv",
+        &format!(
+            "{head}Q1,Walther,DE,\"WP1\nQ2,Walther,DE,WP2\",pistol\nQ3,Walther,DE,WP3,pistol\n"
+        ),
+    );
+    let s =
+        import::import_file(&reg, &closed_late, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.rejected), (1, 1), "{:?}", s.rejections);
+    let r = &s.rejections[0];
+    assert_eq!((r.line, r.field.as_deref()), (2, Some("serial")), "{r}");
+    assert!(
+        r.reason.contains("from line 2 to line 3") && r.reason.contains("close it"),
+        "{r}"
+    );
+    let never = write_file(
+        &dir,
+        "q.csv",
+        &format!(
+            "{head}Q1,Walther,DE,\"WP1,pistol\nQ2,Walther,DE,WP2,pistol\nQ3,Walther,DE,WP3,pistol\n"
+        ),
+    );
+    let s = import::import_file(&reg, &never, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.rejected), (0, 1), "{:?}", s.rejections);
+    let r = &s.rejections[0];
+    assert!(
+        r.line == 2 && r.reason.contains("runs on to line 4") && r.reason.contains("lines 3 to 4"),
+        "{r}"
+    );
+    // A maker's name broken by Alt+Enter in a spreadsheet still imports,
+    // read with a space, as before.
+    let alt_enter = write_file(
+        &dir,
+        "a.csv",
+        &format!("{head}A1,\"Carl\nWalther\",DE,WP9,pistol\n"),
+    );
+    let s = import::import_file(&reg, &alt_enter, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.rejected, s.warned), (1, 0, 1));
+}
+
 /// A serial with a private-use character (a file read as
 /// `x-user-defined`, which writes every byte above 127 as one) is refused at
 /// import, naming the field and the encoding: it was stored, printed as if

@@ -137,11 +137,16 @@ fn read_events(path: &Path, opts: &ImportOptions) -> Result<EventRows, ImportErr
             ),
             Some(RowItem::Fields {
                 line,
+                last,
                 found,
                 expected,
             }) => (
                 String::new(),
-                reject(line, None, width_reason(found, expected, opts.delimiter)),
+                reject(
+                    line,
+                    None,
+                    width_reason(line, last, found, expected, opts.delimiter),
+                ),
             ),
             Some(RowItem::NotUtf8 { line, field, byte }) => (
                 String::new(),
@@ -152,7 +157,20 @@ fn read_events(path: &Path, opts: &ImportOptions) -> Result<EventRows, ImportErr
     }
 }
 
-fn width_reason(found: usize, expected: usize, given: Option<u8>) -> String {
+/// Why a row that starts on `line` and ends on `last` has `found` fields.
+fn width_reason(line: u64, last: u64, found: usize, expected: usize, given: Option<u8>) -> String {
+    if last > line {
+        // A quote left open reads every line up to the next quote (or the
+        // end of the file) into its field.
+        return format!(
+            "{found} fields where the header has {expected}: a quoted field opened on line {line} runs on to line {last}, so {} read into it and not imported; close its quote (a quote inside a field is written twice, \"\")",
+            if last == line + 1 {
+                format!("line {last} was")
+            } else {
+                format!("lines {} to {last} were", line + 1)
+            }
+        );
+    }
     format!(
         "{found} fields where the header has {expected}; a field holding the separator must be in double quotes{}",
         if given.is_none() {
@@ -161,6 +179,30 @@ fn width_reason(found: usize, expected: usize, given: Option<u8>) -> String {
             ""
         }
     )
+}
+
+/// A record row's field that holds a line break and never may (an id, a
+/// country, a serial, a factory code: a spreadsheet's Alt+Enter in a
+/// maker's name is read as a space, with a warning), as the field and why.
+/// A quote left open reads the rows after it into its field: a serial
+/// `WP1\nQ2,Walther,DE,WP2` was imported, and the row of Q2 was gone.
+fn broken_over_lines(row: &Row<'_>, line: u64) -> Option<(String, String)> {
+    let field = ["id", "country", "serial", "factory_code"]
+        .into_iter()
+        .find(|f| row.get(f).is_some_and(|v| v.contains('\n')))?;
+    let text: Vec<u8> = row.rec.iter().flat_map(str::bytes).collect();
+    let last = crate::registry::csv_rows::last_line(line, &text);
+    Some((
+        field.to_string(),
+        format!(
+            "holds a line break: the quoted field runs from line {line} to line {last}, so what {} is read into it; a quote is likely not closed where the field ends: close it (a quote inside a field is written twice, \"\")",
+            if last == line + 1 {
+                format!("line {last} holds")
+            } else {
+                format!("lines {} to {last} hold", line + 1)
+            }
+        ),
+    ))
 }
 
 fn utf8_reason(byte: u8) -> String {
@@ -207,10 +249,11 @@ pub(super) fn read_csv(
             }
             Some(RowItem::Fields {
                 line,
+                last,
                 found,
                 expected,
             }) => {
-                let reason = width_reason(found, expected, opts.delimiter);
+                let reason = width_reason(line, last, found, expected, opts.delimiter);
                 sink(Item::Rejected(reject(line, None, reason)))?;
                 continue;
             }
@@ -224,6 +267,10 @@ pub(super) fn read_csv(
             rec: &row,
             cols: &cols,
         };
+        if let Some((field, reason)) = broken_over_lines(&row, line) {
+            sink(Item::Rejected(reject(line, Some(field), reason)))?;
+            continue;
+        }
         if let Some(id) = row.get("id") {
             if let Some(first) = ids.get(id) {
                 let reason =
