@@ -419,6 +419,38 @@ fn config_check_explains_errors_and_accepts_the_examples() {
     );
 }
 
+/// A FIFO where a file is read held the command for ever, and `/dev/zero`
+/// filled memory at gigabytes a second (a helper's hostile trial): each is
+/// refused at once, naming what it is.
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_a_device_given_as_a_file_is_refused_at_once() {
+    let d = init("DE");
+    let fifo = d.path().join("policy.toml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = run(d.path(), &["node", "run"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("a FIFO (named pipe)"), "{}", stderr(&o));
+    let f = fifo.to_str().unwrap();
+    for args in [
+        vec!["config", "check", f],
+        vec!["roster", "show", "/dev/zero"],
+        vec!["roster", "verify", "/dev/zero", "--anchor", "AAAA"],
+        vec!["verify", "/dev/zero", "--anchor", "AAAA"],
+    ] {
+        let o = run(d.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let e = stderr(&o);
+        assert!(e.contains("not a regular file"), "{args:?}: {e}");
+    }
+}
+
 #[test]
 fn a_node_does_not_start_on_a_bad_policy() {
     let d = init("DE");

@@ -265,10 +265,11 @@ impl Config {
         if overrides.is_empty() {
             return Ok(file_cfg);
         }
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::model::file::read_small_text(path, crate::model::file::SMALL_FILE_BYTES)
+            .map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
@@ -336,16 +337,17 @@ impl Config {
     }
 
     fn load_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => ConfigError::Missing {
-                path: path.to_path_buf(),
-                source,
-            },
-            _ => ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
+        let text = crate::model::file::read_small_text(path, crate::model::file::SMALL_FILE_BYTES)
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => ConfigError::Missing {
+                    path: path.to_path_buf(),
+                    source,
+                },
+                _ => ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            })?;
         Self::parse(path, &text)
     }
 

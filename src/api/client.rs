@@ -119,7 +119,9 @@ impl Conn {
 impl ApiClient {
     /// Reads the address and token that the running node wrote.
     pub fn from_data_dir(dir: &Path) -> Result<Self, ApiClientError> {
-        let read = |f: &str| std::fs::read_to_string(dir.join(f)).map(|s| s.trim().to_string());
+        let read = |f: &str| {
+            crate::model::file::read_small_text(&dir.join(f), 4096).map(|s| s.trim().to_string())
+        };
         match (read(ADDR_FILE), read(TOKEN_FILE)) {
             (Ok(addr), Ok(token)) if !addr.is_empty() => Ok(ApiClient {
                 addr,

@@ -13,7 +13,7 @@ pub const OPRF_KEY_FILE: &str = "oprf.key";
 /// written and synced before use; a half-written file is refused, naming it).
 /// The flag says whether this call created it.
 pub fn load_or_create_key(path: &Path) -> Result<(OprfKey, bool), String> {
-    let (seed, created): ([u8; 32], bool) = match std::fs::read(path) {
+    let (seed, created): ([u8; 32], bool) = match crate::model::file::read_small(path, 4096) {
         Ok(b) => <[u8; 32]>::try_from(b.as_slice())
             .map_err(|_| {
             format!(

@@ -180,8 +180,8 @@ fn sign(
             path.display()
         );
     }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = crate::model::file::read_small_text(path, crate::model::file::SMALL_FILE_BYTES)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let (mut file, target) = if is_signed_file(&text) {
         if version.is_some() || from.is_some() || until.is_some() {
             return Err(super::usage_error(

@@ -360,11 +360,12 @@ struct ConfigView {
 
 fn read_config(data_dir: &Path) -> anyhow::Result<ConfigView> {
     let path = data_dir.join(CONFIG_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigView::default()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
+    let text =
+        match crate::model::file::read_small_text(&path, crate::model::file::SMALL_FILE_BYTES) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigView::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
     // Other tables belong to other modules: read ours, ignore the rest.
     let value: toml::Table = text
         .parse()
@@ -893,7 +894,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 );
             }
             // A node's OPRF seed is 32 bytes too, and loads as a signing key.
-            if let Some(state) = std::fs::read(&key_path)
+            if let Some(state) = crate::model::file::read_small(&key_path, 64)
                 .ok()
                 .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
                 .and_then(|seed| crate::blind::OprfKey::from_seed(&seed).ok())
@@ -971,7 +972,8 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
     // Read as a roster here first: a wrong file is named, not refused by
     // the node without its name. Its bytes go to the node as they are.
     let offered = RosterFile::read(path)?.decode_unverified()?.version;
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = crate::model::file::read_small(path, crate::model::file::SMALL_FILE_BYTES)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let configured = read_config(&ctx.data_dir)?
         .trust
         .filter(|t| !t.anchors.is_empty());
@@ -1131,8 +1133,9 @@ fn not_installed(ctx: &Context, path: &Path, offered: u64, out: &Installed) -> a
 /// Adds `[trust]` to a configuration file that has none (commented lines
 /// are kept), through a temporary file and a rename.
 fn write_trust(cfg_path: &Path, trust: &TrustConfig) -> anyhow::Result<()> {
-    let mut text = std::fs::read_to_string(cfg_path)
-        .with_context(|| format!("cannot read {}", cfg_path.display()))?;
+    let mut text =
+        crate::model::file::read_small_text(cfg_path, crate::model::file::SMALL_FILE_BYTES)
+            .with_context(|| format!("cannot read {}", cfg_path.display()))?;
     #[derive(Serialize)]
     struct Section<'a> {
         trust: &'a TrustConfig,

@@ -28,6 +28,10 @@ pub const FORMAT_V1: &str = "tracenet-evidence/1";
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// The longest evidence bundle read: a trace's query, every answer (each a
+/// frame of at most 64 KiB) and the rosters, with room to spare; a longer
+/// file, or a device such as `/dev/zero`, is refused rather than read.
+pub const MAX_BUNDLE_BYTES: u64 = 256 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BundleError {
@@ -376,10 +380,13 @@ impl Bundle {
         v
     }
 
+    /// Reads a bundle file: a regular file of at most [`MAX_BUNDLE_BYTES`].
     pub fn read(path: &Path) -> Result<Self, BundleError> {
-        let bytes = std::fs::read(path).map_err(|source| BundleError::Read {
-            path: path.into(),
-            source,
+        let bytes = crate::model::file::read_small(path, MAX_BUNDLE_BYTES).map_err(|source| {
+            BundleError::Read {
+                path: path.into(),
+                source,
+            }
         })?;
         Bundle::from_json(&bytes).map_err(|e| match e {
             BundleError::Json(_) | BundleError::Format(_) => BundleError::NotBundle {

@@ -89,10 +89,11 @@ impl NodeKey {
     /// Reads a key file, refusing one that others may read or of the wrong size.
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
         check_mode(path)?;
-        let bytes = fs::read(path).map_err(|source| KeyFileError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let bytes =
+            crate::model::file::read_small(path, 4096).map_err(|source| KeyFileError::Read {
+                path: path.into(),
+                source,
+            })?;
         let seed: [u8; SEED_LEN] =
             bytes
                 .as_slice()

@@ -8,6 +8,7 @@
 
 mod country;
 mod date;
+pub mod file;
 pub mod instant;
 pub mod target;
 

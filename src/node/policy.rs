@@ -125,7 +125,7 @@ impl Policy {
     /// Reads `DATA_DIR/policy.toml`; the default policy if there is none.
     pub fn load(data_dir: &Path) -> Result<Self, PolicyError> {
         let path = data_dir.join(POLICY_FILE);
-        match std::fs::read_to_string(&path) {
+        match crate::model::file::read_small_text(&path, crate::model::file::SMALL_FILE_BYTES) {
             Ok(text) => Self::parse(&path, &text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
             Err(source) => Err(PolicyError::Read { path, source }),

@@ -85,7 +85,7 @@ pub fn refuse_read_once(path: &Path) -> Result<(), SourceError> {
     match std::fs::metadata(path) {
         Ok(meta) if !meta.is_file() && !meta.is_dir() => Err(SourceError::ReadOnce {
             path: path.to_path_buf(),
-            kind: kind_of(&meta),
+            kind: crate::model::file::kind_of(&meta),
         }),
         // A missing or unreadable path is said by the open that follows.
         _ => Ok(()),
@@ -172,7 +172,7 @@ pub fn open(
         if !meta.is_file() {
             return Err(SourceError::NotAFile {
                 path: path.to_path_buf(),
-                kind: kind_of(&meta),
+                kind: crate::model::file::kind_of(&meta),
             });
         }
     }
@@ -198,8 +198,6 @@ pub fn open(
     Ok(Box::new(BufReader::with_capacity(BUFFER, decoded)))
 }
 
-/// Opens without blocking: a FIFO without a writer would otherwise hold the
-/// open (and the thread) until one comes.
 /// Refuses `file` (opened from `path`) if it is a private file of data
 /// directory `dir` ([`SourceOptions::refuse_under`]): where it lies is
 /// judged by the opened file (`/proc/self/fd`), so that a link swapped
@@ -238,6 +236,8 @@ fn refuse_under(path: &Path, file: &File, dir: &Path) -> Result<(), SourceError>
     }
 }
 
+/// Opens without blocking: a FIFO without a writer would otherwise hold the
+/// open (and the thread) until one comes.
 fn open_file(path: &Path, nonblocking: bool) -> io::Result<File> {
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
@@ -249,30 +249,6 @@ fn open_file(path: &Path, nonblocking: bool) -> io::Result<File> {
     #[cfg(not(unix))]
     let _ = nonblocking;
     o.open(path)
-}
-
-fn kind_of(meta: &std::fs::Metadata) -> &'static str {
-    let t = meta.file_type();
-    if t.is_dir() {
-        return "a directory";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "a FIFO (named pipe)";
-        }
-        if t.is_char_device() {
-            return "a character device";
-        }
-        if t.is_block_device() {
-            return "a block device";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    "not a regular file"
 }
 
 /// A reader that stops when its flag is set and counts what it reads.

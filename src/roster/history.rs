@@ -318,16 +318,17 @@ impl RosterHistory {
 
     fn load(&self, version: u64) -> Result<Installed, RosterError> {
         let path = self.entry_path(version);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(RosterError::NotInHistory {
-                    version,
-                    dir: self.dir.clone(),
-                });
-            }
-            Err(source) => return Err(RosterError::Read { path, source }),
-        };
+        let bytes =
+            match crate::model::file::read_small(&path, crate::model::file::SMALL_FILE_BYTES) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(RosterError::NotInHistory {
+                        version,
+                        dir: self.dir.clone(),
+                    });
+                }
+                Err(source) => return Err(RosterError::Read { path, source }),
+            };
         let entry: HistoryEntry =
             serde_json::from_slice(&bytes).map_err(|e| history_err(&path, e.to_string()))?;
         if entry.format != ENTRY_FORMAT {

@@ -575,10 +575,11 @@ impl RosterFile {
     /// Reads a roster file; an error that it is not one names the file,
     /// and says so when it is a signed maker table instead.
     pub fn read(path: &Path) -> Result<Self, RosterError> {
-        let bytes = std::fs::read(path).map_err(|source| RosterError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let bytes = crate::model::file::read_small(path, crate::model::file::SMALL_FILE_BYTES)
+            .map_err(|source| RosterError::Read {
+                path: path.into(),
+                source,
+            })?;
         RosterFile::from_json(&bytes).map_err(|e| match e {
             RosterError::Format(ref f) => RosterError::NotRosterFile {
                 path: path.into(),

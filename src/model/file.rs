@@ -1,0 +1,129 @@
+//! Reading the small files a node and its commands are given (keys, the
+//! configuration, the policy, rosters, maker tables, evidence bundles): a
+//! regular file only, opened without blocking, and at most a bound. A path
+//! that names a FIFO held the reader for ever (`config check`, `node run`
+//! with `policy.toml` a FIFO), and `/dev/zero` filled memory at gigabytes a
+//! second (`roster verify /dev/zero`; a helper's hostile trial).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// The bound of a configuration, policy, roster, maker table or key file:
+/// far above any real one (a roster of 200 States is some 100 KiB).
+pub const SMALL_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads the whole of the regular file at `path`, at most `max` bytes. A
+/// FIFO, a device, a socket or a directory is refused, never waited on or
+/// read without end, and so is a longer file: each as an [`io::Error`] in
+/// words, of kind `InvalidInput` and `FileTooLarge`, so that the callers'
+/// errors, which name the file, say what it is.
+pub fn read_small(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    let f = open_regular(path)?;
+    let mut bytes = Vec::new();
+    f.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!(
+                "longer than {max} bytes, far more than such a file holds; is it the right file?"
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_small`], as UTF-8 text.
+pub fn read_small_text(path: &Path, max: u64) -> io::Result<String> {
+    String::from_utf8(read_small(path, max)?).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "not UTF-8 text (byte {} is not)",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Opens `path` for reading without blocking (a FIFO without a writer
+/// opens at once), and refuses what is not a regular file.
+fn open_regular(path: &Path) -> io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NONBLOCK);
+    }
+    let f = o.open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}, not a regular file", kind_of(&meta)),
+        ));
+    }
+    Ok(f)
+}
+
+/// What a file that is not a regular file is, in words ("a FIFO (named
+/// pipe)", "a character device", ...).
+pub fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    if t.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    "not a regular file"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_a_device_a_folder_and_a_long_file_are_refused_without_waiting() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("policy.toml");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        // No writer ever opens it: a blocking open would hang here.
+        let e = read_small(&fifo, 100).unwrap_err();
+        assert!(e.to_string().contains("a FIFO"), "{e}");
+        let e = read_small(Path::new("/dev/zero"), 100).unwrap_err();
+        assert!(e.to_string().contains("character device"), "{e}");
+        let e = read_small(d.path(), 100).unwrap_err();
+        assert!(e.to_string().contains("a directory"), "{e}");
+        let long = d.path().join("roster.json");
+        std::fs::write(&long, [b'x'; 101]).unwrap();
+        let e = read_small(&long, 100).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::FileTooLarge);
+        assert_eq!(read_small(&long, 101).unwrap().len(), 101);
+        std::fs::write(&long, b"\xff").unwrap();
+        assert!(read_small_text(&long, 100).is_err());
+        let e = read_small(&d.path().join("absent"), 100).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+}
