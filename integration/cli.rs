@@ -363,6 +363,10 @@ fn a_trace_with_bad_input_is_refused_before_anything_is_sent() {
 fn the_demo_runs_its_traces_and_stops() {
     let d = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
+    // It has no JSON to give: --json is a usage error, not ignored.
+    let o = run(d.path(), &["--json", "demo"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("no JSON output"), "{}", stderr(&o));
     let o = std::process::Command::new(bin())
         .args(["demo", "--dir", d.path().join("fed").to_str().unwrap()])
         .env("TMPDIR", tmp.path())

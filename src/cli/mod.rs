@@ -237,6 +237,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 s + &toml::to_string(c).unwrap_or_default()
             })
         }
+        // The demo narrates for people; it has no JSON to give, and said
+        // so nowhere: its help offers the global flag.
+        Command::Demo { .. } if ctx.json => Err(usage_error(
+            "demo",
+            "the demo prints its traces for people and has no JSON output; run it without --json, and use `tracenet --json trace show ID` against a federation kept with --keep",
+        )),
         Command::Demo { dir, keep } => crate::demo::run(crate::demo::DemoOptions { dir, keep }),
     }
 }

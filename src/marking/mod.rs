@@ -169,7 +169,21 @@ impl TryFrom<MarkingFields> for Marking {
     /// escape, and a frame signed or a record stored before they were kept
     /// out still reads. What this node makes itself refuses them with a
     /// reason ([`Marking::for_trace`]).
-    fn try_from(mut f: MarkingFields) -> Result<Self, Self::Error> {
+    fn try_from(f: MarkingFields) -> Result<Self, Self::Error> {
+        Marking::from_fields(f).map_err(|(_, e)| e)
+    }
+}
+
+impl Marking {
+    /// [`Marking::try_from`], with the field at fault named as a record's
+    /// JSON names it within `marking` (`year`, `imports[1].year`,
+    /// `factory_code`): an import says which column or key to correct (it
+    /// said `marking` for a year of `85`).
+    pub fn from_fields(mut f: MarkingFields) -> Result<Self, (String, MarkingError)> {
+        let at = |field: &str| {
+            let field = field.to_string();
+            move |e: MarkingError| (field, e)
+        };
         if let std::borrow::Cow::Owned(clean) = crate::model::without_moving(&f.manufacturer) {
             f.manufacturer = clean;
         }
@@ -178,34 +192,35 @@ impl TryFrom<MarkingFields> for Marking {
         }
         let n = f.manufacturer.chars().count();
         if n > 128 {
-            return Err(MakerError::TooLong(n).into());
+            return Err(at("manufacturer")(MakerError::TooLong(n).into()));
         }
         let factory_code = f
             .factory_code
             .as_deref()
             .map(normalise_factory_code)
-            .transpose()?;
+            .transpose()
+            .map_err(|e| at("factory_code")(e.into()))?;
         // A blank name is no name; a name of only punctuation is a mistake.
         let manufacturer = if f.manufacturer.trim().is_empty() {
             if factory_code.is_none() {
-                return Err(MarkingError::NoMaker);
+                return Err(at("manufacturer")(MarkingError::NoMaker));
             }
             String::new()
         } else {
             if fold_maker(&f.manufacturer).is_empty() {
-                return Err(MakerError::Empty(f.manufacturer).into());
+                return Err(at("manufacturer")(MakerError::Empty(f.manufacturer).into()));
             }
             f.manufacturer
         };
-        normalise_serial(&f.serial)?;
-        check_year(f.year)?;
-        check_country_year(f.country, f.year)?;
+        normalise_serial(&f.serial).map_err(|e| at("serial")(e.into()))?;
+        check_year(f.year).map_err(at("year"))?;
+        check_country_year(f.country, f.year).map_err(at("year"))?;
         if f.imports.len() > MAX_IMPORT_MARKS {
-            return Err(MarkingError::TooManyImports(f.imports.len()));
+            return Err(at("imports")(MarkingError::TooManyImports(f.imports.len())));
         }
-        for m in &f.imports {
-            check_year(m.year)?;
-            check_country_year(m.country, m.year)?;
+        for (i, m) in f.imports.iter().enumerate() {
+            check_year(m.year).map_err(at(&format!("imports[{i}].year")))?;
+            check_country_year(m.country, m.year).map_err(at(&format!("imports[{i}].year")))?;
         }
         Ok(Marking {
             manufacturer,

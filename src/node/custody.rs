@@ -305,7 +305,7 @@ impl Custody {
                         .unwrap_or_default();
                     if *pattern {
                         format!(
-                            "  gap: {state} withheld its answer to a serial with wildcards{reason}: it may or may not hold this weapon (such a serial never reaches a State's confidential records, and may match other weapons' records); a blind trace tells more, or ask {state} outside tracenet\n"
+                            "  gap: {state} withheld its answer to a serial with wildcards{reason}: it may or may not hold this weapon (such a serial never reaches a State's confidential records, and may match other weapons' records); a blind trace tells more, with a `?` for each character that cannot be read (a `*` cannot be traced blind), or ask {state} outside tracenet\n"
                         )
                     } else {
                         format!("  gap: {state} withheld its record{reason}\n")

@@ -709,7 +709,7 @@ fn weapon_from_row(row: &Row<'_>) -> Result<Record, (String, String)> {
                 .collect::<Result<Vec<_>, _>>()
         })?
         .unwrap_or_default();
-    let marking = Marking::try_from(MarkingFields {
+    let marking = Marking::from_fields(MarkingFields {
         // May be empty when a factory code stands instead (ITI para 8(a)).
         // A line break a spreadsheet kept in the cell (Alt+Enter) is read
         // as a space, as in every marking decoded.
@@ -722,7 +722,15 @@ fn weapon_from_row(row: &Row<'_>) -> Result<Record, (String, String)> {
         factory_code: row.get("factory_code").map(str::to_string),
         imports,
     })
-    .map_err(|e| ("marking".to_string(), e.to_string()))?;
+    // Named by the file's column (an import mark's year is in `imports`).
+    .map_err(|(field, e)| {
+        let column = if field.starts_with("imports") {
+            "imports".to_string()
+        } else {
+            field
+        };
+        (column, e.to_string())
+    })?;
     let confidential = row
         .parse("confidential", |s| match s.to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Ok(true),

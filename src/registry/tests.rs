@@ -1339,6 +1339,26 @@ fn a_quote_left_open_is_refused_naming_the_lines_it_swallowed() {
     assert_eq!((s.added, s.rejected, s.warned), (1, 0, 1));
 }
 
+/// A year a marking's checks refuse is named by its column, as one that
+/// is not a number was (it said `marking`: a new user's trial).
+#[test]
+fn a_csv_year_out_of_range_is_named_by_its_column() {
+    let (dir, reg) = open_temp();
+    let csv = write_file(
+        &dir,
+        "y.csv",
+        "id,manufacturer,country,serial,category,year\n\
+         Y1,Walther,DE,WP1,pistol,85\n\
+         Y2,Walther,DE,WP2,pistol,abc\n\
+         Y3,Walther,DE,WP3,pistol,1985\n",
+    );
+    let s = import::import_file(&reg, &csv, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.rejected), (1, 2), "{:?}", s.rejections);
+    for r in &s.rejections {
+        assert_eq!(r.field.as_deref(), Some("year"), "{r}");
+    }
+}
+
 /// A serial with a private-use character (a file read as
 /// `x-user-defined`, which writes every byte above 127 as one) is refused at
 /// import, naming the field and the encoding: it was stored, printed as if

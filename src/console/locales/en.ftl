@@ -174,7 +174,7 @@ map-caption = Countries the weapon passed through, in order; the point of divers
 
 gaps-title = Gaps
 gap-withheld = { $state } withheld its answer: { $reason }
-gap-withheld-pattern = { $state } withheld its answer to a serial with unreadable characters: { $reason }. It may or may not hold this weapon: such a serial never reaches a State's confidential records, and may match other weapons' records. A confidential trace tells more, or ask { $state } outside tracenet
+gap-withheld-pattern = { $state } withheld its answer to a serial with unreadable characters: { $reason }. It may or may not hold this weapon: such a serial never reaches a State's confidential records, and may match other weapons' records. A confidential trace tells more, with a ? for each character that cannot be read (a * cannot be traced confidentially), or ask { $state } outside tracenet
 gap-no-answer = { $state } has not answered
 gap-not-a-member = { $state } is not a member of the federation: the records go on there; ask it outside tracenet
 gap-mismatch = { $state } answered with records of another serial than the one traced; they are not used in the chain (ask { $state } why)

@@ -173,7 +173,7 @@ map-caption = Los países por los que pasó el arma, en orden; el punto de desv�
 
 gaps-title = Lagunas
 gap-withheld = { $state } retuvo su respuesta: { $reason }
-gap-withheld-pattern = { $state } retuvo su respuesta a un número de serie con caracteres ilegibles: { $reason }. Puede tener esta arma o no: un número así nunca alcanza los registros confidenciales de un Estado, y puede coincidir con registros de otras armas. Un rastreo confidencial dice más, o consulte a { $state } fuera de tracenet
+gap-withheld-pattern = { $state } retuvo su respuesta a un número de serie con caracteres ilegibles: { $reason }. Puede tener esta arma o no: un número así nunca alcanza los registros confidenciales de un Estado, y puede coincidir con registros de otras armas. Un rastreo confidencial dice más, con un ? por cada carácter ilegible (un * no se puede rastrear de forma confidencial), o consulte a { $state } fuera de tracenet
 gap-no-answer = { $state } no ha respondido
 gap-not-a-member = { $state } no es miembro de la federación: los registros continúan allí; consulte a ese Estado fuera de tracenet
 gap-mismatch = { $state } respondió con registros de otro número de serie que el rastreado; no se usan en la cadena (pregunte a { $state } por qué)

@@ -173,7 +173,7 @@ map-caption = Les pays traversés par l'arme, dans l'ordre ; le point de détour
 
 gaps-title = Lacunes
 gap-withheld = { $state } a retenu sa réponse : { $reason }
-gap-withheld-pattern = { $state } a retenu sa réponse à un numéro de série aux caractères illisibles : { $reason }. Cet État détient peut-être cette arme, peut-être pas : un tel numéro n'atteint jamais les enregistrements confidentiels d'un État, et peut correspondre à d'autres armes. Un traçage confidentiel en dit plus, ou interrogez { $state } hors de tracenet
+gap-withheld-pattern = { $state } a retenu sa réponse à un numéro de série aux caractères illisibles : { $reason }. Cet État détient peut-être cette arme, peut-être pas : un tel numéro n'atteint jamais les enregistrements confidentiels d'un État, et peut correspondre à d'autres armes. Un traçage confidentiel en dit plus, avec un ? pour chaque caractère illisible (un * ne peut pas être tracé en confidentiel), ou interrogez { $state } hors de tracenet
 gap-no-answer = { $state } n'a pas répondu
 gap-not-a-member = { $state } n'est pas membre de la fédération : les registres continuent là-bas ; interrogez cet État hors de tracenet
 gap-mismatch = { $state } a répondu avec des enregistrements d'un autre numéro de série que celui tracé ; ils ne servent pas à la chaîne (demandez pourquoi à { $state })

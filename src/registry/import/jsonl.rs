@@ -250,8 +250,29 @@ fn parse_record(text: &[u8]) -> Result<Record, (Option<String>, String)> {
                 ),
             );
         }
+        // A marking refused as a whole (its checks run once its fields are
+        // read) names the field at fault within it: `marking.year`, not
+        // `marking`, for a year of 85.
+        if field.as_deref() == Some("marking")
+            && let Some(within) = marking_field_at_fault(text)
+        {
+            return (Some(format!("marking.{within}")), for_people(&inner));
+        }
         (field, for_people(&inner))
     })
+}
+
+/// The field of the line's marking that its checks refuse, if its fields
+/// read ([`crate::marking::Marking::from_fields`]).
+fn marking_field_at_fault(text: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        marking: crate::marking::MarkingFields,
+    }
+    let line: Line = serde_json::from_slice(text).ok()?;
+    crate::marking::Marking::from_fields(line.marking)
+        .err()
+        .map(|(field, _)| field)
 }
 
 /// serde_json's message as a registry clerk reads it: the column within
@@ -322,6 +343,30 @@ mod tests {
             let (field, reason) = parse_record(bad.as_bytes()).unwrap_err();
             assert_eq!(field, None);
             assert!(reason.contains("one record a line"), "{reason}");
+        }
+    }
+
+    /// A marking refused by its checks names the field at fault within it,
+    /// not `marking` (a new user's trial: a year of 85, an import mark's
+    /// year of 12, a factory code of `!!`).
+    #[test]
+    fn a_refused_marking_names_its_field() {
+        let line = |marking: &str| {
+            format!(
+                r#"{{"id":"A1","marking":{{"manufacturer":"Walther","country":"DE","serial":"BP1",{marking}}},"category":"pistol"}}"#
+            )
+        };
+        for (marking, want) in [
+            (r#""year":85"#, "marking.year"),
+            (r#""year":3050"#, "marking.year"),
+            (
+                r#""imports":[{"country":"NG"},{"country":"GH","year":12}]"#,
+                "marking.imports[1].year",
+            ),
+            (r#""factory_code":"!!""#, "marking.factory_code"),
+        ] {
+            let (field, reason) = parse_record(line(marking).as_bytes()).unwrap_err();
+            assert_eq!(field.as_deref(), Some(want), "{marking}: {reason}");
         }
     }
 
