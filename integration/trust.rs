@@ -704,4 +704,20 @@ fn roster_verify_install_refuses_a_running_node() {
         "{err}"
     );
     assert_eq!(std::fs::read(de.dir.join("roster.json")).unwrap(), held);
+
+    // A signature copied over and over is one anchor's, said once (it read
+    // as "signed by 80 anchors": a helper's hostile trial).
+    let mut v: serde_json::Value = serde_json::from_slice(&held).unwrap();
+    let sig = v["signatures"][0].clone();
+    v["signatures"] = serde_json::json!([sig.clone(), sig.clone(), sig]);
+    let copied = de.dir.join("copied-roster.json");
+    std::fs::write(&copied, serde_json::to_vec(&v).unwrap()).unwrap();
+    for cmd in ["verify", "show"] {
+        let shown = de.json(&["roster", cmd, fed::path_str(&copied)]);
+        assert_eq!(
+            shown["signed_by"].as_array().map(Vec::len),
+            Some(1),
+            "{cmd}: {shown:#}"
+        );
+    }
 }

@@ -586,13 +586,28 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
     t
 }
 
+/// Shows a roster; `verified`, the anchors whose signatures were counted
+/// when it was checked. Unchecked, each key that signed is listed once (a
+/// signature copied 40 times read as "signed by 80 anchors": a helper's
+/// hostile trial).
 fn show(
     ctx: &Context,
     path: &Path,
     body: &RosterBody,
     file: &RosterFile,
-    verified: bool,
+    verified: Option<&[crate::protocol::PublicKey]>,
 ) -> anyhow::Result<()> {
+    let mut signed_by: Vec<String> = Vec::new();
+    let keys = match verified {
+        Some(anchors) => anchors.to_vec(),
+        None => file.signatures.iter().map(|s| s.anchor).collect(),
+    };
+    for k in keys {
+        let k = k.to_base64();
+        if !signed_by.contains(&k) {
+            signed_by.push(k);
+        }
+    }
     let summary = RosterSummary {
         file: path,
         version: body.version,
@@ -601,12 +616,8 @@ fn show(
         members: &body.members,
         gossip_validation: body.gossip_validation,
         peer_connections: body.peer_connections,
-        signed_by: file
-            .signatures
-            .iter()
-            .map(|s| s.anchor.to_base64())
-            .collect(),
-        verified,
+        signed_by,
+        verified: verified.is_some(),
     };
     ctx.emit(&summary, summary_text)
 }
@@ -732,7 +743,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             }
             let file = RosterFile::new(&body)?;
             file.write(&out)?;
-            show(ctx, &out, &body, &file, false)
+            show(ctx, &out, &body, &file, None)
         }
         RosterCommand::Add {
             roster,
@@ -772,7 +783,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, false)
+            show(ctx, &roster, &body, &file, None)
         }
         RosterCommand::SetKey {
             roster,
@@ -806,7 +817,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, false)
+            show(ctx, &roster, &body, &file, None)
         }
         RosterCommand::SetOprfKey {
             roster,
@@ -829,7 +840,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, false)
+            show(ctx, &roster, &body, &file, None)
         }
         RosterCommand::SetGossipValidation {
             roster,
@@ -841,7 +852,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, false)
+            show(ctx, &roster, &body, &file, None)
         }
         RosterCommand::SetPeerConnections {
             roster,
@@ -853,7 +864,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, false)
+            show(ctx, &roster, &body, &file, None)
         }
         RosterCommand::Remove { roster, state, key } => {
             let key = key.map(|k| identity::parse_key(&k)).transpose()?;
@@ -873,7 +884,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, false)
+            show(ctx, &roster, &body, &file, None)
         }
         RosterCommand::Sign { roster, key } => {
             let key_path = key;
@@ -916,7 +927,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             }
             file.sign(key.signing_key())?;
             file.write(&roster)?;
-            show(ctx, &roster, &file.decode_unverified()?, &file, false)
+            show(ctx, &roster, &file.decode_unverified()?, &file, None)
         }
         RosterCommand::Verify {
             roster,
@@ -943,11 +954,17 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             } else {
                 file.verify(&trust, Date::today())?
             };
-            show(ctx, &roster, checked.body(), &file, true)
+            show(
+                ctx,
+                &roster,
+                checked.body(),
+                &file,
+                Some(checked.signed_by()),
+            )
         }
         RosterCommand::Show { roster } => {
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &file.decode_unverified()?, &file, false)
+            show(ctx, &roster, &file.decode_unverified()?, &file, None)
         }
         RosterCommand::Install { roster, trust } => install(ctx, &roster, &trust),
     }

@@ -90,6 +90,18 @@ impl ReferenceMaker {
             if fold_maker(s).is_empty() {
                 return Err(MakerError::Empty(s.to_string()).to_string());
             }
+            // Printed by every node that installs the table (`did you mean
+            // Wal<U+202E>ther`): what records and traces refuse, a signed
+            // table refuses too (a helper's hostile trial).
+            if let Some(c) = s
+                .chars()
+                .find(|c| crate::model::moves_text(*c) || super::serial::is_invisible(*c))
+            {
+                return Err(format!(
+                    "{s:?} holds U+{:04X}, a control, text-direction or invisible character, which would print as something else on every node; write the spelling without it",
+                    c as u32
+                ));
+            }
         }
         if self.factory_codes.len() > MAX_FACTORY_CODES {
             return Err(format!(
@@ -364,6 +376,13 @@ mod tests {
                 table(&[row("Acme", "\"DE\"", &many(65, "A"))]),
                 "65 aliases",
             ),
+            // Printed raw by every node (a helper's hostile trial).
+            (
+                table(&[row("Wal\\u202Ether", "\"DE\"", "")]),
+                "U+202E, a control, text-direction or invisible character",
+            ),
+            (table(&[row("Acme", "\"DE\"", "\"Ev\\u0001il\"")]), "U+0001"),
+            (table(&[row("Acme", "\"DE\"", "\"A\\u3164\"")]), "U+3164"),
             (
                 table(&[
                     row("Acme", "\"DE\"", "\"AA\""),

@@ -112,7 +112,8 @@ pub fn is_separator(c: char) -> bool {
         || matches!(
             c,
             // Dash punctuation (Pd) and the minus sign.
-            '-' | '\u{058A}' | '\u{05BE}' | '\u{1400}' | '\u{1806}' | '\u{2010}'..='\u{2015}'
+            '-' | '\u{058A}' | '\u{05BE}' | '\u{1400}' | '\u{1806}' | '\u{2010}'
+                ..='\u{2015}'
                 | '\u{2E17}' | '\u{2E1A}' | '\u{2E3A}' | '\u{2E3B}' | '\u{2E40}' | '\u{2E5D}'
                 | '\u{301C}' | '\u{3030}' | '\u{30A0}' | '\u{FE31}' | '\u{FE32}' | '\u{FE58}'
                 | '\u{FE63}' | '\u{FF0D}' | '\u{10EAD}' | '\u{2212}'
@@ -121,16 +122,25 @@ pub fn is_separator(c: char) -> bool {
                 | '\u{30FB}' | '\u{3001}' | '\u{3002}'
                 // Slashes, both ways.
                 | '/' | '\\' | '\u{2044}' | '\u{2215}' | '\u{29F5}' | '\u{29F8}' | '\u{29F9}'
-                // Invisible characters: the default-ignorable ones
-                // (DerivedCoreProperties.txt) but the isolates, refused as
-                // text-direction characters; the blank braille pattern; the
-                // interlinear annotation marks.
-                | '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
-                | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
-                | '\u{2060}'..='\u{2065}' | '\u{206A}'..='\u{206F}' | '\u{2800}' | '\u{3164}'
-                | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
-                | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}'
         )
+        || is_invisible(c)
+}
+
+/// Whether `c` prints as nothing (or as a blank that is no space): the
+/// characters Unicode names default-ignorable (DerivedCoreProperties.txt)
+/// but the text-direction isolates U+2066 to U+2069, which
+/// [`crate::model::moves_text`] names; the blank braille pattern; the
+/// interlinear annotation marks. Separators in a serial; refused in a
+/// maker's spelling of the reference table.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{2060}'..='\u{2065}' | '\u{206A}'..='\u{206F}' | '\u{2800}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 /// Refuses a serial holding a private-use character or a noncharacter
