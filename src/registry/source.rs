@@ -65,6 +65,20 @@ pub enum SourceError {
         path: std::path::PathBuf,
         kind: &'static str,
     },
+    /// A legacy encoding was named for a file whose bytes are UTF-8 text
+    /// with characters beyond ASCII: read so, `ÄB123` would be stored as
+    /// `Ã„B123` and found by no reading (a helper's hostile trial).
+    #[error(
+        "{} reads as UTF-8 text (line {line}: {utf8:?}), which --encoding {encoding} would read as {misread:?}; import it without --encoding",
+        .path.display()
+    )]
+    LooksUtf8 {
+        path: std::path::PathBuf,
+        encoding: &'static str,
+        line: u64,
+        utf8: String,
+        misread: String,
+    },
     /// The file is in the running node's data directory
     /// ([`SourceOptions::refuse_under`]).
     #[error(
@@ -176,6 +190,9 @@ pub fn open(
             });
         }
     }
+    if let Some(enc) = opts.encoding {
+        legacy_label_on_utf8(path, &file, enc)?;
+    }
     let guarded = Guarded {
         inner: file,
         stop: opts.stop.clone(),
@@ -233,6 +250,82 @@ fn refuse_under(path: &Path, file: &File, dir: &Path) -> Result<(), SourceError>
             path: path.to_path_buf(),
             dir: dir.to_path_buf(),
         }),
+    }
+}
+
+/// Bytes of a file looked at to tell UTF-8 from the legacy encoding named.
+const LABEL_SAMPLE: usize = 64 * 1024;
+
+/// Refuses `enc`, a legacy encoding named for `file`, when the file's first
+/// [`LABEL_SAMPLE`] bytes are UTF-8 text with characters beyond ASCII: a
+/// file in a single-byte encoding almost never is (`Ä` in windows-1252
+/// followed by a byte that would continue it is a sequence like `Ã„`). Read
+/// in place (`pread`), so the import still reads from the start; a file
+/// that is not a regular one (the stopped node's FIFO) is not looked at.
+fn legacy_label_on_utf8(
+    path: &Path,
+    file: &File,
+    enc: &'static Encoding,
+) -> Result<(), SourceError> {
+    if enc == encoding_rs::UTF_8 || enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            return Ok(());
+        }
+        let mut buf = vec![0u8; LABEL_SAMPLE];
+        let mut n = 0;
+        while n < buf.len() {
+            match file.read_at(&mut buf[n..], n as u64) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Ok(()),
+            }
+        }
+        let sample = &buf[..n];
+        let Some(first) = sample.iter().position(|b| *b >= 0x80) else {
+            return Ok(());
+        };
+        let text = match std::str::from_utf8(sample) {
+            Ok(t) => t,
+            // Cut in the middle of a character at the sample's end.
+            Err(e) if e.error_len().is_none() => {
+                std::str::from_utf8(&sample[..e.valid_up_to()]).unwrap_or_default()
+            }
+            Err(_) => return Ok(()),
+        };
+        if text.len() <= first {
+            return Ok(());
+        }
+        // The word around the first character beyond ASCII.
+        let is_edge = |b: &u8| b.is_ascii_whitespace() || matches!(b, b',' | b';' | b'"' | b'\t');
+        let start = sample[..first]
+            .iter()
+            .rposition(is_edge)
+            .map_or(0, |i| i + 1);
+        let end = sample[first..text.len()]
+            .iter()
+            .position(is_edge)
+            .map_or(text.len(), |i| first + i);
+        let word = text.get(start..end).unwrap_or_default();
+        let word: String = word.chars().take(24).collect();
+        let (misread, _, _) = enc.decode(word.as_bytes());
+        Err(SourceError::LooksUtf8 {
+            path: path.to_path_buf(),
+            encoding: enc.name(),
+            line: 1 + sample[..first].iter().filter(|b| **b == b'\n').count() as u64,
+            misread: misread.into_owned(),
+            utf8: word,
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, file);
+        Ok(())
     }
 }
 
@@ -400,6 +493,35 @@ mod tests {
         // node's files and readable as registry files are, imports.
         assert!(open(&outside, &opts, None).is_ok());
         assert!(open(&beside, &opts, None).is_ok());
+    }
+
+    /// A UTF-8 file given a legacy encoding is refused, showing the first
+    /// word as it would be misread; a file in that encoding is read.
+    #[cfg(unix)]
+    #[test]
+    fn a_legacy_encoding_named_for_a_utf8_file_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("u8.csv");
+        std::fs::write(&f, "id,serial\nA1,\u{c4}B123\n").unwrap();
+        let opts = SourceOptions {
+            encoding: Some(encoding("windows-1252").unwrap()),
+            ..SourceOptions::default()
+        };
+        let e = open(&f, &opts, None).err().unwrap();
+        let said = e.to_string();
+        assert!(
+            said.contains("line 2")
+                && said.contains("\"ÄB123\"")
+                && said.contains("\"Ã\u{201e}B123\""),
+            "{said}"
+        );
+        std::fs::write(&f, b"id,serial\nA1,\xc4B123\n").unwrap();
+        assert!(open(&f, &opts, None).is_ok());
+        std::fs::write(&f, "id,serial\nA1,AB123\n").unwrap();
+        assert!(open(&f, &opts, None).is_ok());
+        // UTF-8 named as such, or no encoding named, reads it.
+        std::fs::write(&f, "id,serial\nA1,\u{c4}B123\n").unwrap();
+        assert!(open(&f, &SourceOptions::default(), None).is_ok());
     }
 
     #[test]
