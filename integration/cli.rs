@@ -455,6 +455,48 @@ fn a_fifo_or_a_device_given_as_a_file_is_refused_at_once() {
     }
 }
 
+/// Output into a full disk (`/dev/full`) is said as such, naming where:
+/// printed reports panicked as an internal error, and exports said only
+/// "No space left on device" (a helper's hostile trial).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_said_naming_where_never_as_an_internal_error() {
+    let d = init("DE");
+    for args in [
+        vec!["report", "--csv"],
+        vec!["audit", "show"],
+        vec!["--json", "trace", "list"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = std::process::Command::new(bin())
+            .arg("--data-dir")
+            .arg(d.path())
+            .args(&args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {e}");
+        assert!(
+            e.contains("standard output") && e.contains("No space left") && !e.contains("internal"),
+            "{args:?}: {e}"
+        );
+    }
+    // An entry to export: the import's.
+    let sample = repo_file("config/sample-registry.jsonl");
+    ok(d.path(), &["registry", "import", sample.to_str().unwrap()]);
+    let o = run(d.path(), &["audit", "export", "/dev/full"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot write into /dev/full"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn a_node_does_not_start_on_a_bad_policy() {
     let d = init("DE");

@@ -182,7 +182,10 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
                     format!("--since {d} is before 1970-01-01: the log's times start there"),
                 ));
             }
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut out = std::io::BufWriter::new(super::output::Naming::new(
+                std::io::stdout().lock(),
+                "standard output".into(),
+            ));
             let mut first = true;
             // The whole log is numbered from 0 without gaps: a gap is told
             // (an entry deleted, an archive file emptied), `verify` says more.

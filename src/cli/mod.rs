@@ -295,8 +295,9 @@ pub fn closed_stdout(e: &anyhow::Error) -> bool {
 }
 
 /// A panic is a bug in tracenet: say so in one line, without a backtrace.
-/// Except a write to a standard output whose reader closed it (std's print
-/// macros panic then): that ends the command quietly.
+/// Except a write to standard output that failed (std's print macros panic
+/// then): a reader that closed it ends the command quietly, with 141; any
+/// other failure (a full disk) is said as such, with 1.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         // The log's end failing to print its complaint to a closed stdout
@@ -311,8 +312,14 @@ pub fn install_panic_hook() {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
-        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
-            std::process::exit(EXIT_CLOSED_STDOUT);
+        if let Some(cause) = msg.strip_prefix("failed printing to stdout") {
+            if msg.contains("Broken pipe") {
+                std::process::exit(EXIT_CLOSED_STDOUT);
+            }
+            // Standard output into a full disk or `/dev/full`: the user's
+            // to fix, not a bug (it was said as an internal error).
+            crate::logging::say(&format!("error: cannot write to standard output{cause}"));
+            std::process::exit(1);
         }
         let place = info
             .location()

@@ -112,6 +112,7 @@ pub enum TraceCommand {
     /// One trace with its answers (also after a restart).
     Show {
         /// The trace's id, as `tracenet trace list` shows it.
+        #[arg(value_parser = trace_id)]
         id: String,
         /// Wait up to SECS for the trace to settle.
         #[arg(long, value_name = "SECS")]
@@ -120,6 +121,7 @@ pub enum TraceCommand {
     /// Write the evidence bundle of a trace, for `tracenet verify`.
     Export {
         /// The trace's id, as `tracenet trace list` shows it.
+        #[arg(value_parser = trace_id)]
         id: String,
         /// Where to write the bundle (JSON; `-` for standard output).
         file: std::path::PathBuf,
@@ -131,6 +133,7 @@ pub enum TraceCommand {
     /// answer (and to States expected since it was sent).
     Retry {
         /// The trace's id, as `tracenet trace list` shows it.
+        #[arg(value_parser = trace_id)]
         id: String,
     },
     /// Send a blind trace's query in the clear to the States it could not
@@ -138,12 +141,26 @@ pub enum TraceCommand {
     /// choice, since they then read the marking.
     SendClear {
         /// The trace's id, as `tracenet trace list` shows it.
+        #[arg(value_parser = trace_id)]
         id: String,
         /// Only this State's holder (ISO 3166-1 alpha-2); without it, every
         /// holder left to your choice.
         #[arg(long, value_name = "CC")]
         state: Option<crate::model::CountryCode>,
     },
+}
+
+/// A trace's id as given on the command line: hexadecimal digits, as
+/// `trace list` shows them. An empty one asked for `GET /v1/traces/` ("no
+/// endpoint"), and one with `/` or `?` for another endpoint than a trace's.
+fn trace_id(s: &str) -> Result<String, String> {
+    if !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "{s:?} is not a trace id: give the id `tracenet trace list` shows (32 hexadecimal digits)"
+        ))
+    }
 }
 
 pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {

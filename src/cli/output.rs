@@ -21,7 +21,9 @@ impl Context {
         value: &T,
         human: impl FnOnce(&T) -> String,
     ) -> anyhow::Result<()> {
-        let mut out = std::io::stdout().lock();
+        // Its errors name standard output (a full disk said only "No space
+        // left on device"); a closed one keeps its kind (`closed_stdout`).
+        let mut out = Naming::new(std::io::stdout().lock(), "standard output".into());
         if self.json {
             // As an io::Error, so that a closed stdout is told apart (its
             // kind survives the conversion).
@@ -46,10 +48,10 @@ impl Context {
 /// character device (`/dev/null`, `/dev/stdout`) is written into, never
 /// replaced ([`crate::model::target`]).
 pub(crate) enum Destination {
-    Stdout(BufWriter<std::io::StdoutLock<'static>>),
-    Stream(BufWriter<std::fs::File>, PathBuf),
+    Stdout(BufWriter<Naming<std::io::StdoutLock<'static>>>),
+    Stream(BufWriter<Naming<std::fs::File>>),
     File {
-        w: BufWriter<tempfile::NamedTempFile>,
+        w: BufWriter<Naming<tempfile::NamedTempFile>>,
         file: PathBuf,
         replace: bool,
         unfinished: Unfinished,
@@ -175,13 +177,41 @@ fn exists(file: &Path) -> anyhow::Error {
     anyhow::anyhow!("{} exists; pass --force to replace it", file.display())
 }
 
+/// A writer whose errors name where it writes: `audit export /dev/full`
+/// said only "No space left on device (os error 28)".
+pub(crate) struct Naming<W> {
+    inner: W,
+    name: String,
+}
+
+impl<W> Naming<W> {
+    pub(crate) fn new(inner: W, name: String) -> Self {
+        Naming { inner, name }
+    }
+
+    fn named(&self, e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(e.kind(), format!("cannot write into {}: {e}", self.name))
+    }
+}
+
+impl<W: Write> Write for Naming<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.named(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().map_err(|e| self.named(e))
+    }
+}
+
 impl Destination {
     /// `-` is standard output. `replace` is the command's `--force`.
     pub(crate) fn new(file: &Path, replace: bool) -> anyhow::Result<Self> {
         if file == Path::new("-") {
-            return Ok(Destination::Stdout(BufWriter::new(
+            return Ok(Destination::Stdout(BufWriter::new(Naming::new(
                 std::io::stdout().lock(),
-            )));
+                "standard output".into(),
+            ))));
         }
         // Before any work: an export of a large log or registry should not
         // run to its end only to be refused.
@@ -235,7 +265,10 @@ impl Destination {
                         file.display()
                     );
                 }
-                return Ok(Destination::Stream(BufWriter::new(f), file.to_path_buf()));
+                return Ok(Destination::Stream(BufWriter::new(Naming::new(
+                    f,
+                    file.display().to_string(),
+                ))));
             }
             Target::Existing if !replace => return Err(exists(file)),
             Target::Existing | Target::Free => {}
@@ -247,7 +280,7 @@ impl Destination {
         let (tmp, unfinished) =
             Unfinished::create(dir).map_err(|e| super::cannot_in(dir, "create", file, &e))?;
         Ok(Destination::File {
-            w: BufWriter::with_capacity(1 << 16, tmp),
+            w: BufWriter::with_capacity(1 << 16, Naming::new(tmp, file.display().to_string())),
             file: file.to_path_buf(),
             replace,
             unfinished,
@@ -257,7 +290,7 @@ impl Destination {
     pub(crate) fn writer(&mut self) -> &mut dyn Write {
         match self {
             Destination::Stdout(w) => w,
-            Destination::Stream(w, _) => w,
+            Destination::Stream(w) => w,
             Destination::File { w, .. } => w,
         }
     }
@@ -271,9 +304,9 @@ impl Destination {
                 w.flush()?;
                 Ok(false)
             }
-            Destination::Stream(mut w, file) => {
-                w.flush()
-                    .with_context(|| format!("cannot write into {}", file.display()))?;
+            // The writer's errors name the file.
+            Destination::Stream(mut w) => {
+                w.flush()?;
                 Ok(false)
             }
             Destination::File {
@@ -282,10 +315,7 @@ impl Destination {
                 replace,
                 unfinished,
             } => {
-                let tmp = w
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .with_context(|| format!("cannot write {}", file.display()))?;
+                let tmp = w.into_inner().map_err(|e| e.into_error())?.inner;
                 // On disk before it takes the name: a crash leaves the old
                 // file or the whole new one.
                 tmp.as_file()
