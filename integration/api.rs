@@ -318,6 +318,18 @@ fn the_api_imports_only_absolute_paths() {
     assert!(reply.contains("private file"), "{reply}");
     assert!(!reply.contains("unknown column"), "{reply}");
     assert_eq!(key.len(), 32);
+
+    // A wait of more digits than a u64 holds is cut to a minute, as any
+    // wait past it (it was refused as "not a whole number").
+    let (status, reply) = call(
+        addr,
+        "GET",
+        "/v1/traces/00000000000000000000000000000000?wait_ms=99999999999999999999",
+        token,
+        "",
+    )
+    .expect("an answer");
+    assert_eq!(status, 404, "{reply}");
 }
 
 /// A trace's timeout outside 1 s to 7 days is refused, by the API and by the

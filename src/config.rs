@@ -461,8 +461,9 @@ impl Config {
             }
         };
         if let Some(name) = self.state.former_name() {
-            return Err(ConfigError::Invalid {
-                path: path.to_path_buf(),
+            // Named where it was set: TRACENET_STATE=yu blamed the file.
+            return Err(ConfigError::Refused {
+                at: at("state"),
                 message: format!(
                     "state = {:?} is {name}, a former State: a node stands for a State of today",
                     self.state.as_str()
@@ -850,6 +851,14 @@ mod tests {
         let vars = [("TRACENET_REGISTRY__CACHE_MB".to_string(), "0".to_string())];
         let e = Config::load_with_env(&p, &vars).unwrap_err().to_string();
         assert!(e.contains("registry.cache_mb = 0 is out of range"), "{e}");
+        // A former State set by the environment names the variable, not
+        // the file (a helper's hostile trial).
+        let vars = [("TRACENET_STATE".to_string(), "yu".to_string())];
+        let e = Config::load_with_env(&p, &vars).unwrap_err().to_string();
+        assert!(
+            e.starts_with("TRACENET_STATE=yu (environment): state = \"YU\" is Yugoslavia"),
+            "{e}"
+        );
         // Of the wrong type: the variable named, and what the key takes.
         let vars = [
             (

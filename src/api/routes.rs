@@ -982,6 +982,15 @@ async fn get_trace(
         q.get(name)
             .map(|v| match v.parse::<u64>() {
                 Ok(n) if n <= most => Ok(n),
+                // Digits past u64: a whole number all the same, cut to the
+                // most (a wait past a minute is cut to it, as API.md says:
+                // 20 nines were refused as "not a whole number").
+                Err(e)
+                    if matches!(e.kind(), std::num::IntErrorKind::PosOverflow)
+                        && most == u64::MAX =>
+                {
+                    Ok(most)
+                }
                 _ => Err(Failure::bad_request(format!(
                     "{name}: {:?} is not a whole number{}",
                     v.chars().take(40).collect::<String>(),

@@ -172,6 +172,11 @@ fn check_mode(path: &Path) -> Result<(), KeyFileError> {
         path: path.into(),
         source,
     })?;
+    // Not a file: said so by the read ("a directory, not a regular file"),
+    // not with advice to chmod it.
+    if !meta.is_file() {
+        return Ok(());
+    }
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(KeyFileError::Permissions {
@@ -239,6 +244,21 @@ pub fn key_path(data_dir: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key path that is a folder, a FIFO or a device is said to be one,
+    /// not given advice to `chmod` it (a helper's hostile trial).
+    #[cfg(unix)]
+    #[test]
+    fn a_key_path_that_is_no_file_is_said_to_be_what_it_is() {
+        let d = tempfile::tempdir().unwrap();
+        let e = NodeKey::load(d.path()).err().unwrap().to_string();
+        assert!(e.contains("a directory") && !e.contains("chmod"), "{e}");
+        let e = NodeKey::load(Path::new("/dev/zero"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("character device"), "{e}");
+    }
 
     #[test]
     fn the_peer_id_is_the_signing_key() {
