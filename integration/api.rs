@@ -227,11 +227,20 @@ fn deciding_an_unknown_inbox_item_is_not_found() {
             "{body}"
         );
     }
-    // The CLI says the same, with its runtime-error exit code.
-    let o = common::run(&n.dir, &["inbox", "approve", "no-such-item"]);
+    // The CLI says the same, with its runtime-error exit code, of an id of
+    // the right shape; one of another shape is a usage error before any
+    // request (it could name another endpoint).
+    let o = common::run(&n.dir, &["inbox", "approve", "00000000000000aa"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         common::stderr(&o).contains("no inbox item"),
+        "{}",
+        common::stderr(&o)
+    );
+    let o = common::run(&n.dir, &["inbox", "approve", "no-such-item"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        common::stderr(&o).contains("not an inbox item's id"),
         "{}",
         common::stderr(&o)
     );

@@ -219,13 +219,12 @@ fn a_blind_trace_reaches_only_the_holder() {
         (t["custody"]["gaps"].clone(), t)
     };
     let first_id = first_id.unwrap();
-    if first_id != refused_id {
-        settled(fed.node("NG"), &first_id);
-        let (g, t) = gaps(&first_id);
-        assert_eq!(g, serde_json::json!([{"kind": "no_record"}]), "{t:#}");
-        let text = fed.node("NG").cli(&["trace", "show", &first_id]);
-        assert!(text.contains("do not hold the weapon"), "{text}");
-    }
+    assert_ne!(first_id, refused_id, "BE's budget held one trace at least");
+    settled(fed.node("NG"), &first_id);
+    let (g, t) = gaps(&first_id);
+    assert_eq!(g, serde_json::json!([{"kind": "no_record"}]), "{t:#}");
+    let text = fed.node("NG").cli(&["trace", "show", &first_id]);
+    assert!(text.contains("do not hold the weapon"), "{text}");
     // One whose holder refused to evaluate waits on that holder: never "no
     // record", nor a node without connections.
     let (g, t) = gaps(&refused_id);

@@ -16,6 +16,7 @@ pub enum InboxCommand {
     /// Answer a request: a signed hit at the policy's level, or at --disclose.
     Approve {
         /// The inbox item's id, as `tracenet inbox` lists it.
+        #[arg(value_parser = inbox_id)]
         id: String,
         /// What the hit discloses, instead of the policy's level.
         #[arg(long, value_name = "LEVEL", value_parser = ["full", "no_holders", "month", "year", "acknowledge_only"])]
@@ -25,6 +26,7 @@ pub enum InboxCommand {
     /// a signed `withheld` answer with it.
     Refuse {
         /// The inbox item's id, as `tracenet inbox` lists it.
+        #[arg(value_parser = inbox_id)]
         id: String,
         /// Why the details are withheld.
         #[arg(long, value_name = "CODE", value_parser = ["ongoing_investigation", "national_law", "other"])]
@@ -190,5 +192,33 @@ mod golden {
             serde_json::from_str(include_str!("golden/inbox.json")).unwrap();
         let text: Vec<String> = items.iter().map(super::render).collect();
         crate::cli::node::golden::check("inbox-list.txt", &text.join("\n"));
+    }
+}
+
+/// An inbox item's id as given on the command line: hexadecimal digits, as
+/// `tracenet inbox` lists them. An empty one, or one with `/` or `?`, asked
+/// for another endpoint than the item's (as trace ids did).
+fn inbox_id(s: &str) -> Result<String, String> {
+    if !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "{s:?} is not an inbox item's id: give the id `tracenet inbox` lists (16 hexadecimal digits)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// An id with `/`, `?` or nothing is refused before any request.
+    #[test]
+    fn an_inbox_id_is_hexadecimal() {
+        assert_eq!(
+            super::inbox_id("B5F5CC813D6C3ED1").unwrap(),
+            "b5f5cc813d6c3ed1"
+        );
+        for bad in ["", "../status", "ab?x=1", "zz"] {
+            assert!(super::inbox_id(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -231,11 +231,14 @@ fn sign(
     file.sign(key.signing_key())?;
     file.write(target)?;
     let body = file.decode_unverified()?;
-    let by = file
-        .signatures
-        .iter()
-        .map(|s| s.anchor.to_base64())
-        .collect();
+    // Each key once: a signature copied in the file is one signer's.
+    let mut by: Vec<String> = Vec::new();
+    for s in &file.signatures {
+        let k = s.anchor.to_base64();
+        if !by.contains(&k) {
+            by.push(k);
+        }
+    }
     ctx.emit(&summary(target, &body, by, false), summary_text)
 }
 

@@ -117,7 +117,7 @@ pub fn run(cmd: OfficerCommand, ctx: &Context) -> anyhow::Result<()> {
             })
         }
         OfficerCommand::Reset { name } => {
-            let path = format!("/v1/officers/{name}/reset");
+            let path = format!("/v1/officers/{}/reset", segment(&name));
             let out: OneTimePassword = read_via(
                 ctx,
                 async |c| Ok(c.post(&path, &serde_json::json!({})).await?),
@@ -126,7 +126,7 @@ pub fn run(cmd: OfficerCommand, ctx: &Context) -> anyhow::Result<()> {
             ctx.emit(&out, show_password)
         }
         OfficerCommand::Remove { name } => {
-            let path = format!("/v1/officers/{name}/remove");
+            let path = format!("/v1/officers/{}/remove", segment(&name));
             let out: Removed = read_via(
                 ctx,
                 async |c| Ok(c.post(&path, &serde_json::json!({})).await?),
@@ -140,5 +140,32 @@ pub fn run(cmd: OfficerCommand, ctx: &Context) -> anyhow::Result<()> {
             )?;
             ctx.emit(&out, |r| format!("officer {} removed", r.removed))
         }
+    }
+}
+
+/// An account's name as a path segment of the control API: every byte but
+/// unreserved ones percent-encoded, so that a name with `/` or `?` (one
+/// stored before names were checked, or a typing slip) names that account
+/// and no other endpoint.
+fn segment(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    /// A name is one path segment, whatever it holds.
+    #[test]
+    fn a_name_is_one_path_segment() {
+        assert_eq!(super::segment("k.amara-1_x"), "k.amara-1_x");
+        assert_eq!(super::segment("a/b?c d"), "a%2Fb%3Fc%20d");
+        assert_eq!(super::segment("é"), "%C3%A9");
     }
 }

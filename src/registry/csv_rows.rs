@@ -47,6 +47,9 @@ pub enum RowItem<'a> {
     /// row's `record_id`, to refuse its weapon), or none if not UTF-8.
     TooLong {
         line: u64,
+        /// The line it ends on: past `line` when a quoted field holds line
+        /// breaks (a quote left open reads on to the end of the file).
+        last: u64,
         bytes: u64,
         head: CsvRow<'a>,
     },
@@ -200,7 +203,14 @@ impl<R: BufRead> CsvRows<R> {
                 ends: &[],
             },
         };
-        RowItem::TooLong { line, bytes, head }
+        // Every line break read is counted, those inside quotes too.
+        let last = self.lines.max(line);
+        RowItem::TooLong {
+            line,
+            last,
+            bytes,
+            head,
+        }
     }
 
     fn finish(&mut self, line: u64, outlen: usize, endlen: usize) -> RowItem<'_> {
@@ -294,7 +304,9 @@ mod tests {
                 RowItem::Row { line, row } => {
                     format!("{line}:{}", row.iter().collect::<Vec<_>>().join("|"))
                 }
-                RowItem::TooLong { line, bytes, head } => {
+                RowItem::TooLong {
+                    line, bytes, head, ..
+                } => {
                     format!(
                         "{line}:long {bytes} {}",
                         head.iter().collect::<Vec<_>>().join("|")

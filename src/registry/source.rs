@@ -191,7 +191,9 @@ pub fn open(
         }
     }
     if let Some(enc) = opts.encoding {
-        legacy_label_on_utf8(path, &file, enc)?;
+        // Through the control API, the word is not quoted: its client may
+        // not read the file (SECURITY.md, hole 30).
+        legacy_label_on_utf8(path, &file, enc, opts.refuse_under.is_none())?;
     }
     let guarded = Guarded {
         inner: file,
@@ -234,7 +236,14 @@ fn refuse_under(path: &Path, file: &File, dir: &Path) -> Result<(), SourceError>
         None
     };
     let real = opened.or_else(|| std::fs::canonicalize(path).ok());
-    let dir_real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let refused = || SourceError::InDataDir {
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+    };
+    // A data directory whose place cannot be told lets nothing through.
+    let dir_real = std::fs::canonicalize(dir).map_err(|_| refused())?;
+    // The store may be a link to another disk.
+    let db_real = std::fs::canonicalize(dir.join("db")).unwrap_or_else(|_| dir_real.join("db"));
     #[cfg(unix)]
     let owner_only = {
         use std::os::unix::fs::PermissionsExt;
@@ -244,12 +253,10 @@ fn refuse_under(path: &Path, file: &File, dir: &Path) -> Result<(), SourceError>
     #[cfg(not(unix))]
     let owner_only = true;
     match real {
+        Some(r) if r.starts_with(&db_real) => Err(refused()),
         Some(r) if !r.starts_with(&dir_real) => Ok(()),
-        Some(r) if !owner_only && !r.starts_with(dir_real.join("db")) => Ok(()),
-        _ => Err(SourceError::InDataDir {
-            path: path.to_path_buf(),
-            dir: dir.to_path_buf(),
-        }),
+        Some(_) if !owner_only => Ok(()),
+        _ => Err(refused()),
     }
 }
 
@@ -266,6 +273,7 @@ fn legacy_label_on_utf8(
     path: &Path,
     file: &File,
     enc: &'static Encoding,
+    quote: bool,
 ) -> Result<(), SourceError> {
     if enc == encoding_rs::UTF_8 || enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
         return Ok(());
@@ -287,6 +295,14 @@ fn legacy_label_on_utf8(
             }
         }
         let sample = &buf[..n];
+        // A byte order mark says what the file is, and wins over the
+        // encoding named (`bom_override`): read as it says.
+        if sample.starts_with(b"\xef\xbb\xbf")
+            || sample.starts_with(b"\xff\xfe")
+            || sample.starts_with(b"\xfe\xff")
+        {
+            return Ok(());
+        }
         let Some(first) = sample.iter().position(|b| *b >= 0x80) else {
             return Ok(());
         };
@@ -313,13 +329,21 @@ fn legacy_label_on_utf8(
             .map_or(text.len(), |i| first + i);
         let word = text.get(start..end).unwrap_or_default();
         let word: String = word.chars().take(24).collect();
-        let (misread, _, _) = enc.decode(word.as_bytes());
+        let misread = enc
+            .decode_without_bom_handling(word.as_bytes())
+            .0
+            .into_owned();
+        let (utf8, misread) = if quote {
+            (word, misread)
+        } else {
+            ("…".to_string(), "…".to_string())
+        };
         Err(SourceError::LooksUtf8 {
             path: path.to_path_buf(),
             encoding: enc.name(),
             line: 1 + sample[..first].iter().filter(|b| **b == b'\n').count() as u64,
-            misread: misread.into_owned(),
-            utf8: word,
+            misread,
+            utf8,
         })
     }
     #[cfg(not(unix))]
@@ -522,6 +546,27 @@ mod tests {
         // UTF-8 named as such, or no encoding named, reads it.
         std::fs::write(&f, "id,serial\nA1,\u{c4}B123\n").unwrap();
         assert!(open(&f, &SourceOptions::default(), None).is_ok());
+        // A byte order mark wins over the encoding named, as before: Excel's
+        // "CSV UTF-8", with or without characters beyond ASCII, reads.
+        for text in [
+            "\u{feff}id,serial\nA1,AB123\n",
+            "\u{feff}id,serial\nA1,\u{c4}B123\n",
+        ] {
+            std::fs::write(&f, text).unwrap();
+            let mut r = open(&f, &opts, None).unwrap();
+            let mut read = String::new();
+            r.read_to_string(&mut read).unwrap();
+            assert_eq!(read, text.trim_start_matches('\u{feff}'));
+        }
+        // Through the control API, no word of the file is quoted.
+        std::fs::write(&f, "id,serial\nA1,\u{c4}B123\n").unwrap();
+        let api = SourceOptions {
+            refuse_under: Some(d.path().join("elsewhere")),
+            ..opts.clone()
+        };
+        std::fs::create_dir(d.path().join("elsewhere")).unwrap();
+        let said = open(&f, &api, None).err().unwrap().to_string();
+        assert!(said.contains("line 2") && !said.contains("B123"), "{said}");
     }
 
     #[test]

@@ -1328,6 +1328,36 @@ fn a_quote_left_open_is_refused_naming_the_lines_it_swallowed() {
         r.line == 2 && r.reason.contains("runs on to line 4") && r.reason.contains("lines 3 to 4"),
         "{r}"
     );
+    // Closed in the next row's maker column: the widths match, and Q1 was
+    // stored with Q2's serial (the session's review).
+    let in_maker = write_file(
+        &dir,
+        "qm.csv",
+        &format!("{head}Q1,\"Walther,DE,WP1,pistol\nQ2,Walther\",DE,WP2,pistol\n"),
+    );
+    let s = import::import_file(&reg, &in_maker, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.added, s.rejected), (0, 1), "{:?}", s.rejections);
+    assert_eq!(s.rejections[0].field.as_deref(), Some("manufacturer"));
+    // Left open in a file longer than a row may be: the rest of it is one
+    // row past the bound, and said so with its lines.
+    let long = write_file(
+        &dir,
+        "ql.csv",
+        &format!(
+            "{head}Q1,Walther,DE,\"WP1,pistol\n{}",
+            "Q2,Walther,DE,WP2,pistol\n".repeat(10)
+        ),
+    );
+    let small = ImportOptions {
+        max_line_bytes: 64,
+        ..ImportOptions::default()
+    };
+    let s = import::import_file(&reg, &long, &small, &mut |_| {}).unwrap();
+    let r = &s.rejections[0];
+    assert!(
+        r.reason.contains("exceeds 64 bytes") && r.reason.contains("lines 3 to 12"),
+        "{r}"
+    );
     // A maker's name broken by Alt+Enter in a spreadsheet still imports,
     // read with a space, as before.
     let alt_enter = write_file(
@@ -1337,6 +1367,24 @@ fn a_quote_left_open_is_refused_naming_the_lines_it_swallowed() {
     );
     let s = import::import_file(&reg, &alt_enter, &ImportOptions::default(), &mut |_| {}).unwrap();
     assert_eq!((s.added, s.rejected, s.warned), (1, 0, 1));
+}
+
+/// A UTF-16 file without a byte order mark is told to be one, with the
+/// encoding to give: it said `unknown column "i\0d\0"` (a helper's trial).
+#[test]
+fn utf16_without_a_byte_order_mark_is_named() {
+    let (dir, reg) = open_temp();
+    let p = dir.path().join("u16.csv");
+    let text = "id,manufacturer,country,serial,category\nU1,Walther,DE,WP1,pistol\n";
+    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    std::fs::write(&p, bytes).unwrap();
+    let e = import::import_file(&reg, &p, &ImportOptions::default(), &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("UTF-16 without a byte order mark") && e.contains("utf-16le"),
+        "{e}"
+    );
 }
 
 /// A year a marking's checks refuse is named by its column, as one that
@@ -1377,7 +1425,7 @@ fn a_serial_no_registry_writes_alike_is_refused_at_import() {
     let s = import::import_file(&reg, &csv, &ImportOptions::default(), &mut |_| {}).unwrap();
     assert_eq!((s.added, s.rejected), (1, 1), "{:?}", s.rejections);
     let r = &s.rejections[0];
-    assert_eq!((r.line, r.field.as_deref()), (2, Some("marking.serial")));
+    assert_eq!((r.line, r.field.as_deref()), (2, Some("serial")));
     assert!(
         r.reason.contains("U+F7C3") && r.reason.contains("--encoding"),
         "{}",

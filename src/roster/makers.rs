@@ -12,7 +12,6 @@
 //! (version 0) and applies a newer signed one when it is installed or
 //! received; `store` keeps it in the data directory.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -164,6 +163,8 @@ impl MakersBody {
     /// The exact bytes anchors sign, within [`Limits::makers`].
     pub fn encode(&self) -> Result<Vec<u8>, MakersError> {
         self.check()?;
+        // A table being made: what it would print is checked too.
+        self.reference().check_printable()?;
         let bytes = codec::encode_body(Kind::Makers, self)?;
         let max = Limits::makers().max_frame;
         if bytes.len() > max {
@@ -362,15 +363,14 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, MakersError> {
         path: path.to_path_buf(),
         source,
     };
-    let f = std::fs::File::open(path).map_err(read_err)?;
-    let mut bytes = Vec::new();
-    f.take(MAX_FILE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(MakersError::TooLarge { len: bytes.len() });
+    // A regular file only, opened without blocking: a FIFO held `makers
+    // verify` and `node run` for ever (the session's review).
+    match crate::model::file::read_small(path, MAX_FILE_BYTES as u64) {
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => Err(MakersError::TooLarge {
+            len: MAX_FILE_BYTES + 1,
+        }),
+        other => other.map_err(read_err),
     }
-    Ok(bytes)
 }
 
 impl SignedMakers {

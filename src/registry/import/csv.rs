@@ -53,6 +53,13 @@ fn open_csv(
     let mut at = HashMap::new();
     for (i, h) in cells.iter().enumerate() {
         let h = h.trim().trim_start_matches('\u{feff}');
+        // UTF-16 without a byte order mark reads as every other byte 0:
+        // the column's name is not the clerk's to correct, the encoding is.
+        if h.contains('\0') {
+            return Err(header(format!(
+                "the header row holds zero bytes ({h:?}): the file looks like UTF-16 without a byte order mark; give its encoding, utf-16le (Windows' \"Unicode\") or utf-16be"
+            )));
+        }
         if !names.contains(&h) {
             return Err(header(format!(
                 "unknown column {h:?} (columns split at {}); the columns are {}{}",
@@ -95,6 +102,7 @@ type EventRows = HashMap<String, Vec<Result<(u64, Event), Rejection>>>;
 fn read_events(path: &Path, opts: &ImportOptions) -> Result<EventRows, ImportError> {
     let input = source::open(path, &opts.source, None)?;
     let (mut rows, cols) = open_csv(path, input, opts, EVENT_COLUMNS)?;
+    let sep = rows.delimiter();
     let mut out: EventRows = HashMap::new();
     let max = opts.max_line_bytes;
     loop {
@@ -114,6 +122,13 @@ fn read_events(path: &Path, opts: &ImportOptions) -> Result<EventRows, ImportErr
                     rec: &row,
                     cols: &cols,
                 };
+                if let Some((field, reason)) = broken_over_lines(&row, line, sep) {
+                    let id = row.get("record_id").unwrap_or_default().to_string();
+                    out.entry(id)
+                        .or_default()
+                        .push(Err(reject(line, Some(field), reason)));
+                    continue;
+                }
                 match event_from_row(&row) {
                     Ok((id, ev)) => {
                         out.entry(id).or_default().push(Ok((line, ev)));
@@ -125,7 +140,9 @@ fn read_events(path: &Path, opts: &ImportOptions) -> Result<EventRows, ImportErr
                     ),
                 }
             }
-            Some(RowItem::TooLong { line, head, .. }) => (
+            Some(RowItem::TooLong {
+                line, last, head, ..
+            }) => (
                 Row {
                     rec: &head,
                     cols: &cols,
@@ -133,7 +150,7 @@ fn read_events(path: &Path, opts: &ImportOptions) -> Result<EventRows, ImportErr
                 .get("record_id")
                 .unwrap_or_default()
                 .to_string(),
-                reject(line, None, format!("row exceeds {max} bytes")),
+                reject(line, None, too_long_reason(line, last, max)),
             ),
             Some(RowItem::Fields {
                 line,
@@ -157,6 +174,30 @@ fn read_events(path: &Path, opts: &ImportOptions) -> Result<EventRows, ImportErr
     }
 }
 
+/// Why a row that starts on `line` and ends on `last` is refused as longer
+/// than `max` bytes: over several lines, a quote left open read them into
+/// its field (in a file of any size the rest of it is one row past the
+/// bound, which said only "row exceeds 1048576 bytes").
+fn too_long_reason(line: u64, last: u64, max: usize) -> String {
+    if last > line {
+        format!(
+            "row exceeds {max} bytes: a quoted field opened on line {line} runs on to line {last}, so {} read into it and not imported; close its quote (a quote inside a field is written twice, \"\")",
+            swallowed(line, last)
+        )
+    } else {
+        format!("row exceeds {max} bytes")
+    }
+}
+
+/// "line N was" or "lines N to M were": the lines after `line`, to `last`.
+fn swallowed(line: u64, last: u64) -> String {
+    if last == line + 1 {
+        format!("line {last} was")
+    } else {
+        format!("lines {} to {last} were", line + 1)
+    }
+}
+
 /// Why a row that starts on `line` and ends on `last` has `found` fields.
 fn width_reason(line: u64, last: u64, found: usize, expected: usize, given: Option<u8>) -> String {
     if last > line {
@@ -164,11 +205,7 @@ fn width_reason(line: u64, last: u64, found: usize, expected: usize, given: Opti
         // end of the file) into its field.
         return format!(
             "{found} fields where the header has {expected}: a quoted field opened on line {line} runs on to line {last}, so {} read into it and not imported; close its quote (a quote inside a field is written twice, \"\")",
-            if last == line + 1 {
-                format!("line {last} was")
-            } else {
-                format!("lines {} to {last} were", line + 1)
-            }
+            swallowed(line, last)
         );
     }
     format!(
@@ -181,15 +218,26 @@ fn width_reason(line: u64, last: u64, found: usize, expected: usize, given: Opti
     )
 }
 
-/// A record row's field that holds a line break and never may (an id, a
-/// country, a serial, a factory code: a spreadsheet's Alt+Enter in a
-/// maker's name is read as a space, with a warning), as the field and why.
-/// A quote left open reads the rows after it into its field: a serial
-/// `WP1\nQ2,Walther,DE,WP2` was imported, and the row of Q2 was gone.
-fn broken_over_lines(row: &Row<'_>, line: u64) -> Option<(String, String)> {
-    let field = ["id", "country", "serial", "factory_code"]
-        .into_iter()
-        .find(|f| row.get(f).is_some_and(|v| v.contains('\n')))?;
+/// A row's field that holds a line break it never may, as the field and
+/// why: an identifying field (an id, a country, a serial, a factory code, a
+/// record id), or any field whose text after a line break holds the
+/// separator, which is a row read into it (a spreadsheet's Alt+Enter in a
+/// maker's name or a note is read as a space, with a warning). A quote left
+/// open reads the rows after it into its field: a serial
+/// `WP1\nQ2,Walther,DE,WP2` was imported, and the row of Q2 was gone; so
+/// was one closed in the next row's maker column.
+fn broken_over_lines(row: &Row<'_>, line: u64, sep: u8) -> Option<(String, String)> {
+    const NEVER: [&str; 5] = ["id", "record_id", "country", "serial", "factory_code"];
+    // In the file's order: the first field at fault is named.
+    let mut cols: Vec<(&String, &usize)> = row.cols.iter().collect();
+    cols.sort_by_key(|(_, i)| **i);
+    let (field, _) = cols.into_iter().find(|(name, i)| {
+        row.rec.get(**i).is_some_and(|v| match v.find('\n') {
+            Some(at) => NEVER.contains(&name.as_str()) || v[at..].contains(char::from(sep)),
+            None => false,
+        })
+    })?;
+    let field = field.as_str();
     let text: Vec<u8> = row.rec.iter().flat_map(str::bytes).collect();
     let last = crate::registry::csv_rows::last_line(line, &text);
     Some((
@@ -227,6 +275,7 @@ pub(super) fn read_csv(
         None => HashMap::new(),
     };
     let (mut rows, cols) = open_csv(path, input, opts, WEAPON_COLUMNS)?;
+    let sep = rows.delimiter();
     // Id -> the line it was first read on. A repeated id is refused: its
     // events went to the first row, and the repeat would replace that record
     // with one that has none.
@@ -242,8 +291,8 @@ pub(super) fn read_csv(
         let (line, row) = match rows.next_row().map_err(|e| ImportError::read(path, e))? {
             None => break,
             Some(RowItem::Row { line, row }) => (line, row),
-            Some(RowItem::TooLong { line, .. }) => {
-                let reason = format!("row exceeds {} bytes", opts.max_line_bytes);
+            Some(RowItem::TooLong { line, last, .. }) => {
+                let reason = too_long_reason(line, last, opts.max_line_bytes);
                 sink(Item::Rejected(reject(line, None, reason)))?;
                 continue;
             }
@@ -267,7 +316,7 @@ pub(super) fn read_csv(
             rec: &row,
             cols: &cols,
         };
-        if let Some((field, reason)) = broken_over_lines(&row, line) {
+        if let Some((field, reason)) = broken_over_lines(&row, line, sep) {
             sink(Item::Rejected(reject(line, Some(field), reason)))?;
             continue;
         }
@@ -311,7 +360,11 @@ pub(super) fn read_csv(
                     })?;
                     record.events.push(ev.1);
                 }
-                record.check_new().map_err(|(f, r)| reject(line, Some(f), r))?;
+                // Named by the file's column (`serial`, not `marking.serial`).
+                record.check_new().map_err(|(f, r)| {
+                    let column = f.strip_prefix("marking.").unwrap_or(&f).to_string();
+                    reject(line, Some(column), r)
+                })?;
                 Ok(record)
             });
         match item {
