@@ -8,8 +8,11 @@ use unicode_normalization::UnicodeNormalization;
 /// Bumped whenever the folding rules change, so that a registry indexed with
 /// the old rules is re-indexed at its next open (it is part of
 /// `MakerTable::fingerprint`). 1: split, connectives and company words dropped
-/// anywhere. 2: dotted and national legal forms stripped at the ends.
-pub const FOLD_RULES_VERSION: u32 = 2;
+/// anywhere. 2: dotted and national legal forms stripped at the ends. 3:
+/// invisible characters (`marking::is_invisible`: Hangul fillers, variation
+/// selectors, zero-width characters) dropped, as serial rules 4 drops them:
+/// `Walther<U+3164>` was filed under another maker than Walther.
+pub const FOLD_RULES_VERSION: u32 = 3;
 
 /// Dropped wherever they stand: connectives ("Smith & Wesson" is "Smith and
 /// Wesson"), and the company words rules 1 dropped anywhere, which stay dropped
@@ -157,7 +160,11 @@ pub fn fold_maker(raw: &str) -> String {
     if raw.is_ascii() {
         fold_words(raw.chars(), raw.len())
     } else {
-        fold_words(raw.nfkd().filter(|c| !is_combining_mark(*c)), raw.len())
+        fold_words(
+            raw.nfkd()
+                .filter(|c| !is_combining_mark(*c) && !super::serial::is_invisible(*c)),
+            raw.len(),
+        )
     }
 }
 
@@ -327,6 +334,26 @@ mod tests {
             same(with, without);
         }
         assert_eq!(fold_maker("FN Herstal S.A."), "FNHERSTAL");
+    }
+
+    /// An invisible character in a maker's name is dropped (fold rules
+    /// 3): `Walther<U+3164>` was filed under another maker than Walther
+    /// (the session's review), and its records missed by a trace.
+    #[test]
+    fn invisible_characters_in_a_makers_name_are_dropped() {
+        for c in [
+            '\u{3164}',
+            '\u{FFA0}',
+            '\u{115F}',
+            '\u{FE0F}',
+            '\u{200B}',
+            '\u{E0041}',
+        ] {
+            same(&format!("Walther{c}"), "Walther");
+            same(&format!("Wal{c}ther"), "Walther");
+        }
+        // A joiner between Persian letters is not a letter either.
+        assert_eq!(fold_maker("می\u{200C}شود"), fold_maker("میشود"));
     }
 
     #[test]
