@@ -431,13 +431,7 @@ fn config_check_explains_errors_and_accepts_the_examples() {
 fn a_fifo_or_a_device_given_as_a_file_is_refused_at_once() {
     let d = init("DE");
     let fifo = d.path().join("policy.toml");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let o = run(d.path(), &["node", "run"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("a FIFO (named pipe)"), "{}", stderr(&o));
@@ -1440,13 +1434,7 @@ fn an_existing_file_is_replaced_only_with_force() {
     // A FIFO nothing reads is refused at once, not waited on without end;
     // one being read is written into.
     let fifo = d.path().join("fifo");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let f = fifo.to_str().unwrap();
     let mut child = std::process::Command::new(common::bin())
         .arg("--data-dir")

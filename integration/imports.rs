@@ -491,13 +491,7 @@ fn a_csv_row_over_max_line_bytes_is_skipped_as_it_is_read_never_held() {
     // as it reads a file).
     let w = d.path().join("w.csv");
     let e = d.path().join("e.csv");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&w)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&w);
     const ROW: usize = 200 << 20;
     let writer = {
         let w = w.clone();
@@ -846,13 +840,7 @@ fn through_the_node_lines_are_bounded_by_its_limit_endless_sources_are_refused_a
 
     // A device and a FIFO without a writer are refused at once, not read for ever.
     let fifo = dir.join("pipe.jsonl");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     for (source, kind) in [
         ("/dev/zero", "character device"),
         (fifo.to_str().unwrap(), "FIFO"),

@@ -199,13 +199,11 @@ mod golden {
 /// `tracenet inbox` lists them. An empty one, or one with `/` or `?`, asked
 /// for another endpoint than the item's (as trace ids did).
 fn inbox_id(s: &str) -> Result<String, String> {
-    if !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(s.to_ascii_lowercase())
-    } else {
-        Err(format!(
-            "{s:?} is not an inbox item's id: give the id `tracenet inbox` lists (16 hexadecimal digits)"
-        ))
-    }
+    super::hex_id(
+        s,
+        "an inbox item's id",
+        "the id `tracenet inbox` lists (16 hexadecimal digits)",
+    )
 }
 
 #[cfg(test)]

@@ -42,6 +42,18 @@ pub struct ImportedWithRejections {
 /// A usage error found after clap's parsing (a value clap cannot check,
 /// such as a serial of only `*`): reported like clap's own, with the
 /// subcommand's usage line, exit status 2. `main` exits through it.
+/// An id of the node's as given on the command line: 1 to 64 hexadecimal
+/// digits, in lower case; else why not, saying what it is not (`a trace
+/// id`) and what to give. It goes into a path of the control API, where an
+/// empty one, or one holding `/` or `?`, names another endpoint.
+pub(crate) fn hex_id(s: &str, what: &str, give: &str) -> Result<String, String> {
+    if !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!("{s:?} is not {what}: give {give}"))
+    }
+}
+
 pub fn usage_error(subcommand: &str, message: impl std::fmt::Display) -> anyhow::Error {
     use clap::CommandFactory;
     let mut cmd = Cli::command();

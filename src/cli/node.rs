@@ -154,13 +154,11 @@ pub enum TraceCommand {
 /// `trace list` shows them. An empty one asked for `GET /v1/traces/` ("no
 /// endpoint"), and one with `/` or `?` for another endpoint than a trace's.
 fn trace_id(s: &str) -> Result<String, String> {
-    if !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(s.to_ascii_lowercase())
-    } else {
-        Err(format!(
-            "{s:?} is not a trace id: give the id `tracenet trace list` shows (32 hexadecimal digits)"
-        ))
-    }
+    super::hex_id(
+        s,
+        "a trace id",
+        "the id `tracenet trace list` shows (32 hexadecimal digits)",
+    )
 }
 
 pub fn run_node(ctx: &Context, log_format: &str) -> anyhow::Result<()> {

@@ -93,6 +93,13 @@ pub fn kind_of(meta: &std::fs::Metadata) -> &'static str {
     "not a regular file"
 }
 
+/// Makes a FIFO at `path`, for the tests of what reads and writes files.
+#[cfg(all(test, unix))]
+pub(crate) fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo").arg(path).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,13 +109,7 @@ mod tests {
     fn a_fifo_a_device_a_folder_and_a_long_file_are_refused_without_waiting() {
         let d = tempfile::tempdir().unwrap();
         let fifo = d.path().join("policy.toml");
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success()
-        );
+        mkfifo(&fifo);
         // No writer ever opens it: a blocking open would hang here.
         let e = read_small(&fifo, 100).unwrap_err();
         assert!(e.to_string().contains("a FIFO"), "{e}");

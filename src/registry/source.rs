@@ -446,11 +446,7 @@ mod tests {
     fn the_node_refuses_fifos_and_devices_without_blocking() {
         let d = tempfile::tempdir().unwrap();
         let fifo = d.path().join("pipe.csv");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap();
-        assert!(made.success());
+        crate::model::file::mkfifo(&fifo);
         let opts = SourceOptions {
             regular_only: true,
             ..SourceOptions::default()

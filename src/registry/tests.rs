@@ -373,13 +373,7 @@ fn a_strict_import_or_a_replacement_refuses_a_source_read_once() {
     let path = write_file(&dir, "in.jsonl", &format!("{good}\n"));
     import::import_file(&reg, &path, &ImportOptions::default(), &mut |_| {}).unwrap();
     let fifo = dir.path().join("pipe.jsonl");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::model::file::mkfifo(&fifo);
     for (strict, replace) in [(true, false), (false, true), (true, true)] {
         let opts = ImportOptions {
             strict,
