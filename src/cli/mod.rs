@@ -330,7 +330,7 @@ pub fn install_panic_hook() {
             }
             // Standard output into a full disk or `/dev/full`: the user's
             // to fix, not a bug (it was said as an internal error).
-            crate::logging::say(&format!("error: cannot write to standard output{cause}"));
+            crate::logging::say(&format!("error: cannot write into standard output{cause}"));
             std::process::exit(1);
         }
         let place = info

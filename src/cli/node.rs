@@ -508,7 +508,7 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         let Some(secs) = wait else {
             return ctx.emit(&sent, |t| match blind_first(t) {
                 Some((n, states)) if t.asked.is_empty() => format!(
-                    "trace {} sent blind: the query goes only to the holders whose filter holds the weapon; {} asked blind first: {states}; `tracenet trace show {}` for answers",
+                    "trace {} sent blind: the query goes only to the holders whose filter holds the weapon; the filters of {} are asked first: {states}; `tracenet trace show {}` for answers",
                     t.id,
                     crate::model::count(n, "expected holder"),
                     t.id
@@ -599,7 +599,7 @@ fn asked_states(t: &TraceView) -> String {
         )
     } else if let Some((n, states)) = blind {
         format!(
-            "nobody yet: the query goes only to the holders whose filter holds the weapon; {} asked blind first: {states}",
+            "none yet: the query goes only to the holders whose filter holds the weapon; the filters of {} are asked first: {states}",
             crate::model::count(n, "expected holder")
         )
     } else if s.is_empty() && t.nobody_holds {
@@ -1184,7 +1184,7 @@ pub(crate) mod golden {
         let said = super::asked_states(&t);
         assert_eq!(
             said,
-            "nobody yet: the query goes only to the holders whose filter holds the weapon; 2 expected holders asked blind first: DE, FR"
+            "none yet: the query goes only to the holders whose filter holds the weapon; the filters of 2 expected holders are asked first: DE, FR"
         );
         assert!(super::render_trace(&t).contains(&said));
         // Every filter said no hit: no record, not a prefix nobody holds.

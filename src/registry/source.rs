@@ -191,9 +191,10 @@ pub fn open(
         }
     }
     if let Some(enc) = opts.encoding {
-        // Through the control API, the word is not quoted: its client may
-        // not read the file (SECURITY.md, hole 30).
-        legacy_label_on_utf8(path, &file, enc, opts.refuse_under.is_none())?;
+        // Through the control API, a word of a file others may not read is
+        // not quoted: its client may not read it (SECURITY.md, hole 30).
+        let quote = opts.refuse_under.is_none() || readable_by_others(&file);
+        legacy_label_on_utf8(path, &file, enc, quote)?;
     }
     let guarded = Guarded {
         inner: file,
@@ -254,9 +255,66 @@ fn refuse_under(path: &Path, file: &File, dir: &Path) -> Result<(), SourceError>
     let owner_only = true;
     match real {
         Some(r) if r.starts_with(&db_real) => Err(refused()),
-        Some(r) if !r.starts_with(&dir_real) => Ok(()),
+        Some(r) if !r.starts_with(&dir_real) => {
+            // A second name for one of them elsewhere (a hard link) is the
+            // same file: judged by its identity (the session's re-check
+            // read the key through `ln node.key /tmp/x.csv`).
+            if linked_to_private(file, &dir_real, &db_real) {
+                Err(refused())
+            } else {
+                Ok(())
+            }
+        }
         Some(_) if !owner_only => Ok(()),
         _ => Err(refused()),
+    }
+}
+
+/// Whether `file`, which has more than one name, is one of the private
+/// files of data directory `dir` (those its owner alone may read, at its
+/// top) or of its store `db`: compared by device and inode.
+#[cfg(unix)]
+fn linked_to_private(file: &File, dir: &Path, db: &Path) -> bool {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(meta) = file.metadata() else {
+        return true;
+    };
+    if meta.nlink() < 2 {
+        return false;
+    }
+    let same = |m: &std::fs::Metadata| m.dev() == meta.dev() && m.ino() == meta.ino();
+    let in_folder = |folder: &Path, private_only: bool| {
+        std::fs::read_dir(folder).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                e.metadata().is_ok_and(|m| {
+                    m.is_file()
+                        && same(&m)
+                        && (!private_only || m.permissions().mode() & 0o044 == 0)
+                })
+            })
+        })
+    };
+    in_folder(dir, true) || in_folder(db, false)
+}
+
+#[cfg(not(unix))]
+fn linked_to_private(_: &File, _: &Path, _: &Path) -> bool {
+    false
+}
+
+/// Whether anyone on the machine may read `file` (its mode lets others
+/// read it): what quoting a word of it tells a client nobody else knows.
+fn readable_by_others(file: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.metadata()
+            .is_ok_and(|m| m.permissions().mode() & 0o004 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        false
     }
 }
 
@@ -501,6 +559,11 @@ mod tests {
             assert!(matches!(e, SourceError::InDataDir { .. }), "{p:?}: {e}");
             assert!(e.to_string().contains("another folder"), "{e}");
         }
+        // A hard link to it elsewhere is the same file.
+        let hard = d.path().join("hard.csv");
+        std::fs::hard_link(&key, &hard).unwrap();
+        let e = open(&hard, &opts, None).err().unwrap();
+        assert!(matches!(e, SourceError::InDataDir { .. }), "{e}");
         // The data directory named through a link is the same folder.
         let via = d.path().join("via");
         std::os::unix::fs::symlink(&data, &via).unwrap();
@@ -554,15 +617,21 @@ mod tests {
             r.read_to_string(&mut read).unwrap();
             assert_eq!(read, text.trim_start_matches('\u{feff}'));
         }
-        // Through the control API, no word of the file is quoted.
+        // Through the control API, a word of a file others may not read is
+        // not quoted; of one anyone may read, it is.
+        use std::os::unix::fs::PermissionsExt;
         std::fs::write(&f, "id,serial\nA1,\u{c4}B123\n").unwrap();
         let api = SourceOptions {
             refuse_under: Some(d.path().join("elsewhere")),
             ..opts.clone()
         };
         std::fs::create_dir(d.path().join("elsewhere")).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
         let said = open(&f, &api, None).err().unwrap().to_string();
         assert!(said.contains("line 2") && !said.contains("B123"), "{said}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let said = open(&f, &api, None).err().unwrap().to_string();
+        assert!(said.contains("\"ÄB123\""), "{said}");
     }
 
     #[test]
