@@ -233,7 +233,8 @@ fn deciding_an_unknown_inbox_item_is_not_found() {
     let o = common::run(&n.dir, &["inbox", "approve", "00000000000000aa"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        common::stderr(&o).contains("no inbox item"),
+        common::stderr(&o).contains("no inbox item")
+            && common::stderr(&o).contains("16 hexadecimal digits"),
         "{}",
         common::stderr(&o)
     );
@@ -333,6 +334,9 @@ fn the_api_imports_only_absolute_paths() {
     )
     .expect("an answer");
     assert_eq!(status, 404, "{reply}");
+    // What an id is, said to one who gave another (a short id, a query's
+    // 16 digits from an inbox or the audit log).
+    assert!(reply.contains("32 hexadecimal digits"), "{reply}");
 }
 
 /// A trace's timeout outside 1 s to 7 days is refused, by the API and by the

@@ -164,6 +164,18 @@ fn errors_are_one_line_with_the_right_exit_code() {
     assert_eq!(o.status.code(), Some(2));
     // Wrong values of flags are usage errors: exit 2, the flag named, the usage line.
     for args in [
+        // No bound held a synthetic registry of 2^64 records (a hostile
+        // trial).
+        vec![
+            "registry",
+            "generate",
+            "--state",
+            "DE",
+            "--count",
+            "18446744073709551615",
+            "--out",
+            "g.jsonl",
+        ],
         vec!["registry", "find", "--serial", " - "],
         vec!["registry", "find", "--serial", "*"],
         vec!["registry", "find", "--serial", "1", "--country", "XX"],

@@ -73,8 +73,8 @@ pub enum RegistryCommand {
         /// The State whose registry it imitates (ISO 3166-1 alpha-2).
         #[arg(long, value_name = "CC")]
         state: String,
-        /// How many records.
-        #[arg(long)]
+        /// How many records (1 to 100,000,000: some 30 GB of JSON Lines).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         count: u64,
         /// The same seed gives the same records.
         #[arg(long, default_value_t = 1)]

@@ -141,7 +141,9 @@ pub enum NodeError {
     /// refusal by any State.
     #[error("trace not sent: {0}")]
     BadTrace(TraceFault),
-    #[error("no trace {0} on this node; `tracenet trace list` (GET /v1/traces) lists them")]
+    #[error(
+        "no trace {0} on this node; `tracenet trace list` (GET /v1/traces) lists them, each by its id of 32 hexadecimal digits (the 16 digits inboxes and audit logs name a query by are not one)"
+    )]
     NoSuchTrace(String),
     #[error(
         "trace {0}: every expected State has given its final answer; nothing to retry (`tracenet trace show {0}`, GET /v1/traces/{0})"

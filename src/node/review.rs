@@ -13,7 +13,9 @@ use crate::protocol::{self, Digest, Outcome, Refusal, Reply, Signed, TraceQuery}
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecideError {
-    #[error("no inbox item {0}; `tracenet inbox` (GET /v1/inbox) lists them")]
+    #[error(
+        "no inbox item {0}; `tracenet inbox` (GET /v1/inbox) lists them, each by its id of 16 hexadecimal digits"
+    )]
     NoSuchItem(String),
     #[error("inbox item {0} was already decided")]
     AlreadyDecided(String),
