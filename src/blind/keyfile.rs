@@ -9,12 +9,21 @@ use super::OprfKey;
 /// The seed of the node's OPRF key, in its data directory.
 pub const OPRF_KEY_FILE: &str = "oprf.key";
 
-/// Reads the OPRF seed at `path`, or creates it (32 random bytes, mode 0600,
+/// Reads the OPRF seed at `path` (refused if others may read it, as the
+/// signing key is), or creates it (32 random bytes, mode 0600,
 /// written and synced before use; a half-written file is refused, naming it).
 /// The flag says whether this call created it.
 pub fn load_or_create_key(path: &Path) -> Result<(OprfKey, bool), String> {
-    let (seed, created): ([u8; 32], bool) = match crate::model::file::read_small(path, 4096) {
-        Ok(b) => <[u8; 32]>::try_from(b.as_slice())
+    use crate::model::file::{Secret, read_small_secret};
+    let (seed, created): ([u8; 32], bool) = match read_small_secret(path, 4096) {
+        Ok(Secret::OpenToOthers(mode)) => {
+            return Err(format!(
+                "{} is readable by others (mode {mode:o}): whoever reads it can answer blind probes as this node; run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+        Ok(Secret::Read(b)) => <[u8; 32]>::try_from(b.as_slice())
             .map_err(|_| {
             format!(
                 "{}: {} bytes; an OPRF key seed is 32. Restore it from a backup, or remove it to make a new key and give its OPRF public key (tracenet identity show) to your regional organisation for the next roster; until that roster is installed, requesters refuse this node's blind evaluations",
@@ -85,6 +94,14 @@ mod tests {
         std::fs::write(&path, [1u8; 31]).unwrap();
         let e = load_or_create_key(&path).unwrap_err();
         assert!(e.contains("oprf.key") && e.contains("31 bytes"), "{e}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(&path, [1u8; 32]).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = load_or_create_key(&path).unwrap_err();
+            assert!(e.contains("mode 644") && e.contains("chmod 600"), "{e}");
+        }
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub enum RegistryCommand {
     Import(ImportArgs),
     /// Write every record as canonical JSON Lines (`-` for standard output).
     Export {
-        /// Where to write (`-` for standard output).
+        /// Where to write (`-` for standard output); not a name ending in
+        /// `.csv`.
+        #[arg(value_parser = export::destination)]
         file: PathBuf,
         /// Replace FILE if it exists (without it, an existing file is an error).
         #[arg(long)]

@@ -86,14 +86,26 @@ impl NodeKey {
         })
     }
 
-    /// Reads a key file, refusing one that others may read or of the wrong size.
+    /// Reads a key file, refusing one that others may read (judged on the
+    /// file opened: [`crate::model::file::read_small_secret`]) or of the
+    /// wrong size.
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
-        check_mode(path)?;
-        let bytes =
-            crate::model::file::read_small(path, 4096).map_err(|source| KeyFileError::Read {
-                path: path.into(),
-                source,
-            })?;
+        use crate::model::file::{Secret, read_small_secret};
+        let bytes = match read_small_secret(path, 4096) {
+            Ok(Secret::Read(b)) => b,
+            Ok(Secret::OpenToOthers(mode)) => {
+                return Err(KeyFileError::Permissions {
+                    path: path.into(),
+                    mode,
+                });
+            }
+            Err(source) => {
+                return Err(KeyFileError::Read {
+                    path: path.into(),
+                    source,
+                });
+            }
+        };
         let seed: [u8; SEED_LEN] =
             bytes
                 .as_slice()
@@ -163,33 +175,6 @@ fn libp2p_keypair_of(mut seed: [u8; SEED_LEN]) -> libp2p::identity::Keypair {
     // ed25519_from_bytes only fails on a wrong length, which [u8; 32] rules out.
     libp2p::identity::Keypair::ed25519_from_bytes(&mut seed)
         .unwrap_or_else(|_| unreachable!("a 32-byte seed is always a valid ed25519 secret"))
-}
-
-#[cfg(unix)]
-fn check_mode(path: &Path) -> Result<(), KeyFileError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = fs::metadata(path).map_err(|source| KeyFileError::Read {
-        path: path.into(),
-        source,
-    })?;
-    // Not a file: said so by the read ("a directory, not a regular file"),
-    // not with advice to chmod it.
-    if !meta.is_file() {
-        return Ok(());
-    }
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeyFileError::Permissions {
-            path: path.into(),
-            mode,
-        });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_mode(_: &Path) -> Result<(), KeyFileError> {
-    Ok(())
 }
 
 /// The PeerId of a State's public key; `None` if the bytes are not a valid

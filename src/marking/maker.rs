@@ -74,6 +74,12 @@ pub enum MakerError {
         "manufacturer name contains U+{0:04X}, a control or text-direction character; give the name as marked"
     )]
     Control(u32),
+    /// A private-use character or a noncharacter in a trace's maker: no
+    /// registry files a maker under it.
+    #[error(
+        "manufacturer name contains U+{0:04X}, a private-use character or a noncharacter, which no registry writes alike; give the name as marked"
+    )]
+    NotReadable(u32),
     #[error("alias {alias:?} is declared for both {first:?} and {second:?}")]
     Conflict {
         alias: String,

@@ -23,7 +23,7 @@ pub use reference::{ReferenceError, ReferenceMaker, ReferenceTable};
 pub use serial::{
     MAX_SERIAL_CHARS, MIN_READ_WITH_WILDCARDS, MatchQuality, SERIAL_RULES_VERSION, SerialError,
     SerialMatch, SerialQuery, check_readable, check_wildcards, fold_char, fold_serial,
-    is_separator, normalise_serial,
+    is_not_readable, is_separator, normalise_serial,
 };
 pub use variants::SerialKeys;
 
@@ -260,6 +260,9 @@ impl Marking {
             .find(|c| crate::model::moves_text(*c))
         {
             return Err(MakerError::Control(c as u32).into());
+        }
+        if let Some(c) = f.manufacturer.chars().find(|c| is_not_readable(*c)) {
+            return Err(MakerError::NotReadable(c as u32).into());
         }
         // A direction mark in a serial is an invisible separator (text
         // copied from a right-to-left document), dropped as the others are;
@@ -625,6 +628,16 @@ mod tests {
         );
         assert_eq!(normalise_serial("WP\u{2028}12").unwrap(), "WP12");
         assert!(Marking::for_trace(fields("مصنع الأسلحة", "WP1")).is_ok());
+        // A maker read in the wrong encoding: refused in a trace as in a
+        // serial, and still decoded from elsewhere.
+        for maker in ["Walther\u{F7C4}", "Wal\u{FDD0}ther"] {
+            let e = Marking::for_trace(fields(maker, "WP1")).unwrap_err();
+            assert!(
+                matches!(e, MarkingError::Maker(MakerError::NotReadable(_))),
+                "{maker:?}: {e}"
+            );
+            assert!(Marking::try_from(fields(maker, "WP1")).is_ok(), "{maker:?}");
+        }
     }
 
     /// `?*` made each holder scan its whole prefix, holding every record

@@ -159,7 +159,7 @@ pub fn check_readable(raw: &str) -> Result<(), SerialError> {
 
 /// Whether `c` is a private-use character or a noncharacter: nothing any
 /// other registry writes alike ([`SerialError::NotReadable`]).
-fn is_not_readable(c: char) -> bool {
+pub fn is_not_readable(c: char) -> bool {
     let n = c as u32;
     matches!(c, '\u{E000}'..='\u{F8FF}' | '\u{F0000}'..='\u{10FFFF}' | '\u{FDD0}'..='\u{FDEF}')
         || n & 0xFFFE == 0xFFFE

@@ -19,7 +19,37 @@ pub const SMALL_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// words, of kind `InvalidInput` and `FileTooLarge`, so that the callers'
 /// errors, which name the file, say what it is.
 pub fn read_small(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    read_to_bound(open_regular(path)?, max)
+}
+
+/// A secret file as [`read_small_secret`] found it.
+#[derive(Debug)]
+pub enum Secret {
+    /// Its bytes: only its owner may read or write it.
+    Read(Vec<u8>),
+    /// Not read: others may read or write it (its permission bits, as
+    /// `0o644`).
+    OpenToOthers(u32),
+}
+
+/// [`read_small`] of a secret (a node's signing or OPRF key): not read if
+/// anyone but its owner may read or write it. The mode is judged on the
+/// file opened, not on the path before opening it, so that a file put in
+/// its place between the check and the read is never the one read.
+pub fn read_small_secret(path: &Path, max: u64) -> io::Result<Secret> {
     let f = open_regular(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = f.metadata()?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Ok(Secret::OpenToOthers(mode));
+        }
+    }
+    read_to_bound(f, max).map(Secret::Read)
+}
+
+fn read_to_bound(f: File, max: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     f.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
@@ -126,5 +156,27 @@ mod tests {
         assert!(read_small_text(&long, 100).is_err());
         let e = read_small(&d.path().join("absent"), 100).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_others_may_read_is_not_read_and_its_mode_is_the_opened_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let key = d.path().join("node.key");
+        std::fs::write(&key, [7u8; 32]).unwrap();
+        for (mode, read) in [(0o600, true), (0o400, true), (0o640, false), (0o606, false)] {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+            match read_small_secret(&key, 4096).unwrap() {
+                Secret::Read(b) => assert!(read && b == [7u8; 32], "{mode:o}"),
+                Secret::OpenToOthers(m) => assert!(!read && m == mode, "{mode:o}"),
+            }
+        }
+        let e = read_small_secret(&d.path().join("absent"), 4096).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        let fifo = d.path().join("oprf.key");
+        mkfifo(&fifo);
+        let e = read_small_secret(&fifo, 4096).unwrap_err();
+        assert!(e.to_string().contains("a FIFO"), "{e}");
     }
 }

@@ -178,11 +178,32 @@ impl Record {
     /// hold that one stored before may: a serial with a private-use
     /// character or a noncharacter (`marking::check_readable`), which no
     /// other registry or officer writes alike, most often from a file read
-    /// in the wrong encoding.
+    /// in the wrong encoding; the same in the maker's name, the model or
+    /// the calibre, and in those three a tag character (U+E0000 to
+    /// U+E007F), which prints as nothing and can carry hidden text. Not
+    /// checked when a stored record or a signed answer is read, so that
+    /// none stored before fails to decode. Returns the field and why.
     pub fn check_new(&self) -> Result<(), (String, String)> {
         self.check()?;
         crate::marking::check_readable(self.marking.serial())
-            .map_err(|e| ("marking.serial".to_string(), e.to_string()))
+            .map_err(|e| ("marking.serial".to_string(), e.to_string()))?;
+        let texts = [
+            ("marking.manufacturer", Some(self.marking.manufacturer())),
+            ("model", self.model.as_ref().map(|m| m.as_str())),
+            ("calibre", self.calibre.as_ref().map(|c| c.as_str())),
+        ];
+        for (field, text) in texts {
+            if let Some(c) = text.and_then(|t| t.chars().find(|c| not_written_alike(*c))) {
+                return Err((
+                    field.to_string(),
+                    format!(
+                        "it holds U+{:04X}, a private-use, non- or tag character, which no other registry writes alike and which prints as nothing or a box (a file read in the wrong encoding gives them: check its --encoding); give it as written",
+                        c as u32
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Whether every event is older than its ITI retention minimum (30 years for
@@ -195,6 +216,12 @@ impl Record {
                 .iter()
                 .all(|e| e.date.years_until(today) >= e.kind.retention_years())
     }
+}
+
+/// A character [`Record::check_new`] refuses in a maker's name, a model or
+/// a calibre: private-use, a noncharacter, or a tag.
+fn not_written_alike(c: char) -> bool {
+    crate::marking::is_not_readable(c) || matches!(c, '\u{E0000}'..='\u{E007F}')
 }
 
 #[cfg(test)]
@@ -227,6 +254,32 @@ mod tests {
         assert!(r.past_retention(Date::parse("2039-03-14").unwrap()));
         r.events[0].kind = EventKind::Exported;
         assert!(r.past_retention(Date::parse("2029-03-14").unwrap()));
+    }
+
+    /// A maker's name, model or calibre read in the wrong encoding (private
+    /// use), or carrying hidden tag characters, is refused on entry, naming
+    /// the field; a stored record holding one still decodes.
+    #[test]
+    fn text_no_registry_writes_alike_is_refused_on_entry_only() {
+        let good: Record = serde_json::from_str(SAMPLE).unwrap();
+        assert!(good.check_new().is_ok());
+        for (field, from, to) in [
+            ("marking.manufacturer", "Walther", "Walther\u{F7C4}"),
+            ("model", "P99", "P\u{E041}99"),
+            ("calibre", "9x19mm", "9x19mm\u{E0041}\u{E007F}"),
+            ("calibre", "9x19mm", "9x19\u{FDD0}mm"),
+        ] {
+            let json = SAMPLE.replace(&format!("\"{from}\""), &format!("\"{to}\""));
+            let r: Record = serde_json::from_str(&json).unwrap();
+            let (f, why) = r.check_new().unwrap_err();
+            assert_eq!(f, field, "{to:?}");
+            assert!(why.contains("--encoding"), "{why}");
+            assert!(r.check().is_ok(), "{to:?}");
+        }
+        // Japanese names may carry ideographic variation selectors.
+        let json = SAMPLE.replace("\"P99\"", "\"\u{845B}\u{E0100}\"");
+        let r: Record = serde_json::from_str(&json).unwrap();
+        assert!(r.check_new().is_ok());
     }
 
     #[test]

@@ -22,6 +22,22 @@ fn render_exported(o: &Exported<'_>) -> String {
     )
 }
 
+/// `registry export`'s FILE, as clap parses it: a name that says CSV is
+/// refused, since an export is JSON Lines and `registry import` reads a
+/// file named `.csv` as CSV (the export could not be imported again under
+/// its name).
+pub(super) fn destination(s: &str) -> Result<std::path::PathBuf, String> {
+    let p = std::path::PathBuf::from(s);
+    if crate::registry::import::ImportFormat::from_path(&p)
+        == Some(crate::registry::import::ImportFormat::Csv)
+    {
+        return Err(format!(
+            "{s}: an export is written as JSON Lines, and `registry import` reads a file named .csv as CSV; name it .jsonl"
+        ));
+    }
+    Ok(p)
+}
+
 /// `replace` is `--force`.
 pub(super) fn export(
     ctx: &Context,
