@@ -179,6 +179,9 @@ fn errors_are_one_line_with_the_right_exit_code() {
         // An export is JSON Lines, which `registry import` would read as
         // CSV under this name (a new user's trial).
         vec!["registry", "export", "records.csv"],
+        vec![
+            "registry", "generate", "--state", "DE", "--count", "1", "--out", "g.CSV",
+        ],
         vec!["registry", "find", "--serial", " - "],
         vec!["registry", "find", "--serial", "*"],
         vec!["registry", "find", "--serial", "1", "--country", "XX"],

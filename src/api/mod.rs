@@ -241,6 +241,14 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
         opts.mode(0o600);
     }
     let mut f = opts.open(&tmp).map_err(err)?;
+    // The mode above is given to a file created only: one left over (a
+    // crash, a hand) keeps its own, which the rename would pass on.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(err)?;
+    }
     f.write_all(bytes).map_err(err)?;
     f.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
@@ -249,4 +257,27 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
 /// Compares in time independent of where the inputs differ.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A temporary file left over with a wider mode (a crash, a hand)
+    /// does not pass it on to the token it becomes (a review).
+    #[cfg(unix)]
+    #[test]
+    fn a_private_file_is_owner_only_whatever_was_left_in_its_place() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let token = d.path().join(TOKEN_FILE);
+        let tmp = token.with_extension("tmp");
+        std::fs::write(&tmp, b"left over").unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o666)).unwrap();
+        write_private(&token, b"secret").unwrap();
+        let meta = std::fs::metadata(&token).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(&token).unwrap(), b"secret");
+        assert!(!tmp.exists());
+    }
 }

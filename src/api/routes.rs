@@ -272,6 +272,22 @@ impl TraceRequest {
             .map(Calibre::parse)
             .transpose()
             .map_err(|e| bad(TraceField::Calibre, e.to_string()))?;
+        // What enters a trace, as what enters a registry (`Record::check_new`).
+        let unreadable = calibre.as_ref().and_then(|c| {
+            c.as_str()
+                .chars()
+                .find(|c| crate::marking::is_not_readable(*c))
+        });
+        if let Some(c) = unreadable {
+            return Err(bad(
+                TraceField::Calibre,
+                format!(
+                    "it holds U+{:04X}, {}",
+                    c as u32,
+                    crate::marking::not_readable_words(c as u32)
+                ),
+            ));
+        }
         Ok(NewTrace {
             marking,
             category,
@@ -1161,5 +1177,20 @@ mod tests {
             f.reason,
             "\"NG-2012\" is not an import mark: write the country and the year as NG:2012"
         );
+        // What no registry writes alike is refused in a trace as in an
+        // import: hidden tag text, private use (a review).
+        for (calibre, said) in [
+            ("9mm\u{E0041}\u{E0042}", "hidden text"),
+            ("9mm\u{F7C4}", "--encoding"),
+        ] {
+            let f = fault(&format!("{{{GOOD},\"calibre\":\"{calibre}\"}}"));
+            assert_eq!(f.field, Some(TraceField::Calibre), "{f:?}");
+            assert!(f.reason.contains(said), "{f:?}");
+        }
+        let f = fault(&format!(
+            "{{{}}}",
+            GOOD.replace("Walther", "Walther\u{E0041}")
+        ));
+        assert!(f.reason.contains("hidden text"), "{f:?}");
     }
 }

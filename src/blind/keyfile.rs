@@ -18,7 +18,7 @@ pub fn load_or_create_key(path: &Path) -> Result<(OprfKey, bool), String> {
     let (seed, created): ([u8; 32], bool) = match read_small_secret(path, 4096) {
         Ok(Secret::OpenToOthers(mode)) => {
             return Err(format!(
-                "{} is readable by others (mode {mode:o}): whoever reads it can answer blind probes as this node; run `chmod 600 {}`",
+                "{} is open to others (mode {mode:o}: others may read or write it), and whoever reads it can answer blind probes as this node; run `chmod 600 {}`",
                 path.display(),
                 path.display()
             ));

@@ -25,7 +25,7 @@ pub enum RegistryCommand {
     Export {
         /// Where to write (`-` for standard output); not a name ending in
         /// `.csv`.
-        #[arg(value_parser = export::destination)]
+        #[arg(value_parser = export::destination())]
         file: PathBuf,
         /// Replace FILE if it exists (without it, an existing file is an error).
         #[arg(long)]
@@ -81,8 +81,8 @@ pub enum RegistryCommand {
         /// The same seed gives the same records.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Where to write them (JSON Lines).
-        #[arg(long, value_name = "FILE")]
+        /// Where to write them (JSON Lines; not a name ending in `.csv`).
+        #[arg(long, value_name = "FILE", value_parser = export::destination())]
         out: PathBuf,
         /// Replace FILE if it exists (without it, an existing file is an error).
         #[arg(long)]

@@ -905,10 +905,9 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 );
             }
             // A node's OPRF seed is 32 bytes too, and loads as a signing key.
-            if let Some(state) = crate::model::file::read_small(&key_path, 64)
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
-                .and_then(|seed| crate::blind::OprfKey::from_seed(&seed).ok())
+            // From the seed loaded above, not the path opened again.
+            if let Some(state) = key
+                .as_oprf_seed()
                 .map(|k| k.roster_key())
                 .and_then(|k| body.members.iter().find(|m| m.oprf_key == Some(k)))
                 .map(|m| m.state)

@@ -28,7 +28,9 @@ pub enum KeyFileError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`")]
+    #[error(
+        "key file {path} is open to others (mode {mode:o}: others may read or write it); run `chmod 600 {path}`"
+    )]
     Permissions { path: PathBuf, mode: u32 },
     #[error(
         "key file {path} holds {len} bytes, not a {SEED_LEN}-byte Ed25519 seed; restore it from backup"
@@ -145,6 +147,14 @@ impl NodeKey {
         f.write_all(&self.seed)
             .and_then(|_| f.sync_all())
             .map_err(err)
+    }
+
+    /// The OPRF key the same 32 bytes make, read as an OPRF seed: how
+    /// `roster sign` tells a node's OPRF seed given as an anchor key
+    /// (both are 32 bytes, and either loads as the other). `None` if the
+    /// bytes make no OPRF key.
+    pub fn as_oprf_seed(&self) -> Option<crate::blind::OprfKey> {
+        crate::blind::OprfKey::from_seed(&self.seed).ok()
     }
 
     pub fn public_key(&self) -> PublicKey {

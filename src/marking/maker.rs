@@ -74,11 +74,9 @@ pub enum MakerError {
         "manufacturer name contains U+{0:04X}, a control or text-direction character; give the name as marked"
     )]
     Control(u32),
-    /// A private-use character or a noncharacter in a trace's maker: no
-    /// registry files a maker under it.
-    #[error(
-        "manufacturer name contains U+{0:04X}, a private-use character or a noncharacter, which no registry writes alike; give the name as marked"
-    )]
+    /// A private-use character, a noncharacter or a tag in a trace's
+    /// maker ([`crate::marking::is_not_readable`]).
+    #[error("manufacturer name contains U+{0:04X}, {words}; give the name as marked", words = crate::marking::not_readable_words(*.0))]
     NotReadable(u32),
     #[error("alias {alias:?} is declared for both {first:?} and {second:?}")]
     Conflict {

@@ -23,7 +23,7 @@ pub use reference::{ReferenceError, ReferenceMaker, ReferenceTable};
 pub use serial::{
     MAX_SERIAL_CHARS, MIN_READ_WITH_WILDCARDS, MatchQuality, SERIAL_RULES_VERSION, SerialError,
     SerialMatch, SerialQuery, check_readable, check_wildcards, fold_char, fold_serial,
-    is_not_readable, is_separator, normalise_serial,
+    is_not_readable, is_separator, normalise_serial, not_readable_words,
 };
 pub use variants::SerialKeys;
 
@@ -630,7 +630,7 @@ mod tests {
         assert!(Marking::for_trace(fields("مصنع الأسلحة", "WP1")).is_ok());
         // A maker read in the wrong encoding: refused in a trace as in a
         // serial, and still decoded from elsewhere.
-        for maker in ["Walther\u{F7C4}", "Wal\u{FDD0}ther"] {
+        for maker in ["Walther\u{F7C4}", "Wal\u{FDD0}ther", "Walther\u{E0041}"] {
             let e = Marking::for_trace(fields(maker, "WP1")).unwrap_err();
             assert!(
                 matches!(e, MarkingError::Maker(MakerError::NotReadable(_))),

@@ -44,13 +44,12 @@ pub enum SerialError {
         "serial contains U+{0:04X}, a control or text-direction character; give the serial as marked"
     )]
     Control(u32),
-    /// A private-use character or a noncharacter: no other registry or
-    /// officer writes it alike, and it prints as nothing or a box. Most
-    /// often a file read in the wrong encoding (`x-user-defined` writes
-    /// every byte above 127 as one).
-    #[error(
-        "serial contains U+{0:04X}, a private-use character or a noncharacter, which no other registry writes alike (a file read in the wrong encoding gives them: check its --encoding); give the serial as marked"
-    )]
+    /// A private-use character, a noncharacter or a tag
+    /// ([`is_not_readable`]): no other registry or officer writes it
+    /// alike, and it prints as nothing or a box. Most often a file read in
+    /// the wrong encoding (`x-user-defined` writes every byte above 127 as
+    /// one).
+    #[error("serial contains U+{0:04X}, {words}; give the serial as marked", words = not_readable_words(*.0))]
     NotReadable(u32),
     #[error(
         "a serial of only `*` would match every serial of the maker; give the characters that can be read, with `?` for each one that cannot"
@@ -146,8 +145,8 @@ pub fn is_invisible(c: char) -> bool {
         )
 }
 
-/// Refuses a serial holding a private-use character or a noncharacter
-/// ([`SerialError::NotReadable`]): what a new record or a new trace may
+/// Refuses a serial holding a private-use character, a noncharacter or a
+/// tag ([`SerialError::NotReadable`]): what a new record or a new trace may
 /// not hold. Not a rule of normalisation: a record stored, or an answer
 /// signed, before the check still reads as it did.
 pub fn check_readable(raw: &str) -> Result<(), SerialError> {
@@ -157,12 +156,25 @@ pub fn check_readable(raw: &str) -> Result<(), SerialError> {
     }
 }
 
-/// Whether `c` is a private-use character or a noncharacter: nothing any
-/// other registry writes alike ([`SerialError::NotReadable`]).
+/// Whether `c` is a character no registry writes alike, refused in what
+/// enters a registry or a trace (serials, makers' names, models,
+/// calibres) and never in what is decoded: a private-use character or a
+/// noncharacter, which a file read in the wrong encoding gives, or a tag
+/// (U+E0000 to U+E007F), which prints as nothing and can carry hidden text.
 pub fn is_not_readable(c: char) -> bool {
     let n = c as u32;
-    matches!(c, '\u{E000}'..='\u{F8FF}' | '\u{F0000}'..='\u{10FFFF}' | '\u{FDD0}'..='\u{FDEF}')
+    matches!(c, '\u{E000}'..='\u{F8FF}' | '\u{F0000}'..='\u{10FFFF}' | '\u{FDD0}'..='\u{FDEF}' | '\u{E0000}'..='\u{E007F}')
         || n & 0xFFFE == 0xFFFE
+}
+
+/// What a character [`is_not_readable`] refuses is, and what to do, in
+/// words that follow "holds U+XXXX, ".
+pub fn not_readable_words(c: u32) -> &'static str {
+    if (0xE0000..=0xE007F).contains(&c) {
+        "a tag character, which prints as nothing and can carry hidden text; remove it"
+    } else {
+        "a private-use character or a noncharacter, which no other registry writes alike (a file read in the wrong encoding gives them: check its --encoding)"
+    }
 }
 
 /// Folds case and drops separators ([`is_separator`]): the form in which two
@@ -936,6 +948,11 @@ mod tests {
             assert!(normalise_serial(&format!("ZX{c}77")).is_ok());
         }
         assert!(check_readable("ZX\u{FE0F}77 ÄÖ").is_ok());
+        // A tag hides text and is refused too, saying so; stored ones read.
+        let e = check_readable("ZX77\u{E0041}\u{E0042}").unwrap_err();
+        assert_eq!(e, SerialError::NotReadable(0xE0041));
+        assert!(e.to_string().contains("hidden text"), "{e}");
+        assert_eq!(normalise_serial("ZX77\u{E0041}").unwrap(), "ZX77");
     }
 
     /// Folding is versioned: a change to it that does not bump

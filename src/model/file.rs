@@ -37,7 +37,12 @@ pub enum Secret {
 /// file opened, not on the path before opening it, so that a file put in
 /// its place between the check and the read is never the one read.
 pub fn read_small_secret(path: &Path, max: u64) -> io::Result<Secret> {
-    let f = open_regular(path)?;
+    secret_of(open_regular(path)?, max)
+}
+
+/// [`read_small_secret`] of a file opened: judged by its own mode, whatever
+/// its path names now.
+fn secret_of(f: File, max: u64) -> io::Result<Secret> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -172,6 +177,23 @@ mod tests {
                 Secret::OpenToOthers(m) => assert!(!read && m == mode, "{mode:o}"),
             }
         }
+        // The file opened is judged, not what its path names by then: a
+        // file others may read, put in its place after the open, is
+        // neither judged nor read.
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let opened = open_regular(&key).unwrap();
+        let swapped = d.path().join("swapped");
+        std::fs::write(&swapped, [9u8; 32]).unwrap();
+        std::fs::set_permissions(&swapped, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::rename(&swapped, &key).unwrap();
+        match secret_of(opened, 4096).unwrap() {
+            Secret::Read(b) => assert_eq!(b, [7u8; 32]),
+            Secret::OpenToOthers(m) => panic!("judged the path's file, mode {m:o}"),
+        }
+        assert!(matches!(
+            read_small_secret(&key, 4096).unwrap(),
+            Secret::OpenToOthers(0o644)
+        ));
         let e = read_small_secret(&d.path().join("absent"), 4096).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
         let fifo = d.path().join("oprf.key");

@@ -175,12 +175,11 @@ impl Record {
     }
 
     /// [`Record::check`], and what a record entering the registry may not
-    /// hold that one stored before may: a serial with a private-use
-    /// character or a noncharacter (`marking::check_readable`), which no
-    /// other registry or officer writes alike, most often from a file read
-    /// in the wrong encoding; the same in the maker's name, the model or
-    /// the calibre, and in those three a tag character (U+E0000 to
-    /// U+E007F), which prints as nothing and can carry hidden text. Not
+    /// hold that one stored before may: a private-use character, a
+    /// noncharacter or a tag ([`crate::marking::is_not_readable`]) in the
+    /// serial, the maker's name, the model or the calibre. No other
+    /// registry or officer writes them alike (a file read in the wrong
+    /// encoding gives the first two), and tags carry hidden text. Not
     /// checked when a stored record or a signed answer is read, so that
     /// none stored before fails to decode. Returns the field and why.
     pub fn check_new(&self) -> Result<(), (String, String)> {
@@ -193,12 +192,14 @@ impl Record {
             ("calibre", self.calibre.as_ref().map(|c| c.as_str())),
         ];
         for (field, text) in texts {
-            if let Some(c) = text.and_then(|t| t.chars().find(|c| not_written_alike(*c))) {
+            let found = text.and_then(|t| t.chars().find(|c| crate::marking::is_not_readable(*c)));
+            if let Some(c) = found {
                 return Err((
                     field.to_string(),
                     format!(
-                        "it holds U+{:04X}, a private-use, non- or tag character, which no other registry writes alike and which prints as nothing or a box (a file read in the wrong encoding gives them: check its --encoding); give it as written",
-                        c as u32
+                        "it holds U+{:04X}, {}; give it as written",
+                        c as u32,
+                        crate::marking::not_readable_words(c as u32)
                     ),
                 ));
             }
@@ -216,12 +217,6 @@ impl Record {
                 .iter()
                 .all(|e| e.date.years_until(today) >= e.kind.retention_years())
     }
-}
-
-/// A character [`Record::check_new`] refuses in a maker's name, a model or
-/// a calibre: private-use, a noncharacter, or a tag.
-fn not_written_alike(c: char) -> bool {
-    crate::marking::is_not_readable(c) || matches!(c, '\u{E0000}'..='\u{E007F}')
 }
 
 #[cfg(test)]
@@ -273,7 +268,9 @@ mod tests {
             let r: Record = serde_json::from_str(&json).unwrap();
             let (f, why) = r.check_new().unwrap_err();
             assert_eq!(f, field, "{to:?}");
-            assert!(why.contains("--encoding"), "{why}");
+            let tag = to.chars().any(|c| ('\u{E0000}'..='\u{E007F}').contains(&c));
+            let said = if tag { "hidden text" } else { "--encoding" };
+            assert!(why.contains(said), "{why}");
             assert!(r.check().is_ok(), "{to:?}");
         }
         // Japanese names may carry ideographic variation selectors.

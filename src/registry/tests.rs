@@ -584,6 +584,16 @@ fn csv_with_an_unknown_column_is_refused_whole() {
     let e =
         import::import_file(&reg, &weapons, &ImportOptions::default(), &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("unknown column \"maker\""), "{e}");
+    // An export named .csv (as `registry export` wrote under any name
+    // before it refused that one) is said to be JSON Lines.
+    let exported = write_file(
+        &dir,
+        "e.csv",
+        "{\"id\":\"A\",\"marking\":{\"manufacturer\":\"Glock\",\"country\":\"AT\",\"serial\":\"X1\"},\"category\":\"pistol\"}\n",
+    );
+    let e =
+        import::import_file(&reg, &exported, &ImportOptions::default(), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("--format jsonl"), "{e}");
 }
 
 #[test]

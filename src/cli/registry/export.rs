@@ -22,20 +22,23 @@ fn render_exported(o: &Exported<'_>) -> String {
     )
 }
 
-/// `registry export`'s FILE, as clap parses it: a name that says CSV is
-/// refused, since an export is JSON Lines and `registry import` reads a
-/// file named `.csv` as CSV (the export could not be imported again under
-/// its name).
-pub(super) fn destination(s: &str) -> Result<std::path::PathBuf, String> {
-    let p = std::path::PathBuf::from(s);
-    if crate::registry::import::ImportFormat::from_path(&p)
-        == Some(crate::registry::import::ImportFormat::Csv)
-    {
-        return Err(format!(
-            "{s}: an export is written as JSON Lines, and `registry import` reads a file named .csv as CSV; name it .jsonl"
-        ));
-    }
-    Ok(p)
+/// What `registry export` and `registry generate` write to, as clap parses
+/// it: any path (UTF-8 or not), but one whose name says CSV is refused,
+/// since both write JSON Lines and `registry import` reads a file named
+/// `.csv` as CSV (it could not be imported again under its name).
+pub(super) fn destination() -> impl clap::builder::TypedValueParser<Value = std::path::PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PathBufValueParser::new().try_map(|p: std::path::PathBuf| {
+        if crate::registry::import::ImportFormat::from_path(&p)
+            == Some(crate::registry::import::ImportFormat::Csv)
+        {
+            return Err(format!(
+                "{}: JSON Lines is written, and `registry import` reads a file named .csv as CSV; name it .jsonl",
+                p.display()
+            ));
+        }
+        Ok(p)
+    })
 }
 
 /// `replace` is `--force`.

@@ -60,6 +60,13 @@ fn open_csv(
                 "the header row holds zero bytes ({h:?}): the file looks like UTF-16 without a byte order mark; give its encoding, utf-16le (Windows' \"Unicode\") or utf-16be"
             )));
         }
+        // An export (JSON Lines) named .csv, as `registry export` wrote
+        // one under any name before it refused that one.
+        if i == 0 && h.starts_with('{') {
+            return Err(header(
+                "the file looks like JSON Lines (a record in braces a line, as `registry export` writes), not CSV; import it as JSON Lines (`--format jsonl`), or name it .jsonl".into(),
+            ));
+        }
         if !names.contains(&h) {
             return Err(header(format!(
                 "unknown column {h:?} (columns split at {}); the columns are {}{}",
