@@ -182,6 +182,11 @@ fn errors_are_one_line_with_the_right_exit_code() {
         vec![
             "registry", "generate", "--state", "DE", "--count", "1", "--out", "g.CSV",
         ],
+        vec!["audit", "export", "audit.csv"],
+        vec![
+            "registry", "generate", "--state", "ZZ", "--count", "1", "--out", "g.jsonl",
+        ],
+        vec!["officer", "add", "bad name!"],
         vec!["registry", "find", "--serial", " - "],
         vec!["registry", "find", "--serial", "*"],
         vec!["registry", "find", "--serial", "1", "--country", "XX"],
@@ -1088,6 +1093,26 @@ fn a_closed_stdout_ends_any_command_quietly() {
         assert_eq!(o.status.code(), Some(141), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).is_empty(), "{args:?}: {}", stderr(&o));
     }
+    // Nor does a closed stderr abort: an error, and an import with a bad
+    // line, end with their own codes (both aborted, 134: a hostile trial).
+    let bad = d.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"id\":\"A\"}\n").unwrap();
+    for (args, code) in [
+        (vec!["registry", "show", "NOPE"], 1),
+        (vec!["registry", "import", bad.to_str().unwrap()], 3),
+    ] {
+        let mut child = std::process::Command::new(bin())
+            .arg("--data-dir")
+            .arg(d.path())
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{args:?}: {status:?}");
+    }
 }
 
 /// A damaged `roster.json` neither blocks the next install nor lets an
@@ -1375,6 +1400,44 @@ fn an_existing_file_is_replaced_only_with_force() {
             "an officer's file\n",
             "{forced:?}"
         );
+    }
+    // Not even with --force, a node's own files (a hostile trial: an
+    // export over node.key destroyed the node's identity).
+    for (args, name) in [
+        (
+            vec!["registry", "export", "node.key", "--force"],
+            "node.key",
+        ),
+        (vec!["audit", "export", "oprf.key", "--force"], "oprf.key"),
+        (
+            vec![
+                "registry",
+                "generate",
+                "--state",
+                "KE",
+                "--count",
+                "1",
+                "--out",
+                "tracenet.toml",
+                "--force",
+            ],
+            "tracenet.toml",
+        ),
+    ] {
+        let path = d.path().join(name);
+        let before = std::fs::read(&path).unwrap();
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let at = args.iter().position(|a| a == name).unwrap();
+        args[at] = path.to_str().unwrap().to_string();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(d.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("no output replaces it"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{name}");
     }
     // A symbolic link to nowhere is a file there too: not written through
     // (before, `roster new --out` created the file it pointed to).
@@ -1849,5 +1912,54 @@ fn an_interrupted_export_leaves_no_temporary_file() {
         } else {
             assert!(!out.exists(), "signal {signal} left {}", out.display());
         }
+    }
+}
+
+/// A node whose OPRF seed is gone (a backup restored without it) is told
+/// that `identity show` made a new one, whose key the roster does not list
+/// (a hostile trial: made without a word); once made, nothing more is said.
+#[test]
+fn a_new_oprf_seed_made_for_a_known_node_is_said() {
+    let d = init("KE");
+    let before = json(d.path(), &["identity", "show"])["oprf_key"].clone();
+    std::fs::remove_file(d.path().join("oprf.key")).unwrap();
+    let o = run(d.path(), &["identity", "show"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: there was no OPRF key seed"),
+        "{}",
+        stderr(&o)
+    );
+    let after = json(d.path(), &["identity", "show"])["oprf_key"].clone();
+    assert_ne!(before, after);
+    let o = run(d.path(), &["identity", "show"]);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+/// A node's own keys sign no maker table (a hostile trial: signed with
+/// `node.key` or `oprf.key`, the table then failed every verification).
+#[test]
+fn a_nodes_own_key_signs_no_maker_table() {
+    let d = init("KE");
+    let out = tempfile::tempdir().unwrap();
+    for key in ["node.key", "oprf.key"] {
+        let m = out.path().join(format!("m-{key}.json"));
+        let o = run(
+            d.path(),
+            &[
+                "makers",
+                "sign",
+                repo_file("config/makers.toml").to_str().unwrap(),
+                "--version",
+                "2",
+                "--anchor-key",
+                d.path().join(key).to_str().unwrap(),
+                "--out",
+                m.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{key}: {}", stderr(&o));
+        assert!(stderr(&o).contains("not an anchor key"), "{}", stderr(&o));
+        assert!(!m.exists());
     }
 }

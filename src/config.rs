@@ -485,6 +485,21 @@ impl Config {
                 });
             }
         }
+        // As a signed table being made refuses them: this node's own
+        // spellings print in its pages and answers (a hostile trial: a tag
+        // character passed `config check`).
+        for m in &self.makers {
+            let spellings = std::iter::once(&m.name).chain(&m.aliases);
+            if let Some(problem) = spellings
+                .filter_map(|s| crate::marking::unwritable_spelling(s))
+                .next()
+            {
+                return Err(ConfigError::Refused {
+                    at: section_at("makers"),
+                    message: format!("makers: {:?}: {problem}", m.name),
+                });
+            }
+        }
         self.maker_table().map_err(|source| ConfigError::Refused {
             at: section_at("makers"),
             message: format!("makers: {source}"),
@@ -726,6 +741,21 @@ mod tests {
         let clash = "state = \"DE\"\n[[makers]]\nname = \"Other\"\naliases = [\"H&K\"]\n";
         let e = Config::parse(Path::new("t.toml"), clash).unwrap_err();
         assert!(e.to_string().starts_with("t.toml:2: makers: "), "{e}");
+        // A spelling with hidden text or from the wrong encoding (a hostile
+        // trial: `config check` said valid); Persian's ZWNJ passes.
+        for (spelling, said) in [
+            ("Loc\\U000E0041al Arms", "U+E0041"),
+            ("Priv\\uE000ate", "U+E000"),
+        ] {
+            let text = format!(
+                "state = \"DE\"\n[[makers]]\nname = \"Local\"\naliases = [\"{spelling}\"]\n"
+            );
+            let e = Config::parse(Path::new("t.toml"), &text).unwrap_err();
+            assert!(e.to_string().starts_with("t.toml:2: makers: "), "{e}");
+            assert!(e.to_string().contains(said), "{e}");
+        }
+        let persian = "state = \"IR\"\n[[makers]]\nname = \"می\\u200Cشود\"\n";
+        Config::parse(Path::new("t.toml"), persian).unwrap();
     }
 
     /// Every error of the checks names where the value was set: its line,

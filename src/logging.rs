@@ -213,7 +213,11 @@ pub const SAY_WITHIN: Duration = Duration::from_secs(2);
 /// threads. Where no thread can be made, the line is given up too.
 pub fn say(line: &str) {
     if !NODE_LOG.load(Ordering::Acquire) {
-        eprintln!("{line}");
+        // Not `eprintln!`, which panics on a stderr whose reader has gone
+        // (`2>&1 | head -1`): the line has nowhere to go, and the command
+        // ends with the code it was ending with.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
         return;
     }
     say_from_a_thread(line, SAY_WITHIN);

@@ -233,22 +233,23 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
         path: path.to_path_buf(),
         source,
     };
+    // Whatever is left at the temporary name (a crash's file, a link, a
+    // FIFO) goes first, and the file is made new, never opened through
+    // what was there: a link at `api.tmp` had the token written into the
+    // file it named, and a FIFO held the node (a hostile trial).
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
     let mut f = opts.open(&tmp).map_err(err)?;
-    // The mode above is given to a file created only: one left over (a
-    // crash, a hand) keeps its own, which the rename would pass on.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(err)?;
-    }
     f.write_all(bytes).map_err(err)?;
     f.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
@@ -279,5 +280,16 @@ mod tests {
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         assert_eq!(std::fs::read(&token).unwrap(), b"secret");
         assert!(!tmp.exists());
+        // A link left there is not written through; a FIFO does not hold it.
+        let victim = d.path().join("victim.txt");
+        std::fs::write(&victim, b"important").unwrap();
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        write_private(&token, b"secret 2").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"important");
+        assert!(!std::fs::symlink_metadata(&token).unwrap().is_symlink());
+        assert_eq!(std::fs::read(&token).unwrap(), b"secret 2");
+        crate::model::file::mkfifo(&tmp);
+        write_private(&token, b"secret 3").unwrap();
+        assert_eq!(std::fs::read(&token).unwrap(), b"secret 3");
     }
 }

@@ -1181,7 +1181,7 @@ mod tests {
         // import: hidden tag text, private use (a review).
         for (calibre, said) in [
             ("9mm\u{E0041}\u{E0042}", "hidden text"),
-            ("9mm\u{F7C4}", "--encoding"),
+            ("9mm\u{F7C4}", "wrong encoding"),
         ] {
             let f = fault(&format!("{{{GOOD},\"calibre\":\"{calibre}\"}}"));
             assert_eq!(f.field, Some(TraceField::Calibre), "{f:?}");

@@ -14,6 +14,12 @@ pub const OPRF_KEY_FILE: &str = "oprf.key";
 /// written and synced before use; a half-written file is refused, naming it).
 /// The flag says whether this call created it.
 pub fn load_or_create_key(path: &Path) -> Result<(OprfKey, bool), String> {
+    load_or_create(path, true)
+}
+
+/// [`load_or_create_key`]; `again` whether a seed another process linked
+/// in place meanwhile may be read once more.
+fn load_or_create(path: &Path, again: bool) -> Result<(OprfKey, bool), String> {
     use crate::model::file::{Secret, read_small_secret};
     let (seed, created): ([u8; 32], bool) = match read_small_secret(path, 4096) {
         Ok(Secret::OpenToOthers(mode)) => {
@@ -59,7 +65,19 @@ pub fn load_or_create_key(path: &Path) -> Result<(OprfKey, bool), String> {
             });
             let _ = std::fs::remove_file(&tmp);
             if !linked? {
-                return load_or_create_key(path);
+                // Something is in place that did not open: a link to a
+                // file that is not there (a mount absent at boot), not a
+                // seed another process made. Said, never made over it.
+                if !again || path.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+                    return Err(format!(
+                        "{} is a link to {}, which cannot be read: mount or restore the OPRF key seed it names, or remove the link to make a new key (and give its OPRF public key, tracenet identity show, to your regional organisation for the next roster)",
+                        path.display(),
+                        std::fs::read_link(path)
+                            .map(|t| t.display().to_string())
+                            .unwrap_or_else(|_| "a file".into())
+                    ));
+                }
+                return load_or_create(path, false);
             }
             (seed, true)
         }
@@ -102,6 +120,22 @@ mod tests {
             let e = load_or_create_key(&path).unwrap_err();
             assert!(e.contains("mode 644") && e.contains("chmod 600"), "{e}");
         }
+    }
+
+    /// A seed that is a link to a file not there (a mount absent at boot)
+    /// is said, naming both: it overflowed the stack (a hostile trial).
+    #[cfg(unix)]
+    #[test]
+    fn a_link_to_a_missing_seed_is_named_not_made_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(OPRF_KEY_FILE);
+        std::os::unix::fs::symlink("/nonexistent/tracenet/seed", &path).unwrap();
+        let e = load_or_create_key(&path).unwrap_err();
+        assert!(
+            e.contains("/nonexistent/tracenet/seed") && e.contains("oprf.key"),
+            "{e}"
+        );
+        assert!(path.symlink_metadata().unwrap().is_symlink());
     }
 
     #[test]

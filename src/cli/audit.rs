@@ -24,7 +24,11 @@ pub enum AuditCommand {
     Verify,
     /// Write every entry as JSON Lines (`-` for standard output).
     Export {
-        /// Where to write the entries, one JSON document per line.
+        /// Where to write the entries, one JSON document per line (not a
+        /// name ending in `.csv`).
+        #[arg(value_parser = super::json_lines_destination(
+            "a spreadsheet opening a file named .csv would show each entry as broken columns"
+        ))]
         file: PathBuf,
         /// Replace FILE if it exists (without it, an existing file is an error).
         #[arg(long)]

@@ -170,6 +170,17 @@ fn sign(
     out: Option<&Path>,
     force: bool,
 ) -> anyhow::Result<()> {
+    // A node's own key signs no table: `roster sign` refuses one by the
+    // roster's members, which a maker table does not list (a hostile
+    // trial: a table signed with node.key signed, then failed to verify).
+    let own = [crate::identity::KEY_FILE, crate::blind::OPRF_KEY_FILE];
+    if let Some((name, dir)) = super::output::a_nodes_own_file(key, &own) {
+        bail!(
+            "{} is the {name} of the node in {}, not an anchor key: sign with the regional organisation's anchor key (`tracenet roster keygen`)",
+            key.display(),
+            dir.display()
+        );
+    }
     let key = NodeKey::load(key)?;
     let size = std::fs::metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?

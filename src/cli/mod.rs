@@ -54,15 +54,39 @@ pub(crate) fn hex_id(s: &str, what: &str, give: &str) -> Result<String, String> 
     }
 }
 
+/// A file a command writes JSON Lines to, as clap parses it: any path
+/// (UTF-8 or not), but a name that says CSV (`.csv`, any case) is refused
+/// as a usage error, saying `why` it matters.
+pub(crate) fn json_lines_destination(
+    why: &'static str,
+) -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PathBufValueParser::new().try_map(move |p: PathBuf| {
+        if crate::registry::import::ImportFormat::from_path(&p)
+            == Some(crate::registry::import::ImportFormat::Csv)
+        {
+            return Err(format!(
+                "{}: JSON Lines is written, not CSV, and {why}; name it .jsonl",
+                p.display()
+            ));
+        }
+        Ok(p)
+    })
+}
+
+/// A usage error (exit 2, with the usage line) of `subcommand`: its
+/// names from the top, space-separated (`"trace"`, `"registry generate"`).
 pub fn usage_error(subcommand: &str, message: impl std::fmt::Display) -> anyhow::Error {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
     cmd.build();
-    let err = match cmd.find_subcommand_mut(subcommand) {
-        Some(sub) => sub.error(clap::error::ErrorKind::ValueValidation, message),
-        None => cmd.error(clap::error::ErrorKind::ValueValidation, message),
-    };
-    anyhow::Error::new(err)
+    let mut at = &mut cmd;
+    for name in subcommand.split_whitespace() {
+        if at.find_subcommand(name).is_some() {
+            at = at.find_subcommand_mut(name).expect("just found");
+        }
+    }
+    anyhow::Error::new(at.error(clap::error::ErrorKind::ValueValidation, message))
 }
 
 /// A usage error from clap's parser, with the usage line of the command it
@@ -82,7 +106,9 @@ pub fn with_usage(mut e: clap::Error) -> clap::Error {
     cmd.build();
     // The deepest subcommand named on the command line.
     let mut at = &mut cmd;
-    for arg in std::env::args().skip(1) {
+    // `args_os`: an argument that is not UTF-8 (a file's name) panicked
+    // `args` here, on the way to a usage error (a hostile trial).
+    for arg in std::env::args_os().skip(1) {
         if at.find_subcommand(&arg).is_some() {
             at = at.find_subcommand_mut(&arg).expect("just found");
         }
@@ -324,6 +350,16 @@ pub fn install_panic_hook() {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
+        // A warning for stderr whose reader has gone (`2>&1 | head -1`):
+        // nothing can be said there either; a panic's message printed
+        // into it aborted the process (a hostile trial).
+        if msg.starts_with("failed printing to stderr") {
+            std::process::exit(if msg.contains("Broken pipe") {
+                EXIT_CLOSED_STDOUT
+            } else {
+                EXIT_RUNTIME
+            });
+        }
         if let Some(cause) = msg.strip_prefix("failed printing to stdout") {
             if msg.contains("Broken pipe") {
                 std::process::exit(EXIT_CLOSED_STDOUT);

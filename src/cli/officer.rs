@@ -72,6 +72,10 @@ pub fn run(cmd: OfficerCommand, ctx: &Context) -> anyhow::Result<()> {
     match cmd {
         OfficerCommand::Add { name, role } => {
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            // A name no account may have is the command line's fault: a
+            // usage error, before the node is asked (it was exit 1).
+            crate::node::officers::check_name(&name)
+                .map_err(|e| super::usage_error("officer add", format!("NAME: {e}")))?;
             let body = AddOfficer {
                 name: name.clone(),
                 role,

@@ -204,6 +204,53 @@ impl<W: Write> Write for Naming<W> {
     }
 }
 
+/// The files a node keeps in its data directory, beside its `node.key`,
+/// that no output replaces: its keys, its API's token, its configuration,
+/// policy, roster and maker table.
+const NODES_OWN_FILES: &[&str] = &[
+    crate::identity::KEY_FILE,
+    crate::blind::OPRF_KEY_FILE,
+    crate::api::TOKEN_FILE,
+    crate::config::CONFIG_FILE,
+    crate::node::policy::POLICY_FILE,
+    crate::roster::HELD_FILE,
+    crate::roster::makers::HELD_FILE,
+];
+
+/// Refuses to replace, even with `--force`, one of a data directory's own
+/// files (a directory holding a `node.key` or a `tracenet.toml`):
+/// `registry export DIR/node.key --force` destroyed the node's identity,
+/// and `audit export DIR/oprf.key --force` its OPRF key (a hostile
+/// trial). Judged by name and place, as a node finds them.
+fn refuse_a_nodes_own_file(file: &Path) -> anyhow::Result<()> {
+    if let Some((name, dir)) = a_nodes_own_file(file, NODES_OWN_FILES) {
+        anyhow::bail!(
+            "{} is a tracenet node's own {name} (its data directory is {}): no output replaces it, even with --force; write elsewhere",
+            file.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Whether `file` is one of `names` in a node's data directory (one
+/// holding a `node.key` or a `tracenet.toml`): its name and that
+/// directory.
+pub(crate) fn a_nodes_own_file<'a>(file: &'a Path, names: &[&str]) -> Option<(&'a str, &'a Path)> {
+    let name = file.file_name().and_then(|n| n.to_str())?;
+    if !names.contains(&name) {
+        return None;
+    }
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    [crate::identity::KEY_FILE, crate::config::CONFIG_FILE]
+        .iter()
+        .any(|f| dir.join(f).symlink_metadata().is_ok())
+        .then_some((name, dir))
+}
+
 impl Destination {
     /// `-` is standard output. `replace` is the command's `--force`.
     pub(crate) fn new(file: &Path, replace: bool) -> anyhow::Result<Self> {
@@ -271,7 +318,8 @@ impl Destination {
                 ))));
             }
             Target::Existing if !replace => return Err(exists(file)),
-            Target::Existing | Target::Free => {}
+            Target::Existing => refuse_a_nodes_own_file(file)?,
+            Target::Free => {}
         }
         let dir = match file.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,

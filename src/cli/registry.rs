@@ -601,7 +601,8 @@ fn generate(
     out: &Path,
     force: bool,
 ) -> anyhow::Result<()> {
-    let state = CountryCode::parse(state)?;
+    let state = CountryCode::parse(state)
+        .map_err(|e| super::usage_error("registry generate", format!("--state {state:?}: {e}")))?;
     // Through a temporary file beside it, as every export: a crash or a
     // full disk leaves the old file or the whole new one.
     let mut dest = super::Destination::new(out, force)?;

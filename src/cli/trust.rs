@@ -327,9 +327,18 @@ fn identity_info(key: &NodeKey, path: &Path, state: Option<String>, created: boo
 
 /// The node's OPRF public key (base64), its seed made beside the node key
 /// when missing, as `node run` would make it.
-fn node_oprf_key(data_dir: &Path) -> anyhow::Result<String> {
-    let (key, _) = crate::blind::load_or_create_key(&data_dir.join(crate::blind::OPRF_KEY_FILE))
-        .map_err(anyhow::Error::msg)?;
+/// A seed made for a node whose signing key was there already is said on
+/// stderr: a backup restored without `oprf.key` gets a key the roster does
+/// not list, and it was made without a word (a hostile trial).
+fn node_oprf_key(data_dir: &Path, node_key_made: bool) -> anyhow::Result<String> {
+    let path = data_dir.join(crate::blind::OPRF_KEY_FILE);
+    let (key, made) = crate::blind::load_or_create_key(&path).map_err(anyhow::Error::msg)?;
+    if made && !node_key_made {
+        crate::logging::say(&format!(
+            "warning: there was no OPRF key seed at {}; a new one was made. If the roster lists another OPRF key for this node (a backup restored without its oprf.key), restore that seed, or give this oprf key to your regional organisation for the next roster: until then requesters refuse this node's blind evaluations",
+            path.display()
+        ));
+    }
     Ok(key.roster_key().to_base64())
 }
 
@@ -345,7 +354,7 @@ pub fn init_identity(data_dir: &Path) -> anyhow::Result<IdentityInfo> {
         (NodeKey::generate_and_store(&path)?, true)
     };
     let mut info = identity_info(&key, &path, read_config(data_dir)?.state, created);
-    info.oprf_key = Some(node_oprf_key(data_dir)?);
+    info.oprf_key = Some(node_oprf_key(data_dir, created)?);
     Ok(info)
 }
 
@@ -422,7 +431,7 @@ pub fn run_identity(cmd: IdentityCommand, ctx: &Context) -> anyhow::Result<()> {
             // A bootstrap node answers no blind trace: the roster lists no
             // OPRF key for it.
             if !cfg.bootstrap {
-                info.oprf_key = Some(node_oprf_key(&ctx.data_dir)?);
+                info.oprf_key = Some(node_oprf_key(&ctx.data_dir, false)?);
             }
             ctx.emit(&info, |i| {
                 format!(

@@ -19,7 +19,7 @@ pub use factory::{
 };
 pub use fold::{FOLD_RULES_VERSION, fold_maker};
 pub use maker::{MakerAlias, MakerCheck, MakerError, MakerKey, MakerTable, Suggestion};
-pub use reference::{ReferenceError, ReferenceMaker, ReferenceTable};
+pub use reference::{ReferenceError, ReferenceMaker, ReferenceTable, unwritable_spelling};
 pub use serial::{
     MAX_SERIAL_CHARS, MIN_READ_WITH_WILDCARDS, MatchQuality, SERIAL_RULES_VERSION, SerialError,
     SerialMatch, SerialQuery, check_readable, check_wildcards, fold_char, fold_serial,

@@ -206,19 +206,11 @@ impl ReferenceTable {
     pub fn check_printable(&self) -> Result<(), ReferenceError> {
         for (i, m) in self.makers.iter().enumerate() {
             for s in m.spellings() {
-                let bad = s.chars().find(|c| {
-                    crate::model::moves_text(*c)
-                        || (super::serial::is_invisible(*c)
-                            && !matches!(c, '\u{200C}' | '\u{200D}'))
-                });
-                if let Some(c) = bad {
+                if let Some(problem) = unwritable_spelling(s) {
                     return Err(ReferenceError::Row {
                         row: i + 1,
                         name: m.name.chars().take(MAX_SPELLING_CHARS).collect(),
-                        problem: format!(
-                            "{s:?} holds U+{:04X}, a control, text-direction or invisible character, which would print as something else on every node; write the spelling without it",
-                            c as u32
-                        ),
+                        problem,
                     });
                 }
             }
@@ -243,6 +235,29 @@ impl ReferenceTable {
         // Serialising plain structs and vectors of strings cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
     }
+}
+
+/// Why a maker's spelling `s` may not be written into a table that names
+/// makers (a signed reference table being made, a node's own
+/// `[[makers]]`): it holds a control, text-direction or invisible character,
+/// which would print as something else on every node, or a private-use or
+/// noncharacter, which no registry writes alike. ZWNJ and ZWJ pass:
+/// Persian and Indic names need them.
+pub fn unwritable_spelling(s: &str) -> Option<String> {
+    let c = s.chars().find(|c| {
+        crate::model::moves_text(*c)
+            || (super::serial::is_invisible(*c) && !matches!(c, '\u{200C}' | '\u{200D}'))
+            || super::serial::is_not_readable(*c)
+    })?;
+    let what = if super::serial::is_not_readable(c) {
+        super::serial::not_readable_words(c as u32)
+    } else {
+        "a control, text-direction or invisible character, which would print as something else on every node"
+    };
+    Some(format!(
+        "{s:?} holds U+{:04X}, {what}; write the spelling without it",
+        c as u32
+    ))
 }
 
 #[cfg(test)]
@@ -401,6 +416,14 @@ mod tests {
             ),
             (table(&[row("Acme", "\"DE\"", "\"Ev\\u0001il\"")]), "U+0001"),
             (table(&[row("Acme", "\"DE\"", "\"A\\u3164\"")]), "U+3164"),
+            (
+                table(&[row("Acme", "\"DE\"", "\"Priv\\uE000ate\"")]),
+                "U+E000, a private-use",
+            ),
+            (
+                table(&[row("Acme", "\"DE\"", "\"Non\\uFDD0char\"")]),
+                "U+FDD0",
+            ),
             (
                 table(&[
                     row("Acme", "\"DE\"", "\"AA\""),

@@ -173,7 +173,7 @@ pub fn not_readable_words(c: u32) -> &'static str {
     if (0xE0000..=0xE007F).contains(&c) {
         "a tag character, which prints as nothing and can carry hidden text; remove it"
     } else {
-        "a private-use character or a noncharacter, which no other registry writes alike (a file read in the wrong encoding gives them: check its --encoding)"
+        "a private-use character or a noncharacter, which no other registry writes alike (text read in the wrong encoding gives them)"
     }
 }
 
@@ -943,7 +943,7 @@ mod tests {
         ] {
             let e = check_readable(&format!("ZX{c}77")).unwrap_err();
             assert_eq!(e, SerialError::NotReadable(c as u32));
-            assert!(e.to_string().contains("--encoding"), "{e}");
+            assert!(e.to_string().contains("wrong encoding"), "{e}");
             // Stored records and signed answers holding one still read.
             assert!(normalise_serial(&format!("ZX{c}77")).is_ok());
         }

@@ -324,11 +324,17 @@ pub enum ImportError {
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(
-        "{0}: unknown file type; name it .jsonl or .csv, or give its format (CSV or JSON Lines)"
+        "{0}: unknown file type; name it .jsonl or .csv, or give its format (`--format jsonl` or `--format csv`; through the control API, \"csv\": false or true)"
     )]
     UnknownFormat(PathBuf),
     #[error("{path}: {reason}")]
     Header { path: PathBuf, reason: String },
+    /// An events file given with a JSON Lines file, whose records carry
+    /// their own events.
+    #[error(
+        "{events}: an events file goes with a CSV of weapons only; {path} is JSON Lines, whose records carry their events in their \"events\" field. Import it without the events file, or give the weapons as CSV"
+    )]
+    EventsWithJsonLines { path: PathBuf, events: PathBuf },
     #[error("strict import: nothing imported; {}, the first: {first}", crate::model::count(*count, "bad line"))]
     Strict {
         count: u64,
@@ -418,6 +424,17 @@ pub fn import_file(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportSummary, ImportError> {
+    // Events come in a file of their own with a CSV only: with JSON Lines
+    // (whose records carry their events) the file was not read at all,
+    // and the import said nothing of it (a hostile trial).
+    if let Some(events) = &opts.events_csv
+        && opts.format.or_else(|| ImportFormat::from_path(path)) == Some(ImportFormat::JsonLines)
+    {
+        return Err(ImportError::EventsWithJsonLines {
+            path: path.to_path_buf(),
+            events: events.clone(),
+        });
+    }
     // What the first reading of a strict import or a replacement saw: its
     // records and its bad lines.
     let mut first_reading = None;

@@ -184,8 +184,20 @@ impl Record {
     /// none stored before fails to decode. Returns the field and why.
     pub fn check_new(&self) -> Result<(), (String, String)> {
         self.check()?;
-        crate::marking::check_readable(self.marking.serial())
-            .map_err(|e| ("marking.serial".to_string(), e.to_string()))?;
+        // Said of a file: the option that reads it in another encoding.
+        let hint = |c: u32| {
+            if (0xE0000..=0xE007F).contains(&c) {
+                ""
+            } else {
+                "; check the file's --encoding"
+            }
+        };
+        if let Err(e) = crate::marking::check_readable(self.marking.serial()) {
+            let crate::marking::SerialError::NotReadable(c) = e else {
+                return Err(("marking.serial".to_string(), e.to_string()));
+            };
+            return Err(("marking.serial".to_string(), format!("{e}{}", hint(c))));
+        }
         let texts = [
             ("marking.manufacturer", Some(self.marking.manufacturer())),
             ("model", self.model.as_ref().map(|m| m.as_str())),
@@ -197,9 +209,10 @@ impl Record {
                 return Err((
                     field.to_string(),
                     format!(
-                        "it holds U+{:04X}, {}; give it as written",
+                        "it holds U+{:04X}, {}; give it as written{}",
                         c as u32,
-                        crate::marking::not_readable_words(c as u32)
+                        crate::marking::not_readable_words(c as u32),
+                        hint(c as u32)
                     ),
                 ));
             }

@@ -594,6 +594,28 @@ fn csv_with_an_unknown_column_is_refused_whole() {
     let e =
         import::import_file(&reg, &exported, &ImportOptions::default(), &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("--format jsonl"), "{e}");
+    // An events file with JSON Lines was never read, and the import said
+    // nothing (a hostile trial): refused, naming both, nothing written.
+    let jsonl = write_file(
+        &dir,
+        "w.jsonl",
+        "{\"id\":\"A\",\"marking\":{\"manufacturer\":\"Glock\",\"country\":\"AT\",\"serial\":\"X1\"},\"category\":\"pistol\"}\n",
+    );
+    let events = write_file(&dir, "ev.csv", "record_id,date,kind\nA,2020-01-01,stolen\n");
+    let opts = ImportOptions {
+        events_csv: Some(events),
+        ..ImportOptions::default()
+    };
+    let e = import::import_file(&reg, &jsonl, &opts, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(e, import::ImportError::EventsWithJsonLines { .. }),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("ev.csv") && e.to_string().contains("w.jsonl"),
+        "{e}"
+    );
+    assert_eq!(reg.len().unwrap(), 0);
 }
 
 #[test]

@@ -22,23 +22,12 @@ fn render_exported(o: &Exported<'_>) -> String {
     )
 }
 
-/// What `registry export` and `registry generate` write to, as clap parses
-/// it: any path (UTF-8 or not), but one whose name says CSV is refused,
-/// since both write JSON Lines and `registry import` reads a file named
-/// `.csv` as CSV (it could not be imported again under its name).
+/// What `registry export` and `registry generate` write to: see
+/// [`super::super::json_lines_destination`].
 pub(super) fn destination() -> impl clap::builder::TypedValueParser<Value = std::path::PathBuf> {
-    use clap::builder::TypedValueParser;
-    clap::builder::PathBufValueParser::new().try_map(|p: std::path::PathBuf| {
-        if crate::registry::import::ImportFormat::from_path(&p)
-            == Some(crate::registry::import::ImportFormat::Csv)
-        {
-            return Err(format!(
-                "{}: JSON Lines is written, and `registry import` reads a file named .csv as CSV; name it .jsonl",
-                p.display()
-            ));
-        }
-        Ok(p)
-    })
+    super::super::json_lines_destination(
+        "`registry import` reads a file named .csv as CSV, so it could not be imported again under this name",
+    )
 }
 
 /// `replace` is `--force`.

@@ -62,9 +62,9 @@ fn open_csv(
         }
         // An export (JSON Lines) named .csv, as `registry export` wrote
         // one under any name before it refused that one.
-        if i == 0 && h.starts_with('{') {
+        if i == 0 && h.starts_with('{') && names.contains(&"manufacturer") {
             return Err(header(
-                "the file looks like JSON Lines (a record in braces a line, as `registry export` writes), not CSV; import it as JSON Lines (`--format jsonl`), or name it .jsonl".into(),
+                "the file looks like JSON Lines (a record in braces a line, as `registry export` writes), not CSV; import it as JSON Lines (`--format jsonl`; through the control API, \"csv\": false), or name it .jsonl".into(),
             ));
         }
         if !names.contains(&h) {
