@@ -239,6 +239,40 @@ fn a_newer_signed_maker_table_spreads_by_gossip_and_moves_the_topics() {
     assert_eq!(shown["signed_by"][0], anchor.as_str(), "{shown:#}");
     assert!(de.log().contains("maker reference table applied"));
 
+    // An older table no anchor signed, installed by an officer through the
+    // running node, is refused for its signature, not answered "already
+    // holds version 5 or newer" with exit 0 (a trial).
+    let stranger = w.join("stranger.key");
+    tracenet::identity::NodeKey::generate()
+        .unwrap()
+        .store(&stranger)
+        .unwrap();
+    fed.node("KE").json(&[
+        "makers",
+        "sign",
+        path_str(&w.join("makers.toml")),
+        "--version",
+        "3",
+        "--anchor-key",
+        path_str(&stranger),
+        "--out",
+        path_str(&w.join("makers-v3-forged.json")),
+    ]);
+    let o = common::run(
+        &de.dir,
+        &[
+            "makers",
+            "install",
+            path_str(&w.join("makers-v3-forged.json")),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", common::stdout(&o));
+    assert!(
+        !common::stdout(&o).contains("already holds"),
+        "{}",
+        common::stdout(&o)
+    );
+
     // The trace now routes by the new table and finds DE's record.
     fed.wait_subscribed("KE", new_topic, &["DE"]);
     let mut args = trace_args("Acme Arms", "DE", "AW-1001");

@@ -243,13 +243,18 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
             if !written {
                 return Ok(());
             }
-            ctx.emit(&serde_json::json!({"file": file, "entries": n}), |_| {
-                format!(
-                    "{} written to {}",
-                    crate::model::count(n, "audit entry"),
-                    file.display()
-                )
-            })
+            // A name that is not UTF-8 is shown as near as text can:
+            // `json!` of the path panicked, after the file was written.
+            ctx.emit(
+                &serde_json::json!({"file": file.to_string_lossy(), "entries": n}),
+                |_| {
+                    format!(
+                        "{} written to {}",
+                        crate::model::count(n, "audit entry"),
+                        file.display()
+                    )
+                },
+            )
         }
         AuditCommand::Verify => {
             let report: VerifyReport = super::node::read_via_opening(

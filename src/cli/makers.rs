@@ -181,6 +181,26 @@ fn sign(
             dir.display()
         );
     }
+    // A link or a second name of this data directory's keys is the same
+    // file (by device and inode), whatever its name (a re-check).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        if let Some(k) = id(key) {
+            for name in own {
+                let mine = ctx.data_dir.join(name);
+                if id(&mine) == Some(k) {
+                    bail!(
+                        "{} is this node's {} ({}), not an anchor key: sign with the regional organisation's anchor key (`tracenet roster keygen`)",
+                        key.display(),
+                        name,
+                        mine.display()
+                    );
+                }
+            }
+        }
+    }
     let key = NodeKey::load(key)?;
     let size = std::fs::metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?
@@ -240,6 +260,7 @@ fn sign(
         (file, out)
     };
     file.sign(key.signing_key())?;
+    super::output::refuse_a_nodes_own_path(target)?;
     file.write(target)?;
     let body = file.decode_unverified()?;
     // Each key once: a signature copied in the file is one signer's.

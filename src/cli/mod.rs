@@ -54,6 +54,16 @@ pub(crate) fn hex_id(s: &str, what: &str, give: &str) -> Result<String, String> 
     }
 }
 
+/// A `--limit N` of the newest items: a whole number from 1 (clap's own
+/// range said "not in 1..18446744073709551615" of a 0: a trial).
+pub(crate) fn count_of_newest(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("0 lists nothing: give at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number from 1")),
+    }
+}
+
 /// A file a command writes JSON Lines to, as clap parses it: any path
 /// (UTF-8 or not), but a name that says CSV (`.csv`, any case) is refused
 /// as a usage error, saying `why` it matters.
@@ -172,7 +182,7 @@ pub enum Command {
     /// stolen, oldest first.
     Alerts {
         /// Only the N newest (still listed oldest first).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, value_name = "N", value_parser = count_of_newest)]
         limit: Option<u64>,
     },
     /// Accounts of the officer console: add (prints a one-time password),
@@ -484,6 +494,8 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
     let dir = &ctx.data_dir;
     // Checked before anything is written: a bad address or key names the flag.
     crate::config::Config::parse(std::path::Path::new("the flags of tracenet init"), &text)?;
+    // A key linked to nothing is said before the configuration is written.
+    trust::refuse_a_dangling_key(&crate::identity::key_path(dir))?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     restrict_dir(dir)?;

@@ -106,7 +106,7 @@ pub enum TraceCommand {
     /// Traces sent from this node, newest first.
     List {
         /// Show only the N newest (fetched a page at a time either way).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, value_name = "N", value_parser = super::count_of_newest)]
         limit: Option<u64>,
     },
     /// One trace with its answers (also after a restart).

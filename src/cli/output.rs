@@ -205,32 +205,79 @@ impl<W: Write> Write for Naming<W> {
 }
 
 /// The files a node keeps in its data directory, beside its `node.key`,
-/// that no output replaces: its keys, its API's token, its configuration,
-/// policy, roster and maker table.
+/// that no output writes: its keys, its API's token and addresses, its
+/// configuration, policy, roster and maker table.
 const NODES_OWN_FILES: &[&str] = &[
     crate::identity::KEY_FILE,
     crate::blind::OPRF_KEY_FILE,
     crate::api::TOKEN_FILE,
+    crate::api::ADDR_FILE,
+    crate::api::CONSOLE_ADDR_FILE,
     crate::config::CONFIG_FILE,
     crate::node::policy::POLICY_FILE,
     crate::roster::HELD_FILE,
     crate::roster::makers::HELD_FILE,
 ];
 
-/// Refuses to replace, even with `--force`, one of a data directory's own
-/// files (a directory holding a `node.key` or a `tracenet.toml`):
+/// The folders a node keeps in its data directory, nothing in which any
+/// output writes: its store, its rosters' and maker tables' histories,
+/// its audit archive, its temporary files.
+const NODES_OWN_FOLDERS: &[&str] = &[
+    "db",
+    crate::roster::HISTORY_DIR,
+    crate::roster::makers::HISTORY_DIR,
+    crate::audit::archive::DIR,
+    "tmp",
+];
+
+/// Refuses to write, even with `--force`, a data directory's own file
+/// ([`NODES_OWN_FILES`] in a directory holding a `node.key` or a
+/// `tracenet.toml`) or anything in its own folders ([`NODES_OWN_FOLDERS`]):
 /// `registry export DIR/node.key --force` destroyed the node's identity,
-/// and `audit export DIR/oprf.key --force` its OPRF key (a hostile
-/// trial). Judged by name and place, as a node finds them.
-fn refuse_a_nodes_own_file(file: &Path) -> anyhow::Result<()> {
-    if let Some((name, dir)) = a_nodes_own_file(file, NODES_OWN_FILES) {
+/// `registry export DIR/db/db --force` its store, `makers sign --out
+/// DIR/node.key` its key, and `registry export DIR/policy.toml` (made
+/// new) stopped it from starting (hostile trials). Judged by name and
+/// place, the folder resolved (`..`, links), as a node finds them. Every
+/// command that writes a file a user names asks it.
+pub(crate) fn refuse_a_nodes_own_path(file: &Path) -> anyhow::Result<()> {
+    if let Some((what, dir)) = a_nodes_own_path(file) {
         anyhow::bail!(
-            "{} is a tracenet node's own {name} (its data directory is {}): no output replaces it, even with --force; write elsewhere",
+            "{} is {what} of the tracenet node in {}: no command writes there, even with --force; write elsewhere",
             file.display(),
             dir.display()
         );
     }
     Ok(())
+}
+
+/// What of a node's own `file` is (its file, or a file in its folder) and
+/// the data directory, if it is one ([`refuse_a_nodes_own_path`]).
+fn a_nodes_own_path(file: &Path) -> Option<(String, std::path::PathBuf)> {
+    let name = file.file_name()?.to_str().unwrap_or_default().to_string();
+    let parent = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let parent = parent
+        .canonicalize()
+        .or_else(|_| std::path::absolute(parent))
+        .unwrap_or_else(|_| parent.to_path_buf());
+    let is_data_dir = |d: &Path| {
+        [crate::identity::KEY_FILE, crate::config::CONFIG_FILE]
+            .iter()
+            .any(|f| d.join(f).symlink_metadata().is_ok())
+    };
+    if NODES_OWN_FILES.contains(&name.as_str()) && is_data_dir(&parent) {
+        return Some((format!("the own {name}"), parent));
+    }
+    let mut at = parent.as_path();
+    while let (Some(folder), Some(up)) = (at.file_name().and_then(|n| n.to_str()), at.parent()) {
+        if NODES_OWN_FOLDERS.contains(&folder) && is_data_dir(up) {
+            return Some((format!("in the {folder} folder"), up.to_path_buf()));
+        }
+        at = up;
+    }
+    None
 }
 
 /// Whether `file` is one of `names` in a node's data directory (one
@@ -318,8 +365,7 @@ impl Destination {
                 ))));
             }
             Target::Existing if !replace => return Err(exists(file)),
-            Target::Existing => refuse_a_nodes_own_file(file)?,
-            Target::Free => {}
+            Target::Existing | Target::Free => refuse_a_nodes_own_path(file)?,
         }
         let dir = match file.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,

@@ -348,6 +348,7 @@ pub fn init_identity(data_dir: &Path) -> anyhow::Result<IdentityInfo> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let path = identity::key_path(data_dir);
+    refuse_a_dangling_key(&path)?;
     let (key, created) = if path.exists() {
         (NodeKey::load(&path)?, false)
     } else {
@@ -415,10 +416,24 @@ pub(super) fn trust_config(args: &TrustArgs, ctx: &Context) -> anyhow::Result<Tr
     })
 }
 
+/// A node key that is a link to nothing is said so: `identity show` told
+/// to run `init`, and `init` that the key existed (a trial).
+pub(crate) fn refuse_a_dangling_key(path: &Path) -> anyhow::Result<()> {
+    if let Some(to) = crate::model::file::dangling_link(path) {
+        bail!(
+            "{} is a link to {}, which is not there: mount or restore the node key it names (a new key would take this State out of the roster)",
+            path.display(),
+            to.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn run_identity(cmd: IdentityCommand, ctx: &Context) -> anyhow::Result<()> {
     match cmd {
         IdentityCommand::Show => {
             let path = identity::key_path(&ctx.data_dir);
+            refuse_a_dangling_key(&path)?;
             if !path.exists() {
                 bail!(
                     "no node key at {}; run `tracenet init --state CC` first",
@@ -466,8 +481,19 @@ fn edit_roster(
             bail!("{m}");
         }
     }
+    super::output::refuse_a_nodes_own_path(path).map_err(|_| held_roster_edited(path))?;
     RosterFile::new(&body)?.write(path)?;
     Ok(body)
+}
+
+/// A roster command told to rewrite a node's own roster: the one it holds
+/// and goes by (`roster remove DIR/roster.json` stripped its signatures,
+/// and the node stopped starting: a hostile re-check).
+fn held_roster_edited(path: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} is the roster a tracenet node holds and goes by: edit a copy, sign it, and install it (`tracenet roster install COPY`)",
+        path.display()
+    )
 }
 
 /// The State (and its entry's role) whose node key `anchor` is, if the roster lists it as one: an
@@ -750,6 +776,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             if std::fs::symlink_metadata(&out).is_ok() {
                 bail!("{} already exists; choose another --out", out.display());
             }
+            super::output::refuse_a_nodes_own_path(&out)?;
             let file = RosterFile::new(&body)?;
             file.write(&out)?;
             show(ctx, &out, &body, &file, None)
@@ -934,6 +961,8 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 );
             }
             file.sign(key.signing_key())?;
+            super::output::refuse_a_nodes_own_path(&roster)
+                .map_err(|_| held_roster_edited(&roster))?;
             file.write(&roster)?;
             show(ctx, &roster, &file.decode_unverified()?, &file, None)
         }

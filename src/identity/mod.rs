@@ -23,6 +23,11 @@ pub enum KeyFileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A key path that is a symbolic link to nothing (a mount absent).
+    #[error(
+        "key file {path} is a link to {to}, which is not there: mount or restore the key it names"
+    )]
+    LinkToNothing { path: PathBuf, to: PathBuf },
     #[error("cannot write key file {path}: {source}")]
     Write {
         path: PathBuf,
@@ -102,6 +107,12 @@ impl NodeKey {
                 });
             }
             Err(source) => {
+                if let Some(to) = crate::model::file::dangling_link(path) {
+                    return Err(KeyFileError::LinkToNothing {
+                        path: path.into(),
+                        to,
+                    });
+                }
                 return Err(KeyFileError::Read {
                     path: path.into(),
                     source,

@@ -22,6 +22,23 @@ pub fn read_small(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     read_to_bound(open_regular(path)?, max)
 }
 
+/// Where `path` links to, if it is a symbolic link to nothing (a mount
+/// absent, a file moved): such a path is neither a file there nor a free
+/// name to make one at.
+pub fn dangling_link(path: &Path) -> Option<std::path::PathBuf> {
+    let meta = path.symlink_metadata().ok()?;
+    (meta.is_symlink() && !path.exists())
+        .then(|| std::fs::read_link(path).ok())
+        .flatten()
+}
+
+/// Serialises a path as text, a name that is not UTF-8 with U+FFFD where
+/// it is not (serde's own form refuses it): what a command's `--json`
+/// says of a file it wrote.
+pub fn serialize_lossy<S: serde::Serializer>(p: &&Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.to_string_lossy())
+}
+
 /// A secret file as [`read_small_secret`] found it.
 #[derive(Debug)]
 pub enum Secret {

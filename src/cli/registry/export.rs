@@ -10,6 +10,9 @@ use crate::registry::Registry;
 
 #[derive(Serialize)]
 struct Exported<'a> {
+    /// As near as text can (a name that is not UTF-8 failed `--json`
+    /// after the file was written).
+    #[serde(serialize_with = "crate::model::file::serialize_lossy")]
     file: &'a Path,
     records: u64,
 }
