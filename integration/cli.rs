@@ -2060,6 +2060,12 @@ fn no_command_writes_a_nodes_own_files_or_folders() {
             "--anchor-key".into(),
             anchor.to_str().unwrap().into(),
         ],
+        vec![
+            "roster".into(),
+            "keygen".into(),
+            "--out".into(),
+            p("policy.toml"),
+        ],
     ];
     for args in cases {
         let target = args
@@ -2082,6 +2088,18 @@ fn no_command_writes_a_nodes_own_files_or_folders() {
             assert!(std::fs::read(&target).ok() == before, "{args:?} changed it");
         }
     }
+    // The store moved to another disk and linked in place is the store
+    // still (a review: the resolved folder was not named `db`).
+    let moved = out.path().join("store");
+    std::fs::rename(d.path().join("db"), &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, d.path().join("db")).unwrap();
+    let o = run(d.path(), &["registry", "export", &p("db/db"), "--force"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no command writes there"),
+        "{}",
+        stderr(&o)
+    );
     // A link to the node's key, under another name, signs nothing.
     let link = out.path().join("anchor-link.key");
     std::os::unix::fs::symlink(d.path().join("node.key"), &link).unwrap();

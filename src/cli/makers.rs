@@ -225,6 +225,7 @@ fn sign(
         }
         // Signed in place by default; another file named by --out is
         // replaced only with --force, as the TOML branch's.
+        super::output::refuse_a_nodes_own_path(out.unwrap_or(path))?;
         if let Some(out) = out
             && out != path
             && std::fs::symlink_metadata(out).is_ok()
@@ -253,6 +254,8 @@ fn sign(
         };
         let body = MakersBody::of(&table, version.unwrap_or(table.version), from, until);
         let file = MakersFile::new(&body).with_context(|| format!("{}", path.display()))?;
+        // Before "exists, pass --force", which --force would not get past.
+        super::output::refuse_a_nodes_own_path(out)?;
         // A dangling symbolic link counts: it is replaced only with --force.
         if std::fs::symlink_metadata(out).is_ok() && !force {
             bail!("{} exists; pass --force to replace it", out.display());

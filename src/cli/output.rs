@@ -253,29 +253,33 @@ pub(crate) fn refuse_a_nodes_own_path(file: &Path) -> anyhow::Result<()> {
 /// What of a node's own `file` is (its file, or a file in its folder) and
 /// the data directory, if it is one ([`refuse_a_nodes_own_path`]).
 fn a_nodes_own_path(file: &Path) -> Option<(String, std::path::PathBuf)> {
-    let name = file.file_name()?.to_str().unwrap_or_default().to_string();
+    let name = file.file_name()?;
     let parent = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let parent = parent
-        .canonicalize()
-        .or_else(|_| std::path::absolute(parent))
-        .unwrap_or_else(|_| parent.to_path_buf());
+    // The folder as written (made absolute, links kept: `DIR/db` linked
+    // to another disk is still `db`) and as resolved (`..`, a linked data
+    // directory).
+    let written = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
+    let resolved = parent.canonicalize().ok();
     let is_data_dir = |d: &Path| {
         [crate::identity::KEY_FILE, crate::config::CONFIG_FILE]
             .iter()
             .any(|f| d.join(f).symlink_metadata().is_ok())
     };
-    if NODES_OWN_FILES.contains(&name.as_str()) && is_data_dir(&parent) {
-        return Some((format!("the own {name}"), parent));
-    }
-    let mut at = parent.as_path();
-    while let (Some(folder), Some(up)) = (at.file_name().and_then(|n| n.to_str()), at.parent()) {
-        if NODES_OWN_FOLDERS.contains(&folder) && is_data_dir(up) {
-            return Some((format!("in the {folder} folder"), up.to_path_buf()));
+    for parent in std::iter::once(written).chain(resolved) {
+        if NODES_OWN_FILES.iter().any(|f| name == *f) && is_data_dir(&parent) {
+            return Some((format!("the own {}", name.to_string_lossy()), parent));
         }
-        at = up;
+        let mut at = parent.as_path();
+        while let (Some(folder), Some(up)) = (at.file_name(), at.parent()) {
+            if NODES_OWN_FOLDERS.iter().any(|f| folder == *f) && is_data_dir(up) {
+                let folder = folder.to_string_lossy();
+                return Some((format!("in the {folder} folder"), up.to_path_buf()));
+            }
+            at = up;
+        }
     }
     None
 }
@@ -310,7 +314,12 @@ impl Destination {
         // Before any work: an export of a large log or registry should not
         // run to its end only to be refused.
         use crate::model::target::{Target, target};
-        match target(file)? {
+        let kind = target(file)?;
+        // Before "exists, pass --force", which --force would not get past.
+        if !matches!(kind, Target::Stream) {
+            refuse_a_nodes_own_path(file)?;
+        }
+        match kind {
             Target::Stream => {
                 let mut open = std::fs::OpenOptions::new();
                 open.write(true);
@@ -365,7 +374,7 @@ impl Destination {
                 ))));
             }
             Target::Existing if !replace => return Err(exists(file)),
-            Target::Existing | Target::Free => refuse_a_nodes_own_path(file)?,
+            Target::Existing | Target::Free => {}
         }
         let dir = match file.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,

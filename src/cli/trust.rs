@@ -481,19 +481,30 @@ fn edit_roster(
             bail!("{m}");
         }
     }
-    super::output::refuse_a_nodes_own_path(path).map_err(|_| held_roster_edited(path))?;
+    refuse_to_edit(path)?;
     RosterFile::new(&body)?.write(path)?;
     Ok(body)
 }
 
-/// A roster command told to rewrite a node's own roster: the one it holds
-/// and goes by (`roster remove DIR/roster.json` stripped its signatures,
-/// and the node stopped starting: a hostile re-check).
-fn held_roster_edited(path: &Path) -> anyhow::Error {
-    anyhow::anyhow!(
-        "{} is the roster a tracenet node holds and goes by: edit a copy, sign it, and install it (`tracenet roster install COPY`)",
-        path.display()
-    )
+/// Refuses a roster command's rewrite of a node's own file: the roster it
+/// holds and goes by (`roster remove DIR/roster.json` stripped its
+/// signatures, and the node stopped starting: a hostile re-check) is said
+/// as such, anything else of the node's as
+/// [`super::output::refuse_a_nodes_own_path`] says it.
+fn refuse_to_edit(path: &Path) -> anyhow::Result<()> {
+    let held = path
+        .file_name()
+        .is_some_and(|n| n == crate::roster::HELD_FILE);
+    super::output::refuse_a_nodes_own_path(path).map_err(|e| {
+        if held {
+            anyhow::anyhow!(
+                "{} is the roster a tracenet node holds and goes by: edit a copy, sign it, and install it (`tracenet roster install COPY`)",
+                path.display()
+            )
+        } else {
+            e
+        }
+    })
 }
 
 /// The State (and its entry's role) whose node key `anchor` is, if the roster lists it as one: an
@@ -660,6 +671,9 @@ fn show(
 pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
     match cmd {
         RosterCommand::Keygen { out } => {
+            // Made new only, but new where a node's file goes it stops the
+            // node (`roster keygen --out DIR/policy.toml`: a review).
+            super::output::refuse_a_nodes_own_path(&out)?;
             let key = NodeKey::generate_and_store(&out)?;
             let info = identity_info(&key, &out, None, true);
             ctx.emit(&info, |i| {
@@ -961,8 +975,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 );
             }
             file.sign(key.signing_key())?;
-            super::output::refuse_a_nodes_own_path(&roster)
-                .map_err(|_| held_roster_edited(&roster))?;
+            refuse_to_edit(&roster)?;
             file.write(&roster)?;
             show(ctx, &roster, &file.decode_unverified()?, &file, None)
         }
