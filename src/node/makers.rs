@@ -132,18 +132,8 @@ impl Node {
         // An officer's install (`publish`) is checked first all the same: a
         // table that no anchor signed was answered "already holds version N
         // or newer", hiding its fault (a trial).
-        if !publish
-            && MakersFile::from_json(bytes)
-                .and_then(|f| f.decode_unverified())
-                .is_ok_and(|b| {
-                    let m = self.read_makers();
-                    b.version <= m.version() || b.version < m.held.highest_seen
-                })
-        {
-            return Ok(MakersInstalled {
-                installed: false,
-                version: self.read_makers().version(),
-            });
+        if !publish && let Some(held) = self.not_newer(bytes) {
+            return Ok(held);
         }
         // A table whose signatures or dates do not hold is refused here,
         // before the long jobs' turn: a member that sends forged tables
@@ -168,18 +158,8 @@ impl Node {
         .map_err(|e| InstallMakersError::Store(e.to_string()))??;
         // An officer's table, verified, that is not newer is said at once,
         // not after the long jobs ahead of it (a review).
-        if publish
-            && MakersFile::from_json(&owned)
-                .and_then(|f| f.decode_unverified())
-                .is_ok_and(|b| {
-                    let m = self.read_makers();
-                    b.version <= m.version() || b.version < m.held.highest_seen
-                })
-        {
-            return Ok(MakersInstalled {
-                installed: false,
-                version: self.read_makers().version(),
-            });
+        if publish && let Some(held) = node.not_newer(&owned) {
+            return Ok(held);
         }
         // A long job: the install re-places every record of the registry.
         let applied = self
@@ -202,6 +182,23 @@ impl Node {
         Ok(MakersInstalled {
             installed: true,
             version,
+        })
+    }
+
+    /// What an install of the table in `bytes` says without applying it,
+    /// if its version is not above the one in force or is below the
+    /// highest ever applied here (decoded, not verified: `None` for bytes
+    /// that do not decode).
+    fn not_newer(&self, bytes: &[u8]) -> Option<MakersInstalled> {
+        let body = MakersFile::from_json(bytes)
+            .and_then(|f| f.decode_unverified())
+            .ok()?;
+        let m = self.read_makers();
+        (body.version <= m.version() || body.version < m.held.highest_seen).then(|| {
+            MakersInstalled {
+                installed: false,
+                version: m.version(),
+            }
         })
     }
 
