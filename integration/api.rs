@@ -323,6 +323,31 @@ fn the_api_imports_only_absolute_paths() {
     assert!(reply.contains("private file"), "{reply}");
     assert!(!reply.contains("column"), "{reply}");
 
+    // A file whose name is not UTF-8, imported with the CLI through the
+    // running node: the API's JSON cannot carry the name, and the CLI says
+    // so and what to do (it was the client's "cannot encode").
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let latin1 = n.dir.join(std::ffi::OsStr::from_bytes(b"donn\xe9es.jsonl"));
+        std::fs::write(&latin1, "").unwrap();
+        let o = Command::new(common::bin())
+            .arg("--data-dir")
+            .arg(&n.dir)
+            .args(["registry", "import"])
+            .arg(&latin1)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("the name is not UTF-8")
+                && err.contains("rename the file")
+                && err.contains("stop the node and import it directly"),
+            "{err}"
+        );
+    }
+
     // A wait of more digits than a u64 holds is cut to a minute, as any
     // wait past it (it was refused as "not a whole number").
     let (status, reply) = call(

@@ -179,6 +179,7 @@ fn errors_are_one_line_with_the_right_exit_code() {
         // An export is JSON Lines, which `registry import` would read as
         // CSV under this name (a new user's trial).
         vec!["registry", "export", "records.csv"],
+        vec!["registry", "export", "records.TSV"],
         vec![
             "registry", "generate", "--state", "DE", "--count", "1", "--out", "g.CSV",
         ],
@@ -1115,6 +1116,31 @@ fn a_closed_stdout_ends_any_command_quietly() {
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(code), "{args:?}: {status:?}");
     }
+    // Nor does a warning into a closed stderr stop the work it warns of: a
+    // roster made with dates already past is still written (it ended with
+    // 141 and no roster: a hostile trial).
+    let expired = d.path().join("expired.json");
+    let mut child = std::process::Command::new(bin())
+        .arg("--data-dir")
+        .arg(d.path())
+        .args([
+            "roster",
+            "new",
+            "--valid-from",
+            "today-30",
+            "--valid-until",
+            "today-1",
+        ])
+        .arg("--out")
+        .arg(&expired)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(expired.is_file(), "no roster was written");
 }
 
 /// A damaged `roster.json` neither blocks the next install nor lets an
@@ -2150,4 +2176,120 @@ fn an_output_named_in_bytes_that_are_not_utf8_is_written_and_said() {
         assert!(v[what].is_u64(), "{v}");
         assert!(file.exists());
     }
+}
+
+/// Every `--json` output that names a file says a name that is not UTF-8
+/// (U+FFFD where it is not), after doing its work as with any other name:
+/// they failed once the work was done ("path contains invalid UTF-8
+/// characters"), a roster or key written and the command said failed (a
+/// hostile trial). Through the running node, an import of such a name is
+/// refused saying why and what to do.
+#[cfg(unix)]
+#[test]
+fn json_outputs_name_files_whose_names_are_not_utf8() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let root = tempfile::tempdir().unwrap();
+    // "données" in Latin-1.
+    let latin1 = |stem: &str, ext: &str| {
+        let mut b = stem.as_bytes().to_vec();
+        b.extend_from_slice(b"-donn\xe9es.");
+        b.extend_from_slice(ext.as_bytes());
+        root.path().join(OsStr::from_bytes(&b))
+    };
+    let dir = latin1("node", "d");
+    let run_json = |args: &[&OsStr]| -> serde_json::Value {
+        let o = std::process::Command::new(bin())
+            .arg("--json")
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&o)))
+    };
+    let os = |s: &'static str| OsStr::new(s);
+    let said = |v: &serde_json::Value, field: &str| v[field].as_str().unwrap_or("").to_string();
+
+    let v = run_json(&[os("init"), os("--state"), os("KE")]);
+    assert!(said(&v, "data_dir").contains("donn\u{FFFD}es"), "{v}");
+    let v = run_json(&[os("identity"), os("show")]);
+    assert!(said(&v, "key_file").contains("donn\u{FFFD}es"), "{v}");
+
+    let anchor = latin1("anchor", "key");
+    let v = run_json(&[os("roster"), os("keygen"), os("--out"), anchor.as_os_str()]);
+    assert!(anchor.is_file(), "{v}");
+    assert!(said(&v, "key_file").contains("donn\u{FFFD}es"), "{v}");
+    let anchor_public = said(&v, "public_key");
+    let roster = latin1("roster", "json");
+    let v = run_json(&[
+        os("roster"),
+        os("new"),
+        os("--valid-from"),
+        os("today"),
+        os("--valid-until"),
+        os("today+30"),
+        os("--out"),
+        roster.as_os_str(),
+    ]);
+    assert!(roster.is_file(), "{v}");
+    let v = run_json(&[os("roster"), os("show"), roster.as_os_str()]);
+    assert!(v.to_string().contains("donn\u{FFFD}es"), "{v}");
+
+    let generated = latin1("generated", "jsonl");
+    let v = run_json(&[
+        os("registry"),
+        os("generate"),
+        os("--state"),
+        os("KE"),
+        os("--count"),
+        os("2"),
+        os("--out"),
+        generated.as_os_str(),
+    ]);
+    assert!(v.to_string().contains("donn\u{FFFD}es"), "{v}");
+    // An import with a bad line names the file in its rejection.
+    let mut lines = std::fs::read(&generated).unwrap();
+    lines.extend_from_slice(b"{\"id\":\"BAD\"}\n");
+    std::fs::write(&generated, lines).unwrap();
+    let o = std::process::Command::new(bin())
+        .arg("--json")
+        .arg("--data-dir")
+        .arg(&dir)
+        .args([os("registry"), os("import"), generated.as_os_str()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["added"], 2, "{v}");
+    assert!(
+        said(&v["rejections"][0], "file").contains("donn\u{FFFD}es"),
+        "{v}"
+    );
+
+    let table = root.path().join("makers.toml");
+    std::fs::copy(repo_file("config/makers.toml"), &table).unwrap();
+    let signed = latin1("makers", "json");
+    let v = run_json(&[
+        os("makers"),
+        os("sign"),
+        table.as_os_str(),
+        os("--version"),
+        os("2"),
+        os("--anchor-key"),
+        anchor.as_os_str(),
+        os("--out"),
+        signed.as_os_str(),
+    ]);
+    assert!(signed.is_file(), "{v}");
+    let v = run_json(&[
+        os("makers"),
+        os("verify"),
+        signed.as_os_str(),
+        os("--anchor"),
+        OsStr::new(&anchor_public),
+    ]);
+    assert!(said(&v, "file").contains("donn\u{FFFD}es"), "{v}");
 }

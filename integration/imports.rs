@@ -1025,3 +1025,21 @@ fn remove_replace_and_export_to_standard_output_work_through_the_running_node() 
         "{audit}"
     );
 }
+
+/// A file named `.tsv` (tab-separated values, as Excel and registry
+/// databases export them) is imported as CSV with its tab found in the
+/// header, in any case of its name; it was "unknown file type".
+#[test]
+fn a_tab_separated_file_named_tsv_is_imported_as_csv() {
+    let d = init("DE");
+    let w = d.path().join("w.TSV");
+    std::fs::write(
+        &w,
+        "id\tmanufacturer\tcountry\tserial\tcategory\tcalibre\nT1\tWalther\tDE\tTS1\tpistol\t7,65 mm\n",
+    )
+    .unwrap();
+    let s = import(d.path(), &[w.to_str().unwrap()]);
+    assert_eq!(counts(&s), [1, 0, 0, 0], "{s}");
+    let t1 = json(d.path(), &["registry", "show", "T1"]);
+    assert_eq!(t1["calibre"], "7,65 mm", "{t1}");
+}

@@ -61,6 +61,17 @@ pub enum ApiError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The file made first and renamed to `path` could not be made or
+    /// written: what is at `temporary` (a directory, a file of another
+    /// owner) is in the way.
+    #[error(
+        "cannot write {path} through its temporary file {temporary}: {source}; move whatever is at {temporary} away and start again"
+    )]
+    WriteTemporary {
+        path: PathBuf,
+        temporary: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot draw a random token: the system random source failed")]
     Random,
 }
@@ -229,8 +240,11 @@ fn new_token() -> Result<String, ApiError> {
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
-    let err = |source| ApiError::Write {
+    // Named as the file that failed: a directory at `api.tmp` was said as
+    // `api.token` (a hostile trial).
+    let err = |source| ApiError::WriteTemporary {
         path: path.to_path_buf(),
+        temporary: tmp.clone(),
         source,
     };
     // Whatever is left at the temporary name (a crash's file, a link, a
@@ -252,7 +266,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
     let mut f = opts.open(&tmp).map_err(err)?;
     f.write_all(bytes).map_err(err)?;
     f.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    std::fs::rename(&tmp, path).map_err(|source| ApiError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Compares in time independent of where the inputs differ.
@@ -290,6 +307,17 @@ mod tests {
         assert_eq!(std::fs::read(&token).unwrap(), b"secret 2");
         crate::model::file::mkfifo(&tmp);
         write_private(&token, b"secret 3").unwrap();
+        assert_eq!(std::fs::read(&token).unwrap(), b"secret 3");
+        // A directory there is named as what is in the way, not as the
+        // token (it was said as `api.token`).
+        std::fs::remove_file(&tmp).ok();
+        std::fs::create_dir(&tmp).unwrap();
+        let said = write_private(&token, b"secret 4").unwrap_err().to_string();
+        assert!(
+            said.contains(&format!("temporary file {}", tmp.display()))
+                && said.contains(&format!("move whatever is at {} away", tmp.display())),
+            "{said}"
+        );
         assert_eq!(std::fs::read(&token).unwrap(), b"secret 3");
     }
 }

@@ -25,7 +25,7 @@ pub enum AuditCommand {
     /// Write every entry as JSON Lines (`-` for standard output).
     Export {
         /// Where to write the entries, one JSON document per line (not a
-        /// name ending in `.csv`).
+        /// name ending in `.csv` or `.tsv`).
         #[arg(value_parser = super::json_lines_destination(
             "a spreadsheet opening a file named .csv would show each entry as broken columns"
         ))]
@@ -222,7 +222,7 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
                 Some(_) => missing,
             };
             if let Some(warning) = warning {
-                eprintln!("warning: {warning}");
+                say!("warning: {warning}");
             }
             Ok(())
         }
@@ -238,7 +238,7 @@ pub fn run(cmd: AuditCommand, ctx: &Context) -> anyhow::Result<()> {
             })?;
             let written = dest.finish()?;
             if let Some(warning) = gaps.warning() {
-                eprintln!("warning: {warning}");
+                say!("warning: {warning}");
             }
             if !written {
                 return Ok(());

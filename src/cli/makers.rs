@@ -78,6 +78,7 @@ pub enum MakersCommand {
 /// What `makers sign` and `makers verify` report.
 #[derive(Debug, Serialize)]
 struct Summary<'a> {
+    #[serde(serialize_with = "crate::model::file::serialize_lossy")]
     file: &'a Path,
     version: u32,
     valid_from: Date,

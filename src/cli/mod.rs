@@ -1,6 +1,18 @@
 //! The command line: clap definitions and output formatting. A thin layer over
 //! the library; every error reaches the user as one line saying what to do.
 
+/// A line for the user on stderr (a warning, a note, a rejected row), as
+/// [`crate::logging::say`] writes it: not `eprintln!`, which panics on a
+/// stderr whose reader has gone (`2>&1 | head -1`, a closed terminal) and
+/// so ended the command with 141 before its work was done (a hostile
+/// trial: `roster new` with dates already past wrote no roster). A line
+/// stderr refuses is lost; the command goes on and ends with its own code.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::logging::say(&format!($($arg)*))
+    };
+}
+
 mod audit;
 mod inbox;
 mod makers;
@@ -65,8 +77,9 @@ pub(crate) fn count_of_newest(s: &str) -> Result<u64, String> {
 }
 
 /// A file a command writes JSON Lines to, as clap parses it: any path
-/// (UTF-8 or not), but a name that says CSV (`.csv`, any case) is refused
-/// as a usage error, saying `why` it matters.
+/// (UTF-8 or not), but a name that says CSV (`.csv` or `.tsv`, any case:
+/// what `registry import` reads as CSV) is refused as a usage error,
+/// saying `why` it matters.
 pub(crate) fn json_lines_destination(
     why: &'static str,
 ) -> impl clap::builder::TypedValueParser<Value = PathBuf> {
@@ -76,7 +89,7 @@ pub(crate) fn json_lines_destination(
             == Some(crate::registry::import::ImportFormat::Csv)
         {
             return Err(format!(
-                "{}: JSON Lines is written, not CSV, and {why}; name it .jsonl",
+                "{}: JSON Lines is written, not CSV or tab-separated values, and {why}; name it .jsonl",
                 p.display()
             ));
         }
@@ -275,7 +288,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let p = crate::node::policy::Policy::load(dir)?;
             // Valid, but telling requesters what its author may not expect.
             for w in p.warnings(cfg.node.answer_no_hit) {
-                eprintln!("warning: {w}");
+                say!("warning: {w}");
             }
             ctx.emit(&cfg, |c| {
                 let mut s = format!("{}: valid\n", path.display());
@@ -512,9 +525,11 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
     crate::store::open_db(&dir.join("db"), &cfg.store_options())?.flush()?;
     #[derive(serde::Serialize)]
     struct Out<'a> {
+        #[serde(serialize_with = "crate::model::file::serialize_lossy")]
         data_dir: &'a std::path::Path,
         state: crate::model::CountryCode,
         role: crate::config::Role,
+        #[serde(serialize_with = "crate::model::file::serialize_lossy")]
         config: &'a std::path::Path,
         peer_id: String,
         public_key: String,

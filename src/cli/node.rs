@@ -740,6 +740,7 @@ fn export(ctx: &Context, id: &str, file: &std::path::Path, force: bool) -> anyho
         #[derive(Serialize)]
         struct Out<'a> {
             trace: &'a str,
+            #[serde(serialize_with = "crate::model::file::serialize_lossy")]
             file: &'a std::path::Path,
         }
         ctx.emit(&Out { trace: id, file }, |o| {
@@ -1069,7 +1070,7 @@ pub fn run_report(
     }
     {
         if let Some(warning) = r.missing_notice() {
-            eprintln!("warning: {warning}");
+            say!("warning: {warning}");
         }
         if csv {
             print!("{}", r.to_csv());

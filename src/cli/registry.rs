@@ -24,7 +24,7 @@ pub enum RegistryCommand {
     /// Write every record as canonical JSON Lines (`-` for standard output).
     Export {
         /// Where to write (`-` for standard output); not a name ending in
-        /// `.csv`.
+        /// `.csv` or `.tsv`.
         #[arg(value_parser = export::destination())]
         file: PathBuf,
         /// Replace FILE if it exists (without it, an existing file is an error).
@@ -81,7 +81,8 @@ pub enum RegistryCommand {
         /// The same seed gives the same records.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Where to write them (JSON Lines; not a name ending in `.csv`).
+        /// Where to write them (JSON Lines; not a name ending in `.csv` or
+        /// `.tsv`).
         #[arg(long, value_name = "FILE", value_parser = export::destination())]
         out: PathBuf,
         /// Replace FILE if it exists (without it, an existing file is an error).
@@ -247,6 +248,20 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
 }
 
+/// [`absolute`], for the running node's control API, whose JSON carries a
+/// file's name as UTF-8 text: a name that is not UTF-8 is said so, with
+/// what to do (it was the API client's "cannot encode", a hostile trial).
+fn absolute_for_api(p: &Path) -> anyhow::Result<PathBuf> {
+    let abs = absolute(p)?;
+    if abs.to_str().is_none() {
+        anyhow::bail!(
+            "{}: the name is not UTF-8, and the running node's control API takes file names as UTF-8 text; rename the file (or copy it to a UTF-8 name) and import that, or stop the node and import it directly",
+            p.display()
+        );
+    }
+    Ok(abs)
+}
+
 /// The same commands through the running node, which holds the store (sled
 /// allows one process at a time).
 fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
@@ -254,9 +269,9 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
     super::node::with_client(ctx, async |c| match cmd {
         RegistryCommand::Import(a) => {
             let req = ImportRequest {
-                file: absolute(&a.file)?,
+                file: absolute_for_api(&a.file)?,
                 csv: a.format.map(|f| matches!(f, FormatArg::Csv)),
-                events: a.events.as_deref().map(absolute).transpose()?,
+                events: a.events.as_deref().map(absolute_for_api).transpose()?,
                 strict: a.strict,
                 replace: a.replace,
                 delimiter: a.delimiter.map(|d| match d {
@@ -439,6 +454,7 @@ fn render_removed(r: &Removed) -> String {
 /// What `registry import` prints.
 #[derive(Serialize)]
 struct ImportOut<'a> {
+    #[serde(serialize_with = "crate::model::file::serialize_lossy")]
     file: &'a Path,
     #[serde(flatten)]
     summary: &'a ImportSummary,
@@ -468,7 +484,7 @@ fn import(
             b.set_message(crate::model::count(p.records, "record"));
         } else if !ctx.json && p.records >= next {
             // Plain lines for a log, and none with --json.
-            eprintln!(
+            say!(
                 "{}: {} read",
                 file.display(),
                 crate::model::count(p.records, "record")
@@ -539,10 +555,10 @@ fn refused_whole(
         ctx.emit(&out, |_| String::new())?;
     } else {
         for r in listed {
-            eprintln!("rejected {r}");
+            say!("rejected {r}");
         }
         if count > listed.len() as u64 {
-            eprintln!(
+            say!(
                 "and {} more",
                 crate::model::count(count - listed.len() as u64, "bad line")
             );
@@ -616,6 +632,7 @@ fn generate(
     }
     #[derive(Serialize)]
     struct Out<'a> {
+        #[serde(serialize_with = "crate::model::file::serialize_lossy")]
         file: &'a Path,
         records: u64,
     }

@@ -305,6 +305,7 @@ pub struct IdentityInfo {
     /// Base64 (standard alphabet, padded) of the 32-byte Ed25519 public key,
     /// the one form every command prints and reads.
     pub public_key: String,
+    #[serde(serialize_with = "crate::model::file::serialize_lossy")]
     pub key_file: PathBuf,
     /// Whether this call created the key (false: an existing key was kept).
     pub created: bool,
@@ -474,7 +475,7 @@ fn edit_roster(
     // must not block removing or changing another State's entry.
     for m in key_mixups(&body, &file.signatures) {
         if before.contains(&m) {
-            eprintln!(
+            say!(
                 "warning: {m} (already so before this edit: `tracenet roster set-key` puts the member's node key in its place)"
             );
         } else {
@@ -551,6 +552,7 @@ fn key_mixups(body: &RosterBody, signatures: &[AnchorSignature]) -> Vec<String> 
 
 #[derive(Debug, Serialize)]
 struct RosterSummary<'a> {
+    #[serde(serialize_with = "crate::model::file::serialize_lossy")]
     file: &'a Path,
     version: u64,
     valid_from: Date,
@@ -750,7 +752,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             if let Some(v) = version
                 && v > next.saturating_add(100)
             {
-                eprintln!(
+                say!(
                     "warning: version {v} skips {} versions; versions only grow, so a roster can never go back below it",
                     v - next
                 );
@@ -762,17 +764,17 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 if valid_until < valid_from {
                     // Refused below, by the roster's own check.
                 } else if valid_until < today {
-                    eprintln!(
+                    say!(
                         "warning: valid until {valid_until}, before today: this roster has expired already, and no node installs it"
                     );
                 } else if valid_from > today {
-                    eprintln!(
+                    say!(
                         "warning: valid from {valid_from}, after today: nodes install it from that day on, not before"
                     );
                 }
                 // Five years hold at most two 29 Februaries: 1,827 days.
                 if valid_until.to_days() - valid_from.to_days() >= 5 * 365 + 2 {
-                    eprintln!(
+                    say!(
                         "warning: valid from {valid_from} to {valid_until}, more than five years: a removed member or a replaced key stays vouched for by this roster wherever a node still holds it"
                     );
                 }
@@ -970,7 +972,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             // Refused when an edit makes them; one already in the file (an
             // older build, an edit by hand) is said before it is signed.
             for m in key_mixups(&body, &file.signatures) {
-                eprintln!(
+                say!(
                     "warning: {m}: signed all the same; correct it with `tracenet roster set-key` and sign again"
                 );
             }
@@ -1106,7 +1108,7 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
                 // Verified with these anchors: the node keeps using them.
                 write_trust(&cfg_path, &trust)?;
                 if !ctx.json {
-                    eprintln!("trust anchors written to [trust] in {}", cfg_path.display());
+                    say!("trust anchors written to [trust] in {}", cfg_path.display());
                 }
             }
             // Last, once the anchors the node needs are written too.
@@ -1132,7 +1134,7 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
     {
         // A bootstrap entry takes no OPRF key (the roster refuses one).
         let bootstrap = read_config(&ctx.data_dir).is_ok_and(|c| c.bootstrap);
-        eprintln!(
+        say!(
             "warning: roster version {} does not list this node's key {}: the other members refuse its connections. Give your regional organisation the `key`{} that `tracenet identity show` prints, for the next roster",
             out.version,
             me.public_key(),

@@ -33,10 +33,16 @@ pub fn dangling_link(path: &Path) -> Option<std::path::PathBuf> {
 }
 
 /// Serialises a path as text, a name that is not UTF-8 with U+FFFD where
-/// it is not (serde's own form refuses it): what a command's `--json`
-/// says of a file it wrote.
-pub fn serialize_lossy<S: serde::Serializer>(p: &&Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&p.to_string_lossy())
+/// it is not: what a command's `--json` (and the control API) says of a
+/// file. serde's own form refuses such a name, and the command failed
+/// after its work was done (`roster new --out` a name in Latin-1, a
+/// hostile trial). Every path field of a serialised output takes it
+/// (`#[serde(serialize_with = "crate::model::file::serialize_lossy")]`).
+pub fn serialize_lossy<P: AsRef<Path>, S: serde::Serializer>(
+    p: &P,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.as_ref().to_string_lossy())
 }
 
 /// A secret file as [`read_small_secret`] found it.

@@ -43,11 +43,13 @@ pub enum ImportFormat {
 }
 
 impl ImportFormat {
-    /// By file extension: `.jsonl`, `.ndjson`, `.json` or `.csv`.
+    /// By file extension, in any case: `.jsonl`, `.ndjson`, `.json`, or
+    /// `.csv` and `.tsv` (tab-separated values, as Excel and registry
+    /// databases export them: CSV whose separator the header shows).
     pub fn from_path(p: &Path) -> Option<Self> {
         match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
             "jsonl" | "ndjson" | "json" => Some(ImportFormat::JsonLines),
-            "csv" => Some(ImportFormat::Csv),
+            "csv" | "tsv" => Some(ImportFormat::Csv),
             _ => None,
         }
     }
@@ -98,6 +100,7 @@ pub struct Progress {
 /// One input line that was not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Rejection {
+    #[serde(serialize_with = "crate::model::file::serialize_lossy")]
     pub file: PathBuf,
     pub line: u64,
     pub field: Option<String>,
@@ -118,6 +121,7 @@ impl fmt::Display for Rejection {
 /// saw it (a spreadsheet's scientific notation, leading zeros dropped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Warning {
+    #[serde(serialize_with = "crate::model::file::serialize_lossy")]
     pub file: PathBuf,
     pub line: u64,
     pub field: Option<String>,
@@ -324,7 +328,7 @@ pub enum ImportError {
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(
-        "{0}: unknown file type; name it .jsonl or .csv, or give its format (`--format jsonl` or `--format csv`; through the control API, \"csv\": false or true)"
+        "{0}: unknown file type; name it .jsonl, .csv or .tsv, or give its format (`--format jsonl` or `--format csv`; through the control API, \"csv\": false or true)"
     )]
     UnknownFormat(PathBuf),
     #[error("{path}: {reason}")]

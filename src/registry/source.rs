@@ -119,6 +119,7 @@ fn copy_command(path: &Path) -> String {
     }
     let ext = match path.extension().and_then(|e| e.to_str()) {
         Some(e) if e.eq_ignore_ascii_case("csv") => "csv",
+        Some(e) if e.eq_ignore_ascii_case("tsv") => "tsv",
         _ => "jsonl",
     };
     let stem = path
