@@ -2126,6 +2126,57 @@ fn no_command_writes_a_nodes_own_files_or_folders() {
         "{}",
         stderr(&o)
     );
+    // Nor is it written as the place the link names, where no name says
+    // `db` (a hostile trial: `/mnt/store/conf` was written).
+    let o = run(
+        d.path(),
+        &[
+            "registry",
+            "export",
+            moved.join("conf").to_str().unwrap(),
+            "--force",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("in the db folder of the tracenet node in"),
+        "{}",
+        stderr(&o)
+    );
+    // A second (hard) name of the node's key is the key.
+    let second = out.path().join("second-name.jsonl");
+    std::fs::hard_link(d.path().join("node.key"), &second).unwrap();
+    let key_before = std::fs::read(d.path().join("node.key")).unwrap();
+    let o = run(
+        d.path(),
+        &["registry", "export", second.to_str().unwrap(), "--force"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is the own node.key of the tracenet node"),
+        "{}",
+        stderr(&o)
+    );
+    // `/dev/fd/3`, descriptor 3 opened read-only on the key by the shell:
+    // Linux would open the key again for writing (a hostile trial).
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec 3< \"$1\"; exec \"$0\" --data-dir \"$2\" registry export /dev/fd/3 --force")
+        .arg(bin())
+        .arg(d.path().join("node.key"))
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no command writes there"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        std::fs::read(d.path().join("node.key")).unwrap() == key_before,
+        "the key was written"
+    );
     // A link to the node's key, under another name, signs nothing.
     let link = out.path().join("anchor-link.key");
     std::os::unix::fs::symlink(d.path().join("node.key"), &link).unwrap();
@@ -2145,6 +2196,28 @@ fn no_command_writes_a_nodes_own_files_or_folders() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("not an anchor key"), "{}", stderr(&o));
+    // Nor does a link to another node's key, signed by a command of this
+    // data directory (it signed: a hostile trial).
+    let other = init("UG");
+    let link = out.path().join("other-link.key");
+    std::os::unix::fs::symlink(other.path().join("node.key"), &link).unwrap();
+    let o = run(
+        d.path(),
+        &[
+            "makers",
+            "sign",
+            makers,
+            "--version",
+            "2",
+            "--anchor-key",
+            link.to_str().unwrap(),
+            "--out",
+            out.path().join("m2.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not an anchor key"), "{}", stderr(&o));
+    assert!(!out.path().join("m2.json").exists());
     // The store still opens.
     assert_eq!(json(d.path(), &["registry", "stats"])["records"], 0);
 }

@@ -175,7 +175,14 @@ fn sign(
     // roster's members, which a maker table does not list (a hostile
     // trial: a table signed with node.key signed, then failed to verify).
     let own = [crate::identity::KEY_FILE, crate::blind::OPRF_KEY_FILE];
-    if let Some((name, dir)) = super::output::a_nodes_own_file(key, &own) {
+    // As named, and as resolved: a link to another node's key signed (a
+    // hostile trial).
+    let real = key.canonicalize().ok();
+    let found = super::output::a_nodes_own_file(key, &own).or_else(|| {
+        real.as_deref()
+            .and_then(|r| super::output::a_nodes_own_file(r, &own))
+    });
+    if let Some((name, dir)) = found {
         bail!(
             "{} is the {name} of the node in {}, not an anchor key: sign with the regional organisation's anchor key (`tracenet roster keygen`)",
             key.display(),

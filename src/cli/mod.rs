@@ -261,6 +261,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         data_dir: cli.data_dir.unwrap_or_else(default_data_dir),
         json: cli.json,
     };
+    output::set_commands_data_dir(&ctx.data_dir);
     match cli.command {
         Command::Init(args) => init(&ctx, args),
         Command::Registry(cmd) => registry::run(cmd, &ctx),

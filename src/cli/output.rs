@@ -230,6 +230,17 @@ const NODES_OWN_FOLDERS: &[&str] = &[
     "tmp",
 ];
 
+/// The data directory of the command being run (`--data-dir`, or its
+/// default), whose own files and folders are also known by what they are
+/// (device and inode), whatever name reaches them.
+static COMMANDS_DATA_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Sets the data directory [`refuse_a_nodes_own_path`] knows by identity:
+/// once, as a command starts.
+pub(crate) fn set_commands_data_dir(dir: &Path) {
+    let _ = COMMANDS_DATA_DIR.set(dir.to_path_buf());
+}
+
 /// Refuses to write, even with `--force`, a data directory's own file
 /// ([`NODES_OWN_FILES`] in a directory holding a `node.key` or a
 /// `tracenet.toml`) or anything in its own folders ([`NODES_OWN_FOLDERS`]):
@@ -237,8 +248,12 @@ const NODES_OWN_FOLDERS: &[&str] = &[
 /// `registry export DIR/db/db --force` its store, `makers sign --out
 /// DIR/node.key` its key, and `registry export DIR/policy.toml` (made
 /// new) stopped it from starting (hostile trials). Judged by name and
-/// place, the folder resolved (`..`, links), as a node finds them. Every
-/// command that writes a file a user names asks it.
+/// place, as written and resolved (`..`, a linked folder, a link or
+/// `/dev/fd/N` naming the file itself), as a node finds them; and for the
+/// command's own data directory also by identity, whatever the name: its
+/// store's folder reached through the place `db` links to, a second
+/// (hard) name of its key. Every command that writes a file a user names
+/// asks it.
 pub(crate) fn refuse_a_nodes_own_path(file: &Path) -> anyhow::Result<()> {
     if let Some((what, dir)) = a_nodes_own_path(file) {
         anyhow::bail!(
@@ -253,6 +268,79 @@ pub(crate) fn refuse_a_nodes_own_path(file: &Path) -> anyhow::Result<()> {
 /// What of a node's own `file` is (its file, or a file in its folder) and
 /// the data directory, if it is one ([`refuse_a_nodes_own_path`]).
 fn a_nodes_own_path(file: &Path) -> Option<(String, std::path::PathBuf)> {
+    if let Some(found) = by_name(file) {
+        return Some(found);
+    }
+    // The file itself resolved: a link named `out.jsonl`, or `/dev/fd/3`
+    // with descriptor 3 opened by the shell on a node's file, which Linux
+    // opens again for writing (a hostile trial).
+    if let Some(found) = file
+        .canonicalize()
+        .ok()
+        .filter(|real| real != file)
+        .and_then(|real| by_name(&real))
+    {
+        return Some(found);
+    }
+    COMMANDS_DATA_DIR
+        .get()
+        .and_then(|dir| by_identity(file, dir))
+}
+
+/// [`a_nodes_own_path`] by the identity (device and inode) of `dir`'s own
+/// files and folders: `file` itself, or its folder or one above it, is one
+/// of them. A node's `db` linked to `/mnt/store` made `/mnt/store/conf`
+/// writable, as no name in it says `db` (a hostile trial).
+#[cfg(unix)]
+fn by_identity(file: &Path, dir: &Path) -> Option<(String, std::path::PathBuf)> {
+    use std::os::unix::fs::MetadataExt;
+    // A node's data directory only, as [`by_name`] judges it: a roster
+    // edited in a work folder given as `--data-dir` is no node's.
+    if !is_data_dir(dir) {
+        return None;
+    }
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    if let Some(it) = id(file)
+        && let Some(name) = NODES_OWN_FILES
+            .iter()
+            .find(|f| id(&dir.join(f)) == Some(it))
+    {
+        return Some((format!("the own {name}"), dir.to_path_buf()));
+    }
+    let folders: Vec<(&str, (u64, u64))> = NODES_OWN_FOLDERS
+        .iter()
+        .filter_map(|f| {
+            let p = dir.join(f);
+            p.is_dir().then(|| id(&p)).flatten().map(|i| (*f, i))
+        })
+        .collect();
+    if folders.is_empty() {
+        return None;
+    }
+    let parent = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut at = parent.canonicalize().ok()?;
+    loop {
+        if let Some(i) = id(&at)
+            && let Some((folder, _)) = folders.iter().find(|(_, f)| *f == i)
+        {
+            return Some((format!("in the {folder} folder"), dir.to_path_buf()));
+        }
+        if !at.pop() {
+            return None;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn by_identity(_file: &Path, _dir: &Path) -> Option<(String, std::path::PathBuf)> {
+    None
+}
+
+/// [`a_nodes_own_path`] by the name of `file` and of its folders.
+fn by_name(file: &Path) -> Option<(String, std::path::PathBuf)> {
     let name = file.file_name()?;
     let parent = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -263,11 +351,6 @@ fn a_nodes_own_path(file: &Path) -> Option<(String, std::path::PathBuf)> {
     // directory).
     let written = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
     let resolved = parent.canonicalize().ok();
-    let is_data_dir = |d: &Path| {
-        [crate::identity::KEY_FILE, crate::config::CONFIG_FILE]
-            .iter()
-            .any(|f| d.join(f).symlink_metadata().is_ok())
-    };
     for parent in std::iter::once(written).chain(resolved) {
         if NODES_OWN_FILES.iter().any(|f| name == *f) && is_data_dir(&parent) {
             return Some((format!("the own {}", name.to_string_lossy()), parent));
@@ -284,6 +367,14 @@ fn a_nodes_own_path(file: &Path) -> Option<(String, std::path::PathBuf)> {
     None
 }
 
+/// Whether `dir` is a node's data directory: it holds a `node.key` or a
+/// `tracenet.toml` (or a link by that name).
+fn is_data_dir(dir: &Path) -> bool {
+    [crate::identity::KEY_FILE, crate::config::CONFIG_FILE]
+        .iter()
+        .any(|f| dir.join(f).symlink_metadata().is_ok())
+}
+
 /// Whether `file` is one of `names` in a node's data directory (one
 /// holding a `node.key` or a `tracenet.toml`): its name and that
 /// directory.
@@ -296,10 +387,7 @@ pub(crate) fn a_nodes_own_file<'a>(file: &'a Path, names: &[&str]) -> Option<(&'
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    [crate::identity::KEY_FILE, crate::config::CONFIG_FILE]
-        .iter()
-        .any(|f| dir.join(f).symlink_metadata().is_ok())
-        .then_some((name, dir))
+    is_data_dir(dir).then_some((name, dir))
 }
 
 impl Destination {
@@ -315,10 +403,9 @@ impl Destination {
         // run to its end only to be refused.
         use crate::model::target::{Target, target};
         let kind = target(file)?;
-        // Before "exists, pass --force", which --force would not get past.
-        if !matches!(kind, Target::Stream) {
-            refuse_a_nodes_own_path(file)?;
-        }
+        // Before "exists, pass --force", which --force would not get past;
+        // for a stream too (`/dev/fd/3` may name a node's file).
+        refuse_a_nodes_own_path(file)?;
         match kind {
             Target::Stream => {
                 let mut open = std::fs::OpenOptions::new();
