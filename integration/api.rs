@@ -341,7 +341,7 @@ fn the_api_imports_only_absolute_paths() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(
-            err.contains("the name is not UTF-8")
+            err.contains("the file's full path is not UTF-8")
                 && err.contains("rename the file")
                 && err.contains("stop the node and import it directly"),
             "{err}"

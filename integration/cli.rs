@@ -1119,8 +1119,12 @@ fn a_closed_stdout_ends_any_command_quietly() {
     // Nor does a warning into a closed stderr stop the work it warns of: a
     // roster made with dates already past is still written (it ended with
     // 141 and no roster: a hostile trial).
+    // The pipe's reader is gone before the command starts, so that its
+    // warning cannot be read in time.
     let expired = d.path().join("expired.json");
-    let mut child = std::process::Command::new(bin())
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = std::process::Command::new(bin())
         .arg("--data-dir")
         .arg(d.path())
         .args([
@@ -1134,11 +1138,9 @@ fn a_closed_stdout_ends_any_command_quietly() {
         .arg("--out")
         .arg(&expired)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+        .stderr(writer)
+        .status()
         .unwrap();
-    drop(child.stderr.take());
-    let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert!(expired.is_file(), "no roster was written");
 }
@@ -2143,40 +2145,44 @@ fn no_command_writes_a_nodes_own_files_or_folders() {
         "{}",
         stderr(&o)
     );
-    // A second (hard) name of the node's key is the key.
+    // A second (hard) name of the node's key, written over, is replaced by
+    // a rename: the key stays as it was.
     let second = out.path().join("second-name.jsonl");
     std::fs::hard_link(d.path().join("node.key"), &second).unwrap();
     let key_before = std::fs::read(d.path().join("node.key")).unwrap();
-    let o = run(
+    ok(
         d.path(),
         &["registry", "export", second.to_str().unwrap(), "--force"],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("is the own node.key of the tracenet node"),
-        "{}",
-        stderr(&o)
-    );
-    // `/dev/fd/3`, descriptor 3 opened read-only on the key by the shell:
-    // Linux would open the key again for writing (a hostile trial).
-    let o = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("exec 3< \"$1\"; exec \"$0\" --data-dir \"$2\" registry export /dev/fd/3 --force")
-        .arg(bin())
-        .arg(d.path().join("node.key"))
-        .arg(d.path())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("no command writes there"),
-        "{}",
-        stderr(&o)
     );
     assert!(
         std::fs::read(d.path().join("node.key")).unwrap() == key_before,
         "the key was written"
     );
+    std::fs::remove_file(&second).unwrap();
+    std::fs::hard_link(d.path().join("node.key"), &second).unwrap();
+    // `/dev/fd/3`, descriptor 3 opened read-only by the shell on the key or
+    // on a second name of it: a stream, written where it is, which Linux
+    // would open again for writing (a hostile trial).
+    for name in [d.path().join("node.key"), second.clone()] {
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("exec 3< \"$1\"; exec \"$0\" --data-dir \"$2\" registry export /dev/fd/3 --force")
+            .arg(bin())
+            .arg(&name)
+            .arg(d.path())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{name:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("no command writes there"),
+            "{name:?}: {}",
+            stderr(&o)
+        );
+        assert!(
+            std::fs::read(d.path().join("node.key")).unwrap() == key_before,
+            "the key was written"
+        );
+    }
     // A link to the node's key, under another name, signs nothing.
     let link = out.path().join("anchor-link.key");
     std::os::unix::fs::symlink(d.path().join("node.key"), &link).unwrap();
@@ -2365,4 +2371,102 @@ fn json_outputs_name_files_whose_names_are_not_utf8() {
         OsStr::new(&anchor_public),
     ]);
     assert!(said(&v, "file").contains("donn\u{FFFD}es"), "{v}");
+}
+
+/// A variable of the environment that is not UTF-8 (bash's `PWD` in a
+/// folder named in Latin-1) ends no command: every command that read the
+/// configuration panicked on it (a hostile trial). A `TRACENET_` one is
+/// refused, naming it.
+#[cfg(unix)]
+#[test]
+fn an_environment_that_is_not_utf8_ends_no_command() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = init("KE");
+    let latin1 = std::ffi::OsStr::from_bytes(b"/tmp/donn\xe9es");
+    let run_with = |name: &str| {
+        std::process::Command::new(bin())
+            .arg("--data-dir")
+            .arg(d.path())
+            .args(["--json", "registry", "stats"])
+            .env(name, latin1)
+            .output()
+            .unwrap()
+    };
+    let o = run_with("PWD");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run_with("TRACENET_STATE");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("TRACENET_STATE=") && stderr(&o).contains("is not UTF-8"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A node's folders before it makes them, and its temporary names, are
+/// its own too; no data directory is made inside them; and standard
+/// output sent by the shell into a node's file is refused as the file
+/// itself (a hostile trial: a file named `rosters` stopped every roster
+/// install, one named `audit-archive` the node's start, `init` in `db/x`
+/// or `api.tmp` broke the node, `- >> node.key` appended to the key).
+#[test]
+fn a_nodes_folders_to_come_and_its_temporary_names_are_its_own() {
+    let d = init("KE");
+    let p = |rel: &str| d.path().join(rel).to_str().unwrap().to_string();
+    assert!(!d.path().join("rosters").exists());
+    for (args, said) in [
+        (
+            vec!["registry", "export", &p("rosters") as &str, "--force"],
+            "the name of the rosters folder",
+        ),
+        (
+            vec!["roster", "keygen", "--out", &p("audit-archive")],
+            "the name of the audit-archive folder",
+        ),
+        (vec!["registry", "export", &p("api.tmp")], "the own api.tmp"),
+    ] {
+        let o = run(d.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(said), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!d.path().join("rosters").exists() && !d.path().join("api.tmp").exists());
+    for inner in [p("db/inner"), p("api.tmp"), p("tmp")] {
+        let o = run(std::path::Path::new(&inner), &["init", "--state", "UG"]);
+        assert_eq!(o.status.code(), Some(1), "{inner}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("no command writes there"),
+            "{inner}: {}",
+            stderr(&o)
+        );
+        assert!(!std::path::Path::new(&inner).join("node.key").exists());
+    }
+    let key_before = std::fs::read(d.path().join("node.key")).unwrap();
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" --data-dir \"$1\" registry export - >> \"$1/node.key\"")
+        .arg(bin())
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("standard output is the own node.key"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        std::fs::read(d.path().join("node.key")).unwrap() == key_before,
+        "the key was written"
+    );
+    // A node's own name elsewhere is not refused: no data directory there.
+    let elsewhere = tempfile::tempdir().unwrap();
+    ok(
+        d.path(),
+        &[
+            "registry",
+            "export",
+            elsewhere.path().join("rosters").to_str().unwrap(),
+        ],
+    );
+    ok(d.path(), &["registry", "export", "-"]);
 }

@@ -1068,6 +1068,29 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
             == 0,
         "the upload is deleted after the import"
     );
+    // A tab-separated file named .tsv is read as CSV, its format told by
+    // its name as the form says (it was "choose the format").
+    let tsv = "id\tmanufacturer\tcountry\tserial\tcategory\nKE-4\tNorinco\tCN\t56004\tpistol\n";
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ke-records.tsv\"\r\nContent-Type: text/tab-separated-values\r\n\r\n").as_bytes());
+    body.extend_from_slice(tsv.as_bytes());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = http(
+        addr,
+        "POST",
+        &format!("/console/registry/import?_csrf={csrf2}"),
+        &cookie2,
+        &kind,
+        &body,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let job = r.location();
+    let done = wait_for("the .tsv import to finish", WAIT, || {
+        let p = http(addr, "GET", &job, &cookie2, "", b"");
+        p.body.contains(r#"id="import-counts""#).then_some(p.body)
+    });
+    assert!(done.contains("1 added"), "{done}");
+    assert_eq!(ke.json(&["registry", "stats"])["records"], 3);
 
     // A trace from the form: a field at fault is named by its label, and
     // a maker of another country is told to correct the country; the

@@ -237,14 +237,43 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
     None
 }
 
+/// The variables of `vars` that are UTF-8, name and value; one whose name
+/// starts `TRACENET_` and whose value is not is refused ([`Config::load`]).
+fn utf8_vars(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for (k, v) in vars {
+        let Ok(k) = k.into_string() else {
+            continue;
+        };
+        match v.into_string() {
+            Ok(v) => out.push((k, v)),
+            Err(v) if k.starts_with("TRACENET_") => {
+                return Err(ConfigError::Refused {
+                    at: format!("{k}={}", v.to_string_lossy()),
+                    message: "the value is not UTF-8: set it again in UTF-8, or unset it".into(),
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(out)
+}
+
 impl Config {
     pub fn path_in(data_dir: &Path) -> PathBuf {
         data_dir.join(CONFIG_FILE)
     }
 
     /// Reads the file, then applies `TRACENET_*` environment overrides.
+    /// Variables that are not UTF-8 are none of tracenet's and are passed
+    /// over (`std::env::vars` panicked on them: a `PWD` of a folder named in
+    /// Latin-1 ended every command that reads the configuration, a hostile
+    /// trial), unless their name starts `TRACENET_`: such a value is
+    /// refused, naming the variable.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let vars: Vec<(String, String)> = std::env::vars().collect();
+        let vars = utf8_vars(std::env::vars_os())?;
         Self::load_with_env(path, &vars)
     }
 

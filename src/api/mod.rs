@@ -241,10 +241,16 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     // Named as the file that failed: a directory at `api.tmp` was said as
-    // `api.token` (a hostile trial).
-    let err = |source| ApiError::WriteTemporary {
+    // `api.token` (a hostile trial). What is in the way there is said so;
+    // another failure (a full disk, a folder not writable) names the
+    // temporary file alone.
+    let in_the_way = |source| ApiError::WriteTemporary {
         path: path.to_path_buf(),
         temporary: tmp.clone(),
+        source,
+    };
+    let failed = |source| ApiError::Write {
+        path: tmp.clone(),
         source,
     };
     // Whatever is left at the temporary name (a crash's file, a link, a
@@ -254,7 +260,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
     match std::fs::remove_file(&tmp) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(err(e)),
+        Err(e) if tmp.symlink_metadata().is_ok_and(|m| m.is_dir()) => return Err(in_the_way(e)),
+        Err(e) => return Err(failed(e)),
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -263,9 +270,15 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(&tmp).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
+    let mut f = opts.open(&tmp).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            in_the_way(e)
+        } else {
+            failed(e)
+        }
+    })?;
+    f.write_all(bytes).map_err(failed)?;
+    f.sync_all().map_err(failed)?;
     std::fs::rename(&tmp, path).map_err(|source| ApiError::Write {
         path: path.to_path_buf(),
         source,

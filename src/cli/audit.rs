@@ -27,7 +27,7 @@ pub enum AuditCommand {
         /// Where to write the entries, one JSON document per line (not a
         /// name ending in `.csv` or `.tsv`).
         #[arg(value_parser = super::json_lines_destination(
-            "a spreadsheet opening a file named .csv would show each entry as broken columns"
+            "a spreadsheet opening a file named so would show each entry as broken columns"
         ))]
         file: PathBuf,
         /// Replace FILE if it exists (without it, an existing file is an error).

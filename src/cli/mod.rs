@@ -510,6 +510,9 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
     crate::config::Config::parse(std::path::Path::new("the flags of tracenet init"), &text)?;
     // A key linked to nothing is said before the configuration is written.
     trust::refuse_a_dangling_key(&crate::identity::key_path(dir))?;
+    // Not inside another node's own folders or files: a data directory
+    // made in a node's `db`, `tmp` or `api.tmp` broke it (a hostile trial).
+    output::refuse_a_nodes_own_path(dir)?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     restrict_dir(dir)?;

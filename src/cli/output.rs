@@ -217,6 +217,10 @@ const NODES_OWN_FILES: &[&str] = &[
     crate::node::policy::POLICY_FILE,
     crate::roster::HELD_FILE,
     crate::roster::makers::HELD_FILE,
+    // The temporary names the API's private files are made under: a file
+    // there is removed at the next start, a folder stops it.
+    "api.tmp",
+    "console.tmp",
 ];
 
 /// The folders a node keeps in its data directory, nothing in which any
@@ -248,14 +252,28 @@ pub(crate) fn set_commands_data_dir(dir: &Path) {
 /// `registry export DIR/db/db --force` its store, `makers sign --out
 /// DIR/node.key` its key, and `registry export DIR/policy.toml` (made
 /// new) stopped it from starting (hostile trials). Judged by name and
-/// place, as written and resolved (`..`, a linked folder, a link or
-/// `/dev/fd/N` naming the file itself), as a node finds them; and for the
-/// command's own data directory also by identity, whatever the name: its
-/// store's folder reached through the place `db` links to, a second
-/// (hard) name of its key. Every command that writes a file a user names
-/// asks it.
+/// place, the folder as written and resolved (`..`, a linked folder), as
+/// a node finds them; and for the command's own data directory also by
+/// the identity of its folders, whatever the name: its store reached
+/// through the place `db` links to. For a file that is written by a
+/// rename over its name (every file but a stream): a link or a second
+/// name of a node's file at `file` is replaced, the node's file left as
+/// it is. Every command that writes a file a user names asks it.
 pub(crate) fn refuse_a_nodes_own_path(file: &Path) -> anyhow::Result<()> {
-    if let Some((what, dir)) = a_nodes_own_path(file) {
+    refuse(file, a_nodes_own_path(file, false))
+}
+
+/// [`refuse_a_nodes_own_path`] for a stream, opened and written into
+/// where it is: the file it reaches is judged too, by name once resolved
+/// and, for the command's own data directory, by identity. `/dev/fd/3`,
+/// with descriptor 3 opened read-only by the shell on a node's key, is
+/// opened again for writing by Linux (a hostile trial).
+pub(crate) fn refuse_a_nodes_own_stream(file: &Path) -> anyhow::Result<()> {
+    refuse(file, a_nodes_own_path(file, true))
+}
+
+fn refuse(file: &Path, found: Option<(String, std::path::PathBuf)>) -> anyhow::Result<()> {
+    if let Some((what, dir)) = found {
         anyhow::bail!(
             "{} is {what} of the tracenet node in {}: no command writes there, even with --force; write elsewhere",
             file.display(),
@@ -266,33 +284,36 @@ pub(crate) fn refuse_a_nodes_own_path(file: &Path) -> anyhow::Result<()> {
 }
 
 /// What of a node's own `file` is (its file, or a file in its folder) and
-/// the data directory, if it is one ([`refuse_a_nodes_own_path`]).
-fn a_nodes_own_path(file: &Path) -> Option<(String, std::path::PathBuf)> {
+/// the data directory, if it is one ([`refuse_a_nodes_own_path`]); with
+/// `stream`, the file it reaches is judged too
+/// ([`refuse_a_nodes_own_stream`]).
+fn a_nodes_own_path(file: &Path, stream: bool) -> Option<(String, std::path::PathBuf)> {
     if let Some(found) = by_name(file) {
         return Some(found);
     }
-    // The file itself resolved: a link named `out.jsonl`, or `/dev/fd/3`
-    // with descriptor 3 opened by the shell on a node's file, which Linux
-    // opens again for writing (a hostile trial).
-    if let Some(found) = file
-        .canonicalize()
-        .ok()
-        .filter(|real| real != file)
-        .and_then(|real| by_name(&real))
+    if stream
+        && let Some(found) = file
+            .canonicalize()
+            .ok()
+            .filter(|real| real != file)
+            .and_then(|real| by_name(&real))
     {
         return Some(found);
     }
     COMMANDS_DATA_DIR
         .get()
-        .and_then(|dir| by_identity(file, dir))
+        .and_then(|dir| by_identity(file, dir, stream))
 }
 
 /// [`a_nodes_own_path`] by the identity (device and inode) of `dir`'s own
-/// files and folders: `file` itself, or its folder or one above it, is one
-/// of them. A node's `db` linked to `/mnt/store` made `/mnt/store/conf`
-/// writable, as no name in it says `db` (a hostile trial).
+/// folders, and with `stream` of its own files: `file` itself (a stream),
+/// or its folder or one above it, is one of them. A node's `db` linked to
+/// `/mnt/store` made `/mnt/store/conf` writable, as no name in it says
+/// `db` (a hostile trial). Its `tmp` (uploads on their way to an import)
+/// is left to [`by_name`]: linked to the machine's `/tmp`, it would refuse
+/// every file there.
 #[cfg(unix)]
-fn by_identity(file: &Path, dir: &Path) -> Option<(String, std::path::PathBuf)> {
+fn by_identity(file: &Path, dir: &Path, stream: bool) -> Option<(String, std::path::PathBuf)> {
     use std::os::unix::fs::MetadataExt;
     // A node's data directory only, as [`by_name`] judges it: a roster
     // edited in a work folder given as `--data-dir` is no node's.
@@ -300,7 +321,8 @@ fn by_identity(file: &Path, dir: &Path) -> Option<(String, std::path::PathBuf)> 
         return None;
     }
     let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-    if let Some(it) = id(file)
+    if stream
+        && let Some(it) = id(file)
         && let Some(name) = NODES_OWN_FILES
             .iter()
             .find(|f| id(&dir.join(f)) == Some(it))
@@ -309,6 +331,7 @@ fn by_identity(file: &Path, dir: &Path) -> Option<(String, std::path::PathBuf)> 
     }
     let folders: Vec<(&str, (u64, u64))> = NODES_OWN_FOLDERS
         .iter()
+        .filter(|f| **f != "tmp")
         .filter_map(|f| {
             let p = dir.join(f);
             p.is_dir().then(|| id(&p)).flatten().map(|i| (*f, i))
@@ -335,7 +358,7 @@ fn by_identity(file: &Path, dir: &Path) -> Option<(String, std::path::PathBuf)> 
 }
 
 #[cfg(not(unix))]
-fn by_identity(_file: &Path, _dir: &Path) -> Option<(String, std::path::PathBuf)> {
+fn by_identity(_file: &Path, _dir: &Path, _stream: bool) -> Option<(String, std::path::PathBuf)> {
     None
 }
 
@@ -351,15 +374,29 @@ fn by_name(file: &Path) -> Option<(String, std::path::PathBuf)> {
     // directory).
     let written = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
     let resolved = parent.canonicalize().ok();
+    let own_file = |n: &std::ffi::OsStr| NODES_OWN_FILES.iter().any(|f| n == *f);
+    let own_folder = |n: &std::ffi::OsStr| NODES_OWN_FOLDERS.iter().any(|f| n == *f);
     for parent in std::iter::once(written).chain(resolved) {
-        if NODES_OWN_FILES.iter().any(|f| name == *f) && is_data_dir(&parent) {
+        if own_file(name) && is_data_dir(&parent) {
             return Some((format!("the own {}", name.to_string_lossy()), parent));
+        }
+        // A folder's own name, before the node makes it (a file named
+        // `rosters` stopped every roster install, one named
+        // `audit-archive` the node's start: a hostile trial).
+        if own_folder(name) && is_data_dir(&parent) {
+            let folder = name.to_string_lossy();
+            return Some((format!("the name of the {folder} folder"), parent));
         }
         let mut at = parent.as_path();
         while let (Some(folder), Some(up)) = (at.file_name(), at.parent()) {
-            if NODES_OWN_FOLDERS.iter().any(|f| folder == *f) && is_data_dir(up) {
+            if (own_folder(folder) || own_file(folder)) && is_data_dir(up) {
                 let folder = folder.to_string_lossy();
-                return Some((format!("in the {folder} folder"), up.to_path_buf()));
+                let what = if own_file(std::ffi::OsStr::new(folder.as_ref())) {
+                    format!("under the own {folder}")
+                } else {
+                    format!("in the {folder} folder")
+                };
+                return Some((what, up.to_path_buf()));
             }
             at = up;
         }
@@ -394,6 +431,14 @@ impl Destination {
     /// `-` is standard output. `replace` is the command's `--force`.
     pub(crate) fn new(file: &Path, replace: bool) -> anyhow::Result<Self> {
         if file == Path::new("-") {
+            // Standard output sent by the shell into a node's file (`- >>
+            // DIR/node.key` appended an export to the key, where
+            // `/dev/stdout` was refused: a hostile trial).
+            #[cfg(target_os = "linux")]
+            refuse(
+                Path::new("standard output"),
+                a_nodes_own_path(Path::new("/dev/stdout"), true),
+            )?;
             return Ok(Destination::Stdout(BufWriter::new(Naming::new(
                 std::io::stdout().lock(),
                 "standard output".into(),
@@ -404,8 +449,13 @@ impl Destination {
         use crate::model::target::{Target, target};
         let kind = target(file)?;
         // Before "exists, pass --force", which --force would not get past;
-        // for a stream too (`/dev/fd/3` may name a node's file).
-        refuse_a_nodes_own_path(file)?;
+        // a stream is written where it is (`/dev/fd/3` may name a node's
+        // file), a file replaced by a rename.
+        if matches!(kind, Target::Stream) {
+            refuse_a_nodes_own_stream(file)?;
+        } else {
+            refuse_a_nodes_own_path(file)?;
+        }
         match kind {
             Target::Stream => {
                 let mut open = std::fs::OpenOptions::new();

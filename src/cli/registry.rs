@@ -255,8 +255,8 @@ fn absolute_for_api(p: &Path) -> anyhow::Result<PathBuf> {
     let abs = absolute(p)?;
     if abs.to_str().is_none() {
         anyhow::bail!(
-            "{}: the name is not UTF-8, and the running node's control API takes file names as UTF-8 text; rename the file (or copy it to a UTF-8 name) and import that, or stop the node and import it directly",
-            p.display()
+            "{}: the file's full path is not UTF-8, and the running node's control API takes paths as UTF-8 text; rename the file or the folder whose name is not (or copy the file to a UTF-8 path) and import that, or stop the node and import it directly",
+            abs.display()
         );
     }
     Ok(abs)

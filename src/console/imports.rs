@@ -143,7 +143,7 @@ pub async fn start(State(c): State<Shared>, headers: HeaderMap, mut form: Multip
                     .extension()
                     .and_then(|e| e.to_str())
                     .map(str::to_ascii_lowercase)
-                    .filter(|e| matches!(e.as_str(), "jsonl" | "json" | "ndjson" | "csv"));
+                    .filter(|e| crate::registry::import::ImportFormat::from_extension(e).is_some());
                 if let Some(ext) = ext {
                     path.set_extension(ext);
                 }

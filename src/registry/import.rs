@@ -47,7 +47,12 @@ impl ImportFormat {
     /// `.csv` and `.tsv` (tab-separated values, as Excel and registry
     /// databases export them: CSV whose separator the header shows).
     pub fn from_path(p: &Path) -> Option<Self> {
-        match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        Self::from_extension(p.extension()?.to_str()?)
+    }
+
+    /// By an extension without its dot, in any case ([`Self::from_path`]).
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match ext.to_ascii_lowercase().as_str() {
             "jsonl" | "ndjson" | "json" => Some(ImportFormat::JsonLines),
             "csv" | "tsv" => Some(ImportFormat::Csv),
             _ => None,

@@ -29,7 +29,7 @@ fn render_exported(o: &Exported<'_>) -> String {
 /// [`super::super::json_lines_destination`].
 pub(super) fn destination() -> impl clap::builder::TypedValueParser<Value = std::path::PathBuf> {
     super::super::json_lines_destination(
-        "`registry import` reads a file named .csv as CSV, so it could not be imported again under this name",
+        "`registry import` reads a file named so as CSV, so it could not be imported again under this name",
     )
 }
 
