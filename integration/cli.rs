@@ -2145,6 +2145,46 @@ fn no_command_writes_a_nodes_own_files_or_folders() {
         "{}",
         stderr(&o)
     );
+    // Nor through standard output sent into a file of the linked store
+    // (it appended to `conf`, and the store no longer opened: a re-check).
+    let conf_before = std::fs::read(moved.join("conf")).unwrap();
+    for target in [moved.join("conf"), d.path().join("db/conf")] {
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("exec \"$0\" --data-dir \"$1\" registry export - >> \"$2\"")
+            .arg(bin())
+            .arg(d.path())
+            .arg(&target)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{target:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("in the db folder"),
+            "{target:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(std::fs::read(moved.join("conf")).unwrap() == conf_before);
+    // A stream into a file of many names is refused whatever the data
+    // directory: a hard link to this node's key, written from another's.
+    let other = init("TZ");
+    let many = out.path().join("many-names");
+    std::fs::hard_link(d.path().join("node.key"), &many).unwrap();
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" --data-dir \"$1\" registry export - >> \"$2\"")
+        .arg(bin())
+        .arg(other.path())
+        .arg(&many)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 names (hard links)"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_file(&many).unwrap();
     // A second (hard) name of the node's key, written over, is replaced by
     // a rename: the key stays as it was.
     let second = out.path().join("second-name.jsonl");
@@ -2401,6 +2441,23 @@ fn an_environment_that_is_not_utf8_ends_no_command() {
         "{}",
         stderr(&o)
     );
+    // The data directory's variable is a path, whatever its bytes, as
+    // `--data-dir` is.
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join(std::ffi::OsStr::from_bytes(b"donn\xe9es"));
+    let o = std::process::Command::new(bin())
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["init", "--state", "KE"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = std::process::Command::new(bin())
+        .args(["--json", "registry", "stats"])
+        .env("TRACENET_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
 /// A node's folders before it makes them, and its temporary names, are

@@ -237,8 +237,15 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
     None
 }
 
-/// The variables of `vars` that are UTF-8, name and value; one whose name
-/// starts `TRACENET_` and whose value is not is refused ([`Config::load`]).
+/// Whether variable `k` sets a key of the configuration (`TRACENET_*`,
+/// but not the data directory, which is a path, nor a benchmark's).
+fn is_override(k: &str) -> bool {
+    k.starts_with("TRACENET_") && !k.starts_with(BENCH_VARS) && !NOT_CONFIG_VARS.contains(&k)
+}
+
+/// The variables of `vars` that are UTF-8, name and value; one that sets a
+/// key of the configuration ([`is_override`]) and whose value is not is
+/// refused ([`Config::load`]).
 fn utf8_vars(
     vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
 ) -> Result<Vec<(String, String)>, ConfigError> {
@@ -249,7 +256,7 @@ fn utf8_vars(
         };
         match v.into_string() {
             Ok(v) => out.push((k, v)),
-            Err(v) if k.starts_with("TRACENET_") => {
+            Err(v) if is_override(&k) => {
                 return Err(ConfigError::Refused {
                     at: format!("{k}={}", v.to_string_lossy()),
                     message: "the value is not UTF-8: set it again in UTF-8, or unset it".into(),
@@ -267,11 +274,12 @@ impl Config {
     }
 
     /// Reads the file, then applies `TRACENET_*` environment overrides.
-    /// Variables that are not UTF-8 are none of tracenet's and are passed
-    /// over (`std::env::vars` panicked on them: a `PWD` of a folder named in
-    /// Latin-1 ended every command that reads the configuration, a hostile
-    /// trial), unless their name starts `TRACENET_`: such a value is
-    /// refused, naming the variable.
+    /// Variables that are not UTF-8 are passed over (`std::env::vars`
+    /// panicked on them: a `PWD` of a folder named in Latin-1 ended every
+    /// command that reads the configuration, a hostile trial), unless one
+    /// sets a key of the configuration: such a value is refused, naming the
+    /// variable. `TRACENET_DATA_DIR` is a path, read by the command line
+    /// whatever its bytes.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let vars = utf8_vars(std::env::vars_os())?;
         Self::load_with_env(path, &vars)
@@ -283,14 +291,8 @@ impl Config {
     /// TOML (`true`, `30`, `["/ip4/0.0.0.0/tcp/4001"]`), or else a plain string.
     pub fn load_with_env(path: &Path, vars: &[(String, String)]) -> Result<Self, ConfigError> {
         let file_cfg = Self::load_file(path)?;
-        let overrides: Vec<&(String, String)> = vars
-            .iter()
-            .filter(|(k, _)| {
-                k.starts_with("TRACENET_")
-                    && !k.starts_with(BENCH_VARS)
-                    && !NOT_CONFIG_VARS.contains(&k.as_str())
-            })
-            .collect();
+        let overrides: Vec<&(String, String)> =
+            vars.iter().filter(|(k, _)| is_override(k)).collect();
         if overrides.is_empty() {
             return Ok(file_cfg);
         }

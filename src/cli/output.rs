@@ -269,7 +269,32 @@ pub(crate) fn refuse_a_nodes_own_path(file: &Path) -> anyhow::Result<()> {
 /// with descriptor 3 opened read-only by the shell on a node's key, is
 /// opened again for writing by Linux (a hostile trial).
 pub(crate) fn refuse_a_nodes_own_stream(file: &Path) -> anyhow::Result<()> {
-    refuse(file, a_nodes_own_path(file, true))
+    refuse(file, a_nodes_own_path(file, true))?;
+    refuse_a_stream_into_a_file_of_many_names(file, &file.display().to_string())
+}
+
+/// A stream that reaches a regular file with more than one name (hard
+/// links) is refused: any of them may be a node's own file, of another
+/// data directory or in its store, which no name found from here says (a
+/// hostile re-check: `- >> LINK` appended an export to another node's key
+/// through a hard link). A file the shell made for the output (`>
+/// out.jsonl`) has one name.
+fn refuse_a_stream_into_a_file_of_many_names(file: &Path, shown: &str) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = std::fs::metadata(file)
+            && m.is_file()
+            && m.nlink() > 1
+        {
+            anyhow::bail!(
+                "{shown} is written where it is, and reaches a file with {} names (hard links), any of which may be a tracenet node's own file; write to a new file instead",
+                m.nlink()
+            );
+        }
+    }
+    let _ = (file, shown);
+    Ok(())
 }
 
 fn refuse(file: &Path, found: Option<(String, std::path::PathBuf)>) -> anyhow::Result<()> {
@@ -291,18 +316,19 @@ fn a_nodes_own_path(file: &Path, stream: bool) -> Option<(String, std::path::Pat
     if let Some(found) = by_name(file) {
         return Some(found);
     }
-    if stream
-        && let Some(found) = file
-            .canonicalize()
-            .ok()
-            .filter(|real| real != file)
-            .and_then(|real| by_name(&real))
-    {
+    // A stream is judged as the file it reaches, resolved: its name and
+    // its folders (`- >> DIR/db/conf` with `db` linked elsewhere).
+    let real = stream
+        .then(|| file.canonicalize().ok())
+        .flatten()
+        .filter(|real| real != file);
+    if let Some(found) = real.as_deref().and_then(by_name) {
         return Some(found);
     }
+    let judged = real.as_deref().unwrap_or(file);
     COMMANDS_DATA_DIR
         .get()
-        .and_then(|dir| by_identity(file, dir, stream))
+        .and_then(|dir| by_identity(judged, dir, stream))
 }
 
 /// [`a_nodes_own_path`] by the identity (device and inode) of `dir`'s own
@@ -435,10 +461,11 @@ impl Destination {
             // DIR/node.key` appended an export to the key, where
             // `/dev/stdout` was refused: a hostile trial).
             #[cfg(target_os = "linux")]
-            refuse(
-                Path::new("standard output"),
-                a_nodes_own_path(Path::new("/dev/stdout"), true),
-            )?;
+            {
+                let stdout = Path::new("/dev/stdout");
+                refuse(Path::new("standard output"), a_nodes_own_path(stdout, true))?;
+                refuse_a_stream_into_a_file_of_many_names(stdout, "standard output")?;
+            }
             return Ok(Destination::Stdout(BufWriter::new(Naming::new(
                 std::io::stdout().lock(),
                 "standard output".into(),

@@ -94,8 +94,9 @@ pub enum RegistryCommand {
 /// `registry import`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The registry file: JSON Lines, or CSV (see --events). With the node
-    /// running, a regular file (not a FIFO or a device).
+    /// The registry file: JSON Lines (.jsonl), or CSV (.csv, or .tsv with
+    /// tabs; see --events). With the node running, a regular file (not a
+    /// FIFO or a device).
     pub file: PathBuf,
     /// The file's format, if its extension does not say.
     #[arg(long, value_enum)]
