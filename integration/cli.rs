@@ -2149,14 +2149,10 @@ fn no_command_writes_a_nodes_own_files_or_folders() {
     // (it appended to `conf`, and the store no longer opened: a re-check).
     let conf_before = std::fs::read(moved.join("conf")).unwrap();
     for target in [moved.join("conf"), d.path().join("db/conf")] {
-        let o = std::process::Command::new("sh")
-            .arg("-c")
-            .arg("exec \"$0\" --data-dir \"$1\" registry export - >> \"$2\"")
-            .arg(bin())
-            .arg(d.path())
-            .arg(&target)
-            .output()
-            .unwrap();
+        let o = in_shell(
+            "exec \"$0\" --data-dir \"$1\" registry export - >> \"$2\"",
+            &[d.path(), &target],
+        );
         assert_eq!(o.status.code(), Some(1), "{target:?}: {}", stderr(&o));
         assert!(
             stderr(&o).contains("in the db folder"),
@@ -2170,14 +2166,10 @@ fn no_command_writes_a_nodes_own_files_or_folders() {
     let other = init("TZ");
     let many = out.path().join("many-names");
     std::fs::hard_link(d.path().join("node.key"), &many).unwrap();
-    let o = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("exec \"$0\" --data-dir \"$1\" registry export - >> \"$2\"")
-        .arg(bin())
-        .arg(other.path())
-        .arg(&many)
-        .output()
-        .unwrap();
+    let o = in_shell(
+        "exec \"$0\" --data-dir \"$1\" registry export - >> \"$2\"",
+        &[other.path(), &many],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("2 names (hard links)"),
@@ -2204,14 +2196,10 @@ fn no_command_writes_a_nodes_own_files_or_folders() {
     // on a second name of it: a stream, written where it is, which Linux
     // would open again for writing (a hostile trial).
     for name in [d.path().join("node.key"), second.clone()] {
-        let o = std::process::Command::new("sh")
-            .arg("-c")
-            .arg("exec 3< \"$1\"; exec \"$0\" --data-dir \"$2\" registry export /dev/fd/3 --force")
-            .arg(bin())
-            .arg(&name)
-            .arg(d.path())
-            .output()
-            .unwrap();
+        let o = in_shell(
+            "exec 3< \"$1\"; exec \"$0\" --data-dir \"$2\" registry export /dev/fd/3 --force",
+            &[&name, d.path()],
+        );
         assert_eq!(o.status.code(), Some(1), "{name:?}: {}", stderr(&o));
         assert!(
             stderr(&o).contains("no command writes there"),
@@ -2223,47 +2211,35 @@ fn no_command_writes_a_nodes_own_files_or_folders() {
             "the key was written"
         );
     }
-    // A link to the node's key, under another name, signs nothing.
-    let link = out.path().join("anchor-link.key");
-    std::os::unix::fs::symlink(d.path().join("node.key"), &link).unwrap();
-    let o = run(
-        d.path(),
-        &[
-            "makers",
-            "sign",
-            makers,
-            "--version",
-            "2",
-            "--anchor-key",
-            link.to_str().unwrap(),
-            "--out",
-            out.path().join("m.json").to_str().unwrap(),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("not an anchor key"), "{}", stderr(&o));
-    // Nor does a link to another node's key, signed by a command of this
-    // data directory (it signed: a hostile trial).
+    // A link to the node's key, under another name, signs nothing; nor
+    // does a link to another node's key, signed by a command of this data
+    // directory (it signed: a hostile trial).
     let other = init("UG");
-    let link = out.path().join("other-link.key");
-    std::os::unix::fs::symlink(other.path().join("node.key"), &link).unwrap();
-    let o = run(
-        d.path(),
-        &[
-            "makers",
-            "sign",
-            makers,
-            "--version",
-            "2",
-            "--anchor-key",
-            link.to_str().unwrap(),
-            "--out",
-            out.path().join("m2.json").to_str().unwrap(),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("not an anchor key"), "{}", stderr(&o));
-    assert!(!out.path().join("m2.json").exists());
+    for (key, link, signed) in [
+        (d.path().join("node.key"), "anchor-link.key", "m.json"),
+        (other.path().join("node.key"), "other-link.key", "m2.json"),
+    ] {
+        let link = out.path().join(link);
+        std::os::unix::fs::symlink(&key, &link).unwrap();
+        let signed = out.path().join(signed);
+        let o = run(
+            d.path(),
+            &[
+                "makers",
+                "sign",
+                makers,
+                "--version",
+                "2",
+                "--anchor-key",
+                link.to_str().unwrap(),
+                "--out",
+                signed.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{key:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("not an anchor key"), "{}", stderr(&o));
+        assert!(!signed.exists());
+    }
     // The store still opens.
     assert_eq!(json(d.path(), &["registry", "stats"])["records"], 0);
 }
@@ -2498,13 +2474,10 @@ fn a_nodes_folders_to_come_and_its_temporary_names_are_its_own() {
         assert!(!std::path::Path::new(&inner).join("node.key").exists());
     }
     let key_before = std::fs::read(d.path().join("node.key")).unwrap();
-    let o = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("exec \"$0\" --data-dir \"$1\" registry export - >> \"$1/node.key\"")
-        .arg(bin())
-        .arg(d.path())
-        .output()
-        .unwrap();
+    let o = in_shell(
+        "exec \"$0\" --data-dir \"$1\" registry export - >> \"$1/node.key\"",
+        &[d.path()],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("standard output is the own node.key"),
@@ -2526,4 +2499,16 @@ fn a_nodes_folders_to_come_and_its_temporary_names_are_its_own() {
         ],
     );
     ok(d.path(), &["registry", "export", "-"]);
+}
+
+/// Runs `sh -c SCRIPT` with `$0` the tracenet binary and `$1`, `$2`... the
+/// `args`: what the shell opens (a descriptor, `>>`) before tracenet runs.
+fn in_shell(script: &str, args: &[&std::path::Path]) -> std::process::Output {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(bin())
+        .args(args)
+        .output()
+        .unwrap()
 }

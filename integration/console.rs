@@ -1037,20 +1037,29 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
         &body,
     );
     assert_eq!(r.status, 403, "an upload without its token");
-    let r = http(
-        addr,
-        "POST",
-        &format!("/console/registry/import?_csrf={csrf2}"),
-        &cookie2,
-        &kind,
-        &body,
-    );
-    assert_eq!(r.status, 303, "{}", r.body);
-    let job = r.location();
-    let done = wait_for("the import to finish", WAIT, || {
-        let p = http(addr, "GET", &job, &cookie2, "", b"");
-        p.body.contains(r#"id="import-counts""#).then_some(p.body)
-    });
+    // Uploads `bytes` as `file_name` through the form; the import's page
+    // once it has finished.
+    let upload = |file_name: &str, bytes: &[u8], within: Duration| -> String {
+        let mut body = Vec::new();
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let r = http(
+            addr,
+            "POST",
+            &format!("/console/registry/import?_csrf={csrf2}"),
+            &cookie2,
+            &kind,
+            &body,
+        );
+        assert_eq!(r.status, 303, "{}", r.body);
+        let job = r.location();
+        wait_for(&format!("the import of {file_name}"), within, || {
+            let p = http(addr, "GET", &job, &cookie2, "", b"");
+            p.body.contains(r#"id="import-counts""#).then_some(p.body)
+        })
+    };
+    let done = upload("ke-records.jsonl", file.as_bytes(), WAIT);
     assert!(
         done.contains("2 added") && done.contains("1 rejected"),
         "{done}"
@@ -1071,24 +1080,7 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
     // A tab-separated file named .tsv is read as CSV, its format told by
     // its name as the form says (it was "choose the format").
     let tsv = "id\tmanufacturer\tcountry\tserial\tcategory\nKE-4\tNorinco\tCN\t56004\tpistol\n";
-    let mut body = Vec::new();
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ke-records.tsv\"\r\nContent-Type: text/tab-separated-values\r\n\r\n").as_bytes());
-    body.extend_from_slice(tsv.as_bytes());
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let r = http(
-        addr,
-        "POST",
-        &format!("/console/registry/import?_csrf={csrf2}"),
-        &cookie2,
-        &kind,
-        &body,
-    );
-    assert_eq!(r.status, 303, "{}", r.body);
-    let job = r.location();
-    let done = wait_for("the .tsv import to finish", WAIT, || {
-        let p = http(addr, "GET", &job, &cookie2, "", b"");
-        p.body.contains(r#"id="import-counts""#).then_some(p.body)
-    });
+    let done = upload("ke-records.tsv", tsv.as_bytes(), WAIT);
     assert!(done.contains("1 added"), "{done}");
     assert_eq!(ke.json(&["registry", "stats"])["records"], 3);
 
@@ -1162,28 +1154,7 @@ fn the_console_guards_its_forms_sessions_and_accounts() {
         })
         .collect();
     assert!(big.len() > 2 << 20, "{}", big.len());
-    let mut body = Vec::new();
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jsonl\"\r\n\r\n").as_bytes());
-    body.extend_from_slice(big.as_bytes());
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let r = http(
-        addr,
-        "POST",
-        &format!("/console/registry/import?_csrf={csrf2}"),
-        &cookie2,
-        &kind,
-        &body,
-    );
-    assert_eq!(r.status, 303, "{}", r.body);
-    let job = r.location();
-    let done = wait_for(
-        "the large import to finish",
-        Duration::from_secs(120),
-        || {
-            let p = http(addr, "GET", &job, &cookie2, "", b"");
-            p.body.contains(r#"id="import-counts""#).then_some(p.body)
-        },
-    );
+    let done = upload("big.jsonl", big.as_bytes(), Duration::from_secs(120));
     assert!(done.contains("12,000 added"), "{done}");
 
     // The registry page's title is its title (the admin's upload form, with
