@@ -2410,6 +2410,18 @@ fn an_environment_that_is_not_utf8_ends_no_command() {
     };
     let o = run_with("PWD");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A State set by the environment is the one `identity show` says, as
+    // the node and `config check` do (it said the file's).
+    let o = std::process::Command::new(bin())
+        .arg("--data-dir")
+        .arg(d.path())
+        .args(["--json", "identity", "show"])
+        .env("TRACENET_STATE", "UG")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(shown["state"], "UG", "{shown}");
     let o = run_with("TRACENET_STATE");
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(

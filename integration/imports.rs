@@ -1043,3 +1043,31 @@ fn a_tab_separated_file_named_tsv_is_imported_as_csv() {
     let t1 = json(d.path(), &["registry", "show", "T1"]);
     assert_eq!(t1["calibre"], "7,65 mm", "{t1}");
 }
+
+/// `registry import -` reads standard input, as `registry export -` writes
+/// standard output (it was "cannot read -"); its format is given, as no
+/// name tells it.
+#[test]
+fn a_dash_imports_standard_input() {
+    use std::io::Write;
+    let d = init("DE");
+    let mut child = std::process::Command::new(bin())
+        .arg("--data-dir")
+        .arg(d.path())
+        .args(["--json", "registry", "import", "-", "--format", "jsonl"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    writeln!(input, "{}", record("S1", "STDIN1")).unwrap();
+    drop(input);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(counts(&s), [1, 0, 0, 0], "{s}");
+    let o = run(d.path(), &["registry", "import", "-"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("give its format"), "{}", stderr(&o));
+}

@@ -243,6 +243,13 @@ fn is_override(k: &str) -> bool {
     k.starts_with("TRACENET_") && !k.starts_with(BENCH_VARS) && !NOT_CONFIG_VARS.contains(&k)
 }
 
+/// Whether the environment sets a key of the configuration
+/// ([`is_override`]): what reads parts of `tracenet.toml` on its own (the
+/// CLI's identity and trust commands) then reads it as the node does.
+pub fn overridden_by_environment() -> bool {
+    std::env::vars_os().any(|(k, _)| k.to_str().is_some_and(is_override))
+}
+
 /// The variables of `vars` that are UTF-8, name and value; one that sets a
 /// key of the configuration ([`is_override`]) and whose value is not is
 /// refused ([`Config::load`]).

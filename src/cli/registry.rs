@@ -95,8 +95,8 @@ pub enum RegistryCommand {
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// The registry file: JSON Lines (.jsonl), or CSV (.csv, or .tsv with
-    /// tabs; see --events). With the node running, a regular file (not a
-    /// FIFO or a device).
+    /// tabs; see --events); `-` for standard input (with --format). With
+    /// the node running, a regular file (not a FIFO or a device).
     pub file: PathBuf,
     /// The file's format, if its extension does not say.
     #[arg(long, value_enum)]
@@ -150,6 +150,15 @@ pub enum FormatArg {
 }
 
 pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
+    // `-` is standard input, as `registry export -` is standard output (it
+    // was "cannot read -: No such file or directory").
+    let cmd = match cmd {
+        RegistryCommand::Import(mut a) if a.file == Path::new("-") => {
+            a.file = PathBuf::from("/dev/stdin");
+            RegistryCommand::Import(a)
+        }
+        cmd => cmd,
+    };
     if let RegistryCommand::Generate {
         state,
         count,

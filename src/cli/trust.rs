@@ -371,6 +371,17 @@ struct ConfigView {
 
 fn read_config(data_dir: &Path) -> anyhow::Result<ConfigView> {
     let path = data_dir.join(CONFIG_FILE);
+    // With `TRACENET_*` settings in the environment, as the node reads it
+    // (`identity show` said the file's State under `TRACENET_STATE=UG`,
+    // where the node and `config check` said UG: a trial).
+    if crate::config::overridden_by_environment() && path.exists() {
+        let cfg = crate::config::Config::load(&path)?;
+        return Ok(ConfigView {
+            state: Some(cfg.state.to_string()),
+            bootstrap: cfg.node.role == crate::config::Role::Bootstrap,
+            trust: (!cfg.trust.anchors.is_empty()).then_some(cfg.trust),
+        });
+    }
     let text =
         match crate::model::file::read_small_text(&path, crate::model::file::SMALL_FILE_BYTES) {
             Ok(t) => t,
