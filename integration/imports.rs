@@ -1042,6 +1042,15 @@ fn a_tab_separated_file_named_tsv_is_imported_as_csv() {
     assert_eq!(counts(&s), [1, 0, 0, 0], "{s}");
     let t1 = json(d.path(), &["registry", "show", "T1"]);
     assert_eq!(t1["calibre"], "7,65 mm", "{t1}");
+    // A name that says nothing, given `--format tsv`: CSV with tabs.
+    let t = d.path().join("export.txt");
+    std::fs::write(
+        &t,
+        "id\tmanufacturer\tcountry\tserial\tcategory\nT2\tWalther\tDE\tTS2\tpistol\n",
+    )
+    .unwrap();
+    let s = import(d.path(), &[t.to_str().unwrap(), "--format", "tsv"]);
+    assert_eq!(counts(&s), [1, 0, 0, 0], "{s}");
 }
 
 /// `registry import -` reads standard input, as `registry export -` writes

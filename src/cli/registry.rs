@@ -128,7 +128,7 @@ impl ImportArgs {
         ImportOptions {
             format: self.format.map(|f| match f {
                 FormatArg::Jsonl => ImportFormat::JsonLines,
-                FormatArg::Csv => ImportFormat::Csv,
+                FormatArg::Csv | FormatArg::Tsv => ImportFormat::Csv,
             }),
             events_csv: self.events.clone(),
             strict: self.strict,
@@ -145,16 +145,28 @@ impl ImportArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FormatArg {
+    /// JSON Lines, one record a line.
     Jsonl,
+    /// CSV, the separator given by --delimiter or found in the header.
     Csv,
+    /// CSV separated by tabs (tab-separated values), unless --delimiter
+    /// says otherwise.
+    Tsv,
 }
 
 pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
     // `-` is standard input, as `registry export -` is standard output (it
     // was "cannot read -: No such file or directory").
     let cmd = match cmd {
-        RegistryCommand::Import(mut a) if a.file == Path::new("-") => {
-            a.file = PathBuf::from("/dev/stdin");
+        RegistryCommand::Import(mut a) => {
+            if a.file == Path::new("-") {
+                a.file = PathBuf::from("/dev/stdin");
+            }
+            // `--format tsv` is CSV with tabs, unless --delimiter says
+            // otherwise (it was not a value).
+            if matches!(a.format, Some(FormatArg::Tsv)) && a.delimiter.is_none() {
+                a.delimiter = Some(b'\t');
+            }
             RegistryCommand::Import(a)
         }
         cmd => cmd,
@@ -280,7 +292,9 @@ fn via_node(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
         RegistryCommand::Import(a) => {
             let req = ImportRequest {
                 file: absolute_for_api(&a.file)?,
-                csv: a.format.map(|f| matches!(f, FormatArg::Csv)),
+                csv: a
+                    .format
+                    .map(|f| matches!(f, FormatArg::Csv | FormatArg::Tsv)),
                 events: a.events.as_deref().map(absolute_for_api).transpose()?,
                 strict: a.strict,
                 replace: a.replace,

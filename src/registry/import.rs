@@ -333,7 +333,7 @@ pub enum ImportError {
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(
-        "{0}: unknown file type; name it .jsonl, .csv or .tsv, or give its format (`--format jsonl` or `--format csv`; through the control API, \"csv\": false or true)"
+        "{0}: unknown file type; name it .jsonl, .csv or .tsv, or give its format (`--format jsonl`, `csv` or `tsv`; through the control API, \"csv\": false or true)"
     )]
     UnknownFormat(PathBuf),
     #[error("{path}: {reason}")]
