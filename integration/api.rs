@@ -323,6 +323,36 @@ fn the_api_imports_only_absolute_paths() {
     assert!(reply.contains("private file"), "{reply}");
     assert!(!reply.contains("column"), "{reply}");
 
+    // `/dev/stdin`, `/dev/fd/N`, `/proc/self/...` name the node's own
+    // descriptors, not the client's: a node started with a file as its
+    // standard input imported that file for `registry import -` (a
+    // re-check).
+    for file in ["/dev/stdin", "/proc/self/fd/0", "/dev/fd/0"] {
+        let (status, reply) = import(serde_json::json!({"file": file, "csv": false}));
+        assert_eq!(status, 400, "{file}: {reply}");
+        assert!(
+            reply.contains("names the node's own descriptors"),
+            "{file}: {reply}"
+        );
+    }
+    let mut child = Command::new(common::bin())
+        .arg("--data-dir")
+        .arg(&n.dir)
+        .args(["registry", "import", "-", "--format", "jsonl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdin.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("standard input: the running node imports a regular file it opens itself"),
+        "{err}"
+    );
+
     // A file whose name is not UTF-8, imported with the CLI through the
     // running node: the API's JSON cannot carry the name, and the CLI says
     // so and what to do (it was the client's "cannot encode").
@@ -362,6 +392,40 @@ fn the_api_imports_only_absolute_paths() {
     // What an id is, said to one who gave another (a short id, a query's
     // 16 digits from an inbox or the audit log).
     assert!(reply.contains("32 hexadecimal digits"), "{reply}");
+}
+
+/// A node started with a file as its standard input does not import that
+/// file for a client who names its own standard input, even through a link
+/// (`/proc/self/fd/0` is the node's): it imported the node's file and said
+/// so as the client's (a re-check).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_nodes_own_standard_input_is_no_clients_file() {
+    let mut fed = one_node();
+    fed.nodes[0].kill();
+    let dir = fed.nodes[0].dir.clone();
+    std::fs::write(
+        dir.join("node-stdin"),
+        r#"{"id":"NODE-1","marking":{"manufacturer":"Walther","country":"DE","serial":"N1"},"category":"pistol","events":[]}"#,
+    )
+    .unwrap();
+    fed.launch(0);
+    let n = &fed.nodes[0];
+    let addr = api_addr(n);
+    let token = std::fs::read_to_string(n.dir.join("api.token")).unwrap();
+    let link = n.dir.join("client-input.jsonl");
+    std::os::unix::fs::symlink("/proc/self/fd/0", &link).unwrap();
+    let (status, reply) = call(
+        addr,
+        "POST",
+        "/v1/registry/import",
+        Some(token.trim()),
+        &serde_json::json!({"file": link, "csv": false}).to_string(),
+    )
+    .expect("an answer");
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("the node's own standard input"), "{reply}");
+    assert_eq!(n.json(&["registry", "stats"])["records"], 0);
 }
 
 /// A trace's timeout outside 1 s to 7 days is refused, by the API and by the

@@ -2524,3 +2524,68 @@ fn in_shell(script: &str, args: &[&std::path::Path]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// `roster verify --install` installs as `roster install` does: a roster
+/// signed by another anchor than the node's [trust] is refused. It was
+/// verified with `--anchor` alone and installed, and the node could then
+/// not start, nor take the right roster of the same version (a re-check).
+#[test]
+fn roster_verify_install_keeps_to_the_nodes_anchors() {
+    let a = Anchored::new();
+    let w = a.w.path();
+    let other_key = w.join("other-anchor.key");
+    let other = json(
+        w,
+        &["roster", "keygen", "--out", other_key.to_str().unwrap()],
+    )["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let f = w.join("by-other.json");
+    let fs = f.to_str().unwrap();
+    ok(
+        w,
+        &[
+            "roster",
+            "new",
+            "--out",
+            fs,
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today+30",
+        ],
+    );
+    ok(
+        w,
+        &[
+            "roster", "add", fs, "--state", "KE", "--name", "Kenya", "--key", &a.pk,
+        ],
+    );
+    ok(
+        w,
+        &[
+            "roster",
+            "sign",
+            fs,
+            "--anchor-key",
+            other_key.to_str().unwrap(),
+        ],
+    );
+    let o = run(
+        &a.ke,
+        &["roster", "verify", fs, "--anchor", &other, "--install"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--anchor differs from [trust]"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!a.ke.join("roster.json").exists());
+    // The node's own anchor's roster installs the same way.
+    let good = a.roster("good.json", 1, "today", "today+30");
+    let v = json(&a.ke, &["roster", "verify", &good, "--install"]);
+    assert_eq!(v["installed"], true, "{v}");
+    assert!(a.ke.join("roster.json").exists());
+}

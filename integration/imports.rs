@@ -1077,6 +1077,13 @@ fn a_dash_imports_standard_input() {
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(counts(&s), [1, 0, 0, 0], "{s}");
     let o = run(d.path(), &["registry", "import", "-"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("give its format"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("give --format jsonl, csv or tsv"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(d.path(), &["registry", "import", "w.csv", "--events", "-"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("give its path"), "{}", stderr(&o));
 }

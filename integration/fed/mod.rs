@@ -368,7 +368,13 @@ impl Federation {
                 "--log-format",
                 "json",
             ])
-            .stdin(Stdio::null())
+            // A file `node-stdin` in its directory, if there, is its
+            // standard input (what a node must not import as a client's).
+            .stdin(
+                std::fs::File::open(n.dir.join("node-stdin"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

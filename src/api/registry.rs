@@ -124,6 +124,18 @@ async fn import(State(node): State<Node>, JsonBody(r): JsonBody<ImportRequest>) 
                 p.display()
             )));
         }
+        // `/dev/stdin`, `/dev/fd/N`, `/proc/self/...` name the node's own
+        // descriptors, not the client's: a node started with its standard
+        // input from a file imported that file for a client that meant its
+        // own (a re-check).
+        if let Some(p) = path
+            && crate::model::target::names_a_descriptor(p)
+        {
+            return Err(bad(format!(
+                "\"{field}\": {} names the node's own descriptors, not the client's; give the absolute path of a regular file",
+                p.display()
+            )));
+        }
     }
     let stop = Arc::new(AtomicBool::new(false));
     let opts = ImportOptions {

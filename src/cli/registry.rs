@@ -94,9 +94,10 @@ pub enum RegistryCommand {
 /// `registry import`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The registry file: JSON Lines (.jsonl), or CSV (.csv, or .tsv with
-    /// tabs; see --events); `-` for standard input (with --format). With
-    /// the node running, a regular file (not a FIFO or a device).
+    /// The registry file: JSON Lines (.jsonl), or CSV (.csv or .tsv, the
+    /// separator found in the header; see --events); `-` for standard
+    /// input (with --format; the node stopped). With the node running, a
+    /// regular file (not a FIFO or a device).
     pub file: PathBuf,
     /// The file's format, if its extension does not say.
     #[arg(long, value_enum)]
@@ -159,7 +160,19 @@ pub fn run(cmd: RegistryCommand, ctx: &Context) -> anyhow::Result<()> {
     // was "cannot read -: No such file or directory").
     let cmd = match cmd {
         RegistryCommand::Import(mut a) => {
+            if a.events.as_deref() == Some(Path::new("-")) {
+                return Err(super::usage_error(
+                    "registry import",
+                    "--events -: the events file is read from its path, not from standard input; give its path",
+                ));
+            }
             if a.file == Path::new("-") {
+                if a.format.is_none() {
+                    return Err(super::usage_error(
+                        "registry import",
+                        "-: standard input has no name to tell its format; give --format jsonl, csv or tsv",
+                    ));
+                }
                 a.file = PathBuf::from("/dev/stdin");
             }
             // `--format tsv` is CSV with tabs, unless --delimiter says
@@ -274,6 +287,19 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
 /// file's name as UTF-8 text: a name that is not UTF-8 is said so, with
 /// what to do (it was the API client's "cannot encode", a hostile trial).
 fn absolute_for_api(p: &Path) -> anyhow::Result<PathBuf> {
+    // This command's own standard input or descriptors are not the node's
+    // to open: given their name, the node opened its own (a re-check: a
+    // node started with a file as its standard input imported that file).
+    if crate::model::target::names_a_descriptor(p) {
+        let what = if p == Path::new("/dev/stdin") {
+            "standard input".to_string()
+        } else {
+            p.display().to_string()
+        };
+        anyhow::bail!(
+            "{what}: the running node imports a regular file it opens itself, and cannot read this command's input or descriptors; write what you pipe to a file (`... > records.jsonl`) and import that, or stop the node and import it directly"
+        );
+    }
     let abs = absolute(p)?;
     if abs.to_str().is_none() {
         anyhow::bail!(

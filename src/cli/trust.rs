@@ -197,7 +197,8 @@ pub enum RosterCommand {
         roster: PathBuf,
         #[command(flatten)]
         trust: TrustArgs,
-        /// Make it this node's roster if it is newer than the one held.
+        /// Make it this node's roster if it is newer than the one held, as
+        /// `roster install` does (the node stopped).
         #[arg(long)]
         install: bool,
     },
@@ -997,26 +998,26 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             trust,
             install,
         } => {
-            let trust = trust_config(&trust, ctx)?;
-            let file = RosterFile::read(&roster)?;
-            let checked = if install {
+            if install {
                 // A running node holds its roster and history: it is handed
-                // a roster through its API, never written behind it. With
-                // the node stopped, the install is audited as `roster
-                // install` audits it.
-                let Some(db) = super::registry::store_if_stopped(ctx)? else {
+                // a roster through its API, never written behind it.
+                if super::registry::store_if_stopped(ctx)?.is_none() {
                     bail!(
                         "the node for {} is running: install the roster with `tracenet roster install {}`, which hands it to the node",
                         ctx.data_dir.display(),
                         roster.display()
                     );
-                };
-                let r = roster::install(&ctx.data_dir, &file, &trust, Date::today())?;
-                audit_roster_installed(ctx, &db, r.version())?;
-                r
-            } else {
-                file.verify(&trust, Date::today())?
-            };
+                }
+                // With the node stopped, installed as `roster install`
+                // installs it: with the node's [trust], --anchor agreeing
+                // with it. Its own install verified with --anchor alone,
+                // and a roster of another anchor left the node unable to
+                // start (a re-check).
+                return self::install(ctx, &roster, &trust);
+            }
+            let trust = trust_config(&trust, ctx)?;
+            let file = RosterFile::read(&roster)?;
+            let checked = file.verify(&trust, Date::today())?;
             show(
                 ctx,
                 &roster,

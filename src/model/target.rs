@@ -40,6 +40,24 @@ fn is_std_stream(path: &Path) -> bool {
         || p.strip_prefix("/proc/self/fd/").is_some_and(fd)
 }
 
+/// Whether `path`, as written, names one of this process's own descriptors
+/// or its place in `/proc`: `/dev/stdin`, `/dev/stdout`, `/dev/stderr`,
+/// `/dev/fd/...`, `/proc/self/...`, `/proc/thread-self/...`. Given to
+/// another process (the running node, through its control API) it names
+/// that process's own.
+pub fn names_a_descriptor(path: &Path) -> bool {
+    [
+        "/dev/stdin",
+        "/dev/stdout",
+        "/dev/stderr",
+        "/dev/fd",
+        "/proc/self",
+        "/proc/thread-self",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
+}
+
 /// Whether `path` is in `/dev` or `/proc` (its folder resolved), where
 /// nothing is made or renamed over: `/dev/stdout`, `/proc/self/fd/1`.
 pub fn in_system_folder(path: &Path) -> bool {

@@ -89,6 +89,13 @@ pub enum SourceError {
         path: std::path::PathBuf,
         dir: std::path::PathBuf,
     },
+    /// The file is the running node's own standard input, output or error
+    /// ([`SourceOptions::refuse_under`]), reached through a link.
+    #[error(
+        "{} is the node's own standard input, output or error, not a file of the client's; give the absolute path of a regular file",
+        .path.display()
+    )]
+    OwnDescriptor { path: std::path::PathBuf },
 }
 
 /// Refuses, for an import that reads its file twice, a path that is
@@ -237,6 +244,13 @@ fn refuse_under(path: &Path, file: &File, dir: &Path) -> Result<(), SourceError>
         let _ = file;
         None
     };
+    // The node's own standard input, output or error, reached by a link
+    // (`/tmp/x` to `/proc/self/fd/0`): its file, not the client's.
+    if is_own_standard_stream(file) {
+        return Err(SourceError::OwnDescriptor {
+            path: path.to_path_buf(),
+        });
+    }
     let real = opened.or_else(|| std::fs::canonicalize(path).ok());
     let refused = || SourceError::InDataDir {
         path: path.to_path_buf(),
@@ -269,6 +283,25 @@ fn refuse_under(path: &Path, file: &File, dir: &Path) -> Result<(), SourceError>
         Some(_) if !owner_only => Ok(()),
         _ => Err(refused()),
     }
+}
+
+/// Whether `file` is this process's standard input, output or error (the
+/// same file, by device and inode).
+#[cfg(target_os = "linux")]
+fn is_own_standard_stream(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = file.metadata() else {
+        return false;
+    };
+    (0..3).any(|fd| {
+        std::fs::metadata(format!("/proc/self/fd/{fd}"))
+            .is_ok_and(|s| (s.dev(), s.ino()) == (m.dev(), m.ino()))
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_own_standard_stream(_: &File) -> bool {
+    false
 }
 
 /// Whether `file`, which has more than one name, is one of the private
