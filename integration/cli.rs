@@ -812,6 +812,18 @@ impl Anchored {
     }
 
     fn roster(&self, name: &str, version: u64, from: &str, until: &str) -> String {
+        self.roster_signed_by(&self.key, name, version, from, until)
+    }
+
+    /// [`Anchored::roster`], signed with the anchor key at `key`.
+    fn roster_signed_by(
+        &self,
+        key: &std::path::Path,
+        name: &str,
+        version: u64,
+        from: &str,
+        until: &str,
+    ) -> String {
         let fs = self.w.path().join(name).to_str().unwrap().to_string();
         let w = self.w.path();
         ok(
@@ -837,13 +849,7 @@ impl Anchored {
         );
         ok(
             w,
-            &[
-                "roster",
-                "sign",
-                &fs,
-                "--anchor-key",
-                self.key.to_str().unwrap(),
-            ],
+            &["roster", "sign", &fs, "--anchor-key", key.to_str().unwrap()],
         );
         fs
     }
@@ -2541,37 +2547,8 @@ fn roster_verify_install_keeps_to_the_nodes_anchors() {
         .as_str()
         .unwrap()
         .to_string();
-    let f = w.join("by-other.json");
-    let fs = f.to_str().unwrap();
-    ok(
-        w,
-        &[
-            "roster",
-            "new",
-            "--out",
-            fs,
-            "--valid-from",
-            "today",
-            "--valid-until",
-            "today+30",
-        ],
-    );
-    ok(
-        w,
-        &[
-            "roster", "add", fs, "--state", "KE", "--name", "Kenya", "--key", &a.pk,
-        ],
-    );
-    ok(
-        w,
-        &[
-            "roster",
-            "sign",
-            fs,
-            "--anchor-key",
-            other_key.to_str().unwrap(),
-        ],
-    );
+    let fs = a.roster_signed_by(&other_key, "by-other.json", 1, "today", "today+30");
+    let fs = fs.as_str();
     let o = run(
         &a.ke,
         &["roster", "verify", fs, "--anchor", &other, "--install"],
