@@ -166,17 +166,18 @@ fn file_final(store: &TraceStore, id: &str, n: usize, i: usize) {
     };
     // What `on_answer`'s admission does with the head.
     let r = store
-        .file_answer(id, &answer, |t| {
-            if t.filed.iter().any(|f| f.frame == verdict.frame) || t.final_at.contains_key(&p) {
-                return false;
-            }
-            t.filed.push(verdict.clone());
-            for x in t.asked.iter_mut().filter(|x| x.peer == p) {
-                x.set_reachable();
-            }
-            t.final_at.entry(p.clone()).or_insert(1_700_000_010);
-            true
-        })
+        .file_answer(
+            id,
+            &answer,
+            |t| !t.filed.iter().any(|f| f.frame == verdict.frame) && !t.final_at.contains_key(&p),
+            |t| {
+                t.filed.push(verdict.clone());
+                for x in t.asked.iter_mut().filter(|x| x.peer == p) {
+                    x.set_reachable();
+                }
+                t.final_at.entry(p.clone()).or_insert(1_700_000_010);
+            },
+        )
         .expect("file");
     assert!(r.is_some(), "answer not filed");
 }
@@ -442,11 +443,15 @@ fn fill(dir: &Path, n: usize, f: &Frames) {
                 said: Said::Final,
             };
             store
-                .file_answer(&t.id, &answer, |t| {
-                    t.filed.push(verdict.clone());
-                    t.final_at.insert(peer.clone(), t.created_at + 1);
-                    true
-                })
+                .file_answer(
+                    &t.id,
+                    &answer,
+                    |_| true,
+                    |t| {
+                        t.filed.push(verdict.clone());
+                        t.final_at.insert(peer.clone(), t.created_at + 1);
+                    },
+                )
                 .expect("file");
         }
     }

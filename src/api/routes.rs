@@ -1031,8 +1031,8 @@ async fn get_trace(
         // Woken by any trace's change: the head (with its verdicts) says
         // whether this one moved; the whole view is built only to reply.
         // The head kept in memory (every change of the trace leaves it
-        // there) says so without a hand-off to a blocking thread; one not
-        // kept is read there.
+        // there, filing an answer once it is written) says so without a
+        // hand-off to a blocking thread; one not kept is read there.
         let unmoved = if give_up {
             None
         } else {

@@ -549,7 +549,8 @@ impl Node {
     }
 
     /// Trace `id`'s head if the store keeps it in memory, as every change of
-    /// the trace leaves it: no read of sled, so callable on an async worker.
+    /// the trace leaves it (not while an answer is being filed into it): no
+    /// read of sled, so callable on an async worker.
     /// `None` says nothing of the store (read it with [`Node::trace_head`],
     /// off the async workers).
     pub fn kept_trace_head(&self, id: &str) -> Option<std::sync::Arc<StoredTrace>> {
@@ -748,36 +749,41 @@ impl Node {
             bytes: data.to_vec(),
             roster_version: Some(roster_version),
         };
-        // Checked again on the head being replaced: two answers of one
-        // responder arriving together file at most one of each kind.
+        let created_ms = trace.created_at_ms.unwrap_or(trace.created_at * 1000);
+        // Not held while the answer is filed, so that the trace is changed
+        // in place rather than copied (TraceStore::file_answer).
+        drop(trace);
+        // Checked again in the trace's turn: two answers of one responder
+        // arriving together file at most one of each kind.
         let filed = self
             .inner
             .traces
-            .file_answer(&id, &answer, |t| {
-                if again(t) || taken(t) {
-                    return false;
-                }
-                t.filed.push(verdict.clone());
-                if !t.asked.iter().any(|x| x.peer == peer_s) {
-                    // Answered without having been expected (it subscribed
-                    // after the trace was sent): it was asked after all.
-                    t.asked.push(Asked::new(
-                        peer_s.clone(),
-                        member.state,
-                        ExpectedBy::Answered,
-                    ));
-                }
-                // It answered, so it is reachable.
-                for x in t.asked.iter_mut().filter(|x| x.peer == peer_s) {
-                    x.set_reachable();
-                }
-                if is_final {
-                    t.final_at.entry(peer_s.clone()).or_insert(now);
-                } else if refusal.is_none() {
-                    t.first_ack.entry(peer_s.clone()).or_insert(now);
-                }
-                true
-            })
+            .file_answer(
+                &id,
+                &answer,
+                |t| !again(t) && !taken(t),
+                |t| {
+                    t.filed.push(verdict.clone());
+                    if !t.asked.iter().any(|x| x.peer == peer_s) {
+                        // Answered without having been expected (it subscribed
+                        // after the trace was sent): it was asked after all.
+                        t.asked.push(Asked::new(
+                            peer_s.clone(),
+                            member.state,
+                            ExpectedBy::Answered,
+                        ));
+                    }
+                    // It answered, so it is reachable.
+                    for x in t.asked.iter_mut().filter(|x| x.peer == peer_s) {
+                        x.set_reachable();
+                    }
+                    if is_final {
+                        t.final_at.entry(peer_s.clone()).or_insert(now);
+                    } else if refusal.is_none() {
+                        t.first_ack.entry(peer_s.clone()).or_insert(now);
+                    }
+                },
+            )
             .map_err(|e| internal(&e))?;
         let filed = filed.is_some();
         // Planned before the flush, so that the one flush covers the answer
@@ -794,8 +800,7 @@ impl Node {
             peer,
             id,
             filed,
-            latency_ms: unix_now_ms()
-                .saturating_sub(trace.created_at_ms.unwrap_or(trace.created_at * 1000)),
+            latency_ms: unix_now_ms().saturating_sub(created_ms),
             follow,
             refusal,
         }))

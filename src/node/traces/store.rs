@@ -1,13 +1,19 @@
-//! The traces in sled. A trace is kept in four parts, so that filing one
-//! answer writes that answer and its holder's small record, never the whole
-//! trace again: the work of filing does not grow with the holders asked.
+//! The traces in sled. A trace is kept in five parts, so that creating it
+//! writes a few records whatever the holders asked, and filing one answer
+//! writes that answer and its holder's small record, never the whole trace
+//! again.
 //! - `traces`: id → the trace's head as JSON: what concerns the whole trace
 //!   (its query, deadline, topics, local case, follow-ups), without the
 //!   answers and without any holder's part;
+//! - `trace_roll_calls`: id → the trace's roll call as JSON (a
+//!   [`HolderPart`] with `asked` alone): the holders asked when the trace
+//!   was created, each entry with its place (layout 5);
 //! - `trace_holders`: id, `/`, the holder's peer id → that holder's part as
 //!   JSON ([`HolderPart`]): its entries in the trace's `asked` and `filed`
 //!   lists, each with its place in the list, and when its first
-//!   acknowledgement and its final answer arrived;
+//!   acknowledgement and its final answer arrived. Written the first time
+//!   something of the holder's own changes, and from then on it stands for
+//!   the holder in place of the roll call (`{}`: a holder no longer asked);
 //! - `trace_answers`: id, `/`, a sequence number (u64 big-endian, from sled's
 //!   monotonic ids: the order of filing) → one answer as JSON;
 //! - `traces_by_time`: creation second (u64 big-endian), the millisecond
@@ -16,21 +22,27 @@
 //!   before layout 4 the key had the second alone, and those were listed by
 //!   id).
 //!
-//! Stores written before this layout (answers inside the trace's JSON, or
-//! every holder's part inside the head) are rewritten once, at open.
+//! Stores of layout 4 (a part for every holder from creation, no roll call)
+//! are read as they are. Stores written before it (answers inside the
+//! trace's JSON, or every holder's part inside the head) are rewritten once,
+//! at open. A store of a later layout than this build knows is refused
+//! ([`TraceStoreError::Layout`]).
 //!
 //! Every change goes through [`TraceStore`], one trace at a time (a lock per
 //! stripe of trace ids): the store reads the trace as last written, applies
 //! the change to a copy, and writes only the parts that differ: the head if
 //! a field of the whole trace changed, each holder's part whose entries
 //! changed. One part is one plain write; several are one sled transaction
-//! (rare: a follow-up, a retry, a layout of holders reordered).
+//! (rare: a follow-up, a retry, a layout of holders reordered). Filing an
+//! answer changes its holder's part alone, on the kept trace itself, not on
+//! a copy ([`TraceStore::file_answer`]).
 //!
 //! Heads are read on every answer, every status view and every wake of a
 //! waiting API call. The store keeps the last traces it assembled
-//! ([`HEADS_KEPT`]), and every change replaces the kept copy as it is
-//! written, under the same lock: the store's trees are private to it, so
-//! nothing else writes them, and a kept trace is always the stored one.
+//! ([`HEADS_KEPT`]), and every change leaves the kept copy as written, under
+//! the same lock (filing takes it out while it changes it, and puts it back
+//! once written): the store's trees are private to it, so nothing else
+//! writes them, and a kept trace is always the stored one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroUsize;
@@ -55,6 +67,12 @@ pub enum TraceStoreError {
         "cursor {0:?} names no trace of this node; give the `next` of a page of traces as it was handed out, or none for the newest"
     )]
     UnknownCursor(String),
+    /// The store was written by a later tracenet, in a layout this build
+    /// cannot read.
+    #[error(
+        "the trace store is of layout {found}, written by a later tracenet; this build reads layouts up to {known}: run the later build, or restore the data directory from a backup made before it"
+    )]
+    Layout { found: String, known: String },
 }
 
 /// The traces trees.
@@ -63,6 +81,8 @@ pub struct TraceStore {
     db: sled::Db,
     tree: sled::Tree,
     holders: sled::Tree,
+    /// The holders asked at creation, one record a trace (layout 5).
+    roll_calls: sled::Tree,
     answers: sled::Tree,
     by_time: sled::Tree,
     heads: Arc<Mutex<lru::LruCache<String, Arc<StoredTrace>>>>,
@@ -202,6 +222,7 @@ thread_local! {
 /// holder's peer id: its entries in the trace's `asked` and `filed` lists,
 /// each with its place in the list (so that the lists read back in order),
 /// and the instants of its first acknowledgement and its final answer.
+/// Also the shape of a trace's roll call ([`HolderPart::roll_call`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct HolderPart {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -234,8 +255,17 @@ impl HolderPart {
         }
     }
 
-    fn is_empty(&self) -> bool {
-        *self == HolderPart::default()
+    /// The trace's roll call: every entry of `t.asked`, with its place,
+    /// as the trace was created. Stored in `trace_roll_calls`; a holder's
+    /// own part, once written, stands for it in its place.
+    fn roll_call(t: &StoredTrace) -> HolderPart {
+        let place = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+        HolderPart {
+            asked: (t.asked.iter().enumerate())
+                .map(|(i, a)| (place(i), a.clone()))
+                .collect(),
+            ..HolderPart::default()
+        }
     }
 }
 
@@ -372,10 +402,29 @@ const REWRITE_LIMITS: Limits = Limits {
 
 /// The key of the layout's version in the `trace_store` tree.
 const LAYOUT_KEY: &[u8] = b"layout";
-/// Answers in their own tree, each holder's part in its own, the time index
-/// to the millisecond. (`3`: the time index to the second; `2`: the
-/// holders' parts inside the head; none: answers inside it too.)
-const LAYOUT: &[u8] = b"4";
+/// Answers in their own tree, the holders asked at creation in one record
+/// (the roll call), each holder's part in its own once it changes, the time
+/// index to the millisecond. (`4`: a part for every holder from creation,
+/// none written empty, which this layout reads as it is; `3`: the time
+/// index to the second; `2`: the holders' parts inside the head; none:
+/// answers inside it too.)
+const LAYOUT: &[u8] = b"5";
+/// The layout this one reads as it is (see [`LAYOUT`]).
+const LAYOUT_READ_AS_IS: &[u8] = b"4";
+
+/// Whether `layout` (as stored under [`LAYOUT_KEY`]) is a later layout
+/// than this build's: a number above [`LAYOUT`]. A build before layout 5
+/// cannot tell, and reads a store of layout 5 without its roll calls (a
+/// trace created since lists the holders asked that have a part of their
+/// own, and those alone); back on this build, the trace reads whole again
+/// (its holders perhaps listed in another order).
+fn is_later_layout(layout: &[u8]) -> bool {
+    let n = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<u64>().ok();
+    match (n(layout), n(LAYOUT)) {
+        (Some(found), Some(known)) => found > known,
+        _ => false,
+    }
+}
 
 /// Where a page of traces starts: after this trace (creation instant, id),
 /// going back in time.
@@ -474,6 +523,7 @@ impl TraceStore {
             db: db.clone(),
             tree: db.open_tree("traces")?,
             holders: db.open_tree("trace_holders")?,
+            roll_calls: db.open_tree("trace_roll_calls")?,
             answers: db.open_tree("trace_answers")?,
             by_time: db.open_tree("traces_by_time")?,
             heads: Arc::new(Mutex::new(lru::LruCache::new(
@@ -483,8 +533,17 @@ impl TraceStore {
             named: Arc::default(),
         };
         let meta = db.open_tree("trace_store")?;
-        if meta.get(LAYOUT_KEY)?.as_deref() != Some(LAYOUT) {
-            s.rewrite_layout()?;
+        let layout = meta.get(LAYOUT_KEY)?;
+        if layout.as_deref() != Some(LAYOUT) {
+            if let Some(found) = layout.as_deref().filter(|l| is_later_layout(l)) {
+                return Err(TraceStoreError::Layout {
+                    found: String::from_utf8_lossy(found).into_owned(),
+                    known: String::from_utf8_lossy(LAYOUT).into_owned(),
+                });
+            }
+            if layout.as_deref() != Some(LAYOUT_READ_AS_IS) {
+                s.rewrite_layout()?;
+            }
             meta.insert(LAYOUT_KEY, LAYOUT)?;
             db.flush()?;
         }
@@ -576,8 +635,9 @@ impl TraceStore {
         serde_json::from_slice(v).map_err(|e| corrupt(id, e))
     }
 
-    /// Writes `peers`' parts of `t`, each as one plain write (a part that is
-    /// empty is removed).
+    /// Writes `peers`' parts of `t`, each as one plain write. A part that is
+    /// empty is written too (`{}`): it stands for its holder in place of the
+    /// trace's roll call, which may still name it.
     fn write_parts<'a>(
         &self,
         t: &StoredTrace,
@@ -585,13 +645,8 @@ impl TraceStore {
     ) -> Result<(), TraceStoreError> {
         for peer in peers {
             let part = HolderPart::of(t, peer);
-            let key = holder_key(&t.id, peer);
-            if part.is_empty() {
-                self.holders.remove(key)?;
-            } else {
-                let bytes = serde_json::to_vec(&part).map_err(|e| corrupt(&t.id, e))?;
-                self.holders.insert(key, bytes)?;
-            }
+            let bytes = serde_json::to_vec(&part).map_err(|e| corrupt(&t.id, e))?;
+            self.holders.insert(holder_key(&t.id, peer), bytes)?;
         }
         Ok(())
     }
@@ -606,8 +661,8 @@ impl TraceStore {
         stripe.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes a trace (its holders' parts, its answers, its place in the
-    /// time index, its head last) and waits until it is on disk: a trace
+    /// Writes a trace (its answers, its roll call, the parts of holders
+    /// that answered already, its place in the time index, its head last) and waits until it is on disk: a trace
     /// reported sent survives a crash. A crash before the head leaves no
     /// trace (the parts written before it are never read).
     pub fn put(&self, t: &StoredTrace) -> Result<(), TraceStoreError> {
@@ -625,12 +680,28 @@ impl TraceStore {
             let bytes = serde_json::to_vec(a).map_err(|e| corrupt(&t.id, e))?;
             self.answers.insert(answer_key(&t.id, seq), bytes)?;
         }
-        // Parts left by an earlier trace of the same id (a crash before its
-        // head) are not this trace's.
+        // Parts and a roll call left by an earlier trace of the same id (a
+        // crash before its head) are not this trace's.
         for kv in self.holders.scan_prefix(holders_prefix(&t.id)).keys() {
             self.holders.remove(kv?)?;
         }
-        self.write_parts(t, holders_of(t))?;
+        // The holders asked, in one record (the roll call), not one each:
+        // a holder's part is written once something of its own changes,
+        // and then stands for it. Holders with more than their entries in
+        // `asked` (a trace stored with its answers) have their part now.
+        if t.asked.is_empty() {
+            self.roll_calls.remove(t.id.as_bytes())?;
+        } else {
+            let roll =
+                serde_json::to_vec(&HolderPart::roll_call(t)).map_err(|e| corrupt(&t.id, e))?;
+            self.roll_calls.insert(t.id.as_bytes(), roll)?;
+        }
+        let answered = t.filed.iter().map(|f| f.peer.as_str());
+        let answered = answered.chain(t.first_ack.keys().map(String::as_str));
+        let answered: BTreeSet<&str> = answered
+            .chain(t.final_at.keys().map(String::as_str))
+            .collect();
+        self.write_parts(t, answered)?;
         self.by_time.insert(time_key(t), &[])?;
         self.tree.insert(t.id.as_bytes(), encode_head(t)?)?;
         let kept = StoredTrace {
@@ -677,10 +748,21 @@ impl TraceStore {
         // Entries a head itself still carries (none once rewritten) first.
         let mut asked: Vec<(u32, Asked)> = Vec::new();
         let mut filed: Vec<(u32, Filed)> = Vec::new();
+        // The roll call, and the holders whose own part stands for them in
+        // its place.
+        let roll: Vec<(u32, Asked)> = match self.roll_calls.get(id.as_bytes())? {
+            Some(v) => {
+                let r: HolderPart = serde_json::from_slice(&v).map_err(|e| corrupt(id, e))?;
+                r.asked
+            }
+            None => Vec::new(),
+        };
+        let mut own_part: std::collections::HashSet<String> = Default::default();
         for kv in self.holders.scan_prefix(&prefix) {
             let (k, v) = kv?;
             let part: HolderPart = serde_json::from_slice(&v).map_err(|e| corrupt(id, e))?;
             let peer = String::from_utf8_lossy(k.get(prefix.len()..).unwrap_or_default());
+            own_part.insert(peer.to_string());
             asked.extend(part.asked);
             filed.extend(part.filed);
             if let Some(at) = part.first_ack {
@@ -690,6 +772,10 @@ impl TraceStore {
                 t.final_at.insert(peer.to_string(), at);
             }
         }
+        asked.extend(
+            roll.into_iter()
+                .filter(|(_, a)| !own_part.contains(&a.peer)),
+        );
         asked.sort_by_key(|(i, _)| *i);
         filed.sort_by_key(|(i, _)| *i);
         t.asked.extend(asked.into_iter().map(|(_, a)| a));
@@ -701,8 +787,9 @@ impl TraceStore {
     }
 
     /// Trace `id`'s head (without answers) if it is kept in memory, which
-    /// every change of the trace leaves it; `None` says nothing of the
-    /// store (read it with [`Self::head`], off the async workers).
+    /// every change of the trace leaves it (but while an answer is being
+    /// filed into it, and after a write that failed); `None` says nothing
+    /// of the store (read it with [`Self::head`], off the async workers).
     pub fn cached_head(&self, id: &str) -> Option<Arc<StoredTrace>> {
         self.cached(id)
     }
@@ -899,19 +986,13 @@ impl TraceStore {
             let mut parts = Vec::new();
             for peer in &peers {
                 let part = HolderPart::of(&new, peer);
-                let bytes = (!part.is_empty())
-                    .then(|| serde_json::to_vec(&part))
-                    .transpose()
-                    .map_err(|e| corrupt(id, e))?;
+                let bytes = serde_json::to_vec(&part).map_err(|e| corrupt(id, e))?;
                 parts.push((holder_key(id, peer), bytes));
             }
             (&self.tree, &self.holders)
                 .transaction(|(tree, holders)| {
                     for (key, bytes) in &parts {
-                        match bytes {
-                            Some(b) => holders.insert(key.as_slice(), b.as_slice())?,
-                            None => holders.remove(key.as_slice())?,
-                        };
+                        holders.insert(key.as_slice(), bytes.as_slice())?;
                     }
                     if let Some(h) = &head {
                         tree.insert(id.as_bytes(), h.as_slice())?;
@@ -1007,11 +1088,18 @@ impl TraceStore {
     }
 
     /// Files one answer, unflushed: `admit` sees the trace (answers not
-    /// loaded) and, if it returns true (having recorded the verdict in it),
-    /// the answer and what `admit` changed are written. Returns the updated
+    /// loaded) and, if it returns true, `apply` records the verdict in it,
+    /// and the answer and its holder's part are written. Returns the updated
     /// trace if the answer was filed, `None` if `admit` refused it or there
-    /// is no such trace. What is written does not grow with the holders
-    /// asked or the answers already filed: the answer, and its holder's part.
+    /// is no such trace.
+    ///
+    /// `apply` changes the part of the answer's holder (`answer.peer`)
+    /// alone: its entries in `asked` and `filed`, its `first_ack` and its
+    /// `final_at` (a debug build checks it). The trace is changed in place,
+    /// not copied (a copy only if a reader still holds the kept one): the
+    /// work grows with the holders asked only by scans of the trace's
+    /// lists, and what is written not at all (the answer, and its holder's
+    /// part).
     ///
     /// Plain writes, not a sled transaction: sled writes a transaction's
     /// manifest in an I/O buffer of its own and rolls the buffer before and
@@ -1030,19 +1118,81 @@ impl TraceStore {
         &self,
         id: &str,
         answer: &StoredAnswer,
-        admit: impl FnMut(&mut StoredTrace) -> bool,
+        admit: impl FnOnce(&StoredTrace) -> bool,
+        apply: impl FnOnce(&mut StoredTrace),
     ) -> Result<Option<Arc<StoredTrace>>, TraceStoreError> {
         let seq = self.db.generate_id()?;
         let answer_bytes = serde_json::to_vec(answer).map_err(|e| corrupt(id, e))?;
         let key = answer_key(id, seq);
         self.answers.insert(key.as_slice(), answer_bytes)?;
-        match self.change(id, admit)? {
+        match self.change_part(id, &answer.peer, admit, apply)? {
             Change::Done(t) => Ok(Some(t)),
             Change::NoTrace | Change::Declined => {
                 self.answers.remove(key.as_slice())?;
                 Ok(None)
             }
         }
+    }
+
+    /// Applies `apply` to trace `id` in place, in the trace's turn, if
+    /// `admit` returns true, and writes `peer`'s part, unflushed. `apply`
+    /// changes `peer`'s part alone (see [`TraceStore::file_answer`]).
+    ///
+    /// The kept copy is taken out of the kept heads while it changes, so
+    /// that it is changed where it is unless a reader still holds it (then
+    /// the reader keeps the trace as it was, and the change is made on a
+    /// copy). It goes back once written; if a write fails, it stays out,
+    /// and the next read reads what the store holds.
+    fn change_part(
+        &self,
+        id: &str,
+        peer: &str,
+        admit: impl FnOnce(&StoredTrace) -> bool,
+        apply: impl FnOnce(&mut StoredTrace),
+    ) -> Result<Change, TraceStoreError> {
+        let _turn = self.turn(id);
+        let Some(mut t) = self.current(id)? else {
+            return Ok(Change::NoTrace);
+        };
+        if !admit(&t) {
+            return Ok(Change::Declined);
+        }
+        // The kept heads' reference, dropped: in the turn, no other change
+        // reads it meanwhile, and a reader that misses it waits for the turn.
+        self.heads.lock().unwrap_or_else(|p| p.into_inner()).pop(id);
+        #[cfg(debug_assertions)]
+        let old = (*t).clone();
+        let before = HolderPart::of(&t, peer);
+        let new = Arc::make_mut(&mut t);
+        apply(new);
+        #[cfg(debug_assertions)]
+        {
+            let others: Vec<&str> = changed_holders(&old, new)
+                .into_iter()
+                .filter(|p| *p != peer)
+                .collect();
+            assert!(
+                others.is_empty() && same_head(&old, new),
+                "trace {id}: filing an answer of {peer} changed more than its part (parts of {others:?}, or the head)"
+            );
+        }
+        let waits = new.waits_on(peer);
+        // As `change`: a wait is indexed before it is written, and taken
+        // off once written.
+        self.named
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(id, std::iter::once(peer).filter(|_| waits));
+        if HolderPart::of(new, peer) != before {
+            self.write_parts(new, std::iter::once(peer))?;
+        }
+        {
+            let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+            named.note_silence(new, std::iter::once(peer));
+            named.note_ended(new, std::iter::once(peer));
+        }
+        self.keep_head(id, t.clone());
+        Ok(Change::Done(t))
     }
 
     /// Every trace with its answers, newest first.

@@ -2,6 +2,7 @@
 //! once on receipt; views read the verdicts and never verify again.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use super::*;
 use crate::node::members::{MemberInfo, Members};
@@ -140,11 +141,15 @@ fn answers_are_verified_once_on_receipt_and_never_by_the_views() {
             roster_version: Some(1),
         };
         let filed = store
-            .file_answer(&t.id, &answer, |t| {
-                t.filed.push(verdict.clone());
-                t.final_at.insert(h.peer.to_string(), now);
-                true
-            })
+            .file_answer(
+                &t.id,
+                &answer,
+                |_| true,
+                |t| {
+                    t.filed.push(verdict.clone());
+                    t.final_at.insert(h.peer.to_string(), now);
+                },
+            )
             .unwrap();
         assert!(filed.is_some());
     }
@@ -236,7 +241,7 @@ fn filing_an_answer_does_not_rewrite_the_answers_before_it() {
             roster_version: Some(1),
         };
         store
-            .file_answer(&t.id, &answer, |_| true)
+            .file_answer(&t.id, &answer, |_| true, |_| {})
             .unwrap()
             .unwrap();
     }
@@ -255,7 +260,7 @@ fn filing_an_answer_does_not_rewrite_the_answers_before_it() {
     };
     assert!(
         store
-            .file_answer(&t.id, &extra, |_| false)
+            .file_answer(&t.id, &extra, |_| false, |_| {})
             .unwrap()
             .is_none()
     );
@@ -669,19 +674,20 @@ fn a_trace_is_read_from_sled_once_and_every_change_is_kept_as_written() {
         roster_version: Some(1),
     };
     store
-        .file_answer(&t.id, &answer, |t| {
-            t.final_at.insert(hs[0].peer.to_string(), 7);
-            true
-        })
+        .file_answer(
+            &t.id,
+            &answer,
+            |_| true,
+            |t| {
+                t.final_at.insert(hs[0].peer.to_string(), 7);
+            },
+        )
         .unwrap()
         .unwrap();
     // A refused filing changes nothing.
     assert!(
         store
-            .file_answer(&t.id, &answer, |t| {
-                t.deadline += 60;
-                false
-            })
+            .file_answer(&t.id, &answer, |_| false, |t| t.deadline += 60)
             .unwrap()
             .is_none()
     );
@@ -754,6 +760,61 @@ fn filing_an_answer_writes_only_its_holders_part_whatever_the_holders_asked() {
 }
 
 #[test]
+fn an_answer_is_filed_into_the_kept_trace_in_place_and_a_readers_copy_stays_as_read() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let query = signed_query();
+    let t = new_trace(query.clone(), &hs);
+    store.put(&t).unwrap();
+    // No reader holds the kept trace: the answer is filed where it is, not
+    // into a copy (a copy of every holder's entries per answer made filing
+    // grow with the holders asked).
+    let at = |t: &Arc<StoredTrace>| Arc::as_ptr(t) as usize;
+    let kept = at(&store.head(&t.id).unwrap().unwrap());
+    let a = signed_answer(&hs[0], &query, Outcome::NoHit);
+    file_with_verdict(&store, &t.id, &hs[0], &a);
+    let after = store.head(&t.id).unwrap().unwrap();
+    assert_eq!(at(&after), kept, "filed in place");
+    assert_eq!(after.filed.len(), 1);
+    // A reader holds it: the reader's trace stays as it read it, and the
+    // answer is filed into a copy that the store keeps from then on.
+    let reader = after;
+    let b = signed_answer(&hs[1], &query, Outcome::NoHit);
+    file_with_verdict(&store, &t.id, &hs[1], &b);
+    assert_eq!(reader.filed.len(), 1, "the reader's trace changed under it");
+    let now = store.head(&t.id).unwrap().unwrap();
+    assert_ne!(at(&now), at(&reader));
+    assert_eq!(now.filed.len(), 2);
+    // What is written is what is kept.
+    let fresh = TraceStore::open(&db).unwrap();
+    let read = fresh.head(&t.id).unwrap().unwrap();
+    assert_eq!(*read, *now);
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "changed more than its part")]
+fn filing_an_answer_that_changes_another_holders_part_is_caught_in_debug_builds() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let query = signed_query();
+    let t = new_trace(query.clone(), &hs);
+    store.put(&t).unwrap();
+    let a = signed_answer(&hs[0], &query, Outcome::NoHit);
+    let other = hs[1].peer.to_string();
+    let _ = store.file_answer(
+        &t.id,
+        &a,
+        |_| true,
+        |t| {
+            t.final_at.insert(other, 1);
+        },
+    );
+}
+
+#[test]
 fn a_trace_changed_every_way_reads_back_as_written_from_a_fresh_store() {
     let db = sled::Config::new().temporary(true).open().unwrap();
     let store = TraceStore::open(&db).unwrap();
@@ -814,11 +875,20 @@ fn a_trace_changed_every_way_reads_back_as_written_from_a_fresh_store() {
             assert_eq!(*fresh.head(&want.id).unwrap().unwrap(), want, "step {step}");
         }
     }
-    // Every part left is a holder's; none left empty.
+    // Every part left is a holder's, or an empty one that stands for a
+    // holder the roll call names (a holder no longer asked).
     let (_, parts) = records(&db, &want.id);
+    let roll = db
+        .open_tree("trace_roll_calls")
+        .unwrap()
+        .get(&want.id)
+        .unwrap()
+        .unwrap();
+    let roll = String::from_utf8_lossy(&roll).into_owned();
     for (p, v) in &parts {
         assert!(
-            want.asked.iter().any(|a| a.peer == *p)
+            (v.as_slice() == b"{}" && roll.contains(p.as_str()))
+                || want.asked.iter().any(|a| a.peer == *p)
                 || want.filed.iter().any(|f| f.peer == *p)
                 || want.first_ack.contains_key(p)
                 || want.final_at.contains_key(p),
@@ -826,6 +896,136 @@ fn a_trace_changed_every_way_reads_back_as_written_from_a_fresh_store() {
             String::from_utf8_lossy(v)
         );
     }
+}
+
+#[test]
+fn a_new_trace_writes_one_roll_call_and_no_part_whatever_the_holders_asked() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    for n in [1, hs.len()] {
+        let mut t = new_trace(Vec::new(), &hs[..n]);
+        t.id = format!("{:032x}", n);
+        store.put(&t).unwrap();
+        let (_, parts) = records(&db, &t.id);
+        assert!(parts.is_empty(), "{n} holders: {:?}", parts.keys());
+        let rolls = db.open_tree("trace_roll_calls").unwrap();
+        assert!(rolls.get(&t.id).unwrap().is_some(), "{n} holders");
+        let fresh = TraceStore::open(&db).unwrap();
+        assert_eq!(*fresh.head(&t.id).unwrap().unwrap(), t);
+    }
+}
+
+#[test]
+fn a_holder_taken_off_before_it_answered_stays_off_and_answers_file_between_changes() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    let hs = holders();
+    let query = signed_query();
+    let mut want = new_trace(query.clone(), &hs[..5]);
+    store.put(&want).unwrap();
+    let id = want.id.clone();
+    let fresh = || {
+        let s = TraceStore::open(&db).unwrap();
+        Arc::unwrap_or_clone(s.head(&id).unwrap().unwrap())
+    };
+    // Taken off before it said anything, as a blind trace drops a holder
+    // it found holds nothing (node::blind::later): the roll call still
+    // names it, its empty part stands for it.
+    let gone = hs[1].peer.to_string();
+    let off = |t: &mut StoredTrace| t.asked.retain(|a| a.peer != gone);
+    off(&mut want);
+    store.update_unflushed(&want.id, off).unwrap().unwrap();
+    assert_eq!(fresh(), want);
+    assert!(
+        !fresh().asked.iter().any(|a| a.peer == gone),
+        "back from the roll call"
+    );
+    // Answers filed between a reorder and another removal.
+    for (i, h) in hs[2..5].iter().enumerate() {
+        let a = signed_answer(h, &query, Outcome::NoHit);
+        file_with_verdict(&store, &want.id, h, &a);
+        want.filed.push(verdict(h, &a.bytes));
+        assert_eq!(fresh(), want, "answer {i}");
+        let change = |t: &mut StoredTrace| match i {
+            0 => t.asked.reverse(),
+            1 => {
+                let p = hs[0].peer.to_string();
+                t.asked.retain(|a| a.peer != p);
+            }
+            _ => t.asked.rotate_left(1),
+        };
+        change(&mut want);
+        store.update_unflushed(&want.id, change).unwrap().unwrap();
+        assert_eq!(fresh(), want, "change {i}");
+    }
+    assert_eq!(*store.head(&want.id).unwrap().unwrap(), want);
+}
+
+#[test]
+fn a_store_of_a_later_layout_is_refused_and_left_as_it_is() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let hs = holders();
+    let t = new_trace(Vec::new(), &hs);
+    TraceStore::open(&db).unwrap().put(&t).unwrap();
+    let meta = db.open_tree("trace_store").unwrap();
+    meta.insert("layout", "6").unwrap();
+    let by_time = db.open_tree("traces_by_time").unwrap();
+    by_time.insert(b"not a trace's", &[]).unwrap();
+    let e = TraceStore::open(&db).err().expect("a later layout opened");
+    assert!(matches!(e, TraceStoreError::Layout { .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("layout 6") && text.contains("up to 5"),
+        "{text}"
+    );
+    assert_eq!(meta.get("layout").unwrap().as_deref(), Some(&b"6"[..]));
+    assert!(
+        by_time.get(b"not a trace's").unwrap().is_some(),
+        "rewritten"
+    );
+}
+
+#[test]
+fn a_store_of_the_layout_before_is_read_as_it_is_and_not_rewritten() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let hs = holders();
+    let query = signed_query();
+    let t = new_trace(query.clone(), &hs);
+    {
+        let store = TraceStore::open(&db).unwrap();
+        store.put(&t).unwrap();
+        file_with_verdict(
+            &store,
+            &t.id,
+            &hs[0],
+            &signed_answer(&hs[0], &query, Outcome::NoHit),
+        );
+    }
+    let want = TraceStore::open(&db).unwrap().get(&t.id).unwrap().unwrap();
+    // Layout 4: a part for every holder from creation, no roll call.
+    let holders_tree = db.open_tree("trace_holders").unwrap();
+    db.open_tree("trace_roll_calls").unwrap().clear().unwrap();
+    for h in &hs[1..] {
+        let p = h.peer.to_string();
+        let place = want.asked.iter().position(|a| a.peer == p).unwrap();
+        let part = serde_json::json!({ "asked": [[place, want.asked[place]]] });
+        holders_tree
+            .insert(format!("{}/{p}", t.id), serde_json::to_vec(&part).unwrap())
+            .unwrap();
+    }
+    let meta = db.open_tree("trace_store").unwrap();
+    meta.insert("layout", "4").unwrap();
+    // What a rewrite would clear (it indexes the heads again).
+    let by_time = db.open_tree("traces_by_time").unwrap();
+    by_time.insert(b"not a trace's", &[]).unwrap();
+    let store = TraceStore::open(&db).unwrap();
+    assert_eq!(store.get(&t.id).unwrap().unwrap(), want);
+    assert_eq!(meta.get("layout").unwrap().as_deref(), Some(&b"5"[..]));
+    assert!(
+        by_time.get(b"not a trace's").unwrap().is_some(),
+        "rewritten"
+    );
 }
 
 #[test]
@@ -911,7 +1111,7 @@ fn an_answer_stored_without_its_verdict_is_not_part_of_the_trace() {
     let refused = answer(&hs[2], 3);
     assert!(
         store
-            .file_answer(&t.id, &refused, |_| false)
+            .file_answer(&t.id, &refused, |_| false, |_| {})
             .unwrap()
             .is_none()
     );
@@ -947,13 +1147,12 @@ fn answers_filed_at_once_from_many_threads_are_all_filed_and_each_once() {
                 };
                 let v = verdict(h, &a.bytes);
                 store
-                    .file_answer(&id, &a, |t| {
-                        if t.filed.iter().any(|f| f.frame == v.frame) {
-                            return false;
-                        }
-                        t.filed.push(v.clone());
-                        true
-                    })
+                    .file_answer(
+                        &id,
+                        &a,
+                        |t| !t.filed.iter().any(|f| f.frame == v.frame),
+                        |t| t.filed.push(v.clone()),
+                    )
                     .unwrap()
                     .is_some()
             })
@@ -1012,10 +1211,7 @@ fn signed_answer(h: &Holder, query: &[u8], outcome: Outcome) -> StoredAnswer {
 fn file_with_verdict(store: &TraceStore, id: &str, h: &Holder, a: &StoredAnswer) {
     let v = verdict(h, &a.bytes);
     store
-        .file_answer(id, a, |t| {
-            t.filed.push(v.clone());
-            true
-        })
+        .file_answer(id, a, |_| true, |t| t.filed.push(v))
         .unwrap()
         .unwrap();
 }
