@@ -2566,3 +2566,32 @@ fn roster_verify_install_keeps_to_the_nodes_anchors() {
     assert_eq!(v["installed"], true, "{v}");
     assert!(a.ke.join("roster.json").exists());
 }
+
+/// A trace store written by a later tracenet (a later layout) stops the
+/// node before it joins, and the commands that read traces with the node
+/// stopped, with the layout found and what to do; the store is left as it
+/// is.
+#[test]
+fn a_trace_store_of_a_later_layout_stops_the_node_and_says_what_to_do() {
+    let d = init("DE");
+    {
+        let db = sled::open(d.path().join("db")).unwrap();
+        db.open_tree("trace_store")
+            .unwrap()
+            .insert("layout", "6")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    for args in [vec!["node", "run"], vec!["inbox", "list"]] {
+        let o = run(d.path(), &args);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {e}");
+        assert!(
+            e.contains("layout 6") && e.contains("later tracenet") && e.contains("backup"),
+            "{args:?}: {e}"
+        );
+    }
+    let db = sled::open(d.path().join("db")).unwrap();
+    let layout = db.open_tree("trace_store").unwrap().get("layout").unwrap();
+    assert_eq!(layout.as_deref(), Some(&b"6"[..]));
+}

@@ -456,6 +456,10 @@ impl Node {
         // so a roster or maker table it installs with the node stopped is
         // either installed before this reads them, or refused to it.
         let db = crate::store::open_db(&data_dir.join("db"), &cfg.store_options())?;
+        // Before anything else is moved on: a trace store this build cannot
+        // read (a later layout) stops the node before it joins or rewrites
+        // another tree.
+        let traces = TraceStore::open(&db)?;
         let mut members = membership::load_members(data_dir, &trust)?;
         let makers = makers::load(data_dir, &trust, &cfg.makers);
         members.rederive(&makers.table);
@@ -478,7 +482,6 @@ impl Node {
             net_cfg.gossip_validation = g;
         }
         let (net, events) = net::spawn(key.libp2p_keypair(), net_cfg)?;
-        let traces = TraceStore::open(&db)?;
         // A trace waits at most its query's time-to-live (7 days at most)
         // from when it was sent: older ones need not be read.
         let waiting: Vec<StoredTrace> = traces

@@ -416,8 +416,8 @@ const LAYOUT_READ_AS_IS: &[u8] = b"4";
 /// than this build's: a number above [`LAYOUT`]. A build before layout 5
 /// cannot tell, and reads a store of layout 5 without its roll calls (a
 /// trace created since lists the holders asked that have a part of their
-/// own, and those alone); back on this build, the trace reads whole again
-/// (its holders perhaps listed in another order).
+/// own, and those alone): going back to it is not supported
+/// (proto-docs/FORMATS.md, "Trace storage").
 fn is_later_layout(layout: &[u8]) -> bool {
     let n = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<u64>().ok();
     match (n(layout), n(LAYOUT)) {
@@ -1297,7 +1297,8 @@ impl TraceStore {
     }
 }
 
-/// Every peer with a part in `t`.
+/// Every peer with an entry in `t` as held in memory (in `asked`, `filed`,
+/// `first_ack` or `final_at`): the parts a rewrite of an older layout writes.
 fn holders_of(t: &StoredTrace) -> BTreeSet<&str> {
     let mut out: BTreeSet<&str> = t.asked.iter().map(|a| a.peer.as_str()).collect();
     out.extend(t.filed.iter().map(|f| f.peer.as_str()));

@@ -734,12 +734,20 @@ fn filing_an_answer_writes_only_its_holders_part_whatever_the_holders_asked() {
     let t = new_trace(query.clone(), &hs);
     store.put(&t).unwrap();
     let mut sizes = Vec::new();
+    let rolls = db.open_tree("trace_roll_calls").unwrap();
+    let roll = rolls.get(&t.id).unwrap().expect("a roll call");
     for h in &hs {
         let (head, parts) = records(&db, &t.id);
         let a = signed_answer(h, &query, Outcome::NoHit);
         file_with_verdict(&store, &t.id, h, &a);
         let (head_after, parts_after) = records(&db, &t.id);
         assert_eq!(head, head_after, "the head is not rewritten");
+        assert_eq!(
+            rolls.get(&t.id).unwrap(),
+            Some(roll.clone()),
+            "the roll call is not rewritten"
+        );
+        assert_eq!(parts_after.len(), parts.len() + 1, "one part written");
         let me = h.peer.to_string();
         for (peer, v) in &parts {
             if *peer != me {
@@ -962,6 +970,21 @@ fn a_holder_taken_off_before_it_answered_stays_off_and_answers_file_between_chan
     assert_eq!(*store.head(&want.id).unwrap().unwrap(), want);
 }
 
+/// The time index with an entry no trace has: a rewrite of the store's
+/// layout indexes the heads again and drops it.
+fn marked_time_index(db: &sled::Db) -> sled::Tree {
+    let by_time = db.open_tree("traces_by_time").unwrap();
+    by_time.insert(b"not a trace's", &[]).unwrap();
+    by_time
+}
+
+fn assert_not_rewritten(by_time: &sled::Tree) {
+    assert!(
+        by_time.get(b"not a trace's").unwrap().is_some(),
+        "rewritten"
+    );
+}
+
 #[test]
 fn a_store_of_a_later_layout_is_refused_and_left_as_it_is() {
     let db = sled::Config::new().temporary(true).open().unwrap();
@@ -970,8 +993,7 @@ fn a_store_of_a_later_layout_is_refused_and_left_as_it_is() {
     TraceStore::open(&db).unwrap().put(&t).unwrap();
     let meta = db.open_tree("trace_store").unwrap();
     meta.insert("layout", "6").unwrap();
-    let by_time = db.open_tree("traces_by_time").unwrap();
-    by_time.insert(b"not a trace's", &[]).unwrap();
+    let by_time = marked_time_index(&db);
     let e = TraceStore::open(&db).err().expect("a later layout opened");
     assert!(matches!(e, TraceStoreError::Layout { .. }), "{e}");
     let text = e.to_string();
@@ -980,10 +1002,7 @@ fn a_store_of_a_later_layout_is_refused_and_left_as_it_is() {
         "{text}"
     );
     assert_eq!(meta.get("layout").unwrap().as_deref(), Some(&b"6"[..]));
-    assert!(
-        by_time.get(b"not a trace's").unwrap().is_some(),
-        "rewritten"
-    );
+    assert_not_rewritten(&by_time);
 }
 
 #[test]
@@ -1017,15 +1036,11 @@ fn a_store_of_the_layout_before_is_read_as_it_is_and_not_rewritten() {
     let meta = db.open_tree("trace_store").unwrap();
     meta.insert("layout", "4").unwrap();
     // What a rewrite would clear (it indexes the heads again).
-    let by_time = db.open_tree("traces_by_time").unwrap();
-    by_time.insert(b"not a trace's", &[]).unwrap();
+    let by_time = marked_time_index(&db);
     let store = TraceStore::open(&db).unwrap();
     assert_eq!(store.get(&t.id).unwrap().unwrap(), want);
     assert_eq!(meta.get("layout").unwrap().as_deref(), Some(&b"5"[..]));
-    assert!(
-        by_time.get(b"not a trace's").unwrap().is_some(),
-        "rewritten"
-    );
+    assert_not_rewritten(&by_time);
 }
 
 #[test]
