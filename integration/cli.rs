@@ -2587,7 +2587,10 @@ fn a_trace_store_of_a_later_layout_stops_the_node_and_says_what_to_do() {
         let e = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {e}");
         assert!(
-            e.contains("layout 6") && e.contains("later tracenet") && e.contains("backup"),
+            e.contains("layout 6")
+                && e.contains("later tracenet")
+                && e.contains("backup")
+                && e.contains(&d.path().join("db").display().to_string()),
             "{args:?}: {e}"
         );
     }

@@ -49,6 +49,7 @@ pub fn status_of(e: &NodeError) -> StatusCode {
         NodeError::Key(_)
         | NodeError::Registry(_)
         | NodeError::Traces(_)
+        | NodeError::TraceStoreAt { .. }
         | NodeError::Net(_)
         | NodeError::Config(_)
         | NodeError::Storage(_)

@@ -104,6 +104,15 @@ mod b64 {
     }
 }
 
+/// The trace store in the database of `data_dir`, its errors named by the
+/// store's folder (`DATA_DIR/db`).
+pub(crate) fn open_traces(db: &sled::Db, data_dir: &Path) -> Result<TraceStore, NodeError> {
+    TraceStore::open(db).map_err(|source| NodeError::TraceStoreAt {
+        dir: data_dir.join("db"),
+        source,
+    })
+}
+
 /// Seconds since the Unix epoch, from the system clock.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -133,6 +142,13 @@ pub enum NodeError {
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Traces(#[from] traces::TraceStoreError),
+    /// The data directory's trace store could not be opened (a later
+    /// layout, or unreadable): named by the store's folder.
+    #[error("{}: {source}", dir.display())]
+    TraceStoreAt {
+        dir: PathBuf,
+        source: traces::TraceStoreError,
+    },
     #[error("{0}")]
     Net(#[from] net::NetError),
     #[error("{0}")]
@@ -459,7 +475,7 @@ impl Node {
         // Before anything else is moved on: a trace store this build cannot
         // read (a later layout) stops the node before it joins or rewrites
         // another tree.
-        let traces = TraceStore::open(&db)?;
+        let traces = open_traces(&db, data_dir)?;
         let mut members = membership::load_members(data_dir, &trust)?;
         let makers = makers::load(data_dir, &trust, &cfg.makers);
         members.rederive(&makers.table);

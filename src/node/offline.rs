@@ -28,7 +28,7 @@ impl Offline {
         let db = crate::store::open_db(&data_dir.join("db"), &cfg.store_options())?;
         Ok(Offline {
             judge: Judge::offline(data_dir, &cfg)?,
-            traces: TraceStore::open(&db)?,
+            traces: super::open_traces(&db, data_dir)?,
             inbox: Inbox::open(&db).map_err(|e| NodeError::Config(e.to_string()))?,
             audit: AuditLog::open_in(&db, data_dir)
                 .map_err(|e| NodeError::Config(e.to_string()))?,
