@@ -128,21 +128,62 @@ pub struct DemoOptions {
     pub keep: bool,
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// A free TCP port on 127.0.0.1 for a node to listen on, held (bound) until
+/// the node starts ([`Reserved::release`]).
+///
+/// Taken below the system's ephemeral range (Linux
+/// `ip_local_port_range`, 32768 to 60999 by default): a port of that range
+/// released for a later node was taken meanwhile by the listener or the
+/// outbound connection of a node already started (a helper's trial: the
+/// demo failing at start, "port ... already in use by process ... (the demo
+/// itself)"). Falls back to a port the system picks when none is free below.
+struct Reserved(std::net::TcpListener);
+
+impl Reserved {
+    fn port(&self) -> anyhow::Result<u16> {
+        Ok(self.0.local_addr()?.port())
+    }
+
+    /// Frees the port for its node, which binds it at once.
+    fn release(self) {}
 }
 
-/// Writes a node's configuration, key and registry; returns its key and port.
+fn reserve_port() -> anyhow::Result<Reserved> {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    const FROM: u16 = 20000;
+    if low > FROM {
+        let span = u32::from(low - FROM);
+        // A start that differs between runs and processes, so that two
+        // demos at once do not try the same ports in the same order.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let start = (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) % span;
+        for i in 0..span.min(2000) {
+            let port = FROM + ((start + i) % span) as u16;
+            if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                return Ok(Reserved(l));
+            }
+        }
+    }
+    Ok(Reserved(std::net::TcpListener::bind("127.0.0.1:0")?))
+}
+
+/// Writes a node's configuration, key and registry; returns its key and its
+/// port, reserved until the node starts.
 fn prepare(
     dir: &Path,
     state: CountryCode,
     role: Role,
     trust: &TrustConfig,
-) -> anyhow::Result<(NodeKey, u16)> {
+) -> anyhow::Result<(NodeKey, Reserved)> {
     std::fs::create_dir_all(dir)?;
-    let port = free_port()?;
+    let reserved = reserve_port()?;
+    let port = reserved.port()?;
     let cfg = Config {
         state,
         registry: RegistryConfig {
@@ -161,7 +202,7 @@ fn prepare(
     };
     std::fs::write(Config::path_in(dir), toml::to_string(&cfg)?)?;
     let key = NodeKey::generate_and_store(&identity::key_path(dir))?;
-    Ok((key, port))
+    Ok((key, reserved))
 }
 
 fn fill_registry(dir: &Path, state: CountryCode, count: u64, seed: u64) -> anyhow::Result<()> {
@@ -224,7 +265,8 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
     for (i, (code, name, count, role)) in all.enumerate() {
         let state = CountryCode::parse(code)?;
         let dir = root.join(code);
-        let (key, port) = prepare(&dir, state, role, &trust)?;
+        let (key, reserved) = prepare(&dir, state, role, &trust)?;
+        let port = reserved.port()?;
         if role == Role::Member {
             fill_registry(&dir, state, count, 1000 + i as u64)?;
             println!("  {code} {name}: {count} synthetic records and its stories");
@@ -251,7 +293,7 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
                 Role::Bootstrap => None,
             },
         });
-        dirs.push((state, dir));
+        dirs.push((state, dir, reserved));
     }
     let today = Date::today();
     let body = RosterBody {
@@ -274,14 +316,15 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut nodes = Vec::new();
     let mut loops = Vec::new();
-    for (state, dir) in &dirs {
-        roster::install(dir, &file, &trust, today)?;
-        let cfg = Config::load(&Config::path_in(dir))?;
+    for (state, dir, reserved) in dirs {
+        roster::install(&dir, &file, &trust, today)?;
+        let cfg = Config::load(&Config::path_in(&dir))?;
         let api = api::ApiOptions::from_settings(&cfg.node);
         let console = crate::console::ConsoleOptions::from_settings(&cfg.node);
-        let (node, events) = Node::start(dir, cfg).await?;
+        reserved.release();
+        let (node, events) = Node::start(&dir, cfg).await?;
         let pages = crate::console::router(node.clone(), &console)?;
-        api::serve(node.clone(), &api, dir, Some(pages)).await?;
+        api::serve(node.clone(), &api, &dir, Some(pages)).await?;
         let n = node.clone();
         let mut stop = stop_rx.clone();
         loops.push(tokio::spawn(async move {
@@ -290,11 +333,7 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
             })
             .await
         }));
-        nodes.push(DemoNode {
-            state: *state,
-            dir: dir.clone(),
-            node,
-        });
+        nodes.push(DemoNode { state, dir, node });
     }
     wait_until_meshed(&nodes).await?;
     println!("  every node is connected and subscribed\n");
@@ -542,5 +581,35 @@ fn print_keep_instructions(nodes: &[DemoNode]) {
     }
     for n in nodes {
         println!("  {bin} --data-dir {} status", n.dir.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A demo node's port is taken below the ephemeral range (where no
+    /// listener on port 0 and no outbound connection of a node already
+    /// started can take it) and held until the node starts.
+    #[test]
+    fn a_nodes_port_is_taken_below_the_ephemeral_range_and_held_until_it_starts() {
+        let reserved = super::reserve_port().unwrap();
+        let port = reserved.port().unwrap();
+        let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok());
+        if let Some(low) = low.filter(|l| *l > 20000) {
+            assert!(
+                (20000..low).contains(&port),
+                "{port} (ephemeral from {low})"
+            );
+        }
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_err(),
+            "{port} not held"
+        );
+        reserved.release();
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "{port} not released"
+        );
     }
 }

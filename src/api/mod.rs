@@ -43,9 +43,10 @@ pub enum ApiError {
         source: std::io::Error,
     },
     #[error(
-        "cannot listen on {addr}: TCP port {} is already in use{}; stop it, or give this node another port in {setting}",
+        "cannot listen on {addr}: TCP port {} is already in use {}; {}",
         .addr.port(),
-        .holder.as_deref().map(|h| format!(" by {h}")).unwrap_or_else(|| " by another process".into())
+        crate::net::in_use_by(holder.as_deref()),
+        crate::net::in_use_advice(holder.as_deref(), setting)
     )]
     PortInUse {
         addr: SocketAddr,

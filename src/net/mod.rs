@@ -11,7 +11,7 @@ pub use behaviour::MAX_PENDING_INCOMING;
 pub use handshakes::DEFAULT_HANDSHAKES_PER_ADDRESS;
 pub mod links;
 mod port;
-pub use port::holder_of;
+pub use port::{holder_of, in_use_advice, in_use_by};
 mod topic;
 mod watch;
 
@@ -112,8 +112,9 @@ pub enum NetError {
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: Multiaddr, reason: String },
     #[error(
-        "cannot listen on {addr}: TCP port {port} is already in use{}; stop it, or give this node another port in node.listen",
-        .holder.as_deref().map(|h| format!(" by {h}")).unwrap_or_else(|| " by another process".into())
+        "cannot listen on {addr}: TCP port {port} is already in use {}; {}",
+        port::in_use_by(holder.as_deref()),
+        port::in_use_advice(holder.as_deref(), "node.listen")
     )]
     PortInUse {
         addr: Multiaddr,

@@ -68,8 +68,30 @@ fn probe(sa: SocketAddr) -> std::io::Result<()> {
     s.bind(&sa.into())
 }
 
+/// How [`holder_of`] names this very process.
+const OWN: &str = "this process itself";
+
+/// "by HOLDER", or "by another process" when it is not known.
+pub fn in_use_by(holder: Option<&str>) -> String {
+    format!("by {}", holder.unwrap_or("another process"))
+}
+
+/// What to do about a port in use by `holder`, given in `setting`: stop the
+/// holder, or move this node; only the second when the holder is this very
+/// process (another of its listeners took the port, for instance between a
+/// demo's reserving it and its node's start).
+pub fn in_use_advice(holder: Option<&str>, setting: &str) -> String {
+    match holder {
+        Some(h) if h.starts_with(OWN) => format!(
+            "another of this process's own listeners took it: start again, or give this node another port in {setting}"
+        ),
+        _ => format!("stop it, or give this node another port in {setting}"),
+    }
+}
+
 /// "process PID (NAME)" for the process that listens on TCP `port`, when this
-/// user may see it: Linux only, best effort, `None` when unknown.
+/// user may see it ("this process itself (PID)" for this one): Linux only,
+/// best effort, `None` when unknown.
 pub fn holder_of(port: u16) -> Option<String> {
     let inodes: Vec<u64> = ["/proc/net/tcp", "/proc/net/tcp6"]
         .iter()
@@ -96,6 +118,11 @@ pub fn holder_of(port: u16) -> Option<String> {
                 .is_ok_and(|l| wanted.iter().any(|w| l.as_os_str() == w.as_str()))
         });
         if holds {
+            if pid == std::process::id().to_string() {
+                // Another listener of this very process (one of the demo's
+                // nodes, or its control API): there is nothing to stop.
+                return Some(format!("{OWN} ({pid})"));
+            }
             let name = std::fs::read_to_string(proc_entry.path().join("comm"))
                 .map(|c| c.trim().to_string())
                 .unwrap_or_else(|_| "?".into());
@@ -155,8 +182,11 @@ mod tests {
         let said = e.to_string();
         assert!(said.contains(&format!("port {port}")), "{said}");
         if cfg!(target_os = "linux") {
-            let me = format!("process {} ", std::process::id());
+            // Held by the test itself: named as this process, and not told
+            // to stop it.
+            let me = format!("by this process itself ({})", std::process::id());
             assert!(said.contains(&me), "{said}");
+            assert!(!said.contains("stop it"), "{said}");
         }
         drop(held);
         ensure_free(&addr).unwrap();
