@@ -235,6 +235,16 @@ fn the_chain_names_the_point_of_diversion_or_the_gap() {
     // The withheld and the rate-limited traces established nothing.
     assert_eq!(r["sdg_16_4_2"]["origin_established"], 3, "{r:#}");
     assert!(r["median_answer_secs"]["GH"].is_number(), "{r:#}");
+    // Beside the median, the slowest final answer and how many there were.
+    let slowest = r["slowest_answer_secs"]["GH"].as_u64().expect("slowest");
+    assert!(
+        slowest as f64 >= r["median_answer_secs"]["GH"].as_f64().unwrap(),
+        "{r:#}"
+    );
+    assert!(
+        r["final_answers"]["GH"].as_u64().is_some_and(|n| n >= 1),
+        "{r:#}"
+    );
     let audit = fed.node("KE").json(&["audit", "show"]).to_string();
     assert_eq!(audit.matches("trace_sent").count(), 5);
     let gh = fed.node("GH").json(&["report"]);

@@ -202,8 +202,9 @@ pub enum Command {
     /// list, reset, remove.
     #[command(subcommand)]
     Officer(officer::OfficerCommand),
-    /// Traces sent and received, answered, withheld, timed out; median time to
-    /// answer per State; SDG 16.4.2 figures. Counted from the audit log.
+    /// Traces sent and received, answered, withheld, timed out; median and
+    /// slowest time to answer per State; SDG 16.4.2 figures. Counted from
+    /// the audit log.
     Report {
         /// First day, YYYY-MM-DD (default: the beginning).
         #[arg(long, value_name = "DATE")]

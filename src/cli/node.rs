@@ -1105,7 +1105,14 @@ pub fn run_report(
                 r.answers_acknowledged
             );
             for (state, secs) in &r.median_answer_secs {
-                s += &format!("median time to answer from {state}: {secs} s\n");
+                s += &format!("median time to answer from {state}: {secs} s");
+                if let (Some(slowest), Some(n)) =
+                    (r.slowest_answer_secs.get(state), r.final_answers.get(state))
+                {
+                    let answers = if *n == 1 { "answer" } else { "answers" };
+                    s += &format!(" (slowest {slowest} s; {n} {answers})");
+                }
+                s += "\n";
             }
             s += &format!(
                 "SDG 16.4.2: illicit origin established for {} of {} weapons traced\n",

@@ -612,6 +612,9 @@ struct Reports {
     chart_height: u32,
     answer_times: Vec<Bar>,
     times_height: u32,
+    /// The slowest final answer per State: the late answers a median hides.
+    slowest_times: Vec<Bar>,
+    slowest_height: u32,
     months: Vec<Bar>,
     months_height: u32,
     /// Said when the audit log misses entries (its first ranges), or empty.
@@ -805,6 +808,12 @@ pub async fn reports(
         })
         .collect();
     let (answer_times, times_height) = bars(&times);
+    let slowest: Vec<(String, f64, String)> = r
+        .slowest_answer_secs
+        .iter()
+        .map(|(cc, s)| (cc.to_string(), *s as f64, t.t1("seconds", "count", *s)))
+        .collect();
+    let (slowest_times, slowest_height) = bars(&slowest);
     // Traces sent per month, the last twelve months that had any.
     let node = c.node.clone();
     let per_month = c
@@ -854,6 +863,8 @@ pub async fn reports(
         chart_height,
         answer_times,
         times_height,
+        slowest_times,
+        slowest_height,
         months,
         months_height,
         missing,
@@ -1054,6 +1065,8 @@ mod tests {
                     chart_height: 0,
                     answer_times: Vec::new(),
                     times_height: 0,
+                    slowest_times: Vec::new(),
+                    slowest_height: 0,
                     months: Vec::new(),
                     months_height: 0,
                     missing,

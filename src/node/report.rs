@@ -38,6 +38,15 @@ pub struct Report {
     /// Per answering State: the median seconds from sending a trace to its
     /// final answer.
     pub median_answer_secs: BTreeMap<CountryCode, f64>,
+    /// Per answering State: the longest seconds from sending a trace to its
+    /// final answer, so that answers that came late show beside the median.
+    /// Absent (empty) in reports of builds before it.
+    #[serde(default)]
+    pub slowest_answer_secs: BTreeMap<CountryCode, u64>,
+    /// Per answering State: how many final answers the median and the
+    /// slowest are taken over (one a trace it answered).
+    #[serde(default)]
+    pub final_answers: BTreeMap<CountryCode, u64>,
     pub sdg_16_4_2: Sdg1642,
     /// The audit entry numbers the log misses (inclusive ranges, oldest
     /// first, as found when it was opened:
@@ -127,14 +136,22 @@ pub fn report_of(
         r.sdg_16_4_2.origin_established += node.custody_of(t).diversion.is_some() as u64;
         Ok::<_, NodeError>(())
     })?;
-    r.median_answer_secs = times
-        .into_iter()
-        .map(|(s, mut v)| (s, median(&mut v)))
-        .collect();
+    r.file_answer_times(times);
     Ok(r)
 }
 
 impl Report {
+    /// Files each State's seconds to its final answers (one per trace it
+    /// answered) as its median, its slowest and their count.
+    fn file_answer_times(&mut self, times: BTreeMap<CountryCode, Vec<u64>>) {
+        for (state, mut v) in times {
+            self.median_answer_secs.insert(state, median(&mut v));
+            self.slowest_answer_secs
+                .insert(state, v.iter().copied().max().unwrap_or(0));
+            self.final_answers.insert(state, v.len() as u64);
+        }
+    }
+
     /// One `name,value` line per figure, for spreadsheets; the period as
     /// RFC 3339 instants, `from` included and `to` not (as in the JSON).
     pub fn to_csv(&self) -> String {
@@ -164,6 +181,12 @@ impl Report {
         for (state, secs) in &self.median_answer_secs {
             s += &format!("median_answer_secs_{state},{secs}\n");
         }
+        for (state, secs) in &self.slowest_answer_secs {
+            s += &format!("slowest_answer_secs_{state},{secs}\n");
+        }
+        for (state, n) in &self.final_answers {
+            s += &format!("final_answers_{state},{n}\n");
+        }
         if !self.audit_entries_missing.is_empty() {
             let ranges: Vec<String> = self
                 .audit_entries_missing
@@ -183,5 +206,37 @@ impl Report {
             .map(|m| (m.first, m.last))
             .collect();
         crate::audit::missing_notice(&ranges)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A State that answers most traces at once and one 44 s late: the
+    /// median says 1 s, and the slowest shows the late one.
+    #[test]
+    fn a_late_answer_shows_beside_the_median() {
+        let cc = |s: &str| CountryCode::parse(s).unwrap();
+        let mut r = Report::default();
+        r.file_answer_times(BTreeMap::from([
+            (cc("GH"), vec![1, 44, 0, 1, 2]),
+            (cc("DE"), vec![3]),
+        ]));
+        assert_eq!(r.median_answer_secs[&cc("GH")], 1.0);
+        assert_eq!(r.slowest_answer_secs[&cc("GH")], 44);
+        assert_eq!(r.final_answers[&cc("GH")], 5);
+        assert_eq!(r.slowest_answer_secs[&cc("DE")], 3);
+        let csv = r.to_csv();
+        assert!(csv.contains("median_answer_secs_GH,1\n"), "{csv}");
+        assert!(csv.contains("slowest_answer_secs_GH,44\n"), "{csv}");
+        assert!(csv.contains("final_answers_GH,5\n"), "{csv}");
+        // A report from a build before these fields still reads.
+        let mut old = serde_json::to_value(&r).unwrap();
+        let o = old.as_object_mut().unwrap();
+        o.remove("slowest_answer_secs");
+        o.remove("final_answers");
+        let back: Report = serde_json::from_value(old).unwrap();
+        assert!(back.slowest_answer_secs.is_empty() && back.final_answers.is_empty());
     }
 }

@@ -312,6 +312,7 @@ reports-show = عرض
 reports-period = من { $from } إلى { $to }، مع احتساب اليومين. عمليات التعقّب المرسلة شهريًا: آخر اثني عشر شهرًا شهدت عمليات.
 reports-counts = عمليات التعقّب والردود
 reports-answer-times = الوقت الوسيط للرد، لكل دولة
+reports-slowest-answers = أبطأ رد، لكل دولة
 reports-no-answers = لا رد بعد.
 report-hit-rate = عمليات التعقّب التي تلقت ردًا
 report-sdg-traced = هدف التنمية المستدامة 16.4.2: أسلحة تم تعقّبها

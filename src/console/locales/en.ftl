@@ -313,6 +313,7 @@ reports-show = Show
 reports-period = From { $from } to { $to }, both days included. Traces sent per month: the last twelve months that had any.
 reports-counts = Traces and answers
 reports-answer-times = Median time to answer, per State
+reports-slowest-answers = Slowest answer, per State
 reports-no-answers = No answer yet.
 report-hit-rate = Traces answered
 report-sdg-traced = SDG 16.4.2: weapons traced

@@ -312,6 +312,7 @@ reports-show = Mostrar
 reports-period = Del { $from } al { $to }, ambos días incluidos. Rastreos enviados por mes: los últimos doce meses que tuvieron alguno.
 reports-counts = Rastreos y respuestas
 reports-answer-times = Tiempo mediano de respuesta, por Estado
+reports-slowest-answers = Respuesta más lenta, por Estado
 reports-no-answers = Aún no hay respuestas.
 report-hit-rate = Rastreos respondidos
 report-sdg-traced = ODS 16.4.2: armas rastreadas

@@ -312,6 +312,7 @@ reports-show = Afficher
 reports-period = Du { $from } au { $to }, les deux jours compris. Traçages envoyés par mois : les douze derniers mois qui en comptent.
 reports-counts = Traçages et réponses
 reports-answer-times = Délai médian de réponse, par État
+reports-slowest-answers = Réponse la plus lente, par État
 reports-no-answers = Pas encore de réponse.
 report-hit-rate = Traçages ayant obtenu réponse
 report-sdg-traced = ODD 16.4.2 : armes tracées
