@@ -1681,7 +1681,7 @@ fn roster_new_states_the_gossip_validation_and_the_next_version_keeps_it() {
     );
 }
 
-/// A first roster decides the links every member keeps (48, as
+/// A first roster decides the links every member keeps (64, as
 /// `node.peer_connections` defaults); the next keeps what the one before
 /// stated (nothing included); the flag and `set-peer-connections` choose,
 /// bounded 4 to 512, and `--none` leaves them to each node.
@@ -1713,9 +1713,9 @@ fn roster_new_states_the_links_kept_and_the_next_version_keeps_them() {
         common::json(dir, &args)
     };
     let first = new("v1.json", &[]);
-    assert_eq!(first["peer_connections"], 48, "{first}");
+    assert_eq!(first["peer_connections"], 64, "{first}");
     let next = new("v2.json", &["--from", &path("v1.json")]);
-    assert_eq!(next["peer_connections"], 48, "{next}");
+    assert_eq!(next["peer_connections"], 64, "{next}");
     let later = new("v7.json", &["--version", "7"]);
     assert!(later.get("peer_connections").is_none(), "{later}");
     let kept = new("v8.json", &["--from", &path("v7.json")]);

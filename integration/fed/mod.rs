@@ -120,50 +120,16 @@ impl Drop for Federation {
     }
 }
 
-/// A free TCP port on 127.0.0.1 below the ephemeral range, from a random
-/// start: a port the OS picks from the ephemeral range can be taken by a
-/// node's outgoing connection before the node it was meant for listens on it
-/// (seen with ten nodes dialling each other as they start).
+/// A free TCP port on 127.0.0.1 below the ephemeral range
+/// (`tracenet::net::listen_below_ephemeral`), free again when returned: a
+/// port the OS picks from the ephemeral range can be taken by a node's
+/// outgoing connection before the node it was meant for listens on it (seen
+/// with ten nodes dialling each other as they start).
 pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let range =
-        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
-    let low: u16 = range
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(32_768);
-    let base = low.saturating_sub(12_000).max(1_024);
-    let span = low.saturating_sub(base);
-    if span == 0 {
-        // No room below the range: let the OS choose.
-        return std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-    }
-    if NEXT.load(Ordering::Relaxed) == 0 {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-            ^ std::process::id().wrapping_mul(2_654_435_761);
-        let _ = NEXT.compare_exchange(
-            0,
-            (seed % u32::from(span)) as u16 + 1,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        );
-    }
-    for _ in 0..span {
-        let off = NEXT.fetch_add(1, Ordering::Relaxed) % span;
-        let p = base + off;
-        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port below the ephemeral range ({base}..{low})")
+    tracenet::net::listen_below_ephemeral()
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
 }
 
 /// A list of peer ids in a `status` document's `net` part (`connected`,
@@ -246,7 +212,7 @@ impl Federation {
     }
 
     /// As `start`, with a roster that decides the links every member keeps
-    /// (`peer_connections`), as a first `tracenet roster new` does (48).
+    /// (`peer_connections`), as a first `tracenet roster new` does (64).
     pub fn start_stating_links(specs: Vec<NodeSpec>, links: u32) -> Federation {
         Self::start_inner(specs, |_| {}, Some(links))
     }

@@ -6,7 +6,7 @@
 //! Run with `scripts/bench-federation.sh` (release). Size from
 //! TRACENET_BENCH_STATES (default 10), TRACENET_BENCH_RECORDS (per State, default
 //! 100,000) and TRACENET_BENCH_TRACES (default 200); the roster decides the
-//! links every member keeps as a first roster does (48) unless
+//! links every member keeps as a first roster does (64) unless
 //! TRACENET_BENCH_LINKS=node. TRACENET_BENCH_AFTER=1 also measures what the
 //! traces cost the requester after their round trips (their timers), 16 s
 //! more. TRACENET_BENCH_TIMELINE=FILE writes each timed clear trace's start
@@ -165,7 +165,7 @@ fn main() {
             "strict (TRACENET_BENCH_GOSSIP=strict)"
         }
     );
-    // The links every member keeps, as a first roster decides them (48:
+    // The links every member keeps, as a first roster decides them (64:
     // a full mesh here, where holders do not relay a query read from its
     // requester itself); TRACENET_BENCH_LINKS=node for a roster that leaves
     // them to each node (every holder relays), or a number.

@@ -14,8 +14,8 @@
 //! links every member keeps, stated by the roster as a
 //! first `tracenet roster new` does (and set as each node's
 //! `node.peer_connections` too), from TRACENET_BENCH_PEER_CONNECTIONS
-//! (default tracenet's, 48: a full mesh up to 49 States, links bounded above;
-//! 256 for a full mesh at 200; 4 to 512).
+//! (default tracenet's, 64: a full mesh up to 65 States, links bounded above;
+//! 48 for links bounded at 50 States, 256 for a full mesh at 200; 4 to 512).
 
 // Only the one-process layout: its tracenet nodes share a few host processes.
 #[allow(dead_code)]

@@ -63,7 +63,7 @@ pub enum RosterCommand {
         /// federation (4 to 512; proto-docs/NETWORK.md, "Links kept"): a
         /// federation of at most N+1 members is a full mesh, where holders
         /// do not relay a query read from its requester itself. Default:
-        /// the previous roster's with --from; 48 (tracenet's
+        /// the previous roster's with --from; 64 (tracenet's
         /// `node.peer_connections` default) for a first roster (version 1);
         /// none otherwise (each node's own `node.peer_connections`).
         #[arg(long, value_name = "N", value_parser = parse_peer_connections)]
@@ -667,6 +667,10 @@ fn show(
         if !signed_by.contains(&k) {
             signed_by.push(k);
         }
+    }
+    // On standard error, with --json too: the JSON stays the roster's.
+    if let Some(note) = roster::links_note(body, &path.display().to_string()) {
+        say!("{note}");
     }
     let summary = RosterSummary {
         file: path,

@@ -243,6 +243,32 @@ mod tests {
         assert!(!bounded(8, 8) && bounded(9, 8));
     }
 
+    /// The default keeps every regional organisation a full mesh (the
+    /// African Union's 55 States or the OSCE's 57, with bootstrap peers), so
+    /// that no holder relays the requester's own copy there; the UN's 193
+    /// keep bounded links, each node well under its connection budget.
+    #[test]
+    fn the_default_keeps_a_regional_federation_a_full_mesh_and_200_states_bounded() {
+        use crate::net::DEFAULT_PEER_CONNECTIONS as KEEP;
+        let m = peers(57 + 3);
+        let boot: HashSet<PeerId> = m[57..].iter().copied().collect();
+        let l = plan(&m[0], &m, &boot, KEEP);
+        assert!(!l.bounded);
+        assert_eq!(l.len(), 59);
+        assert!(!bounded(64, KEEP) && bounded(65, KEEP));
+
+        let m = peers(200);
+        let all = plans(&m, &HashSet::new(), KEEP);
+        let mut sizes: Vec<usize> = all.values().map(Links::len).collect();
+        sizes.sort_unstable();
+        assert!(all.values().all(|l| l.bounded && l.dial.len() == KEEP / 2));
+        // Dialled 32 and the chords of others that land on it: about 64 in
+        // all, under a quarter of the 512 connections a node admits.
+        let median = sizes[sizes.len() / 2];
+        assert!((56..=72).contains(&median), "median {median}: {sizes:?}");
+        assert!(sizes[sizes.len() - 1] <= 100, "{sizes:?}");
+    }
+
     #[test]
     fn both_ends_agree_on_every_kept_link() {
         let m = peers(60);

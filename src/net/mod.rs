@@ -11,7 +11,7 @@ pub use behaviour::MAX_PENDING_INCOMING;
 pub use handshakes::DEFAULT_HANDSHAKES_PER_ADDRESS;
 pub mod links;
 mod port;
-pub use port::{holder_of, in_use_advice, in_use_by};
+pub use port::{holder_of, in_use_advice, in_use_by, listen_below_ephemeral};
 mod topic;
 mod watch;
 
@@ -99,10 +99,22 @@ pub const MIN_GOSSIP_MESH_DEGREE: usize = 3;
 /// The most: gossipsub's upper bound D_high is twice D.
 pub const MAX_GOSSIP_MESH_DEGREE: usize = 12;
 
-/// `node.peer_connections` by default: a federation of up to 49 members is a
-/// full mesh (measured cheap: 0.1% idle CPU a node at 50 States); a larger
-/// one keeps about 48 links a node.
-pub const DEFAULT_PEER_CONNECTIONS: usize = 48;
+/// `node.peer_connections` by default, and what a first roster states: a
+/// federation of up to 65 members is a full mesh, which takes in every
+/// regional organisation with its bootstrap peers (the African Union's 55
+/// States, the OSCE's 57); a larger one keeps about 60 links a node (49 to
+/// 72 at 200 States). In a full mesh decided by the roster no holder relays
+/// the requester's own copy of a query, and a trace to 49 holders at 50
+/// States cost the federation about a third less CPU than with links
+/// bounded at 48, for 0.17% to 0.29% idle CPU and 8.5 to 9 MiB a node
+/// (proto-docs/PERFORMANCE.md, "Fifty-seventh session").
+pub const DEFAULT_PEER_CONNECTIONS: usize = 64;
+// A full mesh of the default's size dials no more members at once than the
+// node holds connections in their handshake (each way).
+const _: () = assert!(DEFAULT_PEER_CONNECTIONS <= behaviour::MAX_PENDING_INCOMING);
+// A full mesh of the default's size dials no more members at once than the
+// node holds connections in their handshake (each way).
+const _: () = assert!(DEFAULT_PEER_CONNECTIONS <= behaviour::MAX_PENDING_INCOMING);
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

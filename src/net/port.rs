@@ -150,9 +150,84 @@ fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
         .collect()
 }
 
+/// A listener on 127.0.0.1 at a free port below the system's ephemeral
+/// range (Linux `ip_local_port_range`, from 32768 by default), for a node
+/// started on this machine later: keep it until just before the node
+/// binds the port, or read its port and drop it.
+///
+/// A port of the ephemeral range, chosen by binding port 0 and let go, is
+/// taken meanwhile by another node's port-0 listener or outbound connection
+/// (seen in the demo and in the multi-node tests, with nodes dialling each
+/// other as they start); below the range, only a deliberate bind takes it.
+/// Ports are tried from a start that differs between processes, then in
+/// turn across calls, so that processes and successive calls seldom try the
+/// same one (a port read and dropped stays free for its node meanwhile).
+/// Falls back to a port the system picks when none is free below the range.
+///
+/// Errors: only the fallback's bind, with its I/O error.
+pub fn listen_below_ephemeral() -> std::io::Result<std::net::TcpListener> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let base = low.saturating_sub(12_000).max(1_024);
+    let span = u32::from(low.saturating_sub(base));
+    if span > 0 {
+        if NEXT.load(Ordering::Relaxed) == u32::MAX {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let seed = (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) % span;
+            let _ = NEXT.compare_exchange(u32::MAX, seed, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        for _ in 0..span {
+            let off = NEXT.fetch_add(1, Ordering::Relaxed) % span;
+            let port = base + off as u16;
+            if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                return Ok(l);
+            }
+        }
+    }
+    std::net::TcpListener::bind("127.0.0.1:0")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ports come from below the ephemeral range, held while the listener
+    /// lives, a different one each call.
+    #[test]
+    fn ports_for_later_nodes_come_from_below_the_ephemeral_range() {
+        let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok());
+        // A port read and let go is not handed out by the next call: the
+        // multi-node tests read ports before their nodes bind them.
+        let pa = listen_below_ephemeral()
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let b = listen_below_ephemeral().unwrap();
+        let pb = b.local_addr().unwrap().port();
+        assert_ne!(pa, pb);
+        if let Some(low) = low.filter(|l| *l > 1_024) {
+            assert!(pa < low && pb < low, "{pa}, {pb} (ephemeral from {low})");
+        }
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", pb)).is_err(),
+            "{pb} not held"
+        );
+        drop(b);
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", pb)).is_ok(),
+            "{pb} not released"
+        );
+    }
 
     #[test]
     fn only_concrete_tcp_ports_are_probed() {
