@@ -669,7 +669,11 @@ fn show(
         }
     }
     // On standard error, with --json too: the JSON stays the roster's.
-    if let Some(note) = roster::links_note(body, &path.display().to_string()) {
+    if let Some(note) = crate::net::links::roster_note(
+        body.members.len(),
+        body.peer_connections,
+        &path.display().to_string(),
+    ) {
         say!("{note}");
     }
     let summary = RosterSummary {

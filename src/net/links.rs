@@ -203,6 +203,28 @@ pub fn plan(me: &PeerId, members: &[PeerId], bootstrap: &HashSet<PeerId>, keep: 
     }
 }
 
+/// What to tell whoever edits or reads a roster of `members` entries
+/// (bootstrap peers included) stating `stated` links (`peer_connections`)
+/// that bound a federation the default ([`super::DEFAULT_PEER_CONNECTIONS`])
+/// would keep a full mesh: there every holder relays each query to its
+/// gossip mesh, a copy a full mesh spares the others (NETWORK.md, "Gossip
+/// mesh"). A first roster made by a build before the default became 64
+/// states 48, which bounds the links from 50 members on. `None` when the
+/// roster states no links, when they make a full mesh, or when the
+/// federation is larger than the default's full mesh. `file` is the
+/// roster's path, for the command the note gives.
+pub fn roster_note(members: usize, stated: Option<u32>, file: &str) -> Option<String> {
+    let stated = stated? as usize;
+    let others = members.saturating_sub(1);
+    let default = super::DEFAULT_PEER_CONNECTIONS;
+    if !bounded(others, stated) || bounded(others, default) {
+        return None;
+    }
+    Some(format!(
+        "note: this roster states peer_connections {stated} for {members} members (bootstrap peers included), so each node keeps bounded links and every holder relays each query to its gossip mesh; `tracenet roster set-peer-connections {file} {default}` makes the federation a full mesh, where holders do not (about a third less CPU a trace at 50 States: proto-docs/NETWORK.md, \"Links kept\")"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,6 +289,28 @@ mod tests {
         let median = sizes[sizes.len() / 2];
         assert!((56..=72).contains(&median), "median {median}: {sizes:?}");
         assert!(sizes[sizes.len() - 1] <= 100, "{sizes:?}");
+    }
+
+    /// A roster stating links that bound a federation the default keeps a
+    /// full mesh says so, with the command that changes it; none otherwise.
+    #[test]
+    fn a_roster_whose_links_bound_a_regional_federation_gets_a_note() {
+        let note = roster_note(52, Some(48), "r.json").expect("a note");
+        assert!(
+            note.contains("peer_connections 48 for 52 members"),
+            "{note}"
+        );
+        assert!(
+            note.contains("tracenet roster set-peer-connections r.json 64"),
+            "{note}"
+        );
+        // A full mesh already, no links stated, or too large for the
+        // default's full mesh.
+        assert!(roster_note(49, Some(48), "r.json").is_none());
+        assert!(roster_note(52, None, "r.json").is_none());
+        assert!(roster_note(52, Some(64), "r.json").is_none());
+        assert!(roster_note(66, Some(48), "r.json").is_none());
+        assert!(roster_note(65, Some(48), "r.json").is_some());
     }
 
     #[test]

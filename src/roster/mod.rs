@@ -325,28 +325,6 @@ pub fn check_peer_connections(n: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// What to tell whoever edits or reads a roster whose stated links
-/// (`peer_connections`) bound a federation that tracenet's default
-/// ([`crate::net::DEFAULT_PEER_CONNECTIONS`]) would keep a full mesh: there
-/// every holder relays each query to its gossip mesh, a copy a full mesh
-/// spares the others (proto-docs/NETWORK.md, "Gossip mesh"). Rosters made
-/// before the default became 64 state 48, which bounds the links from 50
-/// members on. `None` when the roster states no links, when they make a
-/// full mesh, or when the federation is larger than the default's full mesh.
-/// `file` is the roster's path, for the command the note gives.
-pub fn links_note(body: &RosterBody, file: &str) -> Option<String> {
-    let stated = body.peer_connections? as usize;
-    let others = body.members.len().saturating_sub(1);
-    let default = crate::net::DEFAULT_PEER_CONNECTIONS;
-    if !crate::net::links::bounded(others, stated) || crate::net::links::bounded(others, default) {
-        return None;
-    }
-    Some(format!(
-        "note: this roster states peer_connections {stated} for {} members (bootstrap peers included), so each node keeps bounded links and every holder relays each query to its gossip mesh; `tracenet roster set-peer-connections {file} {default}` makes the federation a full mesh, where holders do not (about a third less CPU a trace at 50 States: proto-docs/NETWORK.md, \"Links kept\")",
-        body.members.len()
-    ))
-}
-
 fn check_name(m: &Member) -> Result<(), RosterError> {
     let n = m.name.chars().count();
     let ok = |c: char| c.is_alphabetic() || " -'.,()".contains(c);

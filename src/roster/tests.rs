@@ -754,31 +754,3 @@ fn a_threshold_error_is_said_in_words() {
         "{e}"
     );
 }
-
-/// A roster stating links that bound a federation the default keeps a full
-/// mesh says so, with the command that changes it; none otherwise.
-#[test]
-fn a_roster_whose_links_bound_a_regional_federation_gets_a_note() {
-    let with = |n: usize, links: Option<u32>| {
-        let mut b = body(1);
-        let m = b.members[0].clone();
-        b.members = (0..n).map(|_| m.clone()).collect();
-        b.peer_connections = links;
-        b
-    };
-    let note = links_note(&with(52, Some(48)), "r.json").expect("a note");
-    assert!(
-        note.contains("peer_connections 48 for 52 members"),
-        "{note}"
-    );
-    assert!(
-        note.contains("tracenet roster set-peer-connections r.json 64"),
-        "{note}"
-    );
-    // A full mesh already, no links stated, or too large for the default's.
-    assert!(links_note(&with(49, Some(48)), "r.json").is_none());
-    assert!(links_note(&with(52, None), "r.json").is_none());
-    assert!(links_note(&with(52, Some(64)), "r.json").is_none());
-    assert!(links_note(&with(66, Some(48)), "r.json").is_none());
-    assert!(links_note(&with(65, Some(48)), "r.json").is_some());
-}
