@@ -225,6 +225,28 @@ pub fn roster_note(members: usize, stated: Option<u32>, file: &str) -> Option<St
     ))
 }
 
+/// [`plan`] from the roster's bootstrap peers, then the members this node's
+/// own configuration names as bootstrap peers (`node.bootstrap`) dialled
+/// and kept too. Planning them as bootstrap peers would take them off this
+/// node's ring and move every successor and chord it dials, so that the
+/// links the other members plan with it (from the roster alone) would no
+/// longer be the ones it keeps.
+pub fn plan_with_own(
+    me: &PeerId,
+    members: &[PeerId],
+    bootstrap: &HashSet<PeerId>,
+    own_bootstrap: &HashSet<PeerId>,
+    keep: usize,
+) -> Links {
+    let mut links = plan(me, members, bootstrap, keep);
+    for p in own_bootstrap {
+        if p != me && !links.keeps(p) && members.contains(p) {
+            links.dial.insert(*p);
+        }
+    }
+    links
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +333,36 @@ mod tests {
         assert!(roster_note(52, Some(64), "r.json").is_none());
         assert!(roster_note(66, Some(48), "r.json").is_none());
         assert!(roster_note(65, Some(48), "r.json").is_some());
+    }
+
+    /// A member named a bootstrap peer in one node's own configuration only
+    /// is dialled and kept by that node, which keeps every link the others
+    /// plan with it all the same.
+    #[test]
+    fn a_bootstrap_peer_of_ones_own_configuration_leaves_the_plan_as_the_roster_says() {
+        let m = peers(60);
+        let all = plans(&m, &HashSet::new(), 8);
+        let me = m[0];
+        let own: HashSet<PeerId> = m[1..4].iter().copied().collect();
+        let l = plan_with_own(&me, &m, &HashSet::new(), &own, 8);
+        assert!(own.iter().all(|p| l.keeps(p)));
+        for (p, other) in &all {
+            if other.keeps(&me) {
+                assert!(
+                    l.keeps(p),
+                    "{p} plans a link with this node that it does not keep"
+                );
+            }
+        }
+        assert!(all[&me].dial.is_subset(&l.dial) && all[&me].accept == l.accept);
+        // Planned as bootstrap peers, they would have moved the ring.
+        let moved = plan(&me, &m, &own, 8);
+        assert!(
+            all.iter()
+                .any(|(p, other)| other.keeps(&me) && !moved.keeps(p))
+                || all[&me].dial != moved.dial.difference(&own).copied().collect(),
+            "the test's members happened to leave the ring unmoved"
+        );
     }
 
     #[test]

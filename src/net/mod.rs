@@ -878,16 +878,19 @@ impl EventLoop {
     fn set_members(
         &mut self,
         mut members: HashMap<PeerId, Vec<Multiaddr>>,
-        mut bootstrap: HashSet<PeerId>,
+        bootstrap: HashSet<PeerId>,
     ) {
         let me = *self.swarm.local_peer_id();
+        // Members this node's own `bootstrap` setting names: dialled and
+        // kept, but planned as the roster says ([`links::plan_with_own`]).
+        let mut own_bootstrap = HashSet::new();
         for addr in &self.cfg.bootstrap {
             let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() else {
                 continue;
             };
             if let Some(addrs) = members.get_mut(&peer) {
                 addrs.push(addr.clone());
-                bootstrap.insert(peer);
+                own_bootstrap.insert(peer);
             }
         }
         self.last_request.retain(|p, _| members.contains_key(p));
@@ -897,7 +900,7 @@ impl EventLoop {
             .unwrap_or(self.cfg.peer_connections)
             .max(links::MIN_KEEP);
         let was_bounded = self.links.bounded;
-        self.links = links::plan(&me, &ids, &bootstrap, keep);
+        self.links = links::plan_with_own(&me, &ids, &bootstrap, &own_bootstrap, keep);
         if self.links.bounded && !was_bounded {
             // A full mesh becomes bounded links: every link up now counts as
             // just used, so none is pruned before LINK_IDLE. Members still on
