@@ -1109,7 +1109,7 @@ pub fn run_report(
                 if let (Some(slowest), Some(n)) =
                     (r.slowest_answer_secs.get(state), r.final_answers.get(state))
                 {
-                    let answers = if *n == 1 { "answer" } else { "answers" };
+                    let answers = if *n == 1 { "final answer" } else { "final answers" };
                     s += &format!(" (slowest {slowest} s; {n} {answers})");
                 }
                 s += "\n";

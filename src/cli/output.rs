@@ -608,3 +608,48 @@ impl Destination {
         }
     }
 }
+
+/// `path` as one word of a command a person copies into a POSIX shell:
+/// as it is when it holds only characters no shell reads specially, else
+/// in single quotes (a quote inside written as quote, backslash, quote,
+/// quote); a relative path
+/// starting with `-` gets `./` before it, so that no command takes it for
+/// an option.
+pub(crate) fn shell_word(path: &std::path::Path) -> String {
+    let s = path.to_string_lossy();
+    let s = if s.starts_with('-') {
+        format!("./{s}")
+    } else {
+        s.into_owned()
+    };
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c));
+    if plain {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod shell_word_tests {
+    use super::shell_word;
+    use std::path::Path;
+
+    /// A path given back in a command to copy is one shell word whatever
+    /// it holds (a helper's trial: spaces, a quote, `$` and `;`, a dash).
+    #[test]
+    fn a_path_in_a_command_to_copy_is_one_shell_word() {
+        let w = |s: &str| shell_word(Path::new(s));
+        assert_eq!(w("rosters/r-v2.json"), "rosters/r-v2.json");
+        assert_eq!(
+            w("dir with space/my roster.json"),
+            "'dir with space/my roster.json'"
+        );
+        assert_eq!(w("it's.json"), "'it'\\''s.json'");
+        assert_eq!(w("a$b;c.json"), "'a$b;c.json'");
+        assert_eq!(w("-dash.json"), "./-dash.json");
+        assert_eq!(w(""), "''");
+    }
+}

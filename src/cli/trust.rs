@@ -624,7 +624,7 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
     if s.signed_by.is_empty() {
         t.push_str(&format!(
             "not signed (a change clears the signatures): sign it with `tracenet roster sign {} --anchor-key KEY_FILE`\n",
-            s.file.display()
+            super::output::shell_word(s.file)
         ));
     } else if s.verified {
         t.push_str(&format!(
@@ -669,11 +669,17 @@ fn show(
         }
     }
     // On standard error, with --json too: the JSON stays the roster's.
-    if let Some(note) = crate::net::links::roster_note(
-        body.members.len(),
-        body.peer_connections,
-        &path.display().to_string(),
-    ) {
+    let shape = crate::net::links::RosterShape {
+        members: body.members.len(),
+        bootstrap: (body.members.iter())
+            .filter(|m| m.role == roster::Role::Bootstrap)
+            .count(),
+        unaddressed: (body.members.iter())
+            .filter(|m| m.role != roster::Role::Bootstrap && m.addresses.is_empty())
+            .count(),
+        stated: body.peer_connections,
+    };
+    if let Some(note) = crate::net::links::roster_note(shape, &super::output::shell_word(path)) {
         say!("{note}");
     }
     let summary = RosterSummary {

@@ -203,25 +203,45 @@ pub fn plan(me: &PeerId, members: &[PeerId], bootstrap: &HashSet<PeerId>, keep: 
     }
 }
 
-/// What to tell whoever edits or reads a roster of `members` entries
-/// (bootstrap peers included) stating `stated` links (`peer_connections`)
-/// that bound a federation the default ([`super::DEFAULT_PEER_CONNECTIONS`])
-/// would keep a full mesh: there every holder relays each query to its
-/// gossip mesh, a copy a full mesh spares the others (NETWORK.md, "Gossip
-/// mesh"). A first roster made by a build before the default became 64
-/// states 48, which bounds the links from 50 members on. `None` when the
-/// roster states no links, when they make a full mesh, or when the
-/// federation is larger than the default's full mesh. `file` is the
-/// roster's path, for the command the note gives.
-pub fn roster_note(members: usize, stated: Option<u32>, file: &str) -> Option<String> {
-    let stated = stated? as usize;
-    let others = members.saturating_sub(1);
+/// The entries of a roster that [`roster_note`] reads.
+#[derive(Debug, Clone, Copy)]
+pub struct RosterShape {
+    /// Every entry, bootstrap peers included.
+    pub members: usize,
+    /// Bootstrap peers among them.
+    pub bootstrap: usize,
+    /// Members (not bootstrap peers) the roster gives no address.
+    pub unaddressed: usize,
+    /// Its `peer_connections`, if it states one.
+    pub stated: Option<u32>,
+}
+
+/// What to tell whoever edits or reads a roster whose stated links bound a
+/// federation the default ([`super::DEFAULT_PEER_CONNECTIONS`]) would keep a
+/// full mesh: there every holder relays each query to its gossip mesh, a
+/// copy a full mesh spares the others (NETWORK.md, "Gossip mesh"). A first
+/// roster made by a build before the default became 64 states 48, which
+/// bounds the links from 50 members on. `None` when the roster states no
+/// links, when they make a full mesh, when the federation is larger than
+/// the default's full mesh, or when two or more members have no address
+/// (never taken as a full mesh: they cannot dial each other). `file` is
+/// the roster's path as the command the note gives should write it
+/// (quoted for a shell where it needs to be).
+pub fn roster_note(r: RosterShape, file: &str) -> Option<String> {
+    let stated = r.stated? as usize;
+    let others = r.members.saturating_sub(1);
     let default = super::DEFAULT_PEER_CONNECTIONS;
-    if !bounded(others, stated) || bounded(others, default) {
+    if !bounded(others, stated) || bounded(others, default) || r.unaddressed >= 2 {
         return None;
     }
+    let included = if r.bootstrap > 0 {
+        " (bootstrap peers included)"
+    } else {
+        ""
+    };
     Some(format!(
-        "note: this roster states peer_connections {stated} for {members} members (bootstrap peers included), so each node keeps bounded links and every holder relays each query to its gossip mesh; `tracenet roster set-peer-connections {file} {default}` makes the federation a full mesh, where holders do not (about a third less CPU a trace at 50 States: proto-docs/NETWORK.md, \"Links kept\")"
+        "note: this roster states peer_connections {stated} for {} members{included}, so each node keeps links to some of them only and every holder relays each query to its gossip mesh; `tracenet roster set-peer-connections {file} {default}` (then sign it again) makes the federation a full mesh, where no holder relays the requester's own copy: about a third less CPU a trace at 50 States (proto-docs/NETWORK.md, \"Links kept\")",
+        r.members
     ))
 }
 
@@ -317,22 +337,39 @@ mod tests {
     /// full mesh says so, with the command that changes it; none otherwise.
     #[test]
     fn a_roster_whose_links_bound_a_regional_federation_gets_a_note() {
-        let note = roster_note(52, Some(48), "r.json").expect("a note");
+        let shape = |members: usize, stated: Option<u32>| RosterShape {
+            members,
+            bootstrap: 2,
+            unaddressed: 0,
+            stated,
+        };
+        let note = roster_note(shape(52, Some(48)), "r.json").expect("a note");
         assert!(
-            note.contains("peer_connections 48 for 52 members"),
+            note.contains("peer_connections 48 for 52 members (bootstrap peers included)"),
             "{note}"
         );
         assert!(
-            note.contains("tracenet roster set-peer-connections r.json 64"),
+            note.contains("`tracenet roster set-peer-connections r.json 64` (then sign it again)"),
             "{note}"
         );
-        // A full mesh already, no links stated, or too large for the
-        // default's full mesh.
-        assert!(roster_note(49, Some(48), "r.json").is_none());
-        assert!(roster_note(52, None, "r.json").is_none());
-        assert!(roster_note(52, Some(64), "r.json").is_none());
-        assert!(roster_note(66, Some(48), "r.json").is_none());
-        assert!(roster_note(65, Some(48), "r.json").is_some());
+        let none = RosterShape {
+            bootstrap: 0,
+            ..shape(7, Some(4))
+        };
+        let note = roster_note(none, "r.json").expect("a note");
+        assert!(note.contains("for 7 members, so"), "{note}");
+        // A full mesh already, no links stated, too large for the default's
+        // full mesh, or never a full mesh (two members without an address).
+        assert!(roster_note(shape(49, Some(48)), "r.json").is_none());
+        assert!(roster_note(shape(52, None), "r.json").is_none());
+        assert!(roster_note(shape(52, Some(64)), "r.json").is_none());
+        assert!(roster_note(shape(66, Some(48)), "r.json").is_none());
+        assert!(roster_note(shape(65, Some(48)), "r.json").is_some());
+        let unaddressed = RosterShape {
+            unaddressed: 2,
+            ..shape(52, Some(48))
+        };
+        assert!(roster_note(unaddressed, "r.json").is_none());
     }
 
     /// A member named a bootstrap peer in one node's own configuration only
