@@ -2598,3 +2598,148 @@ fn a_trace_store_of_a_later_layout_stops_the_node_and_says_what_to_do() {
     let layout = db.open_tree("trace_store").unwrap().get("layout").unwrap();
     assert_eq!(layout.as_deref(), Some(&b"6"[..]));
 }
+
+/// A regional organisation names members as their names are written
+/// (digits, `&`, `/`, decomposed marks); what builds before 2026-12-07
+/// refuse in a roster is noted on standard error, the JSON left whole; a
+/// name hiding an invisible or direction character is refused, naming it.
+#[test]
+fn roster_names_take_digits_and_marks_and_note_what_older_builds_refuse() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let key = |name: &str| {
+        common::json(dir, &["roster", "keygen", "--out", &path(name)])["public_key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let r = path("r.json");
+    common::ok(
+        dir,
+        &[
+            "roster",
+            "new",
+            "--out",
+            &r,
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today+30",
+        ],
+    );
+    let plain = key("gh.key");
+    let o = common::run(
+        dir,
+        &[
+            "--json", "roster", "add", &r, "--state", "GH", "--name", "Ghana", "--key", &plain,
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        !common::stderr(&o).contains("newer build"),
+        "{}",
+        common::stderr(&o)
+    );
+    let boot = key("boot.key");
+    let o = common::run(
+        dir,
+        &[
+            "--json",
+            "roster",
+            "add",
+            &r,
+            "--state",
+            "NG",
+            "--name",
+            "ECOWAS bootstrap 2",
+            "--key",
+            &boot,
+            "--role",
+            "bootstrap",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout stays JSON");
+    assert!(v.to_string().contains("ECOWAS bootstrap 2"), "{v}");
+    let err = common::stderr(&o);
+    assert!(
+        err.contains("\"ECOWAS bootstrap 2\"") && err.contains("before 2026-12-07"),
+        "{err}"
+    );
+    // Typed decomposed, with stray spaces: stored composed, which every
+    // build reads, so not noted (the note names ECOWAS's name alone).
+    let vn = key("vn.key");
+    let o = common::run(
+        dir,
+        &[
+            "roster",
+            "add",
+            &r,
+            "--state",
+            "VN",
+            "--name",
+            " Vie\u{323}\u{302}t  Nam ",
+            "--key",
+            &vn,
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(!common::stderr(&o).contains("Vi"), "{}", common::stderr(&o));
+    // The same name again is noted; a name without a letter is refused.
+    let km = key("km.key");
+    let o = common::run(
+        dir,
+        &[
+            "roster", "add", &r, "--state", "KM", "--name", "ghana", "--key", &km,
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("KM \"ghana\" has the name of GH \"Ghana\""),
+        "{}",
+        common::stderr(&o)
+    );
+    let cv = key("cv.key");
+    for blank in ["   ", "-", "(((---)))"] {
+        let o = common::run(
+            dir,
+            &[
+                "roster", "add", &r, "--state", "CV", "--name", blank, "--key", &cv,
+            ],
+        );
+        assert!(!o.status.success(), "{blank:?}");
+        let err = common::stderr(&o);
+        assert!(
+            err.contains("--name") && err.contains("letter"),
+            "{blank:?}: {err}"
+        );
+    }
+    let ci = key("ci.key");
+    let o = common::run(
+        dir,
+        &[
+            "roster",
+            "add",
+            &r,
+            "--state",
+            "CI",
+            "--name",
+            "Co\u{302}te d\u{2019}Ivoire\u{202E}",
+            "--key",
+            &ci,
+        ],
+    );
+    assert!(!o.status.success());
+    let err = common::stderr(&o);
+    assert!(err.contains("--name") && err.contains("U+202E"), "{err}");
+    let shown = common::ok(dir, &["roster", "show", &r]);
+    assert!(
+        shown.contains("VN member") && shown.contains(" Vi\u{1ec7}t Nam\n"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("Ivoire") && !shown.contains("CV"),
+        "{shown}"
+    );
+}

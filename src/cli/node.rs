@@ -79,9 +79,11 @@ pub struct SendArgs {
     /// Wait up to SECS, printing answers as they arrive.
     #[arg(long, value_name = "SECS")]
     pub wait: Option<u64>,
-    /// How long the trace waits for answers (and the query stays valid)
-    /// before it is partial; default node.trace_timeout_secs (24 h), 1 to
-    /// 604800 (7 days).
+    /// How long the trace waits for answers before it is partial; default
+    /// node.trace_timeout_secs (24 h), 1 to 604800 (7 days). The query
+    /// stays valid for this long and at least node.trace_ttl_secs (24 h):
+    /// holders show that end as "answer by", and their answers are filed
+    /// until then, after the timeout too.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub timeout: Option<u64>,
     /// Local case reference; kept on this node, never sent.

@@ -76,7 +76,9 @@ pub enum RosterCommand {
         /// The member's State (ISO 3166-1 alpha-2).
         #[arg(long, value_name = "CC")]
         state: CountryCode,
-        /// The State's or organisation's name, as people know it.
+        /// The State's or organisation's name, as people know it: 1 to 64
+        /// letters or digits of any script, spaces and - ' ’ . , ( ) & /
+        /// (builds before 2026-12-07 refuse digits, ’, & and /).
         #[arg(long)]
         name: String,
         /// The node's public key: hex, base64 or its PeerId.
@@ -682,6 +684,26 @@ fn show(
     if let Some(note) = crate::net::links::roster_note(shape, &super::output::shell_word(path)) {
         say!("{note}");
     }
+    let newer: Vec<&str> = (body.members.iter())
+        .filter(|m| roster::name_needs_newer_build(&m.name))
+        .map(|m| m.name.as_str())
+        .collect();
+    if !newer.is_empty() {
+        say!(
+            "note: {} written with a digit, a combining mark, \u{2019}, & or /, which nodes of builds before 2026-12-07 refuse in a roster: they would keep the roster they have. Sign this roster once every member runs a newer build, or write the name{} without them",
+            match newer.as_slice() {
+                [one] => format!("member name {one:?} is"),
+                more => format!(
+                    "member names {} are",
+                    more.iter()
+                        .map(|n| format!("{n:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+            if newer.len() == 1 { "" } else { "s" }
+        );
+    }
     let summary = RosterSummary {
         file: path,
         version: body.version,
@@ -834,6 +856,8 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             oprf_key,
         } => {
             let key = identity::parse_key(&key)?;
+            let name = roster::typed_name(&name)
+                .map_err(|e| super::usage_error("roster add", format!("--name: {e}")))?;
             let member = Member {
                 state,
                 name,
@@ -855,6 +879,19 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                         roster.display(),
                         roster.display(),
                         member.state
+                    );
+                }
+                let folded = |n: &str| n.to_lowercase();
+                if let Some(same) =
+                    (b.members.iter()).find(|m| folded(&m.name) == folded(&member.name))
+                {
+                    say!(
+                        "note: {} {:?} has the name of {} {:?} in {}: people tell members apart by name, so give each its own (`tracenet roster remove`, then add it again)",
+                        member.state,
+                        member.name,
+                        same.state,
+                        same.name,
+                        roster.display()
                     );
                 }
                 b.members.push(member);

@@ -325,16 +325,113 @@ pub fn check_peer_connections(n: u32) -> Result<(), String> {
     Ok(())
 }
 
-fn check_name(m: &Member) -> Result<(), RosterError> {
-    let n = m.name.chars().count();
-    let ok = |c: char| c.is_alphabetic() || " -'.,()".contains(c);
-    if n == 0 || n > MAX_NAME_CHARS || !m.name.chars().all(ok) {
-        return Err(member_err(
-            m,
-            format!("name {:?} must be 1 to {MAX_NAME_CHARS} letters", m.name),
+/// What a member's name may hold besides letters and digits: the spaces and
+/// punctuation States' and regional organisations' names are written with
+/// ("Côte d’Ivoire", "Bosnia & Herzegovina", "ECOWAS bootstrap 2").
+pub const NAME_PUNCTUATION: &str = " -'’.,()&/";
+
+/// The most combining marks one letter may carry (Vietnamese written
+/// decomposed stacks two): more only pile up over the lines where the name
+/// is shown.
+const MAX_MARKS_ON_A_LETTER: usize = 3;
+
+/// What builds before the fifty-eighth session's (2026-12-07) took in a
+/// member's name: letters and ` -'.,()`. A roster with any other character
+/// in a name is refused by them, so `roster` commands say so
+/// ([`name_needs_newer_build`]).
+const NAME_PUNCTUATION_BEFORE: &str = " -'.,()";
+
+/// Why `name` cannot be a member's name in a roster, if it cannot: 1 to
+/// [`MAX_NAME_CHARS`] characters, each a letter or digit of any script, a
+/// character of [`NAME_PUNCTUATION`], or a combining mark on a letter or
+/// digit (at most [`MAX_MARKS_ON_A_LETTER`] on one). Controls, invisible
+/// and direction characters, symbols and other punctuation are refused:
+/// a name is shown in terminals, logs and the console, and must read there
+/// as it is. Every name builds before took (letters, marks that are
+/// letters by Unicode's count, ` -'.,()`) still passes, so that no roster a
+/// node has installed is refused after an upgrade; what a regional
+/// organisation types is held to more ([`typed_name`]).
+pub fn name_problem(name: &str) -> Option<String> {
+    let n = name.chars().count();
+    if n == 0 || n > MAX_NAME_CHARS {
+        return Some(format!(
+            "name {name:?} has {n} characters: give 1 to {MAX_NAME_CHARS}"
         ));
     }
-    Ok(())
+    // Marks in a row on the last letter or digit; `None` after anything else.
+    let mut marks = None::<usize>;
+    for (i, c) in name.chars().enumerate() {
+        if c.is_alphanumeric() {
+            marks = Some(0);
+        } else if unicode_normalization::char::is_combining_mark(c) {
+            match marks {
+                Some(k) if k < MAX_MARKS_ON_A_LETTER => marks = Some(k + 1),
+                Some(_) => {
+                    return Some(format!(
+                        "name {name:?}: more than {MAX_MARKS_ON_A_LETTER} combining marks on one letter (character {}): write the name without them",
+                        i + 1
+                    ));
+                }
+                None => {
+                    return Some(format!(
+                        "name {name:?}: combining mark U+{:04X} (character {}) is not on a letter or digit: write the name without it",
+                        c as u32,
+                        i + 1
+                    ));
+                }
+            }
+        } else if NAME_PUNCTUATION.contains(c) {
+            marks = None;
+        } else {
+            return Some(format!(
+                "name {name:?}: U+{:04X} (character {}) is not a letter, digit, space or one of - ' \u{2019} . , ( ) & /: write the name without it",
+                c as u32,
+                i + 1
+            ));
+        }
+    }
+    None
+}
+
+/// A name as a regional organisation typed it (`roster add --name`), made
+/// the one way it is written in a roster: composed (NFC: a name typed
+/// decomposed, as some keyboards write "Việt Nam", is stored as the same
+/// letters composed, which every build reads), spaces at either end
+/// dropped and runs of spaces made one. Refused, saying why: a name
+/// without a letter, and what [`name_problem`] refuses.
+pub fn typed_name(typed: &str) -> Result<String, String> {
+    use unicode_normalization::UnicodeNormalization;
+    let name = typed
+        .nfc()
+        .collect::<String>()
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !name.chars().any(char::is_alphabetic) {
+        return Err(format!(
+            "name {typed:?} has no letter: give the State's or organisation's name as people know it"
+        ));
+    }
+    match name_problem(&name) {
+        Some(problem) => Err(problem),
+        None => Ok(name),
+    }
+}
+
+/// Whether builds before 2026-12-07 refuse `name` (a digit, a combining
+/// mark, `’`, `&` or `/`), so that a roster naming it is refused by nodes
+/// not yet upgraded: they keep the roster they have.
+pub fn name_needs_newer_build(name: &str) -> bool {
+    name.chars()
+        .any(|c| !(c.is_alphabetic() || NAME_PUNCTUATION_BEFORE.contains(c)))
+}
+
+fn check_name(m: &Member) -> Result<(), RosterError> {
+    match name_problem(&m.name) {
+        Some(problem) => Err(member_err(m, problem)),
+        None => Ok(()),
+    }
 }
 
 /// Addresses are checked loosely (multiaddr-shaped text); the network layer

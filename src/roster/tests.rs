@@ -754,3 +754,82 @@ fn a_threshold_error_is_said_in_words() {
         "{e}"
     );
 }
+
+/// Names States and regional organisations write pass: digits, marks on a
+/// letter (decomposed Vietnamese), the typographic apostrophe, `&`, `/`,
+/// Arabic. Controls, invisible and direction characters, symbols, marks on
+/// nothing and stacks of marks are refused, each naming the character.
+#[test]
+fn member_names_take_what_names_are_written_with_and_nothing_hidden() {
+    for ok in [
+        "Ghana",
+        "ECOWAS bootstrap 2",
+        "Vie\u{0323}\u{0302}t Nam",
+        "Co\u{0302}te d\u{2019}Ivoire",
+        "Côte d'Ivoire",
+        "Bosnia & Herzegovina",
+        "Trinidad/Tobago",
+        "المملكة المغربية",
+        "Lao People's Democratic Republic (the)",
+        "AU bootstrap ٢",
+    ] {
+        assert_eq!(name_problem(ok), None, "{ok:?}");
+    }
+    for (bad, says) in [
+        ("", "1 to 64"),
+        (&"a".repeat(65) as &str, "has 65 characters"),
+        ("Ghana\u{202E}anahG", "U+202E (character 6)"),
+        ("Gha\u{200B}na", "U+200B"),
+        ("Ghana\n", "U+000A"),
+        ("Gh\u{1b}[31mana", "U+001B"),
+        ("Ghana \u{0301}", "not on a letter"),
+        ("\u{0301}Ghana", "not on a letter"),
+        (
+            "Gha\u{0301}\u{0301}\u{0301}\u{0301}na",
+            "more than 3 combining marks",
+        ),
+        ("Ghana ✓", "U+2713"),
+        ("Ghana; rm", "U+003B"),
+    ] {
+        let problem = name_problem(bad).unwrap_or_else(|| panic!("{bad:?} passed"));
+        assert!(problem.contains(says), "{bad:?}: {problem}");
+    }
+    // A roster with such a name is refused, naming the member.
+    let e = check_member(&member("GH", "Gha\u{200B}na", anchor(7).public_key()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("roster member GH: name"), "{e}");
+    // What builds before refuse is told apart from what they took.
+    assert!(!name_needs_newer_build("Côte d'Ivoire (the)"));
+    for newer in [
+        "ECOWAS bootstrap 2",
+        "Co\u{0302}te",
+        "Bosnia & Herzegovina",
+        "A/B",
+        "Côte d\u{2019}Ivoire",
+    ] {
+        assert!(name_needs_newer_build(newer), "{newer:?}");
+    }
+}
+
+/// What a regional organisation types is stored one way: composed, its
+/// spaces trimmed and single; a name without a letter is refused.
+#[test]
+fn a_typed_name_is_stored_composed_with_single_spaces() {
+    assert_eq!(
+        typed_name(" Vie\u{0323}\u{0302}t  Nam ").unwrap(),
+        "Vi\u{1ec7}t Nam"
+    );
+    assert!(!name_needs_newer_build(
+        &typed_name("Co\u{0302}te d'Ivoire").unwrap()
+    ));
+    assert_eq!(typed_name("South  Africa").unwrap(), "South Africa");
+    for blank in ["", "   ", "-", "(((---)))", "2"] {
+        let e = typed_name(blank).unwrap_err();
+        assert!(
+            e.contains("letter") || e.contains("1 to 64"),
+            "{blank:?}: {e}"
+        );
+    }
+    assert!(typed_name("Gha\u{200B}na").unwrap_err().contains("U+200B"));
+}
