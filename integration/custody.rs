@@ -245,6 +245,19 @@ fn the_chain_names_the_point_of_diversion_or_the_gap() {
         r["final_answers"]["GH"].as_u64().is_some_and(|n| n >= 1),
         "{r:#}"
     );
+    // Every State the traces expected is counted, and the partial trace
+    // ended without some State's final answer.
+    let expected = r["traces_expected"].as_object().expect("traces_expected");
+    assert!(
+        expected["GH"].as_u64() >= r["final_answers"]["GH"].as_u64(),
+        "{r:#}"
+    );
+    let without: u64 = (r["traces_without_final_answer"].as_object())
+        .expect("traces_without_final_answer")
+        .values()
+        .filter_map(|v| v.as_u64())
+        .sum();
+    assert!(without >= 1, "{r:#}");
     let audit = fed.node("KE").json(&["audit", "show"]).to_string();
     assert_eq!(audit.matches("trace_sent").count(), 5);
     let gh = fed.node("GH").json(&["report"]);

@@ -1019,6 +1019,70 @@ fn uptime(secs: u64) -> String {
     }
 }
 
+/// The report's lines per State: the traces that expected it, its final
+/// answers with the median and slowest time to them, and the traces that
+/// ended without one (and those still waiting on it), so that a State that
+/// never answered shows as well as one that answered late. A report of a
+/// node from before the counts of traces expected gives the times alone.
+fn per_state_lines(r: &crate::node::report::Report) -> String {
+    let plural = |n: u64, one: &str, more: &str| format!("{n} {}", if n == 1 { one } else { more });
+    let states: std::collections::BTreeSet<&crate::model::CountryCode> = (r.traces_expected.keys())
+        .chain(r.median_answer_secs.keys())
+        .collect();
+    let mut s = String::new();
+    for state in states {
+        let Some(&expected) = r.traces_expected.get(state) else {
+            // From a node of an earlier build.
+            s += &format!(
+                "median time to answer from {state}: {} s",
+                r.median_answer_secs[state]
+            );
+            if let (Some(slowest), Some(&n)) =
+                (r.slowest_answer_secs.get(state), r.final_answers.get(state))
+            {
+                s += &format!(
+                    " (slowest {slowest} s; {})",
+                    plural(n, "final answer", "final answers")
+                );
+            }
+            s += "\n";
+            continue;
+        };
+        let finals = r.final_answers.get(state).copied().unwrap_or(0);
+        let without = r
+            .traces_without_final_answer
+            .get(state)
+            .copied()
+            .unwrap_or(0);
+        s += &format!(
+            "{state}: expected in {}, {}",
+            plural(expected, "trace", "traces"),
+            plural(finals, "final answer", "final answers")
+        );
+        if let (Some(median), Some(slowest)) = (
+            r.median_answer_secs.get(state),
+            r.slowest_answer_secs.get(state),
+        ) {
+            s += &format!(" (median {median} s, slowest {slowest} s)");
+        }
+        if without > 0 {
+            s += &format!(
+                ", no final answer in {}",
+                plural(without, "trace", "traces")
+            );
+        }
+        let waiting = expected.saturating_sub(finals).saturating_sub(without);
+        if waiting > 0 {
+            s += &format!(
+                ", awaited in {} still open",
+                plural(waiting, "trace", "traces")
+            );
+        }
+        s += "\n";
+    }
+    s
+}
+
 pub fn run_report(
     ctx: &Context,
     from: Option<crate::model::Date>,
@@ -1106,16 +1170,7 @@ pub fn run_report(
                 r.answers_withheld,
                 r.answers_acknowledged
             );
-            for (state, secs) in &r.median_answer_secs {
-                s += &format!("median time to answer from {state}: {secs} s");
-                if let (Some(slowest), Some(n)) =
-                    (r.slowest_answer_secs.get(state), r.final_answers.get(state))
-                {
-                    let answers = if *n == 1 { "final answer" } else { "final answers" };
-                    s += &format!(" (slowest {slowest} s; {n} {answers})");
-                }
-                s += "\n";
-            }
+            s += &per_state_lines(r);
             s += &format!(
                 "SDG 16.4.2: illicit origin established for {} of {} weapons traced\n",
                 r.sdg_16_4_2.origin_established, r.sdg_16_4_2.traced
@@ -1210,6 +1265,39 @@ pub(crate) mod golden {
             holders: Vec::new(),
         });
         assert!(super::asked_states(&t).contains("connected to no member"));
+    }
+}
+
+#[cfg(test)]
+mod report_lines {
+    use crate::model::CountryCode;
+    use crate::node::report::Report;
+
+    /// Each State's line says how many traces expected it, its final
+    /// answers with their times, those that ended without one and those
+    /// still waiting; a report from an earlier build gives the times alone.
+    #[test]
+    fn a_state_without_answers_has_its_line() {
+        let cc = |s: &str| CountryCode::parse(s).unwrap();
+        let mut r = Report::default();
+        r.median_answer_secs.insert(cc("DE"), 0.0);
+        r.slowest_answer_secs.insert(cc("DE"), 2);
+        r.final_answers.insert(cc("DE"), 4);
+        r.traces_expected.insert(cc("DE"), 5);
+        r.traces_without_final_answer.insert(cc("DE"), 1);
+        r.traces_expected.insert(cc("FR"), 5);
+        r.traces_without_final_answer.insert(cc("FR"), 4);
+        assert_eq!(
+            super::per_state_lines(&r),
+            "DE: expected in 5 traces, 4 final answers (median 0 s, slowest 2 s), no final answer in 1 trace\n\
+             FR: expected in 5 traces, 0 final answers, no final answer in 4 traces, awaited in 1 trace still open\n"
+        );
+        r.traces_expected.clear();
+        r.traces_without_final_answer.clear();
+        assert_eq!(
+            super::per_state_lines(&r),
+            "median time to answer from DE: 0 s (slowest 2 s; 4 final answers)\n"
+        );
     }
 }
 

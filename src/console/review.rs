@@ -615,6 +615,10 @@ struct Reports {
     /// The slowest final answer per State: the late answers a median hides.
     slowest_times: Vec<Bar>,
     slowest_height: u32,
+    /// Per State, the traces that ended without its final answer, shown
+    /// beside those that expected it ("2 of 5").
+    without_final: Vec<Bar>,
+    without_final_height: u32,
     months: Vec<Bar>,
     months_height: u32,
     /// Said when the audit log misses entries (its first ranges), or empty.
@@ -814,6 +818,23 @@ pub async fn reports(
         .map(|(cc, s)| (cc.to_string(), *s as f64, t.t1("seconds", "count", *s)))
         .collect();
     let (slowest_times, slowest_height) = bars(&slowest);
+    let without: Vec<(String, f64, String)> = r
+        .traces_without_final_answer
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(cc, n)| {
+            let expected = r.traces_expected.get(cc).copied().unwrap_or(*n);
+            (
+                cc.to_string(),
+                *n as f64,
+                t.tn(
+                    "reports-n-of-total",
+                    &[("n", t.num(*n)), ("total", t.num(expected))],
+                ),
+            )
+        })
+        .collect();
+    let (without_final, without_final_height) = bars(&without);
     // Traces sent per month, the last twelve months that had any.
     let node = c.node.clone();
     let per_month = c
@@ -865,6 +886,8 @@ pub async fn reports(
         times_height,
         slowest_times,
         slowest_height,
+        without_final,
+        without_final_height,
         months,
         months_height,
         missing,
@@ -1067,6 +1090,8 @@ mod tests {
                     times_height: 0,
                     slowest_times: Vec::new(),
                     slowest_height: 0,
+                    without_final: Vec::new(),
+                    without_final_height: 0,
                     months: Vec::new(),
                     months_height: 0,
                     missing,

@@ -47,6 +47,19 @@ pub struct Report {
     /// slowest are taken over (one a trace it answered).
     #[serde(default)]
     pub final_answers: BTreeMap<CountryCode, u64>,
+    /// Per State: how many of the period's traces expected it (asked it, or
+    /// took its answer unasked). Absent (empty) in reports of builds before
+    /// it.
+    #[serde(default)]
+    pub traces_expected: BTreeMap<CountryCode, u64>,
+    /// Per State: how many of those ended without its final answer (no
+    /// longer open: past their deadline, or settled with it refusing,
+    /// declining or unreachable): the States that did not answer, and how
+    /// often. A trace still open is not counted; a late final answer takes
+    /// its trace off the count. Absent (empty) in reports of builds before
+    /// it.
+    #[serde(default)]
+    pub traces_without_final_answer: BTreeMap<CountryCode, u64>,
     pub sdg_16_4_2: Sdg1642,
     /// The audit entry numbers the log misses (inclusive ranges, oldest
     /// first, as found when it was opened:
@@ -118,12 +131,15 @@ pub fn report_of(
     let mut times: BTreeMap<CountryCode, Vec<u64>> = BTreeMap::new();
     traces.for_each_created(from, to, |t| {
         let t = &t;
-        match node.status_of(t) {
+        let status = node.status_of(t);
+        match status {
             TraceStatus::Answered => r.traces_answered += 1,
             TraceStatus::Partial => r.traces_partial += 1,
             TraceStatus::TimedOut => r.traces_timed_out += 1,
             TraceStatus::Sent | TraceStatus::Acknowledged => r.traces_open += 1,
         }
+        let open = matches!(status, TraceStatus::Sent | TraceStatus::Acknowledged);
+        r.count_expected(&super::status::holders(t, node.limits()), open);
         for a in &t.asked {
             if let (Some(state), Some(at)) = (a.state, t.final_at.get(&a.peer)) {
                 times
@@ -141,6 +157,26 @@ pub fn report_of(
 }
 
 impl Report {
+    /// Counts one trace's expected States (`holders`, as its view lists
+    /// them) in [`Report::traces_expected`] and, once the trace is no
+    /// longer `open`, those without a final answer in
+    /// [`Report::traces_without_final_answer`]; a State listed twice in one
+    /// trace counts once, answered if either entry answered.
+    fn count_expected(&mut self, holders: &[super::status::HolderView], open: bool) {
+        let mut answered: BTreeMap<CountryCode, bool> = BTreeMap::new();
+        for h in holders {
+            if let Some(state) = h.state {
+                *answered.entry(state).or_default() |= h.standing.is_final();
+            }
+        }
+        for (state, answered) in answered {
+            *self.traces_expected.entry(state).or_default() += 1;
+            if !open && !answered {
+                *self.traces_without_final_answer.entry(state).or_default() += 1;
+            }
+        }
+    }
+
     /// Files each State's seconds to its final answers (one per trace it
     /// answered) as its median, its slowest and their count.
     fn file_answer_times(&mut self, times: BTreeMap<CountryCode, Vec<u64>>) {
@@ -187,6 +223,12 @@ impl Report {
         for (state, n) in &self.final_answers {
             s += &format!("final_answers_{state},{n}\n");
         }
+        for (state, n) in &self.traces_expected {
+            s += &format!("traces_expected_{state},{n}\n");
+        }
+        for (state, n) in &self.traces_without_final_answer {
+            s += &format!("traces_without_final_answer_{state},{n}\n");
+        }
         if !self.audit_entries_missing.is_empty() {
             let ranges: Vec<String> = self
                 .audit_entries_missing
@@ -212,6 +254,85 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn holder(
+        state: &str,
+        standing: super::super::status::HolderState,
+    ) -> super::super::status::HolderView {
+        super::super::status::HolderView {
+            peer: format!("peer-{state}"),
+            state: Some(CountryCode::parse(state).unwrap()),
+            expected_by: Vec::new(),
+            standing,
+        }
+    }
+
+    /// A State that never answers shows: every trace that expected it is
+    /// counted, and those that ended without its final answer; a trace
+    /// still open is not counted as unanswered, and a State listed twice
+    /// in one trace counts once.
+    #[test]
+    fn a_state_that_never_answers_is_counted_per_trace() {
+        use super::super::status::HolderState;
+        let cc = |s: &str| CountryCode::parse(s).unwrap();
+        let unreachable = || HolderState::Unreachable {
+            reason: "offline".into(),
+            since: None,
+        };
+        let mut r = Report::default();
+        // Ended: DE answered, FR unreachable, NG withheld (a final answer).
+        r.count_expected(
+            &[
+                holder("DE", HolderState::Answered),
+                holder("FR", unreachable()),
+                holder(
+                    "NG",
+                    HolderState::Withheld {
+                        reason: "national_law".into(),
+                    },
+                ),
+            ],
+            false,
+        );
+        // Ended: FR declined, DE refused then answered by its second entry.
+        r.count_expected(
+            &[
+                holder(
+                    "FR",
+                    HolderState::Declined {
+                        code: "not_answered".into(),
+                    },
+                ),
+                holder(
+                    "DE",
+                    HolderState::Refused {
+                        reason: "rate_limited".into(),
+                        retry_after_secs: 0,
+                        retry_at: None,
+                    },
+                ),
+                holder("DE", HolderState::Answered),
+            ],
+            false,
+        );
+        // Still open: FR awaited, not counted as unanswered.
+        r.count_expected(&[holder("FR", HolderState::Awaiting)], true);
+        assert_eq!(r.traces_expected[&cc("FR")], 3);
+        assert_eq!(r.traces_without_final_answer[&cc("FR")], 2);
+        assert_eq!(r.traces_expected[&cc("DE")], 2);
+        assert!(!r.traces_without_final_answer.contains_key(&cc("DE")));
+        assert!(!r.traces_without_final_answer.contains_key(&cc("NG")));
+        let csv = r.to_csv();
+        assert!(csv.contains("traces_expected_FR,3\n"), "{csv}");
+        assert!(csv.contains("traces_without_final_answer_FR,2\n"), "{csv}");
+        // A report from a build before these fields still reads.
+        let mut old = serde_json::to_value(&r).unwrap();
+        let o = old.as_object_mut().unwrap();
+        o.remove("traces_expected");
+        o.remove("traces_without_final_answer");
+        let back: Report = serde_json::from_value(old).unwrap();
+        assert!(back.traces_expected.is_empty() && back.traces_without_final_answer.is_empty());
+    }
 
     /// A State that answers most traces at once and one 44 s late: the
     /// median says 1 s, and the slowest shows the late one.

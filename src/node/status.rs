@@ -329,7 +329,7 @@ impl HolderState {
         }
     }
 
-    fn is_final(&self) -> bool {
+    pub(super) fn is_final(&self) -> bool {
         matches!(self, HolderState::Answered | HolderState::Withheld { .. })
     }
 }
