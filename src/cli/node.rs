@@ -554,8 +554,9 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
             ctx.emit(&t, |_| String::new())
         } else {
             if t.status != TraceStatus::Answered {
+                let waits = matches!(t.status, TraceStatus::Sent | TraceStatus::Acknowledged);
                 for h in &t.holders {
-                    println!("  {}", h.to_text());
+                    println!("  {}", h.to_text(waits));
                 }
             }
             print!("{}", t.custody.to_text());
@@ -636,11 +637,14 @@ fn trace_line(t: &TraceView) -> String {
             q.marking.serial()
         )
     });
+    // Final answers, as the report counts them: an acknowledgement or a
+    // refusal is not one.
+    let finals = t.holders.iter().filter(|h| h.standing.is_final()).count();
     format!(
-        "{}  {:<12} {:<10}  {}",
+        "{}  {:<12} {:<16}  {}",
         t.id,
         status_word(t.status),
-        crate::model::count(t.answers.len() as u64, "answer"),
+        crate::model::count(finals as u64, "final answer"),
         m.unwrap_or_default()
     )
 }
@@ -838,8 +842,9 @@ fn render_trace(t: &TraceView) -> String {
         s += &format!("  expected holders: {}\n", asked_states(t));
     } else {
         s += "  expected holders:\n";
+        let waits = matches!(t.status, TraceStatus::Sent | TraceStatus::Acknowledged);
         for h in &t.holders {
-            s += &format!("    {}\n", h.to_text());
+            s += &format!("    {}\n", h.to_text(waits));
         }
     }
     if let Some(b) = &t.blind {

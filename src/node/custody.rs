@@ -324,7 +324,7 @@ impl Custody {
                     reason,
                     since,
                 } => format!(
-                    "  gap: {state} cannot be reached ({reason}){}; its query goes to it if it reconnects before the trace's deadline\n",
+                    "  gap: {state} cannot be reached ({reason}){}; its query goes to it if it reconnects before the trace's deadline (after it, `tracenet trace retry` asks it again)\n",
                     since
                         .map(|s| format!(" since {}", crate::model::format_unix(s)))
                         .unwrap_or_default()

@@ -329,7 +329,9 @@ impl HolderState {
         }
     }
 
-    pub(super) fn is_final(&self) -> bool {
+    /// A final answer: a hit, no hit, too many candidates, or withheld
+    /// details; what a trace list and the report count as answered.
+    pub fn is_final(&self) -> bool {
         matches!(self, HolderState::Answered | HolderState::Withheld { .. })
     }
 }
@@ -345,8 +347,11 @@ pub struct HolderView {
 }
 
 impl HolderView {
-    /// One line for people: `NG  unreachable since 2026-11-30 22:51 UTC (...)`.
-    pub fn to_text(&self) -> String {
+    /// One line for people: `NG  unreachable since 2026-11-30 22:51 UTC
+    /// (...)`. `waits`: the trace still waits for answers (sent or
+    /// acknowledged); once it no longer does, an unreachable holder is no
+    /// longer promised its query when it reconnects.
+    pub fn to_text(&self, waits: bool) -> String {
         let who = self
             .state
             .map(|c| c.to_string())
@@ -370,10 +375,15 @@ impl HolderView {
             HolderState::Acknowledged => "acknowledged: a person there decides".to_string(),
             HolderState::Awaiting => "awaiting an answer".to_string(),
             HolderState::Unreachable { reason, since } => format!(
-                "unreachable{} ({reason}); its query goes to it if it reconnects while the trace waits",
+                "unreachable{} ({reason}); {}",
                 since
                     .map(|s| format!(" since {}", crate::model::format_unix(s)))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                if waits {
+                    "its query goes to it if it reconnects while the trace waits"
+                } else {
+                    "the trace no longer waits: `tracenet trace retry` asks it again while the query is valid"
+                }
             ),
         };
         format!("{who:<4} {what}")
@@ -598,6 +608,29 @@ impl Node {
 mod tests {
     use super::super::Asked;
     use super::*;
+
+    /// An unreachable holder of a trace that still waits is promised its
+    /// query when it reconnects; of a trace that ended, it is not (a
+    /// reconnect sends nothing then), and the retry is named.
+    #[test]
+    fn an_ended_trace_promises_no_delivery_to_an_unreachable_holder() {
+        let h = HolderView {
+            peer: "p".into(),
+            state: Some(CountryCode::parse("FR").unwrap()),
+            expected_by: Vec::new(),
+            standing: HolderState::Unreachable {
+                reason: "offline".into(),
+                since: Some(0),
+            },
+        };
+        let waiting = h.to_text(true);
+        assert!(waiting.contains("goes to it if it reconnects"), "{waiting}");
+        let ended = h.to_text(false);
+        assert!(
+            !ended.contains("reconnects") && ended.contains("trace retry"),
+            "{ended}"
+        );
+    }
     use crate::protocol::{Digest, sign, vectors};
 
     fn frame(outcome: Outcome) -> Vec<u8> {
