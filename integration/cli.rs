@@ -775,6 +775,13 @@ fn a_node_without_a_roster_reads_its_stores_with_the_node_stopped() {
     }
     assert_eq!(json(d.path(), &["audit", "show"]), serde_json::json!([]));
     assert_eq!(json(d.path(), &["report"])["traces_sent"], 0);
+    // Days relative to today, as `roster new` takes them: the period is
+    // the thirty days up to today, inclusive.
+    let r = json(d.path(), &["report", "--from", "today-29", "--to", "today"]);
+    let (from, to) = (common::secs(&r["from"]), common::secs(&r["to"]));
+    assert_eq!(to - from, 30 * 86_400, "{r}");
+    let o = run(d.path(), &["report", "--from", "today+x"]);
+    assert!(stderr(&o).contains("`today-N`"), "{}", stderr(&o));
 }
 
 /// An anchor (its key file in `w`) and KE's data directory `w/ke`, set up

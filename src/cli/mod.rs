@@ -206,11 +206,13 @@ pub enum Command {
     /// slowest time to answer per State; SDG 16.4.2 figures. Counted from
     /// the audit log.
     Report {
-        /// First day, YYYY-MM-DD (default: the beginning).
-        #[arg(long, value_name = "DATE")]
+        /// First day: YYYY-MM-DD, `today` or `today-N` (N days before,
+        /// UTC); default the beginning.
+        #[arg(long, value_name = "DATE", value_parser = trust::parse_day)]
         from: Option<crate::model::Date>,
-        /// Last day, YYYY-MM-DD, included (default: today).
-        #[arg(long, value_name = "DATE")]
+        /// Last day, included: YYYY-MM-DD, `today` or `today-N`; default
+        /// today.
+        #[arg(long, value_name = "DATE", value_parser = trust::parse_day)]
         to: Option<crate::model::Date>,
         /// Print `figure,value` lines.
         #[arg(long, conflicts_with = "json")]
