@@ -206,12 +206,12 @@ pub enum Command {
     /// slowest time to answer per State; SDG 16.4.2 figures. Counted from
     /// the audit log.
     Report {
-        /// First day: YYYY-MM-DD, `today` or `today-N` (N days before,
-        /// UTC); default the beginning.
+        /// First day: YYYY-MM-DD, `today`, or `today-N` / `today+N` (N
+        /// days, UTC); default the beginning.
         #[arg(long, value_name = "DATE", value_parser = trust::parse_day)]
         from: Option<crate::model::Date>,
-        /// Last day, included: YYYY-MM-DD, `today` or `today-N`; default
-        /// today.
+        /// Last day, included: YYYY-MM-DD, `today`, or `today-N` /
+        /// `today+N`; default today.
         #[arg(long, value_name = "DATE", value_parser = trust::parse_day)]
         to: Option<crate::model::Date>,
         /// Print `figure,value` lines.

@@ -1026,7 +1026,7 @@ fn uptime(secs: u64) -> String {
 
 /// The report's lines per State: the traces that expected it, its final
 /// answers with the median and slowest time to them, and the traces that
-/// ended without one (and those still waiting on it), so that a State that
+/// ended without one, so that a State that
 /// never answered shows as well as one that answered late. A report of a
 /// node from before the counts of traces expected gives the times alone.
 fn per_state_lines(r: &crate::node::report::Report) -> String {
@@ -1074,13 +1074,6 @@ fn per_state_lines(r: &crate::node::report::Report) -> String {
             s += &format!(
                 ", no final answer in {}",
                 plural(without, "trace", "traces")
-            );
-        }
-        let waiting = expected.saturating_sub(finals).saturating_sub(without);
-        if waiting > 0 {
-            s += &format!(
-                ", awaited in {} still open",
-                plural(waiting, "trace", "traces")
             );
         }
         s += "\n";
@@ -1279,8 +1272,8 @@ mod report_lines {
     use crate::node::report::Report;
 
     /// Each State's line says how many traces expected it, its final
-    /// answers with their times, those that ended without one and those
-    /// still waiting; a report from an earlier build gives the times alone.
+    /// answers with their times and those that ended without one; a report
+    /// from an earlier build gives the times alone.
     #[test]
     fn a_state_without_answers_has_its_line() {
         let cc = |s: &str| CountryCode::parse(s).unwrap();
@@ -1295,7 +1288,7 @@ mod report_lines {
         assert_eq!(
             super::per_state_lines(&r),
             "DE: expected in 5 traces, 4 final answers (median 0 s, slowest 2 s), no final answer in 1 trace\n\
-             FR: expected in 5 traces, 0 final answers, no final answer in 4 traces, awaited in 1 trace still open\n"
+             FR: expected in 5 traces, 0 final answers, no final answer in 4 traces\n"
         );
         r.traces_expected.clear();
         r.traces_without_final_answer.clear();

@@ -192,6 +192,11 @@ pub enum RosterCommand {
         /// The anchor's secret key file, from `roster keygen`.
         #[arg(long = "anchor-key", value_name = "FILE")]
         key: PathBuf,
+        /// Sign although a member's name holds what builds before
+        /// 2026-12-07 refuse (a digit, a combining mark, ’, & or /): only
+        /// once every member runs a newer build.
+        #[arg(long)]
+        newer_builds_only: bool,
     },
     /// Check the roster's signatures and dates against the trust anchors.
     Verify {
@@ -690,7 +695,7 @@ fn show(
         .collect();
     if !newer.is_empty() {
         say!(
-            "note: {} written with a digit, a combining mark, \u{2019}, & or /, which nodes of builds before 2026-12-07 refuse in a roster: they would keep the roster they have. Sign this roster once every member runs a newer build, or write the name{} without them",
+            "note: {} written with a digit, a combining mark, \u{2019}, & or /, which nodes of builds before 2026-12-07 refuse as an invalid roster (they keep the one they have and score down the peers that pass this one on): `roster sign` asks for --newer-builds-only, to be given once every member runs a newer build; or write the name{} without them",
             match newer.as_slice() {
                 [one] => format!("member name {one:?} is"),
                 more => format!(
@@ -1001,11 +1006,27 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             let file = RosterFile::read(&roster)?;
             show(ctx, &roster, &body, &file, None)
         }
-        RosterCommand::Sign { roster, key } => {
+        RosterCommand::Sign {
+            roster,
+            key,
+            newer_builds_only,
+        } => {
             let key_path = key;
             let key = NodeKey::load(&key_path)?;
             let mut file = RosterFile::read(&roster)?;
             let body = file.decode_unverified()?;
+            if let Some(m) = (body.members.iter()).find(|m| roster::name_needs_newer_build(&m.name))
+                && !newer_builds_only
+            {
+                bail!(
+                    "{} names {} {:?}, which nodes of builds before 2026-12-07 refuse as an invalid roster: they keep the roster they have and score down every peer that passes the new one on, cutting gossip between old and new nodes. Sign it once every member runs a newer build (`tracenet roster sign {} --anchor-key {} --newer-builds-only`), or write the name without a digit, a combining mark, \u{2019}, & or /",
+                    roster.display(),
+                    m.state,
+                    m.name,
+                    super::output::shell_word(&roster),
+                    super::output::shell_word(&key_path)
+                );
+            }
             if let Some((state, role)) = signed_with_a_node_key(&body, &key.public_key()) {
                 bail!(
                     "the key in {} is listed as {state}'s node key in {}, and an anchor's key cannot be a member's: if it is the anchor key, put {state}'s own node key in its place (`tracenet roster set-key {} --state {state}{} --key KEY`, KEY the `key` that `tracenet identity show` prints on {state}'s node); if it is {state}'s node key file, sign with the regional organisation's anchor key",

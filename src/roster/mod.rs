@@ -330,9 +330,11 @@ pub fn check_peer_connections(n: u32) -> Result<(), String> {
 /// ("Côte d’Ivoire", "Bosnia & Herzegovina", "ECOWAS bootstrap 2").
 pub const NAME_PUNCTUATION: &str = " -'’.,()&/";
 
-/// The most combining marks one letter may carry (Vietnamese written
-/// decomposed stacks two): more only pile up over the lines where the name
-/// is shown.
+/// The most combining marks that are not letters one letter may carry
+/// (Vietnamese written decomposed stacks two): more only pile up over the
+/// lines where the name is shown. Marks Unicode counts as letters (Arabic
+/// vowel signs, Indic vowel signs) are letters here, as builds before took
+/// them.
 const MAX_MARKS_ON_A_LETTER: usize = 3;
 
 /// What builds before the fifty-eighth session's (2026-12-07) took in a
@@ -344,7 +346,8 @@ const NAME_PUNCTUATION_BEFORE: &str = " -'.,()";
 /// Why `name` cannot be a member's name in a roster, if it cannot: 1 to
 /// [`MAX_NAME_CHARS`] characters, each a letter or digit of any script, a
 /// character of [`NAME_PUNCTUATION`], or a combining mark on a letter or
-/// digit (at most [`MAX_MARKS_ON_A_LETTER`] on one). Controls, invisible
+/// digit (at most [`MAX_MARKS_ON_A_LETTER`] on one, [`is_invisible_mark`]s
+/// refused). Controls, invisible
 /// and direction characters, symbols and other punctuation are refused:
 /// a name is shown in terminals, logs and the console, and must read there
 /// as it is. Every name builds before took (letters, marks that are
@@ -361,6 +364,13 @@ pub fn name_problem(name: &str) -> Option<String> {
     // Marks in a row on the last letter or digit; `None` after anything else.
     let mut marks = None::<usize>;
     for (i, c) in name.chars().enumerate() {
+        if is_invisible_mark(c) {
+            return Some(format!(
+                "name {name:?}: U+{:04X} (character {}) is invisible: write the name without it",
+                c as u32,
+                i + 1
+            ));
+        }
         if c.is_alphanumeric() {
             marks = Some(0);
         } else if unicode_normalization::char::is_combining_mark(c) {
@@ -393,6 +403,13 @@ pub fn name_problem(name: &str) -> Option<String> {
     None
 }
 
+/// Combining marks that show nothing (variation selectors, the combining
+/// grapheme joiner, Mongolian and Khmer fillers): "Gha\u{FE0F}na" would
+/// read as "Ghana". None is a letter, so no build before took them.
+fn is_invisible_mark(c: char) -> bool {
+    matches!(c as u32, 0x034F | 0x17B4..=0x17B5 | 0x180B..=0x180F | 0xFE00..=0xFE0F | 0xE0100..=0xE01EF)
+}
+
 /// A name as a regional organisation typed it (`roster add --name`), made
 /// the one way it is written in a roster: composed (NFC: a name typed
 /// decomposed, as some keyboards write "Việt Nam", is stored as the same
@@ -401,13 +418,22 @@ pub fn name_problem(name: &str) -> Option<String> {
 /// without a letter, and what [`name_problem`] refuses.
 pub fn typed_name(typed: &str) -> Result<String, String> {
     use unicode_normalization::UnicodeNormalization;
-    let name = typed
-        .nfc()
-        .collect::<String>()
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let single = |s: &str| {
+        s.split(' ')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let composed = single(&typed.nfc().collect::<String>());
+    // NFC takes a few letters apart (U+0958 to U+0915 and a nukta, which is
+    // no letter): kept as typed where only the composed form would need a
+    // newer build.
+    let as_typed = single(typed);
+    let name = if name_needs_newer_build(&composed) && !name_needs_newer_build(&as_typed) {
+        as_typed
+    } else {
+        composed
+    };
     if !name.chars().any(char::is_alphabetic) {
         return Err(format!(
             "name {typed:?} has no letter: give the State's or organisation's name as people know it"

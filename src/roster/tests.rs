@@ -789,6 +789,8 @@ fn member_names_take_what_names_are_written_with_and_nothing_hidden() {
             "more than 3 combining marks",
         ),
         ("Ghana ✓", "U+2713"),
+        ("Gha\u{FE0F}na", "U+FE0F (character 4) is invisible"),
+        ("Gha\u{034F}na", "invisible"),
         ("Ghana; rm", "U+003B"),
     ] {
         let problem = name_problem(bad).unwrap_or_else(|| panic!("{bad:?} passed"));
@@ -832,4 +834,8 @@ fn a_typed_name_is_stored_composed_with_single_spaces() {
         );
     }
     assert!(typed_name("Gha\u{200B}na").unwrap_err().contains("U+200B"));
+    // NFC takes U+0958 apart into a letter and a nukta builds before
+    // refuse: kept as typed.
+    assert_eq!(typed_name("\u{0958}\u{093E}").unwrap(), "\u{0958}\u{093E}");
+    assert!(!name_needs_newer_build("\u{0958}\u{093E}"));
 }
