@@ -292,11 +292,31 @@ fn a_holder_that_replies_without_an_answer_has_declined() {
     // replaced, so a declined DE below is the retry's.
     let again = ke.json(&["trace", "retry", &id]);
     assert_ne!(status_of(&again, "DE"), "declined", "{again:#}");
+    // The retry is in KE's audit log, naming the query as the trace's
+    // sending does.
+    let audit = ke.json(&["audit", "show"]);
+    let entries = audit.as_array().expect("entries");
+    let sent = entries
+        .iter()
+        .find(|e| e["kind"] == "trace_sent")
+        .expect("trace_sent");
+    let retried = (entries.iter())
+        .find(|e| e["kind"] == "trace_retried")
+        .unwrap_or_else(|| panic!("no trace_retried entry: {audit:#}"));
+    assert_eq!(retried["query"], sent["query"], "{audit:#}");
+    assert_eq!(retried["outcome"], "asked again 1", "{audit:#}");
     let t = wait_for("DE's reply to the retry", Duration::from_secs(60), || {
         let t = ke.json(&["trace", "show", &id]);
         (status_of(&t, "DE") == "declined").then_some(t)
     });
     assert_eq!(holder(&t, "DE").unwrap()["code"], "not_answered", "{t:#}");
+    // In words, the retry names whom it asks again and until when.
+    let text = ke.cli(&["trace", "retry", &id]);
+    assert!(
+        text.contains("sent again to the States without a final answer, until")
+            && text.contains("\n  DE   awaiting an answer"),
+        "{text}"
+    );
 }
 
 /// A wildcard trace matching more of DE's records than an answer may carry

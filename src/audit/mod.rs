@@ -72,6 +72,10 @@ const GENESIS: &str = "000000000000000000000000000000000000000000000000000000000
 #[serde(rename_all = "snake_case")]
 pub enum AuditKind {
     TraceSent,
+    /// A trace's query sent again (`trace retry`): `query` its digest,
+    /// `outcome` `asked again N` (and `probed again N` for a blind trace's
+    /// filters).
+    TraceRetried,
     QueryReceived,
     QueryRefused,
     AnswerSent,
@@ -113,6 +117,7 @@ impl AuditKind {
     pub fn words(self) -> &'static str {
         match self {
             AuditKind::TraceSent => "trace sent",
+            AuditKind::TraceRetried => "trace sent again",
             AuditKind::QueryReceived => "query received",
             AuditKind::QueryRefused => "query refused",
             AuditKind::AnswerSent => "answer sent",

@@ -413,10 +413,18 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
                 .post(&format!("/v1/traces/{id}/retry"), &serde_json::json!({}))
                 .await?;
             ctx.emit(&t, |t| {
-                format!(
-                    "trace {} sent again to the States that have not answered",
-                    t.id
-                )
+                // Each holder without a final answer, and where it stands
+                // now that it is asked again (an unreachable one gets the
+                // query when it reconnects, until the new deadline).
+                let mut s = format!(
+                    "trace {} sent again to the States without a final answer, until {}:",
+                    t.id,
+                    crate::model::format_unix(t.deadline)
+                );
+                for h in t.holders.iter().filter(|h| !h.standing.is_final()) {
+                    s += &format!("\n  {}", h.to_text(true));
+                }
+                s
             })
         }),
         Some(TraceCommand::SendClear { id, state }) => with_client(ctx, async |c| {

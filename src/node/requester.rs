@@ -533,6 +533,30 @@ impl Node {
         Ok(())
     }
 
+    /// Records a `trace retry` in the audit log, flushed, before anything
+    /// is sent again: `asked` holders asked again, `probed` blind filters
+    /// probed again. A log that cannot take it refuses the retry.
+    pub(super) fn audit_retry(
+        &self,
+        t: &StoredTrace,
+        asked: usize,
+        probed: usize,
+    ) -> Result<(), NodeError> {
+        let mut outcome = format!("asked again {asked}");
+        if probed > 0 {
+            outcome += &format!(", probed again {probed}");
+        }
+        self.record_local(
+            AuditKind::TraceRetried,
+            NewEntry {
+                query: Some(crate::protocol::Digest::of(&t.query).to_hex()),
+                outcome: Some(outcome),
+                ..NewEntry::default()
+            },
+        )
+        .map_err(|e| NodeError::Config(e.to_string()))
+    }
+
     pub fn trace(&self, id: &str) -> Result<StoredTrace, NodeError> {
         self.inner
             .traces
@@ -1111,6 +1135,7 @@ impl Node {
                         .collect::<Vec<PeerId>>())
                 },
             )?;
+            node.audit_retry(&t, waiting.len(), 0)?;
             Ok::<_, NodeError>((t, waiting))
         })
         .await

@@ -338,6 +338,7 @@ impl Node {
                     Ok((probe, ask))
                 },
             )?;
+            node.audit_retry(&t, ask.len(), probe.len())?;
             Ok::<_, NodeError>((t, probe, ask))
         })
         .await
