@@ -47,8 +47,8 @@ pub struct Report {
     /// slowest are taken over (one a trace it answered).
     #[serde(default)]
     pub final_answers: BTreeMap<CountryCode, u64>,
-    /// Per State: how many of the period's traces expected it (asked it, or
-    /// took its answer unasked). Absent (empty) in reports of builds before
+    /// Per State: how many of the period's traces expected it (asked it,
+    /// took its answer unasked, or were to ask its blind filter). Absent (empty) in reports of builds before
     /// it.
     #[serde(default)]
     pub traces_expected: BTreeMap<CountryCode, u64>,
@@ -139,7 +139,7 @@ pub fn report_of(
             TraceStatus::Sent | TraceStatus::Acknowledged => r.traces_open += 1,
         }
         let open = matches!(status, TraceStatus::Sent | TraceStatus::Acknowledged);
-        r.count_expected(&super::status::holders(t, node.limits()), open);
+        r.count_expected(expected_states(t, node.limits()), open);
         for a in &t.asked {
             if let (Some(state), Some(at)) = (a.state, t.final_at.get(&a.peer)) {
                 times
@@ -156,18 +156,50 @@ pub fn report_of(
     Ok(r)
 }
 
+/// A trace's expected States, each with whether it gave a final answer:
+/// its holders as its view lists them, and for a blind trace the holders
+/// whose filters were to be asked but which were never sent the marking
+/// (those are not among the holders): a filter that does not hold the
+/// weapon, or a holder with nothing under its prefixes, is its State's
+/// final word; one unreachable, refusing, without a filter or left to the
+/// officer is not.
+fn expected_states(
+    t: &super::StoredTrace,
+    limits: crate::protocol::Limits,
+) -> Vec<(CountryCode, bool)> {
+    use super::blind::BlindOutcome;
+    let mut out: Vec<(CountryCode, bool)> = super::status::holders(t, limits)
+        .iter()
+        .filter_map(|h| h.state.map(|s| (s, h.standing.is_final())))
+        .collect();
+    for h in t.blind.iter().flat_map(|b| &b.holders) {
+        if let Some(state) = h.state
+            && !t.asked.iter().any(|a| a.peer == h.peer)
+        {
+            out.push((
+                state,
+                matches!(h.outcome, BlindOutcome::NoHit | BlindOutcome::HoldsNothing),
+            ));
+        }
+    }
+    out
+}
+
 impl Report {
-    /// Counts one trace's expected States (`holders`, as its view lists
-    /// them) in [`Report::traces_expected`] and, once the trace is no
-    /// longer `open`, those without a final answer in
+    /// Counts one trace's expected States (`standings`: each State with
+    /// whether it gave a final answer, [`expected_states`]) in
+    /// [`Report::traces_expected`] and, once the trace is no longer `open`,
+    /// those without a final answer in
     /// [`Report::traces_without_final_answer`]; a State listed twice in one
     /// trace counts once, answered if either entry answered.
-    fn count_expected(&mut self, holders: &[super::status::HolderView], open: bool) {
+    fn count_expected(
+        &mut self,
+        standings: impl IntoIterator<Item = (CountryCode, bool)>,
+        open: bool,
+    ) {
         let mut answered: BTreeMap<CountryCode, bool> = BTreeMap::new();
-        for h in holders {
-            if let Some(state) = h.state {
-                *answered.entry(state).or_default() |= h.standing.is_final();
-            }
+        for (state, is_final) in standings {
+            *answered.entry(state).or_default() |= is_final;
         }
         for (state, answered) in answered {
             *self.traces_expected.entry(state).or_default() += 1;
@@ -255,68 +287,26 @@ impl Report {
 mod tests {
     use super::*;
 
-    fn holder(
-        state: &str,
-        standing: super::super::status::HolderState,
-    ) -> super::super::status::HolderView {
-        super::super::status::HolderView {
-            peer: format!("peer-{state}"),
-            state: Some(CountryCode::parse(state).unwrap()),
-            expected_by: Vec::new(),
-            standing,
-        }
-    }
-
     /// A State that never answers shows: every trace that expected it is
     /// counted, and those that ended without its final answer; a trace
     /// still open is not counted as unanswered, and a State listed twice
     /// in one trace counts once.
     #[test]
     fn a_state_that_never_answers_is_counted_per_trace() {
-        use super::super::status::HolderState;
         let cc = |s: &str| CountryCode::parse(s).unwrap();
-        let unreachable = || HolderState::Unreachable {
-            reason: "offline".into(),
-            since: None,
-        };
         let mut r = Report::default();
-        // Ended: DE answered, FR unreachable, NG withheld (a final answer).
+        // Ended: DE answered, FR without a final answer, NG withheld (final).
         r.count_expected(
-            &[
-                holder("DE", HolderState::Answered),
-                holder("FR", unreachable()),
-                holder(
-                    "NG",
-                    HolderState::Withheld {
-                        reason: "national_law".into(),
-                    },
-                ),
-            ],
+            [(cc("DE"), true), (cc("FR"), false), (cc("NG"), true)],
             false,
         );
-        // Ended: FR declined, DE refused then answered by its second entry.
+        // Ended: FR declined; DE refused, then answered by its second entry.
         r.count_expected(
-            &[
-                holder(
-                    "FR",
-                    HolderState::Declined {
-                        code: "not_answered".into(),
-                    },
-                ),
-                holder(
-                    "DE",
-                    HolderState::Refused {
-                        reason: "rate_limited".into(),
-                        retry_after_secs: 0,
-                        retry_at: None,
-                    },
-                ),
-                holder("DE", HolderState::Answered),
-            ],
+            [(cc("FR"), false), (cc("DE"), false), (cc("DE"), true)],
             false,
         );
         // Still open: FR awaited, not counted as unanswered.
-        r.count_expected(&[holder("FR", HolderState::Awaiting)], true);
+        r.count_expected([(cc("FR"), false)], true);
         assert_eq!(r.traces_expected[&cc("FR")], 3);
         assert_eq!(r.traces_without_final_answer[&cc("FR")], 2);
         assert_eq!(r.traces_expected[&cc("DE")], 2);
@@ -332,6 +322,68 @@ mod tests {
         o.remove("traces_without_final_answer");
         let back: Report = serde_json::from_value(old).unwrap();
         assert!(back.traces_expected.is_empty() && back.traces_without_final_answer.is_empty());
+    }
+
+    /// Each holder's standing decides (a holder asked and silent is no
+    /// final answer); of a blind trace, the holders never sent the marking
+    /// count too, a filter without the weapon, or nothing under the
+    /// prefixes, as their State's final word.
+    #[test]
+    fn expected_states_take_the_holders_and_a_blind_traces_filters() {
+        use super::super::blind::{BlindHolder, BlindOutcome, BlindTrace};
+        use super::super::{Asked, ExpectedBy, LocalCase, StoredTrace};
+        let cc = |s: &str| CountryCode::parse(s).unwrap();
+        let blind = |peer: &str, state: &str, outcome| BlindHolder {
+            peer: peer.into(),
+            state: Some(cc(state)),
+            outcome,
+            detail: None,
+            elements: 0,
+            received_marking: outcome == BlindOutcome::Hit,
+            at: None,
+        };
+        let t = StoredTrace {
+            id: "0123456789abcdef0123456789abcdef".into(),
+            created_at: 0,
+            created_at_ms: None,
+            deadline: 3600,
+            query: Vec::new(),
+            topics: Vec::new(),
+            asked: vec![Asked::new("p-de".into(), cc("DE"), ExpectedBy::BlindHit)],
+            answers: Vec::new(),
+            local: LocalCase::default(),
+            first_ack: Default::default(),
+            final_at: Default::default(),
+            followed_up: Vec::new(),
+            own_registry: None,
+            nobody_holds: false,
+            timeout_secs: None,
+            filed: Vec::new(),
+            blind: Some(BlindTrace {
+                bound: 64,
+                holders: vec![
+                    blind("p-de", "DE", BlindOutcome::Hit),
+                    blind("p-fr", "FR", BlindOutcome::Unreachable),
+                    blind("p-ng", "NG", BlindOutcome::NoHit),
+                    blind("p-ke", "KE", BlindOutcome::NoFilter),
+                    blind("p-gh", "GH", BlindOutcome::HoldsNothing),
+                ],
+            }),
+        };
+        let got: BTreeMap<CountryCode, bool> =
+            expected_states(&t, crate::protocol::Limits::default())
+                .into_iter()
+                .collect();
+        assert_eq!(
+            got,
+            BTreeMap::from([
+                (cc("DE"), false),
+                (cc("FR"), false),
+                (cc("NG"), true),
+                (cc("KE"), false),
+                (cc("GH"), true),
+            ])
+        );
     }
 
     /// A State that answers most traces at once and one 44 s late: the
