@@ -826,7 +826,9 @@ pub async fn reports(
             let expected = r.traces_expected.get(cc).copied().unwrap_or(*n);
             (
                 cc.to_string(),
-                *n as f64,
+                // The share, so that a State that missed every trace that
+                // expected it draws a full bar whatever their number.
+                *n as f64 / expected.max(1) as f64,
                 t.tn(
                     "reports-n-of-total",
                     &[("n", t.num(*n)), ("total", t.num(expected))],
