@@ -313,8 +313,7 @@ fn a_holder_that_replies_without_an_answer_has_declined() {
     // In words, the retry names whom it asks again and until when.
     let text = ke.cli(&["trace", "retry", &id]);
     assert!(
-        text.contains("sent again to the States without a final answer, until")
-            && text.contains("\n  DE   awaiting an answer"),
+        text.contains("sent again to the States without a final answer (DE), until 20"),
         "{text}"
     );
 }

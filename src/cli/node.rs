@@ -413,18 +413,20 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
                 .post(&format!("/v1/traces/{id}/retry"), &serde_json::json!({}))
                 .await?;
             ctx.emit(&t, |t| {
-                // Each holder without a final answer, and where it stands
-                // now that it is asked again (an unreachable one gets the
-                // query when it reconnects, until the new deadline).
-                let mut s = format!(
-                    "trace {} sent again to the States without a final answer, until {}:",
+                // The States asked again (where each stood before is stale
+                // now: an unreachable one may have come back), and the new
+                // deadline to the second.
+                let again: Vec<String> = (t.holders.iter())
+                    .filter(|h| !h.standing.is_final())
+                    .map(|h| h.state.map_or_else(|| h.peer.clone(), |c| c.to_string()))
+                    .collect();
+                format!(
+                    "trace {} sent again to the States without a final answer ({}), until {}; `tracenet trace show {}` for their answers",
                     t.id,
-                    crate::model::format_unix(t.deadline)
-                );
-                for h in t.holders.iter().filter(|h| !h.standing.is_final()) {
-                    s += &format!("\n  {}", h.to_text(true));
-                }
-                s
+                    again.join(", "),
+                    crate::model::instant::to_rfc3339(t.deadline),
+                    t.id
+                )
             })
         }),
         Some(TraceCommand::SendClear { id, state }) => with_client(ctx, async |c| {

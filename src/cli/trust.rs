@@ -689,6 +689,15 @@ fn show(
     if let Some(note) = crate::net::links::roster_note(shape, &super::output::shell_word(path)) {
         say!("{note}");
     }
+    for (a, b) in roster::names_alike(&body.members) {
+        say!(
+            "note: {} {:?} and {} {:?} have the same name: people tell members apart by name, so give each its own (`tracenet roster remove`, then `roster add` again)",
+            a.state,
+            a.name,
+            b.state,
+            b.name
+        );
+    }
     let newer: Vec<&str> = (body.members.iter())
         .filter(|m| roster::name_needs_newer_build(&m.name))
         .map(|m| m.name.as_str())
@@ -886,19 +895,6 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                         member.state
                     );
                 }
-                let folded = |n: &str| n.to_lowercase();
-                if let Some(same) =
-                    (b.members.iter()).find(|m| folded(&m.name) == folded(&member.name))
-                {
-                    say!(
-                        "note: {} {:?} has the name of {} {:?} in {}: people tell members apart by name, so give each its own (`tracenet roster remove`, then add it again)",
-                        member.state,
-                        member.name,
-                        same.state,
-                        same.name,
-                        roster.display()
-                    );
-                }
                 b.members.push(member);
                 Ok(())
             })?;
@@ -1015,14 +1011,27 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             let key = NodeKey::load(&key_path)?;
             let mut file = RosterFile::read(&roster)?;
             let body = file.decode_unverified()?;
-            if let Some(m) = (body.members.iter()).find(|m| roster::name_needs_newer_build(&m.name))
-                && !newer_builds_only
-            {
+            let unsignable: Vec<String> = (body.members.iter())
+                .filter_map(|m| {
+                    roster::name_problem_to_sign(&m.name).map(|p| format!("{}: {p}", m.state))
+                })
+                .collect();
+            if !unsignable.is_empty() {
                 bail!(
-                    "{} names {} {:?}, which nodes of builds before 2026-12-07 refuse as an invalid roster: they keep the roster they have and score down every peer that passes the new one on, cutting gossip between old and new nodes. Sign it once every member runs a newer build (`tracenet roster sign {} --anchor-key {} --newer-builds-only`), or write the name without a digit, a combining mark, \u{2019}, & or /",
+                    "{} holds names not to sign; correct them (`tracenet roster remove`, then `roster add` again):\n  {}",
                     roster.display(),
-                    m.state,
-                    m.name,
+                    unsignable.join("\n  ")
+                );
+            }
+            let newer: Vec<String> = (body.members.iter())
+                .filter(|m| roster::name_needs_newer_build(&m.name))
+                .map(|m| format!("{} {:?}", m.state, m.name))
+                .collect();
+            if !newer.is_empty() && !newer_builds_only {
+                bail!(
+                    "{} names {}, which nodes of builds before 2026-12-07 refuse as an invalid roster: they keep the roster they have and score down every peer that passes the new one on, cutting gossip between old and new nodes. Sign it once every member runs a newer build (`tracenet roster sign {} --anchor-key {} --newer-builds-only`), or write the names without a digit, a combining mark, \u{2019}, & or /",
+                    roster.display(),
+                    newer.join(", "),
                     super::output::shell_word(&roster),
                     super::output::shell_word(&key_path)
                 );

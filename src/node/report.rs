@@ -203,8 +203,10 @@ impl Report {
         }
         for (state, answered) in answered {
             *self.traces_expected.entry(state).or_default() += 1;
+            // Every expected State has its count, 0 included.
+            let without = self.traces_without_final_answer.entry(state).or_default();
             if !open && !answered {
-                *self.traces_without_final_answer.entry(state).or_default() += 1;
+                *without += 1;
             }
         }
     }
@@ -310,8 +312,8 @@ mod tests {
         assert_eq!(r.traces_expected[&cc("FR")], 3);
         assert_eq!(r.traces_without_final_answer[&cc("FR")], 2);
         assert_eq!(r.traces_expected[&cc("DE")], 2);
-        assert!(!r.traces_without_final_answer.contains_key(&cc("DE")));
-        assert!(!r.traces_without_final_answer.contains_key(&cc("NG")));
+        assert_eq!(r.traces_without_final_answer[&cc("DE")], 0);
+        assert_eq!(r.traces_without_final_answer[&cc("NG")], 0);
         let csv = r.to_csv();
         assert!(csv.contains("traces_expected_FR,3\n"), "{csv}");
         assert!(csv.contains("traces_without_final_answer_FR,2\n"), "{csv}");

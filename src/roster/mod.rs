@@ -434,15 +434,61 @@ pub fn typed_name(typed: &str) -> Result<String, String> {
     } else {
         composed
     };
-    if !name.chars().any(char::is_alphabetic) {
-        return Err(format!(
-            "name {typed:?} has no letter: give the State's or organisation's name as people know it"
-        ));
-    }
-    match name_problem(&name) {
+    match name_problem_to_sign(&name) {
         Some(problem) => Err(problem),
         None => Ok(name),
     }
+}
+
+/// Why a regional organisation should not sign `name`, if it should not:
+/// what [`name_problem`] refuses, and what that check takes only because
+/// builds before took it (a roster they installed must stay valid): a name
+/// without a letter that is not a mark, the Hangul fillers (letters by
+/// Unicode's count that show nothing), and more than
+/// [`MAX_MARKS_ON_A_LETTER`] combining marks on one letter, letters by
+/// Unicode's count or not. `roster add` and `roster sign` hold names to it.
+pub fn name_problem_to_sign(name: &str) -> Option<String> {
+    let mark = unicode_normalization::char::is_combining_mark;
+    if !name.chars().any(|c| c.is_alphabetic() && !mark(c)) {
+        return Some(format!(
+            "name {name:?} has no letter: give the State's or organisation's name as people know it"
+        ));
+    }
+    if let Some(problem) = name_problem(name) {
+        return Some(problem);
+    }
+    let mut marks = 0;
+    for (i, c) in name.chars().enumerate() {
+        if matches!(c as u32, 0x115F | 0x1160 | 0x3164 | 0xFFA0) {
+            return Some(format!(
+                "name {name:?}: U+{:04X} (character {}) is invisible: write the name without it",
+                c as u32,
+                i + 1
+            ));
+        }
+        marks = if mark(c) { marks + 1 } else { 0 };
+        if marks > MAX_MARKS_ON_A_LETTER {
+            return Some(format!(
+                "name {name:?}: more than {MAX_MARKS_ON_A_LETTER} combining marks on one letter (character {}): write the name without them",
+                i + 1
+            ));
+        }
+    }
+    None
+}
+
+/// Names of `members` that people could take for one another: the same
+/// once case and the apostrophe's form are set aside (`Côte d'Ivoire`,
+/// `CÔTE D’IVOIRE`). Each pair once, in the members' order.
+pub fn names_alike(members: &[Member]) -> Vec<(&Member, &Member)> {
+    let folded = |m: &Member| m.name.to_lowercase().replace('\u{2019}', "'");
+    let mut out = Vec::new();
+    for (i, a) in members.iter().enumerate() {
+        if let Some(b) = members[i + 1..].iter().find(|b| folded(a) == folded(b)) {
+            out.push((a, b));
+        }
+    }
+    out
 }
 
 /// Whether builds before 2026-12-07 refuse `name` (a digit, a combining
