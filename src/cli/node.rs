@@ -569,7 +569,8 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
                     println!("  {}", h.to_text(waits));
                 }
             }
-            print!("{}", t.custody.to_text());
+            let waits = matches!(t.status, TraceStatus::Sent | TraceStatus::Acknowledged);
+            print!("{}", t.custody.to_text_for(waits));
             println!("status: {}", status_word(t.status));
             Ok(())
         }
@@ -876,7 +877,10 @@ fn render_trace(t: &TraceView) -> String {
     for a in &t.answers {
         s += &render_answer(a);
     }
-    s += &t.custody.to_text();
+    s += &t.custody.to_text_for(matches!(
+        t.status,
+        TraceStatus::Sent | TraceStatus::Acknowledged
+    ));
     s
 }
 

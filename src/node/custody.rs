@@ -219,8 +219,17 @@ impl Custody {
             .map(|c| c.record.marking.country())
     }
 
-    /// The chain as a readable timeline, with the point of diversion and gaps.
+    /// The chain as a readable timeline, with the point of diversion and
+    /// gaps, of a trace that still waits for answers.
     pub fn to_text(&self) -> String {
+        self.to_text_for(true)
+    }
+
+    /// [`Custody::to_text`], for a trace that still `waits` for answers or
+    /// no longer does: then an unreachable State is no longer promised its
+    /// query when it reconnects (nothing is sent after the deadline), and
+    /// the retry is named.
+    pub fn to_text_for(&self, waits: bool) -> String {
         let c = self;
         let mut s = String::new();
         if c.candidates.len() > 1 {
@@ -324,10 +333,15 @@ impl Custody {
                     reason,
                     since,
                 } => format!(
-                    "  gap: {state} cannot be reached ({reason}){}; its query goes to it if it reconnects before the trace's deadline (after it, `tracenet trace retry` asks it again)\n",
+                    "  gap: {state} cannot be reached ({reason}){}; {}\n",
                     since
                         .map(|s| format!(" since {}", crate::model::format_unix(s)))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    if waits {
+                        "its query goes to it if it reconnects before the trace's deadline"
+                    } else {
+                        "the trace no longer waits: `tracenet trace retry` asks it again while the query is valid"
+                    }
                 ),
                 Gap::Refused {
                     state,

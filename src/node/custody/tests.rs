@@ -350,6 +350,16 @@ fn a_state_asked_that_has_not_answered_is_a_gap_never_no_record() {
         "{}",
         k.to_text()
     );
+    // Promised its query while the trace waits; not once it has ended.
+    assert!(
+        k.to_text()
+            .contains("its query goes to it if it reconnects")
+    );
+    let ended = k.to_text_for(false);
+    assert!(
+        !ended.contains("reconnects") && ended.contains("`tracenet trace retry` asks it again"),
+        "{ended}"
+    );
     // Once every State asked has answered no_hit: no record.
     let k = assemble(
         &fr,
