@@ -163,7 +163,11 @@ say "built $version in $(($(date +%s) - t)) s"
 [ "$(podman image inspect --format '{{.Config.User}}' tracenet)" = tracenet ] || fail "the image does not run as the user tracenet"
 
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A free port below the ephemeral range, not one handed out before
+# (scripts/free-port.py): a port-0 one may be taken by another connection
+# before the container binds it.
+taken=()
+free_port() { python3 "$repo/scripts/free-port.py" "${taken[@]}"; }
 
 # Poll COMMAND until it succeeds, at most SECONDS; WHAT names the condition.
 wait_for() {
@@ -193,6 +197,7 @@ init_state() {
 }
 for s in "${states[@]}"; do
   port[$s]=$(free_port)
+  taken+=("${port[$s]}")
   init_state "$s" "${port[$s]}" > /dev/null
   "$bin" roster add "$ROSTER" --state "$s" --name "State $s" --role member \
     --key "$(json "d['public_key']" < "$work/$s.init.json")" \

@@ -23,7 +23,10 @@ cleanup() {
 }
 trap 'cleanup' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A free port below the ephemeral range, not one handed out before
+# (scripts/free-port.py).
+taken=()
+free_port() { python3 "$PWD/scripts/free-port.py" "${taken[@]}"; }
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 echo "== data directories under $root"
@@ -36,6 +39,7 @@ until=$(date -u -d '+365 days' +%F)
 add_node() { # STATE NAME ROLE
   local dir="$root/$1" port
   port=$(free_port)
+  taken+=("$port")
   "$bin" --data-dir "$dir" --json init --state "$1" > "$dir.init.json"
   cat >> "$dir/tracenet.toml" <<TOML
 
