@@ -448,8 +448,12 @@ async fn run_trace(requester: &DemoNode, t: &DemoTrace) -> anyhow::Result<bool> 
         );
     }
     print_answers(requester, &settled);
-    print!("{}", requester.node.custody_of(&settled).to_text());
     let status = requester.node.status_of(&settled);
+    let waits = matches!(
+        status,
+        crate::node::TraceStatus::Sent | crate::node::TraceStatus::Acknowledged
+    );
+    print!("{}", requester.node.custody_of(&settled).to_text_for(waits));
     println!(
         "  status: {}\n",
         serde_json::to_value(status)

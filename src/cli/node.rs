@@ -416,10 +416,22 @@ pub fn run_trace(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
                 // The States asked again (where each stood before is stale
                 // now: an unreachable one may have come back), and the new
                 // deadline to the second.
-                let again: Vec<String> = (t.holders.iter())
+                // A blind trace's filters probed again are named too; a
+                // State with two entries once.
+                let mut again: Vec<String> = Vec::new();
+                let blind_again = (t.blind.iter().flat_map(|b| &b.holders)).filter(|h| {
+                    !h.received_marking && h.outcome == crate::node::blind::BlindOutcome::Pending
+                });
+                for who in (t.holders.iter())
                     .filter(|h| !h.standing.is_final())
-                    .map(|h| h.state.map_or_else(|| h.peer.clone(), |c| c.to_string()))
-                    .collect();
+                    .map(|h| (h.state, &h.peer))
+                    .chain(blind_again.map(|h| (h.state, &h.peer)))
+                    .map(|(state, peer)| state.map_or_else(|| peer.clone(), |c| c.to_string()))
+                {
+                    if !again.contains(&who) {
+                        again.push(who);
+                    }
+                }
                 format!(
                     "trace {} sent again to the States without a final answer ({}), until {}; `tracenet trace show {}` for their answers",
                     t.id,
@@ -563,13 +575,12 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
         if ctx.json {
             ctx.emit(&t, |_| String::new())
         } else {
+            let waits = matches!(t.status, TraceStatus::Sent | TraceStatus::Acknowledged);
             if t.status != TraceStatus::Answered {
-                let waits = matches!(t.status, TraceStatus::Sent | TraceStatus::Acknowledged);
                 for h in &t.holders {
                     println!("  {}", h.to_text(waits));
                 }
             }
-            let waits = matches!(t.status, TraceStatus::Sent | TraceStatus::Acknowledged);
             print!("{}", t.custody.to_text_for(waits));
             println!("status: {}", status_word(t.status));
             Ok(())

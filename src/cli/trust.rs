@@ -197,6 +197,11 @@ pub enum RosterCommand {
         /// once every member runs a newer build.
         #[arg(long)]
         newer_builds_only: bool,
+        /// Sign although a name holds what `roster add` refuses today (an
+        /// invisible letter, a stack of marks, no letter), as a roster
+        /// signed by an earlier build may: correct the name when you can.
+        #[arg(long)]
+        names_as_they_are: bool,
     },
     /// Check the roster's signatures and dates against the trust anchors.
     Verify {
@@ -1006,6 +1011,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             roster,
             key,
             newer_builds_only,
+            names_as_they_are,
         } => {
             let key_path = key;
             let key = NodeKey::load(&key_path)?;
@@ -1016,12 +1022,15 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                     roster::name_problem_to_sign(&m.name).map(|p| format!("{}: {p}", m.state))
                 })
                 .collect();
-            if !unsignable.is_empty() {
+            if !unsignable.is_empty() && !names_as_they_are {
                 bail!(
-                    "{} holds names not to sign; correct them (`tracenet roster remove`, then `roster add` again):\n  {}",
+                    "{} holds names not to sign; correct them (`tracenet roster remove`, then `roster add` again), or, for a roster an earlier build signed with them, sign it as it is with --names-as-they-are:\n  {}",
                     roster.display(),
                     unsignable.join("\n  ")
                 );
+            }
+            for u in &unsignable {
+                say!("warning: signed as it is: {u}");
             }
             let newer: Vec<String> = (body.members.iter())
                 .filter(|m| roster::name_needs_newer_build(&m.name))

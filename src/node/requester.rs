@@ -533,9 +533,10 @@ impl Node {
         Ok(())
     }
 
-    /// Records a `trace retry` in the audit log, flushed, before anything
-    /// is sent again: `asked` holders asked again, `probed` blind filters
-    /// probed again. A log that cannot take it refuses the retry.
+    /// Records a `trace retry` in the audit log, flushed, before the trace
+    /// reopens (so before anything is sent again): `asked` holders asked
+    /// again, `probed` blind filters probed again. A log that cannot take
+    /// it refuses the retry, the trace left as it was.
     pub(super) fn audit_retry(
         &self,
         t: &StoredTrace,
@@ -1102,15 +1103,24 @@ impl Node {
         let id_owned = id.to_string();
         let (t, waiting) = tokio::task::spawn_blocking(move || {
             let t = node.trace_head(&id_owned)?;
-            let unanswered = t.asked.iter().any(|a| !t.final_at.contains_key(&a.peer));
+            let unanswered = t
+                .asked
+                .iter()
+                .filter(|a| !t.final_at.contains_key(&a.peer))
+                .count();
             let new = newly_expected
                 .iter()
-                .any(|a| !t.asked.iter().any(|x| x.peer == a.peer));
-            if !unanswered && !new {
+                .filter(|a| !t.asked.iter().any(|x| x.peer == a.peer))
+                .count();
+            if unanswered + new == 0 {
                 return Err(NodeError::NothingToRetry(id_owned.clone()));
             }
             let now = unix_now();
             let expires = crate::node::query_still_live(&id_owned, &t.query, limits, now)?;
+            // In the log before the trace reopens: a log that cannot take it
+            // leaves the trace as it was (an answer filed meanwhile may make
+            // the count one too many).
+            node.audit_retry(&t, unanswered + new, 0)?;
             let (t, waiting) = node.retry_pending(
                 &id_owned,
                 |t| {
@@ -1135,7 +1145,6 @@ impl Node {
                         .collect::<Vec<PeerId>>())
                 },
             )?;
-            node.audit_retry(&t, waiting.len(), 0)?;
             Ok::<_, NodeError>((t, waiting))
         })
         .await

@@ -330,11 +330,11 @@ pub fn check_peer_connections(n: u32) -> Result<(), String> {
 /// ("Côte d’Ivoire", "Bosnia & Herzegovina", "ECOWAS bootstrap 2").
 pub const NAME_PUNCTUATION: &str = " -'’.,()&/";
 
-/// The most combining marks that are not letters one letter may carry
-/// (Vietnamese written decomposed stacks two): more only pile up over the
-/// lines where the name is shown. Marks Unicode counts as letters (Arabic
-/// vowel signs, Indic vowel signs) are letters here, as builds before took
-/// them.
+/// The most combining marks one letter may carry (Vietnamese written
+/// decomposed stacks two): more only pile up over the lines where the name
+/// is shown. [`name_problem`] counts only marks that are not letters by
+/// Unicode's count (builds before took Arabic and Indic vowel signs as
+/// letters, in any number); [`name_problem_to_sign`] counts every mark.
 const MAX_MARKS_ON_A_LETTER: usize = 3;
 
 /// What builds before the fifty-eighth session's (2026-12-07) took in a
@@ -353,7 +353,8 @@ const NAME_PUNCTUATION_BEFORE: &str = " -'.,()";
 /// as it is. Every name builds before took (letters, marks that are
 /// letters by Unicode's count, ` -'.,()`) still passes, so that no roster a
 /// node has installed is refused after an upgrade; what a regional
-/// organisation types is held to more ([`typed_name`]).
+/// organisation types or signs is held to more ([`name_problem_to_sign`]:
+/// `roster add`, `roster sign`).
 pub fn name_problem(name: &str) -> Option<String> {
     let n = name.chars().count();
     if n == 0 || n > MAX_NAME_CHARS {
@@ -414,8 +415,8 @@ fn is_invisible_mark(c: char) -> bool {
 /// the one way it is written in a roster: composed (NFC: a name typed
 /// decomposed, as some keyboards write "Việt Nam", is stored as the same
 /// letters composed, which every build reads), spaces at either end
-/// dropped and runs of spaces made one. Refused, saying why: a name
-/// without a letter, and what [`name_problem`] refuses.
+/// dropped and runs of spaces made one. Refused, saying why: what
+/// [`name_problem_to_sign`] refuses.
 pub fn typed_name(typed: &str) -> Result<String, String> {
     use unicode_normalization::UnicodeNormalization;
     let single = |s: &str| {
@@ -478,10 +479,19 @@ pub fn name_problem_to_sign(name: &str) -> Option<String> {
 }
 
 /// Names of `members` that people could take for one another: the same
-/// once case and the apostrophe's form are set aside (`Côte d'Ivoire`,
-/// `CÔTE D’IVOIRE`). Each pair once, in the members' order.
+/// once composition (NFC), case and the apostrophe's form are set aside
+/// (`Côte d'Ivoire`, `CÔTE D’IVOIRE`). Each member with the next one alike
+/// after it, in the members' order: three alike give two pairs, naming all
+/// three.
 pub fn names_alike(members: &[Member]) -> Vec<(&Member, &Member)> {
-    let folded = |m: &Member| m.name.to_lowercase().replace('\u{2019}', "'");
+    use unicode_normalization::UnicodeNormalization;
+    let folded = |m: &Member| {
+        m.name
+            .nfc()
+            .collect::<String>()
+            .to_lowercase()
+            .replace('\u{2019}', "'")
+    };
     let mut out = Vec::new();
     for (i, a) in members.iter().enumerate() {
         if let Some(b) = members[i + 1..].iter().find(|b| folded(a) == folded(b)) {

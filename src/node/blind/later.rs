@@ -291,6 +291,33 @@ impl Node {
                             | BlindOutcome::Failed
                     )
             };
+            // In the log before the trace reopens, counted as the change
+            // below will find them (an answer or probe filed meanwhile may
+            // make a count one too many); nothing to retry is said first.
+            let probed = t
+                .blind
+                .iter()
+                .flat_map(|b| &b.holders)
+                .filter(|h| again(h))
+                .count()
+                + expected
+                    .iter()
+                    .filter(|a| {
+                        !t.blind
+                            .iter()
+                            .flat_map(|b| &b.holders)
+                            .any(|h| h.peer == a.peer)
+                    })
+                    .count();
+            let asked = t
+                .asked
+                .iter()
+                .filter(|a| !t.final_at.contains_key(&a.peer))
+                .count();
+            if probed + asked == 0 {
+                return Err(NodeError::NothingToRetry(t.id.clone()));
+            }
+            node.audit_retry(&t, asked, probed)?;
             let (t, (probe, ask)) = node.retry_pending(
                 &id,
                 |t| {
@@ -338,7 +365,6 @@ impl Node {
                     Ok((probe, ask))
                 },
             )?;
-            node.audit_retry(&t, ask.len(), probe.len())?;
             Ok::<_, NodeError>((t, probe, ask))
         })
         .await
