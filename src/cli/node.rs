@@ -1095,6 +1095,12 @@ fn per_state_lines(r: &crate::node::report::Report) -> String {
         ) {
             s += &format!(" (median {median} s, slowest {slowest} s)");
         }
+        if let Some(&n) = r.traces_settled_by_filter.get(state) {
+            s += &format!(
+                ", no record by its blind filter in {}",
+                plural(n, "trace", "traces")
+            );
+        }
         if without > 0 {
             s += &format!(
                 ", no final answer in {}",
@@ -1310,10 +1316,11 @@ mod report_lines {
         r.traces_without_final_answer.insert(cc("DE"), 1);
         r.traces_expected.insert(cc("FR"), 5);
         r.traces_without_final_answer.insert(cc("FR"), 4);
+        r.traces_settled_by_filter.insert(cc("FR"), 1);
         assert_eq!(
             super::per_state_lines(&r),
             "DE: expected in 5 traces, 4 final answers (median 0 s, slowest 2 s), no final answer in 1 trace\n\
-             FR: expected in 5 traces, 0 final answers, no final answer in 4 traces\n"
+             FR: expected in 5 traces, 0 final answers, no record by its blind filter in 1 trace, no final answer in 4 traces\n"
         );
         r.traces_expected.clear();
         r.traces_without_final_answer.clear();

@@ -48,18 +48,26 @@ pub struct Report {
     #[serde(default)]
     pub final_answers: BTreeMap<CountryCode, u64>,
     /// Per State: how many of the period's traces expected it (asked it,
-    /// took its answer unasked, or were to ask its blind filter). Absent (empty) in reports of builds before
-    /// it.
+    /// took its answer unasked, or were to ask its blind filter). Absent
+    /// (empty) in reports of builds before it.
     #[serde(default)]
     pub traces_expected: BTreeMap<CountryCode, u64>,
-    /// Per State: how many of those ended without its final answer (no
+    /// Per State: how many of those ended without its final word (no
     /// longer open: past their deadline, or settled with it refusing,
-    /// declining or unreachable): the States that did not answer, and how
-    /// often. A trace still open is not counted; a late final answer takes
+    /// declining or unreachable; a blind filter's "no record",
+    /// [`Report::traces_settled_by_filter`], is a final word): the States
+    /// that did not answer, and how often. A trace still open is not counted; a late final answer takes
     /// its trace off the count. Absent (empty) in reports of builds before
     /// it.
     #[serde(default)]
     pub traces_without_final_answer: BTreeMap<CountryCode, u64>,
+    /// Per State: of the traces that expected it, the blind ones its keyed
+    /// filter settled, saying it holds no record under the marking (or
+    /// nothing under the marking's prefixes): its final word without an
+    /// answer, so without a time in the figures above. Only States with
+    /// some are listed. Absent (empty) in reports of builds before it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub traces_settled_by_filter: BTreeMap<CountryCode, u64>,
     pub sdg_16_4_2: Sdg1642,
     /// The audit entry numbers the log misses (inclusive ranges, oldest
     /// first, as found when it was opened:
@@ -156,57 +164,77 @@ pub fn report_of(
     Ok(r)
 }
 
-/// A trace's expected States, each with whether it gave a final answer:
-/// its holders as its view lists them, and for a blind trace the holders
-/// whose filters were to be asked but which were never sent the marking
-/// (those are not among the holders): a filter that does not hold the
-/// weapon, or a holder with nothing under its prefixes, is its State's
-/// final word; one unreachable, refusing, without a filter or left to the
-/// officer is not.
+/// What an expected State said in one trace, the best of its entries
+/// counting ([`expected_states`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Word {
+    /// No final word: silent, refused, declined, unreachable, or a blind
+    /// filter not asked, refusing, or left to the officer.
+    Nothing,
+    /// A blind trace's filter without the weapon, or nothing held under
+    /// the marking's prefixes: never sent the marking, nothing to answer.
+    FilterSaidNoRecord,
+    /// A final answer (withheld details included).
+    Answered,
+}
+
+/// A trace's expected States, each with its [`Word`]: its holders as its
+/// view lists them, and for a blind trace the holders whose filters were to
+/// be asked but which were never sent the marking (those are not among the
+/// holders).
 fn expected_states(
     t: &super::StoredTrace,
     limits: crate::protocol::Limits,
-) -> Vec<(CountryCode, bool)> {
+) -> Vec<(CountryCode, Word)> {
     use super::blind::BlindOutcome;
-    let mut out: Vec<(CountryCode, bool)> = super::status::holders(t, limits)
+    let mut out: Vec<(CountryCode, Word)> = super::status::holders(t, limits)
         .iter()
-        .filter_map(|h| h.state.map(|s| (s, h.standing.is_final())))
+        .filter_map(|h| {
+            let word = if h.standing.is_final() {
+                Word::Answered
+            } else {
+                Word::Nothing
+            };
+            h.state.map(|s| (s, word))
+        })
         .collect();
     for h in t.blind.iter().flat_map(|b| &b.holders) {
         if let Some(state) = h.state
             && !t.asked.iter().any(|a| a.peer == h.peer)
         {
-            out.push((
-                state,
-                matches!(h.outcome, BlindOutcome::NoHit | BlindOutcome::HoldsNothing),
-            ));
+            let word = match h.outcome {
+                BlindOutcome::NoHit | BlindOutcome::HoldsNothing => Word::FilterSaidNoRecord,
+                _ => Word::Nothing,
+            };
+            out.push((state, word));
         }
     }
     out
 }
 
 impl Report {
-    /// Counts one trace's expected States (`standings`: each State with
-    /// whether it gave a final answer, [`expected_states`]) in
+    /// Counts one trace's expected States (`words`: each State with what it
+    /// said, [`expected_states`]) in
     /// [`Report::traces_expected`] and, once the trace is no longer `open`,
     /// those without a final answer in
     /// [`Report::traces_without_final_answer`]; a State listed twice in one
     /// trace counts once, answered if either entry answered.
-    fn count_expected(
-        &mut self,
-        standings: impl IntoIterator<Item = (CountryCode, bool)>,
-        open: bool,
-    ) {
-        let mut answered: BTreeMap<CountryCode, bool> = BTreeMap::new();
-        for (state, is_final) in standings {
-            *answered.entry(state).or_default() |= is_final;
+    fn count_expected(&mut self, words: impl IntoIterator<Item = (CountryCode, Word)>, open: bool) {
+        let mut best: BTreeMap<CountryCode, Word> = BTreeMap::new();
+        for (state, word) in words {
+            let b = best.entry(state).or_insert(Word::Nothing);
+            *b = (*b).max(word);
         }
-        for (state, answered) in answered {
+        for (state, word) in best {
             *self.traces_expected.entry(state).or_default() += 1;
             // Every expected State has its count, 0 included.
             let without = self.traces_without_final_answer.entry(state).or_default();
-            if !open && !answered {
-                *without += 1;
+            match word {
+                Word::Nothing if !open => *without += 1,
+                Word::FilterSaidNoRecord => {
+                    *self.traces_settled_by_filter.entry(state).or_default() += 1
+                }
+                _ => {}
             }
         }
     }
@@ -263,6 +291,9 @@ impl Report {
         for (state, n) in &self.traces_without_final_answer {
             s += &format!("traces_without_final_answer_{state},{n}\n");
         }
+        for (state, n) in &self.traces_settled_by_filter {
+            s += &format!("traces_settled_by_filter_{state},{n}\n");
+        }
         if !self.audit_entries_missing.is_empty() {
             let ranges: Vec<String> = self
                 .audit_entries_missing
@@ -298,22 +329,22 @@ mod tests {
         let cc = |s: &str| CountryCode::parse(s).unwrap();
         let mut r = Report::default();
         // Ended: DE answered, FR without a final answer, NG withheld (final).
-        r.count_expected(
-            [(cc("DE"), true), (cc("FR"), false), (cc("NG"), true)],
-            false,
-        );
+        let (yes, no) = (Word::Answered, Word::Nothing);
+        r.count_expected([(cc("DE"), yes), (cc("FR"), no), (cc("NG"), yes)], false);
         // Ended: FR declined; DE refused, then answered by its second entry.
-        r.count_expected(
-            [(cc("FR"), false), (cc("DE"), false), (cc("DE"), true)],
-            false,
-        );
+        r.count_expected([(cc("FR"), no), (cc("DE"), no), (cc("DE"), yes)], false);
         // Still open: FR awaited, not counted as unanswered.
-        r.count_expected([(cc("FR"), false)], true);
+        r.count_expected([(cc("FR"), no)], true);
+        // A blind filter's "no record" settles NG's part of a trace: counted
+        // apart, not as a trace without a final word.
+        r.count_expected([(cc("NG"), Word::FilterSaidNoRecord)], false);
         assert_eq!(r.traces_expected[&cc("FR")], 3);
         assert_eq!(r.traces_without_final_answer[&cc("FR")], 2);
         assert_eq!(r.traces_expected[&cc("DE")], 2);
         assert_eq!(r.traces_without_final_answer[&cc("DE")], 0);
         assert_eq!(r.traces_without_final_answer[&cc("NG")], 0);
+        assert_eq!(r.traces_settled_by_filter[&cc("NG")], 1);
+        assert_eq!(r.traces_expected[&cc("NG")], 2);
         let csv = r.to_csv();
         assert!(csv.contains("traces_expected_FR,3\n"), "{csv}");
         assert!(csv.contains("traces_without_final_answer_FR,2\n"), "{csv}");
@@ -372,18 +403,18 @@ mod tests {
                 ],
             }),
         };
-        let got: BTreeMap<CountryCode, bool> =
+        let got: BTreeMap<CountryCode, Word> =
             expected_states(&t, crate::protocol::Limits::default())
                 .into_iter()
                 .collect();
         assert_eq!(
             got,
             BTreeMap::from([
-                (cc("DE"), false),
-                (cc("FR"), false),
-                (cc("NG"), true),
-                (cc("KE"), false),
-                (cc("GH"), true),
+                (cc("DE"), Word::Nothing),
+                (cc("FR"), Word::Nothing),
+                (cc("NG"), Word::FilterSaidNoRecord),
+                (cc("KE"), Word::Nothing),
+                (cc("GH"), Word::FilterSaidNoRecord),
             ])
         );
     }
