@@ -2692,7 +2692,11 @@ fn roster_names_take_digits_and_marks_and_note_what_older_builds_refuse() {
         ],
     );
     assert!(o.status.success(), "{}", common::stderr(&o));
-    assert!(!common::stderr(&o).contains("Vi"), "{}", common::stderr(&o));
+    assert!(
+        !common::stderr(&o).contains("Vi\u{1ec7}t"),
+        "{}",
+        common::stderr(&o)
+    );
     // The same name again is noted; a name without a letter is refused.
     let km = key("km.key");
     let o = common::run(
@@ -2740,13 +2744,35 @@ fn roster_names_take_digits_and_marks_and_note_what_older_builds_refuse() {
     assert!(!o.status.success());
     let err = common::stderr(&o);
     assert!(err.contains("--name") && err.contains("U+202E"), "{err}");
+    // Signing such a roster waits for every member's upgrade: older nodes
+    // would refuse it and score down the peers passing it on.
+    let anchor = path("anchor.key");
+    key("anchor.key");
+    let o = common::run(dir, &["roster", "sign", &r, "--anchor-key", &anchor]);
+    assert!(!o.status.success());
+    let err = common::stderr(&o);
+    assert!(
+        err.contains("NG \"ECOWAS bootstrap 2\"") && err.contains("--newer-builds-only"),
+        "{err}"
+    );
+    common::ok(
+        dir,
+        &[
+            "roster",
+            "sign",
+            &r,
+            "--anchor-key",
+            &anchor,
+            "--newer-builds-only",
+        ],
+    );
     let shown = common::ok(dir, &["roster", "show", &r]);
     assert!(
-        shown.contains("VN member") && shown.contains(" Vi\u{1ec7}t Nam\n"),
+        shown.contains("\n  VN member ") && shown.contains(" Vi\u{1ec7}t Nam\n"),
         "{shown}"
     );
     assert!(
-        !shown.contains("Ivoire") && !shown.contains("CV"),
+        !shown.contains("Ivoire") && !shown.contains("\n  CV ") && !shown.contains("not signed"),
         "{shown}"
     );
 }
