@@ -1721,12 +1721,35 @@ fn roster_new_states_the_links_kept_and_the_next_version_keeps_them() {
     };
     let first = new("v1.json", &[]);
     assert_eq!(first["peer_connections"], 64, "{first}");
+    assert_eq!(first["served_lists"], true, "{first}");
     let next = new("v2.json", &["--from", &path("v1.json")]);
     assert_eq!(next["peer_connections"], 64, "{next}");
+    assert_eq!(next["served_lists"], true, "{next}");
     let later = new("v7.json", &["--version", "7"]);
     assert!(later.get("peer_connections").is_none(), "{later}");
+    assert!(later.get("served_lists").is_none(), "{later}");
     let kept = new("v8.json", &["--from", &path("v7.json")]);
     assert!(kept.get("peer_connections").is_none(), "{kept}");
+    assert!(kept.get("served_lists").is_none(), "{kept}");
+    // Served lists: chosen at `roster new`, set and cleared later.
+    let on = new(
+        "s.json",
+        &["--from", &path("v7.json"), "--served-lists", "on"],
+    );
+    assert_eq!(on["served_lists"], true, "{on}");
+    let text = common::ok(dir, &["roster", "show", &path("s.json")]);
+    assert!(text.contains("served lists on"), "{text}");
+    let off = common::json(dir, &["roster", "set-served-lists", &path("s.json"), "off"]);
+    assert!(off.get("served_lists").is_none(), "{off}");
+    let again = common::json(dir, &["roster", "set-served-lists", &path("s.json"), "on"]);
+    assert_eq!(again["served_lists"], true, "{again}");
+    let o = common::run(dir, &["roster", "set-served-lists", &path("s.json"), "yes"]);
+    assert!(!o.status.success());
+    assert!(
+        common::stderr(&o).contains("expected on or off"),
+        "{}",
+        common::stderr(&o)
+    );
     let chosen = new(
         "c.json",
         &["--from", &path("v7.json"), "--peer-connections", "12"],

@@ -915,6 +915,73 @@ fn with_links_bounded_a_trace_dials_the_declared_holders_it_is_not_linked_to() {
     assert!(connected.contains(&de.peer_id), "{connected:?}");
 }
 
+/// Where the roster bounds the links, a query names the States its
+/// requester served (its publish's subscribers, the holders it asked
+/// directly), and holders relay it only toward peers not among them
+/// (NETWORK.md, "Gossip mesh"). Every holder is still reached: here all ten
+/// States hold the Walther BP0746, only DE and NG declare its prefix, and
+/// the requester (the member with the fewest links) does not know the
+/// holders it is not linked to; each of them answers all the same.
+#[test]
+fn with_links_bounded_by_the_roster_holders_the_requester_did_not_serve_are_reached() {
+    let specs: Vec<NodeSpec> = bounded_specs()
+        .into_iter()
+        .map(|s| NodeSpec {
+            records: vec![record(
+                &format!("{}-W", s.state),
+                "Walther",
+                "DE",
+                "BP0746",
+                &[],
+                OTHER,
+            )],
+            node_config: "",
+            ..s
+        })
+        .collect();
+    let fed = Federation::start_stating_links(specs, 4);
+    let requester = fed
+        .nodes
+        .iter()
+        .filter(|n| !matches!(n.state, "DE" | "NG"))
+        .min_by_key(|n| links(n).1.len())
+        .unwrap();
+    let sent = trace_walther(requester, "BP0746", &[]);
+    let served: Vec<String> = sent["query"]["served"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no States served: {sent:#}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        served.contains(&"DE".to_string()) && served.contains(&"NG".to_string()),
+        "{served:?}"
+    );
+    let others: Vec<&str> = fed
+        .nodes
+        .iter()
+        .map(|n| n.state)
+        .filter(|s| *s != requester.state)
+        .collect();
+    assert!(
+        others.iter().any(|s| !served.iter().any(|x| x == s)),
+        "{} served every State ({served:?}): nothing to relay toward",
+        requester.state
+    );
+    let id = sent["id"].as_str().unwrap().to_string();
+    let t = wait_for(
+        "every other State to answer",
+        Duration::from_secs(40),
+        || {
+            let t = requester.json(&["trace", "show", &id]);
+            (answers_by_state(&t).len() == others.len()).then_some(t)
+        },
+    );
+    for (state, outcome) in answers_by_state(&t) {
+        assert_eq!(outcome, "hit", "{state}: {t:#}");
+    }
+}
+
 /// With links bounded, a holder the requester is linked to only because a
 /// query opened the link sees the next trace on its topic go by gossip. If
 /// that link closes before the holder says anything (here it is frozen,

@@ -539,6 +539,7 @@ fn query(key: &NodeKey, state: &str, marking: Marking) -> Signed<TraceQuery> {
         intended_use: IntendedUse::CriminalInvestigation,
         makers_version: Some(0),
         directed_only: false,
+        served: None,
     })
     .unwrap()
 }

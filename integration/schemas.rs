@@ -366,6 +366,12 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         w,
         &["roster", "set-peer-connections", r, "48"],
     );
+    // And served lists.
+    c.run(
+        "roster-summary",
+        w,
+        &["roster", "set-served-lists", r, "on"],
+    );
     c.run(
         "roster-summary",
         w,
@@ -392,6 +398,7 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
         "roster set-oprf-key",
         "roster set-gossip-validation",
         "roster set-peer-connections",
+        "roster set-served-lists",
         "roster sign",
         "roster verify",
         "roster show",

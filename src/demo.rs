@@ -283,6 +283,7 @@ async fn run_async(root: &Path, keep: bool) -> anyhow::Result<()> {
         // decides how every member checks gossip envelopes").
         gossip_validation: Some(roster::GossipValidation::Payload),
         peer_connections: None,
+        served_lists: false,
     };
     let mut file = RosterFile::new(&body)?;
     file.sign(anchor.signing_key())?;

@@ -193,6 +193,8 @@ fn write_roster(
         members,
         gossip_validation: None,
         peer_connections: links,
+        // As a first `tracenet roster new` states them together.
+        served_lists: links.is_some(),
     };
     let mut file = RosterFile::new(&body).unwrap();
     file.sign(anchor.signing_key()).unwrap();
@@ -545,6 +547,7 @@ pub fn signed_walther_query_at(
         intended_use: IntendedUse::CriminalInvestigation,
         makers_version: Some(0),
         directed_only: false,
+        served: None,
     };
     key.sign(q).unwrap().into_parts().0
 }

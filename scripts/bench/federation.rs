@@ -638,6 +638,7 @@ fn answering_pipeline(records_file: &std::path::Path, samples: &[Value]) -> (f64
                 intended_use: IntendedUse::CriminalInvestigation,
                 makers_version: Some(0),
                 directed_only: false,
+                served: None,
             };
             requester.sign(q).unwrap().into_parts().0
         })

@@ -217,6 +217,10 @@ fn prepare(n: usize, traces: usize) -> Prepared {
         // same links, and in a full mesh holders do not relay the
         // requester's own copy.
         peer_connections: Some(peer_connections() as u32),
+        // As a first `tracenet roster new` states it: where the links are
+        // bounded, queries name the States served and holders relay only
+        // toward others (TRACENET_BENCH_SERVED_LISTS=0: every holder relays).
+        served_lists: std::env::var("TRACENET_BENCH_SERVED_LISTS").map_or(true, |v| v != "0"),
     };
     let mut file = RosterFile::new(&body).unwrap();
     file.sign(anchor.signing_key()).unwrap();

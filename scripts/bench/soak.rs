@@ -120,6 +120,7 @@ fn query(key: &NodeKey, state: &str, serial: &str, ttl: u32) -> Vec<u8> {
         intended_use: IntendedUse::CriminalInvestigation,
         makers_version: Some(0),
         directed_only: false,
+        served: None,
     };
     key.sign(q).unwrap().into_parts().0
 }

@@ -378,6 +378,7 @@ fn frames() -> Frames {
         intended_use: IntendedUse::CriminalInvestigation,
         makers_version: Some(0),
         directed_only: false,
+        served: None,
     };
     let signed = requester.sign(q).expect("sign");
     let (hit, _) = answer(&reg, signed.body(), &AnswerPolicy::default()).expect("lookup");

@@ -139,8 +139,15 @@ pub async fn render(node: &Node) -> String {
         &mut out,
         "tracenet_queries_not_relayed_total",
         "counter",
-        "Trace queries read by gossip from their requester itself, where the roster makes the federation a full mesh: answered, not passed on (the requester reached every linked holder itself).",
+        "Trace query copies read by gossip and not passed on although new to gossip here: read from their requester itself where the roster makes the federation a full mesh, or, where the roster states served lists and links are bounded, naming as served every State on the topic here (the requester reached them itself).",
         &[("", get(&c.queries_not_relayed))],
+    );
+    line(
+        &mut out,
+        "tracenet_directed_queries_passed_on_total",
+        "counter",
+        "Trace queries asked of this node directly, naming the States their requester served, that it passed on by gossip (or found already on their way there): a peer on their topic here was not among them.",
+        &[("", get(&c.directed_queries_passed_on))],
     );
     line(
         &mut out,

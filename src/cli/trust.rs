@@ -68,6 +68,12 @@ pub enum RosterCommand {
         /// none otherwise (each node's own `node.peer_connections`).
         #[arg(long, value_name = "N", value_parser = parse_peer_connections)]
         peer_connections: Option<u32>,
+        /// Whether queries name the States their requester served, where
+        /// the links are bounded (`roster set-served-lists`): `on` or
+        /// `off`. Default: the previous roster's with --from; `on` for a
+        /// first roster (version 1); `off` otherwise.
+        #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+        served_lists: Option<bool>,
     },
     /// Add a member or bootstrap peer (clears the signatures).
     Add {
@@ -174,6 +180,24 @@ pub enum RosterCommand {
         #[arg(long, conflicts_with = "links")]
         none: bool,
     },
+    /// State whether every member reads the States served that a query
+    /// names (clears the signatures). Where the roster's links are bounded
+    /// (more members than `peer_connections` + 1), requesters then name in
+    /// each query the States they handed it to themselves, and a holder
+    /// relays a query only toward a peer it does not name: at 200 States a
+    /// trace to 50 holders costs about half the CPU it did when every
+    /// holder relayed (proto-docs/NETWORK.md, "Gossip mesh"). Builds before
+    /// 2026-12-07 (midday) refuse such a roster (they keep the one they
+    /// hold) and such queries: state it once every member runs a build
+    /// that reads it. `off` states nothing: every holder relays where links
+    /// are bounded.
+    SetServedLists {
+        /// The roster file to change.
+        roster: PathBuf,
+        /// `on` or `off`.
+        #[arg(value_name = "on|off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+        state: bool,
+    },
     /// Remove a State's entries, or one entry by key (clears the signatures).
     Remove {
         /// The roster file to change.
@@ -270,6 +294,14 @@ fn parse_peer_connections(s: &str) -> Result<u32, String> {
     crate::roster::check_peer_connections(n)
         .map_err(|_| format!("{n} links: expected 4 to 512"))?;
     Ok(n)
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{s:?}: expected on or off")),
+    }
 }
 
 fn parse_gossip_validation(s: &str) -> Result<GossipValidation, String> {
@@ -590,6 +622,10 @@ struct RosterSummary<'a> {
     /// in JSON otherwise: each node's own `node.peer_connections` applies).
     #[serde(skip_serializing_if = "Option::is_none")]
     peer_connections: Option<u32>,
+    /// Whether queries name the States served where links are bounded
+    /// (absent in JSON when not stated).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    served_lists: bool,
     /// The public keys (base64) of the anchors that signed it.
     signed_by: Vec<String>,
     verified: bool,
@@ -611,6 +647,9 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
     match s.peer_connections {
         Some(n) => t.push_str(&format!("  links kept {n} (every member)\n")),
         None => t.push_str("  links kept not stated (each node's node.peer_connections)\n"),
+    }
+    if s.served_lists {
+        t.push_str("  served lists on: where links are bounded, holders relay a query only toward States its requester did not serve\n");
     }
     for m in s.members {
         t.push_str(&format!(
@@ -731,6 +770,7 @@ fn show(
         members: &body.members,
         gossip_validation: body.gossip_validation,
         peer_connections: body.peer_connections,
+        served_lists: body.served_lists,
         signed_by,
         verified: verified.is_some(),
     };
@@ -761,6 +801,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             version,
             gossip_validation,
             peer_connections,
+            served_lists,
         } => {
             if out == Path::new("-") {
                 return Err(super::usage_error(
@@ -773,7 +814,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             // build for members running it: one signature check per gossip
             // message (proto-docs/NETWORK.md, "gossipsub validation").
             let mut prev_version = 0;
-            let (members, next, previous, previous_links) = match &from {
+            let (members, next, previous, previous_links, previous_served) = match &from {
                 Some(prev) => {
                     let b = RosterFile::read(prev)?.decode_unverified()?;
                     prev_version = b.version;
@@ -782,6 +823,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                         b.version.saturating_add(1),
                         b.gossip_validation,
                         b.peer_connections,
+                        b.served_lists,
                     )
                 }
                 // A roster made afresh for a federation already running
@@ -791,8 +833,9 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                     1,
                     Some(GossipValidation::Payload),
                     Some(crate::net::DEFAULT_PEER_CONNECTIONS as u32),
+                    true,
                 ),
-                None => (Vec::new(), 1, None, None),
+                None => (Vec::new(), 1, None, None, false),
             };
             if let (Some(prev), Some(v)) = (&from, version)
                 && v <= prev_version
@@ -854,6 +897,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 members,
                 gossip_validation,
                 peer_connections: peer_connections.or(previous_links),
+                served_lists: served_lists.unwrap_or(previous_served),
             };
             // A dangling symbolic link counts: it is not written through.
             if std::fs::symlink_metadata(&out).is_ok() {
@@ -982,6 +1026,14 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
         } => {
             let body = edit_roster(&roster, |b| {
                 b.peer_connections = links;
+                Ok(())
+            })?;
+            let file = RosterFile::read(&roster)?;
+            show(ctx, &roster, &body, &file, None)
+        }
+        RosterCommand::SetServedLists { roster, state } => {
+            let body = edit_roster(&roster, |b| {
+                b.served_lists = state;
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
@@ -1551,6 +1603,7 @@ mod tests {
             members,
             gossip_validation: None,
             peer_connections: None,
+            served_lists: false,
         };
         let clean = body(vec![
             member("DE", [1; 32], Some([2; 32])),
@@ -1654,6 +1707,7 @@ mod tests {
             ],
             gossip_validation: None,
             peer_connections: None,
+            served_lists: false,
         };
         let mut roster = RosterFile::new(&body).unwrap();
         roster.sign(&anchor).unwrap();

@@ -42,6 +42,7 @@ fn roster_of(version: u64, without_gh: bool) -> RosterFile {
         members,
         gossip_validation: None,
         peer_connections: None,
+        served_lists: false,
     };
     let mut f = RosterFile::new(&body).unwrap();
     f.sign(&anchor()).unwrap();

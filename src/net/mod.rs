@@ -154,12 +154,24 @@ pub enum NetError {
 pub struct GossipId {
     id: gossipsub::MessageId,
     source: PeerId,
+    others: Option<std::sync::Arc<[PeerId]>>,
 }
 
 impl GossipId {
     /// The peer that forwarded the message (not necessarily its author).
     pub fn source(&self) -> PeerId {
         self.source
+    }
+
+    /// Where this node's links are bounded (net::links) and the roster
+    /// states served lists ([`NetHandle::set_served_lists`]), the peers that had
+    /// told it they are subscribed to the message's trace topic when it was
+    /// read, its source left out: those a relay would reach (gossipsub
+    /// passes an accepted message to its mesh peers on the topic and offers
+    /// it to the others). `None` in a full mesh, and for the roster and
+    /// maker topics, and where the roster states no served lists.
+    pub fn others(&self) -> Option<std::sync::Arc<[PeerId]>> {
+        self.others.clone()
     }
 }
 
@@ -317,6 +329,11 @@ enum Command {
         topics: Vec<Topic>,
         reply: oneshot::Sender<Vec<PeerId>>,
     },
+    TopicPeers {
+        topics: Vec<Topic>,
+        reply: oneshot::Sender<Vec<(Topic, bool, Vec<PeerId>)>>,
+    },
+    SetServedLists(bool),
     Connected(oneshot::Sender<Vec<PeerId>>),
     Gossiping(oneshot::Sender<Vec<PeerId>>),
     SetGossipValidation(GossipValidation),
@@ -440,6 +457,25 @@ impl NetHandle {
         rx.await.map_err(|_| NetError::Stopped)
     }
 
+    /// For each of `topics`: whether this node is subscribed to it, and the
+    /// peers subscribed to it now. Unlike [`NetHandle::subscribers`], no
+    /// link is held for it.
+    pub async fn topic_peers(
+        &self,
+        topics: Vec<Topic>,
+    ) -> Result<Vec<(Topic, bool, Vec<PeerId>)>, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::TopicPeers { topics, reply }).await?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// Whether the roster states served lists: then, with links bounded,
+    /// each gossiped query is handed to the node with the peers on its
+    /// topic ([`GossipId::others`]).
+    pub async fn set_served_lists(&self, on: bool) -> Result<(), NetError> {
+        self.send(Command::SetServedLists(on)).await
+    }
+
     /// The peers connected now (cheaper than [`NetHandle::status`]).
     pub async fn connected(&self) -> Result<Vec<PeerId>, NetError> {
         let (reply, rx) = oneshot::channel();
@@ -560,6 +596,7 @@ pub fn spawn(
         last_request: HashMap::new(),
         dialled: HashMap::new(),
         kad_needed: true,
+        served_lists: false,
     };
     tokio::spawn(event_loop.run());
     Ok((NetHandle { tx, peer_id }, events))
@@ -662,6 +699,8 @@ struct EventLoop {
     dialled: HashMap<PeerId, usize>,
     /// Whether Kademlia runs: a full mesh, or some member without an address.
     kad_needed: bool,
+    /// Whether the roster states served lists ([`NetHandle::set_served_lists`]).
+    served_lists: bool,
 }
 
 /// How long a gossip validation switch waits at least, so that the roster
@@ -845,6 +884,31 @@ impl EventLoop {
                 }
                 let _ = reply.send(peers);
             }
+            Command::TopicPeers { topics, reply } => {
+                let gossip = &self.swarm.behaviour().gossipsub;
+                let hashes: Vec<gossipsub::TopicHash> =
+                    topics.iter().map(|t| t.to_gossip().hash()).collect();
+                let mut peers: Vec<Vec<PeerId>> = vec![Vec::new(); topics.len()];
+                for (p, ts) in gossip.all_peers() {
+                    for (i, h) in hashes.iter().enumerate() {
+                        if ts.contains(&h) {
+                            peers[i].push(*p);
+                        }
+                    }
+                }
+                let here: Vec<bool> = hashes
+                    .iter()
+                    .map(|h| gossip.topics().any(|t| t == h))
+                    .collect();
+                let out = topics
+                    .into_iter()
+                    .zip(here)
+                    .zip(peers)
+                    .map(|((t, h), p)| (t, h, p))
+                    .collect();
+                let _ = reply.send(out);
+            }
+            Command::SetServedLists(on) => self.served_lists = on,
             Command::Connected(reply) => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
@@ -1539,9 +1603,10 @@ impl EventLoop {
             return;
         };
         self.gossip_in += 1;
-        let id = GossipId {
+        let mut id = GossipId {
             id: message_id,
             source: propagation_source,
+            others: None,
         };
         let topic = match message.topic.as_str().parse::<Topic>() {
             Ok(t) => t,
@@ -1552,6 +1617,23 @@ impl EventLoop {
                 return;
             }
         };
+        // With links bounded a holder relays a query only toward a peer its
+        // requester did not serve (node::responder, `relay_verdict`): who
+        // is on the topic here, read now, before the verdict.
+        if self.served_lists
+            && self.links.bounded
+            && !matches!(topic, Topic::Roster | Topic::Makers)
+        {
+            let others: Vec<PeerId> = self
+                .swarm
+                .behaviour()
+                .gossipsub
+                .all_peers()
+                .filter(|(p, ts)| **p != propagation_source && ts.contains(&&message.topic))
+                .map(|(p, _)| *p)
+                .collect();
+            id.others = Some(others.into());
+        }
         if self.cfg.gossip_validation == GossipValidation::Payload
             && matches!(topic, Topic::Roster | Topic::Makers)
         {

@@ -444,6 +444,7 @@ mod tests {
             intended_use: IntendedUse::CriminalInvestigation,
             makers_version: Some(0),
             directed_only: false,
+            served: None,
         }
     }
 

@@ -193,6 +193,9 @@ impl Node {
             }
             NetEvent::PeerUp(peer) => {
                 tracing::debug!(%peer, "peer connected");
+                if let Ok(mut n) = self.inner.not_reached.lock() {
+                    n.remove(&peer);
+                }
                 self.offer_roster_on_peer_up(peer);
                 self.on_peer_event(peer, PeerWork::Up);
             }

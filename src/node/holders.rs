@@ -575,11 +575,13 @@ impl Node {
         let mut adopted = Vec::new();
         let now = unix_now();
         // In a full mesh the roster decides, no holder relays the
-        // requester's copy (node::responder, `relay_verdict`), so a holder
-        // whose link or subscription shows up after the publish is reached
-        // only from here: every trace before its deadline takes it, the
-        // answered ones included, as the relayed copy used to reach it.
-        let full_mesh = self.federation_full_mesh();
+        // requester's copy, and where queries name the States served a
+        // holder relays only toward others (node::responder,
+        // `relay_verdict`), so a holder whose link or subscription shows up
+        // after the publish is reached only from here: every trace before
+        // its deadline takes it, the answered ones included, as the relayed
+        // copy used to reach it.
+        let full_mesh = self.federation_full_mesh() || self.names_served();
         for id in ids {
             // Otherwise only traces still waiting, or settled because nobody
             // was known: an answered trace is not reopened behind the

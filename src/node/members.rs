@@ -71,6 +71,9 @@ pub struct Members {
     /// The links every member keeps, if the roster decides it for the
     /// federation ([`crate::roster::RosterBody::peer_connections`]).
     pub peer_connections: Option<u32>,
+    /// Whether every member reads the States served a query names
+    /// ([`crate::roster::RosterBody::served_lists`]).
+    pub served_lists: bool,
     /// A declared prefix as the maker table in force reads it, where that
     /// differs from the roster's (a maker the table moved to another key),
     /// with the members declaring it ([`Members::rederive`]).
@@ -87,6 +90,7 @@ impl Clone for Members {
             by_peer: self.by_peer.clone(),
             gossip_validation: self.gossip_validation,
             peer_connections: self.peer_connections,
+            served_lists: self.served_lists,
             rederived: self.rederived.clone(),
         }
     }

@@ -153,11 +153,17 @@ impl Node {
         let Some(version) = installed else {
             return Ok(false);
         };
-        let (list, bootstrap, keep) = {
+        let (list, bootstrap, keep, served_lists) = {
             let m = self.read_members();
-            (m.dial_list(), m.bootstrap_peers(), m.links_kept())
+            (
+                m.dial_list(),
+                m.bootstrap_peers(),
+                m.links_kept(),
+                m.served_lists && m.links_kept().is_some(),
+            )
         };
         self.inner.net.set_members(list, bootstrap, keep).await?;
+        self.inner.net.set_served_lists(served_lists).await?;
         self.warn_of_unlinked_gaps();
         // After the verdict on a gossiped roster, the network side passes it
         // on; it switches only seconds later (net::SWITCH_GRACE).
@@ -454,6 +460,7 @@ pub(super) fn members_of(roster: &Roster) -> Members {
         valid_until: roster.valid_until_unix(),
         gossip_validation: roster.body().gossip_validation,
         peer_connections: roster.body().peer_connections,
+        served_lists: roster.body().served_lists,
         ..Members::default()
     };
     for member in roster.members() {

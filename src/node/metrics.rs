@@ -69,10 +69,16 @@ pub struct Counters {
     /// checked), or checked first (another copy was still being checked).
     pub query_copies_unchecked: AtomicU64,
     pub query_copies_checked: AtomicU64,
-    /// Fresh queries read from their requester itself where the roster
-    /// makes the federation a full mesh: delivered, not relayed
-    /// (`Node::relay_verdict`).
+    /// Query copies read by gossip and not relayed (`Node::relay_verdict`):
+    /// read fresh from their requester itself where the roster makes the
+    /// federation a full mesh, or, where served lists are in force, stating
+    /// the States their requester served when every peer on the topic here
+    /// is one.
     pub queries_not_relayed: AtomicU64,
+    /// Directed queries stating the States served that this node passed on
+    /// by gossip, having a peer on their topic its requester did not serve
+    /// (node::responder, `pass_on_directed`).
+    pub directed_queries_passed_on: AtomicU64,
     /// Queries signed with this node's own key that it never sent: a copy
     /// of its key at work elsewhere (`node::key_copies`).
     pub own_key_elsewhere: AtomicU64,

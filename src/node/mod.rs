@@ -227,6 +227,12 @@ struct Inner {
     /// Topic → the pending traces published on it: a member that subscribes
     /// to one later becomes an expected holder of those traces.
     pending_topics: Mutex<std::collections::HashMap<String, HashSet<String>>>,
+    /// Members a directed query of this node's last failed to reach, until
+    /// they connect or reply: a trace names them as served only once they are
+    /// reached again, so that where links are bounded holders relay toward
+    /// a member this node cannot dial (node::requester, `served_states`).
+    /// At most one entry per roster member.
+    not_reached: Mutex<HashSet<PeerId>>,
     /// Peers a store-and-forward delivery is running for (one at a time each).
     delivering: inflight::InFlight<PeerId>,
     /// (trace id, holder) whose blind probe is running: a second one (a
@@ -583,6 +589,7 @@ impl Node {
                 traces,
                 pending: Mutex::new(pending),
                 pending_topics: Mutex::new(pending_topics),
+                not_reached: Default::default(),
                 delivering: Default::default(),
                 probing: Default::default(),
                 members: RwLock::new(Arc::new(members)),
@@ -907,11 +914,17 @@ impl Node {
     }
 
     async fn apply_members(&self) -> Result<(), NodeError> {
-        let (list, bootstrap, keep) = {
+        let (list, bootstrap, keep, served_lists) = {
             let m = self.read_members();
-            (m.dial_list(), m.bootstrap_peers(), m.links_kept())
+            (
+                m.dial_list(),
+                m.bootstrap_peers(),
+                m.links_kept(),
+                m.served_lists && m.links_kept().is_some(),
+            )
         };
         self.inner.net.set_members(list, bootstrap, keep).await?;
+        self.inner.net.set_served_lists(served_lists).await?;
         self.warn_of_unlinked_gaps();
         Ok(())
     }

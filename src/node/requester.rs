@@ -178,7 +178,7 @@ impl Node {
         let ttl_secs = u64::from(self.inner.settings.trace_ttl_secs)
             .max(timeout)
             .min(MAX_TIMEOUT_SECS) as u32;
-        let body = TraceQuery {
+        let mut body = TraceQuery {
             id,
             requester: Party {
                 state: self.inner.state,
@@ -194,8 +194,8 @@ impl Node {
             intended_use: t.intended_use,
             makers_version: Some(makers.table_version()),
             directed_only: false,
+            served: None,
         };
-        let signed = self.inner.key.sign(body)?;
         // A former State's marking also goes to its successors' prefixes and
         // import topics, a successor's to its former State's (model, routes);
         // with a factory code, also to the table's maker for it and to the
@@ -241,6 +241,15 @@ impl Node {
                 a.set_unreachable("offline when the trace was sent".into(), now);
             }
         }
+        // Where the roster bounds every member's links and states served
+        // lists, the query names the States this node hands it to itself
+        // (its publish's subscribers, those asked directly): a holder then
+        // relays it only toward a peer not among them (node::responder,
+        // `relay_verdict`; NETWORK.md, "Gossip mesh").
+        if self.names_served() {
+            body.served = self.served_states(&asked);
+        }
+        let signed = self.inner.key.sign(body)?;
         // Nobody to ask, while in the federation's gossip (not merely
         // connected: a member that refuses this node accepts the connection
         // first): settled at once.
@@ -430,10 +439,17 @@ impl Node {
     fn ask_handed_holder(&self, peer: PeerId, id: String) {
         let n = self.clone();
         self.spawn(async move {
-            match n.ask_directly(peer, &id).await {
+            let r = n.ask_directly(peer, &id).await;
+            if !matches!(r, Err(AskError::Unreachable(_) | AskError::Stopping)) {
+                n.note_reached(peer);
+            }
+            match r {
                 Ok(()) | Err(AskError::Stopping) => {}
                 Err(AskError::Refused(Refusal::Replayed)) => {}
-                Err(AskError::Unreachable(why)) => n.mark_unreachable(peer, why).await,
+                Err(AskError::Unreachable(why)) => {
+                    n.note_not_reached(peer);
+                    n.mark_unreachable(peer, why).await
+                }
                 Err(e) => {
                     tracing::info!(%peer, trace = %id, why = %e, "holder handed the gossip not answered");
                     n.mark_replied(peer, &id, e.declined_code()).await;
@@ -481,6 +497,63 @@ impl Node {
         }
         let others = members.by_peer.keys().filter(|p| **p != me).count();
         !crate::net::links::bounded(others, keep)
+    }
+
+    /// Whether this node's queries name the States served (field 14): the
+    /// roster states served lists ([`crate::roster::RosterBody::served_lists`],
+    /// which every member then reads) and decides the links every member
+    /// keeps, and they are bounded. Not where the roster leaves the links
+    /// to each node: members may then plan their links apart.
+    pub(super) fn names_served(&self) -> bool {
+        let members = self.read_members();
+        members.served_lists && members.links_kept().is_some() && self.links_bounded()
+    }
+
+    /// The States a new trace hands its query to itself, from its expected
+    /// holders `asked`: the subscribers its publish reaches, and those it
+    /// asks directly, except a member it may not reach that way: one the
+    /// roster gives no address (only its own dial or Kademlia would bring
+    /// it), and one a directed query of this node's last failed to reach,
+    /// until it connects or replies again. Holders relay toward those.
+    /// `None` if no State is left.
+    fn served_states(&self, asked: &[Asked]) -> Option<crate::protocol::ServedStates> {
+        let members = self.read_members();
+        let not_reached = self
+            .inner
+            .not_reached
+            .lock()
+            .map(|n| n.clone())
+            .unwrap_or_default();
+        crate::protocol::ServedStates::new(
+            asked
+                .iter()
+                .filter(|a| a.unreachable.is_none())
+                .filter(|a| {
+                    a.expected_by.contains(&ExpectedBy::Subscribed)
+                        || a.peer.parse::<PeerId>().is_ok_and(|p| {
+                            !not_reached.contains(&p)
+                                && members.by_peer.get(&p).is_some_and(|m| !m.addrs.is_empty())
+                        })
+                })
+                .filter_map(|a| a.state),
+        )
+    }
+
+    /// `peer` replied to a directed query: named as served again.
+    fn note_reached(&self, peer: PeerId) {
+        if let Ok(mut n) = self.inner.not_reached.lock() {
+            n.remove(&peer);
+        }
+    }
+
+    /// `peer` was not reached by a directed query: named as served by no
+    /// trace until it connects or replies to one ([`Node::served_states`]).
+    fn note_not_reached(&self, peer: PeerId) {
+        if self.read_members().by_peer.contains_key(&peer)
+            && let Ok(mut n) = self.inner.not_reached.lock()
+        {
+            n.insert(peer);
+        }
     }
 
     /// What this node's registry holds under a query's marking, projected as
@@ -933,10 +1006,14 @@ impl Node {
     pub(super) async fn ask_and_file(&self, peer: PeerId, id: String) -> Option<AskError> {
         self.first_delivery(&id, &peer);
         let r = self.ask_directly(peer, &id).await;
+        if !matches!(r, Err(AskError::Unreachable(_) | AskError::Stopping)) {
+            self.note_reached(peer);
+        }
         match &r {
             Ok(()) | Err(AskError::Stopping) => {}
             Err(AskError::Unreachable(why)) => {
                 tracing::info!(%peer, trace = %id, %why, "trace query not delivered; it goes again when the peer reconnects");
+                self.note_not_reached(peer);
                 self.mark_unreachable(peer, why.clone()).await;
             }
             Err(e) => {

@@ -90,13 +90,30 @@ impl Node {
             let source = id.source();
             let n = node.clone();
             let gossip_id = id.clone();
+            let others = id.others();
             let reported = Arc::new(AtomicBool::new(false));
             let reported_here = reported.clone();
             // One hand-off to a blocking thread for the whole of it.
             let answered = node
                 .answering(move || {
                     let check = || match n.admit_gossip(&data, source, &topic) {
-                        Some(Admission::Fresh(q)) => (n.relay_verdict(&q, source), (Some(q), None)),
+                        Some(Admission::Fresh(q)) => (
+                            n.relay_verdict(&q, source, others.as_deref()),
+                            (Some(q), None),
+                        ),
+                        // A query naming the States served, read before
+                        // by a directed query (its requester asked this
+                        // node, or handed it the trace on reconnecting):
+                        // relayed as a first copy would be, since the
+                        // directed one could not be passed on by gossip
+                        // once gossip held these bytes (`pass_on_directed`).
+                        Some(Admission::Seen(q))
+                            if q.body().served.is_some()
+                                && others.is_some()
+                                && q.body().requester.key != n.inner.key.public_key() =>
+                        {
+                            (n.relay_verdict(&q, source, others.as_deref()), (None, None))
+                        }
                         // The same query on a second topic: not forwarded twice.
                         Some(Admission::Seen(_)) | None => (Verdict::Ignore, (None, None)),
                         Some(Admission::Refused(r)) if blames_forwarder(r, Via::Gossip) => {
@@ -145,32 +162,128 @@ impl Node {
         });
     }
 
-    /// Whether a fresh query read by gossip is passed on. Where the roster
-    /// decides the links every member keeps and they make a full mesh
-    /// ([`Node::federation_full_mesh`]), the requester keeps a link to every
-    /// member and publishes to every one subscribed (gossipsub's flood
-    /// publishing), so a copy read from the requester itself has already
-    /// reached every holder a relay could: it is delivered here and not
-    /// relayed (gossipsub's `Ignore`: no penalty for anyone; the requester
-    /// only misses the first-delivery credit gossipsub would give it here,
-    /// net::behaviour, which no threshold depends on). Each relay was a
-    /// duplicate every other holder decoded and dropped. A holder whose link
-    /// to the requester was down is handed the trace when it comes back
-    /// (its subscription is seen: NETWORK.md, "Store-and-forward at the
-    /// requester"), and one the publish missed all the same is asked
-    /// directly once silent 5 s. Relayed as before where the roster leaves
-    /// the links to each node (a node's own `node.peer_connections` does
-    /// not tell it the requester's), where they are bounded, or when the
-    /// copy came through another member.
-    fn relay_verdict(&self, q: &Signed<TraceQuery>, source: PeerId) -> Verdict {
-        let from_requester = crate::identity::peer_id_of_signer(&q.body().requester.key)
-            .is_some_and(|p| p == source);
+    /// Whether a fresh query read by gossip is passed on.
+    ///
+    /// Where the roster decides the links every member keeps and they make a
+    /// full mesh ([`Node::federation_full_mesh`]), the requester keeps a link
+    /// to every member and publishes to every one subscribed (gossipsub's
+    /// flood publishing), so a copy read from the requester itself has
+    /// already reached every holder a relay could: it is delivered here and
+    /// not relayed (gossipsub's `Ignore`: no penalty for anyone; the
+    /// requester only misses the first-delivery credit gossipsub would give
+    /// it here, net::behaviour, which no threshold depends on). Each relay
+    /// was a duplicate every other holder decoded and dropped.
+    ///
+    /// Where the roster states served lists and the links are bounded, a
+    /// query stating the States its requester served (`served`, signed with
+    /// it: no relay can change it) is passed on only if a peer on the topic
+    /// here (`others`, read by the network side as the copy came; an empty
+    /// list is no peer) is neither its requester nor the member of a State
+    /// served: every served one had its copy from the requester, by its
+    /// publish or asked directly. A peer that is not a member State (a
+    /// bootstrap peer) counts as not served.
+    ///
+    /// Either way, a holder the requester served that got nothing (a link
+    /// lost as it was sent) is asked directly once silent 5 s, and one whose
+    /// link was down gets the trace when it comes back (NETWORK.md,
+    /// "Store-and-forward at the requester"). Relayed as before where the
+    /// roster leaves the links to each node (a node's own
+    /// `node.peer_connections` does not tell it the requester's), for a
+    /// query stating no States served, or when the network side gave no
+    /// peer list (`others` is `None`: this node's links are a full mesh, or
+    /// its roster states no served lists).
+    fn relay_verdict(
+        &self,
+        q: &Signed<TraceQuery>,
+        source: PeerId,
+        others: Option<&[PeerId]>,
+    ) -> Verdict {
+        let requester = crate::identity::peer_id_of_signer(&q.body().requester.key);
+        let from_requester = requester.is_some_and(|p| p == source);
         if from_requester && self.federation_full_mesh() {
             bump(&self.inner.counters.queries_not_relayed);
-            Verdict::Ignore
-        } else {
-            Verdict::Accept
+            return Verdict::Ignore;
         }
+        let (Some(served), Some(others)) = (q.body().served.as_ref(), others) else {
+            return Verdict::Accept;
+        };
+        let members = self.read_members();
+        if unserved_peer(served, requester, others, |p| {
+            members
+                .by_peer
+                .get(p)
+                .filter(|m| !m.bootstrap)
+                .map(|m| m.state)
+        }) {
+            Verdict::Accept
+        } else {
+            bump(&self.inner.counters.queries_not_relayed);
+            Verdict::Ignore
+        }
+    }
+
+    /// A directed query stating the States served, fresh here (asked
+    /// directly by its requester, or handed it on reconnecting): passed on
+    /// by gossip, as this node would relay a gossiped copy
+    /// ([`Node::relay_verdict`]), on each of its topics this node is
+    /// subscribed to where a peer subscribed here is neither its requester
+    /// nor a State served. Such a peer (a holder its requester does not know
+    /// of) would otherwise get it from no one: holders that read the
+    /// requester's copy relay only toward States not served, and this one
+    /// was. Published under this node's gossip identity, with the
+    /// requester's signed bytes unchanged, on the query's topics as this
+    /// node's maker table routes it. A node not subscribed to a topic (a
+    /// State a chain of custody points at, holding nothing under the
+    /// prefix) passes nothing on there: it has no mesh on it to relay
+    /// along. Under `payload` validation a copy gossip brought here first
+    /// names the same message: the publish is refused as a duplicate, and
+    /// that copy is relayed instead (`on_query_gossip`).
+    fn pass_on_directed(&self, q: &Signed<TraceQuery>) {
+        let Some(served) = q.body().served.clone() else {
+            return;
+        };
+        let Some(reg) = self.inner.registry.as_ref() else {
+            return;
+        };
+        if !self.links_bounded() {
+            return;
+        }
+        let (topics, _, _) = super::holders::routes_of(&q.body().marking, &reg.makers());
+        let requester = crate::identity::peer_id_of_signer(&q.body().requester.key);
+        let bytes = q.bytes().to_vec();
+        let id = q.body().id.to_hex();
+        let node = self.clone();
+        self.spawn(async move {
+            let Ok(on_topics) = node.inner.net.topic_peers(topics).await else {
+                return;
+            };
+            let to: Vec<Topic> = {
+                let members = node.read_members();
+                on_topics
+                    .into_iter()
+                    .filter(|(_, subscribed_here, peers)| {
+                        *subscribed_here
+                            && unserved_peer(&served, requester, peers, |p| {
+                                members.by_peer.get(p).filter(|m| !m.bootstrap).map(|m| m.state)
+                            })
+                    })
+                    .map(|(t, _, _)| t)
+                    .collect()
+            };
+            if to.is_empty() {
+                return;
+            }
+            let outcomes = node
+                .inner
+                .net
+                .publish_each(to, bytes)
+                .await
+                .unwrap_or_default();
+            if outcomes.iter().any(Result::is_ok) {
+                bump(&node.inner.counters.directed_queries_passed_on);
+                tracing::debug!(query = %id, "a directed query passed on by gossip to peers its requester did not serve");
+            }
+        });
     }
 
     /// Whether this node sent the query whose frame has digest `digest`:
@@ -891,11 +1004,19 @@ impl Node {
                 None => Reply::Refused(d.refusal),
             },
             Admission::Seen(q) => self.answer_again(peer, &q),
-            Admission::Fresh(q) => match self.respond(&q) {
-                Ok(Some((_, bytes))) => Reply::Answer(bytes),
-                Ok(None) => Reply::Refused(Refusal::NotAnswered),
-                Err(r) => Reply::Refused(r),
-            },
+            Admission::Fresh(q) => {
+                self.pass_on_directed(&q);
+                self.answer_directed(&q)
+            }
+        }
+    }
+
+    /// A fresh directed query's answer, as the reply carries it.
+    fn answer_directed(&self, q: &Signed<TraceQuery>) -> Reply {
+        match self.respond(q) {
+            Ok(Some((_, bytes))) => Reply::Answer(bytes),
+            Ok(None) => Reply::Refused(Refusal::NotAnswered),
+            Err(r) => Reply::Refused(r),
         }
     }
 
@@ -962,6 +1083,22 @@ impl Node {
             Err(_) => Reply::Refused(Refusal::AuditUnavailable),
         }
     }
+}
+
+/// Whether one of `peers` (those on a query's topic here) is neither its
+/// `requester` nor the member of a State in `served`; `state_of` gives a
+/// peer's State if it is a member (not a bootstrap peer). Such a peer had no
+/// copy from the requester, so the query is passed on.
+fn unserved_peer(
+    served: &crate::protocol::ServedStates,
+    requester: Option<PeerId>,
+    peers: &[PeerId],
+    state_of: impl Fn(&PeerId) -> Option<CountryCode>,
+) -> bool {
+    peers
+        .iter()
+        .filter(|p| Some(**p) != requester)
+        .any(|p| state_of(p).is_none_or(|s| !served.contains(&s)))
 }
 
 /// Whether a gossiped query's verdict goes to gossip as soon as it is
@@ -1032,6 +1169,33 @@ pub(super) fn outcome_words(o: &Outcome) -> (&'static str, Option<&'static str>)
 mod tests {
     use super::*;
     use std::cell::RefCell;
+
+    /// A holder relays a query stating the States served only toward a peer
+    /// on the topic that is neither the requester nor a served State's
+    /// member; a bootstrap peer or a peer outside the roster counts as not
+    /// served.
+    #[test]
+    fn a_query_is_relayed_only_toward_a_peer_its_requester_did_not_serve() {
+        let cc = |s: &str| s.parse::<CountryCode>().unwrap();
+        let served = crate::protocol::ServedStates::new([cc("DE"), cc("NG")]).unwrap();
+        let [requester, de, ng, fr, boot, stranger] = [0; 6].map(|_| PeerId::random());
+        let state_of = |p: &PeerId| {
+            [(de, "DE"), (ng, "NG"), (fr, "FR"), (requester, "KE")]
+                .iter()
+                .find(|(q, _)| q == p)
+                .map(|(_, s)| cc(s))
+        };
+        let relays = |peers: &[PeerId]| unserved_peer(&served, Some(requester), peers, state_of);
+        assert!(!relays(&[]), "no peer on the topic");
+        assert!(!relays(&[de, ng]), "every peer served");
+        assert!(!relays(&[requester, de]), "the requester itself");
+        assert!(relays(&[de, fr]), "FR was not served");
+        assert!(relays(&[de, boot]), "a bootstrap peer is no served State");
+        assert!(relays(&[stranger]), "nor a peer outside the roster");
+        // Without a requester known (a key that names no peer), it is a
+        // peer like any other.
+        assert!(unserved_peer(&served, None, &[requester], state_of));
+    }
 
     /// Runs [`verdict_then_answer`] with `verdict`, logging the calls in
     /// order; `panics` makes the answer panic.

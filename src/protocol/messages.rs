@@ -98,6 +98,10 @@ pub enum BoundsError {
         "a directed-only query must state its maker table version (makers_version), or it would read as stating table 1"
     )]
     DirectedWithoutTable,
+    #[error(
+        "a query states the States served (served) only with its maker table version and never directed only"
+    )]
+    ServedOutOfPlace,
 }
 
 fn bound(what: &'static str, found: usize, max: usize) -> Result<(), BoundsError> {
@@ -316,6 +320,118 @@ pub struct TraceQuery {
     /// stating neither would read as stating table 1.
     #[serde(default, skip_serializing_if = "is_false", with = "directed")]
     pub directed_only: bool,
+    /// The member States the requester handed this query to itself as it
+    /// sent it (field 14): those its publish reached (linked to it and
+    /// subscribed to one of the query's topics) and those it asked
+    /// directly. Stated only where the roster bounds the links every member
+    /// keeps (NETWORK.md, "Gossip mesh"): a holder then passes the query on
+    /// only if one of its peers on the topic is a State not listed, since
+    /// every listed one has its copy, or is asked directly once silent.
+    /// Signed with the rest, so a relay cannot change it. On the wire the
+    /// byte 2 after the table version, then the list; nothing otherwise, so
+    /// every other query encodes as before (PROTOCOL.md, section 5). Never
+    /// with `directed_only`, and only with `makers_version` stated.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "served")]
+    pub served: Option<ServedStates>,
+}
+
+/// Field 14 of a query ([`TraceQuery::served`]): member States, in
+/// ascending order, each once, 1 to [`ServedStates::MAX`] of them. The
+/// order makes one encoding of each set; decoding refuses any other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ServedStates(Vec<CountryCode>);
+
+impl ServedStates {
+    /// A roster lists at most 512 members.
+    pub const MAX: usize = 512;
+
+    /// The set of `states`, sorted and each once; `None` if empty or more
+    /// than [`ServedStates::MAX`].
+    pub fn new(states: impl IntoIterator<Item = CountryCode>) -> Option<Self> {
+        let set: std::collections::BTreeSet<CountryCode> = states.into_iter().collect();
+        (!set.is_empty() && set.len() <= Self::MAX).then(|| ServedStates(set.into_iter().collect()))
+    }
+
+    /// Whether `state` was handed the query by its requester.
+    pub fn contains(&self, state: &CountryCode) -> bool {
+        self.0.binary_search(state).is_ok()
+    }
+
+    /// The States, in ascending order.
+    pub fn states(&self) -> &[CountryCode] {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for ServedStates {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let v = Vec::<CountryCode>::deserialize(d)?;
+        if v.is_empty() || v.len() > Self::MAX {
+            return Err(D::Error::custom(format!(
+                "served: {} States, where 1 to {} are written",
+                v.len(),
+                Self::MAX
+            )));
+        }
+        if let Some(w) = v.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(D::Error::custom(format!(
+                "served: {} after {}, where each State is written once, in ascending order",
+                w[1], w[0]
+            )));
+        }
+        Ok(ServedStates(v))
+    }
+}
+
+/// `TraceQuery::served` on the wire: in JSON a list or absent; in the
+/// binary form the byte 2 and the list when stated, nothing otherwise.
+mod served {
+    use super::ServedStates;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<ServedStates>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            _ if s.is_human_readable() => v.serialize(s),
+            Some(list) => (super::SERVED_TAG, list).serialize(s),
+            None => s.serialize_unit(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ServedStates>, D::Error> {
+        if d.is_human_readable() {
+            Option::<ServedStates>::deserialize(d)
+        } else {
+            // Binary queries are read through the shapes of
+            // `TraceQuery::decode`, never through this.
+            Err(serde::de::Error::custom(
+                "a binary query is read by its shapes",
+            ))
+        }
+    }
+}
+
+/// The byte that opens field 14 where field 13 would be (which is 1).
+const SERVED_TAG: u8 = 2;
+
+/// A query stating field 14: the shape before `directed_only`, the byte
+/// [`SERVED_TAG`] (read by `TraceQuery::decode` before this shape is
+/// tried), the States.
+#[derive(Deserialize)]
+pub(super) struct QueryWithServed {
+    before: QueryBeforeDirected,
+    #[serde(rename = "tag")]
+    _tag: u8,
+    served: ServedStates,
+}
+
+/// A query stating field 13: the shape before it and the byte 1.
+#[derive(Deserialize)]
+struct QueryDirected {
+    before: QueryBeforeDirected,
+    #[serde(with = "directed")]
+    directed_only: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -370,6 +486,15 @@ impl From<QueryBeforeDirected> for TraceQuery {
     }
 }
 
+impl From<QueryDirected> for TraceQuery {
+    fn from(q: QueryDirected) -> Self {
+        TraceQuery {
+            directed_only: q.directed_only,
+            ..q.before.into()
+        }
+    }
+}
+
 /// A [`TraceQuery`] as builds before `makers_version` encoded it.
 #[derive(Deserialize)]
 struct QueryBeforeTable {
@@ -401,6 +526,7 @@ impl From<QueryBeforeTable> for TraceQuery {
             intended_use: q.intended_use,
             makers_version: None,
             directed_only: false,
+            served: None,
         }
     }
 }
@@ -414,21 +540,37 @@ impl Message for TraceQuery {
         if self.directed_only && self.makers_version.is_none() {
             return Err(BoundsError::DirectedWithoutTable);
         }
+        if self.served.is_some() && (self.directed_only || self.makers_version.is_none()) {
+            return Err(BoundsError::ServedOutOfPlace);
+        }
         Ok(())
     }
     fn decode(message: &[u8], limits: Limits) -> Result<Self, DecodeError> {
-        // The shape of nearly every query first (one pass): a directed-only
-        // one fails it on its trailing byte and is read whole next; a frame
-        // of a build before the table version last. The error reported is
-        // the current shape's.
-        codec::decode_body::<QueryBeforeDirected>(Self::KIND, message, limits)
+        // The shape of nearly every query first (one pass). One that reads
+        // it with bytes left over states field 13 or 14: the first byte
+        // left says which (1 or 2), and that shape is read next, its error
+        // the one reported. A frame of a build before the table version
+        // last, reported as the shape with field 13, as before field 14.
+        let left = match codec::decode_body::<QueryBeforeDirected>(Self::KIND, message, limits) {
+            Ok(q) => return Ok(q.into()),
+            Err(DecodeError::TrailingBytes(n, _)) => n,
+            Err(_) => 0,
+        };
+        let tag = message.len().checked_sub(left).and_then(|i| message.get(i));
+        if left > 0 && tag == Some(&SERVED_TAG) {
+            return codec::decode_body::<QueryWithServed>(Self::KIND, message, limits).map(|q| {
+                TraceQuery {
+                    served: Some(q.served),
+                    ..q.before.into()
+                }
+            });
+        }
+        codec::decode_body::<QueryDirected>(Self::KIND, message, limits)
             .map(Into::into)
-            .or_else(|_| {
-                codec::decode_body::<Self>(Self::KIND, message, limits).or_else(|e| {
-                    codec::decode_body::<QueryBeforeTable>(Self::KIND, message, limits)
-                        .map(Into::into)
-                        .map_err(|_| e)
-                })
+            .or_else(|e| {
+                codec::decode_body::<QueryBeforeTable>(Self::KIND, message, limits)
+                    .map(Into::into)
+                    .map_err(|_| e)
             })
     }
 }

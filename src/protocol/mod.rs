@@ -24,8 +24,8 @@ pub use keys::{
 };
 pub use messages::{
     BoundsError, Candidate, EventProjection, IntendedUse, LegalGround, MAX_CANDIDATES, MAX_EVENTS,
-    Message, Outcome, Party, Priority, Quality, RecordProjection, RefusedReason, TraceAnswer,
-    TraceQuery, WithheldReason, one_of,
+    Message, Outcome, Party, Priority, Quality, RecordProjection, RefusedReason, ServedStates,
+    TraceAnswer, TraceQuery, WithheldReason, one_of,
 };
 #[cfg(test)]
 pub use signed::verified_on_this_thread;

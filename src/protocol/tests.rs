@@ -209,6 +209,20 @@ fn a_broken_table_version_is_malformed() {
     assert_eq!(back.makers_version, None);
 }
 
+/// A query frame's body as this build reads it.
+fn decode(bytes: &[u8]) -> Result<TraceQuery, DecodeError> {
+    <TraceQuery as Message>::decode(bytes, Limits::default())
+}
+
+/// A query frame's body as a build before `directed_only` reads it.
+fn old_build(bytes: &[u8]) -> Result<super::messages::QueryBeforeDirected, DecodeError> {
+    codec::decode_body::<super::messages::QueryBeforeDirected>(
+        Kind::Query,
+        bytes,
+        Limits::default(),
+    )
+}
+
 /// `directed_only` is one trailing byte 1 after the table version, and
 /// nothing when unset: every query not directed only encodes as before
 /// (the vectors above are unchanged), one that is decodes as it, and any
@@ -222,19 +236,11 @@ fn directed_only_is_one_trailing_byte_and_absent_otherwise() {
     d.directed_only = true;
     let directed = codec::encode_body(Kind::Query, &d).unwrap();
     assert_eq!([&plain[..], &[1]].concat(), directed);
-    let decode = |bytes: &[u8]| <TraceQuery as Message>::decode(bytes, Limits::default());
     assert_eq!(decode(&directed).unwrap(), d);
     assert_eq!(decode(&plain).unwrap(), q);
     // A build before the field reads the directed-only frame as malformed
     // (its trailing byte), never as a query it may pass on by gossip; it
     // reads every other query as it did.
-    let old_build = |bytes: &[u8]| {
-        codec::decode_body::<super::messages::QueryBeforeDirected>(
-            Kind::Query,
-            bytes,
-            Limits::default(),
-        )
-    };
     assert!(
         matches!(
             old_build(&directed),
@@ -268,6 +274,78 @@ fn directed_only_is_one_trailing_byte_and_absent_otherwise() {
     let mut bad = d.clone();
     bad.makers_version = None;
     assert!(sign(bad, &vectors::requester_key()).is_err());
+}
+
+/// `served` (field 14) is the byte 2 after the table version, then the
+/// States in ascending order, each once; nothing when unstated, so every
+/// other query encodes as before. A build before it reads such a frame as
+/// malformed (trailing bytes); a list out of order, repeated or empty, and
+/// any tag but 1 or 2, are malformed. Never with `directed_only` or without
+/// a table version (signing refuses both). In JSON, a list, absent when
+/// unstated.
+#[test]
+fn served_is_a_tagged_list_after_the_table_version_and_absent_otherwise() {
+    let cc = |s: &str| s.parse::<crate::model::CountryCode>().unwrap();
+    let mut q = vectors::query();
+    q.makers_version = Some(3);
+    let plain = codec::encode_body(Kind::Query, &q).unwrap();
+    let mut s = q.clone();
+    s.served = ServedStates::new([cc("NG"), cc("DE"), cc("FR"), cc("DE")]);
+    assert_eq!(
+        s.served.as_ref().unwrap().states(),
+        &[cc("DE"), cc("FR"), cc("NG")],
+        "sorted, each once"
+    );
+    let served = codec::encode_body(Kind::Query, &s).unwrap();
+    assert_eq!(
+        [
+            &plain[..],
+            &[2, 3, 2, b'D', b'E', 2, b'F', b'R', 2, b'N', b'G']
+        ]
+        .concat(),
+        served
+    );
+    assert_eq!(decode(&served).unwrap(), s);
+    assert_eq!(decode(&plain).unwrap(), q);
+    assert!(matches!(
+        old_build(&served),
+        Err(DecodeError::TrailingBytes(11, Kind::Query))
+    ));
+    for tail in [
+        &[2, 2, 2, b'F', b'R', 2, b'D', b'E'][..], // out of order
+        &[2, 2, 2, b'D', b'E', 2, b'D', b'E'][..], // twice
+        &[2, 0][..],                               // empty
+        &[2][..],                                  // no list
+        &[3, 1, 2, b'D', b'E'][..],                // an unknown tag
+        &[1, 1, 2, b'D', b'E'][..],                // directed only, then a list
+        &[2, 1, 2, b'D', b'E', 0][..],             // a byte after the list
+        &[2, 1, 2, b'1', b'2'][..],                // not a country code
+    ] {
+        let bytes = [&plain[..], tail].concat();
+        assert!(decode(&bytes).is_err(), "{tail:?}");
+    }
+    assert!(ServedStates::new([]).is_none());
+    // Signed and verified as any query.
+    let key = vectors::requester_key();
+    let frame = sign(s.clone(), &key).unwrap();
+    let back = decode_and_verify::<TraceQuery>(frame.bytes(), Limits::default()).unwrap();
+    assert_eq!(back.body().served, s.served);
+    // Never beside directed_only, never without a table version.
+    let mut both = s.clone();
+    both.directed_only = true;
+    assert!(sign(both, &key).is_err());
+    let mut untabled = s.clone();
+    untabled.makers_version = None;
+    assert!(sign(untabled, &key).is_err());
+    // JSON.
+    let v = serde_json::to_value(&s).unwrap();
+    assert_eq!(v["served"], serde_json::json!(["DE", "FR", "NG"]));
+    assert!(serde_json::to_value(&q).unwrap().get("served").is_none());
+    let back: TraceQuery = serde_json::from_value(v).unwrap();
+    assert_eq!(back, s);
+    let mut m = serde_json::to_value(&s).unwrap();
+    m["served"] = serde_json::json!(["NG", "DE"]);
+    assert!(serde_json::from_value::<TraceQuery>(m).is_err());
 }
 
 #[test]

@@ -65,6 +65,7 @@ pub fn query() -> TraceQuery {
         // The vectors of builds before the field keep their bytes.
         makers_version: None,
         directed_only: false,
+        served: None,
     }
 }
 

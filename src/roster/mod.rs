@@ -188,6 +188,17 @@ pub struct RosterBody {
     /// [`RosterBody::encode`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_connections: Option<u32>,
+    /// Whether every member reads the States served a query names (its
+    /// field 14, PROTOCOL.md section 5): then, where `peer_connections` is
+    /// stated and bounds the links, requesters write it and holders relay a
+    /// query only toward peers it does not name (proto-docs/NETWORK.md,
+    /// "Gossip mesh"). Builds before it refuse such a query, so anchors
+    /// state it once every member runs a build that reads it (`tracenet
+    /// roster set-served-lists`; a first roster states it). `false` (absent
+    /// in JSON): every holder relays where links are bounded. On the wire
+    /// a trailing setting (see [`RosterBody::encode`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub served_lists: bool,
 }
 
 /// How a node checks the gossipsub envelope around each gossip message it
@@ -672,7 +683,10 @@ impl RosterBody {
     /// add them once every member runs a build that reads them.
     pub fn encode(&self) -> Result<Vec<u8>, RosterError> {
         self.check()?;
-        let bytes = if self.gossip_validation.is_some() || self.peer_connections.is_some() {
+        let bytes = if self.gossip_validation.is_some()
+            || self.peer_connections.is_some()
+            || self.served_lists
+        {
             codec::encode_body(Kind::Roster, &wire::BodyWithSettings::from(self))?
         } else {
             codec::encode_body(Kind::Roster, &wire::Body::from(self))?
@@ -719,6 +733,7 @@ impl RosterBody {
         let mut body = body.into_roster_body()?;
         body.gossip_validation = settings.gossip_validation;
         body.peer_connections = settings.peer_connections;
+        body.served_lists = settings.served_lists;
         body.check()?;
         Ok(body)
     }

@@ -32,6 +32,7 @@ fn body(version: u64) -> RosterBody {
         ],
         gossip_validation: None,
         peer_connections: None,
+        served_lists: false,
     }
 }
 
@@ -649,6 +650,52 @@ fn the_links_setting_is_signed_read_back_and_bounded() {
         serde_json::to_value(body(1))
             .unwrap()
             .get("peer_connections")
+            .is_none()
+    );
+}
+
+/// Setting kind 2, served lists: the one byte 1, read back, written after
+/// the links, signed with the rest; any other value is refused, naming it.
+#[test]
+fn the_served_lists_setting_is_one_byte_read_back_and_signed() {
+    let with = with_settings;
+    let n64 = 64u32.to_be_bytes();
+    let ok = RosterBody::decode(&with(&[(1, &n64), (2, &[1])])).unwrap();
+    assert!(ok.served_lists);
+    assert_eq!(ok.peer_connections, Some(64));
+    assert_eq!(ok.encode().unwrap(), with(&[(1, &n64), (2, &[1])]));
+    let alone = RosterBody::decode(&with(&[(2, &[1])])).unwrap();
+    assert!(alone.served_lists && alone.peer_connections.is_none());
+    for (value, says) in [
+        (&[0][..], "served_lists of 1 bytes"),
+        (&[1, 1][..], "of 2 bytes"),
+    ] {
+        let e = RosterBody::decode(&with(&[(2, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{e}");
+    }
+    let e = RosterBody::decode(&with(&[(2, &[1]), (1, &n64)]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("listed twice or out of order"), "{e}");
+    // Not stated: nothing written, as before the setting.
+    assert!(
+        !RosterBody::decode(&body(1).encode().unwrap())
+            .unwrap()
+            .served_lists
+    );
+    let mut b = body(1);
+    b.served_lists = true;
+    let mut f = RosterFile::new(&b).unwrap();
+    f.sign(&anchor(1)).unwrap();
+    let r = f.verify(&trust(1), d("2025-06-01")).unwrap();
+    assert!(r.body().served_lists);
+    assert_eq!(serde_json::to_value(&b).unwrap()["served_lists"], true);
+    assert!(
+        serde_json::to_value(body(1))
+            .unwrap()
+            .get("served_lists")
             .is_none()
     );
 }

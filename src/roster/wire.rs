@@ -56,12 +56,16 @@ pub(super) struct WireSetting {
 const GOSSIP_VALIDATION: u32 = 0;
 /// Setting kind 1: the links every member keeps, a u32 big-endian (4 bytes).
 const PEER_CONNECTIONS: u32 = 1;
+/// Setting kind 2: queries name the States served where links are bounded,
+/// one byte 1.
+const SERVED_LISTS: u32 = 2;
 
 /// The settings a roster states, as read from its wire form.
 #[derive(Debug, Default)]
 pub(super) struct Settings {
     pub gossip_validation: Option<GossipValidation>,
     pub peer_connections: Option<u32>,
+    pub served_lists: bool,
 }
 
 impl WireSetting {
@@ -79,6 +83,13 @@ impl WireSetting {
         WireSetting {
             kind: PEER_CONNECTIONS,
             value: n.to_be_bytes().to_vec(),
+        }
+    }
+
+    fn served_lists() -> Self {
+        WireSetting {
+            kind: SERVED_LISTS,
+            value: vec![1],
         }
     }
 }
@@ -116,6 +127,7 @@ impl From<&RosterBody> for BodyWithSettings {
                 .map(WireSetting::gossip_validation)
                 .into_iter()
                 .chain(b.peer_connections.map(WireSetting::peer_connections))
+                .chain(b.served_lists.then(WireSetting::served_lists))
                 .collect(),
         }
     }
@@ -132,7 +144,7 @@ impl BodyWithSettings {
                 "the settings' list is present but empty, which is never written; {again}"
             )));
         }
-        let (mut gossip_validation, mut peer_connections) = (None, None);
+        let (mut gossip_validation, mut peer_connections, mut served_lists) = (None, None, false);
         let mut last = None;
         for s in &self.settings {
             if last.is_some_and(|l| s.kind <= l) {
@@ -171,6 +183,16 @@ impl BodyWithSettings {
                     super::check_peer_connections(n).map_err(RosterError::Invalid)?;
                     peer_connections = Some(n);
                 }
+                SERVED_LISTS => {
+                    if s.value != [1] {
+                        return Err(RosterError::Invalid(format!(
+                            "served_lists of {} bytes beginning {:02x?} is not the one byte 1 this build knows: update tracenet, or {again}",
+                            s.value.len(),
+                            &s.value[..s.value.len().min(8)]
+                        )));
+                    }
+                    served_lists = true;
+                }
                 kind => {
                     return Err(RosterError::Invalid(format!(
                         "the roster states a setting of kind {kind}, which this build does not know: update tracenet to a build that reads it"
@@ -189,6 +211,7 @@ impl BodyWithSettings {
             Settings {
                 gossip_validation,
                 peer_connections,
+                served_lists,
             },
         ))
     }
@@ -312,6 +335,7 @@ impl Body {
             members,
             gossip_validation: None,
             peer_connections: None,
+            served_lists: false,
         })
     }
 }

@@ -215,6 +215,7 @@ impl Node {
             // Sent only to the holders whose filter hits: never gossiped,
             // and refused by every node that reads it from gossip.
             directed_only: true,
+            served: None,
         };
         let signed = self.inner.key.sign(body)?;
         let (topics, prefixes, imports) = crate::node::holders::routes_of(&t.marking, &makers);

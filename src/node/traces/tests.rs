@@ -48,6 +48,7 @@ fn members(hs: &[Holder]) -> Members {
         valid_until: u64::MAX,
         gossip_validation: None,
         peer_connections: None,
+        served_lists: false,
         by_peer: hs
             .iter()
             .map(|h| {

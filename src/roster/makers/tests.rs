@@ -144,6 +144,7 @@ fn a_signature_under_another_domain_is_refused() {
         members: Vec::new(),
         gossip_validation: None,
         peer_connections: None,
+        served_lists: false,
     };
     let mut rf = RosterFile::new(&roster).unwrap();
     rf.sign(&anchor(1)).unwrap();
