@@ -1741,6 +1741,11 @@ fn roster_new_states_the_links_kept_and_the_next_version_keeps_them() {
     assert!(text.contains("served lists on"), "{text}");
     let off = common::json(dir, &["roster", "set-served-lists", &path("s.json"), "off"]);
     assert!(off.get("served_lists").is_none(), "{off}");
+    let text = common::ok(dir, &["roster", "show", &path("s.json")]);
+    assert!(
+        text.contains("served lists not stated (where links are bounded, every holder relays)"),
+        "{text}"
+    );
     let again = common::json(dir, &["roster", "set-served-lists", &path("s.json"), "on"]);
     assert_eq!(again["served_lists"], true, "{again}");
     let o = common::run(dir, &["roster", "set-served-lists", &path("s.json"), "yes"]);

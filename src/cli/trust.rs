@@ -648,8 +648,10 @@ fn summary_text(s: &RosterSummary<'_>) -> String {
         Some(n) => t.push_str(&format!("  links kept {n} (every member)\n")),
         None => t.push_str("  links kept not stated (each node's node.peer_connections)\n"),
     }
-    if s.served_lists {
-        t.push_str("  served lists on: where links are bounded, holders relay a query only toward States its requester did not serve\n");
+    match (s.served_lists, s.peer_connections) {
+        (true, Some(_)) => t.push_str("  served lists on: where links are bounded, holders relay a query only toward States its requester did not serve\n"),
+        (true, None) => t.push_str("  served lists on, with no effect while the links kept are not stated\n"),
+        (false, _) => t.push_str("  served lists not stated (where links are bounded, every holder relays)\n"),
     }
     for m in s.members {
         t.push_str(&format!(
@@ -729,6 +731,7 @@ fn show(
             .filter(|m| m.role != roster::Role::Bootstrap && m.addresses.is_empty())
             .count(),
         stated: body.peer_connections,
+        served_lists: body.served_lists,
     };
     if let Some(note) = crate::net::links::roster_note(shape, &super::output::shell_word(path)) {
         say!("{note}");

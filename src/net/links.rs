@@ -214,6 +214,8 @@ pub struct RosterShape {
     pub unaddressed: usize,
     /// Its `peer_connections`, if it states one.
     pub stated: Option<u32>,
+    /// Whether it states served lists (queries name the States served).
+    pub served_lists: bool,
 }
 
 /// What to tell whoever edits or reads a roster whose stated links bound a
@@ -239,8 +241,13 @@ pub fn roster_note(r: RosterShape, file: &str) -> Option<String> {
     } else {
         ""
     };
+    let relays = if r.served_lists {
+        "queries name the States their requester served and holders relay toward the others"
+    } else {
+        "every holder relays each query to its gossip mesh"
+    };
     Some(format!(
-        "note: this roster states peer_connections {stated} for {} members{included}, so each node keeps links to some of them only and every holder relays each query to its gossip mesh; `tracenet roster set-peer-connections {file} {default}` (then sign it again) makes the federation a full mesh, where no holder relays the requester's own copy: about a third less CPU a trace at 50 States (proto-docs/NETWORK.md, \"Links kept\")",
+        "note: this roster states peer_connections {stated} for {} members{included}, so each node keeps links to some of them only and {relays}; `tracenet roster set-peer-connections {file} {default}` (then sign it again) makes the federation a full mesh, where the requester reaches every holder linked to it and no holder relays its copy: about a third less CPU a trace at 50 States (proto-docs/NETWORK.md, \"Links kept\")",
         r.members
     ))
 }
@@ -342,8 +349,20 @@ mod tests {
             bootstrap: 2,
             unaddressed: 0,
             stated,
+            served_lists: false,
         };
         let note = roster_note(shape(52, Some(48)), "r.json").expect("a note");
+        assert!(note.contains("every holder relays each query"), "{note}");
+        let served = RosterShape {
+            served_lists: true,
+            ..shape(52, Some(48))
+        };
+        let note = roster_note(served, "r.json").expect("a note");
+        assert!(
+            note.contains("holders relay toward the others")
+                && !note.contains("every holder relays"),
+            "{note}"
+        );
         assert!(
             note.contains("peer_connections 48 for 52 members (bootstrap peers included)"),
             "{note}"

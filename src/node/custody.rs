@@ -377,7 +377,7 @@ impl Custody {
                     "  gap: {state} holds a record of this weapon without events: where it went is not recorded there (ask {state} outside tracenet)\n"
                 ),
                 Gap::NoRecord => {
-                    "  gap: every State expected to hold a record answered, and none holds one\n"
+                    "  gap: every State expected to hold a record answered, and none holds one; a member this node did not know to hold the prefix (none declared in the roster, not seen subscribed) may still answer until the deadline\n"
                         .to_string()
                 }
             };
