@@ -1748,6 +1748,43 @@ fn roster_new_states_the_links_kept_and_the_next_version_keeps_them() {
     );
     let again = common::json(dir, &["roster", "set-served-lists", &path("s.json"), "on"]);
     assert_eq!(again["served_lists"], true, "{again}");
+    // A setting set to what the signed roster already states leaves the
+    // file and its signature alone (it cleared them, and the anchors had to
+    // sign again for nothing); a change still clears them.
+    let key = path("anchor.key");
+    common::ok(dir, &["roster", "keygen", "--out", &key]);
+    common::ok(
+        dir,
+        &["roster", "sign", &path("s.json"), "--anchor-key", &key],
+    );
+    let signed = std::fs::read(path("s.json")).unwrap();
+    for same in [
+        vec!["roster", "set-served-lists", &path("s.json"), "on"],
+        vec!["roster", "set-peer-connections", &path("s.json"), "--none"],
+        vec!["roster", "set-gossip-validation", &path("s.json"), "--none"],
+    ] {
+        let o = common::run(dir, &[&["--json"], same.as_slice()].concat());
+        assert!(o.status.success(), "{same:?}: {}", common::stderr(&o));
+        assert!(
+            common::stderr(&o).contains("unchanged, the roster already says so; the file is left as it is, with its signature"),
+            "{same:?}: {}",
+            common::stderr(&o)
+        );
+        let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(
+            shown["signed_by"].as_array().map(Vec::len),
+            Some(1),
+            "{shown}"
+        );
+        assert_eq!(std::fs::read(path("s.json")).unwrap(), signed, "{same:?}");
+    }
+    let changed = common::json(dir, &["roster", "set-served-lists", &path("s.json"), "off"]);
+    assert_eq!(
+        changed["signed_by"].as_array().map(Vec::len),
+        Some(0),
+        "{changed}"
+    );
+    common::ok(dir, &["roster", "set-served-lists", &path("s.json"), "on"]);
     let o = common::run(dir, &["roster", "set-served-lists", &path("s.json"), "yes"]);
     assert!(!o.status.success());
     assert!(

@@ -528,6 +528,30 @@ fn holders_relay_the_requesters_copy_unless_the_roster_makes_a_full_mesh() {
                 "{state}, roster links {links:?}: {m}"
             );
         }
+        // `status` says which: the setting, who sets it, and the relays.
+        let st = fed.node("NG").json(&["status"]);
+        let said = fed.node("NG").cli(&["status"]);
+        match links {
+            Some(n) => {
+                assert_eq!(
+                    st["links"],
+                    serde_json::json!({"kept": n, "set_by": "roster", "full_mesh": true, "served_lists": false}),
+                    "{st:#}"
+                );
+                assert!(
+                    said.contains(&format!("links kept: {n} a member, as the roster decides; a full mesh: holders do not relay a query read from its requester")),
+                    "{said}"
+                );
+            }
+            None => {
+                assert_eq!(st["links"]["set_by"], "node", "{st:#}");
+                assert_eq!(st["links"]["full_mesh"], false, "{st:#}");
+                assert!(
+                    said.contains("as this node's configuration sets them (the roster states none); every holder relays each query it reads (each node decides its own links)"),
+                    "{said}"
+                );
+            }
+        }
     }
 }
 
@@ -946,6 +970,19 @@ fn with_links_bounded_by_the_roster_holders_the_requester_did_not_serve_are_reac
         .filter(|n| !matches!(n.state, "DE" | "NG"))
         .min_by_key(|n| links(n).1.len())
         .unwrap();
+    let st = requester.json(&["status"]);
+    assert_eq!(
+        st["links"],
+        serde_json::json!({"kept": 4, "set_by": "roster", "full_mesh": false, "served_lists": true}),
+        "{st:#}"
+    );
+    assert!(
+        requester
+            .cli(&["status"])
+            .contains("links kept: 4 a member, as the roster decides; bounded: this node's queries name the States it hands them to, and holders relay them only toward the others"),
+        "{}",
+        requester.cli(&["status"])
+    );
     let sent = trace_walther(requester, "BP0746", &[]);
     let served: Vec<String> = sent["query"]["served"]
         .as_array()

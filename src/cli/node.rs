@@ -1012,8 +1012,9 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 (Some(now), None) => format!("  gossip validation: {now}\n"),
                 _ => String::new(),
             };
+            let relaying = links_in_force_text(&s["links"], s["net"]["links_bounded"] == true);
             format!(
-                "{copies}{} node of {} ({}), up {}\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}{links}\n{gossip}  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}{listed}",
+                "{copies}{} node of {} ({}), up {}\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}{links}\n{relaying}{gossip}  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}{listed}",
                 s["role"].as_str().unwrap_or("?"),
                 s["state"].as_str().unwrap_or("?"),
                 s["peer_id"].as_str().unwrap_or("?"),
@@ -1036,6 +1037,35 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
             )
         })
     })
+}
+
+/// `status`'s line on the links in force and how holders relay this node's
+/// queries (its `links` object); empty from a node before it.
+fn links_in_force_text(l: &serde_json::Value, bounded: bool) -> String {
+    let (Some(kept), Some(set_by)) = (l["kept"].as_u64(), l["set_by"].as_str()) else {
+        return String::new();
+    };
+    let by_roster = set_by == "roster";
+    let setting = if by_roster {
+        format!("{kept} a member, as the roster decides")
+    } else {
+        format!("{kept}, as this node's configuration sets them (the roster states none)")
+    };
+    let relays = match (l["full_mesh"] == true, l["served_lists"] == true) {
+        (true, _) => "a full mesh: holders do not relay a query read from its requester",
+        (_, true) => {
+            "bounded: this node's queries name the States it hands them to, and holders relay them only toward the others"
+        }
+        _ if bounded && by_roster => {
+            "bounded: every holder relays each query it reads (the roster states no served lists)"
+        }
+        _ if bounded => "bounded: every holder relays each query it reads",
+        _ if by_roster => {
+            "every holder relays each query it reads (two members or more have no address in the roster, so the mesh may not form)"
+        }
+        _ => "every holder relays each query it reads (each node decides its own links)",
+    };
+    format!("  links kept: {setting}; {relays}\n")
 }
 
 /// An uptime for people: seconds under a minute, then minutes, hours and

@@ -518,15 +518,32 @@ pub fn run_identity(cmd: IdentityCommand, ctx: &Context) -> anyhow::Result<()> {
     }
 }
 
-/// Rewrites a roster file with an edited body; its signatures no longer apply.
+/// Rewrites a roster file with an edited body; its signatures no longer
+/// apply. An edit that changes nothing (a setting set to what the roster
+/// already states) leaves the file as it is, signatures included, and says
+/// so on standard error: the anchors need not sign it again.
 fn edit_roster(
     path: &Path,
     edit: impl FnOnce(&mut RosterBody) -> anyhow::Result<()>,
 ) -> anyhow::Result<RosterBody> {
     let file = RosterFile::read(path)?;
     let mut body = file.decode_unverified()?;
+    let unedited = body.clone();
     let before = key_mixups(&body, &file.signatures);
     edit(&mut body)?;
+    if body == unedited {
+        let n = file.signatures.len();
+        say!(
+            "{}: unchanged, the roster already says so; the file is left as it is{}",
+            path.display(),
+            match n {
+                0 => String::new(),
+                1 => ", with its signature".to_string(),
+                n => format!(", with its {n} signatures"),
+            }
+        );
+        return Ok(body);
+    }
     // Only a mix-up this edit makes is refused: one the roster held already
     // must not block removing or changing another State's entry.
     for m in key_mixups(&body, &file.signatures) {

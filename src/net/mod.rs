@@ -140,7 +140,8 @@ pub enum NetError {
     NoSubscribers(String),
     /// The same bytes were read or published on this topic less than
     /// [`DUPLICATE_WINDOW`] ago, under `payload` validation: gossipsub would
-    /// not send them again until it has passed (rosters and maker tables).
+    /// not send them again until it has passed (rosters and maker tables,
+    /// and a query passed on that gossip brought here first).
     #[error("the same message was read or published on {0} within the last minute")]
     SeenRecently(String),
     #[error("publishing failed: {0}")]
@@ -597,6 +598,7 @@ pub fn spawn(
         dialled: HashMap::new(),
         kad_needed: true,
         served_lists: false,
+        recent_queries: RecentQueries::default(),
     };
     tokio::spawn(event_loop.run());
     Ok((NetHandle { tx, peer_id }, events))
@@ -701,6 +703,9 @@ struct EventLoop {
     kad_needed: bool,
     /// Whether the roster states served lists ([`NetHandle::set_served_lists`]).
     served_lists: bool,
+    /// Queries gossip brought lately, by message id, where served lists are
+    /// in force under `payload` validation ([`RecentQueries`]).
+    recent_queries: RecentQueries,
 }
 
 /// How long a gossip validation switch waits at least, so that the roster
@@ -712,6 +717,41 @@ pub const SWITCH_GRACE: Duration = Duration::from_secs(10);
 /// default, which tracenet keeps): a message id seen within it is not
 /// published or read again.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The message ids of the last [`RecentQueries::KEPT`] queries gossip
+/// brought, oldest first out. A holder passes a directed query on within
+/// milliseconds of reading it, so the last thousand cover that race at any
+/// rate a node answers; one older is refused by gossipsub as before, with
+/// its WARN.
+#[derive(Debug, Default)]
+struct RecentQueries {
+    order: std::collections::VecDeque<gossipsub::MessageId>,
+    ids: HashSet<gossipsub::MessageId>,
+}
+
+impl RecentQueries {
+    const KEPT: usize = 1024;
+
+    fn note(&mut self, id: gossipsub::MessageId) {
+        if !self.ids.insert(id.clone()) {
+            return;
+        }
+        self.order.push_back(id);
+        if self.order.len() > Self::KEPT
+            && let Some(old) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+    }
+
+    fn contains(&self, id: &gossipsub::MessageId) -> bool {
+        self.ids.contains(id)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
 
 /// How long a switch waits at most for requests in flight to be answered.
 pub const SWITCH_MOST: Duration = Duration::from_secs(30);
@@ -783,7 +823,8 @@ impl EventLoop {
             } => {
                 let mut out = Vec::with_capacity(topics.len());
                 for topic in topics {
-                    if self.seen_recently(&topic, &data) {
+                    if self.seen_recently(&topic, &data) || self.query_gossiped_here(&topic, &data)
+                    {
                         out.push(Err(NetError::SeenRecently(topic.to_string())));
                         continue;
                     }
@@ -1378,6 +1419,23 @@ impl EventLoop {
         false
     }
 
+    /// Whether gossip brought these bytes on `topic` lately, where a
+    /// directly asked holder passes a query on (node::responder,
+    /// `pass_on_directed`): under `payload` validation gossipsub names a
+    /// message by its bytes, so it would refuse that publish as a
+    /// duplicate and log a WARN for a routine race (the copy gossip brought
+    /// is relayed instead). Only kept where served lists are in force, the
+    /// one case in which a node publishes a query it did not sign.
+    fn query_gossiped_here(&self, topic: &Topic, data: &[u8]) -> bool {
+        self.served_lists
+            && self.cfg.gossip_validation == GossipValidation::Payload
+            && !matches!(topic, Topic::Roster | Topic::Makers)
+            && !self.recent_queries.is_empty()
+            && self
+                .recent_queries
+                .contains(&behaviour::payload_message_id(topic, data))
+    }
+
     /// Listens on the addresses a rebuilt swarm could not take yet; says so
     /// once per address until it can.
     fn listen_again(&mut self) {
@@ -1633,6 +1691,9 @@ impl EventLoop {
                 .map(|(p, _)| *p)
                 .collect();
             id.others = Some(others.into());
+            if self.cfg.gossip_validation == GossipValidation::Payload {
+                self.recent_queries.note(id.id.clone());
+            }
         }
         if self.cfg.gossip_validation == GossipValidation::Payload
             && matches!(topic, Topic::Roster | Topic::Makers)

@@ -835,3 +835,21 @@ async fn a_request_the_node_leaves_unanswered_gets_the_empty_frame_in_time() {
         "took {took:?}"
     );
 }
+
+/// The queries gossip brought lately are kept by the last
+/// [`RecentQueries::KEPT`], oldest out first, each once.
+#[test]
+fn recent_queries_keep_the_last_thousand_ids() {
+    let id = |n: usize| gossipsub::MessageId::new(&n.to_be_bytes());
+    let mut r = RecentQueries::default();
+    assert!(r.is_empty());
+    for n in 0..RecentQueries::KEPT + 10 {
+        r.note(id(n));
+        r.note(id(n));
+    }
+    assert_eq!(r.order.len(), RecentQueries::KEPT);
+    assert_eq!(r.ids.len(), RecentQueries::KEPT);
+    assert!(!r.contains(&id(9)));
+    assert!(r.contains(&id(10)));
+    assert!(r.contains(&id(RecentQueries::KEPT + 9)));
+}

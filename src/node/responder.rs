@@ -236,8 +236,9 @@ impl Node {
     /// State a chain of custody points at, holding nothing under the
     /// prefix) passes nothing on there: it has no mesh on it to relay
     /// along. Under `payload` validation a copy gossip brought here first
-    /// names the same message: the publish is refused as a duplicate, and
-    /// that copy is relayed instead (`on_query_gossip`).
+    /// names the same message: the network side does not publish it again
+    /// (`NetError::SeenRecently`, not counted as passed on), and that copy
+    /// is relayed instead (`on_query_gossip`).
     fn pass_on_directed(&self, q: &Signed<TraceQuery>) {
         let Some(served) = q.body().served.clone() else {
             return;

@@ -533,6 +533,29 @@ pub struct NodeStatus {
     /// start: another process holds a copy of the key (`node::key_copies`);
     /// null while none was read.
     pub own_key_elsewhere: Option<super::key_copies::KeyCopySeen>,
+    /// The links this node keeps and how holders relay its queries, as the
+    /// roster in force (or this node's configuration) decides them
+    /// (NETWORK.md, "Links kept" and "Gossip mesh").
+    pub links: LinksInForce,
+}
+
+/// `status`'s `links`: the links setting in force and what it means for the
+/// queries this node sends and reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LinksInForce {
+    /// How many links a member keeps: the roster's `peer_connections`, or
+    /// this node's `node.peer_connections` where the roster states none.
+    pub kept: usize,
+    /// `roster` or `node`: where `kept` comes from.
+    pub set_by: &'static str,
+    /// The roster decides a full mesh (it lists at most `kept` + 1
+    /// members): a holder does not relay a query read from its requester.
+    pub full_mesh: bool,
+    /// This node's queries name the States they were handed to (field 14):
+    /// the roster states served lists and bounds the links. Holders then
+    /// relay only toward the others; with links bounded and this `false`,
+    /// every holder relays each query it reads.
+    pub served_lists: bool,
 }
 
 /// The audit log's last entry: its sequence number and hex hash.
@@ -600,6 +623,18 @@ impl Node {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .seen(),
+            links: LinksInForce {
+                kept: members
+                    .links_kept()
+                    .unwrap_or(self.inner.settings.peer_connections as usize),
+                set_by: if members.links_kept().is_some() {
+                    "roster"
+                } else {
+                    "node"
+                },
+                full_mesh: self.federation_full_mesh(),
+                served_lists: self.names_served(),
+            },
         })
     }
 }
