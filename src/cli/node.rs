@@ -1137,6 +1137,9 @@ fn per_state_lines(r: &crate::node::report::Report) -> String {
                 plural(without, "trace", "traces")
             );
         }
+        if let Some(&n) = r.traces_awaiting.get(state) {
+            s += &format!(", awaited in {} still open", plural(n, "trace", "traces"));
+        }
         s += "\n";
     }
     s
@@ -1344,13 +1347,14 @@ mod report_lines {
         r.final_answers.insert(cc("DE"), 4);
         r.traces_expected.insert(cc("DE"), 5);
         r.traces_without_final_answer.insert(cc("DE"), 1);
-        r.traces_expected.insert(cc("FR"), 5);
+        r.traces_expected.insert(cc("FR"), 6);
         r.traces_without_final_answer.insert(cc("FR"), 4);
         r.traces_settled_by_filter.insert(cc("FR"), 1);
+        r.traces_awaiting.insert(cc("FR"), 1);
         assert_eq!(
             super::per_state_lines(&r),
             "DE: expected in 5 traces, 4 final answers (median 0 s, slowest 2 s), no final answer in 1 trace\n\
-             FR: expected in 5 traces, 0 final answers, no record by its blind filter in 1 trace, no final answer in 4 traces\n"
+             FR: expected in 6 traces, 0 final answers, no record by its blind filter in 1 trace, no final answer in 4 traces, awaited in 1 trace still open\n"
         );
         r.traces_expected.clear();
         r.traces_without_final_answer.clear();

@@ -823,15 +823,13 @@ pub async fn reports(
         .iter()
         .filter(|(_, n)| **n > 0)
         .map(|(cc, n)| {
-            let expected = r.traces_expected.get(cc).copied().unwrap_or(*n);
+            let (share, decided) = share_without_final_answer(&r, cc, *n);
             (
                 cc.to_string(),
-                // The share, so that a State that missed every trace that
-                // expected it draws a full bar whatever their number.
-                *n as f64 / expected.max(1) as f64,
+                share,
                 t.tn(
                     "reports-n-of-total",
-                    &[("n", t.num(*n)), ("total", t.num(expected))],
+                    &[("n", t.num(*n)), ("total", t.num(decided))],
                 ),
             )
         })
@@ -1026,8 +1024,47 @@ pub async fn verify_audit(State(c): State<Shared>, headers: HeaderMap) -> Respon
     federation_page(&c, &a, Some(verdict)).await
 }
 
+/// A State's share of the traces without its final answer (`n` of them),
+/// and what it is a share of: the traces that expected it whose outcome for
+/// it is known, so that a State that missed every trace that ended
+/// expecting it draws a full bar whatever their number, and traces still
+/// open that await it count neither way
+/// ([`crate::node::report::Report::traces_awaiting`]). A report of a build
+/// before the awaited counts takes every expected trace.
+fn share_without_final_answer(
+    r: &crate::node::report::Report,
+    state: &crate::model::CountryCode,
+    n: u64,
+) -> (f64, u64) {
+    let expected = r.traces_expected.get(state).copied().unwrap_or(n);
+    let awaiting = r.traces_awaiting.get(state).copied().unwrap_or(0);
+    let decided = expected.saturating_sub(awaiting).max(n);
+    (n as f64 / decided.max(1) as f64, decided)
+}
+
 #[cfg(test)]
 mod tests {
+    /// A State that missed the one trace that ended expecting it, with two
+    /// more still open and awaiting it, draws a full bar (it drew a third);
+    /// one that answered those two has them counted.
+    #[test]
+    fn the_share_without_a_final_answer_leaves_out_traces_still_awaiting_it() {
+        let cc = crate::model::CountryCode::parse("FR").unwrap();
+        let mut r = crate::node::report::Report::default();
+        r.traces_expected.insert(cc, 3);
+        r.traces_without_final_answer.insert(cc, 1);
+        r.traces_awaiting.insert(cc, 2);
+        assert_eq!(super::share_without_final_answer(&r, &cc, 1), (1.0, 1));
+        r.traces_awaiting.clear();
+        assert_eq!(
+            super::share_without_final_answer(&r, &cc, 1),
+            (1.0 / 3.0, 3)
+        );
+        // Counts that disagree (a report edited by hand) never share above 1.
+        r.traces_awaiting.insert(cc, 5);
+        assert_eq!(super::share_without_final_answer(&r, &cc, 1), (1.0, 1));
+    }
+
     use super::*;
     use crate::console::i18n::Lang;
 

@@ -68,6 +68,15 @@ pub struct Report {
     /// some are listed. Absent (empty) in reports of builds before it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub traces_settled_by_filter: BTreeMap<CountryCode, u64>,
+    /// Per State: of the traces that expected it, those still open that
+    /// await its final word. The traces whose outcome for the State is known
+    /// are [`Report::traces_expected`] less these, and
+    /// [`Report::traces_without_final_answer`] is a share of them (the
+    /// console's chart; it drew a State whose every ended trace went
+    /// unanswered short of a full bar while others were open). Only States
+    /// with some are listed. Absent (empty) in reports of builds before it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub traces_awaiting: BTreeMap<CountryCode, u64>,
     pub sdg_16_4_2: Sdg1642,
     /// The audit entry numbers the log misses (inclusive ranges, oldest
     /// first, as found when it was opened:
@@ -215,10 +224,10 @@ fn expected_states(
 impl Report {
     /// Counts one trace's expected States (`words`: each State with what it
     /// said, [`expected_states`]) in
-    /// [`Report::traces_expected`] and, once the trace is no longer `open`,
-    /// those without a final answer in
-    /// [`Report::traces_without_final_answer`]; a State listed twice in one
-    /// trace counts once, answered if either entry answered.
+    /// [`Report::traces_expected`] and those without a final answer in
+    /// [`Report::traces_without_final_answer`] once the trace is no longer
+    /// `open`, in [`Report::traces_awaiting`] while it is; a State listed
+    /// twice in one trace counts once, answered if either entry answered.
     fn count_expected(&mut self, words: impl IntoIterator<Item = (CountryCode, Word)>, open: bool) {
         let mut best: BTreeMap<CountryCode, Word> = BTreeMap::new();
         for (state, word) in words {
@@ -231,6 +240,7 @@ impl Report {
             let without = self.traces_without_final_answer.entry(state).or_default();
             match word {
                 Word::Nothing if !open => *without += 1,
+                Word::Nothing => *self.traces_awaiting.entry(state).or_default() += 1,
                 Word::FilterSaidNoRecord => {
                     *self.traces_settled_by_filter.entry(state).or_default() += 1
                 }
@@ -294,6 +304,9 @@ impl Report {
         for (state, n) in &self.traces_settled_by_filter {
             s += &format!("traces_settled_by_filter_{state},{n}\n");
         }
+        for (state, n) in &self.traces_awaiting {
+            s += &format!("traces_awaiting_{state},{n}\n");
+        }
         if !self.audit_entries_missing.is_empty() {
             let ranges: Vec<String> = self
                 .audit_entries_missing
@@ -333,14 +346,17 @@ mod tests {
         r.count_expected([(cc("DE"), yes), (cc("FR"), no), (cc("NG"), yes)], false);
         // Ended: FR declined; DE refused, then answered by its second entry.
         r.count_expected([(cc("FR"), no), (cc("DE"), no), (cc("DE"), yes)], false);
-        // Still open: FR awaited, not counted as unanswered.
-        r.count_expected([(cc("FR"), no)], true);
+        // Still open: FR awaited, not counted as unanswered; DE already
+        // answered it, so not awaited.
+        r.count_expected([(cc("FR"), no), (cc("DE"), yes)], true);
         // A blind filter's "no record" settles NG's part of a trace: counted
         // apart, not as a trace without a final word.
         r.count_expected([(cc("NG"), Word::FilterSaidNoRecord)], false);
         assert_eq!(r.traces_expected[&cc("FR")], 3);
         assert_eq!(r.traces_without_final_answer[&cc("FR")], 2);
-        assert_eq!(r.traces_expected[&cc("DE")], 2);
+        assert_eq!(r.traces_awaiting[&cc("FR")], 1);
+        assert_eq!(r.traces_expected[&cc("DE")], 3);
+        assert!(!r.traces_awaiting.contains_key(&cc("DE")));
         assert_eq!(r.traces_without_final_answer[&cc("DE")], 0);
         assert_eq!(r.traces_without_final_answer[&cc("NG")], 0);
         assert_eq!(r.traces_settled_by_filter[&cc("NG")], 1);
@@ -348,6 +364,7 @@ mod tests {
         let csv = r.to_csv();
         assert!(csv.contains("traces_expected_FR,3\n"), "{csv}");
         assert!(csv.contains("traces_without_final_answer_FR,2\n"), "{csv}");
+        assert!(csv.contains("traces_awaiting_FR,1\n"), "{csv}");
         // A report from a build before these fields still reads.
         let mut old = serde_json::to_value(&r).unwrap();
         let o = old.as_object_mut().unwrap();
