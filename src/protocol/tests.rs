@@ -99,6 +99,10 @@ fn computed_vectors() -> Vec<(&'static str, String)> {
     .unwrap();
     let (fqm, _) = fq.bytes().split_at(fq.bytes().len() - SIGNATURE_LEN);
     let (fam, _) = fa.bytes().split_at(fa.bytes().len() - SIGNATURE_LEN);
+    let dq = sign(vectors::query_directed(), &vectors::requester_key()).unwrap();
+    let (dqm, dqs) = dq.bytes().split_at(dq.bytes().len() - SIGNATURE_LEN);
+    let sq = sign(vectors::query_served(), &vectors::requester_key()).unwrap();
+    let (sqm, sqs) = sq.bytes().split_at(sq.bytes().len() - SIGNATURE_LEN);
     vec![
         (
             "requester-public-key",
@@ -122,6 +126,10 @@ fn computed_vectors() -> Vec<(&'static str, String)> {
         ("answer-table-signature", hex::encode(tas)),
         ("factory-query-message", hex::encode(fqm)),
         ("factory-answer-message", hex::encode(fam)),
+        ("query-directed-message", hex::encode(dqm)),
+        ("query-directed-signature", hex::encode(dqs)),
+        ("query-served-message", hex::encode(sqm)),
+        ("query-served-signature", hex::encode(sqs)),
     ]
 }
 
@@ -169,6 +177,35 @@ fn frames_without_the_table_version_still_verify() {
     let old = hex::decode(doc_vector("query-message")).unwrap();
     let new = hex::decode(doc_vector("query-table-message")).unwrap();
     assert_eq!([&old[..], &[3]].concat(), new);
+}
+
+/// Vectors 9 and 10 decode and verify as the queries they were made from,
+/// and each is vector 4's message plus its field: `01` (directed only), or
+/// `02`, the count and the States served in ascending order.
+#[test]
+fn the_directed_and_served_vectors_append_their_field_to_vector_4() {
+    let l = Limits::default();
+    let d = decode_and_verify::<TraceQuery>(
+        &doc_frame("query-directed-message", "query-directed-signature"),
+        l,
+    )
+    .unwrap();
+    assert_eq!(d.body(), &vectors::query_directed());
+    let s = decode_and_verify::<TraceQuery>(
+        &doc_frame("query-served-message", "query-served-signature"),
+        l,
+    )
+    .unwrap();
+    assert_eq!(s.body(), &vectors::query_served());
+    let table = hex::decode(doc_vector("query-table-message")).unwrap();
+    assert_eq!(
+        hex::decode(doc_vector("query-directed-message")).unwrap(),
+        [&table[..], &[1]].concat()
+    );
+    assert_eq!(
+        hex::decode(doc_vector("query-served-message")).unwrap(),
+        [&table[..], &[2, 2, 2, b'D', b'E', 2, b'G', b'H']].concat()
+    );
 }
 
 /// Whatever follows the body but a whole table version is refused, as any

@@ -79,6 +79,24 @@ pub fn query_with_table() -> TraceQuery {
     }
 }
 
+/// The query of vector 9: vector 4's, sent only directly to chosen
+/// holders (field 13, a blind trace's).
+pub fn query_directed() -> TraceQuery {
+    TraceQuery {
+        directed_only: true,
+        ..query_with_table()
+    }
+}
+
+/// The query of vector 10: vector 4's, naming DE and GH as the States its
+/// requester handed it to (field 14).
+pub fn query_served() -> TraceQuery {
+    TraceQuery {
+        served: super::ServedStates::new([cc("GH"), cc("DE")]),
+        ..query_with_table()
+    }
+}
+
 /// A record projection with three events: made, exported, stolen.
 pub fn projection() -> RecordProjection {
     projection_dated(["2009-03-14", "2010-02-01", "2015-07-20"])
