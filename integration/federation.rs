@@ -1017,6 +1017,27 @@ fn with_links_bounded_by_the_roster_holders_the_requester_did_not_serve_are_reac
     for (state, outcome) in answers_by_state(&t) {
         assert_eq!(outcome, "hit", "{state}: {t:#}");
     }
+    // A State reached only by a relay was not expected: `trace show` lists
+    // it apart from the holders the trace waited for.
+    let relayed: Vec<&str> = t["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["expected_by"] == serde_json::json!(["answered"]))
+        .filter_map(|h| h["state"].as_str())
+        .collect();
+    let text = requester.cli(&["trace", "show", &id]);
+    let first = relayed
+        .first()
+        .unwrap_or_else(|| panic!("no State answered unexpected: {t:#}"));
+    let (expected, also) = text
+        .split_once("also answered, not expected")
+        .unwrap_or_else(|| panic!("{relayed:?} not listed apart: {text}"));
+    assert!(
+        also.contains(&format!("    {first}   answered"))
+            && !expected.contains(&format!("    {first}   ")),
+        "{text}"
+    );
 }
 
 /// With links bounded, a holder the requester is linked to only because a

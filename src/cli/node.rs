@@ -863,9 +863,23 @@ fn render_trace(t: &TraceView) -> String {
     if t.holders.is_empty() {
         s += &format!("  expected holders: {}\n", asked_states(t));
     } else {
-        s += "  expected holders:\n";
+        // A holder the trace did not expect, that answered all the same
+        // (reached by a relay, or subscribed after the trace was sent), is
+        // listed apart: it was not among those the trace waited for.
+        let unexpected =
+            |h: &&crate::node::HolderView| h.expected_by == [crate::node::ExpectedBy::Answered];
         let waits = matches!(t.status, TraceStatus::Sent | TraceStatus::Acknowledged);
-        for h in &t.holders {
+        let (also, expected): (Vec<_>, Vec<_>) = t.holders.iter().partition(unexpected);
+        if !expected.is_empty() {
+            s += "  expected holders:\n";
+        }
+        for h in expected {
+            s += &format!("    {}\n", h.to_text(waits));
+        }
+        if !also.is_empty() {
+            s += "  also answered, not expected (reached by a relay, or holding the prefix since the trace was sent):\n";
+        }
+        for h in also {
             s += &format!("    {}\n", h.to_text(waits));
         }
     }
