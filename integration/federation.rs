@@ -539,7 +539,7 @@ fn holders_relay_the_requesters_copy_unless_the_roster_makes_a_full_mesh() {
                     "{st:#}"
                 );
                 assert!(
-                    said.contains(&format!("links kept: {n} a member, as the roster decides; a full mesh: holders do not relay a query read from its requester")),
+                    said.contains(&format!("links: the roster sets {n} per member; a full mesh: holders do not relay a query read from its requester")),
                     "{said}"
                 );
             }
@@ -547,7 +547,7 @@ fn holders_relay_the_requesters_copy_unless_the_roster_makes_a_full_mesh() {
                 assert_eq!(st["links"]["set_by"], "node", "{st:#}");
                 assert_eq!(st["links"]["full_mesh"], false, "{st:#}");
                 assert!(
-                    said.contains("as this node's configuration sets them (the roster states none); every holder relays each query it reads (each node decides its own links)"),
+                    said.contains("this node's configuration sets 64 (the roster sets none); every holder relays each query it reads (each node decides its own links)"),
                     "{said}"
                 );
             }
@@ -979,7 +979,7 @@ fn with_links_bounded_by_the_roster_holders_the_requester_did_not_serve_are_reac
     assert!(
         requester
             .cli(&["status"])
-            .contains("links kept: 4 a member, as the roster decides; bounded: this node's queries name the States it hands them to, and holders relay them only toward the others"),
+            .contains("links: the roster sets 4 per member; bounded: this node's queries name the States it hands them to, and holders relay them only toward the others"),
         "{}",
         requester.cli(&["status"])
     );
@@ -1031,7 +1031,7 @@ fn with_links_bounded_by_the_roster_holders_the_requester_did_not_serve_are_reac
         .first()
         .unwrap_or_else(|| panic!("no State answered unexpected: {t:#}"));
     let (expected, also) = text
-        .split_once("also answered, not expected")
+        .split_once("also replied, not expected")
         .unwrap_or_else(|| panic!("{relayed:?} not listed apart: {text}"));
     assert!(
         also.contains(&format!("    {first}   answered"))

@@ -146,7 +146,7 @@ pub async fn render(node: &Node) -> String {
         &mut out,
         "tracenet_directed_queries_passed_on_total",
         "counter",
-        "Trace queries asked of this node directly, naming the States their requester served, that it passed on by gossip (or found already on their way there): a peer on their topic here was not among them.",
+        "Trace queries asked of this node directly, naming the States their requester served, that it passed on by gossip: a peer on their topic here was not among them (not counted where gossip had brought the same query here first: that copy is relayed instead).",
         &[("", get(&c.directed_queries_passed_on))],
     );
     line(

@@ -576,10 +576,8 @@ fn send(ctx: &Context, a: SendArgs) -> anyhow::Result<()> {
             ctx.emit(&t, |_| String::new())
         } else {
             let waits = matches!(t.status, TraceStatus::Sent | TraceStatus::Acknowledged);
-            if t.status != TraceStatus::Answered {
-                for h in &t.holders {
-                    println!("  {}", h.to_text(waits));
-                }
+            if t.status != TraceStatus::Answered && !t.holders.is_empty() {
+                print!("{}", holder_lines(&t));
             }
             print!("{}", t.custody.to_text_for(waits));
             println!("status: {}", status_word(t.status));
@@ -849,6 +847,33 @@ fn render_own_registry(t: &TraceView) -> String {
     }
 }
 
+/// A trace's holders for people: the expected ones, then any holder the
+/// trace did not expect that replied all the same (a member this node did
+/// not know to hold the prefix, reached by a relay from another holder),
+/// listed apart: the trace was not sent to it.
+fn holder_lines(t: &TraceView) -> String {
+    let unexpected =
+        |h: &&crate::node::HolderView| h.expected_by == [crate::node::ExpectedBy::Answered];
+    let waits = matches!(t.status, TraceStatus::Sent | TraceStatus::Acknowledged);
+    let (also, expected): (Vec<_>, Vec<_>) = t.holders.iter().partition(unexpected);
+    let mut s = String::new();
+    if expected.is_empty() {
+        s += "  expected holders: none\n";
+    } else {
+        s += "  expected holders:\n";
+    }
+    for h in expected {
+        s += &format!("    {}\n", h.to_text(waits));
+    }
+    if !also.is_empty() {
+        s += "  also replied, not expected (a member this node did not know to hold the prefix, reached by a relay from another holder):\n";
+    }
+    for h in also {
+        s += &format!("    {}\n", h.to_text(waits));
+    }
+    s
+}
+
 fn render_trace(t: &TraceView) -> String {
     let mut s = trace_line(t) + "\n";
     // The id both sides share: the holders' inbox items and every audit
@@ -863,25 +888,7 @@ fn render_trace(t: &TraceView) -> String {
     if t.holders.is_empty() {
         s += &format!("  expected holders: {}\n", asked_states(t));
     } else {
-        // A holder the trace did not expect, that answered all the same
-        // (reached by a relay, or subscribed after the trace was sent), is
-        // listed apart: it was not among those the trace waited for.
-        let unexpected =
-            |h: &&crate::node::HolderView| h.expected_by == [crate::node::ExpectedBy::Answered];
-        let waits = matches!(t.status, TraceStatus::Sent | TraceStatus::Acknowledged);
-        let (also, expected): (Vec<_>, Vec<_>) = t.holders.iter().partition(unexpected);
-        if !expected.is_empty() {
-            s += "  expected holders:\n";
-        }
-        for h in expected {
-            s += &format!("    {}\n", h.to_text(waits));
-        }
-        if !also.is_empty() {
-            s += "  also answered, not expected (reached by a relay, or holding the prefix since the trace was sent):\n";
-        }
-        for h in also {
-            s += &format!("    {}\n", h.to_text(waits));
-        }
+        s += &holder_lines(t);
     }
     if let Some(b) = &t.blind {
         s += &format!(
@@ -977,7 +984,8 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 format!("  maker table {t}\n")
             })
             .unwrap_or_default();
-            let links = if s["net"]["links_bounded"] == true {
+            // A bootstrap peer keeps a link to every member, bounded or not.
+            let links = if s["net"]["links_bounded"] == true && s["role"] != "bootstrap" {
                 format!(
                     " ({} linked: the roster lists more members than the links kept, its peer_connections or else node.peer_connections; the others are dialled when a trace asks them)",
                     s["net"]["kept"].as_array().map(|a| a.len()).unwrap_or(0)
@@ -1026,7 +1034,17 @@ pub fn run_status(ctx: &Context) -> anyhow::Result<()> {
                 (Some(now), None) => format!("  gossip validation: {now}\n"),
                 _ => String::new(),
             };
-            let relaying = links_in_force_text(&s["links"], s["net"]["links_bounded"] == true);
+            let relaying = if s["role"] == "bootstrap" {
+                // A bootstrap peer keeps a link to every member (NETWORK.md,
+                // "Links kept"), and sends no trace.
+                if s["links"].is_object() {
+                    "  links: one to every member, as a bootstrap peer\n".to_string()
+                } else {
+                    String::new()
+                }
+            } else {
+                links_in_force_text(&s["links"], s["net"]["links_bounded"] == true)
+            };
             format!(
                 "{copies}{} node of {} ({}), up {}\n  roster version {} valid until {}{expiry}, {}\n{makers}  peers connected: {} of {}{links}\n{relaying}{gossip}  topics subscribed: {}\n  registry: {}\n  inbox: {} pending; alerts: {}\n  audit head: {}\n{blind}{listed}",
                 s["role"].as_str().unwrap_or("?"),
@@ -1061,9 +1079,9 @@ fn links_in_force_text(l: &serde_json::Value, bounded: bool) -> String {
     };
     let by_roster = set_by == "roster";
     let setting = if by_roster {
-        format!("{kept} a member, as the roster decides")
+        format!("the roster sets {kept} per member")
     } else {
-        format!("{kept}, as this node's configuration sets them (the roster states none)")
+        format!("this node's configuration sets {kept} (the roster sets none)")
     };
     let relays = match (l["full_mesh"] == true, l["served_lists"] == true) {
         (true, _) => "a full mesh: holders do not relay a query read from its requester",
@@ -1079,7 +1097,7 @@ fn links_in_force_text(l: &serde_json::Value, bounded: bool) -> String {
         }
         _ => "every holder relays each query it reads (each node decides its own links)",
     };
-    format!("  links kept: {setting}; {relays}\n")
+    format!("  links: {setting}; {relays}\n")
 }
 
 /// An uptime for people: seconds under a minute, then minutes, hours and
@@ -1476,5 +1494,44 @@ mod uptime_tests {
         assert_eq!(super::uptime(125), "2 min 5 s");
         assert_eq!(super::uptime(7_260), "2 h 1 min");
         assert_eq!(super::uptime(259_212), "3 d 0 h");
+    }
+}
+
+#[cfg(test)]
+mod links_text {
+    use serde_json::json;
+
+    /// `status`'s line on the links names the setting, who sets it and how
+    /// holders relay, in each case the node can be in.
+    #[test]
+    fn each_case_of_the_links_in_force_has_its_words() {
+        let line = |kept: u64, by: &str, full: bool, served: bool, bounded: bool| {
+            super::links_in_force_text(
+                &json!({"kept": kept, "set_by": by, "full_mesh": full, "served_lists": served}),
+                bounded,
+            )
+        };
+        assert_eq!(
+            line(64, "roster", true, false, false),
+            "  links: the roster sets 64 per member; a full mesh: holders do not relay a query read from its requester\n"
+        );
+        assert!(
+            line(64, "roster", false, true, true).ends_with(
+                "bounded: this node's queries name the States it hands them to, and holders relay them only toward the others\n"
+            )
+        );
+        assert!(line(64, "roster", false, false, true).ends_with(
+            "bounded: every holder relays each query it reads (the roster states no served lists)\n"
+        ));
+        assert!(line(64, "roster", false, false, false).contains("have no address in the roster"));
+        assert_eq!(
+            line(48, "node", false, false, true),
+            "  links: this node's configuration sets 48 (the roster sets none); bounded: every holder relays each query it reads\n"
+        );
+        assert!(line(48, "node", false, false, false).ends_with(
+            "every holder relays each query it reads (each node decides its own links)\n"
+        ));
+        // A node of an earlier build gives no `links`: no line.
+        assert_eq!(super::links_in_force_text(&json!(null), true), "");
     }
 }

@@ -110,7 +110,7 @@ pub enum RosterCommand {
         oprf_key: Option<OprfPublicKey>,
     },
     /// Set a member's node key, e.g. after the State's key was compromised
-    /// and replaced (clears the signatures). Install the signed roster on
+    /// and replaced (clears the signatures if it changes the roster). Install the signed roster on
     /// another node first (the bootstrap node, say): the State's node with
     /// its new key is refused by the others until they hold it.
     SetKey {
@@ -130,7 +130,7 @@ pub enum RosterCommand {
         key: String,
     },
     /// Set (or clear) a member's OPRF public key for blind traces, e.g. after
-    /// the State rotated it (clears the signatures). Builds before blind
+    /// the State rotated it (clears the signatures if it changes the roster). Builds before blind
     /// traces refuse a roster that lists OPRF keys: list them once every
     /// member runs a build with blind traces.
     SetOprfKey {
@@ -147,7 +147,7 @@ pub enum RosterCommand {
         none: bool,
     },
     /// Decide how every member checks the gossipsub envelope around what it
-    /// reads (clears the signatures): `strict`, what every build does, or
+    /// reads (clears the signatures if it changes the roster): `strict`, what every build does, or
     /// `payload`, one signature check per message instead of one per copy
     /// (proto-docs/NETWORK.md, "gossipsub validation"). Each node switches
     /// when it installs the roster; `--none` leaves it to each node's
@@ -164,7 +164,7 @@ pub enum RosterCommand {
         none: bool,
     },
     /// Set the links every member keeps, decided for the whole federation
-    /// (clears the signatures): 4 to 512; a federation of at most N + 1
+    /// (clears the signatures if it changes the roster): 4 to 512; a federation of at most N + 1
     /// members is a full mesh, where holders do not relay a query read from
     /// its requester itself (proto-docs/NETWORK.md, "Links kept", "Gossip
     /// mesh"). `--none` leaves it to each node's `node.peer_connections`,
@@ -181,7 +181,7 @@ pub enum RosterCommand {
         none: bool,
     },
     /// State whether every member reads the States served that a query
-    /// names (clears the signatures). Where the roster's links are bounded
+    /// names (clears the signatures if it changes the roster). Where the roster's links are bounded
     /// (more members than `peer_connections` + 1), requesters then name in
     /// each query the States they handed it to themselves, and a holder
     /// relays a query only toward a peer it does not name: at 200 States a

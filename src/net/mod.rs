@@ -141,7 +141,8 @@ pub enum NetError {
     /// The same bytes were read or published on this topic less than
     /// [`DUPLICATE_WINDOW`] ago, under `payload` validation: gossipsub would
     /// not send them again until it has passed (rosters and maker tables,
-    /// and a query passed on that gossip brought here first).
+    /// and a query passed on that gossip brought here first,
+    /// [`NetHandle::pass_on_each`]).
     #[error("the same message was read or published on {0} within the last minute")]
     SeenRecently(String),
     #[error("publishing failed: {0}")]
@@ -296,6 +297,10 @@ enum Command {
     Publish {
         topics: Vec<Topic>,
         data: Vec<u8>,
+        /// A query another node signed, passed on by this one
+        /// ([`NetHandle::pass_on_each`]): not published where gossip brought
+        /// it within gossipsub's duplicate window.
+        passed_on: bool,
         reply: oneshot::Sender<Vec<Result<(), NetError>>>,
     },
     Request {
@@ -371,10 +376,37 @@ impl NetHandle {
         topics: Vec<Topic>,
         data: Vec<u8>,
     ) -> Result<Vec<Result<(), NetError>>, NetError> {
+        self.publish_on(topics, data, false).await
+    }
+
+    /// As [`NetHandle::publish_each`], for a query another node signed that
+    /// this one passes on (node::responder, `pass_on_directed`): on a topic
+    /// where gossip brought the same bytes within gossipsub's duplicate
+    /// window ([`DUPLICATE_WINDOW`]), it is not published
+    /// ([`NetError::SeenRecently`]): that copy is relayed instead, and
+    /// gossipsub would refuse the publish with a WARN. Known only where
+    /// served lists are in force under `payload` validation; elsewhere, and
+    /// for a copy gossipsub still holds beyond what this side keeps, a
+    /// duplicate gossipsub refuses is also [`NetError::SeenRecently`].
+    pub async fn pass_on_each(
+        &self,
+        topics: Vec<Topic>,
+        data: Vec<u8>,
+    ) -> Result<Vec<Result<(), NetError>>, NetError> {
+        self.publish_on(topics, data, true).await
+    }
+
+    async fn publish_on(
+        &self,
+        topics: Vec<Topic>,
+        data: Vec<u8>,
+        passed_on: bool,
+    ) -> Result<Vec<Result<(), NetError>>, NetError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Publish {
             topics,
             data,
+            passed_on,
             reply,
         })
         .await?;
@@ -719,13 +751,15 @@ pub const SWITCH_GRACE: Duration = Duration::from_secs(10);
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
 
 /// The message ids of the last [`RecentQueries::KEPT`] queries gossip
-/// brought, oldest first out. A holder passes a directed query on within
+/// brought, oldest first out, each matched only within [`DUPLICATE_WINDOW`]
+/// of its arrival: as long as gossipsub itself would refuse to publish it
+/// again, and no longer. A holder passes a directed query on within
 /// milliseconds of reading it, so the last thousand cover that race at any
-/// rate a node answers; one older is refused by gossipsub as before, with
-/// its WARN.
+/// rate a node answers; for one older, gossipsub's refusal is read as the
+/// same ([`NetHandle::pass_on_each`]).
 #[derive(Debug, Default)]
 struct RecentQueries {
-    order: std::collections::VecDeque<gossipsub::MessageId>,
+    order: std::collections::VecDeque<(gossipsub::MessageId, std::time::Instant)>,
     ids: HashSet<gossipsub::MessageId>,
 }
 
@@ -733,19 +767,30 @@ impl RecentQueries {
     const KEPT: usize = 1024;
 
     fn note(&mut self, id: gossipsub::MessageId) {
+        self.note_at(id, std::time::Instant::now());
+    }
+
+    fn note_at(&mut self, id: gossipsub::MessageId, at: std::time::Instant) {
         if !self.ids.insert(id.clone()) {
             return;
         }
-        self.order.push_back(id);
+        self.order.push_back((id, at));
         if self.order.len() > Self::KEPT
-            && let Some(old) = self.order.pop_front()
+            && let Some((old, _)) = self.order.pop_front()
         {
             self.ids.remove(&old);
         }
     }
 
-    fn contains(&self, id: &gossipsub::MessageId) -> bool {
+    /// Whether `id` came within [`DUPLICATE_WINDOW`] before `now`.
+    fn contains(&self, id: &gossipsub::MessageId, now: std::time::Instant) -> bool {
         self.ids.contains(id)
+            && self
+                .order
+                .iter()
+                .rev()
+                .find(|(i, _)| i == id)
+                .is_some_and(|(_, at)| now.saturating_duration_since(*at) < DUPLICATE_WINDOW)
     }
 
     fn is_empty(&self) -> bool {
@@ -819,17 +864,25 @@ impl EventLoop {
             Command::Publish {
                 topics,
                 data,
+                passed_on,
                 reply,
             } => {
                 let mut out = Vec::with_capacity(topics.len());
                 for topic in topics {
-                    if self.seen_recently(&topic, &data) || self.query_gossiped_here(&topic, &data)
+                    if self.seen_recently(&topic, &data)
+                        || (passed_on && self.query_gossiped_here(&topic, &data))
                     {
                         out.push(Err(NetError::SeenRecently(topic.to_string())));
                         continue;
                     }
                     let b = self.swarm.behaviour_mut();
                     let r = match b.gossipsub.publish(topic.to_gossip(), data.clone()) {
+                        // A query passed on that gossip brought here first:
+                        // that copy is relayed, not this one.
+                        Err(gossipsub::PublishError::Duplicate) if passed_on => {
+                            out.push(Err(NetError::SeenRecently(topic.to_string())));
+                            continue;
+                        }
                         // The same bytes on this topic within the last minute,
                         // from this node or another (payload validation names
                         // messages by their bytes): already on their way.
@@ -1431,9 +1484,10 @@ impl EventLoop {
             && self.cfg.gossip_validation == GossipValidation::Payload
             && !matches!(topic, Topic::Roster | Topic::Makers)
             && !self.recent_queries.is_empty()
-            && self
-                .recent_queries
-                .contains(&behaviour::payload_message_id(topic, data))
+            && self.recent_queries.contains(
+                &behaviour::payload_message_id(topic, data),
+                std::time::Instant::now(),
+            )
     }
 
     /// Listens on the addresses a rebuilt swarm could not take yet; says so

@@ -837,19 +837,25 @@ async fn a_request_the_node_leaves_unanswered_gets_the_empty_frame_in_time() {
 }
 
 /// The queries gossip brought lately are kept by the last
-/// [`RecentQueries::KEPT`], oldest out first, each once.
+/// [`RecentQueries::KEPT`], oldest out first, each once, and matched only
+/// within gossipsub's duplicate window of their arrival: past it, gossipsub
+/// would publish the query again, so a pass-on must not be held back.
 #[test]
-fn recent_queries_keep_the_last_thousand_ids() {
+fn recent_queries_keep_the_last_thousand_ids_for_a_minute() {
     let id = |n: usize| gossipsub::MessageId::new(&n.to_be_bytes());
+    let t0 = std::time::Instant::now();
     let mut r = RecentQueries::default();
     assert!(r.is_empty());
     for n in 0..RecentQueries::KEPT + 10 {
-        r.note(id(n));
-        r.note(id(n));
+        r.note_at(id(n), t0);
+        r.note_at(id(n), t0 + Duration::from_secs(50));
     }
     assert_eq!(r.order.len(), RecentQueries::KEPT);
     assert_eq!(r.ids.len(), RecentQueries::KEPT);
-    assert!(!r.contains(&id(9)));
-    assert!(r.contains(&id(10)));
-    assert!(r.contains(&id(RecentQueries::KEPT + 9)));
+    assert!(!r.contains(&id(9), t0));
+    assert!(r.contains(&id(10), t0));
+    assert!(r.contains(&id(RecentQueries::KEPT + 9), t0));
+    let late = t0 + DUPLICATE_WINDOW;
+    assert!(!r.contains(&id(10), late), "kept from its first arrival");
+    assert!(r.contains(&id(10), late - Duration::from_millis(1)));
 }

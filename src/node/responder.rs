@@ -277,7 +277,7 @@ impl Node {
             let outcomes = node
                 .inner
                 .net
-                .publish_each(to, bytes)
+                .pass_on_each(to, bytes)
                 .await
                 .unwrap_or_default();
             if outcomes.iter().any(Result::is_ok) {

@@ -554,7 +554,9 @@ pub struct LinksInForce {
     /// This node's queries name the States they were handed to (field 14):
     /// the roster states served lists and bounds the links. Holders then
     /// relay only toward the others; with links bounded and this `false`,
-    /// every holder relays each query it reads.
+    /// every holder relays each query it reads. Always `false` on a
+    /// bootstrap peer, which sends no trace and keeps a link to every
+    /// member.
     pub served_lists: bool,
 }
 
@@ -633,7 +635,8 @@ impl Node {
                     "node"
                 },
                 full_mesh: self.federation_full_mesh(),
-                served_lists: self.names_served(),
+                // A bootstrap peer sends no trace.
+                served_lists: self.inner.settings.role != Role::Bootstrap && self.names_served(),
             },
         })
     }
