@@ -1776,6 +1776,7 @@ fn roster_new_states_the_links_kept_and_the_next_version_keeps_them() {
             Some(1),
             "{shown}"
         );
+        assert_eq!(shown["changed"], false, "{same:?}: {shown}");
         assert_eq!(std::fs::read(path("s.json")).unwrap(), signed, "{same:?}");
     }
     let changed = common::json(dir, &["roster", "set-served-lists", &path("s.json"), "off"]);
@@ -1784,6 +1785,49 @@ fn roster_new_states_the_links_kept_and_the_next_version_keeps_them() {
         Some(0),
         "{changed}"
     );
+    assert_eq!(changed["changed"], true, "{changed}");
+    // A command that does not edit says nothing of a change.
+    let shown = common::json(dir, &["roster", "show", &path("s.json")]);
+    assert!(shown.get("changed").is_none(), "{shown}");
+    // A setting given neither a value nor --none says which to give, and the
+    // usage line reads as --help does.
+    for (cmd, says, usage) in [
+        (
+            "set-peer-connections",
+            "give the links every member keeps, N from 4 to 512, or --none",
+            "<ROSTER> [N]",
+        ),
+        (
+            "set-gossip-validation",
+            "give the validation every member applies, strict or payload, or --none",
+            "<ROSTER> [MODE]",
+        ),
+    ] {
+        let o = common::run(dir, &["roster", cmd, &path("s.json")]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+        let err = common::stderr(&o);
+        assert!(err.contains(says) && err.contains(usage), "{cmd}: {err}");
+        let help = common::ok(dir, &["roster", cmd, "--help"]);
+        assert!(help.contains(usage), "{cmd}: {help}");
+    }
+    for (args, says) in [
+        (
+            vec!["roster", "set-oprf-key", &path("s.json"), "--state", "FR"],
+            "<--oprf-key <KEY>|--none>",
+        ),
+        (
+            vec!["roster", "remove", &path("s.json")],
+            "<--state <CC>|--key <KEY>>",
+        ),
+    ] {
+        let o = common::run(dir, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            common::stderr(&o).contains(says),
+            "{args:?}: {}",
+            common::stderr(&o)
+        );
+    }
     common::ok(dir, &["roster", "set-served-lists", &path("s.json"), "on"]);
     let o = common::run(dir, &["roster", "set-served-lists", &path("s.json"), "yes"]);
     assert!(!o.status.success());

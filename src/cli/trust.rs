@@ -133,6 +133,7 @@ pub enum RosterCommand {
     /// the State rotated it (clears the signatures if it changes the roster). Builds before blind
     /// traces refuse a roster that lists OPRF keys: list them once every
     /// member runs a build with blind traces.
+    #[command(group(clap::ArgGroup::new("setting").required(true).args(["oprf_key", "none"])))]
     SetOprfKey {
         /// The roster file to change.
         roster: PathBuf,
@@ -140,10 +141,10 @@ pub enum RosterCommand {
         #[arg(long, value_name = "CC")]
         state: CountryCode,
         /// The key, base64 as `tracenet identity show` prints it.
-        #[arg(long = "oprf-key", value_name = "KEY", value_parser = parse_oprf_key, required_unless_present = "none")]
+        #[arg(long = "oprf-key", value_name = "KEY", value_parser = parse_oprf_key)]
         oprf_key: Option<OprfPublicKey>,
         /// Remove the member's key: blind traces then pass it by.
-        #[arg(long, conflicts_with = "oprf_key")]
+        #[arg(long)]
         none: bool,
     },
     /// Decide how every member checks the gossipsub envelope around what it
@@ -157,7 +158,7 @@ pub enum RosterCommand {
         /// The roster file to change.
         roster: PathBuf,
         /// `strict` or `payload`.
-        #[arg(value_name = "MODE", required_unless_present = "none", value_parser = parse_gossip_validation)]
+        #[arg(value_name = "MODE", value_parser = parse_gossip_validation)]
         mode: Option<GossipValidation>,
         /// State no setting: each node uses its own `node.gossip_validation`.
         #[arg(long, conflicts_with = "mode")]
@@ -174,7 +175,7 @@ pub enum RosterCommand {
         /// The roster file to change.
         roster: PathBuf,
         /// How many links every member keeps.
-        #[arg(value_name = "N", required_unless_present = "none", value_parser = parse_peer_connections)]
+        #[arg(value_name = "N", value_parser = parse_peer_connections)]
         links: Option<u32>,
         /// State no setting: each node uses its own `node.peer_connections`.
         #[arg(long, conflicts_with = "links")]
@@ -199,14 +200,15 @@ pub enum RosterCommand {
         state: bool,
     },
     /// Remove a State's entries, or one entry by key (clears the signatures).
+    #[command(group(clap::ArgGroup::new("setting").required(true).args(["state", "key"])))]
     Remove {
         /// The roster file to change.
         roster: PathBuf,
         /// Remove every entry of this State.
-        #[arg(long, value_name = "CC", required_unless_present = "key")]
+        #[arg(long, value_name = "CC")]
         state: Option<CountryCode>,
         /// Remove the one entry with this public key (hex, base64 or PeerId).
-        #[arg(long, conflicts_with = "state")]
+        #[arg(long)]
         key: Option<String>,
     },
     /// Sign the roster with a trust anchor's key file.
@@ -525,7 +527,7 @@ pub fn run_identity(cmd: IdentityCommand, ctx: &Context) -> anyhow::Result<()> {
 fn edit_roster(
     path: &Path,
     edit: impl FnOnce(&mut RosterBody) -> anyhow::Result<()>,
-) -> anyhow::Result<RosterBody> {
+) -> anyhow::Result<Edited> {
     let file = RosterFile::read(path)?;
     let mut body = file.decode_unverified()?;
     let unedited = body.clone();
@@ -542,7 +544,10 @@ fn edit_roster(
                 n => format!(", with its {n} signatures"),
             }
         );
-        return Ok(body);
+        return Ok(Edited {
+            body,
+            changed: false,
+        });
     }
     // Only a mix-up this edit makes is refused: one the roster held already
     // must not block removing or changing another State's entry.
@@ -557,7 +562,17 @@ fn edit_roster(
     }
     refuse_to_edit(path)?;
     RosterFile::new(&body)?.write(path)?;
-    Ok(body)
+    Ok(Edited {
+        body,
+        changed: true,
+    })
+}
+
+/// What [`edit_roster`] did: the roster's body after the edit, and whether
+/// the edit changed it (and so rewrote the file without its signatures).
+struct Edited {
+    body: RosterBody,
+    changed: bool,
 }
 
 /// Refuses a roster command's rewrite of a node's own file: the roster it
@@ -646,6 +661,12 @@ struct RosterSummary<'a> {
     /// The public keys (base64) of the anchors that signed it.
     signed_by: Vec<String>,
     verified: bool,
+    /// For the commands that edit a roster (add, remove, set-*): whether
+    /// the edit changed it. `false`: the roster already said so, and the
+    /// file was left as it is, its signatures included. Absent for the
+    /// commands that do not edit (new, sign, show).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed: Option<bool>,
 }
 
 fn summary_text(s: &RosterSummary<'_>) -> String {
@@ -726,6 +747,7 @@ fn show(
     body: &RosterBody,
     file: &RosterFile,
     verified: Option<&[crate::protocol::PublicKey]>,
+    changed: Option<bool>,
 ) -> anyhow::Result<()> {
     let mut signed_by: Vec<String> = Vec::new();
     let keys = match verified {
@@ -793,6 +815,7 @@ fn show(
         served_lists: body.served_lists,
         signed_by,
         verified: verified.is_some(),
+        changed,
     };
     ctx.emit(&summary, summary_text)
 }
@@ -926,7 +949,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             super::output::refuse_a_nodes_own_path(&out)?;
             let file = RosterFile::new(&body)?;
             file.write(&out)?;
-            show(ctx, &out, &body, &file, None)
+            show(ctx, &out, &body, &file, None, None)
         }
         RosterCommand::Add {
             roster,
@@ -950,7 +973,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 addresses,
                 oprf_key,
             };
-            let body = edit_roster(&roster, |b| {
+            let edited = edit_roster(&roster, |b| {
                 if member.role == Role::Member
                     && b.members
                         .iter()
@@ -968,7 +991,14 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, None)
+            show(
+                ctx,
+                &roster,
+                &edited.body,
+                &file,
+                None,
+                Some(edited.changed),
+            )
         }
         RosterCommand::SetKey {
             roster,
@@ -977,7 +1007,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             key,
         } => {
             let key = identity::parse_key(&key)?;
-            let body = edit_roster(&roster, |b| {
+            let edited = edit_roster(&roster, |b| {
                 let mut entries: Vec<&mut Member> = b
                     .members
                     .iter_mut()
@@ -1002,7 +1032,14 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, None)
+            show(
+                ctx,
+                &roster,
+                &edited.body,
+                &file,
+                None,
+                Some(edited.changed),
+            )
         }
         RosterCommand::SetOprfKey {
             roster,
@@ -1010,7 +1047,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             oprf_key,
             none: _,
         } => {
-            let body = edit_roster(&roster, |b| {
+            let edited = edit_roster(&roster, |b| {
                 let m = b
                     .members
                     .iter_mut()
@@ -1025,43 +1062,79 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, None)
+            show(
+                ctx,
+                &roster,
+                &edited.body,
+                &file,
+                None,
+                Some(edited.changed),
+            )
         }
-        RosterCommand::SetGossipValidation {
-            roster,
-            mode,
-            none: _,
-        } => {
-            let body = edit_roster(&roster, |b| {
+        RosterCommand::SetGossipValidation { roster, mode, none } => {
+            if mode.is_none() && !none {
+                return Err(super::usage_error(
+                    "roster set-gossip-validation",
+                    "give the validation every member applies, strict or payload, or --none to state none",
+                ));
+            }
+            let edited = edit_roster(&roster, |b| {
                 b.gossip_validation = mode;
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, None)
+            show(
+                ctx,
+                &roster,
+                &edited.body,
+                &file,
+                None,
+                Some(edited.changed),
+            )
         }
         RosterCommand::SetPeerConnections {
             roster,
             links,
-            none: _,
+            none,
         } => {
-            let body = edit_roster(&roster, |b| {
+            if links.is_none() && !none {
+                return Err(super::usage_error(
+                    "roster set-peer-connections",
+                    "give the links every member keeps, N from 4 to 512, or --none to state none",
+                ));
+            }
+            let edited = edit_roster(&roster, |b| {
                 b.peer_connections = links;
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, None)
+            show(
+                ctx,
+                &roster,
+                &edited.body,
+                &file,
+                None,
+                Some(edited.changed),
+            )
         }
         RosterCommand::SetServedLists { roster, state } => {
-            let body = edit_roster(&roster, |b| {
+            let edited = edit_roster(&roster, |b| {
                 b.served_lists = state;
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, None)
+            show(
+                ctx,
+                &roster,
+                &edited.body,
+                &file,
+                None,
+                Some(edited.changed),
+            )
         }
         RosterCommand::Remove { roster, state, key } => {
             let key = key.map(|k| identity::parse_key(&k)).transpose()?;
-            let body = edit_roster(&roster, |b| {
+            let edited = edit_roster(&roster, |b| {
                 let before = b.members.len();
                 b.members
                     .retain(|m| Some(m.state) != state && Some(m.key) != key);
@@ -1077,7 +1150,14 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 Ok(())
             })?;
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &body, &file, None)
+            show(
+                ctx,
+                &roster,
+                &edited.body,
+                &file,
+                None,
+                Some(edited.changed),
+            )
         }
         RosterCommand::Sign {
             roster,
@@ -1153,7 +1233,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             file.sign(key.signing_key())?;
             refuse_to_edit(&roster)?;
             file.write(&roster)?;
-            show(ctx, &roster, &file.decode_unverified()?, &file, None)
+            show(ctx, &roster, &file.decode_unverified()?, &file, None, None)
         }
         RosterCommand::Verify {
             roster,
@@ -1186,11 +1266,12 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 checked.body(),
                 &file,
                 Some(checked.signed_by()),
+                None,
             )
         }
         RosterCommand::Show { roster } => {
             let file = RosterFile::read(&roster)?;
-            show(ctx, &roster, &file.decode_unverified()?, &file, None)
+            show(ctx, &roster, &file.decode_unverified()?, &file, None, None)
         }
         RosterCommand::Install { roster, trust } => install(ctx, &roster, &trust),
     }
