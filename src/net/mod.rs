@@ -139,10 +139,10 @@ pub enum NetError {
     #[error("no peer is subscribed to {0}")]
     NoSubscribers(String),
     /// The same bytes were read or published on this topic less than
-    /// [`DUPLICATE_WINDOW`] ago, under `payload` validation: gossipsub would
-    /// not send them again until it has passed (rosters and maker tables,
-    /// and a query passed on that gossip brought here first,
-    /// [`NetHandle::pass_on_each`]).
+    /// [`DUPLICATE_WINDOW`] ago: under `payload` validation gossipsub would
+    /// not send them again until it has passed (rosters and maker tables),
+    /// and a query passed on that gossip brought here first is relayed as
+    /// that copy, under either validation ([`NetHandle::pass_on_each`]).
     #[error("the same message was read or published on {0} within the last minute")]
     SeenRecently(String),
     #[error("publishing failed: {0}")]
@@ -157,6 +157,12 @@ pub struct GossipId {
     id: gossipsub::MessageId,
     source: PeerId,
     others: Option<std::sync::Arc<[PeerId]>>,
+    /// Under `strict` validation, where served lists are in force and
+    /// links bounded, the query's id over its topic and bytes
+    /// ([`behaviour::payload_message_id`]), kept in
+    /// `EventLoop::recent_queries` until the node sheds the copy
+    /// ([`Verdict::Shed`]).
+    payload_id: Option<gossipsub::MessageId>,
 }
 
 impl GossipId {
@@ -183,8 +189,14 @@ pub enum Verdict {
     Accept,
     /// Invalid: not forwarded, and the forwarding peer's score drops.
     Reject,
-    /// Valid but not worth forwarding (a duplicate, an overload).
+    /// Valid but not worth forwarding (a duplicate, read before).
     Ignore,
+    /// Not taken in here (an overloaded node, a quota, the requester's
+    /// clock, a fault of this node): not forwarded and no penalty, as
+    /// [`Verdict::Ignore`], and a later copy of the same query's bytes is
+    /// read, not taken for this one (under `strict` validation such copies
+    /// are messages of their own, EventLoop::on_gossip).
+    Shed,
 }
 
 /// Identifies an inbound request awaiting its response; handed back once,
@@ -383,11 +395,15 @@ impl NetHandle {
     /// this one passes on (node::responder, `pass_on_directed`): on a topic
     /// where gossip brought the same bytes within gossipsub's duplicate
     /// window ([`DUPLICATE_WINDOW`]), it is not published
-    /// ([`NetError::SeenRecently`]): that copy is relayed instead, and
-    /// gossipsub would refuse the publish with a WARN. Known only where
-    /// served lists are in force under `payload` validation; elsewhere, and
+    /// ([`NetError::SeenRecently`]): that copy is relayed instead (under
+    /// `payload` validation gossipsub would refuse the publish with a WARN;
+    /// under `strict` it would send the peers a second message of the same
+    /// bytes). Known only where served lists are in force; elsewhere, and
     /// for a copy gossipsub still holds beyond what this side keeps, a
     /// duplicate gossipsub refuses is also [`NetError::SeenRecently`].
+    /// Under `strict` validation, a copy gossip brings after the publish
+    /// (the requester's, under its own message id) is ignored on arrival:
+    /// the peers on the topic have the query from this node already.
     pub async fn pass_on_each(
         &self,
         topics: Vec<Topic>,
@@ -631,6 +647,7 @@ pub fn spawn(
         kad_needed: true,
         served_lists: false,
         recent_queries: RecentQueries::default(),
+        queries_published: RecentQueries::default(),
     };
     tokio::spawn(event_loop.run());
     Ok((NetHandle { tx, peer_id }, events))
@@ -735,9 +752,20 @@ struct EventLoop {
     kad_needed: bool,
     /// Whether the roster states served lists ([`NetHandle::set_served_lists`]).
     served_lists: bool,
-    /// Queries gossip brought lately, by message id, where served lists are
-    /// in force under `payload` validation ([`RecentQueries`]).
+    /// Queries gossip brought lately where served lists are in force and
+    /// links bounded, under either validation by their `payload` id (over
+    /// topic and bytes, [`behaviour::payload_message_id`]), that the node
+    /// did not shed ([`Verdict::Shed`]): a pass-on of one is held back
+    /// ([`NetHandle::pass_on_each`]), and under `strict` another copy of it
+    /// is ignored on arrival.
     recent_queries: RecentQueries,
+    /// Under `strict` validation where served lists are in force, the
+    /// queries this node published lately (its own traces' and those it
+    /// passed on), by the same id: a copy gossip then brings (the
+    /// requester's, another holder's pass-on) is ignored on arrival. Under
+    /// `payload` validation gossipsub takes such copies for the message
+    /// published.
+    queries_published: RecentQueries,
 }
 
 /// How long a gossip validation switch waits at least, so that the roster
@@ -750,13 +778,15 @@ pub const SWITCH_GRACE: Duration = Duration::from_secs(10);
 /// published or read again.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
 
-/// The message ids of the last [`RecentQueries::KEPT`] queries gossip
-/// brought, oldest first out, each matched only within [`DUPLICATE_WINDOW`]
-/// of its arrival: as long as gossipsub itself would refuse to publish it
-/// again, and no longer. A holder passes a directed query on within
-/// milliseconds of reading it, so the last thousand cover that race at any
-/// rate a node answers; for one older, gossipsub's refusal is read as the
-/// same ([`NetHandle::pass_on_each`]).
+/// The `payload` ids (over topic and bytes) of the last
+/// [`RecentQueries::KEPT`] queries gossip brought, or this node published
+/// (`EventLoop::queries_published`), oldest first out, each matched only
+/// within [`DUPLICATE_WINDOW`] of its arrival: as long as gossipsub itself
+/// would refuse to publish it again under `payload` validation, and no
+/// longer. A holder passes a directed query on within milliseconds of
+/// reading it, so the last thousand cover that race at any rate a node
+/// answers; for one older, gossipsub's refusal is read as the same
+/// ([`NetHandle::pass_on_each`]).
 #[derive(Debug, Default)]
 struct RecentQueries {
     order: std::collections::VecDeque<(gossipsub::MessageId, std::time::Instant)>,
@@ -795,6 +825,13 @@ impl RecentQueries {
 
     fn is_empty(&self) -> bool {
         self.order.is_empty()
+    }
+
+    /// Takes `id` out: a copy the node shed ([`Verdict::Shed`]).
+    fn forget(&mut self, id: &gossipsub::MessageId) {
+        if self.ids.remove(id) {
+            self.order.retain(|(i, _)| i != id);
+        }
     }
 }
 
@@ -891,6 +928,13 @@ impl EventLoop {
                     };
                     if r.is_ok() {
                         self.gossip_out += 1;
+                        if self.served_lists
+                            && self.cfg.gossip_validation == GossipValidation::Strict
+                            && !matches!(topic, Topic::Roster | Topic::Makers)
+                        {
+                            self.queries_published
+                                .note(behaviour::payload_message_id(&topic, &data));
+                        }
                     }
                     out.push(r.map_err(|e| match e {
                         gossipsub::PublishError::NoPeersSubscribedToTopic => {
@@ -918,8 +962,13 @@ impl EventLoop {
                 let acceptance = match verdict {
                     Verdict::Accept => MessageAcceptance::Accept,
                     Verdict::Reject => MessageAcceptance::Reject,
-                    Verdict::Ignore => MessageAcceptance::Ignore,
+                    Verdict::Ignore | Verdict::Shed => MessageAcceptance::Ignore,
                 };
+                if verdict == Verdict::Shed
+                    && let Some(p) = &id.payload_id
+                {
+                    self.recent_queries.forget(p);
+                }
                 let taken = b
                     .gossipsub
                     .report_message_validation_result(&id.id, &id.source, acceptance);
@@ -927,7 +976,7 @@ impl EventLoop {
                 *match (taken, verdict) {
                     (false, _) => &mut v.late,
                     (true, Verdict::Accept) => &mut v.accept,
-                    (true, Verdict::Ignore) => &mut v.ignore,
+                    (true, Verdict::Ignore | Verdict::Shed) => &mut v.ignore,
                     (true, Verdict::Reject) => &mut v.reject,
                 } += 1;
             }
@@ -1474,14 +1523,16 @@ impl EventLoop {
 
     /// Whether gossip brought these bytes on `topic` lately, where a
     /// directly asked holder passes a query on (node::responder,
-    /// `pass_on_directed`): under `payload` validation gossipsub names a
-    /// message by its bytes, so it would refuse that publish as a
-    /// duplicate and log a WARN for a routine race (the copy gossip brought
-    /// is relayed instead). Only kept where served lists are in force, the
-    /// one case in which a node publishes a query it did not sign.
+    /// `pass_on_directed`): the copy gossip brought is relayed instead.
+    /// Under `payload` validation gossipsub names a message by its bytes,
+    /// so it would refuse that publish as a duplicate and log a WARN for a
+    /// routine race; under `strict` it would send a second message of the
+    /// same bytes under this node's name beside the requester's. Only kept
+    /// where served lists are in force and links bounded, the one case in
+    /// which a node publishes a query it did not sign; a copy the node
+    /// shed ([`Verdict::Shed`]) is forgotten, so that the pass-on goes.
     fn query_gossiped_here(&self, topic: &Topic, data: &[u8]) -> bool {
         self.served_lists
-            && self.cfg.gossip_validation == GossipValidation::Payload
             && !matches!(topic, Topic::Roster | Topic::Makers)
             && !self.recent_queries.is_empty()
             && self.recent_queries.contains(
@@ -1568,6 +1619,10 @@ impl EventLoop {
         }
         self.inbound.clear();
         self.seen_control.clear();
+        // The new swarm's gossipsub remembers nothing either, and what was
+        // queued on the old connections is gone.
+        self.recent_queries = RecentQueries::default();
+        self.queries_published = RecentQueries::default();
         self.subscriptions_told.clear();
         self.dialled.clear();
         self.last_request.clear();
@@ -1719,6 +1774,7 @@ impl EventLoop {
             id: message_id,
             source: propagation_source,
             others: None,
+            payload_id: None,
         };
         let topic = match message.topic.as_str().parse::<Topic>() {
             Ok(t) => t,
@@ -1736,6 +1792,31 @@ impl EventLoop {
             && self.links.bounded
             && !matches!(topic, Topic::Roster | Topic::Makers)
         {
+            let now = std::time::Instant::now();
+            let strict = self.cfg.gossip_validation == GossipValidation::Strict;
+            let payload_id = if strict {
+                behaviour::payload_message_id(&topic, &message.data)
+            } else {
+                id.id.clone()
+            };
+            // Under `strict` validation the same query's bytes come as
+            // several messages (the requester's, and each holder's pass-on
+            // under its own name): a copy of bytes gossip brought here on
+            // this topic within the minute (and the node did not shed), or
+            // that this node published there itself, is ignored: the node
+            // has the query, and the peers on the topic have had it from
+            // here. Under `payload` gossipsub drops such a copy itself, the
+            // copies being one message.
+            if strict
+                && (self.queries_published.contains(&payload_id, now)
+                    || self.recent_queries.contains(&payload_id, now))
+            {
+                self.report(&id, MessageAcceptance::Ignore);
+                return;
+            }
+            if strict {
+                id.payload_id = Some(payload_id.clone());
+            }
             let others: Vec<PeerId> = self
                 .swarm
                 .behaviour()
@@ -1745,9 +1826,7 @@ impl EventLoop {
                 .map(|(p, _)| *p)
                 .collect();
             id.others = Some(others.into());
-            if self.cfg.gossip_validation == GossipValidation::Payload {
-                self.recent_queries.note(id.id.clone());
-            }
+            self.recent_queries.note_at(payload_id, now);
         }
         if self.cfg.gossip_validation == GossipValidation::Payload
             && matches!(topic, Topic::Roster | Topic::Makers)
@@ -1763,6 +1842,9 @@ impl EventLoop {
             data: message.data,
         };
         if !self.emit(ev) {
+            if let Some(p) = &id.payload_id {
+                self.recent_queries.forget(p);
+            }
             self.report(&id, MessageAcceptance::Ignore);
         }
     }

@@ -21,12 +21,20 @@ async fn start_with(keep: usize) -> (NetHandle, mpsc::Receiver<NetEvent>, Multia
 
 /// [`start`] with `cfg` (listening on 127.0.0.1, redialling often).
 async fn start_cfg(cfg: NetConfig) -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
+    start_keyed(libp2p::identity::Keypair::generate_ed25519(), cfg).await
+}
+
+/// [`start_cfg`] under the node key `key`.
+async fn start_keyed(
+    key: libp2p::identity::Keypair,
+    cfg: NetConfig,
+) -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
     let cfg = NetConfig {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         redial_every: Duration::from_millis(200),
         ..cfg
     };
-    let (h, mut events) = spawn(libp2p::identity::Keypair::generate_ed25519(), cfg).unwrap();
+    let (h, mut events) = spawn(key, cfg).unwrap();
     let addr = tokio::time::timeout(WAIT, async {
         loop {
             if let Some(NetEvent::Listening(a)) = events.recv().await {
@@ -858,4 +866,221 @@ fn recent_queries_keep_the_last_thousand_ids_for_a_minute() {
     let late = t0 + DUPLICATE_WINDOW;
     assert!(!r.contains(&id(10), late), "kept from its first arrival");
     assert!(r.contains(&id(10), late - Duration::from_millis(1)));
+}
+
+/// Gossip events on `events` until one carrying `until`, each accepted:
+/// the data of every one before it, in order; panics after `WAIT`.
+async fn gossip_until(
+    h: &NetHandle,
+    events: &mut mpsc::Receiver<NetEvent>,
+    until: &[u8],
+) -> Vec<Vec<u8>> {
+    tokio::time::timeout(WAIT, async {
+        let mut before = Vec::new();
+        loop {
+            match events.recv().await {
+                Some(NetEvent::Gossip { id, data, .. }) => {
+                    h.validate(id, Verdict::Accept).await.unwrap();
+                    if data == until {
+                        return before;
+                    }
+                    before.push(data);
+                }
+                Some(_) => {}
+                None => panic!("the network side stopped"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{:?} to arrive", String::from_utf8_lossy(until)))
+}
+
+/// [`gossip_until`] for every one of `marks`, in any order: the data of
+/// every other message read meanwhile.
+async fn gossip_until_all(
+    h: &NetHandle,
+    events: &mut mpsc::Receiver<NetEvent>,
+    marks: &[&[u8]],
+) -> Vec<Vec<u8>> {
+    let mut left: Vec<&[u8]> = marks.to_vec();
+    let mut read = Vec::new();
+    while let Some(&next) = left.first() {
+        for d in gossip_until(h, events, next).await {
+            match left.iter().position(|m| *m == d.as_slice()) {
+                Some(i) => {
+                    left.remove(i);
+                }
+                None => read.push(d),
+            }
+        }
+        left.retain(|m| *m != next);
+    }
+    read
+}
+
+/// Where served lists are in force and links bounded, a holder reads the
+/// bytes of a query once on a topic, and sends them there once, under
+/// either gossip validation: under `payload` the copies are one message to
+/// gossipsub; under `strict` each publisher's copy is a message of its own
+/// (the requester's, and each holder's pass-on), and the network side tells
+/// them apart by their bytes. Before, a `strict` holder that passed a query
+/// on read the requester's copy too and relayed it to the peers it had just
+/// sent the query to, and read (and relayed) each holder's pass-on. A copy
+/// the node shed (overloaded) is forgotten: the pass-on then goes.
+#[tokio::test]
+async fn a_query_is_read_and_passed_on_once_per_topic_under_either_validation() {
+    for mode in [GossipValidation::Strict, GossipValidation::Payload] {
+        let cfg = || NetConfig {
+            peer_connections: 4,
+            gossip_validation: mode,
+            ..NetConfig::default()
+        };
+        // a stands for a requester, b and c for holders it asked directly;
+        // six members more, without an address (links bounded). Keys drawn
+        // until the plans link each pair of a, b and c from one end only
+        // (one connection a pair, so that gossip comes in order).
+        let (keys, fakes) = loop {
+            let keys: Vec<libp2p::identity::Keypair> = (0..3)
+                .map(|_| libp2p::identity::Keypair::generate_ed25519())
+                .collect();
+            let fakes: Vec<PeerId> = (0..6).map(|_| PeerId::random()).collect();
+            let ids: Vec<PeerId> = keys
+                .iter()
+                .map(|k| k.public().to_peer_id())
+                .chain(fakes.iter().copied())
+                .collect();
+            let plans: Vec<links::Links> = (0..3)
+                .map(|i| links::plan(&ids[i], &ids, &HashSet::new(), 4))
+                .collect();
+            let once = |x: usize, y: usize| {
+                plans[x].dial.contains(&ids[y]) != plans[y].dial.contains(&ids[x])
+            };
+            if plans[0].bounded && once(0, 1) && once(0, 2) && once(1, 2) {
+                break (keys, fakes);
+            }
+        };
+        let mut keys = keys.into_iter();
+        let mut next = || keys.next().unwrap();
+        let (a, _a_events, a_addr) = start_keyed(next(), cfg()).await;
+        let (b, mut b_events, b_addr) = start_keyed(next(), cfg()).await;
+        let (c, mut c_events, c_addr) = start_keyed(next(), cfg()).await;
+        let (pa, pb, pc) = (a.local_peer_id(), b.local_peer_id(), c.local_peer_id());
+        let mut members: HashMap<PeerId, Vec<Multiaddr>> =
+            fakes.into_iter().map(|p| (p, Vec::new())).collect();
+        members.insert(pa, vec![a_addr.clone()]);
+        members.insert(pb, vec![b_addr.clone()]);
+        members.insert(pc, vec![c_addr.clone()]);
+        let topic = Topic::Import("NG".parse().unwrap());
+        for h in [&a, &b, &c] {
+            h.set_members(members.clone(), Default::default(), None)
+                .await
+                .unwrap();
+            h.set_served_lists(true).await.unwrap();
+            h.set_topics([topic.clone()].into()).await.unwrap();
+        }
+        for (h, others, what) in [
+            (&a, vec![pb, pc], "a to see b and c subscribed"),
+            (&b, vec![pa, pc], "b to see a and c"),
+            (&c, vec![pa, pb], "c to see a and b"),
+        ] {
+            until(what, async || {
+                let on = h.subscribers(vec![topic.clone()]).await.unwrap();
+                others.iter().all(|p| on.contains(p))
+            })
+            .await;
+        }
+        assert!(b.status().await.unwrap().links_bounded, "{mode:?}");
+        let publish = async |h: &NetHandle, data: &[u8]| {
+            h.publish(topic.clone(), data.to_vec()).await.unwrap();
+        };
+        let pass_on = async |h: &NetHandle, data: &[u8]| {
+            h.pass_on_each(vec![topic.clone()], data.to_vec())
+                .await
+                .unwrap()
+        };
+
+        // Gossip first: b does not pass the query on; that copy is relayed.
+        publish(&a, b"q1").await;
+        receive(&b, &mut b_events, b"q1").await;
+        let out = pass_on(&b, b"q1").await;
+        assert!(
+            matches!(out.as_slice(), [Err(NetError::SeenRecently(_))]),
+            "{mode:?}: {out:?}"
+        );
+
+        // The same bytes twice from the requester: read once.
+        publish(&a, b"q2").await;
+        publish(&a, b"q2").await;
+        publish(&a, b"mark2").await;
+        let before = gossip_until(&b, &mut b_events, b"mark2").await;
+        assert_eq!(before, [b"q2".to_vec()], "{mode:?}");
+
+        // Passed on first: the requester's copy is not read again.
+        let out = pass_on(&b, b"q3").await;
+        assert!(matches!(out.as_slice(), [Ok(())]), "{mode:?}: {out:?}");
+        publish(&a, b"q3").await;
+        publish(&a, b"mark3").await;
+        let before = gossip_until(&b, &mut b_events, b"mark3").await;
+        assert!(before.is_empty(), "{mode:?}: {before:?}");
+
+        // Another holder's pass-on and the requester's copy: read once.
+        // Each is followed by a mark from its sender, on the same link:
+        // once both marks are in, so is every copy sent.
+        let out = pass_on(&c, b"q4").await;
+        assert!(matches!(out.as_slice(), [Ok(())]), "{mode:?}: {out:?}");
+        publish(&c, b"mark4c").await;
+        publish(&a, b"q4").await;
+        publish(&a, b"mark4a").await;
+        let read = gossip_until_all(&b, &mut b_events, &[b"mark4a", b"mark4c"]).await;
+        assert_eq!(read, [b"q4".to_vec()], "{mode:?}");
+
+        // A copy b shed (an overloaded node): forgotten, so its pass-on
+        // goes, under strict validation; under payload gossipsub still
+        // holds the message, and the pass-on is held back as before.
+        publish(&a, b"q5").await;
+        let shed = tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(NetEvent::Gossip { id, data, .. }) = b_events.recv().await
+                    && data == b"q5"
+                {
+                    return id;
+                }
+            }
+        })
+        .await
+        .expect("q5 to arrive");
+        b.validate(shed, Verdict::Shed).await.unwrap();
+        let out = pass_on(&b, b"q5").await;
+        match mode {
+            GossipValidation::Strict => {
+                assert!(matches!(out.as_slice(), [Ok(())]), "{mode:?}: {out:?}")
+            }
+            GossipValidation::Payload => assert!(
+                matches!(out.as_slice(), [Err(NetError::SeenRecently(_))]),
+                "{mode:?}: {out:?}"
+            ),
+        }
+        // c had q5 from a: the pass-on is not read again there either.
+        gossip_until(&c, &mut c_events, b"q5").await;
+        publish(&b, b"mark5").await;
+        let before = gossip_until(&c, &mut c_events, b"mark5").await;
+        assert!(before.iter().all(|d| d != b"q5"), "{mode:?}: {before:?}");
+
+        // Without served lists nothing is kept: under strict validation a
+        // second message of the same bytes is read as gossip delivers it.
+        b.set_served_lists(false).await.unwrap();
+        publish(&a, b"q6").await;
+        publish(&a, b"q6").await;
+        publish(&a, b"mark6").await;
+        let before = gossip_until(&b, &mut b_events, b"mark6").await;
+        let expected = match mode {
+            GossipValidation::Strict => 2,
+            GossipValidation::Payload => 1,
+        };
+        assert_eq!(
+            before.iter().filter(|d| d.as_slice() == b"q6").count(),
+            expected,
+            "{mode:?}: {before:?}"
+        );
+    }
 }

@@ -73,7 +73,7 @@ impl Node {
             let node = self.clone();
             self.spawn(async move {
                 let source = id.source();
-                let _ = node.inner.net.validate(id, Verdict::Ignore).await;
+                let _ = node.inner.net.validate(id, Verdict::Shed).await;
                 if let Some((peer, bytes)) = node
                     .decline_overloaded(data, Via::Gossip, source, Some(topic))
                     .await
@@ -119,9 +119,10 @@ impl Node {
                         Some(Admission::Refused(r)) if blames_forwarder(r, Via::Gossip) => {
                             (Verdict::Reject, (None, None))
                         }
-                        // Clocks, quotas, load: not the forwarder's fault.
-                        Some(Admission::Refused(_)) => (Verdict::Ignore, (None, None)),
-                        Some(Admission::Declined(d)) => (Verdict::Ignore, (None, Some(d))),
+                        // Clocks, quotas, load: not the forwarder's fault,
+                        // and not taken in: a later copy is read.
+                        Some(Admission::Refused(_)) => (Verdict::Shed, (None, None)),
+                        Some(Admission::Declined(d)) => (Verdict::Shed, (None, Some(d))),
                     };
                     let report = |v| {
                         if received.elapsed() < crate::net::UNJUDGED_KEPT {
@@ -138,11 +139,11 @@ impl Node {
                 })
                 .await;
             // The blocking thread panicked (or the runtime is stopping): a
-            // message not yet judged is reported ignored (not rejected: the
+            // message not yet judged is reported shed (not rejected: the
             // fault is this node's); one already passed on keeps its verdict.
             let (later, answer) = answered.unwrap_or_else(|_| {
                 let unjudged = !reported.load(Ordering::Acquire);
-                (unjudged.then_some(Verdict::Ignore), None)
+                (unjudged.then_some(Verdict::Shed), None)
             });
             // Past the time gossip keeps an unjudged message (a long wait
             // for a turn, an answer slowed by the disk), it has dropped it
@@ -235,10 +236,10 @@ impl Node {
     /// node's maker table routes it. A node not subscribed to a topic (a
     /// State a chain of custody points at, holding nothing under the
     /// prefix) passes nothing on there: it has no mesh on it to relay
-    /// along. Under `payload` validation a copy gossip brought here first
-    /// names the same message: the network side does not publish it again
-    /// (`NetError::SeenRecently`, not counted as passed on), and that copy
-    /// is relayed instead (`on_query_gossip`).
+    /// along. Where a copy gossip brought here first (and the node did not
+    /// shed, `Verdict::Shed`), under either validation, the network side
+    /// does not publish it again (`NetError::SeenRecently`, not counted as
+    /// passed on), and that copy is relayed instead (`on_query_gossip`).
     fn pass_on_directed(&self, q: &Signed<TraceQuery>) {
         let Some(served) = q.body().served.clone() else {
             return;
@@ -1236,7 +1237,7 @@ mod tests {
     /// blocking thread.
     #[test]
     fn any_other_verdict_comes_back_beside_the_answer() {
-        for v in [Verdict::Ignore, Verdict::Reject] {
+        for v in [Verdict::Ignore, Verdict::Shed, Verdict::Reject] {
             let (log, reported, later) = run(v, false);
             assert_eq!(log, ["answer work"], "{v:?}");
             assert!(!reported, "{v:?}");
@@ -1247,7 +1248,7 @@ mod tests {
     /// An answer that panics after its query was passed on leaves it
     /// reported (the caller must not send a second, contradicting
     /// verdict); one that panics before any report leaves it unreported
-    /// (the caller reports it ignored).
+    /// (the caller reports it shed).
     #[test]
     fn a_panicked_answer_leaves_the_caller_knowing_whether_the_verdict_went() {
         let (log, reported, later) = run(Verdict::Accept, true);
