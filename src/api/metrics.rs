@@ -261,12 +261,13 @@ pub async fn render(node: &Node) -> String {
         &mut out,
         "tracenet_gossip_verdicts_total",
         "counter",
-        "Verdicts on received gossip messages: accept (relayed), ignore, reject (its sender scored down) as gossipsub took them, late when it had dropped the message unjudged.",
+        "Verdicts on received gossip messages: accept (relayed), ignore, reject (its sender scored down) as gossipsub took them, late when it had dropped the message unjudged, copy when the network side ignored it on arrival as a copy of a query read or published on its topic within the minute (strict validation, served lists).",
         &[
             ("verdict=\"accept\"", v.accept),
             ("verdict=\"ignore\"", v.ignore),
             ("verdict=\"reject\"", v.reject),
             ("verdict=\"late\"", v.late),
+            ("verdict=\"copy\"", v.copy),
         ],
     );
     let r = net.requests;

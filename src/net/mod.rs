@@ -302,6 +302,11 @@ pub struct GossipVerdicts {
     pub ignore: u64,
     pub reject: u64,
     pub late: u64,
+    /// Ignored on arrival by the network side, not handed to the node:
+    /// under `strict` validation, where served lists are in force and
+    /// links bounded, a copy of a query's bytes gossip brought on its
+    /// topic within the minute, or that this node published there.
+    pub copy: u64,
 }
 
 enum Command {
@@ -1811,6 +1816,7 @@ impl EventLoop {
                 && (self.queries_published.contains(&payload_id, now)
                     || self.recent_queries.contains(&payload_id, now))
             {
+                self.gossip_verdicts.copy += 1;
                 self.report(&id, MessageAcceptance::Ignore);
                 return;
             }

@@ -1022,6 +1022,13 @@ async fn a_query_is_read_and_passed_on_once_per_topic_under_either_validation() 
         publish(&a, b"mark3").await;
         let before = gossip_until(&b, &mut b_events, b"mark3").await;
         assert!(before.is_empty(), "{mode:?}: {before:?}");
+        // Under strict validation the network side counted the copies it
+        // ignored (a's second q2, a's q3); under payload gossipsub did.
+        let copies = b.status().await.unwrap().gossip_verdicts.copy;
+        match mode {
+            GossipValidation::Strict => assert_eq!(copies, 2),
+            GossipValidation::Payload => assert_eq!(copies, 0),
+        }
 
         // Another holder's pass-on and the requester's copy: read once.
         // Each is followed by a mark from its sender, on the same link:
