@@ -923,7 +923,7 @@ fn a_replayed_or_forged_maker_table_is_judged_at_once() {
     }
     let judged = |v: &serde_json::Value| {
         let g = &v["gossip_verdicts"];
-        ["accept", "ignore", "reject", "late"]
+        ["accept", "ignore", "reject", "late", "copy"]
             .iter()
             .map(|k| g[k].as_u64().unwrap_or(0))
             .sum::<u64>()

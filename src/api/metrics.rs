@@ -261,7 +261,7 @@ pub async fn render(node: &Node) -> String {
         &mut out,
         "tracenet_gossip_verdicts_total",
         "counter",
-        "Verdicts on received gossip messages: accept (relayed), ignore, reject (its sender scored down) as gossipsub took them, late when it had dropped the message unjudged, copy when the network side ignored it on arrival as a copy of a query read or published on its topic within the minute (strict validation, served lists).",
+        "Verdicts on received gossip messages: accept (relayed), ignore, reject (its sender scored down) as gossipsub took them, late when it had dropped the message unjudged, copy when the network side ignored it on arrival, unread, as a copy of a query the node judged or published on its topic within the minute (strict validation, served lists, links bounded). A copy the node sheds (overloaded, a quota, the clocks) is counted as ignore.",
         &[
             ("verdict=\"accept\"", v.accept),
             ("verdict=\"ignore\"", v.ignore),

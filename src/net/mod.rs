@@ -159,9 +159,9 @@ pub struct GossipId {
     others: Option<std::sync::Arc<[PeerId]>>,
     /// Under `strict` validation, where served lists are in force and
     /// links bounded, the query's id over its topic and bytes
-    /// ([`behaviour::payload_message_id`]), kept in
-    /// `EventLoop::recent_queries` until the node sheds the copy
-    /// ([`Verdict::Shed`]).
+    /// ([`behaviour::payload_message_id`]): kept once the node judges the
+    /// copy (`EventLoop::recent_queries`), not if it sheds it
+    /// ([`Verdict::Shed`]) or never says.
     payload_id: Option<gossipsub::MessageId>,
 }
 
@@ -191,11 +191,11 @@ pub enum Verdict {
     Reject,
     /// Valid but not worth forwarding (a duplicate, read before).
     Ignore,
-    /// Not taken in here (an overloaded node, a quota, the requester's
-    /// clock, a fault of this node): not forwarded and no penalty, as
-    /// [`Verdict::Ignore`], and a later copy of the same query's bytes is
-    /// read, not taken for this one (under `strict` validation such copies
-    /// are messages of their own, EventLoop::on_gossip).
+    /// Not taken in here (an overloaded node, a quota, the clocks, a fault
+    /// of this node): not forwarded and no penalty, as [`Verdict::Ignore`],
+    /// and a later copy of the same query's bytes is read, not taken for
+    /// this one (under `strict` validation such copies are messages of
+    /// their own, `EventLoop::on_gossip`).
     Shed,
 }
 
@@ -304,7 +304,7 @@ pub struct GossipVerdicts {
     pub late: u64,
     /// Ignored on arrival by the network side, not handed to the node:
     /// under `strict` validation, where served lists are in force and
-    /// links bounded, a copy of a query's bytes gossip brought on its
+    /// links bounded, a copy of a query's bytes the node judged on its
     /// topic within the minute, or that this node published there.
     pub copy: u64,
 }
@@ -408,7 +408,9 @@ impl NetHandle {
     /// duplicate gossipsub refuses is also [`NetError::SeenRecently`].
     /// Under `strict` validation, a copy gossip brings after the publish
     /// (the requester's, under its own message id) is ignored on arrival:
-    /// the peers on the topic have the query from this node already.
+    /// the peers on the topic have the query from this node already; and a
+    /// pass-on is held back only once gossipsub took the copy gossip
+    /// brought to relay.
     pub async fn pass_on_each(
         &self,
         topics: Vec<Topic>,
@@ -652,6 +654,7 @@ pub fn spawn(
         kad_needed: true,
         served_lists: false,
         recent_queries: RecentQueries::default(),
+        relayed_here: RecentQueries::default(),
         queries_published: RecentQueries::default(),
     };
     tokio::spawn(event_loop.run());
@@ -758,12 +761,17 @@ struct EventLoop {
     /// Whether the roster states served lists ([`NetHandle::set_served_lists`]).
     served_lists: bool,
     /// Queries gossip brought lately where served lists are in force and
-    /// links bounded, under either validation by their `payload` id (over
-    /// topic and bytes, [`behaviour::payload_message_id`]), that the node
-    /// did not shed ([`Verdict::Shed`]): a pass-on of one is held back
-    /// ([`NetHandle::pass_on_each`]), and under `strict` another copy of it
-    /// is ignored on arrival.
+    /// links bounded, by their `payload` id (over topic and bytes,
+    /// [`behaviour::payload_message_id`]). Under `payload` validation each
+    /// as it arrives (gossipsub then takes any copy for it), and a pass-on
+    /// of one is held back ([`NetHandle::pass_on_each`]). Under `strict`,
+    /// each once the node judged it ([`Verdict::Accept`] or
+    /// [`Verdict::Ignore`]; not one it shed, [`Verdict::Shed`], or did not
+    /// judge in time): another copy is then ignored on arrival.
     recent_queries: RecentQueries,
+    /// Under `strict` validation, the queries of `recent_queries` that
+    /// gossipsub took to relay: a pass-on of one is held back.
+    relayed_here: RecentQueries,
     /// Under `strict` validation where served lists are in force, the
     /// queries this node published lately (its own traces' and those it
     /// passed on), by the same id: a copy gossip then brings (the
@@ -794,8 +802,9 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
 /// ([`NetHandle::pass_on_each`]).
 #[derive(Debug, Default)]
 struct RecentQueries {
-    order: std::collections::VecDeque<(gossipsub::MessageId, std::time::Instant)>,
-    ids: HashSet<gossipsub::MessageId>,
+    order: std::collections::VecDeque<gossipsub::MessageId>,
+    /// Each id in `order`, with when it was noted.
+    ids: HashMap<gossipsub::MessageId, std::time::Instant>,
 }
 
 impl RecentQueries {
@@ -805,38 +814,29 @@ impl RecentQueries {
         self.note_at(id, std::time::Instant::now());
     }
 
+    /// Keeps `id` from `at`; one kept already keeps its first time.
     fn note_at(&mut self, id: gossipsub::MessageId, at: std::time::Instant) {
-        if !self.ids.insert(id.clone()) {
+        if self.ids.contains_key(&id) {
             return;
         }
-        self.order.push_back((id, at));
+        self.ids.insert(id.clone(), at);
+        self.order.push_back(id);
         if self.order.len() > Self::KEPT
-            && let Some((old, _)) = self.order.pop_front()
+            && let Some(old) = self.order.pop_front()
         {
             self.ids.remove(&old);
         }
     }
 
-    /// Whether `id` came within [`DUPLICATE_WINDOW`] before `now`.
+    /// Whether `id` was noted within [`DUPLICATE_WINDOW`] before `now`.
     fn contains(&self, id: &gossipsub::MessageId, now: std::time::Instant) -> bool {
-        self.ids.contains(id)
-            && self
-                .order
-                .iter()
-                .rev()
-                .find(|(i, _)| i == id)
-                .is_some_and(|(_, at)| now.saturating_duration_since(*at) < DUPLICATE_WINDOW)
+        self.ids
+            .get(id)
+            .is_some_and(|at| now.saturating_duration_since(*at) < DUPLICATE_WINDOW)
     }
 
     fn is_empty(&self) -> bool {
         self.order.is_empty()
-    }
-
-    /// Takes `id` out: a copy the node shed ([`Verdict::Shed`]).
-    fn forget(&mut self, id: &gossipsub::MessageId) {
-        if self.ids.remove(id) {
-            self.order.retain(|(i, _)| i != id);
-        }
     }
 }
 
@@ -969,14 +969,20 @@ impl EventLoop {
                     Verdict::Reject => MessageAcceptance::Reject,
                     Verdict::Ignore | Verdict::Shed => MessageAcceptance::Ignore,
                 };
-                if verdict == Verdict::Shed
-                    && let Some(p) = &id.payload_id
-                {
-                    self.recent_queries.forget(p);
-                }
                 let taken = b
                     .gossipsub
                     .report_message_validation_result(&id.id, &id.source, acceptance);
+                // Under `strict` validation a copy is kept once judged
+                // (read), as relayed once gossipsub took it to pass on.
+                if let Some(p) = &id.payload_id
+                    && matches!(verdict, Verdict::Accept | Verdict::Ignore)
+                {
+                    let now = std::time::Instant::now();
+                    self.recent_queries.note_at(p.clone(), now);
+                    if taken && verdict == Verdict::Accept {
+                        self.relayed_here.note_at(p.clone(), now);
+                    }
+                }
                 let v = &mut self.gossip_verdicts;
                 *match (taken, verdict) {
                     (false, _) => &mut v.late,
@@ -1056,7 +1062,12 @@ impl EventLoop {
                     .collect();
                 let _ = reply.send(out);
             }
-            Command::SetServedLists(on) => self.served_lists = on,
+            Command::SetServedLists(on) => {
+                if self.served_lists != on {
+                    self.forget_queries();
+                }
+                self.served_lists = on;
+            }
             Command::Connected(reply) => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
@@ -1526,21 +1537,37 @@ impl EventLoop {
         false
     }
 
+    /// Drops what the network side keeps of the queries gossip brought and
+    /// this node published: on a validation switch (the new swarm's
+    /// gossipsub remembers nothing either, and what was queued on the old
+    /// connections is gone), and when served lists are turned on or off.
+    fn forget_queries(&mut self) {
+        self.recent_queries = RecentQueries::default();
+        self.relayed_here = RecentQueries::default();
+        self.queries_published = RecentQueries::default();
+    }
+
     /// Whether gossip brought these bytes on `topic` lately, where a
     /// directly asked holder passes a query on (node::responder,
     /// `pass_on_directed`): the copy gossip brought is relayed instead.
     /// Under `payload` validation gossipsub names a message by its bytes,
     /// so it would refuse that publish as a duplicate and log a WARN for a
-    /// routine race; under `strict` it would send a second message of the
-    /// same bytes under this node's name beside the requester's. Only kept
-    /// where served lists are in force and links bounded, the one case in
-    /// which a node publishes a query it did not sign; a copy the node
-    /// shed ([`Verdict::Shed`]) is forgotten, so that the pass-on goes.
+    /// routine race. Under `strict` it would send a second message of the
+    /// same bytes under this node's name beside the requester's: held back
+    /// only once gossipsub took the copy gossip brought to relay, so that a
+    /// copy still being judged, or shed ([`Verdict::Shed`]), leaves the
+    /// pass-on to go. Only kept where served lists are in force and links
+    /// bounded, the one case in which a node publishes a query it did not
+    /// sign.
     fn query_gossiped_here(&self, topic: &Topic, data: &[u8]) -> bool {
+        let kept = match self.cfg.gossip_validation {
+            GossipValidation::Payload => &self.recent_queries,
+            GossipValidation::Strict => &self.relayed_here,
+        };
         self.served_lists
             && !matches!(topic, Topic::Roster | Topic::Makers)
-            && !self.recent_queries.is_empty()
-            && self.recent_queries.contains(
+            && !kept.is_empty()
+            && kept.contains(
                 &behaviour::payload_message_id(topic, data),
                 std::time::Instant::now(),
             )
@@ -1626,8 +1653,7 @@ impl EventLoop {
         self.seen_control.clear();
         // The new swarm's gossipsub remembers nothing either, and what was
         // queued on the old connections is gone.
-        self.recent_queries = RecentQueries::default();
-        self.queries_published = RecentQueries::default();
+        self.forget_queries();
         self.subscriptions_told.clear();
         self.dialled.clear();
         self.last_request.clear();
@@ -1799,29 +1825,25 @@ impl EventLoop {
         {
             let now = std::time::Instant::now();
             let strict = self.cfg.gossip_validation == GossipValidation::Strict;
-            let payload_id = if strict {
-                behaviour::payload_message_id(&topic, &message.data)
-            } else {
-                id.id.clone()
-            };
             // Under `strict` validation the same query's bytes come as
             // several messages (the requester's, and each holder's pass-on
-            // under its own name): a copy of bytes gossip brought here on
-            // this topic within the minute (and the node did not shed), or
-            // that this node published there itself, is ignored: the node
-            // has the query, and the peers on the topic have had it from
-            // here. Under `payload` gossipsub drops such a copy itself, the
-            // copies being one message.
-            if strict
-                && (self.queries_published.contains(&payload_id, now)
-                    || self.recent_queries.contains(&payload_id, now))
-            {
-                self.gossip_verdicts.copy += 1;
-                self.report(&id, MessageAcceptance::Ignore);
-                return;
-            }
+            // under its own name): a copy of bytes the node judged on this
+            // topic within the minute, or that this node published there
+            // itself, is ignored: the node has read the query, and the
+            // peers on the topic have had it from here. A copy that comes
+            // while the first is still being judged is read (the first may
+            // yet be shed). Under `payload` gossipsub drops such copies
+            // itself, the copies being one message.
             if strict {
-                id.payload_id = Some(payload_id.clone());
+                let payload_id = behaviour::payload_message_id(&topic, &message.data);
+                if self.queries_published.contains(&payload_id, now)
+                    || self.recent_queries.contains(&payload_id, now)
+                {
+                    self.gossip_verdicts.copy += 1;
+                    self.report(&id, MessageAcceptance::Ignore);
+                    return;
+                }
+                id.payload_id = Some(payload_id);
             }
             let others: Vec<PeerId> = self
                 .swarm
@@ -1832,7 +1854,9 @@ impl EventLoop {
                 .map(|(p, _)| *p)
                 .collect();
             id.others = Some(others.into());
-            self.recent_queries.note_at(payload_id, now);
+            if !strict {
+                self.recent_queries.note_at(id.id.clone(), now);
+            }
         }
         if self.cfg.gossip_validation == GossipValidation::Payload
             && matches!(topic, Topic::Roster | Topic::Makers)
@@ -1848,9 +1872,6 @@ impl EventLoop {
             data: message.data,
         };
         if !self.emit(ev) {
-            if let Some(p) = &id.payload_id {
-                self.recent_queries.forget(p);
-            }
             self.report(&id, MessageAcceptance::Ignore);
         }
     }

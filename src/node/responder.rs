@@ -119,10 +119,14 @@ impl Node {
                         Some(Admission::Refused(r)) if blames_forwarder(r, Via::Gossip) => {
                             (Verdict::Reject, (None, None))
                         }
-                        // Clocks, quotas, load: not the forwarder's fault,
-                        // and not taken in: a later copy is read.
-                        Some(Admission::Refused(_)) => (Verdict::Shed, (None, None)),
-                        Some(Admission::Declined(d)) => (Verdict::Shed, (None, Some(d))),
+                        // Clocks, quotas, load: not the forwarder's fault.
+                        // One this node's state decides is shed (a later
+                        // copy is read); one the bytes decide (expired,
+                        // replayed, off its route) holds for every copy.
+                        Some(Admission::Refused(r)) => (refusal_verdict(r), (None, None)),
+                        Some(Admission::Declined(d)) => {
+                            (refusal_verdict(d.refusal), (None, Some(d)))
+                        }
                     };
                     let report = |v| {
                         if received.elapsed() < crate::net::UNJUDGED_KEPT {
@@ -236,10 +240,11 @@ impl Node {
     /// node's maker table routes it. A node not subscribed to a topic (a
     /// State a chain of custody points at, holding nothing under the
     /// prefix) passes nothing on there: it has no mesh on it to relay
-    /// along. Where a copy gossip brought here first (and the node did not
-    /// shed, `Verdict::Shed`), under either validation, the network side
-    /// does not publish it again (`NetError::SeenRecently`, not counted as
-    /// passed on), and that copy is relayed instead (`on_query_gossip`).
+    /// along. Where a copy gossip brought here first, the network side does
+    /// not publish it again (`NetError::SeenRecently`, not counted as
+    /// passed on), and that copy is relayed instead (`on_query_gossip`):
+    /// under `payload` validation from its arrival (gossipsub would refuse
+    /// the publish), under `strict` once gossipsub took it to relay.
     fn pass_on_directed(&self, q: &Signed<TraceQuery>) {
         let Some(served) = q.body().served.clone() else {
             return;
@@ -1118,6 +1123,26 @@ fn reported_at_once(verdict: Verdict) -> bool {
     verdict == Verdict::Accept
 }
 
+/// The verdict on a gossiped query refused for no fault of its forwarder:
+/// shed ([`Verdict::Shed`]: a later copy of its bytes is read) where the
+/// refusal comes from this node's state at the moment (its load, a quota
+/// or rate limit, the clocks, its roster, its audit log, a fault of its
+/// own), ignored where every copy would get it (expired, replayed, off its
+/// route).
+fn refusal_verdict(r: Refusal) -> Verdict {
+    match r {
+        Refusal::Overloaded
+        | Refusal::QuotaFull
+        | Refusal::RateLimited
+        | Refusal::ClockSkew
+        | Refusal::RosterExpired
+        | Refusal::NotInRoster
+        | Refusal::AuditUnavailable
+        | Refusal::Internal => Verdict::Shed,
+        _ => Verdict::Ignore,
+    }
+}
+
 /// Checks a gossiped query and answers it, its verdict reported exactly
 /// once: `check` gives the verdict and the work to answer; a verdict to
 /// report at once ([`reported_at_once`]) goes to `report` before the work
@@ -1230,6 +1255,36 @@ mod tests {
         assert_eq!(log, ["report Accept", "answer work"]);
         assert!(reported);
         assert_eq!(later, Some(None), "not to be reported again");
+    }
+
+    /// A gossiped query refused for this node's state at the moment is
+    /// shed (a later copy of its bytes is read under strict validation);
+    /// one every copy would be refused the same is ignored.
+    #[test]
+    fn a_refusal_of_the_moment_sheds_and_one_of_the_bytes_ignores() {
+        use crate::protocol::Refusal;
+        for r in [
+            Refusal::Overloaded,
+            Refusal::QuotaFull,
+            Refusal::RateLimited,
+            Refusal::ClockSkew,
+            Refusal::RosterExpired,
+            Refusal::NotInRoster,
+            Refusal::AuditUnavailable,
+            Refusal::Internal,
+        ] {
+            assert_eq!(super::refusal_verdict(r), Verdict::Shed, "{r:?}");
+        }
+        for r in [
+            Refusal::Expired,
+            Refusal::TtlTooLong,
+            Refusal::Replayed,
+            Refusal::OffRoute,
+            Refusal::DirectedOnly,
+            Refusal::NotAnswered,
+        ] {
+            assert_eq!(super::refusal_verdict(r), Verdict::Ignore, "{r:?}");
+        }
     }
 
     /// The verdicts that forward nothing come back with the answer, to go
