@@ -575,6 +575,13 @@ struct Edited {
     changed: bool,
 }
 
+/// Shows a roster as [`edit_roster`] left it, saying whether the edit
+/// changed it.
+fn show_edited(ctx: &Context, path: &Path, edited: Edited) -> anyhow::Result<()> {
+    let file = RosterFile::read(path)?;
+    show(ctx, path, &edited.body, &file, None, Some(edited.changed))
+}
+
 /// Refuses a roster command's rewrite of a node's own file: the roster it
 /// holds and goes by (`roster remove DIR/roster.json` stripped its
 /// signatures, and the node stopped starting: a hostile re-check) is said
@@ -990,15 +997,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 b.members.push(member);
                 Ok(())
             })?;
-            let file = RosterFile::read(&roster)?;
-            show(
-                ctx,
-                &roster,
-                &edited.body,
-                &file,
-                None,
-                Some(edited.changed),
-            )
+            show_edited(ctx, &roster, edited)
         }
         RosterCommand::SetKey {
             roster,
@@ -1031,15 +1030,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 }
                 Ok(())
             })?;
-            let file = RosterFile::read(&roster)?;
-            show(
-                ctx,
-                &roster,
-                &edited.body,
-                &file,
-                None,
-                Some(edited.changed),
-            )
+            show_edited(ctx, &roster, edited)
         }
         RosterCommand::SetOprfKey {
             roster,
@@ -1061,15 +1052,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 m.oprf_key = oprf_key;
                 Ok(())
             })?;
-            let file = RosterFile::read(&roster)?;
-            show(
-                ctx,
-                &roster,
-                &edited.body,
-                &file,
-                None,
-                Some(edited.changed),
-            )
+            show_edited(ctx, &roster, edited)
         }
         RosterCommand::SetGossipValidation { roster, mode, none } => {
             if mode.is_none() && !none {
@@ -1082,15 +1065,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 b.gossip_validation = mode;
                 Ok(())
             })?;
-            let file = RosterFile::read(&roster)?;
-            show(
-                ctx,
-                &roster,
-                &edited.body,
-                &file,
-                None,
-                Some(edited.changed),
-            )
+            show_edited(ctx, &roster, edited)
         }
         RosterCommand::SetPeerConnections {
             roster,
@@ -1107,30 +1082,14 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 b.peer_connections = links;
                 Ok(())
             })?;
-            let file = RosterFile::read(&roster)?;
-            show(
-                ctx,
-                &roster,
-                &edited.body,
-                &file,
-                None,
-                Some(edited.changed),
-            )
+            show_edited(ctx, &roster, edited)
         }
         RosterCommand::SetServedLists { roster, state } => {
             let edited = edit_roster(&roster, |b| {
                 b.served_lists = state;
                 Ok(())
             })?;
-            let file = RosterFile::read(&roster)?;
-            show(
-                ctx,
-                &roster,
-                &edited.body,
-                &file,
-                None,
-                Some(edited.changed),
-            )
+            show_edited(ctx, &roster, edited)
         }
         RosterCommand::Remove { roster, state, key } => {
             let key = key.map(|k| identity::parse_key(&k)).transpose()?;
@@ -1149,15 +1108,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 }
                 Ok(())
             })?;
-            let file = RosterFile::read(&roster)?;
-            show(
-                ctx,
-                &roster,
-                &edited.body,
-                &file,
-                None,
-                Some(edited.changed),
-            )
+            show_edited(ctx, &roster, edited)
         }
         RosterCommand::Sign {
             roster,

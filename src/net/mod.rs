@@ -191,8 +191,9 @@ pub enum Verdict {
     Reject,
     /// Valid but not worth forwarding (a duplicate, read before).
     Ignore,
-    /// Not taken in here (an overloaded node, a quota, the clocks, a fault
-    /// of this node): not forwarded and no penalty, as [`Verdict::Ignore`],
+    /// Not taken in here (an overloaded node, a quota or rate limit, the
+    /// clocks, its roster, its audit log, a fault of this node): not
+    /// forwarded and no penalty, as [`Verdict::Ignore`],
     /// and a later copy of the same query's bytes is read, not taken for
     /// this one (under `strict` validation such copies are messages of
     /// their own, `EventLoop::on_gossip`).
@@ -814,10 +815,14 @@ impl RecentQueries {
         self.note_at(id, std::time::Instant::now());
     }
 
-    /// Keeps `id` from `at`; one kept already keeps its first time.
+    /// Keeps `id` from `at`; one kept already keeps its first time, unless
+    /// that is past [`DUPLICATE_WINDOW`] (the id then starts again).
     fn note_at(&mut self, id: gossipsub::MessageId, at: std::time::Instant) {
-        if self.ids.contains_key(&id) {
-            return;
+        if let Some(first) = self.ids.get(&id) {
+            if at.saturating_duration_since(*first) < DUPLICATE_WINDOW {
+                return;
+            }
+            self.order.retain(|i| *i != id);
         }
         self.ids.insert(id.clone(), at);
         self.order.push_back(id);
@@ -973,13 +978,15 @@ impl EventLoop {
                     .gossipsub
                     .report_message_validation_result(&id.id, &id.source, acceptance);
                 // Under `strict` validation a copy is kept once judged
-                // (read), as relayed once gossipsub took it to pass on.
-                if let Some(p) = &id.payload_id
+                // (read) in time, as relayed once gossipsub took it to pass
+                // on; one judged too late for gossipsub keeps nothing.
+                if taken
+                    && let Some(p) = &id.payload_id
                     && matches!(verdict, Verdict::Accept | Verdict::Ignore)
                 {
                     let now = std::time::Instant::now();
                     self.recent_queries.note_at(p.clone(), now);
-                    if taken && verdict == Verdict::Accept {
+                    if verdict == Verdict::Accept {
                         self.relayed_here.note_at(p.clone(), now);
                     }
                 }

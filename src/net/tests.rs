@@ -868,6 +868,12 @@ fn recent_queries_keep_the_last_thousand_ids_for_a_minute() {
     let late = t0 + DUPLICATE_WINDOW;
     assert!(!r.contains(&id(10), late), "kept from its first arrival");
     assert!(r.contains(&id(10), late - Duration::from_millis(1)));
+    // Noted again once past the window, it starts again, once.
+    r.note_at(id(10), late);
+    assert!(r.contains(&id(10), late + Duration::from_secs(59)));
+    assert_eq!(r.order.iter().filter(|i| **i == id(10)).count(), 1);
+    assert_eq!(r.order.len(), RecentQueries::KEPT);
+    assert_eq!(r.ids.len(), RecentQueries::KEPT);
 }
 
 /// Gossip events on `events` until one carrying `until`, each accepted:
