@@ -1791,6 +1791,45 @@ fn roster_new_states_the_links_kept_and_the_next_version_keeps_them() {
     assert!(shown.get("changed").is_none(), "{shown}");
     // A setting given neither a value nor --none says which to give, and the
     // usage line reads as --help does.
+    // Both a value and --none: one of them, under the same usage line.
+    let o = common::run(
+        dir,
+        &[
+            "roster",
+            "set-peer-connections",
+            &path("s.json"),
+            "8",
+            "--none",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = common::stderr(&o);
+    assert!(
+        err.contains("(one of them)") && err.contains("<ROSTER> [N]"),
+        "{err}"
+    );
+    // A key that is none of the forms a key takes is a usage error too.
+    let o = common::run(
+        dir,
+        &[
+            "roster",
+            "add",
+            &path("s.json"),
+            "--state",
+            "IT",
+            "--name",
+            "Italy",
+            "--key",
+            "12D3KooWgarbage",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o)
+            .contains("nor a PeerId: give the node's key as `tracenet identity show` prints it"),
+        "{}",
+        common::stderr(&o)
+    );
     for (cmd, says, usage) in [
         (
             "set-peer-connections",

@@ -161,7 +161,7 @@ pub enum RosterCommand {
         #[arg(value_name = "MODE", value_parser = parse_gossip_validation)]
         mode: Option<GossipValidation>,
         /// State no setting: each node uses its own `node.gossip_validation`.
-        #[arg(long, conflicts_with = "mode")]
+        #[arg(long)]
         none: bool,
     },
     /// Set the links every member keeps, decided for the whole federation
@@ -178,7 +178,7 @@ pub enum RosterCommand {
         #[arg(value_name = "N", value_parser = parse_peer_connections)]
         links: Option<u32>,
         /// State no setting: each node uses its own `node.peer_connections`.
-        #[arg(long, conflicts_with = "links")]
+        #[arg(long)]
         none: bool,
     },
     /// State whether every member reads the States served that a query
@@ -575,6 +575,20 @@ struct Edited {
     changed: bool,
 }
 
+/// A member's node key given on the command line (`--key`): its PeerId,
+/// or 32 bytes in hex or base64. One that is neither is a usage error of
+/// `command` (exit 2), saying the forms it takes.
+fn key_arg(command: &str, s: &str) -> anyhow::Result<crate::protocol::PublicKey> {
+    identity::parse_key(s).map_err(|e| {
+        super::usage_error(
+            command,
+            format!(
+                "--key: {e}, nor a PeerId: give the node's key as `tracenet identity show` prints it (its peer id, or its public key)"
+            ),
+        )
+    })
+}
+
 /// Shows a roster as [`edit_roster`] left it, saying whether the edit
 /// changed it.
 fn show_edited(ctx: &Context, path: &Path, edited: Edited) -> anyhow::Result<()> {
@@ -670,8 +684,9 @@ struct RosterSummary<'a> {
     verified: bool,
     /// For the commands that edit a roster (add, remove, set-*): whether
     /// the edit changed it. `false`: the roster already said so, and the
-    /// file was left as it is, its signatures included. Absent for the
-    /// commands that do not edit (new, sign, show).
+    /// file was left as it is, its signatures included (a set- command
+    /// only: add and remove change the roster or fail). Absent for the
+    /// commands that do not edit (new, sign, verify, show).
     #[serde(skip_serializing_if = "Option::is_none")]
     changed: Option<bool>,
 }
@@ -968,7 +983,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             addresses,
             oprf_key,
         } => {
-            let key = identity::parse_key(&key)?;
+            let key = key_arg("roster add", &key)?;
             let name = roster::typed_name(&name)
                 .map_err(|e| super::usage_error("roster add", format!("--name: {e}")))?;
             let member = Member {
@@ -1005,7 +1020,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             role,
             key,
         } => {
-            let key = identity::parse_key(&key)?;
+            let key = key_arg("roster set-key", &key)?;
             let edited = edit_roster(&roster, |b| {
                 let mut entries: Vec<&mut Member> = b
                     .members
@@ -1039,15 +1054,27 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             none: _,
         } => {
             let edited = edit_roster(&roster, |b| {
+                let bootstrap_only = b.members.iter().any(|m| m.state == state)
+                    && !b
+                        .members
+                        .iter()
+                        .any(|m| m.state == state && m.role == Role::Member);
                 let m = b
                     .members
                     .iter_mut()
                     .find(|m| m.state == state && m.role == Role::Member)
                     .ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "{state} has no member entry in {}; add it with `tracenet roster add`",
-                            roster.display()
-                        )
+                        if bootstrap_only {
+                            anyhow::anyhow!(
+                                "{state} has only a bootstrap entry in {}: a bootstrap peer answers no blind trace, so it holds no OPRF key (only a member entry does)",
+                                roster.display()
+                            )
+                        } else {
+                            anyhow::anyhow!(
+                                "{state} has no member entry in {}; add it with `tracenet roster add`",
+                                roster.display()
+                            )
+                        }
                     })?;
                 m.oprf_key = oprf_key;
                 Ok(())
@@ -1055,10 +1082,10 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             show_edited(ctx, &roster, edited)
         }
         RosterCommand::SetGossipValidation { roster, mode, none } => {
-            if mode.is_none() && !none {
+            if mode.is_some() == none {
                 return Err(super::usage_error(
                     "roster set-gossip-validation",
-                    "give the validation every member applies, strict or payload, or --none to state none",
+                    "give the validation every member applies, strict or payload, or --none to state none (one of them)",
                 ));
             }
             let edited = edit_roster(&roster, |b| {
@@ -1072,10 +1099,10 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             links,
             none,
         } => {
-            if links.is_none() && !none {
+            if links.is_some() == none {
                 return Err(super::usage_error(
                     "roster set-peer-connections",
-                    "give the links every member keeps, N from 4 to 512, or --none to state none",
+                    "give the links every member keeps, N from 4 to 512, or --none to state none (one of them)",
                 ));
             }
             let edited = edit_roster(&roster, |b| {
@@ -1092,7 +1119,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             show_edited(ctx, &roster, edited)
         }
         RosterCommand::Remove { roster, state, key } => {
-            let key = key.map(|k| identity::parse_key(&k)).transpose()?;
+            let key = key.map(|k| key_arg("roster remove", &k)).transpose()?;
             let edited = edit_roster(&roster, |b| {
                 let before = b.members.len();
                 b.members
