@@ -122,7 +122,7 @@ pub async fn render(node: &Node) -> String {
         &mut out,
         "tracenet_query_copies_total",
         "counter",
-        "Gossiped copies of a query already handled, read on another of its topics and ignored: checked=\"no\" without a second signature check.",
+        "Gossiped copies of a query already handled, read on another of its topics or as another message of the same bytes, and ignored: checked=\"no\" without a second signature check.",
         &[
             ("checked=\"no\"", get(&c.query_copies_unchecked)),
             ("checked=\"yes\"", get(&c.query_copies_checked)),

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
@@ -44,6 +45,67 @@ impl CheckedFrames {
     /// Whether these very bytes were checked and admitted lately.
     pub fn contains(&mut self, frame: &Digest) -> bool {
         self.0.get(frame).is_some()
+    }
+}
+
+/// How many turns [`GossipChecks`] keeps. Frames whose SHA-256 fall on the
+/// same turn are checked one after the other; checks run under the node's
+/// concurrency bound, a few at once, so two different frames rarely share
+/// one.
+const CHECK_TURNS: usize = 64;
+
+/// The gossiped query frames checked here lately ([`CheckedFrames`]), and a
+/// turn for each frame while it is checked. Two copies of the same bytes
+/// read at once (the query on two of its topics, or under `strict`
+/// validation two messages of the same bytes) take their turns: the second
+/// waits until the first is checked, then is a copy of bytes admitted, or
+/// is checked itself if the first was not kept (shed for this node's load,
+/// a quota, the clock: [`GossipChecks::check_once`]'s `keep`). Without the
+/// turn both were checked, the requester's rate limit charged twice, and
+/// the second relayed as a query already seen.
+#[derive(Debug)]
+pub struct GossipChecks {
+    checked: Mutex<CheckedFrames>,
+    turns: Box<[Mutex<()>]>,
+}
+
+impl GossipChecks {
+    /// Remembers up to `capacity` frames ([`CHECKED_FRAMES_KEPT`]).
+    pub fn new(capacity: usize) -> Self {
+        GossipChecks {
+            checked: Mutex::new(CheckedFrames::new(capacity)),
+            turns: (0..CHECK_TURNS).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    /// Checks the gossiped `frame` once: `None` for a copy of bytes
+    /// admitted lately (not checked again); otherwise `check`'s outcome,
+    /// remembered for later copies when `keep` says it holds for every copy
+    /// (admitted, or a query already had). A copy of the same bytes being
+    /// checked on another thread is waited for first. Blocking: for the
+    /// threads queries are checked on.
+    pub fn check_once<A>(
+        &self,
+        frame: Digest,
+        check: impl FnOnce() -> A,
+        keep: impl FnOnce(&A) -> bool,
+    ) -> Option<A> {
+        let turn = usize::from(frame.as_bytes()[0]) % self.turns.len();
+        // A check that panicked leaves its turn poisoned, and its frame
+        // unremembered: the next copy is checked in full.
+        let _turn = self.turns[turn]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.checked.lock().is_ok_and(|mut c| c.contains(&frame)) {
+            return None;
+        }
+        let outcome = check();
+        if keep(&outcome)
+            && let Ok(mut c) = self.checked.lock()
+        {
+            c.remember(frame);
+        }
+        Some(outcome)
     }
 }
 
@@ -305,6 +367,57 @@ mod tests {
         crate::protocol::SigningKey::from_seed(&[b; 32])
             .unwrap()
             .public_key()
+    }
+
+    /// Runs `check_once` on `copies` threads at once for the same frame,
+    /// each check slow enough that all are read before the first ends;
+    /// `keep` sees which check this was (0 the first). Returns how many
+    /// checks ran and how many copies came back checked.
+    fn read_at_once(copies: usize, keep: fn(usize) -> bool) -> (usize, usize) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let checks = GossipChecks::new(16);
+        let ran = AtomicUsize::new(0);
+        let start = std::sync::Barrier::new(copies);
+        let frame = Digest::of(b"a query's bytes");
+        let checked = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..copies)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        checks.check_once(
+                            frame,
+                            || {
+                                let n = ran.fetch_add(1, Ordering::SeqCst);
+                                std::thread::sleep(Duration::from_millis(30));
+                                n
+                            },
+                            |n| keep(*n),
+                        )
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .filter_map(|t| t.join().expect("no check panics"))
+                .count()
+        });
+        (ran.load(Ordering::SeqCst), checked)
+    }
+
+    /// Copies of a query's bytes read at once are checked once: the rest
+    /// wait for the first and are copies (before, each was checked, and
+    /// its requester charged, while the first was being checked). A first
+    /// check not kept (shed) leaves the next copy to be checked.
+    #[test]
+    fn copies_read_at_once_are_checked_once_unless_the_first_is_shed() {
+        assert_eq!(read_at_once(8, |_| true), (1, 1));
+        assert_eq!(read_at_once(8, |n| n > 0), (2, 2), "the first was shed");
+        assert_eq!(read_at_once(3, |_| false), (3, 3), "each was shed");
+        // Another frame is not a copy.
+        let checks = GossipChecks::new(16);
+        assert_eq!(checks.check_once(Digest::of(b"a"), || 1, |_| true), Some(1));
+        assert_eq!(checks.check_once(Digest::of(b"a"), || 2, |_| true), None);
+        assert_eq!(checks.check_once(Digest::of(b"b"), || 3, |_| true), Some(3));
     }
 
     #[test]

@@ -254,8 +254,9 @@ struct Inner {
     makers_noted: Mutex<Option<Instant>>,
     replay: replay::ReplayStore,
     /// Gossiped query frames checked here lately (their SHA-256): the same
-    /// bytes on another of the query's topics are ignored unchecked.
-    gossip_checked: Mutex<admission::CheckedFrames>,
+    /// bytes on another of the query's topics are ignored unchecked, and
+    /// two copies read at once are checked one after the other.
+    gossip_checked: admission::GossipChecks,
     /// Which peers have connection work running ([`peer_events`]).
     peer_gate: Mutex<peer_events::PeerGate>,
     /// Directed queries `refused_unchecked` would have refused unchecked,
@@ -540,9 +541,7 @@ impl Node {
                     disclosure: policy,
                     ..answer::AnswerPolicy::from_settings(&settings)
                 },
-                gossip_checked: Mutex::new(admission::CheckedFrames::new(
-                    admission::CHECKED_FRAMES_KEPT,
-                )),
+                gossip_checked: admission::GossipChecks::new(admission::CHECKED_FRAMES_KEPT),
                 peer_gate: Mutex::default(),
                 unchecked_seen: std::sync::atomic::AtomicU64::new(0),
                 direct_verified: crate::protocol::VerifiedFrames::new(

@@ -328,26 +328,24 @@ impl Node {
     }
 
     /// [`Node::admit`] for a gossiped frame, first asking whether these very
-    /// bytes were checked and admitted lately ([`super::admission::CheckedFrames`]):
+    /// bytes were checked and admitted lately ([`super::admission::GossipChecks`]):
     /// then they are a copy of a query already handled, from another of its
-    /// topics, and are not checked again (`None`).
+    /// topics or another message of the same bytes, and are not checked
+    /// again (`None`). A copy read while another is being checked waits for
+    /// its outcome.
     fn admit_gossip(&self, data: &[u8], from: PeerId, topic: &Topic) -> Option<Admission> {
         let frame = crate::protocol::Digest::of(data);
-        let checked = &self.inner.gossip_checked;
-        if checked.lock().is_ok_and(|mut c| c.contains(&frame)) {
-            bump(&self.inner.counters.query_copies_unchecked);
-            return None;
+        let a = self.inner.gossip_checked.check_once(
+            frame,
+            || self.admit(data, Via::Gossip, from, Some(topic)),
+            |a| matches!(a, Admission::Fresh(_) | Admission::Seen(_)),
+        );
+        match &a {
+            None => bump(&self.inner.counters.query_copies_unchecked),
+            Some(Admission::Seen(_)) => bump(&self.inner.counters.query_copies_checked),
+            Some(_) => {}
         }
-        let a = self.admit(data, Via::Gossip, from, Some(topic));
-        if matches!(a, Admission::Seen(_)) {
-            bump(&self.inner.counters.query_copies_checked);
-        }
-        if matches!(a, Admission::Fresh(_) | Admission::Seen(_))
-            && let Ok(mut c) = checked.lock()
-        {
-            c.remember(frame);
-        }
-        Some(a)
+        a
     }
 
     /// A received query's checks that need no state of this node's but the
@@ -356,7 +354,7 @@ impl Node {
     /// a member re-sending a query refused for its rate limit, or while this
     /// node is overloaded, costs no signature check past the first. Gossip
     /// needs no such memory: gossipsub drops the same bytes on the same topic
-    /// within a minute, and [`super::admission::CheckedFrames`] the same
+    /// within a minute, and [`super::admission::GossipChecks`] the same
     /// bytes admitted on another topic.
     pub(super) fn check_query(
         &self,
