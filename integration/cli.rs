@@ -452,6 +452,10 @@ fn config_check_explains_errors_and_accepts_the_examples() {
 /// A FIFO where a file is read held the command for ever, and `/dev/zero`
 /// filled memory at gigabytes a second (a helper's hostile trial): each is
 /// refused at once, naming what it is.
+/// A key's form (32 bytes, base64), for where the key itself is never
+/// used.
+const ANY_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
 #[cfg(unix)]
 #[test]
 fn a_fifo_or_a_device_given_as_a_file_is_refused_at_once() {
@@ -465,8 +469,8 @@ fn a_fifo_or_a_device_given_as_a_file_is_refused_at_once() {
     for args in [
         vec!["config", "check", f],
         vec!["roster", "show", "/dev/zero"],
-        vec!["roster", "verify", "/dev/zero", "--anchor", "AAAA"],
-        vec!["verify", "/dev/zero", "--anchor", "AAAA"],
+        vec!["roster", "verify", "/dev/zero", "--anchor", ANY_KEY],
+        vec!["verify", "/dev/zero", "--anchor", ANY_KEY],
     ] {
         let o = run(d.path(), &args);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
@@ -2720,6 +2724,184 @@ fn roster_verify_install_keeps_to_the_nodes_anchors() {
     let v = json(&a.ke, &["roster", "verify", &good, "--install"]);
     assert_eq!(v["installed"], true, "{v}");
     assert!(a.ke.join("roster.json").exists());
+}
+
+/// What is wrong with --anchor, --threshold, a number or a roster's dates
+/// is said as a usage error (exit 2) naming the flag, in words: not as the
+/// `[trust]` section the anchors did not come from, not in Rust's own words
+/// (`invalid digit found in string`), and a roster verified against other
+/// anchors names those it was checked against (a regional organisation's
+/// trial).
+#[test]
+fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
+    let a = Anchored::new();
+    let w = a.w.path();
+    let other_key = w.join("other-anchor.key");
+    let other = json(
+        w,
+        &["roster", "keygen", "--out", other_key.to_str().unwrap()],
+    )["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let good = a.roster("good.json", 1, "today", "today+30");
+    let usage = |args: &[&str], says: &[&str]| {
+        let o = run(w, args);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        for s in says {
+            assert!(e.contains(s), "{args:?}: {s:?} not in {e}");
+        }
+        for s in ["[trust]", "invalid digit", "OtherString"] {
+            assert!(!e.contains(s), "{args:?}: {s:?} in {e}");
+        }
+        assert!(e.contains("Usage: tracenet "), "{args:?}: {e}");
+    };
+    usage(
+        &["roster", "verify", &good, "--anchor", "garbage"],
+        &["'--anchor <KEY>'", "32 bytes written in hex or base64"],
+    );
+    usage(
+        &[
+            "roster",
+            "verify",
+            &good,
+            "--anchor",
+            &other,
+            "--threshold",
+            "2",
+        ],
+        &["--threshold 2 is more than the 1 distinct key given with --anchor"],
+    );
+    usage(
+        &[
+            "verify",
+            "bundle.json",
+            "--anchor",
+            &other,
+            "--threshold",
+            "x",
+        ],
+        &["'--threshold <THRESHOLD>'", "not a whole number"],
+    );
+    usage(
+        &[
+            "roster",
+            "new",
+            "--out",
+            "r.json",
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today",
+            "--version",
+            "x",
+        ],
+        &["'--version <VERSION>'", "not a whole number"],
+    );
+    usage(
+        &[
+            "roster",
+            "new",
+            "--out",
+            "r.json",
+            "--valid-from",
+            "today+5",
+            "--valid-until",
+            "today",
+        ],
+        &[
+            "--valid-until",
+            "is before --valid-from",
+            "Usage: tracenet roster new",
+        ],
+    );
+    assert!(!w.join("r.json").exists());
+    // Signed by the node's anchor, checked against another's.
+    let o = run(w, &["roster", "verify", &good, "--anchor", &other]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("signed by 0 of the trust anchors")
+            && e.contains("checked against the 1 key given with --anchor")
+            && e.contains("good.json")
+            && !e.contains("[trust]"),
+        "{e}"
+    );
+    // Against the node's own [trust], which names its file.
+    let o = run(
+        &a.ke,
+        &[
+            "roster",
+            "verify",
+            &a.roster_signed_by(&other_key, "other.json", 1, "today", "today+30"),
+        ],
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("checked against the anchors of [trust] in") && e.contains("tracenet.toml"),
+        "{e}"
+    );
+}
+
+/// Help texts say which builds refuse what by the day they were built
+/// ("builds before 2026-12-07 (midday)"): `tracenet --version` prints the
+/// day this build reads and sends as, and no day the sources cite is later
+/// (an officer comparing them would take this build for an older one).
+#[test]
+fn the_version_names_the_day_the_help_compares_builds_by() {
+    let o = run(std::path::Path::new("."), &["--version"]);
+    let v = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{v}");
+    let rank = |text: &str| -> Option<(String, bool)> {
+        let day = text.get(..10)?;
+        let ok = day.len() == 10
+            && day.chars().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
+        ok.then(|| (day.to_string(), text[10..].starts_with(" (midday)")))
+    };
+    let (_, after) = v
+        .split_once("reads and sends as builds of ")
+        .unwrap_or_else(|| panic!("no day in {v}"));
+    let this = rank(after).unwrap_or_else(|| panic!("no day in {v}"));
+    let mut cited = 0;
+    let mut dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Doc comments break lines anywhere: read them joined.
+            let joined = text
+                .lines()
+                .map(|l| l.trim().trim_start_matches("///").trim())
+                .collect::<Vec<_>>()
+                .join(" ");
+            for (at, _) in joined.to_lowercase().match_indices("builds before ") {
+                if let Some(day) = rank(&joined[at + "builds before ".len()..]) {
+                    cited += 1;
+                    assert!(
+                        day <= this,
+                        "{}: builds before {day:?}, after {v}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(cited >= 3, "the days cited were not found ({cited})");
 }
 
 /// A trace store written by a later tracenet (a later layout) stops the

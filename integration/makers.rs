@@ -258,6 +258,32 @@ fn a_newer_signed_maker_table_spreads_by_gossip_and_moves_the_topics() {
         "--out",
         path_str(&w.join("makers-v3-forged.json")),
     ]);
+    // Dates the wrong way round are a usage error naming the flags, with
+    // nothing written.
+    let reversed = w.join("makers-reversed.json");
+    let o = common::run(
+        &fed.node("KE").dir,
+        &[
+            "makers",
+            "sign",
+            path_str(&w.join("makers.toml")),
+            "--valid-from",
+            "today+5",
+            "--anchor-key",
+            path_str(&stranger),
+            "--valid-until",
+            "today",
+            "--out",
+            path_str(&reversed),
+        ],
+    );
+    let e = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("is before --valid-from") && e.contains("Usage: tracenet makers sign"),
+        "{e}"
+    );
+    assert!(!reversed.exists());
     let o = common::run(
         &de.dir,
         &[

@@ -37,16 +37,84 @@ pub fn from_bytes<T: DeserializeOwned, const LIMIT: usize>(bytes: &[u8]) -> Resu
     }
     let (value, used): (T, usize) =
         bincode::serde::decode_from_slice(bytes, bincode::config::standard().with_limit::<LIMIT>())
-            .map_err(|e| CodecError::Bincode(e.to_string()))?;
+            .map_err(|e| CodecError::Bincode(decode_error_words(e)))?;
     if used != bytes.len() {
         return Err(CodecError::TrailingBytes(bytes.len() - used));
     }
     Ok(value)
 }
 
+/// What was wrong with the bytes, in words: bincode 2.0.1 shows its
+/// errors as Rust's debug form (`UnexpectedEnd { additional: 1 }`), which
+/// an officer reading a refused file or a peer's log line cannot use. The
+/// message of one of tracenet's own types refusing a value (serde's custom
+/// error) is passed on as it is.
+fn decode_error_words(e: bincode::error::DecodeError) -> String {
+    use bincode::error::DecodeError as D;
+    match e {
+        D::UnexpectedEnd { additional } => format!(
+            "the bytes end too soon: at least {additional} more byte{} expected (cut short, or not this kind of data)",
+            if additional == 1 { "" } else { "s" }
+        ),
+        D::LimitExceeded => {
+            "a length in the bytes claims more than the size limit allows".to_string()
+        }
+        D::InvalidIntegerType { .. } | D::NonZeroTypeIsZero { .. } | D::OutsideUsizeRange(_) => {
+            "a number in the bytes is out of range".to_string()
+        }
+        D::UnexpectedVariant {
+            type_name, found, ..
+        } => format!(
+            "kind {found} of {} is not one this build knows (a newer build's data, or damaged bytes)",
+            type_name.rsplit("::").next().unwrap_or(type_name)
+        ),
+        D::Utf8 { .. } | D::InvalidCharEncoding(_) => {
+            "text in the bytes is not valid UTF-8".to_string()
+        }
+        D::InvalidBooleanValue(b) => format!("{b} where a yes or no (0 or 1) belongs"),
+        D::ArrayLengthMismatch { required, found } => {
+            format!("{found} items where {required} belong")
+        }
+        D::OtherString(message) => message,
+        D::Other(message) => message.to_string(),
+        // Kinds tracenet's types never ask for (durations, times, C
+        // strings, I/O from a reader): the form bincode gives.
+        other => format!("undecodable bytes ({other})"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A decoding error is said in words, never in Rust's debug form; a
+    /// type's own refusal keeps its message.
+    #[test]
+    fn a_decoding_error_is_said_in_words() {
+        type T = (u32, String);
+        let b = to_bytes(&(7u32, "walther".to_string())).unwrap();
+        let cut = from_bytes::<T, 64>(&b[..b.len() - 1])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            cut,
+            "the bytes end too soon: at least 1 more byte expected (cut short, or not this kind of data)"
+        );
+        /// A type that refuses every value, as a date refuses 2026-13-01.
+        #[derive(Debug)]
+        struct Refuses;
+        impl<'de> serde::Deserialize<'de> for Refuses {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Err(serde::de::Error::custom(format!("bad date {s:?}")))
+            }
+        }
+        let day = to_bytes(&"2026-13-01").unwrap();
+        let refused = from_bytes::<Refuses, 64>(&day).unwrap_err().to_string();
+        assert_eq!(refused, "bad date \"2026-13-01\"");
+        let no_bool = from_bytes::<bool, 8>(&[7]).unwrap_err().to_string();
+        assert_eq!(no_bool, "7 where a yes or no (0 or 1) belongs");
+    }
 
     #[test]
     fn values_round_trip_and_limits_hold() {

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::Context;
-use super::trust::{TrustArgs, parse_day, trust_config};
+use super::trust::{TrustArgs, anchors_named, parse_day, trust_config};
 use crate::api::{ApiClient, ApiClientError};
 use crate::config::Config;
 use crate::identity::NodeKey;
@@ -145,8 +145,16 @@ pub fn run(cmd: MakersCommand, ctx: &Context) -> anyhow::Result<()> {
             force,
         ),
         MakersCommand::Verify { file, trust } => {
-            let trust = trust_config(&trust, ctx)?;
-            let signed = MakersFile::read(&file)?.verify(&trust, Some(Date::today()))?;
+            let named = anchors_named(&trust, ctx);
+            let trust = trust_config(&trust, ctx, "makers verify")?;
+            let signed = MakersFile::read(&file)?
+                .verify(&trust, Some(Date::today()))
+                .map_err(|e| match e {
+                    crate::roster::makers::MakersError::Threshold { .. } => {
+                        anyhow::anyhow!("{}: {e}, checked against {named}", file.display())
+                    }
+                    e => e.into(),
+                })?;
             let by = signed.signed_by().iter().map(|k| k.to_base64()).collect();
             ctx.emit(&summary(&file, signed.body(), by, true), summary_text)
         }
@@ -224,7 +232,7 @@ fn sign(
     let (mut file, target) = if is_signed_file(&text) {
         if version.is_some() || from.is_some() || until.is_some() {
             return Err(super::usage_error(
-                "makers",
+                "makers sign",
                 format!(
                     "{} is already signed: its version and dates are fixed; sign the TOML table again to change them",
                     path.display()
@@ -245,7 +253,7 @@ fn sign(
     } else {
         let Some(out) = out else {
             return Err(super::usage_error(
-                "makers",
+                "makers sign",
                 format!(
                     "--out FILE is required: where to write the signed table made from {}",
                     path.display()
@@ -260,6 +268,15 @@ fn sign(
             Some(u) => u,
             None => Date::from_days(from.to_days() + 364).unwrap_or(from),
         };
+        if until < from {
+            return Err(super::usage_error(
+                "makers sign",
+                format!(
+                    "--valid-until {until} is before --valid-from {from}{}: give the last day of validity on or after the first",
+                    if from == today { " (today)" } else { "" }
+                ),
+            ));
+        }
         let body = MakersBody::of(&table, version.unwrap_or(table.version), from, until);
         let file = MakersFile::new(&body).with_context(|| format!("{}", path.display()))?;
         // Before "exists, pass --force", which --force would not get past.

@@ -115,13 +115,19 @@ pub fn usage_error(subcommand: &str, message: impl std::fmt::Display) -> anyhow:
 /// A usage error from clap's parser, with the usage line of the command it
 /// concerns added where clap leaves it out (a value that does not parse:
 /// `--reason bogus`, `--state XX`), so that every usage error shows one.
+///
+/// A number that does not parse is said in words: clap passes on Rust's
+/// own (`invalid digit found in string`, `number too large to fit in target
+/// type`).
 pub fn with_usage(mut e: clap::Error) -> clap::Error {
     use clap::CommandFactory;
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if !matches!(
-        e.kind(),
-        ErrorKind::InvalidValue | ErrorKind::ValueValidation
-    ) || e.get(ContextKind::Usage).is_some()
+    let number = number_words(&e);
+    if number.is_none()
+        && (!matches!(
+            e.kind(),
+            ErrorKind::InvalidValue | ErrorKind::ValueValidation
+        ) || e.get(ContextKind::Usage).is_some())
     {
         return e;
     }
@@ -136,15 +142,58 @@ pub fn with_usage(mut e: clap::Error) -> clap::Error {
             at = at.find_subcommand_mut(&arg).expect("just found");
         }
     }
+    if let Some(message) = number {
+        return at.error(ErrorKind::ValueValidation, message);
+    }
     let usage = at.render_usage();
     e.insert(ContextKind::Usage, ContextValue::StyledStr(usage));
     e
 }
 
+/// A value clap refused because it is no number of the kind the argument
+/// takes, said in words with the argument it was given for; `None` for
+/// every other error.
+fn number_words(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    use std::num::IntErrorKind;
+    let source = std::error::Error::source(e)?;
+    let why = if let Some(int) = source.downcast_ref::<std::num::ParseIntError>() {
+        match int.kind() {
+            IntErrorKind::Empty => "empty: give a whole number",
+            IntErrorKind::PosOverflow => "too large a number for this argument",
+            IntErrorKind::NegOverflow => "too small a number for this argument",
+            _ => "not a whole number: digits 0 to 9 only",
+        }
+    } else if source.is::<std::num::ParseFloatError>() {
+        "not a number: digits, with a point for a fraction (0.5)"
+    } else {
+        return None;
+    };
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let value = text(ContextKind::InvalidValue).unwrap_or_default();
+    Some(match text(ContextKind::InvalidArg) {
+        Some(arg) => format!("invalid value '{value}' for '{arg}': {why}"),
+        None => format!("invalid value '{value}': {why}"),
+    })
+}
+
+/// What `tracenet --version` prints: the release, and the day of the last
+/// change to what this build reads and sends (roster fields, query and
+/// answer fields). Help texts and notes say which "builds before" a day
+/// refuse what: compare with this. Move the day with any such change (a
+/// test holds every day the sources cite to at most this one).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    ", reads and sends as builds of 2026-12-07 (midday)"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tracenet",
-    version,
+    version = VERSION,
     about = "Exchange small-arms trace requests between States, peer to peer"
 )]
 pub struct Cli {

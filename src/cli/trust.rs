@@ -13,7 +13,7 @@ use crate::evidence::{Answered, Asked, Bundle, Report};
 use crate::identity::{self, NodeKey};
 use crate::marking::MarkingPrefix;
 use crate::model::{CountryCode, Date, count, format_unix};
-use crate::protocol::OprfPublicKey;
+use crate::protocol::{OprfPublicKey, PublicKey};
 use crate::roster::{
     self, AnchorSignature, GossipValidation, Member, Role, RosterBody, RosterFile, TrustConfig,
 };
@@ -271,11 +271,22 @@ pub struct VerifyArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct TrustArgs {
     /// A trust anchor's public key, hex or base64 (repeatable).
-    #[arg(long = "anchor", value_name = "KEY")]
+    #[arg(long = "anchor", value_name = "KEY", value_parser = parse_anchor)]
     pub anchors: Vec<String>,
-    /// How many anchors must have signed (default 1).
-    #[arg(long, requires = "anchors")]
+    /// How many anchors must have signed (default 1; at most the number of
+    /// distinct --anchor keys).
+    #[arg(long, requires = "anchors", value_parser = clap::value_parser!(u8).range(1..))]
     pub threshold: Option<u8>,
+}
+
+/// An anchor's public key as typed, checked to be one: the bad one is named
+/// under `--anchor`, not as the `[trust]` section it did not come from.
+fn parse_anchor(s: &str) -> Result<String, String> {
+    PublicKey::parse(s)
+        .map(|_| s.to_string())
+        .map_err(|_| {
+            "not a trust anchor's public key: 32 bytes written in hex or base64, as `tracenet roster keygen` prints it".to_string()
+        })
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -460,12 +471,37 @@ fn read_config(data_dir: &Path) -> anyhow::Result<ConfigView> {
     })
 }
 
-pub(super) fn trust_config(args: &TrustArgs, ctx: &Context) -> anyhow::Result<TrustConfig> {
+/// The anchors to verify with: --anchor's, else `[trust]` of the data
+/// directory. `cmd` names the subcommand (its usage goes with a bad
+/// --threshold).
+pub(super) fn trust_config(
+    args: &TrustArgs,
+    ctx: &Context,
+    cmd: &str,
+) -> anyhow::Result<TrustConfig> {
     if !args.anchors.is_empty() {
-        return Ok(TrustConfig {
+        let t = TrustConfig {
             anchors: args.anchors.clone(),
             threshold: args.threshold.unwrap_or(1),
-        });
+        };
+        // Each key was checked as it was parsed; what is left to refuse is
+        // a threshold above the keys given.
+        if t.anchor_keys().is_err() {
+            let distinct: std::collections::HashSet<_> = args
+                .anchors
+                .iter()
+                .filter_map(|a| PublicKey::parse(a).ok())
+                .collect();
+            return Err(super::usage_error(
+                cmd,
+                format!(
+                    "--threshold {} is more than the {} given with --anchor: give at most that many, or more anchors",
+                    t.threshold,
+                    crate::model::count(distinct.len() as u64, "distinct key")
+                ),
+            ));
+        }
+        return Ok(t);
     }
     read_config(&ctx.data_dir)?.trust.ok_or_else(|| {
         anyhow::anyhow!(
@@ -473,6 +509,23 @@ pub(super) fn trust_config(args: &TrustArgs, ctx: &Context) -> anyhow::Result<Tr
             ctx.data_dir.join(CONFIG_FILE).display()
         )
     })
+}
+
+/// Where the anchors a file was verified with came from, said after a
+/// threshold error (`... of the trust anchors`): --anchor's, or the data
+/// directory's `[trust]`.
+pub(super) fn anchors_named(args: &TrustArgs, ctx: &Context) -> String {
+    if args.anchors.is_empty() {
+        format!(
+            "the anchors of [trust] in {}",
+            ctx.data_dir.join(CONFIG_FILE).display()
+        )
+    } else {
+        format!(
+            "the {} given with --anchor",
+            count(args.anchors.len() as u64, "key")
+        )
+    }
 }
 
 /// A node key that is a link to nothing is said so: `identity show` told
@@ -874,6 +927,14 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                     "--out -: a roster is a file to edit, sign and hand out; give its name",
                 ));
             }
+            if valid_until < valid_from {
+                return Err(super::usage_error(
+                    "roster new",
+                    format!(
+                        "--valid-until {valid_until} is before --valid-from {valid_from}: give the last day of validity on or after the first"
+                    ),
+                ));
+            }
             // The next version keeps the members and the federation's
             // settings of the one before. A first roster is made by this
             // build for members running it: one signature check per gossip
@@ -936,9 +997,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             // output stays the roster's.
             {
                 let today = Date::today();
-                if valid_until < valid_from {
-                    // Refused below, by the roster's own check.
-                } else if valid_until < today {
+                if valid_until < today {
                     say!(
                         "warning: valid until {valid_until}, before today: this roster has expired already, and no node installs it"
                     );
@@ -1235,9 +1294,15 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 // start (a re-check).
                 return self::install(ctx, &roster, &trust);
             }
-            let trust = trust_config(&trust, ctx)?;
+            let named = anchors_named(&trust, ctx);
+            let trust = trust_config(&trust, ctx, "roster verify")?;
             let file = RosterFile::read(&roster)?;
-            let checked = file.verify(&trust, Date::today())?;
+            let checked = file.verify(&trust, Date::today()).map_err(|e| match e {
+                roster::RosterError::Threshold { .. } => {
+                    anyhow::anyhow!("{}: {e}, checked against {named}", roster.display())
+                }
+                e => e.into(),
+            })?;
             show(
                 ctx,
                 &roster,
@@ -1283,7 +1348,7 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
     // Anchors given here must agree with the node's own: a node verifies
     // every later roster, received by gossip, with [trust] alone.
     let given = (!args.anchors.is_empty())
-        .then(|| trust_config(args, ctx))
+        .then(|| trust_config(args, ctx, "roster install"))
         .transpose()?;
     if let (Some(g), Some(c)) = (&given, &configured)
         && (g.anchor_keys()? != c.anchor_keys()? || g.threshold != c.threshold)
@@ -1312,7 +1377,7 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
             let trust = match (&given, &configured) {
                 (_, Some(c)) => c.clone(),
                 (Some(g), None) => g.clone(),
-                (None, None) => trust_config(&TrustArgs::default(), ctx)?,
+                (None, None) => trust_config(&TrustArgs::default(), ctx, "roster install")?,
             };
             let file = RosterFile::read(path)?;
             let r = match roster::install(&ctx.data_dir, &file, &trust, Date::today()) {
@@ -1453,7 +1518,7 @@ fn write_trust(cfg_path: &Path, trust: &TrustConfig) -> anyhow::Result<()> {
 
 /// Verifies an evidence bundle; an error (so a non-zero exit) if any part fails.
 pub fn run_verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<()> {
-    let trust = trust_config(&args.trust, ctx)?;
+    let trust = trust_config(&args.trust, ctx, "verify")?;
     let bundle = Bundle::read(&args.file)?;
     let report = bundle.verify(&trust);
     ctx.emit(&report, verify_text)?;

@@ -89,7 +89,7 @@ pub enum MakersError {
         problem: String,
     },
     #[error(
-        "signed maker table is signed by {found} of the configured anchors; {} required", super::needed_anchors(*needed)
+        "signed maker table is signed by {found} of the trust anchors; {} required", super::needed_anchors(*needed)
     )]
     Threshold { found: usize, needed: usize },
     #[error("signed maker table version {version} is valid from {from} to {until}, not on {on}")]

@@ -82,7 +82,7 @@ pub enum RosterError {
         anchor: String,
         problem: String,
     },
-    #[error("roster is signed by {found} of the configured anchors; {} required{}", needed_anchors(*needed), if *found == 0 { " (a roster no anchor of [trust] signed, or not signed at all)" } else { "" })]
+    #[error("roster is signed by {found} of the trust anchors; {} required{}", needed_anchors(*needed), if *found == 0 { " (a roster none of them signed, or not signed at all)" } else { "" })]
     Threshold { found: usize, needed: usize },
     #[error("roster version {version} is valid from {from} to {until}, not on {on}{}", dates_advice(*from, *until, *on))]
     Dates {

@@ -788,7 +788,7 @@ fn a_threshold_error_is_said_in_words() {
     }
     .to_string();
     assert!(
-        e.contains("1 is required") && e.contains("no anchor of [trust] signed"),
+        e.contains("1 is required") && e.contains("none of them signed"),
         "{e}"
     );
     let e = RosterError::Threshold {
