@@ -449,13 +449,13 @@ fn config_check_explains_errors_and_accepts_the_examples() {
     );
 }
 
+/// A usable key (Ed25519's base point, hex), for where the key itself is
+/// never used.
+const ANY_KEY: &str = "5866666666666666666666666666666666666666666666666666666666666666";
+
 /// A FIFO where a file is read held the command for ever, and `/dev/zero`
 /// filled memory at gigabytes a second (a helper's hostile trial): each is
 /// refused at once, naming what it is.
-/// A key's form (32 bytes, base64), for where the key itself is never
-/// used.
-const ANY_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-
 #[cfg(unix)]
 #[test]
 fn a_fifo_or_a_device_given_as_a_file_is_refused_at_once() {
@@ -573,6 +573,13 @@ fn init_and_roster_install_take_what_a_node_needs() {
     );
     assert_eq!(out["role"], "member", "{out}");
     assert!(out["next"].to_string().contains("registry import"), "{out}");
+    // The next commands name the directory, to be typed as they are.
+    assert!(
+        out["next"]
+            .to_string()
+            .contains(&format!("tracenet node run --data-dir {}", de.display())),
+        "{out}"
+    );
     let cfg = common::json(&de, &["config", "check"]);
     assert_eq!(cfg["node"]["listen"][0], "/ip4/127.0.0.1/tcp/0", "{cfg}");
     assert_eq!(cfg["node"]["api_listen"], "127.0.0.1:0", "{cfg}");
@@ -2752,7 +2759,7 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         for s in says {
             assert!(e.contains(s), "{args:?}: {s:?} not in {e}");
         }
-        for s in ["[trust]", "invalid digit", "OtherString"] {
+        for s in ["[trust]", "invalid digit"] {
             assert!(!e.contains(s), "{args:?}: {s:?} in {e}");
         }
         assert!(e.contains("Usage: tracenet "), "{args:?}: {e}");
@@ -2789,7 +2796,7 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
             "roster",
             "new",
             "--out",
-            "r.json",
+            w.join("r.json").to_str().unwrap(),
             "--valid-from",
             "today",
             "--valid-until",
@@ -2804,7 +2811,7 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
             "roster",
             "new",
             "--out",
-            "r.json",
+            w.join("r.json").to_str().unwrap(),
             "--valid-from",
             "today+5",
             "--valid-until",
@@ -2826,6 +2833,128 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
             && e.contains("checked against the 1 key given with --anchor")
             && e.contains("good.json")
             && !e.contains("[trust]"),
+        "{e}"
+    );
+    // A key anyone could sign under (all zeros: a point of small order) is
+    // no member's key and no anchor.
+    let zeros = "0".repeat(64);
+    usage(
+        &[
+            "roster", "add", &good, "--state", "NG", "--name", "Nigeria", "--key", &zeros,
+        ],
+        &["--key", "small order", "roster keygen"],
+    );
+    usage(
+        &["roster", "verify", &good, "--anchor", &zeros],
+        &["'--anchor <KEY>'", "small order"],
+    );
+    // Versions and thresholds out of range, in words.
+    usage(
+        &[
+            "roster",
+            "new",
+            "--out",
+            w.join("r.json").to_str().unwrap(),
+            "--valid-from",
+            "today",
+            "--valid-until",
+            "today",
+            "--version",
+            "0",
+        ],
+        &[
+            "'--version <VERSION>'",
+            "out of range: a whole number from 1 to 1000000",
+        ],
+    );
+    usage(
+        &[
+            "roster",
+            "verify",
+            &good,
+            "--anchor",
+            &other,
+            "--threshold",
+            "0",
+        ],
+        &[
+            "'--threshold <THRESHOLD>'",
+            "out of range: a whole number from 1 to 255",
+        ],
+    );
+    // The anchor's public key given as its secret key file.
+    let public = w.join("anchor.pub");
+    std::fs::write(&public, format!("{other}\n")).unwrap();
+    let o = run(
+        w,
+        &[
+            "roster",
+            "sign",
+            &good,
+            "--anchor-key",
+            public.to_str().unwrap(),
+        ],
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("holds a public key, not an anchor's secret key") && !e.contains("chmod"),
+        "{e}"
+    );
+    // A directory that holds no node is refused before anything is made
+    // in it.
+    let none = w.join("no-node");
+    let o = run(&none, &["roster", "install", &good, "--anchor", &a.anchor]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("holds no node") && e.contains("tracenet init --state CC --data-dir"),
+        "{e}"
+    );
+    assert!(!none.join("db").exists() && !none.join("roster.json").exists());
+    // A maker table with no maker is refused; one leaving out makers built
+    // in is signed, with a warning naming them.
+    let empty = w.join("empty.toml");
+    std::fs::write(&empty, "version = 4\n").unwrap();
+    let key = a.key.to_str().unwrap();
+    let o = run(
+        w,
+        &[
+            "makers",
+            "sign",
+            empty.to_str().unwrap(),
+            "--anchor-key",
+            key,
+            "--out",
+            w.join("empty.json").to_str().unwrap(),
+        ],
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("lists no maker"), "{e}");
+    assert!(!w.join("empty.json").exists());
+    let one = w.join("one.toml");
+    std::fs::write(
+        &one,
+        "version = 4\n[[maker]]\nname = \"Glock\"\ncountries = [\"AT\", \"US\"]\n",
+    )
+    .unwrap();
+    let o = run(
+        w,
+        &[
+            "makers",
+            "sign",
+            one.to_str().unwrap(),
+            "--anchor-key",
+            key,
+            "--out",
+            w.join("one.json").to_str().unwrap(),
+        ],
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{e}");
+    assert!(
+        e.contains("makers built into this build are not in") && e.contains("Steyr Arms"),
         "{e}"
     );
     // Against the node's own [trust], which names its file.
@@ -2854,7 +2983,7 @@ fn the_version_names_the_day_the_help_compares_builds_by() {
     let o = run(std::path::Path::new("."), &["--version"]);
     let v = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(o.status.code(), Some(0), "{v}");
-    let rank = |text: &str| -> Option<(String, bool)> {
+    let rank = |text: &str| -> Option<(String, usize)> {
         let day = text.get(..10)?;
         let ok = day.len() == 10
             && day.chars().enumerate().all(|(i, c)| {
@@ -2864,32 +2993,50 @@ fn the_version_names_the_day_the_help_compares_builds_by() {
                     c.is_ascii_digit()
                 }
             });
-        ok.then(|| (day.to_string(), text[10..].starts_with(" (midday)")))
+        // A day's builds in order: unnamed, then midday, then evening.
+        let part = ["(midday)", "(evening)"]
+            .iter()
+            .position(|p| text[10..].trim_start().starts_with(p))
+            .map_or(0, |p| p + 1);
+        ok.then(|| (day.to_string(), part))
     };
     let (_, after) = v
         .split_once("reads and sends as builds of ")
         .unwrap_or_else(|| panic!("no day in {v}"));
     let this = rank(after).unwrap_or_else(|| panic!("no day in {v}"));
     let mut cited = 0;
-    let mut dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("src"), root.join("proto-docs")];
+    let mut files = vec![root.join("README.md")];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 dirs.push(path);
-                continue;
+            } else if path.extension().is_some_and(|e| e == "rs" || e == "md") {
+                files.push(path);
             }
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
+        }
+    }
+    for path in files {
+        {
             let text = std::fs::read_to_string(&path).unwrap();
-            // Doc comments break lines anywhere: read them joined.
+            // Comments and paragraphs break lines anywhere: read them
+            // joined, comment marks taken off.
             let joined = text
                 .lines()
-                .map(|l| l.trim().trim_start_matches("///").trim())
+                .map(|l| {
+                    let l = l.trim();
+                    l.strip_prefix("///")
+                        .or_else(|| l.strip_prefix("//!"))
+                        .or_else(|| l.strip_prefix("//"))
+                        .unwrap_or(l)
+                        .trim()
+                })
                 .collect::<Vec<_>>()
                 .join(" ");
-            for (at, _) in joined.to_lowercase().match_indices("builds before ") {
+            // ASCII lowering keeps every byte where it was.
+            for (at, _) in joined.to_ascii_lowercase().match_indices("builds before ") {
                 if let Some(day) = rank(&joined[at + "builds before ".len()..]) {
                     cited += 1;
                     assert!(

@@ -62,6 +62,12 @@ fn decode_error_words(e: bincode::error::DecodeError) -> String {
         D::InvalidIntegerType { .. } | D::NonZeroTypeIsZero { .. } | D::OutsideUsizeRange(_) => {
             "a number in the bytes is out of range".to_string()
         }
+        // Through serde, only an optional field's tag comes here.
+        D::UnexpectedVariant {
+            type_name, found, ..
+        } if type_name.starts_with("Option") => {
+            format!("an optional field's tag is {found}, where 0 or 1 belongs (damaged bytes)")
+        }
         D::UnexpectedVariant {
             type_name, found, ..
         } => format!(
@@ -74,6 +80,16 @@ fn decode_error_words(e: bincode::error::DecodeError) -> String {
         D::InvalidBooleanValue(b) => format!("{b} where a yes or no (0 or 1) belongs"),
         D::ArrayLengthMismatch { required, found } => {
             format!("{found} items where {required} belong")
+        }
+        // serde's word for an enum's unknown kind, read by its index.
+        D::OtherString(message) if message.contains("expected variant index") => {
+            let kind = message
+                .split('`')
+                .nth(1)
+                .map_or(String::new(), |n| format!(" {n}"));
+            format!(
+                "kind{kind} is not one this build knows (a newer build's data, or damaged bytes)"
+            )
         }
         D::OtherString(message) => message,
         D::Other(message) => message.to_string(),
@@ -112,6 +128,21 @@ mod tests {
         let day = to_bytes(&"2026-13-01").unwrap();
         let refused = from_bytes::<Refuses, 64>(&day).unwrap_err().to_string();
         assert_eq!(refused, "bad date \"2026-13-01\"");
+        #[derive(Debug, serde::Deserialize)]
+        enum Kind {
+            _A,
+            _B,
+        }
+        let unknown = from_bytes::<Kind, 8>(&[5]).unwrap_err().to_string();
+        assert_eq!(
+            unknown,
+            "kind 5 is not one this build knows (a newer build's data, or damaged bytes)"
+        );
+        let tag = from_bytes::<Option<u8>, 8>(&[2]).unwrap_err().to_string();
+        assert_eq!(
+            tag,
+            "an optional field's tag is 2, where 0 or 1 belongs (damaged bytes)"
+        );
         let no_bool = from_bytes::<bool, 8>(&[7]).unwrap_err().to_string();
         assert_eq!(no_bool, "7 where a yes or no (0 or 1) belongs");
     }

@@ -463,7 +463,7 @@ fn main() {
         requests_after.1 - requests_before.1
     );
     println!(
-        "  query copies read on a second topic, per trace: {:.2} ignored without a signature check, {:.2} checked (another copy still being checked)",
+        "  query copies read on a second topic, per trace: {:.2} ignored without a signature check, {:.2} checked (the query read first another way, or its bytes forgotten)",
         (copies_after.0 - copies_before.0) as f64 / rtt.len() as f64,
         (copies_after.1 - copies_before.1) as f64 / rtt.len() as f64
     );

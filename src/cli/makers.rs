@@ -35,8 +35,8 @@ pub enum MakersCommand {
         #[arg(long = "anchor-key", value_name = "FILE")]
         key: PathBuf,
         /// The version to sign it as, above every version the federation
-        /// used (default: the file's `version`). TOML only.
-        #[arg(long)]
+        /// used, from 1 (default: the file's `version`). TOML only.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         version: Option<u32>,
         /// First day nodes accept it: YYYY-MM-DD, `today` or `today+N`
         /// (default today, UTC). TOML only.
@@ -217,6 +217,7 @@ fn sign(
             }
         }
     }
+    super::trust::refuse_a_public_key_file(key)?;
     let key = NodeKey::load(key)?;
     let size = std::fs::metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?
@@ -278,6 +279,45 @@ fn sign(
             ));
         }
         let body = MakersBody::of(&table, version.unwrap_or(table.version), from, until);
+        // A table in force replaces the built-in one whole: makers left out
+        // are no longer matched by name wherever it is installed.
+        if let Ok(shipped) = ReferenceTable::parse(crate::marking::reference::SHIPPED) {
+            let names = |t: &ReferenceTable| -> std::collections::BTreeSet<String> {
+                t.makers
+                    .iter()
+                    .map(|m| crate::marking::fold_maker(&m.name))
+                    .collect()
+            };
+            let kept = names(&table);
+            // A maker with rows for several countries counts once.
+            let mut seen = std::collections::BTreeSet::new();
+            let left_out: Vec<&str> = shipped
+                .makers
+                .iter()
+                .filter(|m| {
+                    let folded = crate::marking::fold_maker(&m.name);
+                    !kept.contains(&folded) && seen.insert(folded)
+                })
+                .map(|m| m.name.as_str())
+                .collect();
+            if !left_out.is_empty() && !table.makers.is_empty() {
+                say!(
+                    "warning: {} of the {} makers built into this build {} not in {} ({}{}): nodes installing it no longer match {} by name. Start from config/makers.toml in tracenet's sources to keep them",
+                    left_out.len(),
+                    shipped.maker_count(),
+                    if left_out.len() == 1 { "is" } else { "are" },
+                    path.display(),
+                    left_out
+                        .iter()
+                        .take(5)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if left_out.len() > 5 { ", ..." } else { "" },
+                    if left_out.len() == 1 { "it" } else { "them" },
+                );
+            }
+        }
         let file = MakersFile::new(&body).with_context(|| format!("{}", path.display()))?;
         // Before "exists, pass --force", which --force would not get past.
         super::output::refuse_a_nodes_own_path(out)?;

@@ -150,6 +150,18 @@ pub fn with_usage(mut e: clap::Error) -> clap::Error {
     e
 }
 
+/// The bounds of clap's range refusal, `"0 is not in 1..=255"`.
+fn clap_range(text: &str) -> Option<(i128, i128)> {
+    let (_, range) = text.split_once(" is not in ")?;
+    let (low, high) = range.split_once("..")?;
+    let low: i128 = low.parse().ok()?;
+    let high: i128 = match high.strip_prefix('=') {
+        Some(h) => h.parse().ok()?,
+        None => high.parse::<i128>().ok()? - 1,
+    };
+    Some((low, high))
+}
+
 /// A value clap refused because it is no number of the kind the argument
 /// takes, said in words with the argument it was given for; `None` for
 /// every other error.
@@ -164,8 +176,11 @@ fn number_words(e: &clap::Error) -> Option<String> {
             IntErrorKind::NegOverflow => "too small a number for this argument",
             _ => "not a whole number: digits 0 to 9 only",
         }
+        .to_string()
     } else if source.is::<std::num::ParseFloatError>() {
-        "not a number: digits, with a point for a fraction (0.5)"
+        "not a number: digits, with a point for a fraction (0.5)".to_string()
+    } else if let Some((low, high)) = clap_range(&source.to_string()) {
+        format!("out of range: a whole number from {low} to {high}")
     } else {
         return None;
     };
@@ -187,7 +202,7 @@ fn number_words(e: &clap::Error) -> Option<String> {
 /// test holds every day the sources cite to at most this one).
 pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
-    ", reads and sends as builds of 2026-12-07 (midday)"
+    ", reads and sends as builds of 2026-12-07 (evening)"
 );
 
 #[derive(Debug, Parser)]
@@ -510,19 +525,23 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
         InitRole::Bootstrap => crate::config::Role::Bootstrap,
     };
     // Each flag checked on its own first, so that the error names it.
+    let mut distinct = std::collections::HashSet::new();
     for a in &args.anchors {
-        crate::protocol::PublicKey::parse(a).map_err(|e| {
-            usage_error("init", format!("--anchor {a:?}: {e}; give the regional organisation's public key (32 bytes, hex or base64)"))
-        })?;
+        let key = crate::protocol::PublicKey::parse(a)
+            .and_then(|k| k.check_usable().map(|()| k))
+            .map_err(|e| {
+                usage_error("init", format!("--anchor {a:?}: {e}; give the regional organisation's public key (32 bytes, hex or base64)"))
+            })?;
+        distinct.insert(key);
     }
     if let Some(t) = args.threshold
-        && (t == 0 || usize::from(t) > args.anchors.len())
+        && (t == 0 || usize::from(t) > distinct.len())
     {
         return Err(usage_error(
             "init",
             format!(
-                "--threshold {t}: must be between 1 and the number of --anchor keys ({})",
-                args.anchors.len()
+                "--threshold {t}: must be between 1 and the number of distinct --anchor keys ({})",
+                distinct.len()
             ),
         ));
     }
@@ -595,21 +614,34 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
         next: Vec<String>,
     }
     let mut next = Vec::new();
+    // The commands as they are to be typed: naming this directory where the
+    // other commands would not find it by themselves (a trial followed them
+    // and acted on the default directory).
+    let here = if ctx.data_dir == default_data_dir()
+        || std::env::var_os("TRACENET_DATA_DIR")
+            .is_some_and(|d| std::path::Path::new(&d) == ctx.data_dir)
+    {
+        String::new()
+    } else {
+        format!(" --data-dir {}", ctx.data_dir.display())
+    };
+    let tracenet = |args: &str| format!("tracenet {args}{here}");
     if initial.anchors.is_empty() {
-        next.push(
-            "get your regional organisation's anchor public key, then: tracenet init --force --state CC --anchor KEY (or pass --anchor to roster install)".to_string(),
-        );
+        next.push(format!(
+            "get your regional organisation's anchor public key, then: {} (or pass --anchor to roster install)",
+            tracenet("init --force --state CC --anchor KEY")
+        ));
     }
     if role == crate::config::Role::Member {
         next.push(
             "give your peer id, public key and OPRF key to your regional organisation".into(),
         );
-        next.push("tracenet roster install roster.json".into());
-        next.push("tracenet registry import FILE".into());
+        next.push(tracenet("roster install roster.json"));
+        next.push(tracenet("registry import FILE"));
     } else {
-        next.push("tracenet roster install roster.json".into());
+        next.push(tracenet("roster install roster.json"));
     }
-    next.push("tracenet node run".into());
+    next.push(tracenet("node run"));
     let out = Out {
         data_dir: dir,
         state,

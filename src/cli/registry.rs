@@ -453,8 +453,20 @@ fn audit_in(ctx: &Context, db: &sled::Db, kind: AuditKind, outcome: String) -> a
 /// The configuration is read only for the store's cache size, and a file
 /// that does not load (edited since the node started, a stray variable)
 /// does not stop a roster reaching a running node: the defaults open it.
+///
+/// A directory that holds no node (no tracenet.toml: never initialised, or
+/// a mistyped --data-dir) is refused before anything is created in it.
 pub(super) fn store_if_stopped(ctx: &Context) -> anyhow::Result<Option<sled::Db>> {
-    let options = Config::load(&Config::path_in(&ctx.data_dir))
+    let config = Config::path_in(&ctx.data_dir);
+    if std::fs::symlink_metadata(&config).is_err() {
+        bail!(
+            "{} holds no node ({} is not there): give the --data-dir of the node to install it in, or run `tracenet init --state CC --data-dir {}` first",
+            ctx.data_dir.display(),
+            config.display(),
+            ctx.data_dir.display()
+        );
+    }
+    let options = Config::load(&config)
         .map(|c| c.store_options())
         .unwrap_or_default();
     match crate::store::open_db(&ctx.data_dir.join("db"), &options) {

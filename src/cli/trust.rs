@@ -50,8 +50,9 @@ pub enum RosterCommand {
         /// Copy the members of this roster and take its version plus one.
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
-        /// The version number (default: 1, or the previous version plus one).
-        #[arg(long)]
+        /// The version number, 1 to 1000000 (default: 1, or the previous
+        /// version plus one).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::roster::MAX_VERSION))]
         version: Option<u64>,
         /// How every member checks gossip envelopes: `strict` or `payload`
         /// (`roster set-gossip-validation`). Default: the previous roster's
@@ -282,11 +283,11 @@ pub struct TrustArgs {
 /// An anchor's public key as typed, checked to be one: the bad one is named
 /// under `--anchor`, not as the `[trust]` section it did not come from.
 fn parse_anchor(s: &str) -> Result<String, String> {
-    PublicKey::parse(s)
-        .map(|_| s.to_string())
-        .map_err(|_| {
-            "not a trust anchor's public key: 32 bytes written in hex or base64, as `tracenet roster keygen` prints it".to_string()
-        })
+    let key = PublicKey::parse(s).map_err(|_| {
+        "not a trust anchor's public key: 32 bytes written in hex or base64, as `tracenet roster keygen` prints it".to_string()
+    })?;
+    key.check_usable().map_err(|e| e.to_string())?;
+    Ok(s.to_string())
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -521,11 +522,44 @@ pub(super) fn anchors_named(args: &TrustArgs, ctx: &Context) -> String {
             ctx.data_dir.join(CONFIG_FILE).display()
         )
     } else {
+        let distinct: std::collections::HashSet<_> = args
+            .anchors
+            .iter()
+            .filter_map(|a| PublicKey::parse(a).ok())
+            .collect();
         format!(
             "the {} given with --anchor",
-            count(args.anchors.len() as u64, "key")
+            count(distinct.len() as u64, "key")
         )
     }
+}
+
+/// An --anchor-key file that holds a public key (the anchor's, as
+/// `roster keygen` printed it) or JSON (a roster, a maker table) is named
+/// as such: the secret key file's checks (its mode, its length) told to
+/// chmod it, then to restore it from a backup (a trial).
+pub(super) fn refuse_a_public_key_file(path: &Path) -> anyhow::Result<()> {
+    let Ok(bytes) = crate::model::file::read_small(path, 4096) else {
+        // Missing, too large, not a file: the key's own load says which.
+        return Ok(());
+    };
+    // A secret key file is its 32-byte seed, whatever the bytes.
+    if bytes.len() == crate::identity::SEED_LEN {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.trim();
+    let what = if PublicKey::parse(text).is_ok() {
+        "a public key"
+    } else if text.starts_with('{') {
+        "JSON (a roster or a maker table?)"
+    } else {
+        return Ok(());
+    };
+    bail!(
+        "{} holds {what}, not an anchor's secret key: --anchor-key takes the file `tracenet roster keygen --out FILE` wrote",
+        path.display()
+    )
 }
 
 /// A node key that is a link to nothing is said so: `identity show` told
@@ -632,14 +666,17 @@ struct Edited {
 /// or 32 bytes in hex or base64. One that is neither is a usage error of
 /// `command` (exit 2), saying the forms it takes.
 fn key_arg(command: &str, s: &str) -> anyhow::Result<crate::protocol::PublicKey> {
-    identity::parse_key(s).map_err(|e| {
+    let key = identity::parse_key(s).map_err(|e| {
         super::usage_error(
             command,
             format!(
                 "--key: {e}, nor a PeerId: give the node's key as `tracenet identity show` prints it (its peer id, or its public key)"
             ),
         )
-    })
+    })?;
+    key.check_usable()
+        .map_err(|e| super::usage_error(command, format!("--key: {e}")))?;
+    Ok(key)
 }
 
 /// Shows a roster as [`edit_roster`] left it, saying whether the edit
@@ -1203,6 +1240,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             names_as_they_are,
         } => {
             let key_path = key;
+            refuse_a_public_key_file(&key_path)?;
             let key = NodeKey::load(&key_path)?;
             let mut file = RosterFile::read(&roster)?;
             let body = file.decode_unverified()?;
@@ -1292,7 +1330,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 // with it. Its own install verified with --anchor alone,
                 // and a roster of another anchor left the node unable to
                 // start (a re-check).
-                return self::install(ctx, &roster, &trust);
+                return self::install(ctx, &roster, &trust, "roster verify");
             }
             let named = anchors_named(&trust, ctx);
             let trust = trust_config(&trust, ctx, "roster verify")?;
@@ -1316,7 +1354,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             let file = RosterFile::read(&roster)?;
             show(ctx, &roster, &file.decode_unverified()?, &file, None, None)
         }
-        RosterCommand::Install { roster, trust } => install(ctx, &roster, &trust),
+        RosterCommand::Install { roster, trust } => install(ctx, &roster, &trust, "roster install"),
     }
 }
 
@@ -1335,7 +1373,8 @@ struct Installed {
     gossip_validation_next: Option<GossipValidation>,
 }
 
-fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
+/// `cmd` names the subcommand, for the usage of a bad --threshold.
+fn install(ctx: &Context, path: &Path, args: &TrustArgs, cmd: &str) -> anyhow::Result<()> {
     // Read as a roster here first: a wrong file is named, not refused by
     // the node without its name. Its bytes go to the node as they are.
     let offered = RosterFile::read(path)?.decode_unverified()?.version;
@@ -1348,7 +1387,7 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
     // Anchors given here must agree with the node's own: a node verifies
     // every later roster, received by gossip, with [trust] alone.
     let given = (!args.anchors.is_empty())
-        .then(|| trust_config(args, ctx, "roster install"))
+        .then(|| trust_config(args, ctx, cmd))
         .transpose()?;
     if let (Some(g), Some(c)) = (&given, &configured)
         && (g.anchor_keys()? != c.anchor_keys()? || g.threshold != c.threshold)
@@ -1371,13 +1410,26 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
                     cfg_path.display()
                 );
             }
-            super::node::with_client(ctx, async |c| Ok(c.post_bytes("/v1/roster", bytes).await?))?
+            super::node::with_client(ctx, async |c| Ok(c.post_bytes("/v1/roster", bytes).await?))
+                .map_err(|e| {
+                    // The node's refusal for too few signatures, naming
+                    // where its anchors come from.
+                    if format!("{e:#}").contains(" of the trust anchors; ") {
+                        anyhow::anyhow!(
+                            "{}: {e:#}, checked against the running node's anchors of [trust] in {}",
+                            path.display(),
+                            cfg_path.display()
+                        )
+                    } else {
+                        e
+                    }
+                })?
         }
         Some(db) => {
             let trust = match (&given, &configured) {
                 (_, Some(c)) => c.clone(),
                 (Some(g), None) => g.clone(),
-                (None, None) => trust_config(&TrustArgs::default(), ctx, "roster install")?,
+                (None, None) => trust_config(&TrustArgs::default(), ctx, cmd)?,
             };
             let file = RosterFile::read(path)?;
             let r = match roster::install(&ctx.data_dir, &file, &trust, Date::today()) {
@@ -1397,6 +1449,14 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs) -> anyhow::Result<()> {
                         gossip_validation_next: None,
                     };
                     return not_installed(ctx, path, offered, &out);
+                }
+                Err(e @ roster::RosterError::Threshold { .. }) => {
+                    let from = if configured.is_some() {
+                        anchors_named(&TrustArgs::default(), ctx)
+                    } else {
+                        anchors_named(args, ctx)
+                    };
+                    bail!("{}: {e}, checked against {from}", path.display());
                 }
                 Err(e) => return Err(e.into()),
             };

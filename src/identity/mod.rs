@@ -13,7 +13,8 @@ use crate::protocol::{KeyError, Message, PublicKey, Signed, SigningKey};
 
 /// The key file's name inside the data directory.
 pub const KEY_FILE: &str = "node.key";
-const SEED_LEN: usize = 32;
+/// A key file's length: the Ed25519 seed, as raw bytes.
+pub const SEED_LEN: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
@@ -48,25 +48,24 @@ impl CheckedFrames {
     }
 }
 
-/// How many turns [`GossipChecks`] keeps. Frames whose SHA-256 fall on the
-/// same turn are checked one after the other; checks run under the node's
-/// concurrency bound, a few at once, so two different frames rarely share
-/// one.
-const CHECK_TURNS: usize = 64;
-
 /// The gossiped query frames checked here lately ([`CheckedFrames`]), and a
 /// turn for each frame while it is checked. Two copies of the same bytes
 /// read at once (the query on two of its topics, or under `strict`
 /// validation two messages of the same bytes) take their turns: the second
 /// waits until the first is checked, then is a copy of bytes admitted, or
 /// is checked itself if the first was not kept (shed for this node's load,
-/// a quota, the clock: [`GossipChecks::check_once`]'s `keep`). Without the
-/// turn both were checked, the requester's rate limit charged twice, and
-/// the second relayed as a query already seen.
+/// a quota, the clock, or refused: [`GossipChecks::check_once`]'s `keep`).
+/// Without the turn both were checked, the requester's rate limit charged
+/// twice, and the second relayed as a query already seen.
+///
+/// A turn is the frame's own (its SHA-256), held only while a check of
+/// those bytes runs: different frames never wait for each other, whatever
+/// digests a sender grinds for, and the turns held are at most the checks
+/// running (the node's concurrency bound).
 #[derive(Debug)]
 pub struct GossipChecks {
     checked: Mutex<CheckedFrames>,
-    turns: Box<[Mutex<()>]>,
+    turns: Mutex<HashMap<Digest, Arc<Mutex<()>>>>,
 }
 
 impl GossipChecks {
@@ -74,7 +73,7 @@ impl GossipChecks {
     pub fn new(capacity: usize) -> Self {
         GossipChecks {
             checked: Mutex::new(CheckedFrames::new(capacity)),
-            turns: (0..CHECK_TURNS).map(|_| Mutex::new(())).collect(),
+            turns: Mutex::default(),
         }
     }
 
@@ -90,22 +89,50 @@ impl GossipChecks {
         check: impl FnOnce() -> A,
         keep: impl FnOnce(&A) -> bool,
     ) -> Option<A> {
-        let turn = usize::from(frame.as_bytes()[0]) % self.turns.len();
-        // A check that panicked leaves its turn poisoned, and its frame
-        // unremembered: the next copy is checked in full.
-        let _turn = self.turns[turn]
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.checked.lock().is_ok_and(|mut c| c.contains(&frame)) {
+        if self.admitted(&frame) {
             return None;
         }
-        let outcome = check();
-        if keep(&outcome)
-            && let Ok(mut c) = self.checked.lock()
-        {
-            c.remember(frame);
+        let turn = self
+            .turns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(frame)
+            .or_default()
+            .clone();
+        let outcome = {
+            // A check that panicked leaves the turn poisoned, and its frame
+            // unremembered: the next copy is checked in full.
+            let _turn = turn.lock().unwrap_or_else(PoisonError::into_inner);
+            if self.admitted(&frame) {
+                None
+            } else {
+                let outcome = check();
+                if keep(&outcome)
+                    && let Ok(mut c) = self.checked.lock()
+                {
+                    c.remember(frame);
+                }
+                Some(outcome)
+            }
+        };
+        // The last to hold the turn lets it go: a copy that took it meanwhile
+        // holds another reference, and lets it go itself.
+        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        if Arc::strong_count(&turn) == 2 {
+            turns.remove(&frame);
         }
-        Some(outcome)
+        outcome
+    }
+
+    /// Whether these bytes were admitted lately.
+    fn admitted(&self, frame: &Digest) -> bool {
+        self.checked.lock().is_ok_and(|mut c| c.contains(frame))
+    }
+
+    /// How many turns are held (checks of distinct frames running).
+    #[cfg(test)]
+    fn turns_held(&self) -> usize {
+        self.turns.lock().map_or(0, |t| t.len())
     }
 }
 
@@ -401,6 +428,7 @@ mod tests {
                 .filter_map(|t| t.join().expect("no check panics"))
                 .count()
         });
+        assert_eq!(checks.turns_held(), 0, "a turn outlived its checks");
         (ran.load(Ordering::SeqCst), checked)
     }
 
@@ -413,11 +441,43 @@ mod tests {
         assert_eq!(read_at_once(8, |_| true), (1, 1));
         assert_eq!(read_at_once(8, |n| n > 0), (2, 2), "the first was shed");
         assert_eq!(read_at_once(3, |_| false), (3, 3), "each was shed");
-        // Another frame is not a copy.
+        // Another frame is not a copy, and no turn outlives its checks.
         let checks = GossipChecks::new(16);
         assert_eq!(checks.check_once(Digest::of(b"a"), || 1, |_| true), Some(1));
         assert_eq!(checks.check_once(Digest::of(b"a"), || 2, |_| true), None);
         assert_eq!(checks.check_once(Digest::of(b"b"), || 3, |_| true), Some(3));
+        assert_eq!(checks.turns_held(), 0);
+    }
+
+    /// Checks of different frames run at once: none waits for another's
+    /// turn (a sender grinding digests cannot line them up).
+    #[test]
+    fn checks_of_different_frames_do_not_wait_for_each_other() {
+        let checks = GossipChecks::new(16);
+        let (inside, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|s| {
+            let first = s.spawn(|| {
+                checks.check_once(
+                    Digest::of(b"first"),
+                    || {
+                        inside.wait();
+                        // Held until the second frame's check has run.
+                        release.wait();
+                    },
+                    |_| true,
+                )
+            });
+            inside.wait();
+            assert_eq!(checks.turns_held(), 1);
+            // Would wait for ever behind the first if they shared a turn.
+            assert_eq!(
+                checks.check_once(Digest::of(b"second"), || 2, |_| true),
+                Some(2)
+            );
+            release.wait();
+            assert_eq!(first.join().unwrap(), Some(()));
+        });
+        assert_eq!(checks.turns_held(), 0);
     }
 
     #[test]

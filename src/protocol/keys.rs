@@ -24,6 +24,10 @@ pub enum KeyError {
     },
     #[error("the secret key could not be used: {0}")]
     Seed(String),
+    #[error(
+        "public key {key} is {why}: no signature under it would show who made it; use a key `tracenet init` or `tracenet roster keygen` printed"
+    )]
+    Weak { key: String, why: &'static str },
 }
 
 /// Declares a fixed-length byte value: raw bytes for bincode, hex for humans.
@@ -148,6 +152,31 @@ impl Signature {
 }
 
 impl PublicKey {
+    /// Refuses 32 bytes that are no Ed25519 key whose signatures say who
+    /// made them: not a point of the curve, a point written other than in
+    /// its one encoding, or a point of small order (all zeros is one), under
+    /// which signatures of any message can be made by anyone who tries a
+    /// few. A member giving such a key to its roster could deny every
+    /// answer signed under it. A key `tracenet init` or `roster keygen`
+    /// made always passes.
+    pub fn check_usable(&self) -> Result<(), KeyError> {
+        let weak = |why: &'static str| KeyError::Weak {
+            key: self.to_base64(),
+            why,
+        };
+        let point = ed25519_dalek::VerifyingKey::from_bytes(&self.0)
+            .map_err(|_| weak("not a point of the Ed25519 curve"))?;
+        if point.is_weak() {
+            return Err(weak(
+                "a point of small order, under which anyone can make signatures",
+            ));
+        }
+        if point.to_edwards().compress().to_bytes() != self.0 {
+            return Err(weak("a point written other than in its one encoding"));
+        }
+        Ok(())
+    }
+
     /// Whether `sig` is this key's Ed25519 signature of `msg`.
     pub fn verifies(&self, msg: &[u8], sig: &Signature) -> bool {
         UnparsedPublicKey::new(&ED25519, &self.0)
@@ -214,6 +243,69 @@ impl fmt::Debug for SigningKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key under which anyone can sign, or that is no key, is refused; a
+    /// key made from a seed always passes. ring verifies signatures under
+    /// the identity point: that is what a roster listing one would allow.
+    #[test]
+    fn a_key_anyone_could_sign_under_is_refused() {
+        for seed in 0..32u8 {
+            let k = SigningKey::from_seed(&[seed; 32]).unwrap().public_key();
+            assert_eq!(k.check_usable(), Ok(()), "seed {seed}");
+        }
+        let why = |k: [u8; 32]| match PublicKey(k).check_usable() {
+            Err(KeyError::Weak { why, .. }) => why,
+            other => panic!("{k:?}: {other:?}"),
+        };
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(why(identity).contains("small order"));
+        assert!(why([0; 32]).contains("small order"), "y = 0: order 4");
+        // Why: under the identity, R = the identity and s = 0 sign any
+        // message, and ring takes it.
+        let mut anyones = [0u8; 64];
+        anyones[0] = 1;
+        for msg in [&b"an answer"[..], b"another"] {
+            assert!(PublicKey(identity).verifies(msg, &Signature(anyones)));
+        }
+        // Some y has no point; some y + p (below 2^255) writes a point of
+        // large order a second way.
+        let y = |n: u8| {
+            let mut b = [0u8; 32];
+            b[0] = n;
+            b
+        };
+        assert!((2..60).any(|n| why_or_ok(y(n)) == Some("not a point of the Ed25519 curve")));
+        let p_plus = |n: u8| {
+            // p = 2^255 - 19: little-endian 0xed, then 0xff, top byte 0x7f.
+            let mut b = [0xff; 32];
+            b[0] = 0xed + n;
+            b[31] = 0x7f;
+            b
+        };
+        let second_ways: Vec<u8> = (2..18)
+            .filter(|n| {
+                why_or_ok(p_plus(*n)) == Some("a point written other than in its one encoding")
+            })
+            .collect();
+        assert!(!second_ways.is_empty());
+        // The same point in its one encoding passes.
+        assert!(second_ways.iter().any(|n| why_or_ok(y(*n)).is_none()));
+        // Said with the key and what to do.
+        let e = PublicKey(identity).check_usable().unwrap_err().to_string();
+        assert!(
+            e.contains(&PublicKey(identity).to_base64()) && e.contains("roster keygen"),
+            "{e}"
+        );
+
+        fn why_or_ok(k: [u8; 32]) -> Option<&'static str> {
+            match PublicKey(k).check_usable() {
+                Ok(()) => None,
+                Err(KeyError::Weak { why, .. }) => Some(why),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
 
     #[test]
     fn keys_parse_from_hex_and_base64() {

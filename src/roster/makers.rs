@@ -157,6 +157,14 @@ impl MakersBody {
                 "valid_until is before valid_from".into(),
             ));
         }
+        // A table in force replaces the built-in one whole: an empty one
+        // would leave every node matching no maker's name (a trial signed
+        // and installed one).
+        if self.makers.is_empty() {
+            return Err(MakersError::Invalid(
+                "it lists no maker: a node installing it would match no maker's name; start from the table in force (config/makers.toml in tracenet's sources) and add to it".into(),
+            ));
+        }
         Ok(self.reference().check()?)
     }
 

@@ -296,7 +296,11 @@ impl TrustConfig {
         let keys = self
             .anchors
             .iter()
-            .map(|a| PublicKey::parse(a).map_err(|e| RosterError::Trust(e.to_string())))
+            .map(|a| {
+                PublicKey::parse(a)
+                    .and_then(|k| k.check_usable().map(|()| k))
+                    .map_err(|e| RosterError::Trust(e.to_string()))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let distinct: HashSet<_> = keys.iter().collect();
         if self.threshold == 0 || usize::from(self.threshold) > distinct.len() {
@@ -543,6 +547,9 @@ pub fn check_address(a: &str) -> Result<(), String> {
 
 fn check_member(m: &Member) -> Result<(), RosterError> {
     check_name(m)?;
+    m.key
+        .check_usable()
+        .map_err(|e| member_err(m, e.to_string()))?;
     if let Some(name) = m.state.former_name() {
         return Err(member_err(
             m,
