@@ -2831,6 +2831,7 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     assert!(
         e.contains("signed by 0 of the trust anchors")
             && e.contains("checked against the 1 key given with --anchor")
+            && e.contains(&format!("it carries signatures of {}", a.anchor))
             && e.contains("good.json")
             && !e.contains("[trust]"),
         "{e}"

@@ -44,7 +44,8 @@ pub enum RosterCommand {
         /// (N days, UTC).
         #[arg(long, value_name = "DATE", value_parser = parse_day)]
         valid_from: Date,
-        /// Last day of validity: YYYY-MM-DD, `today`, or `today+N` (N days, UTC).
+        /// Last day of validity: YYYY-MM-DD, `today`, or `today+N` / `today-N`
+        /// (N days, UTC).
         #[arg(long, value_name = "DATE", value_parser = parse_day)]
         valid_until: Date,
         /// Copy the members of this roster and take its version plus one.
@@ -510,6 +511,22 @@ pub(super) fn trust_config(
             ctx.data_dir.join(CONFIG_FILE).display()
         )
     })
+}
+
+/// Which anchors a roster file carries signatures of, whether or not they
+/// verify: said after a threshold error, beside the anchors it was checked
+/// against.
+fn signed_by(file: &RosterFile) -> String {
+    let mut anchors: Vec<String> = file
+        .signatures
+        .iter()
+        .map(|s| s.anchor.to_base64())
+        .collect();
+    anchors.dedup();
+    match anchors.len() {
+        0 => "it carries no signature".to_string(),
+        _ => format!("it carries signatures of {}", anchors.join(", ")),
+    }
 }
 
 /// Where the anchors a file was verified with came from, said after a
@@ -1336,9 +1353,11 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             let trust = trust_config(&trust, ctx, "roster verify")?;
             let file = RosterFile::read(&roster)?;
             let checked = file.verify(&trust, Date::today()).map_err(|e| match e {
-                roster::RosterError::Threshold { .. } => {
-                    anyhow::anyhow!("{}: {e}, checked against {named}", roster.display())
-                }
+                roster::RosterError::Threshold { .. } => anyhow::anyhow!(
+                    "{}: {e}, checked against {named}; {}",
+                    roster.display(),
+                    signed_by(&file)
+                ),
                 e => e.into(),
             })?;
             show(
@@ -1456,7 +1475,11 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs, cmd: &str) -> anyhow::R
                     } else {
                         anchors_named(args, ctx)
                     };
-                    bail!("{}: {e}, checked against {from}", path.display());
+                    bail!(
+                        "{}: {e}, checked against {from}; {}",
+                        path.display(),
+                        signed_by(&file)
+                    );
                 }
                 Err(e) => return Err(e.into()),
             };

@@ -152,6 +152,13 @@ impl Report {
             let mark = if p.ok { "ok  " } else { "FAIL" };
             s.push_str(&format!("{mark} {}: {}\n", p.part, p.detail));
         }
+        // What no signature covers, said where the verdict is read: a
+        // bundle with an answer taken out verifies as well (a trial).
+        if self.ok {
+            s.push_str(
+                "note: each answer here is proved its State's; that none was left out is the exporter's word (its audit log, `tracenet audit`, lists each answer it received)\n",
+            );
+        }
         s.push_str(if self.ok {
             "evidence verifies\n"
         } else {

@@ -88,6 +88,31 @@ fn a_genuine_bundle_verifies() {
     assert_eq!(back, Bundle::V2(bundle()));
 }
 
+/// A bundle proves each answer, not that it holds them all: one taken out
+/// leaves the rest verifying, and the report says that this is the
+/// exporter's word (a new user's trial took the verdict for more).
+#[test]
+fn a_bundle_with_an_answer_taken_out_verifies_and_says_what_it_cannot_tell() {
+    let mut b = bundle();
+    b.answers.remove(1);
+    b.answer_rosters.remove(1);
+    let r = b.verify(&trust());
+    assert!(r.ok, "{}", r.to_text());
+    let text = r.to_text();
+    assert!(
+        text.contains("that none was left out is the exporter's word")
+            && text.ends_with("evidence verifies\n"),
+        "{text}"
+    );
+    let mut broken = bundle();
+    broken.answers[0].replace_range(10..14, "AAAA");
+    let text = broken.verify(&trust()).to_text();
+    assert!(
+        !text.contains("left out"),
+        "said only of evidence that verifies: {text}"
+    );
+}
+
 /// A blind trace's query (`directed_only`, sent only to the holders whose
 /// filter hit) verifies as any other: the rule that refuses it from gossip
 /// is about who passes it on, not about the requester's own bundle. Every
