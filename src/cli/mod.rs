@@ -623,7 +623,17 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
     {
         String::new()
     } else {
-        format!(" --data-dir {}", ctx.data_dir.display())
+        // Quoted for a shell where it holds more than a path's plain
+        // characters (a space, say).
+        let dir = ctx.data_dir.display().to_string();
+        let plain = dir
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,".contains(c));
+        if plain {
+            format!(" --data-dir {dir}")
+        } else {
+            format!(" --data-dir '{}'", dir.replace('\'', r"'\''"))
+        }
     };
     let tracenet = |args: &str| format!("tracenet {args}{here}");
     if initial.anchors.is_empty() {

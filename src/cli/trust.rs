@@ -517,12 +517,13 @@ pub(super) fn trust_config(
 /// verify: said after a threshold error, beside the anchors it was checked
 /// against.
 fn signed_by(file: &RosterFile) -> String {
-    let mut anchors: Vec<String> = file
+    let mut seen = std::collections::HashSet::new();
+    let anchors: Vec<String> = file
         .signatures
         .iter()
+        .filter(|s| seen.insert(s.anchor))
         .map(|s| s.anchor.to_base64())
         .collect();
-    anchors.dedup();
     match anchors.len() {
         0 => "it carries no signature".to_string(),
         _ => format!("it carries signatures of {}", anchors.join(", ")),
@@ -691,8 +692,11 @@ fn key_arg(command: &str, s: &str) -> anyhow::Result<crate::protocol::PublicKey>
             ),
         )
     })?;
-    key.check_usable()
-        .map_err(|e| super::usage_error(command, format!("--key: {e}")))?;
+    // Removing a key anyone could sign under is how a roster is mended.
+    if command != "roster remove" {
+        key.check_usable()
+            .map_err(|e| super::usage_error(command, format!("--key: {e}")))?;
+    }
     Ok(key)
 }
 

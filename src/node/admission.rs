@@ -92,36 +92,35 @@ impl GossipChecks {
         if self.admitted(&frame) {
             return None;
         }
-        let turn = self
-            .turns
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(frame)
-            .or_default()
-            .clone();
-        let outcome = {
-            // A check that panicked leaves the turn poisoned, and its frame
-            // unremembered: the next copy is checked in full.
-            let _turn = turn.lock().unwrap_or_else(PoisonError::into_inner);
-            if self.admitted(&frame) {
-                None
-            } else {
-                let outcome = check();
-                if keep(&outcome)
-                    && let Ok(mut c) = self.checked.lock()
-                {
-                    c.remember(frame);
-                }
-                Some(outcome)
-            }
+        let held = TurnHeld {
+            turns: &self.turns,
+            frame,
+            turn: Some(
+                self.turns
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(frame)
+                    .or_default()
+                    .clone(),
+            ),
         };
-        // The last to hold the turn lets it go: a copy that took it meanwhile
-        // holds another reference, and lets it go itself.
-        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
-        if Arc::strong_count(&turn) == 2 {
-            turns.remove(&frame);
+        // A check that panicked leaves the turn poisoned, and its frame
+        // unremembered: the next copy is checked in full. Dropped before
+        // `held`, which lets the turn go, panic or not.
+        let _turn = held
+            .turn
+            .as_ref()
+            .map(|t| t.lock().unwrap_or_else(PoisonError::into_inner));
+        if self.admitted(&frame) {
+            return None;
         }
-        outcome
+        let outcome = check();
+        if keep(&outcome)
+            && let Ok(mut c) = self.checked.lock()
+        {
+            c.remember(frame);
+        }
+        Some(outcome)
     }
 
     /// Whether these bytes were admitted lately.
@@ -133,6 +132,29 @@ impl GossipChecks {
     #[cfg(test)]
     fn turns_held(&self) -> usize {
         self.turns.lock().map_or(0, |t| t.len())
+    }
+}
+
+/// A reference to a frame's turn ([`GossipChecks`]), let go on drop: under
+/// the map's lock, where every reference is taken, so that the last holder
+/// sees itself last and takes the turn out of the map (a copy that took the
+/// turn meanwhile holds a reference of its own, and does so itself).
+struct TurnHeld<'a> {
+    turns: &'a Mutex<HashMap<Digest, Arc<Mutex<()>>>>,
+    frame: Digest,
+    turn: Option<Arc<Mutex<()>>>,
+}
+
+impl Drop for TurnHeld<'_> {
+    fn drop(&mut self) {
+        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(turn) = self.turn.take() {
+            let last = Arc::strong_count(&turn) == 2;
+            drop(turn);
+            if last {
+                turns.remove(&self.frame);
+            }
+        }
     }
 }
 
@@ -450,15 +472,24 @@ mod tests {
     }
 
     /// Checks of different frames run at once: none waits for another's
-    /// turn (a sender grinding digests cannot line them up).
+    /// turn, even two whose digests begin alike (a sender grinding digests
+    /// cannot line them up, as it could when turns were picked by the
+    /// digest's first byte); and a check that panics lets its turn go.
     #[test]
     fn checks_of_different_frames_do_not_wait_for_each_other() {
         let checks = GossipChecks::new(16);
+        let frame = |i: u32| Digest::of(&i.to_le_bytes());
+        let first = frame(0);
+        let second = (1..)
+            .map(frame)
+            .find(|d| d.as_bytes()[0] == first.as_bytes()[0])
+            .expect("a digest beginning alike");
         let (inside, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        let (done, ran) = std::sync::mpsc::channel();
         std::thread::scope(|s| {
-            let first = s.spawn(|| {
+            let held = s.spawn(|| {
                 checks.check_once(
-                    Digest::of(b"first"),
+                    first,
                     || {
                         inside.wait();
                         // Held until the second frame's check has run.
@@ -469,15 +500,31 @@ mod tests {
             });
             inside.wait();
             assert_eq!(checks.turns_held(), 1);
-            // Would wait for ever behind the first if they shared a turn.
-            assert_eq!(
-                checks.check_once(Digest::of(b"second"), || 2, |_| true),
-                Some(2)
-            );
+            let checks = &checks;
+            s.spawn(move || {
+                let _ = done.send(checks.check_once(second, || 2, |_| true));
+            });
+            let outcome = ran.recv_timeout(Duration::from_secs(60));
             release.wait();
-            assert_eq!(first.join().unwrap(), Some(()));
+            assert_eq!(
+                outcome,
+                Ok(Some(2)),
+                "the second frame waited on the first's turn"
+            );
+            assert_eq!(held.join().unwrap(), Some(()));
         });
         assert_eq!(checks.turns_held(), 0);
+        let third = Digest::of(b"a frame whose check panics");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            checks.check_once(third, || panic!("a check's fault"), |_: &()| true)
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(checks.turns_held(), 0, "a panicked check kept its turn");
+        assert_eq!(
+            checks.check_once(third, || 3, |_| true),
+            Some(3),
+            "checked again"
+        );
     }
 
     #[test]

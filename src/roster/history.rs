@@ -348,7 +348,7 @@ impl RosterHistory {
         // hold is that the anchors trusted then signed it.
         let roster = entry
             .roster
-            .verify(&entry.trust, body.valid_from)
+            .verify_as_signed(&entry.trust, body.valid_from)
             .map_err(|e| history_err(&path, e.to_string()))?;
         Ok(Installed {
             roster,

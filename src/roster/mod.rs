@@ -547,9 +547,6 @@ pub fn check_address(a: &str) -> Result<(), String> {
 
 fn check_member(m: &Member) -> Result<(), RosterError> {
     check_name(m)?;
-    m.key
-        .check_usable()
-        .map_err(|e| member_err(m, e.to_string()))?;
     if let Some(name) = m.state.former_name() {
         return Err(member_err(
             m,
@@ -621,6 +618,21 @@ fn dates_advice(from: Date, until: Date, on: Date) -> String {
 }
 
 impl RosterBody {
+    /// Every member's key is one whose signatures say who made them
+    /// ([`PublicKey::check_usable`]). Checked where a roster is made
+    /// ([`RosterBody::encode`]) and where one is believed
+    /// ([`RosterFile::verify`]), not at each read: a roster a node ignores
+    /// (an old version replayed by a member) costs no curve arithmetic, and
+    /// `roster show` and `roster remove` still read one listing such a key.
+    pub fn check_keys(&self) -> Result<(), RosterError> {
+        for m in &self.members {
+            m.key
+                .check_usable()
+                .map_err(|e| member_err(m, e.to_string()))?;
+        }
+        Ok(())
+    }
+
     /// Bounds and uniqueness: one key per entry, one member entry per State.
     pub fn check(&self) -> Result<(), RosterError> {
         if !(1..=MAX_VERSION).contains(&self.version) {
@@ -690,6 +702,7 @@ impl RosterBody {
     /// add them once every member runs a build that reads them.
     pub fn encode(&self) -> Result<Vec<u8>, RosterError> {
         self.check()?;
+        self.check_keys()?;
         let bytes = if self.gossip_validation.is_some()
             || self.peer_connections.is_some()
             || self.served_lists
@@ -833,7 +846,7 @@ impl RosterFile {
     /// Adds (or replaces) `key`'s signature over the body.
     pub fn sign(&mut self, key: &SigningKey) -> Result<(), RosterError> {
         let bytes = self.body_bytes()?;
-        RosterBody::decode(&bytes)?;
+        RosterBody::decode(&bytes)?.check_keys()?;
         anchors::sign(Kind::Roster, &bytes, key, &mut self.signatures);
         Ok(())
     }
@@ -841,6 +854,21 @@ impl RosterFile {
     /// Checks the signatures against the configured anchors and the dates
     /// against `on` (the day the roster must be valid).
     pub fn verify(&self, trust: &TrustConfig, on: Date) -> Result<Roster, RosterError> {
+        let roster = self.verify_as_signed(trust, on)?;
+        roster.body.check_keys()?;
+        Ok(roster)
+    }
+
+    /// [`RosterFile::verify`] but for its members' keys: for the history of
+    /// rosters installed, which must stay readable as they were believed
+    /// then (an earlier build took any 32 bytes as a key), so that the
+    /// rosters after them, and what was received under them, can still be
+    /// judged.
+    pub(crate) fn verify_as_signed(
+        &self,
+        trust: &TrustConfig,
+        on: Date,
+    ) -> Result<Roster, RosterError> {
         let anchors = trust.anchor_keys()?;
         let bytes = self.body_bytes()?;
         // The signatures first, over the raw bytes: what no anchor signed is

@@ -54,6 +54,42 @@ fn signed(version: u64, by: &[u8]) -> RosterFile {
     f
 }
 
+/// A member's key under which anyone can sign (the identity point) is
+/// never encoded, signed or believed; a roster listing one, as an earlier
+/// build could make, is still read, to be shown and mended.
+#[test]
+fn a_member_key_anyone_could_sign_under_is_never_made_signed_nor_believed() {
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut b = body(1);
+    b.members[1].key = PublicKey(identity);
+    let e = b.encode().unwrap_err().to_string();
+    assert!(e.contains("DE") && e.contains("small order"), "{e}");
+    // Written as an earlier build wrote it, and signed all the same.
+    let bytes = codec::encode_body(Kind::Roster, &wire::Body::from(&b)).unwrap();
+    let mut f = RosterFile::new(&body(1)).unwrap();
+    f.body = B64.encode(&bytes);
+    let e = f.clone().sign(&anchor(1)).unwrap_err().to_string();
+    assert!(e.contains("small order"), "{e}");
+    anchors::sign(Kind::Roster, &bytes, &anchor(1), &mut f.signatures);
+    let e = f
+        .verify(&trust(1), d("2025-06-01"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("roster member DE") && e.contains("small order"),
+        "{e}"
+    );
+    let read = f.decode_unverified().expect("read, to be shown and mended");
+    assert_eq!(read.members[1].key, PublicKey(identity));
+    // Mended: the member's entry taken out, it is made and signed again.
+    let mut mended = read;
+    mended.members.remove(1);
+    let mut f = RosterFile::new(&mended).unwrap();
+    f.sign(&anchor(1)).unwrap();
+    assert!(f.verify(&trust(1), d("2025-06-01")).is_ok());
+}
+
 #[test]
 fn threshold_counts_distinct_configured_anchors() {
     let on = d("2025-06-01");
