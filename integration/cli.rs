@@ -829,6 +829,19 @@ impl Anchored {
         }
     }
 
+    /// Another anchor's key file, beside the first, and its public key.
+    fn other_anchor(&self) -> (std::path::PathBuf, String) {
+        let key = self.w.path().join("other-anchor.key");
+        let public = json(
+            self.w.path(),
+            &["roster", "keygen", "--out", key.to_str().unwrap()],
+        )["public_key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (key, public)
+    }
+
     fn roster(&self, name: &str, version: u64, from: &str, until: &str) -> String {
         self.roster_signed_by(&self.key, name, version, from, until)
     }
@@ -2705,14 +2718,7 @@ fn in_shell(script: &str, args: &[&std::path::Path]) -> std::process::Output {
 fn roster_verify_install_keeps_to_the_nodes_anchors() {
     let a = Anchored::new();
     let w = a.w.path();
-    let other_key = w.join("other-anchor.key");
-    let other = json(
-        w,
-        &["roster", "keygen", "--out", other_key.to_str().unwrap()],
-    )["public_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (other_key, other) = a.other_anchor();
     let fs = a.roster_signed_by(&other_key, "by-other.json", 1, "today", "today+30");
     let fs = fs.as_str();
     let o = run(
@@ -2743,14 +2749,7 @@ fn roster_verify_install_keeps_to_the_nodes_anchors() {
 fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     let a = Anchored::new();
     let w = a.w.path();
-    let other_key = w.join("other-anchor.key");
-    let other = json(
-        w,
-        &["roster", "keygen", "--out", other_key.to_str().unwrap()],
-    )["public_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (other_key, other) = a.other_anchor();
     let good = a.roster("good.json", 1, "today", "today+30");
     let usage = |args: &[&str], says: &[&str]| {
         let o = run(w, args);
