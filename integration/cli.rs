@@ -2767,18 +2767,25 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         &["roster", "verify", &good, "--anchor", "garbage"],
         &["'--anchor <KEY>'", "32 bytes written in hex or base64"],
     );
-    usage(
-        &[
+    // Thresholds above the keys given, or out of range, in words.
+    for (threshold, says) in [
+        (
+            "2",
+            "--threshold 2 is more than the 1 distinct key given with --anchor",
+        ),
+        ("0", "out of range: a whole number from 1 to 255"),
+    ] {
+        let args = [
             "roster",
             "verify",
             &good,
             "--anchor",
             &other,
             "--threshold",
-            "2",
-        ],
-        &["--threshold 2 is more than the 1 distinct key given with --anchor"],
-    );
+            threshold,
+        ];
+        usage(&args, &[says]);
+    }
     usage(
         &[
             "verify",
@@ -2790,21 +2797,26 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         ],
         &["'--threshold <THRESHOLD>'", "not a whole number"],
     );
-    usage(
-        &[
+    // Versions that are no number or out of range, in words.
+    for (version, says) in [
+        ("x", "not a whole number"),
+        ("0", "out of range: a whole number from 1 to 1000000"),
+    ] {
+        let out = w.join("r.json");
+        let args = [
             "roster",
             "new",
             "--out",
-            w.join("r.json").to_str().unwrap(),
+            out.to_str().unwrap(),
             "--valid-from",
             "today",
             "--valid-until",
             "today",
             "--version",
-            "x",
-        ],
-        &["'--version <VERSION>'", "not a whole number"],
-    );
+            version,
+        ];
+        usage(&args, &["'--version <VERSION>'", says]);
+    }
     usage(
         &[
             "roster",
@@ -2848,40 +2860,6 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         &["roster", "verify", &good, "--anchor", &zeros],
         &["'--anchor <KEY>'", "small order"],
     );
-    // Versions and thresholds out of range, in words.
-    usage(
-        &[
-            "roster",
-            "new",
-            "--out",
-            w.join("r.json").to_str().unwrap(),
-            "--valid-from",
-            "today",
-            "--valid-until",
-            "today",
-            "--version",
-            "0",
-        ],
-        &[
-            "'--version <VERSION>'",
-            "out of range: a whole number from 1 to 1000000",
-        ],
-    );
-    usage(
-        &[
-            "roster",
-            "verify",
-            &good,
-            "--anchor",
-            &other,
-            "--threshold",
-            "0",
-        ],
-        &[
-            "'--threshold <THRESHOLD>'",
-            "out of range: a whole number from 1 to 255",
-        ],
-    );
     // The anchor's public key given as its secret key file.
     let public = w.join("anchor.pub");
     std::fs::write(&public, format!("{other}\n")).unwrap();
@@ -2917,42 +2895,33 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     let empty = w.join("empty.toml");
     std::fs::write(&empty, "version = 4\n").unwrap();
     let key = a.key.to_str().unwrap();
-    let o = run(
-        w,
-        &[
+    // Signs `table` into `<name>.json`: its stderr, exit code, and whether
+    // the signed file was written.
+    let sign = |table: &std::path::Path, name: &str| {
+        let out = w.join(format!("{name}.json"));
+        let args = [
             "makers",
             "sign",
-            empty.to_str().unwrap(),
+            table.to_str().unwrap(),
             "--anchor-key",
             key,
             "--out",
-            w.join("empty.json").to_str().unwrap(),
-        ],
-    );
-    let e = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{e}");
+            out.to_str().unwrap(),
+        ];
+        let o = run(w, &args);
+        (stderr(&o), o.status.code(), out.exists())
+    };
+    let (e, code, written) = sign(&empty, "empty");
+    assert_eq!((code, written), (Some(1), false), "{e}");
     assert!(e.contains("lists no maker"), "{e}");
-    assert!(!w.join("empty.json").exists());
     let one = w.join("one.toml");
     std::fs::write(
         &one,
         "version = 4\n[[maker]]\nname = \"Glock\"\ncountries = [\"AT\", \"US\"]\n",
     )
     .unwrap();
-    let o = run(
-        w,
-        &[
-            "makers",
-            "sign",
-            one.to_str().unwrap(),
-            "--anchor-key",
-            key,
-            "--out",
-            w.join("one.json").to_str().unwrap(),
-        ],
-    );
-    let e = stderr(&o);
-    assert_eq!(o.status.code(), Some(0), "{e}");
+    let (e, code, written) = sign(&one, "one");
+    assert_eq!((code, written), (Some(0), true), "{e}");
     assert!(
         e.contains("makers built into this build are not in") && e.contains("Steyr Arms"),
         "{e}"
