@@ -2717,7 +2717,6 @@ fn in_shell(script: &str, args: &[&std::path::Path]) -> std::process::Output {
 #[test]
 fn roster_verify_install_keeps_to_the_nodes_anchors() {
     let a = Anchored::new();
-    let w = a.w.path();
     let (other_key, other) = a.other_anchor();
     let fs = a.roster_signed_by(&other_key, "by-other.json", 1, "today", "today+30");
     let fs = fs.as_str();
