@@ -2940,6 +2940,32 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         e.contains("checked against the anchors of [trust] in") && e.contains("tracenet.toml"),
         "{e}"
     );
+    // A key anyone could sign under written into [trust] by hand is refused
+    // naming the file.
+    let cfg = a.ke.join("tracenet.toml");
+    let kept = std::fs::read_to_string(&cfg).unwrap();
+    assert!(kept.contains(&a.anchor), "{kept}");
+    std::fs::write(&cfg, kept.replace(&a.anchor, &zeros)).unwrap();
+    let o = run(&a.ke, &["roster", "verify", &good]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("[trust] in") && e.contains("tracenet.toml") && e.contains("small order"),
+        "{e}"
+    );
+    std::fs::write(&cfg, &kept).unwrap();
+    // Another State given to `init --force` keeps the key, which the roster
+    // lists under the first: said.
+    let o = run(
+        &a.ke,
+        &["init", "--force", "--state", "UG", "--anchor", &a.anchor],
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{e}");
+    assert!(
+        e.contains("was for KE and is now for UG") && e.contains("init --force --state KE"),
+        "{e}"
+    );
 }
 
 /// Help texts say which builds refuse what by the day they were built

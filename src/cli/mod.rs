@@ -150,6 +150,21 @@ pub fn with_usage(mut e: clap::Error) -> clap::Error {
     e
 }
 
+/// A path as it is to be typed in a shell: as it is where it holds only a
+/// path's plain characters, else in single quotes (a space, say).
+pub(crate) fn shell_word(path: &std::path::Path) -> String {
+    let text = path.display().to_string();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,".contains(c));
+    if plain {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
 /// The bounds of clap's range refusal, `"0 is not in 1..=255"`.
 fn clap_range(text: &str) -> Option<(i128, i128)> {
     let (_, range) = text.split_once(" is not in ")?;
@@ -594,7 +609,21 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
             cfg_path.display()
         );
     }
+    // The State a node speaks for is what the roster lists its key under:
+    // changed here, the key kept, its peers refuse it (a trial pasted the
+    // next step's `--state CC` and re-homed its node).
+    let before = cfg_path
+        .exists()
+        .then(|| crate::config::Config::load(&cfg_path).ok())
+        .flatten()
+        .map(|c| c.state);
     write_file(&cfg_path, text.as_bytes(), force)?;
+    if let Some(was) = before.filter(|was| *was != state) {
+        say!(
+            "warning: {} was for {was} and is now for {state}, with the same node key: the roster lists that key under {was}, so members refuse this node until the roster lists it under {state}. Run `tracenet init --force --state {was}` to go back",
+            cfg_path.display()
+        );
+    }
     let cfg = crate::config::Config::load(&cfg_path)?;
     let identity = trust::init_identity(dir)?;
     crate::store::open_db(&dir.join("db"), &cfg.store_options())?.flush()?;
@@ -623,23 +652,13 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
     {
         String::new()
     } else {
-        // Quoted for a shell where it holds more than a path's plain
-        // characters (a space, say).
-        let dir = ctx.data_dir.display().to_string();
-        let plain = dir
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,".contains(c));
-        if plain {
-            format!(" --data-dir {dir}")
-        } else {
-            format!(" --data-dir '{}'", dir.replace('\'', r"'\''"))
-        }
+        format!(" --data-dir {}", shell_word(&ctx.data_dir))
     };
     let tracenet = |args: &str| format!("tracenet {args}{here}");
     if initial.anchors.is_empty() {
         next.push(format!(
             "get your regional organisation's anchor public key, then: {} (or pass --anchor to roster install)",
-            tracenet("init --force --state CC --anchor KEY")
+            tracenet(&format!("init --force --state {state} --anchor KEY"))
         ));
     }
     if role == crate::config::Role::Member {

@@ -505,12 +505,18 @@ pub(super) fn trust_config(
         }
         return Ok(t);
     }
-    read_config(&ctx.data_dir)?.trust.ok_or_else(|| {
+    let cfg_path = ctx.data_dir.join(CONFIG_FILE);
+    let trust = read_config(&ctx.data_dir)?.trust.ok_or_else(|| {
         anyhow::anyhow!(
             "no trust anchors: pass --anchor KEY, or set [trust] anchors and threshold in {}",
-            ctx.data_dir.join(CONFIG_FILE).display()
+            cfg_path.display()
         )
-    })
+    })?;
+    // A bad key or threshold there is said with the file it is in.
+    trust
+        .anchor_keys()
+        .with_context(|| format!("[trust] in {}", cfg_path.display()))?;
+    Ok(trust)
 }
 
 /// Which anchors a roster file carries signatures of, whether or not they

@@ -25,7 +25,7 @@ pub enum KeyError {
     #[error("the secret key could not be used: {0}")]
     Seed(String),
     #[error(
-        "public key {key} is {why}: no signature under it would show who made it; use a key `tracenet init` or `tracenet roster keygen` printed"
+        "public key {key} is {why}: no signature under it would show who made it; use the key tracenet made (`tracenet identity show` prints a node's, `tracenet roster keygen` an anchor's)"
     )]
     Weak { key: String, why: &'static str },
 }
