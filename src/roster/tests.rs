@@ -80,6 +80,8 @@ fn a_member_key_anyone_could_sign_under_is_never_made_signed_nor_believed() {
         e.contains("roster member DE") && e.contains("small order"),
         "{e}"
     );
+    // The history of rosters installed reads it as it was believed then.
+    assert!(f.verify_as_signed(&trust(1), d("2025-06-01")).is_ok());
     let read = f.decode_unverified().expect("read, to be shown and mended");
     assert_eq!(read.members[1].key, PublicKey(identity));
     // Mended: the member's entry taken out, it is made and signed again.
