@@ -2878,6 +2878,25 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         e.contains("holds a public key, not an anchor's secret key") && !e.contains("chmod"),
         "{e}"
     );
+    // Another node's keys, which the roster does not list, are no anchor
+    // key either.
+    let ug = w.join("ug");
+    ok(&ug, &["init", "--state", "UG", "--anchor", &a.anchor]);
+    for file in ["node.key", "oprf.key"] {
+        let o = run(
+            w,
+            &[
+                "roster",
+                "sign",
+                &good,
+                "--anchor-key",
+                ug.join(file).to_str().unwrap(),
+            ],
+        );
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{file}: {e}");
+        assert!(e.contains(&format!("is the {file} of the node in")), "{e}");
+    }
     // A directory that holds no node is refused before anything is made
     // in it.
     let none = w.join("no-node");

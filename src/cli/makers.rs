@@ -179,45 +179,7 @@ fn sign(
     out: Option<&Path>,
     force: bool,
 ) -> anyhow::Result<()> {
-    // A node's own key signs no table: `roster sign` refuses one by the
-    // roster's members, which a maker table does not list (a hostile
-    // trial: a table signed with node.key signed, then failed to verify).
-    let own = [crate::identity::KEY_FILE, crate::blind::OPRF_KEY_FILE];
-    // As named, and as resolved: a link to another node's key signed (a
-    // hostile trial).
-    let real = key.canonicalize().ok();
-    let found = super::output::a_nodes_own_file(key, &own).or_else(|| {
-        real.as_deref()
-            .and_then(|r| super::output::a_nodes_own_file(r, &own))
-    });
-    if let Some((name, dir)) = found {
-        bail!(
-            "{} is the {name} of the node in {}, not an anchor key: sign with the regional organisation's anchor key (`tracenet roster keygen`)",
-            key.display(),
-            dir.display()
-        );
-    }
-    // A link or a second name of this data directory's keys is the same
-    // file (by device and inode), whatever its name (a re-check).
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-        if let Some(k) = id(key) {
-            for name in own {
-                let mine = ctx.data_dir.join(name);
-                if id(&mine) == Some(k) {
-                    bail!(
-                        "{} is this node's {} ({}), not an anchor key: sign with the regional organisation's anchor key (`tracenet roster keygen`)",
-                        key.display(),
-                        name,
-                        mine.display()
-                    );
-                }
-            }
-        }
-    }
-    super::trust::refuse_a_public_key_file(key)?;
+    super::trust::refuse_what_is_no_anchor_key(ctx, key)?;
     let key = NodeKey::load(key)?;
     let size = std::fs::metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?

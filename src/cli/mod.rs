@@ -150,21 +150,6 @@ pub fn with_usage(mut e: clap::Error) -> clap::Error {
     e
 }
 
-/// A path as it is to be typed in a shell: as it is where it holds only a
-/// path's plain characters, else in single quotes (a space, say).
-pub(crate) fn shell_word(path: &std::path::Path) -> String {
-    let text = path.display().to_string();
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,".contains(c));
-    if plain {
-        text
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
 /// The bounds of clap's range refusal, `"0 is not in 1..=255"`.
 fn clap_range(text: &str) -> Option<(i128, i128)> {
     let (_, range) = text.split_once(" is not in ")?;
@@ -652,7 +637,7 @@ fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
     {
         String::new()
     } else {
-        format!(" --data-dir {}", shell_word(&ctx.data_dir))
+        format!(" --data-dir {}", output::shell_word(&ctx.data_dir))
     };
     let tracenet = |args: &str| format!("tracenet {args}{here}");
     if initial.anchors.is_empty() {

@@ -463,7 +463,7 @@ pub(super) fn store_if_stopped(ctx: &Context) -> anyhow::Result<Option<sled::Db>
             "{} holds no node ({} is not there): give the --data-dir of the node to install it in, or run `tracenet init --state CC --data-dir {}` first",
             ctx.data_dir.display(),
             config.display(),
-            super::shell_word(&ctx.data_dir)
+            super::output::shell_word(&ctx.data_dir)
         );
     }
     let options = Config::load(&config)

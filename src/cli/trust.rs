@@ -558,11 +558,64 @@ pub(super) fn anchors_named(args: &TrustArgs, ctx: &Context) -> String {
     }
 }
 
+/// Refuses, as an --anchor-key, a file that is no anchor's secret key: a
+/// node's own key or OPRF key (named so in a data directory, linked to one,
+/// or this data directory's by device and inode: a maker table signed with
+/// node.key signed, then failed to verify, and a roster signed with
+/// another node's oprf.key signed; hostile trials), a public key, or JSON
+/// ([`refuse_a_public_key_file`]).
+pub(super) fn refuse_what_is_no_anchor_key(ctx: &Context, key: &Path) -> anyhow::Result<()> {
+    refuse_a_nodes_key_file(ctx, key)?;
+    refuse_a_public_key_file(key)
+}
+
+/// The first part of [`refuse_what_is_no_anchor_key`]: a node's own key
+/// or OPRF key file. `roster sign` asks it after its own checks against
+/// the roster's members, which name the State whose key it is.
+fn refuse_a_nodes_key_file(ctx: &Context, key: &Path) -> anyhow::Result<()> {
+    let own = [crate::identity::KEY_FILE, crate::blind::OPRF_KEY_FILE];
+    // As named, and as resolved: a link to another node's key signed (a
+    // hostile trial).
+    let real = key.canonicalize().ok();
+    let found = super::output::a_nodes_own_file(key, &own).or_else(|| {
+        real.as_deref()
+            .and_then(|r| super::output::a_nodes_own_file(r, &own))
+    });
+    if let Some((name, dir)) = found {
+        bail!(
+            "{} is the {name} of the node in {}, not an anchor key: sign with the regional organisation's anchor key (`tracenet roster keygen`)",
+            key.display(),
+            dir.display()
+        );
+    }
+    // A link or a second name of this data directory's keys is the same
+    // file (by device and inode), whatever its name (a re-check).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        if let Some(k) = id(key) {
+            for name in own {
+                let mine = ctx.data_dir.join(name);
+                if id(&mine) == Some(k) {
+                    bail!(
+                        "{} is this node's {} ({}), not an anchor key: sign with the regional organisation's anchor key (`tracenet roster keygen`)",
+                        key.display(),
+                        name,
+                        mine.display()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// An --anchor-key file that holds a public key (the anchor's, as
 /// `roster keygen` printed it) or JSON (a roster, a maker table) is named
 /// as such: the secret key file's checks (its mode, its length) told to
 /// chmod it, then to restore it from a backup (a trial).
-pub(super) fn refuse_a_public_key_file(path: &Path) -> anyhow::Result<()> {
+fn refuse_a_public_key_file(path: &Path) -> anyhow::Result<()> {
     let Ok(bytes) = crate::model::file::read_small(path, 4096) else {
         // Missing, too large, not a file: the key's own load says which.
         return Ok(());
@@ -1325,6 +1378,10 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                     key_path.display()
                 );
             }
+            // A node's key or OPRF key the roster does not list (another
+            // node's, not yet a member's): by its file (a trial signed with
+            // both).
+            refuse_a_nodes_key_file(ctx, &key_path)?;
             // Refused when an edit makes them; one already in the file (an
             // older build, an edit by hand) is said before it is signed.
             for m in key_mixups(&body, &file.signatures) {
