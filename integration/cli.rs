@@ -2757,7 +2757,7 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         for s in says {
             assert!(e.contains(s), "{args:?}: {s:?} not in {e}");
         }
-        for s in ["[trust]", "invalid digit"] {
+        for s in ["[trust]", "invalid digit", "unexpected argument", "tip:"] {
             assert!(!e.contains(s), "{args:?}: {s:?} in {e}");
         }
         assert!(e.contains("Usage: tracenet "), "{args:?}: {e}");
@@ -2773,6 +2773,9 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
             "--threshold 2 is more than the 1 distinct key given with --anchor",
         ),
         ("0", "out of range: a whole number from 1 to 255"),
+        // Negative: not clap's "unexpected argument" with a tip to write
+        // `-- -1`, which would make it a file name (a trial).
+        ("-1", "out of range: a whole number from 1 to 255"),
     ] {
         let args = [
             "roster",
@@ -2800,6 +2803,8 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     for (version, says) in [
         ("x", "not a whole number"),
         ("0", "out of range: a whole number from 1 to 1000000"),
+        ("-1", "negative: this argument takes no number below 0"),
+        ("-0.5", "negative: this argument takes no number below 0"),
     ] {
         let out = w.join("r.json");
         let args = [
@@ -2859,6 +2864,58 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         &["roster", "verify", &good, "--anchor", &zeros],
         &["'--anchor <KEY>'", "small order"],
     );
+    // A roster listing such a key (edited by hand, or an earlier build's)
+    // is not signed, and the error names the two edits that mend it.
+    {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut file: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&good).unwrap()).unwrap();
+        let mut body = b64.decode(file["body"].as_str().unwrap()).unwrap();
+        let ke_key = b64.decode(&a.pk).unwrap();
+        let at = body
+            .windows(32)
+            .position(|k| k == ke_key.as_slice())
+            .expect("KE's key in the body");
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        body[at..at + 32].copy_from_slice(&identity);
+        file["body"] = b64.encode(&body).into();
+        file["signatures"] = serde_json::json!([]);
+        let weak = w.join("weak.json");
+        std::fs::write(&weak, file.to_string()).unwrap();
+        let o = run(
+            w,
+            &[
+                "roster",
+                "sign",
+                weak.to_str().unwrap(),
+                "--anchor-key",
+                a.key.to_str().unwrap(),
+            ],
+        );
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{e}");
+        let listed = b64.encode(identity);
+        for says in [
+            format!("KE's member key {listed} is a point of small order"),
+            "not signed".to_string(),
+            format!(
+                "tracenet roster set-key {} --state KE --key KEY",
+                weak.display()
+            ),
+            format!("tracenet roster remove {} --key {listed}", weak.display()),
+        ] {
+            assert!(e.contains(&says), "{says:?} not in {e}");
+        }
+        let after: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&weak).unwrap()).unwrap();
+        assert_eq!(
+            after["signatures"],
+            serde_json::json!([]),
+            "nothing written"
+        );
+    }
     // The anchor's public key given as its secret key file.
     let public = w.join("anchor.pub");
     std::fs::write(&public, format!("{other}\n")).unwrap();
@@ -2878,6 +2935,42 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         e.contains("holds a public key, not an anchor's secret key") && !e.contains("chmod"),
         "{e}"
     );
+    // What `roster keygen --json` printed, saved where the key was meant
+    // to be: the secret key file it names is the one to give.
+    let printed = w.join("anchor2.json");
+    let key2 = w.join("anchor2.key");
+    let made = json(w, &["roster", "keygen", "--out", key2.to_str().unwrap()]);
+    std::fs::write(&printed, made.to_string()).unwrap();
+    // Other files given as the key: each named for what it is.
+    let config = w.join("node-config.toml");
+    std::fs::write(&config, "state = \"KE\"\n[trust]\nanchors = []\n").unwrap();
+    let binary = w.join("blob");
+    std::fs::write(&binary, [0xffu8; 40]).unwrap();
+    for (file, says) in [
+        (
+            printed.to_str().unwrap(),
+            format!(
+                "is what `tracenet roster keygen --json` printed (the public key {}); the secret key is its key_file: --anchor-key {}",
+                made["public_key"].as_str().unwrap(),
+                key2.display()
+            ),
+        ),
+        (
+            good.as_str(),
+            "holds a roster file, not an anchor's secret key".to_string(),
+        ),
+        (config.to_str().unwrap(), "holds text (".to_string()),
+        (
+            binary.to_str().unwrap(),
+            "holds 40 bytes, not an anchor's secret key".to_string(),
+        ),
+    ] {
+        let o = run(w, &["roster", "sign", &good, "--anchor-key", file]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{file}: {e}");
+        assert!(e.contains(&says), "{file}: {says:?} not in {e}");
+        assert!(!e.contains("backup") && !e.contains("chmod"), "{file}: {e}");
+    }
     // Another node's keys, which the roster does not list, are no anchor
     // key either.
     let ug = w.join("ug");
@@ -3006,8 +3099,8 @@ fn the_version_names_the_day_the_help_compares_builds_by() {
                     c.is_ascii_digit()
                 }
             });
-        // A day's builds in order: unnamed, then midday, then evening.
-        let part = ["(midday)", "(evening)"]
+        // A day's builds in order: unnamed, then midday, evening, night.
+        let part = ["(midday)", "(evening)", "(night)"]
             .iter()
             .position(|p| text[10..].trim_start().starts_with(p))
             .map_or(0, |p| p + 1);

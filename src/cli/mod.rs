@@ -122,6 +122,9 @@ pub fn usage_error(subcommand: &str, message: impl std::fmt::Display) -> anyhow:
 pub fn with_usage(mut e: clap::Error) -> clap::Error {
     use clap::CommandFactory;
     use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if let Some(message) = negative_number_words(&e) {
+        return message;
+    }
     let number = number_words(&e);
     if number.is_none()
         && (!matches!(
@@ -150,6 +153,69 @@ pub fn with_usage(mut e: clap::Error) -> clap::Error {
     e
 }
 
+/// A negative number given to an option (`--threshold -1`), which clap
+/// reads as an unknown option and answers with a tip to write `-- -1` (a
+/// positional argument then, never the option's value: a trial). The
+/// command line is read again with the number joined to its option
+/// (`--threshold=-1`), so that the option's own parser says what is wrong
+/// with the value, in words ([`number_words`]). `None` for every other
+/// error, and for a number after an option that takes no value.
+fn negative_number_words(e: &clap::Error) -> Option<clap::Error> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(value)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    // clap names `-0` of `-0.5`, reading it as short options.
+    let negative = |token: &str| {
+        token.starts_with(value.as_str())
+            && token
+                .strip_prefix('-')
+                .is_some_and(|n| n.parse::<f64>().is_ok())
+    };
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut at = &cmd;
+    let mut found = None;
+    for (i, arg) in args.iter().enumerate().skip(1) {
+        if let Some(sub) = at.find_subcommand(arg) {
+            at = sub;
+        }
+        if i > 1 && arg.to_str().is_some_and(negative) {
+            found = Some(i);
+            break;
+        }
+    }
+    let i = found?;
+    let value = args[i].to_str()?.to_string();
+    let option = args[i - 1].to_str()?.to_string();
+    let takes_a_value = at.get_arguments().any(|a| {
+        let named = a.get_long().is_some_and(|l| option == format!("--{l}"))
+            || a.get_short().is_some_and(|c| option == format!("-{c}"));
+        named && a.get_action().takes_values()
+    });
+    if !takes_a_value {
+        return None;
+    }
+    args.splice(i - 1..=i, [format!("{option}={value}").into()]);
+    match Cli::try_parse_from(args) {
+        Err(again) if again.kind() != ErrorKind::UnknownArgument => Some(with_usage(again)),
+        Err(_) => None,
+        // A value the option takes: clap only needed it joined.
+        Ok(_) => {
+            let mut cmd = Cli::command();
+            Some(cmd.error(
+                ErrorKind::ValueValidation,
+                format!("'{value}' is read as an option: write {option}={value}"),
+            ))
+        }
+    }
+}
+
 /// The bounds of clap's range refusal, `"0 is not in 1..=255"`.
 fn clap_range(text: &str) -> Option<(i128, i128)> {
     let (_, range) = text.split_once(" is not in ")?;
@@ -169,8 +235,15 @@ fn number_words(e: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind, ContextValue};
     use std::num::IntErrorKind;
     let source = std::error::Error::source(e)?;
+    let negative = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) => v.trim_start().starts_with('-'),
+        _ => false,
+    };
     let why = if let Some(int) = source.downcast_ref::<std::num::ParseIntError>() {
         match int.kind() {
+            IntErrorKind::InvalidDigit if negative => {
+                "negative: this argument takes no number below 0"
+            }
             IntErrorKind::Empty => "empty: give a whole number",
             IntErrorKind::PosOverflow => "too large a number for this argument",
             IntErrorKind::NegOverflow => "too small a number for this argument",
@@ -202,7 +275,7 @@ fn number_words(e: &clap::Error) -> Option<String> {
 /// test holds every day the sources cite to at most this one).
 pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
-    ", reads and sends as builds of 2026-12-07 (evening)"
+    ", reads and sends as builds of 2026-12-07 (night)"
 );
 
 #[derive(Debug, Parser)]

@@ -611,12 +611,14 @@ fn refuse_a_nodes_key_file(ctx: &Context, key: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An --anchor-key file that holds a public key (the anchor's, as
-/// `roster keygen` printed it) or JSON (a roster, a maker table) is named
-/// as such: the secret key file's checks (its mode, its length) told to
-/// chmod it, then to restore it from a backup (a trial).
+/// An --anchor-key file that is no secret key file (32 bytes) is named
+/// for what it holds, with the file to give instead where that is known:
+/// the secret key file's own checks told to chmod a public key, to
+/// "restore from backup" the configuration, and called `roster keygen
+/// --json`'s printout "JSON (a roster or a maker table?)" (trials).
 fn refuse_a_public_key_file(path: &Path) -> anyhow::Result<()> {
-    let Ok(bytes) = crate::model::file::read_small(path, 4096) else {
+    let Ok(bytes) = crate::model::file::read_small(path, crate::model::file::SMALL_FILE_BYTES)
+    else {
         // Missing, too large, not a file: the key's own load says which.
         return Ok(());
     };
@@ -624,18 +626,42 @@ fn refuse_a_public_key_file(path: &Path) -> anyhow::Result<()> {
     if bytes.len() == crate::identity::SEED_LEN {
         return Ok(());
     }
-    let text = String::from_utf8_lossy(&bytes);
-    let text = text.trim();
-    let what = if PublicKey::parse(text).is_ok() {
-        "a public key"
-    } else if text.starts_with('{') {
-        "JSON (a roster or a maker table?)"
-    } else {
-        return Ok(());
+    let takes = "--anchor-key takes the 32-byte file `tracenet roster keygen --out FILE` wrote";
+    let shown = path.display();
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        bail!(
+            "{shown} holds {} bytes, not an anchor's secret key: {takes}",
+            bytes.len()
+        );
     };
+    let text = text.trim();
+    if PublicKey::parse(text).is_ok() {
+        bail!("{shown} holds a public key, not an anchor's secret key: {takes}");
+    }
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(text) {
+        let field = |name: &str| json.get(name).and_then(|v| v.as_str());
+        if let (Some(public), Some(key_file)) = (field("public_key"), field("key_file")) {
+            if json.get("state").is_some_and(|s| !s.is_null()) {
+                bail!(
+                    "{shown} is what `tracenet identity show --json` printed of a node's key ({public}), not an anchor's secret key: {takes}"
+                );
+            }
+            bail!(
+                "{shown} is what `tracenet roster keygen --json` printed (the public key {public}); the secret key is its key_file: --anchor-key {}",
+                crate::cli::output::shell_word(Path::new(key_file))
+            );
+        }
+        let what = match field("format") {
+            Some(f) if f.starts_with("tracenet-roster/") => "a roster file",
+            Some(f) if f.starts_with("tracenet-makers/") => "a signed maker table",
+            Some(f) if f.starts_with("tracenet-evidence/") => "an evidence bundle",
+            _ => "JSON",
+        };
+        bail!("{shown} holds {what}, not an anchor's secret key: {takes}");
+    }
     bail!(
-        "{} holds {what}, not an anchor's secret key: --anchor-key takes the file `tracenet roster keygen --out FILE` wrote",
-        path.display()
+        "{shown} holds text ({} bytes), not an anchor's secret key: {takes}",
+        bytes.len()
     )
 }
 
@@ -1324,6 +1350,32 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             let key = NodeKey::load(&key_path)?;
             let mut file = RosterFile::read(&roster)?;
             let body = file.decode_unverified()?;
+            // A key no signature under which would show who made it (an
+            // edit by hand, an earlier build's roster): said with the two
+            // edits that mend the roster, not only the key's fault (a
+            // trial).
+            if let Some((m, problem)) =
+                (body.members.iter()).find_map(|m| m.key.check_usable().err().map(|e| (m, e)))
+            {
+                let why = match &problem {
+                    crate::protocol::KeyError::Weak { why, .. } => why.to_string(),
+                    other => other.to_string(),
+                };
+                let role = if m.role == Role::Bootstrap {
+                    " --role bootstrap"
+                } else {
+                    ""
+                };
+                let st = m.state;
+                let file_word = super::output::shell_word(&roster);
+                bail!(
+                    "{}: {st}'s {} key {} is {why}; not signed. Put {st}'s own node key in its place (`tracenet roster set-key {file_word} --state {st}{role} --key KEY`, KEY the public key that `tracenet identity show` prints on {st}'s node), or take the entry out (`tracenet roster remove {file_word} --key {}`)",
+                    roster.display(),
+                    m.role,
+                    m.key.to_base64(),
+                    m.key.to_base64()
+                );
+            }
             let unsignable: Vec<String> = (body.members.iter())
                 .filter_map(|m| {
                     roster::name_problem_to_sign(&m.name).map(|p| format!("{}: {p}", m.state))
@@ -1354,7 +1406,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             }
             if let Some((state, role)) = signed_with_a_node_key(&body, &key.public_key()) {
                 bail!(
-                    "the key in {} is listed as {state}'s node key in {}, and an anchor's key cannot be a member's: if it is the anchor key, put {state}'s own node key in its place (`tracenet roster set-key {} --state {state}{} --key KEY`, KEY the `key` that `tracenet identity show` prints on {state}'s node); if it is {state}'s node key file, sign with the regional organisation's anchor key",
+                    "the key in {} is listed as {state}'s node key in {}, and an anchor's key cannot be a member's: if it is the anchor key, put {state}'s own node key in its place (`tracenet roster set-key {} --state {state}{} --key KEY`, KEY the public key that `tracenet identity show` prints on {state}'s node); if it is {state}'s node key file, sign with the regional organisation's anchor key",
                     key_path.display(),
                     roster.display(),
                     roster.display(),

@@ -321,7 +321,7 @@ fn valid_on(roster: &Roster, at: u64) -> Result<(), String> {
 fn decode_query(b64: &str) -> Result<Signed<TraceQuery>, String> {
     let bytes = B64
         .decode(b64.trim())
-        .map_err(|e| format!("not base64: {e}"))?;
+        .map_err(|e| format!("not base64: {}", crate::model::file::base64_problem(&e)))?;
     decode_and_verify(&bytes, Limits::default()).map_err(|e| e.to_string())
 }
 
@@ -372,7 +372,7 @@ impl Bundle {
         struct Peek {
             format: String,
         }
-        let json = |e: serde_json::Error| BundleError::Json(e.to_string());
+        let json = |e: serde_json::Error| BundleError::Json(crate::model::file::json_problem(&e));
         let peek: Peek = serde_json::from_slice(bytes).map_err(json)?;
         match peek.format.as_str() {
             FORMAT => Ok(Bundle::V2(serde_json::from_slice(bytes).map_err(json)?)),
@@ -636,7 +636,15 @@ fn check_answer(
 ) -> PartReport {
     let bytes = match B64.decode(b64.trim()) {
         Ok(b) => b,
-        Err(e) => return part(format!("answer {n}"), Err(format!("not base64: {e}"))),
+        Err(e) => {
+            return part(
+                format!("answer {n}"),
+                Err(format!(
+                    "not base64: {}",
+                    crate::model::file::base64_problem(&e)
+                )),
+            );
+        }
     };
     let a = match decode_and_verify::<TraceAnswer>(&bytes, Limits::default()) {
         Ok(a) => a,

@@ -46,6 +46,12 @@ pub enum KeyFileError {
         "key file {path} already exists; refusing to overwrite it: a node's identity or an anchor's key, once overwritten, cannot be recovered. Use the key it holds, or write the new one elsewhere"
     )]
     Exists { path: PathBuf },
+    /// A key file's path that names a directory (`roster keygen --out .`).
+    #[error(
+        "{path} is a directory: name the key file to create in it, e.g. {}",
+        path.join("anchor.key").display()
+    )]
+    Directory { path: PathBuf },
     #[error("the system random generator failed")]
     Random,
     #[error("key file {path}: {source}")]
@@ -153,6 +159,10 @@ impl NodeKey {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let mut f = opts.open(path).map_err(|e| match e.kind() {
+            // `--out .`: a directory, not a key someone would lose.
+            std::io::ErrorKind::AlreadyExists if path.is_dir() => {
+                KeyFileError::Directory { path: path.into() }
+            }
             std::io::ErrorKind::AlreadyExists => KeyFileError::Exists { path: path.into() },
             _ => err(e),
         })?;
@@ -302,6 +312,13 @@ mod tests {
             NodeKey::generate_and_store(&p),
             Err(KeyFileError::Exists { .. })
         ));
+        // A directory given as the key file (`--out .`) is said so.
+        let e = NodeKey::generate_and_store(dir.path()).unwrap_err();
+        assert!(matches!(e, KeyFileError::Directory { .. }), "{e}");
+        assert!(
+            e.to_string().contains("is a directory: name the key file"),
+            "{e}"
+        );
 
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         let e = NodeKey::load(&p).unwrap_err();

@@ -158,6 +158,84 @@ pub(crate) fn mkfifo(path: &Path) {
     assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
 }
 
+/// What is wrong with a JSON file, in words for the person who gave it:
+/// where (line and column), and what, without the Rust type names serde
+/// puts in its messages (`expected struct RosterFile with 3 elements`, a
+/// regional organisation's trial). The caller names the file and what it
+/// should have been.
+pub fn json_problem(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let (line, column) = (e.line(), e.column());
+    // serde_json's text is the message and then this.
+    let full = e.to_string();
+    let message = full
+        .strip_suffix(&format!(" at line {line} column {column}"))
+        .unwrap_or(&full);
+    match e.classify() {
+        Category::Eof if line <= 1 && column == 0 => "the file is empty".into(),
+        Category::Eof => {
+            format!("the file ends at line {line} column {column} before its JSON does: cut short?")
+        }
+        Category::Syntax => format!("not JSON: line {line} column {column}: {message}"),
+        Category::Data => format!("line {line} column {column}: {}", data_words(message)),
+        Category::Io => full,
+    }
+}
+
+/// A serde data error said without Rust type names: `expected struct X`
+/// (and `with N elements`, serde's reading of an array as a struct)
+/// becomes "an object".
+fn data_words(message: &str) -> String {
+    let Some(at) = message.find("expected struct ") else {
+        return message.to_string();
+    };
+    let head = &message[..at];
+    if head.starts_with("invalid length") {
+        return "a JSON array where an object was expected".into();
+    }
+    let found = head
+        .strip_prefix("invalid type: ")
+        .map(|t| t.trim_end_matches([',', ' ']))
+        .map(|t| match t {
+            "sequence" => "an array".to_string(),
+            "map" => "an object".to_string(),
+            other => other.to_string(),
+        });
+    match found {
+        Some(found) => format!("{found} where an object was expected"),
+        None => format!("{head}expected an object"),
+    }
+}
+
+/// What is wrong with base64 text (a roster's or a maker table's body, a
+/// signature, an evidence bundle's message), in words: which character, or
+/// that its length or end is no base64 (most often a file cut short or
+/// edited). Positions count from 1.
+pub fn base64_problem(e: &base64::DecodeError) -> String {
+    let shown = |byte: u8| match byte {
+        b' '..=b'~' => format!("{:?}", byte as char),
+        _ => format!("byte 0x{byte:02x}"),
+    };
+    match *e {
+        base64::DecodeError::InvalidByte(at, byte) => format!(
+            "character {} at position {} is not base64 (A to Z, a to z, 0 to 9, + and /, = at the end)",
+            shown(byte),
+            at + 1
+        ),
+        base64::DecodeError::InvalidLength(len) => {
+            format!("{len} characters of base64 are no whole number of bytes: cut short or edited?")
+        }
+        base64::DecodeError::InvalidLastSymbol(at, byte) => format!(
+            "its last character {} (position {}) is not how base64 ends: cut short or edited?",
+            shown(byte),
+            at + 1
+        ),
+        base64::DecodeError::InvalidPadding => {
+            "its padding (the = at its end) is wrong: cut short or edited?".into()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +301,68 @@ mod tests {
         mkfifo(&fifo);
         let e = read_small_secret(&fifo, 4096).unwrap_err();
         assert!(e.to_string().contains("a FIFO"), "{e}");
+    }
+
+    #[test]
+    fn json_and_base64_problems_are_said_without_rust_names() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct RosterFile {
+            format: String,
+            body: String,
+        }
+        let problem =
+            |text: &str| json_problem(&serde_json::from_str::<RosterFile>(text).unwrap_err());
+        for (text, said) in [
+            ("", "the file is empty"),
+            (
+                "{\"format\": \"x\",",
+                "ends at line 1 column 15 before its JSON does",
+            ),
+            ("hello", "not JSON: line 1 column 1"),
+            (
+                "[]",
+                "line 1 column 2: a JSON array where an object was expected",
+            ),
+            ("[\"a\"]", "a JSON array where an object was expected"),
+            (
+                "\"a roster\"",
+                "string \"a roster\" where an object was expected",
+            ),
+            ("7", "integer `7` where an object was expected"),
+            (
+                "{\"format\": 1}",
+                "invalid type: integer `1`, expected a string",
+            ),
+            ("{\"format\": \"x\"}", "missing field `body`"),
+        ] {
+            let p = problem(text);
+            assert!(p.contains(said), "{text:?}: {p}");
+            assert!(
+                !p.contains("struct") && !p.contains("RosterFile"),
+                "{text:?}: {p}"
+            );
+        }
+        use base64::Engine;
+        let b64 = |text: &str| {
+            base64_problem(
+                &base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .unwrap_err(),
+            )
+        };
+        assert!(b64("!!!!").starts_with("character '!' at position 1 is not base64"));
+        assert!(
+            b64("AA\u{e9}A").contains("byte 0xc3 at position 3"),
+            "{}",
+            b64("AA\u{e9}A")
+        );
+        assert!(b64("AAAAA").contains("5 characters"), "{}", b64("AAAAA"));
+        assert!(b64("AAA").contains("padding"), "{}", b64("AAA"));
+        assert!(
+            b64("AB==").contains("last character 'B'"),
+            "{}",
+            b64("AB==")
+        );
     }
 }

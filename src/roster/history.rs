@@ -329,8 +329,8 @@ impl RosterHistory {
                 }
                 Err(source) => return Err(RosterError::Read { path, source }),
             };
-        let entry: HistoryEntry =
-            serde_json::from_slice(&bytes).map_err(|e| history_err(&path, e.to_string()))?;
+        let entry: HistoryEntry = serde_json::from_slice(&bytes)
+            .map_err(|e| history_err(&path, crate::model::file::json_problem(&e)))?;
         if entry.format != ENTRY_FORMAT {
             return Err(history_err(
                 &path,

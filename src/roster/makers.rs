@@ -227,8 +227,8 @@ impl MakersFile {
         if bytes.len() > MAX_FILE_BYTES {
             return Err(MakersError::TooLarge { len: bytes.len() });
         }
-        let f: MakersFile =
-            serde_json::from_slice(bytes).map_err(|e| MakersError::Json(e.to_string()))?;
+        let f: MakersFile = serde_json::from_slice(bytes)
+            .map_err(|e| MakersError::Json(crate::model::file::json_problem(&e)))?;
         if f.format != FORMAT {
             return Err(MakersError::Format(f.format.chars().take(64).collect()));
         }
@@ -291,7 +291,7 @@ impl MakersFile {
             .into());
         }
         B64.decode(text)
-            .map_err(|e| MakersError::Base64(e.to_string()))
+            .map_err(|e| MakersError::Base64(crate::model::file::base64_problem(&e)))
     }
 
     /// The body, without checking any signature (for showing it, and for the

@@ -770,8 +770,8 @@ impl RosterFile {
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<Self, RosterError> {
-        let f: RosterFile =
-            serde_json::from_slice(bytes).map_err(|e| RosterError::Json(e.to_string()))?;
+        let f: RosterFile = serde_json::from_slice(bytes)
+            .map_err(|e| RosterError::Json(crate::model::file::json_problem(&e)))?;
         if f.format != FORMAT {
             // Quoted in the error, so cut: the file may come from a peer.
             return Err(RosterError::Format(f.format.chars().take(64).collect()));
@@ -835,7 +835,7 @@ impl RosterFile {
     /// The exact signed bytes.
     pub fn body_bytes(&self) -> Result<Vec<u8>, RosterError> {
         B64.decode(self.body.trim())
-            .map_err(|e| RosterError::Base64(e.to_string()))
+            .map_err(|e| RosterError::Base64(crate::model::file::base64_problem(&e)))
     }
 
     /// The body, without checking any signature (for showing and editing).
