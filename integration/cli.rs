@@ -2864,57 +2864,116 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         &["roster", "verify", &good, "--anchor", &zeros],
         &["'--anchor <KEY>'", "small order"],
     );
-    // A roster listing such a key (edited by hand, or an earlier build's)
-    // is not signed, and the error names the two edits that mend it.
+    // A roster listing such keys (edited by hand, or an earlier build's)
+    // is not signed, and the error names each with the two edits that
+    // mend it; the edits can be made one at a time.
     {
         use base64::Engine;
+        use curve25519_dalek::edwards::CompressedEdwardsY;
         let b64 = base64::engine::general_purpose::STANDARD;
-        let mut file: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&good).unwrap()).unwrap();
-        let mut body = b64.decode(file["body"].as_str().unwrap()).unwrap();
-        let ke_key = b64.decode(&a.pk).unwrap();
-        let at = body
-            .windows(32)
-            .position(|k| k == ke_key.as_slice())
-            .expect("KE's key in the body");
-        let mut identity = [0u8; 32];
-        identity[0] = 1;
-        body[at..at + 32].copy_from_slice(&identity);
-        file["body"] = b64.encode(&body).into();
-        file["signatures"] = serde_json::json!([]);
+        let fresh = |name: &str| {
+            json(
+                w,
+                &["roster", "keygen", "--out", w.join(name).to_str().unwrap()],
+            )["public_key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
         let weak = w.join("weak.json");
-        std::fs::write(&weak, file.to_string()).unwrap();
-        let o = run(
+        std::fs::copy(&good, &weak).unwrap();
+        let weak_s = weak.to_str().unwrap();
+        let ug = fresh("ug.key");
+        ok(
             w,
             &[
-                "roster",
-                "sign",
-                weak.to_str().unwrap(),
-                "--anchor-key",
-                a.key.to_str().unwrap(),
+                "roster", "add", weak_s, "--state", "UG", "--name", "Uganda", "--key", &ug,
             ],
         );
-        let e = stderr(&o);
-        assert_eq!(o.status.code(), Some(1), "{e}");
-        let listed = b64.encode(identity);
+        let mut file: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&weak).unwrap()).unwrap();
+        let mut body = b64.decode(file["body"].as_str().unwrap()).unwrap();
+        let mut replace = |key: &str, by: [u8; 32]| {
+            let key = b64.decode(key).unwrap();
+            let at = body
+                .windows(32)
+                .position(|k| k == key.as_slice())
+                .expect("the key in the body");
+            body[at..at + 32].copy_from_slice(&by);
+            b64.encode(by)
+        };
+        // KE's: the identity, of small order. UG's: its own key plus a
+        // point of order 8, of mixed order.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let small = replace(&a.pk, identity);
+        let ug_point = CompressedEdwardsY(b64.decode(&ug).unwrap().try_into().unwrap())
+            .decompress()
+            .unwrap();
+        let mixed = replace(
+            &ug,
+            (ug_point + curve25519_dalek::constants::EIGHT_TORSION[1])
+                .compress()
+                .to_bytes(),
+        );
+        file["body"] = b64.encode(&body).into();
+        std::fs::write(&weak, file.to_string()).unwrap();
+        let sign = || {
+            let o = run(
+                w,
+                &[
+                    "roster",
+                    "sign",
+                    weak_s,
+                    "--anchor-key",
+                    a.key.to_str().unwrap(),
+                ],
+            );
+            (o.status.code(), stderr(&o))
+        };
+        let (code, e) = sign();
+        assert_eq!(code, Some(1), "{e}");
         for says in [
-            format!("KE's member key {listed} is a point of small order"),
-            "not signed".to_string(),
+            format!("{} is not signed: it lists 2 keys", weak.display()),
+            format!("KE's member key {small} is a point of small order"),
+            format!("UG's member key {mixed} is a point with a small-order part (mixed order)"),
             format!(
                 "tracenet roster set-key {} --state KE --key KEY",
                 weak.display()
             ),
-            format!("tracenet roster remove {} --key {listed}", weak.display()),
+            format!("tracenet roster remove {} --key {small}", weak.display()),
+            format!("tracenet roster remove {} --key {mixed}", weak.display()),
         ] {
             assert!(e.contains(&says), "{says:?} not in {e}");
         }
-        let after: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&weak).unwrap()).unwrap();
-        assert_eq!(
-            after["signatures"],
-            serde_json::json!([]),
-            "nothing written"
+        let signatures = || {
+            let f: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&weak).unwrap()).unwrap();
+            f["signatures"].as_array().unwrap().len()
+        };
+        assert_eq!(signatures(), 0, "nothing written");
+        // One edit at a time: KE's entry out (the other key stays, said),
+        // then UG's key replaced, and the roster signs.
+        let o = run(w, &["roster", "remove", weak_s, "--key", &small]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!(
+                "warning: UG's member key {mixed} is a point with a small-order part"
+            )),
+            "{}",
+            stderr(&o)
         );
+        let (code, e) = sign();
+        assert_eq!(code, Some(1), "{e}");
+        assert!(e.contains("it lists a key") && !e.contains(&small), "{e}");
+        let ug2 = fresh("ug2.key");
+        ok(
+            w,
+            &["roster", "set-key", weak_s, "--state", "UG", "--key", &ug2],
+        );
+        let (code, e) = sign();
+        assert_eq!(code, Some(0), "{e}");
+        assert_eq!(signatures(), 1);
     }
     // The anchor's public key given as its secret key file.
     let public = w.join("anchor.pub");
@@ -2946,7 +3005,16 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     std::fs::write(&config, "state = \"KE\"\n[trust]\nanchors = []\n").unwrap();
     let binary = w.join("blob");
     std::fs::write(&binary, [0xffu8; 40]).unwrap();
+    let node_doc = w.join("ke-identity.json");
+    std::fs::write(&node_doc, json(&a.ke, &["identity", "show"]).to_string()).unwrap();
     for (file, says) in [
+        (
+            node_doc.to_str().unwrap(),
+            format!(
+                "is what `tracenet identity show --json` or `init --json` printed of a node's key ({}), not an anchor's secret key",
+                a.pk
+            ),
+        ),
         (
             printed.to_str().unwrap(),
             format!(
@@ -3037,6 +3105,75 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         e.contains("makers built into this build are not in") && e.contains("Steyr Arms"),
         "{e}"
     );
+    // The table to start from, with the binary alone: `makers show --toml`
+    // where no node is prints the one built in, as shipped, which signs
+    // with no warning (the warning above pointed to tracenet's sources).
+    assert!(e.contains("tracenet makers show --toml"), "{e}");
+    let o = run(&w.join("bare"), &["makers", "show", "--toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("holds no node"), "{}", stderr(&o));
+    let shipped = std::fs::read_to_string(repo_file("config/makers.toml")).unwrap();
+    assert_eq!(stdout(&o).trim_end(), shipped.trim_end());
+    let first = w.join("first.toml");
+    std::fs::write(&first, &o.stdout).unwrap();
+    let (e, code, written) = sign(&first, "first");
+    assert_eq!((code, written), (Some(0), true), "{e}");
+    assert!(!e.contains("warning"), "{e}");
+    // Installed on a node, the table in force prints as its rows, which
+    // sign again, as the next version, to a table of the same makers.
+    ok(
+        &a.ke,
+        &["makers", "install", w.join("first.json").to_str().unwrap()],
+    );
+    let o = run(&a.ke, &["makers", "show", "--toml"]);
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("# The maker reference table in force on this node: version 3,"),
+        "{text}"
+    );
+    let shown = json(&a.ke, &["makers", "show", "--toml"]);
+    assert_eq!(
+        (shown["version"].as_u64(), shown["source"].as_str()),
+        (Some(3), Some("signed"))
+    );
+    assert_eq!(shown["toml"].as_str().unwrap().trim_end(), text.trim_end());
+    let next = w.join("next.toml");
+    std::fs::write(&next, &text).unwrap();
+    let signed_next = w.join("next.json");
+    let o = run(
+        w,
+        &[
+            "makers",
+            "sign",
+            next.to_str().unwrap(),
+            "--anchor-key",
+            key,
+            "--version",
+            "4",
+            "--out",
+            signed_next.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        o.status.success() && !stderr(&o).contains("warning"),
+        "{}",
+        stderr(&o)
+    );
+    let anchor = a.anchor.as_str();
+    let makers_of = |file: &std::path::Path| {
+        json(
+            w,
+            &[
+                "makers",
+                "verify",
+                file.to_str().unwrap(),
+                "--anchor",
+                anchor,
+            ],
+        )["makers"]
+            .clone()
+    };
+    assert_eq!(makers_of(&signed_next), makers_of(&w.join("first.json")));
     // Against the node's own [trust], which names its file.
     let o = run(
         &a.ke,

@@ -723,7 +723,8 @@ fn the_readme_runs_as_written() {
     // The maker reference table, signed and installed on the bootstrap node,
     // reaches every member (NG is no longer one).
     for l in [
-        "tracenet makers sign config/makers.toml",
+        "tracenet makers show --toml",
+        "tracenet makers sign makers.toml",
         "tracenet makers verify makers.json",
         "tracenet makers install makers.json",
     ] {

@@ -445,6 +445,9 @@ fn every_command_speaks_one_vocabulary_checked_by_its_schema() {
     assert_eq!(installed["installed"], true, "{installed:#}");
     let signed = c.read("makers-show", &solo, &["makers", "show"]);
     assert_eq!(signed["source"], "signed", "{signed:#}");
+    // A file's text (TOML), not prose: checked by its schema only.
+    let table = c.run("makers-table", &solo, &["makers", "show", "--toml"]);
+    assert_eq!(table["version"], signed["version"], "{table:#}");
     covered.extend([
         "makers sign",
         "makers verify",

@@ -72,7 +72,27 @@ pub enum MakersCommand {
     },
     /// The maker reference table in force on this node: its version (0 for
     /// the one built into this release), signers, validity, local makers.
-    Show,
+    /// With --toml, its rows in the format `makers sign` takes, to edit and
+    /// sign as the next version.
+    Show {
+        /// Print the table's rows as TOML, the format `makers sign` takes
+        /// (config/makers.toml's): the table in force on this node, or the
+        /// one built into this release where the data directory holds no
+        /// node (a regional organisation's first table).
+        #[arg(long)]
+        toml: bool,
+    },
+}
+
+/// What `makers show --toml` prints with --json: the table's text and
+/// where it comes from.
+#[derive(Debug, Serialize)]
+struct TableText {
+    /// The table's version: 0 for the one built into this release.
+    version: u32,
+    source: makers::Source,
+    /// The table in the TOML format `makers sign` takes.
+    toml: String,
 }
 
 /// What `makers sign` and `makers verify` report.
@@ -159,9 +179,13 @@ pub fn run(cmd: MakersCommand, ctx: &Context) -> anyhow::Result<()> {
             ctx.emit(&summary(&file, signed.body(), by, true), summary_text)
         }
         MakersCommand::Install { file } => install(ctx, &file),
-        MakersCommand::Show => {
+        MakersCommand::Show { toml: false } => {
             let view = show(ctx)?;
             ctx.emit(&view, MakersView::to_text)
+        }
+        MakersCommand::Show { toml: true } => {
+            let text = table_text(ctx)?;
+            ctx.emit(&text, |t| t.toml.trim_end().to_string())
         }
     }
 }
@@ -264,7 +288,7 @@ fn sign(
                 .collect();
             if !left_out.is_empty() && !table.makers.is_empty() {
                 say!(
-                    "warning: {} of the {} makers built into this build {} not in {} ({}{}): nodes installing it no longer match {} by name. Start from config/makers.toml in tracenet's sources to keep them",
+                    "warning: {} of the {} makers built into this build {} not in {} ({}{}): nodes installing it no longer match {} by name. Start from the table `tracenet makers show --toml` prints to keep them",
                     left_out.len(),
                     shipped.maker_count(),
                     if left_out.len() == 1 { "is" } else { "are" },
@@ -366,6 +390,44 @@ fn install(ctx: &Context, path: &Path) -> anyhow::Result<()> {
 
 /// The table in force: from the running node, or read from the data
 /// directory when none runs (what the node will apply when it starts).
+/// The table in force in the data directory as TOML: the built-in one as
+/// shipped (its comments say the format), a signed one as its rows, under
+/// a header naming its version. Read from the node's files, running or
+/// not: a running node's table in force is the one it stored.
+fn table_text(ctx: &Context) -> anyhow::Result<TableText> {
+    let built_in = || TableText {
+        version: 0,
+        source: makers::Source::BuiltIn,
+        toml: crate::marking::reference::SHIPPED.to_string(),
+    };
+    let config = Config::path_in(&ctx.data_dir);
+    if !config.exists() {
+        say!(
+            "note: {} holds no node: the table built into this release",
+            ctx.data_dir.display()
+        );
+        return Ok(built_in());
+    }
+    let cfg = Config::load(&config)?;
+    let Some(signed) = makers::load_held(&ctx.data_dir, &cfg.trust).signed else {
+        return Ok(built_in());
+    };
+    let rows = toml::to_string(&signed.body().reference())
+        .context("the table in force could not be written as TOML")?;
+    let version = signed.version();
+    Ok(TableText {
+        version,
+        source: makers::Source::Signed,
+        toml: format!(
+            "# The maker reference table in force on this node: version {version}, valid\n\
+             # {} to {}. Format: config/makers.toml in tracenet's sources and\n\
+             # proto-docs/FORMATS.md. Sign the next one with a version above {version}.\n\n{rows}",
+            signed.body().valid_from,
+            signed.body().valid_until,
+        ),
+    })
+}
+
 fn show(ctx: &Context) -> anyhow::Result<MakersView> {
     let offline = || -> anyhow::Result<MakersView> {
         let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;

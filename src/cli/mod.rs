@@ -153,39 +153,48 @@ pub fn with_usage(mut e: clap::Error) -> clap::Error {
     e
 }
 
+/// Whether `text` is a number below 0 as a person writes one (`-1`,
+/// `-0.5`, `-1e3`): not `-0`, `-inf`, `-nan`, `-` or `-abc`, which Rust's
+/// parsers refuse as no number of the kind an option takes.
+fn a_negative_number(text: &str) -> bool {
+    text.strip_prefix('-').is_some_and(|n| {
+        n.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+            && n.parse::<f64>().is_ok_and(|x| x.is_finite() && x > 0.0)
+    })
+}
+
 /// A negative number given to an option (`--threshold -1`), which clap
 /// reads as an unknown option and answers with a tip to write `-- -1` (a
 /// positional argument then, never the option's value: a trial). The
 /// command line is read again with the number joined to its option
 /// (`--threshold=-1`), so that the option's own parser says what is wrong
 /// with the value, in words ([`number_words`]). `None` for every other
-/// error, and for a number after an option that takes no value.
+/// error, for a number after an option that takes no value, and where the
+/// line read again asks for help or the version (clap's own error stands).
 fn negative_number_words(e: &clap::Error) -> Option<clap::Error> {
     use clap::CommandFactory;
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     if e.kind() != ErrorKind::UnknownArgument {
         return None;
     }
-    let Some(ContextValue::String(value)) = e.get(ContextKind::InvalidArg) else {
+    let Some(ContextValue::String(refused)) = e.get(ContextKind::InvalidArg) else {
         return None;
     };
     // clap names `-0` of `-0.5`, reading it as short options.
-    let negative = |token: &str| {
-        token.starts_with(value.as_str())
-            && token
-                .strip_prefix('-')
-                .is_some_and(|n| n.parse::<f64>().is_ok())
-    };
+    let the_number = |token: &str| token.starts_with(refused.as_str()) && a_negative_number(token);
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let mut cmd = Cli::command();
     cmd.build();
     let mut at = &cmd;
+    // The subcommands named before the number, from the top.
+    let mut path: Vec<std::ffi::OsString> = Vec::new();
     let mut found = None;
     for (i, arg) in args.iter().enumerate().skip(1) {
         if let Some(sub) = at.find_subcommand(arg) {
             at = sub;
+            path.push(arg.clone());
         }
-        if i > 1 && arg.to_str().is_some_and(negative) {
+        if i > 1 && arg.to_str().is_some_and(the_number) {
             found = Some(i);
             break;
         }
@@ -203,12 +212,28 @@ fn negative_number_words(e: &clap::Error) -> Option<clap::Error> {
     }
     args.splice(i - 1..=i, [format!("{option}={value}").into()]);
     match Cli::try_parse_from(args) {
-        Err(again) if again.kind() != ErrorKind::UnknownArgument => Some(with_usage(again)),
+        Err(again)
+            if !matches!(
+                again.kind(),
+                ErrorKind::UnknownArgument
+                    | ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            Some(with_usage(again))
+        }
         Err(_) => None,
-        // A value the option takes: clap only needed it joined.
+        // A value the option takes: clap only needed it joined. Said with
+        // the usage of the subcommand it was given to.
         Ok(_) => {
             let mut cmd = Cli::command();
-            Some(cmd.error(
+            cmd.build();
+            let mut at = &mut cmd;
+            for name in &path {
+                at = at.find_subcommand_mut(name).expect("found above");
+            }
+            Some(at.error(
                 ErrorKind::ValueValidation,
                 format!("'{value}' is read as an option: write {option}={value}"),
             ))
@@ -236,7 +261,7 @@ fn number_words(e: &clap::Error) -> Option<String> {
     use std::num::IntErrorKind;
     let source = std::error::Error::source(e)?;
     let negative = match e.get(ContextKind::InvalidValue) {
-        Some(ContextValue::String(v)) => v.trim_start().starts_with('-'),
+        Some(ContextValue::String(v)) => a_negative_number(v.trim()),
         _ => false,
     };
     let why = if let Some(int) = source.downcast_ref::<std::num::ParseIntError>() {
@@ -852,5 +877,31 @@ mod help_tests {
         let mut missing = Vec::new();
         walk(&super::Cli::command(), "tracenet", &mut missing);
         assert!(missing.is_empty(), "without help: {missing:#?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::a_negative_number;
+
+    #[test]
+    fn a_negative_number_is_one_a_person_writes() {
+        for n in ["-1", "-0.5", "-.5", "-1e3", "-255"] {
+            assert!(a_negative_number(n), "{n}");
+        }
+        for n in [
+            "-0",
+            "-0.0",
+            "-inf",
+            "-nan",
+            "-infinity",
+            "-",
+            "-abc",
+            "1",
+            "--1",
+            "-e5",
+        ] {
+            assert!(!a_negative_number(n), "{n}");
+        }
     }
 }

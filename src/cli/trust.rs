@@ -343,10 +343,20 @@ fn parse_day_from(s: &str, today: Date) -> Result<Date, String> {
         return Date::parse(t).map_err(|e| e.to_string());
     };
     let bad = || format!("{s:?}: write YYYY-MM-DD, `today`, or `today+N` / `today-N` (N days)");
+    // N is digits only: `today--9223372036854775808` overflowed negating
+    // an i64 (a panic in a debug build), and `today+-5` meant today-5.
+    let days = |n: &str| -> Result<i64, String> {
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        n.parse::<u32>()
+            .map(i64::from)
+            .map_err(|_| format!("{s:?}: outside the years 1800 to 2999"))
+    };
     let offset: i64 = match rest.as_bytes().first() {
         None => 0,
-        Some(b'+') => rest[1..].parse().map_err(|_| bad())?,
-        Some(b'-') => -rest[1..].parse::<i64>().map_err(|_| bad())?,
+        Some(b'+') => days(&rest[1..])?,
+        Some(b'-') => -days(&rest[1..])?,
         Some(_) => return Err(bad()),
     };
     // Dates run from 1800 to 2999: a larger offset is out of range anyway,
@@ -617,17 +627,21 @@ fn refuse_a_nodes_key_file(ctx: &Context, key: &Path) -> anyhow::Result<()> {
 /// "restore from backup" the configuration, and called `roster keygen
 /// --json`'s printout "JSON (a roster or a maker table?)" (trials).
 fn refuse_a_public_key_file(path: &Path) -> anyhow::Result<()> {
-    let Ok(bytes) = crate::model::file::read_small(path, crate::model::file::SMALL_FILE_BYTES)
-    else {
-        // Missing, too large, not a file: the key's own load says which.
-        return Ok(());
+    const READ: u64 = 64 * 1024;
+    let takes = "--anchor-key takes the 32-byte file `tracenet roster keygen --out FILE` wrote";
+    let shown = path.display();
+    let bytes = match crate::model::file::read_small(path, READ) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            bail!("{shown} holds more than {READ} bytes, not an anchor's secret key: {takes}")
+        }
+        // Missing, not a file: the key's own load says which.
+        Err(_) => return Ok(()),
     };
     // A secret key file is its 32-byte seed, whatever the bytes.
     if bytes.len() == crate::identity::SEED_LEN {
         return Ok(());
     }
-    let takes = "--anchor-key takes the 32-byte file `tracenet roster keygen --out FILE` wrote";
-    let shown = path.display();
     let Ok(text) = std::str::from_utf8(&bytes) else {
         bail!(
             "{shown} holds {} bytes, not an anchor's secret key: {takes}",
@@ -640,10 +654,20 @@ fn refuse_a_public_key_file(path: &Path) -> anyhow::Result<()> {
     }
     if let Ok(json) = serde_json::from_str::<serde_json::Value>(text) {
         let field = |name: &str| json.get(name).and_then(|v| v.as_str());
-        if let (Some(public), Some(key_file)) = (field("public_key"), field("key_file")) {
-            if json.get("state").is_some_and(|s| !s.is_null()) {
+        // Both read from the file: the key shown as parsed, the path only
+        // where it is printable.
+        let public = field("public_key").and_then(|k| PublicKey::parse(k).ok());
+        let key_file = field("key_file").filter(|f| !f.chars().any(char::is_control));
+        if let (Some(public), Some(key_file)) = (public, key_file) {
+            let public = public.to_base64();
+            // `roster keygen` alone prints a key it made with no State;
+            // `init` prints one with its State, `identity show` one it
+            // did not make.
+            let by_keygen = json.get("state").is_some_and(|s| s.is_null())
+                && json.get("created").and_then(|c| c.as_bool()) == Some(true);
+            if !by_keygen {
                 bail!(
-                    "{shown} is what `tracenet identity show --json` printed of a node's key ({public}), not an anchor's secret key: {takes}"
+                    "{shown} is what `tracenet identity show --json` or `init --json` printed of a node's key ({public}), not an anchor's secret key: {takes}"
                 );
             }
             bail!(
@@ -751,11 +775,36 @@ fn edit_roster(
         }
     }
     refuse_to_edit(path)?;
-    RosterFile::new(&body)?.write(path)?;
+    RosterFile::new_edited(&body, &unedited)?.write(path)?;
+    for (m, why) in unusable_keys(&body) {
+        say!(
+            "warning: {}'s {} key {} is {why}: `tracenet roster sign` refuses the roster until it is replaced or removed",
+            m.state,
+            m.role,
+            m.key.to_base64()
+        );
+    }
     Ok(Edited {
         body,
         changed: true,
     })
+}
+
+/// The members whose keys no signature would show who made
+/// ([`crate::protocol::PublicKey::check_usable`]), with why.
+fn unusable_keys(body: &RosterBody) -> Vec<(&roster::Member, String)> {
+    body.members
+        .iter()
+        .filter_map(|m| {
+            m.key.check_usable().err().map(|e| {
+                let why = match e {
+                    crate::protocol::KeyError::Weak { why, .. } => why.to_string(),
+                    other => other.to_string(),
+                };
+                (m, why)
+            })
+        })
+        .collect()
 }
 
 /// What [`edit_roster`] did: the roster's body after the edit, and whether
@@ -1350,30 +1399,39 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
             let key = NodeKey::load(&key_path)?;
             let mut file = RosterFile::read(&roster)?;
             let body = file.decode_unverified()?;
-            // A key no signature under which would show who made it (an
-            // edit by hand, an earlier build's roster): said with the two
-            // edits that mend the roster, not only the key's fault (a
+            // Keys no signature under which would show who made it (an
+            // edit by hand, an earlier build's roster): each said with the
+            // two edits that mend the roster, not only the key's fault (a
             // trial).
-            if let Some((m, problem)) =
-                (body.members.iter()).find_map(|m| m.key.check_usable().err().map(|e| (m, e)))
-            {
-                let why = match &problem {
-                    crate::protocol::KeyError::Weak { why, .. } => why.to_string(),
-                    other => other.to_string(),
-                };
-                let role = if m.role == Role::Bootstrap {
-                    " --role bootstrap"
-                } else {
-                    ""
-                };
-                let st = m.state;
+            let unusable = unusable_keys(&body);
+            if !unusable.is_empty() {
                 let file_word = super::output::shell_word(&roster);
+                let lines: Vec<String> = unusable
+                    .iter()
+                    .map(|(m, why)| {
+                        let st = m.state;
+                        // --role only where the State has both entries.
+                        let role = if body.members.iter().filter(|o| o.state == st).count() > 1 {
+                            format!(" --role {}", m.role)
+                        } else {
+                            String::new()
+                        };
+                        let key = m.key.to_base64();
+                        format!(
+                            "{st}'s {} key {key} is {why}: put {st}'s own node key in its place (`tracenet roster set-key {file_word} --state {st}{role} --key KEY`, KEY the public key that `tracenet identity show` prints on {st}'s node), or take the entry out (`tracenet roster remove {file_word} --key {key}`)",
+                            m.role
+                        )
+                    })
+                    .collect();
                 bail!(
-                    "{}: {st}'s {} key {} is {why}; not signed. Put {st}'s own node key in its place (`tracenet roster set-key {file_word} --state {st}{role} --key KEY`, KEY the public key that `tracenet identity show` prints on {st}'s node), or take the entry out (`tracenet roster remove {file_word} --key {}`)",
+                    "{} is not signed: it lists {} under which no signature would show who made it\n  {}",
                     roster.display(),
-                    m.role,
-                    m.key.to_base64(),
-                    m.key.to_base64()
+                    if lines.len() == 1 {
+                        "a key".to_string()
+                    } else {
+                        format!("{} keys", lines.len())
+                    },
+                    lines.join("\n  ")
                 );
             }
             let unsignable: Vec<String> = (body.members.iter())
@@ -2022,6 +2080,10 @@ mod tests {
             "today*3",
             "today+99999999",
             "today-9223372036854775807",
+            // Negated, it overflowed (a panic in a debug build).
+            "today--9223372036854775808",
+            "today+-5",
+            "today++5",
         ] {
             assert!(day(bad).is_err(), "{bad} was accepted");
         }

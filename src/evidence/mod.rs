@@ -319,9 +319,12 @@ fn valid_on(roster: &Roster, at: u64) -> Result<(), String> {
 }
 
 fn decode_query(b64: &str) -> Result<Signed<TraceQuery>, String> {
-    let bytes = B64
-        .decode(b64.trim())
-        .map_err(|e| format!("not base64: {}", crate::model::file::base64_problem(&e)))?;
+    let bytes = B64.decode(b64.trim()).map_err(|e| {
+        format!(
+            "its base64 text: {}",
+            crate::model::file::base64_problem(&e)
+        )
+    })?;
     decode_and_verify(&bytes, Limits::default()).map_err(|e| e.to_string())
 }
 
@@ -372,7 +375,8 @@ impl Bundle {
         struct Peek {
             format: String,
         }
-        let json = |e: serde_json::Error| BundleError::Json(crate::model::file::json_problem(&e));
+        let json =
+            |e: serde_json::Error| BundleError::Json(crate::model::file::json_problem(bytes, &e));
         let peek: Peek = serde_json::from_slice(bytes).map_err(json)?;
         match peek.format.as_str() {
             FORMAT => Ok(Bundle::V2(serde_json::from_slice(bytes).map_err(json)?)),
@@ -640,7 +644,7 @@ fn check_answer(
             return part(
                 format!("answer {n}"),
                 Err(format!(
-                    "not base64: {}",
+                    "its base64 text: {}",
                     crate::model::file::base64_problem(&e)
                 )),
             );

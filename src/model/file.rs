@@ -161,10 +161,13 @@ pub(crate) fn mkfifo(path: &Path) {
 /// What is wrong with a JSON file, in words for the person who gave it:
 /// where (line and column), and what, without the Rust type names serde
 /// puts in its messages (`expected struct RosterFile with 3 elements`, a
-/// regional organisation's trial). The caller names the file and what it
-/// should have been.
-pub fn json_problem(e: &serde_json::Error) -> String {
+/// regional organisation's trial), for the file's `bytes`. The caller names
+/// the file and what it should have been.
+pub fn json_problem(bytes: &[u8], e: &serde_json::Error) -> String {
     use serde_json::error::Category;
+    if bytes.trim_ascii().is_empty() {
+        return "the file is empty".into();
+    }
     let (line, column) = (e.line(), e.column());
     // serde_json's text is the message and then this.
     let full = e.to_string();
@@ -172,7 +175,6 @@ pub fn json_problem(e: &serde_json::Error) -> String {
         .strip_suffix(&format!(" at line {line} column {column}"))
         .unwrap_or(&full);
     match e.classify() {
-        Category::Eof if line <= 1 && column == 0 => "the file is empty".into(),
         Category::Eof => {
             format!("the file ends at line {line} column {column} before its JSON does: cut short?")
         }
@@ -184,10 +186,36 @@ pub fn json_problem(e: &serde_json::Error) -> String {
 
 /// A serde data error said without Rust type names: `expected struct X`
 /// (and `with N elements`, serde's reading of an array as a struct)
-/// becomes "an object".
+/// becomes "an object", `expected u64` "a whole number from 0 to ...",
+/// `sequence` and `map` "an array" and "an object".
 fn data_words(message: &str) -> String {
     let Some(at) = message.find("expected struct ") else {
-        return message.to_string();
+        let mut said = message.to_string();
+        for (rust, words) in [
+            ("expected u8", "expected a whole number from 0 to 255"),
+            ("expected u16", "expected a whole number from 0 to 65535"),
+            (
+                "expected u32",
+                "expected a whole number from 0 to 4294967295",
+            ),
+            ("expected u64", "expected a whole number from 0 up"),
+            ("expected usize", "expected a whole number from 0 up"),
+            ("expected i32", "expected a whole number"),
+            ("expected i64", "expected a whole number"),
+            ("expected f64", "expected a number"),
+            ("expected a boolean", "expected true or false"),
+            ("expected a sequence", "expected an array"),
+            ("expected a map", "expected an object"),
+            ("invalid type: sequence", "invalid type: an array"),
+            ("invalid type: map", "invalid type: an object"),
+        ] {
+            if let Some(rest) = said.strip_suffix(rust) {
+                said = format!("{rest}{words}");
+            } else {
+                said = said.replace(&format!("{rust},"), &format!("{words},"));
+            }
+        }
+        return said;
     };
     let head = &message[..at];
     if head.starts_with("invalid length") {
@@ -311,10 +339,15 @@ mod tests {
             format: String,
             body: String,
         }
-        let problem =
-            |text: &str| json_problem(&serde_json::from_str::<RosterFile>(text).unwrap_err());
+        let problem = |text: &str| {
+            json_problem(
+                text.as_bytes(),
+                &serde_json::from_str::<RosterFile>(text).unwrap_err(),
+            )
+        };
         for (text, said) in [
             ("", "the file is empty"),
+            ("\n \n\t", "the file is empty"),
             (
                 "{\"format\": \"x\",",
                 "ends at line 1 column 15 before its JSON does",
@@ -342,6 +375,49 @@ mod tests {
                 !p.contains("struct") && !p.contains("RosterFile"),
                 "{text:?}: {p}"
             );
+        }
+        // Numbers and the other kinds serde names in Rust's words.
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Entry {
+            version: u64,
+            threshold: u8,
+            listed: Vec<String>,
+            kept: bool,
+        }
+        let entry = |text: &str| {
+            json_problem(
+                text.as_bytes(),
+                &serde_json::from_str::<Entry>(text).unwrap_err(),
+            )
+        };
+        for (text, said) in [
+            (
+                "{\"version\": -1}",
+                "invalid value: integer `-1`, expected a whole number from 0 up",
+            ),
+            (
+                "{\"version\": \"3\"}",
+                "invalid type: string \"3\", expected a whole number from 0 up",
+            ),
+            (
+                "{\"version\": 1, \"threshold\": 300}",
+                "expected a whole number from 0 to 255",
+            ),
+            (
+                "{\"version\": 1, \"threshold\": 1, \"listed\": {}}",
+                "invalid type: an object, expected an array",
+            ),
+            (
+                "{\"version\": 1, \"threshold\": 1, \"listed\": [], \"kept\": 1}",
+                "invalid type: integer `1`, expected true or false",
+            ),
+        ] {
+            let p = entry(text);
+            assert!(p.contains(said), "{text:?}: {p}");
+            for rust in ["u64", "u8", "sequence", "map", "boolean", "Entry"] {
+                assert!(!p.contains(rust), "{text:?}: {p}");
+            }
         }
         use base64::Engine;
         let b64 = |text: &str| {

@@ -330,7 +330,7 @@ impl RosterHistory {
                 Err(source) => return Err(RosterError::Read { path, source }),
             };
         let entry: HistoryEntry = serde_json::from_slice(&bytes)
-            .map_err(|e| history_err(&path, crate::model::file::json_problem(&e)))?;
+            .map_err(|e| history_err(&path, crate::model::file::json_problem(&bytes, &e)))?;
         if entry.format != ENTRY_FORMAT {
             return Err(history_err(
                 &path,

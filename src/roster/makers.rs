@@ -162,7 +162,7 @@ impl MakersBody {
         // and installed one).
         if self.makers.is_empty() {
             return Err(MakersError::Invalid(
-                "it lists no maker: a node installing it would match no maker's name; start from the table in force (config/makers.toml in tracenet's sources) and add to it".into(),
+                "it lists no maker: a node installing it would match no maker's name; start from the table in force (`tracenet makers show --toml` prints it) and add to it".into(),
             ));
         }
         Ok(self.reference().check()?)
@@ -228,7 +228,7 @@ impl MakersFile {
             return Err(MakersError::TooLarge { len: bytes.len() });
         }
         let f: MakersFile = serde_json::from_slice(bytes)
-            .map_err(|e| MakersError::Json(crate::model::file::json_problem(&e)))?;
+            .map_err(|e| MakersError::Json(crate::model::file::json_problem(bytes, &e)))?;
         if f.format != FORMAT {
             return Err(MakersError::Format(f.format.chars().take(64).collect()));
         }

@@ -703,6 +703,11 @@ impl RosterBody {
     pub fn encode(&self) -> Result<Vec<u8>, RosterError> {
         self.check()?;
         self.check_keys()?;
+        self.encode_checked()
+    }
+
+    /// [`RosterBody::encode`] once the caller has checked what it must.
+    fn encode_checked(&self) -> Result<Vec<u8>, RosterError> {
         let bytes = if self.gossip_validation.is_some()
             || self.peer_connections.is_some()
             || self.served_lists
@@ -769,9 +774,32 @@ impl RosterFile {
         })
     }
 
+    /// [`RosterFile::new`] for an edit of `before`: a member key under
+    /// which no signature would show who made it
+    /// ([`PublicKey::check_usable`]) is refused only if the edit brought
+    /// it. One that `before` listed already stays, so that a roster listing
+    /// two such keys (an edit by hand, an earlier build's) can be mended
+    /// one `set-key` or `remove` at a time; [`RosterFile::sign`] refuses
+    /// it until none is left.
+    pub fn new_edited(body: &RosterBody, before: &RosterBody) -> Result<Self, RosterError> {
+        body.check()?;
+        for m in &body.members {
+            if let Err(e) = m.key.check_usable()
+                && !before.members.iter().any(|b| b.key == m.key)
+            {
+                return Err(member_err(m, e.to_string()));
+            }
+        }
+        Ok(RosterFile {
+            format: FORMAT.into(),
+            body: B64.encode(body.encode_checked()?),
+            signatures: Vec::new(),
+        })
+    }
+
     pub fn from_json(bytes: &[u8]) -> Result<Self, RosterError> {
         let f: RosterFile = serde_json::from_slice(bytes)
-            .map_err(|e| RosterError::Json(crate::model::file::json_problem(&e)))?;
+            .map_err(|e| RosterError::Json(crate::model::file::json_problem(bytes, &e)))?;
         if f.format != FORMAT {
             // Quoted in the error, so cut: the file may come from a peer.
             return Err(RosterError::Format(f.format.chars().take(64).collect()));
