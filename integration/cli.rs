@@ -719,7 +719,13 @@ fn init_and_roster_install_take_what_a_node_needs() {
         &["roster", "keygen", "--out", "/nonexistent/dir/anchor.key"],
     );
     let err = common::stderr(&o);
-    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("the folder /nonexistent/dir does not exist")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(!err.contains("os error"), "{err}");
 
     // No such data directory: said so, not "no node is running".
     let o = common::run(&root.path().join("nowhere"), &["status"]);
@@ -2803,8 +2809,13 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     for (version, says) in [
         ("x", "not a whole number"),
         ("0", "out of range: a whole number from 1 to 1000000"),
-        ("-1", "negative: this argument takes no number below 0"),
-        ("-0.5", "negative: this argument takes no number below 0"),
+        // Below 0 or too large for its type: its range found all the same.
+        ("-1", "out of range: a whole number from 1 to 1000000"),
+        ("-0.5", "out of range: a whole number from 1 to 1000000"),
+        (
+            "99999999999999999999",
+            "too large a number for this argument: a whole number from 1 to 1000000",
+        ),
     ] {
         let out = w.join("r.json");
         let args = [
@@ -3221,6 +3232,189 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
 /// ("builds before 2026-12-07 (midday)"): `tracenet --version` prints the
 /// day this build reads and sends as, and no day the sources cite is later
 /// (an officer comparing them would take this build for an older one).
+/// A regional organisation's mistakes with signed files, from a trial:
+/// each said with its file and what to do.
+#[test]
+fn signing_and_checking_files_name_the_file_and_what_to_do() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let a = Anchored::new();
+    let w = a.w.path();
+    let (other_key, other) = a.other_anchor();
+    let key = a.key.to_str().unwrap();
+    let read_json = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    // A co-signature damaged in the file is taken out, said, when another
+    // anchor signs: kept, the file failed to verify everywhere.
+    let good = a.roster("good.json", 1, "today", "today+30");
+    let good_p = std::path::PathBuf::from(&good);
+    let mut f = read_json(&good_p);
+    let sig = f["signatures"][0]["signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut bytes = b64.decode(&sig).unwrap();
+    bytes[0] ^= 1;
+    f["signatures"][0]["signature"] = b64.encode(&bytes).into();
+    std::fs::write(&good_p, f.to_string()).unwrap();
+    let o = run(
+        w,
+        &[
+            "roster",
+            "sign",
+            &good,
+            "--anchor-key",
+            other_key.to_str().unwrap(),
+        ],
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{e}");
+    assert!(
+        e.contains(&format!(
+            "warning: signature 1 in {good} (anchor {}) does not hold over this roster",
+            a.anchor
+        )) && e.contains("that anchor signs again"),
+        "{e}"
+    );
+    let f = read_json(&good_p);
+    assert_eq!(f["signatures"].as_array().unwrap().len(), 1, "{f:#}");
+    ok(w, &["roster", "sign", &good, "--anchor-key", key]);
+    ok(
+        w,
+        &[
+            "roster",
+            "verify",
+            &good,
+            "--anchor",
+            &a.anchor,
+            "--anchor",
+            &other,
+            "--threshold",
+            "2",
+        ],
+    );
+    // A roster past its dates is signed, with a warning saying so.
+    let old = a.roster("old.json", 2, "today-30", "today-1");
+    let o = run(w, &["roster", "sign", &old, "--anchor-key", key]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{e}");
+    assert!(
+        e.contains("before today: nodes refuse it") && e.contains("tracenet roster new --from"),
+        "{e}"
+    );
+    // Maker tables: a TOML table given wrong is said with its line and in
+    // words; an empty one points to the table to start from.
+    let sign_table = |text: &str| {
+        let t = w.join("table.toml");
+        std::fs::write(&t, text).unwrap();
+        let out = w.join("table.json");
+        let _ = std::fs::remove_file(&out);
+        let o = run(
+            w,
+            &[
+                "makers",
+                "sign",
+                t.to_str().unwrap(),
+                "--anchor-key",
+                key,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        (o.status.code(), stderr(&o))
+    };
+    for (text, says) in [
+        ("", "the file is empty"),
+        ("\n  \n", "the file is empty"),
+        (
+            "version = -1\n",
+            "line 1 column 11: invalid value: integer `-1`, expected a whole number from 0 to 4294967295",
+        ),
+        (
+            "version = \"3\"\n",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("!!!!", "line 1 column 1: "),
+    ] {
+        let (code, e) = sign_table(text);
+        assert_eq!(code, Some(1), "{text:?}: {e}");
+        assert!(
+            e.contains(says)
+                && e.contains("table.toml")
+                && e.contains("tracenet makers show --toml"),
+            "{text:?}: {says:?} not in {e}"
+        );
+        assert!(
+            !e.contains("u32") && !e.contains("TOML parse error"),
+            "{text:?}: {e}"
+        );
+    }
+    // A signed table: checked against an anchor that did not sign it, the
+    // error names the file and whose signatures it carries; its body
+    // damaged, the file and the fault.
+    let shipped = w.join("shipped.toml");
+    std::fs::write(
+        &shipped,
+        json(w, &["makers", "show", "--toml"])["toml"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let table = w.join("makers.json");
+    ok(
+        w,
+        &[
+            "makers",
+            "sign",
+            shipped.to_str().unwrap(),
+            "--anchor-key",
+            key,
+            "--out",
+            table.to_str().unwrap(),
+        ],
+    );
+    let o = run(
+        w,
+        &[
+            "makers",
+            "verify",
+            table.to_str().unwrap(),
+            "--anchor",
+            &other,
+        ],
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains(&table.display().to_string())
+            && e.contains("signed by 0 of the trust anchors")
+            && e.contains(&format!("it carries signatures of {}", a.anchor)),
+        "{e}"
+    );
+    let mut f = read_json(&table);
+    f["body"] = "!!!!".into();
+    std::fs::write(&table, f.to_string()).unwrap();
+    let o = run(
+        w,
+        &[
+            "makers",
+            "verify",
+            table.to_str().unwrap(),
+            "--anchor",
+            &a.anchor,
+        ],
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains(&table.display().to_string())
+            && e.contains("character '!' at position 1 is not base64")
+            && e.contains("take the file again"),
+        "{e}"
+    );
+}
+
 #[test]
 fn the_version_names_the_day_the_help_compares_builds_by() {
     let o = run(std::path::Path::new("."), &["--version"]);

@@ -167,12 +167,15 @@ pub fn run(cmd: MakersCommand, ctx: &Context) -> anyhow::Result<()> {
         MakersCommand::Verify { file, trust } => {
             let named = anchors_named(&trust, ctx);
             let trust = trust_config(&trust, ctx, "makers verify")?;
-            let signed = MakersFile::read(&file)?
+            let read = MakersFile::read(&file)?;
+            let signed = read
                 .verify(&trust, Some(Date::today()))
                 .map_err(|e| match e {
-                    crate::roster::makers::MakersError::Threshold { .. } => {
-                        anyhow::anyhow!("{}: {e}, checked against {named}", file.display())
-                    }
+                    crate::roster::makers::MakersError::Threshold { .. } => anyhow::anyhow!(
+                        "{}: {e}, checked against {named}; {}",
+                        file.display(),
+                        super::trust::signed_by(&read.signatures)
+                    ),
                     e => e.into(),
                 })?;
             let by = signed.signed_by().iter().map(|k| k.to_base64()).collect();
@@ -247,8 +250,12 @@ fn sign(
                 ),
             ));
         };
-        let table = ReferenceTable::parse(&text)
-            .with_context(|| format!("{} is not a maker table", path.display()))?;
+        let table = ReferenceTable::parse(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}; a maker table is the TOML that `tracenet makers show --toml` prints",
+                path.display()
+            )
+        })?;
         let today = Date::today();
         let from = from.unwrap_or(today);
         let until = match until {
@@ -313,10 +320,24 @@ fn sign(
         }
         (file, out)
     };
+    for (place, anchor) in file.drop_broken_signatures()? {
+        say!(
+            "warning: signature {place} in {} (anchor {}) does not hold over this table (damaged, or made over another) and is taken out: that anchor signs again",
+            path.display(),
+            anchor.to_base64()
+        );
+    }
     file.sign(key.signing_key())?;
     super::output::refuse_a_nodes_own_path(target)?;
     file.write(target)?;
     let body = file.decode_unverified()?;
+    if body.valid_until < Date::today() {
+        say!(
+            "warning: {} was valid until {}, before today: nodes refuse it; sign the table again with later dates (--valid-from, --valid-until) as a new version",
+            target.display(),
+            body.valid_until
+        );
+    }
     // Each key once: a signature copied in the file is one signer's.
     let mut by: Vec<String> = Vec::new();
     for s in &file.signatures {
@@ -343,13 +364,29 @@ fn node_config(ctx: &Context) -> anyhow::Result<Config> {
 }
 
 fn install(ctx: &Context, path: &Path) -> anyhow::Result<()> {
-    let bytes = MakersFile::read(path)?.to_json();
+    let read = MakersFile::read(path)?;
+    let bytes = read.to_json();
+    let cfg_path = Config::path_in(&ctx.data_dir);
     // The store's lock tells a running node from a stopped one (not the
     // address file a killed node leaves); a stopped one's store stays held
     // here until the install is audited.
     let out: MakersInstalled = match super::registry::store_if_stopped(ctx)? {
         None => {
-            super::node::with_client(ctx, async |c| Ok(c.post_bytes("/v1/makers", bytes).await?))?
+            super::node::with_client(ctx, async |c| Ok(c.post_bytes("/v1/makers", bytes).await?))
+                .map_err(|e| {
+                    // The node's refusal for too few signatures, naming
+                    // where its anchors come from and whose the file holds.
+                    if format!("{e:#}").contains(" of the trust anchors; ") {
+                        anyhow::anyhow!(
+                            "{}: {e:#}, checked against the running node's anchors of [trust] in {}; {}",
+                            path.display(),
+                            cfg_path.display(),
+                            super::trust::signed_by(&read.signatures)
+                        )
+                    } else {
+                        e
+                    }
+                })?
         }
         Some(db) => {
             let cfg = node_config(ctx)?;
@@ -372,6 +409,12 @@ fn install(ctx: &Context, path: &Path) -> anyhow::Result<()> {
                     installed: false,
                     version: held,
                 },
+                Err(e @ makers::MakersError::Threshold { .. }) => bail!(
+                    "{}: {e}, checked against the anchors of [trust] in {}; {}",
+                    path.display(),
+                    cfg_path.display(),
+                    super::trust::signed_by(&read.signatures)
+                ),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -388,8 +431,6 @@ fn install(ctx: &Context, path: &Path) -> anyhow::Result<()> {
     })
 }
 
-/// The table in force: from the running node, or read from the data
-/// directory when none runs (what the node will apply when it starts).
 /// The table in force in the data directory as TOML: the built-in one as
 /// shipped (its comments say the format), a signed one as its rows, under
 /// a header naming its version. Read from the node's files, running or
@@ -428,6 +469,8 @@ fn table_text(ctx: &Context) -> anyhow::Result<TableText> {
     })
 }
 
+/// The table in force: from the running node, or read from the data
+/// directory when none runs (what the node will apply when it starts).
 fn show(ctx: &Context) -> anyhow::Result<MakersView> {
     let offline = || -> anyhow::Result<MakersView> {
         let cfg = Config::load(&Config::path_in(&ctx.data_dir))?;

@@ -241,6 +241,30 @@ fn negative_number_words(e: &clap::Error) -> Option<clap::Error> {
     }
 }
 
+/// The range of the option given `value` on this command line, as its
+/// parser says it when given 0 instead (`0 is not in 1..=1000000`): for a
+/// value too large or negative, which the parser of a whole number refuses
+/// before it looks at a range. `None` where 0 is taken or the value is not
+/// found.
+fn probed_range(value: &str) -> Option<(i128, i128)> {
+    if value.is_empty() {
+        return None;
+    }
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let at = args.iter().skip(1).position(|a| {
+        a.to_str().is_some_and(|a| {
+            a == value || (a.starts_with('-') && a.ends_with(&format!("={value}")))
+        })
+    })? + 1;
+    let token = args[at].to_str()?.to_string();
+    args[at] = match token.strip_suffix(value) {
+        Some(prefix) if prefix.ends_with('=') => format!("{prefix}0").into(),
+        _ => "0".into(),
+    };
+    let refused = Cli::try_parse_from(args).err()?;
+    clap_range(&std::error::Error::source(&refused)?.to_string())
+}
+
 /// The bounds of clap's range refusal, `"0 is not in 1..=255"`.
 fn clap_range(text: &str) -> Option<(i128, i128)> {
     let (_, range) = text.split_once(" is not in ")?;
@@ -264,17 +288,30 @@ fn number_words(e: &clap::Error) -> Option<String> {
         Some(ContextValue::String(v)) => a_negative_number(v.trim()),
         _ => false,
     };
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let value = text(ContextKind::InvalidValue).unwrap_or_default();
+    // The option's range, where its parser has one, for a value that is
+    // no number of its type at all (negative, or too large for it).
+    let range = || match probed_range(&value) {
+        Some((low, high)) => format!(": a whole number from {low} to {high}"),
+        None => String::new(),
+    };
     let why = if let Some(int) = source.downcast_ref::<std::num::ParseIntError>() {
         match int.kind() {
-            IntErrorKind::InvalidDigit if negative => {
-                "negative: this argument takes no number below 0"
-            }
-            IntErrorKind::Empty => "empty: give a whole number",
-            IntErrorKind::PosOverflow => "too large a number for this argument",
-            IntErrorKind::NegOverflow => "too small a number for this argument",
-            _ => "not a whole number: digits 0 to 9 only",
+            IntErrorKind::InvalidDigit if negative => match probed_range(&value) {
+                Some((low, high)) => {
+                    format!("out of range: a whole number from {low} to {high}")
+                }
+                None => "negative: this argument takes no number below 0".to_string(),
+            },
+            IntErrorKind::Empty => "empty: give a whole number".to_string(),
+            IntErrorKind::PosOverflow => format!("too large a number for this argument{}", range()),
+            IntErrorKind::NegOverflow => format!("too small a number for this argument{}", range()),
+            _ => "not a whole number: digits 0 to 9 only".to_string(),
         }
-        .to_string()
     } else if source.is::<std::num::ParseFloatError>() {
         "not a number: digits, with a point for a fraction (0.5)".to_string()
     } else if let Some((low, high)) = clap_range(&source.to_string()) {
@@ -282,11 +319,6 @@ fn number_words(e: &clap::Error) -> Option<String> {
     } else {
         return None;
     };
-    let text = |kind| match e.get(kind) {
-        Some(ContextValue::String(s)) => Some(s.clone()),
-        _ => None,
-    };
-    let value = text(ContextKind::InvalidValue).unwrap_or_default();
     Some(match text(ContextKind::InvalidArg) {
         Some(arg) => format!("invalid value '{value}' for '{arg}': {why}"),
         None => format!("invalid value '{value}': {why}"),
@@ -592,8 +624,9 @@ pub struct InitArgs {
     /// (repeatable).
     #[arg(long = "anchor", value_name = "KEY")]
     anchors: Vec<String>,
-    /// How many anchors must have signed a roster (default 1).
-    #[arg(long, requires = "anchors", value_name = "N")]
+    /// How many anchors must have signed a roster (default 1; at most the
+    /// number of distinct --anchor keys).
+    #[arg(long, requires = "anchors", value_name = "N", value_parser = clap::value_parser!(u8).range(1..))]
     threshold: Option<u8>,
     /// Overwrite an existing configuration file (the key and registry are kept).
     #[arg(long)]

@@ -529,13 +529,12 @@ pub(super) fn trust_config(
     Ok(trust)
 }
 
-/// Which anchors a roster file carries signatures of, whether or not they
-/// verify: said after a threshold error, beside the anchors it was checked
-/// against.
-fn signed_by(file: &RosterFile) -> String {
+/// Which anchors a roster file or a signed maker table carries signatures
+/// of, whether or not they verify: said after a threshold error, beside the
+/// anchors it was checked against.
+pub(super) fn signed_by(signatures: &[AnchorSignature]) -> String {
     let mut seen = std::collections::HashSet::new();
-    let anchors: Vec<String> = file
-        .signatures
+    let anchors: Vec<String> = signatures
         .iter()
         .filter(|s| seen.insert(s.anchor))
         .map(|s| s.anchor.to_base64())
@@ -828,8 +827,16 @@ fn key_arg(command: &str, s: &str) -> anyhow::Result<crate::protocol::PublicKey>
     })?;
     // Removing a key anyone could sign under is how a roster is mended.
     if command != "roster remove" {
-        key.check_usable()
-            .map_err(|e| super::usage_error(command, format!("--key: {e}")))?;
+        key.check_usable().map_err(|e| {
+            // A State's OPRF key pasted as its node key: 32 bytes too, and
+            // as a curve point refused with words about cofactors (a trial).
+            let oprf = if parse_oprf_key(s).is_ok() {
+                "; it reads as an OPRF public key (the `oprf key` line of `tracenet identity show`), which goes in --oprf-key of `roster add` or in `roster set-oprf-key`: --key takes the `public key` line"
+            } else {
+                ""
+            };
+            super::usage_error(command, format!("--key: {e}{oprf}"))
+        })?;
     }
     Ok(key)
 }
@@ -1499,9 +1506,24 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                     "warning: {m}: signed all the same; correct it with `tracenet roster set-key` and sign again"
                 );
             }
+            for (place, anchor) in file.drop_broken_signatures()? {
+                say!(
+                    "warning: signature {place} in {} (anchor {}) does not hold over this roster (damaged, or made before an edit) and is taken out: that anchor signs again",
+                    roster.display(),
+                    anchor.to_base64()
+                );
+            }
             file.sign(key.signing_key())?;
             refuse_to_edit(&roster)?;
             file.write(&roster)?;
+            if body.valid_until < Date::today() {
+                say!(
+                    "warning: {} was valid until {}, before today: nodes refuse it; make the next version with later dates (`tracenet roster new --from {} --out NEXT_FILE --valid-from today --valid-until today+364`)",
+                    roster.display(),
+                    body.valid_until,
+                    super::output::shell_word(&roster)
+                );
+            }
             show(ctx, &roster, &file.decode_unverified()?, &file, None, None)
         }
         RosterCommand::Verify {
@@ -1533,7 +1555,7 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                 roster::RosterError::Threshold { .. } => anyhow::anyhow!(
                     "{}: {e}, checked against {named}; {}",
                     roster.display(),
-                    signed_by(&file)
+                    signed_by(&file.signatures)
                 ),
                 e => e.into(),
             })?;
@@ -1655,7 +1677,7 @@ fn install(ctx: &Context, path: &Path, args: &TrustArgs, cmd: &str) -> anyhow::R
                     bail!(
                         "{}: {e}, checked against {from}; {}",
                         path.display(),
-                        signed_by(&file)
+                        signed_by(&file.signatures)
                     );
                 }
                 Err(e) => return Err(e.into()),
@@ -2054,6 +2076,38 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("tracenet identity show"), "{e}");
         assert!(parse_oprf_key("AAAA").is_err());
+    }
+
+    /// A State's OPRF key given as its node key (`roster add --key`) is
+    /// said to be one, with where it goes (a trial: the curve's words alone
+    /// told nothing).
+    #[test]
+    fn an_oprf_key_given_as_a_node_key_is_said_to_be_one() {
+        use curve25519_dalek::ristretto::RistrettoPoint;
+        use curve25519_dalek::scalar::Scalar;
+        // The first multiple of ristretto255's base point whose encoding is
+        // no usable Ed25519 key (most are not).
+        let (text, _) = (1u64..64)
+            .map(|n| {
+                let p = RistrettoPoint::mul_base(&Scalar::from(n));
+                hex::encode(p.compress().to_bytes())
+            })
+            .map(|t| {
+                let usable = identity::parse_key(&t).is_ok_and(|k| k.check_usable().is_ok());
+                (t, usable)
+            })
+            .find(|(t, usable)| !usable && parse_oprf_key(t).is_ok())
+            .expect("an OPRF key no Ed25519 key");
+        let e = key_arg("roster add", &text).unwrap_err().to_string();
+        assert!(
+            e.contains("reads as an OPRF public key") && e.contains("--oprf-key"),
+            "{e}"
+        );
+        // A key that is neither gets no such hint.
+        let e = key_arg("roster add", &"00".repeat(32))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("OPRF"), "{e}");
     }
 
     #[test]

@@ -24,6 +24,17 @@ pub enum KeyFileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// No file at a key's path (`--anchor-key` mistyped, say).
+    #[error(
+        "there is no key file {path}: check the path (a node's key is node.key in its data directory, which `tracenet init` makes; an anchor's is the file `tracenet roster keygen --out FILE` wrote)"
+    )]
+    Missing { path: PathBuf },
+    /// A key file to create in a folder that is not there.
+    #[error(
+        "cannot create key file {path}: the folder {} does not exist; create it first, or write the key elsewhere",
+        path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).display()
+    )]
+    NoFolder { path: PathBuf },
     /// A key path that is a symbolic link to nothing (a mount absent).
     #[error(
         "key file {path} is a link to {to}, which is not there: mount or restore the key it names"
@@ -120,6 +131,9 @@ impl NodeKey {
                         to,
                     });
                 }
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    return Err(KeyFileError::Missing { path: path.into() });
+                }
                 return Err(KeyFileError::Read {
                     path: path.into(),
                     source,
@@ -164,6 +178,9 @@ impl NodeKey {
                 KeyFileError::Directory { path: path.into() }
             }
             std::io::ErrorKind::AlreadyExists => KeyFileError::Exists { path: path.into() },
+            // `--out dir/`: the name ends in a slash.
+            std::io::ErrorKind::IsADirectory => KeyFileError::Directory { path: path.into() },
+            std::io::ErrorKind::NotFound => KeyFileError::NoFolder { path: path.into() },
             _ => err(e),
         })?;
         f.write_all(&self.seed)
@@ -312,13 +329,29 @@ mod tests {
             NodeKey::generate_and_store(&p),
             Err(KeyFileError::Exists { .. })
         ));
-        // A directory given as the key file (`--out .`) is said so.
-        let e = NodeKey::generate_and_store(dir.path()).unwrap_err();
-        assert!(matches!(e, KeyFileError::Directory { .. }), "{e}");
+        // A directory given as the key file (`--out .`, `--out dir/`) is
+        // said so; so is a folder that is not there, and a missing file.
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        let mut with_slash = dir.path().join("sub").into_os_string();
+        with_slash.push("/");
+        for d in [dir.path().to_path_buf(), PathBuf::from(with_slash)] {
+            let e = NodeKey::generate_and_store(&d).unwrap_err();
+            assert!(matches!(e, KeyFileError::Directory { .. }), "{d:?}: {e}");
+            assert!(
+                e.to_string().contains("is a directory: name the key file"),
+                "{e}"
+            );
+        }
+        let e = NodeKey::generate_and_store(&dir.path().join("absent/anchor.key")).unwrap_err();
         assert!(
-            e.to_string().contains("is a directory: name the key file"),
+            e.to_string().contains(&format!(
+                "the folder {} does not exist",
+                dir.path().join("absent").display()
+            )),
             "{e}"
         );
+        let e = NodeKey::load(&dir.path().join("absent.key")).err().unwrap();
+        assert!(e.to_string().starts_with("there is no key file"), "{e}");
 
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         let e = NodeKey::load(&p).unwrap_err();

@@ -129,7 +129,8 @@ pub enum ReferenceError {
 impl ReferenceTable {
     /// Parses a table in the TOML format of `config/makers.toml`.
     pub fn parse(text: &str) -> Result<Self, ReferenceError> {
-        toml::from_str(text).map_err(|e| ReferenceError::Parse(e.to_string()))
+        toml::from_str(text)
+            .map_err(|e| ReferenceError::Parse(crate::model::file::toml_problem(text, &e)))
     }
 
     /// The table compiled into this build, a copy to change. Its content is

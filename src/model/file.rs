@@ -184,6 +184,26 @@ pub fn json_problem(bytes: &[u8], e: &serde_json::Error) -> String {
     }
 }
 
+/// What is wrong with a TOML file (a maker table, a configuration), in the
+/// words of [`json_problem`]: where, and what, without serde's Rust type
+/// names (`expected u32`, a regional organisation's trial) or the toml
+/// crate's drawing of the line.
+pub fn toml_problem(text: &str, e: &toml::de::Error) -> String {
+    if text.trim().is_empty() {
+        return "the file is empty".into();
+    }
+    let words = data_words(e.message().trim());
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line} column {column}: {words}")
+        }
+        None => words,
+    }
+}
+
 /// A serde data error said without Rust type names: `expected struct X`
 /// (and `with N elements`, serde's reading of an array as a struct)
 /// becomes "an object", `expected u64` "a whole number from 0 to ...",
@@ -376,6 +396,23 @@ mod tests {
                 "{text:?}: {p}"
             );
         }
+        // TOML, as a maker table's.
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Table {
+            version: u32,
+        }
+        let in_toml = |text: &str| toml_problem(text, &toml::from_str::<Table>(text).unwrap_err());
+        assert_eq!(in_toml(" \n\n"), "the file is empty");
+        let p = in_toml("# a table\nversion = -1\n");
+        assert!(
+            p.starts_with("line 2 column 11: ")
+                && p.contains("expected a whole number from 0 to 4294967295"),
+            "{p}"
+        );
+        let p = in_toml("!!!!");
+        assert!(p.starts_with("line 1 column 1: "), "{p}");
+        assert!(!in_toml("version = \"3\"").contains("u32"));
         // Numbers and the other kinds serde names in Rust's words.
         #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]

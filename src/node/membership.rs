@@ -411,6 +411,12 @@ pub(super) fn load_members(data_dir: &Path, trust: &TrustConfig) -> Result<Membe
             "the roster in {}: {e} (`tracenet roster install FILE`, with the node stopped too); meanwhile the stored traces, inbox, alerts, audit log and reports can be read with the node stopped",
             data_dir.display()
         ))),
+        // Signed and in force, but listing a key this build refuses (an
+        // earlier build installed it): only a newer roster mends it.
+        Err(e @ RosterError::Member { .. }) => Err(NodeError::Roster(format!(
+            "the roster in {}: {e}; this build does not run under it (builds before 2026-12-07 (night) took some such keys): install a newer roster without it, which the regional organisation signs (`tracenet roster install FILE`, with the node stopped too)",
+            data_dir.display()
+        ))),
         Err(e) => Err(NodeError::Roster(format!(
             "the roster in {}: {e}",
             data_dir.display()

@@ -35,6 +35,33 @@ pub(crate) fn sign(
     });
 }
 
+/// Takes out of `signatures` each one that does not verify over `bytes`
+/// (of `kind`) under its own key, whoever it is: the document was changed
+/// after that anchor signed, or the signature was damaged. Signing beside
+/// one kept it, and the file then failed to verify everywhere with the new
+/// signature in it (a trial). The dropped: their places, from 1, and keys.
+pub(crate) fn drop_broken(
+    kind: Kind,
+    bytes: &[u8],
+    signatures: &mut Vec<AnchorSignature>,
+) -> Vec<(usize, PublicKey)> {
+    let mut dropped = Vec::new();
+    let mut place = 0;
+    signatures.retain(|s| {
+        place += 1;
+        let holds = B64
+            .decode(s.signature.trim())
+            .ok()
+            .and_then(|b| Signature::from_slice(&b))
+            .is_some_and(|sig| verify_bytes(kind, bytes, &s.anchor, &sig));
+        if !holds {
+            dropped.push((place, s.anchor));
+        }
+        holds
+    });
+    dropped
+}
+
 /// The distinct configured `anchors` whose signature over `bytes` (of
 /// `kind`) verifies. A signature by a configured anchor that fails is an
 /// error, since the document was tampered with; one by an unknown key is

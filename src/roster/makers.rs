@@ -268,6 +268,18 @@ impl MakersFile {
                 hint,
             }
         })
+        .and_then(|file| {
+            // Its body read now, so that a damaged one is named with its
+            // file, as a roster's is.
+            match file.decode_unverified() {
+                Ok(_) => Ok(file),
+                Err(e) => Err(MakersError::NotMakersFile {
+                    path: path.into(),
+                    problem: e.to_string(),
+                    hint: "; its body is damaged: take the file again from the anchor that signed it",
+                }),
+            }
+        })
     }
 
     /// Writes the file through a flushed temporary file and a rename.
@@ -298,6 +310,16 @@ impl MakersFile {
     /// version a damaged copy still names).
     pub fn decode_unverified(&self) -> Result<MakersBody, MakersError> {
         MakersBody::decode(&self.body_bytes()?)
+    }
+
+    /// [`crate::roster::RosterFile::drop_broken_signatures`], for a table.
+    pub fn drop_broken_signatures(&mut self) -> Result<Vec<(usize, PublicKey)>, MakersError> {
+        let bytes = self.body_bytes()?;
+        Ok(anchors::drop_broken(
+            Kind::Makers,
+            &bytes,
+            &mut self.signatures,
+        ))
     }
 
     /// Adds (or replaces) `key`'s signature over the body. Refused if the

@@ -847,7 +847,7 @@ impl RosterFile {
                 Err(e) => Err(RosterError::NotRosterFile {
                     path: path.into(),
                     problem: e.to_string(),
-                    hint: "; its body is damaged: take the file again from the regional organisation",
+                    hint: "; its body is damaged: take the file again from where it came (the regional organisation, or the anchor that sent it to sign)",
                 }),
             }
         })
@@ -877,6 +877,18 @@ impl RosterFile {
         RosterBody::decode(&bytes)?.check_keys()?;
         anchors::sign(Kind::Roster, &bytes, key, &mut self.signatures);
         Ok(())
+    }
+
+    /// Takes out the signatures that do not verify over the body under
+    /// their own keys (damaged, or made over another body), before another
+    /// anchor signs beside them: their places, from 1, and keys.
+    pub fn drop_broken_signatures(&mut self) -> Result<Vec<(usize, PublicKey)>, RosterError> {
+        let bytes = self.body_bytes()?;
+        Ok(anchors::drop_broken(
+            Kind::Roster,
+            &bytes,
+            &mut self.signatures,
+        ))
     }
 
     /// Checks the signatures against the configured anchors and the dates

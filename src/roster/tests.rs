@@ -84,12 +84,31 @@ fn a_member_key_anyone_could_sign_under_is_never_made_signed_nor_believed() {
     assert!(f.verify_as_signed(&trust(1), d("2025-06-01")).is_ok());
     let read = f.decode_unverified().expect("read, to be shown and mended");
     assert_eq!(read.members[1].key, PublicKey(identity));
+    // Held (an earlier build installed it), it is refused at load as a
+    // member's fault, which the node's start says with what to do; a newer
+    // roster without the key installs over it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(HELD_FILE), f.to_json()).unwrap();
+    let on = d("2025-06-01");
+    assert!(matches!(
+        load_held(dir.path(), &trust(1), on),
+        Err(RosterError::Member { ref state, .. }) if state == "DE"
+    ));
     // Mended: the member's entry taken out, it is made and signed again.
     let mut mended = read;
     mended.members.remove(1);
+    mended.version = 2;
     let mut f = RosterFile::new(&mended).unwrap();
     f.sign(&anchor(1)).unwrap();
-    assert!(f.verify(&trust(1), d("2025-06-01")).is_ok());
+    assert!(f.verify(&trust(1), on).is_ok());
+    install(dir.path(), &f, &trust(1), on).unwrap();
+    assert_eq!(
+        load_held(dir.path(), &trust(1), on)
+            .unwrap()
+            .unwrap()
+            .version(),
+        2
+    );
 }
 
 #[test]
