@@ -2832,6 +2832,31 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         ];
         usage(&args, &["'--version <VERSION>'", says]);
     }
+    // The range is the refused option's own: 0 in --seed's place lets
+    // the line be read up to --count 0, whose range is not --seed's (a
+    // review).
+    let o = run(
+        w,
+        &[
+            "registry",
+            "generate",
+            "--state",
+            "KE",
+            "--seed",
+            "99999999999999999999",
+            "--count",
+            "0",
+            "--out",
+            w.join("x.jsonl").to_str().unwrap(),
+        ],
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("'--seed <SEED>': too large a number for this argument")
+            && !e.contains("from 1"),
+        "{e}"
+    );
     usage(
         &[
             "roster",
@@ -3228,10 +3253,6 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     );
 }
 
-/// Help texts say which builds refuse what by the day they were built
-/// ("builds before 2026-12-07 (midday)"): `tracenet --version` prints the
-/// day this build reads and sends as, and no day the sources cite is later
-/// (an officer comparing them would take this build for an older one).
 /// A regional organisation's mistakes with signed files, from a trial:
 /// each said with its file and what to do.
 #[test]
@@ -3245,8 +3266,10 @@ fn signing_and_checking_files_name_the_file_and_what_to_do() {
     let read_json = |p: &std::path::Path| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
     };
-    // A co-signature damaged in the file is taken out, said, when another
-    // anchor signs: kept, the file failed to verify everywhere.
+    // Another anchor's signature that does not hold over the body refuses
+    // a co-signature, naming it: signed beside it, the file failed to
+    // verify wherever that key is an anchor (a trial), and taking it out
+    // would hide that the body is not what that anchor signed (a review).
     let good = a.roster("good.json", 1, "today", "today+30");
     let good_p = std::path::PathBuf::from(&good);
     let mut f = read_json(&good_p);
@@ -3269,17 +3292,33 @@ fn signing_and_checking_files_name_the_file_and_what_to_do() {
         ],
     );
     let e = stderr(&o);
-    assert_eq!(o.status.code(), Some(0), "{e}");
+    assert_eq!(o.status.code(), Some(1), "{e}");
     assert!(
         e.contains(&format!(
-            "warning: signature 1 in {good} (anchor {}) does not hold over this roster",
+            "{good}: signature 1 (key {}) does not hold over this roster",
             a.anchor
-        )) && e.contains("that anchor signs again"),
+        )) && e.contains("Not signed")
+            && e.contains("have that anchor sign again"),
         "{e}"
     );
     let f = read_json(&good_p);
-    assert_eq!(f["signatures"].as_array().unwrap().len(), 1, "{f:#}");
+    assert_eq!(
+        f["signatures"].as_array().unwrap().len(),
+        1,
+        "nothing written"
+    );
+    // Its own anchor signing again replaces it; then the other co-signs.
     ok(w, &["roster", "sign", &good, "--anchor-key", key]);
+    ok(
+        w,
+        &[
+            "roster",
+            "sign",
+            &good,
+            "--anchor-key",
+            other_key.to_str().unwrap(),
+        ],
+    );
     ok(
         w,
         &[
@@ -3415,6 +3454,10 @@ fn signing_and_checking_files_name_the_file_and_what_to_do() {
     );
 }
 
+/// Help texts say which builds refuse what by the day they were built
+/// ("builds before 2026-12-07 (midday)"): `tracenet --version` prints the
+/// day this build reads and sends as, and no day the sources cite is later
+/// (an officer comparing them would take this build for an older one).
 #[test]
 fn the_version_names_the_day_the_help_compares_builds_by() {
     let o = run(std::path::Path::new("."), &["--version"]);

@@ -320,11 +320,22 @@ fn sign(
         }
         (file, out)
     };
-    for (place, anchor) in file.drop_broken_signatures()? {
-        say!(
-            "warning: signature {place} in {} (anchor {}) does not hold over this table (damaged, or made over another) and is taken out: that anchor signs again",
+    // Another key's signature that does not hold: the body is not what it
+    // signed. This anchor's own is replaced by signing.
+    let signer = key.public_key();
+    let broken: Vec<String> = (file.broken_signatures()?.into_iter())
+        .filter(|(_, k)| *k != signer)
+        .map(|(place, k)| format!("signature {place} (key {})", k.to_base64()))
+        .collect();
+    if !broken.is_empty() {
+        bail!(
+            "{}: {} not hold over this table: its body is not what that key signed (changed after, or the signature damaged). Not signed: have that anchor sign it again, which replaces its signature, or sign the TOML table again as a new file (`tracenet makers sign TABLE.toml --out NEW_FILE`)",
             path.display(),
-            anchor.to_base64()
+            if broken.len() == 1 {
+                format!("{} does", broken[0])
+            } else {
+                format!("{} do", broken.join(", "))
+            }
         );
     }
     file.sign(key.signing_key())?;

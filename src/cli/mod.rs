@@ -241,27 +241,36 @@ fn negative_number_words(e: &clap::Error) -> Option<clap::Error> {
     }
 }
 
-/// The range of the option given `value` on this command line, as its
-/// parser says it when given 0 instead (`0 is not in 1..=1000000`): for a
-/// value too large or negative, which the parser of a whole number refuses
-/// before it looks at a range. `None` where 0 is taken or the value is not
-/// found.
-fn probed_range(value: &str) -> Option<(i128, i128)> {
-    if value.is_empty() {
+/// The range of `option` (clap's name of it, `--version <VERSION>`), given
+/// `value` on this command line, as its parser says it when given 0
+/// instead (`0 is not in 1..=1000000`): for a value too large or negative,
+/// which the parser of a whole number refuses before it looks at a range.
+/// Only the option's own value is replaced, and only a refusal of that
+/// option is read (another option refused first says nothing of this
+/// one's range: a review). `None` where 0 is taken, or the value is not
+/// found after the option.
+fn probed_range(option: &str, value: &str) -> Option<(i128, i128)> {
+    use clap::error::{ContextKind, ContextValue};
+    let name = option.split_whitespace().next()?;
+    if value.is_empty() || !name.starts_with('-') {
         return None;
     }
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let at = args.iter().skip(1).position(|a| {
-        a.to_str().is_some_and(|a| {
-            a == value || (a.starts_with('-') && a.ends_with(&format!("={value}")))
-        })
-    })? + 1;
-    let token = args[at].to_str()?.to_string();
-    args[at] = match token.strip_suffix(value) {
-        Some(prefix) if prefix.ends_with('=') => format!("{prefix}0").into(),
-        _ => "0".into(),
+    let joined = format!("{name}={value}");
+    let at = (1..args.len()).find(|&i| {
+        args[i].to_str() == Some(joined.as_str())
+            || (args[i].to_str() == Some(value) && args[i - 1].to_str() == Some(name))
+    })?;
+    args[at] = if args[at].to_str() == Some(joined.as_str()) {
+        format!("{name}=0").into()
+    } else {
+        "0".into()
     };
     let refused = Cli::try_parse_from(args).err()?;
+    match refused.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(a)) if a == option => {}
+        _ => return None,
+    }
     clap_range(&std::error::Error::source(&refused)?.to_string())
 }
 
@@ -293,15 +302,16 @@ fn number_words(e: &clap::Error) -> Option<String> {
         _ => None,
     };
     let value = text(ContextKind::InvalidValue).unwrap_or_default();
+    let option = text(ContextKind::InvalidArg).unwrap_or_default();
     // The option's range, where its parser has one, for a value that is
     // no number of its type at all (negative, or too large for it).
-    let range = || match probed_range(&value) {
+    let range = || match probed_range(&option, &value) {
         Some((low, high)) => format!(": a whole number from {low} to {high}"),
         None => String::new(),
     };
     let why = if let Some(int) = source.downcast_ref::<std::num::ParseIntError>() {
         match int.kind() {
-            IntErrorKind::InvalidDigit if negative => match probed_range(&value) {
+            IntErrorKind::InvalidDigit if negative => match probed_range(&option, &value) {
                 Some((low, high)) => {
                     format!("out of range: a whole number from {low} to {high}")
                 }

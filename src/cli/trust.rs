@@ -1506,11 +1506,24 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                     "warning: {m}: signed all the same; correct it with `tracenet roster set-key` and sign again"
                 );
             }
-            for (place, anchor) in file.drop_broken_signatures()? {
-                say!(
-                    "warning: signature {place} in {} (anchor {}) does not hold over this roster (damaged, or made before an edit) and is taken out: that anchor signs again",
+            // Another key's signature that does not hold: the body is not
+            // what it signed. This anchor's own is replaced by signing.
+            let signer = key.public_key();
+            let broken: Vec<String> = (file.broken_signatures()?.into_iter())
+                .filter(|(_, k)| *k != signer)
+                .map(|(place, k)| format!("signature {place} (key {})", k.to_base64()))
+                .collect();
+            if !broken.is_empty() {
+                bail!(
+                    "{}: {} not hold over this roster: its body is not what that key signed (changed after, or the signature damaged). Not signed: check the members (`tracenet roster show {}`), then have that anchor sign again, which replaces its signature; or start a clean copy (`tracenet roster new --from {} --out NEW_FILE ...`) and have every anchor sign it",
                     roster.display(),
-                    anchor.to_base64()
+                    if broken.len() == 1 {
+                        format!("{} does", broken[0])
+                    } else {
+                        format!("{} do", broken.join(", "))
+                    },
+                    super::output::shell_word(&roster),
+                    super::output::shell_word(&roster)
                 );
             }
             file.sign(key.signing_key())?;

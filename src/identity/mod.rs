@@ -29,6 +29,12 @@ pub enum KeyFileError {
         "there is no key file {path}: check the path (a node's key is node.key in its data directory, which `tracenet init` makes; an anchor's is the file `tracenet roster keygen --out FILE` wrote)"
     )]
     Missing { path: PathBuf },
+    /// A key file's path that ends in `/` where no directory is.
+    #[error(
+        "cannot create key file {path}: a file's name does not end in '/'; name the key file, e.g. {}/anchor.key in an existing folder",
+        path.to_string_lossy().trim_end_matches('/')
+    )]
+    NotAFileName { path: PathBuf },
     /// A key file to create in a folder that is not there.
     #[error(
         "cannot create key file {path}: the folder {} does not exist; create it first, or write the key elsewhere",
@@ -178,8 +184,16 @@ impl NodeKey {
                 KeyFileError::Directory { path: path.into() }
             }
             std::io::ErrorKind::AlreadyExists => KeyFileError::Exists { path: path.into() },
-            // `--out dir/`: the name ends in a slash.
-            std::io::ErrorKind::IsADirectory => KeyFileError::Directory { path: path.into() },
+            // `--out dir/`: the name ends in a slash, which Linux refuses
+            // as a directory whether one is there or not.
+            std::io::ErrorKind::IsADirectory if path.is_dir() => {
+                KeyFileError::Directory { path: path.into() }
+            }
+            std::io::ErrorKind::IsADirectory | std::io::ErrorKind::NotADirectory
+                if path.as_os_str().to_string_lossy().ends_with('/') =>
+            {
+                KeyFileError::NotAFileName { path: path.into() }
+            }
             std::io::ErrorKind::NotFound => KeyFileError::NoFolder { path: path.into() },
             _ => err(e),
         })?;
@@ -350,6 +364,17 @@ mod tests {
             )),
             "{e}"
         );
+        // Ending in '/' where no folder is, or after a file's name.
+        for name in ["newdir/", "node.key/"] {
+            let mut p = dir.path().as_os_str().to_owned();
+            p.push(format!("/{name}"));
+            let e = NodeKey::generate_and_store(Path::new(&p)).unwrap_err();
+            assert!(
+                matches!(e, KeyFileError::NotAFileName { .. }),
+                "{name}: {e}"
+            );
+            assert!(e.to_string().contains("does not end in '/'"), "{e}");
+        }
         let e = NodeKey::load(&dir.path().join("absent.key")).err().unwrap();
         assert!(e.to_string().starts_with("there is no key file"), "{e}");
 

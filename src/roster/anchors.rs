@@ -35,31 +35,29 @@ pub(crate) fn sign(
     });
 }
 
-/// Takes out of `signatures` each one that does not verify over `bytes`
-/// (of `kind`) under its own key, whoever it is: the document was changed
-/// after that anchor signed, or the signature was damaged. Signing beside
-/// one kept it, and the file then failed to verify everywhere with the new
-/// signature in it (a trial). The dropped: their places, from 1, and keys.
-pub(crate) fn drop_broken(
+/// The signatures in `signatures` that do not verify over `bytes` (of
+/// `kind`) under their own keys, whoever they are: the document was changed
+/// after that key signed, or the signature was damaged. Their places, from
+/// 1, and keys. Signing beside one kept it, and the file then failed to
+/// verify wherever that key is an anchor (a trial); taking it out would
+/// hide that the body is not what that anchor signed (a review), so the
+/// signing commands refuse and say so.
+pub(crate) fn broken(
     kind: Kind,
     bytes: &[u8],
-    signatures: &mut Vec<AnchorSignature>,
+    signatures: &[AnchorSignature],
 ) -> Vec<(usize, PublicKey)> {
-    let mut dropped = Vec::new();
-    let mut place = 0;
-    signatures.retain(|s| {
-        place += 1;
-        let holds = B64
-            .decode(s.signature.trim())
-            .ok()
-            .and_then(|b| Signature::from_slice(&b))
-            .is_some_and(|sig| verify_bytes(kind, bytes, &s.anchor, &sig));
-        if !holds {
-            dropped.push((place, s.anchor));
-        }
-        holds
-    });
-    dropped
+    signatures
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            !B64.decode(s.signature.trim())
+                .ok()
+                .and_then(|b| Signature::from_slice(&b))
+                .is_some_and(|sig| verify_bytes(kind, bytes, &s.anchor, &sig))
+        })
+        .map(|(i, s)| (i + 1, s.anchor))
+        .collect()
 }
 
 /// The distinct configured `anchors` whose signature over `bytes` (of

@@ -270,13 +270,19 @@ impl MakersFile {
         })
         .and_then(|file| {
             // Its body read now, so that a damaged one is named with its
-            // file, as a roster's is.
+            // file, as a roster's is; a body that decodes but breaks a
+            // rule (no maker listed) is said as it is, no damage.
             match file.decode_unverified() {
                 Ok(_) => Ok(file),
                 Err(e) => Err(MakersError::NotMakersFile {
                     path: path.into(),
                     problem: e.to_string(),
-                    hint: "; its body is damaged: take the file again from the anchor that signed it",
+                    hint: match e {
+                        MakersError::Base64(_) | MakersError::Decode(_) => {
+                            "; its body is damaged: take the file again from the anchor that signed it"
+                        }
+                        _ => "",
+                    },
                 }),
             }
         })
@@ -312,14 +318,10 @@ impl MakersFile {
         MakersBody::decode(&self.body_bytes()?)
     }
 
-    /// [`crate::roster::RosterFile::drop_broken_signatures`], for a table.
-    pub fn drop_broken_signatures(&mut self) -> Result<Vec<(usize, PublicKey)>, MakersError> {
+    /// [`crate::roster::RosterFile::broken_signatures`], for a table.
+    pub fn broken_signatures(&self) -> Result<Vec<(usize, PublicKey)>, MakersError> {
         let bytes = self.body_bytes()?;
-        Ok(anchors::drop_broken(
-            Kind::Makers,
-            &bytes,
-            &mut self.signatures,
-        ))
+        Ok(anchors::broken(Kind::Makers, &bytes, &self.signatures))
     }
 
     /// Adds (or replaces) `key`'s signature over the body. Refused if the

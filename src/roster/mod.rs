@@ -847,7 +847,12 @@ impl RosterFile {
                 Err(e) => Err(RosterError::NotRosterFile {
                     path: path.into(),
                     problem: e.to_string(),
-                    hint: "; its body is damaged: take the file again from where it came (the regional organisation, or the anchor that sent it to sign)",
+                    hint: match e {
+                        RosterError::Base64(_) | RosterError::Decode(_) => {
+                            "; its body is damaged: take the file again from where it came (the regional organisation, or the anchor that sent it to sign)"
+                        }
+                        _ => "",
+                    },
                 }),
             }
         })
@@ -879,16 +884,12 @@ impl RosterFile {
         Ok(())
     }
 
-    /// Takes out the signatures that do not verify over the body under
-    /// their own keys (damaged, or made over another body), before another
-    /// anchor signs beside them: their places, from 1, and keys.
-    pub fn drop_broken_signatures(&mut self) -> Result<Vec<(usize, PublicKey)>, RosterError> {
+    /// The signatures that do not verify over the body under their own
+    /// keys (damaged, or made over another body): their places, from 1,
+    /// and keys.
+    pub fn broken_signatures(&self) -> Result<Vec<(usize, PublicKey)>, RosterError> {
         let bytes = self.body_bytes()?;
-        Ok(anchors::drop_broken(
-            Kind::Roster,
-            &bytes,
-            &mut self.signatures,
-        ))
+        Ok(anchors::broken(Kind::Roster, &bytes, &self.signatures))
     }
 
     /// Checks the signatures against the configured anchors and the dates

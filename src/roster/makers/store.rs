@@ -114,6 +114,8 @@ pub fn load_held(data_dir: &Path, trust: &TrustConfig) -> Held {
                     out.signed = Some(s);
                 }
             }
+            // A file that is not a table names its path already.
+            Err(e @ MakersError::NotMakersFile { .. }) => failed.push((seen, e.to_string())),
             Err(e) => failed.push((seen, format!("{}: {e}", path.display()))),
         }
     }
