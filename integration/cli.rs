@@ -3210,6 +3210,28 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
             .clone()
     };
     assert_eq!(makers_of(&signed_next), makers_of(&w.join("first.json")));
+    // The makers built in that a table leaves out, for integrators too.
+    let left_out = |file: &std::path::Path| {
+        json(
+            w,
+            &[
+                "makers",
+                "verify",
+                file.to_str().unwrap(),
+                "--anchor",
+                anchor,
+            ],
+        )["built_in_left_out"]
+            .clone()
+    };
+    assert_eq!(left_out(&w.join("first.json")), serde_json::json!([]));
+    let one_left = left_out(&w.join("one.json"));
+    assert!(
+        one_left
+            .as_array()
+            .is_some_and(|a| a.iter().any(|m| m == "Steyr Arms") && !a.iter().any(|m| m == "Glock")),
+        "{one_left}"
+    );
     // Against the node's own [trust], which names its file.
     let o = run(
         &a.ke,

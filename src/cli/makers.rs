@@ -111,6 +111,34 @@ struct Summary<'a> {
     /// (`sign`) or that were counted (`verify`).
     signed_by: Vec<String>,
     verified: bool,
+    /// Makers built into this release that the table does not list (by
+    /// folded canonical name, each once): nodes installing it no longer
+    /// match them by name. `sign` also warns of them on standard error.
+    built_in_left_out: Vec<String>,
+}
+
+/// The makers built into this release that `table` does not list, by
+/// folded canonical name, each once, in the built-in table's order.
+fn built_in_left_out(table: &ReferenceTable) -> Vec<String> {
+    let Ok(shipped) = ReferenceTable::parse(crate::marking::reference::SHIPPED) else {
+        return Vec::new();
+    };
+    let kept: std::collections::BTreeSet<String> = table
+        .makers
+        .iter()
+        .map(|m| crate::marking::fold_maker(&m.name))
+        .collect();
+    // A maker with rows for several countries counts once.
+    let mut seen = std::collections::BTreeSet::new();
+    shipped
+        .makers
+        .iter()
+        .filter(|m| {
+            let folded = crate::marking::fold_maker(&m.name);
+            !kept.contains(&folded) && seen.insert(folded)
+        })
+        .map(|m| m.name.clone())
+        .collect()
 }
 
 fn summary_text(s: &Summary<'_>) -> String {
@@ -143,6 +171,7 @@ fn summary<'a>(
         digest: makers::digest_of(&body.reference()).to_hex(),
         signed_by,
         verified,
+        built_in_left_out: built_in_left_out(&body.reference()),
     }
 }
 
@@ -274,42 +303,24 @@ fn sign(
         let body = MakersBody::of(&table, version.unwrap_or(table.version), from, until);
         // A table in force replaces the built-in one whole: makers left out
         // are no longer matched by name wherever it is installed.
-        if let Ok(shipped) = ReferenceTable::parse(crate::marking::reference::SHIPPED) {
-            let names = |t: &ReferenceTable| -> std::collections::BTreeSet<String> {
-                t.makers
+        let left_out = built_in_left_out(&table);
+        if !left_out.is_empty() && !table.makers.is_empty() {
+            let shipped = ReferenceTable::shipped().maker_count();
+            say!(
+                "warning: {} of the {} makers built into this build {} not in {} ({}{}): nodes installing it no longer match {} by name. Start from the table `tracenet makers show --toml` prints to keep them",
+                left_out.len(),
+                shipped,
+                if left_out.len() == 1 { "is" } else { "are" },
+                path.display(),
+                left_out
                     .iter()
-                    .map(|m| crate::marking::fold_maker(&m.name))
-                    .collect()
-            };
-            let kept = names(&table);
-            // A maker with rows for several countries counts once.
-            let mut seen = std::collections::BTreeSet::new();
-            let left_out: Vec<&str> = shipped
-                .makers
-                .iter()
-                .filter(|m| {
-                    let folded = crate::marking::fold_maker(&m.name);
-                    !kept.contains(&folded) && seen.insert(folded)
-                })
-                .map(|m| m.name.as_str())
-                .collect();
-            if !left_out.is_empty() && !table.makers.is_empty() {
-                say!(
-                    "warning: {} of the {} makers built into this build {} not in {} ({}{}): nodes installing it no longer match {} by name. Start from the table `tracenet makers show --toml` prints to keep them",
-                    left_out.len(),
-                    shipped.maker_count(),
-                    if left_out.len() == 1 { "is" } else { "are" },
-                    path.display(),
-                    left_out
-                        .iter()
-                        .take(5)
-                        .copied()
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    if left_out.len() > 5 { ", ..." } else { "" },
-                    if left_out.len() == 1 { "it" } else { "them" },
-                );
-            }
+                    .take(5)
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if left_out.len() > 5 { ", ..." } else { "" },
+                if left_out.len() == 1 { "it" } else { "them" },
+            );
         }
         let file = MakersFile::new(&body).with_context(|| format!("{}", path.display()))?;
         // Before "exists, pass --force", which --force would not get past.
