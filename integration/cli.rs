@@ -3143,7 +3143,8 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     );
     // The table to start from, with the binary alone: `makers show --toml`
     // where no node is prints the one built in, as shipped, which signs
-    // with no warning (the warning above pointed to tracenet's sources).
+    // with no warning (the warning above points to it; it pointed to
+    // tracenet's sources, which a regional organisation may not have).
     assert!(e.contains("tracenet makers show --toml"), "{e}");
     let o = run(&w.join("bare"), &["makers", "show", "--toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -3156,7 +3157,8 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     assert_eq!((code, written), (Some(0), true), "{e}");
     assert!(!e.contains("warning"), "{e}");
     // Installed on a node, the table in force prints as its rows, which
-    // sign again, as the next version, to a table of the same makers.
+    // sign again, as the next version, to a table of the same rows: the
+    // next one, installed, prints the same rows under its own header.
     ok(
         &a.ke,
         &["makers", "install", w.join("first.json").to_str().unwrap()],
@@ -3210,6 +3212,16 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
             .clone()
     };
     assert_eq!(makers_of(&signed_next), makers_of(&w.join("first.json")));
+    ok(&a.ke, &["makers", "install", signed_next.to_str().unwrap()]);
+    let rows = |text: &str| -> String {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("version ="))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let again = stdout(&run(&a.ke, &["makers", "show", "--toml"]));
+    assert!(again.contains("version 4,"), "{again}");
+    assert_eq!(rows(&again), rows(&text));
     // The makers built in that a table leaves out, for integrators too.
     let left_out = |file: &std::path::Path| {
         json(
@@ -3453,7 +3465,37 @@ fn signing_and_checking_files_name_the_file_and_what_to_do() {
             && e.contains(&format!("it carries signatures of {}", a.anchor)),
         "{e}"
     );
+    // A co-signature beside another key's that does not hold is refused,
+    // as a roster's.
     let mut f = read_json(&table);
+    let sig = f["signatures"][0]["signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut bytes = b64.decode(&sig).unwrap();
+    bytes[0] ^= 1;
+    f["signatures"][0]["signature"] = b64.encode(&bytes).into();
+    std::fs::write(&table, f.to_string()).unwrap();
+    let o = run(
+        w,
+        &[
+            "makers",
+            "sign",
+            table.to_str().unwrap(),
+            "--anchor-key",
+            other_key.to_str().unwrap(),
+        ],
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains(&format!(
+            "signature 1 (key {}) does not hold over this table",
+            a.anchor
+        )) && e.contains("--anchor-key KEY_FILE --out NEW_FILE"),
+        "{e}"
+    );
+    assert_eq!(read_json(&table), f, "nothing written");
     f["body"] = "!!!!".into();
     std::fs::write(&table, f.to_string()).unwrap();
     let o = run(

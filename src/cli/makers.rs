@@ -27,7 +27,8 @@ const MAX_TOML_BYTES: u64 = 1 << 20;
 pub enum MakersCommand {
     /// Sign a maker reference table with a trust anchor's key: a table in the
     /// format of config/makers.toml becomes a signed file (--out); a signed
-    /// file gets this anchor's signature added (for a threshold above 1).
+    /// file gets this anchor's signature added (for a threshold above 1),
+    /// refused where another key's signature in it does not hold.
     Sign {
         /// The table (TOML, as config/makers.toml) or a signed table file (JSON).
         file: PathBuf,
@@ -111,9 +112,10 @@ struct Summary<'a> {
     /// (`sign`) or that were counted (`verify`).
     signed_by: Vec<String>,
     verified: bool,
-    /// Makers built into this release that the table does not list (by
-    /// folded canonical name, each once): nodes installing it no longer
-    /// match them by name. `sign` also warns of them on standard error.
+    /// Makers built into this release that the table does not list, by
+    /// canonical name (compared folded), each once: nodes installing it no
+    /// longer match them by name. `sign` also warns of them on standard
+    /// error.
     built_in_left_out: Vec<String>,
 }
 
@@ -307,7 +309,7 @@ fn sign(
         if !left_out.is_empty() && !table.makers.is_empty() {
             let shipped = ReferenceTable::shipped().maker_count();
             say!(
-                "warning: {} of the {} makers built into this build {} not in {} ({}{}): nodes installing it no longer match {} by name. Start from the table `tracenet makers show --toml` prints to keep them",
+                "warning: {} of the {} makers built into this build {} not in {} ({}{}): nodes installing it no longer match {} by name. Start from the table built into this release to keep them: `tracenet makers show --toml` prints it where no table was signed, or for a directory without a node (`--data-dir` an empty one)",
                 left_out.len(),
                 shipped,
                 if left_out.len() == 1 { "is" } else { "are" },
@@ -340,7 +342,7 @@ fn sign(
         .collect();
     if !broken.is_empty() {
         bail!(
-            "{}: {} not hold over this table: its body is not what that key signed (changed after, or the signature damaged). Not signed: have that anchor sign it again, which replaces its signature, or sign the TOML table again as a new file (`tracenet makers sign TABLE.toml --out NEW_FILE`)",
+            "{}: {} not hold over this table: its body is not what that key signed (changed after, or the signature damaged). Not signed: have that anchor sign it again, which replaces its signature, or sign the TOML table again as a new file (`tracenet makers sign TABLE.toml --anchor-key KEY_FILE --out NEW_FILE`)",
             path.display(),
             if broken.len() == 1 {
                 format!("{} does", broken[0])

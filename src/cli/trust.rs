@@ -215,7 +215,8 @@ pub enum RosterCommand {
     },
     /// Sign the roster with a trust anchor's key file.
     Sign {
-        /// The roster file to sign (its signatures are kept and one added).
+        /// The roster file to sign (its signatures are kept and one added;
+        /// refused where another key's signature in it does not hold).
         roster: PathBuf,
         /// The anchor's secret key file, from `roster keygen`.
         #[arg(long = "anchor-key", value_name = "FILE")]
