@@ -3300,21 +3300,27 @@ fn signing_and_checking_files_name_the_file_and_what_to_do() {
     let read_json = |p: &std::path::Path| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
     };
+    // Damages the first signature of a signed file (one bit of R), and
+    // returns the file as written.
+    let break_first_signature = |p: &std::path::Path| -> serde_json::Value {
+        let mut f = read_json(p);
+        let sig = f["signatures"][0]["signature"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut bytes = b64.decode(&sig).unwrap();
+        bytes[0] ^= 1;
+        f["signatures"][0]["signature"] = b64.encode(&bytes).into();
+        std::fs::write(p, f.to_string()).unwrap();
+        f
+    };
     // Another anchor's signature that does not hold over the body refuses
     // a co-signature, naming it: signed beside it, the file failed to
     // verify wherever that key is an anchor (a trial), and taking it out
     // would hide that the body is not what that anchor signed (a review).
     let good = a.roster("good.json", 1, "today", "today+30");
     let good_p = std::path::PathBuf::from(&good);
-    let mut f = read_json(&good_p);
-    let sig = f["signatures"][0]["signature"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut bytes = b64.decode(&sig).unwrap();
-    bytes[0] ^= 1;
-    f["signatures"][0]["signature"] = b64.encode(&bytes).into();
-    std::fs::write(&good_p, f.to_string()).unwrap();
+    break_first_signature(&good_p);
     let o = run(
         w,
         &[
@@ -3467,15 +3473,7 @@ fn signing_and_checking_files_name_the_file_and_what_to_do() {
     );
     // A co-signature beside another key's that does not hold is refused,
     // as a roster's.
-    let mut f = read_json(&table);
-    let sig = f["signatures"][0]["signature"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut bytes = b64.decode(&sig).unwrap();
-    bytes[0] ^= 1;
-    f["signatures"][0]["signature"] = b64.encode(&bytes).into();
-    std::fs::write(&table, f.to_string()).unwrap();
+    let mut f = break_first_signature(&table);
     let o = run(
         w,
         &[

@@ -333,22 +333,11 @@ fn sign(
         }
         (file, out)
     };
-    // Another key's signature that does not hold: the body is not what it
-    // signed. This anchor's own is replaced by signing.
-    let signer = key.public_key();
-    let broken: Vec<String> = (file.broken_signatures()?.into_iter())
-        .filter(|(_, k)| *k != signer)
-        .map(|(place, k)| format!("signature {place} (key {})", k.to_base64()))
-        .collect();
-    if !broken.is_empty() {
+    if let Some(broken) = super::trust::others_broken(file.broken_signatures()?, &key.public_key())
+    {
         bail!(
-            "{}: {} not hold over this table: its body is not what that key signed (changed after, or the signature damaged). Not signed: have that anchor sign it again, which replaces its signature, or sign the TOML table again as a new file (`tracenet makers sign TABLE.toml --anchor-key KEY_FILE --out NEW_FILE`)",
+            "{}: {broken} not hold over this table: its body is not what that key signed (changed after, or the signature damaged). Not signed: have that anchor sign it again, which replaces its signature, or sign the TOML table again as a new file (`tracenet makers sign TABLE.toml --anchor-key KEY_FILE --out NEW_FILE`)",
             path.display(),
-            if broken.len() == 1 {
-                format!("{} does", broken[0])
-            } else {
-                format!("{} do", broken.join(", "))
-            }
         );
     }
     file.sign(key.signing_key())?;

@@ -790,6 +790,27 @@ fn edit_roster(
     })
 }
 
+/// The signatures among `broken` (a file's `broken_signatures`) that are
+/// another key's than `signer`'s, said for a refusal to sign beside them:
+/// "signature 1 (key K) does", or "signature 1 (key K), signature 3 (key
+/// L) do"; `None` where there is none. The body is not what those keys
+/// signed; the signer's own is replaced by its signing.
+pub(super) fn others_broken(
+    broken: Vec<(usize, crate::protocol::PublicKey)>,
+    signer: &crate::protocol::PublicKey,
+) -> Option<String> {
+    let named: Vec<String> = broken
+        .into_iter()
+        .filter(|(_, k)| k != signer)
+        .map(|(place, k)| format!("signature {place} (key {})", k.to_base64()))
+        .collect();
+    match named.len() {
+        0 => None,
+        1 => Some(format!("{} does", named[0])),
+        _ => Some(format!("{} do", named.join(", "))),
+    }
+}
+
 /// The members whose keys no signature would show who made
 /// ([`crate::protocol::PublicKey::check_usable`]), with why.
 fn unusable_keys(body: &RosterBody) -> Vec<(&roster::Member, String)> {
@@ -1507,22 +1528,10 @@ pub fn run_roster(cmd: RosterCommand, ctx: &Context) -> anyhow::Result<()> {
                     "warning: {m}: signed all the same; correct it with `tracenet roster set-key` and sign again"
                 );
             }
-            // Another key's signature that does not hold: the body is not
-            // what it signed. This anchor's own is replaced by signing.
-            let signer = key.public_key();
-            let broken: Vec<String> = (file.broken_signatures()?.into_iter())
-                .filter(|(_, k)| *k != signer)
-                .map(|(place, k)| format!("signature {place} (key {})", k.to_base64()))
-                .collect();
-            if !broken.is_empty() {
+            if let Some(broken) = others_broken(file.broken_signatures()?, &key.public_key()) {
                 bail!(
-                    "{}: {} not hold over this roster: its body is not what that key signed (changed after, or the signature damaged). Not signed: check the members (`tracenet roster show {}`), then have that anchor sign again, which replaces its signature; or start a clean copy (`tracenet roster new --from {} --out NEW_FILE ...`) and have every anchor sign it",
+                    "{}: {broken} not hold over this roster: its body is not what that key signed (changed after, or the signature damaged). Not signed: check the members (`tracenet roster show {}`), then have that anchor sign again, which replaces its signature; or start a clean copy (`tracenet roster new --from {} --out NEW_FILE ...`) and have every anchor sign it",
                     roster.display(),
-                    if broken.len() == 1 {
-                        format!("{} does", broken[0])
-                    } else {
-                        format!("{} do", broken.join(", "))
-                    },
                     super::output::shell_word(&roster),
                     super::output::shell_word(&roster)
                 );
