@@ -92,3 +92,25 @@ fn each_holder_in_a_process_of_its_own_answers_every_trace() {
     assert_eq!(f.traces, 10);
     assert!(f.p50_ms > 0.0 && f.p99_ms >= f.p50_ms);
 }
+
+#[test]
+fn a_plain_federation_kept_running_adds_each_block_of_traces_to_its_figures() {
+    let mut p = baseline::PlainFederation::start_with(
+        baseline::Layout::ProcessEach,
+        || {
+            let mut c = Command::new(std::env::current_exe().unwrap());
+            c.args(["plain_holder_process", "--exact", "--nocapture", "-q"]);
+            c
+        },
+        2,
+        420,
+        520,
+    );
+    // Two blocks, as the benchmark times them between tracenet's own: the
+    // holders stay connected and answer the second.
+    p.timed(3);
+    p.timed(4);
+    let f = p.figures();
+    assert_eq!(f.traces, 7);
+    assert!(f.p50_ms > 0.0 && f.p99_ms >= f.p50_ms);
+}

@@ -3,7 +3,9 @@
 # and a bootstrap node as real processes on 127.0.0.1; prints trace round trip
 # p50/p99, gossip messages per trace, idle memory, and one node's answering rate,
 # beside plain rust-libp2p twice: every node in one process, and each holder in
-# a process of its own (as tracenet's nodes run here).
+# a process of its own (as tracenet's nodes run here), the latter timed in
+# blocks of 25 traces between tracenet's, so that the goals' ratios compare the
+# same minutes of the machine.
 #   TRACENET_BENCH_STATES=N  TRACENET_BENCH_RECORDS=N  TRACENET_BENCH_TRACES=N
 #   TRACENET_BENCH_GOSSIP=strict (every State strict; default payload, as a first roster states)
 #   TRACENET_BENCH_AFTER=1 (also the requester's CPU after the round trips: each

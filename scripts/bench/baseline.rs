@@ -269,15 +269,79 @@ pub fn run_with(
     query_bytes: usize,
     answer_bytes: usize,
 ) -> Figures {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut children = Children(Vec::new());
-    // A holder process's reader thread says when its output closes. The
-    // sender kept here keeps `gone` open with no holder processes.
-    let (gone_tx, mut gone_rx) = mpsc::unbounded_channel::<()>();
-    rt.block_on(async {
+    let mut p =
+        PlainFederation::start_with(layout, holder_command, holders, query_bytes, answer_bytes);
+    p.timed(traces);
+    p.figures()
+}
+
+/// A plain federation kept running, so that its traces can be timed in
+/// blocks between another benchmark's own ([`PlainFederation::timed`]):
+/// both are then measured in the same minutes of a shared machine, not one
+/// after the other. Its holder processes end when it is dropped.
+pub struct PlainFederation {
+    /// Stopped on drop, before the runtime and the holder processes.
+    driver: tokio::task::JoinHandle<()>,
+    rt: tokio::runtime::Runtime,
+    children: Children,
+    gone_rx: mpsc::UnboundedReceiver<()>,
+    /// Keeps `gone_rx` open when no holder process holds a sender.
+    _gone_tx: mpsc::UnboundedSender<()>,
+    publish_tx: mpsc::Sender<(Vec<u8>, oneshot::Sender<()>)>,
+    skey: Keypair,
+    holders: usize,
+    query_bytes: usize,
+    /// Queries sent so far, warm-up included (each query's salt).
+    sent: u64,
+    /// The timed round trips, ms, in the order they ran.
+    times: Vec<f64>,
+    /// Summed over the timed blocks: the whole plain federation's CPU and
+    /// this process's own, seconds; loopback packets and bytes; the
+    /// machine's context switches.
+    cpu: f64,
+    own: f64,
+    lo: (u64, u64),
+    cs: u64,
+}
+
+impl Drop for PlainFederation {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+impl PlainFederation {
+    /// [`PlainFederation::start_with`], the holder processes of
+    /// [`Layout::ProcessEach`] this bench's executable again.
+    pub fn start(layout: Layout, holders: usize, query_bytes: usize, answer_bytes: usize) -> Self {
+        Self::start_with(
+            layout,
+            || std::process::Command::new(std::env::current_exe().unwrap()),
+            holders,
+            query_bytes,
+            answer_bytes,
+        )
+    }
+
+    /// Starts `holders` holders and one requester on 127.0.0.1, laid out as
+    /// `layout` says, and sends 20 untimed queries (the meshes warm up).
+    /// Panics if a holder process ends early.
+    pub fn start_with(
+        layout: Layout,
+        holder_command: impl Fn() -> std::process::Command,
+        holders: usize,
+        query_bytes: usize,
+        answer_bytes: usize,
+    ) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut children = Children(Vec::new());
+        // A holder process's reader thread says when its output closes. The
+        // sender kept here keeps `gone` open with no holder processes.
+        let (gone_tx, mut gone_rx) = mpsc::unbounded_channel::<()>();
+        let (driver, publish_tx, skey) = rt.block_on(async {
         let rkey = Keypair::generate_ed25519();
         let rpub = rkey.public();
         let mut r = swarm(rkey.clone());
@@ -348,11 +412,8 @@ pub fn run_with(
                 }
             }
         }
-        let pids: Vec<u32> = children.0.iter().map(|c| c.id()).collect();
-        let cpu_now = || cpu_secs_of(std::process::id()) + pids.iter().map(|p| cpu_secs_of(*p)).sum::<f64>();
         // The requester's swarm runs in its own task; the driver asks it to
         // publish and hears when every answer is in.
-        let skey = rkey.clone();
         let (publish_tx, mut publish_rx) = mpsc::channel::<(Vec<u8>, oneshot::Sender<()>)>(1);
         let driver = tokio::spawn(async move {
             let mut waiting: Option<(u64, usize, oneshot::Sender<()>)> = None;
@@ -412,60 +473,117 @@ pub fn run_with(
                 .await
                 .expect("a plain holder exited early");
         }
-        let mut times = Vec::new();
-        let mut cpu0 = 0.0;
-        let mut own0 = 0.0;
-        let (mut lo0, mut cs0) = ((0, 0), 0);
-        for i in 0..(traces + 20) as u64 {
-            if i == 20 {
-                cpu0 = cpu_now();
-                own0 = cpu_secs_of(std::process::id());
-                lo0 = loopback();
-                cs0 = context_switches();
-            }
-            let q = signed(&skey, query_bytes, i + 1, 0);
+        (driver, publish_tx, rkey)
+    });
+        let mut p = PlainFederation {
+            driver,
+            rt,
+            children,
+            gone_rx,
+            _gone_tx: gone_tx,
+            publish_tx,
+            skey,
+            holders,
+            query_bytes,
+            sent: 0,
+            times: Vec::new(),
+            cpu: 0.0,
+            own: 0.0,
+            lo: (0, 0),
+            cs: 0,
+        };
+        // The first 20 warm the meshes up.
+        for _ in 0..20 {
+            p.one();
+        }
+        p
+    }
+
+    /// The plain federation's CPU now (this process and its holder
+    /// processes), seconds.
+    fn cpu_now(&self) -> f64 {
+        cpu_secs_of(std::process::id())
+            + self
+                .children
+                .0
+                .iter()
+                .map(|c| cpu_secs_of(c.id()))
+                .sum::<f64>()
+    }
+
+    /// Sends one query and waits for every holder's answer; its round trip,
+    /// ms. Panics if a holder process ends, or if an answer does not come
+    /// within [`ANSWERED_WITHIN`].
+    fn one(&mut self) -> f64 {
+        self.sent += 1;
+        let (n, holders) = (self.sent, self.holders);
+        let q = signed(&self.skey, self.query_bytes, n, 0);
+        let Self {
+            rt,
+            gone_rx,
+            publish_tx,
+            ..
+        } = self;
+        rt.block_on(async {
             let (tx, rx) = oneshot::channel();
             let start = Instant::now();
             publish_tx.send((q, tx)).await.unwrap();
             // Plain libp2p does not ask again: a copy or an answer lost (a
             // queue's timeout on a machine too busy) would be waited for
             // for ever.
-            tokio::time::timeout(ANSWERED_WITHIN, unless_a_holder_ends(&mut gone_rx, rx))
+            tokio::time::timeout(ANSWERED_WITHIN, unless_a_holder_ends(gone_rx, rx))
                 .await
                 .unwrap_or_else(|_| {
                     panic!(
-                        "plain libp2p baseline: query {} of {} not answered by all {holders} holders within {} s (a gossip copy or an answer was lost); run the benchmark again on a quieter machine",
-                        i + 1,
-                        traces + 20,
+                        "plain libp2p baseline: query {n} (the first 20 warm up) not answered by all {holders} holders within {} s (a gossip copy or an answer was lost); run the benchmark again on a quieter machine",
                         ANSWERED_WITHIN.as_secs()
                     )
                 })
                 .unwrap();
-            // The first 20 warm the meshes up.
-            if i >= 20 {
-                times.push(start.elapsed().as_secs_f64() * 1e3);
-            }
+            start.elapsed().as_secs_f64() * 1e3
+        })
+    }
+
+    /// Times `traces` queries, one after another, and adds them and what
+    /// they cost to the figures ([`PlainFederation::figures`]). One untimed
+    /// query goes first: between blocks the federation sits idle while
+    /// another benchmark's block runs, and the first query after it wakes
+    /// every process (a first run of interleaved blocks without it put
+    /// plain libp2p's p99 at 5.6 ms, against 2.6 to 4.7 ms run alone).
+    pub fn timed(&mut self, traces: usize) {
+        self.one();
+        let (cpu0, own0) = (self.cpu_now(), cpu_secs_of(std::process::id()));
+        let (lo0, cs0) = (loopback(), context_switches());
+        for _ in 0..traces {
+            let t = self.one();
+            self.times.push(t);
         }
-        let cpu = cpu_now() - cpu0;
-        let own = cpu_secs_of(std::process::id()) - own0;
         let (lo1, cs1) = (loopback(), context_switches());
-        driver.abort();
+        self.cpu += self.cpu_now() - cpu0;
+        self.own += cpu_secs_of(std::process::id()) - own0;
+        self.lo.0 += lo1.0.saturating_sub(lo0.0);
+        self.lo.1 += lo1.1.saturating_sub(lo0.1);
+        self.cs += cs1.saturating_sub(cs0);
+    }
+
+    /// The figures of every trace timed so far ([`PlainFederation::timed`]).
+    /// Panics if none was.
+    pub fn figures(&self) -> Figures {
+        let mut times = self.times.clone();
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let at = |q: f64| times[((times.len() as f64 - 1.0) * q) as usize];
+        let n = times.len().max(1) as f64;
         Figures {
             p50_ms: at(0.5),
             p99_ms: at(0.99),
             traces: times.len(),
-            cpu_ms_per_trace: 1e3 * cpu / times.len().max(1) as f64,
-            own_cpu_ms_per_answer: 1e3 * own / (times.len() * holders).max(1) as f64,
-            loopback_packets_per_trace: lo1.0.saturating_sub(lo0.0) as f64
-                / times.len().max(1) as f64,
-            loopback_kib_per_trace: lo1.1.saturating_sub(lo0.1) as f64
-                / 1024.0
-                / times.len().max(1) as f64,
-            switches_per_trace: cs1.saturating_sub(cs0) as f64 / times.len().max(1) as f64,
+            cpu_ms_per_trace: 1e3 * self.cpu / n,
+            own_cpu_ms_per_answer: 1e3 * self.own / (n * self.holders.max(1) as f64),
+            loopback_packets_per_trace: self.lo.0 as f64 / n,
+            loopback_kib_per_trace: self.lo.1 as f64 / 1024.0 / n,
+            switches_per_trace: self.cs as f64 / n,
         }
-    })
+    }
 }
 
 /// Packets and bytes received on the loopback interface since boot

@@ -11,6 +11,11 @@
 //! traces cost the requester after their round trips (their timers), 16 s
 //! more. TRACENET_BENCH_TIMELINE=FILE writes each timed clear trace's start
 //! (ms into the timed window) and round trip (ms), a line each.
+//!
+//! Plain rust-libp2p with a process per holder, the yardstick of issue 16's
+//! goals, runs beside the federation and is timed in blocks of
+//! [`INTERLEAVED_BLOCK`] traces between tracenet's: the ratios compare the
+//! same minutes of the machine.
 
 mod baseline;
 #[path = "../../integration/common/mod.rs"]
@@ -271,17 +276,26 @@ fn main() {
     let requester = &fed.nodes[1];
     let after = std::env::var("TRACENET_BENCH_AFTER").is_ok_and(|v| v == "1");
     let requester_pid = requester.child.as_ref().map(|c| c.id()).unwrap_or(0);
-    // Let every subscription be seen before timing.
+    // Let every subscription be seen before timing. The last warm-up
+    // trace says how many holders a trace asks: the plain baseline's size.
+    let mut warm_asked = 1;
     for s in samples.iter().take(3) {
         let m = &s["marking"];
-        let _ = trace(requester, m, Instant::now());
+        let t = trace(requester, m, Instant::now());
+        warm_asked = t["asked"].as_array().map_or(1, |a| a.len().max(1));
     }
+    // Plain libp2p with each holder in a process of its own, as tracenet
+    // runs one process per State here: kept running, and timed in blocks
+    // between tracenet's, so that both are measured in the same minutes of
+    // this shared machine (one after the other, the ratio moved with the
+    // machine between them). The goals' ratios are to this one.
+    let mut each_running =
+        baseline::PlainFederation::start(baseline::Layout::ProcessEach, warm_asked, 420, 520);
     POSTED.with(|p| p.borrow_mut().clear());
     let gossip_before = gossip_in_total(&fed);
     let copies_before = query_copies(&fed);
     let requests_before = requests_sent(&fed);
     let batches_before = answer_batches(requester);
-    let requester_cpu0 = baseline::cpu_secs_of(requester_pid);
     let pids: Vec<u32> = fed
         .nodes
         .iter()
@@ -289,37 +303,65 @@ fn main() {
         .map(|c| c.id())
         .collect();
     let federation_cpu = || pids.iter().map(|p| baseline::cpu_secs_of(*p)).sum::<f64>();
-    let federation_cpu0 = federation_cpu();
-    let lo0 = baseline::loopback();
-    let cs0 = baseline::context_switches();
-    let ts0 = thread_switches(&pids);
+    // What tracenet's blocks cost, summed over them (the plain blocks
+    // between them left out): the requester's CPU and the federation's,
+    // seconds; loopback packets and bytes; the machine's context switches;
+    // the federation's thread switches (sled's I/O pool, all).
+    let mut requester_cpu = 0.0;
+    let mut all_cpu = 0.0;
+    let mut lo = (0u64, 0u64);
+    let mut cs = 0u64;
+    let mut ts = (0u64, 0u64);
     let mut rtt = Vec::new();
     let mut holders = Vec::new();
     let window = Instant::now();
     let mut timeline = String::new();
-    for s in samples.iter().take(n_traces) {
-        let m = &s["marking"];
-        let start = Instant::now();
-        let t = trace(requester, m, start);
-        rtt.push(start.elapsed().as_secs_f64() * 1e3);
-        timeline.push_str(&format!(
-            "{:.3} {:.3}\n",
-            (start - window).as_secs_f64() * 1e3,
-            rtt.last().unwrap()
-        ));
-        assert_eq!(t["status"], "answered", "{t:#}");
-        holders.push(t["asked"].as_array().map(|a| a.len()).unwrap_or(0) as f64);
+    let timed: Vec<&Value> = samples.iter().take(n_traces).collect();
+    for block in timed.chunks(INTERLEAVED_BLOCK) {
+        // Untimed, as plain libp2p's block begins (`PlainFederation::timed`):
+        // the first trace after the other federation's block wakes the nodes.
+        let _ = trace(requester, &block[0]["marking"], Instant::now());
+        let (r0, f0) = (baseline::cpu_secs_of(requester_pid), federation_cpu());
+        let (lo0, cs0, ts0) = (
+            baseline::loopback(),
+            baseline::context_switches(),
+            thread_switches(&pids),
+        );
+        for s in block {
+            let m = &s["marking"];
+            let start = Instant::now();
+            let t = trace(requester, m, start);
+            rtt.push(start.elapsed().as_secs_f64() * 1e3);
+            timeline.push_str(&format!(
+                "{:.3} {:.3}\n",
+                (start - window).as_secs_f64() * 1e3,
+                rtt.last().unwrap()
+            ));
+            assert_eq!(t["status"], "answered", "{t:#}");
+            holders.push(t["asked"].as_array().map(|a| a.len()).unwrap_or(0) as f64);
+        }
+        let (lo1, cs1, ts1) = (
+            baseline::loopback(),
+            baseline::context_switches(),
+            thread_switches(&pids),
+        );
+        requester_cpu += baseline::cpu_secs_of(requester_pid) - r0;
+        all_cpu += federation_cpu() - f0;
+        lo.0 += lo1.0.saturating_sub(lo0.0);
+        lo.1 += lo1.1.saturating_sub(lo0.1);
+        cs += cs1.saturating_sub(cs0);
+        ts.0 += ts1.0.saturating_sub(ts0.0);
+        ts.1 += ts1.1.saturating_sub(ts0.1);
+        each_running.timed(block.len());
     }
+    // Its holder processes end here: the rest of the run is tracenet's.
+    let each = each_running.figures();
+    drop(each_running);
     // TRACENET_BENCH_TIMELINE=FILE: each timed trace's start (ms into the
     // window) and round trip (ms), a line each, to see when the slow ones fall.
     if let Ok(path) = std::env::var("TRACENET_BENCH_TIMELINE") {
         std::fs::write(&path, &timeline).unwrap();
     }
-    let requester_cpu = baseline::cpu_secs_of(requester_pid) - requester_cpu0;
-    let all_cpu = federation_cpu() - federation_cpu0;
-    let lo1 = baseline::loopback();
-    let cs1 = baseline::context_switches();
-    let ts1 = thread_switches(&pids);
     let gossip_after = gossip_in_total(&fed);
     let copies_after = query_copies(&fed);
     let batches_after = answer_batches(requester);
@@ -329,8 +371,10 @@ fn main() {
     // deadline, less the idle rate of the 5 s after that (no timer left;
     // before the traces, start-up's own work is still settling). It also
     // takes in the three warm-up traces' timers; and where the traces last
-    // longer than 5 s (TRACENET_BENCH_TRACES above about 700), the first
-    // ones' checks fire inside the window above instead.
+    // longer than 5 s (TRACENET_BENCH_TRACES above about 500, with the
+    // plain blocks between them), the first ones' checks fire inside the
+    // window above instead: counted if in one of tracenet's blocks, not if
+    // in a plain one.
     let later = after.then(|| {
         let (c0, t0) = (baseline::cpu_secs_of(requester_pid), Instant::now());
         std::thread::sleep(Duration::from_secs(TRACE_TIMEOUT_SECS + 1));
@@ -341,7 +385,10 @@ fn main() {
         let idle = (baseline::cpu_secs_of(requester_pid) - c1) / t1.elapsed().as_secs_f64();
         (spent - idle * secs, idle, secs)
     });
-    let per_trace = (gossip_after - gossip_before) as f64 / rtt.len() as f64;
+    // The nodes' own counters (gossip, copies, requests, batches) run over
+    // the whole window: the timed traces and each block's untimed first.
+    let counted = (rtt.len() + timed.chunks(INTERLEAVED_BLOCK).count()) as f64;
+    let per_trace = (gossip_after - gossip_before) as f64 / counted;
     let mean_holders = holders.iter().sum::<f64>() / holders.len() as f64;
     println!(
         "  trace round trip (send -> all answers in, through the control API): p50 {:.1} ms, p99 {:.1} ms over {} traces",
@@ -363,19 +410,16 @@ fn main() {
         );
     }
     // The same round trip on plain rust-libp2p, same transport and sizes,
-    // no tracenet logic, measured now, in this run.
+    // no tracenet logic, every node in one process: the cheapest plain
+    // libp2p can be, measured after tracenet's traces (not between them, as
+    // the process-each baseline the goals are measured against is).
     let holders_n = mean_holders.round().max(1.0) as usize;
-    let plain = baseline::run(holders_n, n_traces.min(200), 420, 520);
-    // The same again with each plain holder in a process of its own, as
-    // tracenet runs one process per State here: what processes cost on 2
-    // shared cores (runtimes, wake-ups, context switches), without tracenet.
-    let each = baseline::run_in(
-        baseline::Layout::ProcessEach,
-        holders_n,
-        n_traces.min(200),
-        420,
-        520,
-    );
+    let plain = baseline::run(holders_n, rtt.len(), 420, 520);
+    if holders_n != warm_asked {
+        println!(
+            "  note: the timed traces asked {mean_holders:.1} holders on average, the warm-up {warm_asked}: plain libp2p's interleaved baseline ran with {warm_asked}"
+        );
+    }
     let (p50, p99) = (pct(&mut rtt.clone(), 0.5), pct(&mut rtt.clone(), 0.99));
     println!(
         "  plain rust-libp2p, {holders_n} holders (gossip + request-response, signed and verified, in one process): p50 {:.1} ms, p99 {:.1} ms over {} traces",
@@ -387,7 +431,7 @@ fn main() {
         p99 / plain.p99_ms
     );
     println!(
-        "  plain rust-libp2p, {holders_n} holders each in its own process (as tracenet's nodes here): p50 {:.1} ms, p99 {:.1} ms over {} traces, CPU {:.2} ms per trace, its requester {:.3} ms per answer; ratio tracenet / this: p50 {:.1}x, p99 {:.1}x, CPU {:.1}x",
+        "  plain rust-libp2p, {warm_asked} holders each in its own process (as tracenet's nodes here), timed in blocks of {INTERLEAVED_BLOCK} between tracenet's: p50 {:.1} ms, p99 {:.1} ms over {} traces, CPU {:.2} ms per trace, its requester {:.3} ms per answer; ratio tracenet / this: p50 {:.1}x, p99 {:.1}x, CPU {:.1}x",
         each.p50_ms,
         each.p99_ms,
         each.traces,
@@ -421,8 +465,8 @@ fn main() {
     // on a quiet machine). Plain libp2p's over its timed traces, in one
     // process and with a process each.
     let (pk, kib) = (
-        lo1.0.saturating_sub(lo0.0) as f64 / rtt.len() as f64,
-        lo1.1.saturating_sub(lo0.1) as f64 / 1024.0 / rtt.len() as f64,
+        lo.0 as f64 / rtt.len() as f64,
+        lo.1 as f64 / 1024.0 / rtt.len() as f64,
     );
     println!(
         "  loopback packets per trace: {pk:.0} ({kib:.1} KiB); plain rust-libp2p: {:.0} ({:.1} KiB) in one process, {:.0} ({:.1} KiB) a process each",
@@ -436,7 +480,7 @@ fn main() {
     // across runtimes): the process-each figure is the one to compare.
     println!(
         "  context switches per trace (whole machine): {:.0}; plain rust-libp2p: {:.0} in one process, {:.0} a process each",
-        cs1.saturating_sub(cs0) as f64 / rtt.len() as f64,
+        cs as f64 / rtt.len() as f64,
         plain.switches_per_trace,
         each.switches_per_trace
     );
@@ -444,8 +488,8 @@ fn main() {
     // write a flush hands it; the others go back to sleep.
     println!(
         "    the federation's threads (summed over those alive when counted): {:.0} per trace, of which sled's I/O pool {:.0}",
-        ts1.1.saturating_sub(ts0.1) as f64 / rtt.len() as f64,
-        ts1.0.saturating_sub(ts0.0) as f64 / rtt.len() as f64
+        ts.1 as f64 / rtt.len() as f64,
+        ts.0 as f64 / rtt.len() as f64
     );
     let mut posted = POSTED.with(|p| p.borrow().clone());
     println!(
@@ -458,14 +502,14 @@ fn main() {
     );
     let requests_after = requests_sent(&fed);
     println!(
-        "  requests (answers) sent during the timed traces: {} on lasting streams, {} by request-response",
+        "  requests (answers) sent during the timed traces and each block's untimed first: {} on lasting streams, {} by request-response",
         requests_after.0 - requests_before.0,
         requests_after.1 - requests_before.1
     );
     println!(
         "  query copies read on a second topic, per trace: {:.2} ignored without a signature check, {:.2} checked (the query read first another way, or its bytes forgotten)",
-        (copies_after.0 - copies_before.0) as f64 / rtt.len() as f64,
-        (copies_after.1 - copies_before.1) as f64 / rtt.len() as f64
+        (copies_after.0 - copies_before.0) as f64 / counted,
+        (copies_after.1 - copies_before.1) as f64 / counted
     );
     let (answers, batches) = (
         batches_after.0 - batches_before.0,
@@ -590,6 +634,12 @@ fn trace_as(n: &fed::FedNode, m: &Value, start: Instant, blind: bool) -> Value {
         })
     })
 }
+
+/// Traces timed in a row before plain libp2p's baseline times as many
+/// (`baseline::PlainFederation::timed`): small enough that both sample the
+/// same minutes of the machine. Each block of either begins with one
+/// untimed trace, since the federations sit idle in turn.
+const INTERLEAVED_BLOCK: usize = 25;
 
 /// The deadline each benchmark trace is sent with, seconds.
 const TRACE_TIMEOUT_SECS: u64 = 10;
