@@ -3132,13 +3132,20 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     let one = w.join("one.toml");
     std::fs::write(
         &one,
-        "version = 4\n[[maker]]\nname = \"Glock\"\ncountries = [\"AT\", \"US\"]\n",
+        "version = 4\n[[maker]]\nname = \"Glock\"\ncountries = [\"AT\", \"US\"]\n[[maker]]\nname = \"Carl Walther\"\ncountries = [\"DE\", \"US\"]\naliases = [\"Walther\"]\n",
     )
     .unwrap();
     let (e, code, written) = sign(&one, "one");
     assert_eq!((code, written), (Some(0), true), "{e}");
     assert!(
         e.contains("makers built into this build are not in") && e.contains("Steyr Arms"),
+        "{e}"
+    );
+    // Carl Walther is kept with fewer spellings: said too, with where
+    // (DD, East Germany, for the German maker's weapons marked before 1990).
+    assert!(
+        e.contains("1 maker built into this build is matched by fewer spellings")
+            && e.contains(r#"Carl Walther ("Walther Arms" made in DD, DE, US, elsewhere; "Carl Walther Sportwaffen" made in DD, DE, US, elsewhere)"#),
         "{e}"
     );
     // The table to start from, with the binary alone: `makers show --toml`
@@ -3198,7 +3205,8 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         stderr(&o)
     );
     let anchor = a.anchor.as_str();
-    let makers_of = |file: &std::path::Path| {
+    // `makers verify --json` of a signed table.
+    let verified = |file: &std::path::Path| {
         json(
             w,
             &[
@@ -3208,9 +3216,9 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
                 "--anchor",
                 anchor,
             ],
-        )["makers"]
-            .clone()
+        )
     };
+    let makers_of = |file: &std::path::Path| verified(file)["makers"].clone();
     assert_eq!(makers_of(&signed_next), makers_of(&w.join("first.json")));
     ok(&a.ke, &["makers", "install", signed_next.to_str().unwrap()]);
     let rows = |text: &str| -> String {
@@ -3223,20 +3231,17 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     assert!(again.contains("version 4,"), "{again}");
     assert_eq!(rows(&again), rows(&text));
     // The makers built in that a table leaves out, for integrators too.
-    let left_out = |file: &std::path::Path| {
-        json(
-            w,
-            &[
-                "makers",
-                "verify",
-                file.to_str().unwrap(),
-                "--anchor",
-                anchor,
-            ],
-        )["built_in_left_out"]
-            .clone()
-    };
+    let left_out = |file: &std::path::Path| verified(file)["built_in_left_out"].clone();
     assert_eq!(left_out(&w.join("first.json")), serde_json::json!([]));
+    let narrowed = |file: &std::path::Path| verified(file)["built_in_narrowed"].clone();
+    assert_eq!(narrowed(&w.join("first.json")), serde_json::json!([]));
+    assert_eq!(
+        narrowed(&w.join("one.json")),
+        serde_json::json!([{"maker": "Carl Walther", "spellings": [
+            {"spelling": "Walther Arms", "countries": ["DD", "DE", "US"], "elsewhere": true},
+            {"spelling": "Carl Walther Sportwaffen", "countries": ["DD", "DE", "US"], "elsewhere": true}
+        ], "factory_codes": []}])
+    );
     let one_left = left_out(&w.join("one.json"));
     assert!(
         one_left
