@@ -106,8 +106,8 @@ fn a_plain_federation_kept_running_adds_each_block_of_traces_to_its_figures() {
         420,
         520,
     );
-    // Two blocks, as the benchmark times them between tracenet's own: the
-    // holders stay connected and answer the second.
+    // Two blocks, timed as the benchmark times its blocks (there with
+    // tracenet's own traces between them): both are counted.
     p.timed(3);
     p.timed(4);
     let f = p.figures();

@@ -3144,9 +3144,57 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     // Carl Walther is kept with fewer spellings: said too, with where
     // (DD, East Germany, for the German maker's weapons marked before 1990).
     assert!(
-        e.contains("1 maker built into this build is matched by fewer spellings")
-            && e.contains(r#"Carl Walther ("Walther Arms" made in DD, DE, US, elsewhere; "Carl Walther Sportwaffen" made in DD, DE, US, elsewhere)"#),
+        e.contains("1 maker built into this build matches fewer markings")
+            && e.contains(r#"Carl Walther ("Walther Arms" made in DD (German Democratic Republic), DE, US, elsewhere; "Carl Walther Sportwaffen" made in DD (German Democratic Republic), DE, US, elsewhere)"#),
         "{e}"
+    );
+    // Said in words by `verify`, and to a second anchor co-signing it.
+    let one_json = w.join("one.json");
+    let o = run(
+        w,
+        &[
+            "makers",
+            "verify",
+            one_json.to_str().unwrap(),
+            "--anchor",
+            &a.anchor,
+        ],
+    );
+    let t = stdout(&o);
+    assert!(
+        o.status.success()
+            && t.contains("built in and left out: Steyr Arms")
+            && t.contains("built in and matching fewer markings: Carl Walther"),
+        "{t}"
+    );
+    let o = run(
+        w,
+        &[
+            "makers",
+            "sign",
+            one_json.to_str().unwrap(),
+            "--anchor-key",
+            other_key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        o.status.success()
+            && stderr(&o).contains("1 maker built into this build matches fewer markings"),
+        "{}",
+        stderr(&o)
+    );
+    // A table refused is not warned of: the warnings describe a table signed.
+    let clash = w.join("clash.toml");
+    std::fs::write(
+        &clash,
+        "version = 4\n[[maker]]\nname = \"Glock\"\ncountries = [\"AT\"]\naliases = [\"Steyr\"]\n[[maker]]\nname = \"Steyr Arms\"\ncountries = [\"AT\"]\naliases = [\"Steyr\"]\n",
+    )
+    .unwrap();
+    let (refused, code, written) = sign(&clash, "clash");
+    assert_eq!((code, written), (Some(1), false), "{refused}");
+    assert!(
+        refused.contains("already means the maker GLOCK") && !refused.contains("warning"),
+        "{refused}"
     );
     // The table to start from, with the binary alone: `makers show --toml`
     // where no node is prints the one built in, as shipped, which signs
@@ -3240,7 +3288,7 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
         serde_json::json!([{"maker": "Carl Walther", "spellings": [
             {"spelling": "Walther Arms", "countries": ["DD", "DE", "US"], "elsewhere": true},
             {"spelling": "Carl Walther Sportwaffen", "countries": ["DD", "DE", "US"], "elsewhere": true}
-        ], "factory_codes": []}])
+        ], "factory_codes": [], "countries_left_out": []}])
     );
     let one_left = left_out(&w.join("one.json"));
     assert!(

@@ -240,8 +240,10 @@ pub fn run(holders: usize, traces: usize, query_bytes: usize, answer_bytes: usiz
 }
 
 /// Runs `holders` holders and one requester on 127.0.0.1, laid out as
-/// `layout` says, and times `traces` queries one after another (after 20
-/// untimed ones). CPU counts this process and the holders' own.
+/// `layout` says, and times `traces` queries one after another (after 21
+/// untimed ones: [`PlainFederation::start_with`]'s 20 and
+/// [`PlainFederation::timed`]'s first). CPU counts this process and the
+/// holders' own.
 pub fn run_in(
     layout: Layout,
     holders: usize,

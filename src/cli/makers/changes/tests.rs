@@ -1,0 +1,263 @@
+use super::*;
+
+fn shipped() -> ReferenceTable {
+    ReferenceTable::shipped_ref().clone()
+}
+
+fn row<'a>(t: &'a mut ReferenceTable, name: &str) -> &'a mut ReferenceMaker {
+    t.makers.iter_mut().find(|m| m.name == name).unwrap()
+}
+
+fn cc(s: &str) -> CountryCode {
+    CountryCode::parse(s).unwrap()
+}
+
+/// A row like `Voere`'s, for another maker, with `countries` and `aliases`.
+fn another_maker(
+    t: &ReferenceTable,
+    name: &str,
+    countries: &[&str],
+    aliases: &[&str],
+) -> ReferenceMaker {
+    let mut m = t.makers.iter().find(|m| m.name == "Voere").unwrap().clone();
+    m.name = name.into();
+    m.countries = countries.iter().map(|c| cc(c)).collect();
+    m.aliases = aliases.iter().map(|a| a.to_string()).collect();
+    m
+}
+
+#[test]
+fn the_built_in_table_changes_nothing() {
+    let c = against_built_in(&shipped());
+    assert_eq!(c, Changes::default());
+    assert!(warnings(std::path::Path::new("t.json"), &c).is_empty());
+    assert_eq!(text(&c), "");
+}
+
+#[test]
+fn a_spelling_or_factory_code_taken_from_a_kept_maker_is_reported() {
+    let mut t = shipped();
+    row(&mut t, "Steyr Arms").aliases.retain(|a| a != "Steyr");
+    row(&mut t, "Arsenal").factory_codes.clear();
+    let c = against_built_in(&t);
+    assert_eq!(
+        c.narrowed,
+        vec![
+            Narrowed {
+                maker: "Steyr Arms".into(),
+                // Made in AT, and anywhere else: "Steyr" was Steyr Arms'
+                // alone, and is now a name of its own.
+                spellings: vec![LostSpelling {
+                    spelling: "Steyr".into(),
+                    countries: vec![cc("AT")],
+                    elsewhere: true,
+                }],
+                factory_codes: vec![],
+                countries_left_out: vec![],
+            },
+            Narrowed {
+                maker: "Arsenal".into(),
+                spellings: vec![],
+                factory_codes: vec![LostCode {
+                    country: cc("BG"),
+                    code: "10".into(),
+                }],
+                countries_left_out: vec![],
+            },
+        ]
+    );
+    // Still listed: neither left out nor renamed.
+    assert!(c.left_out.is_empty() && c.renamed.is_empty());
+    let w = warnings(std::path::Path::new("t.json"), &c).join("\n");
+    assert!(
+        w.contains("2 makers built into this build match fewer markings in t.json (2 spellings, codes or countries in all)")
+            && w.contains(r#"Steyr Arms ("Steyr" made in AT, elsewhere)"#)
+            && w.contains("Arsenal (factory code 10 in BG)"),
+        "{w}"
+    );
+    let t = text(&c);
+    assert!(
+        t.starts_with("built in and matching fewer markings: Steyr Arms")
+            && t.ends_with("(`--json` lists every one)\n"),
+        "{t}"
+    );
+}
+
+#[test]
+fn a_spelling_given_to_another_maker_is_reported() {
+    let mut t = shipped();
+    row(&mut t, "Steyr Arms").aliases.retain(|a| a != "Steyr");
+    let other = another_maker(&t, "Steyr Sport", &["AT"], &["Steyr"]);
+    t.makers.push(other);
+    let n = against_built_in(&t).narrowed;
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!(n[0].maker, "Steyr Arms");
+    assert_eq!(n[0].spellings[0].spelling, "Steyr");
+    assert_eq!(n[0].spellings[0].countries, vec![cc("AT")]);
+}
+
+#[test]
+fn a_spelling_shared_in_another_country_is_lost_where_it_was_the_makers_alone() {
+    // Carl Walther's row is kept whole. "Walther" given to a maker in HU no
+    // longer reads as Carl Walther on a weapon made in HU, nor in any
+    // country neither row names (it means two makers there).
+    let mut t = shipped();
+    let other = another_maker(&t, "Walther Hungaria", &["HU"], &["Walther"]);
+    t.makers.push(other);
+    let n = against_built_in(&t).narrowed;
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!(n[0].maker, "Carl Walther");
+    assert_eq!(
+        n[0].spellings,
+        vec![LostSpelling {
+            spelling: "Walther".into(),
+            countries: vec![cc("HU")],
+            elsewhere: true,
+        }]
+    );
+}
+
+#[test]
+fn elsewhere_is_found_when_the_first_countries_tried_are_named() {
+    // The new row takes the three countries tried first for "elsewhere":
+    // a weapon marked "Walther" made in FR still means two makers.
+    let mut t = shipped();
+    let other = another_maker(&t, "Walther Polar", &["AQ", "BV", "HM"], &["Walther"]);
+    t.makers.push(other);
+    let n = against_built_in(&t).narrowed;
+    let walther = n[0]
+        .spellings
+        .iter()
+        .find(|l| l.spelling == "Walther")
+        .unwrap();
+    assert!(walther.elsewhere, "{walther:?}");
+}
+
+#[test]
+fn a_spelling_shared_with_a_successor_of_a_former_state_is_lost_under_it() {
+    // "Zastava" marked YU read as Zastava Arms of RS (YU's successor);
+    // given also to a maker of HR, another successor, it means two.
+    let mut t = shipped();
+    let other = another_maker(&t, "Zastava Croatia", &["HR"], &["Zastava"]);
+    t.makers.push(other);
+    let c = against_built_in(&t);
+    let lost = c
+        .narrowed
+        .iter()
+        .find(|m| m.maker == "Zastava Arms")
+        .and_then(|m| m.spellings.iter().find(|l| l.spelling == "Zastava"))
+        .unwrap_or_else(|| panic!("{c:?}"));
+    assert!(
+        lost.countries.contains(&cc("YU")) && lost.countries.contains(&cc("HR")),
+        "{lost:?}"
+    );
+    assert!(!lost.countries.contains(&cc("RS")), "{lost:?}");
+    let w = warnings(std::path::Path::new("t.json"), &c).join("\n");
+    assert!(w.contains("YU (Yugoslavia)"), "{w}");
+}
+
+#[test]
+fn a_country_dropped_is_said_though_its_markings_still_match() {
+    // "Walther" made in the US still folds to Carl Walther's key through
+    // its German row (one maker holds the spelling): records are filed and
+    // found as before, but a trace of Carl Walther made in the US now
+    // needs --force.
+    let mut t = shipped();
+    row(&mut t, "Carl Walther")
+        .countries
+        .retain(|c| *c != cc("US"));
+    let n = against_built_in(&t).narrowed;
+    assert_eq!(
+        n,
+        vec![Narrowed {
+            maker: "Carl Walther".into(),
+            spellings: vec![],
+            factory_codes: vec![],
+            countries_left_out: vec![cc("US")],
+        }]
+    );
+    let w = warnings(std::path::Path::new("t.json"), &against_built_in(&t)).join("\n");
+    assert!(
+        w.contains("Carl Walther (no longer a maker of US (its traces need --force))"),
+        "{w}"
+    );
+}
+
+#[test]
+fn a_factory_code_given_to_another_maker_is_reported_once() {
+    let mut t = shipped();
+    row(&mut t, "Arsenal").factory_codes.clear();
+    let mut other = another_maker(&t, "Factory Ten", &["BG"], &[]);
+    other.factory_codes = vec!["10".into(), "10".into()];
+    t.makers.push(other);
+    let n = against_built_in(&t).narrowed;
+    let arsenal = n.iter().find(|m| m.maker == "Arsenal").unwrap();
+    assert_eq!(
+        arsenal.factory_codes,
+        vec![LostCode {
+            country: cc("BG"),
+            code: "10".into(),
+        }]
+    );
+}
+
+#[test]
+fn a_row_renamed_to_one_of_its_spellings_is_renamed_not_left_out() {
+    let mut t = shipped();
+    let steyr = row(&mut t, "Steyr Arms");
+    steyr.name = "Steyr".into();
+    steyr.aliases.retain(|a| a != "Steyr");
+    steyr.aliases.push("Steyr Arms".into());
+    let c = against_built_in(&t);
+    assert_eq!(
+        c.renamed,
+        vec![Renamed {
+            maker: "Steyr Arms".into(),
+            now: "Steyr".into(),
+        }]
+    );
+    assert!(c.left_out.is_empty(), "{c:?}");
+    let w = warnings(std::path::Path::new("t.json"), &c).join("\n");
+    assert!(
+        w.contains(
+            "1 maker built into this build is named otherwise in t.json: Steyr Arms (now Steyr)"
+        ),
+        "{w}"
+    );
+}
+
+#[test]
+fn a_row_removed_is_left_out_and_one_merged_into_another_is_renamed() {
+    let mut t = shipped();
+    t.makers.retain(|m| m.name != "Lebeau-Courally");
+    // Voere's spellings given to Steyr Arms, Voere's row removed.
+    let voere = t.makers.iter().position(|m| m.name == "Voere").unwrap();
+    let v = t.makers.remove(voere);
+    row(&mut t, "Steyr Arms")
+        .aliases
+        .extend(std::iter::once(v.name).chain(v.aliases));
+    let c = against_built_in(&t);
+    assert_eq!(c.left_out, vec!["Lebeau-Courally".to_string()]);
+    assert_eq!(
+        c.renamed,
+        vec![Renamed {
+            maker: "Voere".into(),
+            now: "Steyr Arms".into(),
+        }]
+    );
+}
+
+#[test]
+fn long_lists_are_cut_with_how_many_more() {
+    // Every alias and earlier name removed: many makers narrowed.
+    let mut t = shipped();
+    for m in &mut t.makers {
+        m.aliases.clear();
+        m.history.clear();
+    }
+    let c = against_built_in(&t);
+    assert!(c.narrowed.len() > 5, "{}", c.narrowed.len());
+    let w = warnings(std::path::Path::new("t.json"), &c).join("\n");
+    let more = format!("and {} more makers", c.narrowed.len() - 5);
+    assert!(w.contains(&more) && !w.contains("...."), "{w}");
+}
