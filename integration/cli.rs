@@ -3138,14 +3138,14 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     let (e, code, written) = sign(&one, "one");
     assert_eq!((code, written), (Some(0), true), "{e}");
     assert!(
-        e.contains("makers built into this build are not in") && e.contains("Steyr Arms"),
+        e.contains("makers built into this release are not in") && e.contains("Steyr Arms"),
         "{e}"
     );
     // Carl Walther is kept with fewer spellings: said too, with where
     // (DD, East Germany, for the German maker's weapons marked before 1990).
     assert!(
-        e.contains("1 maker built into this build matches fewer markings")
-            && e.contains(r#"Carl Walther ("Walther Arms" made in DD (German Democratic Republic), DE, US, elsewhere; "Carl Walther Sportwaffen" made in DD (German Democratic Republic), DE, US, elsewhere)"#),
+        e.contains("1 maker built into this release matches fewer markings")
+            && e.contains(r#"  Carl Walther: "Walther Arms" made in DD (German Democratic Republic), DE, US, elsewhere; "Carl Walther Sportwaffen" made in DD (German Democratic Republic), DE, US, elsewhere"#),
         "{e}"
     );
     // Said in words by `verify`, and to a second anchor co-signing it.
@@ -3163,8 +3163,8 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     let t = stdout(&o);
     assert!(
         o.status.success()
-            && t.contains("built in and left out: Steyr Arms")
-            && t.contains("built in and matching fewer markings: Carl Walther"),
+            && t.contains("built into this release and left out:\n  Steyr Arms\n")
+            && t.contains("built into this release and matching fewer markings:\n  Carl Walther: "),
         "{t}"
     );
     let o = run(
@@ -3179,7 +3179,7 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     );
     assert!(
         o.status.success()
-            && stderr(&o).contains("1 maker built into this build matches fewer markings"),
+            && stderr(&o).contains("1 maker built into this release matches fewer markings"),
         "{}",
         stderr(&o)
     );

@@ -18,18 +18,18 @@ use crate::model::{CountryCode, count};
 /// order, each maker once (by folded canonical name).
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub(super) struct Changes {
-    /// Built-in makers the table does not list, by canonical name, whose
-    /// spellings no longer read as one maker of the table: nodes installing
-    /// it no longer match them by name.
+    /// Built-in makers none of whose spellings reads as a maker of the
+    /// table, by canonical name: nodes installing it no longer match them
+    /// by name.
     #[serde(rename = "built_in_left_out")]
     pub left_out: Vec<String>,
-    /// Built-in makers the table lists under another canonical name (a row
-    /// renamed, or merged into another): every spelling in its countries
-    /// reads as that one maker of the table.
+    /// Built-in makers whose spellings read, in the table, mostly as a
+    /// maker of another canonical name: a row renamed, or merged into
+    /// another maker's.
     #[serde(rename = "built_in_renamed")]
     pub renamed: Vec<Renamed>,
-    /// Built-in makers the table still lists, under which it matches fewer
-    /// markings.
+    /// Built-in makers (kept or renamed) under which the table matches
+    /// fewer markings than the built-in table does.
     #[serde(rename = "built_in_narrowed")]
     pub narrowed: Vec<Narrowed>,
 }
@@ -39,12 +39,17 @@ pub(super) struct Changes {
 pub(super) struct Renamed {
     /// The canonical name, as the built-in table writes it.
     pub maker: String,
-    /// The canonical name the table gives it.
+    /// The canonical name of the table's maker its spellings read as (the
+    /// most of them, where they part).
     pub now: String,
+    /// Other built-in makers whose spellings read as that same maker now:
+    /// their records are filed under one key, and a trace of one finds the
+    /// others'.
+    pub merged_with: Vec<String>,
 }
 
-/// A built-in maker the table lists, and what of the built-in table's
-/// matching it lost.
+/// A built-in maker the table knows (under its name or another), and what
+/// of the built-in table's matching it lost.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub(super) struct Narrowed {
     /// The canonical name, as the built-in table writes it.
@@ -55,9 +60,9 @@ pub(super) struct Narrowed {
     /// State factory codes no longer placed with this maker.
     pub factory_codes: Vec<LostCode>,
     /// Countries of manufacture the built-in table gives the maker and the
-    /// table does not: records so marked are still found (a spelling one
-    /// maker holds reads as it anywhere), but a trace of the maker made
-    /// there needs `--force`, the maker not being one of that country.
+    /// table does not: records so marked are still found where a spelling
+    /// still reads as the maker, but a trace of the maker made there needs
+    /// `--force`, the maker not being one of that country.
     pub countries_left_out: Vec<CountryCode>,
 }
 
@@ -88,21 +93,24 @@ fn rows_of<'a>(t: &'a ReferenceTable, folded: &'a str) -> impl Iterator<Item = &
 /// ([`Changes`]).
 ///
 /// Matching is compared by the maker key a spelling folds to
-/// ([`MakerTable::key`]: what records are filed and found under) in every
+/// ([`MakerTable::key`]: what records are filed and found under). A
+/// built-in maker's successor in the table is the table's maker that most
+/// of its spellings read as in its own countries (its own name's first,
+/// where it is kept): none, and it is left out; another name, and it is
+/// renamed. Its spellings are then compared with that successor in every
 /// country where the answer can differ: the row's countries, those either
 /// table gives a spelling of that folded form, the States these route with
 /// (a former State and its successors), and one country neither names,
 /// which stands for all the others ("elsewhere": a spelling one maker holds
 /// alone is that maker's wherever the weapon was made). A spelling is lost
-/// where its key differs or names no maker of the table; a factory code
-/// where the table places it with no maker or another
-/// ([`MakerTable::factory_maker`]). Spellings that fold alike are reported
-/// once, as first written.
+/// where it reads as another key, or one naming no maker of the table; a
+/// factory code where the table places it with no maker or another
+/// ([`MakerTable::factory_maker`]); a country where no row of the successor
+/// names it. Spellings that fold alike are reported once, as first written.
 pub(super) fn against_built_in(table: &ReferenceTable) -> Changes {
     let shipped = ReferenceTable::shipped_ref();
     let built = MakerTable::built_in();
     let new = MakerTable::from_reference(table);
-    let listed: BTreeSet<String> = table.makers.iter().map(|m| fold_maker(&m.name)).collect();
     // Folded spelling -> the countries either table gives it in.
     let mut scoped: BTreeMap<String, BTreeSet<CountryCode>> = BTreeMap::new();
     for row in shipped.makers.iter().chain(&table.makers) {
@@ -114,6 +122,8 @@ pub(super) fn against_built_in(table: &ReferenceTable) -> Changes {
         }
     }
     let mut changes = Changes::default();
+    // Each renamed maker's successor, to find those merged into one.
+    let mut successors: Vec<(String, MakerKey)> = Vec::new();
     let mut seen = BTreeSet::new();
     for first in &shipped.makers {
         let folded = fold_maker(&first.name);
@@ -132,26 +142,38 @@ pub(super) fn against_built_in(table: &ReferenceTable) -> Changes {
                 .ok()
                 .filter(|k| new.display_name(k).is_some())
         };
-        if !listed.contains(&folded) {
-            // Renamed if every spelling in its countries reads as one maker.
-            let mut keys: BTreeSet<Option<MakerKey>> = BTreeSet::new();
-            for row in rows_of(shipped, &folded) {
-                for &c in &row.countries {
-                    for s in row.spellings() {
-                        if was_its(s, c).is_some() {
-                            keys.insert(now(s, c));
-                        }
+        // The successor: the table's maker most of its spellings read as
+        // in its own countries; its own key first on a tie.
+        let mut votes: BTreeMap<MakerKey, usize> = BTreeMap::new();
+        for row in rows_of(shipped, &folded) {
+            for &c in &row.countries {
+                for s in row.spellings() {
+                    if was_its(s, c).is_some()
+                        && let Some(k) = now(s, c)
+                    {
+                        *votes.entry(k).or_default() += 1;
                     }
                 }
             }
-            match keys.into_iter().collect::<Vec<_>>().as_slice() {
-                [Some(k)] => changes.renamed.push(Renamed {
-                    maker: first.name.clone(),
-                    now: new.display_name(k).unwrap_or(k.as_str()).to_string(),
-                }),
-                _ => changes.left_out.push(first.name.clone()),
-            }
+        }
+        let Some(successor) = votes
+            .iter()
+            .max_by_key(|(k, n)| (**n, k.as_str() == folded))
+            .map(|(k, _)| k.clone())
+        else {
+            changes.left_out.push(first.name.clone());
             continue;
+        };
+        if successor.as_str() != folded {
+            successors.push((first.name.clone(), successor.clone()));
+            changes.renamed.push(Renamed {
+                maker: first.name.clone(),
+                now: new
+                    .display_name(&successor)
+                    .unwrap_or(successor.as_str())
+                    .to_string(),
+                merged_with: Vec::new(),
+            });
         }
         let mut spellings: Vec<LostSpelling> = Vec::new();
         let mut codes: Vec<LostCode> = Vec::new();
@@ -169,8 +191,8 @@ pub(super) fn against_built_in(table: &ReferenceTable) -> Changes {
                     .flat_map(|c| c.routes())
                     .collect();
                 let lost_in = |country: CountryCode| {
-                    was_its(spelling, country)
-                        .is_some_and(|was| now(spelling, country).is_none_or(|k| k != was))
+                    was_its(spelling, country).is_some()
+                        && now(spelling, country).is_none_or(|k| k != successor)
                 };
                 let countries: Vec<CountryCode> =
                     named.iter().copied().filter(|c| lost_in(*c)).collect();
@@ -193,13 +215,15 @@ pub(super) fn against_built_in(table: &ReferenceTable) -> Changes {
                         country,
                         code: code.clone(),
                     };
-                    if new.factory_maker(country, code) != was && !codes.contains(&lost) {
+                    if new.factory_maker(country, code) != Some(&successor)
+                        && !codes.contains(&lost)
+                    {
                         codes.push(lost);
                     }
                 }
             }
         }
-        let kept: BTreeSet<CountryCode> = rows_of(table, &folded)
+        let kept: BTreeSet<CountryCode> = rows_of(table, successor.as_str())
             .flat_map(|r| r.countries.iter().copied())
             .collect();
         let dropped: BTreeSet<CountryCode> = rows_of(shipped, &folded)
@@ -214,6 +238,27 @@ pub(super) fn against_built_in(table: &ReferenceTable) -> Changes {
                 countries_left_out: dropped.into_iter().collect(),
             });
         }
+    }
+    // Merged: renamed into the key another built-in maker keeps, or one
+    // another renamed maker took too.
+    for r in &mut changes.renamed {
+        let Some((_, key)) = successors.iter().find(|(m, _)| *m == r.maker) else {
+            continue;
+        };
+        let kept_there = shipped
+            .makers
+            .iter()
+            .find(|m| fold_maker(&m.name) == key.as_str())
+            .map(|m| m.name.clone());
+        r.merged_with = kept_there
+            .into_iter()
+            .chain(
+                successors
+                    .iter()
+                    .filter(|(m, k)| k == key && *m != r.maker)
+                    .map(|(m, _)| m.clone()),
+            )
+            .collect();
     }
     changes
 }
@@ -239,21 +284,28 @@ fn country_words(c: CountryCode) -> String {
     }
 }
 
-/// `items` joined, at most `at_most` of them, then how many more.
-fn some_of(items: Vec<String>, at_most: usize, sep: &str, more: &str) -> String {
+/// `items` joined, at most `at_most` of them, then how many more; and
+/// whether some were left out.
+fn some_of(items: Vec<String>, at_most: usize, sep: &str, more: &str) -> (String, bool) {
     let n = items.len();
     let mut shown: Vec<String> = items.into_iter().take(at_most).collect();
     if n > at_most {
-        let rest = count((n - at_most) as u64, more);
-        let (k, noun) = rest.split_once(' ').unwrap_or((&rest, ""));
-        shown.push(format!("and {k} more {noun}"));
+        shown.push(and_more(n - at_most, more));
     }
-    shown.join(sep)
+    (shown.join(sep), n > at_most)
 }
 
-/// A narrowed maker in words: what it lost, at most `at_most` items.
-fn narrowed_one(n: &Narrowed, at_most: usize) -> String {
-    let parts: Vec<String> = n
+/// "and 3 more makers".
+fn and_more(n: usize, noun: &str) -> String {
+    let rest = count(n as u64, noun);
+    let (k, nouns) = rest.split_once(' ').unwrap_or((&rest, ""));
+    format!("and {k} more {nouns}")
+}
+
+/// A narrowed maker in words: what it lost, at most `at_most` items; and
+/// whether some were left out.
+fn narrowed_one(n: &Narrowed, at_most: usize) -> (String, bool) {
+    let mut parts: Vec<String> = n
         .spellings
         .iter()
         .map(|l| {
@@ -268,14 +320,133 @@ fn narrowed_one(n: &Narrowed, at_most: usize) -> String {
                 .iter()
                 .map(|c| format!("factory code {} in {}", c.code, country_words(c.country))),
         )
-        .chain(n.countries_left_out.iter().map(|c| {
-            format!(
-                "no longer a maker of {} (its traces need --force)",
-                country_words(*c)
-            )
-        }))
         .collect();
-    format!("{} ({})", n.maker, some_of(parts, at_most, "; ", "item"))
+    if !n.countries_left_out.is_empty() {
+        let cs: Vec<String> = n
+            .countries_left_out
+            .iter()
+            .map(|c| country_words(*c))
+            .collect();
+        parts.push(format!(
+            "no longer a maker of {}, so a trace of it made there needs --force",
+            cs.join(", ")
+        ));
+    }
+    let (words, cut) = some_of(parts, at_most, "; ", "item");
+    (format!("{}: {words}", n.maker), cut)
+}
+
+/// A renamed maker in words.
+fn renamed_one(r: &Renamed) -> String {
+    if r.merged_with.is_empty() {
+        format!("{} (now {})", r.maker, r.now)
+    } else {
+        format!(
+            "{} (now {}, merged with {})",
+            r.maker,
+            r.now,
+            r.merged_with.join(", ")
+        )
+    }
+}
+
+/// The warnings `makers sign` prints for `changes` of the table it signed
+/// into `file`; none if it changes nothing. A warning may take several
+/// lines: the makers narrowed one a line.
+pub(super) fn warnings(file: &std::path::Path, changes: &Changes) -> Vec<String> {
+    let mut out = Vec::new();
+    let shipped = ReferenceTable::shipped_ref().maker_count();
+    let file = file.display();
+    let mut cut = false;
+    if !changes.left_out.is_empty() {
+        let n = changes.left_out.len();
+        let (names, c) = some_of(changes.left_out.clone(), 5, ", ", "maker");
+        cut |= c;
+        out.push(format!(
+            "warning: {n} of the {shipped} makers built into this release {} not in {file} ({names}): nodes installing it no longer match {} by name. Start from the table built into this release to keep {}: `tracenet makers show --toml` prints it where no table was signed, or for a directory without a node (`--data-dir` an empty one)",
+            if n == 1 { "is" } else { "are" },
+            if n == 1 { "it" } else { "them" },
+            if n == 1 { "it" } else { "them" },
+        ));
+    }
+    if !changes.renamed.is_empty() {
+        let n = changes.renamed.len();
+        let (names, c) = some_of(
+            changes.renamed.iter().map(renamed_one).collect(),
+            5,
+            ", ",
+            "maker",
+        );
+        cut |= c;
+        let merged = changes.renamed.iter().any(|r| !r.merged_with.is_empty());
+        out.push(format!(
+            "warning: {} built into this release {} named otherwise in {file}: {names}. Once a node installs the table, records are filed and found under the new name; a node that has not received it yet files and looks under the old one{}",
+            count(n as u64, "maker"),
+            if n == 1 { "is" } else { "are" },
+            if merged {
+                ". Makers merged are one maker: their records are filed under one key, and a trace of one finds the others'"
+            } else {
+                ""
+            },
+        ));
+    }
+    if !changes.narrowed.is_empty() {
+        let n = changes.narrowed.len();
+        let total = items(&changes.narrowed);
+        let mut lines = vec![format!(
+            "warning: {} built into this release {} fewer markings in {file}{}:",
+            count(n as u64, "maker"),
+            if n == 1 { "matches" } else { "match" },
+            if total > n {
+                format!(" ({total} spellings, codes or countries in all)")
+            } else {
+                String::new()
+            },
+        )];
+        for m in changes.narrowed.iter().take(5) {
+            let (words, c) = narrowed_one(m, 5);
+            cut |= c;
+            lines.push(format!("  {words}"));
+        }
+        if n > 5 {
+            cut = true;
+            lines.push(format!("  {}", and_more(n - 5, "maker")));
+        }
+        let spellings = changes
+            .narrowed
+            .iter()
+            .any(|m| !m.spellings.is_empty() || !m.factory_codes.is_empty());
+        let countries = changes
+            .narrowed
+            .iter()
+            .any(|m| !m.countries_left_out.is_empty());
+        let mut after = Vec::new();
+        if spellings {
+            after.push("Nodes installing it file and find records with those spellings and codes under another key than the maker's");
+        }
+        if countries {
+            after.push("an officer's trace of a maker in a country it no longer lists is refused unless sent with --force");
+        }
+        lines.push(format!(
+            "{}. Give the rows what they lost to keep it.",
+            capitalised(&after.join("; "))
+        ));
+        out.push(lines.join("\n"));
+    }
+    if cut {
+        out.push(
+            "  (`tracenet makers verify FILE --json` lists every one: built_in_left_out, built_in_renamed, built_in_narrowed)".into(),
+        );
+    }
+    out
+}
+
+/// `s` with its first letter upper case.
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// How many spellings, codes and countries `narrowed` lost in all.
@@ -286,105 +457,48 @@ fn items(narrowed: &[Narrowed]) -> usize {
         .sum()
 }
 
-/// The warnings `makers sign` prints for `changes` of the table it signed
-/// into `file`, a line each; none if it changes nothing.
-pub(super) fn warnings(file: &std::path::Path, changes: &Changes) -> Vec<String> {
-    let mut out = Vec::new();
-    let shipped = ReferenceTable::shipped_ref().maker_count();
-    let file = file.display();
-    if !changes.left_out.is_empty() {
-        let n = changes.left_out.len();
-        out.push(format!(
-            "warning: {n} of the {shipped} makers built into this build {} not in {file} ({}): nodes installing it no longer match {} by name. Start from the table built into this release to keep them: `tracenet makers show --toml` prints it where no table was signed, or for a directory without a node (`--data-dir` an empty one)",
-            if n == 1 { "is" } else { "are" },
-            some_of(changes.left_out.clone(), 5, ", ", "maker"),
-            if n == 1 { "it" } else { "them" },
-        ));
-    }
-    if !changes.renamed.is_empty() {
-        let n = changes.renamed.len();
-        out.push(format!(
-            "warning: {} built into this build {} named otherwise in {file}: {}. Markings that named {} still match, and once a node installs the table its records are filed and found under the new name; a node that has not received the table yet files and looks under the old one",
-            count(n as u64, "maker"),
-            if n == 1 { "is" } else { "are" },
-            some_of(
-                changes
-                    .renamed
-                    .iter()
-                    .map(|r| format!("{} (now {})", r.maker, r.now))
-                    .collect(),
-                5,
-                ", ",
-                "maker"
-            ),
-            if n == 1 { "it" } else { "them" },
-        ));
-    }
-    if !changes.narrowed.is_empty() {
-        let n = changes.narrowed.len();
-        out.push(format!(
-            "warning: {} built into this build {} fewer markings in {file} ({} in all): {}. Nodes installing it file and find records with those markings under another maker's key or a key of their own, no longer this maker's; give the rows their spellings, factory codes and countries back to keep them (`tracenet makers verify FILE --json` lists every one, as built_in_narrowed)",
-            count(n as u64, "maker"),
-            if n == 1 { "matches" } else { "match" },
-            match items(&changes.narrowed) {
-                1 => "1 spelling, code or country".to_string(),
-                n => format!("{n} spellings, codes or countries"),
-            },
-            some_of(
-                changes
-                    .narrowed
-                    .iter()
-                    .map(|m| narrowed_one(m, 5))
-                    .collect(),
-                5,
-                ", ",
-                "maker"
-            ),
-        ));
-    }
-    out
-}
-
-/// `changes` in words for `makers verify`, a line each; empty if none.
+/// `changes` in words for `makers verify`: a heading and a line a maker,
+/// up to 10 makers of each kind; empty if none.
 pub(super) fn text(changes: &Changes) -> String {
     let mut out = String::new();
-    if !changes.left_out.is_empty() {
-        out.push_str(&format!(
-            "built in and left out: {}\n",
-            some_of(changes.left_out.clone(), 10, ", ", "maker")
-        ));
-    }
-    if !changes.renamed.is_empty() {
-        out.push_str(&format!(
-            "built in and named otherwise: {}\n",
-            some_of(
-                changes
-                    .renamed
-                    .iter()
-                    .map(|r| format!("{} (now {})", r.maker, r.now))
-                    .collect(),
-                10,
-                ", ",
-                "maker"
-            )
-        ));
-    }
-    if !changes.narrowed.is_empty() {
-        out.push_str(&format!(
-            "built in and matching fewer markings: {}\n",
-            some_of(
-                changes
-                    .narrowed
-                    .iter()
-                    .map(|m| narrowed_one(m, 5))
-                    .collect(),
-                10,
-                ", ",
-                "maker"
-            )
-        ));
-    }
-    if !out.is_empty() {
+    let mut cut = false;
+    let mut section = |heading: &str, lines: Vec<String>| {
+        if lines.is_empty() {
+            return;
+        }
+        out.push_str(heading);
+        out.push('\n');
+        let n = lines.len();
+        for l in lines.iter().take(10) {
+            out.push_str(&format!("  {l}\n"));
+        }
+        if n > 10 {
+            cut = true;
+            out.push_str(&format!("  {}\n", and_more(n - 10, "maker")));
+        }
+    };
+    section(
+        "built into this release and left out:",
+        changes.left_out.clone(),
+    );
+    section(
+        "built into this release and named otherwise:",
+        changes.renamed.iter().map(renamed_one).collect(),
+    );
+    let mut narrowed_cut = false;
+    section(
+        "built into this release and matching fewer markings:",
+        changes
+            .narrowed
+            .iter()
+            .map(|m| {
+                let (words, c) = narrowed_one(m, 5);
+                narrowed_cut |= c;
+                words
+            })
+            .collect(),
+    );
+    if cut || narrowed_cut {
         out.push_str("(`--json` lists every one)\n");
     }
     out

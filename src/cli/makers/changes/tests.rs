@@ -70,15 +70,18 @@ fn a_spelling_or_factory_code_taken_from_a_kept_maker_is_reported() {
     assert!(c.left_out.is_empty() && c.renamed.is_empty());
     let w = warnings(std::path::Path::new("t.json"), &c).join("\n");
     assert!(
-        w.contains("2 makers built into this build match fewer markings in t.json (2 spellings, codes or countries in all)")
-            && w.contains(r#"Steyr Arms ("Steyr" made in AT, elsewhere)"#)
-            && w.contains("Arsenal (factory code 10 in BG)"),
+        w.contains("warning: 2 makers built into this release match fewer markings in t.json:\n")
+            && w.contains(r#"  Steyr Arms: "Steyr" made in AT, elsewhere"#)
+            && w.contains("  Arsenal: factory code 10 in BG")
+            && w.contains("under another key than the maker's")
+            && !w.contains("--force")
+            && !w.contains("lists every one"),
         "{w}"
     );
     let t = text(&c);
     assert!(
-        t.starts_with("built in and matching fewer markings: Steyr Arms")
-            && t.ends_with("(`--json` lists every one)\n"),
+        t.starts_with("built into this release and matching fewer markings:\n  Steyr Arms: ")
+            && !t.contains("lists every one"),
         "{t}"
     );
 }
@@ -166,9 +169,9 @@ fn a_country_dropped_is_said_though_its_markings_still_match() {
     row(&mut t, "Carl Walther")
         .countries
         .retain(|c| *c != cc("US"));
-    let n = against_built_in(&t).narrowed;
+    let c = against_built_in(&t);
     assert_eq!(
-        n,
+        c.narrowed,
         vec![Narrowed {
             maker: "Carl Walther".into(),
             spellings: vec![],
@@ -176,9 +179,12 @@ fn a_country_dropped_is_said_though_its_markings_still_match() {
             countries_left_out: vec![cc("US")],
         }]
     );
-    let w = warnings(std::path::Path::new("t.json"), &against_built_in(&t)).join("\n");
+    let w = warnings(std::path::Path::new("t.json"), &c).join("\n");
     assert!(
-        w.contains("Carl Walther (no longer a maker of US (its traces need --force))"),
+        w.contains(
+            "  Carl Walther: no longer a maker of US, so a trace of it made there needs --force"
+        ) && w.contains("Give the rows what they lost")
+            && !w.contains("under another key"),
         "{w}"
     );
 }
@@ -214,14 +220,16 @@ fn a_row_renamed_to_one_of_its_spellings_is_renamed_not_left_out() {
         vec![Renamed {
             maker: "Steyr Arms".into(),
             now: "Steyr".into(),
+            merged_with: vec![],
         }]
     );
-    assert!(c.left_out.is_empty(), "{c:?}");
+    // Every spelling kept: nothing lost under the new name.
+    assert!(c.left_out.is_empty() && c.narrowed.is_empty(), "{c:?}");
     let w = warnings(std::path::Path::new("t.json"), &c).join("\n");
     assert!(
         w.contains(
-            "1 maker built into this build is named otherwise in t.json: Steyr Arms (now Steyr)"
-        ),
+            "1 maker built into this release is named otherwise in t.json: Steyr Arms (now Steyr)"
+        ) && !w.contains("merged"),
         "{w}"
     );
 }
@@ -243,7 +251,71 @@ fn a_row_removed_is_left_out_and_one_merged_into_another_is_renamed() {
         vec![Renamed {
             maker: "Voere".into(),
             now: "Steyr Arms".into(),
+            merged_with: vec!["Steyr Arms".into()],
         }]
+    );
+    let w = warnings(std::path::Path::new("t.json"), &c).join("\n");
+    assert!(
+        w.contains("Voere (now Steyr Arms, merged with Steyr Arms)")
+            && w.contains("a trace of one finds the others'"),
+        "{w}"
+    );
+}
+
+#[test]
+fn a_row_renamed_without_its_old_name_is_renamed_and_the_name_lost() {
+    // Most spellings still read as one maker, under a new name: renamed,
+    // and the old name, no longer a spelling, lost (a trial's " Group").
+    let mut t = shipped();
+    row(&mut t, "Steyr Arms").name = "Steyr Arms Group".into();
+    let c = against_built_in(&t);
+    assert!(c.left_out.is_empty(), "{c:?}");
+    assert_eq!(c.renamed[0].now, "Steyr Arms Group");
+    assert_eq!(c.narrowed.len(), 1, "{c:?}");
+    assert_eq!(c.narrowed[0].maker, "Steyr Arms");
+    assert_eq!(c.narrowed[0].spellings[0].spelling, "Steyr Arms");
+}
+
+#[test]
+fn a_rename_does_not_hide_a_lost_code_or_country() {
+    let mut t = shipped();
+    let a = row(&mut t, "Arsenal");
+    a.name = "Arsenal Group".into();
+    a.aliases.push("Arsenal".into());
+    a.factory_codes.clear();
+    let fnh = row(&mut t, "FN Herstal");
+    fnh.name = "FN Group".into();
+    fnh.aliases.push("FN Herstal".into());
+    fnh.countries.retain(|c| *c != cc("US"));
+    let c = against_built_in(&t);
+    assert_eq!(c.renamed.len(), 2, "{c:?}");
+    let arsenal = c.narrowed.iter().find(|m| m.maker == "Arsenal").unwrap();
+    assert_eq!(arsenal.factory_codes.len(), 1, "{arsenal:?}");
+    let fnh = c.narrowed.iter().find(|m| m.maker == "FN Herstal").unwrap();
+    assert_eq!(fnh.countries_left_out, vec![cc("US")], "{fnh:?}");
+}
+
+#[test]
+fn two_makers_merged_into_a_new_name_are_merged_with_each_other() {
+    let mut t = shipped();
+    let voere = t.makers.iter().position(|m| m.name == "Voere").unwrap();
+    let v = t.makers.remove(voere);
+    let s = row(&mut t, "Steyr Arms");
+    s.name = "Steyr Voere".into();
+    s.aliases.push("Steyr Arms".into());
+    s.aliases.extend(std::iter::once(v.name).chain(v.aliases));
+    let c = against_built_in(&t);
+    let merged: Vec<(&str, Vec<String>)> = c
+        .renamed
+        .iter()
+        .map(|r| (r.maker.as_str(), r.merged_with.clone()))
+        .collect();
+    assert_eq!(
+        merged,
+        vec![
+            ("Steyr Arms", vec!["Voere".to_string()]),
+            ("Voere", vec!["Steyr Arms".to_string()]),
+        ]
     );
 }
 
@@ -258,6 +330,9 @@ fn long_lists_are_cut_with_how_many_more() {
     let c = against_built_in(&t);
     assert!(c.narrowed.len() > 5, "{}", c.narrowed.len());
     let w = warnings(std::path::Path::new("t.json"), &c).join("\n");
-    let more = format!("and {} more makers", c.narrowed.len() - 5);
-    assert!(w.contains(&more) && !w.contains("...."), "{w}");
+    let more = format!("  and {} more makers", c.narrowed.len() - 5);
+    assert!(
+        w.contains(&more) && w.contains("lists every one") && w.lines().all(|l| l.len() < 600),
+        "{w}"
+    );
 }
