@@ -3286,8 +3286,8 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     assert_eq!(
         narrowed(&w.join("one.json")),
         serde_json::json!([{"maker": "Carl Walther", "spellings": [
-            {"spelling": "Walther Arms", "countries": ["DD", "DE", "US"], "elsewhere": true},
-            {"spelling": "Carl Walther Sportwaffen", "countries": ["DD", "DE", "US"], "elsewhere": true}
+            {"spelling": "Walther Arms", "countries": ["DD", "DE", "US"], "elsewhere": true, "now": null},
+            {"spelling": "Carl Walther Sportwaffen", "countries": ["DD", "DE", "US"], "elsewhere": true, "now": null}
         ], "factory_codes": [], "countries_left_out": []}])
     );
     let one_left = left_out(&w.join("one.json"));

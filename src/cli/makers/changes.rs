@@ -74,6 +74,9 @@ pub(super) struct LostSpelling {
     /// Lost also for a weapon made in any country neither table names for
     /// this spelling.
     pub elsewhere: bool,
+    /// The canonical name of the table's maker it reads as now, in the
+    /// first of those countries (`null`: none, its own folded form).
+    pub now: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -111,6 +114,7 @@ pub(super) fn against_built_in(table: &ReferenceTable) -> Changes {
     let shipped = ReferenceTable::shipped_ref();
     let built = MakerTable::built_in();
     let new = MakerTable::from_reference(table);
+    let listed: BTreeSet<String> = table.makers.iter().map(|m| fold_maker(&m.name)).collect();
     // Folded spelling -> the countries either table gives it in.
     let mut scoped: BTreeMap<String, BTreeSet<CountryCode>> = BTreeMap::new();
     for row in shipped.makers.iter().chain(&table.makers) {
@@ -142,25 +146,36 @@ pub(super) fn against_built_in(table: &ReferenceTable) -> Changes {
                 .ok()
                 .filter(|k| new.display_name(k).is_some())
         };
-        // The successor: the table's maker most of its spellings read as
-        // in its own countries; its own key first on a tie.
-        let mut votes: BTreeMap<MakerKey, usize> = BTreeMap::new();
+        // The successor: the maker itself where the table lists its
+        // name; else the maker its old name reads as now; else the maker
+        // most of its spellings read as in its own countries (on a tie, the
+        // one its first such spelling reads as).
+        let mut votes: Vec<(MakerKey, usize)> = Vec::new();
+        let mut by_name = None;
         for row in rows_of(shipped, &folded) {
             for &c in &row.countries {
                 for s in row.spellings() {
-                    if was_its(s, c).is_some()
-                        && let Some(k) = now(s, c)
-                    {
-                        *votes.entry(k).or_default() += 1;
+                    if was_its(s, c).is_none() {
+                        continue;
+                    }
+                    let Some(k) = now(s, c) else { continue };
+                    if s == first.name && by_name.is_none() {
+                        by_name = Some(k.clone());
+                    }
+                    match votes.iter_mut().find(|(v, _)| *v == k) {
+                        Some((_, n)) => *n += 1,
+                        None => votes.push((k, 1)),
                     }
                 }
             }
         }
-        let Some(successor) = votes
-            .iter()
-            .max_by_key(|(k, n)| (**n, k.as_str() == folded))
-            .map(|(k, _)| k.clone())
-        else {
+        let most = votes.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let successor = if listed.contains(&folded) {
+            MakerKey::from_folded(&folded)
+        } else {
+            by_name.or_else(|| votes.into_iter().find(|(_, n)| *n == most).map(|(k, _)| k))
+        };
+        let Some(successor) = successor else {
             changes.left_out.push(first.name.clone());
             continue;
         };
@@ -196,12 +211,18 @@ pub(super) fn against_built_in(table: &ReferenceTable) -> Changes {
                 };
                 let countries: Vec<CountryCode> =
                     named.iter().copied().filter(|c| lost_in(*c)).collect();
-                let elsewhere = elsewhere(&named).is_some_and(lost_in);
+                let other = elsewhere(&named);
+                let elsewhere = other.is_some_and(lost_in);
                 if !countries.is_empty() || elsewhere {
+                    let at = countries.first().copied().or(other);
+                    let now = at
+                        .and_then(|c| now(spelling, c))
+                        .and_then(|k| new.display_name(&k).map(str::to_string));
                     spellings.push(LostSpelling {
                         spelling: spelling.to_string(),
                         countries,
                         elsewhere,
+                        now,
                     });
                 }
             }
@@ -313,7 +334,10 @@ fn narrowed_one(n: &Narrowed, at_most: usize) -> (String, bool) {
             if l.elsewhere {
                 places.push("elsewhere".into());
             }
-            format!("{:?} made in {}", l.spelling, places.join(", "))
+            match &l.now {
+                Some(m) => format!("{:?} made in {} (now {m})", l.spelling, places.join(", ")),
+                None => format!("{:?} made in {}", l.spelling, places.join(", ")),
+            }
         })
         .chain(
             n.factory_codes
@@ -338,15 +362,27 @@ fn narrowed_one(n: &Narrowed, at_most: usize) -> (String, bool) {
 
 /// A renamed maker in words.
 fn renamed_one(r: &Renamed) -> String {
-    if r.merged_with.is_empty() {
-        format!("{} (now {})", r.maker, r.now)
-    } else {
-        format!(
-            "{} (now {}, merged with {})",
+    let others: Vec<&str> = r
+        .merged_with
+        .iter()
+        .map(String::as_str)
+        .filter(|m| *m != r.now)
+        .collect();
+    match (r.merged_with.contains(&r.now), others.is_empty()) {
+        (_, true) if r.merged_with.is_empty() => format!("{}: now {}", r.maker, r.now),
+        (true, true) => format!("{}: merged into {}", r.maker, r.now),
+        (true, false) => format!(
+            "{}: merged into {}, with {}",
             r.maker,
             r.now,
-            r.merged_with.join(", ")
-        )
+            others.join(", ")
+        ),
+        (false, _) => format!(
+            "{}: now {}, merged with {}",
+            r.maker,
+            r.now,
+            others.join(", ")
+        ),
     }
 }
 
@@ -356,6 +392,7 @@ fn renamed_one(r: &Renamed) -> String {
 pub(super) fn warnings(file: &std::path::Path, changes: &Changes) -> Vec<String> {
     let mut out = Vec::new();
     let shipped = ReferenceTable::shipped_ref().maker_count();
+    let path = file;
     let file = file.display();
     let mut cut = false;
     if !changes.left_out.is_empty() {
@@ -363,7 +400,7 @@ pub(super) fn warnings(file: &std::path::Path, changes: &Changes) -> Vec<String>
         let (names, c) = some_of(changes.left_out.clone(), 5, ", ", "maker");
         cut |= c;
         out.push(format!(
-            "warning: {n} of the {shipped} makers built into this release {} not in {file} ({names}): nodes installing it no longer match {} by name. Start from the table built into this release to keep {}: `tracenet makers show --toml` prints it where no table was signed, or for a directory without a node (`--data-dir` an empty one)",
+            "warning: {n} of the {shipped} makers built into this release {} not in {file} ({names}): nodes installing it no longer match {} by name. Start from the table built into this release to keep {}, and keep a renamed maker's old name as an alias: `tracenet makers show --toml` prints it where no table was signed, or for a directory without a node (`--data-dir` an empty one)",
             if n == 1 { "is" } else { "are" },
             if n == 1 { "it" } else { "them" },
             if n == 1 { "it" } else { "them" },
@@ -371,24 +408,23 @@ pub(super) fn warnings(file: &std::path::Path, changes: &Changes) -> Vec<String>
     }
     if !changes.renamed.is_empty() {
         let n = changes.renamed.len();
-        let (names, c) = some_of(
-            changes.renamed.iter().map(renamed_one).collect(),
-            5,
-            ", ",
-            "maker",
-        );
-        cut |= c;
-        let merged = changes.renamed.iter().any(|r| !r.merged_with.is_empty());
-        out.push(format!(
-            "warning: {} built into this release {} named otherwise in {file}: {names}. Once a node installs the table, records are filed and found under the new name; a node that has not received it yet files and looks under the old one{}",
+        let mut lines = vec![format!(
+            "warning: {} built into this release {} named otherwise in {file}:",
             count(n as u64, "maker"),
             if n == 1 { "is" } else { "are" },
-            if merged {
-                ". Makers merged are one maker: their records are filed under one key, and a trace of one finds the others'"
-            } else {
-                ""
-            },
-        ));
+        )];
+        for r in changes.renamed.iter().take(5) {
+            lines.push(format!("  {}", renamed_one(r)));
+        }
+        if n > 5 {
+            cut = true;
+            lines.push(format!("  {}", and_more(n - 5, "maker")));
+        }
+        lines.push("Once a node installs the table, records are filed and found under the new name; a node that has not received it yet files and looks under the old one.".into());
+        if changes.renamed.iter().any(|r| !r.merged_with.is_empty()) {
+            lines.push("Makers merged are one maker: their records are filed under one key, and a trace of one finds the others'.".into());
+        }
+        out.push(lines.join("\n"));
     }
     if !changes.narrowed.is_empty() {
         let n = changes.narrowed.len();
@@ -428,15 +464,16 @@ pub(super) fn warnings(file: &std::path::Path, changes: &Changes) -> Vec<String>
             after.push("an officer's trace of a maker in a country it no longer lists is refused unless sent with --force");
         }
         lines.push(format!(
-            "{}. Give the rows what they lost to keep it.",
+            "{}. To keep those markings, give each maker's row back what it lost.",
             capitalised(&after.join("; "))
         ));
         out.push(lines.join("\n"));
     }
     if cut {
-        out.push(
-            "  (`tracenet makers verify FILE --json` lists every one: built_in_left_out, built_in_renamed, built_in_narrowed)".into(),
-        );
+        out.push(format!(
+            "  (`tracenet makers verify {} --anchor KEY --json` lists every one: built_in_left_out, built_in_renamed, built_in_narrowed)",
+            crate::cli::output::shell_word(path)
+        ));
     }
     out
 }

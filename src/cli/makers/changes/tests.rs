@@ -51,6 +51,7 @@ fn a_spelling_or_factory_code_taken_from_a_kept_maker_is_reported() {
                     spelling: "Steyr".into(),
                     countries: vec![cc("AT")],
                     elsewhere: true,
+                    now: None,
                 }],
                 factory_codes: vec![],
                 countries_left_out: vec![],
@@ -116,6 +117,7 @@ fn a_spelling_shared_in_another_country_is_lost_where_it_was_the_makers_alone() 
             spelling: "Walther".into(),
             countries: vec![cc("HU")],
             elsewhere: true,
+            now: Some("Walther Hungaria".into()),
         }]
     );
 }
@@ -183,7 +185,7 @@ fn a_country_dropped_is_said_though_its_markings_still_match() {
     assert!(
         w.contains(
             "  Carl Walther: no longer a maker of US, so a trace of it made there needs --force"
-        ) && w.contains("Give the rows what they lost")
+        ) && w.contains("give each maker's row back what it lost")
             && !w.contains("under another key"),
         "{w}"
     );
@@ -228,7 +230,9 @@ fn a_row_renamed_to_one_of_its_spellings_is_renamed_not_left_out() {
     let w = warnings(std::path::Path::new("t.json"), &c).join("\n");
     assert!(
         w.contains(
-            "1 maker built into this release is named otherwise in t.json: Steyr Arms (now Steyr)"
+            "1 maker built into this release is named otherwise in t.json:
+  Steyr Arms: now Steyr
+"
         ) && !w.contains("merged"),
         "{w}"
     );
@@ -256,7 +260,7 @@ fn a_row_removed_is_left_out_and_one_merged_into_another_is_renamed() {
     );
     let w = warnings(std::path::Path::new("t.json"), &c).join("\n");
     assert!(
-        w.contains("Voere (now Steyr Arms, merged with Steyr Arms)")
+        w.contains("  Voere: merged into Steyr Arms\n")
             && w.contains("a trace of one finds the others'"),
         "{w}"
     );
@@ -335,4 +339,67 @@ fn long_lists_are_cut_with_how_many_more() {
         w.contains(&more) && w.contains("lists every one") && w.lines().all(|l| l.len() < 600),
         "{w}"
     );
+}
+
+#[test]
+fn a_maker_kept_under_its_name_is_not_renamed_by_spellings_moved_away() {
+    // Steyr Arms keeps its row and name; most of its other spellings move
+    // to a new maker. Not a rename: those spellings are lost, to the maker
+    // they read as now, and its own name is not.
+    let mut t = shipped();
+    let moved = [
+        "Steyr",
+        "Steyr Mannlicher",
+        "Steyr-Daimler-Puch",
+        "Steyr-Werke",
+    ];
+    row(&mut t, "Steyr Arms")
+        .aliases
+        .retain(|a| !moved.contains(&a.as_str()));
+    let other = another_maker(&t, "Steyr Mannlicher Group", &["AT"], &moved);
+    t.makers.push(other);
+    let c = against_built_in(&t);
+    assert!(c.renamed.is_empty() && c.left_out.is_empty(), "{c:?}");
+    let steyr = &c.narrowed[0];
+    assert_eq!(steyr.maker, "Steyr Arms");
+    assert!(
+        steyr.spellings.iter().all(|l| l.spelling != "Steyr Arms"),
+        "{steyr:?}"
+    );
+    let lost: Vec<(&str, Option<&str>)> = steyr
+        .spellings
+        .iter()
+        .map(|l| (l.spelling.as_str(), l.now.as_deref()))
+        .collect();
+    assert_eq!(
+        lost,
+        moved
+            .iter()
+            .map(|m| (*m, Some("Steyr Mannlicher Group")))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_renamed_maker_follows_its_old_name_not_the_order_of_names() {
+    // Steyr Arms' row renamed with its old name kept, and half its other
+    // spellings given to another maker: whatever that maker is called,
+    // the successor is the maker its old name reads as.
+    for other_name in ["A Steyr Company", "Z Steyr Company"] {
+        let mut t = shipped();
+        let moved = ["Steyr Mannlicher", "Steyr-Daimler-Puch", "Steyr-Werke"];
+        let s = row(&mut t, "Steyr Arms");
+        s.name = "Steyr Austria".into();
+        s.aliases.retain(|a| !moved.contains(&a.as_str()));
+        s.aliases.push("Steyr Arms".into());
+        let other = another_maker(&t, other_name, &["AT"], &moved);
+        t.makers.push(other);
+        let c = against_built_in(&t);
+        assert_eq!(c.renamed[0].now, "Steyr Austria", "{other_name}: {c:?}");
+        let steyr = &c.narrowed[0];
+        assert!(
+            steyr.spellings.iter().all(|l| l.spelling != "Steyr Arms"),
+            "{steyr:?}"
+        );
+    }
 }
