@@ -3145,7 +3145,7 @@ fn anchors_numbers_and_dates_given_wrong_are_named_as_given() {
     // (DD, East Germany, for the German maker's weapons marked before 1990).
     assert!(
         e.contains("1 maker built into this release matches fewer markings")
-            && e.contains(r#"  Carl Walther: "Walther Arms" made in DD (German Democratic Republic), DE, US, elsewhere; "Carl Walther Sportwaffen" made in DD (German Democratic Republic), DE, US, elsewhere"#),
+            && e.contains(r#"  Carl Walther: "Walther Arms" made in DD (German Democratic Republic), DE, US or anywhere else; "Carl Walther Sportwaffen" made in DD (German Democratic Republic), DE, US or anywhere else"#),
         "{e}"
     );
     // Said in words by `verify`, and to a second anchor co-signing it.

@@ -204,8 +204,30 @@ impl ReferenceTable {
     /// (U+200C, U+200D) are spelling in Persian and Indic names, and pass.
     /// Checked on a table being made and signed, not on one held or
     /// received: a table signed before the check still reads.
+    ///
+    /// Also refuses a canonical name whose folded form is no maker key
+    /// ([`super::MakerKey::from_folded`]: at most 128 bytes, no letter
+    /// without a capital, such as `ĸ`): every node would leave that row out
+    /// of the table, and its spellings with it. A name of 128 Cyrillic
+    /// letters folds to 256 bytes.
     pub fn check_printable(&self) -> Result<(), ReferenceError> {
         for (i, m) in self.makers.iter().enumerate() {
+            let folded = fold_maker(&m.name);
+            if super::MakerKey::from_folded(&folded).is_none() {
+                return Err(ReferenceError::Row {
+                    row: i + 1,
+                    name: m.name.chars().take(MAX_SPELLING_CHARS).collect(),
+                    problem: format!(
+                        "the name folds to {} bytes{}, no maker key (at most 128 bytes of capitals, digits and letters without case): every node would leave the row out; give a shorter name and keep this one as an alias",
+                        folded.len(),
+                        if folded.chars().any(char::is_lowercase) {
+                            " with a letter that has no capital"
+                        } else {
+                            ""
+                        }
+                    ),
+                });
+            }
             for s in m.spellings() {
                 if let Some(problem) = unwritable_spelling(s) {
                     return Err(ReferenceError::Row {
@@ -439,6 +461,19 @@ mod tests {
                 Ok(()) => t.check_printable().unwrap_err().to_string(),
             };
             assert!(e.contains(want), "{e}");
+        }
+        // A name no maker key can hold: refused for signing, its row would
+        // be left out on every node.
+        let long = "Ж".repeat(100);
+        for name in [long.as_str(), "Acmeĸ"] {
+            let e = table(&[row(name, "\"RU\"", "\"AA\"")])
+                .check_printable()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("no maker key") && e.contains("keep this one as an alias"),
+                "{e}"
+            );
         }
         // Spelling in Persian and Indic names.
         table(&[row("Acme", "\"IR\"", "\"می\\u200Cشود\"")])

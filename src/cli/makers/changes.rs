@@ -23,9 +23,9 @@ pub(super) struct Changes {
     /// by name.
     #[serde(rename = "built_in_left_out")]
     pub left_out: Vec<String>,
-    /// Built-in makers whose spellings read, in the table, mostly as a
-    /// maker of another canonical name: a row renamed, or merged into
-    /// another maker's.
+    /// Built-in makers whose successor in the table has another canonical
+    /// name: a row renamed, or merged into another maker's (see
+    /// [`against_built_in`] for the successor).
     #[serde(rename = "built_in_renamed")]
     pub renamed: Vec<Renamed>,
     /// Built-in makers (kept or renamed) under which the table matches
@@ -39,8 +39,8 @@ pub(super) struct Changes {
 pub(super) struct Renamed {
     /// The canonical name, as the built-in table writes it.
     pub maker: String,
-    /// The canonical name of the table's maker its spellings read as (the
-    /// most of them, where they part).
+    /// The canonical name of its successor in the table: the maker its old
+    /// name reads as, or else the one most of its spellings read as.
     pub now: String,
     /// Other built-in makers whose spellings read as that same maker now:
     /// their records are filed under one key, and a trace of one finds the
@@ -97,10 +97,12 @@ fn rows_of<'a>(t: &'a ReferenceTable, folded: &'a str) -> impl Iterator<Item = &
 ///
 /// Matching is compared by the maker key a spelling folds to
 /// ([`MakerTable::key`]: what records are filed and found under). A
-/// built-in maker's successor in the table is the table's maker that most
-/// of its spellings read as in its own countries (its own name's first,
-/// where it is kept): none, and it is left out; another name, and it is
-/// renamed. Its spellings are then compared with that successor in every
+/// built-in maker's successor in the table is the maker itself where the
+/// table lists its name; else the maker its old name reads as; else the
+/// maker most of its spellings read as in its own countries (on a tie, the
+/// one its first such spelling reads as). None, and it is left out; another
+/// name, and it is renamed. Its spellings are then compared with that
+/// successor in every
 /// country where the answer can differ: the row's countries, those either
 /// table gives a spelling of that folded form, the States these route with
 /// (a former State and its successors), and one country neither names,
@@ -109,7 +111,8 @@ fn rows_of<'a>(t: &'a ReferenceTable, folded: &'a str) -> impl Iterator<Item = &
 /// where it reads as another key, or one naming no maker of the table; a
 /// factory code where the table places it with no maker or another
 /// ([`MakerTable::factory_maker`]); a country where no row of the successor
-/// names it. Spellings that fold alike are reported once, as first written.
+/// names, nor routes with. Spellings that fold alike are reported once, as
+/// first written.
 pub(super) fn against_built_in(table: &ReferenceTable) -> Changes {
     let shipped = ReferenceTable::shipped_ref();
     let built = MakerTable::built_in();
@@ -247,9 +250,11 @@ pub(super) fn against_built_in(table: &ReferenceTable) -> Changes {
         let kept: BTreeSet<CountryCode> = rows_of(table, successor.as_str())
             .flat_map(|r| r.countries.iter().copied())
             .collect();
+        // A country the successor's rows name, or one they route with (a
+        // former State and its successors), is still the maker's.
         let dropped: BTreeSet<CountryCode> = rows_of(shipped, &folded)
             .flat_map(|r| r.countries.iter().copied())
-            .filter(|c| !kept.contains(c))
+            .filter(|c| !kept.iter().any(|k| c.routes_with(*k)))
             .collect();
         if !spellings.is_empty() || !codes.is_empty() || !dropped.is_empty() {
             changes.narrowed.push(Narrowed {
@@ -332,12 +337,19 @@ fn narrowed_one(n: &Narrowed, at_most: usize) -> (String, bool) {
         .map(|l| {
             let mut places: Vec<String> = l.countries.iter().map(|c| country_words(*c)).collect();
             if l.elsewhere {
-                places.push("elsewhere".into());
+                places.push("anywhere else".into());
             }
-            match &l.now {
-                Some(m) => format!("{:?} made in {} (now {m})", l.spelling, places.join(", ")),
-                None => format!("{:?} made in {}", l.spelling, places.join(", ")),
+            // What it reads as now is said of the first place.
+            if let (Some(m), Some(first)) = (&l.now, places.first_mut()) {
+                first.push_str(&format!(" (now {m})"));
             }
+            let places = match places.split_last() {
+                Some((last, rest)) if l.elsewhere && !rest.is_empty() => {
+                    format!("{} or {last}", rest.join(", "))
+                }
+                _ => places.join(", "),
+            };
+            format!("{:?} made in {places}", l.spelling)
         })
         .chain(
             n.factory_codes
@@ -362,13 +374,15 @@ fn narrowed_one(n: &Narrowed, at_most: usize) -> (String, bool) {
 
 /// A renamed maker in words.
 fn renamed_one(r: &Renamed) -> String {
+    let now = fold_maker(&r.now);
     let others: Vec<&str> = r
         .merged_with
         .iter()
         .map(String::as_str)
-        .filter(|m| *m != r.now)
+        .filter(|m| fold_maker(m) != now)
         .collect();
-    match (r.merged_with.contains(&r.now), others.is_empty()) {
+    let into_one = r.merged_with.iter().any(|m| fold_maker(m) == now);
+    match (into_one, others.is_empty()) {
         (_, true) if r.merged_with.is_empty() => format!("{}: now {}", r.maker, r.now),
         (true, true) => format!("{}: merged into {}", r.maker, r.now),
         (true, false) => format!(

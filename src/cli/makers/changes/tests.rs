@@ -72,7 +72,7 @@ fn a_spelling_or_factory_code_taken_from_a_kept_maker_is_reported() {
     let w = warnings(std::path::Path::new("t.json"), &c).join("\n");
     assert!(
         w.contains("warning: 2 makers built into this release match fewer markings in t.json:\n")
-            && w.contains(r#"  Steyr Arms: "Steyr" made in AT, elsewhere"#)
+            && w.contains(r#"  Steyr Arms: "Steyr" made in AT or anywhere else"#)
             && w.contains("  Arsenal: factory code 10 in BG")
             && w.contains("under another key than the maker's")
             && !w.contains("--force")
@@ -387,7 +387,13 @@ fn a_renamed_maker_follows_its_old_name_not_the_order_of_names() {
     // the successor is the maker its old name reads as.
     for other_name in ["A Steyr Company", "Z Steyr Company"] {
         let mut t = shipped();
-        let moved = ["Steyr Mannlicher", "Steyr-Daimler-Puch", "Steyr-Werke"];
+        // Four of its six spellings: more than stay with the old name.
+        let moved = [
+            "Steyr",
+            "Steyr Mannlicher",
+            "Steyr-Daimler-Puch",
+            "Steyr-Werke",
+        ];
         let s = row(&mut t, "Steyr Arms");
         s.name = "Steyr Austria".into();
         s.aliases.retain(|a| !moved.contains(&a.as_str()));
@@ -402,4 +408,30 @@ fn a_renamed_maker_follows_its_old_name_not_the_order_of_names() {
             "{steyr:?}"
         );
     }
+}
+
+#[test]
+fn a_country_that_routes_with_one_kept_is_not_dropped() {
+    // Zastava Arms moved from RS to YU, RS's former State: a trace of it
+    // marked RS still reaches it (the countries route together).
+    let mut t = shipped();
+    row(&mut t, "Zastava Arms").countries = vec![cc("YU")];
+    let c = against_built_in(&t);
+    let zastava = c.narrowed.iter().find(|m| m.maker == "Zastava Arms");
+    assert!(
+        zastava.is_none_or(|m| m.countries_left_out.is_empty()),
+        "{zastava:?}"
+    );
+}
+
+#[test]
+fn what_a_lost_spelling_reads_as_now_is_said_of_its_first_place() {
+    let mut t = shipped();
+    let other = another_maker(&t, "Walther Hungaria", &["HU"], &["Walther"]);
+    t.makers.push(other);
+    let w = warnings(std::path::Path::new("t.json"), &against_built_in(&t)).join("\n");
+    assert!(
+        w.contains(r#""Walther" made in HU (now Walther Hungaria) or anywhere else"#),
+        "{w}"
+    );
 }
