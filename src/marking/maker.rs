@@ -309,7 +309,13 @@ impl MakerTable {
         let t = &self.0;
         Ok(match t.resolve(&f, country) {
             Resolved::Here(m) => t.makers[m as usize].key.clone(),
-            Resolved::Elsewhere(scopes) if scopes.iter().all(|s| s.maker == scopes[0].maker) => {
+            // A spelling with no scope (a row without countries, which
+            // `ReferenceTable::check` refuses) is its own folded form.
+            Resolved::Elsewhere(scopes)
+                if scopes
+                    .first()
+                    .is_some_and(|one| scopes.iter().all(|s| s.maker == one.maker)) =>
+            {
                 t.makers[scopes[0].maker as usize].key.clone()
             }
             Resolved::Elsewhere(_) | Resolved::Unknown => MakerKey(f),
@@ -665,6 +671,18 @@ mod tests {
 
     fn key(t: &MakerTable, raw: &str, c: &str) -> String {
         t.key(raw, cc(c)).unwrap().as_str().to_string()
+    }
+
+    #[test]
+    fn a_row_without_countries_leaves_its_spellings_their_own_form() {
+        // Refused by `ReferenceTable::check`; a table made of it unchecked
+        // answers without a panic.
+        let mut r = ReferenceTable::shipped();
+        r.makers.truncate(1);
+        r.makers[0].countries.clear();
+        let t = MakerTable::from_reference(&r);
+        let k = t.key(&r.makers[0].name.clone(), cc("AT")).unwrap();
+        assert_eq!(k.as_str(), fold_maker(&r.makers[0].name));
     }
 
     #[test]
