@@ -681,7 +681,7 @@ mod tests {
         r.makers.truncate(1);
         r.makers[0].countries.clear();
         let t = MakerTable::from_reference(&r);
-        let k = t.key(&r.makers[0].name.clone(), cc("AT")).unwrap();
+        let k = t.key(&r.makers[0].name, cc("AT")).unwrap();
         assert_eq!(k.as_str(), fold_maker(&r.makers[0].name));
     }
 

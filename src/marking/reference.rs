@@ -217,15 +217,15 @@ impl ReferenceTable {
                 return Err(ReferenceError::Row {
                     row: i + 1,
                     name: m.name.chars().take(MAX_SPELLING_CHARS).collect(),
-                    problem: format!(
-                        "the name folds to {} bytes{}, no maker key (at most 128 bytes of capitals, digits and letters without case): every node would leave the row out; give a shorter name and keep this one as an alias",
-                        folded.len(),
-                        if folded.chars().any(char::is_lowercase) {
-                            " with a letter that has no capital"
-                        } else {
-                            ""
-                        }
-                    ),
+                    problem: match folded.chars().find(|c| c.is_lowercase()) {
+                        Some(c) => format!(
+                            "the name folds to a maker key with {c:?}, a letter that has no capital (a key holds capitals, digits and letters without case): every node would leave the row out; write the name without that letter ({c:?} as the nearest capital, such as K for 'ĸ') and keep this one as an alias"
+                        ),
+                        None => format!(
+                            "the name folds to {} bytes, more than the 128 a maker key holds: every node would leave the row out; give a shorter name and keep this one as an alias",
+                            folded.len()
+                        ),
+                    },
                 });
             }
             for s in m.spellings() {
@@ -465,13 +465,21 @@ mod tests {
         // A name no maker key can hold: refused for signing, its row would
         // be left out on every node.
         let long = "Ж".repeat(100);
-        for name in [long.as_str(), "Acmeĸ"] {
+        for (name, why) in [
+            (
+                long.as_str(),
+                "folds to 200 bytes, more than the 128 a maker key holds",
+            ),
+            ("Acmeĸ", "'ĸ', a letter that has no capital"),
+        ] {
             let e = table(&[row(name, "\"RU\"", "\"AA\"")])
                 .check_printable()
                 .unwrap_err()
                 .to_string();
             assert!(
-                e.contains("no maker key") && e.contains("keep this one as an alias"),
+                e.contains(why)
+                    && e.contains("every node would leave the row out")
+                    && e.contains("keep this one as an alias"),
                 "{e}"
             );
         }

@@ -102,8 +102,7 @@ fn rows_of<'a>(t: &'a ReferenceTable, folded: &'a str) -> impl Iterator<Item = &
 /// maker most of its spellings read as in its own countries (on a tie, the
 /// one its first such spelling reads as). None, and it is left out; another
 /// name, and it is renamed. Its spellings are then compared with that
-/// successor in every
-/// country where the answer can differ: the row's countries, those either
+/// successor in every country where the answer can differ: the row's countries, those either
 /// table gives a spelling of that folded form, the States these route with
 /// (a former State and its successors), and one country neither names,
 /// which stands for all the others ("elsewhere": a spelling one maker holds
@@ -414,7 +413,7 @@ pub(super) fn warnings(file: &std::path::Path, changes: &Changes) -> Vec<String>
         let (names, c) = some_of(changes.left_out.clone(), 5, ", ", "maker");
         cut |= c;
         out.push(format!(
-            "warning: {n} of the {shipped} makers built into this release {} not in {file} ({names}): nodes installing it no longer match {} by name. Start from the table built into this release to keep {}, and keep a renamed maker's old name as an alias: `tracenet makers show --toml` prints it where no table was signed, or for a directory without a node (`--data-dir` an empty one)",
+            "warning: {n} of the {shipped} makers built into this release {} not in {file} ({names}): nodes installing it no longer match {} by name. Start from the table built into this release to keep {}: `tracenet makers show --toml` prints that table where no table was signed, or for a directory without a node (`--data-dir` an empty one); a maker renamed keeps matching only with its old name as an alias",
             if n == 1 { "is" } else { "are" },
             if n == 1 { "it" } else { "them" },
             if n == 1 { "it" } else { "them" },
